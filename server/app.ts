@@ -1,0 +1,41 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { Config } from "./config.ts";
+import { isDatabaseReady, type Database } from "./db/client.ts";
+import { AppError } from "./errors.ts";
+import { apiRoutes, openApiDocument } from "./routes/api.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { errorResponse } from "./routes/http.ts";
+
+/** Composes every door onto one Hono app; each door is a thin adapter over the services. */
+export function createApp(database: Database, config: Config) {
+  const { db } = database;
+  const app = new Hono();
+  app.use(requestId());
+  app.use(secureHeaders({ referrerPolicy: "no-referrer", xFrameOptions: "DENY" }));
+  app.use(
+    bodyLimit({
+      maxSize: config.limits.maxBodyBytes,
+      onError: () => {
+        throw new AppError("too_large", `The request body is over ${config.limits.maxBodyBytes} bytes.`);
+      },
+    }),
+  );
+  app.onError(errorResponse);
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}.` } }, 404));
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/readyz", async (c) => {
+    const ready = await isDatabaseReady(db).catch(() => false);
+    return c.json({ ok: ready, database: database.kind }, ready ? 200 : 503);
+  });
+
+  const api = apiRoutes(db, config);
+  const openApi = openApiDocument(api, config);
+  app.get("/api/v1/openapi.json", (c) => c.json(openApi));
+  app.route("/api/v1", api);
+  app.route("/auth", authRoutes(db, config));
+  return app;
+}

@@ -1,0 +1,67 @@
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const environmentSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  BOTBOARD_DATA_DIR: z.string().min(1).default(".botboard"),
+  BOTBOARD_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BOTBOARD_ALLOWED_ORIGINS: z.string().default(""),
+  BOTBOARD_MAX_POST_CHARS: positiveInt.default(16 * 1024),
+  BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
+  BOTBOARD_MAX_TAGS: positiveInt.default(10),
+  BOTBOARD_DB_POOL_SIZE: positiveInt.default(10),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** The address people and agents use to reach the server; links and cookies follow it. */
+  publicUrl: string;
+  /** Origins besides the public URL's that may call /mcp from a browser. */
+  allowedOrigins: string[];
+  limits: { maxPostChars: number; maxBodyBytes: number; maxTags: number };
+  dbPoolSize: number;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+};
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment once; an invalid variable stops start-up with its name. */
+export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
+  const parsed = environmentSchema.safeParse(
+    Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== "")),
+  );
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+  const env = parsed.data;
+  const publicUrl = (env.BOTBOARD_PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, "");
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.BOTBOARD_DATA_DIR,
+    publicUrl,
+    allowedOrigins: env.BOTBOARD_ALLOWED_ORIGINS.split(",")
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    limits: {
+      maxPostChars: env.BOTBOARD_MAX_POST_CHARS,
+      maxBodyBytes: env.BOTBOARD_MAX_BODY_BYTES,
+      maxTags: env.BOTBOARD_MAX_TAGS,
+    },
+    dbPoolSize: env.BOTBOARD_DB_POOL_SIZE,
+    logLevel: env.LOG_LEVEL,
+  };
+}

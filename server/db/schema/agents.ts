@@ -1,0 +1,62 @@
+import { bigint, boolean, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { teams } from "./teams.ts";
+
+export const agents = pgTable(
+  "agents",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
+  },
+  (table) => [uniqueIndex("agents_team_name_key").on(table.teamId, table.name)],
+);
+
+export const agentTokens = pgTable(
+  "agent_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    agentId: uuid("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    /** Hex SHA-256 of the whole token; the token itself is shown once and never stored. */
+    hash: text("hash").notNull().unique(),
+    /** The first characters of the token, enough to recognise it in a list or revoke it. */
+    prefix: text("prefix").notNull(),
+    scopes: text("scopes").array().notNull(),
+    /** A team token whose holders choose their display name per session. */
+    pickName: boolean("pick_name").notNull().default(false),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+  },
+  (table) => [index("agent_tokens_agent_idx").on(table.agentId), index("agent_tokens_prefix_idx").on(table.prefix)],
+);
+
+/**
+ * Where each reader stopped reading the feed. A reader is an agent, or for a pick-name token an agent
+ * plus the display name chosen in the session, so short-lived agents sharing one token keep their own.
+ */
+export const readCursors = pgTable(
+  "read_cursors",
+  {
+    agentId: uuid("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    readerName: text("reader_name").notNull().default(""),
+    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    /** The newest post this reader has been given; the feed orders by (created_at, id) of posts. */
+    lastPostId: bigint("last_post_id", { mode: "number" }).notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.agentId, table.readerName] })],
+);
+
+/** MCP session state lives here, not in a process, so any server behind a load balancer can serve it. */
+export const mcpSessions = pgTable("mcp_sessions", {
+  id: text("id").primaryKey(),
+  tokenId: uuid("token_id").notNull().references(() => agentTokens.id, { onDelete: "cascade" }),
+  teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+  displayName: text("display_name"),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  lastUsedAt: timestamp("last_used_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,0 +1,5 @@
+export * from "./teams.ts";
+export * from "./agents.ts";
+export * from "./posts.ts";
+export * from "./journal.ts";
+export * from "./audit.ts";

@@ -1,0 +1,35 @@
+import { sql } from "drizzle-orm";
+import { bigint, index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { agentTokens, agents } from "./agents.ts";
+import { teams } from "./teams.ts";
+import { tsvector } from "./types.ts";
+
+export type JournalSections = Partial<
+  Record<"feelings" | "project_notes" | "user_context" | "technical_insights" | "world_knowledge", string>
+>;
+
+/** An agent's private notes: readable by that agent and by its team's engineers, never by other agents. */
+export const journalEntries = pgTable(
+  "journal_entries",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    agentId: uuid("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    tokenId: uuid("token_id").references(() => agentTokens.id, { onDelete: "set null" }),
+    authorName: text("author_name").notNull(),
+    sections: jsonb("sections").$type<JournalSections>(),
+    /** Free text, for clients of the compatible API that send one block instead of sections. */
+    content: text("content"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
+    search: tsvector("search")
+      .notNull()
+      .generatedAlwaysAs(
+        sql`to_tsvector('english', coalesce(content, '') || ' ' || coalesce(sections->>'feelings', '') || ' ' || coalesce(sections->>'project_notes', '') || ' ' || coalesce(sections->>'user_context', '') || ' ' || coalesce(sections->>'technical_insights', '') || ' ' || coalesce(sections->>'world_knowledge', ''))`,
+      ),
+  },
+  (table) => [
+    index("journal_agent_idx").on(table.agentId, table.createdAt.desc()),
+    index("journal_team_idx").on(table.teamId, table.createdAt.desc()),
+    index("journal_search_idx").using("gin", table.search),
+  ],
+);

@@ -1,0 +1,41 @@
+import { sql } from "drizzle-orm";
+import { bigint, index, pgTable, text, timestamp, uniqueIndex, uuid, type AnyPgColumn } from "drizzle-orm/pg-core";
+import { agentTokens, agents } from "./agents.ts";
+import { teams, users } from "./teams.ts";
+import { tsvector } from "./types.ts";
+
+export const posts = pgTable(
+  "posts",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    authorKind: text("author_kind", { enum: ["agent", "human"] }).notNull(),
+    agentId: uuid("agent_id").references(() => agents.id, { onDelete: "set null" }),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
+    /** Which token wrote the post, so posts under a shared pick-name token stay traceable. */
+    tokenId: uuid("token_id").references(() => agentTokens.id, { onDelete: "set null" }),
+    authorName: text("author_name").notNull(),
+    content: text("content").notNull(),
+    tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
+    parentId: bigint("parent_id", { mode: "number" }).references((): AnyPgColumn => posts.id),
+    /** The thread's first post; null for a post that starts a thread. */
+    rootId: bigint("root_id", { mode: "number" }).references((): AnyPgColumn => posts.id),
+    /** clock_timestamp, not now(): posts written in one transaction still get distinct, ordered times. */
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    idempotencyKey: text("idempotency_key"),
+    search: tsvector("search")
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('english', content)`),
+  },
+  (table) => [
+    index("posts_team_feed_idx").on(table.teamId, table.createdAt.desc(), table.id.desc()),
+    index("posts_team_author_idx").on(table.teamId, table.authorName, table.createdAt.desc(), table.id.desc()),
+    index("posts_root_idx").on(table.rootId, table.createdAt, table.id),
+    index("posts_tags_idx").using("gin", table.tags),
+    index("posts_search_idx").using("gin", table.search),
+    uniqueIndex("posts_idempotency_key")
+      .on(table.tokenId, table.idempotencyKey)
+      .where(sql`${table.idempotencyKey} is not null`),
+  ],
+);

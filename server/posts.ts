@@ -1,0 +1,318 @@
+import { and, asc, desc, eq, isNull, or, sql, type SQL } from "drizzle-orm";
+import { recordAudit } from "./audit.ts";
+import { requireAdmin, requireScope, type Caller } from "./callers.ts";
+import type { Db } from "./db/client.ts";
+import { posts, readCursors } from "./db/schema/index.ts";
+import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
+import { decodeCursor, encodeCursor } from "./cursors.ts";
+
+export type PostLimits = { maxPostChars: number; maxTags: number };
+export const defaultPostLimits: PostLimits = { maxPostChars: 16 * 1024, maxTags: 10 };
+
+export type Post = {
+  id: number;
+  author: { kind: "agent" | "human"; name: string };
+  content: string;
+  tags: string[];
+  parentId: number | null;
+  /** The id of the thread's first post (the post's own id when it starts a thread). */
+  threadId: number;
+  replyCount: number;
+  createdAt: Date;
+  deleted: boolean;
+};
+
+export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string };
+
+const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+
+/** Tags are matched case-insensitively and may be written with a leading '#'. */
+export function normalizeTag(tag: string): string {
+  return tag.trim().replace(/^#/, "").toLowerCase();
+}
+
+function validateNewPost(input: NewPost, limits: PostLimits): { content: string; tags: string[] } {
+  const content = input.content.trim();
+  if (!content) throw unprocessable("content is empty.");
+  if (content.length > limits.maxPostChars) {
+    throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
+  }
+  const tags = [...new Set((input.tags ?? []).map(normalizeTag))];
+  if (tags.length > limits.maxTags) throw unprocessable(`${tags.length} tags; at most ${limits.maxTags} are allowed.`);
+  const badTag = tags.find((tag) => !tagPattern.test(tag));
+  if (badTag !== undefined) {
+    throw unprocessable(`The tag '${badTag.slice(0, 60)}' is not allowed: tags are 1-40 of a-z, 0-9, '_' and '-'.`);
+  }
+  return { content, tags };
+}
+
+/** Columns every post query selects: the row plus its live reply count, in one query. */
+export const postColumns = {
+  id: posts.id,
+  authorKind: posts.authorKind,
+  authorName: posts.authorName,
+  content: posts.content,
+  tags: posts.tags,
+  parentId: posts.parentId,
+  rootId: posts.rootId,
+  createdAt: posts.createdAt,
+  deletedAt: posts.deletedAt,
+  replyCount: sql<number>`(select count(*)::int from posts replies where replies.root_id = "posts"."id" and replies.deleted_at is null)`,
+};
+
+export type PostRow = {
+  id: number;
+  authorKind: "agent" | "human";
+  authorName: string;
+  content: string;
+  tags: string[];
+  parentId: number | null;
+  rootId: number | null;
+  createdAt: Date;
+  deletedAt: Date | null;
+  replyCount: number;
+};
+
+export function toPost(row: PostRow): Post {
+  const deleted = row.deletedAt !== null;
+  return {
+    id: Number(row.id),
+    author: { kind: row.authorKind, name: row.authorName },
+    content: deleted ? "" : row.content,
+    tags: deleted ? [] : row.tags,
+    parentId: row.parentId === null ? null : Number(row.parentId),
+    threadId: Number(row.rootId ?? row.id),
+    replyCount: Number(row.replyCount ?? 0),
+    createdAt: row.createdAt,
+    deleted,
+  };
+}
+
+function authorOf(caller: Caller) {
+  return caller.kind === "agent"
+    ? { authorKind: "agent" as const, agentId: caller.agentId, tokenId: caller.tokenId, authorName: caller.displayName }
+    : { authorKind: "human" as const, userId: caller.userId, authorName: caller.displayName };
+}
+
+/**
+ * Publishes a post, or a reply when parentId is given. With an idempotency key, a retry of the same
+ * request returns the first post ({replayed: true}); the same key with a different body is a conflict.
+ */
+export async function createPost(
+  db: Db,
+  caller: Caller,
+  input: NewPost,
+  limits: PostLimits = defaultPostLimits,
+): Promise<{ post: Post; replayed: boolean }> {
+  requireScope(caller, "write");
+  const { content, tags } = validateNewPost(input, limits);
+  const idempotencyKey = caller.kind === "agent" ? input.idempotencyKey : undefined;
+  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
+    throw invalid("Idempotency-Key must be 1-200 characters.");
+  }
+  if (caller.kind === "agent" && idempotencyKey) {
+    const earlier = await findByIdempotencyKey(db, caller, idempotencyKey);
+    if (earlier) return { post: sameRequestOrConflict(earlier, content, tags, input.parentId), replayed: true };
+  }
+  let rootId: number | null = null;
+  if (input.parentId !== undefined) {
+    const [parent] = await db
+      .select({ id: posts.id, rootId: posts.rootId })
+      .from(posts)
+      .where(and(eq(posts.id, input.parentId), eq(posts.teamId, caller.teamId)));
+    if (!parent) throw notFound(`No post #${input.parentId} to reply to in your team.`);
+    rootId = Number(parent.rootId ?? parent.id);
+  }
+  const [inserted] = await db
+    .insert(posts)
+    .values({ teamId: caller.teamId, ...authorOf(caller), content, tags, parentId: input.parentId, rootId, idempotencyKey })
+    .onConflictDoNothing({
+      target: [posts.tokenId, posts.idempotencyKey],
+      where: sql`${posts.idempotencyKey} is not null`,
+    })
+    .returning({ id: posts.id, createdAt: posts.createdAt });
+  if (!inserted) {
+    // A concurrent request with the same key won the race; answer as its retry.
+    const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;
+    if (!earlier) throw conflict("A concurrent request with this Idempotency-Key failed; retry it.");
+    return { post: sameRequestOrConflict(earlier, content, tags, input.parentId), replayed: true };
+  }
+  const post: Post = {
+    id: Number(inserted.id),
+    author: { kind: caller.kind, name: caller.displayName },
+    content,
+    tags,
+    parentId: input.parentId ?? null,
+    threadId: rootId ?? Number(inserted.id),
+    replyCount: 0,
+    createdAt: inserted.createdAt,
+    deleted: false,
+  };
+  return { post, replayed: false };
+}
+
+async function findByIdempotencyKey(db: Db, caller: Caller & { kind: "agent" }, key: string): Promise<Post | undefined> {
+  const [row] = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.tokenId, caller.tokenId), eq(posts.idempotencyKey, key)));
+  return row ? toPost(row) : undefined;
+}
+
+function sameRequestOrConflict(earlier: Post, content: string, tags: string[], parentId: number | undefined): Post {
+  const same =
+    earlier.content === content &&
+    earlier.tags.join(",") === tags.join(",") &&
+    earlier.parentId === (parentId ?? null);
+  if (!same) throw conflict("This Idempotency-Key was already used for a different post.");
+  return earlier;
+}
+
+export type PostFilters = {
+  limit: number;
+  cursor?: string;
+  /** Skips this many posts; for clients of the compatible API. Ignored when a cursor is given. */
+  offset?: number;
+  author?: string;
+  tag?: string;
+  threadId?: number;
+};
+
+export type PostPage = { posts: Post[]; nextCursor: string | null };
+
+/** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
+export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
+  requireScope(caller, "read");
+  const conditions: (SQL | undefined)[] = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)];
+  if (filters.author) conditions.push(eq(posts.authorName, filters.author));
+  if (filters.tag) conditions.push(sql`${posts.tags} @> array[${normalizeTag(filters.tag)}]::text[]`);
+  if (filters.threadId !== undefined) {
+    conditions.push(or(eq(posts.id, filters.threadId), eq(posts.rootId, filters.threadId)));
+  }
+  if (filters.cursor) conditions.push(olderThan(decodeCursor(filters.cursor), caller.teamId));
+  const rows = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(...conditions))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(filters.limit + 1)
+    .offset(filters.cursor ? 0 : (filters.offset ?? 0));
+  const page = rows.slice(0, filters.limit).map(toPost);
+  const last = page.at(-1);
+  return { posts: page, nextCursor: rows.length > filters.limit && last ? encodeCursor(last.id) : null };
+}
+
+/** (created_at, id) strictly before the post a cursor names, compared in the database at full precision. */
+function olderThan(postId: number, teamId: string): SQL {
+  return sql`("posts"."created_at", "posts"."id") < (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
+}
+
+function newerThan(postId: number, teamId: string): SQL {
+  return sql`("posts"."created_at", "posts"."id") > (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
+}
+
+export async function getPost(db: Db, caller: Caller, postId: number): Promise<Post> {
+  requireScope(caller, "read");
+  const [row] = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId)));
+  if (!row) throw notFound(`No post #${postId} in your team.`);
+  return toPost(row);
+}
+
+export type Thread = { root: Post; replies: Post[] };
+
+/** A post's whole thread, wherever in it the post is: the first post, then every reply in order. */
+export async function getThread(db: Db, caller: Caller, postId: number): Promise<Thread> {
+  requireScope(caller, "read");
+  const rootOfPost = sql`(select coalesce(anchor.root_id, anchor.id) from posts anchor where anchor.id = ${postId} and anchor.team_id = ${caller.teamId})`;
+  const rows = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.teamId, caller.teamId), or(eq(posts.id, rootOfPost), eq(posts.rootId, rootOfPost))))
+    .orderBy(asc(posts.createdAt), asc(posts.id));
+  const [root, ...rest] = rows.map(toPost);
+  if (!root || root.parentId !== null) throw notFound(`No post #${postId} in your team.`);
+  return { root, replies: rest };
+}
+
+/** The reader key of a caller: agents by identity, pick-name holders by identity and chosen name. */
+function readerOf(caller: Caller & { kind: "agent" }) {
+  return { agentId: caller.agentId, readerName: caller.pickName ? caller.displayName : "" };
+}
+
+function byOthers(caller: Caller & { kind: "agent" }): SQL {
+  return sql`(${posts.agentId} is distinct from ${caller.agentId} or ${posts.authorName} <> ${caller.displayName})`;
+}
+
+async function readCursorOf(db: Db, caller: Caller & { kind: "agent" }): Promise<number | undefined> {
+  const reader = readerOf(caller);
+  const [row] = await db
+    .select({ lastPostId: readCursors.lastPostId })
+    .from(readCursors)
+    .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)));
+  return row ? Number(row.lastPostId) : undefined;
+}
+
+/**
+ * Posts by others that this agent has not been given yet, oldest first; then moves its read cursor
+ * past them, so polling never returns the same post twice.
+ */
+export async function readUnread(
+  db: Db,
+  caller: Caller,
+  limit: number,
+): Promise<{ posts: Post[]; remaining: number }> {
+  requireScope(caller, "read");
+  if (caller.kind !== "agent") throw invalid("Only agents have a read cursor.");
+  const cursor = await readCursorOf(db, caller);
+  const conditions = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), byOthers(caller)];
+  if (cursor !== undefined) conditions.push(newerThan(cursor, caller.teamId));
+  const rows = await db
+    .select({ ...postColumns, total: sql<number>`count(*) over ()` })
+    .from(posts)
+    .where(and(...conditions))
+    .orderBy(asc(posts.createdAt), asc(posts.id))
+    .limit(limit);
+  const page = rows.map(toPost);
+  const last = page.at(-1);
+  if (last) await advanceReadCursor(db, caller, last.id);
+  return { posts: page, remaining: Math.max(0, Number(rows[0]?.total ?? 0) - page.length) };
+}
+
+/** Moves the cursor forward only: two concurrent reads never move it back. */
+async function advanceReadCursor(db: Db, caller: Caller & { kind: "agent" }, postId: number): Promise<void> {
+  const reader = readerOf(caller);
+  await db.execute(sql`
+    insert into read_cursors (agent_id, reader_name, team_id, last_post_id)
+    values (${reader.agentId}, ${reader.readerName}, ${caller.teamId}, ${postId})
+    on conflict (agent_id, reader_name) do update set last_post_id = excluded.last_post_id, updated_at = now()
+    where (select (p.created_at, p.id) from posts p where p.id = read_cursors.last_post_id)
+        < (select (p.created_at, p.id) from posts p where p.id = excluded.last_post_id)`);
+}
+
+export async function countUnread(db: Db, caller: Caller & { kind: "agent" }): Promise<number> {
+  const cursor = await readCursorOf(db, caller);
+  const conditions = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), byOthers(caller)];
+  if (cursor !== undefined) conditions.push(newerThan(cursor, caller.teamId));
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(posts)
+    .where(and(...conditions));
+  return row?.count ?? 0;
+}
+
+/** Moderation: the post's text is removed for good; threads keep a tombstone in its place. */
+export async function deletePost(db: Db, caller: Caller, postId: number): Promise<void> {
+  requireAdmin(caller);
+  await db.transaction(async (tx) => {
+    const [deleted] = await tx
+      .update(posts)
+      .set({ deletedAt: sql`now()`, content: "", tags: [] })
+      .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)))
+      .returning({ id: posts.id, authorName: posts.authorName });
+    if (!deleted) throw notFound(`No post #${postId} in your team.`);
+    await recordAudit(tx, caller.teamId, caller, "post.deleted", `#${postId}`, { author: deleted.authorName });
+  });
+}

@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Team } from "../server/teams.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+describe.each(databaseKinds)("posts REST API on %s", (kind) => {
+  let server: TestServer;
+  let alpha: Team;
+  let beta: Team;
+  let alice: string;
+  let bob: string;
+  let eve: string;
+  let reader: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    alpha = await server.team("alpha");
+    beta = await server.team("beta");
+    alice = await server.agent(alpha, "alice");
+    bob = await server.agent(alpha, "bob");
+    reader = await server.agent(alpha, "reader", { scopes: ["read"] });
+    eve = await server.agent(beta, "eve");
+  });
+  afterAll(() => server?.close());
+
+  const post = (token: string, body: unknown, headers: Record<string, string> = {}) =>
+    server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body), headers });
+
+  it("an agent posts and its teammate reads it in the feed, newest first", async () => {
+    const first = await post(alice, { content: "Found it: the cache key ignores the locale.", tags: ["Finding", "#cache"] });
+    expect(first.status).toBe(201);
+    const created = await first.json();
+    expect(created).toMatchObject({ author: { kind: "agent", name: "alice" }, tags: ["finding", "cache"], parentId: null });
+    await post(bob, { content: "Working on the locale fix now." });
+
+    const feed = await (await server.as(bob, "/api/v1/posts")).json();
+    expect(feed.posts.map((p: { content: string }) => p.content).slice(0, 2)).toEqual([
+      "Working on the locale fix now.",
+      "Found it: the cache key ignores the locale.",
+    ]);
+  });
+
+  it("pages through the feed with an opaque cursor, never repeating or skipping a post", async () => {
+    const pager = await server.agent(await server.team("paging"), "pager");
+    for (let index = 0; index < 7; index++) await post(pager, { content: `post ${index}` });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `?limit=3&cursor=${cursor}` : "?limit=3";
+      const page = await (await server.as(pager, `/api/v1/posts${query}`)).json();
+      seen.push(...page.posts.map((p: { content: string }) => p.content));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(["post 6", "post 5", "post 4", "post 3", "post 2", "post 1", "post 0"]);
+  });
+
+  it("replies form a thread that GET /posts/:id returns whole, from any post in it", async () => {
+    const root = await (await post(alice, { content: "Should we pin node 20?" })).json();
+    const reply = await (await post(bob, { content: "Yes, CI runs 20.", parentId: root.id })).json();
+    const nested = await (await post(alice, { content: "Agreed.", parentId: reply.id })).json();
+    expect(nested.threadId).toBe(root.id);
+
+    const response = await server.as(bob, `/api/v1/posts/${nested.id}`);
+    const body = await response.json();
+    expect(body.post.id).toBe(nested.id);
+    expect(body.thread.root.id).toBe(root.id);
+    expect(body.thread.root.replyCount).toBe(2);
+    expect(body.thread.replies.map((p: { content: string }) => p.content)).toEqual(["Yes, CI runs 20.", "Agreed."]);
+
+    const filtered = await (await server.as(bob, `/api/v1/posts?thread=${root.id}`)).json();
+    expect(filtered.posts).toHaveLength(3);
+  });
+
+  it("filters the feed by author and by tag", async () => {
+    await post(bob, { content: "tagged for the filter test", tags: ["filter-me"] });
+    const byTag = await (await server.as(alice, "/api/v1/posts?tag=filter-me")).json();
+    expect(byTag.posts.map((p: { content: string }) => p.content)).toEqual(["tagged for the filter test"]);
+    const byAuthor = await (await server.as(alice, "/api/v1/posts?author=bob&limit=100")).json();
+    expect(byAuthor.posts.length).toBeGreaterThan(0);
+    expect(byAuthor.posts.every((p: { author: { name: string } }) => p.author.name === "bob")).toBe(true);
+  });
+
+  it("full-text search finds stemmed words, ranks, and highlights safely", async () => {
+    await post(alice, { content: "The migrations & locks were racing (a<b) when two servers started." });
+    const response = await server.as(bob, `/api/v1/search?q=${encodeURIComponent("migration race")}`);
+    expect(response.status).toBe(200);
+    const { results } = await response.json();
+    expect(results).toHaveLength(1);
+    expect(results[0].snippet).toContain("<mark>migrations</mark>");
+    expect(results[0].snippet).toMatch(/&amp;.*&lt;/);
+    expect(results[0].snippet.replace(/<\/?mark>/g, "")).not.toMatch(/[<>]/);
+    expect(results[0].snippet).toContain("<mark>racing</mark>");
+    expect((await server.as(bob, "/api/v1/search?q=%20")).status).toBe(400);
+    expect((await server.as(bob, "/api/v1/search")).status).toBe(400);
+  });
+
+  it("unread gives each post by others once, oldest first, then nothing", async () => {
+    const team = await server.team("unread");
+    const writer = await server.agent(team, "writer");
+    const poller = await server.agent(team, "poller");
+    await post(writer, { content: "one" });
+    await post(poller, { content: "my own post is not unread for me" });
+    await post(writer, { content: "two" });
+    await post(writer, { content: "three" });
+
+    const first = await (await server.as(poller, "/api/v1/unread?limit=2")).json();
+    expect(first.posts.map((p: { content: string }) => p.content)).toEqual(["one", "two"]);
+    expect(first.remaining).toBe(1);
+    const second = await (await server.as(poller, "/api/v1/unread")).json();
+    expect(second.posts.map((p: { content: string }) => p.content)).toEqual(["three"]);
+    const third = await (await server.as(poller, "/api/v1/unread")).json();
+    expect(third.posts).toEqual([]);
+    await post(writer, { content: "four" });
+    const fourth = await (await server.as(poller, "/api/v1/unread")).json();
+    expect(fourth.posts.map((p: { content: string }) => p.content)).toEqual(["four"]);
+  });
+
+  it("the same Idempotency-Key and body returns the first post; a different body is a conflict", async () => {
+    const key = { "Idempotency-Key": "retry-123" };
+    const [one, two] = await Promise.all([
+      post(alice, { content: "exactly once" }, key),
+      post(alice, { content: "exactly once" }, key),
+    ]);
+    const ids = [(await one.json()).id, (await two.json()).id];
+    expect(ids[0]).toBe(ids[1]);
+    expect([one.status, two.status].sort()).toEqual([200, 201]);
+    expect((await post(alice, { content: "something else" }, key)).status).toBe(409);
+    const feed = await (await server.as(alice, "/api/v1/posts?limit=100")).json();
+    expect(feed.posts.filter((p: { content: string }) => p.content === "exactly once")).toHaveLength(1);
+  });
+
+  it("GET /me says who the token is", async () => {
+    const me = await (await server.as(reader, "/api/v1/me")).json();
+    expect(me).toMatchObject({ agent: { name: "reader" }, team: { slug: "alpha" }, scopes: ["read"], pickName: false });
+  });
+
+  describe("bad input gets a clear error and writes nothing", () => {
+    const cases: [string, () => Promise<Response>, number, RegExp][] = [
+      ["no token", () => fetch(`${server.url}/api/v1/posts`), 401, /Bearer/],
+      ["an unknown token", () => server.as("bb_nope", "/api/v1/posts"), 401, /Invalid token/],
+      ["a read-only token posting", () => post(reader, { content: "hi" }), 403, /write/],
+      ["an unknown field", () => post(alice, { content: "hi", author: "root" }), 400, /unknown field: author/],
+      ["content of the wrong type", () => post(alice, { content: 42 }), 400, /content/],
+      ["a parentId that is not a number", () => post(alice, { content: "x", parentId: "one" }), 400, /parentId/],
+      ["malformed JSON", () => server.as(alice, "/api/v1/posts", { method: "POST", body: "{\"content\":" }), 400, /JSON/],
+      [
+        "the wrong content type",
+        () => server.as(alice, "/api/v1/posts", { method: "POST", body: "content=hi", headers: { "content-type": "text/plain" } }),
+        415,
+        /Media Type/i,
+      ],
+      ["empty content", () => post(alice, { content: "   " }), 422, /empty/],
+      ["content over the limit", () => post(alice, { content: "x".repeat(16 * 1024 + 1) }), 422, /limit is 16384/],
+      ["eleven tags", () => post(alice, { content: "x", tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }), 422, /tags/],
+      ["a malformed tag", () => post(alice, { content: "x", tags: ["no spaces"] }), 422, /tag/],
+      ["a body over 64 KiB", () => post(alice, { content: "x".repeat(70 * 1024) }), 413, /bytes/],
+      ["a limit of 0", () => server.as(alice, "/api/v1/posts?limit=0"), 400, /limit/],
+      ["a limit of 101", () => server.as(alice, "/api/v1/posts?limit=101"), 400, /limit/],
+      ["a forged cursor", () => server.as(alice, "/api/v1/posts?cursor=abc"), 400, /cursor/],
+      ["a missing post", () => server.as(alice, "/api/v1/posts/999999"), 404, /No post/],
+      ["a post id that is not a number", () => server.as(alice, "/api/v1/posts/abc"), 400, /id/],
+      ["an unknown route", () => server.as(alice, "/api/v1/nothing"), 404, /No route/],
+    ];
+    it.each(cases)("%s", async (_name, send, status, message) => {
+      const before = await (await server.as(alice, "/api/v1/posts?limit=1")).json();
+      const response = await send();
+      expect(response.status).toBe(status);
+      const body = await response.json();
+      expect(body.error.message).toMatch(message);
+      expect(body.error.code).toEqual(expect.any(String));
+      expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
+      const after = await (await server.as(alice, "/api/v1/posts?limit=1")).json();
+      expect(after.posts[0]?.id).toBe(before.posts[0]?.id);
+    });
+  });
+
+  describe("team isolation: an agent of team B sees and touches nothing of team A", () => {
+    it("cannot read, find, search, reply to or count team A's posts", async () => {
+      const secret = await (await post(alice, { content: "team alpha secret: the staging password rotates monday" })).json();
+      const feed = await (await server.as(eve, "/api/v1/posts?limit=100")).json();
+      expect(feed.posts).toEqual([]);
+      expect((await server.as(eve, `/api/v1/posts/${secret.id}`)).status).toBe(404);
+      const search = await (await server.as(eve, "/api/v1/search?q=staging%20password")).json();
+      expect(search.results).toEqual([]);
+      expect((await post(eve, { content: "gotcha", parentId: secret.id })).status).toBe(404);
+      expect((await server.as(eve, `/api/v1/posts?thread=${secret.id}`)).status).toBe(200);
+      expect((await (await server.as(eve, `/api/v1/posts?thread=${secret.id}`)).json()).posts).toEqual([]);
+      const unread = await (await server.as(eve, "/api/v1/unread")).json();
+      expect(unread.posts).toEqual([]);
+      const aliceCursor = (await (await server.as(alice, "/api/v1/posts?limit=1")).json()).nextCursor;
+      if (aliceCursor) {
+        const leaked = await (await server.as(eve, `/api/v1/posts?cursor=${aliceCursor}`)).json();
+        expect(leaked.posts).toEqual([]);
+      }
+      expect(beta.id).not.toBe(alpha.id);
+    });
+  });
+
+  it("a revoked token is refused on its next request", async () => {
+    const token = await server.agent(alpha, "short-lived");
+    expect((await server.as(token, "/api/v1/me")).status).toBe(200);
+    const { revokeAgentTokens } = await import("../server/agents.ts");
+    await revokeAgentTokens(server.database.db, { kind: "cli" }, alpha.id, "short-lived");
+    const response = await server.as(token, "/api/v1/me");
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect((await response.json()).error.message).toMatch(/revoked/);
+  });
+
+  it("serves health, readiness and an OpenAPI document generated from the schemas", async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(await ready.json()).toEqual({ ok: true, database: kind });
+    const document = await (await fetch(`${server.url}/api/v1/openapi.json`)).json();
+    expect(document.openapi).toBe("3.1.0");
+    expect(Object.keys(document.paths).sort()).toEqual(["/me", "/posts", "/posts/{id}", "/search", "/unread"]);
+    expect(document.components.schemas.NewPost.properties.content.type).toBe("string");
+  });
+});

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { addAgentToken } from "../../server/agents.ts";
+import { loadConfig, type Config } from "../../server/config.ts";
+import { startServer, type RunningServer } from "../../server/main.ts";
+import { cli } from "../../server/operations.ts";
+import { createTeam, type Team } from "../../server/teams.ts";
+import { acceptInvite, createInvite } from "../../server/users.ts";
+
+export type DatabaseKind = "pglite" | "postgres";
+
+/** Every suite runs once per database: the embedded one and the real Postgres of this machine. */
+export const databaseKinds: DatabaseKind[] = ["pglite", "postgres"];
+
+/** The server that holds the per-run test databases; override with TEST_POSTGRES_URL. */
+export const adminPostgresUrl = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+export type TestServer = RunningServer & {
+  config: Config;
+  /** Creates a team with the given slug. */
+  team(slug: string): Promise<Team>;
+  /** Creates an agent in a team and returns its bearer token. */
+  agent(team: Team, name: string, options?: { scopes?: string[]; pickName?: boolean }): Promise<string>;
+  /** Creates an engineer account and returns a session cookie header for it. */
+  engineer(team: Team, username: string, role?: "admin" | "member"): Promise<string>;
+  /** fetch against the server with an agent token. */
+  as(token: string, path: string, init?: RequestInit): Promise<Response>;
+};
+
+/** A fresh database for one test file: a temporary PGlite folder, or a new Postgres database. */
+export async function freshDatabase(kind: DatabaseKind): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  if (kind === "pglite") {
+    const dataDir = mkdtempSync(join(tmpdir(), "botboard-test-"));
+    return { env: { BOTBOARD_DATA_DIR: dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  }
+  const admin = postgres(adminPostgresUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  const name = `botboard_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } catch (error) {
+    await admin.end();
+    throw new Error(
+      `Tests need the Postgres at ${adminPostgresUrl} (start it with: pg_ctlcluster 15 main start): ${(error as Error).message}`,
+    );
+  }
+  const url = new URL(adminPostgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    env: { DATABASE_URL: url.toString() },
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export async function startTestServer(kind: DatabaseKind, environment: Record<string, string> = {}): Promise<TestServer> {
+  const database = await freshDatabase(kind);
+  const config = loadConfig({ PORT: "0", LOG_LEVEL: "warn", ...database.env, ...environment });
+  const server = await startServer(config);
+  const publicUrl = server.url;
+  const { db } = server.database;
+  return {
+    ...server,
+    config,
+    url: publicUrl,
+    async close() {
+      await server.close();
+      await database.drop();
+    },
+    team: (slug) => createTeam(db, { name: `Team ${slug}`, slug }),
+    async agent(team, name, options = {}) {
+      const created = await addAgentToken(db, cli, { teamId: team.id, name, ...options });
+      return created.token;
+    },
+    async engineer(team, username, role = "admin") {
+      const invite = await createInvite(db, cli, { teamId: team.id, role });
+      await acceptInvite(db, { secret: invite.secret, username, password: "correct horse battery" });
+      const response = await fetch(`${publicUrl}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password: "correct horse battery" }),
+      });
+      const cookie = response.headers.get("set-cookie");
+      if (!response.ok || !cookie) throw new Error(`login failed: ${response.status}`);
+      return cookie.split(";")[0]!;
+    },
+    as(token, path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${token}`);
+      if (init.body && !headers.has("content-type")) headers.set("content-type", "application/json");
+      return fetch(`${publicUrl}${path}`, { ...init, headers });
+    },
+  };
+}
