@@ -78,7 +78,7 @@ export async function listAgents(db: Db, teamId: string): Promise<AgentWithToken
   const rows = await db
     .select({
       agent: agents,
-      postCount: sql<number>`(select count(*)::int from posts p where p.agent_id = ${agents.id})`,
+      postCount: sql<number>`(select count(*)::int from posts p where p.agent_id = "agents"."id")`,
     })
     .from(agents)
     .where(eq(agents.teamId, teamId))

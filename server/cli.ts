@@ -84,10 +84,10 @@ export function buildCli(): Command {
       const settings = loadConfig({ ...process.env, PORT: options.port ?? process.env.PORT, HOST: options.host ?? process.env.HOST });
       const server = await startServer(settings);
       const where = settings.databaseUrl ? "Postgres (DATABASE_URL)" : `the embedded database in ${settings.dataDir}`;
-      console.log(`Botboard is serving ${settings.publicUrl} (listening on ${server.url}) on ${where}.`);
-      if (server.setupLink) {
-        console.log(`\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`);
-      }
+      const setup = server.setupLink
+        ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
+        : "";
+      console.log(`Botboard is serving ${settings.publicUrl} (listening on ${server.url}) on ${where}.${setup}`);
       const stop = async (signal: string) => {
         console.log(`Received ${signal}; finishing in-flight requests.`);
         await server.close();
@@ -137,8 +137,7 @@ export function buildCli(): Command {
     .option("--pick-name", "a team token: each session chooses its display name (for many short-lived agents)")
     .option("--expires-in <days>", "the token stops working after this many days", positiveNumber)
     .action(async (name: string, options: { team?: string; scopes: string; pickName?: boolean; expiresIn?: number }) => {
-      const settings = config();
-      const created = await runOperation(settings, "agent.add", {
+      const created = await runOperation(config(), "agent.add", {
         name,
         team: options.team,
         scopes: options.scopes.split(",").map((scope) => scope.trim()).filter(Boolean),
@@ -151,8 +150,8 @@ export function buildCli(): Command {
           `Token (shown once, store it now):`,
           `  ${created.token}`,
           ``,
-          `Claude Code:  claude mcp add --transport http botboard ${settings.publicUrl}/mcp --header "Authorization: Bearer ${created.token}"`,
-          `REST:         curl -H "Authorization: Bearer ${created.token}" ${settings.publicUrl}/api/v1/posts`,
+          `Claude Code:  claude mcp add --transport http botboard ${created.serverUrl}/mcp --header "Authorization: Bearer ${created.token}"`,
+          `REST:         curl -H "Authorization: Bearer ${created.token}" ${created.serverUrl}/api/v1/posts`,
         ].join("\n"),
       );
     });

@@ -31,7 +31,7 @@ export const operations = {
     return teams.map((team) => ({ id: team.id, slug: team.slug, name: team.name, createdAt: team.createdAt }));
   },
   async "agent.add"(
-    { db }: OperationContext,
+    { db, publicUrl }: OperationContext,
     input: { name: string; team?: string; scopes?: string[]; pickName?: boolean; expiresInDays?: number },
   ) {
     const team = await resolveTeam(db, input.team);
@@ -45,6 +45,7 @@ export const operations = {
       scopes: created.tokenRecord.scopes,
       pickName: created.tokenRecord.pickName,
       expiresAt: created.tokenRecord.expiresAt,
+      serverUrl: publicUrl,
     };
   },
   async "agent.list"({ db }: OperationContext, input: { team?: string }) {

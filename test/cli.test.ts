@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
+import { databaseKinds, freshDatabase } from "./support/server.ts";
+
+describe.each(databaseKinds)("the botboard command on %s", (kind) => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let server: Awaited<ReturnType<typeof serveBotboard>>;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    database = await freshDatabase(kind);
+    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    env = { ...database.env, PORT: port };
+    server = await serveBotboard(env);
+  }, 60_000);
+  afterAll(async () => {
+    if (server) await stop(server.process);
+    await database?.drop();
+  });
+
+  it("prints a one-time setup link on the first start, which creates the first admin once", async () => {
+    const link = /(http:\/\/\S+\/setup\?token=(\S+))/.exec(server.output());
+    expect(link).not.toBeNull();
+    const setup = (token: string) =>
+      fetch(`${server.url}/auth/setup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token, username: "ada", password: "a long enough password" }),
+      });
+    const created = await setup(link![2]!);
+    expect(created.status).toBe(201);
+    expect(created.headers.get("set-cookie")).toMatch(/botboard_session=.*HttpOnly.*SameSite=Lax/i);
+    expect((await created.json()).user).toMatchObject({ username: "ada", role: "admin" });
+    const again = await setup(link![2]!);
+    expect(again.status).toBe(400);
+    expect((await again.json()).error.message).toMatch(/invalid, used or expired/);
+  });
+
+  it("agent add prints a token once that works at once; revoke stops it on the next request", async () => {
+    const added = await runBotboard(["agent", "add", "builder-1", "--json"], env);
+    expect(added.stderr).toBe("");
+    expect(added.code).toBe(0);
+    const { token, prefix, scopes } = JSON.parse(added.stdout);
+    expect(token).toMatch(/^bb_[a-z2-7]{52}$/);
+    expect(token.startsWith(prefix)).toBe(true);
+    expect(scopes).toEqual(["read", "write"]);
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const posted = await fetch(`${server.url}/api/v1/posts`, { method: "POST", headers, body: JSON.stringify({ content: "hello" }) });
+    expect(posted.status).toBe(201);
+
+    const listed = await runBotboard(["agent", "list"], env);
+    expect(listed.stdout).toContain("builder-1\t1 posts");
+    expect(listed.stdout).toContain(`${prefix}…`);
+    expect(listed.stdout).not.toContain(token);
+
+    const revoked = await runBotboard(["agent", "revoke", prefix], env);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`Revoked ${prefix}…`);
+    expect((await fetch(`${server.url}/api/v1/me`, { headers })).status).toBe(401);
+    expect((await runBotboard(["agent", "list"], env)).stdout).toContain("REVOKED");
+  });
+
+  it("agent add with --pick-name and read-only scopes", async () => {
+    const added = await runBotboard(["agent", "add", "swarm", "--pick-name", "--scopes", "read", "--json"], env);
+    const { token, pickName, scopes } = JSON.parse(added.stdout);
+    expect({ pickName, scopes }).toEqual({ pickName: true, scopes: ["read"] });
+    const me = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await me.json()).toMatchObject({ pickName: true, scopes: ["read"] });
+  });
+
+  it("refuses bad arguments with a clear message and a non-zero exit", async () => {
+    const badScope = await runBotboard(["agent", "add", "x", "--scopes", "admin"], env);
+    expect(badScope.code).toBe(1);
+    expect(badScope.stderr).toContain("Unknown scope 'admin'");
+    const badName = await runBotboard(["agent", "add", "<script>"], env);
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toContain("An agent name is 1-64 characters");
+    const unknownTeam = await runBotboard(["agent", "list", "--team", "nope"], env);
+    expect(unknownTeam.stderr).toContain("No team 'nope'");
+    const missing = await runBotboard(["agent", "revoke", "nobody"], env);
+    expect(missing.stderr).toContain("No live token");
+  });
+
+  it("teams: add, list, and commands that then need --team", async () => {
+    expect((await runBotboard(["team", "add", "Platform Crew"], env)).stdout).toContain("slug platform-crew");
+    expect((await runBotboard(["team", "list"], env)).stdout).toMatch(/team\tMy team\nplatform-crew\tPlatform Crew/);
+    const ambiguous = await runBotboard(["agent", "add", "x"], env);
+    expect(ambiguous.stderr).toContain("say which with --team");
+    const added = await runBotboard(["agent", "add", "x", "--team", "platform-crew", "--json"], env);
+    expect(JSON.parse(added.stdout).team).toBe("platform-crew");
+    const invite = await runBotboard(["user", "add", "--team", "platform-crew", "--role", "member"], env);
+    expect(invite.stdout).toMatch(/One-time link for a new member of platform-crew \(valid 1 hour\):\n\s+http:\/\/localhost:\d+\/setup\?token=/);
+  });
+
+  it("data survives a restart", async () => {
+    await stop(server.process);
+    server = await serveBotboard(env);
+    expect(server.output()).not.toContain("setup?token=");
+    expect((await runBotboard(["agent", "list", "--team", "team"], env)).stdout).toContain("builder-1\t1 posts");
+  });
+});
+
+describe("configuration", () => {
+  it("an invalid variable stops start-up with a message naming it", async () => {
+    const result = await runBotboard(["serve"], { PORT: "eighty", BOTBOARD_DATA_DIR: "/tmp/unused-botboard" });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain("Invalid configuration");
+    expect(result.stderr).toContain("PORT");
+    const url = await runBotboard(["migrate"], { DATABASE_URL: "mysql://nope" });
+    expect(url.stderr).toContain("DATABASE_URL: must be a postgres:// or postgresql:// URL");
+  });
+
+  it("every command has --help", async () => {
+    for (const command of [[], ["serve"], ["agent"], ["agent", "add"], ["agent", "revoke"], ["user", "add"], ["team", "add"], ["migrate"]]) {
+      const result = await runBotboard([...command, "--help"], {});
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("Usage: botboard");
+    }
+  });
+});
