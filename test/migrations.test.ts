@@ -1,0 +1,58 @@
+import postgres from "postgres";
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
+import { freshDatabase } from "./support/server.ts";
+
+const shippedMigrations = (JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
+  entries: unknown[];
+}).entries.length;
+
+describe("migrations on Postgres", () => {
+  it("three processes migrating one empty database at once all succeed and apply each migration once", async () => {
+    const database = await freshDatabase("postgres");
+    try {
+      const results = await Promise.all([1, 2, 3].map(() => runBotboard(["migrate"], database.env)));
+      for (const result of results) {
+        expect(result.stderr).toBe("");
+        expect(result.code).toBe(0);
+      }
+      const client = postgres(database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+      const [row] = await client`select count(*)::int as applied from drizzle.__drizzle_migrations`;
+      await client.end();
+      expect(row!.applied).toBe(shippedMigrations);
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it("two servers starting together on one database both come up, with one team", async () => {
+    const database = await freshDatabase("postgres");
+    const servers = await Promise.all(
+      [0, 1].map((index) => serveBotboard({ ...database.env, PORT: String(21_000 + Math.floor(Math.random() * 9_000) + index) })),
+    );
+    try {
+      for (const server of servers) expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      const teams = await runBotboard(["team", "list", "--json"], database.env);
+      expect(JSON.parse(teams.stdout)).toHaveLength(1);
+    } finally {
+      await Promise.all(servers.map((server) => stop(server.process)));
+      await database.drop();
+    }
+  });
+});
+
+describe("the embedded database", () => {
+  it("refuses a second server on the same folder instead of corrupting it", async () => {
+    const database = await freshDatabase("pglite");
+    const first = await serveBotboard({ ...database.env, PORT: String(30_000 + Math.floor(Math.random() * 9_000)) });
+    try {
+      const second = await runBotboard(["serve"], { ...database.env, PORT: "0" });
+      expect(second.code).not.toBe(0);
+      expect(second.stderr).toMatch(/is in use by process \d+/);
+    } finally {
+      await stop(first.process);
+      await database.drop();
+    }
+  });
+});
