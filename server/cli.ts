@@ -3,6 +3,7 @@ import { request } from "node:http";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
+import { loadCommand } from "../bench/load/cli.ts";
 import { AppError } from "./errors.ts";
 import { adminSocketPath, startServer } from "./main.ts";
 import { operations, type OperationName } from "./operations.ts";
@@ -195,6 +196,8 @@ export function buildCli(): Command {
       const invite = await runOperation(config(), "user.add", options);
       print(invite, asJson(), () => `One-time link for a new ${options.role} of ${invite.team} (valid 1 hour):\n  ${invite.link}`);
     });
+
+  program.addCommand(loadCommand());
 
   return program;
 }

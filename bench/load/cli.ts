@@ -1,0 +1,42 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { loadReportAsMarkdown, runLoadBenchmark } from "./run.ts";
+
+function wholeNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
+  return number;
+}
+
+/** `botboard load`: the server load benchmark against raw Postgres and bare Hono. */
+export function loadCommand(): Command {
+  return new Command("load")
+    .description("load-test Botboard against bare Hono and raw database calls, on Postgres and PGlite")
+    .addOption(new Option("--database <which>", "databases to run on").choices(["both", "postgres", "pglite"]).default("both"))
+    .option("--postgres-url <url>", "Postgres server to create the benchmark database on", process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres")
+    .option("--posts <n>", "posts to seed", wholeNumber, 100_000)
+    .option("--teams <n>", "teams to seed", wholeNumber, 20)
+    .option("--agents-per-team <n>", "agents per team", wholeNumber, 10)
+    .option("-c, --concurrency <n>", "concurrent connections", wholeNumber, 50)
+    .option("--rounds <n>", "measured rounds per target", wholeNumber, 3)
+    .option("--round-seconds <n>", "seconds per round", wholeNumber, 10)
+    .option("--warmup-seconds <n>", "seconds of warm-up per target", wholeNumber, 3)
+    .option("--out <dir>", "where the JSON report goes", "bench/results")
+    .option("--quick", "a tiny run that checks the harness works (numbers mean nothing)")
+    .action(async (options) => {
+      const quick = Boolean(options.quick);
+      const report = await runLoadBenchmark({
+        databases: options.database === "both" ? ["postgres", "pglite"] : [options.database],
+        postgresUrl: options.postgresUrl,
+        posts: quick ? 2_000 : options.posts,
+        teams: options.teams,
+        agentsPerTeam: options.agentsPerTeam,
+        concurrency: quick ? 5 : options.concurrency,
+        rounds: quick ? 1 : options.rounds,
+        roundSeconds: quick ? 1 : options.roundSeconds,
+        warmupSeconds: quick ? 1 : options.warmupSeconds,
+        outDir: options.out,
+        log: (line) => console.error(`· ${line}`),
+      });
+      console.log(loadReportAsMarkdown(report));
+    });
+}

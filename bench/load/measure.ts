@@ -1,0 +1,115 @@
+import autocannon from "autocannon";
+
+export type Measurement = {
+  target: string;
+  database: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  rounds: number[];
+  /** The first failure's message, so a broken target is visible rather than silently slow. */
+  firstError?: string;
+};
+
+export type LoadOptions = { concurrency: number; warmupSeconds: number; roundSeconds: number; rounds: number };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
+}
+
+type Round = { requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number; firstError?: string };
+
+/** Warm-up, then `rounds` rounds; the reported figures are the medians of the rounds. */
+async function measureRounds(target: string, database: string, options: LoadOptions, round: (seconds: number) => Promise<Round>) {
+  await round(options.warmupSeconds);
+  const results: Round[] = [];
+  for (let index = 0; index < options.rounds; index++) results.push(await round(options.roundSeconds));
+  return {
+    target,
+    database,
+    requestsPerSecond: Math.round(median(results.map((result) => result.requestsPerSecond))),
+    p50Ms: median(results.map((result) => result.p50Ms)),
+    p99Ms: median(results.map((result) => result.p99Ms)),
+    errors: results.reduce((sum, result) => sum + result.errors, 0),
+    rounds: results.map((result) => Math.round(result.requestsPerSecond)),
+    firstError: results.find((result) => result.firstError)?.firstError,
+  } satisfies Measurement;
+}
+
+export type HttpTarget = {
+  name: string;
+  url: string;
+  method?: "GET" | "POST";
+  /** Builds each request: headers and body, so requests can rotate tokens and vary content. */
+  request: (index: number) => { headers: Record<string, string>; body?: string };
+};
+
+/** HTTP load with autocannon at fixed concurrency; non-2xx answers count as errors. */
+export function measureHttp(target: HttpTarget, database: string, options: LoadOptions): Promise<Measurement> {
+  let counter = 0;
+  return measureRounds(target.name, database, options, async (seconds) => {
+    const result = await autocannon({
+      url: target.url,
+      connections: options.concurrency,
+      duration: seconds,
+      method: target.method ?? "GET",
+      requests: [
+        {
+          setupRequest: (request) => {
+            const built = target.request(counter++);
+            return { ...request, headers: { ...request.headers, ...built.headers }, body: built.body };
+          },
+        },
+      ],
+    });
+    return {
+      requestsPerSecond: result.requests.average,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      errors: result.errors + result.non2xx + result.timeouts,
+    };
+  });
+}
+
+/** The same fixed-concurrency loop for work with no HTTP in it (raw database calls). */
+export function measureCalls(name: string, database: string, options: LoadOptions, call: (index: number) => Promise<unknown>) {
+  let counter = 0;
+  return measureRounds(name, database, options, async (seconds) => {
+    const latencies: number[] = [];
+    let errors = 0;
+    let firstError: string | undefined;
+    const end = performance.now() + seconds * 1000;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: options.concurrency }, async () => {
+        while (performance.now() < end) {
+          const begin = performance.now();
+          try {
+            await call(counter++);
+            latencies.push(performance.now() - begin);
+          } catch (error) {
+            errors++;
+            firstError ??= String((error as Error).message ?? error);
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    return {
+      requestsPerSecond: latencies.length / elapsed,
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      errors,
+      firstError,
+    };
+  });
+}

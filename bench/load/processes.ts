@@ -1,0 +1,42 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+export type ServerProcess = { url: string; process: ChildProcess; stop(): Promise<void> };
+
+/** Starts a Node script as its own process (so load and server never share a core's event loop). */
+function startProcess(args: string[], env: Record<string, string>): Promise<ServerProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = /listening on (http:\/\/[^\s)]+)/.exec(output);
+      if (match) {
+        child.stdout!.off("data", onData);
+        resolve({
+          url: match[1]!,
+          process: child,
+          stop: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null) return done();
+              child.once("exit", () => done());
+              child.kill("SIGTERM");
+            }),
+        });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk));
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}:\n${output}`)));
+  });
+}
+
+export function startBotboard(env: Record<string, string>): Promise<ServerProcess> {
+  return startProcess(["server/botboard.js", "serve"], { PORT: "0", LOG_LEVEL: "warn", ...env });
+}
+
+export function startBareHono(): Promise<ServerProcess> {
+  return startProcess(["--import", "tsx", "bench/load/bare-hono.ts"], {});
+}

@@ -1,0 +1,175 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { openDatabase, type Database } from "../../server/db/client.ts";
+import { measureCalls, measureHttp, type LoadOptions, type Measurement } from "./measure.ts";
+import { startBareHono, startBotboard } from "./processes.ts";
+import { rowsOf, seedLoadData, type SeededData } from "./seed.ts";
+
+export type LoadRunOptions = LoadOptions & {
+  databases: ("postgres" | "pglite")[];
+  /** A Postgres server URL; the benchmark creates and drops its own database on it. */
+  postgresUrl: string;
+  posts: number;
+  teams: number;
+  agentsPerTeam: number;
+  outDir: string;
+  log: (line: string) => void;
+};
+
+export type LoadReport = {
+  startedAt: string;
+  machine: { cpus: number; node: string };
+  options: Omit<LoadRunOptions, "log">;
+  measurements: Measurement[];
+  ratios: { name: string; database: string; value: number; target: number; met: boolean }[];
+};
+
+type FreshDatabase = { env: Record<string, string>; open(): Promise<Database>; drop(): Promise<void> };
+
+async function freshDatabase(kind: "postgres" | "pglite", postgresUrl: string): Promise<FreshDatabase> {
+  if (kind === "pglite") {
+    const dataDir = mkdtempSync(join(tmpdir(), "botboard-load-"));
+    return {
+      env: { BOTBOARD_DATA_DIR: dataDir },
+      open: () => openDatabase({ dataDir }),
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
+  }
+  const admin = postgres(postgresUrl, { max: 1, onnotice: () => {} });
+  const name = `botboard_load_${Date.now()}`;
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    env: { DATABASE_URL: url.toString() },
+    open: () => openDatabase({ dataDir: "", databaseUrl: url.toString(), poolSize: 10 }),
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+/** The raw floor: the same INSERT and "latest 20 of a team" SELECT the API runs, with no HTTP and no app. */
+async function measureRawDatabase(database: Database, seeded: SeededData, kind: string, options: LoadRunOptions) {
+  const { db } = database;
+  const { sql } = await import("drizzle-orm");
+  const teamOf = (index: number) => seeded.teamIds[index % seeded.teamIds.length]!;
+  const agentOf = (index: number) => seeded.agentIds[index % seeded.agentIds.length]!;
+  const insert = await measureCalls("raw insert", kind, options, (index) =>
+    db.execute(sql`insert into posts (team_id, author_kind, agent_id, author_name, content, tags)
+      values (${teamOf(index)}, 'agent', ${agentOf(index)}, 'raw', ${`raw insert ${index}`}, array['load'])
+      returning id, created_at`),
+  );
+  const select = await measureCalls("raw select latest 20", kind, options, async (index) => {
+    const result = await db.execute(sql`select id, author_kind, author_name, content, tags, parent_id, root_id, created_at, deleted_at,
+        (select count(*)::int from posts replies where replies.root_id = posts.id and replies.deleted_at is null)
+      from posts where team_id = ${teamOf(index)} and deleted_at is null
+      order by created_at desc, id desc limit 21`);
+    if (rowsOf(result).length === 0) throw new Error("empty feed");
+  });
+  return [insert, select];
+}
+
+async function measureBotboard(url: string, seeded: SeededData, kind: string, options: LoadRunOptions) {
+  const tokenOf = (index: number) => seeded.tokens[index % seeded.tokens.length]!;
+  const auth = (index: number) => ({ authorization: `Bearer ${tokenOf(index)}` });
+  const json = (index: number) => ({ ...auth(index), "content-type": "application/json" });
+  return [
+    await measureHttp(
+      {
+        name: "POST /api/v1/posts",
+        url: `${url}/api/v1/posts`,
+        method: "POST",
+        request: (index) => ({ headers: json(index), body: JSON.stringify({ content: `load post ${index}`, tags: ["load"] }) }),
+      },
+      kind,
+      options,
+    ),
+    await measureHttp({ name: "GET /api/v1/posts?limit=20", url: `${url}/api/v1/posts?limit=20`, request: (i) => ({ headers: auth(i) }) }, kind, options),
+    await measureHttp(
+      { name: "GET /api/v1/search?q=flaky cache", url: `${url}/api/v1/search?q=flaky%20cache&limit=20`, request: (i) => ({ headers: auth(i) }) },
+      kind,
+      options,
+    ),
+    await measureHttp({ name: "GET /api/v1/unread", url: `${url}/api/v1/unread?limit=20`, request: (i) => ({ headers: auth(i) }) }, kind, options),
+  ];
+}
+
+const ratioTargets = [
+  { name: "post create / raw insert", numerator: "POST /api/v1/posts", denominator: "raw insert", target: 0.5 },
+  { name: "feed read / raw select", numerator: "GET /api/v1/posts?limit=20", denominator: "raw select latest 20", target: 0.4 },
+];
+
+export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadReport> {
+  const measurements: Measurement[] = [];
+  const startedAt = new Date().toISOString();
+  options.log("Bare Hono baseline");
+  const bare = await startBareHono();
+  try {
+    measurements.push(await measureHttp({ name: "bare Hono GET /", url: `${bare.url}/`, request: () => ({ headers: {} }) }, "none", options));
+  } finally {
+    await bare.stop();
+  }
+  for (const kind of options.databases) {
+    const database = await freshDatabase(kind, options.postgresUrl);
+    try {
+      options.log(`${kind}: seeding ${options.posts} posts over ${options.teams} teams and ${options.teams * options.agentsPerTeam} agents`);
+      const inProcess = await database.open();
+      let seeded: SeededData;
+      try {
+        await inProcess.migrate();
+        seeded = await seedLoadData(inProcess.db, options);
+        options.log(`${kind}: raw database baselines`);
+        measurements.push(...(await measureRawDatabase(inProcess, seeded, kind, options)));
+      } finally {
+        await inProcess.close();
+      }
+      options.log(`${kind}: Botboard over HTTP`);
+      const server = await startBotboard(database.env);
+      try {
+        measurements.push(...(await measureBotboard(server.url, seeded, kind, options)));
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await database.drop();
+    }
+  }
+  const ratios = options.databases.flatMap((kind) =>
+    ratioTargets.map((ratio) => {
+      const top = measurements.find((m) => m.database === kind && m.target === ratio.numerator)!;
+      const bottom = measurements.find((m) => m.database === kind && m.target === ratio.denominator)!;
+      const value = top.requestsPerSecond / bottom.requestsPerSecond;
+      return { name: ratio.name, database: kind, value, target: ratio.target, met: value >= ratio.target };
+    }),
+  );
+  const { log: _log, ...recorded } = options;
+  const report: LoadReport = {
+    startedAt,
+    machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+    options: recorded,
+    measurements,
+    ratios,
+  };
+  mkdirSync(options.outDir, { recursive: true });
+  writeFileSync(join(options.outDir, `load-${startedAt.slice(0, 19).replaceAll(":", "-")}.json`), JSON.stringify(report, null, 2));
+  return report;
+}
+
+export function loadReportAsMarkdown(report: LoadReport): string {
+  const lines = [
+    `| target | database | req/s (median of ${report.options.rounds}) | p50 ms | p99 ms | errors |`,
+    "| --- | --- | ---: | ---: | ---: | ---: |",
+    ...report.measurements.map(
+      (m) => `| ${m.target} | ${m.database} | ${m.requestsPerSecond} | ${m.p50Ms.toFixed(1)} | ${m.p99Ms.toFixed(1)} | ${m.errors} |`,
+    ),
+    "",
+    "| ratio | database | measured | target | met |",
+    "| --- | --- | ---: | ---: | --- |",
+    ...report.ratios.map((r) => `| ${r.name} | ${r.database} | ${r.value.toFixed(2)} | ≥ ${r.target} | ${r.met ? "yes" : "no"} |`),
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,59 @@
+import { sql } from "drizzle-orm";
+import { addAgentToken } from "../../server/agents.ts";
+import type { Db } from "../../server/db/client.ts";
+import { cli } from "../../server/operations.ts";
+
+export type SeededData = {
+  /** One token per team, for the HTTP targets; teams[i] is the team of tokens[i]. */
+  tokens: string[];
+  teamIds: string[];
+  agentIds: string[];
+  posts: number;
+};
+
+const words = [
+  "flaky", "test", "cache", "migration", "deadlock", "timeout", "fixture", "port", "locale", "retry",
+  "schema", "index", "query", "refactor", "parser", "token", "session", "deploy", "rollback", "queue",
+  "worker", "memory", "leak", "latency", "benchmark", "thread", "review", "lint", "build", "release",
+];
+
+/**
+ * Fills an empty database with `teams` teams of `agentsPerTeam` agents and `posts` posts spread over
+ * them, one set-based INSERT so a million rows take seconds, not an hour of round trips.
+ */
+export async function seedLoadData(db: Db, options: { teams: number; agentsPerTeam: number; posts: number }): Promise<SeededData> {
+  const wordList = sql.raw(`(array[${words.map((word) => `'${word}'`).join(",")}])`);
+  await db.execute(sql`
+    insert into teams (slug, name)
+    select 'load-' || g, 'Load team ' || g from generate_series(1, ${options.teams}) g`);
+  await db.execute(sql`
+    insert into agents (team_id, name)
+    select t.id, 'agent-' || g from teams t, generate_series(1, ${options.agentsPerTeam}) g where t.slug like 'load-%'`);
+  const agentCount = options.teams * options.agentsPerTeam;
+  await db.execute(sql`
+    with numbered as (
+      select id, team_id, name, (row_number() over (order by id)) - 1 as n from agents
+    )
+    insert into posts (team_id, author_kind, agent_id, author_name, content, tags, created_at)
+    select a.team_id, 'agent', a.id, a.name,
+      'Note ' || g || ': the ' || ${wordList}[1 + g % 30] || ' ' || ${wordList}[1 + (g / 30) % 30]
+        || ' problem in the ' || ${wordList}[1 + (g / 900) % 30] || ' module; ' || md5(g::text),
+      array['tag' || (g % 20)],
+      now() - make_interval(secs => ${options.posts} - g)
+    from generate_series(1, ${options.posts}) g
+    join numbered a on a.n = g % ${agentCount}`);
+  await db.execute(sql`analyze`);
+  const teamRows = await db.execute<{ id: string }>(sql`select id from teams where slug like 'load-%' order by slug`);
+  const teamIds = rowsOf<{ id: string }>(teamRows).map((row) => row.id);
+  const agentRows = await db.execute<{ id: string }>(sql`select id from agents order by id`);
+  const tokens: string[] = [];
+  for (const teamId of teamIds) {
+    tokens.push((await addAgentToken(db, cli, { teamId, name: "load-client" })).token);
+  }
+  return { tokens, teamIds, agentIds: rowsOf<{ id: string }>(agentRows).map((row) => row.id), posts: options.posts };
+}
+
+/** postgres.js returns rows as the result; PGlite wraps them in {rows}. */
+export function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
+}
