@@ -132,8 +132,24 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
       await tx.update(agentTokens).set({ revokedAt: sql`now()` }).where(eq(agentTokens.id, match.id));
       await recordAudit(tx, teamId, actor, "token.revoked", match.prefix);
     }
+    await tx.execute(sql`select pg_notify(${tokenRevocationChannel}, '')`);
+    forgetCachedTokens();
     return matches.map((match) => match.prefix);
   });
+}
+
+/**
+ * Every process keeps resolved tokens for at most a second, so most requests skip a database round
+ * trip. A revocation empties the cache of the process that made it at once and of every other
+ * process through NOTIFY on this channel; the one-second lifetime bounds it if a notification is lost.
+ */
+export const tokenRevocationChannel = "botboard_tokens";
+const tokenCacheLifetimeMs = 1000;
+const tokenCacheMaxEntries = 10_000;
+const tokenCache = new Map<string, { caller: AgentCaller; expiresAt: Date | null; cachedAt: number }>();
+
+export function forgetCachedTokens(): void {
+  tokenCache.clear();
 }
 
 /** Marks a token used at most once a minute, so authentication is not a write on every request. */
@@ -142,13 +158,18 @@ const lastUsedResolutionMs = 60_000;
 /** Resolves a bearer token to its caller, or throws unauthorized: unknown, revoked and expired alike. */
 export async function authenticateAgentToken(db: Db, token: string): Promise<AgentCaller> {
   if (!token.startsWith(agentTokenPrefix) || token.length > 200) throw unauthorized("Invalid token.");
+  const hash = hashSecret(token);
+  const now = Date.now();
+  const cached = tokenCache.get(hash);
+  if (cached && now - cached.cachedAt < tokenCacheLifetimeMs && (!cached.expiresAt || cached.expiresAt.getTime() > now)) {
+    return { ...cached.caller };
+  }
   const [row] = await db
     .select({ token: agentTokens, agentName: agents.name })
     .from(agentTokens)
     .innerJoin(agents, eq(agents.id, agentTokens.agentId))
-    .where(eq(agentTokens.hash, hashSecret(token)));
+    .where(eq(agentTokens.hash, hash));
   if (!row) throw unauthorized("Invalid token.");
-  const now = Date.now();
   if (row.token.revokedAt) throw unauthorized("This token has been revoked.");
   if (row.token.expiresAt && row.token.expiresAt.getTime() <= now) throw unauthorized("This token has expired.");
   if (!row.token.lastUsedAt || now - row.token.lastUsedAt.getTime() > lastUsedResolutionMs) {
@@ -157,7 +178,7 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
       db.update(agents).set({ lastSeenAt: sql`now()` }).where(eq(agents.id, row.token.agentId)),
     ]);
   }
-  return {
+  const caller: AgentCaller = {
     kind: "agent",
     teamId: row.token.teamId,
     agentId: row.token.agentId,
@@ -167,4 +188,7 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
     pickName: row.token.pickName,
     displayName: row.agentName,
   };
+  if (tokenCache.size >= tokenCacheMaxEntries) tokenCache.clear();
+  tokenCache.set(hash, { caller, expiresAt: row.token.expiresAt, cachedAt: now });
+  return { ...caller };
 }

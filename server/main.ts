@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { forgetCachedTokens, tokenRevocationChannel } from "./agents.ts";
 import { createApp } from "./app.ts";
 import { firstRunSetupLink } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
@@ -27,6 +28,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
   try {
     await database.migrate();
+    const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens);
     const setupLink = await firstRunSetupLink(database.db, config.publicUrl);
     const app = createApp(database, config);
     const server = await listen(app, config);
@@ -38,6 +40,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       setupLink,
       async close() {
         adminSocket?.close();
+        await stopListening();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections?.();
