@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
@@ -54,6 +54,13 @@ function askServer(socketPath: string, name: string, input: unknown): Promise<{ 
     call.on("error", reject);
     call.end(body);
   });
+}
+
+async function readStandardInput(): Promise<string> {
+  let text = "";
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
 }
 
 function print(value: unknown, asJson: boolean, human: () => string): void {
@@ -195,6 +202,26 @@ export function buildCli(): Command {
     .action(async (options: { team?: string; role: "admin" | "member" }) => {
       const invite = await runOperation(config(), "user.add", options);
       print(invite, asJson(), () => `One-time link for a new ${options.role} of ${invite.team} (valid 1 hour):\n  ${invite.link}`);
+    });
+
+  program
+    .command("export")
+    .description("write a team's whole history as JSON lines (to move it to another database, or back it up)")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (options: { team?: string }) => {
+      const { lines } = await runOperation(config(), "team.export", { team: options.team });
+      process.stdout.write(lines.join("\n") + "\n");
+    });
+
+  program
+    .command("import [file]")
+    .description("load a team exported by `botboard export` (from the file, or standard input), all or nothing")
+    .action(async (file: string | undefined) => {
+      const text = file ? readFileSync(file, "utf8") : await readStandardInput();
+      const imported = await runOperation(config(), "team.import", { lines: text.split("\n") });
+      print(imported, asJson(), () =>
+        `Imported team ${imported.team}: ${Object.entries(imported.rows).map(([table, count]) => `${count} ${table}`).join(", ")}.`,
+      );
     });
 
   program.addCommand(loadCommand());

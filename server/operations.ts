@@ -1,6 +1,7 @@
 import { addAgentToken, listAgents, revokeAgentTokens } from "./agents.ts";
 import type { Db } from "./db/client.ts";
 import { invalid } from "./errors.ts";
+import { exportTeam, importTeam } from "./team-archive.ts";
 import { createTeam, findTeam, listTeams, type Team } from "./teams.ts";
 import { createInvite, type Role } from "./users.ts";
 
@@ -68,6 +69,13 @@ export const operations = {
   async "agent.revoke"({ db }: OperationContext, input: { target: string; team?: string }) {
     const team = await resolveTeam(db, input.team);
     return { revoked: await revokeAgentTokens(db, cli, team.id, input.target) };
+  },
+  async "team.export"({ db }: OperationContext, input: { team?: string }) {
+    const team = await resolveTeam(db, input.team);
+    return { lines: await exportTeam(db, team.id) };
+  },
+  async "team.import"({ db }: OperationContext, input: { lines: string[] }) {
+    return importTeam(db, input.lines);
   },
   async "user.add"({ db, publicUrl }: OperationContext, input: { team?: string; role?: Role }) {
     const team = await resolveTeam(db, input.team);
