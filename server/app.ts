@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { mcpRoutes } from "../mcp/http.ts";
 import type { Config } from "./config.ts";
 import { isDatabaseReady, type Database } from "./db/client.ts";
 import { AppError } from "./errors.ts";
@@ -37,5 +38,6 @@ export function createApp(database: Database, config: Config) {
   app.get("/api/v1/openapi.json", (c) => c.json(openApi));
   app.route("/api/v1", api);
   app.route("/auth", authRoutes(db, config));
+  app.route("/mcp", mcpRoutes(db, config));
   return app;
 }
