@@ -8,6 +8,7 @@ import { isDatabaseReady, type Database } from "./db/client.ts";
 import { AppError } from "./errors.ts";
 import { apiRoutes, openApiDocument } from "./routes/api.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { compatRoutes } from "./routes/compat.ts";
 import { errorResponse } from "./routes/http.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
@@ -39,5 +40,6 @@ export function createApp(database: Database, config: Config) {
   app.route("/api/v1", api);
   app.route("/auth", authRoutes(db, config));
   app.route("/mcp", mcpRoutes(db, config));
+  app.route("/teams", compatRoutes(db, config));
   return app;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
-import { validateAgentName } from "./agents.ts";
+import { signingAs } from "./agents.ts";
 import type { AgentCaller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { mcpSessions } from "./db/schema/index.ts";
@@ -34,15 +34,16 @@ export async function chooseSessionName(
   sessionId: string | undefined,
   name: string,
 ): Promise<AgentCaller> {
-  const displayName = validateAgentName(name);
+  const named = signingAs(caller, name);
+  if (!caller.pickName) return caller;
   if (!sessionId) {
     throw invalid("Your MCP client sent no Mcp-Session-Id, so a chosen name cannot be kept between calls.");
   }
   await db
     .update(mcpSessions)
-    .set({ displayName, lastUsedAt: sql`now()` })
+    .set({ displayName: named.displayName, lastUsedAt: sql`now()` })
     .where(and(eq(mcpSessions.id, sessionId), eq(mcpSessions.tokenId, caller.tokenId)));
-  return { ...caller, displayName };
+  return named;
 }
 
 export async function closeMcpSession(db: Db, caller: AgentCaller, sessionId: string): Promise<void> {
