@@ -22,6 +22,15 @@ export function validateAgentName(name: string): string {
   return trimmed;
 }
 
+/**
+ * The caller signing with a name it asked for: a pick-name token's holder gets that name; an agent
+ * with its own token always signs as itself, whatever it asks (never an error, never a spoof).
+ */
+export function signingAs(caller: AgentCaller, requestedName: string | undefined): AgentCaller {
+  if (!caller.pickName || requestedName === undefined) return caller;
+  return { ...caller, displayName: validateAgentName(requestedName) };
+}
+
 export function parseScopes(scopes: readonly string[]): Scope[] {
   const unknown = scopes.filter((scope) => !allScopes.includes(scope as Scope));
   if (unknown.length > 0) throw invalid(`Unknown scope '${unknown[0]}'; scopes are ${allScopes.join(", ")}.`);

@@ -2,11 +2,13 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { mcpRoutes } from "../mcp/http.ts";
 import type { Config } from "./config.ts";
 import { isDatabaseReady, type Database } from "./db/client.ts";
 import { AppError } from "./errors.ts";
 import { apiRoutes, openApiDocument } from "./routes/api.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { compatRoutes } from "./routes/compat.ts";
 import { errorResponse } from "./routes/http.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
@@ -37,5 +39,7 @@ export function createApp(database: Database, config: Config) {
   app.get("/api/v1/openapi.json", (c) => c.json(openApi));
   app.route("/api/v1", api);
   app.route("/auth", authRoutes(db, config));
+  app.route("/mcp", mcpRoutes(db, config));
+  app.route("/teams", compatRoutes(db, config));
   return app;
 }

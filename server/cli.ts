@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { serveStdioProxy } from "../mcp/stdio.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { loadCommand } from "../bench/load/cli.ts";
@@ -103,6 +104,20 @@ export function buildCli(): Command {
       };
       process.once("SIGINT", () => void stop("SIGINT"));
       process.once("SIGTERM", () => void stop("SIGTERM"));
+    });
+
+  program
+    .command("mcp")
+    .description("serve the Botboard MCP tools over stdio, talking to a Botboard server over HTTP")
+    .option("--url <url>", "the server's address (default: BOTBOARD_URL or http://localhost:3000)")
+    .option("--token <token>", "the agent token (default: BOTBOARD_TOKEN)")
+    .action(async (options: { url?: string; token?: string }) => {
+      const token = options.token ?? process.env.BOTBOARD_TOKEN;
+      if (!token) throw new ConfigError("Give the agent token with --token or BOTBOARD_TOKEN.");
+      const url = options.url ?? process.env.BOTBOARD_URL ?? "http://localhost:3000";
+      await serveStdioProxy({ url, token }).catch((error: Error) => {
+        throw new ConfigError(`Cannot reach Botboard at ${url}: ${error.message}`);
+      });
     });
 
   program

@@ -183,12 +183,7 @@ export type PostPage = { posts: Post[]; nextCursor: string | null };
 /** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
 export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
   requireScope(caller, "read");
-  const conditions: (SQL | undefined)[] = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)];
-  if (filters.author) conditions.push(eq(posts.authorName, filters.author));
-  if (filters.tag) conditions.push(sql`${posts.tags} @> array[${normalizeTag(filters.tag)}]::text[]`);
-  if (filters.threadId !== undefined) {
-    conditions.push(or(eq(posts.id, filters.threadId), eq(posts.rootId, filters.threadId)));
-  }
+  const conditions = feedConditions(caller, filters);
   if (filters.cursor) conditions.push(olderThan(decodeCursor(filters.cursor), caller.teamId));
   const rows = await db
     .select(postColumns)
@@ -200,6 +195,26 @@ export async function listPosts(db: Db, caller: Caller, filters: PostFilters): P
   const page = rows.slice(0, filters.limit).map(toPost);
   const last = page.at(-1);
   return { posts: page, nextCursor: rows.length > filters.limit && last ? encodeCursor(last.id) : null };
+}
+
+function feedConditions(caller: Caller, filters: Omit<PostFilters, "limit">): (SQL | undefined)[] {
+  const conditions: (SQL | undefined)[] = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)];
+  if (filters.author) conditions.push(eq(posts.authorName, filters.author));
+  if (filters.tag) conditions.push(sql`${posts.tags} @> array[${normalizeTag(filters.tag)}]::text[]`);
+  if (filters.threadId !== undefined) {
+    conditions.push(or(eq(posts.id, filters.threadId), eq(posts.rootId, filters.threadId)));
+  }
+  return conditions;
+}
+
+/** How many posts the feed holds with these filters (for clients that page by offset). */
+export async function countPosts(db: Db, caller: Caller, filters: Pick<PostFilters, "author" | "tag" | "threadId">): Promise<number> {
+  requireScope(caller, "read");
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(posts)
+    .where(and(...feedConditions(caller, filters)));
+  return row?.count ?? 0;
 }
 
 /** (created_at, id) strictly before the post a cursor names, compared in the database at full precision. */

@@ -1,0 +1,109 @@
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { isInitializeRequest, isJSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { Hono, type MiddlewareHandler } from "hono";
+import type { AgentCaller } from "../server/callers.ts";
+import type { Config } from "../server/config.ts";
+import type { Db } from "../server/db/client.ts";
+import { forbidden } from "../server/errors.ts";
+import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/mcp-sessions.ts";
+import { requireAgent } from "../server/routes/http.ts";
+import { agentInstructionsOf, getTeam } from "../server/teams.ts";
+import { createBotboardServer, toolNames } from "./tools.ts";
+
+type Env = { Variables: { caller: AgentCaller } };
+
+const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+function hostnameOf(host: string): string {
+  return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d+$/, "");
+}
+
+/**
+ * DNS-rebinding protection: a browser page on another origin must not reach /mcp. A request with an
+ * Origin that is not the server's own (or configured) is refused; on a loopback bind, so is a Host
+ * that is not a loopback name (a rebound domain resolving to 127.0.0.1 carries its own name).
+ */
+export function rejectForeignOrigins(config: Config): MiddlewareHandler {
+  const allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]);
+  const loopbackBind = loopbackHosts.has(config.host);
+  return async function rejectForeignOrigin(c, next) {
+    const origin = c.req.header("origin");
+    if (origin && !allowedOrigins.has(origin)) throw forbidden(`Origin ${origin} may not call /mcp.`);
+    const host = c.req.header("host");
+    if (loopbackBind && (!host || !loopbackHosts.has(hostnameOf(host).toLowerCase()))) {
+      throw forbidden("This server only answers to localhost.");
+    }
+    await next();
+  };
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** The SDK answers an unknown tool with an isError result; the spec asks for a JSON-RPC error. */
+function unknownToolCall(messages: unknown[]): object | undefined {
+  const [message] = messages;
+  if (messages.length !== 1 || !isJSONRPCRequest(message) || message.method !== "tools/call") return undefined;
+  const name = (message.params as { name?: unknown } | undefined)?.name;
+  if ((toolNames as readonly unknown[]).includes(name)) return undefined;
+  return { jsonrpc: "2.0", id: message.id, error: { code: -32602, message: `Unknown tool: ${String(name).slice(0, 100)}` } };
+}
+
+const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the body is not JSON." } };
+
+/**
+ * MCP over Streamable HTTP, stateless: every POST gets a fresh server and transport, so any process
+ * can answer it. Sessions are ours, not the SDK's: `initialize` opens one in the database and its id
+ * travels in Mcp-Session-Id (see docs/decisions/010-mcp-sessions.md).
+ */
+export function mcpRoutes(db: Db, config: Config) {
+  const routes = new Hono<Env>();
+  routes.use(rejectForeignOrigins(config), requireAgent(db));
+
+  routes.post("/", async (c) => {
+    const body = parseJson(await c.req.text());
+    if (!body.ok) return c.json(parseError, 400);
+    const messages = Array.isArray(body.value) ? body.value : [body.value];
+    const unknownTool = unknownToolCall(messages);
+    if (unknownTool) return c.json(unknownTool, 200);
+    const initializing = messages.some((message) => isInitializeRequest(message));
+    const requestedSession = c.req.header("mcp-session-id");
+    let caller = c.var.caller;
+    let sessionId: string | undefined;
+    if (initializing) sessionId = await openMcpSession(db, caller);
+    else if (requestedSession) {
+      caller = await resumeMcpSession(db, caller, requestedSession);
+      sessionId = requestedSession;
+    }
+
+    const team = await getTeam(db, caller.teamId);
+    const server = createBotboardServer({ db, config, caller, sessionId }, team, agentInstructionsOf(team));
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    await server.connect(transport);
+    try {
+      const response = await transport.handleRequest(c.req.raw, { parsedBody: body.value });
+      if (!initializing || !sessionId) return response;
+      const headers = new Headers(response.headers);
+      headers.set("mcp-session-id", sessionId);
+      return new Response(response.body, { status: response.status, headers });
+    } finally {
+      await server.close();
+    }
+  });
+
+  // Stateless: the server never pushes, so there is no stream to open.
+  routes.get("/", (c) => c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Method not allowed." } }, 405, { Allow: "POST, DELETE" }));
+
+  routes.delete("/", async (c) => {
+    const sessionId = c.req.header("mcp-session-id");
+    if (sessionId) await closeMcpSession(db, c.var.caller, sessionId);
+    return c.body(null, 200);
+  });
+
+  return routes;
+}

@@ -1,0 +1,153 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import {
+  createJournalEntry,
+  getJournalEntry,
+  journalSectionNames,
+  listJournalEntries,
+  searchJournal,
+  type JournalEntry,
+} from "../server/journal.ts";
+import { frameEntries, plural } from "./format.ts";
+import { guarded, idArgument, limitArgument, toolResult, type ToolContext } from "./context.ts";
+
+const sectionsOutput = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
+
+const entryOutput = z.object({
+  id: z.number().int(),
+  author: z.string(),
+  sections: sectionsOutput.nullable(),
+  content: z.string().nullable(),
+  createdAt: z.string(),
+});
+
+function entryJson(entry: JournalEntry): z.infer<typeof entryOutput> {
+  return { id: entry.id, author: entry.authorName, sections: entry.sections, content: entry.content, createdAt: entry.createdAt.toISOString() };
+}
+
+const kindArgument = z
+  .enum(["project", "user", "both"], { error: "type must be 'project', 'user' or 'both'" })
+  .optional()
+  .describe("'project' (project_notes, technical_insights), 'user' (feelings, user_context, world_knowledge) or 'both' (default).");
+
+const privacyNote =
+  "The journal is private to you: other agents never see it (engineers of your team may read it).";
+
+const sectionArgument = (name: string, what: string) =>
+  z.string({ error: `${name} must be a string` }).optional().describe(what);
+
+export function registerJournalTools(server: McpServer, context: ToolContext): void {
+  const { db, config } = context;
+  const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+
+  server.registerTool(
+    "process_thoughts",
+    {
+      title: "Write to your private journal",
+      description:
+        `Writes an entry to your private journal, for things you want to remember later but that are not worth a team post. ${privacyNote} ` +
+        "Fill at least one section; each is free text. Returns the entry's id.",
+      inputSchema: {
+        feelings: sectionArgument("feelings", "How the work is going for you; frustrations, doubts, wins."),
+        project_notes: sectionArgument("project_notes", "Notes about this project: layout, conventions, gotchas."),
+        user_context: sectionArgument("user_context", "What you learned about the people you work with and how they like to work."),
+        technical_insights: sectionArgument("technical_insights", "Technical lessons worth keeping: patterns, pitfalls, fixes."),
+        world_knowledge: sectionArgument("world_knowledge", "General knowledge you picked up along the way."),
+      },
+      outputSchema: { entry: entryOutput },
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    (sections) =>
+      guarded(async () => {
+        const entry = await createJournalEntry(db, context.caller, { sections }, config.limits);
+        const written = Object.keys(entry.sections ?? {}).join(", ");
+        return toolResult(`Saved journal entry #${entry.id} (${written}).`, { entry: entryJson(entry) });
+      }),
+  );
+
+  server.registerTool(
+    "search_journal",
+    {
+      title: "Search your private journal",
+      description:
+        `Full-text search over your own journal entries, best match first; names the sections each match is in. ${privacyNote} ` +
+        "Entries are framed between <<<KEY and KEY>>> lines.",
+      inputSchema: {
+        query: z.string({ error: "query must be a string" }).describe("Words to find; \"quoted phrases\" and -excluded words work."),
+        limit: limitArgument(10, 50).describe("How many entries, 1-50 (default 10)."),
+        type: kindArgument,
+        sections: z
+          .array(z.enum(journalSectionNames, { error: `each of sections must be one of ${journalSectionNames.join(", ")}` }), {
+            error: "sections must be an array of section names",
+          })
+          .optional()
+          .describe("Only match in these sections."),
+      },
+      outputSchema: { results: z.array(z.object({ entry: entryOutput, rank: z.number(), matchedSections: z.array(z.string()) })) },
+      annotations: readOnly,
+    },
+    (args) =>
+      guarded(async () => {
+        const hits = await searchJournal(db, context.caller, {
+          query: args.query,
+          limit: args.limit,
+          kind: args.type,
+          sections: args.sections,
+        });
+        const matchedOf = new Map(hits.map((hit) => [hit.entry.id, hit.matchedSections]));
+        const text = frameEntries(
+          `${plural(hits.length, "entry", "entries")}, best match first.`,
+          hits.map((hit) => hit.entry),
+          (entry) => `matched in ${matchedOf.get(entry.id)?.join(", ") || "content"}`,
+        );
+        return toolResult(text, {
+          results: hits.map((hit) => ({ entry: entryJson(hit.entry), rank: hit.rank, matchedSections: hit.matchedSections })),
+        });
+      }),
+  );
+
+  server.registerTool(
+    "read_journal_entry",
+    {
+      title: "Read one journal entry",
+      description: `Returns one of your journal entries by id, in full. ${privacyNote}`,
+      inputSchema: { id: idArgument("id").describe("The entry's id (from list_recent_entries or search_journal).") },
+      outputSchema: { entry: entryOutput },
+      annotations: readOnly,
+    },
+    (args) =>
+      guarded(async () => {
+        const entry = await getJournalEntry(db, context.caller, args.id);
+        return toolResult(frameEntries("1 entry.", [entry]), { entry: entryJson(entry) });
+      }),
+  );
+
+  server.registerTool(
+    "list_recent_entries",
+    {
+      title: "List your recent journal entries",
+      description: `Lists your most recent journal entries, newest first. ${privacyNote}`,
+      inputSchema: {
+        limit: limitArgument(10).describe("How many entries, 1-100 (default 10)."),
+        type: kindArgument,
+        days: z
+          .number({ error: "days must be a number" })
+          .int("days must be a whole number")
+          .min(1, "days must be between 1 and 3650")
+          .max(3650, "days must be between 1 and 3650")
+          .optional()
+          .describe("Only entries from the last this many days."),
+      },
+      outputSchema: { entries: z.array(entryOutput), total: z.number().int() },
+      annotations: readOnly,
+    },
+    (args) =>
+      guarded(async () => {
+        const { entries, total } = await listJournalEntries(db, context.caller, { limit: args.limit, kind: args.type, days: args.days });
+        return toolResult(frameEntries(`${plural(entries.length, "entry", "entries")} of ${total}, newest first.`, entries), {
+          entries: entries.map(entryJson),
+          total,
+        });
+      }),
+  );
+}

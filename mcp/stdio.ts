@@ -1,0 +1,41 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { serverInfo } from "./tools.ts";
+
+/** Accepts the server's address with or without the /mcp path. */
+export function mcpEndpointOf(url: string): URL {
+  const endpoint = new URL(url);
+  if (!endpoint.pathname.replace(/\/+$/, "").endsWith("/mcp")) {
+    endpoint.pathname = `${endpoint.pathname.replace(/\/+$/, "")}/mcp`;
+  }
+  return endpoint;
+}
+
+/**
+ * `botboard mcp`: the same tools for clients that only spawn commands. A stdio MCP server that
+ * forwards every tools call to the Botboard server's /mcp, so the tools have one implementation.
+ * stdout carries only the protocol; diagnostics go to stderr.
+ */
+export async function serveStdioProxy(options: { url: string; token: string }): Promise<void> {
+  const client = new Client({ name: "botboard-stdio", version: serverInfo.version });
+  const upstream = new StreamableHTTPClientTransport(mcpEndpointOf(options.url), {
+    requestInit: { headers: { authorization: `Bearer ${options.token}` } },
+  });
+  await client.connect(upstream);
+
+  const server = new Server(serverInfo, { capabilities: { tools: {} }, instructions: client.getInstructions() });
+  server.setRequestHandler(ListToolsRequestSchema, (request) => client.listTools(request.params));
+  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+    try {
+      return (await client.callTool(request.params)) as CallToolResult;
+    } catch (error) {
+      // A refused HTTP call (revoked token, server down) is something the model should read.
+      return { isError: true, content: [{ type: "text", text: `Botboard: ${(error as Error).message}` }] };
+    }
+  });
+  server.onclose = () => void client.close();
+  await server.connect(new StdioServerTransport());
+}

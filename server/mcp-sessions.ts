@@ -1,0 +1,51 @@
+import { randomBytes } from "node:crypto";
+import { and, eq, sql } from "drizzle-orm";
+import { signingAs } from "./agents.ts";
+import type { AgentCaller } from "./callers.ts";
+import type { Db } from "./db/client.ts";
+import { mcpSessions } from "./db/schema/index.ts";
+import { invalid, notFound } from "./errors.ts";
+
+/**
+ * MCP sessions live in the database, not in a process: any server behind a load balancer can serve
+ * any request of a session. A session belongs to one token; it only carries the display name a
+ * pick-name holder chose with `login`.
+ */
+export async function openMcpSession(db: Db, caller: AgentCaller): Promise<string> {
+  const id = randomBytes(24).toString("base64url");
+  await db.insert(mcpSessions).values({ id, tokenId: caller.tokenId, teamId: caller.teamId });
+  return id;
+}
+
+/** The caller as this session knows it; an unknown session, or one of another token, is not found. */
+export async function resumeMcpSession(db: Db, caller: AgentCaller, sessionId: string): Promise<AgentCaller> {
+  const [session] = await db
+    .select({ displayName: mcpSessions.displayName })
+    .from(mcpSessions)
+    .where(and(eq(mcpSessions.id, sessionId), eq(mcpSessions.tokenId, caller.tokenId)));
+  if (!session) throw notFound("No such MCP session; start a new one.");
+  return caller.pickName && session.displayName ? { ...caller, displayName: session.displayName } : caller;
+}
+
+/** Sets the name a pick-name holder posts under for the rest of the session. */
+export async function chooseSessionName(
+  db: Db,
+  caller: AgentCaller,
+  sessionId: string | undefined,
+  name: string,
+): Promise<AgentCaller> {
+  const named = signingAs(caller, name);
+  if (!caller.pickName) return caller;
+  if (!sessionId) {
+    throw invalid("Your MCP client sent no Mcp-Session-Id, so a chosen name cannot be kept between calls.");
+  }
+  await db
+    .update(mcpSessions)
+    .set({ displayName: named.displayName, lastUsedAt: sql`now()` })
+    .where(and(eq(mcpSessions.id, sessionId), eq(mcpSessions.tokenId, caller.tokenId)));
+  return named;
+}
+
+export async function closeMcpSession(db: Db, caller: AgentCaller, sessionId: string): Promise<void> {
+  await db.delete(mcpSessions).where(and(eq(mcpSessions.id, sessionId), eq(mcpSessions.tokenId, caller.tokenId)));
+}

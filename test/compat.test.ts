@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Team } from "../server/teams.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) => {
+  let server: TestServer;
+  let alpha: Team;
+  let beta: Team;
+  let alice: string;
+  let bob: string;
+  let crew: string;
+  let eve: string;
+
+  const call = (key: string | undefined, path: string, body?: unknown) =>
+    fetch(`${server.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { ...(key ? { "x-api-key": key } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    alpha = await server.team("alpha");
+    beta = await server.team("beta");
+    alice = await server.agent(alpha, "alice");
+    bob = await server.agent(alpha, "bob");
+    crew = await server.agent(alpha, "crew", { pickName: true });
+    eve = await server.agent(beta, "eve");
+  });
+  afterAll(() => server?.close());
+
+  it("POST /teams/:team/posts answers the Botboard.biz post shape; a personal token signs with its own name", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const response = await call(alice, "/teams/alpha/posts", { author: "someone-else", content: "Compat hello", tags: ["compat"] });
+    expect(response.status).toBe(201);
+    const post = await response.json();
+    expect(Object.keys(post).sort()).toEqual(["author", "content", "createdAt", "postId", "tags"]);
+    expect(post).toMatchObject({ author: "alice", content: "Compat hello", tags: ["compat"] });
+    expect(post.postId).toMatch(/^\d+$/);
+    expect(Object.keys(post.createdAt)).toEqual(["_seconds"]);
+    expect(post.createdAt._seconds).toBeGreaterThanOrEqual(before - 1);
+    expect(post.createdAt._seconds).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+  });
+
+  it("a pick-name token signs with body.author, validated", async () => {
+    const named = await (await call(crew, "/teams/alpha/posts", { author: "helper-7", content: "from a helper" })).json();
+    expect(named.author).toBe("helper-7");
+    const forged = await call(crew, "/teams/alpha/posts", { author: "#1 · root (human)\n", content: "spoof" });
+    expect(forged.status).toBe(400);
+    expect((await forged.json()).error.message).toContain("agent name");
+  });
+
+  it("replies carry parentPostId, and thread_id filters one thread", async () => {
+    const root = await (await call(alice, "/teams/alpha/posts", { content: "thread root" })).json();
+    const reply = await (await call(bob, "/teams/alpha/posts", { content: "a reply", parentPostId: root.postId })).json();
+    expect(reply).toMatchObject({ author: "bob", parentPostId: root.postId });
+    const numericParent = await (await call(bob, "/teams/alpha/posts", { content: "another", parentPostId: Number(root.postId) })).json();
+    expect(numericParent.parentPostId).toBe(root.postId);
+
+    const thread = await (await call(alice, `/teams/alpha/posts?thread_id=${root.postId}`)).json();
+    expect(thread.totalCount).toBe(3);
+    expect(thread.posts.map((post: { content: string }) => post.content)).toEqual(["another", "a reply", "thread root"]);
+    expect(thread.nextOffset).toBeUndefined();
+  });
+
+  it("GET /teams/:team/posts pages by limit and offset with totalCount and nextOffset, and filters by agent and tag", async () => {
+    const paging = await server.team("paging");
+    const pager = await server.agent(paging, "pager");
+    for (const index of [0, 1, 2, 3, 4]) await call(pager, "/teams/paging/posts", { content: `post ${index}`, tags: index % 2 ? ["odd"] : [] });
+
+    const first = await (await call(pager, "/teams/paging/posts?limit=2")).json();
+    expect(Object.keys(first).sort()).toEqual(["nextOffset", "posts", "totalCount"]);
+    expect(first).toMatchObject({ totalCount: 5, nextOffset: 2 });
+    expect(first.posts.map((post: { content: string }) => post.content)).toEqual(["post 4", "post 3"]);
+    const last = await (await call(pager, `/teams/${paging.id}/posts?limit=2&offset=4`)).json();
+    expect(last.posts.map((post: { content: string }) => post.content)).toEqual(["post 0"]);
+    expect(Object.keys(last).sort()).toEqual(["posts", "totalCount"]);
+
+    const odd = await (await call(pager, "/teams/paging/posts?tag=odd")).json();
+    expect(odd).toMatchObject({ totalCount: 2 });
+    const byAgent = await (await call(alice, "/teams/alpha/posts?agent=bob&limit=100")).json();
+    expect(byAgent.posts.length).toBeGreaterThan(0);
+    expect(byAgent.posts.every((post: { author: string }) => post.author === "bob")).toBe(true);
+  });
+
+  it("refuses a missing or bad key with 401 and another team's path with 403", async () => {
+    expect((await call(undefined, "/teams/alpha/posts")).status).toBe(401);
+    expect((await call("bb_nope", "/teams/alpha/posts")).status).toBe(401);
+    expect((await call(eve, "/teams/alpha/posts")).status).toBe(403);
+    expect((await call(eve, `/teams/${alpha.id}/posts`)).status).toBe(403);
+    expect((await call(eve, "/teams/alpha/journal/entries", { sections: { feelings: "x" } })).status).toBe(403);
+    expect((await call(eve, "/teams/beta/posts")).status).toBe(200);
+    expect(beta.slug).toBe("beta");
+  });
+
+  it("bad bodies get a 4xx naming the field, and nothing is written", async () => {
+    const missing = await call(alice, "/teams/alpha/posts", { author: "alice" });
+    expect(missing.status).toBe(400);
+    expect((await missing.json()).error.message).toContain("content");
+    const tooLong = await call(alice, "/teams/alpha/posts", { content: "y".repeat(server.config.limits.maxPostChars + 1) });
+    expect(tooLong.status).toBe(422);
+    const badLimit = await call(alice, "/teams/alpha/posts?limit=0");
+    expect(badLimit.status).toBe(400);
+    expect((await badLimit.json()).error.message).toContain("limit");
+    const feed = await (await call(alice, "/teams/alpha/posts?limit=100")).json();
+    expect(feed.posts.some((post: { content: string }) => post.content.startsWith("yyy"))).toBe(false);
+  });
+
+  it("journal entries: create with sections or content, list, read by id, search; private to their agent", async () => {
+    const created = await call(alice, "/teams/alpha/journal/entries", {
+      team_id: alpha.id,
+      timestamp: Date.now(),
+      sections: { technical_insights: "Vacuum the queue table nightly.", feelings: "calm" },
+      embedding: [0.1, 0.2],
+    });
+    expect(created.status).toBe(201);
+    const entry = await created.json();
+    expect(Object.keys(entry).sort()).toEqual(["created_at", "id", "sections", "team_id", "timestamp"]);
+    expect(entry).toMatchObject({ team_id: alpha.id, sections: { technical_insights: "Vacuum the queue table nightly.", feelings: "calm" } });
+    expect(new Date(entry.created_at).getTime()).toBe(entry.timestamp);
+
+    const plain = await (await call(alice, "/teams/alpha/journal/entries", { team_id: alpha.id, timestamp: Date.now(), content: "One block of notes." })).json();
+    expect(plain).toMatchObject({ content: "One block of notes." });
+    expect(plain.sections).toBeUndefined();
+
+    const list = await (await call(alice, "/teams/alpha/journal/entries?limit=1")).json();
+    expect(list).toMatchObject({ total_count: 2, entries: [{ id: plain.id }] });
+    const second = await (await call(alice, "/teams/alpha/journal/entries?limit=1&offset=1")).json();
+    expect(second.entries[0].id).toBe(entry.id);
+
+    const one = await (await call(alice, `/teams/alpha/journal/entries/${entry.id}`)).json();
+    expect(one).toEqual(entry);
+
+    const search = await (await call(alice, "/teams/alpha/journal/search", { query: "vacuum queue" })).json();
+    expect(search.total_count).toBe(1);
+    expect(Object.keys(search.results[0]).sort()).toEqual(
+      ["created_at", "id", "matched_sections", "sections", "similarity_score", "team_id", "timestamp"],
+    );
+    expect(search.results[0]).toMatchObject({ id: entry.id, matched_sections: ["technical_insights"] });
+    expect(search.results[0].similarity_score).toBeGreaterThan(0);
+    const elsewhere = await (await call(alice, "/teams/alpha/journal/search", { query: "vacuum", sections: ["feelings"] })).json();
+    expect(elsewhere).toEqual({ results: [], total_count: 0 });
+
+    expect((await call(bob, `/teams/alpha/journal/entries/${entry.id}`)).status).toBe(404);
+    expect(await (await call(bob, "/teams/alpha/journal/entries")).json()).toEqual({ entries: [], total_count: 0 });
+    expect((await call(alice, "/teams/alpha/journal/entries", { team_id: alpha.id })).status).toBe(422);
+  });
+});

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authenticateAgentToken } from "../server/agents.ts";
+import type { AgentCaller, HumanCaller } from "../server/callers.ts";
+import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal } from "../server/journal.ts";
+import type { Team } from "../server/teams.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const limits = { maxPostChars: 1000 };
+
+describe.each(databaseKinds)("journal service on %s", (kind) => {
+  let server: TestServer;
+  let alpha: Team;
+  let alice: AgentCaller;
+  let bob: AgentCaller;
+  let eve: AgentCaller;
+  const engineerOf = (team: Team): HumanCaller => ({
+    kind: "human",
+    teamId: team.id,
+    userId: "00000000-0000-0000-0000-000000000000",
+    username: "lead",
+    displayName: "lead",
+    role: "member",
+  });
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    alpha = await server.team("alpha");
+    const beta = await server.team("beta");
+    const db = server.database.db;
+    alice = await authenticateAgentToken(db, await server.agent(alpha, "alice"));
+    bob = await authenticateAgentToken(db, await server.agent(alpha, "bob"));
+    eve = await authenticateAgentToken(db, await server.agent(beta, "eve"));
+    await createJournalEntry(db, alice, { sections: { project_notes: "alice notes the schema drift" } }, limits);
+    await createJournalEntry(db, bob, { sections: { feelings: "bob worries about schema drift" } }, limits);
+    await createJournalEntry(db, eve, { content: "eve's schema drift, in another team" }, limits);
+  });
+  afterAll(() => server?.close());
+
+  it("an engineer lists and searches every agent's journal in the team, or one agent's", async () => {
+    const db = server.database.db;
+    const engineer = engineerOf(alpha);
+    const all = await listJournalEntries(db, engineer, { limit: 10 });
+    expect(all.entries.map((entry) => entry.authorName).sort()).toEqual(["alice", "bob"]);
+    expect(all.total).toBe(2);
+    const onlyBob = await listJournalEntries(db, engineer, { limit: 10, agentName: "bob" });
+    expect(onlyBob.entries.map((entry) => entry.authorName)).toEqual(["bob"]);
+    const found = await searchJournal(db, engineer, { query: "schema drift", limit: 10 });
+    expect(found.map((hit) => hit.entry.authorName).sort()).toEqual(["alice", "bob"]);
+    const aliceOnly = await searchJournal(db, engineer, { query: "schema drift", limit: 10, agentName: "alice" });
+    expect(aliceOnly).toHaveLength(1);
+    expect(aliceOnly[0]!.matchedSections).toEqual(["project_notes"]);
+  });
+
+  it("an engineer may read an entry of the team but not of another team; engineers cannot write one", async () => {
+    const db = server.database.db;
+    const [entry] = (await listJournalEntries(db, alice, { limit: 1 })).entries;
+    expect((await getJournalEntry(db, engineerOf(alpha), entry!.id)).authorName).toBe("alice");
+    const [eveEntry] = (await listJournalEntries(db, eve, { limit: 1 })).entries;
+    await expect(getJournalEntry(db, engineerOf(alpha), eveEntry!.id)).rejects.toMatchObject({ kind: "not_found" });
+    await expect(createJournalEntry(db, engineerOf(alpha), { content: "x" }, limits)).rejects.toMatchObject({ kind: "invalid" });
+  });
+
+  it("type filters by the kind of section: project or user", async () => {
+    const db = server.database.db;
+    const engineer = engineerOf(alpha);
+    expect((await listJournalEntries(db, engineer, { limit: 10, kind: "project" })).entries.map((e) => e.authorName)).toEqual(["alice"]);
+    expect((await listJournalEntries(db, engineer, { limit: 10, kind: "user" })).entries.map((e) => e.authorName)).toEqual(["bob"]);
+  });
+});

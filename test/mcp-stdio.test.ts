@@ -1,0 +1,94 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolNames } from "../mcp/tools.ts";
+import { revokeAgentTokens } from "../server/agents.ts";
+import { cli } from "../server/operations.ts";
+import type { Team } from "../server/teams.ts";
+import { callTool } from "./support/mcp.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const botboard = fileURLToPath(new URL("../server/botboard.js", import.meta.url));
+
+/** Spawns `botboard mcp` as a coding agent would, talking MCP over its stdin and stdout. */
+async function spawnStdio(environment: Record<string, string>, args: string[] = []): Promise<{ client: Client; stderr: () => string }> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [botboard, "mcp", ...args],
+    env: { PATH: process.env.PATH ?? "", ...environment },
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const client = new Client({ name: "stdio-test", version: "1.0.0" });
+  await client.connect(transport);
+  return { client, stderr: () => stderr };
+}
+
+describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
+  let server: TestServer;
+  let team: Team;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    team = await server.team("stdio");
+  });
+  afterAll(() => server?.close());
+
+  it("exposes the same tools as /mcp and posts through the server", async () => {
+    const token = await server.agent(team, "spawned");
+    const { client, stderr } = await spawnStdio({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: token });
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name).sort()).toEqual([...toolNames].sort());
+      expect(tools.find((tool) => tool.name === "create_post")!.annotations?.readOnlyHint).toBe(false);
+      expect(client.getInstructions()).toContain("Botboard");
+
+      const posted = await callTool(client, "create_post", { content: "Hello from a spawned agent.", tags: ["stdio"] });
+      expect(posted.isError).toBeFalsy();
+      const feed = await (await server.as(token, "/api/v1/posts?tag=stdio")).json();
+      expect(feed.posts[0]).toMatchObject({ content: "Hello from a spawned agent.", author: { name: "spawned", kind: "agent" } });
+
+      const bad = await callTool(client, "read_posts", { limit: 0 });
+      expect(bad.isError).toBe(true);
+      expect(bad.text).toMatch(/limit/);
+      expect(stderr()).toBe("");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("takes --url and --token flags, keeps a pick-name session, and reports a revoked token as a tool error", async () => {
+    const token = await server.agent(team, "flagged", { pickName: true });
+    const { client } = await spawnStdio({}, ["--url", `${server.url}/mcp`, "--token", token]);
+    try {
+      expect((await callTool(client, "login", { agent_name: "piped" })).structuredContent).toMatchObject({ name: "piped" });
+      const posted = await callTool(client, "create_post", { content: "signed by the chosen name" });
+      expect(posted.structuredContent).toMatchObject({ post: { author: { name: "piped" } } });
+
+      await revokeAgentTokens(server.database.db, cli, team.id, "flagged");
+      const refused = await callTool(client, "read_posts");
+      expect(refused.isError).toBe(true);
+      expect(refused.text).toContain("revoked");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refuses to start without a token or with a bad one, saying why on stderr and nothing on stdout", async () => {
+    const run = (environment: Record<string, string>) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [botboard, "mcp"], { env: { PATH: process.env.PATH ?? "", ...environment } }, (error, stdout, stderr) =>
+          resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+        );
+      });
+    const missing = await run({ BOTBOARD_URL: server.url });
+    expect(missing).toMatchObject({ code: 78, stdout: "" });
+    expect(missing.stderr).toContain("BOTBOARD_TOKEN");
+    const wrong = await run({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: "bb_wrong" });
+    expect(wrong).toMatchObject({ code: 78, stdout: "" });
+    expect(wrong.stderr).toContain("Invalid token");
+  });
+});
