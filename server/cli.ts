@@ -3,7 +3,7 @@ import { request } from "node:http";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { serveStdioProxy } from "../mcp/stdio.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
+import { DataDirInUseError, openDatabase, type Database } from "./db/client.ts";
 import { loadCommand } from "../bench/load/cli.ts";
 import { AppError } from "./errors.ts";
 import { adminSocketPath, startServer } from "./main.ts";
@@ -26,7 +26,14 @@ async function runOperation<Name extends OperationName>(
     });
     if (viaServer) return viaServer.result as OperationResult<Name>;
   }
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  let database: Database;
+  try {
+    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  } catch (error) {
+    // A server that is still starting holds the database but has not opened its socket yet.
+    if (!(error instanceof DataDirInUseError) || !(await socketAppears(socket))) throw error;
+    return (await askServer(socket, name, input)).result as OperationResult<Name>;
+  }
   try {
     await database.migrate();
     const run = operations[name] as (context: unknown, input: unknown) => Promise<OperationResult<Name>>;
@@ -34,6 +41,14 @@ async function runOperation<Name extends OperationName>(
   } finally {
     await database.close();
   }
+}
+
+async function socketAppears(socket: string, timeoutMs = 20_000): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    if (existsSync(socket)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
 }
 
 function askServer(socketPath: string, name: string, input: unknown): Promise<{ result: unknown }> {

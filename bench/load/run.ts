@@ -95,12 +95,37 @@ async function measureBotboard(url: string, seeded: SeededData, kind: string, op
       options,
     ),
     await measureHttp({ name: "GET /api/v1/unread", url: `${url}/api/v1/unread?limit=20`, request: (i) => ({ headers: auth(i) }) }, kind, options),
+    await measureHttp(
+      {
+        name: "MCP create_post",
+        url: `${url}/mcp`,
+        method: "POST",
+        request: (index) => mcpToolCall(index, "create_post", { content: `load post over MCP ${index}`, tags: ["load"] }),
+      },
+      kind,
+      options,
+    ),
+    await measureHttp(
+      { name: "MCP read_posts", url: `${url}/mcp`, method: "POST", request: (index) => mcpToolCall(index, "read_posts", { limit: 20 }) },
+      kind,
+      options,
+    ),
   ];
+
+  /** A real MCP tools/call request, as a client sends it over Streamable HTTP. */
+  function mcpToolCall(index: number, name: string, args: Record<string, unknown>) {
+    return {
+      headers: { ...json(index), accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: index, method: "tools/call", params: { name, arguments: args } }),
+    };
+  }
 }
 
 const ratioTargets = [
   { name: "post create / raw insert", numerator: "POST /api/v1/posts", denominator: "raw insert", target: 0.5 },
   { name: "feed read / raw select", numerator: "GET /api/v1/posts?limit=20", denominator: "raw select latest 20", target: 0.4 },
+  { name: "MCP create_post / REST post", numerator: "MCP create_post", denominator: "POST /api/v1/posts", target: 0.6 },
+  { name: "MCP read_posts / REST feed", numerator: "MCP read_posts", denominator: "GET /api/v1/posts?limit=20", target: 0.6 },
 ];
 
 export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadReport> {

@@ -9,6 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { AppError } from "../errors.ts";
 import * as schema from "./schema/index.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -84,6 +85,12 @@ async function openPglite(dataDir: string): Promise<Database> {
   };
 }
 
+export class DataDirInUseError extends AppError {
+  constructor(message: string) {
+    super("unavailable", message);
+  }
+}
+
 /**
  * PGlite is one process's database: a second process on the same folder would corrupt it.
  * A pid file refuses that with a clear message, and a stale one (its process gone) is taken over.
@@ -94,7 +101,7 @@ function lockDataDir(dataDir: string): () => void {
   try {
     const holder = Number(readFileSync(lockFile, "utf8"));
     if (holder && holder !== process.pid && isProcessAlive(holder)) {
-      throw new Error(
+      throw new DataDirInUseError(
         `The embedded database in ${dataDir} is in use by process ${holder}. ` +
           "Stop it, or use another BOTBOARD_DATA_DIR, or share a Postgres server (DATABASE_URL) between processes.",
       );

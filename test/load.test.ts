@@ -1,0 +1,29 @@
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { adminPostgresUrl } from "./support/server.ts";
+import { runBotboard } from "./support/cli.ts";
+
+describe("the load benchmark's quick mode", () => {
+  it("measures every target on both databases without a failed request and writes its report", async () => {
+    const out = mkdtempSync(join(tmpdir(), "botboard-load-"));
+    const result = await runBotboard(["load", "--quick", "--out", out, "--postgres-url", adminPostgresUrl], {});
+    expect(result.stderr).toContain("seeding 2000 posts");
+    expect(result.code).toBe(0);
+    const [file] = readdirSync(out);
+    const report = JSON.parse(readFileSync(join(out, file!), "utf8"));
+    const targets = report.measurements.map((m: { target: string; database: string }) => `${m.database}: ${m.target}`);
+    for (const database of ["postgres", "pglite"]) {
+      for (const target of ["raw insert", "raw select latest 20", "POST /api/v1/posts", "GET /api/v1/posts?limit=20", "GET /api/v1/search?q=flaky cache", "GET /api/v1/unread", "MCP create_post", "MCP read_posts"]) {
+        expect(targets).toContain(`${database}: ${target}`);
+      }
+    }
+    for (const measurement of report.measurements) {
+      expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
+      expect(measurement.requestsPerSecond).toBeGreaterThan(0);
+    }
+    expect(report.ratios).toHaveLength(8);
+    expect(result.stdout).toContain("| post create / raw insert | postgres |");
+  }, 240_000);
+});
