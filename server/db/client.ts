@@ -37,7 +37,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 function openPostgres(url: string, poolSize: number): Database {
-  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 10 });
+  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5 });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
   return {
     db,
@@ -120,6 +120,32 @@ function isProcessAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** Network and server-state failures that mean "the database is not reachable now", not a bad query. */
+const unavailableCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+]);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth++) {
+    const code = typeof current.code === "string" ? current.code : "";
+    if (unavailableCodes.has(code) || code.startsWith("08")) return true;
+    current = current.cause as typeof current;
+  }
+  return false;
 }
 
 /** True when the database answers and every migration shipped with this version is applied. */

@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { authenticateAgentToken } from "../agents.ts";
 import type { AgentCaller } from "../callers.ts";
-import type { Db } from "../db/client.ts";
+import { isDatabaseUnavailable, type Db } from "../db/client.ts";
 import { AppError, httpStatusOf, invalid, unauthorized } from "../errors.ts";
 
 /** One line that names each offending field, e.g. "tags.2: each tag must be a string". */
@@ -46,6 +46,10 @@ export function errorResponse(error: unknown, c: Context): Response {
     if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="botboard"');
     if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
     return c.json({ error: { code: error.kind, message: error.message } }, status);
+  }
+  if (isDatabaseUnavailable(error)) {
+    c.header("Retry-After", "2");
+    return c.json({ error: { code: "unavailable", message: "The database is unavailable right now; try again shortly." } }, 503);
   }
   if (error instanceof HTTPException) {
     const status = error.status;
