@@ -10,12 +10,14 @@ import { apiRoutes, openApiDocument } from "./routes/api.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { compatRoutes } from "./routes/compat.ts";
 import { errorResponse } from "./routes/http.ts";
+import { logRequests } from "./logger.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
 export function createApp(database: Database, config: Config) {
   const { db } = database;
   const app = new Hono();
   app.use(requestId());
+  app.use(logRequests());
   app.use(secureHeaders({ referrerPolicy: "no-referrer", xFrameOptions: "DENY" }));
   app.use(
     bodyLimit({

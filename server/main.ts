@@ -6,6 +6,7 @@ import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { forgetCachedTokens, tokenRevocationChannel } from "./agents.ts";
 import { createApp } from "./app.ts";
+import { configureLogger } from "./logger.ts";
 import { firstRunSetupLink } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/client.ts";
@@ -25,6 +26,7 @@ export function adminSocketPath(dataDir: string): string {
 
 /** Opens the database, applies migrations, and serves the app; resolves once it is listening. */
 export async function startServer(config: Config): Promise<RunningServer> {
+  configureLogger(config.logLevel);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
   try {
     await database.migrate();

@@ -6,6 +6,7 @@ import { authenticateAgentToken } from "../agents.ts";
 import type { AgentCaller } from "../callers.ts";
 import { isDatabaseUnavailable, type Db } from "../db/client.ts";
 import { AppError, httpStatusOf, invalid, unauthorized } from "../errors.ts";
+import { logger } from "../logger.ts";
 
 /** One line that names each offending field, e.g. "tags.2: each tag must be a string". */
 export function describeZodError(error: ZodError): string {
@@ -56,6 +57,6 @@ export function errorResponse(error: unknown, c: Context): Response {
     const code = status === 413 ? "too_large" : status === 415 ? "unsupported_media_type" : status < 500 ? "invalid" : "internal";
     return c.json({ error: { code, message: error.message || "Invalid request." } }, status);
   }
-  console.error(JSON.stringify({ level: "error", message: "unhandled error", error: String((error as Error)?.stack ?? error) }));
+  logger.error({ requestId: c.get("requestId"), error: String((error as Error)?.stack ?? error) }, "unhandled error");
   return c.json({ error: { code: "internal", message: "Something went wrong on the server." } }, 500);
 }
