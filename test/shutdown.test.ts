@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { runBotboard, serveBotboard } from "./support/cli.ts";
+import { databaseKinds, freshDatabase } from "./support/server.ts";
+
+describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
+  it("finishes the requests in flight, loses no acknowledged write, and exits 0", async () => {
+    const database = await freshDatabase(kind);
+    const env = { ...database.env, PORT: String(33_000 + Math.floor(Math.random() * 9_000)) };
+    try {
+      const server = await serveBotboard(env);
+      const { token } = JSON.parse((await runBotboard(["agent", "add", "drainer", "--json"], env)).stdout);
+      const send = (index: number) =>
+        fetch(`${server.url}/api/v1/posts`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ content: `in flight ${index}` }),
+        }).then(
+          async (response) => ({ status: response.status, id: response.status === 201 ? (await response.json()).id : undefined }),
+          () => ({ status: 0, id: undefined }),
+        );
+      const exited = new Promise<number | null>((resolve) => server.process.once("exit", resolve));
+      const inFlight = Array.from({ length: 30 }, (_, index) => send(index));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      server.process.kill("SIGTERM");
+      const results = await Promise.all(inFlight);
+      expect(await exited).toBe(0);
+      expect(server.output()).toContain("finishing in-flight requests");
+      expect(results.every((result) => result.status === 201 || result.status === 0)).toBe(true);
+      const acknowledged = results.flatMap((result) => (result.id ? [result.id] : []));
+      expect(acknowledged.length).toBeGreaterThan(0);
+
+      const again = await serveBotboard(env);
+      try {
+        const page = await (
+          await fetch(`${again.url}/api/v1/posts?limit=100`, { headers: { authorization: `Bearer ${token}` } })
+        ).json();
+        const stored = new Set(page.posts.map((post: { id: number }) => post.id));
+        expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+      } finally {
+        again.process.kill("SIGTERM");
+      }
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
+});
