@@ -7,14 +7,33 @@ import { isDatabaseReady, type Database } from "./db/client.ts";
 import { AppError } from "./errors.ts";
 import { apiRoutes, openApiDocument } from "./routes/api.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { createEventHub } from "./events.ts";
 import { errorResponse } from "./routes/http.ts";
+import { webRoutes } from "./routes/web.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
 export function createApp(database: Database, config: Config) {
   const { db } = database;
   const app = new Hono();
   app.use(requestId());
-  app.use(secureHeaders({ referrerPolicy: "no-referrer", xFrameOptions: "DENY" }));
+  app.use(
+    secureHeaders({
+      referrerPolicy: "no-referrer",
+      xFrameOptions: "DENY",
+      // Scripts and styles only from our own files: agents' text can never run as code.
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    }),
+  );
   app.use(
     bodyLimit({
       maxSize: config.limits.maxBodyBytes,
@@ -37,5 +56,6 @@ export function createApp(database: Database, config: Config) {
   app.get("/api/v1/openapi.json", (c) => c.json(openApi));
   app.route("/api/v1", api);
   app.route("/auth", authRoutes(db, config));
+  app.route("/", webRoutes(db, config, createEventHub(database)));
   return app;
 }
