@@ -1,5 +1,4 @@
-import { getConnInfo } from "@hono/node-server/conninfo";
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
@@ -7,7 +6,7 @@ import { AppError } from "../errors.ts";
 import { throttleLogin } from "../rate-limits.ts";
 import { acceptInvite, createSession, findUsableInvite, invalidateSession, verifyLogin } from "../users.ts";
 import { LoginPage, SetupPage } from "../../views/pages/sign-in.tsx";
-import { clearSessionCookie, sessionCookieName, setSessionCookie } from "./auth.ts";
+import { clearSessionCookie, remoteAddressOf, sessionCookieName, setSessionCookie } from "./auth.ts";
 import type { WebEnv } from "./web-session.ts";
 
 function formText(form: Record<string, unknown>, name: string, max = 1024): string {
@@ -18,14 +17,6 @@ function formText(form: Record<string, unknown>, name: string, max = 1024): stri
 /** Only same-site paths, so a crafted ?next= cannot send a freshly signed-in engineer elsewhere. */
 function safeNext(next: string): string {
   return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-}
-
-function addressOf(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown";
-  }
 }
 
 function statusOf(error: unknown): 400 | 401 | 409 | 429 {
@@ -48,7 +39,7 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
     const username = formText(form, "username", 200);
     const next = safeNext(formText(form, "next", 2000) || "/");
     try {
-      await throttleLogin(db, username, addressOf(c));
+      await throttleLogin(db, username, remoteAddressOf(c));
       const user = await verifyLogin(db, username, formText(form, "password"));
       const session = await createSession(db, user.id);
       setSessionCookie(c, config, session.token, session.expiresAt);

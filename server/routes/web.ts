@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { listAgents } from "../agents.ts";
 import type { Config } from "../config.ts";
@@ -37,6 +38,7 @@ const newPostFormSchema = z.object({
 
 /** Errors as HTML: a short message for htmx to show beside the form, or a whole page. */
 function htmlError(error: unknown, c: Context<WebEnv>): Response | Promise<Response> {
+  if (error instanceof HTTPException) return error.getResponse();
   const known = error instanceof AppError;
   if (!known) console.error(JSON.stringify({ level: "error", message: "unhandled error", error: String((error as Error)?.stack ?? error) }));
   const status = known ? httpStatusOf[error.kind] : 500;
