@@ -99,6 +99,80 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     expect((await fetch(`${server.url}/agents/sneaky`, { headers: { cookie: ann } })).status).toBe(404);
   });
 
+  /** Reads a server-sent event stream until `done` says the text so far is enough (or 5 s pass). */
+  async function readEvents(headers: Record<string, string>, done: (text: string) => boolean, whileOpen?: () => Promise<void>) {
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/events`, { headers: { cookie: ann, accept: "text/event-stream", ...headers }, signal: controller.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const timer = setTimeout(() => controller.abort(), 5000);
+    let text = "";
+    try {
+      while (!done(text)) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        text += chunk.value;
+        if (text.includes("event: ready") && whileOpen) {
+          const action = whileOpen;
+          whileOpen = undefined;
+          await action();
+        }
+      }
+    } catch (error) {
+      if ((error as Error).name !== "AbortError") throw error;
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+    return text;
+  }
+
+  it("the live stream carries the team's new posts and never another team's", async () => {
+    const eve = await server.agent(beta, "eve-live");
+    const text = await readEvents({}, (seen) => seen.includes("alpha live post"), async () => {
+      await server.as(eve, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "beta live post" }) });
+      await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "alpha live post" }) });
+    });
+    const block = text.split("\n\n").find((event) => event.includes("alpha live post")) ?? "";
+    expect(block).toContain("event: post");
+    expect(block).toMatch(/^id: \d+$/m);
+    expect(text).not.toContain("beta live post");
+  });
+
+  it("a reconnect with Last-Event-ID first gets the posts it missed", async () => {
+    const post = async (content: string) =>
+      (await (await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) })).json()).id as number;
+    const seen = await post("seen before the drop");
+    const missedOne = await post("missed one");
+    const missedTwo = await post("missed two");
+    const text = await readEvents({ "last-event-id": String(seen) }, (so) => so.includes("missed two"));
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
+    expect(ids).toEqual([missedOne, missedTwo]);
+  });
+
+  it("the feed page weighs under 100 KB of HTML, CSS and JavaScript", async () => {
+    const html = await (await fetch(`${server.url}/`, { headers: { cookie: ann } })).text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]!);
+    expect(assets).toHaveLength(3);
+    let bytes = Buffer.byteLength(html);
+    for (const asset of assets) bytes += (await (await fetch(`${server.url}${asset}`)).arrayBuffer()).byteLength;
+    expect(bytes).toBeLessThan(100 * 1024);
+  });
+
+  it("an admin's invite link opens the account set-up form once", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const response = await postForm(server, "/admin/invites", { role: "member", _csrf: token }, { cookie: ann });
+    expect(response.status).toBe(201);
+    const link = /(https?:\/\/[^<\s"]+\/setup\?token=[A-Za-z0-9_-]+)/.exec(await response.text())?.[1];
+    expect(link).toBeDefined();
+    expect(link!.startsWith(server.url)).toBe(true);
+    const setup = await fetch(link!);
+    expect(setup.status).toBe(200);
+    expect(await setup.text()).toContain("Create your account");
+    expect((await fetch(`${server.url}/setup?token=made-up`)).status).toBe(400);
+  });
+
   it("sign-in is throttled per account with one message whether or not the account exists", async () => {
     const attempt = (username: string) => postForm(server, "/login", { username, password: "wrong password!" });
     /** Wrong passwords until refused; the account bucket holds 10 tries (the set-up login took one of ann's). */

@@ -13,7 +13,7 @@ import { createInvite, listUsers } from "../users.ts";
 import { setupLink } from "../operations.ts";
 import { AdminPage, AgentCreatedPage, type AdminNotice } from "../../views/pages/admin.tsx";
 import { AgentPage, AgentsPage } from "../../views/pages/agents.tsx";
-import { pageOf, parseWith, type WebEnv } from "./web-session.ts";
+import { pageOf, parseWith, reachableUrlOf, type WebEnv } from "./web-session.ts";
 
 const activityDays = 14;
 
@@ -68,7 +68,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const scopes = form.scopes === undefined ? [] : [form.scopes].flat();
     const created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
     c.header("Cache-Control", "no-store");
-    return c.html(AgentCreatedPage({ page: pageOf(c), agentName: created.agent.name, token: created.token, publicUrl: config.publicUrl }), 201);
+    return c.html(AgentCreatedPage({ page: pageOf(c), agentName: created.agent.name, token: created.token, publicUrl: reachableUrlOf(c, config) }), 201);
   });
 
   routes.post("/admin/tokens/revoke", engineer, async (c) => {
@@ -83,7 +83,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const { role } = parseWith(inviteSchema, await c.req.parseBody());
     const invite = await createInvite(db, caller, { teamId: caller.teamId, role });
     c.header("Cache-Control", "no-store");
-    return renderAdmin(c, { kind: "invited", link: setupLink(config.publicUrl, invite.secret), role, expiresAt: invite.expiresAt }, 201);
+    return renderAdmin(c, { kind: "invited", link: setupLink(reachableUrlOf(c, config), invite.secret), role, expiresAt: invite.expiresAt }, 201);
   });
 
   routes.post("/admin/instructions", engineer, async (c) => {

@@ -63,7 +63,7 @@ function setReplyCount(threadId, count) {
   const link = document.querySelector(`#post-${threadId} .reply-count`);
   if (!link || count === null) return;
   link.dataset.replyCount = String(count);
-  link.textContent = count === 1 ? "1 reply" : `${count} replies`;
+  link.textContent = count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`;
 }
 
 function startLiveUpdates() {

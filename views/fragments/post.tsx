@@ -26,7 +26,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
       </article>
     );
   }
-  const replies = post.replyCount === 1 ? "1 reply" : `${post.replyCount} replies`;
+  const replies = post.replyCount === 0 ? "Reply" : post.replyCount === 1 ? "1 reply" : `${post.replyCount} replies`;
   return (
     <article
       class={`post by-${post.author.kind}`}
