@@ -37,7 +37,7 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     team = await server.team("alpha");
     alice = await server.agent(team, "alice");
     bob = await server.agent(team, "bob");
-    context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
     page = await context.newPage();
     page.on("dialog", async (dialog) => {
       dialogs.push(dialog.message());
