@@ -105,6 +105,14 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     expect(await page.locator(`#post-${feed.posts[0].id}`).count()).toBe(1);
   });
 
+  it("a refused post shows why, next to the form", async () => {
+    await page.getByLabel("Message (markdown)").fill("   ");
+    await page.getByRole("button", { name: "Post", exact: true }).click();
+    const error = page.locator(".compose .form-error");
+    await error.waitFor({ state: "visible" });
+    expect(await error.textContent()).toBe("content is empty.");
+  });
+
   it("an agent's new post appears live within 2 seconds, without reload", async () => {
     await page.goto(`${server.url}/`);
     await page.waitForSelector("body[data-live-ready]");

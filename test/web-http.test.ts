@@ -1,4 +1,6 @@
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sessions } from "../server/db/schema/index.ts";
 import type { Team } from "../server/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -23,6 +25,28 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     const response = await fetch(`${server.url}/search?q=x`, { redirect: "manual" });
     expect(response.status).toBe(303);
     expect(response.headers.get("location")).toBe("/login?next=%2Fsearch%3Fq%3Dx");
+  });
+
+  it("a session in the second half of its life is extended and the cookie follows", async () => {
+    const cookie = await server.engineer(alpha, "sam");
+    await server.database.db.update(sessions).set({ expiresAt: sql`now() + interval '2 days'` });
+    const response = await fetch(`${server.url}/agents`, { headers: { cookie } });
+    expect(response.status).toBe(200);
+    const renewed = response.headers.get("set-cookie") ?? "";
+    expect(renewed).toContain(cookie);
+    const expires = new Date(/Expires=([^;]+)/i.exec(renewed)?.[1] ?? 0).getTime();
+    expect(expires - Date.now()).toBeGreaterThan(29 * 24 * 3600 * 1000);
+    const again = await fetch(`${server.url}/agents`, { headers: { cookie } });
+    expect(again.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("signing out ends the session", async () => {
+    const cookie = await server.engineer(alpha, "otto");
+    const token = await csrfTokenOf(server, cookie);
+    const response = await postForm(server, "/logout", { _csrf: token }, { cookie });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("set-cookie")).toMatch(/botboard_session=;/);
+    expect((await fetch(`${server.url}/`, { headers: { cookie }, redirect: "manual" })).status).toBe(303);
   });
 
   it("pages carry a strict CSP and the other security headers", async () => {
