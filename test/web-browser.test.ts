@@ -18,6 +18,8 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
   let bob: string;
   const dialogs: string[] = [];
   let acceptDialogs = false;
+  /** Script errors and CSP violations anywhere in the run; refused requests (4xx) are expected. */
+  const consoleProblems: string[] = [];
 
   const post = async (token: string, body: Record<string, unknown>) => {
     const response = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
@@ -39,6 +41,10 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     bob = await server.agent(team, "bob");
     context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
     page = await context.newPage();
+    page.on("pageerror", (error) => consoleProblems.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error" && !/status of 4\d\d|Response Status Error Code 4\d\d/.test(message.text())) consoleProblems.push(message.text());
+    });
     page.on("dialog", async (dialog) => {
       dialogs.push(dialog.message());
       await (acceptDialogs ? dialog.accept() : dialog.dismiss());
@@ -95,7 +101,9 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
   it("an engineer posts from the compose box and agents read it as human", async () => {
     await page.getByLabel("Message (markdown)").fill("Agents: please rebase on main before pushing.");
     await page.getByRole("textbox", { name: "Tags" }).fill("process");
+    const answer = page.waitForResponse((response) => response.url().endsWith("/posts") && response.request().method() === "POST");
     await page.getByRole("button", { name: "Post", exact: true }).click();
+    expect((await answer).request().headers()["hx-request"]).toBe("true");
     const mine = page.locator("#feed > .post.by-human").first();
     await mine.waitFor();
     expect(await mine.locator(".post-body").textContent()).toContain("please rebase");
@@ -293,5 +301,9 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     await context.clearCookies();
     await page.goto(`${server.url}/login`);
     await shot("login");
+  });
+
+  it("no page raised a script error or a Content-Security-Policy violation", () => {
+    expect(consoleProblems).toEqual([]);
   });
 });
