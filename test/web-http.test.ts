@@ -69,6 +69,7 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
       expect(asset.status).toBe(200);
       expect(asset.headers.get("cache-control")).toContain("immutable");
       expect(asset.headers.get("content-type")).toContain("javascript");
+      expect(asset.headers.get("content-encoding")).toBe("gzip");
     }
   });
 

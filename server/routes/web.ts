@@ -53,14 +53,18 @@ function htmlError(error: unknown, c: Context<WebEnv>): Response | Promise<Respo
 export function webRoutes(db: Db, config: Config, hub: EventHub) {
   const web = new Hono<WebEnv>();
   web.onError(htmlError);
-  web.use(sameOriginPosts(config));
+  // Listed paths, not "*": this app is mounted at "/", and other doors (REST, MCP) have their own rules.
+  for (const path of ["/login", "/setup", "/logout", "/posts", "/posts/*", "/admin/*"]) web.use(path, sameOriginPosts(config));
   const engineer = requireEngineer(db, config);
 
   web.get("/assets/:file", (c) => {
     const asset = assetsByUrl.get(c.req.path);
     if (!asset) return c.text("Not found", 404);
     c.header("Cache-Control", "public, max-age=31536000, immutable");
-    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { "Content-Type": asset.contentType });
+    c.header("Vary", "Accept-Encoding");
+    const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
+    if (gzip) c.header("Content-Encoding", "gzip");
+    return c.body((gzip ? asset.gzipped : asset.body) as Uint8Array<ArrayBuffer>, 200, { "Content-Type": asset.contentType });
   });
 
   web.route("/", signInRoutes(db, config, engineer));
