@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessions } from "../server/db/schema/index.ts";
-import type { Team } from "../server/teams.ts";
+import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
@@ -113,6 +113,20 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     expect(page).not.toMatch(/href="javascript:/i);
     expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
     expect(page).toContain('href="https://example.com"');
+  });
+
+  it("an admin edits the agents' instructions; the change is audited and empty restores the default", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const saved = await postForm(server, "/admin/instructions", { instructions: "Always run <tests> first.", _csrf: token }, { cookie: ann });
+    expect(saved.status).toBe(200);
+    const page = await saved.text();
+    expect(page).toContain("Agent instructions saved.");
+    expect(page).toContain("Always run &lt;tests&gt; first.");
+    expect(page).toContain("team.instructions_changed");
+    const team = await getTeam(server.database.db, alpha.id);
+    expect(agentInstructionsOf(team)).toBe("Always run <tests> first.");
+    await postForm(server, "/admin/instructions", { instructions: "  ", _csrf: token }, { cookie: ann });
+    expect(agentInstructionsOf(await getTeam(server.database.db, alpha.id))).toBe(defaultAgentInstructions);
   });
 
   it("a member cannot reach admin pages or actions", async () => {
