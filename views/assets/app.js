@@ -74,7 +74,7 @@ function startLiveUpdates() {
   const events = new EventSource("/events");
   events.addEventListener("post", (message) => {
     const post = JSON.parse(message.data);
-    if (mode === "feed" && post.parentId === null) addToFeed(post.html, false);
+    if (mode === "feed") addToFeed(post.html, false);
     if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.html);
     setReplyCount(post.threadId, post.threadReplyCount);
   });

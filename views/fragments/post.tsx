@@ -43,7 +43,11 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
         <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
           <PostTime date={post.createdAt} />
         </a>
-        {post.parentId !== null && <span class="muted">reply</span>}
+        {post.parentId !== null && (
+          <a class="muted in-reply" href={`/posts/${post.threadId}`}>
+            reply in thread #{post.threadId}
+          </a>
+        )}
       </header>
       <div class="post-body">{raw(renderMarkdown(post.content))}</div>
       <footer class="post-foot">
