@@ -303,6 +303,14 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     await shot("login");
   });
 
+  it("the keyboard reaches the skip link first, and it jumps to the content", async () => {
+    await page.goto(`${server.url}/setup?token=unknown`);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+  });
+
   it("no page raised a script error or a Content-Security-Policy violation", () => {
     expect(consoleProblems).toEqual([]);
   });
