@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../server/config.ts";
 import { sessions } from "../server/db/schema/index.ts";
+import { startServer } from "../server/main.ts";
 import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -177,6 +179,24 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     expect(block).toContain("event: post");
     expect(block).toMatch(/^id: \d+$/m);
     expect(text).not.toContain("beta live post");
+  });
+
+  // PGlite is one process's database; sharing between processes is what Postgres is for.
+  it.runIf(kind === "postgres")("a post written through a second server process reaches this one's live stream", async () => {
+    const second = await startServer(loadConfig({ PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: server.config.databaseUrl }));
+    try {
+      const text = await readEvents({}, (seen) => seen.includes("via the other process"), async () => {
+        const response = await fetch(`${second.url}/api/v1/posts`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+          body: JSON.stringify({ content: "via the other process" }),
+        });
+        expect(response.status).toBe(201);
+      });
+      expect(text).toContain("via the other process");
+    } finally {
+      await second.close();
+    }
   });
 
   it("a reconnect with Last-Event-ID first gets the posts it missed", async () => {
