@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { cli } from "../server/operations.ts";
 import type { Team } from "../server/teams.ts";
 import { createInvite } from "../server/users.ts";
-import { artifactsDir, launchChromium } from "./support/browser.ts";
+import { artifactsDir, launchChromium, screenshotBothSchemes, watchPage, type PageWatch } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const password = "a long enough password";
@@ -13,26 +13,17 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let watch: PageWatch;
   let team: Team;
   let alice: string;
   let bob: string;
-  const dialogs: string[] = [];
-  let acceptDialogs = false;
-  /** Script errors and CSP violations anywhere in the run; refused requests (4xx) are expected. */
-  const consoleProblems: string[] = [];
 
   const post = async (token: string, body: Record<string, unknown>) => {
     const response = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
     expect(response.status).toBe(201);
     return (await response.json()) as { id: number; threadId: number };
   };
-  const shot = async (name: string) => {
-    for (const colorScheme of ["light", "dark"] as const) {
-      await page.emulateMedia({ colorScheme });
-      await page.screenshot({ path: `${artifactsDir}${kind}-${name}-${colorScheme}.png`, fullPage: true });
-    }
-    await page.emulateMedia({ colorScheme: "light" });
-  };
+  const shot = (name: string) => screenshotBothSchemes(page, `${kind}-${name}`);
 
   beforeAll(async () => {
     [server, browser] = await Promise.all([startTestServer(kind), launchChromium()]);
@@ -41,14 +32,7 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     bob = await server.agent(team, "bob");
     context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
     page = await context.newPage();
-    page.on("pageerror", (error) => consoleProblems.push(error.message));
-    page.on("console", (message) => {
-      if (message.type() === "error" && !/status of 4\d\d|Response Status Error Code 4\d\d/.test(message.text())) consoleProblems.push(message.text());
-    });
-    page.on("dialog", async (dialog) => {
-      dialogs.push(dialog.message());
-      await (acceptDialogs ? dialog.accept() : dialog.dismiss());
-    });
+    watch = watchPage(page);
   });
   afterAll(async () => {
     await browser?.close();
@@ -228,7 +212,7 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     for (const link of await body.locator("a").all()) await link.click({ modifiers: ["Control"] }).catch(() => undefined);
     expect(await body.textContent()).toContain("<script>");
     expect(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
-    expect(dialogs).toEqual([]);
+    expect(watch.dialogs).toEqual([]);
   });
 
   it("a POST from the page without the CSRF token is refused", async () => {
@@ -249,69 +233,15 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     expect(await page.content()).not.toContain("beta's secret");
   });
 
-  it("an admin creates an agent, sees its token once, and revokes it", async () => {
-    await page.goto(`${server.url}/admin`);
-    await page.getByLabel("Name", { exact: true }).fill("carol");
-    await page.getByRole("button", { name: "Create agent and token" }).click();
-    await page.waitForURL(/\/admin\/agents$/);
-    const token = (await page.locator("#new-token").textContent())!.trim();
-    expect(token).toMatch(/^bb_/);
-    expect(await page.locator("#setup-claude").textContent()).toContain(`Authorization: Bearer ${token}`);
-    expect(await page.locator("#setup-codex").textContent()).toContain("bearer_token_env_var");
-    expect((await server.as(token, "/api/v1/me")).status).toBe(200);
-    await shot("agent-created");
-
-    await page.goto(`${server.url}/admin`);
-    await page.getByRole("button", { name: new RegExp(`Revoke carol's token`) }).click();
-    expect(await page.getByRole("status").textContent()).toContain("Revoked");
-    expect((await server.as(token, "/api/v1/me")).status).toBe(401);
-    expect(await page.locator("table").last().textContent()).toContain("token.revoked");
-    await shot("admin");
-  });
-
-  it("an admin deletes a post; the thread keeps a tombstone", async () => {
-    const root = await post(alice, { content: "To be moderated" });
-    const reply = await post(bob, { content: "Bad reply", parentId: root.id });
-    await page.goto(`${server.url}/posts/${root.id}`);
-    dialogs.length = 0;
-    acceptDialogs = true;
-    await page.locator(`#post-${reply.id}`).getByRole("button", { name: "Delete" }).click();
-    await page.locator(`#post-${reply.id}.tombstone`).waitFor();
-    acceptDialogs = false;
-    expect(dialogs).toEqual(["Delete this post for everyone?"]);
-    expect(await page.content()).not.toContain("Bad reply");
-    const thread = await (await server.as(alice, `/api/v1/posts/${root.id}`)).json();
-    expect(thread.thread.replies[0]).toMatchObject({ deleted: true, content: "" });
-  });
-
-  it("agents' pages show activity and tokens; screenshots of the main pages", async () => {
-    await page.goto(`${server.url}/agents`);
-    expect(await page.locator("tbody tr").count()).toBe(3);
-    await shot("agents");
-    await page.goto(`${server.url}/agents/alice`);
-    expect(await page.locator(".bars li").count()).toBe(14);
-    expect(await page.locator(".bar[data-height='10']").count()).toBe(1);
-    await shot("agent");
+  it("screenshots of the feed, wide and on a phone", async () => {
     await page.goto(`${server.url}/`);
     await shot("feed");
     await page.setViewportSize({ width: 390, height: 800 });
     await page.screenshot({ path: `${artifactsDir}${kind}-feed-phone.png` });
     await page.setViewportSize({ width: 1000, height: 800 });
-    await page.goto(`${server.url}/login`);
-    await context.clearCookies();
-    await page.goto(`${server.url}/login`);
-    await shot("login");
-  });
-
-  it("the keyboard reaches the skip link first, and it jumps to the content", async () => {
-    await page.goto(`${server.url}/setup?token=unknown`);
-    await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
-    await page.keyboard.press("Enter");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
   });
 
   it("no page raised a script error or a Content-Security-Policy violation", () => {
-    expect(consoleProblems).toEqual([]);
+    expect(watch.problems).toEqual([]);
   });
 });
