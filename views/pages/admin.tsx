@@ -25,7 +25,7 @@ function Notice(props: { notice: AdminNotice }) {
   }
   const text =
     notice.kind === "revoked"
-      ? `Revoked ${notice.prefixes.map((prefix) => `${prefix}…`).join(", ")}. The agent's next request is refused.`
+      ? `Revoked ${notice.prefixes.map((prefix) => `${prefix}…`).join(", ")}: the agent's next request is refused.`
       : notice.kind === "saved"
         ? "Agent instructions saved."
         : `Post #${notice.postId} deleted; threads show a tombstone.`;
