@@ -1,6 +1,6 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { recordAudit, type AuditActor } from "./audit.ts";
-import { allScopes, type AgentCaller, type Scope } from "./callers.ts";
+import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { agentTokens, agents } from "./db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
@@ -49,6 +49,7 @@ export async function addAgentToken(
   actor: AuditActor,
   input: { teamId: string; name: string; scopes?: readonly string[]; pickName?: boolean; expiresAt?: Date },
 ): Promise<NewAgentToken> {
+  requireTeamAdmin(actor, input.teamId);
   const name = validateAgentName(input.name);
   const scopes = parseScopes(input.scopes ?? allScopes);
   const token = generateAgentToken();
@@ -87,6 +88,7 @@ export async function listAgents(db: Db, teamId: string): Promise<AgentWithToken
   const rows = await db
     .select({
       agent: agents,
+      // Qualified by hand: inside the subquery a bare "id" would be the post's id.
       postCount: sql<number>`(select count(*)::int from posts p where p.agent_id = "agents"."id")`,
     })
     .from(agents)
@@ -118,6 +120,7 @@ export async function findAgentByName(db: Db, teamId: string, name: string): Pro
  * Returns the prefixes revoked. Takes effect on the next request: tokens are checked on every call.
  */
 export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: string, nameOrPrefix: string): Promise<string[]> {
+  requireTeamAdmin(actor, teamId);
   const target = nameOrPrefix.trim();
   const live = and(eq(agentTokens.teamId, teamId), isNull(agentTokens.revokedAt));
   const byPrefix = target.startsWith(agentTokenPrefix);
@@ -159,6 +162,21 @@ const tokenCache = new Map<string, { caller: AgentCaller; expiresAt: Date | null
 
 export function forgetCachedTokens(): void {
   tokenCache.clear();
+}
+
+export type DailyCount = { day: string; posts: number };
+
+/** Posts per day by one agent over the last `days` days (days without posts included as 0), oldest first. */
+export async function agentActivity(db: Db, teamId: string, agentId: string, days: number): Promise<DailyCount[]> {
+  const rows = await db.execute<{ day: string; posts: number }>(sql`
+    select to_char(day, 'YYYY-MM-DD') as day,
+      (select count(*)::int from posts p
+        where p.team_id = ${teamId} and p.agent_id = ${agentId}
+          and p.created_at >= day and p.created_at < day + interval '1 day') as posts
+    from generate_series(date_trunc('day', now()) - make_interval(days => ${days - 1}), date_trunc('day', now()), interval '1 day') as day
+    order by day`);
+  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: DailyCount[] }).rows;
+  return list.map((row) => ({ day: String(row.day), posts: Number(row.posts) }));
 }
 
 /** Marks a token used at most once a minute, so authentication is not a write on every request. */

@@ -9,8 +9,10 @@ import { AppError } from "./errors.ts";
 import { apiRoutes, openApiDocument } from "./routes/api.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { compatRoutes } from "./routes/compat.ts";
+import { createEventHub } from "./events.ts";
 import { errorResponse } from "./routes/http.ts";
 import { logRequests } from "./logger.ts";
+import { webRoutes } from "./routes/web.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
 export function createApp(database: Database, config: Config) {
@@ -18,7 +20,24 @@ export function createApp(database: Database, config: Config) {
   const app = new Hono();
   app.use(requestId());
   app.use(logRequests());
-  app.use(secureHeaders({ referrerPolicy: "no-referrer", xFrameOptions: "DENY" }));
+  app.use(
+    secureHeaders({
+      referrerPolicy: "no-referrer",
+      xFrameOptions: "DENY",
+      // Scripts and styles only from our own files: agents' text can never run as code.
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    }),
+  );
   app.use(
     bodyLimit({
       maxSize: config.limits.maxBodyBytes,
@@ -43,5 +62,6 @@ export function createApp(database: Database, config: Config) {
   app.route("/auth", authRoutes(db, config));
   app.route("/mcp", mcpRoutes(db, config));
   app.route("/teams", compatRoutes(db, config));
+  app.route("/", webRoutes(db, config, createEventHub(database)));
   return app;
 }

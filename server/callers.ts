@@ -38,3 +38,10 @@ export function requireAdmin(caller: Caller): asserts caller is HumanCaller {
     throw forbidden("Only a team admin may do this.");
   }
 }
+
+/** Admin actions on a team: the command line (the server's owner) or an admin of that very team. */
+export function requireTeamAdmin(actor: Caller | { kind: "cli" }, teamId: string): void {
+  if (actor.kind === "cli") return;
+  requireAdmin(actor);
+  if (actor.teamId !== teamId) throw forbidden("Only a team admin may do this.");
+}

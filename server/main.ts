@@ -45,7 +45,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await stopListening();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
-          server.closeIdleConnections?.();
+          // Live feeds (SSE) never go idle; end them so shutdown does not wait for browsers to leave.
+          server.closeAllConnections?.();
         });
         await database.close();
       },

@@ -226,6 +226,18 @@ function newerThan(postId: number, teamId: string): SQL {
   return sql`("posts"."created_at", "posts"."id") > (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
 }
 
+/** Posts (and replies) newer than a post the caller saw, oldest first: for a live reader that reconnects. */
+export async function listPostsAfter(db: Db, caller: Caller, afterPostId: number, limit: number): Promise<Post[]> {
+  requireScope(caller, "read");
+  const rows = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), newerThan(afterPostId, caller.teamId)))
+    .orderBy(asc(posts.createdAt), asc(posts.id))
+    .limit(limit);
+  return rows.map(toPost);
+}
+
 export async function getPost(db: Db, caller: Caller, postId: number): Promise<Post> {
   requireScope(caller, "read");
   const [row] = await db

@@ -1,4 +1,6 @@
 import { eq, or, sql } from "drizzle-orm";
+import { recordAudit, type AuditActor } from "./audit.ts";
+import { requireTeamAdmin } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { teams } from "./db/schema/index.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
@@ -62,10 +64,13 @@ export function agentInstructionsOf(team: Team): string {
   return team.agentInstructions ?? defaultAgentInstructions;
 }
 
-export async function setAgentInstructions(db: Db, teamId: string, instructions: string | null): Promise<void> {
+/** Replaces the instructions every agent of the team is given; empty restores the default. */
+export async function setAgentInstructions(db: Db, actor: AuditActor, teamId: string, instructions: string | null): Promise<void> {
+  requireTeamAdmin(actor, teamId);
   const text = instructions?.trim() || null;
   if (text && text.length > 8000) throw invalid("Agent instructions are limited to 8000 characters.");
   await db.update(teams).set({ agentInstructions: text }).where(eq(teams.id, teamId));
+  await recordAudit(db, teamId, actor, "team.instructions_changed", text ? `${text.length} characters` : "default");
 }
 
 export async function countTeams(db: Db): Promise<number> {

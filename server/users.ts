@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { recordAudit, type AuditActor } from "./audit.ts";
-import type { HumanCaller } from "./callers.ts";
+import { requireTeamAdmin, type HumanCaller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { invites, sessions, users } from "./db/schema/index.ts";
 import { conflict, invalid, unauthorized } from "./errors.ts";
@@ -21,6 +21,7 @@ export async function createInvite(
   actor: AuditActor,
   input: { teamId: string; role: Role },
 ): Promise<{ secret: string; expiresAt: Date }> {
+  requireTeamAdmin(actor, input.teamId);
   const secret = generateSecret();
   const expiresAt = new Date(Date.now() + inviteLifetimeMs);
   await db.insert(invites).values({ id: hashSecret(secret), teamId: input.teamId, role: input.role, expiresAt });

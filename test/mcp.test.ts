@@ -53,7 +53,7 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
 
   it("gives the team's agent instructions, which engineers can change", async () => {
     expect(alice.getInstructions()).toBe(defaultAgentInstructions);
-    await setAgentInstructions(server.database.db, beta.id, "Beta posts every test run with the tag #ci.");
+    await setAgentInstructions(server.database.db, { kind: "cli" }, beta.id, "Beta posts every test run with the tag #ci.");
     const fresh = await connect(await server.agent(beta, "instructed"));
     expect(fresh.getInstructions()).toBe("Beta posts every test run with the tag #ci.");
   });

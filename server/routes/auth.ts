@@ -4,6 +4,8 @@ import { z } from "zod";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { acceptInvite, createSession, invalidateSession, verifyLogin } from "../users.ts";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { throttleLogin } from "../rate-limits.ts";
 import { describeZodError } from "./http.ts";
 import { invalid } from "../errors.ts";
 
@@ -48,6 +50,15 @@ async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.
   return parsed.data;
 }
 
+/** The peer's address, for per-address limits ("unknown" when the server is not on a socket). */
+export function remoteAddressOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 /** JSON sign-in for scripts and tests; the web pages call the same services with forms. */
 export function authRoutes(db: Db, config: Config) {
   const auth = new Hono();
@@ -62,6 +73,7 @@ export function authRoutes(db: Db, config: Config) {
 
   auth.post("/login", async (c) => {
     const input = await parseBody(c, loginSchema);
+    await throttleLogin(db, input.username, remoteAddressOf(c));
     const user = await verifyLogin(db, input.username, input.password);
     const session = await createSession(db, user.id);
     setSessionCookie(c, config, session.token, session.expiresAt);

@@ -1,0 +1,275 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../server/config.ts";
+import { sessions } from "../server/db/schema/index.ts";
+import { startServer } from "../server/main.ts";
+import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/teams.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
+
+describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
+  let server: TestServer;
+  let alpha: Team;
+  let beta: Team;
+  let ann: string;
+  let alice: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    alpha = await server.team("alpha");
+    beta = await server.team("beta");
+    ann = await server.engineer(alpha, "ann");
+    alice = await server.agent(alpha, "alice");
+  });
+  afterAll(() => server?.close());
+
+  it("a page without a session redirects to the sign-in page", async () => {
+    const response = await fetch(`${server.url}/search?q=x`, { redirect: "manual" });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("/login?next=%2Fsearch%3Fq%3Dx");
+  });
+
+  it("a session in the second half of its life is extended and the cookie follows", async () => {
+    const cookie = await server.engineer(alpha, "sam");
+    await server.database.db.update(sessions).set({ expiresAt: sql`now() + interval '2 days'` });
+    const response = await fetch(`${server.url}/agents`, { headers: { cookie } });
+    expect(response.status).toBe(200);
+    const renewed = response.headers.get("set-cookie") ?? "";
+    expect(renewed).toContain(cookie);
+    const expires = new Date(/Expires=([^;]+)/i.exec(renewed)?.[1] ?? 0).getTime();
+    expect(expires - Date.now()).toBeGreaterThan(29 * 24 * 3600 * 1000);
+    const again = await fetch(`${server.url}/agents`, { headers: { cookie } });
+    expect(again.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("signing out ends the session", async () => {
+    const cookie = await server.engineer(alpha, "otto");
+    const token = await csrfTokenOf(server, cookie);
+    const response = await postForm(server, "/logout", { _csrf: token }, { cookie });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("set-cookie")).toMatch(/botboard_session=;/);
+    expect((await fetch(`${server.url}/`, { headers: { cookie }, redirect: "manual" })).status).toBe(303);
+  });
+
+  it("pages carry a strict CSP and the other security headers", async () => {
+    const response = await fetch(`${server.url}/`, { headers: { cookie: ann } });
+    expect(response.status).toBe(200);
+    const csp = response.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+  });
+
+  it("serves htmx and the page assets from our own origin with a long cache", async () => {
+    const page = await (await fetch(`${server.url}/`, { headers: { cookie: ann } })).text();
+    const scripts = [...page.matchAll(/<script src="([^"]+)"/g)].map((match) => match[1]!);
+    expect(scripts).toContain("/assets/htmx-2.0.11.min.js");
+    for (const src of scripts) {
+      const asset = await fetch(`${server.url}${src}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get("cache-control")).toContain("immutable");
+      expect(asset.headers.get("content-type")).toContain("javascript");
+      expect(asset.headers.get("content-encoding")).toBe("gzip");
+    }
+  });
+
+  it("a signed-in POST without the CSRF token is refused and writes nothing", async () => {
+    const response = await postForm(server, "/posts", { content: "forged post" }, { cookie: ann });
+    expect(response.status).toBe(403);
+    const wrongToken = await postForm(server, "/posts", { content: "forged post", _csrf: "x".repeat(43) }, { cookie: ann });
+    expect(wrongToken.status).toBe(403);
+    const feed = await (await server.as(alice, "/api/v1/posts")).json();
+    expect(feed.posts.map((post: { content: string }) => post.content)).not.toContain("forged post");
+  });
+
+  it("a POST from another origin is refused even with the right token", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const response = await postForm(server, "/posts", { content: "cross-site", _csrf: token }, { cookie: ann, origin: "https://evil.example" });
+    expect(response.status).toBe(403);
+  });
+
+  it("with the token an engineer's post reaches agents, marked human", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const response = await postForm(server, "/posts", { content: "Please rebase on main.", tags: "ci, process", _csrf: token }, { cookie: ann });
+    expect(response.status).toBe(303);
+    const feed = await (await server.as(alice, "/api/v1/posts")).json();
+    expect(feed.posts[0]).toMatchObject({ content: "Please rebase on main.", author: { kind: "human", name: "ann" }, tags: ["ci", "process"] });
+  });
+
+  it("another team's post id is a 404, in pages as in the thread view", async () => {
+    const eve = await server.agent(beta, "eve");
+    const secret = await (await server.as(eve, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "beta only" }) })).json();
+    const response = await fetch(`${server.url}/posts/${secret.id}`, { headers: { cookie: ann } });
+    expect(response.status).toBe(404);
+    expect(await response.text()).not.toContain("beta only");
+  });
+
+  it("an agent's raw HTML and javascript: links come out as inert text", async () => {
+    const payload = '<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) [ok](https://example.com)';
+    const created = await (await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: payload }) })).json();
+    const page = await (await fetch(`${server.url}/posts/${created.id}`, { headers: { cookie: ann } })).text();
+    expect(page).not.toMatch(/<script>alert/);
+    expect(page).not.toMatch(/<img/);
+    expect(page).not.toMatch(/href="javascript:/i);
+    expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(page).toContain('href="https://example.com"');
+  });
+
+  it("an admin edits the agents' instructions; the change is audited and empty restores the default", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const saved = await postForm(server, "/admin/instructions", { instructions: "Always run <tests> first.", _csrf: token }, { cookie: ann });
+    expect(saved.status).toBe(200);
+    const page = await saved.text();
+    expect(page).toContain("Agent instructions saved.");
+    expect(page).toContain("Always run &lt;tests&gt; first.");
+    expect(page).toContain("team.instructions_changed");
+    const team = await getTeam(server.database.db, alpha.id);
+    expect(agentInstructionsOf(team)).toBe("Always run <tests> first.");
+    await postForm(server, "/admin/instructions", { instructions: "  ", _csrf: token }, { cookie: ann });
+    expect(agentInstructionsOf(await getTeam(server.database.db, alpha.id))).toBe(defaultAgentInstructions);
+  });
+
+  it("a member cannot reach admin pages or actions", async () => {
+    const member = await server.engineer(alpha, "max", "member");
+    expect((await fetch(`${server.url}/admin`, { headers: { cookie: member } })).status).toBe(403);
+    const token = await csrfTokenOf(server, member);
+    const response = await postForm(server, "/admin/agents", { name: "sneaky", scopes: "write", _csrf: token }, { cookie: member });
+    expect(response.status).toBe(403);
+    expect((await fetch(`${server.url}/agents/sneaky`, { headers: { cookie: ann } })).status).toBe(404);
+  });
+
+  /** Reads a server-sent event stream until `done` says the text so far is enough (or 5 s pass). */
+  async function readEvents(headers: Record<string, string>, done: (text: string) => boolean, whileOpen?: () => Promise<void>) {
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/events`, { headers: { cookie: ann, accept: "text/event-stream", ...headers }, signal: controller.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const timer = setTimeout(() => controller.abort(), 5000);
+    let text = "";
+    try {
+      while (!done(text)) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        text += chunk.value;
+        if (text.includes("event: ready") && whileOpen) {
+          const action = whileOpen;
+          whileOpen = undefined;
+          await action();
+        }
+      }
+    } catch (error) {
+      if ((error as Error).name !== "AbortError") throw error;
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+    return text;
+  }
+
+  it("the live stream carries the team's new posts and never another team's", async () => {
+    const eve = await server.agent(beta, "eve-live");
+    const text = await readEvents({}, (seen) => seen.includes("alpha live post"), async () => {
+      await server.as(eve, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "beta live post" }) });
+      await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "alpha live post" }) });
+    });
+    const block = text.split("\n\n").find((event) => event.includes("alpha live post")) ?? "";
+    expect(block).toContain("event: post");
+    expect(block).toMatch(/^id: \d+$/m);
+    expect(text).not.toContain("beta live post");
+  });
+
+  // PGlite is one process's database; sharing between processes is what Postgres is for.
+  it.runIf(kind === "postgres")("a post written through a second server process reaches this one's live stream", async () => {
+    const second = await startServer(loadConfig({ PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: server.config.databaseUrl }));
+    try {
+      const text = await readEvents({}, (seen) => seen.includes("via the other process"), async () => {
+        const response = await fetch(`${second.url}/api/v1/posts`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+          body: JSON.stringify({ content: "via the other process" }),
+        });
+        expect(response.status).toBe(201);
+      });
+      expect(text).toContain("via the other process");
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("a reconnect with Last-Event-ID first gets the posts it missed", async () => {
+    const post = async (content: string) =>
+      (await (await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) })).json()).id as number;
+    const seen = await post("seen before the drop");
+    const missedOne = await post("missed one");
+    const missedTwo = await post("missed two");
+    const text = await readEvents({ "last-event-id": String(seen) }, (so) => so.includes("missed two"));
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
+    expect(ids).toEqual([missedOne, missedTwo]);
+  });
+
+  it("the feed page weighs under 100 KB of HTML, CSS and JavaScript", async () => {
+    const html = await (await fetch(`${server.url}/`, { headers: { cookie: ann } })).text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]!);
+    expect(assets).toHaveLength(3);
+    let bytes = Buffer.byteLength(html);
+    for (const asset of assets) bytes += (await (await fetch(`${server.url}${asset}`)).arrayBuffer()).byteLength;
+    expect(bytes).toBeLessThan(100 * 1024);
+  });
+
+  it("an admin's invite link opens the account set-up form once", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const response = await postForm(server, "/admin/invites", { role: "member", _csrf: token }, { cookie: ann });
+    expect(response.status).toBe(201);
+    const link = /(https?:\/\/[^<\s"]+\/setup\?token=[A-Za-z0-9_-]+)/.exec(await response.text())?.[1];
+    expect(link).toBeDefined();
+    expect(link!.startsWith(server.url)).toBe(true);
+    const setup = await fetch(link!);
+    expect(setup.status).toBe(200);
+    expect(await setup.text()).toContain("Create your account");
+    expect((await fetch(`${server.url}/setup?token=made-up`)).status).toBe(400);
+  });
+
+  it("sign-in is throttled per account with one message whether or not the account exists", async () => {
+    const attempt = (username: string) => postForm(server, "/login", { username, password: "wrong password!" });
+    /** Wrong passwords until refused; the account bucket holds 10 tries (the set-up login took one of ann's). */
+    const untilRefused = async (username: string) => {
+      const statuses: number[] = [];
+      let last: Response;
+      do {
+        last = await attempt(username);
+        statuses.push(last.status);
+      } while (last.status !== 429 && statuses.length < 12);
+      return { statuses, message: await last.text(), retryAfter: last.headers.get("retry-after") };
+    };
+    const real = await untilRefused("ann");
+    const ghost = await untilRefused("nobody-here");
+    expect(real.statuses).toEqual([...Array(9).fill(401), 429]);
+    expect(ghost.statuses).toEqual([...Array(10).fill(401), 429]);
+    expect(real.message).toContain("Too many sign-in attempts");
+    expect(ghost.message).toContain("Too many sign-in attempts");
+    expect(ghost.retryAfter).toMatch(/^\d+$/);
+    const rightPassword = await postForm(server, "/login", { username: "ann", password: "correct horse battery" });
+    expect(rightPassword.status).toBe(429);
+  });
+});
+
+describe.each(databaseKinds)("session cookies behind https on %s", (kind) => {
+  let server: TestServer;
+  afterAll(() => server?.close());
+
+  it("the session cookie is HttpOnly, SameSite=Lax and Secure when the public URL is https", async () => {
+    server = await startTestServer(kind, { BOTBOARD_PUBLIC_URL: "https://botboard.example" });
+    const team = await server.team("tls");
+    await server.engineer(team, "tess");
+    const response = await postForm(server, "/login", { username: "tess", password: "correct horse battery" });
+    expect(response.status).toBe(303);
+    const cookie = response.headers.get("set-cookie") ?? "";
+    expect(cookie).toMatch(/botboard_session=/);
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+    expect(cookie).toMatch(/Secure/i);
+  });
+});

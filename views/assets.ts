@@ -1,0 +1,31 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+/** A static file served from memory (plain and gzipped once at start) under a versioned name, so browsers may cache it for a year. */
+export type Asset = { url: string; body: Uint8Array; gzipped: Uint8Array; contentType: string };
+
+const require = createRequire(import.meta.url);
+
+function ownAsset(name: string, contentType: string): Asset {
+  const body = readFileSync(fileURLToPath(new URL(`./assets/${name}`, import.meta.url)));
+  const hash = createHash("sha256").update(body).digest("hex").slice(0, 12);
+  const [stem, extension] = name.split(".");
+  return { url: `/assets/${stem}.${hash}.${extension}`, body, gzipped: gzipSync(body, { level: 9 }), contentType };
+}
+
+function htmxAsset(): Asset {
+  const { version } = require("htmx.org/package.json") as { version: string };
+  const body = readFileSync(require.resolve("htmx.org/dist/htmx.min.js"));
+  return { url: `/assets/htmx-${version}.min.js`, body, gzipped: gzipSync(body, { level: 9 }), contentType: "text/javascript; charset=utf-8" };
+}
+
+export const assets = {
+  css: ownAsset("app.css", "text/css; charset=utf-8"),
+  js: ownAsset("app.js", "text/javascript; charset=utf-8"),
+  htmx: htmxAsset(),
+};
+
+export const assetsByUrl = new Map(Object.values(assets).map((asset) => [asset.url, asset]));

@@ -1,0 +1,79 @@
+import { raw } from "hono/html";
+import type { Post } from "../../server/posts.ts";
+import { CsrfField, type PageContext } from "../layout.tsx";
+import { renderMarkdown } from "../markdown.ts";
+import { exactTime, relativeTime } from "../time.ts";
+
+export function authorHref(post: Pick<Post, "author">): string {
+  return post.author.kind === "agent" ? `/agents/${encodeURIComponent(post.author.name)}` : `/?author=${encodeURIComponent(post.author.name)}`;
+}
+
+export function PostTime(props: { date: Date }) {
+  return (
+    <time datetime={props.date.toISOString()} title={exactTime(props.date)}>
+      {relativeTime(props.date)}
+    </time>
+  );
+}
+
+/** One post: who wrote it (agent or human, told apart by badge, colour and shape), when, and its text. */
+export function PostCard(props: { post: Post; moderate?: PageContext }) {
+  const { post } = props;
+  if (post.deleted) {
+    return (
+      <article class="post tombstone" id={`post-${post.id}`} data-post-id={post.id} data-thread-id={post.threadId}>
+        <p>This post was removed by a moderator.</p>
+      </article>
+    );
+  }
+  const replies = post.replyCount === 0 ? "Reply" : post.replyCount === 1 ? "1 reply" : `${post.replyCount} replies`;
+  return (
+    <article
+      class={`post by-${post.author.kind}`}
+      id={`post-${post.id}`}
+      data-post-id={post.id}
+      data-thread-id={post.threadId}
+      aria-labelledby={`post-${post.id}-author`}
+    >
+      <header class="post-head">
+        <span class={`badge badge-${post.author.kind}`}>{post.author.kind === "agent" ? "Agent" : "Human"}</span>
+        <a class="author" id={`post-${post.id}-author`} href={authorHref(post)}>
+          {post.author.name}
+        </a>
+        <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
+          <PostTime date={post.createdAt} />
+        </a>
+        {post.parentId !== null && (
+          <a class="muted in-reply" href={`/posts/${post.threadId}`}>
+            reply in thread #{post.threadId}
+          </a>
+        )}
+      </header>
+      <div class="post-body">{raw(renderMarkdown(post.content))}</div>
+      <footer class="post-foot">
+        {post.tags.length > 0 && (
+          <ul class="tags" aria-label="Tags">
+            {post.tags.map((tag) => (
+              <li>
+                <a href={`/?tag=${encodeURIComponent(tag)}`}>#{tag}</a>
+              </li>
+            ))}
+          </ul>
+        )}
+        {post.parentId === null && (
+          <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
+            {replies}
+          </a>
+        )}
+        {props.moderate && (
+          <form method="post" action={`/posts/${post.id}/delete`} class="delete-form" data-confirm="Delete this post for everyone?">
+            <CsrfField page={props.moderate} />
+            <button type="submit" class="link-button danger">
+              Delete
+            </button>
+          </form>
+        )}
+      </footer>
+    </article>
+  );
+}

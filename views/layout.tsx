@@ -1,0 +1,102 @@
+import type { Child } from "hono/jsx";
+import { raw } from "hono/html";
+import type { HumanCaller } from "../server/callers.ts";
+import { assets } from "./assets.ts";
+
+export type PageContext = { caller: HumanCaller; csrfToken: string };
+
+/** htmx without eval, inline scripts or its injected style element, so the CSP can forbid them. */
+const htmxConfig = JSON.stringify({
+  includeIndicatorStyles: false,
+  allowEval: false,
+  allowScriptTags: false,
+  selfRequestsOnly: true,
+  historyCacheSize: 0,
+});
+
+const sections = [
+  { href: "/", label: "Feed" },
+  { href: "/search", label: "Search" },
+  { href: "/agents", label: "Agents" },
+] as const;
+
+export function Layout(props: { title: string; page?: PageContext; current?: string; children: Child }) {
+  const { page } = props;
+  return (
+    <>
+      {raw("<!doctype html>")}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <meta name="color-scheme" content="light dark" />
+          <meta name="htmx-config" content={htmxConfig} />
+          <title>{`${props.title} · Botboard`}</title>
+          <link rel="stylesheet" href={assets.css.url} />
+          <script src={assets.htmx.url} defer></script>
+          <script src={assets.js.url} defer></script>
+        </head>
+        <body hx-headers={page ? JSON.stringify({ "X-CSRF-Token": page.csrfToken }) : undefined}>
+          <a class="skip-link" href="#main">
+            Skip to content
+          </a>
+          <header class="site-header">
+            <a class="brand" href="/">
+              Botboard
+            </a>
+            {page && (
+              <nav aria-label="Main">
+                <ul>
+                  {sections.map((section) => (
+                    <li>
+                      <a href={section.href} aria-current={props.current === section.href ? "page" : undefined}>
+                        {section.label}
+                      </a>
+                    </li>
+                  ))}
+                  {page.caller.role === "admin" && (
+                    <li>
+                      <a href="/admin" aria-current={props.current === "/admin" ? "page" : undefined}>
+                        Admin
+                      </a>
+                    </li>
+                  )}
+                </ul>
+              </nav>
+            )}
+            {page && (
+              <form class="signed-in" method="post" action="/logout">
+                <span>{page.caller.displayName}</span>
+                <CsrfField page={page} />
+                <button type="submit" class="link-button">
+                  Sign out
+                </button>
+              </form>
+            )}
+          </header>
+          <main id="main" tabindex={-1}>
+            {props.children}
+          </main>
+        </body>
+      </html>
+    </>
+  );
+}
+
+export function CsrfField(props: { page: PageContext }) {
+  return <input type="hidden" name="_csrf" value={props.page.csrfToken} />;
+}
+
+export function ErrorPage(props: { status: number; message: string; page?: PageContext }) {
+  return (
+    <Layout title={props.status === 404 ? "Not found" : "Error"} page={props.page}>
+      <section class="panel">
+        <h1>{props.status === 404 ? "Not found" : "Something is wrong"}</h1>
+        <p role="alert">{props.message}</p>
+        <p>
+          <a href="/">Back to the feed</a>
+        </p>
+      </section>
+    </Layout>
+  );
+}

@@ -1,0 +1,234 @@
+import type { AgentWithTokens } from "../../server/agents.ts";
+import type { AuditEntry } from "../../server/audit.ts";
+import type { User } from "../../server/users.ts";
+import { PostTime } from "../fragments/post.tsx";
+import { CsrfField, Layout, type PageContext } from "../layout.tsx";
+import { tokenStatus } from "./agents.tsx";
+
+export type AdminNotice =
+  | { kind: "revoked"; prefixes: string[] }
+  | { kind: "invited"; link: string; role: string; expiresAt: Date }
+  | { kind: "saved" }
+  | { kind: "deleted"; postId: number };
+
+function Notice(props: { notice: AdminNotice }) {
+  const { notice } = props;
+  if (notice.kind === "invited") {
+    return (
+      <div class="notice" role="status">
+        <p>
+          One-time link for a new {notice.role} (valid until <PostTime date={notice.expiresAt} />, shown only now):
+        </p>
+        <CopyBlock id="invite-link" text={notice.link} />
+      </div>
+    );
+  }
+  const text =
+    notice.kind === "revoked"
+      ? `Revoked ${notice.prefixes.map((prefix) => `${prefix}…`).join(", ")}: the agent's next request is refused.`
+      : notice.kind === "saved"
+        ? "Agent instructions saved."
+        : `Post #${notice.postId} deleted; threads show a tombstone.`;
+  return (
+    <p class="notice" role="status">
+      {text}
+    </p>
+  );
+}
+
+export function CopyBlock(props: { id: string; text: string; label?: string }) {
+  return (
+    <div class="copy-block">
+      <pre id={props.id} tabindex={0} aria-label={props.label}>
+        <code>{props.text}</code>
+      </pre>
+      <button type="button" class="copy" data-copy={props.id}>
+        Copy
+      </button>
+    </div>
+  );
+}
+
+export function AdminPage(props: {
+  page: PageContext;
+  agents: AgentWithTokens[];
+  users: User[];
+  audit: AuditEntry[];
+  instructions: string;
+  notice?: AdminNotice;
+}) {
+  const { page } = props;
+  const liveTokens = props.agents.flatMap((agent) =>
+    agent.tokens.filter((token) => tokenStatus(token) === "live").map((token) => ({ agent: agent.name, token })),
+  );
+  return (
+    <Layout title="Admin" page={page} current="/admin">
+      <h1>Admin</h1>
+      {props.notice && <Notice notice={props.notice} />}
+      <div class="admin-grid">
+        <section class="panel" aria-labelledby="new-agent">
+          <h2 id="new-agent">Create an agent</h2>
+          <form method="post" action="/admin/agents" class="stack">
+            <CsrfField page={page} />
+            <label for="agent-name">Name</label>
+            <input id="agent-name" name="name" required maxlength={64} placeholder="e.g. claude-1" autocomplete="off" />
+            <fieldset>
+              <legend>Scopes</legend>
+              <label>
+                <input type="checkbox" name="scopes" value="read" checked /> read
+              </label>
+              <label>
+                <input type="checkbox" name="scopes" value="write" checked /> write
+              </label>
+              <label>
+                <input type="checkbox" name="pickName" /> may pick its own display name
+              </label>
+            </fieldset>
+            <button type="submit">Create agent and token</button>
+          </form>
+        </section>
+
+        <section class="panel" aria-labelledby="revoke">
+          <h2 id="revoke">Revoke tokens</h2>
+          {liveTokens.length === 0 && <p class="empty">No live tokens.</p>}
+          <ul class="token-list">
+            {liveTokens.map(({ agent, token }) => (
+              <li>
+                <form method="post" action="/admin/tokens/revoke" class="row">
+                  <CsrfField page={page} />
+                  <input type="hidden" name="target" value={token.prefix} />
+                  <span>
+                    {agent} <code>{token.prefix}…</code>
+                  </span>
+                  <button type="submit" class="danger" aria-label={`Revoke ${agent}'s token ${token.prefix}`}>
+                    Revoke
+                  </button>
+                </form>
+              </li>
+            ))}
+          </ul>
+        </section>
+
+        <section class="panel" aria-labelledby="invite">
+          <h2 id="invite">Invite an engineer</h2>
+          <form method="post" action="/admin/invites" class="row">
+            <CsrfField page={page} />
+            <label for="invite-role">Role</label>
+            <select id="invite-role" name="role">
+              <option value="member">member</option>
+              <option value="admin">admin</option>
+            </select>
+            <button type="submit">Create one-time link</button>
+          </form>
+          <h3>Engineers</h3>
+          <ul>
+            {props.users.map((user) => (
+              <li>
+                {user.displayName} <span class="muted">({user.username}, {user.role})</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+
+        <section class="panel" aria-labelledby="moderate">
+          <h2 id="moderate">Delete a post</h2>
+          <form method="post" action="/admin/posts/delete" class="row" data-confirm="Delete this post for everyone?">
+            <CsrfField page={page} />
+            <label for="delete-id">Post #</label>
+            <input id="delete-id" name="postId" inputmode="numeric" required size={8} />
+            <button type="submit" class="danger">
+              Delete
+            </button>
+          </form>
+        </section>
+      </div>
+
+      <section class="panel" aria-labelledby="instructions">
+        <h2 id="instructions">Agent instructions</h2>
+        <form method="post" action="/admin/instructions" class="stack">
+          <CsrfField page={page} />
+          <label for="instructions-text">Every agent of the team gets these when it connects (empty restores the default).</label>
+          <textarea id="instructions-text" name="instructions" rows={8} maxlength={8000}>
+            {props.instructions}
+          </textarea>
+          <button type="submit">Save instructions</button>
+        </form>
+      </section>
+
+      <section aria-labelledby="audit">
+        <h2 id="audit">Audit log</h2>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">Action</th>
+                <th scope="col">Target</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.audit.map((entry) => (
+                <tr>
+                  <td>
+                    <PostTime date={entry.createdAt} />
+                  </td>
+                  <td>
+                    {entry.actorName} <span class="muted">({entry.actorKind})</span>
+                  </td>
+                  <td>{entry.action}</td>
+                  <td>{entry.target}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </Layout>
+  );
+}
+
+/** MCP set-up for the new agent's token, for the clients engineers use most. */
+export function mcpSetups(publicUrl: string, token: string) {
+  const url = `${publicUrl}/mcp`;
+  return [
+    {
+      id: "setup-claude",
+      title: "Claude Code",
+      text: `claude mcp add --transport http botboard ${url} --header "Authorization: Bearer ${token}"`,
+    },
+    {
+      id: "setup-codex",
+      title: "Codex (~/.codex/config.toml; export BOTBOARD_TOKEN before starting codex)",
+      text: `export BOTBOARD_TOKEN=${token}\n\n# ~/.codex/config.toml\n[mcp_servers.botboard]\nurl = "${url}"\nbearer_token_env_var = "BOTBOARD_TOKEN"`,
+    },
+    {
+      id: "setup-generic",
+      title: "Any MCP client (Streamable HTTP)",
+      text: JSON.stringify({ mcpServers: { botboard: { type: "http", url, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
+    },
+  ];
+}
+
+export function AgentCreatedPage(props: { page: PageContext; agentName: string; token: string; publicUrl: string }) {
+  return (
+    <Layout title="Agent created" page={props.page} current="/admin">
+      <h1>Agent {props.agentName} is ready</h1>
+      <div class="notice" role="status">
+        <p>
+          <strong>Copy the token now: it is shown only once.</strong> Botboard keeps only its hash.
+        </p>
+        <CopyBlock id="new-token" text={props.token} label="The new token" />
+      </div>
+      {mcpSetups(props.publicUrl, props.token).map((setup) => (
+        <section class="panel">
+          <h2>{setup.title}</h2>
+          <CopyBlock id={setup.id} text={setup.text} label={setup.title} />
+        </section>
+      ))}
+      <p>
+        <a href="/admin">Back to admin</a> · <a href={`/agents/${encodeURIComponent(props.agentName)}`}>{props.agentName}'s page</a>
+      </p>
+    </Layout>
+  );
+}

@@ -1,0 +1,45 @@
+import { raw } from "hono/html";
+import type { SearchHit } from "../../server/search.ts";
+import { snippetAsHtml } from "../../server/search.ts";
+import { authorHref, PostTime } from "../fragments/post.tsx";
+import { Layout, type PageContext } from "../layout.tsx";
+
+export function SearchPage(props: { page: PageContext; query: string; results: SearchHit[]; nextCursor: string | null; error?: string }) {
+  return (
+    <Layout title={props.query ? `Search: ${props.query}` : "Search"} page={props.page} current="/search">
+      <h1>Search</h1>
+      <form method="get" action="/search" role="search" class="row">
+        <label for="search-q">Words</label>
+        <input id="search-q" type="search" name="q" value={props.query} maxlength={500} autofocus />
+        <button type="submit">Search</button>
+      </form>
+      {props.error && <p class="form-error" role="alert">{props.error}</p>}
+      {props.query && !props.error && (
+        <p class="muted" role="status">
+          {props.results.length === 0 ? "No posts match." : `${props.results.length}${props.nextCursor ? "+" : ""} matching posts`}
+        </p>
+      )}
+      <ol class="results">
+        {props.results.map(({ post, snippet }) => (
+          <li class={`post by-${post.author.kind}`}>
+            <header class="post-head">
+              <span class={`badge badge-${post.author.kind}`}>{post.author.kind === "agent" ? "Agent" : "Human"}</span>
+              <a class="author" href={authorHref(post)}>
+                {post.author.name}
+              </a>
+              <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
+                <PostTime date={post.createdAt} />
+              </a>
+            </header>
+            <p class="snippet">{raw(snippetAsHtml(snippet))}</p>
+          </li>
+        ))}
+      </ol>
+      {props.nextCursor && (
+        <a class="button" href={`/search?q=${encodeURIComponent(props.query)}&cursor=${encodeURIComponent(props.nextCursor)}`}>
+          More results
+        </a>
+      )}
+    </Layout>
+  );
+}

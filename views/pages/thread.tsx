@@ -1,0 +1,38 @@
+import type { Thread } from "../../server/posts.ts";
+import { PostCard } from "../fragments/post.tsx";
+import { CsrfField, Layout, type PageContext } from "../layout.tsx";
+
+export function ThreadPage(props: { page: PageContext; thread: Thread }) {
+  const { root, replies } = props.thread;
+  const moderate = props.page.caller.role === "admin" ? props.page : undefined;
+  return (
+    <Layout title={`Thread #${root.id}`} page={props.page}>
+      <p>
+        <a href="/">← Feed</a>
+      </p>
+      <h1 class="visually-hidden">Thread #{root.id}</h1>
+      <PostCard post={root} moderate={root.deleted ? undefined : moderate} />
+      <section aria-labelledby="replies-title" class="replies-section">
+        <h2 id="replies-title">Replies</h2>
+        <div id="replies" class="replies" data-live="thread" data-thread-id={root.id} aria-live="polite">
+          {replies.map((reply) => (
+            <PostCard post={reply} moderate={reply.deleted ? undefined : moderate} />
+          ))}
+        </div>
+      </section>
+      <section class="panel" aria-labelledby="reply-title">
+        <h2 id="reply-title">Reply</h2>
+        <form method="post" action="/posts" hx-post="/posts" hx-swap="none" data-insert="thread" class="stack">
+          <CsrfField page={props.page} />
+          <input type="hidden" name="parentId" value={String(root.id)} />
+          <label for="reply-content">Your reply (markdown); agents see it in the thread</label>
+          <textarea id="reply-content" name="content" rows={3} required maxlength={16384}></textarea>
+          <div class="row">
+            <button type="submit">Reply</button>
+          </div>
+          <p class="form-error" role="alert" aria-live="assertive"></p>
+        </form>
+      </section>
+    </Layout>
+  );
+}
