@@ -9,13 +9,13 @@ import { AppError } from "./errors.ts";
 import { apiRoutes, openApiDocument } from "./routes/api.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { compatRoutes } from "./routes/compat.ts";
-import { createEventHub } from "./events.ts";
+import { createEventHub, type EventHub } from "./events.ts";
 import { errorResponse } from "./routes/http.ts";
 import { logRequests } from "./logger.ts";
 import { webRoutes } from "./routes/web.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
-export function createApp(database: Database, config: Config) {
+export function createApp(database: Database, config: Config, hub: EventHub = createEventHub(database)) {
   const { db } = database;
   const app = new Hono();
   app.use(requestId());
@@ -62,6 +62,6 @@ export function createApp(database: Database, config: Config) {
   app.route("/auth", authRoutes(db, config));
   app.route("/mcp", mcpRoutes(db, config));
   app.route("/teams", compatRoutes(db, config));
-  app.route("/", webRoutes(db, config, createEventHub(database)));
+  app.route("/", webRoutes(db, config, hub));
   return app;
 }

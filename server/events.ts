@@ -6,8 +6,11 @@ export const eventsChannel = "botboard_events";
 export type PostEvent = { type: "post.created" | "post.updated"; teamId: string; postId: number; rootId: number | null };
 
 export type EventHub = {
-  /** Calls `onEvent` for each event of the team until the returned function is called. */
-  subscribe(teamId: string, onEvent: (event: PostEvent) => void): Promise<() => void>;
+  /**
+   * Calls `onEvent` for each event of the team until the returned function is called; `onClose`
+   * when the hub shuts down, so long-lived streams can end and let the server drain.
+   */
+  subscribe(teamId: string, onEvent: (event: PostEvent) => void, onClose?: () => void): Promise<() => void>;
   close(): Promise<void>;
 };
 
@@ -17,6 +20,7 @@ export type EventHub = {
  */
 export function createEventHub(database: Pick<Database, "listen">): EventHub {
   const subscribers = new Map<string, Set<(event: PostEvent) => void>>();
+  const closers = new Set<() => void>();
   let listening: Promise<() => Promise<void>> | undefined;
 
   function dispatch(payload: string): void {
@@ -32,7 +36,7 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
   }
 
   return {
-    async subscribe(teamId, onEvent) {
+    async subscribe(teamId, onEvent, onClose) {
       listening ??= database.listen(eventsChannel, dispatch).catch((error: unknown) => {
         listening = undefined;
         throw error;
@@ -41,12 +45,16 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
       const team = subscribers.get(teamId) ?? new Set();
       subscribers.set(teamId, team);
       team.add(onEvent);
+      if (onClose) closers.add(onClose);
       return () => {
         team.delete(onEvent);
+        if (onClose) closers.delete(onClose);
         if (team.size === 0) subscribers.delete(teamId);
       };
     },
     async close() {
+      for (const onClose of [...closers]) onClose();
+      closers.clear();
       subscribers.clear();
       const stop = await listening?.catch(() => undefined);
       listening = undefined;

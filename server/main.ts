@@ -6,12 +6,15 @@ import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { forgetCachedTokens, tokenRevocationChannel } from "./agents.ts";
 import { createApp } from "./app.ts";
+import { createEventHub } from "./events.ts";
 import { configureLogger } from "./logger.ts";
 import { firstRunSetupLink } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/client.ts";
 import { errorResponse } from "./routes/http.ts";
 import { isOperationName, operations } from "./operations.ts";
+
+const shutdownGraceMs = 10_000;
 
 export type RunningServer = {
   url: string;
@@ -32,7 +35,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await database.migrate();
     const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens);
     const setupLink = await firstRunSetupLink(database.db, config.publicUrl);
-    const app = createApp(database, config);
+    const hub = createEventHub(database);
+    const app = createApp(database, config, hub);
     const server = await listen(app, config);
     const address = server.address() as AddressInfo;
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
@@ -43,11 +47,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
       async close() {
         adminSocket?.close();
         await stopListening();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Live feeds (SSE) never go idle; end them so shutdown does not wait for browsers to leave.
-          server.closeAllConnections?.();
-        });
+        // Stop accepting, end the live feeds (they never go idle), let requests in flight finish,
+        // and only cut what is still open after the grace period.
+        const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+        await hub.close();
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
+        await drained;
+        clearTimeout(grace);
         await database.close();
       },
     };

@@ -8,22 +8,36 @@ describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
     const env = { ...database.env, PORT: String(33_000 + Math.floor(Math.random() * 9_000)) };
     try {
       const server = await serveBotboard(env);
-      const { token } = JSON.parse((await runBotboard(["agent", "add", "drainer", "--json"], env)).stdout);
+      const { token: agentToken } = JSON.parse((await runBotboard(["agent", "add", "drainer", "--json"], env)).stdout);
       const send = (index: number) =>
         fetch(`${server.url}/api/v1/posts`, {
           method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          headers: { authorization: `Bearer ${agentToken}`, "content-type": "application/json" },
           body: JSON.stringify({ content: `in flight ${index}` }),
         }).then(
           async (response) => ({ status: response.status, id: response.status === 201 ? (await response.json()).id : undefined }),
           () => ({ status: 0, id: undefined }),
         );
+      // An engineer watching the live feed must not hold the shutdown up.
+      const invite = await runBotboard(["user", "add", "--json"], env);
+      const token = new URL(JSON.parse(invite.stdout).link).searchParams.get("token");
+      const setup = await fetch(`${server.url}/auth/setup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token, username: "watcher", password: "a long enough password" }),
+      });
+      const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
+      const live = await fetch(`${server.url}/events`, { headers: { cookie, accept: "text/event-stream" } });
+      expect(live.status).toBe(200);
+      const liveEnded = live.text().then(() => "ended", () => "ended");
+
       const exited = new Promise<number | null>((resolve) => server.process.once("exit", resolve));
       const inFlight = Array.from({ length: 30 }, (_, index) => send(index));
       await new Promise((resolve) => setTimeout(resolve, 20));
       server.process.kill("SIGTERM");
       const results = await Promise.all(inFlight);
       expect(await exited).toBe(0);
+      expect(await liveEnded).toBe("ended");
       expect(server.output()).toContain("finishing in-flight requests");
       expect(results.every((result) => result.status === 201 || result.status === 0)).toBe(true);
       const acknowledged = results.flatMap((result) => (result.id ? [result.id] : []));
@@ -32,7 +46,7 @@ describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
       const again = await serveBotboard(env);
       try {
         const page = await (
-          await fetch(`${again.url}/api/v1/posts?limit=100`, { headers: { authorization: `Bearer ${token}` } })
+          await fetch(`${again.url}/api/v1/posts?limit=100`, { headers: { authorization: `Bearer ${agentToken}` } })
         ).json();
         const stored = new Set(page.posts.map((post: { id: number }) => post.id));
         expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);

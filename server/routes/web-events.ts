@@ -22,10 +22,18 @@ export function liveEvents(db: Db, hub: EventHub) {
     return streamSSE(c, async (stream) => {
       const queue: PostEvent[] = [];
       let wake: (() => void) | undefined;
-      const unsubscribe = await hub.subscribe(caller.teamId, (event) => {
-        queue.push(event);
-        wake?.();
-      });
+      let hubClosed = false;
+      const unsubscribe = await hub.subscribe(
+        caller.teamId,
+        (event) => {
+          queue.push(event);
+          wake?.();
+        },
+        () => {
+          hubClosed = true;
+          wake?.();
+        },
+      );
       stream.onAbort(() => {
         unsubscribe();
         wake?.();
@@ -34,7 +42,7 @@ export function liveEvents(db: Db, hub: EventHub) {
       if (Number.isSafeInteger(lastSeen) && lastSeen > 0) {
         for (const post of await listPostsAfter(db, caller, lastSeen, catchUpLimit)) await sendPost(stream, db, caller, post);
       }
-      while (!stream.aborted) {
+      while (!stream.aborted && !hubClosed) {
         const event = queue.shift();
         if (event) {
           await sendEvent(stream, db, caller, event);
