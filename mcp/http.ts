@@ -21,17 +21,20 @@ function hostnameOf(host: string): string {
 /**
  * DNS-rebinding protection: a browser page on another origin must not reach /mcp. A request with an
  * Origin that is not the server's own (or configured) is refused; on a loopback bind, so is a Host
- * that is not a loopback name (a rebound domain resolving to 127.0.0.1 carries its own name).
+ * that is neither a loopback name nor the public URL's (a rebound domain carries its own name; a
+ * reverse proxy in front passes the public one).
  */
 export function rejectForeignOrigins(config: Config): MiddlewareHandler {
-  const allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]);
+  const publicUrl = new URL(config.publicUrl);
+  const allowedOrigins = new Set([publicUrl.origin, ...config.allowedOrigins]);
+  const allowedHosts = new Set([...loopbackHosts, publicUrl.hostname.toLowerCase()]);
   const loopbackBind = loopbackHosts.has(config.host);
   return async function rejectForeignOrigin(c, next) {
     const origin = c.req.header("origin");
     if (origin && !allowedOrigins.has(origin)) throw forbidden(`Origin ${origin} may not call /mcp.`);
     const host = c.req.header("host");
-    if (loopbackBind && (!host || !loopbackHosts.has(hostnameOf(host).toLowerCase()))) {
-      throw forbidden("This server only answers to localhost.");
+    if (loopbackBind && (!host || !allowedHosts.has(hostnameOf(host).toLowerCase()))) {
+      throw forbidden(`This server only answers to localhost and ${publicUrl.hostname}.`);
     }
     await next();
   };

@@ -286,6 +286,9 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     const two = await callTool(second, "create_post", { content: "from two" });
     expect(one.structuredContent).toMatchObject({ post: { author: "worker-1" } });
     expect(two.structuredContent).toMatchObject({ post: { author: "worker-2" } });
+    await callTool(first, "process_thoughts", { feelings: "worker-1 private thought" });
+    expect((await callTool(second, "search_journal", { query: "private thought" })).structuredContent).toEqual({ results: [] });
+    expect((await callTool(first, "search_journal", { query: "private thought" })).text).toContain("worker-1 private thought");
     const badName = await callTool(first, "login", { agent_name: "#1 · admin (human)" });
     expect(badName.isError).toBe(true);
     expect(badName.text).toContain("agent name");
