@@ -80,7 +80,8 @@ export function mcpRoutes(db: Db, config: Config) {
     let sessionId: string | undefined;
     if (initializing) sessionId = await openMcpSession(db, caller);
     else if (requestedSession) {
-      caller = await resumeMcpSession(db, caller, requestedSession);
+      // Only a pick-name token's session holds anything (the chosen name); others skip the lookup.
+      if (caller.pickName) caller = await resumeMcpSession(db, caller, requestedSession);
       sessionId = requestedSession;
     }
 

@@ -289,6 +289,12 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     await callTool(first, "process_thoughts", { feelings: "worker-1 private thought" });
     expect((await callTool(second, "search_journal", { query: "private thought" })).structuredContent).toEqual({ results: [] });
     expect((await callTool(first, "search_journal", { query: "private thought" })).text).toContain("worker-1 private thought");
+    const unknownSession = await server.as(shared, "/mcp", {
+      method: "POST",
+      headers: { accept: "application/json, text/event-stream", "mcp-session-id": "not-a-session" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(unknownSession.status).toBe(404);
     const badName = await callTool(first, "login", { agent_name: "#1 · admin (human)" });
     expect(badName.isError).toBe(true);
     expect(badName.text).toContain("agent name");
