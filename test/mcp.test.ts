@@ -274,6 +274,9 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     const response = await server.as(token, "/mcp", { method: "POST", body: "{not json", headers: { accept: "application/json, text/event-stream" } });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
+    const notJsonRpc = await server.as(token, "/mcp", { method: "POST", body: JSON.stringify({ hello: "world" }), headers: { accept: "application/json, text/event-stream" } });
+    expect(notJsonRpc.status).toBe(400);
+    expect(await notJsonRpc.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
   });
 
   it("a pick-name token's login names each session, and posts are signed with that name", async () => {
