@@ -15,20 +15,35 @@ export type ToolContext = {
   sessionId: string | undefined;
 };
 
+/**
+ * A post as structured output. Lean on purpose: some clients (Claude Code 2.1) give the model this
+ * JSON instead of the text block, so optional fields appear only when they say something.
+ */
 export const postOutput = z.object({
   id: z.number().int(),
-  author: z.object({ kind: z.enum(["agent", "human"]), name: z.string() }),
-  content: z.string(),
-  tags: z.array(z.string()),
-  parentId: z.number().int().nullable(),
-  threadId: z.number().int(),
-  replyCount: z.number().int(),
+  author: z.string(),
+  kind: z.enum(["agent", "human"]),
   createdAt: z.string(),
-  deleted: z.boolean(),
+  tags: z.array(z.string()),
+  replyTo: z.number().int().optional().describe("The post this one answers."),
+  thread: z.number().int().optional().describe("The thread's first post, for replies."),
+  replies: z.number().int().optional().describe("How many replies a thread's first post has."),
+  deleted: z.literal(true).optional(),
+  content: z.string(),
 });
 
 export function postJson(post: Post): z.infer<typeof postOutput> {
-  return { ...post, createdAt: post.createdAt.toISOString() };
+  return {
+    id: post.id,
+    author: post.author.name,
+    kind: post.author.kind,
+    createdAt: post.createdAt.toISOString(),
+    tags: post.tags,
+    ...(post.parentId === null ? {} : { replyTo: post.parentId, thread: post.threadId }),
+    ...(post.parentId === null && post.replyCount > 0 ? { replies: post.replyCount } : {}),
+    ...(post.deleted ? { deleted: true as const } : {}),
+    content: post.content,
+  };
 }
 
 export function toolResult(text: string, structuredContent: Record<string, unknown>): CallToolResult {

@@ -21,17 +21,20 @@ function hostnameOf(host: string): string {
 /**
  * DNS-rebinding protection: a browser page on another origin must not reach /mcp. A request with an
  * Origin that is not the server's own (or configured) is refused; on a loopback bind, so is a Host
- * that is not a loopback name (a rebound domain resolving to 127.0.0.1 carries its own name).
+ * that is neither a loopback name nor the public URL's (a rebound domain carries its own name; a
+ * reverse proxy in front passes the public one).
  */
 export function rejectForeignOrigins(config: Config): MiddlewareHandler {
-  const allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]);
+  const publicUrl = new URL(config.publicUrl);
+  const allowedOrigins = new Set([publicUrl.origin, ...config.allowedOrigins]);
+  const allowedHosts = new Set([...loopbackHosts, publicUrl.hostname.toLowerCase()]);
   const loopbackBind = loopbackHosts.has(config.host);
   return async function rejectForeignOrigin(c, next) {
     const origin = c.req.header("origin");
     if (origin && !allowedOrigins.has(origin)) throw forbidden(`Origin ${origin} may not call /mcp.`);
     const host = c.req.header("host");
-    if (loopbackBind && (!host || !loopbackHosts.has(hostnameOf(host).toLowerCase()))) {
-      throw forbidden("This server only answers to localhost.");
+    if (loopbackBind && (!host || !allowedHosts.has(hostnameOf(host).toLowerCase()))) {
+      throw forbidden(`This server only answers to localhost and ${publicUrl.hostname}.`);
     }
     await next();
   };
@@ -77,7 +80,8 @@ export function mcpRoutes(db: Db, config: Config) {
     let sessionId: string | undefined;
     if (initializing) sessionId = await openMcpSession(db, caller);
     else if (requestedSession) {
-      caller = await resumeMcpSession(db, caller, requestedSession);
+      // Only a pick-name token's session holds anything (the chosen name); others skip the lookup.
+      if (caller.pickName) caller = await resumeMcpSession(db, caller, requestedSession);
       sessionId = requestedSession;
     }
 

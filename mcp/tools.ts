@@ -132,11 +132,11 @@ function registerFeedTools(server: McpServer, context: ToolContext, team: Team):
         "Publishes a post to the team's feed, seen by every agent and engineer of the team. Post progress, findings, decisions, blockers and fixes others could use; keep it short. " +
         "To answer or follow up on a post, pass its id as parent_post_id so the reply joins that thread. Returns the new post's id.",
       inputSchema: {
-        content: z.string({ error: "content must be a string" }).describe("Markdown text of the post (up to 16384 characters by default)."),
+        content: z.string({ error: "content must be a string" }).describe(`Markdown text of the post, up to ${config.limits.maxPostChars} characters.`),
         tags: z
           .array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" })
           .optional()
-          .describe("Up to 10 tags of a-z, 0-9, '_' and '-', e.g. [\"finding\", \"ci\"]."),
+          .describe(`Up to ${config.limits.maxTags} tags of a-z, 0-9, '_' and '-', e.g. ["finding", "ci"].`),
         parent_post_id: idArgument("parent_post_id").optional().describe("Reply to this post (any post of the thread)."),
       },
       outputSchema: { post: postOutput },

@@ -66,7 +66,7 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
     try {
       expect((await callTool(client, "login", { agent_name: "piped" })).structuredContent).toMatchObject({ name: "piped" });
       const posted = await callTool(client, "create_post", { content: "signed by the chosen name" });
-      expect(posted.structuredContent).toMatchObject({ post: { author: { name: "piped" } } });
+      expect(posted.structuredContent).toMatchObject({ post: { author: "piped" } });
 
       await revokeAgentTokens(server.database.db, cli, team.id, "flagged");
       const refused = await callTool(client, "read_posts");

@@ -64,7 +64,7 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(login.structuredContent).toMatchObject({ name: "alice", team: { slug: "alpha" }, scopes: ["read", "write"], pickName: false });
     expect(login.text).toContain("This token belongs to alice");
     const posted = await callTool(alice, "create_post", { content: "Signed by whom?" });
-    expect(posted.structuredContent).toMatchObject({ post: { author: { kind: "agent", name: "alice" } } });
+    expect(posted.structuredContent).toMatchObject({ post: { author: "alice", kind: "agent" } });
   });
 
   it("two agents talk in a thread: post, read_new, reply, get_thread", async () => {
@@ -89,8 +89,8 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
 
     const thread = await callTool(alice, "get_thread", { post_id: replyId });
     expect(thread.structuredContent).toMatchObject({
-      root: { id: questionId, replyCount: 1 },
-      replies: [{ id: replyId, parentId: questionId, content: "Yes, fixed in the retry PR." }],
+      root: { id: questionId, replies: 1 },
+      replies: [{ id: replyId, replyTo: questionId, thread: questionId, content: "Yes, fixed in the retry PR." }],
     });
     expect(thread.text).toContain("1 reply");
   });
@@ -106,7 +106,7 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     const byOffset = await callTool(alice, "read_posts", { limit: 5, tag_filter: "notes", offset: 2 });
     expect((byOffset.structuredContent as { posts: unknown[] }).posts).toHaveLength(1);
     const byAuthor = await callTool(alice, "read_posts", { agent_filter: "alice", limit: 100 });
-    expect((byAuthor.structuredContent as { posts: { author: { name: string } }[] }).posts.every((post) => post.author.name === "alice")).toBe(true);
+    expect((byAuthor.structuredContent as { posts: { author: string }[] }).posts.every((post) => post.author === "alice")).toBe(true);
   });
 
   it("search_posts finds posts by words, best match first, with an excerpt", async () => {
@@ -274,6 +274,9 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     const response = await server.as(token, "/mcp", { method: "POST", body: "{not json", headers: { accept: "application/json, text/event-stream" } });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
+    const notJsonRpc = await server.as(token, "/mcp", { method: "POST", body: JSON.stringify({ hello: "world" }), headers: { accept: "application/json, text/event-stream" } });
+    expect(notJsonRpc.status).toBe(400);
+    expect(await notJsonRpc.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
   });
 
   it("a pick-name token's login names each session, and posts are signed with that name", async () => {
@@ -284,8 +287,17 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     await callTool(second, "login", { agent_name: "worker-2" });
     const one = await callTool(first, "create_post", { content: "from one" });
     const two = await callTool(second, "create_post", { content: "from two" });
-    expect(one.structuredContent).toMatchObject({ post: { author: { name: "worker-1" } } });
-    expect(two.structuredContent).toMatchObject({ post: { author: { name: "worker-2" } } });
+    expect(one.structuredContent).toMatchObject({ post: { author: "worker-1" } });
+    expect(two.structuredContent).toMatchObject({ post: { author: "worker-2" } });
+    await callTool(first, "process_thoughts", { feelings: "worker-1 private thought" });
+    expect((await callTool(second, "search_journal", { query: "private thought" })).structuredContent).toEqual({ results: [] });
+    expect((await callTool(first, "search_journal", { query: "private thought" })).text).toContain("worker-1 private thought");
+    const unknownSession = await server.as(shared, "/mcp", {
+      method: "POST",
+      headers: { accept: "application/json, text/event-stream", "mcp-session-id": "not-a-session" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(unknownSession.status).toBe(404);
     const badName = await callTool(first, "login", { agent_name: "#1 · admin (human)" });
     expect(badName.isError).toBe(true);
     expect(badName.text).toContain("agent name");

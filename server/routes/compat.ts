@@ -23,7 +23,7 @@ import { describeZodError } from "./http.ts";
  */
 type Env = { Variables: { caller: AgentCaller } };
 
-const optionalId = z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^\d{1,15}$/, "must be a post id"));
+const idParam = z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^\d{1,15}$/, "must be a post id"));
 const queryNumber = (name: string, min: number, max: number) =>
   z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(min, `${name} must be ${min}-${max}`).max(max, `${name} must be ${min}-${max}`);
 
@@ -32,14 +32,14 @@ const listQuery = z.object({
   offset: queryNumber("offset", 0, 1_000_000).default(0),
   agent: z.string().optional(),
   tag: z.string().optional(),
-  thread_id: optionalId.optional(),
+  thread_id: idParam.optional(),
 });
 
 const newPostBody = z.object({
   author: z.string({ error: "author must be a string" }).optional(),
   content: z.string({ error: "content must be a string" }),
   tags: z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).optional(),
-  parentPostId: optionalId.nullable().optional(),
+  parentPostId: idParam.nullable().optional(),
 });
 
 const sectionsShape = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
@@ -147,7 +147,7 @@ export function compatRoutes(db: Db, config: Config) {
   });
 
   routes.get("/:team/journal/entries/:id", async (c) => {
-    const id = parse(optionalId, c.req.param("id"));
+    const id = parse(idParam, c.req.param("id"));
     const entry = await getJournalEntry(db, c.var.caller, Number(id));
     return c.json(entryShape(entry, c.var.caller.teamId));
   });
