@@ -3,7 +3,9 @@ import { z } from "zod";
 import type { AgentCaller } from "../server/callers.ts";
 import type { Config } from "../server/config.ts";
 import type { Db } from "../server/db/client.ts";
+import { databaseErrorAsAppError } from "../server/db/client.ts";
 import { AppError } from "../server/errors.ts";
+import { logger } from "../server/logger.ts";
 import type { Post } from "../server/posts.ts";
 
 /** What every tool call of one MCP request works with; `login` may change the caller's name. */
@@ -57,9 +59,10 @@ export function toolResult(text: string, structuredContent: Record<string, unkno
 export async function guarded(run: () => Promise<CallToolResult>): Promise<CallToolResult> {
   try {
     return await run();
-  } catch (error) {
+  } catch (caught) {
+    const error = databaseErrorAsAppError(caught) ?? caught;
     if (error instanceof AppError) return { isError: true, content: [{ type: "text", text: error.message }] };
-    console.error(JSON.stringify({ level: "error", message: "MCP tool failed", error: String((error as Error)?.stack ?? error) }));
+    logger.error({ error: String((error as Error)?.stack ?? error) }, "MCP tool failed");
     return { isError: true, content: [{ type: "text", text: "Something went wrong on the server; try again." }] };
   }
 }

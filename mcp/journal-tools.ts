@@ -8,6 +8,7 @@ import {
   searchJournal,
   type JournalEntry,
 } from "../server/journal.ts";
+import type { Config } from "../server/config.ts";
 import { frameEntries, plural } from "./format.ts";
 import { guarded, idArgument, limitArgument, toolResult, type ToolContext } from "./context.ts";
 
@@ -22,27 +23,92 @@ const entryOutput = z.object({
 });
 
 function entryJson(entry: JournalEntry): z.infer<typeof entryOutput> {
-  return { id: entry.id, author: entry.authorName, sections: entry.sections, content: entry.content, createdAt: entry.createdAt.toISOString() };
+  return {
+    id: entry.id,
+    author: entry.authorName,
+    sections: entry.sections,
+    content: entry.content,
+    createdAt: entry.createdAt.toISOString(),
+  };
 }
 
 const kindArgument = z
   .enum(["project", "user", "both"], { error: "type must be 'project', 'user' or 'both'" })
   .optional()
-  .describe("'project' (project_notes, technical_insights), 'user' (feelings, user_context, world_knowledge) or 'both' (default).");
+  .describe(
+    "'project' (project_notes, technical_insights), 'user' (feelings, user_context, world_knowledge) or 'both' (default).",
+  );
 
-const privacyNote =
-  "The journal is private to you: other agents never see it (engineers of your team may read it).";
+const privacyNote = "The journal is private to you: other agents never see it (engineers of your team may read it).";
+
+const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
 const sectionArgument = (name: string, what: string) =>
-  z.string({ error: `${name} must be a string` }).optional().describe(what);
+  z
+    .string({ error: `${name} must be a string` })
+    .optional()
+    .describe(what);
 
 export function registerJournalTools(server: McpServer, context: ToolContext): void {
   const { db, config } = context;
-  const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+  const toolConfigs = journalToolConfigs(config);
 
-  server.registerTool(
-    "process_thoughts",
-    {
+  server.registerTool("process_thoughts", toolConfigs.process_thoughts, (sections) =>
+    guarded(async () => {
+      const entry = await createJournalEntry(db, context.caller, { sections }, config.limits);
+      const written = Object.keys(entry.sections ?? {}).join(", ");
+      return toolResult(`Saved journal entry #${entry.id} (${written}).`, { entry: entryJson(entry) });
+    }),
+  );
+
+  server.registerTool("search_journal", toolConfigs.search_journal, (args) =>
+    guarded(async () => {
+      const hits = await searchJournal(db, context.caller, {
+        query: args.query,
+        limit: args.limit,
+        kind: args.type,
+        sections: args.sections,
+      });
+      const matchedOf = new Map(hits.map((hit) => [hit.entry.id, hit.matchedSections]));
+      const text = frameEntries(
+        `${plural(hits.length, "entry", "entries")}, best match first.`,
+        hits.map((hit) => hit.entry),
+        (entry) => `matched in ${matchedOf.get(entry.id)?.join(", ") || "content"}`,
+      );
+      return toolResult(text, {
+        results: hits.map((hit) => ({ entry: entryJson(hit.entry), rank: hit.rank, matchedSections: hit.matchedSections })),
+      });
+    }),
+  );
+
+  server.registerTool("read_journal_entry", toolConfigs.read_journal_entry, (args) =>
+    guarded(async () => {
+      const entry = await getJournalEntry(db, context.caller, args.id);
+      return toolResult(frameEntries("1 entry.", [entry]), { entry: entryJson(entry) });
+    }),
+  );
+
+  server.registerTool("list_recent_entries", toolConfigs.list_recent_entries, (args) =>
+    guarded(async () => {
+      const { entries, total } = await listJournalEntries(db, context.caller, {
+        limit: args.limit,
+        kind: args.type,
+        days: args.days,
+      });
+      return toolResult(frameEntries(`${plural(entries.length, "entry", "entries")} of ${total}, newest first.`, entries), {
+        entries: entries.map(entryJson),
+        total,
+      });
+    }),
+  );
+}
+
+/** Tool titles, descriptions and schemas, built once per process: zod compiles a schema the first time it parses. */
+const journalToolConfigsCache = new WeakMap<Config, ReturnType<typeof buildJournalToolConfigs>>();
+
+function buildJournalToolConfigs(config: Config) {
+  return {
+    process_thoughts: {
       title: "Write to your private journal",
       description:
         `Writes an entry to your private journal, for things you want to remember later but that are not worth a team post. ${privacyNote} ` +
@@ -50,30 +116,25 @@ export function registerJournalTools(server: McpServer, context: ToolContext): v
       inputSchema: {
         feelings: sectionArgument("feelings", "How the work is going for you; frustrations, doubts, wins."),
         project_notes: sectionArgument("project_notes", "Notes about this project: layout, conventions, gotchas."),
-        user_context: sectionArgument("user_context", "What you learned about the people you work with and how they like to work."),
+        user_context: sectionArgument(
+          "user_context",
+          "What you learned about the people you work with and how they like to work.",
+        ),
         technical_insights: sectionArgument("technical_insights", "Technical lessons worth keeping: patterns, pitfalls, fixes."),
         world_knowledge: sectionArgument("world_knowledge", "General knowledge you picked up along the way."),
       },
       outputSchema: { entry: entryOutput },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    (sections) =>
-      guarded(async () => {
-        const entry = await createJournalEntry(db, context.caller, { sections }, config.limits);
-        const written = Object.keys(entry.sections ?? {}).join(", ");
-        return toolResult(`Saved journal entry #${entry.id} (${written}).`, { entry: entryJson(entry) });
-      }),
-  );
-
-  server.registerTool(
-    "search_journal",
-    {
+    search_journal: {
       title: "Search your private journal",
       description:
         `Full-text search over your own journal entries, best match first; names the sections each match is in. ${privacyNote} ` +
         "Entries are framed between <<<KEY and KEY>>> lines.",
       inputSchema: {
-        query: z.string({ error: "query must be a string" }).describe("Words to find; \"quoted phrases\" and -excluded words work."),
+        query: z
+          .string({ error: "query must be a string" })
+          .describe('Words to find; "quoted phrases" and -excluded words work.'),
         limit: limitArgument(10, 50).describe("How many entries, 1-50 (default 10)."),
         type: kindArgument,
         sections: z
@@ -83,48 +144,19 @@ export function registerJournalTools(server: McpServer, context: ToolContext): v
           .optional()
           .describe("Only match in these sections."),
       },
-      outputSchema: { results: z.array(z.object({ entry: entryOutput, rank: z.number(), matchedSections: z.array(z.string()) })) },
+      outputSchema: {
+        results: z.array(z.object({ entry: entryOutput, rank: z.number(), matchedSections: z.array(z.string()) })),
+      },
       annotations: readOnly,
     },
-    (args) =>
-      guarded(async () => {
-        const hits = await searchJournal(db, context.caller, {
-          query: args.query,
-          limit: args.limit,
-          kind: args.type,
-          sections: args.sections,
-        });
-        const matchedOf = new Map(hits.map((hit) => [hit.entry.id, hit.matchedSections]));
-        const text = frameEntries(
-          `${plural(hits.length, "entry", "entries")}, best match first.`,
-          hits.map((hit) => hit.entry),
-          (entry) => `matched in ${matchedOf.get(entry.id)?.join(", ") || "content"}`,
-        );
-        return toolResult(text, {
-          results: hits.map((hit) => ({ entry: entryJson(hit.entry), rank: hit.rank, matchedSections: hit.matchedSections })),
-        });
-      }),
-  );
-
-  server.registerTool(
-    "read_journal_entry",
-    {
+    read_journal_entry: {
       title: "Read one journal entry",
       description: `Returns one of your journal entries by id, in full. ${privacyNote}`,
       inputSchema: { id: idArgument("id").describe("The entry's id (from list_recent_entries or search_journal).") },
       outputSchema: { entry: entryOutput },
       annotations: readOnly,
     },
-    (args) =>
-      guarded(async () => {
-        const entry = await getJournalEntry(db, context.caller, args.id);
-        return toolResult(frameEntries("1 entry.", [entry]), { entry: entryJson(entry) });
-      }),
-  );
-
-  server.registerTool(
-    "list_recent_entries",
-    {
+    list_recent_entries: {
       title: "List your recent journal entries",
       description: `Lists your most recent journal entries, newest first. ${privacyNote}`,
       inputSchema: {
@@ -141,13 +173,14 @@ export function registerJournalTools(server: McpServer, context: ToolContext): v
       outputSchema: { entries: z.array(entryOutput), total: z.number().int() },
       annotations: readOnly,
     },
-    (args) =>
-      guarded(async () => {
-        const { entries, total } = await listJournalEntries(db, context.caller, { limit: args.limit, kind: args.type, days: args.days });
-        return toolResult(frameEntries(`${plural(entries.length, "entry", "entries")} of ${total}, newest first.`, entries), {
-          entries: entries.map(entryJson),
-          total,
-        });
-      }),
-  );
+  };
+}
+
+function journalToolConfigs(config: Config): ReturnType<typeof buildJournalToolConfigs> {
+  let configs = journalToolConfigsCache.get(config);
+  if (!configs) {
+    configs = buildJournalToolConfigs(config);
+    journalToolConfigsCache.set(config, configs);
+  }
+  return configs;
 }

@@ -3,9 +3,19 @@ import { z } from "zod";
 import { countUnread, createPost, getThread, listPosts, readUnread } from "../server/posts.ts";
 import { chooseSessionName } from "../server/mcp-sessions.ts";
 import { searchPosts, snippetAsText } from "../server/search.ts";
+import type { Config } from "../server/config.ts";
 import type { Team } from "../server/teams.ts";
 import { framePosts, plural, postHeader } from "./format.ts";
-import { guarded, idArgument, limitArgument, postJson, postOutput, toolResult, untrustedNote, type ToolContext } from "./context.ts";
+import {
+  guarded,
+  idArgument,
+  limitArgument,
+  postJson,
+  postOutput,
+  toolResult,
+  untrustedNote,
+  type ToolContext,
+} from "./context.ts";
 import { registerJournalTools } from "./journal-tools.ts";
 
 export const serverInfo = { name: "botboard", version: "0.1.0" };
@@ -35,10 +45,109 @@ const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: t
 
 function registerFeedTools(server: McpServer, context: ToolContext, team: Team): void {
   const { db, config } = context;
+  const toolConfigs = feedToolConfigs(config);
 
-  server.registerTool(
-    "login",
-    {
+  server.registerTool("login", toolConfigs.login, ({ agent_name }) =>
+    guarded(async () => {
+      const notes: string[] = [];
+      if (context.caller.pickName && agent_name !== undefined) {
+        context.caller = await chooseSessionName(db, context.caller, context.sessionId, agent_name);
+      } else if (context.caller.pickName) {
+        notes.push("Pass agent_name to choose the name your posts are signed with.");
+      } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
+        notes.push(`This token belongs to ${context.caller.agentName}; your posts are signed with that name.`);
+      }
+      const caller = context.caller;
+      const unread = await countUnread(db, caller);
+      const text = [
+        `You are ${caller.displayName} (agent) on team ${team.name} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
+        ...notes,
+        unread > 0 ? `${plural(unread, "unread post")}: call read_new to read them.` : "No unread posts.",
+      ].join("\n");
+      return toolResult(text, {
+        name: caller.displayName,
+        team: { slug: team.slug, name: team.name },
+        scopes: [...caller.scopes],
+        pickName: caller.pickName,
+        unread,
+      });
+    }),
+  );
+
+  server.registerTool("read_posts", toolConfigs.read_posts, (args) =>
+    guarded(async () => {
+      const page = await listPosts(db, context.caller, {
+        limit: args.limit,
+        offset: args.offset,
+        cursor: args.cursor,
+        author: args.agent_filter,
+        tag: args.tag_filter,
+        threadId: args.thread_id,
+      });
+      const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+      const nextOffset = page.nextCursor && !args.cursor ? (args.offset ?? 0) + page.posts.length : undefined;
+      return toolResult(framePosts(`${plural(page.posts.length, "post")}, newest first.${more}`, page.posts), {
+        posts: page.posts.map(postJson),
+        nextCursor: page.nextCursor,
+        ...(nextOffset === undefined ? {} : { nextOffset }),
+      });
+    }),
+  );
+
+  server.registerTool("create_post", toolConfigs.create_post, (args) =>
+    guarded(async () => {
+      const { post } = await createPost(
+        db,
+        context.caller,
+        { content: args.content, tags: args.tags, parentId: args.parent_post_id },
+        config.limits,
+      );
+      const where = post.parentId === null ? "" : ` in thread #${post.threadId}`;
+      return toolResult(`Posted #${post.id}${where}.\n${postHeader(post)}`, { post: postJson(post) });
+    }),
+  );
+
+  server.registerTool("search_posts", toolConfigs.search_posts, (args) =>
+    guarded(async () => {
+      const page = await searchPosts(db, context.caller, { query: args.query, limit: args.limit });
+      const snippets = new Map(page.results.map((hit) => [hit.post.id, snippetAsText(hit.snippet)]));
+      const posts = page.results.map((hit) => hit.post);
+      const text = framePosts(
+        `${plural(posts.length, "match", "matches")}, best first.`,
+        posts,
+        (post) => snippets.get(post.id) ?? "",
+      );
+      return toolResult(text, {
+        results: page.results.map((hit) => ({ post: postJson(hit.post), rank: hit.rank, snippet: snippets.get(hit.post.id)! })),
+      });
+    }),
+  );
+
+  server.registerTool("read_new", toolConfigs.read_new, (args) =>
+    guarded(async () => {
+      const { posts, remaining } = await readUnread(db, context.caller, args.limit);
+      const more = remaining > 0 ? ` ${remaining} more unread: call read_new again.` : "";
+      const summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, oldest first.${more}`;
+      return toolResult(framePosts(summary, posts), { posts: posts.map(postJson), remaining });
+    }),
+  );
+
+  server.registerTool("get_thread", toolConfigs.get_thread, (args) =>
+    guarded(async () => {
+      const thread = await getThread(db, context.caller, args.post_id);
+      const posts = [thread.root, ...thread.replies];
+      const summary = `Thread #${thread.root.id}: the first post and ${plural(thread.replies.length, "reply", "replies")}, oldest first.`;
+      return toolResult(framePosts(summary, posts), { root: postJson(thread.root), replies: thread.replies.map(postJson) });
+    }),
+  );
+}
+
+/** Tool titles, descriptions and schemas, built once per process: zod compiles a schema the first time it parses. */
+const feedToolConfigsCache = new WeakMap<Config, ReturnType<typeof buildFeedToolConfigs>>();
+
+function buildFeedToolConfigs(config: Config) {
+  return {
+    login: {
       title: "Log in to the team board",
       description:
         "Call once at the start of a session. Confirms who you are on the team's Botboard (your name, team and permissions) and how many posts are unread. " +
@@ -59,80 +168,42 @@ function registerFeedTools(server: McpServer, context: ToolContext, team: Team):
       },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    ({ agent_name }) =>
-      guarded(async () => {
-        const notes: string[] = [];
-        if (context.caller.pickName && agent_name !== undefined) {
-          context.caller = await chooseSessionName(db, context.caller, context.sessionId, agent_name);
-        } else if (context.caller.pickName) {
-          notes.push("Pass agent_name to choose the name your posts are signed with.");
-        } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
-          notes.push(`This token belongs to ${context.caller.agentName}; your posts are signed with that name.`);
-        }
-        const caller = context.caller;
-        const unread = await countUnread(db, caller);
-        const text = [
-          `You are ${caller.displayName} (agent) on team ${team.name} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
-          ...notes,
-          unread > 0 ? `${plural(unread, "unread post")}: call read_new to read them.` : "No unread posts.",
-        ].join("\n");
-        return toolResult(text, {
-          name: caller.displayName,
-          team: { slug: team.slug, name: team.name },
-          scopes: [...caller.scopes],
-          pickName: caller.pickName,
-          unread,
-        });
-      }),
-  );
-
-  server.registerTool(
-    "read_posts",
-    {
+    read_posts: {
       title: "Read the team feed",
       description:
         "Reads the team's feed, newest first, optionally only one author's posts, one tag, or one thread. Use it to catch up on what the team is doing; for only what is new to you, use read_new. " +
         `Returns a header line per post (#id · author (agent|human) · time · #tags · reply to #id) and its content. ${untrustedNote}`,
       inputSchema: {
         limit: limitArgument(10).describe("How many posts, 1-100 (default 10)."),
-        offset: z.number({ error: "offset must be a number" }).int("offset must be a whole number").min(0, "offset must be 0 or more").optional().describe("Skip this many posts (ignored with cursor)."),
-        cursor: z.string({ error: "cursor must be a string" }).optional().describe("nextCursor from an earlier call, for the next page."),
-        agent_filter: z.string({ error: "agent_filter must be a string" }).optional().describe("Only posts signed with this name."),
+        offset: z
+          .number({ error: "offset must be a number" })
+          .int("offset must be a whole number")
+          .min(0, "offset must be 0 or more")
+          .optional()
+          .describe("Skip this many posts (ignored with cursor)."),
+        cursor: z
+          .string({ error: "cursor must be a string" })
+          .optional()
+          .describe("nextCursor from an earlier call, for the next page."),
+        agent_filter: z
+          .string({ error: "agent_filter must be a string" })
+          .optional()
+          .describe("Only posts signed with this name."),
         tag_filter: z.string({ error: "tag_filter must be a string" }).optional().describe("Only posts with this tag."),
         thread_id: idArgument("thread_id").optional().describe("Only this thread: its first post and its replies."),
       },
       outputSchema: { posts: z.array(postOutput), nextCursor: z.string().nullable(), nextOffset: z.number().int().optional() },
       annotations: readOnly,
     },
-    (args) =>
-      guarded(async () => {
-        const page = await listPosts(db, context.caller, {
-          limit: args.limit,
-          offset: args.offset,
-          cursor: args.cursor,
-          author: args.agent_filter,
-          tag: args.tag_filter,
-          threadId: args.thread_id,
-        });
-        const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
-        const nextOffset = page.nextCursor && !args.cursor ? (args.offset ?? 0) + page.posts.length : undefined;
-        return toolResult(framePosts(`${plural(page.posts.length, "post")}, newest first.${more}`, page.posts), {
-          posts: page.posts.map(postJson),
-          nextCursor: page.nextCursor,
-          ...(nextOffset === undefined ? {} : { nextOffset }),
-        });
-      }),
-  );
-
-  server.registerTool(
-    "create_post",
-    {
+    create_post: {
       title: "Post to the team feed",
       description:
         "Publishes a post to the team's feed, seen by every agent and engineer of the team. Post progress, findings, decisions, blockers and fixes others could use; keep it short. " +
         "To answer or follow up on a post, pass its id as parent_post_id so the reply joins that thread. Returns the new post's id.",
       inputSchema: {
-        content: z.string({ error: "content must be a string" }).describe(`Markdown text of the post, up to ${config.limits.maxPostChars} characters.`),
+        content: z
+          .string({ error: "content must be a string" })
+          .describe(`Markdown text of the post, up to ${config.limits.maxPostChars} characters.`),
         tags: z
           .array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" })
           .optional()
@@ -142,22 +213,7 @@ function registerFeedTools(server: McpServer, context: ToolContext, team: Team):
       outputSchema: { post: postOutput },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    (args) =>
-      guarded(async () => {
-        const { post } = await createPost(
-          db,
-          context.caller,
-          { content: args.content, tags: args.tags, parentId: args.parent_post_id },
-          config.limits,
-        );
-        const where = post.parentId === null ? "" : ` in thread #${post.threadId}`;
-        return toolResult(`Posted #${post.id}${where}.\n${postHeader(post)}`, { post: postJson(post) });
-      }),
-  );
-
-  server.registerTool(
-    "search_posts",
-    {
+    search_posts: {
       title: "Search the team feed",
       description:
         "Full-text search over all of the team's posts, best match first. Search before starting a task to find earlier findings and decisions. " +
@@ -171,21 +227,7 @@ function registerFeedTools(server: McpServer, context: ToolContext, team: Team):
       },
       annotations: readOnly,
     },
-    (args) =>
-      guarded(async () => {
-        const page = await searchPosts(db, context.caller, { query: args.query, limit: args.limit });
-        const snippets = new Map(page.results.map((hit) => [hit.post.id, snippetAsText(hit.snippet)]));
-        const posts = page.results.map((hit) => hit.post);
-        const text = framePosts(`${plural(posts.length, "match", "matches")}, best first.`, posts, (post) => snippets.get(post.id) ?? "");
-        return toolResult(text, {
-          results: page.results.map((hit) => ({ post: postJson(hit.post), rank: hit.rank, snippet: snippets.get(hit.post.id)! })),
-        });
-      }),
-  );
-
-  server.registerTool(
-    "read_new",
-    {
+    read_new: {
       title: "Read what is new",
       description:
         "Returns posts by others that you have not been given yet, oldest first, and marks them read, so the next call only returns newer ones. " +
@@ -194,30 +236,21 @@ function registerFeedTools(server: McpServer, context: ToolContext, team: Team):
       outputSchema: { posts: z.array(postOutput), remaining: z.number().int() },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    (args) =>
-      guarded(async () => {
-        const { posts, remaining } = await readUnread(db, context.caller, args.limit);
-        const more = remaining > 0 ? ` ${remaining} more unread: call read_new again.` : "";
-        const summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, oldest first.${more}`;
-        return toolResult(framePosts(summary, posts), { posts: posts.map(postJson), remaining });
-      }),
-  );
-
-  server.registerTool(
-    "get_thread",
-    {
+    get_thread: {
       title: "Read a whole thread",
       description: `Returns a post's whole thread (its first post, then every reply in order), from the id of any post in it. ${untrustedNote}`,
       inputSchema: { post_id: idArgument("post_id").describe("The id of any post in the thread (the number after #).") },
       outputSchema: { root: postOutput, replies: z.array(postOutput) },
       annotations: readOnly,
     },
-    (args) =>
-      guarded(async () => {
-        const thread = await getThread(db, context.caller, args.post_id);
-        const posts = [thread.root, ...thread.replies];
-        const summary = `Thread #${thread.root.id}: the first post and ${plural(thread.replies.length, "reply", "replies")}, oldest first.`;
-        return toolResult(framePosts(summary, posts), { root: postJson(thread.root), replies: thread.replies.map(postJson) });
-      }),
-  );
+  };
+}
+
+function feedToolConfigs(config: Config): ReturnType<typeof buildFeedToolConfigs> {
+  let configs = feedToolConfigsCache.get(config);
+  if (!configs) {
+    configs = buildFeedToolConfigs(config);
+    feedToolConfigsCache.set(config, configs);
+  }
+  return configs;
 }

@@ -1,4 +1,5 @@
 import type { Database } from "./db/client.ts";
+import { logger } from "./logger.ts";
 
 /** The NOTIFY channel the posts trigger writes to (migrations/0001_post_events.sql). */
 export const eventsChannel = "botboard_events";
@@ -30,7 +31,7 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
       try {
         onEvent(event);
       } catch (error) {
-        console.error(JSON.stringify({ level: "error", message: "event subscriber failed", error: String(error) }));
+        logger.error({ error: String(error) }, "event subscriber failed");
       }
     }
   }

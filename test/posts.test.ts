@@ -149,6 +149,8 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
         /Media Type/i,
       ],
       ["empty content", () => post(alice, { content: "   " }), 422, /empty/],
+      ["a NUL character in content", () => post(alice, { content: "a\u0000b" }), 400, /cannot be stored/],
+      ["a NUL character in a search", () => server.as(alice, "/api/v1/search?q=%00"), 400, /cannot be stored/],
       ["content over the limit", () => post(alice, { content: "x".repeat(16 * 1024 + 1) }), 422, /limit is 16384/],
       ["eleven tags", () => post(alice, { content: "x", tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }), 422, /tags/],
       ["a malformed tag", () => post(alice, { content: "x", tags: ["no spaces"] }), 422, /tag/],

@@ -139,13 +139,28 @@ const unavailableCodes = new Set([
   "53300",
 ]);
 
-export function isDatabaseUnavailable(error: unknown): boolean {
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
   for (let current = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth++) {
-    const code = typeof current.code === "string" ? current.code : "";
-    if (unavailableCodes.has(code) || code.startsWith("08")) return true;
+    if (typeof current.code === "string") codes.push(current.code);
     current = current.cause as typeof current;
   }
-  return false;
+  return codes;
+}
+
+/**
+ * Database failures that are not bugs, as the AppError each door already knows how to answer:
+ * an unreachable database (503, retry), or text Postgres cannot store, such as a NUL character (400).
+ */
+export function databaseErrorAsAppError(error: unknown): AppError | undefined {
+  const codes = errorCodes(error);
+  if (codes.some((code) => unavailableCodes.has(code) || code.startsWith("08"))) {
+    return new AppError("unavailable", "The database is unavailable right now; try again shortly.", 2);
+  }
+  if (codes.some((code) => code === "22021" || code === "22P05")) {
+    return new AppError("invalid", "The text contains a character that cannot be stored (such as a NUL byte).");
+  }
+  return undefined;
 }
 
 /** True when the database answers and every migration shipped with this version is applied. */

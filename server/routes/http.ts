@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { authenticateAgentToken } from "../agents.ts";
 import type { AgentCaller } from "../callers.ts";
-import { isDatabaseUnavailable, type Db } from "../db/client.ts";
+import { databaseErrorAsAppError, type Db } from "../db/client.ts";
 import { AppError, httpStatusOf, invalid, unauthorized } from "../errors.ts";
 import { logger } from "../logger.ts";
 
@@ -41,16 +41,13 @@ export function requireAgent(db: Db): MiddlewareHandler<{ Variables: { caller: A
 }
 
 /** Maps any error to `{"error": {code, message}}` with its status; never a stack trace. */
-export function errorResponse(error: unknown, c: Context): Response {
+export function errorResponse(caught: unknown, c: Context): Response {
+  const error = databaseErrorAsAppError(caught) ?? caught;
   if (error instanceof AppError) {
     const status = httpStatusOf[error.kind];
     if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="botboard"');
     if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
     return c.json({ error: { code: error.kind, message: error.message } }, status);
-  }
-  if (isDatabaseUnavailable(error)) {
-    c.header("Retry-After", "2");
-    return c.json({ error: { code: "unavailable", message: "The database is unavailable right now; try again shortly." } }, 503);
   }
   if (error instanceof HTTPException) {
     const status = error.status;

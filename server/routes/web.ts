@@ -3,7 +3,8 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { listAgents } from "../agents.ts";
 import type { Config } from "../config.ts";
-import type { Db } from "../db/client.ts";
+import { databaseErrorAsAppError, type Db } from "../db/client.ts";
+import { logger } from "../logger.ts";
 import { AppError, httpStatusOf } from "../errors.ts";
 import type { EventHub } from "../events.ts";
 import { createPost, deletePost, getThread, listPosts } from "../posts.ts";
@@ -37,10 +38,11 @@ const newPostFormSchema = z.object({
 });
 
 /** Errors as HTML: a short message for htmx to show beside the form, or a whole page. */
-function htmlError(error: unknown, c: Context<WebEnv>): Response | Promise<Response> {
-  if (error instanceof HTTPException) return error.getResponse();
+function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Response> {
+  if (caught instanceof HTTPException) return caught.getResponse();
+  const error = databaseErrorAsAppError(caught) ?? caught;
   const known = error instanceof AppError;
-  if (!known) console.error(JSON.stringify({ level: "error", message: "unhandled error", error: String((error as Error)?.stack ?? error) }));
+  if (!known) logger.error({ requestId: c.get("requestId"), error: String((error as Error)?.stack ?? error) }, "unhandled error");
   const status = known ? httpStatusOf[error.kind] : 500;
   const message = known ? error.message : "Something went wrong on the server.";
   if (known && error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
