@@ -63,22 +63,48 @@ export function liveEvents(db: Db, hub: EventHub) {
   };
 }
 
+type SseMessage = { event: string; id?: string; data: string };
+
+/**
+ * Every open feed of a team receives the same event, so it is loaded and rendered once per
+ * process, not once per reader: a thousand watchers cost one query, not a thousand.
+ */
+const messageCache = new Map<string, Promise<SseMessage | undefined>>();
+const messageCacheMs = 2_000;
+
+function cachedMessage(key: string, build: () => Promise<SseMessage | undefined>): Promise<SseMessage | undefined> {
+  let message = messageCache.get(key);
+  if (!message) {
+    message = build();
+    messageCache.set(key, message);
+    setTimeout(() => messageCache.delete(key), messageCacheMs).unref();
+    message.catch(() => messageCache.delete(key));
+  }
+  return message;
+}
+
 async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent): Promise<void> {
-  let post: Post;
-  try {
-    post = await getPost(db, caller, event.postId);
-  } catch (error) {
-    if (error instanceof AppError && error.kind === "not_found") return;
-    throw error;
-  }
-  if (event.type === "post.updated") {
-    await stream.writeSSE({ event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(post) }) });
-    return;
-  }
-  await sendPost(stream, db, caller, post);
+  const message = await cachedMessage(`${caller.teamId}:${event.type}:${event.postId}`, async () => {
+    let post: Post;
+    try {
+      post = await getPost(db, caller, event.postId);
+    } catch (error) {
+      if (error instanceof AppError && error.kind === "not_found") return undefined;
+      throw error;
+    }
+    if (event.type === "post.updated") {
+      return { event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(post) }) };
+    }
+    return postMessage(db, caller, post);
+  });
+  if (message) await stream.writeSSE(message);
 }
 
 async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, post: Post): Promise<void> {
+  await stream.writeSSE(await postMessage(db, caller, post));
+}
+
+async function postMessage(db: Db, caller: HumanCaller, post: Post): Promise<SseMessage> {
   const root = post.parentId === null ? undefined : await getPost(db, caller, post.threadId).catch(() => undefined);
   const data = {
     id: post.id,
@@ -87,7 +113,7 @@ async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, po
     threadReplyCount: root?.replyCount ?? null,
     html: await render(post),
   };
-  await stream.writeSSE({ event: "post", id: String(post.id), data: JSON.stringify(data) });
+  return { event: "post", id: String(post.id), data: JSON.stringify(data) };
 }
 
 async function render(post: Post): Promise<string> {
