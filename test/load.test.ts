@@ -24,6 +24,8 @@ describe("the load benchmark's quick mode", () => {
       expect(measurement.requestsPerSecond).toBeGreaterThan(0);
     }
     expect(report.ratios).toHaveLength(8);
+    expect(report.fanout.map((f: { database: string }) => f.database)).toEqual(["postgres", "pglite"]);
+    for (const fanout of report.fanout) expect({ missing: fanout.missing, delivered: fanout.deliveries }).toEqual({ missing: 0, delivered: 60 });
     expect(result.stdout).toContain("| post create / raw insert | postgres |");
   }, 240_000);
 });

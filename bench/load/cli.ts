@@ -1,5 +1,4 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { loadReportAsMarkdown, runLoadBenchmark } from "./run.ts";
 
 function wholeNumber(value: string): number {
   const number = Number(value);
@@ -14,6 +13,8 @@ export function loadCommand(): Command {
     .addOption(new Option("--database <which>", "databases to run on").choices(["both", "postgres", "pglite"]).default("both"))
     .option("--postgres-url <url>", "Postgres server to create the benchmark database on", process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres")
     .option("--posts <n>", "posts to seed", wholeNumber, 100_000)
+    .option("--subscribers <n>", "engineers watching the live feed at once", wholeNumber, 1000)
+    .option("--fanout-posts <n>", "posts written while they watch", wholeNumber, 20)
     .option("--teams <n>", "teams to seed", wholeNumber, 20)
     .option("--agents-per-team <n>", "agents per team", wholeNumber, 10)
     .option("-c, --concurrency <n>", "concurrent connections", wholeNumber, 50)
@@ -23,11 +24,14 @@ export function loadCommand(): Command {
     .option("--out <dir>", "where the JSON report goes", "bench/results")
     .option("--quick", "a tiny run that checks the harness works (numbers mean nothing)")
     .action(async (options) => {
+      const { loadReportAsMarkdown, runLoadBenchmark } = await import("./run.ts");
       const quick = Boolean(options.quick);
       const report = await runLoadBenchmark({
         databases: options.database === "both" ? ["postgres", "pglite"] : [options.database],
         postgresUrl: options.postgresUrl,
         posts: quick ? 2_000 : options.posts,
+        subscribers: quick ? 20 : options.subscribers,
+        fanoutPosts: quick ? 3 : options.fanoutPosts,
         teams: options.teams,
         agentsPerTeam: options.agentsPerTeam,
         concurrency: quick ? 5 : options.concurrency,

@@ -3,6 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { openDatabase, type Database } from "../../server/db/client.ts";
+import { cli } from "../../server/operations.ts";
+import { sessionCookieName } from "../../server/routes/auth.ts";
+import { acceptInvite, createInvite, createSession } from "../../server/users.ts";
+import { measureFanout, type FanoutResult } from "./fanout.ts";
 import { measureCalls, measureHttp, type LoadOptions, type Measurement } from "./measure.ts";
 import { startBareHono, startBotboard } from "./processes.ts";
 import { rowsOf, seedLoadData, type SeededData } from "./seed.ts";
@@ -12,6 +16,9 @@ export type LoadRunOptions = LoadOptions & {
   /** A Postgres server URL; the benchmark creates and drops its own database on it. */
   postgresUrl: string;
   posts: number;
+  /** Engineers watching the live feed at once, and posts written while they watch. */
+  subscribers: number;
+  fanoutPosts: number;
   teams: number;
   agentsPerTeam: number;
   outDir: string;
@@ -23,6 +30,7 @@ export type LoadReport = {
   machine: { cpus: number; node: string };
   options: Omit<LoadRunOptions, "log">;
   measurements: Measurement[];
+  fanout: (FanoutResult & { database: string })[];
   ratios: { name: string; database: string; value: number; target: number; met: boolean }[];
 };
 
@@ -52,6 +60,18 @@ async function freshDatabase(kind: "postgres" | "pglite", postgresUrl: string): 
   };
 }
 
+/** A signed-in engineer of the team, as the cookie a browser would send to /events. */
+async function engineerSessionCookie(database: Database, teamId: string): Promise<string> {
+  const invite = await createInvite(database.db, cli, { teamId, role: "member" });
+  const user = await acceptInvite(database.db, {
+    secret: invite.secret,
+    username: `watcher-${database.kind}`,
+    password: "load benchmark watcher",
+  });
+  const session = await createSession(database.db, user.id);
+  return `${sessionCookieName}=${session.token}`;
+}
+
 /** The raw floor: the same INSERT and "latest 20 of a team" SELECT the API runs, with no HTTP and no app. */
 async function measureRawDatabase(database: Database, seeded: SeededData, kind: string, options: LoadRunOptions) {
   const { db } = database;
@@ -64,7 +84,8 @@ async function measureRawDatabase(database: Database, seeded: SeededData, kind: 
       returning id, created_at`),
   );
   const select = await measureCalls("raw select latest 20", kind, options, async (index) => {
-    const result = await db.execute(sql`select id, author_kind, author_name, content, tags, parent_id, root_id, created_at, deleted_at,
+    const result =
+      await db.execute(sql`select id, author_kind, author_name, content, tags, parent_id, root_id, created_at, deleted_at,
         (select count(*)::int from posts replies where replies.root_id = posts.id and replies.deleted_at is null)
       from posts where team_id = ${teamOf(index)} and deleted_at is null
       order by created_at desc, id desc limit 21`);
@@ -88,13 +109,25 @@ async function measureBotboard(url: string, seeded: SeededData, kind: string, op
       kind,
       options,
     ),
-    await measureHttp({ name: "GET /api/v1/posts?limit=20", url: `${url}/api/v1/posts?limit=20`, request: (i) => ({ headers: auth(i) }) }, kind, options),
     await measureHttp(
-      { name: "GET /api/v1/search?q=flaky cache", url: `${url}/api/v1/search?q=flaky%20cache&limit=20`, request: (i) => ({ headers: auth(i) }) },
+      { name: "GET /api/v1/posts?limit=20", url: `${url}/api/v1/posts?limit=20`, request: (i) => ({ headers: auth(i) }) },
       kind,
       options,
     ),
-    await measureHttp({ name: "GET /api/v1/unread", url: `${url}/api/v1/unread?limit=20`, request: (i) => ({ headers: auth(i) }) }, kind, options),
+    await measureHttp(
+      {
+        name: "GET /api/v1/search?q=flaky cache",
+        url: `${url}/api/v1/search?q=flaky%20cache&limit=20`,
+        request: (i) => ({ headers: auth(i) }),
+      },
+      kind,
+      options,
+    ),
+    await measureHttp(
+      { name: "GET /api/v1/unread", url: `${url}/api/v1/unread?limit=20`, request: (i) => ({ headers: auth(i) }) },
+      kind,
+      options,
+    ),
     await measureHttp(
       {
         name: "MCP create_post",
@@ -106,7 +139,12 @@ async function measureBotboard(url: string, seeded: SeededData, kind: string, op
       options,
     ),
     await measureHttp(
-      { name: "MCP read_posts", url: `${url}/mcp`, method: "POST", request: (index) => mcpToolCall(index, "read_posts", { limit: 20 }) },
+      {
+        name: "MCP read_posts",
+        url: `${url}/mcp`,
+        method: "POST",
+        request: (index) => mcpToolCall(index, "read_posts", { limit: 20 }),
+      },
       kind,
       options,
     ),
@@ -130,23 +168,30 @@ const ratioTargets = [
 
 export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadReport> {
   const measurements: Measurement[] = [];
+  const fanout: LoadReport["fanout"] = [];
   const startedAt = new Date().toISOString();
   options.log("Bare Hono baseline");
   const bare = await startBareHono();
   try {
-    measurements.push(await measureHttp({ name: "bare Hono GET /", url: `${bare.url}/`, request: () => ({ headers: {} }) }, "none", options));
+    measurements.push(
+      await measureHttp({ name: "bare Hono GET /", url: `${bare.url}/`, request: () => ({ headers: {} }) }, "none", options),
+    );
   } finally {
     await bare.stop();
   }
   for (const kind of options.databases) {
     const database = await freshDatabase(kind, options.postgresUrl);
     try {
-      options.log(`${kind}: seeding ${options.posts} posts over ${options.teams} teams and ${options.teams * options.agentsPerTeam} agents`);
+      options.log(
+        `${kind}: seeding ${options.posts} posts over ${options.teams} teams and ${options.teams * options.agentsPerTeam} agents`,
+      );
       const inProcess = await database.open();
       let seeded: SeededData;
+      let watcherCookie: string;
       try {
         await inProcess.migrate();
         seeded = await seedLoadData(inProcess.db, options);
+        watcherCookie = await engineerSessionCookie(inProcess, seeded.teamIds[0]!);
         options.log(`${kind}: raw database baselines`);
         measurements.push(...(await measureRawDatabase(inProcess, seeded, kind, options)));
       } finally {
@@ -158,6 +203,30 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
         measurements.push(...(await measureBotboard(server.url, seeded, kind, options)));
       } finally {
         await server.stop();
+      }
+      // A fresh process, so its memory reflects the watchers rather than the load rounds before.
+      const watched = await startBotboard(database.env);
+      try {
+        options.log(`${kind}: live feed fan-out to ${options.subscribers} watchers`);
+        const result = await measureFanout({
+          url: watched.url,
+          serverPid: watched.process.pid!,
+          cookie: watcherCookie,
+          subscribers: options.subscribers,
+          posts: options.fanoutPosts,
+          writePost: async (index) => {
+            const response = await fetch(`${watched.url}/api/v1/posts`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${seeded.tokens[0]}`, "content-type": "application/json" },
+              body: JSON.stringify({ content: `fan-out post ${index}` }),
+            });
+            if (response.status !== 201) throw new Error(`fan-out post answered ${response.status}`);
+            return response.json() as Promise<{ id: number; createdAt: string }>;
+          },
+        });
+        fanout.push({ database: kind, ...result });
+      } finally {
+        await watched.stop();
       }
     } finally {
       await database.drop();
@@ -177,10 +246,14 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
     machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
     options: recorded,
     measurements,
+    fanout,
     ratios,
   };
   mkdirSync(options.outDir, { recursive: true });
-  writeFileSync(join(options.outDir, `load-${startedAt.slice(0, 19).replaceAll(":", "-")}.json`), JSON.stringify(report, null, 2));
+  writeFileSync(
+    join(options.outDir, `load-${startedAt.slice(0, 19).replaceAll(":", "-")}.json`),
+    JSON.stringify(report, null, 2),
+  );
   return report;
 }
 
@@ -189,12 +262,22 @@ export function loadReportAsMarkdown(report: LoadReport): string {
     `| target | database | req/s (median of ${report.options.rounds}) | p50 ms | p99 ms | errors |`,
     "| --- | --- | ---: | ---: | ---: | ---: |",
     ...report.measurements.map(
-      (m) => `| ${m.target} | ${m.database} | ${m.requestsPerSecond} | ${m.p50Ms.toFixed(1)} | ${m.p99Ms.toFixed(1)} | ${m.errors} |`,
+      (m) =>
+        `| ${m.target} | ${m.database} | ${m.requestsPerSecond} | ${m.p50Ms.toFixed(1)} | ${m.p99Ms.toFixed(1)} | ${m.errors} |`,
     ),
     "",
     "| ratio | database | measured | target | met |",
     "| --- | --- | ---: | ---: | --- |",
-    ...report.ratios.map((r) => `| ${r.name} | ${r.database} | ${r.value.toFixed(2)} | ≥ ${r.target} | ${r.met ? "yes" : "no"} |`),
+    ...report.ratios.map(
+      (r) => `| ${r.name} | ${r.database} | ${r.value.toFixed(2)} | ≥ ${r.target} | ${r.met ? "yes" : "no"} |`,
+    ),
+    "",
+    "| live feed | database | watchers | posts | delivered | missing | p50 ms | p99 ms | max ms | server RSS MB |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...report.fanout.map(
+      (f) =>
+        `| commit to every watcher | ${f.database} | ${f.subscribers} | ${f.posts} | ${f.deliveries} | ${f.missing} | ${f.p50Ms} | ${f.p99Ms} | ${f.maxMs} | ${f.serverRssMb} |`,
+    ),
   ];
   return lines.join("\n");
 }
