@@ -3,3 +3,4 @@ export * from "./agents.ts";
 export * from "./posts.ts";
 export * from "./journal.ts";
 export * from "./audit.ts";
+export * from "./bench.ts";

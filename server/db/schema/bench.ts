@@ -1,0 +1,78 @@
+import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { teams } from "./teams.ts";
+
+/** What a run was asked to do, kept so `--resume` and the report need nothing but the run id. */
+export type BenchRunSettings = {
+  suitePath: string;
+  timeoutMs: number;
+  concurrency: number;
+  maxCostUsd: number | null;
+  /** The prompt each variant's agents were given, shown as is in the report. */
+  prompts: Record<string, string>;
+  prices: Record<string, { inputPerMTok: number; outputPerMTok: number; cacheReadPerMTok?: number; cacheWritePerMTok?: number }>;
+};
+
+/** One benchmark run: a suite, a driver, the variants compared and how the board was prepared. */
+export const benchRuns = pgTable("bench_runs", {
+  id: text("id").primaryKey(),
+  suite: text("suite").notNull(),
+  driver: text("driver").notNull(),
+  model: text("model"),
+  phase: text("phase", { enum: ["isolated", "accumulate", "warm"] }).notNull(),
+  variants: text("variants").array().notNull(),
+  repeats: integer("repeats").notNull(),
+  fromRunId: text("from_run_id"),
+  status: text("status", { enum: ["running", "stopped", "finished"] }).notNull().default("running"),
+  stopReason: text("stop_reason"),
+  settings: jsonb("settings").$type<BenchRunSettings>().notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  finishedAt: timestamp("finished_at", { withTimezone: true }),
+});
+
+export type ToolCallCounts = Record<string, number>;
+
+/**
+ * One trial: a task, a variant and a repeat. It is queued (pending), claimed by one worker under a
+ * lease (running), and once finished never runs again. Trials of one group run in `seq` order.
+ */
+export const benchTrials = pgTable(
+  "bench_trials",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    runId: text("run_id").notNull().references(() => benchRuns.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    taskSlug: text("task_slug").notNull(),
+    difficulty: text("difficulty").notNull(),
+    variant: text("variant").notNull(),
+    repeat: integer("repeat").notNull(),
+    /** Trials sharing a board (accumulate and warm phases) run one at a time, in seq order. */
+    groupKey: text("group_key"),
+    teamId: uuid("team_id").references(() => teams.id, { onDelete: "set null" }),
+    status: text("status", { enum: ["pending", "running", "finished"] }).notNull().default("pending"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
+    attempts: integer("attempts").notNull().default(0),
+    passed: boolean("passed"),
+    timedOut: boolean("timed_out"),
+    error: text("error"),
+    inputTokens: integer("input_tokens"),
+    outputTokens: integer("output_tokens"),
+    cacheReadTokens: integer("cache_read_tokens"),
+    cacheWriteTokens: integer("cache_write_tokens"),
+    costUsd: doublePrecision("cost_usd"),
+    costSource: text("cost_source", { enum: ["driver", "price-table", "none"] }),
+    turns: integer("turns"),
+    wallMs: integer("wall_ms"),
+    toolCalls: jsonb("tool_calls").$type<ToolCallCounts>(),
+    postsWritten: integer("posts_written"),
+    journalWritten: integer("journal_written"),
+    reads: integer("reads"),
+    testOutput: text("test_output"),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("bench_trials_identity_key").on(table.runId, table.taskSlug, table.variant, table.repeat),
+    index("bench_trials_queue_idx").on(table.runId, table.status, table.seq),
+  ],
+);
