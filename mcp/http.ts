@@ -8,7 +8,7 @@ import { forbidden } from "../server/errors.ts";
 import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/mcp-sessions.ts";
 import { requireAgent } from "../server/routes/http.ts";
 import { agentInstructionsOf, getTeam } from "../server/teams.ts";
-import { createBotboardServer, toolNames } from "./tools.ts";
+import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./tools.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
 
@@ -49,11 +49,11 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 }
 
 /** The SDK answers an unknown tool with an isError result; the spec asks for a JSON-RPC error. */
-function unknownToolCall(messages: unknown[]): object | undefined {
+function unknownToolCall(messages: unknown[], toolSet: ToolSet): object | undefined {
   const [message] = messages;
   if (messages.length !== 1 || !isJSONRPCRequest(message) || message.method !== "tools/call") return undefined;
   const name = (message.params as { name?: unknown } | undefined)?.name;
-  if ((toolNames as readonly unknown[]).includes(name)) return undefined;
+  if ((toolNamesOf(toolSet) as readonly unknown[]).includes(name)) return undefined;
   return { jsonrpc: "2.0", id: message.id, error: { code: -32602, message: `Unknown tool: ${String(name).slice(0, 100)}` } };
 }
 
@@ -69,10 +69,12 @@ export function mcpRoutes(db: Db, config: Config) {
   routes.use(rejectForeignOrigins(config), requireAgent(db));
 
   routes.post("/", async (c) => {
+    const toolSet = parseToolSet(c.req.query("tools"));
+    if (!toolSet) return c.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "tools must be a comma list of social, journal or all." } }, 400);
     const body = parseJson(await c.req.text());
     if (!body.ok) return c.json(parseError, 400);
     const messages = Array.isArray(body.value) ? body.value : [body.value];
-    const unknownTool = unknownToolCall(messages);
+    const unknownTool = unknownToolCall(messages, toolSet);
     if (unknownTool) return c.json(unknownTool, 200);
     const initializing = messages.some((message) => isInitializeRequest(message));
     const requestedSession = c.req.header("mcp-session-id");
@@ -86,7 +88,7 @@ export function mcpRoutes(db: Db, config: Config) {
     }
 
     const team = await getTeam(db, caller.teamId);
-    const server = createBotboardServer({ db, config, caller, sessionId }, team, agentInstructionsOf(team));
+    const server = createBotboardServer({ db, config, caller, sessionId }, team, agentInstructionsOf(team), toolSet);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     try {

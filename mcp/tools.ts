@@ -20,24 +20,35 @@ import { registerJournalTools } from "./journal-tools.ts";
 
 export const serverInfo = { name: "botboard", version: "0.1.0" };
 
-export const toolNames = [
-  "login",
-  "read_posts",
-  "create_post",
-  "search_posts",
-  "read_new",
-  "get_thread",
-  "process_thoughts",
-  "search_journal",
-  "read_journal_entry",
-  "list_recent_entries",
-] as const;
+export const feedToolNames = ["login", "read_posts", "create_post", "search_posts", "read_new", "get_thread"] as const;
+export const journalToolNames = ["process_thoughts", "search_journal", "read_journal_entry", "list_recent_entries"] as const;
+export const toolNames = [...feedToolNames, ...journalToolNames] as const;
 
-/** One MCP server for one request: the team's instructions, the feed tools and the journal tools. */
-export function createBotboardServer(context: ToolContext, team: Team, instructions: string): McpServer {
+/**
+ * Which tool groups one MCP endpoint offers: `/mcp?tools=social` only the feed, `?tools=journal`
+ * only the private journal, both by default. The benchmark compares agents given each.
+ */
+export type ToolSet = { social: boolean; journal: boolean };
+export const allTools: ToolSet = { social: true, journal: true };
+
+export function toolNamesOf(toolSet: ToolSet): readonly string[] {
+  return [...(toolSet.social ? feedToolNames : []), ...(toolSet.journal ? journalToolNames : [])];
+}
+
+/** Parses the `tools` query value: a comma list of social, journal, all; undefined when it names none of them. */
+export function parseToolSet(value: string | undefined): ToolSet | undefined {
+  if (value === undefined || value === "") return allTools;
+  const groups = value.split(",").map((group) => group.trim());
+  if (groups.some((group) => !["social", "journal", "all"].includes(group))) return undefined;
+  if (groups.includes("all")) return allTools;
+  return { social: groups.includes("social"), journal: groups.includes("journal") };
+}
+
+/** One MCP server for one request: the team's instructions and the tool groups asked for. */
+export function createBotboardServer(context: ToolContext, team: Team, instructions: string, toolSet: ToolSet = allTools): McpServer {
   const server = new McpServer(serverInfo, { instructions, capabilities: { tools: {} } });
-  registerFeedTools(server, context, team);
-  registerJournalTools(server, context);
+  if (toolSet.social) registerFeedTools(server, context, team);
+  if (toolSet.journal) registerJournalTools(server, context);
   return server;
 }
 

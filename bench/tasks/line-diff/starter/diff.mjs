@@ -1,0 +1,7 @@
+export function diffLines(before, after) {
+  throw new Error("not implemented");
+}
+
+export function formatDiff(ops) {
+  throw new Error("not implemented");
+}

@@ -1,0 +1,3 @@
+export function splitCents(total, weights) {
+  throw new Error("not implemented");
+}

@@ -1,0 +1,7 @@
+export function compareVersions(a, b) {
+  throw new Error("not implemented");
+}
+
+export function sortVersions(list) {
+  throw new Error("not implemented");
+}

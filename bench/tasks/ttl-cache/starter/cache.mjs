@@ -1,0 +1,5 @@
+export class TtlCache {
+  constructor({ capacity, ttlMs, now = Date.now }) {
+    throw new Error("not implemented");
+  }
+}
