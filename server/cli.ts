@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { serveStdioProxy } from "../mcp/stdio.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "./db/client.ts";
+import { benchCommand } from "../bench/cli.ts";
 import { loadCommand } from "../bench/load/cli.ts";
 import { AppError } from "./errors.ts";
 import { adminSocketPath, startServer } from "./main.ts";
@@ -255,6 +256,7 @@ export function buildCli(): Command {
     });
 
   program.addCommand(loadCommand());
+  program.addCommand(benchCommand((name, input) => runOperation(config(), name, input as never) as Promise<never>));
 
   return program;
 }

@@ -1,4 +1,5 @@
 import { addAgentToken, listAgents, revokeAgentTokens } from "./agents.ts";
+import { getBenchRun, listBenchRuns, listBenchTrials } from "./bench-runs.ts";
 import type { Db } from "./db/client.ts";
 import { invalid } from "./errors.ts";
 import { exportTeam, importTeam } from "./team-archive.ts";
@@ -81,6 +82,12 @@ export const operations = {
     const team = await resolveTeam(db, input.team);
     const invite = await createInvite(db, cli, { teamId: team.id, role: input.role ?? "admin" });
     return { team: team.slug, link: setupLink(publicUrl, invite.secret), expiresAt: invite.expiresAt };
+  },
+  async "bench.list"({ db }: OperationContext) {
+    return listBenchRuns(db);
+  },
+  async "bench.show"({ db }: OperationContext, input: { runId: string }) {
+    return { run: await getBenchRun(db, input.runId), trials: await listBenchTrials(db, input.runId) };
   },
 };
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { eq, getTableColumns, inArray, sql, type Table } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "./db/client.ts";
@@ -118,4 +119,53 @@ export async function importTeam(db: Db, lines: string[]): Promise<{ team: strin
     }
     return { team: String(teamRows[0]!.slug), rows: counts };
   });
+}
+
+/**
+ * Copies a team's knowledge (agents, posts, journal entries) into a new team in the same database,
+ * through an export and an import: ids are renumbered so nothing clashes with the original. Tokens,
+ * engineers, read cursors and the audit log stay behind, so the copy starts with no one signed in and
+ * every post unread. The benchmark's warm phase starts agents on such a copy of an earlier run's board.
+ */
+export async function copyTeam(db: Db, sourceSlugOrId: string, target: { name: string; slug: string }): Promise<{ team: string; rows: Record<string, number> }> {
+  const lines = await exportTeam(db, sourceSlugOrId);
+  const [offsets] = await db
+    .select({
+      posts: sql<number>`(select coalesce(max(id), 0) from posts)::bigint`,
+      journal: sql<number>`(select coalesce(max(id), 0) from journal_entries)::bigint`,
+    })
+    .from(sql`(select 1) as one`);
+  const postOffset = Number(offsets!.posts);
+  const journalOffset = Number(offsets!.journal);
+  const newIds = new Map<string, string>();
+  const renamed = (id: unknown) => {
+    if (typeof id !== "string") return id;
+    if (!newIds.has(id)) newIds.set(id, randomUUID());
+    return newIds.get(id)!;
+  };
+  const shift = (id: unknown, offset: number) => (typeof id === "number" ? id + offset : id);
+  const copied = [lines[0]!];
+  for (const line of lines.slice(1)) {
+    const { table, row } = JSON.parse(line) as { table: ArchivedTable; row: Record<string, unknown> };
+    let copy: Record<string, unknown> | undefined;
+    if (table === "teams") copy = { ...row, id: renamed(row.id), name: target.name, slug: target.slug, createdAt: new Date().toISOString() };
+    else if (table === "agents") copy = { ...row, id: renamed(row.id), teamId: renamed(row.teamId), lastSeenAt: null };
+    else if (table === "posts") {
+      copy = {
+        ...row,
+        id: shift(row.id, postOffset),
+        parentId: shift(row.parentId, postOffset),
+        rootId: shift(row.rootId, postOffset),
+        teamId: renamed(row.teamId),
+        agentId: row.agentId === null ? null : renamed(row.agentId),
+        userId: null,
+        tokenId: null,
+        idempotencyKey: null,
+      };
+    } else if (table === "journal_entries") {
+      copy = { ...row, id: shift(row.id, journalOffset), teamId: renamed(row.teamId), agentId: renamed(row.agentId), tokenId: null };
+    }
+    if (copy) copied.push(JSON.stringify({ table, row: copy }));
+  }
+  return importTeam(db, copied);
 }

@@ -4,6 +4,8 @@ import { teams } from "./teams.ts";
 /** What a run was asked to do, kept so `--resume` and the report need nothing but the run id. */
 export type BenchRunSettings = {
   suitePath: string;
+  /** Where the run's JSONL and reports are written. */
+  outDir: string;
   timeoutMs: number;
   concurrency: number;
   maxCostUsd: number | null;

@@ -1,0 +1,144 @@
+import { appendFileSync, mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import {
+  benchRunProgress,
+  claimBenchTrial,
+  finishBenchTrial,
+  releaseBenchTrial,
+  renewBenchLease,
+  setBenchRunStatus,
+  type BenchRun,
+  type BenchTrial,
+} from "../server/bench-runs.ts";
+import type { Db } from "../server/db/client.ts";
+import type { Driver } from "./drivers/driver.ts";
+import { loadSuite, type BenchTask } from "./suites.ts";
+import { runTrial } from "./trial.ts";
+
+export type RunEvent =
+  | { kind: "started"; trial: BenchTrial }
+  | { kind: "finished"; trial: BenchTrial }
+  | { kind: "progress"; total: number; finished: number; running: number; failed: number; costUsd: number };
+
+export type ExecuteOptions = {
+  driver: Driver;
+  /** The Botboard server agents reach over MCP. */
+  serverUrl: string;
+  concurrency: number;
+  /** Aborting it stops the run cleanly: running agents end, their trials go back to the queue. */
+  signal: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  /** How long a claim holds before another worker may take the trial over; renewed while it runs. */
+  leaseMs?: number;
+};
+
+export type ExecuteResult = { status: BenchRun["status"]; stopReason: string | null; ranHere: number };
+
+const idlePollMs = 250;
+
+/** A worker's name in the queue: which machine and process holds a trial. */
+export const workerName = () => `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+
+/**
+ * Works through a run's queue with `concurrency` trials at a time. Several processes may do this
+ * on one run (they share the queue in the database); each finished trial is also appended to the
+ * run dir's trials.jsonl. Stops before --max-cost would be passed, or when the signal aborts.
+ */
+export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions): Promise<ExecuteResult> {
+  const suite = loadSuite(run.settings.suitePath);
+  const tasks = new Map<string, BenchTask>(suite.tasks.map((task) => [task.slug, task]));
+  const owner = workerName();
+  const leaseMs = options.leaseMs ?? run.settings.timeoutMs + 180_000;
+  const outDir = run.settings.outDir;
+  mkdirSync(outDir, { recursive: true });
+  await setBenchRunStatus(db, run.id, "running");
+
+  let stopReason: string | null = null;
+  let ranHere = 0;
+  let runningHere = 0;
+  const report = async () => {
+    const progress = await benchRunProgress(db, run.id);
+    options.onEvent?.({ kind: "progress", ...progress });
+    return progress;
+  };
+
+  /** Budget check before a claim: what is spent, plus the trials in flight here and the next one at the mean cost so far. */
+  const overBudget = async () => {
+    const maxCost = run.settings.maxCostUsd;
+    if (maxCost === null) return false;
+    const progress = await benchRunProgress(db, run.id);
+    const expected = progress.meanCostUsd ?? 0;
+    return progress.costUsd + (runningHere + 1) * expected > maxCost || progress.costUsd >= maxCost;
+  };
+
+  const worker = async () => {
+    while (!options.signal.aborted && stopReason === null) {
+      if (await overBudget()) {
+        stopReason = `budget: the next trial would pass --max-cost $${run.settings.maxCostUsd}`;
+        break;
+      }
+      const trial = await claimBenchTrial(db, run.id, owner, leaseMs);
+      if (!trial) {
+        const progress = await benchRunProgress(db, run.id);
+        if (progress.finished === progress.total) break;
+        // Trials wait on an earlier one of their group, or run in other workers: wait for them, unless
+        // none of ours runs and the rest belong to live workers elsewhere.
+        if (runningHere === 0 && progress.finished + progress.running === progress.total && !(await anyClaimable(db, run.id, owner))) break;
+        await new Promise((resolve) => setTimeout(resolve, idlePollMs));
+        continue;
+      }
+      const task = tasks.get(trial.taskSlug);
+      runningHere++;
+      options.onEvent?.({ kind: "started", trial });
+      const renew = setInterval(() => void renewBenchLease(db, trial.id, owner, leaseMs), Math.min(60_000, leaseMs / 3));
+      try {
+        const end = task
+          ? await runTrial({ db, run, driver: options.driver, serverUrl: options.serverUrl, signal: options.signal }, task, trial)
+          : { kind: "finished" as const, outcome: missingTaskOutcome(trial) };
+        if (end.kind === "interrupted") {
+          await releaseBenchTrial(db, trial.id, owner);
+          continue;
+        }
+        const finished = await finishBenchTrial(db, trial.id, owner, end.outcome);
+        if (finished) {
+          ranHere++;
+          appendFileSync(join(outDir, "trials.jsonl"), JSON.stringify(finished) + "\n");
+          options.onEvent?.({ kind: "finished", trial: finished });
+        }
+      } finally {
+        clearInterval(renew);
+        runningHere--;
+      }
+      await report();
+    }
+  };
+
+  await report();
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  const progress = await report();
+  if (options.signal.aborted) stopReason ??= "interrupted";
+  const status = progress.finished === progress.total ? "finished" : "stopped";
+  await setBenchRunStatus(db, run.id, status, status === "finished" ? null : stopReason ?? "other workers still hold trials");
+  return { status, stopReason, ranHere };
+}
+
+/** Whether a trial is claimable right now (pending and not waiting on its group, or with an expired lease). */
+async function anyClaimable(db: Db, runId: string, owner: string): Promise<boolean> {
+  const rows = await db.execute(sql`
+    select 1 from bench_trials t
+    where t.run_id = ${runId} and t.lease_owner is distinct from ${owner}
+      and (t.status = 'pending' or (t.status = 'running' and t.lease_expires_at < now()))
+    limit 1`);
+  return (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows).length > 0;
+}
+
+function missingTaskOutcome(trial: BenchTrial) {
+  return {
+    passed: false, timedOut: false, error: `the suite no longer has task ${trial.taskSlug}`,
+    inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0, costSource: "none" as const,
+    turns: 0, wallMs: 0, toolCalls: {}, postsWritten: 0, journalWritten: 0, reads: 0, testOutput: "",
+  };
+}

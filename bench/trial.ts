@@ -1,0 +1,135 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { sql } from "drizzle-orm";
+import { addAgentToken } from "../server/agents.ts";
+import { setBenchTrialTeam, type BenchRun, type BenchTrial, type BenchTrialOutcome, type BenchVariant } from "../server/bench-runs.ts";
+import type { Db } from "../server/db/client.ts";
+import { journalEntries, posts } from "../server/db/schema/index.ts";
+import { cli } from "../server/operations.ts";
+import type { Driver, DriverResult } from "./drivers/driver.ts";
+import { runProcess } from "./drivers/process.ts";
+import { benchTeam } from "./plan.ts";
+import { priceOf } from "./prices.ts";
+import type { BenchTask, TaskFile } from "./suites.ts";
+import { promptFor, readToolNames, variantTools } from "./variants.ts";
+
+const testTimeoutMs = 120_000;
+const testOutputLimit = 4000;
+
+function copyFiles(files: TaskFile[], workspace: string): void {
+  for (const file of files) {
+    const target = join(workspace, file.target);
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(file.source, target);
+  }
+}
+
+export type TrialContext = { db: Db; run: BenchRun; driver: Driver; serverUrl: string; signal: AbortSignal };
+
+/** What a trial left: its outcome, or `interrupted` when the run was stopped while the agent worked. */
+export type TrialEnd = { kind: "finished"; outcome: BenchTrialOutcome } | { kind: "interrupted" };
+
+/** The board this trial's agent writes to: the group's, or for the isolated phase a new one. */
+async function teamFor(context: TrialContext, trial: BenchTrial): Promise<string> {
+  if (trial.teamId) return trial.teamId;
+  const team = await benchTeam(context.db, context.run.id, trial.variant as BenchVariant, `t${trial.id}`);
+  await setBenchTrialTeam(context.db, trial.id, team.id);
+  return team.id;
+}
+
+async function writtenBy(db: Db, tokenId: string) {
+  const [row] = await db
+    .select({
+      posts: sql<number>`(select count(*) from ${posts} where ${posts.tokenId} = ${tokenId})::int`,
+      journal: sql<number>`(select count(*) from ${journalEntries} where ${journalEntries.tokenId} = ${tokenId})::int`,
+    })
+    .from(sql`(select 1) as one`);
+  return { posts: row?.posts ?? 0, journal: row?.journal ?? 0 };
+}
+
+/**
+ * One trial: a fresh workspace with the starter files; for a variant with tools, a fresh token on
+ * the trial's board; the driver; then the task's own tests, copied in last so the agent cannot have
+ * changed them. The agent's word is never taken for the result.
+ */
+export async function runTrial(context: TrialContext, task: BenchTask, trial: BenchTrial): Promise<TrialEnd> {
+  const { db, run, driver } = context;
+  const variant = trial.variant as BenchVariant;
+  const workspace = mkdtempSync(join(tmpdir(), `botboard-bench-${task.slug}-`));
+  const started = Date.now();
+  try {
+    copyFiles(task.starter, workspace);
+    const tools = variantTools[variant];
+    let tokenId: string | undefined;
+    let mcp: { url: string; token: string } | undefined;
+    if (tools) {
+      const teamId = await teamFor(context, trial);
+      const agentName = trial.groupKey ? `agent-${variant}-r${trial.repeat}` : `agent-${task.slug}`.slice(0, 64);
+      const created = await addAgentToken(db, cli, { teamId, name: agentName });
+      tokenId = created.tokenRecord.id;
+      mcp = { url: `${context.serverUrl}/mcp?tools=${tools}`, token: created.token };
+    }
+    let result: DriverResult;
+    try {
+      result = await driver.run({
+        task,
+        workspace,
+        prompt: promptFor(variant, task.prompt),
+        mcp,
+        model: run.model ?? undefined,
+        timeoutMs: run.settings.timeoutMs,
+        signal: context.signal,
+      });
+    } catch (error) {
+      if (context.signal.aborted) return { kind: "interrupted" };
+      result = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: null, turns: 0, toolCalls: {}, timedOut: false, error: `driver failed: ${(error as Error).message}` };
+    }
+    if (context.signal.aborted) return { kind: "interrupted" };
+    const wallMs = Date.now() - started;
+
+    copyFiles(task.tests, workspace);
+    const [command, ...args] = task.testCommand;
+    const tested = await runProcess(command!, args, {
+      cwd: workspace,
+      env: { PATH: process.env.PATH ?? "", HOME: workspace, PYTHONDONTWRITEBYTECODE: "1", NO_COLOR: "1" },
+      timeoutMs: testTimeoutMs,
+      signal: context.signal,
+    });
+    if (tested.aborted) return { kind: "interrupted" };
+    const testOutput = `${tested.stdout}\n${tested.stderr}`.trim();
+
+    const written = tokenId ? await writtenBy(db, tokenId) : { posts: 0, journal: 0 };
+    const tablePrice = priceOf(run.settings.prices, run.model ?? undefined, result);
+    const anyTokens = result.inputTokens + result.outputTokens + result.cacheReadTokens + result.cacheWriteTokens > 0;
+    const [costUsd, costSource] =
+      result.costUsd !== null ? [result.costUsd, "driver" as const]
+      : tablePrice !== undefined ? [tablePrice, "price-table" as const]
+      : [0, "none" as const];
+    const reads = Object.entries(result.toolCalls).filter(([name]) => readToolNames.has(name)).reduce((sum, [, count]) => sum + count, 0);
+    const noPriceNote = anyTokens && costSource === "none" ? `no price for model ${run.model ?? "(none)"}; cost counted as 0` : null;
+    return {
+      kind: "finished",
+      outcome: {
+        passed: tested.exitCode === 0 && !tested.timedOut,
+        timedOut: result.timedOut,
+        error: [result.error, tested.timedOut ? "the tests timed out" : null, noPriceNote].filter(Boolean).join("; ") || null,
+        inputTokens: result.inputTokens,
+        outputTokens: result.outputTokens,
+        cacheReadTokens: result.cacheReadTokens,
+        cacheWriteTokens: result.cacheWriteTokens,
+        costUsd,
+        costSource,
+        turns: result.turns,
+        wallMs,
+        toolCalls: result.toolCalls,
+        postsWritten: written.posts,
+        journalWritten: written.journal,
+        reads,
+        testOutput: testOutput.length > testOutputLimit ? `…${testOutput.slice(-testOutputLimit)}` : testOutput,
+      },
+    };
+  } finally {
+    rmSync(workspace, { recursive: true, force: true });
+  }
+}
