@@ -17,6 +17,7 @@ import { Feed, FeedPage } from "../../views/pages/feed.tsx";
 import { SearchPage } from "../../views/pages/search.tsx";
 import { ThreadPage } from "../../views/pages/thread.tsx";
 import { adminRoutes } from "./web-admin.ts";
+import { benchRoutes } from "./web-bench.ts";
 import { liveEvents } from "./web-events.ts";
 import { isHtmx, pageOf, parseWith, requireEngineer, sameOriginPosts, type WebEnv } from "./web-session.ts";
 import { signInRoutes } from "./web-sign-in.ts";
@@ -117,5 +118,6 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
 
   web.get("/events", engineer, liveEvents(db, hub));
   web.route("/", adminRoutes(db, config, engineer));
+  web.route("/", benchRoutes(db, engineer));
   return web;
 }

@@ -1,0 +1,157 @@
+import { raw } from "hono/html";
+import type { BenchRunSummary } from "../../server/bench-runs.ts";
+import { describePassRate, describeRatio, usd, type BenchReport } from "../../bench/report.ts";
+import { deltaChart, stripChart } from "../../bench/report-html.ts";
+import { Layout, type PageContext } from "../layout.tsx";
+
+/** /bench: benchmark runs, and one run's report (the same data `botboard bench report` prints). */
+export function BenchRunsPage(props: { page: PageContext; runs: BenchRunSummary[] }) {
+  return (
+    <Layout title="Benchmark runs" page={props.page} current="/bench">
+      <h1>Benchmark runs</h1>
+      {props.runs.length === 0 ? (
+        <p class="empty">
+          No benchmark runs yet. Start one from the command line: <code>botboard bench run --driver oracle</code>.
+        </p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">Status</th>
+                <th scope="col">Driver</th>
+                <th scope="col">Phase</th>
+                <th scope="col">Variants</th>
+                <th scope="col">Trials</th>
+                <th scope="col">Passed</th>
+                <th scope="col">Cost</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.runs.map((run) => (
+                <tr>
+                  <td>
+                    <a href={`/bench/${encodeURIComponent(run.id)}`}>{run.id}</a>
+                  </td>
+                  <td>{run.status}</td>
+                  <td>
+                    {run.driver}
+                    {run.model ? ` / ${run.model}` : ""}
+                  </td>
+                  <td>{run.phase}</td>
+                  <td>{run.variants.join(", ")}</td>
+                  <td>
+                    {run.finished}/{run.trials}
+                  </td>
+                  <td>{run.passed}</td>
+                  <td>{usd(run.costUsd)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Layout>
+  );
+}
+
+export function BenchRunPage(props: { page: PageContext; report: BenchReport }) {
+  const { report } = props;
+  const { run } = report;
+  const compared = report.variants.filter((variant) => variant.vsBaseline);
+  return (
+    <Layout title={`Benchmark ${run.id}`} page={props.page} current="/bench">
+      <p>
+        <a href="/bench">All runs</a>
+      </p>
+      <h1>Benchmark {run.id}</h1>
+      <p>
+        Suite {run.suite}, driver {run.driver}
+        {run.model ? `, model ${run.model}` : ""}, phase {run.phase}
+        {run.fromRunId ? ` (from ${run.fromRunId})` : ""}, {run.repeats} repeat(s). Status {run.status}
+        {run.stopReason ? ` (${run.stopReason})` : ""}; {report.trials.finished} of {report.trials.total} trials finished.
+      </p>
+      <h2>Per variant</h2>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Variant</th>
+              <th scope="col">Passed (Wilson 95% CI)</th>
+              <th scope="col">Total cost</th>
+              <th scope="col">Mean cost</th>
+              <th scope="col">Mean turns</th>
+              <th scope="col">Mean time</th>
+              <th scope="col">Written</th>
+              <th scope="col">Reads</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.variants.map((variant) => (
+              <tr>
+                <td>{variant.variant}</td>
+                <td>{describePassRate(variant)}</td>
+                <td>{usd(variant.totalCostUsd)}</td>
+                <td>{usd(variant.meanCostUsd)}</td>
+                <td>{variant.meanTurns.toFixed(1)}</td>
+                <td>{variant.meanWallSeconds.toFixed(1)} s</td>
+                <td>{variant.postsWritten + variant.journalWritten}</td>
+                <td>{variant.reads}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h2>Against the baseline</h2>
+      {compared.length === 0 ? (
+        <p class="muted">No comparison: this run has no baseline trials, or no other variant.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Variant</th>
+                <th scope="col">Tasks</th>
+                <th scope="col">Cost</th>
+                <th scope="col">Turns</th>
+                <th scope="col">Time</th>
+              </tr>
+            </thead>
+            <tbody>
+              {compared.flatMap((variant) => [
+                <tr>
+                  <td>{variant.variant}</td>
+                  <td>all</td>
+                  <td>{describeRatio(variant.vsBaseline?.cost)}</td>
+                  <td>{describeRatio(variant.vsBaseline?.turns)}</td>
+                  <td>{describeRatio(variant.vsBaseline?.wallTime)}</td>
+                </tr>,
+                <tr>
+                  <td>{variant.variant}</td>
+                  <td>hard</td>
+                  <td>{describeRatio(variant.vsBaselineHard?.cost)}</td>
+                  <td>{describeRatio(variant.vsBaselineHard?.turns)}</td>
+                  <td>{describeRatio(variant.vsBaselineHard?.wallTime)}</td>
+                </tr>,
+              ])}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <p class="muted">Hard tasks: {report.hardTasks.join(", ") || "none"}.</p>
+      <h2>Charts</h2>
+      {/* The charts are SVG built from numbers, with every name escaped (bench/report-html.ts). */}
+      <figure>{raw(stripChart(report, "costUsd", "Cost per trial"))}</figure>
+      <figure>{raw(stripChart(report, "wallSeconds", "Wall time per trial"))}</figure>
+      <figure>{raw(deltaChart(report))}</figure>
+      <h2>Prompts</h2>
+      {Object.entries(report.prompts).map(([variant, prompt]) => (
+        <section>
+          <h3>{variant}</h3>
+          <pre>{prompt}</pre>
+        </section>
+      ))}
+    </Layout>
+  );
+}
