@@ -84,7 +84,7 @@ const vitestCli = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", imp
 
 function exercismTestCommand(language: BenchTask["language"], testFiles: string[]): string[] {
   if (language === "python") return ["python3", "-m", "unittest", ...testFiles.map((file) => file.replace(/\.py$/, "").replaceAll("/", "."))];
-  return [process.execPath, vitestCli, "run", "--globals", "--root", ".", "--config", "false", ...testFiles];
+  return [process.execPath, vitestCli, "run", "--globals", "--root", ".", ...testFiles];
 }
 
 function loadExercismTask(folder: string): BenchTask {

@@ -1,0 +1,76 @@
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nullDriver, oracleDriver } from "../bench/drivers/calibration.ts";
+import { loadSuite } from "../bench/suites.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { planTestRun, runToEnd } from "./support/bench.ts";
+
+/**
+ * The suites calibrate the harness: every task's reference solution passes its hidden tests and its
+ * starter files fail them. A task where either is not so measures nothing.
+ */
+const exercismFixture = fileURLToPath(new URL("./fixtures/exercism", import.meta.url));
+
+describe("builtin suite and the Exercism loader", () => {
+  it("the builtin suite has at least 12 tasks in Python and JavaScript, some hard", () => {
+    const suite = loadSuite("builtin");
+    expect(suite.tasks.length).toBeGreaterThanOrEqual(12);
+    expect(new Set(suite.tasks.map((task) => task.language))).toEqual(new Set(["python", "javascript"]));
+    expect(suite.tasks.filter((task) => task.difficulty === "hard").length).toBeGreaterThanOrEqual(2);
+    for (const task of suite.tasks) {
+      expect(task.starter.length, task.slug).toBeGreaterThan(0);
+      expect(task.tests.length, task.slug).toBeGreaterThan(0);
+      expect(task.solution.length, task.slug).toBeGreaterThan(0);
+    }
+  });
+
+  it("an Exercism-layout folder loads with its instructions, files and test command", () => {
+    const suite = loadSuite(exercismFixture);
+    expect(suite.tasks.map((task) => [task.slug, task.language])).toEqual([
+      ["vowel-count", "javascript"],
+      ["leap-count", "python"],
+    ]);
+    const leap = suite.tasks.find((task) => task.slug === "leap-count")!;
+    expect(leap.prompt).toContain("Count the leap years");
+    expect(leap.prompt).toContain("leap_count.py");
+    expect(leap.starter.map((file) => file.target).sort()).toEqual(["leap_count.py", "leap_count_test.py"]);
+    expect(leap.solution).toEqual([{ source: expect.stringContaining(".meta/example.py"), target: "leap_count.py" }]);
+    expect(leap.testCommand).toEqual(["python3", "-m", "unittest", "leap_count_test"]);
+  });
+
+  it("a folder with no tasks is a clear error", () => {
+    expect(() => loadSuite(fileURLToPath(new URL("./support", import.meta.url)))).toThrow(/No tasks found/);
+  });
+});
+
+describe.each(databaseKinds)("calibration on %s", (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("oracle passes every builtin trial and null fails every one", async () => {
+    const db = server.database.db;
+    const [oracle, nothing] = await Promise.all([
+      planTestRun(db, { driver: "oracle" }).then((planned) => runToEnd(db, planned, oracleDriver, server.url, { concurrency: 2 })),
+      planTestRun(db, { driver: "null" }).then((planned) => runToEnd(db, planned, nullDriver, server.url, { concurrency: 2 })),
+    ]);
+    expect(oracle.result.status).toBe("finished");
+    expect(oracle.trials.filter((trial) => !trial.passed).map((trial) => `${trial.taskSlug}: ${trial.testOutput}`)).toEqual([]);
+    expect(oracle.trials.every((trial) => trial.costUsd === 0 && trial.turns === 0)).toBe(true);
+    expect(nothing.trials.filter((trial) => trial.passed).map((trial) => trial.taskSlug)).toEqual([]);
+    expect(nothing.trials.length).toBe(loadSuite("builtin").tasks.length);
+  }, 120_000);
+
+  it("oracle passes and null fails the Exercism-layout fixture", async () => {
+    const db = server.database.db;
+    const suite = loadSuite(exercismFixture);
+    const oracle = await runToEnd(db, await planTestRun(db, { driver: "oracle", suite }), oracleDriver, server.url);
+    const nothing = await runToEnd(db, await planTestRun(db, { driver: "null", suite }), nullDriver, server.url);
+    expect(oracle.trials.map((trial) => [trial.taskSlug, trial.passed])).toEqual([["vowel-count", true], ["leap-count", true]]);
+    expect(nothing.trials.map((trial) => trial.passed)).toEqual([false, false]);
+  }, 60_000);
+});
