@@ -1,0 +1,132 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { oracleDriver } from "../bench/drivers/calibration.ts";
+import { openaiDriver } from "../bench/drivers/openai.ts";
+import { executeRun } from "../bench/runner.ts";
+import { loadSuite } from "../bench/suites.ts";
+import { claimBenchTrial, getBenchRun, listBenchTrials, type BenchTrial } from "../server/bench-runs.ts";
+import { startMockChatServer, type MockChatServer } from "./support/mock-chat.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { planTestRun } from "./support/bench.ts";
+
+/** The trial queue: stops and resumes lose and repeat nothing; workers never share a trial; budgets hold. */
+const fewTasks = loadSuite("builtin", ["interval-merge", "money-split", "run-length", "word-wrap"]);
+const prices = { "mock-model": { inputPerMTok: 1, outputPerMTok: 2, cacheReadPerMTok: 0.5 } };
+/** One answer of the mock: 80 input, 20 cached and 10 output tokens. */
+const costPerAnswer = 80e-6 + 20 * 0.5e-6 + 10 * 2e-6;
+
+function jsonlTrials(outDir: string): BenchTrial[] {
+  return readFileSync(join(outDir, "trials.jsonl"), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+}
+
+describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
+  let server: TestServer;
+  let slowModel: MockChatServer;
+  let quickModel: MockChatServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    slowModel = await startMockChatServer([], { delayMs: 30_000 });
+    quickModel = await startMockChatServer([]);
+    process.env.OPENAI_API_KEY = "sk-mock";
+  });
+  afterAll(async () => {
+    await slowModel?.close();
+    await quickModel?.close();
+    await server?.close();
+  });
+
+  it("a stopped run resumes without rerunning or losing a trial", async () => {
+    const db = server.database.db;
+    const planned = await planTestRun(db, { driver: "oracle", suite: fewTasks, variants: ["baseline", "social"] });
+    const stop = new AbortController();
+    let finishedCount = 0;
+    const first = await executeRun(db, planned.run, {
+      driver: oracleDriver, serverUrl: server.url, concurrency: 1, signal: stop.signal,
+      onEvent: (event) => {
+        if (event.kind === "finished" && ++finishedCount === 3) stop.abort();
+      },
+    });
+    expect(first).toMatchObject({ status: "stopped", stopReason: "interrupted", ranHere: 3 });
+    const before = await listBenchTrials(db, planned.run.id);
+    expect(before.map((trial) => trial.status)).toEqual(["finished", "finished", "finished", "pending", "pending", "pending", "pending", "pending"]);
+
+    const second = await executeRun(db, await getBenchRun(db, planned.run.id), { driver: oracleDriver, serverUrl: server.url, concurrency: 2, signal: new AbortController().signal });
+    expect(second).toMatchObject({ status: "finished", ranHere: 5 });
+    const after = await listBenchTrials(db, planned.run.id);
+    expect(after.every((trial) => trial.status === "finished" && trial.passed && trial.attempts === 1)).toBe(true);
+    expect(after.slice(0, 3).map((trial) => trial.finishedAt)).toEqual(before.slice(0, 3).map((trial) => trial.finishedAt));
+    const lines = jsonlTrials(planned.outDir);
+    expect(lines.map((trial) => trial.id).sort()).toEqual(after.map((trial) => trial.id).sort());
+    expect((await getBenchRun(db, planned.run.id)).status).toBe("finished");
+  }, 60_000);
+
+  it("Ctrl-C during a trial ends the agent and puts the trial back in the queue", async () => {
+    const db = server.database.db;
+    process.env.OPENAI_BASE_URL = slowModel.url;
+    const planned = await planTestRun(db, { driver: "openai", model: "mock-model", suite: loadSuite("builtin", ["run-length"]), prices });
+    const stop = new AbortController();
+    const running = executeRun(db, planned.run, {
+      driver: openaiDriver, serverUrl: server.url, concurrency: 1, signal: stop.signal,
+      onEvent: (event) => {
+        if (event.kind === "started") setTimeout(() => stop.abort(), 300);
+      },
+    });
+    const started = Date.now();
+    expect(await running).toMatchObject({ status: "stopped", ranHere: 0 });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const [trial] = await listBenchTrials(db, planned.run.id);
+    expect(trial).toMatchObject({ status: "pending", attempts: 1, leaseOwner: null, passed: null });
+  }, 30_000);
+
+  it("a trial whose worker died is taken over once its lease expires", async () => {
+    const db = server.database.db;
+    const planned = await planTestRun(db, { driver: "oracle", suite: loadSuite("builtin", ["word-wrap", "run-length"]) });
+    const abandoned = await claimBenchTrial(db, planned.run.id, "worker-that-died", 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const result = await executeRun(db, planned.run, { driver: oracleDriver, serverUrl: server.url, concurrency: 1, signal: new AbortController().signal, leaseMs: 60_000 });
+    expect(result.status).toBe("finished");
+    const trials = await listBenchTrials(db, planned.run.id);
+    expect(trials.find((trial) => trial.id === abandoned!.id)).toMatchObject({ status: "finished", passed: true, attempts: 2 });
+  }, 30_000);
+
+  it("two workers share one queue without running a trial twice", async () => {
+    const db = server.database.db;
+    const planned = await planTestRun(db, { driver: "oracle", suite: fewTasks, variants: ["baseline", "journal"] });
+    const options = { driver: oracleDriver, serverUrl: server.url, concurrency: 2, signal: new AbortController().signal };
+    const [one, two] = await Promise.all([executeRun(db, planned.run, options), executeRun(db, planned.run, options)]);
+    expect(one.ranHere + two.ranHere).toBe(8);
+    const trials = await listBenchTrials(db, planned.run.id);
+    expect(trials.every((trial) => trial.status === "finished" && trial.attempts === 1)).toBe(true);
+    expect(new Set(jsonlTrials(planned.outDir).map((trial) => trial.id)).size).toBe(8);
+    expect(jsonlTrials(planned.outDir)).toHaveLength(8);
+  }, 60_000);
+
+  it("the accumulate phase runs each board's tasks in order, one at a time, on one team", async () => {
+    const db = server.database.db;
+    const planned = await planTestRun(db, { driver: "oracle", suite: fewTasks, variants: ["combined"], repeats: 2, phase: "accumulate" });
+    await executeRun(db, planned.run, { driver: oracleDriver, serverUrl: server.url, concurrency: 3, signal: new AbortController().signal });
+    const trials = await listBenchTrials(db, planned.run.id);
+    for (const repeat of [1, 2]) {
+      const group = trials.filter((trial) => trial.repeat === repeat);
+      expect(new Set(group.map((trial) => trial.teamId)).size).toBe(1);
+      for (let index = 1; index < group.length; index++) {
+        expect(group[index]!.startedAt!.getTime()).toBeGreaterThanOrEqual(group[index - 1]!.finishedAt!.getTime());
+      }
+    }
+  }, 60_000);
+
+  it("--max-cost stops before the budget would be passed", async () => {
+    const db = server.database.db;
+    process.env.OPENAI_BASE_URL = quickModel.url;
+    const planned = await planTestRun(db, { driver: "openai", model: "mock-model", suite: fewTasks, prices, maxCostUsd: 2.5 * costPerAnswer });
+    const result = await executeRun(db, planned.run, { driver: openaiDriver, serverUrl: server.url, concurrency: 1, signal: new AbortController().signal });
+    expect(result.status).toBe("stopped");
+    expect(result.stopReason).toMatch(/budget/);
+    const finished = (await listBenchTrials(db, planned.run.id)).filter((trial) => trial.status === "finished");
+    expect(finished).toHaveLength(2);
+    const spent = finished.reduce((sum, trial) => sum + trial.costUsd!, 0);
+    expect(spent).toBeCloseTo(2 * costPerAnswer, 12);
+    expect(spent).toBeLessThanOrEqual(planned.run.settings.maxCostUsd!);
+  }, 60_000);
+});
