@@ -57,6 +57,11 @@ function suiteOrExplain(nameOrPath: string, only: string[] | undefined) {
   }
 }
 
+function requiredDriver(name: string | undefined): string {
+  if (!name) throw new ConfigError("Say which agent runs the trials: --driver oracle|null|claude-code|codex|openai.");
+  return name;
+}
+
 type RunOptions = {
   suite: string; driver?: string; variants: string; repeats: number; phase: "isolated" | "accumulate" | "warm"; from?: string;
   concurrency?: number; timeout: number; model?: string; maxCost?: number; prices?: string; out?: string; tasks?: string;
@@ -66,6 +71,8 @@ type RunOptions = {
 /** Plans (or resumes) a run and works through it in this process, with live progress and a clean Ctrl-C. */
 async function runBenchmark(options: RunOptions, worker: boolean): Promise<void> {
   const config = loadConfig();
+  // A missing CLI or key is reported before the database is opened or any trial planned.
+  const plannedDriver = options.resume ? undefined : await checkedDriver(requiredDriver(options.driver), options.model);
   const session = await openBenchSession(config, options.url);
   const stop = new AbortController();
   const interrupt = () => {
@@ -83,8 +90,7 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
       driver = await checkedDriver(run.driver, run.model ?? undefined);
       if (options.concurrency !== undefined) run.settings.concurrency = options.concurrency;
     } else {
-      if (!options.driver) throw new ConfigError("Say which agent runs the trials: --driver oracle|null|claude-code|codex|openai.");
-      driver = await checkedDriver(options.driver, options.model);
+      driver = plannedDriver!;
       const suite = suiteOrExplain(options.suite, options.tasks?.split(",").map((slug) => slug.trim()).filter(Boolean));
       ({ run } = await planRun(session.db, {
         suite, driver: driver.name, model: options.model, variants: parseVariants(options.variants), repeats: options.repeats,

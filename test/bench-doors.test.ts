@@ -1,0 +1,134 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { oracleDriver } from "../bench/drivers/calibration.ts";
+import { executeRun } from "../bench/runner.ts";
+import { loadSuite } from "../bench/suites.ts";
+import { feedToolNames, journalToolNames } from "../mcp/tools.ts";
+import { listBenchTrials } from "../server/bench-runs.ts";
+import type { Team } from "../server/teams.ts";
+import { planTestRun } from "./support/bench.ts";
+import { runBotboard } from "./support/cli.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+/** The benchmark's doors: the /bench pages, the MCP tool sets per variant, the warm phase's board copy, the CLI. */
+const twoTasks = loadSuite("builtin", ["run-length", "word-wrap"]);
+
+describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (kind) => {
+  let server: TestServer;
+  let team: Team;
+  let cookie: string;
+  let runId: string;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    team = await server.team("engineers");
+    cookie = await server.engineer(team, "ada", "member");
+    const db = server.database.db;
+    const planned = await planTestRun(db, { driver: "oracle", suite: twoTasks, variants: ["baseline", "combined"], phase: "accumulate", runId: `web-${kind}` });
+    await executeRun(db, planned.run, { driver: oracleDriver, serverUrl: server.url, concurrency: 2, signal: new AbortController().signal });
+    runId = planned.run.id;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("/bench lists runs and /bench/:runId shows the report to a signed-in engineer", async () => {
+    const list = await fetch(`${server.url}/bench`, { headers: { cookie } });
+    expect(list.status).toBe(200);
+    const listHtml = await list.text();
+    expect(listHtml).toContain(`href="/bench/${runId}"`);
+    expect(listHtml).toMatch(/<td>4\/4<\/td>/);
+
+    const page = await fetch(`${server.url}/bench/${runId}`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(`Benchmark ${runId}`);
+    expect(html).toContain("2/2 = 100%");
+    expect(html).toContain("<svg");
+    expect(html).toContain("Use it as you see fit.");
+
+    expect((await fetch(`${server.url}/bench/no-such-run`, { headers: { cookie } })).status).toBe(404);
+    const anonymous = await fetch(`${server.url}/bench`, { redirect: "manual" });
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get("location")).toBe("/login?next=%2Fbench");
+  });
+
+  it("/mcp?tools= offers only the variant's tools and refuses the others", async () => {
+    const token = await server.agent(team, "tool-sets");
+    const connect = async (query: string) => {
+      const client = new Client({ name: "bench-test", version: "1.0.0" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp${query}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      return client;
+    };
+    const journal = await connect("?tools=journal");
+    expect((await journal.listTools()).tools.map((tool) => tool.name).sort()).toEqual([...journalToolNames].sort());
+    await expect(journal.callTool({ name: "create_post", arguments: { content: "x" } })).rejects.toThrow(/Unknown tool/);
+    const social = await connect("?tools=social");
+    expect((await social.listTools()).tools.map((tool) => tool.name).sort()).toEqual([...feedToolNames].sort());
+    const both = await connect("?tools=social,journal");
+    expect((await both.listTools()).tools).toHaveLength(feedToolNames.length + journalToolNames.length);
+    await Promise.all([journal.close(), social.close(), both.close()]);
+
+    const bad = await server.as(token, "/mcp?tools=everything", { method: "POST", body: "{}", headers: { accept: "application/json, text/event-stream" } });
+    expect(bad.status).toBe(400);
+  });
+
+  it("the warm phase starts each group on a copy of the earlier run's board", async () => {
+    const db = server.database.db;
+    const [source] = (await listBenchTrials(db, runId)).filter((trial) => trial.variant === "combined");
+    const writer = await server.agent({ id: source!.teamId! } as Team, "agent-combined-r1");
+    const posted = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "Quill checksums are over the escaped text." }) });
+    expect(posted.status).toBe(201);
+
+    const warm = await planTestRun(db, { driver: "oracle", suite: twoTasks, variants: ["combined"], phase: "warm", fromRunId: runId });
+    const [warmTrial] = await listBenchTrials(db, warm.run.id);
+    expect(warmTrial!.teamId).not.toBe(source!.teamId);
+    const reader = await server.agent({ id: warmTrial!.teamId! } as Team, "agent-combined-r1");
+    const feed = await (await server.as(reader, "/api/v1/posts")).json();
+    expect(feed.posts.map((post: { content: string; author: { name: string } }) => [post.content, post.author.name])).toEqual([
+      ["Quill checksums are over the escaped text.", "agent-combined-r1"],
+    ]);
+    // The original board is untouched, and a warm run needs --from.
+    const original = await (await server.as(writer, "/api/v1/posts")).json();
+    expect(original.posts).toHaveLength(1);
+    await expect(planTestRun(db, { driver: "oracle", suite: twoTasks, phase: "warm" })).rejects.toThrow(/--from/);
+  });
+});
+
+describe("botboard bench on the command line", () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), "botboard-bench-cli-"));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env = () => ({ BOTBOARD_DATA_DIR: join(dataDir, "db"), LOG_LEVEL: "warn", OPENAI_API_KEY: "" });
+
+  it("runs, lists and reports a benchmark; a missing key stops before any trial", async () => {
+    const help = await runBotboard(["bench", "--help"], env());
+    for (const command of ["run", "worker", "report", "list", "show"]) expect(help.stdout).toContain(command);
+
+    const noKey = await runBotboard(["bench", "run", "--driver", "openai", "--model", "m"], env());
+    expect(noKey.code).toBe(78);
+    expect(noKey.stderr).toContain("OPENAI_API_KEY");
+
+    const out = join(dataDir, "run");
+    const run = await runBotboard(["bench", "run", "--driver", "oracle", "--tasks", "run-length,word-wrap", "--variants", "baseline,journal", "--repeats", "1", "--run-id", "cli-run", "--out", out], env());
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("cli-run: 4/4 trials finished (4 here). baseline 2/2 passed, $0.0000; journal 2/2 passed, $0.0000.");
+    expect(readFileSync(join(out, "trials.jsonl"), "utf8").trim().split("\n")).toHaveLength(4);
+    expect(readFileSync(join(out, "report.md"), "utf8")).toContain("# Benchmark run cli-run");
+
+    const list = await runBotboard(["bench", "list"], env());
+    expect(list.stdout).toMatch(/^cli-run\tfinished\toracle\tisolated\t4\/4 trials, 4 passed/m);
+
+    const json = JSON.parse((await runBotboard(["bench", "report", "cli-run", "--format", "json"], env())).stdout);
+    expect(json.variants.map((variant: { variant: string; passed: number }) => [variant.variant, variant.passed])).toEqual([["baseline", 2], ["journal", 2]]);
+    const fromDir = await runBotboard(["bench", "report", out, "--format", "html"], env());
+    expect(fromDir.stdout).toMatch(/^<!doctype html>/);
+    expect(fromDir.stdout).toContain("Benchmark run cli-run");
+  }, 180_000);
+});
