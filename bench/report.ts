@@ -137,7 +137,8 @@ export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport
     hardTasks: [...hardTasks].sort(),
     variants,
     taskDeltas,
-    prompts: run.settings.prompts,
+    // In the run's variant order (a jsonb object does not keep its keys' order).
+    prompts: Object.fromEntries(run.variants.filter((variant) => variant in run.settings.prompts).map((variant) => [variant, run.settings.prompts[variant]!])),
     points: finished.map((trial) => ({ variant: trial.variant, task: trial.taskSlug, costUsd: trial.costUsd ?? 0, wallSeconds: (trial.wallMs ?? 0) / 1000, passed: Boolean(trial.passed) })),
   };
 }

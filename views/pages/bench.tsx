@@ -149,7 +149,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
       {Object.entries(report.prompts).map(([variant, prompt]) => (
         <section>
           <h3>{variant}</h3>
-          <pre>{prompt}</pre>
+          <pre class="bench-prompt">{prompt}</pre>
         </section>
       ))}
     </Layout>
