@@ -161,7 +161,7 @@ export function benchCommand(runOperation: OperationRunner): Command {
       .option("--repeats <n>", "runs of every (task, variant)", wholeNumber, 3)
       .addOption(new Option("--phase <phase>", "isolated: a new board per trial; accumulate: one board per variant and repeat, tasks in order; warm: start on a copy of --from's boards").choices(["isolated", "accumulate", "warm"]).default("isolated"))
       .option("--from <run-id>", "the earlier run whose boards the warm phase starts from")
-      .option("--timeout <duration>", "per trial, e.g. 20m", duration, duration("20m"))
+      .addOption(new Option("--timeout <duration>", "per trial: 90s, 20m, 1h").argParser(duration).default(duration("20m"), "20m"))
       .option("--model <model>", "the model the driver asks for")
       .option("--max-cost <usd>", "stop before the spend would pass this", money)
       .option("--prices <file>", "JSON price table (USD per million tokens per model) for drivers that report no cost")
