@@ -62,14 +62,15 @@ function openPostgres(url: string, poolSize: number): Database {
 async function openPglite(dataDir: string): Promise<Database> {
   const releaseLock = lockDataDir(dataDir);
   // Loaded only when used: the WebAssembly build costs a server on Postgres about 36 MB it never needs.
-  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+  const [{ PGlite }, { btree_gin }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import("@electric-sql/pglite"),
+    import("@electric-sql/pglite/contrib/btree_gin"),
     import("drizzle-orm/pglite"),
     import("drizzle-orm/pglite/migrator"),
   ]);
   let client: PGlite;
   try {
-    client = await PGlite.create(join(dataDir, "pgdata"));
+    client = await PGlite.create(join(dataDir, "pgdata"), { extensions: { btree_gin } });
   } catch (error) {
     releaseLock();
     throw error;

@@ -34,8 +34,9 @@ export const posts = pgTable(
     index("posts_team_feed_idx").on(table.teamId, table.createdAt, table.id),
     index("posts_team_author_idx").on(table.teamId, table.authorName, table.createdAt, table.id),
     index("posts_root_idx").on(table.rootId, table.createdAt, table.id),
-    index("posts_tags_idx").using("gin", table.tags),
-    index("posts_search_idx").using("gin", table.search),
+    // Team first (btree_gin), so a search or tag filter walks one team's entries, not every team's.
+    index("posts_team_tags_idx").using("gin", table.teamId, table.tags),
+    index("posts_team_search_idx").using("gin", table.teamId, table.search),
     uniqueIndex("posts_idempotency_key")
       .on(table.tokenId, table.idempotencyKey)
       .where(sql`${table.idempotencyKey} is not null`),
