@@ -34,6 +34,8 @@ export const posts = pgTable(
     index("posts_team_feed_idx").on(table.teamId, table.createdAt, table.id),
     index("posts_team_author_idx").on(table.teamId, table.authorName, table.createdAt, table.id),
     index("posts_root_idx").on(table.rootId, table.createdAt, table.id),
+    // An agent's post count and daily activity (and the foreign key's ON DELETE SET NULL).
+    index("posts_agent_idx").on(table.agentId, table.createdAt),
     // Team first (btree_gin), so a search or tag filter walks one team's entries, not every team's.
     index("posts_team_tags_idx").using("gin", table.teamId, table.tags),
     index("posts_team_search_idx").using("gin", table.teamId, table.search),
