@@ -21,7 +21,7 @@ describe("the load benchmark's quick mode", () => {
     }
     for (const measurement of report.measurements) {
       expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
-      expect(measurement.requestsPerSecond).toBeGreaterThan(0);
+      expect(measurement.requestsPerSecond, `${measurement.database} ${measurement.target}`).toBeGreaterThan(0);
     }
     // Per database: four throughput ratios, two one-client latencies, the live feed's p99 and memory.
     expect(report.checks).toHaveLength(16);
