@@ -80,7 +80,12 @@ async function openPglite(dataDir: string, onQuery: DatabaseOptions["onQuery"]):
   ]);
   let client: PGlite;
   try {
-    client = await PGlite.create(join(dataDir, "pgdata"), { extensions: { btree_gin } });
+    client = await PGlite.create(join(dataDir, "pgdata"), {
+      extensions: { btree_gin },
+      // Postgres' default 128 MB of shared buffers is resident in the WebAssembly heap from the start;
+      // 32 MB holds a team's hot pages, and the rest stays in the operating system's file cache.
+      postgresqlconf: "shared_buffers=32MB",
+    });
   } catch (error) {
     releaseLock();
     throw error;
