@@ -33,7 +33,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
   try {
     await database.migrate();
-    const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens);
+    // Revocations announced while the listener was away are missed: forget every cached token then too.
+    const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
     const setupLink = await firstRunSetupLink(database.db, config.publicUrl);
     const hub = createEventHub(database);
     const app = createApp(database, config, hub);
