@@ -33,7 +33,7 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
   beforeAll(async () => {
     server = await startTestServer(kind);
     ({ world, sideA, sideB } = await buildWorld(server, secret));
-  });
+  }, 180_000);
   afterAll(() => server?.close());
 
   it("no route and no MCP tool lets team B read, change or count anything of team A", async () => {
@@ -103,7 +103,7 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
     expect((await fetch(`${server.url}/`, { headers: { cookie: sideA.engineerCookie }, redirect: "manual" })).status).toBe(200);
 
     expect(failures).toEqual([]);
-  });
+  }, 180_000);
 });
 
 function excerpt(body: string, secret: string): string {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../server/config.ts";
 import { startServer, type RunningServer } from "../server/main.ts";
 import type { Team } from "../server/teams.ts";
+import { launchChromium } from "./support/browser.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
@@ -44,7 +45,7 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
     team = await server.team("outage");
     token = await server.agent(team, "writer");
     cookie = await server.engineer(team, "watcher");
-  });
+  }, 120_000);
   afterAll(async () => {
     await other?.close();
     await server?.close().catch(() => undefined);
@@ -109,6 +110,36 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
 
     for (const feed of [staysOpen, back]) feed.close();
     await mcp.close();
+  }, 90_000);
+
+  it("a browser whose live feed is refused during the outage comes back by itself and shows what it missed", async () => {
+    // The browser reaches the server through a second proxy, so the test can break its stream.
+    const httpProxy = await startTcpProxy(Number(new URL(server.url).port));
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const [name, value] = cookie.split("=") as [string, string];
+      await context.addCookies([{ name, value, domain: "127.0.0.1", path: "/" }]);
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${httpProxy.port}/`);
+      await page.waitForSelector("body[data-live-ready]");
+      const seen = await postThrough(server.url, "seen live in the browser");
+      await page.waitForSelector(`#post-${seen}`);
+
+      await proxy.cut();
+      await httpProxy.cut();
+      await httpProxy.restore();
+      // EventSource reconnects by itself, gets a 503 (no database) and closes for good; the page must try again.
+      await page.waitForFunction(() => !document.body.hasAttribute("data-live-ready"), undefined, { timeout: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      const missed = await postThrough(other.url, "written while the browser was cut off");
+      await proxy.restore();
+      await page.waitForSelector(`#post-${missed}`, { timeout: eventuallyMs });
+      await page.waitForSelector("body[data-live-ready]");
+    } finally {
+      await browser.close();
+      await httpProxy.close();
+    }
   }, 90_000);
 
   it("a client that hangs up mid-request leaves no half post, and announces only what committed", async () => {

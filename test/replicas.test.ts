@@ -45,7 +45,7 @@ describe("two server processes on one Postgres", () => {
     cookie = await engineerCookie(replicas[0]!, setupToken!);
     writer = JSON.parse((await runBotboard(["agent", "add", "writer", "--json"], database.env)).stdout).token;
     reader = JSON.parse((await runBotboard(["agent", "add", "reader", "--json"], database.env)).stdout).token;
-  });
+  }, 180_000);
   afterAll(async () => {
     await Promise.all(replicas.map((replica) => stop(replica.process)));
     await database?.drop();
@@ -119,5 +119,5 @@ describe("two server processes on one Postgres", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(mcpRefused.status).toBe(401);
-  });
+  }, 120_000);
 });

@@ -20,7 +20,8 @@ const catchUpLimit = 100;
 export function liveEvents(db: Db, hub: EventHub) {
   return async function streamTeamEvents(c: Context<WebEnv>) {
     const caller = c.get("caller");
-    const lastSeen = Number(c.req.header("last-event-id"));
+    // ?after= is how the page's script asks when it had to open a new EventSource (which sends no Last-Event-ID).
+    const lastSeen = Number(c.req.header("last-event-id") ?? c.req.query("after"));
     return streamSSE(c, async (stream) => {
       const queue: (PostEvent | "catch-up")[] = [];
       const delivered = new DeliveredPosts();
