@@ -12,7 +12,6 @@ import {
   signOutRoutes,
   toolCases,
   type Observation,
-  type RequestSpec,
   type Role,
   type World,
 } from "./support/isolation-cases.ts";
@@ -51,7 +50,7 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
       if (!("requests" in routeCase)) throw new Error(`${route} must be a request case`);
       for (const spec of routeCase.requests(world)) {
         expect(JSON.stringify(spec), "a case must not send A's secret itself").not.toContain(secret);
-        for (const role of ["agent", "engineer"] satisfies Role[]) check(await sendAs(world, role, spec as RequestSpec));
+        for (const role of ["agent", "engineer"] satisfies Role[]) check(await sendAs(world, role, spec));
       }
     };
 
