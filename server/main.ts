@@ -38,7 +38,8 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
   });
   try {
     await database.migrate();
-    const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens);
+    // Revocations announced while the listener was away are missed: forget every cached token then too.
+    const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
     const setupLink = await firstRunSetupLink(database.db, config.publicUrl);
     const hub = createEventHub(database);
     const app = createApp(database, config, hub);

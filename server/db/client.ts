@@ -15,8 +15,12 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export type Database = {
   db: Db;
   kind: "postgres" | "pglite";
-  /** Subscribes to a NOTIFY channel; resolves once listening, to a function that stops it. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to a NOTIFY channel; resolves once listening, to a function that stops it. The
+   * subscription outlives database outages: it listens again once the database is back, then calls
+   * `onResume`, since notifications sent while it was away are lost.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onResume?: () => void): Promise<() => Promise<void>>;
   /** Applies pending migrations; safe when several processes start at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -40,18 +44,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     : openPglite(options.dataDir, options.onQuery);
 }
 
+/**
+ * Seconds between attempts to reconnect after a connection failed: quickly at first, then every
+ * second at most (postgres.js defaults to a cap of 20 s), so LISTEN is back within about a second
+ * of the database and live feeds do not stay silent long after an outage.
+ */
+const reconnectBackoffSeconds = (attempt: number) => Math.min(0.05 * 2 ** attempt, 1);
+
 function queryLogger(onQuery: DatabaseOptions["onQuery"]) {
   return onQuery && { logQuery: (statement: string) => onQuery(statement) };
 }
 
 function openPostgres(url: string, poolSize: number, onQuery: DatabaseOptions["onQuery"]): Database {
-  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5 });
+  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds });
   const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   return {
     db,
     kind: "postgres",
-    async listen(channel, onPayload) {
-      const subscription = await client.listen(channel, onPayload);
+    async listen(channel, onPayload, onResume) {
+      // postgres.js keeps a dedicated LISTEN connection, reconnects it and runs LISTEN again after a
+      // failure, calling this each time; every call after the first is a resumption.
+      let listenedBefore = false;
+      const subscription = await client.listen(channel, onPayload, () => {
+        if (listenedBefore) onResume?.();
+        listenedBefore = true;
+      });
       return () => subscription.unlisten();
     },
     async migrate() {
