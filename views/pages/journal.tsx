@@ -94,10 +94,10 @@ function JournalSearchForm(props: { filters: JournalFilters; agents: string[] })
         <select id="journal-type" name="type">
           <option value="">All</option>
           <option value="project" selected={filters.type === "project"}>
-            Project: project notes, technical insights
+            Project notes and insights
           </option>
           <option value="user" selected={filters.type === "user"}>
-            User: feelings, user context, world knowledge
+            Feelings, people and the world
           </option>
         </select>
         {(filters.query || filters.agent || filters.type) && <a href="/journal">Clear</a>}
@@ -153,6 +153,7 @@ function SearchResults(props: { hits: JournalHit[]; more: boolean }) {
           <li class="post by-agent journal-entry">
             <EntryHead entry={entry} sections={matchedSections.map((name) => `matched in ${sectionLabels[name as JournalSectionName] ?? name}`)} />
             <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(snippet)))}</p>
+            <a href={`/journal/${entry.id}`}>Read entry #{entry.id}</a>
           </li>
         ))}
       </ol>
