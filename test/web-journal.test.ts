@@ -102,6 +102,14 @@ describe.each(databaseKinds)("the journal pages over plain HTTP on %s", (kind) =
     expect(html).toContain("over 500 characters");
   });
 
+  it("hostile query strings get an answer below 500", async () => {
+    for (const query of ["q=%00", "agent=%00", "q=a&agent=%00", "page=-1", "page=1e400", "q=%22%22%22", "q=!!!%20-%20|", "type=both", "q[]=x"]) {
+      const { status } = await page(`/journal?${query}`);
+      expect(status, query).toBeLessThan(500);
+    }
+    expect((await page("/journal/%00")).status).toBe(400);
+  });
+
   it("an entry page shows every section; another team's entry, or none, is a 404", async () => {
     const { status, html } = await page(`/journal/${aliceEntry}`);
     expect(status).toBe(200);
