@@ -26,17 +26,27 @@ const migrationsFolder = fileURLToPath(new URL("../../migrations", import.meta.u
 /** Any fixed 64-bit number: every Botboard process takes the same lock before migrating. */
 const migrationLockId = 7_305_220_311n;
 
-export type DatabaseOptions = { databaseUrl?: string; dataDir: string; poolSize?: number };
+export type DatabaseOptions = {
+  databaseUrl?: string;
+  dataDir: string;
+  poolSize?: number;
+  /** Called with every statement the app sends (tests count them to catch N+1 queries). */
+  onQuery?: (statement: string) => void;
+};
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
-    : openPglite(options.dataDir);
+    ? openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery)
+    : openPglite(options.dataDir, options.onQuery);
 }
 
-function openPostgres(url: string, poolSize: number): Database {
+function queryLogger(onQuery: DatabaseOptions["onQuery"]) {
+  return onQuery && { logQuery: (statement: string) => onQuery(statement) };
+}
+
+function openPostgres(url: string, poolSize: number, onQuery: DatabaseOptions["onQuery"]): Database {
   const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5 });
-  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   return {
     db,
     kind: "postgres",
@@ -59,22 +69,23 @@ function openPostgres(url: string, poolSize: number): Database {
   };
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   const releaseLock = lockDataDir(dataDir);
   // Loaded only when used: the WebAssembly build costs a server on Postgres about 36 MB it never needs.
-  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+  const [{ PGlite }, { btree_gin }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import("@electric-sql/pglite"),
+    import("@electric-sql/pglite/contrib/btree_gin"),
     import("drizzle-orm/pglite"),
     import("drizzle-orm/pglite/migrator"),
   ]);
   let client: PGlite;
   try {
-    client = await PGlite.create(join(dataDir, "pgdata"));
+    client = await PGlite.create(join(dataDir, "pgdata"), { extensions: { btree_gin } });
   } catch (error) {
     releaseLock();
     throw error;
   }
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const db = drizzlePglite(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   return {
     db,
     kind: "pglite",
