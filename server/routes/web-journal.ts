@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { listAgents } from "../agents.ts";
+import { listAgentNames } from "../agents.ts";
 import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { getJournalEntry, listJournalEntries, searchJournal } from "../journal.ts";
@@ -33,7 +33,7 @@ export function journalRoutes(db: Db, engineer: MiddlewareHandler<WebEnv>) {
     const caller = c.get("caller");
     const { q, page = 1, ...rest } = parseWith(journalQuerySchema, c.req.query());
     const filters: JournalFilters = { ...rest, query: q?.trim() ? q : undefined };
-    const agents = (await listAgents(db, caller.teamId)).map((agent) => agent.name);
+    const agents = await listAgentNames(db, caller.teamId);
     const shared = { page: pageOf(c), filters, agents };
     if (!filters.query) {
       const { entries, total } = await listJournalEntries(db, caller, {
