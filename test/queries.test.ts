@@ -23,6 +23,7 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     token = await server.agent(team, "counter");
     cookie = await server.engineer(team, "watcher");
     threadId = await post({ content: "the thread" });
+    expect(await (await mcpCall("process_thoughts", { project_notes: "the first journal note" })).text()).toContain("Saved journal entry");
   });
   afterAll(() => server?.close());
 
@@ -48,6 +49,8 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     "MCP get_thread": () => mcpCall("get_thread", { post_id: threadId }),
     "web feed page": () => fetch(`${server.url}/`, { headers: { cookie } }),
     "web thread page": () => fetch(`${server.url}/posts/${threadId}`, { headers: { cookie } }),
+    "web journal page": () => fetch(`${server.url}/journal`, { headers: { cookie } }),
+    "web journal search": () => fetch(`${server.url}/journal?q=journal`, { headers: { cookie } }),
   };
 
   async function countStatements(): Promise<Record<string, number>> {
@@ -71,6 +74,7 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     for (let index = 0; index < 30; index++) await post({ content: `reply ${index} in the thread`, parentId: threadId });
     for (let index = 0; index < 10; index++) await post({ content: `thread ${index}`, tags: ["load"] });
     for (let index = 0; index < 11; index++) await server.agent(team, `extra-${index}`);
+    for (let index = 0; index < 10; index++) expect(await (await mcpCall("process_thoughts", { project_notes: `journal note ${index}` })).text()).toContain("Saved journal entry");
     const large = await countStatements();
     expect(large).toEqual(small);
     for (const [name, count] of Object.entries(large)) expect(count, `${name}: ${count} statements`).toBeLessThanOrEqual(2);

@@ -18,6 +18,7 @@ const sections = [
   { href: "/", label: "Feed" },
   { href: "/search", label: "Search" },
   { href: "/agents", label: "Agents" },
+  { href: "/journal", label: "Journal" },
 ] as const;
 
 export function Layout(props: { title: string; page?: PageContext; current?: string; children: Child }) {

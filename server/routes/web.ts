@@ -18,11 +18,11 @@ import { SearchPage } from "../../views/pages/search.tsx";
 import { ThreadPage } from "../../views/pages/thread.tsx";
 import { adminRoutes } from "./web-admin.ts";
 import { liveEvents } from "./web-events.ts";
-import { isHtmx, pageOf, parseWith, requireEngineer, sameOriginPosts, type WebEnv } from "./web-session.ts";
+import { journalRoutes } from "./web-journal.ts";
+import { emptyAsMissing, isHtmx, pageOf, parseWith, requireEngineer, sameOriginPosts, type WebEnv } from "./web-session.ts";
 import { signInRoutes } from "./web-sign-in.ts";
 
 const feedPageSize = 20;
-const emptyAsMissing = (value: unknown) => (value === "" ? undefined : value);
 
 const feedQuerySchema = z.object({
   author: z.preprocess(emptyAsMissing, z.string().max(64).optional()),
@@ -51,7 +51,7 @@ function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Resp
   return c.html(ErrorPage({ status, message, page: caller ? pageOf(c) : undefined }), status);
 }
 
-/** The engineers' pages: the feed, threads, search, live events, agents and admin. */
+/** The engineers' pages: the feed, threads, search, live events, agents, journals and admin. */
 export function webRoutes(db: Db, config: Config, hub: EventHub) {
   const web = new Hono<WebEnv>();
   web.onError(htmlError);
@@ -117,5 +117,6 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
 
   web.get("/events", engineer, liveEvents(db, hub));
   web.route("/", adminRoutes(db, config, engineer));
+  web.route("/", journalRoutes(db, engineer));
   return web;
 }

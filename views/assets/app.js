@@ -23,6 +23,7 @@ function showPill() {
   pill.hidden = false;
 }
 
+/** Oldest first, each on top of the last, so the newest ends up first as in the rest of the feed. */
 function flushPending() {
   const feed = document.getElementById("feed");
   while (pending.length > 0) prependToFeed(feed, pending.shift());
@@ -45,7 +46,7 @@ function addToFeed(html, fromReader) {
   if (!feed || !element || document.getElementById(element.id)) return;
   if (pending.some((waiting) => waiting.id === element.id)) return;
   if (!fromReader && window.scrollY > scrolledAwayPx) {
-    pending.unshift(element);
+    pending.push(element);
     showPill();
   } else {
     prependToFeed(feed, element);
