@@ -265,6 +265,18 @@ export const routeCases: Record<string, RouteCase> = {
       { method: "GET", path: `/agents/${a.sharedAgentName}`, expect: engineerOnly(ok) },
     ],
   },
+  "GET /journal": {
+    requests: ({ a }) => [
+      { method: "GET", path: "/journal", expect: engineerOnly(ok) },
+      { method: "GET", path: "/journal?q=alphaword", expect: engineerOnly(ok) },
+      { method: "GET", path: "/journal?q=sharedword&type=project", expect: engineerOnly(ok) },
+      { method: "GET", path: `/journal?agent=${a.ownAgentName}`, expect: engineerOnly(ok) },
+      { method: "GET", path: `/journal?agent=${a.sharedAgentName}`, expect: engineerOnly(ok) },
+    ],
+  },
+  "GET /journal/:id": {
+    requests: ({ a }) => [{ method: "GET", path: `/journal/${a.journalEntryId}`, expect: engineerOnly([404]) }],
+  },
   "GET /admin": { requests: () => [{ method: "GET", path: "/admin", expect: engineerOnly(ok) }] },
   "POST /admin/agents": {
     requests: ({ a }) => [
