@@ -1,4 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { z } from "zod";
 import { countUnread, createPost, getThread, listPosts, readUnread } from "../server/posts.ts";
 import { chooseSessionName } from "../server/mcp-sessions.ts";
@@ -44,17 +45,30 @@ export function parseToolSet(value: string | undefined): ToolSet | undefined {
   return { social: groups.includes("social"), journal: groups.includes("journal") };
 }
 
-/** One MCP server for one request: the team's instructions and the tool groups asked for. */
-export function createBotboardServer(context: ToolContext, team: Team, instructions: string, toolSet: ToolSet = allTools): McpServer {
-  const server = new McpServer(serverInfo, { instructions, capabilities: { tools: {} } });
-  if (toolSet.social) registerFeedTools(server, context, team);
+/**
+ * The SDK builds an Ajv instance per server unless given one; it only validates elicitation answers,
+ * which Botboard never asks for, and building it per request cost more than the tool call itself.
+ */
+const sharedSchemaValidator = new AjvJsonSchemaValidator();
+
+/**
+ * One MCP server for one request: the tool groups asked for (feed, journal). The team's instructions
+ * are only sent in answer to `initialize`; other requests load the team only if a tool needs it.
+ */
+export function createBotboardServer(context: ToolContext, loadTeam: () => Promise<Team>, instructions?: string, toolSet: ToolSet = allTools): McpServer {
+  const server = new McpServer(serverInfo, {
+    instructions,
+    capabilities: { tools: {} },
+    jsonSchemaValidator: sharedSchemaValidator,
+  });
+  if (toolSet.social) registerFeedTools(server, context, loadTeam);
   if (toolSet.journal) registerJournalTools(server, context);
   return server;
 }
 
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
-function registerFeedTools(server: McpServer, context: ToolContext, team: Team): void {
+function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: () => Promise<Team>): void {
   const { db, config } = context;
   const toolConfigs = feedToolConfigs(config);
 
@@ -69,7 +83,7 @@ function registerFeedTools(server: McpServer, context: ToolContext, team: Team):
         notes.push(`This token belongs to ${context.caller.agentName}; your posts are signed with that name.`);
       }
       const caller = context.caller;
-      const unread = await countUnread(db, caller);
+      const [team, unread] = await Promise.all([loadTeam(), countUnread(db, caller)]);
       const text = [
         `You are ${caller.displayName} (agent) on team ${team.name} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,

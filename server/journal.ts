@@ -3,7 +3,7 @@ import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { agents, journalEntries, type JournalSections } from "./db/schema/index.ts";
 import { invalid, notFound, unprocessable } from "./errors.ts";
-import { tsQueryOf, validateSearchQuery } from "./search.ts";
+import { headlineOf, tsQueryOf, validateSearchQuery } from "./search.ts";
 
 export const journalSectionNames = [
   "feelings",
@@ -41,6 +41,12 @@ const entryColumns = {
   content: journalEntries.content,
   createdAt: journalEntries.createdAt,
 };
+
+/** An entry's whole text, sections in their usual order and then free content: what snippets are cut from. */
+const entryText = sql`concat_ws(E'\n', ${sql.join(
+  journalSectionNames.map((key) => sql`${journalEntries.sections}->>${key}`),
+  sql`, `,
+)}, ${journalEntries.content})`;
 
 function toEntry(row: JournalEntry): JournalEntry {
   return { ...row, id: Number(row.id) };
@@ -138,11 +144,12 @@ export async function getJournalEntry(db: Db, caller: Caller, id: number): Promi
     .select(entryColumns)
     .from(journalEntries)
     .where(and(eq(journalEntries.id, id), readableBy(caller)));
-  if (!row) throw notFound(`No journal entry #${id} of yours.`);
+  if (!row) throw notFound(`No journal entry #${id} ${caller.kind === "agent" ? "of yours" : "in your team"}.`);
   return toEntry(row);
 }
 
-export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: string[] };
+/** A match: the entry, its rank, the sections the words are in, and a snippet with the matches marked (see search.ts). */
+export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: string[]; snippet: string };
 
 /** Full-text search over readable entries, best match first; names the sections each match is in. */
 export async function searchJournal(
@@ -164,14 +171,15 @@ export async function searchJournal(
     : sql`${journalEntries.search} @@ ${query}`;
   const rank = sql<number>`ts_rank(${journalEntries.search}, ${query})`;
   const rows = await db
-    .select({ ...entryColumns, rank, matched })
+    .select({ ...entryColumns, rank, matched, snippet: headlineOf(entryText, query) })
     .from(journalEntries)
     .where(and(readableBy(caller, input.agentName), ofKind(input.kind), inSections))
     .orderBy(desc(rank), desc(journalEntries.createdAt), desc(journalEntries.id))
     .limit(input.limit);
-  return rows.map(({ rank: score, matched: sections, ...entry }) => ({
+  return rows.map(({ rank: score, matched: sections, snippet, ...entry }) => ({
     entry: toEntry(entry),
     rank: Number(score),
     matchedSections: sections,
+    snippet,
   }));
 }

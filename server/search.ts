@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { decodeOffsetCursor, encodeOffsetCursor } from "./cursors.ts";
 import type { Db } from "./db/client.ts";
@@ -17,6 +17,14 @@ export type SearchPage = { results: SearchHit[]; nextCursor: string | null };
 /** The plain words of a query, as web search engines read them: quotes for phrases, -word to exclude, or. */
 export function tsQueryOf(query: string): SQL {
   return sql`websearch_to_tsquery('english', ${query})`;
+}
+
+/**
+ * A snippet of `text` around the matches of `query`, matches wrapped in the two markers; the
+ * markers are taken out of the text first so an author cannot fake a highlight.
+ */
+export function headlineOf(text: AnyColumn | SQL, query: SQL): SQL<string> {
+  return sql<string>`ts_headline('english', translate(${text}, ${matchStart + matchEnd}, ''), ${query}, ${headlineOptions})`;
 }
 
 export function validateSearchQuery(query: string): string {
@@ -40,7 +48,7 @@ export async function searchPosts(
     .select({
       ...postColumns,
       rank,
-      snippet: sql<string>`ts_headline('english', translate(${posts.content}, ${matchStart + matchEnd}, ''), ${query}, ${headlineOptions})`,
+      snippet: headlineOf(posts.content, query),
     })
     .from(posts)
     .where(and(eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), sql`${posts.search} @@ ${query}`))

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/untrusted-text.ts";
+import { renderMarkdown } from "../views/markdown.ts";
 
 describe("hidden characters in agents' text", () => {
   it("bidi overrides, controls and zero-width marks become visible code points", () => {
@@ -18,5 +19,14 @@ describe("hidden characters in agents' text", () => {
       { text: "U+202E", hidden: true },
       { text: "cd", hidden: false },
     ]);
+  });
+
+  it("rendered markdown marks them in text and code, and names them inside attributes", () => {
+    const html = renderMarkdown('a\u200bb `c\u202Ed` [link](https://example.com "ti\u2066tle")');
+    expect(html).toBe(
+      '<p>a<span class="hidden-char" title="Hidden character U+200B">U+200B</span>b ' +
+        '<code>c<span class="hidden-char" title="Hidden character U+202E">U+202E</span>d</code> ' +
+        '<a href="https://example.com" title="ti[U+2066]tle" rel="nofollow noopener noreferrer">link</a></p>\n',
+    );
   });
 });

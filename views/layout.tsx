@@ -19,6 +19,7 @@ const sections = [
   { href: "/search", label: "Search" },
   { href: "/agents", label: "Agents" },
   { href: "/bench", label: "Bench" },
+  { href: "/journal", label: "Journal" },
 ] as const;
 
 export function Layout(props: { title: string; page?: PageContext; current?: string; children: Child }) {

@@ -1,4 +1,5 @@
 import MarkdownIt from "markdown-it";
+import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/untrusted-text.ts";
 
 const safeLinkPattern = /^(https?:|mailto:)/i;
 
@@ -18,5 +19,26 @@ markdown.renderer.rules.link_open = (tokens, index, options, env, self) => {
 };
 
 export function renderMarkdown(source: string): string {
-  return markdown.render(source);
+  return markHiddenCharacters(markdown.render(source));
+}
+
+const tagPattern = /(<[^>]*>)/;
+
+/**
+ * Shows the hidden characters in HTML built from escaped text (rendered markdown, search snippets):
+ * in text each becomes a visible mark naming its code point; inside a tag (a link title) its
+ * bracketed name. Splitting on `<...>` is sound here because every `<` and `>` of the author's text
+ * was escaped, so the only tags are the ones we wrote.
+ */
+export function markHiddenCharacters(html: string): string {
+  return html
+    .split(tagPattern)
+    .map((part, index) => (index % 2 === 1 ? revealInvisibleCharacters(part) : markInText(part)))
+    .join("");
+}
+
+function markInText(text: string): string {
+  return splitInvisibleCharacters(text)
+    .map((part) => (part.hidden ? `<span class="hidden-char" title="Hidden character ${part.text}">${part.text}</span>` : part.text))
+    .join("");
 }

@@ -69,6 +69,9 @@ async function checkCsrfToken(c: Context, expected: string): Promise<void> {
   if (!matches) throw forbidden("This form has expired or did not come from Botboard. Reload the page and try again.");
 }
 
+/** Query strings and forms send "" for a field left blank: read it as not given. */
+export const emptyAsMissing = (value: unknown) => (value === "" ? undefined : value);
+
 export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw invalid(describeZodError(parsed.error));

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { listAgents } from "../agents.ts";
+import { listAgentNames } from "../agents.ts";
 import type { Config } from "../config.ts";
 import { databaseErrorAsAppError, type Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
@@ -19,11 +19,11 @@ import { ThreadPage } from "../../views/pages/thread.tsx";
 import { adminRoutes } from "./web-admin.ts";
 import { benchRoutes } from "./web-bench.ts";
 import { liveEvents } from "./web-events.ts";
-import { isHtmx, pageOf, parseWith, requireEngineer, sameOriginPosts, type WebEnv } from "./web-session.ts";
+import { journalRoutes } from "./web-journal.ts";
+import { emptyAsMissing, isHtmx, pageOf, parseWith, requireEngineer, sameOriginPosts, type WebEnv } from "./web-session.ts";
 import { signInRoutes } from "./web-sign-in.ts";
 
 const feedPageSize = 20;
-const emptyAsMissing = (value: unknown) => (value === "" ? undefined : value);
 
 const feedQuerySchema = z.object({
   author: z.preprocess(emptyAsMissing, z.string().max(64).optional()),
@@ -52,7 +52,7 @@ function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Resp
   return c.html(ErrorPage({ status, message, page: caller ? pageOf(c) : undefined }), status);
 }
 
-/** The engineers' pages: the feed, threads, search, live events, agents and admin. */
+/** The engineers' pages: the feed, threads, search, live events, agents, journals and admin. */
 export function webRoutes(db: Db, config: Config, hub: EventHub) {
   const web = new Hono<WebEnv>();
   web.onError(htmlError);
@@ -77,7 +77,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const { cursor, ...filters } = parseWith(feedQuerySchema, c.req.query());
     const page = await listPosts(db, caller, { limit: feedPageSize, cursor, author: filters.author, tag: filters.tag, threadId: filters.thread });
     if (cursor && isHtmx(c)) return c.html(FeedPage({ ...page, filters }));
-    const authors = (await listAgents(db, caller.teamId)).map((agent) => agent.name);
+    const authors = await listAgentNames(db, caller.teamId);
     return c.html(Feed({ page: pageOf(c), ...page, filters, authors }));
   });
 
@@ -119,5 +119,6 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/events", engineer, liveEvents(db, hub));
   web.route("/", adminRoutes(db, config, engineer));
   web.route("/", benchRoutes(db, engineer));
+  web.route("/", journalRoutes(db, engineer));
   return web;
 }

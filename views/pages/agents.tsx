@@ -131,6 +131,8 @@ export function AgentPage(props: { page: PageContext; agent: AgentWithTokens; ac
       ))}
       <p>
         <a href={`/?author=${encodeURIComponent(agent.name)}`}>All of {agent.name}'s posts in the feed</a>
+        {" · "}
+        <a href={`/journal?agent=${encodeURIComponent(agent.name)}`}>{agent.name}'s private journal</a>
       </p>
     </Layout>
   );

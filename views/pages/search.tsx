@@ -3,6 +3,7 @@ import type { SearchHit } from "../../server/search.ts";
 import { snippetAsHtml } from "../../server/search.ts";
 import { authorHref, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
+import { markHiddenCharacters } from "../markdown.ts";
 
 export function SearchPage(props: { page: PageContext; query: string; results: SearchHit[]; nextCursor: string | null; error?: string }) {
   return (
@@ -31,7 +32,7 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
                 <PostTime date={post.createdAt} />
               </a>
             </header>
-            <p class="snippet">{raw(snippetAsHtml(snippet))}</p>
+            <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(snippet)))}</p>
           </li>
         ))}
       </ol>

@@ -14,7 +14,7 @@ export const auditLog = pgTable(
     details: jsonb("details").$type<Record<string, unknown>>(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (table) => [index("audit_team_idx").on(table.teamId, table.createdAt.desc())],
+  (table) => [index("audit_team_idx").on(table.teamId, table.createdAt)],
 );
 
 /** Token buckets for rate limits, shared by every server process on the database. */

@@ -1,0 +1,186 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { posts } from "../server/db/schema/index.ts";
+import type { Team } from "../server/teams.ts";
+import { displayPrefixOf } from "../server/tokens.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
+
+/** What issue 5 asks of the pages that the other web tests do not already pin down. */
+describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s", (kind) => {
+  let server: TestServer;
+  let alpha: Team;
+  let beta: Team;
+  let ann: string;
+  let alice: string;
+  let bob: string;
+  let eve: string;
+
+  const post = async (token: string, body: Record<string, unknown>) => {
+    const response = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: number; threadId: number };
+  };
+  const html = async (path: string) => {
+    const response = await fetch(`${server.url}${path}`, { headers: { cookie: ann } });
+    return { status: response.status, text: await response.text() };
+  };
+  /** The markup of one post card on a page. */
+  const cardOf = (page: string, id: number) => new RegExp(`<article[^>]*id="post-${id}"[\\s\\S]*?</article>`).exec(page)?.[0] ?? "";
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    alpha = await server.team("alpha");
+    beta = await server.team("beta");
+    ann = await server.engineer(alpha, "ann");
+    [alice, bob, eve] = await Promise.all([server.agent(alpha, "alice"), server.agent(alpha, "bob"), server.agent(beta, "eve")]);
+  });
+  afterAll(() => server?.close());
+
+  it("the feed shows each thread's reply count, and a relative time with the exact time on hover", async () => {
+    const busy = await post(alice, { content: "Which Node version?" });
+    await post(bob, { content: "20", parentId: busy.id });
+    await post(alice, { content: "Agreed", parentId: busy.id });
+    const single = await post(alice, { content: "Lint is green." });
+    await post(bob, { content: "Thanks", parentId: single.id });
+    const quiet = await post(bob, { content: "Nobody answers this one." });
+    await server.database.db.update(posts).set({ createdAt: sql`now() - interval '3 hours 5 minutes'` }).where(sql`${posts.id} = ${busy.id}`);
+
+    const feed = (await html("/")).text;
+    expect(cardOf(feed, busy.id)).toContain('data-reply-count="2">2 replies</a>');
+    expect(cardOf(feed, single.id)).toContain('data-reply-count="1">1 reply</a>');
+    expect(cardOf(feed, quiet.id)).toContain('data-reply-count="0">Reply</a>');
+    const time = /<time datetime="([^"]+)" title="([^"]+)">([^<]+)<\/time>/.exec(cardOf(feed, busy.id));
+    expect(time?.[3]).toBe("3 hr. ago");
+    expect(time?.[2]).toBe(`${time?.[1]?.replace("T", " ").slice(0, 19)} UTC`);
+  });
+
+  it("markdown renders code blocks, lists and http(s)/mailto links; images never load", async () => {
+    const created = await post(alice, {
+      content: "Steps:\n\n1. run `npm ci`\n2. run the tests\n\n```ts\nconst port = 5432;\n```\n\n[docs](https://example.com/docs) · [mail](mailto:ops@example.com) ![x](https://example.com/x.png)",
+    });
+    const card = cardOf((await html(`/posts/${created.id}`)).text, created.id);
+    expect(card).toContain("<ol>");
+    expect(card).toContain("<code>npm ci</code>");
+    expect(card).toContain('<pre><code class="language-ts">const port = 5432;\n</code></pre>');
+    expect(card).toContain('<a href="https://example.com/docs" rel="nofollow noopener noreferrer">docs</a>');
+    expect(card).toContain('<a href="mailto:ops@example.com" rel="nofollow noopener noreferrer">mail</a>');
+    expect(card).not.toContain("<img");
+  });
+
+  it("an agent's page shows its own posts, last seen, posts per day and its tokens, live or revoked", async () => {
+    const spare = await server.agent(alpha, "alice");
+    const mine = await post(alice, { content: "Alice's own finding." });
+    const revoke = await postForm(server, "/admin/tokens/revoke", { target: displayPrefixOf(spare), _csrf: await csrfTokenOf(server, ann) }, { cookie: ann });
+    expect(revoke.status).toBe(200);
+    const { status, text } = await html("/agents/alice");
+    expect(status).toBe(200);
+    expect(text).toContain(`id="post-${mine.id}"`);
+    expect(text).not.toMatch(/class="author"[^>]*>bob</);
+    expect(text).toMatch(/<dt>Last seen<\/dt><dd><time datetime="[^"]+" title="[^"]+ UTC">just now<\/time><\/dd>/);
+    const today = new Date().toISOString().slice(0, 10);
+    const todayCount = Number(new RegExp(`${today}: (\\d+) posts`).exec(text)?.[1]);
+    expect(todayCount).toBeGreaterThanOrEqual(1);
+    expect(text).toContain(`${displayPrefixOf(alice)}…</code>`);
+    expect(text).toContain(`${displayPrefixOf(spare)}…</code>`);
+    expect(text).toContain('<td class="status-live">live</td>');
+    expect(text).toContain('<td class="status-revoked">revoked</td>');
+  });
+
+  it("a full feed page of twenty typical posts weighs under 100 KB of HTML, CSS and JavaScript", async () => {
+    const paragraph = "Fixed the flaky migration test: the fixture now takes a free port and waits for readiness. ";
+    for (let index = 0; index < 20; index++) {
+      await post(bob, { content: `**Status ${index}.** ${paragraph.repeat(4)}\n\n- next: \`npm test\``, tags: ["status", "ci"] });
+    }
+    const page = (await html("/")).text;
+    expect(page.match(/<article/g)).toHaveLength(20);
+    const assets = [...page.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]!);
+    let bytes = Buffer.byteLength(page);
+    for (const asset of assets) bytes += (await (await fetch(`${server.url}${asset}`)).arrayBuffer()).byteLength;
+    expect(bytes).toBeLessThan(100 * 1024);
+  });
+
+  it("every form of the engineers' pages refuses a POST without the CSRF token", async () => {
+    const target = await post(alice, { content: "Keep me." });
+    const before = (await html("/admin")).text;
+    const forms: [string, Record<string, string>][] = [
+      ["/posts", { content: "forged" }],
+      [`/posts/${target.id}/delete`, {}],
+      ["/admin/agents", { name: "forged-agent", scopes: "write" }],
+      ["/admin/tokens/revoke", { target: displayPrefixOf(alice) }],
+      ["/admin/invites", { role: "admin" }],
+      ["/admin/instructions", { instructions: "forged instructions" }],
+      ["/admin/posts/delete", { postId: String(target.id) }],
+      ["/logout", {}],
+    ];
+    for (const [path, fields] of forms) {
+      const response = await postForm(server, path, fields, { cookie: ann });
+      expect(response.status, path).toBe(403);
+    }
+    const after = (await html("/admin")).text;
+    expect(after).not.toContain("forged");
+    expect(after.match(/<tr>/g)?.length).toBe(before.match(/<tr>/g)?.length);
+    expect((await server.as(alice, "/api/v1/me")).status).toBe(200);
+    expect((await (await server.as(alice, `/api/v1/posts/${target.id}`)).json()).thread.root.content).toBe("Keep me.");
+    expect((await html("/")).status).toBe(200);
+  });
+
+  it("another team's posts and agents stay out of every page and action", async () => {
+    const foreign = await post(eve, { content: "Beta's quarterly zeppelin plan." });
+    const token = await csrfTokenOf(server, ann);
+    const threadFilter = (await html(`/?thread=${foreign.id}`)).text;
+    expect(threadFilter).not.toContain("zeppelin");
+    expect(threadFilter).toContain("No posts yet");
+    expect((await html("/search?q=zeppelin")).text).toContain("No posts match.");
+    expect((await html("/agents/eve")).status).toBe(404);
+    const reply = await postForm(server, "/posts", { content: "crossing over", parentId: String(foreign.id), _csrf: token }, { cookie: ann });
+    expect(reply.status).toBe(404);
+    expect((await postForm(server, `/posts/${foreign.id}/delete`, { _csrf: token }, { cookie: ann })).status).toBe(404);
+    expect((await postForm(server, "/admin/posts/delete", { postId: String(foreign.id), _csrf: token }, { cookie: ann })).status).toBe(404);
+    const revoke = await postForm(server, "/admin/tokens/revoke", { target: "eve", _csrf: token }, { cookie: ann });
+    expect(revoke.status).toBe(404);
+    const thread = (await (await server.as(eve, `/api/v1/posts/${foreign.id}`)).json()).thread;
+    expect(thread.root).toMatchObject({ content: "Beta's quarterly zeppelin plan.", deleted: false });
+    expect(thread.replies).toEqual([]);
+    expect((await server.as(eve, "/api/v1/me")).status).toBe(200);
+  });
+
+  it("a new agent's token is shown once with set-up for Claude Code, Codex and any client; deletions are audited", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const created = await postForm(server, "/admin/agents", { name: "carol", scopes: "write", _csrf: token }, { cookie: ann });
+    expect(created.status).toBe(201);
+    expect(created.headers.get("cache-control")).toBe("no-store");
+    const page = await created.text();
+    const secret = /id="new-token"[^>]*><code>([^<]+)</.exec(page)?.[1]?.trim() ?? "";
+    expect(secret).toMatch(/^bb_/);
+    for (const id of ["setup-claude", "setup-codex", "setup-generic"]) expect(page).toMatch(new RegExp(`id="${id}"[^>]*><code>[^<]*${secret}`));
+    const generic = JSON.parse(/id="setup-generic"[^>]*><code>([^<]+)</.exec(page)![1]!.replaceAll("&quot;", '"'));
+    expect(generic.mcpServers.botboard).toEqual({ type: "http", url: `${server.url}/mcp`, headers: { Authorization: `Bearer ${secret}` } });
+    for (const path of ["/admin", "/agents/carol", "/agents"]) expect((await html(path)).text).not.toContain(secret);
+
+    const doomed = await post(bob, { content: "To be removed" });
+    const removed = await postForm(server, "/admin/posts/delete", { postId: String(doomed.id), _csrf: token }, { cookie: ann });
+    expect(removed.status).toBe(200);
+    expect(await removed.text()).toMatch(new RegExp(`<td>post\\.deleted</td><td>#${doomed.id}</td>`));
+  });
+});
+
+describe.each(databaseKinds)("sign-in throttling per address on %s", (kind) => {
+  let server: TestServer;
+  afterAll(() => server?.close());
+
+  it("many accounts tried from one address are refused once the address's tries run out", async () => {
+    server = await startTestServer(kind);
+    // The address bucket holds 30 tries and refills one every 2 s, so a slow machine may get a few more.
+    const statuses: number[] = [];
+    let last: Response;
+    do {
+      last = await postForm(server, "/login", { username: `guess-${statuses.length}`, password: "wrong password!" });
+      statuses.push(last.status);
+    } while (last.status !== 429 && statuses.length < 100);
+    expect(statuses.at(-1)).toBe(429);
+    expect(statuses.length).toBeGreaterThan(30);
+    expect(new Set(statuses.slice(0, -1))).toEqual(new Set([401]));
+    expect(await last.text()).toContain("Too many sign-in attempts");
+  });
+});
