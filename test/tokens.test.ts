@@ -46,9 +46,22 @@ describe("tokens across two server processes on one Postgres", () => {
     const token = await first.agent(team, "doomed");
     const urls = [first.url, second.url];
     for (const url of urls) expect((await me(url, token)).status).toBe(200);
+    // Both processes keep using the token while it is revoked, so each holds it in its cache.
+    let revoking = true;
+    const keepWarm = Promise.all(
+      urls.map(async (url) => {
+        while (revoking) {
+          await (await me(url, token)).body?.cancel();
+          await sleep(100);
+        }
+      }),
+    );
     const revoked = await runBotboard(["agent", "revoke", token.slice(0, 11), "--team", "revoking"], env);
+    const revokedAt = performance.now();
+    revoking = false;
+    await keepWarm;
     expect(revoked.code).toBe(0);
-    const delays = await refusalDelays(urls, token, performance.now());
+    const delays = await refusalDelays(urls, token, revokedAt);
     for (const delay of delays) expect(delay).toBeLessThan(1000);
   });
 
