@@ -73,14 +73,16 @@ export function limitAgentRequests(
 ): MiddlewareHandler {
   return async function limitAgentRequest(c, next) {
     const allowance = await takeRequestAllowance(db, limits, { address: remoteAddressOf(c), token: tokenOf(c) });
-    setRateLimitHeaders(c, allowance);
     if (!allowance.allowed) {
+      setRateLimitHeaders(c, allowance);
       const refusal = rateLimitedError(allowance, rateLimitMessage(allowance));
       const answer = await onRefused?.(c, refusal);
       if (answer) return answer;
       throw refusal;
     }
     await next();
+    // After the handler, so the headers also reach responses it built itself (MCP's transport).
+    setRateLimitHeaders(c, allowance);
   };
 }
 
