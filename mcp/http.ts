@@ -98,8 +98,9 @@ export function mcpRoutes(db: Db, config: Config) {
       sessionId = requestedSession;
     }
 
-    const team = await getTeam(db, caller.teamId);
-    const server = createBotboardServer({ db, config, caller, sessionId }, team, agentInstructionsOf(team));
+    const team = initializing ? await getTeam(db, caller.teamId) : undefined;
+    const loadTeam = async () => team ?? getTeam(db, caller.teamId);
+    const server = createBotboardServer({ db, config, caller, sessionId }, loadTeam, team && agentInstructionsOf(team));
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     try {

@@ -1,4 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { z } from "zod";
 import { countUnread, createPost, getThread, listPosts, readUnread } from "../server/posts.ts";
 import { chooseSessionName } from "../server/mcp-sessions.ts";
@@ -33,17 +34,30 @@ export const toolNames = [
   "list_recent_entries",
 ] as const;
 
-/** One MCP server for one request: the team's instructions, the feed tools and the journal tools. */
-export function createBotboardServer(context: ToolContext, team: Team, instructions: string): McpServer {
-  const server = new McpServer(serverInfo, { instructions, capabilities: { tools: {} } });
-  registerFeedTools(server, context, team);
+/**
+ * The SDK builds an Ajv instance per server unless given one; it only validates elicitation answers,
+ * which Botboard never asks for, and building it per request cost more than the tool call itself.
+ */
+const sharedSchemaValidator = new AjvJsonSchemaValidator();
+
+/**
+ * One MCP server for one request: the feed tools and the journal tools. The team's instructions are
+ * only sent in answer to `initialize`; other requests load the team only if a tool needs it.
+ */
+export function createBotboardServer(context: ToolContext, loadTeam: () => Promise<Team>, instructions?: string): McpServer {
+  const server = new McpServer(serverInfo, {
+    instructions,
+    capabilities: { tools: {} },
+    jsonSchemaValidator: sharedSchemaValidator,
+  });
+  registerFeedTools(server, context, loadTeam);
   registerJournalTools(server, context);
   return server;
 }
 
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
-function registerFeedTools(server: McpServer, context: ToolContext, team: Team): void {
+function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: () => Promise<Team>): void {
   const { db, config } = context;
   const toolConfigs = feedToolConfigs(config);
 
@@ -58,7 +72,7 @@ function registerFeedTools(server: McpServer, context: ToolContext, team: Team):
         notes.push(`This token belongs to ${context.caller.agentName}; your posts are signed with that name.`);
       }
       const caller = context.caller;
-      const unread = await countUnread(db, caller);
+      const [team, unread] = await Promise.all([loadTeam(), countUnread(db, caller)]);
       const text = [
         `You are ${caller.displayName} (agent) on team ${team.name} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,

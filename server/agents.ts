@@ -106,6 +106,12 @@ export async function listAgents(db: Db, teamId: string): Promise<AgentWithToken
   }));
 }
 
+/** Just the names, for pickers and filters: no counts, no tokens. */
+export async function listAgentNames(db: Db, teamId: string): Promise<string[]> {
+  const rows = await db.select({ name: agents.name }).from(agents).where(eq(agents.teamId, teamId)).orderBy(asc(agents.name));
+  return rows.map((row) => row.name);
+}
+
 export async function findAgentByName(db: Db, teamId: string, name: string): Promise<Agent> {
   const [agent] = await db
     .select()

@@ -6,12 +6,18 @@ export const eventsChannel = "botboard_events";
 
 export type PostEvent = { type: "post.created" | "post.updated"; teamId: string; postId: number; rootId: number | null };
 
+export type Subscriber = {
+  /** Each event of the team. */
+  onEvent(event: PostEvent): void;
+  /** The hub shuts down: long-lived streams end, so the server can drain. */
+  onClose?(): void;
+  /** Listening again after the database was away: events of that gap were lost, catch up from the database. */
+  onResume?(): void;
+};
+
 export type EventHub = {
-  /**
-   * Calls `onEvent` for each event of the team until the returned function is called; `onClose`
-   * when the hub shuts down, so long-lived streams can end and let the server drain.
-   */
-  subscribe(teamId: string, onEvent: (event: PostEvent) => void, onClose?: () => void): Promise<() => void>;
+  /** Calls the subscriber for the team's events until the returned function is called. */
+  subscribe(teamId: string, subscriber: Subscriber): Promise<() => void>;
   close(): Promise<void>;
 };
 
@@ -20,42 +26,47 @@ export type EventHub = {
  * event's team. Events come from the database, so posts written by any process reach every reader.
  */
 export function createEventHub(database: Pick<Database, "listen">): EventHub {
-  const subscribers = new Map<string, Set<(event: PostEvent) => void>>();
-  const closers = new Set<() => void>();
+  const subscribers = new Map<string, Set<Subscriber>>();
   let listening: Promise<() => Promise<void>> | undefined;
 
-  function dispatch(payload: string): void {
-    const event = parsePostEvent(payload);
-    if (!event) return;
-    for (const onEvent of subscribers.get(event.teamId) ?? []) {
+  function notify(targets: Iterable<Subscriber>, call: (subscriber: Subscriber) => void): void {
+    for (const subscriber of [...targets]) {
       try {
-        onEvent(event);
+        call(subscriber);
       } catch (error) {
         logger.error({ error: String(error) }, "event subscriber failed");
       }
     }
   }
+  const everyone = () => [...subscribers.values()].flatMap((team) => [...team]);
+
+  function dispatch(payload: string): void {
+    const event = parsePostEvent(payload);
+    if (event) notify(subscribers.get(event.teamId) ?? [], (subscriber) => subscriber.onEvent(event));
+  }
+
+  function resume(): void {
+    logger.info({ subscribers: everyone().length }, "listening for live events again; live feeds catch up");
+    notify(everyone(), (subscriber) => subscriber.onResume?.());
+  }
 
   return {
-    async subscribe(teamId, onEvent, onClose) {
-      listening ??= database.listen(eventsChannel, dispatch).catch((error: unknown) => {
+    async subscribe(teamId, subscriber) {
+      listening ??= database.listen(eventsChannel, dispatch, resume).catch((error: unknown) => {
         listening = undefined;
         throw error;
       });
       await listening;
       const team = subscribers.get(teamId) ?? new Set();
       subscribers.set(teamId, team);
-      team.add(onEvent);
-      if (onClose) closers.add(onClose);
+      team.add(subscriber);
       return () => {
-        team.delete(onEvent);
-        if (onClose) closers.delete(onClose);
+        team.delete(subscriber);
         if (team.size === 0) subscribers.delete(teamId);
       };
     },
     async close() {
-      for (const onClose of [...closers]) onClose();
-      closers.clear();
+      notify(everyone(), (subscriber) => subscriber.onClose?.());
       subscribers.clear();
       const stop = await listening?.catch(() => undefined);
       listening = undefined;

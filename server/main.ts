@@ -11,7 +11,7 @@ import { configureLogger, logger } from "./logger.ts";
 import { forgetFullBuckets, longestRefillSeconds } from "./rate-limits.ts";
 import { firstRunSetupLink } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
-import { openDatabase, type Database } from "./db/client.ts";
+import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
 import { errorResponse } from "./routes/http.ts";
 import { isOperationName, operations } from "./operations.ts";
 
@@ -30,12 +30,18 @@ export function adminSocketPath(dataDir: string): string {
 }
 
 /** Opens the database, applies migrations, and serves the app; resolves once it is listening. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, observe: Pick<DatabaseOptions, "onQuery"> = {}): Promise<RunningServer> {
   configureLogger(config.logLevel);
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolSize: config.dbPoolSize,
+    onQuery: observe.onQuery,
+  });
   try {
     await database.migrate();
-    const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens);
+    // Revocations announced while the listener was away are missed: forget every cached token then too.
+    const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
     const setupLink = await firstRunSetupLink(database.db, config.publicUrl);
     const hub = createEventHub(database);
     const app = createApp(database, config, hub);

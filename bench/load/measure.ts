@@ -71,7 +71,8 @@ export function measureHttp(target: HttpTarget, database: string, options: LoadO
       ],
     });
     return {
-      requestsPerSecond: result.requests.average,
+      // Total over elapsed time: autocannon's per-second average reads 0 for a round under 1 s of samples.
+      requestsPerSecond: result.requests.total / result.duration,
       p50Ms: result.latency.p50,
       p99Ms: result.latency.p99,
       errors: result.errors + result.non2xx + result.timeouts,

@@ -15,8 +15,12 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export type Database = {
   db: Db;
   kind: "postgres" | "pglite";
-  /** Subscribes to a NOTIFY channel; resolves once listening, to a function that stops it. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to a NOTIFY channel; resolves once listening, to a function that stops it. The
+   * subscription outlives database outages: it listens again once the database is back, then calls
+   * `onResume`, since notifications sent while it was away are lost.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onResume?: () => void): Promise<() => Promise<void>>;
   /** Applies pending migrations; safe when several processes start at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -26,22 +30,45 @@ const migrationsFolder = fileURLToPath(new URL("../../migrations", import.meta.u
 /** Any fixed 64-bit number: every Botboard process takes the same lock before migrating. */
 const migrationLockId = 7_305_220_311n;
 
-export type DatabaseOptions = { databaseUrl?: string; dataDir: string; poolSize?: number };
+export type DatabaseOptions = {
+  databaseUrl?: string;
+  dataDir: string;
+  poolSize?: number;
+  /** Called with every statement the app sends (tests count them to catch N+1 queries). */
+  onQuery?: (statement: string) => void;
+};
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
-    : openPglite(options.dataDir);
+    ? openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery)
+    : openPglite(options.dataDir, options.onQuery);
 }
 
-function openPostgres(url: string, poolSize: number): Database {
-  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5 });
-  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+/**
+ * Seconds between attempts to reconnect after a connection failed: quickly at first, then every
+ * second at most (postgres.js defaults to a cap of 20 s), so LISTEN is back within about a second
+ * of the database and live feeds do not stay silent long after an outage.
+ */
+const reconnectBackoffSeconds = (attempt: number) => Math.min(0.05 * 2 ** attempt, 1);
+
+function queryLogger(onQuery: DatabaseOptions["onQuery"]) {
+  return onQuery && { logQuery: (statement: string) => onQuery(statement) };
+}
+
+function openPostgres(url: string, poolSize: number, onQuery: DatabaseOptions["onQuery"]): Database {
+  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds });
+  const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   return {
     db,
     kind: "postgres",
-    async listen(channel, onPayload) {
-      const subscription = await client.listen(channel, onPayload);
+    async listen(channel, onPayload, onResume) {
+      // postgres.js keeps a dedicated LISTEN connection, reconnects it and runs LISTEN again after a
+      // failure, calling this each time; every call after the first is a resumption.
+      let listenedBefore = false;
+      const subscription = await client.listen(channel, onPayload, () => {
+        if (listenedBefore) onResume?.();
+        listenedBefore = true;
+      });
       return () => subscription.unlisten();
     },
     async migrate() {
@@ -59,22 +86,28 @@ function openPostgres(url: string, poolSize: number): Database {
   };
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   const releaseLock = lockDataDir(dataDir);
   // Loaded only when used: the WebAssembly build costs a server on Postgres about 36 MB it never needs.
-  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+  const [{ PGlite }, { btree_gin }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import("@electric-sql/pglite"),
+    import("@electric-sql/pglite/contrib/btree_gin"),
     import("drizzle-orm/pglite"),
     import("drizzle-orm/pglite/migrator"),
   ]);
   let client: PGlite;
   try {
-    client = await PGlite.create(join(dataDir, "pgdata"));
+    client = await PGlite.create(join(dataDir, "pgdata"), {
+      extensions: { btree_gin },
+      // Postgres' default 128 MB of shared buffers is resident in the WebAssembly heap from the start;
+      // 32 MB holds a team's hot pages, and the rest stays in the operating system's file cache.
+      postgresqlconf: "shared_buffers=32MB",
+    });
   } catch (error) {
     releaseLock();
     throw error;
   }
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const db = drizzlePglite(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   return {
     db,
     kind: "pglite",

@@ -4,7 +4,7 @@ import type { HumanCaller } from "../callers.ts";
 import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { EventHub, PostEvent } from "../events.ts";
-import { getPost, listPostsAfter, type Post } from "../posts.ts";
+import { getPost, listPosts, listPostsAfter, type Post } from "../posts.ts";
 import { PostCard } from "../../views/fragments/post.tsx";
 import type { WebEnv } from "./web-session.ts";
 
@@ -14,38 +14,56 @@ const catchUpLimit = 100;
 /**
  * GET /events: the team's new and changed posts as server-sent events, each rendered for the page.
  * The event id is the post id; a reconnecting browser sends Last-Event-ID and first gets what it missed.
+ * When the database was away and the process listens again, every open stream catches up the same way
+ * from the last post it sent, so a feed that stayed open through an outage misses nothing either.
  */
 export function liveEvents(db: Db, hub: EventHub) {
   return async function streamTeamEvents(c: Context<WebEnv>) {
     const caller = c.get("caller");
-    const lastSeen = Number(c.req.header("last-event-id"));
+    // ?after= is how the page's script asks when it had to open a new EventSource (which sends no Last-Event-ID).
+    const lastSeen = Number(c.req.header("last-event-id") ?? c.req.query("after"));
     return streamSSE(c, async (stream) => {
-      const queue: PostEvent[] = [];
+      const queue: (PostEvent | "catch-up")[] = [];
+      const delivered = new DeliveredPosts();
       let wake: (() => void) | undefined;
       let hubClosed = false;
-      const unsubscribe = await hub.subscribe(
-        caller.teamId,
-        (event) => {
-          queue.push(event);
-          wake?.();
-        },
-        () => {
+      const enqueue = (item: PostEvent | "catch-up") => {
+        queue.push(item);
+        wake?.();
+      };
+      const unsubscribe = await hub.subscribe(caller.teamId, {
+        onEvent: enqueue,
+        onResume: () => enqueue("catch-up"),
+        onClose() {
           hubClosed = true;
           wake?.();
         },
-      );
+      });
       stream.onAbort(() => {
         unsubscribe();
         wake?.();
       });
       await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
       if (Number.isSafeInteger(lastSeen) && lastSeen > 0) {
-        for (const post of await listPostsAfter(db, caller, lastSeen, catchUpLimit)) await sendPost(stream, db, caller, post);
+        delivered.anchor = lastSeen;
+        enqueue("catch-up");
+      } else {
+        delivered.anchor = (await listPosts(db, caller, { limit: 1 })).posts[0]?.id;
       }
       while (!stream.aborted && !hubClosed) {
-        const event = queue.shift();
-        if (event) {
-          await sendEvent(stream, db, caller, event);
+        const item = queue.shift();
+        if (item === "catch-up") {
+          if (delivered.anchor === undefined) continue;
+          for (const post of await listPostsAfter(db, caller, delivered.anchor, catchUpLimit)) {
+            if (delivered.has(post.id)) continue;
+            await sendPost(stream, db, caller, post);
+            delivered.add(post.id);
+          }
+          continue;
+        }
+        if (item) {
+          if (item.type === "post.created" && delivered.has(item.postId)) continue;
+          if (await sendEvent(stream, db, caller, item)) delivered.add(item.postId);
           continue;
         }
         const timedOut = await new Promise<boolean>((resolve) => {
@@ -61,6 +79,25 @@ export function liveEvents(db: Db, hub: EventHub) {
       unsubscribe();
     });
   };
+}
+
+/**
+ * The posts a stream has sent, so a catch-up and a live event never send one twice, and the newest
+ * one sent (the anchor a catch-up starts after). Bounded: a stream open for days keeps the last few hundred.
+ */
+class DeliveredPosts {
+  anchor: number | undefined;
+  private readonly recent = new Set<number>();
+
+  has(postId: number): boolean {
+    return this.recent.has(postId);
+  }
+
+  add(postId: number): void {
+    this.recent.add(postId);
+    if (this.recent.size > 500) this.recent.delete(this.recent.values().next().value!);
+    this.anchor = Math.max(this.anchor ?? 0, postId);
+  }
 }
 
 type SseMessage = { event: string; id?: string; data: string };
@@ -83,7 +120,8 @@ function cachedMessage(key: string, build: () => Promise<SseMessage | undefined>
   return message;
 }
 
-async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent): Promise<void> {
+/** Sends one event; true when it was a new post that went out. */
+async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent): Promise<boolean> {
   const message = await cachedMessage(`${caller.teamId}:${event.type}:${event.postId}`, async () => {
     let post: Post;
     try {
@@ -97,7 +135,9 @@ async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, e
     }
     return postMessage(db, caller, post);
   });
-  if (message) await stream.writeSSE(message);
+  if (!message) return false;
+  await stream.writeSSE(message);
+  return message.event === "post";
 }
 
 async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, post: Post): Promise<void> {

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { listAgents } from "../agents.ts";
+import { listAgentNames } from "../agents.ts";
 import type { Config } from "../config.ts";
 import { databaseErrorAsAppError, type Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
@@ -76,7 +76,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const { cursor, ...filters } = parseWith(feedQuerySchema, c.req.query());
     const page = await listPosts(db, caller, { limit: feedPageSize, cursor, author: filters.author, tag: filters.tag, threadId: filters.thread });
     if (cursor && isHtmx(c)) return c.html(FeedPage({ ...page, filters }));
-    const authors = (await listAgents(db, caller.teamId)).map((agent) => agent.name);
+    const authors = await listAgentNames(db, caller.teamId);
     return c.html(Feed({ page: pageOf(c), ...page, filters, authors }));
   });
 

@@ -56,10 +56,14 @@ export async function freshDatabase(kind: DatabaseKind): Promise<{ env: Record<s
   };
 }
 
-export async function startTestServer(kind: DatabaseKind, environment: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  kind: DatabaseKind,
+  environment: Record<string, string> = {},
+  observe: Parameters<typeof startServer>[1] = {},
+): Promise<TestServer> {
   const database = await freshDatabase(kind);
   const config = loadConfig({ PORT: "0", LOG_LEVEL: "warn", ...database.env, ...environment });
-  const server = await startServer(config);
+  const server = await startServer(config, observe);
   const publicUrl = server.url;
   const { db } = server.database;
   return {

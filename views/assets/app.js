@@ -71,20 +71,32 @@ function startLiveUpdates() {
   if (!live || !("EventSource" in window)) return;
   const mode = live.dataset.live;
   const threadId = Number(live.dataset.threadId);
-  const events = new EventSource("/events");
-  events.addEventListener("post", (message) => {
-    const post = JSON.parse(message.data);
-    if (mode === "feed") addToFeed(post.html, false);
-    if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.html);
-    setReplyCount(post.threadId, post.threadReplyCount);
-  });
-  events.addEventListener("post-updated", (message) => {
-    const post = JSON.parse(message.data);
-    const existing = document.getElementById(`post-${post.id}`);
-    const replacement = elementFrom(post.html);
-    if (existing && replacement) existing.replaceWith(replacement);
-  });
-  events.addEventListener("ready", () => document.body.setAttribute("data-live-ready", "true"));
+  let lastEventId = "";
+  const connect = (url) => {
+    const events = new EventSource(url);
+    events.addEventListener("post", (message) => {
+      lastEventId = message.lastEventId || lastEventId;
+      const post = JSON.parse(message.data);
+      if (mode === "feed") addToFeed(post.html, false);
+      if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.html);
+      setReplyCount(post.threadId, post.threadReplyCount);
+    });
+    events.addEventListener("post-updated", (message) => {
+      const post = JSON.parse(message.data);
+      const existing = document.getElementById(`post-${post.id}`);
+      const replacement = elementFrom(post.html);
+      if (existing && replacement) existing.replaceWith(replacement);
+    });
+    events.addEventListener("ready", () => document.body.setAttribute("data-live-ready", "true"));
+    // EventSource retries a dropped stream by itself, but gives up for good on an error answer (a 503
+    // while the database is away): open a new one that asks for what was missed since.
+    events.addEventListener("error", () => {
+      if (events.readyState !== EventSource.CLOSED) return;
+      document.body.removeAttribute("data-live-ready");
+      setTimeout(() => connect(lastEventId ? `/events?after=${encodeURIComponent(lastEventId)}` : "/events"), 3000);
+    });
+  };
+  connect("/events");
 }
 
 /** htmx posts of the compose and reply forms: insert the answer, or show why it was refused. */

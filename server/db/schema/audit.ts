@@ -14,10 +14,10 @@ export const auditLog = pgTable(
     details: jsonb("details").$type<Record<string, unknown>>(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (table) => [index("audit_team_idx").on(table.teamId, table.createdAt.desc())],
+  (table) => [index("audit_team_idx").on(table.teamId, table.createdAt)],
 );
 
-/** Token buckets for rate limits, shared by every server process on the database; unlogged (migration 0002). */
+/** Token buckets for rate limits, shared by every server process on the database; unlogged (migration 0005). */
 export const rateLimitBuckets = pgTable("rate_limit_buckets", {
   key: text("key").primaryKey(),
   tokens: doublePrecision("tokens").notNull(),

@@ -28,8 +28,8 @@ export const journalEntries = pgTable(
       ),
   },
   (table) => [
-    index("journal_agent_idx").on(table.agentId, table.createdAt.desc()),
-    index("journal_team_idx").on(table.teamId, table.createdAt.desc()),
-    index("journal_search_idx").using("gin", table.search),
+    index("journal_agent_idx").on(table.agentId, table.createdAt),
+    index("journal_team_idx").on(table.teamId, table.createdAt),
+    index("journal_team_search_idx").using("gin", table.teamId, table.search),
   ],
 );

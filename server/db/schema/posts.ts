@@ -29,11 +29,16 @@ export const posts = pgTable(
       .generatedAlwaysAs(sql`to_tsvector('english', content)`),
   },
   (table) => [
-    index("posts_team_feed_idx").on(table.teamId, table.createdAt.desc(), table.id.desc()),
-    index("posts_team_author_idx").on(table.teamId, table.authorName, table.createdAt.desc(), table.id.desc()),
+    // Plain ascending: scanned backward they serve "newest first" (DESC, NULLS FIRST) as well as the
+    // oldest-first unread query; a DESC NULLS LAST index matches neither and left the feed sorting.
+    index("posts_team_feed_idx").on(table.teamId, table.createdAt, table.id),
+    index("posts_team_author_idx").on(table.teamId, table.authorName, table.createdAt, table.id),
     index("posts_root_idx").on(table.rootId, table.createdAt, table.id),
-    index("posts_tags_idx").using("gin", table.tags),
-    index("posts_search_idx").using("gin", table.search),
+    // An agent's post count and daily activity (and the foreign key's ON DELETE SET NULL).
+    index("posts_agent_idx").on(table.agentId, table.createdAt),
+    // Team first (btree_gin), so a search or tag filter walks one team's entries, not every team's.
+    index("posts_team_tags_idx").using("gin", table.teamId, table.tags),
+    index("posts_team_search_idx").using("gin", table.teamId, table.search),
     uniqueIndex("posts_idempotency_key")
       .on(table.tokenId, table.idempotencyKey)
       .where(sql`${table.idempotencyKey} is not null`),

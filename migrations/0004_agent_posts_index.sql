@@ -1,0 +1,1 @@
+CREATE INDEX "posts_agent_idx" ON "posts" USING btree ("agent_id","created_at");

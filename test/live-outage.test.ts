@@ -1,0 +1,194 @@
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../server/config.ts";
+import { startServer, type RunningServer } from "../server/main.ts";
+import type { Team } from "../server/teams.ts";
+import { launchChromium } from "./support/browser.ts";
+import { followEvents, type EventFollower } from "./support/events.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
+import { freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+
+const eventuallyMs = 15_000;
+
+async function eventually<T>(attempt: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + eventuallyMs;
+  for (;;) {
+    const result = await attempt().catch(() => undefined);
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${eventuallyMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const postIdsIn = (feed: EventFollower) => feed.events.filter((event) => event.event === "post").map((event) => Number(event.id));
+
+describe("Postgres cut off from a running server (live feeds, MCP, other processes)", () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let proxy: TcpProxy;
+  /** Reaches Postgres through the proxy, which the test cuts. */
+  let server: TestServer;
+  /** A second process on the same database that keeps reaching it directly. */
+  let other: RunningServer;
+  let team: Team;
+  let token: string;
+  let cookie: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase("postgres");
+    const direct = new URL(database.env.DATABASE_URL!);
+    proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
+    const proxied = new URL(direct);
+    proxied.port = String(proxy.port);
+    server = await startTestServer("postgres", { DATABASE_URL: proxied.toString() });
+    other = await startServer(loadConfig({ PORT: "0", LOG_LEVEL: "silent", DATABASE_URL: direct.toString() }));
+    team = await server.team("outage");
+    token = await server.agent(team, "writer");
+    cookie = await server.engineer(team, "watcher");
+  }, 120_000);
+  afterAll(async () => {
+    await other?.close();
+    await server?.close().catch(() => undefined);
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  const postThrough = async (url: string, content: string): Promise<number> => {
+    const response = await fetch(`${url}/api/v1/posts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ content }),
+    });
+    if (response.status !== 201) throw new Error(`post: ${response.status}`);
+    return (await response.json()).id;
+  };
+
+  it("fails fast with 503 on every door, recovers by itself, and live feeds get every post written meanwhile", async () => {
+    const staysOpen = followEvents(server.url, cookie);
+    const reconnects = followEvents(server.url, cookie);
+    await Promise.all([staysOpen, reconnects].map((feed) => feed.waitFor((event) => event.event === "ready")));
+    const before = await postThrough(server.url, "before the outage");
+    await Promise.all([staysOpen, reconnects].map((feed) => feed.waitFor((event) => event.id === String(before))));
+    const mcp = await connectMcp(server.url, token);
+
+    await proxy.cut();
+    // The second feed's browser loses its connection during the outage and comes back later with Last-Event-ID.
+    reconnects.close();
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the token cache, so auth needs the database
+
+    const doors: [string, () => Promise<Response>][] = [
+      ["REST post", () => fetch(`${server.url}/api/v1/posts`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '{"content":"lost"}' })],
+      ["REST feed", () => fetch(`${server.url}/api/v1/posts`, { headers: { authorization: `Bearer ${token}` } })],
+      ["web page", () => fetch(`${server.url}/`, { headers: { cookie } })],
+      ["live feed", () => fetch(`${server.url}/events`, { headers: { cookie, accept: "text/event-stream" } })],
+      ["MCP", () => fetch(`${server.url}/mcp`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) })],
+      ["compat", () => fetch(`${server.url}/teams/outage/posts`, { headers: { "x-api-key": token } })],
+    ];
+    for (const [door, request] of doors) {
+      const started = Date.now();
+      const response = await request();
+      expect([door, response.status]).toEqual([door, 503]);
+      expect(response.headers.get("retry-after"), door).toBe("2");
+      expect(Date.now() - started, door).toBeLessThan(6_000);
+    }
+
+    // Meanwhile the other process still reaches Postgres, and people keep posting through it.
+    const during = [await postThrough(other.url, "during the outage 1"), await postThrough(other.url, "during the outage 2")];
+    await proxy.restore();
+
+    // Without a restart: the server answers again, and its LISTEN is back (a post through the other process arrives live).
+    await eventually(async () => ((await fetch(`${server.url}/readyz`)).status === 200 ? true : undefined), "ready again");
+    const fresh = await callTool(mcp, "read_posts", { limit: 10 });
+    expect(fresh.isError).toBeFalsy();
+    const after = await postThrough(other.url, "after the outage");
+    await staysOpen.waitFor((event) => event.id === String(after), eventuallyMs);
+    expect(postIdsIn(staysOpen)).toEqual([before, ...during, after]);
+
+    const back = followEvents(server.url, cookie, { lastEventId: String(before) });
+    await back.waitFor((event) => event.id === String(after), eventuallyMs);
+    expect(postIdsIn(back)).toEqual([...during, after]);
+
+    for (const feed of [staysOpen, back]) feed.close();
+    await mcp.close();
+  }, 90_000);
+
+  it("a browser whose live feed is refused during the outage comes back by itself and shows what it missed", async () => {
+    // The browser reaches the server through a second proxy, so the test can break its stream.
+    const httpProxy = await startTcpProxy(Number(new URL(server.url).port));
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const [name, value] = cookie.split("=") as [string, string];
+      await context.addCookies([{ name, value, domain: "127.0.0.1", path: "/" }]);
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${httpProxy.port}/`);
+      await page.waitForSelector("body[data-live-ready]");
+      const seen = await postThrough(server.url, "seen live in the browser");
+      await page.waitForSelector(`#post-${seen}`);
+
+      await proxy.cut();
+      // EventSource reconnects by itself, gets a 503 (no database) and would stay closed: the page must try again.
+      const refused = page.waitForResponse((response) => response.url().includes("/events") && response.status() === 503, { timeout: 10_000 });
+      await httpProxy.cut();
+      await httpProxy.restore();
+      await refused;
+      const missed = await postThrough(other.url, "written while the browser was cut off");
+      await proxy.restore();
+      await page.waitForSelector(`#post-${missed}`, { timeout: eventuallyMs });
+      await page.waitForSelector("body[data-live-ready]");
+    } finally {
+      await browser.close();
+      await httpProxy.close();
+    }
+  }, 90_000);
+
+  it("a client that hangs up mid-request leaves no half post, and announces only what committed", async () => {
+    const notified: number[] = [];
+    const listener = postgres(database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    await listener.listen("botboard_events", (payload) => notified.push(Number(JSON.parse(payload).postId)));
+    try {
+      const attempts = 40;
+      for (let index = 0; index < attempts; index++) {
+        const controller = new AbortController();
+        const request = fetch(`${server.url}/api/v1/posts`, {
+          method: "POST",
+          signal: controller.signal,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ content: `abandoned ${index}`, tags: ["abandoned"] }),
+        }).catch(() => undefined);
+        // Abort at a different moment each time: before the body is sent, during the insert, after it.
+        setTimeout(() => controller.abort(), index % 10);
+        await request;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const rows = await listener<{ id: number; content: string; tags: string[]; team_id: string; root_id: number | null }[]>`
+        select id::int, content, tags, team_id::text, root_id::int from posts where content like 'abandoned %' order by id`;
+      for (const row of rows) expect(row).toMatchObject({ tags: ["abandoned"], team_id: team.id, root_id: null });
+      expect(new Set(rows.map((row) => row.content)).size).toBe(rows.length);
+      // Every committed post was announced, and nothing that did not commit was.
+      expect(notified.filter((id) => rows.some((row) => row.id === id)).sort()).toEqual(rows.map((row) => row.id).sort());
+      expect(notified.filter((id) => !rows.some((row) => row.id === id))).toEqual([]);
+      const feed = await (await server.as(token, "/api/v1/posts?tag=abandoned&limit=100")).json();
+      expect(feed.posts.length).toBe(rows.length);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it("twenty concurrent retries with one Idempotency-Key make one post", async () => {
+    const send = () =>
+      fetch(`${server.url}/api/v1/posts`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "idempotency-key": "deploy-42" },
+        body: JSON.stringify({ content: "deployed build 42", tags: ["deploy"] }),
+      });
+    const responses = await Promise.all(Array.from({ length: 20 }, send));
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses.filter((status) => status === 201)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(19);
+    const ids = new Set(await Promise.all(responses.map(async (response) => (await response.json()).id)));
+    expect(ids.size).toBe(1);
+    const feed = await (await server.as(token, "/api/v1/posts?tag=deploy")).json();
+    expect(feed.posts).toHaveLength(1);
+  });
+});

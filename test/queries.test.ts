@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+/**
+ * No N+1: each page or API read costs a fixed number of statements, however many posts, replies and
+ * agents it shows. Counted at the database client, after a warm-up request. Finding the caller (a token,
+ * cached for a second, or a session) is counted apart: it is one lookup whatever the page shows.
+ */
+const identityLookup = /\b(from|update) "(agent_tokens|sessions)"/;
+describe.each(databaseKinds)("statements per request on %s", (kind) => {
+  let server: TestServer;
+  let statements: string[] = [];
+  let token: string;
+  let cookie: string;
+  let threadId: number;
+  let team: Awaited<ReturnType<TestServer["team"]>>;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" }, {
+      onQuery: (statement) => statements.push(statement),
+    });
+    team = await server.team("counted");
+    token = await server.agent(team, "counter");
+    cookie = await server.engineer(team, "watcher");
+    threadId = await post({ content: "the thread" });
+  });
+  afterAll(() => server?.close());
+
+  async function post(body: object): Promise<number> {
+    const response = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { id: number }).id;
+  }
+
+  async function mcpCall(name: string, args: object) {
+    return server.as(token, "/mcp", {
+      method: "POST",
+      headers: { accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }),
+    });
+  }
+
+  const reads: Record<string, () => Promise<Response>> = {
+    "REST feed": () => server.as(token, "/api/v1/posts?limit=50"),
+    "REST thread": () => server.as(token, `/api/v1/posts/${threadId}`),
+    "REST search": () => server.as(token, "/api/v1/search?q=thread"),
+    "MCP read_posts": () => mcpCall("read_posts", { limit: 50 }),
+    "MCP get_thread": () => mcpCall("get_thread", { post_id: threadId }),
+    "web feed page": () => fetch(`${server.url}/`, { headers: { cookie } }),
+    "web thread page": () => fetch(`${server.url}/posts/${threadId}`, { headers: { cookie } }),
+  };
+
+  async function countStatements(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const identityCounts: number[] = [];
+    for (const [name, read] of Object.entries(reads)) {
+      await (await read()).text();
+      statements = [];
+      const response = await read();
+      expect(response.status, name).toBe(200);
+      await response.text();
+      counts[name] = statements.filter((statement) => !identityLookup.test(statement)).length;
+      identityCounts.push(statements.length - counts[name]);
+    }
+    for (const count of identityCounts) expect(count).toBeLessThanOrEqual(1);
+    return counts;
+  }
+
+  it("stays the same from 2 posts to 40 posts, 30 replies and 12 agents, at one or two statements", async () => {
+    const small = await countStatements();
+    for (let index = 0; index < 30; index++) await post({ content: `reply ${index} in the thread`, parentId: threadId });
+    for (let index = 0; index < 10; index++) await post({ content: `thread ${index}`, tags: ["load"] });
+    for (let index = 0; index < 11; index++) await server.agent(team, `extra-${index}`);
+    const large = await countStatements();
+    expect(large).toEqual(small);
+    for (const [name, count] of Object.entries(large)) expect(count, `${name}: ${count} statements`).toBeLessThanOrEqual(2);
+  });
+});

@@ -1,0 +1,123 @@
+import postgres from "postgres";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
+import { followEvents } from "./support/events.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
+import { freshDatabase } from "./support/server.ts";
+
+const shippedMigrations = (JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
+  entries: unknown[];
+}).entries.length;
+
+type Replica = { process: ChildProcess; url: string; output: () => string };
+
+/** Signs in through a setup link's token on one replica and returns the session cookie. */
+async function engineerCookie(replica: Replica, setupToken: string): Promise<string> {
+  const response = await fetch(`${replica.url}/auth/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: setupToken, username: "rita", password: "correct horse battery" }),
+  });
+  if (response.status !== 201) throw new Error(`setup failed: ${response.status} ${await response.text()}`);
+  return response.headers.get("set-cookie")!.split(";")[0]!;
+}
+
+async function csrfTokenOn(replica: Replica, cookie: string): Promise<string> {
+  const page = await (await fetch(`${replica.url}/admin`, { headers: { cookie } })).text();
+  return /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
+}
+
+describe("two server processes on one Postgres", () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let replicas: Replica[] = [];
+  let writer: string;
+  let reader: string;
+  let cookie: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase("postgres");
+    // Both start at the same moment on an empty database: both migrate, under the advisory lock.
+    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
+    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, PORT: port(), LOG_LEVEL: "warn" })));
+    const setupToken = /setup\?token=(\S+)/.exec(replicas.map((replica) => replica.output()).join("\n"))?.[1];
+    cookie = await engineerCookie(replicas[0]!, setupToken!);
+    writer = JSON.parse((await runBotboard(["agent", "add", "writer", "--json"], database.env)).stdout).token;
+    reader = JSON.parse((await runBotboard(["agent", "add", "reader", "--json"], database.env)).stdout).token;
+  }, 180_000);
+  afterAll(async () => {
+    await Promise.all(replicas.map((replica) => stop(replica.process)));
+    await database?.drop();
+  });
+
+  it("start together on an empty database: each migration is applied once and both are ready", async () => {
+    for (const replica of replicas) expect((await fetch(`${replica.url}/readyz`)).status).toBe(200);
+    const client = postgres(database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    try {
+      const [migrations] = await client`select count(*)::int as applied from drizzle.__drizzle_migrations`;
+      const [teams] = await client`select count(*)::int as count from teams`;
+      expect(migrations!.applied).toBe(shippedMigrations);
+      expect(teams!.count).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("a post through one process shows up live on the other's SSE feed and in its MCP read_new", async () => {
+    const [first, second] = replicas as [Replica, Replica];
+    const feed = followEvents(second.url, cookie);
+    const mcp = await connectMcp(second.url, reader);
+    try {
+      await feed.waitFor((event) => event.event === "ready");
+      await callTool(mcp, "read_new", { limit: 100 });
+      const started = Date.now();
+      const posted = await fetch(`${first.url}/api/v1/posts`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${writer}`, "content-type": "application/json" },
+        body: JSON.stringify({ content: "written through the first process" }),
+      });
+      expect(posted.status).toBe(201);
+      const { id } = await posted.json();
+      await feed.waitFor((event) => event.event === "post" && event.id === String(id), 5_000);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const fresh = await callTool(mcp, "read_new", { limit: 100 });
+      expect((fresh.structuredContent?.posts as { id: number; content: string }[]).map((post) => [post.id, post.content])).toEqual([
+        [id, "written through the first process"],
+      ]);
+    } finally {
+      feed.close();
+      await mcp.close();
+    }
+  });
+
+  it("a token revoked on one process is refused by the other within a second", async () => {
+    const [first, second] = replicas as [Replica, Replica];
+    const doomed = JSON.parse((await runBotboard(["agent", "add", "doomed", "--json"], database.env)).stdout);
+    const me = () => fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${doomed.token}` } });
+    // The second process has the token in its cache, fresh, when the first revokes it.
+    expect((await me()).status).toBe(200);
+    const csrf = await csrfTokenOn(first, cookie);
+    expect((await me()).status).toBe(200);
+    const revoked = await fetch(`${first.url}/admin/tokens/revoke`, {
+      method: "POST",
+      headers: { cookie, origin: first.url, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ target: doomed.prefix, _csrf: csrf }),
+    });
+    expect(revoked.status).toBe(200);
+    const revokedAt = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - revokedAt < 3_000) {
+      status = (await me()).status;
+      if (status === 200) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    const mcpRefused = await fetch(`${second.url}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${doomed.token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(mcpRefused.status).toBe(401);
+  }, 120_000);
+});
