@@ -23,7 +23,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     beforeAll(async () => {
       server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "3,0.2", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
       team = await server.team("limited");
-    });
+    }, 120_000);
     afterAll(() => server?.close());
 
     it("REST: the fourth quick request is a 429 with Retry-After and RateLimit headers", async () => {
@@ -103,7 +103,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     let server: TestServer;
     beforeAll(async () => {
       server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "2,1", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
-    });
+    }, 120_000);
     afterAll(() => server?.close());
 
     it("a client that waits as long as Retry-After says is allowed again", async () => {
@@ -125,7 +125,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     let server: TestServer;
     beforeAll(async () => {
       server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "4,0.1" });
-    });
+    }, 120_000);
     afterAll(() => server?.close());
 
     it("every token and door from one address shares the address's bucket", async () => {
@@ -151,7 +151,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     let server: TestServer;
     beforeAll(async () => {
       server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "0" });
-    });
+    }, 120_000);
     afterAll(() => server?.close());
 
     it("with both limits off nothing is refused and no RateLimit headers are sent", async () => {
@@ -167,7 +167,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     let server: TestServer;
     beforeAll(async () => {
       server = await startTestServer(kind);
-    });
+    }, 120_000);
     afterAll(() => server?.close());
 
     it("the eleventh quick try for one account is a 429 with Retry-After and RateLimit headers", async () => {

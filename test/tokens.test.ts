@@ -116,7 +116,7 @@ describe.each(databaseKinds)("tokens on %s", (kind) => {
   beforeAll(async () => {
     server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off" });
     team = await server.team("scoped");
-  });
+  }, 120_000);
   afterAll(() => server?.close());
 
   it("a token shows once, on the page that creates it; later pages show only its prefix", async () => {
