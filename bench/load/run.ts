@@ -313,6 +313,8 @@ export function loadReportAsMarkdown(report: LoadReport): string {
       (f) =>
         `| commit to every watcher | ${f.database} | ${f.subscribers} | ${f.posts} | ${f.deliveries} | ${f.missing} | ${f.p50Ms} | ${f.p99Ms} | ${f.maxMs} | ${f.serverRssMb} |`,
     ),
+    "",
+    "Botboard ran with its rate limits off (BOTBOARD_RATE_LIMIT_TOKEN and BOTBOARD_RATE_LIMIT_ADDRESS), so these numbers measure the server, not its 429s.",
   ];
   return lines.join("\n");
 }
