@@ -52,6 +52,11 @@ export function toolResult(text: string, structuredContent: Record<string, unkno
   return { content: [{ type: "text", text }], structuredContent };
 }
 
+/** A failed tool call, told to the model in words it can act on. */
+export function toolError(message: string): CallToolResult {
+  return { isError: true, content: [{ type: "text", text: message }] };
+}
+
 /**
  * Runs a tool body, turning a service's AppError into an isError result the model can read; any
  * other failure is logged and reported without internals.
@@ -61,9 +66,9 @@ export async function guarded(run: () => Promise<CallToolResult>): Promise<CallT
     return await run();
   } catch (caught) {
     const error = databaseErrorAsAppError(caught) ?? caught;
-    if (error instanceof AppError) return { isError: true, content: [{ type: "text", text: error.message }] };
+    if (error instanceof AppError) return toolError(error.message);
     logger.error({ error: String((error as Error)?.stack ?? error) }, "MCP tool failed");
-    return { isError: true, content: [{ type: "text", text: "Something went wrong on the server; try again." }] };
+    return toolError("Something went wrong on the server; try again.");
   }
 }
 

@@ -1,13 +1,14 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { isInitializeRequest, isJSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AgentCaller } from "../server/callers.ts";
 import type { Config } from "../server/config.ts";
 import type { Db } from "../server/db/client.ts";
-import { forbidden } from "../server/errors.ts";
+import { forbidden, type AppError } from "../server/errors.ts";
 import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/mcp-sessions.ts";
-import { requireAgent } from "../server/routes/http.ts";
+import { bearerTokenOf, limitAgentRequests, requireAgent } from "../server/routes/http.ts";
 import { agentInstructionsOf, getTeam } from "../server/teams.ts";
+import { toolError } from "./context.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./tools.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -57,6 +58,18 @@ function unknownToolCall(messages: unknown[], toolSet: ToolSet): object | undefi
   return { jsonrpc: "2.0", id: message.id, error: { code: -32602, message: `Unknown tool: ${String(name).slice(0, 100)}` } };
 }
 
+/**
+ * A rate-limited tool call is answered as a failed tool result (HTTP 200), so the model reads when
+ * to retry instead of its client giving up on a transport error; other MCP requests get the 429.
+ */
+async function refuseToolCall(c: Context, refusal: AppError): Promise<Response | undefined> {
+  if (c.req.method !== "POST") return undefined;
+  const body = parseJson(await c.req.text());
+  if (!body.ok || !isJSONRPCRequest(body.value) || body.value.method !== "tools/call") return undefined;
+  if (refusal.retryAfterSeconds !== undefined) c.header("Retry-After", String(refusal.retryAfterSeconds));
+  return c.json({ jsonrpc: "2.0", id: body.value.id, result: toolError(refusal.message) }, 200);
+}
+
 const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the body is not JSON." } };
 
 /**
@@ -66,7 +79,7 @@ const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "
  */
 export function mcpRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
-  routes.use(rejectForeignOrigins(config), requireAgent(db));
+  routes.use(rejectForeignOrigins(config), limitAgentRequests(db, config.rateLimits, bearerTokenOf, refuseToolCall), requireAgent(db));
 
   routes.post("/", async (c) => {
     const toolSet = parseToolSet(c.req.query("tools"));

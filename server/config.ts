@@ -1,7 +1,24 @@
 import { z } from "zod";
+import type { BucketRule } from "./rate-limits.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+
+/** "capacity,perSecond" (e.g. "120,20"), or "0" / "off" to switch the limit off (null here). */
+const bucketRule = z
+  .string()
+  .trim()
+  .transform((value, context): BucketRule | null => {
+    if (value === "0" || value.toLowerCase() === "off") return null;
+    const match = /^(\d+)\s*,\s*(\d+(?:\.\d+)?)$/.exec(value);
+    const capacity = Number(match?.[1]);
+    const perSecond = Number(match?.[2]);
+    if (!match || capacity < 1 || perSecond <= 0) {
+      context.addIssue({ code: "custom", message: 'must be "capacity,perSecond" (e.g. "120,20"), or "off"' });
+      return z.NEVER;
+    }
+    return { capacity, perSecond };
+  });
 
 const environmentSchema = z.object({
   PORT: port.default(3000),
@@ -17,6 +34,8 @@ const environmentSchema = z.object({
   BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
   BOTBOARD_MAX_TAGS: positiveInt.default(10),
   BOTBOARD_DB_POOL_SIZE: positiveInt.default(10),
+  BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
+  BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -31,6 +50,8 @@ export type Config = {
   allowedOrigins: string[];
   limits: { maxPostChars: number; maxBodyBytes: number; maxTags: number };
   dbPoolSize: number;
+  /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
+  rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 };
 
@@ -62,6 +83,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       maxTags: env.BOTBOARD_MAX_TAGS,
     },
     dbPoolSize: env.BOTBOARD_DB_POOL_SIZE,
+    rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     logLevel: env.LOG_LEVEL,
   };
 }

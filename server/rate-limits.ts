@@ -1,32 +1,110 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "./db/client.ts";
 import { AppError } from "./errors.ts";
+import { hashSecret } from "./tokens.ts";
 
 /** A bucket holds up to `capacity` tries and refills `perSecond` tries every second. */
 export type BucketRule = { capacity: number; perSecond: number };
 
+/** One bucket a request draws from: `policy` names it in the RateLimit headers, `key` is its row. */
+export type BucketClaim = { policy: string; key: string; rule: BucketRule };
+
+/** Where one bucket stands after a request: what the RateLimit headers report. */
+export type BucketState = {
+  policy: string;
+  rule: BucketRule;
+  allowed: boolean;
+  /** Whole tries left now. */
+  remaining: number;
+  /** Seconds until the bucket is full again. */
+  resetSeconds: number;
+  /** Seconds until the next try would be allowed (0 when one is available). */
+  retryAfterSeconds: number;
+};
+
+export type Allowance = { allowed: boolean; retryAfterSeconds: number; buckets: BucketState[] };
+
+type BucketRow = { key: string; tokens: number; taken: boolean; elapsed?: number };
+
 /**
- * Takes one try from the bucket `key`, in one statement on the shared table, so every server process
- * counts against the same bucket. A refused try still costs a little (the bucket floors at -1),
- * so hammering does not keep a bucket full.
+ * Takes one try from every bucket that has one, in a single statement on the shared table, so all
+ * server processes count against the same buckets. A bucket without a try is left untouched (a
+ * refused request does not use up what the client is allowed), so its row is read back afterwards
+ * to say when it may try again. Claims always list keys in the same order, so two concurrent
+ * statements never lock each other's rows crosswise.
  */
-export async function takeFromBucket(db: Db, key: string, rule: BucketRule): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
-  const rows = await db.execute<{ tokens: number }>(sql`
-    insert into rate_limit_buckets as bucket (key, tokens, updated_at)
-    values (${key}, ${rule.capacity - 1}, clock_timestamp())
-    on conflict (key) do update set
-      tokens = greatest(
-        least(${rule.capacity}::float8, bucket.tokens + extract(epoch from clock_timestamp() - bucket.updated_at) * ${rule.perSecond}::float8) - 1,
-        -1),
-      updated_at = clock_timestamp()
-    returning tokens`);
-  const tokens = Number(rowsOf<{ tokens: number }>(rows)[0]?.tokens ?? 0);
-  return { allowed: tokens >= 0, retryAfterSeconds: tokens >= 0 ? 0 : Math.ceil((0 - tokens) / rule.perSecond) };
+export async function takeFromBuckets(db: Db, claims: readonly BucketClaim[]): Promise<Allowance> {
+  if (claims.length === 0) return { allowed: true, retryAfterSeconds: 0, buckets: [] };
+  const wanted = sql.join(
+    claims.map((claim) => sql`(${claim.key}, ${claim.rule.capacity}::float8, ${claim.rule.perSecond}::float8)`),
+    sql`, `,
+  );
+  const refilled = sql`(select least(w.capacity, bucket.tokens + extract(epoch from clock_timestamp() - bucket.updated_at) * w.per_second)
+    from wanted w where w.key = bucket.key)`;
+  const taken = rowsOf<BucketRow>(
+    await db.execute(sql`
+      with wanted (key, capacity, per_second) as (values ${wanted})
+      insert into rate_limit_buckets as bucket (key, tokens, updated_at)
+      select key, capacity - 1, clock_timestamp() from wanted
+      on conflict (key) do update set tokens = ${refilled} - 1, updated_at = clock_timestamp()
+        where ${refilled} >= 1
+      returning key, tokens, true as taken`),
+  );
+  const takenKeys = new Set(taken.map((row) => row.key));
+  const refusedKeys = claims.map((claim) => claim.key).filter((key) => !takenKeys.has(key));
+  const refused =
+    refusedKeys.length === 0
+      ? []
+      : rowsOf<BucketRow>(
+          await db.execute(sql`
+            select key, tokens, extract(epoch from clock_timestamp() - updated_at) as elapsed, false as taken
+            from rate_limit_buckets where key in (${sql.join(refusedKeys.map((key) => sql`${key}`), sql`, `)})`),
+        );
+  const rowByKey = new Map([...taken, ...refused].map((row) => [row.key, row]));
+  const buckets = claims.map((claim) => stateOf(claim, rowByKey.get(claim.key)));
+  const allowed = buckets.every((bucket) => bucket.allowed);
+  return { allowed, retryAfterSeconds: Math.max(0, ...buckets.map((bucket) => bucket.retryAfterSeconds)), buckets };
+}
+
+function stateOf(claim: BucketClaim, row: BucketRow | undefined): BucketState {
+  const { capacity, perSecond } = claim.rule;
+  const allowed = row?.taken === true;
+  // A refused bucket was not written, so what it holds now is its stored tokens plus the refill since.
+  const tokens = Math.min(capacity, Number(row?.tokens ?? capacity) + (allowed ? 0 : Number(row?.elapsed ?? 0) * perSecond));
+  return {
+    policy: claim.policy,
+    rule: claim.rule,
+    allowed,
+    remaining: Math.max(0, Math.floor(tokens)),
+    resetSeconds: Math.ceil((capacity - tokens) / perSecond),
+    retryAfterSeconds: tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)),
+  };
 }
 
 /** postgres.js returns an array of rows; PGlite returns {rows}. */
 function rowsOf<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
+}
+
+/** The request limits from config; an absent rule is switched off. */
+export type RequestLimits = { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
+
+/**
+ * Agents' requests (REST, compat API, MCP) draw from a bucket per client address and one per token.
+ * The token's bucket is keyed by (part of) its hash, so limits apply before the token is looked up
+ * and a flood of made-up tokens costs no lookups beyond its address's allowance.
+ */
+export function takeRequestAllowance(
+  db: Db,
+  limits: RequestLimits,
+  client: { address: string; token: string | undefined },
+): Promise<Allowance> {
+  const claims: BucketClaim[] = [];
+  if (limits.perAddress) claims.push({ policy: "address", key: `address:${client.address}`, rule: limits.perAddress });
+  if (limits.perToken && client.token) {
+    claims.push({ policy: "token", key: `token:${hashSecret(client.token).slice(0, 32)}`, rule: limits.perToken });
+  }
+  return takeFromBuckets(db, claims);
 }
 
 /** Sign-in tries: per account (whether or not it exists, so the limit reveals nothing) and per address. */
@@ -35,14 +113,25 @@ export const loginRules = {
   perAddress: { capacity: 30, perSecond: 1 / 2 },
 } satisfies Record<string, BucketRule>;
 
-/** Throws rate_limited before a password is even checked when either bucket is empty. */
-export async function throttleLogin(db: Db, username: string, address: string): Promise<void> {
-  const [account, origin] = await Promise.all([
-    takeFromBucket(db, `login:account:${username.trim().toLowerCase().slice(0, 200)}`, loginRules.perAccount),
-    takeFromBucket(db, `login:address:${address}`, loginRules.perAddress),
+/** Counts a sign-in try before the password is even checked. */
+export function takeLoginAllowance(db: Db, username: string, address: string): Promise<Allowance> {
+  return takeFromBuckets(db, [
+    { policy: "login-account", key: `login:account:${username.trim().toLowerCase().slice(0, 200)}`, rule: loginRules.perAccount },
+    { policy: "login-address", key: `login:address:${address}`, rule: loginRules.perAddress },
   ]);
-  if (!account.allowed || !origin.allowed) {
-    const wait = Math.max(account.retryAfterSeconds, origin.retryAfterSeconds);
-    throw new AppError("rate_limited", `Too many sign-in attempts. Wait ${wait} seconds and try again.`, wait);
-  }
+}
+
+export function rateLimitedError(allowance: Allowance, what: string): AppError {
+  const wait = allowance.retryAfterSeconds;
+  return new AppError("rate_limited", `${what} Wait ${wait} second${wait === 1 ? "" : "s"} and try again.`, wait);
+}
+
+/** The longest a bucket of these rules takes to fill up: a row idle that long says nothing. */
+export function longestRefillSeconds(rules: readonly (BucketRule | undefined)[]): number {
+  return Math.max(...[...rules, ...Object.values(loginRules)].map((rule) => (rule ? Math.ceil(rule.capacity / rule.perSecond) : 0)));
+}
+
+/** Deletes buckets idle long enough to be full again; a missing row is a full bucket. */
+export async function forgetFullBuckets(db: Db, idleSeconds: number): Promise<void> {
+  await db.execute(sql`delete from rate_limit_buckets where updated_at < clock_timestamp() - make_interval(secs => ${idleSeconds})`);
 }

@@ -15,7 +15,7 @@ describe("the load benchmark's quick mode", () => {
     const report = JSON.parse(readFileSync(join(out, file!), "utf8"));
     const targets = report.measurements.map((m: { target: string; database: string }) => `${m.database}: ${m.target}`);
     for (const database of ["postgres", "pglite"]) {
-      for (const target of ["raw insert", "raw select latest 20", "POST /api/v1/posts", "GET /api/v1/posts?limit=20", "GET /api/v1/search?q=flaky cache", "GET /api/v1/search?q=flaky cache, one client", "GET /api/v1/posts?limit=20, one client", "GET /api/v1/unread", "MCP create_post", "MCP read_posts"]) {
+      for (const target of ["raw insert", "raw select latest 20", "POST /api/v1/posts", "GET /api/v1/posts?limit=20", "GET /api/v1/search?q=flaky cache", "GET /api/v1/search?q=flaky cache, one client", "GET /api/v1/posts?limit=20, one client", "GET /api/v1/unread", "GET /api/v1/posts?limit=20, rate limits on", "MCP create_post", "MCP read_posts"]) {
         expect(targets).toContain(`${database}: ${target}`);
       }
     }

@@ -14,7 +14,7 @@ import {
   postSchema,
   type PostJson,
 } from "../schemas.ts";
-import { requireAgent, validationHook } from "./http.ts";
+import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./http.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
 
@@ -160,7 +160,7 @@ const meRoute = createRoute({
 /** REST API for agents and scripts, under /api/v1, authenticated by bearer token. */
 export function apiRoutes(db: Db, config: Config) {
   const api = new OpenAPIHono<Env>({ defaultHook: validationHook });
-  api.use("/*", requireAgent(db));
+  api.use("/*", limitAgentRequests(db, config.rateLimits, bearerTokenOf), requireAgent(db));
 
   api.openapi(createPostRoute, async (c) => {
     const body = c.req.valid("json");

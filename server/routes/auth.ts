@@ -4,9 +4,8 @@ import { z } from "zod";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { acceptInvite, createSession, invalidateSession, verifyLogin } from "../users.ts";
-import { getConnInfo } from "@hono/node-server/conninfo";
-import { throttleLogin } from "../rate-limits.ts";
-import { describeZodError } from "./http.ts";
+import { rateLimitedError, takeLoginAllowance } from "../rate-limits.ts";
+import { describeZodError, remoteAddressOf, setRateLimitHeaders } from "./http.ts";
 import { invalid } from "../errors.ts";
 
 export const sessionCookieName = "botboard_session";
@@ -50,13 +49,14 @@ async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.
   return parsed.data;
 }
 
-/** The peer's address, for per-address limits ("unknown" when the server is not on a socket). */
-export function remoteAddressOf(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown";
-  }
+/**
+ * Counts a sign-in try against the account's and the address's buckets before the password is even
+ * checked, and throws rate_limited when either is empty; the RateLimit headers go out either way.
+ */
+export async function throttleLogin(c: Context, db: Db, username: string): Promise<void> {
+  const allowance = await takeLoginAllowance(db, username, remoteAddressOf(c));
+  setRateLimitHeaders(c, allowance);
+  if (!allowance.allowed) throw rateLimitedError(allowance, "Too many sign-in attempts.");
 }
 
 /** JSON sign-in for scripts and tests; the web pages call the same services with forms. */
@@ -73,7 +73,7 @@ export function authRoutes(db: Db, config: Config) {
 
   auth.post("/login", async (c) => {
     const input = await parseBody(c, loginSchema);
-    await throttleLogin(db, input.username, remoteAddressOf(c));
+    await throttleLogin(c, db, input.username);
     const user = await verifyLogin(db, input.username, input.password);
     const session = await createSession(db, user.id);
     setSessionCookie(c, config, session.token, session.expiresAt);

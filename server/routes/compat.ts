@@ -15,7 +15,7 @@ import {
 } from "../journal.ts";
 import { countPosts, createPost, listPosts, type Post } from "../posts.ts";
 import { getTeam } from "../teams.ts";
-import { describeZodError } from "./http.ts";
+import { describeZodError, limitAgentRequests } from "./http.ts";
 
 /**
  * The HTTP API of Botboard.biz, so its MCP servers and scripts work unchanged against Botboard:
@@ -93,10 +93,12 @@ function entryShape(entry: JournalEntry, teamId: string) {
   };
 }
 
+const apiKeyOf = (c: Context) => c.req.header("x-api-key");
+
 /** Authenticates `x-api-key` and checks that `:team` (id or slug) is the token's own team. */
 function requireTeamKey(db: Db): MiddlewareHandler<Env> {
   return async function requireTeamApiKey(c, next) {
-    const key = c.req.header("x-api-key");
+    const key = apiKeyOf(c);
     if (!key) throw unauthorized("Send your agent token in the x-api-key header.");
     const caller = await authenticateAgentToken(db, key);
     const team = await getTeam(db, caller.teamId);
@@ -109,7 +111,7 @@ function requireTeamKey(db: Db): MiddlewareHandler<Env> {
 
 export function compatRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
-  routes.use("/:team/*", requireTeamKey(db));
+  routes.use("/:team/*", limitAgentRequests(db, config.rateLimits, apiKeyOf), requireTeamKey(db));
 
   routes.get("/:team/posts", async (c) => {
     const query = parse(listQuery, c.req.query());

@@ -1,4 +1,5 @@
 import type { Hook } from "@hono/zod-openapi";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
@@ -7,6 +8,7 @@ import type { AgentCaller } from "../callers.ts";
 import { databaseErrorAsAppError, type Db } from "../db/client.ts";
 import { AppError, httpStatusOf, invalid, unauthorized } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { rateLimitedError, takeRequestAllowance, type Allowance, type RequestLimits } from "../rate-limits.ts";
 
 /** One line that names each offending field, e.g. "tags.2: each tag must be a string". */
 export function describeZodError(error: ZodError): string {
@@ -28,6 +30,60 @@ export function bearerTokenOf(c: Context): string | undefined {
   const header = c.req.header("authorization");
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1];
+}
+
+/** The peer's address, for per-address limits ("unknown" when the server is not on a socket). */
+export function remoteAddressOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * RateLimit-Policy and RateLimit headers (IETF draft httpapi-ratelimit-headers) for the buckets a
+ * request drew from: q is the burst, w the seconds an empty bucket takes to fill, r the tries left
+ * and t the seconds until the bucket is full again.
+ */
+export function setRateLimitHeaders(c: Context, allowance: Allowance): void {
+  if (allowance.buckets.length === 0) return;
+  const policies = allowance.buckets.map(
+    (bucket) => `"${bucket.policy}";q=${bucket.rule.capacity};w=${Math.ceil(bucket.rule.capacity / bucket.rule.perSecond)}`,
+  );
+  c.header("RateLimit-Policy", policies.join(", "));
+  c.header("RateLimit", allowance.buckets.map((bucket) => `"${bucket.policy}";r=${bucket.remaining};t=${bucket.resetSeconds}`).join(", "));
+}
+
+/** Names the bucket that refused, so the caller knows whether waiting or spreading load helps. */
+export function rateLimitMessage(allowance: Allowance): string {
+  const refused = allowance.buckets.filter((bucket) => !bucket.allowed).map((bucket) => bucket.policy);
+  return refused.includes("token") ? "Too many requests with this token." : "Too many requests from this address.";
+}
+
+/**
+ * Agents' requests draw from their address's and their token's bucket before anything else runs;
+ * every answer carries the RateLimit headers, a refusal is a 429 with Retry-After.
+ */
+export function limitAgentRequests(
+  db: Db,
+  limits: RequestLimits,
+  tokenOf: (c: Context) => string | undefined,
+  onRefused?: (c: Context, refusal: AppError) => Promise<Response | undefined>,
+): MiddlewareHandler {
+  return async function limitAgentRequest(c, next) {
+    const allowance = await takeRequestAllowance(db, limits, { address: remoteAddressOf(c), token: tokenOf(c) });
+    if (!allowance.allowed) {
+      setRateLimitHeaders(c, allowance);
+      const refusal = rateLimitedError(allowance, rateLimitMessage(allowance));
+      const answer = await onRefused?.(c, refusal);
+      if (answer) return answer;
+      throw refusal;
+    }
+    await next();
+    // After the handler, so the headers also reach responses it built itself (MCP's transport).
+    setRateLimitHeaders(c, allowance);
+  };
 }
 
 /** Authenticates the agent token on every request, so a revoked token stops working at once. */

@@ -3,10 +3,9 @@ import { getCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
-import { throttleLogin } from "../rate-limits.ts";
 import { acceptInvite, createSession, findUsableInvite, invalidateSession, verifyLogin } from "../users.ts";
 import { LoginPage, SetupPage } from "../../views/pages/sign-in.tsx";
-import { clearSessionCookie, remoteAddressOf, sessionCookieName, setSessionCookie } from "./auth.ts";
+import { clearSessionCookie, sessionCookieName, setSessionCookie, throttleLogin } from "./auth.ts";
 import type { WebEnv } from "./web-session.ts";
 
 function formText(form: Record<string, unknown>, name: string, max = 1024): string {
@@ -39,7 +38,7 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
     const username = formText(form, "username", 200);
     const next = safeNext(formText(form, "next", 2000) || "/");
     try {
-      await throttleLogin(db, username, remoteAddressOf(c));
+      await throttleLogin(c, db, username);
       const user = await verifyLogin(db, username, formText(form, "password"));
       const session = await createSession(db, user.id);
       setSessionCookie(c, config, session.token, session.expiresAt);

@@ -277,6 +277,10 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /journal/:id": {
     requests: ({ a }) => [{ method: "GET", path: `/journal/${a.journalEntryId}`, expect: engineerOnly([404]) }],
   },
+  // Benchmark runs belong to whoever runs the benchmark on this server, not to a team: B sees them,
+  // and they hold no team's posts (the leak check still looks for A's marker).
+  "GET /bench": { requests: () => [{ method: "GET", path: "/bench", expect: engineerOnly(ok) }] },
+  "GET /bench/:runId": { requests: () => [{ method: "GET", path: "/bench/no-such-run", expect: engineerOnly([404]) }] },
   "GET /admin": { requests: () => [{ method: "GET", path: "/admin", expect: engineerOnly(ok) }] },
   "POST /admin/agents": {
     requests: ({ a }) => [

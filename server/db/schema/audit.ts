@@ -17,7 +17,7 @@ export const auditLog = pgTable(
   (table) => [index("audit_team_idx").on(table.teamId, table.createdAt)],
 );
 
-/** Token buckets for rate limits, shared by every server process on the database. */
+/** Token buckets for rate limits, shared by every server process on the database; unlogged (migration 0005). */
 export const rateLimitBuckets = pgTable("rate_limit_buckets", {
   key: text("key").primaryKey(),
   tokens: doublePrecision("tokens").notNull(),

@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../server/config.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
+import { serveBotboard, stop } from "./support/cli.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function expectRateLimited(response: Response, policy: string) {
+  expect(response.status).toBe(429);
+  expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+  expect(response.headers.get("ratelimit-policy")).toContain(`"${policy}";q=`);
+  expect(response.headers.get("ratelimit")).toMatch(new RegExp(`"${policy}";r=0;t=\\d+`));
+  const body = await response.json();
+  expect(body.error.code).toBe("rate_limited");
+  expect(body.error.message).toMatch(/Wait \d+ seconds? and try again/);
+}
+
+describe.each(databaseKinds)("rate limits on %s", (kind) => {
+  describe("per token: 3 at once, then one every 5 s", () => {
+    let server: TestServer;
+    let team: Awaited<ReturnType<TestServer["team"]>>;
+    beforeAll(async () => {
+      server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "3,0.2", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
+      team = await server.team("limited");
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    it("REST: the fourth quick request is a 429 with Retry-After and RateLimit headers", async () => {
+      const token = await server.agent(team, "rest-agent");
+      const remaining: (string | null)[] = [];
+      for (let i = 0; i < 3; i++) {
+        const response = await server.as(token, "/api/v1/me");
+        expect(response.status).toBe(200);
+        expect(response.headers.get("ratelimit-policy")).toBe('"token";q=3;w=15');
+        remaining.push(response.headers.get("ratelimit"));
+      }
+      expect(remaining.map((header) => /r=(\d+)/.exec(header ?? "")?.[1])).toEqual(["2", "1", "0"]);
+      const refused = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "one too many" }) });
+      await expectRateLimited(refused, "token");
+      expect(refused.headers.get("retry-after")).toBe("5");
+      const feed = await (await fetch(`${server.url}/api/v1/posts`, { headers: { authorization: `Bearer ${await server.agent(team, "reader")}` } })).json();
+      expect(feed.posts).toEqual([]);
+    });
+
+    it("the compat API counts the same way, with the token in x-api-key", async () => {
+      const token = await server.agent(team, "compat-agent");
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 4; i++) {
+        last = await fetch(`${server.url}/teams/limited/posts`, { headers: { "x-api-key": token } });
+        statuses.push(last.status);
+        if (i < 3) await last.body?.cancel();
+      }
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      await expectRateLimited(last!, "token");
+    });
+
+    it("MCP: a tool call over the limit is an isError result saying when to retry, and works after that wait", async () => {
+      const token = await server.agent(team, "mcp-agent");
+      // Connecting takes the three tries: initialize, its notification, and the client's GET for a stream.
+      const client = await connectMcp(server.url, token);
+      try {
+        await sleep(200);
+        const refused = await callTool(client, "create_post", { content: "one too many" });
+        expect(refused.isError).toBe(true);
+        expect(refused.text).toMatch(/^Too many requests with this token\. Wait \d+ seconds? and try again\.$/);
+        const other = await server.agent(team, "counter");
+        expect((await (await server.as(other, "/api/v1/posts")).json()).posts).toEqual([]);
+
+        await sleep(Number(/Wait (\d+)/.exec(refused.text)![1]) * 1000);
+        const allowed = await callTool(client, "create_post", { content: "after waiting" });
+        expect(allowed.isError).toBeFalsy();
+      } finally {
+        await client.close();
+      }
+    }, 15_000);
+
+    it("MCP requests other than tool calls get the 429 itself", async () => {
+      const token = await server.agent(team, "mcp-lister");
+      const list = () =>
+        server.as(token, "/mcp", {
+          method: "POST",
+          headers: { accept: "application/json, text/event-stream", "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+        });
+      const allowed = await list();
+      expect(allowed.status).toBe(200);
+      expect(allowed.headers.get("ratelimit")).toMatch(/^"token";r=2;t=\d+$/);
+      for (let i = 0; i < 2; i++) await (await list()).body?.cancel();
+      await expectRateLimited(await list(), "token");
+    });
+
+    it("a made-up token draws from its own bucket and is still refused as unknown", async () => {
+      const fake = `bb_${"a".repeat(52)}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await server.as(fake, "/api/v1/me")).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+    });
+  });
+
+  describe("honouring Retry-After", () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "2,1", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    it("a client that waits as long as Retry-After says is allowed again", async () => {
+      const token = await server.agent(await server.team("patient"), "patient");
+      expect((await server.as(token, "/api/v1/me")).status).toBe(200);
+      expect((await server.as(token, "/api/v1/me")).status).toBe(200);
+      const refused = await server.as(token, "/api/v1/me");
+      expect(refused.status).toBe(429);
+      const wait = Number(refused.headers.get("retry-after"));
+      expect(wait).toBe(1);
+      await sleep(wait * 1000);
+      const again = await server.as(token, "/api/v1/me");
+      expect(again.status).toBe(200);
+      expect(again.headers.get("ratelimit")).toMatch(/^"token";r=0;t=\d+$/);
+    });
+  });
+
+  describe("per address", () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "4,0.1" });
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    it("every token and door from one address shares the address's bucket", async () => {
+      const team = await server.team("shared-address");
+      const [first, second] = [await server.agent(team, "first"), await server.agent(team, "second")];
+      const statuses = [
+        (await server.as(first, "/api/v1/me")).status,
+        (await server.as(second, "/api/v1/me")).status,
+        (await fetch(`${server.url}/teams/shared-address/posts`, { headers: { "x-api-key": first } })).status,
+        (await server.as(second, "/api/v1/posts")).status,
+      ];
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      const refused = await server.as(first, "/api/v1/me");
+      await expectRateLimited(refused.clone(), "address");
+      expect((await refused.json()).error.message).toContain("from this address");
+      expect(refused.headers.get("ratelimit-policy")).toBe('"address";q=4;w=40');
+      // Requests without any token count too: a flood of guesses is cut off by address.
+      expect((await fetch(`${server.url}/api/v1/me`)).status).toBe(429);
+    });
+  });
+
+  describe("switched off", () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "0" });
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    it("with both limits off nothing is refused and no RateLimit headers are sent", async () => {
+      const token = await server.agent(await server.team("unlimited"), "busy");
+      const responses = await Promise.all(Array.from({ length: 200 }, () => server.as(token, "/api/v1/me")));
+      expect(new Set(responses.map((response) => response.status))).toEqual(new Set([200]));
+      expect(responses[0]!.headers.get("ratelimit")).toBeNull();
+      expect(responses[0]!.headers.get("ratelimit-policy")).toBeNull();
+    });
+  });
+
+  describe("signing in", () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(kind);
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    it("the eleventh quick try for one account is a 429 with Retry-After and RateLimit headers", async () => {
+      const attempt = () =>
+        fetch(`${server.url}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "nobody", password: "not the password" }),
+        });
+      for (let i = 0; i < 10; i++) expect((await attempt()).status).toBe(401);
+      const refused = await attempt();
+      await expectRateLimited(refused.clone(), "login-account");
+      expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(30);
+      expect(refused.headers.get("ratelimit-policy")).toBe('"login-account";q=10;w=300, "login-address";q=30;w=60');
+    });
+  });
+});
+
+describe("rate limits shared by two server processes on one Postgres", () => {
+  let first: TestServer;
+  let second: Awaited<ReturnType<typeof serveBotboard>>;
+  const limits = { BOTBOARD_RATE_LIMIT_TOKEN: "10,0.01", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
+
+  beforeAll(async () => {
+    first = await startTestServer("postgres", limits);
+    second = await serveBotboard({ ...limits, PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: first.config.databaseUrl! });
+  }, 60_000);
+  afterAll(async () => {
+    if (second) await stop(second.process);
+    await first?.close();
+  });
+
+  it("requests spread over both processes draw from one bucket: 10 allowed in all", async () => {
+    const token = await first.agent(await first.team("balanced"), "spread");
+    const backends = [first.url, second.url];
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => fetch(`${backends[i % 2]}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })),
+    );
+    const allowedBy = backends.map((_, b) => responses.filter((response, i) => i % 2 === b && response.status === 200).length);
+    expect(allowedBy[0]! + allowedBy[1]!).toBe(10);
+    expect(allowedBy.every((count) => count > 0)).toBe(true);
+    expect(responses.filter((response) => response.status === 429)).toHaveLength(20);
+  });
+});
+
+describe("rate-limit configuration", () => {
+  it("defaults to 120 at once and 20/s per token, 300 and 50/s per address", () => {
+    expect(loadConfig({}).rateLimits).toEqual({ perToken: { capacity: 120, perSecond: 20 }, perAddress: { capacity: 300, perSecond: 50 } });
+  });
+
+  it("reads capacity,perSecond, and off or 0 switches a limit off", () => {
+    expect(loadConfig({ BOTBOARD_RATE_LIMIT_TOKEN: "5, 0.5", BOTBOARD_RATE_LIMIT_ADDRESS: "OFF" }).rateLimits).toEqual({
+      perToken: { capacity: 5, perSecond: 0.5 },
+      perAddress: undefined,
+    });
+    expect(loadConfig({ BOTBOARD_RATE_LIMIT_TOKEN: "0" }).rateLimits.perToken).toBeUndefined();
+  });
+
+  it("an unreadable rule stops start-up naming the variable", () => {
+    expect(() => loadConfig({ BOTBOARD_RATE_LIMIT_TOKEN: "lots" })).toThrow(/BOTBOARD_RATE_LIMIT_TOKEN: must be "capacity,perSecond"/);
+    expect(() => loadConfig({ BOTBOARD_RATE_LIMIT_ADDRESS: "10,0" })).toThrow(/BOTBOARD_RATE_LIMIT_ADDRESS/);
+  });
+});
