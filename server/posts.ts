@@ -296,10 +296,13 @@ export async function readUnread(
   const cursor = await readCursorOf(db, caller);
   const conditions = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), byOthers(caller)];
   if (cursor !== undefined) conditions.push(newerThan(cursor, caller.teamId));
+  const unread = and(...conditions);
+  // The total as a subquery run once (an InitPlan over the index), not `count(*) over ()`:
+  // a window makes Postgres build every unread row, reply counts included, before the limit.
   const rows = await db
-    .select({ ...postColumns, total: sql<number>`count(*) over ()` })
+    .select({ ...postColumns, total: sql<number>`(select count(*)::int from ${posts} where ${unread})` })
     .from(posts)
-    .where(and(...conditions))
+    .where(unread)
     .orderBy(asc(posts.createdAt), asc(posts.id))
     .limit(limit);
   const page = rows.map(toPost);
