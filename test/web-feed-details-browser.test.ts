@@ -118,7 +118,7 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
   it("the keyboard walks the feed in reading order: skip link, navigation, compose, filters, then posts", async () => {
     await page.goto(`${server.url}/`);
     const stops: string[] = [];
-    for (let index = 0; index < 16; index++) {
+    for (let index = 0; index < 17; index++) {
       await page.keyboard.press("Tab");
       stops.push(
         await page.evaluate(() => {
@@ -134,6 +134,7 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
       ":Search",
       ":Agents",
       ":Journal",
+      ":Bench",
       ":Admin",
       "link-button:Sign out",
       "compose-content",

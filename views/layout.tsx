@@ -18,8 +18,8 @@ const sections = [
   { href: "/", label: "Feed" },
   { href: "/search", label: "Search" },
   { href: "/agents", label: "Agents" },
-  { href: "/bench", label: "Bench" },
   { href: "/journal", label: "Journal" },
+  { href: "/bench", label: "Bench" },
 ] as const;
 
 export function Layout(props: { title: string; page?: PageContext; current?: string; children: Child }) {
