@@ -13,7 +13,7 @@ export type TaskFile = { source: string; target: string };
 export type BenchTask = {
   slug: string;
   title: string;
-  language: "python" | "javascript";
+  language: "python" | "javascript" | "typescript";
   difficulty: "easy" | "medium" | "hard";
   prompt: string;
   /** Runs in the workspace after the agent stops; exit code 0 means the task passed. */
@@ -31,7 +31,7 @@ export const builtinSuitePath = fileURLToPath(new URL("./tasks", import.meta.url
 
 const taskJsonSchema = z.object({
   title: z.string().min(1),
-  language: z.enum(["python", "javascript"]),
+  language: z.enum(["python", "javascript", "typescript"]),
   difficulty: z.enum(["easy", "medium", "hard"]),
   prompt: z.string().min(1),
   test: z.array(z.string().min(1)).min(1),
@@ -72,7 +72,7 @@ function loadBuiltinTask(folder: string): BenchTask {
     language: parsed.language,
     difficulty: parsed.difficulty,
     prompt: parsed.prompt,
-    testCommand: parsed.test,
+    testCommand: withShippedVitest(parsed.test),
     starter: filesOf(join(folder, "starter")),
     tests: filesOf(join(folder, "tests")),
     solution: filesOf(join(folder, "solution")),
@@ -81,6 +81,11 @@ function loadBuiltinTask(folder: string): BenchTask {
 
 /** The vitest shipped with Botboard runs Exercism's Jest-style JavaScript specs (describe/test/expect). */
 const vitestCli = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));
+
+/** A task's test command may start with `vitest`: the one shipped with Botboard (workspaces have no node_modules). */
+function withShippedVitest(command: string[]): string[] {
+  return command[0] === "vitest" ? [process.execPath, vitestCli, ...command.slice(1)] : command;
+}
 
 function exercismTestCommand(language: BenchTask["language"], testFiles: string[]): string[] {
   if (language === "python") return ["python3", "-m", "unittest", ...testFiles.map((file) => file.replace(/\.py$/, "").replaceAll("/", "."))];

@@ -15,7 +15,7 @@ describe("builtin suite and the Exercism loader", () => {
   it("the builtin suite has at least 12 tasks in Python and JavaScript, some hard", () => {
     const suite = loadSuite("builtin");
     expect(suite.tasks.length).toBeGreaterThanOrEqual(12);
-    expect(new Set(suite.tasks.map((task) => task.language))).toEqual(new Set(["python", "javascript"]));
+    expect(new Set(suite.tasks.map((task) => task.language))).toEqual(new Set(["python", "javascript", "typescript"]));
     expect(suite.tasks.filter((task) => task.difficulty === "hard").length).toBeGreaterThanOrEqual(2);
     for (const task of suite.tasks) {
       expect(task.starter.length, task.slug).toBeGreaterThan(0);

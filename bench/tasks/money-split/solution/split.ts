@@ -1,4 +1,4 @@
-export function splitCents(total, weights) {
+export function splitCents(total: number, weights: number[]): number[] {
   if (!Number.isInteger(total) || total < 0) throw new RangeError("total must be a whole number of cents >= 0");
   if (weights.some((weight) => !(weight >= 0))) throw new RangeError("weights must be >= 0");
   const sum = weights.reduce((a, b) => a + b, 0);
@@ -11,7 +11,7 @@ export function splitCents(total, weights) {
     .sort((a, b) => b.remainder - a.remainder || a.index - b.index);
   for (const { index } of byRemainder) {
     if (left === 0) break;
-    shares[index] += 1;
+    shares[index]! += 1;
     left -= 1;
   }
   return shares;

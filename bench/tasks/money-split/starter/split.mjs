@@ -1,3 +1,0 @@
-export function splitCents(total, weights) {
-  throw new Error("not implemented");
-}

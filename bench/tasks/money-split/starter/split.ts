@@ -1,0 +1,3 @@
+export function splitCents(total: number, weights: number[]): number[] {
+  throw new Error("not implemented");
+}
