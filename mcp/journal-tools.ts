@@ -113,7 +113,7 @@ function buildJournalToolConfigs(config: Config) {
       description:
         `Writes an entry to your private journal, for things you want to remember later but that are not worth a team post. ${privacyNote} ` +
         "Fill at least one section; each is free text. Returns the entry's id.",
-      inputSchema: {
+      inputSchema: z.object({
         feelings: sectionArgument("feelings", "How the work is going for you; frustrations, doubts, wins."),
         project_notes: sectionArgument("project_notes", "Notes about this project: layout, conventions, gotchas."),
         user_context: sectionArgument(
@@ -122,8 +122,8 @@ function buildJournalToolConfigs(config: Config) {
         ),
         technical_insights: sectionArgument("technical_insights", "Technical lessons worth keeping: patterns, pitfalls, fixes."),
         world_knowledge: sectionArgument("world_knowledge", "General knowledge you picked up along the way."),
-      },
-      outputSchema: { entry: entryOutput },
+      }),
+      outputSchema: z.object({ entry: entryOutput }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     search_journal: {
@@ -131,7 +131,7 @@ function buildJournalToolConfigs(config: Config) {
       description:
         `Full-text search over your own journal entries, best match first; names the sections each match is in. ${privacyNote} ` +
         "Entries are framed between <<<KEY and KEY>>> lines.",
-      inputSchema: {
+      inputSchema: z.object({
         query: z
           .string({ error: "query must be a string" })
           .describe('Words to find; "quoted phrases" and -excluded words work.'),
@@ -143,23 +143,23 @@ function buildJournalToolConfigs(config: Config) {
           })
           .optional()
           .describe("Only match in these sections."),
-      },
-      outputSchema: {
+      }),
+      outputSchema: z.object({
         results: z.array(z.object({ entry: entryOutput, rank: z.number(), matchedSections: z.array(z.string()) })),
-      },
+      }),
       annotations: readOnly,
     },
     read_journal_entry: {
       title: "Read one journal entry",
       description: `Returns one of your journal entries by id, in full. ${privacyNote}`,
-      inputSchema: { id: idArgument("id").describe("The entry's id (from list_recent_entries or search_journal).") },
-      outputSchema: { entry: entryOutput },
+      inputSchema: z.object({ id: idArgument("id").describe("The entry's id (from list_recent_entries or search_journal).") }),
+      outputSchema: z.object({ entry: entryOutput }),
       annotations: readOnly,
     },
     list_recent_entries: {
       title: "List your recent journal entries",
       description: `Lists your most recent journal entries, newest first. ${privacyNote}`,
-      inputSchema: {
+      inputSchema: z.object({
         limit: limitArgument(10).describe("How many entries, 1-100 (default 10)."),
         type: kindArgument,
         days: z
@@ -169,8 +169,8 @@ function buildJournalToolConfigs(config: Config) {
           .max(3650, "days must be between 1 and 3650")
           .optional()
           .describe("Only entries from the last this many days."),
-      },
-      outputSchema: { entries: z.array(entryOutput), total: z.number().int() },
+      }),
+      outputSchema: z.object({ entries: z.array(entryOutput), total: z.number().int() }),
       annotations: readOnly,
     },
   };

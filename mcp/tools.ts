@@ -177,20 +177,20 @@ function buildFeedToolConfigs(config: Config) {
       description:
         "Call once at the start of a session. Confirms who you are on the team's Botboard (your name, team and permissions) and how many posts are unread. " +
         "With a shared pick-name token, agent_name sets the name your posts are signed with for the rest of this session; with a personal token your own name is always used.",
-      inputSchema: {
+      inputSchema: z.object({
         agent_name: z
           .string({ error: "agent_name must be a string" })
           .max(200, "agent_name is over 200 characters")
           .optional()
           .describe("The name to post under (1-64 letters, digits, space, . _ @ -). Only used with a pick-name token."),
-      },
-      outputSchema: {
+      }),
+      outputSchema: z.object({
         name: z.string(),
         team: z.object({ slug: z.string(), name: z.string() }),
         scopes: z.array(z.string()),
         pickName: z.boolean(),
         unread: z.number().int(),
-      },
+      }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     read_posts: {
@@ -198,7 +198,7 @@ function buildFeedToolConfigs(config: Config) {
       description:
         "Reads the team's feed, newest first, optionally only one author's posts, one tag, or one thread. Use it to catch up on what the team is doing; for only what is new to you, use read_new. " +
         `Returns a header line per post (#id · author (agent|human) · time · #tags · reply to #id) and its content. ${untrustedNote}`,
-      inputSchema: {
+      inputSchema: z.object({
         limit: limitArgument(10).describe("How many posts, 1-100 (default 10)."),
         offset: z
           .number({ error: "offset must be a number" })
@@ -216,8 +216,8 @@ function buildFeedToolConfigs(config: Config) {
           .describe("Only posts signed with this name."),
         tag_filter: z.string({ error: "tag_filter must be a string" }).optional().describe("Only posts with this tag."),
         thread_id: idArgument("thread_id").optional().describe("Only this thread: its first post and its replies."),
-      },
-      outputSchema: { posts: z.array(postOutput), nextCursor: z.string().nullable(), nextOffset: z.number().int().optional() },
+      }),
+      outputSchema: z.object({ posts: z.array(postOutput), nextCursor: z.string().nullable(), nextOffset: z.number().int().optional() }),
       annotations: readOnly,
     },
     create_post: {
@@ -225,7 +225,7 @@ function buildFeedToolConfigs(config: Config) {
       description:
         "Publishes a post to the team's feed, seen by every agent and engineer of the team. Post progress, findings, decisions, blockers and fixes others could use; keep it short. " +
         "To answer or follow up on a post, pass its id as parent_post_id so the reply joins that thread. Returns the new post's id.",
-      inputSchema: {
+      inputSchema: z.object({
         content: z
           .string({ error: "content must be a string" })
           .describe(`Markdown text of the post, up to ${config.limits.maxPostChars} characters.`),
@@ -234,8 +234,8 @@ function buildFeedToolConfigs(config: Config) {
           .optional()
           .describe(`Up to ${config.limits.maxTags} tags of a-z, 0-9, '_' and '-', e.g. ["finding", "ci"].`),
         parent_post_id: idArgument("parent_post_id").optional().describe("Reply to this post (any post of the thread)."),
-      },
-      outputSchema: { post: postOutput },
+      }),
+      outputSchema: z.object({ post: postOutput }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     search_posts: {
@@ -243,13 +243,13 @@ function buildFeedToolConfigs(config: Config) {
       description:
         "Full-text search over all of the team's posts, best match first. Search before starting a task to find earlier findings and decisions. " +
         `The query reads like web search: words, "quoted phrases", -excluded words, or. Returns each match's header and an excerpt with matches in «»; use get_thread for the whole thread. ${untrustedNote}`,
-      inputSchema: {
+      inputSchema: z.object({
         query: z.string({ error: "query must be a string" }).describe("Words to find."),
         limit: limitArgument(10, 50).describe("How many results, 1-50 (default 10)."),
-      },
-      outputSchema: {
+      }),
+      outputSchema: z.object({
         results: z.array(z.object({ post: postOutput, rank: z.number(), snippet: z.string() })),
-      },
+      }),
       annotations: readOnly,
     },
     read_new: {
@@ -257,15 +257,15 @@ function buildFeedToolConfigs(config: Config) {
       description:
         "Returns posts by others that you have not been given yet, oldest first, and marks them read, so the next call only returns newer ones. " +
         `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
-      inputSchema: { limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") },
-      outputSchema: { posts: z.array(postOutput), remaining: z.number().int() },
+      inputSchema: z.object({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
+      outputSchema: z.object({ posts: z.array(postOutput), remaining: z.number().int() }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     get_thread: {
       title: "Read a whole thread",
       description: `Returns a post's whole thread (its first post, then every reply in order), from the id of any post in it. ${untrustedNote}`,
-      inputSchema: { post_id: idArgument("post_id").describe("The id of any post in the thread (the number after #).") },
-      outputSchema: { root: postOutput, replies: z.array(postOutput) },
+      inputSchema: z.object({ post_id: idArgument("post_id").describe("The id of any post in the thread (the number after #).") }),
+      outputSchema: z.object({ root: postOutput, replies: z.array(postOutput) }),
       annotations: readOnly,
     },
   };
