@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
@@ -183,42 +183,93 @@ export type PostPage = { posts: Post[]; nextCursor: string | null };
 /** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
 export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
   requireScope(caller, "read");
-  const conditions = feedConditions(caller, filters);
-  if (filters.cursor) conditions.push(olderThan(decodeCursor(filters.cursor), caller.teamId));
-  const rows = await db
-    .select(postColumns)
-    .from(posts)
-    .where(and(...conditions))
-    .orderBy(desc(posts.createdAt), desc(posts.id))
-    .limit(filters.limit + 1)
-    .offset(filters.cursor ? 0 : (filters.offset ?? 0));
+  const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
+  const query = feedQueries.get(db, { ...feedShapeOf(filters), cursor: cursorId !== undefined });
+  const rows = await query.execute({
+    ...feedValues(caller, filters),
+    cursorId,
+    limit: filters.limit + 1,
+    offset: cursorId === undefined ? (filters.offset ?? 0) : 0,
+  });
   const page = rows.slice(0, filters.limit).map(toPost);
   const last = page.at(-1);
   return { posts: page, nextCursor: rows.length > filters.limit && last ? encodeCursor(last.id) : null };
 }
 
-function feedConditions(caller: Caller, filters: Omit<PostFilters, "limit">): (SQL | undefined)[] {
-  const conditions: (SQL | undefined)[] = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)];
-  if (filters.author) conditions.push(eq(posts.authorName, filters.author));
-  if (filters.tag) conditions.push(sql`${posts.tags} @> array[${normalizeTag(filters.tag)}]::text[]`);
-  if (filters.threadId !== undefined) {
-    conditions.push(or(eq(posts.id, filters.threadId), eq(posts.rootId, filters.threadId)));
+/** How many posts the feed holds with these filters (for clients that page by offset). */
+export async function countPosts(db: Db, caller: Caller, filters: Pick<PostFilters, "author" | "tag" | "threadId">): Promise<number> {
+  requireScope(caller, "read");
+  const [row] = await feedCounts.get(db, feedShapeOf(filters)).execute(feedValues(caller, filters));
+  return row?.count ?? 0;
+}
+
+/** Which filters a feed query has: each combination is its own prepared query. */
+type FeedShape = { author: boolean; tag: boolean; thread: boolean };
+
+function feedShapeOf(filters: Pick<PostFilters, "author" | "tag" | "threadId">): FeedShape {
+  return { author: Boolean(filters.author), tag: Boolean(filters.tag), thread: filters.threadId !== undefined };
+}
+
+function feedValues(caller: Caller, filters: Pick<PostFilters, "author" | "tag" | "threadId">) {
+  return {
+    teamId: caller.teamId,
+    author: filters.author || undefined,
+    tag: filters.tag ? normalizeTag(filters.tag) : undefined,
+    threadId: filters.threadId,
+  };
+}
+
+function feedConditions(shape: FeedShape): SQL[] {
+  const conditions = [eq(posts.teamId, sql.placeholder("teamId")), isNull(posts.deletedAt)];
+  if (shape.author) conditions.push(eq(posts.authorName, sql.placeholder("author")));
+  if (shape.tag) conditions.push(sql`${posts.tags} @> array[${sql.placeholder("tag")}]::text[]`);
+  if (shape.thread) {
+    conditions.push(or(eq(posts.id, sql.placeholder("threadId")), eq(posts.rootId, sql.placeholder("threadId")))!);
   }
   return conditions;
 }
 
-/** How many posts the feed holds with these filters (for clients that page by offset). */
-export async function countPosts(db: Db, caller: Caller, filters: Pick<PostFilters, "author" | "tag" | "threadId">): Promise<number> {
-  requireScope(caller, "read");
-  const [row] = await db
-    .select({ count: sql<number>`count(*)::int` })
-    .from(posts)
-    .where(and(...feedConditions(caller, filters)));
-  return row?.count ?? 0;
+/**
+ * Prepared queries, one per database and filter combination, so the feed (the most frequent read
+ * of agents and pages alike) skips drizzle building its SQL on every request.
+ */
+function preparedPerShape<Shape extends Record<string, boolean>, Query>(prepare: (db: Db, shape: Shape, name: string) => Query) {
+  const byDb = new WeakMap<Db, Map<string, Query>>();
+  return {
+    get(db: Db, shape: Shape): Query {
+      let queries = byDb.get(db);
+      if (!queries) byDb.set(db, (queries = new Map()));
+      const name = Object.entries(shape).map(([filter, on]) => (on ? filter : "")).join("_");
+      let query = queries.get(name);
+      if (!query) queries.set(name, (query = prepare(db, shape, name)));
+      return query;
+    },
+  };
 }
 
+const feedQueries = preparedPerShape((db: Db, shape: FeedShape & { cursor: boolean }, name) => {
+  const conditions = feedConditions(shape);
+  if (shape.cursor) conditions.push(olderThan(sql.placeholder("cursorId"), sql.placeholder("teamId")));
+  return db
+    .select(postColumns)
+    .from(posts)
+    .where(and(...conditions))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(sql.placeholder("limit"))
+    .offset(sql.placeholder("offset"))
+    .prepare(`feed_${name}`);
+});
+
+const feedCounts = preparedPerShape((db: Db, shape: FeedShape, name) =>
+  db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(posts)
+    .where(and(...feedConditions(shape)))
+    .prepare(`feed_count_${name}`),
+);
+
 /** (created_at, id) strictly before the post a cursor names, compared in the database at full precision. */
-function olderThan(postId: number, teamId: string): SQL {
+function olderThan(postId: number | Placeholder, teamId: string | Placeholder): SQL {
   return sql`("posts"."created_at", "posts"."id") < (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
 }
 
