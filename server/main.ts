@@ -7,8 +7,8 @@ import { Hono } from "hono";
 import { forgetCachedTokens, tokenRevocationChannel } from "./agents.ts";
 import { createApp } from "./app.ts";
 import { createEventHub } from "./events.ts";
+import { sweepNowAndThen } from "./housekeeping.ts";
 import { configureLogger, logger } from "./logger.ts";
-import { forgetFullBuckets, longestRefillSeconds } from "./rate-limits.ts";
 import { firstRunSetupLink } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
@@ -16,7 +16,6 @@ import { errorResponse } from "./routes/http.ts";
 import { isOperationName, operations } from "./operations.ts";
 
 const shutdownGraceMs = 10_000;
-const bucketCleanupIntervalMs = 10 * 60_000;
 
 export type RunningServer = {
   url: string;
@@ -48,14 +47,14 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     const server = await listen(app, config);
     const address = server.address() as AddressInfo;
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
-    const bucketCleanup = cleanUpBucketsNowAndThen(database, config);
+    const sweeper = sweepNowAndThen(database.db, config);
     return {
       url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
       database,
       setupLink,
       async close() {
         adminSocket?.close();
-        clearInterval(bucketCleanup);
+        clearInterval(sweeper);
         await stopListening();
         // Stop accepting, end the live feeds (they never go idle), let requests in flight finish,
         // and only cut what is still open after the grace period.
@@ -72,16 +71,6 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     await database.close();
     throw error;
   }
-}
-
-/** Rate-limit buckets idle long enough to be full again are dropped, so the table holds only the active few. */
-function cleanUpBucketsNowAndThen(database: Database, config: Config): NodeJS.Timeout {
-  const idleSeconds = longestRefillSeconds([config.rateLimits.perToken, config.rateLimits.perAddress]);
-  const timer = setInterval(() => {
-    forgetFullBuckets(database.db, idleSeconds).catch((error: unknown) => logger.warn({ error: String(error) }, "rate-limit bucket cleanup failed"));
-  }, bucketCleanupIntervalMs);
-  timer.unref();
-  return timer;
 }
 
 function listen(app: Hono, config: Config): Promise<Server> {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
 import { signingAs } from "./agents.ts";
 import type { AgentCaller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
@@ -11,6 +11,16 @@ import { invalid, notFound } from "./errors.ts";
  * any request of a session. A session belongs to one token; it only carries the display name a
  * pick-name holder chose with `login`.
  */
+/** A session in use is marked so at most once an hour, so resuming it is not a write per request. */
+const lastUsedResolutionMs = 60 * 60_000;
+
+/**
+ * Sessions unused this long are deleted. Only a pick-name token's session holds anything (its
+ * chosen name), and only those are looked up, so only they are marked as used: a personal token's
+ * session is deleted this long after it began, which its client never notices.
+ */
+export const mcpSessionIdleDays = 30;
+
 export async function openMcpSession(db: Db, caller: AgentCaller): Promise<string> {
   const id = randomBytes(24).toString("base64url");
   await db.insert(mcpSessions).values({ id, tokenId: caller.tokenId, teamId: caller.teamId });
@@ -20,10 +30,13 @@ export async function openMcpSession(db: Db, caller: AgentCaller): Promise<strin
 /** The caller as this session knows it; an unknown session, or one of another token, is not found. */
 export async function resumeMcpSession(db: Db, caller: AgentCaller, sessionId: string): Promise<AgentCaller> {
   const [session] = await db
-    .select({ displayName: mcpSessions.displayName })
+    .select({ displayName: mcpSessions.displayName, lastUsedAt: mcpSessions.lastUsedAt })
     .from(mcpSessions)
     .where(and(eq(mcpSessions.id, sessionId), eq(mcpSessions.tokenId, caller.tokenId)));
   if (!session) throw notFound("No such MCP session; start a new one.");
+  if (Date.now() - session.lastUsedAt.getTime() > lastUsedResolutionMs) {
+    await db.update(mcpSessions).set({ lastUsedAt: sql`now()` }).where(eq(mcpSessions.id, sessionId));
+  }
   return caller.pickName && session.displayName ? { ...caller, displayName: session.displayName } : caller;
 }
 
@@ -48,4 +61,8 @@ export async function chooseSessionName(
 
 export async function closeMcpSession(db: Db, caller: AgentCaller, sessionId: string): Promise<void> {
   await db.delete(mcpSessions).where(and(eq(mcpSessions.id, sessionId), eq(mcpSessions.tokenId, caller.tokenId)));
+}
+
+export async function forgetIdleMcpSessions(db: Db): Promise<void> {
+  await db.delete(mcpSessions).where(lt(mcpSessions.lastUsedAt, sql`now() - make_interval(days => ${mcpSessionIdleDays})`));
 }

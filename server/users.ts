@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import { recordAudit, type AuditActor } from "./audit.ts";
 import { requireTeamAdmin, type HumanCaller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
@@ -130,6 +130,11 @@ export async function validateSession(
     expiresAt,
     renewed,
   };
+}
+
+/** An expired session is deleted when presented; this drops the ones never presented again. */
+export async function forgetExpiredSessions(db: Db): Promise<void> {
+  await db.delete(sessions).where(lte(sessions.expiresAt, sql`now()`));
 }
 
 export async function invalidateSession(db: Db, token: string): Promise<void> {
