@@ -9,6 +9,7 @@ import { AppError } from "./errors.ts";
 import { apiRoutes, openApiDocument } from "./routes/api.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { compatRoutes } from "./routes/compat.ts";
+import { parseTrustedProxies, resolveClientAddress } from "./client-address.ts";
 import { createEventHub, type EventHub } from "./events.ts";
 import { errorResponse } from "./routes/http.ts";
 import { logRequests } from "./logger.ts";
@@ -19,6 +20,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   const { db } = database;
   const app = new Hono();
   app.use(requestId());
+  app.use(resolveClientAddress(parseTrustedProxies(config.trustedProxies)));
   app.use(logRequests());
   app.use(
     secureHeaders({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseTrustedProxies } from "./client-address.ts";
 import type { BucketRule } from "./rate-limits.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -30,6 +31,11 @@ const environmentSchema = z.object({
   BOTBOARD_DATA_DIR: z.string().min(1).default(".botboard"),
   BOTBOARD_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   BOTBOARD_ALLOWED_ORIGINS: z.string().default(""),
+  BOTBOARD_TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .transform((value) => value.split(",").map((entry) => entry.trim()).filter(Boolean))
+    .refine((entries) => parseTrustedProxies(entries) !== undefined, "must be comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8"),
   BOTBOARD_MAX_POST_CHARS: positiveInt.default(16 * 1024),
   BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
   BOTBOARD_MAX_TAGS: positiveInt.default(10),
@@ -48,6 +54,8 @@ export type Config = {
   publicUrl: string;
   /** Origins besides the public URL's that may call /mcp from a browser. */
   allowedOrigins: string[];
+  /** Reverse proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
   limits: { maxPostChars: number; maxBodyBytes: number; maxTags: number };
   dbPoolSize: number;
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
@@ -77,6 +85,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     allowedOrigins: env.BOTBOARD_ALLOWED_ORIGINS.split(",")
       .map((origin) => origin.trim())
       .filter(Boolean),
+    trustedProxies: env.BOTBOARD_TRUSTED_PROXIES,
     limits: {
       maxPostChars: env.BOTBOARD_MAX_POST_CHARS,
       maxBodyBytes: env.BOTBOARD_MAX_BODY_BYTES,

@@ -5,7 +5,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { acceptInvite, createSession, invalidateSession, verifyLogin } from "../users.ts";
 import { rateLimitedError, takeLoginAllowance } from "../rate-limits.ts";
-import { describeZodError, remoteAddressOf, setRateLimitHeaders } from "./http.ts";
+import { describeZodError, setRateLimitHeaders } from "./http.ts";
 import { invalid } from "../errors.ts";
 
 export const sessionCookieName = "botboard_session";
@@ -54,7 +54,7 @@ async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.
  * checked, and throws rate_limited when either is empty; the RateLimit headers go out either way.
  */
 export async function throttleLogin(c: Context, db: Db, username: string): Promise<void> {
-  const allowance = await takeLoginAllowance(db, username, remoteAddressOf(c));
+  const allowance = await takeLoginAllowance(db, username, c.get("clientAddress"));
   setRateLimitHeaders(c, allowance);
   if (!allowance.allowed) throw rateLimitedError(allowance, "Too many sign-in attempts.");
 }

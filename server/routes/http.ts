@@ -1,5 +1,4 @@
 import type { Hook } from "@hono/zod-openapi";
-import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
@@ -30,15 +29,6 @@ export function bearerTokenOf(c: Context): string | undefined {
   const header = c.req.header("authorization");
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1];
-}
-
-/** The peer's address, for per-address limits ("unknown" when the server is not on a socket). */
-export function remoteAddressOf(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown";
-  }
 }
 
 /**
@@ -72,7 +62,7 @@ export function limitAgentRequests(
   onRefused?: (c: Context, refusal: AppError) => Promise<Response | undefined>,
 ): MiddlewareHandler {
   return async function limitAgentRequest(c, next) {
-    const allowance = await takeRequestAllowance(db, limits, { address: remoteAddressOf(c), token: tokenOf(c) });
+    const allowance = await takeRequestAllowance(db, limits, { address: c.get("clientAddress"), token: tokenOf(c) });
     if (!allowance.allowed) {
       setRateLimitHeaders(c, allowance);
       const refusal = rateLimitedError(allowance, rateLimitMessage(allowance));
