@@ -180,6 +180,9 @@ export type PostFilters = {
 
 export type PostPage = { posts: Post[]; nextCursor: string | null };
 
+/** What narrows a feed: one author's posts, one tag, one thread. */
+export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId">;
+
 /** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
 export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
   requireScope(caller, "read");
@@ -197,7 +200,7 @@ export async function listPosts(db: Db, caller: Caller, filters: PostFilters): P
 }
 
 /** How many posts the feed holds with these filters (for clients that page by offset). */
-export async function countPosts(db: Db, caller: Caller, filters: Pick<PostFilters, "author" | "tag" | "threadId">): Promise<number> {
+export async function countPosts(db: Db, caller: Caller, filters: FeedFilters): Promise<number> {
   requireScope(caller, "read");
   const [row] = await feedCounts.get(db, feedShapeOf(filters)).execute(feedValues(caller, filters));
   return row?.count ?? 0;
@@ -206,11 +209,11 @@ export async function countPosts(db: Db, caller: Caller, filters: Pick<PostFilte
 /** Which filters a feed query has: each combination is its own prepared query. */
 type FeedShape = { author: boolean; tag: boolean; thread: boolean };
 
-function feedShapeOf(filters: Pick<PostFilters, "author" | "tag" | "threadId">): FeedShape {
+function feedShapeOf(filters: FeedFilters): FeedShape {
   return { author: Boolean(filters.author), tag: Boolean(filters.tag), thread: filters.threadId !== undefined };
 }
 
-function feedValues(caller: Caller, filters: Pick<PostFilters, "author" | "tag" | "threadId">) {
+function feedValues(caller: Caller, filters: FeedFilters) {
   return {
     teamId: caller.teamId,
     author: filters.author || undefined,
@@ -260,6 +263,24 @@ const feedQueries = preparedPerShape((db: Db, shape: FeedShape & { cursor: boole
     .prepare(`feed_${name}`);
 });
 
+const feedAfterQueries = preparedPerShape((db: Db, shape: FeedShape, name) =>
+  db
+    .select(postColumns)
+    .from(posts)
+    .where(and(...feedConditions(shape), newerThan(sql.placeholder("afterPostId"), sql.placeholder("teamId"))))
+    .orderBy(asc(posts.createdAt), asc(posts.id))
+    .limit(sql.placeholder("limit"))
+    .prepare(`feed_after_${name}`),
+);
+
+const feedMembership = preparedPerShape((db: Db, shape: FeedShape, name) =>
+  db
+    .select({ id: posts.id })
+    .from(posts)
+    .where(and(...feedConditions(shape), eq(posts.id, sql.placeholder("postId"))))
+    .prepare(`feed_has_${name}`),
+);
+
 const feedCounts = preparedPerShape((db: Db, shape: FeedShape, name) =>
   db
     .select({ count: sql<number>`count(*)::int` })
@@ -273,20 +294,25 @@ function olderThan(postId: number | Placeholder, teamId: string | Placeholder): 
   return sql`("posts"."created_at", "posts"."id") < (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
 }
 
-function newerThan(postId: number, teamId: string): SQL {
+function newerThan(postId: number | Placeholder, teamId: string | Placeholder): SQL {
   return sql`("posts"."created_at", "posts"."id") > (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
 }
 
-/** Posts (and replies) newer than a post the caller saw, oldest first: for a live reader that reconnects. */
-export async function listPostsAfter(db: Db, caller: Caller, afterPostId: number, limit: number): Promise<Post[]> {
+/**
+ * Posts (and replies) newer than a post the caller saw that the feed with these filters shows,
+ * oldest first: for a live reader that reconnects.
+ */
+export async function listPostsAfter(db: Db, caller: Caller, afterPostId: number, limit: number, filters: FeedFilters = {}): Promise<Post[]> {
   requireScope(caller, "read");
-  const rows = await db
-    .select(postColumns)
-    .from(posts)
-    .where(and(eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), newerThan(afterPostId, caller.teamId)))
-    .orderBy(asc(posts.createdAt), asc(posts.id))
-    .limit(limit);
+  const rows = await feedAfterQueries.get(db, feedShapeOf(filters)).execute({ ...feedValues(caller, filters), afterPostId, limit });
   return rows.map(toPost);
+}
+
+/** Whether the feed with these filters shows this post: what a filtered live feed sends. */
+export async function isInFeed(db: Db, caller: Caller, postId: number, filters: FeedFilters): Promise<boolean> {
+  requireScope(caller, "read");
+  const rows = await feedMembership.get(db, feedShapeOf(filters)).execute({ ...feedValues(caller, filters), postId });
+  return rows.length > 0;
 }
 
 export async function getPost(db: Db, caller: Caller, postId: number): Promise<Post> {

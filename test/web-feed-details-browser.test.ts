@@ -59,6 +59,14 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
     expect(await card.locator(".tags a").textContent()).toBe("#ci");
   });
 
+  it("a filtered feed stays live with the posts its filter shows, and only those", async () => {
+    await openLive("/?author=bob");
+    const fromAlice = await createPost(alice, { content: "Alice, not in this view." });
+    const fromBob = await createPost(bob, { content: "Bob, in this view." });
+    await page.locator(`#feed > #post-${fromBob.id}`).waitFor({ timeout: 2000 });
+    expect(await page.locator(`#post-${fromAlice.id}`).count()).toBe(0);
+  });
+
   it("an engineer's reply from the thread page reaches get_thread over MCP, in order, marked human", async () => {
     const root = await createPost(alice, { content: "Shall I bump the lockfile?" });
     const first = await createPost(bob, { content: "Wait for the release.", parent_post_id: root.id });

@@ -141,9 +141,14 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
   });
 
   /** Reads a server-sent event stream until `done` says the text so far is enough (or 5 s pass). */
-  async function readEvents(headers: Record<string, string>, done: (text: string) => boolean, whileOpen?: () => Promise<void>) {
+  async function readEvents(
+    headers: Record<string, string>,
+    done: (text: string) => boolean,
+    whileOpen?: () => Promise<void>,
+    path = "/events",
+  ) {
     const controller = new AbortController();
-    const response = await fetch(`${server.url}/events`, { headers: { cookie: ann, accept: "text/event-stream", ...headers }, signal: controller.signal });
+    const response = await fetch(`${server.url}${path}`, { headers: { cookie: ann, accept: "text/event-stream", ...headers }, signal: controller.signal });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/event-stream");
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -208,6 +213,31 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     const text = await readEvents({ "last-event-id": String(seen) }, (so) => so.includes("missed two"));
     const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
     expect(ids).toEqual([missedOne, missedTwo]);
+  });
+
+  it("a filtered feed's stream carries only the posts its filters show, live and when catching up", async () => {
+    const bea = await server.agent(alpha, "bea-live");
+    const post = async (token: string, content: string, tags: string[] = []) =>
+      (await (await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content, tags }) })).json()).id as number;
+    const idsIn = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
+
+    const expected: number[] = [];
+    const live = await readEvents({}, (seen) => seen.includes("bea tagged"), async () => {
+      await post(alice, "alice tagged", ["deploy"]);
+      expected.push(await post(bea, "bea untagged"));
+      await post(alice, "alice untagged");
+      expected.push(await post(bea, "bea tagged", ["deploy"]));
+    }, "/events?author=bea-live");
+    expect(idsIn(live)).toEqual(expected);
+    expect(live).not.toContain("alice");
+
+    const anchor = await post(alice, "before the drop");
+    await post(bea, "missed, untagged");
+    const missedTagged = await post(alice, "missed, tagged", ["Deploy"]);
+    const caughtUp = await readEvents({ "last-event-id": String(anchor) }, (seen) => seen.includes("missed, tagged"), undefined, "/events?tag=deploy");
+    expect(idsIn(caughtUp)).toEqual([missedTagged]);
+
+    expect((await fetch(`${server.url}/events?thread=abc`, { headers: { cookie: ann } })).status).toBe(400);
   });
 
   it("the feed page weighs under 100 KB of HTML, CSS and JavaScript", async () => {

@@ -4,9 +4,9 @@ import type { HumanCaller } from "../callers.ts";
 import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { EventHub, PostEvent } from "../events.ts";
-import { getPost, listPosts, listPostsAfter, type Post } from "../posts.ts";
+import { getPost, isInFeed, listPosts, listPostsAfter, type FeedFilters, type Post } from "../posts.ts";
 import { PostCard } from "../../views/fragments/post.tsx";
-import type { WebEnv } from "./web-session.ts";
+import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./web-session.ts";
 
 const keepAliveMs = 25_000;
 const catchUpLimit = 100;
@@ -20,6 +20,8 @@ const catchUpLimit = 100;
 export function liveEvents(db: Db, hub: EventHub) {
   return async function streamTeamEvents(c: Context<WebEnv>) {
     const caller = c.get("caller");
+    // A filtered feed page (?author=, ?tag=, ?thread=) gets only the new posts it would show.
+    const filters = asFeedFilters(parseWith(feedFiltersSchema, c.req.query()));
     // ?after= is how the page's script asks when it had to open a new EventSource (which sends no Last-Event-ID).
     const lastSeen = Number(c.req.header("last-event-id") ?? c.req.query("after"));
     return streamSSE(c, async (stream) => {
@@ -54,7 +56,7 @@ export function liveEvents(db: Db, hub: EventHub) {
         const item = queue.shift();
         if (item === "catch-up") {
           if (delivered.anchor === undefined) continue;
-          for (const post of await listPostsAfter(db, caller, delivered.anchor, catchUpLimit)) {
+          for (const post of await listPostsAfter(db, caller, delivered.anchor, catchUpLimit, filters)) {
             if (delivered.has(post.id)) continue;
             await sendPost(stream, db, caller, post);
             delivered.add(post.id);
@@ -63,7 +65,7 @@ export function liveEvents(db: Db, hub: EventHub) {
         }
         if (item) {
           if (item.type === "post.created" && delivered.has(item.postId)) continue;
-          if (await sendEvent(stream, db, caller, item)) delivered.add(item.postId);
+          if (await sendEvent(stream, db, caller, item, filters)) delivered.add(item.postId);
           continue;
         }
         const timedOut = await new Promise<boolean>((resolve) => {
@@ -121,8 +123,11 @@ function cachedMessage(key: string, build: () => Promise<SseMessage | undefined>
 }
 
 /** Sends one event; true when it was a new post that went out. */
-async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent): Promise<boolean> {
-  const message = await cachedMessage(`${caller.teamId}:${event.type}:${event.postId}`, async () => {
+async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent, filters: FeedFilters): Promise<boolean> {
+  const filtered = event.type === "post.created" && Boolean(filters.author || filters.tag || filters.threadId !== undefined);
+  const cacheKey = `${caller.teamId}:${event.type}:${event.postId}${filtered ? `:${JSON.stringify(filters)}` : ""}`;
+  const message = await cachedMessage(cacheKey, async () => {
+    if (filtered && !(await isInFeed(db, caller, event.postId, filters))) return undefined;
     let post: Post;
     try {
       post = await getPost(db, caller, event.postId);

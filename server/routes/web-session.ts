@@ -1,12 +1,14 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { getCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import type { HumanCaller } from "../callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { forbidden, invalid } from "../errors.ts";
+import type { FeedFilters } from "../posts.ts";
+import { postIdSchema } from "../schemas.ts";
 import { describeZodError } from "./http.ts";
 import { validateSession } from "../users.ts";
 import { sessionCookieName, setSessionCookie } from "./auth.ts";
@@ -71,6 +73,17 @@ async function checkCsrfToken(c: Context, expected: string): Promise<void> {
 
 /** Query strings and forms send "" for a field left blank: read it as not given. */
 export const emptyAsMissing = (value: unknown) => (value === "" ? undefined : value);
+
+/** The feed's filters as the page's form and the live stream's URL carry them. */
+export const feedFiltersSchema = z.object({
+  author: z.preprocess(emptyAsMissing, z.string().max(64).optional()),
+  tag: z.preprocess(emptyAsMissing, z.string().max(41).optional()),
+  thread: z.preprocess(emptyAsMissing, postIdSchema.optional()),
+});
+
+export function asFeedFilters(filters: z.infer<typeof feedFiltersSchema>): FeedFilters {
+  return { author: filters.author, tag: filters.tag, threadId: filters.thread };
+}
 
 export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
   const parsed = schema.safeParse(raw);

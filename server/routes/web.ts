@@ -20,15 +20,12 @@ import { adminRoutes } from "./web-admin.ts";
 import { benchRoutes } from "./web-bench.ts";
 import { liveEvents } from "./web-events.ts";
 import { journalRoutes } from "./web-journal.ts";
-import { emptyAsMissing, isHtmx, pageOf, parseWith, requireEngineer, sameOriginPosts, type WebEnv } from "./web-session.ts";
+import { asFeedFilters, emptyAsMissing, feedFiltersSchema, isHtmx, pageOf, parseWith, requireEngineer, sameOriginPosts, type WebEnv } from "./web-session.ts";
 import { signInRoutes } from "./web-sign-in.ts";
 
 const feedPageSize = 20;
 
-const feedQuerySchema = z.object({
-  author: z.preprocess(emptyAsMissing, z.string().max(64).optional()),
-  tag: z.preprocess(emptyAsMissing, z.string().max(41).optional()),
-  thread: z.preprocess(emptyAsMissing, postIdSchema.optional()),
+const feedQuerySchema = feedFiltersSchema.extend({
   cursor: z.preprocess(emptyAsMissing, z.string().max(100).optional()),
 });
 
@@ -75,7 +72,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/", engineer, async (c) => {
     const caller = c.get("caller");
     const { cursor, ...filters } = parseWith(feedQuerySchema, c.req.query());
-    const page = await listPosts(db, caller, { limit: feedPageSize, cursor, author: filters.author, tag: filters.tag, threadId: filters.thread });
+    const page = await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) });
     if (cursor && isHtmx(c)) return c.html(FeedPage({ ...page, filters }));
     const authors = await listAgentNames(db, caller.teamId);
     return c.html(Feed({ page: pageOf(c), ...page, filters, authors }));

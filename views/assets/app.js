@@ -72,6 +72,9 @@ function startLiveUpdates() {
   if (!live || !("EventSource" in window)) return;
   const mode = live.dataset.live;
   const threadId = Number(live.dataset.threadId);
+  // A filtered feed's stream only carries the posts its filters show.
+  const source = live.dataset.events || "/events";
+  const after = (id) => `${source}${source.includes("?") ? "&" : "?"}after=${encodeURIComponent(id)}`;
   let lastEventId = "";
   const connect = (url) => {
     const events = new EventSource(url);
@@ -94,10 +97,10 @@ function startLiveUpdates() {
     events.addEventListener("error", () => {
       if (events.readyState !== EventSource.CLOSED) return;
       document.body.removeAttribute("data-live-ready");
-      setTimeout(() => connect(lastEventId ? `/events?after=${encodeURIComponent(lastEventId)}` : "/events"), 3000);
+      setTimeout(() => connect(lastEventId ? after(lastEventId) : source), 3000);
     });
   };
-  connect("/events");
+  connect(source);
 }
 
 /** htmx posts of the compose and reply forms: insert the answer, or show why it was refused. */

@@ -96,7 +96,8 @@ export function Feed(props: {
         class="feed"
         aria-label="Posts, newest first"
         aria-live="polite"
-        data-live={filtered ? undefined : "feed"}
+        data-live="feed"
+        data-events={`/events${feedQuery(filters)}`}
       >
         {props.posts.length === 0 && <p class="empty">No posts yet. Agents' posts appear here as they arrive.</p>}
         <FeedPage posts={props.posts} nextCursor={props.nextCursor} filters={filters} />
