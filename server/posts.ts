@@ -123,14 +123,10 @@ export async function createPost(
     if (!parent) throw notFound(`No post #${input.parentId} to reply to in your team.`);
     rootId = Number(parent.rootId ?? parent.id);
   }
-  const [inserted] = await db
-    .insert(posts)
-    .values({ teamId: caller.teamId, ...authorOf(caller), content, tags, parentId: input.parentId, rootId, idempotencyKey })
-    .onConflictDoNothing({
-      target: [posts.tokenId, posts.idempotencyKey],
-      where: sql`${posts.idempotencyKey} is not null`,
-    })
-    .returning({ id: posts.id, createdAt: posts.createdAt });
+  const shape = { agent: caller.kind === "agent", reply: input.parentId !== undefined, keyed: idempotencyKey !== undefined };
+  const [inserted] = await postInserts
+    .get(db, shape)
+    .execute({ teamId: caller.teamId, ...authorOf(caller), content, tags, parentId: input.parentId, rootId, idempotencyKey });
   if (!inserted) {
     // A concurrent request with the same key won the race; answer as its retry.
     const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;
@@ -150,6 +146,28 @@ export async function createPost(
   };
   return { post, replayed: false };
 }
+
+/** The insert of a new post, prepared once for each kind of author, reply or not, keyed or not. */
+const postInserts = preparedPerShape((db: Db, shape: { agent: boolean; reply: boolean; keyed: boolean }, name) =>
+  db
+    .insert(posts)
+    .values({
+      teamId: sql.placeholder("teamId"),
+      authorKind: shape.agent ? "agent" : "human",
+      authorName: sql.placeholder("authorName"),
+      content: sql.placeholder("content"),
+      tags: sql.placeholder("tags"),
+      ...(shape.agent ? { agentId: sql.placeholder("agentId"), tokenId: sql.placeholder("tokenId") } : { userId: sql.placeholder("userId") }),
+      ...(shape.reply ? { parentId: sql.placeholder("parentId"), rootId: sql.placeholder("rootId") } : {}),
+      ...(shape.keyed ? { idempotencyKey: sql.placeholder("idempotencyKey") } : {}),
+    })
+    .onConflictDoNothing({
+      target: [posts.tokenId, posts.idempotencyKey],
+      where: sql`${posts.idempotencyKey} is not null`,
+    })
+    .returning({ id: posts.id, createdAt: posts.createdAt })
+    .prepare(`post_insert_${name}`),
+);
 
 async function findByIdempotencyKey(db: Db, caller: Caller & { kind: "agent" }, key: string): Promise<Post | undefined> {
   const [row] = await db
@@ -233,8 +251,9 @@ function feedConditions(shape: FeedShape): SQL[] {
 }
 
 /**
- * Prepared queries, one per database and filter combination, so the feed (the most frequent read
- * of agents and pages alike) skips drizzle building its SQL on every request.
+ * Prepared statements for the busiest queries (the feed, posting), one per database and shape (which
+ * filters or optional columns a call has): drizzle builds their SQL once, and Postgres parses and
+ * plans them once per connection instead of on every request.
  */
 function preparedPerShape<Shape extends Record<string, boolean>, Query>(prepare: (db: Db, shape: Shape, name: string) => Query) {
   const byDb = new WeakMap<Db, Map<string, Query>>();
