@@ -9,7 +9,7 @@ import { acceptInvite, createInvite, createSession } from "../../server/users.ts
 import { measureFanout, type FanoutResult } from "./fanout.ts";
 import { measureCalls, measureHttp, type LoadOptions, type Measurement } from "./measure.ts";
 import { startBareHono, startBotboard } from "./processes.ts";
-import { rowsOf, seedLoadData, type SeededData } from "./seed.ts";
+import { seedLoadData, type SeededData } from "./seed.ts";
 
 export type LoadRunOptions = LoadOptions & {
   databases: ("postgres" | "pglite")[];
@@ -75,24 +75,38 @@ async function engineerSessionCookie(database: Database, teamId: string): Promis
   return `${sessionCookieName}=${session.token}`;
 }
 
+const rawInsert = `insert into posts (team_id, author_kind, agent_id, author_name, content, tags)
+  values ($1, 'agent', $2, 'raw', $3, array['load'])
+  returning id, created_at`;
+const rawSelect = `select id, author_kind, author_name, content, tags, parent_id, root_id, created_at, deleted_at,
+    (select count(*)::int from posts replies where replies.root_id = posts.id and replies.deleted_at is null)
+  from posts where team_id = $1 and deleted_at is null
+  order by created_at desc, id desc limit 21`;
+
+/**
+ * The driver itself, under drizzle: postgres.js with its default of prepared statements (the pool
+ * of 10 connections a server has), or PGlite's own query.
+ */
+function rawQueryOf(database: Database): (text: string, params: string[]) => Promise<unknown[]> {
+  const client = (database.db as unknown as { $client: unknown }).$client;
+  if (database.kind === "postgres") {
+    const sql = client as postgres.Sql;
+    return (text, params) => sql.unsafe(text, params, { prepare: true });
+  }
+  const pglite = client as { query(text: string, params: unknown[]): Promise<{ rows: unknown[] }> };
+  return async (text, params) => (await pglite.query(text, params)).rows;
+}
+
 /** The raw floor: the same INSERT and "latest 20 of a team" SELECT the API runs, with no HTTP and no app. */
 async function measureRawDatabase(database: Database, seeded: SeededData, kind: string, options: LoadRunOptions) {
-  const { db } = database;
-  const { sql } = await import("drizzle-orm");
+  const query = rawQueryOf(database);
   const teamOf = (index: number) => seeded.teamIds[index % seeded.teamIds.length]!;
   const agentOf = (index: number) => seeded.agentIds[index % seeded.agentIds.length]!;
   const insert = await measureCalls("raw insert", kind, options, (index) =>
-    db.execute(sql`insert into posts (team_id, author_kind, agent_id, author_name, content, tags)
-      values (${teamOf(index)}, 'agent', ${agentOf(index)}, 'raw', ${`raw insert ${index}`}, array['load'])
-      returning id, created_at`),
+    query(rawInsert, [teamOf(index), agentOf(index), `raw insert ${index}`]),
   );
   const select = await measureCalls("raw select latest 20", kind, options, async (index) => {
-    const result =
-      await db.execute(sql`select id, author_kind, author_name, content, tags, parent_id, root_id, created_at, deleted_at,
-        (select count(*)::int from posts replies where replies.root_id = posts.id and replies.deleted_at is null)
-      from posts where team_id = ${teamOf(index)} and deleted_at is null
-      order by created_at desc, id desc limit 21`);
-    if (rowsOf(result).length === 0) throw new Error("empty feed");
+    if ((await query(rawSelect, [teamOf(index)])).length === 0) throw new Error("empty feed");
   });
   return [insert, select];
 }
