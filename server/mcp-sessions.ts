@@ -6,11 +6,6 @@ import type { Db } from "./db/client.ts";
 import { mcpSessions } from "./db/schema/index.ts";
 import { invalid, notFound } from "./errors.ts";
 
-/**
- * MCP sessions live in the database, not in a process: any server behind a load balancer can serve
- * any request of a session. A session belongs to one token; it only carries the display name a
- * pick-name holder chose with `login`.
- */
 /** A session in use is marked so at most once an hour, so resuming it is not a write per request. */
 const lastUsedResolutionMs = 60 * 60_000;
 
@@ -19,8 +14,13 @@ const lastUsedResolutionMs = 60 * 60_000;
  * chosen name), and only those are looked up, so only they are marked as used: a personal token's
  * session is deleted this long after it began, which its client never notices.
  */
-export const mcpSessionIdleDays = 30;
+const mcpSessionIdleDays = 30;
 
+/**
+ * MCP sessions live in the database, not in a process: any server behind a load balancer can serve
+ * any request of a session. A session belongs to one token; it only carries the display name a
+ * pick-name holder chose with `login`.
+ */
 export async function openMcpSession(db: Db, caller: AgentCaller): Promise<string> {
   const id = randomBytes(24).toString("base64url");
   await db.insert(mcpSessions).values({ id, tokenId: caller.tokenId, teamId: caller.teamId });
