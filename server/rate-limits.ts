@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "./db/client.ts";
+import { executePrepared, type Db } from "./db/client.ts";
 import { AppError } from "./errors.ts";
 import { hashSecret } from "./tokens.ts";
 
@@ -35,36 +35,36 @@ type BucketRow = { key: string; tokens: number; taken: boolean; elapsed?: number
  */
 export async function takeFromBuckets(db: Db, claims: readonly BucketClaim[]): Promise<Allowance> {
   if (claims.length === 0) return { allowed: true, retryAfterSeconds: 0, buckets: [] };
-  const wanted = sql.join(
-    claims.map((claim) => sql`(${claim.key}, ${claim.rule.capacity}::float8, ${claim.rule.perSecond}::float8)`),
-    sql`, `,
-  );
-  const refilled = sql`(select least(w.capacity, bucket.tokens + extract(epoch from clock_timestamp() - bucket.updated_at) * w.per_second)
-    from wanted w where w.key = bucket.key)`;
-  const taken = rowsOf<BucketRow>(
-    await db.execute(sql`
-      with wanted (key, capacity, per_second) as (values ${wanted})
-      insert into rate_limit_buckets as bucket (key, tokens, updated_at)
-      select key, capacity - 1, clock_timestamp() from wanted
-      on conflict (key) do update set tokens = ${refilled} - 1, updated_at = clock_timestamp()
-        where ${refilled} >= 1
-      returning key, tokens, true as taken`),
-  );
+  const taken = await executePrepared<BucketRow>(db, takeTries, [
+    claims.map((claim) => claim.key),
+    claims.map((claim) => claim.rule.capacity),
+    claims.map((claim) => claim.rule.perSecond),
+  ]);
   const takenKeys = new Set(taken.map((row) => row.key));
   const refusedKeys = claims.map((claim) => claim.key).filter((key) => !takenKeys.has(key));
-  const refused =
-    refusedKeys.length === 0
-      ? []
-      : rowsOf<BucketRow>(
-          await db.execute(sql`
-            select key, tokens, extract(epoch from clock_timestamp() - updated_at) as elapsed, false as taken
-            from rate_limit_buckets where key in (${sql.join(refusedKeys.map((key) => sql`${key}`), sql`, `)})`),
-        );
+  const refused = refusedKeys.length === 0 ? [] : await executePrepared<BucketRow>(db, readBuckets, [refusedKeys]);
   const rowByKey = new Map([...taken, ...refused].map((row) => [row.key, row]));
   const buckets = claims.map((claim) => stateOf(claim, rowByKey.get(claim.key)));
   const allowed = buckets.every((bucket) => bucket.allowed);
   return { allowed, retryAfterSeconds: Math.max(0, ...buckets.map((bucket) => bucket.retryAfterSeconds)), buckets };
 }
+
+/**
+ * One text whatever the number of claims (they come as arrays), so it is prepared once per
+ * connection: this statement runs on every request.
+ */
+const refilled = `(select least(w.capacity, bucket.tokens + extract(epoch from clock_timestamp() - bucket.updated_at) * w.per_second)
+  from wanted w where w.key = bucket.key)`;
+const takeTries = `
+  with wanted (key, capacity, per_second) as (select * from unnest($1::text[], $2::float8[], $3::float8[]))
+  insert into rate_limit_buckets as bucket (key, tokens, updated_at)
+  select key, capacity - 1, clock_timestamp() from wanted
+  on conflict (key) do update set tokens = ${refilled} - 1, updated_at = clock_timestamp()
+    where ${refilled} >= 1
+  returning key, tokens, true as taken`;
+const readBuckets = `
+  select key, tokens, extract(epoch from clock_timestamp() - updated_at) as elapsed, false as taken
+  from rate_limit_buckets where key = any($1::text[])`;
 
 function stateOf(claim: BucketClaim, row: BucketRow | undefined): BucketState {
   const { capacity, perSecond } = claim.rule;
@@ -79,11 +79,6 @@ function stateOf(claim: BucketClaim, row: BucketRow | undefined): BucketState {
     resetSeconds: Math.ceil((capacity - tokens) / perSecond),
     retryAfterSeconds: tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)),
   };
-}
-
-/** postgres.js returns an array of rows; PGlite returns {rows}. */
-function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
 }
 
 /** The request limits from config; an absent rule is switched off. */

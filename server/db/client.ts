@@ -12,6 +12,20 @@ import * as schema from "./schema/index.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+type PreparedExecutor = (text: string, params: unknown[]) => Promise<unknown[]>;
+const preparedExecutors = new WeakMap<Db, PreparedExecutor>();
+
+/**
+ * Runs hand-written SQL with $1.. parameters as a prepared statement, parsed and planned once per
+ * connection: for a statement on every request that drizzle's query builder cannot express, since
+ * its `execute` always sends SQL unprepared. Only on a database opened here (not in a transaction).
+ */
+export function executePrepared<Row>(db: Db, text: string, params: unknown[]): Promise<Row[]> {
+  const execute = preparedExecutors.get(db);
+  if (!execute) throw new Error("executePrepared needs a database opened by openDatabase.");
+  return execute(text, params) as Promise<Row[]>;
+}
+
 export type Database = {
   db: Db;
   kind: "postgres" | "pglite";
@@ -58,6 +72,10 @@ function queryLogger(onQuery: DatabaseOptions["onQuery"]) {
 function openPostgres(url: string, poolSize: number, onQuery: DatabaseOptions["onQuery"]): Database {
   const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds });
   const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
+  preparedExecutors.set(db, (text, params) => {
+    onQuery?.(text);
+    return client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+  });
   return {
     db,
     kind: "postgres",
@@ -108,6 +126,10 @@ async function openPglite(dataDir: string, onQuery: DatabaseOptions["onQuery"]):
     throw error;
   }
   const db = drizzlePglite(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
+  preparedExecutors.set(db, async (text, params) => {
+    onQuery?.(text);
+    return (await client.query(text, params)).rows;
+  });
   return {
     db,
     kind: "pglite",
