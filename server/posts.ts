@@ -227,6 +227,11 @@ export async function countPosts(db: Db, caller: Caller, filters: FeedFilters): 
 /** Which filters a feed query has: each combination is its own prepared query. */
 type FeedShape = { author: boolean; tag: boolean; thread: boolean };
 
+/** Whether any filter narrows the feed (an unfiltered feed shows every post of the team). */
+export function isFiltered(filters: FeedFilters): boolean {
+  return Object.values(feedShapeOf(filters)).some(Boolean);
+}
+
 function feedShapeOf(filters: FeedFilters): FeedShape {
   return { author: Boolean(filters.author), tag: Boolean(filters.tag), thread: filters.threadId !== undefined };
 }

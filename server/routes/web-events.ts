@@ -4,7 +4,7 @@ import type { HumanCaller } from "../callers.ts";
 import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { EventHub, PostEvent } from "../events.ts";
-import { getPost, isInFeed, listPosts, listPostsAfter, type FeedFilters, type Post } from "../posts.ts";
+import { getPost, isFiltered, isInFeed, listPosts, listPostsAfter, type FeedFilters, type Post } from "../posts.ts";
 import { PostCard } from "../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./web-session.ts";
 
@@ -124,7 +124,7 @@ function cachedMessage(key: string, build: () => Promise<SseMessage | undefined>
 
 /** Sends one event; true when it was a new post that went out. */
 async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent, filters: FeedFilters): Promise<boolean> {
-  const filtered = event.type === "post.created" && Boolean(filters.author || filters.tag || filters.threadId !== undefined);
+  const filtered = event.type === "post.created" && isFiltered(filters);
   const cacheKey = `${caller.teamId}:${event.type}:${event.postId}${filtered ? `:${JSON.stringify(filters)}` : ""}`;
   const message = await cachedMessage(cacheKey, async () => {
     if (filtered && !(await isInFeed(db, caller, event.postId, filters))) return undefined;

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { text as readBody } from "node:stream/consumers";
 
 /**
  * A scripted OpenAI-compatible Chat Completions server: the n-th answer of a conversation is the
@@ -15,16 +16,6 @@ export type MockChatServer = {
   requests: { model: string; messages: { role: string; content: unknown }[]; tools?: { function: { name: string } }[] }[];
   close(): Promise<void>;
 };
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => (text += chunk));
-    request.on("end", () => resolve(text));
-    request.on("error", reject);
-  });
-}
 
 export async function startMockChatServer(script: ChatStep[], options: { delayMs?: number } = {}): Promise<MockChatServer> {
   const requests: MockChatServer["requests"] = [];

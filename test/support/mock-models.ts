@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { text as readBody } from "node:stream/consumers";
 
 /**
  * A scripted model server for running real coding-agent CLIs offline. It speaks just enough of the
@@ -23,16 +24,6 @@ function sse(response: ServerResponse, events: { event: string; data: unknown }[
   response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   for (const { event, data } of events) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   response.end();
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => (text += chunk));
-    request.on("end", () => resolve(text));
-    request.on("error", reject);
-  });
 }
 
 /** Which step of the script a conversation is at: how many tool results it already holds. */
