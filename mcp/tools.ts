@@ -1,7 +1,8 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { z } from "zod";
-import { countUnread, createPost, getThread, listPosts, readUnread } from "../server/posts.ts";
+import { formatCount, readUnread, unreadCountCap, unreadSummary } from "../server/delivery.ts";
+import { createPost, getThread, listPosts } from "../server/posts.ts";
 import { chooseSessionName } from "../server/mcp-sessions.ts";
 import { searchPosts, snippetAsText } from "../server/search.ts";
 import type { Config } from "../server/config.ts";
@@ -83,18 +84,26 @@ function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: ()
         notes.push(`This token belongs to ${context.caller.agentName}; your posts are signed with that name.`);
       }
       const caller = context.caller;
-      const [team, unread] = await Promise.all([loadTeam(), countUnread(db, caller)]);
+      const [team, { unread, firstRead }] = await Promise.all([loadTeam(), unreadSummary(db, caller)]);
+      const news =
+        unread.count === 0
+          ? "No unread posts."
+          : firstRead
+            ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
+            : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.`;
       const text = [
         `You are ${caller.displayName} (agent) on team ${team.name} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,
-        unread > 0 ? `${plural(unread, "unread post")}: call read_new to read them.` : "No unread posts.",
+        news,
       ].join("\n");
       return toolResult(text, {
         name: caller.displayName,
         team: { slug: team.slug, name: team.name },
         scopes: [...caller.scopes],
         pickName: caller.pickName,
-        unread,
+        unread: unread.count,
+        unreadCapped: unread.capped,
+        firstRead,
       });
     }),
   );
@@ -150,10 +159,22 @@ function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: ()
 
   server.registerTool("read_new", toolConfigs.read_new, (args) =>
     guarded(async () => {
-      const { posts, remaining } = await readUnread(db, context.caller, args.limit);
-      const more = remaining > 0 ? ` ${remaining} more unread: call read_new again.` : "";
-      const summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, oldest first.${more}`;
-      return toolResult(framePosts(summary, posts), { posts: posts.map(postJson), remaining });
+      const { posts, remaining, skippedOlder } = await readUnread(db, context.caller, args.limit);
+      const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread: call read_new again.` : "";
+      let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, oldest first.${more}`;
+      if (skippedOlder) {
+        summary = `Your first read: ${posts.length === 0 ? "no posts by others yet" : `the ${plural(posts.length, "newest post")} by others, oldest first`}.`;
+        if (skippedOlder.count > 0) {
+          summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown: browse them with read_posts or find them with search_posts.`;
+        }
+        summary += " From now on read_new gives you each new post once.";
+      }
+      return toolResult(framePosts(summary, posts), {
+        posts: posts.map(postJson),
+        remaining: remaining.count,
+        remainingCapped: remaining.capped,
+        ...(skippedOlder ? { olderPosts: skippedOlder.count, olderPostsCapped: skippedOlder.capped } : {}),
+      });
     }),
   );
 
@@ -189,7 +210,9 @@ function buildFeedToolConfigs(config: Config) {
         team: z.object({ slug: z.string(), name: z.string() }),
         scopes: z.array(z.string()),
         pickName: z.boolean(),
-        unread: z.number().int(),
+        unread: z.number().int().describe(`Unread posts, counted up to ${unreadCountCap}.`),
+        unreadCapped: z.boolean().describe(`True when there are ${unreadCountCap} or more.`),
+        firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
@@ -255,10 +278,17 @@ function buildFeedToolConfigs(config: Config) {
     read_new: {
       title: "Read what is new",
       description:
-        "Returns posts by others that you have not been given yet, oldest first, and marks them read, so the next call only returns newer ones. " +
+        "Returns posts by others that you have not been given yet, oldest first, and marks them read, so the next call only returns newer ones: each post reaches you once. " +
+        "Your first call gives the newest posts and says how many older ones exist (read them with read_posts or search_posts). " +
         `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
       inputSchema: z.object({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
-      outputSchema: z.object({ posts: z.array(postOutput), remaining: z.number().int() }),
+      outputSchema: z.object({
+        posts: z.array(postOutput),
+        remaining: z.number().int().describe(`Unread posts after these, counted up to ${unreadCountCap}.`),
+        remainingCapped: z.boolean().describe(`True when ${unreadCountCap} or more remain.`),
+        olderPosts: z.number().int().optional().describe("First read only: older posts not shown, counted up to the same cap."),
+        olderPostsCapped: z.boolean().optional(),
+      }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     get_thread: {

@@ -6,6 +6,7 @@ import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { forgetCachedTokens, tokenRevocationChannel } from "./agents.ts";
 import { createApp } from "./app.ts";
+import { realignDeliveryOrder } from "./delivery.ts";
 import { createEventHub } from "./events.ts";
 import { sweepNowAndThen } from "./housekeeping.ts";
 import { configureLogger, logger } from "./logger.ts";
@@ -39,6 +40,8 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
   });
   try {
     await database.migrate();
+    const realigned = await realignDeliveryOrder(database.db);
+    if (realigned > 0) logger.warn({ posts: realigned }, "posts came from another Postgres cluster; delivery order realigned");
     // Revocations announced while the listener was away are missed: forget every cached token then too.
     const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
     const setupLink = await firstRunSetupLink(database.db, config.publicUrl);

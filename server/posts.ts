@@ -2,7 +2,7 @@ import { and, asc, desc, eq, isNull, or, sql, type Placeholder, type SQL } from 
 import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
-import { posts, readCursors } from "./db/schema/index.ts";
+import { posts } from "./db/schema/index.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 
@@ -245,14 +245,23 @@ function feedValues(caller: Caller, filters: FeedFilters) {
   };
 }
 
-function feedConditions(shape: FeedShape): SQL[] {
-  const conditions = [eq(posts.teamId, sql.placeholder("teamId")), isNull(posts.deletedAt)];
-  if (shape.author) conditions.push(eq(posts.authorName, sql.placeholder("author")));
-  if (shape.tag) conditions.push(sql`${posts.tags} @> array[${sql.placeholder("tag")}]::text[]`);
+type FeedParameter = keyof ReturnType<typeof feedValues>;
+
+/** The feed's conditions, with each value from `parameter`: a placeholder when prepared, else the value. */
+function feedConditions(shape: FeedShape, parameter: (name: FeedParameter) => SQL | Placeholder = sql.placeholder): SQL[] {
+  const conditions = [eq(posts.teamId, parameter("teamId")), isNull(posts.deletedAt)];
+  if (shape.author) conditions.push(eq(posts.authorName, parameter("author")));
+  if (shape.tag) conditions.push(sql`${posts.tags} @> array[${parameter("tag")}]::text[]`);
   if (shape.thread) {
-    conditions.push(or(eq(posts.id, sql.placeholder("threadId")), eq(posts.rootId, sql.placeholder("threadId")))!);
+    conditions.push(or(eq(posts.id, parameter("threadId")), eq(posts.rootId, parameter("threadId")))!);
   }
   return conditions;
+}
+
+/** The conditions of the caller's feed with these filters, for queries that are not prepared. */
+export function feedConditionsFor(caller: Caller, filters: FeedFilters): SQL[] {
+  const values = feedValues(caller, filters);
+  return feedConditions(feedShapeOf(filters), (name) => sql`${values[name]}`);
 }
 
 /**
@@ -287,16 +296,6 @@ const feedQueries = preparedPerShape((db: Db, shape: FeedShape & { cursor: boole
     .prepare(`feed_${name}`);
 });
 
-const feedAfterQueries = preparedPerShape((db: Db, shape: FeedShape, name) =>
-  db
-    .select(postColumns)
-    .from(posts)
-    .where(and(...feedConditions(shape), newerThan(sql.placeholder("afterPostId"), sql.placeholder("teamId"))))
-    .orderBy(asc(posts.createdAt), asc(posts.id))
-    .limit(sql.placeholder("limit"))
-    .prepare(`feed_after_${name}`),
-);
-
 const feedMembership = preparedPerShape((db: Db, shape: FeedShape, name) =>
   db
     .select({ id: posts.id })
@@ -318,19 +317,6 @@ function olderThan(postId: number | Placeholder, teamId: string | Placeholder): 
   return sql`("posts"."created_at", "posts"."id") < (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
 }
 
-function newerThan(postId: number | Placeholder, teamId: string | Placeholder): SQL {
-  return sql`("posts"."created_at", "posts"."id") > (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
-}
-
-/**
- * Posts (and replies) newer than a post the caller saw that the feed with these filters shows,
- * oldest first: for a live reader that reconnects.
- */
-export async function listPostsAfter(db: Db, caller: Caller, afterPostId: number, limit: number, filters: FeedFilters = {}): Promise<Post[]> {
-  requireScope(caller, "read");
-  const rows = await feedAfterQueries.get(db, feedShapeOf(filters)).execute({ ...feedValues(caller, filters), afterPostId, limit });
-  return rows.map(toPost);
-}
 
 /** Whether the feed with these filters shows this post: what a filtered live feed sends. */
 export async function isInFeed(db: Db, caller: Caller, postId: number, filters: FeedFilters): Promise<boolean> {
@@ -363,75 +349,6 @@ export async function getThread(db: Db, caller: Caller, postId: number): Promise
   const [root, ...rest] = rows.map(toPost);
   if (!root || root.parentId !== null) throw notFound(`No post #${postId} in your team.`);
   return { root, replies: rest };
-}
-
-/** The reader key of a caller: agents by identity, pick-name holders by identity and chosen name. */
-function readerOf(caller: Caller & { kind: "agent" }) {
-  return { agentId: caller.agentId, readerName: caller.pickName ? caller.displayName : "" };
-}
-
-function byOthers(caller: Caller & { kind: "agent" }): SQL {
-  return sql`(${posts.agentId} is distinct from ${caller.agentId} or ${posts.authorName} <> ${caller.displayName})`;
-}
-
-async function readCursorOf(db: Db, caller: Caller & { kind: "agent" }): Promise<number | undefined> {
-  const reader = readerOf(caller);
-  const [row] = await db
-    .select({ lastPostId: readCursors.lastPostId })
-    .from(readCursors)
-    .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)));
-  return row ? Number(row.lastPostId) : undefined;
-}
-
-/**
- * Posts by others that this agent has not been given yet, oldest first; then moves its read cursor
- * past them, so polling never returns the same post twice.
- */
-export async function readUnread(
-  db: Db,
-  caller: Caller,
-  limit: number,
-): Promise<{ posts: Post[]; remaining: number }> {
-  requireScope(caller, "read");
-  if (caller.kind !== "agent") throw invalid("Only agents have a read cursor.");
-  const cursor = await readCursorOf(db, caller);
-  const conditions = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), byOthers(caller)];
-  if (cursor !== undefined) conditions.push(newerThan(cursor, caller.teamId));
-  const unread = and(...conditions);
-  // The total as a subquery run once (an InitPlan over the index), not `count(*) over ()`:
-  // a window makes Postgres build every unread row, reply counts included, before the limit.
-  const rows = await db
-    .select({ ...postColumns, total: sql<number>`(select count(*)::int from ${posts} where ${unread})` })
-    .from(posts)
-    .where(unread)
-    .orderBy(asc(posts.createdAt), asc(posts.id))
-    .limit(limit);
-  const page = rows.map(toPost);
-  const last = page.at(-1);
-  if (last) await advanceReadCursor(db, caller, last.id);
-  return { posts: page, remaining: Math.max(0, Number(rows[0]?.total ?? 0) - page.length) };
-}
-
-/** Moves the cursor forward only: two concurrent reads never move it back. */
-async function advanceReadCursor(db: Db, caller: Caller & { kind: "agent" }, postId: number): Promise<void> {
-  const reader = readerOf(caller);
-  await db.execute(sql`
-    insert into read_cursors (agent_id, reader_name, team_id, last_post_id)
-    values (${reader.agentId}, ${reader.readerName}, ${caller.teamId}, ${postId})
-    on conflict (agent_id, reader_name) do update set last_post_id = excluded.last_post_id, updated_at = now()
-    where (select (p.created_at, p.id) from posts p where p.id = read_cursors.last_post_id)
-        < (select (p.created_at, p.id) from posts p where p.id = excluded.last_post_id)`);
-}
-
-export async function countUnread(db: Db, caller: Caller & { kind: "agent" }): Promise<number> {
-  const cursor = await readCursorOf(db, caller);
-  const conditions = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), byOthers(caller)];
-  if (cursor !== undefined) conditions.push(newerThan(cursor, caller.teamId));
-  const [row] = await db
-    .select({ count: sql<number>`count(*)::int` })
-    .from(posts)
-    .where(and(...conditions));
-  return row?.count ?? 0;
 }
 
 /** Moderation: the post's text is removed for good; threads keep a tombstone in its place. */

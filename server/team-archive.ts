@@ -25,9 +25,15 @@ const archivedTables = {
 type ArchivedTable = keyof typeof archivedTables;
 const archiveFormat = "botboard-team-archive/1";
 
-/** Columns the database computes (search vectors) are left out; they are rebuilt on import. */
+/**
+ * Columns the database computes (search vectors) are left out; they are rebuilt on import. So are
+ * transaction ids, which mean something only in the database that assigned them: imported posts and
+ * read positions take the importing transaction's, which keeps their delivery order by post id.
+ */
+const localColumns: ReadonlySet<unknown> = new Set([posts.txId, readCursors.lastTxId]);
+
 function storedColumns(table: Table) {
-  return Object.fromEntries(Object.entries(getTableColumns(table)).filter(([, column]) => !column.generated));
+  return Object.fromEntries(Object.entries(getTableColumns(table)).filter(([, column]) => !column.generated && !localColumns.has(column)));
 }
 
 export async function exportTeam(db: Db, slugOrId: string): Promise<string[]> {

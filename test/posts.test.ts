@@ -93,7 +93,7 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
     expect((await server.as(bob, "/api/v1/search")).status).toBe(400);
   });
 
-  it("unread gives each post by others once, oldest first, then nothing", async () => {
+  it("unread starts a new reader at the newest page, then gives each new post by others once, oldest first", async () => {
     const team = await server.team("unread");
     const writer = await server.agent(team, "writer");
     const poller = await server.agent(team, "poller");
@@ -101,17 +101,22 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
     await post(poller, { content: "my own post is not unread for me" });
     await post(writer, { content: "two" });
     await post(writer, { content: "three" });
+    const contents = (body: { posts: { content: string }[] }) => body.posts.map((p) => p.content);
+    await server.settled();
 
     const first = await (await server.as(poller, "/api/v1/unread?limit=2")).json();
-    expect(first.posts.map((p: { content: string }) => p.content)).toEqual(["one", "two"]);
-    expect(first.remaining).toBe(1);
-    const second = await (await server.as(poller, "/api/v1/unread")).json();
-    expect(second.posts.map((p: { content: string }) => p.content)).toEqual(["three"]);
-    const third = await (await server.as(poller, "/api/v1/unread")).json();
-    expect(third.posts).toEqual([]);
-    await post(writer, { content: "four" });
-    const fourth = await (await server.as(poller, "/api/v1/unread")).json();
-    expect(fourth.posts.map((p: { content: string }) => p.content)).toEqual(["four"]);
+    expect(contents(first)).toEqual(["two", "three"]);
+    expect(first).toMatchObject({ remaining: 0, remainingCapped: false, olderPosts: 1, olderPostsCapped: false });
+    expect(contents(await (await server.as(poller, "/api/v1/unread")).json())).toEqual([]);
+
+    for (const content of ["four", "five", "six"]) await post(writer, { content });
+    await server.settled();
+    const next = await (await server.as(poller, "/api/v1/unread?limit=2")).json();
+    expect(contents(next)).toEqual(["four", "five"]);
+    expect(next).toMatchObject({ remaining: 1, remainingCapped: false });
+    expect(next.olderPosts).toBeUndefined();
+    expect(contents(await (await server.as(poller, "/api/v1/unread")).json())).toEqual(["six"]);
+    expect(contents(await (await server.as(poller, "/api/v1/unread")).json())).toEqual([]);
   });
 
   it("the same Idempotency-Key and body returns the first post; a different body is a conflict", async () => {

@@ -69,7 +69,10 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     return counts;
   }
 
-  it("stays the same from 2 posts to 40 posts, 30 replies and 12 agents, at one or two statements", async () => {
+  // Pages that go live also read where their live stream starts (server/delivery.ts deliveryHorizon).
+  const livePages = new Set(["web feed page", "web thread page"]);
+
+  it("stays the same from 2 posts to 40 posts, 30 replies and 12 agents, at one or two statements (three for live pages)", async () => {
     const small = await countStatements();
     for (let index = 0; index < 30; index++) await post({ content: `reply ${index} in the thread`, parentId: threadId });
     for (let index = 0; index < 10; index++) await post({ content: `thread ${index}`, tags: ["load"] });
@@ -77,6 +80,6 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     for (let index = 0; index < 10; index++) expect(await (await mcpCall("process_thoughts", { project_notes: `journal note ${index}` })).text()).toContain("Saved journal entry");
     const large = await countStatements();
     expect(large).toEqual(small);
-    for (const [name, count] of Object.entries(large)) expect(count, `${name}: ${count} statements`).toBeLessThanOrEqual(2);
+    for (const [name, count] of Object.entries(large)) expect(count, `${name}: ${count} statements`).toBeLessThanOrEqual(livePages.has(name) ? 3 : 2);
   });
 });

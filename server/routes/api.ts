@@ -4,7 +4,8 @@ import type { AgentCaller } from "../callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { getTeam } from "../teams.ts";
-import { createPost, getThread, listPosts, readUnread, type Post } from "../posts.ts";
+import { readUnread, unreadCountCap } from "../delivery.ts";
+import { createPost, getThread, listPosts, type Post } from "../posts.ts";
 import { searchPosts, snippetAsHtml } from "../search.ts";
 import {
   errorSchema,
@@ -125,13 +126,20 @@ const searchRoute = createRoute({
 const unreadRoute = createRoute({
   method: "get",
   path: "/unread",
-  summary: "Posts by others since your last call, oldest first; advances your read cursor",
+  summary: "Posts by others you have not been given, oldest first, each once; the first call gives the newest page",
   request: { query: z.object({ limit: limitSchema(20) }) },
   responses: {
     200: json(
       z.object({
         posts: z.array(postSchema),
-        remaining: z.number().int().openapi({ description: "Unread posts left after this page." }),
+        remaining: z.number().int().openapi({ description: `Unread posts left after this page, counted up to ${unreadCountCap}.` }),
+        remainingCapped: z.boolean().openapi({ description: `True when ${unreadCountCap} or more remain.` }),
+        olderPosts: z
+          .number()
+          .int()
+          .optional()
+          .openapi({ description: "Only on a reader's first call, which starts at the newest posts: older posts it skipped (see /posts and /search)." }),
+        olderPostsCapped: z.boolean().optional(),
       }),
       "Posts you have not been given yet",
     ),
@@ -203,8 +211,16 @@ export function apiRoutes(db: Db, config: Config) {
   });
 
   api.openapi(unreadRoute, async (c) => {
-    const result = await readUnread(db, c.var.caller, c.req.valid("query").limit);
-    return c.json({ posts: result.posts.map(toPostJson), remaining: result.remaining }, 200);
+    const { posts, remaining, skippedOlder } = await readUnread(db, c.var.caller, c.req.valid("query").limit);
+    return c.json(
+      {
+        posts: posts.map(toPostJson),
+        remaining: remaining.count,
+        remainingCapped: remaining.capped,
+        ...(skippedOlder ? { olderPosts: skippedOlder.count, olderPostsCapped: skippedOlder.capped } : {}),
+      },
+      200,
+    );
   });
 
   api.openapi(meRoute, async (c: Context<Env>) => {

@@ -2,70 +2,88 @@ import type { Context } from "hono";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import type { HumanCaller } from "../callers.ts";
 import type { Db } from "../db/client.ts";
+import { comparePositions, feedPostsAfter, positionOfPost, type DeliveredPost, type DeliveryPosition } from "../delivery.ts";
 import { AppError } from "../errors.ts";
-import type { EventHub, PostEvent } from "../events.ts";
-import { getPost, isFiltered, isInFeed, listPosts, listPostsAfter, type FeedFilters, type Post } from "../posts.ts";
+import type { PostEvent } from "../events.ts";
+import type { LiveFeed } from "../live-feed.ts";
+import { getPost, isFiltered, isInFeed, type FeedFilters, type Post } from "../posts.ts";
 import { PostCard } from "../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./web-session.ts";
 
 const keepAliveMs = 25_000;
-const catchUpLimit = 100;
+const catchUpPage = 100;
+const catchUpMost = 1000;
 
 /**
- * GET /events: the team's new and changed posts as server-sent events, each rendered for the page.
- * The event id is the post id; a reconnecting browser sends Last-Event-ID and first gets what it missed.
- * When the database was away and the process listens again, every open stream catches up the same way
- * from the last post it sent, so a feed that stayed open through an outage misses nothing either.
+ * GET /events: the team's new and changed posts as server-sent events, each rendered for the page,
+ * in delivery order and each once (server/delivery.ts). The event id is the post id; a reconnecting
+ * browser sends the last one as Last-Event-ID, and a page passes the newest post it was rendered after
+ * as ?after=, so the stream first sends what came since (by that post's place in delivery order) and
+ * then follows the live feed.
  */
-export function liveEvents(db: Db, hub: EventHub) {
+export function liveEvents(db: Db, live: LiveFeed) {
   return async function streamTeamEvents(c: Context<WebEnv>) {
     const caller = c.get("caller");
     // A filtered feed page (?author=, ?tag=, ?thread=) gets only the new posts it would show.
     const filters = asFeedFilters(parseWith(feedFiltersSchema, c.req.query()));
-    // ?after= is how the page's script asks when it had to open a new EventSource (which sends no Last-Event-ID).
-    const lastSeen = Number(c.req.header("last-event-id") ?? c.req.query("after"));
+    const lastSeenText = c.req.header("last-event-id") || c.req.query("after");
+    const lastSeen = lastSeenText ? Number(lastSeenText) : Number.NaN;
+    // A post of another team, or none, resumes nothing: the stream starts from now.
+    const resumeFrom = Number.isSafeInteger(lastSeen) && lastSeen >= 0 ? await positionOfPost(db, caller.teamId, lastSeen) : undefined;
     return streamSSE(c, async (stream) => {
-      const queue: (PostEvent | "catch-up")[] = [];
-      const delivered = new DeliveredPosts();
+      const queue: (DeliveredPost[] | PostEvent)[] = [];
       let wake: (() => void) | undefined;
-      let hubClosed = false;
-      const enqueue = (item: PostEvent | "catch-up") => {
+      let closed = false;
+      const enqueue = (item: DeliveredPost[] | PostEvent) => {
         queue.push(item);
         wake?.();
       };
-      const unsubscribe = await hub.subscribe(caller.teamId, {
-        onEvent: enqueue,
-        onResume: () => enqueue("catch-up"),
+      const subscription = await live.subscribe(caller.teamId, {
+        onPosts: enqueue,
+        onUpdated: enqueue,
         onClose() {
-          hubClosed = true;
+          closed = true;
           wake?.();
         },
       });
       stream.onAbort(() => {
-        unsubscribe();
+        subscription.unsubscribe();
         wake?.();
       });
       await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
-      if (Number.isSafeInteger(lastSeen) && lastSeen > 0) {
-        delivered.anchor = lastSeen;
-        enqueue("catch-up");
-      } else {
-        delivered.anchor = (await listPosts(db, caller, { limit: 1 })).posts[0]?.id;
+      let position = subscription.from;
+      if (resumeFrom) {
+        // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
+        position = resumeFrom;
+        let sent = 0;
+        for (;;) {
+          const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
+          for (const delivered of page) {
+            await sendPost(stream, db, caller, delivered);
+            position = delivered.position;
+          }
+          sent += page.length;
+          if (page.length < catchUpPage || stream.aborted) break;
+          if (sent >= catchUpMost) {
+            // Away too long to replay post by post: the page reloads and shows the newest.
+            await stream.writeSSE({ event: "reload", data: "{}" });
+            subscription.unsubscribe();
+            return;
+          }
+        }
       }
-      while (!stream.aborted && !hubClosed) {
+      while (!stream.aborted && !closed) {
         const item = queue.shift();
-        if (item === "catch-up") {
-          if (delivered.anchor === undefined) continue;
-          for (const post of await listPostsAfter(db, caller, delivered.anchor, catchUpLimit, filters)) {
-            if (delivered.has(post.id)) continue;
-            await sendPost(stream, db, caller, post);
-            delivered.add(post.id);
+        if (Array.isArray(item)) {
+          for (const delivered of item) {
+            if (comparePositions(delivered.position, position) <= 0) continue;
+            position = delivered.position;
+            if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters);
           }
           continue;
         }
         if (item) {
-          if (item.type === "post.created" && delivered.has(item.postId)) continue;
-          if (await sendEvent(stream, db, caller, item, filters)) delivered.add(item.postId);
+          await sendUpdate(stream, db, caller, item);
           continue;
         }
         const timedOut = await new Promise<boolean>((resolve) => {
@@ -78,28 +96,9 @@ export function liveEvents(db: Db, hub: EventHub) {
         wake = undefined;
         if (timedOut && !stream.aborted) await stream.write(": keep-alive\n\n");
       }
-      unsubscribe();
+      subscription.unsubscribe();
     });
   };
-}
-
-/**
- * The posts a stream has sent, so a catch-up and a live event never send one twice, and the newest
- * one sent (the anchor a catch-up starts after). Bounded: a stream open for days keeps the last few hundred.
- */
-class DeliveredPosts {
-  anchor: number | undefined;
-  private readonly recent = new Set<number>();
-
-  has(postId: number): boolean {
-    return this.recent.has(postId);
-  }
-
-  add(postId: number): void {
-    this.recent.add(postId);
-    if (this.recent.size > 500) this.recent.delete(this.recent.values().next().value!);
-    this.anchor = Math.max(this.anchor ?? 0, postId);
-  }
 }
 
 type SseMessage = { event: string; id?: string; data: string };
@@ -122,12 +121,23 @@ function cachedMessage(key: string, build: () => Promise<SseMessage | undefined>
   return message;
 }
 
-/** Sends one event; true when it was a new post that went out. */
-async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent, filters: FeedFilters): Promise<boolean> {
-  const filtered = event.type === "post.created" && isFiltered(filters);
-  const cacheKey = `${caller.teamId}:${event.type}:${event.postId}${filtered ? `:${JSON.stringify(filters)}` : ""}`;
-  const message = await cachedMessage(cacheKey, async () => {
-    if (filtered && !(await isInFeed(db, caller, event.postId, filters))) return undefined;
+/** A post from the live feed: rendered once per process, checked once per filter combination. */
+async function sendLivePost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, delivered: DeliveredPost, filters: FeedFilters): Promise<void> {
+  const filterKey = isFiltered(filters) ? `:${JSON.stringify(filters)}` : "";
+  const message = await cachedMessage(`${caller.teamId}:post:${delivered.post.id}${filterKey}`, async () => {
+    if (filterKey && !(await isInFeed(db, caller, delivered.post.id, filters))) return undefined;
+    return postMessage(db, caller, delivered);
+  });
+  if (message) await stream.writeSSE(message);
+}
+
+async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, delivered: DeliveredPost): Promise<void> {
+  await stream.writeSSE(await postMessage(db, caller, delivered));
+}
+
+/** A changed post, as the card that replaces the page's. */
+async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent): Promise<void> {
+  const message = await cachedMessage(`${caller.teamId}:post.updated:${event.postId}`, async () => {
     let post: Post;
     try {
       post = await getPost(db, caller, event.postId);
@@ -135,21 +145,12 @@ async function sendEvent(stream: SSEStreamingApi, db: Db, caller: HumanCaller, e
       if (error instanceof AppError && error.kind === "not_found") return undefined;
       throw error;
     }
-    if (event.type === "post.updated") {
-      return { event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(post) }) };
-    }
-    return postMessage(db, caller, post);
+    return { event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(post) }) };
   });
-  if (!message) return false;
-  await stream.writeSSE(message);
-  return message.event === "post";
+  if (message) await stream.writeSSE(message);
 }
 
-async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, post: Post): Promise<void> {
-  await stream.writeSSE(await postMessage(db, caller, post));
-}
-
-async function postMessage(db: Db, caller: HumanCaller, post: Post): Promise<SseMessage> {
+async function postMessage(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<SseMessage> {
   const root = post.parentId === null ? undefined : await getPost(db, caller, post.threadId).catch(() => undefined);
   const data = {
     id: post.id,

@@ -6,7 +6,9 @@ import type { Config } from "../config.ts";
 import { databaseErrorAsAppError, type Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
 import { AppError, httpStatusOf } from "../errors.ts";
+import { deliveryHorizon } from "../delivery.ts";
 import type { EventHub } from "../events.ts";
+import { createLiveFeed } from "../live-feed.ts";
 import { createPost, deletePost, getThread, listPosts } from "../posts.ts";
 import { postIdSchema } from "../schemas.ts";
 import { searchPosts } from "../search.ts";
@@ -72,10 +74,12 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/", engineer, async (c) => {
     const caller = c.get("caller");
     const { cursor, ...filters } = parseWith(feedQuerySchema, c.req.query());
+    if (cursor && isHtmx(c)) return c.html(FeedPage({ ...(await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) })), filters }));
+    // The newest deliverable post before the page is read: live posts start after it (the page drops repeats).
+    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
     const page = await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) });
-    if (cursor && isHtmx(c)) return c.html(FeedPage({ ...page, filters }));
     const authors = await listAgentNames(db, caller.teamId);
-    return c.html(Feed({ page: pageOf(c), ...page, filters, authors }));
+    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom }));
   });
 
   web.post("/posts", engineer, async (c) => {
@@ -88,8 +92,10 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
 
   web.get("/posts/:id", engineer, async (c) => {
     const id = parseWith(postIdSchema, c.req.param("id"));
-    const thread = await getThread(db, c.get("caller"), id);
-    return c.html(ThreadPage({ page: pageOf(c), thread }));
+    const caller = c.get("caller");
+    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
+    const thread = await getThread(db, caller, id);
+    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom }));
   });
 
   web.post("/posts/:id/delete", engineer, async (c) => {
@@ -113,7 +119,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     }
   });
 
-  web.get("/events", engineer, liveEvents(db, hub));
+  web.get("/events", engineer, liveEvents(db, createLiveFeed(db, hub)));
   web.route("/", adminRoutes(db, config, engineer));
   web.route("/", benchRoutes(db, engineer));
   web.route("/", journalRoutes(db, engineer));

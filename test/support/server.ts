@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { addAgentToken } from "../../server/agents.ts";
 import { loadConfig, type Config } from "../../server/config.ts";
+import type { Db } from "../../server/db/client.ts";
 import { startServer, type RunningServer } from "../../server/main.ts";
 import { cli } from "../../server/operations.ts";
 import { createTeam, type Team } from "../../server/teams.ts";
@@ -25,6 +27,12 @@ export type TestServer = RunningServer & {
   agent(team: Team, name: string, options?: { scopes?: string[]; pickName?: boolean }): Promise<string>;
   /** Creates an engineer account and returns a session cookie header for it. */
   engineer(team: Team, username: string, role?: "admin" | "member"): Promise<string>;
+  /**
+   * Waits until every post written so far can be delivered: on Postgres, until no write transaction
+   * older than the newest post is still open anywhere in the cluster (other test files create and
+   * drop databases meanwhile), so a test can assert exactly what a read returns.
+   */
+  settled(): Promise<void>;
   /** fetch against the server with an agent token. */
   as(token: string, path: string, init?: RequestInit): Promise<Response>;
 };
@@ -56,6 +64,18 @@ export async function freshDatabase(kind: DatabaseKind): Promise<{ env: Record<s
   };
 }
 
+export async function allPostsDeliverable(db: Db, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await db
+      .select({ ready: sql<boolean>`coalesce((select max(tx_id) from posts) < pg_snapshot_xmin(pg_current_snapshot()), true)` })
+      .from(sql`(select 1) as one`);
+    if (row?.ready) return;
+    if (Date.now() > deadline) throw new Error("posts did not become deliverable: a write transaction stayed open");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export async function startTestServer(
   kind: DatabaseKind,
   environment: Record<string, string> = {},
@@ -75,6 +95,7 @@ export async function startTestServer(
       await database.drop();
     },
     team: (slug) => createTeam(db, { name: `Team ${slug}`, slug }),
+    settled: () => allPostsDeliverable(db),
     async agent(team, name, options = {}) {
       const created = await addAgentToken(db, cli, { teamId: team.id, name, ...options });
       return created.token;

@@ -92,6 +92,8 @@ function startLiveUpdates() {
       if (existing && replacement) existing.replaceWith(replacement);
     });
     events.addEventListener("ready", () => document.body.setAttribute("data-live-ready", "true"));
+    // Sent after a long absence, when replaying every missed post would take longer than a reload.
+    events.addEventListener("reload", () => window.location.reload());
     // EventSource retries a dropped stream by itself, but gives up for good on an error answer (a 503
     // while the database is away): open a new one that asks for what was missed since.
     events.addEventListener("error", () => {

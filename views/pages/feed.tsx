@@ -14,6 +14,11 @@ export function feedQuery(filters: FeedFilters, cursor?: string): string {
   return text ? `?${text}` : "";
 }
 
+function liveEventsUrl(filters: FeedFilters, after: number): string {
+  const query = feedQuery(filters);
+  return `/events${query}${query ? "&" : "?"}after=${after}`;
+}
+
 /** A page of posts and, when there are more, the button that fetches the next page in its place. */
 export function FeedPage(props: { posts: Post[]; nextCursor: string | null; filters: FeedFilters }) {
   return (
@@ -48,6 +53,8 @@ export function Feed(props: {
   nextCursor: string | null;
   filters: FeedFilters;
   authors: string[];
+  /** The newest post every reader could be given when the page was read: live posts start after it. */
+  liveFrom: number;
   error?: string;
 }) {
   const { filters } = props;
@@ -97,7 +104,7 @@ export function Feed(props: {
         aria-label="Posts, newest first"
         aria-live="polite"
         data-live="feed"
-        data-events={`/events${feedQuery(filters)}`}
+        data-events={liveEventsUrl(filters, props.liveFrom)}
       >
         {props.posts.length === 0 && <p class="empty">No posts yet. Agents' posts appear here as they arrive.</p>}
         <FeedPage posts={props.posts} nextCursor={props.nextCursor} filters={filters} />

@@ -2,7 +2,8 @@ import type { Thread } from "../../server/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
-export function ThreadPage(props: { page: PageContext; thread: Thread }) {
+/** `liveFrom`: the newest post every reader could be given when the page was read; live replies start after it. */
+export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom: number }) {
   const { root, replies } = props.thread;
   const moderate = props.page.caller.role === "admin" ? props.page : undefined;
   return (
@@ -14,7 +15,7 @@ export function ThreadPage(props: { page: PageContext; thread: Thread }) {
       <PostCard post={root} moderate={root.deleted ? undefined : moderate} />
       <section aria-labelledby="replies-title" class="replies-section">
         <h2 id="replies-title">Replies</h2>
-        <div id="replies" class="replies" data-live="thread" data-thread-id={root.id} aria-live="polite">
+        <div id="replies" class="replies" data-live="thread" data-thread-id={root.id} data-events={`/events?after=${props.liveFrom}`} aria-live="polite">
           {replies.map((reply) => (
             <PostCard post={reply} moderate={reply.deleted ? undefined : moderate} />
           ))}

@@ -1,5 +1,7 @@
+import { sql } from "drizzle-orm";
 import { bigint, boolean, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { teams } from "./teams.ts";
+import { xid8 } from "./types.ts";
 
 export const agents = pgTable(
   "agents",
@@ -44,7 +46,11 @@ export const readCursors = pgTable(
     agentId: uuid("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
     readerName: text("reader_name").notNull().default(""),
     teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
-    /** The newest post this reader has been given; the feed orders by (created_at, id) of posts. */
+    /**
+     * The reader's place in delivery order, (last_tx_id, last_post_id) as on posts: every post after
+     * it is unread. Archives leave last_tx_id out; an import places the cursor among the imported posts.
+     */
+    lastTxId: xid8("last_tx_id").notNull().default(sql`pg_current_xact_id()`),
     lastPostId: bigint("last_post_id", { mode: "number" }).notNull(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },

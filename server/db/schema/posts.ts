@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { bigint, index, pgTable, text, timestamp, uniqueIndex, uuid, type AnyPgColumn } from "drizzle-orm/pg-core";
 import { agentTokens, agents } from "./agents.ts";
 import { teams, users } from "./teams.ts";
-import { tsvector } from "./types.ts";
+import { tsvector, xid8 } from "./types.ts";
 
 export const posts = pgTable(
   "posts",
@@ -24,6 +24,11 @@ export const posts = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
     idempotencyKey: text("idempotency_key"),
+    /**
+     * The writing transaction's id. With the post id it places the post in delivery order, which
+     * readers follow only up to the oldest transaction still writing (docs/decisions/015-delivery-order.md).
+     */
+    txId: xid8("tx_id").notNull().default(sql`pg_current_xact_id()`),
     search: tsvector("search")
       .notNull()
       .generatedAlwaysAs(sql`to_tsvector('english', content)`),
@@ -32,6 +37,7 @@ export const posts = pgTable(
     // Plain ascending: scanned backward they serve "newest first" (DESC, NULLS FIRST) as well as the
     // oldest-first unread query; a DESC NULLS LAST index matches neither and left the feed sorting.
     index("posts_team_feed_idx").on(table.teamId, table.createdAt, table.id),
+    index("posts_team_delivery_idx").on(table.teamId, table.txId, table.id),
     index("posts_team_author_idx").on(table.teamId, table.authorName, table.createdAt, table.id),
     index("posts_root_idx").on(table.rootId, table.createdAt, table.id),
     // An agent's post count and daily activity (and the foreign key's ON DELETE SET NULL).

@@ -6,3 +6,13 @@ export const tsvector = customType<{ data: string }>({
     return "tsvector";
   },
 });
+
+/**
+ * Postgres 64-bit transaction id (pg_current_xact_id()). Read and written as a decimal string: the
+ * values pass 2^53 on a long-lived server, which a JavaScript number cannot hold exactly.
+ */
+export const xid8 = customType<{ data: string; driverData: string }>({
+  dataType() {
+    return "xid8";
+  },
+});

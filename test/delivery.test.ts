@@ -1,0 +1,283 @@
+import type { ChildProcess } from "node:child_process";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../server/db/client.ts";
+import { realignDeliveryOrder } from "../server/delivery.ts";
+import type { Team } from "../server/teams.ts";
+import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
+import { followEvents, type EventFollower } from "./support/events.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
+import { allPostsDeliverable, databaseKinds, freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
+
+const noRateLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
+
+type Poster = (token: string, content: string) => Promise<number>;
+type Poller = () => Promise<{ ids: number[]; done: boolean }>;
+
+function restPoster(baseUrl: () => string): Poster {
+  return async (token, content) => {
+    const response = await fetch(`${baseUrl()}/api/v1/posts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ content }),
+    });
+    if (response.status !== 201) throw new Error(`post: ${response.status} ${await response.text()}`);
+    return (await response.json()).id;
+  };
+}
+
+function restPoller(baseUrl: string, token: string, limit: number): Poller {
+  return async () => {
+    const response = await fetch(`${baseUrl}/api/v1/unread?limit=${limit}`, { headers: { authorization: `Bearer ${token}` } });
+    if (response.status !== 200) throw new Error(`unread: ${response.status} ${await response.text()}`);
+    const body = (await response.json()) as { posts: { id: number }[]; remaining: number };
+    return { ids: body.posts.map((post) => post.id), done: body.posts.length === 0 && body.remaining === 0 };
+  };
+}
+
+async function mcpPoller(baseUrl: string, token: string, limit: number): Promise<{ poll: Poller; close(): Promise<void> }> {
+  const client = await connectMcp(baseUrl, token);
+  return {
+    async poll() {
+      const result = await callTool(client, "read_new", { limit });
+      if (result.isError) throw new Error(`read_new: ${result.text}`);
+      const body = result.structuredContent as { posts: { id: number }[]; remaining: number };
+      return { ids: body.posts.map((post) => post.id), done: body.posts.length === 0 && body.remaining === 0 };
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Writers post concurrently while every poller of one reader polls; once the writers are done and
+ * their posts can be delivered, each poller drains. Returns every post id the pollers were given.
+ */
+async function writeWhilePolling(options: {
+  writers: string[];
+  postsEach: number;
+  post: Poster;
+  pollers: Poller[];
+  settled: () => Promise<void>;
+}): Promise<{ written: number[]; delivered: number[] }> {
+  const delivered: number[] = [];
+  let writing = true;
+  const polling = options.pollers.map(async (poll) => {
+    while (writing) delivered.push(...(await poll()).ids);
+  });
+  const written = (
+    await Promise.all(
+      options.writers.map(async (token, writer) => {
+        const ids: number[] = [];
+        for (let index = 0; index < options.postsEach; index++) ids.push(await options.post(token, `writer ${writer} post ${index}`));
+        return ids;
+      }),
+    )
+  ).flat();
+  writing = false;
+  await Promise.all(polling);
+  await options.settled();
+  await Promise.all(
+    options.pollers.map(async (poll) => {
+      for (;;) {
+        const page = await poll();
+        delivered.push(...page.ids);
+        if (page.done) return;
+      }
+    }),
+  );
+  return { written, delivered };
+}
+
+const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b);
+const postIdsOf = (feed: EventFollower) => feed.events.filter((event) => event.event === "post").map((event) => Number(event.id));
+
+describe.each(databaseKinds)("delivery order on %s", (kind) => {
+  let server: TestServer;
+  // The embedded database serves one process and commits one write at a time; fewer posts keep it quick.
+  const postsEach = kind === "postgres" ? 150 : 40;
+  const writerCount = 16;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, noRateLimits);
+  }, 120_000);
+  afterAll(() => server?.close());
+
+  async function writers(team: Team, prefix: string): Promise<string[]> {
+    return Promise.all(Array.from({ length: writerCount }, (_, index) => server.agent(team, `${prefix}-${index}`)));
+  }
+
+  it(`${writerCount} writers, three REST pollers of one reader and two MCP pollers of another: each post by others reaches each reader once`, async () => {
+    const team = await server.team("exactly-once");
+    const tokens = await writers(team, "writer");
+    const restReader = await server.agent(team, "rest-reader");
+    const mcpReader = await server.agent(team, "mcp-reader");
+    const rest = [17, 50, 100].map((limit) => restPoller(server.url, restReader, limit));
+    const mcp = await Promise.all([20, 100].map((limit) => mcpPoller(server.url, mcpReader, limit)));
+    // Both readers join before the writers start: their first reads place them at the start.
+    for (const poll of [rest[0]!, mcp[0]!.poll]) expect((await poll()).ids).toEqual([]);
+    // The readers' own posts are not news to them.
+    const post = restPoster(() => server.url);
+    const own = { rest: await post(restReader, "rest-reader's own"), mcp: await post(mcpReader, "mcp-reader's own") };
+
+    const run = await writeWhilePolling({ writers: tokens, postsEach, post, pollers: [...rest, ...mcp.map((m) => m.poll)], settled: server.settled });
+    await Promise.all(mcp.map((m) => m.close()));
+
+    expect(run.written).toHaveLength(writerCount * postsEach);
+    // Each reader gets every post but its own: the other reader's one included.
+    expect(sorted(run.delivered)).toEqual(sorted([...run.written, ...run.written, own.rest, own.mcp]));
+  }, 240_000);
+
+  it("eight concurrent read_new calls of one agent hand out 40 posts once between them", async () => {
+    const team = await server.team("concurrent-reads");
+    const [writer] = await writers(team, "w");
+    const reader = await server.agent(team, "reader");
+    const clients = await Promise.all(Array.from({ length: 8 }, () => mcpPoller(server.url, reader, 5)));
+    await clients[0]!.poll();
+    const post = restPoster(() => server.url);
+    const written: number[] = [];
+    for (let index = 0; index < 40; index++) written.push(await post(writer!, `post ${index}`));
+    await server.settled();
+    const delivered: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const pages = await Promise.all(clients.map((client) => client.poll()));
+      delivered.push(...pages.flatMap((page) => page.ids));
+    }
+    await Promise.all(clients.map((client) => client.close()));
+    expect(sorted(delivered)).toEqual(sorted(written));
+  });
+
+  it(`a live feed that drops and resumes with Last-Event-ID gets every post once while ${writerCount} agents write`, async () => {
+    const team = await server.team("live-once");
+    const tokens = await writers(team, "live");
+    const cookie = await server.engineer(team, "watcher");
+    const first = followEvents(server.url, cookie, { reconnect: false });
+    await first.waitFor((event) => event.event === "ready");
+    const post = restPoster(() => server.url);
+    let second: EventFollower | undefined;
+    const total = writerCount * postsEach;
+    // A third of the way through, the browser loses the stream and comes back from its last event.
+    const dropMidway = (async () => {
+      await first.waitFor(() => postIdsOf(first).length >= total / 3, 120_000);
+      first.close();
+      const lastId = postIdsOf(first).at(-1)!;
+      second = followEvents(server.url, cookie, { lastEventId: String(lastId), reconnect: false });
+    })();
+    const written = (
+      await Promise.all(
+        tokens.map(async (token, writer) => {
+          const ids: number[] = [];
+          for (let index = 0; index < postsEach; index++) ids.push(await post(token, `live writer ${writer} post ${index}`));
+          return ids;
+        }),
+      )
+    ).flat();
+    await dropMidway;
+    const seen = () => [...postIdsOf(first), ...postIdsOf(second!)];
+    await second!.waitFor(() => seen().length >= total, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    second!.close();
+    expect(sorted(seen())).toEqual(sorted(written));
+  }, 240_000);
+
+  it("a reader added to a board of 10,000 posts first gets the newest page, told how many are older, then only what is new", async () => {
+    const team = await server.team("big-board");
+    const [writer] = await writers(team, "old");
+    const { db } = server.database;
+    await db.execute(sql`
+      insert into posts (team_id, author_kind, author_name, agent_id, content)
+      select ${team.id}, 'agent', 'old-0', (select id from agents where team_id = ${team.id} and name = 'old-0'), 'history ' || n
+      from generate_series(1, 10000) as n`);
+    await server.settled();
+    const newcomer = await mcpPoller(server.url, await server.agent(team, "newcomer"), 20);
+    const client = await connectMcp(server.url, await server.agent(team, "greeted"));
+    try {
+      const login = await callTool(client, "login");
+      expect(login.structuredContent).toMatchObject({ unread: 1000, unreadCapped: true, firstRead: true });
+      expect(login.text).toContain("1,000+ posts by your team so far: call read_new for the newest.");
+
+      const first = await callTool(client, "read_new", { limit: 20 });
+      const body = first.structuredContent as { posts: { content: string }[]; olderPosts: number; olderPostsCapped: boolean; remaining: number };
+      expect(body.posts.map((post) => post.content)).toEqual(Array.from({ length: 20 }, (_, index) => `history ${9981 + index}`));
+      expect(body).toMatchObject({ olderPosts: 1000, olderPostsCapped: true, remaining: 0 });
+      expect(first.text).toContain("Your first read: the 20 newest posts by others, oldest first. 1,000+ older posts are not shown");
+      expect((await callTool(client, "read_new")).text).toBe("Nothing new.");
+
+      const fresh = await restPoster(() => server.url)(writer!, "news after joining");
+      await server.settled();
+      expect((await callTool(client, "login")).structuredContent).toMatchObject({ unread: 1, unreadCapped: false, firstRead: false });
+      expect((await callTool(client, "read_new")).structuredContent).toMatchObject({ posts: [{ id: fresh }], remaining: 0 });
+      expect((await newcomer.poll()).ids).toHaveLength(20);
+    } finally {
+      await client.close();
+      await newcomer.close();
+    }
+  }, 120_000);
+
+  it("posts restored from another Postgres cluster, whose transaction ids lie ahead, are realigned and delivery goes on", async () => {
+    const team = await server.team("restored");
+    const [writer] = await writers(team, "r");
+    const reader = await server.agent(team, "reader");
+    const post = restPoster(() => server.url);
+    const poll = restPoller(server.url, reader, 100);
+    const before = [await post(writer!, "restored 1"), await post(writer!, "restored 2")];
+    await server.settled();
+    await poll();
+    const unread = await post(writer!, "restored, not yet read");
+    await server.settled();
+    const { db } = server.database;
+    // As after pg_dump into a cluster whose transaction counter is far behind the old one's.
+    await db.execute(sql`update posts set tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8`);
+    await db.execute(sql`update read_cursors set last_tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8`);
+    const afterRestore = await post(writer!, "written after the restore");
+    expect((await poll()).ids).toEqual([]);
+
+    expect(await realignDeliveryOrder(db)).toBeGreaterThanOrEqual(before.length + 2);
+    expect(await realignDeliveryOrder(db)).toBe(0);
+    await server.settled();
+    expect((await poll()).ids).toEqual([unread, afterRestore]);
+    const next = await post(writer!, "and after the realignment");
+    await server.settled();
+    expect((await poll()).ids).toEqual([next]);
+  });
+});
+
+describe("delivery order with two server processes on one Postgres", () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let replicas: { process: ChildProcess; url: string }[] = [];
+
+  beforeAll(async () => {
+    database = await freshDatabase("postgres");
+    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
+    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, ...noRateLimits, PORT: port(), LOG_LEVEL: "warn" })));
+  }, 180_000);
+  afterAll(async () => {
+    await Promise.all(replicas.map((replica) => stop(replica.process)));
+    await database?.drop();
+  });
+
+  it("16 writers split over both processes, pollers of one reader on both: each post arrives once", async () => {
+    const add = async (name: string) => JSON.parse((await runBotboard(["agent", "add", name, "--json"], database.env)).stdout).token as string;
+    const tokens = await Promise.all(Array.from({ length: 16 }, (_, index) => add(`writer-${index}`)));
+    const reader = await add("reader");
+    const [one, two] = [replicas[0]!, replicas[1]!];
+    const pollers = [restPoller(one.url, reader, 30), restPoller(two.url, reader, 70), (await mcpPoller(two.url, reader, 50)).poll];
+    expect((await pollers[0]!()).ids).toEqual([]);
+    let turn = 0;
+    const run = await writeWhilePolling({
+      writers: tokens,
+      postsEach: 100,
+      post: restPoster(() => (turn++ % 2 === 0 ? one.url : two.url)),
+      pollers,
+      settled: async () => {
+        const opened = await openDatabase({ databaseUrl: database.env.DATABASE_URL, dataDir: "", poolSize: 1 });
+        try {
+          await allPostsDeliverable(opened.db);
+        } finally {
+          await opened.close();
+        }
+      },
+    });
+    expect(run.written).toHaveLength(1600);
+    expect(sorted(run.delivered)).toEqual(sorted(run.written));
+  }, 240_000);
+});
