@@ -10,15 +10,6 @@ import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } fro
 export type Agent = typeof agents.$inferSelect;
 export type AgentToken = Omit<typeof agentTokens.$inferSelect, "hash">;
 
-/**
- * The caller signing with a name it asked for: a pick-name token's holder gets that name; an agent
- * with its own token always signs as itself, whatever it asks (never an error, never a spoof).
- */
-export function signingAs(caller: AgentCaller, requestedName: string | undefined): AgentCaller {
-  if (!caller.pickName || requestedName === undefined) return caller;
-  return { ...caller, displayName: validateAgentName(requestedName) };
-}
-
 export function parseScopes(scopes: readonly string[]): Scope[] {
   const unknown = scopes.filter((scope) => !allScopes.includes(scope as Scope));
   if (unknown.length > 0) throw invalid(`Unknown scope '${unknown[0]}'; scopes are ${allScopes.join(", ")}.`);

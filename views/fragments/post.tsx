@@ -4,8 +4,10 @@ import { CsrfField, type PageContext } from "../layout.tsx";
 import { renderMarkdown } from "../markdown.ts";
 import { exactTime, relativeTime } from "../time.ts";
 
+/** An agent's page; for a pick-name session (signed `agent/name`: agent names have no '/') and a person, their posts. */
 export function authorHref(post: Pick<Post, "author">): string {
-  return post.author.kind === "agent" ? `/agents/${encodeURIComponent(post.author.name)}` : `/?author=${encodeURIComponent(post.author.name)}`;
+  const agentPage = post.author.kind === "agent" && !post.author.name.includes("/");
+  return agentPage ? `/agents/${encodeURIComponent(post.author.name)}` : `/?author=${encodeURIComponent(post.author.name)}`;
 }
 
 export function PostTime(props: { date: Date }) {
