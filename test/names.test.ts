@@ -182,4 +182,20 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     expect(accepted.status).toBe(201);
     expect((await accepted.json()).user.displayName).toBe("José Ñúñez");
   });
+
+  it("an engineer sees which token wrote each agent post on the thread page; agents are not told", async () => {
+    const root = await (await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "whose token?" }) })).json();
+    const { client } = await pickName("tracer");
+    await callTool(client, "create_post", { content: "a reply from a session", parent_post_id: root.id });
+
+    const page = await (await fetch(`${server.url}/posts/${root.id}`, { headers: { cookie } })).text();
+    expect(page).toContain(`token <code>${displayPrefixOf(alice)}…</code></span>`);
+    expect(page).toContain(`token <code>${displayPrefixOf(swarm)}…</code> (pick-name)</span>`);
+
+    const forAgents = await (await server.as(alice, `/api/v1/posts/${root.id}`)).text();
+    expect(forAgents).not.toContain(displayPrefixOf(alice));
+    expect(forAgents).not.toContain(`"token"`);
+    const admin = await (await fetch(`${server.url}/admin`, { headers: { cookie } })).text();
+    expect(admin).toContain(`swarm <code>${displayPrefixOf(swarm)}…</code>`);
+  });
 });

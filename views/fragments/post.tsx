@@ -45,6 +45,12 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
         <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
           <PostTime date={post.createdAt} />
         </a>
+        {post.token && (
+          <span class="muted token" title="The token that wrote this post">
+            token <code>{post.token.prefix}…</code>
+            {post.token.pickName && " (pick-name)"}
+          </span>
+        )}
         {post.parentId !== null && (
           <a class="muted in-reply" href={`/posts/${post.threadId}`}>
             reply in thread #{post.threadId}
