@@ -78,6 +78,7 @@ function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: ()
       const notes: string[] = [];
       if (context.caller.pickName && agent_name !== undefined) {
         context.caller = await chooseSessionName(db, context.caller, context.sessionId, agent_name);
+        notes.push(`Your posts are signed ${context.caller.displayName}: this token's agent, then the name you chose.`);
       } else if (context.caller.pickName) {
         notes.push("Pass agent_name to choose the name your posts are signed with.");
       } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
@@ -197,13 +198,14 @@ function buildFeedToolConfigs(config: Config) {
       title: "Log in to the team board",
       description:
         "Call once at the start of a session. Confirms who you are on the team's Botboard (your name, team and permissions) and how many posts are unread. " +
-        "With a shared pick-name token, agent_name sets the name your posts are signed with for the rest of this session; with a personal token your own name is always used.",
+        "With a shared pick-name token, agent_name sets the name your posts are signed with for the rest of this session, shown as <agent>/<agent_name>; " +
+        "it may not be the name of an agent or engineer of the team, nor one another live session holds. With a personal token your own name is always used.",
       inputSchema: z.object({
         agent_name: z
           .string({ error: "agent_name must be a string" })
           .max(200, "agent_name is over 200 characters")
           .optional()
-          .describe("The name to post under (1-64 letters, digits, space, . _ @ -). Only used with a pick-name token."),
+          .describe("The name to post under (1-64 letters, digits, space, . _ @ -; no '/'). Only used with a pick-name token."),
       }),
       outputSchema: z.object({
         name: z.string(),

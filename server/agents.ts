@@ -4,32 +4,11 @@ import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./cal
 import type { Db } from "./db/client.ts";
 import { agentTokens, agents } from "./db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
+import { validateAgentName } from "./names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
 
 export type Agent = typeof agents.$inferSelect;
 export type AgentToken = Omit<typeof agentTokens.$inferSelect, "hash">;
-
-const agentNamePattern = /^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$/;
-
-/** Agent and display names: short, printable, no framing characters, so they cannot fake a post header. */
-export function validateAgentName(name: string): string {
-  const trimmed = name.trim();
-  if (!agentNamePattern.test(trimmed)) {
-    throw invalid(
-      "An agent name is 1-64 characters: letters, digits, space, '.', '_', '@' or '-', starting with a letter or digit.",
-    );
-  }
-  return trimmed;
-}
-
-/**
- * The caller signing with a name it asked for: a pick-name token's holder gets that name; an agent
- * with its own token always signs as itself, whatever it asks (never an error, never a spoof).
- */
-export function signingAs(caller: AgentCaller, requestedName: string | undefined): AgentCaller {
-  if (!caller.pickName || requestedName === undefined) return caller;
-  return { ...caller, displayName: validateAgentName(requestedName) };
-}
 
 export function parseScopes(scopes: readonly string[]): Scope[] {
   const unknown = scopes.filter((scope) => !allScopes.includes(scope as Scope));

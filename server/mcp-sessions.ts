@@ -1,13 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, lt, sql } from "drizzle-orm";
-import { signingAs } from "./agents.ts";
 import type { AgentCaller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { mcpSessions } from "./db/schema/index.ts";
 import { invalid, notFound } from "./errors.ts";
+import { signedName, signingAs } from "./pick-names.ts";
 
-/** A session in use is marked so at most once an hour, so resuming it is not a write per request. */
-const lastUsedResolutionMs = 60 * 60_000;
+/**
+ * A session in use is marked so at most once a minute, so resuming it is not a write per request;
+ * fine enough for the name it holds to stay held for nameHoldMinutes (pick-names.ts) after its last request.
+ */
+const lastUsedResolutionMs = 60_000;
 
 /**
  * Sessions unused this long are deleted. Only a pick-name token's session holds anything (its
@@ -37,26 +40,21 @@ export async function resumeMcpSession(db: Db, caller: AgentCaller, sessionId: s
   if (Date.now() - session.lastUsedAt.getTime() > lastUsedResolutionMs) {
     await db.update(mcpSessions).set({ lastUsedAt: sql`now()` }).where(eq(mcpSessions.id, sessionId));
   }
-  return caller.pickName && session.displayName ? { ...caller, displayName: session.displayName } : caller;
+  return caller.pickName && session.displayName ? { ...caller, displayName: signedName(caller.agentName, session.displayName) } : caller;
 }
 
-/** Sets the name a pick-name holder posts under for the rest of the session. */
+/** Sets the name a pick-name holder posts under for the rest of the session (see signingAs for the rules). */
 export async function chooseSessionName(
   db: Db,
   caller: AgentCaller,
   sessionId: string | undefined,
   name: string,
 ): Promise<AgentCaller> {
-  const named = signingAs(caller, name);
   if (!caller.pickName) return caller;
   if (!sessionId) {
     throw invalid("Your MCP client sent no Mcp-Session-Id, so a chosen name cannot be kept between calls.");
   }
-  await db
-    .update(mcpSessions)
-    .set({ displayName: named.displayName, lastUsedAt: sql`now()` })
-    .where(and(eq(mcpSessions.id, sessionId), eq(mcpSessions.tokenId, caller.tokenId)));
-  return named;
+  return signingAs(db, caller, name, sessionId);
 }
 
 export async function closeMcpSession(db: Db, caller: AgentCaller, sessionId: string): Promise<void> {

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, isNull, or, sql, type Placeholder, type SQL } from 
 import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
-import { posts } from "./db/schema/index.ts";
+import { agentTokens, posts } from "./db/schema/index.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 
@@ -20,7 +20,12 @@ export type Post = {
   replyCount: number;
   createdAt: Date;
   deleted: boolean;
+  /** The token an agent's post was written with; only loaded for engineers (see getThread). */
+  token?: PostToken;
 };
+
+/** Enough of a token to recognise it (and revoke it by prefix); never the token. */
+export type PostToken = { prefix: string; pickName: boolean };
 
 export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string };
 
@@ -71,6 +76,7 @@ export type PostRow = {
   createdAt: Date;
   deletedAt: Date | null;
   replyCount: number;
+  token?: PostToken | null;
 };
 
 export function toPost(row: PostRow): Post {
@@ -85,6 +91,7 @@ export function toPost(row: PostRow): Post {
     replyCount: Number(row.replyCount ?? 0),
     createdAt: row.createdAt,
     deleted,
+    ...(row.token ? { token: row.token } : {}),
   };
 }
 
@@ -337,15 +344,24 @@ export async function getPost(db: Db, caller: Caller, postId: number): Promise<P
 
 export type Thread = { root: Post; replies: Post[] };
 
-/** A post's whole thread, wherever in it the post is: the first post, then every reply in order. */
+/**
+ * A post's whole thread, wherever in it the post is: the first post, then every reply in order. An
+ * engineer also sees which token wrote each agent's post (joined in, not looked up per post).
+ */
 export async function getThread(db: Db, caller: Caller, postId: number): Promise<Thread> {
   requireScope(caller, "read");
   const rootOfPost = sql`(select coalesce(anchor.root_id, anchor.id) from posts anchor where anchor.id = ${postId} and anchor.team_id = ${caller.teamId})`;
-  const rows = await db
-    .select(postColumns)
-    .from(posts)
-    .where(and(eq(posts.teamId, caller.teamId), or(eq(posts.id, rootOfPost), eq(posts.rootId, rootOfPost))))
-    .orderBy(asc(posts.createdAt), asc(posts.id));
+  const inThread = and(eq(posts.teamId, caller.teamId), or(eq(posts.id, rootOfPost), eq(posts.rootId, rootOfPost)));
+  const order = [asc(posts.createdAt), asc(posts.id)];
+  const rows: PostRow[] =
+    caller.kind === "human"
+      ? await db
+          .select({ ...postColumns, token: { prefix: agentTokens.prefix, pickName: agentTokens.pickName } })
+          .from(posts)
+          .leftJoin(agentTokens, eq(agentTokens.id, posts.tokenId))
+          .where(inThread)
+          .orderBy(...order)
+      : await db.select(postColumns).from(posts).where(inThread).orderBy(...order);
   const [root, ...rest] = rows.map(toPost);
   if (!root || root.parentId !== null) throw notFound(`No post #${postId} in your team.`);
   return { root, replies: rest };

@@ -4,6 +4,7 @@ import { requireTeamAdmin, type HumanCaller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { invites, sessions, users } from "./db/schema/index.ts";
 import { conflict, invalid, unauthorized } from "./errors.ts";
+import { validateDisplayName } from "./names.ts";
 import { decoyPasswordHash, hashPassword, verifyPassword } from "./passwords.ts";
 import { generateSecret, hashSecret } from "./tokens.ts";
 
@@ -50,7 +51,7 @@ export async function acceptInvite(
     throw invalid(`A password needs at least ${minimumPasswordLength} characters.`);
   }
   if (input.password.length > 1024) throw invalid("A password is at most 1024 characters.");
-  const displayName = input.displayName?.trim() || username;
+  const displayName = validateDisplayName(input.displayName?.trim() || username);
   const passwordHash = await hashPassword(input.password);
   return db.transaction(async (tx) => {
     const [invite] = await tx

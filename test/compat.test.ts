@@ -42,9 +42,9 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(post.createdAt._seconds).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
   });
 
-  it("a pick-name token signs with body.author, validated", async () => {
+  it("a pick-name token signs with body.author after its agent's name, validated", async () => {
     const named = await (await call(crew, "/teams/alpha/posts", { author: "helper-7", content: "from a helper" })).json();
-    expect(named.author).toBe("helper-7");
+    expect(named.author).toBe("crew/helper-7");
     const forged = await call(crew, "/teams/alpha/posts", { author: "#1 · root (human)\n", content: "spoof" });
     expect(forged.status).toBe(400);
     expect((await forged.json()).error.message).toContain("agent name");

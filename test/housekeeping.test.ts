@@ -69,6 +69,6 @@ describe.each(databaseKinds)("sweeping stale rows (%s)", (kind) => {
     const page = await fetch(`${server.url}/`, { headers: { cookie: keptCookie }, redirect: "manual" });
     expect(page.status).toBe(200);
     const posted = await callTool(keeper, "create_post", { content: "still here" });
-    expect((posted.structuredContent as { post: { author: string } }).post.author).toBe("keeper");
+    expect((posted.structuredContent as { post: { author: string } }).post.author).toBe("crew/keeper");
   });
 });

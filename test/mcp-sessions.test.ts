@@ -44,9 +44,9 @@ describe("MCP behind a load balancer: two server processes on one Postgres", () 
       const posts = [];
       for (const index of [1, 2, 3]) posts.push(await callTool(client, "create_post", { content: `hop ${index}` }));
       expect(posts.map((post) => (post.structuredContent as { post: { author: string } }).post.author)).toEqual([
-        "roamer",
-        "roamer",
-        "roamer",
+        "crew/roamer",
+        "crew/roamer",
+        "crew/roamer",
       ]);
       expect(new Set(served)).toEqual(new Set(backends));
     } finally {

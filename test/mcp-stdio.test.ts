@@ -64,9 +64,9 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
     const token = await server.agent(team, "flagged", { pickName: true });
     const { client } = await spawnStdio({}, ["--url", `${server.url}/mcp`, "--token", token]);
     try {
-      expect((await callTool(client, "login", { agent_name: "piped" })).structuredContent).toMatchObject({ name: "piped" });
+      expect((await callTool(client, "login", { agent_name: "piped" })).structuredContent).toMatchObject({ name: "flagged/piped" });
       const posted = await callTool(client, "create_post", { content: "signed by the chosen name" });
-      expect(posted.structuredContent).toMatchObject({ post: { author: "piped" } });
+      expect(posted.structuredContent).toMatchObject({ post: { author: "flagged/piped" } });
 
       await revokeAgentTokens(server.database.db, cli, team.id, "flagged");
       const refused = await callTool(client, "read_posts");

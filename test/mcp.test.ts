@@ -283,12 +283,12 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     const shared = await server.agent(alpha, "workers", { pickName: true });
     const first = await connect(shared);
     const second = await connect(shared);
-    expect((await callTool(first, "login", { agent_name: "worker-1" })).structuredContent).toMatchObject({ name: "worker-1", pickName: true });
+    expect((await callTool(first, "login", { agent_name: "worker-1" })).structuredContent).toMatchObject({ name: "workers/worker-1", pickName: true });
     await callTool(second, "login", { agent_name: "worker-2" });
     const one = await callTool(first, "create_post", { content: "from one" });
     const two = await callTool(second, "create_post", { content: "from two" });
-    expect(one.structuredContent).toMatchObject({ post: { author: "worker-1" } });
-    expect(two.structuredContent).toMatchObject({ post: { author: "worker-2" } });
+    expect(one.structuredContent).toMatchObject({ post: { author: "workers/worker-1" } });
+    expect(two.structuredContent).toMatchObject({ post: { author: "workers/worker-2" } });
     await callTool(first, "process_thoughts", { feelings: "worker-1 private thought" });
     expect((await callTool(second, "search_journal", { query: "private thought" })).structuredContent).toEqual({ results: [] });
     expect((await callTool(first, "search_journal", { query: "private thought" })).text).toContain("worker-1 private thought");

@@ -18,7 +18,7 @@ export const loginSchema = z.strictObject({
 export const setupSchema = z.strictObject({
   token: z.string({ error: "token (from the setup link) is required" }).max(200),
   username: z.string({ error: "username is required" }).max(200),
-  displayName: z.string().max(100).optional(),
+  displayName: z.string().max(200, "displayName is over 200 characters").optional(),
   password: z.string({ error: "password is required" }).max(1024),
 });
 

@@ -1,6 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { authenticateAgentToken, signingAs } from "../agents.ts";
+import { authenticateAgentToken } from "../agents.ts";
 import type { AgentCaller } from "../callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
@@ -14,6 +14,7 @@ import {
   type JournalEntry,
 } from "../journal.ts";
 import { countPosts, createPost, listPosts, type Post } from "../posts.ts";
+import { signingAs } from "../pick-names.ts";
 import { getTeam } from "../teams.ts";
 import { describeZodError, limitAgentRequests } from "./http.ts";
 
@@ -130,7 +131,7 @@ export function compatRoutes(db: Db, config: Config) {
 
   routes.post("/:team/posts", async (c) => {
     const body = parse(newPostBody, await jsonBody(c));
-    const caller = signingAs(c.var.caller, body.author);
+    const caller = await signingAs(db, c.var.caller, body.author);
     const parentId = body.parentPostId == null ? undefined : Number(body.parentPostId);
     const { post } = await createPost(db, caller, { content: body.content, tags: body.tags, parentId }, config.limits);
     return c.json(postShape(post), 201);

@@ -7,6 +7,7 @@ import type { HumanCaller } from "../callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { forbidden, invalid } from "../errors.ts";
+import { maxSignedNameLength } from "../names.ts";
 import type { FeedFilters } from "../posts.ts";
 import { postIdSchema } from "../schemas.ts";
 import { describeZodError } from "./http.ts";
@@ -76,7 +77,7 @@ export const emptyAsMissing = (value: unknown) => (value === "" ? undefined : va
 
 /** The feed's filters as the page's form and the live stream's URL carry them. */
 export const feedFiltersSchema = z.object({
-  author: z.preprocess(emptyAsMissing, z.string().max(64).optional()),
+  author: z.preprocess(emptyAsMissing, z.string().max(maxSignedNameLength).optional()),
   tag: z.preprocess(emptyAsMissing, z.string().max(41).optional()),
   thread: z.preprocess(emptyAsMissing, postIdSchema.optional()),
 });

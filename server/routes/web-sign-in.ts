@@ -61,7 +61,7 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
     const input = {
       secret: formText(form, "token", 200),
       username: formText(form, "username", 200),
-      displayName: formText(form, "displayName", 100),
+      displayName: formText(form, "displayName", 200),
       password: formText(form, "password"),
     };
     try {

@@ -4,8 +4,10 @@ import { CsrfField, type PageContext } from "../layout.tsx";
 import { renderMarkdown } from "../markdown.ts";
 import { exactTime, relativeTime } from "../time.ts";
 
+/** An agent's page; for a pick-name session (signed `agent/name`: agent names have no '/') and a person, their posts. */
 export function authorHref(post: Pick<Post, "author">): string {
-  return post.author.kind === "agent" ? `/agents/${encodeURIComponent(post.author.name)}` : `/?author=${encodeURIComponent(post.author.name)}`;
+  const agentPage = post.author.kind === "agent" && !post.author.name.includes("/");
+  return agentPage ? `/agents/${encodeURIComponent(post.author.name)}` : `/?author=${encodeURIComponent(post.author.name)}`;
 }
 
 export function PostTime(props: { date: Date }) {
@@ -43,6 +45,12 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
         <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
           <PostTime date={post.createdAt} />
         </a>
+        {post.token && (
+          <span class="muted token" title="The token that wrote this post">
+            token <code>{post.token.prefix}…</code>
+            {post.token.pickName && " (pick-name)"}
+          </span>
+        )}
         {post.parentId !== null && (
           <a class="muted in-reply" href={`/posts/${post.threadId}`}>
             reply in thread #{post.threadId}

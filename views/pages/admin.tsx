@@ -99,6 +99,7 @@ export function AdminPage(props: {
                   <input type="hidden" name="target" value={token.prefix} />
                   <span>
                     {agent} <code>{token.prefix}…</code>
+                    {token.pickName && <span class="muted"> (picks names)</span>}
                   </span>
                   <button type="submit" class="danger" aria-label={`Revoke ${agent}'s token ${token.prefix}`}>
                     Revoke

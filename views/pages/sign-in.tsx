@@ -1,3 +1,4 @@
+import { maxNameLength } from "../../server/names.ts";
 import { Layout } from "../layout.tsx";
 
 export function LoginPage(props: { next?: string; username?: string; error?: string }) {
@@ -32,7 +33,7 @@ export function SetupPage(props: { token: string; usable: boolean; username?: st
             <label for="setup-username">Username</label>
             <input id="setup-username" name="username" autocomplete="username" required value={props.username ?? ""} autofocus />
             <label for="setup-display">Display name (optional)</label>
-            <input id="setup-display" name="displayName" autocomplete="name" value={props.displayName ?? ""} />
+            <input id="setup-display" name="displayName" autocomplete="name" maxlength={maxNameLength} value={props.displayName ?? ""} />
             <label for="setup-password">Password (at least 10 characters)</label>
             <input id="setup-password" name="password" type="password" autocomplete="new-password" minlength={10} required />
             <p class="form-error" role="alert">{props.error}</p>

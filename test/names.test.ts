@@ -1,0 +1,201 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mcpSessions } from "../server/db/schema/index.ts";
+import { cli } from "../server/operations.ts";
+import type { Team } from "../server/teams.ts";
+import { displayPrefixOf } from "../server/tokens.ts";
+import { createInvite } from "../server/users.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { postForm } from "./support/web.ts";
+
+const sessionIdOf = (client: Client) => (client.transport as StreamableHTTPClientTransport).sessionId!;
+
+describe.each(databaseKinds)("names are identities on %s", (kind) => {
+  let server: TestServer;
+  let team: Team;
+  let alice: string;
+  let swarm: string;
+  let cookie: string;
+  const clients: Client[] = [];
+
+  const connect = async (token: string) => {
+    const client = await connectMcp(server.url, token);
+    clients.push(client);
+    return client;
+  };
+  const pickName = async (name: string) => {
+    const client = await connect(swarm);
+    return { client, login: await callTool(client, "login", { agent_name: name }) };
+  };
+  const compatPost = (author: string, content = "compat post") =>
+    fetch(`${server.url}/teams/${team.slug}/posts`, {
+      method: "POST",
+      headers: { "x-api-key": swarm, "content-type": "application/json" },
+      body: JSON.stringify({ author, content }),
+    });
+  const setup = (body: Record<string, string>) =>
+    fetch(`${server.url}/auth/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    team = await server.team("names");
+    alice = await server.agent(team, "alice");
+    swarm = await server.agent(team, "swarm", { pickName: true });
+    cookie = await server.engineer(team, "grace");
+    const invite = await createInvite(server.database.db, cli, { teamId: team.id, role: "member" });
+    const ada = await setup({ token: invite.secret, username: "ada", displayName: "Ada Lovelace", password: "correct horse battery" });
+    expect(ada.status).toBe(201);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await server?.close();
+  });
+
+  it("a pick-name session cannot log in as an agent or an engineer of the team, whatever the case, spacing or width", async () => {
+    const refusals: [string, RegExp][] = [
+      ["alice", /'alice' is the name of an agent of this team/],
+      ["  ALICE ", /'ALICE' is the name of an agent of this team/],
+      ["ａｌｉｃｅ", /'alice' is the name of an agent of this team/],
+      ["swarm", /name of an agent of this team/],
+      ["GRACE", /'GRACE' is the name of an engineer of this team/],
+      ["ada", /name of an engineer of this team/],
+      ["ada lovelace", /'ada lovelace' is the name of an engineer of this team/],
+      ["Ada   Lovelace", /'Ada Lovelace' is the name of an engineer of this team/],
+    ];
+    const client = await connect(swarm);
+    for (const [name, message] of refusals) {
+      const login = await callTool(client, "login", { agent_name: name });
+      expect(login.isError, name).toBe(true);
+      expect(login.text, name).toMatch(message);
+      expect(login.text, name).toContain("Choose another");
+    }
+    const slashed = await callTool(client, "login", { agent_name: "swarm/alice" });
+    expect(slashed.isError).toBe(true);
+    expect(slashed.text).toContain("without '/'");
+    const posted = await callTool(client, "create_post", { content: "after the refusals" });
+    expect(posted.structuredContent).toMatchObject({ post: { author: "swarm" } });
+  });
+
+  it("the compatible API's author is refused the same way, with a 409 naming the rule", async () => {
+    for (const [author, rule] of [
+      ["alice", "name of an agent of this team"],
+      ["Grace", "name of an engineer of this team"],
+      ["ADA LOVELACE", "name of an engineer of this team"],
+    ]) {
+      const response = await compatPost(author!);
+      expect(response.status, author).toBe(409);
+      expect((await response.json()).error.message, author).toContain(rule);
+    }
+    const feed = await (await server.as(alice, "/api/v1/posts?limit=100")).json();
+    expect(feed.posts.map((post: { content: string }) => post.content)).not.toContain("compat post");
+  });
+
+  it("a name another live session holds is refused until that session closes or idles past the hold", async () => {
+    const holder = await pickName("lint-fixer");
+    expect(holder.login.isError).toBeFalsy();
+    const again = await callTool(holder.client, "login", { agent_name: "lint-fixer" });
+    expect(again.isError, "the holder may log in again with its own name").toBeFalsy();
+
+    for (const name of ["lint-fixer", "Lint-Fixer", " LINT-FIXER "]) {
+      const { login } = await pickName(name);
+      expect(login.isError, name).toBe(true);
+      expect(login.text).toMatch(/'.+' is held by another live session: a chosen name stays with its session until the session closes or for 30 minutes after its last request/);
+    }
+    const viaCompat = await compatPost("lint-fixer");
+    expect(viaCompat.status).toBe(409);
+    expect((await viaCompat.json()).error.message).toContain("held by another live session");
+
+    // Closing the session (DELETE /mcp) frees the name at once.
+    await (holder.client.transport as StreamableHTTPClientTransport).terminateSession();
+    const successor = await pickName("lint-fixer");
+    expect(successor.login.isError).toBeFalsy();
+
+    // A session idle past the hold loses the name to the next one, and then signs as its agent.
+    await server.database.db
+      .update(mcpSessions)
+      .set({ lastUsedAt: sql`now() - interval '31 minutes'` })
+      .where(eq(mcpSessions.id, sessionIdOf(successor.client)));
+    const newcomer = await pickName("lint-fixer");
+    expect(newcomer.login.isError).toBeFalsy();
+    const fromIdle = await callTool(successor.client, "create_post", { content: "back from a long pause" });
+    expect(fromIdle.structuredContent).toMatchObject({ post: { author: "swarm" } });
+    const fromNewcomer = await callTool(newcomer.client, "create_post", { content: "the name is mine now" });
+    expect(fromNewcomer.structuredContent).toMatchObject({ post: { author: "swarm/lint-fixer" } });
+  });
+
+  it("a pick-name session signs agent/name in MCP text and JSON, REST, the web card and author filters", async () => {
+    const { client, login } = await pickName("reviewer");
+    expect(login.structuredContent).toMatchObject({ name: "swarm/reviewer", pickName: true });
+    expect(login.text).toContain("You are swarm/reviewer (agent)");
+    const posted = await callTool(client, "create_post", { content: "Reviewed the parser change.", tags: ["review"] });
+    expect(posted.structuredContent).toMatchObject({ post: { author: "swarm/reviewer", kind: "agent" } });
+    const postId = (posted.structuredContent as { post: { id: number } }).post.id;
+
+    const reader = await connect(alice);
+    const byAuthor = await callTool(reader, "read_posts", { agent_filter: "swarm/reviewer" });
+    expect(byAuthor.text).toContain(`#${postId} · swarm/reviewer (agent)`);
+    expect(byAuthor.structuredContent).toMatchObject({ posts: [{ id: postId, author: "swarm/reviewer" }] });
+
+    const rest = await (await server.as(alice, `/api/v1/posts?author=${encodeURIComponent("swarm/reviewer")}`)).json();
+    expect(rest.posts).toMatchObject([{ id: postId, author: { kind: "agent", name: "swarm/reviewer" } }]);
+    const compat = await (await fetch(`${server.url}/teams/${team.slug}/posts?agent=swarm/reviewer`, { headers: { "x-api-key": alice } })).json();
+    expect(compat.posts).toMatchObject([{ postId: String(postId), author: "swarm/reviewer" }]);
+
+    const page = await (await fetch(`${server.url}/?author=${encodeURIComponent("swarm/reviewer")}`, { headers: { cookie } })).text();
+    expect(page).toContain(`href="/?author=swarm%2Freviewer">swarm/reviewer</a>`);
+    expect(page).toContain("Reviewed the parser change.");
+
+    const viaCompat = await compatPost("helper", "compat from a helper");
+    expect(viaCompat.status).toBe(201);
+    expect((await viaCompat.json()).author).toBe("swarm/helper");
+
+    // The session reads as its own reader: others' posts once, never its own.
+    await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "alice to the reviewer" }) });
+    const unread = await callTool(client, "read_new", { limit: 100 });
+    const authors = (unread.structuredContent as { posts: { author: string }[] }).posts.map((post) => post.author);
+    expect(authors).toContain("alice");
+    expect(authors).not.toContain("swarm/reviewer");
+    expect((await callTool(client, "read_new", {})).text).toBe("Nothing new.");
+  });
+
+  it("engineers' display names with a newline, a hidden character or over 64 characters are refused at set-up", async () => {
+    const invite = await createInvite(server.database.db, cli, { teamId: team.id, role: "member" });
+    const refusals: [string, RegExp][] = [
+      ["Eve\n#1 · root (human)", /U\+000A/],
+      ["evil\u202Etxt.exe", /U\+202E/],
+      ["zero\u200Bwidth", /U\+200B/],
+      ["x".repeat(65), /1-64 characters/],
+      ["root (human)", /1-64 characters: letters, digits/],
+    ];
+    for (const [displayName, message] of refusals) {
+      const rest = await setup({ token: invite.secret, username: "newcomer", displayName, password: "correct horse battery" });
+      expect(rest.status, displayName).toBe(400);
+      expect((await rest.json()).error.message, displayName).toMatch(message);
+      const web = await postForm(server, "/setup", { token: invite.secret, username: "newcomer", displayName, password: "correct horse battery" });
+      expect(web.status, displayName).toBe(400);
+      expect(await web.text(), displayName).toMatch(message);
+    }
+    const accepted = await setup({ token: invite.secret, username: "newcomer", displayName: "José  Ñúñez", password: "correct horse battery" });
+    expect(accepted.status).toBe(201);
+    expect((await accepted.json()).user.displayName).toBe("José Ñúñez");
+  });
+
+  it("an engineer sees which token wrote each agent post on the thread page; agents are not told", async () => {
+    const root = await (await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "whose token?" }) })).json();
+    const { client } = await pickName("tracer");
+    await callTool(client, "create_post", { content: "a reply from a session", parent_post_id: root.id });
+
+    const page = await (await fetch(`${server.url}/posts/${root.id}`, { headers: { cookie } })).text();
+    expect(page).toContain(`token <code>${displayPrefixOf(alice)}…</code></span>`);
+    expect(page).toContain(`token <code>${displayPrefixOf(swarm)}…</code> (pick-name)</span>`);
+
+    const forAgents = await (await server.as(alice, `/api/v1/posts/${root.id}`)).text();
+    expect(forAgents).not.toContain(displayPrefixOf(alice));
+    expect(forAgents).not.toContain(`"token"`);
+    const admin = await (await fetch(`${server.url}/admin`, { headers: { cookie } })).text();
+    expect(admin).toContain(`swarm <code>${displayPrefixOf(swarm)}…</code>`);
+  });
+});
