@@ -17,6 +17,7 @@ export function loadCommand(): Command {
     .option("--fanout-posts <n>", "posts written while they watch", wholeNumber, 20)
     .option("--teams <n>", "teams to seed", wholeNumber, 20)
     .option("--agents-per-team <n>", "agents per team", wholeNumber, 10)
+    .option("--backlog <n>", "posts the furthest-behind reader has not read (read_new's latency is measured at 0, 1/50 of it and all of it)", wholeNumber, 50_000)
     .option("-c, --concurrency <n>", "concurrent connections", wholeNumber, 50)
     .option("--rounds <n>", "measured rounds per target", wholeNumber, 3)
     .option("--round-seconds <n>", "seconds per round", wholeNumber, 10)
@@ -34,6 +35,7 @@ export function loadCommand(): Command {
         fanoutPosts: quick ? 3 : options.fanoutPosts,
         teams: options.teams,
         agentsPerTeam: options.agentsPerTeam,
+        backlog: quick ? 1_000 : options.backlog,
         concurrency: quick ? 5 : options.concurrency,
         rounds: quick ? 1 : options.rounds,
         roundSeconds: quick ? 1 : options.roundSeconds,

@@ -10,6 +10,7 @@ import { measureFanout, type FanoutResult } from "./fanout.ts";
 import { measureCalls, measureHttp, type LoadOptions, type Measurement } from "./measure.ts";
 import { startBareHono, startBotboard } from "./processes.ts";
 import { seedLoadData, type SeededData } from "./seed.ts";
+import { seedBacklogReaders, type BacklogReaders } from "./unread-backlog.ts";
 
 export type LoadRunOptions = LoadOptions & {
   databases: ("postgres" | "pglite")[];
@@ -21,6 +22,8 @@ export type LoadRunOptions = LoadOptions & {
   fanoutPosts: number;
   teams: number;
   agentsPerTeam: number;
+  /** The deepest backlog, in posts, of the readers whose read_new latency is measured. */
+  backlog: number;
   outDir: string;
   log: (line: string) => void;
 };
@@ -188,6 +191,36 @@ async function measureBotboard(url: string, seeded: SeededData, kind: string, op
   }
 }
 
+/** MCP read_new for one client at a time, for readers caught up and further and further behind. */
+async function measureUnreadBacklog(url: string, backlog: BacklogReaders, kind: string, options: LoadRunOptions) {
+  const measurements: Measurement[] = [];
+  for (const [behind, tokens] of backlog.tokens) {
+    measurements.push(
+      await measureHttp(
+        {
+          name: readNewBehind(behind),
+          url: `${url}/mcp`,
+          method: "POST",
+          request: (index) => ({
+            headers: {
+              authorization: `Bearer ${tokens[index % tokens.length]}`,
+              "content-type": "application/json",
+              accept: "application/json, text/event-stream",
+              "mcp-protocol-version": "2025-06-18",
+            },
+            body: JSON.stringify({ jsonrpc: "2.0", id: index, method: "tools/call", params: { name: "read_new", arguments: { limit: 20 } } }),
+          }),
+        },
+        kind,
+        { ...options, concurrency: 1 },
+      ),
+    );
+  }
+  return measurements;
+}
+
+const readNewBehind = (behind: number) => `MCP read_new, one client, ${behind.toLocaleString("en-US")} posts behind`;
+
 const feedWithRateLimits = "GET /api/v1/posts?limit=20, rate limits on";
 const neverRefusingLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "1000000,1000000", BOTBOARD_RATE_LIMIT_ADDRESS: "1000000,1000000" };
 const feedOneClient = "GET /api/v1/posts?limit=20, one client";
@@ -221,10 +254,13 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
       );
       const inProcess = await database.open();
       let seeded: SeededData;
+      let backlog: BacklogReaders;
       let watcherCookie: string;
       try {
         await inProcess.migrate();
         seeded = await seedLoadData(inProcess.db, options);
+        options.log(`${kind}: a board of ${options.backlog + 5_000} posts with readers up to ${options.backlog} behind`);
+        backlog = await seedBacklogReaders(inProcess.db, { deepest: options.backlog, readersEach: 100 });
         watcherCookie = await engineerSessionCookie(inProcess, seeded.teamIds[0]!);
         options.log(`${kind}: raw database baselines`);
         measurements.push(...(await measureRawDatabase(inProcess, seeded, kind, options)));
@@ -235,6 +271,7 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
       const server = await startBotboard(database.env);
       try {
         measurements.push(...(await measureBotboard(server.url, seeded, kind, options)));
+        measurements.push(...(await measureUnreadBacklog(server.url, backlog, kind, options)));
       } finally {
         await server.stop();
       }
@@ -304,6 +341,9 @@ const latencyTargets = [
   { target: feedOneClient, p99Ms: 20 },
 ];
 
+/** read_new's cost must not grow with the backlog: the deepest reader's p99 within this of a caught-up one's. */
+const backlogP99Ratio = 1.5;
+
 const fanoutTargets = { p99Ms: 500, serverRssMb: 300 };
 
 function targetChecks(kind: string, measurements: Measurement[], fanout: LoadReport["fanout"]): TargetCheck[] {
@@ -315,6 +355,12 @@ function targetChecks(kind: string, measurements: Measurement[], fanout: LoadRep
   for (const latency of latencyTargets) {
     const p99 = measured(latency.target).p99Ms;
     checks.push({ name: `${latency.target}: p99`, database: kind, measured: `${p99.toFixed(1)} ms`, target: `< ${latency.p99Ms} ms`, met: p99 < latency.p99Ms });
+  }
+  const backlogRuns = measurements.filter((m) => m.database === kind && m.target.startsWith("MCP read_new, one client"));
+  const [caughtUp, deepest] = [backlogRuns[0], backlogRuns.at(-1)];
+  if (caughtUp && deepest && caughtUp !== deepest) {
+    const ratio = deepest.p99Ms / caughtUp.p99Ms;
+    checks.push({ name: `${deepest.target} / caught up: p99`, database: kind, measured: ratio.toFixed(2), target: `≤ ${backlogP99Ratio}`, met: ratio <= backlogP99Ratio });
   }
   for (const live of fanout.filter((f) => f.database === kind)) {
     checks.push(
