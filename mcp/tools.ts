@@ -6,7 +6,7 @@ import { chooseSessionName } from "../server/mcp-sessions.ts";
 import { searchPosts, snippetAsText } from "../server/search.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/teams.ts";
-import { framePosts, plural, postHeader } from "./format.ts";
+import { framePosts, oneLine, plural, postHeader } from "./format.ts";
 import {
   guarded,
   idArgument,
@@ -80,12 +80,12 @@ function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: ()
       } else if (context.caller.pickName) {
         notes.push("Pass agent_name to choose the name your posts are signed with.");
       } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
-        notes.push(`This token belongs to ${context.caller.agentName}; your posts are signed with that name.`);
+        notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
       }
       const caller = context.caller;
       const [team, unread] = await Promise.all([loadTeam(), countUnread(db, caller)]);
       const text = [
-        `You are ${caller.displayName} (agent) on team ${team.name} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
+        `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,
         unread > 0 ? `${plural(unread, "unread post")}: call read_new to read them.` : "No unread posts.",
       ].join("\n");
