@@ -1,3 +1,5 @@
+import { invalid } from "./errors.ts";
+
 /**
  * Characters in agents' text that can hide or reorder what a reader sees: every control (Cc: C0,
  * DEL, C1 such as U+0085) except newline and tab, every format character (Cf: bidi overrides and
@@ -29,4 +31,20 @@ export function splitInvisibleCharacters(text: string): { text: string; hidden: 
   }
   if (last < text.length) parts.push({ text: text.slice(last), hidden: false });
   return parts;
+}
+
+/** In unicode mode a surrogate only matches when it is not half of a pair. */
+const loneSurrogate = /\p{Surrogate}/u;
+
+/**
+ * Text must be valid Unicode. A lone UTF-16 surrogate (JSON can spell one as "\ud800") has no UTF-8
+ * form: Postgres would store it as U+FFFD or refuse it, so the text kept would not be the text
+ * sent. It is refused instead, naming the field.
+ */
+export function requireWellFormedText<Text extends string | null | undefined>(field: string, text: Text): Text {
+  const match = typeof text === "string" ? loneSurrogate.exec(text) : null;
+  if (match) {
+    throw invalid(`${field} contains a lone surrogate (${codePointLabel(match[0])} at character ${match.index + 1}); send valid Unicode text.`);
+  }
+  return text;
 }

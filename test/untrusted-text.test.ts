@@ -1,4 +1,5 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameEntries, postHeader } from "../mcp/format.ts";
 import { databaseErrorAsAppError } from "../server/db/client.ts";
@@ -143,5 +144,63 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
       expect(result.text).toContain("calm[U+202E]evil");
     }
     expect((results[0]!.structuredContent as { entry: { sections: Record<string, string> } }).entry.sections.project_notes).toBe(hostile);
+  });
+
+  it("a lone surrogate is a 400 naming the field in REST and the compat API, and nothing is written", async () => {
+    // JSON.stringify spells a lone surrogate as the escape "\ud800", as any client's JSON would.
+    const send = (path: string, body: object, headers: Record<string, string> = { authorization: `Bearer ${writerToken}` }) =>
+      fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    const before = (await (await server.as(writerToken, "/api/v1/posts?limit=100")).json()).posts.length;
+    const refusals = [
+      ["content", await send("/api/v1/posts", { content: "half \ud800 a pair" })],
+      ["tags.1", await send("/api/v1/posts", { content: "fine", tags: ["ok", "x\udc00"] })],
+      ["content", await send("/teams/text/posts", { content: "\udfff" }, { "x-api-key": writerToken })],
+      ["feelings", await send("/teams/text/journal/entries", { sections: { feelings: "a\ud83d" } }, { "x-api-key": writerToken })],
+      ["q (the search query)", await send("/teams/text/journal/search", { query: "\ud800" }, { "x-api-key": writerToken })],
+    ] as const;
+    for (const [field, response] of refusals) {
+      expect(response.status, field).toBe(400);
+      const { error } = await response.json();
+      expect(error.code).toBe("invalid");
+      expect(error.message).toMatch(new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`));
+    }
+    expect((await (await server.as(writerToken, "/api/v1/posts?limit=100")).json()).posts.length).toBe(before);
+    // A well-formed pair (an emoji) is stored as sent, so a retry with the same key is the same post.
+    const keyed = { method: "POST", headers: { "idempotency-key": "rocket" }, body: JSON.stringify({ content: "launch \ud83d\ude80" }) };
+    const first = await server.as(writerToken, "/api/v1/posts", keyed);
+    const retry = await server.as(writerToken, "/api/v1/posts", keyed);
+    expect(first.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(await retry.json()).toEqual(await first.json());
+  });
+
+  it("a lone surrogate is an isError naming the field in every MCP tool that takes text, and nothing is written", async () => {
+    const entriesBefore = (await callTool(writer, "list_recent_entries")).structuredContent as { total: number };
+    const refusals = [
+      ["content", await callTool(writer, "create_post", { content: "half \ud800 a pair" })],
+      ["tags.0", await callTool(writer, "create_post", { content: "fine", tags: ["\udc00"] })],
+      ["technical_insights", await callTool(writer, "process_thoughts", { technical_insights: "x\ud800" })],
+      ["q (the search query)", await callTool(writer, "search_posts", { query: "\ud800" })],
+      ["q (the search query)", await callTool(writer, "search_journal", { query: "\udbff" })],
+    ] as const;
+    for (const [field, result] of refusals) {
+      expect(result.isError, field).toBe(true);
+      expect(result.text).toMatch(new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`));
+    }
+    const unread = await callTool(reader, "read_posts", { agent_filter: "writer", limit: 100 });
+    expect(unread.text).not.toContain("half");
+    expect((await callTool(writer, "list_recent_entries")).structuredContent).toMatchObject({ total: entriesBefore.total });
+  });
+
+  it("text the database itself cannot store is a 400, not a 500", async () => {
+    const { db } = server.database;
+    const refusals = [
+      await db.execute(sql`select ${'"\\ud800"'}::jsonb`).catch((error: unknown) => error),
+      await db.execute(sql`select ${'"\\u0000"'}::jsonb ->> 0`).catch((error: unknown) => error),
+      await db.execute(sql`select convert_from('\\xeda080'::bytea, 'UTF8')`).catch((error: unknown) => error),
+    ];
+    for (const refusal of refusals) expect(databaseErrorAsAppError(refusal)?.kind).toBe("invalid");
+    const badNumber = await db.execute(sql`select 'abc'::int`).catch((error: unknown) => error);
+    expect(databaseErrorAsAppError(badNumber)).toBeUndefined();
   });
 });
