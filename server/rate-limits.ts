@@ -77,7 +77,8 @@ function stateOf(claim: BucketClaim, row: BucketRow | undefined): BucketState {
     allowed,
     remaining: Math.max(0, Math.floor(tokens)),
     resetSeconds: Math.ceil((capacity - tokens) / perSecond),
-    retryAfterSeconds: tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)),
+    // A refused bucket may have refilled a try by the time it is read back: its client still waits a second, never "0 seconds".
+    retryAfterSeconds: allowed && tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)),
   };
 }
 
