@@ -103,6 +103,23 @@ export function takeRequestAllowance(
   return takeFromBuckets(db, claims);
 }
 
+/**
+ * One allowance for each of `count` tool calls that share a request (a JSON-RPC batch), taken one
+ * after the other from the buckets a request of their own would draw from, so a batch of N calls
+ * costs what N requests cost and a call over the limit is refused alone. One statement a call, as
+ * for a call in its own request.
+ */
+export async function takeCallAllowances(
+  db: Db,
+  limits: RequestLimits,
+  client: { address: string; token: string | undefined },
+  count: number,
+): Promise<Allowance[]> {
+  const allowances: Allowance[] = [];
+  for (let call = 0; call < count; call++) allowances.push(await takeRequestAllowance(db, limits, client));
+  return allowances;
+}
+
 /** Sign-in tries: per account (whether or not it exists, so the limit reveals nothing) and per address. */
 export const loginRules = {
   perAccount: { capacity: 10, perSecond: 1 / 30 },
