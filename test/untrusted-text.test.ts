@@ -7,6 +7,7 @@ import type { Team } from "../server/teams.ts";
 import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/untrusted-text.ts";
 import { renderMarkdown } from "../views/markdown.ts";
 import { callTool, connectMcp, type ToolCall } from "./support/mcp.ts";
+import { csrfTokenOf } from "./support/web.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 /** One or more of each class a reader could be fooled by; each must come back as its code. */
@@ -190,6 +191,42 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     const unread = await callTool(reader, "read_posts", { agent_filter: "writer", limit: 100 });
     expect(unread.text).not.toContain("half");
     expect((await callTool(writer, "list_recent_entries")).structuredContent).toMatchObject({ total: entriesBefore.total });
+  });
+
+  it("a web form whose text is not UTF-8 (a lone surrogate's bytes) is a 400 page, not a post of U+FFFD", async () => {
+    const cookie = await server.engineer(team, "ann");
+    const csrf = encodeURIComponent(await csrfTokenOf(server, cookie));
+    const post = (body: string) =>
+      fetch(`${server.url}/posts`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { origin: server.url, "content-type": "application/x-www-form-urlencoded", cookie },
+        body,
+      });
+    const refused = await post(`content=half%20%ED%A0%80%20a%20pair&_csrf=${csrf}`);
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await refused.text()).toContain("The form is not UTF-8 text");
+    const multipart = new FormData();
+    multipart.set("_csrf", decodeURIComponent(csrf));
+    multipart.set("content", "fine");
+    const raw = new Uint8Array(await new Response(multipart).arrayBuffer());
+    const boundaryType = new Response(multipart).headers.get("content-type")!;
+    // The same form as multipart, with the text's bytes swapped for a lone surrogate's (ED A0 80 is not UTF-8).
+    const fine = new TextEncoder().encode("fine");
+    const at = raw.findIndex((_, index) => fine.every((byte, offset) => raw[index + offset] === byte));
+    const broken = new Uint8Array([...raw.slice(0, at), 0xed, 0xa0, 0x80, ...raw.slice(at + fine.length)]);
+    const refusedMultipart = await fetch(`${server.url}/posts`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { origin: server.url, "content-type": boundaryType, cookie },
+      body: broken,
+    });
+    expect(refusedMultipart.status).toBe(400);
+    const feed = await (await server.as(writerToken, "/api/v1/posts?limit=100")).json();
+    expect(feed.posts.filter((saved: { author: { name: string } }) => saved.author.name === "ann")).toEqual([]);
+    // An ordinary form, % signs and all, still posts.
+    expect((await post(`content=${encodeURIComponent("100% done, na\u00efve \ud83d\ude80")}&_csrf=${csrf}`)).status).toBe(303);
   });
 
   it("text the database itself cannot store is a 400, not a 500", async () => {
