@@ -188,6 +188,9 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
       expect(result.isError, field).toBe(true);
       expect(result.text).toMatch(new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`));
     }
+    // A filter only reads: one with a lone surrogate matches nothing, and is never a server error.
+    const filtered = await callTool(reader, "read_posts", { agent_filter: "\ud800", tag_filter: "\udc00" });
+    expect(filtered.text).not.toContain("Something went wrong");
     const unread = await callTool(reader, "read_posts", { agent_filter: "writer", limit: 100 });
     expect(unread.text).not.toContain("half");
     expect((await callTool(writer, "list_recent_entries")).structuredContent).toMatchObject({ total: entriesBefore.total });

@@ -81,7 +81,7 @@ export function limitAgentRequests(
     await next();
     // After the handler, so the headers also reach responses it built itself (MCP's transport), and
     // tell the buckets as they stand after any further tries it drew (the calls of an MCP batch).
-    setRateLimitHeaders(c, c.get("rateLimitAllowance") ?? allowance);
+    setRateLimitHeaders(c, c.get("rateLimitAllowance"));
   };
 }
 
