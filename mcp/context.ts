@@ -7,6 +7,7 @@ import { databaseErrorAsAppError } from "../server/db/client.ts";
 import { AppError } from "../server/errors.ts";
 import { logger } from "../server/logger.ts";
 import type { Post } from "../server/posts.ts";
+import { revealInvisibleCharacters } from "../server/untrusted-text.ts";
 
 /** What every tool call of one MCP request works with; `login` may change the caller's name. */
 export type ToolContext = {
@@ -52,9 +53,9 @@ export function toolResult(text: string, structuredContent: Record<string, unkno
   return { content: [{ type: "text", text }], structuredContent };
 }
 
-/** A failed tool call, told to the model in words it can act on. */
+/** A failed tool call, told to the model in words it can act on; a message may quote the input, hidden characters spelled out. */
 export function toolError(message: string): CallToolResult {
-  return { isError: true, content: [{ type: "text", text: message }] };
+  return { isError: true, content: [{ type: "text", text: revealInvisibleCharacters(message) }] };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { JournalEntry } from "../server/journal.ts";
 import type { Post } from "../server/posts.ts";
+import { revealInvisibleCharacters } from "../server/untrusted-text.ts";
 
 /**
  * Compact text for agents, framed so that what others wrote can never pass for framing: every
@@ -20,15 +21,18 @@ export function fenceFor(texts: readonly string[], whose = "data written by othe
   };
 }
 
-/** Header fields come from validated names, but stay on one line whatever they hold. */
-function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ");
+/**
+ * Names in headers and sentences stay on one line and show their hidden characters as `[U+202E]`,
+ * whatever they hold (engineers' and teams' names are not held to agents' name rules).
+ */
+export function oneLine(text: string): string {
+  return revealInvisibleCharacters(text).replace(/[\n\t]+/g, " ");
 }
 
 /** `#id · author (agent|human) · ISO time · #tags · reply to #id` */
 export function postHeader(post: Post): string {
   const parts = [`#${post.id}`, `${oneLine(post.author.name)} (${post.author.kind})`, post.createdAt.toISOString()];
-  if (post.tags.length > 0) parts.push(post.tags.map((tag) => `#${tag}`).join(" "));
+  if (post.tags.length > 0) parts.push(post.tags.map((tag) => `#${oneLine(tag)}`).join(" "));
   if (post.parentId !== null) parts.push(`reply to #${post.parentId}`);
   if (post.parentId === null && post.replyCount > 0) parts.push(`${post.replyCount} ${post.replyCount === 1 ? "reply" : "replies"}`);
   return parts.join(" · ");
@@ -37,24 +41,27 @@ export function postHeader(post: Post): string {
 /** A summary line, the fence legend, then each post as its header and fenced content. */
 export function framePosts(summary: string, posts: readonly Post[], bodyOf: (post: Post) => string = (post) => post.content): string {
   if (posts.length === 0) return summary;
-  const fence = fenceFor(posts.map(bodyOf));
-  const blocks = posts.map((post) => `${postHeader(post)}\n${fence.wrap(post.deleted ? "[removed by a moderator]" : bodyOf(post))}`);
+  // Hidden characters are spelled out, as pages box them, so neither a model nor a terminal is fooled.
+  const bodies = posts.map((post) => (post.deleted ? "[removed by a moderator]" : revealInvisibleCharacters(bodyOf(post))));
+  const fence = fenceFor(bodies);
+  const blocks = posts.map((post, index) => `${postHeader(post)}\n${fence.wrap(bodies[index]!)}`);
   return [`${summary} ${fence.legend}`, ...blocks].join("\n\n");
 }
 
 function entryText(entry: JournalEntry): string {
-  const sections = Object.entries(entry.sections ?? {}).map(([name, text]) => `## ${name}\n${text}`);
-  return [...sections, ...(entry.content ? [entry.content] : [])].join("\n\n");
+  const sections = Object.entries(entry.sections ?? {}).map(([name, text]) => `## ${oneLine(name)}\n${text}`);
+  return revealInvisibleCharacters([...sections, ...(entry.content ? [entry.content] : [])].join("\n\n"));
 }
 
 /** Journal entries are the agent's own, but may quote others; they are framed the same way. */
 export function frameEntries(summary: string, entries: readonly JournalEntry[], extraOf?: (entry: JournalEntry) => string): string {
   if (entries.length === 0) return summary;
-  const fence = fenceFor(entries.map(entryText), "journal text (it may quote others)");
-  const blocks = entries.map((entry) => {
+  const texts = entries.map(entryText);
+  const fence = fenceFor(texts, "journal text (it may quote others)");
+  const blocks = entries.map((entry, index) => {
     const header = [`journal #${entry.id}`, oneLine(entry.authorName), entry.createdAt.toISOString()];
     if (extraOf) header.push(extraOf(entry));
-    return `${header.join(" · ")}\n${fence.wrap(entryText(entry))}`;
+    return `${header.join(" · ")}\n${fence.wrap(texts[index]!)}`;
   });
   return [`${summary} ${fence.legend}`, ...blocks].join("\n\n");
 }

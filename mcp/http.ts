@@ -1,12 +1,13 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { isInitializeRequest, isJSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, isJSONRPCRequest, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AgentCaller } from "../server/callers.ts";
 import type { Config } from "../server/config.ts";
 import type { Db } from "../server/db/client.ts";
 import { forbidden, type AppError } from "../server/errors.ts";
 import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/mcp-sessions.ts";
-import { bearerTokenOf, limitAgentRequests, requireAgent } from "../server/routes/http.ts";
+import { rateLimitedError, takeCallAllowances, type RequestLimits } from "../server/rate-limits.ts";
+import { bearerTokenOf, limitAgentRequests, rateLimitMessage, requireAgent } from "../server/routes/http.ts";
 import { agentInstructionsOf, getTeam } from "../server/teams.ts";
 import { toolError } from "./context.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./tools.ts";
@@ -58,16 +59,57 @@ function unknownToolCall(messages: unknown[], toolSet: ToolSet): object | undefi
   return { jsonrpc: "2.0", id: message.id, error: { code: -32602, message: `Unknown tool: ${String(name).slice(0, 100)}` } };
 }
 
+const isToolCall = (message: unknown): message is JSONRPCRequest => isJSONRPCRequest(message) && message.method === "tools/call";
+
+const refusedCall = (call: JSONRPCRequest, refusal: AppError) => ({ jsonrpc: "2.0", id: call.id, result: toolError(refusal.message) });
+
 /**
- * A rate-limited tool call is answered as a failed tool result (HTTP 200), so the model reads when
- * to retry instead of its client giving up on a transport error; other MCP requests get the 429.
+ * A rate-limited tool call (or a batch of nothing but tool calls) is answered as failed tool
+ * results (HTTP 200), so the model reads when to retry instead of its client giving up on a
+ * transport error; other MCP requests get the 429.
  */
 async function refuseToolCall(c: Context, refusal: AppError): Promise<Response | undefined> {
   if (c.req.method !== "POST") return undefined;
   const body = parseJson(await c.req.text());
-  if (!body.ok || !isJSONRPCRequest(body.value) || body.value.method !== "tools/call") return undefined;
+  if (!body.ok) return undefined;
+  const messages = Array.isArray(body.value) ? body.value : [body.value];
+  if (messages.length === 0 || !messages.every(isToolCall)) return undefined;
   if (refusal.retryAfterSeconds !== undefined) c.header("Retry-After", String(refusal.retryAfterSeconds));
-  return c.json({ jsonrpc: "2.0", id: body.value.id, result: toolError(refusal.message) }, 200);
+  const answers = messages.map((call) => refusedCall(call, refusal));
+  return c.json(Array.isArray(body.value) ? answers : answers[0], 200);
+}
+
+/**
+ * Every tool call of a JSON-RPC batch counts: the request drew one try, which pays for its first
+ * call; each further call draws its own. Calls over the limit are taken out of the batch and get
+ * their own isError answer; the rest run.
+ */
+async function limitBatchedCalls(db: Db, limits: RequestLimits, c: Context, messages: unknown[]): Promise<{ allowed: unknown[]; refusals: object[] }> {
+  const further = messages.filter(isToolCall).slice(1);
+  if (further.length === 0) return { allowed: messages, refusals: [] };
+  const allowances = await takeCallAllowances(db, limits, { address: c.get("clientAddress"), token: bearerTokenOf(c) }, further.length);
+  c.set("rateLimitAllowance", allowances.at(-1)!);
+  const refused = new Map(
+    further.flatMap((call, index) => {
+      const allowance = allowances[index]!;
+      return allowance.allowed ? [] : [[call, rateLimitedError(allowance, rateLimitMessage(allowance))] as const];
+    }),
+  );
+  return {
+    allowed: messages.filter((message) => !refused.has(message as JSONRPCRequest)),
+    refusals: [...refused].map(([call, refusal]) => refusedCall(call, refusal)),
+  };
+}
+
+/** The SDK's answer to the calls that ran, with the refused calls' answers added to the batch. */
+async function withRefusals(response: Response, refusals: object[]): Promise<Response> {
+  if (refusals.length === 0) return response;
+  // 202: what ran were notifications only, which get no answer.
+  if (response.status !== 200 && response.status !== 202) return response;
+  const answered = response.status === 200 ? ((await response.json()) as object | object[]) : [];
+  const headers = new Headers(response.headers);
+  headers.set("content-type", "application/json");
+  return new Response(JSON.stringify([...[answered].flat(), ...refusals]), { status: 200, headers });
 }
 
 const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the body is not JSON." } };
@@ -89,6 +131,8 @@ export function mcpRoutes(db: Db, config: Config) {
     const messages = Array.isArray(body.value) ? body.value : [body.value];
     const unknownTool = unknownToolCall(messages, toolSet);
     if (unknownTool) return c.json(unknownTool, 200);
+    // The first tool call is paid for by the request's own try, so something is always left to run.
+    const { allowed, refusals } = await limitBatchedCalls(db, config.rateLimits, c, messages);
     const initializing = messages.some((message) => isInitializeRequest(message));
     const requestedSession = c.req.header("mcp-session-id");
     let caller = c.var.caller;
@@ -106,7 +150,7 @@ export function mcpRoutes(db: Db, config: Config) {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     try {
-      const response = await transport.handleRequest(c.req.raw, { parsedBody: body.value });
+      const response = await withRefusals(await transport.handleRequest(c.req.raw, { parsedBody: refusals.length > 0 ? allowed : body.value }), refusals);
       if (!initializing || !sessionId) return response;
       const headers = new Headers(response.headers);
       headers.set("mcp-session-id", sessionId);

@@ -7,7 +7,7 @@ import { chooseSessionName } from "../server/mcp-sessions.ts";
 import { searchPosts, snippetAsText } from "../server/search.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/teams.ts";
-import { framePosts, plural, postHeader } from "./format.ts";
+import { framePosts, oneLine, plural, postHeader } from "./format.ts";
 import {
   guarded,
   idArgument,
@@ -82,7 +82,7 @@ function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: ()
       } else if (context.caller.pickName) {
         notes.push("Pass agent_name to choose the name your posts are signed with.");
       } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
-        notes.push(`This token belongs to ${context.caller.agentName}; your posts are signed with that name.`);
+        notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
       }
       const caller = context.caller;
       const [team, { unread, firstRead }] = await Promise.all([loadTeam(), unreadSummary(db, caller)]);
@@ -93,7 +93,7 @@ function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: ()
             ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
             : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.`;
       const text = [
-        `You are ${caller.displayName} (agent) on team ${team.name} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
+        `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,
         news,
       ].join("\n");

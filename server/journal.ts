@@ -4,6 +4,7 @@ import type { Db } from "./db/client.ts";
 import { agents, journalEntries, type JournalSections } from "./db/schema/index.ts";
 import { invalid, notFound, unprocessable } from "./errors.ts";
 import { headlineOf, tsQueryOf, validateSearchQuery } from "./search.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
 
 export const journalSectionNames = [
   "feelings",
@@ -86,14 +87,14 @@ export async function createJournalEntry(
   if (caller.kind !== "agent") throw invalid("Only agents keep a journal.");
   const sections: JournalSections = {};
   for (const name of journalSectionNames) {
-    const text = input.sections?.[name]?.trim();
+    const text = requireWellFormedText(name, input.sections?.[name])?.trim();
     if (!text) continue;
     if (text.length > limits.maxPostChars) {
       throw unprocessable(`${name} is ${text.length} characters; the limit is ${limits.maxPostChars}.`);
     }
     sections[name] = text;
   }
-  const content = input.content?.trim() || null;
+  const content = requireWellFormedText("content", input.content)?.trim() || null;
   if (content && content.length > limits.maxPostChars) {
     throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
   }

@@ -4,6 +4,7 @@ import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "./db/client.ts";
 import { agentTokens, posts } from "./db/schema/index.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 
 export type PostLimits = { maxPostChars: number; maxTags: number };
@@ -37,12 +38,12 @@ export function normalizeTag(tag: string): string {
 }
 
 function validateNewPost(input: NewPost, limits: PostLimits): { content: string; tags: string[] } {
-  const content = input.content.trim();
+  const content = requireWellFormedText("content", input.content).trim();
   if (!content) throw unprocessable("content is empty.");
   if (content.length > limits.maxPostChars) {
     throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
   }
-  const tags = [...new Set((input.tags ?? []).map(normalizeTag))];
+  const tags = [...new Set((input.tags ?? []).map((tag, index) => normalizeTag(requireWellFormedText(`tags.${index}`, tag))))];
   if (tags.length > limits.maxTags) throw unprocessable(`${tags.length} tags; at most ${limits.maxTags} are allowed.`);
   const badTag = tags.find((tag) => !tagPattern.test(tag));
   if (badTag !== undefined) {

@@ -77,7 +77,8 @@ function stateOf(claim: BucketClaim, row: BucketRow | undefined): BucketState {
     allowed,
     remaining: Math.max(0, Math.floor(tokens)),
     resetSeconds: Math.ceil((capacity - tokens) / perSecond),
-    retryAfterSeconds: tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)),
+    // A refused bucket may have refilled a try by the time it is read back: its client still waits a second, never "0 seconds".
+    retryAfterSeconds: allowed && tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)),
   };
 }
 
@@ -100,6 +101,23 @@ export function takeRequestAllowance(
     claims.push({ policy: "token", key: `token:${hashSecret(client.token).slice(0, 32)}`, rule: limits.perToken });
   }
   return takeFromBuckets(db, claims);
+}
+
+/**
+ * One allowance for each of `count` tool calls that share a request (a JSON-RPC batch), taken one
+ * after the other from the buckets a request of their own would draw from, so a batch of N calls
+ * costs what N requests cost and a call over the limit is refused alone. One statement a call, as
+ * for a call in its own request.
+ */
+export async function takeCallAllowances(
+  db: Db,
+  limits: RequestLimits,
+  client: { address: string; token: string | undefined },
+  count: number,
+): Promise<Allowance[]> {
+  const allowances: Allowance[] = [];
+  for (let call = 0; call < count; call++) allowances.push(await takeRequestAllowance(db, limits, client));
+  return allowances;
 }
 
 /** Sign-in tries: per account (whether or not it exists, so the limit reveals nothing) and per address. */

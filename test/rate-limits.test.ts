@@ -6,6 +6,11 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const mcpHeaders = { accept: "application/json, text/event-stream", "content-type": "application/json" };
+
+/** One answer of a JSON-RPC batch of tools/call requests. */
+type ToolAnswer = { id: number; result: { isError?: boolean; content: { text: string }[] } };
+
 async function expectRateLimited(response: Response, policy: string) {
   expect(response.status).toBe(429);
   expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
@@ -76,6 +81,34 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       }
     }, 15_000);
 
+    it("MCP: each tool call of a JSON-RPC batch draws its own try; those over the limit get their own isError", async () => {
+      const token = await server.agent(team, "mcp-batcher");
+      const calls = (first: number, count: number) =>
+        Array.from({ length: count }, (_, index) => ({
+          jsonrpc: "2.0",
+          id: first + index,
+          method: "tools/call",
+          params: { name: "create_post", arguments: { content: `batched ${first + index}` } },
+        }));
+      const send = (body: object) => server.as(token, "/mcp", { method: "POST", headers: mcpHeaders, body: JSON.stringify(body) });
+      const partly = await send(calls(1, 5));
+      expect(partly.status).toBe(200);
+      expect(partly.headers.get("ratelimit")).toMatch(/^"token";r=0;t=\d+$/);
+      const answers = (await partly.json()) as ToolAnswer[];
+      expect(answers.filter((answer) => !answer.result.isError).map((answer) => answer.id).sort()).toEqual([1, 2, 3]);
+      expect(answers.filter((answer) => answer.result.isError).map((answer) => [answer.id, answer.result.content[0]!.text]).sort()).toEqual([
+        [4, "Too many requests with this token. Wait 5 seconds and try again."],
+        [5, "Too many requests with this token. Wait 5 seconds and try again."],
+      ]);
+      // With the bucket empty the request itself is refused: still one isError per call, not a bare 429.
+      const refused = await send(calls(6, 2));
+      expect(refused.status).toBe(200);
+      expect(refused.headers.get("retry-after")).toMatch(/^[1-5]$/);
+      expect(((await refused.json()) as ToolAnswer[]).map((answer) => [answer.id, answer.result.isError])).toEqual([[6, true], [7, true]]);
+      const feed = await (await fetch(`${server.url}/teams/limited/posts`, { headers: { "x-api-key": await server.agent(team, "batch-reader") } })).json();
+      expect(feed.posts.filter((post: { author: string }) => post.author === "mcp-batcher")).toHaveLength(3);
+    });
+
     it("MCP requests other than tool calls get the 429 itself", async () => {
       const token = await server.agent(team, "mcp-lister");
       const list = () =>
@@ -119,6 +152,54 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       expect(again.status).toBe(200);
       expect(again.headers.get("ratelimit")).toMatch(/^"token";r=0;t=\d+$/);
     });
+  });
+
+  describe("JSON-RPC batches against 120 at once, then 20 a second per token", () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "120,20", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    // Protocol 2025-03-26 allowed batches on Streamable HTTP (2025-06-18 dropped them); the SDK accepts them either way.
+    const batch = (token: string, first: number, count: number) =>
+      server.as(token, "/mcp", {
+        method: "POST",
+        headers: { ...mcpHeaders, "mcp-protocol-version": "2025-03-26" },
+        body: JSON.stringify(
+          Array.from({ length: count }, (_, index) => ({
+            jsonrpc: "2.0",
+            id: first + index,
+            method: "tools/call",
+            params: { name: "create_post", arguments: { content: `batched ${first + index}` } },
+          })),
+        ),
+      });
+
+    it("a batch of 100 create_post calls is limited like 100 single calls", async () => {
+      const team = await server.team("batched");
+      const token = await server.agent(team, "batcher");
+      const started = performance.now();
+      const first = await batch(token, 0, 100);
+      const second = await batch(token, 100, 100);
+      const seconds = (performance.now() - started) / 1000;
+      const answers = [...(await first.json()), ...(await second.json())] as ToolAnswer[];
+      expect(answers.map((answer) => answer.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, index) => index));
+      // The first hundred fit in the burst of 120; after that the bucket only refills at 20 a second.
+      expect(answers.filter((answer) => answer.id < 100 && answer.result.isError)).toEqual([]);
+      const ran = answers.filter((answer) => !answer.result.isError);
+      expect(ran.length).toBeGreaterThanOrEqual(120);
+      expect(ran.length).toBeLessThanOrEqual(120 + 20 * seconds);
+      const refused = answers.filter((answer) => answer.result.isError);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const answer of refused) expect(answer.result.content[0]!.text).toBe("Too many requests with this token. Wait 1 second and try again.");
+      // The RateLimit headers tell the bucket after the whole batch, not after its first call.
+      expect(Number(/r=(\d+)/.exec(first.headers.get("ratelimit")!)![1])).toBeLessThanOrEqual(20 + 20 * seconds);
+      expect(second.headers.get("ratelimit")).toMatch(/^"token";r=0;t=\d+$/);
+      // Refused calls wrote nothing: the feed holds exactly the posts whose calls ran.
+      const feed = await (await fetch(`${server.url}/teams/batched/posts`, { headers: { "x-api-key": await server.agent(team, "counter") } })).json();
+      expect(feed.totalCount).toBe(ran.length);
+    }, 60_000);
   });
 
   describe("per address", () => {

@@ -198,13 +198,26 @@ const unavailableCodes = new Set([
   "53300",
 ]);
 
-function errorCodes(error: unknown): string[] {
-  const codes: string[] = [];
-  for (let current = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth++) {
-    if (typeof current.code === "string") codes.push(current.code);
-    current = current.cause as typeof current;
+type Failure = { code?: unknown; message?: unknown; detail?: unknown; cause?: unknown };
+
+/** The error and its causes (drivers and drizzle wrap each other), at most five deep. */
+function failureChain(error: unknown): Failure[] {
+  const chain: Failure[] = [];
+  for (let current = error as Failure | undefined, depth = 0; current && depth < 5; depth++) {
+    chain.push(current);
+    current = current.cause as Failure | undefined;
   }
-  return codes;
+  return chain;
+}
+
+/**
+ * Text Postgres cannot store: a NUL or bytes that are not UTF-8 (22021), a JSON "\u0000" (22P05),
+ * or a JSON string with a lone surrogate (22P02 from the json parser). Services refuse lone
+ * surrogates first; this keeps any text that slips past them a 400 rather than a 500.
+ */
+function isUnstorableText(failure: Failure): boolean {
+  if (failure.code === "22021" || failure.code === "22P05") return true;
+  return failure.code === "22P02" && /\bjson\b|unicode|surrogate/i.test(`${failure.message} ${failure.detail}`);
 }
 
 /**
@@ -212,12 +225,13 @@ function errorCodes(error: unknown): string[] {
  * an unreachable database (503, retry), or text Postgres cannot store, such as a NUL character (400).
  */
 export function databaseErrorAsAppError(error: unknown): AppError | undefined {
-  const codes = errorCodes(error);
+  const chain = failureChain(error);
+  const codes = chain.flatMap((failure) => (typeof failure.code === "string" ? [failure.code] : []));
   if (codes.some((code) => unavailableCodes.has(code) || code.startsWith("08"))) {
     return new AppError("unavailable", "The database is unavailable right now; try again shortly.", 2);
   }
-  if (codes.some((code) => code === "22021" || code === "22P05")) {
-    return new AppError("invalid", "The text contains a character that cannot be stored (such as a NUL byte).");
+  if (chain.some(isUnstorableText)) {
+    return new AppError("invalid", "The text contains a character that cannot be stored (such as a NUL byte or a lone surrogate).");
   }
   return undefined;
 }

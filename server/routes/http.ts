@@ -9,6 +9,13 @@ import { AppError, httpStatusOf, invalid, unauthorized } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { rateLimitedError, takeRequestAllowance, type Allowance, type RequestLimits } from "../rate-limits.ts";
 
+declare module "hono" {
+  interface ContextVariableMap {
+    /** Where the request's rate-limit buckets stand, for its RateLimit headers. */
+    rateLimitAllowance: Allowance;
+  }
+}
+
 /** One line that names each offending field, e.g. "tags.2: each tag must be a string". */
 export function describeZodError(error: ZodError): string {
   return error.issues
@@ -70,9 +77,11 @@ export function limitAgentRequests(
       if (answer) return answer;
       throw refusal;
     }
+    c.set("rateLimitAllowance", allowance);
     await next();
-    // After the handler, so the headers also reach responses it built itself (MCP's transport).
-    setRateLimitHeaders(c, allowance);
+    // After the handler, so the headers also reach responses it built itself (MCP's transport), and
+    // tell the buckets as they stand after any further tries it drew (the calls of an MCP batch).
+    setRateLimitHeaders(c, c.get("rateLimitAllowance"));
   };
 }
 
