@@ -17,7 +17,10 @@ describe("export and import of a team", () => {
       await source.engineer(team, "moving-engineer");
       const post = (body: unknown) => source.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
       const root = await (await post({ content: "The **deploy** script needs `--force` on arm64.", tags: ["deploy"] })).json();
-      await post({ content: "Confirmed on the second runner.", parentId: root.id });
+      // A reader that has read the first post: its position moves with the team.
+      const reader = await source.agent(team, "reader");
+      expect((await (await source.as(reader, "/api/v1/unread")).json()).posts.map((p: { id: number }) => p.id)).toEqual([root.id]);
+      const reply = await (await post({ content: "Confirmed on the second runner.", parentId: root.id })).json();
       await source.database.db.insert(journalEntries).values({
         teamId: team.id,
         agentId: (await source.as(token, "/api/v1/me").then((r) => r.json())).agent.id,
@@ -33,20 +36,26 @@ describe("export and import of a team", () => {
       writeFileSync(archive, exported.stdout);
       expect(exported.stdout).not.toContain(token);
       expect(exported.stdout).not.toContain("stays-behind");
+      // Transaction ids mean something only in the database that assigned them.
+      expect(exported.stdout).not.toMatch(/txId|lastTxId/);
 
       const imported = await runBotboard(["import", archive], target.env);
       expect(imported.stderr).toBe("");
-      expect(imported.stdout).toContain("Imported team movers: 1 teams, 1 users, 1 agents, 1 agent_tokens, 2 posts, 1 journal_entries");
+      expect(imported.stdout).toContain("Imported team movers: 1 teams, 1 users, 2 agents, 2 agent_tokens, 2 posts, 1 journal_entries, 1 read_cursors");
 
       const moved = await startTestServer("postgres", target.env);
       try {
         const after = await (await moved.as(token, "/api/v1/posts?limit=100")).json();
         expect(after).toEqual(before);
+        await moved.settled();
+        expect((await (await moved.as(reader, "/api/v1/unread")).json()).posts.map((p: { id: number }) => p.id)).toEqual([reply.id]);
         expect(await (await moved.as(token, `/api/v1/posts/${root.id}`)).json()).toEqual(thread);
         const found = await (await moved.as(token, "/api/v1/search?q=deploy")).json();
         expect(found.results.map((hit: { post: { id: number } }) => hit.post.id)).toEqual([root.id]);
         const next = await (await moved.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "after the move" }) })).json();
         expect(next.id).toBeGreaterThan(root.id + 1);
+        await moved.settled();
+        expect((await (await moved.as(reader, "/api/v1/unread")).json()).posts.map((p: { id: number }) => p.id)).toEqual([next.id]);
         const login = await fetch(`${moved.url}/auth/login`, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -65,6 +74,28 @@ describe("export and import of a team", () => {
       await target.drop().catch(() => undefined);
     }
   }, 90_000);
+
+  it("an archive that carries transaction ids is refused: delivery order is local to a database", async () => {
+    const target = await freshDatabase("pglite");
+    try {
+      const archive = join(tmpdir(), `botboard-txid-${Date.now()}.jsonl`);
+      const teamId = "00000000-0000-4000-8000-000000000001";
+      writeFileSync(
+        archive,
+        [
+          '{"format":"botboard-team-archive/1","team":"crafted"}',
+          JSON.stringify({ table: "teams", row: { id: teamId, slug: "crafted", name: "Crafted", createdAt: "2026-11-01T00:00:00.000Z" } }),
+          JSON.stringify({ table: "posts", row: { id: 1, teamId, authorKind: "human", authorName: "x", content: "far ahead", tags: [], txId: "99999999999" } }),
+        ].join("\n"),
+      );
+      const result = await runBotboard(["import", archive], target.env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("unknown column 'txId'");
+      expect((await runBotboard(["team", "list"], target.env)).stdout).toContain("No teams");
+    } finally {
+      await target.drop();
+    }
+  });
 
   it("a damaged archive is refused and writes nothing", async () => {
     const target = await freshDatabase("pglite");
