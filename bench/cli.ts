@@ -1,21 +1,21 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getBenchRun, listBenchTrials, type BenchRun, type BenchRunSummary, type BenchTrial } from "../server/bench-runs.ts";
+import { getBenchRun, listBenchTrials, type BenchRun, type BenchTrial } from "../server/domain/bench-runs.ts";
 import { ConfigError, loadConfig } from "../server/config.ts";
 import { DriverUnavailable, type Driver } from "./drivers/driver.ts";
 import { driverNamed } from "./drivers/index.ts";
 import { parseVariants, planRun } from "./plan.ts";
 import { loadPrices } from "./prices.ts";
 import { progressDisplay } from "./progress.ts";
-import { buildReport, renderMarkdown, usd, type BenchReport } from "./report.ts";
+import { renderMarkdown } from "./report.ts";
+import { usd } from "../views/bench-wording.ts";
+import { buildReport, type BenchReport } from "../server/domain/bench-report.ts";
 import { renderHtml } from "./report-html.ts";
 import { executeRun } from "./runner.ts";
 import { openBenchSession } from "./session.ts";
 import { loadSuite, SuiteError } from "./suites.ts";
-
-/** Runs a named operation on the database, through a running server when it holds the embedded one. */
-export type OperationRunner = <Result>(name: "bench.list" | "bench.show", input: unknown) => Promise<Result>;
+import type { OperationRunner } from "../server/cli/program.ts";
 
 function wholeNumber(value: string): number {
   const number = Number(value);
@@ -63,9 +63,22 @@ function requiredDriver(name: string | undefined): string {
 }
 
 type RunOptions = {
-  suite: string; driver?: string; variants: string; repeats: number; phase: "isolated" | "accumulate" | "warm"; from?: string;
-  concurrency?: number; timeout: number; model?: string; maxCost?: number; prices?: string; out?: string; tasks?: string;
-  url?: string; resume?: string; runId?: string;
+  suite: string;
+  driver?: string;
+  variants: string;
+  repeats: number;
+  phase: "isolated" | "accumulate" | "warm";
+  from?: string;
+  concurrency?: number;
+  timeout: number;
+  model?: string;
+  maxCost?: number;
+  prices?: string;
+  out?: string;
+  tasks?: string;
+  url?: string;
+  resume?: string;
+  runId?: string;
 };
 
 /** Plans (or resumes) a run and works through it in this process, with live progress and a clean Ctrl-C. */
@@ -91,22 +104,42 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
       if (options.concurrency !== undefined) run.settings.concurrency = options.concurrency;
     } else {
       driver = plannedDriver!;
-      const suite = suiteOrExplain(options.suite, options.tasks?.split(",").map((slug) => slug.trim()).filter(Boolean));
+      const suite = suiteOrExplain(
+        options.suite,
+        options.tasks
+          ?.split(",")
+          .map((slug) => slug.trim())
+          .filter(Boolean),
+      );
       ({ run } = await planRun(session.db, {
-        suite, driver: driver.name, model: options.model, variants: parseVariants(options.variants), repeats: options.repeats,
-        phase: options.phase, fromRunId: options.from, timeoutMs: options.timeout, concurrency: options.concurrency ?? 1,
-        maxCostUsd: options.maxCost, prices: loadPrices(options.prices), outDir: options.out, runId: options.runId,
+        suite,
+        driver: driver.name,
+        model: options.model,
+        variants: parseVariants(options.variants),
+        repeats: options.repeats,
+        phase: options.phase,
+        fromRunId: options.from,
+        timeoutMs: options.timeout,
+        concurrency: options.concurrency ?? 1,
+        maxCostUsd: options.maxCost,
+        prices: loadPrices(options.prices),
+        outDir: options.out,
+        runId: options.runId,
       }));
       console.log(`Run ${run.id}: results in ${run.settings.outDir}`);
     }
     const display = progressDisplay();
     const result = await executeRun(session.db, run, {
-      driver, serverUrl: session.serverUrl, concurrency: run.settings.concurrency, signal: stop.signal, onEvent: display.onEvent,
+      driver,
+      serverUrl: session.serverUrl,
+      concurrency: run.settings.concurrency,
+      signal: stop.signal,
+      onEvent: display.onEvent,
     });
     display.stop();
     const report = buildReport(await getBenchRun(session.db, run.id), await listBenchTrials(session.db, run.id));
     writeFileSync(join(run.settings.outDir, "report.md"), renderMarkdown(report));
-    writeFileSync(join(run.settings.outDir, "report.json"), JSON.stringify(report, null, 2) + "\n");
+    writeFileSync(join(run.settings.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log(summaryLine(report, result.ranHere));
     if (result.status !== "finished") {
       console.log(`Stopped (${result.stopReason ?? "other workers hold trials"}). Continue with: botboard bench run --resume ${run.id}`);
@@ -138,7 +171,7 @@ async function loadReport(target: string, runOperation: OperationRunner): Promis
     }
     return buildReport(run, [...byId.values()]);
   }
-  const { run, trials } = await runOperation<{ run: BenchRun; trials: BenchTrial[] }>("bench.show", { runId: target });
+  const { run, trials } = await runOperation("bench.show", { runId: target });
   return buildReport(run, trials);
 }
 
@@ -159,7 +192,14 @@ export function benchCommand(runOperation: OperationRunner): Command {
       .option("--driver <name>", "oracle, null, claude-code, codex or openai")
       .option("--variants <list>", "comma list of baseline, journal, social, combined", "baseline,journal,social,combined")
       .option("--repeats <n>", "runs of every (task, variant)", wholeNumber, 3)
-      .addOption(new Option("--phase <phase>", "isolated: a new board per trial; accumulate: one board per variant and repeat, tasks in order; warm: start on a copy of --from's boards").choices(["isolated", "accumulate", "warm"]).default("isolated"))
+      .addOption(
+        new Option(
+          "--phase <phase>",
+          "isolated: a new board per trial; accumulate: one board per variant and repeat, tasks in order; warm: start on a copy of --from's boards",
+        )
+          .choices(["isolated", "accumulate", "warm"])
+          .default("isolated"),
+      )
       .option("--from <run-id>", "the earlier run whose boards the warm phase starts from")
       .addOption(new Option("--timeout <duration>", "per trial: 90s, 20m, 1h").argParser(duration).default(duration("20m"), "20m"))
       .option("--model <model>", "the model the driver asks for")
@@ -184,7 +224,12 @@ export function benchCommand(runOperation: OperationRunner): Command {
     .option("-o, --output <file>", "write to a file instead of standard output")
     .action(async (target: string, options: { format: "md" | "html" | "json"; output?: string }) => {
       const report = await loadReport(target, runOperation);
-      const text = options.format === "json" ? JSON.stringify(report, null, 2) + "\n" : options.format === "html" ? renderHtml(report) : renderMarkdown(report);
+      const text =
+        options.format === "json"
+          ? `${JSON.stringify(report, null, 2)}\n`
+          : options.format === "html"
+            ? renderHtml(report)
+            : renderMarkdown(report);
       if (options.output) writeFileSync(options.output, text);
       else process.stdout.write(text);
     });
@@ -193,10 +238,14 @@ export function benchCommand(runOperation: OperationRunner): Command {
     .command("list")
     .description("list benchmark runs, newest first")
     .action(async () => {
-      const runs = await runOperation<BenchRunSummary[]>("bench.list", {});
+      const runs = await runOperation("bench.list", undefined);
       console.log(
-        runs.map((run) => `${run.id}\t${run.status}\t${run.driver}${run.model ? `/${run.model}` : ""}\t${run.phase}\t${run.finished}/${run.trials} trials, ${run.passed} passed\t${usd(run.costUsd)}`).join("\n") ||
-          "No benchmark runs yet: botboard bench run --driver oracle",
+        runs
+          .map(
+            (run) =>
+              `${run.id}\t${run.status}\t${run.driver}${run.model ? `/${run.model}` : ""}\t${run.phase}\t${run.finished}/${run.trials} trials, ${run.passed} passed\t${usd(run.costUsd)}`,
+          )
+          .join("\n") || "No benchmark runs yet: botboard bench run --driver oracle",
       );
     });
 
@@ -204,10 +253,15 @@ export function benchCommand(runOperation: OperationRunner): Command {
     .command("show <run-id>")
     .description("a run's settings and its trials")
     .action(async (runId: string) => {
-      const { run, trials } = await runOperation<{ run: BenchRun; trials: BenchTrial[] }>("bench.show", { runId });
-      console.log(`${run.id}: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` from ${run.fromRunId}` : ""}; variants ${run.variants.join(",")} × ${run.repeats}; out ${run.settings.outDir}`);
+      const { run, trials } = await runOperation("bench.show", { runId });
+      console.log(
+        `${run.id}: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` from ${run.fromRunId}` : ""}; variants ${run.variants.join(",")} × ${run.repeats}; out ${run.settings.outDir}`,
+      );
       for (const trial of trials) {
-        const outcome = trial.status === "finished" ? `${trial.passed ? "pass" : "FAIL"} ${usd(trial.costUsd ?? 0)} ${trial.turns ?? 0} turns ${((trial.wallMs ?? 0) / 1000).toFixed(1)} s` : trial.status;
+        const outcome =
+          trial.status === "finished"
+            ? `${trial.passed ? "pass" : "FAIL"} ${usd(trial.costUsd ?? 0)} ${trial.turns ?? 0} turns ${((trial.wallMs ?? 0) / 1000).toFixed(1)} s`
+            : trial.status;
         console.log(`  ${trial.taskSlug}\t${trial.variant}\tr${trial.repeat}\t${outcome}${trial.error ? `\t${trial.error}` : ""}`);
       }
     });

@@ -10,12 +10,12 @@ import {
   type BenchRun,
   type BenchVariant,
   type PlannedTrial,
-} from "../server/bench-runs.ts";
+} from "../server/domain/bench-runs.ts";
 import type { Db } from "../server/db/client.ts";
-import { invalid } from "../server/errors.ts";
-import { cli } from "../server/operations.ts";
-import { copyTeam } from "../server/team-archive.ts";
-import { createTeam, findTeam, setAgentInstructions } from "../server/teams.ts";
+import { invalid } from "../server/domain/errors.ts";
+import { cli } from "../server/domain/callers.ts";
+import { copyTeam } from "../server/domain/team-archive.ts";
+import { createTeam, findTeam, setAgentInstructions } from "../server/domain/teams.ts";
 import type { PriceTable } from "./prices.ts";
 import type { Suite } from "./suites.ts";
 import { promptTemplate, teamInstructionsFor } from "./variants.ts";
@@ -37,7 +37,10 @@ export type RunPlan = {
 };
 
 export function parseVariants(text: string): BenchVariant[] {
-  const variants = text.split(",").map((variant) => variant.trim()).filter(Boolean);
+  const variants = text
+    .split(",")
+    .map((variant) => variant.trim())
+    .filter(Boolean);
   const unknown = variants.filter((variant) => !(benchVariants as readonly string[]).includes(variant));
   if (unknown.length > 0) throw invalid(`Unknown variant ${unknown.join(", ")}; variants are ${benchVariants.join(", ")}.`);
   if (variants.length === 0) throw invalid("Name at least one variant.");
@@ -52,7 +55,8 @@ export function newRunId(driver: string): string {
 export const defaultResultsDir = () => resolve("bench", "results");
 
 /** A short, unique team slug for a run's board (slugs are at most 40 characters). */
-const teamSlug = (runId: string, suffix: string) => `bench-${runId.slice(-4)}${randomBytes(2).toString("hex")}-${suffix}`.toLowerCase().slice(0, 40);
+const teamSlug = (runId: string, suffix: string) =>
+  `bench-${runId.slice(-4)}${randomBytes(2).toString("hex")}-${suffix}`.toLowerCase().slice(0, 40);
 
 export async function benchTeam(db: Db, run: string, variant: BenchVariant, suffix: string) {
   const team = await createTeam(db, { name: `Bench ${run} ${suffix}`, slug: teamSlug(run, suffix) });
@@ -71,8 +75,9 @@ async function warmTeams(db: Db, runId: string, fromRunId: string, variants: Ben
   const teams = new Map<string, string>();
   for (const variant of variants.filter((variant) => variant !== "baseline")) {
     for (let repeat = 1; repeat <= repeats; repeat++) {
-      const source = fromTrials.find((trial) => trial.variant === variant && trial.repeat === repeat && trial.teamId)
-        ?? fromTrials.find((trial) => trial.variant === variant && trial.teamId);
+      const source =
+        fromTrials.find((trial) => trial.variant === variant && trial.repeat === repeat && trial.teamId) ??
+        fromTrials.find((trial) => trial.variant === variant && trial.teamId);
       if (!source) throw invalid(`Run ${fromRunId} has no ${variant} board to start from.`);
       const slug = teamSlug(runId, `${variant}-r${repeat}`);
       await copyTeam(db, source.teamId!, { name: `Bench ${runId} ${variant} r${repeat} (from ${fromRunId})`, slug });
@@ -94,14 +99,22 @@ export async function planRun(db: Db, plan: RunPlan): Promise<{ run: BenchRun; o
   const runId = plan.runId ?? newRunId(plan.driver);
   const outDir = resolve(plan.outDir ?? join(defaultResultsDir(), runId));
   const shared = plan.phase !== "isolated";
-  const teams = plan.phase === "warm" ? await warmTeams(db, runId, plan.fromRunId!, plan.variants, plan.repeats) : new Map<string, string>();
+  const teams =
+    plan.phase === "warm" ? await warmTeams(db, runId, plan.fromRunId!, plan.variants, plan.repeats) : new Map<string, string>();
   const trials: PlannedTrial[] = [];
   for (let repeat = 1; repeat <= plan.repeats; repeat++) {
     for (const variant of plan.variants) {
       const groupKey = shared && variant !== "baseline" ? `${variant}/${repeat}` : null;
       if (plan.phase === "accumulate" && groupKey) teams.set(groupKey, (await benchTeam(db, runId, variant, `${variant}-r${repeat}`)).id);
       for (const task of plan.suite.tasks) {
-        trials.push({ taskSlug: task.slug, difficulty: task.difficulty, variant, repeat, groupKey, teamId: groupKey ? teams.get(groupKey)! : null });
+        trials.push({
+          taskSlug: task.slug,
+          difficulty: task.difficulty,
+          variant,
+          repeat,
+          groupKey,
+          teamId: groupKey ? teams.get(groupKey)! : null,
+        });
       }
     }
   }
@@ -126,6 +139,6 @@ export async function planRun(db: Db, plan: RunPlan): Promise<{ run: BenchRun; o
     trials,
   });
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "run.json"), JSON.stringify(run, null, 2) + "\n");
+  writeFileSync(join(outDir, "run.json"), `${JSON.stringify(run, null, 2)}\n`);
   return { run, outDir };
 }

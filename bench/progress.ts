@@ -1,6 +1,6 @@
 import cliProgress from "cli-progress";
 import type { RunEvent } from "./runner.ts";
-import { usd } from "./report.ts";
+import { usd } from "../views/bench-wording.ts";
 
 /**
  * Live progress of a run: a bar with trials done, running and failed, spend and ETA on a terminal;
@@ -20,7 +20,11 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stdout): { 
     };
   }
   const bar = new cliProgress.SingleBar(
-    { format: "{bar} {value}/{total} trials | running {running} | failed {failed} | spent {spent} | ETA {eta_formatted}", hideCursor: true, stream },
+    {
+      format: "{bar} {value}/{total} trials | running {running} | failed {failed} | spent {spent} | ETA {eta_formatted}",
+      hideCursor: true,
+      stream,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

@@ -12,7 +12,7 @@ import {
   setBenchRunStatus,
   type BenchRun,
   type BenchTrial,
-} from "../server/bench-runs.ts";
+} from "../server/domain/bench-runs.ts";
 import type { Db } from "../server/db/client.ts";
 import type { Driver } from "./drivers/driver.ts";
 import { loadSuite, type BenchTask } from "./suites.ts";
@@ -105,7 +105,7 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
         const finished = await finishBenchTrial(db, trial.id, owner, end.outcome);
         if (finished) {
           ranHere++;
-          appendFileSync(join(outDir, "trials.jsonl"), JSON.stringify(finished) + "\n");
+          appendFileSync(join(outDir, "trials.jsonl"), `${JSON.stringify(finished)}\n`);
           options.onEvent?.({ kind: "finished", trial: finished });
         }
       } finally {
@@ -121,7 +121,7 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   const progress = await report();
   if (options.signal.aborted) stopReason ??= "interrupted";
   const status = progress.finished === progress.total ? "finished" : "stopped";
-  await setBenchRunStatus(db, run.id, status, status === "finished" ? null : stopReason ?? "other workers still hold trials");
+  await setBenchRunStatus(db, run.id, status, status === "finished" ? null : (stopReason ?? "other workers still hold trials"));
   return { status, stopReason, ranHere };
 }
 
@@ -137,8 +137,21 @@ async function anyClaimable(db: Db, runId: string, owner: string): Promise<boole
 
 function missingTaskOutcome(trial: BenchTrial) {
   return {
-    passed: false, timedOut: false, error: `the suite no longer has task ${trial.taskSlug}`,
-    inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0, costSource: "none" as const,
-    turns: 0, wallMs: 0, toolCalls: {}, postsWritten: 0, journalWritten: 0, reads: 0, testOutput: "",
+    passed: false,
+    timedOut: false,
+    error: `the suite no longer has task ${trial.taskSlug}`,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    costUsd: 0,
+    costSource: "none" as const,
+    turns: 0,
+    wallMs: 0,
+    toolCalls: {},
+    postsWritten: 0,
+    journalWritten: 0,
+    reads: 0,
+    testOutput: "",
   };
 }

@@ -16,6 +16,11 @@ export async function openBenchSession(config: Config, url: string | undefined):
     await database.migrate();
     return { db: database.db, serverUrl: url.replace(/\/+$/, ""), close: () => database.close() };
   }
-  const server = await startServer({ ...config, port: 0, host: "127.0.0.1", logLevel: config.logLevel === "info" ? "warn" : config.logLevel });
+  const server = await startServer({
+    ...config,
+    port: 0,
+    host: "127.0.0.1",
+    logLevel: config.logLevel === "info" ? "warn" : config.logLevel,
+  });
   return { db: server.database.db, serverUrl: server.url, close: () => server.close() };
 }

@@ -60,7 +60,7 @@ function filesUnder(folder: string): string[] {
 const filesOf = (folder: string): TaskFile[] => filesUnder(folder).map((target) => ({ source: join(folder, target), target }));
 
 function loadBuiltinTask(folder: string): BenchTask {
-  let parsed;
+  let parsed: z.infer<typeof taskJsonSchema>;
   try {
     parsed = taskJsonSchema.parse(JSON.parse(readFileSync(join(folder, "task.json"), "utf8")));
   } catch (error) {
@@ -88,16 +88,19 @@ function withShippedVitest(command: string[]): string[] {
 }
 
 function exercismTestCommand(language: BenchTask["language"], testFiles: string[]): string[] {
-  if (language === "python") return ["python3", "-m", "unittest", ...testFiles.map((file) => file.replace(/\.py$/, "").replaceAll("/", "."))];
+  if (language === "python")
+    return ["python3", "-m", "unittest", ...testFiles.map((file) => file.replace(/\.py$/, "").replaceAll("/", "."))];
   return [process.execPath, vitestCli, "run", "--globals", "--root", ".", ...testFiles];
 }
 
 function loadExercismTask(folder: string): BenchTask {
-  let config;
+  let config: z.infer<typeof exercismConfigSchema>;
   try {
     config = exercismConfigSchema.parse(JSON.parse(readFileSync(join(folder, ".meta", "config.json"), "utf8")));
   } catch (error) {
-    throw new SuiteError(`${join(folder, ".meta/config.json")} does not name solution, test and example files: ${(error as Error).message}`);
+    throw new SuiteError(
+      `${join(folder, ".meta/config.json")} does not name solution, test and example files: ${(error as Error).message}`,
+    );
   }
   const { solution, test, example } = config.files;
   const language = solution[0]!.endsWith(".py") ? "python" : solution[0]!.endsWith(".js") ? "javascript" : undefined;

@@ -2,11 +2,17 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { sql } from "drizzle-orm";
-import { addAgentToken } from "../server/agents.ts";
-import { setBenchTrialTeam, type BenchRun, type BenchTrial, type BenchTrialOutcome, type BenchVariant } from "../server/bench-runs.ts";
+import { addAgentToken } from "../server/domain/agents.ts";
+import {
+  setBenchTrialTeam,
+  type BenchRun,
+  type BenchTrial,
+  type BenchTrialOutcome,
+  type BenchVariant,
+} from "../server/domain/bench-runs.ts";
 import type { Db } from "../server/db/client.ts";
 import { journalEntries, posts } from "../server/db/schema/index.ts";
-import { cli } from "../server/operations.ts";
+import { cli } from "../server/domain/callers.ts";
 import type { Driver, DriverResult } from "./drivers/driver.ts";
 import { runProcess } from "./drivers/process.ts";
 import { benchTeam } from "./plan.ts";
@@ -83,7 +89,17 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
       });
     } catch (error) {
       if (context.signal.aborted) return { kind: "interrupted" };
-      result = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: null, turns: 0, toolCalls: {}, timedOut: false, error: `driver failed: ${(error as Error).message}` };
+      result = {
+        inputTokens: 0,
+        outputTokens: 0,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        costUsd: null,
+        turns: 0,
+        toolCalls: {},
+        timedOut: false,
+        error: `driver failed: ${(error as Error).message}`,
+      };
     }
     if (context.signal.aborted) return { kind: "interrupted" };
     const wallMs = Date.now() - started;
@@ -103,10 +119,14 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
     const tablePrice = priceOf(run.settings.prices, run.model ?? undefined, result);
     const anyTokens = result.inputTokens + result.outputTokens + result.cacheReadTokens + result.cacheWriteTokens > 0;
     const [costUsd, costSource] =
-      result.costUsd !== null ? [result.costUsd, "driver" as const]
-      : tablePrice !== undefined ? [tablePrice, "price-table" as const]
-      : [0, "none" as const];
-    const reads = Object.entries(result.toolCalls).filter(([name]) => readToolNames.has(name)).reduce((sum, [, count]) => sum + count, 0);
+      result.costUsd !== null
+        ? [result.costUsd, "driver" as const]
+        : tablePrice !== undefined
+          ? [tablePrice, "price-table" as const]
+          : [0, "none" as const];
+    const reads = Object.entries(result.toolCalls)
+      .filter(([name]) => readToolNames.has(name))
+      .reduce((sum, [, count]) => sum + count, 0);
     const noPriceNote = anyTokens && costSource === "none" ? `no price for model ${run.model ?? "(none)"}; cost counted as 0` : null;
     return {
       kind: "finished",

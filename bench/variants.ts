@@ -1,4 +1,4 @@
-import type { BenchVariant } from "../server/bench-runs.ts";
+import type { BenchVariant } from "../server/domain/bench-runs.ts";
 
 /**
  * What each variant is given. As in the study, Botboard's tools are offered as optional ("use them
@@ -44,4 +44,12 @@ export function teamInstructionsFor(variant: BenchVariant): string {
   ].join("\n");
 }
 
-export const readToolNames = new Set(["read_posts", "read_new", "search_posts", "get_thread", "search_journal", "read_journal_entry", "list_recent_entries"]);
+export const readToolNames = new Set([
+  "read_posts",
+  "read_new",
+  "search_posts",
+  "get_thread",
+  "search_journal",
+  "read_journal_entry",
+  "list_recent_entries",
+]);

@@ -1,13 +1,13 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import type { AgentCaller } from "../server/callers.ts";
+import type { AgentCaller } from "../server/domain/callers.ts";
 import type { Config } from "../server/config.ts";
 import type { Db } from "../server/db/client.ts";
 import { databaseErrorAsAppError } from "../server/db/client.ts";
-import { AppError } from "../server/errors.ts";
+import { AppError } from "../server/domain/errors.ts";
 import { logger } from "../server/logger.ts";
-import type { Post } from "../server/posts.ts";
-import { revealInvisibleCharacters } from "../server/untrusted-text.ts";
+import type { Post } from "../server/domain/posts.ts";
+import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 
 /** What every tool call of one MCP request works with; `login` may change the caller's name. */
 export type ToolContext = {
@@ -90,3 +90,17 @@ export const idArgument = (name: string) =>
     .int(`${name} must be an id (a positive integer)`)
     .positive(`${name} must be an id (a positive integer)`)
     .max(Number.MAX_SAFE_INTEGER, `${name} is too large`);
+
+export const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+
+/** Tool titles, descriptions and schemas built once per configuration: zod compiles a schema the first time it parses. */
+export function memoPerConfig<Configs>(build: (config: Config) => Configs): (config: Config) => Configs {
+  const built = new WeakMap<Config, Configs>();
+  return (config) => {
+    const cached = built.get(config);
+    if (cached) return cached;
+    const configs = build(config);
+    built.set(config, configs);
+    return configs;
+  };
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import type { JournalEntry } from "../server/journal.ts";
-import type { Post } from "../server/posts.ts";
-import { revealInvisibleCharacters } from "../server/untrusted-text.ts";
+import type { JournalEntry } from "../server/domain/journal.ts";
+import type { Post } from "../server/domain/posts.ts";
+import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 
 /**
  * Compact text for agents, framed so that what others wrote can never pass for framing: every

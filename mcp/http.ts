@@ -1,16 +1,16 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { isInitializeRequest, isJSONRPCRequest, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import type { AgentCaller } from "../server/callers.ts";
+import type { AgentCaller } from "../server/domain/callers.ts";
 import type { Config } from "../server/config.ts";
 import type { Db } from "../server/db/client.ts";
-import { forbidden, type AppError } from "../server/errors.ts";
-import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/mcp-sessions.ts";
-import { rateLimitedError, takeCallAllowances, type RequestLimits } from "../server/rate-limits.ts";
-import { bearerTokenOf, limitAgentRequests, rateLimitMessage, requireAgent } from "../server/routes/http.ts";
-import { agentInstructionsOf, getTeam } from "../server/teams.ts";
+import { forbidden, type AppError } from "../server/domain/errors.ts";
+import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/domain/mcp-sessions.ts";
+import { rateLimitedError, takeCallAllowances, type RequestLimits } from "../server/domain/rate-limits.ts";
+import { bearerTokenOf, limitAgentRequests, rateLimitMessage, requireAgent } from "../server/http/middleware/agent-requests.ts";
+import { agentInstructionsOf, getTeam } from "../server/domain/teams.ts";
 import { toolError } from "./context.ts";
-import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./tools.ts";
+import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
 
@@ -84,7 +84,12 @@ async function refuseToolCall(c: Context, refusal: AppError): Promise<Response |
  * call; each further call draws its own. Calls over the limit are taken out of the batch and get
  * their own isError answer; the rest run.
  */
-async function limitBatchedCalls(db: Db, limits: RequestLimits, c: Context, messages: unknown[]): Promise<{ allowed: unknown[]; refusals: object[] }> {
+async function limitBatchedCalls(
+  db: Db,
+  limits: RequestLimits,
+  c: Context,
+  messages: unknown[],
+): Promise<{ allowed: unknown[]; refusals: object[] }> {
   const further = messages.filter(isToolCall).slice(1);
   if (further.length === 0) return { allowed: messages, refusals: [] };
   const allowances = await takeCallAllowances(db, limits, { address: c.get("clientAddress"), token: bearerTokenOf(c) }, further.length);
@@ -125,7 +130,11 @@ export function mcpRoutes(db: Db, config: Config) {
 
   routes.post("/", async (c) => {
     const toolSet = parseToolSet(c.req.query("tools"));
-    if (!toolSet) return c.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "tools must be a comma list of social, journal or all." } }, 400);
+    if (!toolSet)
+      return c.json(
+        { jsonrpc: "2.0", id: null, error: { code: -32600, message: "tools must be a comma list of social, journal or all." } },
+        400,
+      );
     const body = parseJson(await c.req.text());
     if (!body.ok) return c.json(parseError, 400);
     const messages = Array.isArray(body.value) ? body.value : [body.value];
@@ -150,7 +159,10 @@ export function mcpRoutes(db: Db, config: Config) {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     try {
-      const response = await withRefusals(await transport.handleRequest(c.req.raw, { parsedBody: refusals.length > 0 ? allowed : body.value }), refusals);
+      const response = await withRefusals(
+        await transport.handleRequest(c.req.raw, { parsedBody: refusals.length > 0 ? allowed : body.value }),
+        refusals,
+      );
       if (!initializing || !sessionId) return response;
       const headers = new Headers(response.headers);
       headers.set("mcp-session-id", sessionId);
@@ -161,7 +173,9 @@ export function mcpRoutes(db: Db, config: Config) {
   });
 
   // Stateless: the server never pushes, so there is no stream to open.
-  routes.get("/", (c) => c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Method not allowed." } }, 405, { Allow: "POST, DELETE" }));
+  routes.get("/", (c) =>
+    c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Method not allowed." } }, 405, { Allow: "POST, DELETE" }),
+  );
 
   routes.delete("/", async (c) => {
     const sessionId = c.req.header("mcp-session-id");

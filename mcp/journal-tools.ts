@@ -1,16 +1,10 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import {
-  createJournalEntry,
-  getJournalEntry,
-  journalSectionNames,
-  listJournalEntries,
-  searchJournal,
-  type JournalEntry,
-} from "../server/journal.ts";
+import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal, type JournalEntry } from "../server/domain/journal.ts";
+import { journalSectionNames } from "../server/domain/journal-sections.ts";
 import type { Config } from "../server/config.ts";
 import { frameEntries, plural } from "./format.ts";
-import { guarded, idArgument, limitArgument, toolResult, type ToolContext } from "./context.ts";
+import { guarded, idArgument, limitArgument, memoPerConfig, readOnly, toolResult, type ToolContext } from "./context.ts";
 
 const sectionsOutput = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
 
@@ -35,13 +29,9 @@ function entryJson(entry: JournalEntry): z.infer<typeof entryOutput> {
 const kindArgument = z
   .enum(["project", "user", "both"], { error: "type must be 'project', 'user' or 'both'" })
   .optional()
-  .describe(
-    "'project' (project_notes, technical_insights), 'user' (feelings, user_context, world_knowledge) or 'both' (default).",
-  );
+  .describe("'project' (project_notes, technical_insights), 'user' (feelings, user_context, world_knowledge) or 'both' (default).");
 
 const privacyNote = "The journal is private to you: other agents never see it (engineers of your team may read it).";
-
-const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
 const sectionArgument = (name: string, what: string) =>
   z
@@ -103,10 +93,7 @@ export function registerJournalTools(server: McpServer, context: ToolContext): v
   );
 }
 
-/** Tool titles, descriptions and schemas, built once per process: zod compiles a schema the first time it parses. */
-const journalToolConfigsCache = new WeakMap<Config, ReturnType<typeof buildJournalToolConfigs>>();
-
-function buildJournalToolConfigs(config: Config) {
+function buildJournalToolConfigs(_config: Config) {
   return {
     process_thoughts: {
       title: "Write to your private journal",
@@ -116,10 +103,7 @@ function buildJournalToolConfigs(config: Config) {
       inputSchema: z.object({
         feelings: sectionArgument("feelings", "How the work is going for you; frustrations, doubts, wins."),
         project_notes: sectionArgument("project_notes", "Notes about this project: layout, conventions, gotchas."),
-        user_context: sectionArgument(
-          "user_context",
-          "What you learned about the people you work with and how they like to work.",
-        ),
+        user_context: sectionArgument("user_context", "What you learned about the people you work with and how they like to work."),
         technical_insights: sectionArgument("technical_insights", "Technical lessons worth keeping: patterns, pitfalls, fixes."),
         world_knowledge: sectionArgument("world_knowledge", "General knowledge you picked up along the way."),
       }),
@@ -132,9 +116,7 @@ function buildJournalToolConfigs(config: Config) {
         `Full-text search over your own journal entries, best match first; names the sections each match is in. ${privacyNote} ` +
         "Entries are framed between <<<KEY and KEY>>> lines.",
       inputSchema: z.object({
-        query: z
-          .string({ error: "query must be a string" })
-          .describe('Words to find; "quoted phrases" and -excluded words work.'),
+        query: z.string({ error: "query must be a string" }).describe('Words to find; "quoted phrases" and -excluded words work.'),
         limit: limitArgument(10, 50).describe("How many entries, 1-50 (default 10)."),
         type: kindArgument,
         sections: z
@@ -176,11 +158,4 @@ function buildJournalToolConfigs(config: Config) {
   };
 }
 
-function journalToolConfigs(config: Config): ReturnType<typeof buildJournalToolConfigs> {
-  let configs = journalToolConfigsCache.get(config);
-  if (!configs) {
-    configs = buildJournalToolConfigs(config);
-    journalToolConfigsCache.set(config, configs);
-  }
-  return configs;
-}
+const journalToolConfigs = memoPerConfig(buildJournalToolConfigs);

@@ -3,7 +3,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { serverInfo } from "./tools.ts";
+import { Command } from "commander";
+import { ConfigError } from "../server/config.ts";
+import { serverInfo } from "./server.ts";
 
 /** Accepts the server's address with or without the /mcp path. */
 export function mcpEndpointOf(url: string): URL {
@@ -38,4 +40,20 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   });
   server.onclose = () => void client.close();
   await server.connect(new StdioServerTransport());
+}
+
+/** `botboard mcp`, registered with the command line by server/commands.ts. */
+export function stdioCommand(): Command {
+  return new Command("mcp")
+    .description("serve the Botboard MCP tools over stdio, talking to a Botboard server over HTTP")
+    .option("--url <url>", "the server's address (default: BOTBOARD_URL or http://localhost:3000)")
+    .option("--token <token>", "the agent token (default: BOTBOARD_TOKEN)")
+    .action(async (options: { url?: string; token?: string }) => {
+      const token = options.token ?? process.env.BOTBOARD_TOKEN;
+      if (!token) throw new ConfigError("Give the agent token with --token or BOTBOARD_TOKEN.");
+      const url = options.url ?? process.env.BOTBOARD_URL ?? "http://localhost:3000";
+      await serveStdioProxy({ url, token }).catch((error: Error) => {
+        throw new ConfigError(`Cannot reach Botboard at ${url}: ${error.message}`);
+      });
+    });
 }

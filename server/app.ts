@@ -5,15 +5,15 @@ import { secureHeaders } from "hono/secure-headers";
 import { mcpRoutes } from "../mcp/http.ts";
 import type { Config } from "./config.ts";
 import { isDatabaseReady, type Database } from "./db/client.ts";
-import { AppError } from "./errors.ts";
-import { apiRoutes, openApiDocument } from "./routes/api.ts";
-import { authRoutes } from "./routes/auth.ts";
-import { compatRoutes } from "./routes/compat.ts";
-import { parseTrustedProxies, resolveClientAddress } from "./client-address.ts";
-import { createEventHub, type EventHub } from "./events.ts";
-import { errorResponse } from "./routes/http.ts";
+import { AppError } from "./domain/errors.ts";
+import { apiRoutes, openApiDocument } from "./http/api.ts";
+import { authRoutes } from "./http/auth.ts";
+import { compatRoutes } from "./http/compat.ts";
+import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/client-address.ts";
+import { createEventHub, type EventHub } from "./domain/events.ts";
+import { errorResponse } from "./http/middleware/agent-requests.ts";
 import { logRequests } from "./logger.ts";
-import { webRoutes } from "./routes/web.ts";
+import { webRoutes } from "./http/web/routes.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
 export function createApp(database: Database, config: Config, hub: EventHub = createEventHub(database)) {

@@ -3,5 +3,5 @@
 import { register } from "tsx/esm/api";
 
 register();
-const { runCli } = await import("./cli.ts");
-await runCli(process.argv);
+const { runBotboard } = await import("./commands.ts");
+await runBotboard(process.argv);

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { parseTrustedProxies } from "./client-address.ts";
-import type { BucketRule } from "./rate-limits.ts";
+import { parseTrustedProxies } from "./http/middleware/client-address.ts";
+import type { BucketRule } from "./domain/rate-limits.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -34,8 +34,16 @@ const environmentSchema = z.object({
   BOTBOARD_TRUSTED_PROXIES: z
     .string()
     .default("")
-    .transform((value) => value.split(",").map((entry) => entry.trim()).filter(Boolean))
-    .refine((entries) => parseTrustedProxies(entries) !== undefined, "must be comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8"),
+    .transform((value) =>
+      value
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (entries) => parseTrustedProxies(entries) !== undefined,
+      "must be comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8",
+    ),
   BOTBOARD_MAX_POST_CHARS: positiveInt.default(16 * 1024),
   BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
   BOTBOARD_MAX_TAGS: positiveInt.default(10),

@@ -1,20 +1,17 @@
-import { existsSync, rmSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import { getRequestListener, serve } from "@hono/node-server";
-import { Hono } from "hono";
-import { forgetCachedTokens, tokenRevocationChannel } from "./agents.ts";
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import { forgetCachedTokens, tokenRevocationChannel } from "./domain/agents.ts";
 import { createApp } from "./app.ts";
-import { realignDeliveryOrder } from "./delivery.ts";
-import { createEventHub } from "./events.ts";
-import { sweepNowAndThen } from "./housekeeping.ts";
+import { realignDeliveryOrder } from "./domain/delivery.ts";
+import { createEventHub } from "./domain/events.ts";
+import { sweepNowAndThen } from "./domain/housekeeping.ts";
 import { configureLogger, logger } from "./logger.ts";
-import { firstRunSetupLink } from "./bootstrap.ts";
+import { firstRunSetupLink } from "./domain/bootstrap.ts";
 import type { Config } from "./config.ts";
 import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
-import { errorResponse } from "./routes/http.ts";
-import { isOperationName, operations } from "./operations.ts";
+import { serveAdminSocket } from "./cli/admin-socket.ts";
 
 const shutdownGraceMs = 10_000;
 
@@ -24,10 +21,6 @@ export type RunningServer = {
   setupLink: string | undefined;
   close(): Promise<void>;
 };
-
-export function adminSocketPath(dataDir: string): string {
-  return join(dataDir, "botboard.sock");
-}
 
 /** Opens the database, applies migrations, and serves the app; resolves once it is listening. */
 export async function startServer(config: Config, observe: Pick<DatabaseOptions, "onQuery"> = {}): Promise<RunningServer> {
@@ -81,28 +74,4 @@ function listen(app: Hono, config: Config): Promise<Server> {
     const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(server as Server));
     server.once("error", reject);
   });
-}
-
-/**
- * The embedded database belongs to one process, so while the server runs, `botboard agent add` and
- * friends ask it over a Unix socket in the data folder (only the folder's owner can reach it).
- */
-async function serveAdminSocket(database: Database, config: Config): Promise<Server> {
-  const path = adminSocketPath(config.dataDir);
-  if (existsSync(path)) rmSync(path);
-  const admin = new Hono();
-  admin.onError(errorResponse);
-  admin.post("/operations/:name", async (c) => {
-    const name = c.req.param("name");
-    if (!isOperationName(name)) return c.json({ error: { code: "not_found", message: `No operation ${name}.` } }, 404);
-    const input = await c.req.json();
-    const run = operations[name] as (context: unknown, input: unknown) => Promise<unknown>;
-    return c.json({ result: await run({ db: database.db, publicUrl: config.publicUrl }, input) });
-  });
-  const server = createHttpServer(getRequestListener(admin.fetch));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ path, readableAll: false, writableAll: false }, resolve);
-  });
-  return server;
 }

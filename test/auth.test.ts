@@ -1,9 +1,9 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentTokens, sessions, users } from "../server/db/schema/index.ts";
-import { hashSecret } from "../server/tokens.ts";
-import { validateSession } from "../server/users.ts";
-import type { Team } from "../server/teams.ts";
+import { hashSecret } from "../server/domain/tokens.ts";
+import { validateSession } from "../server/domain/users.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 describe.each(databaseKinds)("engineers' accounts and sessions on %s", (kind) => {
@@ -37,7 +37,10 @@ describe.each(databaseKinds)("engineers' accounts and sessions on %s", (kind) =>
     expect(setCookie).toMatch(/SameSite=Lax/);
     expect(setCookie).not.toMatch(/Secure/);
     const token = /botboard_session=([^;]+)/.exec(setCookie)![1]!;
-    const stored = await server.database.db.select().from(sessions).where(eq(sessions.id, hashSecret(token)));
+    const stored = await server.database.db
+      .select()
+      .from(sessions)
+      .where(eq(sessions.id, hashSecret(token)));
     expect(stored).toHaveLength(1);
     const anyWithToken = await server.database.db.select().from(sessions).where(eq(sessions.id, token));
     expect(anyWithToken).toHaveLength(0);
@@ -60,9 +63,17 @@ describe.each(databaseKinds)("engineers' accounts and sessions on %s", (kind) =>
   it("an expired session is refused and removed", async () => {
     const fresh = await login({ username: "grace", password: "correct horse battery" });
     const token = /botboard_session=([^;]+)/.exec(fresh.headers.get("set-cookie")!)![1]!;
-    await server.database.db.update(sessions).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(sessions.id, hashSecret(token)));
+    await server.database.db
+      .update(sessions)
+      .set({ expiresAt: sql`now() - interval '1 second'` })
+      .where(eq(sessions.id, hashSecret(token)));
     expect(await validateSession(server.database.db, token)).toBeUndefined();
-    expect(await server.database.db.select().from(sessions).where(eq(sessions.id, hashSecret(token)))).toHaveLength(0);
+    expect(
+      await server.database.db
+        .select()
+        .from(sessions)
+        .where(eq(sessions.id, hashSecret(token))),
+    ).toHaveLength(0);
   });
 
   it("logging out invalidates the session on the server, not just the cookie", async () => {
@@ -80,7 +91,10 @@ describe.each(databaseKinds)("engineers' accounts and sessions on %s", (kind) =>
     expect(user!.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
     expect(user!.passwordHash).not.toContain("correct horse");
     const token = await server.agent(team, "hashed");
-    const rows = await server.database.db.select().from(agentTokens).where(eq(agentTokens.hash, hashSecret(token)));
+    const rows = await server.database.db
+      .select()
+      .from(agentTokens)
+      .where(eq(agentTokens.hash, hashSecret(token)));
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(token);
   });

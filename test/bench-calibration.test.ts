@@ -70,7 +70,10 @@ describe.each(databaseKinds)("calibration on %s", (kind) => {
     const suite = loadSuite(exercismFixture);
     const oracle = await runToEnd(db, await planTestRun(db, { driver: "oracle", suite }), oracleDriver, server.url);
     const nothing = await runToEnd(db, await planTestRun(db, { driver: "null", suite }), nullDriver, server.url);
-    expect(oracle.trials.map((trial) => [trial.taskSlug, trial.passed])).toEqual([["vowel-count", true], ["leap-count", true]]);
+    expect(oracle.trials.map((trial) => [trial.taskSlug, trial.passed])).toEqual([
+      ["vowel-count", true],
+      ["leap-count", true],
+    ]);
     expect(nothing.trials.map((trial) => trial.passed)).toEqual([false, false]);
   }, 60_000);
 });

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { oracleDriver } from "../bench/drivers/calibration.ts";
 import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
-import { feedToolNames, journalToolNames } from "../mcp/tools.ts";
-import { listBenchTrials } from "../server/bench-runs.ts";
-import type { Team } from "../server/teams.ts";
+import { feedToolNames, journalToolNames } from "../mcp/server.ts";
+import { listBenchTrials } from "../server/domain/bench-runs.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { planTestRun } from "./support/bench.ts";
 import { runBotboard } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -27,8 +27,19 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     team = await server.team("engineers");
     cookie = await server.engineer(team, "ada", "member");
     const db = server.database.db;
-    const planned = await planTestRun(db, { driver: "oracle", suite: twoTasks, variants: ["baseline", "combined"], phase: "accumulate", runId: `web-${kind}` });
-    await executeRun(db, planned.run, { driver: oracleDriver, serverUrl: server.url, concurrency: 2, signal: new AbortController().signal });
+    const planned = await planTestRun(db, {
+      driver: "oracle",
+      suite: twoTasks,
+      variants: ["baseline", "combined"],
+      phase: "accumulate",
+      runId: `web-${kind}`,
+    });
+    await executeRun(db, planned.run, {
+      driver: oracleDriver,
+      serverUrl: server.url,
+      concurrency: 2,
+      signal: new AbortController().signal,
+    });
     runId = planned.run.id;
   });
   afterAll(async () => {
@@ -60,7 +71,11 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     const token = await server.agent(team, "tool-sets");
     const connect = async (query: string) => {
       const client = new Client({ name: "bench-test", version: "1.0.0" });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp${query}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${server.url}/mcp${query}`), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
       return client;
     };
     const journal = await connect("?tools=journal");
@@ -72,7 +87,11 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     expect((await both.listTools()).tools).toHaveLength(feedToolNames.length + journalToolNames.length);
     await Promise.all([journal.close(), social.close(), both.close()]);
 
-    const bad = await server.as(token, "/mcp?tools=everything", { method: "POST", body: "{}", headers: { accept: "application/json, text/event-stream" } });
+    const bad = await server.as(token, "/mcp?tools=everything", {
+      method: "POST",
+      body: "{}",
+      headers: { accept: "application/json, text/event-stream" },
+    });
     expect(bad.status).toBe(400);
   });
 
@@ -80,7 +99,10 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     const db = server.database.db;
     const [source] = (await listBenchTrials(db, runId)).filter((trial) => trial.variant === "combined");
     const writer = await server.agent({ id: source!.teamId! } as Team, "agent-combined-r1");
-    const posted = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "Quill checksums are over the escaped text." }) });
+    const posted = await server.as(writer, "/api/v1/posts", {
+      method: "POST",
+      body: JSON.stringify({ content: "Quill checksums are over the escaped text." }),
+    });
     expect(posted.status).toBe(201);
 
     const warm = await planTestRun(db, { driver: "oracle", suite: twoTasks, variants: ["combined"], phase: "warm", fromRunId: runId });
@@ -115,7 +137,25 @@ describe("botboard bench on the command line", () => {
     expect(noKey.stderr).toContain("OPENAI_API_KEY");
 
     const out = join(dataDir, "run");
-    const run = await runBotboard(["bench", "run", "--driver", "oracle", "--tasks", "run-length,word-wrap", "--variants", "baseline,journal", "--repeats", "1", "--run-id", "cli-run", "--out", out], env());
+    const run = await runBotboard(
+      [
+        "bench",
+        "run",
+        "--driver",
+        "oracle",
+        "--tasks",
+        "run-length,word-wrap",
+        "--variants",
+        "baseline,journal",
+        "--repeats",
+        "1",
+        "--run-id",
+        "cli-run",
+        "--out",
+        out,
+      ],
+      env(),
+    );
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("cli-run: 4/4 trials finished (4 here). baseline 2/2 passed, $0.0000; journal 2/2 passed, $0.0000.");
@@ -126,7 +166,10 @@ describe("botboard bench on the command line", () => {
     expect(list.stdout).toMatch(/^cli-run\tfinished\toracle\tisolated\t4\/4 trials, 4 passed/m);
 
     const json = JSON.parse((await runBotboard(["bench", "report", "cli-run", "--format", "json"], env())).stdout);
-    expect(json.variants.map((variant: { variant: string; passed: number }) => [variant.variant, variant.passed])).toEqual([["baseline", 2], ["journal", 2]]);
+    expect(json.variants.map((variant: { variant: string; passed: number }) => [variant.variant, variant.passed])).toEqual([
+      ["baseline", 2],
+      ["journal", 2],
+    ]);
     const fromDir = await runBotboard(["bench", "report", out, "--format", "html"], env());
     expect(fromDir.stdout).toMatch(/^<!doctype html>/);
     expect(fromDir.stdout).toContain("Benchmark run cli-run");

@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openaiDriver } from "../bench/drivers/openai.ts";
 import { DriverUnavailable } from "../bench/drivers/driver.ts";
-import { buildReport } from "../bench/report.ts";
+import { buildReport } from "../server/domain/bench-report.ts";
 import { loadSuite } from "../bench/suites.ts";
-import { getBenchRun, listBenchTrials } from "../server/bench-runs.ts";
+import { getBenchRun, listBenchTrials } from "../server/domain/bench-runs.ts";
 import { startMockChatServer, type ChatStep, type MockChatServer } from "./support/mock-chat.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { planTestRun, runToEnd } from "./support/bench.ts";
@@ -18,10 +18,19 @@ const solution = readFileSync(runLength.tasks[0]!.solution[0]!.source, "utf8");
 const prices = { "mock-model": { inputPerMTok: 1, outputPerMTok: 2, cacheReadPerMTok: 0.5 } };
 
 const script: ChatStep[] = [
-  { calls: [{ name: "list_files", arguments: {} }, { name: "botboard__read_new", arguments: {} }] },
+  {
+    calls: [
+      { name: "list_files", arguments: {} },
+      { name: "botboard__read_new", arguments: {} },
+    ],
+  },
   { calls: [{ name: "write_file", arguments: { path: "run_length.py", content: solution } }] },
   { calls: [{ name: "run_command", arguments: { command: "python3 -c 'from run_length import encode; print(encode(\"aaab\"))'" } }] },
-  { calls: [{ name: "botboard__create_post", arguments: { content: "run-length: counts over 9 need a regex, not one digit.", tags: ["bench"] } }] },
+  {
+    calls: [
+      { name: "botboard__create_post", arguments: { content: "run-length: counts over 9 need a regex, not one digit.", tags: ["bench"] } },
+    ],
+  },
   { text: "Implemented the codec." },
 ];
 
@@ -82,7 +91,14 @@ describe.each(databaseKinds)("the openai driver on %s", (kind) => {
     expect(JSON.stringify(model.requests.at(-2)!.messages.at(-1))).toContain("3a1b");
 
     const report = buildReport(await getBenchRun(db, planned.run.id), await listBenchTrials(db, planned.run.id));
-    expect(report.variants[0]).toMatchObject({ inputTokens: 400, cacheReadTokens: 100, outputTokens: 50, postsWritten: 1, reads: 1, passed: 1 });
+    expect(report.variants[0]).toMatchObject({
+      inputTokens: 400,
+      cacheReadTokens: 100,
+      outputTokens: 50,
+      postsWritten: 1,
+      reads: 1,
+      passed: 1,
+    });
     expect(report.variants[0]!.totalCostUsd).toBeCloseTo(0.00055, 12);
     model.requests.length = 0;
   }, 60_000);

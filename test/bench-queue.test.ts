@@ -5,7 +5,7 @@ import { oracleDriver } from "../bench/drivers/calibration.ts";
 import { openaiDriver } from "../bench/drivers/openai.ts";
 import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
-import { claimBenchTrial, getBenchRun, listBenchTrials, type BenchTrial } from "../server/bench-runs.ts";
+import { claimBenchTrial, getBenchRun, listBenchTrials, type BenchTrial } from "../server/domain/bench-runs.ts";
 import { startMockChatServer, type MockChatServer } from "./support/mock-chat.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { planTestRun } from "./support/bench.ts";
@@ -17,7 +17,10 @@ const prices = { "mock-model": { inputPerMTok: 1, outputPerMTok: 2, cacheReadPer
 const costPerAnswer = 80e-6 + 20 * 0.5e-6 + 10 * 2e-6;
 
 function jsonlTrials(outDir: string): BenchTrial[] {
-  return readFileSync(join(outDir, "trials.jsonl"), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  return readFileSync(join(outDir, "trials.jsonl"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
@@ -42,16 +45,33 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
     const stop = new AbortController();
     let finishedCount = 0;
     const first = await executeRun(db, planned.run, {
-      driver: oracleDriver, serverUrl: server.url, concurrency: 1, signal: stop.signal,
+      driver: oracleDriver,
+      serverUrl: server.url,
+      concurrency: 1,
+      signal: stop.signal,
       onEvent: (event) => {
         if (event.kind === "finished" && ++finishedCount === 3) stop.abort();
       },
     });
     expect(first).toMatchObject({ status: "stopped", stopReason: "interrupted", ranHere: 3 });
     const before = await listBenchTrials(db, planned.run.id);
-    expect(before.map((trial) => trial.status)).toEqual(["finished", "finished", "finished", "pending", "pending", "pending", "pending", "pending"]);
+    expect(before.map((trial) => trial.status)).toEqual([
+      "finished",
+      "finished",
+      "finished",
+      "pending",
+      "pending",
+      "pending",
+      "pending",
+      "pending",
+    ]);
 
-    const second = await executeRun(db, await getBenchRun(db, planned.run.id), { driver: oracleDriver, serverUrl: server.url, concurrency: 2, signal: new AbortController().signal });
+    const second = await executeRun(db, await getBenchRun(db, planned.run.id), {
+      driver: oracleDriver,
+      serverUrl: server.url,
+      concurrency: 2,
+      signal: new AbortController().signal,
+    });
     expect(second).toMatchObject({ status: "finished", ranHere: 5 });
     const after = await listBenchTrials(db, planned.run.id);
     expect(after.every((trial) => trial.status === "finished" && trial.passed && trial.attempts === 1)).toBe(true);
@@ -67,7 +87,10 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
     const planned = await planTestRun(db, { driver: "openai", model: "mock-model", suite: loadSuite("builtin", ["run-length"]), prices });
     const stop = new AbortController();
     const running = executeRun(db, planned.run, {
-      driver: openaiDriver, serverUrl: server.url, concurrency: 1, signal: stop.signal,
+      driver: openaiDriver,
+      serverUrl: server.url,
+      concurrency: 1,
+      signal: stop.signal,
       onEvent: (event) => {
         if (event.kind === "started") setTimeout(() => stop.abort(), 300);
       },
@@ -84,7 +107,13 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
     const planned = await planTestRun(db, { driver: "oracle", suite: loadSuite("builtin", ["word-wrap", "run-length"]) });
     const abandoned = await claimBenchTrial(db, planned.run.id, "worker-that-died", 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const result = await executeRun(db, planned.run, { driver: oracleDriver, serverUrl: server.url, concurrency: 1, signal: new AbortController().signal, leaseMs: 60_000 });
+    const result = await executeRun(db, planned.run, {
+      driver: oracleDriver,
+      serverUrl: server.url,
+      concurrency: 1,
+      signal: new AbortController().signal,
+      leaseMs: 60_000,
+    });
     expect(result.status).toBe("finished");
     const trials = await listBenchTrials(db, planned.run.id);
     expect(trials.find((trial) => trial.id === abandoned!.id)).toMatchObject({ status: "finished", passed: true, attempts: 2 });
@@ -105,7 +134,12 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
   it("the accumulate phase runs each board's tasks in order, one at a time, on one team", async () => {
     const db = server.database.db;
     const planned = await planTestRun(db, { driver: "oracle", suite: fewTasks, variants: ["combined"], repeats: 2, phase: "accumulate" });
-    await executeRun(db, planned.run, { driver: oracleDriver, serverUrl: server.url, concurrency: 3, signal: new AbortController().signal });
+    await executeRun(db, planned.run, {
+      driver: oracleDriver,
+      serverUrl: server.url,
+      concurrency: 3,
+      signal: new AbortController().signal,
+    });
     const trials = await listBenchTrials(db, planned.run.id);
     for (const repeat of [1, 2]) {
       const group = trials.filter((trial) => trial.repeat === repeat);
@@ -119,8 +153,19 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
   it("--max-cost stops before the budget would be passed", async () => {
     const db = server.database.db;
     process.env.OPENAI_BASE_URL = quickModel.url;
-    const planned = await planTestRun(db, { driver: "openai", model: "mock-model", suite: fewTasks, prices, maxCostUsd: 2.5 * costPerAnswer });
-    const result = await executeRun(db, planned.run, { driver: openaiDriver, serverUrl: server.url, concurrency: 1, signal: new AbortController().signal });
+    const planned = await planTestRun(db, {
+      driver: "openai",
+      model: "mock-model",
+      suite: fewTasks,
+      prices,
+      maxCostUsd: 2.5 * costPerAnswer,
+    });
+    const result = await executeRun(db, planned.run, {
+      driver: openaiDriver,
+      serverUrl: server.url,
+      concurrency: 1,
+      signal: new AbortController().signal,
+    });
     expect(result.status).toBe("stopped");
     expect(result.stopReason).toMatch(/budget/);
     const finished = (await listBenchTrials(db, planned.run.id)).filter((trial) => trial.status === "finished");

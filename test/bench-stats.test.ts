@@ -1,8 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { buildReport, renderMarkdown } from "../bench/report.ts";
+import { renderMarkdown } from "../bench/report.ts";
+import { buildReport } from "../server/domain/bench-report.ts";
 import { renderHtml } from "../bench/report-html.ts";
-import { bootstrapInterval, median, pairedRatios, seededRandom, summariseRatios, topQuartileCut, wilsonInterval } from "../bench/stats.ts";
-import type { BenchRun, BenchTrial } from "../server/bench-runs.ts";
+import {
+  bootstrapInterval,
+  median,
+  pairedRatios,
+  seededRandom,
+  summariseRatios,
+  topQuartileCut,
+  wilsonInterval,
+} from "../server/domain/bench-stats.ts";
+import type { BenchRun, BenchTrial } from "../server/domain/bench-runs.ts";
 
 describe("bench statistics", () => {
   it("Wilson intervals match the textbook values", () => {
@@ -25,7 +34,13 @@ describe("bench statistics", () => {
   });
 
   it("pairs without a baseline cost have no ratio", () => {
-    expect(pairedRatios([{ variant: 2, baseline: 4 }, { variant: 3, baseline: 3 }, { variant: 1, baseline: 0 }])).toEqual([0.5, 1]);
+    expect(
+      pairedRatios([
+        { variant: 2, baseline: 4 },
+        { variant: 3, baseline: 3 },
+        { variant: 1, baseline: 0 },
+      ]),
+    ).toEqual([0.5, 1]);
   });
 
   it("bootstrap intervals are reproducible and bracket the estimate", () => {
@@ -42,8 +57,18 @@ describe("bench statistics", () => {
   });
 
   it("says when the interval includes no change", () => {
-    expect(summariseRatios([{ variant: 1, baseline: 2 }, { variant: 2, baseline: 4 }])).toMatchObject({ pairs: 2, includesNoChange: false, median: { estimate: 0.5, low: 0.5, high: 0.5 } });
-    expect(summariseRatios([{ variant: 1, baseline: 2 }, { variant: 4, baseline: 2 }])!.includesNoChange).toBe(true);
+    expect(
+      summariseRatios([
+        { variant: 1, baseline: 2 },
+        { variant: 2, baseline: 4 },
+      ]),
+    ).toMatchObject({ pairs: 2, includesNoChange: false, median: { estimate: 0.5, low: 0.5, high: 0.5 } });
+    expect(
+      summariseRatios([
+        { variant: 1, baseline: 2 },
+        { variant: 4, baseline: 2 },
+      ])!.includesNoChange,
+    ).toBe(true);
     expect(summariseRatios([{ variant: 1, baseline: 0 }])).toBeUndefined();
   });
 
@@ -55,17 +80,63 @@ describe("bench statistics", () => {
 });
 
 const run = {
-  id: "report-run", suite: "builtin", driver: "openai", model: "m", phase: "isolated", variants: ["baseline", "social"], repeats: 1,
-  fromRunId: null, status: "finished", stopReason: null, createdAt: new Date("2026-01-01T00:00:00Z"), finishedAt: null,
-  settings: { suitePath: "", outDir: "", timeoutMs: 1, concurrency: 1, maxCostUsd: null, prompts: { baseline: "Do <the task>.", social: "Do it; feed <b>optional</b>." }, prices: {} },
+  id: "report-run",
+  suite: "builtin",
+  driver: "openai",
+  model: "m",
+  phase: "isolated",
+  variants: ["baseline", "social"],
+  repeats: 1,
+  fromRunId: null,
+  status: "finished",
+  stopReason: null,
+  createdAt: new Date("2026-01-01T00:00:00Z"),
+  finishedAt: null,
+  settings: {
+    suitePath: "",
+    outDir: "",
+    timeoutMs: 1,
+    concurrency: 1,
+    maxCostUsd: null,
+    prompts: { baseline: "Do <the task>.", social: "Do it; feed <b>optional</b>." },
+    prices: {},
+  },
 } satisfies BenchRun;
 
 function trial(id: number, task: string, variant: string, costUsd: number, passed: boolean, extra: Partial<BenchTrial> = {}): BenchTrial {
   return {
-    id, runId: run.id, seq: id, taskSlug: task, difficulty: task === "hard-one" ? "hard" : "easy", variant, repeat: 1, groupKey: null, teamId: null,
-    status: "finished", leaseOwner: null, leaseExpiresAt: null, attempts: 1, passed, timedOut: false, error: null,
-    inputTokens: 100, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd, costSource: "price-table", turns: costUsd * 10,
-    wallMs: costUsd * 1000, toolCalls: {}, postsWritten: 0, journalWritten: 0, reads: 0, testOutput: "", startedAt: null, finishedAt: null, ...extra,
+    id,
+    runId: run.id,
+    seq: id,
+    taskSlug: task,
+    difficulty: task === "hard-one" ? "hard" : "easy",
+    variant,
+    repeat: 1,
+    groupKey: null,
+    teamId: null,
+    status: "finished",
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    attempts: 1,
+    passed,
+    timedOut: false,
+    error: null,
+    inputTokens: 100,
+    outputTokens: 10,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    costUsd,
+    costSource: "price-table",
+    turns: costUsd * 10,
+    wallMs: costUsd * 1000,
+    toolCalls: {},
+    postsWritten: 0,
+    journalWritten: 0,
+    reads: 0,
+    testOutput: "",
+    startedAt: null,
+    finishedAt: null,
+    ...extra,
   };
 }
 
@@ -81,7 +152,14 @@ describe("bench report", () => {
 
   it("compares each variant with the baseline by task", () => {
     const social = report.variants.find((variant) => variant.variant === "social")!;
-    expect(social).toMatchObject({ trials: 3, passed: 3, totalCostUsd: 2.5, postsWritten: 4, reads: 2, toolCalls: { create_post: 3, read_new: 1 } });
+    expect(social).toMatchObject({
+      trials: 3,
+      passed: 3,
+      totalCostUsd: 2.5,
+      postsWritten: 4,
+      reads: 2,
+      toolCalls: { create_post: 3, read_new: 1 },
+    });
     expect(social.vsBaseline!.cost).toMatchObject({ pairs: 2, includesNoChange: false, median: { estimate: 0.5, low: 0.5, high: 0.5 } });
     expect(social.vsBaselineHard!.cost).toMatchObject({ pairs: 1, median: { estimate: 0.5 } });
     expect(report.hardTasks).toEqual(["hard-one"]);

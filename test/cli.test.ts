@@ -89,7 +89,9 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     const added = await runBotboard(["agent", "add", "x", "--team", "platform-crew", "--json"], env);
     expect(JSON.parse(added.stdout).team).toBe("platform-crew");
     const invite = await runBotboard(["user", "add", "--team", "platform-crew", "--role", "member"], env);
-    expect(invite.stdout).toMatch(/One-time link for a new member of platform-crew \(valid 1 hour\):\n\s+http:\/\/localhost:\d+\/setup\?token=/);
+    expect(invite.stdout).toMatch(
+      /One-time link for a new member of platform-crew \(valid 1 hour\):\n\s+http:\/\/localhost:\d+\/setup\?token=/,
+    );
   });
 
   it("data survives a restart", async () => {
@@ -111,7 +113,16 @@ describe("configuration", () => {
   });
 
   it("every command has --help", async () => {
-    for (const command of [[], ["serve"], ["agent"], ["agent", "add"], ["agent", "revoke"], ["user", "add"], ["team", "add"], ["migrate"]]) {
+    for (const command of [
+      [],
+      ["serve"],
+      ["agent"],
+      ["agent", "add"],
+      ["agent", "revoke"],
+      ["user", "add"],
+      ["team", "add"],
+      ["migrate"],
+    ]) {
       const result = await runBotboard([...command, "--help"], {});
       expect(result.code).toBe(0);
       expect(result.stdout).toContain("Usage: botboard");

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Team } from "../server/teams.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) => {
@@ -66,7 +66,8 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
   it("GET /teams/:team/posts pages by limit and offset with totalCount and nextOffset, and filters by agent and tag", async () => {
     const paging = await server.team("paging");
     const pager = await server.agent(paging, "pager");
-    for (const index of [0, 1, 2, 3, 4]) await call(pager, "/teams/paging/posts", { content: `post ${index}`, tags: index % 2 ? ["odd"] : [] });
+    for (const index of [0, 1, 2, 3, 4])
+      await call(pager, "/teams/paging/posts", { content: `post ${index}`, tags: index % 2 ? ["odd"] : [] });
 
     const first = await (await call(pager, "/teams/paging/posts?limit=2")).json();
     expect(Object.keys(first).sort()).toEqual(["nextOffset", "posts", "totalCount"]);
@@ -116,10 +117,15 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(created.status).toBe(201);
     const entry = await created.json();
     expect(Object.keys(entry).sort()).toEqual(["created_at", "id", "sections", "team_id", "timestamp"]);
-    expect(entry).toMatchObject({ team_id: alpha.id, sections: { technical_insights: "Vacuum the queue table nightly.", feelings: "calm" } });
+    expect(entry).toMatchObject({
+      team_id: alpha.id,
+      sections: { technical_insights: "Vacuum the queue table nightly.", feelings: "calm" },
+    });
     expect(new Date(entry.created_at).getTime()).toBe(entry.timestamp);
 
-    const plain = await (await call(alice, "/teams/alpha/journal/entries", { team_id: alpha.id, timestamp: Date.now(), content: "One block of notes." })).json();
+    const plain = await (
+      await call(alice, "/teams/alpha/journal/entries", { team_id: alpha.id, timestamp: Date.now(), content: "One block of notes." })
+    ).json();
     expect(plain).toMatchObject({ content: "One block of notes." });
     expect(plain.sections).toBeUndefined();
 
@@ -133,9 +139,15 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
 
     const search = await (await call(alice, "/teams/alpha/journal/search", { query: "vacuum queue" })).json();
     expect(search.total_count).toBe(1);
-    expect(Object.keys(search.results[0]).sort()).toEqual(
-      ["created_at", "id", "matched_sections", "sections", "similarity_score", "team_id", "timestamp"],
-    );
+    expect(Object.keys(search.results[0]).sort()).toEqual([
+      "created_at",
+      "id",
+      "matched_sections",
+      "sections",
+      "similarity_score",
+      "team_id",
+      "timestamp",
+    ]);
     expect(search.results[0]).toMatchObject({ id: entry.id, matched_sections: ["technical_insights"] });
     expect(search.results[0].similarity_score).toBeGreaterThan(0);
     const elsewhere = await (await call(alice, "/teams/alpha/journal/search", { query: "vacuum", sections: ["feelings"] })).json();

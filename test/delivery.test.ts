@@ -2,8 +2,8 @@ import type { ChildProcess } from "node:child_process";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../server/db/client.ts";
-import { realignDeliveryOrder } from "../server/delivery.ts";
-import type { Team } from "../server/teams.ts";
+import { realignDeliveryOrder } from "../server/domain/delivery.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
@@ -119,7 +119,13 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     const post = restPoster(() => server.url);
     const own = { rest: await post(restReader, "rest-reader's own"), mcp: await post(mcpReader, "mcp-reader's own") };
 
-    const run = await writeWhilePolling({ writers: tokens, postsEach, post, pollers: [...rest, ...mcp.map((m) => m.poll)], settled: server.settled });
+    const run = await writeWhilePolling({
+      writers: tokens,
+      postsEach,
+      post,
+      pollers: [...rest, ...mcp.map((m) => m.poll)],
+      settled: server.settled,
+    });
     await Promise.all(mcp.map((m) => m.close()));
 
     expect(run.written).toHaveLength(writerCount * postsEach);
@@ -196,7 +202,12 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
       expect(login.text).toContain("1,000+ posts by your team so far: call read_new for the newest.");
 
       const first = await callTool(client, "read_new", { limit: 20 });
-      const body = first.structuredContent as { posts: { content: string }[]; olderPosts: number; olderPostsCapped: boolean; remaining: number };
+      const body = first.structuredContent as {
+        posts: { content: string }[];
+        olderPosts: number;
+        olderPostsCapped: boolean;
+        remaining: number;
+      };
       expect(body.posts.map((post) => post.content)).toEqual(Array.from({ length: 20 }, (_, index) => `history ${9981 + index}`));
       expect(body).toMatchObject({ olderPosts: 1000, olderPostsCapped: true, remaining: 0 });
       expect(first.text).toContain("Your first read: the 20 newest posts by others, oldest first. 1,000+ older posts are not shown");
@@ -227,7 +238,9 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     const { db } = server.database;
     // As after pg_dump into a cluster whose transaction counter is far behind the old one's.
     await db.execute(sql`update posts set tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8`);
-    await db.execute(sql`update read_cursors set last_tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8`);
+    await db.execute(
+      sql`update read_cursors set last_tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8`,
+    );
     const afterRestore = await post(writer!, "written after the restore");
     expect((await poll()).ids).toEqual([]);
 
@@ -256,7 +269,8 @@ describe("delivery order with two server processes on one Postgres", () => {
   });
 
   it("16 writers split over both processes, pollers of one reader on both: each post arrives once", async () => {
-    const add = async (name: string) => JSON.parse((await runBotboard(["agent", "add", name, "--json"], database.env)).stdout).token as string;
+    const add = async (name: string) =>
+      JSON.parse((await runBotboard(["agent", "add", name, "--json"], database.env)).stdout).token as string;
     const tokens = await Promise.all(Array.from({ length: 16 }, (_, index) => add(`writer-${index}`)));
     const reader = await add("reader");
     const [one, two] = [replicas[0]!, replicas[1]!];

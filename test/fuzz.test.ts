@@ -1,13 +1,24 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toolNames } from "../mcp/tools.ts";
+import { toolNames } from "../mcp/server.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 /** Hostile JSON: huge and odd strings, unicode, nulls, deep nesting, wrong types. */
 const hostileString = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 300 }),
   fc.string({ unit: "binary", maxLength: 300 }),
-  fc.constantFrom("", " ", "\u0000", "\u202e evil", "<script>alert(1)</script>", "x".repeat(70_000), "'; drop table posts; --", "%00", "-1", "1e400"),
+  fc.constantFrom(
+    "",
+    " ",
+    "\u0000",
+    "\u202e evil",
+    "<script>alert(1)</script>",
+    "x".repeat(70_000),
+    "'; drop table posts; --",
+    "%00",
+    "-1",
+    "1e400",
+  ),
 );
 const hostileValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   value: fc.oneof(
@@ -91,7 +102,9 @@ describe.each(databaseKinds)("hostile input on %s", (kind) => {
     const send = (body: string) =>
       server.as(token, "/mcp", { method: "POST", headers: { accept: "application/json, text/event-stream" }, body });
     expect((await (await send("{not json")).json()).error.code).toBe(-32700);
-    const unknownTool = await (await send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "rm_rf" } }))).json();
+    const unknownTool = await (
+      await send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "rm_rf" } }))
+    ).json();
     expect(unknownTool.error.code).toBe(-32602);
   });
 });

@@ -3,7 +3,7 @@ import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/cl
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mcpSessions, rateLimitBuckets, sessions, users } from "../server/db/schema/index.ts";
-import { sweepStaleRows } from "../server/housekeeping.ts";
+import { sweepStaleRows } from "../server/domain/housekeeping.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -31,7 +31,12 @@ describe.each(databaseKinds)("sweeping stale rows (%s)", (kind) => {
   }
 
   const lastUsedOf = async (client: Client) =>
-    (await server.database.db.select().from(mcpSessions).where(eq(mcpSessions.id, sessionIdOf(client))))[0]?.lastUsedAt;
+    (
+      await server.database.db
+        .select()
+        .from(mcpSessions)
+        .where(eq(mcpSessions.id, sessionIdOf(client)))
+    )[0]?.lastUsedAt;
 
   it("drops expired engineer sessions, month-idle MCP sessions and full rate-limit buckets, and nothing in use", async () => {
     const { db } = server.database;
@@ -46,8 +51,14 @@ describe.each(databaseKinds)("sweeping stale rows (%s)", (kind) => {
 
     const keeper = await pickNameClient(token, "keeper");
     const idler = await pickNameClient(token, "idler");
-    await db.update(mcpSessions).set({ lastUsedAt: sql`now() - interval '2 days'` }).where(eq(mcpSessions.id, sessionIdOf(keeper)));
-    await db.update(mcpSessions).set({ lastUsedAt: sql`now() - interval '31 days'` }).where(eq(mcpSessions.id, sessionIdOf(idler)));
+    await db
+      .update(mcpSessions)
+      .set({ lastUsedAt: sql`now() - interval '2 days'` })
+      .where(eq(mcpSessions.id, sessionIdOf(keeper)));
+    await db
+      .update(mcpSessions)
+      .set({ lastUsedAt: sql`now() - interval '31 days'` })
+      .where(eq(mcpSessions.id, sessionIdOf(idler)));
     await callTool(keeper, "read_posts", {});
     expect(Date.now() - (await lastUsedOf(keeper))!.getTime()).toBeLessThan(60_000);
 

@@ -4,17 +4,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../server/app.ts";
-import { createTeam, type Team } from "../server/teams.ts";
-import { displayPrefixOf } from "../server/tokens.ts";
-import {
-  routeCases,
-  sendAs,
-  signOutRoutes,
-  toolCases,
-  type Observation,
-  type Role,
-  type World,
-} from "./support/isolation-cases.ts";
+import { createTeam, type Team } from "../server/domain/teams.ts";
+import { displayPrefixOf } from "../server/domain/tokens.ts";
+import { routeCases, sendAs, signOutRoutes, toolCases, type Observation, type Role, type World } from "./support/isolation-cases.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf } from "./support/web.ts";
@@ -40,9 +32,12 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
     const check = (observation: Observation) => {
       const { allowed } = observation;
       if (observation.status >= 500) failures.push(`${observation.label}: ${observation.status}`);
-      if (observation.body.includes(secret)) failures.push(`${observation.label}: returned team A's data:\n${excerpt(observation.body, secret)}`);
+      if (observation.body.includes(secret))
+        failures.push(`${observation.label}: returned team A's data:\n${excerpt(observation.body, secret)}`);
       if (allowed && !allowed.includes(observation.status)) {
-        failures.push(`${observation.label}: status ${observation.status}, expected ${allowed.join(" or ")}: ${observation.body.slice(0, 200)}`);
+        failures.push(
+          `${observation.label}: status ${observation.status}, expected ${allowed.join(" or ")}: ${observation.body.slice(0, 200)}`,
+        );
       }
     };
     const walkRoute = async (route: string) => {
@@ -56,10 +51,20 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
 
     // Every route of the app has a case, and every case is a route of the app.
     const appRoutes = [
-      ...new Set(createApp(server.database, server.config).routes.filter((route) => route.method !== "ALL").map((route) => `${route.method} ${route.path}`)),
+      ...new Set(
+        createApp(server.database, server.config)
+          .routes.filter((route) => route.method !== "ALL")
+          .map((route) => `${route.method} ${route.path}`),
+      ),
     ];
-    expect(appRoutes.filter((route) => !(route in routeCases)), "routes without an isolation case").toEqual([]);
-    expect(Object.keys(routeCases).filter((route) => !appRoutes.includes(route)), "cases for routes that no longer exist").toEqual([]);
+    expect(
+      appRoutes.filter((route) => !(route in routeCases)),
+      "routes without an isolation case",
+    ).toEqual([]);
+    expect(
+      Object.keys(routeCases).filter((route) => !appRoutes.includes(route)),
+      "cases for routes that no longer exist",
+    ).toEqual([]);
 
     const countsOfABefore = await countsSeenBy(server, sideA);
     const snapshotBefore = await snapshotOfTeam(server, world.a.team.id);
@@ -70,7 +75,7 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
       if ("requests" in routeCase) await walkRoute(route);
       else {
         const { now, afterTeamAWrites } = await routeCase.run(world);
-        now.forEach((observation) => check(observation));
+        for (const observation of now) check(observation);
         liveChecks.push(afterTeamAWrites);
       }
     }
@@ -79,10 +84,18 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
     const pickName = await connectMcp(server.url, world.b.pickNameToken);
     try {
       const tools = (await personal.listTools()).tools.map((listed) => listed.name);
-      expect(tools.filter((name) => !(name in toolCases)), "MCP tools without an isolation case").toEqual([]);
-      expect(Object.keys(toolCases).filter((name) => !tools.includes(name)), "cases for tools that no longer exist").toEqual([]);
+      expect(
+        tools.filter((name) => !(name in toolCases)),
+        "MCP tools without an isolation case",
+      ).toEqual([]);
+      expect(
+        Object.keys(toolCases).filter((name) => !tools.includes(name)),
+        "cases for tools that no longer exist",
+      ).toEqual([]);
       for (const name of tools) {
-        for (const client of [personal, pickName]) (await toolCases[name]!(world, client)).forEach((observation) => check(observation));
+        for (const client of [personal, pickName]) {
+          for (const observation of await toolCases[name]!(world, client)) check(observation);
+        }
       }
     } finally {
       await Promise.all([personal.close(), pickName.close()]);
@@ -96,7 +109,9 @@ describe.each(databaseKinds)("team isolation on %s", (kind) => {
     const countsOfBBefore = await countsSeenBy(server, sideB);
     await teamAWritesMore(server, sideA, secret);
     expect(await countsSeenBy(server, sideB)).toEqual(countsOfBBefore);
-    for (const liveCheck of liveChecks) (await liveCheck()).forEach((observation) => check(observation));
+    for (const liveCheck of liveChecks) {
+      for (const observation of await liveCheck()) check(observation);
+    }
 
     for (const route of signOutRoutes) await walkRoute(route);
     expect((await fetch(`${server.url}/`, { headers: { cookie: sideA.engineerCookie }, redirect: "manual" })).status).toBe(200);
@@ -110,6 +125,7 @@ function excerpt(body: string, secret: string): string {
   return body.slice(Math.max(0, at - 150), at + 150);
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the cases read whatever JSON each route answers.
 async function json(response: Response): Promise<any> {
   if (!response.ok) throw new Error(`${response.url}: ${response.status} ${await response.text()}`);
   return response.json();
@@ -129,7 +145,8 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
   const annA = await server.engineer(alpha, "ann-alpha");
   await server.engineer(alpha, `${secret}-admin`, "member");
 
-  const post = async (token: string, body: object) => json(await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) }));
+  const post = async (token: string, body: object) =>
+    json(await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) }));
   const root = await post(builderA, { content: `${secret} alphaword sharedword: the root of A`, tags: [secret, "alphatag", "shared"] });
   const reply = await post(scoutA, { content: `${secret} a reply in A sharedword`, parentId: root.id });
   await post(ownA, { content: `${secret} alphaword by alpha-only`, tags: ["alphatag"] });
@@ -245,15 +262,20 @@ async function countsSeenBy(server: TestServer, side: Side) {
     return {
       unread: (await callTool(reader, "login")).structuredContent?.unread,
       restSearch: (await json(await server.as(side.readerToken, "/api/v1/search?q=sharedword&limit=100"))).results.length,
-      mcpSearch: ((await callTool(reader, "search_posts", { query: "sharedword", limit: 50 })).structuredContent?.results as unknown[]).length,
+      mcpSearch: (
+        ((await callTool(reader, "search_posts", { query: "sharedword", limit: 50 })).structuredContent?.results ?? []) as unknown[]
+      ).length,
       feedTotal: (await compat("/posts?limit=1")).totalCount,
       taggedTotal: (await compat("/posts?limit=1&tag=shared")).totalCount,
       builderTotal: (await compat("/posts?limit=1&agent=builder")).totalCount,
       replyCount: (await json(await server.as(side.readerToken, `/api/v1/posts/${side.rootPostId}`))).post.replyCount,
       journalTotal: (await compat("/journal/entries?limit=1")).total_count,
-      journalSearch: (await compat("/journal/search", { method: "POST", body: JSON.stringify({ query: "sharedword", limit: 50 }) })).total_count,
+      journalSearch: (await compat("/journal/search", { method: "POST", body: JSON.stringify({ query: "sharedword", limit: 50 }) }))
+        .total_count,
       mcpJournalTotal: (await callTool(builder, "list_recent_entries", { limit: 1 })).structuredContent?.total,
-      mcpJournalSearch: ((await callTool(builder, "search_journal", { query: "sharedword", limit: 50 })).structuredContent?.results as unknown[]).length,
+      mcpJournalSearch: (
+        ((await callTool(builder, "search_journal", { query: "sharedword", limit: 50 })).structuredContent?.results ?? []) as unknown[]
+      ).length,
       agentsPage: numbersIn(await page("/agents"), /<td>(\d+)<\/td>/g),
       builderActivity: numbersIn(agentPage, /: (\d+) posts"/g),
       builderPostCount: numbersIn(agentPage, /<dd>(\d+)<\/dd>/g),

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticateAgentToken } from "../server/agents.ts";
-import type { AgentCaller, HumanCaller } from "../server/callers.ts";
-import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal } from "../server/journal.ts";
-import type { Team } from "../server/teams.ts";
+import { authenticateAgentToken } from "../server/domain/agents.ts";
+import type { AgentCaller, HumanCaller } from "../server/domain/callers.ts";
+import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal } from "../server/domain/journal.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const limits = { maxPostChars: 1000 };

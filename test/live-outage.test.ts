@@ -2,7 +2,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../server/config.ts";
 import { startServer, type RunningServer } from "../server/main.ts";
-import type { Team } from "../server/teams.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { launchChromium } from "./support/browser.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
@@ -77,11 +77,31 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the token cache, so auth needs the database
 
     const doors: [string, () => Promise<Response>][] = [
-      ["REST post", () => fetch(`${server.url}/api/v1/posts`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '{"content":"lost"}' })],
+      [
+        "REST post",
+        () =>
+          fetch(`${server.url}/api/v1/posts`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: '{"content":"lost"}',
+          }),
+      ],
       ["REST feed", () => fetch(`${server.url}/api/v1/posts`, { headers: { authorization: `Bearer ${token}` } })],
       ["web page", () => fetch(`${server.url}/`, { headers: { cookie } })],
       ["live feed", () => fetch(`${server.url}/events`, { headers: { cookie, accept: "text/event-stream" } })],
-      ["MCP", () => fetch(`${server.url}/mcp`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) })],
+      [
+        "MCP",
+        () =>
+          fetch(`${server.url}/mcp`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${token}`,
+              "content-type": "application/json",
+              accept: "application/json, text/event-stream",
+            },
+            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+          }),
+      ],
       ["compat", () => fetch(`${server.url}/teams/outage/posts`, { headers: { "x-api-key": token } })],
     ];
     for (const [door, request] of doors) {
@@ -128,7 +148,9 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
 
       await proxy.cut();
       // EventSource reconnects by itself, gets a 503 (no database) and would stay closed: the page must try again.
-      const refused = page.waitForResponse((response) => response.url().includes("/events") && response.status() === 503, { timeout: 10_000 });
+      const refused = page.waitForResponse((response) => response.url().includes("/events") && response.status() === 503, {
+        timeout: 10_000,
+      });
       await httpProxy.cut();
       await httpProxy.restore();
       await refused;

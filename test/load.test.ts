@@ -15,7 +15,22 @@ describe("the load benchmark's quick mode", () => {
     const report = JSON.parse(readFileSync(join(out, file!), "utf8"));
     const targets = report.measurements.map((m: { target: string; database: string }) => `${m.database}: ${m.target}`);
     for (const database of ["postgres", "pglite"]) {
-      for (const target of ["raw insert", "raw select latest 20", "POST /api/v1/posts", "GET /api/v1/posts?limit=20", "GET /api/v1/search?q=flaky cache", "GET /api/v1/search?q=flaky cache, one client", "GET /api/v1/posts?limit=20, one client", "GET /api/v1/unread", "GET /api/v1/posts?limit=20, rate limits on", "MCP create_post", "MCP read_posts", "MCP read_new, one client, 0 posts behind", "MCP read_new, one client, 20 posts behind", "MCP read_new, one client, 1,000 posts behind"]) {
+      for (const target of [
+        "raw insert",
+        "raw select latest 20",
+        "POST /api/v1/posts",
+        "GET /api/v1/posts?limit=20",
+        "GET /api/v1/search?q=flaky cache",
+        "GET /api/v1/search?q=flaky cache, one client",
+        "GET /api/v1/posts?limit=20, one client",
+        "GET /api/v1/unread",
+        "GET /api/v1/posts?limit=20, rate limits on",
+        "MCP create_post",
+        "MCP read_posts",
+        "MCP read_new, one client, 0 posts behind",
+        "MCP read_new, one client, 20 posts behind",
+        "MCP read_new, one client, 1,000 posts behind",
+      ]) {
         expect(targets).toContain(`${database}: ${target}`);
       }
     }
@@ -26,7 +41,8 @@ describe("the load benchmark's quick mode", () => {
     // Per database: four throughput ratios, two one-client latencies, read_new's backlog ratio, the live feed's p99 and memory.
     expect(report.checks).toHaveLength(18);
     expect(report.fanout.map((f: { database: string }) => f.database)).toEqual(["postgres", "pglite"]);
-    for (const fanout of report.fanout) expect({ missing: fanout.missing, delivered: fanout.deliveries }).toEqual({ missing: 0, delivered: 60 });
+    for (const fanout of report.fanout)
+      expect({ missing: fanout.missing, delivered: fanout.deliveries }).toEqual({ missing: 0, delivered: 60 });
     expect(result.stdout).toContain("| post create / raw insert | postgres |");
   }, 240_000);
 });

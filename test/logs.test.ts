@@ -10,7 +10,11 @@ describe("logs", () => {
     try {
       const { token } = JSON.parse((await runBotboard(["agent", "add", "logged", "--json"], env)).stdout);
       const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-      const posted = await fetch(`${server.url}/api/v1/posts`, { method: "POST", headers, body: JSON.stringify({ content: "logged post" }) });
+      const posted = await fetch(`${server.url}/api/v1/posts`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ content: "logged post" }),
+      });
       const requestId = posted.headers.get("x-request-id");
       expect(requestId).toBeTruthy();
       await fetch(`${server.url}/api/v1/posts?limit=0`, { headers });

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toolNames } from "../mcp/tools.ts";
-import type { Team } from "../server/teams.ts";
+import { toolNames } from "../mcp/server.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const inspector = fileURLToPath(new URL("../node_modules/.bin/mcp-inspector", import.meta.url));
@@ -34,9 +34,18 @@ describe.each(databaseKinds)("the MCP Inspector CLI against /mcp on %s", (kind) 
     expect(listed.tools.map((tool) => tool.name).sort()).toEqual([...toolNames].sort());
 
     const called = (await inspect(server, token, [
-      "--method", "tools/call", "--tool-name", "create_post", "--tool-arg", "content=Checked with the Inspector",
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "create_post",
+      "--tool-arg",
+      "content=Checked with the Inspector",
     ])) as { structuredContent: { post: { id: number } } };
     const feed = await (await server.as(token, "/api/v1/posts")).json();
-    expect(feed.posts[0]).toMatchObject({ id: called.structuredContent.post.id, content: "Checked with the Inspector", author: { name: "inspector" } });
+    expect(feed.posts[0]).toMatchObject({
+      id: called.structuredContent.post.id,
+      content: "Checked with the Inspector",
+      author: { name: "inspector" },
+    });
   });
 });

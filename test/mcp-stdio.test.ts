@@ -3,14 +3,14 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toolNames } from "../mcp/tools.ts";
-import { revokeAgentTokens } from "../server/agents.ts";
-import { cli } from "../server/operations.ts";
-import type { Team } from "../server/teams.ts";
+import { toolNames } from "../mcp/server.ts";
+import { revokeAgentTokens } from "../server/domain/agents.ts";
+import { cli } from "../server/domain/callers.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { callTool } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
-const botboard = fileURLToPath(new URL("../server/botboard.js", import.meta.url));
+const botboard = fileURLToPath(new URL("../server/cli/botboard.js", import.meta.url));
 
 /** Spawns `botboard mcp` as a coding agent would, talking MCP over its stdin and stdout. */
 async function spawnStdio(environment: Record<string, string>, args: string[] = []): Promise<{ client: Client; stderr: () => string }> {

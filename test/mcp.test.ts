@@ -1,10 +1,10 @@
 import { request } from "node:http";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toolNames } from "../mcp/tools.ts";
-import { revokeAgentTokens } from "../server/agents.ts";
-import { cli } from "../server/operations.ts";
-import { defaultAgentInstructions, setAgentInstructions, type Team } from "../server/teams.ts";
+import { toolNames } from "../mcp/server.ts";
+import { revokeAgentTokens } from "../server/domain/agents.ts";
+import { cli } from "../server/domain/callers.ts";
+import { defaultAgentInstructions, setAgentInstructions, type Team } from "../server/domain/teams.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -240,7 +240,11 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     for (const authorization of [undefined, "Bearer bb_not-a-real-token", "Basic abc"]) {
       const response = await fetch(`${server.url}/mcp`, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...(authorization ? { authorization } : {}) },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(authorization ? { authorization } : {}),
+        },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
       });
       expect(response.status).toBe(401);
@@ -254,7 +258,18 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       new Promise<number>((resolve, reject) => {
         const url = new URL(`${server.url}/mcp`);
         const call = request(
-          { host: url.hostname, port: url.port, path: "/mcp", method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } },
+          {
+            host: url.hostname,
+            port: url.port,
+            path: "/mcp",
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${token}`,
+              "content-type": "application/json",
+              accept: "application/json, text/event-stream",
+              ...headers,
+            },
+          },
           (response) => {
             response.resume();
             resolve(response.statusCode!);
@@ -271,10 +286,18 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
   it("an unknown tool is a JSON-RPC error and a malformed body a parse error", async () => {
     await expect(alice.callTool({ name: "drop_tables", arguments: {} })).rejects.toThrow(/Unknown tool: drop_tables/);
     const token = await server.agent(alpha, "garbled");
-    const response = await server.as(token, "/mcp", { method: "POST", body: "{not json", headers: { accept: "application/json, text/event-stream" } });
+    const response = await server.as(token, "/mcp", {
+      method: "POST",
+      body: "{not json",
+      headers: { accept: "application/json, text/event-stream" },
+    });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
-    const notJsonRpc = await server.as(token, "/mcp", { method: "POST", body: JSON.stringify({ hello: "world" }), headers: { accept: "application/json, text/event-stream" } });
+    const notJsonRpc = await server.as(token, "/mcp", {
+      method: "POST",
+      body: JSON.stringify({ hello: "world" }),
+      headers: { accept: "application/json, text/event-stream" },
+    });
     expect(notJsonRpc.status).toBe(400);
     expect(await notJsonRpc.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
   });
@@ -283,7 +306,10 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     const shared = await server.agent(alpha, "workers", { pickName: true });
     const first = await connect(shared);
     const second = await connect(shared);
-    expect((await callTool(first, "login", { agent_name: "worker-1" })).structuredContent).toMatchObject({ name: "workers/worker-1", pickName: true });
+    expect((await callTool(first, "login", { agent_name: "worker-1" })).structuredContent).toMatchObject({
+      name: "workers/worker-1",
+      pickName: true,
+    });
     await callTool(second, "login", { agent_name: "worker-2" });
     const one = await callTool(first, "create_post", { content: "from one" });
     const two = await callTool(second, "create_post", { content: "from two" });

@@ -4,9 +4,11 @@ import { readFileSync } from "node:fs";
 import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
 import { freshDatabase } from "./support/server.ts";
 
-const shippedMigrations = (JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
-  entries: unknown[];
-}).entries.length;
+const shippedMigrations = (
+  JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
+    entries: unknown[];
+  }
+).entries.length;
 
 describe("migrations on Postgres", () => {
   it("three processes migrating one empty database at once all succeed and apply each migration once", async () => {

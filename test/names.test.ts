@@ -3,10 +3,10 @@ import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/cl
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mcpSessions } from "../server/db/schema/index.ts";
-import { cli } from "../server/operations.ts";
-import type { Team } from "../server/teams.ts";
-import { displayPrefixOf } from "../server/tokens.ts";
-import { createInvite } from "../server/users.ts";
+import { cli } from "../server/domain/callers.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { displayPrefixOf } from "../server/domain/tokens.ts";
+import { createInvite } from "../server/domain/users.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { postForm } from "./support/web.ts";
@@ -102,7 +102,9 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     for (const name of ["lint-fixer", "Lint-Fixer", " LINT-FIXER "]) {
       const { login } = await pickName(name);
       expect(login.isError, name).toBe(true);
-      expect(login.text).toMatch(/'.+' is held by another live session: a chosen name stays with its session until the session closes or for 30 minutes after its last request/);
+      expect(login.text).toMatch(
+        /'.+' is held by another live session: a chosen name stays with its session until the session closes or for 30 minutes after its last request/,
+      );
     }
     const viaCompat = await compatPost("lint-fixer");
     expect(viaCompat.status).toBe(409);
@@ -141,7 +143,9 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
 
     const rest = await (await server.as(alice, `/api/v1/posts?author=${encodeURIComponent("swarm/reviewer")}`)).json();
     expect(rest.posts).toMatchObject([{ id: postId, author: { kind: "agent", name: "swarm/reviewer" } }]);
-    const compat = await (await fetch(`${server.url}/teams/${team.slug}/posts?agent=swarm/reviewer`, { headers: { "x-api-key": alice } })).json();
+    const compat = await (
+      await fetch(`${server.url}/teams/${team.slug}/posts?agent=swarm/reviewer`, { headers: { "x-api-key": alice } })
+    ).json();
     expect(compat.posts).toMatchObject([{ postId: String(postId), author: "swarm/reviewer" }]);
 
     const page = await (await fetch(`${server.url}/?author=${encodeURIComponent("swarm/reviewer")}`, { headers: { cookie } })).text();
@@ -174,17 +178,29 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
       const rest = await setup({ token: invite.secret, username: "newcomer", displayName, password: "correct horse battery" });
       expect(rest.status, displayName).toBe(400);
       expect((await rest.json()).error.message, displayName).toMatch(message);
-      const web = await postForm(server, "/setup", { token: invite.secret, username: "newcomer", displayName, password: "correct horse battery" });
+      const web = await postForm(server, "/setup", {
+        token: invite.secret,
+        username: "newcomer",
+        displayName,
+        password: "correct horse battery",
+      });
       expect(web.status, displayName).toBe(400);
       expect(await web.text(), displayName).toMatch(message);
     }
-    const accepted = await setup({ token: invite.secret, username: "newcomer", displayName: "José  Ñúñez", password: "correct horse battery" });
+    const accepted = await setup({
+      token: invite.secret,
+      username: "newcomer",
+      displayName: "José  Ñúñez",
+      password: "correct horse battery",
+    });
     expect(accepted.status).toBe(201);
     expect((await accepted.json()).user.displayName).toBe("José Ñúñez");
   });
 
   it("an engineer sees which token wrote each agent post on the thread page; agents are not told", async () => {
-    const root = await (await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "whose token?" }) })).json();
+    const root = await (
+      await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "whose token?" }) })
+    ).json();
     const { client } = await pickName("tracer");
     await callTool(client, "create_post", { content: "a reply from a session", parent_post_id: root.id });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Team } from "../server/teams.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 describe.each(databaseKinds)("posts REST API on %s", (kind) => {
@@ -121,10 +121,7 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
 
   it("the same Idempotency-Key and body returns the first post; a different body is a conflict", async () => {
     const key = { "Idempotency-Key": "retry-123" };
-    const [one, two] = await Promise.all([
-      post(alice, { content: "exactly once" }, key),
-      post(alice, { content: "exactly once" }, key),
-    ]);
+    const [one, two] = await Promise.all([post(alice, { content: "exactly once" }, key), post(alice, { content: "exactly once" }, key)]);
     const ids = [(await one.json()).id, (await two.json()).id];
     expect(ids[0]).toBe(ids[1]);
     expect([one.status, two.status].sort()).toEqual([200, 201]);
@@ -146,7 +143,7 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
       ["an unknown field", () => post(alice, { content: "hi", author: "root" }), 400, /unknown field: author/],
       ["content of the wrong type", () => post(alice, { content: 42 }), 400, /content/],
       ["a parentId that is not a number", () => post(alice, { content: "x", parentId: "one" }), 400, /parentId/],
-      ["malformed JSON", () => server.as(alice, "/api/v1/posts", { method: "POST", body: "{\"content\":" }), 400, /JSON/],
+      ["malformed JSON", () => server.as(alice, "/api/v1/posts", { method: "POST", body: '{"content":' }), 400, /JSON/],
       [
         "the wrong content type",
         () => server.as(alice, "/api/v1/posts", { method: "POST", body: "content=hi", headers: { "content-type": "text/plain" } }),
@@ -205,7 +202,7 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
   it("a revoked token is refused on its next request", async () => {
     const token = await server.agent(alpha, "short-lived");
     expect((await server.as(token, "/api/v1/me")).status).toBe(200);
-    const { revokeAgentTokens } = await import("../server/agents.ts");
+    const { revokeAgentTokens } = await import("../server/domain/agents.ts");
     await revokeAgentTokens(server.database.db, { kind: "cli" }, alpha.id, "short-lived");
     const response = await server.as(token, "/api/v1/me");
     expect(response.status).toBe(401);

@@ -16,9 +16,13 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
   let team: Awaited<ReturnType<TestServer["team"]>>;
 
   beforeAll(async () => {
-    server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" }, {
-      onQuery: (statement) => statements.push(statement),
-    });
+    server = await startTestServer(
+      kind,
+      { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" },
+      {
+        onQuery: (statement) => statements.push(statement),
+      },
+    );
     team = await server.team("counted");
     token = await server.agent(team, "counter");
     cookie = await server.engineer(team, "watcher");
@@ -77,9 +81,11 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     for (let index = 0; index < 30; index++) await post({ content: `reply ${index} in the thread`, parentId: threadId });
     for (let index = 0; index < 10; index++) await post({ content: `thread ${index}`, tags: ["load"] });
     for (let index = 0; index < 11; index++) await server.agent(team, `extra-${index}`);
-    for (let index = 0; index < 10; index++) expect(await (await mcpCall("process_thoughts", { project_notes: `journal note ${index}` })).text()).toContain("Saved journal entry");
+    for (let index = 0; index < 10; index++)
+      expect(await (await mcpCall("process_thoughts", { project_notes: `journal note ${index}` })).text()).toContain("Saved journal entry");
     const large = await countStatements();
     expect(large).toEqual(small);
-    for (const [name, count] of Object.entries(large)) expect(count, `${name}: ${count} statements`).toBeLessThanOrEqual(livePages.has(name) ? 3 : 2);
+    for (const [name, count] of Object.entries(large))
+      expect(count, `${name}: ${count} statements`).toBeLessThanOrEqual(livePages.has(name) ? 3 : 2);
   });
 });

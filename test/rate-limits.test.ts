@@ -44,7 +44,9 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       const refused = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "one too many" }) });
       await expectRateLimited(refused, "token");
       expect(refused.headers.get("retry-after")).toBe("5");
-      const feed = await (await fetch(`${server.url}/api/v1/posts`, { headers: { authorization: `Bearer ${await server.agent(team, "reader")}` } })).json();
+      const feed = await (
+        await fetch(`${server.url}/api/v1/posts`, { headers: { authorization: `Bearer ${await server.agent(team, "reader")}` } })
+      ).json();
       expect(feed.posts).toEqual([]);
     });
 
@@ -95,8 +97,18 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       expect(partly.status).toBe(200);
       expect(partly.headers.get("ratelimit")).toMatch(/^"token";r=0;t=\d+$/);
       const answers = (await partly.json()) as ToolAnswer[];
-      expect(answers.filter((answer) => !answer.result.isError).map((answer) => answer.id).sort()).toEqual([1, 2, 3]);
-      expect(answers.filter((answer) => answer.result.isError).map((answer) => [answer.id, answer.result.content[0]!.text]).sort()).toEqual([
+      expect(
+        answers
+          .filter((answer) => !answer.result.isError)
+          .map((answer) => answer.id)
+          .sort(),
+      ).toEqual([1, 2, 3]);
+      expect(
+        answers
+          .filter((answer) => answer.result.isError)
+          .map((answer) => [answer.id, answer.result.content[0]!.text])
+          .sort(),
+      ).toEqual([
         [4, "Too many requests with this token. Wait 5 seconds and try again."],
         [5, "Too many requests with this token. Wait 5 seconds and try again."],
       ]);
@@ -104,8 +116,13 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       const refused = await send(calls(6, 2));
       expect(refused.status).toBe(200);
       expect(refused.headers.get("retry-after")).toMatch(/^[1-5]$/);
-      expect(((await refused.json()) as ToolAnswer[]).map((answer) => [answer.id, answer.result.isError])).toEqual([[6, true], [7, true]]);
-      const feed = await (await fetch(`${server.url}/teams/limited/posts`, { headers: { "x-api-key": await server.agent(team, "batch-reader") } })).json();
+      expect(((await refused.json()) as ToolAnswer[]).map((answer) => [answer.id, answer.result.isError])).toEqual([
+        [6, true],
+        [7, true],
+      ]);
+      const feed = await (
+        await fetch(`${server.url}/teams/limited/posts`, { headers: { "x-api-key": await server.agent(team, "batch-reader") } })
+      ).json();
       expect(feed.posts.filter((post: { author: string }) => post.author === "mcp-batcher")).toHaveLength(3);
     });
 
@@ -192,12 +209,15 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       expect(ran.length).toBeLessThanOrEqual(120 + 20 * seconds);
       const refused = answers.filter((answer) => answer.result.isError);
       expect(refused.length).toBeGreaterThan(0);
-      for (const answer of refused) expect(answer.result.content[0]!.text).toBe("Too many requests with this token. Wait 1 second and try again.");
+      for (const answer of refused)
+        expect(answer.result.content[0]!.text).toBe("Too many requests with this token. Wait 1 second and try again.");
       // The RateLimit headers tell the bucket after the whole batch, not after its first call.
       expect(Number(/r=(\d+)/.exec(first.headers.get("ratelimit")!)![1])).toBeLessThanOrEqual(20 + 20 * seconds);
       expect(second.headers.get("ratelimit")).toMatch(/^"token";r=0;t=\d+$/);
       // Refused calls wrote nothing: the feed holds exactly the posts whose calls ran.
-      const feed = await (await fetch(`${server.url}/teams/batched/posts`, { headers: { "x-api-key": await server.agent(team, "counter") } })).json();
+      const feed = await (
+        await fetch(`${server.url}/teams/batched/posts`, { headers: { "x-api-key": await server.agent(team, "counter") } })
+      ).json();
       expect(feed.totalCount).toBe(ran.length);
     }, 60_000);
   });
@@ -339,10 +359,16 @@ describe("rate-limit configuration", () => {
   });
 
   it("reads trusted proxies as addresses and CIDR ranges, and refuses anything else naming the variable", () => {
-    expect(loadConfig({ BOTBOARD_TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8,fd00::/8" }).trustedProxies).toEqual(["127.0.0.1", "10.0.0.0/8", "fd00::/8"]);
+    expect(loadConfig({ BOTBOARD_TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8,fd00::/8" }).trustedProxies).toEqual([
+      "127.0.0.1",
+      "10.0.0.0/8",
+      "fd00::/8",
+    ]);
     expect(loadConfig({}).trustedProxies).toEqual([]);
     for (const bad of ["localhost", "10.0.0.0/33", "10.0.0.1/8/1", "10.0.0.0/x"]) {
-      expect(() => loadConfig({ BOTBOARD_TRUSTED_PROXIES: bad })).toThrow(/BOTBOARD_TRUSTED_PROXIES: must be comma-separated IP addresses or CIDR ranges/);
+      expect(() => loadConfig({ BOTBOARD_TRUSTED_PROXIES: bad })).toThrow(
+        /BOTBOARD_TRUSTED_PROXIES: must be comma-separated IP addresses or CIDR ranges/,
+      );
     }
   });
 

@@ -7,9 +7,11 @@ import { followEvents } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { freshDatabase } from "./support/server.ts";
 
-const shippedMigrations = (JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
-  entries: unknown[];
-}).entries.length;
+const shippedMigrations = (
+  JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
+    entries: unknown[];
+  }
+).entries.length;
 
 type Replica = { process: ChildProcess; url: string; output: () => string };
 
@@ -82,7 +84,7 @@ describe("two server processes on one Postgres", () => {
       await feed.waitFor((event) => event.event === "post" && event.id === String(id), 5_000);
       expect(Date.now() - started).toBeLessThan(5_000);
       const fresh = await callTool(mcp, "read_new", { limit: 100 });
-      expect((fresh.structuredContent?.posts as { id: number; content: string }[]).map((post) => [post.id, post.content])).toEqual([
+      expect(((fresh.structuredContent?.posts ?? []) as { id: number; content: string }[]).map((post) => [post.id, post.content])).toEqual([
         [id, "written through the first process"],
       ]);
     } finally {
@@ -115,7 +117,11 @@ describe("two server processes on one Postgres", () => {
     expect(Date.now() - revokedAt).toBeLessThan(1_000);
     const mcpRefused = await fetch(`${second.url}/mcp`, {
       method: "POST",
-      headers: { authorization: `Bearer ${doomed.token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      headers: {
+        authorization: `Bearer ${doomed.token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(mcpRefused.status).toBe(401);

@@ -29,7 +29,10 @@ describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
       const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
       const live = await fetch(`${server.url}/events`, { headers: { cookie, accept: "text/event-stream" } });
       expect(live.status).toBe(200);
-      const liveEnded = live.text().then(() => "ended", () => "ended");
+      const liveEnded = live.text().then(
+        () => "ended",
+        () => "ended",
+      );
 
       const exited = new Promise<number | null>((resolve) => server.process.once("exit", resolve));
       const inFlight = Array.from({ length: 30 }, (_, index) => send(index));

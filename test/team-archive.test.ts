@@ -41,7 +41,9 @@ describe("export and import of a team", () => {
 
       const imported = await runBotboard(["import", archive], target.env);
       expect(imported.stderr).toBe("");
-      expect(imported.stdout).toContain("Imported team movers: 1 teams, 1 users, 2 agents, 2 agent_tokens, 2 posts, 1 journal_entries, 1 read_cursors");
+      expect(imported.stdout).toContain(
+        "Imported team movers: 1 teams, 1 users, 2 agents, 2 agent_tokens, 2 posts, 1 journal_entries, 1 read_cursors",
+      );
 
       const moved = await startTestServer("postgres", target.env);
       try {
@@ -52,7 +54,9 @@ describe("export and import of a team", () => {
         expect(await (await moved.as(token, `/api/v1/posts/${root.id}`)).json()).toEqual(thread);
         const found = await (await moved.as(token, "/api/v1/search?q=deploy")).json();
         expect(found.results.map((hit: { post: { id: number } }) => hit.post.id)).toEqual([root.id]);
-        const next = await (await moved.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "after the move" }) })).json();
+        const next = await (
+          await moved.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "after the move" }) })
+        ).json();
         expect(next.id).toBeGreaterThan(root.id + 1);
         await moved.settled();
         expect((await (await moved.as(reader, "/api/v1/unread")).json()).posts.map((p: { id: number }) => p.id)).toEqual([next.id]);
@@ -85,7 +89,10 @@ describe("export and import of a team", () => {
         [
           '{"format":"botboard-team-archive/1","team":"crafted"}',
           JSON.stringify({ table: "teams", row: { id: teamId, slug: "crafted", name: "Crafted", createdAt: "2026-11-01T00:00:00.000Z" } }),
-          JSON.stringify({ table: "posts", row: { id: 1, teamId, authorKind: "human", authorName: "x", content: "far ahead", tags: [], txId: "99999999999" } }),
+          JSON.stringify({
+            table: "posts",
+            row: { id: 1, teamId, authorKind: "human", authorName: "x", content: "far ahead", tags: [], txId: "99999999999" },
+          }),
         ].join("\n"),
       );
       const result = await runBotboard(["import", archive], target.env);

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addAgentToken } from "../server/agents.ts";
-import { cli } from "../server/operations.ts";
+import { addAgentToken } from "../server/domain/agents.ts";
+import { cli } from "../server/domain/callers.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -83,8 +83,20 @@ describe("tokens across two server processes on one Postgres", () => {
     const bodies: string[] = [];
     const keep = async (response: Response) => bodies.push(`${response.status} ${await response.text()}`);
     const json = { "content-type": "application/json" };
-    await keep(await fetch(`${second.url}/api/v1/posts`, { method: "POST", headers: { ...json, authorization: `Bearer ${token}` }, body: '{"content":"logged?"}' }));
-    await keep(await fetch(`${second.url}/api/v1/posts`, { method: "POST", headers: { ...json, authorization: `Bearer ${token}` }, body: "{not json" }));
+    await keep(
+      await fetch(`${second.url}/api/v1/posts`, {
+        method: "POST",
+        headers: { ...json, authorization: `Bearer ${token}` },
+        body: '{"content":"logged?"}',
+      }),
+    );
+    await keep(
+      await fetch(`${second.url}/api/v1/posts`, {
+        method: "POST",
+        headers: { ...json, authorization: `Bearer ${token}` },
+        body: "{not json",
+      }),
+    );
     await keep(await me(second.url, madeUp));
     await keep(await fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Token ${token}` } }));
     await keep(await fetch(`${second.url}/teams/quiet/posts`, { headers: { "x-api-key": token } }));
@@ -173,7 +185,7 @@ describe.each(databaseKinds)("tokens on %s", (kind) => {
 });
 
 describe("secret comparisons", () => {
-  const root = fileURLToPath(new URL("../", import.meta.url));
+  const root = fileURLToPath(new URL("..", import.meta.url));
   const sources = ["server", "server/routes", "mcp"].flatMap((folder) =>
     readdirSync(join(root, folder))
       .filter((name) => name.endsWith(".ts"))

@@ -3,8 +3,8 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameEntries, postHeader } from "../mcp/format.ts";
 import { databaseErrorAsAppError } from "../server/db/client.ts";
-import type { Team } from "../server/teams.ts";
-import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/untrusted-text.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 import { renderMarkdown } from "../views/markdown.ts";
 import { callTool, connectMcp, type ToolCall } from "./support/mcp.ts";
 import { csrfTokenOf } from "./support/web.ts";
@@ -12,12 +12,46 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
 
 /** One or more of each class a reader could be fooled by; each must come back as its code. */
 const hiddenCharacters = [
-  "\u0000", "\u0007", "\u001b", "\r", "\u000b", "\u007f", // C0 (but newline and tab) and DEL
-  "\u0080", "\u0085", "\u009b", // C1: NEL, CSI
-  "\u061c", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", // bidi
-  "\u200b", "\u200c", "\u200d", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\ufeff", // zero-width
-  "\u2028", "\u2029", // line and paragraph separators
-  "\u00ad", "\u180e", "\ufff9", "\ufffa", "\ufffb", "\u{e0001}", "\u{e0041}", "\u{e007f}", // other format characters
+  "\u0000",
+  "\u0007",
+  "\u001b",
+  "\r",
+  "\u000b",
+  "\u007f", // C0 (but newline and tab) and DEL
+  "\u0080",
+  "\u0085",
+  "\u009b", // C1: NEL, CSI
+  "\u061c",
+  "\u200e",
+  "\u200f",
+  "\u202a",
+  "\u202b",
+  "\u202c",
+  "\u202d",
+  "\u202e",
+  "\u2066",
+  "\u2067",
+  "\u2068",
+  "\u2069", // bidi
+  "\u200b",
+  "\u200c",
+  "\u200d",
+  "\u2060",
+  "\u2061",
+  "\u2062",
+  "\u2063",
+  "\u2064",
+  "\ufeff", // zero-width
+  "\u2028",
+  "\u2029", // line and paragraph separators
+  "\u00ad",
+  "\u180e",
+  "\ufff9",
+  "\ufffa",
+  "\ufffb",
+  "\u{e0001}",
+  "\u{e0041}",
+  "\u{e007f}", // other format characters
 ];
 
 const label = (character: string) => `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
@@ -123,7 +157,8 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     }
     for (const [, result] of results.slice(0, 3)) {
       expect(result.text).toContain(revealInvisibleCharacters(hostile));
-      for (const character of storable) expect(result.text).toContain(`[U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}]`);
+      for (const character of storable)
+        expect(result.text).toContain(`[U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}]`);
     }
     const [, listed] = results[0]!;
     expect((listed.structuredContent as { posts: { content: string }[] }).posts[0]!.content).toBe(hostile);
@@ -150,7 +185,11 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
   it("a lone surrogate is a 400 naming the field in REST and the compat API, and nothing is written", async () => {
     // JSON.stringify spells a lone surrogate as the escape "\ud800", as any client's JSON would.
     const send = (path: string, body: object, headers: Record<string, string> = { authorization: `Bearer ${writerToken}` }) =>
-      fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
     const before = (await (await server.as(writerToken, "/api/v1/posts?limit=100")).json()).posts.length;
     const refusals = [
       ["content", await send("/api/v1/posts", { content: "half \ud800 a pair" })],
@@ -163,7 +202,9 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
       expect(response.status, field).toBe(400);
       const { error } = await response.json();
       expect(error.code).toBe("invalid");
-      expect(error.message).toMatch(new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`));
+      expect(error.message).toMatch(
+        new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`),
+      );
     }
     expect((await (await server.as(writerToken, "/api/v1/posts?limit=100")).json()).posts.length).toBe(before);
     // A well-formed pair (an emoji) is stored as sent, so a retry with the same key is the same post.
@@ -186,7 +227,9 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     ] as const;
     for (const [field, result] of refusals) {
       expect(result.isError, field).toBe(true);
-      expect(result.text).toMatch(new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`));
+      expect(result.text).toMatch(
+        new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`),
+      );
     }
     // A filter only reads: one with a lone surrogate matches nothing, and is never a server error.
     const filtered = await callTool(reader, "read_posts", { agent_filter: "\ud800", tag_filter: "\udc00" });

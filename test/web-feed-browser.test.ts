@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { cli } from "../server/operations.ts";
-import type { Team } from "../server/teams.ts";
-import { createInvite } from "../server/users.ts";
+import { cli } from "../server/domain/callers.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { createInvite } from "../server/domain/users.ts";
 import { artifactsDir, launchChromium, screenshotBothSchemes, watchPage, type PageWatch } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -194,7 +194,7 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
   it("an agent's XSS payloads stay inert text", async () => {
     const payloads = [
       "<script>window.__pwned = 'script'; alert('script')</script>",
-      '<img src=x onerror="window.__pwned=\'img\'; alert(\'img\')">',
+      "<img src=x onerror=\"window.__pwned='img'; alert('img')\">",
       "[click me](javascript:alert('link'))",
       "[tricky](JaVaScRiPt&#58;alert('entity'))",
       "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",

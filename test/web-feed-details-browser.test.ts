@@ -1,7 +1,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Team } from "../server/teams.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { artifactsDir, launchChromium, watchPage, type PageWatch } from "./support/browser.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -87,13 +87,18 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
     const count = page.locator(`#post-${root.id} .reply-count`);
     expect(await count.textContent()).toBe("Reply");
     await createPost(bob, { content: "Yes, on CI only.", parent_post_id: root.id });
-    await page.waitForFunction((id) => document.querySelector(`#post-${id} .reply-count`)?.textContent === "1 reply", root.id, { timeout: 2000 });
+    await page.waitForFunction((id) => document.querySelector(`#post-${id} .reply-count`)?.textContent === "1 reply", root.id, {
+      timeout: 2000,
+    });
     await createPost(alice, { content: "Same here.", parent_post_id: root.id });
-    await page.waitForFunction((id) => document.querySelector(`#post-${id} .reply-count`)?.textContent === "2 replies", root.id, { timeout: 2000 });
+    await page.waitForFunction((id) => document.querySelector(`#post-${id} .reply-count`)?.textContent === "2 replies", root.id, {
+      timeout: 2000,
+    });
   });
 
   it("the pill counts several new posts while the reader is scrolled down, and shows them newest first", async () => {
-    for (let index = 0; index < 16; index++) await createPost(bob, { content: `Filler ${index}\n\nmore text so the feed is long enough to scroll` });
+    for (let index = 0; index < 16; index++)
+      await createPost(bob, { content: `Filler ${index}\n\nmore text so the feed is long enough to scroll` });
     await openLive("/");
     await page.mouse.wheel(0, 1500);
     await page.waitForFunction(() => window.scrollY > 300);
@@ -131,7 +136,7 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
       stops.push(
         await page.evaluate(() => {
           const active = document.activeElement as HTMLElement;
-          return active.id || active.className.split(" ")[0] + ":" + (active.textContent ?? "").trim();
+          return active.id || `${active.className.split(" ")[0]}:${(active.textContent ?? "").trim()}`;
         }),
       );
     }
@@ -163,7 +168,8 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
   });
 
   it("on a phone no page scrolls sideways", async () => {
-    const root = (await createPost(alice, { content: "A thread for the phone: `a-very-long-identifier-without-any-spaces-in-it-at-all`" })).id;
+    const root = (await createPost(alice, { content: "A thread for the phone: `a-very-long-identifier-without-any-spaces-in-it-at-all`" }))
+      .id;
     await page.setViewportSize({ width: 360, height: 740 });
     for (const path of ["/", `/posts/${root}`, "/search?q=phone", "/agents", "/agents/alice", "/admin", "/journal"]) {
       await page.goto(`${server.url}${path}`);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../server/config.ts";
 import { sessions } from "../server/db/schema/index.ts";
 import { startServer } from "../server/main.ts";
-import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/teams.ts";
+import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
@@ -86,16 +86,30 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
 
   it("a POST from another origin is refused even with the right token", async () => {
     const token = await csrfTokenOf(server, ann);
-    const response = await postForm(server, "/posts", { content: "cross-site", _csrf: token }, { cookie: ann, origin: "https://evil.example" });
+    const response = await postForm(
+      server,
+      "/posts",
+      { content: "cross-site", _csrf: token },
+      { cookie: ann, origin: "https://evil.example" },
+    );
     expect(response.status).toBe(403);
   });
 
   it("with the token an engineer's post reaches agents, marked human", async () => {
     const token = await csrfTokenOf(server, ann);
-    const response = await postForm(server, "/posts", { content: "Please rebase on main.", tags: "ci, process", _csrf: token }, { cookie: ann });
+    const response = await postForm(
+      server,
+      "/posts",
+      { content: "Please rebase on main.", tags: "ci, process", _csrf: token },
+      { cookie: ann },
+    );
     expect(response.status).toBe(303);
     const feed = await (await server.as(alice, "/api/v1/posts")).json();
-    expect(feed.posts[0]).toMatchObject({ content: "Please rebase on main.", author: { kind: "human", name: "ann" }, tags: ["ci", "process"] });
+    expect(feed.posts[0]).toMatchObject({
+      content: "Please rebase on main.",
+      author: { kind: "human", name: "ann" },
+      tags: ["ci", "process"],
+    });
   });
 
   it("another team's post id is a 404, in pages as in the thread view", async () => {
@@ -107,7 +121,7 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
   });
 
   it("an agent's raw HTML and javascript: links come out as inert text", async () => {
-    const payload = '<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) [ok](https://example.com)';
+    const payload = "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) [ok](https://example.com)";
     const created = await (await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: payload }) })).json();
     const page = await (await fetch(`${server.url}/posts/${created.id}`, { headers: { cookie: ann } })).text();
     expect(page).not.toMatch(/<script>alert/);
@@ -119,7 +133,12 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
 
   it("an admin edits the agents' instructions; the change is audited and empty restores the default", async () => {
     const token = await csrfTokenOf(server, ann);
-    const saved = await postForm(server, "/admin/instructions", { instructions: "Always run <tests> first.", _csrf: token }, { cookie: ann });
+    const saved = await postForm(
+      server,
+      "/admin/instructions",
+      { instructions: "Always run <tests> first.", _csrf: token },
+      { cookie: ann },
+    );
     expect(saved.status).toBe(200);
     const page = await saved.text();
     expect(page).toContain("Agent instructions saved.");
@@ -148,7 +167,10 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     path = "/events",
   ) {
     const controller = new AbortController();
-    const response = await fetch(`${server.url}${path}`, { headers: { cookie: ann, accept: "text/event-stream", ...headers }, signal: controller.signal });
+    const response = await fetch(`${server.url}${path}`, {
+      headers: { cookie: ann, accept: "text/event-stream", ...headers },
+      signal: controller.signal,
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/event-stream");
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -176,10 +198,14 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
 
   it("the live stream carries the team's new posts and never another team's", async () => {
     const eve = await server.agent(beta, "eve-live");
-    const text = await readEvents({}, (seen) => seen.includes("alpha live post"), async () => {
-      await server.as(eve, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "beta live post" }) });
-      await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "alpha live post" }) });
-    });
+    const text = await readEvents(
+      {},
+      (seen) => seen.includes("alpha live post"),
+      async () => {
+        await server.as(eve, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "beta live post" }) });
+        await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "alpha live post" }) });
+      },
+    );
     const block = text.split("\n\n").find((event) => event.includes("alpha live post")) ?? "";
     expect(block).toContain("event: post");
     expect(block).toMatch(/^id: \d+$/m);
@@ -190,14 +216,18 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
   it.runIf(kind === "postgres")("a post written through a second server process reaches this one's live stream", async () => {
     const second = await startServer(loadConfig({ PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: server.config.databaseUrl }));
     try {
-      const text = await readEvents({}, (seen) => seen.includes("via the other process"), async () => {
-        const response = await fetch(`${second.url}/api/v1/posts`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
-          body: JSON.stringify({ content: "via the other process" }),
-        });
-        expect(response.status).toBe(201);
-      });
+      const text = await readEvents(
+        {},
+        (seen) => seen.includes("via the other process"),
+        async () => {
+          const response = await fetch(`${second.url}/api/v1/posts`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+            body: JSON.stringify({ content: "via the other process" }),
+          });
+          expect(response.status).toBe(201);
+        },
+      );
       expect(text).toContain("via the other process");
     } finally {
       await second.close();
@@ -222,19 +252,29 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     const idsIn = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
 
     const expected: number[] = [];
-    const live = await readEvents({}, (seen) => seen.includes("bea tagged"), async () => {
-      await post(alice, "alice tagged", ["deploy"]);
-      expected.push(await post(bea, "bea untagged"));
-      await post(alice, "alice untagged");
-      expected.push(await post(bea, "bea tagged", ["deploy"]));
-    }, "/events?author=bea-live");
+    const live = await readEvents(
+      {},
+      (seen) => seen.includes("bea tagged"),
+      async () => {
+        await post(alice, "alice tagged", ["deploy"]);
+        expected.push(await post(bea, "bea untagged"));
+        await post(alice, "alice untagged");
+        expected.push(await post(bea, "bea tagged", ["deploy"]));
+      },
+      "/events?author=bea-live",
+    );
     expect(idsIn(live)).toEqual(expected);
     expect(live).not.toContain("alice");
 
     const anchor = await post(alice, "before the drop");
     await post(bea, "missed, untagged");
     const missedTagged = await post(alice, "missed, tagged", ["Deploy"]);
-    const caughtUp = await readEvents({ "last-event-id": String(anchor) }, (seen) => seen.includes("missed, tagged"), undefined, "/events?tag=deploy");
+    const caughtUp = await readEvents(
+      { "last-event-id": String(anchor) },
+      (seen) => seen.includes("missed, tagged"),
+      undefined,
+      "/events?tag=deploy",
+    );
     expect(idsIn(caughtUp)).toEqual([missedTagged]);
 
     expect((await fetch(`${server.url}/events?thread=abc`, { headers: { cookie: ann } })).status).toBe(400);

@@ -1,7 +1,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Team } from "../server/teams.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { artifactsDir, launchChromium, screenshotBothSchemes, watchPage, type PageWatch } from "./support/browser.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -39,7 +39,8 @@ describe.each(databaseKinds)("the journal pages in Chromium on %s", (kind) => {
       user_context: "Ann prefers short status posts with a clear next step.",
     });
     xssEntry = await write(alice, {
-      feelings: "<script>window.__pwned = 1; alert('journal')</script> <img src=x onerror=\"window.__pwned = 2\"> [x](javascript:alert(3)) report\u202Etxt.exe",
+      feelings:
+        "<script>window.__pwned = 1; alert('journal')</script> <img src=x onerror=\"window.__pwned = 2\"> [x](javascript:alert(3)) report\u202Etxt.exe",
     });
     await server.engineer(team, "ann");
     const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });

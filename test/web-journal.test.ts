@@ -1,6 +1,6 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Team } from "../server/teams.ts";
+import type { Team } from "../server/domain/teams.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -103,7 +103,17 @@ describe.each(databaseKinds)("the journal pages over plain HTTP on %s", (kind) =
   });
 
   it("hostile query strings get an answer below 500", async () => {
-    for (const query of ["q=%00", "agent=%00", "q=a&agent=%00", "page=-1", "page=1e400", "q=%22%22%22", "q=!!!%20-%20|", "type=both", "q[]=x"]) {
+    for (const query of [
+      "q=%00",
+      "agent=%00",
+      "q=a&agent=%00",
+      "page=-1",
+      "page=1e400",
+      "q=%22%22%22",
+      "q=!!!%20-%20|",
+      "type=both",
+      "q[]=x",
+    ]) {
       const { status } = await page(`/journal?${query}`);
       expect(status, query).toBeLessThan(500);
     }

@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { posts } from "../server/db/schema/index.ts";
-import type { Team } from "../server/teams.ts";
-import { displayPrefixOf } from "../server/tokens.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { displayPrefixOf } from "../server/domain/tokens.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
@@ -44,7 +44,10 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     const single = await post(alice, { content: "Lint is green." });
     await post(bob, { content: "Thanks", parentId: single.id });
     const quiet = await post(bob, { content: "Nobody answers this one." });
-    await server.database.db.update(posts).set({ createdAt: sql`now() - interval '3 hours 5 minutes'` }).where(sql`${posts.id} = ${busy.id}`);
+    await server.database.db
+      .update(posts)
+      .set({ createdAt: sql`now() - interval '3 hours 5 minutes'` })
+      .where(sql`${posts.id} = ${busy.id}`);
 
     const feed = (await html("/")).text;
     expect(cardOf(feed, busy.id)).toContain('data-reply-count="2">2 replies</a>');
@@ -57,7 +60,8 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
 
   it("markdown renders code blocks, lists and http(s)/mailto links; images never load", async () => {
     const created = await post(alice, {
-      content: "Steps:\n\n1. run `npm ci`\n2. run the tests\n\n```ts\nconst port = 5432;\n```\n\n[docs](https://example.com/docs) · [mail](mailto:ops@example.com) ![x](https://example.com/x.png)",
+      content:
+        "Steps:\n\n1. run `npm ci`\n2. run the tests\n\n```ts\nconst port = 5432;\n```\n\n[docs](https://example.com/docs) · [mail](mailto:ops@example.com) ![x](https://example.com/x.png)",
     });
     const card = cardOf((await html(`/posts/${created.id}`)).text, created.id);
     expect(card).toContain("<ol>");
@@ -71,7 +75,12 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
   it("an agent's page shows its own posts, last seen, posts per day and its tokens, live or revoked", async () => {
     const spare = await server.agent(alpha, "alice");
     const mine = await post(alice, { content: "Alice's own finding." });
-    const revoke = await postForm(server, "/admin/tokens/revoke", { target: displayPrefixOf(spare), _csrf: await csrfTokenOf(server, ann) }, { cookie: ann });
+    const revoke = await postForm(
+      server,
+      "/admin/tokens/revoke",
+      { target: displayPrefixOf(spare), _csrf: await csrfTokenOf(server, ann) },
+      { cookie: ann },
+    );
     expect(revoke.status).toBe(200);
     const { status, text } = await html("/agents/alice");
     expect(status).toBe(200);
@@ -133,7 +142,12 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect(threadFilter).toContain("No posts yet");
     expect((await html("/search?q=zeppelin")).text).toContain("No posts match.");
     expect((await html("/agents/eve")).status).toBe(404);
-    const reply = await postForm(server, "/posts", { content: "crossing over", parentId: String(foreign.id), _csrf: token }, { cookie: ann });
+    const reply = await postForm(
+      server,
+      "/posts",
+      { content: "crossing over", parentId: String(foreign.id), _csrf: token },
+      { cookie: ann },
+    );
     expect(reply.status).toBe(404);
     expect((await postForm(server, `/posts/${foreign.id}/delete`, { _csrf: token }, { cookie: ann })).status).toBe(404);
     expect((await postForm(server, "/admin/posts/delete", { postId: String(foreign.id), _csrf: token }, { cookie: ann })).status).toBe(404);
@@ -153,7 +167,8 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     const page = await created.text();
     const secret = /id="new-token"[^>]*><code>([^<]+)</.exec(page)?.[1]?.trim() ?? "";
     expect(secret).toMatch(/^bb_/);
-    for (const id of ["setup-claude", "setup-codex", "setup-generic"]) expect(page).toMatch(new RegExp(`id="${id}"[^>]*><code>[^<]*${secret}`));
+    for (const id of ["setup-claude", "setup-codex", "setup-generic"])
+      expect(page).toMatch(new RegExp(`id="${id}"[^>]*><code>[^<]*${secret}`));
     const generic = JSON.parse(/id="setup-generic"[^>]*><code>([^<]+)</.exec(page)![1]!.replaceAll("&quot;", '"'));
     expect(generic.mcpServers.botboard).toEqual({ type: "http", url: `${server.url}/mcp`, headers: { Authorization: `Bearer ${secret}` } });
     for (const path of ["/admin", "/agents/carol", "/agents"]) expect((await html(path)).text).not.toContain(secret);

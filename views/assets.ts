@@ -19,7 +19,12 @@ function ownAsset(name: string, contentType: string): Asset {
 function htmxAsset(): Asset {
   const { version } = require("htmx.org/package.json") as { version: string };
   const body = readFileSync(require.resolve("htmx.org/dist/htmx.min.js"));
-  return { url: `/assets/htmx-${version}.min.js`, body, gzipped: gzipSync(body, { level: 9 }), contentType: "text/javascript; charset=utf-8" };
+  return {
+    url: `/assets/htmx-${version}.min.js`,
+    body,
+    gzipped: gzipSync(body, { level: 9 }),
+    contentType: "text/javascript; charset=utf-8",
+  };
 }
 
 export const assets = {

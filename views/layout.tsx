@@ -1,6 +1,6 @@
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
-import type { HumanCaller } from "../server/callers.ts";
+import type { HumanCaller } from "../server/domain/callers.ts";
 import { assets } from "./assets.ts";
 
 export type PageContext = { caller: HumanCaller; csrfToken: string };

@@ -1,5 +1,5 @@
 import MarkdownIt from "markdown-it";
-import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/untrusted-text.ts";
+import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 
 const safeLinkPattern = /^(https?:|mailto:)/i;
 
@@ -12,7 +12,8 @@ const markdown = new MarkdownIt({ html: false, linkify: true, breaks: true });
 markdown.disable(["image"]);
 markdown.validateLink = (url) => safeLinkPattern.test(url.trim());
 
-const defaultLinkOpen = markdown.renderer.rules.link_open ?? ((tokens, index, options, _env, self) => self.renderToken(tokens, index, options));
+const defaultLinkOpen =
+  markdown.renderer.rules.link_open ?? ((tokens, index, options, _env, self) => self.renderToken(tokens, index, options));
 markdown.renderer.rules.link_open = (tokens, index, options, env, self) => {
   tokens[index]!.attrSet("rel", "nofollow noopener noreferrer");
   return defaultLinkOpen(tokens, index, options, env, self);

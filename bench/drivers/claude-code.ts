@@ -26,7 +26,9 @@ const claudeBinary = () => findExecutable("CLAUDE_BIN", "claude");
 
 function hasCredentials(): boolean {
   return Boolean(
-    process.env.ANTHROPIC_API_KEY || process.env.CLAUDE_CODE_OAUTH_TOKEN || process.env.ANTHROPIC_AUTH_TOKEN ||
+    process.env.ANTHROPIC_API_KEY ||
+      process.env.CLAUDE_CODE_OAUTH_TOKEN ||
+      process.env.ANTHROPIC_AUTH_TOKEN ||
       existsSync(join(process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"), ".credentials.json")),
   );
 }
@@ -34,7 +36,10 @@ function hasCredentials(): boolean {
 export const claudeCodeDriver: Driver = {
   name: "claude-code",
   async check() {
-    if (!claudeBinary()) throw new DriverUnavailable("The claude-code driver needs the `claude` CLI: npm install -g @anthropic-ai/claude-code, or set CLAUDE_BIN.");
+    if (!claudeBinary())
+      throw new DriverUnavailable(
+        "The claude-code driver needs the `claude` CLI: npm install -g @anthropic-ai/claude-code, or set CLAUDE_BIN.",
+      );
     if (!hasCredentials()) throw new DriverUnavailable("The claude-code driver needs ANTHROPIC_API_KEY (or a `claude` login).");
   },
   async run({ workspace, prompt, mcp, model, timeoutMs, signal }) {
@@ -44,8 +49,21 @@ export const claudeCodeDriver: Driver = {
       const servers = mcp ? { botboard: { type: "http", url: mcp.url, headers: { Authorization: `Bearer ${mcp.token}` } } } : {};
       writeFileSync(mcpConfig, JSON.stringify({ mcpServers: servers }));
       const allowed = [...builtinTools, ...(mcp ? ["mcp__botboard"] : [])];
-      const args = ["-p", prompt, "--output-format", "stream-json", "--verbose", "--mcp-config", mcpConfig, "--strict-mcp-config",
-        "--allowedTools", allowed.join(","), "--permission-mode", "acceptEdits", ...(model ? ["--model", model] : [])];
+      const args = [
+        "-p",
+        prompt,
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--mcp-config",
+        mcpConfig,
+        "--strict-mcp-config",
+        "--allowedTools",
+        allowed.join(","),
+        "--permission-mode",
+        "acceptEdits",
+        ...(model ? ["--model", model] : []),
+      ];
       const result = emptyResult();
       let final: StreamEvent | undefined;
       const outcome = await runProcess(claudeBinary()!, args, {
@@ -62,7 +80,8 @@ export const claudeCodeDriver: Driver = {
             return;
           }
           if (event.type === "assistant") {
-            for (const block of event.message?.content ?? []) if (block.type === "tool_use" && block.name) countCall(result.toolCalls, block.name);
+            for (const block of event.message?.content ?? [])
+              if (block.type === "tool_use" && block.name) countCall(result.toolCalls, block.name);
           }
           if (event.type === "result") final = event;
         },

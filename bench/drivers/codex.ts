@@ -21,7 +21,11 @@ const codexBinary = () => findExecutable("CODEX_BIN", "codex");
 const tokenVariable = "BOTBOARD_BENCH_TOKEN";
 
 function hasCredentials(): boolean {
-  return Boolean(process.env.OPENAI_API_KEY || process.env.CODEX_API_KEY || existsSync(join(process.env.CODEX_HOME ?? join(homedir(), ".codex"), "auth.json")));
+  return Boolean(
+    process.env.OPENAI_API_KEY ||
+      process.env.CODEX_API_KEY ||
+      existsSync(join(process.env.CODEX_HOME ?? join(homedir(), ".codex"), "auth.json")),
+  );
 }
 
 /** What a Codex item counts as among tool calls: MCP tools by their own name, the rest by item type. */
@@ -34,15 +38,28 @@ function toolOf(item: NonNullable<CodexEvent["item"]>): string | undefined {
 export const codexDriver: Driver = {
   name: "codex",
   async check() {
-    if (!codexBinary()) throw new DriverUnavailable("The codex driver needs the `codex` CLI: npm install -g @openai/codex, or set CODEX_BIN.");
+    if (!codexBinary())
+      throw new DriverUnavailable("The codex driver needs the `codex` CLI: npm install -g @openai/codex, or set CODEX_BIN.");
     if (!hasCredentials()) throw new DriverUnavailable("The codex driver needs OPENAI_API_KEY (or a `codex login`).");
   },
   async run({ workspace, prompt, mcp, model, timeoutMs, signal }) {
-    const args = ["exec", "--json", "--skip-git-repo-check", "--cd", workspace, "-c", 'approval_policy="never"', "-c", 'sandbox_mode="workspace-write"',
+    const args = [
+      "exec",
+      "--json",
+      "--skip-git-repo-check",
+      "--cd",
+      workspace,
+      "-c",
+      'approval_policy="never"',
+      "-c",
+      'sandbox_mode="workspace-write"',
       ...(model ? ["-m", model] : []),
       ...(mcp ? ["-c", `mcp_servers.botboard={ url = ${JSON.stringify(mcp.url)}, bearer_token_env_var = "${tokenVariable}" }`] : []),
-      ...(process.env.BOTBOARD_BENCH_CODEX_CONFIG ? JSON.parse(process.env.BOTBOARD_BENCH_CODEX_CONFIG).flatMap((override: string) => ["-c", override]) : []),
-      prompt];
+      ...(process.env.BOTBOARD_BENCH_CODEX_CONFIG
+        ? JSON.parse(process.env.BOTBOARD_BENCH_CODEX_CONFIG).flatMap((override: string) => ["-c", override])
+        : []),
+      prompt,
+    ];
     const result = emptyResult();
     let failure: string | null = null;
     const outcome = await runProcess(codexBinary()!, args, {
@@ -75,7 +92,8 @@ export const codexDriver: Driver = {
     if (outcome.aborted) throw new Error("stopped");
     result.timedOut = outcome.timedOut;
     if (failure) result.error = `codex: ${failure}`;
-    else if (outcome.exitCode !== 0 && !outcome.timedOut) result.error = `codex exited with ${outcome.exitCode}: ${outcome.stderr.slice(-500)}`;
+    else if (outcome.exitCode !== 0 && !outcome.timedOut)
+      result.error = `codex exited with ${outcome.exitCode}: ${outcome.stderr.slice(-500)}`;
     return result;
   },
 };

@@ -39,7 +39,18 @@ export type Driver = {
 export class DriverUnavailable extends Error {}
 
 export function emptyResult(overrides: Partial<DriverResult> = {}): DriverResult {
-  return { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: null, turns: 0, toolCalls: {}, timedOut: false, error: null, ...overrides };
+  return {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    costUsd: null,
+    turns: 0,
+    toolCalls: {},
+    timedOut: false,
+    error: null,
+    ...overrides,
+  };
 }
 
 /** `mcp__botboard__create_post` (Claude Code) or `botboard__create_post` (our loop) is `create_post`. */

@@ -34,13 +34,19 @@ function settings() {
 
 async function connectBotboard(mcp: McpAccess): Promise<{ client: Client; tools: FunctionTool[] }> {
   const client = new Client({ name: "botboard-bench", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { requestInit: { headers: { authorization: `Bearer ${mcp.token}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(mcp.url), { requestInit: { headers: { authorization: `Bearer ${mcp.token}` } } }),
+  );
   const { tools } = await client.listTools();
   return {
     client,
     tools: tools.map((tool) => ({
       type: "function" as const,
-      function: { name: `${mcpPrefix}${tool.name}`, description: tool.description ?? "", parameters: tool.inputSchema as Record<string, unknown> },
+      function: {
+        name: `${mcpPrefix}${tool.name}`,
+        description: tool.description ?? "",
+        parameters: tool.inputSchema as Record<string, unknown>,
+      },
     })),
   };
 }
@@ -53,7 +59,8 @@ function mcpText(result: CallToolResult): string {
 export const openaiDriver: Driver = {
   name: "openai",
   async check(model) {
-    if (!settings().apiKey) throw new DriverUnavailable("The openai driver needs OPENAI_API_KEY (and OPENAI_BASE_URL for an endpoint other than OpenAI's).");
+    if (!settings().apiKey)
+      throw new DriverUnavailable("The openai driver needs OPENAI_API_KEY (and OPENAI_BASE_URL for an endpoint other than OpenAI's).");
     if (!model) throw new DriverUnavailable("The openai driver needs --model (the model name the endpoint expects).");
   },
   async run({ workspace, prompt, mcp, model, timeoutMs, signal }) {
@@ -89,7 +96,11 @@ export const openaiDriver: Driver = {
           result.error = "the model endpoint returned no message";
           return result;
         }
-        messages.push({ role: "assistant", content: message.content, ...(message.tool_calls?.length ? { tool_calls: message.tool_calls } : {}) });
+        messages.push({
+          role: "assistant",
+          content: message.content,
+          ...(message.tool_calls?.length ? { tool_calls: message.tool_calls } : {}),
+        });
         if (!message.tool_calls?.length) return result;
         for (const call of message.tool_calls) {
           const name = call.function.name;
@@ -104,7 +115,11 @@ export const openaiDriver: Driver = {
           let content: string;
           if (workspaceToolNames.has(name)) content = await callWorkspaceTool(workspace, name, args, deadline);
           else if (botboard && name.startsWith(mcpPrefix)) {
-            content = mcpText((await botboard.client.callTool({ name: name.slice(mcpPrefix.length), arguments: args }, undefined, { signal: deadline })) as CallToolResult);
+            content = mcpText(
+              (await botboard.client.callTool({ name: name.slice(mcpPrefix.length), arguments: args }, undefined, {
+                signal: deadline,
+              })) as CallToolResult,
+            );
           } else content = `error: no tool ${name}`;
           messages.push({ role: "tool", tool_call_id: call.id, content });
         }

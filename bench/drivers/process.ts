@@ -68,7 +68,10 @@ export function findExecutable(variable: string, name: string): string | undefin
   const candidates = [
     process.env[variable],
     fileURLToPath(new URL(`../../node_modules/.bin/${name}`, import.meta.url)),
-    ...(process.env.PATH ?? "").split(delimiter).filter(Boolean).map((folder) => join(folder, name)),
+    ...(process.env.PATH ?? "")
+      .split(delimiter)
+      .filter(Boolean)
+      .map((folder) => join(folder, name)),
   ];
   return candidates.find((candidate) => candidate && existsSync(candidate));
 }

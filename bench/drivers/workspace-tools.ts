@@ -41,7 +41,11 @@ export const workspaceTools: FunctionTool[] = [
     function: {
       name: "run_command",
       description: "Run a shell command in the workspace and return its exit code and output. Default timeout 60 s, at most 300 s.",
-      parameters: { type: "object", properties: { command: { type: "string" }, timeout_seconds: { type: "number" } }, required: ["command"] },
+      parameters: {
+        type: "object",
+        properties: { command: { type: "string" }, timeout_seconds: { type: "number" } },
+        required: ["command"],
+      },
     },
   },
 ];
@@ -54,7 +58,12 @@ function inside(workspace: string, path: unknown): string {
   return full;
 }
 
-export async function callWorkspaceTool(workspace: string, name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string> {
+export async function callWorkspaceTool(
+  workspace: string,
+  name: string,
+  args: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<string> {
   try {
     if (name === "list_files") {
       const folder = inside(workspace, args.path);

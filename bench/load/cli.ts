@@ -11,13 +11,22 @@ export function loadCommand(): Command {
   return new Command("load")
     .description("load-test Botboard against bare Hono and raw database calls, on Postgres and PGlite")
     .addOption(new Option("--database <which>", "databases to run on").choices(["both", "postgres", "pglite"]).default("both"))
-    .option("--postgres-url <url>", "Postgres server to create the benchmark database on", process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres")
+    .option(
+      "--postgres-url <url>",
+      "Postgres server to create the benchmark database on",
+      process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    )
     .option("--posts <n>", "posts to seed", wholeNumber, 100_000)
     .option("--subscribers <n>", "engineers watching the live feed at once", wholeNumber, 1000)
     .option("--fanout-posts <n>", "posts written while they watch", wholeNumber, 20)
     .option("--teams <n>", "teams to seed", wholeNumber, 20)
     .option("--agents-per-team <n>", "agents per team", wholeNumber, 10)
-    .option("--backlog <n>", "posts the furthest-behind reader has not read (read_new's latency is measured at 0, 1/50 of it and all of it)", wholeNumber, 50_000)
+    .option(
+      "--backlog <n>",
+      "posts the furthest-behind reader has not read (read_new's latency is measured at 0, 1/50 of it and all of it)",
+      wholeNumber,
+      50_000,
+    )
     .option("-c, --concurrency <n>", "concurrent connections", wholeNumber, 50)
     .option("--rounds <n>", "measured rounds per target", wholeNumber, 3)
     .option("--round-seconds <n>", "seconds per round", wholeNumber, 10)

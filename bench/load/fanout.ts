@@ -21,8 +21,7 @@ function subscribe(url: string, cookie: string, onPost: (postId: number, arrived
       let buffer = "";
       response.on("data", (chunk: string) => {
         buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           if (/^event: ready$/m.test(block)) resolve(call);

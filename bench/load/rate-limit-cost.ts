@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { addAgentToken } from "../../server/agents.ts";
+import { addAgentToken } from "../../server/domain/agents.ts";
 import { openDatabase } from "../../server/db/client.ts";
-import { cli } from "../../server/operations.ts";
-import { createTeam } from "../../server/teams.ts";
+import { cli } from "../../server/domain/callers.ts";
+import { createTeam } from "../../server/domain/teams.ts";
 import { startBotboard, type ServerProcess } from "./processes.ts";
 
 const requests = Number(process.argv[2] ?? 2000);
@@ -62,7 +62,11 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 for (const kind of ["pglite", "postgres"] as const) {
   const [withLimits, withoutLimits] = [await preparedDatabase(kind), await preparedDatabase(kind)];
-  const limited = await startBotboard({ ...withLimits.env, BOTBOARD_RATE_LIMIT_TOKEN: "1000000,1000000", BOTBOARD_RATE_LIMIT_ADDRESS: "1000000,1000000" });
+  const limited = await startBotboard({
+    ...withLimits.env,
+    BOTBOARD_RATE_LIMIT_TOKEN: "1000000,1000000",
+    BOTBOARD_RATE_LIMIT_ADDRESS: "1000000,1000000",
+  });
   const unlimited = await startBotboard(withoutLimits.env);
   try {
     const times = { on: [] as number[], off: [] as number[] };
@@ -75,7 +79,9 @@ for (const kind of ["pglite", "postgres"] as const) {
       times.off.push(await timedRequest(unlimited, withoutLimits.token));
     }
     const [on, off] = [median(times.on), median(times.off)];
-    console.log(`${kind}: GET /api/v1/me, median of ${requests}: ${off.toFixed(3)} ms without limits, ${on.toFixed(3)} ms with limits (+${(on - off).toFixed(3)} ms)`);
+    console.log(
+      `${kind}: GET /api/v1/me, median of ${requests}: ${off.toFixed(3)} ms without limits, ${on.toFixed(3)} ms with limits (+${(on - off).toFixed(3)} ms)`,
+    );
   } finally {
     await limited.stop();
     await unlimited.stop();

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { openDatabase, type Database } from "../../server/db/client.ts";
-import { cli } from "../../server/operations.ts";
-import { sessionCookieName } from "../../server/routes/auth.ts";
-import { acceptInvite, createInvite, createSession } from "../../server/users.ts";
+import { cli } from "../../server/domain/callers.ts";
+import { sessionCookieName } from "../../server/domain/users.ts";
+import { acceptInvite, createInvite, createSession } from "../../server/domain/users.ts";
 import { measureFanout, type FanoutResult } from "./fanout.ts";
 import { measureCalls, measureHttp, type LoadOptions, type Measurement } from "./measure.ts";
 import { startBareHono, startBotboard } from "./processes.ts";
@@ -145,11 +145,10 @@ async function measureBotboard(url: string, seeded: SeededData, kind: string, op
     ),
     // Latency targets are for one client waiting on its answer; at fixed concurrency 50 latency is
     // mostly queueing (Little's law: 50 / throughput), whatever the query costs.
-    await measureHttp(
-      { name: feedOneClient, url: `${url}/api/v1/posts?limit=20`, request: (i) => ({ headers: auth(i) }) },
-      kind,
-      { ...options, concurrency: 1 },
-    ),
+    await measureHttp({ name: feedOneClient, url: `${url}/api/v1/posts?limit=20`, request: (i) => ({ headers: auth(i) }) }, kind, {
+      ...options,
+      concurrency: 1,
+    }),
     await measureHttp(
       { name: searchOneClient, url: `${url}/api/v1/search?q=flaky%20cache&limit=20`, request: (i) => ({ headers: auth(i) }) },
       kind,
@@ -208,7 +207,12 @@ async function measureUnreadBacklog(url: string, backlog: BacklogReaders, kind: 
               accept: "application/json, text/event-stream",
               "mcp-protocol-version": "2025-06-18",
             },
-            body: JSON.stringify({ jsonrpc: "2.0", id: index, method: "tools/call", params: { name: "read_new", arguments: { limit: 20 } } }),
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: index,
+              method: "tools/call",
+              params: { name: "read_new", arguments: { limit: 20 } },
+            }),
           }),
         },
         kind,
@@ -282,7 +286,11 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
         options.log(`${kind}: the feed with rate limits on`);
         measurements.push(
           await measureHttp(
-            { name: feedWithRateLimits, url: `${limited.url}/api/v1/posts?limit=20`, request: (i) => ({ headers: { authorization: `Bearer ${seeded.tokens[i % seeded.tokens.length]}` } }) },
+            {
+              name: feedWithRateLimits,
+              url: `${limited.url}/api/v1/posts?limit=20`,
+              request: (i) => ({ headers: { authorization: `Bearer ${seeded.tokens[i % seeded.tokens.length]}` } }),
+            },
             kind,
             options,
           ),
@@ -329,10 +337,7 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
     checks,
   };
   mkdirSync(options.outDir, { recursive: true });
-  writeFileSync(
-    join(options.outDir, `load-${startedAt.slice(0, 19).replaceAll(":", "-")}.json`),
-    JSON.stringify(report, null, 2),
-  );
+  writeFileSync(join(options.outDir, `load-${startedAt.slice(0, 19).replaceAll(":", "-")}.json`), JSON.stringify(report, null, 2));
   return report;
 }
 
@@ -354,18 +359,42 @@ function targetChecks(kind: string, measurements: Measurement[], fanout: LoadRep
   });
   for (const latency of latencyTargets) {
     const p99 = measured(latency.target).p99Ms;
-    checks.push({ name: `${latency.target}: p99`, database: kind, measured: `${p99.toFixed(1)} ms`, target: `< ${latency.p99Ms} ms`, met: p99 < latency.p99Ms });
+    checks.push({
+      name: `${latency.target}: p99`,
+      database: kind,
+      measured: `${p99.toFixed(1)} ms`,
+      target: `< ${latency.p99Ms} ms`,
+      met: p99 < latency.p99Ms,
+    });
   }
   const backlogRuns = measurements.filter((m) => m.database === kind && m.target.startsWith("MCP read_new, one client"));
   const [caughtUp, deepest] = [backlogRuns[0], backlogRuns.at(-1)];
   if (caughtUp && deepest && caughtUp !== deepest) {
     const ratio = deepest.p99Ms / caughtUp.p99Ms;
-    checks.push({ name: `${deepest.target} / caught up: p99`, database: kind, measured: ratio.toFixed(2), target: `≤ ${backlogP99Ratio}`, met: ratio <= backlogP99Ratio });
+    checks.push({
+      name: `${deepest.target} / caught up: p99`,
+      database: kind,
+      measured: ratio.toFixed(2),
+      target: `≤ ${backlogP99Ratio}`,
+      met: ratio <= backlogP99Ratio,
+    });
   }
   for (const live of fanout.filter((f) => f.database === kind)) {
     checks.push(
-      { name: `live feed to ${live.subscribers} watchers: p99`, database: kind, measured: `${live.p99Ms} ms`, target: `< ${fanoutTargets.p99Ms} ms`, met: live.missing === 0 && live.p99Ms < fanoutTargets.p99Ms },
-      { name: `live feed to ${live.subscribers} watchers: server RSS`, database: kind, measured: `${live.serverRssMb} MB`, target: `< ${fanoutTargets.serverRssMb} MB`, met: live.serverRssMb < fanoutTargets.serverRssMb },
+      {
+        name: `live feed to ${live.subscribers} watchers: p99`,
+        database: kind,
+        measured: `${live.p99Ms} ms`,
+        target: `< ${fanoutTargets.p99Ms} ms`,
+        met: live.missing === 0 && live.p99Ms < fanoutTargets.p99Ms,
+      },
+      {
+        name: `live feed to ${live.subscribers} watchers: server RSS`,
+        database: kind,
+        measured: `${live.serverRssMb} MB`,
+        target: `< ${fanoutTargets.serverRssMb} MB`,
+        met: live.serverRssMb < fanoutTargets.serverRssMb,
+      },
     );
   }
   return checks;
@@ -376,8 +405,7 @@ export function loadReportAsMarkdown(report: LoadReport): string {
     `| target | database | req/s (median of ${report.options.rounds}) | p50 ms | p99 ms | errors |`,
     "| --- | --- | ---: | ---: | ---: | ---: |",
     ...report.measurements.map(
-      (m) =>
-        `| ${m.target} | ${m.database} | ${m.requestsPerSecond} | ${m.p50Ms.toFixed(1)} | ${m.p99Ms.toFixed(1)} | ${m.errors} |`,
+      (m) => `| ${m.target} | ${m.database} | ${m.requestsPerSecond} | ${m.p50Ms.toFixed(1)} | ${m.p99Ms.toFixed(1)} | ${m.errors} |`,
     ),
     "",
     "| target | database | measured | target | met |",

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
-import { addAgentToken } from "../../server/agents.ts";
+import { addAgentToken } from "../../server/domain/agents.ts";
 import type { Db } from "../../server/db/client.ts";
-import { cli } from "../../server/operations.ts";
+import { cli } from "../../server/domain/callers.ts";
 
 export type SeededData = {
   /** One token per team, for the HTTP targets; teams[i] is the team of tokens[i]. */
@@ -12,9 +12,36 @@ export type SeededData = {
 };
 
 const words = [
-  "flaky", "test", "cache", "migration", "deadlock", "timeout", "fixture", "port", "locale", "retry",
-  "schema", "index", "query", "refactor", "parser", "token", "session", "deploy", "rollback", "queue",
-  "worker", "memory", "leak", "latency", "benchmark", "thread", "review", "lint", "build", "release",
+  "flaky",
+  "test",
+  "cache",
+  "migration",
+  "deadlock",
+  "timeout",
+  "fixture",
+  "port",
+  "locale",
+  "retry",
+  "schema",
+  "index",
+  "query",
+  "refactor",
+  "parser",
+  "token",
+  "session",
+  "deploy",
+  "rollback",
+  "queue",
+  "worker",
+  "memory",
+  "leak",
+  "latency",
+  "benchmark",
+  "thread",
+  "review",
+  "lint",
+  "build",
+  "release",
 ];
 
 /**

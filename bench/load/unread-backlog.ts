@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
-import { addAgentToken } from "../../server/agents.ts";
+import { addAgentToken } from "../../server/domain/agents.ts";
 import type { Db } from "../../server/db/client.ts";
-import { cli } from "../../server/operations.ts";
-import { createTeam } from "../../server/teams.ts";
+import { cli } from "../../server/domain/callers.ts";
+import { createTeam } from "../../server/domain/teams.ts";
 
 export type BacklogReaders = {
   /** Tokens of readers this many posts behind, the deepest last. */

@@ -7,7 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
-import { AppError } from "../errors.ts";
+import { AppError } from "../domain/errors.ts";
 import * as schema from "./schema/index.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -241,8 +241,6 @@ export async function isDatabaseReady(db: Db): Promise<boolean> {
   const expected = JSON.parse(readFileSync(join(migrationsFolder, "meta", "_journal.json"), "utf8")) as {
     entries: unknown[];
   };
-  const [row] = await db
-    .select({ applied: sql<number>`count(*)::int` })
-    .from(sql`drizzle.__drizzle_migrations`);
+  const [row] = await db.select({ applied: sql<number>`count(*)::int` }).from(sql`drizzle.__drizzle_migrations`);
   return (row?.applied ?? 0) >= expected.entries.length;
 }

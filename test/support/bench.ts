@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listBenchTrials, type BenchTrial } from "../../server/bench-runs.ts";
+import { listBenchTrials, type BenchTrial } from "../../server/domain/bench-runs.ts";
 import type { Db } from "../../server/db/client.ts";
 import type { Driver } from "../../bench/drivers/driver.ts";
 import { planRun, type RunPlan } from "../../bench/plan.ts";
@@ -28,7 +28,13 @@ export async function planTestRun(db: Db, plan: Partial<RunPlan> & { driver: str
   });
 }
 
-export async function runToEnd(db: Db, planned: Awaited<ReturnType<typeof planTestRun>>, driver: Driver, serverUrl: string, options: { concurrency?: number; signal?: AbortSignal } = {}): Promise<{ result: ExecuteResult; trials: BenchTrial[] }> {
+export async function runToEnd(
+  db: Db,
+  planned: Awaited<ReturnType<typeof planTestRun>>,
+  driver: Driver,
+  serverUrl: string,
+  options: { concurrency?: number; signal?: AbortSignal } = {},
+): Promise<{ result: ExecuteResult; trials: BenchTrial[] }> {
   const result = await executeRun(db, planned.run, {
     driver,
     serverUrl,

@@ -7,8 +7,8 @@
  * to B that contains it is a leak, whatever the route.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { encodeCursor, encodeOffsetCursor } from "../../server/cursors.ts";
-import type { Team } from "../../server/teams.ts";
+import { encodeCursor, encodeOffsetCursor } from "../../server/domain/cursors.ts";
+import type { Team } from "../../server/domain/teams.ts";
 import { callTool } from "./mcp.ts";
 import type { TestServer } from "./server.ts";
 
@@ -64,7 +64,7 @@ export type RouteCase =
       run: (world: World) => Promise<{ now: Observation[]; afterTeamAWrites: () => Promise<Observation[]> }>;
     };
 
-const refused = [401, 403, 404];
+const _refused = [401, 403, 404];
 const signInFirst = [303, 401, 403];
 const ok = [200];
 
@@ -81,8 +81,18 @@ export const routeCases: Record<string, RouteCase> = {
 
   "POST /api/v1/posts": {
     requests: ({ a }) => [
-      { method: "POST", path: "/api/v1/posts", json: { content: "B replies into A's thread sharedword", parentId: a.rootPostId }, expect: agentOnly([404]) },
-      { method: "POST", path: "/api/v1/posts", json: { content: "B replies to A's reply", parentId: a.replyPostId }, expect: agentOnly([404]) },
+      {
+        method: "POST",
+        path: "/api/v1/posts",
+        json: { content: "B replies into A's thread sharedword", parentId: a.rootPostId },
+        expect: agentOnly([404]),
+      },
+      {
+        method: "POST",
+        path: "/api/v1/posts",
+        json: { content: "B replies to A's reply", parentId: a.replyPostId },
+        expect: agentOnly([404]),
+      },
       { method: "POST", path: "/api/v1/posts", json: { content: "B's own post sharedword", tags: ["shared"] }, expect: agentOnly([201]) },
     ],
   },
@@ -111,12 +121,22 @@ export const routeCases: Record<string, RouteCase> = {
 
   "POST /auth/setup": {
     requests: ({ a }) => [
-      { method: "POST", path: "/auth/setup", json: { token: "not-an-invite", username: a.knownUsername, password: "correct horse battery" }, expect: { agent: [400], engineer: [400] } },
+      {
+        method: "POST",
+        path: "/auth/setup",
+        json: { token: "not-an-invite", username: a.knownUsername, password: "correct horse battery" },
+        expect: { agent: [400], engineer: [400] },
+      },
     ],
   },
   "POST /auth/login": {
     requests: ({ a }) => [
-      { method: "POST", path: "/auth/login", json: { username: a.knownUsername, password: "a wrong password" }, expect: { agent: [401], engineer: [401] } },
+      {
+        method: "POST",
+        path: "/auth/login",
+        json: { username: a.knownUsername, password: "a wrong password" },
+        expect: { agent: [401], engineer: [401] },
+      },
     ],
   },
   // Signing out ends B's session, so the test runs this and POST /logout last (signOutRoutes).
@@ -147,7 +167,11 @@ export const routeCases: Record<string, RouteCase> = {
 
   "GET /teams/:team/posts": {
     requests: ({ a, b }) => [
-      ...[a.team.slug, a.team.id].map((team) => ({ method: "GET", path: `/teams/${team}/posts?limit=100`, expect: { agent: [403], engineer: [401] } })),
+      ...[a.team.slug, a.team.id].map((team) => ({
+        method: "GET",
+        path: `/teams/${team}/posts?limit=100`,
+        expect: { agent: [403], engineer: [401] },
+      })),
       { method: "GET", path: `/teams/${b.team.slug}/posts?thread_id=${a.rootPostId}`, expect: agentOnly(ok) },
       { method: "GET", path: `/teams/${b.team.slug}/posts?tag=alphatag&agent=${a.ownAgentName}`, expect: agentOnly(ok) },
       { method: "GET", path: `/teams/${b.team.id}/posts?offset=0&limit=100`, expect: agentOnly(ok) },
@@ -161,7 +185,12 @@ export const routeCases: Record<string, RouteCase> = {
         json: { author: a.sharedAgentName, content: "B writes into A's feed sharedword" },
         expect: { agent: [403], engineer: [401] },
       })),
-      { method: "POST", path: `/teams/${b.team.slug}/posts`, json: { content: "B replies to A", parentPostId: String(a.rootPostId) }, expect: agentOnly([404]) },
+      {
+        method: "POST",
+        path: `/teams/${b.team.slug}/posts`,
+        json: { content: "B replies to A", parentPostId: String(a.rootPostId) },
+        expect: agentOnly([404]),
+      },
     ],
   },
   "POST /teams/:team/journal/entries": {
@@ -172,12 +201,21 @@ export const routeCases: Record<string, RouteCase> = {
         json: { team_id: a.team.id, content: "B writes into A's journal sharedword" },
         expect: { agent: [403], engineer: [401] },
       })),
-      { method: "POST", path: `/teams/${b.team.slug}/journal/entries`, json: { team_id: a.team.id, content: "B's own note sharedword" }, expect: agentOnly([201]) },
+      {
+        method: "POST",
+        path: `/teams/${b.team.slug}/journal/entries`,
+        json: { team_id: a.team.id, content: "B's own note sharedword" },
+        expect: agentOnly([201]),
+      },
     ],
   },
   "GET /teams/:team/journal/entries": {
     requests: ({ a, b }) => [
-      ...[a.team.slug, a.team.id].map((team) => ({ method: "GET", path: `/teams/${team}/journal/entries`, expect: { agent: [403], engineer: [401] } })),
+      ...[a.team.slug, a.team.id].map((team) => ({
+        method: "GET",
+        path: `/teams/${team}/journal/entries`,
+        expect: { agent: [403], engineer: [401] },
+      })),
       { method: "GET", path: `/teams/${b.team.slug}/journal/entries?limit=100`, expect: agentOnly(ok) },
     ],
   },
@@ -199,7 +237,12 @@ export const routeCases: Record<string, RouteCase> = {
         json: { query: "alphaword" },
         expect: { agent: [403], engineer: [401] },
       })),
-      { method: "POST", path: `/teams/${b.team.slug}/journal/search`, json: { query: "alphaword sharedword", limit: 50 }, expect: agentOnly(ok) },
+      {
+        method: "POST",
+        path: `/teams/${b.team.slug}/journal/search`,
+        json: { query: "alphaword sharedword", limit: 50 },
+        expect: agentOnly(ok),
+      },
     ],
   },
 
@@ -207,7 +250,12 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /login": { requests: () => [{ method: "GET", path: "/login?next=/", expect: { agent: ok, engineer: ok } }] },
   "POST /login": {
     requests: ({ a }) => [
-      { method: "POST", path: "/login", form: { username: a.knownUsername, password: "a wrong password" }, expect: { agent: [401, 403], engineer: [401] } },
+      {
+        method: "POST",
+        path: "/login",
+        form: { username: a.knownUsername, password: "a wrong password" },
+        expect: { agent: [401, 403], engineer: [401] },
+      },
     ],
   },
   "GET /setup": { requests: () => [{ method: "GET", path: "/setup?token=not-an-invite", expect: { agent: [400], engineer: [400] } }] },
@@ -232,7 +280,12 @@ export const routeCases: Record<string, RouteCase> = {
   },
   "POST /posts": {
     requests: ({ a }): RequestSpec[] => [
-      { method: "POST", path: "/posts", form: { content: "B's engineer replies to A", parentId: String(a.rootPostId) }, expect: engineerOnly([404]) },
+      {
+        method: "POST",
+        path: "/posts",
+        form: { content: "B's engineer replies to A", parentId: String(a.rootPostId) },
+        expect: engineerOnly([404]),
+      },
       {
         method: "POST",
         path: "/posts",
@@ -240,7 +293,13 @@ export const routeCases: Record<string, RouteCase> = {
         headers: { "hx-request": "true" },
         expect: engineerOnly([404]),
       },
-      { method: "POST", path: "/posts", form: { content: "B's engineer posts sharedword", tags: "shared" }, headers: { "hx-request": "true" }, expect: engineerOnly([201]) },
+      {
+        method: "POST",
+        path: "/posts",
+        form: { content: "B's engineer posts sharedword", tags: "shared" },
+        headers: { "hx-request": "true" },
+        expect: engineerOnly([201]),
+      },
     ],
   },
   "GET /posts/:id": {
@@ -293,13 +352,20 @@ export const routeCases: Record<string, RouteCase> = {
       { method: "POST", path: "/admin/tokens/revoke", form: { target: a.tokenPrefix }, expect: engineerOnly([404]) },
     ],
   },
-  "POST /admin/invites": { requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([201]) }] },
+  "POST /admin/invites": {
+    requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([201]) }],
+  },
   "POST /admin/instructions": {
     requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],
   },
   "POST /admin/posts/delete": {
     requests: ({ a }) =>
-      [a.rootPostId, a.replyPostId].map((id) => ({ method: "POST", path: "/admin/posts/delete", form: { postId: String(id) }, expect: engineerOnly([404]) })),
+      [a.rootPostId, a.replyPostId].map((id) => ({
+        method: "POST",
+        path: "/admin/posts/delete",
+        form: { postId: String(id) },
+        expect: engineerOnly([404]),
+      })),
   },
 };
 
@@ -326,7 +392,12 @@ export async function sendAs(world: World, role: Role, spec: RequestSpec): Promi
     if (spec.form) body = new URLSearchParams({ ...spec.form, _csrf: b.csrfToken });
   }
   const response = await fetch(`${server.url}${spec.path}`, { method: spec.method, headers, body, redirect: "manual" });
-  return { label: `${role} ${spec.method} ${spec.path}`, status: response.status, body: await response.text(), allowed: spec.expect?.[role] };
+  return {
+    label: `${role} ${spec.method} ${spec.path}`,
+    status: response.status,
+    body: await response.text(),
+    allowed: spec.expect?.[role],
+  };
 }
 
 /**
@@ -335,7 +406,9 @@ export async function sendAs(world: World, role: Role, spec: RequestSpec): Promi
  */
 async function liveEventsCase(world: World): Promise<{ now: Observation[]; afterTeamAWrites: () => Promise<Observation[]> }> {
   const { server, b, a } = world;
-  const asAgent = await fetch(`${server.url}/events`, { headers: { authorization: `Bearer ${b.agentToken}`, accept: "text/event-stream" } });
+  const asAgent = await fetch(`${server.url}/events`, {
+    headers: { authorization: `Bearer ${b.agentToken}`, accept: "text/event-stream" },
+  });
   const agentObservation = { label: "agent GET /events", status: asAgent.status, body: await asAgent.text() };
   if (asAgent.status !== 401) throw new Error(`an agent token opened the engineers' live feed: ${asAgent.status}`);
   const streams = [
@@ -364,7 +437,10 @@ type EventStream = { label: string; status: number; until(text: string): Promise
 
 async function openEventStream(baseUrl: string, cookie: string, headers: Record<string, string>): Promise<EventStream> {
   const controller = new AbortController();
-  const response = await fetch(`${baseUrl}/events`, { headers: { cookie, accept: "text/event-stream", ...headers }, signal: controller.signal });
+  const response = await fetch(`${baseUrl}/events`, {
+    headers: { cookie, accept: "text/event-stream", ...headers },
+    signal: controller.signal,
+  });
   const label = `engineer GET /events ${JSON.stringify(headers)}`;
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
@@ -394,7 +470,12 @@ export type ToolCase = (world: World, client: Client) => Promise<Observation[]>;
 
 const tool = async (client: Client, name: string, args: Record<string, unknown>, expectError: boolean): Promise<Observation> => {
   const result = await callTool(client, name, args);
-  return { label: `tool ${name} ${JSON.stringify(args)}`, status: result.isError ? 400 : 200, body: JSON.stringify(result), allowed: [expectError ? 400 : 200] };
+  return {
+    label: `tool ${name} ${JSON.stringify(args)}`,
+    status: result.isError ? 400 : 200,
+    body: JSON.stringify(result),
+    allowed: [expectError ? 400 : 200],
+  };
 };
 
 export const toolCases: Record<string, ToolCase> = {

@@ -34,11 +34,23 @@ export async function startMockChatServer(script: ChatStep[], options: { delayMs
         ? {
             role: "assistant",
             content: null,
-            tool_calls: next.calls.map((call, index) => ({ id: `call_${step}_${index}`, type: "function", function: { name: call.name, arguments: JSON.stringify(call.arguments) } })),
+            tool_calls: next.calls.map((call, index) => ({
+              id: `call_${step}_${index}`,
+              type: "function",
+              function: { name: call.name, arguments: JSON.stringify(call.arguments) },
+            })),
           }
         : { role: "assistant", content: next.text };
     response.writeHead(200, { "content-type": "application/json" });
-    response.end(JSON.stringify({ id: `chatcmpl-${step}`, object: "chat.completion", model: body.model, choices: [{ index: 0, message, finish_reason: "calls" in next ? "tool_calls" : "stop" }], usage: mockUsage }));
+    response.end(
+      JSON.stringify({
+        id: `chatcmpl-${step}`,
+        object: "chat.completion",
+        model: body.model,
+        choices: [{ index: 0, message, finish_reason: "calls" in next ? "tool_calls" : "stop" }],
+        usage: mockUsage,
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

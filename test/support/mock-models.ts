@@ -28,18 +28,24 @@ function sse(response: ServerResponse, events: { event: string; data: unknown }[
 
 /** Which step of the script a conversation is at: how many tool results it already holds. */
 function anthropicStep(messages: AnthropicMessage[]): number {
-  return messages.flatMap((message) => (Array.isArray(message.content) ? message.content : [])).filter((part) => part.type === "tool_result").length;
+  return messages
+    .flatMap((message) => (Array.isArray(message.content) ? message.content : []))
+    .filter((part) => part.type === "tool_result").length;
 }
 
-function anthropicReply(response: ServerResponse, body: { tools?: AnthropicTool[]; messages: AnthropicMessage[]; model: string }, script: ScriptedCall[], finalText: string, record: (body: unknown) => void) {
+function anthropicReply(
+  response: ServerResponse,
+  body: { tools?: AnthropicTool[]; messages: AnthropicMessage[]; model: string },
+  script: ScriptedCall[],
+  finalText: string,
+  record: (body: unknown) => void,
+) {
   const tools = body.tools ?? [];
   const step = anthropicStep(body.messages);
   const next = tools.some((tool) => tool.name.endsWith("create_post")) ? script[step] : undefined;
   if (tools.some((tool) => tool.name.endsWith("create_post"))) record(body);
   const toolName = next && tools.find((tool) => tool.name.endsWith(`__${next.tool}`))?.name;
-  const block = toolName
-    ? { type: "tool_use", id: `toolu_${step}`, name: toolName, input: {} }
-    : { type: "text", text: "" };
+  const block = toolName ? { type: "tool_use", id: `toolu_${step}`, name: toolName, input: {} } : { type: "text", text: "" };
   const delta = toolName
     ? { type: "input_json_delta", partial_json: JSON.stringify(next!.input) }
     : { type: "text_delta", text: tools.length > 0 ? finalText : "Botboard" };
@@ -47,12 +53,31 @@ function anthropicReply(response: ServerResponse, body: { tools?: AnthropicTool[
   sse(response, [
     {
       event: "message_start",
-      data: { type: "message_start", message: { id: `msg_${Date.now()}`, type: "message", role: "assistant", model: body.model, content: [], stop_reason: null, stop_sequence: null, usage } },
+      data: {
+        type: "message_start",
+        message: {
+          id: `msg_${Date.now()}`,
+          type: "message",
+          role: "assistant",
+          model: body.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage,
+        },
+      },
     },
     { event: "content_block_start", data: { type: "content_block_start", index: 0, content_block: block } },
     { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta } },
     { event: "content_block_stop", data: { type: "content_block_stop", index: 0 } },
-    { event: "message_delta", data: { type: "message_delta", delta: { stop_reason: toolName ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: 5 } } },
+    {
+      event: "message_delta",
+      data: {
+        type: "message_delta",
+        delta: { stop_reason: toolName ? "tool_use" : "end_turn", stop_sequence: null },
+        usage: { output_tokens: 5 },
+      },
+    },
     { event: "message_stop", data: { type: "message_stop" } },
   ]);
 }
@@ -70,7 +95,13 @@ function findResponsesTool(tools: ResponsesTool[], wanted: string): { name: stri
 }
 type ResponsesItem = { type: string; call_id?: string };
 
-function responsesReply(response: ServerResponse, body: { tools?: ResponsesTool[]; input: ResponsesItem[] | string; model: string }, script: ScriptedCall[], finalText: string, record: (body: unknown) => void) {
+function responsesReply(
+  response: ServerResponse,
+  body: { tools?: ResponsesTool[]; input: ResponsesItem[] | string; model: string },
+  script: ScriptedCall[],
+  finalText: string,
+  record: (body: unknown) => void,
+) {
   const tools = body.tools ?? [];
   const offersBotboard = findResponsesTool(tools, "create_post") !== undefined;
   if (offersBotboard) record(body);
@@ -80,14 +111,42 @@ function responsesReply(response: ServerResponse, body: { tools?: ResponsesTool[
   const tool = next && findResponsesTool(tools, next.tool);
   const id = `resp_${Date.now()}_${step}`;
   const item = tool
-    ? { type: "function_call", id: `fc_${step}`, call_id: `call_${step}`, ...tool, arguments: JSON.stringify(next!.input), status: "completed" }
-    : { type: "message", id: `msg_${step}`, role: "assistant", status: "completed", content: [{ type: "output_text", text: finalText, annotations: [] }] };
-  const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 15 };
+    ? {
+        type: "function_call",
+        id: `fc_${step}`,
+        call_id: `call_${step}`,
+        ...tool,
+        arguments: JSON.stringify(next!.input),
+        status: "completed",
+      }
+    : {
+        type: "message",
+        id: `msg_${step}`,
+        role: "assistant",
+        status: "completed",
+        content: [{ type: "output_text", text: finalText, annotations: [] }],
+      };
+  const usage = {
+    input_tokens: 10,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 5,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 15,
+  };
   sse(response, [
-    { event: "response.created", data: { type: "response.created", response: { id, object: "response", status: "in_progress", model: body.model, output: [] } } },
+    {
+      event: "response.created",
+      data: { type: "response.created", response: { id, object: "response", status: "in_progress", model: body.model, output: [] } },
+    },
     { event: "response.output_item.added", data: { type: "response.output_item.added", output_index: 0, item } },
     { event: "response.output_item.done", data: { type: "response.output_item.done", output_index: 0, item } },
-    { event: "response.completed", data: { type: "response.completed", response: { id, object: "response", status: "completed", model: body.model, output: [item], usage } } },
+    {
+      event: "response.completed",
+      data: {
+        type: "response.completed",
+        response: { id, object: "response", status: "completed", model: body.model, output: [item], usage },
+      },
+    },
   ]);
 }
 
@@ -100,7 +159,8 @@ export async function startMockModelServer(script: ScriptedCall[], finalText: st
     const body = text ? JSON.parse(text) : {};
     if (request.method === "POST" && path.endsWith("/messages")) return anthropicReply(response, body, script, finalText, record);
     if (request.method === "POST" && path.endsWith("/responses")) return responsesReply(response, body, script, finalText, record);
-    if (path.endsWith("/models")) return void response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: [], models: [] }));
+    if (path.endsWith("/models"))
+      return void response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: [], models: [] }));
     response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: `mock has no ${path}` } }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import { addAgentToken } from "../../server/agents.ts";
+import { addAgentToken } from "../../server/domain/agents.ts";
 import { loadConfig, type Config } from "../../server/config.ts";
 import type { Db } from "../../server/db/client.ts";
 import { startServer, type RunningServer } from "../../server/main.ts";
-import { cli } from "../../server/operations.ts";
-import { createTeam, type Team } from "../../server/teams.ts";
-import { acceptInvite, createInvite } from "../../server/users.ts";
+import { cli } from "../../server/domain/callers.ts";
+import { createTeam, type Team } from "../../server/domain/teams.ts";
+import { acceptInvite, createInvite } from "../../server/domain/users.ts";
 
 export type DatabaseKind = "pglite" | "postgres";
 

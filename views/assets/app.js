@@ -1,5 +1,4 @@
 // Botboard page script: live posts over SSE, the "new posts" pill, htmx form results, copy buttons.
-"use strict";
 
 const scrolledAwayPx = 150;
 const pending = [];
@@ -122,7 +121,14 @@ function onFormAnswered(event) {
 }
 
 const relativeFormat = new Intl.RelativeTimeFormat("en", { numeric: "auto", style: "short" });
-const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+const units = [
+  ["year", 31536000],
+  ["month", 2592000],
+  ["week", 604800],
+  ["day", 86400],
+  ["hour", 3600],
+  ["minute", 60],
+];
 
 function relativeTime(date) {
   const seconds = Math.round((date.getTime() - Date.now()) / 1000);

@@ -1,5 +1,5 @@
 import { raw } from "hono/html";
-import type { Post } from "../../server/posts.ts";
+import type { Post } from "../../server/domain/posts.ts";
 import { CsrfField, type PageContext } from "../layout.tsx";
 import { renderMarkdown } from "../markdown.ts";
 import { exactTime, relativeTime } from "../time.ts";

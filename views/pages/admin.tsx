@@ -1,6 +1,6 @@
-import type { AgentWithTokens } from "../../server/agents.ts";
-import type { AuditEntry } from "../../server/audit.ts";
-import type { User } from "../../server/users.ts";
+import type { AgentWithTokens } from "../../server/domain/agents.ts";
+import type { AuditEntry } from "../../server/domain/audit.ts";
+import type { User } from "../../server/domain/users.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 import { tokenStatus } from "./agents.tsx";
@@ -39,7 +39,7 @@ function Notice(props: { notice: AdminNotice }) {
 export function CopyBlock(props: { id: string; text: string; label?: string }) {
   return (
     <div class="copy-block">
-      <pre id={props.id} tabindex={0} aria-label={props.label}>
+      <pre id={props.id} tabindex={0} role="region" aria-label={props.label}>
         <code>{props.text}</code>
       </pre>
       <button type="button" class="copy" data-copy={props.id}>
@@ -125,7 +125,10 @@ export function AdminPage(props: {
           <ul>
             {props.users.map((user) => (
               <li>
-                {user.displayName} <span class="muted">({user.username}, {user.role})</span>
+                {user.displayName}{" "}
+                <span class="muted">
+                  ({user.username}, {user.role})
+                </span>
               </li>
             ))}
           </ul>

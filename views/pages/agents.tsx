@@ -1,5 +1,5 @@
-import type { AgentToken, AgentWithTokens, DailyCount } from "../../server/agents.ts";
-import type { Post } from "../../server/posts.ts";
+import type { AgentToken, AgentWithTokens, DailyCount } from "../../server/domain/agents.ts";
+import type { Post } from "../../server/domain/posts.ts";
 import { PostCard, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 
@@ -18,7 +18,9 @@ export function AgentsPage(props: { page: PageContext; agents: AgentWithTokens[]
     <Layout title="Agents" page={props.page} current="/agents">
       <h1>Agents</h1>
       {props.agents.length === 0 ? (
-        <p class="empty">No agents yet. {props.page.caller.role === "admin" ? <a href="/admin">Create one</a> : "Ask an admin to create one."}</p>
+        <p class="empty">
+          No agents yet. {props.page.caller.role === "admin" ? <a href="/admin">Create one</a> : "Ask an admin to create one."}
+        </p>
       ) : (
         <div class="table-wrap">
           <table>

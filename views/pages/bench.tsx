@@ -1,7 +1,8 @@
 import { raw } from "hono/html";
-import type { BenchRunSummary } from "../../server/bench-runs.ts";
-import { describePassRate, describeRatio, usd, type BenchReport } from "../../bench/report.ts";
-import { deltaChart, stripChart } from "../../bench/report-html.ts";
+import type { BenchRunSummary } from "../../server/domain/bench-runs.ts";
+import { describePassRate, describeRatio, usd } from "../bench-wording.ts";
+import type { BenchReport } from "../../server/domain/bench-report.ts";
+import { deltaChart, stripChart } from "../bench-charts.ts";
 import { Layout, type PageContext } from "../layout.tsx";
 
 /** /bench: benchmark runs, and one run's report (the same data `botboard bench report` prints). */

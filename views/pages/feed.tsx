@@ -1,4 +1,4 @@
-import type { Post } from "../../server/posts.ts";
+import type { Post } from "../../server/domain/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
@@ -67,13 +67,22 @@ export function Feed(props: {
         <form method="post" action="/posts" hx-post="/posts" hx-swap="none" data-insert="feed" class="stack">
           <CsrfField page={props.page} />
           <label for="compose-content">Message (markdown)</label>
-          <textarea id="compose-content" name="content" rows={3} required maxlength={16384} placeholder="Instructions or news for the agents…"></textarea>
+          <textarea
+            id="compose-content"
+            name="content"
+            rows={3}
+            required
+            maxlength={16384}
+            placeholder="Instructions or news for the agents…"
+          ></textarea>
           <div class="row">
             <label for="compose-tags">Tags</label>
             <input id="compose-tags" name="tags" placeholder="e.g. ci, decision" autocomplete="off" />
             <button type="submit">Post</button>
           </div>
-          <p class="form-error" role="alert" aria-live="assertive">{props.error}</p>
+          <p class="form-error" role="alert" aria-live="assertive">
+            {props.error}
+          </p>
         </form>
       </section>
 

@@ -1,6 +1,7 @@
 import { raw } from "hono/html";
-import { journalSectionNames, type JournalEntry, type JournalHit, type JournalSectionName } from "../../server/journal.ts";
-import { snippetAsHtml } from "../../server/search.ts";
+import type { JournalEntry, JournalHit } from "../../server/domain/journal.ts";
+import { journalSectionNames, type JournalSectionName } from "../../server/domain/journal-sections.ts";
+import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 import { markHiddenCharacters, renderMarkdown } from "../markdown.ts";
@@ -51,8 +52,8 @@ export function journalQuery(filters: JournalFilters, pageNumber?: number): stri
 function PrivacyNotice() {
   return (
     <p class="notice" role="note">
-      <strong>These are agents' private notes.</strong> Each agent writes its journal for itself, and no other agent can read it.
-      Engineers of your team may read it here; treat what you find as private notes, not as posts to the team.
+      <strong>These are agents' private notes.</strong> Each agent writes its journal for itself, and no other agent can read it. Engineers
+      of your team may read it here; treat what you find as private notes, not as posts to the team.
     </p>
   );
 }
@@ -146,12 +147,17 @@ function SearchResults(props: { hits: JournalHit[]; more: boolean }) {
   return (
     <>
       <p class="muted" role="status">
-        {count === 0 ? "No entries match." : `${count} matching ${count === 1 ? "entry" : "entries"}, best match first${props.more ? " (only the best are shown; add words to narrow it)" : ""}`}
+        {count === 0
+          ? "No entries match."
+          : `${count} matching ${count === 1 ? "entry" : "entries"}, best match first${props.more ? " (only the best are shown; add words to narrow it)" : ""}`}
       </p>
       <ol class="results">
         {props.hits.map(({ entry, snippet, matchedSections }) => (
           <li class="post by-agent journal-entry">
-            <EntryHead entry={entry} sections={matchedSections.map((name) => `matched in ${sectionLabels[name as JournalSectionName] ?? name}`)} />
+            <EntryHead
+              entry={entry}
+              sections={matchedSections.map((name) => `matched in ${sectionLabels[name as JournalSectionName] ?? name}`)}
+            />
             <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(snippet)))}</p>
             <a href={`/journal/${entry.id}`}>Read entry #{entry.id}</a>
           </li>

@@ -1,6 +1,6 @@
 import { raw } from "hono/html";
-import type { SearchHit } from "../../server/search.ts";
-import { snippetAsHtml } from "../../server/search.ts";
+import type { SearchHit } from "../../server/domain/search.ts";
+import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { authorHref, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 import { markHiddenCharacters } from "../markdown.ts";
@@ -14,7 +14,11 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
         <input id="search-q" type="search" name="q" value={props.query} maxlength={500} autofocus />
         <button type="submit">Search</button>
       </form>
-      {props.error && <p class="form-error" role="alert">{props.error}</p>}
+      {props.error && (
+        <p class="form-error" role="alert">
+          {props.error}
+        </p>
+      )}
       {props.query && !props.error && (
         <p class="muted" role="status">
           {props.results.length === 0 ? "No posts match." : `${props.results.length}${props.nextCursor ? "+" : ""} matching posts`}

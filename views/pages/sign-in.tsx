@@ -1,4 +1,4 @@
-import { maxNameLength } from "../../server/names.ts";
+import { maxNameLength } from "../../server/domain/names.ts";
 import { Layout } from "../layout.tsx";
 
 export function LoginPage(props: { next?: string; username?: string; error?: string }) {
@@ -12,7 +12,9 @@ export function LoginPage(props: { next?: string; username?: string; error?: str
           <input id="login-username" name="username" autocomplete="username" required value={props.username ?? ""} autofocus />
           <label for="login-password">Password</label>
           <input id="login-password" name="password" type="password" autocomplete="current-password" required />
-          <p class="form-error" role="alert">{props.error}</p>
+          <p class="form-error" role="alert">
+            {props.error}
+          </p>
           <button type="submit">Sign in</button>
         </form>
       </section>
@@ -36,7 +38,9 @@ export function SetupPage(props: { token: string; usable: boolean; username?: st
             <input id="setup-display" name="displayName" autocomplete="name" maxlength={maxNameLength} value={props.displayName ?? ""} />
             <label for="setup-password">Password (at least 10 characters)</label>
             <input id="setup-password" name="password" type="password" autocomplete="new-password" minlength={10} required />
-            <p class="form-error" role="alert">{props.error}</p>
+            <p class="form-error" role="alert">
+              {props.error}
+            </p>
             <button type="submit">Create account</button>
           </form>
         )}

@@ -1,4 +1,4 @@
-import type { Thread } from "../../server/posts.ts";
+import type { Thread } from "../../server/domain/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
@@ -15,7 +15,14 @@ export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom:
       <PostCard post={root} moderate={root.deleted ? undefined : moderate} />
       <section aria-labelledby="replies-title" class="replies-section">
         <h2 id="replies-title">Replies</h2>
-        <div id="replies" class="replies" data-live="thread" data-thread-id={root.id} data-events={`/events?after=${props.liveFrom}`} aria-live="polite">
+        <div
+          id="replies"
+          class="replies"
+          data-live="thread"
+          data-thread-id={root.id}
+          data-events={`/events?after=${props.liveFrom}`}
+          aria-live="polite"
+        >
           {replies.map((reply) => (
             <PostCard post={reply} moderate={reply.deleted ? undefined : moderate} />
           ))}

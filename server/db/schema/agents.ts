@@ -7,7 +7,9 @@ export const agents = pgTable(
   "agents",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
@@ -19,8 +21,12 @@ export const agentTokens = pgTable(
   "agent_tokens",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    agentId: uuid("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
-    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
     /** Hex SHA-256 of the whole token; the token itself is shown once and never stored. */
     hash: text("hash").notNull().unique(),
     /** The first characters of the token, enough to recognise it in a list or revoke it. */
@@ -43,9 +49,13 @@ export const agentTokens = pgTable(
 export const readCursors = pgTable(
   "read_cursors",
   {
-    agentId: uuid("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
     readerName: text("reader_name").notNull().default(""),
-    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
     /**
      * The reader's place in delivery order, (last_tx_id, last_post_id) as on posts: every post after
      * it is unread. Archives leave last_tx_id out; an import places the cursor among the imported posts.
@@ -60,8 +70,12 @@ export const readCursors = pgTable(
 /** MCP session state lives here, not in a process, so any server behind a load balancer can serve it. */
 export const mcpSessions = pgTable("mcp_sessions", {
   id: text("id").primaryKey(),
-  tokenId: uuid("token_id").notNull().references(() => agentTokens.id, { onDelete: "cascade" }),
-  teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+  tokenId: uuid("token_id")
+    .notNull()
+    .references(() => agentTokens.id, { onDelete: "cascade" }),
+  teamId: uuid("team_id")
+    .notNull()
+    .references(() => teams.id, { onDelete: "cascade" }),
   displayName: text("display_name"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   lastUsedAt: timestamp("last_used_at", { withTimezone: true }).notNull().defaultNow(),

@@ -6,7 +6,9 @@ export const auditLog = pgTable(
   "audit_log",
   {
     id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
     actorKind: text("actor_kind", { enum: ["human", "agent", "cli"] }).notNull(),
     actorName: text("actor_name").notNull(),
     action: text("action").notNull(),

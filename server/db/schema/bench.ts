@@ -24,7 +24,9 @@ export const benchRuns = pgTable("bench_runs", {
   variants: text("variants").array().notNull(),
   repeats: integer("repeats").notNull(),
   fromRunId: text("from_run_id"),
-  status: text("status", { enum: ["running", "stopped", "finished"] }).notNull().default("running"),
+  status: text("status", { enum: ["running", "stopped", "finished"] })
+    .notNull()
+    .default("running"),
   stopReason: text("stop_reason"),
   settings: jsonb("settings").$type<BenchRunSettings>().notNull(),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -41,7 +43,9 @@ export const benchTrials = pgTable(
   "bench_trials",
   {
     id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-    runId: text("run_id").notNull().references(() => benchRuns.id, { onDelete: "cascade" }),
+    runId: text("run_id")
+      .notNull()
+      .references(() => benchRuns.id, { onDelete: "cascade" }),
     seq: integer("seq").notNull(),
     taskSlug: text("task_slug").notNull(),
     difficulty: text("difficulty").notNull(),
@@ -50,7 +54,9 @@ export const benchTrials = pgTable(
     /** Trials sharing a board (accumulate and warm phases) run one at a time, in seq order. */
     groupKey: text("group_key"),
     teamId: uuid("team_id").references(() => teams.id, { onDelete: "set null" }),
-    status: text("status", { enum: ["pending", "running", "finished"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "running", "finished"] })
+      .notNull()
+      .default("pending"),
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
     attempts: integer("attempts").notNull().default(0),

@@ -13,8 +13,12 @@ export const journalEntries = pgTable(
   "journal_entries",
   {
     id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
-    agentId: uuid("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
     tokenId: uuid("token_id").references(() => agentTokens.id, { onDelete: "set null" }),
     authorName: text("author_name").notNull(),
     sections: jsonb("sections").$type<JournalSections>(),

@@ -8,7 +8,9 @@ export const posts = pgTable(
   "posts",
   {
     id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-    teamId: uuid("team_id").notNull().references(() => teams.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
     authorKind: text("author_kind", { enum: ["agent", "human"] }).notNull(),
     agentId: uuid("agent_id").references(() => agents.id, { onDelete: "set null" }),
     userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
@@ -29,9 +31,7 @@ export const posts = pgTable(
      * readers follow only up to the oldest transaction still writing (docs/decisions/015-delivery-order.md).
      */
     txId: xid8("tx_id").notNull().default(sql`pg_current_xact_id()`),
-    search: tsvector("search")
-      .notNull()
-      .generatedAlwaysAs(sql`to_tsvector('english', content)`),
+    search: tsvector("search").notNull().generatedAlwaysAs(sql`to_tsvector('english', content)`),
   },
   (table) => [
     // Plain ascending: scanned backward they serve "newest first" (DESC, NULLS FIRST) as well as the
@@ -45,8 +45,6 @@ export const posts = pgTable(
     // Team first (btree_gin), so a search or tag filter walks one team's entries, not every team's.
     index("posts_team_tags_idx").using("gin", table.teamId, table.tags),
     index("posts_team_search_idx").using("gin", table.teamId, table.search),
-    uniqueIndex("posts_idempotency_key")
-      .on(table.tokenId, table.idempotencyKey)
-      .where(sql`${table.idempotencyKey} is not null`),
+    uniqueIndex("posts_idempotency_key").on(table.tokenId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
   ],
 );

@@ -1,0 +1,247 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { formatCount, readUnread, unreadCountCap, unreadSummary } from "../server/domain/delivery.ts";
+import { createPost, getThread } from "../server/domain/posts.ts";
+import { listPosts } from "../server/domain/feed.ts";
+import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
+import { searchPosts } from "../server/domain/search.ts";
+import { snippetAsText } from "../server/domain/search-snippets.ts";
+import type { Config } from "../server/config.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { framePosts, oneLine, plural, postHeader } from "./format.ts";
+import {
+  guarded,
+  idArgument,
+  limitArgument,
+  memoPerConfig,
+  readOnly,
+  postJson,
+  postOutput,
+  toolResult,
+  untrustedNote,
+  type ToolContext,
+} from "./context.ts";
+
+/** The team feed's tools: login, reading, posting, search, what is new, threads. */
+export function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: () => Promise<Team>): void {
+  const { db, config } = context;
+  const toolConfigs = feedToolConfigs(config);
+
+  server.registerTool("login", toolConfigs.login, ({ agent_name }) =>
+    guarded(async () => {
+      const notes: string[] = [];
+      if (context.caller.pickName && agent_name !== undefined) {
+        context.caller = await chooseSessionName(db, context.caller, context.sessionId, agent_name);
+        notes.push(`Your posts are signed ${context.caller.displayName}: this token's agent, then the name you chose.`);
+      } else if (context.caller.pickName) {
+        notes.push("Pass agent_name to choose the name your posts are signed with.");
+      } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
+        notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
+      }
+      const caller = context.caller;
+      const [team, { unread, firstRead }] = await Promise.all([loadTeam(), unreadSummary(db, caller)]);
+      const news =
+        unread.count === 0
+          ? "No unread posts."
+          : firstRead
+            ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
+            : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.`;
+      const text = [
+        `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
+        ...notes,
+        news,
+      ].join("\n");
+      return toolResult(text, {
+        name: caller.displayName,
+        team: { slug: team.slug, name: team.name },
+        scopes: [...caller.scopes],
+        pickName: caller.pickName,
+        unread: unread.count,
+        unreadCapped: unread.capped,
+        firstRead,
+      });
+    }),
+  );
+
+  server.registerTool("read_posts", toolConfigs.read_posts, (args) =>
+    guarded(async () => {
+      const page = await listPosts(db, context.caller, {
+        limit: args.limit,
+        offset: args.offset,
+        cursor: args.cursor,
+        author: args.agent_filter,
+        tag: args.tag_filter,
+        threadId: args.thread_id,
+      });
+      const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+      const nextOffset = page.nextCursor && !args.cursor ? (args.offset ?? 0) + page.posts.length : undefined;
+      return toolResult(framePosts(`${plural(page.posts.length, "post")}, newest first.${more}`, page.posts), {
+        posts: page.posts.map(postJson),
+        nextCursor: page.nextCursor,
+        ...(nextOffset === undefined ? {} : { nextOffset }),
+      });
+    }),
+  );
+
+  server.registerTool("create_post", toolConfigs.create_post, (args) =>
+    guarded(async () => {
+      const { post } = await createPost(
+        db,
+        context.caller,
+        { content: args.content, tags: args.tags, parentId: args.parent_post_id },
+        config.limits,
+      );
+      const where = post.parentId === null ? "" : ` in thread #${post.threadId}`;
+      return toolResult(`Posted #${post.id}${where}.\n${postHeader(post)}`, { post: postJson(post) });
+    }),
+  );
+
+  server.registerTool("search_posts", toolConfigs.search_posts, (args) =>
+    guarded(async () => {
+      const page = await searchPosts(db, context.caller, { query: args.query, limit: args.limit });
+      const snippets = new Map(page.results.map((hit) => [hit.post.id, snippetAsText(hit.snippet)]));
+      const posts = page.results.map((hit) => hit.post);
+      const text = framePosts(`${plural(posts.length, "match", "matches")}, best first.`, posts, (post) => snippets.get(post.id) ?? "");
+      return toolResult(text, {
+        results: page.results.map((hit) => ({ post: postJson(hit.post), rank: hit.rank, snippet: snippets.get(hit.post.id)! })),
+      });
+    }),
+  );
+
+  server.registerTool("read_new", toolConfigs.read_new, (args) =>
+    guarded(async () => {
+      const { posts, remaining, skippedOlder } = await readUnread(db, context.caller, args.limit);
+      const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread: call read_new again.` : "";
+      let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, oldest first.${more}`;
+      if (skippedOlder) {
+        summary = `Your first read: ${posts.length === 0 ? "no posts by others yet" : `the ${plural(posts.length, "newest post")} by others, oldest first`}.`;
+        if (skippedOlder.count > 0) {
+          summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown: browse them with read_posts or find them with search_posts.`;
+        }
+        summary += " From now on read_new gives you each new post once.";
+      }
+      return toolResult(framePosts(summary, posts), {
+        posts: posts.map(postJson),
+        remaining: remaining.count,
+        remainingCapped: remaining.capped,
+        ...(skippedOlder ? { olderPosts: skippedOlder.count, olderPostsCapped: skippedOlder.capped } : {}),
+      });
+    }),
+  );
+
+  server.registerTool("get_thread", toolConfigs.get_thread, (args) =>
+    guarded(async () => {
+      const thread = await getThread(db, context.caller, args.post_id);
+      const posts = [thread.root, ...thread.replies];
+      const summary = `Thread #${thread.root.id}: the first post and ${plural(thread.replies.length, "reply", "replies")}, oldest first.`;
+      return toolResult(framePosts(summary, posts), { root: postJson(thread.root), replies: thread.replies.map(postJson) });
+    }),
+  );
+}
+
+function buildFeedToolConfigs(config: Config) {
+  return {
+    login: {
+      title: "Log in to the team board",
+      description:
+        "Call once at the start of a session. Confirms who you are on the team's Botboard (your name, team and permissions) and how many posts are unread. " +
+        "With a shared pick-name token, agent_name sets the name your posts are signed with for the rest of this session, shown as <agent>/<agent_name>; " +
+        "it may not be the name of an agent or engineer of the team, nor one another live session holds. With a personal token your own name is always used.",
+      inputSchema: z.object({
+        agent_name: z
+          .string({ error: "agent_name must be a string" })
+          .max(200, "agent_name is over 200 characters")
+          .optional()
+          .describe("The name to post under (1-64 letters, digits, space, . _ @ -; no '/'). Only used with a pick-name token."),
+      }),
+      outputSchema: z.object({
+        name: z.string(),
+        team: z.object({ slug: z.string(), name: z.string() }),
+        scopes: z.array(z.string()),
+        pickName: z.boolean(),
+        unread: z.number().int().describe(`Unread posts, counted up to ${unreadCountCap}.`),
+        unreadCapped: z.boolean().describe(`True when there are ${unreadCountCap} or more.`),
+        firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
+      }),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    read_posts: {
+      title: "Read the team feed",
+      description:
+        "Reads the team's feed, newest first, optionally only one author's posts, one tag, or one thread. Use it to catch up on what the team is doing; for only what is new to you, use read_new. " +
+        `Returns a header line per post (#id · author (agent|human) · time · #tags · reply to #id) and its content. ${untrustedNote}`,
+      inputSchema: z.object({
+        limit: limitArgument(10).describe("How many posts, 1-100 (default 10)."),
+        offset: z
+          .number({ error: "offset must be a number" })
+          .int("offset must be a whole number")
+          .min(0, "offset must be 0 or more")
+          .optional()
+          .describe("Skip this many posts (ignored with cursor)."),
+        cursor: z.string({ error: "cursor must be a string" }).optional().describe("nextCursor from an earlier call, for the next page."),
+        agent_filter: z.string({ error: "agent_filter must be a string" }).optional().describe("Only posts signed with this name."),
+        tag_filter: z.string({ error: "tag_filter must be a string" }).optional().describe("Only posts with this tag."),
+        thread_id: idArgument("thread_id").optional().describe("Only this thread: its first post and its replies."),
+      }),
+      outputSchema: z.object({ posts: z.array(postOutput), nextCursor: z.string().nullable(), nextOffset: z.number().int().optional() }),
+      annotations: readOnly,
+    },
+    create_post: {
+      title: "Post to the team feed",
+      description:
+        "Publishes a post to the team's feed, seen by every agent and engineer of the team. Post progress, findings, decisions, blockers and fixes others could use; keep it short. " +
+        "To answer or follow up on a post, pass its id as parent_post_id so the reply joins that thread. Returns the new post's id.",
+      inputSchema: z.object({
+        content: z
+          .string({ error: "content must be a string" })
+          .describe(`Markdown text of the post, up to ${config.limits.maxPostChars} characters.`),
+        tags: z
+          .array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" })
+          .optional()
+          .describe(`Up to ${config.limits.maxTags} tags of a-z, 0-9, '_' and '-', e.g. ["finding", "ci"].`),
+        parent_post_id: idArgument("parent_post_id").optional().describe("Reply to this post (any post of the thread)."),
+      }),
+      outputSchema: z.object({ post: postOutput }),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    search_posts: {
+      title: "Search the team feed",
+      description:
+        "Full-text search over all of the team's posts, best match first. Search before starting a task to find earlier findings and decisions. " +
+        `The query reads like web search: words, "quoted phrases", -excluded words, or. Returns each match's header and an excerpt with matches in «»; use get_thread for the whole thread. ${untrustedNote}`,
+      inputSchema: z.object({
+        query: z.string({ error: "query must be a string" }).describe("Words to find."),
+        limit: limitArgument(10, 50).describe("How many results, 1-50 (default 10)."),
+      }),
+      outputSchema: z.object({
+        results: z.array(z.object({ post: postOutput, rank: z.number(), snippet: z.string() })),
+      }),
+      annotations: readOnly,
+    },
+    read_new: {
+      title: "Read what is new",
+      description:
+        "Returns posts by others that you have not been given yet, oldest first, and marks them read, so the next call only returns newer ones: each post reaches you once. " +
+        "Your first call gives the newest posts and says how many older ones exist (read them with read_posts or search_posts). " +
+        `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
+      inputSchema: z.object({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
+      outputSchema: z.object({
+        posts: z.array(postOutput),
+        remaining: z.number().int().describe(`Unread posts after these, counted up to ${unreadCountCap}.`),
+        remainingCapped: z.boolean().describe(`True when ${unreadCountCap} or more remain.`),
+        olderPosts: z.number().int().optional().describe("First read only: older posts not shown, counted up to the same cap."),
+        olderPostsCapped: z.boolean().optional(),
+      }),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    get_thread: {
+      title: "Read a whole thread",
+      description: `Returns a post's whole thread (its first post, then every reply in order), from the id of any post in it. ${untrustedNote}`,
+      inputSchema: z.object({ post_id: idArgument("post_id").describe("The id of any post in the thread (the number after #).") }),
+      outputSchema: z.object({ root: postOutput, replies: z.array(postOutput) }),
+      annotations: readOnly,
+    },
+  };
+}
+
+const feedToolConfigs = memoPerConfig(buildFeedToolConfigs);

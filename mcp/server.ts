@@ -1,0 +1,58 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import type { Team } from "../server/domain/teams.ts";
+import type { ToolContext } from "./context.ts";
+import { registerFeedTools } from "./feed-tools.ts";
+import { registerJournalTools } from "./journal-tools.ts";
+
+export const serverInfo = { name: "botboard", version: "0.1.0" };
+
+export const feedToolNames = ["login", "read_posts", "create_post", "search_posts", "read_new", "get_thread"] as const;
+export const journalToolNames = ["process_thoughts", "search_journal", "read_journal_entry", "list_recent_entries"] as const;
+export const toolNames = [...feedToolNames, ...journalToolNames] as const;
+
+/**
+ * Which tool groups one MCP endpoint offers: `/mcp?tools=social` only the feed, `?tools=journal`
+ * only the private journal, both by default. The benchmark compares agents given each.
+ */
+export type ToolSet = { social: boolean; journal: boolean };
+export const allTools: ToolSet = { social: true, journal: true };
+
+export function toolNamesOf(toolSet: ToolSet): readonly string[] {
+  return [...(toolSet.social ? feedToolNames : []), ...(toolSet.journal ? journalToolNames : [])];
+}
+
+/** Parses the `tools` query value: a comma list of social, journal, all; undefined when it names none of them. */
+export function parseToolSet(value: string | undefined): ToolSet | undefined {
+  if (value === undefined || value === "") return allTools;
+  const groups = value.split(",").map((group) => group.trim());
+  if (groups.some((group) => !["social", "journal", "all"].includes(group))) return undefined;
+  if (groups.includes("all")) return allTools;
+  return { social: groups.includes("social"), journal: groups.includes("journal") };
+}
+
+/**
+ * The SDK builds an Ajv instance per server unless given one; it only validates elicitation answers,
+ * which Botboard never asks for, and building it per request cost more than the tool call itself.
+ */
+const sharedSchemaValidator = new AjvJsonSchemaValidator();
+
+/**
+ * One MCP server for one request: the tool groups asked for (feed, journal). The team's instructions
+ * are only sent in answer to `initialize`; other requests load the team only if a tool needs it.
+ */
+export function createBotboardServer(
+  context: ToolContext,
+  loadTeam: () => Promise<Team>,
+  instructions?: string,
+  toolSet: ToolSet = allTools,
+): McpServer {
+  const server = new McpServer(serverInfo, {
+    instructions,
+    capabilities: { tools: {} },
+    jsonSchemaValidator: sharedSchemaValidator,
+  });
+  if (toolSet.social) registerFeedTools(server, context, loadTeam);
+  if (toolSet.journal) registerJournalTools(server, context);
+  return server;
+}

@@ -1,0 +1,254 @@
+import { existsSync, readFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
+import { AppError } from "../domain/errors.ts";
+import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
+import { operations, type OperationName } from "./operations.ts";
+
+type OperationResult<Name extends OperationName> = Awaited<ReturnType<(typeof operations)[Name]>>;
+
+/** Runs an operation on the database; if a running server holds the embedded one, through that server. */
+async function runOperation<Name extends OperationName>(
+  config: Config,
+  name: Name,
+  input: Parameters<(typeof operations)[Name]>[1],
+): Promise<OperationResult<Name>> {
+  const socket = adminSocketPath(config.dataDir);
+  if (!config.databaseUrl && existsSync(socket)) {
+    const viaServer = await askServer(socket, name, input).catch((error: NodeJS.ErrnoException) => {
+      // A socket left by a server that died: fall through to opening the database ourselves.
+      if (error.code === "ECONNREFUSED" || error.code === "ENOENT") return undefined;
+      throw error;
+    });
+    if (viaServer) return viaServer.result as OperationResult<Name>;
+  }
+  let database: Database;
+  try {
+    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  } catch (error) {
+    // A server that is still starting holds the database but has not opened its socket yet.
+    if (!(error instanceof DataDirInUseError) || !(await socketAppears(socket))) throw error;
+    return (await askServer(socket, name, input)).result as OperationResult<Name>;
+  }
+  try {
+    await database.migrate();
+    const run = operations[name] as (context: unknown, input: unknown) => Promise<OperationResult<Name>>;
+    return await run({ db: database.db, publicUrl: config.publicUrl }, input);
+  } finally {
+    await database.close();
+  }
+}
+
+async function readStandardInput(): Promise<string> {
+  let text = "";
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}
+
+function print(value: unknown, asJson: boolean, human: () => string): void {
+  console.log(asJson ? JSON.stringify(value, null, 2) : human());
+}
+
+function positiveNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError("must be a positive number");
+  return number;
+}
+
+const when = (date: Date | string | null) => (date ? new Date(date).toISOString().replace("T", " ").slice(0, 16) : "never");
+
+/** A command's way to run an operation, through a running server's admin socket when there is one. */
+export type OperationRunner = <Name extends OperationName>(
+  name: Name,
+  input: Parameters<(typeof operations)[Name]>[1],
+) => Promise<OperationResult<Name>>;
+
+/**
+ * What other doors bring to the command line: the server to serve, and their own commands (the
+ * benchmark's, the MCP stdio proxy), wired in by server/commands.ts.
+ */
+export type CliDoors = {
+  startServer: (config: Config) => Promise<{ url: string; setupLink: string | undefined; close(): Promise<void> }>;
+  commands: (runOperation: OperationRunner) => Command[];
+};
+
+export function buildCli(doors: CliDoors): Command {
+  const program = new Command("botboard")
+    .description("A private team feed for coding agents: server, identities and tools.")
+    .showHelpAfterError()
+    .option("--json", "print results as JSON");
+  const config = () => loadConfig();
+  const asJson = () => Boolean(program.opts().json);
+
+  program
+    .command("serve")
+    .description("serve Botboard (web, REST API and MCP) on HOST:PORT")
+    .option("-p, --port <port>", "port to listen on (default: PORT or 3000)")
+    .option("--host <host>", "address to bind (default: HOST or 127.0.0.1)")
+    .action(async (options: { port?: string; host?: string }) => {
+      const settings = loadConfig({ ...process.env, PORT: options.port ?? process.env.PORT, HOST: options.host ?? process.env.HOST });
+      const server = await doors.startServer(settings);
+      const where = settings.databaseUrl ? "Postgres (DATABASE_URL)" : `the embedded database in ${settings.dataDir}`;
+      const setup = server.setupLink
+        ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
+        : "";
+      console.log(`Botboard is serving ${settings.publicUrl} (listening on ${server.url}) on ${where}.${setup}`);
+      const stop = async (signal: string) => {
+        console.log(`Received ${signal}; finishing in-flight requests.`);
+        await server.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void stop("SIGINT"));
+      process.once("SIGTERM", () => void stop("SIGTERM"));
+    });
+
+  program
+    .command("migrate")
+    .description("apply pending database migrations and exit")
+    .action(async () => {
+      const settings = config();
+      const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, poolSize: 2 });
+      try {
+        await database.migrate();
+        console.log("Migrations are up to date.");
+      } finally {
+        await database.close();
+      }
+    });
+
+  const team = program.command("team").description("manage teams");
+  team
+    .command("add <name>")
+    .description("create a team")
+    .option("--slug <slug>", "short name used in URLs (default: from the name)")
+    .action(async (name: string, options: { slug?: string }) => {
+      const created = await runOperation(config(), "team.add", { name, slug: options.slug });
+      print(created, asJson(), () => `Created team '${created.name}' (slug ${created.slug}).`);
+    });
+  team
+    .command("list")
+    .description("list teams")
+    .action(async () => {
+      const teams = await runOperation(config(), "team.list", undefined);
+      print(teams, asJson(), () => teams.map((t) => `${t.slug}\t${t.name}`).join("\n") || "No teams.");
+    });
+
+  const agent = program.command("agent").description("manage agent identities and their tokens");
+  agent
+    .command("add <name>")
+    .description("create an agent (or add a token to an existing one) and print its token once")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .addOption(new Option("--scopes <scopes>", "comma-separated scopes").default("read,write"))
+    .option("--pick-name", "a team token: each session chooses its display name (for many short-lived agents)")
+    .option("--expires-in <days>", "the token stops working after this many days", positiveNumber)
+    .action(async (name: string, options: { team?: string; scopes: string; pickName?: boolean; expiresIn?: number }) => {
+      const created = await runOperation(config(), "agent.add", {
+        name,
+        team: options.team,
+        scopes: options.scopes
+          .split(",")
+          .map((scope) => scope.trim())
+          .filter(Boolean),
+        pickName: options.pickName,
+        expiresInDays: options.expiresIn,
+      });
+      print(created, asJson(), () =>
+        [
+          `Agent '${created.agent}' in team ${created.team}; scopes ${created.scopes.join(",")}${created.pickName ? "; pick-name" : ""}.`,
+          `Token (shown once, store it now):`,
+          `  ${created.token}`,
+          ``,
+          `Claude Code:  claude mcp add --transport http botboard ${created.serverUrl}/mcp --header "Authorization: Bearer ${created.token}"`,
+          `REST:         curl -H "Authorization: Bearer ${created.token}" ${created.serverUrl}/api/v1/posts`,
+        ].join("\n"),
+      );
+    });
+  agent
+    .command("list")
+    .description("list agents and their tokens (prefixes only)")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (options: { team?: string }) => {
+      const agents = await runOperation(config(), "agent.list", { team: options.team });
+      print(
+        agents,
+        asJson(),
+        () =>
+          agents
+            .map((a) =>
+              [
+                `${a.name}\t${a.posts} posts\tlast seen ${when(a.lastSeenAt)}`,
+                ...a.tokens.map(
+                  (t) =>
+                    `  ${t.prefix}…\t${t.scopes.join(",")}${t.pickName ? " pick-name" : ""}\t${t.revoked ? "REVOKED" : `last used ${when(t.lastUsedAt)}`}`,
+                ),
+              ].join("\n"),
+            )
+            .join("\n") || "No agents yet: `botboard agent add <name>`.",
+      );
+    });
+  agent
+    .command("revoke <nameOrPrefix>")
+    .description("revoke every token of an agent, or one token by its prefix (bb_xxxx)")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (target: string, options: { team?: string }) => {
+      const revoked = await runOperation(config(), "agent.revoke", { target, team: options.team });
+      print(revoked, asJson(), () => `Revoked ${revoked.revoked.map((prefix) => `${prefix}…`).join(", ")}.`);
+    });
+
+  program
+    .command("user")
+    .description("manage engineers' accounts")
+    .command("add")
+    .description("print a one-time link (valid 1 hour) that creates an engineer account")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .addOption(new Option("--role <role>", "role of the new account").choices(["admin", "member"]).default("admin"))
+    .action(async (options: { team?: string; role: "admin" | "member" }) => {
+      const invite = await runOperation(config(), "user.add", options);
+      print(invite, asJson(), () => `One-time link for a new ${options.role} of ${invite.team} (valid 1 hour):\n  ${invite.link}`);
+    });
+
+  program
+    .command("export")
+    .description("write a team's whole history as JSON lines (to move it to another database, or back it up)")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (options: { team?: string }) => {
+      const { lines } = await runOperation(config(), "team.export", { team: options.team });
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+
+  program
+    .command("import [file]")
+    .description("load a team exported by `botboard export` (from the file, or standard input), all or nothing")
+    .action(async (file: string | undefined) => {
+      const text = file ? readFileSync(file, "utf8") : await readStandardInput();
+      const imported = await runOperation(config(), "team.import", { lines: text.split("\n") });
+      print(
+        imported,
+        asJson(),
+        () =>
+          `Imported team ${imported.team}: ${Object.entries(imported.rows)
+            .map(([table, count]) => `${count} ${table}`)
+            .join(", ")}.`,
+      );
+    });
+
+  for (const command of doors.commands((name, input) => runOperation(config(), name, input as never) as Promise<never>)) {
+    program.addCommand(command);
+  }
+
+  return program;
+}
+
+export async function runCli(argv: string[], doors: CliDoors): Promise<void> {
+  try {
+    await buildCli(doors).parseAsync(argv);
+  } catch (error) {
+    if (error instanceof AppError || error instanceof ConfigError) {
+      console.error(`botboard: ${error.message}`);
+      process.exit(error instanceof ConfigError ? 78 : 1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,202 @@
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { recordAudit, type AuditActor } from "./audit.ts";
+import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./callers.ts";
+import type { Db } from "../db/client.ts";
+import { agentTokens, agents } from "../db/schema/index.ts";
+import { invalid, notFound, unauthorized } from "./errors.ts";
+import { validateAgentName } from "./names.ts";
+import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
+
+export type Agent = typeof agents.$inferSelect;
+export type AgentToken = Omit<typeof agentTokens.$inferSelect, "hash">;
+
+export function parseScopes(scopes: readonly string[]): Scope[] {
+  const unknown = scopes.filter((scope) => !allScopes.includes(scope as Scope));
+  if (unknown.length > 0) throw invalid(`Unknown scope '${unknown[0]}'; scopes are ${allScopes.join(", ")}.`);
+  if (scopes.length === 0) throw invalid("A token needs at least one scope.");
+  return [...new Set(scopes as Scope[])];
+}
+
+export type NewAgentToken = { agent: Agent; token: string; tokenRecord: AgentToken };
+
+/**
+ * Creates the agent if it is new (an existing agent of that name gets an additional token) and
+ * returns the token, which is never retrievable again.
+ */
+export async function addAgentToken(
+  db: Db,
+  actor: AuditActor,
+  input: { teamId: string; name: string; scopes?: readonly string[]; pickName?: boolean; expiresAt?: Date },
+): Promise<NewAgentToken> {
+  requireTeamAdmin(actor, input.teamId);
+  const name = validateAgentName(input.name);
+  const scopes = parseScopes(input.scopes ?? allScopes);
+  const token = generateAgentToken();
+  return db.transaction(async (tx) => {
+    await tx.insert(agents).values({ teamId: input.teamId, name }).onConflictDoNothing();
+    const [agent] = await tx
+      .select()
+      .from(agents)
+      .where(and(eq(agents.teamId, input.teamId), eq(agents.name, name)));
+    if (!agent) throw notFound(`No agent '${name}'.`);
+    const [tokenRecord] = await tx
+      .insert(agentTokens)
+      .values({
+        agentId: agent.id,
+        teamId: input.teamId,
+        hash: hashSecret(token),
+        prefix: displayPrefixOf(token),
+        scopes,
+        pickName: input.pickName ?? false,
+        expiresAt: input.expiresAt,
+      })
+      .returning();
+    const { hash: _hash, ...visible } = tokenRecord!;
+    await recordAudit(tx, input.teamId, actor, "token.created", name, {
+      prefix: visible.prefix,
+      scopes,
+      pickName: visible.pickName,
+    });
+    return { agent, token, tokenRecord: visible };
+  });
+}
+
+export type AgentWithTokens = Agent & { tokens: AgentToken[]; postCount: number };
+
+export async function listAgents(db: Db, teamId: string): Promise<AgentWithTokens[]> {
+  const rows = await db
+    .select({
+      agent: agents,
+      // Qualified by hand: inside the subquery a bare "id" would be the post's id.
+      postCount: sql<number>`(select count(*)::int from posts p where p.agent_id = "agents"."id")`,
+    })
+    .from(agents)
+    .where(eq(agents.teamId, teamId))
+    .orderBy(asc(agents.name));
+  const tokens = await db.select().from(agentTokens).where(eq(agentTokens.teamId, teamId)).orderBy(asc(agentTokens.createdAt));
+  return rows.map(({ agent, postCount }) => ({
+    ...agent,
+    postCount,
+    tokens: tokens.filter((token) => token.agentId === agent.id).map(({ hash: _hash, ...visible }) => visible),
+  }));
+}
+
+/** Just the names, for pickers and filters: no counts, no tokens. */
+export async function listAgentNames(db: Db, teamId: string): Promise<string[]> {
+  const rows = await db.select({ name: agents.name }).from(agents).where(eq(agents.teamId, teamId)).orderBy(asc(agents.name));
+  return rows.map((row) => row.name);
+}
+
+export async function findAgentByName(db: Db, teamId: string, name: string): Promise<Agent> {
+  const [agent] = await db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.teamId, teamId), eq(agents.name, name)));
+  if (!agent) throw notFound(`No agent '${name}' in this team.`);
+  return agent;
+}
+
+/**
+ * Revokes by agent name (every live token of that agent) or by a token's prefix (that token).
+ * Returns the prefixes revoked. Takes effect on the next request: tokens are checked on every call.
+ */
+export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: string, nameOrPrefix: string): Promise<string[]> {
+  requireTeamAdmin(actor, teamId);
+  const target = nameOrPrefix.trim();
+  const live = and(eq(agentTokens.teamId, teamId), isNull(agentTokens.revokedAt));
+  const byPrefix = target.startsWith(agentTokenPrefix);
+  if (byPrefix && target.length < agentTokenPrefix.length + 4) {
+    throw invalid("Give at least 4 characters after 'bb_' to revoke by token prefix.");
+  }
+  return db.transaction(async (tx) => {
+    const matches = byPrefix
+      ? await tx
+          .select({ id: agentTokens.id, prefix: agentTokens.prefix })
+          .from(agentTokens)
+          .where(and(live, sql`starts_with(${agentTokens.prefix}, ${target.slice(0, 11)})`))
+      : await tx
+          .select({ id: agentTokens.id, prefix: agentTokens.prefix })
+          .from(agentTokens)
+          .innerJoin(agents, eq(agents.id, agentTokens.agentId))
+          .where(and(live, eq(agents.name, target)));
+    if (matches.length === 0) throw notFound(`No live token of an agent or with a prefix '${target}' in this team.`);
+    if (byPrefix && matches.length > 1) throw invalid(`The prefix '${target}' matches ${matches.length} tokens; give more of it.`);
+    for (const match of matches) {
+      await tx.update(agentTokens).set({ revokedAt: sql`now()` }).where(eq(agentTokens.id, match.id));
+      await recordAudit(tx, teamId, actor, "token.revoked", match.prefix);
+    }
+    await tx.execute(sql`select pg_notify(${tokenRevocationChannel}, '')`);
+    forgetCachedTokens();
+    return matches.map((match) => match.prefix);
+  });
+}
+
+/**
+ * Every process keeps resolved tokens for at most a second, so most requests skip a database round
+ * trip. A revocation empties the cache of the process that made it at once and of every other
+ * process through NOTIFY on this channel; the one-second lifetime bounds it if a notification is lost.
+ */
+export const tokenRevocationChannel = "botboard_tokens";
+const tokenCacheLifetimeMs = 1000;
+const tokenCacheMaxEntries = 10_000;
+const tokenCache = new Map<string, { caller: AgentCaller; expiresAt: Date | null; cachedAt: number }>();
+
+export function forgetCachedTokens(): void {
+  tokenCache.clear();
+}
+
+export type DailyCount = { day: string; posts: number };
+
+/** Posts per day by one agent over the last `days` days (days without posts included as 0), oldest first. */
+export async function agentActivity(db: Db, teamId: string, agentId: string, days: number): Promise<DailyCount[]> {
+  const rows = await db.execute<{ day: string; posts: number }>(sql`
+    select to_char(day, 'YYYY-MM-DD') as day,
+      (select count(*)::int from posts p
+        where p.team_id = ${teamId} and p.agent_id = ${agentId}
+          and p.created_at >= day and p.created_at < day + interval '1 day') as posts
+    from generate_series(date_trunc('day', now()) - make_interval(days => ${days - 1}), date_trunc('day', now()), interval '1 day') as day
+    order by day`);
+  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: DailyCount[] }).rows;
+  return list.map((row) => ({ day: String(row.day), posts: Number(row.posts) }));
+}
+
+/** Marks a token used at most once a minute, so authentication is not a write on every request. */
+const lastUsedResolutionMs = 60_000;
+
+/** Resolves a bearer token to its caller, or throws unauthorized: unknown, revoked and expired alike. */
+export async function authenticateAgentToken(db: Db, token: string): Promise<AgentCaller> {
+  if (!token.startsWith(agentTokenPrefix) || token.length > 200) throw unauthorized("Invalid token.");
+  const hash = hashSecret(token);
+  const now = Date.now();
+  const cached = tokenCache.get(hash);
+  if (cached && now - cached.cachedAt < tokenCacheLifetimeMs && (!cached.expiresAt || cached.expiresAt.getTime() > now)) {
+    return { ...cached.caller };
+  }
+  const [row] = await db
+    .select({ token: agentTokens, agentName: agents.name })
+    .from(agentTokens)
+    .innerJoin(agents, eq(agents.id, agentTokens.agentId))
+    .where(eq(agentTokens.hash, hash));
+  if (!row) throw unauthorized("Invalid token.");
+  if (row.token.revokedAt) throw unauthorized("This token has been revoked.");
+  if (row.token.expiresAt && row.token.expiresAt.getTime() <= now) throw unauthorized("This token has expired.");
+  if (!row.token.lastUsedAt || now - row.token.lastUsedAt.getTime() > lastUsedResolutionMs) {
+    await Promise.all([
+      db.update(agentTokens).set({ lastUsedAt: sql`now()` }).where(eq(agentTokens.id, row.token.id)),
+      db.update(agents).set({ lastSeenAt: sql`now()` }).where(eq(agents.id, row.token.agentId)),
+    ]);
+  }
+  const caller: AgentCaller = {
+    kind: "agent",
+    teamId: row.token.teamId,
+    agentId: row.token.agentId,
+    agentName: row.agentName,
+    tokenId: row.token.id,
+    scopes: row.token.scopes as Scope[],
+    pickName: row.token.pickName,
+    displayName: row.agentName,
+  };
+  if (tokenCache.size >= tokenCacheMaxEntries) tokenCache.clear();
+  tokenCache.set(hash, { caller, expiresAt: row.token.expiresAt, cachedAt: now });
+  return { ...caller };
+}

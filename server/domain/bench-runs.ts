@@ -1,0 +1,212 @@
+import { and, asc, desc, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { benchRuns, benchTrials, type BenchRunSettings, type ToolCallCounts } from "../db/schema/index.ts";
+import { conflict, invalid, notFound } from "./errors.ts";
+
+/**
+ * Benchmark runs and their trial queue. The runner, `botboard bench` and the /bench pages all go
+ * through here. See docs/decisions/014-bench-trial-queue.md for how trials are claimed.
+ */
+export type BenchRun = typeof benchRuns.$inferSelect;
+export type BenchTrial = typeof benchTrials.$inferSelect;
+export type BenchPhase = BenchRun["phase"];
+
+export const benchVariants = ["baseline", "journal", "social", "combined"] as const;
+export type BenchVariant = (typeof benchVariants)[number];
+
+export type PlannedTrial = {
+  taskSlug: string;
+  difficulty: string;
+  variant: string;
+  repeat: number;
+  groupKey: string | null;
+  teamId: string | null;
+};
+
+export type NewBenchRun = {
+  id: string;
+  suite: string;
+  driver: string;
+  model: string | null;
+  phase: BenchPhase;
+  variants: string[];
+  repeats: number;
+  fromRunId: string | null;
+  settings: BenchRunSettings;
+  trials: PlannedTrial[];
+};
+
+const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+
+/** Stores a run and queues its trials in plan order, in one transaction. */
+export async function createBenchRun(db: Db, input: NewBenchRun): Promise<BenchRun> {
+  if (!runIdPattern.test(input.id)) throw invalid("A run id is 1-80 characters of letters, digits, '.', '_' or '-'.");
+  if (input.trials.length === 0) throw invalid("The run has no trials: the suite is empty.");
+  return db.transaction(async (tx) => {
+    const { trials, ...run } = input;
+    const [created] = await tx.insert(benchRuns).values(run).onConflictDoNothing().returning();
+    if (!created) throw conflict(`A run '${input.id}' already exists; resume it with --resume ${input.id}.`);
+    for (let start = 0; start < trials.length; start += 500) {
+      await tx
+        .insert(benchTrials)
+        .values(trials.slice(start, start + 500).map((trial, index) => ({ ...trial, runId: input.id, seq: start + index })));
+    }
+    return created;
+  });
+}
+
+export async function getBenchRun(db: Db, runId: string): Promise<BenchRun> {
+  const [run] = await db.select().from(benchRuns).where(eq(benchRuns.id, runId));
+  if (!run) throw notFound(`No benchmark run '${runId}'.`);
+  return run;
+}
+
+export type BenchRunSummary = BenchRun & { trials: number; finished: number; passed: number; costUsd: number };
+
+export async function listBenchRuns(db: Db, limit = 100): Promise<BenchRunSummary[]> {
+  const rows = await db
+    .select({
+      run: benchRuns,
+      trials: sql<number>`count(${benchTrials.id})::int`,
+      finished: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished')::int`,
+      passed: sql<number>`count(*) filter (where ${benchTrials.passed})::int`,
+      costUsd: sql<number>`coalesce(sum(${benchTrials.costUsd}), 0)::float8`,
+    })
+    .from(benchRuns)
+    .leftJoin(benchTrials, eq(benchTrials.runId, benchRuns.id))
+    .groupBy(benchRuns.id)
+    .orderBy(desc(benchRuns.createdAt))
+    .limit(limit);
+  return rows.map(({ run, ...counts }) => ({ ...run, ...counts }));
+}
+
+export function listBenchTrials(db: Db, runId: string): Promise<BenchTrial[]> {
+  return db.select().from(benchTrials).where(eq(benchTrials.runId, runId)).orderBy(asc(benchTrials.seq));
+}
+
+/**
+ * Claims the next trial a worker may run: pending, or running under a lease that expired (its worker
+ * died). A trial that shares a board waits until every earlier trial of its group has finished.
+ * SKIP LOCKED lets several workers claim at once without taking the same trial.
+ */
+export async function claimBenchTrial(db: Db, runId: string, owner: string, leaseMs: number): Promise<BenchTrial | undefined> {
+  return db.transaction(async (tx) => {
+    const candidates = await tx.execute(sql`
+      select t.id from bench_trials t
+      where t.run_id = ${runId}
+        and (t.status = 'pending' or (t.status = 'running' and t.lease_expires_at < now()))
+        and (t.group_key is null or not exists (
+          select 1 from bench_trials earlier
+          where earlier.run_id = t.run_id and earlier.group_key = t.group_key
+            and earlier.seq < t.seq and earlier.status <> 'finished'))
+      order by t.seq
+      limit 1
+      for update skip locked`);
+    const id = rowsOf<{ id: number | string }>(candidates)[0]?.id;
+    if (id === undefined) return undefined;
+    const [claimed] = await tx
+      .update(benchTrials)
+      .set({
+        status: "running",
+        leaseOwner: owner,
+        leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
+        attempts: sql`${benchTrials.attempts} + 1`,
+        startedAt: sql`now()`,
+      })
+      .where(eq(benchTrials.id, Number(id)))
+      .returning();
+    return claimed;
+  });
+}
+
+/** postgres-js returns the rows as the result; PGlite wraps them in `rows`. */
+function rowsOf<Row>(result: unknown): Row[] {
+  return Array.isArray(result) ? (result as Row[]) : ((result as { rows: Row[] }).rows ?? []);
+}
+
+/** Keeps a long trial's lease alive; false when the lease was lost (another worker took it over). */
+export async function renewBenchLease(db: Db, trialId: number, owner: string, leaseMs: number): Promise<boolean> {
+  const renewed = await db
+    .update(benchTrials)
+    .set({ leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+    .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")))
+    .returning({ id: benchTrials.id });
+  return renewed.length > 0;
+}
+
+/** Puts an unfinished trial back in the queue (a clean stop), so a resume runs it from the start. */
+export async function releaseBenchTrial(db: Db, trialId: number, owner: string): Promise<void> {
+  await db
+    .update(benchTrials)
+    .set({ status: "pending", leaseOwner: null, leaseExpiresAt: null, startedAt: null })
+    .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")));
+}
+
+export type BenchTrialOutcome = {
+  passed: boolean;
+  timedOut: boolean;
+  error: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costUsd: number;
+  costSource: "driver" | "price-table" | "none";
+  turns: number;
+  wallMs: number;
+  toolCalls: ToolCallCounts;
+  postsWritten: number;
+  journalWritten: number;
+  reads: number;
+  testOutput: string;
+};
+
+/**
+ * Records a trial's outcome once. Only the lease holder may finish it, and a finished trial is never
+ * claimed again; false means another worker owns it now and this outcome was dropped.
+ */
+export async function finishBenchTrial(
+  db: Db,
+  trialId: number,
+  owner: string,
+  outcome: BenchTrialOutcome,
+): Promise<BenchTrial | undefined> {
+  const [finished] = await db
+    .update(benchTrials)
+    .set({ ...outcome, status: "finished", leaseOwner: null, leaseExpiresAt: null, finishedAt: sql`now()` })
+    .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")))
+    .returning();
+  return finished;
+}
+
+/** Gives an isolated-phase trial the team it was just given. */
+export async function setBenchTrialTeam(db: Db, trialId: number, teamId: string): Promise<void> {
+  await db.update(benchTrials).set({ teamId }).where(eq(benchTrials.id, trialId));
+}
+
+export async function benchRunProgress(db: Db, runId: string) {
+  const [row] = await db
+    .select({
+      total: sql<number>`count(*)::int`,
+      finished: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished')::int`,
+      running: sql<number>`count(*) filter (where ${benchTrials.status} = 'running')::int`,
+      failed: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished' and not ${benchTrials.passed})::int`,
+      costUsd: sql<number>`coalesce(sum(${benchTrials.costUsd}), 0)::float8`,
+      meanCostUsd: sql<number | null>`avg(${benchTrials.costUsd})::float8`,
+    })
+    .from(benchTrials)
+    .where(eq(benchTrials.runId, runId));
+  return row ?? { total: 0, finished: 0, running: 0, failed: 0, costUsd: 0, meanCostUsd: null };
+}
+
+export async function setBenchRunStatus(
+  db: Db,
+  runId: string,
+  status: BenchRun["status"],
+  stopReason: string | null = null,
+): Promise<void> {
+  await db
+    .update(benchRuns)
+    .set({ status, stopReason, finishedAt: status === "running" ? null : sql`now()` })
+    .where(eq(benchRuns.id, runId));
+}

@@ -1,0 +1,242 @@
+import { and, asc, desc, eq, isNull, sql, type SQL } from "drizzle-orm";
+import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
+import type { Db } from "../db/client.ts";
+import { posts, readCursors, teams } from "../db/schema/index.ts";
+import { invalid } from "./errors.ts";
+import { postColumns, toPost, type Post } from "./posts.ts";
+import { feedConditionsFor, type FeedFilters } from "./feed.ts";
+
+/**
+ * Delivery order: what a reader has not been given yet, so that each post reaches it once.
+ *
+ * A post's place is (tx_id, id): the id of the transaction that wrote it, then its own id. Readers
+ * only go as far as the oldest transaction still writing (the delivery line below): every post below
+ * that line is committed and visible, and any post still to come lands above it. So a reader that moves its
+ * position to the last post it was given can never be past a post it has not seen, whatever order the
+ * writers commit in (docs/decisions/015-delivery-order.md).
+ */
+export type DeliveryPosition = { txId: string; postId: number };
+
+export type DeliveredPost = { post: Post; position: DeliveryPosition };
+
+/** Counts of unread posts stop here: a reader months behind costs no more than one a week behind. */
+export const unreadCountCap = 1000;
+
+/** A count that stops at the cap: `capped` means "at least `count`". */
+export type CappedCount = { count: number; capped: boolean };
+
+/** Orders two places in delivery order: negative when `a` comes first. */
+export function comparePositions(a: DeliveryPosition, b: DeliveryPosition): number {
+  const byTransaction = BigInt(a.txId) - BigInt(b.txId);
+  return byTransaction !== 0n ? (byTransaction < 0n ? -1 : 1) : a.postId - b.postId;
+}
+
+/** "12", or "1,000+" when the count stopped at the cap. */
+export function formatCount(count: CappedCount): string {
+  return `${count.count.toLocaleString("en-US")}${count.capped ? "+" : ""}`;
+}
+
+const start: DeliveryPosition = { txId: "0", postId: 0 };
+
+/**
+ * The line below which every post is committed and visible: the oldest transaction still running, or
+ * the next one to start. Transactions that pg_stat_activity shows in another database of the cluster
+ * cannot have written posts here and are passed over (a backend never changes database), so a test
+ * suite creating databases or another application's long write does not hold delivery back. A role
+ * that cannot see other roles' sessions (without pg_read_all_stats) counts them: later, never lost.
+ */
+const deliveryLine = sql`(
+  select coalesce(
+    (select min(running) from pg_snapshot_xip(snapshot) as running
+      where not exists (
+        select 1 from pg_stat_activity elsewhere
+        where elsewhere.datname <> current_database()
+          and elsewhere.backend_xid::text = (running::text::bigint % 4294967296)::text)),
+    pg_snapshot_xmax(snapshot))
+  from pg_current_snapshot() as snapshot)`;
+
+/** Posts below the delivery line: what any reader can be given now. */
+const deliverable = sql`${posts.txId} < ${deliveryLine}`;
+
+function after(position: DeliveryPosition): SQL {
+  return sql`(${posts.txId}, ${posts.id}) > (${position.txId}::xid8, ${position.postId}::bigint)`;
+}
+
+function atOrBefore(position: DeliveryPosition): SQL {
+  return sql`(${posts.txId}, ${posts.id}) <= (${position.txId}::xid8, ${position.postId}::bigint)`;
+}
+
+function before(position: DeliveryPosition): SQL {
+  return sql`(${posts.txId}, ${posts.id}) < (${position.txId}::xid8, ${position.postId}::bigint)`;
+}
+
+const positionColumns = { txId: sql<string>`${posts.txId}::text`, postId: posts.id };
+const deliveredColumns = { ...postColumns, positionTxId: sql<string>`${posts.txId}::text` };
+
+function toDelivered(row: Awaited<ReturnType<typeof selectDelivered>>[number]): DeliveredPost {
+  return { post: toPost(row), position: { txId: row.positionTxId, postId: Number(row.id) } };
+}
+
+function selectDelivered(db: Db, where: SQL | undefined, order: "oldest" | "newest", limit: number) {
+  const direction = order === "oldest" ? asc : desc;
+  return db.select(deliveredColumns).from(posts).where(where).orderBy(direction(posts.txId), direction(posts.id)).limit(limit);
+}
+
+/**
+ * The place of one of the team's posts, which is how a live reader says where it stopped (its last
+ * event id); 0 is the start of the order. Undefined for a post the team does not have.
+ */
+export async function positionOfPost(db: Db, teamId: string, postId: number): Promise<DeliveryPosition | undefined> {
+  if (postId === 0) return start;
+  const [row] = await db
+    .select(positionColumns)
+    .from(posts)
+    .where(and(eq(posts.teamId, teamId), eq(posts.id, postId)));
+  return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
+}
+
+/** The newest place in the team's delivery order that every reader can already be given. */
+export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryPosition> {
+  const [row] = await db
+    .select(positionColumns)
+    .from(posts)
+    .where(and(eq(posts.teamId, teamId), deliverable))
+    .orderBy(desc(posts.txId), desc(posts.id))
+    .limit(1);
+  return row ? { txId: row.txId, postId: Number(row.postId) } : start;
+}
+
+/**
+ * The team's posts after a position that can be delivered now, oldest first, moderated ones included
+ * (a live feed follows every change): one query per process and team, whatever the number of readers.
+ */
+export async function teamPostsAfter(db: Db, teamId: string, position: DeliveryPosition, limit: number): Promise<DeliveredPost[]> {
+  const rows = await selectDelivered(db, and(eq(posts.teamId, teamId), after(position), deliverable), "oldest", limit);
+  return rows.map(toDelivered);
+}
+
+/** What a feed with these filters shows after a position, oldest first: a live reader catching up. */
+export async function feedPostsAfter(
+  db: Db,
+  caller: Caller,
+  position: DeliveryPosition,
+  limit: number,
+  filters: FeedFilters = {},
+): Promise<DeliveredPost[]> {
+  requireScope(caller, "read");
+  const rows = await selectDelivered(db, and(...feedConditionsFor(caller, filters), after(position), deliverable), "oldest", limit);
+  return rows.map(toDelivered);
+}
+
+/** The reader key of a caller: agents by identity, pick-name holders by identity and chosen name. */
+function readerOf(caller: AgentCaller) {
+  return { agentId: caller.agentId, readerName: caller.pickName ? caller.displayName : "" };
+}
+
+/** Posts that are news to this reader: live, by someone else, deliverable now. */
+function newsFor(caller: AgentCaller): SQL[] {
+  const byOthers = sql`(${posts.agentId} is distinct from ${caller.agentId} or ${posts.authorName} <> ${caller.displayName})`;
+  return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), byOthers, deliverable];
+}
+
+async function readPositionOf(db: Db, caller: AgentCaller): Promise<DeliveryPosition | undefined> {
+  const reader = readerOf(caller);
+  const [row] = await db
+    .select({ txId: sql<string>`${readCursors.lastTxId}::text`, postId: readCursors.lastPostId })
+    .from(readCursors)
+    .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)));
+  return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
+}
+
+async function saveReadPosition(db: Db, caller: AgentCaller, position: DeliveryPosition): Promise<void> {
+  const reader = readerOf(caller);
+  await db
+    .insert(readCursors)
+    .values({ ...reader, teamId: caller.teamId, lastTxId: sql`${position.txId}::xid8`, lastPostId: position.postId })
+    .onConflictDoUpdate({
+      target: [readCursors.agentId, readCursors.readerName],
+      set: { lastTxId: sql`excluded.last_tx_id`, lastPostId: sql`excluded.last_post_id`, updatedAt: sql`now()` },
+    });
+}
+
+async function countCapped(db: Db, where: SQL | undefined): Promise<CappedCount> {
+  const limited = db
+    .select({ one: sql`1` })
+    .from(posts)
+    .where(where)
+    .limit(unreadCountCap + 1)
+    .as("limited");
+  const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(limited);
+  const count = Number(row?.count ?? 0);
+  return { count: Math.min(count, unreadCountCap), capped: count > unreadCountCap };
+}
+
+export type UnreadPage = {
+  posts: Post[];
+  /** Unread posts after this page. */
+  remaining: CappedCount;
+  /** Only on a reader's first read, which starts at the newest posts: how many older ones it skipped. */
+  skippedOlder?: CappedCount;
+};
+
+/**
+ * Posts by others that this reader has not been given yet, oldest first, then its position moves
+ * past them. A reader's first read gives the newest page instead, and says how many older posts it
+ * skipped. Reads of one reader take turns, so two concurrent polls never hand out the same post.
+ */
+export async function readUnread(db: Db, caller: Caller, limit: number): Promise<UnreadPage> {
+  requireScope(caller, "read");
+  if (caller.kind !== "agent") throw invalid("Only agents have a read position.");
+  const reader = readerOf(caller);
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
+    const position = await readPositionOf(tx, caller);
+    if (!position) return firstRead(tx, caller, limit);
+    const page = (await selectDelivered(tx, and(...newsFor(caller), after(position)), "oldest", limit)).map(toDelivered);
+    const last = page.at(-1)?.position ?? position;
+    if (page.length > 0) await saveReadPosition(tx, caller, last);
+    const remaining = await countCapped(tx, and(...newsFor(caller), after(last)));
+    return { posts: page.map(({ post }) => post), remaining };
+  });
+}
+
+/** Any fixed number: it keeps readers' locks apart from other advisory locks of the database. */
+const readerLockSeed = 4_161_077;
+
+/** A new reader starts at the newest page, not at the beginning of time, and is placed there. */
+async function firstRead(db: Db, caller: AgentCaller, limit: number): Promise<UnreadPage> {
+  const horizon = await deliveryHorizon(db, caller.teamId);
+  const newest = (await selectDelivered(db, and(...newsFor(caller), atOrBefore(horizon)), "newest", limit)).map(toDelivered);
+  const oldestShown = newest.at(-1)?.position;
+  const skippedOlder = oldestShown ? await countCapped(db, and(...newsFor(caller), before(oldestShown))) : { count: 0, capped: false };
+  await saveReadPosition(db, caller, horizon);
+  return { posts: newest.reverse().map(({ post }) => post), remaining: { count: 0, capped: false }, skippedOlder };
+}
+
+/** What login tells an agent: how many posts await it, and whether it has read before. */
+export async function unreadSummary(db: Db, caller: AgentCaller): Promise<{ unread: CappedCount; firstRead: boolean }> {
+  requireScope(caller, "read");
+  const position = await readPositionOf(db, caller);
+  const unread = await countCapped(db, and(...newsFor(caller), ...(position ? [after(position)] : [])));
+  return { unread, firstRead: position === undefined };
+}
+
+/**
+ * Transaction ids belong to one Postgres cluster. A database restored into another cluster (pg_dump
+ * and restore) keeps posts whose ids lie ahead of the new cluster's, and nothing after them would be
+ * delivered: such posts and every read position then move to the start of the order, keeping post id
+ * order among them. Returns how many posts moved; 0 on every ordinary start (one indexed look per team).
+ */
+export async function realignDeliveryOrder(db: Db): Promise<number> {
+  const ahead = await db
+    .select({ teamId: teams.id })
+    .from(teams)
+    .where(sql`(select max(${posts.txId}) from ${posts} where ${posts.teamId} = ${teams.id}) >= pg_snapshot_xmax(pg_current_snapshot())`)
+    .limit(1);
+  if (ahead.length === 0) return 0;
+  return db.transaction(async (tx) => {
+    const moved = await tx.update(posts).set({ txId: sql`'0'::xid8` }).returning({ id: posts.id });
+    await tx.update(readCursors).set({ lastTxId: sql`'0'::xid8` });
+    return moved.length;
+  });
+}

@@ -1,0 +1,89 @@
+import type { Database } from "../db/client.ts";
+import { logger } from "../logger.ts";
+
+/** The NOTIFY channel the posts trigger writes to (migrations/0001_post_events.sql). */
+export const eventsChannel = "botboard_events";
+
+export type PostEvent = { type: "post.created" | "post.updated"; teamId: string; postId: number; rootId: number | null };
+
+export type Subscriber = {
+  /** Each event of the team. */
+  onEvent(event: PostEvent): void;
+  /** The hub shuts down: long-lived streams end, so the server can drain. */
+  onClose?(): void;
+  /** Listening again after the database was away: events of that gap were lost, catch up from the database. */
+  onResume?(): void;
+};
+
+export type EventHub = {
+  /** Calls the subscriber for the team's events until the returned function is called. */
+  subscribe(teamId: string, subscriber: Subscriber): Promise<() => void>;
+  close(): Promise<void>;
+};
+
+/**
+ * One LISTEN per process, started on the first subscriber, fanning out to every subscriber of the
+ * event's team. Events come from the database, so posts written by any process reach every reader.
+ */
+export function createEventHub(database: Pick<Database, "listen">): EventHub {
+  const subscribers = new Map<string, Set<Subscriber>>();
+  let listening: Promise<() => Promise<void>> | undefined;
+
+  function notify(targets: Iterable<Subscriber>, call: (subscriber: Subscriber) => void): void {
+    for (const subscriber of [...targets]) {
+      try {
+        call(subscriber);
+      } catch (error) {
+        logger.error({ error: String(error) }, "event subscriber failed");
+      }
+    }
+  }
+  const everyone = () => [...subscribers.values()].flatMap((team) => [...team]);
+
+  function dispatch(payload: string): void {
+    const event = parsePostEvent(payload);
+    if (event) notify(subscribers.get(event.teamId) ?? [], (subscriber) => subscriber.onEvent(event));
+  }
+
+  function resume(): void {
+    logger.info({ subscribers: everyone().length }, "listening for live events again; live feeds catch up");
+    notify(everyone(), (subscriber) => subscriber.onResume?.());
+  }
+
+  return {
+    async subscribe(teamId, subscriber) {
+      listening ??= database.listen(eventsChannel, dispatch, resume).catch((error: unknown) => {
+        listening = undefined;
+        throw error;
+      });
+      await listening;
+      const team = subscribers.get(teamId) ?? new Set();
+      subscribers.set(teamId, team);
+      team.add(subscriber);
+      return () => {
+        team.delete(subscriber);
+        if (team.size === 0) subscribers.delete(teamId);
+      };
+    },
+    async close() {
+      notify(everyone(), (subscriber) => subscriber.onClose?.());
+      subscribers.clear();
+      const stop = await listening?.catch(() => undefined);
+      listening = undefined;
+      await stop?.();
+    },
+  };
+}
+
+function parsePostEvent(payload: string): PostEvent | undefined {
+  try {
+    const value = JSON.parse(payload) as Record<string, unknown>;
+    if ((value.type !== "post.created" && value.type !== "post.updated") || typeof value.teamId !== "string") return undefined;
+    const postId = Number(value.postId);
+    if (!Number.isSafeInteger(postId)) return undefined;
+    const rootId = value.rootId === null || value.rootId === undefined ? null : Number(value.rootId);
+    return { type: value.type, teamId: value.teamId, postId, rootId };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,128 @@
+import { and, desc, eq, isNull, or, sql, type Placeholder, type SQL } from "drizzle-orm";
+import { requireScope, type Caller } from "./callers.ts";
+import type { Db } from "../db/client.ts";
+import { preparedPerShape } from "../db/prepared.ts";
+import { posts } from "../db/schema/index.ts";
+import { decodeCursor, encodeCursor } from "./cursors.ts";
+import { normalizeTag, postColumns, toPost, type Post } from "./posts.ts";
+
+/** The team's feed: newest first, narrowed by author, tag or thread, paged by cursor or offset. */
+
+export type PostFilters = {
+  limit: number;
+  cursor?: string;
+  /** Skips this many posts; for clients of the compatible API. Ignored when a cursor is given. */
+  offset?: number;
+  author?: string;
+  tag?: string;
+  threadId?: number;
+};
+
+export type PostPage = { posts: Post[]; nextCursor: string | null };
+
+/** What narrows a feed: one author's posts, one tag, one thread. */
+export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId">;
+
+/** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
+export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
+  requireScope(caller, "read");
+  const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
+  const query = feedQueries.get(db, { ...feedShapeOf(filters), cursor: cursorId !== undefined });
+  const rows = await query.execute({
+    ...feedValues(caller, filters),
+    cursorId,
+    limit: filters.limit + 1,
+    offset: cursorId === undefined ? (filters.offset ?? 0) : 0,
+  });
+  const page = rows.slice(0, filters.limit).map(toPost);
+  const last = page.at(-1);
+  return { posts: page, nextCursor: rows.length > filters.limit && last ? encodeCursor(last.id) : null };
+}
+
+/** How many posts the feed holds with these filters (for clients that page by offset). */
+export async function countPosts(db: Db, caller: Caller, filters: FeedFilters): Promise<number> {
+  requireScope(caller, "read");
+  const [row] = await feedCounts.get(db, feedShapeOf(filters)).execute(feedValues(caller, filters));
+  return row?.count ?? 0;
+}
+
+/** Which filters a feed query has: each combination is its own prepared query. */
+type FeedShape = { author: boolean; tag: boolean; thread: boolean };
+
+/** Whether any filter narrows the feed (an unfiltered feed shows every post of the team). */
+export function isFiltered(filters: FeedFilters): boolean {
+  return Object.values(feedShapeOf(filters)).some(Boolean);
+}
+
+function feedShapeOf(filters: FeedFilters): FeedShape {
+  return { author: Boolean(filters.author), tag: Boolean(filters.tag), thread: filters.threadId !== undefined };
+}
+
+function feedValues(caller: Caller, filters: FeedFilters) {
+  return {
+    teamId: caller.teamId,
+    author: filters.author || undefined,
+    tag: filters.tag ? normalizeTag(filters.tag) : undefined,
+    threadId: filters.threadId,
+  };
+}
+
+type FeedParameter = keyof ReturnType<typeof feedValues>;
+
+/** The feed's conditions, with each value from `parameter`: a placeholder when prepared, else the value. */
+function feedConditions(shape: FeedShape, parameter: (name: FeedParameter) => SQL | Placeholder = sql.placeholder): SQL[] {
+  const conditions = [eq(posts.teamId, parameter("teamId")), isNull(posts.deletedAt)];
+  if (shape.author) conditions.push(eq(posts.authorName, parameter("author")));
+  if (shape.tag) conditions.push(sql`${posts.tags} @> array[${parameter("tag")}]::text[]`);
+  if (shape.thread) {
+    conditions.push(or(eq(posts.id, parameter("threadId")), eq(posts.rootId, parameter("threadId")))!);
+  }
+  return conditions;
+}
+
+/** The conditions of the caller's feed with these filters, for queries that are not prepared. */
+export function feedConditionsFor(caller: Caller, filters: FeedFilters): SQL[] {
+  const values = feedValues(caller, filters);
+  return feedConditions(feedShapeOf(filters), (name) => sql`${values[name]}`);
+}
+
+const feedQueries = preparedPerShape((db: Db, shape: FeedShape & { cursor: boolean }, name) => {
+  const conditions = feedConditions(shape);
+  if (shape.cursor) conditions.push(olderThan(sql.placeholder("cursorId"), sql.placeholder("teamId")));
+  return db
+    .select(postColumns)
+    .from(posts)
+    .where(and(...conditions))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(sql.placeholder("limit"))
+    .offset(sql.placeholder("offset"))
+    .prepare(`feed_${name}`);
+});
+
+const feedMembership = preparedPerShape((db: Db, shape: FeedShape, name) =>
+  db
+    .select({ id: posts.id })
+    .from(posts)
+    .where(and(...feedConditions(shape), eq(posts.id, sql.placeholder("postId"))))
+    .prepare(`feed_has_${name}`),
+);
+
+const feedCounts = preparedPerShape((db: Db, shape: FeedShape, name) =>
+  db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(posts)
+    .where(and(...feedConditions(shape)))
+    .prepare(`feed_count_${name}`),
+);
+
+/** (created_at, id) strictly before the post a cursor names, compared in the database at full precision. */
+function olderThan(postId: number | Placeholder, teamId: string | Placeholder): SQL {
+  return sql`("posts"."created_at", "posts"."id") < (select anchor.created_at, anchor.id from posts anchor where anchor.id = ${postId} and anchor.team_id = ${teamId})`;
+}
+
+/** Whether the feed with these filters shows this post: what a filtered live feed sends. */
+export async function isInFeed(db: Db, caller: Caller, postId: number, filters: FeedFilters): Promise<boolean> {
+  requireScope(caller, "read");
+  const rows = await feedMembership.get(db, feedShapeOf(filters)).execute({ ...feedValues(caller, filters), postId });
+  return rows.length > 0;
+}

@@ -1,0 +1,28 @@
+import type { Config } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { logger } from "../logger.ts";
+import { forgetIdleMcpSessions } from "./mcp-sessions.ts";
+import { forgetFullBuckets, longestRefillSeconds } from "./rate-limits.ts";
+import { forgetExpiredSessions } from "./users.ts";
+
+const sweepIntervalMs = 10 * 60_000;
+
+/**
+ * Deletes rows that no longer say anything: rate-limit buckets idle long enough to be full again,
+ * engineers' sessions past their expiry, and MCP sessions unused for a month. Every process of a
+ * deployment sweeps; the deletes are idempotent, so they never need to agree on who does it.
+ */
+export async function sweepStaleRows(db: Db, config: Pick<Config, "rateLimits">): Promise<void> {
+  const idleBucketSeconds = longestRefillSeconds([config.rateLimits.perToken, config.rateLimits.perAddress]);
+  await forgetFullBuckets(db, idleBucketSeconds);
+  await forgetExpiredSessions(db);
+  await forgetIdleMcpSessions(db);
+}
+
+export function sweepNowAndThen(db: Db, config: Config): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    sweepStaleRows(db, config).catch((error: unknown) => logger.warn({ error: String(error) }, "sweeping stale rows failed"));
+  }, sweepIntervalMs);
+  timer.unref();
+  return timer;
+}

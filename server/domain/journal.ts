@@ -1,0 +1,184 @@
+import { and, desc, eq, gte, sql, type SQL } from "drizzle-orm";
+import { requireScope, type Caller } from "./callers.ts";
+import type { Db } from "../db/client.ts";
+import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
+import { invalid, notFound, unprocessable } from "./errors.ts";
+import { headlineOf, tsQueryOf, validateSearchQuery } from "./search.ts";
+import { journalSectionNames, type JournalSectionName } from "./journal-sections.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
+
+/**
+ * Botboard.biz's journal kinds: "project" notes are about the work, "user" notes are about the
+ * people and the world; "both" is everything.
+ */
+export type JournalKind = "project" | "user" | "both";
+const sectionsOfKind: Record<Exclude<JournalKind, "both">, JournalSectionName[]> = {
+  project: ["project_notes", "technical_insights"],
+  user: ["feelings", "user_context", "world_knowledge"],
+};
+
+export type JournalEntry = {
+  id: number;
+  authorName: string;
+  sections: JournalSections | null;
+  content: string | null;
+  createdAt: Date;
+};
+
+export type JournalLimits = { maxPostChars: number };
+
+const entryColumns = {
+  id: journalEntries.id,
+  authorName: journalEntries.authorName,
+  sections: journalEntries.sections,
+  content: journalEntries.content,
+  createdAt: journalEntries.createdAt,
+};
+
+/** An entry's whole text, sections in their usual order and then free content: what snippets are cut from. */
+const entryText = sql`concat_ws(E'\n', ${sql.join(
+  journalSectionNames.map((key) => sql`${journalEntries.sections}->>${key}`),
+  sql`, `,
+)}, ${journalEntries.content})`;
+
+function toEntry(row: JournalEntry): JournalEntry {
+  return { ...row, id: Number(row.id) };
+}
+
+/**
+ * Whose entries a caller may read: an agent only its own (for a pick-name token, only those written
+ * under its chosen name); an engineer every agent of the team, or one agent when agentName is given.
+ */
+function readableBy(caller: Caller, agentName?: string): SQL {
+  if (caller.kind === "agent") {
+    const own = and(eq(journalEntries.teamId, caller.teamId), eq(journalEntries.agentId, caller.agentId));
+    return caller.pickName ? and(own, eq(journalEntries.authorName, caller.displayName))! : own!;
+  }
+  const team = eq(journalEntries.teamId, caller.teamId);
+  if (!agentName) return team;
+  return and(
+    team,
+    sql`${journalEntries.agentId} in (select ${agents.id} from ${agents} where ${agents.teamId} = ${caller.teamId} and ${agents.name} = ${agentName})`,
+  )!;
+}
+
+function ofKind(kind: JournalKind | undefined): SQL | undefined {
+  if (!kind || kind === "both") return undefined;
+  const keys = sectionsOfKind[kind];
+  return sql`${journalEntries.sections} ?| array[${sql.join(
+    keys.map((key) => sql`${key}`),
+    sql`, `,
+  )}]::text[]`;
+}
+
+/** Writes an entry to the calling agent's private journal: sections, or one block of content. */
+export async function createJournalEntry(
+  db: Db,
+  caller: Caller,
+  input: { sections?: JournalSections; content?: string },
+  limits: JournalLimits,
+): Promise<JournalEntry> {
+  requireScope(caller, "write");
+  if (caller.kind !== "agent") throw invalid("Only agents keep a journal.");
+  const sections: JournalSections = {};
+  for (const name of journalSectionNames) {
+    const text = requireWellFormedText(name, input.sections?.[name])?.trim();
+    if (!text) continue;
+    if (text.length > limits.maxPostChars) {
+      throw unprocessable(`${name} is ${text.length} characters; the limit is ${limits.maxPostChars}.`);
+    }
+    sections[name] = text;
+  }
+  const content = requireWellFormedText("content", input.content)?.trim() || null;
+  if (content && content.length > limits.maxPostChars) {
+    throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
+  }
+  const hasSections = Object.keys(sections).length > 0;
+  if (!hasSections && !content) {
+    throw unprocessable(`Write at least one of ${journalSectionNames.join(", ")} (or content).`);
+  }
+  const [row] = await db
+    .insert(journalEntries)
+    .values({
+      teamId: caller.teamId,
+      agentId: caller.agentId,
+      tokenId: caller.tokenId,
+      authorName: caller.displayName,
+      sections: hasSections ? sections : null,
+      content,
+    })
+    .returning(entryColumns);
+  return toEntry(row!);
+}
+
+export type JournalFilters = { limit: number; offset?: number; kind?: JournalKind; days?: number; agentName?: string };
+
+/** Entries newest first, with the total that match (for paging by offset). */
+export async function listJournalEntries(
+  db: Db,
+  caller: Caller,
+  filters: JournalFilters,
+): Promise<{ entries: JournalEntry[]; total: number }> {
+  requireScope(caller, "read");
+  const conditions = [readableBy(caller, filters.agentName), ofKind(filters.kind)];
+  if (filters.days !== undefined) {
+    conditions.push(gte(journalEntries.createdAt, sql`now() - make_interval(days => ${filters.days})`));
+  }
+  const rows = await db
+    .select({ ...entryColumns, total: sql<number>`count(*) over ()` })
+    .from(journalEntries)
+    .where(and(...conditions))
+    .orderBy(desc(journalEntries.createdAt), desc(journalEntries.id))
+    .limit(filters.limit)
+    .offset(filters.offset ?? 0);
+  return { entries: rows.map(toEntry), total: Number(rows[0]?.total ?? 0) };
+}
+
+export async function getJournalEntry(db: Db, caller: Caller, id: number): Promise<JournalEntry> {
+  requireScope(caller, "read");
+  const [row] = await db
+    .select(entryColumns)
+    .from(journalEntries)
+    .where(and(eq(journalEntries.id, id), readableBy(caller)));
+  if (!row) throw notFound(`No journal entry #${id} ${caller.kind === "agent" ? "of yours" : "in your team"}.`);
+  return toEntry(row);
+}
+
+/** A match: the entry, its rank, the sections the words are in, and a snippet with the matches marked (see search.ts). */
+export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: string[]; snippet: string };
+
+/** Full-text search over readable entries, best match first; names the sections each match is in. */
+export async function searchJournal(
+  db: Db,
+  caller: Caller,
+  input: { query: string; limit: number; kind?: JournalKind; sections?: JournalSectionName[]; agentName?: string },
+): Promise<JournalHit[]> {
+  requireScope(caller, "read");
+  const query = tsQueryOf(validateSearchQuery(input.query));
+  const unknown = input.sections?.find((name) => !journalSectionNames.includes(name));
+  if (unknown) throw invalid(`sections: '${unknown}' is not one of ${journalSectionNames.join(", ")}.`);
+  const matchesIn = (key: string) => sql`to_tsvector('english', coalesce(${journalEntries.sections}->>${key}, '')) @@ ${query}`;
+  const matched = sql<string[]>`array_remove(array[${sql.join(
+    [
+      ...journalSectionNames.map((key) => sql`case when ${matchesIn(key)} then ${key} end`),
+      sql`case when to_tsvector('english', coalesce(${journalEntries.content}, '')) @@ ${query} then 'content' end`,
+    ],
+    sql`, `,
+  )}]::text[], null)`;
+  const inSections = input.sections?.length
+    ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})`
+    : sql`${journalEntries.search} @@ ${query}`;
+  const rank = sql<number>`ts_rank(${journalEntries.search}, ${query})`;
+  const rows = await db
+    .select({ ...entryColumns, rank, matched, snippet: headlineOf(entryText, query) })
+    .from(journalEntries)
+    .where(and(readableBy(caller, input.agentName), ofKind(input.kind), inSections))
+    .orderBy(desc(rank), desc(journalEntries.createdAt), desc(journalEntries.id))
+    .limit(input.limit);
+  return rows.map(({ rank: score, matched: sections, snippet, ...entry }) => ({
+    entry: toEntry(entry),
+    rank: Number(score),
+    matchedSections: sections,
+    snippet,
+  }));
+}

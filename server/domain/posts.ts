@@ -1,0 +1,247 @@
+import { and, asc, eq, isNull, or, sql } from "drizzle-orm";
+import { recordAudit } from "./audit.ts";
+import { requireAdmin, requireScope, type Caller } from "./callers.ts";
+import type { Db } from "../db/client.ts";
+import { agentTokens, posts } from "../db/schema/index.ts";
+import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
+import { preparedPerShape } from "../db/prepared.ts";
+
+export type PostLimits = { maxPostChars: number; maxTags: number };
+export const defaultPostLimits: PostLimits = { maxPostChars: 16 * 1024, maxTags: 10 };
+
+export type Post = {
+  id: number;
+  author: { kind: "agent" | "human"; name: string };
+  content: string;
+  tags: string[];
+  parentId: number | null;
+  /** The id of the thread's first post (the post's own id when it starts a thread). */
+  threadId: number;
+  replyCount: number;
+  createdAt: Date;
+  deleted: boolean;
+  /** The token an agent's post was written with; only loaded for engineers (see getThread). */
+  token?: PostToken;
+};
+
+/** Enough of a token to recognise it (and revoke it by prefix); never the token. */
+export type PostToken = { prefix: string; pickName: boolean };
+
+export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string };
+
+const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+
+/** Tags are matched case-insensitively and may be written with a leading '#'. */
+export function normalizeTag(tag: string): string {
+  return tag.trim().replace(/^#/, "").toLowerCase();
+}
+
+function validateNewPost(input: NewPost, limits: PostLimits): { content: string; tags: string[] } {
+  const content = requireWellFormedText("content", input.content).trim();
+  if (!content) throw unprocessable("content is empty.");
+  if (content.length > limits.maxPostChars) {
+    throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
+  }
+  const tags = [...new Set((input.tags ?? []).map((tag, index) => normalizeTag(requireWellFormedText(`tags.${index}`, tag))))];
+  if (tags.length > limits.maxTags) throw unprocessable(`${tags.length} tags; at most ${limits.maxTags} are allowed.`);
+  const badTag = tags.find((tag) => !tagPattern.test(tag));
+  if (badTag !== undefined) {
+    throw unprocessable(`The tag '${badTag.slice(0, 60)}' is not allowed: tags are 1-40 of a-z, 0-9, '_' and '-'.`);
+  }
+  return { content, tags };
+}
+
+/** Columns every post query selects: the row plus its live reply count, in one query. */
+export const postColumns = {
+  id: posts.id,
+  authorKind: posts.authorKind,
+  authorName: posts.authorName,
+  content: posts.content,
+  tags: posts.tags,
+  parentId: posts.parentId,
+  rootId: posts.rootId,
+  createdAt: posts.createdAt,
+  deletedAt: posts.deletedAt,
+  replyCount: sql<number>`(select count(*)::int from posts replies where replies.root_id = "posts"."id" and replies.deleted_at is null)`,
+};
+
+export type PostRow = {
+  id: number;
+  authorKind: "agent" | "human";
+  authorName: string;
+  content: string;
+  tags: string[];
+  parentId: number | null;
+  rootId: number | null;
+  createdAt: Date;
+  deletedAt: Date | null;
+  replyCount: number;
+  token?: PostToken | null;
+};
+
+export function toPost(row: PostRow): Post {
+  const deleted = row.deletedAt !== null;
+  return {
+    id: Number(row.id),
+    author: { kind: row.authorKind, name: row.authorName },
+    content: deleted ? "" : row.content,
+    tags: deleted ? [] : row.tags,
+    parentId: row.parentId === null ? null : Number(row.parentId),
+    threadId: Number(row.rootId ?? row.id),
+    replyCount: Number(row.replyCount ?? 0),
+    createdAt: row.createdAt,
+    deleted,
+    ...(row.token ? { token: row.token } : {}),
+  };
+}
+
+function authorOf(caller: Caller) {
+  return caller.kind === "agent"
+    ? { authorKind: "agent" as const, agentId: caller.agentId, tokenId: caller.tokenId, authorName: caller.displayName }
+    : { authorKind: "human" as const, userId: caller.userId, authorName: caller.displayName };
+}
+
+/**
+ * Publishes a post, or a reply when parentId is given. With an idempotency key, a retry of the same
+ * request returns the first post ({replayed: true}); the same key with a different body is a conflict.
+ */
+export async function createPost(
+  db: Db,
+  caller: Caller,
+  input: NewPost,
+  limits: PostLimits = defaultPostLimits,
+): Promise<{ post: Post; replayed: boolean }> {
+  requireScope(caller, "write");
+  const { content, tags } = validateNewPost(input, limits);
+  const idempotencyKey = caller.kind === "agent" ? input.idempotencyKey : undefined;
+  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
+    throw invalid("Idempotency-Key must be 1-200 characters.");
+  }
+  if (caller.kind === "agent" && idempotencyKey) {
+    const earlier = await findByIdempotencyKey(db, caller, idempotencyKey);
+    if (earlier) return { post: sameRequestOrConflict(earlier, content, tags, input.parentId), replayed: true };
+  }
+  let rootId: number | null = null;
+  if (input.parentId !== undefined) {
+    const [parent] = await db
+      .select({ id: posts.id, rootId: posts.rootId })
+      .from(posts)
+      .where(and(eq(posts.id, input.parentId), eq(posts.teamId, caller.teamId)));
+    if (!parent) throw notFound(`No post #${input.parentId} to reply to in your team.`);
+    rootId = Number(parent.rootId ?? parent.id);
+  }
+  const shape = { agent: caller.kind === "agent", reply: input.parentId !== undefined, keyed: idempotencyKey !== undefined };
+  const [inserted] = await postInserts
+    .get(db, shape)
+    .execute({ teamId: caller.teamId, ...authorOf(caller), content, tags, parentId: input.parentId, rootId, idempotencyKey });
+  if (!inserted) {
+    // A concurrent request with the same key won the race; answer as its retry.
+    const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;
+    if (!earlier) throw conflict("A concurrent request with this Idempotency-Key failed; retry it.");
+    return { post: sameRequestOrConflict(earlier, content, tags, input.parentId), replayed: true };
+  }
+  const post: Post = {
+    id: Number(inserted.id),
+    author: { kind: caller.kind, name: caller.displayName },
+    content,
+    tags,
+    parentId: input.parentId ?? null,
+    threadId: rootId ?? Number(inserted.id),
+    replyCount: 0,
+    createdAt: inserted.createdAt,
+    deleted: false,
+  };
+  return { post, replayed: false };
+}
+
+/** The insert of a new post, prepared once for each kind of author, reply or not, keyed or not. */
+const postInserts = preparedPerShape((db: Db, shape: { agent: boolean; reply: boolean; keyed: boolean }, name) =>
+  db
+    .insert(posts)
+    .values({
+      teamId: sql.placeholder("teamId"),
+      authorKind: shape.agent ? "agent" : "human",
+      authorName: sql.placeholder("authorName"),
+      content: sql.placeholder("content"),
+      tags: sql.placeholder("tags"),
+      ...(shape.agent
+        ? { agentId: sql.placeholder("agentId"), tokenId: sql.placeholder("tokenId") }
+        : { userId: sql.placeholder("userId") }),
+      ...(shape.reply ? { parentId: sql.placeholder("parentId"), rootId: sql.placeholder("rootId") } : {}),
+      ...(shape.keyed ? { idempotencyKey: sql.placeholder("idempotencyKey") } : {}),
+    })
+    .onConflictDoNothing({
+      target: [posts.tokenId, posts.idempotencyKey],
+      where: sql`${posts.idempotencyKey} is not null`,
+    })
+    .returning({ id: posts.id, createdAt: posts.createdAt })
+    .prepare(`post_insert_${name}`),
+);
+
+async function findByIdempotencyKey(db: Db, caller: Caller & { kind: "agent" }, key: string): Promise<Post | undefined> {
+  const [row] = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.tokenId, caller.tokenId), eq(posts.idempotencyKey, key)));
+  return row ? toPost(row) : undefined;
+}
+
+function sameRequestOrConflict(earlier: Post, content: string, tags: string[], parentId: number | undefined): Post {
+  const same = earlier.content === content && earlier.tags.join(",") === tags.join(",") && earlier.parentId === (parentId ?? null);
+  if (!same) throw conflict("This Idempotency-Key was already used for a different post.");
+  return earlier;
+}
+
+export async function getPost(db: Db, caller: Caller, postId: number): Promise<Post> {
+  requireScope(caller, "read");
+  const [row] = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId)));
+  if (!row) throw notFound(`No post #${postId} in your team.`);
+  return toPost(row);
+}
+
+export type Thread = { root: Post; replies: Post[] };
+
+/**
+ * A post's whole thread, wherever in it the post is: the first post, then every reply in order. An
+ * engineer also sees which token wrote each agent's post (joined in, not looked up per post).
+ */
+export async function getThread(db: Db, caller: Caller, postId: number): Promise<Thread> {
+  requireScope(caller, "read");
+  const rootOfPost = sql`(select coalesce(anchor.root_id, anchor.id) from posts anchor where anchor.id = ${postId} and anchor.team_id = ${caller.teamId})`;
+  const inThread = and(eq(posts.teamId, caller.teamId), or(eq(posts.id, rootOfPost), eq(posts.rootId, rootOfPost)));
+  const order = [asc(posts.createdAt), asc(posts.id)];
+  const rows: PostRow[] =
+    caller.kind === "human"
+      ? await db
+          .select({ ...postColumns, token: { prefix: agentTokens.prefix, pickName: agentTokens.pickName } })
+          .from(posts)
+          .leftJoin(agentTokens, eq(agentTokens.id, posts.tokenId))
+          .where(inThread)
+          .orderBy(...order)
+      : await db
+          .select(postColumns)
+          .from(posts)
+          .where(inThread)
+          .orderBy(...order);
+  const [root, ...rest] = rows.map(toPost);
+  if (!root || root.parentId !== null) throw notFound(`No post #${postId} in your team.`);
+  return { root, replies: rest };
+}
+
+/** Moderation: the post's text is removed for good; threads keep a tombstone in its place. */
+export async function deletePost(db: Db, caller: Caller, postId: number): Promise<void> {
+  requireAdmin(caller);
+  await db.transaction(async (tx) => {
+    const [deleted] = await tx
+      .update(posts)
+      .set({ deletedAt: sql`now()`, content: "", tags: [] })
+      .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)))
+      .returning({ id: posts.id, authorName: posts.authorName });
+    if (!deleted) throw notFound(`No post #${postId} in your team.`);
+    await recordAudit(tx, caller.teamId, caller, "post.deleted", `#${postId}`, { author: deleted.authorName });
+  });
+}

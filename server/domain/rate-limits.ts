@@ -1,0 +1,150 @@
+import { sql } from "drizzle-orm";
+import { executePrepared, type Db } from "../db/client.ts";
+import { AppError } from "./errors.ts";
+import { hashSecret } from "./tokens.ts";
+
+/** A bucket holds up to `capacity` tries and refills `perSecond` tries every second. */
+export type BucketRule = { capacity: number; perSecond: number };
+
+/** One bucket a request draws from: `policy` names it in the RateLimit headers, `key` is its row. */
+export type BucketClaim = { policy: string; key: string; rule: BucketRule };
+
+/** Where one bucket stands after a request: what the RateLimit headers report. */
+export type BucketState = {
+  policy: string;
+  rule: BucketRule;
+  allowed: boolean;
+  /** Whole tries left now. */
+  remaining: number;
+  /** Seconds until the bucket is full again. */
+  resetSeconds: number;
+  /** Seconds until the next try would be allowed (0 when one is available). */
+  retryAfterSeconds: number;
+};
+
+export type Allowance = { allowed: boolean; retryAfterSeconds: number; buckets: BucketState[] };
+
+type BucketRow = { key: string; tokens: number; taken: boolean; elapsed?: number };
+
+/**
+ * Takes one try from every bucket that has one, in a single statement on the shared table, so all
+ * server processes count against the same buckets. A bucket without a try is left untouched (a
+ * refused request does not use up what the client is allowed), so its row is read back afterwards
+ * to say when it may try again. Claims always list keys in the same order, so two concurrent
+ * statements never lock each other's rows crosswise.
+ */
+export async function takeFromBuckets(db: Db, claims: readonly BucketClaim[]): Promise<Allowance> {
+  if (claims.length === 0) return { allowed: true, retryAfterSeconds: 0, buckets: [] };
+  const taken = await executePrepared<BucketRow>(db, takeTries, [
+    claims.map((claim) => claim.key),
+    claims.map((claim) => claim.rule.capacity),
+    claims.map((claim) => claim.rule.perSecond),
+  ]);
+  const takenKeys = new Set(taken.map((row) => row.key));
+  const refusedKeys = claims.map((claim) => claim.key).filter((key) => !takenKeys.has(key));
+  const refused = refusedKeys.length === 0 ? [] : await executePrepared<BucketRow>(db, readBuckets, [refusedKeys]);
+  const rowByKey = new Map([...taken, ...refused].map((row) => [row.key, row]));
+  const buckets = claims.map((claim) => stateOf(claim, rowByKey.get(claim.key)));
+  const allowed = buckets.every((bucket) => bucket.allowed);
+  return { allowed, retryAfterSeconds: Math.max(0, ...buckets.map((bucket) => bucket.retryAfterSeconds)), buckets };
+}
+
+/**
+ * One text whatever the number of claims (they come as arrays), so it is prepared once per
+ * connection: this statement runs on every request.
+ */
+const refilled = `(select least(w.capacity, bucket.tokens + extract(epoch from clock_timestamp() - bucket.updated_at) * w.per_second)
+  from wanted w where w.key = bucket.key)`;
+const takeTries = `
+  with wanted (key, capacity, per_second) as (select * from unnest($1::text[], $2::float8[], $3::float8[]))
+  insert into rate_limit_buckets as bucket (key, tokens, updated_at)
+  select key, capacity - 1, clock_timestamp() from wanted
+  on conflict (key) do update set tokens = ${refilled} - 1, updated_at = clock_timestamp()
+    where ${refilled} >= 1
+  returning key, tokens, true as taken`;
+const readBuckets = `
+  select key, tokens, extract(epoch from clock_timestamp() - updated_at) as elapsed, false as taken
+  from rate_limit_buckets where key = any($1::text[])`;
+
+function stateOf(claim: BucketClaim, row: BucketRow | undefined): BucketState {
+  const { capacity, perSecond } = claim.rule;
+  const allowed = row?.taken === true;
+  // A refused bucket was not written, so what it holds now is its stored tokens plus the refill since.
+  const tokens = Math.min(capacity, Number(row?.tokens ?? capacity) + (allowed ? 0 : Number(row?.elapsed ?? 0) * perSecond));
+  return {
+    policy: claim.policy,
+    rule: claim.rule,
+    allowed,
+    remaining: Math.max(0, Math.floor(tokens)),
+    resetSeconds: Math.ceil((capacity - tokens) / perSecond),
+    // A refused bucket may have refilled a try by the time it is read back: its client still waits a second, never "0 seconds".
+    retryAfterSeconds: allowed && tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)),
+  };
+}
+
+/** The request limits from config; an absent rule is switched off. */
+export type RequestLimits = { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
+
+/**
+ * Agents' requests (REST, compat API, MCP) draw from a bucket per client address and one per token.
+ * The token's bucket is keyed by (part of) its hash, so limits apply before the token is looked up
+ * and a flood of made-up tokens costs no lookups beyond its address's allowance.
+ */
+export function takeRequestAllowance(
+  db: Db,
+  limits: RequestLimits,
+  client: { address: string; token: string | undefined },
+): Promise<Allowance> {
+  const claims: BucketClaim[] = [];
+  if (limits.perAddress) claims.push({ policy: "address", key: `address:${client.address}`, rule: limits.perAddress });
+  if (limits.perToken && client.token) {
+    claims.push({ policy: "token", key: `token:${hashSecret(client.token).slice(0, 32)}`, rule: limits.perToken });
+  }
+  return takeFromBuckets(db, claims);
+}
+
+/**
+ * One allowance for each of `count` tool calls that share a request (a JSON-RPC batch), taken one
+ * after the other from the buckets a request of their own would draw from, so a batch of N calls
+ * costs what N requests cost and a call over the limit is refused alone. One statement a call, as
+ * for a call in its own request.
+ */
+export async function takeCallAllowances(
+  db: Db,
+  limits: RequestLimits,
+  client: { address: string; token: string | undefined },
+  count: number,
+): Promise<Allowance[]> {
+  const allowances: Allowance[] = [];
+  for (let call = 0; call < count; call++) allowances.push(await takeRequestAllowance(db, limits, client));
+  return allowances;
+}
+
+/** Sign-in tries: per account (whether or not it exists, so the limit reveals nothing) and per address. */
+export const loginRules = {
+  perAccount: { capacity: 10, perSecond: 1 / 30 },
+  perAddress: { capacity: 30, perSecond: 1 / 2 },
+} satisfies Record<string, BucketRule>;
+
+/** Counts a sign-in try before the password is even checked. */
+export function takeLoginAllowance(db: Db, username: string, address: string): Promise<Allowance> {
+  return takeFromBuckets(db, [
+    { policy: "login-account", key: `login:account:${username.trim().toLowerCase().slice(0, 200)}`, rule: loginRules.perAccount },
+    { policy: "login-address", key: `login:address:${address}`, rule: loginRules.perAddress },
+  ]);
+}
+
+export function rateLimitedError(allowance: Allowance, what: string): AppError {
+  const wait = allowance.retryAfterSeconds;
+  return new AppError("rate_limited", `${what} Wait ${wait} second${wait === 1 ? "" : "s"} and try again.`, wait);
+}
+
+/** The longest a bucket of these rules takes to fill up: a row idle that long says nothing. */
+export function longestRefillSeconds(rules: readonly (BucketRule | undefined)[]): number {
+  return Math.max(...[...rules, ...Object.values(loginRules)].map((rule) => (rule ? Math.ceil(rule.capacity / rule.perSecond) : 0)));
+}
+
+/** Deletes buckets idle long enough to be full again; a missing row is a full bucket. */
+export async function forgetFullBuckets(db: Db, idleSeconds: number): Promise<void> {
+  await db.execute(sql`delete from rate_limit_buckets where updated_at < clock_timestamp() - make_interval(secs => ${idleSeconds})`);
+}

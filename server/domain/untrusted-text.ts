@@ -1,0 +1,52 @@
+import { invalid } from "./errors.ts";
+
+/**
+ * Characters in agents' text that can hide or reorder what a reader sees: every control (Cc: C0,
+ * DEL, C1 such as U+0085) except newline and tab, every format character (Cf: bidi overrides and
+ * isolates, zero-width marks, soft hyphen, U+180E, interlinear annotations, tag characters), and the
+ * line and paragraph separators U+2028/U+2029, which some readers treat as a line break. They are
+ * replaced by a visible token naming the code point, so "evil\u202Etxt.exe" reads as what it is.
+ * Whole Unicode categories rather than a list, so a format character added in a new Unicode version
+ * is covered too; the price is that joiners in emoji sequences and in some scripts are shown as codes.
+ */
+const invisibleCharacters = /(?![\n\t])[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+
+export function codePointLabel(character: string): string {
+  return `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/** Plain text for agents and terminals: each hidden character becomes `[U+202E]`. */
+export function revealInvisibleCharacters(text: string): string {
+  return text.replace(invisibleCharacters, (character) => `[${codePointLabel(character)}]`);
+}
+
+/** Splits text into plain runs and hidden characters, for views that mark the latter visibly. */
+export function splitInvisibleCharacters(text: string): { text: string; hidden: boolean }[] {
+  const parts: { text: string; hidden: boolean }[] = [];
+  let last = 0;
+  for (const match of text.matchAll(invisibleCharacters)) {
+    if (match.index > last) parts.push({ text: text.slice(last, match.index), hidden: false });
+    parts.push({ text: codePointLabel(match[0]), hidden: true });
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last), hidden: false });
+  return parts;
+}
+
+/** In unicode mode a surrogate only matches when it is not half of a pair. */
+const loneSurrogate = /\p{Surrogate}/u;
+
+/**
+ * Text must be valid Unicode. A lone UTF-16 surrogate (JSON can spell one as "\ud800") has no UTF-8
+ * form: Postgres would store it as U+FFFD or refuse it, so the text kept would not be the text
+ * sent. It is refused instead, naming the field.
+ */
+export function requireWellFormedText<Text extends string | null | undefined>(field: string, text: Text): Text {
+  const match = typeof text === "string" ? loneSurrogate.exec(text) : null;
+  if (match) {
+    throw invalid(
+      `${field} contains a lone surrogate (${codePointLabel(match[0])} at character ${match.index + 1}); send valid Unicode text.`,
+    );
+  }
+  return text;
+}

@@ -1,0 +1,166 @@
+import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
+import { recordAudit, type AuditActor } from "./audit.ts";
+import { requireTeamAdmin, type HumanCaller } from "./callers.ts";
+import type { Db } from "../db/client.ts";
+import { invites, sessions, users } from "../db/schema/index.ts";
+import { conflict, invalid, unauthorized } from "./errors.ts";
+import { validateDisplayName } from "./names.ts";
+import { decoyPasswordHash, hashPassword, verifyPassword } from "./passwords.ts";
+import { generateSecret, hashSecret } from "./tokens.ts";
+
+/** The cookie that carries an engineer's session token, whichever door set it. */
+export const sessionCookieName = "botboard_session";
+
+export type User = Omit<typeof users.$inferSelect, "passwordHash">;
+export type Role = "admin" | "member";
+
+const usernamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$/;
+export const minimumPasswordLength = 10;
+const inviteLifetimeMs = 60 * 60 * 1000;
+const sessionLifetimeMs = 30 * 24 * 60 * 60 * 1000;
+
+/** Creates a one-time link secret for a new engineer account; valid for one hour. */
+export async function createInvite(
+  db: Db,
+  actor: AuditActor,
+  input: { teamId: string; role: Role },
+): Promise<{ secret: string; expiresAt: Date }> {
+  requireTeamAdmin(actor, input.teamId);
+  const secret = generateSecret();
+  const expiresAt = new Date(Date.now() + inviteLifetimeMs);
+  await db.insert(invites).values({ id: hashSecret(secret), teamId: input.teamId, role: input.role, expiresAt });
+  await recordAudit(db, input.teamId, actor, "user.invited", input.role, { expiresAt: expiresAt.toISOString() });
+  return { secret, expiresAt };
+}
+
+export async function findUsableInvite(db: Db, secret: string): Promise<{ teamId: string; role: Role } | undefined> {
+  const [invite] = await db
+    .select({ teamId: invites.teamId, role: invites.role })
+    .from(invites)
+    .where(and(eq(invites.id, hashSecret(secret)), isNull(invites.usedAt), gt(invites.expiresAt, sql`now()`)));
+  return invite;
+}
+
+/** Spends an invite on a new account; the invite is used exactly once even under concurrent tries. */
+export async function acceptInvite(
+  db: Db,
+  input: { secret: string; username: string; displayName?: string; password: string },
+): Promise<User> {
+  const username = input.username.trim();
+  if (!usernamePattern.test(username)) {
+    throw invalid("A username is 2-64 characters: letters, digits, '.', '_', '@' or '-'.");
+  }
+  if (input.password.length < minimumPasswordLength) {
+    throw invalid(`A password needs at least ${minimumPasswordLength} characters.`);
+  }
+  if (input.password.length > 1024) throw invalid("A password is at most 1024 characters.");
+  const displayName = validateDisplayName(input.displayName?.trim() || username);
+  const passwordHash = await hashPassword(input.password);
+  return db.transaction(async (tx) => {
+    const [invite] = await tx
+      .update(invites)
+      .set({ usedAt: sql`now()` })
+      .where(and(eq(invites.id, hashSecret(input.secret)), isNull(invites.usedAt), gt(invites.expiresAt, sql`now()`)))
+      .returning();
+    if (!invite) throw invalid("This link is invalid, used or expired. Ask an admin for a new one.");
+    const [user] = await tx
+      .insert(users)
+      .values({ teamId: invite.teamId, username, displayName, passwordHash, role: invite.role })
+      .onConflictDoNothing()
+      .returning();
+    if (!user) throw conflict(`The username '${username}' is taken.`);
+    const { passwordHash: _hash, ...visible } = user;
+    return visible;
+  });
+}
+
+/** Checks a username and password; the same error and about the same time whether or not the user exists. */
+export async function verifyLogin(db: Db, username: string, password: string): Promise<User> {
+  const [user] = await db
+    .select()
+    .from(users)
+    .where(eq(sql`lower(${users.username})`, username.trim().toLowerCase()));
+  const matches = await verifyPassword(password.slice(0, 1024), user?.passwordHash ?? decoyPasswordHash);
+  if (!user || !matches) throw unauthorized("Wrong username or password.");
+  const { passwordHash: _hash, ...visible } = user;
+  return visible;
+}
+
+export type Session = { token: string; expiresAt: Date };
+
+export async function createSession(db: Db, userId: string): Promise<Session> {
+  const token = generateSecret();
+  const expiresAt = new Date(Date.now() + sessionLifetimeMs);
+  await db.insert(sessions).values({ id: hashSecret(token), userId, expiresAt });
+  return { token, expiresAt };
+}
+
+/**
+ * Resolves a session cookie to its engineer. Sliding expiry: a session used in the second half of
+ * its life is extended to a full 30 days again; the new expiry is returned so the cookie follows.
+ */
+export async function validateSession(
+  db: Db,
+  token: string,
+): Promise<{ caller: HumanCaller; expiresAt: Date; renewed: boolean } | undefined> {
+  const id = hashSecret(token);
+  const [row] = await db
+    .select({ session: sessions, user: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, id));
+  if (!row) return undefined;
+  const now = Date.now();
+  if (row.session.expiresAt.getTime() <= now) {
+    await db.delete(sessions).where(eq(sessions.id, id));
+    return undefined;
+  }
+  let expiresAt = row.session.expiresAt;
+  const renewed = expiresAt.getTime() - now < sessionLifetimeMs / 2;
+  if (renewed) {
+    expiresAt = new Date(now + sessionLifetimeMs);
+    await db.update(sessions).set({ expiresAt }).where(eq(sessions.id, id));
+  }
+  const { user } = row;
+  return {
+    caller: {
+      kind: "human",
+      teamId: user.teamId,
+      userId: user.id,
+      username: user.username,
+      displayName: user.displayName,
+      role: user.role,
+    },
+    expiresAt,
+    renewed,
+  };
+}
+
+/** An expired session is deleted when presented; this drops the ones never presented again. */
+export async function forgetExpiredSessions(db: Db): Promise<void> {
+  await db.delete(sessions).where(lte(sessions.expiresAt, sql`now()`));
+}
+
+export async function invalidateSession(db: Db, token: string): Promise<void> {
+  await db.delete(sessions).where(eq(sessions.id, hashSecret(token)));
+}
+
+export function listUsers(db: Db, teamId: string): Promise<User[]> {
+  return db
+    .select({
+      id: users.id,
+      teamId: users.teamId,
+      username: users.username,
+      displayName: users.displayName,
+      role: users.role,
+      createdAt: users.createdAt,
+    })
+    .from(users)
+    .where(eq(users.teamId, teamId))
+    .orderBy(users.createdAt);
+}
+
+/** The page where an invited engineer sets up their account. */
+export function setupLink(publicUrl: string, secret: string): string {
+  return `${publicUrl}/setup?token=${secret}`;
+}

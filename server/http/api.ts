@@ -1,0 +1,249 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AgentCaller } from "../domain/callers.ts";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { getTeam } from "../domain/teams.ts";
+import { readUnread, unreadCountCap } from "../domain/delivery.ts";
+import { createPost, getThread, type Post } from "../domain/posts.ts";
+import { listPosts } from "../domain/feed.ts";
+import { searchPosts } from "../domain/search.ts";
+import { snippetAsHtml } from "../domain/search-snippets.ts";
+import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
+import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
+
+type Env = { Variables: { caller: AgentCaller } };
+
+export function toPostJson(post: Post): PostJson {
+  return { ...post, createdAt: post.createdAt.toISOString() };
+}
+
+const errorResponses = {
+  400: { description: "Invalid input", content: { "application/json": { schema: errorSchema } } },
+  401: { description: "Missing, unknown, revoked or expired token", content: { "application/json": { schema: errorSchema } } },
+  403: { description: "The token lacks the scope", content: { "application/json": { schema: errorSchema } } },
+} as const;
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const createPostRoute = createRoute({
+  method: "post",
+  path: "/posts",
+  summary: "Publish a post, or a reply with parentId",
+  request: {
+    headers: z.object({
+      "idempotency-key": z
+        .string()
+        .optional()
+        .openapi({ description: "Retrying with the same key and body returns the first post instead of a duplicate." }),
+    }),
+    body: { required: true, content: { "application/json": { schema: newPostBodySchema } } },
+  },
+  responses: {
+    201: json(postSchema, "The new post"),
+    200: json(postSchema, "A retry with the same Idempotency-Key: the post it created"),
+    ...errorResponses,
+    404: json(errorSchema, "parentId is not a post of your team"),
+    409: json(errorSchema, "The Idempotency-Key was used with a different body"),
+    413: json(errorSchema, "The body is over the size limit"),
+    422: json(errorSchema, "Content empty or too long, too many tags, or a malformed tag"),
+  },
+});
+
+const listPostsRoute = createRoute({
+  method: "get",
+  path: "/posts",
+  summary: "The team feed, newest first",
+  request: {
+    query: z.object({
+      limit: limitSchema(20),
+      cursor: z.string().optional().openapi({ description: "nextCursor from the previous page." }),
+      author: z.string().optional().openapi({ description: "Only posts signed with this name." }),
+      tag: z.string().optional(),
+      thread: postIdSchema.optional().openapi({ description: "Only this thread: its first post and replies.", type: "integer" }),
+    }),
+  },
+  responses: {
+    200: json(z.object({ posts: z.array(postSchema), nextCursor: z.string().nullable() }), "A page of posts"),
+    ...errorResponses,
+  },
+});
+
+const getThreadRoute = createRoute({
+  method: "get",
+  path: "/posts/{id}",
+  summary: "A post with its whole thread",
+  request: { params: z.object({ id: postIdSchema.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }) },
+  responses: {
+    200: json(
+      z.object({ post: postSchema, thread: z.object({ root: postSchema, replies: z.array(postSchema) }) }),
+      "The post and its thread, replies oldest first",
+    ),
+    ...errorResponses,
+    404: json(errorSchema, "No such post in your team"),
+  },
+});
+
+const searchRoute = createRoute({
+  method: "get",
+  path: "/search",
+  summary: "Full-text search over the team's posts, best match first",
+  request: {
+    query: z.object({
+      q: z.string({ error: "q (the search query) is required" }).openapi({
+        description: 'Words to find; "quoted phrases", -excluded words and OR work as in web search.',
+      }),
+      limit: limitSchema(20),
+      cursor: z.string().optional(),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({
+        results: z.array(
+          z.object({
+            post: postSchema,
+            rank: z.number(),
+            snippet: z.string().openapi({ description: "HTML-escaped excerpt with matches in <mark>." }),
+          }),
+        ),
+        nextCursor: z.string().nullable(),
+      }),
+      "Matching posts",
+    ),
+    ...errorResponses,
+  },
+});
+
+const unreadRoute = createRoute({
+  method: "get",
+  path: "/unread",
+  summary: "Posts by others you have not been given, oldest first, each once; the first call gives the newest page",
+  request: { query: z.object({ limit: limitSchema(20) }) },
+  responses: {
+    200: json(
+      z.object({
+        posts: z.array(postSchema),
+        remaining: z
+          .number()
+          .int()
+          .openapi({ description: `Unread posts left after this page, counted up to ${unreadCountCap}.` }),
+        remainingCapped: z.boolean().openapi({ description: `True when ${unreadCountCap} or more remain.` }),
+        olderPosts: z.number().int().optional().openapi({
+          description: "Only on a reader's first call, which starts at the newest posts: older posts it skipped (see /posts and /search).",
+        }),
+        olderPostsCapped: z.boolean().optional(),
+      }),
+      "Posts you have not been given yet",
+    ),
+    ...errorResponses,
+  },
+});
+
+const meRoute = createRoute({
+  method: "get",
+  path: "/me",
+  summary: "Who this token is",
+  responses: {
+    200: json(
+      z.object({
+        agent: z.object({ id: z.string(), name: z.string() }),
+        team: z.object({ id: z.string(), slug: z.string(), name: z.string() }),
+        scopes: z.array(z.enum(["read", "write"])),
+        pickName: z.boolean(),
+      }),
+      "The caller",
+    ),
+    401: errorResponses[401],
+  },
+});
+
+/** REST API for agents and scripts, under /api/v1, authenticated by bearer token. */
+export function apiRoutes(db: Db, config: Config) {
+  const api = new OpenAPIHono<Env>({ defaultHook: validationHook });
+  api.use("/*", limitAgentRequests(db, config.rateLimits, bearerTokenOf), requireAgent(db));
+
+  api.openapi(createPostRoute, async (c) => {
+    const body = c.req.valid("json");
+    const { post, replayed } = await createPost(
+      db,
+      c.var.caller,
+      { ...body, idempotencyKey: c.req.valid("header")["idempotency-key"] },
+      config.limits,
+    );
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    return replayed ? c.json(toPostJson(post), 200) : c.json(toPostJson(post), 201);
+  });
+
+  api.openapi(listPostsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const page = await listPosts(db, c.var.caller, { ...query, threadId: query.thread });
+    return c.json({ posts: page.posts.map(toPostJson), nextCursor: page.nextCursor }, 200);
+  });
+
+  api.openapi(getThreadRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const thread = await getThread(db, c.var.caller, id);
+    const post = [thread.root, ...thread.replies].find((candidate) => candidate.id === id)!;
+    return c.json({ post: toPostJson(post), thread: { root: toPostJson(thread.root), replies: thread.replies.map(toPostJson) } }, 200);
+  });
+
+  api.openapi(searchRoute, async (c) => {
+    const query = c.req.valid("query");
+    const page = await searchPosts(db, c.var.caller, { query: query.q, limit: query.limit, cursor: query.cursor });
+    return c.json(
+      {
+        results: page.results.map((hit) => ({ post: toPostJson(hit.post), rank: hit.rank, snippet: snippetAsHtml(hit.snippet) })),
+        nextCursor: page.nextCursor,
+      },
+      200,
+    );
+  });
+
+  api.openapi(unreadRoute, async (c) => {
+    const { posts, remaining, skippedOlder } = await readUnread(db, c.var.caller, c.req.valid("query").limit);
+    return c.json(
+      {
+        posts: posts.map(toPostJson),
+        remaining: remaining.count,
+        remainingCapped: remaining.capped,
+        ...(skippedOlder ? { olderPosts: skippedOlder.count, olderPostsCapped: skippedOlder.capped } : {}),
+      },
+      200,
+    );
+  });
+
+  api.openapi(meRoute, async (c: Context<Env>) => {
+    const caller = c.var.caller;
+    const team = await getTeam(db, caller.teamId);
+    return c.json(
+      {
+        agent: { id: caller.agentId, name: caller.agentName },
+        team: { id: team.id, slug: team.slug, name: team.name },
+        scopes: [...caller.scopes],
+        pickName: caller.pickName,
+      },
+      200,
+    );
+  });
+
+  return api;
+}
+
+/** The OpenAPI document, built from the same route definitions that validate requests. */
+export function openApiDocument(api: OpenAPIHono<Env>, config: Config) {
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  return api.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "Botboard API",
+      version: "1",
+      description: "A private team feed for coding agents. Authenticate with `Authorization: Bearer bb_...`.",
+    },
+    servers: [{ url: `${config.publicUrl}/api/v1` }],
+    security: [{ bearer: [] }],
+  });
+}

@@ -1,0 +1,89 @@
+import { Hono, type Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { z } from "zod";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { acceptInvite, createSession, invalidateSession, sessionCookieName, verifyLogin } from "../domain/users.ts";
+import { rateLimitedError, takeLoginAllowance } from "../domain/rate-limits.ts";
+import { describeZodError, setRateLimitHeaders } from "./middleware/agent-requests.ts";
+import { invalid } from "../domain/errors.ts";
+
+export const loginSchema = z.strictObject({
+  username: z.string({ error: "username is required" }).max(200),
+  password: z.string({ error: "password is required" }).max(1024),
+});
+
+export const setupSchema = z.strictObject({
+  token: z.string({ error: "token (from the setup link) is required" }).max(200),
+  username: z.string({ error: "username is required" }).max(200),
+  displayName: z.string().max(200, "displayName is over 200 characters").optional(),
+  password: z.string({ error: "password is required" }).max(1024),
+});
+
+export function setSessionCookie(c: Context, config: Config, token: string, expiresAt: Date): void {
+  setCookie(c, sessionCookieName, token, {
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: config.publicUrl.startsWith("https://"),
+    path: "/",
+    expires: expiresAt,
+  });
+}
+
+export function clearSessionCookie(c: Context): void {
+  deleteCookie(c, sessionCookieName, { path: "/" });
+}
+
+async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const type = c.req.header("content-type") ?? "";
+  let raw: unknown;
+  try {
+    raw = type.startsWith("application/json") ? await c.req.json() : Object.fromEntries(Object.entries(await c.req.parseBody()));
+  } catch {
+    throw invalid("The body is not valid JSON or form data.");
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw invalid(describeZodError(parsed.error));
+  return parsed.data;
+}
+
+/**
+ * Counts a sign-in try against the account's and the address's buckets before the password is even
+ * checked, and throws rate_limited when either is empty; the RateLimit headers go out either way.
+ */
+export async function throttleLogin(c: Context, db: Db, username: string): Promise<void> {
+  const allowance = await takeLoginAllowance(db, username, c.get("clientAddress"));
+  setRateLimitHeaders(c, allowance);
+  if (!allowance.allowed) throw rateLimitedError(allowance, "Too many sign-in attempts.");
+}
+
+/** JSON sign-in for scripts and tests; the web pages call the same services with forms. */
+export function authRoutes(db: Db, config: Config) {
+  const auth = new Hono();
+
+  auth.post("/setup", async (c) => {
+    const input = await parseBody(c, setupSchema);
+    const user = await acceptInvite(db, { secret: input.token, ...input });
+    const session = await createSession(db, user.id);
+    setSessionCookie(c, config, session.token, session.expiresAt);
+    return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } }, 201);
+  });
+
+  auth.post("/login", async (c) => {
+    const input = await parseBody(c, loginSchema);
+    await throttleLogin(c, db, input.username);
+    const user = await verifyLogin(db, input.username, input.password);
+    const session = await createSession(db, user.id);
+    setSessionCookie(c, config, session.token, session.expiresAt);
+    return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } });
+  });
+
+  auth.post("/logout", async (c) => {
+    const token = getCookie(c, sessionCookieName);
+    if (token) await invalidateSession(db, token);
+    clearSessionCookie(c);
+    return c.json({ ok: true });
+  });
+
+  return auth;
+}

@@ -1,0 +1,175 @@
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { authenticateAgentToken } from "../domain/agents.ts";
+import type { AgentCaller } from "../domain/callers.ts";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { forbidden, invalid, unauthorized } from "../domain/errors.ts";
+import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal, type JournalEntry } from "../domain/journal.ts";
+import { journalSectionNames } from "../domain/journal-sections.ts";
+import { createPost, type Post } from "../domain/posts.ts";
+import { countPosts, listPosts } from "../domain/feed.ts";
+import { signingAs } from "../domain/pick-names.ts";
+import { getTeam } from "../domain/teams.ts";
+import { describeZodError, limitAgentRequests } from "./middleware/agent-requests.ts";
+
+/**
+ * The HTTP API of Botboard.biz, so its MCP servers and scripts work unchanged against Botboard:
+ * `x-api-key` auth, `/teams/:team/...` paths, its field names and its timestamp shape.
+ */
+type Env = { Variables: { caller: AgentCaller } };
+
+const idParam = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .pipe(z.string().regex(/^\d{1,15}$/, "must be a post id"));
+const queryNumber = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be ${min}-${max}`)
+    .max(max, `${name} must be ${min}-${max}`);
+
+const listQuery = z.object({
+  limit: queryNumber("limit", 1, 100).default(10),
+  offset: queryNumber("offset", 0, 1_000_000).default(0),
+  agent: z.string().optional(),
+  tag: z.string().optional(),
+  thread_id: idParam.optional(),
+});
+
+const newPostBody = z.object({
+  author: z.string({ error: "author must be a string" }).optional(),
+  content: z.string({ error: "content must be a string" }),
+  tags: z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).optional(),
+  parentPostId: idParam.nullable().optional(),
+});
+
+const sectionsShape = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
+
+const newEntryBody = z.object({
+  team_id: z.string().optional(),
+  timestamp: z.union([z.number(), z.string()]).optional(),
+  sections: sectionsShape.optional(),
+  content: z.string({ error: "content must be a string" }).optional(),
+});
+
+const journalListQuery = z.object({
+  limit: queryNumber("limit", 1, 100).default(10),
+  offset: queryNumber("offset", 0, 1_000_000).default(0),
+});
+
+const journalSearchBody = z.object({
+  query: z.string({ error: "query must be a string" }),
+  limit: z.number({ error: "limit must be a number" }).int().min(1, "limit must be 1-50").max(50, "limit must be 1-50").default(10),
+  sections: z.array(z.enum(journalSectionNames, { error: `sections must name ${journalSectionNames.join(", ")}` })).optional(),
+});
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw invalid(describeZodError(result.error));
+  return result.data;
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  return c.req.json().catch(() => {
+    throw invalid("The body must be JSON.");
+  });
+}
+
+function postShape(post: Post) {
+  return {
+    postId: String(post.id),
+    author: post.author.name,
+    content: post.content,
+    tags: post.tags,
+    createdAt: { _seconds: Math.floor(post.createdAt.getTime() / 1000) },
+    ...(post.parentId === null ? {} : { parentPostId: String(post.parentId) }),
+  };
+}
+
+function entryShape(entry: JournalEntry, teamId: string) {
+  return {
+    id: String(entry.id),
+    team_id: teamId,
+    timestamp: entry.createdAt.getTime(),
+    created_at: entry.createdAt.toISOString(),
+    ...(entry.sections ? { sections: entry.sections } : {}),
+    ...(entry.content !== null ? { content: entry.content } : {}),
+  };
+}
+
+const apiKeyOf = (c: Context) => c.req.header("x-api-key");
+
+/** Authenticates `x-api-key` and checks that `:team` (id or slug) is the token's own team. */
+function requireTeamKey(db: Db): MiddlewareHandler<Env> {
+  return async function requireTeamApiKey(c, next) {
+    const key = apiKeyOf(c);
+    if (!key) throw unauthorized("Send your agent token in the x-api-key header.");
+    const caller = await authenticateAgentToken(db, key);
+    const team = await getTeam(db, caller.teamId);
+    const requested = c.req.param("team");
+    if (requested !== team.id && requested !== team.slug) throw forbidden("This token belongs to another team.");
+    c.set("caller", caller);
+    await next();
+  };
+}
+
+export function compatRoutes(db: Db, config: Config) {
+  const routes = new Hono<Env>();
+  routes.use("/:team/*", limitAgentRequests(db, config.rateLimits, apiKeyOf), requireTeamKey(db));
+
+  routes.get("/:team/posts", async (c) => {
+    const query = parse(listQuery, c.req.query());
+    const filters = { author: query.agent, tag: query.tag, threadId: query.thread_id === undefined ? undefined : Number(query.thread_id) };
+    const [page, totalCount] = await Promise.all([
+      listPosts(db, c.var.caller, { ...filters, limit: query.limit, offset: query.offset }),
+      countPosts(db, c.var.caller, filters),
+    ]);
+    const nextOffset = query.offset + page.posts.length;
+    return c.json({
+      posts: page.posts.map(postShape),
+      totalCount,
+      ...(nextOffset < totalCount ? { nextOffset } : {}),
+    });
+  });
+
+  routes.post("/:team/posts", async (c) => {
+    const body = parse(newPostBody, await jsonBody(c));
+    const caller = await signingAs(db, c.var.caller, body.author);
+    const parentId = body.parentPostId == null ? undefined : Number(body.parentPostId);
+    const { post } = await createPost(db, caller, { content: body.content, tags: body.tags, parentId }, config.limits);
+    return c.json(postShape(post), 201);
+  });
+
+  routes.post("/:team/journal/entries", async (c) => {
+    const body = parse(newEntryBody, await jsonBody(c));
+    const entry = await createJournalEntry(db, c.var.caller, { sections: body.sections, content: body.content }, config.limits);
+    return c.json(entryShape(entry, c.var.caller.teamId), 201);
+  });
+
+  routes.get("/:team/journal/entries", async (c) => {
+    const query = parse(journalListQuery, c.req.query());
+    const { entries, total } = await listJournalEntries(db, c.var.caller, query);
+    return c.json({ entries: entries.map((entry) => entryShape(entry, c.var.caller.teamId)), total_count: total });
+  });
+
+  routes.get("/:team/journal/entries/:id", async (c) => {
+    const id = parse(idParam, c.req.param("id"));
+    const entry = await getJournalEntry(db, c.var.caller, Number(id));
+    return c.json(entryShape(entry, c.var.caller.teamId));
+  });
+
+  routes.post("/:team/journal/search", async (c) => {
+    const body = parse(journalSearchBody, await jsonBody(c));
+    const hits = await searchJournal(db, c.var.caller, body);
+    const results = hits.map((hit) => ({
+      ...entryShape(hit.entry, c.var.caller.teamId),
+      similarity_score: hit.rank,
+      matched_sections: hit.matchedSections,
+    }));
+    return c.json({ results, total_count: results.length });
+  });
+
+  return routes;
+}

@@ -1,0 +1,115 @@
+import type { Hook } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ZodError } from "zod";
+import { authenticateAgentToken } from "../../domain/agents.ts";
+import type { AgentCaller } from "../../domain/callers.ts";
+import { databaseErrorAsAppError, type Db } from "../../db/client.ts";
+import { AppError, httpStatusOf, invalid, unauthorized } from "../../domain/errors.ts";
+import { logger } from "../../logger.ts";
+import { rateLimitedError, takeRequestAllowance, type Allowance, type RequestLimits } from "../../domain/rate-limits.ts";
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** Where the request's rate-limit buckets stand, for its RateLimit headers. */
+    rateLimitAllowance: Allowance;
+  }
+}
+
+/** One line that names each offending field, e.g. "tags.2: each tag must be a string". */
+export function describeZodError(error: ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path.join(".");
+      if (issue.code === "unrecognized_keys") return `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`;
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: OpenAPIHono's defaultHook takes a hook for any route's environment.
+export const validationHook: Hook<unknown, any, string, unknown> = (result) => {
+  if (!result.success) throw invalid(describeZodError(result.error as ZodError));
+};
+
+export function bearerTokenOf(c: Context): string | undefined {
+  const header = c.req.header("authorization");
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+/**
+ * RateLimit-Policy and RateLimit headers (IETF draft httpapi-ratelimit-headers) for the buckets a
+ * request drew from: q is the burst, w the seconds an empty bucket takes to fill, r the tries left
+ * and t the seconds until the bucket is full again.
+ */
+export function setRateLimitHeaders(c: Context, allowance: Allowance): void {
+  if (allowance.buckets.length === 0) return;
+  const policies = allowance.buckets.map(
+    (bucket) => `"${bucket.policy}";q=${bucket.rule.capacity};w=${Math.ceil(bucket.rule.capacity / bucket.rule.perSecond)}`,
+  );
+  c.header("RateLimit-Policy", policies.join(", "));
+  c.header("RateLimit", allowance.buckets.map((bucket) => `"${bucket.policy}";r=${bucket.remaining};t=${bucket.resetSeconds}`).join(", "));
+}
+
+/** Names the bucket that refused, so the caller knows whether waiting or spreading load helps. */
+export function rateLimitMessage(allowance: Allowance): string {
+  const refused = allowance.buckets.filter((bucket) => !bucket.allowed).map((bucket) => bucket.policy);
+  return refused.includes("token") ? "Too many requests with this token." : "Too many requests from this address.";
+}
+
+/**
+ * Agents' requests draw from their address's and their token's bucket before anything else runs;
+ * every answer carries the RateLimit headers, a refusal is a 429 with Retry-After.
+ */
+export function limitAgentRequests(
+  db: Db,
+  limits: RequestLimits,
+  tokenOf: (c: Context) => string | undefined,
+  onRefused?: (c: Context, refusal: AppError) => Promise<Response | undefined>,
+): MiddlewareHandler {
+  return async function limitAgentRequest(c, next) {
+    const allowance = await takeRequestAllowance(db, limits, { address: c.get("clientAddress"), token: tokenOf(c) });
+    if (!allowance.allowed) {
+      setRateLimitHeaders(c, allowance);
+      const refusal = rateLimitedError(allowance, rateLimitMessage(allowance));
+      const answer = await onRefused?.(c, refusal);
+      if (answer) return answer;
+      throw refusal;
+    }
+    c.set("rateLimitAllowance", allowance);
+    await next();
+    // After the handler, so the headers also reach responses it built itself (MCP's transport), and
+    // tell the buckets as they stand after any further tries it drew (the calls of an MCP batch).
+    setRateLimitHeaders(c, c.get("rateLimitAllowance"));
+  };
+}
+
+/** Authenticates the agent token on every request, so a revoked token stops working at once. */
+export function requireAgent(db: Db): MiddlewareHandler<{ Variables: { caller: AgentCaller } }> {
+  return async function requireAgentToken(c, next) {
+    const token = bearerTokenOf(c);
+    if (!token) throw unauthorized("Send your agent token as 'Authorization: Bearer bb_...'.");
+    c.set("caller", await authenticateAgentToken(db, token));
+    await next();
+  };
+}
+
+/** Maps any error to `{"error": {code, message}}` with its status; never a stack trace. */
+export function errorResponse(caught: unknown, c: Context): Response {
+  const error = databaseErrorAsAppError(caught) ?? caught;
+  if (error instanceof AppError) {
+    const status = httpStatusOf[error.kind];
+    if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="botboard"');
+    if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
+    return c.json({ error: { code: error.kind, message: error.message } }, status);
+  }
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    const code = status === 413 ? "too_large" : status === 415 ? "unsupported_media_type" : status < 500 ? "invalid" : "internal";
+    return c.json({ error: { code, message: error.message || "Invalid request." } }, status);
+  }
+  logger.error({ requestId: c.get("requestId"), error: String((error as Error)?.stack ?? error) }, "unhandled error");
+  return c.json({ error: { code: "internal", message: "Something went wrong on the server." } }, 500);
+}

@@ -1,0 +1,111 @@
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { addAgentToken, agentActivity, listAgents, revokeAgentTokens } from "../../domain/agents.ts";
+import { listAudit } from "../../domain/audit.ts";
+import { requireAdmin } from "../../domain/callers.ts";
+import type { Config } from "../../config.ts";
+import type { Db } from "../../db/client.ts";
+import { notFound } from "../../domain/errors.ts";
+import { deletePost } from "../../domain/posts.ts";
+import { listPosts } from "../../domain/feed.ts";
+import { postIdSchema } from "../../domain/schemas.ts";
+import { agentInstructionsOf, getTeam, setAgentInstructions } from "../../domain/teams.ts";
+import { createInvite, listUsers } from "../../domain/users.ts";
+import { setupLink } from "../../domain/users.ts";
+import { AdminPage, AgentCreatedPage, type AdminNotice } from "../../../views/pages/admin.tsx";
+import { AgentPage, AgentsPage } from "../../../views/pages/agents.tsx";
+import { pageOf, parseWith, reachableUrlOf, type WebEnv } from "./session.ts";
+
+const activityDays = 14;
+
+const newAgentSchema = z.object({
+  name: z.string({ error: "name is required" }).max(100),
+  scopes: z.union([z.string(), z.array(z.string())]).optional(),
+  pickName: z.string().optional(),
+});
+const revokeSchema = z.object({ target: z.string({ error: "target is required" }).min(1, "target is required").max(100) });
+const inviteSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
+const instructionsSchema = z.object({ instructions: z.string().max(20_000).default("") });
+const deleteSchema = z.object({ postId: postIdSchema });
+
+/** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */
+export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
+  const routes = new Hono<WebEnv>();
+
+  routes.get("/agents", engineer, async (c) => {
+    const agents = await listAgents(db, c.get("caller").teamId);
+    return c.html(AgentsPage({ page: pageOf(c), agents }));
+  });
+
+  routes.get("/agents/:name", engineer, async (c) => {
+    const caller = c.get("caller");
+    const name = c.req.param("name");
+    const agent = (await listAgents(db, caller.teamId)).find((candidate) => candidate.name === name);
+    if (!agent) throw notFound(`No agent '${name.slice(0, 64)}' in your team.`);
+    const [activity, recent] = await Promise.all([
+      agentActivity(db, caller.teamId, agent.id, activityDays),
+      listPosts(db, caller, { limit: 20, author: agent.name }),
+    ]);
+    return c.html(AgentPage({ page: pageOf(c), agent, activity, posts: recent.posts }));
+  });
+
+  async function renderAdmin(c: Parameters<MiddlewareHandler<WebEnv>>[0], notice?: AdminNotice, status: 200 | 201 = 200) {
+    const caller = c.get("caller");
+    requireAdmin(caller);
+    const [agents, users, audit, team] = await Promise.all([
+      listAgents(db, caller.teamId),
+      listUsers(db, caller.teamId),
+      listAudit(db, caller.teamId, 50),
+      getTeam(db, caller.teamId),
+    ]);
+    return c.html(AdminPage({ page: pageOf(c), agents, users, audit, instructions: agentInstructionsOf(team), notice }), status);
+  }
+
+  routes.get("/admin", engineer, (c) => renderAdmin(c));
+
+  routes.post("/admin/agents", engineer, async (c) => {
+    const caller = c.get("caller");
+    const form = parseWith(newAgentSchema, await c.req.parseBody({ all: true }));
+    const scopes = form.scopes === undefined ? [] : [form.scopes].flat();
+    const created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      AgentCreatedPage({ page: pageOf(c), agentName: created.agent.name, token: created.token, publicUrl: reachableUrlOf(c, config) }),
+      201,
+    );
+  });
+
+  routes.post("/admin/tokens/revoke", engineer, async (c) => {
+    const caller = c.get("caller");
+    const { target } = parseWith(revokeSchema, await c.req.parseBody());
+    const revoked = await revokeAgentTokens(db, caller, caller.teamId, target);
+    return renderAdmin(c, { kind: "revoked", prefixes: revoked });
+  });
+
+  routes.post("/admin/invites", engineer, async (c) => {
+    const caller = c.get("caller");
+    const { role } = parseWith(inviteSchema, await c.req.parseBody());
+    const invite = await createInvite(db, caller, { teamId: caller.teamId, role });
+    c.header("Cache-Control", "no-store");
+    return renderAdmin(
+      c,
+      { kind: "invited", link: setupLink(reachableUrlOf(c, config), invite.secret), role, expiresAt: invite.expiresAt },
+      201,
+    );
+  });
+
+  routes.post("/admin/instructions", engineer, async (c) => {
+    const caller = c.get("caller");
+    const { instructions } = parseWith(instructionsSchema, await c.req.parseBody());
+    await setAgentInstructions(db, caller, caller.teamId, instructions);
+    return renderAdmin(c, { kind: "saved" });
+  });
+
+  routes.post("/admin/posts/delete", engineer, async (c) => {
+    const { postId } = parseWith(deleteSchema, await c.req.parseBody());
+    await deletePost(db, c.get("caller"), postId);
+    return renderAdmin(c, { kind: "deleted", postId });
+  });
+
+  return routes;
+}

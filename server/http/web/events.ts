@@ -1,0 +1,174 @@
+import type { Context } from "hono";
+import { streamSSE, type SSEStreamingApi } from "hono/streaming";
+import type { HumanCaller } from "../../domain/callers.ts";
+import type { Db } from "../../db/client.ts";
+import { comparePositions, feedPostsAfter, positionOfPost, type DeliveredPost } from "../../domain/delivery.ts";
+import { AppError } from "../../domain/errors.ts";
+import type { PostEvent } from "../../domain/events.ts";
+import type { LiveFeed } from "../../domain/live-feed.ts";
+import { getPost, type Post } from "../../domain/posts.ts";
+import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
+import { PostCard } from "../../../views/fragments/post.tsx";
+import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
+
+const keepAliveMs = 25_000;
+const catchUpPage = 100;
+const catchUpMost = 1000;
+
+/**
+ * GET /events: the team's new and changed posts as server-sent events, each rendered for the page,
+ * in delivery order and each once (server/delivery.ts). The event id is the post id; a reconnecting
+ * browser sends the last one as Last-Event-ID, and a page passes the newest post it was rendered after
+ * as ?after=, so the stream first sends what came since (by that post's place in delivery order) and
+ * then follows the live feed.
+ */
+export function liveEvents(db: Db, live: LiveFeed) {
+  return async function streamTeamEvents(c: Context<WebEnv>) {
+    const caller = c.get("caller");
+    // A filtered feed page (?author=, ?tag=, ?thread=) gets only the new posts it would show.
+    const filters = asFeedFilters(parseWith(feedFiltersSchema, c.req.query()));
+    const lastSeenText = c.req.header("last-event-id") || c.req.query("after");
+    const lastSeen = lastSeenText ? Number(lastSeenText) : Number.NaN;
+    // A post of another team, or none, resumes nothing: the stream starts from now.
+    const resumeFrom = Number.isSafeInteger(lastSeen) && lastSeen >= 0 ? await positionOfPost(db, caller.teamId, lastSeen) : undefined;
+    return streamSSE(c, async (stream) => {
+      const queue: (DeliveredPost[] | PostEvent)[] = [];
+      let wake: (() => void) | undefined;
+      let closed = false;
+      const enqueue = (item: DeliveredPost[] | PostEvent) => {
+        queue.push(item);
+        wake?.();
+      };
+      const subscription = await live.subscribe(caller.teamId, {
+        onPosts: enqueue,
+        onUpdated: enqueue,
+        onClose() {
+          closed = true;
+          wake?.();
+        },
+      });
+      stream.onAbort(() => {
+        subscription.unsubscribe();
+        wake?.();
+      });
+      await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
+      let position = subscription.from;
+      if (resumeFrom) {
+        // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
+        position = resumeFrom;
+        let sent = 0;
+        for (;;) {
+          const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
+          for (const delivered of page) {
+            await sendPost(stream, db, caller, delivered);
+            position = delivered.position;
+          }
+          sent += page.length;
+          if (page.length < catchUpPage || stream.aborted) break;
+          if (sent >= catchUpMost) {
+            // Away too long to replay post by post: the page reloads and shows the newest.
+            await stream.writeSSE({ event: "reload", data: "{}" });
+            subscription.unsubscribe();
+            return;
+          }
+        }
+      }
+      while (!stream.aborted && !closed) {
+        const item = queue.shift();
+        if (Array.isArray(item)) {
+          for (const delivered of item) {
+            if (comparePositions(delivered.position, position) <= 0) continue;
+            position = delivered.position;
+            if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters);
+          }
+          continue;
+        }
+        if (item) {
+          await sendUpdate(stream, db, caller, item);
+          continue;
+        }
+        const timedOut = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), keepAliveMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(false);
+          };
+        });
+        wake = undefined;
+        if (timedOut && !stream.aborted) await stream.write(": keep-alive\n\n");
+      }
+      subscription.unsubscribe();
+    });
+  };
+}
+
+type SseMessage = { event: string; id?: string; data: string };
+
+/**
+ * Every open feed of a team receives the same event, so it is loaded and rendered once per
+ * process, not once per reader: a thousand watchers cost one query, not a thousand.
+ */
+const messageCache = new Map<string, Promise<SseMessage | undefined>>();
+const messageCacheMs = 2_000;
+
+function cachedMessage(key: string, build: () => Promise<SseMessage | undefined>): Promise<SseMessage | undefined> {
+  let message = messageCache.get(key);
+  if (!message) {
+    message = build();
+    messageCache.set(key, message);
+    setTimeout(() => messageCache.delete(key), messageCacheMs).unref();
+    message.catch(() => messageCache.delete(key));
+  }
+  return message;
+}
+
+/** A post from the live feed: rendered once per process, checked once per filter combination. */
+async function sendLivePost(
+  stream: SSEStreamingApi,
+  db: Db,
+  caller: HumanCaller,
+  delivered: DeliveredPost,
+  filters: FeedFilters,
+): Promise<void> {
+  const filterKey = isFiltered(filters) ? `:${JSON.stringify(filters)}` : "";
+  const message = await cachedMessage(`${caller.teamId}:post:${delivered.post.id}${filterKey}`, async () => {
+    if (filterKey && !(await isInFeed(db, caller, delivered.post.id, filters))) return undefined;
+    return postMessage(db, caller, delivered);
+  });
+  if (message) await stream.writeSSE(message);
+}
+
+async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, delivered: DeliveredPost): Promise<void> {
+  await stream.writeSSE(await postMessage(db, caller, delivered));
+}
+
+/** A changed post, as the card that replaces the page's. */
+async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent): Promise<void> {
+  const message = await cachedMessage(`${caller.teamId}:post.updated:${event.postId}`, async () => {
+    let post: Post;
+    try {
+      post = await getPost(db, caller, event.postId);
+    } catch (error) {
+      if (error instanceof AppError && error.kind === "not_found") return undefined;
+      throw error;
+    }
+    return { event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(post) }) };
+  });
+  if (message) await stream.writeSSE(message);
+}
+
+async function postMessage(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<SseMessage> {
+  const root = post.parentId === null ? undefined : await getPost(db, caller, post.threadId).catch(() => undefined);
+  const data = {
+    id: post.id,
+    threadId: post.threadId,
+    parentId: post.parentId,
+    threadReplyCount: root?.replyCount ?? null,
+    html: await render(post),
+  };
+  return { event: "post", id: String(post.id), data: JSON.stringify(data) };
+}
+
+async function render(post: Post): Promise<string> {
+  return String(await PostCard({ post }));
+}

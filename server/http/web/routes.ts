@@ -1,0 +1,139 @@
+import { Hono, type Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import { listAgentNames } from "../../domain/agents.ts";
+import type { Config } from "../../config.ts";
+import { databaseErrorAsAppError, type Db } from "../../db/client.ts";
+import { logger } from "../../logger.ts";
+import { AppError, httpStatusOf } from "../../domain/errors.ts";
+import { deliveryHorizon } from "../../domain/delivery.ts";
+import type { EventHub } from "../../domain/events.ts";
+import { createLiveFeed } from "../../domain/live-feed.ts";
+import { createPost, deletePost, getThread } from "../../domain/posts.ts";
+import { listPosts } from "../../domain/feed.ts";
+import { postIdSchema } from "../../domain/schemas.ts";
+import { searchPosts } from "../../domain/search.ts";
+import { assetsByUrl } from "../../../views/assets.ts";
+import { PostCard } from "../../../views/fragments/post.tsx";
+import { ErrorPage } from "../../../views/layout.tsx";
+import { Feed, FeedPage } from "../../../views/pages/feed.tsx";
+import { SearchPage } from "../../../views/pages/search.tsx";
+import { ThreadPage } from "../../../views/pages/thread.tsx";
+import { adminRoutes } from "./admin.ts";
+import { benchRoutes } from "./bench.ts";
+import { liveEvents } from "./events.ts";
+import { journalRoutes } from "./journal.ts";
+import {
+  asFeedFilters,
+  emptyAsMissing,
+  feedFiltersSchema,
+  isHtmx,
+  pageOf,
+  parseWith,
+  requireEngineer,
+  sameOriginPosts,
+  type WebEnv,
+} from "./session.ts";
+import { signInRoutes } from "./sign-in.ts";
+
+const feedPageSize = 20;
+
+const feedQuerySchema = feedFiltersSchema.extend({
+  cursor: z.preprocess(emptyAsMissing, z.string().max(100).optional()),
+});
+
+const newPostFormSchema = z.object({
+  content: z.string({ error: "content is required" }),
+  tags: z.string().max(1000).optional(),
+  parentId: z.preprocess(emptyAsMissing, postIdSchema.optional()),
+});
+
+/** Errors as HTML: a short message for htmx to show beside the form, or a whole page. */
+function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Response> {
+  if (caught instanceof HTTPException) return caught.getResponse();
+  const error = databaseErrorAsAppError(caught) ?? caught;
+  const known = error instanceof AppError;
+  if (!known) logger.error({ requestId: c.get("requestId"), error: String((error as Error)?.stack ?? error) }, "unhandled error");
+  const status = known ? httpStatusOf[error.kind] : 500;
+  const message = known ? error.message : "Something went wrong on the server.";
+  if (known && error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
+  if (isHtmx(c)) return c.text(message, status);
+  const caller = c.get("caller");
+  return c.html(ErrorPage({ status, message, page: caller ? pageOf(c) : undefined }), status);
+}
+
+/** The engineers' pages: the feed, threads, search, live events, agents, journals and admin. */
+export function webRoutes(db: Db, config: Config, hub: EventHub) {
+  const web = new Hono<WebEnv>();
+  web.onError(htmlError);
+  // Listed paths, not "*": this app is mounted at "/", and other doors (REST, MCP) have their own rules.
+  for (const path of ["/login", "/setup", "/logout", "/posts", "/posts/*", "/admin/*"]) web.use(path, sameOriginPosts(config));
+  const engineer = requireEngineer(db, config);
+
+  web.get("/assets/:file", (c) => {
+    const asset = assetsByUrl.get(c.req.path);
+    if (!asset) return c.text("Not found", 404);
+    c.header("Cache-Control", "public, max-age=31536000, immutable");
+    c.header("Vary", "Accept-Encoding");
+    const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
+    if (gzip) c.header("Content-Encoding", "gzip");
+    return c.body((gzip ? asset.gzipped : asset.body) as Uint8Array<ArrayBuffer>, 200, { "Content-Type": asset.contentType });
+  });
+
+  web.route("/", signInRoutes(db, config, engineer));
+
+  web.get("/", engineer, async (c) => {
+    const caller = c.get("caller");
+    const { cursor, ...filters } = parseWith(feedQuerySchema, c.req.query());
+    if (cursor && isHtmx(c))
+      return c.html(FeedPage({ ...(await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) })), filters }));
+    // The newest deliverable post before the page is read: live posts start after it (the page drops repeats).
+    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
+    const page = await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) });
+    const authors = await listAgentNames(db, caller.teamId);
+    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom }));
+  });
+
+  web.post("/posts", engineer, async (c) => {
+    const form = parseWith(newPostFormSchema, await c.req.parseBody());
+    const tags = (form.tags ?? "").split(/[\s,]+/).filter(Boolean);
+    const { post } = await createPost(db, c.get("caller"), { content: form.content, tags, parentId: form.parentId }, config.limits);
+    if (isHtmx(c)) return c.html(PostCard({ post }), 201);
+    return c.redirect(post.parentId === null ? "/" : `/posts/${post.threadId}#post-${post.id}`, 303);
+  });
+
+  web.get("/posts/:id", engineer, async (c) => {
+    const id = parseWith(postIdSchema, c.req.param("id"));
+    const caller = c.get("caller");
+    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
+    const thread = await getThread(db, caller, id);
+    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom }));
+  });
+
+  web.post("/posts/:id/delete", engineer, async (c) => {
+    const id = parseWith(postIdSchema, c.req.param("id"));
+    const caller = c.get("caller");
+    await deletePost(db, caller, id);
+    const { root } = await getThread(db, caller, id);
+    return c.redirect(`/posts/${root.id}`, 303);
+  });
+
+  web.get("/search", engineer, async (c) => {
+    const query = (c.req.query("q") ?? "").slice(0, 1000);
+    const cursor = c.req.query("cursor") || undefined;
+    if (!query.trim()) return c.html(SearchPage({ page: pageOf(c), query, results: [], nextCursor: null }));
+    try {
+      const found = await searchPosts(db, c.get("caller"), { query, limit: 20, cursor });
+      return c.html(SearchPage({ page: pageOf(c), query, ...found }));
+    } catch (error) {
+      if (!(error instanceof AppError && error.kind === "invalid")) throw error;
+      return c.html(SearchPage({ page: pageOf(c), query, results: [], nextCursor: null, error: error.message }), 400);
+    }
+  });
+
+  web.get("/events", engineer, liveEvents(db, createLiveFeed(db, hub)));
+  web.route("/", adminRoutes(db, config, engineer));
+  web.route("/", benchRoutes(db, engineer));
+  web.route("/", journalRoutes(db, engineer));
+  return web;
+}

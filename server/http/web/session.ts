@@ -1,0 +1,143 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { getCookie } from "hono/cookie";
+import { csrf } from "hono/csrf";
+import type { HumanCaller } from "../../domain/callers.ts";
+import type { Config } from "../../config.ts";
+import type { Db } from "../../db/client.ts";
+import { forbidden, invalid } from "../../domain/errors.ts";
+import { maxSignedNameLength } from "../../domain/names.ts";
+import type { FeedFilters } from "../../domain/feed.ts";
+import { postIdSchema } from "../../domain/schemas.ts";
+import { describeZodError } from "../middleware/agent-requests.ts";
+import { validateSession } from "../../domain/users.ts";
+import { setSessionCookie } from "../auth.ts";
+import { sessionCookieName } from "../../domain/users.ts";
+
+export type WebEnv = { Variables: { caller: HumanCaller; csrfToken: string } };
+
+export const csrfHeaderName = "x-csrf-token";
+export const csrfFieldName = "_csrf";
+
+/** The form token is derived from the (HttpOnly) session secret: another site can neither read nor guess it. */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHash("sha256").update(`csrf:${sessionToken}`).digest("base64url");
+}
+
+export function isHtmx(c: Context): boolean {
+  return c.req.header("hx-request") === "true";
+}
+
+/** Refuses form posts whose Origin is neither this server's address nor its public URL. */
+export function sameOriginPosts(config: Config): MiddlewareHandler {
+  const publicOrigin = new URL(config.publicUrl).origin;
+  return csrf({ origin: (origin, c) => origin === new URL(c.req.url).origin || origin === publicOrigin });
+}
+
+/**
+ * Pages need a signed-in engineer: the session cookie is checked on every request (sliding expiry,
+ * the cookie follows a renewal). Without one, pages redirect to /login and other requests get 401.
+ * Every unsafe request must also carry the session's CSRF token, in a header (htmx) or a form field.
+ */
+export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEnv> {
+  return async function requireEngineerSession(c, next) {
+    const token = getCookie(c, sessionCookieName);
+    const session = token ? await validateSession(db, token) : undefined;
+    if (!token || !session) {
+      const url = new URL(c.req.url);
+      const login = `/login?next=${encodeURIComponent(url.pathname + url.search)}`;
+      if (isHtmx(c)) {
+        c.header("HX-Redirect", "/login");
+        return c.text("Your session has ended; sign in again.", 401);
+      }
+      if (c.req.method === "GET" && c.req.header("accept") !== "text/event-stream") return c.redirect(login, 303);
+      return c.text("Sign in first.", 401);
+    }
+    if (session.renewed) setSessionCookie(c, config, token, session.expiresAt);
+    const csrfToken = csrfTokenFor(token);
+    if (!/^(GET|HEAD|OPTIONS)$/.test(c.req.method)) {
+      // Before the token check, which parses the form: parsing consumes the body this reads.
+      await requireUtf8Form(c);
+      await checkCsrfToken(c, csrfToken);
+    }
+    c.set("caller", session.caller);
+    c.set("csrfToken", csrfToken);
+    await next();
+  };
+}
+
+async function checkCsrfToken(c: Context, expected: string): Promise<void> {
+  let sent = c.req.header(csrfHeaderName);
+  if (!sent && /^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(c.req.header("content-type") ?? "")) {
+    const field = (await c.req.parseBody())[csrfFieldName];
+    sent = typeof field === "string" ? field : undefined;
+  }
+  const matches = sent !== undefined && sent.length === expected.length && timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
+  if (!matches) throw forbidden("This form has expired or did not come from Botboard. Reload the page and try again.");
+}
+
+const formTypes = /^(application\/x-www-form-urlencoded|multipart\/form-data)/;
+const percentEncodedRun = /(?:%[0-9A-Fa-f]{2})+/g;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function isUtf8Encoded(run: string): boolean {
+  try {
+    decodeURIComponent(run);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Form text must be UTF-8. Form parsing would turn anything else, such as the bytes of a lone
+ * surrogate (%ED%A0%80), into U+FFFD without a word, so what was saved would not be what was sent.
+ */
+async function requireUtf8Form(c: Context): Promise<void> {
+  const type = c.req.header("content-type") ?? "";
+  if (!formTypes.test(type)) return;
+  let text: string;
+  try {
+    text = strictUtf8.decode(await c.req.raw.clone().arrayBuffer());
+  } catch {
+    throw invalid("The form is not UTF-8 text; nothing was saved.");
+  }
+  const urlEncoded = type.startsWith("application/x-www-form-urlencoded");
+  if (urlEncoded && !(text.match(percentEncodedRun) ?? []).every(isUtf8Encoded)) {
+    throw invalid("The form is not UTF-8 text (a lone surrogate, say); nothing was saved.");
+  }
+}
+
+/** Query strings and forms send "" for a field left blank: read it as not given. */
+export const emptyAsMissing = (value: unknown) => (value === "" ? undefined : value);
+
+/** The feed's filters as the page's form and the live stream's URL carry them. */
+export const feedFiltersSchema = z.object({
+  author: z.preprocess(emptyAsMissing, z.string().max(maxSignedNameLength).optional()),
+  tag: z.preprocess(emptyAsMissing, z.string().max(41).optional()),
+  thread: z.preprocess(emptyAsMissing, postIdSchema.optional()),
+});
+
+export function asFeedFilters(filters: z.infer<typeof feedFiltersSchema>): FeedFilters {
+  return { author: filters.author, tag: filters.tag, threadId: filters.thread };
+}
+
+export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw invalid(describeZodError(parsed.error));
+  return parsed.data;
+}
+
+/** What every page needs to know about the request: who is signed in and their form token. */
+export function pageOf(c: Context<WebEnv>) {
+  return { caller: c.get("caller"), csrfToken: c.get("csrfToken") };
+}
+
+/**
+ * The address to print in links and set-up snippets: the public URL, unless it was derived from
+ * PORT=0 (a random port), in which case the address this browser used is the one that works.
+ */
+export function reachableUrlOf(c: Context, config: Config): string {
+  return new URL(config.publicUrl).port === "0" ? new URL(c.req.url).origin : config.publicUrl;
+}

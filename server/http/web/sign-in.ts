@@ -1,0 +1,88 @@
+import { Hono, type MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import type { Config } from "../../config.ts";
+import type { Db } from "../../db/client.ts";
+import { AppError } from "../../domain/errors.ts";
+import { acceptInvite, createSession, findUsableInvite, invalidateSession, verifyLogin } from "../../domain/users.ts";
+import { LoginPage, SetupPage } from "../../../views/pages/sign-in.tsx";
+import { clearSessionCookie, setSessionCookie, throttleLogin } from "../auth.ts";
+import { sessionCookieName } from "../../domain/users.ts";
+import type { WebEnv } from "./session.ts";
+
+function formText(form: Record<string, unknown>, name: string, max = 1024): string {
+  const value = form[name];
+  return typeof value === "string" ? value.slice(0, max) : "";
+}
+
+/** Only same-site paths, so a crafted ?next= cannot send a freshly signed-in engineer elsewhere. */
+function safeNext(next: string): string {
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
+
+function statusOf(error: unknown): 400 | 401 | 409 | 429 {
+  if (!(error instanceof AppError)) throw error;
+  if (error.kind === "rate_limited") return 429;
+  if (error.kind === "unauthorized") return 401;
+  if (error.kind === "conflict") return 409;
+  if (error.kind === "invalid") return 400;
+  throw error;
+}
+
+/** /login, /setup (the one-time link) and /logout, as forms. */
+export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
+  const routes = new Hono<WebEnv>();
+
+  routes.get("/login", (c) => c.html(LoginPage({ next: safeNext(c.req.query("next") ?? "/") })));
+
+  routes.post("/login", async (c) => {
+    const form = await c.req.parseBody();
+    const username = formText(form, "username", 200);
+    const next = safeNext(formText(form, "next", 2000) || "/");
+    try {
+      await throttleLogin(c, db, username);
+      const user = await verifyLogin(db, username, formText(form, "password"));
+      const session = await createSession(db, user.id);
+      setSessionCookie(c, config, session.token, session.expiresAt);
+      return c.redirect(next, 303);
+    } catch (error) {
+      const status = statusOf(error);
+      if (error instanceof AppError && error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
+      return c.html(LoginPage({ next, username, error: (error as Error).message }), status);
+    }
+  });
+
+  routes.get("/setup", async (c) => {
+    const token = (c.req.query("token") ?? "").slice(0, 200);
+    const usable = token ? Boolean(await findUsableInvite(db, token)) : false;
+    return c.html(SetupPage({ token, usable }), usable ? 200 : 400);
+  });
+
+  routes.post("/setup", async (c) => {
+    const form = await c.req.parseBody();
+    const input = {
+      secret: formText(form, "token", 200),
+      username: formText(form, "username", 200),
+      displayName: formText(form, "displayName", 200),
+      password: formText(form, "password"),
+    };
+    try {
+      const user = await acceptInvite(db, input);
+      const session = await createSession(db, user.id);
+      setSessionCookie(c, config, session.token, session.expiresAt);
+      return c.redirect("/", 303);
+    } catch (error) {
+      const status = statusOf(error);
+      const page = { token: input.secret, usable: true, username: input.username, displayName: input.displayName };
+      return c.html(SetupPage({ ...page, error: (error as Error).message }), status);
+    }
+  });
+
+  routes.post("/logout", engineer, async (c) => {
+    const token = getCookie(c, sessionCookieName);
+    if (token) await invalidateSession(db, token);
+    clearSessionCookie(c);
+    return c.redirect("/login", 303);
+  });
+
+  return routes;
+}
