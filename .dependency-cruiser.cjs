@@ -91,6 +91,7 @@ module.exports = {
     doNotFollow: { path: "node_modules" },
     exclude: { path: ["^bench/tasks/", "^test/fixtures/"] },
     tsPreCompilationDeps: true,
+    preserveSymlinks: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
   },

@@ -10,7 +10,7 @@ import type { Team } from "../server/domain/teams.ts";
 import { callTool } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
-const botboard = fileURLToPath(new URL("../server/cli/botboard.js", import.meta.url));
+const botboard = fileURLToPath(new URL("../server/botboard.js", import.meta.url));
 
 /** Spawns `botboard mcp` as a coding agent would, talking MCP over its stdin and stdout. */
 async function spawnStdio(environment: Record<string, string>, args: string[] = []): Promise<{ client: Client; stderr: () => string }> {

@@ -73,7 +73,7 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     return counts;
   }
 
-  // Pages that go live also read where their live stream starts (server/delivery.ts deliveryHorizon).
+  // Pages that go live also read where their live stream starts (server/domain/delivery.ts deliveryHorizon).
   const livePages = new Set(["web feed page", "web thread page"]);
 
   it("stays the same from 2 posts to 40 posts, 30 replies and 12 agents, at one or two statements (three for live pages)", async () => {

@@ -23,7 +23,7 @@ export function loadCommand(): Command {
     .option("--agents-per-team <n>", "agents per team", wholeNumber, 10)
     .option(
       "--backlog <n>",
-      "posts the furthest-behind reader has not read (read_new's latency is measured at 0, 1/50 of it and all of it)",
+      "posts the furthest-behind reader has not read (read_new's latency is measured at 0, at the 1,000 that unread counts stop at, and at this)",
       wholeNumber,
       50_000,
     )
@@ -44,7 +44,7 @@ export function loadCommand(): Command {
         fanoutPosts: quick ? 3 : options.fanoutPosts,
         teams: options.teams,
         agentsPerTeam: options.agentsPerTeam,
-        backlog: quick ? 1_000 : options.backlog,
+        backlog: quick ? 2_000 : options.backlog,
         concurrency: quick ? 5 : options.concurrency,
         rounds: quick ? 1 : options.rounds,
         roundSeconds: quick ? 1 : options.roundSeconds,

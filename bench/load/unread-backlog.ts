@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { addAgentToken } from "../../server/domain/agents.ts";
 import type { Db } from "../../server/db/client.ts";
 import { cli } from "../../server/domain/callers.ts";
+import { unreadCountCap } from "../../server/domain/delivery.ts";
 import { createTeam } from "../../server/domain/teams.ts";
 
 export type BacklogReaders = {
@@ -10,9 +11,9 @@ export type BacklogReaders = {
   posts: number;
 };
 
-/** How far behind the measured readers start, in posts by others: caught up, 1/50 of the deepest, the deepest. */
+/** How far behind the measured readers start, in posts by others: caught up, as far as unread counts go, the deepest. */
 export function backlogsUpTo(deepest: number): number[] {
-  return [0, Math.round(deepest / 50), deepest];
+  return [0, unreadCountCap, Math.max(deepest, unreadCountCap + 1)];
 }
 
 /**

@@ -29,7 +29,7 @@ const announcedForMs = 60_000;
 /**
  * The live side of delivery order, one per process: per team, NOTIFY only says "look again"; the
  * posts themselves come from the database in delivery order, past the newest place every reader can
- * be given (server/delivery.ts). A post whose commit overtook an older, still open write waits for it,
+ * be given (server/domain/delivery.ts). A post whose commit overtook an older, still open write waits for it,
  * so a live reader never gets a post before one that can still appear ahead of it. One query per
  * process and team serves every open stream of that team.
  */

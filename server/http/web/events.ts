@@ -17,7 +17,7 @@ const catchUpMost = 1000;
 
 /**
  * GET /events: the team's new and changed posts as server-sent events, each rendered for the page,
- * in delivery order and each once (server/delivery.ts). The event id is the post id; a reconnecting
+ * in delivery order and each once (server/domain/delivery.ts). The event id is the post id; a reconnecting
  * browser sends the last one as Last-Event-ID, and a page passes the newest post it was rendered after
  * as ?after=, so the stream first sends what came since (by that post's place in delivery order) and
  * then follows the live feed.
