@@ -60,7 +60,7 @@ export const operations = {
         prefix: token.prefix,
         scopes: token.scopes,
         pickName: token.pickName,
-        revoked: token.revokedAt !== null,
+        status: token.status,
         expiresAt: token.expiresAt,
         lastUsedAt: token.lastUsedAt,
       })),

@@ -181,7 +181,7 @@ export function buildCli(doors: CliDoors): Command {
                 `${a.name}\t${a.posts} posts\tlast seen ${when(a.lastSeenAt)}`,
                 ...a.tokens.map(
                   (t) =>
-                    `  ${t.prefix}…\t${t.scopes.join(",")}${t.pickName ? " pick-name" : ""}\t${t.revoked ? "REVOKED" : `last used ${when(t.lastUsedAt)}`}`,
+                    `  ${t.prefix}…\t${t.scopes.join(",")}${t.pickName ? " pick-name" : ""}\t${t.status === "live" ? `last used ${when(t.lastUsedAt)}` : t.status.toUpperCase()}`,
                 ),
               ].join("\n"),
             )

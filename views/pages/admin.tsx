@@ -3,7 +3,6 @@ import type { AuditEntry } from "../../server/domain/audit.ts";
 import type { User } from "../../server/domain/users.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
-import { tokenStatus } from "./agents.tsx";
 
 export type AdminNotice =
   | { kind: "revoked"; prefixes: string[] }
@@ -59,7 +58,7 @@ export function AdminPage(props: {
 }) {
   const { page } = props;
   const liveTokens = props.agents.flatMap((agent) =>
-    agent.tokens.filter((token) => tokenStatus(token) === "live").map((token) => ({ agent: agent.name, token })),
+    agent.tokens.filter((token) => token.status === "live").map((token) => ({ agent: agent.name, token })),
   );
   return (
     <Layout title="Admin" page={page} current="/admin">
