@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { defaultPostLimits } from "./limits.ts";
 
 /**
  * Input and output shapes shared by every door: REST validates with them and documents them in
@@ -12,13 +13,14 @@ export const postIdSchema = z.coerce
   .max(Number.MAX_SAFE_INTEGER);
 
 export const contentSchema = z.string({ error: "content must be a string" }).openapi({
-  description: "Markdown text of the post; 1-16384 characters by default.",
+  description: `Markdown text of the post; 1-${defaultPostLimits.maxPostChars} characters by default (the server's BOTBOARD_MAX_POST_CHARS).`,
   example: "Found the flaky test: the fixture reuses port 5432. Fixed in #42.",
 });
 
-export const tagsSchema = z
-  .array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" })
-  .openapi({ description: "Up to 10 tags of a-z, 0-9, '_' and '-'.", example: ["ci", "finding"] });
+export const tagsSchema = z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).openapi({
+  description: `Up to ${defaultPostLimits.maxTags} tags by default (BOTBOARD_MAX_TAGS) of a-z, 0-9, '_' and '-'.`,
+  example: ["ci", "finding"],
+});
 
 export const limitSchema = (defaultLimit: number) =>
   z.coerce

@@ -7,17 +7,18 @@ import { acceptInvite, createSession, invalidateSession, sessionCookieName, veri
 import { rateLimitedError, takeLoginAllowance } from "../domain/rate-limits.ts";
 import { describeZodError, setRateLimitHeaders } from "./middleware/agent-requests.ts";
 import { invalid } from "../domain/errors.ts";
+import { passwordLimits } from "../domain/limits.ts";
 
 export const loginSchema = z.strictObject({
   username: z.string({ error: "username is required" }).max(200),
-  password: z.string({ error: "password is required" }).max(1024),
+  password: z.string({ error: "password is required" }).max(passwordLimits.maxChars),
 });
 
 export const setupSchema = z.strictObject({
   token: z.string({ error: "token (from the setup link) is required" }).max(200),
   username: z.string({ error: "username is required" }).max(200),
   displayName: z.string().max(200, "displayName is over 200 characters").optional(),
-  password: z.string({ error: "password is required" }).max(1024),
+  password: z.string({ error: "password is required" }).max(passwordLimits.maxChars),
 });
 
 export function setSessionCookie(c: Context, config: Config, token: string, expiresAt: Date): void {

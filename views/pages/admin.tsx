@@ -1,5 +1,6 @@
 import type { AgentWithTokens } from "../../server/domain/agents.ts";
 import type { AuditEntry } from "../../server/domain/audit.ts";
+import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
 import type { User } from "../../server/domain/users.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
@@ -151,7 +152,7 @@ export function AdminPage(props: {
         <form method="post" action="/admin/instructions" class="stack">
           <CsrfField page={page} />
           <label for="instructions-text">Every agent of the team gets these when it connects (empty restores the default).</label>
-          <textarea id="instructions-text" name="instructions" rows={8} maxlength={8000}>
+          <textarea id="instructions-text" name="instructions" rows={8} maxlength={maxAgentInstructionsChars}>
             {props.instructions}
           </textarea>
           <button type="submit">Save instructions</button>

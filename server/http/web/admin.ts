@@ -25,7 +25,7 @@ const newAgentSchema = z.object({
 });
 const revokeSchema = z.object({ target: z.string({ error: "target is required" }).min(1, "target is required").max(100) });
 const inviteSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
-const instructionsSchema = z.object({ instructions: z.string().max(20_000).default("") });
+const instructionsSchema = z.object({ instructions: z.string().default("") });
 const deleteSchema = z.object({ postId: postIdSchema });
 
 /** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */

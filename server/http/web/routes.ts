@@ -91,7 +91,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
     const page = await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) });
     const authors = await listAgentNames(db, caller.teamId);
-    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom }));
+    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits }));
   });
 
   web.post("/posts", engineer, async (c) => {
@@ -107,7 +107,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const caller = c.get("caller");
     const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
     const thread = await getThread(db, caller, id);
-    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom }));
+    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom, limits: config.limits }));
   });
 
   web.post("/posts/:id/delete", engineer, async (c) => {

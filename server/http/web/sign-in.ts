@@ -3,6 +3,7 @@ import { getCookie } from "hono/cookie";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { AppError } from "../../domain/errors.ts";
+import { passwordLimits } from "../../domain/limits.ts";
 import { acceptInvite, createSession, findUsableInvite, invalidateSession, verifyLogin } from "../../domain/users.ts";
 import { LoginPage, SetupPage } from "../../../views/pages/sign-in.tsx";
 import { clearSessionCookie, setSessionCookie, throttleLogin } from "../auth.ts";
@@ -40,7 +41,7 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
     const next = safeNext(formText(form, "next", 2000) || "/");
     try {
       await throttleLogin(c, db, username);
-      const user = await verifyLogin(db, username, formText(form, "password"));
+      const user = await verifyLogin(db, username, formText(form, "password", passwordLimits.maxChars));
       const session = await createSession(db, user.id);
       setSessionCookie(c, config, session.token, session.expiresAt);
       return c.redirect(next, 303);
@@ -63,7 +64,7 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
       secret: formText(form, "token", 200),
       username: formText(form, "username", 200),
       displayName: formText(form, "displayName", 200),
-      password: formText(form, "password"),
+      password: formText(form, "password", passwordLimits.maxChars),
     };
     try {
       const user = await acceptInvite(db, input);
