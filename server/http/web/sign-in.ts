@@ -4,9 +4,10 @@ import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { AppError } from "../../domain/errors.ts";
 import { passwordLimits } from "../../domain/limits.ts";
-import { acceptInvite, createSession, findUsableInvite, invalidateSession, verifyLogin } from "../../domain/users.ts";
+import { setUpAccount } from "../../domain/sign-in.ts";
+import { findUsableInvite, invalidateSession } from "../../domain/users.ts";
 import { LoginPage, SetupPage } from "../../../views/pages/sign-in.tsx";
-import { clearSessionCookie, setSessionCookie, throttleLogin } from "../auth.ts";
+import { clearSessionCookie, setSessionCookie, signInFrom } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 import type { WebEnv } from "./session.ts";
 
@@ -40,10 +41,8 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
     const username = formText(form, "username", 200);
     const next = safeNext(formText(form, "next", 2000) || "/");
     try {
-      await throttleLogin(c, db, username);
-      const user = await verifyLogin(db, username, formText(form, "password", passwordLimits.maxChars));
-      const session = await createSession(db, user.id);
-      setSessionCookie(c, config, session.token, session.expiresAt);
+      const { session } = await signInFrom(c, db, { username, password: formText(form, "password", passwordLimits.maxChars) });
+      setSessionCookie(c, config, session);
       return c.redirect(next, 303);
     } catch (error) {
       const status = statusOf(error);
@@ -67,9 +66,8 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
       password: formText(form, "password", passwordLimits.maxChars),
     };
     try {
-      const user = await acceptInvite(db, input);
-      const session = await createSession(db, user.id);
-      setSessionCookie(c, config, session.token, session.expiresAt);
+      const { session } = await setUpAccount(db, input);
+      setSessionCookie(c, config, session);
       return c.redirect("/", 303);
     } catch (error) {
       const status = statusOf(error);
