@@ -18,7 +18,8 @@ import { runProcess } from "./drivers/process.ts";
 import { benchTeam } from "./plan.ts";
 import { priceOf } from "./prices.ts";
 import type { BenchTask, TaskFile } from "./suites.ts";
-import { promptFor, readToolNames, variantTools } from "./variants.ts";
+import { readToolNames } from "../mcp/server.ts";
+import { promptFor, variantTools } from "./variants.ts";
 
 const testTimeoutMs = 120_000;
 const testOutputLimit = 4000;
