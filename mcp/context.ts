@@ -7,6 +7,7 @@ import { databaseErrorAsAppError } from "../server/db/client.ts";
 import { AppError } from "../server/domain/errors.ts";
 import { logger } from "../server/logger.ts";
 import type { Post } from "../server/domain/posts.ts";
+import { idSchema } from "../server/domain/schemas.ts";
 import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 
 /** What every tool call of one MCP request works with; `login` may change the caller's name. */
@@ -84,12 +85,7 @@ export const limitArgument = (defaultLimit: number, max = 100) =>
     .max(max, `limit must be between 1 and ${max}`)
     .default(defaultLimit);
 
-export const idArgument = (name: string) =>
-  z
-    .number({ error: `${name} must be an id (a positive integer)` })
-    .int(`${name} must be an id (a positive integer)`)
-    .positive(`${name} must be an id (a positive integer)`)
-    .max(Number.MAX_SAFE_INTEGER, `${name} is too large`);
+export const idArgument = (name: string) => idSchema("an id", { field: name, coerce: false });
 
 export const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
