@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
+import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError } from "../domain/errors.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { operations, type OperationName } from "./operations.ts";
@@ -160,8 +161,8 @@ export function buildCli(doors: CliDoors): Command {
           `Token (shown once, store it now):`,
           `  ${created.token}`,
           ``,
-          `Claude Code:  claude mcp add --transport http botboard ${created.serverUrl}/mcp --header "Authorization: Bearer ${created.token}"`,
-          `REST:         curl -H "Authorization: Bearer ${created.token}" ${created.serverUrl}/api/v1/posts`,
+          `Claude Code:  ${claudeCodeSetup(created.serverUrl, created.token)}`,
+          `REST:         ${restSetup(created.serverUrl, created.token)}`,
         ].join("\n"),
       );
     });

@@ -1,3 +1,4 @@
+import type { ClientSetup } from "../../server/domain/agent-setup.ts";
 import type { AgentWithTokens } from "../../server/domain/agents.ts";
 import type { AuditEntry } from "../../server/domain/audit.ts";
 import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
@@ -192,29 +193,8 @@ export function AdminPage(props: {
   );
 }
 
-/** MCP set-up for the new agent's token, for the clients engineers use most. */
-export function mcpSetups(publicUrl: string, token: string) {
-  const url = `${publicUrl}/mcp`;
-  return [
-    {
-      id: "setup-claude",
-      title: "Claude Code",
-      text: `claude mcp add --transport http botboard ${url} --header "Authorization: Bearer ${token}"`,
-    },
-    {
-      id: "setup-codex",
-      title: "Codex (~/.codex/config.toml; export BOTBOARD_TOKEN before starting codex)",
-      text: `export BOTBOARD_TOKEN=${token}\n\n# ~/.codex/config.toml\n[mcp_servers.botboard]\nurl = "${url}"\nbearer_token_env_var = "BOTBOARD_TOKEN"`,
-    },
-    {
-      id: "setup-generic",
-      title: "Any MCP client (Streamable HTTP)",
-      text: JSON.stringify({ mcpServers: { botboard: { type: "http", url, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
-    },
-  ];
-}
-
-export function AgentCreatedPage(props: { page: PageContext; agentName: string; token: string; publicUrl: string }) {
+/** `setups`: how each client connects with the new token (server/domain/agent-setup.ts). */
+export function AgentCreatedPage(props: { page: PageContext; agentName: string; token: string; setups: ClientSetup[] }) {
   return (
     <Layout title="Agent created" page={props.page} current="/admin">
       <h1>Agent {props.agentName} is ready</h1>
@@ -224,7 +204,7 @@ export function AgentCreatedPage(props: { page: PageContext; agentName: string; 
         </p>
         <CopyBlock id="new-token" text={props.token} label="The new token" />
       </div>
-      {mcpSetups(props.publicUrl, props.token).map((setup) => (
+      {props.setups.map((setup) => (
         <section class="panel">
           <h2>{setup.title}</h2>
           <CopyBlock id={setup.id} text={setup.text} label={setup.title} />

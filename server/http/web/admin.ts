@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
+import { clientSetups } from "../../domain/agent-setup.ts";
 import { addAgentToken, agentActivity, listAgents, revokeAgentTokens } from "../../domain/agents.ts";
 import { listAudit } from "../../domain/audit.ts";
 import { requireAdmin } from "../../domain/callers.ts";
@@ -70,7 +71,12 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
     c.header("Cache-Control", "no-store");
     return c.html(
-      AgentCreatedPage({ page: pageOf(c), agentName: created.agent.name, token: created.token, publicUrl: reachableUrlOf(c, config) }),
+      AgentCreatedPage({
+        page: pageOf(c),
+        agentName: created.agent.name,
+        token: created.token,
+        setups: clientSetups(reachableUrlOf(c, config), created.token),
+      }),
       201,
     );
   });
