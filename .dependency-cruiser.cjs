@@ -89,6 +89,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
+    // A git worktree may link node_modules from another checkout; resolved through the link, a
+    // package would not sit under ^node_modules and every domain import of drizzle would fail.
+    preserveSymlinks: true,
     exclude: { path: ["^bench/tasks/", "^test/fixtures/"] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
