@@ -2,6 +2,7 @@ import type { ClientSetup } from "../../server/domain/agent-setup.ts";
 import type { AgentWithTokens } from "../../server/domain/agents.ts";
 import type { AuditEntry } from "../../server/domain/audit.ts";
 import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
+import { maxNameLength } from "../../server/domain/names.ts";
 import type { User } from "../../server/domain/users.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
@@ -72,7 +73,7 @@ export function AdminPage(props: {
           <form method="post" action="/admin/agents" class="stack">
             <CsrfField page={page} />
             <label for="agent-name">Name</label>
-            <input id="agent-name" name="name" required maxlength={64} placeholder="e.g. claude-1" autocomplete="off" />
+            <input id="agent-name" name="name" required maxlength={maxNameLength} placeholder="e.g. claude-1" autocomplete="off" />
             <fieldset>
               <legend>Scopes</legend>
               <label>
