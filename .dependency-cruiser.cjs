@@ -10,8 +10,8 @@ const domain = "^server/domain/";
 const db = "^server/db/";
 const composition = "^server/(app|main|commands)\\.ts$";
 const plumbing = "^server/(config|logger)\\.ts$";
-/** Domain modules without database access that views may use: text rules, names, snippets, sections. */
-const pureDomain = "^server/domain/(untrusted-text|names|errors|search-snippets|journal-sections)\\.ts$";
+/** Domain modules without database access that views may use: text rules, names, limits, snippets, sections. */
+const pureDomain = "^server/domain/(untrusted-text|names|limits|errors|search-snippets|journal-sections)\\.ts$";
 
 module.exports = {
   forbidden: [
@@ -89,6 +89,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
+    // A git worktree may link node_modules from another checkout; resolved through the link, a
+    // package would not sit under ^node_modules and every domain import of drizzle would fail.
+    preserveSymlinks: true,
     exclude: { path: ["^bench/tasks/", "^test/fixtures/"] },
     tsPreCompilationDeps: true,
     preserveSymlinks: true,

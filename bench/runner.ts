@@ -2,8 +2,8 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { sql } from "drizzle-orm";
 import {
+  anyClaimableBenchTrial,
   benchRunProgress,
   claimBenchTrial,
   finishBenchTrial,
@@ -86,7 +86,12 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
         if (progress.finished === progress.total) break;
         // Trials wait on an earlier one of their group, or run in other workers: wait for them, unless
         // none of ours runs and the rest belong to live workers elsewhere.
-        if (runningHere === 0 && progress.finished + progress.running === progress.total && !(await anyClaimable(db, run.id, owner))) break;
+        if (
+          runningHere === 0 &&
+          progress.finished + progress.running === progress.total &&
+          !(await anyClaimableBenchTrial(db, run.id, owner))
+        )
+          break;
         await new Promise((resolve) => setTimeout(resolve, idlePollMs));
         continue;
       }
@@ -123,16 +128,6 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   const status = progress.finished === progress.total ? "finished" : "stopped";
   await setBenchRunStatus(db, run.id, status, status === "finished" ? null : (stopReason ?? "other workers still hold trials"));
   return { status, stopReason, ranHere };
-}
-
-/** Whether a trial is claimable right now (pending and not waiting on its group, or with an expired lease). */
-async function anyClaimable(db: Db, runId: string, owner: string): Promise<boolean> {
-  const rows = await db.execute(sql`
-    select 1 from bench_trials t
-    where t.run_id = ${runId} and t.lease_owner is distinct from ${owner}
-      and (t.status = 'pending' or (t.status = 'running' and t.lease_expires_at < now()))
-    limit 1`);
-  return (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows).length > 0;
 }
 
 function missingTaskOutcome(trial: BenchTrial) {

@@ -13,12 +13,13 @@ import {
 import type { Db } from "../server/db/client.ts";
 import { journalEntries, posts } from "../server/db/schema/index.ts";
 import { cli } from "../server/domain/callers.ts";
-import type { Driver, DriverResult } from "./drivers/driver.ts";
+import { emptyResult, type Driver, type DriverResult } from "./drivers/driver.ts";
 import { runProcess } from "./drivers/process.ts";
 import { benchTeam } from "./plan.ts";
 import { priceOf } from "./prices.ts";
 import type { BenchTask, TaskFile } from "./suites.ts";
-import { promptFor, readToolNames, variantTools } from "./variants.ts";
+import { readToolNames } from "../mcp/server.ts";
+import { promptFor, variantTools } from "./variants.ts";
 
 const testTimeoutMs = 120_000;
 const testOutputLimit = 4000;
@@ -89,17 +90,7 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
       });
     } catch (error) {
       if (context.signal.aborted) return { kind: "interrupted" };
-      result = {
-        inputTokens: 0,
-        outputTokens: 0,
-        cacheReadTokens: 0,
-        cacheWriteTokens: 0,
-        costUsd: null,
-        turns: 0,
-        toolCalls: {},
-        timedOut: false,
-        error: `driver failed: ${(error as Error).message}`,
-      };
+      result = emptyResult({ error: `driver failed: ${(error as Error).message}` });
     }
     if (context.signal.aborted) return { kind: "interrupted" };
     const wallMs = Date.now() - started;

@@ -3,10 +3,9 @@ import { z } from "zod";
 import type { AgentCaller } from "../server/domain/callers.ts";
 import type { Config } from "../server/config.ts";
 import type { Db } from "../server/db/client.ts";
-import { databaseErrorAsAppError } from "../server/db/client.ts";
-import { AppError } from "../server/domain/errors.ts";
-import { logger } from "../server/logger.ts";
+import { appErrorOf, reportUnknownFailure } from "../server/domain/failures.ts";
 import type { Post } from "../server/domain/posts.ts";
+import { idSchema } from "../server/domain/schemas.ts";
 import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 
 /** What every tool call of one MCP request works with; `login` may change the caller's name. */
@@ -66,10 +65,8 @@ export async function guarded(run: () => Promise<CallToolResult>): Promise<CallT
   try {
     return await run();
   } catch (caught) {
-    const error = databaseErrorAsAppError(caught) ?? caught;
-    if (error instanceof AppError) return toolError(error.message);
-    logger.error({ error: String((error as Error)?.stack ?? error) }, "MCP tool failed");
-    return toolError("Something went wrong on the server; try again.");
+    const error = appErrorOf(caught);
+    return toolError(error ? error.message : `${reportUnknownFailure(caught, { door: "mcp" })} Try again.`);
   }
 }
 
@@ -84,12 +81,7 @@ export const limitArgument = (defaultLimit: number, max = 100) =>
     .max(max, `limit must be between 1 and ${max}`)
     .default(defaultLimit);
 
-export const idArgument = (name: string) =>
-  z
-    .number({ error: `${name} must be an id (a positive integer)` })
-    .int(`${name} must be an id (a positive integer)`)
-    .positive(`${name} must be an id (a positive integer)`)
-    .max(Number.MAX_SAFE_INTEGER, `${name} is too large`);
+export const idArgument = (name: string) => idSchema("an id", { field: name, coerce: false });
 
 export const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 

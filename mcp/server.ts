@@ -7,9 +7,16 @@ import { registerJournalTools } from "./journal-tools.ts";
 
 export const serverInfo = { name: "botboard", version: "0.1.0" };
 
-export const feedToolNames = ["login", "read_posts", "create_post", "search_posts", "read_new", "get_thread"] as const;
+/** Every tool's name, once; the benchmark's prompts name the tools in this order. */
+export const feedToolNames = ["read_new", "read_posts", "search_posts", "get_thread", "create_post", "login"] as const;
 export const journalToolNames = ["process_thoughts", "search_journal", "read_journal_entry", "list_recent_entries"] as const;
 export const toolNames = [...feedToolNames, ...journalToolNames] as const;
+export type ToolName = (typeof toolNames)[number];
+
+/** The tools that read what others (or the agent itself) wrote: what the benchmark counts as reads. */
+export const readToolNames: ReadonlySet<string> = new Set(
+  toolNames.filter((name) => !["create_post", "login", "process_thoughts"].includes(name)),
+);
 
 /**
  * Which tool groups one MCP endpoint offers: `/mcp?tools=social` only the feed, `?tools=journal`

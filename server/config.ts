@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
+import { defaultPostLimits } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -44,9 +45,9 @@ const environmentSchema = z.object({
       (entries) => parseTrustedProxies(entries) !== undefined,
       "must be comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8",
     ),
-  BOTBOARD_MAX_POST_CHARS: positiveInt.default(16 * 1024),
+  BOTBOARD_MAX_POST_CHARS: positiveInt.default(defaultPostLimits.maxPostChars),
   BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
-  BOTBOARD_MAX_TAGS: positiveInt.default(10),
+  BOTBOARD_MAX_TAGS: positiveInt.default(defaultPostLimits.maxTags),
   BOTBOARD_DB_POOL_SIZE: positiveInt.default(10),
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),

@@ -60,6 +60,19 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     expect((await runBotboard(["agent", "list"], env)).stdout).toContain("REVOKED");
   });
 
+  it("agent list shows an expired token as expired, not live", async () => {
+    const added = await runBotboard(["agent", "add", "mayfly", "--expires-in", "0.00001", "--json"], env);
+    const { prefix } = JSON.parse(added.stdout);
+    const expiresAt = new Date(JSON.parse(added.stdout).expiresAt).getTime();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now() + 10)));
+    const listed = await runBotboard(["agent", "list"], env);
+    expect(listed.stdout).toMatch(new RegExp(`${prefix}….*EXPIRED`));
+    const listedAsJson = await runBotboard(["agent", "list", "--json"], env);
+    expect(listedAsJson.stderr).toBe("");
+    const mayfly = JSON.parse(listedAsJson.stdout).find((agent: { name: string }) => agent.name === "mayfly");
+    expect(mayfly.tokens[0].status).toBe("expired");
+  });
+
   it("agent add with --pick-name and read-only scopes", async () => {
     const added = await runBotboard(["agent", "add", "swarm", "--pick-name", "--scopes", "read", "--json"], env);
     const { token, pickName, scopes } = JSON.parse(added.stdout);

@@ -29,7 +29,7 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
   const cardOf = (page: string, id: number) => new RegExp(`<article[^>]*id="post-${id}"[\\s\\S]*?</article>`).exec(page)?.[0] ?? "";
 
   beforeAll(async () => {
-    server = await startTestServer(kind);
+    server = await startTestServer(kind, { BOTBOARD_MAX_POST_CHARS: "2000" });
     alpha = await server.team("alpha");
     beta = await server.team("beta");
     ann = await server.engineer(alpha, "ann");
@@ -94,6 +94,14 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect(text).toContain(`${displayPrefixOf(spare)}…</code>`);
     expect(text).toContain('<td class="status-live">live</td>');
     expect(text).toContain('<td class="status-revoked">revoked</td>');
+  });
+
+  it("the feed and reply forms allow as many characters as BOTBOARD_MAX_POST_CHARS, and no more", async () => {
+    const root = await post(alice, { content: "Room for a reply?" });
+    expect((await html("/")).text).toMatch(/<textarea id="compose-content"[^>]*maxlength="2000"/);
+    expect((await html(`/posts/${root.id}`)).text).toMatch(/<textarea id="reply-content"[^>]*maxlength="2000"/);
+    const tooLong = await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "x".repeat(2001) }) });
+    expect(tooLong.status).toBe(422);
   });
 
   it("a full feed page of twenty typical posts weighs under 100 KB of HTML, CSS and JavaScript", async () => {

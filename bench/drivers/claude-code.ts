@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { countCall, DriverUnavailable, emptyResult, type Driver } from "./driver.ts";
+import { addUsage, countCall, DriverUnavailable, emptyResult, settleProcess, type Driver } from "./driver.ts";
 import { findExecutable, runProcess } from "./process.ts";
 
 /**
@@ -86,20 +86,26 @@ export const claudeCodeDriver: Driver = {
           if (event.type === "result") final = event;
         },
       });
-      if (outcome.aborted) throw new Error("stopped");
-      result.timedOut = outcome.timedOut;
       if (final) {
         result.costUsd = final.total_cost_usd ?? null;
         result.turns = final.num_turns ?? 0;
-        result.inputTokens = final.usage?.input_tokens ?? 0;
-        result.outputTokens = final.usage?.output_tokens ?? 0;
-        result.cacheReadTokens = final.usage?.cache_read_input_tokens ?? 0;
-        result.cacheWriteTokens = final.usage?.cache_creation_input_tokens ?? 0;
-        if (final.is_error) result.error = `claude ended with ${final.subtype ?? "an error"}: ${String(final.result ?? "").slice(0, 300)}`;
-      } else if (!outcome.timedOut) {
-        result.error = `claude exited with ${outcome.exitCode} and no result: ${outcome.stderr.slice(-500)}`;
+        const usage = final.usage ?? {};
+        addUsage(
+          result,
+          {
+            input: usage.input_tokens,
+            output: usage.output_tokens,
+            cacheRead: usage.cache_read_input_tokens,
+            cacheWrite: usage.cache_creation_input_tokens,
+          },
+          false,
+        );
       }
-      return result;
+      const error = final?.is_error
+        ? `claude ended with ${final.subtype ?? "an error"}: ${String(final.result ?? "").slice(0, 300)}`
+        : null;
+      // Without a result event the run failed, whatever the exit code says.
+      return settleProcess(result, outcome, "claude", { error, failed: !final });
     } finally {
       rmSync(configDir, { recursive: true, force: true });
     }

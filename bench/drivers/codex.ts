@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { countCall, DriverUnavailable, emptyResult, type Driver } from "./driver.ts";
+import { addUsage, countCall, DriverUnavailable, emptyResult, settleProcess, type Driver } from "./driver.ts";
 import { findExecutable, runProcess } from "./process.ts";
 
 /**
@@ -75,10 +75,8 @@ export const codexDriver: Driver = {
           return;
         }
         if (event.type === "turn.completed") {
-          const cached = event.usage?.cached_input_tokens ?? 0;
-          result.inputTokens += (event.usage?.input_tokens ?? 0) - cached;
-          result.cacheReadTokens += cached;
-          result.outputTokens += event.usage?.output_tokens ?? 0;
+          const usage = event.usage ?? {};
+          addUsage(result, { input: usage.input_tokens, output: usage.output_tokens, cacheRead: usage.cached_input_tokens }, true);
         }
         if (event.type === "item.completed" && event.item) {
           const tool = toolOf(event.item);
@@ -89,11 +87,6 @@ export const codexDriver: Driver = {
         if (event.type === "turn.failed" || event.type === "error") failure = event.error?.message ?? event.message ?? event.type;
       },
     });
-    if (outcome.aborted) throw new Error("stopped");
-    result.timedOut = outcome.timedOut;
-    if (failure) result.error = `codex: ${failure}`;
-    else if (outcome.exitCode !== 0 && !outcome.timedOut)
-      result.error = `codex exited with ${outcome.exitCode}: ${outcome.stderr.slice(-500)}`;
-    return result;
+    return settleProcess(result, outcome, "codex", { error: failure && `codex: ${failure}`, failed: outcome.exitCode !== 0 });
   },
 };

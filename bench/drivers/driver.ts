@@ -1,4 +1,5 @@
 import type { BenchTask } from "../suites.ts";
+import type { ProcessOutcome } from "./process.ts";
 
 /** Where an agent finds Botboard for one trial: the MCP endpoint (tool set in its query) and a fresh token. */
 export type McpAccess = { url: string; token: string };
@@ -51,6 +52,38 @@ export function emptyResult(overrides: Partial<DriverResult> = {}): DriverResult
     error: null,
     ...overrides,
   };
+}
+
+/** Token counts as an agent reports them, in its own terms. */
+export type ReportedUsage = { input?: number; output?: number; cacheRead?: number; cacheWrite?: number };
+
+/**
+ * Adds one usage report to a result in the benchmark's terms, where input tokens never include cache
+ * reads. Anthropic reports them apart; OpenAI and Codex count cache reads inside their input tokens.
+ */
+export function addUsage(result: DriverResult, usage: ReportedUsage, inputIncludesCacheReads: boolean): void {
+  const cacheRead = usage.cacheRead ?? 0;
+  result.inputTokens += (usage.input ?? 0) - (inputIncludesCacheReads ? cacheRead : 0);
+  result.cacheReadTokens += cacheRead;
+  result.cacheWriteTokens += usage.cacheWrite ?? 0;
+  result.outputTokens += usage.output ?? 0;
+}
+
+/**
+ * Ends a result from the agent's process: a stopped run throws, a timeout is flagged, and the error is
+ * what the agent reported, else a failed exit with the end of its stderr.
+ */
+export function settleProcess(
+  result: DriverResult,
+  outcome: ProcessOutcome,
+  agent: string,
+  reported: { error: string | null; failed: boolean },
+): DriverResult {
+  if (outcome.aborted) throw new Error("stopped");
+  result.timedOut = outcome.timedOut;
+  if (reported.error) result.error = reported.error;
+  else if (reported.failed && !outcome.timedOut) result.error = `${agent} exited with ${outcome.exitCode}: ${outcome.stderr.slice(-500)}`;
+  return result;
 }
 
 /** `mcp__botboard__create_post` (Claude Code) or `botboard__create_post` (our loop) is `create_post`. */

@@ -1,7 +1,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { countCall, DriverUnavailable, emptyResult, type Driver, type DriverResult, type McpAccess } from "./driver.ts";
+import { addUsage, countCall, DriverUnavailable, emptyResult, type Driver, type DriverResult, type McpAccess } from "./driver.ts";
 import { callWorkspaceTool, workspaceToolNames, workspaceTools, type FunctionTool } from "./workspace-tools.ts";
 
 /**
@@ -87,10 +87,12 @@ export const openaiDriver: Driver = {
         }
         const completion = (await response.json()) as Completion;
         result.turns++;
-        const cached = completion.usage?.prompt_tokens_details?.cached_tokens ?? 0;
-        result.inputTokens += (completion.usage?.prompt_tokens ?? 0) - cached;
-        result.cacheReadTokens += cached;
-        result.outputTokens += completion.usage?.completion_tokens ?? 0;
+        const usage = completion.usage;
+        addUsage(
+          result,
+          { input: usage?.prompt_tokens, output: usage?.completion_tokens, cacheRead: usage?.prompt_tokens_details?.cached_tokens },
+          true,
+        );
         const message = completion.choices?.[0]?.message;
         if (!message) {
           result.error = "the model endpoint returned no message";

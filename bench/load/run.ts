@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import type postgres from "postgres";
 import { join } from "node:path";
-import postgres from "postgres";
-import { openDatabase, type Database } from "../../server/db/client.ts";
+import type { Database } from "../../server/db/client.ts";
+import { freshDatabase } from "../../server/db/fresh-database.ts";
 import { cli } from "../../server/domain/callers.ts";
 import { sessionCookieName } from "../../server/domain/users.ts";
 import { acceptInvite, createInvite, createSession } from "../../server/domain/users.ts";
@@ -39,32 +39,6 @@ export type LoadReport = {
 };
 
 export type TargetCheck = { name: string; database: string; measured: string; target: string; met: boolean };
-
-type FreshDatabase = { env: Record<string, string>; open(): Promise<Database>; drop(): Promise<void> };
-
-async function freshDatabase(kind: "postgres" | "pglite", postgresUrl: string): Promise<FreshDatabase> {
-  if (kind === "pglite") {
-    const dataDir = mkdtempSync(join(tmpdir(), "botboard-load-"));
-    return {
-      env: { BOTBOARD_DATA_DIR: dataDir },
-      open: () => openDatabase({ dataDir }),
-      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
-    };
-  }
-  const admin = postgres(postgresUrl, { max: 1, onnotice: () => {} });
-  const name = `botboard_load_${Date.now()}`;
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(postgresUrl);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString() },
-    open: () => openDatabase({ dataDir: "", databaseUrl: url.toString(), poolSize: 10 }),
-    async drop() {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
 
 /** A signed-in engineer of the team, as the cookie a browser would send to /events. */
 async function engineerSessionCookie(database: Database, teamId: string): Promise<string> {
@@ -251,7 +225,7 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
     await bare.stop();
   }
   for (const kind of options.databases) {
-    const database = await freshDatabase(kind, options.postgresUrl);
+    const database = await freshDatabase(kind, { postgresUrl: options.postgresUrl, namePrefix: "botboard_load" });
     try {
       options.log(
         `${kind}: seeding ${options.posts} posts over ${options.teams} teams and ${options.teams * options.agentsPerTeam} agents`,

@@ -5,9 +5,9 @@ import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, invalid } from "../domain/errors.ts";
 import { errorResponse } from "../http/middleware/agent-requests.ts";
-import { isOperationName, operations } from "./operations.ts";
+import { isOperationName, runOperationOn } from "./operations.ts";
 
 /**
  * The admin socket, both halves: a server on the embedded database answers the command line's
@@ -29,9 +29,10 @@ export async function serveAdminSocket(database: Database, config: Config): Prom
   admin.post("/operations/:name", async (c) => {
     const name = c.req.param("name");
     if (!isOperationName(name)) return c.json({ error: { code: "not_found", message: `No operation ${name}.` } }, 404);
-    const input = await c.req.json();
-    const run = operations[name] as (context: unknown, input: unknown) => Promise<unknown>;
-    return c.json({ result: await run({ db: database.db, publicUrl: config.publicUrl }, input) });
+    const input = await c.req.json().catch(() => {
+      throw invalid(`The input for ${name} is not JSON.`);
+    });
+    return c.json({ result: await runOperationOn({ db: database.db, publicUrl: config.publicUrl }, name, input) });
   });
   const server = createHttpServer(getRequestListener(admin.fetch));
   await new Promise<void>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { addAgentToken, listAgents, revokeAgentTokens } from "../domain/agents.ts";
 import { getBenchRun, listBenchRuns, listBenchTrials } from "../domain/bench-runs.ts";
 import type { Db } from "../db/client.ts";
@@ -5,7 +6,7 @@ import { invalid } from "../domain/errors.ts";
 import { exportTeam, importTeam } from "../domain/team-archive.ts";
 import { createTeam, findTeam, listTeams, type Team } from "../domain/teams.ts";
 import { cli } from "../domain/callers.ts";
-import { createInvite, setupLink, type Role } from "../domain/users.ts";
+import { createInvite, setupLink } from "../domain/users.ts";
 
 /**
  * What the command line can do to a database. The CLI runs these directly, or, when the embedded
@@ -22,34 +23,52 @@ async function resolveTeam(db: Db, slugOrId: string | undefined): Promise<Team> 
   throw invalid(`There are ${teams.length} teams; say which with --team (${teams.map((team) => team.slug).join(", ")}).`);
 }
 
+/** An operation: its input's schema (checked on every path, direct or over the socket) and its body. */
+function operation<Input extends z.ZodType, Result>(
+  input: Input,
+  run: (context: OperationContext, input: z.output<Input>) => Promise<Result>,
+) {
+  return { input, run };
+}
+
+const teamOption = z.string().min(1).optional();
+/** Operations without arguments take nothing, or an empty object (what the socket client sends). */
+const noInput = z.strictObject({}).optional();
+
 export const operations = {
-  async "team.add"({ db }: OperationContext, input: { name: string; slug?: string }) {
+  "team.add": operation(z.strictObject({ name: z.string(), slug: z.string().optional() }), async ({ db }, input) => {
     const team = await createTeam(db, input);
     return { id: team.id, slug: team.slug, name: team.name };
-  },
-  async "team.list"({ db }: OperationContext) {
+  }),
+  "team.list": operation(noInput, async ({ db }) => {
     const teams = await listTeams(db);
     return teams.map((team) => ({ id: team.id, slug: team.slug, name: team.name, createdAt: team.createdAt }));
-  },
-  async "agent.add"(
-    { db, publicUrl }: OperationContext,
-    input: { name: string; team?: string; scopes?: string[]; pickName?: boolean; expiresInDays?: number },
-  ) {
-    const team = await resolveTeam(db, input.team);
-    const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : undefined;
-    const created = await addAgentToken(db, cli, { ...input, teamId: team.id, expiresAt });
-    return {
-      agent: created.agent.name,
-      team: team.slug,
-      token: created.token,
-      prefix: created.tokenRecord.prefix,
-      scopes: created.tokenRecord.scopes,
-      pickName: created.tokenRecord.pickName,
-      expiresAt: created.tokenRecord.expiresAt,
-      serverUrl: publicUrl,
-    };
-  },
-  async "agent.list"({ db }: OperationContext, input: { team?: string }) {
+  }),
+  "agent.add": operation(
+    z.strictObject({
+      name: z.string(),
+      team: teamOption,
+      scopes: z.array(z.string()).optional(),
+      pickName: z.boolean().optional(),
+      expiresInDays: z.number().positive().optional(),
+    }),
+    async ({ db, publicUrl }, input) => {
+      const team = await resolveTeam(db, input.team);
+      const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : undefined;
+      const created = await addAgentToken(db, cli, { ...input, teamId: team.id, expiresAt });
+      return {
+        agent: created.agent.name,
+        team: team.slug,
+        token: created.token,
+        prefix: created.tokenRecord.prefix,
+        scopes: created.tokenRecord.scopes,
+        pickName: created.tokenRecord.pickName,
+        expiresAt: created.tokenRecord.expiresAt,
+        serverUrl: publicUrl,
+      };
+    },
+  ),
+  "agent.list": operation(z.strictObject({ team: teamOption }), async ({ db }, input) => {
     const team = await resolveTeam(db, input.team);
     const agents = await listAgents(db, team.id);
     return agents.map((agent) => ({
@@ -60,38 +79,61 @@ export const operations = {
         prefix: token.prefix,
         scopes: token.scopes,
         pickName: token.pickName,
-        revoked: token.revokedAt !== null,
+        status: token.status,
         expiresAt: token.expiresAt,
         lastUsedAt: token.lastUsedAt,
       })),
     }));
-  },
-  async "agent.revoke"({ db }: OperationContext, input: { target: string; team?: string }) {
+  }),
+  "agent.revoke": operation(z.strictObject({ target: z.string(), team: teamOption }), async ({ db }, input) => {
     const team = await resolveTeam(db, input.team);
     return { revoked: await revokeAgentTokens(db, cli, team.id, input.target) };
-  },
-  async "team.export"({ db }: OperationContext, input: { team?: string }) {
+  }),
+  "team.export": operation(z.strictObject({ team: teamOption }), async ({ db }, input) => {
     const team = await resolveTeam(db, input.team);
     return { lines: await exportTeam(db, team.id) };
-  },
-  async "team.import"({ db }: OperationContext, input: { lines: string[] }) {
-    return importTeam(db, input.lines);
-  },
-  async "user.add"({ db, publicUrl }: OperationContext, input: { team?: string; role?: Role }) {
-    const team = await resolveTeam(db, input.team);
-    const invite = await createInvite(db, cli, { teamId: team.id, role: input.role ?? "admin" });
-    return { team: team.slug, link: setupLink(publicUrl, invite.secret), expiresAt: invite.expiresAt };
-  },
-  async "bench.list"({ db }: OperationContext) {
-    return listBenchRuns(db);
-  },
-  async "bench.show"({ db }: OperationContext, input: { runId: string }) {
-    return { run: await getBenchRun(db, input.runId), trials: await listBenchTrials(db, input.runId) };
-  },
+  }),
+  "team.import": operation(z.strictObject({ lines: z.array(z.string()) }), async ({ db }, input) => importTeam(db, input.lines)),
+  "user.add": operation(
+    z.strictObject({ team: teamOption, role: z.enum(["admin", "member"]).optional() }),
+    async ({ db, publicUrl }, input) => {
+      const team = await resolveTeam(db, input.team);
+      const invite = await createInvite(db, cli, { teamId: team.id, role: input.role ?? "admin" });
+      return { team: team.slug, link: setupLink(publicUrl, invite.secret), expiresAt: invite.expiresAt };
+    },
+  ),
+  "bench.list": operation(noInput, async ({ db }) => listBenchRuns(db)),
+  "bench.show": operation(z.strictObject({ runId: z.string() }), async ({ db }, input) => ({
+    run: await getBenchRun(db, input.runId),
+    trials: await listBenchTrials(db, input.runId),
+  })),
 };
 
 export type OperationName = keyof typeof operations;
+export type OperationInput<Name extends OperationName> = z.input<(typeof operations)[Name]["input"]>;
+export type OperationResult<Name extends OperationName> = Awaited<ReturnType<(typeof operations)[Name]["run"]>>;
 
 export function isOperationName(name: string): name is OperationName {
   return Object.hasOwn(operations, name);
+}
+
+/**
+ * Runs an operation on a database after checking its input against the operation's schema: the
+ * one way an operation runs, whether the command line opened the database or asked a server.
+ */
+export async function runOperationOn<Name extends OperationName>(
+  context: OperationContext,
+  name: Name,
+  input: unknown,
+): Promise<OperationResult<Name>> {
+  const { input: schema, run } = operations[name] as unknown as {
+    input: z.ZodType;
+    run: (context: OperationContext, input: unknown) => Promise<OperationResult<Name>>;
+  };
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "input"}: ${issue.message}`);
+    throw invalid(`Invalid input for ${name}: ${problems.join("; ")}.`);
+  }
+  return run(context, parsed.data);
 }

@@ -2,17 +2,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
+import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError } from "../domain/errors.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
-import { operations, type OperationName } from "./operations.ts";
-
-type OperationResult<Name extends OperationName> = Awaited<ReturnType<(typeof operations)[Name]>>;
+import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
 
 /** Runs an operation on the database; if a running server holds the embedded one, through that server. */
 async function runOperation<Name extends OperationName>(
   config: Config,
   name: Name,
-  input: Parameters<(typeof operations)[Name]>[1],
+  input: OperationInput<Name>,
 ): Promise<OperationResult<Name>> {
   const socket = adminSocketPath(config.dataDir);
   if (!config.databaseUrl && existsSync(socket)) {
@@ -33,8 +32,7 @@ async function runOperation<Name extends OperationName>(
   }
   try {
     await database.migrate();
-    const run = operations[name] as (context: unknown, input: unknown) => Promise<OperationResult<Name>>;
-    return await run({ db: database.db, publicUrl: config.publicUrl }, input);
+    return await runOperationOn({ db: database.db, publicUrl: config.publicUrl }, name, input);
   } finally {
     await database.close();
   }
@@ -60,10 +58,7 @@ function positiveNumber(value: string): number {
 const when = (date: Date | string | null) => (date ? new Date(date).toISOString().replace("T", " ").slice(0, 16) : "never");
 
 /** A command's way to run an operation, through a running server's admin socket when there is one. */
-export type OperationRunner = <Name extends OperationName>(
-  name: Name,
-  input: Parameters<(typeof operations)[Name]>[1],
-) => Promise<OperationResult<Name>>;
+export type OperationRunner = <Name extends OperationName>(name: Name, input: OperationInput<Name>) => Promise<OperationResult<Name>>;
 
 /**
  * What other doors bring to the command line: the server to serve, and their own commands (the
@@ -160,8 +155,8 @@ export function buildCli(doors: CliDoors): Command {
           `Token (shown once, store it now):`,
           `  ${created.token}`,
           ``,
-          `Claude Code:  claude mcp add --transport http botboard ${created.serverUrl}/mcp --header "Authorization: Bearer ${created.token}"`,
-          `REST:         curl -H "Authorization: Bearer ${created.token}" ${created.serverUrl}/api/v1/posts`,
+          `Claude Code:  ${claudeCodeSetup(created.serverUrl, created.token)}`,
+          `REST:         ${restSetup(created.serverUrl, created.token)}`,
         ].join("\n"),
       );
     });
@@ -181,7 +176,7 @@ export function buildCli(doors: CliDoors): Command {
                 `${a.name}\t${a.posts} posts\tlast seen ${when(a.lastSeenAt)}`,
                 ...a.tokens.map(
                   (t) =>
-                    `  ${t.prefix}…\t${t.scopes.join(",")}${t.pickName ? " pick-name" : ""}\t${t.revoked ? "REVOKED" : `last used ${when(t.lastUsedAt)}`}`,
+                    `  ${t.prefix}…\t${t.scopes.join(",")}${t.pickName ? " pick-name" : ""}\t${t.status === "live" ? `last used ${when(t.lastUsedAt)}` : t.status.toUpperCase()}`,
                 ),
               ].join("\n"),
             )

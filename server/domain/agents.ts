@@ -8,7 +8,21 @@ import { validateAgentName } from "./names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
 
 export type Agent = typeof agents.$inferSelect;
-export type AgentToken = Omit<typeof agentTokens.$inferSelect, "hash">;
+/** A token as shown to people: never its hash, always its status. */
+export type AgentToken = Omit<typeof agentTokens.$inferSelect, "hash"> & { status: TokenStatus };
+
+export type TokenStatus = "live" | "revoked" | "expired";
+
+/** Whether a token still works: revocation wins over expiry; a token expires at its expiry instant. */
+export function tokenStatus(token: { revokedAt: Date | null; expiresAt: Date | null }, now = Date.now()): TokenStatus {
+  if (token.revokedAt) return "revoked";
+  if (token.expiresAt && token.expiresAt.getTime() <= now) return "expired";
+  return "live";
+}
+
+function visibleToken({ hash: _hash, ...token }: typeof agentTokens.$inferSelect): AgentToken {
+  return { ...token, status: tokenStatus(token) };
+}
 
 export function parseScopes(scopes: readonly string[]): Scope[] {
   const unknown = scopes.filter((scope) => !allScopes.includes(scope as Scope));
@@ -51,7 +65,7 @@ export async function addAgentToken(
         expiresAt: input.expiresAt,
       })
       .returning();
-    const { hash: _hash, ...visible } = tokenRecord!;
+    const visible = visibleToken(tokenRecord!);
     await recordAudit(tx, input.teamId, actor, "token.created", name, {
       prefix: visible.prefix,
       scopes,
@@ -77,7 +91,7 @@ export async function listAgents(db: Db, teamId: string): Promise<AgentWithToken
   return rows.map(({ agent, postCount }) => ({
     ...agent,
     postCount,
-    tokens: tokens.filter((token) => token.agentId === agent.id).map(({ hash: _hash, ...visible }) => visible),
+    tokens: tokens.filter((token) => token.agentId === agent.id).map(visibleToken),
   }));
 }
 
@@ -169,7 +183,11 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
   const hash = hashSecret(token);
   const now = Date.now();
   const cached = tokenCache.get(hash);
-  if (cached && now - cached.cachedAt < tokenCacheLifetimeMs && (!cached.expiresAt || cached.expiresAt.getTime() > now)) {
+  if (
+    cached &&
+    now - cached.cachedAt < tokenCacheLifetimeMs &&
+    tokenStatus({ revokedAt: null, expiresAt: cached.expiresAt }, now) === "live"
+  ) {
     return { ...cached.caller };
   }
   const [row] = await db
@@ -178,8 +196,9 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
     .innerJoin(agents, eq(agents.id, agentTokens.agentId))
     .where(eq(agentTokens.hash, hash));
   if (!row) throw unauthorized("Invalid token.");
-  if (row.token.revokedAt) throw unauthorized("This token has been revoked.");
-  if (row.token.expiresAt && row.token.expiresAt.getTime() <= now) throw unauthorized("This token has expired.");
+  const status = tokenStatus(row.token, now);
+  if (status === "revoked") throw unauthorized("This token has been revoked.");
+  if (status === "expired") throw unauthorized("This token has expired.");
   if (!row.token.lastUsedAt || now - row.token.lastUsedAt.getTime() > lastUsedResolutionMs) {
     await Promise.all([
       db.update(agentTokens).set({ lastUsedAt: sql`now()` }).where(eq(agentTokens.id, row.token.id)),

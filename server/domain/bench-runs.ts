@@ -85,20 +85,22 @@ export function listBenchTrials(db: Db, runId: string): Promise<BenchTrial[]> {
 }
 
 /**
- * Claims the next trial a worker may run: pending, or running under a lease that expired (its worker
- * died). A trial that shares a board waits until every earlier trial of its group has finished.
- * SKIP LOCKED lets several workers claim at once without taking the same trial.
+ * The one rule for which trial (`t`) a worker may take: pending, or running under a lease that
+ * expired (its worker died); and a trial that shares a board waits until every earlier trial of its
+ * group has finished.
  */
+const claimable = sql`(t.status = 'pending' or (t.status = 'running' and t.lease_expires_at < now()))
+  and (t.group_key is null or not exists (
+    select 1 from bench_trials earlier
+    where earlier.run_id = t.run_id and earlier.group_key = t.group_key
+      and earlier.seq < t.seq and earlier.status <> 'finished'))`;
+
+/** Claims the next claimable trial; SKIP LOCKED lets several workers claim at once without taking the same one. */
 export async function claimBenchTrial(db: Db, runId: string, owner: string, leaseMs: number): Promise<BenchTrial | undefined> {
   return db.transaction(async (tx) => {
     const candidates = await tx.execute(sql`
       select t.id from bench_trials t
-      where t.run_id = ${runId}
-        and (t.status = 'pending' or (t.status = 'running' and t.lease_expires_at < now()))
-        and (t.group_key is null or not exists (
-          select 1 from bench_trials earlier
-          where earlier.run_id = t.run_id and earlier.group_key = t.group_key
-            and earlier.seq < t.seq and earlier.status <> 'finished'))
+      where t.run_id = ${runId} and ${claimable}
       order by t.seq
       limit 1
       for update skip locked`);
@@ -111,7 +113,8 @@ export async function claimBenchTrial(db: Db, runId: string, owner: string, leas
         leaseOwner: owner,
         leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
         attempts: sql`${benchTrials.attempts} + 1`,
-        startedAt: sql`now()`,
+        // The clock, not now(): the transaction may have begun before the trial it waited on finished.
+        startedAt: sql`clock_timestamp()`,
       })
       .where(eq(benchTrials.id, Number(id)))
       .returning();
@@ -122,6 +125,15 @@ export async function claimBenchTrial(db: Db, runId: string, owner: string, leas
 /** postgres-js returns the rows as the result; PGlite wraps them in `rows`. */
 function rowsOf<Row>(result: unknown): Row[] {
   return Array.isArray(result) ? (result as Row[]) : ((result as { rows: Row[] }).rows ?? []);
+}
+
+/** Whether a worker other than `owner` could claim a trial of the run right now. */
+export async function anyClaimableBenchTrial(db: Db, runId: string, owner: string): Promise<boolean> {
+  const rows = await db.execute(sql`
+    select 1 from bench_trials t
+    where t.run_id = ${runId} and t.lease_owner is distinct from ${owner} and ${claimable}
+    limit 1`);
+  return rowsOf(rows).length > 0;
 }
 
 /** Keeps a long trial's lease alive; false when the lease was lost (another worker took it over). */

@@ -4,11 +4,9 @@ import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agentTokens, posts } from "../db/schema/index.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
+import { defaultPostLimits, type PostLimits } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { preparedPerShape } from "../db/prepared.ts";
-
-export type PostLimits = { maxPostChars: number; maxTags: number };
-export const defaultPostLimits: PostLimits = { maxPostChars: 16 * 1024, maxTags: 10 };
 
 export type Post = {
   id: number;

@@ -1,24 +1,38 @@
 import { z } from "@hono/zod-openapi";
+import { defaultPostLimits } from "./limits.ts";
 
 /**
  * Input and output shapes shared by every door: REST validates with them and documents them in
  * OpenAPI, MCP tools and web forms reuse the same pieces. Content rules (length, tag format) live in
  * the services, so they hold whichever door a post comes through.
  */
-export const postIdSchema = z.coerce
-  .number({ error: "must be a post id (a positive integer)" })
-  .int("must be a post id (a positive integer)")
-  .positive("must be a post id (a positive integer)")
-  .max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A row id (post, thread, journal entry) whichever door it comes through: a positive whole number.
+ * Text (paths, queries, forms) is coerced; `coerce: false` for JSON arguments that must be numbers
+ * (MCP). `field` names the argument in the message when the door does not prefix it itself.
+ */
+export function idSchema(what: string, options: { field?: string; coerce?: boolean } = {}) {
+  const message = `${options.field ? `${options.field} ` : ""}must be ${what} (a positive integer)`;
+  const number = options.coerce === false ? z.number({ error: message }) : z.coerce.number({ error: message });
+  return number
+    .int(message)
+    .positive(message)
+    .max(Number.MAX_SAFE_INTEGER, `${options.field ?? "the id"} is too large`);
+}
+
+export const postIdSchema = idSchema("a post id");
+export const journalEntryIdSchema = idSchema("a journal entry id");
 
 export const contentSchema = z.string({ error: "content must be a string" }).openapi({
-  description: "Markdown text of the post; 1-16384 characters by default.",
+  description: `Markdown text of the post; 1-${defaultPostLimits.maxPostChars} characters by default (the server's BOTBOARD_MAX_POST_CHARS).`,
   example: "Found the flaky test: the fixture reuses port 5432. Fixed in #42.",
 });
 
-export const tagsSchema = z
-  .array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" })
-  .openapi({ description: "Up to 10 tags of a-z, 0-9, '_' and '-'.", example: ["ci", "finding"] });
+export const tagsSchema = z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).openapi({
+  description: `Up to ${defaultPostLimits.maxTags} tags by default (BOTBOARD_MAX_TAGS) of a-z, 0-9, '_' and '-'.`,
+  example: ["ci", "finding"],
+});
 
 export const limitSchema = (defaultLimit: number) =>
   z.coerce

@@ -5,6 +5,7 @@ import { decodeOffsetCursor, encodeOffsetCursor } from "./cursors.ts";
 import type { Db } from "../db/client.ts";
 import { posts } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
+import { maxSearchQueryChars } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 
@@ -30,7 +31,7 @@ export function headlineOf(text: AnyColumn | SQL, query: SQL): SQL<string> {
 export function validateSearchQuery(query: string): string {
   const trimmed = requireWellFormedText("q (the search query)", query).trim();
   if (!trimmed) throw invalid("q (the search query) is empty.");
-  if (trimmed.length > 500) throw invalid("q (the search query) is over 500 characters.");
+  if (trimmed.length > maxSearchQueryChars) throw invalid(`q (the search query) is over ${maxSearchQueryChars} characters.`);
   return trimmed;
 }
 

@@ -4,6 +4,7 @@ import { requireTeamAdmin } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { teams } from "../db/schema/index.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
+import { maxAgentInstructionsChars } from "./limits.ts";
 
 export type Team = typeof teams.$inferSelect;
 
@@ -68,7 +69,9 @@ export function agentInstructionsOf(team: Team): string {
 export async function setAgentInstructions(db: Db, actor: AuditActor, teamId: string, instructions: string | null): Promise<void> {
   requireTeamAdmin(actor, teamId);
   const text = instructions?.trim() || null;
-  if (text && text.length > 8000) throw invalid("Agent instructions are limited to 8000 characters.");
+  if (text && text.length > maxAgentInstructionsChars) {
+    throw invalid(`Agent instructions are limited to ${maxAgentInstructionsChars} characters.`);
+  }
   await db.update(teams).set({ agentInstructions: text }).where(eq(teams.id, teamId));
   await recordAudit(db, teamId, actor, "team.instructions_changed", text ? `${text.length} characters` : "default");
 }

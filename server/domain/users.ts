@@ -4,6 +4,7 @@ import { requireTeamAdmin, type HumanCaller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { invites, sessions, users } from "../db/schema/index.ts";
 import { conflict, invalid, unauthorized } from "./errors.ts";
+import { passwordLimits } from "./limits.ts";
 import { validateDisplayName } from "./names.ts";
 import { decoyPasswordHash, hashPassword, verifyPassword } from "./passwords.ts";
 import { generateSecret, hashSecret } from "./tokens.ts";
@@ -15,7 +16,6 @@ export type User = Omit<typeof users.$inferSelect, "passwordHash">;
 export type Role = "admin" | "member";
 
 const usernamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$/;
-export const minimumPasswordLength = 10;
 const inviteLifetimeMs = 60 * 60 * 1000;
 const sessionLifetimeMs = 30 * 24 * 60 * 60 * 1000;
 
@@ -50,10 +50,10 @@ export async function acceptInvite(
   if (!usernamePattern.test(username)) {
     throw invalid("A username is 2-64 characters: letters, digits, '.', '_', '@' or '-'.");
   }
-  if (input.password.length < minimumPasswordLength) {
-    throw invalid(`A password needs at least ${minimumPasswordLength} characters.`);
+  if (input.password.length < passwordLimits.minChars) {
+    throw invalid(`A password needs at least ${passwordLimits.minChars} characters.`);
   }
-  if (input.password.length > 1024) throw invalid("A password is at most 1024 characters.");
+  if (input.password.length > passwordLimits.maxChars) throw invalid(`A password is at most ${passwordLimits.maxChars} characters.`);
   const displayName = validateDisplayName(input.displayName?.trim() || username);
   const passwordHash = await hashPassword(input.password);
   return db.transaction(async (tx) => {
@@ -80,7 +80,7 @@ export async function verifyLogin(db: Db, username: string, password: string): P
     .select()
     .from(users)
     .where(eq(sql`lower(${users.username})`, username.trim().toLowerCase()));
-  const matches = await verifyPassword(password.slice(0, 1024), user?.passwordHash ?? decoyPasswordHash);
+  const matches = await verifyPassword(password.slice(0, passwordLimits.maxChars), user?.passwordHash ?? decoyPasswordHash);
   if (!user || !matches) throw unauthorized("Wrong username or password.");
   const { passwordHash: _hash, ...visible } = user;
   return visible;

@@ -9,6 +9,7 @@ import { createPost, getThread, type Post } from "../domain/posts.ts";
 import { listPosts } from "../domain/feed.ts";
 import { searchPosts } from "../domain/search.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
+import { maxSearchQueryChars } from "../domain/limits.ts";
 import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
 import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
 
@@ -94,7 +95,7 @@ const searchRoute = createRoute({
   request: {
     query: z.object({
       q: z.string({ error: "q (the search query) is required" }).openapi({
-        description: 'Words to find; "quoted phrases", -excluded words and OR work as in web search.',
+        description: `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases", -excluded words and OR work as in web search.`,
       }),
       limit: limitSchema(20),
       cursor: z.string().optional(),

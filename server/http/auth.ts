@@ -3,24 +3,26 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { acceptInvite, createSession, invalidateSession, sessionCookieName, verifyLogin } from "../domain/users.ts";
-import { rateLimitedError, takeLoginAllowance } from "../domain/rate-limits.ts";
+import { invalidateSession, sessionCookieName, type Session } from "../domain/users.ts";
+import { setUpAccount, signIn } from "../domain/sign-in.ts";
 import { describeZodError, setRateLimitHeaders } from "./middleware/agent-requests.ts";
 import { invalid } from "../domain/errors.ts";
+import { passwordLimits } from "../domain/limits.ts";
 
 export const loginSchema = z.strictObject({
   username: z.string({ error: "username is required" }).max(200),
-  password: z.string({ error: "password is required" }).max(1024),
+  password: z.string({ error: "password is required" }).max(passwordLimits.maxChars),
 });
 
 export const setupSchema = z.strictObject({
   token: z.string({ error: "token (from the setup link) is required" }).max(200),
   username: z.string({ error: "username is required" }).max(200),
   displayName: z.string().max(200, "displayName is over 200 characters").optional(),
-  password: z.string({ error: "password is required" }).max(1024),
+  password: z.string({ error: "password is required" }).max(passwordLimits.maxChars),
 });
 
-export function setSessionCookie(c: Context, config: Config, token: string, expiresAt: Date): void {
+/** The one place a session cookie is written: at sign-in, set-up, and when a session slides forward. */
+export function setSessionCookie(c: Context, config: Config, { token, expiresAt }: Session): void {
   setCookie(c, sessionCookieName, token, {
     httpOnly: true,
     sameSite: "Lax",
@@ -47,14 +49,9 @@ async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.
   return parsed.data;
 }
 
-/**
- * Counts a sign-in try against the account's and the address's buckets before the password is even
- * checked, and throws rate_limited when either is empty; the RateLimit headers go out either way.
- */
-export async function throttleLogin(c: Context, db: Db, username: string): Promise<void> {
-  const allowance = await takeLoginAllowance(db, username, c.get("clientAddress"));
-  setRateLimitHeaders(c, allowance);
-  if (!allowance.allowed) throw rateLimitedError(allowance, "Too many sign-in attempts.");
+/** Signs in through the domain's sequence; the RateLimit headers go out whether or not it succeeds. */
+export function signInFrom(c: Context, db: Db, credentials: { username: string; password: string }) {
+  return signIn(db, { ...credentials, address: c.get("clientAddress") }, (allowance) => setRateLimitHeaders(c, allowance));
 }
 
 /** JSON sign-in for scripts and tests; the web pages call the same services with forms. */
@@ -63,18 +60,15 @@ export function authRoutes(db: Db, config: Config) {
 
   auth.post("/setup", async (c) => {
     const input = await parseBody(c, setupSchema);
-    const user = await acceptInvite(db, { secret: input.token, ...input });
-    const session = await createSession(db, user.id);
-    setSessionCookie(c, config, session.token, session.expiresAt);
+    const { user, session } = await setUpAccount(db, { secret: input.token, ...input });
+    setSessionCookie(c, config, session);
     return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } }, 201);
   });
 
   auth.post("/login", async (c) => {
     const input = await parseBody(c, loginSchema);
-    await throttleLogin(c, db, input.username);
-    const user = await verifyLogin(db, input.username, input.password);
-    const session = await createSession(db, user.id);
-    setSessionCookie(c, config, session.token, session.expiresAt);
+    const { user, session } = await signInFrom(c, db, input);
+    setSessionCookie(c, config, session);
     return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } });
   });
 

@@ -10,6 +10,7 @@ import { journalSectionNames } from "../domain/journal-sections.ts";
 import { createPost, type Post } from "../domain/posts.ts";
 import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
+import { journalEntryIdSchema, postIdSchema } from "../domain/schemas.ts";
 import { getTeam } from "../domain/teams.ts";
 import { describeZodError, limitAgentRequests } from "./middleware/agent-requests.ts";
 
@@ -19,10 +20,6 @@ import { describeZodError, limitAgentRequests } from "./middleware/agent-request
  */
 type Env = { Variables: { caller: AgentCaller } };
 
-const idParam = z
-  .union([z.string(), z.number()])
-  .transform(String)
-  .pipe(z.string().regex(/^\d{1,15}$/, "must be a post id"));
 const queryNumber = (name: string, min: number, max: number) =>
   z.coerce
     .number({ error: `${name} must be a number` })
@@ -35,14 +32,14 @@ const listQuery = z.object({
   offset: queryNumber("offset", 0, 1_000_000).default(0),
   agent: z.string().optional(),
   tag: z.string().optional(),
-  thread_id: idParam.optional(),
+  thread_id: postIdSchema.optional(),
 });
 
 const newPostBody = z.object({
   author: z.string({ error: "author must be a string" }).optional(),
   content: z.string({ error: "content must be a string" }),
   tags: z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).optional(),
-  parentPostId: idParam.nullable().optional(),
+  parentPostId: postIdSchema.nullable().optional(),
 });
 
 const sectionsShape = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
@@ -121,7 +118,7 @@ export function compatRoutes(db: Db, config: Config) {
 
   routes.get("/:team/posts", async (c) => {
     const query = parse(listQuery, c.req.query());
-    const filters = { author: query.agent, tag: query.tag, threadId: query.thread_id === undefined ? undefined : Number(query.thread_id) };
+    const filters = { author: query.agent, tag: query.tag, threadId: query.thread_id };
     const [page, totalCount] = await Promise.all([
       listPosts(db, c.var.caller, { ...filters, limit: query.limit, offset: query.offset }),
       countPosts(db, c.var.caller, filters),
@@ -137,7 +134,7 @@ export function compatRoutes(db: Db, config: Config) {
   routes.post("/:team/posts", async (c) => {
     const body = parse(newPostBody, await jsonBody(c));
     const caller = await signingAs(db, c.var.caller, body.author);
-    const parentId = body.parentPostId == null ? undefined : Number(body.parentPostId);
+    const parentId = body.parentPostId ?? undefined;
     const { post } = await createPost(db, caller, { content: body.content, tags: body.tags, parentId }, config.limits);
     return c.json(postShape(post), 201);
   });
@@ -155,8 +152,8 @@ export function compatRoutes(db: Db, config: Config) {
   });
 
   routes.get("/:team/journal/entries/:id", async (c) => {
-    const id = parse(idParam, c.req.param("id"));
-    const entry = await getJournalEntry(db, c.var.caller, Number(id));
+    const id = parse(journalEntryIdSchema, c.req.param("id"));
+    const entry = await getJournalEntry(db, c.var.caller, id);
     return c.json(entryShape(entry, c.var.caller.teamId));
   });
 

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import postgres from "postgres";
 import { addAgentToken } from "../../server/domain/agents.ts";
 import { loadConfig, type Config } from "../../server/config.ts";
 import type { Db } from "../../server/db/client.ts";
+import { freshDatabase as freshDatabaseOf, type FreshDatabase } from "../../server/db/fresh-database.ts";
 import { startServer, type RunningServer } from "../../server/main.ts";
 import { cli } from "../../server/domain/callers.ts";
 import { createTeam, type Team } from "../../server/domain/teams.ts";
@@ -38,30 +35,12 @@ export type TestServer = RunningServer & {
 };
 
 /** A fresh database for one test file: a temporary PGlite folder, or a new Postgres database. */
-export async function freshDatabase(kind: DatabaseKind): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
-  if (kind === "pglite") {
-    const dataDir = mkdtempSync(join(tmpdir(), "botboard-test-"));
-    return { env: { BOTBOARD_DATA_DIR: dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
-  }
-  const admin = postgres(adminPostgresUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-  const name = `botboard_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+export async function freshDatabase(kind: DatabaseKind): Promise<FreshDatabase> {
   try {
-    await admin.unsafe(`create database ${name}`);
+    return await freshDatabaseOf(kind, { postgresUrl: adminPostgresUrl, namePrefix: "botboard_test" });
   } catch (error) {
-    await admin.end();
-    throw new Error(
-      `Tests need the Postgres at ${adminPostgresUrl} (start it with: pg_ctlcluster 15 main start): ${(error as Error).message}`,
-    );
+    throw new Error(`${(error as Error).message} (tests need it; start it with: pg_ctlcluster 15 main start)`);
   }
-  const url = new URL(adminPostgresUrl);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString() },
-    async drop() {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
 }
 
 export async function allPostsDeliverable(db: Db, timeoutMs = 30_000): Promise<void> {

@@ -1,9 +1,11 @@
+import type { ClientSetup } from "../../server/domain/agent-setup.ts";
 import type { AgentWithTokens } from "../../server/domain/agents.ts";
 import type { AuditEntry } from "../../server/domain/audit.ts";
+import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
+import { maxNameLength } from "../../server/domain/names.ts";
 import type { User } from "../../server/domain/users.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
-import { tokenStatus } from "./agents.tsx";
 
 export type AdminNotice =
   | { kind: "revoked"; prefixes: string[] }
@@ -59,7 +61,7 @@ export function AdminPage(props: {
 }) {
   const { page } = props;
   const liveTokens = props.agents.flatMap((agent) =>
-    agent.tokens.filter((token) => tokenStatus(token) === "live").map((token) => ({ agent: agent.name, token })),
+    agent.tokens.filter((token) => token.status === "live").map((token) => ({ agent: agent.name, token })),
   );
   return (
     <Layout title="Admin" page={page} current="/admin">
@@ -71,7 +73,7 @@ export function AdminPage(props: {
           <form method="post" action="/admin/agents" class="stack">
             <CsrfField page={page} />
             <label for="agent-name">Name</label>
-            <input id="agent-name" name="name" required maxlength={64} placeholder="e.g. claude-1" autocomplete="off" />
+            <input id="agent-name" name="name" required maxlength={maxNameLength} placeholder="e.g. claude-1" autocomplete="off" />
             <fieldset>
               <legend>Scopes</legend>
               <label>
@@ -152,7 +154,7 @@ export function AdminPage(props: {
         <form method="post" action="/admin/instructions" class="stack">
           <CsrfField page={page} />
           <label for="instructions-text">Every agent of the team gets these when it connects (empty restores the default).</label>
-          <textarea id="instructions-text" name="instructions" rows={8} maxlength={8000}>
+          <textarea id="instructions-text" name="instructions" rows={8} maxlength={maxAgentInstructionsChars}>
             {props.instructions}
           </textarea>
           <button type="submit">Save instructions</button>
@@ -192,29 +194,8 @@ export function AdminPage(props: {
   );
 }
 
-/** MCP set-up for the new agent's token, for the clients engineers use most. */
-export function mcpSetups(publicUrl: string, token: string) {
-  const url = `${publicUrl}/mcp`;
-  return [
-    {
-      id: "setup-claude",
-      title: "Claude Code",
-      text: `claude mcp add --transport http botboard ${url} --header "Authorization: Bearer ${token}"`,
-    },
-    {
-      id: "setup-codex",
-      title: "Codex (~/.codex/config.toml; export BOTBOARD_TOKEN before starting codex)",
-      text: `export BOTBOARD_TOKEN=${token}\n\n# ~/.codex/config.toml\n[mcp_servers.botboard]\nurl = "${url}"\nbearer_token_env_var = "BOTBOARD_TOKEN"`,
-    },
-    {
-      id: "setup-generic",
-      title: "Any MCP client (Streamable HTTP)",
-      text: JSON.stringify({ mcpServers: { botboard: { type: "http", url, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
-    },
-  ];
-}
-
-export function AgentCreatedPage(props: { page: PageContext; agentName: string; token: string; publicUrl: string }) {
+/** `setups`: how each client connects with the new token (server/domain/agent-setup.ts). */
+export function AgentCreatedPage(props: { page: PageContext; agentName: string; token: string; setups: ClientSetup[] }) {
   return (
     <Layout title="Agent created" page={props.page} current="/admin">
       <h1>Agent {props.agentName} is ready</h1>
@@ -224,7 +205,7 @@ export function AgentCreatedPage(props: { page: PageContext; agentName: string; 
         </p>
         <CopyBlock id="new-token" text={props.token} label="The new token" />
       </div>
-      {mcpSetups(props.publicUrl, props.token).map((setup) => (
+      {props.setups.map((setup) => (
         <section class="panel">
           <h2>{setup.title}</h2>
           <CopyBlock id={setup.id} text={setup.text} label={setup.title} />

@@ -7,12 +7,6 @@ function LastSeen(props: { date: Date | null }) {
   return props.date ? <PostTime date={props.date} /> : <span class="muted">never</span>;
 }
 
-export function tokenStatus(token: AgentToken): string {
-  if (token.revokedAt) return "revoked";
-  if (token.expiresAt && token.expiresAt.getTime() <= Date.now()) return "expired";
-  return "live";
-}
-
 export function AgentsPage(props: { page: PageContext; agents: AgentWithTokens[] }) {
   return (
     <Layout title="Agents" page={props.page} current="/agents">
@@ -42,7 +36,7 @@ export function AgentsPage(props: { page: PageContext; agents: AgentWithTokens[]
                   <td>
                     <LastSeen date={agent.lastSeenAt} />
                   </td>
-                  <td>{agent.tokens.filter((token) => tokenStatus(token) === "live").length}</td>
+                  <td>{agent.tokens.filter((token) => token.status === "live").length}</td>
                 </tr>
               ))}
             </tbody>
@@ -99,7 +93,7 @@ export function TokenTable(props: { tokens: AgentToken[] }) {
               <td>
                 <LastSeen date={token.lastUsedAt} />
               </td>
-              <td class={`status-${tokenStatus(token)}`}>{tokenStatus(token)}</td>
+              <td class={`status-${token.status}`}>{token.status}</td>
             </tr>
           ))}
         </tbody>

@@ -1,3 +1,4 @@
+import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
@@ -53,6 +54,8 @@ export function Feed(props: {
   nextCursor: string | null;
   filters: FeedFilters;
   authors: string[];
+  /** The configured limits (BOTBOARD_MAX_POST_CHARS), so the form allows what the server accepts. */
+  limits: PostLimits;
   /** The newest post every reader could be given when the page was read: live posts start after it. */
   liveFrom: number;
   error?: string;
@@ -72,7 +75,7 @@ export function Feed(props: {
             name="content"
             rows={3}
             required
-            maxlength={16384}
+            maxlength={props.limits.maxPostChars}
             placeholder="Instructions or news for the agents…"
           ></textarea>
           <div class="row">

@@ -1,6 +1,7 @@
 import { raw } from "hono/html";
 import type { JournalEntry, JournalHit } from "../../server/domain/journal.ts";
 import { journalSectionNames, type JournalSectionName } from "../../server/domain/journal-sections.ts";
+import { maxSearchQueryChars } from "../../server/domain/limits.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
@@ -78,7 +79,7 @@ function JournalSearchForm(props: { filters: JournalFilters; agents: string[] })
     <form method="get" action="/journal" role="search" aria-label="Search and filter the journals" class="stack journal-search">
       <div class="row">
         <label for="journal-q">Words</label>
-        <input id="journal-q" type="search" name="q" value={filters.query ?? ""} maxlength={500} />
+        <input id="journal-q" type="search" name="q" value={filters.query ?? ""} maxlength={maxSearchQueryChars} />
         <button type="submit">Search</button>
       </div>
       <div class="row">

@@ -1,4 +1,5 @@
 import { raw } from "hono/html";
+import { maxSearchQueryChars } from "../../server/domain/limits.ts";
 import type { SearchHit } from "../../server/domain/search.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { authorHref, PostTime } from "../fragments/post.tsx";
@@ -11,7 +12,7 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
       <h1>Search</h1>
       <form method="get" action="/search" role="search" class="row">
         <label for="search-q">Words</label>
-        <input id="search-q" type="search" name="q" value={props.query} maxlength={500} autofocus />
+        <input id="search-q" type="search" name="q" value={props.query} maxlength={maxSearchQueryChars} autofocus />
         <button type="submit">Search</button>
       </form>
       {props.error && (

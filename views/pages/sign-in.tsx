@@ -1,3 +1,4 @@
+import { passwordLimits } from "../../server/domain/limits.ts";
 import { maxNameLength } from "../../server/domain/names.ts";
 import { Layout } from "../layout.tsx";
 
@@ -36,8 +37,16 @@ export function SetupPage(props: { token: string; usable: boolean; username?: st
             <input id="setup-username" name="username" autocomplete="username" required value={props.username ?? ""} autofocus />
             <label for="setup-display">Display name (optional)</label>
             <input id="setup-display" name="displayName" autocomplete="name" maxlength={maxNameLength} value={props.displayName ?? ""} />
-            <label for="setup-password">Password (at least 10 characters)</label>
-            <input id="setup-password" name="password" type="password" autocomplete="new-password" minlength={10} required />
+            <label for="setup-password">Password (at least {passwordLimits.minChars} characters)</label>
+            <input
+              id="setup-password"
+              name="password"
+              type="password"
+              autocomplete="new-password"
+              minlength={passwordLimits.minChars}
+              maxlength={passwordLimits.maxChars}
+              required
+            />
             <p class="form-error" role="alert">
               {props.error}
             </p>

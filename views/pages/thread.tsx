@@ -1,9 +1,10 @@
+import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Thread } from "../../server/domain/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
 /** `liveFrom`: the newest post every reader could be given when the page was read; live replies start after it. */
-export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom: number }) {
+export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom: number; limits: PostLimits }) {
   const { root, replies } = props.thread;
   const moderate = props.page.caller.role === "admin" ? props.page : undefined;
   return (
@@ -34,7 +35,7 @@ export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom:
           <CsrfField page={props.page} />
           <input type="hidden" name="parentId" value={String(root.id)} />
           <label for="reply-content">Your reply (markdown); agents see it in the thread</label>
-          <textarea id="reply-content" name="content" rows={3} required maxlength={16384}></textarea>
+          <textarea id="reply-content" name="content" rows={3} required maxlength={props.limits.maxPostChars}></textarea>
           <div class="row">
             <button type="submit">Reply</button>
           </div>

@@ -4,9 +4,9 @@ import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { authenticateAgentToken } from "../../domain/agents.ts";
 import type { AgentCaller } from "../../domain/callers.ts";
-import { databaseErrorAsAppError, type Db } from "../../db/client.ts";
-import { AppError, httpStatusOf, invalid, unauthorized } from "../../domain/errors.ts";
-import { logger } from "../../logger.ts";
+import type { Db } from "../../db/client.ts";
+import { type AppError, httpStatusOf, invalid, unauthorized } from "../../domain/errors.ts";
+import { appErrorOf, reportUnknownFailure } from "../../domain/failures.ts";
 import { rateLimitedError, takeRequestAllowance, type Allowance, type RequestLimits } from "../../domain/rate-limits.ts";
 
 declare module "hono" {
@@ -98,18 +98,17 @@ export function requireAgent(db: Db): MiddlewareHandler<{ Variables: { caller: A
 
 /** Maps any error to `{"error": {code, message}}` with its status; never a stack trace. */
 export function errorResponse(caught: unknown, c: Context): Response {
-  const error = databaseErrorAsAppError(caught) ?? caught;
-  if (error instanceof AppError) {
+  const error = appErrorOf(caught);
+  if (error) {
     const status = httpStatusOf[error.kind];
     if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="botboard"');
     if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
     return c.json({ error: { code: error.kind, message: error.message } }, status);
   }
-  if (error instanceof HTTPException) {
-    const status = error.status;
+  if (caught instanceof HTTPException) {
+    const status = caught.status;
     const code = status === 413 ? "too_large" : status === 415 ? "unsupported_media_type" : status < 500 ? "invalid" : "internal";
-    return c.json({ error: { code, message: error.message || "Invalid request." } }, status);
+    return c.json({ error: { code, message: caught.message || "Invalid request." } }, status);
   }
-  logger.error({ requestId: c.get("requestId"), error: String((error as Error)?.stack ?? error) }, "unhandled error");
-  return c.json({ error: { code: "internal", message: "Something went wrong on the server." } }, 500);
+  return c.json({ error: { code: "internal", message: reportUnknownFailure(caught, { requestId: c.get("requestId") }) } }, 500);
 }

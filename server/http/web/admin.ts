@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
+import { clientSetups } from "../../domain/agent-setup.ts";
 import { addAgentToken, agentActivity, listAgents, revokeAgentTokens } from "../../domain/agents.ts";
 import { listAudit } from "../../domain/audit.ts";
 import { requireAdmin } from "../../domain/callers.ts";
@@ -25,7 +26,7 @@ const newAgentSchema = z.object({
 });
 const revokeSchema = z.object({ target: z.string({ error: "target is required" }).min(1, "target is required").max(100) });
 const inviteSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
-const instructionsSchema = z.object({ instructions: z.string().max(20_000).default("") });
+const instructionsSchema = z.object({ instructions: z.string().default("") });
 const deleteSchema = z.object({ postId: postIdSchema });
 
 /** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */
@@ -70,7 +71,12 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
     c.header("Cache-Control", "no-store");
     return c.html(
-      AgentCreatedPage({ page: pageOf(c), agentName: created.agent.name, token: created.token, publicUrl: reachableUrlOf(c, config) }),
+      AgentCreatedPage({
+        page: pageOf(c),
+        agentName: created.agent.name,
+        token: created.token,
+        setups: clientSetups(reachableUrlOf(c, config), created.token),
+      }),
       201,
     );
   });

@@ -4,6 +4,7 @@ import { listAgentNames } from "../../domain/agents.ts";
 import type { Db } from "../../db/client.ts";
 import { AppError } from "../../domain/errors.ts";
 import { getJournalEntry, listJournalEntries, searchJournal } from "../../domain/journal.ts";
+import { journalEntryIdSchema } from "../../domain/schemas.ts";
 import { JournalEntryPage, JournalPage, type JournalFilters } from "../../../views/pages/journal.tsx";
 import { emptyAsMissing, pageOf, parseWith, type WebEnv } from "./session.ts";
 
@@ -23,12 +24,6 @@ const journalQuerySchema = z.object({
       .optional(),
   ),
 });
-
-const entryIdSchema = z.coerce
-  .number({ error: "must be a journal entry id (a positive integer)" })
-  .int("must be a journal entry id (a positive integer)")
-  .positive("must be a journal entry id (a positive integer)")
-  .max(Number.MAX_SAFE_INTEGER);
 
 /** /journal: the team's engineers read and search their agents' private journals. */
 export function journalRoutes(db: Db, engineer: MiddlewareHandler<WebEnv>) {
@@ -65,7 +60,7 @@ export function journalRoutes(db: Db, engineer: MiddlewareHandler<WebEnv>) {
   });
 
   routes.get("/journal/:id", engineer, async (c) => {
-    const id = parseWith(entryIdSchema, c.req.param("id"));
+    const id = parseWith(journalEntryIdSchema, c.req.param("id"));
     const entry = await getJournalEntry(db, c.get("caller"), id);
     return c.html(JournalEntryPage({ page: pageOf(c), entry }));
   });

@@ -3,8 +3,8 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { listAgentNames } from "../../domain/agents.ts";
 import type { Config } from "../../config.ts";
-import { databaseErrorAsAppError, type Db } from "../../db/client.ts";
-import { logger } from "../../logger.ts";
+import type { Db } from "../../db/client.ts";
+import { appErrorOf, reportUnknownFailure } from "../../domain/failures.ts";
 import { AppError, httpStatusOf } from "../../domain/errors.ts";
 import { deliveryHorizon } from "../../domain/delivery.ts";
 import type { EventHub } from "../../domain/events.ts";
@@ -51,12 +51,10 @@ const newPostFormSchema = z.object({
 /** Errors as HTML: a short message for htmx to show beside the form, or a whole page. */
 function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Response> {
   if (caught instanceof HTTPException) return caught.getResponse();
-  const error = databaseErrorAsAppError(caught) ?? caught;
-  const known = error instanceof AppError;
-  if (!known) logger.error({ requestId: c.get("requestId"), error: String((error as Error)?.stack ?? error) }, "unhandled error");
-  const status = known ? httpStatusOf[error.kind] : 500;
-  const message = known ? error.message : "Something went wrong on the server.";
-  if (known && error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
+  const error = appErrorOf(caught);
+  const status = error ? httpStatusOf[error.kind] : 500;
+  const message = error ? error.message : reportUnknownFailure(caught, { requestId: c.get("requestId") });
+  if (error?.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
   if (isHtmx(c)) return c.text(message, status);
   const caller = c.get("caller");
   return c.html(ErrorPage({ status, message, page: caller ? pageOf(c) : undefined }), status);
@@ -91,7 +89,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
     const page = await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) });
     const authors = await listAgentNames(db, caller.teamId);
-    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom }));
+    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits }));
   });
 
   web.post("/posts", engineer, async (c) => {
@@ -107,7 +105,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const caller = c.get("caller");
     const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
     const thread = await getThread(db, caller, id);
-    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom }));
+    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom, limits: config.limits }));
   });
 
   web.post("/posts/:id/delete", engineer, async (c) => {

@@ -54,7 +54,7 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
       if (c.req.method === "GET" && c.req.header("accept") !== "text/event-stream") return c.redirect(login, 303);
       return c.text("Sign in first.", 401);
     }
-    if (session.renewed) setSessionCookie(c, config, token, session.expiresAt);
+    if (session.renewed) setSessionCookie(c, config, { token, expiresAt: session.expiresAt });
     const csrfToken = csrfTokenFor(token);
     if (!/^(GET|HEAD|OPTIONS)$/.test(c.req.method)) {
       // Before the token check, which parses the form: parsing consumes the body this reads.

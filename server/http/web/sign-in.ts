@@ -2,10 +2,13 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
-import { AppError } from "../../domain/errors.ts";
-import { acceptInvite, createSession, findUsableInvite, invalidateSession, verifyLogin } from "../../domain/users.ts";
+import { httpStatusOf, type AppError } from "../../domain/errors.ts";
+import { appErrorOf } from "../../domain/failures.ts";
+import { passwordLimits } from "../../domain/limits.ts";
+import { setUpAccount } from "../../domain/sign-in.ts";
+import { findUsableInvite, invalidateSession } from "../../domain/users.ts";
 import { LoginPage, SetupPage } from "../../../views/pages/sign-in.tsx";
-import { clearSessionCookie, setSessionCookie, throttleLogin } from "../auth.ts";
+import { clearSessionCookie, setSessionCookie, signInFrom } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 import type { WebEnv } from "./session.ts";
 
@@ -19,13 +22,11 @@ function safeNext(next: string): string {
   return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
 }
 
-function statusOf(error: unknown): 400 | 401 | 409 | 429 {
-  if (!(error instanceof AppError)) throw error;
-  if (error.kind === "rate_limited") return 429;
-  if (error.kind === "unauthorized") return 401;
-  if (error.kind === "conflict") return 409;
-  if (error.kind === "invalid") return 400;
-  throw error;
+/** A refusal the form can show beside its fields; anything else goes on to the web's error page. */
+function formRefusal(caught: unknown): AppError {
+  const error = appErrorOf(caught);
+  if (!error || !["rate_limited", "unauthorized", "conflict", "invalid"].includes(error.kind)) throw caught;
+  return error;
 }
 
 /** /login, /setup (the one-time link) and /logout, as forms. */
@@ -39,15 +40,13 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
     const username = formText(form, "username", 200);
     const next = safeNext(formText(form, "next", 2000) || "/");
     try {
-      await throttleLogin(c, db, username);
-      const user = await verifyLogin(db, username, formText(form, "password"));
-      const session = await createSession(db, user.id);
-      setSessionCookie(c, config, session.token, session.expiresAt);
+      const { session } = await signInFrom(c, db, { username, password: formText(form, "password", passwordLimits.maxChars) });
+      setSessionCookie(c, config, session);
       return c.redirect(next, 303);
-    } catch (error) {
-      const status = statusOf(error);
-      if (error instanceof AppError && error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
-      return c.html(LoginPage({ next, username, error: (error as Error).message }), status);
+    } catch (caught) {
+      const error = formRefusal(caught);
+      if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
+      return c.html(LoginPage({ next, username, error: error.message }), httpStatusOf[error.kind]);
     }
   });
 
@@ -63,17 +62,16 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
       secret: formText(form, "token", 200),
       username: formText(form, "username", 200),
       displayName: formText(form, "displayName", 200),
-      password: formText(form, "password"),
+      password: formText(form, "password", passwordLimits.maxChars),
     };
     try {
-      const user = await acceptInvite(db, input);
-      const session = await createSession(db, user.id);
-      setSessionCookie(c, config, session.token, session.expiresAt);
+      const { session } = await setUpAccount(db, input);
+      setSessionCookie(c, config, session);
       return c.redirect("/", 303);
-    } catch (error) {
-      const status = statusOf(error);
+    } catch (caught) {
+      const error = formRefusal(caught);
       const page = { token: input.secret, usable: true, username: input.username, displayName: input.displayName };
-      return c.html(SetupPage({ ...page, error: (error as Error).message }), status);
+      return c.html(SetupPage({ ...page, error: error.message }), httpStatusOf[error.kind]);
     }
   });
 

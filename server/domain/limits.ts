@@ -1,0 +1,16 @@
+/**
+ * Every limit a person or an agent can run into, once. Services enforce them; views put them in form
+ * attributes and OpenAPI descriptions quote them, so a form never allows what the service refuses.
+ * Post length and tag count follow configuration (BOTBOARD_MAX_POST_CHARS, BOTBOARD_MAX_TAGS): they
+ * travel as a PostLimits value, and these defaults are where configuration starts.
+ */
+
+export type PostLimits = { maxPostChars: number; maxTags: number };
+export const defaultPostLimits: PostLimits = { maxPostChars: 16 * 1024, maxTags: 10 };
+
+/** Long enough to resist guessing; the upper bound keeps a hash from being a denial of service. */
+export const passwordLimits = { minChars: 10, maxChars: 1024 } as const;
+
+export const maxSearchQueryChars = 500;
+
+export const maxAgentInstructionsChars = 8000;
