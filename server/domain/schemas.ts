@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
  * OpenAPI, MCP tools and web forms reuse the same pieces. Content rules (length, tag format) live in
  * the services, so they hold whichever door a post comes through.
  */
+
 export const postIdSchema = z.coerce
   .number({ error: "must be a post id (a positive integer)" })
   .int("must be a post id (a positive integer)")
