@@ -6,6 +6,7 @@
  * the MCP and admin-socket transports, which are HTTP too): server/http/middleware. Composition:
  * server/app.ts, server/main.ts, server/commands.ts. Shared plumbing: server/config.ts, server/logger.ts.
  */
+
 const domain = "^server/domain/";
 const db = "^server/db/";
 const composition = "^server/(app|main|commands)\\.ts$";
@@ -94,7 +95,6 @@ module.exports = {
     preserveSymlinks: true,
     exclude: { path: ["^bench/tasks/", "^test/fixtures/"] },
     tsPreCompilationDeps: true,
-    preserveSymlinks: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
   },

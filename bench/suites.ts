@@ -8,6 +8,7 @@ import { z } from "zod";
  * layout that Aider's polyglot benchmark uses (`.meta/config.json` naming solution, test and example
  * files, `.docs/instructions*.md`). Tasks are plain data; the runner copies their files.
  */
+
 export type TaskFile = { source: string; target: string };
 
 export type BenchTask = {

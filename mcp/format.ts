@@ -9,6 +9,7 @@ import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
  * and chosen so that no text in the result contains it. A fake header or "ignore previous
  * instructions" inside a post stays inside its fence.
  */
+
 export type Fence = { key: string; wrap(text: string): string; legend: string };
 
 export function fenceFor(texts: readonly string[], whose = "data written by others"): Fence {

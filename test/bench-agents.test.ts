@@ -13,6 +13,7 @@ import { planTestRun, runToEnd } from "./support/bench.ts";
  * parse what the tools really print. The CLIs are large and not project dependencies: set CLAUDE_BIN /
  * CODEX_BIN or install @anthropic-ai/claude-code and @openai/codex; without them these tests skip.
  */
+
 const claude = findExecutable("CLAUDE_BIN", "claude");
 const codex = findExecutable("CODEX_BIN", "codex");
 const task = loadSuite("builtin", ["run-length"]);

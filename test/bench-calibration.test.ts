@@ -9,6 +9,7 @@ import { planTestRun, runToEnd } from "./support/bench.ts";
  * The suites calibrate the harness: every task's reference solution passes its hidden tests and its
  * starter files fail them. A task where either is not so measures nothing.
  */
+
 const exercismFixture = fileURLToPath(new URL("./fixtures/exercism", import.meta.url));
 
 describe("builtin suite and the Exercism loader", () => {

@@ -15,6 +15,7 @@ import { runBotboard } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 /** The benchmark's doors: the /bench pages, the MCP tool sets per variant, the warm phase's board copy, the CLI. */
+
 const twoTasks = loadSuite("builtin", ["run-length", "word-wrap"]);
 
 describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (kind) => {

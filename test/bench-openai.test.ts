@@ -13,6 +13,7 @@ import { planTestRun, runToEnd } from "./support/bench.ts";
  * The built-in agent loop against a scripted Chat Completions server: it really writes the files,
  * runs a command, and posts to Botboard through a real MCP client; the totals are the script's.
  */
+
 const runLength = loadSuite("builtin", ["run-length"]);
 const solution = readFileSync(runLength.tasks[0]!.solution[0]!.source, "utf8");
 const prices = { "mock-model": { inputPerMTok: 1, outputPerMTok: 2, cacheReadPerMTok: 0.5 } };

@@ -11,6 +11,7 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
 import { planTestRun } from "./support/bench.ts";
 
 /** The trial queue: stops and resumes lose and repeat nothing; workers never share a trial; budgets hold. */
+
 const fewTasks = loadSuite("builtin", ["interval-merge", "money-split", "run-length", "word-wrap"]);
 const prices = { "mock-model": { inputPerMTok: 1, outputPerMTok: 2, cacheReadPerMTok: 0.5 } };
 /** One answer of the mock: 80 input, 20 cached and 10 output tokens. */

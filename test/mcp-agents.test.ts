@@ -13,6 +13,7 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
  * scripted model server in place of the vendor's API. The CLIs are large, so they are not project
  * dependencies: set CLAUDE_BIN / CODEX_BIN, or install @anthropic-ai/claude-code and @openai/codex.
  */
+
 function findCli(variable: string, name: string): string | undefined {
   const candidates = [
     process.env[variable],

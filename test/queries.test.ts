@@ -6,6 +6,7 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
  * agents it shows. Counted at the database client, after a warm-up request. Finding the caller (a token,
  * cached for a second, or a session) is counted apart: it is one lookup whatever the page shows.
  */
+
 const identityLookup = /\b(from|update) "(agent_tokens|sessions)"/;
 describe.each(databaseKinds)("statements per request on %s", (kind) => {
   let server: TestServer;

@@ -7,6 +7,7 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
 /** What issue 5 asks of the pages that the other web tests do not already pin down. */
+
 describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s", (kind) => {
   let server: TestServer;
   let alpha: Team;

@@ -2,6 +2,7 @@ import type { RatioSummary } from "../server/domain/bench-stats.ts";
 import type { VariantSummary } from "../server/domain/bench-report.ts";
 
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
+
 export const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
 export const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`;
 

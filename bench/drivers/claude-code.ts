@@ -8,6 +8,7 @@ import { findExecutable, runProcess } from "./process.ts";
  * Claude Code in print mode: `claude -p` with stream-json output, Botboard as its only MCP server,
  * tools pre-approved so it never waits for a prompt. Cost, turns and usage come from its result event.
  */
+
 const builtinTools = ["Bash", "Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS", "TodoWrite"];
 
 type ContentBlock = { type: string; name?: string };

@@ -9,6 +9,7 @@ import { findExecutable, runProcess } from "./process.ts";
  * overrides (the token travels in an environment variable, never on the command line). Codex reports
  * tokens per turn but no cost, so the runner prices them from the table.
  */
+
 type CodexEvent = {
   type: string;
   usage?: { input_tokens?: number; cached_input_tokens?: number; output_tokens?: number };

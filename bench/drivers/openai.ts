@@ -9,6 +9,7 @@ import { callWorkspaceTool, workspaceToolNames, workspaceTools, type FunctionToo
  * OPENAI_API_KEY, so local model servers too): the model calls workspace tools and Botboard's MCP
  * tools, reached through a real MCP client, until it answers without a tool call.
  */
+
 const maxTurns = 60;
 const mcpPrefix = "botboard__";
 

@@ -6,6 +6,7 @@ import { runProcess } from "./process.ts";
  * The workspace tools of the built-in agent loop: list, read and write files, and run a command with
  * a timeout. Paths stay inside the workspace; outputs are cut so one call cannot flood the context.
  */
+
 export type FunctionTool = { type: "function"; function: { name: string; description: string; parameters: Record<string, unknown> } };
 
 const outputLimit = 12_000;

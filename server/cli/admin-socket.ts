@@ -13,6 +13,7 @@ import { isOperationName, runOperationOn } from "./operations.ts";
  * The admin socket, both halves: a server on the embedded database answers the command line's
  * operations over a Unix socket in its data folder; the command line asks it there.
  */
+
 export function adminSocketPath(dataDir: string): string {
   return join(dataDir, "botboard.sock");
 }

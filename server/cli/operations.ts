@@ -12,6 +12,7 @@ import { createInvite, setupLink } from "../domain/users.ts";
  * What the command line can do to a database. The CLI runs these directly, or, when the embedded
  * database is held by a running server, asks that server to run them over its local admin socket.
  */
+
 export type OperationContext = { db: Db; publicUrl: string };
 
 /** The team a command means: the one named, or the only one there is. */

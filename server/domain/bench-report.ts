@@ -14,6 +14,7 @@ import {
  * A run's report as data: the markdown, the HTML page, `--format json` and the /bench pages all
  * render this one object, computed from the stored trials.
  */
+
 export type VariantComparison = { cost?: RatioSummary; turns?: RatioSummary; wallTime?: RatioSummary };
 
 export type VariantSummary = {

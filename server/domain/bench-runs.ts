@@ -7,6 +7,7 @@ import { conflict, invalid, notFound } from "./errors.ts";
  * Benchmark runs and their trial queue. The runner, `botboard bench` and the /bench pages all go
  * through here. See docs/decisions/014-bench-trial-queue.md for how trials are claimed.
  */
+
 export type BenchRun = typeof benchRuns.$inferSelect;
 export type BenchTrial = typeof benchTrials.$inferSelect;
 export type BenchPhase = BenchRun["phase"];

@@ -5,6 +5,7 @@ import { mean, median, quantile, sampleWithReplacement } from "simple-statistics
  * against the baseline with percentile-bootstrap intervals from a seeded generator (so a report
  * computed twice from the same trials says exactly the same thing).
  */
+
 export type Interval = { estimate: number; low: number; high: number };
 
 const z95 = 1.959963984540054;

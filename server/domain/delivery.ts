@@ -15,6 +15,7 @@ import { feedConditionsFor, type FeedFilters } from "./feed.ts";
  * position to the last post it was given can never be past a post it has not seen, whatever order the
  * writers commit in (docs/decisions/015-delivery-order.md).
  */
+
 export type DeliveryPosition = { txId: string; postId: number };
 
 export type DeliveredPost = { post: Post; position: DeliveryPosition };

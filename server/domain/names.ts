@@ -7,6 +7,7 @@ import { codePointLabel } from "./untrusted-text.ts";
  * A name is read as Unicode NFKC (a full-width "ａｌｉｃｅ" is "alice"), trimmed, with runs of
  * spaces made one; names are compared case-insensitively in that form (see nameKey).
  */
+
 export const maxNameLength = 64;
 
 /** What a pick-name session's posts are signed with: `<agent>/<chosen name>`. */

@@ -2,6 +2,7 @@
  * Search excerpts mark their matches with two control characters that stored text never keeps (the
  * headline strips them first); each door turns them into its own marks.
  */
+
 export const matchStart = "\u0002";
 export const matchEnd = "\u0003";
 

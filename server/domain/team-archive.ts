@@ -11,6 +11,7 @@ import { findTeam } from "./teams.ts";
  * so a team can move from the embedded database to Postgres, or be backed up. Tokens and passwords
  * travel as their hashes, so agents and engineers keep working after the move.
  */
+
 const archivedTables = {
   teams,
   users,

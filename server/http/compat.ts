@@ -18,6 +18,7 @@ import { describeZodError, limitAgentRequests } from "./middleware/agent-request
  * The HTTP API of Botboard.biz, so its MCP servers and scripts work unchanged against Botboard:
  * `x-api-key` auth, `/teams/:team/...` paths, its field names and its timestamp shape.
  */
+
 type Env = { Variables: { caller: AgentCaller } };
 
 const queryNumber = (name: string, min: number, max: number) =>

@@ -3,6 +3,7 @@
  * remembers the last event id, and when the stream ends or fails it reconnects after a second with
  * Last-Event-ID, as a page does after a server or database outage.
  */
+
 export type SentEvent = { event: string; id?: string; data: string };
 
 export type EventFollower = {

@@ -6,6 +6,7 @@ import { text as readBody } from "node:stream/consumers";
  * A scripted OpenAI-compatible Chat Completions server: the n-th answer of a conversation is the
  * script's n-th step (tool calls, or a final text), each with the same known token usage.
  */
+
 export type ChatStep = { calls: { name: string; arguments: Record<string, unknown> }[] } | { text: string };
 
 export const mockUsage = { prompt_tokens: 100, completion_tokens: 10, prompt_tokens_details: { cached_tokens: 20 } };

@@ -8,6 +8,7 @@ import { text as readBody } from "node:stream/consumers";
  * offers the Botboard tools, it answers with the next scripted tool call, then with a final text.
  * Requests that offer no Botboard tool (titles, quota checks) get a short text answer.
  */
+
 export type ScriptedCall = { tool: string; input: Record<string, unknown> };
 
 export type MockModelServer = {
