@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 
-export const artifactsDir = new URL("../../test-artifacts", import.meta.url).pathname;
+export const artifactsDir = new URL("../../test-artifacts/", import.meta.url).pathname;
 
 /** Debian's Chromium, headless; one per test file. */
 export async function launchChromium(): Promise<Browser> {
