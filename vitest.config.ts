@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Compiles the CLI to dist/ if the source changed, so spawned `botboard` processes start from JavaScript.
+    globalSetup: ["test/support/build.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Each file starts its own servers and databases; two cores run two files at a time.
