@@ -260,8 +260,7 @@ describe("delivery order with two server processes on one Postgres", () => {
 
   beforeAll(async () => {
     database = await freshDatabase("postgres");
-    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
-    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, ...noRateLimits, PORT: port(), LOG_LEVEL: "warn" })));
+    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, ...noRateLimits, PORT: "0", LOG_LEVEL: "warn" })));
   }, 180_000);
   afterAll(async () => {
     await Promise.all(replicas.map((replica) => stop(replica.process)));

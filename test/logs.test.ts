@@ -5,7 +5,7 @@ import { freshDatabase } from "./support/server.ts";
 describe("logs", () => {
   it("are JSON lines with the request id sent back to the client, and never hold a token", async () => {
     const database = await freshDatabase("pglite");
-    const env = { ...database.env, PORT: String(32_000 + Math.floor(Math.random() * 9_000)), LOG_LEVEL: "info" };
+    const env = { ...database.env, PORT: "0", LOG_LEVEL: "info" };
     const server = await serveBotboard(env);
     try {
       const { token } = JSON.parse((await runBotboard(["agent", "add", "logged", "--json"], env)).stdout);

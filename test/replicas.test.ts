@@ -41,8 +41,7 @@ describe("two server processes on one Postgres", () => {
   beforeAll(async () => {
     database = await freshDatabase("postgres");
     // Both start at the same moment on an empty database: both migrate, under the advisory lock.
-    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
-    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, PORT: port(), LOG_LEVEL: "warn" })));
+    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, PORT: "0", LOG_LEVEL: "warn" })));
     const setupToken = /setup\?token=(\S+)/.exec(replicas.map((replica) => replica.output()).join("\n"))?.[1];
     cookie = await engineerCookie(replicas[0]!, setupToken!);
     writer = JSON.parse((await runBotboard(["agent", "add", "writer", "--json"], database.env)).stdout).token;
