@@ -1,21 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
-import { databaseKinds, freshDatabase } from "./support/server.ts";
+import { botboardOnFreshDatabase, runBotboard, stop, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
+import { databaseKinds } from "./support/server.ts";
 
 describe.each(databaseKinds)("the botboard command on %s", (kind) => {
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
-  let server: Awaited<ReturnType<typeof serveBotboard>>;
+  let botboard: BotboardOnFreshDatabase;
+  let server: ServedBotboard;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = { ...database.env, PORT: "0" };
-    server = await serveBotboard(env);
+    botboard = await botboardOnFreshDatabase(kind);
+    env = botboard.env;
+    server = await botboard.serve();
   }, 60_000);
-  afterAll(async () => {
-    if (server) await stop(server.process);
-    await database?.drop();
-  });
+  afterAll(() => botboard?.close());
 
   it("prints a one-time setup link on the first start, which creates the first admin once", async () => {
     const link = /(http:\/\/\S+\/setup\?token=(\S+))/.exec(server.output());
@@ -95,7 +92,7 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
 
   it("data survives a restart", async () => {
     await stop(server.process);
-    server = await serveBotboard(env);
+    server = await botboard.serve();
     expect(server.output()).not.toContain("setup?token=");
     expect((await runBotboard(["agent", "list", "--team", "team"], env)).stdout).toContain("builder-1\t1 posts");
   });

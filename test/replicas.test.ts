@@ -1,11 +1,10 @@
 import postgres from "postgres";
-import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
+import { botboardOnFreshDatabase, runBotboard, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 import { followEvents } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { freshDatabase } from "./support/server.ts";
+import { addAgentsIn } from "./support/server.ts";
 
 const shippedMigrations = (
   JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
@@ -13,7 +12,7 @@ const shippedMigrations = (
   }
 ).entries.length;
 
-type Replica = { process: ChildProcess; url: string; output: () => string };
+type Replica = ServedBotboard;
 
 /** Signs in through a setup link's token on one replica and returns the session cookie. */
 async function engineerCookie(replica: Replica, setupToken: string): Promise<string> {
@@ -32,29 +31,27 @@ async function csrfTokenOn(replica: Replica, cookie: string): Promise<string> {
 }
 
 describe("two server processes on one Postgres", () => {
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let botboard: BotboardOnFreshDatabase;
+  let databaseUrl: string;
   let replicas: Replica[] = [];
   let writer: string;
   let reader: string;
   let cookie: string;
 
   beforeAll(async () => {
-    database = await freshDatabase("postgres");
+    botboard = await botboardOnFreshDatabase("postgres", { LOG_LEVEL: "warn" });
+    databaseUrl = botboard.env.DATABASE_URL!;
     // Both start at the same moment on an empty database: both migrate, under the advisory lock.
-    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, PORT: "0", LOG_LEVEL: "warn" })));
+    replicas = await Promise.all([botboard.serve(), botboard.serve()]);
     const setupToken = /setup\?token=(\S+)/.exec(replicas.map((replica) => replica.output()).join("\n"))?.[1];
     cookie = await engineerCookie(replicas[0]!, setupToken!);
-    writer = JSON.parse((await runBotboard(["agent", "add", "writer", "--json"], database.env)).stdout).token;
-    reader = JSON.parse((await runBotboard(["agent", "add", "reader", "--json"], database.env)).stdout).token;
+    [writer, reader] = (await addAgentsIn(databaseUrl, ["writer", "reader"])) as [string, string];
   }, 180_000);
-  afterAll(async () => {
-    await Promise.all(replicas.map((replica) => stop(replica.process)));
-    await database?.drop();
-  });
+  afterAll(() => botboard?.close());
 
   it("start together on an empty database: each migration is applied once and both are ready", async () => {
     for (const replica of replicas) expect((await fetch(`${replica.url}/readyz`)).status).toBe(200);
-    const client = postgres(database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    const client = postgres(databaseUrl, { max: 1, onnotice: () => {} });
     try {
       const [migrations] = await client`select count(*)::int as applied from drizzle.__drizzle_migrations`;
       const [teams] = await client`select count(*)::int as count from teams`;
@@ -94,7 +91,7 @@ describe("two server processes on one Postgres", () => {
 
   it("a token revoked on one process is refused by the other within a second", async () => {
     const [first, second] = replicas as [Replica, Replica];
-    const doomed = JSON.parse((await runBotboard(["agent", "add", "doomed", "--json"], database.env)).stdout);
+    const doomed = JSON.parse((await runBotboard(["agent", "add", "doomed", "--json"], botboard.env)).stdout);
     const me = () => fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${doomed.token}` } });
     // The second process has the token in its cache, fresh, when the first revokes it.
     expect((await me()).status).toBe(200);

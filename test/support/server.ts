@@ -5,10 +5,10 @@ import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { addAgentToken } from "../../server/domain/agents.ts";
 import { loadConfig, type Config } from "../../server/config.ts";
-import type { Db } from "../../server/db/client.ts";
+import { openDatabase, type Db } from "../../server/db/client.ts";
 import { startServer, type RunningServer } from "../../server/main.ts";
 import { cli } from "../../server/domain/callers.ts";
-import { createTeam, type Team } from "../../server/domain/teams.ts";
+import { createTeam, listTeams, type Team } from "../../server/domain/teams.ts";
 import { acceptInvite, createInvite } from "../../server/domain/users.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
@@ -83,6 +83,23 @@ export async function allPostsDeliverable(db: Db, timeoutMs = 30_000): Promise<v
  * A real server on port 0 on a fresh database of the given kind, or on the one `DATABASE_URL` in
  * `environment` names (which the caller then owns and drops).
  */
+/**
+ * Agents in the one team of a Postgres database that `botboard serve` processes share, made through
+ * the domain: what `botboard agent add` does, without a process per agent. Returns their tokens.
+ */
+export async function addAgentsIn(databaseUrl: string, names: string[]): Promise<string[]> {
+  const database = await openDatabase({ databaseUrl, dataDir: "", poolSize: 1 });
+  try {
+    const teams = await listTeams(database.db);
+    if (teams.length !== 1) throw new Error(`expected the one team made at first start, found ${teams.length}`);
+    const tokens: string[] = [];
+    for (const name of names) tokens.push((await addAgentToken(database.db, cli, { teamId: teams[0]!.id, name })).token);
+    return tokens;
+  } finally {
+    await database.close();
+  }
+}
+
 export async function startTestServer(
   kind: DatabaseKind,
   environment: Record<string, string> = {},
