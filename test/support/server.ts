@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
@@ -40,10 +40,18 @@ export type TestServer = RunningServer & {
   replica(environment?: Record<string, string>): Promise<RunningServer>;
 };
 
-/** A fresh database for one test file: a temporary PGlite folder, or a new Postgres database. */
+/** Names the migrated PGlite database that the global set-up makes for fresh ones to copy. */
+export const pgliteTemplateVariable = "BOTBOARD_TEST_PGLITE_TEMPLATE";
+
+/**
+ * A fresh database for one test file: a temporary PGlite folder (a copy of the global set-up's
+ * migrated one, when there is one), or a new, empty Postgres database.
+ */
 export async function freshDatabase(kind: DatabaseKind): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
   if (kind === "pglite") {
     const dataDir = mkdtempSync(join(tmpdir(), "botboard-test-"));
+    const template = process.env[pgliteTemplateVariable];
+    if (template) cpSync(template, dataDir, { recursive: true });
     return { env: { BOTBOARD_DATA_DIR: dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
   const admin = postgres(adminPostgresUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
