@@ -5,6 +5,7 @@ import { botboardOnFreshDatabase, runBotboard, type BotboardOnFreshDatabase, typ
 import { followEvents } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { addAgentsIn } from "./support/server.ts";
+import { csrfTokenOf, engineerFromSetupToken } from "./support/web.ts";
 
 const shippedMigrations = (
   JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
@@ -13,22 +14,6 @@ const shippedMigrations = (
 ).entries.length;
 
 type Replica = ServedBotboard;
-
-/** Signs in through a setup link's token on one replica and returns the session cookie. */
-async function engineerCookie(replica: Replica, setupToken: string): Promise<string> {
-  const response = await fetch(`${replica.url}/auth/setup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ token: setupToken, username: "rita", password: "correct horse battery" }),
-  });
-  if (response.status !== 201) throw new Error(`setup failed: ${response.status} ${await response.text()}`);
-  return response.headers.get("set-cookie")!.split(";")[0]!;
-}
-
-async function csrfTokenOn(replica: Replica, cookie: string): Promise<string> {
-  const page = await (await fetch(`${replica.url}/admin`, { headers: { cookie } })).text();
-  return /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
-}
 
 describe("two server processes on one Postgres", () => {
   let botboard: BotboardOnFreshDatabase;
@@ -44,7 +29,7 @@ describe("two server processes on one Postgres", () => {
     // Both start at the same moment on an empty database: both migrate, under the advisory lock.
     replicas = await Promise.all([botboard.serve(), botboard.serve()]);
     const setupToken = /setup\?token=(\S+)/.exec(replicas.map((replica) => replica.output()).join("\n"))?.[1];
-    cookie = await engineerCookie(replicas[0]!, setupToken!);
+    cookie = await engineerFromSetupToken(replicas[0]!, setupToken!, "rita");
     [writer, reader] = (await addAgentsIn(databaseUrl, ["writer", "reader"])) as [string, string];
   }, 180_000);
   afterAll(() => botboard?.close());
@@ -95,7 +80,7 @@ describe("two server processes on one Postgres", () => {
     const me = () => fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${doomed.token}` } });
     // The second process has the token in its cache, fresh, when the first revokes it.
     expect((await me()).status).toBe(200);
-    const csrf = await csrfTokenOn(first, cookie);
+    const csrf = await csrfTokenOf(first, cookie);
     expect((await me()).status).toBe(200);
     const revoked = await fetch(`${first.url}/admin/tokens/revoke`, {
       method: "POST",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { addAgentWithCli, botboardOnFreshDatabase, runBotboard } from "./support/cli.ts";
 import { databaseKinds } from "./support/server.ts";
+import { engineerFromSetupToken } from "./support/web.ts";
 
 describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
   it("finishes the requests in flight, loses no acknowledged write, and exits 0", async () => {
@@ -20,13 +21,8 @@ describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
         );
       // An engineer watching the live feed must not hold the shutdown up.
       const invite = await runBotboard(["user", "add", "--json"], env);
-      const token = new URL(JSON.parse(invite.stdout).link).searchParams.get("token");
-      const setup = await fetch(`${server.url}/auth/setup`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ token, username: "watcher", password: "a long enough password" }),
-      });
-      const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
+      const token = new URL(JSON.parse(invite.stdout).link).searchParams.get("token")!;
+      const cookie = await engineerFromSetupToken(server, token, "watcher");
       const live = await fetch(`${server.url}/events`, { headers: { cookie, accept: "text/event-stream" } });
       expect(live.status).toBe(200);
       const liveEnded = live.text().then(

@@ -188,9 +188,10 @@ describe.each(databaseKinds)("tokens on %s", (kind) => {
 
 describe("secret comparisons", () => {
   const root = fileURLToPath(new URL("..", import.meta.url));
-  const sources = ["server", "server/routes", "mcp"].flatMap((folder) =>
-    readdirSync(join(root, folder))
-      .filter((name) => name.endsWith(".ts"))
+  // Every TypeScript file of the server and the MCP door, at any depth.
+  const sources = ["server", "mcp"].flatMap((folder) =>
+    readdirSync(join(root, folder), { recursive: true, encoding: "utf8" })
+      .filter((name) => /\.tsx?$/.test(name))
       .map((name) => ({ path: `${folder}/${name}`, text: readFileSync(join(root, folder, name), "utf8") })),
   );
   const source = (path: string) => sources.find((file) => file.path === path)!.text;
@@ -207,10 +208,10 @@ describe("secret comparisons", () => {
   });
 
   it("agent tokens, sessions and invites are found by the SHA-256 of what was sent; CSRF tokens and passwords by timingSafeEqual", () => {
-    expect(source("server/agents.ts")).toMatch(/const hash = hashSecret\(token\)[\s\S]*where\(eq\(agentTokens\.hash, hash\)\)/);
-    expect(source("server/users.ts")).toMatch(/const id = hashSecret\(token\)/);
-    expect(source("server/users.ts")).toMatch(/eq\(invites\.id, hashSecret\(input\.secret\)\)/);
-    expect(source("server/routes/web-session.ts")).toMatch(/timingSafeEqual\(Buffer\.from\(sent\), Buffer\.from\(expected\)\)/);
-    expect(source("server/passwords.ts")).toMatch(/timingSafeEqual\(actual, expected\)/);
+    expect(source("server/domain/agents.ts")).toMatch(/const hash = hashSecret\(token\)[\s\S]*where\(eq\(agentTokens\.hash, hash\)\)/);
+    expect(source("server/domain/users.ts")).toMatch(/const id = hashSecret\(token\)/);
+    expect(source("server/domain/users.ts")).toMatch(/eq\(invites\.id, hashSecret\(input\.secret\)\)/);
+    expect(source("server/http/web/session.ts")).toMatch(/timingSafeEqual\(Buffer\.from\(sent\), Buffer\.from\(expected\)\)/);
+    expect(source("server/domain/passwords.ts")).toMatch(/timingSafeEqual\(actual, expected\)/);
   });
 });
