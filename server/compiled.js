@@ -4,8 +4,8 @@
 //
 //   node server/compiled.js             builds dist/
 //   node server/compiled.js --if-stale  builds only when a source file changed since the last build
-//   node server/compiled.js --optional  as the first, but without TypeScript (a production install) it
-//                                       says so and leaves `botboard` running from source
+//   node server/compiled.js --optional  without TypeScript (a production install), says so and leaves
+//                                       `botboard` running from source (npm install runs both flags)
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
