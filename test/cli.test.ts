@@ -109,19 +109,11 @@ describe("configuration", () => {
   });
 
   it("every command has --help", async () => {
-    for (const command of [
-      [],
-      ["serve"],
-      ["agent"],
-      ["agent", "add"],
-      ["agent", "revoke"],
-      ["user", "add"],
-      ["team", "add"],
-      ["migrate"],
-    ]) {
-      const result = await runBotboard([...command, "--help"], {});
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain("Usage: botboard");
+    const commands = [[], ["serve"], ["agent"], ["agent", "add"], ["agent", "revoke"], ["user", "add"], ["team", "add"], ["migrate"]];
+    const results = await Promise.all(commands.map((command) => runBotboard([...command, "--help"], {})));
+    for (const [index, result] of results.entries()) {
+      expect(result.code, commands[index]!.join(" ")).toBe(0);
+      expect(result.stdout, commands[index]!.join(" ")).toContain("Usage: botboard");
     }
   });
 });
