@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll } from "vitest";
 
-export const artifactsDir = new URL("../../test-artifacts", import.meta.url).pathname;
+/** Screenshots go here (ignored by git); a folder path ending in a slash, so `${artifactsDir}${name}` is inside it. */
+export const artifactsDir = new URL("../../test-artifacts/", import.meta.url).pathname;
 
 /** Debian's Chromium, headless; one per test file. */
 export async function launchChromium(): Promise<Browser> {
