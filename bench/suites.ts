@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { projectPath } from "../server/project-root.ts";
 
 /**
  * A task suite: the builtin tasks in bench/tasks, or a folder in the Exercism practice-exercise
@@ -28,7 +28,7 @@ export type BenchTask = {
 
 export type Suite = { name: string; path: string; tasks: BenchTask[] };
 
-export const builtinSuitePath = fileURLToPath(new URL("./tasks", import.meta.url));
+export const builtinSuitePath = projectPath("bench", "tasks");
 
 const taskJsonSchema = z.object({
   title: z.string().min(1),
@@ -81,7 +81,7 @@ function loadBuiltinTask(folder: string): BenchTask {
 }
 
 /** The vitest shipped with Botboard runs Exercism's Jest-style JavaScript specs (describe/test/expect). */
-const vitestCli = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));
+const vitestCli = projectPath("node_modules", "vitest", "vitest.mjs");
 
 /** A task's test command may start with `vitest`: the one shipped with Botboard (workspaces have no node_modules). */
 function withShippedVitest(command: string[]): string[] {

@@ -1,22 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
-import { databaseKinds, freshDatabase } from "./support/server.ts";
+import { botboardOnFreshDatabase, runBotboard, stop, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
+import { databaseKinds } from "./support/server.ts";
 
 describe.each(databaseKinds)("the botboard command on %s", (kind) => {
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
-  let server: Awaited<ReturnType<typeof serveBotboard>>;
+  let botboard: BotboardOnFreshDatabase;
+  let server: ServedBotboard;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    database = await freshDatabase(kind);
-    const port = String(20_000 + Math.floor(Math.random() * 20_000));
-    env = { ...database.env, PORT: port };
-    server = await serveBotboard(env);
+    botboard = await botboardOnFreshDatabase(kind);
+    env = botboard.env;
+    server = await botboard.serve();
   }, 60_000);
-  afterAll(async () => {
-    if (server) await stop(server.process);
-    await database?.drop();
-  });
+  afterAll(() => botboard?.close());
 
   it("prints a one-time setup link on the first start, which creates the first admin once", async () => {
     const link = /(http:\/\/\S+\/setup\?token=(\S+))/.exec(server.output());
@@ -109,7 +105,7 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
 
   it("data survives a restart", async () => {
     await stop(server.process);
-    server = await serveBotboard(env);
+    server = await botboard.serve();
     expect(server.output()).not.toContain("setup?token=");
     expect((await runBotboard(["agent", "list", "--team", "team"], env)).stdout).toContain("builder-1\t1 posts");
   });
@@ -126,19 +122,11 @@ describe("configuration", () => {
   });
 
   it("every command has --help", async () => {
-    for (const command of [
-      [],
-      ["serve"],
-      ["agent"],
-      ["agent", "add"],
-      ["agent", "revoke"],
-      ["user", "add"],
-      ["team", "add"],
-      ["migrate"],
-    ]) {
-      const result = await runBotboard([...command, "--help"], {});
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain("Usage: botboard");
+    const commands = [[], ["serve"], ["agent"], ["agent", "add"], ["agent", "revoke"], ["user", "add"], ["team", "add"], ["migrate"]];
+    const results = await Promise.all(commands.map((command) => runBotboard([...command, "--help"], {})));
+    for (const [index, result] of results.entries()) {
+      expect(result.code, commands[index]!.join(" ")).toBe(0);
+      expect(result.stdout, commands[index]!.join(" ")).toContain("Usage: botboard");
     }
   });
 });

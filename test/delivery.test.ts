@@ -1,13 +1,12 @@
-import type { ChildProcess } from "node:child_process";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../server/db/client.ts";
 import { realignDeliveryOrder } from "../server/domain/delivery.ts";
 import type { Team } from "../server/domain/teams.ts";
-import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
+import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { allPostsDeliverable, databaseKinds, freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
+import { addAgentsIn, allPostsDeliverable, databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const noRateLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
 
@@ -255,24 +254,22 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
 });
 
 describe("delivery order with two server processes on one Postgres", () => {
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
-  let replicas: { process: ChildProcess; url: string }[] = [];
+  let botboard: BotboardOnFreshDatabase;
+  let replicas: ServedBotboard[] = [];
 
   beforeAll(async () => {
-    database = await freshDatabase("postgres");
-    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
-    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, ...noRateLimits, PORT: port(), LOG_LEVEL: "warn" })));
+    botboard = await botboardOnFreshDatabase("postgres", { ...noRateLimits, LOG_LEVEL: "warn" });
+    replicas = await Promise.all([botboard.serve(), botboard.serve()]);
   }, 180_000);
-  afterAll(async () => {
-    await Promise.all(replicas.map((replica) => stop(replica.process)));
-    await database?.drop();
-  });
+  afterAll(() => botboard?.close());
 
   it("16 writers split over both processes, pollers of one reader on both: each post arrives once", async () => {
-    const add = async (name: string) =>
-      JSON.parse((await runBotboard(["agent", "add", name, "--json"], database.env)).stdout).token as string;
-    const tokens = await Promise.all(Array.from({ length: 16 }, (_, index) => add(`writer-${index}`)));
-    const reader = await add("reader");
+    const databaseUrl = botboard.env.DATABASE_URL!;
+    const tokens = await addAgentsIn(
+      databaseUrl,
+      Array.from({ length: 16 }, (_, index) => `writer-${index}`),
+    );
+    const [reader] = (await addAgentsIn(databaseUrl, ["reader"])) as [string];
     const [one, two] = [replicas[0]!, replicas[1]!];
     const pollers = [restPoller(one.url, reader, 30), restPoller(two.url, reader, 70), (await mcpPoller(two.url, reader, 50)).poll];
     expect((await pollers[0]!()).ids).toEqual([]);
@@ -283,7 +280,7 @@ describe("delivery order with two server processes on one Postgres", () => {
       post: restPoster(() => (turn++ % 2 === 0 ? one.url : two.url)),
       pollers,
       settled: async () => {
-        const opened = await openDatabase({ databaseUrl: database.env.DATABASE_URL, dataDir: "", poolSize: 1 });
+        const opened = await openDatabase({ databaseUrl, dataDir: "", poolSize: 1 });
         try {
           await allPostsDeliverable(opened.db);
         } finally {

@@ -1,27 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
-import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+import { startProxiedTestServer, type ProxiedTestServer, type TestServer } from "./support/server.ts";
+import type { TcpProxy } from "./support/tcp-proxy.ts";
 
 describe("when Postgres goes away and comes back", () => {
+  let proxied: ProxiedTestServer;
   let proxy: TcpProxy;
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
   let server: TestServer;
   let token: string;
 
   beforeAll(async () => {
-    database = await freshDatabase("postgres");
-    const direct = new URL(database.env.DATABASE_URL!);
-    proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
-    direct.port = String(proxy.port);
-    // startTestServer makes its own database; reuse ours, reached through the proxy.
-    server = await startTestServer("postgres", { DATABASE_URL: direct.toString() });
+    proxied = await startProxiedTestServer();
+    ({ server, proxy } = proxied);
     token = await server.agent(await server.team("faults"), "survivor");
   });
-  afterAll(async () => {
-    await server?.close().catch(() => undefined);
-    await proxy?.close();
-    await database?.drop();
-  });
+  afterAll(() => proxied?.close());
 
   const post = (content: string) => server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) });
 

@@ -1,12 +1,12 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../server/config.ts";
-import { startServer, type RunningServer } from "../server/main.ts";
+import type { RunningServer } from "../server/main.ts";
+import { forgetCachedTokens } from "../server/domain/agents.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { launchChromium } from "./support/browser.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
+import { startProxiedTestServer, type ProxiedTestServer, type TestServer } from "./support/server.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 
 const eventuallyMs = 15_000;
@@ -24,7 +24,7 @@ async function eventually<T>(attempt: () => Promise<T | undefined>, what: string
 const postIdsIn = (feed: EventFollower) => feed.events.filter((event) => event.event === "post").map((event) => Number(event.id));
 
 describe("Postgres cut off from a running server (live feeds, MCP, other processes)", () => {
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let proxied: ProxiedTestServer;
   let proxy: TcpProxy;
   /** Reaches Postgres through the proxy, which the test cuts. */
   let server: TestServer;
@@ -35,22 +35,16 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
   let cookie: string;
 
   beforeAll(async () => {
-    database = await freshDatabase("postgres");
-    const direct = new URL(database.env.DATABASE_URL!);
-    proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
-    const proxied = new URL(direct);
-    proxied.port = String(proxy.port);
-    server = await startTestServer("postgres", { DATABASE_URL: proxied.toString() });
-    other = await startServer(loadConfig({ PORT: "0", LOG_LEVEL: "silent", DATABASE_URL: direct.toString() }));
+    proxied = await startProxiedTestServer();
+    ({ server, proxy } = proxied);
+    other = await server.replica({ DATABASE_URL: proxied.directUrl, LOG_LEVEL: "silent" });
     team = await server.team("outage");
     token = await server.agent(team, "writer");
     cookie = await server.engineer(team, "watcher");
   }, 120_000);
   afterAll(async () => {
     await other?.close();
-    await server?.close().catch(() => undefined);
-    await proxy?.close();
-    await database?.drop();
+    await proxied?.close();
   });
 
   const postThrough = async (url: string, content: string): Promise<number> => {
@@ -74,7 +68,7 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
     await proxy.cut();
     // The second feed's browser loses its connection during the outage and comes back later with Last-Event-ID.
     reconnects.close();
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the token cache, so auth needs the database
+    forgetCachedTokens(); // as a second later, when the token cache has expired: auth needs the database
 
     const doors: [string, () => Promise<Response>][] = [
       [
@@ -166,7 +160,7 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
 
   it("a client that hangs up mid-request leaves no half post, and announces only what committed", async () => {
     const notified: number[] = [];
-    const listener = postgres(database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    const listener = postgres(proxied.directUrl, { max: 1, onnotice: () => {} });
     await listener.listen("botboard_events", (payload) => notified.push(Number(JSON.parse(payload).postId)));
     try {
       const attempts = 40;

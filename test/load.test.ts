@@ -34,9 +34,10 @@ describe("the load benchmark's quick mode", () => {
         expect(targets).toContain(`${database}: ${target}`);
       }
     }
+    // Quick rounds last a second: their speed means nothing (on a busy machine a round may finish no
+    // request), so only failures count here.
     for (const measurement of report.measurements) {
       expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
-      expect(measurement.requestsPerSecond, `${measurement.database} ${measurement.target}`).toBeGreaterThan(0);
     }
     // Per database: four throughput ratios, two one-client latencies, read_new's backlog ratio, the live feed's p99 and memory.
     expect(report.checks).toHaveLength(18);

@@ -1,14 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
-import { freshDatabase } from "./support/server.ts";
+import { addAgentWithCli, botboardOnFreshDatabase } from "./support/cli.ts";
 
 describe("logs", () => {
   it("are JSON lines with the request id sent back to the client, and never hold a token", async () => {
-    const database = await freshDatabase("pglite");
-    const env = { ...database.env, PORT: String(32_000 + Math.floor(Math.random() * 9_000)), LOG_LEVEL: "info" };
-    const server = await serveBotboard(env);
+    const botboard = await botboardOnFreshDatabase("pglite", { LOG_LEVEL: "info" });
     try {
-      const { token } = JSON.parse((await runBotboard(["agent", "add", "logged", "--json"], env)).stdout);
+      const server = await botboard.serve();
+      const token = await addAgentWithCli("logged", botboard.env);
       const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
       const posted = await fetch(`${server.url}/api/v1/posts`, {
         method: "POST",
@@ -18,8 +16,9 @@ describe("logs", () => {
       const requestId = posted.headers.get("x-request-id");
       expect(requestId).toBeTruthy();
       await fetch(`${server.url}/api/v1/posts?limit=0`, { headers });
-      await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}x` } });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const last = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}x` } });
+      // Lines are written in order, so once the last request's line is out, so are the others.
+      await server.waitForOutput(`"requestId":"${last.headers.get("x-request-id")}"`);
 
       const lines = server
         .output()
@@ -32,8 +31,7 @@ describe("logs", () => {
       expect(lines.map((line) => line.status)).toEqual(expect.arrayContaining([201, 400, 401]));
       expect(server.output()).not.toContain(token.slice(3));
     } finally {
-      await stop(server.process);
-      await database.drop();
+      await botboard.close();
     }
   });
 });

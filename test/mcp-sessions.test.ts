@@ -1,8 +1,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../server/config.ts";
-import { startServer, type RunningServer } from "../server/main.ts";
+import type { RunningServer } from "../server/main.ts";
 import { callTool } from "./support/mcp.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
@@ -13,7 +12,7 @@ describe("MCP behind a load balancer: two server processes on one Postgres", () 
 
   beforeAll(async () => {
     first = await startTestServer("postgres");
-    second = await startServer(loadConfig({ PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: first.config.databaseUrl! }));
+    second = await first.replica();
   });
   afterAll(async () => {
     await second?.close();

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,16 +6,15 @@ import { toolNames } from "../mcp/server.ts";
 import { revokeAgentTokens } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
 import type { Team } from "../server/domain/teams.ts";
+import { botboardBin } from "./support/cli.ts";
 import { callTool } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-
-const botboard = fileURLToPath(new URL("../server/botboard.js", import.meta.url));
 
 /** Spawns `botboard mcp` as a coding agent would, talking MCP over its stdin and stdout. */
 async function spawnStdio(environment: Record<string, string>, args: string[] = []): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [botboard, "mcp", ...args],
+    args: [botboardBin, "mcp", ...args],
     env: { PATH: process.env.PATH ?? "", ...environment },
     stderr: "pipe",
   });
@@ -80,8 +78,11 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
   it("refuses to start without a token or with a bad one, saying why on stderr and nothing on stdout", async () => {
     const run = (environment: Record<string, string>) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [botboard, "mcp"], { env: { PATH: process.env.PATH ?? "", ...environment } }, (error, stdout, stderr) =>
-          resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          [botboardBin, "mcp"],
+          { env: { PATH: process.env.PATH ?? "", ...environment } },
+          (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
         );
       });
     const missing = await run({ BOTBOARD_URL: server.url });

@@ -65,10 +65,21 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
 
     it("MCP: a tool call over the limit is an isError result saying when to retry, and works after that wait", async () => {
       const token = await server.agent(team, "mcp-agent");
-      // Connecting takes the three tries: initialize, its notification, and the client's GET for a stream.
-      const client = await connectMcp(server.url, token);
+      // Connecting takes the three tries: initialize, its notification, and the client's GET for a
+      // stream, which it sends on its own once connected; the test waits for that GET's answer.
+      let streamAnswered: (() => void) | undefined;
+      const streamRequested = new Promise<void>((resolve) => (streamAnswered = resolve));
+      const client = await connectMcp(server.url, token, {
+        fetch: async (input, init) => {
+          try {
+            return await fetch(input, init);
+          } finally {
+            if (init?.method === "GET") streamAnswered!();
+          }
+        },
+      });
       try {
-        await sleep(200);
+        await streamRequested;
         const refused = await callTool(client, "create_post", { content: "one too many" });
         expect(refused.isError).toBe(true);
         expect(refused.text).toMatch(/^Too many requests with this token\. Wait \d+ seconds? and try again\.$/);

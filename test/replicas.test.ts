@@ -1,11 +1,11 @@
 import postgres from "postgres";
-import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
+import { botboardOnFreshDatabase, runBotboard, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 import { followEvents } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { freshDatabase } from "./support/server.ts";
+import { addAgentsIn } from "./support/server.ts";
+import { csrfTokenOf, engineerFromSetupToken } from "./support/web.ts";
 
 const shippedMigrations = (
   JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as {
@@ -13,49 +13,30 @@ const shippedMigrations = (
   }
 ).entries.length;
 
-type Replica = { process: ChildProcess; url: string; output: () => string };
-
-/** Signs in through a setup link's token on one replica and returns the session cookie. */
-async function engineerCookie(replica: Replica, setupToken: string): Promise<string> {
-  const response = await fetch(`${replica.url}/auth/setup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ token: setupToken, username: "rita", password: "correct horse battery" }),
-  });
-  if (response.status !== 201) throw new Error(`setup failed: ${response.status} ${await response.text()}`);
-  return response.headers.get("set-cookie")!.split(";")[0]!;
-}
-
-async function csrfTokenOn(replica: Replica, cookie: string): Promise<string> {
-  const page = await (await fetch(`${replica.url}/admin`, { headers: { cookie } })).text();
-  return /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
-}
+type Replica = ServedBotboard;
 
 describe("two server processes on one Postgres", () => {
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let botboard: BotboardOnFreshDatabase;
+  let databaseUrl: string;
   let replicas: Replica[] = [];
   let writer: string;
   let reader: string;
   let cookie: string;
 
   beforeAll(async () => {
-    database = await freshDatabase("postgres");
+    botboard = await botboardOnFreshDatabase("postgres", { LOG_LEVEL: "warn" });
+    databaseUrl = botboard.env.DATABASE_URL!;
     // Both start at the same moment on an empty database: both migrate, under the advisory lock.
-    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
-    replicas = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, PORT: port(), LOG_LEVEL: "warn" })));
+    replicas = await Promise.all([botboard.serve(), botboard.serve()]);
     const setupToken = /setup\?token=(\S+)/.exec(replicas.map((replica) => replica.output()).join("\n"))?.[1];
-    cookie = await engineerCookie(replicas[0]!, setupToken!);
-    writer = JSON.parse((await runBotboard(["agent", "add", "writer", "--json"], database.env)).stdout).token;
-    reader = JSON.parse((await runBotboard(["agent", "add", "reader", "--json"], database.env)).stdout).token;
+    cookie = await engineerFromSetupToken(replicas[0]!, setupToken!, "rita");
+    [writer, reader] = (await addAgentsIn(databaseUrl, ["writer", "reader"])) as [string, string];
   }, 180_000);
-  afterAll(async () => {
-    await Promise.all(replicas.map((replica) => stop(replica.process)));
-    await database?.drop();
-  });
+  afterAll(() => botboard?.close());
 
   it("start together on an empty database: each migration is applied once and both are ready", async () => {
     for (const replica of replicas) expect((await fetch(`${replica.url}/readyz`)).status).toBe(200);
-    const client = postgres(database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    const client = postgres(databaseUrl, { max: 1, onnotice: () => {} });
     try {
       const [migrations] = await client`select count(*)::int as applied from drizzle.__drizzle_migrations`;
       const [teams] = await client`select count(*)::int as count from teams`;
@@ -95,11 +76,11 @@ describe("two server processes on one Postgres", () => {
 
   it("a token revoked on one process is refused by the other within a second", async () => {
     const [first, second] = replicas as [Replica, Replica];
-    const doomed = JSON.parse((await runBotboard(["agent", "add", "doomed", "--json"], database.env)).stdout);
+    const doomed = JSON.parse((await runBotboard(["agent", "add", "doomed", "--json"], botboard.env)).stdout);
     const me = () => fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${doomed.token}` } });
     // The second process has the token in its cache, fresh, when the first revokes it.
     expect((await me()).status).toBe(200);
-    const csrf = await csrfTokenOn(first, cookie);
+    const csrf = await csrfTokenOf(first, cookie);
     expect((await me()).status).toBe(200);
     const revoked = await fetch(`${first.url}/admin/tokens/revoke`, {
       method: "POST",

@@ -1,14 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { runBotboard, serveBotboard } from "./support/cli.ts";
-import { databaseKinds, freshDatabase } from "./support/server.ts";
+import { addAgentWithCli, botboardOnFreshDatabase, runBotboard } from "./support/cli.ts";
+import { databaseKinds } from "./support/server.ts";
+import { engineerFromSetupToken } from "./support/web.ts";
 
 describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
   it("finishes the requests in flight, loses no acknowledged write, and exits 0", async () => {
-    const database = await freshDatabase(kind);
-    const env = { ...database.env, PORT: String(33_000 + Math.floor(Math.random() * 9_000)) };
+    const botboard = await botboardOnFreshDatabase(kind);
+    const { env } = botboard;
     try {
-      const server = await serveBotboard(env);
-      const { token: agentToken } = JSON.parse((await runBotboard(["agent", "add", "drainer", "--json"], env)).stdout);
+      const server = await botboard.serve();
+      const agentToken = await addAgentWithCli("drainer", env);
       const send = (index: number) =>
         fetch(`${server.url}/api/v1/posts`, {
           method: "POST",
@@ -20,13 +21,8 @@ describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
         );
       // An engineer watching the live feed must not hold the shutdown up.
       const invite = await runBotboard(["user", "add", "--json"], env);
-      const token = new URL(JSON.parse(invite.stdout).link).searchParams.get("token");
-      const setup = await fetch(`${server.url}/auth/setup`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ token, username: "watcher", password: "a long enough password" }),
-      });
-      const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
+      const token = new URL(JSON.parse(invite.stdout).link).searchParams.get("token")!;
+      const cookie = await engineerFromSetupToken(server, token, "watcher");
       const live = await fetch(`${server.url}/events`, { headers: { cookie, accept: "text/event-stream" } });
       expect(live.status).toBe(200);
       const liveEnded = live.text().then(
@@ -46,18 +42,14 @@ describe.each(databaseKinds)("SIGTERM on %s", (kind) => {
       const acknowledged = results.flatMap((result) => (result.id ? [result.id] : []));
       expect(acknowledged.length).toBeGreaterThan(0);
 
-      const again = await serveBotboard(env);
-      try {
-        const page = await (
-          await fetch(`${again.url}/api/v1/posts?limit=100`, { headers: { authorization: `Bearer ${agentToken}` } })
-        ).json();
-        const stored = new Set(page.posts.map((post: { id: number }) => post.id));
-        expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
-      } finally {
-        again.process.kill("SIGTERM");
-      }
+      const again = await botboard.serve();
+      const page = await (
+        await fetch(`${again.url}/api/v1/posts?limit=100`, { headers: { authorization: `Bearer ${agentToken}` } })
+      ).json();
+      const stored = new Set(page.posts.map((post: { id: number }) => post.id));
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
     } finally {
-      await database.drop();
+      await botboard.close();
     }
   }, 60_000);
 });

@@ -111,7 +111,9 @@ describe("tokens across two server processes on one Postgres", () => {
     } finally {
       await client.close();
     }
-    await sleep(300);
+    // Log lines are written in order: once a last request's line is out, every earlier one is too.
+    const last = await fetch(`${second.url}/healthz`);
+    await second.waitForOutput(`"requestId":"${last.headers.get("x-request-id")}"`);
 
     expect(bodies.map((body) => body.slice(0, 3))).toEqual(expect.arrayContaining(["201", "400", "401", "403"]));
     for (const secret of [token.slice(3), madeUp.slice(3)]) {
@@ -186,9 +188,10 @@ describe.each(databaseKinds)("tokens on %s", (kind) => {
 
 describe("secret comparisons", () => {
   const root = fileURLToPath(new URL("..", import.meta.url));
+  // Every TypeScript file of the server and the MCP door, at any depth.
   const sources = ["server", "mcp"].flatMap((folder) =>
     readdirSync(join(root, folder), { recursive: true, encoding: "utf8" })
-      .filter((name) => name.endsWith(".ts"))
+      .filter((name) => /\.tsx?$/.test(name))
       .map((name) => ({ path: `${folder}/${name}`, text: readFileSync(join(root, folder, name), "utf8") })),
   );
   const source = (path: string) => sources.find((file) => file.path === path)!.text;

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Team } from "../server/domain/teams.ts";
-import { launchChromium, screenshotBothSchemes, watchPage, type PageWatch } from "./support/browser.ts";
+import { chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const chromium = chromiumForThisFile();
 
 describe.each(databaseKinds)("agents and admin pages in Chromium on %s", (kind) => {
   let server: TestServer;
@@ -22,21 +24,16 @@ describe.each(databaseKinds)("agents and admin pages in Chromium on %s", (kind) 
   const shot = (name: string) => screenshotBothSchemes(page, `${kind}-${name}`);
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(kind), launchChromium()]);
+    [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
     team = await server.team("alpha");
     alice = await server.agent(team, "alice");
     bob = await server.agent(team, "bob");
     await post(alice, { content: "Found the flaky test: port reuse.", tags: ["finding"] });
     await post(bob, { content: "Working on the locale fix." });
-    const cookie = await server.engineer(team, "ann");
-    const [name, value] = cookie.split("=");
-    context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
-    await context.addCookies([{ name: name!, value: value!, url: server.url }]);
-    page = await context.newPage();
-    watch = watchPage(page);
+    ({ context, page, watch } = await openPage(browser, { cookie: await server.engineer(team, "ann"), url: server.url }));
   });
   afterAll(async () => {
-    await browser?.close();
+    await context?.close();
     await server?.close();
   });
 

@@ -3,10 +3,12 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { cli } from "../server/domain/callers.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { createInvite } from "../server/domain/users.ts";
-import { artifactsDir, launchChromium, screenshotBothSchemes, watchPage, type PageWatch } from "./support/browser.ts";
+import { artifactsDir, chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const password = "a long enough password";
+
+const chromium = chromiumForThisFile();
 
 describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
   let server: TestServer;
@@ -26,16 +28,14 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
   const shot = (name: string) => screenshotBothSchemes(page, `${kind}-${name}`);
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(kind), launchChromium()]);
+    [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
     team = await server.team("alpha");
     alice = await server.agent(team, "alice");
     bob = await server.agent(team, "bob");
-    context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
-    page = await context.newPage();
-    watch = watchPage(page);
+    ({ context, page, watch } = await openPage(browser));
   });
   afterAll(async () => {
-    await browser?.close();
+    await context?.close();
     await server?.close();
   });
 

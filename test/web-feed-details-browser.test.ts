@@ -1,17 +1,20 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Team } from "../server/domain/teams.ts";
-import { artifactsDir, launchChromium, watchPage, type PageWatch } from "./support/browser.ts";
+import { artifactsDir, chromiumForThisFile, openPage, type PageWatch } from "./support/browser.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 type McpPost = { id: number; author: string; kind: "agent" | "human"; content: string };
 
+const chromium = chromiumForThisFile();
+
 /** Issue 5 in Chromium, beyond web-feed-browser: MCP both ways, live reply counts, the pill's count, colours, keyboard, phones. */
 describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
   let server: TestServer;
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   let watch: PageWatch;
   let team: Team;
@@ -29,22 +32,17 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
   };
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(kind), launchChromium()]);
+    [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
     team = await server.team("alpha");
     [alice, bob] = await Promise.all([
       connectMcp(server.url, await server.agent(team, "alice")),
       connectMcp(server.url, await server.agent(team, "bob")),
     ]);
-    const cookie = await server.engineer(team, "ann");
-    const [name, value] = cookie.split("=");
-    const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
-    await context.addCookies([{ name: name!, value: value!, url: server.url }]);
-    page = await context.newPage();
-    watch = watchPage(page);
+    ({ context, page, watch } = await openPage(browser, { cookie: await server.engineer(team, "ann"), url: server.url }));
   });
   afterAll(async () => {
     await Promise.all([alice, bob].map((client) => client?.close()));
-    await browser?.close();
+    await context?.close();
     await server?.close();
   });
 

@@ -1,8 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../server/config.ts";
 import { sessions } from "../server/db/schema/index.ts";
-import { startServer } from "../server/main.ts";
 import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -214,7 +212,7 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
 
   // PGlite is one process's database; sharing between processes is what Postgres is for.
   it.runIf(kind === "postgres")("a post written through a second server process reaches this one's live stream", async () => {
-    const second = await startServer(loadConfig({ PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: server.config.databaseUrl }));
+    const second = await server.replica();
     try {
       const text = await readEvents(
         {},

@@ -1,14 +1,17 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Team } from "../server/domain/teams.ts";
-import { artifactsDir, launchChromium, screenshotBothSchemes, watchPage, type PageWatch } from "./support/browser.ts";
+import { artifactsDir, chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const chromium = chromiumForThisFile();
 
 describe.each(databaseKinds)("the journal pages in Chromium on %s", (kind) => {
   let server: TestServer;
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   let watch: PageWatch;
   let team: Team;
@@ -23,7 +26,7 @@ describe.each(databaseKinds)("the journal pages in Chromium on %s", (kind) => {
   const shot = (name: string) => screenshotBothSchemes(page, `${kind}-${name}`);
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(kind), launchChromium()]);
+    [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
     team = await server.team("alpha");
     const [alice, bob] = await Promise.all([
       connectMcp(server.url, await server.agent(team, "alice")),
@@ -43,13 +46,11 @@ describe.each(databaseKinds)("the journal pages in Chromium on %s", (kind) => {
         "<script>window.__pwned = 1; alert('journal')</script> <img src=x onerror=\"window.__pwned = 2\"> [x](javascript:alert(3)) report\u202Etxt.exe",
     });
     await server.engineer(team, "ann");
-    const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
-    page = await context.newPage();
-    watch = watchPage(page);
+    ({ context, page, watch } = await openPage(browser));
   });
   afterAll(async () => {
     await Promise.all(agents.map((client) => client.close()));
-    await browser?.close();
+    await context?.close();
     await server?.close();
   });
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { projectPath } from "../server/project-root.ts";
 
 /** A static file served from memory (plain and gzipped once at start) under a versioned name, so browsers may cache it for a year. */
 export type Asset = { url: string; body: Uint8Array; gzipped: Uint8Array; contentType: string };
@@ -10,7 +10,7 @@ export type Asset = { url: string; body: Uint8Array; gzipped: Uint8Array; conten
 const require = createRequire(import.meta.url);
 
 function ownAsset(name: string, contentType: string): Asset {
-  const body = readFileSync(fileURLToPath(new URL(`./assets/${name}`, import.meta.url)));
+  const body = readFileSync(projectPath("views", "assets", name));
   const hash = createHash("sha256").update(body).digest("hex").slice(0, 12);
   const [stem, extension] = name.split(".");
   return { url: `/assets/${stem}.${hash}.${extension}`, body, gzipped: gzipSync(body, { level: 9 }), contentType };

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { projectPath } from "../../server/project-root.ts";
 
 export type ProcessOutcome = { exitCode: number | null; timedOut: boolean; aborted: boolean; stdout: string; stderr: string };
 
@@ -67,7 +67,7 @@ export function runProcess(
 export function findExecutable(variable: string, name: string): string | undefined {
   const candidates = [
     process.env[variable],
-    fileURLToPath(new URL(`../../node_modules/.bin/${name}`, import.meta.url)),
+    projectPath("node_modules", ".bin", name),
     ...(process.env.PATH ?? "")
       .split(delimiter)
       .filter(Boolean)

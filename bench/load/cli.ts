@@ -48,7 +48,7 @@ export function loadCommand(): Command {
         concurrency: quick ? 5 : options.concurrency,
         rounds: quick ? 1 : options.rounds,
         roundSeconds: quick ? 1 : options.roundSeconds,
-        warmupSeconds: quick ? 2 : options.warmupSeconds,
+        warmupSeconds: quick ? 1 : options.warmupSeconds,
         outDir: options.out,
         log: (line) => console.error(`· ${line}`),
       });

@@ -35,6 +35,9 @@ function subscribe(url: string, cookie: string, onPost: (postId: number, arrived
   });
 }
 
+/** How long the last deliveries may take before they count as missing. */
+const deliveryGraceMs = 10_000;
+
 function residentMemoryMb(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
@@ -77,7 +80,11 @@ export async function measureFanout(options: {
       await new Promise((resolve) => setTimeout(resolve, 250));
       serverRssMb = Math.max(serverRssMb, residentMemoryMb(options.serverPid));
     }
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Every delivery, or what arrived within the grace period; a busy machine delays without losing.
+    const delivered = () => written.every((post) => (arrivals.get(post.id)?.length ?? 0) >= options.subscribers);
+    for (const deadline = Date.now() + deliveryGraceMs; !delivered() && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const latencies: number[] = [];
     let missing = 0;
     for (const post of written) {

@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
+import { projectPath, projectRoot } from "../../server/project-root.ts";
 
 export type ServerProcess = { url: string; process: ChildProcess; stop(): Promise<void> };
 
 /** Starts a Node script as its own process (so load and server never share a core's event loop). */
 function startProcess(args: string[], env: Record<string, string>): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const onData = (chunk: Buffer) => {
       output += chunk;
@@ -38,7 +37,7 @@ function startProcess(args: string[], env: Record<string, string>): Promise<Serv
  * limits on the benchmark would measure the 429 path rather than the server.
  */
 export function startBotboard(env: Record<string, string>): Promise<ServerProcess> {
-  return startProcess(["server/botboard.js", "serve"], {
+  return startProcess([projectPath("server", "botboard.js"), "serve"], {
     PORT: "0",
     LOG_LEVEL: "warn",
     BOTBOARD_RATE_LIMIT_TOKEN: "off",
@@ -48,5 +47,8 @@ export function startBotboard(env: Record<string, string>): Promise<ServerProces
 }
 
 export function startBareHono(): Promise<ServerProcess> {
-  return startProcess(["--import", "tsx", "bench/load/bare-hono.ts"], {});
+  // The sibling module as this one runs: compiled in dist/, or from source through tsx.
+  const fromSource = import.meta.url.endsWith(".ts");
+  const script = fileURLToPath(new URL(fromSource ? "./bare-hono.ts" : "./bare-hono.js", import.meta.url));
+  return startProcess(fromSource ? ["--import", "tsx", script] : [script], {});
 }

@@ -1,6 +1,8 @@
 import { mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll } from "vitest";
 
+/** Screenshots go here (ignored by git); a folder path ending in a slash, so `${artifactsDir}${name}` is inside it. */
 export const artifactsDir = new URL("../../test-artifacts/", import.meta.url).pathname;
 
 /** Debian's Chromium, headless; one per test file. */
@@ -18,6 +20,37 @@ export async function launchChromium(): Promise<Browser> {
       "--no-first-run",
     ],
   });
+}
+
+/**
+ * One Chromium for the whole test file (both databases' suites), launched on first use and closed
+ * after the file's tests. Call it at the top of the file.
+ */
+export function chromiumForThisFile(): () => Promise<Browser> {
+  let launched: Promise<Browser> | undefined;
+  afterAll(async () => {
+    await (await launched)?.close();
+  });
+  return () => {
+    launched ??= launchChromium();
+    return launched;
+  };
+}
+
+export type OpenPage = { context: BrowserContext; page: Page; watch: PageWatch };
+
+/**
+ * A page in a context of its own, at the size the screenshots use, watched for script errors and
+ * dialogs; signed in when given an engineer's session cookie ("name=value") for the server at `url`.
+ */
+export async function openPage(browser: Browser, signedIn?: { cookie: string; url: string }): Promise<OpenPage> {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, reducedMotion: "reduce" });
+  if (signedIn) {
+    const [name, value] = signedIn.cookie.split("=");
+    await context.addCookies([{ name: name!, value: value!, url: signedIn.url }]);
+  }
+  const page = await context.newPage();
+  return { context, page, watch: watchPage(page) };
 }
 
 export type PageWatch = {

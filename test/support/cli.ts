@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type DatabaseKind, freshDatabase } from "./server.ts";
 
 export const botboardBin = fileURLToPath(new URL("../../server/botboard.js", import.meta.url));
 
@@ -18,18 +19,52 @@ export function runBotboard(args: string[], env: Record<string, string>): Promis
   });
 }
 
+/** `botboard agent add NAME --json` with the given environment; returns the new token. */
+export async function addAgentWithCli(name: string, env: Record<string, string>, flags: string[] = []): Promise<string> {
+  const result = await runBotboard(["agent", "add", name, "--json", ...flags], env);
+  if (result.code !== 0) throw new Error(`agent add ${name} exited with ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout).token;
+}
+
+export type ServedBotboard = {
+  process: ChildProcess;
+  /** Everything it printed so far, standard output and error together. */
+  output: () => string;
+  /** The address it listens on, as it printed it (with PORT=0, the port the system gave it). */
+  url: string;
+  /** Resolves once its output contains `text` (a log line is printed after its response is sent). */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+};
+
 /** Starts `botboard serve` as its own process and resolves once it prints that it is serving. */
-export function serveBotboard(env: Record<string, string>): Promise<{ process: ChildProcess; output: () => string; url: string }> {
+export function serveBotboard(env: Record<string, string>): Promise<ServedBotboard> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [botboardBin, "serve"], { env: { ...process.env, ...env }, stdio: "pipe" });
     let output = "";
+    const waiters = new Set<() => void>();
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
+    const waitForOutput = (text: string, timeoutMs = 10_000) =>
+      new Promise<void>((found, missing) => {
+        const check = () => {
+          if (!output.includes(text)) return;
+          waiters.delete(check);
+          clearTimeout(giveUp);
+          found();
+        };
+        const giveUp = setTimeout(() => {
+          waiters.delete(check);
+          missing(new Error(`no "${text}" in the output within ${timeoutMs} ms:\n${output}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
     const onData = (chunk: Buffer) => {
       output += chunk;
+      for (const check of [...waiters]) check();
       const match = /listening on (http:\/\/\S+)\)/.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve({ process: child, output: () => output, url: match[1]! });
+        resolve({ process: child, output: () => output, url: match[1]!, waitForOutput });
       }
     };
     child.stdout.on("data", onData);
@@ -40,8 +75,39 @@ export function serveBotboard(env: Record<string, string>): Promise<{ process: C
 
 export function stop(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
     child.once("exit", (code) => resolve(code));
     child.kill("SIGTERM");
   });
+}
+
+export type BotboardOnFreshDatabase = {
+  /** What `botboard` commands need to reach this database (and serve on port 0). */
+  env: Record<string, string>;
+  /** Starts `botboard serve` on it; each call another process (after a restart, say). */
+  serve(): Promise<ServedBotboard>;
+  /** Stops every process `serve` started and drops the database. */
+  close(): Promise<void>;
+};
+
+/** The real command on a fresh database of the given kind, as an operator runs it. */
+export async function botboardOnFreshDatabase(
+  kind: DatabaseKind,
+  environment: Record<string, string> = {},
+): Promise<BotboardOnFreshDatabase> {
+  const database = await freshDatabase(kind);
+  const env = { ...database.env, PORT: "0", ...environment };
+  const started: ChildProcess[] = [];
+  return {
+    env,
+    async serve() {
+      const served = await serveBotboard(env);
+      started.push(served.process);
+      return served;
+    },
+    async close() {
+      await Promise.all(started.map(stop));
+      await database.drop();
+    },
+  };
 }

@@ -1,12 +1,14 @@
+import { cpSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { addAgentToken } from "../../server/domain/agents.ts";
 import { loadConfig, type Config } from "../../server/config.ts";
-import type { Db } from "../../server/db/client.ts";
+import { openDatabase, type Db } from "../../server/db/client.ts";
 import { freshDatabase as freshDatabaseOf, type FreshDatabase } from "../../server/db/fresh-database.ts";
 import { startServer, type RunningServer } from "../../server/main.ts";
 import { cli } from "../../server/domain/callers.ts";
-import { createTeam, type Team } from "../../server/domain/teams.ts";
+import { createTeam, listTeams, type Team } from "../../server/domain/teams.ts";
 import { acceptInvite, createInvite } from "../../server/domain/users.ts";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 export type DatabaseKind = "pglite" | "postgres";
 
@@ -32,15 +34,27 @@ export type TestServer = RunningServer & {
   settled(): Promise<void>;
   /** fetch against the server with an agent token. */
   as(token: string, path: string, init?: RequestInit): Promise<Response>;
+  /** Another server process (in this test process) on the same Postgres; close it before this one. */
+  replica(environment?: Record<string, string>): Promise<RunningServer>;
 };
 
-/** A fresh database for one test file: a temporary PGlite folder, or a new Postgres database. */
+/** Names the migrated PGlite database that the global set-up makes for fresh ones to copy. */
+export const pgliteTemplateVariable = "BOTBOARD_TEST_PGLITE_TEMPLATE";
+
+/**
+ * A fresh database for one test file: a temporary PGlite folder (a copy of the global set-up's
+ * migrated one, when there is one), or a new, empty Postgres database.
+ */
 export async function freshDatabase(kind: DatabaseKind): Promise<FreshDatabase> {
+  let database: FreshDatabase;
   try {
-    return await freshDatabaseOf(kind, { postgresUrl: adminPostgresUrl, namePrefix: "botboard_test" });
+    database = await freshDatabaseOf(kind, { postgresUrl: adminPostgresUrl, namePrefix: "botboard_test" });
   } catch (error) {
     throw new Error(`${(error as Error).message} (tests need it; start it with: pg_ctlcluster 15 main start)`);
   }
+  const template = process.env[pgliteTemplateVariable];
+  if (kind === "pglite" && template) cpSync(template, database.env.BOTBOARD_DATA_DIR!, { recursive: true });
+  return database;
 }
 
 export async function allPostsDeliverable(db: Db, timeoutMs = 30_000): Promise<void> {
@@ -55,12 +69,33 @@ export async function allPostsDeliverable(db: Db, timeoutMs = 30_000): Promise<v
   }
 }
 
+/**
+ * Agents in the one team of a Postgres database that `botboard serve` processes share, made through
+ * the domain: what `botboard agent add` does, without a process per agent. Returns their tokens.
+ */
+export async function addAgentsIn(databaseUrl: string, names: string[]): Promise<string[]> {
+  const database = await openDatabase({ databaseUrl, dataDir: "", poolSize: 1 });
+  try {
+    const teams = await listTeams(database.db);
+    if (teams.length !== 1) throw new Error(`expected the one team made at first start, found ${teams.length}`);
+    const tokens: string[] = [];
+    for (const name of names) tokens.push((await addAgentToken(database.db, cli, { teamId: teams[0]!.id, name })).token);
+    return tokens;
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * A real server on port 0 on a fresh database of the given kind, or on the one `DATABASE_URL` in
+ * `environment` names (which the caller then owns and drops).
+ */
 export async function startTestServer(
   kind: DatabaseKind,
   environment: Record<string, string> = {},
   observe: Parameters<typeof startServer>[1] = {},
 ): Promise<TestServer> {
-  const database = await freshDatabase(kind);
+  const database = environment.DATABASE_URL ? { env: {}, drop: async () => {} } : await freshDatabase(kind);
   const config = loadConfig({ PORT: "0", LOG_LEVEL: "warn", ...database.env, ...environment });
   const server = await startServer(config, observe);
   const publicUrl = server.url;
@@ -96,6 +131,40 @@ export async function startTestServer(
       headers.set("authorization", `Bearer ${token}`);
       if (init.body && !headers.has("content-type")) headers.set("content-type", "application/json");
       return fetch(`${publicUrl}${path}`, { ...init, headers });
+    },
+    replica(environment = {}) {
+      if (!config.databaseUrl) throw new Error("only Postgres can be shared by several server processes");
+      return startServer(loadConfig({ PORT: "0", LOG_LEVEL: "warn", DATABASE_URL: config.databaseUrl, ...environment }));
+    },
+  };
+}
+
+export type ProxiedTestServer = {
+  /** Reaches Postgres through the proxy, which the test can cut and restore. */
+  server: TestServer;
+  proxy: TcpProxy;
+  /** The same database, reached directly. */
+  directUrl: string;
+  close(): Promise<void>;
+};
+
+/** A test server on a fresh Postgres database that it reaches through a TCP proxy, to play outages. */
+export async function startProxiedTestServer(environment: Record<string, string> = {}): Promise<ProxiedTestServer> {
+  const database = await freshDatabase("postgres");
+  const direct = new URL(database.env.DATABASE_URL!);
+  const proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
+  const proxied = new URL(direct);
+  proxied.port = String(proxy.port);
+  const server = await startTestServer("postgres", { ...environment, DATABASE_URL: proxied.toString() });
+  return {
+    server,
+    proxy,
+    directUrl: direct.toString(),
+    async close() {
+      // After an outage the server's pool may be broken; the database is dropped regardless.
+      await server.close().catch(() => undefined);
+      await proxy.close();
+      await database.drop();
     },
   };
 }

@@ -11,9 +11,21 @@ export function postForm(server: TestServer, path: string, fields: Record<string
 }
 
 /** The CSRF token a signed-in page carries in its forms. */
-export async function csrfTokenOf(server: TestServer, cookie: string): Promise<string> {
+export async function csrfTokenOf(server: { url: string }, cookie: string): Promise<string> {
   const page = await (await fetch(`${server.url}/`, { headers: { cookie } })).text();
   const match = /name="_csrf" value="([^"]+)"/.exec(page);
   if (!match) throw new Error("no CSRF token on the feed page");
   return match[1]!;
+}
+
+/** Creates an engineer with a one-time setup token (from a setup link or `botboard user add`); returns the session cookie. */
+export async function engineerFromSetupToken(server: { url: string }, token: string, username: string): Promise<string> {
+  const response = await fetch(`${server.url}/auth/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token, username, password: "correct horse battery" }),
+  });
+  const cookie = response.headers.get("set-cookie");
+  if (response.status !== 201 || !cookie) throw new Error(`setup failed: ${response.status} ${await response.text()}`);
+  return cookie.split(";")[0]!;
 }
