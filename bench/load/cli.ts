@@ -48,7 +48,8 @@ export function loadCommand(): Command {
         concurrency: quick ? 5 : options.concurrency,
         rounds: quick ? 1 : options.rounds,
         roundSeconds: quick ? 1 : options.roundSeconds,
-        warmupSeconds: quick ? 1 : options.warmupSeconds,
+        warmupSeconds: quick ? 0 : options.warmupSeconds,
+        backlogReaders: quick ? 10 : 100,
         outDir: options.out,
         log: (line) => console.error(`· ${line}`),
       });

@@ -29,7 +29,7 @@ type Round = { requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: 
 
 /** Warm-up, then `rounds` rounds; the reported figures are the medians of the rounds. */
 async function measureRounds(target: string, database: string, options: LoadOptions, round: (seconds: number) => Promise<Round>) {
-  await round(options.warmupSeconds);
+  if (options.warmupSeconds > 0) await round(options.warmupSeconds);
   const results: Round[] = [];
   for (let index = 0; index < options.rounds; index++) results.push(await round(options.roundSeconds));
   return {

@@ -24,6 +24,8 @@ export type LoadRunOptions = LoadOptions & {
   agentsPerTeam: number;
   /** The deepest backlog, in posts, of the readers whose read_new latency is measured. */
   backlog: number;
+  /** Readers per backlog: each read moves one 20 posts, so enough of them stay near their backlog. */
+  backlogReaders: number;
   outDir: string;
   log: (line: string) => void;
 };
@@ -238,7 +240,7 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
         await inProcess.migrate();
         seeded = await seedLoadData(inProcess.db, options);
         options.log(`${kind}: a board of ${options.backlog + 5_000} posts with readers up to ${options.backlog} behind`);
-        backlog = await seedBacklogReaders(inProcess.db, { deepest: options.backlog, readersEach: 100 });
+        backlog = await seedBacklogReaders(inProcess.db, { deepest: options.backlog, readersEach: options.backlogReaders });
         watcherCookie = await engineerSessionCookie(inProcess, seeded.teamIds[0]!);
         options.log(`${kind}: raw database baselines`);
         measurements.push(...(await measureRawDatabase(inProcess, seeded, kind, options)));
