@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../server/db/client.ts";
 import { realignDeliveryOrder } from "../server/domain/delivery.ts";
@@ -6,7 +7,7 @@ import type { Team } from "../server/domain/teams.ts";
 import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { addAgentsIn, allPostsDeliverable, databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { addAgentsIn, adminPostgresUrl, allPostsDeliverable, databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const noRateLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
 
@@ -251,6 +252,53 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     await server.settled();
     expect((await poll()).ids).toEqual([next]);
   });
+
+  it.runIf(kind === "postgres")(
+    "a write held open in another database does not hold delivery back; one in this database delays it, never loses it",
+    async () => {
+      const team = await server.team("open-writes");
+      const [writer] = await writers(team, "o");
+      const poll = restPoller(server.url, await server.agent(team, "reader"), 100);
+      const post = restPoster(() => server.url);
+      await server.settled();
+      await poll();
+      const elsewhere = postgres(adminPostgresUrl, { max: 1, onnotice: () => {} });
+      const here = postgres(server.config.databaseUrl!, { max: 1, onnotice: () => {} });
+      /** Opens a transaction that has written (so it holds a transaction id) and keeps it open until released. */
+      const holdWrite = async (client: postgres.Sql) => {
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let holding!: () => void;
+        const held = new Promise<void>((resolve) => (holding = resolve));
+        const done = client.begin(async (tx) => {
+          await tx`select pg_current_xact_id()`;
+          holding();
+          await released;
+        });
+        await held;
+        return async () => {
+          release();
+          await done;
+        };
+      };
+      try {
+        // Another application's long batch job on the same Postgres: posts here are not held back.
+        const endElsewhere = await holdWrite(elsewhere);
+        const first = await post(writer!, "written while another database has a write open");
+        expect((await poll()).ids).toEqual([first]);
+        await endElsewhere();
+
+        // A write open in Botboard's own database could have written a post: later posts wait for it.
+        const endHere = await holdWrite(here);
+        const second = await post(writer!, "written while this database has an older write open");
+        expect((await poll()).ids).toEqual([]);
+        await endHere();
+        expect((await poll()).ids).toEqual([second]);
+      } finally {
+        await Promise.all([elsewhere.end(), here.end()]);
+      }
+    },
+  );
 });
 
 describe("delivery order with two server processes on one Postgres", () => {
