@@ -23,7 +23,11 @@ export type LiveFeed = {
 const pageSize = 200;
 /** How long to wait before looking again for a post announced while an older write was still open. */
 const retryDelaysMs = [20, 50, 100, 250, 500, 1000];
-/** An announced post still not delivered after this was already delivered from an earlier position. */
+/**
+ * How long an announced post is looked for. One still missing by then was announced before this
+ * follower began (so it lies behind its start), or waits behind a write open longer than this; the
+ * next announcement delivers that one.
+ */
 const announcedForMs = 60_000;
 
 /**
