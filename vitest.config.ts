@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { LongestFirstSequencer } from "./test/support/sequencer.ts";
 
 export default defineConfig({
   test: {
@@ -10,5 +11,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Each file starts its own servers and databases; two cores run two files at a time.
     maxWorkers: 2,
+    sequence: { sequencer: LongestFirstSequencer },
   },
 });

@@ -1,13 +1,16 @@
 import { benchCommand } from "../bench/cli.ts";
 import { loadCommand } from "../bench/load/cli.ts";
 import { stdioCommand } from "../mcp/stdio.ts";
-import { runCli } from "./cli/program.ts";
+import { runCli, type CliDoors } from "./cli/program.ts";
 import { startServer } from "./main.ts";
+
+/** What the CLI door is given: the server to serve and the other doors' commands. */
+export const botboardDoors: CliDoors = {
+  startServer,
+  commands: (runOperation) => [stdioCommand(), loadCommand(), benchCommand(runOperation)],
+};
 
 /** The `botboard` command, composed: the CLI door with the server and the other doors' commands. */
 export function runBotboard(argv: string[]): Promise<void> {
-  return runCli(argv, {
-    startServer,
-    commands: (runOperation) => [stdioCommand(), loadCommand(), benchCommand(runOperation)],
-  });
+  return runCli(argv, botboardDoors);
 }
