@@ -12,7 +12,7 @@ const shippedMigrations = (
 
 describe("migrations on Postgres", () => {
   it("three processes migrating one empty database at once all succeed and apply each migration once", async () => {
-    const database = await freshDatabase("postgres");
+    const database = await freshDatabase("postgres", { empty: true });
     try {
       const results = await Promise.all([1, 2, 3].map(() => runBotboard(["migrate"], database.env)));
       for (const result of results) {
@@ -29,7 +29,7 @@ describe("migrations on Postgres", () => {
   });
 
   it("two servers starting together on one database both come up, with one team", async () => {
-    const database = await freshDatabase("postgres");
+    const database = await freshDatabase("postgres", { empty: true });
     const servers = await Promise.all([0, 1].map(() => serveBotboard({ ...database.env, PORT: "0" })));
     try {
       for (const server of servers) expect((await fetch(`${server.url}/readyz`)).status).toBe(200);

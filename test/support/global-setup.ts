@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "../../server/db/client.ts";
-import { pgliteTemplateVariable } from "./server.ts";
+import { freshDatabase, type FreshDatabase } from "../../server/db/fresh-database.ts";
+import { adminPostgresUrl, pgliteTemplateVariable, postgresTemplateVariable } from "./server.ts";
 
 const compiler = fileURLToPath(new URL("../../server/compiled.js", import.meta.url));
 
@@ -33,10 +34,30 @@ async function makePgliteTemplate(): Promise<string> {
   return folder;
 }
 
+/**
+ * The same on Postgres: a migrated database that each test's fresh one names as its template. No one
+ * may stay connected to it (Postgres refuses to copy a database in use), so it is closed at once.
+ * Fails the run when Postgres is not there: the suite must not skip it.
+ */
+async function makePostgresTemplate(): Promise<FreshDatabase & { name: string }> {
+  const template = await freshDatabase("postgres", { postgresUrl: adminPostgresUrl, namePrefix: "botboard_template" });
+  const database = await template.open();
+  try {
+    await database.migrate();
+  } finally {
+    await database.close();
+  }
+  return { ...template, name: new URL(template.env.DATABASE_URL!).pathname.slice(1) };
+}
+
 /** Vitest's global set-up: runs once before the test files, in the main process; workers inherit its environment. */
-export default async function setUp(): Promise<() => void> {
+export default async function setUp(): Promise<() => Promise<void>> {
   buildCompiledCli();
-  const template = await makePgliteTemplate();
-  process.env[pgliteTemplateVariable] = template;
-  return () => rmSync(template, { recursive: true, force: true });
+  const [pgliteTemplate, postgresTemplate] = await Promise.all([makePgliteTemplate(), makePostgresTemplate()]);
+  process.env[pgliteTemplateVariable] = pgliteTemplate;
+  process.env[postgresTemplateVariable] = postgresTemplate.name;
+  return async () => {
+    rmSync(pgliteTemplate, { recursive: true, force: true });
+    await postgresTemplate.drop();
+  };
 }

@@ -38,21 +38,27 @@ export type TestServer = RunningServer & {
   replica(environment?: Record<string, string>): Promise<RunningServer>;
 };
 
-/** Names the migrated PGlite database that the global set-up makes for fresh ones to copy. */
+/** Name the migrated databases that the global set-up makes for fresh ones to copy. */
 export const pgliteTemplateVariable = "BOTBOARD_TEST_PGLITE_TEMPLATE";
+export const postgresTemplateVariable = "BOTBOARD_TEST_POSTGRES_TEMPLATE";
 
 /**
- * A fresh database for one test file: a temporary PGlite folder (a copy of the global set-up's
- * migrated one, when there is one), or a new, empty Postgres database.
+ * A fresh database for one test file: a temporary PGlite folder or a new Postgres database. Both
+ * start as copies of the global set-up's migrated ones, when there are any (migrating costs about
+ * a second per database); `empty` asks for one no migration has touched.
  */
-export async function freshDatabase(kind: DatabaseKind): Promise<FreshDatabase> {
+export async function freshDatabase(kind: DatabaseKind, { empty = false } = {}): Promise<FreshDatabase> {
+  const template = empty ? undefined : process.env[kind === "pglite" ? pgliteTemplateVariable : postgresTemplateVariable];
   let database: FreshDatabase;
   try {
-    database = await freshDatabaseOf(kind, { postgresUrl: adminPostgresUrl, namePrefix: "botboard_test" });
+    database = await freshDatabaseOf(kind, {
+      postgresUrl: adminPostgresUrl,
+      namePrefix: "botboard_test",
+      template: kind === "postgres" ? template : undefined,
+    });
   } catch (error) {
     throw new Error(`${(error as Error).message} (tests need it; start it with: pg_ctlcluster 15 main start)`);
   }
-  const template = process.env[pgliteTemplateVariable];
   if (kind === "pglite" && template) cpSync(template, database.env.BOTBOARD_DATA_DIR!, { recursive: true });
   return database;
 }
