@@ -18,6 +18,9 @@ async function page(server: TestServer, cookie: string, path: string) {
   return { status: response.status, html: await response.text() };
 }
 
+/** Whether the audit log on an /admin page has an entry of this action on this target. */
+const audited = (adminHtml: string, action: string, target: string) => adminHtml.includes(`<td>${action}</td><td>${target}</td>`);
+
 describe.each(databaseKinds)("bench runs on the web belong to a team on %s", (kind) => {
   let server: TestServer;
   let first: Team;
@@ -83,8 +86,8 @@ describe("botboard bench run --team: the command line sees every run, a team's e
   let env: Record<string, string>;
   beforeAll(async () => {
     server = await startTestServer("postgres");
-    firstCookie = await server.engineer(await server.team("first"), "ada-cli", "member");
-    secondCookie = await server.engineer(await server.team("second"), "bob-cli", "member");
+    firstCookie = await server.engineer(await server.team("first"), "ada-cli", "admin");
+    secondCookie = await server.engineer(await server.team("second"), "bob-cli", "admin");
     outDir = mkdtempSync(join(tmpdir(), "botboard-bench-teams-"));
     env = { DATABASE_URL: server.config.databaseUrl!, LOG_LEVEL: "warn" };
   });
@@ -132,6 +135,7 @@ describe("botboard bench run --team: the command line sees every run, a team's e
     expect((await page(server, secondCookie, "/bench")).html).toContain('href="/bench/cli-second"');
     expect((await page(server, secondCookie, "/bench/cli-second")).status).toBe(200);
     expect((await page(server, secondCookie, "/bench/cli-operator")).status).toBe(404);
+    expect(audited((await page(server, secondCookie, "/admin")).html, "bench.run_added", "cli-second")).toBe(true);
     const firstList = (await page(server, firstCookie, "/bench")).html;
     expect(firstList).not.toContain("cli-second");
     expect(firstList).not.toContain("cli-operator");
@@ -149,11 +153,17 @@ describe("botboard bench run --team: the command line sees every run, a team's e
     expect(report.run.id).toBe("cli-operator");
   }, 180_000);
 
-  it("hands a run to another team with bench assign; a resumed run keeps its team", async () => {
+  it("bench assign hands a run to a team or takes it away, in the teams' audit logs; a resumed run keeps its team", async () => {
     const assigned = await runBotboard(["bench", "assign", "cli-operator", "--team", "first"], env);
     expect(assigned.stdout).toContain("Run cli-operator now belongs to team first.");
     expect((await page(server, firstCookie, "/bench/cli-operator")).status).toBe(200);
     expect((await page(server, secondCookie, "/bench/cli-operator")).status).toBe(404);
+    expect(audited((await page(server, firstCookie, "/admin")).html, "bench.run_added", "cli-operator")).toBe(true);
+
+    // Taken from a team: it leaves that team's /bench, and its audit log says so.
+    await runBotboard(["bench", "assign", "cli-second", "--no-team"], env);
+    expect((await page(server, secondCookie, "/bench/cli-second")).status).toBe(404);
+    expect(audited((await page(server, secondCookie, "/admin")).html, "bench.run_removed", "cli-second")).toBe(true);
 
     const unsaid = await runBotboard(["bench", "assign", "cli-operator"], env);
     expect(unsaid.code).not.toBe(0);
@@ -161,7 +171,7 @@ describe("botboard bench run --team: the command line sees every run, a team's e
     const noSuchRun = await runBotboard(["bench", "assign", "no-such-run", "--no-team"], env);
     expect(noSuchRun.stderr).toContain("No benchmark run 'no-such-run'.");
 
-    const resumed = await runBotboard(["bench", "run", "--resume", "cli-second", "--team", "first"], env);
+    const resumed = await runBotboard(["bench", "run", "--resume", "cli-operator", "--team", "second"], env);
     expect(resumed.code).not.toBe(0);
     expect(resumed.stderr).toContain("A resumed run keeps its team");
   }, 60_000);

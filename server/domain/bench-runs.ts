@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { benchRuns, benchTrials, teams, type BenchRunSettings, type ToolCallCounts } from "../db/schema/index.ts";
-import type { HumanCaller, cli } from "./callers.ts";
+import { recordAudit } from "./audit.ts";
+import { cli, type HumanCaller } from "./callers.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
 import { findTeam } from "./teams.ts";
 
@@ -51,6 +52,7 @@ export async function createBenchRun(db: Db, input: NewBenchRun): Promise<BenchR
     const { trials, ...run } = input;
     const [created] = await tx.insert(benchRuns).values(run).onConflictDoNothing().returning();
     if (!created) throw conflict(`A run '${input.id}' already exists; resume it with --resume ${input.id}.`);
+    if (created.teamId) await recordAudit(tx, created.teamId, cli, "bench.run_added", created.id);
     for (let start = 0; start < trials.length; start += 500) {
       await tx
         .insert(benchTrials)
@@ -104,10 +106,19 @@ export async function teamForNewBenchRun(db: Db, named: string | false | undefin
   );
 }
 
-/** Hands a run to a team (or, with null, keeps it to the command line): for runs made before runs had a team. */
+/**
+ * Hands a run to a team (or, with null, keeps it to the command line): for runs made before runs had
+ * a team. The team that loses the run and the one that gets it each find it in their audit log.
+ */
 export async function setBenchRunTeam(db: Db, runId: string, teamId: string | null): Promise<void> {
-  const moved = await db.update(benchRuns).set({ teamId }).where(eq(benchRuns.id, runId)).returning({ id: benchRuns.id });
-  if (moved.length === 0) throw notFound(`No benchmark run '${runId}'.`);
+  await db.transaction(async (tx) => {
+    const [run] = await tx.select({ teamId: benchRuns.teamId }).from(benchRuns).where(eq(benchRuns.id, runId)).for("update");
+    if (!run) throw notFound(`No benchmark run '${runId}'.`);
+    if (run.teamId === teamId) return;
+    await tx.update(benchRuns).set({ teamId }).where(eq(benchRuns.id, runId));
+    if (run.teamId) await recordAudit(tx, run.teamId, cli, "bench.run_removed", runId);
+    if (teamId) await recordAudit(tx, teamId, cli, "bench.run_added", runId);
+  });
 }
 
 export type BenchRunSummary = BenchRun & { teamSlug: string | null; trials: number; finished: number; passed: number; costUsd: number };
