@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getBenchRun, listBenchTrials, type BenchRun, type BenchTrial } from "../server/domain/bench-runs.ts";
+import { getBenchRun, listBenchTrials, teamForNewBenchRun, type BenchRun, type BenchTrial } from "../server/domain/bench-runs.ts";
+import { cli } from "../server/domain/callers.ts";
+import { invalid } from "../server/domain/errors.ts";
 import { ConfigError, loadConfig } from "../server/config.ts";
 import { DriverUnavailable, type Driver } from "./drivers/driver.ts";
 import { driverNamed } from "./drivers/index.ts";
@@ -79,10 +81,14 @@ type RunOptions = {
   url?: string;
   resume?: string;
   runId?: string;
+  /** A team's slug or id; false for --no-team (the run shows on the command line only). */
+  team?: string | false;
 };
 
 /** Plans (or resumes) a run and works through it in this process, with live progress and a clean Ctrl-C. */
 async function runBenchmark(options: RunOptions, worker: boolean): Promise<void> {
+  if (options.resume && options.team !== undefined)
+    throw invalid("A resumed run keeps its team; hand it to another with `botboard bench assign`.");
   const config = loadConfig();
   // A missing CLI or key is reported before the database is opened or any trial planned.
   const plannedDriver = options.resume ? undefined : await checkedDriver(requiredDriver(options.driver), options.model);
@@ -99,7 +105,7 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
     let run: BenchRun;
     let driver: Driver;
     if (options.resume) {
-      run = await getBenchRun(session.db, options.resume);
+      run = await getBenchRun(session.db, cli, options.resume);
       driver = await checkedDriver(run.driver, run.model ?? undefined);
       if (options.concurrency !== undefined) run.settings.concurrency = options.concurrency;
     } else {
@@ -111,8 +117,10 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
           .map((slug) => slug.trim())
           .filter(Boolean),
       );
+      const team = await teamForNewBenchRun(session.db, options.team);
       ({ run } = await planRun(session.db, {
         suite,
+        teamId: team?.id ?? null,
         driver: driver.name,
         model: options.model,
         variants: parseVariants(options.variants),
@@ -126,7 +134,7 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
         outDir: options.out,
         runId: options.runId,
       }));
-      console.log(`Run ${run.id}: results in ${run.settings.outDir}`);
+      console.log(`Run ${run.id} ${team ? `for team ${team.slug}` : "for the command line only"}: results in ${run.settings.outDir}`);
     }
     const display = progressDisplay();
     const result = await executeRun(session.db, run, {
@@ -137,7 +145,7 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
       onEvent: display.onEvent,
     });
     display.stop();
-    const report = buildReport(await getBenchRun(session.db, run.id), await listBenchTrials(session.db, run.id));
+    const report = buildReport(await getBenchRun(session.db, cli, run.id), await listBenchTrials(session.db, run.id));
     writeFileSync(join(run.settings.outDir, "report.md"), renderMarkdown(report));
     writeFileSync(join(run.settings.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log(summaryLine(report, result.ranHere));
@@ -208,6 +216,8 @@ export function benchCommand(runOperation: OperationRunner): Command {
       .option("--tasks <slugs>", "only these tasks of the suite")
       .option("--out <dir>", "the run dir (default bench/results/<run-id>)")
       .option("--run-id <id>", "name the run instead of a generated id")
+      .option("--team <team>", "the team whose engineers see the run on /bench (default: the only team that is not a benchmark board)")
+      .option("--no-team", "show the run on the command line only")
       .option("--resume <run-id>", "continue a stopped run: unfinished trials only; finished ones never run again"),
   ).action(async (options: RunOptions) => runBenchmark(options, false));
 
@@ -236,14 +246,14 @@ export function benchCommand(runOperation: OperationRunner): Command {
 
   bench
     .command("list")
-    .description("list benchmark runs, newest first")
+    .description("list every team's benchmark runs, newest first")
     .action(async () => {
       const runs = await runOperation("bench.list", undefined);
       console.log(
         runs
           .map(
             (run) =>
-              `${run.id}\t${run.status}\t${run.driver}${run.model ? `/${run.model}` : ""}\t${run.phase}\t${run.finished}/${run.trials} trials, ${run.passed} passed\t${usd(run.costUsd)}`,
+              `${run.id}\t${run.status}\t${run.driver}${run.model ? `/${run.model}` : ""}\t${run.phase}\t${run.finished}/${run.trials} trials, ${run.passed} passed\t${usd(run.costUsd)}\t${teamLabel(run.teamSlug)}`,
           )
           .join("\n") || "No benchmark runs yet: botboard bench run --driver oracle",
       );
@@ -253,9 +263,9 @@ export function benchCommand(runOperation: OperationRunner): Command {
     .command("show <run-id>")
     .description("a run's settings and its trials")
     .action(async (runId: string) => {
-      const { run, trials } = await runOperation("bench.show", { runId });
+      const { run, teamSlug, trials } = await runOperation("bench.show", { runId });
       console.log(
-        `${run.id}: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` from ${run.fromRunId}` : ""}; variants ${run.variants.join(",")} × ${run.repeats}; out ${run.settings.outDir}`,
+        `${run.id} (${teamLabel(teamSlug)}): ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` from ${run.fromRunId}` : ""}; variants ${run.variants.join(",")} × ${run.repeats}; out ${run.settings.outDir}`,
       );
       for (const trial of trials) {
         const outcome =
@@ -266,5 +276,18 @@ export function benchCommand(runOperation: OperationRunner): Command {
       }
     });
 
+  bench
+    .command("assign <run-id>")
+    .description("hand a run to a team (its engineers see it on /bench), or with --no-team keep it to the command line")
+    .option("--team <team>", "team slug or id")
+    .option("--no-team", "no team: the command line only")
+    .action(async (runId: string, options: { team?: string | false }) => {
+      if (options.team === undefined) throw invalid("Say which team sees the run with --team <slug>, or --no-team for none.");
+      const assigned = await runOperation("bench.assign", { runId, team: options.team });
+      console.log(`Run ${assigned.runId} now belongs to ${teamLabel(assigned.team)}.`);
+    });
+
   return bench;
 }
+
+const teamLabel = (slug: string | null) => (slug ? `team ${slug}` : "no team: the command line only");

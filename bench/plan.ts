@@ -22,6 +22,8 @@ import { promptTemplate, teamInstructionsFor } from "./variants.ts";
 
 export type RunPlan = {
   suite: Suite;
+  /** The team whose engineers see the run (teamForNewBenchRun); null keeps it to the command line. */
+  teamId: string | null;
   driver: string;
   model: string | undefined;
   variants: BenchVariant[];
@@ -68,8 +70,11 @@ export async function benchTeam(db: Db, run: string, variant: BenchVariant, suff
  * The board each (variant, repeat) group starts from in the warm phase: a copy of the one the same
  * group (or, failing that, the variant's first repeat) left in the earlier run.
  */
-async function warmTeams(db: Db, runId: string, fromRunId: string, variants: BenchVariant[], repeats: number) {
-  const from = await getBenchRun(db, fromRunId);
+async function warmTeams(db: Db, runId: string, fromRunId: string, plan: RunPlan) {
+  const { variants, repeats } = plan;
+  const from = await getBenchRun(db, cli, fromRunId);
+  // The new run shows the earlier one's id: both must be seen by the same team.
+  if (from.teamId !== plan.teamId) throw invalid(`Run ${fromRunId} belongs to another team: a warm run starts from a run of its own team.`);
   if (from.phase === "isolated") throw invalid(`Run ${fromRunId} used the isolated phase: it left no shared board to start from.`);
   const fromTrials = await listBenchTrials(db, fromRunId);
   const teams = new Map<string, string>();
@@ -99,8 +104,7 @@ export async function planRun(db: Db, plan: RunPlan): Promise<{ run: BenchRun; o
   const runId = plan.runId ?? newRunId(plan.driver);
   const outDir = resolve(plan.outDir ?? join(defaultResultsDir(), runId));
   const shared = plan.phase !== "isolated";
-  const teams =
-    plan.phase === "warm" ? await warmTeams(db, runId, plan.fromRunId!, plan.variants, plan.repeats) : new Map<string, string>();
+  const teams = plan.phase === "warm" ? await warmTeams(db, runId, plan.fromRunId!, plan) : new Map<string, string>();
   const trials: PlannedTrial[] = [];
   for (let repeat = 1; repeat <= plan.repeats; repeat++) {
     for (const variant of plan.variants) {
@@ -120,6 +124,7 @@ export async function planRun(db: Db, plan: RunPlan): Promise<{ run: BenchRun; o
   }
   const run = await createBenchRun(db, {
     id: runId,
+    teamId: plan.teamId,
     suite: plan.suite.name,
     driver: plan.driver,
     model: plan.model ?? null,

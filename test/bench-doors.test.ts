@@ -34,6 +34,7 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
       variants: ["baseline", "combined"],
       phase: "accumulate",
       runId: `web-${kind}`,
+      teamId: team.id,
     });
     await executeRun(db, planned.run, {
       driver: oracleDriver,
@@ -106,7 +107,14 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     });
     expect(posted.status).toBe(201);
 
-    const warm = await planTestRun(db, { driver: "oracle", suite: twoTasks, variants: ["combined"], phase: "warm", fromRunId: runId });
+    const warm = await planTestRun(db, {
+      driver: "oracle",
+      suite: twoTasks,
+      variants: ["combined"],
+      phase: "warm",
+      fromRunId: runId,
+      teamId: team.id,
+    });
     const [warmTrial] = await listBenchTrials(db, warm.run.id);
     expect(warmTrial!.teamId).not.toBe(source!.teamId);
     const reader = await server.agent({ id: warmTrial!.teamId! } as Team, "agent-combined-r1");
@@ -131,7 +139,7 @@ describe("botboard bench on the command line", () => {
 
   it("runs, lists and reports a benchmark; a missing key stops before any trial", async () => {
     const help = await runBotboard(["bench", "--help"], env());
-    for (const command of ["run", "worker", "report", "list", "show"]) expect(help.stdout).toContain(command);
+    for (const command of ["run", "worker", "report", "list", "show", "assign"]) expect(help.stdout).toContain(command);
 
     const noKey = await runBotboard(["bench", "run", "--driver", "openai", "--model", "m"], env());
     expect(noKey.code).toBe(78);
@@ -159,12 +167,36 @@ describe("botboard bench on the command line", () => {
     );
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
+    // One team (the one the server made at first start): the run is its own without --team.
+    expect(run.stdout).toContain("Run cli-run for team team:");
     expect(run.stdout).toContain("cli-run: 4/4 trials finished (4 here). baseline 2/2 passed, $0.0000; journal 2/2 passed, $0.0000.");
     expect(readFileSync(join(out, "trials.jsonl"), "utf8").trim().split("\n")).toHaveLength(4);
     expect(readFileSync(join(out, "report.md"), "utf8")).toContain("# Benchmark run cli-run");
 
+    // The journal trials' boards are teams too, but not ones a run is shown to: still no --team needed.
+    const again = await runBotboard(
+      [
+        "bench",
+        "run",
+        "--driver",
+        "oracle",
+        "--tasks",
+        "run-length",
+        "--variants",
+        "baseline",
+        "--repeats",
+        "1",
+        "--run-id",
+        "cli-again",
+        "--out",
+        join(dataDir, "again"),
+      ],
+      env(),
+    );
+    expect(again.stdout).toContain("Run cli-again for team team:");
+
     const list = await runBotboard(["bench", "list"], env());
-    expect(list.stdout).toMatch(/^cli-run\tfinished\toracle\tisolated\t4\/4 trials, 4 passed/m);
+    expect(list.stdout).toMatch(/^cli-run\tfinished\toracle\tisolated\t4\/4 trials, 4 passed\t\$0\.0000\tteam team$/m);
 
     const json = JSON.parse((await runBotboard(["bench", "report", "cli-run", "--format", "json"], env())).stdout);
     expect(json.variants.map((variant: { variant: string; passed: number }) => [variant.variant, variant.passed])).toEqual([

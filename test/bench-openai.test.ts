@@ -5,6 +5,7 @@ import { DriverUnavailable } from "../bench/drivers/driver.ts";
 import { buildReport } from "../server/domain/bench-report.ts";
 import { loadSuite } from "../bench/suites.ts";
 import { getBenchRun, listBenchTrials } from "../server/domain/bench-runs.ts";
+import { cli } from "../server/domain/callers.ts";
 import { startMockChatServer, type ChatStep, type MockChatServer } from "./support/mock-chat.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { planTestRun, runToEnd } from "./support/bench.ts";
@@ -91,7 +92,7 @@ describe.each(databaseKinds)("the openai driver on %s", (kind) => {
     expect(offered.some((name) => name.includes("journal") || name === "botboard__process_thoughts")).toBe(false);
     expect(JSON.stringify(model.requests.at(-2)!.messages.at(-1))).toContain("3a1b");
 
-    const report = buildReport(await getBenchRun(db, planned.run.id), await listBenchTrials(db, planned.run.id));
+    const report = buildReport(await getBenchRun(db, cli, planned.run.id), await listBenchTrials(db, planned.run.id));
     expect(report.variants[0]).toMatchObject({
       inputTokens: 400,
       cacheReadTokens: 100,

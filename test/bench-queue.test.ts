@@ -6,6 +6,7 @@ import { openaiDriver } from "../bench/drivers/openai.ts";
 import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
 import { claimBenchTrial, getBenchRun, listBenchTrials, type BenchTrial } from "../server/domain/bench-runs.ts";
+import { cli } from "../server/domain/callers.ts";
 import { startMockChatServer, type MockChatServer } from "./support/mock-chat.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { planTestRun } from "./support/bench.ts";
@@ -67,7 +68,7 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
       "pending",
     ]);
 
-    const second = await executeRun(db, await getBenchRun(db, planned.run.id), {
+    const second = await executeRun(db, await getBenchRun(db, cli, planned.run.id), {
       driver: oracleDriver,
       serverUrl: server.url,
       concurrency: 2,
@@ -79,7 +80,7 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
     expect(after.slice(0, 3).map((trial) => trial.finishedAt)).toEqual(before.slice(0, 3).map((trial) => trial.finishedAt));
     const lines = jsonlTrials(planned.outDir);
     expect(lines.map((trial) => trial.id).sort()).toEqual(after.map((trial) => trial.id).sort());
-    expect((await getBenchRun(db, planned.run.id)).status).toBe("finished");
+    expect((await getBenchRun(db, cli, planned.run.id)).status).toBe("finished");
   }, 60_000);
 
   it("Ctrl-C during a trial ends the agent and puts the trial back in the queue", async () => {

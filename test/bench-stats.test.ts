@@ -81,6 +81,7 @@ describe("bench statistics", () => {
 
 const run = {
   id: "report-run",
+  teamId: null,
   suite: "builtin",
   driver: "openai",
   model: "m",

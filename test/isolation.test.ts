@@ -4,6 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../server/app.ts";
+import { createBenchRun } from "../server/domain/bench-runs.ts";
 import { createTeam, type Team } from "../server/domain/teams.ts";
 import { displayPrefixOf } from "../server/domain/tokens.ts";
 import { routeCases, sendAs, signOutRoutes, toolCases, type Observation, type Role, type World } from "./support/isolation-cases.ts";
@@ -180,6 +181,27 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
   expect((await callTool(pickNameClient, "login", { agent_name: `${secret}-picked` })).isError).toBeFalsy();
   const mcpSessionId = transport.sessionId!;
   await pickNameClient.close();
+  const benchRun = await createBenchRun(db, {
+    id: "alpha-bench",
+    teamId: alpha.id,
+    suite: "builtin",
+    driver: "oracle",
+    model: `${secret}-model`,
+    phase: "isolated",
+    variants: ["baseline"],
+    repeats: 1,
+    fromRunId: null,
+    settings: {
+      suitePath: "",
+      outDir: "",
+      timeoutMs: 60_000,
+      concurrency: 1,
+      maxCostUsd: null,
+      prompts: { baseline: `A's prompt ${secret}` },
+      prices: {},
+    },
+    trials: [{ taskSlug: "run-length", difficulty: "easy", variant: "baseline", repeat: 1, groupKey: null, teamId: null }],
+  });
 
   const builderB = await server.agent(beta, "builder");
   const readerB = await server.agent(beta, "reader");
@@ -208,6 +230,7 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       knownUsername: "ann-alpha",
       tokenPrefix: displayPrefixOf(builderA),
       mcpSessionId,
+      benchRunId: benchRun.id,
     },
     b: {
       team: beta,
@@ -301,6 +324,7 @@ async function snapshotOfTeam(server: TestServer, teamId: string): Promise<Recor
     posts: "team_id = $team",
     journal_entries: "team_id = $team",
     audit_log: "team_id = $team",
+    bench_runs: "team_id = $team",
   };
   const snapshot: Record<string, unknown> = {};
   for (const [table, condition] of Object.entries(ofTeam)) {

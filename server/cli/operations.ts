@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { addAgentToken, listAgents, revokeAgentTokens } from "../domain/agents.ts";
-import { getBenchRun, listBenchRuns, listBenchTrials } from "../domain/bench-runs.ts";
+import { getBenchRun, listBenchRuns, listBenchTrials, setBenchRunTeam } from "../domain/bench-runs.ts";
 import type { Db } from "../db/client.ts";
 import { invalid } from "../domain/errors.ts";
 import { exportTeam, importTeam } from "../domain/team-archive.ts";
-import { createTeam, findTeam, listTeams, type Team } from "../domain/teams.ts";
+import { createTeam, findTeam, getTeam, listTeams, type Team } from "../domain/teams.ts";
 import { cli } from "../domain/callers.ts";
 import { createInvite, setupLink } from "../domain/users.ts";
 
@@ -103,11 +103,23 @@ export const operations = {
       return { team: team.slug, link: setupLink(publicUrl, invite.secret), expiresAt: invite.expiresAt };
     },
   ),
-  "bench.list": operation(noInput, async ({ db }) => listBenchRuns(db)),
-  "bench.show": operation(z.strictObject({ runId: z.string() }), async ({ db }, input) => ({
-    run: await getBenchRun(db, input.runId),
-    trials: await listBenchTrials(db, input.runId),
-  })),
+  "bench.list": operation(noInput, async ({ db }) => listBenchRuns(db, cli)),
+  "bench.show": operation(z.strictObject({ runId: z.string() }), async ({ db }, input) => {
+    const run = await getBenchRun(db, cli, input.runId);
+    return {
+      run,
+      teamSlug: run.teamId ? (await getTeam(db, run.teamId)).slug : null,
+      trials: await listBenchTrials(db, input.runId),
+    };
+  }),
+  "bench.assign": operation(
+    z.strictObject({ runId: z.string(), team: z.union([z.string().min(1), z.literal(false)]) }),
+    async ({ db }, input) => {
+      const team = input.team === false ? null : await findTeam(db, input.team);
+      await setBenchRunTeam(db, input.runId, team?.id ?? null);
+      return { runId: input.runId, team: team?.slug ?? null };
+    },
+  ),
 };
 
 export type OperationName = keyof typeof operations;

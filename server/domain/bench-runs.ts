@@ -1,7 +1,10 @@
-import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { benchRuns, benchTrials, type BenchRunSettings, type ToolCallCounts } from "../db/schema/index.ts";
+import { benchRuns, benchTrials, teams, type BenchRunSettings, type ToolCallCounts } from "../db/schema/index.ts";
+import { recordAudit } from "./audit.ts";
+import { cli, type HumanCaller } from "./callers.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
+import { findTeam } from "./teams.ts";
 
 /**
  * Benchmark runs and their trial queue. The runner, `botboard bench` and the /bench pages all go
@@ -26,6 +29,8 @@ export type PlannedTrial = {
 
 export type NewBenchRun = {
   id: string;
+  /** The team whose engineers see the run; null keeps it to the operator's command line. */
+  teamId: string | null;
   suite: string;
   driver: string;
   model: string | null;
@@ -47,6 +52,7 @@ export async function createBenchRun(db: Db, input: NewBenchRun): Promise<BenchR
     const { trials, ...run } = input;
     const [created] = await tx.insert(benchRuns).values(run).onConflictDoNothing().returning();
     if (!created) throw conflict(`A run '${input.id}' already exists; resume it with --resume ${input.id}.`);
+    if (created.teamId) await recordAudit(tx, created.teamId, cli, "bench.run_added", created.id);
     for (let start = 0; start < trials.length; start += 500) {
       await tx
         .insert(benchTrials)
@@ -56,26 +62,83 @@ export async function createBenchRun(db: Db, input: NewBenchRun): Promise<BenchR
   });
 }
 
-export async function getBenchRun(db: Db, runId: string): Promise<BenchRun> {
-  const [run] = await db.select().from(benchRuns).where(eq(benchRuns.id, runId));
+/**
+ * Who looks at runs: an engineer sees the runs of their own team only; the command line (the
+ * server's operator) sees every run, whichever team it belongs to.
+ */
+export type BenchViewer = HumanCaller | typeof cli;
+
+function visibleTo(viewer: BenchViewer): SQL | undefined {
+  return viewer.kind === "cli" ? undefined : eq(benchRuns.teamId, viewer.teamId);
+}
+
+/** A run its viewer may see; another team's run is "not found", exactly like one that does not exist. */
+export async function getBenchRun(db: Db, viewer: BenchViewer, runId: string): Promise<BenchRun> {
+  const [run] = await db
+    .select()
+    .from(benchRuns)
+    .where(and(eq(benchRuns.id, runId), visibleTo(viewer)));
   if (!run) throw notFound(`No benchmark run '${runId}'.`);
   return run;
 }
 
-export type BenchRunSummary = BenchRun & { trials: number; finished: number; passed: number; costUsd: number };
+/**
+ * The team a new run belongs to: the team named (slug or id); `false` (--no-team) for none, so only
+ * the command line shows it; unnamed, the only team that is not one of the benchmark's own boards, so
+ * a one-team server needs no flag and a server of several teams never guesses.
+ */
+export async function teamForNewBenchRun(db: Db, named: string | false | undefined): Promise<{ id: string; slug: string } | null> {
+  if (named === false) return null;
+  if (named !== undefined) return findTeam(db, named);
+  const candidates = await db
+    .select({ id: teams.id, slug: teams.slug })
+    .from(teams)
+    .where(sql`not exists (select 1 from ${benchTrials} where ${benchTrials.teamId} = ${teams.id})`)
+    .orderBy(teams.createdAt);
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length === 0) {
+    throw invalid(
+      "There is no team to show the run to: create one with `botboard team add <name>`, or keep the run to the command line with --no-team.",
+    );
+  }
+  throw invalid(
+    `There are ${candidates.length} teams: say whose engineers see the run with --team (${candidates.map((team) => team.slug).join(", ")}), or keep it to the command line with --no-team.`,
+  );
+}
 
-export async function listBenchRuns(db: Db, limit = 100): Promise<BenchRunSummary[]> {
+/**
+ * Hands a run to a team (or, with null, keeps it to the command line): for runs made before runs had
+ * a team. The team that loses the run and the one that gets it each find it in their audit log.
+ */
+export async function setBenchRunTeam(db: Db, runId: string, teamId: string | null): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [run] = await tx.select({ teamId: benchRuns.teamId }).from(benchRuns).where(eq(benchRuns.id, runId)).for("update");
+    if (!run) throw notFound(`No benchmark run '${runId}'.`);
+    if (run.teamId === teamId) return;
+    await tx.update(benchRuns).set({ teamId }).where(eq(benchRuns.id, runId));
+    if (run.teamId) await recordAudit(tx, run.teamId, cli, "bench.run_removed", runId);
+    if (teamId) await recordAudit(tx, teamId, cli, "bench.run_added", runId);
+  });
+}
+
+export type BenchRunSummary = BenchRun & { teamSlug: string | null; trials: number; finished: number; passed: number; costUsd: number };
+
+/** The runs a viewer may see, newest first, with their trials counted. */
+export async function listBenchRuns(db: Db, viewer: BenchViewer, limit = 100): Promise<BenchRunSummary[]> {
   const rows = await db
     .select({
       run: benchRuns,
+      teamSlug: teams.slug,
       trials: sql<number>`count(${benchTrials.id})::int`,
       finished: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished')::int`,
       passed: sql<number>`count(*) filter (where ${benchTrials.passed})::int`,
       costUsd: sql<number>`coalesce(sum(${benchTrials.costUsd}), 0)::float8`,
     })
     .from(benchRuns)
+    .leftJoin(teams, eq(teams.id, benchRuns.teamId))
     .leftJoin(benchTrials, eq(benchTrials.runId, benchRuns.id))
-    .groupBy(benchRuns.id)
+    .where(visibleTo(viewer))
+    .groupBy(benchRuns.id, teams.slug)
     .orderBy(desc(benchRuns.createdAt))
     .limit(limit);
   return rows.map(({ run, ...counts }) => ({ ...run, ...counts }));

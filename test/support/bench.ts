@@ -25,6 +25,7 @@ export async function planTestRun(db: Db, plan: Partial<RunPlan> & { driver: str
     outDir: join(mkdtempSync(join(tmpdir(), "botboard-bench-out-")), "run"),
     runId: undefined,
     ...plan,
+    teamId: plan.teamId ?? null,
   });
 }
 

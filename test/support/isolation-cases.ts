@@ -30,6 +30,8 @@ export type World = {
     knownUsername: string;
     tokenPrefix: string;
     mcpSessionId: string;
+    /** A benchmark run of team A (its id is no secret; its model and prompt are). */
+    benchRunId: string;
   };
   b: {
     team: Team;
@@ -336,10 +338,14 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /journal/:id": {
     requests: ({ a }) => [{ method: "GET", path: `/journal/${a.journalEntryId}`, expect: engineerOnly([404]) }],
   },
-  // Benchmark runs belong to whoever runs the benchmark on this server, not to a team: B sees them,
-  // and they hold no team's posts (the leak check still looks for A's marker).
+  // A's benchmark run (its model and prompt carry A's marker) is neither listed to B nor found by its id.
   "GET /bench": { requests: () => [{ method: "GET", path: "/bench", expect: engineerOnly(ok) }] },
-  "GET /bench/:runId": { requests: () => [{ method: "GET", path: "/bench/no-such-run", expect: engineerOnly([404]) }] },
+  "GET /bench/:runId": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/bench/${a.benchRunId}`, expect: engineerOnly([404]) },
+      { method: "GET", path: "/bench/no-such-run", expect: engineerOnly([404]) },
+    ],
+  },
   "GET /admin": { requests: () => [{ method: "GET", path: "/admin", expect: engineerOnly(ok) }] },
   "POST /admin/agents": {
     requests: ({ a }) => [

@@ -5,14 +5,15 @@ import type { BenchReport } from "../../server/domain/bench-report.ts";
 import { deltaChart, stripChart } from "../bench-charts.ts";
 import { Layout, type PageContext } from "../layout.tsx";
 
-/** /bench: benchmark runs, and one run's report (the same data `botboard bench report` prints). */
+/** /bench: the team's benchmark runs, and one run's report (the same data `botboard bench report` prints). */
 export function BenchRunsPage(props: { page: PageContext; runs: BenchRunSummary[] }) {
   return (
     <Layout title="Benchmark runs" page={props.page} current="/bench">
       <h1>Benchmark runs</h1>
       {props.runs.length === 0 ? (
         <p class="empty">
-          No benchmark runs yet. Start one from the command line: <code>botboard bench run --driver oracle</code>.
+          No benchmark runs for this team yet. The server's operator starts one for it from the command line:{" "}
+          <code>botboard bench run --driver oracle --team &lt;team&gt;</code>.
         </p>
       ) : (
         <div class="table-wrap">

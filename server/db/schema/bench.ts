@@ -14,24 +14,33 @@ export type BenchRunSettings = {
   prices: Record<string, { inputPerMTok: number; outputPerMTok: number; cacheReadPerMTok?: number; cacheWritePerMTok?: number }>;
 };
 
-/** One benchmark run: a suite, a driver, the variants compared and how the board was prepared. */
-export const benchRuns = pgTable("bench_runs", {
-  id: text("id").primaryKey(),
-  suite: text("suite").notNull(),
-  driver: text("driver").notNull(),
-  model: text("model"),
-  phase: text("phase", { enum: ["isolated", "accumulate", "warm"] }).notNull(),
-  variants: text("variants").array().notNull(),
-  repeats: integer("repeats").notNull(),
-  fromRunId: text("from_run_id"),
-  status: text("status", { enum: ["running", "stopped", "finished"] })
-    .notNull()
-    .default("running"),
-  stopReason: text("stop_reason"),
-  settings: jsonb("settings").$type<BenchRunSettings>().notNull(),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  finishedAt: timestamp("finished_at", { withTimezone: true }),
-});
+/**
+ * One benchmark run: a suite, a driver, the variants compared and how the board was prepared.
+ * `teamId` is the team whose engineers see it; null (runs from before runs had a team, or started
+ * with --no-team) means only the operator's command line shows it.
+ */
+export const benchRuns = pgTable(
+  "bench_runs",
+  {
+    id: text("id").primaryKey(),
+    teamId: uuid("team_id").references(() => teams.id, { onDelete: "set null" }),
+    suite: text("suite").notNull(),
+    driver: text("driver").notNull(),
+    model: text("model"),
+    phase: text("phase", { enum: ["isolated", "accumulate", "warm"] }).notNull(),
+    variants: text("variants").array().notNull(),
+    repeats: integer("repeats").notNull(),
+    fromRunId: text("from_run_id"),
+    status: text("status", { enum: ["running", "stopped", "finished"] })
+      .notNull()
+      .default("running"),
+    stopReason: text("stop_reason"),
+    settings: jsonb("settings").$type<BenchRunSettings>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (table) => [index("bench_runs_team_idx").on(table.teamId, table.createdAt)],
+);
 
 export type ToolCallCounts = Record<string, number>;
 
