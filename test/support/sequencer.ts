@@ -20,6 +20,7 @@ const longestFirst = [
   "mcp-agents",
   "bench-agents",
   "bench-queue",
+  "bench-teams",
   "web-pages",
   "rate-limits",
   "web-feed-browser",
