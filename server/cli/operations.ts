@@ -94,7 +94,9 @@ export const operations = {
     const team = await resolveTeam(db, input.team);
     return { lines: await exportTeam(db, team.id) };
   }),
-  "team.import": operation(z.strictObject({ lines: z.array(z.string()) }), async ({ db }, input) => importTeam(db, input.lines)),
+  "team.import": operation(z.strictObject({ lines: z.array(z.string()), withSecrets: z.boolean().optional() }), async ({ db }, input) =>
+    importTeam(db, input.lines, { withSecrets: input.withSecrets ?? false }),
+  ),
   "user.add": operation(
     z.strictObject({ team: teamOption, role: z.enum(["admin", "member"]).optional() }),
     async ({ db, publicUrl }, input) => {

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, invalid } from "../domain/errors.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
 
@@ -35,6 +35,14 @@ async function runOperation<Name extends OperationName>(
     return await runOperationOn({ db: database.db, publicUrl: config.publicUrl }, name, input);
   } finally {
     await database.close();
+  }
+}
+
+function readArchive(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw invalid(`Cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "unreadable"}).`);
   }
 }
 
@@ -216,17 +224,29 @@ export function buildCli(doors: CliDoors): Command {
   program
     .command("import [file]")
     .description("load a team exported by `botboard export` (from the file, or standard input), all or nothing")
-    .action(async (file: string | undefined) => {
-      const text = file ? readFileSync(file, "utf8") : await readStandardInput();
-      const imported = await runOperation(config(), "team.import", { lines: text.split("\n") });
-      print(
-        imported,
-        asJson(),
-        () =>
-          `Imported team ${imported.team}: ${Object.entries(imported.rows)
-            .map(([table, count]) => `${count} ${table}`)
-            .join(", ")}.`,
-      );
+    .option("--with-secrets", "also take the token hashes and engineers' password hashes, so tokens and passwords keep working")
+    .action(async (file: string | undefined, options: { withSecrets?: boolean }) => {
+      const text = file ? readArchive(file) : await readStandardInput();
+      const imported = await runOperation(config(), "team.import", { lines: text.split("\n"), withSecrets: options.withSecrets });
+      print(imported, asJson(), () => {
+        const { engineers, agentTokens, agents } = imported.leftOut;
+        const counts = Object.entries(imported.rows)
+          .map(([table, count]) => `${count} ${table}`)
+          .join(", ");
+        return [
+          `Imported team ${imported.team}: ${counts}.`,
+          ...(agentTokens > 0
+            ? [
+                `Left out without --with-secrets: ${agentTokens} agent tokens. Give each agent a new one: botboard agent add <name> --team ${imported.team} (${agents.join(", ")}).`,
+              ]
+            : []),
+          ...(engineers.length > 0
+            ? [
+                `Left out without --with-secrets: ${engineers.length} engineers' accounts. Invite each again: botboard user add --team ${imported.team} --role <role> (${engineers.map((engineer) => `${engineer.username}: ${engineer.role}`).join(", ")}).`,
+              ]
+            : []),
+        ].join("\n");
+      });
     });
 
   for (const command of doors.commands((name, input) => runOperation(config(), name, input as never) as Promise<never>)) {

@@ -29,5 +29,26 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+const base64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Whether a stored hash is one this server makes: scrypt with today's parameters. Verifying runs
+ * with the parameters the hash names, so a hash from elsewhere (an imported archive) naming a huge
+ * N would make every sign-in to its account cost seconds and gigabytes.
+ */
+export function isCurrentPasswordHash(stored: string): boolean {
+  const [scheme, n, r, p, salt, key, ...rest] = stored.split("$");
+  return (
+    scheme === "scrypt" &&
+    n === String(parameters.N) &&
+    r === String(parameters.r) &&
+    p === String(parameters.p) &&
+    rest.length === 0 &&
+    base64.test(salt ?? "") &&
+    base64.test(key ?? "") &&
+    Buffer.from(key!, "base64").length === keyLength
+  );
+}
+
 /** A hash of nothing: verifying against it costs the same as a real check, so unknown users take as long. */
 export const decoyPasswordHash = await hashPassword(randomBytes(16).toString("hex"));
