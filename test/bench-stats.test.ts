@@ -324,6 +324,9 @@ describe("bench report", () => {
     expect(social.vsBaseline!.cost!.median).toBeUndefined();
     expect(social.vsBaselineHard!.cost).toMatchObject({ pairs: 1, estimate: 0.5 });
     expect(report.hardTasks).toEqual(["hard-one"]);
+    expect(report.hardSet.source).toBe("metadata");
+    // One repeat: no power row, since repeat noise and task differences cannot be told apart.
+    expect(report.statistics.power).toEqual([]);
     expect(report.variants[0]).toMatchObject({ variant: "baseline", passed: 1, trials: 2, passRate: { estimate: 0.5 } });
   });
 

@@ -78,10 +78,10 @@ export function powerRow(row: StatisticsNotes["power"][number]): string[] {
     sd(row.spread.betweenTasks),
     sd(row.spread.withinTask),
     ...row.estimates.map((estimate) =>
-      estimate.repeats !== null ? `${estimate.repeats} repeats` : `no repeat count: ${estimate.tasks} tasks needed`,
+      estimate.repeats !== null ? count(estimate.repeats, "repeat") : `more repeats cannot: ${estimate.tasks} tasks needed`,
     ),
   ];
 }
 
 export const powerNote =
-  "Power: repeats of every task needed to detect each saving in cost with 80% power at the 5% level, from the observed spread of the log cost ratio (a normal approximation). Variation between tasks is not averaged away by repeats: when it alone is too large, only more tasks help.";
+  "Power: repeats of every task needed to detect each saving in cost with 80% power at the 5% level, from the observed spread of the log cost ratio (a normal approximation). Variation between tasks is not averaged away by repeats: when it alone is too large, only more tasks help. A run of one repeat has no power row: it cannot tell repeat-to-repeat noise from differences between tasks.";
