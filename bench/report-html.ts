@@ -1,6 +1,18 @@
 import type { BenchReport } from "../server/domain/bench-report.ts";
 import { deltaChart, escapeHtml, stripChart } from "../views/bench-charts.ts";
-import { describePassRate, describeRatio, usd } from "../views/bench-wording.ts";
+import {
+  describeExploratory,
+  describeHardSet,
+  describeIntervals,
+  describeMultipleComparisons,
+  describeOrder,
+  describePassRate,
+  describeRatio,
+  powerHeader,
+  powerNote,
+  powerRow,
+  usd,
+} from "../views/bench-wording.ts";
 
 /** The report as one self-contained HTML file (inline CSS and SVG, no scripts). */
 export function renderHtml(report: BenchReport): string {
@@ -25,10 +37,17 @@ export function renderHtml(report: BenchReport): string {
       row([v.variant, "all", describeRatio(v.vsBaseline?.cost), describeRatio(v.vsBaseline?.turns), describeRatio(v.vsBaseline?.wallTime)]),
       row([
         v.variant,
-        "hard",
+        "hard (fixed in advance)",
         describeRatio(v.vsBaselineHard?.cost),
         describeRatio(v.vsBaselineHard?.turns),
         describeRatio(v.vsBaselineHard?.wallTime),
+      ]),
+      row([
+        v.variant,
+        "hard, exploratory (biased toward savings)",
+        describeRatio(v.vsBaselineExploratory?.cost),
+        describeRatio(v.vsBaselineExploratory?.turns),
+        describeRatio(v.vsBaselineExploratory?.wallTime),
       ]),
     ]);
   const prompts = Object.entries(report.prompts).map(
@@ -43,8 +62,8 @@ export function renderHtml(report: BenchReport): string {
 <h2>Per variant</h2>
 <table><thead><tr><th>variant</th><th>passed (Wilson 95% CI)</th><th>total cost</th><th>mean cost</th><th>mean turns</th><th>mean time</th><th>written</th><th>reads</th><th>errors</th></tr></thead><tbody>${variantRows.join("")}</tbody></table>
 <h2>Against the baseline</h2>
-<p>Median of paired ratios (same task and repeat), percentile-bootstrap 95% CI. Hard tasks: ${escapeHtml(report.hardTasks.join(", ") || "none")}.</p>
 <table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonRows.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>
+${designSection(report)}
 <h2>Charts</h2>
 ${stripChart(report, "costUsd", "Cost per trial")}
 ${stripChart(report, "wallSeconds", "Wall time per trial")}
@@ -53,4 +72,22 @@ ${deltaChart(report)}
 ${prompts.join("\n")}
 </body></html>
 `;
+}
+
+/** How the run was designed and how to read its intervals, as in the markdown report. */
+function designSection(report: BenchReport): string {
+  const notes = [
+    describeOrder(report),
+    describeHardSet(report),
+    describeExploratory(report),
+    describeIntervals(report),
+    describeMultipleComparisons(report),
+  ];
+  const cells = (tag: "td" | "th", values: string[]) =>
+    `<tr>${values.map((value) => `<${tag}>${escapeHtml(value)}</${tag}>`).join("")}</tr>`;
+  const power =
+    report.statistics.power.length > 0
+      ? `<p>${escapeHtml(powerNote)}</p><table><thead>${cells("th", powerHeader(report))}</thead><tbody>${report.statistics.power.map((row) => cells("td", powerRow(row))).join("")}</tbody></table>`
+      : "";
+  return `<h2>Design and statistics</h2><ul>${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join("")}</ul>${power}`;
 }

@@ -1,5 +1,18 @@
 import type { BenchReport } from "../server/domain/bench-report.ts";
-import { describePassRate, describeRatio, percent, usd } from "../views/bench-wording.ts";
+import {
+  describeExploratory,
+  describeHardSet,
+  describeIntervals,
+  describeMultipleComparisons,
+  describeOrder,
+  describePassRate,
+  describeRatio,
+  percent,
+  powerHeader,
+  powerNote,
+  powerRow,
+  usd,
+} from "../views/bench-wording.ts";
 
 /** A run's report as markdown, for the terminal and files. */
 export function renderMarkdown(report: BenchReport): string {
@@ -18,7 +31,7 @@ export function renderMarkdown(report: BenchReport): string {
         `| ${v.variant} | ${describePassRate(v)} | ${usd(v.totalCostUsd)} | ${usd(v.meanCostUsd)} | ${v.meanTurns.toFixed(1)} | ${v.meanWallSeconds.toFixed(1)} s | ${v.inputTokens}/${v.outputTokens}/${v.cacheReadTokens}/${v.cacheWriteTokens} | ${v.postsWritten} + ${v.journalWritten} | ${v.reads} | ${v.errors} |`,
     ),
     "",
-    "## Against the baseline (median of paired ratios by task and repeat, bootstrap 95% CI)",
+    "## Against the baseline (median of paired ratios by task and repeat, cluster-bootstrap 95% CI over tasks)",
     "",
   ];
   const compared = report.variants.filter((variant) => variant.vsBaseline);
@@ -27,7 +40,8 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`### ${variant.variant}`, "");
     for (const [label, comparisonOf] of [
       ["all tasks", variant.vsBaseline],
-      ["hard tasks", variant.vsBaselineHard],
+      ["hard tasks (fixed in advance)", variant.vsBaselineHard],
+      ["hard tasks, exploratory (chosen on this run: biased toward savings)", variant.vsBaselineExploratory],
     ] as const) {
       lines.push(
         `- ${label}: cost ${describeRatio(comparisonOf?.cost)}; turns ${describeRatio(comparisonOf?.turns)}; time ${describeRatio(comparisonOf?.wallTime)}`,
@@ -39,17 +53,17 @@ export function renderMarkdown(report: BenchReport): string {
       "",
     );
   }
-  lines.push(`Hard tasks: ${report.hardTasks.join(", ") || "none"} (marked hard, or baseline cost in the top quartile).`, "");
+  lines.push(...designSection(report));
   if (report.taskDeltas.length > 0) {
     lines.push(
       "## Per task (variant / baseline, means over repeats)",
       "",
-      "| task | variant | cost ratio | time ratio | passed (variant / baseline) |",
-      "| --- | --- | --- | --- | --- |",
+      "| task | variant | cost ratio | cost ratio SD over repeats (log) | time ratio | passed (variant / baseline) |",
+      "| --- | --- | --- | --- | --- | --- |",
     );
     for (const delta of report.taskDeltas) {
       lines.push(
-        `| ${delta.task} | ${delta.variant} | ${delta.costRatio?.toFixed(2) ?? "n/a"} | ${delta.wallTimeRatio?.toFixed(2) ?? "n/a"} | ${percent(delta.variantPassed)} / ${percent(delta.baselinePassed)} |`,
+        `| ${delta.task} | ${delta.variant} | ${delta.costRatio?.toFixed(2) ?? "n/a"} | ${delta.costLogRatioSd?.toFixed(2) ?? "n/a"} | ${delta.wallTimeRatio?.toFixed(2) ?? "n/a"} | ${percent(delta.variantPassed)} / ${percent(delta.baselinePassed)} |`,
       );
     }
     lines.push("");
@@ -57,4 +71,30 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push("## Prompts", "");
   for (const [variant, prompt] of Object.entries(report.prompts)) lines.push(`### ${variant}`, "", "```text", prompt, "```", "");
   return lines.join("\n");
+}
+
+/** How the run was designed and how to read its intervals: order, hard set, intervals, power, multiple comparisons. */
+function designSection(report: BenchReport): string[] {
+  const lines = [
+    "## Design and statistics",
+    "",
+    `- ${describeOrder(report)}`,
+    `- ${describeHardSet(report)}`,
+    `- ${describeExploratory(report)}`,
+    `- ${describeIntervals(report)}`,
+    `- ${describeMultipleComparisons(report)}`,
+    "",
+  ];
+  if (report.statistics.power.length > 0) {
+    const header = powerHeader(report);
+    lines.push(
+      powerNote,
+      "",
+      `| ${header.join(" | ")} |`,
+      `| ${header.map(() => "---").join(" | ")} |`,
+      ...report.statistics.power.map((row) => `| ${powerRow(row).join(" | ")} |`),
+      "",
+    );
+  }
+  return lines;
 }

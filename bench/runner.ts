@@ -7,6 +7,7 @@ import {
   benchRunProgress,
   claimBenchTrial,
   finishBenchTrial,
+  getBenchRun,
   releaseBenchTrial,
   renewBenchLease,
   setBenchRunStatus,
@@ -14,7 +15,9 @@ import {
   type BenchTrial,
 } from "../server/domain/bench-runs.ts";
 import type { Db } from "../server/db/client.ts";
+import { cli } from "../server/domain/callers.ts";
 import type { Driver } from "./drivers/driver.ts";
+import { writeRunFile } from "./run-folder.ts";
 import { loadSuite, type BenchTask } from "./suites.ts";
 import { runTrial } from "./trial.ts";
 
@@ -55,6 +58,7 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   const outDir = run.settings.outDir;
   mkdirSync(outDir, { recursive: true });
   await setBenchRunStatus(db, run.id, "running");
+  writeRunFile(outDir, await getBenchRun(db, cli, run.id));
 
   let stopReason: string | null = null;
   let ranHere = 0;
@@ -127,6 +131,8 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   if (options.signal.aborted) stopReason ??= "interrupted";
   const status = progress.finished === progress.total ? "finished" : "stopped";
   await setBenchRunStatus(db, run.id, status, status === "finished" ? null : (stopReason ?? "other workers still hold trials"));
+  // The run dir's copy of the run says how it ended, as the database does.
+  writeRunFile(outDir, await getBenchRun(db, cli, run.id));
   return { status, stopReason, ranHere };
 }
 
