@@ -7,6 +7,7 @@ import { requireAdmin } from "../../domain/callers.ts";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { notFound } from "../../domain/errors.ts";
+import { holdForOneView, takeOneTimeView } from "../../domain/one-time-views.ts";
 import { deletePost } from "../../domain/posts.ts";
 import { listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
@@ -28,6 +29,7 @@ const revokeSchema = z.object({ target: z.string({ error: "target is required" }
 const inviteSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
 const instructionsSchema = z.object({ instructions: z.string().default("") });
 const deleteSchema = z.object({ postId: postIdSchema });
+const newTokenViewSchema = z.object({ agentName: z.string(), token: z.string() });
 
 /** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */
 export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
@@ -64,21 +66,25 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
 
   routes.get("/admin", engineer, (c) => renderAdmin(c));
 
+  // Post/Redirect/Get: the form's answer is a redirect, so a reload or Back cannot make another token.
   routes.post("/admin/agents", engineer, async (c) => {
     const caller = c.get("caller");
     const form = parseWith(newAgentSchema, await c.req.parseBody({ all: true }));
     const scopes = form.scopes === undefined ? [] : [form.scopes].flat();
     const created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
+    const viewId = await holdForOneView(db, c.get("sessionToken"), { agentName: created.agent.name, token: created.token });
+    return c.redirect(`/admin/agents/created/${viewId}`, 303);
+  });
+
+  routes.get("/admin/agents/created/:view", engineer, async (c) => {
+    requireAdmin(c.get("caller"));
     c.header("Cache-Control", "no-store");
-    return c.html(
-      AgentCreatedPage({
-        page: pageOf(c),
-        agentName: created.agent.name,
-        token: created.token,
-        setups: clientSetups(reachableUrlOf(c, config), created.token),
-      }),
-      201,
-    );
+    const held = newTokenViewSchema.safeParse(await takeOneTimeView(db, c.get("sessionToken"), c.req.param("view").slice(0, 100)));
+    if (!held.success) {
+      throw notFound("This token was shown once and is not kept. If it was not copied, revoke it on the admin page and create another.");
+    }
+    const { agentName, token } = held.data;
+    return c.html(AgentCreatedPage({ page: pageOf(c), agentName, token, setups: clientSetups(reachableUrlOf(c, config), token) }));
   });
 
   routes.post("/admin/tokens/revoke", engineer, async (c) => {
