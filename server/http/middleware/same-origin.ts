@@ -27,7 +27,7 @@ export function sameOriginPosts(config: Config): MiddlewareHandler {
     if (!safeMethods.test(c.req.method) && !isFromThisServer(c, publicOrigin)) {
       const markedByBrowser = c.req.header("origin") !== undefined || c.req.header("sec-fetch-site") !== undefined;
       if (markedByBrowser || browserFormTypes.test(c.req.header("content-type") ?? "")) {
-        throw forbidden("This request did not come from Botboard's own pages (its Origin is another site's); nothing was changed.");
+        throw forbidden("This request did not come from Botboard's own pages, so nothing was changed. Use Botboard's own forms.");
       }
     }
     await next();
