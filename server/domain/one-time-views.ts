@@ -5,11 +5,11 @@ import { oneTimeViews } from "../db/schema/index.ts";
 import { generateSecret, hashSecret } from "./tokens.ts";
 
 /**
- * Post/Redirect/Get for secrets: the form that makes a secret (a new agent token) does not answer
- * with it, so reloading or going Back cannot make another. It holds the secret here for the session
- * that made it and redirects to a page that takes it out, once. The row is sealed (AES-256-GCM) with
- * a key derived from the session's cookie token, which the database holds only as a hash: the
- * database alone cannot open it, and no other session can.
+ * Post/Redirect/Get for secrets: the form that makes a secret (an agent token, a set-up link) does
+ * not answer with it, so reloading or going Back cannot make another. It holds the secret here for
+ * the session that made it and redirects to a page that takes it out, once. The row is sealed
+ * (AES-256-GCM) with a key derived from the session's cookie token, which the database holds only
+ * as a hash: the database alone cannot open it, and no other session can.
  */
 
 const viewLifetimeMs = 10 * 60 * 1000;

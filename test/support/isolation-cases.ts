@@ -362,7 +362,13 @@ export const routeCases: Record<string, RouteCase> = {
     ],
   },
   "POST /admin/invites": {
-    requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([201]) }],
+    requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([303]) }],
+  },
+  "GET /admin/invites/created/:view": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/admin/invites/created/${a.tokenViewId}`, expect: engineerOnly([404]) },
+      { method: "GET", path: "/admin/invites/created/no-such-view", expect: engineerOnly([404]) },
+    ],
   },
   "POST /admin/instructions": {
     requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],

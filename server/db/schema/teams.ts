@@ -55,8 +55,9 @@ export const invites = pgTable("invites", {
 });
 
 /**
- * A secret waiting to be shown once to the session that made it (a new agent token): sealed with a
- * key derived from the session's cookie token, which the database never holds, and deleted when shown.
+ * A secret waiting to be shown once to the session that made it (an agent token, a set-up link):
+ * sealed with a key derived from the session's cookie token, which the database never holds, and
+ * deleted when shown.
  */
 export const oneTimeViews = pgTable(
   "one_time_views",
