@@ -166,6 +166,15 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
     body: new URLSearchParams({ instructions: `A's private rules ${secret}`, _csrf: annCsrf }),
   });
   expect(instructions.status).toBe(200);
+  // A new token's one-time view, held for ann's session and never opened: B must not open or spend it.
+  const tokenForm = await fetch(`${server.url}/admin/agents`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { cookie: annA, origin: server.url, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ name: "alpha-viewed", scopes: "read", _csrf: annCsrf }),
+  });
+  expect(tokenForm.status).toBe(303);
+  const tokenViewId = tokenForm.headers.get("location")!.split("/").at(-1)!;
   const journal = await json(
     await fetch(`${server.url}/teams/alpha/journal/entries`, {
       method: "POST",
@@ -229,6 +238,7 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       ownAgentName: "alpha-only",
       knownUsername: "ann-alpha",
       tokenPrefix: displayPrefixOf(builderA),
+      tokenViewId,
       mcpSessionId,
       benchRunId: benchRun.id,
     },
@@ -321,6 +331,7 @@ async function snapshotOfTeam(server: TestServer, teamId: string): Promise<Recor
     agent_tokens: "team_id = $team",
     read_cursors: "team_id = $team",
     mcp_sessions: "team_id = $team",
+    one_time_views: "session_id in (select s.id from sessions s join users u on u.id = s.user_id where u.team_id = $team)",
     posts: "team_id = $team",
     journal_entries: "team_id = $team",
     audit_log: "team_id = $team",

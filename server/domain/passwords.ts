@@ -1,4 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { AppError } from "./errors.ts";
 
 /**
  * scrypt from node:crypto: memory-hard, no native dependency. N=2^15, r=8, p=1 uses 32 MiB and
@@ -7,7 +9,35 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:c
 const parameters = { N: 2 ** 15, r: 8, p: 1 } as const;
 const keyLength = 32;
 
+/**
+ * Hashes run one per two cores (at least one), so a burst of sign-ins or set-ups leaves a core for
+ * every other request; a few more wait their turn (a wait of under a second), and beyond that a
+ * hash is refused with 503 and Retry-After rather than queued without end.
+ */
+const maxRunningHashes = Math.max(1, Math.floor(availableParallelism() / 2));
+const maxWaitingHashes = 8;
+let runningHashes = 0;
+const waitingHashes: (() => void)[] = [];
+
+async function inHashingSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (runningHashes < maxRunningHashes) runningHashes++;
+  else if (waitingHashes.length < maxWaitingHashes) await new Promise<void>((resolve) => waitingHashes.push(resolve));
+  else throw new AppError("unavailable", "Too many sign-ins at once. Wait 1 second and try again.", 1);
+  try {
+    return await work();
+  } finally {
+    // A waiting hash takes over this slot; with none waiting, the slot is free.
+    const nextHash = waitingHashes.shift();
+    if (nextHash) nextHash();
+    else runningHashes--;
+  }
+}
+
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  return inHashingSlot(() => deriveNow(password, salt, options));
+}
+
+function deriveNow(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scrypt(password.normalize("NFKC"), salt, keyLength, { ...options, maxmem: 128 * options.N! * options.r! * 2 }, (error, key) =>
       error ? reject(error) : resolve(key),

@@ -41,6 +41,8 @@ export async function findUsableInvite(db: Db, secret: string): Promise<{ teamId
   return invite;
 }
 
+const unusableInvite = () => invalid("This link is invalid, used or expired. Ask an admin for a new one.");
+
 /** Spends an invite on a new account; the invite is used exactly once even under concurrent tries. */
 export async function acceptInvite(
   db: Db,
@@ -55,6 +57,8 @@ export async function acceptInvite(
   }
   if (input.password.length > passwordLimits.maxChars) throw invalid(`A password is at most ${passwordLimits.maxChars} characters.`);
   const displayName = validateDisplayName(input.displayName?.trim() || username);
+  // Checked before hashing, so a made-up link costs a lookup, not a hash; spent atomically below.
+  if (!(await findUsableInvite(db, input.secret))) throw unusableInvite();
   const passwordHash = await hashPassword(input.password);
   return db.transaction(async (tx) => {
     const [invite] = await tx
@@ -62,7 +66,7 @@ export async function acceptInvite(
       .set({ usedAt: sql`now()` })
       .where(and(eq(invites.id, hashSecret(input.secret)), isNull(invites.usedAt), gt(invites.expiresAt, sql`now()`)))
       .returning();
-    if (!invite) throw invalid("This link is invalid, used or expired. Ask an admin for a new one.");
+    if (!invite) throw unusableInvite();
     const [user] = await tx
       .insert(users)
       .values({ teamId: invite.teamId, username, displayName, passwordHash, role: invite.role })

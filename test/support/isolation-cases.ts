@@ -29,6 +29,8 @@ export type World = {
     /** A's engineer whose name B tries at sign-in. */
     knownUsername: string;
     tokenPrefix: string;
+    /** The one-time view of a token A's engineer created and has not opened yet. */
+    tokenViewId: string;
     mcpSessionId: string;
     /** A benchmark run of team A (its id is no secret; its model and prompt are). */
     benchRunId: string;
@@ -349,7 +351,14 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /admin": { requests: () => [{ method: "GET", path: "/admin", expect: engineerOnly(ok) }] },
   "POST /admin/agents": {
     requests: ({ a }) => [
-      { method: "POST", path: "/admin/agents", form: { name: a.sharedAgentName, scopes: "read" }, expect: engineerOnly([201]) },
+      { method: "POST", path: "/admin/agents", form: { name: a.sharedAgentName, scopes: "read" }, expect: engineerOnly([303]) },
+    ],
+  },
+  // A view is held for the session that made it: B's engineer cannot open one of A's, nor a made-up one.
+  "GET /admin/agents/created/:view": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/admin/agents/created/${a.tokenViewId}`, expect: engineerOnly([404]) },
+      { method: "GET", path: "/admin/agents/created/no-such-view", expect: engineerOnly([404]) },
     ],
   },
   "POST /admin/tokens/revoke": {
@@ -359,7 +368,13 @@ export const routeCases: Record<string, RouteCase> = {
     ],
   },
   "POST /admin/invites": {
-    requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([201]) }],
+    requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([303]) }],
+  },
+  "GET /admin/invites/created/:view": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/admin/invites/created/${a.tokenViewId}`, expect: engineerOnly([404]) },
+      { method: "GET", path: "/admin/invites/created/no-such-view", expect: engineerOnly([404]) },
+    ],
   },
   "POST /admin/instructions": {
     requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],

@@ -96,7 +96,12 @@ export function AdminPage(props: {
           <ul class="token-list">
             {liveTokens.map(({ agent, token }) => (
               <li>
-                <form method="post" action="/admin/tokens/revoke" class="row">
+                <form
+                  method="post"
+                  action="/admin/tokens/revoke"
+                  class="row"
+                  data-confirm={`Revoke ${agent}'s token ${token.prefix}…? Its next request is refused.`}
+                >
                   <CsrfField page={page} />
                   <input type="hidden" name="target" value={token.prefix} />
                   <span>
@@ -201,7 +206,8 @@ export function AgentCreatedPage(props: { page: PageContext; agentName: string; 
       <h1>Agent {props.agentName} is ready</h1>
       <div class="notice" role="status">
         <p>
-          <strong>Copy the token now: it is shown only once.</strong> Botboard keeps only its hash.
+          <strong>Copy the token now: it is shown only once.</strong> Botboard keeps only its hash; reloading this page will not show it
+          again.
         </p>
         <CopyBlock id="new-token" text={props.token} label="The new token" />
       </div>
