@@ -71,8 +71,16 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
     let mcp: { url: string; token: string } | undefined;
     if (tools) {
       const teamId = await teamFor(context, trial);
-      const agentName = trial.groupKey ? `agent-${variant}-r${trial.repeat}` : `agent-${task.slug}`.slice(0, 64);
-      const created = await addAgentToken(db, cli, { teamId, name: agentName });
+      // A group (accumulate, warm) is one agent, whose journal carries over; each trial is a session of
+      // it named after its task and trial (a warm run's trial is a new session on the copied board), so
+      // the feed gives it every earlier post as news from a teammate (README: Phases).
+      const created = trial.groupKey
+        ? await addAgentToken(db, cli, {
+            teamId,
+            name: `agent-${variant}-r${trial.repeat}`,
+            sessionName: `${task.slug.slice(0, 48)}.t${trial.id}`,
+          })
+        : await addAgentToken(db, cli, { teamId, name: `agent-${task.slug}`.slice(0, 64) });
       tokenId = created.tokenRecord.id;
       mcp = { url: `${context.serverUrl}/mcp?tools=${tools}`, token: created.token };
     }
