@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,6 +81,16 @@ describe("builtin suite and the Exercism loader", () => {
     expect(leap.testCommand).toEqual(["python3", "-m", "unittest", "leap_count_test"]);
     expect(leap.testRunner).toBe("unittest");
     expect(suite.tasks.find((task) => task.slug === "vowel-count")!.testRunner).toBe("vitest");
+  });
+
+  it("a task whose test command the benchmark cannot count tests of is refused when the suite loads", () => {
+    const suite = mkdtempSync(join(tmpdir(), "botboard-suite-"));
+    writeInto(
+      suite,
+      "shell-task/task.json",
+      JSON.stringify({ title: "Shell", language: "python", difficulty: "easy", prompt: "Do it.", test: ["bash", "run-tests.sh"] }),
+    );
+    expect(() => loadSuite(suite)).toThrow(/the test command must start python3 -m unittest.*node --test or vitest/);
   });
 
   it("a folder with no tasks is a clear error", () => {
