@@ -70,14 +70,16 @@ function countPytest(output: string): TestCount {
 }
 
 /**
- * node --test's TAP: one `ok`/`not ok` line per test. A test file whose process ends with success
- * before reporting a test shows as one passing test named after the file: that one is no test.
+ * node --test's TAP: one `ok`/`not ok` line per test, then a YAML block (`type: 'suite'` marks a
+ * describe block, which is no test). A test file whose process ends with success before reporting a
+ * test shows as one passing test named after the file: that one is no test either.
  */
 function countNodeTest(output: string, testFiles: string[]): TestCount {
   const count = { passed: 0, failed: 0 };
   const fileNames = new Set(testFiles.map((file) => basename(file)));
-  for (const [, not, name] of output.matchAll(/^\s*(not )?ok \d+ - (.*)$/gm)) {
-    if (/#\s*(SKIP|TODO)\b/i.test(name!) || fileNames.has(basename(name!.trim()))) continue;
+  const results = output.matchAll(/^( *)(not )?ok \d+ - (.*)\n(?:\1 {2}---\n([\s\S]*?)\n\1 {2}\.\.\.)?/gm);
+  for (const [, , not, name, details] of results) {
+    if (/#\s*(SKIP|TODO)\b/i.test(name!) || fileNames.has(basename(name!.trim())) || /^\s*type: 'suite'$/m.test(details ?? "")) continue;
     if (not) count.failed++;
     else count.passed++;
   }
