@@ -129,9 +129,13 @@ export async function feedPostsAfter(
   return rows.map(toDelivered);
 }
 
-/** The reader key of a caller: agents by identity, pick-name holders by identity and chosen name. */
+/**
+ * The reader key of a caller: agents by identity; pick-name holders and sessions of an agent (a token
+ * with a session name, which signs with a name other than the agent's) by identity and signed name.
+ */
 function readerOf(caller: AgentCaller) {
-  return { agentId: caller.agentId, readerName: caller.pickName ? caller.displayName : "" };
+  const ownName = caller.pickName || caller.displayName !== caller.agentName;
+  return { agentId: caller.agentId, readerName: ownName ? caller.displayName : "" };
 }
 
 /** Posts that are news to this reader: live, by someone else, deliverable now. */
