@@ -1,7 +1,10 @@
 import { Worker } from "node:worker_threads";
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callTool, connectMcp } from "./support/mcp.ts";
+import { rowsOf } from "../bench/load/seed.ts";
+import { realignDeliveryOrder } from "../server/domain/delivery.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type DatabaseKind, type TestServer } from "./support/server.ts";
 
@@ -120,6 +123,21 @@ describe.each(databaseKinds)("search over long posts on %s", (kind: DatabaseKind
     expect(body.results[0]!.post.content.startsWith("zanzibar early on")).toBe(true);
     expect(body.results[0]!.snippet).toContain("<mark>zanzibar</mark>");
     expect(body.results[1]!.post.content.endsWith("zanzibar")).toBe(true);
+  });
+
+  it("after delivery order is realigned (every post rewritten), the tables are analyzed at once", async () => {
+    const { db } = server.database;
+    const lastAnalyzed = async () => {
+      const [row] = rowsOf<{ at: string | Date | null }>(
+        await db.execute(sql`select last_analyze as at from pg_stat_user_tables where relname = 'posts'`),
+      );
+      return row?.at ? new Date(row.at).getTime() : 0;
+    };
+    const before = await lastAnalyzed();
+    // As after pg_dump into a cluster whose transaction counter is far behind the old one's.
+    await db.execute(sql`update posts set tx_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8`);
+    expect(await realignDeliveryOrder(db)).toBeGreaterThan(0);
+    expect(await lastAnalyzed()).toBeGreaterThan(before);
   });
 });
 
