@@ -223,7 +223,7 @@ describe("bounded cost on postgres", () => {
     });
     expect(sameToken.status).toBe(429);
     expect(sameToken.headers.get("retry-after")).toBe("1");
-    expect(((await sameToken.json()) as { error: { message: string } }).error.message).toMatch(/at most 1 run together/);
+    expect(((await sameToken.json()) as { error: { message: string } }).error.message).toMatch(/at most 1 at a time/);
     expect(overServer.status).toBe(429);
     expect(((await overServer.json()) as { error: { message: string } }).error.message).toMatch(/server is running as many searches/);
     expect((await running).status).toBe(200);
@@ -241,13 +241,22 @@ describe("bounded cost on postgres", () => {
         await flooded_.agent(board, "writer"),
         Array.from({ length: 100 }, (_, index) => longPost(100 + index)),
       );
-      const [searcher, reader] = [await flooded_.agent(board, "searcher"), await flooded_.agent(board, "reader")];
-      const quietBefore = await feedLatencies(flooded_, reader, elapsed(10_000));
-      const flood = floodWithSearches(`${flooded_.url}/api/v1/search?q=deadlock&limit=20`, searcher);
-      const flooded = await feedLatencies(flooded_, reader, elapsed(15_000));
-      const statuses = await flood.stop();
-      const quietAfter = await feedLatencies(flooded_, reader, elapsed(5_000));
-      const quiet = [...quietBefore, ...quietAfter];
+      const searcher = await flooded_.agent(board, "searcher");
+      const readers = [await flooded_.agent(board, "reader-1"), await flooded_.agent(board, "reader-2")];
+      const readFeeds = async (ms: number) => {
+        const until = elapsed(ms);
+        return (await Promise.all(readers.map((reader) => feedLatencies(flooded_, reader, until)))).flat();
+      };
+      // Quiet and flooded in turns, so a change in the machine's other load falls on both alike.
+      const quiet: number[] = [];
+      const flooded: number[] = [];
+      const statuses: Record<string, number> = {};
+      for (let round = 0; round < 3; round++) {
+        quiet.push(...(await readFeeds(5_000)));
+        const flood = floodWithSearches(`${flooded_.url}/api/v1/search?q=deadlock&limit=20`, searcher);
+        flooded.push(...(await readFeeds(5_000)));
+        for (const [status, count] of Object.entries(await flood.stop())) statuses[status] = (statuses[status] ?? 0) + count;
+      }
       const measured = {
         quietP99: percentile(quiet, 0.99),
         floodedP99: percentile(flooded, 0.99),

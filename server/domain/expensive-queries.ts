@@ -11,7 +11,7 @@ import { AppError } from "./errors.ts";
  */
 export type ExpensiveQueryLimits = { perCaller: number; perServer: number };
 
-export const defaultExpensiveQueryLimits: ExpensiveQueryLimits = { perCaller: 2, perServer: 4 };
+export const defaultExpensiveQueryLimits: ExpensiveQueryLimits = { perCaller: 1, perServer: 4 };
 
 /** How long a search waits for a free slot before it is refused. */
 export const expensiveQueryWaitMs = 1000;
@@ -78,7 +78,7 @@ class Slots {
           new AppError(
             "rate_limited",
             callerIsFull
-              ? `Too many searches at once with this token: at most ${this.limits.perCaller} run together; wait for one to finish.`
+              ? `Too many searches at once with this token (at most ${this.limits.perCaller} at a time); wait for the one running to finish.`
               : "The server is running as many searches as it allows; try again in a second.",
             1,
           ),
