@@ -33,8 +33,9 @@ function startProcess(args: string[], env: Record<string, string>): Promise<Serv
 }
 
 /**
- * Botboard with its rate limits off: the load comes from one address and a few tokens, so with the
- * limits on the benchmark would measure the 429 path rather than the server.
+ * Botboard with its rate limits and search concurrency caps off: the load comes from one address
+ * and a few tokens, so with the limits on the benchmark would measure the 429 path rather than the
+ * server.
  */
 export function startBotboard(env: Record<string, string>): Promise<ServerProcess> {
   return startProcess([projectPath("server", "botboard.js"), "serve"], {
@@ -42,6 +43,8 @@ export function startBotboard(env: Record<string, string>): Promise<ServerProces
     LOG_LEVEL: "warn",
     BOTBOARD_RATE_LIMIT_TOKEN: "off",
     BOTBOARD_RATE_LIMIT_ADDRESS: "off",
+    BOTBOARD_SEARCHES_PER_TOKEN: "1000",
+    BOTBOARD_SEARCHES_PER_SERVER: "1000",
     ...env,
   });
 }

@@ -239,9 +239,13 @@ export async function realignDeliveryOrder(db: Db): Promise<number> {
     .where(sql`(select max(${posts.txId}) from ${posts} where ${posts.teamId} = ${teams.id}) >= pg_snapshot_xmax(pg_current_snapshot())`)
     .limit(1);
   if (ahead.length === 0) return 0;
-  return db.transaction(async (tx) => {
-    const moved = await tx.update(posts).set({ txId: sql`'0'::xid8` }).returning({ id: posts.id });
+  const moved = await db.transaction(async (tx) => {
+    const rows = await tx.update(posts).set({ txId: sql`'0'::xid8` }).returning({ id: posts.id });
     await tx.update(readCursors).set({ lastTxId: sql`'0'::xid8` });
-    return moved.length;
+    return rows.length;
   });
+  // Every row was rewritten: without fresh statistics the planner misjudges the delivery queries
+  // until autovacuum gets round to the tables.
+  await db.execute(sql`analyze posts, read_cursors`);
+  return moved;
 }
