@@ -15,7 +15,8 @@ import { validateSession } from "../../domain/users.ts";
 import { setSessionCookie } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 
-export type WebEnv = { Variables: { caller: HumanCaller; csrfToken: string } };
+/** `sessionId`: the stored id of the session the request came in (its token's hash, never the token). */
+export type WebEnv = { Variables: { caller: HumanCaller; sessionId: string; csrfToken: string } };
 
 export const csrfHeaderName = "x-csrf-token";
 export const csrfFieldName = "_csrf";
@@ -62,6 +63,7 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
       await checkCsrfToken(c, csrfToken);
     }
     c.set("caller", session.caller);
+    c.set("sessionId", session.sessionId);
     c.set("csrfToken", csrfToken);
     await next();
   };
