@@ -3,7 +3,7 @@ import { recordAudit, type AuditActor } from "./audit.ts";
 import { requireTeamAdmin } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { invites, posts, sessions, teams, users } from "../db/schema/index.ts";
-import { conflict, invalid, notFound } from "./errors.ts";
+import { conflict, forbidden, invalid, notFound } from "./errors.ts";
 import { announceSessionsEnded, type Role } from "./users.ts";
 
 /**
@@ -80,14 +80,16 @@ async function keepAnotherAdmin(db: Db, target: Target, doing: string): Promise<
 /**
  * Locks the team's enabled admins, then reads the target: every change that could leave a team
  * without an admin starts this way, so two admins demoting (or disabling, or deleting) each other
- * at once cannot both succeed.
+ * at once cannot both succeed. An engineer acting must still be one of them: a role checked when
+ * their request began may have been taken away since.
  */
-async function lockedTarget(db: Db, teamId: string, username: string): Promise<Target> {
-  await db
+async function lockedTarget(db: Db, actor: AuditActor, teamId: string, username: string): Promise<Target> {
+  const admins = await db
     .select({ id: users.id })
     .from(users)
     .where(and(eq(users.teamId, teamId), eq(users.role, "admin"), isNull(users.disabledAt)))
     .for("update");
+  if (actor.kind === "human" && !admins.some((admin) => admin.id === actor.userId)) throw forbidden("Only a team admin may do this.");
   return findEngineer(db, teamId, username);
 }
 
@@ -96,7 +98,7 @@ export async function setEngineerRole(db: Db, actor: AuditActor, teamId: string,
   requireTeamAdmin(actor, teamId);
   if (role !== "admin" && role !== "member") throw invalid("A role is admin or member.");
   return db.transaction(async (tx) => {
-    const target = await lockedTarget(tx, teamId, username);
+    const target = await lockedTarget(tx, actor, teamId, username);
     if (target.role === role) return false;
     if (role === "member") await keepAnotherAdmin(tx, target, "demote them");
     await tx.update(users).set({ role }).where(eq(users.id, target.id));
@@ -109,7 +111,7 @@ export async function setEngineerRole(db: Db, actor: AuditActor, teamId: string,
 export async function disableEngineer(db: Db, actor: AuditActor, teamId: string, username: string): Promise<boolean> {
   requireTeamAdmin(actor, teamId);
   return db.transaction(async (tx) => {
-    const target = await lockedTarget(tx, teamId, username);
+    const target = await lockedTarget(tx, actor, teamId, username);
     if (target.disabledAt) return false;
     await keepAnotherAdmin(tx, target, "disable them");
     await tx.update(users).set({ disabledAt: sql`now()` }).where(eq(users.id, target.id));
@@ -123,7 +125,7 @@ export async function disableEngineer(db: Db, actor: AuditActor, teamId: string,
 export async function enableEngineer(db: Db, actor: AuditActor, teamId: string, username: string): Promise<boolean> {
   requireTeamAdmin(actor, teamId);
   return db.transaction(async (tx) => {
-    const target = await findEngineer(tx, teamId, username);
+    const target = await lockedTarget(tx, actor, teamId, username);
     if (!target.disabledAt) return false;
     await tx.update(users).set({ disabledAt: null }).where(eq(users.id, target.id));
     await recordAudit(tx, teamId, actor, "user.enabled", target.username);
@@ -139,7 +141,7 @@ export async function enableEngineer(db: Db, actor: AuditActor, teamId: string, 
 export async function deleteEngineer(db: Db, actor: AuditActor, teamId: string, username: string): Promise<void> {
   requireTeamAdmin(actor, teamId);
   await db.transaction(async (tx) => {
-    const target = await lockedTarget(tx, teamId, username);
+    const target = await lockedTarget(tx, actor, teamId, username);
     await keepAnotherAdmin(tx, target, "delete them");
     await tx
       .update(posts)

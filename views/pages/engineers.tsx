@@ -75,25 +75,27 @@ export function EngineersPage(props: { page: PageContext; engineers: Engineer[];
                   <td class="engineer-status">{engineer.status}</td>
                   <td>{engineer.lastSignInAt ? <PostTime date={engineer.lastSignInAt} /> : <span class="muted">never</span>}</td>
                   <td>
-                    {engineer.status === "active" ? (
+                    <div class="row">
+                      {engineer.status === "active" ? (
+                        <EngineerAction
+                          page={page}
+                          engineer={engineer}
+                          action="disable"
+                          label="Disable"
+                          confirm={`Disable ${engineer.username}? Their sessions end now.`}
+                        />
+                      ) : (
+                        <EngineerAction page={page} engineer={engineer} action="enable" label="Enable" />
+                      )}
                       <EngineerAction
                         page={page}
                         engineer={engineer}
-                        action="disable"
-                        label="Disable"
-                        confirm={`Disable ${engineer.username}? Their sessions end now.`}
+                        action="delete"
+                        label="Delete"
+                        danger
+                        confirm={`Delete ${engineer.username}'s account? Their posts stay, signed as a deleted engineer.`}
                       />
-                    ) : (
-                      <EngineerAction page={page} engineer={engineer} action="enable" label="Enable" />
-                    )}
-                    <EngineerAction
-                      page={page}
-                      engineer={engineer}
-                      action="delete"
-                      label="Delete"
-                      danger
-                      confirm={`Delete ${engineer.username}'s account? Their posts stay, signed as a deleted engineer.`}
-                    />
+                    </div>
                   </td>
                 </tr>
               ))}
