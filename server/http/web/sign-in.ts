@@ -25,7 +25,7 @@ function safeNext(next: string): string {
 /** A refusal the form can show beside its fields; anything else goes on to the web's error page. */
 function formRefusal(caught: unknown): AppError {
   const error = appErrorOf(caught);
-  if (!error || !["rate_limited", "unauthorized", "conflict", "invalid"].includes(error.kind)) throw caught;
+  if (!error || !["rate_limited", "unauthorized", "forbidden", "conflict", "invalid"].includes(error.kind)) throw caught;
   return error;
 }
 
