@@ -61,7 +61,7 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
       await feed.waitFor((event) => event.event === "ready");
       const started = Date.now();
       expect((await asAda("/admin/engineers/mo/disable")).status).toBe(303);
-      await feed.waitFor((event) => event.event === "reload", 1000);
+      await feed.waitFor((event) => event.event === "signed-out", 1000);
       expect(Date.now() - started).toBeLessThan(1000);
     } finally {
       feed.close();
@@ -93,7 +93,7 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
       const started = Date.now();
       const csrf = await csrfTokenOf(server, first);
       expect((await postForm(server, "/logout", { _csrf: csrf }, { cookie: first })).status).toBe(303);
-      await ending.waitFor((event) => event.event === "reload", 1000);
+      await ending.waitFor((event) => event.event === "signed-out", 1000);
       expect(Date.now() - started).toBeLessThan(1000);
       const posted = await postForm(
         server,
@@ -103,7 +103,7 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
       );
       expect(posted.status).toBe(303);
       await staying.waitFor((event) => event.event === "post" && event.data.includes("still live for the other session"));
-      expect(staying.events.some((event) => event.event === "reload")).toBe(false);
+      expect(staying.events.some((event) => event.event === "signed-out")).toBe(false);
     } finally {
       ending.close();
       staying.close();
@@ -179,7 +179,7 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
     try {
       await feed.waitFor((event) => event.event === "ready");
       expect((await asAda("/admin/engineers/dee/delete")).status).toBe(303);
-      await feed.waitFor((event) => event.event === "reload", 1000);
+      await feed.waitFor((event) => event.event === "signed-out", 1000);
     } finally {
       feed.close();
     }
@@ -268,7 +268,7 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
           await feed.waitFor((event) => event.event === "ready");
           const started = Date.now();
           expect((await asAda("/admin/engineers/ned/disable")).status).toBe(303);
-          await feed.waitFor((event) => event.event === "reload", 1000);
+          await feed.waitFor((event) => event.event === "signed-out", 1000);
           expect(Date.now() - started).toBeLessThan(1000);
         } finally {
           feed.close();
@@ -322,7 +322,7 @@ describe.each(databaseKinds)("botboard user and invite commands on %s", (kind) =
       expect(disabled.output).toContain("Disabled mo; their sessions have ended.");
       // The command is a process of its own: on Postgres its NOTIFY reaches the server, on the
       // embedded database the server ran it over the admin socket.
-      await feed.waitFor((event) => event.event === "reload", 1000);
+      await feed.waitFor((event) => event.event === "signed-out", 1000);
     } finally {
       feed.close();
     }

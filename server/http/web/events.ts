@@ -22,7 +22,7 @@ const catchUpMost = 1000;
  * browser sends the last one as Last-Event-ID, and a page passes the newest post it was rendered after
  * as ?after=, so the stream first sends what came since (by that post's place in delivery order) and
  * then follows the live feed. It lasts as long as its session: when the session ends (signed out, or
- * the engineer disabled or deleted, on any process) the page is told to reload, which signs in again.
+ * the engineer disabled or deleted, on any process) it says "signed-out" and ends; the page goes to /login.
  */
 export function liveEvents(db: Db, live: LiveFeed) {
   return async function streamTeamEvents(c: Context<WebEnv>) {
@@ -69,6 +69,8 @@ export function liveEvents(db: Db, live: LiveFeed) {
         subscription.unsubscribe();
         wake?.();
       });
+      // The session was checked before the stream followed the announcements: one ended in between was missed.
+      if (!(await isSessionOpen(db, sessionId))) endSession();
       await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
       let position = subscription.from;
       if (resumeFrom) {
@@ -93,7 +95,7 @@ export function liveEvents(db: Db, live: LiveFeed) {
       }
       while (!stream.aborted && !closed) {
         if (sessionEnded) {
-          await stream.writeSSE({ event: "reload", data: JSON.stringify({ reason: "signed-out" }) });
+          await stream.writeSSE({ event: "signed-out", data: "{}" });
           break;
         }
         const item = queue.shift();
