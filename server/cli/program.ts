@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
@@ -200,9 +200,8 @@ export function buildCli(doors: CliDoors): Command {
       print(revoked, asJson(), () => `Revoked ${revoked.revoked.map((prefix) => `${prefix}…`).join(", ")}.`);
     });
 
-  program
-    .command("user")
-    .description("manage engineers' accounts")
+  const user = program.command("user").alias("engineer").description("manage engineers' accounts");
+  user
     .command("add")
     .description("print a one-time link (valid 1 hour) that creates an engineer account")
     .option("--team <team>", "team slug or id (default: the only team)")
@@ -210,6 +209,79 @@ export function buildCli(doors: CliDoors): Command {
     .action(async (options: { team?: string; role: "admin" | "member" }) => {
       const invite = await runOperation(config(), "user.add", options);
       print(invite, asJson(), () => `One-time link for a new ${options.role} of ${invite.team} (valid 1 hour):\n  ${invite.link}`);
+    });
+  user
+    .command("list")
+    .description("list a team's engineers: role, status and last sign-in")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (options: { team?: string }) => {
+      const engineers = await runOperation(config(), "user.list", { team: options.team });
+      print(
+        engineers,
+        asJson(),
+        () =>
+          engineers
+            .map((e) => `${e.username}\t${e.displayName}\t${e.role}\t${e.status}\tlast sign-in ${when(e.lastSignInAt)}\t${e.team}`)
+            .join("\n") || "No engineers yet: `botboard user add`.",
+      );
+    });
+  user
+    .command("role")
+    .description("make an engineer admin or member (a team keeps at least one enabled admin)")
+    .argument("<username>")
+    .addArgument(new Argument("<role>").choices(["admin", "member"]))
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, role: "admin" | "member", options: { team?: string }) => {
+      const result = await runOperation(config(), "user.role", { username, role, team: options.team });
+      print(result, asJson(), () => (result.changed ? `${username} is now ${role}.` : `${username} was already ${role}.`));
+    });
+  user
+    .command("disable <username>")
+    .description("stop an engineer signing in and end their sessions now (enable undoes it)")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "user.disable", { username, team: options.team });
+      print(result, asJson(), () =>
+        result.changed ? `Disabled ${username}; their sessions have ended.` : `${username} was already disabled.`,
+      );
+    });
+  user
+    .command("enable <username>")
+    .description("let a disabled engineer sign in again")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "user.enable", { username, team: options.team });
+      print(result, asJson(), () => (result.changed ? `Enabled ${username}.` : `${username} was not disabled.`));
+    });
+  user
+    .command("delete <username>")
+    .description("delete an engineer's account and end their sessions; their posts stay, signed as a deleted engineer")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "user.delete", { username, team: options.team });
+      print(result, asJson(), () => `Deleted ${username}; their posts now show a deleted engineer.`);
+    });
+
+  const invite = program.command("invite").description("see and cancel the one-time links that create engineer accounts");
+  invite
+    .command("list")
+    .description("list a team's open invites (not used, not expired) by ref")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (options: { team?: string }) => {
+      const invites = await runOperation(config(), "invite.list", { team: options.team });
+      print(
+        invites,
+        asJson(),
+        () => invites.map((i) => `${i.ref}\t${i.role}\tuntil ${when(i.expiresAt)}`).join("\n") || "No open invites.",
+      );
+    });
+  invite
+    .command("cancel <ref>")
+    .description("cancel an open invite by its ref: its link stops working")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (ref: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "invite.cancel", { ref, team: options.team });
+      print(result, asJson(), () => `Cancelled invite ${result.cancelled}; its link no longer works.`);
     });
 
   program

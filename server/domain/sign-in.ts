@@ -1,6 +1,7 @@
 import type { Db } from "../db/client.ts";
+import { recordAudit } from "./audit.ts";
 import { rateLimitedError, takeLoginAllowance, takeSetupAllowance, type Allowance } from "./rate-limits.ts";
-import { acceptInvite, createSession, verifyLogin, type Session, type User } from "./users.ts";
+import { acceptInvite, createSession, humanCallerOf, verifyLogin, type Session, type User } from "./users.ts";
 
 /**
  * How an engineer gets a session, whichever door they use (the JSON API or the web forms): the
@@ -21,8 +22,10 @@ export async function signIn(
   const allowance = await takeLoginAllowance(db, input.username, input.address);
   onAllowance(allowance);
   if (!allowance.allowed) throw rateLimitedError(allowance, "Too many sign-in attempts.");
-  const user = await verifyLogin(db, input.username, input.password);
-  return { user, session: await createSession(db, user.id) };
+  const user = await verifyLogin(db, input.username, input.password, input.address);
+  const session = await createSession(db, user.id);
+  await recordAudit(db, user.teamId, humanCallerOf(user), "user.signed_in", user.username, { address: input.address });
+  return { user, session };
 }
 
 /**

@@ -28,6 +28,8 @@ export type World = {
     ownAgentName: string;
     /** A's engineer whose name B tries at sign-in. */
     knownUsername: string;
+    /** The ref of A's open invite, as A's admins see it in their list. */
+    inviteRef: string;
     tokenPrefix: string;
     /** The one-time view of a token A's engineer created and has not opened yet. */
     tokenViewId: string;
@@ -378,6 +380,24 @@ export const routeCases: Record<string, RouteCase> = {
   },
   "POST /admin/instructions": {
     requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],
+  },
+  "GET /admin/engineers": { requests: () => [{ method: "GET", path: "/admin/engineers", expect: engineerOnly(ok) }] },
+  "POST /admin/engineers/:username/role": {
+    requests: ({ a }) => [
+      { method: "POST", path: `/admin/engineers/${a.knownUsername}/role`, form: { role: "member" }, expect: engineerOnly([404]) },
+    ],
+  },
+  "POST /admin/engineers/:username/disable": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/engineers/${a.knownUsername}/disable`, expect: engineerOnly([404]) }],
+  },
+  "POST /admin/engineers/:username/enable": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/engineers/${a.knownUsername}/enable`, expect: engineerOnly([404]) }],
+  },
+  "POST /admin/engineers/:username/delete": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/engineers/${a.knownUsername}/delete`, expect: engineerOnly([404]) }],
+  },
+  "POST /admin/invites/:ref/cancel": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/invites/${a.inviteRef}/cancel`, expect: engineerOnly([404]) }],
   },
   "POST /admin/posts/delete": {
     requests: ({ a }) =>

@@ -3,7 +3,7 @@ import type { AgentWithTokens } from "../../server/domain/agents.ts";
 import type { AuditEntry } from "../../server/domain/audit.ts";
 import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
 import { maxNameLength } from "../../server/domain/names.ts";
-import type { User } from "../../server/domain/users.ts";
+import type { Engineer } from "../../server/domain/engineers.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
@@ -54,7 +54,7 @@ export function CopyBlock(props: { id: string; text: string; label?: string }) {
 export function AdminPage(props: {
   page: PageContext;
   agents: AgentWithTokens[];
-  users: User[];
+  engineers: Engineer[];
   audit: AuditEntry[];
   instructions: string;
   notice?: AdminNotice;
@@ -130,15 +130,19 @@ export function AdminPage(props: {
           </form>
           <h3>Engineers</h3>
           <ul>
-            {props.users.map((user) => (
+            {props.engineers.map((engineer) => (
               <li>
-                {user.displayName}{" "}
+                {engineer.displayName}{" "}
                 <span class="muted">
-                  ({user.username}, {user.role})
+                  ({engineer.username}, {engineer.role}
+                  {engineer.status === "disabled" && ", disabled"})
                 </span>
               </li>
             ))}
           </ul>
+          <p>
+            <a href="/admin/engineers">Manage engineers and open invites</a>
+          </p>
         </section>
 
         <section class="panel" aria-labelledby="moderate">

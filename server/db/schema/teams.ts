@@ -24,6 +24,9 @@ export const users = pgTable(
       .notNull()
       .default("member"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Set while an admin has disabled the account: it cannot sign in, and had its sessions ended. */
+    disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    lastSignInAt: timestamp("last_sign_in_at", { withTimezone: true }),
   },
   (table) => [uniqueIndex("users_username_key").on(sql`lower(${table.username})`)],
 );

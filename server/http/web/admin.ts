@@ -12,10 +12,19 @@ import { deletePost } from "../../domain/posts.ts";
 import { listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { agentInstructionsOf, getTeam, setAgentInstructions } from "../../domain/teams.ts";
-import { createInvite, listUsers } from "../../domain/users.ts";
-import { setupLink } from "../../domain/users.ts";
+import {
+  cancelInvite,
+  deleteEngineer,
+  disableEngineer,
+  enableEngineer,
+  listEngineers,
+  listOpenInvites,
+  setEngineerRole,
+} from "../../domain/engineers.ts";
+import { createInvite, setupLink } from "../../domain/users.ts";
 import { AdminPage, AgentCreatedPage, type AdminNotice } from "../../../views/pages/admin.tsx";
 import { AgentPage, AgentsPage } from "../../../views/pages/agents.tsx";
+import { EngineersPage } from "../../../views/pages/engineers.tsx";
 import { pageOf, parseWith, reachableUrlOf, type WebEnv } from "./session.ts";
 
 const activityDays = 14;
@@ -31,6 +40,7 @@ const instructionsSchema = z.object({ instructions: z.string().default("") });
 const deleteSchema = z.object({ postId: postIdSchema });
 const newTokenViewSchema = z.object({ agentName: z.string(), token: z.string() });
 const newInviteViewSchema = inviteSchema.extend({ link: z.string(), expiresAt: z.string() });
+const roleSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
 
 /** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */
 export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
@@ -56,13 +66,13 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   async function renderAdmin(c: Context<WebEnv>, notice?: AdminNotice) {
     const caller = c.get("caller");
     requireAdmin(caller);
-    const [agents, users, audit, team] = await Promise.all([
+    const [agents, engineers, audit, team] = await Promise.all([
       listAgents(db, caller.teamId),
-      listUsers(db, caller.teamId),
+      listEngineers(db, caller, caller.teamId),
       listAudit(db, caller.teamId, 50),
       getTeam(db, caller.teamId),
     ]);
-    return c.html(AdminPage({ page: pageOf(c), agents, users, audit, instructions: agentInstructionsOf(team), notice }));
+    return c.html(AdminPage({ page: pageOf(c), agents, engineers, audit, instructions: agentInstructionsOf(team), notice }));
   }
 
   routes.get("/admin", engineer, (c) => renderAdmin(c));
@@ -132,6 +142,44 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const { postId } = parseWith(deleteSchema, await c.req.parseBody());
     await deletePost(db, c.get("caller"), postId);
     return renderAdmin(c, { kind: "deleted", postId });
+  });
+
+  routes.get("/admin/engineers", engineer, async (c) => {
+    const caller = c.get("caller");
+    const [engineers, invites] = await Promise.all([listEngineers(db, caller, caller.teamId), listOpenInvites(db, caller, caller.teamId)]);
+    return c.html(EngineersPage({ page: pageOf(c), engineers, invites }));
+  });
+
+  // Each change answers with a redirect to the list (Post/Redirect/Get): a reload repeats nothing.
+  routes.post("/admin/engineers/:username/role", engineer, async (c) => {
+    const caller = c.get("caller");
+    const { role } = parseWith(roleSchema, await c.req.parseBody());
+    await setEngineerRole(db, caller, caller.teamId, c.req.param("username"), role);
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/engineers/:username/disable", engineer, async (c) => {
+    const caller = c.get("caller");
+    await disableEngineer(db, caller, caller.teamId, c.req.param("username"));
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/engineers/:username/enable", engineer, async (c) => {
+    const caller = c.get("caller");
+    await enableEngineer(db, caller, caller.teamId, c.req.param("username"));
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/engineers/:username/delete", engineer, async (c) => {
+    const caller = c.get("caller");
+    await deleteEngineer(db, caller, caller.teamId, c.req.param("username"));
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/invites/:ref/cancel", engineer, async (c) => {
+    const caller = c.get("caller");
+    await cancelInvite(db, caller, caller.teamId, c.req.param("ref"));
+    return c.redirect("/admin/engineers", 303);
   });
 
   return routes;

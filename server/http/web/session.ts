@@ -14,7 +14,8 @@ import { validateSession } from "../../domain/users.ts";
 import { setSessionCookie } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 
-export type WebEnv = { Variables: { caller: HumanCaller; csrfToken: string; sessionToken: string } };
+/** `sessionId`: the stored id of the session the request came in (its token's hash, never the token). */
+export type WebEnv = { Variables: { caller: HumanCaller; sessionId: string; csrfToken: string; sessionToken: string } };
 
 export const csrfHeaderName = "x-csrf-token";
 export const csrfFieldName = "_csrf";
@@ -55,6 +56,7 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
       await checkCsrfToken(c, csrfToken);
     }
     c.set("caller", session.caller);
+    c.set("sessionId", session.sessionId);
     c.set("csrfToken", csrfToken);
     c.set("sessionToken", token);
     await next();

@@ -20,7 +20,7 @@ function formText(form: Record<string, unknown>, name: string, max = 1024): stri
 /** A refusal the form can show beside its fields; anything else goes on to the web's error page. */
 function formRefusal(caught: unknown): AppError {
   const error = appErrorOf(caught);
-  if (!error || !["rate_limited", "unavailable", "unauthorized", "conflict", "invalid"].includes(error.kind)) throw caught;
+  if (!error || !["rate_limited", "unavailable", "unauthorized", "forbidden", "conflict", "invalid"].includes(error.kind)) throw caught;
   return error;
 }
 
