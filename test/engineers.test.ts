@@ -27,6 +27,14 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
   const asAda = (path: string, fields: Record<string, string> = {}) =>
     postForm(server, path, { ...fields, _csrf: adaCsrf }, { cookie: ada });
 
+  /** Ada invites a member from /admin; the link is on the page the form redirects to. Returns its token. */
+  const inviteMember = async () => {
+    const invited = await asAda("/admin/invites", { role: "member" });
+    expect(invited.status).toBe(303);
+    const view = await fetch(`${server.url}${invited.headers.get("location")}`, { headers: { cookie: ada } });
+    return /setup\?token=([a-z2-7]+)/.exec(await view.text())![1]!;
+  };
+
   const signIn = (username: string, secret = password) =>
     fetch(`${server.url}/auth/login`, {
       method: "POST",
@@ -198,9 +206,7 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
   });
 
   it("open invites are listed by ref and can be cancelled: the cancelled link stops working", async () => {
-    const invited = await asAda("/admin/invites", { role: "member" });
-    expect(invited.status).toBe(201);
-    const token = /setup\?token=([a-z2-7]+)/.exec(await invited.text())![1]!;
+    const token = await inviteMember();
     const refs = () =>
       engineersPage().then((page) => [...page.matchAll(/action="\/admin\/invites\/([0-9a-f]+)\/cancel"/g)].map((match) => match[1]!));
     const before = await refs();
@@ -222,8 +228,7 @@ describe.each(databaseKinds)("engineers' lifecycle on %s", (kind) => {
   });
 
   it("every change, invite use and sign-in (failed ones too) is audited, without any password, token or invite secret", async () => {
-    const invited = await asAda("/admin/invites", { role: "member" });
-    const token = /setup\?token=([a-z2-7]+)/.exec(await invited.text())![1]!;
+    const token = await inviteMember();
     const newcomer = await engineerFromSetupToken(server, token, "newcomer");
     expect((await signIn("newcomer", "not the password at all")).status).toBe(401);
     expect((await signIn("newcomer")).status).toBe(200);
