@@ -158,23 +158,14 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     return c.redirect("/admin/engineers", 303);
   });
 
-  routes.post("/admin/engineers/:username/disable", engineer, async (c) => {
-    const caller = c.get("caller");
-    await disableEngineer(db, caller, caller.teamId, c.req.param("username"));
-    return c.redirect("/admin/engineers", 303);
-  });
-
-  routes.post("/admin/engineers/:username/enable", engineer, async (c) => {
-    const caller = c.get("caller");
-    await enableEngineer(db, caller, caller.teamId, c.req.param("username"));
-    return c.redirect("/admin/engineers", 303);
-  });
-
-  routes.post("/admin/engineers/:username/delete", engineer, async (c) => {
-    const caller = c.get("caller");
-    await deleteEngineer(db, caller, caller.teamId, c.req.param("username"));
-    return c.redirect("/admin/engineers", 303);
-  });
+  const accountChanges = { disable: disableEngineer, enable: enableEngineer, delete: deleteEngineer } as const;
+  for (const [change, apply] of Object.entries(accountChanges)) {
+    routes.post(`/admin/engineers/:username/${change}`, engineer, async (c) => {
+      const caller = c.get("caller");
+      await apply(db, caller, caller.teamId, c.req.param("username"));
+      return c.redirect("/admin/engineers", 303);
+    });
+  }
 
   routes.post("/admin/invites/:ref/cancel", engineer, async (c) => {
     const caller = c.get("caller");
