@@ -130,8 +130,9 @@ export const openaiDriver: Driver = {
       result.error = `stopped after ${maxTurns} turns`;
       return result;
     } catch (error) {
-      if (signal.aborted) throw error;
-      if (deadline.aborted) result.timedOut = true;
+      // A stop or a timeout keeps the usage of every answer received until then.
+      if (signal.aborted) result.interrupted = true;
+      else if (deadline.aborted) result.timedOut = true;
       else result.error = (error as Error).message;
       return result;
     } finally {
