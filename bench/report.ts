@@ -1,5 +1,5 @@
-import type { BenchReport } from "../server/domain/bench-report.ts";
-import { describePassRate, describeRatio, percent, usd } from "../views/bench-wording.ts";
+import type { BenchReport, VariantSummary } from "../server/domain/bench-report.ts";
+import { completedPairsNote, describePassRate, describeRatio, percent, turnDefinition, usd } from "../views/bench-wording.ts";
 
 /** A run's report as markdown, for the terminal and files. */
 export function renderMarkdown(report: BenchReport): string {
@@ -11,14 +11,13 @@ export function renderMarkdown(report: BenchReport): string {
     "",
     "## Per variant",
     "",
-    "| variant | passed | total cost | mean cost | mean turns | mean time | tokens in/out/cache read/cache write | posts + journal written | reads | errors |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ...report.variants.map(
-      (v) =>
-        `| ${v.variant} | ${describePassRate(v)} | ${usd(v.totalCostUsd)} | ${usd(v.meanCostUsd)} | ${v.meanTurns.toFixed(1)} | ${v.meanWallSeconds.toFixed(1)} s | ${v.inputTokens}/${v.outputTokens}/${v.cacheReadTokens}/${v.cacheWriteTokens} | ${v.postsWritten} + ${v.journalWritten} | ${v.reads} | ${v.errors} |`,
-    ),
+    ...variantTable(report),
+    "",
+    turnNote(report),
     "",
     "## Against the baseline (median of paired ratios by task and repeat, bootstrap 95% CI)",
+    "",
+    completedPairsNote,
     "",
   ];
   const compared = report.variants.filter((variant) => variant.vsBaseline);
@@ -33,6 +32,7 @@ export function renderMarkdown(report: BenchReport): string {
         `- ${label}: cost ${describeRatio(comparisonOf?.cost)}; turns ${describeRatio(comparisonOf?.turns)}; time ${describeRatio(comparisonOf?.wallTime)}`,
       );
     }
+    lines.push(allTrialsLine(variant));
     const written = variant.postsWritten + variant.journalWritten;
     lines.push(
       `- wrote ${written}, read ${variant.reads}${variant.reads > 0 ? ` (${(written / variant.reads).toFixed(1)}× more writes than reads)` : ""}`,
@@ -54,7 +54,75 @@ export function renderMarkdown(report: BenchReport): string {
     }
     lines.push("");
   }
-  lines.push("## Prompts", "");
-  for (const [variant, prompt] of Object.entries(report.prompts)) lines.push(`### ${variant}`, "", "```text", prompt, "```", "");
+  lines.push(...variantTextSection(report));
   return lines.join("\n");
+}
+
+/** Per variant: results, spend, and what was not whole (timeouts, errors, attempts cut off by a stop). */
+function variantTable(report: BenchReport): string[] {
+  const driverTurns = report.variants.some((v) => v.meanDriverTurns !== null);
+  const header = [
+    "variant",
+    "passed",
+    "total cost",
+    "mean cost",
+    "mean turns",
+    ...(driverTurns ? ["mean turns (driver's own count)"] : []),
+    "mean time",
+    "tokens in/out/cache read/cache write",
+    "posts + journal written",
+    "reads",
+    "timeouts",
+    "errors",
+    "interrupted (attempts, spend)",
+  ];
+  return [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...report.variants.map((v) => {
+      const cells = [
+        v.variant,
+        describePassRate(v),
+        usd(v.totalCostUsd),
+        usd(v.meanCostUsd),
+        v.meanTurns.toFixed(1),
+        ...(driverTurns ? [v.meanDriverTurns?.toFixed(1) ?? "n/a"] : []),
+        `${v.meanWallSeconds.toFixed(1)} s`,
+        `${v.inputTokens}/${v.outputTokens}/${v.cacheReadTokens}/${v.cacheWriteTokens}`,
+        `${v.postsWritten} + ${v.journalWritten}`,
+        `${v.reads}`,
+        `${v.timeouts}`,
+        `${v.errors}`,
+        `${v.interruptedAttempts}, ${usd(v.interruptedCostUsd)}`,
+      ];
+      return `| ${cells.join(" | ")} |`;
+    }),
+  ];
+}
+
+function turnNote(report: BenchReport): string {
+  const driverTurns = report.variants.some((v) => v.meanDriverTurns !== null);
+  return `${turnDefinition}${driverTurns ? " The driver's own count (Claude Code's num_turns counts something else) is beside it." : ""} A timed-out trial's cost, tokens and turns are what it spent until it was stopped; interrupted attempts were run again, and their spend is not in the trials' costs but is in the run's total.`;
+}
+
+function allTrialsLine(variant: VariantSummary): string {
+  const all = variant.vsBaselineAllTrials;
+  return `- all tasks, every pair (timeouts and errors included): cost ${describeRatio(all?.cost)}; turns ${describeRatio(all?.turns)}; time ${describeRatio(all?.wallTime)}`;
+}
+
+/** The full text each variant's agents saw from the benchmark and from Botboard. */
+function variantTextSection(report: BenchReport): string[] {
+  const lines = ["## What each variant saw", ""];
+  for (const [variant, prompt] of Object.entries(report.prompts)) {
+    lines.push(`### ${variant}`, "", "Prompt:", "", "```text", prompt, "```", "");
+    const text = report.variantTexts[variant];
+    if (!text) {
+      lines.push(variant === "baseline" ? "No Botboard MCP server." : "No trial of this variant has reached Botboard yet.", "");
+      continue;
+    }
+    lines.push("Botboard MCP server instructions:", "", "```text", text.instructions ?? "(none)", "```", "", "Tools:", "");
+    for (const tool of text.tools) lines.push(`- \`${tool.name}\`: ${tool.description.replace(/\s+/g, " ")}`);
+    lines.push("");
+  }
+  return lines;
 }

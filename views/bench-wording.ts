@@ -20,3 +20,9 @@ export function describePassRate(variant: VariantSummary): string {
     ? "n/a"
     : `${variant.passed}/${variant.trials} = ${percent(passRate.estimate)} (95% CI ${percent(passRate.low)}–${percent(passRate.high)})`;
 }
+
+/** The one definition of a turn, stated in every report. */
+export const turnDefinition = "A turn is one model request (an answer from the model), counted the same way for every driver.";
+
+export const completedPairsNote =
+  "The headline rows pair trials that both completed (no timeout, no error): a cut-off trial's figures are a lower bound, not a result. The row on every pair stands beside them.";

@@ -1,3 +1,4 @@
+import type { BenchVariantText } from "../db/schema/index.ts";
 import type { BenchRun, BenchTrial } from "./bench-runs.ts";
 import {
   mean,
@@ -35,9 +36,19 @@ export type VariantSummary = {
   journalWritten: number;
   reads: number;
   toolCalls: Record<string, number>;
+  /** Trials whose agent ran out of time; their spend until then is in the costs. */
+  timeouts: number;
   errors: number;
+  /** Attempts cut off by a stop and run again later, and what they spent (not in the trials' costs). */
+  interruptedAttempts: number;
+  interruptedCostUsd: number;
+  /** The driver's own turn figure, where it reports one (Claude Code's num_turns); turns are model requests. */
+  meanDriverTurns: number | null;
+  /** Paired with the baseline on trials that completed on both sides (no timeout, no error): the headline. */
   vsBaseline?: VariantComparison;
   vsBaselineHard?: VariantComparison;
+  /** The same comparison on every pair, timeouts and errors included, shown beside the headline. */
+  vsBaselineAllTrials?: VariantComparison;
 };
 
 export type TaskDelta = {
@@ -58,6 +69,8 @@ export type BenchReport = {
   variants: VariantSummary[];
   taskDeltas: TaskDelta[];
   prompts: Record<string, string>;
+  /** What Botboard's MCP server showed each variant's agents (instructions, tools and their descriptions). */
+  variantTexts: Record<string, BenchVariantText>;
   /** Per finished trial, for distributions: variant, cost and wall time. */
   points: { variant: string; task: string; costUsd: number; wallSeconds: number; passed: boolean }[];
 };
@@ -87,10 +100,27 @@ function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>
   };
 }
 
+/** A trial whose figures are whole: the agent ended by itself, in time and without an error. */
+export const completed = (trial: BenchTrial) => !trial.timedOut && !trial.error;
+
+/** The accounting columns of a variant: timeouts, errors, interrupted spend and the driver's own turns. */
+function accountingOf(trials: BenchTrial[], allTrials: BenchTrial[], variant: string) {
+  const ofVariant = allTrials.filter((trial) => trial.variant === variant);
+  const driverTurns = trials.flatMap((trial) => (trial.driverTurns === null ? [] : [trial.driverTurns]));
+  return {
+    timeouts: trials.filter((trial) => trial.timedOut).length,
+    errors: trials.filter((trial) => trial.error).length,
+    interruptedAttempts: sum(ofVariant.map((trial) => trial.interruptedAttempts ?? 0)),
+    interruptedCostUsd: sum(ofVariant.map((trial) => trial.interruptedCostUsd ?? 0)),
+    meanDriverTurns: driverTurns.length === 0 ? null : mean(driverTurns),
+  };
+}
+
 export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport {
   const finished = allTrials.filter((trial) => trial.status === "finished");
   const baseline = finished.filter((trial) => trial.variant === "baseline");
   const baselineByKey = new Map(baseline.map((trial) => [`${trial.taskSlug}/${trial.repeat}`, trial]));
+  const completedBaselineByKey = new Map(baseline.filter(completed).map((trial) => [`${trial.taskSlug}/${trial.repeat}`, trial]));
 
   // Hard: marked hard, or whose mean baseline cost is in the top quartile of tasks.
   const baselineCostByTask = new Map<string, number[]>();
@@ -132,15 +162,17 @@ export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport
       journalWritten: sum(trials.map((trial) => trial.journalWritten ?? 0)),
       reads: sum(trials.map((trial) => trial.reads ?? 0)),
       toolCalls,
-      errors: trials.filter((trial) => trial.error).length,
+      ...accountingOf(trials, allTrials, variant),
     };
     if (variant !== "baseline" && baseline.length > 0) {
-      summary.vsBaseline = comparison(trials, baselineByKey, 100 * (index + 1));
+      const whole = trials.filter(completed);
+      summary.vsBaseline = comparison(whole, completedBaselineByKey, 100 * (index + 1));
       summary.vsBaselineHard = comparison(
-        trials.filter((trial) => hardTasks.has(trial.taskSlug)),
-        baselineByKey,
+        whole.filter((trial) => hardTasks.has(trial.taskSlug)),
+        completedBaselineByKey,
         100 * (index + 1) + 50,
       );
+      summary.vsBaselineAllTrials = comparison(trials, baselineByKey, 100 * (index + 1) + 70);
     }
     return summary;
   });
@@ -188,6 +220,12 @@ export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport
     // In the run's variant order (a jsonb object does not keep its keys' order).
     prompts: Object.fromEntries(
       run.variants.filter((variant) => variant in run.settings.prompts).map((variant) => [variant, run.settings.prompts[variant]!]),
+    ),
+    variantTexts: Object.fromEntries(
+      run.variants.flatMap((variant) => {
+        const text = run.settings.variantTexts?.[variant];
+        return text ? [[variant, text]] : [];
+      }),
     ),
     points: finished.map((trial) => ({
       variant: trial.variant,
