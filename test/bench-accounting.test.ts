@@ -235,8 +235,10 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
         expect(trials[0]).toMatchObject({ error: null, postsWritten: 2 });
         const sent = JSON.stringify(model.toolRequests);
         expect(sent).toContain("run-length");
-        expect(sent).not.toContain("PLANTED-MEMORY-4d1f");
-        expect(sent).not.toContain("PLANTED-SKILL-9c2e");
+        expect({ memory: sent.includes("PLANTED-MEMORY-4d1f"), skill: sent.includes("PLANTED-SKILL-9c2e") }).toEqual({
+          memory: false,
+          skill: false,
+        });
         // Nothing was written into the user's configuration either.
         expect(existsSync(join(userConfig, "projects"))).toBe(false);
       } finally {
@@ -305,7 +307,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
         expect(trial).toMatchObject({ status: "finished", timedOut: true, costSource: "price-table", turns: 1, postsWritten: 1 });
         expect((trial!.inputTokens ?? 0) + (trial!.cacheReadTokens ?? 0)).toBeGreaterThan(0);
         expect(trial!.costUsd).toBeGreaterThan(0);
-        expect(JSON.stringify(model.toolRequests)).not.toContain("PLANTED-AGENTS-5e3b");
+        expect(JSON.stringify(model.toolRequests).includes("PLANTED-AGENTS-5e3b")).toBe(false);
       } finally {
         await model.close();
       }
