@@ -1,7 +1,15 @@
 import type { BenchReport } from "../server/domain/bench-report.ts";
 import { deltaChart, escapeHtml, stripChart } from "../views/bench-charts.ts";
 import type { VariantSummary } from "../server/domain/bench-report.ts";
-import { completedPairsNote, describePassRate, describeRatio, turnDefinition, usd } from "../views/bench-wording.ts";
+import {
+  completedPairsNote,
+  cutOffNote,
+  describePassRate,
+  describeRatio,
+  driverTurnsNote,
+  turnDefinition,
+  usd,
+} from "../views/bench-wording.ts";
 
 /** The report as one self-contained HTML file (inline CSS and SVG, no scripts). */
 export function renderHtml(report: BenchReport): string {
@@ -47,9 +55,10 @@ export function renderHtml(report: BenchReport): string {
 </head><body>
 <h1>${escapeHtml(`Benchmark run ${run.id}`)}</h1>
 <p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
+<p>${escapeHtml(`Spent ${usd(report.spend.trialsUsd + report.spend.interruptedUsd)} in all: ${usd(report.spend.trialsUsd)} by finished trials, ${usd(report.spend.interruptedUsd)} by attempts cut off by a stop.`)}</p>
 <h2>Per variant</h2>
 <table><thead><tr><th>variant</th><th>passed (Wilson 95% CI)</th><th>total cost</th><th>mean cost</th><th>mean turns</th><th>mean time</th><th>written</th><th>reads</th>${accountingHeaders(driverTurns)}</tr></thead><tbody>${variantRows.join("")}</tbody></table>
-<p>${escapeHtml(turnDefinition)}</p>
+<p>${escapeHtml(`${turnDefinition}${driverTurns ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`)}</p>
 <h2>Against the baseline</h2>
 <p>Median of paired ratios (same task and repeat), percentile-bootstrap 95% CI. ${escapeHtml(completedPairsNote)} Hard tasks: ${escapeHtml(report.hardTasks.join(", ") || "none")}.</p>
 <table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonRows.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>

@@ -1,5 +1,14 @@
 import type { BenchReport, VariantSummary } from "../server/domain/bench-report.ts";
-import { completedPairsNote, describePassRate, describeRatio, percent, turnDefinition, usd } from "../views/bench-wording.ts";
+import {
+  completedPairsNote,
+  cutOffNote,
+  describePassRate,
+  describeRatio,
+  driverTurnsNote,
+  percent,
+  turnDefinition,
+  usd,
+} from "../views/bench-wording.ts";
 
 /** A run's report as markdown, for the terminal and files. */
 export function renderMarkdown(report: BenchReport): string {
@@ -8,6 +17,8 @@ export function renderMarkdown(report: BenchReport): string {
     `# Benchmark run ${run.id}`,
     "",
     `Suite **${run.suite}**, driver **${run.driver}**${run.model ? `, model **${run.model}**` : ""}, phase **${run.phase}**${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}. ${report.trials.finished} of ${report.trials.total} trials finished.`,
+    "",
+    spendLine(report),
     "",
     "## Per variant",
     "",
@@ -102,7 +113,12 @@ function variantTable(report: BenchReport): string[] {
 
 function turnNote(report: BenchReport): string {
   const driverTurns = report.variants.some((v) => v.meanDriverTurns !== null);
-  return `${turnDefinition}${driverTurns ? " The driver's own count (Claude Code's num_turns counts something else) is beside it." : ""} A timed-out trial's cost, tokens and turns are what it spent until it was stopped; interrupted attempts were run again, and their spend is not in the trials' costs but is in the run's total.`;
+  return `${turnDefinition}${driverTurns ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`;
+}
+
+function spendLine(report: BenchReport): string {
+  const { trialsUsd, interruptedUsd } = report.spend;
+  return `Spent ${usd(trialsUsd + interruptedUsd)} in all: ${usd(trialsUsd)} by finished trials, ${usd(interruptedUsd)} by attempts cut off by a stop.`;
 }
 
 function allTrialsLine(variant: VariantSummary): string {

@@ -110,7 +110,10 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       const report = buildReport(await getBenchRun(db, cli, planned.run.id), await listBenchTrials(db, planned.run.id));
       expect(report.variants[0]).toMatchObject({ interruptedAttempts: 1, trials: 0 });
       expect(report.variants[0]!.interruptedCostUsd).toBeCloseTo(costPerAnswer, 12);
-      expect(renderMarkdown(report)).toContain("| 1, $0.0001 |");
+      expect(report.spend.interruptedUsd).toBeCloseTo(costPerAnswer, 12);
+      const markdown = renderMarkdown(report);
+      expect(markdown).toContain("| 1, $0.0001 |");
+      expect(markdown).toContain("Spent $0.0001 in all: $0.0000 by finished trials, $0.0001 by attempts cut off by a stop.");
     } finally {
       await hanging.close();
     }

@@ -65,6 +65,8 @@ export type BenchReport = {
     createdAt: string;
   };
   trials: { total: number; finished: number };
+  /** Everything the run spent: its finished trials, and attempts cut off by a stop (run again later). */
+  spend: { trialsUsd: number; interruptedUsd: number };
   hardTasks: string[];
   variants: VariantSummary[];
   taskDeltas: TaskDelta[];
@@ -214,6 +216,10 @@ export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport
       createdAt: new Date(run.createdAt).toISOString(),
     },
     trials: { total: allTrials.length, finished: finished.length },
+    spend: {
+      trialsUsd: sum(finished.map((trial) => trial.costUsd ?? 0)),
+      interruptedUsd: sum(allTrials.map((trial) => trial.interruptedCostUsd ?? 0)),
+    },
     hardTasks: [...hardTasks].sort(),
     variants,
     taskDeltas,
