@@ -8,6 +8,7 @@ import {
   claimBenchTrial,
   finishBenchTrial,
   getBenchRun,
+  recordBenchAttemptSpend,
   releaseBenchTrial,
   renewBenchLease,
   setBenchRunStatus,
@@ -96,14 +97,20 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
       runningHere++;
       options.onEvent?.({ kind: "started", trial });
       const renew = setInterval(() => void renewBenchLease(db, trial.id, owner, leaseMs), Math.min(60_000, leaseMs / 3));
+      // Written in order, one at a time, so a later figure is never overwritten by an earlier one.
+      let spendWritten = Promise.resolve();
+      const onSpend = (costUsd: number) => {
+        spendWritten = spendWritten.then(() => recordBenchAttemptSpend(db, trial.id, owner, costUsd)).catch(() => {});
+      };
       try {
         const end = task
           ? await runTrial(
-              { db, run, driver: options.driver, serverUrl: options.serverUrl, signal: options.signal, variantTextsKept },
+              { db, run, driver: options.driver, serverUrl: options.serverUrl, signal: options.signal, variantTextsKept, onSpend },
               task,
               trial,
             )
           : { kind: "finished" as const, outcome: missingTaskOutcome(trial) };
+        await spendWritten;
         if (end.kind === "interrupted") {
           await releaseBenchTrial(db, trial.id, owner, end.costUsd);
           continue;

@@ -42,6 +42,8 @@ export type TrialContext = {
   signal: AbortSignal;
   /** Variants whose MCP text the run has kept already (recordBenchVariantText). */
   variantTextsKept: Set<string>;
+  /** What the agent has spent so far, each time it grows. */
+  onSpend?: (costUsd: number) => void;
 };
 
 /**
@@ -114,6 +116,7 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
         model: run.model ?? undefined,
         timeoutMs: run.settings.timeoutMs,
         signal: context.signal,
+        onUsage: context.onSpend && ((usage) => context.onSpend!(costOf(run, usage).costUsd)),
       });
     } catch (error) {
       if (context.signal.aborted) return { kind: "interrupted", costUsd: 0 };

@@ -1,6 +1,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claudeCodeDriver } from "../bench/drivers/claude-code.ts";
 import { codexDriver } from "../bench/drivers/codex.ts";
@@ -14,7 +17,9 @@ import { loadSuite } from "../bench/suites.ts";
 import { buildReport } from "../server/domain/bench-report.ts";
 import { getBenchRun, listBenchTrials } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
+import { benchTrials } from "../server/db/schema/index.ts";
 import { planTestRun, runToEnd } from "./support/bench.ts";
+import { botboardBin } from "./support/cli.ts";
 import { mockUsage, startMockChatServer, type MockChatServer } from "./support/mock-chat.ts";
 import { startMockModelServer } from "./support/mock-models.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -316,4 +321,53 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       }
     }, 90_000);
   });
+});
+
+// Several processes on one database: Postgres only (the embedded database belongs to one process).
+describe("a worker killed mid-trial on postgres", () => {
+  let server: TestServer;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    server = await startTestServer("postgres");
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await server?.close();
+  });
+
+  it("kill -9 leaves what its attempt spent, and the worker that takes the trial over keeps it as interrupted spend", async () => {
+    const db = server.database.db;
+    const hanging = await startMockChatServer([listFiles], { hangFromStep: 1 });
+    const quick = await startMockChatServer([]);
+    try {
+      const planned = await planTestRun(db, { driver: "openai", model: "mock-model", suite: runLength, prices });
+      const worker = spawn(process.execPath, [botboardBin, "bench", "worker", planned.run.id, "--url", server.url], {
+        env: { ...process.env, DATABASE_URL: server.config.databaseUrl!, OPENAI_BASE_URL: hanging.url, OPENAI_API_KEY: "sk-mock" },
+        stdio: "ignore",
+      });
+      const exited = once(worker, "exit");
+      const deadline = Date.now() + 60_000;
+      while (!((await listBenchTrials(db, planned.run.id))[0]!.attemptCostUsd > 0)) {
+        if (Date.now() > deadline) throw new Error("the worker never recorded its attempt's spend");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      worker.kill("SIGKILL");
+      await exited;
+      // Its lease would last the trial's timeout and three minutes more: end it now rather than wait.
+      await db.update(benchTrials).set({ leaseExpiresAt: sql`now() - interval '1 second'` }).where(eq(benchTrials.runId, planned.run.id));
+
+      process.env.OPENAI_BASE_URL = quick.url;
+      process.env.OPENAI_API_KEY = "sk-mock";
+      const { result, trials } = await runToEnd(db, planned, openaiDriver, server.url, { concurrency: 1 });
+      expect(result.status).toBe("finished");
+      expect(trials[0]).toMatchObject({ status: "finished", attempts: 2, interruptedAttempts: 1, attemptCostUsd: 0 });
+      expect(trials[0]!.interruptedCostUsd).toBeCloseTo(costPerAnswer, 12);
+      expect(trials[0]!.costUsd).toBeCloseTo(costPerAnswer, 12);
+      const report = buildReport(await getBenchRun(db, cli, planned.run.id), trials);
+      expect(report.spend.interruptedUsd).toBeCloseTo(costPerAnswer, 12);
+    } finally {
+      await hanging.close();
+      await quick.close();
+    }
+  }, 90_000);
 });

@@ -136,6 +136,7 @@ function trial(id: number, task: string, variant: string, costUsd: number, passe
     journalWritten: 0,
     reads: 0,
     testOutput: "",
+    attemptCostUsd: 0,
     interruptedCostUsd: 0,
     interruptedAttempts: 0,
     startedAt: null,

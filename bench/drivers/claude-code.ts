@@ -1,7 +1,16 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { addUsage, countCall, DriverUnavailable, emptyResult, settleProcess, type Driver, type ReportedUsage } from "./driver.ts";
+import {
+  addUsage,
+  countCall,
+  DriverUnavailable,
+  emptyResult,
+  settleProcess,
+  type Driver,
+  type DriverResult,
+  type ReportedUsage,
+} from "./driver.ts";
 import { findExecutable, runProcess } from "./process.ts";
 
 /**
@@ -54,6 +63,13 @@ function isolatedConfigDir(root: string): string {
   return configDir;
 }
 
+/** The usage of the model requests the stream has shown, in the benchmark's terms. */
+function streamedUsage(requests: Map<string, ReportedUsage>): DriverResult {
+  const sum = emptyResult({ turns: requests.size });
+  for (const usage of requests.values()) addUsage(sum, usage, false);
+  return sum;
+}
+
 const usageOf = (usage: NonNullable<StreamEvent["usage"]>): ReportedUsage => ({
   input: usage.input_tokens,
   output: usage.output_tokens,
@@ -70,7 +86,7 @@ export const claudeCodeDriver: Driver = {
       );
     if (!hasCredentials()) throw new DriverUnavailable("The claude-code driver needs ANTHROPIC_API_KEY (or a `claude` login).");
   },
-  async run({ workspace, prompt, mcp, model, timeoutMs, signal }) {
+  async run({ workspace, prompt, mcp, model, timeoutMs, signal, onUsage }) {
     const trialDir = mkdtempSync(join(tmpdir(), "botboard-bench-claude-"));
     try {
       const configDir = isolatedConfigDir(trialDir);
@@ -118,7 +134,10 @@ export const claudeCodeDriver: Driver = {
           }
           if (event.type === "assistant") {
             const message = event.message;
-            if (message?.id && message.usage) requests.set(message.id, usageOf(message.usage));
+            if (message?.id && message.usage) {
+              requests.set(message.id, usageOf(message.usage));
+              onUsage?.(streamedUsage(requests));
+            }
             if (message?.model) result.reportedModel = message.model;
             for (const block of event.message?.content ?? [])
               if (block.type === "tool_use" && block.name) countCall(result.toolCalls, block.name);

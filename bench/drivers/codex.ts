@@ -68,6 +68,12 @@ function sessionUsage(codexHome: string): { totals: TokenUsage[]; requests: numb
 const addCodexUsage = (result: DriverResult, usage: TokenUsage) =>
   addUsage(result, { input: usage.input_tokens, output: usage.output_tokens, cacheRead: usage.cached_input_tokens }, true);
 
+function loggedUsage(logged: { totals: TokenUsage[]; requests: number }): DriverResult {
+  const sum = emptyResult({ turns: logged.requests });
+  for (const usage of logged.totals) addCodexUsage(sum, usage);
+  return sum;
+}
+
 /** What a Codex item counts as among tool calls: MCP tools by their own name, the rest by item type. */
 function toolOf(item: NonNullable<CodexEvent["item"]>): string | undefined {
   if (item.type === "mcp_tool_call") return item.tool;
@@ -82,7 +88,7 @@ export const codexDriver: Driver = {
       throw new DriverUnavailable("The codex driver needs the `codex` CLI: npm install -g @openai/codex, or set CODEX_BIN.");
     if (!hasCredentials()) throw new DriverUnavailable("The codex driver needs OPENAI_API_KEY (or a `codex login`).");
   },
-  async run({ workspace, prompt, mcp, model, timeoutMs, signal }) {
+  async run({ workspace, prompt, mcp, model, timeoutMs, signal, onUsage }) {
     const codexHome = mkdtempSync(join(tmpdir(), "botboard-bench-codex-"));
     try {
       if (existsSync(userLogin())) copyFileSync(userLogin(), join(codexHome, "auth.json"));
@@ -122,6 +128,11 @@ export const codexDriver: Driver = {
           if (event.type === "item.completed" && event.item) {
             const tool = toolOf(event.item);
             if (tool) countCall(result.toolCalls, tool);
+          }
+          // Each item follows a model answer: the session log then holds its token count.
+          if (onUsage && (event.type === "item.completed" || event.type === "turn.completed")) {
+            const logged = sessionUsage(codexHome);
+            if (logged) onUsage(loggedUsage(logged));
           }
           if (event.type === "turn.failed" || event.type === "error") failure = event.error?.message ?? event.message ?? event.type;
         },

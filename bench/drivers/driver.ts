@@ -13,6 +13,8 @@ export type DriverRun = {
   timeoutMs: number;
   /** Aborted when the run stops (Ctrl-C); the driver ends its agent and returns. */
   signal: AbortSignal;
+  /** Called with the usage so far each time a model request adds to it, so a dead worker's spend is kept. */
+  onUsage?: (usage: DriverResult) => void;
 };
 
 export type DriverResult = {

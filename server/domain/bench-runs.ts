@@ -194,7 +194,9 @@ export async function claimBenchTrial(db: Db, runId: string, owner: string, leas
     if (maxCostUsd !== null) {
       const [spend] = await tx
         .select({
-          spentUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0))::float8`,
+          // What dead workers' attempts spent counts too; live attempts are covered by their reservation.
+          spentUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0)
+            + coalesce(sum(${benchTrials.attemptCostUsd}) filter (where ${benchTrials.leaseExpiresAt} < now()), 0))::float8`,
           running: sql<number>`(count(*) filter (where ${benchTrials.status} = 'running' and ${benchTrials.leaseExpiresAt} >= now()))::int`,
           reservePerTrialUsd: sql<number | null>`(max(${benchTrials.costUsd}) filter (where ${benchTrials.status} = 'finished'))::float8`,
         })
@@ -220,6 +222,10 @@ export async function claimBenchTrial(db: Db, runId: string, owner: string, leas
         attempts: sql`${benchTrials.attempts} + 1`,
         // The clock, not now(): the transaction may have begun before the trial it waited on finished.
         startedAt: sql`clock_timestamp()`,
+        // A trial taken over from a dead worker: what its attempt had spent is interrupted spend.
+        interruptedCostUsd: sql`${benchTrials.interruptedCostUsd} + ${benchTrials.attemptCostUsd}`,
+        interruptedAttempts: sql`${benchTrials.interruptedAttempts} + (case when ${benchTrials.status} = 'running' then 1 else 0 end)`,
+        attemptCostUsd: 0,
       })
       .where(eq(benchTrials.id, Number(id)))
       .returning();
@@ -251,6 +257,14 @@ export async function renewBenchLease(db: Db, trialId: number, owner: string, le
   return renewed.length > 0;
 }
 
+/** Keeps what a running attempt has spent so far, while its worker still holds the trial. */
+export async function recordBenchAttemptSpend(db: Db, trialId: number, owner: string, spentUsd: number): Promise<void> {
+  await db
+    .update(benchTrials)
+    .set({ attemptCostUsd: spentUsd })
+    .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")));
+}
+
 /**
  * Puts an unfinished trial back in the queue (a clean stop), so a resume runs it from the start; what
  * the cut-off attempt spent stays on the trial as interrupted spend.
@@ -265,6 +279,7 @@ export async function releaseBenchTrial(db: Db, trialId: number, owner: string, 
       startedAt: null,
       interruptedCostUsd: sql`${benchTrials.interruptedCostUsd} + ${spentUsd}`,
       interruptedAttempts: sql`${benchTrials.interruptedAttempts} + 1`,
+      attemptCostUsd: 0,
     })
     .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")));
 }
@@ -301,7 +316,7 @@ export async function finishBenchTrial(
 ): Promise<BenchTrial | undefined> {
   const [finished] = await db
     .update(benchTrials)
-    .set({ ...outcome, status: "finished", leaseOwner: null, leaseExpiresAt: null, finishedAt: sql`now()` })
+    .set({ ...outcome, status: "finished", leaseOwner: null, leaseExpiresAt: null, finishedAt: sql`now()`, attemptCostUsd: 0 })
     .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")))
     .returning();
   return finished;
@@ -329,8 +344,9 @@ export async function benchRunProgress(db: Db, runId: string) {
       finished: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished')::int`,
       running: sql<number>`count(*) filter (where ${benchTrials.status} = 'running')::int`,
       failed: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished' and not ${benchTrials.passed})::int`,
-      /** Everything spent: finished trials and interrupted attempts. */
-      costUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0))::float8`,
+      /** Everything spent: finished trials, interrupted attempts and the attempts running now. */
+      costUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0)
+        + coalesce(sum(${benchTrials.attemptCostUsd}), 0))::float8`,
     })
     .from(benchTrials)
     .where(eq(benchTrials.runId, runId));

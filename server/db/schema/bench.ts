@@ -93,7 +93,12 @@ export const benchTrials = pgTable(
     journalWritten: integer("journal_written"),
     reads: integer("reads"),
     testOutput: text("test_output"),
-    /** What attempts cut off by a stop (Ctrl-C, SIGTERM) spent before they were put back in the queue. */
+    /**
+     * What the attempt in progress has spent so far, written as it grows: a worker that dies (kill -9)
+     * leaves it behind, and the worker that takes the trial over moves it to the interrupted spend.
+     */
+    attemptCostUsd: doublePrecision("attempt_cost_usd").notNull().default(0),
+    /** What attempts cut off by a stop (Ctrl-C, SIGTERM) or a dead worker spent before the trial ran again. */
     interruptedCostUsd: doublePrecision("interrupted_cost_usd").notNull().default(0),
     interruptedAttempts: integer("interrupted_attempts").notNull().default(0),
     startedAt: timestamp("started_at", { withTimezone: true }),
