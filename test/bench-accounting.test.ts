@@ -264,7 +264,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
           model: "claude-sonnet-4-5",
           suite: runLength,
           variants: ["social"],
-          timeoutMs: 25_000,
+          timeoutMs: 15_000,
         });
         const { trials } = await runToEnd(db, planned, claudeCodeDriver, server.url);
         const [trial] = trials;
@@ -307,7 +307,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
           suite: runLength,
           variants: ["social"],
           prices: codexPrices,
-          timeoutMs: 25_000,
+          timeoutMs: 15_000,
         });
         const { trials } = await runToEnd(db, planned, codexDriver, server.url);
         const [trial] = trials;

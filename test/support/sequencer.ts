@@ -10,6 +10,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  */
 const longestFirst = [
   "cli",
+  "bench-accounting",
   "load",
   "delivery",
   "crash",
