@@ -103,7 +103,7 @@ function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>
 }
 
 /** A trial whose figures are whole: the agent ended by itself, in time and without an error. */
-export const completed = (trial: BenchTrial) => !trial.timedOut && !trial.error;
+const completed = (trial: BenchTrial) => !trial.timedOut && !trial.error;
 
 /** The accounting columns of a variant: timeouts, errors, interrupted spend and the driver's own turns. */
 function accountingOf(trials: BenchTrial[], allTrials: BenchTrial[], variant: string) {
