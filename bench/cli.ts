@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getBenchRun, listBenchTrials, teamForNewBenchRun, type BenchRun, type BenchTrial } from "../server/domain/bench-runs.ts";
+import { getBenchRun, listBenchTrials, teamForNewBenchRun, type BenchRun } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
 import { invalid } from "../server/domain/errors.ts";
 import { ConfigError, loadConfig } from "../server/config.ts";
@@ -14,6 +14,7 @@ import { renderMarkdown } from "./report.ts";
 import { usd } from "../views/bench-wording.ts";
 import { buildReport, type BenchReport } from "../server/domain/bench-report.ts";
 import { renderHtml } from "./report-html.ts";
+import { isRunFolder, readRunFolder } from "./run-folder.ts";
 import { executeRun } from "./runner.ts";
 import { openBenchSession } from "./session.ts";
 import { loadSuite, SuiteError } from "./suites.ts";
@@ -22,6 +23,12 @@ import type { OperationRunner } from "../server/cli/program.ts";
 function wholeNumber(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
+  return number;
+}
+
+function seedNumber(value: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value.trim()) || number > 0xffffffff) throw new InvalidArgumentError("must be a whole number from 0 to 4294967295");
   return number;
 }
 
@@ -83,12 +90,16 @@ type RunOptions = {
   runId?: string;
   /** A team's slug or id; false for --no-team (the run shows on the command line only). */
   team?: string | false;
+  seed?: number;
+  hardFrom?: string;
 };
 
 /** Plans (or resumes) a run and works through it in this process, with live progress and a clean Ctrl-C. */
 async function runBenchmark(options: RunOptions, worker: boolean): Promise<void> {
   if (options.resume && options.team !== undefined)
     throw invalid("A resumed run keeps its team; hand it to another with `botboard bench assign`.");
+  if (options.resume && (options.seed !== undefined || options.hardFrom !== undefined))
+    throw invalid("A resumed run keeps its trial order and hard tasks: --seed and --hard-from apply to a new run.");
   const config = loadConfig();
   // A missing CLI or key is reported before the database is opened or any trial planned.
   const plannedDriver = options.resume ? undefined : await checkedDriver(requiredDriver(options.driver), options.model);
@@ -133,6 +144,8 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
         prices: loadPrices(options.prices),
         outDir: options.out,
         runId: options.runId,
+        seed: options.seed,
+        hardFromRunId: options.hardFrom,
       }));
       console.log(`Run ${run.id} ${team ? `for team ${team.slug}` : "for the command line only"}: results in ${run.settings.outDir}`);
     }
@@ -165,21 +178,9 @@ function summaryLine(report: BenchReport, ranHere: number): string {
   return `${report.run.id}: ${report.trials.finished}/${report.trials.total} trials finished (${ranHere} here). ${parts.join("; ")}.`;
 }
 
-/** A report from a run id (read from the database) or a run dir (run.json and trials.jsonl). */
+/** A report from a run id (read from the database) or a run dir: the same trials in the same order, so the same report. */
 async function loadReport(target: string, runOperation: OperationRunner): Promise<BenchReport> {
-  if (existsSync(join(target, "run.json"))) {
-    const run = JSON.parse(readFileSync(join(target, "run.json"), "utf8")) as BenchRun;
-    const file = join(target, "trials.jsonl");
-    const byId = new Map<number, BenchTrial>();
-    if (existsSync(file)) {
-      for (const line of readFileSync(file, "utf8").split("\n").filter(Boolean)) {
-        const trial = JSON.parse(line) as BenchTrial;
-        byId.set(trial.id, trial);
-      }
-    }
-    return buildReport(run, [...byId.values()]);
-  }
-  const { run, trials } = await runOperation("bench.show", { runId: target });
+  const { run, trials } = isRunFolder(target) ? readRunFolder(target) : await runOperation("bench.show", { runId: target });
   return buildReport(run, trials);
 }
 
@@ -216,6 +217,11 @@ export function benchCommand(runOperation: OperationRunner): Command {
       .option("--tasks <slugs>", "only these tasks of the suite")
       .option("--out <dir>", "the run dir (default bench/results/<run-id>)")
       .option("--run-id <id>", "name the run instead of a generated id")
+      .option("--seed <n>", "seed of the random trial order (default: a random one, printed in the report)", seedNumber)
+      .option(
+        "--hard-from <run-id>",
+        "fix the hard tasks from this calibration run's baseline (mean cost above the mean, same driver and model) instead of the tasks marked hard",
+      )
       .option("--team <team>", "the team whose engineers see the run on /bench (default: the only team that is not a benchmark board)")
       .option("--no-team", "show the run on the command line only")
       .option("--resume <run-id>", "continue a stopped run: unfinished trials only; finished ones never run again"),

@@ -4,9 +4,17 @@ import type { VariantSummary } from "../server/domain/bench-report.ts";
 import {
   completedPairsNote,
   cutOffNote,
+  describeExploratory,
+  describeHardSet,
+  describeIntervals,
+  describeMultipleComparisons,
+  describeOrder,
   describePassRate,
   describeRatio,
   driverTurnsNote,
+  powerHeader,
+  powerNote,
+  powerRow,
   turnDefinition,
   usd,
 } from "../views/bench-wording.ts";
@@ -35,10 +43,17 @@ export function renderHtml(report: BenchReport): string {
       row([v.variant, "all", describeRatio(v.vsBaseline?.cost), describeRatio(v.vsBaseline?.turns), describeRatio(v.vsBaseline?.wallTime)]),
       row([
         v.variant,
-        "hard",
+        "hard (fixed in advance)",
         describeRatio(v.vsBaselineHard?.cost),
         describeRatio(v.vsBaselineHard?.turns),
         describeRatio(v.vsBaselineHard?.wallTime),
+      ]),
+      row([
+        v.variant,
+        "hard, exploratory (biased toward savings)",
+        describeRatio(v.vsBaselineExploratory?.cost),
+        describeRatio(v.vsBaselineExploratory?.turns),
+        describeRatio(v.vsBaselineExploratory?.wallTime),
       ]),
       row([
         v.variant,
@@ -60,8 +75,9 @@ export function renderHtml(report: BenchReport): string {
 <table><thead><tr><th>variant</th><th>passed (Wilson 95% CI)</th><th>total cost</th><th>mean cost</th><th>mean turns</th><th>mean time</th><th>written</th><th>reads</th>${accountingHeaders(driverTurns)}</tr></thead><tbody>${variantRows.join("")}</tbody></table>
 <p>${escapeHtml(`${turnDefinition}${driverTurns ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`)}</p>
 <h2>Against the baseline</h2>
-<p>Median of paired ratios (same task and repeat), percentile-bootstrap 95% CI. ${escapeHtml(completedPairsNote)} Hard tasks: ${escapeHtml(report.hardTasks.join(", ") || "none")}.</p>
+<p>${escapeHtml(completedPairsNote)}</p>
 <table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonRows.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>
+${designSection(report)}
 <h2>Charts</h2>
 ${stripChart(report, "costUsd", "Cost per trial")}
 ${stripChart(report, "wallSeconds", "Wall time per trial")}
@@ -99,4 +115,22 @@ function variantTextSection(report: BenchReport): string {
     return `<h3>${escapeHtml(variant)}</h3><p>Prompt:</p><pre>${escapeHtml(prompt)}</pre>${mcp}`;
   });
   return `<h2>What each variant saw</h2>\n${sections.join("\n")}`;
+}
+
+/** How the run was designed and how to read its intervals, as in the markdown report. */
+function designSection(report: BenchReport): string {
+  const notes = [
+    describeOrder(report),
+    describeHardSet(report),
+    describeExploratory(report),
+    describeIntervals(report),
+    describeMultipleComparisons(report),
+  ];
+  const cells = (tag: "td" | "th", values: string[]) =>
+    `<tr>${values.map((value) => `<${tag}>${escapeHtml(value)}</${tag}>`).join("")}</tr>`;
+  const power =
+    report.statistics.power.length > 0
+      ? `<p>${escapeHtml(powerNote)}</p><table><thead>${cells("th", powerHeader(report))}</thead><tbody>${report.statistics.power.map((row) => cells("td", powerRow(row))).join("")}</tbody></table>`
+      : "";
+  return `<h2>Design and statistics</h2><ul>${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join("")}</ul>${power}`;
 }

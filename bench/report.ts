@@ -2,10 +2,18 @@ import type { BenchReport, VariantSummary } from "../server/domain/bench-report.
 import {
   completedPairsNote,
   cutOffNote,
+  describeExploratory,
+  describeHardSet,
+  describeIntervals,
+  describeMultipleComparisons,
+  describeOrder,
   describePassRate,
   describeRatio,
   driverTurnsNote,
   percent,
+  powerHeader,
+  powerNote,
+  powerRow,
   turnDefinition,
   usd,
 } from "../views/bench-wording.ts";
@@ -26,7 +34,7 @@ export function renderMarkdown(report: BenchReport): string {
     "",
     turnNote(report),
     "",
-    "## Against the baseline (median of paired ratios by task and repeat, bootstrap 95% CI)",
+    "## Against the baseline (median of paired ratios by task and repeat, cluster-bootstrap 95% CI over tasks)",
     "",
     completedPairsNote,
     "",
@@ -37,7 +45,8 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`### ${variant.variant}`, "");
     for (const [label, comparisonOf] of [
       ["all tasks", variant.vsBaseline],
-      ["hard tasks", variant.vsBaselineHard],
+      ["hard tasks (fixed in advance)", variant.vsBaselineHard],
+      ["hard tasks, exploratory (chosen on this run: biased toward savings)", variant.vsBaselineExploratory],
     ] as const) {
       lines.push(
         `- ${label}: cost ${describeRatio(comparisonOf?.cost)}; turns ${describeRatio(comparisonOf?.turns)}; time ${describeRatio(comparisonOf?.wallTime)}`,
@@ -50,17 +59,17 @@ export function renderMarkdown(report: BenchReport): string {
       "",
     );
   }
-  lines.push(`Hard tasks: ${report.hardTasks.join(", ") || "none"} (marked hard, or baseline cost in the top quartile).`, "");
+  lines.push(...designSection(report));
   if (report.taskDeltas.length > 0) {
     lines.push(
       "## Per task (variant / baseline, means over repeats)",
       "",
-      "| task | variant | cost ratio | time ratio | passed (variant / baseline) |",
-      "| --- | --- | --- | --- | --- |",
+      "| task | variant | cost ratio | cost ratio SD over repeats (log) | time ratio | passed (variant / baseline) |",
+      "| --- | --- | --- | --- | --- | --- |",
     );
     for (const delta of report.taskDeltas) {
       lines.push(
-        `| ${delta.task} | ${delta.variant} | ${delta.costRatio?.toFixed(2) ?? "n/a"} | ${delta.wallTimeRatio?.toFixed(2) ?? "n/a"} | ${percent(delta.variantPassed)} / ${percent(delta.baselinePassed)} |`,
+        `| ${delta.task} | ${delta.variant} | ${delta.costRatio?.toFixed(2) ?? "n/a"} | ${delta.costLogRatioSd?.toFixed(2) ?? "n/a"} | ${delta.wallTimeRatio?.toFixed(2) ?? "n/a"} | ${percent(delta.variantPassed)} / ${percent(delta.baselinePassed)} |`,
       );
     }
     lines.push("");
@@ -139,6 +148,32 @@ function variantTextSection(report: BenchReport): string[] {
     lines.push("Botboard MCP server instructions:", "", "```text", text.instructions ?? "(none)", "```", "", "Tools:", "");
     for (const tool of text.tools) lines.push(`- \`${tool.name}\`: ${tool.description.replace(/\s+/g, " ")}`);
     lines.push("");
+  }
+  return lines;
+}
+
+/** How the run was designed and how to read its intervals: order, hard set, intervals, power, multiple comparisons. */
+function designSection(report: BenchReport): string[] {
+  const lines = [
+    "## Design and statistics",
+    "",
+    `- ${describeOrder(report)}`,
+    `- ${describeHardSet(report)}`,
+    `- ${describeExploratory(report)}`,
+    `- ${describeIntervals(report)}`,
+    `- ${describeMultipleComparisons(report)}`,
+    "",
+  ];
+  if (report.statistics.power.length > 0) {
+    const header = powerHeader(report);
+    lines.push(
+      powerNote,
+      "",
+      `| ${header.join(" | ")} |`,
+      `| ${header.map(() => "---").join(" | ")} |`,
+      ...report.statistics.power.map((row) => `| ${powerRow(row).join(" | ")} |`),
+      "",
+    );
   }
   return lines;
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -18,6 +18,7 @@ import {
 import type { Db } from "../server/db/client.ts";
 import { cli } from "../server/domain/callers.ts";
 import type { Driver } from "./drivers/driver.ts";
+import { writeRunFile } from "./run-folder.ts";
 import { loadSuite, type BenchTask } from "./suites.ts";
 import { runTrial } from "./trial.ts";
 
@@ -59,6 +60,7 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   const outDir = run.settings.outDir;
   mkdirSync(outDir, { recursive: true });
   await setBenchRunStatus(db, run.id, "running");
+  writeRunFile(outDir, await getBenchRun(db, cli, run.id));
 
   let stopReason: string | null = null;
   let ranHere = 0;
@@ -135,8 +137,8 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   if (options.signal.aborted) stopReason ??= "interrupted";
   const status = progress.finished === progress.total ? "finished" : "stopped";
   await setBenchRunStatus(db, run.id, status, status === "finished" ? null : (stopReason ?? "other workers still hold trials"));
-  // The run dir's copy of the run gains what the trials kept on it (the text each variant saw).
-  writeFileSync(join(outDir, "run.json"), `${JSON.stringify(await getBenchRun(db, cli, run.id), null, 2)}\n`);
+  // The run dir's copy of the run says how it ended, as the database does.
+  writeRunFile(outDir, await getBenchRun(db, cli, run.id));
   return { status, stopReason, ranHere };
 }
 

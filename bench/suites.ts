@@ -11,18 +11,23 @@ import { projectPath } from "../server/project-root.ts";
 
 export type TaskFile = { source: string; target: string };
 
+/** The test runners whose output the benchmark can count tests in (bench/hidden-tests.ts). */
+export type TestRunner = "unittest" | "pytest" | "node" | "vitest";
+
 export type BenchTask = {
   slug: string;
   title: string;
   language: "python" | "javascript" | "typescript";
   difficulty: "easy" | "medium" | "hard";
   prompt: string;
-  /** Runs in the workspace after the agent stops; exit code 0 means the task passed. */
+  /** Runs after the agent stops, in a folder of its own holding the starter, solution and test files. */
   testCommand: string[];
+  /** Which runner the command starts: a pass needs a positive count of passed tests in its output. */
+  testRunner: TestRunner;
   starter: TaskFile[];
-  /** Copied in after the agent stops, over anything the agent wrote with the same names. */
+  /** Hidden from the agent; the tests run from a clean copy of them. */
   tests: TaskFile[];
-  /** Copied over the starter files by the oracle driver. */
+  /** Copied over the starter files by the oracle driver; their targets are the files the tests take from the agent's workspace. */
   solution: TaskFile[];
 };
 
@@ -60,12 +65,28 @@ function filesUnder(folder: string): string[] {
 
 const filesOf = (folder: string): TaskFile[] => filesUnder(folder).map((target) => ({ source: join(folder, target), target }));
 
+/** The runner a test command starts, or undefined when the benchmark cannot count its tests. */
+function runnerOf(command: string[]): TestRunner | undefined {
+  const [program, ...args] = command;
+  if (program === "vitest") return "vitest";
+  if (/^python3?$/.test(program!) && args[0] === "-m" && (args[1] === "unittest" || args[1] === "pytest")) return args[1];
+  if (program === "pytest") return "pytest";
+  if (program === "node" && args.includes("--test")) return "node";
+  return undefined;
+}
+
 function loadBuiltinTask(folder: string): BenchTask {
   let parsed: z.infer<typeof taskJsonSchema>;
   try {
     parsed = taskJsonSchema.parse(JSON.parse(readFileSync(join(folder, "task.json"), "utf8")));
   } catch (error) {
     throw new SuiteError(`${join(folder, "task.json")} is not a valid task: ${(error as Error).message}`);
+  }
+  const testRunner = runnerOf(parsed.test);
+  if (!testRunner) {
+    throw new SuiteError(
+      `${join(folder, "task.json")}: the test command must start python3 -m unittest, python3 -m pytest, pytest, node --test or vitest, whose output says how many tests passed.`,
+    );
   }
   return {
     slug: basename(folder),
@@ -74,6 +95,7 @@ function loadBuiltinTask(folder: string): BenchTask {
     difficulty: parsed.difficulty,
     prompt: parsed.prompt,
     testCommand: withShippedVitest(parsed.test),
+    testRunner,
     starter: filesOf(join(folder, "starter")),
     tests: filesOf(join(folder, "tests")),
     solution: filesOf(join(folder, "solution")),
@@ -88,10 +110,13 @@ function withShippedVitest(command: string[]): string[] {
   return command[0] === "vitest" ? [process.execPath, vitestCli, ...command.slice(1)] : command;
 }
 
+/** Jest-style globals, with Exercism's xtest, xit and xdescribe (skipped for students) run like test, it and describe. */
+const exercismVitestConfig = projectPath("bench", "exercism-vitest.config.mjs");
+
 function exercismTestCommand(language: BenchTask["language"], testFiles: string[]): string[] {
   if (language === "python")
     return ["python3", "-m", "unittest", ...testFiles.map((file) => file.replace(/\.py$/, "").replaceAll("/", "."))];
-  return [process.execPath, vitestCli, "run", "--globals", "--root", ".", ...testFiles];
+  return [process.execPath, vitestCli, "run", "--config", exercismVitestConfig, "--root", ".", ...testFiles];
 }
 
 function loadExercismTask(folder: string): BenchTask {
@@ -123,12 +148,13 @@ function loadExercismTask(folder: string): BenchTask {
     title: basename(folder),
     language,
     difficulty: config.difficulty ?? "medium",
-    // As in Aider's benchmark: the instructions, then which files to edit; the tests are in sight.
+    // As in Aider's benchmark: the instructions, then which files to edit; the tests are in sight (a clean copy is what runs).
     prompt: [
       ...instructions,
       `Use the above instructions to modify the supplied files: ${solution.join(", ")}. Keep the names of the functions and classes the tests use. The tests are in ${test.join(", ")}; do not change them.`,
     ].join("\n\n"),
     testCommand: exercismTestCommand(language, test),
+    testRunner: language === "python" ? "unittest" : "vitest",
     starter,
     tests: test.map((target) => ({ source: join(folder, target), target })),
     solution: example.map((file, index) => ({ source: join(folder, file), target: solution[index] ?? solution[0]! })),

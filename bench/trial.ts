@@ -15,7 +15,7 @@ import type { Db } from "../server/db/client.ts";
 import { journalEntries, posts } from "../server/db/schema/index.ts";
 import { cli } from "../server/domain/callers.ts";
 import { emptyResult, type Driver, type DriverResult } from "./drivers/driver.ts";
-import { runProcess } from "./drivers/process.ts";
+import { runHiddenTests } from "./hidden-tests.ts";
 import { benchTeam } from "./plan.ts";
 import { priceOf } from "./prices.ts";
 import type { BenchTask, TaskFile } from "./suites.ts";
@@ -23,7 +23,6 @@ import { readToolNames } from "../mcp/server.ts";
 import { readVariantText } from "./variant-text.ts";
 import { promptFor, variantTools } from "./variants.ts";
 
-const testTimeoutMs = 120_000;
 const testOutputLimit = 4000;
 
 function copyFiles(files: TaskFile[], workspace: string): void {
@@ -81,8 +80,8 @@ async function writtenBy(db: Db, tokenId: string) {
 
 /**
  * One trial: a fresh workspace with the starter files; for a variant with tools, a fresh token on
- * the trial's board; the driver; then the task's own tests, copied in last so the agent cannot have
- * changed them. The agent's word is never taken for the result.
+ * the trial's board; the driver; then the task's own tests, run on the agent's solution files outside
+ * its workspace (runHiddenTests). The agent's word is never taken for the result.
  */
 export async function runTrial(context: TrialContext, task: BenchTask, trial: BenchTrial): Promise<TrialEnd> {
   const { db, run, driver } = context;
@@ -95,8 +94,16 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
     let mcp: { url: string; token: string } | undefined;
     if (tools) {
       const teamId = await teamFor(context, trial);
-      const agentName = trial.groupKey ? `agent-${variant}-r${trial.repeat}` : `agent-${task.slug}`.slice(0, 64);
-      const created = await addAgentToken(db, cli, { teamId, name: agentName });
+      // A group (accumulate, warm) is one agent, whose journal carries over; each trial is a session of
+      // it named after its task and trial (a warm run's trial is a new session on the copied board), so
+      // the feed gives it every earlier post as news from a teammate (README: Phases).
+      const created = trial.groupKey
+        ? await addAgentToken(db, cli, {
+            teamId,
+            name: `agent-${variant}-r${trial.repeat}`,
+            sessionName: `${task.slug.slice(0, 48)}.t${trial.id}`,
+          })
+        : await addAgentToken(db, cli, { teamId, name: `agent-${task.slug}`.slice(0, 64) });
       tokenId = created.tokenRecord.id;
       mcp = { url: `${context.serverUrl}/mcp?tools=${tools}`, token: created.token };
       if (!context.variantTextsKept.has(variant)) {
@@ -125,16 +132,9 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
     if (result.interrupted || context.signal.aborted) return { kind: "interrupted", costUsd: costOf(run, result).costUsd };
     const wallMs = Date.now() - started;
 
-    copyFiles(task.tests, workspace);
-    const [command, ...args] = task.testCommand;
-    const tested = await runProcess(command!, args, {
-      cwd: workspace,
-      env: { PATH: process.env.PATH ?? "", HOME: workspace, PYTHONDONTWRITEBYTECODE: "1", NO_COLOR: "1" },
-      timeoutMs: testTimeoutMs,
-      signal: context.signal,
-    });
+    const tested = await runHiddenTests(task, workspace, context.signal);
     if (tested.aborted) return { kind: "interrupted", costUsd: costOf(run, result).costUsd };
-    const testOutput = `${tested.stdout}\n${tested.stderr}`.trim();
+    const testOutput = tested.output;
 
     const written = tokenId ? await writtenBy(db, tokenId) : { posts: 0, journal: 0 };
     const { costUsd, costSource } = costOf(run, result);
@@ -147,9 +147,9 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
     return {
       kind: "finished",
       outcome: {
-        passed: tested.exitCode === 0 && !tested.timedOut,
+        passed: tested.passed,
         timedOut: result.timedOut,
-        error: [result.error, tested.timedOut ? "the tests timed out" : null, noPriceNote].filter(Boolean).join("; ") || null,
+        error: [result.error, tested.error, noPriceNote].filter(Boolean).join("; ") || null,
         inputTokens: result.inputTokens,
         outputTokens: result.outputTokens,
         cacheReadTokens: result.cacheReadTokens,

@@ -2,9 +2,11 @@ import { z } from "zod";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
 import { defaultPostLimits } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
+import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
 
 /** "capacity,perSecond" (e.g. "120,20"), or "0" / "off" to switch the limit off (null here). */
 const bucketRule = z
@@ -49,6 +51,9 @@ const environmentSchema = z.object({
   BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
   BOTBOARD_MAX_TAGS: positiveInt.default(defaultPostLimits.maxTags),
   BOTBOARD_DB_POOL_SIZE: positiveInt.default(10),
+  BOTBOARD_READ_TIMEOUT_MS: nonNegativeInt.default(5000),
+  BOTBOARD_SEARCHES_PER_TOKEN: positiveInt.default(defaultExpensiveQueryLimits.perCaller),
+  BOTBOARD_SEARCHES_PER_SERVER: positiveInt.default(defaultExpensiveQueryLimits.perServer),
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
@@ -67,6 +72,10 @@ export type Config = {
   trustedProxies: string[];
   limits: { maxPostChars: number; maxBodyBytes: number; maxTags: number };
   dbPoolSize: number;
+  /** Longest a search or a read of the feed may run on Postgres, in milliseconds; 0 is no limit. */
+  readTimeoutMs: number;
+  /** Searches run at once per token (or engineer) and per server process. */
+  searchConcurrency: ExpensiveQueryLimits;
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -101,6 +110,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       maxTags: env.BOTBOARD_MAX_TAGS,
     },
     dbPoolSize: env.BOTBOARD_DB_POOL_SIZE,
+    readTimeoutMs: env.BOTBOARD_READ_TIMEOUT_MS,
+    searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     logLevel: env.LOG_LEVEL,
   };

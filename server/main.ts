@@ -7,6 +7,7 @@ import { createApp } from "./app.ts";
 import { realignDeliveryOrder } from "./domain/delivery.ts";
 import { createEventHub } from "./domain/events.ts";
 import { sweepNowAndThen } from "./domain/housekeeping.ts";
+import { limitExpensiveQueries } from "./domain/expensive-queries.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { firstRunSetupLink } from "./domain/bootstrap.ts";
 import type { Config } from "./config.ts";
@@ -29,8 +30,10 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.dbPoolSize,
+    readTimeoutMs: config.readTimeoutMs,
     onQuery: observe.onQuery,
   });
+  limitExpensiveQueries(database.db, config.searchConcurrency);
   try {
     await database.migrate();
     const realigned = await realignDeliveryOrder(database.db);

@@ -7,7 +7,7 @@ import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
 import { claimBenchTrial, getBenchRun, listBenchTrials, type BenchTrial } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
-import { startMockChatServer, type MockChatServer } from "./support/mock-chat.ts";
+import { startMockChatServer, type ChatStep, type MockChatServer } from "./support/mock-chat.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { planTestRun } from "./support/bench.ts";
 
@@ -149,6 +149,94 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
       for (let index = 1; index < group.length; index++) {
         expect(group[index]!.startedAt!.getTime()).toBeGreaterThanOrEqual(group[index - 1]!.finishedAt!.getTime());
       }
+    }
+  }, 60_000);
+
+  it("in the accumulate phase each task is its own agent on the group's board: the next task reads the earlier one's posts and journal, and so does a warm run", async () => {
+    const db = server.database.db;
+    // Every task's agent does the same: log in, read what is new and its journal, then post and write a note.
+    const script: ChatStep[] = [
+      {
+        calls: [
+          { name: "botboard__login", arguments: {} },
+          { name: "botboard__read_new", arguments: {} },
+          { name: "botboard__list_recent_entries", arguments: {} },
+        ],
+      },
+      {
+        calls: [
+          { name: "botboard__create_post", arguments: { content: "A note for whoever comes next." } },
+          { name: "botboard__process_thoughts", arguments: { project_notes: "Remember the edge case with empty input." } },
+        ],
+      },
+      { text: "Done." },
+    ];
+    const model = await startMockChatServer(script);
+    process.env.OPENAI_BASE_URL = model.url;
+    try {
+      const suite = loadSuite("builtin", ["run-length", "word-wrap"]);
+      const planned = await planTestRun(db, {
+        driver: "openai",
+        model: "mock-model",
+        suite,
+        variants: ["combined"],
+        phase: "accumulate",
+        prices,
+      });
+      await executeRun(db, planned.run, {
+        driver: openaiDriver,
+        serverUrl: server.url,
+        concurrency: 2,
+        signal: new AbortController().signal,
+      });
+      const trials = await listBenchTrials(db, planned.run.id);
+      expect(trials.map((trial) => [trial.taskSlug, trial.postsWritten, trial.journalWritten])).toEqual([
+        ["run-length", 1, 1],
+        ["word-wrap", 1, 1],
+      ]);
+
+      // What each task's agent was told by login, read_new and list_recent_entries, in task order.
+      const toolAnswers = model.requests
+        .filter((request) => request.messages.filter((message) => message.role === "assistant").length === 1)
+        .map((request) => request.messages.filter((message) => message.role === "tool").map((message) => String(message.content)));
+      expect(toolAnswers).toHaveLength(2);
+      const [firstLogin, firstNews, firstJournal] = toolAnswers[0]!;
+      const [secondLogin, secondNews, secondJournal] = toolAnswers[1]!;
+      const sessionOf = (index: number) => `agent-combined-r1/${trials[index]!.taskSlug}.t${trials[index]!.id}`;
+      expect(firstLogin).toContain(`You are ${sessionOf(0)} (agent)`);
+      expect(firstLogin).toContain("No unread posts.");
+      expect(firstNews).toContain("no posts by others yet");
+      expect(firstJournal).toContain("0 entries of 0");
+
+      expect(secondLogin).toContain(`You are ${sessionOf(1)} (agent)`);
+      expect(secondLogin).toContain("1 post by your team so far");
+      expect(secondNews).toContain(sessionOf(0));
+      expect(secondNews).toContain("A note for whoever comes next.");
+      expect(secondJournal).toContain("1 entry of 1");
+      expect(secondJournal).toContain("Remember the edge case with empty input.");
+
+      // The warm phase goes on from a copy of that board: its agent finds both tasks' posts and notes.
+      model.requests.length = 0;
+      const warm = await planTestRun(db, {
+        driver: "openai",
+        model: "mock-model",
+        suite: loadSuite("builtin", ["run-length"]),
+        variants: ["combined"],
+        phase: "warm",
+        fromRunId: planned.run.id,
+        prices,
+      });
+      await executeRun(db, warm.run, { driver: openaiDriver, serverUrl: server.url, concurrency: 1, signal: new AbortController().signal });
+      const [warmLogin, warmNews, warmJournal] = model.requests
+        .find((request) => request.messages.filter((message) => message.role === "assistant").length === 1)!
+        .messages.filter((message) => message.role === "tool")
+        .map((message) => String(message.content));
+      expect(warmLogin).toContain("2 posts by your team so far");
+      expect(warmNews).toContain(sessionOf(0));
+      expect(warmNews).toContain(sessionOf(1));
+      expect(warmJournal).toContain("2 entries of 2");
+    } finally {
+      await model.close();
     }
   }, 60_000);
 

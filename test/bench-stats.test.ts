@@ -1,17 +1,39 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { oracleDriver } from "../bench/drivers/calibration.ts";
+import { trialOrder } from "../bench/plan.ts";
 import { renderMarkdown } from "../bench/report.ts";
+import { readRunFolder } from "../bench/run-folder.ts";
+import { loadSuite } from "../bench/suites.ts";
 import { buildReport } from "../server/domain/bench-report.ts";
 import { renderHtml } from "../bench/report-html.ts";
 import {
-  bootstrapInterval,
+  aboveMeanCost,
+  logRatioSpread,
   median,
-  pairedRatios,
+  repeatsNeeded,
   seededRandom,
   summariseRatios,
-  topQuartileCut,
+  tQuantile,
   wilsonInterval,
+  type TaskPair,
 } from "../server/domain/bench-stats.ts";
-import type { BenchRun, BenchTrial } from "../server/domain/bench-runs.ts";
+import {
+  claimBenchTrial,
+  finishBenchTrial,
+  getBenchRun,
+  listBenchTrials,
+  type BenchRun,
+  type BenchTrial,
+  type BenchTrialOutcome,
+} from "../server/domain/bench-runs.ts";
+import { cli } from "../server/domain/callers.ts";
+import { describeRatio } from "../views/bench-wording.ts";
+import { planTestRun, runToEnd } from "./support/bench.ts";
+import { botboardOnFreshDatabase, runBotboard, type BotboardOnFreshDatabase } from "./support/cli.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 describe("bench statistics", () => {
   it("Wilson intervals match the textbook values", () => {
@@ -33,49 +55,185 @@ describe("bench statistics", () => {
     expect(seededRandom(7)()).toBe(seededRandom(7)());
   });
 
-  it("pairs without a baseline cost have no ratio", () => {
-    expect(
-      pairedRatios([
-        { variant: 2, baseline: 4 },
-        { variant: 3, baseline: 3 },
-        { variant: 1, baseline: 0 },
-      ]),
-    ).toEqual([0.5, 1]);
+  it("Student's t quantiles match the table", () => {
+    for (const [freedom, value] of [
+      [3, 3.182],
+      [5, 2.571],
+      [10, 2.228],
+      [30, 2.042],
+    ] as const)
+      expect(tQuantile(0.975, freedom)).toBeCloseTo(value, 1);
   });
 
-  it("bootstrap intervals are reproducible and bracket the estimate", () => {
-    const ratios = [0.6, 0.7, 0.8, 0.9, 1.1, 0.75, 0.65];
-    const first = bootstrapInterval(ratios, median, { seed: 3 });
-    expect(bootstrapInterval(ratios, median, { seed: 3 })).toEqual(first);
-    expect(first.estimate).toBe(0.75);
-    expect(first.low).toBeGreaterThanOrEqual(0.6);
-    expect(first.low).toBeLessThanOrEqual(0.75);
-    expect(first.high).toBeGreaterThanOrEqual(0.75);
-    expect(first.high).toBeLessThanOrEqual(1.1);
-    // A constant sample has a zero-width interval.
-    expect(bootstrapInterval([0.5, 0.5, 0.5], median)).toEqual({ estimate: 0.5, low: 0.5, high: 0.5 });
+  it("one task never yields an interval, let alone a zero-width significant one", () => {
+    const one = summariseRatios([{ task: "only", variant: 0.01, baseline: 1 }])!;
+    expect(one).toMatchObject({ pairs: 1, tasks: 1, estimate: 0.01, includesNoChange: true });
+    expect(one.median).toBeUndefined();
+    expect(describeRatio(one)).toBe("-99% (too few tasks for an interval: 1 task, 1 pair)");
+    expect(summariseRatios([{ task: "only", variant: 1, baseline: 0 }])).toBeUndefined();
   });
 
-  it("says when the interval includes no change", () => {
-    expect(
-      summariseRatios([
-        { variant: 1, baseline: 2 },
-        { variant: 2, baseline: 4 },
-      ]),
-    ).toMatchObject({ pairs: 2, includesNoChange: false, median: { estimate: 0.5, low: 0.5, high: 0.5 } });
-    expect(
-      summariseRatios([
-        { variant: 1, baseline: 2 },
-        { variant: 4, baseline: 2 },
-      ])!.includesNoChange,
-    ).toBe(true);
-    expect(summariseRatios([{ variant: 1, baseline: 0 }])).toBeUndefined();
+  it("the cluster bootstrap is reproducible, does not depend on the pairs' order, and keeps a task's pairs together", () => {
+    const pairs: TaskPair[] = [];
+    for (let task = 0; task < 8; task++)
+      for (let repeat = 0; repeat < 3; repeat++)
+        pairs.push({ task: `t${task}`, baseline: 1 + repeat, variant: (1 + repeat) * (0.6 + task / 10) });
+    const first = summariseRatios(pairs, 3)!;
+    expect(summariseRatios(pairs, 3)).toEqual(first);
+    expect(summariseRatios([...pairs].reverse(), 3)).toEqual(first);
+    expect(first).toMatchObject({ pairs: 24, tasks: 8, includesNoChange: true });
+    expect(first.median!.low).toBeLessThan(first.estimate);
+    expect(first.median!.high).toBeGreaterThan(first.estimate);
+    // Every repeat agrees within a task: only the tasks vary, and the interval spans them.
+    expect(first.spread).toMatchObject({ withinTask: expect.closeTo(0, 12), tasks: 8, meanRepeats: 3 });
+    expect(first.median!.low).toBeGreaterThanOrEqual(0.6);
+    expect(first.median!.high).toBeLessThanOrEqual(1.3);
   });
 
-  it("the top-quartile cut interpolates between order statistics", () => {
-    // Sorted 1, 2, 3, 4: position (n - 1) * 0.75 = 2.25, so 3 + 0.25 * (4 - 3).
-    expect(topQuartileCut([4, 1, 3, 2])).toBe(3.25);
-    expect(topQuartileCut([])).toBeUndefined();
+  it("splits the log ratios' variance between tasks and within a task", () => {
+    const spread = logRatioSpread([
+      [1, 1],
+      [Math.exp(0.2), Math.exp(0.2)],
+      [Math.exp(0.1), Math.exp(0.3)],
+    ])!;
+    expect(spread.withinTask).toBeCloseTo(0.02 / 3, 12);
+    // Task means 0, 0.2, 0.2: variance 0.01333, less the within-task share 0.00667 / 2.
+    expect(spread.betweenTasks).toBeCloseTo(0.04 / 3 - 0.01 / 3, 12);
+  });
+
+  it("the power note says how many repeats a saving needs, or that only more tasks help", () => {
+    // (z.975 + z.8)^2 / ln(1/0.9)^2 = 707.0 per unit variance; 10 tasks: R >= 0.09 / (10 / 707.0).
+    expect(repeatsNeeded({ betweenTasks: 0, withinTask: 0.09, tasks: 10, meanRepeats: 3 }, 0.1)).toEqual({
+      change: 0.1,
+      repeats: 7,
+      tasks: null,
+    });
+    expect(repeatsNeeded({ betweenTasks: 0, withinTask: 0.09, tasks: 10, meanRepeats: 3 }, 0.25).repeats).toBe(1);
+    expect(repeatsNeeded({ betweenTasks: 0.05, withinTask: 0.09, tasks: 10, meanRepeats: 3 }, 0.1)).toEqual({
+      change: 0.1,
+      repeats: null,
+      tasks: Math.ceil((0.05 + 0.03) * 707.0),
+    });
+  });
+
+  it("the study's hard rule takes the tasks above the mean of the mean baseline costs", () => {
+    expect(
+      aboveMeanCost(
+        new Map([
+          ["cheap", [1, 1]],
+          ["middle", [2, 4]],
+          ["dear", [9]],
+        ]),
+      ),
+    ).toEqual(["dear"]);
+  });
+});
+
+/**
+ * Synthetic runs with no effect on average but an effect per task (each task its own true ratio,
+ * centred on 1), the study's design: 12 tasks, 3 repeats. Resampling pairs as if independent
+ * claimed a change in 11.7% of these runs. A calibration run (fresh baseline noise)
+ * fixes the hard set in advance; the exploratory set is chosen on the run itself.
+ */
+describe("bench statistics under no effect", () => {
+  const random = seededRandom(2026);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const runs = 1000;
+  const tasks = 12;
+  const repeats = 3;
+  const rows = { all: [] as boolean[], fixedHard: [] as boolean[], sameRunHard: [] as boolean[] };
+  const estimates = { all: [] as number[], fixedHard: [] as number[], sameRunHard: [] as number[] };
+  beforeAll(() => {
+    for (let simulation = 0; simulation < runs; simulation++) {
+      const pairs: TaskPair[] = [];
+      const calibration = new Map<string, number[]>();
+      const sameRun = new Map<string, number[]>();
+      for (let index = 0; index < tasks; index++) {
+        const task = `task-${String(index).padStart(2, "0")}`;
+        const cost = Math.exp(0.25 * normal());
+        const effect = 0.3 * normal();
+        calibration.set(
+          task,
+          Array.from({ length: repeats }, () => cost * Math.exp(0.35 * normal())),
+        );
+        for (let repeat = 0; repeat < repeats; repeat++) {
+          const baseline = cost * Math.exp(0.35 * normal());
+          pairs.push({ task, baseline, variant: cost * Math.exp(effect + 0.35 * normal()) });
+          sameRun.set(task, [...(sameRun.get(task) ?? []), baseline]);
+        }
+      }
+      const fixed = new Set(aboveMeanCost(calibration));
+      const chosenHere = new Set(aboveMeanCost(sameRun));
+      for (const [row, selected] of [
+        ["all", pairs],
+        ["fixedHard", pairs.filter((pair) => fixed.has(pair.task))],
+        ["sameRunHard", pairs.filter((pair) => chosenHere.has(pair.task))],
+      ] as const) {
+        const summary = summariseRatios(selected, simulation + 1, { iterations: 1000 });
+        if (!summary) continue;
+        estimates[row].push(summary.estimate);
+        if (summary.median) rows[row].push(!summary.includesNoChange);
+      }
+    }
+  }, 300_000);
+  const rate = (claims: boolean[]) => claims.filter(Boolean).length / claims.length;
+
+  it("every row fixed in advance claims a change in about 5% of runs", () => {
+    expect(rows.all).toHaveLength(runs);
+    expect(rows.fixedHard.length).toBeGreaterThan(runs * 0.7);
+    for (const claims of [rows.all, rows.fixedHard]) {
+      expect(rate(claims)).toBeGreaterThanOrEqual(0.02);
+      expect(rate(claims)).toBeLessThanOrEqual(0.09);
+    }
+    expect(median(estimates.all)).toBeCloseTo(1, 1);
+    expect(median(estimates.fixedHard)).toBeCloseTo(1, 1);
+  });
+
+  it("hard tasks chosen on the run itself show a saving that is not there: why those rows are exploratory", () => {
+    expect(median(estimates.sameRunHard)).toBeLessThan(0.92);
+    expect(rate(rows.sameRunHard)).toBeGreaterThan(rate(rows.fixedHard));
+  });
+});
+
+describe("trial order", () => {
+  const variants = ["baseline", "journal", "social", "combined"];
+  const key = (trial: { task: number; variant: string; repeat: number }) => `${trial.task}/${trial.variant}/${trial.repeat}`;
+
+  it("is random by seed, the same for one seed, and holds every trial once", () => {
+    const first = trialOrder(13, variants, 3, 7, false);
+    expect(trialOrder(13, variants, 3, 7, false)).toEqual(first);
+    expect(trialOrder(13, variants, 3, 8, false).map(key)).not.toEqual(first.map(key));
+    expect(new Set(first.map(key)).size).toBe(13 * 4 * 3);
+    // Not the old blocked order (repeat, then variant, then task): variants alternate from the start.
+    expect(new Set(first.slice(0, 4).map((trial) => trial.variant)).size).toBe(4);
+    expect(first.slice(0, 8).map((trial) => trial.variant)).not.toEqual(
+      trialOrder(13, variants, 3, 9, false)
+        .slice(0, 8)
+        .map((trial) => trial.variant),
+    );
+  });
+
+  it("stopped after any number of trials, leaves the variants within one trial of each other", () => {
+    for (const shared of [false, true]) {
+      for (const seed of [1, 2, 3]) {
+        const order = trialOrder(13, variants, 3, seed, shared);
+        const counts = new Map(variants.map((variant) => [variant, 0]));
+        for (const trial of order) {
+          counts.set(trial.variant, counts.get(trial.variant)! + 1);
+          expect(Math.max(...counts.values()) - Math.min(...counts.values())).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+  });
+
+  it("on shared boards keeps each repeat's tasks in the suite's order and interleaves the repeats", () => {
+    const order = trialOrder(13, variants, 3, 5, true);
+    for (let repeat = 1; repeat <= 3; repeat++)
+      for (const variant of variants)
+        expect(order.filter((trial) => trial.repeat === repeat && trial.variant === variant).map((trial) => trial.task)).toEqual([
+          0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        ]);
+    expect(order.slice(0, 13 * 4).some((trial) => trial.repeat !== 1)).toBe(true);
   });
 });
 
@@ -165,16 +323,21 @@ describe("bench report", () => {
       reads: 2,
       toolCalls: { create_post: 3, read_new: 1 },
     });
-    expect(social.vsBaseline!.cost).toMatchObject({ pairs: 2, includesNoChange: false, median: { estimate: 0.5, low: 0.5, high: 0.5 } });
-    expect(social.vsBaselineHard!.cost).toMatchObject({ pairs: 1, median: { estimate: 0.5 } });
+    // Two tasks are too few for an interval: no zero-width "significant" change.
+    expect(social.vsBaseline!.cost).toMatchObject({ pairs: 2, tasks: 2, estimate: 0.5, includesNoChange: true });
+    expect(social.vsBaseline!.cost!.median).toBeUndefined();
+    expect(social.vsBaselineHard!.cost).toMatchObject({ pairs: 1, estimate: 0.5 });
     expect(report.hardTasks).toEqual(["hard-one"]);
+    expect(report.hardSet.source).toBe("metadata");
+    // One repeat: no power row, since repeat noise and task differences cannot be told apart.
+    expect(report.statistics.power).toEqual([]);
     expect(report.variants[0]).toMatchObject({ variant: "baseline", passed: 1, trials: 2, passRate: { estimate: 0.5 } });
   });
 
   it("markdown states the changes, their intervals and the prompts", () => {
     const markdown = renderMarkdown(report);
     expect(markdown).toContain("| social | 3/3 = 100% (95% CI 44%–100%) | $2.50 |");
-    expect(markdown).toContain("- all tasks: cost -50% (95% CI -50% to -50%, 2 pairs)");
+    expect(markdown).toContain("- all tasks: cost -50% (too few tasks for an interval: 2 tasks, 2 pairs)");
     expect(markdown).toContain("wrote 4, read 2 (2.0× more writes than reads)");
     expect(markdown).toContain("Do it; feed <b>optional</b>.");
   });
@@ -189,6 +352,169 @@ describe("bench report", () => {
   });
 
   it("JSON round-trips the same numbers", () => {
-    expect(JSON.parse(JSON.stringify(report)).variants[1].vsBaseline.cost.median.estimate).toBe(0.5);
+    expect(JSON.parse(JSON.stringify(report)).variants[1].vsBaseline.cost.estimate).toBe(0.5);
   });
 });
+
+describe("bench report statistics", () => {
+  const tasks = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
+  const seededRun = {
+    ...run,
+    variants: ["baseline", "journal", "social"],
+    repeats: 2,
+    settings: {
+      ...run.settings,
+      seed: 42,
+      hardSet: { source: "calibration" as const, fromRunId: "calibration-run", tasks: ["alpha", "bravo", "charlie"] },
+    },
+  } satisfies BenchRun;
+  const random = seededRandom(9);
+  const trials: BenchTrial[] = [];
+  for (const [index, task] of tasks.entries())
+    for (const repeat of [1, 2])
+      for (const variant of seededRun.variants)
+        trials.push(
+          trial(trials.length + 1, task, variant, (1 + index) * (0.5 + random()), random() < 0.8, { repeat, seq: trials.length + 1 }),
+        );
+  const report = buildReport(seededRun, trials);
+
+  it("is the same whatever order the trials come in", () => {
+    const shuffledTrials = [...trials].reverse();
+    expect(buildReport(seededRun, shuffledTrials)).toEqual(report);
+    expect(report.variants[1]!.vsBaseline!.cost!.median).toBeDefined();
+  });
+
+  it("states the order's seed, the hard set fixed in advance, exploratory rows, power and multiple comparisons", () => {
+    expect(report.hardTasks).toEqual(["alpha", "bravo", "charlie"]);
+    expect(report.statistics).toMatchObject({ seed: 42, comparisons: 2, minimumTasks: 5 });
+    expect(report.statistics.intervals).toBeGreaterThan(0);
+    expect(report.statistics.power.map((row) => row.variant)).toEqual(["journal", "social"]);
+    expect(report.taskDeltas[0]!.costLogRatioSd).toBeGreaterThan(0);
+    const markdown = renderMarkdown(report);
+    expect(markdown).toContain("seed 42; `--seed 42` plans the same order");
+    expect(markdown).toContain("from calibration run calibration-run: mean baseline cost above the mean): alpha, bravo, charlie.");
+    expect(markdown).toContain("- hard tasks, exploratory (chosen on this run: biased toward savings): cost");
+    expect(markdown).toContain("regression to the mean");
+    expect(markdown).toContain("cluster bootstrap over tasks");
+    expect(markdown).toContain("| variant | SD between tasks | SD within a task | 10% saving | 15% saving | 25% saving |");
+    expect(markdown).toContain("at the family-wise 97.5% level");
+    expect(markdown).toMatch(/this report shows \d+ intervals; with no real change anywhere, about 1 in 20/);
+    const html = renderHtml(report);
+    expect(html).toContain("Design and statistics");
+    expect(html).toContain("hard, exploratory (biased toward savings)");
+  });
+});
+
+describe.each(databaseKinds)("bench run dirs and calibration runs on %s", (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("--hard-from fixes the hard tasks from a calibration run of the same driver and model", async () => {
+    const db = server.database.db;
+    const suite = loadSuite("builtin", ["run-length", "word-wrap", "money-split", "interval-merge"]);
+    const calibration = await planTestRun(db, { driver: "openai", model: "m", suite });
+    const costs: Record<string, number> = { "run-length": 1, "word-wrap": 5, "money-split": 2, "interval-merge": 4 };
+    for (
+      let { trial } = await claimBenchTrial(db, calibration.run.id, "test", 60_000);
+      trial;
+      { trial } = await claimBenchTrial(db, calibration.run.id, "test", 60_000)
+    ) {
+      await finishBenchTrial(db, trial.id, "test", { ...outcome, costUsd: costs[trial.taskSlug]! });
+    }
+    const planned = await planTestRun(db, {
+      driver: "openai",
+      model: "m",
+      suite,
+      variants: ["baseline", "social"],
+      hardFromRunId: calibration.run.id,
+    });
+    expect(planned.run.settings.hardSet).toEqual({
+      source: "calibration",
+      fromRunId: calibration.run.id,
+      tasks: ["interval-merge", "word-wrap"],
+    });
+    await expect(planTestRun(db, { driver: "openai", model: "other", suite, hardFromRunId: calibration.run.id })).rejects.toThrow(
+      /the hard tasks are set per model/,
+    );
+    const byMetadata = await planTestRun(db, { driver: "oracle", suite: loadSuite("builtin", ["run-length", "line-diff"]) });
+    expect(byMetadata.run.settings.hardSet).toEqual({ source: "metadata", fromRunId: null, tasks: ["line-diff"] });
+  });
+
+  it("a finished run's report from its run dir is the report from the database", async () => {
+    const db = server.database.db;
+    const planned = await planTestRun(db, {
+      driver: "oracle",
+      suite: loadSuite("builtin", ["run-length", "word-wrap"]),
+      variants: ["baseline", "journal"],
+      repeats: 2,
+      seed: 11,
+    });
+    await runToEnd(db, planned, oracleDriver, server.url, { concurrency: 2 });
+    const fromDatabase = buildReport(await getBenchRun(db, cli, planned.run.id), await listBenchTrials(db, planned.run.id));
+    const folder = readRunFolder(planned.outDir);
+    const fromFolder = buildReport(folder.run, folder.trials);
+    expect(fromFolder.run.status).toBe("finished");
+    expect(renderMarkdown(fromFolder)).toBe(renderMarkdown(fromDatabase));
+    expect(JSON.stringify(fromFolder)).toBe(JSON.stringify(fromDatabase));
+  });
+});
+
+describe.each(databaseKinds)("botboard bench report on %s", (kind) => {
+  let botboard: BotboardOnFreshDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    botboard = await botboardOnFreshDatabase(kind, { LOG_LEVEL: "warn" });
+    dir = mkdtempSync(join(tmpdir(), "botboard-bench-report-"));
+  });
+  afterAll(async () => {
+    await botboard?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("prints the same report from the run id and from the run dir, with the run's real status and seed", async () => {
+    const out = join(dir, "run");
+    const args = ["--driver", "oracle", "--tasks", "run-length,word-wrap", "--variants", "baseline,journal", "--repeats", "2"];
+    const run = await runBotboard(
+      ["bench", "run", ...args, "-c", "2", "--seed", "11", "--no-team", "--run-id", "same-report", "--out", out],
+      botboard.env,
+    );
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    for (const format of ["md", "json"]) {
+      const fromDatabase = await runBotboard(["bench", "report", "same-report", "--format", format], botboard.env);
+      const fromDir = await runBotboard(["bench", "report", out, "--format", format], botboard.env);
+      expect(fromDir.stdout).toBe(fromDatabase.stdout);
+    }
+    const markdown = (await runBotboard(["bench", "report", out], botboard.env)).stdout;
+    expect(markdown).toContain("Status: finished. 8 of 8 trials finished.");
+    expect(markdown).toContain("(seed 11; `--seed 11` plans the same order)");
+    const badSeed = await runBotboard(["bench", "run", ...args, "--seed", "-1", "--no-team"], botboard.env);
+    expect(badSeed.code).not.toBe(0);
+    expect(badSeed.stderr).toContain("--seed");
+  }, 180_000);
+});
+
+const outcome: BenchTrialOutcome = {
+  passed: true,
+  timedOut: false,
+  error: null,
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  costUsd: 0,
+  costSource: "driver",
+  turns: 1,
+  driverTurns: null,
+  wallMs: 1,
+  toolCalls: {},
+  postsWritten: 0,
+  journalWritten: 0,
+  reads: 0,
+  testOutput: "",
+};

@@ -2,8 +2,10 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mcpSessions, rateLimitBuckets, sessions, users } from "../server/db/schema/index.ts";
+import { mcpSessions, oneTimeViews, rateLimitBuckets, sessions, users } from "../server/db/schema/index.ts";
 import { sweepStaleRows } from "../server/domain/housekeeping.ts";
+import { holdForOneView, takeOneTimeView } from "../server/domain/one-time-views.ts";
+import { hashSecret } from "../server/domain/tokens.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -38,7 +40,7 @@ describe.each(databaseKinds)("sweeping stale rows (%s)", (kind) => {
         .where(eq(mcpSessions.id, sessionIdOf(client)))
     )[0]?.lastUsedAt;
 
-  it("drops expired engineer sessions, month-idle MCP sessions and full rate-limit buckets, and nothing in use", async () => {
+  it("drops expired engineer sessions, unopened one-time views, month-idle MCP sessions and full rate-limit buckets, and nothing in use", async () => {
     const { db } = server.database;
     const team = await server.team("sweep");
     const token = await server.agent(team, "crew", { pickName: true });
@@ -62,6 +64,14 @@ describe.each(databaseKinds)("sweeping stale rows (%s)", (kind) => {
     await callTool(keeper, "read_posts", {});
     expect(Date.now() - (await lastUsedOf(keeper))!.getTime()).toBeLessThan(60_000);
 
+    const keptSessionToken = keptCookie.split("=")[1]!;
+    const staleView = await holdForOneView(db, keptSessionToken, { held: "stale" });
+    const freshView = await holdForOneView(db, keptSessionToken, { held: "fresh" });
+    await db
+      .update(oneTimeViews)
+      .set({ expiresAt: sql`now() - interval '1 minute'` })
+      .where(eq(oneTimeViews.id, hashSecret(staleView)));
+
     await db.insert(rateLimitBuckets).values({ key: "token:long-gone", tokens: 3, updatedAt: sql`now() - interval '1 day'` });
     const bucketsInUse = (await db.select().from(rateLimitBuckets)).filter((bucket) => bucket.key !== "token:long-gone");
     expect(bucketsInUse.length).toBeGreaterThan(0);
@@ -72,6 +82,9 @@ describe.each(databaseKinds)("sweeping stale rows (%s)", (kind) => {
     expect(userSessions.map((row) => row.username)).toEqual(["stays"]);
     expect(await lastUsedOf(idler)).toBeUndefined();
     expect(await lastUsedOf(keeper)).toBeDefined();
+    expect(await db.select().from(oneTimeViews)).toHaveLength(1);
+    expect(await takeOneTimeView(db, keptSessionToken, staleView)).toBeUndefined();
+    expect(await takeOneTimeView(db, keptSessionToken, freshView)).toEqual({ held: "fresh" });
     const bucketKeys = (await db.select().from(rateLimitBuckets)).map((bucket) => bucket.key);
     expect(bucketKeys).not.toContain("token:long-gone");
     expect(bucketKeys).toEqual(expect.arrayContaining(bucketsInUse.map((bucket) => bucket.key)));

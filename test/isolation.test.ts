@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../server/app.ts";
 import { createBenchRun } from "../server/domain/bench-runs.ts";
 import { createTeam, type Team } from "../server/domain/teams.ts";
-import { displayPrefixOf } from "../server/domain/tokens.ts";
+import { cli } from "../server/domain/callers.ts";
+import { inviteRefLength } from "../server/domain/engineers.ts";
+import { displayPrefixOf, hashSecret } from "../server/domain/tokens.ts";
+import { createInvite } from "../server/domain/users.ts";
 import { routeCases, sendAs, signOutRoutes, toolCases, type Observation, type Role, type World } from "./support/isolation-cases.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -144,6 +147,7 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
   const readerA = await server.agent(alpha, "reader");
   const pickNameA = await server.agent(alpha, "swarm", { pickName: true });
   const annA = await server.engineer(alpha, "ann-alpha");
+  const inviteA = await createInvite(server.database.db, cli, { teamId: alpha.id, role: "admin" });
   await server.engineer(alpha, `${secret}-admin`, "member");
 
   const post = async (token: string, body: object) =>
@@ -166,6 +170,15 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
     body: new URLSearchParams({ instructions: `A's private rules ${secret}`, _csrf: annCsrf }),
   });
   expect(instructions.status).toBe(200);
+  // A new token's one-time view, held for ann's session and never opened: B must not open or spend it.
+  const tokenForm = await fetch(`${server.url}/admin/agents`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { cookie: annA, origin: server.url, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ name: "alpha-viewed", scopes: "read", _csrf: annCsrf }),
+  });
+  expect(tokenForm.status).toBe(303);
+  const tokenViewId = tokenForm.headers.get("location")!.split("/").at(-1)!;
   const journal = await json(
     await fetch(`${server.url}/teams/alpha/journal/entries`, {
       method: "POST",
@@ -228,7 +241,9 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       sharedAgentName: "builder",
       ownAgentName: "alpha-only",
       knownUsername: "ann-alpha",
+      inviteRef: hashSecret(inviteA.secret).slice(0, inviteRefLength),
       tokenPrefix: displayPrefixOf(builderA),
+      tokenViewId,
       mcpSessionId,
       benchRunId: benchRun.id,
     },
@@ -321,9 +336,11 @@ async function snapshotOfTeam(server: TestServer, teamId: string): Promise<Recor
     agent_tokens: "team_id = $team",
     read_cursors: "team_id = $team",
     mcp_sessions: "team_id = $team",
+    one_time_views: "session_id in (select s.id from sessions s join users u on u.id = s.user_id where u.team_id = $team)",
     posts: "team_id = $team",
     journal_entries: "team_id = $team",
-    audit_log: "team_id = $team",
+    // A wrong password for A's engineer is recorded in A's log: A learns of the try; B changed nothing of A.
+    audit_log: "team_id = $team and action <> 'user.sign_in_failed'",
     bench_runs: "team_id = $team",
   };
   const snapshot: Record<string, unknown> = {};

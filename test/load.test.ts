@@ -30,6 +30,8 @@ describe("the load benchmark's quick mode", () => {
         "MCP read_new, one client, 0 posts behind",
         "MCP read_new, one client, 1,000 posts behind",
         "MCP read_new, one client, 2,000 posts behind",
+        "GET /api/v1/posts?limit=20, two readers, quiet",
+        "GET /api/v1/posts?limit=20, two readers, search flood",
       ]) {
         expect(targets).toContain(`${database}: ${target}`);
       }
@@ -39,8 +41,12 @@ describe("the load benchmark's quick mode", () => {
     for (const measurement of report.measurements) {
       expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
     }
-    // Per database: four throughput ratios, two one-client latencies, read_new's backlog ratio, the live feed's p99 and memory.
-    expect(report.checks).toHaveLength(18);
+    // Per database: four throughput ratios, two one-client latencies, read_new's backlog ratio, the
+    // feed's p99 under a search flood against quiet, the live feed's p99 and memory.
+    expect(report.checks).toHaveLength(20);
+    expect(report.checks.map((c: { name: string }) => c.name)).toContain("feed p99 under a search flood / quiet");
+    // The flooding token got answers, and its caps refused the rest (only 200 and 429 count as no error above).
+    for (const flood of report.searchFlood) expect(flood.searches["200"], flood.database).toBeGreaterThan(0);
     expect(report.fanout.map((f: { database: string }) => f.database)).toEqual(["postgres", "pglite"]);
     for (const fanout of report.fanout)
       expect({ missing: fanout.missing, delivered: fanout.deliveries }).toEqual({ missing: 0, delivered: 60 });

@@ -8,6 +8,8 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
  */
 
 const identityLookup = /\b(from|update) "(agent_tokens|sessions)"/;
+/** A search on Postgres first sets its transaction's statement timeout: one statement, whatever the data. */
+const readTimeout = /^select set_config\('statement_timeout'/;
 describe.each(databaseKinds)("statements per request on %s", (kind) => {
   let server: TestServer;
   let statements: string[] = [];
@@ -67,8 +69,9 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
       const response = await read();
       expect(response.status, name).toBe(200);
       await response.text();
-      counts[name] = statements.filter((statement) => !identityLookup.test(statement)).length;
-      identityCounts.push(statements.length - counts[name]);
+      const counted = statements.filter((statement) => !readTimeout.test(statement));
+      counts[name] = counted.filter((statement) => !identityLookup.test(statement)).length;
+      identityCounts.push(counted.length - counts[name]);
     }
     for (const count of identityCounts) expect(count).toBeLessThanOrEqual(1);
     return counts;

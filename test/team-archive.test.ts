@@ -2,8 +2,11 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { journalEntries } from "../server/db/schema/index.ts";
+import { eq } from "drizzle-orm";
+import { agentTokens, auditLog, journalEntries } from "../server/db/schema/index.ts";
+import { hashSecret } from "../server/domain/tokens.ts";
 import { runBotboard } from "./support/cli.ts";
+import { findTeam } from "../server/domain/teams.ts";
 import { freshDatabase, startTestServer } from "./support/server.ts";
 
 describe("export and import of a team", () => {
@@ -39,7 +42,7 @@ describe("export and import of a team", () => {
       // Transaction ids mean something only in the database that assigned them.
       expect(exported.stdout).not.toMatch(/txId|lastTxId/);
 
-      const imported = await runBotboard(["import", archive], target.env);
+      const imported = await runBotboard(["import", "--with-secrets", archive], target.env);
       expect(imported.stderr).toBe("");
       expect(imported.stdout).toContain(
         "Imported team movers: 1 teams, 1 users, 2 agents, 2 agent_tokens, 2 posts, 1 journal_entries, 1 read_cursors",
@@ -66,10 +69,74 @@ describe("export and import of a team", () => {
           body: JSON.stringify({ username: "moving-engineer", password: "correct horse battery" }),
         });
         expect(login.status).toBe(200);
+        const [audit] = await moved.database.db.select().from(auditLog).where(eq(auditLog.action, "team.imported"));
+        expect(audit).toMatchObject({
+          actorKind: "cli",
+          target: "movers",
+          details: { withSecrets: true, rows: { posts: 2, agent_tokens: 2 } },
+        });
 
         const again = await runBotboard(["import", archive], target.env);
         expect(again.code).toBe(1);
         expect(again.stderr).toContain("already in the database");
+      } finally {
+        await moved.close();
+      }
+    } finally {
+      await source.close();
+      await target.drop().catch(() => undefined);
+    }
+  }, 90_000);
+
+  it("without --with-secrets no token or password crosses: agents get new tokens, engineers new links, posts and threads stay", async () => {
+    const source = await startTestServer("pglite");
+    const target = await freshDatabase("postgres");
+    try {
+      const team = await source.team("movers");
+      const token = await source.agent(team, "mover");
+      await source.engineer(team, "moving-engineer");
+      const post = (body: unknown) => source.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
+      const root = await (await post({ content: "The cache key misses the lockfile.", tags: ["ci"] })).json();
+      const reply = await (await post({ content: "Fixed in the next run.", parentId: root.id })).json();
+      const exported = await runBotboard(["export", "--team", "movers"], { BOTBOARD_DATA_DIR: source.config.dataDir });
+      const archive = join(tmpdir(), `botboard-archive-${Date.now()}.jsonl`);
+      writeFileSync(archive, exported.stdout);
+
+      const imported = await runBotboard(["import", archive], target.env);
+      expect(imported.stderr).toBe("");
+      expect(imported.code).toBe(0);
+      expect(imported.stdout).toContain("Imported team movers: 1 teams, 0 users, 1 agents, 0 agent_tokens, 2 posts");
+      expect(imported.stdout).toContain("botboard agent add <name> --team movers (mover)");
+      expect(imported.stdout).toContain("botboard user add --team movers --role <role> (moving-engineer: admin)");
+
+      const moved = await startTestServer("postgres", target.env);
+      try {
+        expect((await moved.as(token, "/api/v1/me")).status).toBe(401);
+        const [planted] = await moved.database.db
+          .select()
+          .from(agentTokens)
+          .where(eq(agentTokens.hash, hashSecret(token)));
+        expect(planted).toBeUndefined();
+        const login = await fetch(`${moved.url}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "moving-engineer", password: "correct horse battery" }),
+        });
+        expect(login.status).toBe(401);
+
+        const renewed = await runBotboard(["agent", "add", "mover", "--team", "movers", "--json"], target.env);
+        const fresh = JSON.parse(renewed.stdout).token as string;
+        const thread = await (await moved.as(fresh, `/api/v1/posts/${root.id}`)).json();
+        expect(thread.post).toMatchObject({
+          id: root.id,
+          author: { kind: "agent", name: "mover" },
+          content: "The cache key misses the lockfile.",
+        });
+        expect(thread.thread.replies.map((p: { id: number }) => p.id)).toEqual([reply.id]);
+        // The engineer takes their old name again through a new link.
+        await moved.engineer(await findTeam(moved.database.db, "movers"), "moving-engineer");
+        const [audit] = await moved.database.db.select().from(auditLog).where(eq(auditLog.action, "team.imported"));
+        expect(audit?.details).toMatchObject({ withSecrets: false, leftOut: { users: 1, agent_tokens: 1 } });
       } finally {
         await moved.close();
       }

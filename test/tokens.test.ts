@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addAgentToken } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
+import { oneTimeViews } from "../server/db/schema/index.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -133,14 +134,33 @@ describe.each(databaseKinds)("tokens on %s", (kind) => {
   }, 120_000);
   afterAll(() => server?.close());
 
-  it("a token shows once, on the page that creates it; later pages show only its prefix", async () => {
+  it("a token shows once, on the page the creating form redirects to; a reload, another session and later pages show only its prefix", async () => {
     const cookie = await server.engineer(team, "ada");
+    const otherSession = await server.engineer(team, "bea");
     const csrf = await csrfTokenOf(server, cookie);
     const created = await postForm(server, "/admin/agents", { _csrf: csrf, name: "shown-once", scopes: "read" }, { cookie });
-    expect(created.status).toBe(201);
-    expect(created.headers.get("cache-control")).toBe("no-store");
-    const token = /bb_[a-z2-7]{52}/.exec(await created.text())?.[0];
+    expect(created.status).toBe(303);
+    expect(await created.text()).not.toMatch(/bb_[a-z2-7]{52}/);
+    const view = created.headers.get("location")!;
+    expect(view).toMatch(/^\/admin\/agents\/created\/[a-z2-7]{52}$/);
+    const held = await server.database.db.select().from(oneTimeViews);
+    expect(held).toHaveLength(1);
+
+    const stranger = await fetch(`${server.url}${view}`, { headers: { cookie: otherSession } });
+    expect(stranger.status).toBe(404);
+    const shown = await fetch(`${server.url}${view}`, { headers: { cookie } });
+    expect(shown.status).toBe(200);
+    expect(shown.headers.get("cache-control")).toBe("no-store");
+    const token = /bb_[a-z2-7]{52}/.exec(await shown.text())?.[0];
     expect(token).toBeDefined();
+    // Held sealed: the row never had the token in clear, and it is gone once shown.
+    expect(JSON.stringify(held)).not.toContain(token!.slice(3));
+    expect(await server.database.db.select().from(oneTimeViews)).toEqual([]);
+    const reload = await fetch(`${server.url}${view}`, { headers: { cookie } });
+    expect(reload.status).toBe(404);
+    const reloaded = await reload.text();
+    expect(reloaded).toContain("shown once");
+    expect(reloaded).not.toContain(token!.slice(3));
     for (const path of ["/admin", "/agents", "/agents/shown-once", "/"]) {
       const page = await (await fetch(`${server.url}${path}`, { headers: { cookie } })).text();
       expect(page).not.toContain(token!.slice(3));

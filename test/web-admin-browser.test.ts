@@ -41,7 +41,7 @@ describe.each(databaseKinds)("agents and admin pages in Chromium on %s", (kind) 
     await page.goto(`${server.url}/admin`);
     await page.getByLabel("Name", { exact: true }).fill("carol");
     await page.getByRole("button", { name: "Create agent and token" }).click();
-    await page.waitForURL(/\/admin\/agents$/);
+    await page.waitForURL(/\/admin\/agents\/created\//);
     const token = (await page.locator("#new-token").textContent())!.trim();
     expect(token).toMatch(/^bb_/);
     expect(await page.locator("#setup-claude").textContent()).toContain(`Authorization: Bearer ${token}`);
@@ -50,7 +50,11 @@ describe.each(databaseKinds)("agents and admin pages in Chromium on %s", (kind) 
     await shot("agent-created");
 
     await page.goto(`${server.url}/admin`);
+    watch.acceptDialogs = true;
     await page.getByRole("button", { name: /Revoke carol's token/ }).click();
+    await page.getByRole("status").waitFor();
+    watch.acceptDialogs = false;
+    expect(watch.dialogs.splice(0)).toEqual([expect.stringMatching(/^Revoke carol's token bb_/)]);
     expect(await page.getByRole("status").textContent()).toContain("Revoked");
     expect((await server.as(token, "/api/v1/me")).status).toBe(401);
     expect(await page.locator("table").last().textContent()).toContain("token.revoked");

@@ -1,6 +1,6 @@
-import { sql } from "drizzle-orm";
+import { isNull, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sessions } from "../server/db/schema/index.ts";
+import { invites, sessions } from "../server/db/schema/index.ts";
 import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -289,8 +289,12 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
 
   it("an admin's invite link opens the account set-up form once", async () => {
     const token = await csrfTokenOf(server, ann);
-    const response = await postForm(server, "/admin/invites", { role: "member", _csrf: token }, { cookie: ann });
-    expect(response.status).toBe(201);
+    const form = await postForm(server, "/admin/invites", { role: "member", _csrf: token }, { cookie: ann });
+    expect(form.status).toBe(303);
+    const view = `${server.url}${form.headers.get("location")}`;
+    const response = await fetch(view, { headers: { cookie: ann } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toBe("no-store");
     const link = /(https?:\/\/[^<\s"]+\/setup\?token=[A-Za-z0-9_-]+)/.exec(await response.text())?.[1];
     expect(link).toBeDefined();
     expect(link!.startsWith(server.url)).toBe(true);
@@ -298,6 +302,13 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     expect(setup.status).toBe(200);
     expect(await setup.text()).toContain("Create your account");
     expect((await fetch(`${server.url}/setup?token=made-up`)).status).toBe(400);
+    // Reloading the page that showed the link shows it no more and makes no other invite.
+    const liveInvites = () => server.database.db.select().from(invites).where(isNull(invites.usedAt));
+    const before = (await liveInvites()).length;
+    const reload = await fetch(view, { headers: { cookie: ann } });
+    expect(reload.status).toBe(404);
+    expect(await reload.text()).not.toContain(link!.split("token=")[1]);
+    expect(await liveInvites()).toHaveLength(before);
   });
 
   it("sign-in is throttled per account with one message whether or not the account exists", async () => {

@@ -170,8 +170,10 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
 
   it("a new agent's token is shown once with set-up for Claude Code, Codex and any client; deletions are audited", async () => {
     const token = await csrfTokenOf(server, ann);
-    const created = await postForm(server, "/admin/agents", { name: "carol", scopes: "write", _csrf: token }, { cookie: ann });
-    expect(created.status).toBe(201);
+    const form = await postForm(server, "/admin/agents", { name: "carol", scopes: "write", _csrf: token }, { cookie: ann });
+    expect(form.status).toBe(303);
+    const created = await fetch(`${server.url}${form.headers.get("location")}`, { headers: { cookie: ann } });
+    expect(created.status).toBe(200);
     expect(created.headers.get("cache-control")).toBe("no-store");
     const page = await created.text();
     const secret = /id="new-token"[^>]*><code>([^<]+)</.exec(page)?.[1]?.trim() ?? "";

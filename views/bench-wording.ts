@@ -1,17 +1,24 @@
 import type { RatioSummary } from "../server/domain/bench-stats.ts";
-import type { VariantSummary } from "../server/domain/bench-report.ts";
+import type { BenchReport, StatisticsNotes, VariantSummary } from "../server/domain/bench-report.ts";
 
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
 
 export const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
 export const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`;
 
-/** A ratio as a change: 0.8 [0.7, 0.95] reads "-20% (95% CI -30% to -5%)". */
+const change = (ratio: number) => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(0)}%`;
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+/** A ratio as a change: 0.8 [0.7, 0.95] reads "-20% (95% CI -30% to -5%, 12 tasks, 36 pairs)". */
 export function describeRatio(summary: RatioSummary | undefined): string {
   if (!summary) return "n/a (no pairs with a non-zero baseline)";
-  const change = (ratio: number) => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(0)}%`;
+  const sizes = `${count(summary.tasks, "task")}, ${count(summary.pairs, "pair")}`;
   const { median: m } = summary;
-  return `${change(m.estimate)} (95% CI ${change(m.low)} to ${change(m.high)}, ${summary.pairs} pairs)${summary.includesNoChange ? " — CI includes no change" : ""}`;
+  if (!m) return `${change(summary.estimate)} (too few tasks for an interval: ${sizes})`;
+  const familywise = summary.familywise
+    ? `; at the family-wise ${(summary.familywise.level * 100).toFixed(1)}% level ${change(summary.familywise.median.low)} to ${change(summary.familywise.median.high)}`
+    : "";
+  return `${change(m.estimate)} (95% CI ${change(m.low)} to ${change(m.high)}, ${sizes}${familywise})${summary.includesNoChange ? " — CI includes no change" : ""}`;
 }
 
 export function describePassRate(variant: VariantSummary): string {
@@ -32,3 +39,61 @@ export const cutOffNote =
 
 export const completedPairsNote =
   "The headline rows pair trials that both completed (no timeout, no error): a cut-off trial's figures are a lower bound, not a result. The row on every pair stands beside them.";
+
+/*
+ * The design and statistics notes: the same sentences in the markdown, the HTML report and /bench.
+ */
+
+export function describeOrder(report: BenchReport): string {
+  const { seed } = report.statistics;
+  if (seed === null) return "Trials ran in a fixed order (the run was planned before trial orders were randomized).";
+  const shared = report.run.phase !== "isolated";
+  return `Trials were queued in a seeded random order (seed ${seed}; \`--seed ${seed}\` plans the same order): blocks of one task and one repeat, each holding every variant in a random order, so time of day, rate limits and caching do not line up with a variant and a run stopped at any point leaves the variants within one trial of each other. ${shared ? "On shared boards each repeat keeps the suite's task order and the repeats are interleaved at random." : "The blocks are shuffled."}`;
+}
+
+export function describeHardSet(report: BenchReport): string {
+  const { hardSet } = report;
+  const tasks = hardSet.tasks.join(", ") || "none";
+  return hardSet.source === "calibration"
+    ? `Hard tasks (fixed in advance, from calibration run ${hardSet.fromRunId}: mean baseline cost above the mean): ${tasks}.`
+    : `Hard tasks (fixed in advance, marked hard in the suite; \`--hard-from <run>\` takes them from a calibration run instead): ${tasks}.`;
+}
+
+export function describeExploratory(report: BenchReport): string {
+  return `Exploratory rows: tasks whose mean baseline cost in this run is above the mean (${report.exploratoryHardTasks.join(", ") || "none"}). They are chosen by the same baseline costs that divide the ratios, so they favour tasks whose baseline happened to run expensive and show savings that are not there (regression to the mean): read them as a lead for a calibrated run, not as a result.`;
+}
+
+export function describeIntervals(report: BenchReport): string {
+  return `Intervals: median of the paired ratios (same task and repeat), 95% cluster bootstrap over tasks (a task's pairs are resampled together, so the interval counts how much tasks differ, not only repeats), 2000 resamples from a fixed seed, widened for few tasks (expanded percentile). Below ${report.statistics.minimumTasks} tasks a row gets no interval.`;
+}
+
+export function describeMultipleComparisons(report: BenchReport): string {
+  const { intervals, comparisons } = report.statistics;
+  const familywise =
+    comparisons > 1
+      ? ` Cost on all tasks is the primary comparison, one per variant: with ${comparisons} of them each is also given at the family-wise level 1 - 0.05/${comparisons} (Bonferroni), which keeps the chance of any false saving among them at 5%.`
+      : "";
+  return `Multiple comparisons: this report shows ${intervals} intervals; with no real change anywhere, about 1 in 20 of them would still exclude no change by chance.${familywise}`;
+}
+
+const sd = (variance: number | null) => (variance === null ? "n/a" : Math.sqrt(variance).toFixed(2));
+
+export function powerHeader(report: BenchReport): string[] {
+  const changes = report.statistics.power[0]?.estimates.map((estimate) => `${percent(estimate.change)} saving`) ?? [];
+  return ["variant", "SD between tasks", "SD within a task", ...changes];
+}
+
+/** One row of the power table: the log cost ratio's spread, and the repeats each saving needs. */
+export function powerRow(row: StatisticsNotes["power"][number]): string[] {
+  return [
+    row.variant,
+    sd(row.spread.betweenTasks),
+    sd(row.spread.withinTask),
+    ...row.estimates.map((estimate) =>
+      estimate.repeats !== null ? count(estimate.repeats, "repeat") : `more repeats cannot: ${estimate.tasks} tasks needed`,
+    ),
+  ];
+}
+
+export const powerNote =
+  "Power: repeats of every task needed to detect each saving in cost with 80% power at the 5% level, from the observed spread of the log cost ratio (a normal approximation). Variation between tasks is not averaged away by repeats: when it alone is too large, only more tasks help. A run of one repeat has no power row: it cannot tell repeat-to-repeat noise from differences between tasks.";

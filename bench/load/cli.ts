@@ -50,6 +50,7 @@ export function loadCommand(): Command {
         roundSeconds: quick ? 1 : options.roundSeconds,
         warmupSeconds: quick ? 0 : options.warmupSeconds,
         backlogReaders: quick ? 10 : 100,
+        searchFlood: quick ? { posts: 20, turns: 2, turnSeconds: 0.5 } : { posts: 100, turns: 3, turnSeconds: 5 },
         outDir: options.out,
         log: (line) => console.error(`· ${line}`),
       });

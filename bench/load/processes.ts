@@ -5,9 +5,11 @@ import { projectPath, projectRoot } from "../../server/project-root.ts";
 export type ServerProcess = { url: string; process: ChildProcess; stop(): Promise<void> };
 
 /** Starts a Node script as its own process (so load and server never share a core's event loop). */
-function startProcess(args: string[], env: Record<string, string>): Promise<ServerProcess> {
+function startProcess(args: string[], env: Record<string, string>, unset: string[] = []): Promise<ServerProcess> {
+  const environment: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const name of unset) delete environment[name];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: projectRoot, env: environment, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const onData = (chunk: Buffer) => {
       output += chunk;
@@ -33,8 +35,9 @@ function startProcess(args: string[], env: Record<string, string>): Promise<Serv
 }
 
 /**
- * Botboard with its rate limits off: the load comes from one address and a few tokens, so with the
- * limits on the benchmark would measure the 429 path rather than the server.
+ * Botboard with its rate limits and search concurrency caps off: the load comes from one address
+ * and a few tokens, so with the limits on the benchmark would measure the 429 path rather than the
+ * server.
  */
 export function startBotboard(env: Record<string, string>): Promise<ServerProcess> {
   return startProcess([projectPath("server", "botboard.js"), "serve"], {
@@ -42,8 +45,22 @@ export function startBotboard(env: Record<string, string>): Promise<ServerProces
     LOG_LEVEL: "warn",
     BOTBOARD_RATE_LIMIT_TOKEN: "off",
     BOTBOARD_RATE_LIMIT_ADDRESS: "off",
+    BOTBOARD_SEARCHES_PER_TOKEN: "1000",
+    BOTBOARD_SEARCHES_PER_SERVER: "1000",
     ...env,
   });
+}
+
+/**
+ * Botboard with the default search caps and per-token rate limits, as it is deployed; only the
+ * per-address limit is off, since every client of the benchmark shares one address.
+ */
+export function startBotboardWithDefaultLimits(env: Record<string, string>): Promise<ServerProcess> {
+  return startProcess(
+    [projectPath("server", "botboard.js"), "serve"],
+    { PORT: "0", LOG_LEVEL: "warn", BOTBOARD_RATE_LIMIT_ADDRESS: "off", ...env },
+    ["BOTBOARD_RATE_LIMIT_TOKEN", "BOTBOARD_SEARCHES_PER_TOKEN", "BOTBOARD_SEARCHES_PER_SERVER"],
+  );
 }
 
 export function startBareHono(): Promise<ServerProcess> {

@@ -8,7 +8,17 @@ import { sessionCookieName } from "../../server/domain/users.ts";
 import { acceptInvite, createInvite, createSession } from "../../server/domain/users.ts";
 import { measureFanout, type FanoutResult } from "./fanout.ts";
 import { measureCalls, measureHttp, type LoadOptions, type Measurement } from "./measure.ts";
-import { startBareHono, startBotboard } from "./processes.ts";
+import { startBareHono, startBotboard, startBotboardWithDefaultLimits } from "./processes.ts";
+import {
+  feedQuiet,
+  feedUnderSearchFlood,
+  floodConnections,
+  floodQuery,
+  measureSearchFlood,
+  seedFloodBoard,
+  type FloodBoard,
+  type SearchFloodResult,
+} from "./search-flood.ts";
 import { seedLoadData, type SeededData } from "./seed.ts";
 import { seedBacklogReaders, type BacklogReaders } from "./unread-backlog.ts";
 
@@ -26,6 +36,8 @@ export type LoadRunOptions = LoadOptions & {
   backlog: number;
   /** Readers per backlog: each read moves one 20 posts, so enough of them stay near their backlog. */
   backlogReaders: number;
+  /** The search flood: posts of 16 KB on its board, quiet and flooded turns, seconds a turn. */
+  searchFlood: { posts: number; turns: number; turnSeconds: number };
   outDir: string;
   log: (line: string) => void;
 };
@@ -36,7 +48,9 @@ export type LoadReport = {
   options: Omit<LoadRunOptions, "log">;
   measurements: Measurement[];
   fanout: (FanoutResult & { database: string })[];
-  /** Every target of issue 7, each with what was measured and whether it was met. */
+  /** The flooding token's answers, per database. */
+  searchFlood: SearchFloodResult[];
+  /** Every target of issue 7 (and issue 15's search flood), each with what was measured and whether it was met. */
   checks: TargetCheck[];
 };
 
@@ -216,6 +230,7 @@ const ratioTargets = [
 export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadReport> {
   const measurements: Measurement[] = [];
   const fanout: LoadReport["fanout"] = [];
+  const searchFlood: SearchFloodResult[] = [];
   const startedAt = new Date().toISOString();
   options.log("Bare Hono baseline");
   const bare = await startBareHono();
@@ -236,12 +251,15 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
       let seeded: SeededData;
       let backlog: BacklogReaders;
       let watcherCookie: string;
+      let floodBoard: FloodBoard;
       try {
         await inProcess.migrate();
         seeded = await seedLoadData(inProcess.db, options);
         options.log(`${kind}: a board of ${options.backlog + 5_000} posts with readers up to ${options.backlog} behind`);
         backlog = await seedBacklogReaders(inProcess.db, { deepest: options.backlog, readersEach: options.backlogReaders });
         watcherCookie = await engineerSessionCookie(inProcess, seeded.teamIds[0]!);
+        options.log(`${kind}: a board of ${options.searchFlood.posts} posts of 16 KB for the search flood`);
+        floodBoard = await seedFloodBoard(inProcess.db, options.searchFlood.posts);
         options.log(`${kind}: raw database baselines`);
         measurements.push(...(await measureRawDatabase(inProcess, seeded, kind, options)));
       } finally {
@@ -273,6 +291,18 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
         );
       } finally {
         await limited.stop();
+      }
+      // Issue 15: the default search caps and per-token limits keep a flood of searches from one
+      // token off other agents' feed.
+      const defaults = await startBotboardWithDefaultLimits(database.env);
+      try {
+        const { turns, turnSeconds } = options.searchFlood;
+        options.log(`${kind}: two readers' feed, ${turns} turns of ${turnSeconds} s quiet and ${turnSeconds} s under a search flood`);
+        const flood = await measureSearchFlood(defaults.url, floodBoard, kind, { turns, turnSeconds });
+        measurements.push(...flood.measurements);
+        searchFlood.push(flood.result);
+      } finally {
+        await defaults.stop();
       }
       // A fresh process, so its memory reflects the watchers rather than the load rounds before.
       const watched = await startBotboard(database.env);
@@ -310,6 +340,7 @@ export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadRep
     options: recorded,
     measurements,
     fanout,
+    searchFlood,
     checks,
   };
   mkdirSync(options.outDir, { recursive: true });
@@ -329,6 +360,9 @@ const latencyTargets = [
 const backlogP99Ratio = 1.5;
 
 const fanoutTargets = { p99Ms: 500, serverRssMb: 300 };
+
+/** Issue 15: two agents' feed p99 while one token floods searches, within this of its quiet value. */
+const searchFloodP99Ratio = 2;
 
 function targetChecks(kind: string, measurements: Measurement[], fanout: LoadReport["fanout"]): TargetCheck[] {
   const measured = (target: string) => measurements.find((m) => m.database === kind && m.target === target)!;
@@ -356,6 +390,17 @@ function targetChecks(kind: string, measurements: Measurement[], fanout: LoadRep
       measured: ratio.toFixed(2),
       target: `≤ ${backlogP99Ratio}`,
       met: ratio <= backlogP99Ratio,
+    });
+  }
+  const [quiet, flooded] = [measured(feedQuiet), measured(feedUnderSearchFlood)];
+  if (quiet && flooded) {
+    const ratio = flooded.p99Ms / quiet.p99Ms;
+    checks.push({
+      name: "feed p99 under a search flood / quiet",
+      database: kind,
+      measured: `${ratio.toFixed(2)} (${flooded.p99Ms.toFixed(0)} / ${quiet.p99Ms.toFixed(0)} ms)`,
+      target: `≤ ${searchFloodP99Ratio}`,
+      met: flooded.errors === 0 && ratio <= searchFloodP99Ratio,
     });
   }
   for (const live of fanout.filter((f) => f.database === kind)) {
@@ -399,6 +444,14 @@ export function loadReportAsMarkdown(report: LoadReport): string {
     ),
     "",
     "Botboard ran with its rate limits off (BOTBOARD_RATE_LIMIT_TOKEN and BOTBOARD_RATE_LIMIT_ADDRESS), so these numbers measure the server, not its 429s; the line marked 'rate limits on' is the feed with every request charged to its buckets.",
+    ...report.searchFlood.map(
+      (flood) =>
+        `Search flood on ${flood.database} (default search caps and per-token limits, per-address limit off): two readers polled the feed ten times a second each, ${flood.turns} turns of ${flood.turnSeconds} s quiet then ${flood.turnSeconds} s while one token searched "${floodQuery}" over ${flood.posts} posts of 16 KB from ${floodConnections} connections honouring Retry-After; its answers: ${Object.entries(
+          flood.searches,
+        )
+          .map(([status, count]) => `${count} × ${status}`)
+          .join(", ")}.`,
+    ),
   ];
   return lines.join("\n");
 }

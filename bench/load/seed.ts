@@ -84,3 +84,25 @@ export async function seedLoadData(db: Db, options: { teams: number; agentsPerTe
 export function rowsOf<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
 }
+
+/** The length of a long post: the longest a post may be by default. */
+export const longPostChars = 16_000;
+
+/**
+ * A 16 KB post of made-up words (few repeat, as in logs and code), with "deadlock" about one word
+ * in fifty, ending with `marker`: the same text for the same seed.
+ */
+export function longPost(seed: number, marker = ""): string {
+  const syllables = ["ka", "lo", "mi", "ner", "tu", "vas", "rel", "po", "sin", "dra", "que", "fo", "ab", "zel", "tor", "im"];
+  let state = seed * 7919 + 1;
+  const words: string[] = [];
+  for (let length = 0; length < longPostChars - marker.length - 1; ) {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    let word = "";
+    for (let rest = state, count = 2 + (state % 3); count > 0; count--, rest = Math.floor(rest / 16)) word += syllables[rest % 16];
+    if (state % 50 === 0) word = "deadlock";
+    words.push(word);
+    length += word.length + 1;
+  }
+  return `${words.join(" ")} ${marker}`.slice(-longPostChars);
+}

@@ -6,6 +6,15 @@ import { invalid } from "../domain/errors.ts";
 import { exportTeam, importTeam } from "../domain/team-archive.ts";
 import { createTeam, findTeam, getTeam, listTeams, type Team } from "../domain/teams.ts";
 import { cli } from "../domain/callers.ts";
+import {
+  cancelInvite,
+  deleteEngineer,
+  disableEngineer,
+  enableEngineer,
+  listEngineers,
+  listOpenInvites,
+  setEngineerRole,
+} from "../domain/engineers.ts";
 import { createInvite, setupLink } from "../domain/users.ts";
 
 /**
@@ -94,7 +103,9 @@ export const operations = {
     const team = await resolveTeam(db, input.team);
     return { lines: await exportTeam(db, team.id) };
   }),
-  "team.import": operation(z.strictObject({ lines: z.array(z.string()) }), async ({ db }, input) => importTeam(db, input.lines)),
+  "team.import": operation(z.strictObject({ lines: z.array(z.string()), withSecrets: z.boolean().optional() }), async ({ db }, input) =>
+    importTeam(db, input.lines, { withSecrets: input.withSecrets ?? false }),
+  ),
   "user.add": operation(
     z.strictObject({ team: teamOption, role: z.enum(["admin", "member"]).optional() }),
     async ({ db, publicUrl }, input) => {
@@ -103,6 +114,39 @@ export const operations = {
       return { team: team.slug, link: setupLink(publicUrl, invite.secret), expiresAt: invite.expiresAt };
     },
   ),
+  "user.list": operation(z.strictObject({ team: teamOption }), async ({ db }, input) => {
+    const team = await resolveTeam(db, input.team);
+    return listEngineers(db, cli, team.id);
+  }),
+  "user.role": operation(
+    z.strictObject({ username: z.string(), role: z.enum(["admin", "member"]), team: teamOption }),
+    async ({ db }, input) => {
+      const team = await resolveTeam(db, input.team);
+      return { changed: await setEngineerRole(db, cli, team.id, input.username, input.role) };
+    },
+  ),
+  "user.disable": operation(z.strictObject({ username: z.string(), team: teamOption }), async ({ db }, input) => {
+    const team = await resolveTeam(db, input.team);
+    return { changed: await disableEngineer(db, cli, team.id, input.username) };
+  }),
+  "user.enable": operation(z.strictObject({ username: z.string(), team: teamOption }), async ({ db }, input) => {
+    const team = await resolveTeam(db, input.team);
+    return { changed: await enableEngineer(db, cli, team.id, input.username) };
+  }),
+  "user.delete": operation(z.strictObject({ username: z.string(), team: teamOption }), async ({ db }, input) => {
+    const team = await resolveTeam(db, input.team);
+    await deleteEngineer(db, cli, team.id, input.username);
+    return { deleted: input.username };
+  }),
+  "invite.list": operation(z.strictObject({ team: teamOption }), async ({ db }, input) => {
+    const team = await resolveTeam(db, input.team);
+    return listOpenInvites(db, cli, team.id);
+  }),
+  "invite.cancel": operation(z.strictObject({ ref: z.string(), team: teamOption }), async ({ db }, input) => {
+    const team = await resolveTeam(db, input.team);
+    await cancelInvite(db, cli, team.id, input.ref);
+    return { cancelled: input.ref };
+  }),
   "bench.list": operation(noInput, async ({ db }) => listBenchRuns(db, cli)),
   "bench.show": operation(z.strictObject({ runId: z.string() }), async ({ db }, input) => {
     const run = await getBenchRun(db, cli, input.runId);

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, invalid } from "../domain/errors.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
 
@@ -35,6 +35,14 @@ async function runOperation<Name extends OperationName>(
     return await runOperationOn({ db: database.db, publicUrl: config.publicUrl }, name, input);
   } finally {
     await database.close();
+  }
+}
+
+function readArchive(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw invalid(`Cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "unreadable"}).`);
   }
 }
 
@@ -192,9 +200,8 @@ export function buildCli(doors: CliDoors): Command {
       print(revoked, asJson(), () => `Revoked ${revoked.revoked.map((prefix) => `${prefix}…`).join(", ")}.`);
     });
 
-  program
-    .command("user")
-    .description("manage engineers' accounts")
+  const user = program.command("user").alias("engineer").description("manage engineers' accounts");
+  user
     .command("add")
     .description("print a one-time link (valid 1 hour) that creates an engineer account")
     .option("--team <team>", "team slug or id (default: the only team)")
@@ -202,6 +209,79 @@ export function buildCli(doors: CliDoors): Command {
     .action(async (options: { team?: string; role: "admin" | "member" }) => {
       const invite = await runOperation(config(), "user.add", options);
       print(invite, asJson(), () => `One-time link for a new ${options.role} of ${invite.team} (valid 1 hour):\n  ${invite.link}`);
+    });
+  user
+    .command("list")
+    .description("list a team's engineers: role, status and last sign-in")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (options: { team?: string }) => {
+      const engineers = await runOperation(config(), "user.list", { team: options.team });
+      print(
+        engineers,
+        asJson(),
+        () =>
+          engineers
+            .map((e) => `${e.username}\t${e.displayName}\t${e.role}\t${e.status}\tlast sign-in ${when(e.lastSignInAt)}\t${e.team}`)
+            .join("\n") || "No engineers yet: `botboard user add`.",
+      );
+    });
+  user
+    .command("role")
+    .description("make an engineer admin or member (a team keeps at least one enabled admin)")
+    .argument("<username>")
+    .addArgument(new Argument("<role>").choices(["admin", "member"]))
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, role: "admin" | "member", options: { team?: string }) => {
+      const result = await runOperation(config(), "user.role", { username, role, team: options.team });
+      print(result, asJson(), () => (result.changed ? `${username} is now ${role}.` : `${username} was already ${role}.`));
+    });
+  user
+    .command("disable <username>")
+    .description("stop an engineer signing in and end their sessions now (enable undoes it)")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "user.disable", { username, team: options.team });
+      print(result, asJson(), () =>
+        result.changed ? `Disabled ${username}; their sessions have ended.` : `${username} was already disabled.`,
+      );
+    });
+  user
+    .command("enable <username>")
+    .description("let a disabled engineer sign in again")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "user.enable", { username, team: options.team });
+      print(result, asJson(), () => (result.changed ? `Enabled ${username}.` : `${username} was not disabled.`));
+    });
+  user
+    .command("delete <username>")
+    .description("delete an engineer's account and end their sessions; their posts stay, signed as a deleted engineer")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (username: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "user.delete", { username, team: options.team });
+      print(result, asJson(), () => `Deleted ${username}; their posts now show a deleted engineer.`);
+    });
+
+  const invite = program.command("invite").description("see and cancel the one-time links that create engineer accounts");
+  invite
+    .command("list")
+    .description("list a team's open invites (not used, not expired) by ref")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (options: { team?: string }) => {
+      const invites = await runOperation(config(), "invite.list", { team: options.team });
+      print(
+        invites,
+        asJson(),
+        () => invites.map((i) => `${i.ref}\t${i.role}\tuntil ${when(i.expiresAt)}`).join("\n") || "No open invites.",
+      );
+    });
+  invite
+    .command("cancel <ref>")
+    .description("cancel an open invite by its ref: its link stops working")
+    .option("--team <team>", "team slug or id (default: the only team)")
+    .action(async (ref: string, options: { team?: string }) => {
+      const result = await runOperation(config(), "invite.cancel", { ref, team: options.team });
+      print(result, asJson(), () => `Cancelled invite ${result.cancelled}; its link no longer works.`);
     });
 
   program
@@ -216,17 +296,29 @@ export function buildCli(doors: CliDoors): Command {
   program
     .command("import [file]")
     .description("load a team exported by `botboard export` (from the file, or standard input), all or nothing")
-    .action(async (file: string | undefined) => {
-      const text = file ? readFileSync(file, "utf8") : await readStandardInput();
-      const imported = await runOperation(config(), "team.import", { lines: text.split("\n") });
-      print(
-        imported,
-        asJson(),
-        () =>
-          `Imported team ${imported.team}: ${Object.entries(imported.rows)
-            .map(([table, count]) => `${count} ${table}`)
-            .join(", ")}.`,
-      );
+    .option("--with-secrets", "also take the token hashes and engineers' password hashes, so tokens and passwords keep working")
+    .action(async (file: string | undefined, options: { withSecrets?: boolean }) => {
+      const text = file ? readArchive(file) : await readStandardInput();
+      const imported = await runOperation(config(), "team.import", { lines: text.split("\n"), withSecrets: options.withSecrets });
+      print(imported, asJson(), () => {
+        const { engineers, agentTokens, agents } = imported.leftOut;
+        const counts = Object.entries(imported.rows)
+          .map(([table, count]) => `${count} ${table}`)
+          .join(", ");
+        return [
+          `Imported team ${imported.team}: ${counts}.`,
+          ...(agentTokens > 0
+            ? [
+                `Left out without --with-secrets: ${agentTokens} agent tokens. Give each agent a new one: botboard agent add <name> --team ${imported.team} (${agents.join(", ")}).`,
+              ]
+            : []),
+          ...(engineers.length > 0
+            ? [
+                `Left out without --with-secrets: ${engineers.length} engineers' accounts. Invite each again: botboard user add --team ${imported.team} --role <role> (${engineers.map((engineer) => `${engineer.username}: ${engineer.role}`).join(", ")}).`,
+              ]
+            : []),
+        ].join("\n");
+      });
     });
 
   for (const command of doors.commands((name, input) => runOperation(config(), name, input as never) as Promise<never>)) {

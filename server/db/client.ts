@@ -14,6 +14,8 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 type PreparedExecutor = (text: string, params: unknown[]) => Promise<unknown[]>;
 const preparedExecutors = new WeakMap<Db, PreparedExecutor>();
+/** The read timeout of each Postgres database opened here, in milliseconds (PGlite has none). */
+const readTimeouts = new WeakMap<Db, number>();
 
 /**
  * Runs hand-written SQL with $1.. parameters as a prepared statement, parsed and planned once per
@@ -48,15 +50,47 @@ export type DatabaseOptions = {
   databaseUrl?: string;
   dataDir: string;
   poolSize?: number;
+  /**
+   * Longest a read under `withReadTimeout` may run on Postgres, in milliseconds; 0 or unset for no
+   * limit. PGlite runs one statement at a time in the server's own thread and cannot stop one.
+   */
+  readTimeoutMs?: number;
   /** Called with every statement the app sends (tests count them to catch N+1 queries). */
   onQuery?: (statement: string) => void;
 };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery)
-    : openPglite(options.dataDir, options.onQuery);
+  if (!options.databaseUrl) return openPglite(options.dataDir, options.onQuery);
+  const database = openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery);
+  if (options.readTimeoutMs) readTimeouts.set(database.db, options.readTimeoutMs);
+  return database;
 }
+
+/**
+ * Runs a read that could be costly (a search, a deep page of the feed) with the database's read
+ * timeout: on Postgres in a transaction of its own whose `statement_timeout` is set, so a statement
+ * that runs longer is cancelled and gives its connection back to the pool. A cancelled read throws
+ * `tooSlow` (which tells the caller how to narrow what it asked). Without a timeout (PGlite, or
+ * none configured) the read runs as it is.
+ */
+export async function withReadTimeout<T>(db: Db, tooSlow: (timeoutMs: number) => string, read: (db: Db) => Promise<T>): Promise<T> {
+  const timeoutMs = readTimeouts.get(db);
+  if (!timeoutMs) return read(db);
+  try {
+    return await db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('statement_timeout', ${String(timeoutMs)}, true)`);
+      return read(tx as unknown as Db);
+    });
+  } catch (error) {
+    if (failureChain(error).some((failure) => failure.code === queryCanceled)) {
+      throw new AppError("unavailable", tooSlow(timeoutMs));
+    }
+    throw error;
+  }
+}
+
+/** SQLSTATE of a statement cancelled by statement_timeout. */
+const queryCanceled = "57014";
 
 /**
  * Seconds between attempts to reconnect after a connection failed: quickly at first, then every

@@ -5,6 +5,7 @@ import type { Db } from "../db/client.ts";
 import { agentTokens, agents } from "../db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
 import { validateAgentName } from "./names.ts";
+import { signedName } from "./pick-names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
 
 export type Agent = typeof agents.$inferSelect;
@@ -35,15 +36,19 @@ export type NewAgentToken = { agent: Agent; token: string; tokenRecord: AgentTok
 
 /**
  * Creates the agent if it is new (an existing agent of that name gets an additional token) and
- * returns the token, which is never retrievable again.
+ * returns the token, which is never retrievable again. A token with a session name is one session of
+ * the agent: it signs `<agent>/<session name>` and reads the feed as that name (posts of the agent's
+ * other sessions are news to it), while the journal stays the agent's own.
  */
 export async function addAgentToken(
   db: Db,
   actor: AuditActor,
-  input: { teamId: string; name: string; scopes?: readonly string[]; pickName?: boolean; expiresAt?: Date },
+  input: { teamId: string; name: string; scopes?: readonly string[]; pickName?: boolean; sessionName?: string; expiresAt?: Date },
 ): Promise<NewAgentToken> {
   requireTeamAdmin(actor, input.teamId);
   const name = validateAgentName(input.name);
+  const sessionName = input.sessionName === undefined ? null : validateAgentName(input.sessionName);
+  if (sessionName && input.pickName) throw invalid("A pick-name token's holders choose their names: it has no fixed session name.");
   const scopes = parseScopes(input.scopes ?? allScopes);
   const token = generateAgentToken();
   return db.transaction(async (tx) => {
@@ -62,6 +67,7 @@ export async function addAgentToken(
         prefix: displayPrefixOf(token),
         scopes,
         pickName: input.pickName ?? false,
+        sessionName,
         expiresAt: input.expiresAt,
       })
       .returning();
@@ -70,6 +76,7 @@ export async function addAgentToken(
       prefix: visible.prefix,
       scopes,
       pickName: visible.pickName,
+      ...(sessionName ? { sessionName } : {}),
     });
     return { agent, token, tokenRecord: visible };
   });
@@ -213,7 +220,7 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
     tokenId: row.token.id,
     scopes: row.token.scopes as Scope[],
     pickName: row.token.pickName,
-    displayName: row.agentName,
+    displayName: row.token.sessionName ? signedName(row.agentName, row.token.sessionName) : row.agentName,
   };
   if (tokenCache.size >= tokenCacheMaxEntries) tokenCache.clear();
   tokenCache.set(hash, { caller, expiresAt: row.token.expiresAt, cachedAt: now });

@@ -1,9 +1,10 @@
 import { desc, eq } from "drizzle-orm";
-import type { Caller } from "./callers.ts";
+import type { Caller, Visitor } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { auditLog } from "../db/schema/index.ts";
 
-export type AuditActor = Caller | { kind: "cli" };
+/** Who did it: a caller, the command line, or someone not signed in (a failed sign-in). */
+export type AuditActor = Caller | { kind: "cli" } | Visitor;
 
 export type AuditEntry = typeof auditLog.$inferSelect;
 
@@ -18,7 +19,7 @@ export async function recordAudit(
   await db.insert(auditLog).values({
     teamId,
     actorKind: actor.kind,
-    actorName: actor.kind === "cli" ? "command line" : actor.displayName,
+    actorName: actor.kind === "cli" ? "command line" : actor.kind === "visitor" ? actor.address : actor.displayName,
     action,
     target,
     details,

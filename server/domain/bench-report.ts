@@ -1,14 +1,19 @@
-import type { BenchVariantText } from "../db/schema/index.ts";
+import type { BenchHardSet, BenchVariantText } from "../db/schema/index.ts";
 import type { BenchRun, BenchTrial } from "./bench-runs.ts";
 import {
+  aboveMeanCost,
   mean,
   median,
+  minimumTasksForInterval,
+  powerChanges,
+  repeatsNeeded,
   summariseRatios,
-  topQuartileCut,
   wilsonInterval,
   type Interval,
-  type Pair,
+  type PowerEstimate,
   type RatioSummary,
+  type Spread,
+  type TaskPair,
 } from "./bench-stats.ts";
 
 /**
@@ -46,9 +51,12 @@ export type VariantSummary = {
   meanDriverTurns: number | null;
   /** Paired with the baseline on trials that completed on both sides (no timeout, no error): the headline. */
   vsBaseline?: VariantComparison;
+  /** On the hard tasks fixed before the run (`hardSet`). */
   vsBaselineHard?: VariantComparison;
   /** The same comparison on every pair, timeouts and errors included, shown beside the headline. */
   vsBaselineAllTrials?: VariantComparison;
+  /** On the tasks above this run's own mean baseline cost: biased toward savings, exploratory only. */
+  vsBaselineExploratory?: VariantComparison;
 };
 
 export type TaskDelta = {
@@ -58,6 +66,22 @@ export type TaskDelta = {
   wallTimeRatio: number | null;
   variantPassed: number;
   baselinePassed: number;
+  /** Standard deviation over the task's repeats of the log of the paired cost ratio; null below two pairs. */
+  costLogRatioSd: number | null;
+};
+
+/** The statistics' design, stated in the report so a reader can judge and reproduce it. */
+export type StatisticsNotes = {
+  /** The trial order's seed; null for runs planned before the order was randomized. */
+  seed: number | null;
+  /** Below this many tasks a row has no interval. */
+  minimumTasks: number;
+  /** Intervals the report shows against the baseline (variants x metrics x task rows). */
+  intervals: number;
+  /** Primary comparisons (cost on all tasks, one per variant): their family-wise level is 1 - 0.05 / comparisons. */
+  comparisons: number;
+  /** Per variant with two repeats or more: the spread of the log cost ratio and the repeats a 10%/15%/25% saving would need. */
+  power: { variant: string; spread: Spread; estimates: PowerEstimate[] }[];
 };
 
 export type BenchReport = {
@@ -67,7 +91,12 @@ export type BenchReport = {
   trials: { total: number; finished: number };
   /** Everything the run spent: its finished trials, and attempts cut off by a stop (run again later). */
   spend: { trialsUsd: number; interruptedUsd: number };
+  /** The hard rows' tasks, fixed before the run (`hardSet.source` says how). */
   hardTasks: string[];
+  hardSet: BenchHardSet;
+  /** Above this run's own mean baseline cost: the exploratory rows. */
+  exploratoryHardTasks: string[];
+  statistics: StatisticsNotes;
   variants: VariantSummary[];
   taskDeltas: TaskDelta[];
   prompts: Record<string, string>;
@@ -80,16 +109,20 @@ export type BenchReport = {
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 const safe = (values: number[], statistic: (values: number[]) => number) => (values.length === 0 ? 0 : statistic(values));
 
-function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>, seed: number): VariantComparison {
-  const pairsOf = (metric: (trial: BenchTrial) => number): Pair[] =>
+type ComparisonOptions = { seed: number; comparisons: number };
+
+function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>, options: ComparisonOptions): VariantComparison {
+  const pairsOf = (metric: (trial: BenchTrial) => number): TaskPair[] =>
     trials.flatMap((trial) => {
       const baseline = baselineByKey.get(`${trial.taskSlug}/${trial.repeat}`);
-      return baseline ? [{ variant: metric(trial), baseline: metric(baseline) }] : [];
+      return baseline ? [{ task: trial.taskSlug, variant: metric(trial), baseline: metric(baseline) }] : [];
     });
+  const { seed, comparisons } = options;
   return {
     cost: summariseRatios(
       pairsOf((trial) => trial.costUsd ?? 0),
       seed,
+      { comparisons },
     ),
     turns: summariseRatios(
       pairsOf((trial) => trial.turns ?? 0),
@@ -118,20 +151,71 @@ function accountingOf(trials: BenchTrial[], allTrials: BenchTrial[], variant: st
   };
 }
 
-export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport {
+/** The hard tasks fixed at planning; runs planned before that fall back to the tasks marked hard. */
+function plannedHardSet(run: BenchRun, trials: BenchTrial[]): BenchHardSet {
+  return (
+    run.settings.hardSet ?? {
+      source: "metadata",
+      fromRunId: null,
+      tasks: [...new Set(trials.filter((trial) => trial.difficulty === "hard").map((trial) => trial.taskSlug))].sort(),
+    }
+  );
+}
+
+/** The study's rule applied to this run's own baseline: the exploratory hard rows. */
+function sameRunHardTasks(baseline: BenchTrial[]): string[] {
+  const costs = new Map<string, number[]>();
+  for (const trial of baseline) costs.set(trial.taskSlug, [...(costs.get(trial.taskSlug) ?? []), trial.costUsd ?? 0]);
+  return aboveMeanCost(costs);
+}
+
+const intervalCount = (variants: VariantSummary[]) =>
+  variants
+    .flatMap((variant) => [variant.vsBaseline, variant.vsBaselineHard, variant.vsBaselineExploratory, variant.vsBaselineAllTrials])
+    .flatMap((comparisonOf) => [comparisonOf?.cost, comparisonOf?.turns, comparisonOf?.wallTime])
+    .filter((summary) => summary?.median).length;
+
+function statisticsNotes(run: BenchRun, variants: VariantSummary[], comparisons: number): StatisticsNotes {
+  return {
+    seed: run.settings.seed ?? null,
+    minimumTasks: minimumTasksForInterval,
+    intervals: intervalCount(variants),
+    comparisons,
+    power: variants.flatMap((variant) => {
+      const spread = variant.vsBaseline?.cost?.spread;
+      // One repeat cannot tell repeat-to-repeat noise from differences between tasks.
+      return spread && spread.withinTask !== null
+        ? [{ variant: variant.variant, spread, estimates: powerChanges.map((change) => repeatsNeeded(spread, change)) }]
+        : [];
+    }),
+  };
+}
+
+/** SD of the log paired cost ratio over a task's repeats: how much one task's result moves from repeat to repeat. */
+function costLogRatioSd(mine: BenchTrial[], baselineByKey: Map<string, BenchTrial>): number | null {
+  const logs = mine.flatMap((trial) => {
+    const baseline = baselineByKey.get(`${trial.taskSlug}/${trial.repeat}`);
+    const ratio = baseline && (baseline.costUsd ?? 0) > 0 ? (trial.costUsd ?? 0) / baseline.costUsd! : 0;
+    return ratio > 0 ? [Math.log(ratio)] : [];
+  });
+  if (logs.length < 2) return null;
+  const centre = mean(logs);
+  return Math.sqrt(logs.reduce((total, value) => total + (value - centre) ** 2, 0) / (logs.length - 1));
+}
+
+export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): BenchReport {
+  // Queue order, whatever order the trials came in (the database's, or a run dir's finishing order).
+  const allTrials = [...unorderedTrials].sort((a, b) => a.seq - b.seq);
   const finished = allTrials.filter((trial) => trial.status === "finished");
   const baseline = finished.filter((trial) => trial.variant === "baseline");
   const baselineByKey = new Map(baseline.map((trial) => [`${trial.taskSlug}/${trial.repeat}`, trial]));
   const completedBaselineByKey = new Map(baseline.filter(completed).map((trial) => [`${trial.taskSlug}/${trial.repeat}`, trial]));
 
-  // Hard: marked hard, or whose mean baseline cost is in the top quartile of tasks.
-  const baselineCostByTask = new Map<string, number[]>();
-  for (const trial of baseline)
-    baselineCostByTask.set(trial.taskSlug, [...(baselineCostByTask.get(trial.taskSlug) ?? []), trial.costUsd ?? 0]);
-  const taskCosts = [...baselineCostByTask.entries()].map(([task, costs]) => [task, mean(costs)] as const);
-  const cut = topQuartileCut(taskCosts.map(([, cost]) => cost));
-  const hardTasks = new Set(finished.filter((trial) => trial.difficulty === "hard").map((trial) => trial.taskSlug));
-  for (const [task, cost] of taskCosts) if (cut !== undefined && cost > 0 && cost >= cut) hardTasks.add(task);
+  const hardSet = plannedHardSet(run, allTrials);
+  const hardTasks = new Set(hardSet.tasks);
+  const exploratoryHardTasks = sameRunHardTasks(baseline);
+  const exploratory = new Set(exploratoryHardTasks);
+  const comparisons = run.variants.filter((variant) => variant !== "baseline").length;
 
   const variants = run.variants.map((variant, index): VariantSummary => {
     const trials = finished.filter((trial) => trial.variant === variant);
@@ -167,14 +251,23 @@ export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport
       ...accountingOf(trials, allTrials, variant),
     };
     if (variant !== "baseline" && baseline.length > 0) {
+      const seed = 100 * (index + 1);
+      // Headline rows: pairs where both trials completed (a cut-off trial's figures are a lower bound).
       const whole = trials.filter(completed);
-      summary.vsBaseline = comparison(whole, completedBaselineByKey, 100 * (index + 1));
+      // Cost on all tasks is the primary comparison, the one given at the family-wise level too.
+      summary.vsBaseline = comparison(whole, completedBaselineByKey, { seed, comparisons });
       summary.vsBaselineHard = comparison(
         whole.filter((trial) => hardTasks.has(trial.taskSlug)),
         completedBaselineByKey,
-        100 * (index + 1) + 50,
+        { seed: seed + 50, comparisons: 1 },
       );
-      summary.vsBaselineAllTrials = comparison(trials, baselineByKey, 100 * (index + 1) + 70);
+      summary.vsBaselineExploratory = comparison(
+        whole.filter((trial) => exploratory.has(trial.taskSlug)),
+        completedBaselineByKey,
+        { seed: seed + 70, comparisons: 1 },
+      );
+      // Every pair, timeouts and errors included, beside the headline.
+      summary.vsBaselineAllTrials = comparison(trials, baselineByKey, { seed: seed + 90, comparisons: 1 });
     }
     return summary;
   });
@@ -197,6 +290,7 @@ export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport
         wallTimeRatio: ratio((trial) => trial.wallMs ?? 0),
         variantPassed: mine.filter((trial) => trial.passed).length / mine.length,
         baselinePassed: theirs.filter((trial) => trial.passed).length / theirs.length,
+        costLogRatioSd: costLogRatioSd(mine, baselineByKey),
       });
     }
   }
@@ -221,6 +315,9 @@ export function buildReport(run: BenchRun, allTrials: BenchTrial[]): BenchReport
       interruptedUsd: sum(allTrials.map((trial) => trial.interruptedCostUsd ?? 0)),
     },
     hardTasks: [...hardTasks].sort(),
+    hardSet,
+    exploratoryHardTasks,
+    statistics: statisticsNotes(run, variants, comparisons),
     variants,
     taskDeltas,
     // In the run's variant order (a jsonb object does not keep its keys' order).

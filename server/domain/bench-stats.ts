@@ -1,9 +1,10 @@
-import { mean, median, quantile, sampleWithReplacement } from "simple-statistics";
+import { errorFunction, mean, median, probit, quantileSorted } from "simple-statistics";
 
 /**
  * The benchmark's statistics, as pure functions: Wilson intervals for pass rates, paired ratios
- * against the baseline with percentile-bootstrap intervals from a seeded generator (so a report
- * computed twice from the same trials says exactly the same thing).
+ * against the baseline with cluster-bootstrap intervals over tasks from a seeded generator (so a
+ * report computed twice from the same trials says exactly the same thing), the spread of the
+ * ratios within and between tasks, and the repeats a change of a given size would need.
  */
 
 export type Interval = { estimate: number; low: number; high: number };
@@ -34,55 +35,200 @@ export function seededRandom(seed: number): () => number {
 
 export type Pair = { variant: number; baseline: number };
 
-/** variant / baseline for each pair; pairs whose baseline is 0 have no ratio and are left out. */
-export function pairedRatios(pairs: readonly Pair[]): number[] {
-  return pairs.filter((pair) => pair.baseline > 0).map((pair) => pair.variant / pair.baseline);
-}
-
 export type Statistic = (values: number[]) => number;
 
+/** A paired ratio's task: pairs of one task share its difficulty and its effect, so they are resampled together. */
+export type TaskPair = Pair & { task: string };
+
+/** Below this many tasks a bootstrap over tasks cannot say how much the tasks vary: no interval is given. */
+export const minimumTasksForInterval = 5;
+
+/** Student's t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5); close to 1e-3 from 3 degrees of freedom. */
+export function tQuantile(p: number, degreesOfFreedom: number): number {
+  const z = probit(p);
+  const n = degreesOfFreedom;
+  const z3 = z ** 3;
+  const z5 = z ** 5;
+  const z7 = z ** 7;
+  const z9 = z ** 9;
+  return (
+    z +
+    (z3 + z) / (4 * n) +
+    (5 * z5 + 16 * z3 + 3 * z) / (96 * n ** 2) +
+    (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n ** 3) +
+    (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * n ** 4)
+  );
+}
+
+const normalCdf = (x: number) => 0.5 * (1 + errorFunction(x / Math.SQRT2));
+
 /**
- * Percentile bootstrap: resample the values with replacement `iterations` times and take the
- * (1 - level)/2 and (1 + level)/2 quantiles of the statistic. Resampling ratios resamples the pairs.
+ * The tail probability an expanded percentile interval (Hesterberg 2015) reads from the bootstrap
+ * distribution: a plain percentile interval over n clusters is too narrow for small n (it divides
+ * by n, not n - 1, and uses z, not t), so it is widened to what a t interval would give.
  */
-export function bootstrapInterval(
-  values: readonly number[],
-  statistic: Statistic,
-  options: { iterations?: number; seed?: number; level?: number } = {},
-): Interval {
-  if (values.length === 0) return { estimate: Number.NaN, low: Number.NaN, high: Number.NaN };
-  const { iterations = 2000, seed = 1, level = 0.95 } = options;
+export function expandedTail(level: number, clusters: number): number {
+  const alpha = 1 - level;
+  return normalCdf(-Math.sqrt(clusters / (clusters - 1)) * tQuantile(1 - alpha / 2, clusters - 1));
+}
+
+/**
+ * Cluster bootstrap: draws as many clusters as there are, with replacement, pools their values and
+ * computes each statistic; returns each statistic's estimates sorted. Values of one cluster (the
+ * pairs of one task) always travel together, so the interval reflects how much tasks differ.
+ */
+export function clusterBootstrap(
+  clusters: readonly (readonly number[])[],
+  statistics: readonly Statistic[],
+  options: { iterations?: number; seed?: number } = {},
+): number[][] {
+  const { iterations = 2000, seed = 1 } = options;
   const random = seededRandom(seed);
-  const sample = [...values];
-  const estimates: number[] = [];
-  for (let index = 0; index < iterations; index++) estimates.push(statistic(sampleWithReplacement(sample, sample.length, random)));
-  const [low, high] = quantile(estimates, [(1 - level) / 2, (1 + level) / 2]) as [number, number];
-  return { estimate: statistic(sample), low, high };
+  const estimates = statistics.map(() => new Array<number>(iterations));
+  for (let iteration = 0; iteration < iterations; iteration++) {
+    const pooled: number[] = [];
+    for (let draw = 0; draw < clusters.length; draw++) pooled.push(...clusters[Math.floor(random() * clusters.length)]!);
+    statistics.forEach((statistic, index) => {
+      estimates[index]![iteration] = statistic(pooled);
+    });
+  }
+  return estimates.map((values) => values.sort((a, b) => a - b));
+}
+
+/** The interval a sorted bootstrap distribution gives at `level` over `clusters` clusters (expanded percentile). */
+export function clusterInterval(sortedEstimates: readonly number[], estimate: number, clusters: number, level = 0.95): Interval {
+  const tail = expandedTail(level, clusters);
+  return { estimate, low: quantileSorted(sortedEstimates, tail), high: quantileSorted(sortedEstimates, 1 - tail) };
+}
+
+/** How log ratios spread: between tasks (the tasks' own effects) and within a task (repeat to repeat), as variances. */
+export type Spread = { betweenTasks: number; withinTask: number | null; tasks: number; meanRepeats: number };
+
+/**
+ * One-way random-effects variance components of the log ratios, grouped by task: the within-task
+ * variance pooled over tasks, and the between-task variance left once the repeats' noise is taken
+ * out of the variance of the task means (never below 0).
+ */
+export function logRatioSpread(groups: readonly (readonly number[])[]): Spread | undefined {
+  const logs = groups.map((ratios) => ratios.filter((ratio) => ratio > 0).map(Math.log)).filter((group) => group.length > 0);
+  if (logs.length === 0) return undefined;
+  const means = logs.map((group) => mean(group));
+  const degrees = logs.reduce((total, group) => total + group.length - 1, 0);
+  const squares = logs.reduce((total, group, index) => total + group.reduce((sum, value) => sum + (value - means[index]!) ** 2, 0), 0);
+  const withinTask = degrees > 0 ? squares / degrees : null;
+  const harmonicRepeats = logs.length / logs.reduce((total, group) => total + 1 / group.length, 0);
+  const grand = mean(means);
+  const ofMeans = logs.length > 1 ? means.reduce((total, value) => total + (value - grand) ** 2, 0) / (logs.length - 1) : 0;
+  return {
+    betweenTasks: Math.max(0, ofMeans - (withinTask ?? 0) / harmonicRepeats),
+    withinTask,
+    tasks: logs.length,
+    meanRepeats: logs.reduce((total, group) => total + group.length, 0) / logs.length,
+  };
+}
+
+/** The changes the power note is given for: a 10%, 15% and 25% saving. */
+export const powerChanges = [0.1, 0.15, 0.25] as const;
+
+export type PowerEstimate = {
+  change: number;
+  /** Repeats of every task that detect the change (80% power, 5% two-sided); null when no number of repeats can at this many tasks. */
+  repeats: number | null;
+  /** With `repeats` null: the tasks needed at the run's repeats. */
+  tasks: number | null;
+};
+
+/**
+ * Repeats needed to detect a change of `change` in the mean log ratio, with 80% power at the 5%
+ * level, given the observed spread: the mean over T tasks of R repeats has variance
+ * (between + within / R) / T, so between-task variance sets a floor more repeats cannot lower.
+ */
+export function repeatsNeeded(spread: Spread, change: number, options: { alpha?: number; power?: number } = {}): PowerEstimate {
+  const { alpha = 0.05, power = 0.8 } = options;
+  const target = (Math.abs(Math.log(1 - change)) / (probit(1 - alpha / 2) + probit(power))) ** 2;
+  const within = spread.withinTask ?? 0;
+  const room = spread.tasks * target - spread.betweenTasks;
+  if (room <= 0) {
+    const tasks = Math.ceil((spread.betweenTasks + within / Math.max(1, Math.round(spread.meanRepeats))) / target);
+    return { change, repeats: null, tasks };
+  }
+  return { change, repeats: Math.max(1, Math.ceil(within / room)), tasks: null };
 }
 
 export type RatioSummary = {
   pairs: number;
-  median: Interval;
-  mean: Interval;
-  /** True when the median's interval holds 1 (no change): the data cannot tell the variant from the baseline. */
+  tasks: number;
+  /** Undefined below `minimumTasksForInterval` tasks: too few tasks for an interval. */
+  median?: Interval;
+  mean?: Interval;
+  /** The median with no interval, when there are too few tasks for one. */
+  estimate: number;
+  /** True when the median's interval holds 1 (no change), or there is no interval: the data cannot tell the variant from the baseline. */
   includesNoChange: boolean;
+  /** The median's interval at the family-wise level, when the report makes several primary comparisons (Bonferroni). */
+  familywise?: { level: number; median: Interval; includesNoChange: boolean };
+  spread?: Spread;
 };
 
-export function summariseRatios(pairs: readonly Pair[], seed = 1): RatioSummary | undefined {
-  const ratios = pairedRatios(pairs);
+const holdsOne = (interval: Interval) => interval.low <= 1 && interval.high >= 1;
+
+/**
+ * Paired ratios against the baseline, with cluster-bootstrap intervals over tasks. `comparisons` is
+ * the number of primary comparisons the report makes (one per variant): above one, the median's
+ * interval is also given at the Bonferroni level 1 - 0.05 / comparisons.
+ */
+export function summariseRatios(
+  pairs: readonly TaskPair[],
+  seed = 1,
+  options: { comparisons?: number; iterations?: number } = {},
+): RatioSummary | undefined {
+  const byTask = new Map<string, number[]>();
+  for (const pair of pairs) {
+    if (pair.baseline <= 0) continue;
+    byTask.set(pair.task, [...(byTask.get(pair.task) ?? []), pair.variant / pair.baseline]);
+  }
+  // Tasks in name order: the resampling draws by position, so the order must not depend on the input's.
+  const clusters = [...byTask.keys()].sort().map((task) => byTask.get(task)!);
+  const ratios = clusters.flat();
   if (ratios.length === 0) return undefined;
-  const medianInterval = bootstrapInterval(ratios, median, { seed });
-  return {
+  const estimate = median(ratios);
+  const summary: RatioSummary = {
     pairs: ratios.length,
-    median: medianInterval,
-    mean: bootstrapInterval(ratios, mean, { seed }),
-    includesNoChange: medianInterval.low <= 1 && medianInterval.high >= 1,
+    tasks: clusters.length,
+    estimate,
+    includesNoChange: true,
+    spread: logRatioSpread(clusters),
   };
+  if (clusters.length < minimumTasksForInterval) return summary;
+  const [medians, means] = clusterBootstrap(clusters, [median, mean], { seed, iterations: options.iterations }) as [number[], number[]];
+  summary.median = clusterInterval(medians, estimate, clusters.length);
+  summary.mean = clusterInterval(means, mean(ratios), clusters.length);
+  summary.includesNoChange = holdsOne(summary.median);
+  const comparisons = options.comparisons ?? 1;
+  if (comparisons > 1) {
+    const level = 1 - 0.05 / comparisons;
+    const familywise = clusterInterval(medians, estimate, clusters.length, level);
+    summary.familywise = { level, median: familywise, includesNoChange: holdsOne(familywise) };
+  }
+  return summary;
 }
 
-/** Values at or above the top-quartile cut (simple-statistics' quantile of 0.75). */
-export function topQuartileCut(values: readonly number[]): number | undefined {
-  return values.length === 0 ? undefined : quantile([...values], 0.75);
+/**
+ * The study's hard tasks: those whose mean baseline cost is above the mean over tasks of that cost.
+ * Chosen on the same trials that form the ratios, this favours tasks whose baseline happened to run
+ * expensive, which makes the variant look cheaper there (regression to the mean): fix the set in
+ * advance (task metadata, or a separate calibration run) for a fair comparison.
+ */
+export function aboveMeanCost(costsByTask: ReadonlyMap<string, readonly number[]>): string[] {
+  const means = [...costsByTask.entries()]
+    .filter(([, costs]) => costs.length > 0)
+    .map(([task, costs]) => [task, mean([...costs])] as const);
+  if (means.length === 0) return [];
+  const cut = mean(means.map(([, cost]) => cost));
+  return means
+    .filter(([, cost]) => cost > cut)
+    .map(([task]) => task)
+    .sort();
 }
 
 export { mean, median };

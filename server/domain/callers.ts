@@ -39,12 +39,16 @@ export function requireAdmin(caller: Caller): asserts caller is HumanCaller {
   }
 }
 
+/** Someone not signed in, known only by their address: who a failed sign-in is recorded as. */
+export type Visitor = { kind: "visitor"; address: string };
+
 /** The command line: the server's owner, who may administer any team. */
 export const cli = { kind: "cli" } as const;
 
 /** Admin actions on a team: the command line (the server's owner) or an admin of that very team. */
-export function requireTeamAdmin(actor: Caller | { kind: "cli" }, teamId: string): void {
+export function requireTeamAdmin(actor: Caller | { kind: "cli" } | Visitor, teamId: string): void {
   if (actor.kind === "cli") return;
+  if (actor.kind === "visitor") throw forbidden("Sign in first.");
   requireAdmin(actor);
   if (actor.teamId !== teamId) throw forbidden("Only a team admin may do this.");
 }

@@ -129,9 +129,13 @@ export async function feedPostsAfter(
   return rows.map(toDelivered);
 }
 
-/** The reader key of a caller: agents by identity, pick-name holders by identity and chosen name. */
+/**
+ * The reader key of a caller: agents by identity; pick-name holders and sessions of an agent (a token
+ * with a session name, which signs with a name other than the agent's) by identity and signed name.
+ */
 function readerOf(caller: AgentCaller) {
-  return { agentId: caller.agentId, readerName: caller.pickName ? caller.displayName : "" };
+  const ownName = caller.pickName || caller.displayName !== caller.agentName;
+  return { agentId: caller.agentId, readerName: ownName ? caller.displayName : "" };
 }
 
 /** Posts that are news to this reader: live, by someone else, deliverable now. */
@@ -235,9 +239,13 @@ export async function realignDeliveryOrder(db: Db): Promise<number> {
     .where(sql`(select max(${posts.txId}) from ${posts} where ${posts.teamId} = ${teams.id}) >= pg_snapshot_xmax(pg_current_snapshot())`)
     .limit(1);
   if (ahead.length === 0) return 0;
-  return db.transaction(async (tx) => {
-    const moved = await tx.update(posts).set({ txId: sql`'0'::xid8` }).returning({ id: posts.id });
+  const moved = await db.transaction(async (tx) => {
+    const rows = await tx.update(posts).set({ txId: sql`'0'::xid8` }).returning({ id: posts.id });
     await tx.update(readCursors).set({ lastTxId: sql`'0'::xid8` });
-    return moved.length;
+    return rows.length;
   });
+  // Every row was rewritten: without fresh statistics the planner misjudges the delivery queries
+  // until autovacuum gets round to the tables.
+  await db.execute(sql`analyze posts, read_cursors`);
+  return moved;
 }

@@ -6,9 +6,17 @@ export const eventsChannel = "botboard_events";
 
 export type PostEvent = { type: "post.created" | "post.updated"; teamId: string; postId: number; rootId: number | null };
 
+/**
+ * An engineer's sessions ended (sign-out: the one session; disabled or deleted: all of them), sent
+ * by server/domain/users.ts on the same channel so every process closes the live feeds they hold.
+ */
+export type SessionsEndedEvent = { type: "sessions.ended"; teamId: string; userId: string; sessionId: string | null };
+
+export type HubEvent = PostEvent | SessionsEndedEvent;
+
 export type Subscriber = {
   /** Each event of the team. */
-  onEvent(event: PostEvent): void;
+  onEvent(event: HubEvent): void;
   /** The hub shuts down: long-lived streams end, so the server can drain. */
   onClose?(): void;
   /** Listening again after the database was away: events of that gap were lost, catch up from the database. */
@@ -41,7 +49,7 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
   const everyone = () => [...subscribers.values()].flatMap((team) => [...team]);
 
   function dispatch(payload: string): void {
-    const event = parsePostEvent(payload);
+    const event = parseHubEvent(payload);
     if (event) notify(subscribers.get(event.teamId) ?? [], (subscriber) => subscriber.onEvent(event));
   }
 
@@ -75,9 +83,14 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
   };
 }
 
-function parsePostEvent(payload: string): PostEvent | undefined {
+function parseHubEvent(payload: string): HubEvent | undefined {
   try {
     const value = JSON.parse(payload) as Record<string, unknown>;
+    if (value.type === "sessions.ended") {
+      const { teamId, userId, sessionId } = value;
+      if (typeof teamId !== "string" || typeof userId !== "string") return undefined;
+      return { type: value.type, teamId, userId, sessionId: typeof sessionId === "string" ? sessionId : null };
+    }
     if ((value.type !== "post.created" && value.type !== "post.updated") || typeof value.teamId !== "string") return undefined;
     const postId = Number(value.postId);
     if (!Number.isSafeInteger(postId)) return undefined;

@@ -1,6 +1,6 @@
 import { and, desc, eq, isNull, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
-import type { Db } from "../db/client.ts";
+import { withReadTimeout, type Db } from "../db/client.ts";
 import { preparedPerShape } from "../db/prepared.ts";
 import { posts } from "../db/schema/index.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
@@ -27,13 +27,13 @@ export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId">;
 export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
   requireScope(caller, "read");
   const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
-  const query = feedQueries.get(db, { ...feedShapeOf(filters), cursor: cursorId !== undefined });
-  const rows = await query.execute({
-    ...feedValues(caller, filters),
-    cursorId,
-    limit: filters.limit + 1,
-    offset: cursorId === undefined ? (filters.offset ?? 0) : 0,
-  });
+  const shape = { ...feedShapeOf(filters), cursor: cursorId !== undefined };
+  const offset = cursorId === undefined ? (filters.offset ?? 0) : 0;
+  const read = (reader: Db) =>
+    feedQueries.get(reader, shape).execute({ ...feedValues(caller, filters), cursorId, limit: filters.limit + 1, offset });
+  // A page of the whole feed walks its index for `limit` rows at most. A filter (a rare tag may be
+  // looked for through the whole feed) or an offset can cost more: those run under the read timeout.
+  const rows = isFiltered(filters) || offset > 0 ? await withReadTimeout(db, feedTooSlow, read) : await read(db);
   const page = rows.slice(0, filters.limit).map(toPost);
   const last = page.at(-1);
   return { posts: page, nextCursor: rows.length > filters.limit && last ? encodeCursor(last.id) : null };
@@ -42,8 +42,15 @@ export async function listPosts(db: Db, caller: Caller, filters: PostFilters): P
 /** How many posts the feed holds with these filters (for clients that page by offset). */
 export async function countPosts(db: Db, caller: Caller, filters: FeedFilters): Promise<number> {
   requireScope(caller, "read");
-  const [row] = await feedCounts.get(db, feedShapeOf(filters)).execute(feedValues(caller, filters));
+  const [row] = await withReadTimeout(db, feedTooSlow, (reader) =>
+    feedCounts.get(reader, feedShapeOf(filters)).execute(feedValues(caller, filters)),
+  );
   return row?.count ?? 0;
+}
+
+/** What a read of the feed stopped by the read timeout answers. */
+function feedTooSlow(timeoutMs: number): string {
+  return `Reading the feed took over ${timeoutMs / 1000} s and was stopped: page with the cursor rather than a large offset, or narrow it by author or tag.`;
 }
 
 /** Which filters a feed query has: each combination is its own prepared query. */

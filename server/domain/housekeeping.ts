@@ -2,6 +2,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
 import { forgetIdleMcpSessions } from "./mcp-sessions.ts";
+import { forgetExpiredViews } from "./one-time-views.ts";
 import { forgetFullBuckets, longestRefillSeconds } from "./rate-limits.ts";
 import { forgetExpiredSessions } from "./users.ts";
 
@@ -9,13 +10,15 @@ const sweepIntervalMs = 10 * 60_000;
 
 /**
  * Deletes rows that no longer say anything: rate-limit buckets idle long enough to be full again,
- * engineers' sessions past their expiry, and MCP sessions unused for a month. Every process of a
- * deployment sweeps; the deletes are idempotent, so they never need to agree on who does it.
+ * engineers' sessions past their expiry, secrets held for a view never opened, and MCP sessions
+ * unused for a month. Every process of a deployment sweeps; the deletes are idempotent, so they
+ * never need to agree on who does it.
  */
 export async function sweepStaleRows(db: Db, config: Pick<Config, "rateLimits">): Promise<void> {
   const idleBucketSeconds = longestRefillSeconds([config.rateLimits.perToken, config.rateLimits.perAddress]);
   await forgetFullBuckets(db, idleBucketSeconds);
   await forgetExpiredSessions(db);
+  await forgetExpiredViews(db);
   await forgetIdleMcpSessions(db);
 }
 

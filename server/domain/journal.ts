@@ -3,7 +3,7 @@ import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
 import { invalid, notFound, unprocessable } from "./errors.ts";
-import { headlineOf, tsQueryOf, validateSearchQuery } from "./search.ts";
+import { boundedSearch, headlineOf, tsQueryOf, validateSearchQuery } from "./search.ts";
 import { journalSectionNames, type JournalSectionName } from "./journal-sections.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 
@@ -169,12 +169,14 @@ export async function searchJournal(
     ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})`
     : sql`${journalEntries.search} @@ ${query}`;
   const rank = sql<number>`ts_rank(${journalEntries.search}, ${query})`;
-  const rows = await db
-    .select({ ...entryColumns, rank, matched, snippet: headlineOf(entryText, query) })
-    .from(journalEntries)
-    .where(and(readableBy(caller, input.agentName), ofKind(input.kind), inSections))
-    .orderBy(desc(rank), desc(journalEntries.createdAt), desc(journalEntries.id))
-    .limit(input.limit);
+  const rows = await boundedSearch(db, caller, (reader) =>
+    reader
+      .select({ ...entryColumns, rank, matched, snippet: headlineOf(entryText, query) })
+      .from(journalEntries)
+      .where(and(readableBy(caller, input.agentName), ofKind(input.kind), inSections))
+      .orderBy(desc(rank), desc(journalEntries.createdAt), desc(journalEntries.id))
+      .limit(input.limit),
+  );
   return rows.map(({ rank: score, matched: sections, snippet, ...entry }) => ({
     entry: toEntry(entry),
     rank: Number(score),

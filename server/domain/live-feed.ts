@@ -1,6 +1,6 @@
 import type { Db } from "../db/client.ts";
 import { deliveryHorizon, teamPostsAfter, type DeliveredPost, type DeliveryPosition } from "./delivery.ts";
-import type { EventHub, PostEvent } from "./events.ts";
+import type { EventHub, PostEvent, SessionsEndedEvent } from "./events.ts";
 import { logger } from "../logger.ts";
 
 export type LiveFeedListener = {
@@ -8,6 +8,10 @@ export type LiveFeedListener = {
   onPosts(posts: DeliveredPost[]): void;
   /** A post changed (edited or removed). */
   onUpdated(event: PostEvent): void;
+  /** Engineers' sessions of the team ended: a stream opened in one of them ends too. */
+  onSessionsEnded(event: SessionsEndedEvent): void;
+  /** Listening again after the database was away: announcements of that gap were lost. */
+  onResume(): void;
   /** The process shuts down: long-lived streams end. */
   onClose(): void;
 };
@@ -87,12 +91,16 @@ class TeamFollower {
     this.started = (async () => {
       this.stopListening = await hub.subscribe(this.teamId, {
         onEvent: (event) => {
+          if (event.type === "sessions.ended") return this.each((listener) => listener.onSessionsEnded(event));
           if (event.type === "post.updated") return this.each((listener) => listener.onUpdated(event));
           this.announced.set(event.postId, Date.now());
           this.deliver();
         },
         // Announcements sent while the database was away are lost; the database still has the posts.
-        onResume: () => this.deliver(),
+        onResume: () => {
+          this.each((listener) => listener.onResume());
+          this.deliver();
+        },
         onClose: () => {
           this.each((listener) => listener.onClose());
           this.stop();

@@ -23,6 +23,11 @@ const agentNameRule = `An agent name is 1-${maxNameLength} characters: letters, 
 const displayNamePattern = new RegExp(`^[\\p{L}\\p{N}][\\p{L}\\p{M}\\p{N} ._@'-]{0,${maxNameLength - 1}}$`, "u");
 const displayNameRule = `A display name is 1-${maxNameLength} characters: letters, digits, space, '.', '_', '@', ''' or '-', starting with a letter or digit.`;
 
+/** Whether a text holds a character that hides itself or rewrites what follows (a terminal escape, a bidi override). */
+export function hasHiddenCharacter(text: string): boolean {
+  return hiddenCharacter.test(text);
+}
+
 function canonicalName(name: string): string {
   return name.normalize("NFKC").trim().replace(/ {2,}/g, " ");
 }

@@ -134,6 +134,19 @@ export function takeLoginAllowance(db: Db, username: string, address: string): P
   ]);
 }
 
+/**
+ * Account set-ups per address: a person sets up one account, so a few tries cover typos and a
+ * shared office address; each try past the invite check costs a password hash.
+ */
+export const setupRules = {
+  perAddress: { capacity: 20, perSecond: 1 / 6 },
+} satisfies Record<string, BucketRule>;
+
+/** Counts a set-up try before the invite is even looked up. */
+export function takeSetupAllowance(db: Db, address: string): Promise<Allowance> {
+  return takeFromBuckets(db, [{ policy: "setup-address", key: `setup:address:${address}`, rule: setupRules.perAddress }]);
+}
+
 export function rateLimitedError(allowance: Allowance, what: string): AppError {
   const wait = allowance.retryAfterSeconds;
   return new AppError("rate_limited", `${what} Wait ${wait} second${wait === 1 ? "" : "s"} and try again.`, wait);
@@ -141,7 +154,11 @@ export function rateLimitedError(allowance: Allowance, what: string): AppError {
 
 /** The longest a bucket of these rules takes to fill up: a row idle that long says nothing. */
 export function longestRefillSeconds(rules: readonly (BucketRule | undefined)[]): number {
-  return Math.max(...[...rules, ...Object.values(loginRules)].map((rule) => (rule ? Math.ceil(rule.capacity / rule.perSecond) : 0)));
+  return Math.max(
+    ...[...rules, ...Object.values(loginRules), ...Object.values(setupRules)].map((rule) =>
+      rule ? Math.ceil(rule.capacity / rule.perSecond) : 0,
+    ),
+  );
 }
 
 /** Deletes buckets idle long enough to be full again; a missing row is a full bucket. */

@@ -1,15 +1,24 @@
 import { randomUUID } from "node:crypto";
-import { eq, getTableColumns, inArray, sql, type Table } from "drizzle-orm";
-import type { PgTable } from "drizzle-orm/pg-core";
+import { eq, getTableColumns, getTableName, or, sql } from "drizzle-orm";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
 import { agentTokens, agents, auditLog, journalEntries, posts, readCursors, teams, users } from "../db/schema/index.ts";
-import { conflict, invalid } from "./errors.ts";
-import { findTeam } from "./teams.ts";
+import { recordAudit } from "./audit.ts";
+import { allScopes, cli, type Scope } from "./callers.ts";
+import { type AppError, conflict, invalid } from "./errors.ts";
+import { hasHiddenCharacter } from "./names.ts";
+import { isCurrentPasswordHash } from "./passwords.ts";
+import { findTeam, slugPattern } from "./teams.ts";
+import { isSecretHash } from "./tokens.ts";
 
 /**
  * A team's whole history as JSON lines, one row a line, in an order that can be inserted back:
  * so a team can move from the embedded database to Postgres, or be backed up. Tokens and passwords
- * travel as their hashes, so agents and engineers keep working after the move.
+ * travel as their hashes; an import takes them only when asked to (`withSecrets`).
+ *
+ * An archive is an untrusted file (docs/decisions/019-untrusted-imports.md): every row must belong
+ * to the archive's one team, every reference must point inside the archive, ids stay within
+ * maxImportedId, and an error names the line and field, never a value.
  */
 
 const archivedTables = {
@@ -24,7 +33,18 @@ const archivedTables = {
 } as const;
 
 type ArchivedTable = keyof typeof archivedTables;
+type Row = Record<string, unknown>;
+/** A row of the archive, with the line it came from so that every error can name it. */
+type Line = { line: number; row: Row };
+
 const archiveFormat = "botboard-team-archive/1";
+
+/**
+ * The largest post, journal or audit id an import accepts. Ids are kept (agents quote post numbers),
+ * and the shared id sequences move past the largest imported one: capped here, they stay 2^53 - 2^48
+ * (about 8.7e15) ids short of what a JavaScript number holds exactly.
+ */
+export const maxImportedId = 2 ** 48;
 
 /**
  * Columns the database computes (search vectors) are left out; they are rebuilt on import. So are
@@ -33,7 +53,7 @@ const archiveFormat = "botboard-team-archive/1";
  */
 const localColumns: ReadonlySet<unknown> = new Set([posts.txId, readCursors.lastTxId]);
 
-function storedColumns(table: Table) {
+function storedColumns(table: PgTable): Record<string, PgColumn> {
   return Object.fromEntries(Object.entries(getTableColumns(table)).filter(([, column]) => !column.generated && !localColumns.has(column)));
 }
 
@@ -53,69 +73,274 @@ export async function exportTeam(db: Db, slugOrId: string): Promise<string[]> {
   return lines;
 }
 
-function reviveRow(table: Table, row: Record<string, unknown>): Record<string, unknown> {
-  const columns = storedColumns(table);
-  const revived: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) {
-    const column = columns[key];
-    if (!column) throw invalid(`The archive has an unknown column '${key}'.`);
-    revived[key] = column.columnType === "PgTimestamp" && typeof value === "string" ? new Date(value) : value;
+function problemAt(line: number, field: string, problem: string): AppError {
+  return invalid(`Line ${line} of the archive, ${field}: ${problem}. Nothing was imported.`);
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const timestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
+const noText = (value: unknown) => typeof value !== "string" || value.includes("\0");
+
+/** What is wrong with a value for a column, in words that never repeat the value; undefined when nothing is. */
+function problemWith(column: PgColumn, value: unknown): string | undefined {
+  if (value === null) return column.notNull ? "may not be null" : undefined;
+  switch (column.columnType) {
+    case "PgUUID":
+      return typeof value === "string" && uuidPattern.test(value) ? undefined : "expected a lower-case UUID";
+    case "PgText":
+      if (noText(value)) return "expected text without NUL characters";
+      return column.enumValues && !column.enumValues.includes(value as string)
+        ? `expected one of ${column.enumValues.join(", ")}`
+        : undefined;
+    case "PgTimestamp":
+      return typeof value === "string" && timestampPattern.test(value) && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : "expected an ISO 8601 timestamp";
+    case "PgBigInt53": {
+      const least = column.primary ? 1 : 0;
+      return Number.isSafeInteger(value) && (value as number) >= least && (value as number) <= maxImportedId
+        ? undefined
+        : `expected a whole number from ${least} to 2^48`;
+    }
+    case "PgBoolean":
+      return typeof value === "boolean" ? undefined : "expected true or false";
+    case "PgJsonb":
+      // Postgres's jsonb cannot hold \u0000 either.
+      return typeof value === "object" && !Array.isArray(value) && !JSON.stringify(value).includes("\\u0000")
+        ? undefined
+        : "expected a JSON object without NUL characters";
+    case "PgArray":
+      return Array.isArray(value) && !value.some(noText) ? undefined : "expected a list of texts without NUL characters";
+    default:
+      return "cannot be imported";
+  }
+}
+
+/** Checks a row against its table's columns and turns timestamps into dates; throws at the first problem. */
+function reviveRow(name: ArchivedTable, line: number, row: Row): Row {
+  const columns = storedColumns(archivedTables[name]);
+  for (const key of Object.keys(row)) {
+    // A key is the file's text too: named only when it looks like a column, never echoed as it is.
+    if (!Object.hasOwn(columns, key)) throw problemAt(line, name, /^\w{1,64}$/.test(key) ? `unknown column '${key}'` : "an unknown column");
+  }
+  const revived: Row = {};
+  for (const [key, column] of Object.entries(columns)) {
+    if (!Object.hasOwn(row, key)) {
+      // Ids are always given: rows point at each other by them.
+      if (column.notNull && (!column.hasDefault || column.primary)) throw problemAt(line, `${name}.${key}`, "missing");
+      continue;
+    }
+    const problem = problemWith(column, row[key]);
+    if (problem) throw problemAt(line, `${name}.${key}`, problem);
+    revived[key] = column.columnType === "PgTimestamp" && row[key] !== null ? new Date(row[key] as string) : row[key];
   }
   return revived;
 }
 
-/**
- * Loads an archive into this database in one transaction: all of it or, on any problem, nothing.
- * Ids are kept exactly, so post numbers agents quoted stay valid; a clash with existing rows is refused.
- */
-export async function importTeam(db: Db, lines: string[]): Promise<{ team: string; rows: Record<string, number> }> {
-  const [header, ...body] = lines.filter((line) => line.trim() !== "");
-  let meta: { format?: string; team?: string };
-  try {
-    meta = JSON.parse(header ?? "{}");
-  } catch {
-    throw invalid("The archive's first line is not JSON.");
-  }
-  if (meta.format !== archiveFormat) throw invalid(`Not a Botboard team archive (expected format ${archiveFormat}).`);
-  const batches = new Map<ArchivedTable, Record<string, unknown>[]>();
-  for (const [index, line] of body.entries()) {
-    let entry: { table?: string; row?: Record<string, unknown> };
+/** Reads the archive's lines into rows per table; only the format of each line and value is checked here. */
+function parseArchive(lines: string[]): { header: { format?: unknown; team?: unknown }; batches: Map<ArchivedTable, Line[]> } {
+  const numbered = lines.map((text, index) => ({ text, line: index + 1 })).filter(({ text }) => text.trim() !== "");
+  const [first, ...body] = numbered;
+  const read = ({ text, line }: { text: string; line: number }) => {
     try {
-      entry = JSON.parse(line);
+      return JSON.parse(text) as unknown;
     } catch {
-      throw invalid(`Line ${index + 2} of the archive is not JSON.`);
+      throw invalid(`Line ${line} of the archive is not JSON. Nothing was imported.`);
     }
-    if (!entry.table || !(entry.table in archivedTables) || typeof entry.row !== "object" || entry.row === null) {
-      throw invalid(`Line ${index + 2} of the archive is not a row of a known table.`);
+  };
+  const header = first ? read(first) : {};
+  if (typeof header !== "object" || header === null || (header as { format?: unknown }).format !== archiveFormat) {
+    throw invalid(`Not a Botboard team archive (expected format ${archiveFormat} on its first line).`);
+  }
+  const entries = body.map((numberedLine) => ({
+    line: numberedLine.line,
+    entry: read(numberedLine) as { table?: unknown; row?: unknown },
+  }));
+  const batches = new Map<ArchivedTable, Line[]>();
+  for (const { line, entry } of entries) {
+    const { table, row } = entry ?? {};
+    if (
+      typeof table !== "string" ||
+      !Object.hasOwn(archivedTables, table) ||
+      typeof row !== "object" ||
+      row === null ||
+      Array.isArray(row)
+    ) {
+      throw invalid(`Line ${line} of the archive is not a row of a known table. Nothing was imported.`);
     }
-    const name = entry.table as ArchivedTable;
+    const name = table as ArchivedTable;
     const list = batches.get(name) ?? [];
-    list.push(reviveRow(archivedTables[name], entry.row));
+    list.push({ line, row: reviveRow(name, line, row as Row) });
     batches.set(name, list);
   }
-  const teamRows = batches.get("teams") ?? [];
-  if (teamRows.length !== 1) throw invalid("The archive must hold exactly one team.");
-  return db.transaction(async (tx) => {
-    const teamId = teamRows[0]!.id as string;
+  return { header: header as { team?: unknown }, batches };
+}
+
+/**
+ * Checks that the archive is one team, whole: every row carries the team's id, every id is given
+ * once, and every reference (agent, engineer, token, parent and thread, read position) names a row
+ * of this archive, never one already in the database. Returns the team row.
+ */
+function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Line[]>): Row {
+  const rows = (name: ArchivedTable) => batches.get(name) ?? [];
+  const [teamLine, extraTeam] = rows("teams");
+  if (!teamLine || extraTeam) throw invalid("The archive must hold exactly one team. Nothing was imported.");
+  const team = teamLine.row;
+  if (!slugPattern.test(team.slug as string)) throw problemAt(teamLine.line, "teams.slug", "expected 1-40 characters of a-z, 0-9 and '-'");
+  if (header.team !== team.slug) throw problemAt(teamLine.line, "teams.slug", "not the team the archive's first line names");
+
+  const idsOf = (name: ArchivedTable, key = (row: Row) => String(row.id)) => {
+    const lineOf = new Map<string, number>();
+    for (const { line, row } of rows(name)) {
+      if (name !== "teams" && row.teamId !== team.id)
+        throw problemAt(line, `${name}.teamId`, `not the archive's team (line ${teamLine.line})`);
+      const id = key(row);
+      const earlier = lineOf.get(id);
+      if (earlier !== undefined) throw problemAt(line, name, `the same row as line ${earlier}`);
+      lineOf.set(id, line);
+    }
+    return lineOf;
+  };
+  const userIds = idsOf("users");
+  const agentIds = idsOf("agents");
+  const tokenIds = idsOf("agent_tokens");
+  idsOf("journal_entries");
+  idsOf("audit_log");
+  idsOf("read_cursors", (row) => JSON.stringify([row.agentId, row.readerName ?? ""]));
+  idsOf("posts");
+
+  const inArchive = (ids: Map<string, number>, value: unknown) => value === null || value === undefined || ids.has(String(value));
+  const tokenAgents = new Map(rows("agent_tokens").map(({ row }) => [row.id, row.agentId]));
+  const refer = (line: number, field: string, ids: Map<string, number>, value: unknown, what: string) => {
+    if (!inArchive(ids, value)) throw problemAt(line, field, `does not name ${what} of this archive`);
+  };
+  for (const { line, row } of rows("agent_tokens")) refer(line, "agent_tokens.agentId", agentIds, row.agentId, "an agent");
+  for (const { line, row } of rows("agent_tokens"))
+    if (!isSecretHash(row.hash as string)) throw problemAt(line, "agent_tokens.hash", "expected a SHA-256 in hex");
+  for (const { line, row } of rows("agent_tokens")) {
+    if (!(row.scopes as string[]).every((scope) => allScopes.includes(scope as Scope)))
+      throw problemAt(line, "agent_tokens.scopes", `expected scopes among ${allScopes.join(", ")}`);
+  }
+  // Names are shown on pages and printed by the command line: none may hide characters or carry a terminal escape.
+  const names: [ArchivedTable, string][] = [
+    ["teams", "name"],
+    ["users", "username"],
+    ["users", "displayName"],
+    ["agents", "name"],
+    ["posts", "authorName"],
+    ["journal_entries", "authorName"],
+    ["read_cursors", "readerName"],
+  ];
+  for (const [name, field] of names) {
+    for (const { line, row } of rows(name)) {
+      if (typeof row[field] === "string" && hasHiddenCharacter(row[field]))
+        throw problemAt(line, `${name}.${field}`, "contains a control, invisible or direction character");
+    }
+  }
+  for (const { line, row } of rows("users")) {
+    if (!isCurrentPasswordHash(row.passwordHash as string))
+      throw problemAt(line, "users.passwordHash", "not a password hash this server makes");
+  }
+  /** A post or journal entry names the token that wrote it, which must be its own agent's. */
+  const referAuthor = (line: number, name: ArchivedTable, row: Row) => {
+    refer(line, `${name}.agentId`, agentIds, row.agentId, "an agent");
+    refer(line, `${name}.tokenId`, tokenIds, row.tokenId, "a token");
+    if (row.tokenId != null && tokenAgents.get(row.tokenId) !== row.agentId)
+      throw problemAt(line, `${name}.tokenId`, "a token of another agent");
+  };
+  // Posts come in id order, so a reply's parent and thread are on earlier lines.
+  const threadOf = new Map<string, number>();
+  for (const { line, row } of rows("posts")) {
+    referAuthor(line, "posts", row);
+    refer(line, "posts.userId", userIds, row.userId, "an engineer");
+    if (row.parentId == null) {
+      if (row.rootId != null) throw problemAt(line, "posts.rootId", "given for a post that starts a thread");
+    } else {
+      const thread = threadOf.get(String(row.parentId));
+      if (thread === undefined) throw problemAt(line, "posts.parentId", "does not name an earlier post of this archive");
+      if (row.rootId !== thread) throw problemAt(line, "posts.rootId", "not the thread of the post's parent");
+    }
+    threadOf.set(String(row.id), (row.rootId as number | null) ?? (row.id as number));
+  }
+  for (const { line, row } of rows("journal_entries")) referAuthor(line, "journal_entries", row);
+  for (const { line, row } of rows("read_cursors")) {
+    refer(line, "read_cursors.agentId", agentIds, row.agentId, "an agent");
+    if (row.lastPostId !== 0 && !threadOf.has(String(row.lastPostId)))
+      throw problemAt(line, "read_cursors.lastPostId", "does not name a post of this archive");
+  }
+  return team;
+}
+
+export type ImportedTeam = {
+  team: string;
+  withSecrets: boolean;
+  /** Rows written, per table. */
+  rows: Record<ArchivedTable, number>;
+  /** Without secrets: the engineers to invite again, and the tokens left out with the agents that held them. */
+  leftOut: { engineers: { username: string; role: string }[]; agentTokens: number; agents: string[] };
+};
+
+/**
+ * Without its secrets a team arrives without engineers' accounts (their password hashes) and agent
+ * tokens: the rows that pointed at them keep everything but that pointer.
+ */
+function withoutSecrets(batches: Map<ArchivedTable, Line[]>): ImportedTeam["leftOut"] {
+  const agentNames = new Map((batches.get("agents") ?? []).map(({ row }) => [row.id, String(row.name)]));
+  const tokens = batches.get("agent_tokens") ?? [];
+  const leftOut = {
+    engineers: (batches.get("users") ?? []).map(({ row }) => ({ username: String(row.username), role: String(row.role) })),
+    agentTokens: tokens.length,
+    agents: [...new Set(tokens.map(({ row }) => agentNames.get(row.agentId)!))],
+  };
+  batches.delete("users");
+  batches.delete("agent_tokens");
+  for (const { row } of batches.get("posts") ?? []) Object.assign(row, { userId: null, tokenId: null, idempotencyKey: null });
+  for (const { row } of batches.get("journal_entries") ?? []) row.tokenId = null;
+  return leftOut;
+}
+
+/** A database error while storing rows, said without the rows (the driver's message lists every value). */
+function storageError(name: ArchivedTable, error: unknown): unknown {
+  const cause = (error as { cause?: { code?: unknown } }).cause ?? error;
+  const code = String((cause as { code?: unknown }).code ?? "");
+  if (code === "23505")
+    return conflict(`Rows of ${name} in the archive clash with rows already here (an id or a name is taken). Nothing was imported.`);
+  // Data and integrity errors are the archive's; anything else (a lost connection) is not, and is passed on without the query.
+  if (code.startsWith("22") || code.startsWith("23"))
+    return invalid(`The archive's ${name} rows could not be stored (database error ${code}). Nothing was imported.`);
+  return cause;
+}
+
+/**
+ * Loads an archive into this database in one transaction: all of it or, on any problem, nothing.
+ * Ids are kept exactly, so post numbers agents quoted stay valid; a clash with existing rows is
+ * refused. Password hashes and token hashes are taken only `withSecrets`. The import is audited in
+ * the new team's log, and the tables' statistics are refreshed so plans do not wait for autovacuum.
+ */
+export async function importTeam(db: Db, lines: string[], options: { withSecrets: boolean }): Promise<ImportedTeam> {
+  const { header, batches } = parseArchive(lines);
+  const team = checkArchive(header, batches);
+  const leftOut = options.withSecrets ? { engineers: [], agentTokens: 0, agents: [] } : withoutSecrets(batches);
+  const teamId = team.id as string;
+  const counts = Object.fromEntries(
+    Object.keys(archivedTables).map((name) => [name, batches.get(name as ArchivedTable)?.length ?? 0]),
+  ) as Record<ArchivedTable, number>;
+  await db.transaction(async (tx) => {
     const [clash] = await tx
-      .select({ id: teams.id })
+      .select({ id: teams.id, slug: teams.slug })
       .from(teams)
-      .where(inArray(teams.id, [teamId]));
-    if (clash) throw conflict("This team is already in the database.");
-    const counts: Record<string, number> = {};
-    for (const name of Object.keys(archivedTables) as ArchivedTable[]) {
-      const rows = batches.get(name) ?? [];
-      counts[name] = rows.length;
+      .where(or(eq(teams.id, teamId), eq(teams.slug, team.slug as string)));
+    if (clash?.id === teamId) throw conflict("This team is already in the database.");
+    if (clash) throw conflict(`A team with the slug '${clash.slug}' already exists here. Nothing was imported.`);
+    for (const [name, table] of Object.entries(archivedTables) as [ArchivedTable, PgTable][]) {
+      const rows = (batches.get(name) ?? []).map(({ row }) => row);
       for (let start = 0; start < rows.length; start += 500) {
-        const chunk = rows.slice(start, start + 500);
         await tx
-          .insert(archivedTables[name] as PgTable)
+          .insert(table)
           .overridingSystemValue()
-          .values(chunk)
-          .catch((error: { cause?: { code?: string }; code?: string }) => {
-            const code = error.cause?.code ?? error.code;
-            if (code === "23505") throw conflict(`Rows of ${name} in the archive already exist here (an id or a name is taken).`);
-            throw error;
+          .values(rows.slice(start, start + 500))
+          .catch((error: unknown) => {
+            throw storageError(name, error);
           });
       }
     }
@@ -125,8 +350,20 @@ export async function importTeam(db: Db, lines: string[]): Promise<{ team: strin
         sql.raw(`select setval(pg_get_serial_sequence('${table}', 'id'), greatest((select coalesce(max(id), 0) from ${table}), 1))`),
       );
     }
-    return { team: String(teamRows[0]!.slug), rows: counts };
+    await recordAudit(tx, teamId, cli, "team.imported", String(team.slug), {
+      withSecrets: options.withSecrets,
+      rows: counts,
+      leftOut: { users: leftOut.engineers.length, agent_tokens: leftOut.agentTokens },
+    });
   });
+  await db.execute(
+    sql.raw(
+      `analyze ${Object.values(archivedTables)
+        .map((table) => getTableName(table))
+        .join(", ")}`,
+    ),
+  );
+  return { team: String(team.slug), withSecrets: options.withSecrets, rows: counts, leftOut };
 }
 
 /**
@@ -135,11 +372,7 @@ export async function importTeam(db: Db, lines: string[]): Promise<{ team: strin
  * engineers, read cursors and the audit log stay behind, so the copy starts with no one signed in and
  * every post unread. The benchmark's warm phase starts agents on such a copy of an earlier run's board.
  */
-export async function copyTeam(
-  db: Db,
-  sourceSlugOrId: string,
-  target: { name: string; slug: string },
-): Promise<{ team: string; rows: Record<string, number> }> {
+export async function copyTeam(db: Db, sourceSlugOrId: string, target: { name: string; slug: string }): Promise<ImportedTeam> {
   const lines = await exportTeam(db, sourceSlugOrId);
   const [offsets] = await db
     .select({
@@ -156,7 +389,7 @@ export async function copyTeam(
     return newIds.get(id)!;
   };
   const shift = (id: unknown, offset: number) => (typeof id === "number" ? id + offset : id);
-  const copied = [lines[0]!];
+  const copied = [JSON.stringify({ format: archiveFormat, team: target.slug, exportedAt: new Date().toISOString() })];
   for (const line of lines.slice(1)) {
     const { table, row } = JSON.parse(line) as { table: ArchivedTable; row: Record<string, unknown> };
     let copy: Record<string, unknown> | undefined;
@@ -180,5 +413,5 @@ export async function copyTeam(
     }
     if (copy) copied.push(JSON.stringify({ table, row: copy }));
   }
-  return importTeam(db, copied);
+  return importTeam(db, copied, { withSecrets: false });
 }

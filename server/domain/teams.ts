@@ -8,7 +8,7 @@ import { maxAgentInstructionsChars } from "./limits.ts";
 
 export type Team = typeof teams.$inferSelect;
 
-const slugPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
+export const slugPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const defaultAgentInstructions = [

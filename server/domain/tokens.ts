@@ -13,6 +13,11 @@ export function hashSecret(secret: string): string {
   return encodeHexLowerCase(sha256(new TextEncoder().encode(secret)));
 }
 
+/** What hashSecret returns: 64 lower-case hex digits. */
+export function isSecretHash(value: string): boolean {
+  return /^[0-9a-f]{64}$/.test(value);
+}
+
 export const agentTokenPrefix = "bb_";
 
 export function generateAgentToken(): string {

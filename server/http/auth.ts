@@ -8,6 +8,7 @@ import { setUpAccount, signIn } from "../domain/sign-in.ts";
 import { describeZodError, setRateLimitHeaders } from "./middleware/agent-requests.ts";
 import { invalid } from "../domain/errors.ts";
 import { passwordLimits } from "../domain/limits.ts";
+import { sameOriginPosts } from "./middleware/same-origin.ts";
 
 export const loginSchema = z.strictObject({
   username: z.string({ error: "username is required" }).max(200),
@@ -54,13 +55,20 @@ export function signInFrom(c: Context, db: Db, credentials: { username: string; 
   return signIn(db, { ...credentials, address: c.get("clientAddress") }, (allowance) => setRateLimitHeaders(c, allowance));
 }
 
+/** Sets up an account through the domain's sequence, with the same RateLimit headers as sign-in. */
+export function setUpFrom(c: Context, db: Db, input: { secret: string; username: string; displayName?: string; password: string }) {
+  return setUpAccount(db, { ...input, address: c.get("clientAddress") }, (allowance) => setRateLimitHeaders(c, allowance));
+}
+
 /** JSON sign-in for scripts and tests; the web pages call the same services with forms. */
 export function authRoutes(db: Db, config: Config) {
   const auth = new Hono();
+  // The same rule as the web's forms: another site's page cannot sign an engineer in or out.
+  auth.use("*", sameOriginPosts(config));
 
   auth.post("/setup", async (c) => {
     const input = await parseBody(c, setupSchema);
-    const { user, session } = await setUpAccount(db, { secret: input.token, ...input });
+    const { user, session } = await setUpFrom(c, db, { secret: input.token, ...input });
     setSessionCookie(c, config, session);
     return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } }, 201);
   });

@@ -28,7 +28,11 @@ export type World = {
     ownAgentName: string;
     /** A's engineer whose name B tries at sign-in. */
     knownUsername: string;
+    /** The ref of A's open invite, as A's admins see it in their list. */
+    inviteRef: string;
     tokenPrefix: string;
+    /** The one-time view of a token A's engineer created and has not opened yet. */
+    tokenViewId: string;
     mcpSessionId: string;
     /** A benchmark run of team A (its id is no secret; its model and prompt are). */
     benchRunId: string;
@@ -349,7 +353,14 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /admin": { requests: () => [{ method: "GET", path: "/admin", expect: engineerOnly(ok) }] },
   "POST /admin/agents": {
     requests: ({ a }) => [
-      { method: "POST", path: "/admin/agents", form: { name: a.sharedAgentName, scopes: "read" }, expect: engineerOnly([201]) },
+      { method: "POST", path: "/admin/agents", form: { name: a.sharedAgentName, scopes: "read" }, expect: engineerOnly([303]) },
+    ],
+  },
+  // A view is held for the session that made it: B's engineer cannot open one of A's, nor a made-up one.
+  "GET /admin/agents/created/:view": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/admin/agents/created/${a.tokenViewId}`, expect: engineerOnly([404]) },
+      { method: "GET", path: "/admin/agents/created/no-such-view", expect: engineerOnly([404]) },
     ],
   },
   "POST /admin/tokens/revoke": {
@@ -359,10 +370,34 @@ export const routeCases: Record<string, RouteCase> = {
     ],
   },
   "POST /admin/invites": {
-    requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([201]) }],
+    requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([303]) }],
+  },
+  "GET /admin/invites/created/:view": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/admin/invites/created/${a.tokenViewId}`, expect: engineerOnly([404]) },
+      { method: "GET", path: "/admin/invites/created/no-such-view", expect: engineerOnly([404]) },
+    ],
   },
   "POST /admin/instructions": {
     requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],
+  },
+  "GET /admin/engineers": { requests: () => [{ method: "GET", path: "/admin/engineers", expect: engineerOnly(ok) }] },
+  "POST /admin/engineers/:username/role": {
+    requests: ({ a }) => [
+      { method: "POST", path: `/admin/engineers/${a.knownUsername}/role`, form: { role: "member" }, expect: engineerOnly([404]) },
+    ],
+  },
+  "POST /admin/engineers/:username/disable": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/engineers/${a.knownUsername}/disable`, expect: engineerOnly([404]) }],
+  },
+  "POST /admin/engineers/:username/enable": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/engineers/${a.knownUsername}/enable`, expect: engineerOnly([404]) }],
+  },
+  "POST /admin/engineers/:username/delete": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/engineers/${a.knownUsername}/delete`, expect: engineerOnly([404]) }],
+  },
+  "POST /admin/invites/:ref/cancel": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/invites/${a.inviteRef}/cancel`, expect: engineerOnly([404]) }],
   },
   "POST /admin/posts/delete": {
     requests: ({ a }) =>

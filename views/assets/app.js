@@ -93,6 +93,11 @@ function startLiveUpdates() {
     events.addEventListener("ready", () => document.body.setAttribute("data-live-ready", "true"));
     // Sent after a long absence, when replaying every missed post would take longer than a reload.
     events.addEventListener("reload", () => window.location.reload());
+    // The session ended (signed out here or elsewhere, or the account disabled): stop, and sign in again.
+    events.addEventListener("signed-out", () => {
+      events.close();
+      window.location.assign("/login");
+    });
     // EventSource retries a dropped stream by itself, but gives up for good on an error answer (a 503
     // while the database is away): open a new one that asks for what was missed since.
     events.addEventListener("error", () => {

@@ -3,7 +3,7 @@ import type { AgentWithTokens } from "../../server/domain/agents.ts";
 import type { AuditEntry } from "../../server/domain/audit.ts";
 import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
 import { maxNameLength } from "../../server/domain/names.ts";
-import type { User } from "../../server/domain/users.ts";
+import type { Engineer } from "../../server/domain/engineers.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
@@ -54,7 +54,7 @@ export function CopyBlock(props: { id: string; text: string; label?: string }) {
 export function AdminPage(props: {
   page: PageContext;
   agents: AgentWithTokens[];
-  users: User[];
+  engineers: Engineer[];
   audit: AuditEntry[];
   instructions: string;
   notice?: AdminNotice;
@@ -96,7 +96,12 @@ export function AdminPage(props: {
           <ul class="token-list">
             {liveTokens.map(({ agent, token }) => (
               <li>
-                <form method="post" action="/admin/tokens/revoke" class="row">
+                <form
+                  method="post"
+                  action="/admin/tokens/revoke"
+                  class="row"
+                  data-confirm={`Revoke ${agent}'s token ${token.prefix}…? Its next request is refused.`}
+                >
                   <CsrfField page={page} />
                   <input type="hidden" name="target" value={token.prefix} />
                   <span>
@@ -125,15 +130,19 @@ export function AdminPage(props: {
           </form>
           <h3>Engineers</h3>
           <ul>
-            {props.users.map((user) => (
+            {props.engineers.map((engineer) => (
               <li>
-                {user.displayName}{" "}
+                {engineer.displayName}{" "}
                 <span class="muted">
-                  ({user.username}, {user.role})
+                  ({engineer.username}, {engineer.role}
+                  {engineer.status === "disabled" && ", disabled"})
                 </span>
               </li>
             ))}
           </ul>
+          <p>
+            <a href="/admin/engineers">Manage engineers and open invites</a>
+          </p>
         </section>
 
         <section class="panel" aria-labelledby="moderate">
@@ -201,7 +210,8 @@ export function AgentCreatedPage(props: { page: PageContext; agentName: string; 
       <h1>Agent {props.agentName} is ready</h1>
       <div class="notice" role="status">
         <p>
-          <strong>Copy the token now: it is shown only once.</strong> Botboard keeps only its hash.
+          <strong>Copy the token now: it is shown only once.</strong> Botboard keeps only its hash; reloading this page will not show it
+          again.
         </p>
         <CopyBlock id="new-token" text={props.token} label="The new token" />
       </div>

@@ -1,6 +1,19 @@
 import { raw } from "hono/html";
 import type { BenchRunSummary } from "../../server/domain/bench-runs.ts";
-import { describePassRate, describeRatio, usd } from "../bench-wording.ts";
+import {
+  completedPairsNote,
+  describeExploratory,
+  describeHardSet,
+  describeIntervals,
+  describeMultipleComparisons,
+  describeOrder,
+  describePassRate,
+  describeRatio,
+  powerHeader,
+  powerNote,
+  powerRow,
+  usd,
+} from "../bench-wording.ts";
 import type { BenchReport } from "../../server/domain/bench-report.ts";
 import { deltaChart, stripChart } from "../bench-charts.ts";
 import { Layout, type PageContext } from "../layout.tsx";
@@ -110,6 +123,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
         <p class="muted">No comparison: this run has no baseline trials, or no other variant.</p>
       ) : (
         <div class="table-wrap">
+          <p>{completedPairsNote}</p>
           <table>
             <thead>
               <tr>
@@ -131,17 +145,31 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
                 </tr>,
                 <tr>
                   <td>{variant.variant}</td>
-                  <td>hard</td>
+                  <td>hard (fixed in advance)</td>
                   <td>{describeRatio(variant.vsBaselineHard?.cost)}</td>
                   <td>{describeRatio(variant.vsBaselineHard?.turns)}</td>
                   <td>{describeRatio(variant.vsBaselineHard?.wallTime)}</td>
+                </tr>,
+                <tr>
+                  <td>{variant.variant}</td>
+                  <td>hard, exploratory (biased toward savings)</td>
+                  <td>{describeRatio(variant.vsBaselineExploratory?.cost)}</td>
+                  <td>{describeRatio(variant.vsBaselineExploratory?.turns)}</td>
+                  <td>{describeRatio(variant.vsBaselineExploratory?.wallTime)}</td>
+                </tr>,
+                <tr>
+                  <td>{variant.variant}</td>
+                  <td>all, every pair (timeouts and errors included)</td>
+                  <td>{describeRatio(variant.vsBaselineAllTrials?.cost)}</td>
+                  <td>{describeRatio(variant.vsBaselineAllTrials?.turns)}</td>
+                  <td>{describeRatio(variant.vsBaselineAllTrials?.wallTime)}</td>
                 </tr>,
               ])}
             </tbody>
           </table>
         </div>
       )}
-      <p class="muted">Hard tasks: {report.hardTasks.join(", ") || "none"}.</p>
+      <DesignNotes report={report} />
       <h2>Charts</h2>
       {/* The charts are SVG built from numbers, with every name escaped (bench/report-html.ts). */}
       <figure>{raw(stripChart(report, "costUsd", "Cost per trial"))}</figure>
@@ -155,5 +183,52 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
         </section>
       ))}
     </Layout>
+  );
+}
+
+/** How the run was designed and how to read its intervals, as in the markdown and HTML reports. */
+function DesignNotes(props: { report: BenchReport }) {
+  const { report } = props;
+  const notes = [
+    describeOrder(report),
+    describeHardSet(report),
+    describeExploratory(report),
+    describeIntervals(report),
+    describeMultipleComparisons(report),
+  ];
+  return (
+    <section>
+      <h2>Design and statistics</h2>
+      <ul>
+        {notes.map((note) => (
+          <li>{note}</li>
+        ))}
+      </ul>
+      {report.statistics.power.length > 0 ? (
+        <>
+          <p class="muted">{powerNote}</p>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  {powerHeader(report).map((cell) => (
+                    <th scope="col">{cell}</th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {report.statistics.power.map((row) => (
+                  <tr>
+                    {powerRow(row).map((cell) => (
+                      <td>{cell}</td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      ) : null}
+    </section>
   );
 }

@@ -34,6 +34,11 @@ export const agentTokens = pgTable(
     scopes: text("scopes").array().notNull(),
     /** A team token whose holders choose their display name per session. */
     pickName: boolean("pick_name").notNull().default(false),
+    /**
+     * A session name fixed when the token was made (the benchmark's tasks of one group): its holder
+     * signs `<agent>/<session name>` and keeps its own read position, and shares the agent's journal.
+     */
+    sessionName: text("session_name"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp("expires_at", { withTimezone: true }),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),

@@ -1,7 +1,7 @@
 import { bigint, doublePrecision, index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { teams } from "./teams.ts";
 
-/** Admin actions (tokens created and revoked, users invited, posts deleted), kept for the team to review. */
+/** Admin actions (tokens, engineers' accounts, invites, posts deleted) and sign-ins, kept for the team to review. */
 export const auditLog = pgTable(
   "audit_log",
   {
@@ -9,7 +9,7 @@ export const auditLog = pgTable(
     teamId: uuid("team_id")
       .notNull()
       .references(() => teams.id, { onDelete: "cascade" }),
-    actorKind: text("actor_kind", { enum: ["human", "agent", "cli"] }).notNull(),
+    actorKind: text("actor_kind", { enum: ["human", "agent", "cli", "visitor"] }).notNull(),
     actorName: text("actor_name").notNull(),
     action: text("action").notNull(),
     target: text("target").notNull(),

@@ -1,6 +1,12 @@
 import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { teams } from "./teams.ts";
 
+/**
+ * The tasks a run's hard rows compare, fixed before the run: those the suite marks hard
+ * (`metadata`), or those above the mean baseline cost in a separate calibration run.
+ */
+export type BenchHardSet = { source: "metadata" | "calibration"; fromRunId: string | null; tasks: string[] };
+
 /** What a run was asked to do, kept so `--resume` and the report need nothing but the run id. */
 export type BenchRunSettings = {
   suitePath: string;
@@ -14,6 +20,10 @@ export type BenchRunSettings = {
   prices: Record<string, { inputPerMTok: number; outputPerMTok: number; cacheReadPerMTok?: number; cacheWritePerMTok?: number }>;
   /** What each variant's agents were shown by Botboard, captured from the MCP endpoint by the first trial. */
   variantTexts?: Record<string, BenchVariantText>;
+  /** Seeds the trial order (absent for runs planned before the order was randomized). */
+  seed?: number;
+  /** Absent for runs planned before it was fixed in advance: the report falls back to the tasks marked hard. */
+  hardSet?: BenchHardSet;
 };
 
 /** The MCP server's instructions and tools (with descriptions) as an agent of one variant received them. */

@@ -24,6 +24,9 @@ export const users = pgTable(
       .notNull()
       .default("member"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Set while an admin has disabled the account: it cannot sign in, and had its sessions ended. */
+    disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    lastSignInAt: timestamp("last_sign_in_at", { withTimezone: true }),
   },
   (table) => [uniqueIndex("users_username_key").on(sql`lower(${table.username})`)],
 );
@@ -53,3 +56,22 @@ export const invites = pgTable("invites", {
   usedAt: timestamp("used_at", { withTimezone: true }),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * A secret waiting to be shown once to the session that made it (an agent token, a set-up link):
+ * sealed with a key derived from the session's cookie token, which the database never holds, and
+ * deleted when shown.
+ */
+export const oneTimeViews = pgTable(
+  "one_time_views",
+  {
+    id: text("id").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    sealed: text("sealed").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index("one_time_views_session_idx").on(table.sessionId)],
+);

@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { clientSetups } from "../../domain/agent-setup.ts";
 import { addAgentToken, agentActivity, listAgents, revokeAgentTokens } from "../../domain/agents.ts";
@@ -7,14 +7,24 @@ import { requireAdmin } from "../../domain/callers.ts";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { notFound } from "../../domain/errors.ts";
+import { holdForOneView, takeOneTimeView } from "../../domain/one-time-views.ts";
 import { deletePost } from "../../domain/posts.ts";
 import { listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { agentInstructionsOf, getTeam, setAgentInstructions } from "../../domain/teams.ts";
-import { createInvite, listUsers } from "../../domain/users.ts";
-import { setupLink } from "../../domain/users.ts";
+import {
+  cancelInvite,
+  deleteEngineer,
+  disableEngineer,
+  enableEngineer,
+  listEngineers,
+  listOpenInvites,
+  setEngineerRole,
+} from "../../domain/engineers.ts";
+import { createInvite, setupLink } from "../../domain/users.ts";
 import { AdminPage, AgentCreatedPage, type AdminNotice } from "../../../views/pages/admin.tsx";
 import { AgentPage, AgentsPage } from "../../../views/pages/agents.tsx";
+import { EngineersPage } from "../../../views/pages/engineers.tsx";
 import { pageOf, parseWith, reachableUrlOf, type WebEnv } from "./session.ts";
 
 const activityDays = 14;
@@ -28,6 +38,9 @@ const revokeSchema = z.object({ target: z.string({ error: "target is required" }
 const inviteSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
 const instructionsSchema = z.object({ instructions: z.string().default("") });
 const deleteSchema = z.object({ postId: postIdSchema });
+const newTokenViewSchema = z.object({ agentName: z.string(), token: z.string() });
+const newInviteViewSchema = inviteSchema.extend({ link: z.string(), expiresAt: z.string() });
+const roleSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
 
 /** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */
 export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
@@ -50,35 +63,46 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     return c.html(AgentPage({ page: pageOf(c), agent, activity, posts: recent.posts }));
   });
 
-  async function renderAdmin(c: Parameters<MiddlewareHandler<WebEnv>>[0], notice?: AdminNotice, status: 200 | 201 = 200) {
+  async function renderAdmin(c: Context<WebEnv>, notice?: AdminNotice) {
     const caller = c.get("caller");
     requireAdmin(caller);
-    const [agents, users, audit, team] = await Promise.all([
+    const [agents, engineers, audit, team] = await Promise.all([
       listAgents(db, caller.teamId),
-      listUsers(db, caller.teamId),
+      listEngineers(db, caller, caller.teamId),
       listAudit(db, caller.teamId, 50),
       getTeam(db, caller.teamId),
     ]);
-    return c.html(AdminPage({ page: pageOf(c), agents, users, audit, instructions: agentInstructionsOf(team), notice }), status);
+    return c.html(AdminPage({ page: pageOf(c), agents, engineers, audit, instructions: agentInstructionsOf(team), notice }));
   }
 
   routes.get("/admin", engineer, (c) => renderAdmin(c));
 
+  /** The secret a Post/Redirect/Get form held for this session, taken out once; `gone` explains a reload. */
+  async function takeHeldView<T extends z.ZodType>(c: Context<WebEnv>, schema: T, gone: string): Promise<z.infer<T>> {
+    requireAdmin(c.get("caller"));
+    c.header("Cache-Control", "no-store");
+    const held = schema.safeParse(await takeOneTimeView(db, c.get("sessionToken"), c.req.param("view")!.slice(0, 100)));
+    if (!held.success) throw notFound(gone);
+    return held.data;
+  }
+
+  // Post/Redirect/Get: the form's answer is a redirect, so a reload or Back cannot make another token.
   routes.post("/admin/agents", engineer, async (c) => {
     const caller = c.get("caller");
     const form = parseWith(newAgentSchema, await c.req.parseBody({ all: true }));
     const scopes = form.scopes === undefined ? [] : [form.scopes].flat();
     const created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
-    c.header("Cache-Control", "no-store");
-    return c.html(
-      AgentCreatedPage({
-        page: pageOf(c),
-        agentName: created.agent.name,
-        token: created.token,
-        setups: clientSetups(reachableUrlOf(c, config), created.token),
-      }),
-      201,
+    const viewId = await holdForOneView(db, c.get("sessionToken"), { agentName: created.agent.name, token: created.token });
+    return c.redirect(`/admin/agents/created/${viewId}`, 303);
+  });
+
+  routes.get("/admin/agents/created/:view", engineer, async (c) => {
+    const { agentName, token } = await takeHeldView(
+      c,
+      newTokenViewSchema,
+      "This token was shown once and is not kept. If it was not copied, revoke it on the admin page and create another.",
     );
+    return c.html(AgentCreatedPage({ page: pageOf(c), agentName, token, setups: clientSetups(reachableUrlOf(c, config), token) }));
   });
 
   routes.post("/admin/tokens/revoke", engineer, async (c) => {
@@ -88,16 +112,23 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     return renderAdmin(c, { kind: "revoked", prefixes: revoked });
   });
 
+  // The same for a set-up link: a reload or Back makes no other live invite.
   routes.post("/admin/invites", engineer, async (c) => {
     const caller = c.get("caller");
     const { role } = parseWith(inviteSchema, await c.req.parseBody());
     const invite = await createInvite(db, caller, { teamId: caller.teamId, role });
-    c.header("Cache-Control", "no-store");
-    return renderAdmin(
+    const link = setupLink(reachableUrlOf(c, config), invite.secret);
+    const viewId = await holdForOneView(db, c.get("sessionToken"), { link, role, expiresAt: invite.expiresAt.toISOString() });
+    return c.redirect(`/admin/invites/created/${viewId}`, 303);
+  });
+
+  routes.get("/admin/invites/created/:view", engineer, async (c) => {
+    const { link, role, expiresAt } = await takeHeldView(
       c,
-      { kind: "invited", link: setupLink(reachableUrlOf(c, config), invite.secret), role, expiresAt: invite.expiresAt },
-      201,
+      newInviteViewSchema,
+      "This set-up link was shown once and is not kept. If it was not copied, create another (the unused one expires within the hour).",
     );
+    return renderAdmin(c, { kind: "invited", link, role, expiresAt: new Date(expiresAt) });
   });
 
   routes.post("/admin/instructions", engineer, async (c) => {
@@ -111,6 +142,44 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const { postId } = parseWith(deleteSchema, await c.req.parseBody());
     await deletePost(db, c.get("caller"), postId);
     return renderAdmin(c, { kind: "deleted", postId });
+  });
+
+  routes.get("/admin/engineers", engineer, async (c) => {
+    const caller = c.get("caller");
+    const [engineers, invites] = await Promise.all([listEngineers(db, caller, caller.teamId), listOpenInvites(db, caller, caller.teamId)]);
+    return c.html(EngineersPage({ page: pageOf(c), engineers, invites }));
+  });
+
+  // Each change answers with a redirect to the list (Post/Redirect/Get): a reload repeats nothing.
+  routes.post("/admin/engineers/:username/role", engineer, async (c) => {
+    const caller = c.get("caller");
+    const { role } = parseWith(roleSchema, await c.req.parseBody());
+    await setEngineerRole(db, caller, caller.teamId, c.req.param("username"), role);
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/engineers/:username/disable", engineer, async (c) => {
+    const caller = c.get("caller");
+    await disableEngineer(db, caller, caller.teamId, c.req.param("username"));
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/engineers/:username/enable", engineer, async (c) => {
+    const caller = c.get("caller");
+    await enableEngineer(db, caller, caller.teamId, c.req.param("username"));
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/engineers/:username/delete", engineer, async (c) => {
+    const caller = c.get("caller");
+    await deleteEngineer(db, caller, caller.teamId, c.req.param("username"));
+    return c.redirect("/admin/engineers", 303);
+  });
+
+  routes.post("/admin/invites/:ref/cancel", engineer, async (c) => {
+    const caller = c.get("caller");
+    await cancelInvite(db, caller, caller.teamId, c.req.param("ref"));
+    return c.redirect("/admin/engineers", 303);
   });
 
   return routes;

@@ -4,10 +4,11 @@ import type { HumanCaller } from "../../domain/callers.ts";
 import type { Db } from "../../db/client.ts";
 import { comparePositions, feedPostsAfter, positionOfPost, type DeliveredPost } from "../../domain/delivery.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { PostEvent } from "../../domain/events.ts";
+import type { PostEvent, SessionsEndedEvent } from "../../domain/events.ts";
 import type { LiveFeed } from "../../domain/live-feed.ts";
 import { getPost, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
+import { isSessionOpen } from "../../domain/users.ts";
 import { PostCard } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
@@ -20,11 +21,13 @@ const catchUpMost = 1000;
  * in delivery order and each once (server/domain/delivery.ts). The event id is the post id; a reconnecting
  * browser sends the last one as Last-Event-ID, and a page passes the newest post it was rendered after
  * as ?after=, so the stream first sends what came since (by that post's place in delivery order) and
- * then follows the live feed.
+ * then follows the live feed. It lasts as long as its session: when the session ends (signed out, or
+ * the engineer disabled or deleted, on any process) it says "signed-out" and ends; the page goes to /login.
  */
 export function liveEvents(db: Db, live: LiveFeed) {
   return async function streamTeamEvents(c: Context<WebEnv>) {
     const caller = c.get("caller");
+    const sessionId = c.get("sessionId");
     // A filtered feed page (?author=, ?tag=, ?thread=) gets only the new posts it would show.
     const filters = asFeedFilters(parseWith(feedFiltersSchema, c.req.query()));
     const lastSeenText = c.req.header("last-event-id") || c.req.query("after");
@@ -35,13 +38,28 @@ export function liveEvents(db: Db, live: LiveFeed) {
       const queue: (DeliveredPost[] | PostEvent)[] = [];
       let wake: (() => void) | undefined;
       let closed = false;
+      let sessionEnded = false;
       const enqueue = (item: DeliveredPost[] | PostEvent) => {
         queue.push(item);
+        wake?.();
+      };
+      const endSession = () => {
+        sessionEnded = true;
         wake?.();
       };
       const subscription = await live.subscribe(caller.teamId, {
         onPosts: enqueue,
         onUpdated: enqueue,
+        onSessionsEnded(event: SessionsEndedEvent) {
+          if (event.userId === caller.userId && (event.sessionId === null || event.sessionId === sessionId)) endSession();
+        },
+        onResume() {
+          // An ending announced while the database was away was lost: ask the database instead.
+          isSessionOpen(db, sessionId).then(
+            (open) => open || endSession(),
+            () => {},
+          );
+        },
         onClose() {
           closed = true;
           wake?.();
@@ -51,6 +69,8 @@ export function liveEvents(db: Db, live: LiveFeed) {
         subscription.unsubscribe();
         wake?.();
       });
+      // The session was checked before the stream followed the announcements: one ended in between was missed.
+      if (!(await isSessionOpen(db, sessionId))) endSession();
       await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
       let position = subscription.from;
       if (resumeFrom) {
@@ -74,6 +94,10 @@ export function liveEvents(db: Db, live: LiveFeed) {
         }
       }
       while (!stream.aborted && !closed) {
+        if (sessionEnded) {
+          await stream.writeSSE({ event: "signed-out", data: "{}" });
+          break;
+        }
         const item = queue.shift();
         if (Array.isArray(item)) {
           for (const delivered of item) {

@@ -23,17 +23,8 @@ import { adminRoutes } from "./admin.ts";
 import { benchRoutes } from "./bench.ts";
 import { liveEvents } from "./events.ts";
 import { journalRoutes } from "./journal.ts";
-import {
-  asFeedFilters,
-  emptyAsMissing,
-  feedFiltersSchema,
-  isHtmx,
-  pageOf,
-  parseWith,
-  requireEngineer,
-  sameOriginPosts,
-  type WebEnv,
-} from "./session.ts";
+import { asFeedFilters, emptyAsMissing, feedFiltersSchema, isHtmx, pageOf, parseWith, requireEngineer, type WebEnv } from "./session.ts";
+import { sameOriginPosts } from "../middleware/same-origin.ts";
 import { signInRoutes } from "./sign-in.ts";
 
 const feedPageSize = 20;

@@ -2,7 +2,6 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { getCookie } from "hono/cookie";
-import { csrf } from "hono/csrf";
 import type { HumanCaller } from "../../domain/callers.ts";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
@@ -15,7 +14,8 @@ import { validateSession } from "../../domain/users.ts";
 import { setSessionCookie } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 
-export type WebEnv = { Variables: { caller: HumanCaller; csrfToken: string } };
+/** `sessionId`: the stored id of the session the request came in (its token's hash, never the token). */
+export type WebEnv = { Variables: { caller: HumanCaller; sessionId: string; csrfToken: string; sessionToken: string } };
 
 export const csrfHeaderName = "x-csrf-token";
 export const csrfFieldName = "_csrf";
@@ -27,12 +27,6 @@ export function csrfTokenFor(sessionToken: string): string {
 
 export function isHtmx(c: Context): boolean {
   return c.req.header("hx-request") === "true";
-}
-
-/** Refuses form posts whose Origin is neither this server's address nor its public URL. */
-export function sameOriginPosts(config: Config): MiddlewareHandler {
-  const publicOrigin = new URL(config.publicUrl).origin;
-  return csrf({ origin: (origin, c) => origin === new URL(c.req.url).origin || origin === publicOrigin });
 }
 
 /**
@@ -62,7 +56,9 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
       await checkCsrfToken(c, csrfToken);
     }
     c.set("caller", session.caller);
+    c.set("sessionId", session.sessionId);
     c.set("csrfToken", csrfToken);
+    c.set("sessionToken", token);
     await next();
   };
 }

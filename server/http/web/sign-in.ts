@@ -5,10 +5,10 @@ import type { Db } from "../../db/client.ts";
 import { httpStatusOf, type AppError } from "../../domain/errors.ts";
 import { appErrorOf } from "../../domain/failures.ts";
 import { passwordLimits } from "../../domain/limits.ts";
-import { setUpAccount } from "../../domain/sign-in.ts";
+import { safeNextPath } from "../../domain/sign-in.ts";
 import { findUsableInvite, invalidateSession } from "../../domain/users.ts";
 import { LoginPage, SetupPage } from "../../../views/pages/sign-in.tsx";
-import { clearSessionCookie, setSessionCookie, signInFrom } from "../auth.ts";
+import { clearSessionCookie, setSessionCookie, setUpFrom, signInFrom } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 import type { WebEnv } from "./session.ts";
 
@@ -17,15 +17,10 @@ function formText(form: Record<string, unknown>, name: string, max = 1024): stri
   return typeof value === "string" ? value.slice(0, max) : "";
 }
 
-/** Only same-site paths, so a crafted ?next= cannot send a freshly signed-in engineer elsewhere. */
-function safeNext(next: string): string {
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-}
-
 /** A refusal the form can show beside its fields; anything else goes on to the web's error page. */
 function formRefusal(caught: unknown): AppError {
   const error = appErrorOf(caught);
-  if (!error || !["rate_limited", "unauthorized", "conflict", "invalid"].includes(error.kind)) throw caught;
+  if (!error || !["rate_limited", "unavailable", "unauthorized", "forbidden", "conflict", "invalid"].includes(error.kind)) throw caught;
   return error;
 }
 
@@ -33,12 +28,12 @@ function formRefusal(caught: unknown): AppError {
 export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
   const routes = new Hono<WebEnv>();
 
-  routes.get("/login", (c) => c.html(LoginPage({ next: safeNext(c.req.query("next") ?? "/") })));
+  routes.get("/login", (c) => c.html(LoginPage({ next: safeNextPath(c.req.query("next")) })));
 
   routes.post("/login", async (c) => {
     const form = await c.req.parseBody();
     const username = formText(form, "username", 200);
-    const next = safeNext(formText(form, "next", 2000) || "/");
+    const next = safeNextPath(formText(form, "next", 2000));
     try {
       const { session } = await signInFrom(c, db, { username, password: formText(form, "password", passwordLimits.maxChars) });
       setSessionCookie(c, config, session);
@@ -65,11 +60,12 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
       password: formText(form, "password", passwordLimits.maxChars),
     };
     try {
-      const { session } = await setUpAccount(db, input);
+      const { session } = await setUpFrom(c, db, input);
       setSessionCookie(c, config, session);
       return c.redirect("/", 303);
     } catch (caught) {
       const error = formRefusal(caught);
+      if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
       const page = { token: input.secret, usable: true, username: input.username, displayName: input.displayName };
       return c.html(SetupPage({ ...page, error: error.message }), httpStatusOf[error.kind]);
     }

@@ -1,0 +1,1 @@
+ALTER TABLE "posts" ADD COLUMN "rank_search" "tsvector" GENERATED ALWAYS AS (to_tsvector('english', left(content, 4000))) STORED NOT NULL;

@@ -1,0 +1,255 @@
+import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashPassword } from "../server/domain/passwords.ts";
+import { findTeam } from "../server/domain/teams.ts";
+import { displayPrefixOf, generateAgentToken, hashSecret } from "../server/domain/tokens.ts";
+import { runBotboard } from "./support/cli.ts";
+import { databaseKinds, freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
+
+const header = (team: string) => ({ format: "botboard-team-archive/1", team });
+const at = "2026-11-01T00:00:00.000Z";
+
+/** Writes an archive, one JSON value a line, to a temporary file and returns its path. */
+function archiveFile(lines: unknown[]): string {
+  const path = join(tmpdir(), `botboard-untrusted-${randomUUID()}.jsonl`);
+  writeFileSync(path, `${lines.map((line) => JSON.stringify(line)).join("\n")}\n`);
+  return path;
+}
+
+const teamRow = (id: string, slug: string) => ({ table: "teams", row: { id, slug, name: `Team ${slug}`, createdAt: at } });
+const agentRow = (id: string, teamId: string, name: string) => ({ table: "agents", row: { id, teamId, name, createdAt: at } });
+const postRow = (id: number, teamId: string, fields: Record<string, unknown> = {}) => ({
+  table: "posts",
+  row: { id, teamId, authorKind: "human", authorName: "someone", content: `post ${id}`, tags: [], createdAt: at, ...fields },
+});
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  let victim: { id: string; token: string; agentId: string; postId: number };
+  let passwordHash: string;
+  const intruderId = randomUUID();
+  const plantedToken = generateAgentToken();
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    // On the embedded database the command asks the running server, over its admin socket.
+    env = kind === "postgres" ? { DATABASE_URL: server.config.databaseUrl! } : { BOTBOARD_DATA_DIR: server.config.dataDir };
+    const team = await server.team("victim");
+    const token = await server.agent(team, "victim-agent");
+    await server.engineer(team, "victim-admin");
+    const me = await (await server.as(token, "/api/v1/me")).json();
+    const post = await (
+      await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "victim's own" }) })
+    ).json();
+    victim = { id: team.id, token, agentId: me.agent.id, postId: post.id };
+    passwordHash = await hashPassword("correct horse battery");
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** The intruder's archive: a new team, then the given rows from line 3 on. */
+  const intruder = (...rows: unknown[]) => archiveFile([header("intruder"), teamRow(intruderId, "intruder"), ...rows]);
+  const userRow = (teamId: string, username = "planted-admin") => ({
+    table: "users",
+    row: { id: randomUUID(), teamId, username, displayName: "Planted", passwordHash, role: "admin", createdAt: at },
+  });
+  const tokenRow = (teamId: string, agentId: string) => ({
+    table: "agent_tokens",
+    row: {
+      id: randomUUID(),
+      agentId,
+      teamId,
+      hash: hashSecret(plantedToken),
+      prefix: displayPrefixOf(plantedToken),
+      scopes: ["read", "write"],
+      pickName: false,
+      createdAt: at,
+    },
+  });
+
+  it("rows that carry another team's id or point at its rows are refused, by line and field, and plant nothing", async () => {
+    const crafted: [string, string, unknown[]][] = [
+      ["an admin account in the victim's team", "users.teamId", [userRow(victim.id)]],
+      ["a token in the victim's team", "agent_tokens.teamId", [tokenRow(victim.id, victim.agentId)]],
+      ["a token of the victim's agent", "agent_tokens.agentId", [tokenRow(intruderId, victim.agentId)]],
+      [
+        "a human post in the victim's feed",
+        "posts.teamId",
+        [postRow(900_000, victim.id, { authorName: "victim-admin", content: "forged" })],
+      ],
+      [
+        "a reply in the victim's thread",
+        "posts.parentId",
+        [postRow(900_001, intruderId, { parentId: victim.postId, rootId: victim.postId })],
+      ],
+      [
+        "a post signed by the victim's agent",
+        "posts.agentId",
+        [postRow(900_002, intruderId, { authorKind: "agent", agentId: victim.agentId })],
+      ],
+      [
+        "a journal entry of the victim's agent",
+        "journal_entries.agentId",
+        [
+          {
+            table: "journal_entries",
+            row: { id: 900_000, teamId: intruderId, agentId: victim.agentId, authorName: "x", content: "x", createdAt: at },
+          },
+        ],
+      ],
+      [
+        "a read position of the victim's agent",
+        "read_cursors.agentId",
+        [{ table: "read_cursors", row: { agentId: victim.agentId, readerName: "", teamId: intruderId, lastPostId: 0, updatedAt: at } }],
+      ],
+    ];
+    for (const [what, field, rows] of crafted) {
+      const result = await runBotboard(["import", "--with-secrets", intruder(...rows)], env);
+      expect({ what, code: result.code, stdout: result.stdout }).toEqual({ what, code: 1, stdout: "" });
+      expect(result.stderr, what).toContain(`Line 3 of the archive, ${field}:`);
+    }
+    expect((await server.as(plantedToken, "/api/v1/me")).status).toBe(401);
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "planted-admin", password: "correct horse battery" }),
+    });
+    expect(login.status).toBe(401);
+    const feed = await (await server.as(victim.token, "/api/v1/posts?limit=100")).json();
+    expect(feed.posts.map((post: { id: number }) => post.id)).toEqual([victim.postId]);
+    expect((await runBotboard(["team", "list"], env)).stdout).not.toContain("intruder");
+  }, 120_000);
+
+  it("ids beyond 2^48 (or not positive whole numbers) are refused, so the shared id sequences stay far from 2^53", async () => {
+    const huge: [string, unknown][] = [
+      ["posts.id", postRow(2 ** 53 - 2, intruderId)],
+      ["posts.id", postRow(2 ** 48 + 1, intruderId)],
+      ["posts.id", postRow(0, intruderId)],
+      ["posts.id", postRow(-7, intruderId)],
+      ["posts.id", postRow(1.5, intruderId)],
+      ["posts.id", { table: "posts", row: { ...postRow(1, intruderId).row, id: "12" } }],
+      [
+        "audit_log.id",
+        {
+          table: "audit_log",
+          row: { id: 2 ** 53, teamId: intruderId, actorKind: "cli", actorName: "x", action: "x", target: "x", createdAt: at },
+        },
+      ],
+    ];
+    for (const [field, row] of huge) {
+      const result = await runBotboard(["import", intruder(row)], env);
+      expect({ field, code: result.code }).toEqual({ field, code: 1 });
+      expect(result.stderr).toContain(`Line 3 of the archive, ${field}: expected a whole number from 1 to 2^48`);
+    }
+    const next = await (
+      await server.as(victim.token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "after" }) })
+    ).json();
+    expect(next.id).toBeLessThan(1000);
+    expect((await server.as(victim.token, `/api/v1/posts/${next.id}`)).status).toBe(200);
+  }, 120_000);
+
+  it("a broken or clashing archive gets an error that names the line and field, never a stack or a row's values", async () => {
+    const agentId = randomUUID();
+    const secrets = [
+      userRow(intruderId, "intruder-admin"),
+      { table: "agents", row: { id: agentId, teamId: intruderId, name: "spy", createdAt: at } },
+      tokenRow(intruderId, agentId),
+    ];
+    const broken: [string, unknown[]][] = [
+      [
+        "Line 6 of the archive, posts.createdAt: expected an ISO 8601 timestamp",
+        [...secrets, postRow(5, intruderId, { createdAt: "yesterday" })],
+      ],
+      [
+        "Line 3 of the archive, users.id: expected a lower-case UUID",
+        [{ ...userRow(intruderId), row: { ...userRow(intruderId).row, id: "nope" } }, ...secrets.slice(1)],
+      ],
+      [
+        "Line 6 of the archive, posts.content: expected text without NUL characters",
+        [...secrets, postRow(5, intruderId, { content: "a\u0000b" })],
+      ],
+      ["Line 7 of the archive, posts: the same row as line 6", [...secrets, postRow(5, intruderId), postRow(5, intruderId)]],
+      [
+        "Line 4 of the archive, agents.name: contains a control, invisible or direction character",
+        [
+          userRow(intruderId, "intruder-admin"),
+          { table: "agents", row: { id: agentId, teamId: intruderId, name: "spy\u001b[2J", createdAt: at } },
+        ],
+      ],
+      ["Rows of users in the archive clash with rows already here", [userRow(intruderId, "victim-admin"), ...secrets.slice(1)]],
+      ["Rows of posts in the archive clash with rows already here", [...secrets, postRow(victim.postId, intruderId)]],
+    ];
+    for (const [message, rows] of broken) {
+      const result = await runBotboard(["import", "--with-secrets", intruder(...rows)], env);
+      expect({ message, code: result.code }).toEqual({ message, code: 1 });
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toContain(passwordHash.split("$").at(-1));
+      expect(result.stderr).not.toContain(hashSecret(plantedToken));
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+    }
+    expect((await runBotboard(["team", "list"], env)).stdout).not.toContain("intruder");
+  }, 120_000);
+});
+
+// Only Postgres plans from statistics that a bulk insert leaves missing.
+describe("a big import on Postgres", () => {
+  it("the feed answers as fast right after an import of 20,000 posts as after an explicit ANALYZE", async () => {
+    const target = await freshDatabase("postgres");
+    let server: TestServer | undefined;
+    try {
+      const teamId = randomUUID();
+      const agentId = randomUUID();
+      const body = "A finding about the build cache and the arm64 runners, with enough words to index. ".repeat(3);
+      const lines: unknown[] = [header("bulk"), teamRow(teamId, "bulk"), agentRow(agentId, teamId, "writer")];
+      for (let id = 1; id <= 20_000; id++) {
+        const createdAt = new Date(Date.parse(at) + id * 1000).toISOString();
+        lines.push({
+          table: "posts",
+          row: { id, teamId, authorKind: "agent", agentId, authorName: "writer", content: `${body} #${id}`, tags: ["build"], createdAt },
+        });
+      }
+      const imported = await runBotboard(["import", archiveFile(lines)], target.env);
+      expect(imported.stderr).toBe("");
+      expect(imported.code).toBe(0);
+
+      server = await startTestServer("postgres", { ...target.env, BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
+      // The import analyzed what it wrote: the planner has the posts' statistics before any autovacuum.
+      const [stats] = await server.database.db
+        .select({ columns: sql<number>`count(*)::int` })
+        .from(sql`pg_stats`)
+        .where(sql`tablename = 'posts'`);
+      expect(stats!.columns).toBeGreaterThan(0);
+      const token = await server.agent(await findTeam(server.database.db, "bulk"), "reader");
+      const feedLatencies = async () => {
+        const samples: number[] = [];
+        for (let request = 0; request < 60; request++) {
+          const started = performance.now();
+          const response = await server!.as(token, "/api/v1/posts?limit=20");
+          expect(response.status).toBe(200);
+          await response.json();
+          if (request >= 10) samples.push(performance.now() - started);
+        }
+        return samples;
+      };
+      const afterImport = await feedLatencies();
+      await server.database.db.execute(sql`analyze`);
+      const afterAnalyze = await feedLatencies();
+      const p50 = { afterImport: percentile(afterImport, 50), afterAnalyze: percentile(afterAnalyze, 50) };
+      expect(p50.afterImport).toBeLessThan(2 * p50.afterAnalyze);
+    } finally {
+      await server?.close();
+      await target.drop().catch(() => undefined);
+    }
+  }, 180_000);
+});
