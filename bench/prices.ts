@@ -38,9 +38,18 @@ export function loadPrices(file: string | undefined): PriceTable {
 
 export type TokenUsage = { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number };
 
+/** A model's row: its own, else the longest name it extends with a dated version (`claude-sonnet-4-5-20250929`). */
+function priceEntry(prices: PriceTable, model: string) {
+  if (prices[model]) return prices[model];
+  const base = Object.keys(prices)
+    .filter((name) => model.startsWith(`${name}-`))
+    .sort((a, b) => b.length - a.length)[0];
+  return base ? prices[base] : undefined;
+}
+
 /** The price of some usage, or undefined when the model is not in the table. */
 export function priceOf(prices: PriceTable, model: string | undefined, usage: TokenUsage): number | undefined {
-  const price = model ? prices[model] : undefined;
+  const price = model ? priceEntry(prices, model) : undefined;
   if (!price) return undefined;
   const perToken = (perMTok: number) => perMTok / 1_000_000;
   return (

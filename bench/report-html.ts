@@ -1,6 +1,9 @@
 import type { BenchReport } from "../server/domain/bench-report.ts";
 import { deltaChart, escapeHtml, stripChart } from "../views/bench-charts.ts";
+import type { VariantSummary } from "../server/domain/bench-report.ts";
 import {
+  completedPairsNote,
+  cutOffNote,
   describeExploratory,
   describeHardSet,
   describeIntervals,
@@ -8,9 +11,11 @@ import {
   describeOrder,
   describePassRate,
   describeRatio,
+  driverTurnsNote,
   powerHeader,
   powerNote,
   powerRow,
+  turnDefinition,
   usd,
 } from "../views/bench-wording.ts";
 
@@ -18,6 +23,7 @@ import {
 export function renderHtml(report: BenchReport): string {
   const { run } = report;
   const row = (cells: string[]) => `<tr>${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join("")}</tr>`;
+  const driverTurns = report.variants.some((v) => v.meanDriverTurns !== null);
   const variantRows = report.variants.map((v) =>
     row([
       v.variant,
@@ -28,7 +34,7 @@ export function renderHtml(report: BenchReport): string {
       `${v.meanWallSeconds.toFixed(1)} s`,
       `${v.postsWritten + v.journalWritten}`,
       `${v.reads}`,
-      `${v.errors}`,
+      ...accountingCells(v, driverTurns),
     ]),
   );
   const comparisonRows = report.variants
@@ -49,29 +55,66 @@ export function renderHtml(report: BenchReport): string {
         describeRatio(v.vsBaselineExploratory?.turns),
         describeRatio(v.vsBaselineExploratory?.wallTime),
       ]),
+      row([
+        v.variant,
+        "all, every pair",
+        describeRatio(v.vsBaselineAllTrials?.cost),
+        describeRatio(v.vsBaselineAllTrials?.turns),
+        describeRatio(v.vsBaselineAllTrials?.wallTime),
+      ]),
     ]);
-  const prompts = Object.entries(report.prompts).map(
-    ([variant, prompt]) => `<h3>${escapeHtml(variant)}</h3><pre>${escapeHtml(prompt)}</pre>`,
-  );
+
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`Benchmark ${run.id}`)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#111827}table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;background:#f3f4f6;padding:8px}</style>
 </head><body>
 <h1>${escapeHtml(`Benchmark run ${run.id}`)}</h1>
 <p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
+<p>${escapeHtml(`Spent ${usd(report.spend.trialsUsd + report.spend.interruptedUsd)} in all: ${usd(report.spend.trialsUsd)} by finished trials, ${usd(report.spend.interruptedUsd)} by attempts cut off by a stop.`)}</p>
 <h2>Per variant</h2>
-<table><thead><tr><th>variant</th><th>passed (Wilson 95% CI)</th><th>total cost</th><th>mean cost</th><th>mean turns</th><th>mean time</th><th>written</th><th>reads</th><th>errors</th></tr></thead><tbody>${variantRows.join("")}</tbody></table>
+<table><thead><tr><th>variant</th><th>passed (Wilson 95% CI)</th><th>total cost</th><th>mean cost</th><th>mean turns</th><th>mean time</th><th>written</th><th>reads</th>${accountingHeaders(driverTurns)}</tr></thead><tbody>${variantRows.join("")}</tbody></table>
+<p>${escapeHtml(`${turnDefinition}${driverTurns ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`)}</p>
 <h2>Against the baseline</h2>
+<p>${escapeHtml(completedPairsNote)}</p>
 <table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonRows.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>
 ${designSection(report)}
 <h2>Charts</h2>
 ${stripChart(report, "costUsd", "Cost per trial")}
 ${stripChart(report, "wallSeconds", "Wall time per trial")}
 ${deltaChart(report)}
-<h2>Prompts</h2>
-${prompts.join("\n")}
+${variantTextSection(report)}
 </body></html>
 `;
+}
+
+function accountingHeaders(driverTurns: boolean): string {
+  return [...(driverTurns ? ["mean turns (driver's own count)"] : []), "timeouts", "errors", "interrupted (attempts, spend)"]
+    .map((header) => `<th>${escapeHtml(header)}</th>`)
+    .join("");
+}
+
+/** The accounting cells, after the columns the table already had. */
+function accountingCells(v: VariantSummary, driverTurns: boolean): string[] {
+  return [
+    ...(driverTurns ? [v.meanDriverTurns?.toFixed(1) ?? "n/a"] : []),
+    `${v.timeouts}`,
+    `${v.errors}`,
+    `${v.interruptedAttempts}, ${usd(v.interruptedCostUsd)}`,
+  ];
+}
+
+/** The full text each variant's agents saw: the prompt, Botboard's MCP instructions and tools. */
+function variantTextSection(report: BenchReport): string {
+  const sections = Object.entries(report.prompts).map(([variant, prompt]) => {
+    const text = report.variantTexts[variant];
+    const mcp = text
+      ? `<p>Botboard MCP server instructions:</p><pre>${escapeHtml(text.instructions ?? "(none)")}</pre><p>Tools:</p><ul>${text.tools
+          .map((tool) => `<li><code>${escapeHtml(tool.name)}</code>: ${escapeHtml(tool.description)}</li>`)
+          .join("")}</ul>`
+      : `<p>${escapeHtml(variant === "baseline" ? "No Botboard MCP server." : "No trial of this variant has reached Botboard yet.")}</p>`;
+    return `<h3>${escapeHtml(variant)}</h3><p>Prompt:</p><pre>${escapeHtml(prompt)}</pre>${mcp}`;
+  });
+  return `<h2>What each variant saw</h2>\n${sections.join("\n")}`;
 }
 
 /** How the run was designed and how to read its intervals, as in the markdown report. */

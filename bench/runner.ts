@@ -8,6 +8,7 @@ import {
   claimBenchTrial,
   finishBenchTrial,
   getBenchRun,
+  recordBenchAttemptSpend,
   releaseBenchTrial,
   renewBenchLease,
   setBenchRunStatus,
@@ -48,7 +49,8 @@ export const workerName = () => `${hostname()}:${process.pid}:${randomBytes(3).t
 /**
  * Works through a run's queue with `concurrency` trials at a time. Several processes may do this
  * on one run (they share the queue in the database); each finished trial is also appended to the
- * run dir's trials.jsonl. Stops before --max-cost would be passed, or when the signal aborts.
+ * run dir's trials.jsonl. Stops before --max-cost would be passed (budgetDecision: trials in flight
+ * hold a reservation), or when the signal aborts.
  */
 export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions): Promise<ExecuteResult> {
   const suite = loadSuite(run.settings.suitePath);
@@ -63,34 +65,28 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   let stopReason: string | null = null;
   let ranHere = 0;
   let runningHere = 0;
+  const variantTextsKept = new Set(Object.keys(run.settings.variantTexts ?? {}));
   const report = async () => {
     const progress = await benchRunProgress(db, run.id);
     options.onEvent?.({ kind: "progress", ...progress });
     return progress;
   };
 
-  /** Budget check before a claim: what is spent, plus the trials in flight here and the next one at the mean cost so far. */
-  const overBudget = async () => {
-    const maxCost = run.settings.maxCostUsd;
-    if (maxCost === null) return false;
-    const progress = await benchRunProgress(db, run.id);
-    const expected = progress.meanCostUsd ?? 0;
-    return progress.costUsd + (runningHere + 1) * expected > maxCost || progress.costUsd >= maxCost;
-  };
-
   const worker = async () => {
     while (!options.signal.aborted && stopReason === null) {
-      if (await overBudget()) {
+      const claim = await claimBenchTrial(db, run.id, owner, leaseMs);
+      if (claim.budget === "stop") {
         stopReason = `budget: the next trial would pass --max-cost $${run.settings.maxCostUsd}`;
         break;
       }
-      const trial = await claimBenchTrial(db, run.id, owner, leaseMs);
+      const trial = claim.trial;
       if (!trial) {
         const progress = await benchRunProgress(db, run.id);
         if (progress.finished === progress.total) break;
-        // Trials wait on an earlier one of their group, or run in other workers: wait for them, unless
-        // none of ours runs and the rest belong to live workers elsewhere.
+        // Trials wait on an earlier one of their group, on the budget's reservations, or run in other
+        // workers: wait for them, unless none of ours runs and the rest belong to live workers elsewhere.
         if (
+          !claim.budget &&
           runningHere === 0 &&
           progress.finished + progress.running === progress.total &&
           !(await anyClaimableBenchTrial(db, run.id, owner))
@@ -103,12 +99,22 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
       runningHere++;
       options.onEvent?.({ kind: "started", trial });
       const renew = setInterval(() => void renewBenchLease(db, trial.id, owner, leaseMs), Math.min(60_000, leaseMs / 3));
+      // Written in order, one at a time, so a later figure is never overwritten by an earlier one.
+      let spendWritten = Promise.resolve();
+      const onSpend = (costUsd: number) => {
+        spendWritten = spendWritten.then(() => recordBenchAttemptSpend(db, trial.id, owner, costUsd)).catch(() => {});
+      };
       try {
         const end = task
-          ? await runTrial({ db, run, driver: options.driver, serverUrl: options.serverUrl, signal: options.signal }, task, trial)
+          ? await runTrial(
+              { db, run, driver: options.driver, serverUrl: options.serverUrl, signal: options.signal, variantTextsKept, onSpend },
+              task,
+              trial,
+            )
           : { kind: "finished" as const, outcome: missingTaskOutcome(trial) };
+        await spendWritten;
         if (end.kind === "interrupted") {
-          await releaseBenchTrial(db, trial.id, owner);
+          await releaseBenchTrial(db, trial.id, owner, end.costUsd);
           continue;
         }
         const finished = await finishBenchTrial(db, trial.id, owner, end.outcome);
@@ -148,6 +154,7 @@ function missingTaskOutcome(trial: BenchTrial) {
     costUsd: 0,
     costSource: "none" as const,
     turns: 0,
+    driverTurns: null,
     wallMs: 0,
     toolCalls: {},
     postsWritten: 0,

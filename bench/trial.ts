@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { sql } from "drizzle-orm";
 import { addAgentToken } from "../server/domain/agents.ts";
 import {
+  recordBenchVariantText,
   setBenchTrialTeam,
   type BenchRun,
   type BenchTrial,
@@ -19,6 +20,7 @@ import { benchTeam } from "./plan.ts";
 import { priceOf } from "./prices.ts";
 import type { BenchTask, TaskFile } from "./suites.ts";
 import { readToolNames } from "../mcp/server.ts";
+import { readVariantText } from "./variant-text.ts";
 import { promptFor, variantTools } from "./variants.ts";
 
 const testOutputLimit = 4000;
@@ -31,10 +33,32 @@ function copyFiles(files: TaskFile[], workspace: string): void {
   }
 }
 
-export type TrialContext = { db: Db; run: BenchRun; driver: Driver; serverUrl: string; signal: AbortSignal };
+export type TrialContext = {
+  db: Db;
+  run: BenchRun;
+  driver: Driver;
+  serverUrl: string;
+  signal: AbortSignal;
+  /** Variants whose MCP text the run has kept already (recordBenchVariantText). */
+  variantTextsKept: Set<string>;
+  /** What the agent has spent so far, each time it grows. */
+  onSpend?: (costUsd: number) => void;
+};
 
-/** What a trial left: its outcome, or `interrupted` when the run was stopped while the agent worked. */
-export type TrialEnd = { kind: "finished"; outcome: BenchTrialOutcome } | { kind: "interrupted" };
+/**
+ * What a trial left: its outcome, or `interrupted` when the run was stopped while the agent worked,
+ * with what the agent spent until then.
+ */
+export type TrialEnd = { kind: "finished"; outcome: BenchTrialOutcome } | { kind: "interrupted"; costUsd: number };
+
+type Cost = { costUsd: number; costSource: BenchTrialOutcome["costSource"] };
+
+/** The agent's own figure, else its tokens at the table's price (by the run's model, or the one the agent named). */
+function costOf(run: BenchRun, result: DriverResult): Cost {
+  if (result.costUsd !== null) return { costUsd: result.costUsd, costSource: "driver" };
+  const tablePrice = priceOf(run.settings.prices, run.model ?? result.reportedModel ?? undefined, result);
+  return tablePrice !== undefined ? { costUsd: tablePrice, costSource: "price-table" } : { costUsd: 0, costSource: "none" };
+}
 
 /** The board this trial's agent writes to: the group's, or for the isolated phase a new one. */
 async function teamFor(context: TrialContext, trial: BenchTrial): Promise<string> {
@@ -63,7 +87,6 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
   const { db, run, driver } = context;
   const variant = trial.variant as BenchVariant;
   const workspace = mkdtempSync(join(tmpdir(), `botboard-bench-${task.slug}-`));
-  const started = Date.now();
   try {
     copyFiles(task.starter, workspace);
     const tools = variantTools[variant];
@@ -83,7 +106,13 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
         : await addAgentToken(db, cli, { teamId, name: `agent-${task.slug}`.slice(0, 64) });
       tokenId = created.tokenRecord.id;
       mcp = { url: `${context.serverUrl}/mcp?tools=${tools}`, token: created.token };
+      if (!context.variantTextsKept.has(variant)) {
+        context.variantTextsKept.add(variant);
+        await recordBenchVariantText(db, run.id, variant, await readVariantText(mcp));
+      }
     }
+    // The agent's time only: setting up a board and a token (which the baseline does not need) is not counted.
+    const started = Date.now();
     let result: DriverResult;
     try {
       result = await driver.run({
@@ -94,31 +123,27 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
         model: run.model ?? undefined,
         timeoutMs: run.settings.timeoutMs,
         signal: context.signal,
+        onUsage: context.onSpend && ((usage) => context.onSpend!(costOf(run, usage).costUsd)),
       });
     } catch (error) {
-      if (context.signal.aborted) return { kind: "interrupted" };
+      if (context.signal.aborted) return { kind: "interrupted", costUsd: 0 };
       result = emptyResult({ error: `driver failed: ${(error as Error).message}` });
     }
-    if (context.signal.aborted) return { kind: "interrupted" };
+    if (result.interrupted || context.signal.aborted) return { kind: "interrupted", costUsd: costOf(run, result).costUsd };
     const wallMs = Date.now() - started;
 
     const tested = await runHiddenTests(task, workspace, context.signal);
-    if (tested.aborted) return { kind: "interrupted" };
+    if (tested.aborted) return { kind: "interrupted", costUsd: costOf(run, result).costUsd };
     const testOutput = tested.output;
 
     const written = tokenId ? await writtenBy(db, tokenId) : { posts: 0, journal: 0 };
-    const tablePrice = priceOf(run.settings.prices, run.model ?? undefined, result);
+    const { costUsd, costSource } = costOf(run, result);
     const anyTokens = result.inputTokens + result.outputTokens + result.cacheReadTokens + result.cacheWriteTokens > 0;
-    const [costUsd, costSource] =
-      result.costUsd !== null
-        ? [result.costUsd, "driver" as const]
-        : tablePrice !== undefined
-          ? [tablePrice, "price-table" as const]
-          : [0, "none" as const];
     const reads = Object.entries(result.toolCalls)
       .filter(([name]) => readToolNames.has(name))
       .reduce((sum, [, count]) => sum + count, 0);
-    const noPriceNote = anyTokens && costSource === "none" ? `no price for model ${run.model ?? "(none)"}; cost counted as 0` : null;
+    const noPriceNote =
+      anyTokens && costSource === "none" ? `no price for model ${run.model ?? result.reportedModel ?? "(none)"}; cost counted as 0` : null;
     return {
       kind: "finished",
       outcome: {
@@ -132,6 +157,7 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
         costUsd,
         costSource,
         turns: result.turns,
+        driverTurns: result.driverTurns,
         wallMs,
         toolCalls: result.toolCalls,
         postsWritten: written.posts,

@@ -107,7 +107,7 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
   it("a trial whose worker died is taken over once its lease expires", async () => {
     const db = server.database.db;
     const planned = await planTestRun(db, { driver: "oracle", suite: loadSuite("builtin", ["word-wrap", "run-length"]) });
-    const abandoned = await claimBenchTrial(db, planned.run.id, "worker-that-died", 1);
+    const { trial: abandoned } = await claimBenchTrial(db, planned.run.id, "worker-that-died", 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const result = await executeRun(db, planned.run, {
       driver: oracleDriver,

@@ -287,12 +287,16 @@ function trial(id: number, task: string, variant: string, costUsd: number, passe
     costUsd,
     costSource: "price-table",
     turns: costUsd * 10,
+    driverTurns: null,
     wallMs: costUsd * 1000,
     toolCalls: {},
     postsWritten: 0,
     journalWritten: 0,
     reads: 0,
     testOutput: "",
+    attemptCostUsd: 0,
+    interruptedCostUsd: 0,
+    interruptedAttempts: 0,
     startedAt: null,
     finishedAt: null,
     ...extra,
@@ -416,11 +420,11 @@ describe.each(databaseKinds)("bench run dirs and calibration runs on %s", (kind)
     const calibration = await planTestRun(db, { driver: "openai", model: "m", suite });
     const costs: Record<string, number> = { "run-length": 1, "word-wrap": 5, "money-split": 2, "interval-merge": 4 };
     for (
-      let claimed = await claimBenchTrial(db, calibration.run.id, "test", 60_000);
-      claimed;
-      claimed = await claimBenchTrial(db, calibration.run.id, "test", 60_000)
+      let { trial } = await claimBenchTrial(db, calibration.run.id, "test", 60_000);
+      trial;
+      { trial } = await claimBenchTrial(db, calibration.run.id, "test", 60_000)
     ) {
-      await finishBenchTrial(db, claimed.id, "test", { ...outcome, costUsd: costs[claimed.taskSlug]! });
+      await finishBenchTrial(db, trial.id, "test", { ...outcome, costUsd: costs[trial.taskSlug]! });
     }
     const planned = await planTestRun(db, {
       driver: "openai",
@@ -506,6 +510,7 @@ const outcome: BenchTrialOutcome = {
   costUsd: 0,
   costSource: "driver",
   turns: 1,
+  driverTurns: null,
   wallMs: 1,
   toolCalls: {},
   postsWritten: 0,

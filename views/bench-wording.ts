@@ -28,6 +28,18 @@ export function describePassRate(variant: VariantSummary): string {
     : `${variant.passed}/${variant.trials} = ${percent(passRate.estimate)} (95% CI ${percent(passRate.low)}–${percent(passRate.high)})`;
 }
 
+/** The one definition of a turn, stated in every report. */
+export const turnDefinition = "A turn is one model request (an answer from the model), counted the same way for every driver.";
+
+export const driverTurnsNote =
+  "The driver's own count, where it has one that counts something else (Claude Code's num_turns: tool calls + 1), is beside it.";
+
+export const cutOffNote =
+  "A timed-out trial's cost, tokens and turns are what it spent until it was stopped. Attempts cut off by a stop were run again: their spend is not in the trials' costs, but it is in the run's total and counts against --max-cost.";
+
+export const completedPairsNote =
+  "The headline rows pair trials that both completed (no timeout, no error): a cut-off trial's figures are a lower bound, not a result. The row on every pair stands beside them.";
+
 /*
  * The design and statistics notes: the same sentences in the markdown, the HTML report and /bench.
  */

@@ -1,12 +1,27 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { addUsage, countCall, DriverUnavailable, emptyResult, settleProcess, type Driver } from "./driver.ts";
+import {
+  addUsage,
+  countCall,
+  DriverUnavailable,
+  emptyResult,
+  settleProcess,
+  type Driver,
+  type DriverResult,
+  type ReportedUsage,
+} from "./driver.ts";
 import { findExecutable, runProcess } from "./process.ts";
 
 /**
  * Claude Code in print mode: `claude -p` with stream-json output, Botboard as its only MCP server,
- * tools pre-approved so it never waits for a prompt. Cost, turns and usage come from its result event.
+ * tools pre-approved so it never waits for a prompt. Each trial gets a fresh config dir holding only the
+ * user's credentials, so no user settings, CLAUDE.md, skills or plugins reach the agent.
+ *
+ * Usage is counted per model request from the stream (one assistant message id per request), so a run
+ * cut off by its timeout or a stop keeps what it spent; when the run ends with its result event, that
+ * event's cost and usage (which also cover requests the stream does not show) are taken instead.
+ * A turn is a model request; Claude Code's own num_turns is kept as the driver's figure.
  */
 
 const builtinTools = ["Bash", "Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS", "TodoWrite"];
@@ -16,7 +31,12 @@ type StreamEvent = {
   type: string;
   subtype?: string;
   is_error?: boolean;
-  message?: { content?: ContentBlock[] };
+  message?: {
+    id?: string;
+    model?: string;
+    content?: ContentBlock[];
+    usage?: { input_tokens?: number; output_tokens?: number; cache_read_input_tokens?: number; cache_creation_input_tokens?: number };
+  };
   total_cost_usd?: number;
   num_turns?: number;
   usage?: { input_tokens?: number; output_tokens?: number; cache_read_input_tokens?: number; cache_creation_input_tokens?: number };
@@ -24,15 +44,38 @@ type StreamEvent = {
 };
 
 const claudeBinary = () => findExecutable("CLAUDE_BIN", "claude");
+const userCredentials = () => join(process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"), ".credentials.json");
 
 function hasCredentials(): boolean {
   return Boolean(
     process.env.ANTHROPIC_API_KEY ||
       process.env.CLAUDE_CODE_OAUTH_TOKEN ||
       process.env.ANTHROPIC_AUTH_TOKEN ||
-      existsSync(join(process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"), ".credentials.json")),
+      existsSync(userCredentials()),
   );
 }
+
+/** A config dir of its own for one trial: the user's login, and nothing else of theirs. */
+function isolatedConfigDir(root: string): string {
+  const configDir = join(root, "config");
+  mkdirSync(configDir);
+  if (existsSync(userCredentials())) copyFileSync(userCredentials(), join(configDir, ".credentials.json"));
+  return configDir;
+}
+
+/** The usage of the model requests the stream has shown, in the benchmark's terms. */
+function streamedUsage(requests: Map<string, ReportedUsage>): DriverResult {
+  const sum = emptyResult({ turns: requests.size });
+  for (const usage of requests.values()) addUsage(sum, usage, false);
+  return sum;
+}
+
+const usageOf = (usage: NonNullable<StreamEvent["usage"]>): ReportedUsage => ({
+  input: usage.input_tokens,
+  output: usage.output_tokens,
+  cacheRead: usage.cache_read_input_tokens,
+  cacheWrite: usage.cache_creation_input_tokens,
+});
 
 export const claudeCodeDriver: Driver = {
   name: "claude-code",
@@ -43,10 +86,11 @@ export const claudeCodeDriver: Driver = {
       );
     if (!hasCredentials()) throw new DriverUnavailable("The claude-code driver needs ANTHROPIC_API_KEY (or a `claude` login).");
   },
-  async run({ workspace, prompt, mcp, model, timeoutMs, signal }) {
-    const configDir = mkdtempSync(join(tmpdir(), "botboard-bench-claude-"));
+  async run({ workspace, prompt, mcp, model, timeoutMs, signal, onUsage }) {
+    const trialDir = mkdtempSync(join(tmpdir(), "botboard-bench-claude-"));
     try {
-      const mcpConfig = join(configDir, "mcp.json");
+      const configDir = isolatedConfigDir(trialDir);
+      const mcpConfig = join(trialDir, "mcp.json");
       const servers = mcp ? { botboard: { type: "http", url: mcp.url, headers: { Authorization: `Bearer ${mcp.token}` } } } : {};
       writeFileSync(mcpConfig, JSON.stringify({ mcpServers: servers }));
       const allowed = [...builtinTools, ...(mcp ? ["mcp__botboard"] : [])];
@@ -67,10 +111,18 @@ export const claudeCodeDriver: Driver = {
       ];
       const result = emptyResult();
       let final: StreamEvent | undefined;
+      // One entry per model request; its events repeat the message's usage, so the last one counts.
+      const requests = new Map<string, ReportedUsage>();
       const outcome = await runProcess(claudeBinary()!, args, {
         cwd: workspace,
         // Tool search would hide MCP tools behind a search step: offer them as they are.
-        env: { ...process.env, ENABLE_TOOL_SEARCH: "false", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+        env: {
+          ...process.env,
+          CLAUDE_CONFIG_DIR: configDir,
+          ENABLE_TOOL_SEARCH: "false",
+          DISABLE_AUTOUPDATER: "1",
+          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+        },
         timeoutMs,
         signal,
         onLine(line) {
@@ -81,34 +133,31 @@ export const claudeCodeDriver: Driver = {
             return;
           }
           if (event.type === "assistant") {
+            const message = event.message;
+            if (message?.id && message.usage) {
+              requests.set(message.id, usageOf(message.usage));
+              onUsage?.(streamedUsage(requests));
+            }
+            if (message?.model) result.reportedModel = message.model;
             for (const block of event.message?.content ?? [])
               if (block.type === "tool_use" && block.name) countCall(result.toolCalls, block.name);
           }
           if (event.type === "result") final = event;
         },
       });
+      result.turns = requests.size;
       if (final) {
         result.costUsd = final.total_cost_usd ?? null;
-        result.turns = final.num_turns ?? 0;
-        const usage = final.usage ?? {};
-        addUsage(
-          result,
-          {
-            input: usage.input_tokens,
-            output: usage.output_tokens,
-            cacheRead: usage.cache_read_input_tokens,
-            cacheWrite: usage.cache_creation_input_tokens,
-          },
-          false,
-        );
-      }
+        result.driverTurns = final.num_turns ?? null;
+        addUsage(result, usageOf(final.usage ?? {}), false);
+      } else for (const usage of requests.values()) addUsage(result, usage, false);
       const error = final?.is_error
         ? `claude ended with ${final.subtype ?? "an error"}: ${String(final.result ?? "").slice(0, 300)}`
         : null;
       // Without a result event the run failed, whatever the exit code says.
       return settleProcess(result, outcome, "claude", { error, failed: !final });
     } finally {
-      rmSync(configDir, { recursive: true, force: true });
+      rmSync(trialDir, { recursive: true, force: true });
     }
   },
 };

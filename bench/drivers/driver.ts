@@ -13,6 +13,8 @@ export type DriverRun = {
   timeoutMs: number;
   /** Aborted when the run stops (Ctrl-C); the driver ends its agent and returns. */
   signal: AbortSignal;
+  /** Called with the usage so far each time a model request adds to it, so a dead worker's spend is kept. */
+  onUsage?: (usage: DriverResult) => void;
 };
 
 export type DriverResult = {
@@ -22,10 +24,17 @@ export type DriverResult = {
   cacheWriteTokens: number;
   /** The agent's own cost figure when it reports one; otherwise the runner prices the tokens. */
   costUsd: number | null;
+  /** Model requests answered: the benchmark's one definition of a turn, counted the same way by every driver. */
   turns: number;
+  /** The agent's own turn figure where it counts something else (Claude Code's num_turns). */
+  driverTurns: number | null;
+  /** The model the agent says answered, for pricing when the run named none. */
+  reportedModel: string | null;
   /** Tool calls by name; Botboard's tools under their own names, without any client prefix. */
   toolCalls: Record<string, number>;
   timedOut: boolean;
+  /** The run was stopped (Ctrl-C) while the agent worked: the usage is what it spent until then. */
+  interrupted: boolean;
   error: string | null;
 };
 
@@ -47,8 +56,11 @@ export function emptyResult(overrides: Partial<DriverResult> = {}): DriverResult
     cacheWriteTokens: 0,
     costUsd: null,
     turns: 0,
+    driverTurns: null,
+    reportedModel: null,
     toolCalls: {},
     timedOut: false,
+    interrupted: false,
     error: null,
     ...overrides,
   };
@@ -70,8 +82,8 @@ export function addUsage(result: DriverResult, usage: ReportedUsage, inputInclud
 }
 
 /**
- * Ends a result from the agent's process: a stopped run throws, a timeout is flagged, and the error is
- * what the agent reported, else a failed exit with the end of its stderr.
+ * Ends a result from the agent's process: a stop or a timeout is flagged (the usage counted so far is
+ * kept either way), and the error is what the agent reported, else a failed exit with the end of its stderr.
  */
 export function settleProcess(
   result: DriverResult,
@@ -79,10 +91,11 @@ export function settleProcess(
   agent: string,
   reported: { error: string | null; failed: boolean },
 ): DriverResult {
-  if (outcome.aborted) throw new Error("stopped");
+  result.interrupted = outcome.aborted;
   result.timedOut = outcome.timedOut;
   if (reported.error) result.error = reported.error;
-  else if (reported.failed && !outcome.timedOut) result.error = `${agent} exited with ${outcome.exitCode}: ${outcome.stderr.slice(-500)}`;
+  else if (reported.failed && !outcome.timedOut && !outcome.aborted)
+    result.error = `${agent} exited with ${outcome.exitCode}: ${outcome.stderr.slice(-500)}`;
   return result;
 }
 

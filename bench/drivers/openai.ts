@@ -64,7 +64,7 @@ export const openaiDriver: Driver = {
       throw new DriverUnavailable("The openai driver needs OPENAI_API_KEY (and OPENAI_BASE_URL for an endpoint other than OpenAI's).");
     if (!model) throw new DriverUnavailable("The openai driver needs --model (the model name the endpoint expects).");
   },
-  async run({ workspace, prompt, mcp, model, timeoutMs, signal }) {
+  async run({ workspace, prompt, mcp, model, timeoutMs, signal, onUsage }) {
     const { baseUrl, apiKey } = settings();
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
     const result: DriverResult = emptyResult();
@@ -94,6 +94,7 @@ export const openaiDriver: Driver = {
           { input: usage?.prompt_tokens, output: usage?.completion_tokens, cacheRead: usage?.prompt_tokens_details?.cached_tokens },
           true,
         );
+        onUsage?.(result);
         const message = completion.choices?.[0]?.message;
         if (!message) {
           result.error = "the model endpoint returned no message";
@@ -130,8 +131,9 @@ export const openaiDriver: Driver = {
       result.error = `stopped after ${maxTurns} turns`;
       return result;
     } catch (error) {
-      if (signal.aborted) throw error;
-      if (deadline.aborted) result.timedOut = true;
+      // A stop or a timeout keeps the usage of every answer received until then.
+      if (signal.aborted) result.interrupted = true;
+      else if (deadline.aborted) result.timedOut = true;
       else result.error = (error as Error).message;
       return result;
     } finally {

@@ -1,5 +1,5 @@
+import type { BenchHardSet, BenchVariantText } from "../db/schema/index.ts";
 import type { BenchRun, BenchTrial } from "./bench-runs.ts";
-import type { BenchHardSet } from "../db/schema/index.ts";
 import {
   aboveMeanCost,
   mean,
@@ -41,10 +41,20 @@ export type VariantSummary = {
   journalWritten: number;
   reads: number;
   toolCalls: Record<string, number>;
+  /** Trials whose agent ran out of time; their spend until then is in the costs. */
+  timeouts: number;
   errors: number;
+  /** Attempts cut off by a stop and run again later, and what they spent (not in the trials' costs). */
+  interruptedAttempts: number;
+  interruptedCostUsd: number;
+  /** The driver's own turn figure, where it reports one (Claude Code's num_turns); turns are model requests. */
+  meanDriverTurns: number | null;
+  /** Paired with the baseline on trials that completed on both sides (no timeout, no error): the headline. */
   vsBaseline?: VariantComparison;
   /** On the hard tasks fixed before the run (`hardSet`). */
   vsBaselineHard?: VariantComparison;
+  /** The same comparison on every pair, timeouts and errors included, shown beside the headline. */
+  vsBaselineAllTrials?: VariantComparison;
   /** On the tasks above this run's own mean baseline cost: biased toward savings, exploratory only. */
   vsBaselineExploratory?: VariantComparison;
 };
@@ -79,6 +89,8 @@ export type BenchReport = {
     createdAt: string;
   };
   trials: { total: number; finished: number };
+  /** Everything the run spent: its finished trials, and attempts cut off by a stop (run again later). */
+  spend: { trialsUsd: number; interruptedUsd: number };
   /** The hard rows' tasks, fixed before the run (`hardSet.source` says how). */
   hardTasks: string[];
   hardSet: BenchHardSet;
@@ -88,6 +100,8 @@ export type BenchReport = {
   variants: VariantSummary[];
   taskDeltas: TaskDelta[];
   prompts: Record<string, string>;
+  /** What Botboard's MCP server showed each variant's agents (instructions, tools and their descriptions). */
+  variantTexts: Record<string, BenchVariantText>;
   /** Per finished trial, for distributions: variant, cost and wall time. */
   points: { variant: string; task: string; costUsd: number; wallSeconds: number; passed: boolean }[];
 };
@@ -121,6 +135,22 @@ function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>
   };
 }
 
+/** A trial whose figures are whole: the agent ended by itself, in time and without an error. */
+const completed = (trial: BenchTrial) => !trial.timedOut && !trial.error;
+
+/** The accounting columns of a variant: timeouts, errors, interrupted spend and the driver's own turns. */
+function accountingOf(trials: BenchTrial[], allTrials: BenchTrial[], variant: string) {
+  const ofVariant = allTrials.filter((trial) => trial.variant === variant);
+  const driverTurns = trials.flatMap((trial) => (trial.driverTurns === null ? [] : [trial.driverTurns]));
+  return {
+    timeouts: trials.filter((trial) => trial.timedOut).length,
+    errors: trials.filter((trial) => trial.error).length,
+    interruptedAttempts: sum(ofVariant.map((trial) => trial.interruptedAttempts ?? 0)),
+    interruptedCostUsd: sum(ofVariant.map((trial) => trial.interruptedCostUsd ?? 0)),
+    meanDriverTurns: driverTurns.length === 0 ? null : mean(driverTurns),
+  };
+}
+
 /** The hard tasks fixed at planning; runs planned before that fall back to the tasks marked hard. */
 function plannedHardSet(run: BenchRun, trials: BenchTrial[]): BenchHardSet {
   return (
@@ -141,7 +171,7 @@ function sameRunHardTasks(baseline: BenchTrial[]): string[] {
 
 const intervalCount = (variants: VariantSummary[]) =>
   variants
-    .flatMap((variant) => [variant.vsBaseline, variant.vsBaselineHard, variant.vsBaselineExploratory])
+    .flatMap((variant) => [variant.vsBaseline, variant.vsBaselineHard, variant.vsBaselineExploratory, variant.vsBaselineAllTrials])
     .flatMap((comparisonOf) => [comparisonOf?.cost, comparisonOf?.turns, comparisonOf?.wallTime])
     .filter((summary) => summary?.median).length;
 
@@ -179,6 +209,7 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
   const finished = allTrials.filter((trial) => trial.status === "finished");
   const baseline = finished.filter((trial) => trial.variant === "baseline");
   const baselineByKey = new Map(baseline.map((trial) => [`${trial.taskSlug}/${trial.repeat}`, trial]));
+  const completedBaselineByKey = new Map(baseline.filter(completed).map((trial) => [`${trial.taskSlug}/${trial.repeat}`, trial]));
 
   const hardSet = plannedHardSet(run, allTrials);
   const hardTasks = new Set(hardSet.tasks);
@@ -217,22 +248,26 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
       journalWritten: sum(trials.map((trial) => trial.journalWritten ?? 0)),
       reads: sum(trials.map((trial) => trial.reads ?? 0)),
       toolCalls,
-      errors: trials.filter((trial) => trial.error).length,
+      ...accountingOf(trials, allTrials, variant),
     };
     if (variant !== "baseline" && baseline.length > 0) {
       const seed = 100 * (index + 1);
+      // Headline rows: pairs where both trials completed (a cut-off trial's figures are a lower bound).
+      const whole = trials.filter(completed);
       // Cost on all tasks is the primary comparison, the one given at the family-wise level too.
-      summary.vsBaseline = comparison(trials, baselineByKey, { seed, comparisons });
+      summary.vsBaseline = comparison(whole, completedBaselineByKey, { seed, comparisons });
       summary.vsBaselineHard = comparison(
-        trials.filter((trial) => hardTasks.has(trial.taskSlug)),
-        baselineByKey,
+        whole.filter((trial) => hardTasks.has(trial.taskSlug)),
+        completedBaselineByKey,
         { seed: seed + 50, comparisons: 1 },
       );
       summary.vsBaselineExploratory = comparison(
-        trials.filter((trial) => exploratory.has(trial.taskSlug)),
-        baselineByKey,
+        whole.filter((trial) => exploratory.has(trial.taskSlug)),
+        completedBaselineByKey,
         { seed: seed + 70, comparisons: 1 },
       );
+      // Every pair, timeouts and errors included, beside the headline.
+      summary.vsBaselineAllTrials = comparison(trials, baselineByKey, { seed: seed + 90, comparisons: 1 });
     }
     return summary;
   });
@@ -275,6 +310,10 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
       createdAt: new Date(run.createdAt).toISOString(),
     },
     trials: { total: allTrials.length, finished: finished.length },
+    spend: {
+      trialsUsd: sum(finished.map((trial) => trial.costUsd ?? 0)),
+      interruptedUsd: sum(allTrials.map((trial) => trial.interruptedCostUsd ?? 0)),
+    },
     hardTasks: [...hardTasks].sort(),
     hardSet,
     exploratoryHardTasks,
@@ -284,6 +323,12 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
     // In the run's variant order (a jsonb object does not keep its keys' order).
     prompts: Object.fromEntries(
       run.variants.filter((variant) => variant in run.settings.prompts).map((variant) => [variant, run.settings.prompts[variant]!]),
+    ),
+    variantTexts: Object.fromEntries(
+      run.variants.flatMap((variant) => {
+        const text = run.settings.variantTexts?.[variant];
+        return text ? [[variant, text]] : [];
+      }),
     ),
     points: finished.map((trial) => ({
       variant: trial.variant,

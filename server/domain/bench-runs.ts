@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { benchRuns, benchTrials, teams, type BenchRunSettings, type ToolCallCounts } from "../db/schema/index.ts";
+import { benchRuns, benchTrials, teams, type BenchRunSettings, type BenchVariantText, type ToolCallCounts } from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
 import { cli, type HumanCaller } from "./callers.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
@@ -132,7 +132,7 @@ export async function listBenchRuns(db: Db, viewer: BenchViewer, limit = 100): P
       trials: sql<number>`count(${benchTrials.id})::int`,
       finished: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished')::int`,
       passed: sql<number>`count(*) filter (where ${benchTrials.passed})::int`,
-      costUsd: sql<number>`coalesce(sum(${benchTrials.costUsd}), 0)::float8`,
+      costUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0))::float8`,
     })
     .from(benchRuns)
     .leftJoin(teams, eq(teams.id, benchRuns.teamId))
@@ -159,9 +159,52 @@ const claimable = sql`(t.status = 'pending' or (t.status = 'running' and t.lease
     where earlier.run_id = t.run_id and earlier.group_key = t.group_key
       and earlier.seq < t.seq and earlier.status <> 'finished'))`;
 
-/** Claims the next claimable trial; SKIP LOCKED lets several workers claim at once without taking the same one. */
-export async function claimBenchTrial(db: Db, runId: string, owner: string, leaseMs: number): Promise<BenchTrial | undefined> {
+/**
+ * What --max-cost allows next. A trial in flight holds a reservation of the most a finished trial has
+ * cost; until one has finished nothing is known, so only one trial runs. A new trial starts when what
+ * is spent (finished trials and interrupted attempts) plus a reservation for it and for each trial in
+ * flight stays within the budget; otherwise the run waits for trials in flight, or stops when none is.
+ * The total can pass the budget only by what trials cost beyond the reservation (a first trial dearer
+ * than the budget, or a trial dearer than every one before it).
+ */
+export function budgetDecision(budget: {
+  maxCostUsd: number;
+  spentUsd: number;
+  running: number;
+  reservePerTrialUsd: number | null;
+}): "claim" | "wait" | "stop" {
+  const { maxCostUsd, spentUsd, running, reservePerTrialUsd } = budget;
+  if (reservePerTrialUsd === null) return running > 0 ? "wait" : spentUsd < maxCostUsd ? "claim" : "stop";
+  if (spentUsd + (running + 1) * reservePerTrialUsd <= maxCostUsd) return "claim";
+  return running > 0 ? "wait" : "stop";
+}
+
+/** A claim: the trial taken, or none; `budget` says when --max-cost held it back. */
+export type BenchClaim = { trial: BenchTrial; budget?: undefined } | { trial?: undefined; budget?: "wait" | "stop" };
+
+/**
+ * Claims the next claimable trial; SKIP LOCKED lets several workers claim at once without taking the
+ * same one. With --max-cost, claims of a run take turns (the run's row is locked) so that the budget
+ * check and the claim are one step for every worker of every process.
+ */
+export async function claimBenchTrial(db: Db, runId: string, owner: string, leaseMs: number): Promise<BenchClaim> {
   return db.transaction(async (tx) => {
+    const [run] = await tx.select({ settings: benchRuns.settings }).from(benchRuns).where(eq(benchRuns.id, runId)).for("update");
+    const maxCostUsd = run?.settings.maxCostUsd ?? null;
+    if (maxCostUsd !== null) {
+      const [spend] = await tx
+        .select({
+          // What dead workers' attempts spent counts too; live attempts are covered by their reservation.
+          spentUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0)
+            + coalesce(sum(${benchTrials.attemptCostUsd}) filter (where ${benchTrials.leaseExpiresAt} < now()), 0))::float8`,
+          running: sql<number>`(count(*) filter (where ${benchTrials.status} = 'running' and ${benchTrials.leaseExpiresAt} >= now()))::int`,
+          reservePerTrialUsd: sql<number | null>`(max(${benchTrials.costUsd}) filter (where ${benchTrials.status} = 'finished'))::float8`,
+        })
+        .from(benchTrials)
+        .where(eq(benchTrials.runId, runId));
+      const decision = budgetDecision({ maxCostUsd, ...spend! });
+      if (decision !== "claim") return { budget: decision };
+    }
     const candidates = await tx.execute(sql`
       select t.id from bench_trials t
       where t.run_id = ${runId} and ${claimable}
@@ -169,7 +212,7 @@ export async function claimBenchTrial(db: Db, runId: string, owner: string, leas
       limit 1
       for update skip locked`);
     const id = rowsOf<{ id: number | string }>(candidates)[0]?.id;
-    if (id === undefined) return undefined;
+    if (id === undefined) return {};
     const [claimed] = await tx
       .update(benchTrials)
       .set({
@@ -179,10 +222,14 @@ export async function claimBenchTrial(db: Db, runId: string, owner: string, leas
         attempts: sql`${benchTrials.attempts} + 1`,
         // The clock, not now(): the transaction may have begun before the trial it waited on finished.
         startedAt: sql`clock_timestamp()`,
+        // A trial taken over from a dead worker: what its attempt had spent is interrupted spend.
+        interruptedCostUsd: sql`${benchTrials.interruptedCostUsd} + ${benchTrials.attemptCostUsd}`,
+        interruptedAttempts: sql`${benchTrials.interruptedAttempts} + (case when ${benchTrials.status} = 'running' then 1 else 0 end)`,
+        attemptCostUsd: 0,
       })
       .where(eq(benchTrials.id, Number(id)))
       .returning();
-    return claimed;
+    return claimed ? { trial: claimed } : {};
   });
 }
 
@@ -210,11 +257,30 @@ export async function renewBenchLease(db: Db, trialId: number, owner: string, le
   return renewed.length > 0;
 }
 
-/** Puts an unfinished trial back in the queue (a clean stop), so a resume runs it from the start. */
-export async function releaseBenchTrial(db: Db, trialId: number, owner: string): Promise<void> {
+/** Keeps what a running attempt has spent so far, while its worker still holds the trial. */
+export async function recordBenchAttemptSpend(db: Db, trialId: number, owner: string, spentUsd: number): Promise<void> {
   await db
     .update(benchTrials)
-    .set({ status: "pending", leaseOwner: null, leaseExpiresAt: null, startedAt: null })
+    .set({ attemptCostUsd: spentUsd })
+    .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")));
+}
+
+/**
+ * Puts an unfinished trial back in the queue (a clean stop), so a resume runs it from the start; what
+ * the cut-off attempt spent stays on the trial as interrupted spend.
+ */
+export async function releaseBenchTrial(db: Db, trialId: number, owner: string, spentUsd: number): Promise<void> {
+  await db
+    .update(benchTrials)
+    .set({
+      status: "pending",
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      startedAt: null,
+      interruptedCostUsd: sql`${benchTrials.interruptedCostUsd} + ${spentUsd}`,
+      interruptedAttempts: sql`${benchTrials.interruptedAttempts} + 1`,
+      attemptCostUsd: 0,
+    })
     .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")));
 }
 
@@ -229,6 +295,7 @@ export type BenchTrialOutcome = {
   costUsd: number;
   costSource: "driver" | "price-table" | "none";
   turns: number;
+  driverTurns: number | null;
   wallMs: number;
   toolCalls: ToolCallCounts;
   postsWritten: number;
@@ -249,10 +316,20 @@ export async function finishBenchTrial(
 ): Promise<BenchTrial | undefined> {
   const [finished] = await db
     .update(benchTrials)
-    .set({ ...outcome, status: "finished", leaseOwner: null, leaseExpiresAt: null, finishedAt: sql`now()` })
+    .set({ ...outcome, status: "finished", leaseOwner: null, leaseExpiresAt: null, finishedAt: sql`now()`, attemptCostUsd: 0 })
     .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")))
     .returning();
   return finished;
+}
+
+/** Keeps what a variant's agents were shown (the first trial to read it wins), for the report. */
+export async function recordBenchVariantText(db: Db, runId: string, variant: string, text: BenchVariantText): Promise<void> {
+  await db
+    .update(benchRuns)
+    .set({
+      settings: sql`jsonb_set(${benchRuns.settings}, '{variantTexts}', jsonb_build_object(${variant}::text, ${JSON.stringify(text)}::jsonb) || coalesce(${benchRuns.settings}->'variantTexts', '{}'::jsonb))`,
+    })
+    .where(eq(benchRuns.id, runId));
 }
 
 /** Gives an isolated-phase trial the team it was just given. */
@@ -267,12 +344,13 @@ export async function benchRunProgress(db: Db, runId: string) {
       finished: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished')::int`,
       running: sql<number>`count(*) filter (where ${benchTrials.status} = 'running')::int`,
       failed: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished' and not ${benchTrials.passed})::int`,
-      costUsd: sql<number>`coalesce(sum(${benchTrials.costUsd}), 0)::float8`,
-      meanCostUsd: sql<number | null>`avg(${benchTrials.costUsd})::float8`,
+      /** Everything spent: finished trials, interrupted attempts and the attempts running now. */
+      costUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0)
+        + coalesce(sum(${benchTrials.attemptCostUsd}), 0))::float8`,
     })
     .from(benchTrials)
     .where(eq(benchTrials.runId, runId));
-  return row ?? { total: 0, finished: 0, running: 0, failed: 0, costUsd: 0, meanCostUsd: null };
+  return row ?? { total: 0, finished: 0, running: 0, failed: 0, costUsd: 0 };
 }
 
 export async function setBenchRunStatus(

@@ -18,7 +18,11 @@ export type MockChatServer = {
   close(): Promise<void>;
 };
 
-export async function startMockChatServer(script: ChatStep[], options: { delayMs?: number } = {}): Promise<MockChatServer> {
+/** `hangFromStep`: from that answer of a conversation on, the request is never answered (a model that hangs). */
+export async function startMockChatServer(
+  script: ChatStep[],
+  options: { delayMs?: number; hangFromStep?: number } = {},
+): Promise<MockChatServer> {
   const requests: MockChatServer["requests"] = [];
   const server = createServer(async (request, response) => {
     const body = JSON.parse((await readBody(request)) || "{}");
@@ -29,6 +33,7 @@ export async function startMockChatServer(script: ChatStep[], options: { delayMs
     requests.push(body);
     if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
     const step = body.messages.filter((message: { role: string }) => message.role === "assistant").length;
+    if (options.hangFromStep !== undefined && step >= options.hangFromStep) return;
     const next = script[step] ?? { text: "Done." };
     const message =
       "calls" in next

@@ -10,6 +10,9 @@ import { text as readBody } from "node:stream/consumers";
  */
 
 export type ScriptedCall = { tool: string; input: Record<string, unknown> };
+/** One answer of the script: a tool call, or (Anthropic only) several in one message. */
+export type ScriptedStep = ScriptedCall | ScriptedCall[];
+export type MockModelOptions = { hangFromStep?: number };
 
 export type MockModelServer = {
   url: string;
@@ -27,29 +30,34 @@ function sse(response: ServerResponse, events: { event: string; data: unknown }[
   response.end();
 }
 
-/** Which step of the script a conversation is at: how many tool results it already holds. */
+/** Which step of the script a conversation is at: how many messages of tool results it already holds. */
 function anthropicStep(messages: AnthropicMessage[]): number {
-  return messages
-    .flatMap((message) => (Array.isArray(message.content) ? message.content : []))
-    .filter((part) => part.type === "tool_result").length;
+  return messages.filter((message) => Array.isArray(message.content) && message.content.some((part) => part.type === "tool_result")).length;
 }
 
 function anthropicReply(
   response: ServerResponse,
   body: { tools?: AnthropicTool[]; messages: AnthropicMessage[]; model: string },
-  script: ScriptedCall[],
+  script: ScriptedStep[],
   finalText: string,
   record: (body: unknown) => void,
 ) {
   const tools = body.tools ?? [];
   const step = anthropicStep(body.messages);
-  const next = tools.some((tool) => tool.name.endsWith("create_post")) ? script[step] : undefined;
-  if (tools.some((tool) => tool.name.endsWith("create_post"))) record(body);
-  const toolName = next && tools.find((tool) => tool.name.endsWith(`__${next.tool}`))?.name;
-  const block = toolName ? { type: "tool_use", id: `toolu_${step}`, name: toolName, input: {} } : { type: "text", text: "" };
-  const delta = toolName
-    ? { type: "input_json_delta", partial_json: JSON.stringify(next!.input) }
-    : { type: "text_delta", text: tools.length > 0 ? finalText : "Botboard" };
+  const offersBotboard = tools.some((tool) => tool.name.endsWith("create_post"));
+  if (offersBotboard) record(body);
+  const scripted = offersBotboard ? script[step] : undefined;
+  const calls = (scripted === undefined ? [] : Array.isArray(scripted) ? scripted : [scripted]).flatMap((call) => {
+    const name = tools.find((tool) => tool.name.endsWith(`__${call.tool}`))?.name;
+    return name ? [{ name, input: call.input }] : [];
+  });
+  const blocks =
+    calls.length > 0
+      ? calls.map((call, index) => ({
+          block: { type: "tool_use", id: `toolu_${step}_${index}`, name: call.name, input: {} },
+          delta: { type: "input_json_delta", partial_json: JSON.stringify(call.input) },
+        }))
+      : [{ block: { type: "text", text: "" }, delta: { type: "text_delta", text: tools.length > 0 ? finalText : "Botboard" } }];
   const usage = { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
   sse(response, [
     {
@@ -57,7 +65,7 @@ function anthropicReply(
       data: {
         type: "message_start",
         message: {
-          id: `msg_${Date.now()}`,
+          id: `msg_${Date.now()}_${step}`,
           type: "message",
           role: "assistant",
           model: body.model,
@@ -68,14 +76,16 @@ function anthropicReply(
         },
       },
     },
-    { event: "content_block_start", data: { type: "content_block_start", index: 0, content_block: block } },
-    { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta } },
-    { event: "content_block_stop", data: { type: "content_block_stop", index: 0 } },
+    ...blocks.flatMap(({ block, delta }, index) => [
+      { event: "content_block_start", data: { type: "content_block_start", index, content_block: block } },
+      { event: "content_block_delta", data: { type: "content_block_delta", index, delta } },
+      { event: "content_block_stop", data: { type: "content_block_stop", index } },
+    ]),
     {
       event: "message_delta",
       data: {
         type: "message_delta",
-        delta: { stop_reason: toolName ? "tool_use" : "end_turn", stop_sequence: null },
+        delta: { stop_reason: calls.length > 0 ? "tool_use" : "end_turn", stop_sequence: null },
         usage: { output_tokens: 5 },
       },
     },
@@ -99,7 +109,7 @@ type ResponsesItem = { type: string; call_id?: string };
 function responsesReply(
   response: ServerResponse,
   body: { tools?: ResponsesTool[]; input: ResponsesItem[] | string; model: string },
-  script: ScriptedCall[],
+  script: ScriptedStep[],
   finalText: string,
   record: (body: unknown) => void,
 ) {
@@ -108,7 +118,8 @@ function responsesReply(
   if (offersBotboard) record(body);
   const items = Array.isArray(body.input) ? body.input : [];
   const step = items.filter((item) => item.type === "function_call_output").length;
-  const next = offersBotboard ? script[step] : undefined;
+  const scripted = offersBotboard ? script[step] : undefined;
+  const next = Array.isArray(scripted) ? scripted[0] : scripted;
   const tool = next && findResponsesTool(tools, next.tool);
   const id = `resp_${Date.now()}_${step}`;
   const item = tool
@@ -151,13 +162,29 @@ function responsesReply(
   ]);
 }
 
-export async function startMockModelServer(script: ScriptedCall[], finalText: string): Promise<MockModelServer> {
+/**
+ * `hangFromStep`: from that step of a conversation offering Botboard's tools on, the request is never
+ * answered (a model that hangs), so an agent's timeout or a stop cuts it off mid-run.
+ */
+export async function startMockModelServer(
+  script: ScriptedStep[],
+  finalText: string,
+  options: MockModelOptions = {},
+): Promise<MockModelServer> {
   const toolRequests: unknown[] = [];
   const record = (body: unknown) => toolRequests.push(body);
+  const hangs = (body: { messages?: AnthropicMessage[]; input?: ResponsesItem[] | string; tools?: unknown[] }) => {
+    if (options.hangFromStep === undefined || !JSON.stringify(body.tools ?? []).includes("create_post")) return false;
+    const step = body.messages
+      ? anthropicStep(body.messages)
+      : (Array.isArray(body.input) ? body.input : []).filter((item) => item.type === "function_call_output").length;
+    return step >= options.hangFromStep;
+  };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url ?? "/", "http://mock").pathname;
     const text = await readBody(request);
     const body = text ? JSON.parse(text) : {};
+    if (request.method === "POST" && hangs(body)) return record(body);
     if (request.method === "POST" && path.endsWith("/messages")) return anthropicReply(response, body, script, finalText, record);
     if (request.method === "POST" && path.endsWith("/responses")) return responsesReply(response, body, script, finalText, record);
     if (path.endsWith("/models"))
@@ -169,6 +196,10 @@ export async function startMockModelServer(script: ScriptedCall[], finalText: st
   return {
     url: `http://127.0.0.1:${port}`,
     toolRequests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

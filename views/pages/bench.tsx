@@ -1,6 +1,7 @@
 import { raw } from "hono/html";
 import type { BenchRunSummary } from "../../server/domain/bench-runs.ts";
 import {
+  completedPairsNote,
   describeExploratory,
   describeHardSet,
   describeIntervals,
@@ -122,6 +123,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
         <p class="muted">No comparison: this run has no baseline trials, or no other variant.</p>
       ) : (
         <div class="table-wrap">
+          <p>{completedPairsNote}</p>
           <table>
             <thead>
               <tr>
@@ -154,6 +156,13 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
                   <td>{describeRatio(variant.vsBaselineExploratory?.cost)}</td>
                   <td>{describeRatio(variant.vsBaselineExploratory?.turns)}</td>
                   <td>{describeRatio(variant.vsBaselineExploratory?.wallTime)}</td>
+                </tr>,
+                <tr>
+                  <td>{variant.variant}</td>
+                  <td>all, every pair (timeouts and errors included)</td>
+                  <td>{describeRatio(variant.vsBaselineAllTrials?.cost)}</td>
+                  <td>{describeRatio(variant.vsBaselineAllTrials?.turns)}</td>
+                  <td>{describeRatio(variant.vsBaselineAllTrials?.wallTime)}</td>
                 </tr>,
               ])}
             </tbody>

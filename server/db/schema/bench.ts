@@ -18,11 +18,16 @@ export type BenchRunSettings = {
   /** The prompt each variant's agents were given, shown as is in the report. */
   prompts: Record<string, string>;
   prices: Record<string, { inputPerMTok: number; outputPerMTok: number; cacheReadPerMTok?: number; cacheWritePerMTok?: number }>;
+  /** What each variant's agents were shown by Botboard, captured from the MCP endpoint by the first trial. */
+  variantTexts?: Record<string, BenchVariantText>;
   /** Seeds the trial order (absent for runs planned before the order was randomized). */
   seed?: number;
   /** Absent for runs planned before it was fixed in advance: the report falls back to the tasks marked hard. */
   hardSet?: BenchHardSet;
 };
+
+/** The MCP server's instructions and tools (with descriptions) as an agent of one variant received them. */
+export type BenchVariantText = { instructions: string | null; tools: { name: string; description: string }[] };
 
 /**
  * One benchmark run: a suite, a driver, the variants compared and how the board was prepared.
@@ -88,13 +93,24 @@ export const benchTrials = pgTable(
     cacheWriteTokens: integer("cache_write_tokens"),
     costUsd: doublePrecision("cost_usd"),
     costSource: text("cost_source", { enum: ["driver", "price-table", "none"] }),
+    /** Model requests (the benchmark's one definition of a turn, the same for every driver). */
     turns: integer("turns"),
+    /** The driver's own turn figure where it counts something else (Claude Code's num_turns); null otherwise. */
+    driverTurns: integer("driver_turns"),
     wallMs: integer("wall_ms"),
     toolCalls: jsonb("tool_calls").$type<ToolCallCounts>(),
     postsWritten: integer("posts_written"),
     journalWritten: integer("journal_written"),
     reads: integer("reads"),
     testOutput: text("test_output"),
+    /**
+     * What the attempt in progress has spent so far, written as it grows: a worker that dies (kill -9)
+     * leaves it behind, and the worker that takes the trial over moves it to the interrupted spend.
+     */
+    attemptCostUsd: doublePrecision("attempt_cost_usd").notNull().default(0),
+    /** What attempts cut off by a stop (Ctrl-C, SIGTERM) or a dead worker spent before the trial ran again. */
+    interruptedCostUsd: doublePrecision("interrupted_cost_usd").notNull().default(0),
+    interruptedAttempts: integer("interrupted_attempts").notNull().default(0),
     startedAt: timestamp("started_at", { withTimezone: true }),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
   },
