@@ -4,8 +4,9 @@ import type { BenchRun, BenchTrial } from "../server/domain/bench-runs.ts";
 
 /**
  * A run dir holds the run (run.json, rewritten when its status changes), its planned queue
- * (plan.jsonl) and each trial as it finishes (trials.jsonl): everything the report needs, so the
- * report from the folder is the report from the database.
+ * (plan.jsonl) and each trial as it finishes or goes back to the queue after a stop (trials.jsonl,
+ * the last line of a trial wins): everything the report needs, so the report from the folder is the
+ * report from the database.
  */
 
 export function writeRunFile(outDir: string, run: BenchRun): void {

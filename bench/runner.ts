@@ -114,7 +114,9 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
           : { kind: "finished" as const, outcome: missingTaskOutcome(trial) };
         await spendWritten;
         if (end.kind === "interrupted") {
-          await releaseBenchTrial(db, trial.id, owner, end.costUsd);
+          // Back in the queue with what the cut-off attempt spent: the run dir's report counts it as the database's does.
+          const released = await releaseBenchTrial(db, trial.id, owner, end.costUsd);
+          if (released) appendFileSync(join(outDir, "trials.jsonl"), `${JSON.stringify(released)}\n`);
           continue;
         }
         const finished = await finishBenchTrial(db, trial.id, owner, end.outcome);

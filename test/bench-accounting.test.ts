@@ -12,6 +12,7 @@ import { findExecutable } from "../bench/drivers/process.ts";
 import { defaultPrices, priceOf } from "../bench/prices.ts";
 import { renderHtml } from "../bench/report-html.ts";
 import { renderMarkdown } from "../bench/report.ts";
+import { readRunFolder } from "../bench/run-folder.ts";
 import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
 import { buildReport } from "../server/domain/bench-report.ts";
@@ -119,6 +120,8 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       const markdown = renderMarkdown(report);
       expect(markdown).toContain("| 1, $0.0001 |");
       expect(markdown).toContain("Spent $0.0001 in all: $0.0000 by finished trials, $0.0001 by attempts cut off by a stop.");
+      const fromFolder = readRunFolder(planned.outDir);
+      expect(renderMarkdown(buildReport(fromFolder.run, fromFolder.trials))).toEqual(markdown);
     } finally {
       await hanging.close();
     }

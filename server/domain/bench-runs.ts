@@ -269,8 +269,8 @@ export async function recordBenchAttemptSpend(db: Db, trialId: number, owner: st
  * Puts an unfinished trial back in the queue (a clean stop), so a resume runs it from the start; what
  * the cut-off attempt spent stays on the trial as interrupted spend.
  */
-export async function releaseBenchTrial(db: Db, trialId: number, owner: string, spentUsd: number): Promise<void> {
-  await db
+export async function releaseBenchTrial(db: Db, trialId: number, owner: string, spentUsd: number): Promise<BenchTrial | undefined> {
+  const [released] = await db
     .update(benchTrials)
     .set({
       status: "pending",
@@ -281,7 +281,9 @@ export async function releaseBenchTrial(db: Db, trialId: number, owner: string, 
       interruptedAttempts: sql`${benchTrials.interruptedAttempts} + 1`,
       attemptCostUsd: 0,
     })
-    .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")));
+    .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")))
+    .returning();
+  return released;
 }
 
 export type BenchTrialOutcome = {
