@@ -2,6 +2,7 @@ import type { BenchReport } from "../server/domain/bench-report.ts";
 import { deltaChart, escapeHtml, stripChart } from "../views/bench-charts.ts";
 import type { VariantSummary } from "../server/domain/bench-report.ts";
 import {
+  comparisonRows,
   completedPairsNote,
   cutOffNote,
   describeExploratory,
@@ -37,32 +38,13 @@ export function renderHtml(report: BenchReport): string {
       ...accountingCells(v, driverTurns),
     ]),
   );
-  const comparisonRows = report.variants
+  const comparisonTable = report.variants
     .filter((variant) => variant.vsBaseline)
-    .flatMap((v) => [
-      row([v.variant, "all", describeRatio(v.vsBaseline?.cost), describeRatio(v.vsBaseline?.turns), describeRatio(v.vsBaseline?.wallTime)]),
-      row([
-        v.variant,
-        "hard (fixed in advance)",
-        describeRatio(v.vsBaselineHard?.cost),
-        describeRatio(v.vsBaselineHard?.turns),
-        describeRatio(v.vsBaselineHard?.wallTime),
-      ]),
-      row([
-        v.variant,
-        "hard, exploratory (biased toward savings)",
-        describeRatio(v.vsBaselineExploratory?.cost),
-        describeRatio(v.vsBaselineExploratory?.turns),
-        describeRatio(v.vsBaselineExploratory?.wallTime),
-      ]),
-      row([
-        v.variant,
-        "all, every pair",
-        describeRatio(v.vsBaselineAllTrials?.cost),
-        describeRatio(v.vsBaselineAllTrials?.turns),
-        describeRatio(v.vsBaselineAllTrials?.wallTime),
-      ]),
-    ]);
+    .flatMap((v) =>
+      comparisonRows(v).map(({ label, comparison }) =>
+        row([v.variant, label, describeRatio(comparison?.cost), describeRatio(comparison?.turns), describeRatio(comparison?.wallTime)]),
+      ),
+    );
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`Benchmark ${run.id}`)}</title>
@@ -76,7 +58,7 @@ export function renderHtml(report: BenchReport): string {
 <p>${escapeHtml(`${turnDefinition}${driverTurns ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`)}</p>
 <h2>Against the baseline</h2>
 <p>${escapeHtml(completedPairsNote)}</p>
-<table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonRows.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>
+<table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonTable.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>
 ${designSection(report)}
 <h2>Charts</h2>
 ${stripChart(report, "costUsd", "Cost per trial")}

@@ -1,5 +1,5 @@
 import type { RatioSummary } from "../server/domain/bench-stats.ts";
-import type { BenchReport, StatisticsNotes, VariantSummary } from "../server/domain/bench-report.ts";
+import type { BenchReport, StatisticsNotes, VariantComparison, VariantSummary } from "../server/domain/bench-report.ts";
 
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
 
@@ -97,3 +97,17 @@ export function powerRow(row: StatisticsNotes["power"][number]): string[] {
 
 export const powerNote =
   "Power: repeats of every task needed to detect each saving in cost with 80% power at the 5% level, from the observed spread of the log cost ratio (a normal approximation). Variation between tasks is not averaged away by repeats: when it alone is too large, only more tasks help. A run of one repeat has no power row: it cannot tell repeat-to-repeat noise from differences between tasks.";
+
+/**
+ * A variant's comparison rows against the baseline, in the order the HTML report and the /bench
+ * page show them: the headline on all tasks and on the hard set, the exploratory hard rows, and the
+ * row on every pair, timeouts and errors included.
+ */
+export function comparisonRows(variant: VariantSummary): { label: string; comparison: VariantComparison | undefined }[] {
+  return [
+    { label: "all", comparison: variant.vsBaseline },
+    { label: "hard (fixed in advance)", comparison: variant.vsBaselineHard },
+    { label: "hard, exploratory (biased toward savings)", comparison: variant.vsBaselineExploratory },
+    { label: "all, every pair (timeouts and errors included)", comparison: variant.vsBaselineAllTrials },
+  ];
+}

@@ -1,6 +1,7 @@
 import { raw } from "hono/html";
 import type { BenchRunSummary } from "../../server/domain/bench-runs.ts";
 import {
+  comparisonRows,
   completedPairsNote,
   describeExploratory,
   describeHardSet,
@@ -135,36 +136,17 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
               </tr>
             </thead>
             <tbody>
-              {compared.flatMap((variant) => [
-                <tr>
-                  <td>{variant.variant}</td>
-                  <td>all</td>
-                  <td>{describeRatio(variant.vsBaseline?.cost)}</td>
-                  <td>{describeRatio(variant.vsBaseline?.turns)}</td>
-                  <td>{describeRatio(variant.vsBaseline?.wallTime)}</td>
-                </tr>,
-                <tr>
-                  <td>{variant.variant}</td>
-                  <td>hard (fixed in advance)</td>
-                  <td>{describeRatio(variant.vsBaselineHard?.cost)}</td>
-                  <td>{describeRatio(variant.vsBaselineHard?.turns)}</td>
-                  <td>{describeRatio(variant.vsBaselineHard?.wallTime)}</td>
-                </tr>,
-                <tr>
-                  <td>{variant.variant}</td>
-                  <td>hard, exploratory (biased toward savings)</td>
-                  <td>{describeRatio(variant.vsBaselineExploratory?.cost)}</td>
-                  <td>{describeRatio(variant.vsBaselineExploratory?.turns)}</td>
-                  <td>{describeRatio(variant.vsBaselineExploratory?.wallTime)}</td>
-                </tr>,
-                <tr>
-                  <td>{variant.variant}</td>
-                  <td>all, every pair (timeouts and errors included)</td>
-                  <td>{describeRatio(variant.vsBaselineAllTrials?.cost)}</td>
-                  <td>{describeRatio(variant.vsBaselineAllTrials?.turns)}</td>
-                  <td>{describeRatio(variant.vsBaselineAllTrials?.wallTime)}</td>
-                </tr>,
-              ])}
+              {compared.flatMap((variant) =>
+                comparisonRows(variant).map(({ label, comparison }) => (
+                  <tr>
+                    <td>{variant.variant}</td>
+                    <td>{label}</td>
+                    <td>{describeRatio(comparison?.cost)}</td>
+                    <td>{describeRatio(comparison?.turns)}</td>
+                    <td>{describeRatio(comparison?.wallTime)}</td>
+                  </tr>
+                )),
+              )}
             </tbody>
           </table>
         </div>
