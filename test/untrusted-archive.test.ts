@@ -28,11 +28,6 @@ const postRow = (id: number, teamId: string, fields: Record<string, unknown> = {
   row: { id, teamId, authorKind: "human", authorName: "someone", content: `post ${id}`, tags: [], createdAt: at, ...fields },
 });
 
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
   let server: TestServer;
   let env: Record<string, string>;
@@ -209,7 +204,10 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
 
 // Only Postgres plans from statistics that a bulk insert leaves missing.
 describe("a big import on Postgres", () => {
-  it("the feed answers as fast right after an import of 20,000 posts as after an explicit ANALYZE", async () => {
+  it("right after an import of 20,000 posts the planner has their statistics, without waiting for autovacuum", async () => {
+    // Without them the feed read at a tenth of its speed until autovacuum came (measured: a p50 of
+    // 61 ms right after the import against 8.8 ms after ANALYZE). The timing itself belongs to
+    // benchmarks; what this checks is the cause: statistics present the moment the import ends.
     const target = await freshDatabase("postgres");
     let server: TestServer | undefined;
     try {
@@ -228,30 +226,19 @@ describe("a big import on Postgres", () => {
       expect(imported.stderr).toBe("");
       expect(imported.code).toBe(0);
 
-      server = await startTestServer("postgres", { ...target.env, BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
-      // The import analyzed what it wrote: the planner has the posts' statistics before any autovacuum.
-      const [stats] = await server.database.db
-        .select({ columns: sql<number>`count(*)::int` })
-        .from(sql`pg_stats`)
-        .where(sql`tablename = 'posts'`);
-      expect(stats!.columns).toBeGreaterThan(0);
+      server = await startTestServer("postgres", target.env);
+      const [posts] = await server.database.db
+        .select({
+          // -1 until a table is first analyzed (by ANALYZE or autovacuum).
+          estimatedRows: sql<number>`(select reltuples from pg_class where oid = 'posts'::regclass)::float8`,
+          columnsWithStatistics: sql<number>`(select count(*) from pg_stats where tablename = 'posts')::int`,
+        })
+        .from(sql`(select 1) as one`);
+      expect(posts!.estimatedRows).toBeGreaterThan(19_000);
+      expect(posts!.columnsWithStatistics).toBeGreaterThan(0);
       const token = await server.agent(await findTeam(server.database.db, "bulk"), "reader");
-      const feedLatencies = async () => {
-        const samples: number[] = [];
-        for (let request = 0; request < 60; request++) {
-          const started = performance.now();
-          const response = await server!.as(token, "/api/v1/posts?limit=20");
-          expect(response.status).toBe(200);
-          await response.json();
-          if (request >= 10) samples.push(performance.now() - started);
-        }
-        return samples;
-      };
-      const afterImport = await feedLatencies();
-      await server.database.db.execute(sql`analyze`);
-      const afterAnalyze = await feedLatencies();
-      const p50 = { afterImport: percentile(afterImport, 50), afterAnalyze: percentile(afterAnalyze, 50) };
-      expect(p50.afterImport).toBeLessThan(2 * p50.afterAnalyze);
+      const feed = await (await server.as(token, "/api/v1/posts?limit=20")).json();
+      expect(feed.posts[0].id).toBe(20_000);
     } finally {
       await server?.close();
       await target.drop().catch(() => undefined);
