@@ -1,43 +1,30 @@
 import type { BenchReport } from "../server/domain/bench-report.ts";
 import { deltaChart, escapeHtml, stripChart } from "../views/bench-charts.ts";
-import type { VariantSummary } from "../server/domain/bench-report.ts";
 import {
   comparisonRows,
   completedPairsNote,
-  cutOffNote,
   describeExploratory,
   describeHardSet,
   describeIntervals,
   describeMultipleComparisons,
   describeOrder,
-  describePassRate,
   describeRatio,
-  driverTurnsNote,
+  describeSpend,
+  missingVariantText,
   powerHeader,
   powerNote,
   powerRow,
-  turnDefinition,
-  usd,
+  type TextTable,
+  taskTable,
+  taskTableNote,
+  turnNote,
+  variantTable,
 } from "../views/bench-wording.ts";
 
 /** The report as one self-contained HTML file (inline CSS and SVG, no scripts). */
 export function renderHtml(report: BenchReport): string {
   const { run } = report;
   const row = (cells: string[]) => `<tr>${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join("")}</tr>`;
-  const driverTurns = report.variants.some((v) => v.meanDriverTurns !== null);
-  const variantRows = report.variants.map((v) =>
-    row([
-      v.variant,
-      describePassRate(v),
-      usd(v.totalCostUsd),
-      usd(v.meanCostUsd),
-      v.meanTurns.toFixed(1),
-      `${v.meanWallSeconds.toFixed(1)} s`,
-      `${v.postsWritten + v.journalWritten}`,
-      `${v.reads}`,
-      ...accountingCells(v, driverTurns),
-    ]),
-  );
   const comparisonTable = report.variants
     .filter((variant) => variant.vsBaseline)
     .flatMap((v) =>
@@ -52,10 +39,10 @@ export function renderHtml(report: BenchReport): string {
 </head><body>
 <h1>${escapeHtml(`Benchmark run ${run.id}`)}</h1>
 <p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
-<p>${escapeHtml(`Spent ${usd(report.spend.trialsUsd + report.spend.interruptedUsd)} in all: ${usd(report.spend.trialsUsd)} by finished trials, ${usd(report.spend.interruptedUsd)} by attempts cut off by a stop.`)}</p>
+<p>${escapeHtml(describeSpend(report))}</p>
 <h2>Per variant</h2>
-<table><thead><tr><th>variant</th><th>passed (Wilson 95% CI)</th><th>total cost</th><th>mean cost</th><th>mean turns</th><th>mean time</th><th>written</th><th>reads</th>${accountingHeaders(driverTurns)}</tr></thead><tbody>${variantRows.join("")}</tbody></table>
-<p>${escapeHtml(`${turnDefinition}${driverTurns ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`)}</p>
+${htmlTable(variantTable(report))}
+<p>${escapeHtml(turnNote(report))}</p>
 <h2>Against the baseline</h2>
 <p>${escapeHtml(completedPairsNote)}</p>
 <table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonTable.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>
@@ -64,25 +51,16 @@ ${designSection(report)}
 ${stripChart(report, "costUsd", "Cost per trial")}
 ${stripChart(report, "wallSeconds", "Wall time per trial")}
 ${deltaChart(report)}
+${report.taskDeltas.length > 0 ? `<h2>Per task</h2><p>${escapeHtml(taskTableNote)}</p>${htmlTable(taskTable(report))}` : ""}
 ${variantTextSection(report)}
 </body></html>
 `;
 }
 
-function accountingHeaders(driverTurns: boolean): string {
-  return [...(driverTurns ? ["mean turns (driver's own count)"] : []), "timeouts", "errors", "interrupted (attempts, spend)"]
-    .map((header) => `<th>${escapeHtml(header)}</th>`)
-    .join("");
-}
-
-/** The accounting cells, after the columns the table already had. */
-function accountingCells(v: VariantSummary, driverTurns: boolean): string[] {
-  return [
-    ...(driverTurns ? [v.meanDriverTurns?.toFixed(1) ?? "n/a"] : []),
-    `${v.timeouts}`,
-    `${v.errors}`,
-    `${v.interruptedAttempts}, ${usd(v.interruptedCostUsd)}`,
-  ];
+function htmlTable(table: TextTable): string {
+  const cells = (tag: "td" | "th", values: string[]) =>
+    `<tr>${values.map((value) => `<${tag}>${escapeHtml(value)}</${tag}>`).join("")}</tr>`;
+  return `<table><thead>${cells("th", table.header)}</thead><tbody>${table.rows.map((row) => cells("td", row)).join("")}</tbody></table>`;
 }
 
 /** The full text each variant's agents saw: the prompt, Botboard's MCP instructions and tools. */
@@ -93,7 +71,7 @@ function variantTextSection(report: BenchReport): string {
       ? `<p>Botboard MCP server instructions:</p><pre>${escapeHtml(text.instructions ?? "(none)")}</pre><p>Tools:</p><ul>${text.tools
           .map((tool) => `<li><code>${escapeHtml(tool.name)}</code>: ${escapeHtml(tool.description)}</li>`)
           .join("")}</ul>`
-      : `<p>${escapeHtml(variant === "baseline" ? "No Botboard MCP server." : "No trial of this variant has reached Botboard yet.")}</p>`;
+      : `<p>${escapeHtml(missingVariantText(variant))}</p>`;
     return `<h3>${escapeHtml(variant)}</h3><p>Prompt:</p><pre>${escapeHtml(prompt)}</pre>${mcp}`;
   });
   return `<h2>What each variant saw</h2>\n${sections.join("\n")}`;
@@ -108,11 +86,9 @@ function designSection(report: BenchReport): string {
     describeIntervals(report),
     describeMultipleComparisons(report),
   ];
-  const cells = (tag: "td" | "th", values: string[]) =>
-    `<tr>${values.map((value) => `<${tag}>${escapeHtml(value)}</${tag}>`).join("")}</tr>`;
   const power =
     report.statistics.power.length > 0
-      ? `<p>${escapeHtml(powerNote)}</p><table><thead>${cells("th", powerHeader(report))}</thead><tbody>${report.statistics.power.map((row) => cells("td", powerRow(row))).join("")}</tbody></table>`
+      ? `<p>${escapeHtml(powerNote)}</p>${htmlTable({ header: powerHeader(report), rows: report.statistics.power.map(powerRow) })}`
       : "";
   return `<h2>Design and statistics</h2><ul>${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join("")}</ul>${power}`;
 }

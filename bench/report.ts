@@ -1,21 +1,23 @@
-import type { BenchReport, VariantSummary } from "../server/domain/bench-report.ts";
+import type { BenchReport } from "../server/domain/bench-report.ts";
 import {
+  comparisonRows,
   completedPairsNote,
-  cutOffNote,
   describeExploratory,
   describeHardSet,
   describeIntervals,
   describeMultipleComparisons,
   describeOrder,
-  describePassRate,
   describeRatio,
-  driverTurnsNote,
-  percent,
+  describeSpend,
+  missingVariantText,
   powerHeader,
   powerNote,
   powerRow,
-  turnDefinition,
-  usd,
+  type TextTable,
+  taskTable,
+  taskTableNote,
+  turnNote,
+  variantTable,
 } from "../views/bench-wording.ts";
 
 /** A run's report as markdown, for the terminal and files. */
@@ -26,11 +28,11 @@ export function renderMarkdown(report: BenchReport): string {
     "",
     `Suite **${run.suite}**, driver **${run.driver}**${run.model ? `, model **${run.model}**` : ""}, phase **${run.phase}**${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}. ${report.trials.finished} of ${report.trials.total} trials finished.`,
     "",
-    spendLine(report),
+    describeSpend(report),
     "",
     "## Per variant",
     "",
-    ...variantTable(report),
+    ...markdownTable(variantTable(report)),
     "",
     turnNote(report),
     "",
@@ -43,16 +45,11 @@ export function renderMarkdown(report: BenchReport): string {
   if (compared.length === 0) lines.push("No comparison: the run has no baseline trials, or no other variant.");
   for (const variant of compared) {
     lines.push(`### ${variant.variant}`, "");
-    for (const [label, comparisonOf] of [
-      ["all tasks", variant.vsBaseline],
-      ["hard tasks (fixed in advance)", variant.vsBaselineHard],
-      ["hard tasks, exploratory (chosen on this run: biased toward savings)", variant.vsBaselineExploratory],
-    ] as const) {
+    for (const { label, comparison } of comparisonRows(variant)) {
       lines.push(
-        `- ${label}: cost ${describeRatio(comparisonOf?.cost)}; turns ${describeRatio(comparisonOf?.turns)}; time ${describeRatio(comparisonOf?.wallTime)}`,
+        `- ${label}: cost ${describeRatio(comparison?.cost)}; turns ${describeRatio(comparison?.turns)}; time ${describeRatio(comparison?.wallTime)}`,
       );
     }
-    lines.push(allTrialsLine(variant));
     const written = variant.postsWritten + variant.journalWritten;
     lines.push(
       `- wrote ${written}, read ${variant.reads}${variant.reads > 0 ? ` (${(written / variant.reads).toFixed(1)}× more writes than reads)` : ""}`,
@@ -61,78 +58,16 @@ export function renderMarkdown(report: BenchReport): string {
   }
   lines.push(...designSection(report));
   if (report.taskDeltas.length > 0) {
-    lines.push(
-      "## Per task (variant / baseline, means over repeats)",
-      "",
-      "| task | variant | cost ratio | cost ratio SD over repeats (log) | time ratio | passed (variant / baseline) |",
-      "| --- | --- | --- | --- | --- | --- |",
-    );
-    for (const delta of report.taskDeltas) {
-      lines.push(
-        `| ${delta.task} | ${delta.variant} | ${delta.costRatio?.toFixed(2) ?? "n/a"} | ${delta.costLogRatioSd?.toFixed(2) ?? "n/a"} | ${delta.wallTimeRatio?.toFixed(2) ?? "n/a"} | ${percent(delta.variantPassed)} / ${percent(delta.baselinePassed)} |`,
-      );
-    }
-    lines.push("");
+    lines.push("## Per task", "", taskTableNote, "", ...markdownTable(taskTable(report)), "");
   }
   lines.push(...variantTextSection(report));
   return lines.join("\n");
 }
 
-/** Per variant: results, spend, and what was not whole (timeouts, errors, attempts cut off by a stop). */
-function variantTable(report: BenchReport): string[] {
-  const driverTurns = report.variants.some((v) => v.meanDriverTurns !== null);
-  const header = [
-    "variant",
-    "passed",
-    "total cost",
-    "mean cost",
-    "mean turns",
-    ...(driverTurns ? ["mean turns (driver's own count)"] : []),
-    "mean time",
-    "tokens in/out/cache read/cache write",
-    "posts + journal written",
-    "reads",
-    "timeouts",
-    "errors",
-    "interrupted (attempts, spend)",
-  ];
-  return [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...report.variants.map((v) => {
-      const cells = [
-        v.variant,
-        describePassRate(v),
-        usd(v.totalCostUsd),
-        usd(v.meanCostUsd),
-        v.meanTurns.toFixed(1),
-        ...(driverTurns ? [v.meanDriverTurns?.toFixed(1) ?? "n/a"] : []),
-        `${v.meanWallSeconds.toFixed(1)} s`,
-        `${v.inputTokens}/${v.outputTokens}/${v.cacheReadTokens}/${v.cacheWriteTokens}`,
-        `${v.postsWritten} + ${v.journalWritten}`,
-        `${v.reads}`,
-        `${v.timeouts}`,
-        `${v.errors}`,
-        `${v.interruptedAttempts}, ${usd(v.interruptedCostUsd)}`,
-      ];
-      return `| ${cells.join(" | ")} |`;
-    }),
-  ];
-}
-
-function turnNote(report: BenchReport): string {
-  const driverTurns = report.variants.some((v) => v.meanDriverTurns !== null);
-  return `${turnDefinition}${driverTurns ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`;
-}
-
-function spendLine(report: BenchReport): string {
-  const { trialsUsd, interruptedUsd } = report.spend;
-  return `Spent ${usd(trialsUsd + interruptedUsd)} in all: ${usd(trialsUsd)} by finished trials, ${usd(interruptedUsd)} by attempts cut off by a stop.`;
-}
-
-function allTrialsLine(variant: VariantSummary): string {
-  const all = variant.vsBaselineAllTrials;
-  return `- all tasks, every pair (timeouts and errors included): cost ${describeRatio(all?.cost)}; turns ${describeRatio(all?.turns)}; time ${describeRatio(all?.wallTime)}`;
+/** A table as markdown rows. */
+function markdownTable(table: TextTable): string[] {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(table.header), line(table.header.map(() => "---")), ...table.rows.map(line)];
 }
 
 /** The full text each variant's agents saw from the benchmark and from Botboard. */
@@ -142,7 +77,7 @@ function variantTextSection(report: BenchReport): string[] {
     lines.push(`### ${variant}`, "", "Prompt:", "", "```text", prompt, "```", "");
     const text = report.variantTexts[variant];
     if (!text) {
-      lines.push(variant === "baseline" ? "No Botboard MCP server." : "No trial of this variant has reached Botboard yet.", "");
+      lines.push(missingVariantText(variant), "");
       continue;
     }
     lines.push("Botboard MCP server instructions:", "", "```text", text.instructions ?? "(none)", "```", "", "Tools:", "");

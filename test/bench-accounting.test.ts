@@ -93,6 +93,12 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       expect(markdown).toContain("- all tasks: cost n/a");
       expect(markdown).toContain("- all tasks, every pair (timeouts and errors included): cost +0%");
       expect(markdown).toContain("A turn is one model request");
+      // The per-task ratios leave the timed-out trials out, as the headline does, and count them.
+      expect(report.taskDeltas).toEqual([expect.objectContaining({ costRatio: null, wallTimeRatio: null, cutOff: { variant: 1, baseline: 1 } })]);
+      expect(markdown).toMatch(/\| social \| n\/a \| n\/a \| n\/a \| 0% \/ 0% \| 1 \/ 1 \|/);
+      const html = renderHtml(report);
+      expect(html).toContain("<th>timeouts</th>");
+      expect(html).toContain("<th>cut off (variant / baseline)</th>");
     } finally {
       await hanging.close();
     }
@@ -267,7 +273,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
           model: "claude-sonnet-4-5",
           suite: runLength,
           variants: ["social"],
-          timeoutMs: 15_000,
+          timeoutMs: 3_000,
         });
         const { trials } = await runToEnd(db, planned, claudeCodeDriver, server.url);
         const [trial] = trials;
@@ -310,7 +316,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
           suite: runLength,
           variants: ["social"],
           prices: codexPrices,
-          timeoutMs: 15_000,
+          timeoutMs: 3_000,
         });
         const { trials } = await runToEnd(db, planned, codexDriver, server.url);
         const [trial] = trials;

@@ -62,6 +62,11 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     expect(html).toContain("2/2 = 100%");
     expect(html).toContain("<svg");
     expect(html).toContain("Use it as you see fit.");
+    // The page carries the same accounting as the markdown and HTML reports.
+    for (const column of ["timeouts", "errors", "interrupted (attempts, spend)", "cut off (variant / baseline)"])
+      expect(html).toContain(`<th scope="col">${column}</th>`);
+    expect(html).toContain("What each variant saw");
+    expect(html).toContain("A turn is one model request");
 
     expect((await fetch(`${server.url}/bench/no-such-run`, { headers: { cookie } })).status).toBe(404);
     const anonymous = await fetch(`${server.url}/bench`, { redirect: "manual" });

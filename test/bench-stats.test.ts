@@ -401,7 +401,7 @@ describe("bench report statistics", () => {
     expect(markdown).toMatch(/this report shows \d+ intervals; with no real change anywhere, about 1 in 20/);
     const html = renderHtml(report);
     expect(html).toContain("Design and statistics");
-    expect(html).toContain("hard, exploratory (biased toward savings)");
+    expect(html).toContain("hard tasks, exploratory (chosen on this run: biased toward savings)");
   });
 });
 

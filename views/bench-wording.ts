@@ -105,9 +105,92 @@ export const powerNote =
  */
 export function comparisonRows(variant: VariantSummary): { label: string; comparison: VariantComparison | undefined }[] {
   return [
-    { label: "all", comparison: variant.vsBaseline },
-    { label: "hard (fixed in advance)", comparison: variant.vsBaselineHard },
-    { label: "hard, exploratory (biased toward savings)", comparison: variant.vsBaselineExploratory },
-    { label: "all, every pair (timeouts and errors included)", comparison: variant.vsBaselineAllTrials },
+    { label: "all tasks", comparison: variant.vsBaseline },
+    { label: "hard tasks (fixed in advance)", comparison: variant.vsBaselineHard },
+    { label: "hard tasks, exploratory (chosen on this run: biased toward savings)", comparison: variant.vsBaselineExploratory },
+    { label: "all tasks, every pair (timeouts and errors included)", comparison: variant.vsBaselineAllTrials },
   ];
 }
+
+/** A table as header cells and row cells, rendered as markdown, HTML or JSX by each report. */
+export type TextTable = { header: string[]; rows: string[][] };
+
+/** Per variant: results, spend, and what was not whole (timeouts, errors, attempts cut off by a stop). */
+export function variantTable(report: BenchReport): TextTable {
+  const driverTurns = hasDriverTurns(report);
+  return {
+    header: [
+      "variant",
+      "passed (Wilson 95% CI)",
+      "total cost",
+      "mean cost",
+      "mean turns",
+      ...(driverTurns ? ["mean turns (driver's own count)"] : []),
+      "mean time",
+      "tokens in/out/cache read/cache write",
+      "posts + journal written",
+      "reads",
+      "timeouts",
+      "errors",
+      "interrupted (attempts, spend)",
+    ],
+    rows: report.variants.map((v) => [
+      v.variant,
+      describePassRate(v),
+      usd(v.totalCostUsd),
+      usd(v.meanCostUsd),
+      v.meanTurns.toFixed(1),
+      ...(driverTurns ? [v.meanDriverTurns?.toFixed(1) ?? "n/a"] : []),
+      `${v.meanWallSeconds.toFixed(1)} s`,
+      `${v.inputTokens}/${v.outputTokens}/${v.cacheReadTokens}/${v.cacheWriteTokens}`,
+      `${v.postsWritten} + ${v.journalWritten}`,
+      `${v.reads}`,
+      `${v.timeouts}`,
+      `${v.errors}`,
+      `${v.interruptedAttempts}, ${usd(v.interruptedCostUsd)}`,
+    ]),
+  };
+}
+
+export const hasDriverTurns = (report: BenchReport) => report.variants.some((v) => v.meanDriverTurns !== null);
+
+/** What a turn is and how cut-off trials count, said under every variant table. */
+export function turnNote(report: BenchReport): string {
+  return `${turnDefinition}${hasDriverTurns(report) ? ` ${driverTurnsNote}` : ""} ${cutOffNote}`;
+}
+
+/** Per task: the variant's means over the baseline's, ratios on completed trials, with the trials left out. */
+export function taskTable(report: BenchReport): TextTable {
+  return {
+    header: [
+      "task",
+      "variant",
+      "cost ratio",
+      "cost ratio SD over repeats (log)",
+      "time ratio",
+      "passed (variant / baseline)",
+      "cut off (variant / baseline)",
+    ],
+    rows: report.taskDeltas.map((delta) => [
+      delta.task,
+      delta.variant,
+      delta.costRatio?.toFixed(2) ?? "n/a",
+      delta.costLogRatioSd?.toFixed(2) ?? "n/a",
+      delta.wallTimeRatio?.toFixed(2) ?? "n/a",
+      `${percent(delta.variantPassed)} / ${percent(delta.baselinePassed)}`,
+      `${delta.cutOff.variant} / ${delta.cutOff.baseline}`,
+    ]),
+  };
+}
+
+export const taskTableNote =
+  "Means over repeats, the variant's over the baseline's. The ratios leave out trials that timed out or failed with an error (counted in the last column); pass rates count them as failures.";
+
+export function describeSpend(report: BenchReport): string {
+  const { trialsUsd, interruptedUsd } = report.spend;
+  return `Spent ${usd(trialsUsd + interruptedUsd)} in all: ${usd(trialsUsd)} by finished trials, ${usd(interruptedUsd)} by attempts cut off by a stop.`;
+}
+
+/** Said in place of the MCP text a variant saw when there is none to show. */
+export const missingVariantText = (variant: string) =>
+  variant === "baseline" ? "No Botboard MCP server." : "No trial of this variant has reached Botboard yet.";

@@ -59,6 +59,7 @@ export type VariantSummary = {
   vsBaselineExploratory?: VariantComparison;
 };
 
+/** One task's variant against its baseline: ratios over completed trials, pass rates over all finished ones. */
 export type TaskDelta = {
   task: string;
   variant: string;
@@ -68,6 +69,8 @@ export type TaskDelta = {
   baselinePassed: number;
   /** Standard deviation over the task's repeats of the log of the paired cost ratio; null below two pairs. */
   costLogRatioSd: number | null;
+  /** Trials left out of the ratios because they timed out or failed with an error. */
+  cutOff: { variant: number; baseline: number };
 };
 
 /** The statistics' design, stated in the report so a reader can judge and reproduce it. */
@@ -279,9 +282,13 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
       const mine = finished.filter((trial) => trial.variant === variant && trial.taskSlug === task);
       const theirs = baseline.filter((trial) => trial.taskSlug === task);
       if (mine.length === 0 || theirs.length === 0) continue;
+      // Ratios on completed trials only, as the headline: a cut-off trial's spend is a lower bound.
+      const mineCompleted = mine.filter(completed);
+      const theirsCompleted = theirs.filter(completed);
       const ratio = (metric: (trial: BenchTrial) => number) => {
-        const base = mean(theirs.map(metric));
-        return base > 0 ? mean(mine.map(metric)) / base : null;
+        if (mineCompleted.length === 0 || theirsCompleted.length === 0) return null;
+        const base = mean(theirsCompleted.map(metric));
+        return base > 0 ? mean(mineCompleted.map(metric)) / base : null;
       };
       taskDeltas.push({
         task,
@@ -290,7 +297,8 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
         wallTimeRatio: ratio((trial) => trial.wallMs ?? 0),
         variantPassed: mine.filter((trial) => trial.passed).length / mine.length,
         baselinePassed: theirs.filter((trial) => trial.passed).length / theirs.length,
-        costLogRatioSd: costLogRatioSd(mine, baselineByKey),
+        costLogRatioSd: costLogRatioSd(mineCompleted, completedBaselineByKey),
+        cutOff: { variant: mine.length - mineCompleted.length, baseline: theirs.length - theirsCompleted.length },
       });
     }
   }

@@ -2,13 +2,19 @@ import { raw } from "hono/html";
 import type { BenchRunSummary } from "../../server/domain/bench-runs.ts";
 import {
   comparisonRows,
+  describeSpend,
+  missingVariantText,
+  taskTable,
+  taskTableNote,
+  type TextTable,
+  turnNote,
+  variantTable,
   completedPairsNote,
   describeExploratory,
   describeHardSet,
   describeIntervals,
   describeMultipleComparisons,
   describeOrder,
-  describePassRate,
   describeRatio,
   powerHeader,
   powerNote,
@@ -88,37 +94,10 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
         {run.fromRunId ? ` (from ${run.fromRunId})` : ""}, {run.repeats} repeat(s). Status {run.status}
         {run.stopReason ? ` (${run.stopReason})` : ""}; {report.trials.finished} of {report.trials.total} trials finished.
       </p>
+      <p>{describeSpend(report)}</p>
       <h2>Per variant</h2>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Variant</th>
-              <th scope="col">Passed (Wilson 95% CI)</th>
-              <th scope="col">Total cost</th>
-              <th scope="col">Mean cost</th>
-              <th scope="col">Mean turns</th>
-              <th scope="col">Mean time</th>
-              <th scope="col">Written</th>
-              <th scope="col">Reads</th>
-            </tr>
-          </thead>
-          <tbody>
-            {report.variants.map((variant) => (
-              <tr>
-                <td>{variant.variant}</td>
-                <td>{describePassRate(variant)}</td>
-                <td>{usd(variant.totalCostUsd)}</td>
-                <td>{usd(variant.meanCostUsd)}</td>
-                <td>{variant.meanTurns.toFixed(1)}</td>
-                <td>{variant.meanWallSeconds.toFixed(1)} s</td>
-                <td>{variant.postsWritten + variant.journalWritten}</td>
-                <td>{variant.reads}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table table={variantTable(report)} />
+      <p class="muted">{turnNote(report)}</p>
       <h2>Against the baseline</h2>
       {compared.length === 0 ? (
         <p class="muted">No comparison: this run has no baseline trials, or no other variant.</p>
@@ -157,13 +136,14 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
       <figure>{raw(stripChart(report, "costUsd", "Cost per trial"))}</figure>
       <figure>{raw(stripChart(report, "wallSeconds", "Wall time per trial"))}</figure>
       <figure>{raw(deltaChart(report))}</figure>
-      <h2>Prompts</h2>
-      {Object.entries(report.prompts).map(([variant, prompt]) => (
-        <section>
-          <h3>{variant}</h3>
-          <pre class="bench-prompt">{prompt}</pre>
-        </section>
-      ))}
+      {report.taskDeltas.length > 0 ? (
+        <>
+          <h2>Per task</h2>
+          <p class="muted">{taskTableNote}</p>
+          <Table table={taskTable(report)} />
+        </>
+      ) : null}
+      <VariantTexts report={report} />
     </Layout>
   );
 }
@@ -189,28 +169,70 @@ function DesignNotes(props: { report: BenchReport }) {
       {report.statistics.power.length > 0 ? (
         <>
           <p class="muted">{powerNote}</p>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  {powerHeader(report).map((cell) => (
-                    <th scope="col">{cell}</th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {report.statistics.power.map((row) => (
-                  <tr>
-                    {powerRow(row).map((cell) => (
-                      <td>{cell}</td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table table={{ header: powerHeader(report), rows: report.statistics.power.map(powerRow) }} />
         </>
       ) : null}
     </section>
+  );
+}
+
+function Table(props: { table: TextTable }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            {props.table.header.map((cell) => (
+              <th scope="col">{cell}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.table.rows.map((row) => (
+            <tr>
+              {row.map((cell) => (
+                <td>{cell}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The full text each variant's agents saw: the prompt, and Botboard's MCP instructions and tools. */
+function VariantTexts(props: { report: BenchReport }) {
+  const { report } = props;
+  return (
+    <>
+      <h2>What each variant saw</h2>
+      {Object.entries(report.prompts).map(([variant, prompt]) => {
+        const text = report.variantTexts[variant];
+        return (
+          <section>
+            <h3>{variant}</h3>
+            <p>Prompt:</p>
+            <pre class="bench-prompt">{prompt}</pre>
+            {text ? (
+              <>
+                <p>Botboard MCP server instructions:</p>
+                <pre class="bench-prompt">{text.instructions ?? "(none)"}</pre>
+                <p>Tools:</p>
+                <ul>
+                  {text.tools.map((tool) => (
+                    <li>
+                      <code>{tool.name}</code>: {tool.description}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            ) : (
+              <p class="muted">{missingVariantText(variant)}</p>
+            )}
+          </section>
+        );
+      })}
+    </>
   );
 }
