@@ -94,7 +94,9 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       expect(markdown).toContain("- all tasks, every pair (timeouts and errors included): cost +0%");
       expect(markdown).toContain("A turn is one model request");
       // The per-task ratios leave the timed-out trials out, as the headline does, and count them.
-      expect(report.taskDeltas).toEqual([expect.objectContaining({ costRatio: null, wallTimeRatio: null, cutOff: { variant: 1, baseline: 1 } })]);
+      expect(report.taskDeltas).toEqual([
+        expect.objectContaining({ costRatio: null, wallTimeRatio: null, cutOff: { variant: 1, baseline: 1 } }),
+      ]);
       expect(markdown).toMatch(/\| social \| n\/a \| n\/a \| n\/a \| 0% \/ 0% \| 1 \/ 1 \|/);
       const html = renderHtml(report);
       expect(html).toContain("<th>timeouts</th>");
