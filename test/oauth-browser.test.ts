@@ -1,12 +1,13 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentTokens, auditLog } from "../server/db/schema/index.ts";
 import { forgetCachedTokens } from "../server/domain/agents.ts";
 import type { Team } from "../server/domain/teams.ts";
+import { hashSecret } from "../server/domain/tokens.ts";
 import { chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
 import { callTool } from "./support/mcp.ts";
 import { ScriptedOAuthProvider, startClientSite, type ClientSite } from "./support/oauth.ts";
@@ -103,7 +104,10 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
 
   it("an expired access token is refused, and the client refreshes it on its own", async () => {
     const expired = desktop.savedTokens!;
-    await server.database.db.update(agentTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(isNull(agentTokens.revokedAt));
+    await server.database.db
+      .update(agentTokens)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(agentTokens.hash, hashSecret(expired.access_token)));
     forgetCachedTokens();
     const refused = await server.as(expired.access_token, "/mcp", { method: "POST", body: "{}" });
     expect(refused.status).toBe(401);
@@ -153,6 +157,10 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
     await page.goto(`${server.url}/admin`);
     const panel = page.locator("section", { has: page.getByRole("heading", { name: "OAuth clients" }) });
     expect(await panel.textContent()).toContain("Desk Client as desk");
+    // bob's own token is listed with the other tokens; the token Code Editor holds as bob goes with its approval.
+    const tokenPanel = page.locator("section", { has: page.getByRole("heading", { name: "Revoke tokens" }) });
+    expect(await tokenPanel.getByRole("listitem").count()).toBe(1);
+    expect(await tokenPanel.textContent()).toContain("bob");
     await screenshotBothSchemes(page, `oauth-admin-${kind}`);
     watch.acceptDialogs = true;
     await page.getByRole("button", { name: "Revoke Desk Client as desk" }).click();

@@ -80,7 +80,8 @@ function oauthErrorResponse(c: Context, caught: unknown): Response {
 
 function htmlErrorResponse(c: Context<WebEnv>, caught: unknown): Response | Promise<Response> {
   const error = appErrorOf(caught);
-  const status = error ? httpStatusOf[error.kind] : 500;
+  // A page shows a bad client as a bad request: invalid_client's 401 is for the token endpoint.
+  const status = caught instanceof OAuthRefusal ? 400 : error ? httpStatusOf[error.kind] : 500;
   const message = error ? error.message : reportUnknownFailure(caught, { requestId: c.get("requestId") });
   return c.html(ErrorPage({ status, message, page: c.get("caller") ? pageOf(c) : undefined }), status);
 }
