@@ -3,7 +3,10 @@ import type { AddressInfo } from "node:net";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { revokeAgentTokens } from "../server/domain/agents.ts";
+import { cli } from "../server/domain/callers.ts";
 import { findOAuthClient, maxClientMetadataBytes } from "../server/domain/oauth-clients.ts";
+import { displayPrefixOf } from "../server/domain/tokens.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { startClientSite, type ClientSite } from "./support/oauth.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -139,6 +142,18 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
     expect(refreshed.status).toBe(200);
     const again = await token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: site.clientId });
     expect(await again.json()).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("revoking the agent, or one of its OAuth tokens by prefix, from the command line also ends its approvals", async () => {
+    const byName = await tokensFor((await approve(authorization(), admin, { newAgent: "cli-named" })).searchParams.get("code")!);
+    const byPrefix = await tokensFor((await approve(authorization(), admin, { newAgent: "cli-prefixed" })).searchParams.get("code")!);
+    await revokeAgentTokens(server.database.db, cli, team.id, "cli-named");
+    await revokeAgentTokens(server.database.db, cli, team.id, displayPrefixOf(byPrefix.access_token));
+    for (const tokens of [byName, byPrefix]) {
+      expect((await server.as(tokens.access_token, "/mcp", { method: "POST", body: "{}" })).status).toBe(401);
+      const refreshed = await token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: site.clientId });
+      expect(await refreshed.json()).toMatchObject({ error: "invalid_grant" });
+    }
   });
 
   it("PKCE is required and S256 only: the consent refuses plain back to the client", async () => {
