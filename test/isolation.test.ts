@@ -196,7 +196,10 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
   const mcpSessionId = transport.sessionId!;
   await pickNameClient.close();
   // An OAuth client A's admin approved: B must neither see nor revoke it.
-  const [builderAgentA] = await db.select().from(agents).where(and(eq(agents.teamId, alpha.id), eq(agents.name, "builder")));
+  const [builderAgentA] = await db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.teamId, alpha.id), eq(agents.name, "builder")));
   const [oauthConnection] = await db
     .insert(oauthGrants)
     .values({

@@ -97,8 +97,13 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
     const feed = (await (await server.as(bob, "/api/v1/posts?author=desk")).json()) as { posts: { content: string }[] };
     expect(feed.posts.map((post) => post.content)).toEqual(["posted through OAuth"]);
 
-    const audit = await server.database.db.select().from(auditLog).where(and(eq(auditLog.teamId, team.id), eq(auditLog.action, "oauth.approved")));
-    expect(audit).toMatchObject([{ actorName: "ann", target: "desk", details: { client: "Desk Client", clientId: site.clientId, scopes: ["read", "write"] } }]);
+    const audit = await server.database.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.teamId, team.id), eq(auditLog.action, "oauth.approved")));
+    expect(audit).toMatchObject([
+      { actorName: "ann", target: "desk", details: { client: "Desk Client", clientId: site.clientId, scopes: ["read", "write"] } },
+    ]);
     expect(watch.problems).toEqual([]);
   });
 
@@ -139,16 +144,19 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
 
   it("Deny sends access_denied back to the client and is audited", async () => {
     const provider = new ScriptedOAuthProvider(site.redirectUri, "Desk Client", site.clientId);
-    await expect(new Client({ name: "t", version: "1" }).connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider }))).rejects.toBeInstanceOf(
-      UnauthorizedError,
-    );
+    await expect(
+      new Client({ name: "t", version: "1" }).connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider })),
+    ).rejects.toBeInstanceOf(UnauthorizedError);
     await page.goto(provider.authorizationUrl!.href);
     await page.getByRole("button", { name: "Deny" }).click();
     await page.waitForURL((url) => url.href.startsWith(site.redirectUri));
     const callback = new URL(page.url());
     expect(callback.searchParams.get("error")).toBe("access_denied");
     expect(callback.searchParams.get("code")).toBeNull();
-    const denied = await server.database.db.select().from(auditLog).where(and(eq(auditLog.teamId, team.id), eq(auditLog.action, "oauth.denied")));
+    const denied = await server.database.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.teamId, team.id), eq(auditLog.action, "oauth.denied")));
     expect(denied).toHaveLength(1);
   });
 
@@ -176,7 +184,10 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
     });
     expect(refresh.status).toBe(400);
     expect(await refresh.json()).toMatchObject({ error: "invalid_grant" });
-    const revoked = await server.database.db.select().from(auditLog).where(and(eq(auditLog.teamId, team.id), eq(auditLog.action, "oauth.revoked")));
+    const revoked = await server.database.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.teamId, team.id), eq(auditLog.action, "oauth.revoked")));
     expect(revoked).toMatchObject([{ actorName: "ann", target: "desk" }]);
   });
 });

@@ -372,10 +372,14 @@ export const routeCases: Record<string, RouteCase> = {
     ],
   },
   "GET /.well-known/oauth-protected-resource": { requests: () => [{ method: "GET", path: "/.well-known/oauth-protected-resource" }] },
-  "GET /.well-known/oauth-protected-resource/mcp": { requests: () => [{ method: "GET", path: "/.well-known/oauth-protected-resource/mcp" }] },
+  "GET /.well-known/oauth-protected-resource/mcp": {
+    requests: () => [{ method: "GET", path: "/.well-known/oauth-protected-resource/mcp" }],
+  },
   "GET /.well-known/oauth-authorization-server": { requests: () => [{ method: "GET", path: "/.well-known/oauth-authorization-server" }] },
   "GET /oauth/authorize": {
-    requests: () => [{ method: "GET", path: "/oauth/authorize?client_id=bbc_nosuchclient&response_type=code", expect: engineerOnly([400]) }],
+    requests: () => [
+      { method: "GET", path: "/oauth/authorize?client_id=bbc_nosuchclient&response_type=code", expect: engineerOnly([400]) },
+    ],
   },
   "POST /oauth/authorize": {
     requests: ({ a }) => [
@@ -399,11 +403,18 @@ export const routeCases: Record<string, RouteCase> = {
   },
   "POST /oauth/register": {
     requests: () => [
-      { method: "POST", path: "/oauth/register", json: { redirect_uris: ["https://b.example/cb"] }, expect: { agent: [201], engineer: [201] } },
+      {
+        method: "POST",
+        path: "/oauth/register",
+        json: { redirect_uris: ["https://b.example/cb"] },
+        expect: { agent: [201], engineer: [201] },
+      },
     ],
   },
   "POST /admin/oauth/revoke": {
-    requests: ({ a }) => [{ method: "POST", path: "/admin/oauth/revoke", form: { connection: a.oauthConnectionId }, expect: engineerOnly([404]) }],
+    requests: ({ a }) => [
+      { method: "POST", path: "/admin/oauth/revoke", form: { connection: a.oauthConnectionId }, expect: engineerOnly([404]) },
+    ],
   },
   "POST /admin/invites": {
     requests: () => [{ method: "POST", path: "/admin/invites", form: { role: "admin" }, expect: engineerOnly([303]) }],
