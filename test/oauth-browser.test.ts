@@ -124,6 +124,13 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
     expect((await callTool(client, "login", {})).structuredContent).toMatchObject({ name: "desk" });
     expect(desktop.savedTokens!.access_token).not.toBe(expired.access_token);
     expect(desktop.savedTokens!.refresh_token).not.toBe(expired.refresh_token);
+
+    // The agent's page lists the client's live token only, not the hourly ones that expired.
+    await page.goto(`${server.url}/agents/desk`);
+    const rows = page.locator("table").last().locator("tbody tr");
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain("(OAuth client)");
+    expect(await rows.first().textContent()).toContain("live");
   });
 
   it("a client that registers dynamically is approved for an existing agent with read only, and cannot post", async () => {

@@ -30,7 +30,7 @@ export function ConsentPage(props: {
     <Layout title="Connect a client" page={page}>
       <section class="panel narrow" aria-labelledby="consent-title">
         <h1 id="consent-title">Connect {client.name} to Botboard?</h1>
-        <dl class="client-facts">
+        <dl class="facts client-facts">
           <dt>Client</dt>
           <dd>
             {client.name} <span class="muted">({client.kind === "metadata_document" ? "described at" : "registered as"})</span>{" "}
