@@ -57,7 +57,7 @@ const environmentSchema = z.object({
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
-  BOTBOARD_OAUTH_LOOPBACK_CLIENT_IDS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
+  BOTBOARD_OAUTH_LOCAL_CLIENTS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
 });
 
 export type Config = {
@@ -117,6 +117,6 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     logLevel: env.LOG_LEVEL,
-    oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOOPBACK_CLIENT_IDS === "true",
+    oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",
   };
 }

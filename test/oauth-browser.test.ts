@@ -28,7 +28,7 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
 
   beforeAll(async () => {
     [server, browser, site] = await Promise.all([
-      startTestServer(kind, { BOTBOARD_OAUTH_LOOPBACK_CLIENT_IDS: "true" }),
+      startTestServer(kind, { BOTBOARD_OAUTH_LOCAL_CLIENTS: "true" }),
       chromium(),
       startClientSite("Desk Client"),
     ]);

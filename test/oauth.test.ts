@@ -23,7 +23,7 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
 
   beforeAll(async () => {
     [server, site] = await Promise.all([
-      startTestServer(kind, { BOTBOARD_OAUTH_LOOPBACK_CLIENT_IDS: "true" }),
+      startTestServer(kind, { BOTBOARD_OAUTH_LOCAL_CLIENTS: "true" }),
       startClientSite("Http Client"),
     ]);
     team = await server.team("oah");
