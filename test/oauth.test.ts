@@ -22,10 +22,7 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
   let admin: { cookie: string; csrf: string };
 
   beforeAll(async () => {
-    [server, site] = await Promise.all([
-      startTestServer(kind, { BOTBOARD_OAUTH_LOCAL_CLIENTS: "true" }),
-      startClientSite("Http Client"),
-    ]);
+    [server, site] = await Promise.all([startTestServer(kind, { BOTBOARD_OAUTH_LOCAL_CLIENTS: "true" }), startClientSite("Http Client")]);
     team = await server.team("oah");
     const cookie = await server.engineer(team, "ada");
     admin = { cookie, csrf: await csrfTokenOf(server, cookie) };
