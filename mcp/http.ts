@@ -9,6 +9,9 @@ import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/dom
 import { rateLimitedError, takeCallAllowances, type RequestLimits } from "../server/domain/rate-limits.ts";
 import { bearerTokenOf, limitAgentRequests, rateLimitMessage, requireAgent } from "../server/http/middleware/agent-requests.ts";
 import { agentInstructionsOf, getTeam } from "../server/domain/teams.ts";
+import { allScopes } from "../server/domain/callers.ts";
+import { mcpResourceOf, protectedResourceMetadataUrlOf } from "../server/domain/oauth.ts";
+import { reachableUrlOf } from "../server/http/middleware/public-url.ts";
 import { toolError } from "./context.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
 
@@ -39,6 +42,16 @@ export function rejectForeignOrigins(config: Config): MiddlewareHandler {
       throw forbidden(`This server only answers to localhost and ${publicUrl.hostname}.`);
     }
     await next();
+  };
+}
+
+/** A 401 names where OAuth clients find how to get a token (RFC 9728 section 5.1). */
+function pointToResourceMetadata(config: Config): MiddlewareHandler {
+  return async function pointToResourceMetadata(c, next) {
+    await next();
+    if (c.res.status !== 401) return;
+    const metadataUrl = protectedResourceMetadataUrlOf(reachableUrlOf(c, config));
+    c.res.headers.set("WWW-Authenticate", `Bearer realm="botboard", resource_metadata="${metadataUrl}", scope="${allScopes.join(" ")}"`);
   };
 }
 
@@ -126,7 +139,13 @@ const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "
  */
 export function mcpRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
-  routes.use(rejectForeignOrigins(config), limitAgentRequests(db, config.rateLimits, bearerTokenOf, refuseToolCall), requireAgent(db));
+  const resourceOf = (c: Context) => mcpResourceOf(reachableUrlOf(c, config));
+  routes.use(
+    rejectForeignOrigins(config),
+    pointToResourceMetadata(config),
+    limitAgentRequests(db, config.rateLimits, bearerTokenOf, refuseToolCall),
+    requireAgent(db, resourceOf),
+  );
 
   routes.post("/", async (c) => {
     const toolSet = parseToolSet(c.req.query("tools"));

@@ -9,6 +9,7 @@ import { AppError } from "./domain/errors.ts";
 import { apiRoutes, openApiDocument } from "./http/api.ts";
 import { authRoutes } from "./http/auth.ts";
 import { compatRoutes } from "./http/compat.ts";
+import { oauthRoutes } from "./http/oauth.ts";
 import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/client-address.ts";
 import { createEventHub, type EventHub } from "./domain/events.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
@@ -64,6 +65,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   app.route("/auth", authRoutes(db, config));
   app.route("/mcp", mcpRoutes(db, config));
   app.route("/teams", compatRoutes(db, config));
+  app.route("/", oauthRoutes(db, config));
   app.route("/", webRoutes(db, config, hub));
   return app;
 }

@@ -57,6 +57,7 @@ const environmentSchema = z.object({
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  BOTBOARD_OAUTH_LOCAL_CLIENTS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
 });
 
 export type Config = {
@@ -79,6 +80,8 @@ export type Config = {
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** Accept OAuth client ID metadata documents on http://127.0.0.1 and localhost: tests and local development only. */
+  oauthLoopbackClientIds: boolean;
 };
 
 export class ConfigError extends Error {}
@@ -114,5 +117,6 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     logLevel: env.LOG_LEVEL,
+    oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",
   };
 }

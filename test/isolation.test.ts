@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../server/app.ts";
+import { agents, oauthGrants } from "../server/db/schema/index.ts";
 import { createBenchRun } from "../server/domain/bench-runs.ts";
 import { createTeam, type Team } from "../server/domain/teams.ts";
 import { cli } from "../server/domain/callers.ts";
@@ -194,6 +195,23 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
   expect((await callTool(pickNameClient, "login", { agent_name: `${secret}-picked` })).isError).toBeFalsy();
   const mcpSessionId = transport.sessionId!;
   await pickNameClient.close();
+  // An OAuth client A's admin approved: B must neither see nor revoke it.
+  const [builderAgentA] = await db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.teamId, alpha.id), eq(agents.name, "builder")));
+  const [oauthConnection] = await db
+    .insert(oauthGrants)
+    .values({
+      teamId: alpha.id,
+      agentId: builderAgentA!.id,
+      clientId: "https://client.example/botboard.json",
+      clientName: `${secret} desktop`,
+      redirectUri: "https://client.example/callback",
+      scopes: ["read"],
+      resource: `${server.url}/mcp`,
+    })
+    .returning();
   const benchRun = await createBenchRun(db, {
     id: "alpha-bench",
     teamId: alpha.id,
@@ -246,6 +264,7 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       tokenViewId,
       mcpSessionId,
       benchRunId: benchRun.id,
+      oauthConnectionId: oauthConnection!.id,
     },
     b: {
       team: beta,
@@ -342,6 +361,7 @@ async function snapshotOfTeam(server: TestServer, teamId: string): Promise<Recor
     // A wrong password for A's engineer is recorded in A's log: A learns of the try; B changed nothing of A.
     audit_log: "team_id = $team and action <> 'user.sign_in_failed'",
     bench_runs: "team_id = $team",
+    oauth_grants: "team_id = $team",
   };
   const snapshot: Record<string, unknown> = {};
   for (const [table, condition] of Object.entries(ofTeam)) {

@@ -146,6 +146,17 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
       await tx.update(agentTokens).set({ revokedAt: sql`now()` }).where(eq(agentTokens.id, match.id));
       await recordAudit(tx, teamId, actor, "token.revoked", match.prefix);
     }
+    // An OAuth access token goes with its approval: otherwise its client would just refresh it.
+    const grantIds = sql`(select oauth_grant_id from agent_tokens where id in (${sql.join(
+      matches.map((match) => sql`${match.id}`),
+      sql`, `,
+    )}) and oauth_grant_id is not null)`;
+    const byAgent = byPrefix ? sql`false` : sql`agent_id in (select id from agents where team_id = ${teamId} and name = ${target})`;
+    await tx.execute(
+      sql`update oauth_grants set revoked_at = now(), refresh_token_hash = null
+        where team_id = ${teamId} and revoked_at is null and (id in ${grantIds} or ${byAgent})`,
+    );
+    await tx.execute(sql`update agent_tokens set revoked_at = now() where revoked_at is null and oauth_grant_id in ${grantIds}`);
     await tx.execute(sql`select pg_notify(${tokenRevocationChannel}, '')`);
     forgetCachedTokens();
     return matches.map((match) => match.prefix);
@@ -160,7 +171,7 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
 export const tokenRevocationChannel = "botboard_tokens";
 const tokenCacheLifetimeMs = 1000;
 const tokenCacheMaxEntries = 10_000;
-const tokenCache = new Map<string, { caller: AgentCaller; expiresAt: Date | null; cachedAt: number }>();
+const tokenCache = new Map<string, { caller: AgentCaller; expiresAt: Date | null; audience: string | null; cachedAt: number }>();
 
 export function forgetCachedTokens(): void {
   tokenCache.clear();
@@ -181,11 +192,18 @@ export async function agentActivity(db: Db, teamId: string, agentId: string, day
   return list.map((row) => ({ day: String(row.day), posts: Number(row.posts) }));
 }
 
+function checkAudience(audience: string | null, resource: string | undefined): void {
+  if (audience !== null && audience !== resource) throw unauthorized(`This token was issued for ${audience} only.`);
+}
+
 /** Marks a token used at most once a minute, so authentication is not a write on every request. */
 const lastUsedResolutionMs = 60_000;
 
-/** Resolves a bearer token to its caller, or throws unauthorized: unknown, revoked and expired alike. */
-export async function authenticateAgentToken(db: Db, token: string): Promise<AgentCaller> {
+/**
+ * Resolves a bearer token to its caller, or throws unauthorized: unknown, revoked and expired alike.
+ * An OAuth access token works only at the resource it was issued for (`resource`, the door's URL).
+ */
+export async function authenticateAgentToken(db: Db, token: string, resource?: string): Promise<AgentCaller> {
   if (!token.startsWith(agentTokenPrefix) || token.length > 200) throw unauthorized("Invalid token.");
   const hash = hashSecret(token);
   const now = Date.now();
@@ -195,6 +213,7 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
     now - cached.cachedAt < tokenCacheLifetimeMs &&
     tokenStatus({ revokedAt: null, expiresAt: cached.expiresAt }, now) === "live"
   ) {
+    checkAudience(cached.audience, resource);
     return { ...cached.caller };
   }
   const [row] = await db
@@ -206,6 +225,7 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
   const status = tokenStatus(row.token, now);
   if (status === "revoked") throw unauthorized("This token has been revoked.");
   if (status === "expired") throw unauthorized("This token has expired.");
+  checkAudience(row.token.audience, resource);
   if (!row.token.lastUsedAt || now - row.token.lastUsedAt.getTime() > lastUsedResolutionMs) {
     await Promise.all([
       db.update(agentTokens).set({ lastUsedAt: sql`now()` }).where(eq(agentTokens.id, row.token.id)),
@@ -223,6 +243,6 @@ export async function authenticateAgentToken(db: Db, token: string): Promise<Age
     displayName: row.token.sessionName ? signedName(row.agentName, row.token.sessionName) : row.agentName,
   };
   if (tokenCache.size >= tokenCacheMaxEntries) tokenCache.clear();
-  tokenCache.set(hash, { caller, expiresAt: row.token.expiresAt, cachedAt: now });
+  tokenCache.set(hash, { caller, expiresAt: row.token.expiresAt, audience: row.token.audience, cachedAt: now });
   return { ...caller };
 }

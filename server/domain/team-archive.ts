@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { eq, getTableColumns, getTableName, or, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, getTableName, isNull, or, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
 import { agentTokens, agents, auditLog, journalEntries, posts, readCursors, teams, users } from "../db/schema/index.ts";
@@ -62,11 +62,13 @@ export async function exportTeam(db: Db, slugOrId: string): Promise<string[]> {
   const lines = [JSON.stringify({ format: archiveFormat, team: team.slug, exportedAt: new Date().toISOString() })];
   for (const [name, table] of Object.entries(archivedTables) as [ArchivedTable, PgTable][]) {
     const teamColumn = name === "teams" ? teams.id : (getTableColumns(table) as Record<string, typeof teams.id>).teamId!;
+    // An OAuth client's tokens belong to its approval, which is not archived: the client connects again.
+    const ofTeam = name === "agent_tokens" ? and(eq(teamColumn, team.id), isNull(agentTokens.oauthGrantId)) : eq(teamColumn, team.id);
     // Posts point at earlier posts (parent, root), so they go out in id order.
     const rows = await db
       .select(storedColumns(table))
       .from(table)
-      .where(eq(teamColumn, team.id))
+      .where(ofTeam)
       .orderBy(name === "posts" || name === "journal_entries" || name === "audit_log" ? sql`id` : sql`1`);
     for (const row of rows) lines.push(JSON.stringify({ table: name, row }));
   }

@@ -36,6 +36,8 @@ export type World = {
     mcpSessionId: string;
     /** A benchmark run of team A (its id is no secret; its model and prompt are). */
     benchRunId: string;
+    /** An OAuth client approved in team A (its id is no secret; its name is). */
+    oauthConnectionId: string;
   };
   b: {
     team: Team;
@@ -367,6 +369,51 @@ export const routeCases: Record<string, RouteCase> = {
     requests: ({ a }) => [
       { method: "POST", path: "/admin/tokens/revoke", form: { target: a.ownAgentName }, expect: engineerOnly([404]) },
       { method: "POST", path: "/admin/tokens/revoke", form: { target: a.tokenPrefix }, expect: engineerOnly([404]) },
+    ],
+  },
+  "GET /.well-known/oauth-protected-resource": { requests: () => [{ method: "GET", path: "/.well-known/oauth-protected-resource" }] },
+  "GET /.well-known/oauth-protected-resource/mcp": {
+    requests: () => [{ method: "GET", path: "/.well-known/oauth-protected-resource/mcp" }],
+  },
+  "GET /.well-known/oauth-authorization-server": { requests: () => [{ method: "GET", path: "/.well-known/oauth-authorization-server" }] },
+  "GET /oauth/authorize": {
+    requests: () => [
+      { method: "GET", path: "/oauth/authorize?client_id=bbc_nosuchclient&response_type=code", expect: engineerOnly([400]) },
+    ],
+  },
+  "POST /oauth/authorize": {
+    requests: ({ a }) => [
+      {
+        method: "POST",
+        path: "/oauth/authorize",
+        form: { client_id: "bbc_nosuchclient", response_type: "code", decision: "approve", agent: a.sharedAgentName },
+        expect: engineerOnly([400]),
+      },
+    ],
+  },
+  "POST /oauth/token": {
+    requests: () => [
+      {
+        method: "POST",
+        path: "/oauth/token",
+        form: { grant_type: "refresh_token", refresh_token: "bbr_not-a-token", client_id: "https://client.example/botboard.json" },
+        expect: { agent: [400], engineer: [400] },
+      },
+    ],
+  },
+  "POST /oauth/register": {
+    requests: () => [
+      {
+        method: "POST",
+        path: "/oauth/register",
+        json: { redirect_uris: ["https://b.example/cb"] },
+        expect: { agent: [201], engineer: [201] },
+      },
+    ],
+  },
+  "POST /admin/oauth/revoke": {
+    requests: ({ a }) => [
+      { method: "POST", path: "/admin/oauth/revoke", form: { connection: a.oauthConnectionId }, expect: engineerOnly([404]) },
     ],
   },
   "POST /admin/invites": {

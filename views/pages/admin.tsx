@@ -6,6 +6,8 @@ import { maxNameLength } from "../../server/domain/names.ts";
 import type { Engineer } from "../../server/domain/engineers.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
+import type { OAuthConnection } from "../../server/domain/oauth.ts";
+import { OAuthConnectionsPanel } from "./oauth.tsx";
 
 export type AdminNotice =
   | { kind: "revoked"; prefixes: string[] }
@@ -56,12 +58,14 @@ export function AdminPage(props: {
   agents: AgentWithTokens[];
   engineers: Engineer[];
   audit: AuditEntry[];
+  oauthConnections: OAuthConnection[];
   instructions: string;
   notice?: AdminNotice;
 }) {
   const { page } = props;
   const liveTokens = props.agents.flatMap((agent) =>
-    agent.tokens.filter((token) => token.status === "live").map((token) => ({ agent: agent.name, token })),
+    // An OAuth client's tokens are revoked with its approval, under "OAuth clients".
+    agent.tokens.filter((token) => token.status === "live" && token.oauthGrantId === null).map((token) => ({ agent: agent.name, token })),
   );
   return (
     <Layout title="Admin" page={page} current="/admin">
@@ -116,6 +120,8 @@ export function AdminPage(props: {
             ))}
           </ul>
         </section>
+
+        <OAuthConnectionsPanel page={page} connections={props.oauthConnections} />
 
         <section class="panel" aria-labelledby="invite">
           <h2 id="invite">Invite an engineer</h2>

@@ -80,22 +80,26 @@ export function TokenTable(props: { tokens: AgentToken[] }) {
           </tr>
         </thead>
         <tbody>
-          {props.tokens.map((token) => (
-            <tr>
-              <td>
-                <code>{token.prefix}…</code>
-                {token.pickName && <span class="muted"> (picks names)</span>}
-              </td>
-              <td>{token.scopes.join(", ")}</td>
-              <td>
-                <PostTime date={token.createdAt} />
-              </td>
-              <td>
-                <LastSeen date={token.lastUsedAt} />
-              </td>
-              <td class={`status-${token.status}`}>{token.status}</td>
-            </tr>
-          ))}
+          {/* An OAuth client gets a new token every hour: only its live ones are worth a row. */}
+          {props.tokens
+            .filter((token) => token.oauthGrantId === null || token.status === "live")
+            .map((token) => (
+              <tr>
+                <td>
+                  <code>{token.prefix}…</code>
+                  {token.pickName && <span class="muted"> (picks names)</span>}
+                  {token.oauthGrantId && <span class="muted"> (OAuth client)</span>}
+                </td>
+                <td>{token.scopes.join(", ")}</td>
+                <td>
+                  <PostTime date={token.createdAt} />
+                </td>
+                <td>
+                  <LastSeen date={token.lastUsedAt} />
+                </td>
+                <td class={`status-${token.status}`}>{token.status}</td>
+              </tr>
+            ))}
         </tbody>
       </table>
     </div>

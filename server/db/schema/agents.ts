@@ -43,8 +43,19 @@ export const agentTokens = pgTable(
     expiresAt: timestamp("expires_at", { withTimezone: true }),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
     lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+    /**
+     * An OAuth access token: the grant it came from (oauth_grants; no foreign key, which would make
+     * the schema files import each other) and the one resource URL it is valid for. Null for tokens
+     * made by an admin, which every door accepts.
+     */
+    oauthGrantId: uuid("oauth_grant_id"),
+    audience: text("audience"),
   },
-  (table) => [index("agent_tokens_agent_idx").on(table.agentId), index("agent_tokens_prefix_idx").on(table.prefix)],
+  (table) => [
+    index("agent_tokens_agent_idx").on(table.agentId),
+    index("agent_tokens_prefix_idx").on(table.prefix),
+    index("agent_tokens_oauth_grant_idx").on(table.oauthGrantId),
+  ],
 );
 
 /**

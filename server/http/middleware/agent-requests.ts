@@ -86,12 +86,15 @@ export function limitAgentRequests(
   };
 }
 
-/** Authenticates the agent token on every request, so a revoked token stops working at once. */
-export function requireAgent(db: Db): MiddlewareHandler<{ Variables: { caller: AgentCaller } }> {
+/**
+ * Authenticates the agent token on every request, so a revoked token stops working at once.
+ * `resourceOf` names the door's URL for OAuth access tokens, which work only where they were issued for.
+ */
+export function requireAgent(db: Db, resourceOf?: (c: Context) => string): MiddlewareHandler<{ Variables: { caller: AgentCaller } }> {
   return async function requireAgentToken(c, next) {
     const token = bearerTokenOf(c);
     if (!token) throw unauthorized("Send your agent token as 'Authorization: Bearer bb_...'.");
-    c.set("caller", await authenticateAgentToken(db, token));
+    c.set("caller", await authenticateAgentToken(db, token, resourceOf?.(c)));
     await next();
   };
 }

@@ -8,6 +8,7 @@ import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { notFound } from "../../domain/errors.ts";
 import { holdForOneView, takeOneTimeView } from "../../domain/one-time-views.ts";
+import { listOAuthConnections } from "../../domain/oauth.ts";
 import { deletePost } from "../../domain/posts.ts";
 import { listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
@@ -66,13 +67,16 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   async function renderAdmin(c: Context<WebEnv>, notice?: AdminNotice) {
     const caller = c.get("caller");
     requireAdmin(caller);
-    const [agents, engineers, audit, team] = await Promise.all([
+    const [agents, engineers, audit, team, oauthConnections] = await Promise.all([
       listAgents(db, caller.teamId),
       listEngineers(db, caller, caller.teamId),
       listAudit(db, caller.teamId, 50),
       getTeam(db, caller.teamId),
+      listOAuthConnections(db, caller),
     ]);
-    return c.html(AdminPage({ page: pageOf(c), agents, engineers, audit, instructions: agentInstructionsOf(team), notice }));
+    return c.html(
+      AdminPage({ page: pageOf(c), agents, engineers, audit, oauthConnections, instructions: agentInstructionsOf(team), notice }),
+    );
   }
 
   routes.get("/admin", engineer, (c) => renderAdmin(c));

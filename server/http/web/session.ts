@@ -130,10 +130,4 @@ export function pageOf(c: Context<WebEnv>) {
   return { caller: c.get("caller"), csrfToken: c.get("csrfToken") };
 }
 
-/**
- * The address to print in links and set-up snippets: the public URL, unless it was derived from
- * PORT=0 (a random port), in which case the address this browser used is the one that works.
- */
-export function reachableUrlOf(c: Context, config: Config): string {
-  return new URL(config.publicUrl).port === "0" ? new URL(c.req.url).origin : config.publicUrl;
-}
+export { reachableUrlOf } from "../middleware/public-url.ts";
