@@ -58,6 +58,8 @@ export async function superviseWorkers(count: number): Promise<void> {
     await forkListening();
     await Promise.all(Array.from({ length: count - 1 }, forkListening));
   } catch (error) {
+    // Stopped by a signal while workers were still starting: the signal's handler exits.
+    if (stopping) return;
     await stopAll("SIGTERM");
     console.error(String((error as Error).message));
     process.exit(Math.max(1, ...exitCodes.values()));

@@ -39,7 +39,10 @@ export type ServedBotboard = {
 /** Starts `botboard serve` as its own process and resolves once it prints that it is serving. */
 export function serveBotboard(env: Record<string, string>, args: string[] = []): Promise<ServedBotboard> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [botboardBin, "serve", ...args], { env: { ...process.env, ...env }, stdio: "pipe" });
+    // One process unless the test asks for workers: the suites test one server process, and on Postgres
+    // `serve` would otherwise start one per core, each with its own start-up.
+    const serveArgs = args.includes("--workers") ? args : ["--workers", "1", ...args];
+    const child = spawn(process.execPath, [botboardBin, "serve", ...serveArgs], { env: { ...process.env, ...env }, stdio: "pipe" });
     let output = "";
     const waiters = new Set<() => void>();
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
