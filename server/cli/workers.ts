@@ -65,7 +65,7 @@ export async function superviseWorkers(count: number): Promise<void> {
     process.exit(Math.max(1, ...exitCodes.values()));
   }
   console.log(`Botboard runs ${count} worker processes on one port.`);
-  cluster.on("exit", (worker, code, signal) => {
+  cluster.on("exit", (_worker, code, signal) => {
     if (stopping) return;
     console.error(`A worker stopped (${signal ?? `exit code ${code}`}); starting another.`);
     forkListening().catch((error: unknown) => console.error(String((error as Error).message)));
