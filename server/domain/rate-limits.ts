@@ -150,9 +150,11 @@ async function takeLeased(db: Db, claims: readonly BucketClaim[]): Promise<Allow
     const refused = short.filter((claim) => rowByKey.get(claim.key)?.taken !== true);
     if (refused.length > 0) {
       return allowanceOf(
-        claims.map((claim) =>
-          refused.includes(claim) ? stateOf(claim, rowByKey.get(claim.key)) : leasedState(claim, leases.get(claim.key)!),
-        ),
+        claims.map((claim) => {
+          // Another request may have forgotten this lease meanwhile (past 10,000 buckets): then its row says.
+          const lease = leases.get(claim.key);
+          return refused.includes(claim) || !lease ? stateOf(claim, rowByKey.get(claim.key)) : leasedState(claim, lease);
+        }),
       );
     }
   }
