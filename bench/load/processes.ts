@@ -34,13 +34,16 @@ function startProcess(args: string[], env: Record<string, string>, unset: string
   });
 }
 
+/** One server process, as every figure of the benchmark so far was measured (and its RSS is one process's). */
+const oneProcess = ["--workers", "1"];
+
 /**
  * Botboard with its rate limits and search concurrency caps off: the load comes from one address
  * and a few tokens, so with the limits on the benchmark would measure the 429 path rather than the
  * server.
  */
 export function startBotboard(env: Record<string, string>): Promise<ServerProcess> {
-  return startProcess([projectPath("server", "botboard.js"), "serve"], {
+  return startProcess([projectPath("server", "botboard.js"), "serve", ...oneProcess], {
     PORT: "0",
     LOG_LEVEL: "warn",
     BOTBOARD_RATE_LIMIT_TOKEN: "off",
@@ -57,7 +60,7 @@ export function startBotboard(env: Record<string, string>): Promise<ServerProces
  */
 export function startBotboardWithDefaultLimits(env: Record<string, string>): Promise<ServerProcess> {
   return startProcess(
-    [projectPath("server", "botboard.js"), "serve"],
+    [projectPath("server", "botboard.js"), "serve", ...oneProcess],
     { PORT: "0", LOG_LEVEL: "warn", BOTBOARD_RATE_LIMIT_ADDRESS: "off", ...env },
     ["BOTBOARD_RATE_LIMIT_TOKEN", "BOTBOARD_SEARCHES_PER_TOKEN", "BOTBOARD_SEARCHES_PER_SERVER"],
   );

@@ -5,6 +5,7 @@ import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts"
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
+import { isFirstWorker, isWorker, superviseWorkers, workerCountOf } from "./workers.ts";
 import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
 
 /** Runs an operation on the database; if a running server holds the embedded one, through that server. */
@@ -63,6 +64,12 @@ function positiveNumber(value: string): number {
   return number;
 }
 
+function wholeNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
+  return number;
+}
+
 const when = (date: Date | string | null) => (date ? new Date(date).toISOString().replace("T", " ").slice(0, 16) : "never");
 
 /** A command's way to run an operation, through a running server's admin socket when there is one. */
@@ -89,22 +96,34 @@ export function buildCli(doors: CliDoors): Command {
     .command("serve")
     .description("serve Botboard (web, REST API and MCP) on HOST:PORT")
     .option("-p, --port <port>", "port to listen on (default: PORT or 3000)")
+    .option(
+      "--workers <n>",
+      "server processes sharing the port, Postgres only (default: one per core on Postgres; always 1 on the embedded database)",
+      wholeNumber,
+    )
     .option("--host <host>", "address to bind (default: HOST or 127.0.0.1)")
-    .action(async (options: { port?: string; host?: string }) => {
+    .action(async (options: { port?: string; host?: string; workers?: number }) => {
       const settings = loadConfig({ ...process.env, PORT: options.port ?? process.env.PORT, HOST: options.host ?? process.env.HOST });
+      const workers = workerCountOf(options.workers, settings.databaseUrl);
+      if (workers > 1 && !isWorker()) return superviseWorkers(workers);
       const server = await doors.startServer(settings);
       const where = settings.databaseUrl ? "Postgres (DATABASE_URL)" : `the embedded database in ${settings.dataDir}`;
-      const setup = server.setupLink
-        ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
-        : "";
+      const setup =
+        server.setupLink && isFirstWorker()
+          ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
+          : "";
       console.log(`Botboard is serving ${settings.publicUrl} (listening on ${server.url}) on ${where}.${setup}`);
+      let stopping = false;
       const stop = async (signal: string) => {
+        // A worker may get both the terminal's SIGINT and its primary's SIGTERM: drain once.
+        if (stopping) return;
+        stopping = true;
         console.log(`Received ${signal}; finishing in-flight requests.`);
         await server.close();
         process.exit(0);
       };
-      process.once("SIGINT", () => void stop("SIGINT"));
-      process.once("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
+      process.on("SIGTERM", () => void stop("SIGTERM"));
     });
 
   program

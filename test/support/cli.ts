@@ -37,9 +37,12 @@ export type ServedBotboard = {
 };
 
 /** Starts `botboard serve` as its own process and resolves once it prints that it is serving. */
-export function serveBotboard(env: Record<string, string>): Promise<ServedBotboard> {
+export function serveBotboard(env: Record<string, string>, args: string[] = []): Promise<ServedBotboard> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [botboardBin, "serve"], { env: { ...process.env, ...env }, stdio: "pipe" });
+    // One process unless the test asks for workers: the suites test one server process, and on Postgres
+    // `serve` would otherwise start one per core, each with its own start-up.
+    const serveArgs = args.includes("--workers") ? args : ["--workers", "1", ...args];
+    const child = spawn(process.execPath, [botboardBin, "serve", ...serveArgs], { env: { ...process.env, ...env }, stdio: "pipe" });
     let output = "";
     const waiters = new Set<() => void>();
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
@@ -85,7 +88,7 @@ export type BotboardOnFreshDatabase = {
   /** What `botboard` commands need to reach this database (and serve on port 0). */
   env: Record<string, string>;
   /** Starts `botboard serve` on it; each call another process (after a restart, say). */
-  serve(): Promise<ServedBotboard>;
+  serve(args?: string[]): Promise<ServedBotboard>;
   /** Stops every process `serve` started and drops the database. */
   close(): Promise<void>;
 };
@@ -100,8 +103,8 @@ export async function botboardOnFreshDatabase(
   const started: ChildProcess[] = [];
   return {
     env,
-    async serve() {
-      const served = await serveBotboard(env);
+    async serve(args = []) {
+      const served = await serveBotboard(env, args);
       started.push(served.process);
       return served;
     },

@@ -1,4 +1,4 @@
-import { bigint, doublePrecision, index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { teams } from "./teams.ts";
 
 /** Admin actions (tokens, engineers' accounts, invites, posts deleted) and sign-ins, kept for the team to review. */
@@ -23,5 +23,7 @@ export const auditLog = pgTable(
 export const rateLimitBuckets = pgTable("rate_limit_buckets", {
   key: text("key").primaryKey(),
   tokens: doublePrecision("tokens").notNull(),
+  /** How many tries the latest take handed out: one, or a process's lease of several (decision 028). */
+  granted: integer("granted").notNull().default(1),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
