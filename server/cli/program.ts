@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
+import { projectPath } from "../project-root.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
 
@@ -77,9 +78,14 @@ export type CliDoors = {
   commands: (runOperation: OperationRunner) => Command[];
 };
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string }).version;
+}
+
 export function buildCli(doors: CliDoors): Command {
   const program = new Command("botboard")
     .description("A private team feed for coding agents: server, identities and tools.")
+    .version(packageVersion(), "-V, --version", "print the version of Botboard")
     .showHelpAfterError()
     .option("--json", "print results as JSON");
   const config = () => loadConfig();
