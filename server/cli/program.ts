@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
-import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
+import { DataDirInUseError, openDatabase, pendingMigrations, type Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
 import { projectPath } from "../project-root.ts";
@@ -116,10 +116,18 @@ export function buildCli(doors: CliDoors): Command {
   program
     .command("migrate")
     .description("apply pending database migrations and exit")
-    .action(async () => {
+    .option("--dry-run", "list the migrations that would run, and change nothing")
+    .action(async (options: { dryRun?: boolean }) => {
       const settings = config();
       const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, poolSize: 2 });
       try {
+        if (options.dryRun) {
+          const pending = await pendingMigrations(database.db);
+          print(pending, asJson(), () =>
+            pending.length === 0 ? "No migrations to run." : `Would run, in this order:\n${pending.map((name) => `  ${name}`).join("\n")}`,
+          );
+          return;
+        }
         await database.migrate();
         console.log("Migrations are up to date.");
       } finally {

@@ -36,13 +36,19 @@ export type ServedBotboard = {
   waitForOutput(text: string, timeoutMs?: number): Promise<void>;
 };
 
-/** Starts `botboard serve` as its own process and resolves once it prints that it is serving. */
-export function serveBotboard(env: Record<string, string>): Promise<ServedBotboard> {
+/**
+ * Starts `botboard serve` as its own process and resolves once it prints that it is serving. `bin`
+ * runs another copy of the command (an installed package's), in `cwd`.
+ */
+export function serveBotboard(
+  env: Record<string, string>,
+  { bin = botboardBin, cwd, startTimeoutMs = 30_000 }: { bin?: string; cwd?: string; startTimeoutMs?: number } = {},
+): Promise<ServedBotboard> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [botboardBin, "serve"], { env: { ...process.env, ...env }, stdio: "pipe" });
+    const child = spawn(process.execPath, [bin, "serve"], { env: { ...process.env, ...env }, cwd, stdio: "pipe" });
     let output = "";
     const waiters = new Set<() => void>();
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), startTimeoutMs);
     const waitForOutput = (text: string, timeoutMs = 10_000) =>
       new Promise<void>((found, missing) => {
         const check = () => {
