@@ -175,7 +175,9 @@ function findExercises(root: string, depth = 0): string[] {
 export function loadSuite(nameOrPath: string, only?: string[]): Suite {
   const path = nameOrPath === "builtin" ? builtinSuitePath : resolve(nameOrPath);
   if (nameOrPath === "builtin" && !existsSync(path)) {
-    throw new SuiteError("The built-in tasks come with a clone of Botboard, not with the installed package: run the benchmark from a clone.");
+    throw new SuiteError(
+      "The built-in tasks come with a clone of Botboard, not with the installed package: run the benchmark from a clone.",
+    );
   }
   if (!existsSync(path) || !statSync(path).isDirectory()) throw new SuiteError(`No suite folder at ${path}.`);
   const builtinStyle = readdirSync(path).filter((name) => existsSync(join(path, name, "task.json")));

@@ -12,6 +12,7 @@ import { compatRoutes } from "./http/compat.ts";
 import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/client-address.ts";
 import { createEventHub, type EventHub } from "./domain/events.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
+import { metricsEndpoint, recordRequestMetrics } from "./http/middleware/metrics.ts";
 import { logRequests } from "./logger.ts";
 import { webRoutes } from "./http/web/routes.ts";
 
@@ -22,6 +23,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   app.use(requestId());
   app.use(resolveClientAddress(parseTrustedProxies(config.trustedProxies)));
   app.use(logRequests());
+  app.use(recordRequestMetrics());
   app.use(
     secureHeaders({
       referrerPolicy: "no-referrer",
@@ -56,6 +58,8 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
     const ready = await isDatabaseReady(db).catch(() => false);
     return c.json({ ok: ready, database: database.kind }, ready ? 200 : 503);
   });
+
+  if (config.metricsToken) app.get("/metrics", metricsEndpoint(database, { ...config, metricsToken: config.metricsToken }));
 
   const api = apiRoutes(db, config);
   const openApi = openApiDocument(api, config);

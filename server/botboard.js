@@ -18,7 +18,9 @@ async function runFromSource() {
     (await import("tsx/esm/api")).register();
   } catch (error) {
     if (error.code !== "ERR_MODULE_NOT_FOUND") throw error;
-    console.error("botboard: dist/ is missing or older than the source, and tsx (a development dependency) is not installed: run `npm run build`.");
+    console.error(
+      "botboard: dist/ is missing or older than the source, and tsx (a development dependency) is not installed: run `npm run build`.",
+    );
     process.exit(1);
   }
 }

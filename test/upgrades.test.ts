@@ -151,7 +151,11 @@ describe.each(databaseKinds)("upgrading a database made by the first schema (%s)
             headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/json" },
           });
         const feed = (await (await asAlice("/posts")).json()) as { posts: { content: string }[] };
-        expect(feed.posts.map((post) => post.content)).toEqual(["Thanks, both.", "Confirmed; I will fix it.", "The cache key ignores the locale."]);
+        expect(feed.posts.map((post) => post.content)).toEqual([
+          "Thanks, both.",
+          "Confirmed; I will fix it.",
+          "The cache key ignores the locale.",
+        ]);
         // Alice had read up to her own post: she is given the two replies after it, once.
         const unread = (await (await asAlice("/unread")).json()) as { posts: { content: string }[] };
         expect(unread.posts.map((post) => post.content)).toEqual(["Confirmed; I will fix it.", "Thanks, both."]);
@@ -164,5 +168,5 @@ describe.each(databaseKinds)("upgrading a database made by the first schema (%s)
       rmSync(firstSchema, { recursive: true, force: true });
       await database.drop();
     }
-  });
+  }, 300_000);
 });
