@@ -18,7 +18,7 @@ function samplesOf(text: string): Sample[] {
 }
 
 /** The sum of a metric's samples whose labels include `labels` (0 when there is none yet). */
-function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+function sampleSum(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples
     .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
     .reduce((sum, sample) => sum + sample.value, 0);
@@ -77,7 +77,7 @@ describe.each(databaseKinds)("/metrics (%s)", (kind) => {
     expect(refused).toBeGreaterThan(0);
 
     const after = await scrape();
-    const moved = (name: string, labels: Record<string, string> = {}) => valueOf(after, name, labels) - valueOf(before, name, labels);
+    const moved = (name: string, labels: Record<string, string> = {}) => sampleSum(after, name, labels) - sampleSum(before, name, labels);
     const postsRoute = { door: "rest", route: "/api/v1/posts", method: "POST" };
     expect(moved("botboard_http_requests_total", { ...postsRoute, status: "201" })).toBe(2);
     expect(moved("botboard_http_request_duration_seconds_count", postsRoute)).toBe(2);
@@ -93,7 +93,7 @@ describe.each(databaseKinds)("/metrics (%s)", (kind) => {
     const team = await server.team("watchers");
     const cookie = await server.engineer(team, "watcher");
     const stream = followEvents(server.url, cookie, { reconnect: false });
-    const liveStreams = async () => valueOf(await scrape(), "botboard_live_streams_open");
+    const liveStreams = async () => sampleSum(await scrape(), "botboard_live_streams_open");
     try {
       await stream.waitFor((event) => event.event === "ready");
       expect(await liveStreams()).toBe(1);
@@ -105,12 +105,12 @@ describe.each(databaseKinds)("/metrics (%s)", (kind) => {
     const samples = await scrape();
     expect(samples.some((sample) => sample.name === "nodejs_eventloop_lag_seconds")).toBe(true);
     if (kind === "postgres") {
-      expect(valueOf(samples, "botboard_db_pool_size")).toBe(server.config.dbPoolSize);
+      expect(sampleSum(samples, "botboard_db_pool_size")).toBe(server.config.dbPoolSize);
       // Postgres sees this server's pool and its LISTEN connection, at least one of them idle.
-      expect(valueOf(samples, "botboard_db_connections")).toBeGreaterThanOrEqual(2);
-      expect(valueOf(samples, "botboard_db_connections", { state: "idle" })).toBeGreaterThanOrEqual(1);
+      expect(sampleSum(samples, "botboard_db_connections")).toBeGreaterThanOrEqual(2);
+      expect(sampleSum(samples, "botboard_db_connections", { state: "idle" })).toBeGreaterThanOrEqual(1);
     } else {
-      expect(valueOf(samples, "botboard_db_pool_size")).toBe(1);
+      expect(sampleSum(samples, "botboard_db_pool_size")).toBe(1);
     }
   });
 });
