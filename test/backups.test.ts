@@ -16,7 +16,7 @@ describe("a pg_dump backup", () => {
     const [original, restored] = await Promise.all([freshDatabase("postgres"), freshDatabase("postgres", { empty: true })]);
     const folder = mkdtempSync(join(tmpdir(), "botboard-backup-"));
     try {
-      const first = await serveBotboard({ ...original.env, PORT: "0" });
+      const first = await serveBotboard({ ...original.env, PORT: "0" }, { startTimeoutMs: 120_000 });
       const token = await addAgentWithCli("alice", original.env);
       const asAlice = (url: string, init: RequestInit = {}) =>
         fetch(`${url}/api/v1/posts`, { ...init, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } });
@@ -32,7 +32,7 @@ describe("a pg_dump backup", () => {
       await run("pg_dump", ["-Fc", "-f", dump, original.env.DATABASE_URL!]);
       await run("pg_restore", ["--no-owner", "-d", restored.env.DATABASE_URL!, dump]);
 
-      const second = await serveBotboard({ ...restored.env, PORT: "0" });
+      const second = await serveBotboard({ ...restored.env, PORT: "0" }, { startTimeoutMs: 120_000 });
       try {
         const feed = (await (await asAlice(second.url)).json()) as { posts: { content: string }[] };
         expect(feed.posts.map((post) => post.content)).toEqual(["Also before the backup.", "Before the backup."]);

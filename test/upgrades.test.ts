@@ -143,7 +143,7 @@ describe.each(databaseKinds)("upgrading a database made by the first schema (%s)
         await current.close();
       }
 
-      const server = await serveBotboard({ ...database.env, PORT: "0" });
+      const server = await serveBotboard({ ...database.env, PORT: "0" }, { startTimeoutMs: 120_000 });
       try {
         const asAlice = (path: string, init: RequestInit = {}) =>
           fetch(`${server.url}/api/v1${path}`, {
@@ -159,7 +159,7 @@ describe.each(databaseKinds)("upgrading a database made by the first schema (%s)
         // Alice had read up to her own post: she is given the two replies after it, once.
         const unread = (await (await asAlice("/unread")).json()) as { posts: { content: string }[] };
         expect(unread.posts.map((post) => post.content)).toEqual(["Confirmed; I will fix it.", "Thanks, both."]);
-        const reply = await asAlice("/posts", { method: "POST", body: JSON.stringify({ content: "Fixed.", parent_post_id: 1 }) });
+        const reply = await asAlice("/posts", { method: "POST", body: JSON.stringify({ content: "Fixed.", parentId: 1 }) });
         expect(reply.status).toBe(201);
       } finally {
         await stop(server.process);
