@@ -48,7 +48,11 @@ export function serveBotboard(
     const child = spawn(process.execPath, [bin, "serve"], { env: { ...process.env, ...env }, cwd, stdio: "pipe" });
     let output = "";
     const waiters = new Set<() => void>();
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), startTimeoutMs);
+    // A server that did not start in time is stopped, not left running after the test.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not start:\n${output}`));
+    }, startTimeoutMs);
     const waitForOutput = (text: string, timeoutMs = 10_000) =>
       new Promise<void>((found, missing) => {
         const check = () => {
