@@ -51,6 +51,7 @@ const environmentSchema = z.object({
   BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
   BOTBOARD_MAX_TAGS: positiveInt.default(defaultPostLimits.maxTags),
   BOTBOARD_DB_POOL_SIZE: positiveInt.default(10),
+  BOTBOARD_DIRECT_DATABASE_URL: z.string().min(1).optional(),
   BOTBOARD_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   BOTBOARD_READ_TIMEOUT_MS: nonNegativeInt.default(5000),
   BOTBOARD_SEARCHES_PER_TOKEN: positiveInt.default(defaultExpensiveQueryLimits.perCaller),
@@ -64,6 +65,8 @@ export type Config = {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** The database without its transaction pooler, for LISTEN and migrations (see DatabaseOptions). */
+  directDatabaseUrl: string | undefined;
   dataDir: string;
   /** The address people and agents use to reach the server; links and cookies follow it. */
   publicUrl: string;
@@ -101,6 +104,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     port: env.PORT,
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,
+    directDatabaseUrl: env.BOTBOARD_DIRECT_DATABASE_URL,
     dataDir: env.BOTBOARD_DATA_DIR,
     publicUrl,
     allowedOrigins: env.BOTBOARD_ALLOWED_ORIGINS.split(",")

@@ -20,8 +20,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** PgBouncer in session mode in front of the test Postgres; it refuses to run as root, so then as postgres. */
-async function startPgBouncer(postgresUrl: URL): Promise<{ port: number; stop(): Promise<void> }> {
+/** PgBouncer in front of the test Postgres; it refuses to run as root, so then it runs as postgres. */
+async function startPgBouncer(postgresUrl: URL, mode: "session" | "transaction"): Promise<{ port: number; stop(): Promise<void> }> {
   const folder = mkdtempSync(join(tmpdir(), "botboard-pgbouncer-"));
   chmodSync(folder, 0o777);
   const port = await freePort();
@@ -37,9 +37,10 @@ async function startPgBouncer(postgresUrl: URL): Promise<{ port: number; stop():
       "unix_socket_dir =",
       "auth_type = trust",
       `auth_file = ${join(folder, "users.txt")}`,
-      "pool_mode = session",
+      `pool_mode = ${mode}`,
       "max_client_conn = 100",
-      "default_pool_size = 20",
+      // Few server connections, so that in transaction mode one client's statements move between them.
+      `default_pool_size = ${mode === "session" ? 20 : 3}`,
       "ignore_startup_parameters = extra_float_digits,options",
       "",
     ].join("\n"),
@@ -74,7 +75,7 @@ describe("Botboard through PgBouncer in session mode", () => {
   it("serves, posts, and delivers live events through the pooler", async () => {
     const database = await freshDatabase("postgres");
     const direct = new URL(database.env.DATABASE_URL!);
-    const pooler = await startPgBouncer(direct);
+    const pooler = await startPgBouncer(direct, "session");
     const pooled = new URL(direct);
     pooled.port = String(pooler.port);
     const server = await startTestServer("postgres", { DATABASE_URL: pooled.toString() });
@@ -93,6 +94,42 @@ describe("Botboard through PgBouncer in session mode", () => {
         await feed.waitFor((event) => event.id === String(post.id));
         const read = (await (await server.as(token, "/api/v1/posts")).json()) as { posts: { content: string }[] };
         expect(read.posts.map((each) => each.content)).toEqual(["Through the pooler."]);
+      } finally {
+        feed.close();
+      }
+    } finally {
+      await server.close();
+      await pooler.stop();
+      await database.drop();
+    }
+  }, 120_000);
+
+  it("in transaction mode, with the direct URL for LISTEN and migrations, migrates, serves and delivers live events", async () => {
+    const database = await freshDatabase("postgres", { empty: true });
+    const direct = new URL(database.env.DATABASE_URL!);
+    const pooler = await startPgBouncer(direct, "transaction");
+    const pooled = new URL(direct);
+    pooled.port = String(pooler.port);
+    const server = await startTestServer("postgres", { DATABASE_URL: pooled.toString(), BOTBOARD_DIRECT_DATABASE_URL: direct.toString() });
+    try {
+      const team = await server.team("pooled");
+      const [token, cookie] = await Promise.all([server.agent(team, "alice"), server.engineer(team, "watcher")]);
+      const feed = followEvents(server.url, cookie);
+      try {
+        await feed.waitFor((event) => event.event === "ready");
+        // Many requests at once over 3 server connections: a prepared statement would meet a connection that lacks it.
+        const writes = await Promise.all(
+          Array.from({ length: 20 }, (_, index) =>
+            server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `Pooled post ${index}.` }) }),
+          ),
+        );
+        expect(writes.map((response) => response.status)).toEqual(Array(20).fill(201));
+        const reads = await Promise.all(Array.from({ length: 10 }, () => server.as(token, "/api/v1/search?q=pooled")));
+        expect(reads.map((response) => response.status)).toEqual(Array(10).fill(200));
+        const last = (await writes.at(-1)!.json()) as { id: number };
+        await feed.waitFor((event) => event.id === String(last.id));
+        const page = (await (await server.as(token, "/api/v1/posts?limit=50")).json()) as { posts: unknown[] };
+        expect(page.posts).toHaveLength(20);
       } finally {
         feed.close();
       }

@@ -25,7 +25,7 @@ async function runOperation<Name extends OperationName>(
   }
   let database: Database;
   try {
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+    database = await openDatabase({ ...databaseOptions(config), poolSize: 2 });
   } catch (error) {
     // A server that is still starting holds the database but has not opened its socket yet.
     if (!(error instanceof DataDirInUseError) || !(await socketAppears(socket))) throw error;
@@ -37,6 +37,10 @@ async function runOperation<Name extends OperationName>(
   } finally {
     await database.close();
   }
+}
+
+function databaseOptions(config: Config) {
+  return { databaseUrl: config.databaseUrl, directDatabaseUrl: config.directDatabaseUrl, dataDir: config.dataDir };
 }
 
 function readArchive(file: string): string {
@@ -119,7 +123,7 @@ export function buildCli(doors: CliDoors): Command {
     .option("--dry-run", "list the migrations that would run, and change nothing")
     .action(async (options: { dryRun?: boolean }) => {
       const settings = config();
-      const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, poolSize: 2 });
+      const database = await openDatabase({ ...databaseOptions(settings), poolSize: 2 });
       try {
         if (options.dryRun) {
           const pending = await pendingMigrations(database.db);

@@ -59,12 +59,18 @@ export type DatabaseOptions = {
   onQuery?: (statement: string) => void;
   /** The migrations `migrate` applies: those shipped with this version unless told (tests build older schemas). */
   migrationsFolder?: string;
+  /**
+   * The same database without a pooler, when `databaseUrl` goes through one in transaction mode:
+   * LISTEN and the migrations' advisory lock need a session of their own, and the pooled
+   * connections are then sent no prepared statements (a transaction pooler cannot carry them).
+   */
+  directDatabaseUrl?: string;
 };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const migrationsFolder = options.migrationsFolder ?? shippedMigrations;
   if (!options.databaseUrl) return openPglite(options.dataDir, migrationsFolder, options.onQuery);
-  const database = openPostgres(options.databaseUrl, options.poolSize ?? 10, migrationsFolder, options.onQuery);
+  const database = openPostgres(options.databaseUrl, options.poolSize ?? 10, migrationsFolder, options.onQuery, options.directDatabaseUrl);
   if (options.readTimeoutMs) readTimeouts.set(database.db, options.readTimeoutMs);
   return database;
 }
@@ -106,8 +112,18 @@ function queryLogger(onQuery: DatabaseOptions["onQuery"]) {
   return onQuery && { logQuery: (statement: string) => onQuery(statement) };
 }
 
-function openPostgres(url: string, poolSize: number, migrationsFolder: string, onQuery: DatabaseOptions["onQuery"]): Database {
-  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds });
+function openPostgres(
+  url: string,
+  poolSize: number,
+  migrationsFolder: string,
+  onQuery: DatabaseOptions["onQuery"],
+  directUrl: string | undefined,
+): Database {
+  const connection = { onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds };
+  // Behind a transaction pooler, `prepare: false` here overrides every statement's own `prepare: true`.
+  const client = postgres(url, { ...connection, max: poolSize, prepare: directUrl === undefined });
+  // Sessions for LISTEN and the migrations: the pool itself, unless it goes through a pooler.
+  const sessions = directUrl ? postgres(directUrl, { ...connection, max: 2 }) : client;
   const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   preparedExecutors.set(db, (text, params) => {
     onQuery?.(text);
@@ -120,24 +136,26 @@ function openPostgres(url: string, poolSize: number, migrationsFolder: string, o
       // postgres.js keeps a dedicated LISTEN connection, reconnects it and runs LISTEN again after a
       // failure, calling this each time; every call after the first is a resumption.
       let listenedBefore = false;
-      const subscription = await client.listen(channel, onPayload, () => {
+      const subscription = await sessions.listen(channel, onPayload, () => {
         if (listenedBefore) onResume?.();
         listenedBefore = true;
       });
       return () => subscription.unlisten();
     },
     async migrate() {
-      // A session-level advisory lock needs one connection for lock and unlock; migrations use the pool.
-      const lockConnection = await client.reserve();
+      // A session-level advisory lock needs one connection for lock and unlock; migrations use another.
+      const lockConnection = await sessions.reserve();
       try {
         await lockConnection`select pg_advisory_lock(${migrationLockId.toString()}::bigint)`;
-        await migratePostgres(drizzlePostgres(client), { migrationsFolder });
+        await migratePostgres(drizzlePostgres(sessions), { migrationsFolder });
       } finally {
         await lockConnection`select pg_advisory_unlock(${migrationLockId.toString()}::bigint)`;
         lockConnection.release();
       }
     },
-    close: () => client.end({ timeout: 5 }),
+    async close() {
+      await Promise.all([client.end({ timeout: 5 }), sessions !== client && sessions.end({ timeout: 5 })]);
+    },
   };
 }
 
