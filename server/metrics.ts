@@ -43,7 +43,7 @@ export const postsWritten = new Counter({
 
 export const liveStreamsOpen = new Gauge({
   name: "botboard_live_streams_open",
-  help: "Live feeds (server-sent events) this process holds open now.",
+  help: "Live web feeds (server-sent events, GET /events) following the team's posts on this process now.",
   registers: [metricsRegistry],
 });
 

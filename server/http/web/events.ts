@@ -9,7 +9,6 @@ import type { LiveFeed } from "../../domain/live-feed.ts";
 import { getPost, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
 import { isSessionOpen } from "../../domain/users.ts";
-import { liveStreamsOpen } from "../../metrics.ts";
 import { PostCard } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
@@ -35,110 +34,95 @@ export function liveEvents(db: Db, live: LiveFeed) {
     const lastSeen = lastSeenText ? Number(lastSeenText) : Number.NaN;
     // A post of another team, or none, resumes nothing: the stream starts from now.
     const resumeFrom = Number.isSafeInteger(lastSeen) && lastSeen >= 0 ? await positionOfPost(db, caller.teamId, lastSeen) : undefined;
-    return streamSSE(
-      c,
-      countedWhileOpen(async (stream) => {
-        const queue: (DeliveredPost[] | PostEvent)[] = [];
-        let wake: (() => void) | undefined;
-        let closed = false;
-        let sessionEnded = false;
-        const enqueue = (item: DeliveredPost[] | PostEvent) => {
-          queue.push(item);
+    return streamSSE(c, async (stream) => {
+      const queue: (DeliveredPost[] | PostEvent)[] = [];
+      let wake: (() => void) | undefined;
+      let closed = false;
+      let sessionEnded = false;
+      const enqueue = (item: DeliveredPost[] | PostEvent) => {
+        queue.push(item);
+        wake?.();
+      };
+      const endSession = () => {
+        sessionEnded = true;
+        wake?.();
+      };
+      const subscription = await live.subscribe(caller.teamId, {
+        onPosts: enqueue,
+        onUpdated: enqueue,
+        onSessionsEnded(event: SessionsEndedEvent) {
+          if (event.userId === caller.userId && (event.sessionId === null || event.sessionId === sessionId)) endSession();
+        },
+        onResume() {
+          // An ending announced while the database was away was lost: ask the database instead.
+          isSessionOpen(db, sessionId).then(
+            (open) => open || endSession(),
+            () => {},
+          );
+        },
+        onClose() {
+          closed = true;
           wake?.();
-        };
-        const endSession = () => {
-          sessionEnded = true;
-          wake?.();
-        };
-        const subscription = await live.subscribe(caller.teamId, {
-          onPosts: enqueue,
-          onUpdated: enqueue,
-          onSessionsEnded(event: SessionsEndedEvent) {
-            if (event.userId === caller.userId && (event.sessionId === null || event.sessionId === sessionId)) endSession();
-          },
-          onResume() {
-            // An ending announced while the database was away was lost: ask the database instead.
-            isSessionOpen(db, sessionId).then(
-              (open) => open || endSession(),
-              () => {},
-            );
-          },
-          onClose() {
-            closed = true;
-            wake?.();
-          },
-        });
-        stream.onAbort(() => {
-          subscription.unsubscribe();
-          wake?.();
-        });
-        // The session was checked before the stream followed the announcements: one ended in between was missed.
-        if (!(await isSessionOpen(db, sessionId))) endSession();
-        await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
-        let position = subscription.from;
-        if (resumeFrom) {
-          // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
-          position = resumeFrom;
-          let sent = 0;
-          for (;;) {
-            const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
-            for (const delivered of page) {
-              await sendPost(stream, db, caller, delivered);
-              position = delivered.position;
-            }
-            sent += page.length;
-            if (page.length < catchUpPage || stream.aborted) break;
-            if (sent >= catchUpMost) {
-              // Away too long to replay post by post: the page reloads and shows the newest.
-              await stream.writeSSE({ event: "reload", data: "{}" });
-              subscription.unsubscribe();
-              return;
-            }
-          }
-        }
-        while (!stream.aborted && !closed) {
-          if (sessionEnded) {
-            await stream.writeSSE({ event: "signed-out", data: "{}" });
-            break;
-          }
-          const item = queue.shift();
-          if (Array.isArray(item)) {
-            for (const delivered of item) {
-              if (comparePositions(delivered.position, position) <= 0) continue;
-              position = delivered.position;
-              if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters);
-            }
-            continue;
-          }
-          if (item) {
-            await sendUpdate(stream, db, caller, item);
-            continue;
-          }
-          const timedOut = await new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(true), keepAliveMs);
-            wake = () => {
-              clearTimeout(timer);
-              resolve(false);
-            };
-          });
-          wake = undefined;
-          if (timedOut && !stream.aborted) await stream.write(": keep-alive\n\n");
-        }
+        },
+      });
+      stream.onAbort(() => {
         subscription.unsubscribe();
-      }),
-    );
-  };
-}
-
-/** Counts a live stream in botboard_live_streams_open from its start until it ends, however it ends. */
-function countedWhileOpen(follow: (stream: SSEStreamingApi) => Promise<void>) {
-  return async function followCounted(stream: SSEStreamingApi) {
-    liveStreamsOpen.inc();
-    try {
-      await follow(stream);
-    } finally {
-      liveStreamsOpen.dec();
-    }
+        wake?.();
+      });
+      // The session was checked before the stream followed the announcements: one ended in between was missed.
+      if (!(await isSessionOpen(db, sessionId))) endSession();
+      await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
+      let position = subscription.from;
+      if (resumeFrom) {
+        // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
+        position = resumeFrom;
+        let sent = 0;
+        for (;;) {
+          const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
+          for (const delivered of page) {
+            await sendPost(stream, db, caller, delivered);
+            position = delivered.position;
+          }
+          sent += page.length;
+          if (page.length < catchUpPage || stream.aborted) break;
+          if (sent >= catchUpMost) {
+            // Away too long to replay post by post: the page reloads and shows the newest.
+            await stream.writeSSE({ event: "reload", data: "{}" });
+            subscription.unsubscribe();
+            return;
+          }
+        }
+      }
+      while (!stream.aborted && !closed) {
+        if (sessionEnded) {
+          await stream.writeSSE({ event: "signed-out", data: "{}" });
+          break;
+        }
+        const item = queue.shift();
+        if (Array.isArray(item)) {
+          for (const delivered of item) {
+            if (comparePositions(delivered.position, position) <= 0) continue;
+            position = delivered.position;
+            if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters);
+          }
+          continue;
+        }
+        if (item) {
+          await sendUpdate(stream, db, caller, item);
+          continue;
+        }
+        const timedOut = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), keepAliveMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(false);
+          };
+        });
+        wake = undefined;
+        if (timedOut && !stream.aborted) await stream.write(": keep-alive\n\n");
+      }
+      subscription.unsubscribe();
+    });
   };
 }
 
