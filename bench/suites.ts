@@ -174,6 +174,11 @@ function findExercises(root: string, depth = 0): string[] {
 /** `builtin`, or a path to builtin-style tasks (task.json) or to Exercism-layout exercises. */
 export function loadSuite(nameOrPath: string, only?: string[]): Suite {
   const path = nameOrPath === "builtin" ? builtinSuitePath : resolve(nameOrPath);
+  if (nameOrPath === "builtin" && !existsSync(path)) {
+    throw new SuiteError(
+      "The built-in tasks come with a clone of Botboard, not with the installed package: run the benchmark from a clone.",
+    );
+  }
   if (!existsSync(path) || !statSync(path).isDirectory()) throw new SuiteError(`No suite folder at ${path}.`);
   const builtinStyle = readdirSync(path).filter((name) => existsSync(join(path, name, "task.json")));
   const tasks =

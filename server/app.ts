@@ -13,6 +13,7 @@ import { oauthRoutes } from "./http/oauth.ts";
 import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/client-address.ts";
 import { createEventHub, type EventHub } from "./domain/events.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
+import { metricsEndpoint, recordRequestMetrics } from "./http/middleware/metrics.ts";
 import { logRequests } from "./logger.ts";
 import { webRoutes } from "./http/web/routes.ts";
 
@@ -23,6 +24,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   app.use(requestId());
   app.use(resolveClientAddress(parseTrustedProxies(config.trustedProxies)));
   app.use(logRequests());
+  app.use(recordRequestMetrics());
   app.use(
     secureHeaders({
       referrerPolicy: "no-referrer",
@@ -57,6 +59,8 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
     const ready = await isDatabaseReady(db).catch(() => false);
     return c.json({ ok: ready, database: database.kind }, ready ? 200 : 503);
   });
+
+  if (config.metricsToken) app.get("/metrics", metricsEndpoint(database, { ...config, metricsToken: config.metricsToken }));
 
   const api = apiRoutes(db, config);
   const openApi = openApiDocument(api, config);

@@ -7,6 +7,20 @@ import { compiledCommands } from "./compiled.js";
 // Node 22.1+ keeps compiled bytecode between runs; Node 20 has no such cache.
 module.enableCompileCache?.();
 const compiled = compiledCommands();
-if (!compiled) (await import("tsx/esm/api")).register();
+if (!compiled) await runFromSource();
+
 const { runBotboard } = await import(compiled ?? "./commands.ts");
 await runBotboard(process.argv);
+
+/** tsx is a development dependency: a checkout has it, an installed package runs dist/ and never needs it. */
+async function runFromSource() {
+  try {
+    (await import("tsx/esm/api")).register();
+  } catch (error) {
+    if (error.code !== "ERR_MODULE_NOT_FOUND") throw error;
+    console.error(
+      "botboard: dist/ is missing or older than the source, and tsx (a development dependency) is not installed: run `npm run build`.",
+    );
+    process.exit(1);
+  }
+}

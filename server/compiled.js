@@ -7,7 +7,7 @@
 //   node server/compiled.js --optional  without TypeScript (a production install), says so and leaves
 //                                       `botboard` running from source (npm install runs both flags)
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,8 +38,10 @@ function modifiedAt(path) {
   }
 }
 
+/** The newest .ts/.tsx file's time under a folder; 0 when it has none (an installed package has no source). */
 function newestSource(folder) {
   let newest = 0;
+  if (!existsSync(folder)) return newest;
   for (const entry of readdirSync(folder, { withFileTypes: true })) {
     const path = join(folder, entry.name);
     if (entry.isDirectory() && !notSource.has(path)) newest = Math.max(newest, newestSource(path));

@@ -51,6 +51,8 @@ const environmentSchema = z.object({
   BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
   BOTBOARD_MAX_TAGS: positiveInt.default(defaultPostLimits.maxTags),
   BOTBOARD_DB_POOL_SIZE: positiveInt.default(10),
+  BOTBOARD_DIRECT_DATABASE_URL: z.string().min(1).optional(),
+  BOTBOARD_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   BOTBOARD_READ_TIMEOUT_MS: nonNegativeInt.default(5000),
   BOTBOARD_SEARCHES_PER_TOKEN: positiveInt.default(defaultExpensiveQueryLimits.perCaller),
   BOTBOARD_SEARCHES_PER_SERVER: positiveInt.default(defaultExpensiveQueryLimits.perServer),
@@ -64,6 +66,8 @@ export type Config = {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** The database without its transaction pooler, for LISTEN and migrations (see DatabaseOptions). */
+  directDatabaseUrl: string | undefined;
   dataDir: string;
   /** The address people and agents use to reach the server; links and cookies follow it. */
   publicUrl: string;
@@ -73,6 +77,8 @@ export type Config = {
   trustedProxies: string[];
   limits: { maxPostChars: number; maxBodyBytes: number; maxTags: number };
   dbPoolSize: number;
+  /** The bearer token that /metrics asks for; without one there is no /metrics. */
+  metricsToken: string | undefined;
   /** Longest a search or a read of the feed may run on Postgres, in milliseconds; 0 is no limit. */
   readTimeoutMs: number;
   /** Searches run at once per token (or engineer) and per server process. */
@@ -101,6 +107,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     port: env.PORT,
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,
+    directDatabaseUrl: env.BOTBOARD_DIRECT_DATABASE_URL,
     dataDir: env.BOTBOARD_DATA_DIR,
     publicUrl,
     allowedOrigins: env.BOTBOARD_ALLOWED_ORIGINS.split(",")
@@ -113,6 +120,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       maxTags: env.BOTBOARD_MAX_TAGS,
     },
     dbPoolSize: env.BOTBOARD_DB_POOL_SIZE,
+    metricsToken: env.BOTBOARD_METRICS_TOKEN,
     readTimeoutMs: env.BOTBOARD_READ_TIMEOUT_MS,
     searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },

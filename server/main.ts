@@ -28,6 +28,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
   configureLogger(config.logLevel);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
+    directDatabaseUrl: config.directDatabaseUrl,
     dataDir: config.dataDir,
     poolSize: config.dbPoolSize,
     readTimeoutMs: config.readTimeoutMs,

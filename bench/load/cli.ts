@@ -1,9 +1,26 @@
 import { Command, InvalidArgumentError, Option } from "commander";
+import { AppError } from "../../server/domain/errors.ts";
 
 function wholeNumber(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
   return number;
+}
+
+/**
+ * The load benchmark drives the server with autocannon, a development dependency: a clone after
+ * `npm install` has it, the installed package (which serves, not benchmarks) does not.
+ */
+async function loadBenchmarkModule() {
+  try {
+    return await import("./run.ts");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND" || !/autocannon/.test(String(error))) throw error;
+    throw new AppError(
+      "unavailable",
+      "`botboard load` runs from a clone of Botboard after `npm install`: autocannon, a development dependency, is not installed here.",
+    );
+  }
 }
 
 /** `botboard load`: the server load benchmark against raw Postgres and bare Hono. */
@@ -34,7 +51,7 @@ export function loadCommand(): Command {
     .option("--out <dir>", "where the JSON report goes", "bench/results")
     .option("--quick", "a tiny run that checks the harness works (numbers mean nothing)")
     .action(async (options) => {
-      const { loadReportAsMarkdown, runLoadBenchmark } = await import("./run.ts");
+      const { loadReportAsMarkdown, runLoadBenchmark } = await loadBenchmarkModule();
       const quick = Boolean(options.quick);
       const report = await runLoadBenchmark({
         databases: options.database === "both" ? ["postgres", "pglite"] : [options.database],

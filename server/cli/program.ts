@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
-import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
+import { DataDirInUseError, openDatabase, pendingMigrations, type Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
+import { projectPath } from "../project-root.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { isFirstWorker, isWorker, superviseWorkers, workerCountOf } from "./workers.ts";
 import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
@@ -25,7 +26,7 @@ async function runOperation<Name extends OperationName>(
   }
   let database: Database;
   try {
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+    database = await openDatabase({ ...databaseOptions(config), poolSize: 2 });
   } catch (error) {
     // A server that is still starting holds the database but has not opened its socket yet.
     if (!(error instanceof DataDirInUseError) || !(await socketAppears(socket))) throw error;
@@ -37,6 +38,10 @@ async function runOperation<Name extends OperationName>(
   } finally {
     await database.close();
   }
+}
+
+function databaseOptions(config: Config) {
+  return { databaseUrl: config.databaseUrl, directDatabaseUrl: config.directDatabaseUrl, dataDir: config.dataDir };
 }
 
 function readArchive(file: string): string {
@@ -84,9 +89,14 @@ export type CliDoors = {
   commands: (runOperation: OperationRunner) => Command[];
 };
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string }).version;
+}
+
 export function buildCli(doors: CliDoors): Command {
   const program = new Command("botboard")
     .description("A private team feed for coding agents: server, identities and tools.")
+    .version(packageVersion(), "-V, --version", "print the version of Botboard")
     .showHelpAfterError()
     .option("--json", "print results as JSON");
   const config = () => loadConfig();
@@ -129,10 +139,18 @@ export function buildCli(doors: CliDoors): Command {
   program
     .command("migrate")
     .description("apply pending database migrations and exit")
-    .action(async () => {
+    .option("--dry-run", "list the migrations that would run, and change nothing")
+    .action(async (options: { dryRun?: boolean }) => {
       const settings = config();
-      const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, poolSize: 2 });
+      const database = await openDatabase({ ...databaseOptions(settings), poolSize: 2 });
       try {
+        if (options.dryRun) {
+          const pending = await pendingMigrations(database.db);
+          print(pending, asJson(), () =>
+            pending.length === 0 ? "No migrations to run." : `Would run, in this order:\n${pending.map((name) => `  ${name}`).join("\n")}`,
+          );
+          return;
+        }
         await database.migrate();
         console.log("Migrations are up to date.");
       } finally {

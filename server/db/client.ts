@@ -42,7 +42,7 @@ export type Database = {
   close(): Promise<void>;
 };
 
-const migrationsFolder = projectPath("migrations");
+const shippedMigrations = projectPath("migrations");
 /** Any fixed 64-bit number: every Botboard process takes the same lock before migrating. */
 const migrationLockId = 7_305_220_311n;
 
@@ -57,11 +57,20 @@ export type DatabaseOptions = {
   readTimeoutMs?: number;
   /** Called with every statement the app sends (tests count them to catch N+1 queries). */
   onQuery?: (statement: string) => void;
+  /** The migrations `migrate` applies: those shipped with this version unless told (tests build older schemas). */
+  migrationsFolder?: string;
+  /**
+   * The same database without a pooler, when `databaseUrl` goes through one in transaction mode:
+   * LISTEN and the migrations' advisory lock need a session of their own, and the pooled
+   * connections are then sent no prepared statements (a transaction pooler cannot carry them).
+   */
+  directDatabaseUrl?: string;
 };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (!options.databaseUrl) return openPglite(options.dataDir, options.onQuery);
-  const database = openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery);
+  const migrationsFolder = options.migrationsFolder ?? shippedMigrations;
+  if (!options.databaseUrl) return openPglite(options.dataDir, migrationsFolder, options.onQuery);
+  const database = openPostgres(options.databaseUrl, options.poolSize ?? 10, migrationsFolder, options.onQuery, options.directDatabaseUrl);
   if (options.readTimeoutMs) readTimeouts.set(database.db, options.readTimeoutMs);
   return database;
 }
@@ -103,8 +112,18 @@ function queryLogger(onQuery: DatabaseOptions["onQuery"]) {
   return onQuery && { logQuery: (statement: string) => onQuery(statement) };
 }
 
-function openPostgres(url: string, poolSize: number, onQuery: DatabaseOptions["onQuery"]): Database {
-  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds });
+function openPostgres(
+  url: string,
+  poolSize: number,
+  migrationsFolder: string,
+  onQuery: DatabaseOptions["onQuery"],
+  directUrl: string | undefined,
+): Database {
+  const connection = { onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds };
+  // Behind a transaction pooler, `prepare: false` here overrides every statement's own `prepare: true`.
+  const client = postgres(url, { ...connection, max: poolSize, prepare: directUrl === undefined });
+  // Sessions for LISTEN and the migrations: the pool itself, unless it goes through a pooler.
+  const sessions = directUrl ? postgres(directUrl, { ...connection, max: 2 }) : client;
   const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   preparedExecutors.set(db, (text, params) => {
     onQuery?.(text);
@@ -117,28 +136,30 @@ function openPostgres(url: string, poolSize: number, onQuery: DatabaseOptions["o
       // postgres.js keeps a dedicated LISTEN connection, reconnects it and runs LISTEN again after a
       // failure, calling this each time; every call after the first is a resumption.
       let listenedBefore = false;
-      const subscription = await client.listen(channel, onPayload, () => {
+      const subscription = await sessions.listen(channel, onPayload, () => {
         if (listenedBefore) onResume?.();
         listenedBefore = true;
       });
       return () => subscription.unlisten();
     },
     async migrate() {
-      // A session-level advisory lock needs one connection for lock and unlock; migrations use the pool.
-      const lockConnection = await client.reserve();
+      // A session-level advisory lock needs one connection for lock and unlock; migrations use another.
+      const lockConnection = await sessions.reserve();
       try {
         await lockConnection`select pg_advisory_lock(${migrationLockId.toString()}::bigint)`;
-        await migratePostgres(drizzlePostgres(client), { migrationsFolder });
+        await migratePostgres(drizzlePostgres(sessions), { migrationsFolder });
       } finally {
         await lockConnection`select pg_advisory_unlock(${migrationLockId.toString()}::bigint)`;
         lockConnection.release();
       }
     },
-    close: () => client.end({ timeout: 5 }),
+    async close() {
+      await Promise.all([client.end({ timeout: 5 }), sessions !== client && sessions.end({ timeout: 5 })]);
+    },
   };
 }
 
-async function openPglite(dataDir: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
+async function openPglite(dataDir: string, migrationsFolder: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   const releaseLock = lockDataDir(dataDir);
   // Loaded only when used: the WebAssembly build costs a server on Postgres about 36 MB it never needs.
   const [{ PGlite }, { btree_gin }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
@@ -270,9 +291,29 @@ export function databaseErrorAsAppError(error: unknown): AppError | undefined {
   return undefined;
 }
 
+type MigrationJournal = { entries: { tag: string; when: number }[] };
+
+/**
+ * The migrations shipped with this version that `migrate` would apply, oldest first, by their file
+ * names. Drizzle's rule: those made after the newest one recorded in drizzle.__drizzle_migrations.
+ */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const journal = JSON.parse(readFileSync(join(shippedMigrations, "meta", "_journal.json"), "utf8")) as MigrationJournal;
+  // select ... from a one-row subquery: drizzle's select answers rows alike on both drivers.
+  const [table] = await db
+    .select({ exists: sql<boolean>`to_regclass('drizzle.__drizzle_migrations') is not null` })
+    .from(sql`(select 1) as one`);
+  let newestApplied = Number.NEGATIVE_INFINITY;
+  if (table?.exists) {
+    const [row] = await db.select({ newest: sql<string | null>`max(created_at)::text` }).from(sql`drizzle.__drizzle_migrations`);
+    if (row?.newest) newestApplied = Number(row.newest);
+  }
+  return journal.entries.filter((entry) => entry.when > newestApplied).map((entry) => `${entry.tag}.sql`);
+}
+
 /** True when the database answers and every migration shipped with this version is applied. */
 export async function isDatabaseReady(db: Db): Promise<boolean> {
-  const expected = JSON.parse(readFileSync(join(migrationsFolder, "meta", "_journal.json"), "utf8")) as {
+  const expected = JSON.parse(readFileSync(join(shippedMigrations, "meta", "_journal.json"), "utf8")) as {
     entries: unknown[];
   };
   const [row] = await db.select({ applied: sql<number>`count(*)::int` }).from(sql`drizzle.__drizzle_migrations`);

@@ -2,6 +2,7 @@ import type { Db } from "../db/client.ts";
 import { deliveryHorizon, teamPostsAfter, type DeliveredPost, type DeliveryPosition } from "./delivery.ts";
 import type { EventHub, PostEvent, SessionsEndedEvent } from "./events.ts";
 import { logger } from "../logger.ts";
+import { liveStreamsOpen } from "../metrics.ts";
 
 export type LiveFeedListener = {
   /** New posts of the team in delivery order, each once; moderated ones included. */
@@ -64,7 +65,17 @@ export function createLiveFeed(db: Db, hub: EventHub): LiveFeed {
     async subscribe(teamId, listener) {
       const follower = await follow(teamId);
       await follower.started;
-      return { from: follower.position, unsubscribe: follower.add(listener) };
+      const stopFollowing = follower.add(listener);
+      liveStreamsOpen.inc();
+      let following = true;
+      const unsubscribe = () => {
+        // A stream may end twice (aborted by its client, then its loop ends): it is counted out once.
+        if (!following) return;
+        following = false;
+        liveStreamsOpen.dec();
+        stopFollowing();
+      };
+      return { from: follower.position, unsubscribe };
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Db } from "../db/client.ts";
 import { mcpSessions } from "../db/schema/index.ts";
 import { invalid, notFound } from "./errors.ts";
 import { signedName, signingAs } from "./pick-names.ts";
+import { mcpSessionsOpened } from "../metrics.ts";
 
 /**
  * A session in use is marked so at most once a minute, so resuming it is not a write per request;
@@ -27,6 +28,7 @@ const mcpSessionIdleDays = 30;
 export async function openMcpSession(db: Db, caller: AgentCaller): Promise<string> {
   const id = randomBytes(24).toString("base64url");
   await db.insert(mcpSessions).values({ id, tokenId: caller.tokenId, teamId: caller.teamId });
+  mcpSessionsOpened.inc();
   return id;
 }
 

@@ -7,6 +7,7 @@ import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { defaultPostLimits, type PostLimits } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { preparedPerShape } from "../db/prepared.ts";
+import { postsWritten } from "../metrics.ts";
 
 export type Post = {
   id: number;
@@ -150,6 +151,7 @@ export async function createPost(
     createdAt: inserted.createdAt,
     deleted: false,
   };
+  postsWritten.inc({ author: caller.kind });
   return { post, replayed: false };
 }
 

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { executePrepared, type Db } from "../db/client.ts";
 import { AppError } from "./errors.ts";
 import { hashSecret } from "./tokens.ts";
+import { rateLimitRefusals } from "../metrics.ts";
 
 /** A bucket holds up to `capacity` tries and refills `perSecond` tries every second. */
 export type BucketRule = { capacity: number; perSecond: number };
@@ -276,6 +277,7 @@ export function takeSetupAllowance(db: Db, address: string): Promise<Allowance> 
 }
 
 export function rateLimitedError(allowance: Allowance, what: string): AppError {
+  for (const bucket of allowance.buckets) if (!bucket.allowed) rateLimitRefusals.inc({ policy: bucket.policy });
   const wait = allowance.retryAfterSeconds;
   return new AppError("rate_limited", `${what} Wait ${wait} second${wait === 1 ? "" : "s"} and try again.`, wait);
 }

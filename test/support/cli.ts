@@ -36,16 +36,31 @@ export type ServedBotboard = {
   waitForOutput(text: string, timeoutMs?: number): Promise<void>;
 };
 
-/** Starts `botboard serve` as its own process and resolves once it prints that it is serving. */
-export function serveBotboard(env: Record<string, string>, args: string[] = []): Promise<ServedBotboard> {
+/**
+ * Starts `botboard serve` as its own process and resolves once it prints that it is serving. `bin`
+ * runs another copy of the command (an installed package's), in `cwd`.
+ */
+export function serveBotboard(
+  env: Record<string, string>,
+  {
+    args = [],
+    bin = botboardBin,
+    cwd,
+    startTimeoutMs = 30_000,
+  }: { args?: string[]; bin?: string; cwd?: string; startTimeoutMs?: number } = {},
+): Promise<ServedBotboard> {
   return new Promise((resolve, reject) => {
     // One process unless the test asks for workers: the suites test one server process, and on Postgres
     // `serve` would otherwise start one per core, each with its own start-up.
     const serveArgs = args.includes("--workers") ? args : ["--workers", "1", ...args];
-    const child = spawn(process.execPath, [botboardBin, "serve", ...serveArgs], { env: { ...process.env, ...env }, stdio: "pipe" });
+    const child = spawn(process.execPath, [bin, "serve", ...serveArgs], { env: { ...process.env, ...env }, cwd, stdio: "pipe" });
     let output = "";
     const waiters = new Set<() => void>();
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
+    // A server that did not start in time is stopped, not left running after the test.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not start:\n${output}`));
+    }, startTimeoutMs);
     const waitForOutput = (text: string, timeoutMs = 10_000) =>
       new Promise<void>((found, missing) => {
         const check = () => {
@@ -104,7 +119,7 @@ export async function botboardOnFreshDatabase(
   return {
     env,
     async serve(args = []) {
-      const served = await serveBotboard(env, args);
+      const served = await serveBotboard(env, { args });
       started.push(served.process);
       return served;
     },
