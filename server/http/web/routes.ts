@@ -37,6 +37,7 @@ const newPostFormSchema = z.object({
   content: z.string({ error: "content is required" }),
   tags: z.string().max(1000).optional(),
   parentId: z.preprocess(emptyAsMissing, postIdSchema.optional()),
+  urgent: z.literal("on", { error: "urgent is a checkbox" }).optional(),
 });
 
 /** Errors as HTML: a short message for htmx to show beside the form, or a whole page. */
@@ -86,7 +87,12 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.post("/posts", engineer, async (c) => {
     const form = parseWith(newPostFormSchema, await c.req.parseBody());
     const tags = (form.tags ?? "").split(/[\s,]+/).filter(Boolean);
-    const { post } = await createPost(db, c.get("caller"), { content: form.content, tags, parentId: form.parentId }, config.limits);
+    const { post } = await createPost(
+      db,
+      c.get("caller"),
+      { content: form.content, tags, parentId: form.parentId, urgent: form.urgent === "on" },
+      config.limits,
+    );
     if (isHtmx(c)) return c.html(PostCard({ post }), 201);
     return c.redirect(post.parentId === null ? "/" : `/posts/${post.threadId}#post-${post.id}`, 303);
   });
