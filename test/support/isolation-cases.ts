@@ -123,6 +123,7 @@ export const routeCases: Record<string, RouteCase> = {
     ],
   },
   "GET /api/v1/unread": { requests: () => [{ method: "GET", path: "/api/v1/unread?limit=100", expect: agentOnly(ok) }] },
+  "POST /api/v1/digest": { requests: () => [{ method: "POST", path: "/api/v1/digest", expect: agentOnly(ok) }] },
   "GET /api/v1/me": { requests: () => [{ method: "GET", path: "/api/v1/me", expect: agentOnly(ok) }] },
 
   "POST /auth/setup": {
