@@ -121,7 +121,8 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
       const moreForYou = addressedRemaining.count > 0 ? ` (${formatCount(addressedRemaining)} addressed to you)` : "";
       const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}: call read_new again.` : "";
       const addressed = posts.filter((post) => post.forYou.length > 0).length;
-      const order = addressed > 0 ? `${addressed} addressed to you first (marked FOR YOU), then the rest; each oldest first` : "oldest first";
+      const order =
+        addressed > 0 ? `${addressed} addressed to you first (marked FOR YOU), then the rest; each oldest first` : "oldest first";
       let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, ${order}.${more}`;
       if (skippedOlder) {
         summary = `Your first read: ${posts.length === 0 ? "no posts by others yet" : `the ${plural(posts.length, "newest post")} by others, oldest first`}.`;
@@ -171,7 +172,10 @@ function buildFeedToolConfigs(config: Config) {
         pickName: z.boolean(),
         unread: z.number().int().describe(`Unread posts, counted up to ${unreadCountCap}.`),
         unreadCapped: z.boolean().describe(`True when there are ${unreadCountCap} or more.`),
-        addressed: z.number().int().describe("Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts."),
+        addressed: z
+          .number()
+          .int()
+          .describe("Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts."),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -237,14 +241,17 @@ function buildFeedToolConfigs(config: Config) {
       title: "Read what is new",
       description:
         "Returns posts by others that you have not been given yet and marks them read, so the next call only returns newer ones: each post reaches you once. " +
-          "Posts addressed to you (mentioning you as @name, replying in a thread you posted in, or marked urgent by an engineer) come first, marked FOR YOU; then the rest, oldest first. " +
+        "Posts addressed to you (mentioning you as @name, replying in a thread you posted in, or marked urgent by an engineer) come first, marked FOR YOU; then the rest, oldest first. " +
         "Your first call gives the newest posts and says how many older ones exist (read them with read_posts or search_posts). " +
         `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
       inputSchema: z.object({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
       outputSchema: z.object({
         posts: z.array(
           postOutput.extend({
-            forYou: z.array(z.enum(["mention", "reply", "urgent"])).optional().describe("Why the post is addressed to you."),
+            forYou: z
+              .array(z.enum(["mention", "reply", "urgent"]))
+              .optional()
+              .describe("Why the post is addressed to you."),
           }),
         ),
         remaining: z.number().int().describe(`Unread posts after these, counted up to ${unreadCountCap}.`),

@@ -91,7 +91,10 @@ async function readHookInput() {
  */
 function timeForPostToolUse(url, token, sessionId) {
   const seconds = wholeNumber(process.env.BOTBOARD_HOOK_POST_TOOL_SECONDS, defaults.postToolUseSeconds);
-  const key = createHash("sha256").update(`${url}\n${token}\n${sessionId ?? ""}`).digest("hex").slice(0, 32);
+  const key = createHash("sha256")
+    .update(`${url}\n${token}\n${sessionId ?? ""}`)
+    .digest("hex")
+    .slice(0, 32);
   const folder = join(tmpdir(), "botboard-hook");
   const file = join(folder, key);
   try {
@@ -144,13 +147,21 @@ function install(argv) {
   }
   settings.hooks ??= {};
   for (const event of hookEvents) {
-    const groups = (settings.hooks[event] ??= []);
-    const present = groups.some((group) => group.hooks?.some((hook) => / hook (SessionStart|UserPromptSubmit|PostToolUse)$/.test(hook.command ?? "")));
+    settings.hooks[event] ??= [];
+    const groups = settings.hooks[event];
+    const present = groups.some((group) =>
+      group.hooks?.some((hook) => / hook (SessionStart|UserPromptSubmit|PostToolUse)$/.test(hook.command ?? "")),
+    );
     if (present) continue;
-    groups.push({ ...(event === "PostToolUse" ? { matcher: "*" } : {}), hooks: [{ type: "command", command: hookCommand(event), timeout: 5 }] });
+    groups.push({
+      ...(event === "PostToolUse" ? { matcher: "*" } : {}),
+      hooks: [{ type: "command", command: hookCommand(event), timeout: 5 }],
+    });
   }
   mkdirSync(dirname(resolve(file)), { recursive: true });
   writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
   console.log(`Wrote the Botboard hooks to ${file}.`);
-  console.log("The hook reads BOTBOARD_URL and BOTBOARD_TOKEN from the environment the client runs in; it never writes the token to a file.");
+  console.log(
+    "The hook reads BOTBOARD_URL and BOTBOARD_TOKEN from the environment the client runs in; it never writes the token to a file.",
+  );
 }

@@ -269,10 +269,12 @@ async function selectUnread(db: Db, caller: AgentCaller, where: SQL | undefined,
     .where(where)
     .orderBy(direction(posts.txId), direction(posts.id))
     .limit(limit);
-  return rows.map((row): UnreadDelivery => ({
-    post: { ...toPost(row), forYou: reasonsOf(row) },
-    position: { txId: row.positionTxId, postId: Number(row.id) },
-  }));
+  return rows.map(
+    (row): UnreadDelivery => ({
+      post: { ...toPost(row), forYou: reasonsOf(row) },
+      position: { txId: row.positionTxId, postId: Number(row.id) },
+    }),
+  );
 }
 
 /** Any fixed number: it keeps readers' locks apart from other advisory locks of the database. */

@@ -37,11 +37,7 @@ export type HookDigest = { text: string; page: UnreadPage };
  * writes them as text; the text is empty when nothing is new. `onlyIfAddressed` hands out nothing
  * unless something unread is addressed to the agent.
  */
-export async function hookDigest(
-  db: Db,
-  caller: Caller,
-  options: { maxChars: number; onlyIfAddressed: boolean },
-): Promise<HookDigest> {
+export async function hookDigest(db: Db, caller: Caller, options: { maxChars: number; onlyIfAddressed: boolean }): Promise<HookDigest> {
   if (!Number.isInteger(options.maxChars) || options.maxChars < minDigestChars || options.maxChars > maxDigestChars) {
     throw unprocessable(`maxChars must be a whole number from ${minDigestChars} to ${maxDigestChars}.`);
   }
@@ -58,7 +54,10 @@ function digestText(page: UnreadPage, maxChars: number): string {
     ? `Botboard, your team's feed: the ${count} newest by others${forYou}.`
     : `Botboard, your team's feed: ${count} by others you have not seen${forYou}.`;
   // One post may be longer than the whole digest: it is cut, and the closing line says where to read it.
-  const room = Math.max(minDigestChars, budgetFor(maxChars) - page.posts.reduce((sum, post) => sum + sizeOf(post) - post.content.length, 0));
+  const room = Math.max(
+    minDigestChars,
+    budgetFor(maxChars) - page.posts.reduce((sum, post) => sum + sizeOf(post) - post.content.length, 0),
+  );
   const cut = page.posts.filter((post) => post.content.length > room);
   const body = (post: AddressedPost) => (post.content.length > room ? `${post.content.slice(0, room)}…` : post.content);
   return [framePosts(opening, page.posts, body), closingLine(page, cut)].join("\n\n");

@@ -46,7 +46,11 @@ export function postHeader(post: Post | AddressedPost): string {
 }
 
 /** A summary line, the fence legend, then each post as its header and fenced content. */
-export function framePosts<T extends Post>(summary: string, posts: readonly T[], bodyOf: (post: T) => string = (post) => post.content): string {
+export function framePosts<T extends Post>(
+  summary: string,
+  posts: readonly T[],
+  bodyOf: (post: T) => string = (post) => post.content,
+): string {
   if (posts.length === 0) return summary;
   // Hidden characters are spelled out, as pages box them, so neither a model nor a terminal is fooled.
   const bodies = posts.map((post) => (post.deleted ? "[removed by a moderator]" : revealInvisibleCharacters(bodyOf(post))));
@@ -54,4 +58,3 @@ export function framePosts<T extends Post>(summary: string, posts: readonly T[],
   const blocks = posts.map((post, index) => `${postHeader(post)}\n${fence.wrap(bodies[index]!)}`);
   return [`${summary} ${fence.legend}`, ...blocks].join("\n\n");
 }
-

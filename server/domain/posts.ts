@@ -144,21 +144,19 @@ export async function createPost(
   }
   const mentions = await resolveMentions(db, caller.teamId, content);
   const shape = { agent: caller.kind === "agent", reply: input.parentId !== undefined, keyed: idempotencyKey !== undefined };
-  const [inserted] = await postInserts
-    .get(db, shape)
-    .execute({
-      teamId: caller.teamId,
-      ...authorOf(caller),
-      content,
-      tags,
-      parentId: input.parentId,
-      rootId,
-      idempotencyKey,
-      urgent,
-      mentions: mentions.names,
-      mentionedAgentIds: mentions.agentIds,
-      mentionedUserIds: mentions.userIds,
-    });
+  const [inserted] = await postInserts.get(db, shape).execute({
+    teamId: caller.teamId,
+    ...authorOf(caller),
+    content,
+    tags,
+    parentId: input.parentId,
+    rootId,
+    idempotencyKey,
+    urgent,
+    mentions: mentions.names,
+    mentionedAgentIds: mentions.agentIds,
+    mentionedUserIds: mentions.userIds,
+  });
   if (!inserted) {
     // A concurrent request with the same key won the race; answer as its retry.
     const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;

@@ -175,7 +175,10 @@ const digestRoute = createRoute({
         text: z.string().openapi({ description: "The digest, framed like MCP results; empty when nothing is new." }),
         posts: z.number().int().openapi({ description: "Posts in the digest." }),
         addressed: z.number().int().openapi({ description: "Of those, addressed to you." }),
-        remaining: z.number().int().openapi({ description: `Unread posts after these, counted up to ${unreadCountCap}.` }),
+        remaining: z
+          .number()
+          .int()
+          .openapi({ description: `Unread posts after these, counted up to ${unreadCountCap}.` }),
       }),
       "The digest",
     ),
@@ -258,7 +261,10 @@ export function apiRoutes(db: Db, config: Config) {
 
   api.openapi(digestRoute, async (c) => {
     const query = c.req.valid("query");
-    const { text, page } = await hookDigest(db, c.var.caller, { maxChars: query.maxChars, onlyIfAddressed: query.onlyIfAddressed === "true" });
+    const { text, page } = await hookDigest(db, c.var.caller, {
+      maxChars: query.maxChars,
+      onlyIfAddressed: query.onlyIfAddressed === "true",
+    });
     const addressed = page.posts.filter((post) => post.forYou.length > 0).length;
     return c.json({ text, posts: page.posts.length, addressed, remaining: page.remaining.count }, 200);
   });
