@@ -1,13 +1,15 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findExecutable } from "../bench/drivers/process.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { botboardBin, runBotboard, type CliResult } from "./support/cli.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
+import { startMockModelServer, type MockModelServer } from "./support/mock-models.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
@@ -273,5 +275,98 @@ describe("botboard hook install", () => {
     const wrong = await runBotboard(["hook", "install", "--client", "vim"], env);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("--client must be claude-code or codex");
+  });
+});
+
+const claude = findExecutable("CLAUDE_BIN", "claude");
+
+describe.skipIf(!claude)("with the real Claude Code and the hook configured", () => {
+  let server: TestServer;
+  let model: MockModelServer;
+  let workspace: string;
+
+  beforeAll(async () => {
+    server = await startTestServer("pglite", noRateLimits);
+    model = await startMockModelServer([], "Noted.");
+    workspace = mkdtempSync(join(tmpdir(), "botboard-hook-claude-"));
+  });
+  afterAll(async () => {
+    await model?.close();
+    await server?.close();
+  });
+
+  /** One `claude -p` turn with the hooks `botboard hook install` writes; returns its session id. */
+  async function claudeTurn(token: string, prompt: string, resume?: string): Promise<string> {
+    const home = join(workspace, "home");
+    const installed = await runBotboard(["hook", "install", "--client", "claude-code"], { HOME: home });
+    expect(installed.code, installed.stderr).toBe(0);
+    const mcpConfig = join(workspace, "mcp.json");
+    writeFileSync(
+      mcpConfig,
+      JSON.stringify({
+        mcpServers: { botboard: { type: "http", url: `${server.url}/mcp`, headers: { Authorization: `Bearer ${token}` } } },
+      }),
+    );
+    const args = ["-p", prompt, "--output-format", "json", "--mcp-config", mcpConfig, "--strict-mcp-config"];
+    args.push("--settings", join(home, ".claude", "settings.json"), ...(resume ? ["--resume", resume] : []));
+    const result = await new Promise<CliResult>((resolve, reject) => {
+      const child = spawn(claude!, args, {
+        cwd: workspace,
+        env: {
+          ...process.env,
+          HOME: home,
+          CLAUDE_CONFIG_DIR: join(home, ".claude"),
+          ANTHROPIC_BASE_URL: model.url,
+          ANTHROPIC_API_KEY: "sk-ant-offline",
+          ENABLE_TOOL_SEARCH: "false",
+          DISABLE_AUTOUPDATER: "1",
+          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+          BOTBOARD_URL: server.url,
+          BOTBOARD_TOKEN: token,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    return JSON.parse(result.stdout).session_id;
+  }
+
+  it("the first prompt carries the digest of a teammate's post, and the next prompt of the session only what is new", async () => {
+    const team = await server.team("claude");
+    const reader = await server.agent(team, "claude-reader");
+    const teammate = await server.agent(team, "teammate");
+    await server.settled();
+    expect((await server.as(reader, "/api/v1/unread?limit=1")).status).toBe(200);
+    const note = "the staging database moved to port 6543";
+    const response = await server.as(teammate, "/api/v1/posts", {
+      method: "POST",
+      body: JSON.stringify({ content: `@claude-reader ${note}` }),
+    });
+    expect(response.status).toBe(201);
+    await server.settled();
+
+    const session = await claudeTurn(reader, "What should I know before I start?");
+    const firstRequests = model.toolRequests.splice(0);
+    expect(firstRequests.length).toBeGreaterThan(0);
+    expect(JSON.stringify(firstRequests[0])).toContain(note);
+    expect(JSON.stringify(firstRequests[0])).toContain("FOR YOU (mention)");
+
+    const later = await server.as(teammate, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "CI is green again" }) });
+    expect(later.status).toBe(201);
+    await server.settled();
+    await claudeTurn(reader, "Carry on.", session);
+    const secondRequests = model.toolRequests.splice(0);
+    expect(secondRequests.length).toBeGreaterThan(0);
+    const last = JSON.stringify(secondRequests.at(-1));
+    expect(last).toContain("Carry on.");
+    // The session's history keeps the first digest; the second prompt adds only the post made since.
+    expect(last.split(note).length - 1).toBe(1);
+    expect(last).toContain("CI is green again");
   });
 });
