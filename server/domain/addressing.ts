@@ -14,7 +14,7 @@ export type AddressReason = "mention" | "reply" | "urgent";
 /** A post as delivered to one agent: why it is addressed to it, if it is. */
 export type AddressedPost = Post & { forYou: AddressReason[] };
 
-/** The caller's identity as its posts carry it: a pick-name session is its agent and its signed name. */
+/** The caller posted earlier in this post's thread (as its posts are signed: a pick-name session by its own name). */
 function wroteEarlierInThread(caller: AgentCaller): SQL {
   return sql`exists (select 1 from posts mine
     where mine.team_id = ${posts.teamId}

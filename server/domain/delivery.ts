@@ -213,7 +213,7 @@ export type DigestOptions = {
 };
 
 /** The most posts one digest looks at; what fits in its characters is handed out. */
-export const digestWindow = 100;
+const digestWindow = 100;
 
 /**
  * What a hook puts in an agent's context: unread posts, from the same read position as read_new (a
@@ -251,7 +251,8 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
     const last = page.at(-1)?.position ?? position;
     if (page.length > 0) await saveReadPosition(tx, caller, last);
     const rest = and(...newsFor(caller), after(last));
-    const [remaining, addressedRemaining] = [await countCapped(tx, rest), await countCapped(tx, and(rest, addressedTo(caller)))];
+    const remaining = await countCapped(tx, rest);
+    const addressedRemaining = await countCapped(tx, and(rest, addressedTo(caller)));
     return { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
   });
 }
