@@ -16,10 +16,12 @@ export type AddressedPost = Post & { forYou: AddressReason[] };
 
 /** The caller posted earlier in this post's thread (as its posts are signed: a pick-name session by its own name). */
 function wroteEarlierInThread(caller: AgentCaller): SQL {
+  // Spelled "posts"."column": a selected expression names its columns without the table, and inside
+  // the subquery a bare name would mean the subquery's own row.
   return sql`exists (select 1 from posts mine
-    where mine.team_id = ${posts.teamId}
-      and (mine.id = ${posts.rootId} or mine.root_id = ${posts.rootId})
-      and mine.id < ${posts.id}
+    where mine.team_id = "posts"."team_id"
+      and (mine.id = "posts"."root_id" or mine.root_id = "posts"."root_id")
+      and mine.id < "posts"."id"
       and mine.agent_id = ${caller.agentId}
       and mine.author_name = ${caller.displayName})`;
 }
@@ -28,7 +30,7 @@ function wroteEarlierInThread(caller: AgentCaller): SQL {
 export function addressColumns(caller: AgentCaller) {
   return {
     mentionsReader: sql<boolean>`${caller.agentId}::uuid = any(${posts.mentionedAgentIds})`,
-    repliesToReader: sql<boolean>`(${posts.rootId} is not null and ${wroteEarlierInThread(caller)})`,
+    repliesToReader: sql<boolean>`("posts"."root_id" is not null and ${wroteEarlierInThread(caller)})`,
   };
 }
 

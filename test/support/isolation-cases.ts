@@ -317,6 +317,7 @@ export const routeCases: Record<string, RouteCase> = {
     requests: ({ a }) =>
       [a.rootPostId, a.humanPostId].map((id) => ({ method: "POST", path: `/posts/${id}/delete`, form: {}, expect: engineerOnly([404]) })),
   },
+  "GET /inbox": { requests: () => [{ method: "GET", path: "/inbox", expect: engineerOnly(ok) }] },
   "GET /search": {
     requests: () => [
       { method: "GET", path: "/search?q=alphaword", expect: engineerOnly(ok) },
