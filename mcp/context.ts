@@ -31,6 +31,8 @@ export const postOutput = z.object({
   thread: z.number().int().optional().describe("The thread's first post, for replies."),
   replies: z.number().int().optional().describe("How many replies a thread's first post has."),
   deleted: z.literal(true).optional(),
+  urgent: z.literal(true).optional().describe("An engineer marked it urgent."),
+  mentions: z.array(z.string()).optional().describe("Names it mentions as @name."),
   content: z.string(),
 });
 
@@ -44,6 +46,8 @@ export function postJson(post: Post): z.infer<typeof postOutput> {
     ...(post.parentId === null ? {} : { replyTo: post.parentId, thread: post.threadId }),
     ...(post.parentId === null && post.replyCount > 0 ? { replies: post.replyCount } : {}),
     ...(post.deleted ? { deleted: true as const } : {}),
+    ...(post.urgent ? { urgent: true as const } : {}),
+    ...(post.mentions.length > 0 ? { mentions: post.mentions } : {}),
     content: post.content,
   };
 }

@@ -8,7 +8,8 @@ import { searchPosts } from "../server/domain/search.ts";
 import { snippetAsText } from "../server/domain/search-snippets.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/domain/teams.ts";
-import { framePosts, oneLine, plural, postHeader } from "./format.ts";
+import { framePosts, oneLine, postHeader } from "../server/domain/post-text.ts";
+import { plural } from "./format.ts";
 import {
   guarded,
   idArgument,
@@ -39,13 +40,17 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
       }
       const caller = context.caller;
-      const [team, { unread, firstRead }] = await Promise.all([loadTeam(), unreadSummary(db, caller)]);
+      const [team, { unread, addressed, firstRead }] = await Promise.all([loadTeam(), unreadSummary(db, caller)]);
+      const forYou =
+        addressed.count > 0
+          ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent): read_new gives those first.`
+          : "";
       const news =
         unread.count === 0
           ? "No unread posts."
           : firstRead
             ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
-            : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.`;
+            : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.${forYou}`;
       const text = [
         `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,
@@ -58,6 +63,7 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         pickName: caller.pickName,
         unread: unread.count,
         unreadCapped: unread.capped,
+        addressed: addressed.count,
         firstRead,
       });
     }),
@@ -72,6 +78,7 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         author: args.agent_filter,
         tag: args.tag_filter,
         threadId: args.thread_id,
+        forMe: args.for_me,
       });
       const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
       const nextOffset = page.nextCursor && !args.cursor ? (args.offset ?? 0) + page.posts.length : undefined;
@@ -110,9 +117,13 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
 
   server.registerTool("read_new", toolConfigs.read_new, (args) =>
     guarded(async () => {
-      const { posts, remaining, skippedOlder } = await readUnread(db, context.caller, args.limit);
-      const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread: call read_new again.` : "";
-      let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, oldest first.${more}`;
+      const { posts, remaining, addressedRemaining, skippedOlder } = await readUnread(db, context.caller, args.limit);
+      const moreForYou = addressedRemaining.count > 0 ? ` (${formatCount(addressedRemaining)} addressed to you)` : "";
+      const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}: call read_new again.` : "";
+      const addressed = posts.filter((post) => post.forYou.length > 0).length;
+      const order =
+        addressed > 0 ? `${addressed} addressed to you first (marked FOR YOU), then the rest; each oldest first` : "oldest first";
+      let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, ${order}.${more}`;
       if (skippedOlder) {
         summary = `Your first read: ${posts.length === 0 ? "no posts by others yet" : `the ${plural(posts.length, "newest post")} by others, oldest first`}.`;
         if (skippedOlder.count > 0) {
@@ -121,7 +132,7 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         summary += " From now on read_new gives you each new post once.";
       }
       return toolResult(framePosts(summary, posts), {
-        posts: posts.map(postJson),
+        posts: posts.map((post) => ({ ...postJson(post), ...(post.forYou.length > 0 ? { forYou: post.forYou } : {}) })),
         remaining: remaining.count,
         remainingCapped: remaining.capped,
         ...(skippedOlder ? { olderPosts: skippedOlder.count, olderPostsCapped: skippedOlder.capped } : {}),
@@ -161,6 +172,10 @@ function buildFeedToolConfigs(config: Config) {
         pickName: z.boolean(),
         unread: z.number().int().describe(`Unread posts, counted up to ${unreadCountCap}.`),
         unreadCapped: z.boolean().describe(`True when there are ${unreadCountCap} or more.`),
+        addressed: z
+          .number()
+          .int()
+          .describe("Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts."),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -182,6 +197,10 @@ function buildFeedToolConfigs(config: Config) {
         agent_filter: z.string({ error: "agent_filter must be a string" }).optional().describe("Only posts signed with this name."),
         tag_filter: z.string({ error: "tag_filter must be a string" }).optional().describe("Only posts with this tag."),
         thread_id: idArgument("thread_id").optional().describe("Only this thread: its first post and its replies."),
+        for_me: z
+          .boolean({ error: "for_me must be true or false" })
+          .optional()
+          .describe("Only posts addressed to you: that mention you, reply in a thread you posted in, or that an engineer marked urgent."),
       }),
       outputSchema: z.object({ posts: z.array(postOutput), nextCursor: z.string().nullable(), nextOffset: z.number().int().optional() }),
       annotations: readOnly,
@@ -221,12 +240,20 @@ function buildFeedToolConfigs(config: Config) {
     read_new: {
       title: "Read what is new",
       description:
-        "Returns posts by others that you have not been given yet, oldest first, and marks them read, so the next call only returns newer ones: each post reaches you once. " +
+        "Returns posts by others that you have not been given yet and marks them read, so the next call only returns newer ones: each post reaches you once. " +
+        "Posts addressed to you (mentioning you as @name, replying in a thread you posted in, or marked urgent by an engineer) come first, marked FOR YOU; then the rest, oldest first. " +
         "Your first call gives the newest posts and says how many older ones exist (read them with read_posts or search_posts). " +
         `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
       inputSchema: z.object({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
       outputSchema: z.object({
-        posts: z.array(postOutput),
+        posts: z.array(
+          postOutput.extend({
+            forYou: z
+              .array(z.enum(["mention", "reply", "urgent"]))
+              .optional()
+              .describe("Why the post is addressed to you."),
+          }),
+        ),
         remaining: z.number().int().describe(`Unread posts after these, counted up to ${unreadCountCap}.`),
         remainingCapped: z.boolean().describe(`True when ${unreadCountCap} or more remain.`),
         olderPosts: z.number().int().optional().describe("First read only: older posts not shown, counted up to the same cap."),

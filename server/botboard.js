@@ -6,11 +6,16 @@ import { compiledCommands } from "./compiled.js";
 
 // Node 22.1+ keeps compiled bytecode between runs; Node 20 has no such cache.
 module.enableCompileCache?.();
-const compiled = compiledCommands();
-if (!compiled) await runFromSource();
-
-const { runBotboard } = await import(compiled ?? "./commands.ts");
-await runBotboard(process.argv);
+if (process.argv[2] === "hook") {
+  // A hook runs before every prompt of an agent: it loads nothing but itself (see cli/hook.js).
+  const { runHook } = await import("./cli/hook.js");
+  await runHook(process.argv.slice(3));
+} else {
+  const compiled = compiledCommands();
+  if (!compiled) await runFromSource();
+  const { runBotboard } = await import(compiled ?? "./commands.ts");
+  await runBotboard(process.argv);
+}
 
 /** tsx is a development dependency: a checkout has it, an installed package runs dist/ and never needs it. */
 async function runFromSource() {

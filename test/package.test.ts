@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,13 +11,13 @@ const run = promisify(execFile);
 const checkout = fileURLToPath(new URL("..", import.meta.url));
 const version = (JSON.parse(readFileSync(join(checkout, "package.json"), "utf8")) as { version: string }).version;
 
-/** What the tarball may hold: the compiled code, the bin and its loader, the migrations, the web assets. */
+/** What the tarball may hold: the compiled code, the bin, its loader and the hook, the migrations, the web assets. */
 const packaged = [
   /^package\.json$/,
   /^README\.md$/,
   /^dist\/built$/,
   /^dist\/(server|mcp|views|bench)\/.+\.js$/,
-  /^server\/(botboard|compiled)\.js$/,
+  /^server\/(botboard|compiled|cli\/hook)\.js$/,
   /^migrations\/\d{4}_\w+\.sql$/,
   /^migrations\/meta\/_journal\.json$/,
   /^views\/assets\/[\w.-]+$/,
@@ -63,6 +63,18 @@ describe("the npm package", () => {
         expect(written.status).toBe(201);
         const feed = (await (await fetch(`${server.url}/api/v1/posts`, { headers })).json()) as { posts: { content: string }[] };
         expect(feed.posts.map((post) => post.content)).toEqual(["Installed from the tarball."]);
+
+        // The installed hook (plain JavaScript outside dist/) shows a teammate the post.
+        const teammate = JSON.parse((await npx(["agent", "add", "bob", "--json"])).stdout) as { token: string };
+        const hook = spawnSync("npx", ["botboard", "hook", "SessionStart"], {
+          cwd: app,
+          input: JSON.stringify({ hook_event_name: "SessionStart", session_id: "package-test" }),
+          env: { ...process.env, BOTBOARD_URL: server.url, BOTBOARD_TOKEN: teammate.token },
+          encoding: "utf8",
+        });
+        expect(hook.status).toBe(0);
+        const context = (JSON.parse(hook.stdout) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput;
+        expect(context.additionalContext).toContain("Installed from the tarball.");
 
         const load = await npx(["load", "--quick"]).then(
           () => ({ code: 0, stderr: "" }),

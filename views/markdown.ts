@@ -1,4 +1,5 @@
 import MarkdownIt from "markdown-it";
+import { mentionPattern, nameKey } from "../server/domain/names.ts";
 import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 
 const safeLinkPattern = /^(https?:|mailto:)/i;
@@ -19,11 +20,38 @@ markdown.renderer.rules.link_open = (tokens, index, options, env, self) => {
   return defaultLinkOpen(tokens, index, options, env, self);
 };
 
-export function renderMarkdown(source: string): string {
-  return markHiddenCharacters(markdown.render(source));
+/** Rendered markdown; the `@name`s of `mentions` (the post's resolved mentions) become links to that author's posts. */
+export function renderMarkdown(source: string, mentions: readonly string[] = []): string {
+  const html = markdown.render(source);
+  return markHiddenCharacters(mentions.length > 0 ? linkMentions(html, mentions) : html);
 }
 
 const tagPattern = /(<[^>]*>)/;
+const trailingPunctuation = /[._'@-]+$/;
+
+/** Links mentions in text, never inside a link or code, where a link would change what the author wrote. */
+function linkMentions(html: string, mentions: readonly string[]): string {
+  const known = new Map(mentions.map((name) => [nameKey(name), name]));
+  let shielded = 0;
+  return html
+    .split(tagPattern)
+    .map((part, index) => {
+      if (index % 2 === 1) {
+        if (/^<(a|code|pre)[\s>]/i.test(part)) shielded += 1;
+        else if (/^<\/(a|code|pre)>/i.test(part)) shielded -= 1;
+        return part;
+      }
+      if (shielded > 0) return part;
+      return part.replace(mentionPattern, (written, name: string) => {
+        const bare = name.replace(trailingPunctuation, "");
+        const person = known.get(nameKey(bare));
+        if (!person) return written;
+        const link = `<a class="mention" href="/?author=${encodeURIComponent(person)}">@${bare}</a>`;
+        return link + name.slice(bare.length);
+      });
+    })
+    .join("");
+}
 
 /**
  * Shows the hidden characters in HTML built from escaped text (rendered markdown, search snippets):

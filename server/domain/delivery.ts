@@ -5,6 +5,7 @@ import { posts, readCursors, teams } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
+import { addressColumns, addressedFirst, addressedTo, reasonsOf, type AddressedPost } from "./addressing.ts";
 
 /**
  * Delivery order: what a reader has not been given yet, so that each post reaches it once.
@@ -164,25 +165,35 @@ async function saveReadPosition(db: Db, caller: AgentCaller, position: DeliveryP
     });
 }
 
-async function countCapped(db: Db, where: SQL | undefined): Promise<CappedCount> {
+async function countCapped(db: Db, where: SQL | undefined, cap = unreadCountCap): Promise<CappedCount> {
   const limited = db
     .select({ one: sql`1` })
     .from(posts)
     .where(where)
-    .limit(unreadCountCap + 1)
+    .limit(cap + 1)
     .as("limited");
   const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(limited);
   const count = Number(row?.count ?? 0);
-  return { count: Math.min(count, unreadCountCap), capped: count > unreadCountCap };
+  return { count: Math.min(count, cap), capped: count > cap };
 }
 
 export type UnreadPage = {
-  posts: Post[];
+  /** Addressed to the reader first (mentions, replies, urgent), then the rest, each in delivery order. */
+  posts: AddressedPost[];
   /** Unread posts after this page. */
   remaining: CappedCount;
+  /** Of those, the ones addressed to the reader. */
+  addressedRemaining: CappedCount;
   /** Only on a reader's first read, which starts at the newest posts: how many older ones it skipped. */
   skippedOlder?: CappedCount;
 };
+
+type UnreadDelivery = { post: AddressedPost; position: DeliveryPosition };
+
+/** How much of the unread a read hands out: the first `fit` posts of a window in delivery order. */
+type Portion = { window: number; fit: (window: UnreadDelivery[]) => number };
+
+const none: CappedCount = { count: 0, capped: false };
 
 /**
  * Posts by others that this reader has not been given yet, oldest first, then its position moves
@@ -190,40 +201,107 @@ export type UnreadPage = {
  * skipped. Reads of one reader take turns, so two concurrent polls never hand out the same post.
  */
 export async function readUnread(db: Db, caller: Caller, limit: number): Promise<UnreadPage> {
+  return deliverUnread(db, caller, { window: limit, fit: (window) => window.length });
+}
+
+export type DigestOptions = {
+  maxChars: number;
+  /** The size a post takes in the digest, as the door renders it. */
+  sizeOf: (post: AddressedPost) => number;
+  /** Hand out nothing unless something unread is addressed to the reader (a hook after each tool call). */
+  onlyIfAddressed: boolean;
+};
+
+/** The most posts one digest looks at; what fits in its characters is handed out. */
+const digestWindow = 100;
+
+/**
+ * What a hook puts in an agent's context: unread posts, from the same read position as read_new (a
+ * post the digest gives is never given again by read_new, and the other way round), as many as fit
+ * in `maxChars` in delivery order, at least one. Nothing is handed out, and the position stays, when
+ * `onlyIfAddressed` finds nothing addressed to the reader.
+ */
+export async function readDigest(db: Db, caller: Caller, options: DigestOptions): Promise<UnreadPage> {
+  const fit = (window: UnreadDelivery[]) => {
+    let used = 0;
+    let count = 0;
+    for (const { post } of window) {
+      used += options.sizeOf(post);
+      if (count > 0 && used > options.maxChars) break;
+      count += 1;
+    }
+    return count;
+  };
+  return deliverUnread(db, caller, { window: digestWindow, fit }, options.onlyIfAddressed);
+}
+
+async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAddressed = false): Promise<UnreadPage> {
   requireScope(caller, "read");
   if (caller.kind !== "agent") throw invalid("Only agents have a read position.");
   const reader = readerOf(caller);
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
     const position = await readPositionOf(tx, caller);
-    if (!position) return firstRead(tx, caller, limit);
-    const page = (await selectDelivered(tx, and(...newsFor(caller), after(position)), "oldest", limit)).map(toDelivered);
+    const unread = and(...newsFor(caller), ...(position ? [after(position)] : []));
+    if (onlyIfAddressed && (await countCapped(tx, and(unread, addressedTo(caller)), 1)).count === 0) {
+      return { posts: [], remaining: none, addressedRemaining: none };
+    }
+    if (!position) return firstRead(tx, caller, portion);
+    const page = portionOf(portion, await selectUnread(tx, caller, and(...newsFor(caller), after(position)), "oldest", portion.window));
     const last = page.at(-1)?.position ?? position;
     if (page.length > 0) await saveReadPosition(tx, caller, last);
-    const remaining = await countCapped(tx, and(...newsFor(caller), after(last)));
-    return { posts: page.map(({ post }) => post), remaining };
+    const rest = and(...newsFor(caller), after(last));
+    const remaining = await countCapped(tx, rest);
+    const addressedRemaining = await countCapped(tx, and(rest, addressedTo(caller)));
+    return { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
   });
+}
+
+function portionOf(portion: Portion, window: UnreadDelivery[]): UnreadDelivery[] {
+  return window.slice(0, portion.fit(window));
+}
+
+/** Delivered posts with why each is addressed to the reader. */
+async function selectUnread(db: Db, caller: AgentCaller, where: SQL | undefined, order: "oldest" | "newest", limit: number) {
+  const direction = order === "oldest" ? asc : desc;
+  const rows = await db
+    .select({ ...deliveredColumns, ...addressColumns(caller) })
+    .from(posts)
+    .where(where)
+    .orderBy(direction(posts.txId), direction(posts.id))
+    .limit(limit);
+  return rows.map(
+    (row): UnreadDelivery => ({
+      post: { ...toPost(row), forYou: reasonsOf(row) },
+      position: { txId: row.positionTxId, postId: Number(row.id) },
+    }),
+  );
 }
 
 /** Any fixed number: it keeps readers' locks apart from other advisory locks of the database. */
 const readerLockSeed = 4_161_077;
 
-/** A new reader starts at the newest page, not at the beginning of time, and is placed there. */
-async function firstRead(db: Db, caller: AgentCaller, limit: number): Promise<UnreadPage> {
+/** A new reader starts at the newest posts, not at the beginning of time, and is placed there. */
+async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<UnreadPage> {
   const horizon = await deliveryHorizon(db, caller.teamId);
-  const newest = (await selectDelivered(db, and(...newsFor(caller), atOrBefore(horizon)), "newest", limit)).map(toDelivered);
+  const newest = portionOf(portion, await selectUnread(db, caller, and(...newsFor(caller), atOrBefore(horizon)), "newest", portion.window));
   const oldestShown = newest.at(-1)?.position;
-  const skippedOlder = oldestShown ? await countCapped(db, and(...newsFor(caller), before(oldestShown))) : { count: 0, capped: false };
+  const skippedOlder = oldestShown ? await countCapped(db, and(...newsFor(caller), before(oldestShown))) : none;
   await saveReadPosition(db, caller, horizon);
-  return { posts: newest.reverse().map(({ post }) => post), remaining: { count: 0, capped: false }, skippedOlder };
+  const posts = newest.reverse().map(({ post }) => post);
+  return { posts: addressedFirst(posts), remaining: none, addressedRemaining: none, skippedOlder };
 }
 
-/** What login tells an agent: how many posts await it, and whether it has read before. */
-export async function unreadSummary(db: Db, caller: AgentCaller): Promise<{ unread: CappedCount; firstRead: boolean }> {
+/** What login tells an agent: how many posts await it, how many are addressed to it, whether it has read before. */
+export async function unreadSummary(
+  db: Db,
+  caller: AgentCaller,
+): Promise<{ unread: CappedCount; addressed: CappedCount; firstRead: boolean }> {
   requireScope(caller, "read");
   const position = await readPositionOf(db, caller);
-  const unread = await countCapped(db, and(...newsFor(caller), ...(position ? [after(position)] : [])));
-  return { unread, firstRead: position === undefined };
+  const unreadPosts = and(...newsFor(caller), ...(position ? [after(position)] : []));
+  const [unread, addressed] = await Promise.all([countCapped(db, unreadPosts), countCapped(db, and(unreadPosts, addressedTo(caller)))]);
+  return { unread, addressed, firstRead: position === undefined };
 }
 
 /**

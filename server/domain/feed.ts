@@ -5,6 +5,8 @@ import { preparedPerShape } from "../db/prepared.ts";
 import { posts } from "../db/schema/index.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 import { normalizeTag, postColumns, toPost, type Post } from "./posts.ts";
+import { addressedTo } from "./addressing.ts";
+import { invalid } from "./errors.ts";
 
 /** The team's feed: newest first, narrowed by author, tag or thread, paged by cursor or offset. */
 
@@ -16,6 +18,8 @@ export type PostFilters = {
   author?: string;
   tag?: string;
   threadId?: number;
+  /** Only posts addressed to the calling agent: mentions of it, replies in its threads, urgent posts. */
+  forMe?: boolean;
 };
 
 export type PostPage = { posts: Post[]; nextCursor: string | null };
@@ -33,10 +37,28 @@ export async function listPosts(db: Db, caller: Caller, filters: PostFilters): P
     feedQueries.get(reader, shape).execute({ ...feedValues(caller, filters), cursorId, limit: filters.limit + 1, offset });
   // A page of the whole feed walks its index for `limit` rows at most. A filter (a rare tag may be
   // looked for through the whole feed) or an offset can cost more: those run under the read timeout.
-  const rows = isFiltered(filters) || offset > 0 ? await withReadTimeout(db, feedTooSlow, read) : await read(db);
+  const rows = filters.forMe
+    ? await withReadTimeout(db, feedTooSlow, (reader) => readAddressed(reader, caller, filters, cursorId, offset))
+    : isFiltered(filters) || offset > 0
+      ? await withReadTimeout(db, feedTooSlow, read)
+      : await read(db);
   const page = rows.slice(0, filters.limit).map(toPost);
   const last = page.at(-1);
   return { posts: page, nextCursor: rows.length > filters.limit && last ? encodeCursor(last.id) : null };
+}
+
+/** The feed narrowed to what is addressed to the caller: not prepared, as the condition names the caller. */
+function readAddressed(db: Db, caller: Caller, filters: PostFilters, cursorId: number | undefined, offset: number) {
+  if (caller.kind !== "agent") throw invalid("for_me: only an agent has posts addressed to it.");
+  const conditions = [...feedConditionsFor(caller, filters), addressedTo(caller)];
+  if (cursorId !== undefined) conditions.push(olderThan(cursorId, caller.teamId));
+  return db
+    .select(postColumns)
+    .from(posts)
+    .where(and(...conditions))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(filters.limit + 1)
+    .offset(offset);
 }
 
 /** How many posts the feed holds with these filters (for clients that page by offset). */

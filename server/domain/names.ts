@@ -55,3 +55,28 @@ export function validateDisplayName(name: string): string {
 export function nameKey(name: string): string {
   return canonicalName(name).toLowerCase();
 }
+
+/*
+ * Mentions: `@name` names an agent or an engineer, matched as names are compared everywhere (nameKey).
+ * A mention is one word, so a name with a space cannot be mentioned; one inside a word
+ * (`ci@example.com`) is not a mention.
+ */
+
+/** `@` at the start or after a character that is not part of a word, then a name without spaces. */
+export const mentionPattern = /(?<![\p{L}\p{N}_.@-])@([\p{L}\p{N}][\p{L}\p{M}\p{N}._'@-]*)/gu;
+
+/** A sentence may end right after a mention: "thanks @alice." names alice. */
+const trailingPunctuation = /[._'@-]+$/;
+
+/** At most this many distinct names are looked up per post; the rest are plain text. */
+export const maxMentionsPerPost = 20;
+
+/** The names a text mentions, as written (trailing punctuation dropped), first occurrence first. */
+export function mentionedNames(text: string): string[] {
+  const byKey = new Map<string, string>();
+  for (const match of text.matchAll(mentionPattern)) {
+    const name = match[1]!.replace(trailingPunctuation, "");
+    if (name && !byKey.has(nameKey(name))) byKey.set(nameKey(name), name);
+  }
+  return [...byKey.values()].slice(0, maxMentionsPerPost);
+}

@@ -3,9 +3,10 @@ import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agentTokens, posts } from "../db/schema/index.ts";
-import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
+import { conflict, forbidden, invalid, notFound, unprocessable } from "./errors.ts";
 import { defaultPostLimits, type PostLimits } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
+import { resolveMentions } from "./mentions.ts";
 import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
 
@@ -20,6 +21,10 @@ export type Post = {
   replyCount: number;
   createdAt: Date;
   deleted: boolean;
+  /** An engineer marked it urgent: every agent of the team gets it first. */
+  urgent: boolean;
+  /** The agents and engineers it mentions as `@name`, by the names they had when it was written. */
+  mentions: string[];
   /** The token an agent's post was written with; only loaded for engineers (see getThread). */
   token?: PostToken;
 };
@@ -27,7 +32,7 @@ export type Post = {
 /** Enough of a token to recognise it (and revoke it by prefix); never the token. */
 export type PostToken = { prefix: string; pickName: boolean };
 
-export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string };
+export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string; urgent?: boolean };
 
 const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 
@@ -62,6 +67,8 @@ export const postColumns = {
   rootId: posts.rootId,
   createdAt: posts.createdAt,
   deletedAt: posts.deletedAt,
+  urgent: posts.urgent,
+  mentions: posts.mentions,
   replyCount: sql<number>`(select count(*)::int from posts replies where replies.root_id = "posts"."id" and replies.deleted_at is null)`,
 };
 
@@ -75,6 +82,8 @@ export type PostRow = {
   rootId: number | null;
   createdAt: Date;
   deletedAt: Date | null;
+  urgent: boolean;
+  mentions: string[];
   replyCount: number;
   token?: PostToken | null;
 };
@@ -91,6 +100,8 @@ export function toPost(row: PostRow): Post {
     replyCount: Number(row.replyCount ?? 0),
     createdAt: row.createdAt,
     deleted,
+    urgent: !deleted && row.urgent,
+    mentions: deleted ? [] : row.mentions,
     ...(row.token ? { token: row.token } : {}),
   };
 }
@@ -113,6 +124,8 @@ export async function createPost(
 ): Promise<{ post: Post; replayed: boolean }> {
   requireScope(caller, "write");
   const { content, tags } = validateNewPost(input, limits);
+  const urgent = input.urgent ?? false;
+  if (urgent && caller.kind !== "human") throw forbidden("urgent: only an engineer may mark a post urgent.");
   const idempotencyKey = caller.kind === "agent" ? input.idempotencyKey : undefined;
   if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
     throw invalid("Idempotency-Key must be 1-200 characters.");
@@ -130,10 +143,21 @@ export async function createPost(
     if (!parent) throw notFound(`No post #${input.parentId} to reply to in your team.`);
     rootId = Number(parent.rootId ?? parent.id);
   }
+  const mentions = await resolveMentions(db, caller.teamId, content);
   const shape = { agent: caller.kind === "agent", reply: input.parentId !== undefined, keyed: idempotencyKey !== undefined };
-  const [inserted] = await postInserts
-    .get(db, shape)
-    .execute({ teamId: caller.teamId, ...authorOf(caller), content, tags, parentId: input.parentId, rootId, idempotencyKey });
+  const [inserted] = await postInserts.get(db, shape).execute({
+    teamId: caller.teamId,
+    ...authorOf(caller),
+    content,
+    tags,
+    parentId: input.parentId,
+    rootId,
+    idempotencyKey,
+    urgent,
+    mentions: mentions.names,
+    mentionedAgentIds: mentions.agentIds,
+    mentionedUserIds: mentions.userIds,
+  });
   if (!inserted) {
     // A concurrent request with the same key won the race; answer as its retry.
     const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;
@@ -150,6 +174,8 @@ export async function createPost(
     replyCount: 0,
     createdAt: inserted.createdAt,
     deleted: false,
+    urgent,
+    mentions: mentions.names,
   };
   postsWritten.inc({ author: caller.kind });
   return { post, replayed: false };
@@ -165,6 +191,10 @@ const postInserts = preparedPerShape((db: Db, shape: { agent: boolean; reply: bo
       authorName: sql.placeholder("authorName"),
       content: sql.placeholder("content"),
       tags: sql.placeholder("tags"),
+      urgent: sql.placeholder("urgent"),
+      mentions: sql.placeholder("mentions"),
+      mentionedAgentIds: sql.placeholder("mentionedAgentIds"),
+      mentionedUserIds: sql.placeholder("mentionedUserIds"),
       ...(shape.agent
         ? { agentId: sql.placeholder("agentId"), tokenId: sql.placeholder("tokenId") }
         : { userId: sql.placeholder("userId") }),

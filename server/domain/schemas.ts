@@ -47,6 +47,10 @@ export const newPostBodySchema = z
     content: contentSchema,
     tags: tagsSchema.optional(),
     parentId: postIdSchema.optional().openapi({ description: "Reply to this post.", type: "integer" }),
+    urgent: z
+      .boolean({ error: "urgent must be true or false" })
+      .optional()
+      .openapi({ description: "Only engineers may mark a post urgent (403 for an agent's token); agents get urgent posts first." }),
   })
   .openapi("NewPost");
 
@@ -61,6 +65,8 @@ export const postSchema = z
     replyCount: z.number().int(),
     createdAt: z.string().openapi({ format: "date-time" }),
     deleted: z.boolean().openapi({ description: "True for a post removed by moderation (content is empty)." }),
+    urgent: z.boolean().openapi({ description: "An engineer marked it urgent." }),
+    mentions: z.array(z.string()).openapi({ description: "The agents and engineers it mentions as @name." }),
   })
   .openapi("Post");
 

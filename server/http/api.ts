@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { getTeam } from "../domain/teams.ts";
 import { readUnread, unreadCountCap } from "../domain/delivery.ts";
+import { defaultDigestChars, hookDigest, maxDigestChars, minDigestChars } from "../domain/digest.ts";
 import { createPost, getThread, type Post } from "../domain/posts.ts";
 import { listPosts } from "../domain/feed.ts";
 import { searchPosts } from "../domain/search.ts";
@@ -65,6 +66,10 @@ const listPostsRoute = createRoute({
       author: z.string().optional().openapi({ description: "Only posts signed with this name." }),
       tag: z.string().optional(),
       thread: postIdSchema.optional().openapi({ description: "Only this thread: its first post and replies.", type: "integer" }),
+      forMe: z
+        .enum(["true", "false"], { error: "forMe must be true or false" })
+        .optional()
+        .openapi({ description: "Only posts addressed to you: mentions of you, replies in threads you posted in, urgent posts." }),
     }),
   },
   responses: {
@@ -144,6 +149,43 @@ const unreadRoute = createRoute({
   },
 });
 
+const digestRoute = createRoute({
+  method: "post",
+  path: "/digest",
+  summary: "What a hook puts in an agent's context: unread posts as framed text, addressed ones first, within a size",
+  description:
+    "Shares the read position with /unread and read_new: a post given here is not given there again. `text` is empty when nothing is new.",
+  request: {
+    query: z.object({
+      maxChars: z.coerce
+        .number({ error: "maxChars must be a number" })
+        .int("maxChars must be a whole number")
+        .min(minDigestChars, `maxChars must be from ${minDigestChars} to ${maxDigestChars}`)
+        .max(maxDigestChars, `maxChars must be from ${minDigestChars} to ${maxDigestChars}`)
+        .default(defaultDigestChars),
+      onlyIfAddressed: z
+        .enum(["true", "false"], { error: "onlyIfAddressed must be true or false" })
+        .default("false")
+        .openapi({ description: "Give nothing (and keep the read position) unless something unread is addressed to you." }),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({
+        text: z.string().openapi({ description: "The digest, framed like MCP results; empty when nothing is new." }),
+        posts: z.number().int().openapi({ description: "Posts in the digest." }),
+        addressed: z.number().int().openapi({ description: "Of those, addressed to you." }),
+        remaining: z
+          .number()
+          .int()
+          .openapi({ description: `Unread posts after these, counted up to ${unreadCountCap}.` }),
+      }),
+      "The digest",
+    ),
+    ...errorResponses,
+  },
+});
+
 const meRoute = createRoute({
   method: "get",
   path: "/me",
@@ -181,7 +223,7 @@ export function apiRoutes(db: Db, config: Config) {
 
   api.openapi(listPostsRoute, async (c) => {
     const query = c.req.valid("query");
-    const page = await listPosts(db, c.var.caller, { ...query, threadId: query.thread });
+    const page = await listPosts(db, c.var.caller, { ...query, threadId: query.thread, forMe: query.forMe === "true" });
     return c.json({ posts: page.posts.map(toPostJson), nextCursor: page.nextCursor }, 200);
   });
 
@@ -215,6 +257,16 @@ export function apiRoutes(db: Db, config: Config) {
       },
       200,
     );
+  });
+
+  api.openapi(digestRoute, async (c) => {
+    const query = c.req.valid("query");
+    const { text, page } = await hookDigest(db, c.var.caller, {
+      maxChars: query.maxChars,
+      onlyIfAddressed: query.onlyIfAddressed === "true",
+    });
+    const addressed = page.posts.filter((post) => post.forYou.length > 0).length;
+    return c.json({ text, posts: page.posts.length, addressed, remaining: page.remaining.count }, 200);
   });
 
   api.openapi(meRoute, async (c: Context<Env>) => {

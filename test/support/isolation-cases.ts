@@ -125,6 +125,7 @@ export const routeCases: Record<string, RouteCase> = {
     ],
   },
   "GET /api/v1/unread": { requests: () => [{ method: "GET", path: "/api/v1/unread?limit=100", expect: agentOnly(ok) }] },
+  "POST /api/v1/digest": { requests: () => [{ method: "POST", path: "/api/v1/digest", expect: agentOnly(ok) }] },
   "GET /api/v1/me": { requests: () => [{ method: "GET", path: "/api/v1/me", expect: agentOnly(ok) }] },
 
   "POST /auth/setup": {
@@ -318,6 +319,7 @@ export const routeCases: Record<string, RouteCase> = {
     requests: ({ a }) =>
       [a.rootPostId, a.humanPostId].map((id) => ({ method: "POST", path: `/posts/${id}/delete`, form: {}, expect: engineerOnly([404]) })),
   },
+  "GET /inbox": { requests: () => [{ method: "GET", path: "/inbox", expect: engineerOnly(ok) }] },
   "GET /search": {
     requests: () => [
       { method: "GET", path: "/search?q=alphaword", expect: engineerOnly(ok) },

@@ -39,6 +39,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
     >
       <header class="post-head">
         <span class={`badge badge-${post.author.kind}`}>{post.author.kind === "agent" ? "Agent" : "Human"}</span>
+        {post.urgent && <span class="badge badge-urgent">Urgent</span>}
         <a class="author" id={`post-${post.id}-author`} href={authorHref(post)}>
           {post.author.name}
         </a>
@@ -57,7 +58,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
           </a>
         )}
       </header>
-      <div class="post-body">{raw(renderMarkdown(post.content))}</div>
+      <div class="post-body">{raw(renderMarkdown(post.content, post.mentions))}</div>
       <footer class="post-foot">
         {post.tags.length > 0 && (
           <ul class="tags" aria-label="Tags">

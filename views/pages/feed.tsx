@@ -81,6 +81,9 @@ export function Feed(props: {
           <div class="row">
             <label for="compose-tags">Tags</label>
             <input id="compose-tags" name="tags" placeholder="e.g. ci, decision" autocomplete="off" />
+            <label title="Every agent of the team gets it first, marked urgent">
+              <input type="checkbox" name="urgent" /> Urgent
+            </label>
             <button type="submit">Post</button>
           </div>
           <p class="form-error" role="alert" aria-live="assertive">

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, pgTable, text, timestamp, uniqueIndex, uuid, type AnyPgColumn } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex, uuid, type AnyPgColumn } from "drizzle-orm/pg-core";
 import { agentTokens, agents } from "./agents.ts";
 import { teams, users } from "./teams.ts";
 import { tsvector, xid8 } from "./types.ts";
@@ -26,6 +26,12 @@ export const posts = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
     idempotencyKey: text("idempotency_key"),
+    /** An engineer's post that asks for attention now: every agent of the team gets it first. */
+    urgent: boolean("urgent").notNull().default(false),
+    /** The names this post mentions as `@name`, as the team knew them when it was written. */
+    mentions: text("mentions").array().notNull().default(sql`'{}'::text[]`),
+    mentionedAgentIds: uuid("mentioned_agent_ids").array().notNull().default(sql`'{}'::uuid[]`),
+    mentionedUserIds: uuid("mentioned_user_ids").array().notNull().default(sql`'{}'::uuid[]`),
     /**
      * The writing transaction's id. With the post id it places the post in delivery order, which
      * readers follow only up to the oldest transaction still writing (docs/decisions/015-delivery-order.md).

@@ -13,11 +13,13 @@ import { createPost, deletePost, getThread } from "../../domain/posts.ts";
 import { listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
+import { engineerInbox } from "../../domain/inbox.ts";
 import { assetsByUrl } from "../../../views/assets.ts";
 import { PostCard } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
 import { Feed, FeedPage } from "../../../views/pages/feed.tsx";
 import { SearchPage } from "../../../views/pages/search.tsx";
+import { InboxPage } from "../../../views/pages/inbox.tsx";
 import { ThreadPage } from "../../../views/pages/thread.tsx";
 import { adminRoutes } from "./admin.ts";
 import { benchRoutes } from "./bench.ts";
@@ -37,6 +39,7 @@ const newPostFormSchema = z.object({
   content: z.string({ error: "content is required" }),
   tags: z.string().max(1000).optional(),
   parentId: z.preprocess(emptyAsMissing, postIdSchema.optional()),
+  urgent: z.literal("on", { error: "urgent is a checkbox" }).optional(),
 });
 
 /** Errors as HTML: a short message for htmx to show beside the form, or a whole page. */
@@ -86,7 +89,12 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.post("/posts", engineer, async (c) => {
     const form = parseWith(newPostFormSchema, await c.req.parseBody());
     const tags = (form.tags ?? "").split(/[\s,]+/).filter(Boolean);
-    const { post } = await createPost(db, c.get("caller"), { content: form.content, tags, parentId: form.parentId }, config.limits);
+    const { post } = await createPost(
+      db,
+      c.get("caller"),
+      { content: form.content, tags, parentId: form.parentId, urgent: form.urgent === "on" },
+      config.limits,
+    );
     if (isHtmx(c)) return c.html(PostCard({ post }), 201);
     return c.redirect(post.parentId === null ? "/" : `/posts/${post.threadId}#post-${post.id}`, 303);
   });
@@ -106,6 +114,8 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const { root } = await getThread(db, caller, id);
     return c.redirect(`/posts/${root.id}`, 303);
   });
+
+  web.get("/inbox", engineer, async (c) => c.html(InboxPage({ page: pageOf(c), items: await engineerInbox(db, c.get("caller")) })));
 
   web.get("/search", engineer, async (c) => {
     const query = (c.req.query("q") ?? "").slice(0, 1000);
