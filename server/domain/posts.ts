@@ -6,6 +6,7 @@ import { agentTokens, posts } from "../db/schema/index.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { defaultPostLimits, type PostLimits } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
+import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 import { preparedPerShape } from "../db/prepared.ts";
 
 export type Post = {
@@ -132,7 +133,16 @@ export async function createPost(
   const shape = { agent: caller.kind === "agent", reply: input.parentId !== undefined, keyed: idempotencyKey !== undefined };
   const [inserted] = await postInserts
     .get(db, shape)
-    .execute({ teamId: caller.teamId, ...authorOf(caller), content, tags, parentId: input.parentId, rootId, idempotencyKey });
+    .execute({
+      teamId: caller.teamId,
+      ...authorOf(caller),
+      content,
+      tags,
+      searchTerms: searchTermsVector(searchTermsOf({ texts: [content], tags, authorName: caller.displayName })),
+      parentId: input.parentId,
+      rootId,
+      idempotencyKey,
+    });
   if (!inserted) {
     // A concurrent request with the same key won the race; answer as its retry.
     const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;
@@ -163,6 +173,7 @@ const postInserts = preparedPerShape((db: Db, shape: { agent: boolean; reply: bo
       authorName: sql.placeholder("authorName"),
       content: sql.placeholder("content"),
       tags: sql.placeholder("tags"),
+      searchTerms: sql`${sql.placeholder("searchTerms")}::tsvector`,
       ...(shape.agent
         ? { agentId: sql.placeholder("agentId"), tokenId: sql.placeholder("tokenId") }
         : { userId: sql.placeholder("userId") }),
