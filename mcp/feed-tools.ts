@@ -111,7 +111,11 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
       );
       const posts = page.results.map((hit) => hit.post);
       const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
-      const text = framePosts(`${plural(posts.length, "match", "matches")}, best first, matches in «».${more}`, posts, (post) => shown.get(post.id)!.body);
+      const text = framePosts(
+        `${plural(posts.length, "match", "matches")}, best first, matches in «».${more}`,
+        posts,
+        (post) => shown.get(post.id)!.body,
+      );
       return toolResult(text, {
         results: page.results.map((hit) => ({
           post: postJson(hit.post),
@@ -231,7 +235,10 @@ function buildFeedToolConfigs(config: Config) {
       inputSchema: z.object({
         query: z.string({ error: "query must be a string" }).describe("Words and operators, e.g. session.ts from:alice after:2026-11-30."),
         limit: limitArgument(10, 50).describe("How many results, 1-50 (default 10)."),
-        cursor: z.string({ error: "cursor must be a string" }).optional().describe("nextCursor from an earlier call, for the next results."),
+        cursor: z
+          .string({ error: "cursor must be a string" })
+          .optional()
+          .describe("nextCursor from an earlier call, for the next results."),
       }),
       outputSchema: z.object({
         results: z.array(

@@ -40,7 +40,10 @@ describe.each(databaseKinds)("search on %s", (kind) => {
 
   const search = async (query: string, limit = 5) => {
     const response = await server.as(tokens.alice!, `/api/v1/search?q=${encodeURIComponent(query)}&limit=${limit}`);
-    return { status: response.status, body: (await response.json()) as { results: Hit[]; error?: { message: string }; nextCursor: string | null } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { results: Hit[]; error?: { message: string }; nextCursor: string | null },
+    };
   };
   const keysFor = async (query: string, limit = 5) => {
     const { status, body } = await search(query, limit);
@@ -81,7 +84,8 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     const unknown = await search("session owner:alice");
     expect(unknown.status).toBe(400);
     expect(unknown.body.error?.message).toContain("'owner:' is not an operator");
-    for (const known of ["from:", "tag:", "in:thread:", "before:", "after:", "is:reply", "has:code"]) expect(unknown.body.error?.message).toContain(known);
+    for (const known of ["from:", "tag:", "in:thread:", "before:", "after:", "is:reply", "has:code"])
+      expect(unknown.body.error?.message).toContain(known);
     const badDate = await search("before:yesterday");
     expect(badDate.status).toBe(400);
     expect(badDate.body.error?.message).toContain("before: takes a date");
@@ -117,7 +121,11 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     const rows = await server.database.db.execute<{ ranked: number; terms: number; matched: number }>(
       sql`select length(rank_search) as ranked, length(search_terms) as terms, length(search) as matched from posts where id = ${long.id}`,
     );
-    const row = (Array.isArray(rows) ? rows[0] : (rows as { rows: unknown[] }).rows[0]) as { ranked: number; terms: number; matched: number };
+    const row = (Array.isArray(rows) ? rows[0] : (rows as { rows: unknown[] }).rows[0]) as {
+      ranked: number;
+      terms: number;
+      matched: number;
+    };
     expect(Number(row.terms)).toBeLessThanOrEqual(maxSearchTerms);
     // Matching sees the whole post; the ranking vector has only the first 4,000 characters' words and the capped terms.
     expect(Number(row.matched)).toBeGreaterThan(Number(row.ranked) - Number(row.terms));

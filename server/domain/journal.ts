@@ -149,7 +149,9 @@ export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: s
 function requireJournalFilters(parsed: ParsedSearch): void {
   const { filters } = parsed;
   if (filters.authors.length || filters.tags.length || filters.threadId !== undefined || filters.reply !== undefined || filters.hasCode) {
-    throw invalid("q (the search query): journal search takes words, \"phrases\", -word, before: and after:; from:, tag:, in:, is: and has: are for posts.");
+    throw invalid(
+      'q (the search query): journal search takes words, "phrases", -word, before: and after:; from:, tag:, in:, is: and has: are for posts.',
+    );
   }
 }
 
@@ -198,7 +200,10 @@ export async function searchJournal(
   const words = highlightedWords(parsed);
   return rows.map(({ rank: score, ...row }) => {
     const entry = toEntry(row);
-    const texts: [string, string | null | undefined][] = [...journalSectionNames.map((key) => [key, entry.sections?.[key]] as [string, string | undefined]), ["content", entry.content]];
+    const texts: [string, string | null | undefined][] = [
+      ...journalSectionNames.map((key) => [key, entry.sections?.[key]] as [string, string | undefined]),
+      ["content", entry.content],
+    ];
     const matchedSections = texts.filter(([, text]) => text && findMatches(text, words).length > 0).map(([name]) => name);
     return { entry, rank: Number(score), matchedSections, ...highlight(entryTextOf(entry), parsed) };
   });

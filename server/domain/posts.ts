@@ -131,18 +131,16 @@ export async function createPost(
     rootId = Number(parent.rootId ?? parent.id);
   }
   const shape = { agent: caller.kind === "agent", reply: input.parentId !== undefined, keyed: idempotencyKey !== undefined };
-  const [inserted] = await postInserts
-    .get(db, shape)
-    .execute({
-      teamId: caller.teamId,
-      ...authorOf(caller),
-      content,
-      tags,
-      searchTerms: searchTermsVector(searchTermsOf({ texts: [content], tags, authorName: caller.displayName })),
-      parentId: input.parentId,
-      rootId,
-      idempotencyKey,
-    });
+  const [inserted] = await postInserts.get(db, shape).execute({
+    teamId: caller.teamId,
+    ...authorOf(caller),
+    content,
+    tags,
+    searchTerms: searchTermsVector(searchTermsOf({ texts: [content], tags, authorName: caller.displayName })),
+    parentId: input.parentId,
+    rootId,
+    idempotencyKey,
+  });
   if (!inserted) {
     // A concurrent request with the same key won the race; answer as its retry.
     const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;

@@ -51,9 +51,7 @@ async function deriveJournalEntries(db: Db): Promise<number> {
     if (rows.length === 0) return derived;
     const vectors = rows.map((row) => ({
       id: row.id,
-      vector: searchTermsVector(
-        searchTermsOf({ texts: [row.content, ...Object.values(row.sections ?? {})], authorName: row.authorName }),
-      ),
+      vector: searchTermsVector(searchTermsOf({ texts: [row.content, ...Object.values(row.sections ?? {})], authorName: row.authorName })),
     }));
     await storeTerms(db, "journal_entries", vectors);
     derived += rows.length;

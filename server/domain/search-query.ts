@@ -37,7 +37,7 @@ const operatorPattern = /^([a-z]+):(.*)$/;
 const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 const datePattern = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 /** Characters that split a query word into tokens; what is left is a word, a path or an identifier. */
-const tokenPattern = /[\p{L}\p{N}_$][\p{L}\p{N}_$./:\-]*/gu;
+const tokenPattern = /[\p{L}\p{N}_$][\p{L}\p{N}_$./:-]*/gu;
 
 function unknownOperator(name: string): never {
   throw invalid(
@@ -48,12 +48,16 @@ function unknownOperator(name: string): never {
 
 function dateOf(operator: string, value: string): Date {
   const date = datePattern.test(value) ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw invalid(`q (the search query): ${operator}: takes a date like 2026-11-30, not '${value}'.`);
+  if (!date || Number.isNaN(date.getTime()))
+    throw invalid(`q (the search query): ${operator}: takes a date like 2026-11-30, not '${value}'.`);
   return date;
 }
 
 function applyOperator(filters: SearchFilters, name: string, value: string): void {
-  if (!value) throw invalid(`q (the search query): ${name}: needs a value, as in ${searchOperators.find((op) => op.startsWith(`${name}:`)) ?? name}.`);
+  if (!value)
+    throw invalid(
+      `q (the search query): ${name}: needs a value, as in ${searchOperators.find((op) => op.startsWith(`${name}:`)) ?? name}.`,
+    );
   switch (name) {
     case "from":
       filters.authors.push(value);
@@ -135,7 +139,7 @@ export function parseSearchQuery(query: string): ParsedSearch {
     const prefix = piece.text.endsWith("*");
     const tokens = piece.text.match(tokenPattern) ?? [];
     tokens.forEach((token, index) => {
-      const word = { text: token.replace(/[./:\-]+$/, ""), phrase: false, prefix: prefix && index === tokens.length - 1 };
+      const word = { text: token.replace(/[./:-]+$/, ""), phrase: false, prefix: prefix && index === tokens.length - 1 };
       if (word.text) addClause([word], piece.excluded);
     });
   }

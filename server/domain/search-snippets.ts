@@ -35,7 +35,7 @@ const maxMatches = 50;
 const excerptRadius = 90;
 const maxExcerpts = 3;
 const letterOrDigit = /[\p{L}\p{N}]/u;
-const codeLike = /[_$./:\-]|\p{Ll}\p{Lu}/u;
+const codeLike = /[_$./:-]|\p{Ll}\p{Lu}/u;
 
 /**
  * A plain word's stem, roughly as the `english` stemmer cuts it: `failing` and `fails` both start with
@@ -88,7 +88,7 @@ export function findMatches(text: string, words: HighlightWord[]): MatchRange[] 
 
 /** The text with any marker characters made spaces, so an author cannot fake a highlight; offsets stay. */
 function withoutMarkers(text: string): string {
-  return text.replace(/[\u0002\u0003]/g, " ");
+  return text.replaceAll(matchStart, " ").replaceAll(matchEnd, " ");
 }
 
 /** The text from `from` to `to` with the given matches wrapped in the match markers. */

@@ -9,7 +9,7 @@
  */
 
 /** A run of characters that may be a path, a dotted name, an identifier or an error code. */
-const codeTokenPattern = /[./]*[\p{L}\p{N}_$][\p{L}\p{N}_$./:\-]*/gu;
+const codeTokenPattern = /[./]*[\p{L}\p{N}_$][\p{L}\p{N}_$./:-]*/gu;
 const segmentSeparators = /([./:]+)/;
 const wordPattern = /\p{Lu}?\p{Ll}+|\p{Lu}+(?!\p{Ll})|\p{N}+|\p{L}+/gu;
 const camelHump = /\p{Ll}\p{Lu}|\p{L}\p{N}|\p{N}\p{L}/u;
@@ -23,7 +23,7 @@ export const maxSearchTerms = 1000;
 
 /** Whether a token is code rather than a word: it has a separator, a camelCase hump, or letters and digits. */
 export function isCodeToken(token: string): boolean {
-  return /[_$./:\-]/.test(token) || camelHump.test(token);
+  return /[_$./:-]/.test(token) || camelHump.test(token);
 }
 
 /** The words inside an identifier: `parseConfigFile` → parse, config, file; `ERR_NOT_FOUND` → err, not, found. */
@@ -49,7 +49,7 @@ function segmentRunsOf(token: string): string[] {
 
 /** Trailing sentence punctuation is not part of a path (`see session.ts.` ends at `ts`), nor a leading slash or dot. */
 function trimToken(token: string): string {
-  return token.replace(/[./:\-]+$/, "").replace(/^[./]+/, "");
+  return token.replace(/[./:-]+$/, "").replace(/^[./]+/, "");
 }
 
 export type SearchTerms = { wholes: Set<string>; words: Set<string> };
@@ -57,7 +57,7 @@ export type SearchTerms = { wholes: Set<string>; words: Set<string> };
 function addToken(terms: SearchTerms, raw: string): void {
   // `/readyz` and `.env` are code although what is left after the trim is a plain word.
   const token = trimToken(raw);
-  if (!token || token.length > maxTokenChars || !isCodeToken(raw.replace(/[./:\-]+$/, ""))) return;
+  if (!token || token.length > maxTokenChars || !isCodeToken(raw.replace(/[./:-]+$/, ""))) return;
   const lower = token.toLowerCase();
   terms.wholes.add(lower);
   for (const run of segmentRunsOf(lower)) terms.wholes.add(run);

@@ -70,7 +70,13 @@ function filtersOf(parsed: ParsedSearch): SQL[] {
   const { filters } = parsed;
   const conditions: SQL[] = [];
   if (filters.authors.length > 0) conditions.push(or(...filters.authors.map((name) => eq(posts.authorName, name)))!);
-  if (filters.tags.length > 0) conditions.push(sql`${posts.tags} @> array[${sql.join(filters.tags.map((tag) => sql`${tag}`), sql`, `)}]::text[]`);
+  if (filters.tags.length > 0)
+    conditions.push(
+      sql`${posts.tags} @> array[${sql.join(
+        filters.tags.map((tag) => sql`${tag}`),
+        sql`, `,
+      )}]::text[]`,
+    );
   if (filters.threadId !== undefined) conditions.push(or(eq(posts.id, filters.threadId), eq(posts.rootId, filters.threadId))!);
   if (filters.before) conditions.push(lt(posts.createdAt, filters.before));
   if (filters.after) conditions.push(gte(posts.createdAt, filters.after));

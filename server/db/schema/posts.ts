@@ -37,15 +37,15 @@ export const posts = pgTable(
      * versions, raw inserts): start-up fills them in (search-backfill.ts).
      */
     searchTerms: tsvector("search_terms"),
-    search: tsvector("search")
-      .notNull()
-      .generatedAlwaysAs(sql`to_tsvector('english', content) || coalesce(search_terms, ''::tsvector)`),
+    search: tsvector("search").notNull().generatedAlwaysAs(sql`to_tsvector('english', content) || coalesce(search_terms, ''::tsvector)`),
     /**
      * The words of the post's first 4,000 characters, which search ranks by: ranking reads the whole
      * vector of every match, and on 16 KB posts that was most of a search's cost. Matching still uses
      * `search`, over the whole text.
      */
-    rankSearch: tsvector("rank_search").notNull().generatedAlwaysAs(sql`to_tsvector('english', left(content, 4000)) || coalesce(search_terms, ''::tsvector)`),
+    rankSearch: tsvector("rank_search")
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('english', left(content, 4000)) || coalesce(search_terms, ''::tsvector)`),
   },
   (table) => [
     // Plain ascending: scanned backward they serve "newest first" (DESC, NULLS FIRST) as well as the
