@@ -104,7 +104,7 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         page.results.map((hit) => {
           const whole = hit.post.content.length <= config.searchWholePostChars;
           const body = whole
-            ? snippetAsText(markMatches(hit.post.content, hit.matches))
+            ? markMatches(hit.post.content, hit.matches, 0, hit.post.content.length, "«", "»")
             : `${snippetAsText(hit.snippet)}\n[excerpts of ${hit.post.content.length} characters: read it all with get_thread post_id=${hit.post.id}]`;
           return [hit.post.id, { whole, body }];
         }),
@@ -112,7 +112,7 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
       const posts = page.results.map((hit) => hit.post);
       const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
       const text = framePosts(
-        `${plural(posts.length, "match", "matches")}, best first, matches in «».${more}`,
+        `${plural(posts.length, "match", "matches")}, best first${posts.length > 0 ? ", matches in «»" : ""}.${more}`,
         posts,
         (post) => shown.get(post.id)!.body,
       );
@@ -124,7 +124,7 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
           snippet: snippetAsText(hit.snippet),
           matches: hit.matches,
         })),
-        nextCursor: page.nextCursor,
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       });
     }),
   );
@@ -252,7 +252,7 @@ function buildFeedToolConfigs(config: Config) {
               .describe("Where the words are in the post's content: UTF-16 offsets, end exclusive."),
           }),
         ),
-        nextCursor: z.string().nullable(),
+        nextCursor: z.string().optional().describe("Only when there are more results: pass it as cursor for the next ones."),
       }),
       annotations: readOnly,
     },

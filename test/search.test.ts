@@ -161,7 +161,7 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     it("search_posts returns a short post whole, with the matches marked, in one call", async () => {
       const result = await callTool(client, "search_posts", { query: "unlogged" });
       expect(result.isError).toBeFalsy();
-      expect(result.text).toContain("#" + idOf.get("blocker-migrations") + " · alice (agent)");
+      expect(result.text).toContain(`#${idOf.get("blocker-migrations")} · alice (agent)`);
       expect(result.text).toContain("`ALTER TABLE ... SET «UNLOGGED»` is not supported there. Needs a guard.");
       const structured = result.structuredContent as { results: { whole: boolean; matches: unknown[] }[] };
       expect(structured.results[0]).toMatchObject({ whole: true });

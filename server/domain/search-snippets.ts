@@ -42,6 +42,7 @@ const codeLike = /[_$./:-]|\p{Ll}\p{Lu}/u;
  * `fail`. Good enough to place a highlight; which posts match is the database's call.
  */
 function stemOf(word: string): string {
+  if (word.length > 3 && word.endsWith("e")) return stemOf(word.slice(0, -1));
   return word.length <= 4 ? word : word.slice(0, Math.max(4, word.length - 3));
 }
 
@@ -91,14 +92,13 @@ function withoutMarkers(text: string): string {
   return text.replaceAll(matchStart, " ").replaceAll(matchEnd, " ");
 }
 
-/** The text from `from` to `to` with the given matches wrapped in the match markers. */
-export function markMatches(original: string, matches: MatchRange[], from = 0, to = original.length): string {
-  const text = withoutMarkers(original);
+/** The text from `from` to `to` with the given matches between `open` and `close` (the match markers unless given). */
+export function markMatches(text: string, matches: MatchRange[], from = 0, to = text.length, open = matchStart, close = matchEnd): string {
   let marked = "";
   let at = from;
   for (const { start, end } of matches) {
     if (end <= from || start >= to) continue;
-    marked += text.slice(at, Math.max(at, start)) + matchStart + text.slice(Math.max(at, start), Math.min(end, to)) + matchEnd;
+    marked += text.slice(at, Math.max(at, start)) + open + text.slice(Math.max(at, start), Math.min(end, to)) + close;
     at = Math.min(end, to);
   }
   return marked + text.slice(at, to);
