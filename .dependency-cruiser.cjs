@@ -11,8 +11,8 @@ const domain = "^server/domain/";
 const db = "^server/db/";
 const composition = "^server/(app|main|commands)\\.ts$";
 const plumbing = "^server/(config|logger|metrics|project-root)\\.ts$";
-/** Domain modules without database access that views may use: text rules, names, limits, snippets, sections. */
-const pureDomain = "^server/domain/(untrusted-text|names|limits|errors|search-snippets|journal-sections)\\.ts$";
+/** Domain modules without database access that views may use: text rules, names, limits, snippets, the query language, sections. */
+const pureDomain = "^server/domain/(untrusted-text|names|limits|errors|search-snippets|search-query|journal-sections)\\.ts$";
 
 module.exports = {
   forbidden: [

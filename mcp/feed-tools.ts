@@ -5,7 +5,8 @@ import { createPost, getThread } from "../server/domain/posts.ts";
 import { listPosts } from "../server/domain/feed.ts";
 import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
 import { searchPosts } from "../server/domain/search.ts";
-import { snippetAsText } from "../server/domain/search-snippets.ts";
+import { markMatches, snippetAsText } from "../server/domain/search-snippets.ts";
+import { searchOperators } from "../server/domain/search-query.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { framePosts, oneLine, postHeader } from "../server/domain/post-text.ts";
@@ -105,12 +106,32 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
 
   server.registerTool("search_posts", toolConfigs.search_posts, (args) =>
     guarded(async () => {
-      const page = await searchPosts(db, context.caller, { query: args.query, limit: args.limit });
-      const snippets = new Map(page.results.map((hit) => [hit.post.id, snippetAsText(hit.snippet)]));
+      const page = await searchPosts(db, context.caller, { query: args.query, limit: args.limit, cursor: args.cursor });
+      const shown = new Map(
+        page.results.map((hit) => {
+          const whole = hit.post.content.length <= config.searchWholePostChars;
+          const body = whole
+            ? markMatches(hit.post.content, hit.matches, 0, hit.post.content.length, "«", "»")
+            : `${snippetAsText(hit.snippet)}\n[excerpts of ${hit.post.content.length} characters: read it all with get_thread post_id=${hit.post.id}]`;
+          return [hit.post.id, { whole, body }];
+        }),
+      );
       const posts = page.results.map((hit) => hit.post);
-      const text = framePosts(`${plural(posts.length, "match", "matches")}, best first.`, posts, (post) => snippets.get(post.id) ?? "");
+      const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+      const text = framePosts(
+        `${plural(posts.length, "match", "matches")}, best first${posts.length > 0 ? ", matches in «»" : ""}.${more}`,
+        posts,
+        (post) => shown.get(post.id)!.body,
+      );
       return toolResult(text, {
-        results: page.results.map((hit) => ({ post: postJson(hit.post), rank: hit.rank, snippet: snippets.get(hit.post.id)! })),
+        results: page.results.map((hit) => ({
+          post: postJson(hit.post),
+          rank: hit.rank,
+          whole: shown.get(hit.post.id)!.whole,
+          snippet: snippetAsText(hit.snippet),
+          matches: hit.matches,
+        })),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       });
     }),
   );
@@ -226,14 +247,31 @@ function buildFeedToolConfigs(config: Config) {
     search_posts: {
       title: "Search the team feed",
       description:
-        "Full-text search over all of the team's posts, best match first. Search before starting a task to find earlier findings and decisions. " +
-        `The query reads like web search: words, "quoted phrases", -excluded words, or. Returns each match's header and an excerpt with matches in «»; use get_thread for the whole thread. ${untrustedNote}`,
+        "Search all of the team's posts, best match first, then newest. Search before touching a file, function, error or component to find what teammates found and decided. " +
+        "Finds paths, file names and identifiers by their whole or their parts (server/auth/session.ts by session.ts, auth/session or session; parseConfigFile by parse config), error codes, tags and authors; plain words match their other forms. " +
+        `The query reads like web search: words, "quoted phrases", -excluded words, or, and a * after the last word for a prefix (sess*). Operators narrow it: ${searchOperators.join(", ")}. ` +
+        `Returns each match's header and, with matches in «», the whole post when it is up to ${config.searchWholePostChars} characters, otherwise excerpts and how to read it all (get_thread). ${untrustedNote}`,
       inputSchema: z.object({
-        query: z.string({ error: "query must be a string" }).describe("Words to find."),
+        query: z.string({ error: "query must be a string" }).describe("Words and operators, e.g. session.ts from:alice after:2026-11-30."),
         limit: limitArgument(10, 50).describe("How many results, 1-50 (default 10)."),
+        cursor: z
+          .string({ error: "cursor must be a string" })
+          .optional()
+          .describe("nextCursor from an earlier call, for the next results."),
       }),
       outputSchema: z.object({
-        results: z.array(z.object({ post: postOutput, rank: z.number(), snippet: z.string() })),
+        results: z.array(
+          z.object({
+            post: postOutput,
+            rank: z.number(),
+            whole: z.boolean().describe("True when the text shows the whole post; false when only excerpts."),
+            snippet: z.string().describe("Excerpts with matches in «»."),
+            matches: z
+              .array(z.object({ start: z.number().int(), end: z.number().int() }))
+              .describe("Where the words are in the post's content: UTF-16 offsets, end exclusive."),
+          }),
+        ),
+        nextCursor: z.string().optional().describe("Only when there are more results: pass it as cursor for the next ones."),
       }),
       annotations: readOnly,
     },

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
-import { defaultPostLimits } from "./domain/limits.ts";
+import { defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
 import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
@@ -56,6 +56,7 @@ const environmentSchema = z.object({
   BOTBOARD_READ_TIMEOUT_MS: nonNegativeInt.default(5000),
   BOTBOARD_SEARCHES_PER_TOKEN: positiveInt.default(defaultExpensiveQueryLimits.perCaller),
   BOTBOARD_SEARCHES_PER_SERVER: positiveInt.default(defaultExpensiveQueryLimits.perServer),
+  BOTBOARD_SEARCH_WHOLE_POST_CHARS: nonNegativeInt.default(defaultSearchWholePostChars),
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
@@ -83,6 +84,8 @@ export type Config = {
   readTimeoutMs: number;
   /** Searches run at once per token (or engineer) and per server process. */
   searchConcurrency: ExpensiveQueryLimits;
+  /** MCP search shows a found post whole up to this many characters, longer ones as excerpts. */
+  searchWholePostChars: number;
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -123,6 +126,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     metricsToken: env.BOTBOARD_METRICS_TOKEN,
     readTimeoutMs: env.BOTBOARD_READ_TIMEOUT_MS,
     searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
+    searchWholePostChars: env.BOTBOARD_SEARCH_WHOLE_POST_CHARS,
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     logLevel: env.LOG_LEVEL,
     oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",

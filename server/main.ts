@@ -8,6 +8,7 @@ import { realignDeliveryOrder } from "./domain/delivery.ts";
 import { createEventHub } from "./domain/events.ts";
 import { sweepNowAndThen } from "./domain/housekeeping.ts";
 import { limitExpensiveQueries } from "./domain/expensive-queries.ts";
+import { deriveMissingSearchTerms } from "./domain/search-backfill.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { firstRunSetupLink } from "./domain/bootstrap.ts";
 import type { Config } from "./config.ts";
@@ -37,6 +38,8 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
   limitExpensiveQueries(database.db, config.searchConcurrency);
   try {
     await database.migrate();
+    const derived = await deriveMissingSearchTerms(database.db);
+    if (derived > 0) logger.info({ rows: derived }, "derived the search terms of posts and journal entries written without them");
     const realigned = await realignDeliveryOrder(database.db);
     if (realigned > 0) logger.warn({ posts: realigned }, "posts came from another Postgres cluster; delivery order realigned");
     // Revocations announced while the listener was away are missed: forget every cached token then too.

@@ -168,7 +168,7 @@ describe("bounded cost on postgres", () => {
       for (const end = Date.now() + 3_000; Date.now() < end; ) {
         const [row] = await watcher`select count(*)::int as searches from pg_stat_activity
           where datname = current_database() and pid <> pg_backend_pid() and state = 'active'
-            and query like '%websearch_to_tsquery%'`;
+            and query like '%ts_rank(%'`;
         running.push(row!.searches);
         if (running.length % 10 === 0) feed.push((await server.as(reader, "/api/v1/posts?limit=20")).status);
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -178,9 +178,10 @@ describe("bounded cost on postgres", () => {
       await watcher.end();
     }
     expect(searches["200"]).toBeGreaterThan(0);
-    // BOTBOARD_SEARCHES_PER_TOKEN is 1 here, within BOTBOARD_SEARCHES_PER_SERVER's 2: one search
-    // statement at a time, and at least one seen. Without the caps the 40 run several at once.
-    expect(Math.max(...running), `search statements running at once, sampled: ${running.join(",")}`).toBe(1);
+    // BOTBOARD_SEARCHES_PER_TOKEN is 1 here, within BOTBOARD_SEARCHES_PER_SERVER's 2: never more
+    // than one search statement at a time. Without the caps the 40 run several at once. (Since
+    // highlighting left the database, a statement lasts about a millisecond and a sample may see none.)
+    expect(Math.max(...running), `search statements running at once, sampled: ${running.join(",")}`).toBeLessThanOrEqual(1);
     expect(new Set(feed)).toEqual(new Set([200]));
   }, 60_000);
 });

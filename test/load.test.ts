@@ -22,6 +22,8 @@ describe("the load benchmark's quick mode", () => {
         "GET /api/v1/posts?limit=20",
         "GET /api/v1/search?q=flaky cache",
         "GET /api/v1/search?q=flaky cache, one client",
+        "GET /api/v1/search?q=session.ts, one client",
+        "GET /api/v1/search?q=session.ts, concurrent clients",
         "GET /api/v1/posts?limit=20, one client",
         "GET /api/v1/unread",
         "GET /api/v1/posts?limit=20, rate limits on",
@@ -41,9 +43,10 @@ describe("the load benchmark's quick mode", () => {
     for (const measurement of report.measurements) {
       expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
     }
-    // Per database: four throughput ratios, two one-client latencies, read_new's backlog ratio, the
-    // feed's p99 under a search flood against quiet, the live feed's p99 and memory.
-    expect(report.checks).toHaveLength(20);
+    // Per database: four throughput ratios, three one-client latencies and code search's concurrent
+    // one, read_new's backlog ratio, the feed's p99 under a search flood against quiet, the live
+    // feed's p99 and memory.
+    expect(report.checks).toHaveLength(24);
     expect(report.checks.map((c: { name: string }) => c.name)).toContain("feed p99 under a search flood / quiet");
     // The flooding token got answers, and its caps refused the rest (only 200 and 429 count as no error above).
     for (const flood of report.searchFlood) expect(flood.searches["200"], flood.database).toBeGreaterThan(0);

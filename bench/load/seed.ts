@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { addAgentToken } from "../../server/domain/agents.ts";
 import type { Db } from "../../server/db/client.ts";
 import { cli } from "../../server/domain/callers.ts";
+import { deriveMissingSearchTerms } from "../../server/domain/search-backfill.ts";
 
 export type SeededData = {
   /** One token per team, for the HTTP targets; teams[i] is the team of tokens[i]. */
@@ -46,7 +47,8 @@ const words = [
 
 /**
  * Fills an empty database with `teams` teams of `agentsPerTeam` agents and `posts` posts spread over
- * them, one set-based INSERT so a million rows take seconds, not an hour of round trips.
+ * them, one set-based INSERT so a million rows take seconds, not an hour of round trips. Each post
+ * names a file and an identifier (`server/cache/session.ts`, `cacheSessionHandler`) for code search.
  */
 export async function seedLoadData(db: Db, options: { teams: number; agentsPerTeam: number; posts: number }): Promise<SeededData> {
   const wordList = sql.raw(`(array[${words.map((word) => `'${word}'`).join(",")}])`);
@@ -64,11 +66,15 @@ export async function seedLoadData(db: Db, options: { teams: number; agentsPerTe
     insert into posts (team_id, author_kind, agent_id, author_name, content, tags, created_at)
     select a.team_id, 'agent', a.id, a.name,
       'Note ' || g || ': the ' || ${wordList}[1 + g % 30] || ' ' || ${wordList}[1 + (g / 30) % 30]
-        || ' problem in the ' || ${wordList}[1 + (g / 900) % 30] || ' module; ' || md5(g::text),
+        || ' problem in the ' || ${wordList}[1 + (g / 900) % 30] || ' module, in server/' || ${wordList}[1 + (g / 30) % 30]
+        || '/' || ${wordList}[1 + g % 30] || '.ts (' || ${wordList}[1 + (g / 30) % 30] || initcap(${wordList}[1 + g % 30])
+        || 'Handler); ' || md5(g::text),
       array['tag' || (g % 20)],
       now() - make_interval(secs => ${options.posts} - g)
     from generate_series(1, ${options.posts}) g
     join numbered a on a.n = g % ${agentCount}`);
+  // The rows went in raw: their code search terms are derived as start-up derives an older board's.
+  await deriveMissingSearchTerms(db);
   await db.execute(sql`analyze`);
   const teamRows = await db.execute<{ id: string }>(sql`select id from teams where slug like 'load-%' order by slug`);
   const teamIds = rowsOf<{ id: string }>(teamRows).map((row) => row.id);

@@ -1,11 +1,14 @@
-import { and, desc, eq, gte, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
 import { invalid, notFound, unprocessable } from "./errors.ts";
-import { boundedSearch, headlineOf, tsQueryOf, validateSearchQuery } from "./search.ts";
+import { boundedSearch, highlight, textQueryOf, validateSearchQuery } from "./search.ts";
+import { highlightedWords, parseSearchQuery, type ParsedSearch } from "./search-query.ts";
+import { findMatches, type MatchRange } from "./search-snippets.ts";
 import { journalSectionNames, type JournalSectionName } from "./journal-sections.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
+import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 
 /**
  * Botboard.biz's journal kinds: "project" notes are about the work, "user" notes are about the
@@ -34,12 +37,6 @@ const entryColumns = {
   content: journalEntries.content,
   createdAt: journalEntries.createdAt,
 };
-
-/** An entry's whole text, sections in their usual order and then free content: what snippets are cut from. */
-const entryText = sql`concat_ws(E'\n', ${sql.join(
-  journalSectionNames.map((key) => sql`${journalEntries.sections}->>${key}`),
-  sql`, `,
-)}, ${journalEntries.content})`;
 
 function toEntry(row: JournalEntry): JournalEntry {
   return { ...row, id: Number(row.id) };
@@ -106,6 +103,7 @@ export async function createJournalEntry(
       authorName: caller.displayName,
       sections: hasSections ? sections : null,
       content,
+      searchTerms: sql`${searchTermsVector(searchTermsOf({ texts: [content, ...Object.values(sections)], authorName: caller.displayName }))}::tsvector`,
     })
     .returning(entryColumns);
   return toEntry(row!);
@@ -145,42 +143,68 @@ export async function getJournalEntry(db: Db, caller: Caller, id: number): Promi
 }
 
 /** A match: the entry, its rank, the sections the words are in, and a snippet with the matches marked (see search.ts). */
-export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: string[]; snippet: string };
+export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: string[]; matches: MatchRange[]; snippet: string };
 
-/** Full-text search over readable entries, best match first; names the sections each match is in. */
+/** Journal entries have no authors to pick, tags or threads: of the operators, only the dates apply. */
+function requireJournalFilters(parsed: ParsedSearch): void {
+  const { filters } = parsed;
+  if (filters.authors.length || filters.tags.length || filters.threadId !== undefined || filters.reply !== undefined || filters.hasCode) {
+    throw invalid(
+      'q (the search query): journal search takes words, "phrases", -word, before: and after:; from:, tag:, in:, is: and has: are for posts.',
+    );
+  }
+}
+
+/** An entry's whole text, sections in their usual order and then free content: what snippets are cut from. */
+function entryTextOf(entry: JournalEntry): string {
+  return [...journalSectionNames.map((key) => entry.sections?.[key]), entry.content].filter((text) => text != null).join("\n");
+}
+
+/**
+ * Search over readable entries with the posts' engine (search-query.ts, search-terms.ts), best match
+ * first; names the sections each match is in.
+ */
 export async function searchJournal(
   db: Db,
   caller: Caller,
   input: { query: string; limit: number; kind?: JournalKind; sections?: JournalSectionName[]; agentName?: string },
 ): Promise<JournalHit[]> {
   requireScope(caller, "read");
-  const query = tsQueryOf(validateSearchQuery(input.query));
+  const parsed = parseSearchQuery(validateSearchQuery(input.query));
+  requireJournalFilters(parsed);
   const unknown = input.sections?.find((name) => !journalSectionNames.includes(name));
   if (unknown) throw invalid(`sections: '${unknown}' is not one of ${journalSectionNames.join(", ")}.`);
-  const matchesIn = (key: string) => sql`to_tsvector('english', coalesce(${journalEntries.sections}->>${key}, '')) @@ ${query}`;
-  const matched = sql<string[]>`array_remove(array[${sql.join(
-    [
-      ...journalSectionNames.map((key) => sql`case when ${matchesIn(key)} then ${key} end`),
-      sql`case when to_tsvector('english', coalesce(${journalEntries.content}, '')) @@ ${query} then 'content' end`,
-    ],
-    sql`, `,
-  )}]::text[], null)`;
-  const inSections = input.sections?.length
-    ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})`
-    : sql`${journalEntries.search} @@ ${query}`;
-  const rank = sql<number>`ts_rank(${journalEntries.search}, ${query})`;
+  const query = textQueryOf(parsed);
+  // An entry's code terms are not kept per section: a section counts as holding any of them.
+  const matchesIn = (key: string) =>
+    query
+      ? sql`(to_tsvector('english', coalesce(${journalEntries.sections}->>${key}, '')) || coalesce(${journalEntries.searchTerms}, ''::tsvector)) @@ ${query}`
+      : sql`${journalEntries.sections} ? ${key}`;
+  const conditions = [
+    readableBy(caller, input.agentName),
+    ofKind(input.kind),
+    input.sections?.length ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})` : undefined,
+    query ? sql`${journalEntries.search} @@ ${query}` : undefined,
+    parsed.filters.before ? lt(journalEntries.createdAt, parsed.filters.before) : undefined,
+    parsed.filters.after ? gte(journalEntries.createdAt, parsed.filters.after) : undefined,
+  ];
+  const rank = query ? sql<number>`ts_rank(${journalEntries.search}, ${query})` : sql<number>`0::real`;
   const rows = await boundedSearch(db, caller, (reader) =>
     reader
-      .select({ ...entryColumns, rank, matched, snippet: headlineOf(entryText, query) })
+      .select({ ...entryColumns, rank })
       .from(journalEntries)
-      .where(and(readableBy(caller, input.agentName), ofKind(input.kind), inSections))
-      .orderBy(desc(rank), desc(journalEntries.createdAt), desc(journalEntries.id))
+      .where(and(...conditions))
+      .orderBy(...(query ? [desc(rank)] : []), desc(journalEntries.createdAt), desc(journalEntries.id))
       .limit(input.limit),
   );
-  return rows.map(({ rank: score, matched: sections, snippet, ...entry }) => ({
-    entry: toEntry(entry),
-    rank: Number(score),
-    matchedSections: sections,
-    snippet,
-  }));
+  const words = highlightedWords(parsed);
+  return rows.map(({ rank: score, ...row }) => {
+    const entry = toEntry(row);
+    const texts: [string, string | null | undefined][] = [
+      ...journalSectionNames.map((key) => [key, entry.sections?.[key]] as [string, string | undefined]),
+      ["content", entry.content],
+    ];
+    const matchedSections = texts.filter(([, text]) => text && findMatches(text, words).length > 0).map(([name]) => name);
+    return { entry, rank: Number(score), matchedSections, ...highlight(entryTextOf(entry), parsed) };
+  });
 }

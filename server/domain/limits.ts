@@ -13,4 +13,7 @@ export const passwordLimits = { minChars: 10, maxChars: 1024 } as const;
 
 export const maxSearchQueryChars = 500;
 
+/** Found posts up to this long come back whole from MCP search (BOTBOARD_SEARCH_WHOLE_POST_CHARS); longer ones as excerpts. */
+export const defaultSearchWholePostChars = 1500;
+
 export const maxAgentInstructionsChars = 8000;

@@ -7,6 +7,7 @@ import { conflict, forbidden, invalid, notFound, unprocessable } from "./errors.
 import { defaultPostLimits, type PostLimits } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { resolveMentions } from "./mentions.ts";
+import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
 
@@ -150,6 +151,7 @@ export async function createPost(
     ...authorOf(caller),
     content,
     tags,
+    searchTerms: searchTermsVector(searchTermsOf({ texts: [content], tags, authorName: caller.displayName })),
     parentId: input.parentId,
     rootId,
     idempotencyKey,
@@ -195,6 +197,7 @@ const postInserts = preparedPerShape((db: Db, shape: { agent: boolean; reply: bo
       mentions: sql.placeholder("mentions"),
       mentionedAgentIds: sql.placeholder("mentionedAgentIds"),
       mentionedUserIds: sql.placeholder("mentionedUserIds"),
+      searchTerms: sql`${sql.placeholder("searchTerms")}::tsvector`,
       ...(shape.agent
         ? { agentId: sql.placeholder("agentId"), tokenId: sql.placeholder("tokenId") }
         : { userId: sql.placeholder("userId") }),

@@ -20,3 +20,108 @@ export function snippetAsHtml(snippet: string): string {
 export function snippetAsText(snippet: string, open = "«", close = "»"): string {
   return snippet.replaceAll(matchStart, open).replaceAll(matchEnd, close);
 }
+
+/** Where a search's words are in a text: UTF-16 offsets, end exclusive. */
+export type MatchRange = { start: number; end: number };
+/** A word to highlight (see search-query.ts): plain words match their stem, code and phrases as written. */
+export type HighlightWord = { text: string; phrase: boolean; prefix: boolean };
+
+/**
+ * How far into a text matches are looked for. Highlighting costs the same for a 16 KB post as for
+ * a short one; a match further in still finds the post, and its excerpt shows the beginning.
+ */
+export const matchScanChars = 4000;
+const maxMatches = 50;
+const excerptRadius = 90;
+const maxExcerpts = 3;
+const letterOrDigit = /[\p{L}\p{N}]/u;
+const codeLike = /[_$./:-]|\p{Ll}\p{Lu}/u;
+
+/**
+ * A plain word's stem, roughly as the `english` stemmer cuts it: `failing` and `fails` both start with
+ * `fail`. Good enough to place a highlight; which posts match is the database's call.
+ */
+function stemOf(word: string): string {
+  if (word.length > 3 && word.endsWith("e")) return stemOf(word.slice(0, -1));
+  return word.length <= 4 ? word : word.slice(0, Math.max(4, word.length - 3));
+}
+
+/** A match may start where a word or a camelCase part starts: `config` in `parseConfigFile`. */
+function startsPart(text: string, index: number): boolean {
+  if (index === 0) return true;
+  const before = text[index - 1]!;
+  if (!letterOrDigit.test(before)) return true;
+  return /\p{Ll}/u.test(before) && /\p{Lu}/u.test(text[index]!);
+}
+
+/** The end of the word part that starts at `index`: stops at white space, punctuation or a camelCase hump. */
+function partEnd(text: string, index: number): number {
+  let end = index + 1;
+  while (end < text.length && letterOrDigit.test(text[end]!) && !(/\p{Ll}/u.test(text[end - 1]!) && /\p{Lu}/u.test(text[end]!))) end++;
+  return end;
+}
+
+/** Where the words are in the first `matchScanChars` of `text`, in order, not overlapping. */
+export function findMatches(text: string, words: HighlightWord[]): MatchRange[] {
+  const scanned = text.slice(0, matchScanChars);
+  const lower = scanned.toLowerCase();
+  const found: MatchRange[] = [];
+  for (const word of words) {
+    const literal = word.phrase || word.prefix || codeLike.test(word.text);
+    const needle = (literal ? word.text : stemOf(word.text)).toLowerCase();
+    if (!needle) continue;
+    for (let index = lower.indexOf(needle); index !== -1 && found.length < maxMatches * 4; index = lower.indexOf(needle, index + 1)) {
+      if (!startsPart(scanned, index)) continue;
+      const end = literal && !word.prefix ? index + needle.length : partEnd(scanned, index + needle.length - 1);
+      found.push({ start: index, end });
+    }
+  }
+  found.sort((a, b) => a.start - b.start || b.end - a.end);
+  const merged: MatchRange[] = [];
+  for (const range of found) {
+    const last = merged.at(-1);
+    if (last && range.start < last.end) last.end = Math.max(last.end, range.end);
+    else merged.push({ ...range });
+    if (merged.length === maxMatches) break;
+  }
+  return merged;
+}
+
+/** The text with any marker characters made spaces, so an author cannot fake a highlight; offsets stay. */
+function withoutMarkers(text: string): string {
+  return text.replaceAll(matchStart, " ").replaceAll(matchEnd, " ");
+}
+
+/** The text from `from` to `to` with the given matches between `open` and `close` (the match markers unless given). */
+export function markMatches(text: string, matches: MatchRange[], from = 0, to = text.length, open = matchStart, close = matchEnd): string {
+  let marked = "";
+  let at = from;
+  for (const { start, end } of matches) {
+    if (end <= from || start >= to) continue;
+    marked += text.slice(at, Math.max(at, start)) + open + text.slice(Math.max(at, start), Math.min(end, to)) + close;
+    at = Math.min(end, to);
+  }
+  return marked + text.slice(at, to);
+}
+
+/**
+ * A few excerpts around the first matches, joined by " … ", matches marked. With no match in the
+ * scanned text (the words were in a tag, the author's name or further in) it is the text's beginning.
+ */
+export function excerptsOf(text: string, matches: MatchRange[]): string {
+  const clean = withoutMarkers(text);
+  if (matches.length === 0) return clean.length > excerptRadius * 2 ? `${clean.slice(0, excerptRadius * 2)} …` : clean;
+  const windows: MatchRange[] = [];
+  for (const match of matches) {
+    const start = Math.max(0, match.start - excerptRadius);
+    const end = Math.min(clean.length, match.end + excerptRadius);
+    const last = windows.at(-1);
+    if (last && start <= last.end) last.end = Math.max(last.end, end);
+    else if (windows.length < maxExcerpts) windows.push({ start, end });
+    else break;
+  }
+  const parts = windows.map((window) => markMatches(clean, matches, window.start, window.end).trim());
+  const lead = windows[0]!.start > 0 ? "… " : "";
+  const tail = windows.at(-1)!.end < clean.length ? " …" : "";
+  return lead + parts.join(" … ") + tail;
+}

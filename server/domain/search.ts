@@ -1,5 +1,4 @@
-import { matchEnd, matchStart } from "./search-snippets.ts";
-import { and, desc, eq, isNull, sql, type AnyColumn, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { decodeOffsetCursor, encodeOffsetCursor } from "./cursors.ts";
 import { withReadTimeout, type Db } from "../db/client.ts";
@@ -9,32 +8,42 @@ import { runExpensiveQuery } from "./expensive-queries.ts";
 import { maxSearchQueryChars } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
+import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchClause, type SearchWord } from "./search-query.ts";
+import { isCodeToken, quotedLexeme } from "./search-terms.ts";
+import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
 
-/** Matches in a snippet are wrapped in these two control characters, stripped from content first. */
-const headlineOptions = `StartSel=${matchStart}, StopSel=${matchEnd}, MaxWords=35, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "`;
-
-export type SearchHit = { post: Post; rank: number; snippet: string };
+/** A found post: its rank, where the words are in its content, and excerpts with the matches marked. */
+export type SearchHit = { post: Post; rank: number; matches: MatchRange[]; snippet: string };
 export type SearchPage = { results: SearchHit[]; nextCursor: string | null };
 
-/** The plain words of a query, as web search engines read them: quotes for phrases, -word to exclude, or. */
-export function tsQueryOf(query: string): SQL {
-  return sql`websearch_to_tsquery('english', ${query})`;
+/**
+ * A word as a tsquery: the `english` reading of it (stemmed; a phrase keeps its order) or the code
+ * term it is (search-terms.ts: `session.ts`, `parseconfigfile`, a part like `config`, a tag). A stop
+ * word has no `english` reading and is dropped rather than looked for among code terms.
+ */
+function wordQuery(word: SearchWord): SQL {
+  const english = word.phrase
+    ? sql`phraseto_tsquery('english', ${word.text})`
+    : word.prefix
+      ? sql`to_tsquery('english', ${`${quotedLexeme(word.text)}:*`})`
+      : sql`plainto_tsquery('english', ${word.text})`;
+  const single = !word.phrase || (word.text.match(/\S+/g) ?? []).length === 1;
+  if (!single) return english;
+  const code = sql`${`${quotedLexeme(word.text.toLowerCase())}${word.prefix ? ":*" : ""}`}::tsquery`;
+  // A code token is looked for as a term even when the english parser drops it.
+  if (isCodeToken(word.text)) return sql`(${english} || ${code})`;
+  return sql`(case when numnode(${english}) = 0 then ${english} else ${english} || ${code} end)`;
 }
 
-/**
- * How much of a text its snippet is cut from. ts_headline parses all the text it is given, word by
- * word, for each hit shown: on 16 KB posts that was most of a search's time (several milliseconds a post).
- * A match further in still finds the post; its snippet then shows the text's beginning.
- */
-export const snippetSourceChars = 2000;
+function clauseQuery(clause: SearchClause): SQL {
+  const anyOf = sql.join(clause.anyOf.map(wordQuery), sql` || `);
+  return clause.excluded ? sql`(!! (${anyOf}))` : sql`(${anyOf})`;
+}
 
-/**
- * A snippet of `text` around the matches of `query` in its first `snippetSourceChars` characters,
- * matches wrapped in the two markers; the markers are taken out of the text first so an author
- * cannot fake a highlight.
- */
-export function headlineOf(text: AnyColumn | SQL, query: SQL): SQL<string> {
-  return sql<string>`ts_headline('english', translate(left(${text}, ${sql.raw(String(snippetSourceChars))}), ${matchStart + matchEnd}, ''), ${query}, ${headlineOptions})`;
+/** The query's words as one tsquery, or undefined when it has only operators. */
+export function textQueryOf(parsed: ParsedSearch): SQL | undefined {
+  if (parsed.clauses.length === 0) return undefined;
+  return sql`(${sql.join(parsed.clauses.map(clauseQuery), sql` && `)})`;
 }
 
 /** What a search stopped by the read timeout answers: narrower words cost less. */
@@ -53,33 +62,68 @@ export function boundedSearch<T>(db: Db, caller: Caller, query: (db: Db) => Prom
 export function validateSearchQuery(query: string): string {
   const trimmed = requireWellFormedText("q (the search query)", query).trim();
   if (!trimmed) throw invalid("q (the search query) is empty.");
+  // The database refuses NUL in any text; said here, since the parser would read it as no words at all.
+  if (trimmed.includes("\u0000")) throw invalid("q (the search query) contains a character that cannot be stored (a NUL byte).");
   if (trimmed.length > maxSearchQueryChars) throw invalid(`q (the search query) is over ${maxSearchQueryChars} characters.`);
   return trimmed;
 }
 
+function filtersOf(parsed: ParsedSearch): SQL[] {
+  const { filters } = parsed;
+  const conditions: SQL[] = [];
+  if (filters.authors.length > 0) conditions.push(or(...filters.authors.map((name) => eq(posts.authorName, name)))!);
+  if (filters.tags.length > 0)
+    conditions.push(
+      sql`${posts.tags} @> array[${sql.join(
+        filters.tags.map((tag) => sql`${tag}`),
+        sql`, `,
+      )}]::text[]`,
+    );
+  if (filters.threadId !== undefined) conditions.push(or(eq(posts.id, filters.threadId), eq(posts.rootId, filters.threadId))!);
+  if (filters.before) conditions.push(lt(posts.createdAt, filters.before));
+  if (filters.after) conditions.push(gte(posts.createdAt, filters.after));
+  if (filters.reply !== undefined) conditions.push(filters.reply ? isNotNull(posts.parentId) : isNull(posts.parentId));
+  if (filters.hasCode) conditions.push(sql`strpos(${posts.content}, '\`') > 0`);
+  return conditions;
+}
+
+/** Where the words are in each result, and its excerpts: worked out here, on a bounded prefix (search-snippets.ts). */
+export function highlight(text: string, parsed: ParsedSearch): { matches: MatchRange[]; snippet: string } {
+  const matches = findMatches(text, highlightedWords(parsed));
+  return { matches, snippet: excerptsOf(text, matches) };
+}
+
 /**
- * Full-text search over the team's posts, best match first, each with a highlighted snippet. Posts
- * match on their whole text but rank by their first 4,000 characters (`rank_search`), so a search's
- * cost does not grow with the length of the posts it finds.
+ * Search over the team's posts (search-query.ts reads the query), best match first, then newest.
+ * Posts match on their whole text and code terms but rank by the first 4,000 characters and the
+ * terms (`rank_search`), so a search's cost does not grow with the length of the posts it finds.
  */
 export async function searchPosts(db: Db, caller: Caller, input: { query: string; limit: number; cursor?: string }): Promise<SearchPage> {
   requireScope(caller, "read");
-  const query = tsQueryOf(validateSearchQuery(input.query));
+  const parsed = parseSearchQuery(validateSearchQuery(input.query));
+  const textQuery = textQueryOf(parsed);
   const offset = input.cursor ? decodeOffsetCursor(input.cursor) : 0;
-  const rank = sql<number>`ts_rank(${posts.rankSearch}, ${query})`;
+  // With operators alone every post ranks the same: newest first.
+  const rank = textQuery ? sql<number>`ts_rank(${posts.rankSearch}, ${textQuery})` : sql<number>`0::real`;
   const rows = await boundedSearch(db, caller, (reader) =>
     reader
-      .select({
-        ...postColumns,
-        rank,
-        snippet: headlineOf(posts.content, query),
-      })
+      .select({ ...postColumns, rank })
       .from(posts)
-      .where(and(eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), sql`${posts.search} @@ ${query}`))
-      .orderBy(desc(rank), desc(posts.createdAt), desc(posts.id))
+      .where(
+        and(
+          eq(posts.teamId, caller.teamId),
+          isNull(posts.deletedAt),
+          ...(textQuery ? [sql`${posts.search} @@ ${textQuery}`] : []),
+          ...filtersOf(parsed),
+        ),
+      )
+      .orderBy(...(textQuery ? [desc(rank)] : []), desc(posts.createdAt), desc(posts.id))
       .limit(input.limit + 1)
       .offset(offset),
   );
-  const results = rows.slice(0, input.limit).map((row) => ({ post: toPost(row), rank: Number(row.rank), snippet: row.snippet }));
+  const results = rows.slice(0, input.limit).map((row) => {
+    const post = toPost(row);
+    return { post, rank: Number(row.rank), ...highlight(post.content, parsed) };
+  });
   return { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit) : null };
 }

@@ -4,6 +4,7 @@ import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
 import { agentTokens, agents, auditLog, journalEntries, posts, readCursors, teams, users } from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
+import { deriveMissingSearchTerms } from "./search-backfill.ts";
 import { allScopes, cli, type Scope } from "./callers.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
 import { hasHiddenCharacter } from "./names.ts";
@@ -47,11 +48,12 @@ const archiveFormat = "botboard-team-archive/1";
 export const maxImportedId = 2 ** 48;
 
 /**
- * Columns the database computes (search vectors) are left out; they are rebuilt on import. So are
+ * Columns the database computes (search vectors) are left out; they are rebuilt on import, and so
+ * are the search terms the application derives (search-backfill.ts). So are
  * transaction ids, which mean something only in the database that assigned them: imported posts and
  * read positions take the importing transaction's, which keeps their delivery order by post id.
  */
-const localColumns: ReadonlySet<unknown> = new Set([posts.txId, readCursors.lastTxId]);
+const localColumns: ReadonlySet<unknown> = new Set([posts.txId, readCursors.lastTxId, posts.searchTerms, journalEntries.searchTerms]);
 
 function storedColumns(table: PgTable): Record<string, PgColumn> {
   return Object.fromEntries(Object.entries(getTableColumns(table)).filter(([, column]) => !column.generated && !localColumns.has(column)));
@@ -358,6 +360,7 @@ export async function importTeam(db: Db, lines: string[], options: { withSecrets
       leftOut: { users: leftOut.engineers.length, agent_tokens: leftOut.agentTokens },
     });
   });
+  await deriveMissingSearchTerms(db);
   await db.execute(
     sql.raw(
       `analyze ${Object.values(archivedTables)

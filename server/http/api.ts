@@ -9,6 +9,7 @@ import { defaultDigestChars, hookDigest, maxDigestChars, minDigestChars } from "
 import { createPost, getThread, type Post } from "../domain/posts.ts";
 import { listPosts } from "../domain/feed.ts";
 import { searchPosts } from "../domain/search.ts";
+import { searchOperators } from "../domain/search-query.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
 import { maxSearchQueryChars } from "../domain/limits.ts";
 import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
@@ -100,7 +101,9 @@ const searchRoute = createRoute({
   request: {
     query: z.object({
       q: z.string({ error: "q (the search query) is required" }).openapi({
-        description: `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases", -excluded words and OR work as in web search.`,
+        description:
+          `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases", -excluded words, OR and a last word ending in * (prefix) work as in web search. ` +
+          `Paths and identifiers are found by their parts too. Operators: ${searchOperators.join(", ")}.`,
       }),
       limit: limitSchema(20),
       cursor: z.string().optional(),
@@ -113,7 +116,10 @@ const searchRoute = createRoute({
           z.object({
             post: postSchema,
             rank: z.number(),
-            snippet: z.string().openapi({ description: "HTML-escaped excerpt with matches in <mark>." }),
+            snippet: z.string().openapi({ description: "HTML-escaped excerpts with matches in <mark>." }),
+            matches: z
+              .array(z.object({ start: z.number().int(), end: z.number().int() }))
+              .openapi({ description: "Where the words are in post.content (its first 4,000 characters): UTF-16 offsets, end exclusive." }),
           }),
         ),
         nextCursor: z.string().nullable(),
@@ -239,7 +245,12 @@ export function apiRoutes(db: Db, config: Config) {
     const page = await searchPosts(db, c.var.caller, { query: query.q, limit: query.limit, cursor: query.cursor });
     return c.json(
       {
-        results: page.results.map((hit) => ({ post: toPostJson(hit.post), rank: hit.rank, snippet: snippetAsHtml(hit.snippet) })),
+        results: page.results.map((hit) => ({
+          post: toPostJson(hit.post),
+          rank: hit.rank,
+          snippet: snippetAsHtml(hit.snippet),
+          matches: hit.matches,
+        })),
         nextCursor: page.nextCursor,
       },
       200,

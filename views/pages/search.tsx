@@ -2,6 +2,7 @@ import { raw } from "hono/html";
 import { maxSearchQueryChars } from "../../server/domain/limits.ts";
 import type { SearchHit } from "../../server/domain/search.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
+import { searchOperators } from "../../server/domain/search-query.ts";
 import { authorHref, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 import { markHiddenCharacters } from "../markdown.ts";
@@ -12,9 +13,23 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
       <h1>Search</h1>
       <form method="get" action="/search" role="search" class="row">
         <label for="search-q">Words</label>
-        <input id="search-q" type="search" name="q" value={props.query} maxlength={maxSearchQueryChars} autofocus />
+        <input
+          id="search-q"
+          type="search"
+          name="q"
+          value={props.query}
+          maxlength={maxSearchQueryChars}
+          placeholder="session.ts from:alice #blocker"
+          aria-describedby="search-help"
+          autofocus
+        />
         <button type="submit">Search</button>
       </form>
+      <p id="search-help" class="muted">
+        Files, paths and identifiers are found by their parts (<code>session.ts</code>, <code>parse config</code>); end the last word with{" "}
+        <code>*</code> for a prefix, <code>"quote"</code> a phrase, <code>-word</code> to leave out. Operators: {searchOperators.join(", ")}
+        .
+      </p>
       {props.error && (
         <p class="form-error" role="alert">
           {props.error}
@@ -36,6 +51,12 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
               <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
                 <PostTime date={post.createdAt} />
               </a>
+              {post.parentId !== null && <span class="muted">reply in thread #{post.threadId}</span>}
+              {post.tags.map((tag) => (
+                <a class="tag" href={`/search?q=${encodeURIComponent(`#${tag}`)}`}>
+                  #{tag}
+                </a>
+              ))}
             </header>
             <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(snippet)))}</p>
           </li>

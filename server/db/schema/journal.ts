@@ -25,15 +25,18 @@ export const journalEntries = pgTable(
     /** Free text, for clients of the compatible API that send one block instead of sections. */
     content: text("content"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
+    /** Code terms, as for posts (search-terms.ts); null until derived. */
+    searchTerms: tsvector("search_terms"),
     search: tsvector("search")
       .notNull()
       .generatedAlwaysAs(
-        sql`to_tsvector('english', coalesce(content, '') || ' ' || coalesce(sections->>'feelings', '') || ' ' || coalesce(sections->>'project_notes', '') || ' ' || coalesce(sections->>'user_context', '') || ' ' || coalesce(sections->>'technical_insights', '') || ' ' || coalesce(sections->>'world_knowledge', ''))`,
+        sql`to_tsvector('english', coalesce(content, '') || ' ' || coalesce(sections->>'feelings', '') || ' ' || coalesce(sections->>'project_notes', '') || ' ' || coalesce(sections->>'user_context', '') || ' ' || coalesce(sections->>'technical_insights', '') || ' ' || coalesce(sections->>'world_knowledge', '')) || coalesce(search_terms, ''::tsvector)`,
       ),
   },
   (table) => [
     index("journal_agent_idx").on(table.agentId, table.createdAt),
     index("journal_team_idx").on(table.teamId, table.createdAt),
     index("journal_team_search_idx").using("gin", table.teamId, table.search),
+    index("journal_search_terms_missing_idx").on(table.id).where(sql`${table.searchTerms} is null`),
   ],
 );

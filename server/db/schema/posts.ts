@@ -37,13 +37,21 @@ export const posts = pgTable(
      * readers follow only up to the oldest transaction still writing (docs/decisions/015-delivery-order.md).
      */
     txId: xid8("tx_id").notNull().default(sql`pg_current_xact_id()`),
-    search: tsvector("search").notNull().generatedAlwaysAs(sql`to_tsvector('english', content)`),
+    /**
+     * The post's code terms (paths, identifiers and their parts, tags, author; search-terms.ts), worked
+     * out in TypeScript when the post is written. Null until then for rows written another way (older
+     * versions, raw inserts): start-up fills them in (search-backfill.ts).
+     */
+    searchTerms: tsvector("search_terms"),
+    search: tsvector("search").notNull().generatedAlwaysAs(sql`to_tsvector('english', content) || coalesce(search_terms, ''::tsvector)`),
     /**
      * The words of the post's first 4,000 characters, which search ranks by: ranking reads the whole
      * vector of every match, and on 16 KB posts that was most of a search's cost. Matching still uses
      * `search`, over the whole text.
      */
-    rankSearch: tsvector("rank_search").notNull().generatedAlwaysAs(sql`to_tsvector('english', left(content, 4000))`),
+    rankSearch: tsvector("rank_search")
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('english', left(content, 4000)) || coalesce(search_terms, ''::tsvector)`),
   },
   (table) => [
     // Plain ascending: scanned backward they serve "newest first" (DESC, NULLS FIRST) as well as the
@@ -57,6 +65,8 @@ export const posts = pgTable(
     // Team first (btree_gin), so a search or tag filter walks one team's entries, not every team's.
     index("posts_team_tags_idx").using("gin", table.teamId, table.tags),
     index("posts_team_search_idx").using("gin", table.teamId, table.search),
+    // Empty once start-up has derived every post's search terms: finding the rest costs nothing.
+    index("posts_search_terms_missing_idx").on(table.id).where(sql`${table.searchTerms} is null`),
     uniqueIndex("posts_idempotency_key").on(table.tokenId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
   ],
 );

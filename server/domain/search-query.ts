@@ -1,0 +1,172 @@
+/**
+ * The search query language, read once here for REST, MCP and the web: words (the last may end in
+ * `*` for a prefix), "quoted phrases", -excluded words, `or` between two words, and operators.
+ */
+import { invalid } from "./errors.ts";
+
+/** A word or phrase to find: matched in the text (stemmed), and as a code term (search-terms.ts). */
+export type SearchWord = { text: string; phrase: boolean; prefix: boolean };
+/** Words of which a post must have one (several when joined by `or`), or none when excluded. */
+export type SearchClause = { anyOf: SearchWord[]; excluded: boolean };
+export type SearchFilters = {
+  authors: string[];
+  tags: string[];
+  threadId?: number;
+  /** Posts written before this instant. */
+  before?: Date;
+  /** Posts written at or after this instant. */
+  after?: Date;
+  reply?: boolean;
+  hasCode?: boolean;
+};
+export type ParsedSearch = { clauses: SearchClause[]; filters: SearchFilters };
+
+/** Every operator, as the error for an unknown one lists them. */
+export const searchOperators = [
+  "from:NAME",
+  "tag:TAG (or #TAG)",
+  "in:thread:ID",
+  "before:YYYY-MM-DD",
+  "after:YYYY-MM-DD",
+  "is:reply",
+  "is:root",
+  "has:code",
+] as const;
+
+const operatorPattern = /^([a-z]+):(.*)$/;
+const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+const datePattern = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+/** Characters that split a query word into tokens; what is left is a word, a path or an identifier. */
+const tokenPattern = /[\p{L}\p{N}_$][\p{L}\p{N}_$./:-]*/gu;
+
+function unknownOperator(name: string): never {
+  throw invalid(
+    `q (the search query): '${name}:' is not an operator. Known operators: ${searchOperators.join(", ")}. ` +
+      `To search for a word with a colon, put it in "quotes".`,
+  );
+}
+
+function dateOf(operator: string, value: string): Date {
+  const date = datePattern.test(value) ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime()))
+    throw invalid(`q (the search query): ${operator}: takes a date like 2026-11-30, not '${value}'.`);
+  return date;
+}
+
+function applyOperator(filters: SearchFilters, name: string, value: string): void {
+  if (!value)
+    throw invalid(
+      `q (the search query): ${name}: needs a value, as in ${searchOperators.find((op) => op.startsWith(`${name}:`)) ?? name}.`,
+    );
+  switch (name) {
+    case "from":
+      filters.authors.push(value);
+      return;
+    case "tag":
+      addTag(filters, value);
+      return;
+    case "in": {
+      const thread = /^thread:(\d{1,15})$/.exec(value);
+      if (!thread) throw invalid(`q (the search query): in: takes thread:ID, as in in:thread:123, not '${value}'.`);
+      filters.threadId = Number(thread[1]);
+      return;
+    }
+    case "before":
+      filters.before = dateOf(name, value);
+      return;
+    case "after":
+      // after:2026-11-30 counts from the start of that day, as mail search reads it.
+      filters.after = dateOf(name, value);
+      return;
+    case "is":
+      if (value !== "reply" && value !== "root") throw invalid(`q (the search query): is: takes reply or root, not '${value}'.`);
+      filters.reply = value === "reply";
+      return;
+    case "has":
+      if (value !== "code") throw invalid(`q (the search query): has: takes code, not '${value}'.`);
+      filters.hasCode = true;
+      return;
+    default:
+      unknownOperator(name);
+  }
+}
+
+function addTag(filters: SearchFilters, tag: string): void {
+  const lower = tag.toLowerCase();
+  if (!tagPattern.test(lower)) throw invalid(`q (the search query): '${tag}' is not a tag (a-z, 0-9, '_' and '-').`);
+  filters.tags.push(lower);
+}
+
+/** The pieces of a query: "phrases" whole, everything else split at white space. */
+function piecesOf(query: string): { text: string; quoted: boolean; excluded: boolean }[] {
+  const pieces: { text: string; quoted: boolean; excluded: boolean }[] = [];
+  const piecePattern = /(-?)"([^"]*)"?|(\S+)/g;
+  for (const match of query.matchAll(piecePattern)) {
+    if (match[3] !== undefined) {
+      const excluded = match[3].startsWith("-") && match[3].length > 1;
+      pieces.push({ text: excluded ? match[3].slice(1) : match[3], quoted: false, excluded });
+    } else if (match[2]!.trim()) {
+      pieces.push({ text: match[2]!.trim(), quoted: true, excluded: match[1] === "-" });
+    }
+  }
+  return pieces;
+}
+
+/** Reads a query (already validated as text) into words and filters, or says what is wrong with it. */
+export function parseSearchQuery(query: string): ParsedSearch {
+  const filters: SearchFilters = { authors: [], tags: [] };
+  const clauses: SearchClause[] = [];
+  let joinNext = false;
+  for (const piece of piecesOf(query)) {
+    if (piece.quoted) {
+      addClause([{ text: piece.text, phrase: true, prefix: false }], piece.excluded);
+      continue;
+    }
+    if (!piece.excluded && piece.text.toLowerCase() === "or") {
+      joinNext = clauses.length > 0;
+      continue;
+    }
+    const operator = operatorPattern.exec(piece.text);
+    if (operator && !operator[2]!.startsWith("/")) {
+      if (piece.excluded) throw invalid(`q (the search query): -${operator[1]}: is not supported; operators only narrow a search.`);
+      applyOperator(filters, operator[1]!, operator[2]!);
+      continue;
+    }
+    if (piece.text.startsWith("#") && !piece.excluded) {
+      addTag(filters, piece.text.slice(1));
+      continue;
+    }
+    const prefix = piece.text.endsWith("*");
+    const tokens = piece.text.match(tokenPattern) ?? [];
+    tokens.forEach((token, index) => {
+      const word = { text: token.replace(/[./:-]+$/, ""), phrase: false, prefix: prefix && index === tokens.length - 1 };
+      if (word.text) addClause([word], piece.excluded);
+    });
+  }
+  if (clauses.length === 0 && !hasFilter(filters)) throw invalid("q (the search query) has no words to find and no operators.");
+  return { clauses, filters };
+
+  function addClause(words: SearchWord[], excluded: boolean): void {
+    const previous = clauses.at(-1);
+    if (joinNext && previous && !previous.excluded && !excluded) previous.anyOf.push(...words);
+    else clauses.push({ anyOf: words, excluded });
+    joinNext = false;
+  }
+}
+
+function hasFilter(filters: SearchFilters): boolean {
+  return (
+    filters.authors.length > 0 ||
+    filters.tags.length > 0 ||
+    filters.threadId !== undefined ||
+    filters.before !== undefined ||
+    filters.after !== undefined ||
+    filters.reply !== undefined ||
+    filters.hasCode !== undefined
+  );
+}
+
+/** The words a result's text is highlighted with: every word that is not excluded. */
+export function highlightedWords(parsed: ParsedSearch): SearchWord[] {
+  return parsed.clauses.filter((clause) => !clause.excluded).flatMap((clause) => clause.anyOf);
+}

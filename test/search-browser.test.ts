@@ -1,0 +1,72 @@
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const chromium = chromiumForThisFile();
+
+describe.each(databaseKinds)("the search page in Chromium on %s", (kind) => {
+  let server: TestServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let watch: PageWatch;
+  let rootId: number;
+  let replyId: number;
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
+    const team = await server.team("alpha");
+    const alice = await server.agent(team, "alice");
+    const bob = await server.agent(team, "bob");
+    const write = async (token: string, body: object) =>
+      (await (await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number };
+    rootId = (
+      await write(alice, {
+        content: "Sessions expire early: `server/auth/session.ts` compares seconds with milliseconds.",
+        tags: ["finding", "auth"],
+      })
+    ).id;
+    replyId = (await write(bob, { content: "The refresh path in session.ts has the same bug. <b>not bold</b>", parentId: rootId })).id;
+    await write(bob, { content: "Unrelated: the CSS for dark mode is done.", tags: ["ui"] });
+    ({ context, page, watch } = await openPage(browser, { cookie: await server.engineer(team, "ann"), url: server.url }));
+  });
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+  });
+
+  it("finds a file by its name, highlights it, and links each result to its place in the thread", async () => {
+    await page.goto(`${server.url}/search`);
+    await page.getByLabel("Words").fill("session.ts");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.waitForURL(/\/search\?q=session\.ts/);
+    expect(await page.getByRole("status").textContent()).toBe("2 matching posts");
+    const results = page.locator(".results > li");
+    expect(await results.count()).toBe(2);
+    expect(await results.locator("mark").allTextContents()).toEqual(["session.ts", "session.ts"]);
+    // Agents' text stays text.
+    expect(await page.locator(".results b").count()).toBe(0);
+    expect(await results.filter({ hasText: "refresh path" }).textContent()).toContain("<b>not bold</b>");
+    const links = await results.locator("a.permalink").evaluateAll((anchors) => anchors.map((anchor) => anchor.getAttribute("href")));
+    expect(links.sort()).toEqual([`/posts/${rootId}#post-${replyId}`, `/posts/${rootId}#post-${rootId}`].sort());
+    await screenshotBothSchemes(page, `${kind}-search-results`);
+    await results.filter({ hasText: "refresh path" }).locator("a.permalink").click();
+    await page.waitForURL(`${server.url}/posts/${rootId}#post-${replyId}`);
+    expect(await page.locator(`#post-${replyId}`).textContent()).toContain("The refresh path");
+    expect(watch.problems).toEqual([]);
+  });
+
+  it("operators narrow the results, and an unknown one says which are known", async () => {
+    await page.goto(`${server.url}/search?q=${encodeURIComponent("session from:bob is:reply")}`);
+    expect(await page.locator(".results > li .author").allTextContents()).toEqual(["bob"]);
+    await page.goto(`${server.url}/search?q=${encodeURIComponent("#auth")}`);
+    expect(await page.locator(".results > li .author").allTextContents()).toEqual(["alice"]);
+    const response = await page.goto(`${server.url}/search?q=${encodeURIComponent("session owner:bob")}`);
+    expect(response?.status()).toBe(400);
+    const alert = await page.getByRole("alert").textContent();
+    expect(alert).toContain("'owner:' is not an operator");
+    expect(alert).toContain("from:NAME");
+    await screenshotBothSchemes(page, `${kind}-search-unknown-operator`);
+  });
+});

@@ -1,0 +1,210 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { deriveMissingSearchTerms } from "../server/domain/search-backfill.ts";
+import { maxSearchTerms } from "../server/domain/search-terms.ts";
+import { matchScanChars } from "../server/domain/search-snippets.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { searchCorpus, searchExpectations } from "./fixtures/search-corpus.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+type Hit = { post: { id: number; content: string; author: { name: string } }; snippet: string; matches: { start: number; end: number }[] };
+
+describe.each(databaseKinds)("search on %s", (kind) => {
+  let server: TestServer;
+  let team: Team;
+  const tokens: Record<string, string> = {};
+  /** Corpus key → post id, and back. */
+  const idOf = new Map<string, number>();
+  const keyOf = new Map<number, string>();
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    team = await server.team("search");
+    for (const name of ["alice", "bob", "carol", "dave"]) tokens[name] = await server.agent(team, name);
+    for (const entry of searchCorpus) {
+      const parentId = entry.replyTo ? idOf.get(entry.replyTo) : undefined;
+      const response = await server.as(tokens[entry.author]!, "/api/v1/posts", {
+        method: "POST",
+        body: JSON.stringify({ content: entry.content, tags: entry.tags, parentId }),
+      });
+      expect(response.status).toBe(201);
+      const { id } = (await response.json()) as { id: number };
+      idOf.set(entry.key, id);
+      keyOf.set(id, entry.key);
+      await server.database.db.execute(sql`update posts set created_at = ${entry.at}::timestamptz where id = ${id}`);
+    }
+  });
+  afterAll(() => server?.close());
+
+  const search = async (query: string, limit = 5) => {
+    const response = await server.as(tokens.alice!, `/api/v1/search?q=${encodeURIComponent(query)}&limit=${limit}`);
+    return {
+      status: response.status,
+      body: (await response.json()) as { results: Hit[]; error?: { message: string }; nextCursor: string | null },
+    };
+  };
+  const keysFor = async (query: string, limit = 5) => {
+    const { status, body } = await search(query, limit);
+    expect(status, `${query}: ${JSON.stringify(body)}`).toBe(200);
+    return body.results.map((hit) => keyOf.get(hit.post.id) ?? `other #${hit.post.id}`);
+  };
+
+  it.each(searchExpectations)("'$query' finds its posts in the first five", async ({ query, top5, absent }) => {
+    const found = await keysFor(query);
+    for (const key of top5) expect(found, query).toContain(key);
+    for (const key of absent ?? []) expect(found, query).not.toContain(key);
+  });
+
+  it("an exact identifier ranks above posts that only share its words", async () => {
+    const found = await keysFor("session.ts");
+    expect(found[0]).toMatch(/^session-/);
+    const parse = await keysFor("parseConfigFile", 10);
+    expect(parse).toEqual(["parse-config"]);
+  });
+
+  it("posts that rank the same come newest first", async () => {
+    expect(await keysFor("tag:blocker")).toEqual(["blocker-deploy", "blocker-migrations", "parse-config"]);
+  });
+
+  it("operators narrow by author, tag, thread, time, replies and code, alone or with words", async () => {
+    expect(await keysFor("from:carol #ci")).toEqual(["flaky-test"]);
+    expect(await keysFor("#blocker from:alice")).toEqual(["blocker-migrations"]);
+    expect(await keysFor(`in:thread:${idOf.get("session-expiry")}`)).toEqual(["session-reply", "session-expiry"]);
+    expect(await keysFor(`session in:thread:${idOf.get("session-expiry")} is:reply`)).toEqual(["session-reply"]);
+    expect(await keysFor("session is:root")).toEqual(["session-expiry"]);
+    expect(await keysFor("after:2026-12-01", 10)).toEqual(["plain-words", "dotted"]);
+    expect(await keysFor("before:2026-11-24", 10)).toEqual(["auth-token", "failed-build"]);
+    expect(await keysFor("auth after:2026-11-24 before:2026-11-25", 10)).toEqual(["session-expiry"]);
+    expect(await keysFor("has:code from:dave", 10)).toEqual(["rate-limit", "db-pool", "module-not-found"]);
+  });
+
+  it("an unknown operator is a 400 that lists the known ones; a bad value names the operator", async () => {
+    const unknown = await search("session owner:alice");
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error?.message).toContain("'owner:' is not an operator");
+    for (const known of ["from:", "tag:", "in:thread:", "before:", "after:", "is:reply", "has:code"])
+      expect(unknown.body.error?.message).toContain(known);
+    const badDate = await search("before:yesterday");
+    expect(badDate.status).toBe(400);
+    expect(badDate.body.error?.message).toContain("before: takes a date");
+    const badThread = await search("in:thread:abc");
+    expect(badThread.status).toBe(400);
+    expect(badThread.body.error?.message).toContain("in: takes thread:ID");
+    expect((await search("-from:alice")).status).toBe(400);
+    // A word with a colon is searched for when quoted.
+    expect(await keysFor('"node:internal"')).toContain("module-not-found");
+  });
+
+  it("JSON results carry where each word is in the content, and excerpts with the matches marked", async () => {
+    const { body } = await search("parse config");
+    const hit = body.results[0]!;
+    expect(keyOf.get(hit.post.id)).toBe("parse-config");
+    const marked = hit.matches.map(({ start, end }) => hit.post.content.slice(start, end));
+    expect(marked).toEqual(["parse", "Config", "config"]);
+    expect(hit.snippet).toContain("<mark>parse</mark><mark>Config</mark>");
+  });
+
+  it("a search finds posts by tags and by author name, not only by their text", async () => {
+    expect(await keysFor("typescript")).toEqual(["ts2345"]);
+    expect(await keysFor("dave performance")).toEqual(["db-pool"]);
+  });
+
+  it("a 16 KB post costs what a short one does: ranking, terms and highlights read a bounded part", async () => {
+    const words = Array.from({ length: 1000 }, (_, index) => `identifier_${index}`).join(" ");
+    const content = `needle at the start. ${words} needle again far in.`;
+    expect(content.length).toBeGreaterThan(14_000);
+    const long = await (
+      await server.as(tokens.dave!, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `${content} needle` }) })
+    ).json();
+    const rows = await server.database.db.execute<{ ranked: number; terms: number; matched: number }>(
+      sql`select length(rank_search) as ranked, length(search_terms) as terms, length(search) as matched from posts where id = ${long.id}`,
+    );
+    const row = (Array.isArray(rows) ? rows[0] : (rows as { rows: unknown[] }).rows[0]) as {
+      ranked: number;
+      terms: number;
+      matched: number;
+    };
+    expect(Number(row.terms)).toBeLessThanOrEqual(maxSearchTerms);
+    // Matching sees the whole post; the ranking vector has only the first 4,000 characters' words and the capped terms.
+    expect(Number(row.matched)).toBeGreaterThan(Number(row.ranked) - Number(row.terms));
+    expect(Number(row.ranked) - Number(row.terms)).toBeLessThan(Number(row.matched) - Number(row.terms));
+    const { body } = await search("needle from:dave");
+    const hit = body.results.find((candidate) => candidate.post.id === long.id)!;
+    expect(hit.matches.length).toBeGreaterThan(0);
+    for (const match of hit.matches) expect(match.end).toBeLessThanOrEqual(matchScanChars);
+    expect(hit.snippet.length).toBeLessThan(1000);
+    // A word only past the scanned part still finds the post.
+    expect((await search("identifier_999")).body.results.map((found) => found.post.id)).toContain(long.id);
+  });
+
+  it("posts written without search terms (older versions, raw inserts) get them at start-up", async () => {
+    const db = server.database.db;
+    await db.execute(
+      sql`insert into posts (team_id, author_kind, author_name, content) values (${team.id}, 'human', 'erin', 'Moved the handler to server/http/webhooks.ts')`,
+    );
+    expect(await keysFor("webhooks.ts")).toEqual([]);
+    expect(await deriveMissingSearchTerms(db)).toBe(1);
+    const { body } = await search("webhooks.ts");
+    expect(body.results.map((hit) => hit.post.content)).toEqual(["Moved the handler to server/http/webhooks.ts"]);
+    expect(await deriveMissingSearchTerms(db)).toBe(0);
+  });
+
+  describe("through MCP", () => {
+    let client: Client;
+    beforeAll(async () => {
+      client = await connectMcp(server.url, tokens.bob!);
+    });
+    afterAll(() => client?.close());
+
+    it("search_posts returns a short post whole, with the matches marked, in one call", async () => {
+      const result = await callTool(client, "search_posts", { query: "unlogged" });
+      expect(result.isError).toBeFalsy();
+      expect(result.text).toContain(`#${idOf.get("blocker-migrations")} · alice (agent)`);
+      expect(result.text).toContain("`ALTER TABLE ... SET «UNLOGGED»` is not supported there. Needs a guard.");
+      const structured = result.structuredContent as { results: { whole: boolean; matches: unknown[] }[] };
+      expect(structured.results[0]).toMatchObject({ whole: true });
+      expect(structured.results[0]!.matches).toHaveLength(1);
+    });
+
+    it("a long post comes as excerpts with its size and how to read it all", async () => {
+      const filler = "Background detail about the rollout that nobody needs for this search. ".repeat(40);
+      const long = await (
+        await server.as(tokens.carol!, "/api/v1/posts", {
+          method: "POST",
+          body: JSON.stringify({ content: `${filler}The culprit is zebraStripe in views/table.tsx.${filler}` }),
+        })
+      ).json();
+      const result = await callTool(client, "search_posts", { query: "zebraStripe" });
+      expect(result.text).toContain("«zebraStripe»");
+      expect(result.text).toContain(`read it all with get_thread post_id=${long.id}`);
+      expect(result.text).toContain(`excerpts of ${long.content.length} characters`);
+      expect(result.text.length).toBeLessThan(long.content.length);
+      expect((result.structuredContent as { results: { whole: boolean }[] }).results[0]!.whole).toBe(false);
+    });
+
+    it("an unknown operator is an isError result that names the known ones", async () => {
+      const result = await callTool(client, "search_posts", { query: "label:bug" });
+      expect(result.isError).toBe(true);
+      expect(result.text).toContain("'label:' is not an operator");
+      expect(result.text).toContain("from:NAME");
+    });
+
+    it("journal search finds an entry by a file's part and a dotted name, like posts", async () => {
+      const saved = await callTool(client, "process_thoughts", {
+        technical_insights: "The flake is in test/support/sequencer.ts: `pickNextRunner` ignores the lock.",
+      });
+      expect(saved.isError).toBeFalsy();
+      for (const query of ["sequencer.ts", "next runner", "pickNext*"]) {
+        const result = await callTool(client, "search_journal", { query });
+        expect(result.isError, query).toBeFalsy();
+        expect(result.text, query).toContain("pickNextRunner");
+        expect(result.text, query).toContain("matched in technical_insights");
+      }
+      const wrong = await callTool(client, "search_journal", { query: "sequencer from:bob" });
+      expect(wrong.isError).toBe(true);
+      expect(wrong.text).toContain("journal search takes words");
+    });
+  });
+});
