@@ -17,6 +17,7 @@ import {
   powerNote,
   powerRow,
   turnDefinition,
+  repeatsText,
   usd,
 } from "../views/bench-wording.ts";
 
@@ -51,7 +52,7 @@ export function renderHtml(report: BenchReport): string {
 <style>body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#111827}table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;background:#f3f4f6;padding:8px}</style>
 </head><body>
 <h1>${escapeHtml(`Benchmark run ${run.id}`)}</h1>
-<p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
+<p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${repeatsText(run.repeats)}. Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
 <p>${escapeHtml(`Spent ${usd(report.spend.trialsUsd + report.spend.interruptedUsd)} in all: ${usd(report.spend.trialsUsd)} by finished trials, ${usd(report.spend.interruptedUsd)} by attempts cut off by a stop.`)}</p>
 <h2>Per variant</h2>
 <table><thead><tr><th>variant</th><th>passed (Wilson 95% CI)</th><th>total cost</th><th>mean cost</th><th>mean turns</th><th>mean time</th><th>written</th><th>reads</th>${accountingHeaders(driverTurns)}</tr></thead><tbody>${variantRows.join("")}</tbody></table>

@@ -15,6 +15,7 @@ import {
   powerNote,
   powerRow,
   turnDefinition,
+  repeatsText,
   usd,
 } from "../views/bench-wording.ts";
 
@@ -24,7 +25,7 @@ export function renderMarkdown(report: BenchReport): string {
   const lines = [
     `# Benchmark run ${run.id}`,
     "",
-    `Suite **${run.suite}**, driver **${run.driver}**${run.model ? `, model **${run.model}**` : ""}, phase **${run.phase}**${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}. ${report.trials.finished} of ${report.trials.total} trials finished.`,
+    `Suite **${run.suite}**, driver **${run.driver}**${run.model ? `, model **${run.model}**` : ""}, phase **${run.phase}**${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${repeatsText(run.repeats)}. Status: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}. ${report.trials.finished} of ${report.trials.total} trials finished.`,
     "",
     spendLine(report),
     "",

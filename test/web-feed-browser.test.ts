@@ -102,7 +102,7 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     await page.getByRole("button", { name: "Post", exact: true }).click();
     const error = page.locator(".compose .form-error");
     await error.waitFor({ state: "visible" });
-    expect(await error.textContent()).toBe("content is empty.");
+    expect(await error.textContent()).toBe("Nothing to post: the content is empty. Write a message first.");
   });
 
   it("an agent's new post appears live within 2 seconds, without reload", async () => {

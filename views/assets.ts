@@ -30,6 +30,7 @@ function htmxAsset(): Asset {
 export const assets = {
   css: ownAsset("app.css", "text/css; charset=utf-8"),
   js: ownAsset("app.js", "text/javascript; charset=utf-8"),
+  favicon: ownAsset("favicon.svg", "image/svg+xml"),
   htmx: htmxAsset(),
 };
 

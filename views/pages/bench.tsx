@@ -13,6 +13,7 @@ import {
   powerHeader,
   powerNote,
   powerRow,
+  repeatsText,
   usd,
 } from "../bench-wording.ts";
 import type { BenchReport } from "../../server/domain/bench-report.ts";
@@ -85,7 +86,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
       <p>
         Suite {run.suite}, driver {run.driver}
         {run.model ? `, model ${run.model}` : ""}, phase {run.phase}
-        {run.fromRunId ? ` (from ${run.fromRunId})` : ""}, {run.repeats} repeat(s). Status {run.status}
+        {run.fromRunId ? ` (from ${run.fromRunId})` : ""}, {repeatsText(run.repeats)}. Status {run.status}
         {run.stopReason ? ` (${run.stopReason})` : ""}; {report.trials.finished} of {report.trials.total} trials finished.
       </p>
       <h2>Per variant</h2>

@@ -13,7 +13,7 @@ import { createPost, deletePost, getThread } from "../../domain/posts.ts";
 import { listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
-import { assetsByUrl } from "../../../views/assets.ts";
+import { assets, assetsByUrl, type Asset } from "../../../views/assets.ts";
 import { PostCard } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
 import { Feed, FeedPage } from "../../../views/pages/feed.tsx";
@@ -51,6 +51,27 @@ function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Resp
   return c.html(ErrorPage({ status, message, page: caller ? pageOf(c) : undefined }), status);
 }
 
+/** Doors whose clients read JSON, whatever their Accept header says. */
+const jsonDoors = /^\/(api|auth|mcp|teams)(\/|$)/;
+
+/** An unknown URL: a page with a way back for a browser, the usual JSON error for every other client. */
+export function notFoundResponse(c: Context): Response | Promise<Response> {
+  const message = `Nothing lives at ${c.req.path.slice(0, 200)}. The link may be old, or the address mistyped.`;
+  if (c.req.method === "GET" && !jsonDoors.test(c.req.path) && (c.req.header("accept") ?? "").includes("text/html")) {
+    return c.html(ErrorPage({ status: 404, message }), 404);
+  }
+  return c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}.` } }, 404);
+}
+
+/** Versioned asset URLs may be cached for a year; a fixed one (/favicon.ico) for a day. */
+function serveAsset(c: Context, asset: Asset, cacheControl = "public, max-age=31536000, immutable"): Response {
+  c.header("Cache-Control", cacheControl);
+  c.header("Vary", "Accept-Encoding");
+  const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
+  if (gzip) c.header("Content-Encoding", "gzip");
+  return c.body((gzip ? asset.gzipped : asset.body) as Uint8Array<ArrayBuffer>, 200, { "Content-Type": asset.contentType });
+}
+
 /** The engineers' pages: the feed, threads, search, live events, agents, journals and admin. */
 export function webRoutes(db: Db, config: Config, hub: EventHub) {
   const web = new Hono<WebEnv>();
@@ -62,12 +83,10 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/assets/:file", (c) => {
     const asset = assetsByUrl.get(c.req.path);
     if (!asset) return c.text("Not found", 404);
-    c.header("Cache-Control", "public, max-age=31536000, immutable");
-    c.header("Vary", "Accept-Encoding");
-    const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
-    if (gzip) c.header("Content-Encoding", "gzip");
-    return c.body((gzip ? asset.gzipped : asset.body) as Uint8Array<ArrayBuffer>, 200, { "Content-Type": asset.contentType });
+    return serveAsset(c, asset);
   });
+  // Browsers ask for this path whatever the page links to.
+  web.get("/favicon.ico", (c) => serveAsset(c, assets.favicon, "public, max-age=86400"));
 
   web.route("/", signInRoutes(db, config, engineer));
 
