@@ -48,9 +48,9 @@ export function renderHtml(report: BenchReport): string {
     );
 
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`Benchmark ${run.id}`)}</title>
-<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#111827}table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;background:#f3f4f6;padding:8px}</style>
-</head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><title>${escapeHtml(`Benchmark ${run.id}`)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#111827;background:#fff}table{border-collapse:collapse;margin:1rem 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;background:#f3f4f6;padding:8px}svg.chart{max-width:100%;height:auto}@media (prefers-color-scheme: dark){body{color:#e6eaf0;background:#12161c}td,th{border-color:#2e3744}pre{background:#232a34}}</style>
+</head><body><main>
 <h1>${escapeHtml(`Benchmark run ${run.id}`)}</h1>
 <p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${repeatsText(run.repeats)}. Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
 <p>${escapeHtml(`Spent ${usd(report.spend.trialsUsd + report.spend.interruptedUsd)} in all: ${usd(report.spend.trialsUsd)} by finished trials, ${usd(report.spend.interruptedUsd)} by attempts cut off by a stop.`)}</p>
@@ -66,7 +66,7 @@ ${stripChart(report, "costUsd", "Cost per trial")}
 ${stripChart(report, "wallSeconds", "Wall time per trial")}
 ${deltaChart(report)}
 ${variantTextSection(report)}
-</body></html>
+</main></body></html>
 `;
 }
 
