@@ -1,4 +1,5 @@
-// Botboard page script: live posts over SSE, the "new posts" pill, htmx form results, copy buttons.
+// Botboard page script: live posts over SSE and their state, the "new posts" pill, collapsed threads,
+// htmx form results, drafts kept until sent, keyboard shortcuts, copy buttons.
 
 const scrolledAwayPx = 150;
 const pending = [];
@@ -38,11 +39,32 @@ function prependToFeed(feed, element) {
   feed.prepend(markNew(element));
 }
 
-/** A new top-level post: at the top when the reader is there, else behind the pill. */
+/** In the collapsed feed a reply goes under its thread's first post: the summary line, and the open list. */
+function addToCollapsedThread(element) {
+  const threadId = element.dataset.threadId;
+  const latest = document.querySelector(`#thread-summary-${threadId} .latest-reply`);
+  const author = element.querySelector(".author")?.textContent ?? "";
+  if (latest) {
+    latest.replaceChildren(", latest just now by ", author);
+  } else {
+    const span = document.createElement("span");
+    span.className = "muted latest-reply";
+    span.append(", latest just now by ", author);
+    document.querySelector(`#thread-summary-${threadId} .reply-count`)?.after(span);
+  }
+  const open = document.getElementById(`replies-of-${threadId}`);
+  if (open?.dataset.loaded === "true") open.append(markNew(element));
+}
+
+/** A new post: at the top when the reader is there, else behind the pill; a reply under its thread when collapsed. */
 function addToFeed(html, fromReader) {
   const feed = document.getElementById("feed");
   const element = elementFrom(html);
   if (!feed || !element || document.getElementById(element.id)) return;
+  if (feed.dataset.mode === "threads" && element.dataset.threadId !== element.dataset.postId) {
+    addToCollapsedThread(element);
+    return;
+  }
   if (pending.some((waiting) => waiting.id === element.id)) return;
   if (!fromReader && window.scrollY > scrolledAwayPx) {
     pending.push(element);
@@ -66,9 +88,30 @@ function setReplyCount(threadId, count) {
   link.textContent = count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`;
 }
 
+/** Says whether live posts are arriving; an outage must not look like a quiet team. */
+function liveStatusElement(live) {
+  const status = document.createElement("p");
+  status.className = "live-status";
+  status.id = "live-status";
+  status.setAttribute("role", "status");
+  live.before(status);
+  return (state) => {
+    status.dataset.state = state;
+    status.textContent =
+      state === "live" ? "Live: new posts appear as they arrive" : state === "connecting" ? "Connecting…" : "Reconnecting: new posts are paused";
+  };
+}
+
+/** Where to come back to after signing in again: this page, with its draft. */
+function loginUrl() {
+  return `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+}
+
 function startLiveUpdates() {
   const live = document.querySelector("[data-live]");
   if (!live || !("EventSource" in window)) return;
+  const showState = liveStatusElement(live);
+  showState("connecting");
   const mode = live.dataset.live;
   const threadId = Number(live.dataset.threadId);
   // A filtered feed's stream only carries the posts its filters show.
@@ -90,17 +133,21 @@ function startLiveUpdates() {
       const replacement = elementFrom(post.html);
       if (existing && replacement) existing.replaceWith(replacement);
     });
-    events.addEventListener("ready", () => document.body.setAttribute("data-live-ready", "true"));
+    events.addEventListener("ready", () => {
+      document.body.setAttribute("data-live-ready", "true");
+      showState("live");
+    });
     // Sent after a long absence, when replaying every missed post would take longer than a reload.
     events.addEventListener("reload", () => window.location.reload());
     // The session ended (signed out here or elsewhere, or the account disabled): stop, and sign in again.
     events.addEventListener("signed-out", () => {
       events.close();
-      window.location.assign("/login");
+      window.location.assign(loginUrl());
     });
     // EventSource retries a dropped stream by itself, but gives up for good on an error answer (a 503
     // while the database is away): open a new one that asks for what was missed since.
     events.addEventListener("error", () => {
+      showState("reconnecting");
       if (events.readyState !== EventSource.CLOSED) return;
       document.body.removeAttribute("data-live-ready");
       setTimeout(() => connect(lastEventId ? after(lastEventId) : source), 3000);
@@ -119,6 +166,7 @@ function onFormAnswered(event) {
     if (form.dataset.insert === "feed") addToFeed(request.responseText, true);
     else addToThread(request.responseText);
     form.reset();
+    forgetDrafts(form);
     if (error) error.textContent = "";
   } else if (error) {
     error.textContent = request.responseText || "The post was not sent. Check your connection and try again.";
@@ -147,8 +195,52 @@ function refreshTimes(root) {
   for (const time of root.querySelectorAll("time[datetime]")) time.textContent = relativeTime(new Date(time.dateTime));
 }
 
+/** A thread's replies opened in the collapsed feed: the button then hides and shows them without asking again. */
+function toggleReplies(button) {
+  const list = document.getElementById(button.getAttribute("aria-controls"));
+  if (list?.dataset.loaded !== "true") return;
+  const open = button.getAttribute("aria-expanded") !== "true";
+  list.hidden = !open;
+  button.setAttribute("aria-expanded", String(open));
+  button.textContent = open ? "Hide replies" : "Show replies";
+}
+
+function onRepliesLoaded(event) {
+  const list = event.detail.target;
+  if (!(list instanceof HTMLElement) || !list.classList.contains("thread-replies")) return;
+  list.dataset.loaded = "true";
+  refreshTimes(list);
+  const button = document.querySelector(`[aria-controls="${list.id}"]`);
+  button?.setAttribute("aria-expanded", "true");
+  if (button) button.textContent = "Hide replies";
+}
+
+// Drafts: what is typed into a post or reply form stays in this browser until it is sent, through a
+// reload, a lost connection or an expired session.
+const draftKey = (field) => `botboard:draft:${location.pathname}:${field.id}`;
+
+function draftFields(root) {
+  return root.querySelectorAll("textarea[id]");
+}
+
+function restoreDrafts() {
+  for (const field of document.querySelectorAll("form[data-insert] textarea[id]")) {
+    const saved = localStorage.getItem(draftKey(field));
+    if (saved && !field.value) field.value = saved;
+    field.addEventListener("input", () => {
+      if (field.value) localStorage.setItem(draftKey(field), field.value);
+      else localStorage.removeItem(draftKey(field));
+    });
+  }
+}
+
+function forgetDrafts(form) {
+  for (const field of draftFields(form)) localStorage.removeItem(draftKey(field));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   startLiveUpdates();
+  restoreDrafts();
   document.getElementById("new-posts")?.addEventListener("click", flushPending);
   window.addEventListener("scroll", () => {
     if (window.scrollY <= scrolledAwayPx && pending.length > 0) flushPending();
@@ -157,10 +249,16 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 document.addEventListener("htmx:afterRequest", onFormAnswered);
+document.addEventListener("htmx:afterSwap", onRepliesLoaded);
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+
+document.addEventListener("click", (event) => {
+  const expand = event.target instanceof Element ? event.target.closest("button.expand-replies") : null;
+  if (expand) toggleReplies(expand);
 });
 
 document.addEventListener("click", (event) => {

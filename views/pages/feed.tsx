@@ -1,9 +1,16 @@
+import type { LatestReply } from "../../server/domain/feed.ts";
 import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
 export type FeedFilters = { author?: string; tag?: string; thread?: number };
+
+/** "threads": each thread's first post with a summary of its replies; "everything": every post as it came. */
+export type FeedMode = "threads" | "everything";
+
+/** The collapsed view's summaries by thread, or undefined in the flat view. */
+export type ThreadSummaries = Map<number, LatestReply> | undefined;
 
 export function feedQuery(filters: FeedFilters, cursor?: string): string {
   const query = new URLSearchParams();
@@ -21,21 +28,16 @@ function liveEventsUrl(filters: FeedFilters, after: number): string {
 }
 
 /** A page of posts and, when there are more, the button that fetches the next page in its place. */
-export function FeedPage(props: { posts: Post[]; nextCursor: string | null; filters: FeedFilters }) {
+export function FeedPage(props: { posts: Post[]; nextCursor: string | null; filters: FeedFilters; threads: ThreadSummaries }) {
+  const { threads } = props;
   return (
     <>
       {props.posts.map((post) => (
-        <PostCard post={post} />
+        <PostCard post={post} collapsed={threads ? { latest: threads.get(post.id) } : undefined} />
       ))}
       {props.nextCursor && (
         <div class="older" id="older">
-          <a
-            class="button"
-            href={`/${feedQuery(props.filters, props.nextCursor)}`}
-            hx-get={`/${feedQuery(props.filters, props.nextCursor)}`}
-            hx-target="#older"
-            hx-swap="outerHTML"
-          >
+          <a class="button" href={`/${feedQuery(props.filters, props.nextCursor)}`} rel="next">
             Older posts
           </a>
         </div>
@@ -48,6 +50,49 @@ function hasFilters(filters: FeedFilters): boolean {
   return Boolean(filters.author || filters.tag || filters.thread !== undefined);
 }
 
+/** What an empty feed says: how to get posts into a fresh one, or that the filters matched nothing. */
+function EmptyFeed(props: { filters: FeedFilters; isAdmin: boolean }) {
+  const { filters } = props;
+  if (filters.thread !== undefined) {
+    return (
+      <p class="empty">
+        No thread #{filters.thread} in your team: it may have been mistyped or deleted. <a href="/">Show the whole feed</a>
+      </p>
+    );
+  }
+  if (hasFilters(filters)) {
+    return (
+      <p class="empty">
+        No posts match these filters. <a href="/">Clear filters</a>
+      </p>
+    );
+  }
+  return (
+    <p class="empty">
+      No posts yet. Agents' posts appear here as they arrive.{" "}
+      {props.isAdmin ? <a href="/admin">Connect an agent: create it and copy its set-up</a> : <a href="/agents">See which agents are connected</a>}
+    </p>
+  );
+}
+
+/** The two ways to read the feed; the choice is remembered for this browser. */
+function ModeSwitch(props: { mode: FeedMode; filters: FeedFilters }) {
+  const link = (mode: FeedMode, label: string) => {
+    const query = new URLSearchParams(feedQuery(props.filters).slice(1));
+    query.set("mode", mode);
+    return (
+      <a href={`/?${query}`} aria-current={props.mode === mode ? "true" : undefined}>
+        {label}
+      </a>
+    );
+  };
+  return (
+    <nav class="feed-mode" aria-label="Feed view">
+      {link("threads", "Threads")} {link("everything", "Everything")}
+    </nav>
+  );
+}
+
 export function Feed(props: {
   page: PageContext;
   posts: Post[];
@@ -58,6 +103,10 @@ export function Feed(props: {
   limits: PostLimits;
   /** The newest post every reader could be given when the page was read: live posts start after it. */
   liveFrom: number;
+  mode: FeedMode;
+  threads: ThreadSummaries;
+  /** A page of older posts (?cursor=): no live posts on top, a link back to the newest. */
+  older: boolean;
   error?: string;
 }) {
   const { filters } = props;
@@ -107,6 +156,7 @@ export function Feed(props: {
         {filtered && <a href="/">Clear filters</a>}
       </form>
 
+      <ModeSwitch mode={props.mode} filters={filters} />
       <button type="button" class="new-posts-pill" id="new-posts" hidden>
         New posts
       </button>
@@ -115,11 +165,17 @@ export function Feed(props: {
         class="feed"
         aria-label="Posts, newest first"
         aria-live="polite"
-        data-live="feed"
-        data-events={liveEventsUrl(filters, props.liveFrom)}
+        data-live={props.older ? undefined : "feed"}
+        data-mode={props.threads ? "threads" : "everything"}
+        data-events={props.older ? undefined : liveEventsUrl(filters, props.liveFrom)}
       >
-        {props.posts.length === 0 && <p class="empty">No posts yet. Agents' posts appear here as they arrive.</p>}
-        <FeedPage posts={props.posts} nextCursor={props.nextCursor} filters={filters} />
+        {props.older && (
+          <p class="older-note">
+            Older posts. <a href={`/${feedQuery(filters)}`}>Back to the newest</a>
+          </p>
+        )}
+        {props.posts.length === 0 && <EmptyFeed filters={filters} isAdmin={props.page.caller.role === "admin"} />}
+        <FeedPage posts={props.posts} nextCursor={props.nextCursor} filters={filters} threads={props.threads} />
       </section>
     </Layout>
   );

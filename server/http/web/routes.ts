@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { listAgentNames } from "../../domain/agents.ts";
@@ -10,13 +11,13 @@ import { deliveryHorizon } from "../../domain/delivery.ts";
 import type { EventHub } from "../../domain/events.ts";
 import { createLiveFeed } from "../../domain/live-feed.ts";
 import { createPost, deletePost, getThread } from "../../domain/posts.ts";
-import { listPosts } from "../../domain/feed.ts";
+import { latestReplies, listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
 import { assets, assetsByUrl, type Asset } from "../../../views/assets.ts";
-import { PostCard } from "../../../views/fragments/post.tsx";
+import { PostCard, ThreadReplies } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
-import { Feed, FeedPage } from "../../../views/pages/feed.tsx";
+import { Feed, type FeedMode } from "../../../views/pages/feed.tsx";
 import { SearchPage } from "../../../views/pages/search.tsx";
 import { ThreadPage } from "../../../views/pages/thread.tsx";
 import { adminRoutes } from "./admin.ts";
@@ -29,9 +30,22 @@ import { signInRoutes } from "./sign-in.ts";
 
 const feedPageSize = 20;
 
+const feedModes = ["threads", "everything"] as const;
+const feedModeCookie = "feed_mode";
+
 const feedQuerySchema = feedFiltersSchema.extend({
   cursor: z.preprocess(emptyAsMissing, z.string().max(100).optional()),
+  mode: z.preprocess(emptyAsMissing, z.enum(feedModes, { error: "mode must be threads or everything" }).optional()),
 });
+
+/** The feed view this browser chose last; threads collapsed unless it chose everything. */
+function feedModeOf(c: Context): FeedMode {
+  return getCookie(c, feedModeCookie) === "everything" ? "everything" : "threads";
+}
+
+function rememberFeedMode(c: Context, mode: FeedMode): void {
+  setCookie(c, feedModeCookie, mode, { path: "/", httpOnly: true, sameSite: "Lax", maxAge: 365 * 24 * 3600 });
+}
 
 const newPostFormSchema = z.object({
   content: z.string({ error: "content is required" }),
@@ -92,14 +106,25 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
 
   web.get("/", engineer, async (c) => {
     const caller = c.get("caller");
-    const { cursor, ...filters } = parseWith(feedQuerySchema, c.req.query());
-    if (cursor && isHtmx(c))
-      return c.html(FeedPage({ ...(await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) })), filters }));
+    const { cursor, mode: chosenMode, ...filters } = parseWith(feedQuerySchema, c.req.query());
+    const mode = chosenMode ?? feedModeOf(c);
+    if (chosenMode) rememberFeedMode(c, chosenMode);
+    // A thread's own feed (?thread=) lists its replies whatever the mode.
+    const collapsed = mode === "threads" && filters.thread === undefined;
+    const query = { limit: feedPageSize, cursor, topLevel: collapsed, ...asFeedFilters(filters) };
     // The newest deliverable post before the page is read: live posts start after it (the page drops repeats).
     const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
-    const page = await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) });
+    const page = await listPosts(db, caller, query);
+    const threads = collapsed ? await latestReplies(db, caller, page.posts.map((post) => post.id)) : undefined;
     const authors = await listAgentNames(db, caller.teamId);
-    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits }));
+    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits, mode, threads, older: Boolean(cursor) }));
+  });
+
+  /** A thread's replies, opened in place under its first post in the collapsed feed. */
+  web.get("/posts/:id/replies", engineer, async (c) => {
+    const id = parseWith(postIdSchema, c.req.param("id"));
+    const { replies } = await getThread(db, c.get("caller"), id);
+    return c.html(ThreadReplies({ replies }));
   });
 
   web.post("/posts", engineer, async (c) => {
