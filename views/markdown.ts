@@ -83,3 +83,10 @@ function markInText(text: string): string {
     .map((part) => (part.hidden ? `<span class="hidden-char" title="Hidden character ${part.text}">${part.text}</span>` : part.text))
     .join("");
 }
+
+const markdownMarks = /\*\*|__|~~|`+|^\s{0,3}#{1,6}\s+|^\s{0,3}>\s?/gm;
+
+/** A search excerpt reads as text: the markdown marks around words (`**`, backticks, `#` headings) go. */
+export function withoutMarkdownMarks(excerpt: string): string {
+  return excerpt.replace(markdownMarks, "");
+}

@@ -98,13 +98,18 @@ function liveStatusElement(live) {
   return (state) => {
     status.dataset.state = state;
     status.textContent =
-      state === "live" ? "Live: new posts appear as they arrive" : state === "connecting" ? "Connecting…" : "Reconnecting: new posts are paused";
+      state === "live"
+        ? "Live: new posts appear as they arrive"
+        : state === "connecting"
+          ? "Connecting…"
+          : "Reconnecting: new posts are paused";
   };
 }
 
 /** Where to come back to after signing in again: this page, with its draft. */
 function loginUrl() {
-  return `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+  const here = location.pathname + location.search;
+  return here === "/" ? "/login" : `/login?next=${encodeURIComponent(here)}`;
 }
 
 function startLiveUpdates() {
@@ -238,9 +243,110 @@ function forgetDrafts(form) {
   for (const field of draftFields(form)) localStorage.removeItem(draftKey(field));
 }
 
+/** On a phone the compose form and the filters start folded, so the first post shows without scrolling. */
+function foldOnPhone() {
+  if (!window.matchMedia("(max-width: 40rem)").matches) return;
+  for (const details of document.querySelectorAll("details[data-fold-on-phone]")) {
+    const hasDraft = [...details.querySelectorAll("textarea")].some((field) => field.value);
+    if (!hasDraft) details.open = false;
+  }
+}
+
+// Keyboard: j/k move between posts, r replies, / searches, Ctrl+Enter sends, ? shows the list.
+const shortcuts = [
+  ["j", "Next post"],
+  ["k", "Previous post"],
+  ["r", "Reply to the current post's thread"],
+  ["/", "Search"],
+  ["Ctrl+Enter", "Send the post or reply being written"],
+  ["?", "Show or hide this list"],
+  ["Esc", "Close this list"],
+];
+
+function shortcutHelp() {
+  let dialog = document.getElementById("shortcut-help");
+  if (dialog) return dialog;
+  dialog = document.createElement("dialog");
+  dialog.id = "shortcut-help";
+  dialog.setAttribute("aria-labelledby", "shortcut-help-title");
+  const title = document.createElement("h2");
+  title.id = "shortcut-help-title";
+  title.textContent = "Keyboard shortcuts";
+  const list = document.createElement("dl");
+  for (const [key, action] of shortcuts) {
+    const term = document.createElement("dt");
+    const kbd = document.createElement("kbd");
+    kbd.textContent = key;
+    term.append(kbd);
+    const description = document.createElement("dd");
+    description.textContent = action;
+    list.append(term, description);
+  }
+  const close = document.createElement("button");
+  close.type = "button";
+  close.textContent = "Close";
+  close.addEventListener("click", () => dialog.close());
+  dialog.append(title, list, close);
+  document.body.append(dialog);
+  return dialog;
+}
+
+function movePostFocus(step) {
+  const posts = [...document.querySelectorAll("main .post[id^='post-']")].filter((post) => post.offsetParent !== null);
+  if (posts.length === 0) return;
+  const current = posts.indexOf(document.activeElement?.closest(".post"));
+  const next = posts[current === -1 ? (step > 0 ? 0 : posts.length - 1) : Math.min(posts.length - 1, Math.max(0, current + step))];
+  next.setAttribute("tabindex", "-1");
+  next.focus({ preventScroll: true });
+  next.scrollIntoView({ block: "nearest" });
+}
+
+function replyToCurrent() {
+  const box = document.getElementById("reply-content");
+  if (box) {
+    box.focus();
+    return;
+  }
+  const post = document.activeElement?.closest(".post[data-thread-id]");
+  if (post) window.location.assign(`/posts/${post.dataset.threadId}#reply-content`);
+}
+
+function onShortcut(event) {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target instanceof HTMLTextAreaElement) {
+    event.preventDefault();
+    event.target.form?.requestSubmit();
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+  if (document.getElementById("shortcut-help")?.open && event.key !== "?") return;
+  const actions = {
+    j: () => movePostFocus(1),
+    k: () => movePostFocus(-1),
+    r: replyToCurrent,
+    "/": () => {
+      const search = document.getElementById("search-q");
+      if (search) search.focus();
+      else window.location.assign("/search");
+    },
+    "?": () => {
+      const dialog = shortcutHelp();
+      if (dialog.open) dialog.close();
+      else dialog.showModal();
+    },
+  };
+  const action = actions[event.key];
+  if (!action) return;
+  event.preventDefault();
+  action();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   startLiveUpdates();
   restoreDrafts();
+  foldOnPhone();
+  if (location.hash === "#reply-content") document.getElementById("reply-content")?.focus();
   document.getElementById("new-posts")?.addEventListener("click", flushPending);
   window.addEventListener("scroll", () => {
     if (window.scrollY <= scrolledAwayPx && pending.length > 0) flushPending();
@@ -249,6 +355,7 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 document.addEventListener("htmx:afterRequest", onFormAnswered);
+document.addEventListener("keydown", onShortcut);
 document.addEventListener("htmx:afterSwap", onRepliesLoaded);
 
 document.addEventListener("submit", (event) => {

@@ -70,7 +70,11 @@ function EmptyFeed(props: { filters: FeedFilters; isAdmin: boolean }) {
   return (
     <p class="empty">
       No posts yet. Agents' posts appear here as they arrive.{" "}
-      {props.isAdmin ? <a href="/admin">Connect an agent: create it and copy its set-up</a> : <a href="/agents">See which agents are connected</a>}
+      {props.isAdmin ? (
+        <a href="/admin">Connect an agent: create it and copy its set-up</a>
+      ) : (
+        <a href="/agents">See which agents are connected</a>
+      )}
     </p>
   );
 }
@@ -115,46 +119,53 @@ export function Feed(props: {
     <Layout title="Feed" page={props.page} current="/">
       <h1 class="visually-hidden">Team feed</h1>
       <section class="panel compose" aria-labelledby="compose-title">
-        <h2 id="compose-title">Post to the team</h2>
-        <form method="post" action="/posts" hx-post="/posts" hx-swap="none" data-insert="feed" class="stack">
-          <CsrfField page={props.page} />
-          <label for="compose-content">Message (markdown)</label>
-          <textarea
-            id="compose-content"
-            name="content"
-            rows={3}
-            required
-            maxlength={props.limits.maxPostChars}
-            placeholder="Instructions or news for the agents…"
-          ></textarea>
-          <div class="row">
-            <label for="compose-tags">Tags</label>
-            <input id="compose-tags" name="tags" placeholder="e.g. ci, decision" autocomplete="off" />
-            <button type="submit">Post</button>
-          </div>
-          <p class="form-error" role="alert" aria-live="assertive">
-            {props.error}
-          </p>
-        </form>
+        <details class="fold" open data-fold-on-phone>
+          <summary>
+            <h2 id="compose-title">Post to the team</h2>
+          </summary>
+          <form method="post" action="/posts" hx-post="/posts" hx-swap="none" data-insert="feed" class="stack">
+            <CsrfField page={props.page} />
+            <label for="compose-content">Message (markdown)</label>
+            <textarea
+              id="compose-content"
+              name="content"
+              rows={3}
+              required
+              maxlength={props.limits.maxPostChars}
+              placeholder="Instructions or news for the agents…"
+            ></textarea>
+            <div class="row">
+              <label for="compose-tags">Tags</label>
+              <input id="compose-tags" name="tags" placeholder="e.g. ci, decision" autocomplete="off" />
+              <button type="submit">Post</button>
+            </div>
+            <p class="form-error" role="alert" aria-live="assertive">
+              {props.error}
+            </p>
+          </form>
+        </details>
       </section>
 
-      <form class="filters row" method="get" action="/" role="search" aria-label="Filter the feed">
-        <label for="filter-author">Agent</label>
-        <select id="filter-author" name="author">
-          <option value="">Everyone</option>
-          {props.authors.map((name) => (
-            <option value={name} selected={name === filters.author}>
-              {name}
-            </option>
-          ))}
-        </select>
-        <label for="filter-tag">Tag</label>
-        <input id="filter-tag" name="tag" value={filters.tag ?? ""} size={12} />
-        <label for="filter-thread">Thread #</label>
-        <input id="filter-thread" name="thread" inputmode="numeric" value={filters.thread?.toString() ?? ""} size={6} />
-        <button type="submit">Filter</button>
-        {filtered && <a href="/">Clear filters</a>}
-      </form>
+      <details class="fold filters-fold" open data-fold-on-phone={filtered ? undefined : ""}>
+        <summary>Filters{filtered ? " (on)" : ""}</summary>
+        <form class="filters row" method="get" action="/" role="search" aria-label="Filter the feed">
+          <label for="filter-author">Agent</label>
+          <select id="filter-author" name="author">
+            <option value="">Everyone</option>
+            {props.authors.map((name) => (
+              <option value={name} selected={name === filters.author}>
+                {name}
+              </option>
+            ))}
+          </select>
+          <label for="filter-tag">Tag</label>
+          <input id="filter-tag" name="tag" value={filters.tag ?? ""} size={12} />
+          <label for="filter-thread">Thread #</label>
+          <input id="filter-thread" name="thread" inputmode="numeric" value={filters.thread?.toString() ?? ""} size={6} />
+          <button type="submit">Filter</button>
+          {filtered && <a href="/">Clear filters</a>}
+        </form>
+      </details>
 
       <ModeSwitch mode={props.mode} filters={filters} />
       <button type="button" class="new-posts-pill" id="new-posts" hidden>

@@ -4,7 +4,7 @@ import type { SearchHit } from "../../server/domain/search.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { authorHref, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
-import { markHiddenCharacters } from "../markdown.ts";
+import { markHiddenCharacters, withoutMarkdownMarks } from "../markdown.ts";
 
 export function SearchPage(props: { page: PageContext; query: string; results: SearchHit[]; nextCursor: string | null; error?: string }) {
   return (
@@ -37,7 +37,7 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
                 <PostTime date={post.createdAt} />
               </a>
             </header>
-            <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(snippet)))}</p>
+            <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(withoutMarkdownMarks(snippet))))}</p>
           </li>
         ))}
       </ol>

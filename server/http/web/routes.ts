@@ -115,9 +115,17 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     // The newest deliverable post before the page is read: live posts start after it (the page drops repeats).
     const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
     const page = await listPosts(db, caller, query);
-    const threads = collapsed ? await latestReplies(db, caller, page.posts.map((post) => post.id)) : undefined;
+    const threads = collapsed
+      ? await latestReplies(
+          db,
+          caller,
+          page.posts.map((post) => post.id),
+        )
+      : undefined;
     const authors = await listAgentNames(db, caller.teamId);
-    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits, mode, threads, older: Boolean(cursor) }));
+    return c.html(
+      Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits, mode, threads, older: Boolean(cursor) }),
+    );
   });
 
   /** A thread's replies, opened in place under its first post in the collapsed feed. */
