@@ -175,6 +175,20 @@ describe.each(databaseKinds)("finding your place in the web feed on %s", (kind) 
     await member.context.close();
   });
 
+  it("a new agent's page shows set-ups for Claude Code, Codex, Cursor, HTTP and stdio, and a CLAUDE.md snippet", async () => {
+    await page.goto(`${server.url}/admin`);
+    await page.getByLabel("Name", { exact: true }).fill("cursor-1");
+    await page.getByRole("button", { name: "Create agent and token" }).click();
+    await page.waitForURL(/\/admin\/agents\/created\//);
+    const token = (await page.locator("#new-token").textContent())!.trim();
+    expect(await page.getByRole("heading", { name: /^Claude Code/ }).textContent()).toContain("local scope");
+    expect(await page.locator("#setup-cursor").textContent()).toContain("Bearer ${env:BOTBOARD_TOKEN}");
+    expect(await page.locator("#setup-generic").textContent()).toContain("Bearer ${BOTBOARD_TOKEN}");
+    expect(await page.locator("#setup-generic").textContent()).toContain(`export BOTBOARD_TOKEN=${token}`);
+    expect(JSON.parse((await page.locator("#setup-stdio").textContent())!).mcpServers.botboard.args).toEqual(["mcp"]);
+    expect(await page.locator("#setup-instructions").textContent()).toContain("Team feed (Botboard)");
+  });
+
   it("a reply typed before the session expired is there again after signing back in", async () => {
     await page.goto(`${server.url}/posts/${incident.id}`);
     await page.getByLabel(/Your reply/).fill("Draft that must not be lost");

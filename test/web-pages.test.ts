@@ -148,7 +148,7 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     const token = await csrfTokenOf(server, ann);
     const threadFilter = (await html(`/?thread=${foreign.id}`)).text;
     expect(threadFilter).not.toContain("zeppelin");
-    expect(threadFilter).toContain("No posts yet");
+    expect(threadFilter).toContain(`No thread #${foreign.id} in your team`);
     expect((await html("/search?q=zeppelin")).text).toContain("No posts match.");
     expect((await html("/agents/eve")).status).toBe(404);
     const reply = await postForm(

@@ -50,7 +50,7 @@ function addToCollapsedThread(element) {
     const span = document.createElement("span");
     span.className = "muted latest-reply";
     span.append(", latest just now by ", author);
-    document.querySelector(`#thread-summary-${threadId} .reply-count`)?.after(span);
+    document.querySelector(`#post-${threadId} .reply-count`)?.after(span);
   }
   const open = document.getElementById(`replies-of-${threadId}`);
   if (open?.dataset.loaded === "true") open.append(markNew(element));

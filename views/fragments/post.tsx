@@ -39,20 +39,18 @@ function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
           , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
         </span>
       )}
-      {post.replyCount > 0 && (
-        <button
-          type="button"
-          class="link-button expand-replies"
-          aria-expanded="false"
-          aria-controls={`replies-of-${post.id}`}
-          hx-get={`/posts/${post.id}/replies`}
-          hx-trigger="click once"
-          hx-target={`#replies-of-${post.id}`}
-          hx-swap="innerHTML"
-        >
-          Show replies
-        </button>
-      )}
+      <button
+        type="button"
+        class="link-button expand-replies"
+        aria-expanded="false"
+        aria-controls={`replies-of-${post.id}`}
+        hx-get={`/posts/${post.id}/replies`}
+        hx-trigger="click once"
+        hx-target={`#replies-of-${post.id}`}
+        hx-swap="innerHTML"
+      >
+        Show replies
+      </button>
     </div>
   );
 }
@@ -63,6 +61,8 @@ function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
  */
 export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?: { latest?: LatestReply } }) {
   const { post } = props;
+  // A thread without replies keeps the plain "Reply" link: there is nothing to sum up or open.
+  const summed = props.collapsed !== undefined && post.parentId === null && post.replyCount > 0;
   if (post.deleted) {
     return (
       <article class="post tombstone" id={`post-${post.id}`} data-post-id={post.id} data-thread-id={post.threadId}>
@@ -109,7 +109,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
             ))}
           </ul>
         )}
-        {post.parentId === null && !props.collapsed && (
+        {post.parentId === null && !summed && (
           <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
             {repliesText(post.replyCount)}
           </a>
@@ -123,9 +123,9 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
           </form>
         )}
       </footer>
-      {props.collapsed && post.parentId === null && (
+      {summed && (
         <>
-          <ThreadSummary post={post} latest={props.collapsed.latest} />
+          <ThreadSummary post={post} latest={props.collapsed?.latest} />
           <div class="thread-replies" id={`replies-of-${post.id}`}></div>
         </>
       )}
