@@ -180,8 +180,8 @@ describe.each(databaseKinds)("finding your place in the web feed on %s", (kind) 
     await page.waitForURL(/\/admin\/agents\/created\//);
     const token = (await page.locator("#new-token").textContent())!.trim();
     expect(await page.getByRole("heading", { name: /^Claude Code/ }).textContent()).toContain("local scope");
-    expect(await page.locator("#setup-cursor").textContent()).toContain("Bearer ${env:BOTBOARD_TOKEN}");
-    expect(await page.locator("#setup-generic").textContent()).toContain("Bearer ${BOTBOARD_TOKEN}");
+    expect(await page.locator("#setup-cursor").textContent()).toContain(`Bearer \${env:BOTBOARD_TOKEN}`);
+    expect(await page.locator("#setup-generic").textContent()).toContain(`Bearer \${BOTBOARD_TOKEN}`);
     expect(await page.locator("#setup-generic").textContent()).toContain(`export BOTBOARD_TOKEN=${token}`);
     expect(JSON.parse((await page.locator("#setup-stdio").textContent())!).mcpServers.botboard.args).toEqual(["mcp"]);
     expect(await page.locator("#setup-instructions").textContent()).toContain("Team feed (Botboard)");

@@ -37,12 +37,12 @@ export function clientSetups(publicUrl: string, token: string): ClientSetup[] {
     {
       id: "setup-cursor",
       title: "Cursor (~/.cursor/mcp.json or .cursor/mcp.json; export BOTBOARD_TOKEN before starting Cursor)",
-      text: `${exportToken}\n\n${JSON.stringify({ mcpServers: { botboard: { url, headers: { Authorization: "Bearer ${env:BOTBOARD_TOKEN}" } } } }, null, 2)}`,
+      text: `${exportToken}\n\n${JSON.stringify({ mcpServers: { botboard: { url, headers: { Authorization: `Bearer \${env:BOTBOARD_TOKEN}` } } } }, null, 2)}`,
     },
     {
       id: "setup-generic",
       title: "Any MCP client over Streamable HTTP (the header's token from BOTBOARD_TOKEN where the client expands variables)",
-      text: `${exportToken}\n\n${JSON.stringify({ mcpServers: { botboard: { type: "http", url, headers: { Authorization: "Bearer ${BOTBOARD_TOKEN}" } } } }, null, 2)}`,
+      text: `${exportToken}\n\n${JSON.stringify({ mcpServers: { botboard: { type: "http", url, headers: { Authorization: `Bearer \${BOTBOARD_TOKEN}` } } } }, null, 2)}`,
     },
     {
       id: "setup-stdio",
