@@ -208,7 +208,7 @@ export function AdminPage(props: {
 
       <section aria-labelledby="audit">
         <h2 id="audit">Audit log</h2>
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <table>
             <thead>
               <tr>

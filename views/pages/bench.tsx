@@ -31,7 +31,7 @@ export function BenchRunsPage(props: { page: PageContext; runs: BenchRunSummary[
           <code>botboard bench run --driver oracle --team &lt;team&gt;</code>.
         </p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <table>
             <thead>
               <tr>
@@ -90,7 +90,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
         {run.stopReason ? ` (${run.stopReason})` : ""}; {report.trials.finished} of {report.trials.total} trials finished.
       </p>
       <h2>Per variant</h2>
-      <div class="table-wrap">
+      <div class="table-wrap" tabindex={0}>
         <table>
           <thead>
             <tr>
@@ -124,7 +124,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
       {compared.length === 0 ? (
         <p class="muted">No comparison: this run has no baseline trials, or no other variant.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <p>{completedPairsNote}</p>
           <table>
             <thead>
@@ -190,7 +190,7 @@ function DesignNotes(props: { report: BenchReport }) {
       {report.statistics.power.length > 0 ? (
         <>
           <p class="muted">{powerNote}</p>
-          <div class="table-wrap">
+          <div class="table-wrap" tabindex={0}>
             <table>
               <thead>
                 <tr>
