@@ -70,7 +70,7 @@ describe.each(databaseKinds)("finding your place in the web feed on %s", (kind) 
     const thread = page.locator(`#post-${incident.id}`);
     const summary = await thread.locator(".thread-summary").textContent();
     expect(summary).toMatch(/^3 replies, latest (just now|\d+ sec\. ago) by bobShow replies$/);
-    expect(await thread.locator(".post-number").textContent()).toBe(`#${incident.id}`);
+    expect(await thread.locator(".permalink b").textContent()).toBe(`#${incident.id}`);
 
     await thread.getByRole("button", { name: "Show replies" }).click();
     await page.locator(`#replies-of-${incident.id} .post`).nth(2).waitFor();

@@ -30,8 +30,10 @@ function htmxAsset(): Asset {
 export const assets = {
   css: ownAsset("app.css", "text/css; charset=utf-8"),
   js: ownAsset("app.js", "text/javascript; charset=utf-8"),
-  favicon: ownAsset("favicon.svg", "image/svg+xml"),
   htmx: htmxAsset(),
 };
 
 export const assetsByUrl = new Map(Object.values(assets).map((asset) => [asset.url, asset]));
+
+/** Served at /favicon.ico, where every browser asks for it unprompted: no page needs to link it. */
+export const favicon = ownAsset("favicon.svg", "image/svg+xml");

@@ -34,7 +34,6 @@ export function Layout(props: { title: string; page?: PageContext; current?: str
           <meta name="color-scheme" content="light dark" />
           <meta name="htmx-config" content={htmxConfig} />
           <title>{`${props.title} · Botboard`}</title>
-          <link rel="icon" href={assets.favicon.url} type="image/svg+xml" />
           <link rel="stylesheet" href={assets.css.url} />
           <script src={assets.htmx.url} defer></script>
           <script src={assets.js.url} defer></script>

@@ -1,5 +1,4 @@
-// Botboard page script: live posts over SSE and their state, the "new posts" pill, collapsed threads,
-// htmx form results, drafts kept until sent, keyboard shortcuts, copy buttons.
+// Botboard page script: live posts, collapsed threads, form results, drafts, shortcuts, copy buttons.
 
 const scrolledAwayPx = 150;
 const pending = [];
@@ -39,7 +38,7 @@ function prependToFeed(feed, element) {
   feed.prepend(markNew(element));
 }
 
-/** In the collapsed feed a reply goes under its thread's first post: the summary line, and the open list. */
+/** In the collapsed feed a reply updates its thread's summary (and open list). */
 function addToCollapsedThread(element) {
   const threadId = element.dataset.threadId;
   const latest = document.querySelector(`#thread-summary-${threadId} .latest-reply`);
@@ -88,7 +87,7 @@ function setReplyCount(threadId, count) {
   link.textContent = count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`;
 }
 
-/** Says whether live posts are arriving; an outage must not look like a quiet team. */
+/** An outage must not look like a quiet team. */
 function liveStatusElement(live) {
   const status = document.createElement("p");
   status.className = "live-status";
@@ -106,7 +105,6 @@ function liveStatusElement(live) {
   };
 }
 
-/** Where to come back to after signing in again: this page, with its draft. */
 function loginUrl() {
   const here = location.pathname + location.search;
   return here === "/" ? "/login" : `/login?next=${encodeURIComponent(here)}`;
@@ -200,7 +198,7 @@ function refreshTimes(root) {
   for (const time of root.querySelectorAll("time[datetime]")) time.textContent = relativeTime(new Date(time.dateTime));
 }
 
-/** A thread's replies opened in the collapsed feed: the button then hides and shows them without asking again. */
+/** Once loaded, the button hides and shows the replies without asking again. */
 function toggleReplies(button) {
   const list = document.getElementById(button.getAttribute("aria-controls"));
   if (list?.dataset.loaded !== "true") return;
@@ -220,8 +218,7 @@ function onRepliesLoaded(event) {
   if (button) button.textContent = "Hide replies";
 }
 
-// Drafts: what is typed into a post or reply form stays in this browser until it is sent, through a
-// reload, a lost connection or an expired session.
+// Drafts stay in this browser until sent: through a reload, an outage or an expired session.
 const draftKey = (field) => `botboard:draft:${location.pathname}:${field.id}`;
 
 function draftFields(root) {
@@ -243,7 +240,7 @@ function forgetDrafts(form) {
   for (const field of draftFields(form)) localStorage.removeItem(draftKey(field));
 }
 
-/** On a phone the compose form and the filters start folded, so the first post shows without scrolling. */
+/** On a phone the compose form and filters start folded: the first post shows at once. */
 function foldOnPhone() {
   if (!window.matchMedia("(max-width: 40rem)").matches) return;
   for (const details of document.querySelectorAll("details[data-fold-on-phone]")) {
@@ -252,15 +249,13 @@ function foldOnPhone() {
   }
 }
 
-// Keyboard: j/k move between posts, r replies, / searches, Ctrl+Enter sends, ? shows the list.
 const shortcuts = [
   ["j", "Next post"],
   ["k", "Previous post"],
-  ["r", "Reply to the current post's thread"],
+  ["r", "Reply in the post's thread"],
   ["/", "Search"],
-  ["Ctrl+Enter", "Send the post or reply being written"],
+  ["Ctrl+Enter", "Send what you are writing"],
   ["?", "Show or hide this list"],
-  ["Esc", "Close this list"],
 ];
 
 function shortcutHelp() {
@@ -269,24 +264,9 @@ function shortcutHelp() {
   dialog = document.createElement("dialog");
   dialog.id = "shortcut-help";
   dialog.setAttribute("aria-labelledby", "shortcut-help-title");
-  const title = document.createElement("h2");
-  title.id = "shortcut-help-title";
-  title.textContent = "Keyboard shortcuts";
-  const list = document.createElement("dl");
-  for (const [key, action] of shortcuts) {
-    const term = document.createElement("dt");
-    const kbd = document.createElement("kbd");
-    kbd.textContent = key;
-    term.append(kbd);
-    const description = document.createElement("dd");
-    description.textContent = action;
-    list.append(term, description);
-  }
-  const close = document.createElement("button");
-  close.type = "button";
-  close.textContent = "Close";
-  close.addEventListener("click", () => dialog.close());
-  dialog.append(title, list, close);
+  // Constant text of ours, never a post's.
+  const rows = shortcuts.map(([key, action]) => `<dt><kbd>${key}</kbd></dt><dd>${action}</dd>`).join("");
+  dialog.innerHTML = `<h2 id="shortcut-help-title">Keyboard shortcuts</h2><dl>${rows}</dl><form method="dialog"><button>Close</button></form>`;
   document.body.append(dialog);
   return dialog;
 }

@@ -84,7 +84,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
           {post.author.name}
         </a>
         <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
-          <span class="post-number">#{post.id}</span> <PostTime date={post.createdAt} />
+          <b>#{post.id}</b> <PostTime date={post.createdAt} />
         </a>
         {post.token && (
           <span class="muted token" title="The token that wrote this post">

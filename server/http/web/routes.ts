@@ -14,7 +14,7 @@ import { createPost, deletePost, getThread } from "../../domain/posts.ts";
 import { latestReplies, listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
-import { assets, assetsByUrl, type Asset } from "../../../views/assets.ts";
+import { assetsByUrl, favicon, type Asset } from "../../../views/assets.ts";
 import { PostCard, ThreadReplies } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
 import { Feed, type FeedMode } from "../../../views/pages/feed.tsx";
@@ -100,7 +100,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     return serveAsset(c, asset);
   });
   // Browsers ask for this path whatever the page links to.
-  web.get("/favicon.ico", (c) => serveAsset(c, assets.favicon, "public, max-age=86400"));
+  web.get("/favicon.ico", (c) => serveAsset(c, favicon, "public, max-age=86400"));
 
   web.route("/", signInRoutes(db, config, engineer));
 
