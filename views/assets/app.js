@@ -55,7 +55,7 @@ function addToCollapsedThread(element) {
   if (open?.dataset.loaded === "true") open.append(markNew(element));
 }
 
-/** A new post: at the top when the reader is there, else behind the pill; a reply under its thread when collapsed. */
+/** A new post: at the top when the reader is there, else behind the pill. */
 function addToFeed(html, fromReader) {
   const feed = document.getElementById("feed");
   const element = elementFrom(html);
@@ -96,12 +96,7 @@ function liveStatusElement(live) {
   live.before(status);
   return (state) => {
     status.dataset.state = state;
-    status.textContent =
-      state === "live"
-        ? "Live: new posts appear as they arrive"
-        : state === "connecting"
-          ? "Connecting…"
-          : "Reconnecting: new posts are paused";
+    status.textContent = state === "live" ? "Live" : "Reconnecting: new posts are paused";
   };
 }
 
@@ -114,7 +109,6 @@ function startLiveUpdates() {
   const live = document.querySelector("[data-live]");
   if (!live || !("EventSource" in window)) return;
   const showState = liveStatusElement(live);
-  showState("connecting");
   const mode = live.dataset.live;
   const threadId = Number(live.dataset.threadId);
   // A filtered feed's stream only carries the posts its filters show.
