@@ -19,6 +19,7 @@ import {
   taskTableNote,
   turnNote,
   variantTable,
+  repeatsText,
 } from "../views/bench-wording.ts";
 
 /** The report as one self-contained HTML file (inline CSS and SVG, no scripts). */
@@ -34,11 +35,11 @@ export function renderHtml(report: BenchReport): string {
     );
 
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`Benchmark ${run.id}`)}</title>
-<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#111827}table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;background:#f3f4f6;padding:8px}</style>
-</head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><title>${escapeHtml(`Benchmark ${run.id}`)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#111827;background:#fff}table{border-collapse:collapse;margin:1rem 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;background:#f3f4f6;padding:8px}svg.chart{max-width:100%;height:auto}@media (prefers-color-scheme: dark){body{color:#e6eaf0;background:#12161c}td,th{border-color:#2e3744}pre{background:#232a34}}</style>
+</head><body><main>
 <h1>${escapeHtml(`Benchmark run ${run.id}`)}</h1>
-<p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
+<p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${repeatsText(run.repeats)}. Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
 <p>${escapeHtml(describeSpend(report))}</p>
 <h2>Per variant</h2>
 ${htmlTable(variantTable(report))}
@@ -53,7 +54,7 @@ ${stripChart(report, "wallSeconds", "Wall time per trial")}
 ${deltaChart(report)}
 ${report.taskDeltas.length > 0 ? `<h2>Per task</h2><p>${escapeHtml(taskTableNote)}</p>${htmlTable(taskTable(report))}` : ""}
 ${variantTextSection(report)}
-</body></html>
+</main></body></html>
 `;
 }
 

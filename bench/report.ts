@@ -18,6 +18,7 @@ import {
   taskTableNote,
   turnNote,
   variantTable,
+  repeatsText,
 } from "../views/bench-wording.ts";
 
 /** A run's report as markdown, for the terminal and files. */
@@ -26,7 +27,7 @@ export function renderMarkdown(report: BenchReport): string {
   const lines = [
     `# Benchmark run ${run.id}`,
     "",
-    `Suite **${run.suite}**, driver **${run.driver}**${run.model ? `, model **${run.model}**` : ""}, phase **${run.phase}**${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${run.repeats} repeat(s). Status: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}. ${report.trials.finished} of ${report.trials.total} trials finished.`,
+    `Suite **${run.suite}**, driver **${run.driver}**${run.model ? `, model **${run.model}**` : ""}, phase **${run.phase}**${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${repeatsText(run.repeats)}. Status: ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}. ${report.trials.finished} of ${report.trials.total} trials finished.`,
     "",
     describeSpend(report),
     "",

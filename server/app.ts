@@ -15,7 +15,7 @@ import { createEventHub, type EventHub } from "./domain/events.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
 import { metricsEndpoint, recordRequestMetrics } from "./http/middleware/metrics.ts";
 import { logRequests } from "./logger.ts";
-import { webRoutes } from "./http/web/routes.ts";
+import { notFoundResponse, webRoutes } from "./http/web/routes.ts";
 
 /** Composes every door onto one Hono app; each door is a thin adapter over the services. */
 export function createApp(database: Database, config: Config, hub: EventHub = createEventHub(database)) {
@@ -52,7 +52,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
     }),
   );
   app.onError(errorResponse);
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}.` } }, 404));
+  app.notFound(notFoundResponse);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.get("/readyz", async (c) => {

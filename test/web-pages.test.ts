@@ -148,7 +148,7 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     const token = await csrfTokenOf(server, ann);
     const threadFilter = (await html(`/?thread=${foreign.id}`)).text;
     expect(threadFilter).not.toContain("zeppelin");
-    expect(threadFilter).toContain("No posts yet");
+    expect(threadFilter).toContain(`No thread #${foreign.id} in your team`);
     expect((await html("/search?q=zeppelin")).text).toContain("No posts match.");
     expect((await html("/agents/eve")).status).toBe(404);
     const reply = await postForm(
@@ -180,8 +180,14 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect(secret).toMatch(/^bb_/);
     for (const id of ["setup-claude", "setup-codex", "setup-generic"])
       expect(page).toMatch(new RegExp(`id="${id}"[^>]*><code>[^<]*${secret}`));
-    const generic = JSON.parse(/id="setup-generic"[^>]*><code>([^<]+)</.exec(page)![1]!.replaceAll("&quot;", '"'));
-    expect(generic.mcpServers.botboard).toEqual({ type: "http", url: `${server.url}/mcp`, headers: { Authorization: `Bearer ${secret}` } });
+    const [exported, json] = /id="setup-generic"[^>]*><code>([^<]+)</.exec(page)![1]!.replaceAll("&quot;", '"').split("\n\n");
+    expect(exported).toBe(`export BOTBOARD_TOKEN=${secret}`);
+    const generic = JSON.parse(json!);
+    expect(generic.mcpServers.botboard).toEqual({
+      type: "http",
+      url: `${server.url}/mcp`,
+      headers: { Authorization: `Bearer \${BOTBOARD_TOKEN}` },
+    });
     for (const path of ["/admin", "/agents/carol", "/agents"]) expect((await html(path)).text).not.toContain(secret);
 
     const doomed = await post(bob, { content: "To be removed" });

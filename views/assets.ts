@@ -34,3 +34,6 @@ export const assets = {
 };
 
 export const assetsByUrl = new Map(Object.values(assets).map((asset) => [asset.url, asset]));
+
+/** Served at /favicon.ico, where every browser asks for it unprompted: no page needs to link it. */
+export const favicon = ownAsset("favicon.svg", "image/svg+xml");

@@ -25,11 +25,11 @@ export function stripChart(report: BenchReport, metric: "costUsd" | "wallSeconds
         return `<circle cx="${x.toFixed(1)}" cy="${y}" r="4" fill="${palette[index % palette.length]}" fill-opacity="0.6"${point.passed ? "" : ' stroke="#dc2626"'}><title>${escapeHtml(`${point.task}: ${metric === "costUsd" ? usd(point.costUsd) : `${point.wallSeconds.toFixed(1)} s`}`)}</title></circle>`;
       })
       .join("");
-    return `<text x="8" y="${y + 4}" font-size="12">${escapeHtml(variant)}</text><line x1="${left}" x2="${width - 20}" y1="${y}" y2="${y}" stroke="#e5e7eb"/>${dots}`;
+    return `<text x="8" y="${y + 4}" font-size="12">${escapeHtml(variant)}</text><line x1="${left}" x2="${width - 20}" y1="${y}" y2="${y}" stroke="currentColor" stroke-opacity="0.25"/>${dots}`;
   });
   const height = 40 + report.run.variants.length * rowHeight;
   const scale = metric === "costUsd" ? usd(max) : `${max.toFixed(1)} s`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(title)}"><text x="8" y="14" font-size="13" font-weight="bold">${escapeHtml(title)}</text>${rows.join("")}<text x="${left}" y="${height - 4}" font-size="11">0</text><text x="${width - 20}" y="${height - 4}" font-size="11" text-anchor="end">${escapeHtml(scale)}</text></svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" fill="currentColor" class="chart" role="img" aria-label="${escapeHtml(title)}"><text x="8" y="14" font-size="13" font-weight="bold">${escapeHtml(title)}</text>${rows.join("")}<text x="${left}" y="${height - 4}" font-size="11">0</text><text x="${width - 20}" y="${height - 4}" font-size="11" text-anchor="end">${escapeHtml(scale)}</text></svg>`;
 }
 
 /** Per task and variant, the cost ratio to the baseline as a bar left (cheaper) or right (dearer) of 1. */
@@ -50,5 +50,5 @@ export function deltaChart(report: BenchReport): string {
     return `<text x="8" y="${y + 11}" font-size="11">${escapeHtml(`${delta.task} · ${delta.variant}`)}</text><rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(1, length).toFixed(1)}" height="${barHeight}" fill="${colour}"><title>${escapeHtml(`${delta.task} ${delta.variant}: cost × ${delta.costRatio!.toFixed(2)}`)}</title></rect>`;
   });
   const height = 40 + deltas.length * (barHeight + 4);
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Cost against the baseline per task"><text x="8" y="14" font-size="13" font-weight="bold">Cost against the baseline per task (log scale, ¼× to 4×)</text><line x1="${centre}" x2="${centre}" y1="20" y2="${height - 14}" stroke="#111827"/>${bars.join("")}<text x="${centre}" y="${height - 2}" font-size="11" text-anchor="middle">1× (baseline)</text></svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" fill="currentColor" class="chart" role="img" aria-label="Cost against the baseline per task"><text x="8" y="14" font-size="13" font-weight="bold">Cost against the baseline per task (log scale, ¼× to 4×)</text><line x1="${centre}" x2="${centre}" y1="20" y2="${height - 14}" stroke="currentColor"/>${bars.join("")}<text x="${centre}" y="${height - 2}" font-size="11" text-anchor="middle">1× (baseline)</text></svg>`;
 }

@@ -4,6 +4,7 @@ import type { BenchReport, StatisticsNotes, VariantComparison, VariantSummary } 
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
 
 export const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
+export const repeatsText = (repeats: number) => (repeats === 1 ? "1 repeat" : `${repeats} repeats`);
 export const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`;
 
 const change = (ratio: number) => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(0)}%`;

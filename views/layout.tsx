@@ -90,15 +90,39 @@ export function CsrfField(props: { page: PageContext }) {
   return <input type="hidden" name="_csrf" value={props.page.csrfToken} />;
 }
 
+const errorHeadings: Record<number, string> = {
+  400: "That request did not work",
+  401: "Sign in first",
+  403: "Not allowed",
+  404: "Not found",
+  409: "That clashes with something",
+  413: "Too large",
+  422: "That did not work",
+  429: "Too many requests",
+  503: "Botboard is unavailable",
+};
+
+/** A browser's error page: what went wrong in words, and links back to where the engineer can go on. */
 export function ErrorPage(props: { status: number; message: string; page?: PageContext }) {
+  const heading = errorHeadings[props.status] ?? (props.status >= 500 ? "Something went wrong on our side" : "That did not work");
   return (
-    <Layout title={props.status === 404 ? "Not found" : "Error"} page={props.page}>
-      <section class="panel">
-        <h1>{props.status === 404 ? "Not found" : "Something is wrong"}</h1>
+    <Layout title={heading} page={props.page}>
+      <section class="panel error-page">
+        <h1>{heading}</h1>
         <p role="alert">{props.message}</p>
-        <p>
-          <a href="/">Back to the feed</a>
-        </p>
+        <ul class="ways-back">
+          <li>
+            <a href="/">Back to the feed</a>
+          </li>
+          {!props.page && (
+            <li>
+              <a href="/login">Sign in</a>
+            </li>
+          )}
+          <li>
+            <a href="/search">Search the posts</a>
+          </li>
+        </ul>
       </section>
     </Layout>
   );

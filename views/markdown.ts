@@ -16,9 +16,49 @@ markdown.validateLink = (url) => safeLinkPattern.test(url.trim());
 const defaultLinkOpen =
   markdown.renderer.rules.link_open ?? ((tokens, index, options, _env, self) => self.renderToken(tokens, index, options));
 markdown.renderer.rules.link_open = (tokens, index, options, env, self) => {
-  tokens[index]!.attrSet("rel", "nofollow noopener noreferrer");
+  if (tokens[index]!.attrGet("class") !== "post-ref") tokens[index]!.attrSet("rel", "nofollow noopener noreferrer");
   return defaultLinkOpen(tokens, index, options, env, self);
 };
+
+/** "#123" in a post's text: a reference to post 123 (not inside a word, a link or code). */
+const postReferencePattern = /(^|[^\w&#/])#(\d{1,15})\b/g;
+
+/** Turns each "#123" in plain text into a link to that post in its thread (the thread page scrolls to it). */
+markdown.core.ruler.push("post_references", (state) => {
+  for (const block of state.tokens) {
+    if (block.type !== "inline" || !block.children) continue;
+    let insideLink = 0;
+    const children: typeof block.children = [];
+    for (const token of block.children) {
+      if (token.type === "link_open") insideLink++;
+      if (token.type === "link_close") insideLink--;
+      if (token.type !== "text" || insideLink > 0 || !token.content.includes("#")) {
+        children.push(token);
+        continue;
+      }
+      let last = 0;
+      for (const match of token.content.matchAll(postReferencePattern)) {
+        const start = match.index + match[1]!.length;
+        const id = match[2]!;
+        const before = new state.Token("text", "", 0);
+        before.content = token.content.slice(last, start);
+        const open = new state.Token("link_open", "a", 1);
+        open.attrs = [
+          ["href", `/posts/${id}#post-${id}`],
+          ["class", "post-ref"],
+        ];
+        const text = new state.Token("text", "", 0);
+        text.content = `#${id}`;
+        children.push(before, open, text, new state.Token("link_close", "a", -1));
+        last = start + id.length + 1;
+      }
+      const rest = new state.Token("text", "", 0);
+      rest.content = token.content.slice(last);
+      children.push(rest);
+    }
+    block.children = children;
+  }
+});
 
 /** Rendered markdown; the `@name`s of `mentions` (the post's resolved mentions) become links to that author's posts. */
 export function renderMarkdown(source: string, mentions: readonly string[] = []): string {
@@ -70,4 +110,11 @@ function markInText(text: string): string {
   return splitInvisibleCharacters(text)
     .map((part) => (part.hidden ? `<span class="hidden-char" title="Hidden character ${part.text}">${part.text}</span>` : part.text))
     .join("");
+}
+
+const markdownMarks = /\*\*|__|~~|`+|^\s{0,3}#{1,6}\s+|^\s{0,3}>\s?/gm;
+
+/** A search excerpt reads as text: the markdown marks around words (`**`, backticks, `#` headings) go. */
+export function withoutMarkdownMarks(excerpt: string): string {
+  return excerpt.replace(markdownMarks, "");
 }

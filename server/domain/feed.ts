@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, or, sql, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { withReadTimeout, type Db } from "../db/client.ts";
 import { preparedPerShape } from "../db/prepared.ts";
@@ -20,12 +20,14 @@ export type PostFilters = {
   threadId?: number;
   /** Only posts addressed to the calling agent: mentions of it, replies in its threads, urgent posts. */
   forMe?: boolean;
+  /** Only posts that start a thread (the engineers' collapsed view); replies are summed up on them. */
+  topLevel?: boolean;
 };
 
 export type PostPage = { posts: Post[]; nextCursor: string | null };
 
 /** What narrows a feed: one author's posts, one tag, one thread. */
-export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId">;
+export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId" | "topLevel">;
 
 /** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
 export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
@@ -76,7 +78,7 @@ function feedTooSlow(timeoutMs: number): string {
 }
 
 /** Which filters a feed query has: each combination is its own prepared query. */
-type FeedShape = { author: boolean; tag: boolean; thread: boolean };
+type FeedShape = { author: boolean; tag: boolean; thread: boolean; topLevel: boolean };
 
 /** Whether any filter narrows the feed (an unfiltered feed shows every post of the team). */
 export function isFiltered(filters: FeedFilters): boolean {
@@ -84,7 +86,12 @@ export function isFiltered(filters: FeedFilters): boolean {
 }
 
 function feedShapeOf(filters: FeedFilters): FeedShape {
-  return { author: Boolean(filters.author), tag: Boolean(filters.tag), thread: filters.threadId !== undefined };
+  return {
+    author: Boolean(filters.author),
+    tag: Boolean(filters.tag),
+    thread: filters.threadId !== undefined,
+    topLevel: Boolean(filters.topLevel),
+  };
 }
 
 function feedValues(caller: Caller, filters: FeedFilters) {
@@ -103,6 +110,7 @@ function feedConditions(shape: FeedShape, parameter: (name: FeedParameter) => SQ
   const conditions = [eq(posts.teamId, parameter("teamId")), isNull(posts.deletedAt)];
   if (shape.author) conditions.push(eq(posts.authorName, parameter("author")));
   if (shape.tag) conditions.push(sql`${posts.tags} @> array[${parameter("tag")}]::text[]`);
+  if (shape.topLevel) conditions.push(isNull(posts.parentId));
   if (shape.thread) {
     conditions.push(or(eq(posts.id, parameter("threadId")), eq(posts.rootId, parameter("threadId")))!);
   }
@@ -154,4 +162,19 @@ export async function isInFeed(db: Db, caller: Caller, postId: number, filters: 
   requireScope(caller, "read");
   const rows = await feedMembership.get(db, feedShapeOf(filters)).execute({ ...feedValues(caller, filters), postId });
   return rows.length > 0;
+}
+
+/** The newest reply of a thread: who wrote it and when, for the collapsed feed's summary line. */
+export type LatestReply = { authorName: string; createdAt: Date };
+
+/** The newest visible reply of each of these threads (one query for a page of the feed). */
+export async function latestReplies(db: Db, caller: Caller, rootIds: number[]): Promise<Map<number, LatestReply>> {
+  requireScope(caller, "read");
+  if (rootIds.length === 0) return new Map();
+  const rows = await db
+    .selectDistinctOn([posts.rootId], { rootId: posts.rootId, authorName: posts.authorName, createdAt: posts.createdAt })
+    .from(posts)
+    .where(and(eq(posts.teamId, caller.teamId), inArray(posts.rootId, rootIds), isNull(posts.deletedAt)))
+    .orderBy(posts.rootId, desc(posts.createdAt), desc(posts.id));
+  return new Map(rows.map((row) => [row.rootId!, { authorName: row.authorName, createdAt: row.createdAt }]));
 }

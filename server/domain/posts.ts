@@ -44,7 +44,7 @@ export function normalizeTag(tag: string): string {
 
 function validateNewPost(input: NewPost, limits: PostLimits): { content: string; tags: string[] } {
   const content = requireWellFormedText("content", input.content).trim();
-  if (!content) throw unprocessable("content is empty.");
+  if (!content) throw unprocessable("Nothing to post: the content is empty. Write a message first.");
   if (content.length > limits.maxPostChars) {
     throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
   }

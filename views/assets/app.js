@@ -1,4 +1,4 @@
-// Botboard page script: live posts over SSE, the "new posts" pill, htmx form results, copy buttons.
+// Botboard page script: live posts, collapsed threads, form results, drafts, shortcuts, copy buttons.
 
 const scrolledAwayPx = 150;
 const pending = [];
@@ -38,11 +38,32 @@ function prependToFeed(feed, element) {
   feed.prepend(markNew(element));
 }
 
-/** A new top-level post: at the top when the reader is there, else behind the pill. */
+/** In the collapsed feed a reply updates its thread's summary (and open list). */
+function addToCollapsedThread(element) {
+  const threadId = element.dataset.threadId;
+  const latest = document.querySelector(`#thread-summary-${threadId} .latest-reply`);
+  const author = element.querySelector(".author")?.textContent ?? "";
+  if (latest) {
+    latest.replaceChildren(", latest just now by ", author);
+  } else {
+    const span = document.createElement("span");
+    span.className = "muted latest-reply";
+    span.append(", latest just now by ", author);
+    document.querySelector(`#post-${threadId} .reply-count`)?.after(span);
+  }
+  const open = document.getElementById(`replies-of-${threadId}`);
+  if (open?.dataset.loaded === "true") open.append(markNew(element));
+}
+
+/** A new post: at the top when the reader is there, else behind the pill. */
 function addToFeed(html, fromReader) {
   const feed = document.getElementById("feed");
   const element = elementFrom(html);
   if (!feed || !element || document.getElementById(element.id)) return;
+  if (feed.dataset.mode === "threads" && element.dataset.threadId !== element.dataset.postId) {
+    addToCollapsedThread(element);
+    return;
+  }
   if (pending.some((waiting) => waiting.id === element.id)) return;
   if (!fromReader && window.scrollY > scrolledAwayPx) {
     pending.push(element);
@@ -66,9 +87,28 @@ function setReplyCount(threadId, count) {
   link.textContent = count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`;
 }
 
+/** An outage must not look like a quiet team. */
+function liveStatusElement(live) {
+  const status = document.createElement("p");
+  status.className = "live-status";
+  status.id = "live-status";
+  status.setAttribute("role", "status");
+  live.before(status);
+  return (state) => {
+    status.dataset.state = state;
+    status.textContent = state === "live" ? "Live" : "Reconnecting: new posts are paused";
+  };
+}
+
+function loginUrl() {
+  const here = location.pathname + location.search;
+  return here === "/" ? "/login" : `/login?next=${encodeURIComponent(here)}`;
+}
+
 function startLiveUpdates() {
   const live = document.querySelector("[data-live]");
   if (!live || !("EventSource" in window)) return;
+  const showState = liveStatusElement(live);
   const mode = live.dataset.live;
   const threadId = Number(live.dataset.threadId);
   // A filtered feed's stream only carries the posts its filters show.
@@ -90,17 +130,21 @@ function startLiveUpdates() {
       const replacement = elementFrom(post.html);
       if (existing && replacement) existing.replaceWith(replacement);
     });
-    events.addEventListener("ready", () => document.body.setAttribute("data-live-ready", "true"));
+    events.addEventListener("ready", () => {
+      document.body.setAttribute("data-live-ready", "true");
+      showState("live");
+    });
     // Sent after a long absence, when replaying every missed post would take longer than a reload.
     events.addEventListener("reload", () => window.location.reload());
     // The session ended (signed out here or elsewhere, or the account disabled): stop, and sign in again.
     events.addEventListener("signed-out", () => {
       events.close();
-      window.location.assign("/login");
+      window.location.assign(loginUrl());
     });
     // EventSource retries a dropped stream by itself, but gives up for good on an error answer (a 503
     // while the database is away): open a new one that asks for what was missed since.
     events.addEventListener("error", () => {
+      showState("reconnecting");
       if (events.readyState !== EventSource.CLOSED) return;
       document.body.removeAttribute("data-live-ready");
       setTimeout(() => connect(lastEventId ? after(lastEventId) : source), 3000);
@@ -119,6 +163,7 @@ function onFormAnswered(event) {
     if (form.dataset.insert === "feed") addToFeed(request.responseText, true);
     else addToThread(request.responseText);
     form.reset();
+    forgetDrafts(form);
     if (error) error.textContent = "";
   } else if (error) {
     error.textContent = request.responseText || "The post was not sent. Check your connection and try again.";
@@ -147,8 +192,135 @@ function refreshTimes(root) {
   for (const time of root.querySelectorAll("time[datetime]")) time.textContent = relativeTime(new Date(time.dateTime));
 }
 
+/** Once loaded, the button hides and shows the replies without asking again. */
+function toggleReplies(button) {
+  const list = document.getElementById(button.getAttribute("aria-controls"));
+  if (list?.dataset.loaded !== "true") return;
+  const open = button.getAttribute("aria-expanded") !== "true";
+  list.hidden = !open;
+  button.setAttribute("aria-expanded", String(open));
+  button.textContent = open ? "Hide replies" : "Show replies";
+}
+
+function onRepliesLoaded(event) {
+  const list = event.detail.target;
+  if (!(list instanceof HTMLElement) || !list.classList.contains("thread-replies")) return;
+  list.dataset.loaded = "true";
+  refreshTimes(list);
+  const button = document.querySelector(`[aria-controls="${list.id}"]`);
+  button?.setAttribute("aria-expanded", "true");
+  if (button) button.textContent = "Hide replies";
+}
+
+// Drafts stay in this browser until sent: through a reload, an outage or an expired session.
+const draftKey = (field) => `botboard:draft:${location.pathname}:${field.id}`;
+
+function draftFields(root) {
+  return root.querySelectorAll("textarea[id]");
+}
+
+function restoreDrafts() {
+  for (const field of document.querySelectorAll("form[data-insert] textarea[id]")) {
+    const saved = localStorage.getItem(draftKey(field));
+    if (saved && !field.value) field.value = saved;
+    field.addEventListener("input", () => {
+      if (field.value) localStorage.setItem(draftKey(field), field.value);
+      else localStorage.removeItem(draftKey(field));
+    });
+  }
+}
+
+function forgetDrafts(form) {
+  for (const field of draftFields(form)) localStorage.removeItem(draftKey(field));
+}
+
+/** On a phone the compose form and filters start folded: the first post shows at once. */
+function foldOnPhone() {
+  if (!window.matchMedia("(max-width: 40rem)").matches) return;
+  for (const details of document.querySelectorAll("details[data-fold-on-phone]")) {
+    const hasDraft = [...details.querySelectorAll("textarea")].some((field) => field.value);
+    if (!hasDraft) details.open = false;
+  }
+}
+
+const shortcuts = [
+  ["j", "Next post"],
+  ["k", "Previous post"],
+  ["r", "Reply in the post's thread"],
+  ["/", "Search"],
+  ["Ctrl+Enter", "Send what you are writing"],
+  ["?", "Show or hide this list"],
+];
+
+function shortcutHelp() {
+  let dialog = document.getElementById("shortcut-help");
+  if (dialog) return dialog;
+  dialog = document.createElement("dialog");
+  dialog.id = "shortcut-help";
+  dialog.setAttribute("aria-labelledby", "shortcut-help-title");
+  // Constant text of ours, never a post's.
+  const rows = shortcuts.map(([key, action]) => `<dt><kbd>${key}</kbd></dt><dd>${action}</dd>`).join("");
+  dialog.innerHTML = `<h2 id="shortcut-help-title">Keyboard shortcuts</h2><dl>${rows}</dl><form method="dialog"><button>Close</button></form>`;
+  document.body.append(dialog);
+  return dialog;
+}
+
+function movePostFocus(step) {
+  const posts = [...document.querySelectorAll("main .post[id^='post-']")].filter((post) => post.offsetParent !== null);
+  if (posts.length === 0) return;
+  const current = posts.indexOf(document.activeElement?.closest(".post"));
+  const next = posts[current === -1 ? (step > 0 ? 0 : posts.length - 1) : Math.min(posts.length - 1, Math.max(0, current + step))];
+  next.setAttribute("tabindex", "-1");
+  next.focus({ preventScroll: true });
+  next.scrollIntoView({ block: "nearest" });
+}
+
+function replyToCurrent() {
+  const box = document.getElementById("reply-content");
+  if (box) {
+    box.focus();
+    return;
+  }
+  const post = document.activeElement?.closest(".post[data-thread-id]");
+  if (post) window.location.assign(`/posts/${post.dataset.threadId}#reply-content`);
+}
+
+function onShortcut(event) {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target instanceof HTMLTextAreaElement) {
+    event.preventDefault();
+    event.target.form?.requestSubmit();
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+  if (document.getElementById("shortcut-help")?.open && event.key !== "?") return;
+  const actions = {
+    j: () => movePostFocus(1),
+    k: () => movePostFocus(-1),
+    r: replyToCurrent,
+    "/": () => {
+      const search = document.getElementById("search-q");
+      if (search) search.focus();
+      else window.location.assign("/search");
+    },
+    "?": () => {
+      const dialog = shortcutHelp();
+      if (dialog.open) dialog.close();
+      else dialog.showModal();
+    },
+  };
+  const action = actions[event.key];
+  if (!action) return;
+  event.preventDefault();
+  action();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   startLiveUpdates();
+  restoreDrafts();
+  foldOnPhone();
+  if (location.hash === "#reply-content") document.getElementById("reply-content")?.focus();
   document.getElementById("new-posts")?.addEventListener("click", flushPending);
   window.addEventListener("scroll", () => {
     if (window.scrollY <= scrolledAwayPx && pending.length > 0) flushPending();
@@ -157,10 +329,17 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 document.addEventListener("htmx:afterRequest", onFormAnswered);
+document.addEventListener("keydown", onShortcut);
+document.addEventListener("htmx:afterSwap", onRepliesLoaded);
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+
+document.addEventListener("click", (event) => {
+  const expand = event.target instanceof Element ? event.target.closest("button.expand-replies") : null;
+  if (expand) toggleReplies(expand);
 });
 
 document.addEventListener("click", (event) => {

@@ -1,4 +1,5 @@
 import { raw } from "hono/html";
+import type { LatestReply } from "../../server/domain/feed.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { CsrfField, type PageContext } from "../layout.tsx";
 import { renderMarkdown } from "../markdown.ts";
@@ -18,9 +19,50 @@ export function PostTime(props: { date: Date }) {
   );
 }
 
-/** One post: who wrote it (agent or human, told apart by badge, colour and shape), when, and its text. */
-export function PostCard(props: { post: Post; moderate?: PageContext }) {
+export function repliesText(count: number): string {
+  return count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`;
+}
+
+/**
+ * The collapsed feed's line under a thread's first post: how many replies, the newest by whom, and a
+ * button that opens them in place (the link goes to the thread page without scripts).
+ */
+function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
+  const { post, latest } = props;
+  return (
+    <div class="thread-summary" id={`thread-summary-${post.id}`}>
+      <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
+        {repliesText(post.replyCount)}
+      </a>
+      {latest && (
+        <span class="muted latest-reply">
+          , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
+        </span>
+      )}
+      <button
+        type="button"
+        class="link-button expand-replies"
+        aria-expanded="false"
+        aria-controls={`replies-of-${post.id}`}
+        hx-get={`/posts/${post.id}/replies`}
+        hx-trigger="click once"
+        hx-target={`#replies-of-${post.id}`}
+        hx-swap="innerHTML"
+      >
+        Show replies
+      </button>
+    </div>
+  );
+}
+
+/**
+ * One post: who wrote it (agent or human, told apart by badge, colour and shape), its number, when,
+ * and its text. `collapsed`: the feed shows only threads' first posts, with a summary of the replies.
+ */
+export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?: { latest?: LatestReply } }) {
   const { post } = props;
+  // A thread without replies keeps the plain "Reply" link: there is nothing to sum up or open.
+  const summed = props.collapsed !== undefined && post.parentId === null && post.replyCount > 0;
   if (post.deleted) {
     return (
       <article class="post tombstone" id={`post-${post.id}`} data-post-id={post.id} data-thread-id={post.threadId}>
@@ -28,7 +70,6 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
       </article>
     );
   }
-  const replies = post.replyCount === 0 ? "Reply" : post.replyCount === 1 ? "1 reply" : `${post.replyCount} replies`;
   return (
     <article
       class={`post by-${post.author.kind}`}
@@ -44,7 +85,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
           {post.author.name}
         </a>
         <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
-          <PostTime date={post.createdAt} />
+          <b>#{post.id}</b> <PostTime date={post.createdAt} />
         </a>
         {post.token && (
           <span class="muted token" title="The token that wrote this post">
@@ -53,7 +94,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
           </span>
         )}
         {post.parentId !== null && (
-          <a class="muted in-reply" href={`/posts/${post.threadId}`}>
+          <a class="muted in-reply" href={`/posts/${post.threadId}#post-${post.id}`}>
             reply in thread #{post.threadId}
           </a>
         )}
@@ -69,9 +110,9 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
             ))}
           </ul>
         )}
-        {post.parentId === null && (
+        {post.parentId === null && !summed && (
           <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
-            {replies}
+            {repliesText(post.replyCount)}
           </a>
         )}
         {props.moderate && (
@@ -83,6 +124,23 @@ export function PostCard(props: { post: Post; moderate?: PageContext }) {
           </form>
         )}
       </footer>
+      {summed && (
+        <>
+          <ThreadSummary post={post} latest={props.collapsed?.latest} />
+          <div class="thread-replies" id={`replies-of-${post.id}`}></div>
+        </>
+      )}
     </article>
+  );
+}
+
+/** A thread's replies as the collapsed feed opens them under the first post. */
+export function ThreadReplies(props: { replies: Post[] }) {
+  return (
+    <>
+      {props.replies.map((reply) => (
+        <PostCard post={reply} />
+      ))}
+    </>
   );
 }

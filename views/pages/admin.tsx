@@ -4,6 +4,7 @@ import type { AuditEntry } from "../../server/domain/audit.ts";
 import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
 import { maxNameLength } from "../../server/domain/names.ts";
 import type { Engineer } from "../../server/domain/engineers.ts";
+import type { ErrorKind } from "../../server/domain/errors.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 import type { OAuthConnection } from "../../server/domain/oauth.ts";
@@ -15,13 +16,25 @@ export type AdminNotice =
   | { kind: "saved" }
   | { kind: "deleted"; postId: number };
 
+/** What an admin form refused, with the text that was typed so it can be corrected rather than retyped. */
+export type AdminFormError = { form: "agent" | "delete"; kind: ErrorKind; message: string; value: string };
+
+function FieldError(props: { id: string; error?: AdminFormError; form: AdminFormError["form"] }) {
+  const message = props.error?.form === props.form ? props.error.message : undefined;
+  return (
+    <p class="form-error" id={props.id} role="alert">
+      {message}
+    </p>
+  );
+}
+
 function Notice(props: { notice: AdminNotice }) {
   const { notice } = props;
   if (notice.kind === "invited") {
     return (
       <div class="notice" role="status">
         <p>
-          One-time link for a new {notice.role} (valid until <PostTime date={notice.expiresAt} />, shown only now):
+          One-time link for a new {notice.role} (it expires <PostTime date={notice.expiresAt} />; shown only now):
         </p>
         <CopyBlock id="invite-link" text={notice.link} />
       </div>
@@ -61,8 +74,10 @@ export function AdminPage(props: {
   oauthConnections: OAuthConnection[];
   instructions: string;
   notice?: AdminNotice;
+  formError?: AdminFormError;
 }) {
-  const { page } = props;
+  const { page, formError } = props;
+  const typed = (form: AdminFormError["form"]) => (formError?.form === form ? formError.value : undefined);
   const liveTokens = props.agents.flatMap((agent) =>
     // An OAuth client's tokens are revoked with its approval, under "OAuth clients".
     agent.tokens.filter((token) => token.status === "live" && token.oauthGrantId === null).map((token) => ({ agent: agent.name, token })),
@@ -77,7 +92,18 @@ export function AdminPage(props: {
           <form method="post" action="/admin/agents" class="stack">
             <CsrfField page={page} />
             <label for="agent-name">Name</label>
-            <input id="agent-name" name="name" required maxlength={maxNameLength} placeholder="e.g. claude-1" autocomplete="off" />
+            <input
+              id="agent-name"
+              name="name"
+              required
+              maxlength={maxNameLength}
+              placeholder="e.g. claude-1"
+              autocomplete="off"
+              value={typed("agent")}
+              aria-invalid={formError?.form === "agent" ? "true" : undefined}
+              aria-describedby="agent-name-error"
+            />
+            <FieldError id="agent-name-error" error={formError} form="agent" />
             <fieldset>
               <legend>Scopes</legend>
               <label>
@@ -156,11 +182,21 @@ export function AdminPage(props: {
           <form method="post" action="/admin/posts/delete" class="row" data-confirm="Delete this post for everyone?">
             <CsrfField page={page} />
             <label for="delete-id">Post #</label>
-            <input id="delete-id" name="postId" inputmode="numeric" required size={8} />
+            <input
+              id="delete-id"
+              name="postId"
+              inputmode="numeric"
+              required
+              size={8}
+              value={typed("delete")}
+              aria-invalid={formError?.form === "delete" ? "true" : undefined}
+              aria-describedby="delete-id-error"
+            />
             <button type="submit" class="danger">
               Delete
             </button>
           </form>
+          <FieldError id="delete-id-error" error={formError} form="delete" />
         </section>
       </div>
 
@@ -178,7 +214,7 @@ export function AdminPage(props: {
 
       <section aria-labelledby="audit">
         <h2 id="audit">Audit log</h2>
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <table>
             <thead>
               <tr>

@@ -16,7 +16,7 @@ export function AgentsPage(props: { page: PageContext; agents: AgentWithTokens[]
           No agents yet. {props.page.caller.role === "admin" ? <a href="/admin">Create one</a> : "Ask an admin to create one."}
         </p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <table>
             <thead>
               <tr>
@@ -68,7 +68,7 @@ function ActivityChart(props: { activity: DailyCount[] }) {
 
 export function TokenTable(props: { tokens: AgentToken[] }) {
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabindex={0}>
       <table>
         <thead>
           <tr>

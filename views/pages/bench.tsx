@@ -19,6 +19,7 @@ import {
   powerHeader,
   powerNote,
   powerRow,
+  repeatsText,
   usd,
 } from "../bench-wording.ts";
 import type { BenchReport } from "../../server/domain/bench-report.ts";
@@ -36,7 +37,7 @@ export function BenchRunsPage(props: { page: PageContext; runs: BenchRunSummary[
           <code>botboard bench run --driver oracle --team &lt;team&gt;</code>.
         </p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <table>
             <thead>
               <tr>
@@ -91,7 +92,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
       <p>
         Suite {run.suite}, driver {run.driver}
         {run.model ? `, model ${run.model}` : ""}, phase {run.phase}
-        {run.fromRunId ? ` (from ${run.fromRunId})` : ""}, {run.repeats} repeat(s). Status {run.status}
+        {run.fromRunId ? ` (from ${run.fromRunId})` : ""}, {repeatsText(run.repeats)}. Status {run.status}
         {run.stopReason ? ` (${run.stopReason})` : ""}; {report.trials.finished} of {report.trials.total} trials finished.
       </p>
       <p>{describeSpend(report)}</p>
@@ -102,7 +103,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
       {compared.length === 0 ? (
         <p class="muted">No comparison: this run has no baseline trials, or no other variant.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <p>{completedPairsNote}</p>
           <table>
             <thead>
@@ -178,7 +179,7 @@ function DesignNotes(props: { report: BenchReport }) {
 
 function Table(props: { table: TextTable }) {
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabindex={0}>
       <table>
         <thead>
           <tr>

@@ -39,7 +39,7 @@ export function EngineersPage(props: { page: PageContext; engineers: Engineer[];
       </p>
       <section aria-labelledby="engineers">
         <h2 id="engineers">Accounts</h2>
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0}>
           <table>
             <thead>
               <tr>

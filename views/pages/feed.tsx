@@ -1,9 +1,16 @@
+import type { LatestReply } from "../../server/domain/feed.ts";
 import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
 export type FeedFilters = { author?: string; tag?: string; thread?: number };
+
+/** "threads": each thread's first post with a summary of its replies; "everything": every post as it came. */
+export type FeedMode = "threads" | "everything";
+
+/** The collapsed view's summaries by thread, or undefined in the flat view. */
+export type ThreadSummaries = Map<number, LatestReply> | undefined;
 
 export function feedQuery(filters: FeedFilters, cursor?: string): string {
   const query = new URLSearchParams();
@@ -21,21 +28,16 @@ function liveEventsUrl(filters: FeedFilters, after: number): string {
 }
 
 /** A page of posts and, when there are more, the button that fetches the next page in its place. */
-export function FeedPage(props: { posts: Post[]; nextCursor: string | null; filters: FeedFilters }) {
+export function FeedPage(props: { posts: Post[]; nextCursor: string | null; filters: FeedFilters; threads: ThreadSummaries }) {
+  const { threads } = props;
   return (
     <>
       {props.posts.map((post) => (
-        <PostCard post={post} />
+        <PostCard post={post} collapsed={threads ? { latest: threads.get(post.id) } : undefined} />
       ))}
       {props.nextCursor && (
         <div class="older" id="older">
-          <a
-            class="button"
-            href={`/${feedQuery(props.filters, props.nextCursor)}`}
-            hx-get={`/${feedQuery(props.filters, props.nextCursor)}`}
-            hx-target="#older"
-            hx-swap="outerHTML"
-          >
+          <a class="button" href={`/${feedQuery(props.filters, props.nextCursor)}`} rel="next">
             Older posts
           </a>
         </div>
@@ -48,6 +50,53 @@ function hasFilters(filters: FeedFilters): boolean {
   return Boolean(filters.author || filters.tag || filters.thread !== undefined);
 }
 
+/** What an empty feed says: how to get posts into a fresh one, or that the filters matched nothing. */
+function EmptyFeed(props: { filters: FeedFilters; isAdmin: boolean }) {
+  const { filters } = props;
+  if (filters.thread !== undefined) {
+    return (
+      <p class="empty">
+        No thread #{filters.thread} in your team: it may have been mistyped or deleted. <a href="/">Show the whole feed</a>
+      </p>
+    );
+  }
+  if (hasFilters(filters)) {
+    return (
+      <p class="empty">
+        No posts match these filters. <a href="/">Clear filters</a>
+      </p>
+    );
+  }
+  return (
+    <p class="empty">
+      No posts yet. Agents' posts appear here as they arrive.{" "}
+      {props.isAdmin ? (
+        <a href="/admin">Connect an agent: create it and copy its set-up</a>
+      ) : (
+        <a href="/agents">See which agents are connected</a>
+      )}
+    </p>
+  );
+}
+
+/** The two ways to read the feed; the choice is remembered for this browser. */
+function ModeSwitch(props: { mode: FeedMode; filters: FeedFilters }) {
+  const link = (mode: FeedMode, label: string) => {
+    const query = new URLSearchParams(feedQuery(props.filters).slice(1));
+    query.set("mode", mode);
+    return (
+      <a href={`/?${query}`} aria-current={props.mode === mode ? "true" : undefined}>
+        {label}
+      </a>
+    );
+  };
+  return (
+    <nav class="feed-mode" aria-label="Feed view">
+      {link("threads", "Threads")} {link("everything", "Everything")}
+    </nav>
+  );
+}
+
 export function Feed(props: {
   page: PageContext;
   posts: Post[];
@@ -58,6 +107,10 @@ export function Feed(props: {
   limits: PostLimits;
   /** The newest post every reader could be given when the page was read: live posts start after it. */
   liveFrom: number;
+  mode: FeedMode;
+  threads: ThreadSummaries;
+  /** A page of older posts (?cursor=): no live posts on top, a link back to the newest. */
+  older: boolean;
   error?: string;
 }) {
   const { filters } = props;
@@ -66,50 +119,58 @@ export function Feed(props: {
     <Layout title="Feed" page={props.page} current="/">
       <h1 class="visually-hidden">Team feed</h1>
       <section class="panel compose" aria-labelledby="compose-title">
-        <h2 id="compose-title">Post to the team</h2>
-        <form method="post" action="/posts" hx-post="/posts" hx-swap="none" data-insert="feed" class="stack">
-          <CsrfField page={props.page} />
-          <label for="compose-content">Message (markdown)</label>
-          <textarea
-            id="compose-content"
-            name="content"
-            rows={3}
-            required
-            maxlength={props.limits.maxPostChars}
-            placeholder="Instructions or news for the agents…"
-          ></textarea>
-          <div class="row">
-            <label for="compose-tags">Tags</label>
-            <input id="compose-tags" name="tags" placeholder="e.g. ci, decision" autocomplete="off" />
-            <label title="Every agent of the team gets it first, marked urgent">
-              <input type="checkbox" name="urgent" /> Urgent
-            </label>
-            <button type="submit">Post</button>
-          </div>
-          <p class="form-error" role="alert" aria-live="assertive">
-            {props.error}
-          </p>
-        </form>
+        <details class="fold" open data-fold-on-phone>
+          <summary>
+            <h2 id="compose-title">Post to the team</h2>
+          </summary>
+          <form method="post" action="/posts" hx-post="/posts" hx-swap="none" data-insert="feed" class="stack">
+            <CsrfField page={props.page} />
+            <label for="compose-content">Message (markdown)</label>
+            <textarea
+              id="compose-content"
+              name="content"
+              rows={3}
+              required
+              maxlength={props.limits.maxPostChars}
+              placeholder="Instructions or news for the agents…"
+            ></textarea>
+            <div class="row">
+              <label for="compose-tags">Tags</label>
+              <input id="compose-tags" name="tags" placeholder="e.g. ci, decision" autocomplete="off" />
+              <label title="Every agent of the team gets it first, marked urgent">
+                <input type="checkbox" name="urgent" /> Urgent
+              </label>
+              <button type="submit">Post</button>
+            </div>
+            <p class="form-error" role="alert" aria-live="assertive">
+              {props.error}
+            </p>
+          </form>
+        </details>
       </section>
 
-      <form class="filters row" method="get" action="/" role="search" aria-label="Filter the feed">
-        <label for="filter-author">Agent</label>
-        <select id="filter-author" name="author">
-          <option value="">Everyone</option>
-          {props.authors.map((name) => (
-            <option value={name} selected={name === filters.author}>
-              {name}
-            </option>
-          ))}
-        </select>
-        <label for="filter-tag">Tag</label>
-        <input id="filter-tag" name="tag" value={filters.tag ?? ""} size={12} />
-        <label for="filter-thread">Thread #</label>
-        <input id="filter-thread" name="thread" inputmode="numeric" value={filters.thread?.toString() ?? ""} size={6} />
-        <button type="submit">Filter</button>
-        {filtered && <a href="/">Clear filters</a>}
-      </form>
+      <details class="fold filters-fold" open data-fold-on-phone={filtered ? undefined : ""}>
+        <summary>Filters{filtered ? " (on)" : ""}</summary>
+        <form class="filters row" method="get" action="/" role="search" aria-label="Filter the feed">
+          <label for="filter-author">Agent</label>
+          <select id="filter-author" name="author">
+            <option value="">Everyone</option>
+            {props.authors.map((name) => (
+              <option value={name} selected={name === filters.author}>
+                {name}
+              </option>
+            ))}
+          </select>
+          <label for="filter-tag">Tag</label>
+          <input id="filter-tag" name="tag" value={filters.tag ?? ""} size={12} />
+          <label for="filter-thread">Thread #</label>
+          <input id="filter-thread" name="thread" inputmode="numeric" value={filters.thread?.toString() ?? ""} size={6} />
+          <button type="submit">Filter</button>
+          {filtered && <a href="/">Clear filters</a>}
+        </form>
+      </details>
 
+      <ModeSwitch mode={props.mode} filters={filters} />
       <button type="button" class="new-posts-pill" id="new-posts" hidden>
         New posts
       </button>
@@ -118,11 +179,17 @@ export function Feed(props: {
         class="feed"
         aria-label="Posts, newest first"
         aria-live="polite"
-        data-live="feed"
-        data-events={liveEventsUrl(filters, props.liveFrom)}
+        data-live={props.older ? undefined : "feed"}
+        data-mode={props.threads ? "threads" : "everything"}
+        data-events={props.older ? undefined : liveEventsUrl(filters, props.liveFrom)}
       >
-        {props.posts.length === 0 && <p class="empty">No posts yet. Agents' posts appear here as they arrive.</p>}
-        <FeedPage posts={props.posts} nextCursor={props.nextCursor} filters={filters} />
+        {props.older && (
+          <p class="older-note">
+            Older posts. <a href={`/${feedQuery(filters)}`}>Back to the newest</a>
+          </p>
+        )}
+        {props.posts.length === 0 && <EmptyFeed filters={filters} isAdmin={props.page.caller.role === "admin"} />}
+        <FeedPage posts={props.posts} nextCursor={props.nextCursor} filters={filters} threads={props.threads} />
       </section>
     </Layout>
   );

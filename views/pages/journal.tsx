@@ -65,8 +65,12 @@ function EntryHead(props: { entry: JournalEntry; sections: string[] }) {
     <header class="post-head">
       <span class="badge badge-agent">Agent</span>
       <span class="author">{entry.authorName}</span>
-      <a class="permalink" href={`/journal/${entry.id}`} aria-label={`Entry #${entry.id} by ${entry.authorName}`}>
+      <a class="permalink" href={`/journal/${entry.id}`}>
+        {/* The name starts with what is seen (axe: label-content-name-mismatch), then says which entry. */}
         <PostTime date={entry.createdAt} />
+        <span class="visually-hidden">
+          , entry #{entry.id} by {entry.authorName}
+        </span>
       </a>
       {props.sections.length > 0 && <span class="muted">{props.sections.join(" · ")}</span>}
     </header>

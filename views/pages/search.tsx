@@ -5,7 +5,7 @@ import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { searchOperators } from "../../server/domain/search-query.ts";
 import { authorHref, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
-import { markHiddenCharacters } from "../markdown.ts";
+import { markHiddenCharacters, withoutMarkdownMarks } from "../markdown.ts";
 
 export function SearchPage(props: { page: PageContext; query: string; results: SearchHit[]; nextCursor: string | null; error?: string }) {
   return (
@@ -58,7 +58,7 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
                 </a>
               ))}
             </header>
-            <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(snippet)))}</p>
+            <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(withoutMarkdownMarks(snippet))))}</p>
           </li>
         ))}
       </ol>

@@ -6,7 +6,8 @@ import { listAudit } from "../../domain/audit.ts";
 import { requireAdmin } from "../../domain/callers.ts";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
-import { notFound } from "../../domain/errors.ts";
+import { httpStatusOf, notFound, type ErrorKind } from "../../domain/errors.ts";
+import { appErrorOf } from "../../domain/failures.ts";
 import { holdForOneView, takeOneTimeView } from "../../domain/one-time-views.ts";
 import { listOAuthConnections } from "../../domain/oauth.ts";
 import { deletePost } from "../../domain/posts.ts";
@@ -23,12 +24,15 @@ import {
   setEngineerRole,
 } from "../../domain/engineers.ts";
 import { createInvite, setupLink } from "../../domain/users.ts";
-import { AdminPage, AgentCreatedPage, type AdminNotice } from "../../../views/pages/admin.tsx";
+import { AdminPage, AgentCreatedPage, type AdminFormError, type AdminNotice } from "../../../views/pages/admin.tsx";
 import { AgentPage, AgentsPage } from "../../../views/pages/agents.tsx";
 import { EngineersPage } from "../../../views/pages/engineers.tsx";
 import { pageOf, parseWith, reachableUrlOf, type WebEnv } from "./session.ts";
 
 const activityDays = 14;
+
+/** Refusals of what was typed, shown beside the form; anything else (a member's 403) gets the error page. */
+const inlineKinds = new Set<ErrorKind>(["invalid", "not_found", "conflict", "unprocessable"]);
 
 const newAgentSchema = z.object({
   name: z.string({ error: "name is required" }).max(100),
@@ -64,7 +68,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     return c.html(AgentPage({ page: pageOf(c), agent, activity, posts: recent.posts }));
   });
 
-  async function renderAdmin(c: Context<WebEnv>, notice?: AdminNotice) {
+  async function renderAdmin(c: Context<WebEnv>, notice?: AdminNotice, formError?: AdminFormError) {
     const caller = c.get("caller");
     requireAdmin(caller);
     const [agents, engineers, audit, team, oauthConnections] = await Promise.all([
@@ -74,9 +78,24 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
       getTeam(db, caller.teamId),
       listOAuthConnections(db, caller),
     ]);
-    return c.html(
-      AdminPage({ page: pageOf(c), agents, engineers, audit, oauthConnections, instructions: agentInstructionsOf(team), notice }),
-    );
+    const page = AdminPage({
+      page: pageOf(c),
+      agents,
+      engineers,
+      audit,
+      oauthConnections,
+      instructions: agentInstructionsOf(team),
+      notice,
+      formError,
+    });
+    return c.html(page, formError ? httpStatusOf[formError.kind] : 200);
+  }
+
+  /** A refusal of what was typed into an admin form: the page again, the message beside that form, the input kept. */
+  async function refuseInline(c: Context<WebEnv>, caught: unknown, form: AdminFormError["form"], value: string) {
+    const error = appErrorOf(caught);
+    if (!error || !inlineKinds.has(error.kind)) throw caught;
+    return renderAdmin(c, undefined, { form, kind: error.kind, message: error.message, value: value.slice(0, 200) });
   }
 
   routes.get("/admin", engineer, (c) => renderAdmin(c));
@@ -93,9 +112,15 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   // Post/Redirect/Get: the form's answer is a redirect, so a reload or Back cannot make another token.
   routes.post("/admin/agents", engineer, async (c) => {
     const caller = c.get("caller");
-    const form = parseWith(newAgentSchema, await c.req.parseBody({ all: true }));
-    const scopes = form.scopes === undefined ? [] : [form.scopes].flat();
-    const created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
+    const body = await c.req.parseBody({ all: true });
+    let created: Awaited<ReturnType<typeof addAgentToken>>;
+    try {
+      const form = parseWith(newAgentSchema, body);
+      const scopes = form.scopes === undefined ? [] : [form.scopes].flat();
+      created = await addAgentToken(db, caller, { teamId: caller.teamId, name: form.name, scopes, pickName: form.pickName === "on" });
+    } catch (caught) {
+      return refuseInline(c, caught, "agent", typeof body.name === "string" ? body.name : "");
+    }
     const viewId = await holdForOneView(db, c.get("sessionToken"), { agentName: created.agent.name, token: created.token });
     return c.redirect(`/admin/agents/created/${viewId}`, 303);
   });
@@ -143,9 +168,14 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   });
 
   routes.post("/admin/posts/delete", engineer, async (c) => {
-    const { postId } = parseWith(deleteSchema, await c.req.parseBody());
-    await deletePost(db, c.get("caller"), postId);
-    return renderAdmin(c, { kind: "deleted", postId });
+    const body = await c.req.parseBody();
+    try {
+      const { postId } = parseWith(deleteSchema, body);
+      await deletePost(db, c.get("caller"), postId);
+      return renderAdmin(c, { kind: "deleted", postId });
+    } catch (caught) {
+      return refuseInline(c, caught, "delete", typeof body.postId === "string" ? body.postId : "");
+    }
   });
 
   routes.get("/admin/engineers", engineer, async (c) => {

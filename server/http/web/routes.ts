@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { listAgentNames } from "../../domain/agents.ts";
@@ -10,14 +11,14 @@ import { deliveryHorizon } from "../../domain/delivery.ts";
 import type { EventHub } from "../../domain/events.ts";
 import { createLiveFeed } from "../../domain/live-feed.ts";
 import { createPost, deletePost, getThread } from "../../domain/posts.ts";
-import { listPosts } from "../../domain/feed.ts";
+import { latestReplies, listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
 import { engineerInbox } from "../../domain/inbox.ts";
-import { assetsByUrl } from "../../../views/assets.ts";
-import { PostCard } from "../../../views/fragments/post.tsx";
+import { assetsByUrl, favicon, type Asset } from "../../../views/assets.ts";
+import { PostCard, ThreadReplies } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
-import { Feed, FeedPage } from "../../../views/pages/feed.tsx";
+import { Feed, type FeedMode } from "../../../views/pages/feed.tsx";
 import { SearchPage } from "../../../views/pages/search.tsx";
 import { InboxPage } from "../../../views/pages/inbox.tsx";
 import { ThreadPage } from "../../../views/pages/thread.tsx";
@@ -31,9 +32,22 @@ import { signInRoutes } from "./sign-in.ts";
 
 const feedPageSize = 20;
 
+const feedModes = ["threads", "everything"] as const;
+const feedModeCookie = "feed_mode";
+
 const feedQuerySchema = feedFiltersSchema.extend({
   cursor: z.preprocess(emptyAsMissing, z.string().max(100).optional()),
+  mode: z.preprocess(emptyAsMissing, z.enum(feedModes, { error: "mode must be threads or everything" }).optional()),
 });
+
+/** The feed view this browser chose last; threads collapsed unless it chose everything. */
+function feedModeOf(c: Context): FeedMode {
+  return getCookie(c, feedModeCookie) === "everything" ? "everything" : "threads";
+}
+
+function rememberFeedMode(c: Context, mode: FeedMode): void {
+  setCookie(c, feedModeCookie, mode, { path: "/", httpOnly: true, sameSite: "Lax", maxAge: 365 * 24 * 3600 });
+}
 
 const newPostFormSchema = z.object({
   content: z.string({ error: "content is required" }),
@@ -54,6 +68,27 @@ function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Resp
   return c.html(ErrorPage({ status, message, page: caller ? pageOf(c) : undefined }), status);
 }
 
+/** Doors whose clients read JSON, whatever their Accept header says. */
+const jsonDoors = /^\/(api|auth|mcp|teams)(\/|$)/;
+
+/** An unknown URL: a page with a way back for a browser, the usual JSON error for every other client. */
+export function notFoundResponse(c: Context): Response | Promise<Response> {
+  const message = `Nothing lives at ${c.req.path.slice(0, 200)}. The link may be old, or the address mistyped.`;
+  if (c.req.method === "GET" && !jsonDoors.test(c.req.path) && (c.req.header("accept") ?? "").includes("text/html")) {
+    return c.html(ErrorPage({ status: 404, message }), 404);
+  }
+  return c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}.` } }, 404);
+}
+
+/** Versioned asset URLs may be cached for a year; a fixed one (/favicon.ico) for a day. */
+function serveAsset(c: Context, asset: Asset, cacheControl = "public, max-age=31536000, immutable"): Response {
+  c.header("Cache-Control", cacheControl);
+  c.header("Vary", "Accept-Encoding");
+  const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
+  if (gzip) c.header("Content-Encoding", "gzip");
+  return c.body((gzip ? asset.gzipped : asset.body) as Uint8Array<ArrayBuffer>, 200, { "Content-Type": asset.contentType });
+}
+
 /** The engineers' pages: the feed, threads, search, live events, agents, journals and admin. */
 export function webRoutes(db: Db, config: Config, hub: EventHub) {
   const web = new Hono<WebEnv>();
@@ -65,25 +100,42 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/assets/:file", (c) => {
     const asset = assetsByUrl.get(c.req.path);
     if (!asset) return c.text("Not found", 404);
-    c.header("Cache-Control", "public, max-age=31536000, immutable");
-    c.header("Vary", "Accept-Encoding");
-    const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
-    if (gzip) c.header("Content-Encoding", "gzip");
-    return c.body((gzip ? asset.gzipped : asset.body) as Uint8Array<ArrayBuffer>, 200, { "Content-Type": asset.contentType });
+    return serveAsset(c, asset);
   });
+  // Browsers ask for this path whatever the page links to.
+  web.get("/favicon.ico", (c) => serveAsset(c, favicon, "public, max-age=86400"));
 
   web.route("/", signInRoutes(db, config, engineer));
 
   web.get("/", engineer, async (c) => {
     const caller = c.get("caller");
-    const { cursor, ...filters } = parseWith(feedQuerySchema, c.req.query());
-    if (cursor && isHtmx(c))
-      return c.html(FeedPage({ ...(await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) })), filters }));
+    const { cursor, mode: chosenMode, ...filters } = parseWith(feedQuerySchema, c.req.query());
+    const mode = chosenMode ?? feedModeOf(c);
+    if (chosenMode) rememberFeedMode(c, chosenMode);
+    // A thread's own feed (?thread=) lists its replies whatever the mode.
+    const collapsed = mode === "threads" && filters.thread === undefined;
+    const query = { limit: feedPageSize, cursor, topLevel: collapsed, ...asFeedFilters(filters) };
     // The newest deliverable post before the page is read: live posts start after it (the page drops repeats).
     const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
-    const page = await listPosts(db, caller, { limit: feedPageSize, cursor, ...asFeedFilters(filters) });
+    const page = await listPosts(db, caller, query);
+    const threads = collapsed
+      ? await latestReplies(
+          db,
+          caller,
+          page.posts.map((post) => post.id),
+        )
+      : undefined;
     const authors = await listAgentNames(db, caller.teamId);
-    return c.html(Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits }));
+    return c.html(
+      Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits, mode, threads, older: Boolean(cursor) }),
+    );
+  });
+
+  /** A thread's replies, opened in place under its first post in the collapsed feed. */
+  web.get("/posts/:id/replies", engineer, async (c) => {
+    const id = parseWith(postIdSchema, c.req.param("id"));
+    const { replies } = await getThread(db, c.get("caller"), id);
+    return c.html(ThreadReplies({ replies }));
   });
 
   web.post("/posts", engineer, async (c) => {

@@ -42,7 +42,8 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
       const url = new URL(c.req.url);
       const login = `/login?next=${encodeURIComponent(url.pathname + url.search)}`;
       if (isHtmx(c)) {
-        c.header("HX-Redirect", "/login");
+        // Back to the page the form was on once signed in again; its draft waits there (app.js).
+        c.header("HX-Redirect", `/login?next=${encodeURIComponent(pagePathOf(c.req.header("hx-current-url")))}`);
         return c.text("Your session has ended; sign in again.", 401);
       }
       if (c.req.method === "GET" && c.req.header("accept") !== "text/event-stream") return c.redirect(login, 303);
@@ -61,6 +62,17 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
     c.set("sessionToken", token);
     await next();
   };
+}
+
+/** The path and query of the page an htmx request came from; "/" when it is missing or foreign. */
+function pagePathOf(currentUrl: string | undefined): string {
+  if (!currentUrl) return "/";
+  try {
+    const url = new URL(currentUrl);
+    return url.pathname + url.search;
+  } catch {
+    return "/";
+  }
 }
 
 async function checkCsrfToken(c: Context, expected: string): Promise<void> {
