@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
 import { defaultPostLimits } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
+import { claimLimits, type ClaimSettings } from "./domain/claims.ts";
 import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -56,6 +57,7 @@ const environmentSchema = z.object({
   BOTBOARD_SEARCHES_PER_SERVER: positiveInt.default(defaultExpensiveQueryLimits.perServer),
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
+  BOTBOARD_CLAIM_MAX_MINUTES: positiveInt.max(7 * 24 * 60).default(claimLimits.defaultMaxMinutes),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -78,6 +80,8 @@ export type Config = {
   searchConcurrency: ExpensiveQueryLimits;
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
+  /** The longest claim on paths an agent may make or renew, in minutes. */
+  claims: ClaimSettings;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 };
 
@@ -113,6 +117,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     readTimeoutMs: env.BOTBOARD_READ_TIMEOUT_MS,
     searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
+    claims: { maxMinutes: env.BOTBOARD_CLAIM_MAX_MINUTES },
     logLevel: env.LOG_LEVEL,
   };
 }

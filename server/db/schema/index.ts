@@ -4,3 +4,4 @@ export * from "./posts.ts";
 export * from "./journal.ts";
 export * from "./audit.ts";
 export * from "./bench.ts";
+export * from "./claims.ts";
