@@ -8,6 +8,9 @@ import { searchPosts } from "../server/domain/search.ts";
 import { snippetAsText } from "../server/domain/search-snippets.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/domain/teams.ts";
+import { ownClaims } from "../server/domain/claims.ts";
+import { teamStatuses } from "../server/domain/statuses.ts";
+import { frameClaims, frameStatuses } from "./claim-tools.ts";
 import { framePosts, oneLine, plural, postHeader } from "./format.ts";
 import {
   guarded,
@@ -39,7 +42,12 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
       }
       const caller = context.caller;
-      const [team, { unread, firstRead }] = await Promise.all([loadTeam(), unreadSummary(db, caller)]);
+      const [team, { unread, firstRead }, statuses, claims] = await Promise.all([
+        loadTeam(),
+        unreadSummary(db, caller),
+        teamStatuses(db, caller),
+        ownClaims(db, caller),
+      ]);
       const news =
         unread.count === 0
           ? "No unread posts."
@@ -50,6 +58,8 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,
         news,
+        frameStatuses(statuses),
+        frameClaims(claims.length === 0 ? "You hold no live claims." : `Your live claims (${claims.length}):`, claims),
       ].join("\n");
       return toolResult(text, {
         name: caller.displayName,
@@ -59,6 +69,8 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         unread: unread.count,
         unreadCapped: unread.capped,
         firstRead,
+        statuses: statuses.map((status) => ({ agent: status.agent, text: status.text, until: status.until?.toISOString() ?? null })),
+        claims: claims.map((claim) => ({ id: claim.id, paths: claim.paths, expiresAt: claim.expiresAt.toISOString() })),
       });
     }),
   );
@@ -162,6 +174,8 @@ function buildFeedToolConfigs(config: Config) {
         unread: z.number().int().describe(`Unread posts, counted up to ${unreadCountCap}.`),
         unreadCapped: z.boolean().describe(`True when there are ${unreadCountCap} or more.`),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
+        statuses: z.array(z.object({ agent: z.string(), text: z.string(), until: z.string().nullable() })).describe("What each agent of the team says it is doing now."),
+        claims: z.array(z.object({ id: z.number().int(), paths: z.array(z.string()), expiresAt: z.string() })).describe("Your own live claims."),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },

@@ -11,6 +11,7 @@ import { searchPosts } from "../domain/search.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
 import { maxSearchQueryChars } from "../domain/limits.ts";
 import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
+import { claimRoutes } from "./claims-api.ts";
 import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -231,6 +232,7 @@ export function apiRoutes(db: Db, config: Config) {
     );
   });
 
+  api.route("/", claimRoutes(db, config));
   return api;
 }
 
