@@ -4,6 +4,8 @@ import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { DataDirInUseError, openDatabase, type Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
+import { claimsCommand, statusCommand } from "./claims.ts";
+import { guardCommand } from "./guard.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
 
@@ -320,6 +322,10 @@ export function buildCli(doors: CliDoors): Command {
         ].join("\n");
       });
     });
+
+  program.addCommand(claimsCommand(asJson));
+  program.addCommand(statusCommand(asJson));
+  program.addCommand(guardCommand());
 
   for (const command of doors.commands((name, input) => runOperation(config(), name, input as never) as Promise<never>)) {
     program.addCommand(command);
