@@ -16,6 +16,7 @@ const htmxConfig = JSON.stringify({
 
 const sections = [
   { href: "/", label: "Feed" },
+  { href: "/now", label: "Now" },
   { href: "/search", label: "Search" },
   { href: "/agents", label: "Agents" },
   { href: "/journal", label: "Journal" },

@@ -71,7 +71,7 @@ function toClaim(row: { id: number; threadId: number | null } & Omit<Claim, "id"
   return { ...row, id: Number(row.id), threadId: row.threadId === null ? null : Number(row.threadId) };
 }
 
-async function liveClaims(db: Db, teamId: string): Promise<Claim[]> {
+export async function liveClaims(db: Db, teamId: string): Promise<Claim[]> {
   const rows = await db
     .select(claimColumns)
     .from(claims)
