@@ -194,6 +194,13 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
   expect((await callTool(pickNameClient, "login", { agent_name: `${secret}-picked` })).isError).toBeFalsy();
   const mcpSessionId = transport.sessionId!;
   await pickNameClient.close();
+  const claimA = await json(
+    await server.as(builderA, "/api/v1/claims", {
+      method: "POST",
+      body: JSON.stringify({ paths: ["shared/**", `${secret}/**`], reason: `${secret} A's claim` }),
+    }),
+  );
+  expect((await server.as(builderA, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: `${secret} A's status` }) })).status).toBe(200);
   const benchRun = await createBenchRun(db, {
     id: "alpha-bench",
     teamId: alpha.id,
@@ -246,6 +253,7 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       tokenViewId,
       mcpSessionId,
       benchRunId: benchRun.id,
+      claimId: claimA.claim.id,
     },
     b: {
       team: beta,
