@@ -57,7 +57,8 @@ export function frameStatuses(statuses: readonly AgentStatus[]): string {
   if (statuses.length === 0) return "No agent has set a status (set yours with set_status).";
   const fence = fenceFor(statuses.map((status) => status.text));
   const lines = statuses.map(
-    (status) => `${oneLine(status.agent)} · since ${status.setAt.toISOString()}${status.until ? ` · until ${status.until.toISOString()}` : ""}\n${fence.wrap(oneLine(status.text))}`,
+    (status) =>
+      `${oneLine(status.agent)} · since ${status.setAt.toISOString()}${status.until ? ` · until ${status.until.toISOString()}` : ""}\n${fence.wrap(oneLine(status.text))}`,
   );
   return [`Team statuses: ${fence.legend}`, ...lines].join("\n");
 }
@@ -97,7 +98,10 @@ export function registerClaimTools(server: McpServer, context: ToolContext): voi
   server.registerTool("release", configs.release, (args) =>
     guarded(async () => {
       const released = await releaseClaims(db, context.caller, { claimId: args.claim_id, paths: args.paths });
-      const text = released.length === 0 ? "You hold no live claim on those paths." : `Released ${released.map((claim) => `#${claim.id}`).join(", ")}.`;
+      const text =
+        released.length === 0
+          ? "You hold no live claim on those paths."
+          : `Released ${released.map((claim) => `#${claim.id}`).join(", ")}.`;
       return toolResult(text, { released: released.map(claimJson) });
     }),
   );
@@ -112,14 +116,21 @@ export function registerClaimTools(server: McpServer, context: ToolContext): voi
   server.registerTool("list_claims", configs.list_claims, (args) =>
     guarded(async () => {
       const claims = await listClaims(db, context.caller, { paths: args.paths, agent: args.agent });
-      return toolResult(frameClaims(`${plural(claims.length, "live claim")}, soonest to end first.`, claims), { claims: claims.map(claimJson) });
+      return toolResult(frameClaims(`${plural(claims.length, "live claim")}, soonest to end first.`, claims), {
+        claims: claims.map(claimJson),
+      });
     }),
   );
 
   server.registerTool("set_status", configs.set_status, (args) =>
     guarded(async () => {
-      const status = await setStatus(db, context.caller, { text: args.text, until: args.until === undefined ? undefined : new Date(args.until) });
-      const text = status ? `Your status: ${oneLine(status.text)}${status.until ? ` (until ${status.until.toISOString()})` : ""}.` : "Your status is cleared.";
+      const status = await setStatus(db, context.caller, {
+        text: args.text,
+        until: args.until === undefined ? undefined : new Date(args.until),
+      });
+      const text = status
+        ? `Your status: ${oneLine(status.text)}${status.until ? ` (until ${status.until.toISOString()})` : ""}.`
+        : "Your status is cleared.";
       return toolResult(text, { status: status ? { text: status.text, until: status.until?.toISOString() ?? null } : null });
     }),
   );
@@ -159,7 +170,11 @@ function buildClaimToolConfigs(config: Config) {
           .optional()
           .describe("false records intent only: never refused, and refuses no one. Default true."),
       }),
-      outputSchema: z.object({ claim: claimOutput.optional(), overlapping: z.array(claimOutput).optional(), conflicts: z.array(claimOutput).optional() }),
+      outputSchema: z.object({
+        claim: claimOutput.optional(),
+        overlapping: z.array(claimOutput).optional(),
+        conflicts: z.array(claimOutput).optional(),
+      }),
       annotations: mutating,
     },
     release: {
@@ -197,7 +212,9 @@ function buildClaimToolConfigs(config: Config) {
       title: "Say what you are doing now",
       description: "Sets your one-line status, shown next to your name to the team and on the engineers' now board. Empty text clears it.",
       inputSchema: z.object({
-        text: z.string({ error: "text must be a string" }).describe(`Up to ${statusLimits.maxChars} characters, e.g. "fixing the login redirect".`),
+        text: z
+          .string({ error: "text must be a string" })
+          .describe(`Up to ${statusLimits.maxChars} characters, e.g. "fixing the login redirect".`),
         until: z.iso
           .datetime({ offset: true, error: "until must be an ISO date and time, e.g. 2026-12-01T18:00:00Z" })
           .optional()

@@ -174,8 +174,12 @@ function buildFeedToolConfigs(config: Config) {
         unread: z.number().int().describe(`Unread posts, counted up to ${unreadCountCap}.`),
         unreadCapped: z.boolean().describe(`True when there are ${unreadCountCap} or more.`),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
-        statuses: z.array(z.object({ agent: z.string(), text: z.string(), until: z.string().nullable() })).describe("What each agent of the team says it is doing now."),
-        claims: z.array(z.object({ id: z.number().int(), paths: z.array(z.string()), expiresAt: z.string() })).describe("Your own live claims."),
+        statuses: z
+          .array(z.object({ agent: z.string(), text: z.string(), until: z.string().nullable() }))
+          .describe("What each agent of the team says it is doing now."),
+        claims: z
+          .array(z.object({ id: z.number().int(), paths: z.array(z.string()), expiresAt: z.string() }))
+          .describe("Your own live claims."),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },

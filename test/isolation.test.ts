@@ -200,7 +200,9 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       body: JSON.stringify({ paths: ["shared/**", `${secret}/**`], reason: `${secret} A's claim` }),
     }),
   );
-  expect((await server.as(builderA, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: `${secret} A's status` }) })).status).toBe(200);
+  expect(
+    (await server.as(builderA, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: `${secret} A's status` }) })).status,
+  ).toBe(200);
   const benchRun = await createBenchRun(db, {
     id: "alpha-bench",
     teamId: alpha.id,

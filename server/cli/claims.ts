@@ -8,7 +8,15 @@ import { ConfigError } from "../config.ts";
 
 export type ServerAddress = { url: string; token: string };
 
-export type ClaimJson = { id: number; holder: string; paths: string[]; reason: string; exclusive: boolean; expiresAt: string; threadId: number | null };
+export type ClaimJson = {
+  id: number;
+  holder: string;
+  paths: string[];
+  reason: string;
+  exclusive: boolean;
+  expiresAt: string;
+  threadId: number | null;
+};
 
 export const serverOptions = (command: Command) =>
   command
@@ -24,7 +32,13 @@ export function addressOf(options: { url?: string; token?: string }): ServerAddr
 export class ServerRefused extends Error {}
 
 /** Calls the REST API; a refusal (4xx) becomes ServerRefused with the server's message. */
-export async function callApi<Result>(address: ServerAddress, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<Result> {
+export async function callApi<Result>(
+  address: ServerAddress,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 10_000,
+): Promise<Result> {
   const response = await fetch(`${address.url}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${address.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -73,7 +87,10 @@ export function claimsCommand(asJson: () => boolean): Command {
     .option("--agent <name>", "only this agent's claims")
     .action((options: { url?: string; token?: string; path?: string[]; agent?: string }) =>
       reporting(async () => {
-        const query = new URLSearchParams([...(options.path ?? []).map((path) => ["path", path]), ...(options.agent ? [["agent", options.agent]] : [])]);
+        const query = new URLSearchParams([
+          ...(options.path ?? []).map((path) => ["path", path]),
+          ...(options.agent ? [["agent", options.agent]] : []),
+        ]);
         const { claims: live } = await callApi<{ claims: ClaimJson[] }>(addressOf(options), "GET", `/claims?${query}`);
         print({ claims: live }, live.length === 0 ? "No live claims." : live.map(claimLine).join("\n"));
       }),
@@ -98,9 +115,15 @@ export function claimsCommand(asJson: () => boolean): Command {
     .option("--path <glob>", "release your claims overlapping this path (repeatable)", collect)
     .action((id: string | undefined, options: { url?: string; token?: string; path?: string[] }) =>
       reporting(async () => {
-        const body = { ...(id === undefined ? {} : { claimId: Number(id.replace(/^#/, "")) }), ...(options.path ? { paths: options.path } : {}) };
+        const body = {
+          ...(id === undefined ? {} : { claimId: Number(id.replace(/^#/, "")) }),
+          ...(options.path ? { paths: options.path } : {}),
+        };
         const { released } = await callApi<{ released: ClaimJson[] }>(addressOf(options), "POST", "/claims/release", body);
-        print({ released }, released.length === 0 ? "You held no live claim there." : `Released ${released.map((claim) => `#${claim.id}`).join(", ")}.`);
+        print(
+          { released },
+          released.length === 0 ? "You held no live claim there." : `Released ${released.map((claim) => `#${claim.id}`).join(", ")}.`,
+        );
       }),
     );
 
@@ -129,12 +152,16 @@ export function statusCommand(asJson: () => boolean): Command {
         type Status = { agent: string; text: string; until: string | null };
         if (text === undefined) {
           const { statuses } = await callApi<{ statuses: Status[] }>(address, "GET", "/statuses");
-          const lines = statuses.map((status) => `${status.agent}\t${JSON.stringify(status.text)}${status.until ? `\tuntil ${local(status.until)} UTC` : ""}`);
+          const lines = statuses.map(
+            (status) => `${status.agent}\t${JSON.stringify(status.text)}${status.until ? `\tuntil ${local(status.until)} UTC` : ""}`,
+          );
           console.log(asJson() ? JSON.stringify({ statuses }, null, 2) : lines.join("\n") || "No statuses.");
           return;
         }
         const { status } = await callApi<{ status: Status | null }>(address, "PUT", "/status", { text, until: options.until });
-        console.log(asJson() ? JSON.stringify({ status }, null, 2) : status ? `Status set: ${JSON.stringify(status.text)}` : "Status cleared.");
+        console.log(
+          asJson() ? JSON.stringify({ status }, null, 2) : status ? `Status set: ${JSON.stringify(status.text)}` : "Status cleared.",
+        );
       }),
     );
 }

@@ -38,7 +38,9 @@ function installHook(kind: keyof typeof hookKinds, force: boolean): string {
   const hooksDir = resolve(git(["rev-parse", "--git-path", "hooks"]).trim());
   const hookPath = join(hooksDir, kind);
   if (existsSync(hookPath) && !readFileSync(hookPath, "utf8").includes(hookMarker) && !force) {
-    throw new ConfigError(`${hookPath} exists and is not Botboard's; pass --force to replace it, or add to it: node ${process.argv[1]} guard check ${hookKinds[kind]}`);
+    throw new ConfigError(
+      `${hookPath} exists and is not Botboard's; pass --force to replace it, or add to it: node ${process.argv[1]} guard check ${hookKinds[kind]}`,
+    );
   }
   mkdirSync(hooksDir, { recursive: true });
   writeFileSync(hookPath, hookScript(kind, resolve(process.argv[1]!)));
@@ -76,7 +78,10 @@ async function check(paths: string[], options: { url?: string; token?: string },
   try {
     ({ conflicts } = await callApi<{ conflicts: typeof conflicts }>(addressOf(options), "POST", "/claims/check", { paths }, 5000));
   } catch (error) {
-    const why = error instanceof ServerRefused || error instanceof ConfigError ? error.message : `cannot reach Botboard (${(error as Error).message})`;
+    const why =
+      error instanceof ServerRefused || error instanceof ConfigError
+        ? error.message
+        : `cannot reach Botboard (${(error as Error).message})`;
     warn(`${why}; ${what} not checked against claims.`);
     return;
   }
@@ -91,7 +96,9 @@ async function check(paths: string[], options: { url?: string; token?: string },
     warn(`files claimed by other agents (BOTBOARD_GUARD=warn, so the ${what} goes ahead):\n${lines.join("\n")}`);
     return;
   }
-  warn(`${what} stopped: files claimed by other agents:\n${lines.join("\n")}\n${ask.trim()} To go ahead anyway: BOTBOARD_GUARD=warn git ${what === "push" ? "push" : "commit"} ...`);
+  warn(
+    `${what} stopped: files claimed by other agents:\n${lines.join("\n")}\n${ask.trim()} To go ahead anyway: BOTBOARD_GUARD=warn git ${what === "push" ? "push" : "commit"} ...`,
+  );
   process.exitCode = 1;
 }
 

@@ -62,7 +62,8 @@ export function normalizeClaimPath(raw: string, field: string): string {
 /** A non-empty list of paths, normalised, duplicates dropped; `field` names the argument. */
 export function normalizeClaimPaths(raw: readonly string[], field = "paths"): string[] {
   if (raw.length === 0) throw invalid(`${field} is empty: name at least one path or glob.`);
-  if (raw.length > claimPathLimits.maxPaths) throw invalid(`${field} holds ${raw.length} entries; at most ${claimPathLimits.maxPaths} are allowed.`);
+  if (raw.length > claimPathLimits.maxPaths)
+    throw invalid(`${field} holds ${raw.length} entries; at most ${claimPathLimits.maxPaths} are allowed.`);
   return [...new Set(raw.map((path, index) => normalizeClaimPath(path, `${field}[${index}]`)))];
 }
 

@@ -39,7 +39,10 @@ export type NewClaim = { paths: readonly string[]; reason: string; minutes?: num
 /** Refusal of a claim that overlaps others' live claims; doors show `conflicts` as well as the message. */
 export class ClaimConflict extends AppError {
   constructor(readonly conflicts: Claim[]) {
-    super("conflict", `Refused: ${conflicts.map(describeClaim).join("; ")}. Wait for it to end, ask its holder in its thread, or claim with exclusive: false to record intent only.`);
+    super(
+      "conflict",
+      `Refused: ${conflicts.map(describeClaim).join("; ")}. Wait for it to end, ask its holder in its thread, or claim with exclusive: false to record intent only.`,
+    );
   }
 }
 
@@ -112,7 +115,15 @@ async function tellFeed(db: Db, caller: Caller, content: string, threadId: numbe
       : { authorKind: "human" as const, userId: caller.userId };
   const [post] = await db
     .insert(posts)
-    .values({ teamId: caller.teamId, ...author, authorName: caller.displayName, content, tags: [claimTag], parentId: threadId, rootId: threadId })
+    .values({
+      teamId: caller.teamId,
+      ...author,
+      authorName: caller.displayName,
+      content,
+      tags: [claimTag],
+      parentId: threadId,
+      rootId: threadId,
+    })
     .returning({ id: posts.id });
   return Number(post!.id);
 }
@@ -191,7 +202,8 @@ export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarge
     await lockTeamClaims(tx, caller.teamId);
     const own = (await liveClaims(tx, caller.teamId)).filter((claim) => claim.holder === caller.displayName);
     const released = own.filter(
-      (claim) => (target.claimId === undefined || claim.id === target.claimId) && (paths === undefined || anyPathsOverlap(paths, claim.paths)),
+      (claim) =>
+        (target.claimId === undefined || claim.id === target.claimId) && (paths === undefined || anyPathsOverlap(paths, claim.paths)),
     );
     if (target.claimId !== undefined && released.length === 0) throw notFound(`You hold no live claim #${target.claimId}.`);
     for (const claim of released) await endClaim(tx, caller, claim, "released");

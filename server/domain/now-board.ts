@@ -36,7 +36,9 @@ export function agentState(lastSeenAt: Date | null, lastPostTags: readonly strin
 export async function nowBoard(db: Db, caller: Caller): Promise<NowAgent[]> {
   requireScope(caller, "read");
   // The agent's newest post that is its own words, not a claim's story told by the server.
-  const lastPostId = sql<number | null>`(select p.id from posts p where p.agent_id = "agents"."id" and p.deleted_at is null and not (${claimTag}::text = any(p.tags)) order by p.created_at desc limit 1)`;
+  const lastPostId = sql<
+    number | null
+  >`(select p.id from posts p where p.agent_id = "agents"."id" and p.deleted_at is null and not (${claimTag}::text = any(p.tags)) order by p.created_at desc limit 1)`;
   const rows = await db
     .select({
       name: agents.name,
@@ -49,7 +51,10 @@ export async function nowBoard(db: Db, caller: Caller): Promise<NowAgent[]> {
     .from(agents)
     .where(eq(agents.teamId, caller.teamId))
     .orderBy(asc(agents.name));
-  const postIds = rows.map((row) => row.lastPostId).filter((id): id is number => id !== null).map(Number);
+  const postIds = rows
+    .map((row) => row.lastPostId)
+    .filter((id): id is number => id !== null)
+    .map(Number);
   const [lastPosts, claims] = await Promise.all([
     postIds.length === 0
       ? []

@@ -21,7 +21,8 @@ export async function setStatus(db: Db, caller: Caller, input: { text: string; u
   if (until !== undefined) {
     if (Number.isNaN(until.getTime())) throw invalid("until must be a date and time, e.g. 2026-12-01T18:00:00Z.");
     if (until.getTime() <= Date.now()) throw invalid("until is in the past.");
-    if (until.getTime() > Date.now() + statusLimits.maxHours * 3_600_000) throw invalid(`until is more than ${statusLimits.maxHours} hours away.`);
+    if (until.getTime() > Date.now() + statusLimits.maxHours * 3_600_000)
+      throw invalid(`until is more than ${statusLimits.maxHours} hours away.`);
   }
   const [row] = await db
     .update(agents)

@@ -1,7 +1,16 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AgentCaller } from "../domain/callers.ts";
 import { claimPathLimits } from "../domain/claim-paths.ts";
-import { type Claim, ClaimConflict, claimLimits, claimPaths, findClaimedPaths, listClaims, releaseClaims, renewClaim } from "../domain/claims.ts";
+import {
+  type Claim,
+  ClaimConflict,
+  claimLimits,
+  claimPaths,
+  findClaimedPaths,
+  listClaims,
+  releaseClaims,
+  renewClaim,
+} from "../domain/claims.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { errorSchema, idSchema } from "../domain/schemas.ts";
@@ -24,7 +33,11 @@ const claimSchema = z
   .openapi("Claim");
 
 type ClaimJson = z.infer<typeof claimSchema>;
-const toClaimJson = (claim: Claim): ClaimJson => ({ ...claim, createdAt: claim.createdAt.toISOString(), expiresAt: claim.expiresAt.toISOString() });
+const toClaimJson = (claim: Claim): ClaimJson => ({
+  ...claim,
+  createdAt: claim.createdAt.toISOString(),
+  expiresAt: claim.expiresAt.toISOString(),
+});
 
 const pathsSchema = z.array(z.string({ error: "each path must be a string" }), { error: "paths must be an array of strings" }).openapi({
   description: `1-${claimPathLimits.maxPaths} repository-relative paths or globs (picomatch syntax), e.g. "src/auth/**". A trailing / means everything under the folder.`,
@@ -61,7 +74,10 @@ const claimRoute = createRoute({
   responses: {
     201: json(z.object({ claim: claimSchema, overlapping: z.array(claimSchema) }), "The claim, and others' live claims it overlaps"),
     ...errors,
-    409: json(errorSchema.extend({ conflicts: z.array(claimSchema) }), "Overlaps others' live exclusive claims: who holds what, why, until when"),
+    409: json(
+      errorSchema.extend({ conflicts: z.array(claimSchema) }),
+      "Overlaps others' live exclusive claims: who holds what, why, until when",
+    ),
   },
 });
 
@@ -85,8 +101,14 @@ const releaseRoute = createRoute({
   method: "post",
   path: "/claims/release",
   summary: "Release your own claims: one by claimId, or every one overlapping paths",
-  request: { body: body(z.strictObject({ claimId: claimIdSchema.optional().openapi({ type: "integer" }), paths: pathsSchema.optional() })) },
-  responses: { 200: json(z.object({ released: z.array(claimSchema) }), "The claims released"), ...errors, 404: json(errorSchema, "You hold no such live claim") },
+  request: {
+    body: body(z.strictObject({ claimId: claimIdSchema.optional().openapi({ type: "integer" }), paths: pathsSchema.optional() })),
+  },
+  responses: {
+    200: json(z.object({ released: z.array(claimSchema) }), "The claims released"),
+    ...errors,
+    404: json(errorSchema, "You hold no such live claim"),
+  },
 });
 
 const renewRoute = createRoute({
@@ -97,7 +119,11 @@ const renewRoute = createRoute({
     params: z.object({ id: claimIdSchema.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
     body: body(z.strictObject({ minutes: minutesSchema.optional() })),
   },
-  responses: { 200: json(z.object({ claim: claimSchema }), "The renewed claim"), ...errors, 404: json(errorSchema, "You hold no such live claim") },
+  responses: {
+    200: json(z.object({ claim: claimSchema }), "The renewed claim"),
+    ...errors,
+    404: json(errorSchema, "You hold no such live claim"),
+  },
 });
 
 const checkRoute = createRoute({
@@ -172,7 +198,12 @@ export function claimRoutes(db: Db, config: Config) {
   });
 
   api.openapi(renewRoute, async (c) => {
-    const claim = await renewClaim(db, c.var.caller, { claimId: c.req.valid("param").id, minutes: c.req.valid("json").minutes }, config.claims);
+    const claim = await renewClaim(
+      db,
+      c.var.caller,
+      { claimId: c.req.valid("param").id, minutes: c.req.valid("json").minutes },
+      config.claims,
+    );
     return c.json({ claim: toClaimJson(claim) }, 200);
   });
 

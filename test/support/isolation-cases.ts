@@ -128,7 +128,9 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /api/v1/me": { requests: () => [{ method: "GET", path: "/api/v1/me", expect: agentOnly(ok) }] },
   // A's claim on shared/** does not exist for B: B's claim there is granted, A's claim is never named.
   "POST /api/v1/claims": {
-    requests: () => [{ method: "POST", path: "/api/v1/claims", json: { paths: ["shared/b.ts"], reason: "B's work" }, expect: agentOnly([201]) }],
+    requests: () => [
+      { method: "POST", path: "/api/v1/claims", json: { paths: ["shared/b.ts"], reason: "B's work" }, expect: agentOnly([201]) },
+    ],
   },
   "GET /api/v1/claims": {
     requests: () => [
@@ -573,7 +575,9 @@ export const toolCases: Record<string, ToolCase> = {
     await tool(client, "get_thread", { post_id: a.replyPostId }, true),
   ],
   // Intent only: B's two clients (personal and pick-name) both claim, and neither refuses the other.
-  claim: async (_world, client) => [await tool(client, "claim", { paths: ["shared/c.ts"], reason: "B's tool claim", exclusive: false }, false)],
+  claim: async (_world, client) => [
+    await tool(client, "claim", { paths: ["shared/c.ts"], reason: "B's tool claim", exclusive: false }, false),
+  ],
   release: async ({ a }, client) => [
     await tool(client, "release", { claim_id: a.claimId }, true),
     await tool(client, "release", { paths: ["shared/**"] }, false),

@@ -1,5 +1,4 @@
 import type { NowAgent } from "../../server/domain/now-board.ts";
-import { idleAfterMinutes } from "../../server/domain/now-board.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
@@ -20,9 +19,7 @@ function AgentCard(props: { agent: NowAgent; page: PageContext }) {
           {agent.name}
         </a>
         <span class={`badge now-state now-${agent.state}`}>{stateLabels[agent.state]}</span>
-        <span class="muted">
-          seen {agent.lastSeenAt ? <PostTime date={agent.lastSeenAt} /> : "never"}
-        </span>
+        <span class="muted">seen {agent.lastSeenAt ? <PostTime date={agent.lastSeenAt} /> : "never"}</span>
       </header>
       <p class="now-status">{agent.status ? agent.status.text : <span class="muted">No status set.</span>}</p>
       {agent.claims.length > 0 && (
@@ -35,7 +32,14 @@ function AgentCard(props: { agent: NowAgent; page: PageContext }) {
               </span>
               {claim.holder !== agent.name && <span class="muted"> as {claim.holder}</span>}
               <div class="now-reason">{claim.reason}</div>
-              <form method="post" action={`/now/claims/${claim.id}/release`} hx-post={`/now/claims/${claim.id}/release`} hx-target="#now-board" hx-swap="outerHTML" data-confirm={`Release ${claim.holder}'s claim #${claim.id}?`}>
+              <form
+                method="post"
+                action={`/now/claims/${claim.id}/release`}
+                hx-post={`/now/claims/${claim.id}/release`}
+                hx-target="#now-board"
+                hx-swap="outerHTML"
+                data-confirm={`Release ${claim.holder}'s claim #${claim.id}?`}
+              >
                 <CsrfField page={page} />
                 {claim.threadId !== null && (
                   <a class="muted" href={`/posts/${claim.threadId}`}>
@@ -75,15 +79,15 @@ export function NowBoard(props: { agents: NowAgent[]; page: PageContext }) {
   );
 }
 
-export function NowPage(props: { agents: NowAgent[]; page: PageContext }) {
+export function NowPage(props: { agents: NowAgent[]; page: PageContext; idleAfterMinutes: number }) {
   return (
     <Layout title="Now" page={props.page} current="/now">
       <h1>Now</h1>
       <p class="muted" data-live="now">
-        Who is doing what: each agent's status, the files it has claimed, its last post. Blocked: its last post is tagged #blocker;
-        idle: not seen for {idleAfterMinutes} minutes.
+        Who is doing what: each agent's status, the files it has claimed, its last post. Blocked: its last post is tagged #blocker; idle:
+        not seen for {props.idleAfterMinutes} minutes.
       </p>
-      <NowBoard {...props} />
+      <NowBoard agents={props.agents} page={props.page} />
     </Layout>
   );
 }

@@ -2,7 +2,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { releaseClaimAsEngineer } from "../../domain/claims.ts";
-import { nowBoard } from "../../domain/now-board.ts";
+import { idleAfterMinutes, nowBoard } from "../../domain/now-board.ts";
 import { idSchema } from "../../domain/schemas.ts";
 import { NowBoard, NowPage } from "../../../views/pages/now.tsx";
 import { sameOriginPosts } from "../middleware/same-origin.ts";
@@ -19,7 +19,7 @@ export function nowRoutes(db: Db, config: Config, engineer: MiddlewareHandler<We
   routes.get("/now", engineer, async (c) => {
     const agents = await nowBoard(db, c.get("caller"));
     const page = pageOf(c);
-    return c.html(isHtmx(c) && c.req.query("board") ? NowBoard({ agents, page }) : NowPage({ agents, page }));
+    return c.html(isHtmx(c) && c.req.query("board") ? NowBoard({ agents, page }) : NowPage({ agents, page, idleAfterMinutes }));
   });
 
   routes.post("/now/claims/:id/release", engineer, async (c) => {
