@@ -11,26 +11,32 @@ export const claimPathLimits = { maxPaths: 50, maxPathChars: 300, maxCheckedPath
 
 /** Dotfiles count: a claim on `src/**` covers `src/.env` too. */
 const matchOptions = { dot: true } as const;
-const matchers = new Map<string, picomatch.Matcher>();
 
-/** picomatch's matcher for a pattern, compiled once: the same claims are checked again and again. */
-function matcherOf(pattern: string): picomatch.Matcher {
-  let matcher = matchers.get(pattern);
-  if (!matcher) {
-    if (matchers.size > 10_000) matchers.clear();
-    matcher = picomatch(pattern, matchOptions);
-    matchers.set(pattern, matcher);
+type CompiledPattern = { isGlob: boolean; matches: (path: string) => boolean };
+const compiled = new Map<string, CompiledPattern>();
+
+/** picomatch's view of a pattern, worked out once: the same claims are checked again and again. */
+function compile(pattern: string): CompiledPattern {
+  const entry = compiled.get(pattern);
+  if (!entry) {
+    if (compiled.size > 10_000) compiled.clear();
+    const isGlob = picomatch.scan(pattern).isGlob;
+    // picomatch's own regular expression, tested directly: its matcher function cost 30 times more a call here.
+    const expression = isGlob ? picomatch.makeRe(pattern, matchOptions) : undefined;
+    const created: CompiledPattern = { isGlob, matches: expression ? (path) => expression.test(path) : (path) => path === pattern };
+    compiled.set(pattern, created);
+    return created;
   }
-  return matcher;
+  return entry;
 }
 
 export function isGlob(pattern: string): boolean {
-  return picomatch.scan(pattern).isGlob;
+  return compile(pattern).isGlob;
 }
 
 /** Does the glob (or literal path) name this literal, repository-relative path? */
 export function pathMatches(pattern: string, path: string): boolean {
-  return isGlob(pattern) ? matcherOf(pattern)(path) : pattern === path;
+  return compile(pattern).matches(path);
 }
 
 // Paths so unlike each other that a pattern matching all of them claims the whole repository.
@@ -53,7 +59,7 @@ export function normalizeClaimPath(raw: string, field: string): string {
   if (segments.includes("..")) throw invalid(`${field} may not contain '..': paths stay inside the repository.`);
   if (segments.length === 0) throw invalid(`${field} names the repository root: claim the paths you will edit.`);
   const normalized = segments.join("/") + (path.endsWith("/") ? "/**" : "");
-  if (isGlob(normalized) && everythingProbes.every((probe) => matcherOf(normalized)(probe))) {
+  if (isGlob(normalized) && everythingProbes.every((probe) => pathMatches(normalized, probe))) {
     throw invalid(`${field} '${normalized}' matches every file in the repository: claim the folders or files you will edit.`);
   }
   return normalized;
