@@ -32,7 +32,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe.each(databaseKinds)("the git guard on %s", (kind) => {
+// Each commit runs the real hook, which starts the botboard command: seconds apiece on a loaded machine.
+describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind) => {
   let server: TestServer;
   let team: Team;
   let alice: string;
@@ -67,7 +68,7 @@ describe.each(databaseKinds)("the git guard on %s", (kind) => {
       body: JSON.stringify({ paths: ["src/auth/**"], reason: "rewriting the login flow", minutes: 45 }),
     });
     expect(claimed.status).toBe(201);
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await server?.close();
     if (repo) rmSync(repo, { recursive: true, force: true });
