@@ -10,6 +10,9 @@ import { searchOperators } from "../server/domain/search-query.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { framePosts, oneLine, postHeader } from "../server/domain/post-text.ts";
+import { ownClaims } from "../server/domain/claims.ts";
+import { teamStatuses } from "../server/domain/statuses.ts";
+import { frameClaims, frameStatuses } from "./claim-tools.ts";
 import { plural } from "./format.ts";
 import {
   guarded,
@@ -41,7 +44,12 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
       }
       const caller = context.caller;
-      const [team, { unread, addressed, firstRead }] = await Promise.all([loadTeam(), unreadSummary(db, caller)]);
+      const [team, { unread, addressed, firstRead }, statuses, claims] = await Promise.all([
+        loadTeam(),
+        unreadSummary(db, caller),
+        teamStatuses(db, caller),
+        ownClaims(db, caller),
+      ]);
       const forYou =
         addressed.count > 0
           ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent): read_new gives those first.`
@@ -56,6 +64,8 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,
         news,
+        frameStatuses(statuses),
+        frameClaims(claims.length === 0 ? "You hold no live claims." : `Your live claims (${claims.length}):`, claims),
       ].join("\n");
       return toolResult(text, {
         name: caller.displayName,
@@ -66,6 +76,8 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         unreadCapped: unread.capped,
         addressed: addressed.count,
         firstRead,
+        statuses: statuses.map((status) => ({ agent: status.agent, text: status.text, until: status.until?.toISOString() ?? null })),
+        claims: claims.map((claim) => ({ id: claim.id, paths: claim.paths, expiresAt: claim.expiresAt.toISOString() })),
       });
     }),
   );
@@ -198,6 +210,12 @@ function buildFeedToolConfigs(config: Config) {
           .int()
           .describe("Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts."),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
+        statuses: z
+          .array(z.object({ agent: z.string(), text: z.string(), until: z.string().nullable() }))
+          .describe("What each agent of the team says it is doing now."),
+        claims: z
+          .array(z.object({ id: z.number().int(), paths: z.array(z.string()), expiresAt: z.string() }))
+          .describe("Your own live claims."),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },

@@ -2,6 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Team } from "../server/domain/teams.ts";
 import type { ToolContext } from "./context.ts";
+import { registerClaimTools } from "./claim-tools.ts";
 import { registerFeedTools } from "./feed-tools.ts";
 import { registerJournalTools } from "./journal-tools.ts";
 
@@ -10,12 +11,14 @@ export const serverInfo = { name: "botboard", version: "0.1.0" };
 /** Every tool's name, once; the benchmark's prompts name the tools in this order. */
 export const feedToolNames = ["read_new", "read_posts", "search_posts", "get_thread", "create_post", "login"] as const;
 export const journalToolNames = ["process_thoughts", "search_journal", "read_journal_entry", "list_recent_entries"] as const;
-export const toolNames = [...feedToolNames, ...journalToolNames] as const;
+/** Coordination: claims on paths and statuses, offered with the feed. */
+export const claimToolNames = ["claim", "release", "renew", "list_claims", "set_status"] as const;
+export const toolNames = [...feedToolNames, ...claimToolNames, ...journalToolNames] as const;
 export type ToolName = (typeof toolNames)[number];
 
 /** The tools that read what others (or the agent itself) wrote: what the benchmark counts as reads. */
 export const readToolNames: ReadonlySet<string> = new Set(
-  toolNames.filter((name) => !["create_post", "login", "process_thoughts"].includes(name)),
+  toolNames.filter((name) => !["create_post", "login", "process_thoughts", "claim", "release", "renew", "set_status"].includes(name)),
 );
 
 /**
@@ -26,7 +29,7 @@ export type ToolSet = { social: boolean; journal: boolean };
 export const allTools: ToolSet = { social: true, journal: true };
 
 export function toolNamesOf(toolSet: ToolSet): readonly string[] {
-  return [...(toolSet.social ? feedToolNames : []), ...(toolSet.journal ? journalToolNames : [])];
+  return [...(toolSet.social ? [...feedToolNames, ...claimToolNames] : []), ...(toolSet.journal ? journalToolNames : [])];
 }
 
 /** Parses the `tools` query value: a comma list of social, journal, all; undefined when it names none of them. */
@@ -59,7 +62,10 @@ export function createBotboardServer(
     capabilities: { tools: {} },
     jsonSchemaValidator: sharedSchemaValidator,
   });
-  if (toolSet.social) registerFeedTools(server, context, loadTeam);
+  if (toolSet.social) {
+    registerFeedTools(server, context, loadTeam);
+    registerClaimTools(server, context);
+  }
   if (toolSet.journal) registerJournalTools(server, context);
   return server;
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
 import { defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
+import { claimLimits, type ClaimSettings } from "./domain/claims.ts";
 import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -59,6 +60,7 @@ const environmentSchema = z.object({
   BOTBOARD_SEARCH_WHOLE_POST_CHARS: nonNegativeInt.default(defaultSearchWholePostChars),
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
+  BOTBOARD_CLAIM_MAX_MINUTES: positiveInt.max(7 * 24 * 60).default(claimLimits.defaultMaxMinutes),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BOTBOARD_OAUTH_LOCAL_CLIENTS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
 });
@@ -88,6 +90,8 @@ export type Config = {
   searchWholePostChars: number;
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
+  /** The longest claim on paths an agent may make or renew, in minutes. */
+  claims: ClaimSettings;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** Accept OAuth client ID metadata documents on http://127.0.0.1 and localhost: tests and local development only. */
   oauthLoopbackClientIds: boolean;
@@ -128,6 +132,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
     searchWholePostChars: env.BOTBOARD_SEARCH_WHOLE_POST_CHARS,
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
+    claims: { maxMinutes: env.BOTBOARD_CLAIM_MAX_MINUTES },
     logLevel: env.LOG_LEVEL,
     oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",
   };

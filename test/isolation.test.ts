@@ -212,6 +212,15 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       resource: `${server.url}/mcp`,
     })
     .returning();
+  const claimA = await json(
+    await server.as(builderA, "/api/v1/claims", {
+      method: "POST",
+      body: JSON.stringify({ paths: ["shared/**", `${secret}/**`], reason: `${secret} A's claim` }),
+    }),
+  );
+  expect(
+    (await server.as(builderA, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: `${secret} A's status` }) })).status,
+  ).toBe(200);
   const benchRun = await createBenchRun(db, {
     id: "alpha-bench",
     teamId: alpha.id,
@@ -265,6 +274,7 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       mcpSessionId,
       benchRunId: benchRun.id,
       oauthConnectionId: oauthConnection!.id,
+      claimId: claimA.claim.id,
     },
     b: {
       team: beta,

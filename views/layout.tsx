@@ -17,6 +17,7 @@ const htmxConfig = JSON.stringify({
 const sections = [
   { href: "/", label: "Feed" },
   { href: "/inbox", label: "Inbox" },
+  { href: "/now", label: "Now" },
   { href: "/search", label: "Search" },
   { href: "/agents", label: "Agents" },
   { href: "/journal", label: "Journal" },

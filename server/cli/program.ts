@@ -5,6 +5,8 @@ import { DataDirInUseError, openDatabase, pendingMigrations, type Database } fro
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
 import { projectPath } from "../project-root.ts";
+import { claimsCommand, statusCommand } from "./claims.ts";
+import { guardCommand } from "./guard.ts";
 import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { isFirstWorker, isWorker, superviseWorkers, workerCountOf } from "./workers.ts";
 import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
@@ -357,6 +359,10 @@ export function buildCli(doors: CliDoors): Command {
         ].join("\n");
       });
     });
+
+  program.addCommand(claimsCommand(asJson));
+  program.addCommand(statusCommand(asJson));
+  program.addCommand(guardCommand());
 
   for (const command of doors.commands((name, input) => runOperation(config(), name, input as never) as Promise<never>)) {
     program.addCommand(command);

@@ -13,6 +13,7 @@ import { searchOperators } from "../domain/search-query.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
 import { maxSearchQueryChars } from "../domain/limits.ts";
 import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
+import { claimRoutes } from "./claims-api.ts";
 import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -294,6 +295,7 @@ export function apiRoutes(db: Db, config: Config) {
     );
   });
 
+  api.route("/", claimRoutes(db, config));
   return api;
 }
 

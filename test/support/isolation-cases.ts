@@ -38,6 +38,8 @@ export type World = {
     benchRunId: string;
     /** An OAuth client approved in team A (its id is no secret; its name is). */
     oauthConnectionId: string;
+    /** A live claim of A's on shared/** (its reason and a path carry the secret). */
+    claimId: number;
   };
   b: {
     team: Team;
@@ -127,6 +129,34 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /api/v1/unread": { requests: () => [{ method: "GET", path: "/api/v1/unread?limit=100", expect: agentOnly(ok) }] },
   "POST /api/v1/digest": { requests: () => [{ method: "POST", path: "/api/v1/digest", expect: agentOnly(ok) }] },
   "GET /api/v1/me": { requests: () => [{ method: "GET", path: "/api/v1/me", expect: agentOnly(ok) }] },
+  // A's claim on shared/** does not exist for B: B's claim there is granted, A's claim is never named.
+  "POST /api/v1/claims": {
+    requests: () => [
+      { method: "POST", path: "/api/v1/claims", json: { paths: ["shared/b.ts"], reason: "B's work" }, expect: agentOnly([201]) },
+    ],
+  },
+  "GET /api/v1/claims": {
+    requests: () => [
+      { method: "GET", path: "/api/v1/claims", expect: agentOnly(ok) },
+      { method: "GET", path: "/api/v1/claims?path=shared/a.ts&agent=builder", expect: agentOnly(ok) },
+    ],
+  },
+  "POST /api/v1/claims/release": {
+    requests: ({ a }) => [
+      { method: "POST", path: "/api/v1/claims/release", json: { claimId: a.claimId }, expect: agentOnly([404]) },
+      { method: "POST", path: "/api/v1/claims/release", json: { paths: ["shared/**"] }, expect: agentOnly(ok) },
+    ],
+  },
+  "POST /api/v1/claims/:id/renew": {
+    requests: ({ a }) => [{ method: "POST", path: `/api/v1/claims/${a.claimId}/renew`, json: { minutes: 5 }, expect: agentOnly([404]) }],
+  },
+  "POST /api/v1/claims/check": {
+    requests: () => [{ method: "POST", path: "/api/v1/claims/check", json: { paths: ["shared/a.ts"] }, expect: agentOnly(ok) }],
+  },
+  "PUT /api/v1/status": {
+    requests: () => [{ method: "PUT", path: "/api/v1/status", json: { text: "B's status" }, expect: agentOnly(ok) }],
+  },
+  "GET /api/v1/statuses": { requests: () => [{ method: "GET", path: "/api/v1/statuses", expect: agentOnly(ok) }] },
 
   "POST /auth/setup": {
     requests: ({ a }) => [
@@ -333,6 +363,10 @@ export const routeCases: Record<string, RouteCase> = {
       { method: "GET", path: `/agents/${a.ownAgentName}`, expect: engineerOnly([404]) },
       { method: "GET", path: `/agents/${a.sharedAgentName}`, expect: engineerOnly(ok) },
     ],
+  },
+  "GET /now": { requests: () => [{ method: "GET", path: "/now", expect: engineerOnly(ok) }] },
+  "POST /now/claims/:id/release": {
+    requests: ({ a }) => [{ method: "POST", path: `/now/claims/${a.claimId}/release`, form: {}, expect: engineerOnly([404]) }],
   },
   "GET /journal": {
     requests: ({ a }) => [
@@ -589,6 +623,20 @@ export const toolCases: Record<string, ToolCase> = {
     await tool(client, "get_thread", { post_id: a.rootPostId }, true),
     await tool(client, "get_thread", { post_id: a.replyPostId }, true),
   ],
+  // Intent only: B's two clients (personal and pick-name) both claim, and neither refuses the other.
+  claim: async (_world, client) => [
+    await tool(client, "claim", { paths: ["shared/c.ts"], reason: "B's tool claim", exclusive: false }, false),
+  ],
+  release: async ({ a }, client) => [
+    await tool(client, "release", { claim_id: a.claimId }, true),
+    await tool(client, "release", { paths: ["shared/**"] }, false),
+  ],
+  renew: async ({ a }, client) => [await tool(client, "renew", { claim_id: a.claimId, minutes: 5 }, true)],
+  list_claims: async (_world, client) => [
+    await tool(client, "list_claims", {}, false),
+    await tool(client, "list_claims", { paths: ["shared/**"], agent: "builder" }, false),
+  ],
+  set_status: async (_world, client) => [await tool(client, "set_status", { text: "B's tool status" }, false)],
   process_thoughts: async (_world, client) => [await tool(client, "process_thoughts", { project_notes: "B's own note sharedword" }, false)],
   search_journal: async (_world, client) => [
     await tool(client, "search_journal", { query: "alphaword" }, false),

@@ -120,6 +120,8 @@ function startLiveUpdates() {
     events.addEventListener("post", (message) => {
       lastEventId = message.lastEventId || lastEventId;
       const post = JSON.parse(message.data);
+      // The now board reloads itself on this (claims and posts change what it shows).
+      document.body.dispatchEvent(new CustomEvent("botboard:post"));
       if (mode === "feed") addToFeed(post.html, false);
       if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.html);
       setReplyCount(post.threadId, post.threadReplyCount);

@@ -13,6 +13,10 @@ export const agents = pgTable(
     name: text("name").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
+    /** What the agent says it is doing now (set_status), shown until statusUntil if given. */
+    statusText: text("status_text"),
+    statusSetAt: timestamp("status_set_at", { withTimezone: true }),
+    statusUntil: timestamp("status_until", { withTimezone: true }),
   },
   (table) => [uniqueIndex("agents_team_name_key").on(table.teamId, table.name)],
 );

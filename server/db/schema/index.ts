@@ -5,3 +5,4 @@ export * from "./journal.ts";
 export * from "./audit.ts";
 export * from "./bench.ts";
 export * from "./oauth.ts";
+export * from "./claims.ts";

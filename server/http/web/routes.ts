@@ -26,6 +26,7 @@ import { adminRoutes } from "./admin.ts";
 import { benchRoutes } from "./bench.ts";
 import { liveEvents } from "./events.ts";
 import { journalRoutes } from "./journal.ts";
+import { nowRoutes } from "./now.ts";
 import { asFeedFilters, emptyAsMissing, feedFiltersSchema, isHtmx, pageOf, parseWith, requireEngineer, type WebEnv } from "./session.ts";
 import { sameOriginPosts } from "../middleware/same-origin.ts";
 import { signInRoutes } from "./sign-in.ts";
@@ -186,5 +187,6 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.route("/", adminRoutes(db, config, engineer));
   web.route("/", benchRoutes(db, engineer));
   web.route("/", journalRoutes(db, engineer));
+  web.route("/", nowRoutes(db, config, engineer));
   return web;
 }

@@ -1,0 +1,39 @@
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { agentTokens, agents } from "./agents.ts";
+import { posts } from "./posts.ts";
+import { teams } from "./teams.ts";
+
+/**
+ * Advisory work claims: an agent says which repository paths (globs) it is editing, why and until
+ * when. A claim is live while it is neither released nor expired and its token is neither revoked
+ * nor expired (docs/decisions/024-claims.md).
+ */
+export const claims = pgTable(
+  "claims",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    /** The token that claimed: revoking it ends the claim. */
+    tokenId: uuid("token_id")
+      .notNull()
+      .references(() => agentTokens.id, { onDelete: "cascade" }),
+    holderName: text("holder_name").notNull(),
+    paths: text("paths").array().notNull(),
+    reason: text("reason").notNull(),
+    /** False records intent only: it neither refuses others nor is refused by them. */
+    exclusive: boolean("exclusive").notNull().default(true),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    releasedAt: timestamp("released_at", { withTimezone: true }),
+    releasedBy: text("released_by"),
+    /** The feed thread that tells the claim's story: claimed, renewed, released. */
+    threadPostId: bigint("thread_post_id", { mode: "number" }).references(() => posts.id, { onDelete: "set null" }),
+  },
+  (table) => [index("claims_team_open_idx").on(table.teamId, table.expiresAt).where(sql`${table.releasedAt} is null`)],
+);

@@ -1,0 +1,116 @@
+import picomatch from "picomatch";
+import { invalid } from "./errors.ts";
+
+/**
+ * Claimed paths: repository-relative globs, normalised, and whether two of them can name the same
+ * file. Matching is picomatch's alone; overlap of two globs is "yes" unless it is proven impossible
+ * (docs/decisions/024-claims.md gives the rule and its limits).
+ */
+
+export const claimPathLimits = { maxPaths: 50, maxPathChars: 300, maxCheckedPaths: 10_000 } as const;
+
+/** Dotfiles count: a claim on `src/**` covers `src/.env` too. */
+const matchOptions = { dot: true } as const;
+
+type CompiledPattern = { isGlob: boolean; matches: (path: string) => boolean };
+const compiled = new Map<string, CompiledPattern>();
+
+/** picomatch's view of a pattern, worked out once: the same claims are checked again and again. */
+function compile(pattern: string): CompiledPattern {
+  const entry = compiled.get(pattern);
+  if (!entry) {
+    if (compiled.size > 10_000) compiled.clear();
+    const isGlob = picomatch.scan(pattern).isGlob;
+    // picomatch's own regular expression, tested directly: its matcher function cost 30 times more a call here.
+    const expression = isGlob ? picomatch.makeRe(pattern, matchOptions) : undefined;
+    const created: CompiledPattern = { isGlob, matches: expression ? (path) => expression.test(path) : (path) => path === pattern };
+    compiled.set(pattern, created);
+    return created;
+  }
+  return entry;
+}
+
+export function isGlob(pattern: string): boolean {
+  return compile(pattern).isGlob;
+}
+
+/** Does the glob (or literal path) name this literal, repository-relative path? */
+export function pathMatches(pattern: string, path: string): boolean {
+  return compile(pattern).matches(path);
+}
+
+// Paths so unlike each other that a pattern matching all of them claims the whole repository.
+const everythingProbes = ["a", "z/y.x", ".hidden/deep/er/file.q", "UPPER/Case.TXT"];
+
+/**
+ * A path as the user wrote it, made canonical: forward slashes only, no `./` or empty segments, a
+ * trailing `/` meaning "everything under it". `field` names the argument in every refusal.
+ */
+export function normalizeClaimPath(raw: string, field: string): string {
+  const path = raw.trim();
+  if (path === "") throw invalid(`${field} is empty.`);
+  if (path.length > claimPathLimits.maxPathChars) throw invalid(`${field} is over ${claimPathLimits.maxPathChars} characters.`);
+  if (path.includes("\\")) throw invalid(`${field} holds a backslash: write paths with forward slashes, relative to the repository root.`);
+  if (path.startsWith("/") || /^[A-Za-z]:/.test(path) || path.startsWith("~")) {
+    throw invalid(`${field} must be relative to the repository root, not absolute: '${path.slice(0, 80)}'.`);
+  }
+  if (path.startsWith("!")) throw invalid(`${field} may not be a negated pattern ('!...'): claim what you will edit.`);
+  const segments = path.split("/").filter((segment) => segment !== "" && segment !== ".");
+  if (segments.includes("..")) throw invalid(`${field} may not contain '..': paths stay inside the repository.`);
+  if (segments.length === 0) throw invalid(`${field} names the repository root: claim the paths you will edit.`);
+  const normalized = segments.join("/") + (path.endsWith("/") ? "/**" : "");
+  if (isGlob(normalized) && everythingProbes.every((probe) => pathMatches(normalized, probe))) {
+    throw invalid(`${field} '${normalized}' matches every file in the repository: claim the folders or files you will edit.`);
+  }
+  return normalized;
+}
+
+/** A non-empty list of paths, normalised, duplicates dropped; `field` names the argument. */
+export function normalizeClaimPaths(raw: readonly string[], field = "paths"): string[] {
+  if (raw.length === 0) throw invalid(`${field} is empty: name at least one path or glob.`);
+  if (raw.length > claimPathLimits.maxPaths)
+    throw invalid(`${field} holds ${raw.length} entries; at most ${claimPathLimits.maxPaths} are allowed.`);
+  return [...new Set(raw.map((path, index) => normalizeClaimPath(path, `${field}[${index}]`)))];
+}
+
+// Characters with a meaning in picomatch patterns; text between them is literal.
+const specialCharacters = /[*?[\]{}()!+@|]/;
+
+function literalPrefix(pattern: string): string {
+  const at = pattern.search(specialCharacters);
+  return at === -1 ? pattern : pattern.slice(0, at);
+}
+
+function literalSuffix(pattern: string): string {
+  const reversed = [...pattern].reverse().join("");
+  return [...literalPrefix(reversed)].reverse().join("");
+}
+
+/** Without `**`, braces, classes or extglobs, every segment of a pattern matches exactly one path segment. */
+function fixedSegmentCount(pattern: string): number | undefined {
+  return /\*\*|[{}[\]()]/.test(pattern) ? undefined : pattern.split("/").length;
+}
+
+/**
+ * Can some file be named by both patterns? Exact when either is a literal path (picomatch tests it
+ * against the other). For two globs: "no" only when a proof says so (their literal beginnings or
+ * endings disagree, or both have a fixed, different number of segments), "yes" otherwise. So two
+ * claims that might collide are treated as colliding; two that cannot never are.
+ */
+export function pathsOverlap(a: string, b: string): boolean {
+  const aIsGlob = isGlob(a);
+  const bIsGlob = isGlob(b);
+  if (!aIsGlob) return pathMatches(b, a);
+  if (!bIsGlob) return pathMatches(a, b);
+  const [prefixA, prefixB] = [literalPrefix(a), literalPrefix(b)];
+  if (!prefixA.startsWith(prefixB) && !prefixB.startsWith(prefixA)) return false;
+  const [suffixA, suffixB] = [literalSuffix(a), literalSuffix(b)];
+  if (!suffixA.endsWith(suffixB) && !suffixB.endsWith(suffixA)) return false;
+  const [segmentsA, segmentsB] = [fixedSegmentCount(a), fixedSegmentCount(b)];
+  if (segmentsA !== undefined && segmentsB !== undefined && segmentsA !== segmentsB) return false;
+  return true;
+}
+
+export function anyPathsOverlap(first: readonly string[], second: readonly string[]): boolean {
+  return first.some((a) => second.some((b) => pathsOverlap(a, b)));
+}

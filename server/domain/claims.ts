@@ -1,0 +1,287 @@
+import { and, asc, eq, gt, isNull, or, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { agentTokens, claims, posts } from "../db/schema/index.ts";
+import { recordAudit } from "./audit.ts";
+import { type AgentCaller, type Caller, requireScope } from "./callers.ts";
+import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches } from "./claim-paths.ts";
+import { AppError, forbidden, invalid, notFound } from "./errors.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
+
+/**
+ * Advisory claims on repository paths: an agent says what it is editing, for how long and why, so
+ * others see the collision before they make it. Every claim and release is told in the feed, in one
+ * thread per claim. Rules and their reasons: docs/decisions/024-claims.md.
+ */
+
+export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, maxReasonChars: 500 } as const;
+
+/** The longest a claim may run, from BOTBOARD_CLAIM_MAX_MINUTES. */
+export type ClaimSettings = { maxMinutes: number };
+export const defaultClaimSettings: ClaimSettings = { maxMinutes: claimLimits.defaultMaxMinutes };
+
+/** The tag of the feed posts that tell claims' stories. */
+export const claimTag = "claim";
+
+export type Claim = {
+  id: number;
+  holder: string;
+  paths: string[];
+  reason: string;
+  exclusive: boolean;
+  createdAt: Date;
+  expiresAt: Date;
+  /** The feed thread of the claim's story. */
+  threadId: number | null;
+};
+
+export type NewClaim = { paths: readonly string[]; reason: string; minutes?: number; exclusive?: boolean };
+
+/** Refusal of a claim that overlaps others' live claims; doors show `conflicts` as well as the message. */
+export class ClaimConflict extends AppError {
+  constructor(readonly conflicts: Claim[]) {
+    super(
+      "conflict",
+      `Refused: ${conflicts.map(describeClaim).join("; ")}. Wait for it to end, ask its holder in its thread, or claim with exclusive: false to record intent only.`,
+    );
+  }
+}
+
+/** One line a person or a model can act on; the reason is quoted, as someone else wrote it. */
+export function describeClaim(claim: Claim): string {
+  return `claim #${claim.id} by ${claim.holder} on ${claim.paths.join(", ")} (reason: ${JSON.stringify(claim.reason)}) until ${claim.expiresAt.toISOString()}`;
+}
+
+const claimColumns = {
+  id: claims.id,
+  holder: claims.holderName,
+  paths: claims.paths,
+  reason: claims.reason,
+  exclusive: claims.exclusive,
+  createdAt: claims.createdAt,
+  expiresAt: claims.expiresAt,
+  threadId: claims.threadPostId,
+};
+
+/** Open, unexpired, and claimed with a token that still works: revoking a token ends its claims. */
+const isLive = and(
+  isNull(claims.releasedAt),
+  gt(claims.expiresAt, sql`now()`),
+  isNull(agentTokens.revokedAt),
+  or(isNull(agentTokens.expiresAt), gt(agentTokens.expiresAt, sql`now()`)),
+);
+
+function toClaim(row: { id: number; threadId: number | null } & Omit<Claim, "id" | "threadId">): Claim {
+  return { ...row, id: Number(row.id), threadId: row.threadId === null ? null : Number(row.threadId) };
+}
+
+export async function liveClaims(db: Db, teamId: string): Promise<Claim[]> {
+  const rows = await db
+    .select(claimColumns)
+    .from(claims)
+    .innerJoin(agentTokens, eq(agentTokens.id, claims.tokenId))
+    .where(and(eq(claims.teamId, teamId), isLive))
+    .orderBy(asc(claims.expiresAt), asc(claims.id));
+  return rows.map(toClaim);
+}
+
+function requireClaimingAgent(caller: Caller): asserts caller is AgentCaller {
+  requireScope(caller, "write");
+  if (caller.kind !== "agent") throw forbidden("Only agents claim paths; engineers may release a claim on the now board.");
+}
+
+export function validateMinutes(minutes: number | undefined, settings: ClaimSettings, field = "minutes"): number {
+  const value = minutes ?? claimLimits.defaultMinutes;
+  if (!Number.isInteger(value) || value < 1 || value > settings.maxMinutes) {
+    throw invalid(`${field} must be a whole number from 1 to ${settings.maxMinutes}.`);
+  }
+  return value;
+}
+
+function validateReason(reason: string): string {
+  const text = requireWellFormedText("reason", reason).trim();
+  if (text === "") throw invalid("reason is empty: say what you are doing, so others know whom to ask.");
+  if (text.length > claimLimits.maxReasonChars) throw invalid(`reason is over ${claimLimits.maxReasonChars} characters.`);
+  return text;
+}
+
+// Every claim of a team is decided under one lock, so of two overlapping claims made at once exactly one wins.
+const claimLockSpace = 24;
+const lockTeamClaims = (db: Db, teamId: string) => db.execute(sql`select pg_advisory_xact_lock(${claimLockSpace}, hashtext(${teamId}))`);
+
+async function tellFeed(db: Db, caller: Caller, content: string, threadId: number | null): Promise<number> {
+  const author =
+    caller.kind === "agent"
+      ? { authorKind: "agent" as const, agentId: caller.agentId, tokenId: caller.tokenId }
+      : { authorKind: "human" as const, userId: caller.userId };
+  const [post] = await db
+    .insert(posts)
+    .values({
+      teamId: caller.teamId,
+      ...author,
+      authorName: caller.displayName,
+      content,
+      tags: [claimTag],
+      parentId: threadId,
+      rootId: threadId,
+    })
+    .returning({ id: posts.id });
+  return Number(post!.id);
+}
+
+/**
+ * Claims paths for the caller. Refused with ClaimConflict when an exclusive claim overlaps another
+ * holder's live exclusive claim; a non-exclusive claim is never refused and refuses no one.
+ * Returns the claim and the others' live claims it overlaps.
+ */
+export async function claimPaths(
+  db: Db,
+  caller: Caller,
+  input: NewClaim,
+  settings: ClaimSettings = defaultClaimSettings,
+): Promise<{ claim: Claim; overlapping: Claim[] }> {
+  requireClaimingAgent(caller);
+  const paths = normalizeClaimPaths(input.paths);
+  const reason = validateReason(input.reason);
+  const minutes = validateMinutes(input.minutes, settings);
+  const exclusive = input.exclusive ?? true;
+  return db.transaction(async (tx) => {
+    await lockTeamClaims(tx, caller.teamId);
+    const overlapping = (await liveClaims(tx, caller.teamId)).filter(
+      (other) => other.holder !== caller.displayName && anyPathsOverlap(paths, other.paths),
+    );
+    const conflicts = overlapping.filter((other) => other.exclusive);
+    if (exclusive && conflicts.length > 0) throw new ClaimConflict(conflicts);
+    const [row] = await tx
+      .insert(claims)
+      .values({
+        teamId: caller.teamId,
+        agentId: caller.agentId,
+        tokenId: caller.tokenId,
+        holderName: caller.displayName,
+        paths,
+        reason,
+        exclusive,
+        expiresAt: sql`now() + make_interval(mins => ${minutes})`,
+      })
+      .returning(claimColumns);
+    const claim = toClaim(row!);
+    const kind = exclusive ? "claimed" : "noted intent to edit (not exclusive)";
+    const threadId = await tellFeed(
+      tx,
+      caller,
+      `${kind} ${paths.map((path) => `\`${path}\``).join(", ")} for ${minutes} min (claim #${claim.id}, until ${claim.expiresAt.toISOString()}): ${reason}`,
+      null,
+    );
+    await tx.update(claims).set({ threadPostId: threadId }).where(eq(claims.id, claim.id));
+    return { claim: { ...claim, threadId }, overlapping };
+  });
+}
+
+export type ClaimFilter = { paths?: readonly string[]; agent?: string };
+
+/** The team's live claims, soonest to end first; only those overlapping `paths` or held by `agent` when given. */
+export async function listClaims(db: Db, caller: Caller, filter: ClaimFilter = {}): Promise<Claim[]> {
+  requireScope(caller, "read");
+  const paths = filter.paths === undefined ? undefined : normalizeClaimPaths(filter.paths);
+  const agent = filter.agent?.trim();
+  return (await liveClaims(db, caller.teamId)).filter(
+    (claim) =>
+      (paths === undefined || anyPathsOverlap(paths, claim.paths)) &&
+      (!agent || claim.holder === agent || claim.holder.startsWith(`${agent}/`)),
+  );
+}
+
+export type ReleaseTarget = { claimId?: number; paths?: readonly string[] };
+
+/** Ends the caller's own live claims: the one named, or every one overlapping `paths`. Returns them. */
+export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarget): Promise<Claim[]> {
+  requireClaimingAgent(caller);
+  if (target.claimId === undefined && target.paths === undefined) throw invalid("Give claim_id or paths: which claim to release.");
+  const paths = target.paths === undefined ? undefined : normalizeClaimPaths(target.paths);
+  return db.transaction(async (tx) => {
+    await lockTeamClaims(tx, caller.teamId);
+    const own = (await liveClaims(tx, caller.teamId)).filter((claim) => claim.holder === caller.displayName);
+    const released = own.filter(
+      (claim) =>
+        (target.claimId === undefined || claim.id === target.claimId) && (paths === undefined || anyPathsOverlap(paths, claim.paths)),
+    );
+    if (target.claimId !== undefined && released.length === 0) throw notFound(`You hold no live claim #${target.claimId}.`);
+    for (const claim of released) await endClaim(tx, caller, claim, "released");
+    return released;
+  });
+}
+
+async function endClaim(db: Db, caller: Caller, claim: Claim, how: string): Promise<void> {
+  await db.update(claims).set({ releasedAt: sql`now()`, releasedBy: caller.displayName }).where(eq(claims.id, claim.id));
+  await tellFeed(db, caller, `${how} claim #${claim.id} on ${claim.paths.map((path) => `\`${path}\``).join(", ")}`, claim.threadId);
+}
+
+/** Moves the end of the caller's own live claim to `minutes` from now. */
+export async function renewClaim(
+  db: Db,
+  caller: Caller,
+  input: { claimId: number; minutes?: number },
+  settings: ClaimSettings = defaultClaimSettings,
+): Promise<Claim> {
+  requireClaimingAgent(caller);
+  const minutes = validateMinutes(input.minutes, settings);
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(claims)
+      .set({ expiresAt: sql`now() + make_interval(mins => ${minutes})` })
+      .where(
+        and(
+          eq(claims.id, input.claimId),
+          eq(claims.teamId, caller.teamId),
+          eq(claims.holderName, caller.displayName),
+          isNull(claims.releasedAt),
+          gt(claims.expiresAt, sql`now()`),
+        ),
+      )
+      .returning(claimColumns);
+    if (!row) throw notFound(`You hold no live claim #${input.claimId}; claim the paths again.`);
+    const claim = toClaim(row);
+    await tellFeed(tx, caller, `renewed claim #${claim.id} until ${claim.expiresAt.toISOString()}`, claim.threadId);
+    return claim;
+  });
+}
+
+/** An engineer ends someone's claim (a stale one, as a rule); audited and told in the claim's thread. */
+export async function releaseClaimAsEngineer(db: Db, caller: Caller, claimId: number): Promise<Claim> {
+  if (caller.kind !== "human") throw forbidden("Only engineers release others' claims.");
+  return db.transaction(async (tx) => {
+    await lockTeamClaims(tx, caller.teamId);
+    const claim = (await liveClaims(tx, caller.teamId)).find((candidate) => candidate.id === claimId);
+    if (!claim) throw notFound(`No live claim #${claimId} in your team.`);
+    await endClaim(tx, caller, claim, `released ${claim.holder}'s`);
+    await recordAudit(tx, caller.teamId, caller, "claim.released", `#${claimId}`, { holder: claim.holder, paths: claim.paths });
+    return claim;
+  });
+}
+
+export type PathConflict = { path: string; claim: Claim };
+
+/**
+ * The git guard's question: which of these literal paths (a commit's files) fall under another
+ * holder's live exclusive claim? Non-exclusive claims record intent and never stop a commit.
+ */
+export async function findClaimedPaths(db: Db, caller: Caller, paths: readonly string[]): Promise<PathConflict[]> {
+  requireScope(caller, "read");
+  if (paths.length > claimPathLimits.maxCheckedPaths) {
+    throw invalid(`paths holds ${paths.length} entries; at most ${claimPathLimits.maxCheckedPaths} are checked at once.`);
+  }
+  const others = (await liveClaims(db, caller.teamId)).filter((claim) => claim.exclusive && claim.holder !== caller.displayName);
+  const conflicts: PathConflict[] = [];
+  for (const [index, raw] of paths.entries()) {
+    if (typeof raw !== "string" || raw.length > 4096) throw invalid(`paths[${index}] must be a path of at most 4096 characters.`);
+    const path = raw.replace(/^\.\//, "");
+    const claim = others.find((other) => other.paths.some((pattern) => pathMatches(pattern, path)));
+    if (claim) conflicts.push({ path, claim });
+  }
+  return conflicts;
+}
+
+/** The caller's own live claims (login shows them). */
+export async function ownClaims(db: Db, caller: AgentCaller): Promise<Claim[]> {
+  return (await liveClaims(db, caller.teamId)).filter((claim) => claim.holder === caller.displayName);
+}

@@ -1,0 +1,141 @@
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Team } from "../server/domain/teams.ts";
+import { botboardBin } from "./support/cli.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+type Finished = { status: number | null; stdout: string; stderr: string };
+
+/** Runs a command without blocking this process, which also serves the test server the hooks call. */
+function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** A port nothing listens on: taken from the system, then let go. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// Each commit runs the real hook, which starts the botboard command: seconds apiece on a loaded machine.
+describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind) => {
+  let server: TestServer;
+  let team: Team;
+  let alice: string;
+  let bob: string;
+  let repo: string;
+
+  const git = (args: string[], env: Record<string, string> = {}) => run("git", args, repo, env);
+  const botboard = (args: string[]) => run(process.execPath, [botboardBin, ...args], repo, {});
+  const asBob = () => ({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: bob, BOTBOARD_GUARD: "" });
+  const commitCount = () => Number(execFileSync("git", ["rev-list", "--count", "HEAD"], { cwd: repo, encoding: "utf8" }).trim());
+  const stage = async (path: string, text: string) => {
+    mkdirSync(join(repo, path, ".."), { recursive: true });
+    writeFileSync(join(repo, path), text);
+    expect((await git(["add", path])).status).toBe(0);
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off" });
+    team = await server.team("guard");
+    alice = await server.agent(team, "alice");
+    bob = await server.agent(team, "bob");
+    repo = mkdtempSync(join(tmpdir(), "botboard-guard-"));
+    await git(["init", "-q", "-b", "main"]);
+    await git(["config", "user.email", "bob@example.com"]);
+    await git(["config", "user.name", "bob"]);
+    await stage("README.md", "hello\n");
+    expect((await git(["commit", "-q", "-m", "first"])).status).toBe(0);
+    const installed = await botboard(["guard", "install", "--pre-push"]);
+    expect(installed.status, installed.stderr).toBe(0);
+    const claimed = await server.as(alice, "/api/v1/claims", {
+      method: "POST",
+      body: JSON.stringify({ paths: ["src/auth/**"], reason: "rewriting the login flow", minutes: 45 }),
+    });
+    expect(claimed.status).toBe(201);
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+    if (repo) rmSync(repo, { recursive: true, force: true });
+  });
+
+  it("install writes executable pre-commit and pre-push hooks that call botboard guard check", () => {
+    for (const hook of ["pre-commit", "pre-push"]) {
+      const path = join(repo, ".git", "hooks", hook);
+      expect(statSync(path).mode & 0o111).not.toBe(0);
+      expect(readFileSync(path, "utf8")).toContain("guard check");
+    }
+  });
+
+  it("a commit touching another agent's claimed file stops, naming holder, reason and expiry", async () => {
+    const before = commitCount();
+    await stage("src/auth/login.ts", "export {};\n");
+    await stage("docs/notes.md", "notes\n");
+    const commit = await git(["commit", "-m", "touch login"], asBob());
+    expect(commit.status).not.toBe(0);
+    expect(commit.stderr).toContain("commit stopped");
+    expect(commit.stderr).toMatch(/src\/auth\/login\.ts: claimed by alice until \d{4}-\d\d-\d\dT/);
+    expect(commit.stderr).toContain('"rewriting the login flow"');
+    expect(commit.stderr).not.toContain("docs/notes.md");
+    expect(commitCount()).toBe(before);
+  });
+
+  it("BOTBOARD_GUARD=warn warns and commits", async () => {
+    const before = commitCount();
+    const commit = await git(["commit", "-q", "-m", "touch login anyway"], { ...asBob(), BOTBOARD_GUARD: "warn" });
+    expect(commit.status, commit.stderr).toBe(0);
+    expect(commit.stderr).toContain("claimed by alice");
+    expect(commitCount()).toBe(before + 1);
+  });
+
+  it("a server that cannot be reached warns and never blocks", async () => {
+    const before = commitCount();
+    await stage("src/auth/session.ts", "export {};\n");
+    const commit = await git(["commit", "-q", "-m", "offline"], { ...asBob(), BOTBOARD_URL: `http://127.0.0.1:${await closedPort()}` });
+    expect(commit.status, commit.stderr).toBe(0);
+    expect(commit.stderr).toContain("cannot reach Botboard");
+    expect(commitCount()).toBe(before + 1);
+  });
+
+  it("the holder's own commit and unclaimed files pass silently", async () => {
+    await stage("src/auth/token.ts", "export {};\n");
+    const own = await git(["commit", "-q", "-m", "alice's own"], { ...asBob(), BOTBOARD_TOKEN: alice });
+    expect(own.status, own.stderr).toBe(0);
+    expect(own.stderr).toBe("");
+    await stage("src/billing/invoice.ts", "export {};\n");
+    const free = await git(["commit", "-q", "-m", "billing"], asBob());
+    expect(free.status, free.stderr).toBe(0);
+    expect(free.stderr).toBe("");
+  });
+
+  it("pre-push stops a push whose commits touch a claimed file", async () => {
+    const remote = mkdtempSync(join(tmpdir(), "botboard-guard-remote-"));
+    try {
+      execFileSync("git", ["init", "-q", "--bare", remote]);
+      expect((await git(["remote", "add", "origin", remote])).status).toBe(0);
+      const push = await git(["push", "-q", "origin", "main"], asBob());
+      expect(push.status).not.toBe(0);
+      expect(push.stderr).toContain("push stopped");
+      expect(push.stderr).toContain("src/auth/login.ts: claimed by alice");
+      const warned = await git(["push", "-q", "origin", "main"], { ...asBob(), BOTBOARD_GUARD: "warn" });
+      expect(warned.status, warned.stderr).toBe(0);
+    } finally {
+      rmSync(remote, { recursive: true, force: true });
+    }
+  });
+});

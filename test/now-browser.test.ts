@@ -1,0 +1,83 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listAudit } from "../server/domain/audit.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const chromium = chromiumForThisFile();
+
+describe.each(databaseKinds)("the now board in Chromium on %s", (kind) => {
+  let server: TestServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let watch: PageWatch;
+  let team: Team;
+  let alice: Client;
+  let bob: Client;
+  let aliceClaim: number;
+
+  const card = (name: string) => page.locator("article.now-agent", { has: page.locator(`#now-${name}`) });
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off" }), chromium()]);
+    team = await server.team("now");
+    alice = await connectMcp(server.url, await server.agent(team, "alice"));
+    bob = await connectMcp(server.url, await server.agent(team, "bob"));
+    await server.agent(team, "carol");
+    await callTool(alice, "set_status", { text: "Rewriting the login flow" });
+    const claimed = await callTool(alice, "claim", {
+      paths: ["src/auth/**", "docs/auth.md"],
+      reason: "login flow <script>window.__pwned = 1</script>",
+      minutes: 90,
+    });
+    aliceClaim = (claimed.structuredContent as { claim: { id: number } }).claim.id;
+    await callTool(bob, "create_post", { content: "Stuck: the staging database refuses connections.", tags: ["blocker"] });
+    const cookie = await server.engineer(team, "ann");
+    ({ context, page, watch } = await openPage(browser, { cookie, url: server.url }));
+  }, 60_000);
+  afterAll(async () => {
+    await context?.close();
+    await alice?.close();
+    await bob?.close();
+    await server?.close();
+  });
+
+  it("shows every agent with status, claims, last post, and whether it is active, blocked or idle", async () => {
+    await page.goto(`${server.url}/now`);
+    await expect(page.locator("nav a[aria-current=page]").textContent()).resolves.toBe("Now");
+    const aliceCard = card("alice");
+    await expect(aliceCard.locator(".now-state").textContent()).resolves.toBe("Active");
+    await expect(aliceCard.locator(".now-status").textContent()).resolves.toBe("Rewriting the login flow");
+    await expect(aliceCard.locator(".now-claims code").textContent()).resolves.toBe("src/auth/**, docs/auth.md");
+    // The holder's reason is shown as text, never run.
+    await expect(aliceCard.locator(".now-reason").textContent()).resolves.toBe("login flow <script>window.__pwned = 1</script>");
+    await expect(card("bob").locator(".now-state").textContent()).resolves.toBe("Blocked");
+    await expect(card("bob").locator(".now-last").textContent()).resolves.toContain("Stuck: the staging database refuses connections.");
+    await expect(card("carol").locator(".now-state").textContent()).resolves.toBe("Idle");
+    await expect(card("carol").textContent()).resolves.toContain("seen never");
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  it("updates live when an agent claims files", async () => {
+    await page.waitForSelector("body[data-live-ready]");
+    await callTool(bob, "claim", { paths: ["web/styles.css"], reason: "dark mode colours" });
+    await card("bob").locator(".now-claims code", { hasText: "web/styles.css" }).waitFor();
+    await screenshotBothSchemes(page, `${kind}-now-board`);
+  });
+
+  it("an engineer releases a stale claim: gone from the board, told in its thread, audited", async () => {
+    watch.acceptDialogs = true;
+    await card("alice").locator("button", { hasText: "Release" }).click();
+    await card("alice").locator(".now-claims").waitFor({ state: "detached" });
+    expect(watch.dialogs).toEqual([`Release alice's claim #${aliceClaim}?`]);
+    const audit = await listAudit(server.database.db, team.id);
+    expect(audit.find((entry) => entry.action === "claim.released")).toMatchObject({ actorName: "ann", target: `#${aliceClaim}` });
+    const claims = await callTool(alice, "list_claims", { agent: "alice" });
+    expect(claims.structuredContent).toEqual({ claims: [] });
+    expect(watch.problems).toEqual([]);
+  });
+});
