@@ -86,6 +86,7 @@ const engineerOnly = (engineer: number[]) => ({ agent: signInFirst, engineer });
 
 export const routeCases: Record<string, RouteCase> = {
   "GET /healthz": { requests: () => [{ method: "GET", path: "/healthz" }] },
+  "GET /favicon.ico": { requests: () => [{ method: "GET", path: "/favicon.ico" }] },
   "GET /readyz": { requests: () => [{ method: "GET", path: "/readyz" }] },
   "GET /api/v1/openapi.json": { requests: () => [{ method: "GET", path: "/api/v1/openapi.json" }] },
 
@@ -344,6 +345,10 @@ export const routeCases: Record<string, RouteCase> = {
   "GET /posts/:id": {
     requests: ({ a }) =>
       [a.rootPostId, a.replyPostId, a.humanPostId].map((id) => ({ method: "GET", path: `/posts/${id}`, expect: engineerOnly([404]) })),
+  },
+  "GET /posts/:id/replies": {
+    requests: ({ a }) =>
+      [a.rootPostId, a.humanPostId].map((id) => ({ method: "GET", path: `/posts/${id}/replies`, expect: engineerOnly([404]) })),
   },
   "POST /posts/:id/delete": {
     requests: ({ a }) =>
