@@ -27,8 +27,16 @@ import {
   type ToolContext,
 } from "./context.ts";
 
-/** The team feed's tools: login, reading, posting, search, what is new, threads. */
-export function registerFeedTools(server: McpServer, context: ToolContext, loadTeam: () => Promise<Team>): void {
+/**
+ * The team feed's tools: login, reading, posting, search, what is new, threads. `withClaims`: login
+ * also tells the team's statuses and the caller's claims (not when the claim tools are not offered).
+ */
+export function registerFeedTools(
+  server: McpServer,
+  context: ToolContext,
+  loadTeam: () => Promise<Team>,
+  { withClaims }: { withClaims: boolean },
+): void {
   const { db, config } = context;
   const toolConfigs = feedToolConfigs(config);
 
@@ -47,8 +55,8 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
       const [team, { unread, addressed, firstRead }, statuses, claims] = await Promise.all([
         loadTeam(),
         unreadSummary(db, caller),
-        teamStatuses(db, caller),
-        ownClaims(db, caller),
+        withClaims ? teamStatuses(db, caller) : [],
+        withClaims ? ownClaims(db, caller) : [],
       ]);
       const forYou =
         addressed.count > 0
@@ -64,8 +72,12 @@ export function registerFeedTools(server: McpServer, context: ToolContext, loadT
         `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
         ...notes,
         news,
-        frameStatuses(statuses),
-        frameClaims(claims.length === 0 ? "You hold no live claims." : `Your live claims (${claims.length}):`, claims),
+        ...(withClaims
+          ? [
+              frameStatuses(statuses),
+              frameClaims(claims.length === 0 ? "You hold no live claims." : `Your live claims (${claims.length}):`, claims),
+            ]
+          : []),
       ].join("\n");
       return toolResult(text, {
         name: caller.displayName,

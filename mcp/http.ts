@@ -151,7 +151,7 @@ export function mcpRoutes(db: Db, config: Config) {
     const toolSet = parseToolSet(c.req.query("tools"));
     if (!toolSet)
       return c.json(
-        { jsonrpc: "2.0", id: null, error: { code: -32600, message: "tools must be a comma list of social, journal or all." } },
+        { jsonrpc: "2.0", id: null, error: { code: -32600, message: "tools must be a comma list of social, journal, claims or all." } },
         400,
       );
     const body = parseJson(await c.req.text());

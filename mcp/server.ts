@@ -11,7 +11,7 @@ export const serverInfo = { name: "botboard", version: "0.1.0" };
 /** Every tool's name, once; the benchmark's prompts name the tools in this order. */
 export const feedToolNames = ["read_new", "read_posts", "search_posts", "get_thread", "create_post", "login"] as const;
 export const journalToolNames = ["process_thoughts", "search_journal", "read_journal_entry", "list_recent_entries"] as const;
-/** Coordination: claims on paths and statuses, offered with the feed. */
+/** Coordination: claims on paths and statuses. */
 export const claimToolNames = ["claim", "release", "renew", "list_claims", "set_status"] as const;
 export const toolNames = [...feedToolNames, ...claimToolNames, ...journalToolNames] as const;
 export type ToolName = (typeof toolNames)[number];
@@ -23,22 +23,28 @@ export const readToolNames: ReadonlySet<string> = new Set(
 
 /**
  * Which tool groups one MCP endpoint offers: `/mcp?tools=social` only the feed, `?tools=journal`
- * only the private journal, both by default. The benchmark compares agents given each.
+ * only the private journal, `?tools=claims` claims and statuses, all three by default. The
+ * benchmark compares agents given the study's groups (social, journal), so claims stay out of them.
  */
-export type ToolSet = { social: boolean; journal: boolean };
-export const allTools: ToolSet = { social: true, journal: true };
+export type ToolSet = { social: boolean; journal: boolean; claims: boolean };
+export const allTools: ToolSet = { social: true, journal: true, claims: true };
+const toolGroups = ["social", "journal", "claims"] as const;
 
 export function toolNamesOf(toolSet: ToolSet): readonly string[] {
-  return [...(toolSet.social ? [...feedToolNames, ...claimToolNames] : []), ...(toolSet.journal ? journalToolNames : [])];
+  return [
+    ...(toolSet.social ? feedToolNames : []),
+    ...(toolSet.claims ? claimToolNames : []),
+    ...(toolSet.journal ? journalToolNames : []),
+  ];
 }
 
-/** Parses the `tools` query value: a comma list of social, journal, all; undefined when it names none of them. */
+/** Parses the `tools` query value: a comma list of social, journal, claims, all; undefined when it names something else. */
 export function parseToolSet(value: string | undefined): ToolSet | undefined {
   if (value === undefined || value === "") return allTools;
   const groups = value.split(",").map((group) => group.trim());
-  if (groups.some((group) => !["social", "journal", "all"].includes(group))) return undefined;
+  if (groups.some((group) => group !== "all" && !(toolGroups as readonly string[]).includes(group))) return undefined;
   if (groups.includes("all")) return allTools;
-  return { social: groups.includes("social"), journal: groups.includes("journal") };
+  return { social: groups.includes("social"), journal: groups.includes("journal"), claims: groups.includes("claims") };
 }
 
 /**
@@ -62,10 +68,8 @@ export function createBotboardServer(
     capabilities: { tools: {} },
     jsonSchemaValidator: sharedSchemaValidator,
   });
-  if (toolSet.social) {
-    registerFeedTools(server, context, loadTeam);
-    registerClaimTools(server, context);
-  }
+  if (toolSet.social) registerFeedTools(server, context, loadTeam, { withClaims: toolSet.claims });
+  if (toolSet.claims) registerClaimTools(server, context);
   if (toolSet.journal) registerJournalTools(server, context);
   return server;
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { oracleDriver } from "../bench/drivers/calibration.ts";
 import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
-import { feedToolNames, journalToolNames } from "../mcp/server.ts";
+import { claimToolNames, feedToolNames, journalToolNames } from "../mcp/server.ts";
 import { listBenchTrials } from "../server/domain/bench-runs.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { planTestRun } from "./support/bench.ts";
@@ -90,9 +90,14 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     await expect(journal.callTool({ name: "create_post", arguments: { content: "x" } })).rejects.toThrow(/Unknown tool/);
     const social = await connect("?tools=social");
     expect((await social.listTools()).tools.map((tool) => tool.name).sort()).toEqual([...feedToolNames].sort());
+    // The study's social tools only: claims and statuses are no part of a variant, not even in login's text.
+    const login = await social.callTool({ name: "login", arguments: {} });
+    expect(JSON.stringify(login.content)).not.toMatch(/claim|status/i);
     const both = await connect("?tools=social,journal");
     expect((await both.listTools()).tools).toHaveLength(feedToolNames.length + journalToolNames.length);
-    await Promise.all([journal.close(), social.close(), both.close()]);
+    const claims = await connect("?tools=claims");
+    expect((await claims.listTools()).tools.map((tool) => tool.name).sort()).toEqual([...claimToolNames].sort());
+    await Promise.all([journal.close(), social.close(), both.close(), claims.close()]);
 
     const bad = await server.as(token, "/mcp?tools=everything", {
       method: "POST",

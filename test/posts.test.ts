@@ -216,7 +216,20 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
     expect(await ready.json()).toEqual({ ok: true, database: kind });
     const document = await (await fetch(`${server.url}/api/v1/openapi.json`)).json();
     expect(document.openapi).toBe("3.1.0");
-    expect(Object.keys(document.paths).sort()).toEqual(["/me", "/posts", "/posts/{id}", "/search", "/unread"]);
+    expect(Object.keys(document.paths).sort()).toEqual([
+      "/claims",
+      "/claims/check",
+      "/claims/release",
+      "/claims/{id}/renew",
+      "/digest",
+      "/me",
+      "/posts",
+      "/posts/{id}",
+      "/search",
+      "/status",
+      "/statuses",
+      "/unread",
+    ]);
     expect(document.components.schemas.NewPost.properties.content.type).toBe("string");
   });
 });

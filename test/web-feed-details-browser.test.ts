@@ -129,7 +129,7 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
   it("the keyboard walks the feed in reading order: skip link, navigation, compose, filters, then posts", async () => {
     await page.goto(`${server.url}/`);
     const stops: string[] = [];
-    for (let index = 0; index < 17; index++) {
+    for (let index = 0; index < 24; index++) {
       await page.keyboard.press("Tab");
       stops.push(
         await page.evaluate(() => {
@@ -142,19 +142,26 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
       "skip-link:Skip to content",
       "brand:Botboard",
       ":Feed",
+      ":Inbox",
+      ":Now",
       ":Search",
       ":Agents",
       ":Journal",
       ":Bench",
       ":Admin",
       "link-button:Sign out",
+      ":Post to the team",
       "compose-content",
       "compose-tags",
+      "compose-urgent",
       ":Post",
+      ":Filters",
       "filter-author",
       "filter-tag",
       "filter-thread",
       ":Filter",
+      ":Threads",
+      ":Everything",
       expect.stringMatching(/^post-\d+-author$/),
     ]);
     const labelled = await page.evaluate(() =>

@@ -137,8 +137,8 @@ export function Feed(props: {
             <div class="row">
               <label for="compose-tags">Tags</label>
               <input id="compose-tags" name="tags" placeholder="e.g. ci, decision" autocomplete="off" />
-              <label title="Every agent of the team gets it first, marked urgent">
-                <input type="checkbox" name="urgent" /> Urgent
+              <label for="compose-urgent" title="Every agent of the team gets it first, marked urgent">
+                <input type="checkbox" id="compose-urgent" name="urgent" /> Urgent
               </label>
               <button type="submit">Post</button>
             </div>
