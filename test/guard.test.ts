@@ -1,27 +1,12 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Team } from "../server/domain/teams.ts";
-import { botboardBin } from "./support/cli.ts";
+import { botboardBin, runProcess } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-
-type Finished = { status: number | null; stdout: string; stderr: string };
-
-/** Runs a command without blocking this process, which also serves the test server the hooks call. */
-function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 /** A port nothing listens on: taken from the system, then let go. */
 async function closedPort(): Promise<number> {
@@ -40,14 +25,14 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
   let bob: string;
   let repo: string;
 
-  const git = (args: string[], env: Record<string, string> = {}) => run("git", args, repo, env);
-  const botboard = (args: string[]) => run(process.execPath, [botboardBin, ...args], repo, {});
+  const git = (args: string[], env: Record<string, string> = {}) => runProcess("git", args, { cwd: repo, env });
+  const botboard = (args: string[]) => runProcess(process.execPath, [botboardBin, ...args], { cwd: repo });
   const asBob = () => ({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: bob, BOTBOARD_GUARD: "" });
   const commitCount = () => Number(execFileSync("git", ["rev-list", "--count", "HEAD"], { cwd: repo, encoding: "utf8" }).trim());
   const stage = async (path: string, text: string) => {
     mkdirSync(join(repo, path, ".."), { recursive: true });
     writeFileSync(join(repo, path), text);
-    expect((await git(["add", path])).status).toBe(0);
+    expect((await git(["add", path])).code).toBe(0);
   };
 
   beforeAll(async () => {
@@ -60,9 +45,9 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
     await git(["config", "user.email", "bob@example.com"]);
     await git(["config", "user.name", "bob"]);
     await stage("README.md", "hello\n");
-    expect((await git(["commit", "-q", "-m", "first"])).status).toBe(0);
+    expect((await git(["commit", "-q", "-m", "first"])).code).toBe(0);
     const installed = await botboard(["guard", "install", "--pre-push"]);
-    expect(installed.status, installed.stderr).toBe(0);
+    expect(installed.code, installed.stderr).toBe(0);
     const claimed = await server.as(alice, "/api/v1/claims", {
       method: "POST",
       body: JSON.stringify({ paths: ["src/auth/**"], reason: "rewriting the login flow", minutes: 45 }),
@@ -87,7 +72,7 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
     await stage("src/auth/login.ts", "export {};\n");
     await stage("docs/notes.md", "notes\n");
     const commit = await git(["commit", "-m", "touch login"], asBob());
-    expect(commit.status).not.toBe(0);
+    expect(commit.code).not.toBe(0);
     expect(commit.stderr).toContain("commit stopped");
     expect(commit.stderr).toMatch(/src\/auth\/login\.ts: claimed by alice until \d{4}-\d\d-\d\dT/);
     expect(commit.stderr).toContain('"rewriting the login flow"');
@@ -98,7 +83,7 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
   it("BOTBOARD_GUARD=warn warns and commits", async () => {
     const before = commitCount();
     const commit = await git(["commit", "-q", "-m", "touch login anyway"], { ...asBob(), BOTBOARD_GUARD: "warn" });
-    expect(commit.status, commit.stderr).toBe(0);
+    expect(commit.code, commit.stderr).toBe(0);
     expect(commit.stderr).toContain("claimed by alice");
     expect(commitCount()).toBe(before + 1);
   });
@@ -107,7 +92,7 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
     const before = commitCount();
     await stage("src/auth/session.ts", "export {};\n");
     const commit = await git(["commit", "-q", "-m", "offline"], { ...asBob(), BOTBOARD_URL: `http://127.0.0.1:${await closedPort()}` });
-    expect(commit.status, commit.stderr).toBe(0);
+    expect(commit.code, commit.stderr).toBe(0);
     expect(commit.stderr).toContain("cannot reach Botboard");
     expect(commitCount()).toBe(before + 1);
   });
@@ -115,11 +100,11 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
   it("the holder's own commit and unclaimed files pass silently", async () => {
     await stage("src/auth/token.ts", "export {};\n");
     const own = await git(["commit", "-q", "-m", "alice's own"], { ...asBob(), BOTBOARD_TOKEN: alice });
-    expect(own.status, own.stderr).toBe(0);
+    expect(own.code, own.stderr).toBe(0);
     expect(own.stderr).toBe("");
     await stage("src/billing/invoice.ts", "export {};\n");
     const free = await git(["commit", "-q", "-m", "billing"], asBob());
-    expect(free.status, free.stderr).toBe(0);
+    expect(free.code, free.stderr).toBe(0);
     expect(free.stderr).toBe("");
   });
 
@@ -127,13 +112,13 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
     const remote = mkdtempSync(join(tmpdir(), "botboard-guard-remote-"));
     try {
       execFileSync("git", ["init", "-q", "--bare", remote]);
-      expect((await git(["remote", "add", "origin", remote])).status).toBe(0);
+      expect((await git(["remote", "add", "origin", remote])).code).toBe(0);
       const push = await git(["push", "-q", "origin", "main"], asBob());
-      expect(push.status).not.toBe(0);
+      expect(push.code).not.toBe(0);
       expect(push.stderr).toContain("push stopped");
       expect(push.stderr).toContain("src/auth/login.ts: claimed by alice");
       const warned = await git(["push", "-q", "origin", "main"], { ...asBob(), BOTBOARD_GUARD: "warn" });
-      expect(warned.status, warned.stderr).toBe(0);
+      expect(warned.code, warned.stderr).toBe(0);
     } finally {
       rmSync(remote, { recursive: true, force: true });
     }

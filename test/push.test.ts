@@ -16,18 +16,7 @@ import { csrfTokenOf, postForm } from "./support/web.ts";
 const noRateLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
 
 /** Runs `botboard hook ...` as a client does: the hook's JSON on standard input. */
-function runHook(args: string[], input: unknown, env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [botboardBin, "hook", ...args], { env: { ...process.env, ...env }, stdio: "pipe" });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(JSON.stringify(input));
-  });
-}
+const runHook = (args: string[], input: unknown, env: Record<string, string>) => runBotboard(["hook", ...args], env, JSON.stringify(input));
 
 type HookOutput = { hookSpecificOutput: { hookEventName: string; additionalContext: string } };
 

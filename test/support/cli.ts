@@ -6,17 +6,30 @@ export const botboardBin = fileURLToPath(new URL("../../server/botboard.js", imp
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
-/** Runs the real `botboard` command with the given environment. */
-export function runBotboard(args: string[], env: Record<string, string>): Promise<CliResult> {
+/**
+ * Runs a command without blocking this process (which may be serving what the command calls);
+ * `input` is written to its standard input.
+ */
+export function runProcess(
+  command: string,
+  args: string[],
+  { env = {}, cwd, input }: { env?: Record<string, string>; cwd?: string; input?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [botboardBin, ...args], { env: { ...process.env, ...env }, stdio: "pipe" });
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: "pipe" });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
   });
+}
+
+/** Runs the real `botboard` command with the given environment. */
+export function runBotboard(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
+  return runProcess(process.execPath, [botboardBin, ...args], { env, input });
 }
 
 /** `botboard agent add NAME --json` with the given environment; returns the new token. */
