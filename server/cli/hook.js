@@ -1,6 +1,6 @@
 // `botboard hook <event>`: what Claude Code and Codex run as a hook. Plain JavaScript on Node's own
-// modules, reached by server/botboard.js before anything else loads, so it starts in tens of
-// milliseconds whether or not the CLI is built (docs/decisions/023-push-through-hooks.md). It asks
+// modules, reached by server/botboard.js before anything else loads, so it adds about a tenth of a
+// second to Node's own start whether or not the CLI is built (docs/decisions/023-push-through-hooks.md). It asks
 // the server for the agent's digest (POST /api/v1/digest) and prints the client's hook JSON; on any
 // failure it prints nothing and exits 0, because a hook must never stand in an agent's way.
 //
