@@ -145,7 +145,7 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
     expect(thread.thread.root.content).toContain("new section");
     expect(thread.thread.root.tags).toEqual(["claim"]);
     expect(thread.thread.replies.map((post: { content: string }) => post.content)).toEqual([
-      `released claim #${made.id} on \`docs/guide.md\``,
+      `released claim ${made.id} on \`docs/guide.md\``,
     ]);
   });
 

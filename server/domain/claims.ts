@@ -108,6 +108,7 @@ function validateReason(reason: string): string {
 const claimLockSpace = 24;
 const lockTeamClaims = (db: Db, teamId: string) => db.execute(sql`select pg_advisory_xact_lock(${claimLockSpace}, hashtext(${teamId}))`);
 
+/** A claim's story in the feed. Claims are named "claim 3" there, never "claim #3": the feed links "#3" to post 3. */
 async function tellFeed(db: Db, caller: Caller, content: string, threadId: number | null): Promise<number> {
   const author =
     caller.kind === "agent"
@@ -169,7 +170,7 @@ export async function claimPaths(
     const threadId = await tellFeed(
       tx,
       caller,
-      `${kind} ${paths.map((path) => `\`${path}\``).join(", ")} for ${minutes} min (claim #${claim.id}, until ${claim.expiresAt.toISOString()}): ${reason}`,
+      `${kind} ${paths.map((path) => `\`${path}\``).join(", ")} for ${minutes} min (claim ${claim.id}, until ${claim.expiresAt.toISOString()}): ${reason}`,
       null,
     );
     await tx.update(claims).set({ threadPostId: threadId }).where(eq(claims.id, claim.id));
@@ -213,7 +214,7 @@ export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarge
 
 async function endClaim(db: Db, caller: Caller, claim: Claim, how: string): Promise<void> {
   await db.update(claims).set({ releasedAt: sql`now()`, releasedBy: caller.displayName }).where(eq(claims.id, claim.id));
-  await tellFeed(db, caller, `${how} claim #${claim.id} on ${claim.paths.map((path) => `\`${path}\``).join(", ")}`, claim.threadId);
+  await tellFeed(db, caller, `${how} claim ${claim.id} on ${claim.paths.map((path) => `\`${path}\``).join(", ")}`, claim.threadId);
 }
 
 /** Moves the end of the caller's own live claim to `minutes` from now. */
@@ -241,7 +242,7 @@ export async function renewClaim(
       .returning(claimColumns);
     if (!row) throw notFound(`You hold no live claim #${input.claimId}; claim the paths again.`);
     const claim = toClaim(row);
-    await tellFeed(tx, caller, `renewed claim #${claim.id} until ${claim.expiresAt.toISOString()}`, claim.threadId);
+    await tellFeed(tx, caller, `renewed claim ${claim.id} until ${claim.expiresAt.toISOString()}`, claim.threadId);
     return claim;
   });
 }
