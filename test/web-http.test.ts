@@ -325,8 +325,16 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     };
     const real = await untilRefused("ann");
     const ghost = await untilRefused("nobody-here");
-    expect(real.statuses).toEqual([...Array(9).fill(401), 429]);
-    expect(ghost.statuses).toEqual([...Array(10).fill(401), 429]);
+    // A try comes back every 30 s: on a loaded machine the set-up's login may have been refunded, or
+    // a slow run of wrong passwords earn one more, so the count of 401s may be one more than the bucket.
+    const refusedAfterWrongPasswords = (statuses: number[], tries: number) => {
+      expect(statuses.at(-1)).toBe(429);
+      expect(statuses.slice(0, -1).every((status) => status === 401)).toBe(true);
+      expect(statuses.length - 1).toBeGreaterThanOrEqual(tries);
+      expect(statuses.length - 1).toBeLessThanOrEqual(tries + 1);
+    };
+    refusedAfterWrongPasswords(real.statuses, 9);
+    refusedAfterWrongPasswords(ghost.statuses, 10);
     expect(real.message).toContain("Too many sign-in attempts");
     expect(ghost.message).toContain("Too many sign-in attempts");
     expect(ghost.retryAfter).toMatch(/^\d+$/);
