@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { claudeCodeDriver } from "../bench/drivers/claude-code.ts";
 import { codexDriver } from "../bench/drivers/codex.ts";
 import { openaiDriver } from "../bench/drivers/openai.ts";
@@ -37,6 +37,10 @@ const prices = { "mock-model": { inputPerMTok: 1, outputPerMTok: 2, cacheReadPer
 const cachedTokens = mockUsage.prompt_tokens_details.cached_tokens;
 /** One answer of the mock chat server: 80 input, 20 cached and 10 output tokens. */
 const costPerAnswer = (mockUsage.prompt_tokens - cachedTokens) * 1e-6 + cachedTokens * 0.5e-6 + mockUsage.completion_tokens * 2e-6;
+/** Sets variables for this file's drivers until vi.unstubAllEnvs() in afterAll. */
+const stubEnvs = (variables: Record<string, string | undefined>) => {
+  for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
+};
 const listFiles = { calls: [{ name: "list_files", arguments: {} }] };
 
 const claude = findExecutable("CLAUDE_BIN", "claude");
@@ -53,14 +57,13 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_00
 describe.each(databaseKinds)("bench accounting on %s", (kind) => {
   let server: TestServer;
   let quickModel: MockChatServer;
-  const saved = { ...process.env };
   beforeAll(async () => {
     server = await startTestServer(kind);
     quickModel = await startMockChatServer([]);
-    process.env.OPENAI_API_KEY = "sk-mock";
+    vi.stubEnv("OPENAI_API_KEY", "sk-mock");
   });
   afterAll(async () => {
-    process.env = saved;
+    vi.unstubAllEnvs();
     await quickModel?.close();
     await server?.close();
   });
@@ -69,7 +72,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
     const db = server.database.db;
     const hanging = await startMockChatServer([listFiles, listFiles], { hangFromStep: 2 });
     try {
-      process.env.OPENAI_BASE_URL = hanging.url;
+      vi.stubEnv("OPENAI_BASE_URL", hanging.url);
       const planned = await planTestRun(db, {
         driver: "openai",
         model: "mock-model",
@@ -110,7 +113,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
     const db = server.database.db;
     const hanging = await startMockChatServer([listFiles], { hangFromStep: 1 });
     try {
-      process.env.OPENAI_BASE_URL = hanging.url;
+      vi.stubEnv("OPENAI_BASE_URL", hanging.url);
       const planned = await planTestRun(db, { driver: "openai", model: "mock-model", suite: runLength, variants: ["social"], prices });
       const stop = new AbortController();
       const running = executeRun(db, planned.run, { driver: openaiDriver, serverUrl: server.url, concurrency: 1, signal: stop.signal });
@@ -137,7 +140,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
 
   it("--max-cost at -c 4 reserves for trials in flight: the spend never passes the budget", async () => {
     const db = server.database.db;
-    process.env.OPENAI_BASE_URL = quickModel.url;
+    vi.stubEnv("OPENAI_BASE_URL", quickModel.url);
     for (const [budgetInAnswers, expected] of [
       [2.5, 2],
       [6.5, 6],
@@ -162,7 +165,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
 
   it("the report holds the full text each variant saw: prompt, MCP instructions, tools with descriptions", async () => {
     const db = server.database.db;
-    process.env.OPENAI_BASE_URL = quickModel.url;
+    vi.stubEnv("OPENAI_BASE_URL", quickModel.url);
     const planned = await planTestRun(db, {
       driver: "openai",
       model: "mock-model",
@@ -204,7 +207,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
     it("turns are model requests; Claude Code's num_turns (tool calls + 1) is kept beside them", async () => {
       const model = await startMockModelServer(script, "Posted two notes.");
       try {
-        Object.assign(process.env, { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
+        stubEnvs({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
         const db = server.database.db;
         const planned = await planTestRun(db, {
           driver: "claude-code",
@@ -237,7 +240,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       );
       const model = await startMockModelServer(script, "Posted two notes.");
       try {
-        Object.assign(process.env, {
+        stubEnvs({
           ANTHROPIC_BASE_URL: model.url,
           ANTHROPIC_API_KEY: "sk-ant-offline",
           CLAUDE_BIN: claude,
@@ -268,7 +271,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
     it("a trial past its timeout is recorded as timed out with what it spent until then, never as free", async () => {
       const model = await startMockModelServer(script, "Posted two notes.", { hangFromStep: 1 });
       try {
-        Object.assign(process.env, { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
+        stubEnvs({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
         const db = server.database.db;
         const planned = await planTestRun(db, {
           driver: "claude-code",
@@ -300,7 +303,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       const userHome = mkdtempSync(join(tmpdir(), "botboard-user-codex-"));
       writeFileSync(join(userHome, "AGENTS.md"), "Always mention PLANTED-AGENTS-5e3b.\n");
       try {
-        Object.assign(process.env, {
+        stubEnvs({
           CODEX_BIN: codex,
           CODEX_HOME: userHome,
           OPENAI_API_KEY: "offline",
@@ -337,12 +340,11 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
 // Several processes on one database: Postgres only (the embedded database belongs to one process).
 describe("a worker killed mid-trial on postgres", () => {
   let server: TestServer;
-  const saved = { ...process.env };
   beforeAll(async () => {
     server = await startTestServer("postgres");
   });
   afterAll(async () => {
-    process.env = saved;
+    vi.unstubAllEnvs();
     await server?.close();
   });
 
@@ -367,8 +369,8 @@ describe("a worker killed mid-trial on postgres", () => {
       // Its lease would last the trial's timeout and three minutes more: end it now rather than wait.
       await db.update(benchTrials).set({ leaseExpiresAt: sql`now() - interval '1 second'` }).where(eq(benchTrials.runId, planned.run.id));
 
-      process.env.OPENAI_BASE_URL = quick.url;
-      process.env.OPENAI_API_KEY = "sk-mock";
+      vi.stubEnv("OPENAI_BASE_URL", quick.url);
+      vi.stubEnv("OPENAI_API_KEY", "sk-mock");
       const { result, trials } = await runToEnd(db, planned, openaiDriver, server.url, { concurrency: 1 });
       expect(result.status).toBe("finished");
       expect(trials[0]).toMatchObject({ status: "finished", attempts: 2, interruptedAttempts: 1, attemptCostUsd: 0 });

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openaiDriver } from "../bench/drivers/openai.ts";
 import { DriverUnavailable } from "../bench/drivers/driver.ts";
 import { buildReport } from "../server/domain/bench-report.ts";
@@ -42,19 +42,19 @@ describe.each(databaseKinds)("the openai driver on %s", (kind) => {
   beforeAll(async () => {
     server = await startTestServer(kind);
     model = await startMockChatServer(script);
-    process.env.OPENAI_BASE_URL = model.url;
-    process.env.OPENAI_API_KEY = "sk-mock";
+    vi.stubEnv("OPENAI_BASE_URL", model.url);
+    vi.stubEnv("OPENAI_API_KEY", "sk-mock");
   });
   afterAll(async () => {
+    vi.unstubAllEnvs();
     await model?.close();
     await server?.close();
   });
 
   it("needs a key and a model before any trial starts", async () => {
-    const key = process.env.OPENAI_API_KEY;
-    delete process.env.OPENAI_API_KEY;
+    vi.stubEnv("OPENAI_API_KEY", undefined);
     await expect(openaiDriver.check("mock-model")).rejects.toThrow(DriverUnavailable);
-    process.env.OPENAI_API_KEY = key;
+    vi.stubEnv("OPENAI_API_KEY", "sk-mock");
     await expect(openaiDriver.check(undefined)).rejects.toThrow(/--model/);
     await expect(openaiDriver.check("mock-model")).resolves.toBeUndefined();
   });
