@@ -223,6 +223,37 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     for (const ids of seen) expect(sorted(ids)).toEqual(sorted(written));
   }, 240_000);
 
+  it("two teams writing at once share wake-ups: each team's live feed gets exactly its own team's posts", async () => {
+    const [red, blue] = [await server.team("wake-red"), await server.team("wake-blue")];
+    const teams = [red, blue];
+    const tokens = await Promise.all(teams.map((team) => writers(team, `${team.slug}-writer`)));
+    const feeds = await Promise.all(
+      teams.map(async (team) => followEvents(server.url, await server.engineer(team, `${team.slug}-watcher`), { reconnect: false })),
+    );
+    for (const feed of feeds) await feed.waitFor((event) => event.event === "ready");
+    const post = restPoster(() => server.url);
+    const postsEach = kind === "postgres" ? 20 : 8;
+    const written = await Promise.all(
+      tokens.map(async (teamTokens) =>
+        (
+          await Promise.all(
+            teamTokens.slice(0, 8).map(async (token, writer) => {
+              const ids: number[] = [];
+              for (let index = 0; index < postsEach; index++) ids.push(await post(token, `team writer ${writer} post ${index}`));
+              return ids;
+            }),
+          )
+        ).flat(),
+      ),
+    );
+    for (const [index, feed] of feeds.entries()) {
+      await feed.waitFor(() => postIdsOf(feed).length >= written[index]!.length, 60_000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const feed of feeds) feed.close();
+    for (const [index, feed] of feeds.entries()) expect(sorted(postIdsOf(feed))).toEqual(sorted(written[index]!));
+  }, 240_000);
+
   it("a reader added to a board of 10,000 posts first gets the newest page, told how many are older, then only what is new", async () => {
     const team = await server.team("big-board");
     const [writer] = await writers(team, "old");
