@@ -6,6 +6,7 @@ import { realignDeliveryOrder } from "../server/domain/delivery.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
+import { engineerFromSetupToken } from "./support/web.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { addAgentsIn, adminPostgresUrl, allPostsDeliverable, databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -90,6 +91,29 @@ async function writeWhilePolling(options: {
 
 const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b);
 const postIdsOf = (feed: EventFollower) => feed.events.filter((event) => event.event === "post").map((event) => Number(event.id));
+
+/**
+ * Writers post concurrently (each through `post`) while live feeds watch; once each feed has as many
+ * posts as were written, and a moment later, returns what was written and what each feed got.
+ */
+async function writeWhileWatching(options: { writers: string[]; postsEach: number; post: Poster; feeds: EventFollower[] }) {
+  for (const feed of options.feeds) await feed.waitFor((event) => event.event === "ready");
+  const written = (
+    await Promise.all(
+      options.writers.map(async (token, writer) => {
+        const ids: number[] = [];
+        for (let index = 0; index < options.postsEach; index++)
+          ids.push(await options.post(token, `watched writer ${writer} post ${index}`));
+        return ids;
+      }),
+    )
+  ).flat();
+  for (const feed of options.feeds) await feed.waitFor(() => postIdsOf(feed).length >= written.length, 60_000);
+  // A post delivered twice would arrive after the rest: give it the time to.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (const feed of options.feeds) feed.close();
+  return { written, seen: options.feeds.map(postIdsOf) };
+}
 
 describe.each(databaseKinds)("delivery order on %s", (kind) => {
   let server: TestServer;
@@ -183,6 +207,51 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     second!.close();
     expect(sorted(seen())).toEqual(sorted(written));
+  }, 240_000);
+
+  it(`four live feeds of two engineers while ${writerCount} agents write: every feed gets every post exactly once`, async () => {
+    const team = await server.team("many-watchers");
+    const tokens = await writers(team, "watched");
+    const cookies = [await server.engineer(team, "watcher-a"), await server.engineer(team, "watcher-b")];
+    const feeds = [0, 1, 2, 3].map((index) => followEvents(server.url, cookies[index % 2]!, { reconnect: false }));
+    const { written, seen } = await writeWhileWatching({
+      writers: tokens,
+      postsEach: kind === "postgres" ? 50 : 15,
+      post: restPoster(() => server.url),
+      feeds,
+    });
+    for (const ids of seen) expect(sorted(ids)).toEqual(sorted(written));
+  }, 240_000);
+
+  it("two teams writing at once share wake-ups: each team's live feed gets exactly its own team's posts", async () => {
+    const [red, blue] = [await server.team("wake-red"), await server.team("wake-blue")];
+    const teams = [red, blue];
+    const tokens = await Promise.all(teams.map((team) => writers(team, `${team.slug}-writer`)));
+    const feeds = await Promise.all(
+      teams.map(async (team) => followEvents(server.url, await server.engineer(team, `${team.slug}-watcher`), { reconnect: false })),
+    );
+    for (const feed of feeds) await feed.waitFor((event) => event.event === "ready");
+    const post = restPoster(() => server.url);
+    const postsEach = kind === "postgres" ? 20 : 8;
+    const written = await Promise.all(
+      tokens.map(async (teamTokens) =>
+        (
+          await Promise.all(
+            teamTokens.slice(0, 8).map(async (token, writer) => {
+              const ids: number[] = [];
+              for (let index = 0; index < postsEach; index++) ids.push(await post(token, `team writer ${writer} post ${index}`));
+              return ids;
+            }),
+          )
+        ).flat(),
+      ),
+    );
+    for (const [index, feed] of feeds.entries()) {
+      await feed.waitFor(() => postIdsOf(feed).length >= written[index]!.length, 60_000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const feed of feeds) feed.close();
+    for (const [index, feed] of feeds.entries()) expect(sorted(postIdsOf(feed))).toEqual(sorted(written[index]!));
   }, 240_000);
 
   it("a reader added to a board of 10,000 posts first gets the newest page, told how many are older, then only what is new", async () => {
@@ -304,10 +373,14 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
 describe("delivery order with two server processes on one Postgres", () => {
   let botboard: BotboardOnFreshDatabase;
   let replicas: ServedBotboard[] = [];
+  let cookie: string;
 
   beforeAll(async () => {
     botboard = await botboardOnFreshDatabase("postgres", { ...noRateLimits, LOG_LEVEL: "warn" });
     replicas = await Promise.all([botboard.serve(), botboard.serve()]);
+    // Whichever process made the team printed the first-run link.
+    const first = replicas.find((replica) => /setup\?token=/.test(replica.output()))!;
+    cookie = await engineerFromSetupToken(first, /setup\?token=(\S+)/.exec(first.output())![1]!, "rita");
   }, 180_000);
   afterAll(() => botboard?.close());
 
@@ -339,4 +412,41 @@ describe("delivery order with two server processes on one Postgres", () => {
     expect(run.written).toHaveLength(1600);
     expect(sorted(run.delivered)).toEqual(sorted(run.written));
   }, 240_000);
+
+  it("16 writers split over both processes while six live feeds watch, three on each: every feed gets every post exactly once", async () => {
+    const tokens = await addAgentsIn(
+      botboard.env.DATABASE_URL!,
+      Array.from({ length: 16 }, (_, index) => `watched-writer-${index}`),
+    );
+    const [one, two] = [replicas[0]!, replicas[1]!];
+    const feeds = [one, two, one, two, one, two].map((replica) => followEvents(replica.url, cookie, { reconnect: false }));
+    let turn = 0;
+    const { written, seen } = await writeWhileWatching({
+      writers: tokens,
+      postsEach: 60,
+      post: restPoster(() => (turn++ % 2 === 0 ? one.url : two.url)),
+      feeds,
+    });
+    expect(written).toHaveLength(960);
+    for (const ids of seen) expect(sorted(ids)).toEqual(sorted(written));
+  }, 240_000);
+
+  it("a post whose writer died between commit and wake-up still reaches the live feeds of both processes", async () => {
+    const feeds = replicas.map((replica) => followEvents(replica.url, cookie, { reconnect: false }));
+    const client = postgres(botboard.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    try {
+      for (const feed of feeds) await feed.waitFor((event) => event.event === "ready");
+      // Committed as a server writes a post, with no wake-up after it: what a process that died then leaves.
+      const [row] = await client<{ id: string }[]>`
+        insert into posts (team_id, author_kind, agent_id, author_name, content, tags)
+        select team_id, 'agent', id, name, 'written just before its process died', '{}' from agents order by name limit 1
+        returning id::text`;
+      for (const feed of feeds) await feed.waitFor((event) => event.event === "post" && event.id === row!.id, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (const feed of feeds) expect(postIdsOf(feed)).toEqual([Number(row!.id)]);
+    } finally {
+      for (const feed of feeds) feed.close();
+      await client.end();
+    }
+  });
 });

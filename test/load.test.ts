@@ -18,6 +18,8 @@ describe("the load benchmark's quick mode", () => {
       for (const target of [
         "raw insert",
         "raw select latest 20",
+        "physical floor insert",
+        "physical floor select latest 20",
         "POST /api/v1/posts",
         "GET /api/v1/posts?limit=20",
         "GET /api/v1/search?q=flaky cache",
@@ -43,10 +45,10 @@ describe("the load benchmark's quick mode", () => {
     for (const measurement of report.measurements) {
       expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
     }
-    // Per database: four throughput ratios, three one-client latencies and code search's concurrent
+    // Per database: six throughput ratios (two of them to the physical floor), three one-client latencies and code search's concurrent
     // one, read_new's backlog ratio, the feed's p99 under a search flood against quiet, the live
     // feed's p99 and memory.
-    expect(report.checks).toHaveLength(24);
+    expect(report.checks).toHaveLength(28);
     expect(report.checks.map((c: { name: string }) => c.name)).toContain("feed p99 under a search flood / quiet");
     // The flooding token got answers, and its caps refused the rest (only 200 and 429 count as no error above).
     for (const flood of report.searchFlood) expect(flood.searches["200"], flood.database).toBeGreaterThan(0);
@@ -54,5 +56,7 @@ describe("the load benchmark's quick mode", () => {
     for (const fanout of report.fanout)
       expect({ missing: fanout.missing, delivered: fanout.deliveries }).toEqual({ missing: 0, delivered: 60 });
     expect(result.stdout).toContain("| post create / raw insert | postgres |");
+    expect(result.stdout).toContain("| post create / physical floor insert | postgres |");
+    expect(result.stdout).toContain("| feed read / physical floor select | pglite |");
   }, 240_000);
 });

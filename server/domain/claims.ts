@@ -6,6 +6,7 @@ import { type AgentCaller, type Caller, requireScope } from "./callers.ts";
 import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches } from "./claim-paths.ts";
 import { AppError, forbidden, invalid, notFound } from "./errors.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
+import { announceNewPosts } from "./post-announcements.ts";
 
 /**
  * Advisory claims on repository paths: an agent says what it is editing, for how long and why, so
@@ -108,6 +109,13 @@ function validateReason(reason: string): string {
 const claimLockSpace = 24;
 const lockTeamClaims = (db: Db, teamId: string) => db.execute(sql`select pg_advisory_xact_lock(${claimLockSpace}, hashtext(${teamId}))`);
 
+/** Wakes live feeds once the transaction that told the feed a claim's story has committed. */
+async function thenAnnounced<T>(db: Db, teamId: string, written: Promise<T>): Promise<T> {
+  const result = await written;
+  announceNewPosts(db, teamId);
+  return result;
+}
+
 /** A claim's story in the feed. Claims are named "claim 3" there, never "claim #3": the feed links "#3" to post 3. */
 async function tellFeed(db: Db, caller: Caller, content: string, threadId: number | null): Promise<number> {
   const author =
@@ -145,37 +153,41 @@ export async function claimPaths(
   const reason = validateReason(input.reason);
   const minutes = validateMinutes(input.minutes, settings);
   const exclusive = input.exclusive ?? true;
-  return db.transaction(async (tx) => {
-    await lockTeamClaims(tx, caller.teamId);
-    const overlapping = (await liveClaims(tx, caller.teamId)).filter(
-      (other) => other.holder !== caller.displayName && anyPathsOverlap(paths, other.paths),
-    );
-    const conflicts = overlapping.filter((other) => other.exclusive);
-    if (exclusive && conflicts.length > 0) throw new ClaimConflict(conflicts);
-    const [row] = await tx
-      .insert(claims)
-      .values({
-        teamId: caller.teamId,
-        agentId: caller.agentId,
-        tokenId: caller.tokenId,
-        holderName: caller.displayName,
-        paths,
-        reason,
-        exclusive,
-        expiresAt: sql`now() + make_interval(mins => ${minutes})`,
-      })
-      .returning(claimColumns);
-    const claim = toClaim(row!);
-    const kind = exclusive ? "claimed" : "noted intent to edit (not exclusive)";
-    const threadId = await tellFeed(
-      tx,
-      caller,
-      `${kind} ${paths.map((path) => `\`${path}\``).join(", ")} for ${minutes} min (claim ${claim.id}, until ${claim.expiresAt.toISOString()}): ${reason}`,
-      null,
-    );
-    await tx.update(claims).set({ threadPostId: threadId }).where(eq(claims.id, claim.id));
-    return { claim: { ...claim, threadId }, overlapping };
-  });
+  return thenAnnounced(
+    db,
+    caller.teamId,
+    db.transaction(async (tx) => {
+      await lockTeamClaims(tx, caller.teamId);
+      const overlapping = (await liveClaims(tx, caller.teamId)).filter(
+        (other) => other.holder !== caller.displayName && anyPathsOverlap(paths, other.paths),
+      );
+      const conflicts = overlapping.filter((other) => other.exclusive);
+      if (exclusive && conflicts.length > 0) throw new ClaimConflict(conflicts);
+      const [row] = await tx
+        .insert(claims)
+        .values({
+          teamId: caller.teamId,
+          agentId: caller.agentId,
+          tokenId: caller.tokenId,
+          holderName: caller.displayName,
+          paths,
+          reason,
+          exclusive,
+          expiresAt: sql`now() + make_interval(mins => ${minutes})`,
+        })
+        .returning(claimColumns);
+      const claim = toClaim(row!);
+      const kind = exclusive ? "claimed" : "noted intent to edit (not exclusive)";
+      const threadId = await tellFeed(
+        tx,
+        caller,
+        `${kind} ${paths.map((path) => `\`${path}\``).join(", ")} for ${minutes} min (claim ${claim.id}, until ${claim.expiresAt.toISOString()}): ${reason}`,
+        null,
+      );
+      await tx.update(claims).set({ threadPostId: threadId }).where(eq(claims.id, claim.id));
+      return { claim: { ...claim, threadId }, overlapping };
+    }),
+  );
 }
 
 export type ClaimFilter = { paths?: readonly string[]; agent?: string };
@@ -199,17 +211,21 @@ export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarge
   requireClaimingAgent(caller);
   if (target.claimId === undefined && target.paths === undefined) throw invalid("Give claim_id or paths: which claim to release.");
   const paths = target.paths === undefined ? undefined : normalizeClaimPaths(target.paths);
-  return db.transaction(async (tx) => {
-    await lockTeamClaims(tx, caller.teamId);
-    const own = (await liveClaims(tx, caller.teamId)).filter((claim) => claim.holder === caller.displayName);
-    const released = own.filter(
-      (claim) =>
-        (target.claimId === undefined || claim.id === target.claimId) && (paths === undefined || anyPathsOverlap(paths, claim.paths)),
-    );
-    if (target.claimId !== undefined && released.length === 0) throw notFound(`You hold no live claim #${target.claimId}.`);
-    for (const claim of released) await endClaim(tx, caller, claim, "released");
-    return released;
-  });
+  return thenAnnounced(
+    db,
+    caller.teamId,
+    db.transaction(async (tx) => {
+      await lockTeamClaims(tx, caller.teamId);
+      const own = (await liveClaims(tx, caller.teamId)).filter((claim) => claim.holder === caller.displayName);
+      const released = own.filter(
+        (claim) =>
+          (target.claimId === undefined || claim.id === target.claimId) && (paths === undefined || anyPathsOverlap(paths, claim.paths)),
+      );
+      if (target.claimId !== undefined && released.length === 0) throw notFound(`You hold no live claim #${target.claimId}.`);
+      for (const claim of released) await endClaim(tx, caller, claim, "released");
+      return released;
+    }),
+  );
 }
 
 async function endClaim(db: Db, caller: Caller, claim: Claim, how: string): Promise<void> {
@@ -226,38 +242,46 @@ export async function renewClaim(
 ): Promise<Claim> {
   requireClaimingAgent(caller);
   const minutes = validateMinutes(input.minutes, settings);
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(claims)
-      .set({ expiresAt: sql`now() + make_interval(mins => ${minutes})` })
-      .where(
-        and(
-          eq(claims.id, input.claimId),
-          eq(claims.teamId, caller.teamId),
-          eq(claims.holderName, caller.displayName),
-          isNull(claims.releasedAt),
-          gt(claims.expiresAt, sql`now()`),
-        ),
-      )
-      .returning(claimColumns);
-    if (!row) throw notFound(`You hold no live claim #${input.claimId}; claim the paths again.`);
-    const claim = toClaim(row);
-    await tellFeed(tx, caller, `renewed claim ${claim.id} until ${claim.expiresAt.toISOString()}`, claim.threadId);
-    return claim;
-  });
+  return thenAnnounced(
+    db,
+    caller.teamId,
+    db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(claims)
+        .set({ expiresAt: sql`now() + make_interval(mins => ${minutes})` })
+        .where(
+          and(
+            eq(claims.id, input.claimId),
+            eq(claims.teamId, caller.teamId),
+            eq(claims.holderName, caller.displayName),
+            isNull(claims.releasedAt),
+            gt(claims.expiresAt, sql`now()`),
+          ),
+        )
+        .returning(claimColumns);
+      if (!row) throw notFound(`You hold no live claim #${input.claimId}; claim the paths again.`);
+      const claim = toClaim(row);
+      await tellFeed(tx, caller, `renewed claim ${claim.id} until ${claim.expiresAt.toISOString()}`, claim.threadId);
+      return claim;
+    }),
+  );
 }
 
 /** An engineer ends someone's claim (a stale one, as a rule); audited and told in the claim's thread. */
 export async function releaseClaimAsEngineer(db: Db, caller: Caller, claimId: number): Promise<Claim> {
   if (caller.kind !== "human") throw forbidden("Only engineers release others' claims.");
-  return db.transaction(async (tx) => {
-    await lockTeamClaims(tx, caller.teamId);
-    const claim = (await liveClaims(tx, caller.teamId)).find((candidate) => candidate.id === claimId);
-    if (!claim) throw notFound(`No live claim #${claimId} in your team.`);
-    await endClaim(tx, caller, claim, `released ${claim.holder}'s`);
-    await recordAudit(tx, caller.teamId, caller, "claim.released", `#${claimId}`, { holder: claim.holder, paths: claim.paths });
-    return claim;
-  });
+  return thenAnnounced(
+    db,
+    caller.teamId,
+    db.transaction(async (tx) => {
+      await lockTeamClaims(tx, caller.teamId);
+      const claim = (await liveClaims(tx, caller.teamId)).find((candidate) => candidate.id === claimId);
+      if (!claim) throw notFound(`No live claim #${claimId} in your team.`);
+      await endClaim(tx, caller, claim, `released ${claim.holder}'s`);
+      await recordAudit(tx, caller.teamId, caller, "claim.released", `#${claimId}`, { holder: claim.holder, paths: claim.paths });
+      return claim;
+    }),
+  );
 }
 
 export type PathConflict = { path: string; claim: Claim };

@@ -111,10 +111,40 @@ export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryP
 /**
  * The team's posts after a position that can be delivered now, oldest first, moderated ones included
  * (a live feed follows every change): one query per process and team, whatever the number of readers.
+ * `waiting` says that committed posts lie beyond the delivery line (their writer committed before an
+ * older write did): they are delivered once that write ends, and the caller should look again.
  */
-export async function teamPostsAfter(db: Db, teamId: string, position: DeliveryPosition, limit: number): Promise<DeliveredPost[]> {
-  const rows = await selectDelivered(db, and(eq(posts.teamId, teamId), after(position), deliverable), "oldest", limit);
-  return rows.map(toDelivered);
+export async function teamPostsAfter(
+  db: Db,
+  teamId: string,
+  position: DeliveryPosition,
+  limit: number,
+): Promise<{ posts: DeliveredPost[]; waiting: boolean }> {
+  const rows = await db
+    .select({ ...deliveredColumns, deliverable: sql<boolean>`${deliverable}` })
+    .from(posts)
+    .where(and(eq(posts.teamId, teamId), after(position)))
+    .orderBy(asc(posts.txId), asc(posts.id))
+    .limit(limit);
+  // In delivery order every post below the line comes before every post at or above it.
+  const ready = rows.filter((row) => row.deliverable);
+  return { posts: ready.map(toDelivered), waiting: ready.length < rows.length };
+}
+
+/**
+ * Of these teams, the ones with a committed post past the given position: one query for every team a
+ * process follows, so a live feed notices posts whose announcement never came.
+ */
+export async function teamsWithPostsAfter(db: Db, positions: Map<string, DeliveryPosition>): Promise<string[]> {
+  if (positions.size === 0) return [];
+  const followed = JSON.stringify([...positions].map(([teamId, { txId, postId }]) => ({ team_id: teamId, tx_id: txId, post_id: postId })));
+  const rows = await db.execute<{ team_id: string }>(sql`
+    select followed.team_id::text as team_id
+    from json_to_recordset(${followed}::json) as followed(team_id uuid, tx_id text, post_id bigint)
+    where exists (select 1 from ${posts}
+      where ${posts.teamId} = followed.team_id and (${posts.txId}, ${posts.id}) > (followed.tx_id::xid8, followed.post_id))`);
+  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: { team_id: string }[] }).rows;
+  return list.map((row) => row.team_id);
 }
 
 /** What a feed with these filters shows after a position, oldest first: a live reader catching up. */

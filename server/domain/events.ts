@@ -1,10 +1,17 @@
 import type { Database } from "../db/client.ts";
 import { logger } from "../logger.ts";
 
-/** The NOTIFY channel the posts trigger writes to (migrations/0001_post_events.sql). */
+/** The NOTIFY channel of live events (server/domain/post-announcements.ts, server/domain/users.ts). */
 export const eventsChannel = "botboard_events";
 
-export type PostEvent = { type: "post.created" | "post.updated"; teamId: string; postId: number; rootId: number | null };
+/**
+ * The team has new committed posts: a wake-up sent after commit, which names no post. A listener reads
+ * what lies past its own position. One payload names several teams; the hub hands each its own event.
+ */
+export type PostsCreatedEvent = { type: "posts.created"; teamId: string };
+
+/** A post changed (removed by moderation), announced in the changing transaction. */
+export type PostUpdatedEvent = { type: "post.updated"; teamId: string; postId: number; rootId: number | null };
 
 /**
  * An engineer's sessions ended (sign-out: the one session; disabled or deleted: all of them), sent
@@ -12,7 +19,7 @@ export type PostEvent = { type: "post.created" | "post.updated"; teamId: string;
  */
 export type SessionsEndedEvent = { type: "sessions.ended"; teamId: string; userId: string; sessionId: string | null };
 
-export type HubEvent = PostEvent | SessionsEndedEvent;
+export type HubEvent = PostsCreatedEvent | PostUpdatedEvent | SessionsEndedEvent;
 
 export type Subscriber = {
   /** Each event of the team. */
@@ -49,8 +56,9 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
   const everyone = () => [...subscribers.values()].flatMap((team) => [...team]);
 
   function dispatch(payload: string): void {
-    const event = parseHubEvent(payload);
-    if (event) notify(subscribers.get(event.teamId) ?? [], (subscriber) => subscriber.onEvent(event));
+    for (const event of parseHubEvents(payload)) {
+      notify(subscribers.get(event.teamId) ?? [], (subscriber) => subscriber.onEvent(event));
+    }
   }
 
   function resume(): void {
@@ -83,20 +91,24 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
   };
 }
 
-function parseHubEvent(payload: string): HubEvent | undefined {
+function parseHubEvents(payload: string): HubEvent[] {
   try {
     const value = JSON.parse(payload) as Record<string, unknown>;
+    if (value.type === "posts.created") {
+      const teamIds = Array.isArray(value.teamIds) ? value.teamIds : [];
+      return teamIds.filter((teamId): teamId is string => typeof teamId === "string").map((teamId) => ({ type: "posts.created", teamId }));
+    }
     if (value.type === "sessions.ended") {
       const { teamId, userId, sessionId } = value;
-      if (typeof teamId !== "string" || typeof userId !== "string") return undefined;
-      return { type: value.type, teamId, userId, sessionId: typeof sessionId === "string" ? sessionId : null };
+      if (typeof teamId !== "string" || typeof userId !== "string") return [];
+      return [{ type: value.type, teamId, userId, sessionId: typeof sessionId === "string" ? sessionId : null }];
     }
-    if ((value.type !== "post.created" && value.type !== "post.updated") || typeof value.teamId !== "string") return undefined;
+    if (value.type !== "post.updated" || typeof value.teamId !== "string") return [];
     const postId = Number(value.postId);
-    if (!Number.isSafeInteger(postId)) return undefined;
+    if (!Number.isSafeInteger(postId)) return [];
     const rootId = value.rootId === null || value.rootId === undefined ? null : Number(value.rootId);
-    return { type: value.type, teamId: value.teamId, postId, rootId };
+    return [{ type: value.type, teamId: value.teamId, postId, rootId }];
   } catch {
-    return undefined;
+    return [];
   }
 }

@@ -1,6 +1,6 @@
 import type { Db } from "../db/client.ts";
-import { deliveryHorizon, teamPostsAfter, type DeliveredPost, type DeliveryPosition } from "./delivery.ts";
-import type { EventHub, PostEvent, SessionsEndedEvent } from "./events.ts";
+import { deliveryHorizon, teamPostsAfter, teamsWithPostsAfter, type DeliveredPost, type DeliveryPosition } from "./delivery.ts";
+import type { EventHub, PostUpdatedEvent, SessionsEndedEvent } from "./events.ts";
 import { logger } from "../logger.ts";
 import { liveStreamsOpen } from "../metrics.ts";
 
@@ -8,7 +8,7 @@ export type LiveFeedListener = {
   /** New posts of the team in delivery order, each once; moderated ones included. */
   onPosts(posts: DeliveredPost[]): void;
   /** A post changed (edited or removed). */
-  onUpdated(event: PostEvent): void;
+  onUpdated(event: PostUpdatedEvent): void;
   /** Engineers' sessions of the team ended: a stream opened in one of them ends too. */
   onSessionsEnded(event: SessionsEndedEvent): void;
   /** Listening again after the database was away: announcements of that gap were lost. */
@@ -26,24 +26,43 @@ export type LiveFeed = {
 };
 
 const pageSize = 200;
-/** How long to wait before looking again for a post announced while an older write was still open. */
+/** How long to wait before looking again for committed posts held back by an older, still open write. */
 const retryDelaysMs = [20, 50, 100, 250, 500, 1000];
 /**
- * How long an announced post is looked for. One still missing by then was announced before this
- * follower began (so it lies behind its start), or waits behind a write open longer than this; the
- * next announcement delivers that one.
+ * How often a process looks for posts whose wake-up never came (their writer died between commit and
+ * announcement, or the wake-up failed): the longest such a post waits. One query for all followed teams.
  */
-const announcedForMs = 60_000;
+export const defaultSafetyPollMs = 2_000;
 
 /**
- * The live side of delivery order, one per process: per team, NOTIFY only says "look again"; the
+ * The live side of delivery order, one per process: per team, a wake-up only says "look again"; the
  * posts themselves come from the database in delivery order, past the newest place every reader can
  * be given (server/domain/delivery.ts). A post whose commit overtook an older, still open write waits for it,
  * so a live reader never gets a post before one that can still appear ahead of it. One query per
- * process and team serves every open stream of that team.
+ * process and team serves every open stream of that team. Wake-ups are sent after commit
+ * (server/domain/post-announcements.ts), so one can be lost: a poll every `safetyPollMs` finds those posts.
  */
-export function createLiveFeed(db: Db, hub: EventHub): LiveFeed {
+export function createLiveFeed(db: Db, hub: EventHub, safetyPollMs = defaultSafetyPollMs): LiveFeed {
   const teams = new Map<string, TeamFollower>();
+  let poll: NodeJS.Timeout | undefined;
+
+  async function pollFollowedTeams(): Promise<void> {
+    const positions = new Map([...teams].filter(([, follower]) => follower.ready).map(([teamId, follower]) => [teamId, follower.position]));
+    for (const teamId of await teamsWithPostsAfter(db, positions)) teams.get(teamId)?.deliver();
+  }
+
+  function keepPolling(): void {
+    if (poll || teams.size === 0) return;
+    poll = setTimeout(() => {
+      pollFollowedTeams()
+        .catch((error: unknown) => logger.warn({ error: String(error) }, "live feed poll failed; trying again"))
+        .finally(() => {
+          poll = undefined;
+          keepPolling();
+        });
+    }, safetyPollMs);
+    poll.unref();
+  }
 
   async function follow(teamId: string): Promise<TeamFollower> {
     const existing = teams.get(teamId);
@@ -52,6 +71,7 @@ export function createLiveFeed(db: Db, hub: EventHub): LiveFeed {
       if (teams.get(teamId) === follower) teams.delete(teamId);
     });
     teams.set(teamId, follower);
+    keepPolling();
     try {
       await follower.start(hub);
     } catch (error) {
@@ -83,12 +103,14 @@ export function createLiveFeed(db: Db, hub: EventHub): LiveFeed {
 class TeamFollower {
   position: DeliveryPosition = { txId: "0", postId: 0 };
   started: Promise<void> = Promise.resolve();
+  /** The position is known: passes may run. */
+  ready = false;
   private readonly listeners = new Set<LiveFeedListener>();
-  /** Posts announced but not yet delivered: their writer committed before an older write did. */
-  private readonly announced = new Map<number, number>();
   private stopListening: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** The last pass found committed posts it could not deliver yet (an older write was still open). */
+  private waiting = false;
   private retry: NodeJS.Timeout | undefined;
   private retries = 0;
 
@@ -104,7 +126,6 @@ class TeamFollower {
         onEvent: (event) => {
           if (event.type === "sessions.ended") return this.each((listener) => listener.onSessionsEnded(event));
           if (event.type === "post.updated") return this.each((listener) => listener.onUpdated(event));
-          this.announced.set(event.postId, Date.now());
           this.deliver();
         },
         // Announcements sent while the database was away are lost; the database still has the posts.
@@ -118,6 +139,12 @@ class TeamFollower {
         },
       });
       this.position = await deliveryHorizon(this.db, this.teamId);
+      this.ready = true;
+      // A wake-up that came while the position was being read may be for a post still held back.
+      if (this.again) {
+        this.again = false;
+        this.deliver();
+      }
     })();
     return this.started;
   }
@@ -146,9 +173,9 @@ class TeamFollower {
     }
   }
 
-  /** Runs one delivery pass at a time; an announcement during a pass asks for another. */
-  private deliver(): void {
-    if (this.running) {
+  /** Runs one delivery pass at a time; a wake-up during a pass asks for another. */
+  deliver(): void {
+    if (this.running || !this.ready) {
       this.again = true;
       return;
     }
@@ -165,21 +192,20 @@ class TeamFollower {
 
   private async pass(): Promise<void> {
     for (;;) {
-      const page = await teamPostsAfter(this.db, this.teamId, this.position, pageSize);
+      const { posts: page, waiting } = await teamPostsAfter(this.db, this.teamId, this.position, pageSize);
+      this.waiting = waiting;
       if (page.length === 0) return;
       this.position = page.at(-1)!.position;
-      for (const { post } of page) this.announced.delete(post.id);
       this.each((listener) => listener.onPosts(page));
       this.retries = 0;
-      if (page.length < pageSize) return;
+      if (page.length < pageSize || waiting) return;
     }
   }
 
-  /** An announced post not delivered yet waits behind an open write: look again shortly. */
+  /** Committed posts wait behind an open write: look again shortly, then less often while it stays open. */
   private scheduleRetry(): void {
     clearTimeout(this.retry);
-    for (const [postId, since] of this.announced) if (Date.now() - since > announcedForMs) this.announced.delete(postId);
-    if (this.announced.size === 0 || this.listeners.size === 0) return;
+    if (!this.waiting || this.listeners.size === 0) return;
     const delay = retryDelaysMs[Math.min(this.retries++, retryDelaysMs.length - 1)]!;
     this.retry = setTimeout(() => this.deliver(), delay);
     this.retry.unref();

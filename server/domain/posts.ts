@@ -10,6 +10,7 @@ import { resolveMentions } from "./mentions.ts";
 import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
+import { announceNewPosts, announcePostUpdated } from "./post-announcements.ts";
 
 export type Post = {
   id: number;
@@ -180,6 +181,7 @@ export async function createPost(
     mentions: mentions.names,
   };
   postsWritten.inc({ author: caller.kind });
+  announceNewPosts(db, caller.teamId);
   return { post, replayed: false };
 }
 
@@ -273,8 +275,9 @@ export async function deletePost(db: Db, caller: Caller, postId: number): Promis
       .update(posts)
       .set({ deletedAt: sql`now()`, content: "", tags: [] })
       .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)))
-      .returning({ id: posts.id, authorName: posts.authorName });
+      .returning({ id: posts.id, authorName: posts.authorName, rootId: posts.rootId });
     if (!deleted) throw notFound(`No post #${postId} in your team.`);
+    await announcePostUpdated(tx, { teamId: caller.teamId, postId, rootId: deleted.rootId === null ? null : Number(deleted.rootId) });
     await recordAudit(tx, caller.teamId, caller, "post.deleted", `#${postId}`, { author: deleted.authorName });
   });
 }

@@ -4,7 +4,7 @@ import type { HumanCaller } from "../../domain/callers.ts";
 import type { Db } from "../../db/client.ts";
 import { comparePositions, feedPostsAfter, positionOfPost, type DeliveredPost } from "../../domain/delivery.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { PostEvent, SessionsEndedEvent } from "../../domain/events.ts";
+import type { PostUpdatedEvent, SessionsEndedEvent } from "../../domain/events.ts";
 import type { LiveFeed } from "../../domain/live-feed.ts";
 import { getPost, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
@@ -35,11 +35,11 @@ export function liveEvents(db: Db, live: LiveFeed) {
     // A post of another team, or none, resumes nothing: the stream starts from now.
     const resumeFrom = Number.isSafeInteger(lastSeen) && lastSeen >= 0 ? await positionOfPost(db, caller.teamId, lastSeen) : undefined;
     return streamSSE(c, async (stream) => {
-      const queue: (DeliveredPost[] | PostEvent)[] = [];
+      const queue: (DeliveredPost[] | PostUpdatedEvent)[] = [];
       let wake: (() => void) | undefined;
       let closed = false;
       let sessionEnded = false;
-      const enqueue = (item: DeliveredPost[] | PostEvent) => {
+      const enqueue = (item: DeliveredPost[] | PostUpdatedEvent) => {
         queue.push(item);
         wake?.();
       };
@@ -167,7 +167,7 @@ async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, de
 }
 
 /** A changed post, as the card that replaces the page's. */
-async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostEvent): Promise<void> {
+async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostUpdatedEvent): Promise<void> {
   const message = await cachedMessage(`${caller.teamId}:post.updated:${event.postId}`, async () => {
     let post: Post;
     try {
