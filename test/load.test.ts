@@ -40,7 +40,7 @@ describe("the load benchmark's quick mode", () => {
         expect(targets).toContain(`${database}: ${target}`);
       }
     }
-    // Quick rounds last a second: their speed means nothing (on a busy machine a round may finish no
+    // Quick rounds last a quarter of a second: their speed means nothing (on a busy machine a round may finish no
     // request), so only failures count here.
     for (const measurement of report.measurements) {
       expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
