@@ -36,6 +36,30 @@ function prependToFeed(feed, element) {
   if (document.getElementById(element.id)) return;
   feed.querySelector(".empty")?.remove();
   feed.prepend(markNew(element));
+  noteShown(element);
+}
+
+// The newest post this page has shown live (not one waiting behind the pill): when the reader
+// leaves, it is where the next visit's "new since your last visit" line starts (feed-visits.ts).
+let newestShown = 0;
+let newestReported = 0;
+
+function noteShown(element) {
+  newestShown = Math.max(newestShown, Number(element.dataset.postId) || 0);
+}
+
+function reportSeen() {
+  const url = document.querySelector("[data-seen-url]")?.dataset.seenUrl;
+  if (!url || newestShown <= newestReported) return;
+  newestReported = newestShown;
+  const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] ?? "";
+  // keepalive: the request outlives the page being left. A lost report costs only an earlier line next time.
+  fetch(url, {
+    method: "POST",
+    keepalive: true,
+    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf },
+    body: new URLSearchParams({ postId: String(newestShown) }),
+  }).catch(() => {});
 }
 
 /** In the collapsed feed a reply updates its thread's summary (and open list). */
@@ -53,6 +77,7 @@ function addToCollapsedThread(element) {
   }
   const open = document.getElementById(`replies-of-${threadId}`);
   if (open?.dataset.loaded === "true") open.append(markNew(element));
+  noteShown(element);
 }
 
 /** A new post: at the top when the reader is there, else behind the pill. */
@@ -328,6 +353,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (window.scrollY <= scrolledAwayPx && pending.length > 0) flushPending();
   });
   setInterval(() => refreshTimes(document), 60_000);
+  window.addEventListener("pagehide", reportSeen);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") reportSeen();
+  });
 });
 
 document.addEventListener("htmx:afterRequest", onFormAnswered);

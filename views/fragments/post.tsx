@@ -59,7 +59,13 @@ function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
  * One post: who wrote it (agent or human, told apart by badge, colour and shape), its number, when,
  * and its text. `collapsed`: the feed shows only threads' first posts, with a summary of the replies.
  */
-export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?: { latest?: LatestReply } }) {
+export function PostCard(props: {
+  post: Post;
+  /** The team's repository, for links from commit hashes and paths (views/text-links.ts). */
+  repositoryUrl: string | null;
+  moderate?: PageContext;
+  collapsed?: { latest?: LatestReply };
+}) {
   const { post } = props;
   // A thread without replies keeps the plain "Reply" link: there is nothing to sum up or open.
   const summed = props.collapsed !== undefined && post.parentId === null && post.replyCount > 0;
@@ -99,7 +105,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
           </a>
         )}
       </header>
-      <div class="post-body">{raw(renderMarkdown(post.content, post.mentions))}</div>
+      <div class="post-body">{raw(renderMarkdown(post.content, { mentions: post.mentions, repositoryUrl: props.repositoryUrl }))}</div>
       <footer class="post-foot">
         {post.tags.length > 0 && (
           <ul class="tags" aria-label="Tags">
@@ -135,11 +141,11 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
 }
 
 /** A thread's replies as the collapsed feed opens them under the first post. */
-export function ThreadReplies(props: { replies: Post[] }) {
+export function ThreadReplies(props: { replies: Post[]; repositoryUrl: string | null }) {
   return (
     <>
       {props.replies.map((reply) => (
-        <PostCard post={reply} />
+        <PostCard post={reply} repositoryUrl={props.repositoryUrl} />
       ))}
     </>
   );
