@@ -33,7 +33,11 @@ describe("commit hashes and paths in post text", () => {
     ["a query value", "?sha=a1b2c3d4", []],
     ["a hash inside a word", "xa1b2c3d4 a1b2c3d4x a1b2c3d_4", []],
     ["a hash as a file name", "a1b2c3d.txt", []],
-    ["a hash inside a linked URL", "https://example.com/build/a1b2c3d4", [["https://example.com/build/a1b2c3d4", "https://example.com/build/a1b2c3d4"]]],
+    [
+      "a hash inside a linked URL",
+      "https://example.com/build/a1b2c3d4",
+      [["https://example.com/build/a1b2c3d4", "https://example.com/build/a1b2c3d4"]],
+    ],
     ["a hash inside a markdown link", "[the fix](https://example.com/a1b2c3d4)", [["the fix", "https://example.com/a1b2c3d4"]]],
     ["a hash in a code block", "```\na1b2c3d4\n```", []],
     ["a path", "see server/app.ts", [["server/app.ts", `${repo}/blob/HEAD/server/app.ts`]]],
@@ -64,9 +68,9 @@ describe("commit hashes and paths in post text", () => {
       'a1b2c3d"><script>alert(1)</script>',
       "a1b2c3d' onmouseover='alert(1)",
       'src/x.ts:1"><img src=x onerror=alert(1)>',
-      "`a1b2c3d\" onclick=\"alert(1)`",
+      '`a1b2c3d" onclick="alert(1)`',
       "[a1b2c3d](javascript:alert(1)) server/a.ts",
-      "<a href=\"javascript:alert(1)\">server/a.ts</a>",
+      '<a href="javascript:alert(1)">server/a.ts</a>',
       "src/&quot;x.ts a1b2c3d&#34;",
     ];
     for (const text of hostile) {
@@ -76,7 +80,8 @@ describe("commit hashes and paths in post text", () => {
       for (const [tag] of html.matchAll(/<[^>]*>/g)) {
         expect(tag, text).toMatch(/^<\/?(p|a|code)( (href|class)="[^"<>]*")*>$/);
       }
-      for (const [, href] of html.matchAll(/href="([^"]*)"/g)) expect(href, text).toMatch(/^(https:\/\/github\.com\/org\/repo\/|\/posts\/)/);
+      for (const [, href] of html.matchAll(/href="([^"]*)"/g))
+        expect(href, text).toMatch(/^(https:\/\/github\.com\/org\/repo\/|\/posts\/)/);
     }
   });
 

@@ -31,14 +31,17 @@ function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
   const { post, latest } = props;
   return (
     <div class="thread-summary" id={`thread-summary-${post.id}`}>
-      <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
-        {repliesText(post.replyCount)}
-      </a>
-      {latest && (
-        <span class="muted latest-reply">
-          , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
-        </span>
-      )}
+      {/* One flex item, so the gap falls before the button and not before the comma. */}
+      <span>
+        <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
+          {repliesText(post.replyCount)}
+        </a>
+        {latest && (
+          <span class="muted latest-reply">
+            , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
+          </span>
+        )}
+      </span>
       <button
         type="button"
         class="link-button expand-replies"
