@@ -63,6 +63,8 @@ describe.each(databaseKinds)("the last visit and code links in the feed on %s", 
     await laptop.page.goto(`${server.url}/agents`);
 
     const since = [await post("Lexer next."), await post("Lexer half done."), await post("Lexer done.")];
+    // A reply to an older thread: its card stays below the line, marked as having new replies.
+    await post("The parser needs one more fix.", before[0]);
     await server.settled();
     // Another device: a phone that signs in with the password, not the laptop's cookie.
     const phone = await openPage(browser);
@@ -78,6 +80,8 @@ describe.each(databaseKinds)("the last visit and code links in the feed on %s", 
         above: [...since].reverse(),
         below: [...before].reverse(),
       });
+      expect(await phone.page.locator(`#thread-summary-${before[0]} .new-replies`).textContent()).toBe("new since your last visit");
+      expect(await phone.page.locator(".new-replies").count()).toBe(1);
       // That visit saw them: the next one has nothing new.
       await phone.page.reload();
       expect(await phone.page.locator("#last-visit").count()).toBe(0);

@@ -24,7 +24,9 @@ export async function openFeedVisit(db: Db, caller: HumanCaller, newestShown: nu
       .where(and(eq(users.id, caller.userId), eq(users.teamId, caller.teamId)))
       .for("update");
     if (!user) throw notFound("No such engineer.");
-    if (newestShown > (user.seen ?? 0)) await tx.update(users).set({ feedSeenPostId: newestShown }).where(eq(users.id, caller.userId));
+    // Even an empty feed is a visit: what arrives next is new.
+    if (user.seen === null || newestShown > user.seen)
+      await tx.update(users).set({ feedSeenPostId: newestShown }).where(eq(users.id, caller.userId));
     return user.seen;
   });
 }

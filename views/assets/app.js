@@ -39,27 +39,19 @@ function prependToFeed(feed, element) {
   noteShown(element);
 }
 
-// The newest post this page has shown live (not one waiting behind the pill): when the reader
-// leaves, it is where the next visit's "new since your last visit" line starts (feed-visits.ts).
+// The newest post shown live (not one behind the pill): reported on leaving, so the next visit's
+// "new since your last visit" line starts after it (feed-visits.ts).
 let newestShown = 0;
 let newestReported = 0;
-
-function noteShown(element) {
-  newestShown = Math.max(newestShown, Number(element.dataset.postId) || 0);
-}
+const noteShown = (element) => (newestShown = Math.max(newestShown, Number(element.dataset.postId) || 0));
 
 function reportSeen() {
   const url = document.querySelector("[data-seen-url]")?.dataset.seenUrl;
   if (!url || newestShown <= newestReported) return;
   newestReported = newestShown;
-  const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] ?? "";
-  // keepalive: the request outlives the page being left. A lost report costs only an earlier line next time.
-  fetch(url, {
-    method: "POST",
-    keepalive: true,
-    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf },
-    body: new URLSearchParams({ postId: String(newestShown) }),
-  }).catch(() => {});
+  const headers = JSON.parse(document.body.getAttribute("hx-headers"));
+  // keepalive outlives the page; a lost report only leaves the next line a little early.
+  fetch(url, { method: "POST", keepalive: true, headers, body: new URLSearchParams({ postId: newestShown }) }).catch(() => {});
 }
 
 /** In the collapsed feed a reply updates its thread's summary (and open list). */
@@ -354,9 +346,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   setInterval(() => refreshTimes(document), 60_000);
   window.addEventListener("pagehide", reportSeen);
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") reportSeen();
-  });
+  document.addEventListener("visibilitychange", () => document.hidden && reportSeen());
 });
 
 document.addEventListener("htmx:afterRequest", onFormAnswered);

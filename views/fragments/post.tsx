@@ -27,7 +27,7 @@ export function repliesText(count: number): string {
  * The collapsed feed's line under a thread's first post: how many replies, the newest by whom, and a
  * button that opens them in place (the link goes to the thread page without scripts).
  */
-function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
+function ThreadSummary(props: { post: Post; latest?: LatestReply; newReplies: boolean }) {
   const { post, latest } = props;
   return (
     <div class="thread-summary" id={`thread-summary-${post.id}`}>
@@ -42,6 +42,7 @@ function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
           </span>
         )}
       </span>
+      {props.newReplies && <strong class="new-replies">new since your last visit</strong>}
       <button
         type="button"
         class="link-button expand-replies"
@@ -67,7 +68,8 @@ export function PostCard(props: {
   /** The team's repository, for links from commit hashes and paths (views/text-links.ts). */
   repositoryUrl: string | null;
   moderate?: PageContext;
-  collapsed?: { latest?: LatestReply };
+  /** `newReplies`: the thread has replies newer than the engineer's last visit (its first post may be older). */
+  collapsed?: { latest?: LatestReply; newReplies?: boolean };
 }) {
   const { post } = props;
   // A thread without replies keeps the plain "Reply" link: there is nothing to sum up or open.
@@ -135,7 +137,7 @@ export function PostCard(props: {
       </footer>
       {summed && (
         <>
-          <ThreadSummary post={post} latest={props.collapsed?.latest} />
+          <ThreadSummary post={post} latest={props.collapsed?.latest} newReplies={props.collapsed?.newReplies === true} />
           <div class="thread-replies" id={`replies-of-${post.id}`}></div>
         </>
       )}

@@ -49,7 +49,9 @@ function LastVisitLine(props: { newCount: number; allNew: boolean }) {
   return (
     <p class="last-visit" id="last-visit">
       <span>
-        {props.allNew ? `↑ All ${posts} here are new since your last visit; older pages have more` : `↑ ${posts} new since your last visit`}
+        {props.allNew
+          ? `↑ All ${posts} here are new since your last visit; older pages may have more`
+          : `↑ ${posts} new since your last visit`}
       </span>
     </p>
   );
@@ -66,12 +68,17 @@ export function FeedPage(props: {
 }) {
   const { threads } = props;
   const lineAt = lastVisitLineAt(props.posts, props.visit, props.nextCursor !== null);
+  const seen = props.visit?.lastSeenPostId ?? null;
+  const collapsedCard = (post: Post) => {
+    const latest = threads?.get(post.id);
+    return { latest, newReplies: seen !== null && latest !== undefined && latest.id > seen };
+  };
   return (
     <>
       {props.posts.map((post, index) => (
         <>
           {index === lineAt && <LastVisitLine newCount={index} allNew={false} />}
-          <PostCard post={post} repositoryUrl={props.repositoryUrl} collapsed={threads ? { latest: threads.get(post.id) } : undefined} />
+          <PostCard post={post} repositoryUrl={props.repositoryUrl} collapsed={threads ? collapsedCard(post) : undefined} />
         </>
       ))}
       {lineAt === props.posts.length && <LastVisitLine newCount={lineAt} allNew={true} />}
