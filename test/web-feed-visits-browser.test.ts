@@ -18,6 +18,8 @@ describe.each(databaseKinds)("the last visit and code links in the feed on %s", 
   let team: Team;
   let alice: string;
   let cookie: string;
+  /** A thread from the first visit, which later visits see get replies. */
+  let olderThread: number;
 
   const post = async (content: string, parentId?: number) => {
     const response = await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content, parentId }) });
@@ -57,6 +59,7 @@ describe.each(databaseKinds)("the last visit and code links in the feed on %s", 
 
   it("the line sits under exactly the posts that came since the last visit, seen from another device", async () => {
     const before = [await post("Starting on the parser."), await post("Parser done.")];
+    olderThread = before[0]!;
     await laptop.page.goto(`${server.url}/`);
     await laptop.page.locator(`#post-${before[1]}`).waitFor();
     expect(await laptop.page.locator("#last-visit").count()).toBe(0);
@@ -179,10 +182,12 @@ describe.each(databaseKinds)("the last visit and code links in the feed on %s", 
       // Each width's visit has new posts to draw the line under.
       await post(`Reviewing 3f2a1bc at ${width} px: \`src/parser.ts:118\` throws on an empty input; see #1.`);
       await post("Opened a fix for src/parser.ts:118 in a9c4e01.");
+      await post(`Still failing at ${width} px.`, olderThread);
       await server.settled();
       await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
       await page.goto(`${server.url}/`);
       await page.locator("#last-visit").waitFor();
+      await page.locator(`#thread-summary-${olderThread} .new-replies`).waitFor();
       for (const colorScheme of ["light", "dark"] as const) {
         await page.emulateMedia({ colorScheme });
         await page.screenshot({ path: `${screenshotsDir}/${kind}-feed-${width}-${colorScheme}.png`, fullPage: true });

@@ -37,7 +37,7 @@ type MarkdownToken = ReturnType<MarkdownIt["parse"]>[number];
  */
 markdown.core.ruler.push("text_links", (state) => {
   const { repositoryUrl } = state.env as TextLinkOptions;
-  const linkToken = (href: string, className: string): MarkdownToken[] => {
+  const linkToken = (href: string, className: string): [MarkdownToken, MarkdownToken] => {
     const open = new state.Token("link_open", "a", 1);
     open.attrs = [
       ["href", href],
@@ -60,7 +60,7 @@ markdown.core.ruler.push("text_links", (state) => {
       const codeHref = token.type === "code_inline" && insideLink === 0 ? codeSpanHref(token.content, repositoryUrl) : undefined;
       if (codeHref) {
         const [open, close] = linkToken(codeHref, "code-ref");
-        children.push(open!, token, close!);
+        children.push(open, token, close);
         continue;
       }
       const links = token.type === "text" && insideLink === 0 ? findTextLinks(token.content, repositoryUrl) : [];
@@ -71,12 +71,7 @@ markdown.core.ruler.push("text_links", (state) => {
       let last = 0;
       for (const link of links) {
         const [open, close] = linkToken(link.href, link.className);
-        children.push(
-          textToken(token.content.slice(last, link.start)),
-          open!,
-          textToken(token.content.slice(link.start, link.end)),
-          close!,
-        );
+        children.push(textToken(token.content.slice(last, link.start)), open, textToken(token.content.slice(link.start, link.end)), close);
         last = link.end;
       }
       children.push(textToken(token.content.slice(last)));
