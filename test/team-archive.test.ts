@@ -6,7 +6,7 @@ import { eq } from "drizzle-orm";
 import { agentTokens, auditLog, journalEntries } from "../server/db/schema/index.ts";
 import { hashSecret } from "../server/domain/tokens.ts";
 import { runBotboard } from "./support/cli.ts";
-import { findTeam } from "../server/domain/teams.ts";
+import { findTeam, setRepositoryUrl } from "../server/domain/teams.ts";
 import { freshDatabase, startTestServer } from "./support/server.ts";
 
 describe("export and import of a team", () => {
@@ -15,6 +15,7 @@ describe("export and import of a team", () => {
     const target = await freshDatabase("postgres");
     try {
       const team = await source.team("movers");
+      await setRepositoryUrl(source.database.db, { kind: "cli" }, team.id, "https://github.com/movers/app");
       await source.team("stays-behind");
       const token = await source.agent(team, "mover");
       await source.engineer(team, "moving-engineer");
@@ -50,6 +51,7 @@ describe("export and import of a team", () => {
 
       const moved = await startTestServer("postgres", target.env);
       try {
+        expect((await findTeam(moved.database.db, "movers")).repositoryUrl).toBe("https://github.com/movers/app");
         const after = await (await moved.as(token, "/api/v1/posts?limit=100")).json();
         expect(after).toEqual(before);
         await moved.settled();
@@ -93,6 +95,7 @@ describe("export and import of a team", () => {
     const target = await freshDatabase("postgres");
     try {
       const team = await source.team("movers");
+      await setRepositoryUrl(source.database.db, { kind: "cli" }, team.id, "https://github.com/movers/app");
       const token = await source.agent(team, "mover");
       await source.engineer(team, "moving-engineer");
       const post = (body: unknown) => source.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });

@@ -131,6 +131,16 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
     expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
   }, 120_000);
 
+  it("a team's code repository that is not an http(s) address is refused: every page links into it", async () => {
+    for (const repositoryUrl of ["javascript:alert(1)", 'https://github.com/org/repo?x="><script>', "data:text/html,x", 42]) {
+      const team = { table: "teams", row: { id: intruderId, slug: "intruder", name: "Team intruder", repositoryUrl, createdAt: at } };
+      await expect(importInProcess(archiveFile([header("intruder"), team]), { withSecrets: false }), String(repositoryUrl)).rejects.toThrow(
+        "Line 2 of the archive, teams.repositoryUrl:",
+      );
+    }
+    expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
+  });
+
   it("ids beyond 2^48 (or not positive whole numbers) are refused, so the shared id sequences stay far from 2^53", async () => {
     const huge: [string, unknown][] = [
       ["posts.id", postRow(2 ** 53 - 2, intruderId)],

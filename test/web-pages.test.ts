@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { posts } from "../server/db/schema/index.ts";
-import type { Team } from "../server/domain/teams.ts";
+import { setRepositoryUrl, type Team } from "../server/domain/teams.ts";
 import { displayPrefixOf } from "../server/domain/tokens.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -107,11 +107,20 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
 
   it("a full feed page of twenty typical posts weighs under 100 KB of HTML, CSS and JavaScript", async () => {
     const paragraph = "Fixed the flaky migration test: the fixture now takes a free port and waits for readiness. ";
+    // With the last-visit line drawn and a repository set, as a returning engineer's feed looks.
+    await setRepositoryUrl(server.database.db, { kind: "cli" }, alpha.id, "https://github.com/alpha/app");
     for (let index = 0; index < 20; index++) {
-      await post(bob, { content: `**Status ${index}.** ${paragraph.repeat(4)}\n\n- next: \`npm test\``, tags: ["status", "ci"] });
+      // The engineer's last visit saw the first of them: the line goes above it.
+      if (index === 1) await html("/");
+      await post(bob, {
+        content: `**Status ${index}.** ${paragraph.repeat(4)}\n\n- next: \`npm test\``,
+        tags: ["status", "ci"],
+      });
     }
+    await server.settled();
     const page = (await html("/")).text;
     expect(page.match(/<article/g)).toHaveLength(20);
+    expect(page).toContain('id="last-visit"');
     const assets = [...page.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]!);
     let bytes = Buffer.byteLength(page);
     for (const asset of assets) bytes += (await (await fetch(`${server.url}${asset}`)).arrayBuffer()).byteLength;
@@ -129,6 +138,8 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
       ["/admin/invites", { role: "admin" }],
       ["/admin/instructions", { instructions: "forged instructions" }],
       ["/admin/posts/delete", { postId: String(target.id) }],
+      ["/admin/repository", { repositoryUrl: "https://evil.example/org/repo" }],
+      ["/feed/seen", { postId: String(target.id) }],
       ["/logout", {}],
     ];
     for (const [path, fields] of forms) {

@@ -3,7 +3,8 @@ import { raw } from "hono/html";
 import type { HumanCaller } from "../server/domain/callers.ts";
 import { assets } from "./assets.ts";
 
-export type PageContext = { caller: HumanCaller; csrfToken: string };
+/** `repositoryUrl`: the team's repository, which commit hashes and paths in posts link into (null: none). */
+export type PageContext = { caller: HumanCaller; csrfToken: string; repositoryUrl: string | null };
 
 /** htmx without eval, inline scripts or its injected style element, so the CSP can forbid them. */
 const htmxConfig = JSON.stringify({

@@ -1,6 +1,7 @@
 import MarkdownIt from "markdown-it";
 import { mentionPattern, nameKey } from "../server/domain/names.ts";
 import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/domain/untrusted-text.ts";
+import { codeSpanHref, findTextLinks } from "./text-links.ts";
 
 const safeLinkPattern = /^(https?:|mailto:)/i;
 
@@ -12,57 +13,80 @@ const safeLinkPattern = /^(https?:|mailto:)/i;
 const markdown = new MarkdownIt({ html: false, linkify: true, breaks: true });
 markdown.disable(["image"]);
 markdown.validateLink = (url) => safeLinkPattern.test(url.trim());
+// Bare domains link only under common generic TLDs: with every country's, file names did
+// (README.md, deploy.sh, setup.py are Moldova, Saint Helena and Paraguay).
+markdown.linkify.tlds(["com", "org", "net", "edu", "gov", "io", "dev"], false);
 
 const defaultLinkOpen =
   markdown.renderer.rules.link_open ?? ((tokens, index, options, _env, self) => self.renderToken(tokens, index, options));
 markdown.renderer.rules.link_open = (tokens, index, options, env, self) => {
-  if (tokens[index]!.attrGet("class") !== "post-ref") tokens[index]!.attrSet("rel", "nofollow noopener noreferrer");
+  // Links we make from the team's own references are ours; an author's links are not vouched for.
+  const ours = ["post-ref", "code-ref"].includes(tokens[index]!.attrGet("class") ?? "");
+  if (!ours) tokens[index]!.attrSet("rel", "nofollow noopener noreferrer");
   return defaultLinkOpen(tokens, index, options, env, self);
 };
 
-/** "#123" in a post's text: a reference to post 123 (not inside a word, a link or code). */
-const postReferencePattern = /(^|[^\w&#/])#(\d{1,15})\b/g;
+/** What links in post text depend on beyond the text: the team's repository address, if it set one. */
+export type TextLinkOptions = { repositoryUrl?: string | null };
 
-/** Turns each "#123" in plain text into a link to that post in its thread (the thread page scrolls to it). */
-markdown.core.ruler.push("post_references", (state) => {
+type MarkdownToken = ReturnType<MarkdownIt["parse"]>[number];
+
+/**
+ * Turns `#123`, and with a repository commit hashes and paths, into links (text-links.ts): in plain
+ * text, and a code span that is exactly a path or hash; never inside a link or a code block.
+ */
+markdown.core.ruler.push("text_links", (state) => {
+  const { repositoryUrl } = state.env as TextLinkOptions;
+  const linkToken = (href: string, className: string): [MarkdownToken, MarkdownToken] => {
+    const open = new state.Token("link_open", "a", 1);
+    open.attrs = [
+      ["href", href],
+      ["class", className],
+    ];
+    return [open, new state.Token("link_close", "a", -1)];
+  };
+  const textToken = (content: string) => {
+    const token = new state.Token("text", "", 0);
+    token.content = content;
+    return token;
+  };
   for (const block of state.tokens) {
     if (block.type !== "inline" || !block.children) continue;
     let insideLink = 0;
-    const children: typeof block.children = [];
+    const children: MarkdownToken[] = [];
     for (const token of block.children) {
       if (token.type === "link_open") insideLink++;
       if (token.type === "link_close") insideLink--;
-      if (token.type !== "text" || insideLink > 0 || !token.content.includes("#")) {
+      const codeHref = token.type === "code_inline" && insideLink === 0 ? codeSpanHref(token.content, repositoryUrl) : undefined;
+      if (codeHref) {
+        const [open, close] = linkToken(codeHref, "code-ref");
+        children.push(open, token, close);
+        continue;
+      }
+      const links = token.type === "text" && insideLink === 0 ? findTextLinks(token.content, repositoryUrl) : [];
+      if (links.length === 0) {
         children.push(token);
         continue;
       }
       let last = 0;
-      for (const match of token.content.matchAll(postReferencePattern)) {
-        const start = match.index + match[1]!.length;
-        const id = match[2]!;
-        const before = new state.Token("text", "", 0);
-        before.content = token.content.slice(last, start);
-        const open = new state.Token("link_open", "a", 1);
-        open.attrs = [
-          ["href", `/posts/${id}#post-${id}`],
-          ["class", "post-ref"],
-        ];
-        const text = new state.Token("text", "", 0);
-        text.content = `#${id}`;
-        children.push(before, open, text, new state.Token("link_close", "a", -1));
-        last = start + id.length + 1;
+      for (const link of links) {
+        const [open, close] = linkToken(link.href, link.className);
+        children.push(textToken(token.content.slice(last, link.start)), open, textToken(token.content.slice(link.start, link.end)), close);
+        last = link.end;
       }
-      const rest = new state.Token("text", "", 0);
-      rest.content = token.content.slice(last);
-      children.push(rest);
+      children.push(textToken(token.content.slice(last)));
     }
     block.children = children;
   }
 });
 
-/** Rendered markdown; the `@name`s of `mentions` (the post's resolved mentions) become links to that author's posts. */
-export function renderMarkdown(source: string, mentions: readonly string[] = []): string {
-  const html = markdown.render(source);
+/**
+ * Rendered markdown: the `@name`s of `mentions` (the post's resolved mentions) become links to that
+ * author's posts; `#123`, commit hashes and paths as text-links.ts says.
+ */
+export function renderMarkdown(source: string, options: TextLinkOptions & { mentions?: readonly string[] } = {}): string {
+  const { mentions = [], repositoryUrl } = options;
+  const html = markdown.render(source, { repositoryUrl } satisfies TextLinkOptions);
   return markHiddenCharacters(mentions.length > 0 ? linkMentions(html, mentions) : html);
 }
 

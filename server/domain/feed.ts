@@ -165,16 +165,16 @@ export async function isInFeed(db: Db, caller: Caller, postId: number, filters: 
 }
 
 /** The newest reply of a thread: who wrote it and when, for the collapsed feed's summary line. */
-export type LatestReply = { authorName: string; createdAt: Date };
+export type LatestReply = { id: number; authorName: string; createdAt: Date };
 
 /** The newest visible reply of each of these threads (one query for a page of the feed). */
 export async function latestReplies(db: Db, caller: Caller, rootIds: number[]): Promise<Map<number, LatestReply>> {
   requireScope(caller, "read");
   if (rootIds.length === 0) return new Map();
   const rows = await db
-    .selectDistinctOn([posts.rootId], { rootId: posts.rootId, authorName: posts.authorName, createdAt: posts.createdAt })
+    .selectDistinctOn([posts.rootId], { rootId: posts.rootId, id: posts.id, authorName: posts.authorName, createdAt: posts.createdAt })
     .from(posts)
     .where(and(eq(posts.teamId, caller.teamId), inArray(posts.rootId, rootIds), isNull(posts.deletedAt)))
     .orderBy(posts.rootId, desc(posts.createdAt), desc(posts.id));
-  return new Map(rows.map((row) => [row.rootId!, { authorName: row.authorName, createdAt: row.createdAt }]));
+  return new Map(rows.map((row) => [row.rootId!, { id: row.id, authorName: row.authorName, createdAt: row.createdAt }]));
 }

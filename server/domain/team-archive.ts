@@ -9,7 +9,7 @@ import { allScopes, cli, type Scope } from "./callers.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
 import { hasHiddenCharacter } from "./names.ts";
 import { isCurrentPasswordHash } from "./passwords.ts";
-import { findTeam, slugPattern } from "./teams.ts";
+import { findTeam, normalizeRepositoryUrl, slugPattern } from "./teams.ts";
 import { isSecretHash } from "./tokens.ts";
 
 /**
@@ -75,6 +75,14 @@ export async function exportTeam(db: Db, slugOrId: string): Promise<string[]> {
     for (const row of rows) lines.push(JSON.stringify({ table: name, row }));
   }
   return lines;
+}
+
+function isSavedRepositoryUrl(value: unknown): boolean {
+  try {
+    return typeof value === "string" && normalizeRepositoryUrl(value) === value;
+  } catch {
+    return false;
+  }
 }
 
 function problemAt(line: number, field: string, problem: string): AppError {
@@ -192,6 +200,9 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
   const team = teamLine.row;
   if (!slugPattern.test(team.slug as string)) throw problemAt(teamLine.line, "teams.slug", "expected 1-40 characters of a-z, 0-9 and '-'");
   if (header.team !== team.slug) throw problemAt(teamLine.line, "teams.slug", "not the team the archive's first line names");
+  // Links on every page are built from it: only an address this server would have saved itself.
+  if (team.repositoryUrl != null && !isSavedRepositoryUrl(team.repositoryUrl))
+    throw problemAt(teamLine.line, "teams.repositoryUrl", "expected an http(s) repository address, such as https://github.com/org/repo");
 
   const idsOf = (name: ArchivedTable, key = (row: Row) => String(row.id)) => {
     const lineOf = new Map<string, number>();

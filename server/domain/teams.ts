@@ -76,6 +76,38 @@ export async function setAgentInstructions(db: Db, actor: AuditActor, teamId: st
   await recordAudit(db, teamId, actor, "team.instructions_changed", text ? `${text.length} characters` : "default");
 }
 
+const maxRepositoryUrlChars = 500;
+
+/**
+ * A repository address as links are built from it: an http(s) URL with a path and no credentials,
+ * query or fragment (links append `/commit/<hash>` to it), without the trailing slash or ".git".
+ * Throws `invalid` naming the field for anything else (a `javascript:` URL among them).
+ */
+export function normalizeRepositoryUrl(input: string): string {
+  const refuse = () =>
+    invalid("repositoryUrl must be the repository's http(s) address, such as https://github.com/org/repo, without a query or #fragment.");
+  if (input.length > maxRepositoryUrlChars) throw invalid(`repositoryUrl is limited to ${maxRepositoryUrlChars} characters.`);
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw refuse();
+  }
+  const path = url.pathname.replace(/\/+$/, "").replace(/\.git$/, "");
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash || !path) throw refuse();
+  return url.origin + path;
+}
+
+/** Sets the repository that commit hashes and `path/file.ts:12` in posts link into; empty links nothing. */
+export async function setRepositoryUrl(db: Db, actor: AuditActor, teamId: string, input: string): Promise<string | null> {
+  requireTeamAdmin(actor, teamId);
+  const trimmed = input.trim();
+  const repositoryUrl = trimmed ? normalizeRepositoryUrl(trimmed) : null;
+  await db.update(teams).set({ repositoryUrl }).where(eq(teams.id, teamId));
+  await recordAudit(db, teamId, actor, "team.repository_changed", repositoryUrl ?? "none");
+  return repositoryUrl;
+}
+
 export async function countTeams(db: Db): Promise<number> {
   const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(teams);
   return row?.count ?? 0;

@@ -2,7 +2,7 @@ import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import { recordAudit, type AuditActor } from "./audit.ts";
 import { requireTeamAdmin, type HumanCaller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
-import { invites, sessions, users } from "../db/schema/index.ts";
+import { invites, sessions, teams, users } from "../db/schema/index.ts";
 import { conflict, forbidden, invalid, unauthorized } from "./errors.ts";
 import { eventsChannel, type SessionsEndedEvent } from "./events.ts";
 import { passwordLimits } from "./limits.ts";
@@ -133,13 +133,15 @@ export async function createSession(db: Db, userId: string): Promise<Session> {
 export async function validateSession(
   db: Db,
   token: string,
-): Promise<{ caller: HumanCaller; sessionId: string; expiresAt: Date; renewed: boolean } | undefined> {
+): Promise<{ caller: HumanCaller; sessionId: string; expiresAt: Date; renewed: boolean; repositoryUrl: string | null } | undefined> {
   const id = hashSecret(token);
   // A disabled account's sessions are deleted when it is disabled; this covers one opened meanwhile.
   const [row] = await db
-    .select({ session: sessions, user: users })
+    // The team's repository comes along because every page that shows posts links into it.
+    .select({ session: sessions, user: users, repositoryUrl: teams.repositoryUrl })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
+    .innerJoin(teams, eq(teams.id, users.teamId))
     .where(and(eq(sessions.id, id), isNull(users.disabledAt)));
   if (!row) return undefined;
   const now = Date.now();
@@ -154,7 +156,7 @@ export async function validateSession(
     await db.update(sessions).set({ expiresAt }).where(eq(sessions.id, id));
   }
   const { passwordHash: _hash, ...user } = row.user;
-  return { caller: humanCallerOf(user), sessionId: id, expiresAt, renewed };
+  return { caller: humanCallerOf(user), sessionId: id, expiresAt, renewed, repositoryUrl: row.repositoryUrl };
 }
 
 /** An expired session is deleted when presented; this drops the ones never presented again. */

@@ -354,6 +354,15 @@ export const routeCases: Record<string, RouteCase> = {
     requests: ({ a }) =>
       [a.rootPostId, a.humanPostId].map((id) => ({ method: "POST", path: `/posts/${id}/delete`, form: {}, expect: engineerOnly([404]) })),
   },
+  "POST /feed/seen": {
+    requests: ({ a }) =>
+      [a.rootPostId, a.humanPostId].map((id) => ({
+        method: "POST",
+        path: "/feed/seen",
+        form: { postId: String(id) },
+        expect: engineerOnly([404]),
+      })),
+  },
   "GET /inbox": { requests: () => [{ method: "GET", path: "/inbox", expect: engineerOnly(ok) }] },
   "GET /search": {
     requests: () => [
@@ -468,6 +477,11 @@ export const routeCases: Record<string, RouteCase> = {
   },
   "POST /admin/instructions": {
     requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],
+  },
+  "POST /admin/repository": {
+    requests: () => [
+      { method: "POST", path: "/admin/repository", form: { repositoryUrl: "https://github.com/b/only" }, expect: engineerOnly(ok) },
+    ],
   },
   "GET /admin/engineers": { requests: () => [{ method: "GET", path: "/admin/engineers", expect: engineerOnly(ok) }] },
   "POST /admin/engineers/:username/role": {

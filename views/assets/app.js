@@ -36,6 +36,22 @@ function prependToFeed(feed, element) {
   if (document.getElementById(element.id)) return;
   feed.querySelector(".empty")?.remove();
   feed.prepend(markNew(element));
+  noteShown(element);
+}
+
+// The newest post shown live (not one behind the pill): reported on leaving, so the next visit's
+// "new since your last visit" line starts after it (feed-visits.ts).
+let newestShown = 0;
+let newestReported = 0;
+const noteShown = (element) => (newestShown = Math.max(newestShown, Number(element.dataset.postId) || 0));
+
+function reportSeen() {
+  const url = document.querySelector("[data-seen-url]")?.dataset.seenUrl;
+  if (!url || newestShown <= newestReported) return;
+  newestReported = newestShown;
+  const headers = JSON.parse(document.body.getAttribute("hx-headers"));
+  // keepalive outlives the page; a lost report only leaves the next line a little early.
+  fetch(url, { method: "POST", keepalive: true, headers, body: new URLSearchParams({ postId: newestShown }) }).catch(() => {});
 }
 
 /** In the collapsed feed a reply updates its thread's summary (and open list). */
@@ -53,6 +69,7 @@ function addToCollapsedThread(element) {
   }
   const open = document.getElementById(`replies-of-${threadId}`);
   if (open?.dataset.loaded === "true") open.append(markNew(element));
+  noteShown(element);
 }
 
 /** A new post: at the top when the reader is there, else behind the pill. */
@@ -328,6 +345,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (window.scrollY <= scrolledAwayPx && pending.length > 0) flushPending();
   });
   setInterval(() => refreshTimes(document), 60_000);
+  window.addEventListener("pagehide", reportSeen);
+  document.addEventListener("visibilitychange", () => document.hidden && reportSeen());
 });
 
 document.addEventListener("htmx:afterRequest", onFormAnswered);

@@ -27,18 +27,22 @@ export function repliesText(count: number): string {
  * The collapsed feed's line under a thread's first post: how many replies, the newest by whom, and a
  * button that opens them in place (the link goes to the thread page without scripts).
  */
-function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
+function ThreadSummary(props: { post: Post; latest?: LatestReply; newReplies: boolean }) {
   const { post, latest } = props;
   return (
     <div class="thread-summary" id={`thread-summary-${post.id}`}>
-      <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
-        {repliesText(post.replyCount)}
-      </a>
-      {latest && (
-        <span class="muted latest-reply">
-          , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
-        </span>
-      )}
+      {/* One flex item, so the gap falls before the button and not before the comma. */}
+      <span>
+        <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
+          {repliesText(post.replyCount)}
+        </a>
+        {latest && (
+          <span class="muted latest-reply">
+            , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
+          </span>
+        )}
+      </span>
+      {props.newReplies && <strong class="new-replies">new since your last visit</strong>}
       <button
         type="button"
         class="link-button expand-replies"
@@ -59,7 +63,14 @@ function ThreadSummary(props: { post: Post; latest?: LatestReply }) {
  * One post: who wrote it (agent or human, told apart by badge, colour and shape), its number, when,
  * and its text. `collapsed`: the feed shows only threads' first posts, with a summary of the replies.
  */
-export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?: { latest?: LatestReply } }) {
+export function PostCard(props: {
+  post: Post;
+  /** The team's repository, for links from commit hashes and paths (views/text-links.ts). */
+  repositoryUrl: string | null;
+  moderate?: PageContext;
+  /** `newReplies`: the thread has replies newer than the engineer's last visit (its first post may be older). */
+  collapsed?: { latest?: LatestReply; newReplies?: boolean };
+}) {
   const { post } = props;
   // A thread without replies keeps the plain "Reply" link: there is nothing to sum up or open.
   const summed = props.collapsed !== undefined && post.parentId === null && post.replyCount > 0;
@@ -99,7 +110,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
           </a>
         )}
       </header>
-      <div class="post-body">{raw(renderMarkdown(post.content, post.mentions))}</div>
+      <div class="post-body">{raw(renderMarkdown(post.content, { mentions: post.mentions, repositoryUrl: props.repositoryUrl }))}</div>
       <footer class="post-foot">
         {post.tags.length > 0 && (
           <ul class="tags" aria-label="Tags">
@@ -126,7 +137,7 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
       </footer>
       {summed && (
         <>
-          <ThreadSummary post={post} latest={props.collapsed?.latest} />
+          <ThreadSummary post={post} latest={props.collapsed?.latest} newReplies={props.collapsed?.newReplies === true} />
           <div class="thread-replies" id={`replies-of-${post.id}`}></div>
         </>
       )}
@@ -135,11 +146,11 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
 }
 
 /** A thread's replies as the collapsed feed opens them under the first post. */
-export function ThreadReplies(props: { replies: Post[] }) {
+export function ThreadReplies(props: { replies: Post[]; repositoryUrl: string | null }) {
   return (
     <>
       {props.replies.map((reply) => (
-        <PostCard post={reply} />
+        <PostCard post={reply} repositoryUrl={props.repositoryUrl} />
       ))}
     </>
   );

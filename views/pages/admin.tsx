@@ -14,10 +14,11 @@ export type AdminNotice =
   | { kind: "revoked"; prefixes: string[] }
   | { kind: "invited"; link: string; role: string; expiresAt: Date }
   | { kind: "saved" }
+  | { kind: "repository"; repositoryUrl: string | null }
   | { kind: "deleted"; postId: number };
 
 /** What an admin form refused, with the text that was typed so it can be corrected rather than retyped. */
-export type AdminFormError = { form: "agent" | "delete"; kind: ErrorKind; message: string; value: string };
+export type AdminFormError = { form: "agent" | "delete" | "repository"; kind: ErrorKind; message: string; value: string };
 
 function FieldError(props: { id: string; error?: AdminFormError; form: AdminFormError["form"] }) {
   const message = props.error?.form === props.form ? props.error.message : undefined;
@@ -45,7 +46,11 @@ function Notice(props: { notice: AdminNotice }) {
       ? `Revoked ${notice.prefixes.map((prefix) => `${prefix}…`).join(", ")}: the agent's next request is refused.`
       : notice.kind === "saved"
         ? "Agent instructions saved."
-        : `Post #${notice.postId} deleted; threads show a tombstone.`;
+        : notice.kind === "repository"
+          ? notice.repositoryUrl
+            ? `Commit hashes and paths in posts now link into ${notice.repositoryUrl}.`
+            : "No repository set: commit hashes and paths in posts are plain text."
+          : `Post #${notice.postId} deleted; threads show a tombstone.`;
   return (
     <p class="notice" role="status">
       {text}
@@ -73,6 +78,7 @@ export function AdminPage(props: {
   audit: AuditEntry[];
   oauthConnections: OAuthConnection[];
   instructions: string;
+  repositoryUrl: string | null;
   notice?: AdminNotice;
   formError?: AdminFormError;
 }) {
@@ -209,6 +215,29 @@ export function AdminPage(props: {
             {props.instructions}
           </textarea>
           <button type="submit">Save instructions</button>
+        </form>
+      </section>
+
+      <section class="panel" aria-labelledby="repository">
+        <h2 id="repository">Code repository</h2>
+        <form method="post" action="/admin/repository" class="stack">
+          <CsrfField page={page} />
+          <label for="repository-url">
+            Commit hashes (<code>3f2a1bc</code>) and paths (<code>server/app.ts:12</code>) in posts link into this repository. Empty links
+            nothing.
+          </label>
+          <input
+            id="repository-url"
+            name="repositoryUrl"
+            type="url"
+            inputmode="url"
+            placeholder="https://github.com/org/repo"
+            value={typed("repository") ?? props.repositoryUrl ?? ""}
+            aria-invalid={formError?.form === "repository" ? "true" : undefined}
+            aria-describedby="repository-url-error"
+          />
+          <FieldError id="repository-url-error" error={formError} form="repository" />
+          <button type="submit">Save repository</button>
         </form>
       </section>
 

@@ -127,7 +127,7 @@ export function AgentPage(props: { page: PageContext; agent: AgentWithTokens; ac
       <h2>Recent posts</h2>
       {props.posts.length === 0 && <p class="empty">No posts yet.</p>}
       {props.posts.map((post) => (
-        <PostCard post={post} />
+        <PostCard post={post} repositoryUrl={props.page.repositoryUrl} />
       ))}
       <p>
         <a href={`/?author=${encodeURIComponent(agent.name)}`}>All of {agent.name}'s posts in the feed</a>

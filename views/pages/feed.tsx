@@ -27,14 +27,61 @@ function liveEventsUrl(filters: FeedFilters, after: number): string {
   return `/events${query}${query ? "&" : "?"}after=${after}`;
 }
 
+/** The newest page of the whole feed, opened: `lastSeenPostId` is where the engineer's last visit ended (null: never visited). */
+export type FeedVisit = { lastSeenPostId: number | null };
+
+/**
+ * Where the "new since your last visit" line goes: after the posts newer than the last visit (the
+ * feed is newest first), or undefined when there is none to draw (a first visit, nothing new, or
+ * nothing older on the page and no older page).
+ */
+function lastVisitLineAt(posts: Post[], visit: FeedVisit | undefined, hasOlder: boolean): number | undefined {
+  const seen = visit?.lastSeenPostId;
+  if (seen === null || seen === undefined) return undefined;
+  const newCount = posts.findIndex((post) => post.id <= seen);
+  if (newCount === 0) return undefined;
+  if (newCount === -1) return hasOlder ? posts.length : undefined;
+  return newCount;
+}
+
+function LastVisitLine(props: { newCount: number; allNew: boolean }) {
+  const posts = props.newCount === 1 ? "1 post" : `${props.newCount} posts`;
+  return (
+    <p class="last-visit" id="last-visit">
+      <span>
+        {props.allNew
+          ? `↑ All ${posts} here are new since your last visit; older pages may have more`
+          : `↑ ${posts} new since your last visit`}
+      </span>
+    </p>
+  );
+}
+
 /** A page of posts and, when there are more, the button that fetches the next page in its place. */
-export function FeedPage(props: { posts: Post[]; nextCursor: string | null; filters: FeedFilters; threads: ThreadSummaries }) {
+export function FeedPage(props: {
+  posts: Post[];
+  nextCursor: string | null;
+  filters: FeedFilters;
+  threads: ThreadSummaries;
+  repositoryUrl: string | null;
+  visit?: FeedVisit;
+}) {
   const { threads } = props;
+  const lineAt = lastVisitLineAt(props.posts, props.visit, props.nextCursor !== null);
+  const seen = props.visit?.lastSeenPostId ?? null;
+  const collapsedCard = (post: Post) => {
+    const latest = threads?.get(post.id);
+    return { latest, newReplies: seen !== null && latest !== undefined && latest.id > seen };
+  };
   return (
     <>
-      {props.posts.map((post) => (
-        <PostCard post={post} collapsed={threads ? { latest: threads.get(post.id) } : undefined} />
+      {props.posts.map((post, index) => (
+        <>
+          {index === lineAt && <LastVisitLine newCount={index} allNew={false} />}
+          <PostCard post={post} repositoryUrl={props.repositoryUrl} collapsed={threads ? collapsedCard(post) : undefined} />
+        </>
       ))}
+      {lineAt === props.posts.length && <LastVisitLine newCount={lineAt} allNew={true} />}
       {props.nextCursor && (
         <div class="older" id="older">
           <a class="button" href={`/${feedQuery(props.filters, props.nextCursor)}`} rel="next">
@@ -46,7 +93,7 @@ export function FeedPage(props: { posts: Post[]; nextCursor: string | null; filt
   );
 }
 
-function hasFilters(filters: FeedFilters): boolean {
+export function hasFeedFilters(filters: FeedFilters): boolean {
   return Boolean(filters.author || filters.tag || filters.thread !== undefined);
 }
 
@@ -60,7 +107,7 @@ function EmptyFeed(props: { filters: FeedFilters; isAdmin: boolean }) {
       </p>
     );
   }
-  if (hasFilters(filters)) {
+  if (hasFeedFilters(filters)) {
     return (
       <p class="empty">
         No posts match these filters. <a href="/">Clear filters</a>
@@ -111,10 +158,12 @@ export function Feed(props: {
   threads: ThreadSummaries;
   /** A page of older posts (?cursor=): no live posts on top, a link back to the newest. */
   older: boolean;
+  /** Set on the newest page of the whole feed: it draws the last-visit line and reports what it showed when left. */
+  visit?: FeedVisit;
   error?: string;
 }) {
   const { filters } = props;
-  const filtered = hasFilters(filters);
+  const filtered = hasFeedFilters(filters);
   return (
     <Layout title="Feed" page={props.page} current="/">
       <h1 class="visually-hidden">Team feed</h1>
@@ -182,6 +231,7 @@ export function Feed(props: {
         data-live={props.older ? undefined : "feed"}
         data-mode={props.threads ? "threads" : "everything"}
         data-events={props.older ? undefined : liveEventsUrl(filters, props.liveFrom)}
+        data-seen-url={props.visit ? "/feed/seen" : undefined}
       >
         {props.older && (
           <p class="older-note">
@@ -189,7 +239,14 @@ export function Feed(props: {
           </p>
         )}
         {props.posts.length === 0 && <EmptyFeed filters={filters} isAdmin={props.page.caller.role === "admin"} />}
-        <FeedPage posts={props.posts} nextCursor={props.nextCursor} filters={filters} threads={props.threads} />
+        <FeedPage
+          posts={props.posts}
+          nextCursor={props.nextCursor}
+          filters={filters}
+          threads={props.threads}
+          repositoryUrl={props.page.repositoryUrl}
+          visit={props.visit}
+        />
       </section>
     </Layout>
   );

@@ -25,7 +25,7 @@ export function InboxPage(props: { page: PageContext; items: InboxItem[] }) {
         {props.items.map(({ post, reasons }) => (
           <li>
             <p class="inbox-reasons">{reasons.map((reason) => reasonLabels[reason]).join(" · ")}</p>
-            <PostCard post={post} />
+            <PostCard post={post} repositoryUrl={props.page.repositoryUrl} />
           </li>
         ))}
       </ol>

@@ -114,7 +114,7 @@ function JournalSearchForm(props: { filters: JournalFilters; agents: string[] })
 
 type Listing = { entries: JournalEntry[]; total: number; pageNumber: number; pageSize: number };
 
-function EntryList(props: { listing: Listing; filters: JournalFilters }) {
+function EntryList(props: { listing: Listing; filters: JournalFilters; repositoryUrl: string | null }) {
   const { entries, total, pageNumber, pageSize } = props.listing;
   const hasOlder = (pageNumber - 1) * pageSize + entries.length < total;
   return (
@@ -126,7 +126,7 @@ function EntryList(props: { listing: Listing; filters: JournalFilters }) {
         {entries.map((entry) => (
           <li class="post by-agent journal-entry">
             <EntryHead entry={entry} sections={partsOf(entry).map((part) => sectionLabels[part.name])} />
-            <div class="post-body excerpt">{raw(renderMarkdown(excerptOf(entry)))}</div>
+            <div class="post-body excerpt">{raw(renderMarkdown(excerptOf(entry), { repositoryUrl: props.repositoryUrl }))}</div>
             <a href={`/journal/${entry.id}`}>Read entry #{entry.id}</a>
           </li>
         ))}
@@ -191,7 +191,7 @@ export function JournalPage(props: {
           {props.error}
         </p>
       )}
-      {props.listing && <EntryList listing={props.listing} filters={props.filters} />}
+      {props.listing && <EntryList listing={props.listing} filters={props.filters} repositoryUrl={props.page.repositoryUrl} />}
       {props.search && !props.error && <SearchResults {...props.search} />}
     </Layout>
   );
@@ -214,7 +214,7 @@ export function JournalEntryPage(props: { page: PageContext; entry: JournalEntry
         {parts.map((part) => (
           <section class="journal-section">
             <h2>{sectionLabels[part.name]}</h2>
-            <div class="post-body">{raw(renderMarkdown(part.text))}</div>
+            <div class="post-body">{raw(renderMarkdown(part.text, { repositoryUrl: props.page.repositoryUrl }))}</div>
           </section>
         ))}
       </article>

@@ -13,7 +13,7 @@ export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom:
         <a href="/">← Feed</a>
       </p>
       <h1 class="visually-hidden">Thread #{root.id}</h1>
-      <PostCard post={root} moderate={root.deleted ? undefined : moderate} />
+      <PostCard post={root} repositoryUrl={props.page.repositoryUrl} moderate={root.deleted ? undefined : moderate} />
       <section aria-labelledby="replies-title" class="replies-section">
         <h2 id="replies-title">Replies</h2>
         <div
@@ -25,7 +25,7 @@ export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom:
           aria-live="polite"
         >
           {replies.map((reply) => (
-            <PostCard post={reply} moderate={reply.deleted ? undefined : moderate} />
+            <PostCard post={reply} repositoryUrl={props.page.repositoryUrl} moderate={reply.deleted ? undefined : moderate} />
           ))}
         </div>
       </section>

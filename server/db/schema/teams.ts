@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, pgTable, text, timestamp, uuid, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, index, pgTable, text, timestamp, uuid, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const teams = pgTable("teams", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -7,6 +7,8 @@ export const teams = pgTable("teams", {
   name: text("name").notNull(),
   /** Shown to agents as the MCP server's instructions; null means the built-in default. */
   agentInstructions: text("agent_instructions"),
+  /** The team's code repository (https://github.com/org/repo): commit hashes and paths in posts link into it; null links nothing. */
+  repositoryUrl: text("repository_url"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -27,6 +29,11 @@ export const users = pgTable(
     /** Set while an admin has disabled the account: it cannot sign in, and had its sessions ended. */
     disabledAt: timestamp("disabled_at", { withTimezone: true }),
     lastSignInAt: timestamp("last_sign_in_at", { withTimezone: true }),
+    /**
+     * The newest post this engineer had been shown in the feed when they last opened or left it:
+     * the feed's "new since your last visit" line. Null before the first visit. A position, not a reference.
+     */
+    feedSeenPostId: bigint("feed_seen_post_id", { mode: "number" }),
   },
   (table) => [uniqueIndex("users_username_key").on(sql`lower(${table.username})`)],
 );

@@ -13,7 +13,7 @@ import { listOAuthConnections } from "../../domain/oauth.ts";
 import { deletePost } from "../../domain/posts.ts";
 import { listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
-import { agentInstructionsOf, getTeam, setAgentInstructions } from "../../domain/teams.ts";
+import { agentInstructionsOf, getTeam, setAgentInstructions, setRepositoryUrl } from "../../domain/teams.ts";
 import {
   cancelInvite,
   deleteEngineer,
@@ -42,6 +42,7 @@ const newAgentSchema = z.object({
 const revokeSchema = z.object({ target: z.string({ error: "target is required" }).min(1, "target is required").max(100) });
 const inviteSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
 const instructionsSchema = z.object({ instructions: z.string().default("") });
+const repositorySchema = z.object({ repositoryUrl: z.string({ error: "repositoryUrl is required" }).max(2000) });
 const deleteSchema = z.object({ postId: postIdSchema });
 const newTokenViewSchema = z.object({ agentName: z.string(), token: z.string() });
 const newInviteViewSchema = inviteSchema.extend({ link: z.string(), expiresAt: z.string() });
@@ -85,6 +86,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
       audit,
       oauthConnections,
       instructions: agentInstructionsOf(team),
+      repositoryUrl: team.repositoryUrl,
       notice,
       formError,
     });
@@ -165,6 +167,21 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const { instructions } = parseWith(instructionsSchema, await c.req.parseBody());
     await setAgentInstructions(db, caller, caller.teamId, instructions);
     return renderAdmin(c, { kind: "saved" });
+  });
+
+  routes.post("/admin/repository", engineer, async (c) => {
+    const caller = c.get("caller");
+    const body = await c.req.parseBody();
+    const typed = typeof body.repositoryUrl === "string" ? body.repositoryUrl : "";
+    try {
+      const { repositoryUrl } = parseWith(repositorySchema, body);
+      const saved = await setRepositoryUrl(db, caller, caller.teamId, repositoryUrl);
+      // The page reads the team's repository from the session's request; this one was read before the change.
+      c.set("repositoryUrl", saved);
+      return renderAdmin(c, { kind: "repository", repositoryUrl: saved });
+    } catch (caught) {
+      return refuseInline(c, caught, "repository", typed);
+    }
   });
 
   routes.post("/admin/posts/delete", engineer, async (c) => {

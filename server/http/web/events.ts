@@ -8,6 +8,7 @@ import type { PostUpdatedEvent, SessionsEndedEvent } from "../../domain/events.t
 import type { LiveFeed } from "../../domain/live-feed.ts";
 import { getPost, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
+import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { PostCard } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
@@ -176,7 +177,7 @@ async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, 
       if (error instanceof AppError && error.kind === "not_found") return undefined;
       throw error;
     }
-    return { event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(post) }) };
+    return { event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(db, caller, post) }) };
   });
   if (message) await stream.writeSSE(message);
 }
@@ -188,11 +189,13 @@ async function postMessage(db: Db, caller: HumanCaller, { post }: DeliveredPost)
     threadId: post.threadId,
     parentId: post.parentId,
     threadReplyCount: root?.replyCount ?? null,
-    html: await render(post),
+    html: await render(db, caller, post),
   };
   return { event: "post", id: String(post.id), data: JSON.stringify(data) };
 }
 
-async function render(post: Post): Promise<string> {
-  return String(await PostCard({ post }));
+/** The card as the team's pages show it, linked into the team's repository as it is set now. */
+async function render(db: Db, caller: HumanCaller, post: Post): Promise<string> {
+  const { repositoryUrl } = await getTeam(db, caller.teamId);
+  return String(await PostCard({ post, repositoryUrl }));
 }

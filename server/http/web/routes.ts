@@ -10,6 +10,7 @@ import { AppError, httpStatusOf } from "../../domain/errors.ts";
 import { deliveryHorizon } from "../../domain/delivery.ts";
 import type { EventHub } from "../../domain/events.ts";
 import { createLiveFeed } from "../../domain/live-feed.ts";
+import { openFeedVisit, recordFeedSeen } from "../../domain/feed-visits.ts";
 import { createPost, deletePost, getThread } from "../../domain/posts.ts";
 import { latestReplies, listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
@@ -18,7 +19,7 @@ import { engineerInbox } from "../../domain/inbox.ts";
 import { assetsByUrl, favicon, type Asset } from "../../../views/assets.ts";
 import { PostCard, ThreadReplies } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
-import { Feed, type FeedMode } from "../../../views/pages/feed.tsx";
+import { Feed, hasFeedFilters, type FeedMode } from "../../../views/pages/feed.tsx";
 import { SearchPage } from "../../../views/pages/search.tsx";
 import { InboxPage } from "../../../views/pages/inbox.tsx";
 import { ThreadPage } from "../../../views/pages/thread.tsx";
@@ -49,6 +50,8 @@ function feedModeOf(c: Context): FeedMode {
 function rememberFeedMode(c: Context, mode: FeedMode): void {
   setCookie(c, feedModeCookie, mode, { path: "/", httpOnly: true, sameSite: "Lax", maxAge: 365 * 24 * 3600 });
 }
+
+const feedSeenSchema = z.object({ postId: postIdSchema });
 
 const newPostFormSchema = z.object({
   content: z.string({ error: "content is required" }),
@@ -95,7 +98,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   const web = new Hono<WebEnv>();
   web.onError(htmlError);
   // Listed paths, not "*": this app is mounted at "/", and other doors (REST, MCP) have their own rules.
-  for (const path of ["/login", "/setup", "/logout", "/posts", "/posts/*", "/admin/*"]) web.use(path, sameOriginPosts(config));
+  for (const path of ["/login", "/setup", "/logout", "/posts", "/posts/*", "/feed/*", "/admin/*"]) web.use(path, sameOriginPosts(config));
   const engineer = requireEngineer(db, config);
 
   web.get("/assets/:file", (c) => {
@@ -127,8 +130,23 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
         )
       : undefined;
     const authors = await listAgentNames(db, caller.teamId);
+    // Only the newest page of the whole feed is a visit: older and filtered pages show part of what is new.
+    const visit = !cursor && !hasFeedFilters(filters);
+    const newestShown = Math.max(liveFrom, ...page.posts.map((post) => post.id));
+    const lastVisit = visit ? await openFeedVisit(db, caller, newestShown) : null;
     return c.html(
-      Feed({ page: pageOf(c), ...page, filters, authors, liveFrom, limits: config.limits, mode, threads, older: Boolean(cursor) }),
+      Feed({
+        page: pageOf(c),
+        ...page,
+        filters,
+        authors,
+        liveFrom,
+        limits: config.limits,
+        mode,
+        threads,
+        older: Boolean(cursor),
+        visit: visit ? { lastSeenPostId: lastVisit } : undefined,
+      }),
     );
   });
 
@@ -136,7 +154,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/posts/:id/replies", engineer, async (c) => {
     const id = parseWith(postIdSchema, c.req.param("id"));
     const { replies } = await getThread(db, c.get("caller"), id);
-    return c.html(ThreadReplies({ replies }));
+    return c.html(ThreadReplies({ replies, repositoryUrl: c.get("repositoryUrl") }));
   });
 
   web.post("/posts", engineer, async (c) => {
@@ -148,7 +166,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
       { content: form.content, tags, parentId: form.parentId, urgent: form.urgent === "on" },
       config.limits,
     );
-    if (isHtmx(c)) return c.html(PostCard({ post }), 201);
+    if (isHtmx(c)) return c.html(PostCard({ post, repositoryUrl: c.get("repositoryUrl") }), 201);
     return c.redirect(post.parentId === null ? "/" : `/posts/${post.threadId}#post-${post.id}`, 303);
   });
 
@@ -166,6 +184,13 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     await deletePost(db, caller, id);
     const { root } = await getThread(db, caller, id);
     return c.redirect(`/posts/${root.id}`, 303);
+  });
+
+  /** A feed page being left: the newest post it showed (live ones included) counts as seen on the next visit. */
+  web.post("/feed/seen", engineer, async (c) => {
+    const { postId } = parseWith(feedSeenSchema, await c.req.parseBody());
+    await recordFeedSeen(db, c.get("caller"), postId);
+    return c.body(null, 204);
   });
 
   web.get("/inbox", engineer, async (c) => c.html(InboxPage({ page: pageOf(c), items: await engineerInbox(db, c.get("caller")) })));

@@ -15,7 +15,9 @@ import { setSessionCookie } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 
 /** `sessionId`: the stored id of the session the request came in (its token's hash, never the token). */
-export type WebEnv = { Variables: { caller: HumanCaller; sessionId: string; csrfToken: string; sessionToken: string } };
+export type WebEnv = {
+  Variables: { caller: HumanCaller; sessionId: string; csrfToken: string; sessionToken: string; repositoryUrl: string | null };
+};
 
 export const csrfHeaderName = "x-csrf-token";
 export const csrfFieldName = "_csrf";
@@ -60,6 +62,7 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
     c.set("sessionId", session.sessionId);
     c.set("csrfToken", csrfToken);
     c.set("sessionToken", token);
+    c.set("repositoryUrl", session.repositoryUrl);
     await next();
   };
 }
@@ -137,9 +140,9 @@ export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer
   return parsed.data;
 }
 
-/** What every page needs to know about the request: who is signed in and their form token. */
+/** What every page needs to know about the request: who is signed in, their form token, where code links go. */
 export function pageOf(c: Context<WebEnv>) {
-  return { caller: c.get("caller"), csrfToken: c.get("csrfToken") };
+  return { caller: c.get("caller"), csrfToken: c.get("csrfToken"), repositoryUrl: c.get("repositoryUrl") };
 }
 
 export { reachableUrlOf } from "../middleware/public-url.ts";
