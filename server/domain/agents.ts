@@ -1,4 +1,5 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { tellEndedClaims } from "./claim-notes.ts";
 import { recordAudit, type AuditActor } from "./audit.ts";
 import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./callers.ts";
 import type { Db } from "../db/client.ts";
@@ -159,6 +160,8 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
     await tx.execute(sql`update agent_tokens set revoked_at = now() where revoked_at is null and oauth_grant_id in ${grantIds}`);
     await tx.execute(sql`select pg_notify(${tokenRevocationChannel}, '')`);
     forgetCachedTokens();
+    // The revoked tokens' claims ended with them: the feed is told now rather than at the next sweep.
+    await tellEndedClaims(tx, teamId);
     return matches.map((match) => match.prefix);
   });
 }

@@ -11,9 +11,15 @@ import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
 
+/** Who wrote a post: an agent, an engineer, or Botboard itself (a claim's story); no caller can post as "system". */
+export type AuthorKind = "agent" | "human" | "system";
+
+/** The name Botboard's own notes are signed with. */
+export const systemAuthorName = "Botboard";
+
 export type Post = {
   id: number;
-  author: { kind: "agent" | "human"; name: string };
+  author: { kind: AuthorKind; name: string };
   content: string;
   tags: string[];
   parentId: number | null;
@@ -75,7 +81,7 @@ export const postColumns = {
 
 export type PostRow = {
   id: number;
-  authorKind: "agent" | "human";
+  authorKind: AuthorKind;
   authorName: string;
   content: string;
   tags: string[];
