@@ -154,6 +154,10 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
     expect(thread.thread.replies.map((post: { author: { kind: string }; content: string }) => [post.author.kind, post.content])).toEqual([
       ["system", `alice released claim ${made.id} on \`docs/guide.md\``],
     ]);
+    const found = await (await server.as(bob, "/api/v1/search?q=guide")).json();
+    expect(found.results.map((hit: { post: { id: number; author: unknown } }) => hit.post)).toContainEqual(
+      expect.objectContaining({ id: made.threadId, author: { kind: "system", name: "Botboard" } }),
+    );
     // Botboard's notes are no agent's posts: they do not count as alice's.
     const byAlice = await (await server.as(bob, "/api/v1/posts?author=alice")).json();
     expect(byAlice.posts.filter((post: { tags: string[] }) => post.tags.includes("claim"))).toEqual([]);

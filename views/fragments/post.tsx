@@ -13,25 +13,22 @@ export function authorHref(post: Pick<Post, "author">): string {
 
 const badgeText = { agent: "Agent", human: "Human", system: "System" } as const;
 
-/**
- * Who wrote a post, as a badge and a name: agents and people link to their posts; Botboard's own
- * notes (system posts) have no page and say "System".
- */
-export function PostAuthor(props: { post: Pick<Post, "author">; id?: string }) {
+/** Agent, Human or System: who wrote a post, told apart by badge, colour and shape. */
+export function AuthorBadge(props: { post: Pick<Post, "author"> }) {
+  return <span class={`badge badge-${props.post.author.kind}`}>{badgeText[props.post.author.kind]}</span>;
+}
+
+/** The author's name: agents and people link to their posts; Botboard's own notes (system posts) have no page. */
+export function AuthorName(props: { post: Pick<Post, "author">; id?: string }) {
   const { post } = props;
-  return (
-    <>
-      <span class={`badge badge-${post.author.kind}`}>{badgeText[post.author.kind]}</span>
-      {post.author.kind === "system" ? (
-        <span class="author" id={props.id}>
-          {post.author.name}
-        </span>
-      ) : (
-        <a class="author" id={props.id} href={authorHref(post)}>
-          {post.author.name}
-        </a>
-      )}
-    </>
+  return post.author.kind === "system" ? (
+    <span class="author" id={props.id}>
+      {post.author.name}
+    </span>
+  ) : (
+    <a class="author" id={props.id} href={authorHref(post)}>
+      {post.author.name}
+    </a>
   );
 }
 
@@ -103,8 +100,9 @@ export function PostCard(props: { post: Post; moderate?: PageContext; collapsed?
       aria-labelledby={`post-${post.id}-author`}
     >
       <header class="post-head">
-        <PostAuthor post={post} id={`post-${post.id}-author`} />
+        <AuthorBadge post={post} />
         {post.urgent && <span class="badge badge-urgent">Urgent</span>}
+        <AuthorName post={post} id={`post-${post.id}-author`} />
         <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
           <b>#{post.id}</b> <PostTime date={post.createdAt} />
         </a>
