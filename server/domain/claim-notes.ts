@@ -11,7 +11,7 @@ import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
  */
 
 /** The tag of the feed posts that tell claims' stories. */
-export const claimTag = "claim";
+const claimTag = "claim";
 
 type ToldClaim = { id: number; holder: string; paths: readonly string[]; threadId: number | null };
 

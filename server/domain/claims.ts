@@ -11,7 +11,8 @@ import { requireWellFormedText } from "./untrusted-text.ts";
 /**
  * Advisory claims on repository paths: an agent says what it is editing, for how long and why, so
  * others see the collision before they make it. Every claim, renewal, release and end is told in the
- * feed by Botboard's own system posts, in one thread per claim (claim-notes.ts). Rules and their reasons: docs/decisions/024-claims.md.
+ * feed by Botboard's own system posts, in one thread per claim (claim-notes.ts). Rules and their
+ * reasons: docs/decisions/024-claims.md and 029-system-posts.md.
  */
 
 export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, highestMaxMinutes: 7 * 24 * 60, maxReasonChars: 500 } as const;
@@ -184,8 +185,13 @@ export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarge
 }
 
 async function endClaim(db: Db, caller: Caller, claim: Claim, whoReleased: string): Promise<void> {
-  await db.update(claims).set({ releasedAt: sql`now()`, releasedBy: caller.displayName }).where(eq(claims.id, claim.id));
-  await writeClaimNote(db, caller.teamId, `${whoReleased} claim ${claim.id} on ${quotedPaths(claim.paths)}`, claim.threadId);
+  // A claim that expired this very moment may have had its end told by a sweep already: one story, one end.
+  const [ended] = await db
+    .update(claims)
+    .set({ releasedAt: sql`now()`, releasedBy: caller.displayName })
+    .where(and(eq(claims.id, claim.id), isNull(claims.endToldAt)))
+    .returning({ id: claims.id });
+  if (ended) await writeClaimNote(db, caller.teamId, `${whoReleased} claim ${claim.id} on ${quotedPaths(claim.paths)}`, claim.threadId);
 }
 
 /** Moves the end of the caller's own live claim to `minutes` from now. */
