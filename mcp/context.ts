@@ -24,7 +24,9 @@ export type ToolContext = {
 export const postOutput = z.object({
   id: z.number().int(),
   author: z.string(),
-  kind: z.enum(["agent", "human"]),
+  kind: z
+    .enum(["agent", "human", "system"])
+    .describe("system: a note Botboard wrote (a claim's story), not an agent's or engineer's words."),
   createdAt: z.string(),
   tags: z.array(z.string()),
   replyTo: z.number().int().optional().describe("The post this one answers."),

@@ -60,7 +60,7 @@ const environmentSchema = z.object({
   BOTBOARD_SEARCH_WHOLE_POST_CHARS: nonNegativeInt.default(defaultSearchWholePostChars),
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
-  BOTBOARD_CLAIM_MAX_MINUTES: positiveInt.max(7 * 24 * 60).default(claimLimits.defaultMaxMinutes),
+  BOTBOARD_CLAIM_MAX_MINUTES: positiveInt.max(claimLimits.highestMaxMinutes).default(claimLimits.defaultMaxMinutes),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BOTBOARD_OAUTH_LOCAL_CLIENTS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
 });

@@ -19,6 +19,7 @@ describe.each(databaseKinds)("the now board in Chromium on %s", (kind) => {
   let alice: Client;
   let bob: Client;
   let aliceClaim: number;
+  let aliceThread: number;
 
   const card = (name: string) => page.locator("article.now-agent", { has: page.locator(`#now-${name}`) });
 
@@ -31,10 +32,10 @@ describe.each(databaseKinds)("the now board in Chromium on %s", (kind) => {
     await callTool(alice, "set_status", { text: "Rewriting the login flow" });
     const claimed = await callTool(alice, "claim", {
       paths: ["src/auth/**", "docs/auth.md"],
-      reason: "login flow <script>window.__pwned = 1</script>",
+      reason: "login flow <script>window.__pwned = 1</script> [see](https://example.com/x)",
       minutes: 90,
     });
-    aliceClaim = (claimed.structuredContent as { claim: { id: number } }).claim.id;
+    ({ id: aliceClaim, thread: aliceThread } = (claimed.structuredContent as { claim: { id: number; thread: number } }).claim);
     await callTool(bob, "create_post", { content: "Stuck: the staging database refuses connections.", tags: ["blocker"] });
     const cookie = await server.engineer(team, "ann");
     ({ context, page, watch } = await openPage(browser, { cookie, url: server.url }));
@@ -54,7 +55,9 @@ describe.each(databaseKinds)("the now board in Chromium on %s", (kind) => {
     await expect(aliceCard.locator(".now-status").textContent()).resolves.toBe("Rewriting the login flow");
     await expect(aliceCard.locator(".now-claims code").textContent()).resolves.toBe("src/auth/**, docs/auth.md");
     // The holder's reason is shown as text, never run.
-    await expect(aliceCard.locator(".now-reason").textContent()).resolves.toBe("login flow <script>window.__pwned = 1</script>");
+    await expect(aliceCard.locator(".now-reason").textContent()).resolves.toBe(
+      "login flow <script>window.__pwned = 1</script> [see](https://example.com/x)",
+    );
     await expect(card("bob").locator(".now-state").textContent()).resolves.toBe("Blocked");
     await expect(card("bob").locator(".now-last").textContent()).resolves.toContain("Stuck: the staging database refuses connections.");
     await expect(card("carol").locator(".now-state").textContent()).resolves.toBe("Idle");
@@ -78,6 +81,27 @@ describe.each(databaseKinds)("the now board in Chromium on %s", (kind) => {
     expect(audit.find((entry) => entry.action === "claim.released")).toMatchObject({ actorName: "ann", target: `#${aliceClaim}` });
     const claims = await callTool(alice, "list_claims", { agent: "alice" });
     expect(claims.structuredContent).toEqual({ claims: [] });
+    expect(watch.problems).toEqual([]);
+  });
+
+  it("the claim's thread shows Botboard's system notes apart from people's posts, the holder's words as plain text", async () => {
+    await page.goto(`${server.url}/posts/${aliceThread}`);
+    const notes = page.locator("article.post.by-system");
+    await expect(notes.count()).resolves.toBe(2);
+    await expect(notes.locator(".badge-system").allTextContents()).resolves.toEqual(["System", "System"]);
+    await expect(notes.locator(".author").allTextContents()).resolves.toEqual(["Botboard", "Botboard"]);
+    // No link to a page of "Botboard", and none made of the reason's markdown.
+    await expect(notes.locator("a.author, .post-body a").count()).resolves.toBe(0);
+    const first = notes.first().locator(".post-body");
+    await expect(first.locator("code").allTextContents()).resolves.toEqual(["src/auth/**", "docs/auth.md"]);
+    await expect(first.textContent()).resolves.toContain(
+      'Reason, in their words: "login flow <script>window.__pwned = 1</script> [see](https://example.com/x)"',
+    );
+    await expect(notes.nth(1).locator(".post-body").textContent()).resolves.toBe(
+      `ann released alice's claim ${aliceClaim} on src/auth/**, docs/auth.md`,
+    );
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await screenshotBothSchemes(page, `${kind}-claim-thread`);
     expect(watch.problems).toEqual([]);
   });
 });

@@ -149,6 +149,74 @@ describe("export and import of a team", () => {
     }
   }, 90_000);
 
+  it("claims move with their tokens: still live and still refusing after the move, their story intact; without secrets they stay behind", async () => {
+    const source = await startTestServer("pglite");
+    const [withSecrets, withoutSecrets] = await Promise.all([freshDatabase("postgres"), freshDatabase("pglite")]);
+    try {
+      const team = await source.team("claimers");
+      const holder = await source.agent(team, "holder");
+      const other = await source.agent(team, "other");
+      await source.as(holder, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: "moving the claims" }) });
+      const claim = (token: string, body: unknown) => source.as(token, "/api/v1/claims", { method: "POST", body: JSON.stringify(body) });
+      const { claim: live } = await (await claim(holder, { paths: ["src/auth/**"], reason: "login flow" })).json();
+      const { claim: done } = await (await claim(holder, { paths: ["docs/**"], reason: "done soon" })).json();
+      await source.as(holder, "/api/v1/claims/release", { method: "POST", body: JSON.stringify({ claimId: done.id }) });
+      const exported = await runBotboard(["export", "--team", "claimers"], { BOTBOARD_DATA_DIR: source.config.dataDir });
+      const archive = join(tmpdir(), `botboard-claims-${Date.now()}.jsonl`);
+      writeFileSync(archive, exported.stdout);
+
+      const imported = await runBotboard(["import", "--with-secrets", archive], withSecrets.env);
+      expect(imported.stderr).toBe("");
+      expect(imported.stdout).toContain("2 claims");
+      const moved = await startTestServer("postgres", withSecrets.env);
+      try {
+        const listed = await (await moved.as(other, "/api/v1/claims")).json();
+        expect(listed.claims).toEqual([
+          expect.objectContaining({ id: live.id, holder: "holder", paths: ["src/auth/**"], threadId: live.threadId }),
+        ]);
+        const refused = await moved.as(other, "/api/v1/claims", {
+          method: "POST",
+          body: JSON.stringify({ paths: ["src/auth/x.ts"], reason: "x" }),
+        });
+        expect(refused.status).toBe(409);
+        const thread = await (await moved.as(other, `/api/v1/posts/${done.threadId}`)).json();
+        expect(thread.thread.root.author).toEqual({ kind: "system", name: "Botboard" });
+        expect(thread.thread.replies.map((post: { content: string }) => post.content)).toEqual([
+          `holder released claim ${done.id} on \`docs/**\``,
+        ]);
+        const statuses = await (await moved.as(other, "/api/v1/statuses")).json();
+        expect(statuses.statuses).toEqual([expect.objectContaining({ agent: "holder", text: "moving the claims" })]);
+        // New claims get new numbers, never an imported one.
+        const next = await (
+          await moved.as(other, "/api/v1/claims", { method: "POST", body: JSON.stringify({ paths: ["lib/**"], reason: "y" }) })
+        ).json();
+        expect(next.claim.id).toBeGreaterThan(done.id);
+      } finally {
+        await moved.close();
+      }
+
+      const bare = await runBotboard(["import", archive], withoutSecrets.env);
+      expect(bare.stderr).toBe("");
+      expect(bare.stdout).toContain("0 claims");
+      const movedBare = await startTestServer("pglite", withoutSecrets.env);
+      try {
+        const fresh = JSON.parse(
+          (await runBotboard(["agent", "add", "newcomer", "--team", "claimers", "--json"], withoutSecrets.env)).stdout,
+        ).token;
+        expect((await (await movedBare.as(fresh, "/api/v1/claims")).json()).claims).toEqual([]);
+        // The story stays in the feed, as Botboard told it.
+        const thread = await (await movedBare.as(fresh, `/api/v1/posts/${live.threadId}`)).json();
+        expect(thread.thread.root.content).toContain(`holder claimed \`src/auth/**\``);
+      } finally {
+        await movedBare.close();
+      }
+    } finally {
+      await source.close();
+      await withSecrets.drop().catch(() => undefined);
+      await withoutSecrets.drop().catch(() => undefined);
+    }
+  }, 120_000);
+
   it("an archive that carries transaction ids is refused: delivery order is local to a database", async () => {
     const target = await freshDatabase("pglite");
     try {

@@ -138,6 +138,56 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
         "Line 2 of the archive, teams.repositoryUrl:",
       );
     }
+  });
+
+  it("crafted claims and forged system posts are refused, by line and field: no claim can block the team or outlive every limit", async () => {
+    const agentId = randomUUID();
+    const token = tokenRow(intruderId, agentId);
+    const claimRow = (fields: Record<string, unknown>) => ({
+      table: "claims",
+      row: {
+        id: 900_000,
+        teamId: intruderId,
+        agentId,
+        tokenId: token.row.id,
+        holderName: "squatter",
+        paths: ["src/auth/**"],
+        reason: "mine",
+        exclusive: true,
+        createdAt: at,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        ...fields,
+      },
+    });
+    const crafted: [string, string, unknown][] = [
+      ["a claim on every file", "claims.paths", claimRow({ paths: ["**"] })],
+      ["a claim on an absolute path", "claims.paths", claimRow({ paths: ["/etc/passwd"] })],
+      ["a claim outside the repository", "claims.paths", claimRow({ paths: ["src/../../x"] })],
+      ["a claim on no path", "claims.paths", claimRow({ paths: [] })],
+      ["a claim on a thousand paths", "claims.paths", claimRow({ paths: Array.from({ length: 1000 }, (_, i) => `f${i}`) })],
+      ["a claim with paths the server would not store", "claims.paths", claimRow({ paths: ["./src//x.ts"] })],
+      ["a claim that lasts until 9999", "claims.expiresAt", claimRow({ expiresAt: "9999-01-01T00:00:00.000Z" })],
+      ["a claim with an empty reason", "claims.reason", claimRow({ reason: " " })],
+      ["a claim with a hidden character in its holder", "claims.holderName", claimRow({ holderName: "alice\u202e" })],
+      ["a claim in the victim's team", "claims.teamId", claimRow({ teamId: victim.id })],
+      ["a claim of the victim's agent", "claims.agentId", claimRow({ agentId: victim.agentId })],
+      ["a claim made with a token not in the archive", "claims.tokenId", claimRow({ tokenId: randomUUID() })],
+      ["a claim told in the victim's thread", "claims.threadPostId", claimRow({ threadPostId: victim.postId })],
+      [
+        "a system post signed by an agent",
+        "posts.authorKind",
+        postRow(900_003, intruderId, { authorKind: "system", authorName: "Botboard", agentId }),
+      ],
+      ["a system post under another name", "posts.authorKind", postRow(900_004, intruderId, { authorKind: "system", authorName: "root" })],
+      ["a post of an unknown kind of author", "posts.authorKind", postRow(900_005, intruderId, { authorKind: "daemon" })],
+    ];
+    for (const [what, field, row] of crafted) {
+      await expect(
+        importInProcess(intruder(agentRow(agentId, intruderId, "squatter"), token, row), { withSecrets: true }),
+        what,
+      ).rejects.toThrow(`Line 5 of the archive, ${field}:`);
+    }
+    await expect((await server.as(victim.token, "/api/v1/claims")).json()).resolves.toEqual({ claims: [] });
     expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
   });
 

@@ -136,6 +136,19 @@ function markInText(text: string): string {
     .join("");
 }
 
+const escapedCharacters: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/**
+ * A system post (Botboard's own note) as HTML: plain escaped text, never markdown, so the words of
+ * an agent it quotes (a claim's reason) cannot become a link or a heading in Botboard's voice. Only
+ * `backticked` paths are shown as code; hidden characters are marked.
+ */
+export function renderSystemNote(text: string): string {
+  const escaped = text.replace(/[&<>"']/g, (character) => escapedCharacters[character]!);
+  const withCode = escaped.replace(/`([^`\n]+)`/g, "<code>$1</code>");
+  return `<p>${markHiddenCharacters(withCode)}</p>`;
+}
+
 const markdownMarks = /\*\*|__|~~|`+|^\s{0,3}#{1,6}\s+|^\s{0,3}>\s?/gm;
 
 /** A search excerpt reads as text: the markdown marks around words (`**`, backticks, `#` headings) go. */

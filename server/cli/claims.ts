@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config.ts";
+import { revealInvisibleCharacters } from "../domain/untrusted-text.ts";
 
 /**
  * `botboard claims` and `botboard status`: an agent's claims and status from a shell, through the
@@ -52,10 +53,14 @@ export async function callApi<Result>(
 
 const local = (iso: string) => iso.replace("T", " ").slice(0, 16);
 
-/** One line per claim; the reason is quoted, as its holder wrote it. */
+/**
+ * One line per claim; the reason is quoted, as its holder wrote it, with its hidden characters (a
+ * bidi override) spelled out: JSON quoting escapes terminal controls but not those.
+ */
 export function claimLine(claim: ClaimJson): string {
   const intent = claim.exclusive ? "" : " (intent only)";
-  return `#${claim.id}\t${claim.holder}\t${claim.paths.join(", ")}\tuntil ${local(claim.expiresAt)} UTC${intent}\t${JSON.stringify(claim.reason)}`;
+  const reason = revealInvisibleCharacters(JSON.stringify(claim.reason));
+  return `#${claim.id}\t${claim.holder}\t${claim.paths.join(", ")}\tuntil ${local(claim.expiresAt)} UTC${intent}\t${reason}`;
 }
 
 function wholeMinutes(value: string): number {

@@ -1,4 +1,6 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { tellEndedClaimsWithin } from "./claim-notes.ts";
+import { announceNewPosts } from "./post-announcements.ts";
 import { recordAudit, type AuditActor } from "./audit.ts";
 import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./callers.ts";
 import type { Db } from "../db/client.ts";
@@ -129,7 +131,7 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
   if (byPrefix && target.length < agentTokenPrefix.length + 4) {
     throw invalid("Give at least 4 characters after 'bb_' to revoke by token prefix.");
   }
-  return db.transaction(async (tx) => {
+  const revoked = await db.transaction(async (tx) => {
     const matches = byPrefix
       ? await tx
           .select({ id: agentTokens.id, prefix: agentTokens.prefix })
@@ -159,8 +161,12 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
     await tx.execute(sql`update agent_tokens set revoked_at = now() where revoked_at is null and oauth_grant_id in ${grantIds}`);
     await tx.execute(sql`select pg_notify(${tokenRevocationChannel}, '')`);
     forgetCachedTokens();
-    return matches.map((match) => match.prefix);
+    // The revoked tokens' claims ended with them: the feed is told now rather than at the next sweep.
+    const told = await tellEndedClaimsWithin(tx, teamId);
+    return { prefixes: matches.map((match) => match.prefix), told: told.length };
   });
+  if (revoked.told > 0) announceNewPosts(db, teamId);
+  return revoked.prefixes;
 }
 
 /**

@@ -1,27 +1,26 @@
 import { and, asc, eq, gt, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { agentTokens, claims, posts } from "../db/schema/index.ts";
+import { agentTokens, claims } from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
 import { type AgentCaller, type Caller, requireScope } from "./callers.ts";
+import { claimedNote, quotedPaths, writeClaimNote } from "./claim-notes.ts";
 import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches } from "./claim-paths.ts";
 import { AppError, forbidden, invalid, notFound } from "./errors.ts";
-import { requireWellFormedText } from "./untrusted-text.ts";
 import { announceNewPosts } from "./post-announcements.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
 
 /**
  * Advisory claims on repository paths: an agent says what it is editing, for how long and why, so
- * others see the collision before they make it. Every claim and release is told in the feed, in one
- * thread per claim. Rules and their reasons: docs/decisions/024-claims.md.
+ * others see the collision before they make it. Every claim, renewal, release and end is told in the
+ * feed by Botboard's own system posts, in one thread per claim (claim-notes.ts). Rules and their
+ * reasons: docs/decisions/024-claims.md and 029-system-posts.md.
  */
 
-export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, maxReasonChars: 500 } as const;
+export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, highestMaxMinutes: 7 * 24 * 60, maxReasonChars: 500 } as const;
 
 /** The longest a claim may run, from BOTBOARD_CLAIM_MAX_MINUTES. */
 export type ClaimSettings = { maxMinutes: number };
 export const defaultClaimSettings: ClaimSettings = { maxMinutes: claimLimits.defaultMaxMinutes };
-
-/** The tag of the feed posts that tell claims' stories. */
-export const claimTag = "claim";
 
 export type Claim = {
   id: number;
@@ -116,27 +115,6 @@ async function thenAnnounced<T>(db: Db, teamId: string, written: Promise<T>): Pr
   return result;
 }
 
-/** A claim's story in the feed. Claims are named "claim 3" there, never "claim #3": the feed links "#3" to post 3. */
-async function tellFeed(db: Db, caller: Caller, content: string, threadId: number | null): Promise<number> {
-  const author =
-    caller.kind === "agent"
-      ? { authorKind: "agent" as const, agentId: caller.agentId, tokenId: caller.tokenId }
-      : { authorKind: "human" as const, userId: caller.userId };
-  const [post] = await db
-    .insert(posts)
-    .values({
-      teamId: caller.teamId,
-      ...author,
-      authorName: caller.displayName,
-      content,
-      tags: [claimTag],
-      parentId: threadId,
-      rootId: threadId,
-    })
-    .returning({ id: posts.id });
-  return Number(post!.id);
-}
-
 /**
  * Claims paths for the caller. Refused with ClaimConflict when an exclusive claim overlaps another
  * holder's live exclusive claim; a non-exclusive claim is never refused and refuses no one.
@@ -177,13 +155,7 @@ export async function claimPaths(
         })
         .returning(claimColumns);
       const claim = toClaim(row!);
-      const kind = exclusive ? "claimed" : "noted intent to edit (not exclusive)";
-      const threadId = await tellFeed(
-        tx,
-        caller,
-        `${kind} ${paths.map((path) => `\`${path}\``).join(", ")} for ${minutes} min (claim ${claim.id}, until ${claim.expiresAt.toISOString()}): ${reason}`,
-        null,
-      );
+      const threadId = await writeClaimNote(tx, caller.teamId, claimedNote(claim, minutes), null);
       await tx.update(claims).set({ threadPostId: threadId }).where(eq(claims.id, claim.id));
       return { claim: { ...claim, threadId }, overlapping };
     }),
@@ -222,15 +194,20 @@ export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarge
           (target.claimId === undefined || claim.id === target.claimId) && (paths === undefined || anyPathsOverlap(paths, claim.paths)),
       );
       if (target.claimId !== undefined && released.length === 0) throw notFound(`You hold no live claim #${target.claimId}.`);
-      for (const claim of released) await endClaim(tx, caller, claim, "released");
+      for (const claim of released) await endClaim(tx, caller, claim, `${caller.displayName} released`);
       return released;
     }),
   );
 }
 
-async function endClaim(db: Db, caller: Caller, claim: Claim, how: string): Promise<void> {
-  await db.update(claims).set({ releasedAt: sql`now()`, releasedBy: caller.displayName }).where(eq(claims.id, claim.id));
-  await tellFeed(db, caller, `${how} claim ${claim.id} on ${claim.paths.map((path) => `\`${path}\``).join(", ")}`, claim.threadId);
+async function endClaim(db: Db, caller: Caller, claim: Claim, whoReleased: string): Promise<void> {
+  // A claim that expired this very moment may have had its end told by a sweep already: one story, one end.
+  const [ended] = await db
+    .update(claims)
+    .set({ releasedAt: sql`now()`, releasedBy: caller.displayName })
+    .where(and(eq(claims.id, claim.id), isNull(claims.endToldAt)))
+    .returning({ id: claims.id });
+  if (ended) await writeClaimNote(db, caller.teamId, `${whoReleased} claim ${claim.id} on ${quotedPaths(claim.paths)}`, claim.threadId);
 }
 
 /** Moves the end of the caller's own live claim to `minutes` from now. */
@@ -255,13 +232,22 @@ export async function renewClaim(
             eq(claims.teamId, caller.teamId),
             eq(claims.holderName, caller.displayName),
             isNull(claims.releasedAt),
+            isNull(claims.endToldAt),
             gt(claims.expiresAt, sql`now()`),
+            // A claim its revoked token ended stays ended, even for another token of the same agent.
+            sql`exists (select 1 from ${agentTokens} where ${agentTokens.id} = ${claims.tokenId} and ${agentTokens.revokedAt} is null
+              and (${agentTokens.expiresAt} is null or ${agentTokens.expiresAt} > now()))`,
           ),
         )
         .returning(claimColumns);
       if (!row) throw notFound(`You hold no live claim #${input.claimId}; claim the paths again.`);
       const claim = toClaim(row);
-      await tellFeed(tx, caller, `renewed claim ${claim.id} until ${claim.expiresAt.toISOString()}`, claim.threadId);
+      await writeClaimNote(
+        tx,
+        caller.teamId,
+        `${caller.displayName} renewed claim ${claim.id} until ${claim.expiresAt.toISOString()}`,
+        claim.threadId,
+      );
       return claim;
     }),
   );
@@ -277,7 +263,7 @@ export async function releaseClaimAsEngineer(db: Db, caller: Caller, claimId: nu
       await lockTeamClaims(tx, caller.teamId);
       const claim = (await liveClaims(tx, caller.teamId)).find((candidate) => candidate.id === claimId);
       if (!claim) throw notFound(`No live claim #${claimId} in your team.`);
-      await endClaim(tx, caller, claim, `released ${claim.holder}'s`);
+      await endClaim(tx, caller, claim, `${caller.displayName} released ${claim.holder}'s`);
       await recordAudit(tx, caller.teamId, caller, "claim.released", `#${claimId}`, { holder: claim.holder, paths: claim.paths });
       return claim;
     }),

@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agents, posts } from "../db/schema/index.ts";
 import { type Caller, requireScope } from "./callers.ts";
-import { type Claim, claimTag, liveClaims } from "./claims.ts";
+import { type Claim, liveClaims } from "./claims.ts";
 import { statusIsCurrent } from "./statuses.ts";
 
 /**
@@ -35,10 +35,10 @@ export function agentState(lastSeenAt: Date | null, lastPostTags: readonly strin
 
 export async function nowBoard(db: Db, caller: Caller): Promise<NowAgent[]> {
   requireScope(caller, "read");
-  // The agent's newest post that is its own words, not a claim's story told by the server.
+  // The agent's newest post; claims' stories are Botboard's system posts, which belong to no agent.
   const lastPostId = sql<
     number | null
-  >`(select p.id from posts p where p.agent_id = "agents"."id" and p.deleted_at is null and not (${claimTag}::text = any(p.tags)) order by p.created_at desc limit 1)`;
+  >`(select p.id from posts p where p.agent_id = "agents"."id" and p.deleted_at is null order by p.created_at desc limit 1)`;
   const rows = await db
     .select({
       name: agents.name,

@@ -30,13 +30,16 @@ export function oneLine(text: string): string {
   return revealInvisibleCharacters(text).replace(/[\n\t]+/g, " ");
 }
 
+/** A system post is Botboard's own note; its header says so, and its fenced text may still quote an agent. */
+const authorLabel = (post: Post) => (post.author.kind === "system" ? "system note" : post.author.kind);
+
 /**
- * `#id · author (agent|human) · ISO time · #tags · reply to #id · @mentions`, after a `FOR YOU (why)`
+ * `#id · author (agent|human|system note) · ISO time · #tags · reply to #id · @mentions`, after a `FOR YOU (why)`
  * marker when the post is addressed to its reader.
  */
 export function postHeader(post: Post | AddressedPost): string {
   const forYou = "forYou" in post && post.forYou.length > 0 ? [`FOR YOU (${post.forYou.join(", ")})`] : [];
-  const parts = [...forYou, `#${post.id}`, `${oneLine(post.author.name)} (${post.author.kind})`, post.createdAt.toISOString()];
+  const parts = [...forYou, `#${post.id}`, `${oneLine(post.author.name)} (${authorLabel(post)})`, post.createdAt.toISOString()];
   if (post.tags.length > 0) parts.push(post.tags.map((tag) => `#${oneLine(tag)}`).join(" "));
   if (post.parentId !== null) parts.push(`reply to #${post.parentId}`);
   if (post.parentId === null && post.replyCount > 0) parts.push(`${post.replyCount} ${post.replyCount === 1 ? "reply" : "replies"}`);

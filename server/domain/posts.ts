@@ -12,9 +12,15 @@ import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
 import { announceNewPosts, announcePostUpdated } from "./post-announcements.ts";
 
+/** Who wrote a post: an agent, an engineer, or Botboard itself (a claim's story); no caller can post as "system". */
+export type AuthorKind = "agent" | "human" | "system";
+
+/** The name Botboard's own notes are signed with. */
+export const systemAuthorName = "Botboard";
+
 export type Post = {
   id: number;
-  author: { kind: "agent" | "human"; name: string };
+  author: { kind: AuthorKind; name: string };
   content: string;
   tags: string[];
   parentId: number | null;
@@ -76,7 +82,7 @@ export const postColumns = {
 
 export type PostRow = {
   id: number;
-  authorKind: "agent" | "human";
+  authorKind: AuthorKind;
   authorName: string;
   content: string;
   tags: string[];

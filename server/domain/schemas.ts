@@ -57,7 +57,12 @@ export const newPostBodySchema = z
 export const postSchema = z
   .object({
     id: z.number().int(),
-    author: z.object({ kind: z.enum(["agent", "human"]), name: z.string() }),
+    author: z.object({
+      kind: z
+        .enum(["agent", "human", "system"])
+        .openapi({ description: "system: Botboard's own note (a claim's story), never an agent's or engineer's words." }),
+      name: z.string(),
+    }),
     content: z.string(),
     tags: z.array(z.string()),
     parentId: z.number().int().nullable(),

@@ -2,13 +2,16 @@ import { randomUUID } from "node:crypto";
 import { and, eq, getTableColumns, getTableName, isNull, or, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
-import { agentTokens, agents, auditLog, journalEntries, posts, readCursors, teams, users } from "../db/schema/index.ts";
+import { agentTokens, agents, auditLog, claims, journalEntries, posts, readCursors, teams, users } from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
 import { deriveMissingSearchTerms } from "./search-backfill.ts";
 import { allScopes, cli, type Scope } from "./callers.ts";
+import { normalizeClaimPaths } from "./claim-paths.ts";
+import { claimLimits } from "./claims.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
 import { hasHiddenCharacter } from "./names.ts";
 import { isCurrentPasswordHash } from "./passwords.ts";
+import { systemAuthorName } from "./posts.ts";
 import { findTeam, normalizeRepositoryUrl, slugPattern } from "./teams.ts";
 import { isSecretHash } from "./tokens.ts";
 
@@ -20,6 +23,9 @@ import { isSecretHash } from "./tokens.ts";
  * An archive is an untrusted file (docs/decisions/019-untrusted-imports.md): every row must belong
  * to the archive's one team, every reference must point inside the archive, ids stay within
  * maxImportedId, and an error names the line and field, never a value.
+ *
+ * Claims travel with the tokens that made them: an import without secrets leaves both out (a claim
+ * whose token is gone has ended anyway). An agent's status is part of its row.
  */
 
 const archivedTables = {
@@ -31,6 +37,7 @@ const archivedTables = {
   journal_entries: journalEntries,
   read_cursors: readCursors,
   audit_log: auditLog,
+  claims,
 } as const;
 
 type ArchivedTable = keyof typeof archivedTables;
@@ -71,7 +78,7 @@ export async function exportTeam(db: Db, slugOrId: string): Promise<string[]> {
       .select(storedColumns(table))
       .from(table)
       .where(ofTeam)
-      .orderBy(name === "posts" || name === "journal_entries" || name === "audit_log" ? sql`id` : sql`1`);
+      .orderBy(name === "posts" || name === "journal_entries" || name === "audit_log" || name === "claims" ? sql`id` : sql`1`);
     for (const row of rows) lines.push(JSON.stringify({ table: name, row }));
   }
   return lines;
@@ -223,6 +230,7 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
   idsOf("audit_log");
   idsOf("read_cursors", (row) => JSON.stringify([row.agentId, row.readerName ?? ""]));
   idsOf("posts");
+  idsOf("claims");
 
   const inArchive = (ids: Map<string, number>, value: unknown) => value === null || value === undefined || ids.has(String(value));
   const tokenAgents = new Map(rows("agent_tokens").map(({ row }) => [row.id, row.agentId]));
@@ -245,6 +253,8 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
     ["posts", "authorName"],
     ["journal_entries", "authorName"],
     ["read_cursors", "readerName"],
+    ["claims", "holderName"],
+    ["claims", "releasedBy"],
   ];
   for (const [name, field] of names) {
     for (const { line, row } of rows(name)) {
@@ -277,13 +287,64 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
     }
     threadOf.set(String(row.id), (row.rootId as number | null) ?? (row.id as number));
   }
+  for (const { line, row } of rows("posts")) {
+    // Botboard's own notes have no author behind them; a post that claims to be one and names one is forged.
+    if (row.authorKind !== "system") continue;
+    if (row.agentId != null || row.userId != null || row.tokenId != null || row.authorName !== systemAuthorName)
+      throw problemAt(line, "posts.authorKind", `a system post has no agent, engineer or token and is signed ${systemAuthorName}`);
+  }
   for (const { line, row } of rows("journal_entries")) referAuthor(line, "journal_entries", row);
+  checkClaims(rows("claims"), { agentIds, tokenIds, tokenAgents, postIds: threadOf });
   for (const { line, row } of rows("read_cursors")) {
     refer(line, "read_cursors.agentId", agentIds, row.agentId, "an agent");
     if (row.lastPostId !== 0 && !threadOf.has(String(row.lastPostId)))
       throw problemAt(line, "read_cursors.lastPostId", "does not name a post of this archive");
   }
   return team;
+}
+
+/**
+ * A claim refuses others' claims and commits, so a crafted one could block a team: its paths must be
+ * what the server itself would store (nothing absolute, no '..', no match-everything glob, at most
+ * 50), and it may last no longer from now than the longest claim any server allows.
+ */
+function checkClaims(
+  lines: Line[],
+  archive: {
+    agentIds: Map<string, number>;
+    tokenIds: Map<string, number>;
+    tokenAgents: Map<unknown, unknown>;
+    postIds: Map<string, number>;
+  },
+): void {
+  const latestEnd = Date.now() + claimLimits.highestMaxMinutes * 60_000;
+  for (const { line, row } of lines) {
+    if (!archive.agentIds.has(String(row.agentId))) throw problemAt(line, "claims.agentId", "does not name an agent of this archive");
+    if (!archive.tokenIds.has(String(row.tokenId))) throw problemAt(line, "claims.tokenId", "does not name a token of this archive");
+    if (archive.tokenAgents.get(row.tokenId) !== row.agentId) throw problemAt(line, "claims.tokenId", "a token of another agent");
+    if (row.threadPostId != null && !archive.postIds.has(String(row.threadPostId)))
+      throw problemAt(line, "claims.threadPostId", "does not name a post of this archive");
+    const paths = row.paths as string[];
+    let normalized: string[] | undefined;
+    try {
+      normalized = normalizeClaimPaths(paths);
+    } catch {
+      normalized = undefined;
+    }
+    if (!normalized || normalized.length !== paths.length || normalized.some((path, index) => path !== paths[index]))
+      throw problemAt(
+        line,
+        "claims.paths",
+        `expected 1-50 repository-relative paths as the server stores them (none absolute, with '..', a backslash or '!', or matching every file)`,
+      );
+    const reason = String(row.reason).trim();
+    if (reason === "" || reason.length > claimLimits.maxReasonChars)
+      throw problemAt(line, "claims.reason", `expected 1-${claimLimits.maxReasonChars} characters`);
+    if ((row.expiresAt as Date).getTime() > latestEnd)
+      throw problemAt(line, "claims.expiresAt", `more than ${claimLimits.highestMaxMinutes} minutes from now`);
+    if ((row.expiresAt as Date).getTime() < ((row.createdAt as Date | undefined) ?? new Date(0)).getTime())
+      throw problemAt(line, "claims.expiresAt", "before the claim was made");
+  }
 }
 
 export type ImportedTeam = {
@@ -309,6 +370,7 @@ function withoutSecrets(batches: Map<ArchivedTable, Line[]>): ImportedTeam["left
   };
   batches.delete("users");
   batches.delete("agent_tokens");
+  batches.delete("claims");
   for (const { row } of batches.get("posts") ?? []) Object.assign(row, { userId: null, tokenId: null, idempotencyKey: null });
   for (const { row } of batches.get("journal_entries") ?? []) row.tokenId = null;
   return leftOut;
@@ -360,7 +422,7 @@ export async function importTeam(db: Db, lines: string[], options: { withSecrets
       }
     }
     // Rows came with their ids; move each identity past them so new rows never collide.
-    for (const table of ["posts", "journal_entries", "audit_log"]) {
+    for (const table of ["posts", "journal_entries", "audit_log", "claims"]) {
       await tx.execute(
         sql.raw(`select setval(pg_get_serial_sequence('${table}', 'id'), greatest((select coalesce(max(id), 0) from ${table}), 1))`),
       );

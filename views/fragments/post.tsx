@@ -2,13 +2,34 @@ import { raw } from "hono/html";
 import type { LatestReply } from "../../server/domain/feed.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { CsrfField, type PageContext } from "../layout.tsx";
-import { renderMarkdown } from "../markdown.ts";
+import { renderMarkdown, renderSystemNote } from "../markdown.ts";
 import { exactTime, relativeTime } from "../time.ts";
 
 /** An agent's page; for a pick-name session (signed `agent/name`: agent names have no '/') and a person, their posts. */
 export function authorHref(post: Pick<Post, "author">): string {
   const agentPage = post.author.kind === "agent" && !post.author.name.includes("/");
   return agentPage ? `/agents/${encodeURIComponent(post.author.name)}` : `/?author=${encodeURIComponent(post.author.name)}`;
+}
+
+const badgeText = { agent: "Agent", human: "Human", system: "System" } as const;
+
+/** Agent, Human or System: who wrote a post, told apart by badge, colour and shape. */
+export function AuthorBadge(props: { post: Pick<Post, "author"> }) {
+  return <span class={`badge badge-${props.post.author.kind}`}>{badgeText[props.post.author.kind]}</span>;
+}
+
+/** The author's name: agents and people link to their posts; Botboard's own notes (system posts) have no page. */
+export function AuthorName(props: { post: Pick<Post, "author">; id?: string }) {
+  const { post } = props;
+  return post.author.kind === "system" ? (
+    <span class="author" id={props.id}>
+      {post.author.name}
+    </span>
+  ) : (
+    <a class="author" id={props.id} href={authorHref(post)}>
+      {post.author.name}
+    </a>
+  );
 }
 
 export function PostTime(props: { date: Date }) {
@@ -90,11 +111,9 @@ export function PostCard(props: {
       aria-labelledby={`post-${post.id}-author`}
     >
       <header class="post-head">
-        <span class={`badge badge-${post.author.kind}`}>{post.author.kind === "agent" ? "Agent" : "Human"}</span>
+        <AuthorBadge post={post} />
         {post.urgent && <span class="badge badge-urgent">Urgent</span>}
-        <a class="author" id={`post-${post.id}-author`} href={authorHref(post)}>
-          {post.author.name}
-        </a>
+        <AuthorName post={post} id={`post-${post.id}-author`} />
         <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
           <b>#{post.id}</b> <PostTime date={post.createdAt} />
         </a>
@@ -110,7 +129,13 @@ export function PostCard(props: {
           </a>
         )}
       </header>
-      <div class="post-body">{raw(renderMarkdown(post.content, { mentions: post.mentions, repositoryUrl: props.repositoryUrl }))}</div>
+      <div class="post-body">
+        {raw(
+          post.author.kind === "system"
+            ? renderSystemNote(post.content)
+            : renderMarkdown(post.content, { mentions: post.mentions, repositoryUrl: props.repositoryUrl }),
+        )}
+      </div>
       <footer class="post-foot">
         {post.tags.length > 0 && (
           <ul class="tags" aria-label="Tags">

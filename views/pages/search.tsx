@@ -3,7 +3,7 @@ import { maxSearchQueryChars } from "../../server/domain/limits.ts";
 import type { SearchHit } from "../../server/domain/search.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { searchOperators } from "../../server/domain/search-query.ts";
-import { authorHref, PostTime } from "../fragments/post.tsx";
+import { AuthorBadge, AuthorName, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 import { markHiddenCharacters, withoutMarkdownMarks } from "../markdown.ts";
 
@@ -44,10 +44,8 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
         {props.results.map(({ post, snippet }) => (
           <li class={`post by-${post.author.kind}`}>
             <header class="post-head">
-              <span class={`badge badge-${post.author.kind}`}>{post.author.kind === "agent" ? "Agent" : "Human"}</span>
-              <a class="author" href={authorHref(post)}>
-                {post.author.name}
-              </a>
+              <AuthorBadge post={post} />
+              <AuthorName post={post} />
               <a class="permalink" href={`/posts/${post.threadId}#post-${post.id}`}>
                 <PostTime date={post.createdAt} />
               </a>

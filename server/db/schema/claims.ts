@@ -32,8 +32,17 @@ export const claims = pgTable(
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     releasedAt: timestamp("released_at", { withTimezone: true }),
     releasedBy: text("released_by"),
+    /**
+     * When the feed was told that the claim ended on its own (expired, or its token was revoked or
+     * expired). Set by the one conditional update that writes the note, so it is written once.
+     */
+    endToldAt: timestamp("end_told_at", { withTimezone: true }),
     /** The feed thread that tells the claim's story: claimed, renewed, released. */
     threadPostId: bigint("thread_post_id", { mode: "number" }).references(() => posts.id, { onDelete: "set null" }),
   },
-  (table) => [index("claims_team_open_idx").on(table.teamId, table.expiresAt).where(sql`${table.releasedAt} is null`)],
+  (table) => [
+    index("claims_team_open_idx").on(table.teamId, table.expiresAt).where(sql`${table.releasedAt} is null`),
+    // The claims whose end may still need telling: live ones and those just ended; a few per team.
+    index("claims_end_untold_idx").on(table.expiresAt).where(sql`${table.releasedAt} is null and ${table.endToldAt} is null`),
+  ],
 );

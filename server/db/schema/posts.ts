@@ -11,7 +11,8 @@ export const posts = pgTable(
     teamId: uuid("team_id")
       .notNull()
       .references(() => teams.id, { onDelete: "cascade" }),
-    authorKind: text("author_kind", { enum: ["agent", "human"] }).notNull(),
+    /** "system": Botboard's own note (a claim's story), with no agent, engineer or token behind it. */
+    authorKind: text("author_kind", { enum: ["agent", "human", "system"] }).notNull(),
     agentId: uuid("agent_id").references(() => agents.id, { onDelete: "set null" }),
     userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
     /** Which token wrote the post, so posts under a shared pick-name token stay traceable. */
