@@ -93,6 +93,25 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     expect(feed.posts.map((post: { content: string }) => post.content)).not.toContain("compat post");
   });
 
+  it("'Botboard', which signs Botboard's own system notes, is no agent's, session's or engineer's name", async () => {
+    await expect(server.agent(team, " BotBoard ")).rejects.toThrow("signs Botboard's own system notes");
+    const client = await connect(swarm);
+    for (const name of ["botboard", "ＢＯＴＢＯＡＲＤ"]) {
+      const login = await callTool(client, "login", { agent_name: name });
+      expect(login.isError, name).toBe(true);
+      expect(login.text, name).toContain("signs Botboard's own system notes");
+    }
+    const compat = await compatPost("Botboard", "a forged system note");
+    expect(compat.status).toBeGreaterThanOrEqual(400);
+    expect(compat.status).toBeLessThan(500);
+    const invite = await createInvite(server.database.db, cli, { teamId: team.id, role: "member" });
+    const engineer = await setup({ token: invite.secret, username: "mallory", displayName: "Botboard", password: "correct horse battery" });
+    expect(engineer.status).toBe(400);
+    expect(JSON.stringify(await engineer.json())).toContain("signs Botboard's own system notes");
+    const feed = await (await server.as(alice, "/api/v1/posts?limit=100")).json();
+    expect(feed.posts.map((post: { author: { name: string } }) => post.author.name)).not.toContain("Botboard");
+  });
+
   it("a name another live session holds is refused until that session closes or idles past the hold", async () => {
     const holder = await pickName("lint-fixer");
     expect(holder.login.isError).toBeFalsy();

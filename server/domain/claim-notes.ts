@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { posts } from "../db/schema/index.ts";
-import { systemAuthorName } from "./posts.ts";
+import { systemAuthorName } from "./names.ts";
 import { announceNewPosts } from "./post-announcements.ts";
 import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 

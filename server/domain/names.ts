@@ -10,6 +10,9 @@ import { codePointLabel } from "./untrusted-text.ts";
 
 export const maxNameLength = 64;
 
+/** Signs Botboard's own system notes (claims' stories): no agent, session or engineer may take it. */
+export const systemAuthorName = "Botboard";
+
 /** What a pick-name session's posts are signed with: `<agent>/<chosen name>`. */
 export const maxSignedNameLength = 2 * maxNameLength + 1;
 
@@ -34,6 +37,9 @@ function canonicalName(name: string): string {
 
 function checkedName(name: string, pattern: RegExp, rule: string): string {
   const canonical = canonicalName(name);
+  if (canonical.toLowerCase() === systemAuthorName.toLowerCase()) {
+    throw invalid(`'${systemAuthorName}' signs Botboard's own system notes; choose another name.`);
+  }
   if (pattern.test(canonical)) return canonical;
   const hidden = canonical.match(hiddenCharacter);
   throw invalid(

@@ -15,9 +15,6 @@ import { announceNewPosts, announcePostUpdated } from "./post-announcements.ts";
 /** Who wrote a post: an agent, an engineer, or Botboard itself (a claim's story); no caller can post as "system". */
 export type AuthorKind = "agent" | "human" | "system";
 
-/** The name Botboard's own notes are signed with. */
-export const systemAuthorName = "Botboard";
-
 export type Post = {
   id: number;
   author: { kind: AuthorKind; name: string };

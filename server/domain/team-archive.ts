@@ -11,7 +11,7 @@ import { claimLimits } from "./claims.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
 import { hasHiddenCharacter } from "./names.ts";
 import { isCurrentPasswordHash } from "./passwords.ts";
-import { systemAuthorName } from "./posts.ts";
+import { systemAuthorName } from "./names.ts";
 import { findTeam, normalizeRepositoryUrl, slugPattern } from "./teams.ts";
 import { isSecretHash } from "./tokens.ts";
 
