@@ -8,7 +8,7 @@ const migrationsFolder = join(import.meta.dirname, "..", "migrations");
 const migrationFiles = readdirSync(migrationsFolder)
   .filter((name) => name.endsWith(".sql"))
   .sort();
-const upgrade = migrationFiles.find((name) => name.startsWith("0019_"))!;
+const upgrade = migrationFiles.find((name) => name.endsWith("_system_posts_and_claim_ends.sql"))!;
 
 describe("upgrading a database that holds claims from before system posts", () => {
   it("turns the old claim posts into Botboard's notes naming the actor, leaves agents' own words alone, and marks ended claims told", async () => {
