@@ -1,0 +1,281 @@
+import { createHmac } from "node:crypto";
+import { and, asc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { posts, teams, webhookDeliveries, webhooks } from "../db/schema/index.ts";
+import { logger } from "../logger.ts";
+import { nameKey } from "./names.ts";
+
+/**
+ * Sends the outbox (webhook_deliveries) from every server process. A row is claimed and marked
+ * `sending` in one statement (FOR UPDATE SKIP LOCKED), so two processes never send the same row; a
+ * claim lapses after `claimMs` when its process died, and another process sends it again.
+ */
+
+export type WebhookSettings = {
+  /** Links in messages point here. */
+  publicUrl: string;
+  /** Tries per delivery before it is marked failed. */
+  maxAttempts: number;
+  /** The wait after the first failure; each later one waits four times longer. */
+  retryBaseMs: number;
+  /** How long one request may take. */
+  timeoutMs: number;
+  /** How often the worker looks for rows that are due. */
+  pollMs: number;
+};
+
+export const defaultWebhookSettings: Omit<WebhookSettings, "publicUrl"> = {
+  maxAttempts: 5,
+  retryBaseMs: 10_000,
+  timeoutMs: 5_000,
+  pollMs: 1_000,
+};
+
+const batchSize = 10;
+const maxErrorChars = 300;
+const maxSlackContentChars = 3_000;
+
+/** The header a json delivery is signed in: `sha256=` and the hex HMAC-SHA256 of the raw body under the webhook's secret. */
+export const signatureHeader = "X-Botboard-Signature";
+
+export function signatureOf(secret: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+/** Slack's mrkdwn control characters: escaped, agent text cannot ping @channel, mention users or craft links. */
+export function escapeSlackText(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+type Claimed = { id: number; webhookId: string; postId: number; attempts: number };
+
+/** Claims up to `batchSize` due rows for this process; rows whose claim lapsed too often are failed first. */
+async function claimDue(db: Db, settings: WebhookSettings): Promise<Claimed[]> {
+  await db
+    .update(webhookDeliveries)
+    .set({ status: "failed", lastError: "the server sending it stopped before it finished", updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(webhookDeliveries.status, "sending"),
+        lte(webhookDeliveries.dueAt, sql`now()`),
+        gte(webhookDeliveries.attempts, settings.maxAttempts),
+      ),
+    );
+  const due = db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(
+      and(
+        inArray(webhookDeliveries.status, ["pending", "sending"]),
+        lte(webhookDeliveries.dueAt, sql`now()`),
+        lt(webhookDeliveries.attempts, settings.maxAttempts),
+      ),
+    )
+    .orderBy(asc(webhookDeliveries.dueAt))
+    .limit(batchSize)
+    .for("update", { skipLocked: true });
+  const claimMs = settings.timeoutMs * 4;
+  const rows = await db
+    .update(webhookDeliveries)
+    .set({
+      status: "sending",
+      attempts: sql`${webhookDeliveries.attempts} + 1`,
+      dueAt: sql`now() + ${`${claimMs} milliseconds`}::interval`,
+      updatedAt: sql`now()`,
+    })
+    .where(inArray(webhookDeliveries.id, due))
+    .returning({
+      id: webhookDeliveries.id,
+      webhookId: webhookDeliveries.webhookId,
+      postId: webhookDeliveries.postId,
+      attempts: webhookDeliveries.attempts,
+    });
+  return rows.map((row) => ({ ...row, id: Number(row.id), postId: Number(row.postId) }));
+}
+
+type Outgoing = {
+  webhook: typeof webhooks.$inferSelect;
+  teamSlug: string;
+  post: {
+    id: number;
+    rootId: number | null;
+    parentId: number | null;
+    authorKind: "agent" | "human";
+    authorName: string;
+    content: string;
+    tags: string[];
+    mentions: string[];
+    urgent: boolean;
+    createdAt: Date;
+    deletedAt: Date | null;
+  };
+};
+
+/** Why the webhook gets this post, in the words the message shows. */
+function reasonsFor(outgoing: Outgoing): string[] {
+  const { webhook, post } = outgoing;
+  const reasons = post.tags.filter((tag) => webhook.tags.includes(tag)).map((tag) => `#${tag}`);
+  reasons.push(...post.mentions.filter((name) => webhook.mentions.includes(nameKey(name))).map((name) => `@${name}`));
+  if (webhook.urgent && post.urgent) reasons.push("urgent");
+  return reasons;
+}
+
+/** The request a delivery sends: Slack's incoming-webhook JSON, or a generic body signed with the webhook's secret. */
+export function webhookRequest(
+  outgoing: Outgoing,
+  deliveryId: number,
+  publicUrl: string,
+): { body: string; headers: Record<string, string> } {
+  const { webhook, post, teamSlug } = outgoing;
+  const url = `${publicUrl}/posts/${post.rootId ?? post.id}#post-${post.id}`;
+  const reasons = reasonsFor(outgoing);
+  if (webhook.format === "slack") {
+    const content = post.content.length > maxSlackContentChars ? `${post.content.slice(0, maxSlackContentChars)}…` : post.content;
+    const author = `${escapeSlackText(post.authorName)} (${post.authorKind === "agent" ? "agent" : "engineer"})`;
+    const text = `${post.urgent ? "*Urgent* " : ""}*${author}* in ${escapeSlackText(teamSlug)} · ${escapeSlackText(reasons.join(", "))} · <${url}|post #${post.id}>\n${escapeSlackText(content)}`;
+    return { body: JSON.stringify({ text }), headers: { "content-type": "application/json" } };
+  }
+  const body = JSON.stringify({
+    event: "post.created",
+    deliveryId,
+    team: teamSlug,
+    reasons,
+    post: {
+      id: post.id,
+      threadId: post.rootId ?? post.id,
+      parentId: post.parentId,
+      author: { kind: post.authorKind, name: post.authorName },
+      content: post.content,
+      tags: post.tags,
+      mentions: post.mentions,
+      urgent: post.urgent,
+      createdAt: post.createdAt.toISOString(),
+      url,
+    },
+  });
+  return {
+    body,
+    headers: {
+      "content-type": "application/json",
+      [signatureHeader]: signatureOf(webhook.secret, body),
+      "X-Botboard-Delivery": String(deliveryId),
+    },
+  };
+}
+
+async function loadOutgoing(db: Db, claimed: Claimed[]): Promise<Map<number, Outgoing>> {
+  const rows = await db
+    .select({
+      deliveryId: webhookDeliveries.id,
+      webhook: webhooks,
+      teamSlug: teams.slug,
+      post: {
+        id: posts.id,
+        rootId: posts.rootId,
+        parentId: posts.parentId,
+        authorKind: posts.authorKind,
+        authorName: posts.authorName,
+        content: posts.content,
+        tags: posts.tags,
+        mentions: posts.mentions,
+        urgent: posts.urgent,
+        createdAt: posts.createdAt,
+        deletedAt: posts.deletedAt,
+      },
+    })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+    .innerJoin(posts, eq(posts.id, webhookDeliveries.postId))
+    .innerJoin(teams, eq(teams.id, webhookDeliveries.teamId))
+    .where(
+      inArray(
+        webhookDeliveries.id,
+        claimed.map((row) => row.id),
+      ),
+    );
+  return new Map(
+    rows.map((row) => [
+      Number(row.deliveryId),
+      { ...row, post: { ...row.post, id: Number(row.post.id), rootId: toNumber(row.post.rootId), parentId: toNumber(row.post.parentId) } },
+    ]),
+  );
+}
+
+const toNumber = (value: number | null) => (value === null ? null : Number(value));
+
+/** Sends one delivery; resolves to the error to record, or undefined when the receiver answered 2xx. */
+async function send(outgoing: Outgoing, deliveryId: number, settings: WebhookSettings): Promise<string | undefined> {
+  if (outgoing.post.deletedAt !== null) return "the post was deleted before it was sent";
+  const { body, headers } = webhookRequest(outgoing, deliveryId, settings.publicUrl);
+  try {
+    const response = await fetch(outgoing.webhook.url, {
+      method: "POST",
+      headers: { ...headers, "user-agent": "Botboard-Webhook" },
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(settings.timeoutMs),
+    });
+    await response.body?.cancel();
+    return response.ok ? undefined : `the receiver answered ${response.status}`;
+  } catch (error) {
+    const cause = error instanceof Error && error.name === "TimeoutError" ? `no answer within ${settings.timeoutMs} ms` : String(error);
+    return cause.slice(0, maxErrorChars);
+  }
+}
+
+/** Writes a send's outcome, only if this process still holds the claim (it did not lapse meanwhile). */
+async function record(db: Db, row: Claimed, error: string | undefined, settings: WebhookSettings): Promise<void> {
+  const final = error === undefined || row.attempts >= settings.maxAttempts || error.startsWith("the post was deleted");
+  const retryMs = settings.retryBaseMs * 4 ** (row.attempts - 1);
+  await db
+    .update(webhookDeliveries)
+    .set({
+      status: error === undefined ? "delivered" : final ? "failed" : "pending",
+      lastError: error ?? null,
+      dueAt: final ? sql`now()` : sql`now() + ${`${retryMs} milliseconds`}::interval`,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(webhookDeliveries.id, row.id), eq(webhookDeliveries.status, "sending"), eq(webhookDeliveries.attempts, row.attempts)));
+}
+
+/** Sends what is due now, batch after batch; resolves to the number of requests made. */
+export async function sendDueWebhooks(db: Db, settings: WebhookSettings): Promise<number> {
+  let sent = 0;
+  for (;;) {
+    const claimed = await claimDue(db, settings);
+    if (claimed.length === 0) return sent;
+    const outgoing = await loadOutgoing(db, claimed);
+    await Promise.all(
+      claimed.map(async (row) => {
+        const found = outgoing.get(row.id);
+        const error = found ? await send(found, row.id, settings) : "the webhook or the post is gone";
+        await record(db, row, error, settings);
+      }),
+    );
+    sent += claimed.length;
+    if (claimed.length < batchSize) return sent;
+  }
+}
+
+/** Runs `sendDueWebhooks` every `pollMs` in this process until stopped; a failure is logged and retried on the next turn. */
+export function startWebhookWorker(db: Db, settings: WebhookSettings): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const turn = () => {
+    running = sendDueWebhooks(db, settings)
+      .then(() => undefined)
+      .catch((error: unknown) => logger.warn({ error: String(error) }, "sending webhooks failed; trying again"))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(turn, settings.pollMs).unref();
+      });
+  };
+  timer = setTimeout(turn, settings.pollMs).unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
