@@ -120,7 +120,7 @@ describe.each(databaseKinds)("outgoing webhooks on %s", (kind) => {
     const replica = await server.replica({ BOTBOARD_WEBHOOK_RETRY_SECONDS: "0.2" });
     try {
       expect((await addWebhook({ url: shared.url, format: "json", tags: "release" })).status).toBe(303);
-      const ids = [];
+      const ids: number[] = [];
       for (let i = 0; i < 40; i++) ids.push((await post(agent, { content: `release step ${i}`, tags: ["release"] })).id);
       const received = await shared.waitFor(ids.length);
       // Every row is settled, so nothing more will be sent: what arrived is all that ever will.
@@ -133,7 +133,7 @@ describe.each(databaseKinds)("outgoing webhooks on %s", (kind) => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const sentIds = received.map((request) => (JSON.parse(request.body) as JsonDelivery).post.id);
-      expect(sentIds.toSorted((a, b) => a - b)).toEqual(ids);
+      expect([...sentIds].sort((a, b) => a - b)).toEqual(ids);
     } finally {
       await replica.close();
       await shared.close();

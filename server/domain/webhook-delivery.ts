@@ -279,3 +279,17 @@ export function startWebhookWorker(db: Db, settings: WebhookSettings): { stop():
     },
   };
 }
+
+const deliveryLogDays = 30;
+
+/** The delivery log keeps a month: settled rows older than that say nothing an admin still needs. */
+export async function forgetOldDeliveries(db: Db): Promise<void> {
+  await db
+    .delete(webhookDeliveries)
+    .where(
+      and(
+        inArray(webhookDeliveries.status, ["delivered", "failed"]),
+        lt(webhookDeliveries.updatedAt, sql`now() - ${`${deliveryLogDays} days`}::interval`),
+      ),
+    );
+}
