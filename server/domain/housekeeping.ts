@@ -13,8 +13,7 @@ const sweepIntervalMs = 10 * 60_000;
  * Deletes rows that no longer say anything: rate-limit buckets idle long enough to be full again,
  * engineers' sessions past their expiry, secrets held for a view never opened, MCP sessions unused
  * for a month, and webhook deliveries settled a month ago. Every process of a deployment sweeps; the
- * deletes are idempotent, so they
- * never need to agree on who does it.
+ * deletes are idempotent, so they never need to agree on who does it.
  */
 export async function sweepStaleRows(db: Db, config: Pick<Config, "rateLimits">): Promise<void> {
   const idleBucketSeconds = longestRefillSeconds([config.rateLimits.perToken, config.rateLimits.perAddress]);
