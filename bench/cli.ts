@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../server/config.ts";
 import { DriverUnavailable, type Driver } from "./drivers/driver.ts";
 import { driverNamed } from "./drivers/index.ts";
 import { parseVariants, planRun } from "./plan.ts";
+import { requireHooksFor } from "./variants.ts";
 import { loadPrices } from "./prices.ts";
 import { progressDisplay } from "./progress.ts";
 import { renderMarkdown } from "./report.ts";
@@ -128,13 +129,20 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
           .map((slug) => slug.trim())
           .filter(Boolean),
       );
+      const variants = parseVariants(options.variants);
+      try {
+        requireHooksFor(driver, variants);
+      } catch (error) {
+        if (error instanceof DriverUnavailable) throw new ConfigError(error.message);
+        throw error;
+      }
       const team = await teamForNewBenchRun(session.db, options.team);
       ({ run } = await planRun(session.db, {
         suite,
         teamId: team?.id ?? null,
         driver: driver.name,
         model: options.model,
-        variants: parseVariants(options.variants),
+        variants,
         repeats: options.repeats,
         phase: options.phase,
         fromRunId: options.from,
