@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inArray } from "drizzle-orm";
 import { webhookDeliveries } from "../server/db/schema/index.ts";
 import type { Team } from "../server/domain/teams.ts";
-import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
+import { cli } from "../server/domain/callers.ts";
+import { createPost } from "../server/domain/posts.ts";
+import { createTeam } from "../server/domain/teams.ts";
+import { webhooks } from "../server/db/schema/index.ts";
+import { databaseKinds, freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 
@@ -137,6 +142,47 @@ describe.each(databaseKinds)("outgoing webhooks on %s", (kind) => {
     } finally {
       await replica.close();
       await shared.close();
+    }
+  });
+
+  it("a post owes its deliveries from the moment it commits: written with no server running, sent when one starts; rolled back, owed none", async () => {
+    const database = await freshDatabase(kind);
+    const offline = await startWebhookReceiver();
+    try {
+      const opened = await database.open();
+      try {
+        const { db } = opened;
+        const team = await createTeam(db, { name: "Offline", slug: "offline" });
+        const { token } = await addAgentToken(db, cli, { teamId: team.id, name: "night-shift" });
+        const caller = await authenticateAgentToken(db, token);
+        await db
+          .insert(webhooks)
+          .values({ teamId: team.id, url: offline.url, format: "json", secret: "s", tags: ["blocker"], createdBy: "test" });
+        await createPost(db, caller, { content: "written while no server ran", tags: ["blocker"] });
+        await db
+          .transaction(async (tx) => {
+            await createPost(tx as never, caller, { content: "never committed", tags: ["blocker"] });
+            // Inside its transaction the post already owes a delivery; the rollback takes both away.
+            expect(await tx.select({ id: webhookDeliveries.id }).from(webhookDeliveries)).toHaveLength(2);
+            throw new Error("roll back");
+          })
+          .catch((error: Error) => expect(error.message).toBe("roll back"));
+        expect(offline.received).toHaveLength(0);
+      } finally {
+        await opened.close();
+      }
+      const later = await startTestServer(kind, database.env);
+      try {
+        const [request] = await offline.waitFor(1);
+        expect((JSON.parse(request!.body) as JsonDelivery).post.content).toBe("written while no server ran");
+        const rows = await later.database.db.select({ status: webhookDeliveries.status }).from(webhookDeliveries);
+        expect(rows).toEqual([{ status: "delivered" }]);
+      } finally {
+        await later.close();
+      }
+    } finally {
+      await offline.close();
+      await database.drop();
     }
   });
 });
