@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getBenchRun, listBenchTrials, teamForNewBenchRun, type BenchRun } from "../server/domain/bench-runs.ts";
+import { benchVariants, getBenchRun, listBenchTrials, teamForNewBenchRun, type BenchRun } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
 import { invalid } from "../server/domain/errors.ts";
 import { ConfigError, loadConfig } from "../server/config.ts";
@@ -207,7 +207,11 @@ export function benchCommand(runOperation: OperationRunner): Command {
       .description("plan a run and work through its trials (or --resume one)")
       .option("--suite <builtin|path>", "builtin, or a folder of tasks (task.json) or Exercism-layout exercises", "builtin")
       .option("--driver <name>", "oracle, null, claude-code, codex or openai")
-      .option("--variants <list>", "comma list of baseline, journal, social, combined", "baseline,journal,social,combined")
+      .option(
+        "--variants <list>",
+        `comma list of ${benchVariants.join(", ")} (the -push ones: the feed through the client's hooks too)`,
+        "baseline,journal,social,combined",
+      )
       .option("--repeats <n>", "runs of every (task, variant)", wholeNumber, 3)
       .addOption(
         new Option(
