@@ -120,6 +120,27 @@ describe.each(databaseKinds)("outgoing webhooks on %s", (kind) => {
     expect(forbidden.status).toBe(403);
   });
 
+  it("an admin deletes a webhook of her team; another team's admin cannot", async () => {
+    expect((await addWebhook({ url: "https://hooks.example/services/T0/B0/secretpart", format: "slack", tags: "deploy" })).status).toBe(
+      303,
+    );
+    const admin = await (await fetch(`${server.url}/admin`, { headers: { cookie: ada } })).text();
+    expect(admin).toContain("https://hooks.example/service…");
+    expect(admin).not.toContain("secretpart");
+    const id = /action="\/admin\/webhooks\/([0-9a-f-]{36})\/delete"[^>]*data-confirm="Delete the webhook to https:\/\/hooks.example/.exec(
+      admin,
+    )?.[1];
+    expect(id).toBeDefined();
+
+    const other = await server.engineer(await server.team("other-hooks"), "olga");
+    const refused = await postForm(server, `/admin/webhooks/${id}/delete`, { _csrf: await csrfTokenOf(server, other) }, { cookie: other });
+    expect(refused.status).toBe(404);
+
+    const deleted = await postForm(server, `/admin/webhooks/${id}/delete`, { _csrf: await csrfTokenOf(server, ada) }, { cookie: ada });
+    expect(deleted.status).toBe(303);
+    expect(await (await fetch(`${server.url}/admin`, { headers: { cookie: ada } })).text()).not.toContain(`/admin/webhooks/${id}/delete`);
+  });
+
   it.runIf(kind === "postgres")("two server processes on one Postgres deliver each post exactly once", async () => {
     const shared = await startWebhookReceiver();
     const replica = await server.replica({ BOTBOARD_WEBHOOK_RETRY_SECONDS: "0.2" });
