@@ -36,14 +36,14 @@ const maxErrorChars = 300;
 const maxSlackContentChars = 3_000;
 
 /** The header a json delivery is signed in: `sha256=` and the hex HMAC-SHA256 of the raw body under the webhook's secret. */
-export const signatureHeader = "X-Botboard-Signature";
+const signatureHeader = "X-Botboard-Signature";
 
-export function signatureOf(secret: string, body: string): string {
+function signatureOf(secret: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
 /** Slack's mrkdwn control characters: escaped, agent text cannot ping @channel, mention users or craft links. */
-export function escapeSlackText(text: string): string {
+function escapeSlackText(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
@@ -121,11 +121,7 @@ function reasonsFor(outgoing: Outgoing): string[] {
 }
 
 /** The request a delivery sends: Slack's incoming-webhook JSON, or a generic body signed with the webhook's secret. */
-export function webhookRequest(
-  outgoing: Outgoing,
-  deliveryId: number,
-  publicUrl: string,
-): { body: string; headers: Record<string, string> } {
+function webhookRequest(outgoing: Outgoing, deliveryId: number, publicUrl: string): { body: string; headers: Record<string, string> } {
   const { webhook, post, teamSlug } = outgoing;
   const url = `${publicUrl}/posts/${post.rootId ?? post.id}#post-${post.id}`;
   const reasons = reasonsFor(outgoing);
@@ -203,9 +199,12 @@ async function loadOutgoing(db: Db, claimed: Claimed[]): Promise<Map<number, Out
 
 const toNumber = (value: number | null) => (value === null ? null : Number(value));
 
-/** Sends one delivery; resolves to the error to record, or undefined when the receiver answered 2xx. */
-async function send(outgoing: Outgoing, deliveryId: number, settings: WebhookSettings): Promise<string | undefined> {
-  if (outgoing.post.deletedAt !== null) return "the post was deleted before it was sent";
+/** What a send came to: nothing to record but success, or an error, `final` when trying again cannot help. */
+type SendOutcome = { error?: string; final?: boolean };
+
+async function send(outgoing: Outgoing | undefined, deliveryId: number, settings: WebhookSettings): Promise<SendOutcome> {
+  if (!outgoing) return { error: "the webhook or the post is gone", final: true };
+  if (outgoing.post.deletedAt !== null) return { error: "the post was deleted before it was sent", final: true };
   const { body, headers } = webhookRequest(outgoing, deliveryId, settings.publicUrl);
   try {
     const response = await fetch(outgoing.webhook.url, {
@@ -216,16 +215,16 @@ async function send(outgoing: Outgoing, deliveryId: number, settings: WebhookSet
       signal: AbortSignal.timeout(settings.timeoutMs),
     });
     await response.body?.cancel();
-    return response.ok ? undefined : `the receiver answered ${response.status}`;
+    return response.ok ? {} : { error: `the receiver answered ${response.status}` };
   } catch (error) {
     const cause = error instanceof Error && error.name === "TimeoutError" ? `no answer within ${settings.timeoutMs} ms` : String(error);
-    return cause.slice(0, maxErrorChars);
+    return { error: cause.slice(0, maxErrorChars) };
   }
 }
 
 /** Writes a send's outcome, only if this process still holds the claim (it did not lapse meanwhile). */
-async function record(db: Db, row: Claimed, error: string | undefined, settings: WebhookSettings): Promise<void> {
-  const final = error === undefined || row.attempts >= settings.maxAttempts || error.startsWith("the post was deleted");
+async function record(db: Db, row: Claimed, { error, final: givenUp }: SendOutcome, settings: WebhookSettings): Promise<void> {
+  const final = error === undefined || givenUp === true || row.attempts >= settings.maxAttempts;
   const retryMs = settings.retryBaseMs * 4 ** (row.attempts - 1);
   await db
     .update(webhookDeliveries)
@@ -247,9 +246,7 @@ export async function sendDueWebhooks(db: Db, settings: WebhookSettings): Promis
     const outgoing = await loadOutgoing(db, claimed);
     await Promise.all(
       claimed.map(async (row) => {
-        const found = outgoing.get(row.id);
-        const error = found ? await send(found, row.id, settings) : "the webhook or the post is gone";
-        await record(db, row, error, settings);
+        await record(db, row, await send(outgoing.get(row.id), row.id, settings), settings);
       }),
     );
     sent += claimed.length;
