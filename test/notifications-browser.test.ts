@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import type { Team } from "../server/domain/teams.ts";
-import { chromiumForThisFile, openPage, type OpenPage } from "./support/browser.ts";
+import { chromiumForThisFile, openPage, screenshotBothSchemes, type OpenPage } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
@@ -89,6 +89,7 @@ describe.each(databaseKinds)("browser notifications in Chromium on %s", (kind) =
     ]);
     expect(ada.watch.dialogs).toEqual([]);
     expect(ada.watch.problems).toEqual([]);
+    await screenshotBothSchemes(page, `${kind}-feed-notifications-on`);
   });
 
   it("the inbox page offers the same switch, remembers it, and notifies; turned off, it shows nothing", async () => {
