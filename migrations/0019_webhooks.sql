@@ -44,6 +44,10 @@ BEGIN
     AND (w.tags && NEW.tags
       OR w.mentions && ARRAY(SELECT lower(normalize(name, NFKC)) FROM unnest(NEW.mentions) AS name)
       OR (w.urgent AND NEW.urgent));
+  -- Wakes the senders of every process when the transaction commits (a rolled-back one sends nothing).
+  IF FOUND THEN
+    PERFORM pg_notify('botboard_webhooks', '');
+  END IF;
   RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;

@@ -147,7 +147,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       maxAttempts: env.BOTBOARD_WEBHOOK_ATTEMPTS,
       retryBaseMs: Math.round(env.BOTBOARD_WEBHOOK_RETRY_SECONDS * 1000),
       timeoutMs: env.BOTBOARD_WEBHOOK_TIMEOUT_MS,
-      pollMs: defaultWebhookSettings.pollMs,
+      retryAfterErrorMs: defaultWebhookSettings.retryAfterErrorMs,
     },
     logLevel: env.LOG_LEVEL,
     oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",

@@ -52,7 +52,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     const address = server.address() as AddressInfo;
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
     const sweeper = sweepNowAndThen(database.db, config);
-    const webhookWorker = startWebhookWorker(database.db, config.webhooks);
+    const webhookWorker = await startWebhookWorker(database, config.webhooks);
     return {
       url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
       database,

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { and, asc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import type { Database, Db } from "../db/client.ts";
 import { posts, teams, webhookDeliveries, webhooks } from "../db/schema/index.ts";
 import { logger } from "../logger.ts";
 import { nameKey } from "./names.ts";
@@ -20,15 +20,15 @@ export type WebhookSettings = {
   retryBaseMs: number;
   /** How long one request may take. */
   timeoutMs: number;
-  /** How often the worker looks for rows that are due. */
-  pollMs: number;
+  /** How long the worker waits after the database failed it before it tries again. */
+  retryAfterErrorMs: number;
 };
 
 export const defaultWebhookSettings: Omit<WebhookSettings, "publicUrl"> = {
   maxAttempts: 5,
   retryBaseMs: 10_000,
   timeoutMs: 5_000,
-  pollMs: 1_000,
+  retryAfterErrorMs: 5_000,
 };
 
 const batchSize = 10;
@@ -254,24 +254,72 @@ export async function sendDueWebhooks(db: Db, settings: WebhookSettings): Promis
   }
 }
 
-/** Runs `sendDueWebhooks` every `pollMs` in this process until stopped; a failure is logged and retried on the next turn. */
-export function startWebhookWorker(db: Db, settings: WebhookSettings): { stop(): Promise<void> } {
+/** The channel the outbox trigger notifies when a committed post owes deliveries (migration 0019). */
+export const webhookChannel = "botboard_webhooks";
+
+/** A worker waiting on a far retry looks again at least this often. */
+const longestSleepMs = 60_000;
+
+/** Milliseconds until the next owed row is due (0 if one is due now); undefined when nothing is owed. */
+async function nextDueInMs(db: Db): Promise<number | undefined> {
+  const [row] = await db
+    .select({ ms: sql<number | null>`(extract(epoch from min(${webhookDeliveries.dueAt}) - now()) * 1000)::float8` })
+    .from(webhookDeliveries)
+    .where(inArray(webhookDeliveries.status, ["pending", "sending"]));
+  return row?.ms === null || row?.ms === undefined ? undefined : Math.max(0, Number(row.ms));
+}
+
+/**
+ * Sends the outbox from this process until stopped. It wakes when the trigger announces new rows
+ * (every process hears it; SKIP LOCKED shares the rows out), when a retry or a lapsed claim falls
+ * due, after the database was away, and at start if an earlier run left rows owed. With nothing owed
+ * it sends no statement at all.
+ */
+export async function startWebhookWorker(
+  database: Pick<Database, "db" | "listen">,
+  settings: WebhookSettings,
+): Promise<{ stop(): Promise<void> }> {
+  const { db } = database;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const turn = () => {
-    running = sendDueWebhooks(db, settings)
-      .then(() => undefined)
-      .catch((error: unknown) => logger.warn({ error: String(error) }, "sending webhooks failed; trying again"))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(turn, settings.pollMs).unref();
-      });
+  let running: Promise<void> | undefined;
+  let wokenWhileRunning = false;
+  const sleep = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(wake, Math.min(ms, longestSleepMs)).unref();
   };
-  timer = setTimeout(turn, settings.pollMs).unref();
+  const turn = async () => {
+    await sendDueWebhooks(db, settings);
+    const next = await nextDueInMs(db);
+    if (next !== undefined) sleep(next);
+  };
+  function wake(): void {
+    if (stopped) return;
+    if (running) {
+      wokenWhileRunning = true;
+      return;
+    }
+    running = turn()
+      .catch((error: unknown) => {
+        logger.warn({ error: String(error) }, "sending webhooks failed; trying again");
+        sleep(settings.retryAfterErrorMs);
+      })
+      .finally(() => {
+        running = undefined;
+        if (wokenWhileRunning) {
+          wokenWhileRunning = false;
+          wake();
+        }
+      });
+  }
+  const unlisten = await database.listen(webhookChannel, wake, wake);
+  const owed = await nextDueInMs(db);
+  if (owed !== undefined) sleep(owed);
   return {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      await unlisten();
       await running;
     },
   };
