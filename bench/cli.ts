@@ -1,13 +1,14 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getBenchRun, listBenchTrials, teamForNewBenchRun, type BenchRun } from "../server/domain/bench-runs.ts";
+import { benchVariants, getBenchRun, listBenchTrials, teamForNewBenchRun, type BenchRun } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
 import { invalid } from "../server/domain/errors.ts";
 import { ConfigError, loadConfig } from "../server/config.ts";
 import { DriverUnavailable, type Driver } from "./drivers/driver.ts";
 import { driverNamed } from "./drivers/index.ts";
 import { parseVariants, planRun } from "./plan.ts";
+import { requireHooksFor } from "./variants.ts";
 import { loadPrices } from "./prices.ts";
 import { progressDisplay } from "./progress.ts";
 import { renderMarkdown } from "./report.ts";
@@ -128,13 +129,20 @@ async function runBenchmark(options: RunOptions, worker: boolean): Promise<void>
           .map((slug) => slug.trim())
           .filter(Boolean),
       );
+      const variants = parseVariants(options.variants);
+      try {
+        requireHooksFor(driver, variants);
+      } catch (error) {
+        if (error instanceof DriverUnavailable) throw new ConfigError(error.message);
+        throw error;
+      }
       const team = await teamForNewBenchRun(session.db, options.team);
       ({ run } = await planRun(session.db, {
         suite,
         teamId: team?.id ?? null,
         driver: driver.name,
         model: options.model,
-        variants: parseVariants(options.variants),
+        variants,
         repeats: options.repeats,
         phase: options.phase,
         fromRunId: options.from,
@@ -199,7 +207,11 @@ export function benchCommand(runOperation: OperationRunner): Command {
       .description("plan a run and work through its trials (or --resume one)")
       .option("--suite <builtin|path>", "builtin, or a folder of tasks (task.json) or Exercism-layout exercises", "builtin")
       .option("--driver <name>", "oracle, null, claude-code, codex or openai")
-      .option("--variants <list>", "comma list of baseline, journal, social, combined", "baseline,journal,social,combined")
+      .option(
+        "--variants <list>",
+        `comma list of ${benchVariants.join(", ")} (the -push ones: the feed through the client's hooks too)`,
+        "baseline,journal,social,combined",
+      )
       .option("--repeats <n>", "runs of every (task, variant)", wholeNumber, 3)
       .addOption(
         new Option(

@@ -71,7 +71,7 @@ function variantTextSection(report: BenchReport): string {
     const mcp = text
       ? `<p>Botboard MCP server instructions:</p><pre>${escapeHtml(text.instructions ?? "(none)")}</pre><p>Tools:</p><ul>${text.tools
           .map((tool) => `<li><code>${escapeHtml(tool.name)}</code>: ${escapeHtml(tool.description)}</li>`)
-          .join("")}</ul>`
+          .join("")}</ul>${text.push ? `<p>Push: ${escapeHtml(text.push)}</p>` : ""}`
       : `<p>${escapeHtml(missingVariantText(variant))}</p>`;
     return `<h3>${escapeHtml(variant)}</h3><p>Prompt:</p><pre>${escapeHtml(prompt)}</pre>${mcp}`;
   });

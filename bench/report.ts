@@ -84,6 +84,7 @@ function variantTextSection(report: BenchReport): string[] {
     lines.push("Botboard MCP server instructions:", "", "```text", text.instructions ?? "(none)", "```", "", "Tools:", "");
     for (const tool of text.tools) lines.push(`- \`${tool.name}\`: ${tool.description.replace(/\s+/g, " ")}`);
     lines.push("");
+    if (text.push) lines.push(`Push: ${text.push}`, "");
   }
   return lines;
 }

@@ -21,6 +21,7 @@ import type { Driver } from "./drivers/driver.ts";
 import { writeRunFile } from "./run-folder.ts";
 import { loadSuite, type BenchTask } from "./suites.ts";
 import { runTrial } from "./trial.ts";
+import { requireHooksFor } from "./variants.ts";
 
 export type RunEvent =
   | { kind: "started"; trial: BenchTrial }
@@ -53,6 +54,7 @@ export const workerName = () => `${hostname()}:${process.pid}:${randomBytes(3).t
  * hold a reservation), or when the signal aborts.
  */
 export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions): Promise<ExecuteResult> {
+  requireHooksFor(options.driver, run.variants);
   const suite = loadSuite(run.settings.suitePath);
   const tasks = new Map<string, BenchTask>(suite.tasks.map((task) => [task.slug, task]));
   const owner = workerName();

@@ -21,7 +21,7 @@ import { priceOf } from "./prices.ts";
 import type { BenchTask, TaskFile } from "./suites.ts";
 import { readToolNames } from "../mcp/server.ts";
 import { readVariantText } from "./variant-text.ts";
-import { promptFor, variantTools } from "./variants.ts";
+import { promptFor, pushDescription, variantPush, variantTools } from "./variants.ts";
 
 const testOutputLimit = 4000;
 
@@ -92,6 +92,7 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
     const tools = variantTools[variant];
     let tokenId: string | undefined;
     let mcp: { url: string; token: string } | undefined;
+    let push: { serverUrl: string; token: string } | undefined;
     if (tools) {
       const teamId = await teamFor(context, trial);
       // A group (accumulate, warm) is one agent, whose journal carries over; each trial is a session of
@@ -106,9 +107,11 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
         : await addAgentToken(db, cli, { teamId, name: `agent-${task.slug}`.slice(0, 64) });
       tokenId = created.tokenRecord.id;
       mcp = { url: `${context.serverUrl}/mcp?tools=${tools}`, token: created.token };
+      if (variantPush[variant]) push = { serverUrl: context.serverUrl, token: created.token };
       if (!context.variantTextsKept.has(variant)) {
         context.variantTextsKept.add(variant);
-        await recordBenchVariantText(db, run.id, variant, await readVariantText(mcp));
+        const text = await readVariantText(mcp);
+        await recordBenchVariantText(db, run.id, variant, variantPush[variant] ? { ...text, push: pushDescription } : text);
       }
     }
     // The agent's time only: setting up a board and a token (which the baseline does not need) is not counted.
@@ -120,6 +123,7 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
         workspace,
         prompt: promptFor(variant, task.prompt),
         mcp,
+        push,
         model: run.model ?? undefined,
         timeoutMs: run.settings.timeoutMs,
         signal: context.signal,

@@ -1,5 +1,6 @@
 import { feedToolNames, journalToolNames } from "../mcp/server.ts";
 import type { BenchVariant } from "../server/domain/bench-runs.ts";
+import { DriverUnavailable, type Driver } from "./drivers/driver.ts";
 
 /**
  * What each variant is given. As in the study, Botboard's tools are offered as optional ("use them
@@ -10,7 +11,35 @@ export const variantTools: Record<BenchVariant, string | undefined> = {
   journal: "journal",
   social: "social",
   combined: "social,journal",
+  "social-push": "social",
+  "combined-push": "social,journal",
 };
+
+/**
+ * Push variants: the agent's client also runs `botboard hook` (docs/decisions/023-push-through-hooks.md),
+ * which puts the unread digest into its context. Their prompt and tools are those of the pull variant
+ * they extend, so a comparison of the two measures the push alone.
+ */
+export const variantPush: Record<BenchVariant, boolean> = {
+  baseline: false,
+  journal: false,
+  social: false,
+  combined: false,
+  "social-push": true,
+  "combined-push": true,
+};
+
+/** What the report says a push variant's agents got besides the prompt and the tools. */
+export const pushDescription =
+  "Also pushed through the client's hooks (botboard hook): the digest of posts this agent has not been given yet, addressed posts first, framed like read_new and capped at about 1,500 tokens, at session start, with each prompt, and after a tool call (at most once a minute, only when something is addressed to it). It shares the read position with read_new.";
+
+/** Refuses, before any trial, to run a push variant with a driver whose agent runs no hooks. */
+export function requireHooksFor(driver: Driver, variants: readonly string[]): void {
+  const push = variants.filter((variant) => variantPush[variant as BenchVariant]);
+  if (push.length > 0 && driver.noPushReason) {
+    throw new DriverUnavailable(`The ${push.join(" and ")} variant${push.length > 1 ? "s" : ""} cannot run: ${driver.noPushReason}`);
+  }
+}
 
 const journalNote = `You have a private journal (the botboard MCP tools ${journalToolNames.join(", ")}) that keeps notes across your sessions. Use it as you see fit.`;
 const socialNote = `You have a team feed shared with other agents working on related tasks (the botboard MCP tools ${feedToolNames.join(", ")}). Use it as you see fit.`;
@@ -20,6 +49,8 @@ const variantNotes: Record<BenchVariant, string[]> = {
   journal: [journalNote],
   social: [socialNote],
   combined: [socialNote, journalNote],
+  "social-push": [socialNote],
+  "combined-push": [socialNote, journalNote],
 };
 
 const workNote =

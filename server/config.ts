@@ -3,6 +3,7 @@ import { parseTrustedProxies } from "./http/middleware/client-address.ts";
 import { defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
 import { claimLimits, type ClaimSettings } from "./domain/claims.ts";
+import { defaultWebhookSettings, type WebhookSettings } from "./domain/webhook-delivery.ts";
 import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -61,6 +62,12 @@ const environmentSchema = z.object({
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   BOTBOARD_CLAIM_MAX_MINUTES: positiveInt.max(claimLimits.highestMaxMinutes).default(claimLimits.defaultMaxMinutes),
+  BOTBOARD_WEBHOOK_ATTEMPTS: positiveInt.max(20).default(defaultWebhookSettings.maxAttempts),
+  BOTBOARD_WEBHOOK_RETRY_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(defaultWebhookSettings.retryBaseMs / 1000),
+  BOTBOARD_WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(defaultWebhookSettings.timeoutMs),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BOTBOARD_OAUTH_LOCAL_CLIENTS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
 });
@@ -92,6 +99,8 @@ export type Config = {
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
   /** The longest claim on paths an agent may make or renew, in minutes. */
   claims: ClaimSettings;
+  /** Outgoing webhooks: attempts, backoff, request timeout (server/domain/webhook-delivery.ts). */
+  webhooks: WebhookSettings;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** Accept OAuth client ID metadata documents on http://127.0.0.1 and localhost: tests and local development only. */
   oauthLoopbackClientIds: boolean;
@@ -133,6 +142,13 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     searchWholePostChars: env.BOTBOARD_SEARCH_WHOLE_POST_CHARS,
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     claims: { maxMinutes: env.BOTBOARD_CLAIM_MAX_MINUTES },
+    webhooks: {
+      publicUrl,
+      maxAttempts: env.BOTBOARD_WEBHOOK_ATTEMPTS,
+      retryBaseMs: Math.round(env.BOTBOARD_WEBHOOK_RETRY_SECONDS * 1000),
+      timeoutMs: env.BOTBOARD_WEBHOOK_TIMEOUT_MS,
+      retryAfterErrorMs: defaultWebhookSettings.retryAfterErrorMs,
+    },
     logLevel: env.LOG_LEVEL,
     oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",
   };

@@ -7,6 +7,7 @@ import { createApp } from "./app.ts";
 import { realignDeliveryOrder } from "./domain/delivery.ts";
 import { createEventHub } from "./domain/events.ts";
 import { sweepNowAndThen } from "./domain/housekeeping.ts";
+import { startWebhookWorker } from "./domain/webhook-delivery.ts";
 import { limitExpensiveQueries } from "./domain/expensive-queries.ts";
 import { deriveMissingSearchTerms } from "./domain/search-backfill.ts";
 import { configureLogger, logger } from "./logger.ts";
@@ -51,6 +52,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     const address = server.address() as AddressInfo;
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
     const sweeper = sweepNowAndThen(database.db, config);
+    const webhookWorker = await startWebhookWorker(database, config.webhooks);
     return {
       url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
       database,
@@ -58,6 +60,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
       async close() {
         adminSocket?.close();
         clearInterval(sweeper);
+        await webhookWorker.stop();
         await stopListening();
         // Stop accepting, end the live feeds (they never go idle), let requests in flight finish,
         // and only cut what is still open after the grace period.

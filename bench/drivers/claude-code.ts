@@ -12,11 +12,13 @@ import {
   type ReportedUsage,
 } from "./driver.ts";
 import { findExecutable, runProcess } from "./process.ts";
+import { pushEnvironment, pushHookSettings } from "./push-hooks.ts";
 
 /**
  * Claude Code in print mode: `claude -p` with stream-json output, Botboard as its only MCP server,
  * tools pre-approved so it never waits for a prompt. Each trial gets a fresh config dir holding only the
- * user's credentials, so no user settings, CLAUDE.md, skills or plugins reach the agent.
+ * user's credentials, so no user settings, CLAUDE.md, skills or plugins reach the agent; a push
+ * variant's trial also gets the Botboard hooks in that dir's settings.json.
  *
  * Usage is counted per model request from the stream (one assistant message id per request), so a run
  * cut off by its timeout or a stop keeps what it spent; when the run ends with its result event, that
@@ -86,10 +88,11 @@ export const claudeCodeDriver: Driver = {
       );
     if (!hasCredentials()) throw new DriverUnavailable("The claude-code driver needs ANTHROPIC_API_KEY (or a `claude` login).");
   },
-  async run({ workspace, prompt, mcp, model, timeoutMs, signal, onUsage }) {
+  async run({ workspace, prompt, mcp, push, model, timeoutMs, signal, onUsage }) {
     const trialDir = mkdtempSync(join(tmpdir(), "botboard-bench-claude-"));
     try {
       const configDir = isolatedConfigDir(trialDir);
+      if (push) writeFileSync(join(configDir, "settings.json"), JSON.stringify(pushHookSettings()));
       const mcpConfig = join(trialDir, "mcp.json");
       const servers = mcp ? { botboard: { type: "http", url: mcp.url, headers: { Authorization: `Bearer ${mcp.token}` } } } : {};
       writeFileSync(mcpConfig, JSON.stringify({ mcpServers: servers }));
@@ -122,6 +125,7 @@ export const claudeCodeDriver: Driver = {
           ENABLE_TOOL_SEARCH: "false",
           DISABLE_AUTOUPDATER: "1",
           CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+          ...pushEnvironment(push),
         },
         timeoutMs,
         signal,

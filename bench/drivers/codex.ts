@@ -1,8 +1,9 @@
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { addUsage, countCall, DriverUnavailable, emptyResult, settleProcess, type Driver, type DriverResult } from "./driver.ts";
 import { findExecutable, runProcess } from "./process.ts";
+import { pushEnvironment, pushHookSettings } from "./push-hooks.ts";
 
 /**
  * Codex non-interactively: `codex exec --json`, Botboard added as an MCP server through `-c` config
@@ -10,9 +11,13 @@ import { findExecutable, runProcess } from "./process.ts";
  * tokens but no cost, so the runner prices them from the table.
  *
  * Each trial gets a fresh CODEX_HOME holding only the user's login (auth.json): no user config,
- * AGENTS.md or skills reach the agent. Codex writes a token count to its session log in that home
- * after every model request, so usage and turns (model requests) are read from there, and a run cut
- * off by its timeout or a stop keeps what it spent; its `turn.completed` events are the fallback.
+ * AGENTS.md or skills reach the agent. A push variant's trial also gets the Botboard hooks in that
+ * home's hooks.json. Codex 0.171 silently skips hooks the user has not trusted, so such a run passes
+ * --dangerously-bypass-hook-trust: the only hooks in that home are the ones written here.
+ *
+ * Codex writes a token count to its session log in that home after every model request, so usage
+ * and turns (model requests) are read from there, and a run cut off by its timeout or a stop keeps
+ * what it spent; its `turn.completed` events are the fallback.
  */
 
 type CodexEvent = {
@@ -88,12 +93,14 @@ export const codexDriver: Driver = {
       throw new DriverUnavailable("The codex driver needs the `codex` CLI: npm install -g @openai/codex, or set CODEX_BIN.");
     if (!hasCredentials()) throw new DriverUnavailable("The codex driver needs OPENAI_API_KEY (or a `codex login`).");
   },
-  async run({ workspace, prompt, mcp, model, timeoutMs, signal, onUsage }) {
+  async run({ workspace, prompt, mcp, push, model, timeoutMs, signal, onUsage }) {
     const codexHome = mkdtempSync(join(tmpdir(), "botboard-bench-codex-"));
     try {
       if (existsSync(userLogin())) copyFileSync(userLogin(), join(codexHome, "auth.json"));
+      if (push) writeFileSync(join(codexHome, "hooks.json"), JSON.stringify(pushHookSettings()));
       const args = [
         "exec",
+        ...(push ? ["--dangerously-bypass-hook-trust"] : []),
         "--json",
         "--skip-git-repo-check",
         "--cd",
@@ -114,7 +121,7 @@ export const codexDriver: Driver = {
       let failure: string | null = null;
       const outcome = await runProcess(codexBinary()!, args, {
         cwd: workspace,
-        env: { ...process.env, CODEX_HOME: codexHome, ...(mcp ? { [tokenVariable]: mcp.token } : {}) },
+        env: { ...process.env, CODEX_HOME: codexHome, ...(mcp ? { [tokenVariable]: mcp.token } : {}), ...pushEnvironment(push) },
         timeoutMs,
         signal,
         onLine(line) {

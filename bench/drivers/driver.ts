@@ -4,11 +4,16 @@ import type { ProcessOutcome } from "./process.ts";
 /** Where an agent finds Botboard for one trial: the MCP endpoint (tool set in its query) and a fresh token. */
 export type McpAccess = { url: string; token: string };
 
+/** For a push variant: what the agent's `botboard hook` reads as BOTBOARD_URL and BOTBOARD_TOKEN. */
+export type PushAccess = { serverUrl: string; token: string };
+
 export type DriverRun = {
   task: BenchTask;
   workspace: string;
   prompt: string;
   mcp: McpAccess | undefined;
+  /** Set for a push variant: the driver configures the client's hooks with it. */
+  push: PushAccess | undefined;
   model: string | undefined;
   timeoutMs: number;
   /** Aborted when the run stops (Ctrl-C); the driver ends its agent and returns. */
@@ -43,6 +48,8 @@ export type Driver = {
   name: string;
   /** Throws DriverUnavailable with what to install or set, before any trial starts. */
   check(model: string | undefined): Promise<void>;
+  /** Why this driver cannot run the push variants (its agent runs no hooks); absent when it can. */
+  noPushReason?: string;
   run(run: DriverRun): Promise<DriverResult>;
 };
 

@@ -59,6 +59,7 @@ function mcpText(result: CallToolResult): string {
 
 export const openaiDriver: Driver = {
   name: "openai",
+  noPushReason: "the openai driver calls the model's API itself and runs no client hooks; use claude-code or codex.",
   async check(model) {
     if (!settings().apiKey)
       throw new DriverUnavailable("The openai driver needs OPENAI_API_KEY (and OPENAI_BASE_URL for an endpoint other than OpenAI's).");

@@ -6,6 +6,7 @@ import { forgetIdleMcpSessions } from "./mcp-sessions.ts";
 import { forgetExpiredViews } from "./one-time-views.ts";
 import { forgetFullBuckets, longestRefillSeconds } from "./rate-limits.ts";
 import { forgetExpiredSessions } from "./users.ts";
+import { forgetOldDeliveries } from "./webhook-delivery.ts";
 
 const sweepIntervalMs = 10 * 60_000;
 /** A claim's end is told in the feed within a minute; a claim stops counting the moment it ends, told or not. */
@@ -13,9 +14,9 @@ const claimEndsIntervalMs = 60_000;
 
 /**
  * Deletes rows that no longer say anything: rate-limit buckets idle long enough to be full again,
- * engineers' sessions past their expiry, secrets held for a view never opened, and MCP sessions
- * unused for a month. Every process of a deployment sweeps; the deletes are idempotent, so they
- * never need to agree on who does it.
+ * engineers' sessions past their expiry, secrets held for a view never opened, MCP sessions unused
+ * for a month, and webhook deliveries settled a month ago. Every process of a deployment sweeps; the
+ * deletes are idempotent, so they never need to agree on who does it.
  */
 export async function sweepStaleRows(db: Db, config: Pick<Config, "rateLimits">): Promise<void> {
   const idleBucketSeconds = longestRefillSeconds([config.rateLimits.perToken, config.rateLimits.perAddress]);
@@ -23,6 +24,7 @@ export async function sweepStaleRows(db: Db, config: Pick<Config, "rateLimits">)
   await forgetExpiredSessions(db);
   await forgetExpiredViews(db);
   await forgetIdleMcpSessions(db);
+  await forgetOldDeliveries(db);
 }
 
 /**

@@ -58,3 +58,32 @@ export async function engineerInbox(db: Db, caller: Caller): Promise<InboxItem[]
 function inboxTooSlow(timeoutMs: number): string {
   return `Reading the inbox took over ${timeoutMs / 1000} s and was stopped.`;
 }
+
+/** Who among the team's engineers a new post is addressed to: its author, whom it mentions, who posted earlier in its thread. */
+export type EngineerAddressing = { authorUserId: string | null; mentionedUserIds: string[]; threadUserIds: string[]; urgent: boolean };
+
+/** One query per post, whoever is watching: the live feed works out each engineer's reasons from it (reasonsForEngineer). */
+export async function engineersAddressedBy(db: Db, teamId: string, postId: number): Promise<EngineerAddressing | undefined> {
+  const [row] = await db
+    .select({
+      authorUserId: posts.userId,
+      mentionedUserIds: posts.mentionedUserIds,
+      urgent: posts.urgent,
+      threadUserIds: sql<string[]>`coalesce((select array_agg(distinct mine.user_id)::text[] from posts mine
+        where "posts"."root_id" is not null and mine.team_id = "posts"."team_id" and mine.user_id is not null
+          and (mine.id = "posts"."root_id" or mine.root_id = "posts"."root_id") and mine.id < "posts"."id"), '{}'::text[])`,
+    })
+    .from(posts)
+    .where(and(eq(posts.id, postId), eq(posts.teamId, teamId)));
+  return row;
+}
+
+/** Why a new post calls for this engineer now: mentions them, replies in their thread, or is urgent; never their own post. */
+export function reasonsForEngineer(addressing: EngineerAddressing, userId: string): InboxReason[] {
+  if (addressing.authorUserId === userId) return [];
+  const reasons: InboxReason[] = [];
+  if (addressing.mentionedUserIds.includes(userId)) reasons.push("mention");
+  if (addressing.threadUserIds.includes(userId)) reasons.push("reply");
+  if (addressing.urgent) reasons.push("urgent");
+  return reasons;
+}

@@ -122,6 +122,46 @@ function loginUrl() {
   return here === "/" ? "/login" : `/login?next=${encodeURIComponent(here)}`;
 }
 
+// Browser notifications, opt-in: the button asks the browser's permission, and a live post addressed
+// to this engineer (the server says why, in post.forYou) then shows one. A notification's title and
+// body are plain text: the Notification API never renders them as HTML.
+const notificationsKey = "botboard.notifications";
+
+function notificationsOn() {
+  return "Notification" in window && Notification.permission === "granted" && localStorage.getItem(notificationsKey) === "on";
+}
+
+function showNotificationsToggle() {
+  const button = document.getElementById("notifications-toggle");
+  if (!button || !("Notification" in window)) return;
+  const update = () => {
+    const blocked = Notification.permission === "denied";
+    button.textContent = notificationsOn()
+      ? "Turn off notifications"
+      : blocked
+        ? "Notifications are blocked in this browser"
+        : "Turn on notifications";
+    button.disabled = blocked;
+    button.setAttribute("aria-pressed", String(notificationsOn()));
+  };
+  button.addEventListener("click", async () => {
+    if (notificationsOn()) localStorage.setItem(notificationsKey, "off");
+    else if ((await Notification.requestPermission()) === "granted") localStorage.setItem(notificationsKey, "on");
+    update();
+  });
+  update();
+  button.hidden = false;
+}
+
+function notifyAbout(post) {
+  if (!post.notice || !notificationsOn()) return;
+  const notification = new Notification(post.notice.title, { body: post.notice.body, tag: `botboard-post-${post.id}` });
+  notification.addEventListener("click", () => {
+    window.focus();
+    window.location.assign(`/posts/${post.threadId}#post-${post.id}`);
+  });
+}
+
 function startLiveUpdates() {
   const live = document.querySelector("[data-live]");
   if (!live || !("EventSource" in window)) return;
@@ -139,6 +179,7 @@ function startLiveUpdates() {
       const post = JSON.parse(message.data);
       // The now board reloads itself on this (claims and posts change what it shows).
       document.body.dispatchEvent(new CustomEvent("botboard:post"));
+      notifyAbout(post);
       if (mode === "feed") addToFeed(post.html, false);
       if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.html);
       setReplyCount(post.threadId, post.threadReplyCount);
@@ -337,6 +378,7 @@ function onShortcut(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   startLiveUpdates();
+  showNotificationsToggle();
   restoreDrafts();
   foldOnPhone();
   if (location.hash === "#reply-content") document.getElementById("reply-content")?.focus();

@@ -9,16 +9,19 @@ import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 import type { OAuthConnection } from "../../server/domain/oauth.ts";
 import { OAuthConnectionsPanel } from "./oauth.tsx";
+import type { WebhookDeliveryView, WebhookView } from "../../server/domain/webhooks.ts";
+import { WebhooksPanel } from "./webhooks.tsx";
 
 export type AdminNotice =
   | { kind: "revoked"; prefixes: string[] }
   | { kind: "invited"; link: string; role: string; expiresAt: Date }
   | { kind: "saved" }
   | { kind: "repository"; repositoryUrl: string | null }
-  | { kind: "deleted"; postId: number };
+  | { kind: "deleted"; postId: number }
+  | { kind: "webhook"; shownUrl: string; format: "slack" | "json"; secret: string };
 
 /** What an admin form refused, with the text that was typed so it can be corrected rather than retyped. */
-export type AdminFormError = { form: "agent" | "delete" | "repository"; kind: ErrorKind; message: string; value: string };
+export type AdminFormError = { form: "agent" | "delete" | "repository" | "webhook"; kind: ErrorKind; message: string; value: string };
 
 function FieldError(props: { id: string; error?: AdminFormError; form: AdminFormError["form"] }) {
   const message = props.error?.form === props.form ? props.error.message : undefined;
@@ -38,6 +41,18 @@ function Notice(props: { notice: AdminNotice }) {
           One-time link for a new {notice.role} (it expires <PostTime date={notice.expiresAt} />; shown only now):
         </p>
         <CopyBlock id="invite-link" text={notice.link} />
+      </div>
+    );
+  }
+  if (notice.kind === "webhook") {
+    return (
+      <div class="notice" role="status">
+        <p>
+          Webhook to <code>{notice.shownUrl}</code> added.
+          {notice.format === "json" &&
+            " Its signing secret, shown only now: check X-Botboard-Signature (sha256=HMAC of the raw body) with it."}
+        </p>
+        {notice.format === "json" && <CopyBlock id="webhook-secret" text={notice.secret} label="The webhook's signing secret" />}
       </div>
     );
   }
@@ -77,6 +92,8 @@ export function AdminPage(props: {
   engineers: Engineer[];
   audit: AuditEntry[];
   oauthConnections: OAuthConnection[];
+  webhooks: WebhookView[];
+  webhookDeliveries: WebhookDeliveryView[];
   instructions: string;
   repositoryUrl: string | null;
   notice?: AdminNotice;
@@ -205,6 +222,13 @@ export function AdminPage(props: {
           <FieldError id="delete-id-error" error={formError} form="delete" />
         </section>
       </div>
+
+      <WebhooksPanel
+        page={page}
+        webhooks={props.webhooks}
+        deliveries={props.webhookDeliveries}
+        formError={formError?.form === "webhook" ? formError : undefined}
+      />
 
       <section class="panel" aria-labelledby="instructions">
         <h2 id="instructions">Agent instructions</h2>

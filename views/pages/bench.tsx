@@ -227,6 +227,7 @@ function VariantTexts(props: { report: BenchReport }) {
                     </li>
                   ))}
                 </ul>
+                {text.push && <p>Push: {text.push}</p>}
               </>
             ) : (
               <p class="muted">{missingVariantText(variant)}</p>

@@ -1,4 +1,5 @@
 import type { LatestReply } from "../../server/domain/feed.ts";
+import { NotificationsToggle } from "../fragments/notifications-toggle.tsx";
 import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { PostCard } from "../fragments/post.tsx";
@@ -220,6 +221,7 @@ export function Feed(props: {
       </details>
 
       <ModeSwitch mode={props.mode} filters={filters} />
+      <NotificationsToggle />
       <button type="button" class="new-posts-pill" id="new-posts" hidden>
         New posts
       </button>

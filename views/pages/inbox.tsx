@@ -1,4 +1,5 @@
 import type { InboxItem, InboxReason } from "../../server/domain/inbox.ts";
+import { NotificationsToggle } from "../fragments/notifications-toggle.tsx";
 import { PostCard } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 
@@ -21,7 +22,9 @@ export function InboxPage(props: { page: PageContext; items: InboxItem[] }) {
           ? "Nothing waits for you: no mentions, replies in your threads, blockers, questions or unanswered urgent posts."
           : `${count} ${count === 1 ? "post waits" : "posts wait"} for you, newest first.`}
       </p>
-      <ol class="inbox">
+      <NotificationsToggle />
+      {/* Live posts reach this page only as notifications; the list is as of the page's load. */}
+      <ol class="inbox" data-live="inbox">
         {props.items.map(({ post, reasons }) => (
           <li>
             <p class="inbox-reasons">{reasons.map((reason) => reasonLabels[reason]).join(" · ")}</p>

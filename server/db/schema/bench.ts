@@ -27,7 +27,12 @@ export type BenchRunSettings = {
 };
 
 /** The MCP server's instructions and tools (with descriptions) as an agent of one variant received them. */
-export type BenchVariantText = { instructions: string | null; tools: { name: string; description: string }[] };
+export type BenchVariantText = {
+  instructions: string | null;
+  tools: { name: string; description: string }[];
+  /** For a push variant: what the client's hooks add to the agent's context, and when. */
+  push?: string;
+};
 
 /**
  * One benchmark run: a suite, a driver, the variants compared and how the board was prepared.

@@ -24,6 +24,7 @@ import {
   setEngineerRole,
 } from "../../domain/engineers.ts";
 import { createInvite, setupLink } from "../../domain/users.ts";
+import { createWebhook, deleteWebhook, listWebhookDeliveries, listWebhooks } from "../../domain/webhooks.ts";
 import { AdminPage, AgentCreatedPage, type AdminFormError, type AdminNotice } from "../../../views/pages/admin.tsx";
 import { AgentPage, AgentsPage } from "../../../views/pages/agents.tsx";
 import { EngineersPage } from "../../../views/pages/engineers.tsx";
@@ -46,6 +47,15 @@ const repositorySchema = z.object({ repositoryUrl: z.string({ error: "repository
 const deleteSchema = z.object({ postId: postIdSchema });
 const newTokenViewSchema = z.object({ agentName: z.string(), token: z.string() });
 const newInviteViewSchema = inviteSchema.extend({ link: z.string(), expiresAt: z.string() });
+const newWebhookSchema = z.object({
+  url: z.string({ error: "url is required" }),
+  format: z.string({ error: "format is required: slack or json" }),
+  tags: z.string().default(""),
+  mentions: z.string().default(""),
+  urgent: z.string().optional(),
+});
+const newWebhookViewSchema = z.object({ shownUrl: z.string(), format: z.enum(["slack", "json"]), secret: z.string() });
+const listOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 const roleSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
 
 /** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */
@@ -72,12 +82,14 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   async function renderAdmin(c: Context<WebEnv>, notice?: AdminNotice, formError?: AdminFormError) {
     const caller = c.get("caller");
     requireAdmin(caller);
-    const [agents, engineers, audit, team, oauthConnections] = await Promise.all([
+    const [agents, engineers, audit, team, oauthConnections, webhooks, webhookDeliveries] = await Promise.all([
       listAgents(db, caller.teamId),
       listEngineers(db, caller, caller.teamId),
       listAudit(db, caller.teamId, 50),
       getTeam(db, caller.teamId),
       listOAuthConnections(db, caller),
+      listWebhooks(db, caller),
+      listWebhookDeliveries(db, caller),
     ]);
     const page = AdminPage({
       page: pageOf(c),
@@ -85,6 +97,8 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
       engineers,
       audit,
       oauthConnections,
+      webhooks,
+      webhookDeliveries,
       instructions: agentInstructionsOf(team),
       repositoryUrl: team.repositoryUrl,
       notice,
@@ -160,6 +174,41 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
       "This set-up link was shown once and is not kept. If it was not copied, create another (the unused one expires within the hour).",
     );
     return renderAdmin(c, { kind: "invited", link, role, expiresAt: new Date(expiresAt) });
+  });
+
+  // Post/Redirect/Get, as for tokens: the signing secret is shown once, on the page the redirect opens.
+  routes.post("/admin/webhooks", engineer, async (c) => {
+    const body = await c.req.parseBody();
+    let created: Awaited<ReturnType<typeof createWebhook>>;
+    try {
+      const form = parseWith(newWebhookSchema, body);
+      created = await createWebhook(db, c.get("caller"), {
+        url: form.url,
+        format: form.format,
+        tags: listOf(form.tags),
+        mentions: listOf(form.mentions),
+        urgent: form.urgent === "on",
+      });
+    } catch (caught) {
+      return refuseInline(c, caught, "webhook", typeof body.url === "string" ? body.url : "");
+    }
+    const { shownUrl, format } = created.webhook;
+    const viewId = await holdForOneView(db, c.get("sessionToken"), { shownUrl, format, secret: created.secret });
+    return c.redirect(`/admin/webhooks/created/${viewId}`, 303);
+  });
+
+  routes.get("/admin/webhooks/created/:view", engineer, async (c) => {
+    const held = await takeHeldView(
+      c,
+      newWebhookViewSchema,
+      "This webhook's secret was shown once and is not kept on any page. If it was not copied, delete the webhook and add it again.",
+    );
+    return renderAdmin(c, { kind: "webhook", ...held });
+  });
+
+  routes.post("/admin/webhooks/:id/delete", engineer, async (c) => {
+    await deleteWebhook(db, c.get("caller"), c.req.param("id"));
+    return c.redirect("/admin#webhooks", 303);
   });
 
   routes.post("/admin/instructions", engineer, async (c) => {

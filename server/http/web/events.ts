@@ -10,6 +10,7 @@ import { getPost, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
+import { engineersAddressedBy, reasonsForEngineer, type EngineerAddressing } from "../../domain/inbox.ts";
 import { PostCard } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
@@ -133,11 +134,11 @@ type SseMessage = { event: string; id?: string; data: string };
  * Every open feed of a team receives the same event, so it is loaded and rendered once per
  * process, not once per reader: a thousand watchers cost one query, not a thousand.
  */
-const messageCache = new Map<string, Promise<SseMessage | undefined>>();
+const messageCache = new Map<string, Promise<unknown>>();
 const messageCacheMs = 2_000;
 
-function cachedMessage(key: string, build: () => Promise<SseMessage | undefined>): Promise<SseMessage | undefined> {
-  let message = messageCache.get(key);
+function cachedMessage<T>(key: string, build: () => Promise<T | undefined>): Promise<T | undefined> {
+  let message = messageCache.get(key) as Promise<T | undefined> | undefined;
   if (!message) {
     message = build();
     messageCache.set(key, message);
@@ -156,20 +157,20 @@ async function sendLivePost(
   filters: FeedFilters,
 ): Promise<void> {
   const filterKey = isFiltered(filters) ? `:${JSON.stringify(filters)}` : "";
-  const message = await cachedMessage(`${caller.teamId}:post:${delivered.post.id}${filterKey}`, async () => {
+  const rendered = await cachedMessage(`${caller.teamId}:post:${delivered.post.id}${filterKey}`, async () => {
     if (filterKey && !(await isInFeed(db, caller, delivered.post.id, filters))) return undefined;
-    return postMessage(db, caller, delivered);
+    return renderPost(db, caller, delivered);
   });
-  if (message) await stream.writeSSE(message);
+  if (rendered) await stream.writeSSE(postMessageFor(caller, rendered));
 }
 
 async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, delivered: DeliveredPost): Promise<void> {
-  await stream.writeSSE(await postMessage(db, caller, delivered));
+  await stream.writeSSE(postMessageFor(caller, await renderPost(db, caller, delivered)));
 }
 
 /** A changed post, as the card that replaces the page's. */
 async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostUpdatedEvent): Promise<void> {
-  const message = await cachedMessage(`${caller.teamId}:post.updated:${event.postId}`, async () => {
+  const message = await cachedMessage<SseMessage>(`${caller.teamId}:post.updated:${event.postId}`, async () => {
     let post: Post;
     try {
       post = await getPost(db, caller, event.postId);
@@ -182,8 +183,18 @@ async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, 
   if (message) await stream.writeSSE(message);
 }
 
-async function postMessage(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<SseMessage> {
-  const root = post.parentId === null ? undefined : await getPost(db, caller, post.threadId).catch(() => undefined);
+/** A new post as every watcher of the team gets it, and whom it is addressed to. */
+type RenderedPost = {
+  post: Post;
+  data: { id: number; threadId: number; parentId: number | null; threadReplyCount: number | null; html: string };
+  addressing: EngineerAddressing | undefined;
+};
+
+async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<RenderedPost> {
+  const [root, addressing] = await Promise.all([
+    post.parentId === null ? undefined : getPost(db, caller, post.threadId).catch(() => undefined),
+    engineersAddressedBy(db, caller.teamId, post.id),
+  ]);
   const data = {
     id: post.id,
     threadId: post.threadId,
@@ -191,7 +202,24 @@ async function postMessage(db: Db, caller: HumanCaller, { post }: DeliveredPost)
     threadReplyCount: root?.replyCount ?? null,
     html: await render(db, caller, post),
   };
-  return { event: "post", id: String(post.id), data: JSON.stringify(data) };
+  return { post, data, addressing };
+}
+
+const noticeBodyChars = 200;
+
+/**
+ * The post for one engineer: with why it is addressed to them, and then the plain text of the
+ * notification their browser may show (never HTML: the page sets it as text).
+ */
+function postMessageFor(caller: HumanCaller, { post, data, addressing }: RenderedPost): SseMessage {
+  const forYou = addressing ? reasonsForEngineer(addressing, caller.userId) : [];
+  const why = forYou.includes("mention") ? "mentions you" : forYou.includes("reply") ? "replied in your thread" : "posted urgently";
+  const text = post.content.replace(/\s+/g, " ").trim();
+  const notice =
+    forYou.length > 0
+      ? { title: `${post.author.name} ${why}`, body: text.length > noticeBodyChars ? `${text.slice(0, noticeBodyChars)}…` : text }
+      : undefined;
+  return { event: "post", id: String(post.id), data: JSON.stringify({ ...data, forYou, notice }) };
 }
 
 /** The card as the team's pages show it, linked into the team's repository as it is set now. */
