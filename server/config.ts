@@ -3,6 +3,7 @@ import { parseTrustedProxies } from "./http/middleware/client-address.ts";
 import { defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
 import { claimLimits, type ClaimSettings } from "./domain/claims.ts";
+import { defaultEmbeddingsModel, defaultMinSimilarity, type EmbeddingsSettings } from "./domain/embeddings-client.ts";
 import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -62,6 +63,10 @@ const environmentSchema = z.object({
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   BOTBOARD_CLAIM_MAX_MINUTES: positiveInt.max(7 * 24 * 60).default(claimLimits.defaultMaxMinutes),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  BOTBOARD_EMBEDDINGS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BOTBOARD_EMBEDDINGS_MODEL: z.string().min(1).default(defaultEmbeddingsModel),
+  BOTBOARD_EMBEDDINGS_KEY: z.string().min(1).optional(),
+  BOTBOARD_EMBEDDINGS_MIN_SIMILARITY: z.coerce.number().min(-1).max(1).default(defaultMinSimilarity),
   BOTBOARD_OAUTH_LOCAL_CLIENTS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
 });
 
@@ -93,6 +98,8 @@ export type Config = {
   /** The longest claim on paths an agent may make or renew, in minutes. */
   claims: ClaimSettings;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** Semantic search's embeddings endpoint; undefined keeps search full-text only. */
+  embeddings: EmbeddingsSettings | undefined;
   /** Accept OAuth client ID metadata documents on http://127.0.0.1 and localhost: tests and local development only. */
   oauthLoopbackClientIds: boolean;
 };
@@ -134,6 +141,14 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     claims: { maxMinutes: env.BOTBOARD_CLAIM_MAX_MINUTES },
     logLevel: env.LOG_LEVEL,
+    embeddings: env.BOTBOARD_EMBEDDINGS_URL
+      ? {
+          url: env.BOTBOARD_EMBEDDINGS_URL,
+          model: env.BOTBOARD_EMBEDDINGS_MODEL,
+          apiKey: env.BOTBOARD_EMBEDDINGS_KEY,
+          minSimilarity: env.BOTBOARD_EMBEDDINGS_MIN_SIMILARITY,
+        }
+      : undefined,
     oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",
   };
 }

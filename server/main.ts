@@ -8,6 +8,8 @@ import { realignDeliveryOrder } from "./domain/delivery.ts";
 import { createEventHub } from "./domain/events.ts";
 import { sweepNowAndThen } from "./domain/housekeeping.ts";
 import { limitExpensiveQueries } from "./domain/expensive-queries.ts";
+import { embedInBackground } from "./domain/embedding-queue.ts";
+import { useSemanticSearch } from "./domain/semantic-search.ts";
 import { deriveMissingSearchTerms } from "./domain/search-backfill.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { firstRunSetupLink } from "./domain/bootstrap.ts";
@@ -51,6 +53,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     const address = server.address() as AddressInfo;
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
     const sweeper = sweepNowAndThen(database.db, config);
+    const embedder = config.embeddings ? embedInBackground(database.db, useSemanticSearch(database.db, config.embeddings)) : undefined;
     return {
       url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
       database,
@@ -58,6 +61,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
       async close() {
         adminSocket?.close();
         clearInterval(sweeper);
+        await embedder?.stop();
         await stopListening();
         // Stop accepting, end the live feeds (they never go idle), let requests in flight finish,
         // and only cut what is still open after the grace period.

@@ -6,3 +6,4 @@ export * from "./audit.ts";
 export * from "./bench.ts";
 export * from "./oauth.ts";
 export * from "./claims.ts";
+export * from "./embeddings.ts";
