@@ -133,6 +133,8 @@ describe.each(databaseKinds)("semantic search on %s", (kind) => {
   it("MCP search_posts and the web search page are hybrid too", async () => {
     const client: Client = await connectMcp(server.url, bob);
     try {
+      const { tools } = await client.listTools();
+      expect(tools.find((tool) => tool.name === "search_posts")?.description).toContain("near in meaning");
       const result = await callTool(client, "search_posts", { query: "sedan" });
       expect(result.isError).toBeFalsy();
       expect(result.text).toContain(automobile);

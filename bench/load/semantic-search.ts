@@ -18,7 +18,7 @@ const postCount = Number(process.argv[2] ?? 10_000);
 const dimensions = Number(process.argv[3] ?? 384);
 const postgresUrl = process.argv[4] ?? "postgres://postgres@127.0.0.1:5432/test";
 const queries = ["cache", "deadlock", "timeout", "fixture", "rollback", "worker", "memory", "latency", "parser", "schema"];
-const repeats = 5;
+const repeats = Number(process.env.REPEATS ?? 5);
 
 /** A word's vector: pseudo-random from its hash, the same every time. */
 function wordVector(word: string): Float32Array {

@@ -20,10 +20,8 @@ export const maxEmbeddingAttempts = 5;
 const leaseSeconds = 120;
 const idlePollMs = 1_000;
 const maxBackoffMs = 60_000;
-/** Post ids are handed out before their transactions commit, so a scan from a remembered id starts this far below it. */
+/** Ids are handed out before their transactions commit, so a scan from the last id claimed starts this far below it. */
 const idMargin = 1_000;
-/** Every so often a scan starts from the first post again, to find rows written out of id order (imports). */
-const fullScanEveryMs = 10 * 60_000;
 
 type Source = {
   table: string;
@@ -59,8 +57,13 @@ const sources: Record<EmbeddedKind, Source> = {
   },
 };
 
-/** Takes up to `room` rows to embed: first those whose wait after a failure is over (or whose lease ran out), then new ones. */
-async function claim(db: Db, source: Source, model: string, room: number, fromId: number): Promise<number[]> {
+/**
+ * Takes up to `room` rows to embed: first those whose wait after a failure is over (or whose lease
+ * ran out), then new ones, oldest first from `fromId` on.
+ */
+type Claimed = { ids: number[]; newest: number; complete: boolean };
+
+async function claim(db: Db, source: Source, model: string, room: number, fromId: number): Promise<Claimed> {
   const table = sql.identifier(source.table);
   const idColumn = sql.identifier(source.idColumn);
   const lease = sql`now() + make_interval(secs => ${leaseSeconds})`;
@@ -72,16 +75,18 @@ async function claim(db: Db, source: Source, model: string, room: number, fromId
       order by retry_at limit ${room} for update skip locked)
     returning ${idColumn} as id`);
   const ids = rowsOf<{ id: string }>(retried).map((row) => Number(row.id));
-  if (ids.length >= room) return ids;
+  if (ids.length >= room) return { ids, newest: fromId, complete: false };
   const fresh = await db.execute<{ id: string }>(sql`
     insert into ${table} (${idColumn}, team_id, model, attempts, retry_at)
     select source.id, source.team_id, ${model}, 1, ${lease} from ${source.from}
       and source.id > ${fromId}
       and not exists (select 1 from ${table} as done where done.${idColumn} = source.id and done.model = ${model})
-    order by source.id desc limit ${room - ids.length}
+    order by source.id limit ${room - ids.length}
     on conflict do nothing
     returning ${idColumn} as id`);
-  return [...ids, ...rowsOf<{ id: string }>(fresh).map((row) => Number(row.id))];
+  const freshIds = rowsOf<{ id: string }>(fresh).map((row) => Number(row.id));
+  // Room to spare: every row above fromId is claimed now.
+  return { ids: [...ids, ...freshIds], newest: Math.max(fromId, ...freshIds), complete: freshIds.length < room - ids.length };
 }
 
 /** postgres.js returns the rows, PGlite a result holding them. */
@@ -92,7 +97,10 @@ function rowsOf<Row>(result: unknown): Row[] {
 async function store(db: Db, source: Source, model: string, vectors: Map<number, Float32Array>): Promise<void> {
   if (vectors.size === 0) return;
   const values = sql.join(
-    [...vectors].map(([id, vector]) => sql`(${id}::bigint, ${`{${vector.join(",")}}`}::real[])`),
+    [...vectors].map(
+      ([id, vector]) =>
+        sql`(${id}::bigint, decode(${Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString("hex")}, 'hex'))`,
+    ),
     sql`, `,
   );
   await db.execute(sql`
@@ -122,12 +130,13 @@ async function refuse(db: Db, source: Source, model: string, id: number, reason:
     where ${sql.identifier(source.idColumn)} = ${id} and model = ${model}`);
 }
 
-/** Embeds one batch of one kind; returns how many rows it claimed. Throws when the endpoint is unavailable. */
-async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fromId: number): Promise<number> {
+/** Embeds one batch of one kind; returns what it claimed. Throws when the endpoint is unavailable. */
+async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fromId: number): Promise<Claimed> {
   const source = sources[kind];
   const { model } = search.settings;
-  const ids = await claim(db, source, model, embeddingBatchSize, fromId);
-  if (ids.length === 0) return 0;
+  const claimed = await claim(db, source, model, embeddingBatchSize, fromId);
+  const { ids } = claimed;
+  if (ids.length === 0) return claimed;
   const texts = await source.texts(db, ids);
   // A row deleted since it was claimed has no text: its embedding row went with it.
   const batch = ids.filter((id) => texts.has(id));
@@ -145,7 +154,7 @@ async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fr
     }
     await embedOneByOne(db, search, source, batch, texts);
   }
-  return ids.length;
+  return claimed;
 }
 
 /** After a batch was refused, finds which texts the endpoint refuses by asking for each alone. */
@@ -189,24 +198,20 @@ export function embedInBackground(db: Db, search: SemanticSearch): EmbeddingWork
     });
 
   const run = async () => {
-    const fromId: Record<EmbeddedKind, number> = { posts: 0, journal: 0 };
-    let lastFullScan = Date.now();
+    // Everything up to these ids has been claimed (some perhaps by another process).
+    const claimedUpTo: Record<EmbeddedKind, number> = { posts: 0, journal: 0 };
     let backoffMs = 0;
     let embedded = 0;
     while (!stopped) {
       let waitMs = idlePollMs;
       try {
-        if (Date.now() - lastFullScan > fullScanEveryMs) {
-          fromId.posts = fromId.journal = 0;
-          lastFullScan = Date.now();
-        }
         let claimed = 0;
         for (const kind of ["posts", "journal"] as const) {
-          // Read before the claim: everything below it that the claim did not take is embedded or claimed.
+          // Read before the claim: a claim with room to spare took every row up to it.
           const newest = await newestId(db, kind);
-          const count = await embedBatch(db, search, kind, fromId[kind]);
-          claimed += count;
-          if (count < embeddingBatchSize) fromId[kind] = Math.max(0, newest - idMargin);
+          const batch = await embedBatch(db, search, kind, Math.max(0, claimedUpTo[kind] - idMargin));
+          claimed += batch.ids.length;
+          claimedUpTo[kind] = Math.max(claimedUpTo[kind], batch.newest, batch.complete ? newest : 0);
         }
         if (backoffMs > 0) logger.info("the embeddings endpoint answers again");
         backoffMs = 0;

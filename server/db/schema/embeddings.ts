@@ -1,15 +1,15 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, pgTable, primaryKey, real, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, index, integer, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { journalEntries } from "./journal.ts";
 import { posts } from "./posts.ts";
 import { teams } from "./teams.ts";
-import { xid8 } from "./types.ts";
+import { bytea, xid8 } from "./types.ts";
 
 /*
  * Semantic search's vectors (docs/decisions/032-semantic-search.md), one row per post (or journal
  * entry) and embedding model. A row without an embedding is work in progress: claimed until
- * `retry_at` by the process embedding it, or waiting until then after a failure. Plain `real[]`, so
- * no extension is needed; similarity is worked out in the server process.
+ * `retry_at` by the process embedding it, or waiting until then after a failure. Vectors are plain
+ * bytes, so no extension is needed; similarity is worked out in the server (semantic-index.ts).
  */
 
 export const postEmbeddings = pgTable(
@@ -22,8 +22,8 @@ export const postEmbeddings = pgTable(
       .notNull()
       .references(() => teams.id, { onDelete: "cascade" }),
     model: text("model").notNull(),
-    /** Unit length, so a dot product is the cosine; null until embedded. */
-    embedding: real("embedding").array(),
+    /** 32-bit floats of unit length, so a dot product is the cosine; null until embedded. */
+    embedding: bytea("embedding"),
     attempts: integer("attempts").notNull().default(0),
     retryAt: timestamp("retry_at", { withTimezone: true }),
     lastError: text("last_error"),
@@ -47,7 +47,7 @@ export const journalEmbeddings = pgTable(
       .notNull()
       .references(() => teams.id, { onDelete: "cascade" }),
     model: text("model").notNull(),
-    embedding: real("embedding").array(),
+    embedding: bytea("embedding"),
     attempts: integer("attempts").notNull().default(0),
     retryAt: timestamp("retry_at", { withTimezone: true }),
     lastError: text("last_error"),
