@@ -121,6 +121,17 @@ describe.each(databaseKinds)("semantic search on %s", (kind) => {
     await eventually(async () => expect(await embeddedPostIds()).toContain(id));
     expect(await search("car")).toEqual([both, automobile]);
     expect(await search("vehicle")).toEqual([both, automobile]);
+    // Pages follow the fused order.
+    const first = (await (await server.as(alice, "/api/v1/search?q=car&limit=1")).json()) as { results: Hit[]; nextCursor: string };
+    expect(first.results.map((hit) => hit.post.content)).toEqual([both]);
+    const second = (await (
+      await server.as(alice, `/api/v1/search?q=car&limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)
+    ).json()) as {
+      results: Hit[];
+      nextCursor: string | null;
+    };
+    expect(second.results.map((hit) => hit.post.content)).toEqual([automobile]);
+    expect(second.nextCursor).toBeNull();
   });
 
   it("operators and -word filter the posts found by meaning too", async () => {
