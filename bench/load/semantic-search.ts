@@ -73,7 +73,7 @@ async function timeSearches(server: RunningServer, token: string, label: string)
   );
 }
 
-for (const kind of ["pglite", "postgres"] as const) {
+for (const kind of (process.env.KINDS ?? "pglite,postgres").split(",") as ("pglite" | "postgres")[]) {
   const database = await freshDatabase(kind, { postgresUrl, namePrefix: "botboard_semantic" });
   const endpoint = await startEndpoint();
   try {

@@ -131,7 +131,7 @@ async function refuse(db: Db, source: Source, model: string, id: number, reason:
 }
 
 /** Embeds one batch of one kind; returns what it claimed. Throws when the endpoint is unavailable. */
-async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fromId: number): Promise<Claimed> {
+async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fromId: number, signal: AbortSignal): Promise<Claimed> {
   const source = sources[kind];
   const { model } = search.settings;
   const claimed = await claim(db, source, model, embeddingBatchSize, fromId);
@@ -144,6 +144,7 @@ async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fr
     const vectors = await embedTexts(
       search.settings,
       batch.map((id) => texts.get(id)!),
+      { signal },
     );
     await store(db, source, model, new Map(batch.map((id, index) => [id, vectors[index]!])));
   } catch (error) {
@@ -152,17 +153,24 @@ async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fr
       await release(db, source, model, batch);
       throw error;
     }
-    await embedOneByOne(db, search, source, batch, texts);
+    await embedOneByOne(db, search, source, batch, texts, signal);
   }
   return claimed;
 }
 
 /** After a batch was refused, finds which texts the endpoint refuses by asking for each alone. */
-async function embedOneByOne(db: Db, search: SemanticSearch, source: Source, ids: number[], texts: Map<number, string>): Promise<void> {
+async function embedOneByOne(
+  db: Db,
+  search: SemanticSearch,
+  source: Source,
+  ids: number[],
+  texts: Map<number, string>,
+  signal: AbortSignal,
+): Promise<void> {
   const { model } = search.settings;
   for (const [index, id] of ids.entries()) {
     try {
-      const [vector] = await embedTexts(search.settings, [texts.get(id)!]);
+      const [vector] = await embedTexts(search.settings, [texts.get(id)!], { signal });
       await store(db, source, model, new Map([[id, vector!]]));
     } catch (error) {
       if (!(error instanceof EmbeddingsError)) throw error;
@@ -187,6 +195,8 @@ export type EmbeddingWorker = { stop(): Promise<void> };
 /** Embeds the backlog, then what is written, until stopped (see the module comment). */
 export function embedInBackground(db: Db, search: SemanticSearch): EmbeddingWorker {
   let stopped = false;
+  // Stopping cuts a request in flight short; its rows are given back, as when the endpoint is down.
+  const stopping = new AbortController();
   let wake: (() => void) | undefined;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -209,7 +219,7 @@ export function embedInBackground(db: Db, search: SemanticSearch): EmbeddingWork
         for (const kind of ["posts", "journal"] as const) {
           // Read before the claim: a claim with room to spare took every row up to it.
           const newest = await newestId(db, kind);
-          const batch = await embedBatch(db, search, kind, Math.max(0, claimedUpTo[kind] - idMargin));
+          const batch = await embedBatch(db, search, kind, Math.max(0, claimedUpTo[kind] - idMargin), stopping.signal);
           claimed += batch.ids.length;
           claimedUpTo[kind] = Math.max(claimedUpTo[kind], batch.newest, batch.complete ? newest : 0);
         }
@@ -224,6 +234,7 @@ export function embedInBackground(db: Db, search: SemanticSearch): EmbeddingWork
       } catch (error) {
         backoffMs = Math.min(maxBackoffMs, Math.max(1_000, backoffMs * 2));
         waitMs = backoffMs;
+        if (stopped) break;
         if (error instanceof EmbeddingsError) endpointFailed(search);
         logger.warn({ error: String(error), retryInMs: backoffMs }, "embedding in the background failed; trying again later");
       }
@@ -234,6 +245,7 @@ export function embedInBackground(db: Db, search: SemanticSearch): EmbeddingWork
   return {
     async stop() {
       stopped = true;
+      stopping.abort();
       wake?.();
       await running;
     },

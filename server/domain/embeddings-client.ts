@@ -50,7 +50,12 @@ function unitLength(vector: number[]): Float32Array {
 }
 
 /** Embeds texts in one call, in order. */
-export async function embedTexts(settings: EmbeddingsSettings, texts: string[], timeoutMs = requestTimeoutMs): Promise<Float32Array[]> {
+export async function embedTexts(
+  settings: EmbeddingsSettings,
+  texts: string[],
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<Float32Array[]> {
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? requestTimeoutMs);
   let response: Response;
   try {
     response = await fetch(settings.url, {
@@ -60,7 +65,7 @@ export async function embedTexts(settings: EmbeddingsSettings, texts: string[], 
         ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}),
       },
       body: JSON.stringify({ model: settings.model, input: texts.map((text) => text.slice(0, maxEmbeddedChars)) }),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
     });
   } catch (error) {
     throw new EmbeddingsError("unavailable", `the embeddings endpoint did not answer: ${(error as Error).message}`);

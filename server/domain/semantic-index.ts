@@ -7,10 +7,12 @@ export type EmbeddedKind = "posts" | "journal";
 /**
  * The newest vectors a process keeps of each team, per kind. Similarity is worked out here, over
  * these, rather than in SQL: without pgvector, a dot product over `real[]` in SQL cost 0.35 s
- * (Postgres) and 0.7 s (PGlite) for 10,000 posts, a scan in memory a few milliseconds
- * (docs/decisions/032-semantic-search.md).
+ * (Postgres) and 0.7 s (PGlite) for 10,000 posts of 384 dimensions, a scan in memory 11 to 37 ms
+ * (docs/decisions/032-semantic-search.md). The scan holds the event loop, so its length is capped
+ * in numbers, not vectors: 50,000 vectors of 384 dimensions, 13,020 of 1,536 (80 MB either way).
  */
 export const maxVectorsPerTeam = 50_000;
+export const maxScannedNumbersPerTeam = 50_000 * 384;
 
 /** One team's vectors, row after row in one array: a scan reads memory in order. */
 class VectorRows {
@@ -142,6 +144,6 @@ export class SemanticIndex {
       for (const row of rows) team.rows.set(Number(row.id), vectorOf(row.embedding));
     }
     team.fromTx = snapshot!.xmin;
-    team.rows.keepNewest(maxVectorsPerTeam);
+    team.rows.keepNewest(Math.min(maxVectorsPerTeam, Math.floor(maxScannedNumbersPerTeam / Math.max(1, team.rows.dimensions))));
   }
 }

@@ -40,17 +40,19 @@ export function endpointFailed(search: SemanticSearch): void {
 
 /** The query's vector, or undefined when the endpoint cannot give one now (the search then uses the words alone). */
 export async function queryVector(search: SemanticSearch, text: string): Promise<Float32Array | undefined> {
+  // Only excluded words: nothing to be near to.
+  if (!text.trim()) return undefined;
   const cached = search.queryVectors.get(text);
   if (cached) return cached;
   if (Date.now() < search.unavailableUntil) return undefined;
   try {
-    const [vector] = await embedTexts(search.settings, [text], queryTimeoutMs);
+    const [vector] = await embedTexts(search.settings, [text], { timeoutMs: queryTimeoutMs });
     if (search.queryVectors.size >= cachedQueries) search.queryVectors.delete(search.queryVectors.keys().next().value!);
     search.queryVectors.set(text, vector!);
     return vector;
   } catch (error) {
     if (!(error instanceof EmbeddingsError)) throw error;
-    endpointFailed(search);
+    if (error.kind === "unavailable") endpointFailed(search);
     logger.warn({ error: error.message }, "search without its semantic half: the query could not be embedded");
     return undefined;
   }
