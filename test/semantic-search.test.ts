@@ -6,7 +6,7 @@ import type { Team } from "../server/domain/teams.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { refusedMarker, startMockEmbeddings, type MockEmbeddings } from "./support/mock-embeddings.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
-import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { databaseKinds, freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
 
 type Hit = { post: { id: number; content: string }; rank: number };
 
@@ -208,6 +208,24 @@ describe.each(databaseKinds)("semantic search on %s", (kind) => {
     } finally {
       await aliceMcp.close();
       await bobMcp.close();
+    }
+  });
+
+  it("posts written before semantic search was turned on are embedded once it is", async () => {
+    const database = await freshDatabase(kind);
+    const before = await startTestServer(kind, database.env);
+    let after: TestServer | undefined;
+    try {
+      const earlyTeam = await before.team("early");
+      const token = await before.agent(earlyTeam, "early-bird");
+      await post(token, automobile, before);
+      await before.close();
+      after = await startTestServer(kind, { ...database.env, BOTBOARD_EMBEDDINGS_URL: embeddings.url });
+      const target = after;
+      await eventually(async () => expect(await search("sedan", target, token)).toEqual([automobile]));
+    } finally {
+      await after?.close();
+      await database.drop();
     }
   });
 
