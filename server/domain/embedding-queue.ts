@@ -59,11 +59,11 @@ const sources: Record<EmbeddedKind, Source> = {
 
 /**
  * Takes up to `room` rows to embed: first those whose wait after a failure is over (or whose lease
- * ran out), then new ones, oldest first from `fromId` on.
+ * ran out), then new ones, oldest first from `fromId` on (none when `fromId` is undefined).
  */
 type Claimed = { ids: number[]; newest: number; complete: boolean };
 
-async function claim(db: Db, source: Source, model: string, room: number, fromId: number): Promise<Claimed> {
+async function claim(db: Db, source: Source, model: string, room: number, fromId: number | undefined): Promise<Claimed> {
   const table = sql.identifier(source.table);
   const idColumn = sql.identifier(source.idColumn);
   const lease = sql`now() + make_interval(secs => ${leaseSeconds})`;
@@ -75,6 +75,7 @@ async function claim(db: Db, source: Source, model: string, room: number, fromId
       order by retry_at limit ${room} for update skip locked)
     returning ${idColumn} as id`);
   const ids = rowsOf<{ id: string }>(retried).map((row) => Number(row.id));
+  if (fromId === undefined) return { ids, newest: 0, complete: false };
   if (ids.length >= room) return { ids, newest: fromId, complete: false };
   const fresh = await db.execute<{ id: string }>(sql`
     insert into ${table} (${idColumn}, team_id, model, attempts, retry_at)
@@ -131,7 +132,13 @@ async function refuse(db: Db, source: Source, model: string, id: number, reason:
 }
 
 /** Embeds one batch of one kind; returns what it claimed. Throws when the endpoint is unavailable. */
-async function embedBatch(db: Db, search: SemanticSearch, kind: EmbeddedKind, fromId: number, signal: AbortSignal): Promise<Claimed> {
+async function embedBatch(
+  db: Db,
+  search: SemanticSearch,
+  kind: EmbeddedKind,
+  fromId: number | undefined,
+  signal: AbortSignal,
+): Promise<Claimed> {
   const source = sources[kind];
   const { model } = search.settings;
   const claimed = await claim(db, source, model, embeddingBatchSize, fromId);
@@ -219,7 +226,9 @@ export function embedInBackground(db: Db, search: SemanticSearch): EmbeddingWork
         for (const kind of ["posts", "journal"] as const) {
           // Read before the claim: a claim with room to spare took every row up to it.
           const newest = await newestId(db, kind);
-          const batch = await embedBatch(db, search, kind, Math.max(0, claimedUpTo[kind] - idMargin), stopping.signal);
+          // Nothing written since everything was claimed: only failed rows may be due, so no scan for new ones.
+          const fromId = newest > claimedUpTo[kind] ? Math.max(0, claimedUpTo[kind] - idMargin) : undefined;
+          const batch = await embedBatch(db, search, kind, fromId, stopping.signal);
           claimed += batch.ids.length;
           claimedUpTo[kind] = Math.max(claimedUpTo[kind], batch.newest, batch.complete ? newest : 0);
         }
