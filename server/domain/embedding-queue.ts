@@ -22,6 +22,8 @@ const idlePollMs = 1_000;
 const maxBackoffMs = 60_000;
 /** Ids are handed out before their transactions commit, so a scan from the last id claimed starts this far below it. */
 const idMargin = 1_000;
+/** An import keeps its rows' ids, which may be far below the cursor: every so often a scan starts from the first row again. */
+const fullScanEveryMs = 10 * 60_000;
 
 type Source = {
   table: string;
@@ -217,11 +219,16 @@ export function embedInBackground(db: Db, search: SemanticSearch): EmbeddingWork
   const run = async () => {
     // Everything up to these ids has been claimed (some perhaps by another process).
     const claimedUpTo: Record<EmbeddedKind, number> = { posts: 0, journal: 0 };
+    let lastFullScan = Date.now();
     let backoffMs = 0;
     let embedded = 0;
     while (!stopped) {
       let waitMs = idlePollMs;
       try {
+        if (Date.now() - lastFullScan > fullScanEveryMs) {
+          claimedUpTo.posts = claimedUpTo.journal = 0;
+          lastFullScan = Date.now();
+        }
         let claimed = 0;
         for (const kind of ["posts", "journal"] as const) {
           // Read before the claim: a claim with room to spare took every row up to it.
