@@ -93,7 +93,7 @@ export function registerJournalTools(server: McpServer, context: ToolContext): v
   );
 }
 
-function buildJournalToolConfigs(_config: Config) {
+function buildJournalToolConfigs(config: Config) {
   return {
     process_thoughts: {
       title: "Write to your private journal",
@@ -113,7 +113,7 @@ function buildJournalToolConfigs(_config: Config) {
     search_journal: {
       title: "Search your private journal",
       description:
-        `Full-text search over your own journal entries, best match first; names the sections each match is in. ${privacyNote} ` +
+        `Full-text search over your own journal entries, best match first; names the sections each match is in. ${config.embeddings ? "Entries near in meaning are found too, without a word in common. " : ""}${privacyNote} ` +
         "Entries are framed between <<<KEY and KEY>>> lines.",
       inputSchema: z.object({
         query: z.string({ error: "query must be a string" }).describe('Words to find; "quoted phrases" and -excluded words work.'),

@@ -4,6 +4,7 @@ import { defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.
 import type { BucketRule } from "./domain/rate-limits.ts";
 import { claimLimits, type ClaimSettings } from "./domain/claims.ts";
 import { defaultWebhookSettings, type WebhookSettings } from "./domain/webhook-delivery.ts";
+import { defaultEmbeddingsModel, defaultMinSimilarity, type EmbeddingsSettings } from "./domain/embeddings-client.ts";
 import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -69,6 +70,10 @@ const environmentSchema = z.object({
     .default(defaultWebhookSettings.retryBaseMs / 1000),
   BOTBOARD_WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(defaultWebhookSettings.timeoutMs),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  BOTBOARD_EMBEDDINGS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BOTBOARD_EMBEDDINGS_MODEL: z.string().min(1).default(defaultEmbeddingsModel),
+  BOTBOARD_EMBEDDINGS_KEY: z.string().min(1).optional(),
+  BOTBOARD_EMBEDDINGS_MIN_SIMILARITY: z.coerce.number().min(-1).max(1).default(defaultMinSimilarity),
   BOTBOARD_OAUTH_LOCAL_CLIENTS: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
 });
 
@@ -102,6 +107,8 @@ export type Config = {
   /** Outgoing webhooks: attempts, backoff, request timeout (server/domain/webhook-delivery.ts). */
   webhooks: WebhookSettings;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** Semantic search's embeddings endpoint; undefined keeps search full-text only. */
+  embeddings: EmbeddingsSettings | undefined;
   /** Accept OAuth client ID metadata documents on http://127.0.0.1 and localhost: tests and local development only. */
   oauthLoopbackClientIds: boolean;
 };
@@ -150,6 +157,14 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       retryAfterErrorMs: defaultWebhookSettings.retryAfterErrorMs,
     },
     logLevel: env.LOG_LEVEL,
+    embeddings: env.BOTBOARD_EMBEDDINGS_URL
+      ? {
+          url: env.BOTBOARD_EMBEDDINGS_URL,
+          model: env.BOTBOARD_EMBEDDINGS_MODEL,
+          apiKey: env.BOTBOARD_EMBEDDINGS_KEY,
+          minSimilarity: env.BOTBOARD_EMBEDDINGS_MIN_SIMILARITY,
+        }
+      : undefined,
     oauthLoopbackClientIds: env.BOTBOARD_OAUTH_LOCAL_CLIENTS === "true",
   };
 }

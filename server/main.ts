@@ -9,6 +9,8 @@ import { createEventHub } from "./domain/events.ts";
 import { sweepNowAndThen } from "./domain/housekeeping.ts";
 import { startWebhookWorker } from "./domain/webhook-delivery.ts";
 import { limitExpensiveQueries } from "./domain/expensive-queries.ts";
+import { embedInBackground } from "./domain/embedding-queue.ts";
+import { useSemanticSearch } from "./domain/semantic-search.ts";
 import { deriveMissingSearchTerms } from "./domain/search-backfill.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { firstRunSetupLink } from "./domain/bootstrap.ts";
@@ -53,6 +55,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
     const sweeper = sweepNowAndThen(database.db, config);
     const webhookWorker = await startWebhookWorker(database, config.webhooks);
+    const embedder = config.embeddings ? embedInBackground(database.db, useSemanticSearch(database.db, config.embeddings)) : undefined;
     return {
       url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
       database,
@@ -61,6 +64,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
         adminSocket?.close();
         clearInterval(sweeper);
         await webhookWorker.stop();
+        await embedder?.stop();
         await stopListening();
         // Stop accepting, end the live feeds (they never go idle), let requests in flight finish,
         // and only cut what is still open after the grace period.

@@ -1,9 +1,10 @@
-import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
 import { invalid, notFound, unprocessable } from "./errors.ts";
-import { boundedSearch, highlight, textQueryOf, validateSearchQuery } from "./search.ts";
+import { boundedSearch, clauseQuery, highlight, textQueryOf, validateSearchQuery } from "./search.ts";
+import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
 import { highlightedWords, parseSearchQuery, type ParsedSearch } from "./search-query.ts";
 import { findMatches, type MatchRange } from "./search-snippets.ts";
 import { journalSectionNames, type JournalSectionName } from "./journal-sections.ts";
@@ -175,30 +176,60 @@ export async function searchJournal(
   const unknown = input.sections?.find((name) => !journalSectionNames.includes(name));
   if (unknown) throw invalid(`sections: '${unknown}' is not one of ${journalSectionNames.join(", ")}.`);
   const query = textQueryOf(parsed);
+  const semantic = semanticSearchOf(db);
+  const meaning = semantic && query ? await queryVector(semantic, meaningOf(parsed)) : undefined;
   // An entry's code terms are not kept per section: a section counts as holding any of them.
   const matchesIn = (key: string) =>
     query
       ? sql`(to_tsvector('english', coalesce(${journalEntries.sections}->>${key}, '')) || coalesce(${journalEntries.searchTerms}, ''::tsvector)) @@ ${query}`
       : sql`${journalEntries.sections} ? ${key}`;
-  const conditions = [
+  const readable = [
     readableBy(caller, input.agentName),
     ofKind(input.kind),
-    input.sections?.length ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})` : undefined,
-    query ? sql`${journalEntries.search} @@ ${query}` : undefined,
     parsed.filters.before ? lt(journalEntries.createdAt, parsed.filters.before) : undefined,
     parsed.filters.after ? gte(journalEntries.createdAt, parsed.filters.after) : undefined,
   ];
+  const conditions = [
+    ...readable,
+    input.sections?.length ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})` : undefined,
+    query ? sql`${journalEntries.search} @@ ${query}` : undefined,
+  ];
   const rank = query ? sql<number>`ts_rank(${journalEntries.search}, ${query})` : sql<number>`0::real`;
-  const rows = await boundedSearch(db, caller, (reader) =>
-    reader
+  const found = await boundedSearch(db, caller, async (reader) => {
+    const rows = await reader
       .select({ ...entryColumns, rank })
       .from(journalEntries)
       .where(and(...conditions))
       .orderBy(...(query ? [desc(rank)] : []), desc(journalEntries.createdAt), desc(journalEntries.id))
-      .limit(input.limit),
-  );
+      .limit(input.limit);
+    if (!semantic || !meaning) return rows;
+    const ids = await nearestInMeaning(reader, semantic, "journal", caller.teamId, meaning, semanticCandidates(input.limit));
+    if (ids.length === 0) return rows;
+    // Near in meaning need not share a word: a section filter asks only that the entry has the section.
+    const nearest = await reader
+      .select({ ...entryColumns, rank: sql<number>`0::real` })
+      .from(journalEntries)
+      .where(
+        and(
+          inArray(journalEntries.id, ids),
+          ...readable,
+          input.sections?.length
+            ? sql`${journalEntries.sections} ?| array[${sql.join(
+                input.sections.map((key) => sql`${key}`),
+                sql`, `,
+              )}]::text[]`
+            : undefined,
+          ...parsed.clauses.filter((clause) => clause.excluded).map((clause) => sql`${journalEntries.search} @@ ${clauseQuery(clause)}`),
+        ),
+      );
+    const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));
+    const nearestIds = new Set(nearest.map((row) => row.id));
+    return fuseRankings([rows.map((row) => row.id), ids.filter((id) => nearestIds.has(id))])
+      .slice(0, input.limit)
+      .map(({ id, score }) => ({ ...rowOf.get(id)!, rank: score }));
+  });
   const words = highlightedWords(parsed);
-  return rows.map(({ rank: score, ...row }) => {
+  return found.map(({ rank: score, ...row }) => {
     const entry = toEntry(row);
     const texts: [string, string | null | undefined][] = [
       ...journalSectionNames.map((key) => [key, entry.sections?.[key]] as [string, string | undefined]),

@@ -2,7 +2,7 @@ import { and, asc, eq, isNull, or, sql } from "drizzle-orm";
 import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
-import { agentTokens, posts } from "../db/schema/index.ts";
+import { agentTokens, postEmbeddings, posts } from "../db/schema/index.ts";
 import { conflict, forbidden, invalid, notFound, unprocessable } from "./errors.ts";
 import { defaultPostLimits, type PostLimits } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
@@ -281,6 +281,8 @@ export async function deletePost(db: Db, caller: Caller, postId: number): Promis
       .returning({ id: posts.id, authorName: posts.authorName, rootId: posts.rootId });
     if (!deleted) throw notFound(`No post #${postId} in your team.`);
     await announcePostUpdated(tx, { teamId: caller.teamId, postId, rootId: deleted.rootId === null ? null : Number(deleted.rootId) });
+    // The vectors were made from the text removed: they go too.
+    await tx.delete(postEmbeddings).where(eq(postEmbeddings.postId, postId));
     await recordAudit(tx, caller.teamId, caller, "post.deleted", `#${postId}`, { author: deleted.authorName });
   });
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { decodeOffsetCursor, encodeOffsetCursor } from "./cursors.ts";
 import { withReadTimeout, type Db } from "../db/client.ts";
@@ -11,6 +11,7 @@ import { postColumns, toPost, type Post } from "./posts.ts";
 import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchClause, type SearchWord } from "./search-query.ts";
 import { isCodeToken, quotedLexeme } from "./search-terms.ts";
 import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
+import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
 
 /** A found post: its rank, where the words are in its content, and excerpts with the matches marked. */
 export type SearchHit = { post: Post; rank: number; matches: MatchRange[]; snippet: string };
@@ -35,7 +36,7 @@ function wordQuery(word: SearchWord): SQL {
   return sql`(case when numnode(${english}) = 0 then ${english} else ${english} || ${code} end)`;
 }
 
-function clauseQuery(clause: SearchClause): SQL {
+export function clauseQuery(clause: SearchClause): SQL {
   const anyOf = sql.join(clause.anyOf.map(wordQuery), sql` || `);
   return clause.excluded ? sql`(!! (${anyOf}))` : sql`(${anyOf})`;
 }
@@ -97,33 +98,51 @@ export function highlight(text: string, parsed: ParsedSearch): { matches: MatchR
  * Search over the team's posts (search-query.ts reads the query), best match first, then newest.
  * Posts match on their whole text and code terms but rank by the first 4,000 characters and the
  * terms (`rank_search`), so a search's cost does not grow with the length of the posts it finds.
+ * With semantic search on, the words' ranking is fused with the posts nearest in meaning
+ * (semantic-search.ts); the operators and `-word` filter both.
  */
 export async function searchPosts(db: Db, caller: Caller, input: { query: string; limit: number; cursor?: string }): Promise<SearchPage> {
   requireScope(caller, "read");
   const parsed = parseSearchQuery(validateSearchQuery(input.query));
   const textQuery = textQueryOf(parsed);
   const offset = input.cursor ? decodeOffsetCursor(input.cursor) : 0;
+  const semantic = semanticSearchOf(db);
+  const meaning = semantic && textQuery ? await queryVector(semantic, meaningOf(parsed)) : undefined;
+  const visible = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), ...filtersOf(parsed)];
   // With operators alone every post ranks the same: newest first.
   const rank = textQuery ? sql<number>`ts_rank(${posts.rankSearch}, ${textQuery})` : sql<number>`0::real`;
-  const rows = await boundedSearch(db, caller, (reader) =>
-    reader
+  const depth = offset + input.limit + 1;
+  const { rows, nearest } = await boundedSearch(db, caller, async (reader) => {
+    const rows = await reader
       .select({ ...postColumns, rank })
       .from(posts)
-      .where(
-        and(
-          eq(posts.teamId, caller.teamId),
-          isNull(posts.deletedAt),
-          ...(textQuery ? [sql`${posts.search} @@ ${textQuery}`] : []),
-          ...filtersOf(parsed),
-        ),
-      )
+      .where(and(...visible, ...(textQuery ? [sql`${posts.search} @@ ${textQuery}`] : [])))
       .orderBy(...(textQuery ? [desc(rank)] : []), desc(posts.createdAt), desc(posts.id))
-      .limit(input.limit + 1)
-      .offset(offset),
-  );
-  const results = rows.slice(0, input.limit).map((row) => {
-    const post = toPost(row);
-    return { post, rank: Number(row.rank), ...highlight(post.content, parsed) };
+      .limit(meaning ? depth : input.limit + 1)
+      .offset(meaning ? 0 : offset);
+    if (!semantic || !meaning) return { rows, nearest: [] };
+    const ids = await nearestInMeaning(reader, semantic, "posts", caller.teamId, meaning, semanticCandidates(depth));
+    if (ids.length === 0) return { rows, nearest: [] };
+    const excluded = parsed.clauses.filter((clause) => clause.excluded).map((clause) => sql`${posts.search} @@ ${clauseQuery(clause)}`);
+    const found = await reader
+      .select({ ...postColumns, rank: sql<number>`0::real` })
+      .from(posts)
+      .where(and(inArray(posts.id, ids), ...visible, ...excluded));
+    const byId = new Map(found.map((row) => [row.id, row]));
+    return { rows, nearest: ids.flatMap((id) => byId.get(id) ?? []) };
   });
-  return { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit) : null };
+  if (!meaning) {
+    const results = rows.slice(0, input.limit).map((row) => {
+      const post = toPost(row);
+      return { post, rank: Number(row.rank), ...highlight(post.content, parsed) };
+    });
+    return { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit) : null };
+  }
+  const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));
+  const fused = fuseRankings([rows.map((row) => row.id), nearest.map((row) => row.id)]);
+  const results = fused.slice(offset, offset + input.limit).map(({ id, score }) => {
+    const post = toPost(rowOf.get(id)!);
+    return { post, rank: score, ...highlight(post.content, parsed) };
+  });
+  return { results, nextCursor: fused.length > offset + input.limit ? encodeOffsetCursor(offset + input.limit) : null };
 }

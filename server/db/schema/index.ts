@@ -7,3 +7,4 @@ export * from "./bench.ts";
 export * from "./oauth.ts";
 export * from "./claims.ts";
 export * from "./webhooks.ts";
+export * from "./embeddings.ts";

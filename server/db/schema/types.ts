@@ -16,3 +16,13 @@ export const xid8 = customType<{ data: string; driverData: string }>({
     return "xid8";
   },
 });
+
+/**
+ * Bytes. Semantic search keeps a vector in it as 32-bit floats, little-endian as on every platform
+ * Node runs on: a tenth of the cost of `real[]` to read back (docs/decisions/032-semantic-search.md).
+ */
+export const bytea = customType<{ data: Uint8Array }>({
+  dataType() {
+    return "bytea";
+  },
+});
