@@ -4,7 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../server/app.ts";
-import { agents, oauthGrants } from "../server/db/schema/index.ts";
+import { agents, oauthGrants, webhooks } from "../server/db/schema/index.ts";
 import { createBenchRun } from "../server/domain/bench-runs.ts";
 import { createTeam, type Team } from "../server/domain/teams.ts";
 import { cli } from "../server/domain/callers.ts";
@@ -221,6 +221,17 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
   expect(
     (await server.as(builderA, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: `${secret} A's status` }) })).status,
   ).toBe(200);
+  const [webhookA] = await db
+    .insert(webhooks)
+    .values({
+      teamId: alpha.id,
+      url: `https://hooks.example/${secret}`,
+      format: "json",
+      secret: `whsec_${secret}`,
+      tags: ["shared"],
+      createdBy: "ann-alpha",
+    })
+    .returning({ id: webhooks.id });
   const benchRun = await createBenchRun(db, {
     id: "alpha-bench",
     teamId: alpha.id,
@@ -275,6 +286,7 @@ async function buildWorld(server: TestServer, secret: string): Promise<{ world: 
       benchRunId: benchRun.id,
       oauthConnectionId: oauthConnection!.id,
       claimId: claimA.claim.id,
+      webhookId: webhookA!.id,
     },
     b: {
       team: beta,
@@ -372,6 +384,9 @@ async function snapshotOfTeam(server: TestServer, teamId: string): Promise<Recor
     audit_log: "team_id = $team and action <> 'user.sign_in_failed'",
     bench_runs: "team_id = $team",
     oauth_grants: "team_id = $team",
+    claims: "team_id = $team",
+    webhooks: "team_id = $team",
+    webhook_deliveries: "team_id = $team",
   };
   const snapshot: Record<string, unknown> = {};
   for (const [table, condition] of Object.entries(ofTeam)) {

@@ -129,7 +129,7 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
   it("the keyboard walks the feed in reading order: skip link, navigation, compose, filters, then posts", async () => {
     await page.goto(`${server.url}/`);
     const stops: string[] = [];
-    for (let index = 0; index < 24; index++) {
+    for (let index = 0; index < 25; index++) {
       await page.keyboard.press("Tab");
       stops.push(
         await page.evaluate(() => {
@@ -162,6 +162,7 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
       ":Filter",
       ":Threads",
       ":Everything",
+      "notifications-toggle",
       expect.stringMatching(/^post-\d+-author$/),
     ]);
     const labelled = await page.evaluate(() =>

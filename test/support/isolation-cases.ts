@@ -40,6 +40,8 @@ export type World = {
     oauthConnectionId: string;
     /** A live claim of A's on shared/** (its reason and a path carry the secret). */
     claimId: number;
+    /** A webhook of A's (its address and signing secret carry the secret). */
+    webhookId: string;
   };
   b: {
     team: Team;
@@ -474,6 +476,25 @@ export const routeCases: Record<string, RouteCase> = {
       { method: "GET", path: `/admin/invites/created/${a.tokenViewId}`, expect: engineerOnly([404]) },
       { method: "GET", path: "/admin/invites/created/no-such-view", expect: engineerOnly([404]) },
     ],
+  },
+  "POST /admin/webhooks": {
+    requests: () => [
+      {
+        method: "POST",
+        path: "/admin/webhooks",
+        form: { url: "https://b.example/hook", format: "json", tags: "shared" },
+        expect: engineerOnly([303]),
+      },
+    ],
+  },
+  "GET /admin/webhooks/created/:view": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/admin/webhooks/created/${a.tokenViewId}`, expect: engineerOnly([404]) },
+      { method: "GET", path: "/admin/webhooks/created/no-such-view", expect: engineerOnly([404]) },
+    ],
+  },
+  "POST /admin/webhooks/:id/delete": {
+    requests: ({ a }) => [{ method: "POST", path: `/admin/webhooks/${a.webhookId}/delete`, expect: engineerOnly([404]) }],
   },
   "POST /admin/instructions": {
     requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],
