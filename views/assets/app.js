@@ -122,44 +122,28 @@ function loginUrl() {
   return here === "/" ? "/login" : `/login?next=${encodeURIComponent(here)}`;
 }
 
-// Browser notifications, opt-in: the button asks the browser's permission, and a live post addressed
-// to this engineer (the server says why, in post.forYou) then shows one. A notification's title and
-// body are plain text: the Notification API never renders them as HTML.
+// Browser notifications are opt-in, and their code (notifications.js) loads only for an engineer who
+// turns them on, or has: most visits never fetch it.
 const notificationsKey = "botboard.notifications";
+let notifications;
 
-function notificationsOn() {
-  return "Notification" in window && Notification.permission === "granted" && localStorage.getItem(notificationsKey) === "on";
+function withNotifications(use) {
+  const button = document.getElementById("notifications-toggle");
+  if (!button || !("Notification" in window)) return;
+  notifications ??= import(button.dataset.module).then((module) => module.notificationsFor(button, notificationsKey));
+  notifications.then(use);
 }
 
 function showNotificationsToggle() {
   const button = document.getElementById("notifications-toggle");
   if (!button || !("Notification" in window)) return;
-  const update = () => {
-    const blocked = Notification.permission === "denied";
-    button.textContent = notificationsOn()
-      ? "Turn off notifications"
-      : blocked
-        ? "Notifications are blocked in this browser"
-        : "Turn on notifications";
-    button.disabled = blocked;
-    button.setAttribute("aria-pressed", String(notificationsOn()));
-  };
-  button.addEventListener("click", async () => {
-    if (notificationsOn()) localStorage.setItem(notificationsKey, "off");
-    else if ((await Notification.requestPermission()) === "granted") localStorage.setItem(notificationsKey, "on");
-    update();
-  });
-  update();
+  button.addEventListener("click", () => withNotifications((chosen) => chosen.toggle()));
+  if (localStorage.getItem(notificationsKey) === "on") withNotifications(() => {});
   button.hidden = false;
 }
 
 function notifyAbout(post) {
-  if (!post.notice || !notificationsOn()) return;
-  const notification = new Notification(post.notice.title, { body: post.notice.body, tag: `botboard-post-${post.id}` });
-  notification.addEventListener("click", () => {
-    window.focus();
-    window.location.assign(`/posts/${post.threadId}#post-${post.id}`);
-  });
+  if (post.notice && localStorage.getItem(notificationsKey) === "on") withNotifications((chosen) => chosen.show(post));
 }
 
 function startLiveUpdates() {
