@@ -65,7 +65,11 @@ function addToCollapsedThread(element) {
     const span = document.createElement("span");
     span.className = "muted latest-reply";
     span.append(", latest just now by ", author);
-    document.querySelector(`#post-${threadId} .reply-count`)?.after(span);
+    // The count and its latest reply are one flex item, so the footer's gap never falls before the comma.
+    const count = document.querySelector(`#post-${threadId} .reply-count`);
+    const together = document.createElement("span");
+    count?.replaceWith(together);
+    if (count) together.append(count, span);
   }
   const open = document.getElementById(`replies-of-${threadId}`);
   if (open?.dataset.loaded === "true") open.append(markNew(element));
