@@ -19,7 +19,7 @@ import { buildReport } from "../server/domain/bench-report.ts";
 import { getBenchRun, listBenchTrials } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
 import { benchTrials } from "../server/db/schema/index.ts";
-import { planTestRun, runToEnd } from "./support/bench.ts";
+import { planTestRun, runToEnd, stubEnvs } from "./support/bench.ts";
 import { botboardBin } from "./support/cli.ts";
 import { mockUsage, startMockChatServer, type MockChatServer } from "./support/mock-chat.ts";
 import { startMockModelServer } from "./support/mock-models.ts";
@@ -37,10 +37,6 @@ const prices = { "mock-model": { inputPerMTok: 1, outputPerMTok: 2, cacheReadPer
 const cachedTokens = mockUsage.prompt_tokens_details.cached_tokens;
 /** One answer of the mock chat server: 80 input, 20 cached and 10 output tokens. */
 const costPerAnswer = (mockUsage.prompt_tokens - cachedTokens) * 1e-6 + cachedTokens * 0.5e-6 + mockUsage.completion_tokens * 2e-6;
-/** Sets variables for this file's drivers until vi.unstubAllEnvs() in afterAll. */
-const stubEnvs = (variables: Record<string, string | undefined>) => {
-  for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
-};
 const listFiles = { calls: [{ name: "list_files", arguments: {} }] };
 
 const claude = findExecutable("CLAUDE_BIN", "claude");

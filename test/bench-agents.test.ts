@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { claudeCodeDriver } from "../bench/drivers/claude-code.ts";
 import { codexDriver } from "../bench/drivers/codex.ts";
 import { findExecutable } from "../bench/drivers/process.ts";
@@ -6,7 +6,7 @@ import { defaultPrices, priceOf } from "../bench/prices.ts";
 import { loadSuite } from "../bench/suites.ts";
 import { startMockModelServer, type MockModelServer } from "./support/mock-models.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-import { planTestRun, runToEnd } from "./support/bench.ts";
+import { planTestRun, runToEnd, stubEnvs } from "./support/bench.ts";
 
 /**
  * The claude-code and codex drivers run the real CLIs against the scripted model server, so they
@@ -22,13 +22,12 @@ const script = [{ tool: "create_post", input: { content: "run-length: looked at 
 describe.each(databaseKinds)("real agent CLIs as bench drivers on %s", (kind) => {
   let server: TestServer;
   let model: MockModelServer;
-  const saved = { ...process.env };
   beforeAll(async () => {
     server = await startTestServer(kind);
     model = await startMockModelServer(script, "Posted a note.");
   });
   afterAll(async () => {
-    process.env = saved;
+    vi.unstubAllEnvs();
     await model?.close();
     await server?.close();
   });
@@ -36,7 +35,7 @@ describe.each(databaseKinds)("real agent CLIs as bench drivers on %s", (kind) =>
   it.skipIf(!claude)(
     "claude-code: posts through MCP; cost, turns and usage come from its result event",
     async () => {
-      Object.assign(process.env, { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
+      stubEnvs({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
       await claudeCodeDriver.check(undefined);
       const db = server.database.db;
       const planned = await planTestRun(db, { driver: "claude-code", model: "claude-sonnet-4-5", suite: task, variants: ["social"] });
@@ -78,7 +77,7 @@ describe.each(databaseKinds)("real agent CLIs as bench drivers on %s", (kind) =>
   it.skipIf(!codex)(
     "codex: posts through MCP; tokens from its turn events are priced from the table",
     async () => {
-      Object.assign(process.env, {
+      stubEnvs({
         CODEX_BIN: codex,
         OPENAI_API_KEY: "offline",
         MOCK_API_KEY: "offline",

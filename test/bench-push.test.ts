@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { claudeCodeDriver } from "../bench/drivers/claude-code.ts";
 import { codexDriver } from "../bench/drivers/codex.ts";
 import { openaiDriver } from "../bench/drivers/openai.ts";
@@ -9,7 +9,7 @@ import { getBenchRun } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
 import { startMockModelServer, type MockModelServer } from "./support/mock-models.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-import { planTestRun, runToEnd } from "./support/bench.ts";
+import { planTestRun, runToEnd, stubEnvs } from "./support/bench.ts";
 
 /**
  * The push variants give the agent the feed through its client's hooks as well as its tools. With
@@ -35,13 +35,12 @@ const opensResponsesConversation = (request: ResponsesRequest) =>
 describe.each(databaseKinds)("the push variants of the benchmark on %s", (kind) => {
   let server: TestServer;
   let model: MockModelServer;
-  const saved = { ...process.env };
   beforeAll(async () => {
     server = await startTestServer(kind);
     model = await startMockModelServer(script, "Posted a note.");
   });
   afterAll(async () => {
-    process.env = saved;
+    vi.unstubAllEnvs();
     await model?.close();
     await server?.close();
   });
@@ -49,7 +48,7 @@ describe.each(databaseKinds)("the push variants of the benchmark on %s", (kind) 
   it.skipIf(!claude)(
     "claude-code, social-push: the second session's first model request carries the digest of the first session's post",
     async () => {
-      Object.assign(process.env, { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
+      stubEnvs({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
       const db = server.database.db;
       const planned = await planTestRun(db, {
         driver: "claude-code",
@@ -81,7 +80,7 @@ describe.each(databaseKinds)("the push variants of the benchmark on %s", (kind) 
   it.skipIf(!codex)(
     "codex, combined-push: the second session's first model request carries the digest of the first session's post",
     async () => {
-      Object.assign(process.env, {
+      stubEnvs({
         CODEX_BIN: codex,
         OPENAI_API_KEY: "offline",
         MOCK_API_KEY: "offline",

@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { vi } from "vitest";
 import { listBenchTrials, type BenchTrial } from "../../server/domain/bench-runs.ts";
 import type { Db } from "../../server/db/client.ts";
 import type { Driver } from "../../bench/drivers/driver.ts";
@@ -43,4 +44,9 @@ export async function runToEnd(
     signal: options.signal ?? new AbortController().signal,
   });
   return { result, trials: await listBenchTrials(db, planned.run.id) };
+}
+
+/** Sets the drivers' variables (model URLs, keys, CLI paths) until the file's afterAll calls vi.unstubAllEnvs(). */
+export function stubEnvs(variables: Record<string, string | undefined>): void {
+  for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
 }
