@@ -2,15 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
-  benchVariants,
   createBenchRun,
   getBenchRun,
   listBenchTrials,
   type BenchPhase,
   type BenchRun,
-  type BenchVariant,
   type PlannedTrial,
 } from "../server/domain/bench-runs.ts";
+import { benchVariants, type BenchVariant } from "../server/domain/bench-variants.ts";
 import type { Db } from "../server/db/client.ts";
 import { aboveMeanCost, seededRandom } from "../server/domain/bench-stats.ts";
 import { invalid } from "../server/domain/errors.ts";

@@ -9,8 +9,8 @@ import {
   type BenchRun,
   type BenchTrial,
   type BenchTrialOutcome,
-  type BenchVariant,
 } from "../server/domain/bench-runs.ts";
+import type { BenchVariant } from "../server/domain/bench-variants.ts";
 import type { Db } from "../server/db/client.ts";
 import { journalEntries, posts } from "../server/db/schema/index.ts";
 import { cli } from "../server/domain/callers.ts";

@@ -1,5 +1,5 @@
 import { feedToolNames, journalToolNames } from "../mcp/server.ts";
-import type { BenchVariant } from "../server/domain/bench-runs.ts";
+import type { BenchVariant } from "../server/domain/bench-variants.ts";
 import { DriverUnavailable, type Driver } from "./drivers/driver.ts";
 
 /**

@@ -1,11 +1,6 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { Command } from "commander";
 import { ConfigError } from "../server/config.ts";
-import { serverInfo } from "./server.ts";
 
 /** Accepts the server's address with or without the /mcp path. */
 export function mcpEndpointOf(url: string): URL {
@@ -22,6 +17,22 @@ export function mcpEndpointOf(url: string): URL {
  * stdout carries only the protocol; diagnostics go to stderr.
  */
 export async function serveStdioProxy(options: { url: string; token: string }): Promise<void> {
+  // Loaded here, not with the module, so that other commands start without the MCP SDK.
+  const [
+    { Client },
+    { StreamableHTTPClientTransport },
+    { Server },
+    { StdioServerTransport },
+    { CallToolRequestSchema, ListToolsRequestSchema },
+    { serverInfo },
+  ] = await Promise.all([
+    import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+    import("@modelcontextprotocol/sdk/server/index.js"),
+    import("@modelcontextprotocol/sdk/server/stdio.js"),
+    import("@modelcontextprotocol/sdk/types.js"),
+    import("./server.ts"),
+  ]);
   const client = new Client({ name: "botboard-stdio", version: serverInfo.version });
   const upstream = new StreamableHTTPClientTransport(mcpEndpointOf(options.url), {
     requestInit: { headers: { authorization: `Bearer ${options.token}` } },

@@ -2,11 +2,11 @@ import { benchCommand } from "../bench/cli.ts";
 import { loadCommand } from "../bench/load/cli.ts";
 import { stdioCommand } from "../mcp/stdio.ts";
 import { runCli, type CliDoors } from "./cli/program.ts";
-import { startServer } from "./main.ts";
 
 /** What the CLI door is given: the server to serve and the other doors' commands. */
 export const botboardDoors: CliDoors = {
-  startServer,
+  // The server, and all it loads, only for `botboard serve`.
+  startServer: async (config) => (await import("./main.ts")).startServer(config),
   commands: (runOperation) => [stdioCommand(), loadCommand(), benchCommand(runOperation)],
 };
 

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
-import { defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.ts";
+import { claimLimits, defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
-import { claimLimits, type ClaimSettings } from "./domain/claims.ts";
-import { defaultWebhookSettings, type WebhookSettings } from "./domain/webhook-delivery.ts";
+import type { ClaimSettings } from "./domain/claims.ts";
+import { defaultWebhookSettings, type WebhookSettings } from "./domain/webhook-settings.ts";
 import { defaultEmbeddingsModel, defaultMinSimilarity, type EmbeddingsSettings } from "./domain/embeddings-client.ts";
 import { defaultExpensiveQueryLimits, type ExpensiveQueryLimits } from "./domain/expensive-queries.ts";
 
@@ -104,7 +104,7 @@ export type Config = {
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
   /** The longest claim on paths an agent may make or renew, in minutes. */
   claims: ClaimSettings;
-  /** Outgoing webhooks: attempts, backoff, request timeout (server/domain/webhook-delivery.ts). */
+  /** Outgoing webhooks: attempts, backoff, request timeout (server/domain/webhook-settings.ts). */
   webhooks: WebhookSettings;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** Semantic search's embeddings endpoint; undefined keeps search full-text only. */

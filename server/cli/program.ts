@@ -1,15 +1,18 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
-import { DataDirInUseError, openDatabase, pendingMigrations, type Database } from "../db/client.ts";
+import type { Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
 import { projectPath } from "../project-root.ts";
 import { claimsCommand, statusCommand } from "./claims.ts";
 import { guardCommand } from "./guard.ts";
-import { adminSocketPath, askServer, socketAppears } from "./admin-socket.ts";
 import { isFirstWorker, isWorker, superviseWorkers, workerCountOf } from "./workers.ts";
-import { runOperationOn, type OperationInput, type OperationName, type OperationResult } from "./operations.ts";
+import type { OperationInput, OperationName, OperationResult } from "./operations.ts";
+
+// The database layer, the operations and the admin socket load only in commands that use them, so
+// that `botboard claims`, `guard` (a git hook) or `--help` start in a fraction of the time.
+const databaseLayer = () => import("../db/client.ts");
 
 /** Runs an operation on the database; if a running server holds the embedded one, through that server. */
 async function runOperation<Name extends OperationName>(
@@ -17,6 +20,11 @@ async function runOperation<Name extends OperationName>(
   name: Name,
   input: OperationInput<Name>,
 ): Promise<OperationResult<Name>> {
+  const [{ adminSocketPath, askServer, socketAppears }, { DataDirInUseError, openDatabase }, { runOperationOn }] = await Promise.all([
+    import("./admin-socket.ts"),
+    databaseLayer(),
+    import("./operations.ts"),
+  ]);
   const socket = adminSocketPath(config.dataDir);
   if (!config.databaseUrl && existsSync(socket)) {
     const viaServer = await askServer(socket, name, input).catch((error: NodeJS.ErrnoException) => {
@@ -144,6 +152,7 @@ export function buildCli(doors: CliDoors): Command {
     .option("--dry-run", "list the migrations that would run, and change nothing")
     .action(async (options: { dryRun?: boolean }) => {
       const settings = config();
+      const { openDatabase, pendingMigrations } = await databaseLayer();
       const database = await openDatabase({ ...databaseOptions(settings), poolSize: 2 });
       try {
         if (options.dryRun) {

@@ -15,10 +15,6 @@ export type BenchRun = typeof benchRuns.$inferSelect;
 export type BenchTrial = typeof benchTrials.$inferSelect;
 export type BenchPhase = BenchRun["phase"];
 
-/** The `-push` variants also give the agent the feed through its client's hooks (`botboard hook`), not only through tools. */
-export const benchVariants = ["baseline", "journal", "social", "combined", "social-push", "combined-push"] as const;
-export type BenchVariant = (typeof benchVariants)[number];
-
 export type PlannedTrial = {
   taskSlug: string;
   difficulty: string;

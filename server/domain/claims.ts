@@ -8,6 +8,7 @@ import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches } fr
 import { AppError, forbidden, invalid, notFound } from "./errors.ts";
 import { announceNewPosts } from "./post-announcements.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
+import { claimLimits } from "./limits.ts";
 
 /**
  * Advisory claims on repository paths: an agent says what it is editing, for how long and why, so
@@ -15,8 +16,6 @@ import { requireWellFormedText } from "./untrusted-text.ts";
  * feed by Botboard's own system posts, in one thread per claim (claim-notes.ts). Rules and their
  * reasons: docs/decisions/024-claims.md and 029-system-posts.md.
  */
-
-export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, highestMaxMinutes: 7 * 24 * 60, maxReasonChars: 500 } as const;
 
 /** The longest a claim may run, from BOTBOARD_CLAIM_MAX_MINUTES. */
 export type ClaimSettings = { maxMinutes: number };

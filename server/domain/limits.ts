@@ -17,3 +17,6 @@ export const maxSearchQueryChars = 500;
 export const defaultSearchWholePostChars = 1500;
 
 export const maxAgentInstructionsChars = 8000;
+
+/** How long a claim on repository paths lasts, and the longest its reason may be (BOTBOARD_CLAIM_MAX_MINUTES moves the default maximum). */
+export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, highestMaxMinutes: 7 * 24 * 60, maxReasonChars: 500 } as const;

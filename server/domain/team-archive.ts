@@ -7,7 +7,7 @@ import { recordAudit } from "./audit.ts";
 import { deriveMissingSearchTerms } from "./search-backfill.ts";
 import { allScopes, cli, type Scope } from "./callers.ts";
 import { normalizeClaimPaths } from "./claim-paths.ts";
-import { claimLimits } from "./claims.ts";
+import { claimLimits } from "./limits.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
 import { hasHiddenCharacter } from "./names.ts";
 import { isCurrentPasswordHash } from "./passwords.ts";

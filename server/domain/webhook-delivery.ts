@@ -5,32 +5,13 @@ import { posts, teams, webhookDeliveries, webhooks } from "../db/schema/index.ts
 import { logger } from "../logger.ts";
 import { nameKey } from "./names.ts";
 import type { AuthorKind } from "./posts.ts";
+import type { WebhookSettings } from "./webhook-settings.ts";
 
 /**
  * Sends the outbox (webhook_deliveries) from every server process. A row is claimed and marked
  * `sending` in one statement (FOR UPDATE SKIP LOCKED), so two processes never send the same row; a
  * claim lapses after `claimMs` when its process died, and another process sends it again.
  */
-
-export type WebhookSettings = {
-  /** Links in messages point here. */
-  publicUrl: string;
-  /** Tries per delivery before it is marked failed. */
-  maxAttempts: number;
-  /** The wait after the first failure; each later one waits four times longer. */
-  retryBaseMs: number;
-  /** How long one request may take. */
-  timeoutMs: number;
-  /** How long the worker waits after the database failed it before it tries again. */
-  retryAfterErrorMs: number;
-};
-
-export const defaultWebhookSettings: Omit<WebhookSettings, "publicUrl"> = {
-  maxAttempts: 5,
-  retryBaseMs: 10_000,
-  timeoutMs: 5_000,
-  retryAfterErrorMs: 5_000,
-};
 
 const batchSize = 10;
 const maxErrorChars = 300;

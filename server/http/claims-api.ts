@@ -1,18 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AgentCaller } from "../domain/callers.ts";
 import { claimPathLimits } from "../domain/claim-paths.ts";
-import {
-  type Claim,
-  ClaimConflict,
-  claimLimits,
-  claimPaths,
-  findClaimedPaths,
-  listClaims,
-  releaseClaims,
-  renewClaim,
-} from "../domain/claims.ts";
+import { type Claim, ClaimConflict, claimPaths, findClaimedPaths, listClaims, releaseClaims, renewClaim } from "../domain/claims.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
+import { claimLimits } from "../domain/limits.ts";
 import { errorSchema, idSchema } from "../domain/schemas.ts";
 import { setStatus, statusLimits, teamStatuses } from "../domain/statuses.ts";
 import { validationHook } from "./middleware/agent-requests.ts";
