@@ -6,7 +6,7 @@ import { claimPathLimits } from "../server/domain/claim-paths.ts";
 import { type Claim, ClaimConflict, claimPaths, listClaims, releaseClaims, renewClaim } from "../server/domain/claims.ts";
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
-import { guarded, idArgument, memoPerConfig, readOnly, type ToolContext, toolResult } from "./context.ts";
+import { guarded, idArgument, memoPerConfig, readOnly, type OffersTool, type ToolContext, toolResult } from "./context.ts";
 import { fenceFor, oneLine } from "../server/domain/post-text.ts";
 import { plural } from "./format.ts";
 
@@ -72,70 +72,75 @@ const pathsArgument = (what: string) =>
       `${what}: 1-${claimPathLimits.maxPaths} repository-relative paths or globs, e.g. ["src/auth/**", "package.json"]; a trailing / means the whole folder.`,
     );
 
-export function registerClaimTools(server: McpServer, context: ToolContext): void {
+export function registerClaimTools(server: McpServer, context: ToolContext, offers: OffersTool): void {
   const { db, config } = context;
   const configs = claimToolConfigs(config);
 
-  server.registerTool("claim", configs.claim, (args) =>
-    guarded(async () => {
-      try {
-        const { claim, overlapping } = await claimPaths(
-          db,
-          context.caller,
-          { paths: args.paths, reason: args.reason, minutes: args.minutes, exclusive: args.exclusive },
-          config.claims,
-        );
-        const note = overlapping.length > 0 ? frameClaims(`\nAlso on these paths (not exclusive, or yours is not):`, overlapping) : "";
-        return toolResult(
-          `Claimed as #${claim.id} until ${claim.expiresAt.toISOString()}: ${claim.paths.map(oneLine).join(", ")}. Release it when done (release), or renew it.${note}`,
-          { claim: claimJson(claim), overlapping: overlapping.map(claimJson) },
-        );
-      } catch (error) {
-        if (error instanceof ClaimConflict) return conflictResult(error);
-        throw error;
-      }
-    }),
-  );
+  if (offers("claim"))
+    server.registerTool("claim", configs.claim, (args) =>
+      guarded(async () => {
+        try {
+          const { claim, overlapping } = await claimPaths(
+            db,
+            context.caller,
+            { paths: args.paths, reason: args.reason, minutes: args.minutes, exclusive: args.exclusive },
+            config.claims,
+          );
+          const note = overlapping.length > 0 ? frameClaims(`\nAlso on these paths (not exclusive, or yours is not):`, overlapping) : "";
+          return toolResult(
+            `Claimed as #${claim.id} until ${claim.expiresAt.toISOString()}: ${claim.paths.map(oneLine).join(", ")}. Release it when done (release), or renew it.${note}`,
+            { claim: claimJson(claim), overlapping: overlapping.map(claimJson) },
+          );
+        } catch (error) {
+          if (error instanceof ClaimConflict) return conflictResult(error);
+          throw error;
+        }
+      }),
+    );
 
-  server.registerTool("release", configs.release, (args) =>
-    guarded(async () => {
-      const released = await releaseClaims(db, context.caller, { claimId: args.claim_id, paths: args.paths });
-      const text =
-        released.length === 0
-          ? "You hold no live claim on those paths."
-          : `Released ${released.map((claim) => `#${claim.id}`).join(", ")}.`;
-      return toolResult(text, { released: released.map(claimJson) });
-    }),
-  );
+  if (offers("release"))
+    server.registerTool("release", configs.release, (args) =>
+      guarded(async () => {
+        const released = await releaseClaims(db, context.caller, { claimId: args.claim_id, paths: args.paths });
+        const text =
+          released.length === 0
+            ? "You hold no live claim on those paths."
+            : `Released ${released.map((claim) => `#${claim.id}`).join(", ")}.`;
+        return toolResult(text, { released: released.map(claimJson) });
+      }),
+    );
 
-  server.registerTool("renew", configs.renew, (args) =>
-    guarded(async () => {
-      const claim = await renewClaim(db, context.caller, { claimId: args.claim_id, minutes: args.minutes }, config.claims);
-      return toolResult(`Claim #${claim.id} now lasts until ${claim.expiresAt.toISOString()}.`, { claim: claimJson(claim) });
-    }),
-  );
+  if (offers("renew"))
+    server.registerTool("renew", configs.renew, (args) =>
+      guarded(async () => {
+        const claim = await renewClaim(db, context.caller, { claimId: args.claim_id, minutes: args.minutes }, config.claims);
+        return toolResult(`Claim #${claim.id} now lasts until ${claim.expiresAt.toISOString()}.`, { claim: claimJson(claim) });
+      }),
+    );
 
-  server.registerTool("list_claims", configs.list_claims, (args) =>
-    guarded(async () => {
-      const claims = await listClaims(db, context.caller, { paths: args.paths, agent: args.agent });
-      return toolResult(frameClaims(`${plural(claims.length, "live claim")}, soonest to end first.`, claims), {
-        claims: claims.map(claimJson),
-      });
-    }),
-  );
+  if (offers("list_claims"))
+    server.registerTool("list_claims", configs.list_claims, (args) =>
+      guarded(async () => {
+        const claims = await listClaims(db, context.caller, { paths: args.paths, agent: args.agent });
+        return toolResult(frameClaims(`${plural(claims.length, "live claim")}, soonest to end first.`, claims), {
+          claims: claims.map(claimJson),
+        });
+      }),
+    );
 
-  server.registerTool("set_status", configs.set_status, (args) =>
-    guarded(async () => {
-      const status = await setStatus(db, context.caller, {
-        text: args.text,
-        until: args.until === undefined ? undefined : new Date(args.until),
-      });
-      const text = status
-        ? `Your status: ${oneLine(status.text)}${status.until ? ` (until ${status.until.toISOString()})` : ""}.`
-        : "Your status is cleared.";
-      return toolResult(text, { status: status ? { text: status.text, until: status.until?.toISOString() ?? null } : null });
-    }),
-  );
+  if (offers("set_status"))
+    server.registerTool("set_status", configs.set_status, (args) =>
+      guarded(async () => {
+        const status = await setStatus(db, context.caller, {
+          text: args.text,
+          until: args.until === undefined ? undefined : new Date(args.until),
+        });
+        const text = status
+          ? `Your status: ${oneLine(status.text)}${status.until ? ` (until ${status.until.toISOString()})` : ""}.`
+          : "Your status is cleared.";
+        return toolResult(text, { status: status ? { text: status.text, until: status.until?.toISOString() ?? null } : null });
+      }),
+    );
 }
 
 function conflictResult(error: ClaimConflict): CallToolResult {

@@ -18,6 +18,12 @@ export type ToolContext = {
 };
 
 /**
+ * Which tools one request's server registers: a request that only calls tools gets only those, since
+ * registering a tool costs more than most calls (docs/decisions/036-mcp-per-call-cost.md).
+ */
+export type OffersTool = (name: string) => boolean;
+
+/**
  * A post as structured output. Lean on purpose: some clients (Claude Code 2.1) give the model this
  * JSON instead of the text block, so optional fields appear only when they say something.
  */

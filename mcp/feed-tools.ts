@@ -24,175 +24,183 @@ import {
   postOutput,
   toolResult,
   untrustedNote,
+  type OffersTool,
   type ToolContext,
 } from "./context.ts";
 
 /**
  * The team feed's tools: login, reading, posting, search, what is new, threads. `withClaims`: login
- * also tells the team's statuses and the caller's claims (not when the claim tools are not offered).
+ * also tells the team's statuses and the caller's claims (not when the claim tools are not offered);
+ * `offers`: the tools this request registers.
  */
 export function registerFeedTools(
   server: McpServer,
   context: ToolContext,
   loadTeam: () => Promise<Team>,
-  { withClaims }: { withClaims: boolean },
+  { withClaims, offers }: { withClaims: boolean; offers: OffersTool },
 ): void {
   const { db, config } = context;
   const toolConfigs = feedToolConfigs(config);
 
-  server.registerTool("login", toolConfigs.login, ({ agent_name }) =>
-    guarded(async () => {
-      const notes: string[] = [];
-      if (context.caller.pickName && agent_name !== undefined) {
-        context.caller = await chooseSessionName(db, context.caller, context.sessionId, agent_name);
-        notes.push(`Your posts are signed ${context.caller.displayName}: this token's agent, then the name you chose.`);
-      } else if (context.caller.pickName) {
-        notes.push("Pass agent_name to choose the name your posts are signed with.");
-      } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
-        notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
-      }
-      const caller = context.caller;
-      const [team, { unread, addressed, firstRead }, statuses, claims] = await Promise.all([
-        loadTeam(),
-        unreadSummary(db, caller),
-        withClaims ? teamStatuses(db, caller) : [],
-        withClaims ? ownClaims(db, caller) : [],
-      ]);
-      const forYou =
-        addressed.count > 0
-          ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent): read_new gives those first.`
-          : "";
-      const news =
-        unread.count === 0
-          ? "No unread posts."
-          : firstRead
-            ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
-            : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.${forYou}`;
-      const text = [
-        `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
-        ...notes,
-        news,
-        ...(withClaims
-          ? [
-              frameStatuses(statuses),
-              frameClaims(claims.length === 0 ? "You hold no live claims." : `Your live claims (${claims.length}):`, claims),
-            ]
-          : []),
-      ].join("\n");
-      return toolResult(text, {
-        name: caller.displayName,
-        team: { slug: team.slug, name: team.name },
-        scopes: [...caller.scopes],
-        pickName: caller.pickName,
-        unread: unread.count,
-        unreadCapped: unread.capped,
-        addressed: addressed.count,
-        firstRead,
-        statuses: statuses.map((status) => ({ agent: status.agent, text: status.text, until: status.until?.toISOString() ?? null })),
-        claims: claims.map((claim) => ({ id: claim.id, paths: claim.paths, expiresAt: claim.expiresAt.toISOString() })),
-      });
-    }),
-  );
-
-  server.registerTool("read_posts", toolConfigs.read_posts, (args) =>
-    guarded(async () => {
-      const page = await listPosts(db, context.caller, {
-        limit: args.limit,
-        offset: args.offset,
-        cursor: args.cursor,
-        author: args.agent_filter,
-        tag: args.tag_filter,
-        threadId: args.thread_id,
-        forMe: args.for_me,
-      });
-      const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
-      const nextOffset = page.nextCursor && !args.cursor ? (args.offset ?? 0) + page.posts.length : undefined;
-      return toolResult(framePosts(`${plural(page.posts.length, "post")}, newest first.${more}`, page.posts), {
-        posts: page.posts.map(postJson),
-        nextCursor: page.nextCursor,
-        ...(nextOffset === undefined ? {} : { nextOffset }),
-      });
-    }),
-  );
-
-  server.registerTool("create_post", toolConfigs.create_post, (args) =>
-    guarded(async () => {
-      const { post } = await createPost(
-        db,
-        context.caller,
-        { content: args.content, tags: args.tags, parentId: args.parent_post_id },
-        config.limits,
-      );
-      const where = post.parentId === null ? "" : ` in thread #${post.threadId}`;
-      return toolResult(`Posted #${post.id}${where}.\n${postHeader(post)}`, { post: postJson(post) });
-    }),
-  );
-
-  server.registerTool("search_posts", toolConfigs.search_posts, (args) =>
-    guarded(async () => {
-      const page = await searchPosts(db, context.caller, { query: args.query, limit: args.limit, cursor: args.cursor });
-      const shown = new Map(
-        page.results.map((hit) => {
-          const whole = hit.post.content.length <= config.searchWholePostChars;
-          const body = whole
-            ? markMatches(hit.post.content, hit.matches, 0, hit.post.content.length, "«", "»")
-            : `${snippetAsText(hit.snippet)}\n[excerpts of ${hit.post.content.length} characters: read it all with get_thread post_id=${hit.post.id}]`;
-          return [hit.post.id, { whole, body }];
-        }),
-      );
-      const posts = page.results.map((hit) => hit.post);
-      const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
-      const text = framePosts(
-        `${plural(posts.length, "match", "matches")}, best first${posts.length > 0 ? ", matches in «»" : ""}.${more}`,
-        posts,
-        (post) => shown.get(post.id)!.body,
-      );
-      return toolResult(text, {
-        results: page.results.map((hit) => ({
-          post: postJson(hit.post),
-          rank: hit.rank,
-          whole: shown.get(hit.post.id)!.whole,
-          snippet: snippetAsText(hit.snippet),
-          matches: hit.matches,
-        })),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-      });
-    }),
-  );
-
-  server.registerTool("read_new", toolConfigs.read_new, (args) =>
-    guarded(async () => {
-      const { posts, remaining, addressedRemaining, skippedOlder } = await readUnread(db, context.caller, args.limit);
-      const moreForYou = addressedRemaining.count > 0 ? ` (${formatCount(addressedRemaining)} addressed to you)` : "";
-      const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}: call read_new again.` : "";
-      const addressed = posts.filter((post) => post.forYou.length > 0).length;
-      const order =
-        addressed > 0 ? `${addressed} addressed to you first (marked FOR YOU), then the rest; each oldest first` : "oldest first";
-      let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, ${order}.${more}`;
-      if (skippedOlder) {
-        summary = `Your first read: ${posts.length === 0 ? "no posts by others yet" : `the ${plural(posts.length, "newest post")} by others, oldest first`}.`;
-        if (skippedOlder.count > 0) {
-          summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown: browse them with read_posts or find them with search_posts.`;
+  if (offers("login"))
+    server.registerTool("login", toolConfigs.login, ({ agent_name }) =>
+      guarded(async () => {
+        const notes: string[] = [];
+        if (context.caller.pickName && agent_name !== undefined) {
+          context.caller = await chooseSessionName(db, context.caller, context.sessionId, agent_name);
+          notes.push(`Your posts are signed ${context.caller.displayName}: this token's agent, then the name you chose.`);
+        } else if (context.caller.pickName) {
+          notes.push("Pass agent_name to choose the name your posts are signed with.");
+        } else if (agent_name !== undefined && agent_name.trim() !== context.caller.agentName) {
+          notes.push(`This token belongs to ${oneLine(context.caller.agentName)}; your posts are signed with that name.`);
         }
-        summary += " From now on read_new gives you each new post once.";
-      }
-      return toolResult(framePosts(summary, posts), {
-        posts: posts.map((post) => ({ ...postJson(post), ...(post.forYou.length > 0 ? { forYou: post.forYou } : {}) })),
-        remaining: remaining.count,
-        remainingCapped: remaining.capped,
-        ...(skippedOlder ? { olderPosts: skippedOlder.count, olderPostsCapped: skippedOlder.capped } : {}),
-      });
-    }),
-  );
+        const caller = context.caller;
+        const [team, { unread, addressed, firstRead }, statuses, claims] = await Promise.all([
+          loadTeam(),
+          unreadSummary(db, caller),
+          withClaims ? teamStatuses(db, caller) : [],
+          withClaims ? ownClaims(db, caller) : [],
+        ]);
+        const forYou =
+          addressed.count > 0
+            ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent): read_new gives those first.`
+            : "";
+        const news =
+          unread.count === 0
+            ? "No unread posts."
+            : firstRead
+              ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
+              : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.${forYou}`;
+        const text = [
+          `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
+          ...notes,
+          news,
+          ...(withClaims
+            ? [
+                frameStatuses(statuses),
+                frameClaims(claims.length === 0 ? "You hold no live claims." : `Your live claims (${claims.length}):`, claims),
+              ]
+            : []),
+        ].join("\n");
+        return toolResult(text, {
+          name: caller.displayName,
+          team: { slug: team.slug, name: team.name },
+          scopes: [...caller.scopes],
+          pickName: caller.pickName,
+          unread: unread.count,
+          unreadCapped: unread.capped,
+          addressed: addressed.count,
+          firstRead,
+          statuses: statuses.map((status) => ({ agent: status.agent, text: status.text, until: status.until?.toISOString() ?? null })),
+          claims: claims.map((claim) => ({ id: claim.id, paths: claim.paths, expiresAt: claim.expiresAt.toISOString() })),
+        });
+      }),
+    );
 
-  server.registerTool("get_thread", toolConfigs.get_thread, (args) =>
-    guarded(async () => {
-      const thread = await getThread(db, context.caller, args.post_id);
-      const posts = [thread.root, ...thread.replies];
-      const summary = `Thread #${thread.root.id}: the first post and ${plural(thread.replies.length, "reply", "replies")}, oldest first.`;
-      return toolResult(framePosts(summary, posts), { root: postJson(thread.root), replies: thread.replies.map(postJson) });
-    }),
-  );
+  if (offers("read_posts"))
+    server.registerTool("read_posts", toolConfigs.read_posts, (args) =>
+      guarded(async () => {
+        const page = await listPosts(db, context.caller, {
+          limit: args.limit,
+          offset: args.offset,
+          cursor: args.cursor,
+          author: args.agent_filter,
+          tag: args.tag_filter,
+          threadId: args.thread_id,
+          forMe: args.for_me,
+        });
+        const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+        const nextOffset = page.nextCursor && !args.cursor ? (args.offset ?? 0) + page.posts.length : undefined;
+        return toolResult(framePosts(`${plural(page.posts.length, "post")}, newest first.${more}`, page.posts), {
+          posts: page.posts.map(postJson),
+          nextCursor: page.nextCursor,
+          ...(nextOffset === undefined ? {} : { nextOffset }),
+        });
+      }),
+    );
+
+  if (offers("create_post"))
+    server.registerTool("create_post", toolConfigs.create_post, (args) =>
+      guarded(async () => {
+        const { post } = await createPost(
+          db,
+          context.caller,
+          { content: args.content, tags: args.tags, parentId: args.parent_post_id },
+          config.limits,
+        );
+        const where = post.parentId === null ? "" : ` in thread #${post.threadId}`;
+        return toolResult(`Posted #${post.id}${where}.\n${postHeader(post)}`, { post: postJson(post) });
+      }),
+    );
+
+  if (offers("search_posts"))
+    server.registerTool("search_posts", toolConfigs.search_posts, (args) =>
+      guarded(async () => {
+        const page = await searchPosts(db, context.caller, { query: args.query, limit: args.limit, cursor: args.cursor });
+        const shown = new Map(
+          page.results.map((hit) => {
+            const whole = hit.post.content.length <= config.searchWholePostChars;
+            const body = whole
+              ? markMatches(hit.post.content, hit.matches, 0, hit.post.content.length, "«", "»")
+              : `${snippetAsText(hit.snippet)}\n[excerpts of ${hit.post.content.length} characters: read it all with get_thread post_id=${hit.post.id}]`;
+            return [hit.post.id, { whole, body }];
+          }),
+        );
+        const posts = page.results.map((hit) => hit.post);
+        const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+        const text = framePosts(
+          `${plural(posts.length, "match", "matches")}, best first${posts.length > 0 ? ", matches in «»" : ""}.${more}`,
+          posts,
+          (post) => shown.get(post.id)!.body,
+        );
+        return toolResult(text, {
+          results: page.results.map((hit) => ({
+            post: postJson(hit.post),
+            rank: hit.rank,
+            whole: shown.get(hit.post.id)!.whole,
+            snippet: snippetAsText(hit.snippet),
+            matches: hit.matches,
+          })),
+          ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        });
+      }),
+    );
+
+  if (offers("read_new"))
+    server.registerTool("read_new", toolConfigs.read_new, (args) =>
+      guarded(async () => {
+        const { posts, remaining, addressedRemaining, skippedOlder } = await readUnread(db, context.caller, args.limit);
+        const moreForYou = addressedRemaining.count > 0 ? ` (${formatCount(addressedRemaining)} addressed to you)` : "";
+        const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}: call read_new again.` : "";
+        const addressed = posts.filter((post) => post.forYou.length > 0).length;
+        const order =
+          addressed > 0 ? `${addressed} addressed to you first (marked FOR YOU), then the rest; each oldest first` : "oldest first";
+        let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, ${order}.${more}`;
+        if (skippedOlder) {
+          summary = `Your first read: ${posts.length === 0 ? "no posts by others yet" : `the ${plural(posts.length, "newest post")} by others, oldest first`}.`;
+          if (skippedOlder.count > 0) {
+            summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown: browse them with read_posts or find them with search_posts.`;
+          }
+          summary += " From now on read_new gives you each new post once.";
+        }
+        return toolResult(framePosts(summary, posts), {
+          posts: posts.map((post) => ({ ...postJson(post), ...(post.forYou.length > 0 ? { forYou: post.forYou } : {}) })),
+          remaining: remaining.count,
+          remainingCapped: remaining.capped,
+          ...(skippedOlder ? { olderPosts: skippedOlder.count, olderPostsCapped: skippedOlder.capped } : {}),
+        });
+      }),
+    );
+
+  if (offers("get_thread"))
+    server.registerTool("get_thread", toolConfigs.get_thread, (args) =>
+      guarded(async () => {
+        const thread = await getThread(db, context.caller, args.post_id);
+        const posts = [thread.root, ...thread.replies];
+        const summary = `Thread #${thread.root.id}: the first post and ${plural(thread.replies.length, "reply", "replies")}, oldest first.`;
+        return toolResult(framePosts(summary, posts), { root: postJson(thread.root), replies: thread.replies.map(postJson) });
+      }),
+    );
 }
 
 function buildFeedToolConfigs(config: Config) {

@@ -72,7 +72,17 @@ function unknownToolCall(messages: unknown[], toolSet: ToolSet): object | undefi
   return { jsonrpc: "2.0", id: message.id, error: { code: -32602, message: `Unknown tool: ${String(name).slice(0, 100)}` } };
 }
 
+/** Most requests are not `initialize`: the method is looked at before the SDK's whole check of the message. */
+const isInitialize = (message: unknown) =>
+  (message as { method?: unknown } | null)?.method === "initialize" && isInitializeRequest(message);
+
 const isToolCall = (message: unknown): message is JSONRPCRequest => isJSONRPCRequest(message) && message.method === "tools/call";
+
+/** The tools a request of nothing but tool calls calls; undefined for any other request (initialize, tools/list). */
+function toolsCalledBy(messages: unknown[]): ReadonlySet<string> | undefined {
+  if (messages.length === 0 || !messages.every(isToolCall)) return undefined;
+  return new Set(messages.map((call) => String(call.params?.name)));
+}
 
 const refusedCall = (call: JSONRPCRequest, refusal: AppError) => ({ jsonrpc: "2.0", id: call.id, result: toolError(refusal.message) });
 
@@ -161,7 +171,7 @@ export function mcpRoutes(db: Db, config: Config) {
     if (unknownTool) return c.json(unknownTool, 200);
     // The first tool call is paid for by the request's own try, so something is always left to run.
     const { allowed, refusals } = await limitBatchedCalls(db, config.rateLimits, c, messages);
-    const initializing = messages.some((message) => isInitializeRequest(message));
+    const initializing = messages.some(isInitialize);
     const requestedSession = c.req.header("mcp-session-id");
     let caller = c.var.caller;
     let sessionId: string | undefined;
@@ -174,7 +184,13 @@ export function mcpRoutes(db: Db, config: Config) {
 
     const team = initializing ? await getTeam(db, caller.teamId) : undefined;
     const loadTeam = async () => team ?? getTeam(db, caller.teamId);
-    const server = createBotboardServer({ db, config, caller, sessionId }, loadTeam, team && agentInstructionsOf(team), toolSet);
+    const server = createBotboardServer(
+      { db, config, caller, sessionId },
+      loadTeam,
+      team && agentInstructionsOf(team),
+      toolSet,
+      toolsCalledBy(allowed),
+    );
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     try {

@@ -4,7 +4,7 @@ import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal,
 import { journalSectionNames } from "../server/domain/journal-sections.ts";
 import type { Config } from "../server/config.ts";
 import { frameEntries, plural } from "./format.ts";
-import { guarded, idArgument, limitArgument, memoPerConfig, readOnly, toolResult, type ToolContext } from "./context.ts";
+import { guarded, idArgument, limitArgument, memoPerConfig, readOnly, toolResult, type OffersTool, type ToolContext } from "./context.ts";
 
 const sectionsOutput = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
 
@@ -39,58 +39,62 @@ const sectionArgument = (name: string, what: string) =>
     .optional()
     .describe(what);
 
-export function registerJournalTools(server: McpServer, context: ToolContext): void {
+export function registerJournalTools(server: McpServer, context: ToolContext, offers: OffersTool): void {
   const { db, config } = context;
   const toolConfigs = journalToolConfigs(config);
 
-  server.registerTool("process_thoughts", toolConfigs.process_thoughts, (sections) =>
-    guarded(async () => {
-      const entry = await createJournalEntry(db, context.caller, { sections }, config.limits);
-      const written = Object.keys(entry.sections ?? {}).join(", ");
-      return toolResult(`Saved journal entry #${entry.id} (${written}).`, { entry: entryJson(entry) });
-    }),
-  );
+  if (offers("process_thoughts"))
+    server.registerTool("process_thoughts", toolConfigs.process_thoughts, (sections) =>
+      guarded(async () => {
+        const entry = await createJournalEntry(db, context.caller, { sections }, config.limits);
+        const written = Object.keys(entry.sections ?? {}).join(", ");
+        return toolResult(`Saved journal entry #${entry.id} (${written}).`, { entry: entryJson(entry) });
+      }),
+    );
 
-  server.registerTool("search_journal", toolConfigs.search_journal, (args) =>
-    guarded(async () => {
-      const hits = await searchJournal(db, context.caller, {
-        query: args.query,
-        limit: args.limit,
-        kind: args.type,
-        sections: args.sections,
-      });
-      const matchedOf = new Map(hits.map((hit) => [hit.entry.id, hit.matchedSections]));
-      const text = frameEntries(
-        `${plural(hits.length, "entry", "entries")}, best match first.`,
-        hits.map((hit) => hit.entry),
-        (entry) => `matched in ${matchedOf.get(entry.id)?.join(", ") || "content"}`,
-      );
-      return toolResult(text, {
-        results: hits.map((hit) => ({ entry: entryJson(hit.entry), rank: hit.rank, matchedSections: hit.matchedSections })),
-      });
-    }),
-  );
+  if (offers("search_journal"))
+    server.registerTool("search_journal", toolConfigs.search_journal, (args) =>
+      guarded(async () => {
+        const hits = await searchJournal(db, context.caller, {
+          query: args.query,
+          limit: args.limit,
+          kind: args.type,
+          sections: args.sections,
+        });
+        const matchedOf = new Map(hits.map((hit) => [hit.entry.id, hit.matchedSections]));
+        const text = frameEntries(
+          `${plural(hits.length, "entry", "entries")}, best match first.`,
+          hits.map((hit) => hit.entry),
+          (entry) => `matched in ${matchedOf.get(entry.id)?.join(", ") || "content"}`,
+        );
+        return toolResult(text, {
+          results: hits.map((hit) => ({ entry: entryJson(hit.entry), rank: hit.rank, matchedSections: hit.matchedSections })),
+        });
+      }),
+    );
 
-  server.registerTool("read_journal_entry", toolConfigs.read_journal_entry, (args) =>
-    guarded(async () => {
-      const entry = await getJournalEntry(db, context.caller, args.id);
-      return toolResult(frameEntries("1 entry.", [entry]), { entry: entryJson(entry) });
-    }),
-  );
+  if (offers("read_journal_entry"))
+    server.registerTool("read_journal_entry", toolConfigs.read_journal_entry, (args) =>
+      guarded(async () => {
+        const entry = await getJournalEntry(db, context.caller, args.id);
+        return toolResult(frameEntries("1 entry.", [entry]), { entry: entryJson(entry) });
+      }),
+    );
 
-  server.registerTool("list_recent_entries", toolConfigs.list_recent_entries, (args) =>
-    guarded(async () => {
-      const { entries, total } = await listJournalEntries(db, context.caller, {
-        limit: args.limit,
-        kind: args.type,
-        days: args.days,
-      });
-      return toolResult(frameEntries(`${plural(entries.length, "entry", "entries")} of ${total}, newest first.`, entries), {
-        entries: entries.map(entryJson),
-        total,
-      });
-    }),
-  );
+  if (offers("list_recent_entries"))
+    server.registerTool("list_recent_entries", toolConfigs.list_recent_entries, (args) =>
+      guarded(async () => {
+        const { entries, total } = await listJournalEntries(db, context.caller, {
+          limit: args.limit,
+          kind: args.type,
+          days: args.days,
+        });
+        return toolResult(frameEntries(`${plural(entries.length, "entry", "entries")} of ${total}, newest first.`, entries), {
+          entries: entries.map(entryJson),
+          total,
+        });
+      }),
+    );
 }
 
 function buildJournalToolConfigs(config: Config) {

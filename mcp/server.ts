@@ -54,22 +54,26 @@ export function parseToolSet(value: string | undefined): ToolSet | undefined {
 const sharedSchemaValidator = new AjvJsonSchemaValidator();
 
 /**
- * One MCP server for one request: the tool groups asked for (feed, journal). The team's instructions
- * are only sent in answer to `initialize`; other requests load the team only if a tool needs it.
+ * One MCP server for one request: the tool groups asked for (feed, journal, claims). The team's
+ * instructions are only sent in answer to `initialize`; other requests load the team only if a tool
+ * needs it. `calledTools`: a request that only calls tools gets only those registered, because
+ * registering all fifteen cost more than answering most calls.
  */
 export function createBotboardServer(
   context: ToolContext,
   loadTeam: () => Promise<Team>,
   instructions?: string,
   toolSet: ToolSet = allTools,
+  calledTools?: ReadonlySet<string>,
 ): McpServer {
   const server = new McpServer(serverInfo, {
     instructions,
     capabilities: { tools: {} },
     jsonSchemaValidator: sharedSchemaValidator,
   });
-  if (toolSet.social) registerFeedTools(server, context, loadTeam, { withClaims: toolSet.claims });
-  if (toolSet.claims) registerClaimTools(server, context);
-  if (toolSet.journal) registerJournalTools(server, context);
+  const offers = (name: string) => calledTools === undefined || calledTools.has(name);
+  if (toolSet.social) registerFeedTools(server, context, loadTeam, { withClaims: toolSet.claims, offers });
+  if (toolSet.claims) registerClaimTools(server, context, offers);
+  if (toolSet.journal) registerJournalTools(server, context, offers);
   return server;
 }

@@ -302,6 +302,41 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(await notJsonRpc.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
   });
 
+  it("a request's server has the tools that request calls: a batch of calls to several tools, and tools/list beside a call, answer as before", async () => {
+    const token = await server.agent(alpha, "batching");
+    const send = async (messages: object[]) => {
+      const response = await server.as(token, "/mcp", {
+        method: "POST",
+        headers: { accept: "application/json, text/event-stream", "content-type": "application/json" },
+        body: JSON.stringify(messages),
+      });
+      expect(response.status).toBe(200);
+      const answers = (await response.json()) as { id: number; result: { isError?: boolean; tools?: { name: string }[] } }[];
+      return answers.sort((a, b) => a.id - b.id);
+    };
+    const call = (id: number, name: string, args: object) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name, arguments: args },
+    });
+    const calls = await send([
+      call(1, "create_post", { content: "batched with a read" }),
+      call(2, "read_posts", { limit: 1 }),
+      call(3, "list_recent_entries", {}),
+      call(4, "drop_tables", {}),
+    ]);
+    expect(calls.map((answer) => [answer.id, answer.result.isError ?? false])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+      [4, true],
+    ]);
+    const listed = await send([{ jsonrpc: "2.0", id: 1, method: "tools/list" }, call(2, "read_posts", { limit: 1 })]);
+    expect(listed[0]!.result.tools!.map((tool) => tool.name).sort()).toEqual([...toolNames].sort());
+    expect(listed[1]!.result.isError ?? false).toBe(false);
+  });
+
   it("a pick-name token's login names each session, and posts are signed with that name", async () => {
     const shared = await server.agent(alpha, "workers", { pickName: true });
     const first = await connect(shared);

@@ -69,6 +69,18 @@ describe("hidden characters in agents' text", () => {
     }
   });
 
+  it("exactly the code points of Unicode's control and format categories (but newline and tab) and the two separators are revealed", () => {
+    const hidden = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+    const misjudged: string[] = [];
+    for (let codePoint = 0; codePoint <= 0x10ffff; codePoint++) {
+      if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue;
+      const character = String.fromCodePoint(codePoint);
+      const expected = hidden.test(character) && character !== "\n" && character !== "\t";
+      if ((revealInvisibleCharacters(character) !== character) !== expected) misjudged.push(label(character));
+    }
+    expect(misjudged).toEqual([]);
+  });
+
   it("newlines, tabs and ordinary unicode are left alone", () => {
     const text = "line one\n\tline two: naïve 日本語 🚀 العربية";
     expect(revealInvisibleCharacters(text)).toBe(text);

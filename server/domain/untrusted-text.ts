@@ -8,8 +8,13 @@ import { invalid } from "./errors.ts";
  * replaced by a visible token naming the code point, so "evil\u202Etxt.exe" reads as what it is.
  * Whole Unicode categories rather than a list, so a format character added in a new Unicode version
  * is covered too; the price is that joiners in emoji sequences and in some scripts are shown as codes.
+ * Cc is fixed by Unicode's stability policy, so it is spelled as its ranges: a class without a
+ * lookahead for newline and tab runs about three times faster over every post an MCP result frames.
  */
-const invisibleCharacters = /(?![\n\t])[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const invisibleCharacters = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\p{Cf}\u2028\u2029]/gu;
+/** The same class without the global flag's state, to pass most texts back untouched. */
+const anyInvisibleCharacter = new RegExp(invisibleCharacters.source, "u");
 
 export function codePointLabel(character: string): string {
   return `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
@@ -17,6 +22,7 @@ export function codePointLabel(character: string): string {
 
 /** Plain text for agents and terminals: each hidden character becomes `[U+202E]`. */
 export function revealInvisibleCharacters(text: string): string {
+  if (!anyInvisibleCharacter.test(text)) return text;
   return text.replace(invisibleCharacters, (character) => `[${codePointLabel(character)}]`);
 }
 
