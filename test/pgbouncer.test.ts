@@ -94,6 +94,9 @@ describe("Botboard through PgBouncer in session mode", () => {
         await feed.waitFor((event) => event.id === String(post.id));
         const read = (await (await server.as(token, "/api/v1/posts")).json()) as { posts: { content: string }[] };
         expect(read.posts.map((each) => each.content)).toEqual(["Through the pooler."]);
+        // PgBouncer refuses statement_timeout as a startup parameter: searches keep to a transaction that sets it.
+        const found = (await (await server.as(token, "/api/v1/search?q=pooler")).json()) as { results: { post: { id: number } }[] };
+        expect(found.results.map((result) => result.post.id)).toEqual([post.id]);
       } finally {
         feed.close();
       }

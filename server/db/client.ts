@@ -14,8 +14,12 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 type PreparedExecutor = (text: string, params: unknown[]) => Promise<unknown[]>;
 const preparedExecutors = new WeakMap<Db, PreparedExecutor>();
-/** The read timeout of each Postgres database opened here, in milliseconds (PGlite has none). */
-const readTimeouts = new WeakMap<Db, number>();
+/**
+ * The read timeout of each Postgres database opened here (PGlite has none), and the pool its timed
+ * reads run on: connections that carry the timeout from their start, so a read is one statement.
+ * Behind a transaction pooler, or a pooler that refuses or drops the setting, there is no such pool.
+ */
+const readTimeouts = new WeakMap<Db, { timeoutMs: number; timedReader?: () => Promise<Db | undefined> }>();
 
 /**
  * Runs hand-written SQL with $1.. parameters as a prepared statement, parsed and planned once per
@@ -70,22 +74,31 @@ export type DatabaseOptions = {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const migrationsFolder = options.migrationsFolder ?? shippedMigrations;
   if (!options.databaseUrl) return openPglite(options.dataDir, migrationsFolder, options.onQuery);
-  const database = openPostgres(options.databaseUrl, options.poolSize ?? 10, migrationsFolder, options.onQuery, options.directDatabaseUrl);
-  if (options.readTimeoutMs) readTimeouts.set(database.db, options.readTimeoutMs);
-  return database;
+  return openPostgres(
+    options.databaseUrl,
+    options.poolSize ?? 10,
+    migrationsFolder,
+    options.onQuery,
+    options.directDatabaseUrl,
+    options.readTimeoutMs ?? 0,
+  );
 }
 
 /**
  * Runs a read that could be costly (a search, a deep page of the feed) with the database's read
- * timeout: on Postgres in a transaction of its own whose `statement_timeout` is set, so a statement
- * that runs longer is cancelled and gives its connection back to the pool. A cancelled read throws
- * `tooSlow` (which tells the caller how to narrow what it asked). Without a timeout (PGlite, or
- * none configured) the read runs as it is.
+ * timeout: on Postgres a statement that runs longer is cancelled and gives its connection back. The
+ * read runs on the timed pool, whose connections have `statement_timeout` set from their start;
+ * behind a transaction pooler, in a transaction of its own that sets it (three statements more).
+ * A cancelled read throws `tooSlow` (which tells the caller how to narrow what it asked). Without a
+ * timeout (PGlite, or none configured) the read runs as it is.
  */
 export async function withReadTimeout<T>(db: Db, tooSlow: (timeoutMs: number) => string, read: (db: Db) => Promise<T>): Promise<T> {
-  const timeoutMs = readTimeouts.get(db);
-  if (!timeoutMs) return read(db);
+  const timeout = readTimeouts.get(db);
+  if (!timeout) return read(db);
+  const { timeoutMs, timedReader } = timeout;
   try {
+    const reader = await timedReader?.();
+    if (reader) return await read(reader);
     return await db.transaction(async (tx) => {
       await tx.execute(sql`select set_config('statement_timeout', ${String(timeoutMs)}, true)`);
       return read(tx as unknown as Db);
@@ -112,23 +125,56 @@ function queryLogger(onQuery: DatabaseOptions["onQuery"]) {
   return onQuery && { logQuery: (statement: string) => onQuery(statement) };
 }
 
+/** Seconds a connection of the timed pool may sit idle before it is closed: it serves bursts of searches. */
+const timedPoolIdleSeconds = 60;
+/** SQLSTATE of a startup parameter refused, as PgBouncer in session mode refuses `statement_timeout`. */
+const protocolViolation = "08P01";
+
+/**
+ * The timed pool: connections that get `statement_timeout` as a startup parameter. It is used once
+ * its first connection shows the setting in force; a pooler that refuses the parameter or drops it
+ * leaves timed reads in a transaction of their own. A database that cannot be reached is asked again
+ * at the next timed read.
+ */
+function timedPool(url: string, options: postgres.Options<never>, timeoutMs: number, onQuery: DatabaseOptions["onQuery"]) {
+  const client = postgres(url, { ...options, idle_timeout: timedPoolIdleSeconds, connection: { statement_timeout: timeoutMs } });
+  let proven: Promise<Db | undefined> | undefined;
+  async function prove(): Promise<Db | undefined> {
+    try {
+      const [row] = await client<{ setting: string }[]>`select setting from pg_settings where name = 'statement_timeout'`;
+      if (Number(row?.setting) === timeoutMs) return drizzleOver(client, onQuery);
+    } catch (error) {
+      if (!failureChain(error).some((failure) => failure.code === protocolViolation)) {
+        proven = undefined;
+        throw error;
+      }
+    }
+    await client.end({ timeout: 5 });
+    return undefined;
+  }
+  return {
+    reader: () => (proven ??= prove()),
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
 function openPostgres(
   url: string,
   poolSize: number,
   migrationsFolder: string,
   onQuery: DatabaseOptions["onQuery"],
   directUrl: string | undefined,
+  readTimeoutMs: number,
 ): Database {
   const connection = { onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds };
   // Behind a transaction pooler, `prepare: false` here overrides every statement's own `prepare: true`.
   const client = postgres(url, { ...connection, max: poolSize, prepare: directUrl === undefined });
   // Sessions for LISTEN and the migrations: the pool itself, unless it goes through a pooler.
   const sessions = directUrl ? postgres(directUrl, { ...connection, max: 2 }) : client;
-  const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
-  preparedExecutors.set(db, (text, params) => {
-    onQuery?.(text);
-    return client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
-  });
+  const db = drizzleOver(client, onQuery);
+  const timed =
+    readTimeoutMs > 0 && directUrl === undefined ? timedPool(url, { ...connection, max: poolSize }, readTimeoutMs, onQuery) : undefined;
+  if (readTimeoutMs > 0) readTimeouts.set(db, { timeoutMs: readTimeoutMs, timedReader: timed?.reader });
   return {
     db,
     kind: "postgres",
@@ -154,9 +200,19 @@ function openPostgres(
       }
     },
     async close() {
-      await Promise.all([client.end({ timeout: 5 }), sessions !== client && sessions.end({ timeout: 5 })]);
+      await Promise.all([client.end({ timeout: 5 }), sessions !== client && sessions.end({ timeout: 5 }), timed?.close()]);
     },
   };
+}
+
+/** drizzle over a postgres.js pool, with `executePrepared` on it. */
+function drizzleOver(client: postgres.Sql, onQuery: DatabaseOptions["onQuery"]): Db {
+  const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
+  preparedExecutors.set(db, (text, params) => {
+    onQuery?.(text);
+    return client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+  });
+  return db;
 }
 
 async function openPglite(dataDir: string, migrationsFolder: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
