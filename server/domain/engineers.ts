@@ -5,6 +5,7 @@ import type { Db } from "../db/client.ts";
 import { invites, posts, sessions, teams, users } from "../db/schema/index.ts";
 import { conflict, forbidden, invalid, notFound } from "./errors.ts";
 import { announceSessionsEnded, type Role } from "./users.ts";
+import { announceNewPosts } from "./post-announcements.ts";
 
 /**
  * Engineers' accounts over their life: who they are, their role, disabled or deleted, and the
@@ -151,6 +152,8 @@ export async function deleteEngineer(db: Db, actor: AuditActor, teamId: string, 
     await tx.delete(users).where(eq(users.id, target.id));
     await recordAudit(tx, teamId, actor, "user.deleted", target.username, { role: target.role });
   });
+  // Their posts are signed anew: cached pages of the feed, in every process, must show it.
+  announceNewPosts(db, teamId);
 }
 
 async function endAllSessions(db: Db, target: Target): Promise<void> {

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
 import { eventsChannel, type PostUpdatedEvent } from "./events.ts";
+import { feedChanged } from "./feed-cache.ts";
 
 /**
  * How a process tells every process that posts were written (docs/decisions/033-wake-ups-after-commit.md).
@@ -21,11 +22,12 @@ type Announcer = { waiting: Set<string>; sending: boolean };
 const announcers = new WeakMap<Db, Announcer>();
 
 /**
- * Wakes every process's live feed of the team: call after the transaction that wrote the team's posts
- * committed, with the database the server opened (not a transaction). Returns at once; a wake-up that
+ * Wakes every process's live feed of the team, and its cached first page (this process's at once): call
+ * after the transaction that wrote the team's posts committed, with the database the server opened (not a transaction). Returns at once; a wake-up that
  * cannot be sent is logged, and the listeners' poll delivers those posts a little later.
  */
 export function announceNewPosts(db: Db, teamId: string): void {
+  feedChanged(db, teamId);
   let announcer = announcers.get(db);
   if (!announcer) {
     announcer = { waiting: new Set(), sending: false };
