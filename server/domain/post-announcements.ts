@@ -62,3 +62,14 @@ export async function announcePostUpdated(tx: Db, event: Omit<PostUpdatedEvent, 
   const payload: PostUpdatedEvent = { type: "post.updated", ...event };
   await tx.execute(sql`select pg_notify(${eventsChannel}, ${JSON.stringify(payload)})`);
 }
+
+/**
+ * Announces that posts of the team changed in place (their author's name), inside the transaction
+ * that changes them, as a wake-up: rare, so its serialised commit costs nothing that matters. Live
+ * feeds find nothing new; cached first pages (feed-cache.ts) are dropped. The caller also calls
+ * `feedChanged` after commit, for this process's next read.
+ */
+export async function announcePostsRenamed(tx: Db, teamId: string): Promise<void> {
+  const payload = JSON.stringify({ type: "posts.created", teamIds: [teamId] });
+  await tx.execute(sql`select pg_notify(${eventsChannel}, ${payload})`);
+}
