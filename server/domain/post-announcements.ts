@@ -22,9 +22,10 @@ type Announcer = { waiting: Set<string>; sending: boolean };
 const announcers = new WeakMap<Db, Announcer>();
 
 /**
- * Wakes every process's live feed of the team, and its cached first page (this process's at once): call
- * after the transaction that wrote the team's posts committed, with the database the server opened (not a transaction). Returns at once; a wake-up that
- * cannot be sent is logged, and the listeners' poll delivers those posts a little later.
+ * Wakes every process's live feed of the team and drops its cached first pages (this process's at once):
+ * call after the transaction that wrote the team's posts committed, with the database the server opened
+ * (not a transaction). Returns at once; a wake-up that cannot be sent is logged, and the listeners'
+ * poll delivers those posts a little later (cached pages expire within 2 s).
  */
 export function announceNewPosts(db: Db, teamId: string): void {
   feedChanged(db, teamId);
