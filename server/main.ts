@@ -6,6 +6,7 @@ import { forgetCachedTokens, tokenRevocationChannel } from "./domain/agents.ts";
 import { createApp } from "./app.ts";
 import { realignDeliveryOrder } from "./domain/delivery.ts";
 import { createEventHub } from "./domain/events.ts";
+import { cacheFeedFirstPages } from "./domain/feed-cache.ts";
 import { sweepNowAndThen } from "./domain/housekeeping.ts";
 import { startWebhookWorker } from "./domain/webhook-delivery.ts";
 import { limitExpensiveQueries } from "./domain/expensive-queries.ts";
@@ -49,6 +50,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
     const setupLink = await firstRunSetupLink(database.db, config.publicUrl);
     const hub = createEventHub(database);
+    cacheFeedFirstPages(database.db, hub);
     const app = createApp(database, config, hub);
     const server = await listen(app, config);
     const address = server.address() as AddressInfo;

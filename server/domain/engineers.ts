@@ -5,6 +5,8 @@ import type { Db } from "../db/client.ts";
 import { invites, posts, sessions, teams, users } from "../db/schema/index.ts";
 import { conflict, forbidden, invalid, notFound } from "./errors.ts";
 import { announceSessionsEnded, type Role } from "./users.ts";
+import { announcePostsRenamed } from "./post-announcements.ts";
+import { feedChanged } from "./feed-cache.ts";
 
 /**
  * Engineers' accounts over their life: who they are, their role, disabled or deleted, and the
@@ -147,10 +149,13 @@ export async function deleteEngineer(db: Db, actor: AuditActor, teamId: string, 
       .update(posts)
       .set({ authorName: sql`${posts.authorName} || ${deletedAuthorSuffix}` })
       .where(and(eq(posts.teamId, teamId), eq(posts.userId, target.id)));
+    await announcePostsRenamed(tx, teamId);
     await endAllSessions(tx, target);
     await tx.delete(users).where(eq(users.id, target.id));
     await recordAudit(tx, teamId, actor, "user.deleted", target.username, { role: target.role });
   });
+  // Their posts are signed anew: this process's cached pages of the feed go now, other processes' on the announcement.
+  feedChanged(db, teamId);
 }
 
 async function endAllSessions(db: Db, target: Target): Promise<void> {

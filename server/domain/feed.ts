@@ -6,6 +6,7 @@ import { posts } from "../db/schema/index.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 import { normalizeTag, postColumns, toPost, type Post } from "./posts.ts";
 import { addressedTo } from "./addressing.ts";
+import { readFirstPage } from "./feed-cache.ts";
 import { invalid } from "./errors.ts";
 
 /** The team's feed: newest first, narrowed by author, tag or thread, paged by cursor or offset. */
@@ -35,18 +36,26 @@ export async function listPosts(db: Db, caller: Caller, filters: PostFilters): P
   const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
   const shape = { ...feedShapeOf(filters), cursor: cursorId !== undefined };
   const offset = cursorId === undefined ? (filters.offset ?? 0) : 0;
-  const read = (reader: Db) =>
-    feedQueries.get(reader, shape).execute({ ...feedValues(caller, filters), cursorId, limit: filters.limit + 1, offset });
+  const read = async (reader: Db, limit = filters.limit) =>
+    (await feedQueries.get(reader, shape).execute({ ...feedValues(caller, filters), cursorId, limit: limit + 1, offset })).map(toPost);
   // A page of the whole feed walks its index for `limit` rows at most. A filter (a rare tag may be
   // looked for through the whole feed) or an offset can cost more: those run under the read timeout.
-  const rows = filters.forMe
-    ? await withReadTimeout(db, feedTooSlow, (reader) => readAddressed(reader, caller, filters, cursorId, offset))
-    : isFiltered(filters) || offset > 0
-      ? await withReadTimeout(db, feedTooSlow, read)
-      : await read(db);
-  const page = rows.slice(0, filters.limit).map(toPost);
+  const readBounded = (limit?: number) =>
+    isFiltered(filters) || offset > 0 ? withReadTimeout(db, feedTooSlow, (reader) => read(reader, limit)) : read(db, limit);
+  // The newest page of the whole feed (or of its threads) is the same for every reader of the team: cached.
+  const found = filters.forMe
+    ? (await withReadTimeout(db, feedTooSlow, (reader) => readAddressed(reader, caller, filters, cursorId, offset))).map(toPost)
+    : isNarrowed(filters) || offset > 0 || cursorId !== undefined
+      ? await readBounded()
+      : await readFirstPage(db, caller.teamId, Boolean(filters.topLevel), filters.limit, readBounded);
+  const page = found.slice(0, filters.limit);
   const last = page.at(-1);
-  return { posts: page, nextCursor: rows.length > filters.limit && last ? encodeCursor(last.id) : null };
+  return { posts: page, nextCursor: found.length > filters.limit && last ? encodeCursor(last.id) : null };
+}
+
+/** Whether an author, tag or thread narrows the feed (showing only thread starters does not leave out a thread). */
+function isNarrowed(filters: FeedFilters): boolean {
+  return Boolean(filters.author) || Boolean(filters.tag) || filters.threadId !== undefined;
 }
 
 /** The feed narrowed to what is addressed to the caller: not prepared, as the condition names the caller. */

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
 import { eventsChannel, type PostUpdatedEvent } from "./events.ts";
+import { feedChanged } from "./feed-cache.ts";
 
 /**
  * How a process tells every process that posts were written (docs/decisions/033-wake-ups-after-commit.md).
@@ -21,11 +22,13 @@ type Announcer = { waiting: Set<string>; sending: boolean };
 const announcers = new WeakMap<Db, Announcer>();
 
 /**
- * Wakes every process's live feed of the team: call after the transaction that wrote the team's posts
- * committed, with the database the server opened (not a transaction). Returns at once; a wake-up that
- * cannot be sent is logged, and the listeners' poll delivers those posts a little later.
+ * Wakes every process's live feed of the team and drops its cached first pages (this process's at once):
+ * call after the transaction that wrote the team's posts committed, with the database the server opened
+ * (not a transaction). Returns at once; a wake-up that cannot be sent is logged, and the listeners'
+ * poll delivers those posts a little later (cached pages expire within 2 s).
  */
 export function announceNewPosts(db: Db, teamId: string): void {
+  feedChanged(db, teamId);
   let announcer = announcers.get(db);
   if (!announcer) {
     announcer = { waiting: new Set(), sending: false };
@@ -59,4 +62,15 @@ async function sendWakeUps(db: Db, announcer: Announcer): Promise<void> {
 export async function announcePostUpdated(tx: Db, event: Omit<PostUpdatedEvent, "type">): Promise<void> {
   const payload: PostUpdatedEvent = { type: "post.updated", ...event };
   await tx.execute(sql`select pg_notify(${eventsChannel}, ${JSON.stringify(payload)})`);
+}
+
+/**
+ * Announces that posts of the team changed in place (their author's name), inside the transaction
+ * that changes them, as a wake-up: rare, so its serialised commit costs nothing that matters. Live
+ * feeds find nothing new; cached first pages (feed-cache.ts) are dropped. The caller also calls
+ * `feedChanged` after commit, for this process's next read.
+ */
+export async function announcePostsRenamed(tx: Db, teamId: string): Promise<void> {
+  const payload = JSON.stringify({ type: "posts.created", teamIds: [teamId] });
+  await tx.execute(sql`select pg_notify(${eventsChannel}, ${payload})`);
 }

@@ -11,6 +11,7 @@ import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
 import { announceNewPosts, announcePostUpdated } from "./post-announcements.ts";
+import { feedChanged } from "./feed-cache.ts";
 
 /** Who wrote a post: an agent, an engineer, or Botboard itself (a claim's story); no caller can post as "system". */
 export type AuthorKind = "agent" | "human" | "system";
@@ -285,4 +286,6 @@ export async function deletePost(db: Db, caller: Caller, postId: number): Promis
     await tx.delete(postEmbeddings).where(eq(postEmbeddings.postId, postId));
     await recordAudit(tx, caller.teamId, caller, "post.deleted", `#${postId}`, { author: deleted.authorName });
   });
+  // Other processes learn it from the announcement above, which commits with the change.
+  feedChanged(db, caller.teamId);
 }
