@@ -5,7 +5,8 @@
  * round, divided by its requests, is what a request costs. Given other checkouts of Botboard (say
  * the commit before a change, unpacked with `git archive`, its node_modules linked), each builds its
  * own app on the same database in this process, and rounds alternate between paths and checkouts,
- * so all of them see the same machine load. Rate limits off, as in `botboard load`.
+ * so all of them see the same machine load. Rate limits off, as in `botboard load`; the feed's
+ * first-page cache on where the checkout has one, as `botboard serve` runs it.
  *
  *   npx tsx bench/load/door-cpu.ts [requests-per-round] [rounds] [only] [other-checkout...]
  *
@@ -19,6 +20,7 @@ import { resolve } from "node:path";
 import postgres from "postgres";
 import type { Config } from "../../server/config.ts";
 import type { Database, DatabaseOptions } from "../../server/db/client.ts";
+import type { EventHub } from "../../server/domain/events.ts";
 import { projectRoot } from "../../server/project-root.ts";
 import { seedLoadData } from "./seed.ts";
 
@@ -48,7 +50,12 @@ const environment = {
 /** One checkout's app on the shared database, and the four requests it answers. */
 async function openCheckout(root: string, token: string): Promise<Checkout> {
   // Each checkout's own modules, loaded by path (a static import could only name this tree's).
-  const { createApp } = (await import(`${root}/server/app.ts`)) as { createApp(database: Database, config: Config): App };
+  const { createApp } = (await import(`${root}/server/app.ts`)) as { createApp(database: Database, config: Config, hub: EventHub): App };
+  const { createEventHub } = (await import(`${root}/server/domain/events.ts`)) as { createEventHub(database: Database): EventHub };
+  // The feed's first-page cache, where the checkout has one, turned on as server/main.ts does.
+  const feedCache = (await import(`${root}/server/domain/feed-cache.ts`).catch(() => undefined)) as
+    | { cacheFeedFirstPages(db: Database["db"], hub: EventHub): void }
+    | undefined;
   const { loadConfig } = (await import(`${root}/server/config.ts`)) as { loadConfig(environment: Record<string, string>): Config };
   const { openDatabase } = (await import(`${root}/server/db/client.ts`)) as { openDatabase(options: DatabaseOptions): Promise<Database> };
   const { configureLogger } = (await import(`${root}/server/logger.ts`)) as { configureLogger(level: Config["logLevel"]): void };
@@ -61,7 +68,9 @@ async function openCheckout(root: string, token: string): Promise<Checkout> {
     poolSize: config.dbPoolSize,
     onQuery: () => statements++,
   });
-  const app = createApp(database, config);
+  const hub = createEventHub(database);
+  feedCache?.cacheFeedFirstPages(database.db, hub);
+  const app = createApp(database, config, hub);
   const authorization = `Bearer ${token}`;
   // What @hono/node-server hands the app for a request that came over a socket (its peer's address).
   const socketEnv = { incoming: { socket: { remoteAddress: "127.0.0.1", remotePort: 50_000, remoteFamily: "IPv4" } } };
@@ -83,7 +92,15 @@ async function openCheckout(root: string, token: string): Promise<Checkout> {
     "MCP read_posts limit 20": (index) => request("/mcp", mcpCall(index, "read_posts", { limit: 20 })),
   };
   for (const name of Object.keys(paths)) if (only && !name.includes(only)) delete paths[name];
-  return { name: root === projectRoot ? "this tree" : root, paths, statements: () => statements, close: () => database.close() };
+  return {
+    name: root === projectRoot ? "this tree" : root,
+    paths,
+    statements: () => statements,
+    close: async () => {
+      await hub.close();
+      await database.close();
+    },
+  };
 }
 
 /** Runs `count` requests one after the other: CPU ms and statements per request, and the bytes of the last answer. */
