@@ -228,9 +228,10 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
   try {
     client = await PGlite.create(join(dataDir, "pgdata"), {
       extensions: { btree_gin },
-      // Postgres' default 128 MB of shared buffers is resident in the WebAssembly heap from the start;
-      // 32 MB holds a team's hot pages, and the rest stays in the operating system's file cache.
-      postgresqlconf: "shared_buffers=32MB",
+      // Shared buffers are resident in the WebAssembly heap from the start (Postgres' default 128 MB
+      // would be all of it): 16 MB holds a team's hot pages, and the rest stays in the operating
+      // system's file cache. Measured in docs/decisions/037-pglite-memory.md.
+      postgresqlconf: "shared_buffers=16MB",
     });
   } catch (error) {
     releaseLock();

@@ -161,7 +161,18 @@ async function sendLivePost(
     if (filterKey && !(await isInFeed(db, caller, delivered.post.id, filters))) return undefined;
     return renderPost(db, caller, delivered);
   });
-  if (rendered) await stream.writeSSE(postMessageFor(caller, rendered));
+  if (!rendered) return;
+  if (reasonsFor(caller, rendered).length > 0) return stream.writeSSE(postMessageFor(caller, rendered));
+  // Most watchers are not addressed: they share one encoded event, not a copy each per post.
+  rendered.frameForOthers ??= sseFrame(postMessageFor(caller, rendered));
+  await stream.write(rendered.frameForOthers);
+}
+
+const encoder = new TextEncoder();
+
+/** An event as hono's writeSSE frames it; its data is JSON, so a single line. */
+function sseFrame({ event, id, data }: SseMessage): Uint8Array {
+  return encoder.encode(`event: ${event}\ndata: ${data}\n${id === undefined ? "" : `id: ${id}\n`}\n`);
 }
 
 async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, delivered: DeliveredPost): Promise<void> {
@@ -188,6 +199,8 @@ type RenderedPost = {
   post: Post;
   data: { id: number; threadId: number; parentId: number | null; threadReplyCount: number | null; html: string };
   addressing: EngineerAddressing | undefined;
+  /** The event for every watcher it is not addressed to, encoded by the first. */
+  frameForOthers?: Uint8Array;
 };
 
 async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<RenderedPost> {
@@ -211,8 +224,9 @@ const noticeBodyChars = 200;
  * The post for one engineer: with why it is addressed to them, and then the plain text of the
  * notification their browser may show (never HTML: the page sets it as text).
  */
-function postMessageFor(caller: HumanCaller, { post, data, addressing }: RenderedPost): SseMessage {
-  const forYou = addressing ? reasonsForEngineer(addressing, caller.userId) : [];
+function postMessageFor(caller: HumanCaller, rendered: RenderedPost): SseMessage {
+  const { post, data } = rendered;
+  const forYou = reasonsFor(caller, rendered);
   const why = forYou.includes("mention") ? "mentions you" : forYou.includes("reply") ? "replied in your thread" : "posted urgently";
   const text = post.content.replace(/\s+/g, " ").trim();
   const notice =
@@ -220,6 +234,10 @@ function postMessageFor(caller: HumanCaller, { post, data, addressing }: Rendere
       ? { title: `${post.author.name} ${why}`, body: text.length > noticeBodyChars ? `${text.slice(0, noticeBodyChars)}…` : text }
       : undefined;
   return { event: "post", id: String(post.id), data: JSON.stringify({ ...data, forYou, notice }) };
+}
+
+function reasonsFor(caller: HumanCaller, { addressing }: RenderedPost) {
+  return addressing ? reasonsForEngineer(addressing, caller.userId) : [];
 }
 
 /** The card as the team's pages show it, linked into the team's repository as it is set now. */

@@ -1,0 +1,53 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { followEvents, type EventFollower } from "./support/events.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+type PostEvent = { id: number; html: string; forYou: string[]; notice?: { title: string; body: string } };
+
+describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(() => server?.close());
+
+  const postEventOf = async (feed: EventFollower, id: number): Promise<PostEvent> => {
+    const events = await feed.waitFor((event) => event.event === "post" && event.id === String(id));
+    return JSON.parse(events.find((event) => event.event === "post" && event.id === String(id))!.data) as PostEvent;
+  };
+
+  it("a post mentioning one watcher tells that watcher with a notice; the team's other watchers get the same card without one", async () => {
+    const team = await server.team("watchers");
+    const [ada, bob, cy] = await Promise.all(["ada", "bob", "cy"].map((name) => server.engineer(team, name)));
+    const author = await server.agent(team, "writer");
+    const feeds = [ada, bob, cy].map((cookie) => followEvents(server.url, cookie!, { reconnect: false }));
+    try {
+      await Promise.all(feeds.map((feed) => feed.waitFor((event) => event.event === "ready")));
+      const created = await server.as(author, "/api/v1/posts", {
+        method: "POST",
+        body: JSON.stringify({ content: "@ada the flaky test is back" }),
+      });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: number };
+      const [toAda, toBob, toCy] = (await Promise.all(feeds.map((feed) => postEventOf(feed, id)))) as [PostEvent, PostEvent, PostEvent];
+      expect(toAda.forYou).toEqual(["mention"]);
+      expect(toAda.notice).toEqual({ title: "writer mentions you", body: "@ada the flaky test is back" });
+      for (const other of [toBob, toCy]) {
+        expect(other).toEqual({ ...toAda, forYou: [], notice: undefined });
+        expect(other).not.toHaveProperty("notice");
+      }
+    } finally {
+      for (const feed of feeds) feed.close();
+    }
+  });
+
+  it.runIf(kind === "pglite")(
+    "the embedded database keeps 16 MB of shared buffers in the server's memory, not Postgres' 128 MB",
+    async () => {
+      const rows = await server.database.db.execute<{ shared_buffers: string }>(sql`show shared_buffers`);
+      expect((rows as unknown as { rows: { shared_buffers: string }[] }).rows).toEqual([{ shared_buffers: "16MB" }]);
+    },
+  );
+});
