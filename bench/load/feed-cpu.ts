@@ -9,12 +9,11 @@
  *
  *   npx tsx bench/load/feed-cpu.ts <before-checkout> [requests-per-round] [rounds] [posts] [postgres-url]
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { openDatabase } from "../../server/db/client.ts";
 import { freshDatabase, type FreshDatabase } from "../../server/db/fresh-database.ts";
 import { projectRoot } from "../../server/project-root.ts";
+import { startCheckoutServer } from "./processes.ts";
 import { seedLoadData } from "./seed.ts";
 
 const [beforeCheckout, ...rest] = process.argv.slice(2);
@@ -38,39 +37,18 @@ async function startSide(name: string, checkout: string): Promise<Side> {
   } finally {
     await opened.close();
   }
-  const child = spawn(process.execPath, [join(checkout, "server", "botboard.js"), "serve", "--workers", "1"], {
-    cwd: checkout,
-    env: {
-      ...process.env,
-      ...database.env,
-      PORT: "0",
-      LOG_LEVEL: "warn",
-      BOTBOARD_RATE_LIMIT_TOKEN: "1000000,1000000",
-      BOTBOARD_RATE_LIMIT_ADDRESS: "1000000,1000000",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk;
-      const match = /listening on (http:\/\/[^\s)]+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}:\n${output}`)));
+  const server = await startCheckoutServer(checkout, {
+    ...database.env,
+    BOTBOARD_RATE_LIMIT_TOKEN: "1000000,1000000",
+    BOTBOARD_RATE_LIMIT_ADDRESS: "1000000,1000000",
   });
   return {
     name,
-    url,
+    url: server.url,
     token,
-    pid: child.pid!,
+    pid: server.process.pid!,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((done) => child.once("exit", done));
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await server.stop();
       await database.drop();
     },
   };

@@ -7,8 +7,6 @@
  *
  *   npx tsx bench/load/post-commit-cost.ts <before-checkout> [round-seconds] [rounds] [connections] [postgres-url]
  */
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import postgres from "postgres";
 import { addAgentToken } from "../../server/domain/agents.ts";
 import { openDatabase } from "../../server/db/client.ts";
@@ -16,6 +14,7 @@ import { cli } from "../../server/domain/callers.ts";
 import { listTeams } from "../../server/domain/teams.ts";
 import { projectRoot } from "../../server/project-root.ts";
 import { measureHttp, type LoadOptions } from "./measure.ts";
+import { startCheckoutServer } from "./processes.ts";
 
 const [beforeCheckout, ...rest] = process.argv.slice(2);
 if (!beforeCheckout) throw new Error("usage: post-commit-cost.ts <before-checkout> [round-seconds] [rounds] [connections] [postgres-url]");
@@ -34,27 +33,10 @@ async function startSide(name: string, checkout: string): Promise<Side> {
   await admin.unsafe(`create database ${database}`);
   const url = new URL(postgresUrl);
   url.pathname = `/${database}`;
-  const child = spawn(process.execPath, [join(checkout, "server", "botboard.js"), "serve", "--workers", "1"], {
-    cwd: checkout,
-    env: {
-      ...process.env,
-      DATABASE_URL: url.toString(),
-      PORT: "0",
-      LOG_LEVEL: "warn",
-      BOTBOARD_RATE_LIMIT_TOKEN: "off",
-      BOTBOARD_RATE_LIMIT_ADDRESS: "off",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const serverUrl = await new Promise<string>((resolve, reject) => {
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk;
-      const match = /listening on (http:\/\/[^\s)]+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}:\n${output}`)));
+  const server = await startCheckoutServer(checkout, {
+    DATABASE_URL: url.toString(),
+    BOTBOARD_RATE_LIMIT_TOKEN: "off",
+    BOTBOARD_RATE_LIMIT_ADDRESS: "off",
   });
   const opened = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 1 });
   const tokens: string[] = [];
@@ -67,14 +49,10 @@ async function startSide(name: string, checkout: string): Promise<Side> {
   }
   return {
     name,
-    url: serverUrl,
+    url: server.url,
     tokens,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((done) => child.once("exit", done));
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await server.stop();
       await admin.unsafe(`drop database if exists ${database} with (force)`);
       await admin.end();
     },

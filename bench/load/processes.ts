@@ -1,15 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { projectPath, projectRoot } from "../../server/project-root.ts";
 
 export type ServerProcess = { url: string; process: ChildProcess; stop(): Promise<void> };
 
 /** Starts a Node script as its own process (so load and server never share a core's event loop). */
-function startProcess(args: string[], env: Record<string, string>, unset: string[] = []): Promise<ServerProcess> {
+function startProcess(args: string[], env: Record<string, string>, unset: string[] = [], cwd = projectRoot): Promise<ServerProcess> {
   const environment: Record<string, string | undefined> = { ...process.env, ...env };
   for (const name of unset) delete environment[name];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: projectRoot, env: environment, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd, env: environment, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const onData = (chunk: Buffer) => {
       output += chunk;
@@ -63,6 +64,19 @@ export function startBotboardWithDefaultLimits(env: Record<string, string>): Pro
     [projectPath("server", "botboard.js"), "serve", ...oneProcess],
     { PORT: "0", LOG_LEVEL: "warn", BOTBOARD_RATE_LIMIT_ADDRESS: "off", ...env },
     ["BOTBOARD_RATE_LIMIT_TOKEN", "BOTBOARD_SEARCHES_PER_TOKEN", "BOTBOARD_SEARCHES_PER_SERVER"],
+  );
+}
+
+/**
+ * `botboard serve` (one process) of another checkout of Botboard, say the commit before a change
+ * unpacked with `git archive`, for the scripts that measure two commits side by side.
+ */
+export function startCheckoutServer(checkout: string, env: Record<string, string>): Promise<ServerProcess> {
+  return startProcess(
+    [join(checkout, "server", "botboard.js"), "serve", ...oneProcess],
+    { PORT: "0", LOG_LEVEL: "warn", ...env },
+    [],
+    checkout,
   );
 }
 
