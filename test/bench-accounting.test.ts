@@ -274,7 +274,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
           model: "claude-sonnet-4-5",
           suite: runLength,
           variants: ["social"],
-          timeoutMs: 3_000,
+          timeoutMs: 8_000,
         });
         const { trials } = await runToEnd(db, planned, claudeCodeDriver, server.url);
         const [trial] = trials;
@@ -289,6 +289,9 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
     }, 90_000);
   });
 
+  // Both real CLIs' trials (Claude Code's above, Codex's here) hang on the model's second answer until
+  // their timeout, which must leave a loaded machine time to start the CLI and reach that answer (3 s
+  // did not, once, in CI).
   describe.skipIf(!codex)("with the real Codex", () => {
     it("a trial past its timeout keeps what it spent; turns are model requests; the user's AGENTS.md stays out", async () => {
       const model = await startMockModelServer(
@@ -317,7 +320,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
           suite: runLength,
           variants: ["social"],
           prices: codexPrices,
-          timeoutMs: 3_000,
+          timeoutMs: 8_000,
         });
         const { trials } = await runToEnd(db, planned, codexDriver, server.url);
         const [trial] = trials;
