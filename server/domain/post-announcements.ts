@@ -44,8 +44,7 @@ async function sendWakeUps(db: Db, announcer: Announcer): Promise<void> {
     while (announcer.waiting.size > 0) {
       const teamIds = [...announcer.waiting].slice(0, teamsPerWakeUp);
       for (const teamId of teamIds) announcer.waiting.delete(teamId);
-      const payload = JSON.stringify({ type: "posts.created", teamIds });
-      await db.execute(sql`select pg_notify(${eventsChannel}, ${payload})`).catch((error: unknown) => {
+      await sendWakeUp(db, teamIds).catch((error: unknown) => {
         logger.warn({ error: String(error), teams: teamIds.length }, "could not wake live feeds; their poll will find the new posts");
       });
     }
@@ -71,6 +70,11 @@ export async function announcePostUpdated(tx: Db, event: Omit<PostUpdatedEvent, 
  * `feedChanged` after commit, for this process's next read.
  */
 export async function announcePostsRenamed(tx: Db, teamId: string): Promise<void> {
-  const payload = JSON.stringify({ type: "posts.created", teamIds: [teamId] });
-  await tx.execute(sql`select pg_notify(${eventsChannel}, ${payload})`);
+  await sendWakeUp(tx, [teamId]);
+}
+
+/** The wake-up every process listens for: these teams' posts changed. */
+async function sendWakeUp(db: Db, teamIds: string[]): Promise<void> {
+  const payload = JSON.stringify({ type: "posts.created", teamIds });
+  await db.execute(sql`select pg_notify(${eventsChannel}, ${payload})`);
 }
