@@ -108,7 +108,7 @@ async function writeWhileWatching(options: { writers: string[]; postsEach: numbe
       }),
     )
   ).flat();
-  for (const feed of options.feeds) await feed.waitFor(() => postIdsOf(feed).length >= written.length, 60_000);
+  for (const feed of options.feeds) await feed.waitUntil(() => postIdsOf(feed).length >= written.length, 60_000);
   // A post delivered twice would arrive after the rest: give it the time to.
   await new Promise((resolve) => setTimeout(resolve, 500));
   for (const feed of options.feeds) feed.close();
@@ -190,7 +190,7 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     const total = writerCount * postsEachWriter;
     // A third of the way through, the browser loses the stream and comes back from its last event.
     const dropMidway = (async () => {
-      await first.waitFor(() => postIdsOf(first).length >= total / 3, 120_000);
+      await first.waitUntil(() => postIdsOf(first).length >= total / 3, 120_000);
       first.close();
       const lastId = postIdsOf(first).at(-1)!;
       second = followEvents(server.url, cookie, { lastEventId: String(lastId), reconnect: false });
@@ -206,7 +206,7 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     ).flat();
     await dropMidway;
     const seen = () => [...postIdsOf(first), ...postIdsOf(second!)];
-    await second!.waitFor(() => seen().length >= total, 60_000);
+    await second!.waitUntil(() => seen().length >= total, 60_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     second!.close();
     expect(sorted(seen())).toEqual(sorted(written));
@@ -250,7 +250,7 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
       ),
     );
     for (const [index, feed] of feeds.entries()) {
-      await feed.waitFor(() => postIdsOf(feed).length >= written[index]!.length, 60_000);
+      await feed.waitUntil(() => postIdsOf(feed).length >= written[index]!.length, 60_000);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     for (const feed of feeds) feed.close();

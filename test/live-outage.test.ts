@@ -184,7 +184,7 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
       // Every committed post reached each live feed once, and nothing that did not commit did.
       const committed = rows.map((row) => row.id);
       for (const feed of feeds) {
-        await feed.waitFor(() => postIdsIn(feed).length >= committed.length, eventuallyMs);
+        await feed.waitUntil(() => postIdsIn(feed).length >= committed.length, eventuallyMs);
         expect(postIdsIn(feed).sort()).toEqual([...committed].sort());
       }
       const feed = await (await server.as(token, "/api/v1/posts?tag=abandoned&limit=100")).json();

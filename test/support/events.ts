@@ -12,6 +12,12 @@ export type EventFollower = {
   connections: number;
   /** Resolves with every event so far once one matches, or throws after `timeoutMs`. */
   waitFor(match: (event: SentEvent) => boolean, timeoutMs?: number): Promise<SentEvent[]>;
+  /**
+   * Resolves once `condition` holds of the events so far, or throws after `timeoutMs`. The condition
+   * is checked once per arrival, not once per event as `waitFor` would: a count over a thousand
+   * events stays a thousand checks, not a billion.
+   */
+  waitUntil(condition: (events: SentEvent[]) => boolean, timeoutMs?: number): Promise<SentEvent[]>;
   close(): void;
 };
 
@@ -26,9 +32,18 @@ export function followEvents(baseUrl: string, cookie: string, options: { lastEve
     events,
     connections: 0,
     async waitFor(match, timeoutMs = 10_000) {
+      // Each event is matched once: those checked before the last arrival are not checked again.
+      let checked = 0;
+      return follower.waitUntil(() => {
+        const found = events.slice(checked).some(match);
+        checked = events.length;
+        return found;
+      }, timeoutMs);
+    },
+    async waitUntil(condition, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
-      while (!events.some(match)) {
-        if (Date.now() > deadline) throw new Error(`no such event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
+      while (!condition(events)) {
+        if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 200);
           waiters.add(() => {
