@@ -139,6 +139,43 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect((await search("identifier_999")).body.results.map((found) => found.post.id)).toContain(long.id);
   });
 
+  it("a short post keeps one vector, which it ranks by: the row is not twice its size", async () => {
+    const short = await (
+      await server.as(tokens.dave!, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "flamegraph of the flamegraph" }) })
+    ).json();
+    const rows = await server.database.db.execute<{ unranked: boolean }>(
+      sql`select rank_search is null as unranked from posts where id = ${short.id}`,
+    );
+    expect((Array.isArray(rows) ? rows : (rows as { rows: { unranked: boolean }[] }).rows)[0]!.unranked).toBe(true);
+    const { body } = await search("flamegraph");
+    expect(body.results.map((hit) => hit.post.id)).toEqual([short.id]);
+    expect((body.results[0] as Hit & { rank: number }).rank).toBeGreaterThan(0);
+  });
+
+  it("a commit hash or UUID is found whole and by its start, and its digits and letters are not terms of their own", async () => {
+    const hash = "9c4e1f07ab3d52e8";
+    const uuid = "7f3e2a10-4b5c-4d6e-8f90-a1b2c3d4e5f6";
+    const posted = await (
+      await server.as(tokens.dave!, "/api/v1/posts", {
+        method: "POST",
+        body: JSON.stringify({ content: `Reverted ${hash}; the job ${uuid} ran getX on v2 again.` }),
+      })
+    ).json();
+    for (const query of [hash, "9c4e1f0*", uuid]) {
+      expect(
+        (await search(query)).body.results.map((hit) => hit.post.id),
+        query,
+      ).toContain(posted.id);
+    }
+    const rows = await server.database.db.execute<{ terms: string }>(
+      sql`select search_terms::text as terms from posts where id = ${posted.id}`,
+    );
+    const terms = (Array.isArray(rows) ? rows : (rows as { rows: { terms: string }[] }).rows)[0]!.terms;
+    expect(terms).toContain(`'${hash}'`);
+    expect(terms).toContain("'getx'");
+    for (const noise of ["'9'", "'c'", "'4'", "'1f'", "'x'", "'v'", "'2'"]) expect(terms).not.toContain(noise);
+  });
+
   it("posts written without search terms (older versions, raw inserts) get them at start-up", async () => {
     const db = server.database.db;
     await db.execute(

@@ -21,14 +21,21 @@ const maxTokenChars = 200;
 /** Terms a single post or entry contributes at most, so a 16 KB dump costs the index a bounded amount. */
 export const maxSearchTerms = 1000;
 
+/** A commit hash or UUID: looked for whole or by its start, never by the runs of digits and letters inside it. */
+const hexIdentifier = /^(?=[\p{L}\p{N}-]*\d)(?=[\p{L}\p{N}-]*[a-f])[0-9a-f-]{7,}$/iu;
+
 /** Whether a token is code rather than a word: it has a separator, a camelCase hump, or letters and digits. */
 export function isCodeToken(token: string): boolean {
   return /[_$./:-]/.test(token) || camelHump.test(token);
 }
 
-/** The words inside an identifier: `parseConfigFile` → parse, config, file; `ERR_NOT_FOUND` → err, not, found. */
+/**
+ * The words inside an identifier: `parseConfigFile` → parse, config, file; `ERR_NOT_FOUND` → err, not,
+ * found. A single letter or digit (`getX`, `v2`) finds nothing anyone searches for, and every row
+ * would carry it: it is left out.
+ */
 export function wordsOf(token: string): string[] {
-  return (token.match(wordPattern) ?? []).map((word) => word.toLowerCase());
+  return (token.match(wordPattern) ?? []).filter((word) => word.length > 1).map((word) => word.toLowerCase());
 }
 
 /** Every run of consecutive segments of a path or dotted name, separators kept: `a/b.ts` → a/b.ts, a/b, b.ts, a, b, ts. */
@@ -61,6 +68,7 @@ function addToken(terms: SearchTerms, raw: string): void {
   const lower = token.toLowerCase();
   terms.wholes.add(lower);
   for (const run of segmentRunsOf(lower)) terms.wholes.add(run);
+  if (hexIdentifier.test(token)) return;
   for (const word of wordsOf(token)) terms.words.add(word);
 }
 

@@ -96,8 +96,9 @@ export function highlight(text: string, parsed: ParsedSearch): { matches: MatchR
 
 /**
  * Search over the team's posts (search-query.ts reads the query), best match first, then newest.
- * Posts match on their whole text and code terms but rank by the first 4,000 characters and the
- * terms (`rank_search`), so a search's cost does not grow with the length of the posts it finds.
+ * Posts match on their whole text and code terms; a long post ranks by its first 4,000 characters
+ * and the terms (`rank_search`), so a search's cost does not grow with the length of the posts it
+ * finds, and a shorter one by its `search` vector, which is the same.
  * With semantic search on, the words' ranking is fused with the posts nearest in meaning
  * (semantic-search.ts); the operators and `-word` filter both.
  */
@@ -110,7 +111,7 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
   const meaning = semantic && textQuery ? await queryVector(semantic, meaningOf(parsed)) : undefined;
   const visible = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), ...filtersOf(parsed)];
   // With operators alone every post ranks the same: newest first.
-  const rank = textQuery ? sql<number>`ts_rank(${posts.rankSearch}, ${textQuery})` : sql<number>`0::real`;
+  const rank = textQuery ? sql<number>`ts_rank(coalesce(${posts.rankSearch}, ${posts.search}), ${textQuery})` : sql<number>`0::real`;
   const depth = offset + input.limit + 1;
   const { rows, nearest } = await boundedSearch(db, caller, async (reader) => {
     const rows = await reader

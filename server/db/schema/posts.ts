@@ -46,13 +46,14 @@ export const posts = pgTable(
     searchTerms: tsvector("search_terms"),
     search: tsvector("search").notNull().generatedAlwaysAs(sql`to_tsvector('english', content) || coalesce(search_terms, ''::tsvector)`),
     /**
-     * The words of the post's first 4,000 characters, which search ranks by: ranking reads the whole
-     * vector of every match, and on 16 KB posts that was most of a search's cost. Matching still uses
-     * `search`, over the whole text.
+     * The words of a long post's first 4,000 characters, which search ranks it by: ranking reads the
+     * whole vector of every match, and on 16 KB posts that was most of a search's cost. Matching
+     * still uses `search`, over the whole text. Null for shorter posts, whose `search` is the same
+     * vector: storing it twice made every row twice the size, and a search reads one row per match.
      */
-    rankSearch: tsvector("rank_search")
-      .notNull()
-      .generatedAlwaysAs(sql`to_tsvector('english', left(content, 4000)) || coalesce(search_terms, ''::tsvector)`),
+    rankSearch: tsvector("rank_search").generatedAlwaysAs(
+      sql`case when length(content) > 4000 then to_tsvector('english', left(content, 4000)) || coalesce(search_terms, ''::tsvector) end`,
+    ),
   },
   (table) => [
     // Plain ascending: scanned backward they serve "newest first" (DESC, NULLS FIRST) as well as the
