@@ -3,6 +3,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { addUsage, countCall, DriverUnavailable, emptyResult, type Driver, type DriverResult, type McpAccess } from "./driver.ts";
 import { callWorkspaceTool, workspaceToolNames, workspaceTools, type FunctionTool } from "./workspace-tools.ts";
+import { deadline } from "../../server/domain/deadline.ts";
 
 /**
  * A built-in agent loop for any OpenAI-compatible Chat Completions endpoint (OPENAI_BASE_URL and
@@ -67,7 +68,7 @@ export const openaiDriver: Driver = {
   },
   async run({ workspace, prompt, mcp, model, timeoutMs, signal, onUsage }) {
     const { baseUrl, apiKey } = settings();
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+    const trialDeadline = deadline(timeoutMs, signal);
     const result: DriverResult = emptyResult();
     const botboard = mcp ? await connectBotboard(mcp) : undefined;
     const tools = [...workspaceTools, ...(botboard?.tools ?? [])];
@@ -81,7 +82,7 @@ export const openaiDriver: Driver = {
           method: "POST",
           headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
           body: JSON.stringify({ model, messages, tools, tool_choice: "auto" }),
-          signal: deadline,
+          signal: trialDeadline.signal,
         });
         if (!response.ok) {
           result.error = `the model endpoint answered ${response.status}: ${(await response.text()).slice(0, 500)}`;
@@ -118,11 +119,11 @@ export const openaiDriver: Driver = {
             continue;
           }
           let content: string;
-          if (workspaceToolNames.has(name)) content = await callWorkspaceTool(workspace, name, args, deadline);
+          if (workspaceToolNames.has(name)) content = await callWorkspaceTool(workspace, name, args, trialDeadline.signal);
           else if (botboard && name.startsWith(mcpPrefix)) {
             content = mcpText(
               (await botboard.client.callTool({ name: name.slice(mcpPrefix.length), arguments: args }, undefined, {
-                signal: deadline,
+                signal: trialDeadline.signal,
               })) as CallToolResult,
             );
           } else content = `error: no tool ${name}`;
@@ -134,10 +135,11 @@ export const openaiDriver: Driver = {
     } catch (error) {
       // A stop or a timeout keeps the usage of every answer received until then.
       if (signal.aborted) result.interrupted = true;
-      else if (deadline.aborted) result.timedOut = true;
+      else if (trialDeadline.expired()) result.timedOut = true;
       else result.error = (error as Error).message;
       return result;
     } finally {
+      trialDeadline.clear();
       await botboard?.client.close().catch(() => {});
     }
   },

@@ -4,6 +4,8 @@
  * `BOTBOARD_EMBEDDINGS_URL`. Vectors come back scaled to unit length, so a dot product is their cosine.
  */
 
+import { deadline } from "./deadline.ts";
+
 export type EmbeddingsSettings = {
   url: string;
   model: string;
@@ -55,7 +57,16 @@ export async function embedTexts(
   texts: string[],
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<Float32Array[]> {
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? requestTimeoutMs);
+  // The deadline covers the answer's body too, not only its headers.
+  const requestDeadline = deadline(options.timeoutMs ?? requestTimeoutMs, options.signal);
+  try {
+    return await requestEmbeddings(settings, texts, requestDeadline.signal);
+  } finally {
+    requestDeadline.clear();
+  }
+}
+
+async function requestEmbeddings(settings: EmbeddingsSettings, texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
   let response: Response;
   try {
     response = await fetch(settings.url, {
@@ -65,7 +76,7 @@ export async function embedTexts(
         ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}),
       },
       body: JSON.stringify({ model: settings.model, input: texts.map((text) => text.slice(0, maxEmbeddedChars)) }),
-      signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
+      signal,
     });
   } catch (error) {
     throw new EmbeddingsError("unavailable", `the embeddings endpoint did not answer: ${(error as Error).message}`);
