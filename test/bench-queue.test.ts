@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { oracleDriver } from "../bench/drivers/calibration.ts";
 import { openaiDriver } from "../bench/drivers/openai.ts";
 import { executeRun } from "../bench/runner.ts";
@@ -33,9 +33,10 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
     server = await startTestServer(kind);
     slowModel = await startMockChatServer([], { delayMs: 30_000 });
     quickModel = await startMockChatServer([]);
-    process.env.OPENAI_API_KEY = "sk-mock";
+    vi.stubEnv("OPENAI_API_KEY", "sk-mock");
   });
   afterAll(async () => {
+    vi.unstubAllEnvs();
     await slowModel?.close();
     await quickModel?.close();
     await server?.close();
@@ -85,7 +86,7 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
 
   it("Ctrl-C during a trial ends the agent and puts the trial back in the queue", async () => {
     const db = server.database.db;
-    process.env.OPENAI_BASE_URL = slowModel.url;
+    vi.stubEnv("OPENAI_BASE_URL", slowModel.url);
     const planned = await planTestRun(db, { driver: "openai", model: "mock-model", suite: loadSuite("builtin", ["run-length"]), prices });
     const stop = new AbortController();
     const running = executeRun(db, planned.run, {
@@ -172,7 +173,7 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
       { text: "Done." },
     ];
     const model = await startMockChatServer(script);
-    process.env.OPENAI_BASE_URL = model.url;
+    vi.stubEnv("OPENAI_BASE_URL", model.url);
     try {
       const suite = loadSuite("builtin", ["run-length", "word-wrap"]);
       const planned = await planTestRun(db, {
@@ -242,7 +243,7 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
 
   it("--max-cost stops before the budget would be passed", async () => {
     const db = server.database.db;
-    process.env.OPENAI_BASE_URL = quickModel.url;
+    vi.stubEnv("OPENAI_BASE_URL", quickModel.url);
     const planned = await planTestRun(db, {
       driver: "openai",
       model: "mock-model",
