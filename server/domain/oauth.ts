@@ -216,9 +216,11 @@ export async function exchangeAuthorizationCode(
     }
     return issueTokens(tx, grant, grant.scopes as Scope[]);
   });
-  // Refusals are returned, not thrown, so the code stays spent (and a replayed grant revoked).
-  if (answer instanceof OAuthRefusal) throw answer;
+  // Refusals are returned, not thrown, so the code stays spent (and a replayed grant revoked). A
+  // replay revoked tokens this process may hold: they are forgotten here, not when the
+  // notification comes back, which a request in between would not wait for.
   forgetCachedTokens();
+  if (answer instanceof OAuthRefusal) throw answer;
   return answer;
 }
 
