@@ -60,6 +60,8 @@ export function measureHttp(target: HttpTarget, database: string, options: LoadO
       url: target.url,
       connections: options.concurrency,
       duration: seconds,
+      // autocannon checks for the end of a round once per sample: a quick round of 0.25 s would last a second.
+      sampleInt: Math.min(1000, seconds * 1000),
       method: target.method ?? "GET",
       requests: [
         {
