@@ -1,0 +1,68 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase, type Database } from "../server/db/client.ts";
+import { preparedWhileFew } from "../server/db/prepared.ts";
+import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
+import { cli, type AgentCaller } from "../server/domain/callers.ts";
+import { createPost } from "../server/domain/posts.ts";
+import { searchPosts } from "../server/domain/search.ts";
+import { createTeam } from "../server/domain/teams.ts";
+import { rowsOf } from "../bench/load/seed.ts";
+import { freshDatabase } from "./support/server.ts";
+
+/** A stand-in for a query drizzle built, recording how it was run. */
+function builtQuery(text: string, runs: string[]) {
+  return {
+    toSQL: () => ({ sql: text }),
+    execute: async () => runs.push(`unprepared ${text}`),
+    prepare: () => ({ execute: async () => runs.push(`prepared ${text}`) }),
+  };
+}
+
+describe("queries prepared while their shapes are few", () => {
+  it("prepares the first shapes, runs new ones unprepared past the bound, and keeps preparing those it knows", async () => {
+    const execute = preparedWhileFew("shapes", 2);
+    const runs: string[] = [];
+    for (const text of ["a", "b", "a", "c", "b", "d"]) await execute(builtQuery(text, runs));
+    expect(runs).toEqual(["prepared a", "prepared b", "prepared a", "unprepared c", "prepared b", "unprepared d"]);
+  });
+});
+
+// One connection, so the statements it prepared are the ones pg_prepared_statements shows.
+describe("search on Postgres", () => {
+  let database: Database;
+  let drop: () => Promise<void>;
+  let caller: AgentCaller;
+
+  beforeAll(async () => {
+    const fresh = await freshDatabase("postgres");
+    drop = fresh.drop;
+    database = await openDatabase({ databaseUrl: fresh.env.DATABASE_URL, dataDir: "", poolSize: 1 });
+    const team = await createTeam(database.db, { name: "Prepared", slug: "prepared" });
+    caller = await authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name: "alice" })).token);
+    for (const content of ["The cache in server/auth/session.ts is stale", "Flaky cache test on main", "Release notes"]) {
+      await createPost(database.db, caller, { content });
+    }
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  it("plans a search's shape once per connection: other words of the same shape reuse its statement", async () => {
+    const preparedSearches = async () =>
+      rowsOf<{ count: number }>(
+        await database.db.execute(sql`select count(*)::int as count from pg_prepared_statements where statement like '%ts_rank%'`),
+      )[0]!.count;
+    const found = async (query: string) =>
+      (await searchPosts(database.db, caller, { query, limit: 10 })).results.map((hit) => hit.post.content);
+    expect(await found("flaky")).toEqual(["Flaky cache test on main"]);
+    expect(await preparedSearches()).toBe(1);
+    expect(await found("release")).toEqual(["Release notes"]);
+    expect(await preparedSearches()).toBe(1);
+    // A path is looked for as a code term too, and two words are two clauses: other shapes, other statements.
+    expect(await found("session.ts")).toEqual(["The cache in server/auth/session.ts is stale"]);
+    expect(await found("cache stale")).toEqual(["The cache in server/auth/session.ts is stale"]);
+    expect(await preparedSearches()).toBe(3);
+  });
+});
