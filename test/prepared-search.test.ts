@@ -5,7 +5,8 @@ import { preparedWhileFew } from "../server/db/prepared.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
 import { createPost } from "../server/domain/posts.ts";
-import { searchPosts } from "../server/domain/search.ts";
+import { searchPartsOf, searchPosts } from "../server/domain/search.ts";
+import { parseSearchQuery } from "../server/domain/search-query.ts";
 import { createTeam } from "../server/domain/teams.ts";
 import { rowsOf } from "../bench/load/seed.ts";
 import { freshDatabase } from "./support/server.ts";
@@ -13,7 +14,6 @@ import { freshDatabase } from "./support/server.ts";
 /** A stand-in for a query drizzle built, recording how it was run. */
 function builtQuery(text: string, runs: string[]) {
   return {
-    toSQL: () => ({ sql: text }),
     execute: async () => runs.push(`unprepared ${text}`),
     prepare: () => ({ execute: async () => runs.push(`prepared ${text}`) }),
   };
@@ -23,7 +23,7 @@ describe("queries prepared while their shapes are few", () => {
   it("prepares the first shapes, runs new ones unprepared past the bound, and keeps preparing those it knows", async () => {
     const execute = preparedWhileFew("shapes", 2);
     const runs: string[] = [];
-    for (const text of ["a", "b", "a", "c", "b", "d"]) await execute(builtQuery(text, runs));
+    for (const text of ["a", "b", "a", "c", "b", "d"]) await execute(text, builtQuery(text, runs));
     expect(runs).toEqual(["prepared a", "prepared b", "prepared a", "unprepared c", "prepared b", "unprepared d"]);
   });
 });
@@ -33,11 +33,17 @@ describe("search on Postgres", () => {
   let database: Database;
   let drop: () => Promise<void>;
   let caller: AgentCaller;
+  let statements: string[] = [];
 
   beforeAll(async () => {
     const fresh = await freshDatabase("postgres");
     drop = fresh.drop;
-    database = await openDatabase({ databaseUrl: fresh.env.DATABASE_URL, dataDir: "", poolSize: 1 });
+    database = await openDatabase({
+      databaseUrl: fresh.env.DATABASE_URL,
+      dataDir: "",
+      poolSize: 1,
+      onQuery: (statement) => statements.push(statement),
+    });
     const team = await createTeam(database.db, { name: "Prepared", slug: "prepared" });
     caller = await authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name: "alice" })).token);
     for (const content of ["The cache in server/auth/session.ts is stale", "Flaky cache test on main", "Release notes"]) {
@@ -64,5 +70,53 @@ describe("search on Postgres", () => {
     expect(await found("session.ts")).toEqual(["The cache in server/auth/session.ts is stale"]);
     expect(await found("cache stale")).toEqual(["The cache in server/auth/session.ts is stale"]);
     expect(await preparedSearches()).toBe(3);
+  });
+
+  // The shape is what lets a statement be prepared (at most 32 of them): two searches of one shape
+  // must send one SQL text, or the bound on statements would not hold; two of different shapes may not.
+  it("searches of one shape send one SQL text, and searches of different shapes different ones", async () => {
+    const queries = [
+      "flaky",
+      "release",
+      "session.ts",
+      "auth/session.ts",
+      "sess*",
+      "rel*",
+      '"stale cache"',
+      '"release"',
+      "cache stale",
+      "notes release",
+      "cache -stale",
+      "cache -main",
+      "-stale cache",
+      "from:alice cache",
+      "from:bob release",
+      "from:alice from:bob cache",
+      "tag:blocker cache",
+      "#ci #blocker cache",
+      "in:thread:1 cache",
+      "before:2026-11-30 cache",
+      "after:2026-11-01 release",
+      "before:2026-11-30 after:2026-11-01 cache",
+      "is:reply cache",
+      "is:root cache",
+      "has:code cache",
+      "from:alice",
+      "tag:blocker",
+      "the cache",
+    ];
+    const textOfShape = new Map<string, string>();
+    const shapeOfText = new Map<string, string>();
+    for (const query of queries) {
+      statements = [];
+      await searchPosts(database.db, caller, { query, limit: 10 });
+      const text = statements.find((statement) => statement.includes('from "posts"'))!;
+      const { shape } = searchPartsOf(parseSearchQuery(query));
+      expect(textOfShape.get(shape) ?? text, `${query} (shape ${shape})`).toBe(text);
+      expect(shapeOfText.get(text) ?? shape, `${query}: its text had another shape`).toBe(shape);
+      textOfShape.set(shape, text);
+      shapeOfText.set(text, shape);
+    }
+    expect(textOfShape.size).toBeGreaterThan(15);
   });
 });

@@ -23,21 +23,21 @@ export function preparedPerShape<Shape extends Record<string, boolean>, Query>(p
   };
 }
 
-/** A query drizzle builds per call: it can say its SQL, run as it is, or run prepared. */
-type BuiltQuery<Result> = { toSQL(): { sql: string }; execute(): Promise<Result>; prepare(name: string): { execute(): Promise<Result> } };
+/** A query drizzle builds per call: it can run as it is, or prepared. */
+type BuiltQuery<Result> = { execute(): Promise<Result>; prepare(name: string): { execute(): Promise<Result> } };
 
 /**
  * Runs queries whose SQL follows what was asked (a search's words and operators) as prepared
  * statements while their shapes are few: Postgres then plans each shape once per connection rather
- * than on every call. Past `maxShapes` distinct shapes in this process, new ones run unprepared, so
- * no one can fill the database's memory with statements by asking ever new shapes.
+ * than on every call. A shape names what decides the SQL's text, values left out (asking drizzle for
+ * the text would render the query twice). Past `maxShapes` distinct shapes in this process, new ones
+ * run unprepared, so no one can fill the database's memory with statements by asking ever new shapes.
  */
 export function preparedWhileFew(name: string, maxShapes: number) {
   const shapes = new Set<string>();
-  return function execute<Result>(query: BuiltQuery<Result>): Promise<Result> {
-    const { sql } = query.toSQL();
-    if (!shapes.has(sql) && shapes.size >= maxShapes) return query.execute();
-    shapes.add(sql);
+  return function execute<Result>(shape: string, query: BuiltQuery<Result>): Promise<Result> {
+    if (!shapes.has(shape) && shapes.size >= maxShapes) return query.execute();
+    shapes.add(shape);
     return query.prepare(name).execute();
   };
 }

@@ -19,33 +19,60 @@ export type SearchHit = { post: Post; rank: number; matches: MatchRange[]; snipp
 export type SearchPage = { results: SearchHit[]; nextCursor: string | null };
 
 /**
+ * A piece of a search's SQL, and its shape: what of that SQL the query's words and operators
+ * decide, their values left out. Searches of one shape send the same statement (see searchStatements).
+ */
+type Shaped = { sql: SQL; shape: string };
+
+/**
  * A word as a tsquery: the `english` reading of it (stemmed; a phrase keeps its order) or the code
  * term it is (search-terms.ts: `session.ts`, `parseconfigfile`, a part like `config`, a tag). A stop
  * word has no `english` reading and is dropped rather than looked for among code terms.
  */
-function wordQuery(word: SearchWord): SQL {
+function wordQuery(word: SearchWord): Shaped {
   const english = word.phrase
     ? sql`phraseto_tsquery('english', ${word.text})`
     : word.prefix
       ? sql`to_tsquery('english', ${`${quotedLexeme(word.text)}:*`})`
       : sql`plainto_tsquery('english', ${word.text})`;
+  const reading = word.phrase ? "phrase" : word.prefix ? "prefix" : "word";
   const single = !word.phrase || (word.text.match(/\S+/g) ?? []).length === 1;
-  if (!single) return english;
+  if (!single) return { sql: english, shape: reading };
   const code = sql`${`${quotedLexeme(word.text.toLowerCase())}${word.prefix ? ":*" : ""}`}::tsquery`;
   // A code token is looked for as a term even when the english parser drops it.
-  if (isCodeToken(word.text)) return sql`(${english} || ${code})`;
-  return sql`(case when numnode(${english}) = 0 then ${english} else ${english} || ${code} end)`;
+  if (isCodeToken(word.text)) return { sql: sql`(${english} || ${code})`, shape: `${reading}+code` };
+  return { sql: sql`(case when numnode(${english}) = 0 then ${english} else ${english} || ${code} end)`, shape: `${reading}|code` };
+}
+
+function shapedClause(clause: SearchClause): Shaped {
+  const words = clause.anyOf.map(wordQuery);
+  const anyOf = sql.join(
+    words.map((word) => word.sql),
+    sql` || `,
+  );
+  const shape = `${clause.excluded ? "-" : ""}(${words.map((word) => word.shape).join(" ")})`;
+  return { sql: clause.excluded ? sql`(!! (${anyOf}))` : sql`(${anyOf})`, shape };
 }
 
 export function clauseQuery(clause: SearchClause): SQL {
-  const anyOf = sql.join(clause.anyOf.map(wordQuery), sql` || `);
-  return clause.excluded ? sql`(!! (${anyOf}))` : sql`(${anyOf})`;
+  return shapedClause(clause).sql;
+}
+
+function shapedTextQuery(parsed: ParsedSearch): Shaped | undefined {
+  if (parsed.clauses.length === 0) return undefined;
+  const clauses = parsed.clauses.map(shapedClause);
+  return {
+    sql: sql`(${sql.join(
+      clauses.map((clause) => clause.sql),
+      sql` && `,
+    )})`,
+    shape: clauses.map((clause) => clause.shape).join(" "),
+  };
 }
 
 /** The query's words as one tsquery, or undefined when it has only operators. */
 export function textQueryOf(parsed: ParsedSearch): SQL | undefined {
-  if (parsed.clauses.length === 0) return undefined;
-  return sql`(${sql.join(parsed.clauses.map(clauseQuery), sql` && `)})`;
+  return shapedTextQuery(parsed)?.sql;
 }
 
 /** What a search stopped by the read timeout answers: narrower words cost less. */
@@ -70,7 +97,7 @@ export function validateSearchQuery(query: string): string {
   return trimmed;
 }
 
-function filtersOf(parsed: ParsedSearch): SQL[] {
+function filtersOf(parsed: ParsedSearch): { conditions: SQL[]; shape: string } {
   const { filters } = parsed;
   const conditions: SQL[] = [];
   if (filters.authors.length > 0) conditions.push(or(...filters.authors.map((name) => eq(posts.authorName, name)))!);
@@ -86,7 +113,23 @@ function filtersOf(parsed: ParsedSearch): SQL[] {
   if (filters.after) conditions.push(gte(posts.createdAt, filters.after));
   if (filters.reply !== undefined) conditions.push(filters.reply ? isNotNull(posts.parentId) : isNull(posts.parentId));
   if (filters.hasCode) conditions.push(sql`strpos(${posts.content}, '\`') > 0`);
-  return conditions;
+  const shape = [
+    `from:${filters.authors.length}`,
+    `tag:${filters.tags.length}`,
+    filters.threadId !== undefined && "in:thread",
+    filters.before && "before",
+    filters.after && "after",
+    filters.reply !== undefined && `is:${filters.reply ? "reply" : "post"}`,
+    filters.hasCode && "has:code",
+  ];
+  return { conditions, shape: shape.filter(Boolean).join(" ") };
+}
+
+/** A search's words as one tsquery (none with operators alone), its operators as conditions, and their shape. */
+export function searchPartsOf(parsed: ParsedSearch): { textQuery: SQL | undefined; conditions: SQL[]; shape: string } {
+  const text = shapedTextQuery(parsed);
+  const filters = filtersOf(parsed);
+  return { textQuery: text?.sql, conditions: filters.conditions, shape: `${text?.shape ?? "no words"}; ${filters.shape}` };
 }
 
 /** Where the words are in each result, and its excerpts: worked out here, on a bounded prefix (search-snippets.ts). */
@@ -112,16 +155,17 @@ const searchStatements = preparedWhileFew("search_posts", 32);
 export async function searchPosts(db: Db, caller: Caller, input: { query: string; limit: number; cursor?: string }): Promise<SearchPage> {
   requireScope(caller, "read");
   const parsed = parseSearchQuery(validateSearchQuery(input.query));
-  const textQuery = textQueryOf(parsed);
+  const { textQuery, conditions, shape } = searchPartsOf(parsed);
   const offset = input.cursor ? decodeOffsetCursor(input.cursor) : 0;
   const semantic = semanticSearchOf(db);
   const meaning = semantic && textQuery ? await queryVector(semantic, meaningOf(parsed)) : undefined;
-  const visible = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), ...filtersOf(parsed)];
+  const visible = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), ...conditions];
   // With operators alone every post ranks the same: newest first.
   const rank = textQuery ? sql<number>`ts_rank(coalesce(${posts.rankSearch}, ${posts.search}), ${textQuery})` : sql<number>`0::real`;
   const depth = offset + input.limit + 1;
   const { rows, nearest } = await boundedSearch(db, caller, async (reader) => {
     const rows = await searchStatements(
+      `${shape}; ${meaning ? "with meaning" : "words only"}`,
       reader
         .select({ ...postColumns, rank })
         .from(posts)
