@@ -129,7 +129,10 @@ function filtersOf(parsed: ParsedSearch): { conditions: SQL[]; shape: string } {
 export function searchPartsOf(parsed: ParsedSearch): { textQuery: SQL | undefined; conditions: SQL[]; shape: string } {
   const text = shapedTextQuery(parsed);
   const filters = filtersOf(parsed);
-  return { textQuery: text?.sql, conditions: filters.conditions, shape: `${text?.shape ?? "no words"}; ${filters.shape}` };
+  // A subquery: the tsquery is worked out once per search even in a prepared statement's generic
+  // plan, which would otherwise rebuild it for every row it matches and ranks.
+  const textQuery = text && sql`(select ${text.sql})`;
+  return { textQuery, conditions: filters.conditions, shape: `${text?.shape ?? "no words"}; ${filters.shape}` };
 }
 
 /** Where the words are in each result, and its excerpts: worked out here, on a bounded prefix (search-snippets.ts). */
@@ -139,8 +142,9 @@ export function highlight(text: string, parsed: ParsedSearch): { matches: MatchR
 }
 
 /**
- * Planning a search took about as long as running it (1.3 of 3.4 ms on a board of 100,000 posts):
- * the common shapes (one or two words, a word and `from:`) are planned once per connection.
+ * Planning a search took more than half as long as running it (1.3 and 2.1 ms on a board of 100,000
+ * posts): the common shapes (one or two words, a word and `from:`) are planned once per connection
+ * (docs/decisions/039-prepared-search-shapes.md).
  */
 const searchStatements = preparedWhileFew("search_posts", 32);
 
