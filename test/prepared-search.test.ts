@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type Database } from "../server/db/client.ts";
+import { openDatabase, type Database, type Db } from "../server/db/client.ts";
 import { preparedWhileFew } from "../server/db/prepared.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
@@ -11,8 +11,9 @@ import { createTeam } from "../server/domain/teams.ts";
 import { rowsOf } from "../bench/load/seed.ts";
 import { freshDatabase } from "./support/server.ts";
 
-/** A stand-in for a query drizzle built, recording how it was run. */
+/** A stand-in for a query drizzle built, recording how it was built and run. */
 function builtQuery(text: string, runs: string[]) {
+  runs.push(`built ${text}`);
   return {
     execute: async () => runs.push(`unprepared ${text}`),
     prepare: () => ({ execute: async () => runs.push(`prepared ${text}`) }),
@@ -20,11 +21,23 @@ function builtQuery(text: string, runs: string[]) {
 }
 
 describe("queries prepared while their shapes are few", () => {
-  it("prepares the first shapes, runs new ones unprepared past the bound, and keeps preparing those it knows", async () => {
-    const execute = preparedWhileFew("shapes", 2);
+  it("prepares the first shapes once, runs new ones unprepared past the bound, and keeps running those it knows", async () => {
+    const execute = preparedWhileFew<number>("shapes", 2);
     const runs: string[] = [];
-    for (const text of ["a", "b", "a", "c", "b", "d"]) await execute(text, builtQuery(text, runs));
-    expect(runs).toEqual(["prepared a", "prepared b", "prepared a", "unprepared c", "prepared b", "unprepared d"]);
+    const db = {} as Db;
+    for (const text of ["a", "b", "a", "c", "b", "d"]) await execute(db, text, () => builtQuery(text, runs), {});
+    expect(runs).toEqual([
+      "built a",
+      "prepared a",
+      "built b",
+      "prepared b",
+      "prepared a",
+      "built c",
+      "unprepared c",
+      "prepared b",
+      "built d",
+      "unprepared d",
+    ]);
   });
 });
 
@@ -118,5 +131,28 @@ describe("search on Postgres", () => {
       shapeOfText.set(text, shape);
     }
     expect(textOfShape.size).toBeGreaterThan(15);
+  });
+
+  it("runs a known shape with each search's own values: words, names, tags, threads and times", async () => {
+    const bob = await authenticateAgentToken(
+      database.db,
+      (await addAgentToken(database.db, cli, { teamId: caller.teamId, name: "bob" })).token,
+    );
+    const early = (await createPost(database.db, bob, { content: "Deploy cache warmed", tags: ["ops"] })).post;
+    const later = (await createPost(database.db, caller, { content: "Deploy cache cold", tags: ["dev"], parentId: early.id })).post;
+    const found = async (query: string) =>
+      (await searchPosts(database.db, caller, { query, limit: 10 })).results.map((hit) => hit.post.content);
+    for (const [query, expected] of [
+      ["from:bob deploy", ["Deploy cache warmed"]],
+      ["from:alice deploy", ["Deploy cache cold"]],
+      ["tag:ops deploy", ["Deploy cache warmed"]],
+      ["tag:dev deploy", ["Deploy cache cold"]],
+      [`in:thread:${early.id} warmed`, ["Deploy cache warmed"]],
+      [`in:thread:${early.id} cold`, ["Deploy cache cold"]],
+      [`after:${later.createdAt.toISOString().slice(0, 10)} -warmed deploy`, ["Deploy cache cold"]],
+      [`before:2000-01-01 -warmed deploy`, []],
+    ] as const) {
+      expect(await found(query), query).toEqual(expected);
+    }
   });
 });

@@ -23,21 +23,33 @@ export function preparedPerShape<Shape extends Record<string, boolean>, Query>(p
   };
 }
 
-/** A query drizzle builds per call: it can run as it is, or prepared. */
-type BuiltQuery<Result> = { execute(): Promise<Result>; prepare(name: string): { execute(): Promise<Result> } };
+/** A query drizzle built with placeholders: it can run as it is, or be prepared and then run. */
+type BuiltQuery<Result> = {
+  execute(values: Record<string, unknown>): Promise<Result>;
+  prepare(name: string): { execute(values: Record<string, unknown>): Promise<Result> };
+};
 
 /**
  * Runs queries whose SQL follows what was asked (a search's words and operators) as prepared
- * statements while their shapes are few: Postgres then plans each shape once per connection rather
- * than on every call. A shape names what decides the SQL's text, values left out (asking drizzle for
- * the text would render the query twice). Past `maxShapes` distinct shapes in this process, new ones
- * run unprepared, so no one can fill the database's memory with statements by asking ever new shapes.
+ * statements while their shapes are few: drizzle renders each shape's SQL once per database, and
+ * Postgres plans it once per connection, rather than both on every call. A shape names what decides
+ * the SQL's text, values left out (they are placeholders). Past `maxShapes` distinct shapes in this
+ * process, new ones are built and run unprepared, so no one can fill the database's memory with
+ * statements by asking ever new shapes.
  */
-export function preparedWhileFew(name: string, maxShapes: number) {
+export function preparedWhileFew<Result>(name: string, maxShapes: number) {
   const shapes = new Set<string>();
-  return function execute<Result>(shape: string, query: BuiltQuery<Result>): Promise<Result> {
-    if (!shapes.has(shape) && shapes.size >= maxShapes) return query.execute();
+  const byDb = new WeakMap<Db, Map<string, ReturnType<BuiltQuery<Result>["prepare"]>>>();
+  return function execute(db: Db, shape: string, build: (db: Db) => BuiltQuery<Result>, values: Record<string, unknown>): Promise<Result> {
+    if (!shapes.has(shape) && shapes.size >= maxShapes) return build(db).execute(values);
     shapes.add(shape);
-    return query.prepare(name).execute();
+    const queries = byDb.get(db) ?? new Map();
+    byDb.set(db, queries);
+    let query = queries.get(shape);
+    if (!query) {
+      query = build(db).prepare(name);
+      queries.set(shape, query);
+    }
+    return query.execute(values);
   };
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { decodeOffsetCursor, encodeOffsetCursor } from "./cursors.ts";
 import { withReadTimeout, type Db } from "../db/client.ts";
@@ -8,7 +8,7 @@ import { invalid } from "./errors.ts";
 import { runExpensiveQuery } from "./expensive-queries.ts";
 import { maxSearchQueryChars } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
-import { postColumns, toPost, type Post } from "./posts.ts";
+import { postColumns, toPost, type Post, type PostRow } from "./posts.ts";
 import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchClause, type SearchWord } from "./search-query.ts";
 import { isCodeToken, quotedLexeme } from "./search-terms.ts";
 import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
@@ -25,27 +25,48 @@ export type SearchPage = { results: SearchHit[]; nextCursor: string | null };
 type Shaped = { sql: SQL; shape: string };
 
 /**
+ * How a value goes into a search's SQL: as a parameter in place (`inline`), or as a named
+ * placeholder whose value is given when the statement runs (`placeholders`), so that one shape's
+ * SQL is rendered once and then only run.
+ */
+type Bind = (value: unknown) => SQL | Placeholder;
+const inline: Bind = (value) => sql`${value}`;
+
+function placeholders(): { bind: (value: unknown) => Placeholder; values: Record<string, unknown> } {
+  const values: Record<string, unknown> = {};
+  let count = 0;
+  return {
+    values,
+    bind(value) {
+      const name = `p${count++}`;
+      values[name] = value;
+      return sql.placeholder(name);
+    },
+  };
+}
+
+/**
  * A word as a tsquery: the `english` reading of it (stemmed; a phrase keeps its order) or the code
  * term it is (search-terms.ts: `session.ts`, `parseconfigfile`, a part like `config`, a tag). A stop
  * word has no `english` reading and is dropped rather than looked for among code terms.
  */
-function wordQuery(word: SearchWord): Shaped {
+function wordQuery(word: SearchWord, bind: Bind): Shaped {
   const english = word.phrase
-    ? sql`phraseto_tsquery('english', ${word.text})`
+    ? sql`phraseto_tsquery('english', ${bind(word.text)})`
     : word.prefix
-      ? sql`to_tsquery('english', ${`${quotedLexeme(word.text)}:*`})`
-      : sql`plainto_tsquery('english', ${word.text})`;
+      ? sql`to_tsquery('english', ${bind(`${quotedLexeme(word.text)}:*`)})`
+      : sql`plainto_tsquery('english', ${bind(word.text)})`;
   const reading = word.phrase ? "phrase" : word.prefix ? "prefix" : "word";
   const single = !word.phrase || (word.text.match(/\S+/g) ?? []).length === 1;
   if (!single) return { sql: english, shape: reading };
-  const code = sql`${`${quotedLexeme(word.text.toLowerCase())}${word.prefix ? ":*" : ""}`}::tsquery`;
+  const code = sql`${bind(`${quotedLexeme(word.text.toLowerCase())}${word.prefix ? ":*" : ""}`)}::tsquery`;
   // A code token is looked for as a term even when the english parser drops it.
   if (isCodeToken(word.text)) return { sql: sql`(${english} || ${code})`, shape: `${reading}+code` };
   return { sql: sql`(case when numnode(${english}) = 0 then ${english} else ${english} || ${code} end)`, shape: `${reading}|code` };
 }
 
-function shapedClause(clause: SearchClause): Shaped {
-  const words = clause.anyOf.map(wordQuery);
+function shapedClause(clause: SearchClause, bind: Bind): Shaped {
+  const words = clause.anyOf.map((word) => wordQuery(word, bind));
   const anyOf = sql.join(
     words.map((word) => word.sql),
     sql` || `,
@@ -55,12 +76,12 @@ function shapedClause(clause: SearchClause): Shaped {
 }
 
 export function clauseQuery(clause: SearchClause): SQL {
-  return shapedClause(clause).sql;
+  return shapedClause(clause, inline).sql;
 }
 
-function shapedTextQuery(parsed: ParsedSearch): Shaped | undefined {
+function shapedTextQuery(parsed: ParsedSearch, bind: Bind): Shaped | undefined {
   if (parsed.clauses.length === 0) return undefined;
-  const clauses = parsed.clauses.map(shapedClause);
+  const clauses = parsed.clauses.map((clause) => shapedClause(clause, bind));
   return {
     sql: sql`(${sql.join(
       clauses.map((clause) => clause.sql),
@@ -72,7 +93,7 @@ function shapedTextQuery(parsed: ParsedSearch): Shaped | undefined {
 
 /** The query's words as one tsquery, or undefined when it has only operators. */
 export function textQueryOf(parsed: ParsedSearch): SQL | undefined {
-  return shapedTextQuery(parsed)?.sql;
+  return shapedTextQuery(parsed, inline)?.sql;
 }
 
 /** What a search stopped by the read timeout answers: narrower words cost less. */
@@ -97,20 +118,22 @@ export function validateSearchQuery(query: string): string {
   return trimmed;
 }
 
-function filtersOf(parsed: ParsedSearch): { conditions: SQL[]; shape: string } {
+function filtersOf(parsed: ParsedSearch, bind: Bind): { conditions: SQL[]; shape: string } {
   const { filters } = parsed;
   const conditions: SQL[] = [];
-  if (filters.authors.length > 0) conditions.push(or(...filters.authors.map((name) => eq(posts.authorName, name)))!);
+  if (filters.authors.length > 0) conditions.push(or(...filters.authors.map((name) => eq(posts.authorName, bind(name))))!);
   if (filters.tags.length > 0)
     conditions.push(
       sql`${posts.tags} @> array[${sql.join(
-        filters.tags.map((tag) => sql`${tag}`),
+        filters.tags.map((tag) => bind(tag)),
         sql`, `,
       )}]::text[]`,
     );
-  if (filters.threadId !== undefined) conditions.push(or(eq(posts.id, filters.threadId), eq(posts.rootId, filters.threadId))!);
-  if (filters.before) conditions.push(lt(posts.createdAt, filters.before));
-  if (filters.after) conditions.push(gte(posts.createdAt, filters.after));
+  if (filters.threadId !== undefined) conditions.push(or(eq(posts.id, bind(filters.threadId)), eq(posts.rootId, bind(filters.threadId)))!);
+  // Sent as text, as the column's encoder sends a time: a placeholder skips that encoder, and drizzle
+  // has postgres.js pass time values through unserialised.
+  if (filters.before) conditions.push(lt(posts.createdAt, bind(filters.before.toISOString())));
+  if (filters.after) conditions.push(gte(posts.createdAt, bind(filters.after.toISOString())));
   if (filters.reply !== undefined) conditions.push(filters.reply ? isNotNull(posts.parentId) : isNull(posts.parentId));
   if (filters.hasCode) conditions.push(sql`strpos(${posts.content}, '\`') > 0`);
   const shape = [
@@ -126,9 +149,9 @@ function filtersOf(parsed: ParsedSearch): { conditions: SQL[]; shape: string } {
 }
 
 /** A search's words as one tsquery (none with operators alone), its operators as conditions, and their shape. */
-export function searchPartsOf(parsed: ParsedSearch): { textQuery: SQL | undefined; conditions: SQL[]; shape: string } {
-  const text = shapedTextQuery(parsed);
-  const filters = filtersOf(parsed);
+export function searchPartsOf(parsed: ParsedSearch, bind: Bind = inline): { textQuery: SQL | undefined; conditions: SQL[]; shape: string } {
+  const text = shapedTextQuery(parsed, bind);
+  const filters = filtersOf(parsed, bind);
   // A subquery: the tsquery is worked out once per search even in a prepared statement's generic
   // plan, which would otherwise rebuild it for every row it matches and ranks.
   const textQuery = text && sql`(select ${text.sql})`;
@@ -146,7 +169,7 @@ export function highlight(text: string, parsed: ParsedSearch): { matches: MatchR
  * posts): the common shapes (one or two words, a word and `from:`) are planned once per connection
  * (docs/decisions/039-prepared-search-shapes.md).
  */
-const searchStatements = preparedWhileFew("search_posts", 32);
+const searchStatements = preparedWhileFew<(PostRow & { rank: number })[]>("search_posts", 32);
 
 /**
  * Search over the team's posts (search-query.ts reads the query), best match first, then newest.
@@ -159,29 +182,36 @@ const searchStatements = preparedWhileFew("search_posts", 32);
 export async function searchPosts(db: Db, caller: Caller, input: { query: string; limit: number; cursor?: string }): Promise<SearchPage> {
   requireScope(caller, "read");
   const parsed = parseSearchQuery(validateSearchQuery(input.query));
-  const { textQuery, conditions, shape } = searchPartsOf(parsed);
   const offset = input.cursor ? decodeOffsetCursor(input.cursor) : 0;
   const semantic = semanticSearchOf(db);
-  const meaning = semantic && textQuery ? await queryVector(semantic, meaningOf(parsed)) : undefined;
-  const visible = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), ...conditions];
-  // With operators alone every post ranks the same: newest first.
-  const rank = textQuery ? sql<number>`ts_rank(coalesce(${posts.rankSearch}, ${posts.search}), ${textQuery})` : sql<number>`0::real`;
+  const meaning = semantic && parsed.clauses.length > 0 ? await queryVector(semantic, meaningOf(parsed)) : undefined;
   const depth = offset + input.limit + 1;
+  // The words' search: built with placeholders, so that its shape's statement is rendered once.
+  const { bind, values } = placeholders();
+  const { textQuery, conditions, shape } = searchPartsOf(parsed, bind);
+  const teamId = bind(caller.teamId);
+  const limit = bind(meaning ? depth : input.limit + 1);
+  const skipped = bind(meaning ? 0 : offset);
+  const buildSearch = (reader: Db) => {
+    // With operators alone every post ranks the same: newest first.
+    const rank = textQuery ? sql<number>`ts_rank(coalesce(${posts.rankSearch}, ${posts.search}), ${textQuery})` : sql<number>`0::real`;
+    return reader
+      .select({ ...postColumns, rank })
+      .from(posts)
+      .where(
+        and(eq(posts.teamId, teamId), isNull(posts.deletedAt), ...conditions, ...(textQuery ? [sql`${posts.search} @@ ${textQuery}`] : [])),
+      )
+      .orderBy(...(textQuery ? [desc(rank)] : []), desc(posts.createdAt), desc(posts.id))
+      .limit(limit)
+      .offset(skipped);
+  };
   const { rows, nearest } = await boundedSearch(db, caller, async (reader) => {
-    const rows = await searchStatements(
-      `${shape}; ${meaning ? "with meaning" : "words only"}`,
-      reader
-        .select({ ...postColumns, rank })
-        .from(posts)
-        .where(and(...visible, ...(textQuery ? [sql`${posts.search} @@ ${textQuery}`] : [])))
-        .orderBy(...(textQuery ? [desc(rank)] : []), desc(posts.createdAt), desc(posts.id))
-        .limit(meaning ? depth : input.limit + 1)
-        .offset(meaning ? 0 : offset),
-    );
+    const rows = await searchStatements(reader, `${shape}; ${meaning ? "with meaning" : "words only"}`, buildSearch, values);
     if (!semantic || !meaning) return { rows, nearest: [] };
     const ids = await nearestInMeaning(reader, semantic, "posts", caller.teamId, meaning, semanticCandidates(depth));
     if (ids.length === 0) return { rows, nearest: [] };
     const excluded = parsed.clauses.filter((clause) => clause.excluded).map((clause) => sql`${posts.search} @@ ${clauseQuery(clause)}`);
+    const visible = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), ...filtersOf(parsed, inline).conditions];
     const found = await reader
       .select({ ...postColumns, rank: sql<number>`0::real` })
       .from(posts)
