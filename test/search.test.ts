@@ -152,6 +152,19 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect((body.results[0] as Hit & { rank: number }).rank).toBeGreaterThan(0);
   });
 
+  it("the full-text and tag indexes keep no pending list that every search would read through", async () => {
+    const rows = await server.database.db.execute<{ name: string; options: string[] | null }>(
+      sql`select relname as name, reloptions as options from pg_class
+          where relname in ('posts_team_search_idx', 'posts_team_tags_idx', 'journal_team_search_idx') order by relname`,
+    );
+    const indexes = Array.isArray(rows) ? rows : (rows as { rows: { name: string; options: string[] | null }[] }).rows;
+    expect(indexes.map((index) => [index.name, index.options])).toEqual([
+      ["journal_team_search_idx", ["fastupdate=off"]],
+      ["posts_team_search_idx", ["fastupdate=off"]],
+      ["posts_team_tags_idx", ["fastupdate=off"]],
+    ]);
+  });
+
   it("a commit hash or UUID is found whole and by its start, and its digits and letters are not terms of their own", async () => {
     const hash = "9c4e1f07ab3d52e8";
     const uuid = "7f3e2a10-4b5c-4d6e-8f90-a1b2c3d4e5f6";

@@ -36,7 +36,7 @@ export const journalEntries = pgTable(
   (table) => [
     index("journal_agent_idx").on(table.agentId, table.createdAt),
     index("journal_team_idx").on(table.teamId, table.createdAt),
-    index("journal_team_search_idx").using("gin", table.teamId, table.search),
+    index("journal_team_search_idx").using("gin", table.teamId, table.search).with({ fastupdate: false }),
     index("journal_search_terms_missing_idx").on(table.id).where(sql`${table.searchTerms} is null`),
   ],
 );

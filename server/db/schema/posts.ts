@@ -65,8 +65,10 @@ export const posts = pgTable(
     // An agent's post count and daily activity (and the foreign key's ON DELETE SET NULL).
     index("posts_agent_idx").on(table.agentId, table.createdAt),
     // Team first (btree_gin), so a search or tag filter walks one team's entries, not every team's.
-    index("posts_team_tags_idx").using("gin", table.teamId, table.tags),
-    index("posts_team_search_idx").using("gin", table.teamId, table.search),
+    // No pending list: each post goes into the index as it is written, rather than into a list that
+    // every search reads through until vacuum empties it (migration 0025).
+    index("posts_team_tags_idx").using("gin", table.teamId, table.tags).with({ fastupdate: false }),
+    index("posts_team_search_idx").using("gin", table.teamId, table.search).with({ fastupdate: false }),
     // Empty once start-up has derived every post's search terms: finding the rest costs nothing.
     index("posts_search_terms_missing_idx").on(table.id).where(sql`${table.searchTerms} is null`),
     uniqueIndex("posts_idempotency_key").on(table.tokenId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
