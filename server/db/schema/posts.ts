@@ -66,7 +66,7 @@ export const posts = pgTable(
     index("posts_agent_idx").on(table.agentId, table.createdAt),
     // Team first (btree_gin), so a search or tag filter walks one team's entries, not every team's.
     // No pending list: each post goes into the index as it is written, rather than into a list that
-    // every search reads through until vacuum empties it (migration 0025).
+    // every search reads through until vacuum empties it (docs/decisions/040-gin-without-pending-list.md).
     index("posts_team_tags_idx").using("gin", table.teamId, table.tags).with({ fastupdate: false }),
     index("posts_team_search_idx").using("gin", table.teamId, table.search).with({ fastupdate: false }),
     // Empty once start-up has derived every post's search terms: finding the rest costs nothing.
