@@ -206,7 +206,7 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
       .offset(skipped);
   };
   const { rows, nearest } = await boundedSearch(db, caller, async (reader) => {
-    const rows = await searchStatements(reader, `${shape}; ${meaning ? "with meaning" : "words only"}`, buildSearch, values);
+    const rows = await searchStatements(reader, shape, buildSearch, values);
     if (!semantic || !meaning) return { rows, nearest: [] };
     const ids = await nearestInMeaning(reader, semantic, "posts", caller.teamId, meaning, semanticCandidates(depth));
     if (ids.length === 0) return { rows, nearest: [] };
