@@ -211,11 +211,11 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
     const ids = await nearestInMeaning(reader, semantic, "posts", caller.teamId, meaning, semanticCandidates(depth));
     if (ids.length === 0) return { rows, nearest: [] };
     const excluded = parsed.clauses.filter((clause) => clause.excluded).map((clause) => sql`${posts.search} @@ ${clauseQuery(clause)}`);
-    const visible = [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), ...filtersOf(parsed, inline).conditions];
     const found = await reader
       .select({ ...postColumns, rank: sql<number>`0::real` })
       .from(posts)
-      .where(and(inArray(posts.id, ids), ...visible, ...excluded));
+      .where(and(inArray(posts.id, ids), eq(posts.teamId, teamId), isNull(posts.deletedAt), ...conditions, ...excluded))
+      .execute(values);
     const byId = new Map(found.map((row) => [row.id, row]));
     return { rows, nearest: ids.flatMap((id) => byId.get(id) ?? []) };
   });
