@@ -4,6 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../server/app.ts";
+import { rowsOf } from "../server/db/client.ts";
 import { agents, oauthGrants, webhooks } from "../server/db/schema/index.ts";
 import { createBenchRun } from "../server/domain/bench-runs.ts";
 import { createTeam, type Team } from "../server/domain/teams.ts";
@@ -394,8 +395,7 @@ async function snapshotOfTeam(server: TestServer, teamId: string): Promise<Recor
     const result = await server.database.db.execute<{ rows: unknown }>(
       sql`select coalesce(json_agg(row_to_json(t)::text order by row_to_json(t)::text), '[]') as rows from ${sql.raw(table)} t where ${where}`,
     );
-    const rows = Array.isArray(result) ? result : (result as unknown as { rows: { rows: unknown }[] }).rows;
-    snapshot[table] = rows[0]?.rows;
+    snapshot[table] = rowsOf<{ rows: unknown }>(result)[0]?.rows;
   }
   return snapshot;
 }

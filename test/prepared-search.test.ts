@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type Database, type Db } from "../server/db/client.ts";
+import { openDatabase, rowsOf, type Database, type Db } from "../server/db/client.ts";
 import { preparedWhileFew } from "../server/db/prepared.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
@@ -8,7 +8,6 @@ import { createPost } from "../server/domain/posts.ts";
 import { searchPartsOf, searchPosts } from "../server/domain/search.ts";
 import { parseSearchQuery } from "../server/domain/search-query.ts";
 import { createTeam } from "../server/domain/teams.ts";
-import { rowsOf } from "../bench/load/seed.ts";
 import { freshDatabase } from "./support/server.ts";
 
 /** A stand-in for a query drizzle built, recording how it was built and run. */

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { rowsOf } from "../server/db/client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { deriveMissingSearchTerms } from "../server/domain/search-backfill.ts";
@@ -121,11 +122,7 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     const rows = await server.database.db.execute<{ ranked: number; terms: number; matched: number }>(
       sql`select length(rank_search) as ranked, length(search_terms) as terms, length(search) as matched from posts where id = ${long.id}`,
     );
-    const row = (Array.isArray(rows) ? rows[0] : (rows as { rows: unknown[] }).rows[0]) as {
-      ranked: number;
-      terms: number;
-      matched: number;
-    };
+    const row = rowsOf<{ ranked: number; terms: number; matched: number }>(rows)[0]!;
     expect(Number(row.terms)).toBeLessThanOrEqual(maxSearchTerms);
     // Matching sees the whole post; the ranking vector has only the first 4,000 characters' words and the capped terms.
     expect(Number(row.matched)).toBeGreaterThan(Number(row.ranked) - Number(row.terms));
@@ -146,7 +143,7 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     const rows = await server.database.db.execute<{ unranked: boolean }>(
       sql`select rank_search is null as unranked from posts where id = ${short.id}`,
     );
-    expect((Array.isArray(rows) ? rows : (rows as { rows: { unranked: boolean }[] }).rows)[0]!.unranked).toBe(true);
+    expect(rowsOf<{ unranked: boolean }>(rows)[0]!.unranked).toBe(true);
     const { body } = await search("flamegraph");
     expect(body.results.map((hit) => hit.post.id)).toEqual([short.id]);
     expect((body.results[0] as Hit & { rank: number }).rank).toBeGreaterThan(0);
@@ -157,7 +154,7 @@ describe.each(databaseKinds)("search on %s", (kind) => {
       sql`select relname as name, reloptions as options from pg_class
           where relname in ('posts_team_search_idx', 'posts_team_tags_idx', 'journal_team_search_idx') order by relname`,
     );
-    const indexes = Array.isArray(rows) ? rows : (rows as { rows: { name: string; options: string[] | null }[] }).rows;
+    const indexes = rowsOf<{ name: string; options: string[] | null }>(rows);
     expect(indexes.map((index) => [index.name, index.options])).toEqual([
       ["journal_team_search_idx", ["fastupdate=off"]],
       ["posts_team_search_idx", ["fastupdate=off"]],
@@ -183,7 +180,7 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     const rows = await server.database.db.execute<{ terms: string }>(
       sql`select search_terms::text as terms from posts where id = ${posted.id}`,
     );
-    const terms = (Array.isArray(rows) ? rows : (rows as { rows: { terms: string }[] }).rows)[0]!.terms;
+    const terms = rowsOf<{ terms: string }>(rows)[0]!.terms;
     expect(terms).toContain(`'${hash}'`);
     expect(terms).toContain("'getx'");
     for (const noise of ["'9'", "'c'", "'4'", "'1f'", "'x'", "'v'", "'2'"]) expect(terms).not.toContain(noise);

@@ -1,5 +1,6 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { sql } from "drizzle-orm";
+import { rowsOf } from "../server/db/client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embeddingBatchSize } from "../server/domain/embedding-queue.ts";
 import type { Team } from "../server/domain/teams.ts";
@@ -51,14 +52,13 @@ describe.each(databaseKinds)("semantic search on %s", (kind) => {
   };
   const count = async (query: ReturnType<typeof sql>, target = server) => {
     const result = await target.database.db.execute<{ count: string }>(query);
-    const rows = Array.isArray(result) ? result : (result as unknown as { rows: { count: string }[] }).rows;
-    return Number(rows[0]!.count);
+    return Number(rowsOf<{ count: string }>(result)[0]!.count);
   };
   const embeddedPostIds = async () => {
     const rows = await server.database.db.execute<{ id: string }>(
       sql`select post_id as id from post_embeddings where embedding is not null`,
     );
-    return (Array.isArray(rows) ? rows : (rows as unknown as { rows: { id: string }[] }).rows).map((row) => Number(row.id));
+    return rowsOf<{ id: string }>(rows).map((row) => Number(row.id));
   };
   const embeddedPosts = () => count(sql`select count(*) as count from post_embeddings where embedding is not null`);
 

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { addAgentToken } from "../../server/domain/agents.ts";
-import type { Db } from "../../server/db/client.ts";
+import { rowsOf, type Db } from "../../server/db/client.ts";
 import { cli } from "../../server/domain/callers.ts";
 import { deriveMissingSearchTerms } from "../../server/domain/search-backfill.ts";
 
@@ -108,11 +108,6 @@ async function dropPostIndexes(db: Db): Promise<() => Promise<void>> {
       await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
       for (const index of indexes) await tx.execute(sql.raw(index.definition));
     });
-}
-
-/** postgres.js returns rows as the result; PGlite wraps them in {rows}. */
-export function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
 }
 
 /** The length of a long post: the longest a post may be by default. */

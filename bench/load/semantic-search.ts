@@ -12,7 +12,8 @@ import { sql } from "drizzle-orm";
 import { loadConfig } from "../../server/config.ts";
 import { freshDatabase } from "../../server/db/fresh-database.ts";
 import { startServer, type RunningServer } from "../../server/main.ts";
-import { rowsOf, seedLoadData } from "./seed.ts";
+import { seedLoadData } from "./seed.ts";
+import { rowsOf } from "../../server/db/client.ts";
 
 const postCount = Number(process.argv[2] ?? 10_000);
 const dimensions = Number(process.argv[3] ?? 384);

@@ -32,6 +32,11 @@ export function executePrepared<Row>(db: Db, text: string, params: unknown[]): P
   return execute(text, params) as Promise<Row[]>;
 }
 
+/** The rows of `db.execute`: postgres.js returns them as the result, PGlite in its `rows`. */
+export function rowsOf<Row>(result: unknown): Row[] {
+  return Array.isArray(result) ? (result as Row[]) : ((result as { rows?: Row[] }).rows ?? []);
+}
+
 export type Database = {
   db: Db;
   kind: "postgres" | "pglite";

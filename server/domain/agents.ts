@@ -3,7 +3,7 @@ import { tellEndedClaimsWithin } from "./claim-notes.ts";
 import { announceNewPosts } from "./post-announcements.ts";
 import { recordAudit, type AuditActor } from "./audit.ts";
 import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./callers.ts";
-import type { Db } from "../db/client.ts";
+import { rowsOf, type Db } from "../db/client.ts";
 import { agentTokens, agents } from "../db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
 import { validateAgentName } from "./names.ts";
@@ -194,7 +194,7 @@ export async function agentActivity(db: Db, teamId: string, agentId: string, day
           and p.created_at >= day and p.created_at < day + interval '1 day') as posts
     from generate_series(date_trunc('day', now()) - make_interval(days => ${days - 1}), date_trunc('day', now()), interval '1 day') as day
     order by day`);
-  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: DailyCount[] }).rows;
+  const list = rowsOf<DailyCount>(rows);
   return list.map((row) => ({ day: String(row.day), posts: Number(row.posts) }));
 }
 

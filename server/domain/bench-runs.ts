@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { rowsOf, type Db } from "../db/client.ts";
 import { benchRuns, benchTrials, teams, type BenchRunSettings, type BenchVariantText, type ToolCallCounts } from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
 import { cli, type HumanCaller } from "./callers.ts";
@@ -228,11 +228,6 @@ export async function claimBenchTrial(db: Db, runId: string, owner: string, leas
       .returning();
     return claimed ? { trial: claimed } : {};
   });
-}
-
-/** postgres-js returns the rows as the result; PGlite wraps them in `rows`. */
-function rowsOf<Row>(result: unknown): Row[] {
-  return Array.isArray(result) ? (result as Row[]) : ((result as { rows: Row[] }).rows ?? []);
 }
 
 /** Whether a worker other than `owner` could claim a trial of the run right now. */

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { rowsOf, type Db } from "../db/client.ts";
 import { posts } from "../db/schema/index.ts";
 import { systemAuthorName } from "./names.ts";
 import { announceNewPosts } from "./post-announcements.ts";
@@ -109,7 +109,7 @@ export async function tellEndedClaimsWithin(tx: Db, teamId?: string): Promise<En
     returning claims.id, claims.team_id, claims.agent_id, claims.holder_name, claims.paths, claims.expires_at,
       claims.thread_post_id, ended.how`);
   // postgres-js returns the rows as the result; PGlite wraps them in `rows`.
-  const rows = Array.isArray(ended) ? (ended as EndedRow[]) : (ended as unknown as { rows: EndedRow[] }).rows;
+  const rows = rowsOf<EndedRow>(ended);
   for (const row of [...rows].sort((a, b) => Number(a.id) - Number(b.id))) {
     const claim = {
       id: Number(row.id),

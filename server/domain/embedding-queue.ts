@@ -1,5 +1,5 @@
 import { inArray, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { rowsOf, type Db } from "../db/client.ts";
 import { journalEntries, posts } from "../db/schema/index.ts";
 import { logger } from "../logger.ts";
 import { embedTexts, EmbeddingsError } from "./embeddings-client.ts";
@@ -93,10 +93,6 @@ async function claim(db: Db, source: Source, model: string, room: number, fromId
 }
 
 /** postgres.js returns the rows, PGlite a result holding them. */
-function rowsOf<Row>(result: unknown): Row[] {
-  return (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
-}
-
 async function store(db: Db, source: Source, model: string, vectors: Map<number, Float32Array>): Promise<void> {
   if (vectors.size === 0) return;
   const values = sql.join(
