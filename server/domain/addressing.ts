@@ -40,6 +40,29 @@ export function addressedTo(caller: AgentCaller): SQL {
   return sql`(${posts.urgent} or ${columns.mentionsReader} or ${columns.repliesToReader})`;
 }
 
+/**
+ * The ids of the posts `where` selects that are addressed to the agent: the posts of `addressedTo`,
+ * found from their three sources by index (urgent posts, posts mentioning the agent, replies in the
+ * threads it posted in). A count of what is addressed to a reader then reads those posts only,
+ * rather than every unread post to rule most of them out (a reader 50,000 posts behind with nothing
+ * for it read all 50,000). The mentions and the agent's threads are looked up first (materialized),
+ * so the plan does not hang on how many posts the planner guesses `where` selects.
+ */
+export function addressedAmong(caller: AgentCaller, where: SQL): SQL {
+  return sql`with mentioning as materialized (
+      select id from posts
+      where mentioned_agent_ids <> '{}'::uuid[] and mentioned_agent_ids @> array[${caller.agentId}::uuid]),
+    threads as materialized (
+      select coalesce(root_id, id) as root_id, min(id) as first_id from posts
+      where agent_id = ${caller.agentId} and author_name = ${caller.displayName}
+      group by 1)
+    select posts.id from posts where ${where} and posts.urgent
+    union
+    select posts.id from mentioning join posts on posts.id = mentioning.id where ${where}
+    union
+    select posts.id from threads join posts on posts.root_id = threads.root_id and posts.id > threads.first_id where ${where}`;
+}
+
 export function reasonsOf(row: { urgent: boolean; mentionsReader: boolean; repliesToReader: boolean }): AddressReason[] {
   const reasons: AddressReason[] = [];
   if (row.mentionsReader) reasons.push("mention");

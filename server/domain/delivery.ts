@@ -1,11 +1,11 @@
 import { and, asc, desc, eq, isNull, sql, type SQL } from "drizzle-orm";
 import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
-import type { Db } from "../db/client.ts";
+import { rowsOf, type Db } from "../db/client.ts";
 import { posts, readCursors, teams } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
-import { addressColumns, addressedFirst, addressedTo, reasonsOf, type AddressedPost } from "./addressing.ts";
+import { addressColumns, addressedAmong, addressedFirst, reasonsOf, type AddressedPost } from "./addressing.ts";
 
 /**
  * Delivery order: what a reader has not been given yet, so that each post reaches it once.
@@ -15,6 +15,10 @@ import { addressColumns, addressedFirst, addressedTo, reasonsOf, type AddressedP
  * that line is committed and visible, and any post still to come lands above it. So a reader that moves its
  * position to the last post it was given can never be past a post it has not seen, whatever order the
  * writers commit in (docs/decisions/015-delivery-order.md).
+ *
+ * The queries of a read whose SQL does not change with what is asked run prepared (`.prepare(name)`):
+ * Postgres parses and plans each once per connection. Parsing the delivery line alone (it reads a
+ * view) took longer than running a whole read.
  */
 
 export type DeliveryPosition = { txId: string; postId: number };
@@ -93,7 +97,9 @@ export async function positionOfPost(db: Db, teamId: string, postId: number): Pr
   const [row] = await db
     .select(positionColumns)
     .from(posts)
-    .where(and(eq(posts.teamId, teamId), eq(posts.id, postId)));
+    .where(and(eq(posts.teamId, teamId), eq(posts.id, postId)))
+    .prepare("position_of_post")
+    .execute();
   return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
 }
 
@@ -104,7 +110,9 @@ export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryP
     .from(posts)
     .where(and(eq(posts.teamId, teamId), deliverable))
     .orderBy(desc(posts.txId), desc(posts.id))
-    .limit(1);
+    .limit(1)
+    .prepare("delivery_horizon")
+    .execute();
   return row ? { txId: row.txId, postId: Number(row.postId) } : start;
 }
 
@@ -125,7 +133,9 @@ export async function teamPostsAfter(
     .from(posts)
     .where(and(eq(posts.teamId, teamId), after(position)))
     .orderBy(asc(posts.txId), asc(posts.id))
-    .limit(limit);
+    .limit(limit)
+    .prepare("team_posts_after")
+    .execute();
   // In delivery order every post below the line comes before every post at or above it.
   const ready = rows.filter((row) => row.deliverable);
   return { posts: ready.map(toDelivered), waiting: ready.length < rows.length };
@@ -143,8 +153,7 @@ export async function teamsWithPostsAfter(db: Db, positions: Map<string, Deliver
     from json_to_recordset(${followed}::json) as followed(team_id uuid, tx_id text, post_id bigint)
     where exists (select 1 from ${posts}
       where ${posts.teamId} = followed.team_id and (${posts.txId}, ${posts.id}) > (followed.tx_id::xid8, followed.post_id))`);
-  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: { team_id: string }[] }).rows;
-  return list.map((row) => row.team_id);
+  return rowsOf<{ team_id: string }>(rows).map((row) => row.team_id);
 }
 
 /** What a feed with these filters shows after a position, oldest first: a live reader catching up. */
@@ -180,7 +189,9 @@ async function readPositionOf(db: Db, caller: AgentCaller): Promise<DeliveryPosi
   const [row] = await db
     .select({ txId: sql<string>`${readCursors.lastTxId}::text`, postId: readCursors.lastPostId })
     .from(readCursors)
-    .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)));
+    .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)))
+    .prepare("read_position")
+    .execute();
   return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
 }
 
@@ -192,7 +203,9 @@ async function saveReadPosition(db: Db, caller: AgentCaller, position: DeliveryP
     .onConflictDoUpdate({
       target: [readCursors.agentId, readCursors.readerName],
       set: { lastTxId: sql`excluded.last_tx_id`, lastPostId: sql`excluded.last_post_id`, updatedAt: sql`now()` },
-    });
+    })
+    .prepare("save_read_position")
+    .execute();
 }
 
 async function countCapped(db: Db, where: SQL | undefined, cap = unreadCountCap): Promise<CappedCount> {
@@ -202,7 +215,18 @@ async function countCapped(db: Db, where: SQL | undefined, cap = unreadCountCap)
     .where(where)
     .limit(cap + 1)
     .as("limited");
-  const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(limited);
+  const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(limited).prepare("count_unread").execute();
+  const count = Number(row?.count ?? 0);
+  return { count: Math.min(count, cap), capped: count > cap };
+}
+
+/** How many of the posts `where` selects are addressed to the reader (see `addressedAmong`). */
+async function countAddressed(db: Db, caller: AgentCaller, where: SQL | undefined, cap = unreadCountCap): Promise<CappedCount> {
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(sql`(${addressedAmong(caller, where ?? sql`true`)} limit ${cap + 1}) as addressed`)
+    .prepare("count_addressed")
+    .execute();
   const count = Number(row?.count ?? 0);
   return { count: Math.min(count, cap), capped: count > cap };
 }
@@ -273,7 +297,7 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
     const position = await readPositionOf(tx, caller);
     const unread = and(...newsFor(caller), ...(position ? [after(position)] : []));
-    if (onlyIfAddressed && (await countCapped(tx, and(unread, addressedTo(caller)), 1)).count === 0) {
+    if (onlyIfAddressed && (await countAddressed(tx, caller, unread, 1)).count === 0) {
       return { posts: [], remaining: none, addressedRemaining: none };
     }
     if (!position) return firstRead(tx, caller, portion);
@@ -282,7 +306,7 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
     if (page.length > 0) await saveReadPosition(tx, caller, last);
     const rest = and(...newsFor(caller), after(last));
     const remaining = await countCapped(tx, rest);
-    const addressedRemaining = await countCapped(tx, and(rest, addressedTo(caller)));
+    const addressedRemaining = await countAddressed(tx, caller, rest);
     return { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
   });
 }
@@ -299,7 +323,9 @@ async function selectUnread(db: Db, caller: AgentCaller, where: SQL | undefined,
     .from(posts)
     .where(where)
     .orderBy(direction(posts.txId), direction(posts.id))
-    .limit(limit);
+    .limit(limit)
+    .prepare("unread_page")
+    .execute();
   return rows.map(
     (row): UnreadDelivery => ({
       post: { ...toPost(row), forYou: reasonsOf(row) },
@@ -330,7 +356,7 @@ export async function unreadSummary(
   requireScope(caller, "read");
   const position = await readPositionOf(db, caller);
   const unreadPosts = and(...newsFor(caller), ...(position ? [after(position)] : []));
-  const [unread, addressed] = await Promise.all([countCapped(db, unreadPosts), countCapped(db, and(unreadPosts, addressedTo(caller)))]);
+  const [unread, addressed] = await Promise.all([countCapped(db, unreadPosts), countAddressed(db, caller, unreadPosts)]);
   return { unread, addressed, firstRead: position === undefined };
 }
 

@@ -69,6 +69,13 @@ export const posts = pgTable(
     // every search reads through until vacuum empties it (docs/decisions/040-gin-without-pending-list.md).
     index("posts_team_tags_idx").using("gin", table.teamId, table.tags).with({ fastupdate: false }),
     index("posts_team_search_idx").using("gin", table.teamId, table.search).with({ fastupdate: false }),
+    // What is addressed to a reader, found without reading every post it has not read (addressing.ts):
+    // few posts are urgent or mention an agent, so both indexes hold only those.
+    index("posts_team_urgent_idx").on(table.teamId, table.txId, table.id).where(sql`${table.urgent}`),
+    index("posts_mentioned_agents_idx")
+      .using("gin", table.mentionedAgentIds)
+      .with({ fastupdate: false })
+      .where(sql`${table.mentionedAgentIds} <> '{}'::uuid[]`),
     // Empty once start-up has derived every post's search terms: finding the rest costs nothing.
     index("posts_search_terms_missing_idx").on(table.id).where(sql`${table.searchTerms} is null`),
     uniqueIndex("posts_idempotency_key").on(table.tokenId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),

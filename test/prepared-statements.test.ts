@@ -4,6 +4,7 @@ import { openDatabase, rowsOf, type Database, type Db } from "../server/db/clien
 import { preparedWhileFew } from "../server/db/prepared.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
+import { readUnread } from "../server/domain/delivery.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { searchPartsOf, searchPosts } from "../server/domain/search.ts";
 import { parseSearchQuery } from "../server/domain/search-query.ts";
@@ -153,5 +154,50 @@ describe("search on Postgres", () => {
     ] as const) {
       expect(await found(query), query).toEqual(expected);
     }
+  });
+});
+
+// The reads of read_new run prepared: on one connection, every later read reuses the statements the
+// first ones left, whatever the reader, its position and the posts it is given.
+describe("read_new on Postgres", () => {
+  let database: Database;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const fresh = await freshDatabase("postgres");
+    drop = fresh.drop;
+    database = await openDatabase({ databaseUrl: fresh.env.DATABASE_URL, dataDir: "", poolSize: 1 });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  it("prepares its statements once per connection and then only runs them", async () => {
+    const team = await createTeam(database.db, { name: "Readers", slug: "readers" });
+    const agent = async (name: string) =>
+      authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name })).token);
+    const [alice, bob, carol] = [await agent("alice"), await agent("bob"), await agent("carol")];
+    const preparedDeliveryStatements = async () =>
+      rowsOf<{ statement: string }>(
+        await database.db.execute(
+          sql`select statement from pg_prepared_statements where statement like '%read_cursors%' or statement like '%pg_snapshot_xip%'`,
+        ),
+      ).map((row) => row.statement);
+    await createPost(database.db, bob, { content: "before anyone read" });
+    await readUnread(database.db, alice, 5);
+    await createPost(database.db, bob, { content: "a first note for @alice" });
+    await readUnread(database.db, alice, 5);
+    const afterTwoReads = await preparedDeliveryStatements();
+    // The read position, the page, saving the position, the two counts; the first read's own queries.
+    expect(afterTwoReads.some((statement) => statement.includes("mentioning"))).toBe(true);
+    expect(afterTwoReads.length).toBeGreaterThanOrEqual(5);
+    for (let index = 0; index < 3; index++) {
+      await createPost(database.db, carol, { content: `note ${index} for @bob` });
+      await createPost(database.db, bob, { content: `answer ${index}` });
+      await readUnread(database.db, alice, 1 + index);
+      await readUnread(database.db, bob, 2);
+    }
+    expect((await preparedDeliveryStatements()).sort()).toEqual(afterTwoReads.sort());
   });
 });

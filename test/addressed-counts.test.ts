@@ -1,0 +1,111 @@
+import { and, eq, isNull, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase, type Database } from "../server/db/client.ts";
+import { posts, readCursors } from "../server/db/schema/index.ts";
+import { addressedTo } from "../server/domain/addressing.ts";
+import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
+import { cli, type AgentCaller } from "../server/domain/callers.ts";
+import { readUnread, unreadSummary } from "../server/domain/delivery.ts";
+import { createPost } from "../server/domain/posts.ts";
+import { createTeam } from "../server/domain/teams.ts";
+import { databaseKinds, freshDatabase } from "./support/server.ts";
+
+/**
+ * Counts of what is addressed to a reader are found by index, through three conditions (urgent,
+ * mentions, replies in its threads), while the posts a reader is given are marked by one condition
+ * per row (`addressedTo`). On a board of mentions, replies, urgent and deleted posts, at several
+ * read positions, the two must agree for every reader.
+ */
+describe.each(databaseKinds)("addressed counts on %s", (kind) => {
+  let database: Database;
+  let drop: () => Promise<void>;
+  const readers: AgentCaller[] = [];
+
+  // A fixed sequence, so a failure can be replayed.
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+
+  beforeAll(async () => {
+    const fresh = await freshDatabase(kind);
+    drop = fresh.drop;
+    database = await openDatabase({ databaseUrl: fresh.env.DATABASE_URL, dataDir: fresh.env.BOTBOARD_DATA_DIR ?? "", poolSize: 2 });
+    const team = await createTeam(database.db, { name: "Addressed", slug: "addressed" });
+    for (const name of ["alice", "bob", "carol", "dave"]) {
+      readers.push(await authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name })).token));
+    }
+    const written: number[] = [];
+    for (let index = 0; index < 240; index++) {
+      const author = pick(readers);
+      const mention = random() < 0.25 ? ` @${pick(readers).agentName}` : "";
+      const parentId = written.length > 0 && random() < 0.45 ? pick(written) : undefined;
+      const { post } = await createPost(database.db, author, { content: `note ${index}${mention}`, parentId });
+      written.push(post.id);
+    }
+    // Engineers mark posts urgent and moderators delete some: set here directly, as both only change these columns.
+    await database.db.execute(sql`update posts set urgent = true where id % 17 = 3`);
+    await database.db.execute(sql`update posts set deleted_at = now() where id % 23 = 5`);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  /** Counted row by row, as the posts a reader is given are marked. */
+  async function addressedRowByRow(reader: AgentCaller): Promise<number> {
+    const [cursor] = await database.db
+      .select({ txId: sql<string>`${readCursors.lastTxId}::text`, postId: readCursors.lastPostId })
+      .from(readCursors)
+      .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, "")));
+    const after = cursor ? sql`(${posts.txId}, ${posts.id}) > (${cursor.txId}::xid8, ${cursor.postId}::bigint)` : sql`true`;
+    const byOthers = sql`(${posts.agentId} is distinct from ${reader.agentId} or ${posts.authorName} <> ${reader.displayName})`;
+    const [row] = await database.db
+      .select({ count: sql<number>`count(*)::int` })
+      .from(posts)
+      .where(and(eq(posts.teamId, reader.teamId), isNull(posts.deletedAt), byOthers, after, addressedTo(reader)));
+    return Number(row?.count ?? 0);
+  }
+
+  it("agree with the row-by-row count for every reader, before a first read and as each reads on", async () => {
+    const seen: number[] = [];
+    for (const reader of readers) {
+      const before = await unreadSummary(database.db, reader);
+      expect(before.firstRead).toBe(true);
+      expect(before.addressed.count).toBe(await addressedRowByRow(reader));
+      seen.push(before.addressed.count);
+    }
+    // Every reader has something addressed to it, so a count that missed a reason would differ.
+    expect(Math.min(...seen)).toBeGreaterThan(10);
+
+    // A first read places a reader at the newest post; its position is moved back to read through the board.
+    for (const reader of readers) {
+      await readUnread(database.db, reader, 1);
+      await database.db.update(readCursors).set({ lastTxId: sql`'0'::xid8`, lastPostId: 0 }).where(eq(readCursors.agentId, reader.agentId));
+      for (const step of [7, 31, 60, 1]) {
+        const page = await readUnread(database.db, reader, step);
+        const expected = await addressedRowByRow(reader);
+        expect(page.addressedRemaining).toEqual({ count: expected, capped: false });
+        expect((await unreadSummary(database.db, reader)).addressed.count).toBe(expected);
+      }
+    }
+  });
+
+  it("agree on each reason alone: urgent, a mention, a reply in a thread the reader wrote in", async () => {
+    const [alice, bob] = readers as [AgentCaller, AgentCaller];
+    for (const reader of [alice, bob]) await readUnread(database.db, reader, 1000);
+    const { post: root } = await createPost(database.db, alice, { content: "alice's thread" });
+    await createPost(database.db, bob, { content: "bob answers", parentId: root.id });
+    await createPost(database.db, bob, { content: `@${alice.agentName} look` });
+    const { post: urgent } = await createPost(database.db, bob, { content: "soon urgent" });
+    await database.db.update(posts).set({ urgent: true }).where(eq(posts.id, urgent.id));
+    await createPost(database.db, bob, { content: "for no one" });
+    expect((await unreadSummary(database.db, alice)).addressed).toEqual({ count: 3, capped: false });
+    expect(await addressedRowByRow(alice)).toBe(3);
+    // Bob's own posts are not news to him; alice's root is not a reply to bob's earlier post.
+    expect((await unreadSummary(database.db, bob)).addressed).toEqual({ count: 0, capped: false });
+    expect(await addressedRowByRow(bob)).toBe(0);
+  });
+});
