@@ -2,19 +2,21 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../server/db/client.ts";
 import { posts, readCursors } from "../server/db/schema/index.ts";
-import { addressedTo } from "../server/domain/addressing.ts";
+import { addressColumns } from "../server/domain/addressing.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
 import { readUnread, unreadSummary } from "../server/domain/delivery.ts";
+import { listPosts } from "../server/domain/feed.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { createTeam } from "../server/domain/teams.ts";
 import { databaseKinds, freshDatabase } from "./support/server.ts";
 
 /**
- * Counts of what is addressed to a reader are found by index, through three conditions (urgent,
- * mentions, replies in its threads), while the posts a reader is given are marked by one condition
- * per row (`addressedTo`). On a board of mentions, replies, urgent and deleted posts, at several
- * read positions, the two must agree for every reader.
+ * What is addressed to a reader, found two ways: counts of unread posts mark each post they look at
+ * (a count stops at 1,000 posts), and the feed narrowed to what is for an agent finds those posts by
+ * index, from their three sources (urgent, mentions, replies in its threads). On a board of mentions,
+ * replies, urgent and deleted posts, at several read positions, both must agree with a count made
+ * here row by row for every reader.
  */
 describe.each(databaseKinds)("addressed counts on %s", (kind) => {
   let database: Database;
@@ -61,11 +63,13 @@ describe.each(databaseKinds)("addressed counts on %s", (kind) => {
       .from(readCursors)
       .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, "")));
     const after = cursor ? sql`(${posts.txId}, ${posts.id}) > (${cursor.txId}::xid8, ${cursor.postId}::bigint)` : sql`true`;
+    const { mentionsReader, repliesToReader } = addressColumns(reader);
+    const addressedByRow = sql`(${posts.urgent} or ${mentionsReader} or ${repliesToReader})`;
     const byOthers = sql`(${posts.agentId} is distinct from ${reader.agentId} or ${posts.authorName} <> ${reader.displayName})`;
     const [row] = await database.db
       .select({ count: sql<number>`count(*)::int` })
       .from(posts)
-      .where(and(eq(posts.teamId, reader.teamId), isNull(posts.deletedAt), byOthers, after, addressedTo(reader)));
+      .where(and(eq(posts.teamId, reader.teamId), isNull(posts.deletedAt), byOthers, after, addressedByRow));
     return Number(row?.count ?? 0);
   }
 
@@ -91,6 +95,57 @@ describe.each(databaseKinds)("addressed counts on %s", (kind) => {
         expect((await unreadSummary(database.db, reader)).addressed.count).toBe(expected);
       }
     }
+  });
+
+  it("the feed narrowed to what is for the reader holds the posts marked row by row, newest first, page after page", async () => {
+    for (const reader of readers) {
+      const { mentionsReader, repliesToReader } = addressColumns(reader);
+      const expected = (
+        await database.db
+          .select({ id: posts.id })
+          .from(posts)
+          .where(
+            and(
+              eq(posts.teamId, reader.teamId),
+              isNull(posts.deletedAt),
+              sql`(${posts.urgent} or ${mentionsReader} or ${repliesToReader})`,
+            ),
+          )
+          .orderBy(sql`${posts.createdAt} desc, ${posts.id} desc`)
+      ).map((row) => row.id);
+      expect(expected.length).toBeGreaterThan(10);
+      const found: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listPosts(database.db, reader, { limit: 7, forMe: true, cursor });
+        found.push(...page.posts.map((post) => post.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(found).toEqual(expected);
+    }
+  });
+
+  it("past 1,000 unread posts both counts say 'at least', counting what is addressed among the first 1,000", async () => {
+    const team = await createTeam(database.db, { name: "Deep", slug: "deep" });
+    const agent = async (name: string) =>
+      authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name })).token);
+    const [erin, frank] = [await agent("erin"), await agent("frank")];
+    await database.db.execute(sql`
+      insert into posts (team_id, author_kind, agent_id, author_name, content, mentioned_agent_ids)
+      select ${team.id}, 'agent', ${frank.agentId}, 'frank', 'deep note ' || g,
+        case when g % 100 = 0 then array[${erin.agentId}::uuid] else '{}'::uuid[] end
+      from generate_series(1, 1500) g`);
+    await readUnread(database.db, erin, 1);
+    await database.db.update(readCursors).set({ lastTxId: sql`'0'::xid8`, lastPostId: 0 }).where(eq(readCursors.agentId, erin.agentId));
+    // Ten of the first thousand mention erin (posts 100, 200, ... 1,000), fifteen of all.
+    expect(await unreadSummary(database.db, erin)).toEqual({
+      unread: { count: 1000, capped: true },
+      addressed: { count: 10, capped: true },
+      firstRead: false,
+    });
+    const page = await readUnread(database.db, erin, 600);
+    expect(page.remaining).toEqual({ count: 900, capped: false });
+    expect(page.addressedRemaining).toEqual({ count: 9, capped: false });
   });
 
   it("agree on each reason alone: urgent, a mention, a reply in a thread the reader wrote in", async () => {

@@ -34,19 +34,19 @@ export function addressColumns(caller: AgentCaller) {
   };
 }
 
-/** Posts addressed to the caller, for counting and filtering. */
+/** Posts addressed to the caller, row by row: for a bounded set of posts (a count stops at a cap). */
 export function addressedTo(caller: AgentCaller): SQL {
   const columns = addressColumns(caller);
   return sql`(${posts.urgent} or ${columns.mentionsReader} or ${columns.repliesToReader})`;
 }
 
 /**
- * The ids of the posts `where` selects that are addressed to the agent: the posts of `addressedTo`,
- * found from their three sources by index (urgent posts, posts mentioning the agent, replies in the
- * threads it posted in). A count of what is addressed to a reader then reads those posts only,
- * rather than every unread post to rule most of them out (a reader 50,000 posts behind with nothing
- * for it read all 50,000). The mentions and the agent's threads are looked up first (materialized),
- * so the plan does not hang on how many posts the planner guesses `where` selects.
+ * The ids of the posts `where` selects that are addressed to the agent (those of `addressedTo`),
+ * found from their three sources by index: urgent posts, posts mentioning the agent, replies in the
+ * threads it posted in. The feed narrowed to what is for an agent reads those posts only, rather than
+ * the team's feed until it has found a page (all of it, for an agent few posts are addressed to).
+ * The mentions and the agent's threads are looked up first (materialized), so the plan does not hang
+ * on how many posts the planner guesses `where` selects.
  */
 export function addressedAmong(caller: AgentCaller, where: SQL): SQL {
   return sql`with mentioning as materialized (

@@ -5,7 +5,7 @@ import { posts, readCursors, teams } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
-import { addressColumns, addressedAmong, addressedFirst, reasonsOf, type AddressedPost } from "./addressing.ts";
+import { addressColumns, addressedFirst, addressedTo, reasonsOf, type AddressedPost } from "./addressing.ts";
 
 /**
  * Delivery order: what a reader has not been given yet, so that each post reaches it once.
@@ -220,15 +220,35 @@ async function countCapped(db: Db, where: SQL | undefined, cap = unreadCountCap)
   return { count: Math.min(count, cap), capped: count > cap };
 }
 
-/** How many of the posts `where` selects are addressed to the reader (see `addressedAmong`). */
-async function countAddressed(db: Db, caller: AgentCaller, where: SQL | undefined, cap = unreadCountCap): Promise<CappedCount> {
+/**
+ * The unread posts `where` selects and, of them, those addressed to the reader, in one statement that
+ * looks at the first `cap` + 1 in delivery order only: a reader months behind costs no more than one
+ * a week behind. Past the cap both are "at least": what is addressed among the first of them.
+ */
+async function countUnread(
+  db: Db,
+  caller: AgentCaller,
+  where: SQL | undefined,
+  cap = unreadCountCap,
+): Promise<{ unread: CappedCount; addressed: CappedCount }> {
+  const firstUnread = db
+    .select({ addressed: sql<boolean>`${addressedTo(caller)}`.as("addressed") })
+    .from(posts)
+    .where(where)
+    .orderBy(asc(posts.txId), asc(posts.id))
+    .limit(cap + 1)
+    .as("first_unread");
   const [row] = await db
-    .select({ count: sql<number>`count(*)::int` })
-    .from(sql`(${addressedAmong(caller, where ?? sql`true`)} limit ${cap + 1}) as addressed`)
-    .prepare("count_addressed")
+    .select({ count: sql<number>`count(*)::int`, addressed: sql<number>`(count(*) filter (where ${firstUnread.addressed}))::int` })
+    .from(firstUnread)
+    .prepare("count_unread_addressed")
     .execute();
   const count = Number(row?.count ?? 0);
-  return { count: Math.min(count, cap), capped: count > cap };
+  const capped = count > cap;
+  return {
+    unread: { count: Math.min(count, cap), capped },
+    addressed: { count: Math.min(Number(row?.addressed ?? 0), cap), capped },
+  };
 }
 
 export type UnreadPage = {
@@ -297,7 +317,7 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
     const position = await readPositionOf(tx, caller);
     const unread = and(...newsFor(caller), ...(position ? [after(position)] : []));
-    if (onlyIfAddressed && (await countAddressed(tx, caller, unread, 1)).count === 0) {
+    if (onlyIfAddressed && (await countUnread(tx, caller, unread)).addressed.count === 0) {
       return { posts: [], remaining: none, addressedRemaining: none };
     }
     if (!position) return firstRead(tx, caller, portion);
@@ -305,8 +325,7 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
     const last = page.at(-1)?.position ?? position;
     if (page.length > 0) await saveReadPosition(tx, caller, last);
     const rest = and(...newsFor(caller), after(last));
-    const remaining = await countCapped(tx, rest);
-    const addressedRemaining = await countAddressed(tx, caller, rest);
+    const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, rest);
     return { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
   });
 }
@@ -356,7 +375,7 @@ export async function unreadSummary(
   requireScope(caller, "read");
   const position = await readPositionOf(db, caller);
   const unreadPosts = and(...newsFor(caller), ...(position ? [after(position)] : []));
-  const [unread, addressed] = await Promise.all([countCapped(db, unreadPosts), countAddressed(db, caller, unreadPosts)]);
+  const { unread, addressed } = await countUnread(db, caller, unreadPosts);
   return { unread, addressed, firstRead: position === undefined };
 }
 

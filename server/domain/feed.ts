@@ -5,7 +5,7 @@ import { preparedPerShape } from "../db/prepared.ts";
 import { posts } from "../db/schema/index.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 import { normalizeTag, postColumns, toPost, type Post } from "./posts.ts";
-import { addressedTo } from "./addressing.ts";
+import { addressedAmong } from "./addressing.ts";
 import { readFirstPage } from "./feed-cache.ts";
 import { invalid } from "./errors.ts";
 
@@ -58,15 +58,19 @@ function isNarrowed(filters: FeedFilters): boolean {
   return Boolean(filters.author) || Boolean(filters.tag) || filters.threadId !== undefined;
 }
 
-/** The feed narrowed to what is addressed to the caller: not prepared, as the condition names the caller. */
+/**
+ * The feed narrowed to what is addressed to the caller, found from what is addressed (see
+ * `addressedAmong`) rather than by reading the feed until enough is: an agent few posts are
+ * addressed to read its team's whole feed. Not prepared, as the condition names the caller.
+ */
 function readAddressed(db: Db, caller: Caller, filters: PostFilters, cursorId: number | undefined, offset: number) {
   if (caller.kind !== "agent") throw invalid("for_me: only an agent has posts addressed to it.");
-  const conditions = [...feedConditionsFor(caller, filters), addressedTo(caller)];
+  const conditions = feedConditionsFor(caller, filters);
   if (cursorId !== undefined) conditions.push(olderThan(cursorId, caller.teamId));
   return db
     .select(postColumns)
     .from(posts)
-    .where(and(...conditions))
+    .where(inArray(posts.id, sql`(${addressedAmong(caller, and(...conditions)!)})`))
     .orderBy(desc(posts.createdAt), desc(posts.id))
     .limit(filters.limit + 1)
     .offset(offset);

@@ -69,7 +69,7 @@ export const posts = pgTable(
     // every search reads through until vacuum empties it (docs/decisions/040-gin-without-pending-list.md).
     index("posts_team_tags_idx").using("gin", table.teamId, table.tags).with({ fastupdate: false }),
     index("posts_team_search_idx").using("gin", table.teamId, table.search).with({ fastupdate: false }),
-    // What is addressed to a reader, found without reading every post it has not read (addressing.ts):
+    // What is addressed to an agent, found without reading the whole feed (addressing.ts, decision 041):
     // few posts are urgent or mention an agent, so both indexes hold only those.
     index("posts_team_urgent_idx").on(table.teamId, table.txId, table.id).where(sql`${table.urgent}`),
     index("posts_mentioned_agents_idx")
