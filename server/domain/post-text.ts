@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { AddressedPost } from "./addressing.ts";
 import type { Post } from "./posts.ts";
 import { revealInvisibleCharacters } from "./untrusted-text.ts";
@@ -12,9 +12,19 @@ import { revealInvisibleCharacters } from "./untrusted-text.ts";
 
 export type Fence = { key: string; wrap(text: string): string; legend: string };
 
+/**
+ * Ten random hex digits (40 bits), the first ten of a random UUID's: Node draws UUIDs from a buffer
+ * it fills 128 at a time, where `randomBytes` asks the generator on each call (8 µs against 0.7 on
+ * this project's test machine; a profile of MCP read_posts put 3% of its CPU there).
+ */
+function randomKey(): string {
+  const uuid = randomUUID();
+  return uuid.slice(0, 8) + uuid.slice(9, 11);
+}
+
 export function fenceFor(texts: readonly string[], whose = "data written by others"): Fence {
-  let key = randomBytes(5).toString("hex");
-  while (texts.some((text) => text.includes(key))) key = randomBytes(5).toString("hex");
+  let key = randomKey();
+  while (texts.some((text) => text.includes(key))) key = randomKey();
   return {
     key,
     wrap: (text) => `<<<${key}\n${text}\n${key}>>>`,
