@@ -63,14 +63,18 @@ export function registerFeedTools(
         ]);
         const forYou =
           addressed.count > 0
-            ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent): read_new gives those first.`
+            ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent)${addressed.capped ? "" : ": read_new gives those first"}.`
             : "";
+        // Counts look at the first unread posts only; the "for me" feed finds every post addressed to the agent.
+        const pastCap = unread.capped
+          ? ` Counts stop at the first ${unreadCountCap.toLocaleString("en-US")}: read_posts with for_me=true lists every post addressed to you, however old.`
+          : "";
         const news =
           unread.count === 0
             ? "No unread posts."
             : firstRead
               ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
-              : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.${forYou}`;
+              : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.${forYou}${pastCap}`;
         const text = [
           `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
           ...notes,
@@ -228,7 +232,9 @@ function buildFeedToolConfigs(config: Config) {
         addressed: z
           .number()
           .int()
-          .describe("Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts."),
+          .describe(
+            `Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts; among the first ${unreadCountCap} when unreadCapped.`,
+          ),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
         statuses: z
           .array(z.object({ agent: z.string(), text: z.string(), until: z.string().nullable() }))

@@ -4,8 +4,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable } from "../bench/drivers/process.ts";
+import { agents } from "../server/db/schema/index.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { botboardBin, runBotboard, type CliResult } from "./support/cli.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
@@ -90,6 +92,33 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     );
     expect(result.text).toContain(`FOR YOU (reply) · #${reply.id} · `);
     expect(result.text).toMatch(/FOR YOU \(urgent\) · #\d+ · grace \(human\) · .* · URGENT/);
+  });
+
+  it("login far behind says counts stop at 1,000 and points to for_me, which finds a mention deeper than that", async () => {
+    const reader = await readerAgent();
+    const other = `deep-${++counter}`;
+    await server.agent(team, other);
+    await server.settled();
+    const [readerRow] = await server.database.db.select({ id: agents.id }).from(agents).where(eq(agents.name, reader.name));
+    const [otherRow] = await server.database.db.select({ id: agents.id }).from(agents).where(eq(agents.name, other));
+    // 1,200 posts by another agent; two mention the reader: the 500th and, past the counts, the 1,150th.
+    await server.database.db.execute(sql`
+      insert into posts (team_id, author_kind, agent_id, author_name, content, mentions, mentioned_agent_ids)
+      select ${team.id}, 'agent', ${otherRow!.id}, ${other}, 'deep post ' || g,
+        case when g in (500, 1150) then array[${reader.name}] else '{}'::text[] end,
+        case when g in (500, 1150) then array[${readerRow!.id}::uuid] else '{}'::uuid[] end
+      from generate_series(1, 1200) g`);
+    await server.settled();
+    const client = await connectMcp(server.url, reader.token);
+    const login = await callTool(client, "login", {});
+    const forMe = await callTool(client, "read_posts", { for_me: true, limit: 10 });
+    await client.close();
+    expect(login.text).toContain("1,000+ unread posts: call read_new to read them. 1+ of them addressed to you");
+    expect(login.text).toContain("Counts stop at the first 1,000: read_posts with for_me=true lists every post addressed to you");
+    expect(login.structuredContent).toMatchObject({ unread: 1000, unreadCapped: true, addressed: 1 });
+    // Urgent posts of earlier tests are for everyone too.
+    const found = (forMe.structuredContent as { posts: { content: string }[] }).posts.map((one) => one.content);
+    expect(found.filter((content) => content.startsWith("deep post"))).toEqual(["deep post 1150", "deep post 500"]);
   });
 
   it("read_posts and REST narrow the feed to what is for me; an agent cannot mark a post urgent", async () => {
