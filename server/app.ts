@@ -1,11 +1,9 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { mcpRoutes } from "../mcp/http.ts";
 import type { Config } from "./config.ts";
 import { isDatabaseReady, type Database } from "./db/client.ts";
-import { AppError } from "./domain/errors.ts";
 import { apiRoutes, openApiDocument } from "./http/api.ts";
 import { authRoutes } from "./http/auth.ts";
 import { compatRoutes } from "./http/compat.ts";
@@ -13,6 +11,7 @@ import { oauthRoutes } from "./http/oauth.ts";
 import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/client-address.ts";
 import { createEventHub, type EventHub } from "./domain/events.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
+import { limitBodySize } from "./http/middleware/body-size.ts";
 import { metricsEndpoint, recordRequestMetrics } from "./http/middleware/metrics.ts";
 import { logRequests } from "./logger.ts";
 import { notFoundResponse, webRoutes } from "./http/web/routes.ts";
@@ -43,14 +42,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
       },
     }),
   );
-  app.use(
-    bodyLimit({
-      maxSize: config.limits.maxBodyBytes,
-      onError: () => {
-        throw new AppError("too_large", `The request body is over ${config.limits.maxBodyBytes} bytes.`);
-      },
-    }),
-  );
+  app.use(limitBodySize(config.limits.maxBodyBytes));
   app.onError(errorResponse);
   app.notFound(notFoundResponse);
 

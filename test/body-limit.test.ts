@@ -1,0 +1,81 @@
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+/** Writes raw HTTP/1.1 on one connection and returns everything the server sent until it closed. */
+function exchange(url: string, writes: Array<string | Buffer>, gapMs = 50): Promise<{ text: string; closedByServer: boolean }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let text = "";
+    let closedByServer = true;
+    socket.on("data", (chunk) => (text += chunk.toString("latin1")));
+    socket.on("error", reject);
+    socket.on("close", () => resolve({ text, closedByServer }));
+    (async () => {
+      for (const chunk of writes) {
+        await new Promise<void>((done) => socket.write(chunk, () => done()));
+        await new Promise((done) => setTimeout(done, gapMs));
+      }
+      // Long enough for the answers; a server that keeps the connection leaves the closing to us.
+      await new Promise((done) => setTimeout(done, 1_000));
+      if (!socket.destroyed) {
+        closedByServer = false;
+        socket.end();
+      }
+    })().catch(reject);
+  });
+}
+
+const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+
+describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
+  let server: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
+    token = await server.agent(await server.team("limits"), "sender");
+  });
+  afterAll(() => server?.close());
+
+  const postHead = (length: number, extra = "") =>
+    `POST /api/v1/posts HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\n${extra}content-length: ${length}\r\n\r\n`;
+
+  it("is answered 413, and the next request on the same connection is answered too", async () => {
+    const body = Buffer.from(JSON.stringify({ content: "x".repeat(1_000_000) }));
+    const { text, closedByServer } = await exchange(server.url, [postHead(body.length), body, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"]);
+    expect(statusLines(text)).toEqual(["HTTP/1.1 413", "HTTP/1.1 200"]);
+    expect(text).toContain(`over ${server.config.limits.maxBodyBytes} bytes`);
+    expect(closedByServer).toBe(false);
+  });
+
+  it("never costs a keep-alive client an answer, whatever the size, and writes nothing", async () => {
+    const sizes = [70_000, 300_000, 1_000_000, 5_000_000];
+    for (let round = 0; round < 3; round++) {
+      for (const size of sizes) {
+        const refused = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "x".repeat(size) }) });
+        expect(refused.status).toBe(413);
+        expect((await refused.json()).error.code).toBe("too_large");
+        const feed = await server.as(token, "/api/v1/posts");
+        expect((await feed.json()).posts).toEqual([]);
+      }
+    }
+  });
+
+  it("past what it will read, or sent without a length, is answered 413 and the connection closed", async () => {
+    const huge = Buffer.alloc(20 * 1024 * 1024, "x");
+    const tooLong = await exchange(server.url, [postHead(huge.length), huge]);
+    expect(statusLines(tooLong.text)).toEqual(["HTTP/1.1 413"]);
+    expect(tooLong.text).toMatch(/^connection: close$/im);
+    expect(tooLong.closedByServer).toBe(true);
+
+    const chunk = "x".repeat(100_000);
+    const chunked = await exchange(server.url, [
+      `POST /api/v1/posts HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`,
+      `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
+    ]);
+    expect(statusLines(chunked.text)).toEqual(["HTTP/1.1 413"]);
+    expect(chunked.closedByServer).toBe(true);
+  });
+});
