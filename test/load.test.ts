@@ -45,10 +45,10 @@ describe("the load benchmark's quick mode", () => {
     for (const measurement of report.measurements) {
       expect(measurement.errors, `${measurement.database} ${measurement.target}: ${measurement.firstError}`).toBe(0);
     }
-    // Per database: six throughput ratios (two of them to the physical floor), three one-client latencies and code search's concurrent
-    // one, read_new's backlog ratio, the feed's p99 under a search flood against quiet, the live
-    // feed's p99 and memory.
-    expect(report.checks).toHaveLength(28);
+    // Per database: seven throughput ratios (two of them to the physical floor, one the feed with rate
+    // limits on against off), three one-client latencies and code search's concurrent one, read_new's
+    // backlog ratio, the feed's p99 under a search flood against quiet, the live feed's p99 and memory.
+    expect(report.checks).toHaveLength(30);
     expect(report.checks.map((c: { name: string }) => c.name)).toContain("feed p99 under a search flood / quiet");
     // The flooding token got answers, and its caps refused the rest (only 200 and 429 count as no error above).
     for (const flood of report.searchFlood) expect(flood.searches["200"], flood.database).toBeGreaterThan(0);
@@ -58,5 +58,6 @@ describe("the load benchmark's quick mode", () => {
     expect(result.stdout).toContain("| post create / raw insert | postgres |");
     expect(result.stdout).toContain("| post create / physical floor insert | postgres |");
     expect(result.stdout).toContain("| feed read / physical floor select | pglite |");
+    expect(result.stdout).toContain("| feed, rate limits on / off | postgres |");
   }, 240_000);
 });

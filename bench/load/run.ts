@@ -270,8 +270,10 @@ const ratioTargets = [
   // Issue 21: against the least a posts table can be, rather than the driver on Botboard's own table.
   { name: "post create / physical floor insert", numerator: "POST /api/v1/posts", denominator: floorInsertTarget, target: 0.3 },
   { name: "feed read / physical floor select", numerator: "GET /api/v1/posts?limit=20", denominator: floorSelectTarget, target: 0.3 },
-  { name: "MCP create_post / REST post", numerator: "MCP create_post", denominator: "POST /api/v1/posts", target: 0.6 },
-  { name: "MCP read_posts / REST feed", numerator: "MCP read_posts", denominator: "GET /api/v1/posts?limit=20", target: 0.6 },
+  // Issue 21 raised these from 0.6, and asks the default settings (rate limits on) to cost at most 10%.
+  { name: "MCP create_post / REST post", numerator: "MCP create_post", denominator: "POST /api/v1/posts", target: 0.9 },
+  { name: "MCP read_posts / REST feed", numerator: "MCP read_posts", denominator: "GET /api/v1/posts?limit=20", target: 0.8 },
+  { name: "feed, rate limits on / off", numerator: feedWithRateLimits, denominator: "GET /api/v1/posts?limit=20", target: 0.9 },
 ];
 
 export async function runLoadBenchmark(options: LoadRunOptions): Promise<LoadReport> {
