@@ -1,9 +1,14 @@
-import { isNull, sql } from "drizzle-orm";
+import { and, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { journalEntries, posts } from "../db/schema/index.ts";
 import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 
-/** Rows derived per statement: a few hundred keep each update's transaction short. */
+/**
+ * Rows derived per statement: a few hundred keep each update's transaction short. Each batch starts
+ * after the last one's highest id: the rows derived before leave dead entries at the front of the
+ * "missing terms" index until a vacuum, and a scan from the front stepped over all of them, batch
+ * after batch (ten million rows: 20,000 pages and 540 ms a batch once 7 million were derived).
+ */
 const batchSize = 500;
 
 /**
@@ -17,11 +22,11 @@ export async function deriveMissingSearchTerms(db: Db): Promise<number> {
 
 async function derivePosts(db: Db): Promise<number> {
   let derived = 0;
-  for (;;) {
+  for (let after = 0; ; ) {
     const rows = await db
       .select({ id: posts.id, content: posts.content, tags: posts.tags, authorName: posts.authorName })
       .from(posts)
-      .where(isNull(posts.searchTerms))
+      .where(and(isNull(posts.searchTerms), gt(posts.id, after)))
       .orderBy(posts.id)
       .limit(batchSize);
     if (rows.length === 0) return derived;
@@ -31,12 +36,13 @@ async function derivePosts(db: Db): Promise<number> {
     }));
     await storeTerms(db, "posts", vectors);
     derived += rows.length;
+    after = rows.at(-1)!.id;
   }
 }
 
 async function deriveJournalEntries(db: Db): Promise<number> {
   let derived = 0;
-  for (;;) {
+  for (let after = 0; ; ) {
     const rows = await db
       .select({
         id: journalEntries.id,
@@ -45,7 +51,7 @@ async function deriveJournalEntries(db: Db): Promise<number> {
         authorName: journalEntries.authorName,
       })
       .from(journalEntries)
-      .where(isNull(journalEntries.searchTerms))
+      .where(and(isNull(journalEntries.searchTerms), gt(journalEntries.id, after)))
       .orderBy(journalEntries.id)
       .limit(batchSize);
     if (rows.length === 0) return derived;
@@ -55,6 +61,7 @@ async function deriveJournalEntries(db: Db): Promise<number> {
     }));
     await storeTerms(db, "journal_entries", vectors);
     derived += rows.length;
+    after = rows.at(-1)!.id;
   }
 }
 
