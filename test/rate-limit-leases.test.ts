@@ -5,7 +5,8 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
 
 /**
  * Decision 028: a process takes a slice (a lease) of a shared bucket in one statement and spends it
- * locally. These rules refill so slowly (one try in 1,000 s) that every count below is exact.
+ * locally; decision 042: a process alone with its database (PGlite) keeps its buckets in memory.
+ * These rules refill so slowly (one try in 1,000 s) that every count below is exact.
  */
 const leasedRule = "80,0.001";
 const bucketWrites = /insert into rate_limit_buckets/;
@@ -28,7 +29,7 @@ describe.each(databaseKinds)("rate-limit leases on %s", (kind) => {
   }, 120_000);
   afterAll(() => server?.close());
 
-  it("a process takes ten tries of an 80-try bucket in one statement and spends them without writing", async () => {
+  it("a process spends an 80-try bucket with a statement per ten tries, or none on PGlite, counting down one a request", async () => {
     const token = await server.agent(await server.team("sequential"), "steady");
     statements = [];
     const remaining: number[] = [];
@@ -37,7 +38,8 @@ describe.each(databaseKinds)("rate-limit leases on %s", (kind) => {
       expect(response.status).toBe(200);
       remaining.push(Number(/r=(\d+)/.exec(response.headers.get("ratelimit") ?? "")?.[1]));
     }
-    expect(statements.filter((statement) => bucketWrites.test(statement))).toHaveLength(3);
+    // Ten tries a lease where processes share the bucket; PGlite's one process keeps its buckets in memory.
+    expect(statements.filter((statement) => bucketWrites.test(statement))).toHaveLength(kind === "pglite" ? 0 : 3);
     // The headers count down one a request, as without leases: the shared bucket plus the unspent lease.
     expect(remaining).toEqual(Array.from({ length: 30 }, (_, index) => 79 - index));
   });
@@ -50,8 +52,29 @@ describe.each(databaseKinds)("rate-limit leases on %s", (kind) => {
     const refused = responses.filter((response) => response.status === 429);
     expect(refused).toHaveLength(20);
     for (const response of refused) expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
-    // Eight leases of ten, and one statement for each refusal (the bucket is read back to say when to retry).
+    // At most eight leases of ten, and one statement for each refusal (the bucket is read back to say when to retry).
     expect(statements.filter((statement) => bucketWrites.test(statement)).length).toBeLessThanOrEqual(8 + 20);
+  });
+});
+
+describe.each(databaseKinds)("a lease held through a pause on %s", (kind) => {
+  let server: TestServer;
+  // Ten tries, refilled in 2 s: leases of one try on Postgres, a bucket in memory on PGlite.
+  beforeAll(async () => {
+    server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "10,5", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
+  }, 60_000);
+  afterAll(() => server?.close());
+
+  it("is not spent on top of the bucket the pause refilled: a burst after it gets the burst's ten tries", async () => {
+    const token = await server.agent(await server.team("paused"), "pausing");
+    expect((await me(server.url, token)).status).toBe(200);
+    // As long as the bucket takes to fill again: whatever the process holds, the burst is the bucket's.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const responses = await Promise.all(Array.from({ length: 40 }, () => me(server.url, token)));
+    const allowed = responses.filter((response) => response.status === 200).length;
+    // Ten, and what refills while the burst runs (5 a second); nine tries held over the pause would make 19.
+    expect(allowed).toBeGreaterThanOrEqual(10);
+    expect(allowed).toBeLessThanOrEqual(13);
   });
 });
 

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { openDatabase } from "../../server/db/client.ts";
 import { freshDatabase, type FreshDatabase } from "../../server/db/fresh-database.ts";
 import { projectRoot } from "../../server/project-root.ts";
-import { startCheckoutServer } from "./processes.ts";
+import { neverRefusingLimits, startCheckoutServer } from "./processes.ts";
 import { seedLoadData } from "./seed.ts";
 
 const [beforeCheckout, ...rest] = process.argv.slice(2);
@@ -39,8 +39,7 @@ async function startSide(name: string, checkout: string): Promise<Side> {
   }
   const server = await startCheckoutServer(checkout, {
     ...database.env,
-    BOTBOARD_RATE_LIMIT_TOKEN: "1000000,1000000",
-    BOTBOARD_RATE_LIMIT_ADDRESS: "1000000,1000000",
+    ...neverRefusingLimits,
   });
   return {
     name,

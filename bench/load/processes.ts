@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../server/config.ts";
 import { projectPath, projectRoot } from "../../server/project-root.ts";
 
 export type ServerProcess = { url: string; process: ChildProcess; stop(): Promise<void> };
@@ -37,6 +38,17 @@ function startProcess(args: string[], env: Record<string, string>, unset: string
 
 /** One server process, as every figure of the benchmark so far was measured (and its RSS is one process's). */
 const oneProcess = ["--workers", "1"];
+
+const defaultLimits = loadConfig({}).rateLimits;
+
+/**
+ * Rate limits on but never refusing: the default bursts, so a process leases as many tries at a time
+ * as with the defaults and writes to the buckets as often, refilled too fast ever to run out.
+ */
+export const neverRefusingLimits = {
+  BOTBOARD_RATE_LIMIT_TOKEN: `${defaultLimits.perToken?.capacity},1000000`,
+  BOTBOARD_RATE_LIMIT_ADDRESS: `${defaultLimits.perAddress?.capacity},1000000`,
+};
 
 /**
  * Botboard with its rate limits and search concurrency caps off: the load comes from one address

@@ -17,13 +17,12 @@ import { cli } from "../../server/domain/callers.ts";
 import { createPost } from "../../server/domain/posts.ts";
 import { createTeam } from "../../server/domain/teams.ts";
 import { measureHttp, type HttpTarget, type LoadOptions } from "./measure.ts";
-import { startBotboard } from "./processes.ts";
+import { neverRefusingLimits, startBotboard } from "./processes.ts";
 
 const roundSeconds = Number(process.argv[2] ?? 5);
 const rounds = Number(process.argv[3] ?? 4);
 const connections = Number(process.argv[4] ?? 50);
 const postgresUrl = process.argv[5] ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const neverRefusing = { BOTBOARD_RATE_LIMIT_TOKEN: "1000000,1000000", BOTBOARD_RATE_LIMIT_ADDRESS: "1000000,1000000" };
 const agentsPerBoard = 10;
 
 type Board = { env: Record<string, string>; tokens: string[]; drop(): Promise<void> };
@@ -103,7 +102,7 @@ console.log(
 console.log("| --- | --- | ---: | ---: | ---: | ---: | --- |");
 for (const kind of ["postgres", "pglite"] as const) {
   const [onBoard, offBoard] = [await preparedBoard(kind), await preparedBoard(kind)];
-  const limited = await startBotboard({ ...onBoard.env, ...neverRefusing });
+  const limited = await startBotboard({ ...onBoard.env, ...neverRefusingLimits });
   const unlimited = await startBotboard(offBoard.env);
   try {
     for (const { name, target } of targets) {

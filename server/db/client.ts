@@ -32,6 +32,14 @@ export function executePrepared<Row>(db: Db, text: string, params: unknown[]): P
   return execute(text, params) as Promise<Row[]>;
 }
 
+/** Databases that no other process can open while this one has them: a PGlite folder, which is locked. */
+const openedByThisProcessAlone = new WeakSet<Db>();
+
+/** Whether no other process can read or write this database while this one runs (PGlite, not Postgres). */
+export function isThisProcessAlone(db: Db): boolean {
+  return openedByThisProcessAlone.has(db);
+}
+
 /** The rows of `db.execute`: postgres.js returns them as the result, PGlite in its `rows`. */
 export function rowsOf<Row>(result: unknown): Row[] {
   return Array.isArray(result) ? (result as Row[]) : ((result as { rows?: Row[] }).rows ?? []);
@@ -243,6 +251,7 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
     throw error;
   }
   const db = drizzlePglite(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
+  openedByThisProcessAlone.add(db);
   preparedExecutors.set(db, async (text, params) => {
     onQuery?.(text);
     return (await client.query(text, params)).rows;
