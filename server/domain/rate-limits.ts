@@ -128,8 +128,8 @@ export function leaseSizeOf(rule: BucketRule): number {
   return Math.max(1, Math.min(maxLeaseTries, Math.floor(rule.capacity / 8)));
 }
 const maxLeaseTries = 16;
-/** Past this many buckets a process forgets its oldest lease (its tries are lost, never added). */
-const maxLeasesPerProcess = 10_000;
+/** Past this many buckets a process forgets leases (their tries are lost, never added), or full buckets kept in memory. */
+const maxBucketsPerProcess = 10_000;
 const leasesByDb = new WeakMap<Db, Map<string, Lease>>();
 
 /**
@@ -190,7 +190,7 @@ function renewLeases(db: Db, leases: Map<string, Lease>, claims: readonly Bucket
 /** Keeps the process's leases bounded; a forgotten lease's tries are lost, never added to anyone. */
 function forgetOldestLeases(leases: Map<string, Lease>, keep: readonly BucketClaim[]): void {
   for (const [key, lease] of leases) {
-    if (leases.size < maxLeasesPerProcess) return;
+    if (leases.size < maxBucketsPerProcess) return;
     if (!lease.renewal && !keep.some((claim) => claim.key === key)) leases.delete(key);
   }
 }
@@ -228,7 +228,7 @@ function takeFromMemory(db: Db, claims: readonly BucketClaim[]): Allowance {
   const now = Date.now();
   const heldNow = (bucket: LocalBucket) =>
     Math.min(bucket.rule.capacity, bucket.tokens + ((now - bucket.updatedAt) / 1000) * bucket.rule.perSecond);
-  if (buckets.size >= maxLeasesPerProcess) {
+  if (buckets.size >= maxBucketsPerProcess) {
     for (const [key, bucket] of buckets) if (heldNow(bucket) >= bucket.rule.capacity) buckets.delete(key);
   }
   return allowanceOf(
