@@ -46,11 +46,14 @@ export function bearerTokenOf(c: Context): string | undefined {
  */
 export function setRateLimitHeaders(c: Context, allowance: Allowance): void {
   if (allowance.buckets.length === 0) return;
+  // A finished response takes them on its own headers, as hono's secureHeaders does: `c.header`
+  // would copy it into a new Response, streaming its body (a sixth of a served feed read's CPU).
+  const setHeader = c.finalized ? (name: string, value: string) => c.res.headers.set(name, value) : c.header;
   const policies = allowance.buckets.map(
     (bucket) => `"${bucket.policy}";q=${bucket.rule.capacity};w=${Math.ceil(bucket.rule.capacity / bucket.rule.perSecond)}`,
   );
-  c.header("RateLimit-Policy", policies.join(", "));
-  c.header("RateLimit", allowance.buckets.map((bucket) => `"${bucket.policy}";r=${bucket.remaining};t=${bucket.resetSeconds}`).join(", "));
+  setHeader("RateLimit-Policy", policies.join(", "));
+  setHeader("RateLimit", allowance.buckets.map((bucket) => `"${bucket.policy}";r=${bucket.remaining};t=${bucket.resetSeconds}`).join(", "));
 }
 
 /** Names the bucket that refused, so the caller knows whether waiting or spreading load helps. */
