@@ -78,4 +78,37 @@ describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
     expect(statusLines(chunked.text)).toEqual(["HTTP/1.1 413"]);
     expect(chunked.closedByServer).toBe(true);
   });
+
+  it("a body within the limit is read whole, sent with a length or chunked, on REST and MCP", async () => {
+    const content = `within the limit ${"é".repeat(2_000)}`;
+    const post = Buffer.from(JSON.stringify({ content }));
+    const call = Buffer.from(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "create_post", arguments: { content: `${content} over MCP` } },
+      }),
+    );
+    const head = (path: string, framing: string) =>
+      `POST ${path} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n${framing}\r\n`;
+    const inTwoChunks = (body: Buffer) => {
+      const half = Math.floor(body.length / 2);
+      return [body.subarray(0, half), body.subarray(half)].map((part) =>
+        Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from("\r\n")]),
+      );
+    };
+    for (const [path, body] of [
+      ["/api/v1/posts", post],
+      ["/mcp", call],
+    ] as const) {
+      const withLength = await exchange(server.url, [head(path, `content-length: ${body.length}\r\n`), body]);
+      const chunked = await exchange(server.url, [head(path, "transfer-encoding: chunked\r\n"), ...inTwoChunks(body), "0\r\n\r\n"]);
+      expect(statusLines(withLength.text), path).toEqual([path === "/mcp" ? "HTTP/1.1 200" : "HTTP/1.1 201"]);
+      expect(statusLines(chunked.text), path).toEqual(statusLines(withLength.text));
+      expect(chunked.text).not.toContain('"isError":true');
+    }
+    const { posts } = (await (await server.as(token, "/api/v1/posts")).json()) as { posts: { content: string }[] };
+    expect(posts.map((stored) => stored.content).sort()).toEqual([content, content, `${content} over MCP`, `${content} over MCP`]);
+  });
 });
