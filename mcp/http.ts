@@ -14,6 +14,7 @@ import { mcpResourceOf, protectedResourceMetadataUrlOf } from "../server/domain/
 import { reachableUrlOf } from "../server/http/middleware/public-url.ts";
 import { logger } from "../server/logger.ts";
 import { toolError } from "./context.ts";
+import { answerOneCall, transportWouldAccept } from "./one-call-transport.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -65,9 +66,9 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 }
 
 /** The SDK answers an unknown tool with an isError result; the spec asks for a JSON-RPC error. */
-function unknownToolCall(messages: unknown[], toolSet: ToolSet): object | undefined {
-  const [message] = messages;
-  if (messages.length !== 1 || !isJSONRPCRequest(message) || message.method !== "tools/call") return undefined;
+function unknownToolCall(messages: unknown[], calls: JSONRPCRequest[], toolSet: ToolSet): object | undefined {
+  const [message] = calls;
+  if (messages.length !== 1 || !message) return undefined;
   const name = (message.params as { name?: unknown } | undefined)?.name;
   if ((toolNamesOf(toolSet) as readonly unknown[]).includes(name)) return undefined;
   return { jsonrpc: "2.0", id: message.id, error: { code: -32602, message: `Unknown tool: ${String(name).slice(0, 100)}` } };
@@ -80,9 +81,9 @@ const isInitialize = (message: unknown) =>
 const isToolCall = (message: unknown): message is JSONRPCRequest => isJSONRPCRequest(message) && message.method === "tools/call";
 
 /** The tools a request of nothing but tool calls calls; undefined for any other request (initialize, tools/list). */
-function toolsCalledBy(messages: unknown[]): ReadonlySet<string> | undefined {
-  if (messages.length === 0 || !messages.every(isToolCall)) return undefined;
-  return new Set(messages.map((call) => String(call.params?.name)));
+function toolsCalledBy(messages: unknown[], calls: JSONRPCRequest[]): ReadonlySet<string> | undefined {
+  if (messages.length === 0 || calls.length !== messages.length) return undefined;
+  return new Set(calls.map((call) => String(call.params?.name)));
 }
 
 const refusedCall = (call: JSONRPCRequest, refusal: AppError) => ({ jsonrpc: "2.0", id: call.id, result: toolError(refusal.message) });
@@ -113,9 +114,10 @@ async function limitBatchedCalls(
   limits: RequestLimits,
   c: Context,
   messages: unknown[],
-): Promise<{ allowed: unknown[]; refusals: object[] }> {
-  const further = messages.filter(isToolCall).slice(1);
-  if (further.length === 0) return { allowed: messages, refusals: [] };
+  calls: JSONRPCRequest[],
+): Promise<{ allowed: unknown[]; allowedCalls: JSONRPCRequest[]; refusals: object[] }> {
+  const further = calls.slice(1);
+  if (further.length === 0) return { allowed: messages, allowedCalls: calls, refusals: [] };
   const allowances = await takeCallAllowances(db, limits, { address: c.get("clientAddress"), token: bearerTokenOf(c) }, further.length);
   c.set("rateLimitAllowance", allowances.at(-1)!);
   const refused = new Map(
@@ -126,6 +128,7 @@ async function limitBatchedCalls(
   );
   return {
     allowed: messages.filter((message) => !refused.has(message as JSONRPCRequest)),
+    allowedCalls: calls.filter((call) => !refused.has(call)),
     refusals: [...refused].map(([call, refusal]) => refusedCall(call, refusal)),
   };
 }
@@ -141,11 +144,20 @@ async function withRefusals(response: Response, refusals: object[]): Promise<Res
   return new Response(JSON.stringify([...[answered].flat(), ...refusals]), { status: 200, headers });
 }
 
+/**
+ * A POST of one tool call, which the SDK's transport would accept: answered without that transport,
+ * whose own work was half the CPU of a feed read (decision 043).
+ */
+function loneToolCall(headers: Headers, body: unknown, calls: JSONRPCRequest[]): JSONRPCRequest | undefined {
+  if (Array.isArray(body) || calls.length !== 1) return undefined;
+  return transportWouldAccept(headers) ? calls[0] : undefined;
+}
+
 const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the body is not JSON." } };
 
 /**
- * MCP over Streamable HTTP, stateless: every POST gets a fresh server and transport, so any process
- * can answer it. Sessions are ours, not the SDK's: `initialize` opens one in the database and its id
+ * MCP over Streamable HTTP, stateless: every POST gets a fresh server (and the SDK's transport, but
+ * for a lone tool call), so any process can answer it. Sessions are ours, not the SDK's: `initialize` opens one in the database and its id
  * travels in Mcp-Session-Id (see docs/decisions/010-mcp-sessions.md).
  */
 export function mcpRoutes(db: Db, config: Config) {
@@ -168,10 +180,11 @@ export function mcpRoutes(db: Db, config: Config) {
     const body = parseJson(await c.req.text());
     if (!body.ok) return c.json(parseError, 400);
     const messages = Array.isArray(body.value) ? body.value : [body.value];
-    const unknownTool = unknownToolCall(messages, toolSet);
+    const calls = messages.filter(isToolCall);
+    const unknownTool = unknownToolCall(messages, calls, toolSet);
     if (unknownTool) return c.json(unknownTool, 200);
     // The first tool call is paid for by the request's own try, so something is always left to run.
-    const { allowed, refusals } = await limitBatchedCalls(db, config.rateLimits, c, messages);
+    const { allowed, allowedCalls, refusals } = await limitBatchedCalls(db, config.rateLimits, c, messages, calls);
     const initializing = messages.some(isInitialize);
     const requestedSession = c.req.header("mcp-session-id");
     let caller = c.var.caller;
@@ -190,11 +203,15 @@ export function mcpRoutes(db: Db, config: Config) {
       loadTeam,
       team && agentInstructionsOf(team),
       toolSet,
-      toolsCalledBy(allowed),
+      toolsCalledBy(allowed, allowedCalls),
     );
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    await server.connect(transport);
+    const loneCall = loneToolCall(c.req.raw.headers, body.value, allowedCalls);
+    // Not closed: its transport holds no stream, its call has finished, and closing would only build
+    // the SDK's "Connection closed" error, stack and all, for no one to read.
+    if (loneCall) return c.json(await answerOneCall(server, loneCall), 200);
     try {
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      await server.connect(transport);
       const response = await withRefusals(
         await transport.handleRequest(c.req.raw, { parsedBody: refusals.length > 0 ? allowed : body.value }),
         refusals,

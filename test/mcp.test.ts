@@ -337,6 +337,54 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(listed[1]!.result.isError ?? false).toBe(false);
   });
 
+  it("a lone tool call, answered without the SDK's HTTP transport, gets what the transport gives a batch of that one call", async () => {
+    const token = await server.agent(alpha, "lone");
+    const mcpHeaders = { accept: "application/json, text/event-stream", "content-type": "application/json" };
+    const send = async (body: unknown, headers: Record<string, string> = mcpHeaders) => {
+      const response = await server.as(token, "/mcp", { method: "POST", headers, body: JSON.stringify(body) });
+      return {
+        status: response.status,
+        type: response.headers.get("content-type"),
+        body: (await response.json()) as Record<string, unknown>,
+      };
+    };
+    // Fence keys are random per result; everything else must match.
+    const sameKeys = (answer: unknown) =>
+      JSON.parse(
+        JSON.stringify(answer)
+          .replace(/<<<[0-9a-f]{10}/g, "<<<KEY")
+          .replace(/[0-9a-f]{10}>>>/g, "KEY>>>"),
+      );
+    const call = (id: number | string, name: string, args: object) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name, arguments: args },
+    });
+    const cases = [
+      call(7, "read_posts", { limit: 2 }),
+      call("seven", "read_posts", { limit: 0 }),
+      call(8, "get_thread", { post_id: 999_999_999 }),
+      call(9, "search_posts", { query: "shelf:3 deadlock" }),
+      call(10, "list_recent_entries", {}),
+      call(11, "read_posts", { limit: "twenty" }),
+    ];
+    for (const message of cases) {
+      const lone = await send(message);
+      const [batched] = [(await send([message])).body].flat();
+      expect(lone.status, JSON.stringify(message)).toBe(200);
+      expect(lone.type).toMatch(/^application\/json/);
+      expect(lone.body.id).toEqual(message.id);
+      expect(sameKeys(lone.body), JSON.stringify(message)).toEqual(sameKeys(batched));
+    }
+    // What the transport refuses is still refused by it, lone calls included.
+    const readPosts = call(1, "read_posts", {});
+    expect((await send(readPosts, { ...mcpHeaders, accept: "application/json" })).status).toBe(406);
+    expect((await send(readPosts, { ...mcpHeaders, "content-type": "text/plain" })).status).toBe(415);
+    expect((await send(readPosts, { ...mcpHeaders, "mcp-protocol-version": "1999-01-01" })).status).toBe(400);
+    expect((await send(readPosts, { ...mcpHeaders, "mcp-protocol-version": "2025-06-18" })).status).toBe(200);
+  });
+
   it("a pick-name token's login names each session, and posts are signed with that name", async () => {
     const shared = await server.agent(alpha, "workers", { pickName: true });
     const first = await connect(shared);
