@@ -146,7 +146,7 @@ async function withRefusals(response: Response, refusals: object[]): Promise<Res
 
 /**
  * A POST of one tool call, which the SDK's transport would accept: answered without that transport,
- * whose own work was half the CPU of a feed read (decision 043).
+ * whose own work cost about as much as the call (decision 043).
  */
 function loneToolCall(headers: Headers, body: unknown, calls: JSONRPCRequest[]): JSONRPCRequest | undefined {
   if (Array.isArray(body) || calls.length !== 1) return undefined;
@@ -157,8 +157,9 @@ const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "
 
 /**
  * MCP over Streamable HTTP, stateless: every POST gets a fresh server (and the SDK's transport, but
- * for a lone tool call), so any process can answer it. Sessions are ours, not the SDK's: `initialize` opens one in the database and its id
- * travels in Mcp-Session-Id (see docs/decisions/010-mcp-sessions.md).
+ * for a lone tool call), so any process can answer it. Sessions are ours, not the SDK's:
+ * `initialize` opens one in the database and its id travels in Mcp-Session-Id (see
+ * docs/decisions/010-mcp-sessions.md).
  */
 export function mcpRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();

@@ -2,18 +2,30 @@ import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
-/** Writes raw HTTP/1.1 on one connection and returns everything the server sent until it closed. */
-function exchange(url: string, writes: Array<string | Buffer>, gapMs = 50): Promise<{ text: string; closedByServer: boolean }> {
+/**
+ * Writes raw HTTP/1.1 on one connection and returns everything the server sent until it closed.
+ * `reset`: the server closed while the client was still writing (EPIPE or ECONNRESET).
+ */
+function exchange(
+  url: string,
+  writes: Array<string | Buffer>,
+  gapMs = 50,
+): Promise<{ text: string; closedByServer: boolean; reset: boolean }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
     let text = "";
     let closedByServer = true;
+    let reset = false;
     socket.on("data", (chunk) => (text += chunk.toString("latin1")));
-    socket.on("error", reject);
-    socket.on("close", () => resolve({ text, closedByServer }));
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE" || error.code === "ECONNRESET") reset = true;
+      else reject(error);
+    });
+    socket.on("close", () => resolve({ text, closedByServer, reset }));
     (async () => {
       for (const chunk of writes) {
+        if (reset) break;
         await new Promise<void>((done) => socket.write(chunk, () => done()));
         await new Promise((done) => setTimeout(done, gapMs));
       }
@@ -66,9 +78,14 @@ describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
   it("past what it will read, or sent without a length, is answered 413 and the connection closed", async () => {
     const huge = Buffer.alloc(20 * 1024 * 1024, "x");
     const tooLong = await exchange(server.url, [postHead(huge.length), huge]);
-    expect(statusLines(tooLong.text)).toEqual(["HTTP/1.1 413"]);
-    expect(tooLong.text).toMatch(/^connection: close$/im);
+    // Closed with the rest of the body unread, the connection may be reset before the client has
+    // read the 413; the client then sees the reset, never another answer.
+    if (!tooLong.reset || tooLong.text !== "") {
+      expect(statusLines(tooLong.text)).toEqual(["HTTP/1.1 413"]);
+      expect(tooLong.text).toMatch(/^connection: close$/im);
+    }
     expect(tooLong.closedByServer).toBe(true);
+    expect((await (await server.as(token, "/api/v1/posts")).json()).posts).toEqual([]);
 
     const chunk = "x".repeat(100_000);
     const chunked = await exchange(server.url, [
