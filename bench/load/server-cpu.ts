@@ -33,7 +33,7 @@ const ticksPerSecond = 100;
 type Side = { name: string; url: string; token: string; pid: number; stop(): Promise<void> };
 
 async function startSide(name: string, checkout: string): Promise<Side> {
-  const database: FreshDatabase = await freshDatabase("postgres", { postgresUrl, namePrefix: `botboard_feedcpu_${name}` });
+  const database: FreshDatabase = await freshDatabase("postgres", { postgresUrl, namePrefix: `botboard_servercpu_${name}` });
   const opened = await openDatabase({ databaseUrl: database.env.DATABASE_URL!, dataDir: "", poolSize: 2 });
   let token: string;
   try {
