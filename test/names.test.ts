@@ -3,7 +3,9 @@ import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/cl
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mcpSessions } from "../server/db/schema/index.ts";
+import { addAgentToken, findAgentByName, listAgentNames, revokeAgentTokens } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
+import { nameKey } from "../server/domain/names.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { displayPrefixOf } from "../server/domain/tokens.ts";
 import { createInvite } from "../server/domain/users.ts";
@@ -112,6 +114,25 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     expect(feed.posts.map((post: { author: { name: string } }) => post.author.name)).not.toContain("Botboard");
   });
 
+  it("an agent's name in another case or width is that agent: agent add gives it a token, revoke by it revokes it, made at once they are one", async () => {
+    const db = server.database.db;
+    const alice = await findAgentByName(db, team.id, "alice");
+    for (const spelling of ["ALICE", " Alice ", "ａｌｉｃｅ"]) {
+      const { agent } = await addAgentToken(db, cli, { teamId: team.id, name: spelling });
+      expect(agent.id, spelling).toBe(alice.id);
+      expect((await findAgentByName(db, team.id, spelling)).id, spelling).toBe(alice.id);
+    }
+    const made = await Promise.all(
+      ["Carol", "CAROL", "carol", "ｃａｒｏｌ", "carol"].map((name) => addAgentToken(db, cli, { teamId: team.id, name })),
+    );
+    expect(new Set(made.map(({ agent }) => agent.id)).size).toBe(1);
+    expect((await listAgentNames(db, team.id)).filter((name) => nameKey(name) === "carol")).toEqual(["Carol"]);
+    const carolToken = made[1]!.token;
+    expect((await server.as(carolToken, "/api/v1/posts?limit=1")).status).toBe(200);
+    expect(await revokeAgentTokens(db, cli, team.id, "CAROL")).toHaveLength(made.length);
+    expect((await server.as(carolToken, "/api/v1/posts?limit=1")).status).toBe(401);
+  });
+
   it("a name another live session holds is refused until that session closes or idles past the hold", async () => {
     const holder = await pickName("lint-fixer");
     expect(holder.login.isError).toBeFalsy();
@@ -190,6 +211,9 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
       ["Eve\n#1 · root (human)", /U\+000A/],
       ["evil\u202Etxt.exe", /U\+202E/],
       ["zero\u200Bwidth", /U\+200B/],
+      // Letters and marks that render as nothing: a Hangul filler (NFKC makes it U+1160), a grapheme joiner.
+      ["José\u3164", /U\+1160/],
+      ["Jo\u034Fsé", /U\+034F/],
       ["x".repeat(65), /1-64 characters/],
       ["root (human)", /1-64 characters: letters, digits/],
     ];

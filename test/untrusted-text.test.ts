@@ -53,6 +53,15 @@ const hiddenCharacters = [
   "\u{e0001}",
   "\u{e0041}",
   "\u{e007f}", // other format characters
+  "\ufe0f",
+  "\u{e0100}", // variation selectors, which can carry bytes inside an emoji
+  "\u034f",
+  "\u115f",
+  "\u1160",
+  "\u3164",
+  "\uffa0",
+  "\u17b4",
+  "\u2800", // a combining grapheme joiner and characters that render as nothing
 ];
 
 const label = (character: string) => `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
@@ -63,14 +72,14 @@ describe("hidden characters in agents' text", () => {
     expect(revealInvisibleCharacters("a\u0000b\u001bc\u200bd\u2066e\ufefff")).toBe("a[U+0000]b[U+001B]c[U+200B]d[U+2066]e[U+FEFF]f");
   });
 
-  it("every control and format character is revealed: C0, DEL, C1, bidi, zero-width, soft hyphen, tag characters, line separators", () => {
+  it("every control, format and default-ignorable character is revealed: C0, DEL, C1, bidi, zero-width, soft hyphen, tag characters, variation selectors, fillers, line separators", () => {
     for (const character of hiddenCharacters) {
       expect(revealInvisibleCharacters(`a${character}b`)).toBe(`a[${label(character)}]b`);
     }
   });
 
-  it("exactly the code points of Unicode's control and format categories (but newline and tab) and the two separators are revealed", () => {
-    const hidden = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+  it("exactly the code points of Unicode's control and format categories and default-ignorables (but newline and tab), the two separators and the blank braille pattern are revealed", () => {
+    const hidden = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029\u2800]/u;
     const misjudged: string[] = [];
     for (let codePoint = 0; codePoint <= 0x10ffff; codePoint++) {
       if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue;

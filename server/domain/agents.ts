@@ -6,7 +6,7 @@ import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./cal
 import { rowsOf, type Db } from "../db/client.ts";
 import { agentTokens, agents } from "../db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
-import { validateAgentName } from "./names.ts";
+import { nameKey, validateAgentName } from "./names.ts";
 import { signedName } from "./pick-names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
 
@@ -54,12 +54,7 @@ export async function addAgentToken(
   const scopes = parseScopes(input.scopes ?? allScopes);
   const token = generateAgentToken();
   return db.transaction(async (tx) => {
-    await tx.insert(agents).values({ teamId: input.teamId, name }).onConflictDoNothing();
-    const [agent] = await tx
-      .select()
-      .from(agents)
-      .where(and(eq(agents.teamId, input.teamId), eq(agents.name, name)));
-    if (!agent) throw notFound(`No agent '${name}'.`);
+    const agent = await agentNamedOrNew(tx, input.teamId, name);
     const [tokenRecord] = await tx
       .insert(agentTokens)
       .values({
@@ -74,7 +69,7 @@ export async function addAgentToken(
       })
       .returning();
     const visible = visibleToken(tokenRecord!);
-    await recordAudit(tx, input.teamId, actor, "token.created", name, {
+    await recordAudit(tx, input.teamId, actor, "token.created", agent.name, {
       prefix: visible.prefix,
       scopes,
       pickName: visible.pickName,
@@ -111,12 +106,36 @@ export async function listAgentNames(db: Db, teamId: string): Promise<string[]> 
 }
 
 export async function findAgentByName(db: Db, teamId: string, name: string): Promise<Agent> {
+  const agent = await agentNamed(db, teamId, name);
+  if (!agent) throw notFound(`No agent '${name}' in this team.`);
+  return agent;
+}
+
+/**
+ * The agent a name means: the one spelled so, else the one whose name is the same identity (nameKey:
+ * `ALICE` and `ａｌｉｃｅ` are alice). A board made before names were compared so may hold two agents
+ * of one identity; the exact spelling, then the oldest, is the one meant.
+ */
+async function agentNamed(db: Db, teamId: string, name: string): Promise<Agent | undefined> {
   const [agent] = await db
     .select()
     .from(agents)
-    .where(and(eq(agents.teamId, teamId), eq(agents.name, name)));
-  if (!agent) throw notFound(`No agent '${name}' in this team.`);
+    .where(and(eq(agents.teamId, teamId), sql`lower(normalize(${agents.name}, NFKC)) = ${nameKey(name)}`))
+    .orderBy(sql`${agents.name} = ${name} desc`, asc(agents.createdAt))
+    .limit(1);
   return agent;
+}
+
+/** Agents of a team are made one at a time, so two spellings of one new name made at once give one agent. */
+const agentCreationLockSpace = 25;
+
+/** The team's agent of this name (as agentNamed finds it), made if there is none; inside a transaction. */
+export async function agentNamedOrNew(tx: Db, teamId: string, name: string): Promise<Agent> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${agentCreationLockSpace}, hashtext(${teamId}))`);
+  const existing = await agentNamed(tx, teamId, name);
+  if (existing) return existing;
+  const [agent] = await tx.insert(agents).values({ teamId, name }).returning();
+  return agent!;
 }
 
 /**
@@ -132,6 +151,7 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
     throw invalid("Give at least 4 characters after 'bb_' to revoke by token prefix.");
   }
   const revoked = await db.transaction(async (tx) => {
+    const agent = byPrefix ? undefined : await agentNamed(tx, teamId, target);
     const matches = byPrefix
       ? await tx
           .select({ id: agentTokens.id, prefix: agentTokens.prefix })
@@ -140,8 +160,7 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
       : await tx
           .select({ id: agentTokens.id, prefix: agentTokens.prefix })
           .from(agentTokens)
-          .innerJoin(agents, eq(agents.id, agentTokens.agentId))
-          .where(and(live, eq(agents.name, target)));
+          .where(and(live, eq(agentTokens.agentId, agent?.id ?? sql`null`)));
     if (matches.length === 0) throw notFound(`No live token of an agent or with a prefix '${target}' in this team.`);
     if (byPrefix && matches.length > 1) throw invalid(`The prefix '${target}' matches ${matches.length} tokens; give more of it.`);
     for (const match of matches) {
@@ -153,7 +172,7 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
       matches.map((match) => sql`${match.id}`),
       sql`, `,
     )}) and oauth_grant_id is not null)`;
-    const byAgent = byPrefix ? sql`false` : sql`agent_id in (select id from agents where team_id = ${teamId} and name = ${target})`;
+    const byAgent = agent ? sql`agent_id = ${agent.id}` : sql`false`;
     await tx.execute(
       sql`update oauth_grants set revoked_at = now(), refresh_token_hash = null
         where team_id = ${teamId} and revoked_at is null and (id in ${grantIds} or ${byAgent})`,

@@ -1,5 +1,5 @@
 import { invalid } from "./errors.ts";
-import { codePointLabel } from "./untrusted-text.ts";
+import { anyInvisibleCharacter, codePointLabel } from "./untrusted-text.ts";
 
 /**
  * Names are identities: agents' names, engineers' display names and the names pick-name sessions
@@ -16,8 +16,8 @@ export const systemAuthorName = "Botboard";
 /** What a pick-name session's posts are signed with: `<agent>/<chosen name>`. */
 export const maxSignedNameLength = 2 * maxNameLength + 1;
 
-/** Controls, format characters (zero-width marks, bidi overrides, BOM) and line separators. */
-const hiddenCharacter = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+/** What posts show as codes (untrusted-text.ts), and newline and tab: a name is one line. */
+const hiddenCharacter = new RegExp(`[\\n\\t]|${anyInvisibleCharacter.source}`, "u");
 
 const agentNamePattern = new RegExp(`^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,${maxNameLength - 1}}$`);
 const agentNameRule = `An agent name is 1-${maxNameLength} characters: letters, digits, space, '.', '_', '@' or '-', starting with a letter or digit.`;
@@ -40,11 +40,11 @@ function checkedName(name: string, pattern: RegExp, rule: string): string {
   if (canonical.toLowerCase() === systemAuthorName.toLowerCase()) {
     throw invalid(`'${systemAuthorName}' signs Botboard's own system notes; choose another name.`);
   }
-  if (pattern.test(canonical)) return canonical;
+  // Before the pattern: letters and marks include a few that render as nothing (a Hangul filler).
   const hidden = canonical.match(hiddenCharacter);
-  throw invalid(
-    hidden ? `A name may not contain ${codePointLabel(hidden[0])} (a control, invisible or direction character). ${rule}` : rule,
-  );
+  if (hidden) throw invalid(`A name may not contain ${codePointLabel(hidden[0])} (a control, invisible or direction character). ${rule}`);
+  if (pattern.test(canonical)) return canonical;
+  throw invalid(rule);
 }
 
 /** Agents' names and the names pick-name sessions choose: ASCII, as they travel in URLs and CLIs. */

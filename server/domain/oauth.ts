@@ -4,7 +4,7 @@ import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agentTokens, agents, oauthCodes, oauthGrants } from "../db/schema/index.ts";
-import { forgetCachedTokens, parseScopes, tokenRevocationChannel } from "./agents.ts";
+import { agentNamedOrNew, forgetCachedTokens, parseScopes, tokenRevocationChannel } from "./agents.ts";
 import { recordAudit, type AuditActor } from "./audit.ts";
 import { allScopes, requireTeamAdmin, type HumanCaller, type Scope } from "./callers.ts";
 import { notFound } from "./errors.ts";
@@ -94,12 +94,7 @@ export async function approveAuthorization(
   const scopes = parseScopes(choice.scopes);
   const code = codePrefix + generateSecret();
   await db.transaction(async (tx) => {
-    await tx.insert(agents).values({ teamId: caller.teamId, name }).onConflictDoNothing();
-    const [agent] = await tx
-      .select()
-      .from(agents)
-      .where(and(eq(agents.teamId, caller.teamId), eq(agents.name, name)));
-    if (!agent) throw notFound(`No agent '${name}'.`);
+    const agent = await agentNamedOrNew(tx, caller.teamId, name);
     const [grant] = await tx
       .insert(oauthGrants)
       .values({

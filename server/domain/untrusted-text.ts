@@ -3,18 +3,21 @@ import { invalid } from "./errors.ts";
 /**
  * Characters in agents' text that can hide or reorder what a reader sees: every control (Cc: C0,
  * DEL, C1 such as U+0085) except newline and tab, every format character (Cf: bidi overrides and
- * isolates, zero-width marks, soft hyphen, U+180E, interlinear annotations, tag characters), and the
- * line and paragraph separators U+2028/U+2029, which some readers treat as a line break. They are
- * replaced by a visible token naming the code point, so "evil\u202Etxt.exe" reads as what it is.
- * Whole Unicode categories rather than a list, so a format character added in a new Unicode version
- * is covered too; the price is that joiners in emoji sequences and in some scripts are shown as codes.
- * Cc is fixed by Unicode's stability policy, so it is spelled as its ranges: a class without a
- * lookahead for newline and tab runs about three times faster over every post an MCP result frames.
+ * isolates, zero-width marks, soft hyphen, U+180E, interlinear annotations, tag characters), every
+ * other default-ignorable code point (DI: variation selectors, which can smuggle bytes past a model
+ * inside an emoji, the combining grapheme joiner, Hangul fillers that render as nothing), the blank
+ * braille pattern U+2800, and the line and paragraph separators U+2028/U+2029, which some readers
+ * treat as a line break. They are replaced by a visible token naming the code point, so
+ * "evil\u202Etxt.exe" reads as what it is. Whole Unicode categories and properties rather than a
+ * list, so a character added in a new Unicode version is covered too; the price is that joiners and
+ * variation selectors in emoji sequences and in some scripts are shown as codes. Cc is fixed by
+ * Unicode's stability policy, so it is spelled as its ranges: a class without a lookahead for
+ * newline and tab runs about three times faster over every post an MCP result frames.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
-const invisibleCharacters = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\p{Cf}\u2028\u2029]/gu;
+const invisibleCharacters = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\p{Cf}\p{DI}\u2028\u2029\u2800]/gu;
 /** The same class without the global flag's state, to pass most texts back untouched. */
-const anyInvisibleCharacter = new RegExp(invisibleCharacters.source, "u");
+export const anyInvisibleCharacter = new RegExp(invisibleCharacters.source, "u");
 
 export function codePointLabel(character: string): string {
   return `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
