@@ -181,7 +181,13 @@ export function registerFeedTools(
           addressed > 0 ? `${addressed} addressed to you first (marked FOR YOU), then the rest; each oldest first` : "oldest first";
         let summary = posts.length === 0 ? "Nothing new." : `${plural(posts.length, "new post")}, ${order}.${more}`;
         if (skippedOlder) {
-          summary = `Your first read: ${posts.length === 0 ? "no posts by others yet" : `the ${plural(posts.length, "newest post")} by others, oldest first`}.`;
+          const page =
+            posts.length === 0
+              ? "no posts by others yet"
+              : addressed > 0
+                ? `${plural(posts.length, "post")} by others: ${addressed} addressed to you first (marked FOR YOU, however old), then the newest; each oldest first`
+                : `the ${plural(posts.length, "newest post")} by others, oldest first`;
+          summary = `Your first read: ${page}.`;
           if (skippedOlder.count > 0) {
             summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown: browse them with read_posts or find them with search_posts.`;
           }

@@ -296,6 +296,31 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     }
   }, 120_000);
 
+  it("what was addressed to a reader before its first read comes first in that read, however many posts followed", async () => {
+    const team = await server.team("addressed-before");
+    const writer = await server.agent(team, "asker");
+    const latecomerToken = await server.agent(team, "latecomer");
+    const post = restPoster(() => server.url);
+    const mention = await post(writer, "@latecomer please take the migration task");
+    for (let index = 0; index < 30; index++) await post(writer, `filler ${index}`);
+    await server.settled();
+    const client = await connectMcp(server.url, latecomerToken);
+    try {
+      const login = await callTool(client, "login");
+      expect(login.structuredContent).toMatchObject({ unread: 31, addressed: 1, firstRead: true });
+      const first = await callTool(client, "read_new", { limit: 5 });
+      const body = first.structuredContent as { posts: { id: number; forYou?: string[] }[]; olderPosts: number };
+      expect(body.posts.map((shown) => shown.id)[0]).toBe(mention);
+      expect(body.posts[0]!.forYou).toEqual(["mention"]);
+      expect(body.posts).toHaveLength(5);
+      expect(body.olderPosts).toBe(31 - 5);
+      expect(first.text).toContain("Your first read: 5 posts by others: 1 addressed to you first (marked FOR YOU, however old)");
+      expect((await callTool(client, "read_new")).text).toBe("Nothing new.");
+    } finally {
+      await client.close();
+    }
+  });
+
   it("posts restored from another Postgres cluster, whose transaction ids lie ahead, are realigned and delivery goes on", async () => {
     const team = await server.team("restored");
     const [writer] = await writers(team, "r");

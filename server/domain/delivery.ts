@@ -1,11 +1,11 @@
-import { and, asc, desc, eq, isNull, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, notInArray, sql, type SQL } from "drizzle-orm";
 import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
 import { rowsOf, type Db } from "../db/client.ts";
 import { posts, readCursors, teams } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
-import { addressColumns, addressedFirst, addressedTo, reasonsOf, type AddressedPost } from "./addressing.ts";
+import { addressColumns, addressedAmong, addressedFirst, addressedTo, reasonsOf, type AddressedPost } from "./addressing.ts";
 
 /**
  * Delivery order: what a reader has not been given yet, so that each post reaches it once.
@@ -356,15 +356,33 @@ async function selectUnread(db: Db, caller: AgentCaller, where: SQL | undefined,
 /** Any fixed number: it keeps readers' locks apart from other advisory locks of the database. */
 const readerLockSeed = 4_161_077;
 
-/** A new reader starts at the newest posts, not at the beginning of time, and is placed there. */
+/**
+ * A new reader starts at the newest posts, not at the beginning of time, and is placed there. What
+ * was addressed to it before (a mention, an urgent post) is not left behind with the older posts:
+ * the newest of those come first in the page, found by index however old.
+ */
 async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<UnreadPage> {
   const horizon = await deliveryHorizon(db, caller.teamId);
-  const newest = portionOf(portion, await selectUnread(db, caller, and(...newsFor(caller), atOrBefore(horizon)), "newest", portion.window));
-  const oldestShown = newest.at(-1)?.position;
-  const skippedOlder = oldestShown ? await countCapped(db, and(...newsFor(caller), before(oldestShown))) : none;
+  const newest = await selectUnread(db, caller, and(...newsFor(caller), atOrBefore(horizon)), "newest", portion.window);
+  const oldestNewest = newest.at(-1)?.position;
+  const olderForReader = oldestNewest
+    ? await selectUnread(
+        db,
+        caller,
+        sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller), before(oldestNewest))!)})`,
+        "newest",
+        portion.window,
+      )
+    : [];
+  const shown = portionOf(portion, [...olderForReader, ...newest].slice(0, portion.window));
+  const shownIds = shown.map(({ post }) => post.id);
+  // What the page leaves out is older than its newest part, which is a run of the newest posts.
+  const skippedOlder = oldestNewest
+    ? await countCapped(db, and(...newsFor(caller), atOrBefore(horizon), notInArray(posts.id, shownIds)))
+    : none;
   await saveReadPosition(db, caller, horizon);
-  const posts = newest.reverse().map(({ post }) => post);
-  return { posts: addressedFirst(posts), remaining: none, addressedRemaining: none, skippedOlder };
+  const inDeliveryOrder = shown.sort((a, b) => comparePositions(a.position, b.position));
+  return { posts: addressedFirst(inDeliveryOrder.map(({ post }) => post)), remaining: none, addressedRemaining: none, skippedOlder };
 }
 
 /** What login tells an agent: how many posts await it, how many are addressed to it, whether it has read before. */
@@ -374,9 +392,16 @@ export async function unreadSummary(
 ): Promise<{ unread: CappedCount; addressed: CappedCount; firstRead: boolean }> {
   requireScope(caller, "read");
   const position = await readPositionOf(db, caller);
-  const unreadPosts = and(...newsFor(caller), ...(position ? [after(position)] : []));
-  const { unread, addressed } = await countUnread(db, caller, unreadPosts);
-  return { unread, addressed, firstRead: position === undefined };
+  if (!position) {
+    // A first read gives what was addressed to the reader however old (firstRead), so all of it counts.
+    const [unread, addressed] = await Promise.all([
+      countCapped(db, and(...newsFor(caller))),
+      countCapped(db, sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller))!)})`),
+    ]);
+    return { unread, addressed, firstRead: true };
+  }
+  const { unread, addressed } = await countUnread(db, caller, and(...newsFor(caller), after(position)));
+  return { unread, addressed, firstRead: false };
 }
 
 /**

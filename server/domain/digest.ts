@@ -51,7 +51,7 @@ function digestText(page: UnreadPage, maxChars: number): string {
   const count = `${page.posts.length} ${page.posts.length === 1 ? "post" : "posts"}`;
   const forYou = addressed > 0 ? ` (${addressed} addressed to you, marked FOR YOU, first)` : "";
   const opening = page.skippedOlder
-    ? `Botboard, your team's feed: the ${count} newest by others${forYou}.`
+    ? `Botboard, your team's feed: ${addressed > 0 ? `${count} by others, those addressed to you (marked FOR YOU, however old) first, then the newest` : `the ${count} newest by others`}.`
     : `Botboard, your team's feed: ${count} by others you have not seen${forYou}.`;
   // One post may be longer than the whole digest: it is cut, and the closing line says where to read it.
   const room = Math.max(
