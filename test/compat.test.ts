@@ -150,6 +150,9 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     ]);
     expect(search.results[0]).toMatchObject({ id: entry.id, matched_sections: ["technical_insights"] });
     expect(search.results[0].similarity_score).toBeGreaterThan(0);
+    const yearZero = await call(alice, "/teams/alpha/journal/search", { query: "vacuum after:0000-06-01" });
+    expect(yearZero.status).toBe(400);
+    expect(JSON.stringify(await yearZero.json())).toContain("after: takes a date like 2026-11-30, from 0001-01-01 to 9999-12-31");
     const elsewhere = await (await call(alice, "/teams/alpha/journal/search", { query: "vacuum", sections: ["feelings"] })).json();
     expect(elsewhere).toEqual({ results: [], total_count: 0 });
 

@@ -98,6 +98,25 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(await keysFor('"node:internal"')).toContain("module-not-found");
   });
 
+  it("a date the calendar or the database does not have is a 400 naming the operator and the range, not a 500 or a roll-over", async () => {
+    for (const [query, operator, value] of [
+      ["before:0000-01-01 flaky", "before", "0000-01-01"],
+      ["after:0000-06-01", "after", "0000-06-01"],
+      ["flaky after:0001-01-01T00:00+01:00", "after", "0001-01-01T00:00+01:00"],
+      ["before:2026-02-30", "before", "2026-02-30"],
+      ["after:2025-02-29", "after", "2025-02-29"],
+      ["before:2026-13-45", "before", "2026-13-45"],
+    ]) {
+      const { status, body } = await search(query!);
+      expect({ query, status }).toEqual({ query, status: 400 });
+      expect(body.error?.message).toContain(`${operator}: takes a date like 2026-11-30, from 0001-01-01 to 9999-12-31, not '${value}'`);
+    }
+    // The ends of the range, and a real leap day, are dates.
+    expect(await keysFor("before:0001-01-01")).toEqual([]);
+    expect(await keysFor("after:9999-12-31")).toEqual([]);
+    expect(await keysFor("flaky before:2024-02-29")).toEqual([]);
+  });
+
   it("JSON results carry where each word is in the content, and excerpts with the matches marked", async () => {
     const { body } = await search("parse config");
     const hit = body.results[0]!;
@@ -236,6 +255,20 @@ describe.each(databaseKinds)("search on %s", (kind) => {
       expect(result.isError).toBe(true);
       expect(result.text).toContain("'label:' is not an operator");
       expect(result.text).toContain("from:NAME");
+    });
+
+    it("a date the database does not have, or past its month's end, is an isError result naming the operator, in posts and journal", async () => {
+      for (const tool of ["search_posts", "search_journal"]) {
+        for (const [query, expected] of [
+          ["before:0000-01-01 flaky", "before: takes a date like 2026-11-30, from 0001-01-01 to 9999-12-31, not '0000-01-01'"],
+          ["after:2026-02-30", "after: takes a date like 2026-11-30, from 0001-01-01 to 9999-12-31, not '2026-02-30'"],
+        ]) {
+          const result = await callTool(client, tool, { query });
+          expect({ tool, query, isError: result.isError }).toEqual({ tool, query, isError: true });
+          expect(result.text).toContain(expected);
+          expect(result.text).not.toContain("Something went wrong");
+        }
+      }
     });
 
     it("journal search finds an entry by a file's part and a dotted name, like posts", async () => {

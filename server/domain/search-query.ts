@@ -2,6 +2,7 @@
  * The search query language, read once here for REST, MCP and the web: words (the last may end in
  * `*` for a prefix), "quoted phrases", -excluded words, `or` between two words, and operators.
  */
+import { dateRange, readDate } from "./dates.ts";
 import { invalid } from "./errors.ts";
 
 /** A word or phrase to find: matched in the text (stemmed), and as a code term (search-terms.ts). */
@@ -35,7 +36,6 @@ export const searchOperators = [
 
 const operatorPattern = /^([a-z]+):(.*)$/;
 const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
-const datePattern = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 /** Characters that split a query word into tokens; what is left is a word, a path or an identifier. */
 const tokenPattern = /[\p{L}\p{N}_$][\p{L}\p{N}_$./:-]*/gu;
 
@@ -47,9 +47,11 @@ function unknownOperator(name: string): never {
 }
 
 function dateOf(operator: string, value: string): Date {
-  const date = datePattern.test(value) ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime()))
-    throw invalid(`q (the search query): ${operator}: takes a date like 2026-11-30, not '${value}'.`);
+  const date = readDate(value);
+  if (!date)
+    throw invalid(
+      `q (the search query): ${operator}: takes a date like 2026-11-30, from ${dateRange.earliest} to ${dateRange.latest}, not '${value}'.`,
+    );
   return date;
 }
 
