@@ -231,6 +231,11 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
         "Line 6 of the archive, posts.createdAt: expected an ISO 8601 timestamp",
         [...secrets, postRow(5, intruderId, { createdAt: "yesterday" })],
       ],
+      // Postgres has no year 0, and 2026-02-30 is not March 2.
+      ...["0000-06-01T00:00:00.000Z", "2026-02-30T00:00:00.000Z"].map((createdAt): [string, unknown[]] => [
+        "Line 6 of the archive, posts.createdAt: expected an ISO 8601 timestamp from 0001-01-01 to 9999-12-31",
+        [...secrets, postRow(5, intruderId, { createdAt })],
+      ]),
       [
         "Line 3 of the archive, users.id: expected a lower-case UUID",
         [{ ...userRow(intruderId), row: { ...userRow(intruderId).row, id: "nope" } }, ...secrets.slice(1)],

@@ -7,6 +7,7 @@ import { recordAudit } from "./audit.ts";
 import { deriveMissingSearchTerms } from "./search-backfill.ts";
 import { allScopes, cli, type Scope } from "./callers.ts";
 import { normalizeClaimPaths } from "./claim-paths.ts";
+import { dateRange, readDate } from "./dates.ts";
 import { claimLimits } from "./limits.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
 import { hasHiddenCharacter } from "./names.ts";
@@ -112,9 +113,9 @@ function problemWith(column: PgColumn, value: unknown): string | undefined {
         ? `expected one of ${column.enumValues.join(", ")}`
         : undefined;
     case "PgTimestamp":
-      return typeof value === "string" && timestampPattern.test(value) && !Number.isNaN(Date.parse(value))
+      return typeof value === "string" && timestampPattern.test(value) && readDate(value)
         ? undefined
-        : "expected an ISO 8601 timestamp";
+        : `expected an ISO 8601 timestamp from ${dateRange.earliest} to ${dateRange.latest}`;
     case "PgBigInt53": {
       const least = column.primary ? 1 : 0;
       return Number.isSafeInteger(value) && (value as number) >= least && (value as number) <= maxImportedId
