@@ -307,13 +307,21 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Network and server-state failures that mean "the database is not reachable now", not a bad query. */
+/**
+ * Network and server-state failures that mean "the database is not reachable now", not a bad query:
+ * sockets and DNS (a stopped `db` container's name no longer resolves), SQLSTATE class 08 (connection
+ * exception, matched by its prefix), 57P01-57P05 (the server ended the session: shutdown, crash,
+ * starting up, database dropped under a replica, idle timeout) and 53300 (too many connections).
+ */
 const unavailableCodes = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",
   "EPIPE",
   "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
@@ -321,10 +329,26 @@ const unavailableCodes = new Set([
   "57P01",
   "57P02",
   "57P03",
+  "57P04",
+  "57P05",
   "53300",
 ]);
 
-type Failure = { code?: unknown; message?: unknown; detail?: unknown; cause?: unknown };
+/**
+ * SQLSTATEs that mean the database is unreachable only when they refuse a new session (severity
+ * FATAL): 55000 "database is not currently accepting connections" (allow_connections false) and
+ * 3D000 "database does not exist". As an ERROR in a session they are bugs, such as 55000 for currval
+ * before nextval. Postgres sends the severity unlocalised, so this does not hang on lc_messages.
+ */
+const refusedSessionCodes = new Set(["55000", "3D000"]);
+
+type Failure = { code?: unknown; severity?: unknown; message?: unknown; detail?: unknown; cause?: unknown };
+
+function isUnreachable(failure: Failure): boolean {
+  if (typeof failure.code !== "string") return false;
+  if (unavailableCodes.has(failure.code) || failure.code.startsWith("08")) return true;
+  return refusedSessionCodes.has(failure.code) && failure.severity === "FATAL";
+}
 
 /** The error and its causes (drivers and drizzle wrap each other), at most five deep. */
 function failureChain(error: unknown): Failure[] {
@@ -352,8 +376,7 @@ function isUnstorableText(failure: Failure): boolean {
  */
 export function databaseErrorAsAppError(error: unknown): AppError | undefined {
   const chain = failureChain(error);
-  const codes = chain.flatMap((failure) => (typeof failure.code === "string" ? [failure.code] : []));
-  if (codes.some((code) => unavailableCodes.has(code) || code.startsWith("08"))) {
+  if (chain.some(isUnreachable)) {
     return new AppError("unavailable", "The database is unavailable right now; try again shortly.", 2);
   }
   if (chain.some(isUnstorableText)) {
