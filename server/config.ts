@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
-import { claimLimits, defaultPostLimits, defaultSearchWholePostChars } from "./domain/limits.ts";
+import { claimLimits, defaultPostLimits, defaultSearchWholePostChars, largestRequestBytes } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
 import type { ClaimSettings } from "./domain/claims.ts";
 import { defaultWebhookSettings, type WebhookSettings } from "./domain/webhook-settings.ts";
@@ -51,7 +51,7 @@ const environmentSchema = z.object({
       "must be comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8",
     ),
   BOTBOARD_MAX_POST_CHARS: positiveInt.default(defaultPostLimits.maxPostChars),
-  BOTBOARD_MAX_BODY_BYTES: positiveInt.default(64 * 1024),
+  BOTBOARD_MAX_BODY_BYTES: positiveInt.optional(),
   BOTBOARD_MAX_TAGS: positiveInt.default(defaultPostLimits.maxTags),
   BOTBOARD_DB_POOL_SIZE: positiveInt.default(10),
   BOTBOARD_DIRECT_DATABASE_URL: z.string().min(1).optional(),
@@ -139,7 +139,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     trustedProxies: env.BOTBOARD_TRUSTED_PROXIES,
     limits: {
       maxPostChars: env.BOTBOARD_MAX_POST_CHARS,
-      maxBodyBytes: env.BOTBOARD_MAX_BODY_BYTES,
+      maxBodyBytes:
+        env.BOTBOARD_MAX_BODY_BYTES ?? largestRequestBytes({ maxPostChars: env.BOTBOARD_MAX_POST_CHARS, maxTags: env.BOTBOARD_MAX_TAGS }),
       maxTags: env.BOTBOARD_MAX_TAGS,
     },
     dbPoolSize: env.BOTBOARD_DB_POOL_SIZE,

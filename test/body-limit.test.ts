@@ -1,6 +1,9 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { journalSectionNames } from "../server/domain/journal-sections.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
 
 /**
  * Writes raw HTTP/1.1 on one connection and returns everything the server sent until it closed.
@@ -46,7 +49,11 @@ describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
   let token: string;
 
   beforeAll(async () => {
-    server = await startTestServer(kind, { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" });
+    server = await startTestServer(kind, {
+      BOTBOARD_RATE_LIMIT_TOKEN: "off",
+      BOTBOARD_RATE_LIMIT_ADDRESS: "off",
+      BOTBOARD_MAX_BODY_BYTES: String(64 * 1024),
+    });
     token = await server.agent(await server.team("limits"), "sender");
   });
   afterAll(() => server?.close());
@@ -127,5 +134,36 @@ describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
     }
     const { posts } = (await (await server.as(token, "/api/v1/posts")).json()) as { posts: { content: string }[] };
     expect(posts.map((stored) => stored.content).sort()).toEqual([content, content, `${content} over MCP`, `${content} over MCP`]);
+  });
+});
+
+describe.each(databaseKinds)("the default body limit on %s", (kind) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(() => server?.close());
+
+  it("takes the largest texts Botboard accepts in their costliest encoding: a web form of 日 and a journal entry of escaped controls", async () => {
+    const team = await server.team("largest");
+    const { maxPostChars } = server.config.limits;
+    const cookie = await server.engineer(team, "writer");
+    const content = "日".repeat(maxPostChars);
+    const form = await postForm(server, "/posts", { _csrf: await csrfTokenOf(server, cookie), content }, { cookie });
+    expect(form.status).toBe(303);
+
+    const thinker = await server.agent(team, "thinker");
+    const client = await connectMcp(server.url, thinker);
+    try {
+      // Each control character travels in JSON as six bytes (\u0001).
+      const sections = Object.fromEntries(journalSectionNames.map((name) => [name, "\u0001".repeat(maxPostChars)]));
+      const entry = await callTool(client, "process_thoughts", sections);
+      expect(entry.isError, entry.text).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+    const { posts } = (await (await server.as(thinker, "/api/v1/posts")).json()) as { posts: { content: string }[] };
+    expect(posts.map((post) => post.content)).toEqual([content]);
   });
 });

@@ -8,6 +8,19 @@
 export type PostLimits = { maxPostChars: number; maxTags: number };
 export const defaultPostLimits: PostLimits = { maxPostChars: 16 * 1024, maxTags: 10 };
 
+/**
+ * The default request body limit (BOTBOARD_MAX_BODY_BYTES sets another): room for the largest text
+ * Botboard accepts, a journal entry of five sections and content each at the post limit, in its
+ * costliest encoding (a web form sends a character such as 日 as 9 bytes, `%E6%97%A5`; JSON escapes
+ * a control character as 6), and 16 KB for the other fields. A body under it is never refused
+ * for its encoding; one over it is answered 413.
+ */
+export function largestRequestBytes(limits: PostLimits): number {
+  const journalTexts = 6;
+  const bytesPerCharacter = 9;
+  return journalTexts * limits.maxPostChars * bytesPerCharacter + 16 * 1024;
+}
+
 /** Long enough to resist guessing; the upper bound keeps a hash from being a denial of service. */
 export const passwordLimits = { minChars: 10, maxChars: 1024 } as const;
 
