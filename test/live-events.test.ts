@@ -1,5 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli } from "../server/domain/callers.ts";
+import { createInvite } from "../server/domain/users.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -40,6 +42,30 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
       }
     } finally {
       for (const feed of feeds) feed.close();
+    }
+  });
+
+  it("an engineer whose display name has a space is mentioned by username", async () => {
+    const team = await server.team("spaced");
+    const invite = await createInvite(server.database.db, cli, { teamId: team.id, role: "member" });
+    const setup = await fetch(`${server.url}/auth/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: invite.secret, username: "dana", displayName: "Dana Scully", password: "correct horse battery" }),
+    });
+    expect(setup.status).toBe(201);
+    const feed = followEvents(server.url, setup.headers.get("set-cookie")!.split(";")[0]!, { reconnect: false });
+    try {
+      await feed.waitFor((event) => event.event === "ready");
+      const created = await server.as(await server.agent(team, "writer"), "/api/v1/posts", {
+        method: "POST",
+        body: JSON.stringify({ content: "@DANA the report is ready" }),
+      });
+      const { id, mentions } = (await created.json()) as { id: number; mentions: string[] };
+      expect(mentions).toEqual(["dana"]);
+      expect((await postEventOf(feed, id)).forYou).toEqual(["mention"]);
+    } finally {
+      feed.close();
     }
   });
 
