@@ -97,7 +97,7 @@ describe.each(databaseKinds)("addressed counts on %s", (kind) => {
     }
   });
 
-  it("the feed narrowed to what is for the reader holds the posts marked row by row, newest first, page after page", async () => {
+  it("the feed narrowed to what is for the reader holds the posts by others marked row by row, newest first, page after page", async () => {
     for (const reader of readers) {
       const { mentionsReader, repliesToReader } = addressColumns(reader);
       const expected = (
@@ -108,6 +108,7 @@ describe.each(databaseKinds)("addressed counts on %s", (kind) => {
             and(
               eq(posts.teamId, reader.teamId),
               isNull(posts.deletedAt),
+              sql`(${posts.agentId} is distinct from ${reader.agentId} or ${posts.authorName} <> ${reader.displayName})`,
               sql`(${posts.urgent} or ${mentionsReader} or ${repliesToReader})`,
             ),
           )

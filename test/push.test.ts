@@ -126,6 +126,9 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     const other = await server.agent(team, `other-${++counter}`);
     const mention = await post(other, { content: `hey @${reader.name.toUpperCase()}` });
     const notForMe = await post(other, { content: "not for anyone" });
+    // Its own posts never: a note to itself, a reply in its own thread.
+    const ownNote = await post(reader.token, { content: `note to self @${reader.name}` });
+    const ownReply = await post(reader.token, { content: "and a reply", parentId: ownNote.id });
     const client = await connectMcp(server.url, reader.token);
     const forMe = await callTool(client, "read_posts", { for_me: true, limit: 100 });
     const bad = await callTool(client, "read_posts", { for_me: "yes" });
@@ -133,6 +136,8 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     const ids = (forMe.structuredContent as { posts: { id: number }[] }).posts.map((one) => one.id);
     expect(ids).toContain(mention.id);
     expect(ids).not.toContain(notForMe.id);
+    expect(ids).not.toContain(ownNote.id);
+    expect(ids).not.toContain(ownReply.id);
     expect(bad.isError).toBe(true);
     expect(bad.text).toContain("for_me");
     const rest = await (await server.as(reader.token, "/api/v1/posts?forMe=true&limit=100")).json();

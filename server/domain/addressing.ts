@@ -34,6 +34,11 @@ export function addressColumns(caller: AgentCaller) {
   };
 }
 
+/** Posts someone other than this reader wrote: another agent, or another session signing for the same one. */
+export function writtenByOthers(caller: AgentCaller): SQL {
+  return sql`(${posts.agentId} is distinct from ${caller.agentId} or ${posts.authorName} <> ${caller.displayName})`;
+}
+
 /** Posts addressed to the caller, row by row: for a bounded set of posts (a count stops at a cap). */
 export function addressedTo(caller: AgentCaller): SQL {
   const columns = addressColumns(caller);

@@ -5,7 +5,15 @@ import { posts, readCursors, teams } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
-import { addressColumns, addressedAmong, addressedFirst, addressedTo, reasonsOf, type AddressedPost } from "./addressing.ts";
+import {
+  addressColumns,
+  addressedAmong,
+  addressedFirst,
+  addressedTo,
+  reasonsOf,
+  writtenByOthers,
+  type AddressedPost,
+} from "./addressing.ts";
 
 /**
  * Delivery order: what a reader has not been given yet, so that each post reaches it once.
@@ -180,8 +188,7 @@ function readerOf(caller: AgentCaller) {
 
 /** Posts that are news to this reader: live, by someone else, deliverable now. */
 function newsFor(caller: AgentCaller): SQL[] {
-  const byOthers = sql`(${posts.agentId} is distinct from ${caller.agentId} or ${posts.authorName} <> ${caller.displayName})`;
-  return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), byOthers, deliverable];
+  return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), writtenByOthers(caller), deliverable];
 }
 
 async function readPositionOf(db: Db, caller: AgentCaller): Promise<DeliveryPosition | undefined> {

@@ -5,7 +5,7 @@ import { preparedPerShape } from "../db/prepared.ts";
 import { posts } from "../db/schema/index.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 import { normalizeTag, postColumns, toPost, type Post } from "./posts.ts";
-import { addressedAmong } from "./addressing.ts";
+import { addressedAmong, writtenByOthers } from "./addressing.ts";
 import { readFirstPage } from "./feed-cache.ts";
 import { invalid } from "./errors.ts";
 
@@ -65,7 +65,8 @@ function isNarrowed(filters: FeedFilters): boolean {
  */
 function readAddressed(db: Db, caller: Caller, filters: PostFilters, cursorId: number | undefined, offset: number) {
   if (caller.kind !== "agent") throw invalid("for_me: only an agent has posts addressed to it.");
-  const conditions = feedConditionsFor(caller, filters);
+  // What an agent wrote itself is never addressed to it, though it may mention itself or reply in its own thread.
+  const conditions = [...feedConditionsFor(caller, filters), writtenByOthers(caller)];
   if (cursorId !== undefined) conditions.push(olderThan(cursorId, caller.teamId));
   return db
     .select(postColumns)
