@@ -93,6 +93,15 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     expect(missing.stderr).toContain("No live token");
   });
 
+  it("agent add refuses an expiry past ten years in one line, and creates nothing", async () => {
+    for (const days of ["1e9", "3651"]) {
+      const far = await runBotboard(["agent", "add", "far-future", "--expires-in", days], env);
+      expect(far.code).toBe(1);
+      expect(far.stderr.trim()).toBe("botboard: A token expires at most 3650 days (ten years) from now.");
+    }
+    expect((await runBotboard(["agent", "list"], env)).stdout).not.toContain("far-future");
+  });
+
   it("teams: add, list, and commands that then need --team", async () => {
     expect((await runBotboard(["team", "add", "Platform Crew"], env)).stdout).toContain("slug platform-crew");
     expect((await runBotboard(["team", "list"], env)).stdout).toMatch(/team\tMy team\nplatform-crew\tPlatform Crew/);

@@ -6,6 +6,7 @@ import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./cal
 import { rowsOf, type Db } from "../db/client.ts";
 import { agentTokens, agents } from "../db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
+import { maxTokenLifetimeDays } from "./limits.ts";
 import { nameKey, validateAgentName } from "./names.ts";
 import { signedName } from "./pick-names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
@@ -52,6 +53,10 @@ export async function addAgentToken(
   const sessionName = input.sessionName === undefined ? null : validateAgentName(input.sessionName);
   if (sessionName && input.pickName) throw invalid("A pick-name token's holders choose their names: it has no fixed session name.");
   const scopes = parseScopes(input.scopes ?? allScopes);
+  // Written as "not at most" so that an Invalid Date (days past what a Date holds) is refused too.
+  if (input.expiresAt && !(input.expiresAt.getTime() <= Date.now() + maxTokenLifetimeDays * 86_400_000)) {
+    throw invalid(`A token expires at most ${maxTokenLifetimeDays} days (ten years) from now.`);
+  }
   const token = generateAgentToken();
   return db.transaction(async (tx) => {
     const agent = await agentNamedOrNew(tx, input.teamId, name);

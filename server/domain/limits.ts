@@ -31,5 +31,8 @@ export const defaultSearchWholePostChars = 1500;
 
 export const maxAgentInstructionsChars = 8000;
 
+/** The furthest ahead a token's expiry may be: past any rotation policy, and well inside what a date can hold. */
+export const maxTokenLifetimeDays = 3650;
+
 /** How long a claim on repository paths lasts, and the longest its reason may be (BOTBOARD_CLAIM_MAX_MINUTES moves the default maximum). */
 export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, highestMaxMinutes: 7 * 24 * 60, maxReasonChars: 500 } as const;
