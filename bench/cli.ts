@@ -27,12 +27,17 @@ function money(value: string): number {
   return number;
 }
 
-/** "20m", "90s", "1h" or a number of seconds, in milliseconds. */
+/** The longest trial timeout: a day is past any coding task, and inside what a timer holds (about 24.8 days). */
+const maxDurationMs = 24 * 3_600_000;
+
+/** "20m", "90s", "1h" or a number of seconds, in milliseconds: at least 1 ms, at most a day. */
 export function duration(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
   if (!match) throw new InvalidArgumentError("must be a duration such as 90s, 20m or 1h");
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? "s") as "ms" | "s" | "m" | "h"];
-  return Math.round(Number(match[1]) * unit);
+  const milliseconds = Math.round(Number(match[1]) * unit);
+  if (milliseconds < 1 || milliseconds > maxDurationMs) throw new InvalidArgumentError("must be a duration from 1ms to 24h");
+  return milliseconds;
 }
 
 /** `botboard bench`: the collaboration benchmark. */

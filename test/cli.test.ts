@@ -133,6 +133,14 @@ describe("configuration", () => {
     expect(url.stderr).toContain("DATABASE_URL: must be a postgres:// or postgresql:// URL");
   });
 
+  it("a trial timeout past a day, or of nothing, is refused before anything runs (a timer past 24.8 days fires at once)", async () => {
+    for (const timeout of ["1000000h", "0s"]) {
+      const result = await runBotboard(["bench", "run", "--timeout", timeout], { BOTBOARD_DATA_DIR: "/tmp/unused-botboard" });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`argument '${timeout}' is invalid. must be a duration from 1ms to 24h`);
+    }
+  });
+
   it("every command and subcommand has a description and help", () => {
     const commands: Command[] = [];
     const collect = (command: Command) => {

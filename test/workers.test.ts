@@ -114,9 +114,18 @@ describe("botboard serve --workers on the embedded database", () => {
     try {
       const result = await runBotboard(["serve", "--workers", "2"], { ...database.env, PORT: "0" });
       expect(result.code).not.toBe(0);
-      expect(result.stderr).toContain("--workers needs Postgres (DATABASE_URL)");
+      expect(result.stderr.trim()).toBe("botboard: --workers needs Postgres (DATABASE_URL): the embedded database belongs to one process.");
     } finally {
       await database.drop();
     }
   }, 60_000);
+});
+
+describe("botboard serve --workers on Postgres", () => {
+  it("more than four per core is refused in one line before anything starts", async () => {
+    const result = await runBotboard(["serve", "--workers", "1e9"], { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", PORT: "0" });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toMatch(/^botboard: --workers is at most \d+ here \(four per core\)/);
+    expect(result.stderr).not.toContain("    at ");
+  });
 });

@@ -1,15 +1,22 @@
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
-import { InvalidArgumentError } from "commander";
+import { ConfigError } from "../config.ts";
 
 /**
  * How many processes `botboard serve` runs: on Postgres, the number asked for or one per core; on the
  * embedded database, one, since a PGlite folder belongs to a single process.
  */
 export function workerCountOf(requested: number | undefined, databaseUrl: string | undefined): number {
-  if (databaseUrl) return requested ?? availableParallelism();
+  if (databaseUrl) {
+    // Past a few per core, more processes only take turns on the cores while each holds its own connections.
+    const most = 4 * availableParallelism();
+    if (requested !== undefined && requested > most) {
+      throw new ConfigError(`--workers is at most ${most} here (four per core); ${requested} would only hold more connections.`);
+    }
+    return requested ?? availableParallelism();
+  }
   if (requested !== undefined && requested > 1) {
-    throw new InvalidArgumentError("--workers needs Postgres (DATABASE_URL): the embedded database belongs to one process.");
+    throw new ConfigError("--workers needs Postgres (DATABASE_URL): the embedded database belongs to one process.");
   }
   return 1;
 }
