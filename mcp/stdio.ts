@@ -1,6 +1,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { Command } from "commander";
 import { ConfigError } from "../server/config.ts";
+import { serverFetch, serverUrlOf } from "../server/server-address.ts";
 
 /** Accepts the server's address with or without the /mcp path. */
 export function mcpEndpointOf(url: string): URL {
@@ -36,6 +37,7 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   const client = new Client({ name: "botboard-stdio", version: serverInfo.version });
   const upstream = new StreamableHTTPClientTransport(mcpEndpointOf(options.url), {
     requestInit: { headers: { authorization: `Bearer ${options.token}` } },
+    fetch: serverFetch(options.url),
   });
   await client.connect(upstream);
 
@@ -62,9 +64,11 @@ export function stdioCommand(): Command {
     .action(async (options: { url?: string; token?: string }) => {
       const token = options.token ?? process.env.BOTBOARD_TOKEN;
       if (!token) throw new ConfigError("Give the agent token with --token or BOTBOARD_TOKEN.");
-      const url = options.url ?? process.env.BOTBOARD_URL ?? "http://localhost:3000";
+      const url = serverUrlOf(options.url);
       await serveStdioProxy({ url, token }).catch((error: Error) => {
-        throw new ConfigError(`Cannot reach Botboard at ${url}: ${error.message}`);
+        // No answer at all is already said as the command line says it (ServerUnreachable).
+        if (error instanceof ConfigError) throw error;
+        throw new ConfigError(`Botboard at ${url} refused the connection: ${error.message}`);
       });
     });
 }

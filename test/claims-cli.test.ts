@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Team } from "../server/domain/teams.ts";
-import { runBotboard } from "./support/cli.ts";
+import { closedPort, runBotboard } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 // Every step starts the real botboard command against a real server: a second or more apiece on a loaded machine.
@@ -75,5 +75,31 @@ describe.each(databaseKinds)("botboard claims, the command, on %s", { timeout: 1
     expect(noToken.stderr).toContain("BOTBOARD_TOKEN");
     const outsider = await server.agent(await server.team("cli-other"), "eve");
     expect((await claims(outsider, ["list"])).stdout.trim()).toBe("No live claims.");
+  });
+});
+
+describe("commands that talk to a server, when it cannot be reached", { timeout: 60_000 }, () => {
+  it("claims, status and mcp say so in one line and exit 78; the guard warns and lets the commit through", async () => {
+    const down = `http://127.0.0.1:${await closedPort()}`;
+    const cases = [
+      { url: down, reason: `connect ECONNREFUSED 127.0.0.1:${down.split(":")[2]}` },
+      { url: "notaurl", reason: "not an http:// or https:// address" },
+    ];
+    for (const { url, reason } of cases) {
+      const env = { BOTBOARD_URL: url, BOTBOARD_TOKEN: "bb_any" };
+      const said = `cannot reach the Botboard server at ${url}: ${reason}; is it running? set BOTBOARD_URL`;
+      for (const command of [["claims"], ["status"], ["mcp"]]) {
+        const result = await runBotboard(command, env);
+        expect({ command, code: result.code, stderr: result.stderr, stdout: result.stdout }).toEqual({
+          command,
+          code: 78,
+          stderr: `botboard: ${said}\n`,
+          stdout: "",
+        });
+      }
+      const guard = await runBotboard(["guard", "check", "src/x.ts"], env);
+      expect(guard.code).toBe(0);
+      expect(guard.stderr).toBe(`botboard guard: ${said}; change not checked against claims.\n`);
+    }
   });
 });

@@ -1,21 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Team } from "../server/domain/teams.ts";
-import { botboardBin, runProcess } from "./support/cli.ts";
+import { botboardBin, closedPort, runProcess } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-
-/** A port nothing listens on: taken from the system, then let go. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // Each commit runs the real hook, which starts the botboard command: seconds apiece on a loaded machine.
 describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind) => {
@@ -93,7 +83,7 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
     await stage("src/auth/session.ts", "export {};\n");
     const commit = await git(["commit", "-q", "-m", "offline"], { ...asBob(), BOTBOARD_URL: `http://127.0.0.1:${await closedPort()}` });
     expect(commit.code, commit.stderr).toBe(0);
-    expect(commit.stderr).toContain("cannot reach Botboard");
+    expect(commit.stderr).toContain("cannot reach the Botboard server at http://127.0.0.1:");
     expect(commitCount()).toBe(before + 1);
   });
 

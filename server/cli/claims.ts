@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config.ts";
 import { revealInvisibleCharacters } from "../domain/untrusted-text.ts";
+import { ServerUnreachable, serverFetch, serverUrlOf } from "../server-address.ts";
 
 /**
  * `botboard claims` and `botboard status`: an agent's claims and status from a shell, through the
@@ -27,12 +28,15 @@ export const serverOptions = (command: Command) =>
 export function addressOf(options: { url?: string; token?: string }): ServerAddress {
   const token = options.token ?? process.env.BOTBOARD_TOKEN;
   if (!token) throw new ConfigError("Give the agent token with --token or BOTBOARD_TOKEN.");
-  return { url: (options.url ?? process.env.BOTBOARD_URL ?? "http://localhost:3000").replace(/\/+$/, ""), token };
+  return { url: serverUrlOf(options.url), token };
 }
 
 export class ServerRefused extends Error {}
 
-/** Calls the REST API; a refusal (4xx) becomes ServerRefused with the server's message. */
+/**
+ * Calls the REST API; a refusal (4xx) becomes ServerRefused with the server's message, and no answer,
+ * or one that is not Botboard's JSON, ServerUnreachable.
+ */
 export async function callApi<Result>(
   address: ServerAddress,
   method: string,
@@ -40,13 +44,14 @@ export async function callApi<Result>(
   body?: unknown,
   timeoutMs = 10_000,
 ): Promise<Result> {
-  const response = await fetch(`${address.url}/api/v1${path}`, {
+  const response = await serverFetch(address.url)(`${address.url}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${address.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const parsed = (await response.json().catch(() => ({}))) as Result & { error?: { message: string } };
+  const parsed = (await response.json().catch(() => undefined)) as (Result & { error?: { message: string } }) | undefined;
+  if (parsed === undefined) throw new ServerUnreachable(address.url, `it answered ${response.status}, and not with Botboard's JSON`);
   if (!response.ok) throw new ServerRefused(parsed.error?.message ?? `The server answered ${response.status}.`);
   return parsed;
 }
