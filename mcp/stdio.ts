@@ -42,17 +42,62 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   await client.connect(upstream);
 
   const server = new Server(serverInfo, { capabilities: { tools: {} }, instructions: client.getInstructions() });
-  server.setRequestHandler(ListToolsRequestSchema, (request) => client.listTools(request.params));
+  // Calls still on their way when stdin closes (`... | botboard mcp`) are answered before the session ends.
+  const inFlight = new Set<Promise<unknown>>();
+  const forwarded = <Result>(call: Promise<Result>): Promise<Result> => {
+    inFlight.add(call);
+    const settled = () => void inFlight.delete(call);
+    call.then(settled, settled);
+    return call;
+  };
+  server.setRequestHandler(ListToolsRequestSchema, (request) => forwarded(client.listTools(request.params)));
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
     try {
-      return (await client.callTool(request.params)) as CallToolResult;
+      return (await forwarded(client.callTool(request.params))) as CallToolResult;
     } catch (error) {
       // A refused HTTP call (revoked token, server down) is something the model should read.
       return { isError: true, content: [{ type: "text", text: `Botboard: ${(error as Error).message}` }] };
     }
   });
-  server.onclose = () => void client.close();
+  // stdin closed, a signal, or the stdio transport closing: whichever comes first ends the session once.
+  let ending = false;
+  const end = (finishCalls: boolean) => {
+    if (ending) return;
+    ending = true;
+    void (finishCalls ? Promise.allSettled(inFlight) : Promise.resolve())
+      .then(() => endSession(upstream))
+      .then(async () => {
+        await client.close();
+        process.exit(0);
+      });
+  };
+  server.onclose = () => end(true);
+  process.stdin.once("end", () => end(true));
+  process.once("SIGTERM", () => end(false));
+  process.once("SIGINT", () => end(false));
   await server.connect(new StdioServerTransport());
+}
+
+/** How long an exiting proxy waits for the server to end its session: a dead server must not hold up the exit. */
+const endSessionTimeoutMs = 2000;
+
+/**
+ * Ends the HTTP session (DELETE /mcp), so that a pick-name session's name is free at once for the
+ * agent's next run, rather than held for 30 minutes by a session no one will use again.
+ */
+async function endSession(upstream: { terminateSession(): Promise<void> }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${endSessionTimeoutMs / 1000} s`), endSessionTimeoutMs);
+  });
+  const ended = upstream.terminateSession().then(
+    () => undefined,
+    (error: Error) => error.message,
+  );
+  const failure = await Promise.race([ended, timedOut]);
+  clearTimeout(timer);
+  // stdout carries only the protocol.
+  if (failure) console.error(`botboard mcp: could not end the session on the server (${failure}); a name it chose stays held for a while.`);
 }
 
 /** `botboard mcp`, registered with the command line by server/commands.ts. */

@@ -11,7 +11,10 @@ import { callTool } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 /** Spawns `botboard mcp` as a coding agent would, talking MCP over its stdin and stdout. */
-async function spawnStdio(environment: Record<string, string>, args: string[] = []): Promise<{ client: Client; stderr: () => string }> {
+async function spawnStdio(
+  environment: Record<string, string>,
+  args: string[] = [],
+): Promise<{ client: Client; stderr: () => string; pid: number }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [botboardBin, "mcp", ...args],
@@ -22,7 +25,16 @@ async function spawnStdio(environment: Record<string, string>, args: string[] = 
   transport.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const client = new Client({ name: "stdio-test", version: "1.0.0" });
   await client.connect(transport);
-  return { client, stderr: () => stderr };
+  return { client, stderr: () => stderr, pid: transport.pid! };
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
@@ -72,6 +84,35 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
       expect(refused.text).toContain("revoked");
     } finally {
       await client.close();
+    }
+  });
+
+  it("ends its session when it exits, so a restarted agent gets its chosen name back at once", async () => {
+    const token = await server.agent(team, "restarting", { pickName: true });
+    const exits: Record<string, (proxy: { client: Client; pid: number }) => Promise<void>> = {
+      "stdin closes": ({ client }) => client.close(),
+      SIGTERM: async ({ client, pid }) => {
+        process.kill(pid, "SIGTERM");
+        await expect.poll(() => isRunning(pid), { timeout: 10_000 }).toBe(false);
+        await client.close();
+      },
+    };
+    for (const [how, exit] of Object.entries(exits)) {
+      const first = await spawnStdio({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: token });
+      expect((await callTool(first.client, "login", { agent_name: "phoenix" })).isError, how).toBeFalsy();
+      await exit(first);
+      expect(first.stderr(), how).toBe("");
+      const again = await spawnStdio({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: token });
+      try {
+        const login = await callTool(again.client, "login", { agent_name: "phoenix" });
+        expect({ how, text: login.isError ? login.text : "", name: login.structuredContent?.name }).toEqual({
+          how,
+          text: "",
+          name: "restarting/phoenix",
+        });
+      } finally {
+        await again.client.close();
+      }
     }
   });
 
