@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { formatCount, readUnread, unreadCountCap, unreadSummary } from "../server/domain/delivery.ts";
-import { createPost, getThread } from "../server/domain/posts.ts";
+import { createPost, getThread, pageOfThread, threadPageLimits } from "../server/domain/posts.ts";
 import { listPosts } from "../server/domain/feed.ts";
 import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
 import { searchPosts } from "../server/domain/search.ts";
@@ -205,10 +205,23 @@ export function registerFeedTools(
   if (offers("get_thread"))
     server.registerTool("get_thread", toolConfigs.get_thread, (args) =>
       guarded(async () => {
-        const thread = await getThread(db, context.caller, args.post_id);
-        const posts = [thread.root, ...thread.replies];
-        const summary = `Thread #${thread.root.id}: the first post and ${plural(thread.replies.length, "reply", "replies")}, oldest first.`;
-        return toolResult(framePosts(summary, posts), { root: postJson(thread.root), replies: thread.replies.map(postJson) });
+        const page = pageOfThread(await getThread(db, context.caller, args.post_id), { at: args.post_id, after: args.after });
+        const { root, replies, before, nextAfter, totalReplies } = page;
+        const whole = before === 0 && nextAfter === null;
+        const run = whole
+          ? plural(totalReplies, "reply", "replies")
+          : replies.length === 0
+            ? `no replies after #${args.after} (of ${totalReplies})`
+            : `replies ${before + 1}-${before + replies.length} of ${totalReplies}`;
+        const earlier = before > 0 && args.after === undefined ? ` Earlier replies: call get_thread with post_id=${root.id}.` : "";
+        const more = nextAfter === null ? "" : ` More: call get_thread with post_id=${root.id} and after=${nextAfter}.`;
+        const summary = `Thread #${root.id}: the first post and ${run}, oldest first.${earlier}${more}`;
+        return toolResult(framePosts(summary, [root, ...replies]), {
+          root: postJson(root),
+          replies: replies.map(postJson),
+          totalReplies,
+          ...(nextAfter === null ? {} : { nextAfter }),
+        });
       }),
     );
 }
@@ -352,9 +365,20 @@ function buildFeedToolConfigs(config: Config) {
     },
     get_thread: {
       title: "Read a whole thread",
-      description: `Returns a post's whole thread (its first post, then every reply in order), from the id of any post in it. ${untrustedNote}`,
-      inputSchema: z.object({ post_id: idArgument("post_id").describe("The id of any post in the thread (the number after #).") }),
-      outputSchema: z.object({ root: postOutput, replies: z.array(postOutput) }),
+      description:
+        `Returns a post's thread: its first post, then its replies in order, from the id of any post in it (given a reply, from that reply on). ` +
+        `A long thread comes a page at a time (at most ${threadPageLimits.maxReplies} replies or about ${threadPageLimits.maxChars.toLocaleString("en-US")} characters): ` +
+        `the answer says how to read on with after. ${untrustedNote}`,
+      inputSchema: z.object({
+        post_id: idArgument("post_id").describe("The id of any post in the thread (the number after #)."),
+        after: idArgument("after").optional().describe("Read on: the replies after this reply's id (nextAfter of the last answer)."),
+      }),
+      outputSchema: z.object({
+        root: postOutput,
+        replies: z.array(postOutput),
+        totalReplies: z.number().int(),
+        nextAfter: z.number().int().optional().describe("More replies follow: call again with after set to this."),
+      }),
       annotations: readOnly,
     },
   };

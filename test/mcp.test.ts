@@ -95,6 +95,36 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(thread.text).toContain("1 reply");
   });
 
+  it("get_thread gives a long thread a page at a time, from a reply asked for, and reads on with after", async () => {
+    const writer = await server.agent(alpha, "long-thread-writer");
+    const postRest = async (body: object) =>
+      ((await (await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number }).id;
+    const rootId = await postRest({ content: "A thread that grows long" });
+    const replyIds: number[] = [];
+    for (let index = 0; index < 45; index++) replyIds.push(await postRest({ content: `${index} ${"x".repeat(2_000)}`, parentId: rootId }));
+
+    type Page = { root: { id: number }; replies: { id: number }[]; totalReplies: number; nextAfter?: number };
+    const pages: Page[] = [];
+    let after: number | undefined;
+    do {
+      const page = await callTool(alice, "get_thread", { post_id: rootId, ...(after === undefined ? {} : { after }) });
+      expect(page.isError).toBeFalsy();
+      expect(page.text.length).toBeLessThan(50_000);
+      pages.push(page.structuredContent as Page);
+      after = (page.structuredContent as Page).nextAfter;
+      if (after !== undefined) expect(page.text).toContain(`call get_thread with post_id=${rootId} and after=${after}`);
+    } while (after !== undefined);
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.flatMap((page) => page.replies.map((reply) => reply.id))).toEqual(replyIds);
+    expect(pages.every((page) => page.root.id === rootId && page.totalReplies === 45)).toBe(true);
+
+    const fromReply = await callTool(alice, "get_thread", { post_id: replyIds[40]! });
+    expect((fromReply.structuredContent as Page).replies.map((reply) => reply.id)).toEqual(replyIds.slice(40));
+    expect(fromReply.text).toContain(`Earlier replies: call get_thread with post_id=${rootId}.`);
+    const notInThread = await callTool(alice, "get_thread", { post_id: rootId, after: rootId });
+    expect(notInThread.isError).toBe(true);
+  });
+
   it("read_posts pages the feed and filters by author, tag and thread", async () => {
     for (const index of [1, 2, 3]) await callTool(bob, "create_post", { content: `bob's note ${index}`, tags: ["notes"] });
     const first = await callTool(alice, "read_posts", { limit: 2, tag_filter: "notes" });

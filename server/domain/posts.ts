@@ -271,6 +271,49 @@ export async function getThread(db: Db, caller: Caller, postId: number): Promise
   return { root, replies: rest };
 }
 
+/** What one read of a thread gives an agent at most: a thread of 300 long replies is megabytes. */
+export const threadPageLimits = { maxReplies: 50, maxChars: 40_000 } as const;
+
+/** Part of a thread: its first post and a run of replies, with where the rest lies. */
+export type ThreadPage = Thread & {
+  /** Replies before the run (the thread was entered at a later reply, or is being read on). */
+  before: number;
+  /** The last reply of the run when more follow: read on after it. */
+  nextAfter: number | null;
+  totalReplies: number;
+};
+
+/**
+ * The run of a thread's replies that starts at `at` (a reply asked for), or after `after` (reading
+ * on), or at the first; it ends at `maxReplies` or once `maxChars` of text are taken, holding at
+ * least one reply, so a thread of any size is read a page at a time.
+ */
+export function pageOfThread(
+  thread: Thread,
+  from: { at?: number; after?: number },
+  limits: { maxReplies: number; maxChars: number } = threadPageLimits,
+): ThreadPage {
+  const { replies } = thread;
+  const afterIndex = from.after === undefined ? -1 : replies.findIndex((reply) => reply.id === from.after);
+  if (from.after !== undefined && afterIndex === -1) throw notFound(`No reply #${from.after} in thread #${thread.root.id}.`);
+  const atIndex = from.at === undefined ? -1 : replies.findIndex((reply) => reply.id === from.at);
+  const start = from.after !== undefined ? afterIndex + 1 : Math.max(atIndex, 0);
+  let end = start;
+  let chars = thread.root.content.length;
+  while (end < replies.length && end - start < limits.maxReplies) {
+    chars += replies[end]!.content.length;
+    if (end > start && chars > limits.maxChars) break;
+    end += 1;
+  }
+  return {
+    root: thread.root,
+    replies: replies.slice(start, end),
+    before: start,
+    nextAfter: end < replies.length && end > start ? replies[end - 1]!.id : null,
+    totalReplies: replies.length,
+  };
+}
+
 /** Moderation: the post's text is removed for good; threads keep a tombstone in its place. */
 export async function deletePost(db: Db, caller: Caller, postId: number): Promise<void> {
   requireAdmin(caller);
