@@ -3,9 +3,9 @@ import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agentTokens, postEmbeddings, posts } from "../db/schema/index.ts";
-import { conflict, forbidden, invalid, notFound, unprocessable } from "./errors.ts";
+import { conflict, forbidden, invalid, notFound } from "./errors.ts";
 import { defaultPostLimits, type PostLimits } from "./limits.ts";
-import { requireWellFormedText } from "./untrusted-text.ts";
+import { validatePostContent, validatePostTags } from "./post-content.ts";
 import { resolveMentions } from "./mentions.ts";
 import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 import { preparedPerShape } from "../db/prepared.ts";
@@ -40,26 +40,8 @@ export type PostToken = { prefix: string; pickName: boolean };
 
 export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string; urgent?: boolean };
 
-const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
-
-/** Tags are matched case-insensitively and may be written with a leading '#'. */
-export function normalizeTag(tag: string): string {
-  return tag.trim().replace(/^#/, "").toLowerCase();
-}
-
 function validateNewPost(input: NewPost, limits: PostLimits): { content: string; tags: string[] } {
-  const content = requireWellFormedText("content", input.content).trim();
-  if (!content) throw unprocessable("Nothing to post: the content is empty. Write a message first.");
-  if (content.length > limits.maxPostChars) {
-    throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
-  }
-  const tags = [...new Set((input.tags ?? []).map((tag, index) => normalizeTag(requireWellFormedText(`tags.${index}`, tag))))];
-  if (tags.length > limits.maxTags) throw unprocessable(`${tags.length} tags; at most ${limits.maxTags} are allowed.`);
-  const badTag = tags.find((tag) => !tagPattern.test(tag));
-  if (badTag !== undefined) {
-    throw unprocessable(`The tag '${badTag.slice(0, 60)}' is not allowed: tags are 1-40 of a-z, 0-9, '_' and '-'.`);
-  }
-  return { content, tags };
+  return { content: validatePostContent(input.content, limits), tags: validatePostTags(input.tags ?? [], limits) };
 }
 
 /** Columns every post query selects: the row plus its live reply count, in one query. */

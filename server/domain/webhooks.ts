@@ -6,7 +6,7 @@ import { recordAudit } from "./audit.ts";
 import { requireAdmin, type Caller } from "./callers.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { nameKey } from "./names.ts";
-import { normalizeTag } from "./posts.ts";
+import { normalizeTag } from "./post-content.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 
 /**
