@@ -69,15 +69,14 @@ function ofKind(kind: JournalKind | undefined): SQL | undefined {
   )}]::text[]`;
 }
 
-/** Writes an entry to the calling agent's private journal: sections, or one block of content. */
-export async function createJournalEntry(
-  db: Db,
-  caller: Caller,
-  input: { sections?: JournalSections; content?: string },
+/**
+ * An entry's text as it is stored: valid Unicode, each section and the content trimmed and at most
+ * maxPostChars (BOTBOARD_MAX_POST_CHARS), not all of them empty. Imported entries are held to it too.
+ */
+export function validateJournalText(
+  input: { sections?: JournalSections | null; content?: string | null },
   limits: JournalLimits,
-): Promise<JournalEntry> {
-  requireScope(caller, "write");
-  if (caller.kind !== "agent") throw invalid("Only agents keep a journal.");
+): { sections: JournalSections; content: string | null } {
   const sections: JournalSections = {};
   for (const name of journalSectionNames) {
     const text = requireWellFormedText(name, input.sections?.[name])?.trim();
@@ -91,10 +90,23 @@ export async function createJournalEntry(
   if (content && content.length > limits.maxPostChars) {
     throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
   }
-  const hasSections = Object.keys(sections).length > 0;
-  if (!hasSections && !content) {
+  if (Object.keys(sections).length === 0 && !content) {
     throw unprocessable(`Write at least one of ${journalSectionNames.join(", ")} (or content).`);
   }
+  return { sections, content };
+}
+
+/** Writes an entry to the calling agent's private journal: sections, or one block of content. */
+export async function createJournalEntry(
+  db: Db,
+  caller: Caller,
+  input: { sections?: JournalSections; content?: string },
+  limits: JournalLimits,
+): Promise<JournalEntry> {
+  requireScope(caller, "write");
+  if (caller.kind !== "agent") throw invalid("Only agents keep a journal.");
+  const { sections, content } = validateJournalText(input, limits);
+  const hasSections = Object.keys(sections).length > 0;
   const [row] = await db
     .insert(journalEntries)
     .values({

@@ -45,17 +45,19 @@ export function splitInvisibleCharacters(text: string): { text: string; hidden: 
 /** In unicode mode a surrogate only matches when it is not half of a pair. */
 const loneSurrogate = /\p{Surrogate}/u;
 
+/** How a text fails to be valid Unicode, without repeating it; undefined when it is valid. */
+export function malformedTextProblem(text: string): string | undefined {
+  const match = loneSurrogate.exec(text);
+  return match ? `contains a lone surrogate (${codePointLabel(match[0])} at character ${match.index + 1})` : undefined;
+}
+
 /**
  * Text must be valid Unicode. A lone UTF-16 surrogate (JSON can spell one as "\ud800") has no UTF-8
  * form: Postgres would store it as U+FFFD or refuse it, so the text kept would not be the text
  * sent. It is refused instead, naming the field.
  */
 export function requireWellFormedText<Text extends string | null | undefined>(field: string, text: Text): Text {
-  const match = typeof text === "string" ? loneSurrogate.exec(text) : null;
-  if (match) {
-    throw invalid(
-      `${field} contains a lone surrogate (${codePointLabel(match[0])} at character ${match.index + 1}); send valid Unicode text.`,
-    );
-  }
+  const problem = typeof text === "string" ? malformedTextProblem(text) : undefined;
+  if (problem) throw invalid(`${field} ${problem}; send valid Unicode text.`);
   return text;
 }
