@@ -5,6 +5,7 @@ import { runOperationOn } from "../server/cli/operations.ts";
 import { loadConfig } from "../server/config.ts";
 import type { Database } from "../server/db/client.ts";
 import { AppError } from "../server/domain/errors.ts";
+import { defaultPostLimits } from "../server/domain/limits.ts";
 import { freshDatabase } from "./support/server.ts";
 
 /** The CLI's operations check their input on both paths: run directly, and asked over the admin socket. */
@@ -47,7 +48,7 @@ describe("admin socket operations", () => {
   });
 
   it("the direct path checks the same schema", async () => {
-    const context = { db: database.db, publicUrl: "http://localhost" };
+    const context = { db: database.db, publicUrl: "http://localhost", postLimits: defaultPostLimits };
     await expect(runOperationOn(context, "agent.revoke", { team: "socket-crew" })).rejects.toThrow(
       /Invalid input for agent\.revoke: target: .*expected string/,
     );

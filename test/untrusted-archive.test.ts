@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PostLimits } from "../server/domain/limits.ts";
 import { hashPassword } from "../server/domain/passwords.ts";
 import { importTeam } from "../server/domain/team-archive.ts";
 import { findTeam, listTeams } from "../server/domain/teams.ts";
@@ -55,7 +56,7 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
   });
 
   /** What `botboard import FILE` does with the file, in this process. */
-  const importInProcess = (path: string, options: { withSecrets: boolean }) =>
+  const importInProcess = (path: string, options: { withSecrets: boolean; limits?: PostLimits }) =>
     importTeam(server.database.db, readFileSync(path, "utf8").split("\n"), options);
 
   /** The intruder's archive: a new team, then the given rows from line 3 on. */
@@ -190,6 +191,148 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
     await expect((await server.as(victim.token, "/api/v1/claims")).json()).resolves.toEqual({ claims: [] });
     expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
   });
+
+  it("rows the API would refuse are refused, by line and field, and nothing is written", async () => {
+    const agentId = randomUUID();
+    const agent = agentRow(agentId, intruderId, "writer");
+    const journalRow = (fields: Record<string, unknown>) => ({
+      table: "journal_entries",
+      row: { id: 900_000, teamId: intruderId, agentId, authorName: "writer", content: "a note", createdAt: at, ...fields },
+    });
+    const crafted: [string, string, unknown][] = [
+      [
+        "a mention of the victim's agent",
+        "posts.mentionedAgentIds: names an agent that is not one of this archive",
+        postRow(900_000, intruderId, { mentionedAgentIds: [victim.agentId] }),
+      ],
+      [
+        "a mention of an engineer not in the archive",
+        "posts.mentionedUserIds:",
+        postRow(900_000, intruderId, { mentionedUserIds: [randomUUID()] }),
+      ],
+      [
+        "content of two million characters",
+        "posts.content: content is 2000000 characters; the limit is 16384 (BOTBOARD_MAX_POST_CHARS on this server",
+        postRow(900_000, intruderId, { content: "x".repeat(2_000_000) }),
+      ],
+      ["empty content", "posts.content: Nothing to post", postRow(900_000, intruderId, { content: "  " })],
+      [
+        "tags the API refuses",
+        "posts.tags: expected tags the API accepts: tags are 1-40 of a-z",
+        postRow(900_000, intruderId, { tags: ["BAD TAG", "<script>"] }),
+      ],
+      ["tags the API would have lower-cased", "posts.tags: not as the API stores tags", postRow(900_000, intruderId, { tags: ["CI"] })],
+      [
+        "eleven tags",
+        "posts.tags: 11 tags; at most 10 are allowed (BOTBOARD_MAX_TAGS on this server",
+        postRow(900_000, intruderId, { tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }),
+      ],
+      [
+        "a lone surrogate in content",
+        "posts.content: contains a lone surrogate (U+D800 at character 3)",
+        postRow(900_000, intruderId, { content: "ab\ud800" }),
+      ],
+      ["a lone surrogate in a tag", "posts.tags: contains a lone surrogate", postRow(900_000, intruderId, { tags: ["\udc00"] })],
+      [
+        "a post from the year 9999",
+        "posts.createdAt: more than a day ahead of this server's clock",
+        postRow(900_000, intruderId, { createdAt: "9999-01-01T00:00:00.000Z" }),
+      ],
+      [
+        "a post two days ahead",
+        "posts.createdAt: more than a day ahead",
+        postRow(900_000, intruderId, { createdAt: new Date(Date.now() + 2 * 86_400_000).toISOString() }),
+      ],
+      [
+        "a journal entry over the limit",
+        "journal_entries.content: content is 16385 characters; the limit is 16384 (BOTBOARD_MAX_POST_CHARS",
+        journalRow({ content: "x".repeat(16_385) }),
+      ],
+      [
+        "a journal section over the limit",
+        "journal_entries.sections: project_notes is 16385 characters",
+        journalRow({ content: null, sections: { project_notes: "x".repeat(16_385) } }),
+      ],
+      [
+        "a journal section the API does not know",
+        "journal_entries.sections: expected texts named",
+        journalRow({ sections: { secret: "x" } }),
+      ],
+      [
+        "a lone surrogate in a journal section",
+        "journal_entries.sections: contains a lone surrogate",
+        journalRow({ sections: { feelings: "\ud83d" } }),
+      ],
+      [
+        "an agent that joined in 9999",
+        "agents.createdAt: more than a day ahead",
+        { table: "agents", row: { id: randomUUID(), teamId: intruderId, name: "later", createdAt: "9999-01-01T00:00:00.000Z" } },
+      ],
+    ];
+    for (const [what, message, row] of crafted) {
+      const refusal = importInProcess(intruder(agent, row), { withSecrets: true });
+      await expect(refusal, what).rejects.toThrow(`Line 4 of the archive, ${message}`);
+      await expect(refusal, what).rejects.not.toThrow(/<script>|BAD TAG/);
+    }
+    const agents: [string, string, unknown[]][] = [
+      [
+        "two agents named bob",
+        "Line 4 of the archive, agents.name: the same name as line 3",
+        [agentRow(agentId, intruderId, "bob"), agentRow(randomUUID(), intruderId, "bob")],
+      ],
+      [
+        "bob and BOB",
+        "Line 4 of the archive, agents.name: the same name as line 3",
+        [agentRow(agentId, intruderId, "bob"), agentRow(randomUUID(), intruderId, "BOB")],
+      ],
+      [
+        "an agent name the API refuses",
+        "Line 3 of the archive, agents.name: An agent name is 1-64 characters",
+        [agentRow(agentId, intruderId, "bob<script>")],
+      ],
+      [
+        "an agent that signs as Botboard",
+        "Line 3 of the archive, agents.name: 'Botboard' signs",
+        [agentRow(agentId, intruderId, "botboard")],
+      ],
+      [
+        "an agent name the API would have trimmed",
+        "Line 3 of the archive, agents.name: not as the API stores a name",
+        [agentRow(agentId, intruderId, " bob")],
+      ],
+      [
+        "two engineers named alice",
+        "Line 4 of the archive, users.username: the same name as line 3",
+        [userRow(intruderId, "alice"), userRow(intruderId, "Alice")],
+      ],
+    ];
+    for (const [what, message, rows] of agents) {
+      await expect(importInProcess(intruder(...rows), { withSecrets: true }), what).rejects.toThrow(message);
+    }
+    const feed = await (await server.as(victim.token, "/api/v1/posts?limit=100")).json();
+    expect(feed.posts.map((post: { id: number }) => post.id)).toEqual([victim.postId]);
+    expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
+  }, 120_000);
+
+  it("an archive over this server's configured limits is refused, naming the setting, and the command says so with exit code 1", async () => {
+    const post = postRow(900_000, intruderId, { content: "y".repeat(200), tags: ["a", "b", "c"] });
+    await expect(importInProcess(intruder(post), { withSecrets: false, limits: { maxPostChars: 100, maxTags: 10 } })).rejects.toThrow(
+      "Line 3 of the archive, posts.content: content is 200 characters; the limit is 100 (BOTBOARD_MAX_POST_CHARS on this server; import the archive where it is at least as high as where it was made)",
+    );
+    await expect(importInProcess(intruder(post), { withSecrets: false, limits: { maxPostChars: 1000, maxTags: 2 } })).rejects.toThrow(
+      "Line 3 of the archive, posts.tags: 3 tags; at most 2 are allowed (BOTBOARD_MAX_TAGS on this server",
+    );
+    const bobs = await runBotboard(
+      ["import", intruder(agentRow(randomUUID(), intruderId, "bob"), agentRow(randomUUID(), intruderId, "bob"))],
+      env,
+    );
+    expect(bobs.code).toBe(1);
+    expect(bobs.stderr).toContain("Line 4 of the archive, agents.name: the same name as line 3");
+    const huge = await runBotboard(["import", intruder(postRow(900_000, intruderId, { content: "x".repeat(2_000_000) }))], env);
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toContain("Line 3 of the archive, posts.content: content is 2000000 characters; the limit is 16384");
+    expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
+  }, 120_000);
 
   it("ids beyond 2^48 (or not positive whole numbers) are refused, so the shared id sequences stay far from 2^53", async () => {
     const huge: [string, unknown][] = [

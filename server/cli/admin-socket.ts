@@ -33,7 +33,9 @@ export async function serveAdminSocket(database: Database, config: Config): Prom
     const input = await c.req.json().catch(() => {
       throw invalid(`The input for ${name} is not JSON.`);
     });
-    return c.json({ result: await runOperationOn({ db: database.db, publicUrl: config.publicUrl }, name, input) });
+    return c.json({
+      result: await runOperationOn({ db: database.db, publicUrl: config.publicUrl, postLimits: config.limits }, name, input),
+    });
   });
   const server = createHttpServer(getRequestListener(admin.fetch));
   await new Promise<void>((resolve, reject) => {

@@ -3,6 +3,7 @@ import { addAgentToken, listAgents, revokeAgentTokens } from "../domain/agents.t
 import { getBenchRun, listBenchRuns, listBenchTrials, setBenchRunTeam } from "../domain/bench-runs.ts";
 import type { Db } from "../db/client.ts";
 import { invalid } from "../domain/errors.ts";
+import type { PostLimits } from "../domain/limits.ts";
 import { exportTeam, importTeam } from "../domain/team-archive.ts";
 import { createTeam, findTeam, getTeam, listTeams, type Team } from "../domain/teams.ts";
 import { cli } from "../domain/callers.ts";
@@ -22,7 +23,8 @@ import { createInvite, setupLink } from "../domain/users.ts";
  * database is held by a running server, asks that server to run them over its local admin socket.
  */
 
-export type OperationContext = { db: Db; publicUrl: string };
+/** `postLimits`: this server's BOTBOARD_MAX_POST_CHARS and BOTBOARD_MAX_TAGS, which an import holds archived posts to. */
+export type OperationContext = { db: Db; publicUrl: string; postLimits: PostLimits };
 
 /** The team a command means: the one named, or the only one there is. */
 async function resolveTeam(db: Db, slugOrId: string | undefined): Promise<Team> {
@@ -103,8 +105,9 @@ export const operations = {
     const team = await resolveTeam(db, input.team);
     return { lines: await exportTeam(db, team.id) };
   }),
-  "team.import": operation(z.strictObject({ lines: z.array(z.string()), withSecrets: z.boolean().optional() }), async ({ db }, input) =>
-    importTeam(db, input.lines, { withSecrets: input.withSecrets ?? false }),
+  "team.import": operation(
+    z.strictObject({ lines: z.array(z.string()), withSecrets: z.boolean().optional() }),
+    async ({ db, postLimits }, input) => importTeam(db, input.lines, { withSecrets: input.withSecrets ?? false, limits: postLimits }),
   ),
   "user.add": operation(
     z.strictObject({ team: teamOption, role: z.enum(["admin", "member"]).optional() }),

@@ -44,7 +44,7 @@ async function runOperation<Name extends OperationName>(
   }
   try {
     await database.migrate();
-    return await runOperationOn({ db: database.db, publicUrl: config.publicUrl }, name, input);
+    return await runOperationOn({ db: database.db, publicUrl: config.publicUrl, postLimits: config.limits }, name, input);
   } finally {
     await database.close();
   }

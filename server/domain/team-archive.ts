@@ -8,13 +8,14 @@ import { deriveMissingSearchTerms } from "./search-backfill.ts";
 import { allScopes, cli, type Scope } from "./callers.ts";
 import { normalizeClaimPaths } from "./claim-paths.ts";
 import { dateRange, readDate } from "./dates.ts";
-import { claimLimits } from "./limits.ts";
+import { claimLimits, defaultPostLimits, type PostLimits } from "./limits.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
-import { hasHiddenCharacter } from "./names.ts";
+import { hasHiddenCharacter, nameKey } from "./names.ts";
 import { isCurrentPasswordHash } from "./passwords.ts";
 import { systemAuthorName } from "./names.ts";
 import { findTeam, normalizeRepositoryUrl, slugPattern } from "./teams.ts";
 import { isSecretHash } from "./tokens.ts";
+import { agentNameProblem, futureProblem, journalProblem, malformedValueProblem, postProblem } from "./team-archive-rules.ts";
 
 /**
  * A team's whole history as JSON lines, one row a line, in an order that can be inserted back:
@@ -23,7 +24,8 @@ import { isSecretHash } from "./tokens.ts";
  *
  * An archive is an untrusted file (docs/decisions/019-untrusted-imports.md): every row must belong
  * to the archive's one team, every reference must point inside the archive, ids stay within
- * maxImportedId, and an error names the line and field, never a value.
+ * maxImportedId, every row passes the rules the API holds a new one to (team-archive-rules.ts), and
+ * an error names the line and field, never a value.
  *
  * Claims travel with the tokens that made them: an import without secrets leaves both out (a claim
  * whose token is gone has ended anyway). An agent's status is part of its row.
@@ -111,7 +113,7 @@ function problemWith(column: PgColumn, value: unknown): string | undefined {
       if (noText(value)) return "expected text without NUL characters";
       return column.enumValues && !column.enumValues.includes(value as string)
         ? `expected one of ${column.enumValues.join(", ")}`
-        : undefined;
+        : malformedValueProblem(value);
     case "PgTimestamp":
       return typeof value === "string" && timestampPattern.test(value) && readDate(value)
         ? undefined
@@ -127,10 +129,10 @@ function problemWith(column: PgColumn, value: unknown): string | undefined {
     case "PgJsonb":
       // Postgres's jsonb cannot hold \u0000 either.
       return typeof value === "object" && !Array.isArray(value) && !JSON.stringify(value).includes("\\u0000")
-        ? undefined
+        ? malformedValueProblem(value)
         : "expected a JSON object without NUL characters";
     case "PgArray":
-      return Array.isArray(value) && !value.some(noText) ? undefined : "expected a list of texts without NUL characters";
+      return Array.isArray(value) && !value.some(noText) ? malformedValueProblem(value) : "expected a list of texts without NUL characters";
     default:
       return "cannot be imported";
   }
@@ -153,6 +155,8 @@ function reviveRow(name: ArchivedTable, line: number, row: Row): Row {
     const problem = problemWith(column, row[key]);
     if (problem) throw problemAt(line, `${name}.${key}`, problem);
     revived[key] = column.columnType === "PgTimestamp" && row[key] !== null ? new Date(row[key] as string) : row[key];
+    const future = key === "createdAt" ? futureProblem(revived[key] as Date) : undefined;
+    if (future) throw problemAt(line, `${name}.${key}`, future);
   }
   return revived;
 }
@@ -197,11 +201,12 @@ function parseArchive(lines: string[]): { header: { format?: unknown; team?: unk
 }
 
 /**
- * Checks that the archive is one team, whole: every row carries the team's id, every id is given
- * once, and every reference (agent, engineer, token, parent and thread, read position) names a row
- * of this archive, never one already in the database. Returns the team row.
+ * Checks that the archive is one team, whole: every row carries the team's id, every id and name is
+ * given once, every reference (agent, engineer, token, parent and thread, mention, read position)
+ * names a row of this archive, never one already in the database, and every name and text passes
+ * the API's rules under this server's limits. Returns the team row.
  */
-function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Line[]>): Row {
+function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Line[]>, limits: PostLimits): Row {
   const rows = (name: ArchivedTable) => batches.get(name) ?? [];
   const [teamLine, extraTeam] = rows("teams");
   if (!teamLine || extraTeam) throw invalid("The archive must hold exactly one team. Nothing was imported.");
@@ -263,6 +268,21 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
         throw problemAt(line, `${name}.${field}`, "contains a control, invisible or direction character");
     }
   }
+  // Names the API would refuse, or give twice (bob and BOB are one agent), would clash or mislead.
+  const namedOnce = (name: ArchivedTable, field: string, key: (value: string) => string, why: string) => {
+    const lineOf = new Map<string, number>();
+    for (const { line, row } of rows(name)) {
+      const earlier = lineOf.get(key(row[field] as string));
+      if (earlier !== undefined) throw problemAt(line, `${name}.${field}`, `the same name as line ${earlier} (${why})`);
+      lineOf.set(key(row[field] as string), line);
+    }
+  };
+  for (const { line, row } of rows("agents")) {
+    const problem = agentNameProblem(row.name as string);
+    if (problem) throw problemAt(line, "agents.name", problem);
+  }
+  namedOnce("agents", "name", nameKey, "agents' names are compared ignoring case and width");
+  namedOnce("users", "username", (username) => username.toLowerCase(), "usernames are compared ignoring case");
   for (const { line, row } of rows("users")) {
     if (!isCurrentPasswordHash(row.passwordHash as string))
       throw problemAt(line, "users.passwordHash", "not a password hash this server makes");
@@ -275,6 +295,7 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
       throw problemAt(line, `${name}.tokenId`, "a token of another agent");
   };
   // Posts come in id order, so a reply's parent and thread are on earlier lines.
+  const listed = (ids: unknown) => (ids as string[] | undefined) ?? [];
   const threadOf = new Map<string, number>();
   for (const { line, row } of rows("posts")) {
     referAuthor(line, "posts", row);
@@ -287,6 +308,12 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
       if (row.rootId !== thread) throw problemAt(line, "posts.rootId", "not the thread of the post's parent");
     }
     threadOf.set(String(row.id), (row.rootId as number | null) ?? (row.id as number));
+    if (!listed(row.mentionedAgentIds).every((id) => agentIds.has(id)))
+      throw problemAt(line, "posts.mentionedAgentIds", "names an agent that is not one of this archive");
+    if (!listed(row.mentionedUserIds).every((id) => userIds.has(id)))
+      throw problemAt(line, "posts.mentionedUserIds", "names an engineer who is not one of this archive");
+    const problem = postProblem(row, limits);
+    if (problem) throw problemAt(line, problem.field, problem.problem);
   }
   for (const { line, row } of rows("posts")) {
     // Botboard's own notes have no author behind them; a post that claims to be one and names one is forged.
@@ -294,7 +321,11 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
     if (row.agentId != null || row.userId != null || row.tokenId != null || row.authorName !== systemAuthorName)
       throw problemAt(line, "posts.authorKind", `a system post has no agent, engineer or token and is signed ${systemAuthorName}`);
   }
-  for (const { line, row } of rows("journal_entries")) referAuthor(line, "journal_entries", row);
+  for (const { line, row } of rows("journal_entries")) {
+    referAuthor(line, "journal_entries", row);
+    const problem = journalProblem(row, limits);
+    if (problem) throw problemAt(line, problem.field, problem.problem);
+  }
   checkClaims(rows("claims"), { agentIds, tokenIds, tokenAgents, postIds: threadOf });
   for (const { line, row } of rows("read_cursors")) {
     refer(line, "read_cursors.agentId", agentIds, row.agentId, "an agent");
@@ -372,7 +403,8 @@ function withoutSecrets(batches: Map<ArchivedTable, Line[]>): ImportedTeam["left
   batches.delete("users");
   batches.delete("agent_tokens");
   batches.delete("claims");
-  for (const { row } of batches.get("posts") ?? []) Object.assign(row, { userId: null, tokenId: null, idempotencyKey: null });
+  for (const { row } of batches.get("posts") ?? [])
+    Object.assign(row, { userId: null, tokenId: null, idempotencyKey: null, mentionedUserIds: [] });
   for (const { row } of batches.get("journal_entries") ?? []) row.tokenId = null;
   return leftOut;
 }
@@ -392,12 +424,14 @@ function storageError(name: ArchivedTable, error: unknown): unknown {
 /**
  * Loads an archive into this database in one transaction: all of it or, on any problem, nothing.
  * Ids are kept exactly, so post numbers agents quoted stay valid; a clash with existing rows is
- * refused. Password hashes and token hashes are taken only `withSecrets`. The import is audited in
- * the new team's log, and the tables' statistics are refreshed so plans do not wait for autovacuum.
+ * refused. Password hashes and token hashes are taken only `withSecrets`. Posts and journal entries
+ * are held to this server's limits (`limits`, from BOTBOARD_MAX_POST_CHARS and BOTBOARD_MAX_TAGS).
+ * The import is audited in the new team's log, and the tables' statistics are refreshed so plans do
+ * not wait for autovacuum.
  */
-export async function importTeam(db: Db, lines: string[], options: { withSecrets: boolean }): Promise<ImportedTeam> {
+export async function importTeam(db: Db, lines: string[], options: { withSecrets: boolean; limits?: PostLimits }): Promise<ImportedTeam> {
   const { header, batches } = parseArchive(lines);
-  const team = checkArchive(header, batches);
+  const team = checkArchive(header, batches, options.limits ?? defaultPostLimits);
   const leftOut = options.withSecrets ? { engineers: [], agentTokens: 0, agents: [] } : withoutSecrets(batches);
   const teamId = team.id as string;
   const counts = Object.fromEntries(
