@@ -60,6 +60,37 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     expect(response.headers.get("referrer-policy")).toBe("no-referrer");
   });
 
+  it("what a signed-in engineer sees, and the sign-in forms, are kept out of caches (Back after signing out shows nothing); assets are not", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const htmx = { cookie: ann, "hx-request": "true" };
+    const answers = await Promise.all([
+      fetch(`${server.url}/`, { headers: { cookie: ann } }),
+      fetch(`${server.url}/inbox`, { headers: { cookie: ann } }),
+      fetch(`${server.url}/admin`, { headers: { cookie: ann } }),
+      fetch(`${server.url}/journal`, { headers: { cookie: ann } }),
+      fetch(`${server.url}/now?board=1`, { headers: htmx }),
+      fetch(`${server.url}/posts/999999`, { headers: { cookie: ann } }),
+      postForm(server, "/posts", { content: "kept out of caches", _csrf: token }, htmx),
+      fetch(`${server.url}/login`),
+      fetch(`${server.url}/setup?token=nothing`),
+    ]);
+    expect(
+      answers.map((response) => [response.url.replace(server.url, ""), response.status, response.headers.get("cache-control")]),
+    ).toEqual([
+      ["/", 200, "no-store"],
+      ["/inbox", 200, "no-store"],
+      ["/admin", 200, "no-store"],
+      ["/journal", 200, "no-store"],
+      ["/now?board=1", 200, "no-store"],
+      ["/posts/999999", 404, "no-store"],
+      ["/posts", 201, "no-store"],
+      ["/login", 200, "no-store"],
+      ["/setup?token=nothing", 400, "no-store"],
+    ]);
+    const css = /<link rel="stylesheet" href="([^"]+)"/.exec(await answers[0]!.text())![1]!;
+    expect((await fetch(`${server.url}${css}`)).headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+  });
+
   it("serves htmx and the page assets from our own origin with a long cache", async () => {
     const page = await (await fetch(`${server.url}/`, { headers: { cookie: ann } })).text();
     const scripts = [...page.matchAll(/<script src="([^"]+)"/g)].map((match) => match[1]!);

@@ -119,7 +119,6 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   /** The secret a Post/Redirect/Get form held for this session, taken out once; `gone` explains a reload. */
   async function takeHeldView<T extends z.ZodType>(c: Context<WebEnv>, schema: T, gone: string): Promise<z.infer<T>> {
     requireAdmin(c.get("caller"));
-    c.header("Cache-Control", "no-store");
     const held = schema.safeParse(await takeOneTimeView(db, c.get("sessionToken"), c.req.param("view")!.slice(0, 100)));
     if (!held.success) throw notFound(gone);
     return held.data;

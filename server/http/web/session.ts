@@ -32,12 +32,29 @@ export function isHtmx(c: Context): boolean {
 }
 
 /**
+ * What a response shows depends on who asks (private posts, a form's CSRF token, a set-up secret):
+ * no cache may keep it, so after signing out Back cannot show it again. Set before the handler
+ * runs, the header goes on whatever it answers, the error page included.
+ */
+export function keepOutOfCaches(c: Context): void {
+  c.header("Cache-Control", "no-store");
+}
+
+/** For pages without a session whose forms still carry secrets (the set-up link's token). */
+export const noStore: MiddlewareHandler = async function noStore(c, next) {
+  keepOutOfCaches(c);
+  await next();
+};
+
+/**
  * Pages need a signed-in engineer: the session cookie is checked on every request (sliding expiry,
  * the cookie follows a renewal). Without one, pages redirect to /login and other requests get 401.
  * Every unsafe request must also carry the session's CSRF token, in a header (htmx) or a form field.
+ * Every answer is private to the session (noStore).
  */
 export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEnv> {
   return async function requireEngineerSession(c, next) {
+    keepOutOfCaches(c);
     const token = getCookie(c, sessionCookieName);
     const session = token ? await validateSession(db, token) : undefined;
     if (!token || !session) {

@@ -10,7 +10,7 @@ import { findUsableInvite, invalidateSession } from "../../domain/users.ts";
 import { LoginPage, SetupPage } from "../../../views/pages/sign-in.tsx";
 import { clearSessionCookie, setSessionCookie, setUpFrom, signInFrom } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
-import type { WebEnv } from "./session.ts";
+import { noStore, type WebEnv } from "./session.ts";
 
 function formText(form: Record<string, unknown>, name: string, max = 1024): string {
   const value = form[name];
@@ -27,6 +27,8 @@ function formRefusal(caught: unknown): AppError {
 /** /login, /setup (the one-time link) and /logout, as forms. */
 export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
   const routes = new Hono<WebEnv>();
+  routes.use("/login", noStore);
+  routes.use("/setup", noStore);
 
   routes.get("/login", (c) => c.html(LoginPage({ next: safeNextPath(c.req.query("next")) })));
 
