@@ -168,8 +168,8 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
       { instructions: "Always run <tests> first.", _csrf: token },
       { cookie: ann },
     );
-    expect(saved.status).toBe(200);
-    const page = await saved.text();
+    expect(saved.status).toBe(303);
+    const page = await (await fetch(`${server.url}${saved.headers.get("location")}`, { headers: { cookie: ann } })).text();
     expect(page).toContain("Agent instructions saved.");
     expect(page).toContain("Always run &lt;tests&gt; first.");
     expect(page).toContain("team.instructions_changed");

@@ -82,7 +82,7 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
       { target: displayPrefixOf(spare), _csrf: await csrfTokenOf(server, ann) },
       { cookie: ann },
     );
-    expect(revoke.status).toBe(200);
+    expect(revoke.status).toBe(303);
     const { status, text } = await html("/agents/alice");
     expect(status).toBe(200);
     expect(text).toContain(`id="post-${mine.id}"`);
@@ -203,8 +203,47 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
 
     const doomed = await post(bob, { content: "To be removed" });
     const removed = await postForm(server, "/admin/posts/delete", { postId: String(doomed.id), _csrf: token }, { cookie: ann });
-    expect(removed.status).toBe(200);
-    expect(await removed.text()).toMatch(new RegExp(`<td>post\\.deleted</td><td>#${doomed.id}</td>`));
+    expect(removed.status).toBe(303);
+    const confirmed = await fetch(`${server.url}${removed.headers.get("location")}`, { headers: { cookie: ann } });
+    expect(await confirmed.text()).toMatch(new RegExp(`Post #${doomed.id} deleted[^]*<td>post\\.deleted</td><td>#${doomed.id}</td>`));
+  });
+
+  it("the admin forms answer with a redirect (Post/Redirect/Get): the page after says what was done, once, and a reload repeats nothing", async () => {
+    const spare = await server.agent(alpha, "dora");
+    const token = await csrfTokenOf(server, ann);
+    const revoke = await postForm(server, "/admin/tokens/revoke", { target: displayPrefixOf(spare), _csrf: token }, { cookie: ann });
+    expect(revoke.status).toBe(303);
+    const location = revoke.headers.get("location") ?? "";
+    expect(location).toMatch(/^\/admin\/done\/[\w-]+$/);
+    const shown = await fetch(`${server.url}${location}`, { headers: { cookie: ann } });
+    expect(shown.status).toBe(200);
+    expect(await shown.text()).toContain(`Revoked ${displayPrefixOf(spare)}…: the agent&#39;s next request is refused.`);
+    const reloaded = await fetch(`${server.url}${location}`, { headers: { cookie: ann } });
+    expect(reloaded.status).toBe(200);
+    const again = await reloaded.text();
+    expect(again).not.toContain("Revoked");
+    expect(again).not.toContain("No live token");
+    expect((await server.as(spare, "/api/v1/me")).status).toBe(401);
+
+    const forms: [string, Record<string, string>, string][] = [
+      ["/admin/instructions", { instructions: "Run the tests first." }, "Agent instructions saved."],
+      [
+        "/admin/repository",
+        { repositoryUrl: "https://github.com/alpha/app" },
+        "Commit hashes and paths in posts now link into https://github.com/alpha/app.",
+      ],
+    ];
+    for (const [path, fields, confirmation] of forms) {
+      const response = await postForm(server, path, { ...fields, _csrf: token }, { cookie: ann });
+      expect(response.status, path).toBe(303);
+      const page = await (await fetch(`${server.url}${response.headers.get("location")}`, { headers: { cookie: ann } })).text();
+      expect(page, path).toContain(confirmation);
+    }
+    // Another session cannot open this one's confirmation.
+    const other = await postForm(server, "/admin/instructions", { instructions: "Run the tests first.", _csrf: token }, { cookie: ann });
+    const stranger = await server.engineer(alpha, "stranger");
+    const seen = await (await fetch(`${server.url}${other.headers.get("location")}`, { headers: { cookie: stranger } })).text();
+    expect(seen).not.toContain("Agent instructions saved.");
   });
 });
 

@@ -497,11 +497,20 @@ export const routeCases: Record<string, RouteCase> = {
     requests: ({ a }) => [{ method: "POST", path: `/admin/webhooks/${a.webhookId}/delete`, expect: engineerOnly([404]) }],
   },
   "POST /admin/instructions": {
-    requests: () => [{ method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly(ok) }],
+    requests: () => [
+      { method: "POST", path: "/admin/instructions", form: { instructions: "B's rules only." }, expect: engineerOnly([303]) },
+    ],
   },
   "POST /admin/repository": {
     requests: () => [
-      { method: "POST", path: "/admin/repository", form: { repositoryUrl: "https://github.com/b/only" }, expect: engineerOnly(ok) },
+      { method: "POST", path: "/admin/repository", form: { repositoryUrl: "https://github.com/b/only" }, expect: engineerOnly([303]) },
+    ],
+  },
+  // A's held view opens nothing for B: B's own admin page, with no confirmation.
+  "GET /admin/done/:view": {
+    requests: ({ a }) => [
+      { method: "GET", path: `/admin/done/${a.tokenViewId}`, expect: engineerOnly(ok) },
+      { method: "GET", path: "/admin/done/no-such-view", expect: engineerOnly(ok) },
     ],
   },
   "GET /admin/engineers": { requests: () => [{ method: "GET", path: "/admin/engineers", expect: engineerOnly(ok) }] },

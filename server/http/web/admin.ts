@@ -57,6 +57,12 @@ const newWebhookSchema = z.object({
 const newWebhookViewSchema = z.object({ shownUrl: z.string(), format: z.enum(["slack", "json"]), secret: z.string() });
 const listOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 const roleSchema = z.object({ role: z.enum(["admin", "member"], { error: "role must be admin or member" }) });
+const confirmationSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("revoked"), prefixes: z.array(z.string()) }),
+  z.object({ kind: z.literal("saved") }),
+  z.object({ kind: z.literal("repository"), repositoryUrl: z.string().nullable() }),
+  z.object({ kind: z.literal("deleted"), postId: z.number() }),
+]) satisfies z.ZodType<AdminNotice>;
 
 /** /agents for everyone in the team; /admin and its forms for the team's admins (checked by the services too). */
 export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<WebEnv>) {
@@ -116,6 +122,21 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
 
   routes.get("/admin", engineer, (c) => renderAdmin(c));
 
+  /**
+   * Post/Redirect/Get for a change: the form answers with a redirect to a page that shows what was
+   * done, once, so a reload or Back repeats nothing (and refuses nothing: the page comes back without it).
+   */
+  async function confirmDone(c: Context<WebEnv>, confirmation: z.infer<typeof confirmationSchema>) {
+    const viewId = await holdForOneView(db, c.get("sessionToken"), confirmation);
+    return c.redirect(`/admin/done/${viewId}`, 303);
+  }
+
+  routes.get("/admin/done/:view", engineer, async (c) => {
+    requireAdmin(c.get("caller"));
+    const held = confirmationSchema.safeParse(await takeOneTimeView(db, c.get("sessionToken"), c.req.param("view").slice(0, 100)));
+    return renderAdmin(c, held.success ? held.data : undefined);
+  });
+
   /** The secret a Post/Redirect/Get form held for this session, taken out once; `gone` explains a reload. */
   async function takeHeldView<T extends z.ZodType>(c: Context<WebEnv>, schema: T, gone: string): Promise<z.infer<T>> {
     requireAdmin(c.get("caller"));
@@ -153,7 +174,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const caller = c.get("caller");
     const { target } = parseWith(revokeSchema, await c.req.parseBody());
     const revoked = await revokeAgentTokens(db, caller, caller.teamId, target);
-    return renderAdmin(c, { kind: "revoked", prefixes: revoked });
+    return confirmDone(c, { kind: "revoked", prefixes: revoked });
   });
 
   // The same for a set-up link: a reload or Back makes no other live invite.
@@ -214,33 +235,33 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const caller = c.get("caller");
     const { instructions } = parseWith(instructionsSchema, await c.req.parseBody());
     await setAgentInstructions(db, caller, caller.teamId, instructions);
-    return renderAdmin(c, { kind: "saved" });
+    return confirmDone(c, { kind: "saved" });
   });
 
   routes.post("/admin/repository", engineer, async (c) => {
     const caller = c.get("caller");
     const body = await c.req.parseBody();
     const typed = typeof body.repositoryUrl === "string" ? body.repositoryUrl : "";
+    let saved: string | null;
     try {
       const { repositoryUrl } = parseWith(repositorySchema, body);
-      const saved = await setRepositoryUrl(db, caller, caller.teamId, repositoryUrl);
-      // The page reads the team's repository from the session's request; this one was read before the change.
-      c.set("repositoryUrl", saved);
-      return renderAdmin(c, { kind: "repository", repositoryUrl: saved });
+      saved = await setRepositoryUrl(db, caller, caller.teamId, repositoryUrl);
     } catch (caught) {
       return refuseInline(c, caught, "repository", typed);
     }
+    return confirmDone(c, { kind: "repository", repositoryUrl: saved });
   });
 
   routes.post("/admin/posts/delete", engineer, async (c) => {
     const body = await c.req.parseBody();
+    let postId: number;
     try {
-      const { postId } = parseWith(deleteSchema, body);
+      ({ postId } = parseWith(deleteSchema, body));
       await deletePost(db, c.get("caller"), postId);
-      return renderAdmin(c, { kind: "deleted", postId });
     } catch (caught) {
       return refuseInline(c, caught, "delete", typeof body.postId === "string" ? body.postId : "");
     }
+    return confirmDone(c, { kind: "deleted", postId });
   });
 
   routes.get("/admin/engineers", engineer, async (c) => {
