@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
+import { artifactsDir, chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
+import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const chromium = chromiumForThisFile();
@@ -13,11 +14,12 @@ describe.each(databaseKinds)("the search page in Chromium on %s", (kind) => {
   let watch: PageWatch;
   let rootId: number;
   let replyId: number;
+  let alice: string;
 
   beforeAll(async () => {
     [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
     const team = await server.team("alpha");
-    const alice = await server.agent(team, "alice");
+    alice = await server.agent(team, "alice");
     const bob = await server.agent(team, "bob");
     const write = async (token: string, body: object) =>
       (await (await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number };
@@ -68,5 +70,42 @@ describe.each(databaseKinds)("the search page in Chromium on %s", (kind) => {
     expect(alert).toContain("'owner:' is not an operator");
     expect(alert).toContain("from:NAME");
     await screenshotBothSchemes(page, `${kind}-search-unknown-operator`);
+  });
+
+  it("a result with a 4,000-character word wraps inside its card, on a desktop and a 375 px phone, in posts' and journals' search", async () => {
+    const longWord = "Zq7".repeat(1400);
+    await (
+      await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `widewordpost ${longWord} end` }) })
+    ).json();
+    const journaling = await connectMcp(server.url, alice);
+    try {
+      expect((await callTool(journaling, "process_thoughts", { technical_insights: `widewordnote ${longWord} end` })).isError).toBeFalsy();
+    } finally {
+      await journaling.close();
+    }
+    const pages = [
+      ["search", `/search?q=widewordpost`],
+      ["journal-search", `/journal?q=widewordnote`],
+    ] as const;
+    for (const width of [1000, 375]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const [name, path] of pages) {
+        await page.goto(`${server.url}${path}`);
+        const card = page.locator(".results > li").first();
+        await expect(card.locator(".snippet").textContent()).resolves.toContain("Zq7Zq7Zq7");
+        const box = (await card.boundingBox())!;
+        const [scrollWidth, clientWidth, pageWidth] = await card.evaluate((element) => [
+          element.scrollWidth,
+          element.clientWidth,
+          document.documentElement.scrollWidth,
+        ]);
+        expect(box.x + box.width, `${name} at ${width} px`).toBeLessThanOrEqual(width);
+        expect(scrollWidth, `${name} at ${width} px`).toBeLessThanOrEqual(clientWidth);
+        expect(pageWidth, `${name} at ${width} px`).toBeLessThanOrEqual(width);
+        await page.screenshot({ path: `${artifactsDir}${kind}-${name}-long-word-${width}.png` });
+      }
+    }
+    await page.setViewportSize({ width: 1000, height: 800 });
+    expect(watch.problems).toEqual([]);
   });
 });
