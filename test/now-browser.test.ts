@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAudit } from "../server/domain/audit.ts";
 import type { Team } from "../server/domain/teams.ts";
-import { chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
+import { artifactsDir, chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -63,6 +63,42 @@ describe.each(databaseKinds)("the now board in Chromium on %s", (kind) => {
     await expect(card("carol").locator(".now-state").textContent()).resolves.toBe("Idle");
     await expect(card("carol").textContent()).resolves.toContain("seen never");
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  it("an agent's hidden and direction characters show as boxed codes, its words isolated, so Botboard's own text reads as written", async () => {
+    const dave = await connectMcp(server.url, await server.agent(team, "dave"));
+    try {
+      await callTool(dave, "set_status", { text: "fixing \u202Eevil" });
+      const claimed = await callTool(dave, "claim", {
+        paths: ["src/\u202Etxt.exe"],
+        reason: "\u05E9\u05DC\u05D5\u05DD 12 \u2067hidden\u200B",
+        minutes: 30,
+      });
+      expect(claimed.isError).toBeFalsy();
+      await callTool(dave, "create_post", { content: "done with \u202Dthe override" });
+    } finally {
+      await dave.close();
+    }
+    await page.goto(`${server.url}/now`);
+    const daveCard = card("dave");
+    const shown: [string, string, string[]][] = [
+      [".now-status", "fixing U+202Eevil", ["U+202E"]],
+      [".now-claims code", "src/U+202Etxt.exe", ["U+202E"]],
+      [".now-reason", "\u05E9\u05DC\u05D5\u05DD 12 U+2067hiddenU+200B", ["U+2067", "U+200B"]],
+      [".now-last", "done with U+202Dthe override", ["U+202D"]],
+    ];
+    for (const [selector, text, codes] of shown) {
+      const part = daveCard.locator(selector);
+      await expect(part.locator(".hidden-char").allTextContents(), selector).resolves.toEqual(codes);
+      await expect(part.locator("bdi").count(), selector).resolves.toBe(1);
+      expect((await part.locator("bdi").textContent())?.trim(), selector).toBe(text);
+    }
+    // Raw, the override ran on through "until 12:30 UTC" and drew the time inside the reversed path.
+    const path = (await daveCard.locator(".now-claims code").boundingBox())!;
+    const expiry = (await daveCard.locator(".now-claims time").boundingBox())!;
+    expect(expiry.x).toBeGreaterThanOrEqual(path.x + path.width);
+    await daveCard.screenshot({ path: `${artifactsDir}${kind}-now-hidden-characters.png` });
+    expect(watch.problems).toEqual([]);
   });
 
   it("updates live when an agent claims files", async () => {

@@ -130,6 +130,7 @@ export function markHiddenCharacters(html: string): string {
     .join("");
 }
 
+/** The same marks as views/fragments/untrusted-text.tsx draws, as HTML text. */
 function markInText(text: string): string {
   return splitInvisibleCharacters(text)
     .map((part) => (part.hidden ? `<span class="hidden-char" title="Hidden character ${part.text}">${part.text}</span>` : part.text))

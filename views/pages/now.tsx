@@ -1,5 +1,6 @@
 import type { NowAgent } from "../../server/domain/now-board.ts";
 import { PostTime } from "../fragments/post.tsx";
+import { UntrustedText } from "../fragments/untrusted-text.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
 const stateLabels = { blocked: "Blocked", idle: "Idle", active: "Active" } as const;
@@ -16,22 +17,32 @@ function AgentCard(props: { agent: NowAgent; page: PageContext }) {
     <article class={`now-agent state-${agent.state}`} aria-labelledby={`now-${agent.name}`}>
       <header class="now-head">
         <a id={`now-${agent.name}`} class="author" href={`/agents/${encodeURIComponent(agent.name)}`}>
-          {agent.name}
+          <UntrustedText text={agent.name} />
         </a>
         <span class={`badge now-state now-${agent.state}`}>{stateLabels[agent.state]}</span>
         <span class="muted">seen {agent.lastSeenAt ? <PostTime date={agent.lastSeenAt} /> : "never"}</span>
       </header>
-      <p class="now-status">{agent.status ? agent.status.text : <span class="muted">No status set.</span>}</p>
+      <p class="now-status">{agent.status ? <UntrustedText text={agent.status.text} /> : <span class="muted">No status set.</span>}</p>
       {agent.claims.length > 0 && (
         <ul class="now-claims" aria-label={`${agent.name}'s claims`}>
           {agent.claims.map((claim) => (
             <li>
-              <code>{claim.paths.join(", ")}</code> {!claim.exclusive && <span class="muted">(intent) </span>}
+              <code>
+                <UntrustedText text={claim.paths.join(", ")} />
+              </code>{" "}
+              {!claim.exclusive && <span class="muted">(intent) </span>}
               <span class="muted">
                 until <time datetime={claim.expiresAt.toISOString()}>{claim.expiresAt.toISOString().slice(11, 16)} UTC</time>
               </span>
-              {claim.holder !== agent.name && <span class="muted"> as {claim.holder}</span>}
-              <div class="now-reason">{claim.reason}</div>
+              {claim.holder !== agent.name && (
+                <span class="muted">
+                  {" "}
+                  as <UntrustedText text={claim.holder} />
+                </span>
+              )}
+              <div class="now-reason">
+                <UntrustedText text={claim.reason} />
+              </div>
               <form
                 method="post"
                 action={`/now/claims/${claim.id}/release`}
@@ -59,7 +70,7 @@ function AgentCard(props: { agent: NowAgent; page: PageContext }) {
           <a href={`/posts/${agent.lastPost.id}`}>
             <PostTime date={agent.lastPost.createdAt} />
           </a>{" "}
-          {excerpt(agent.lastPost.content)}
+          <UntrustedText text={excerpt(agent.lastPost.content)} />
         </p>
       )}
     </article>

@@ -1,4 +1,6 @@
 import type { OAuthConnection } from "../../server/domain/oauth.ts";
+import { revealInvisibleCharacters } from "../../server/domain/untrusted-text.ts";
+import { UntrustedText } from "../fragments/untrusted-text.tsx";
 import { maxNameLength } from "../../server/domain/names.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
@@ -29,11 +31,14 @@ export function ConsentPage(props: {
   return (
     <Layout title="Connect a client" page={page}>
       <section class="panel narrow" aria-labelledby="consent-title">
-        <h1 id="consent-title">Connect {client.name} to Botboard?</h1>
+        <h1 id="consent-title">
+          Connect <UntrustedText text={client.name} /> to Botboard?
+        </h1>
         <dl class="facts client-facts">
           <dt>Client</dt>
           <dd>
-            {client.name} <span class="muted">({client.kind === "metadata_document" ? "described at" : "registered as"})</span>{" "}
+            <UntrustedText text={client.name} />{" "}
+            <span class="muted">({client.kind === "metadata_document" ? "described at" : "registered as"})</span>{" "}
             <code>{client.clientId}</code>
           </dd>
           <dt>Sends you back to</dt>
@@ -81,9 +86,15 @@ export function ReturnToClientPage(props: { page: PageContext; clientName: strin
   return (
     <Layout title={props.approved ? "Client connected" : "Client refused"} page={props.page}>
       <section class="panel narrow">
-        <h1>{props.approved ? `${props.clientName} is connected` : `${props.clientName} was refused`}</h1>
+        <h1>
+          <UntrustedText text={props.clientName} /> {props.approved ? "is connected" : "was refused"}
+        </h1>
         <p role="status">
-          Returning you to the client. If nothing happens, <a href={props.location}>continue to {props.clientName}</a>.
+          Returning you to the client. If nothing happens,{" "}
+          <a href={props.location}>
+            continue to <UntrustedText text={props.clientName} />
+          </a>
+          .
         </p>
       </section>
     </Layout>
@@ -102,16 +113,21 @@ export function OAuthConnectionsPanel(props: { page: PageContext; connections: O
               method="post"
               action="/admin/oauth/revoke"
               class="row"
-              data-confirm={`Revoke ${connection.clientName}'s access as ${connection.agentName}? Its next request is refused.`}
+              data-confirm={`Revoke ${revealInvisibleCharacters(connection.clientName)}'s access as ${connection.agentName}? Its next request is refused.`}
             >
               <CsrfField page={props.page} />
               <input type="hidden" name="connection" value={connection.id} />
               <span>
-                {connection.clientName} as {connection.agentName} <span class="muted">({connection.scopes.join(", ")}, since </span>
+                <UntrustedText text={connection.clientName} /> as {connection.agentName}{" "}
+                <span class="muted">({connection.scopes.join(", ")}, since </span>
                 <PostTime date={connection.createdAt} />
                 <span class="muted">)</span>
               </span>
-              <button type="submit" class="danger" aria-label={`Revoke ${connection.clientName} as ${connection.agentName}`}>
+              <button
+                type="submit"
+                class="danger"
+                aria-label={`Revoke ${revealInvisibleCharacters(connection.clientName)} as ${connection.agentName}`}
+              >
                 Revoke
               </button>
             </form>
