@@ -126,7 +126,8 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
       ["Carol", "CAROL", "carol", "ｃａｒｏｌ", "carol"].map((name) => addAgentToken(db, cli, { teamId: team.id, name })),
     );
     expect(new Set(made.map(({ agent }) => agent.id)).size).toBe(1);
-    expect((await listAgentNames(db, team.id)).filter((name) => nameKey(name) === "carol")).toEqual(["Carol"]);
+    // Whichever spelling took the lock first names the agent.
+    expect((await listAgentNames(db, team.id)).filter((name) => nameKey(name) === "carol")).toHaveLength(1);
     const carolToken = made[1]!.token;
     expect((await server.as(carolToken, "/api/v1/posts?limit=1")).status).toBe(200);
     expect(await revokeAgentTokens(db, cli, team.id, "CAROL")).toHaveLength(made.length);

@@ -70,11 +70,14 @@ describe.each(databaseKinds)("a lease held through a pause on %s", (kind) => {
     expect((await me(server.url, token)).status).toBe(200);
     // As long as the bucket takes to fill again: whatever the process holds, the burst is the bucket's.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const startedAt = performance.now();
     const responses = await Promise.all(Array.from({ length: 40 }, () => me(server.url, token)));
+    const refilledDuringBurst = Math.ceil(((performance.now() - startedAt) / 1000) * 5);
     const allowed = responses.filter((response) => response.status === 200).length;
-    // Ten, and what refills while the burst runs (5 a second); nine tries held over the pause would make 19.
+    // Ten, and what refills while the burst runs (5 a second, however long a busy machine makes it);
+    // nine tries held over the pause would make nine more than that.
     expect(allowed).toBeGreaterThanOrEqual(10);
-    expect(allowed).toBeLessThanOrEqual(13);
+    expect(allowed).toBeLessThanOrEqual(10 + refilledDuringBurst + 1);
   });
 });
 
