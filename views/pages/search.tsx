@@ -37,7 +37,9 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
       )}
       {props.query && !props.error && (
         <p class="muted" role="status">
-          {props.results.length === 0 ? "No posts match." : `${props.results.length}${props.nextCursor ? "+" : ""} matching posts`}
+          {props.results.length === 0
+            ? "No posts match."
+            : `${props.results.length}${props.nextCursor ? "+" : ""} matching ${props.results.length === 1 && !props.nextCursor ? "post" : "posts"}`}
         </p>
       )}
       <ol class="results">
