@@ -15,6 +15,15 @@ function wholeNumber(value: string): number {
   return number;
 }
 
+/** A whole number from 1 to `max`: a billion trials at a time would be a billion workers. */
+function wholeNumberUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const number = wholeNumber(value);
+    if (number > max) throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
+    return number;
+  };
+}
+
 function seedNumber(value: string): number {
   const number = Number(value);
   if (!/^\d+$/.test(value.trim()) || number > 0xffffffff) throw new InvalidArgumentError("must be a whole number from 0 to 4294967295");
@@ -47,7 +56,7 @@ export function benchCommand(runOperation: OperationRunner): Command {
   const runOptions = (command: Command) =>
     command
       .option("--url <url>", "agents reach this running Botboard server (it must share DATABASE_URL) instead of one started here")
-      .option("-c, --concurrency <n>", "trials at a time", wholeNumber);
+      .option("-c, --concurrency <n>", "trials at a time (at most 64)", wholeNumberUpTo(64));
 
   runOptions(
     bench
@@ -60,7 +69,7 @@ export function benchCommand(runOperation: OperationRunner): Command {
         `comma list of ${benchVariants.join(", ")} (the -push ones: the feed through the client's hooks too)`,
         "baseline,journal,social,combined",
       )
-      .option("--repeats <n>", "runs of every (task, variant)", wholeNumber, 3)
+      .option("--repeats <n>", "runs of every (task, variant), at most 1,000", wholeNumberUpTo(1_000), 3)
       .addOption(
         new Option(
           "--phase <phase>",

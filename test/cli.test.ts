@@ -141,6 +141,17 @@ describe("configuration", () => {
     }
   });
 
+  it("a billion trials at a time or a billion repeats are refused before anything runs", async () => {
+    for (const [option, max] of [
+      ["--concurrency", 64],
+      ["--repeats", 1000],
+    ] as const) {
+      const result = await runBotboard(["bench", "run", option, "1e9"], { BOTBOARD_DATA_DIR: "/tmp/unused-botboard" });
+      expect(result.code, option).toBe(1);
+      expect(result.stderr, option).toContain(`argument '1e9' is invalid. must be a whole number from 1 to ${max}`);
+    }
+  });
+
   it("every command and subcommand has a description and help", () => {
     const commands: Command[] = [];
     const collect = (command: Command) => {
