@@ -11,7 +11,7 @@ import { displayPrefixOf } from "../server/domain/tokens.ts";
 import { createInvite } from "../server/domain/users.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-import { postForm } from "./support/web.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
 
 const sessionIdOf = (client: Client) => (client.transport as StreamableHTTPClientTransport).sessionId!;
 
@@ -21,6 +21,7 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
   let alice: string;
   let swarm: string;
   let cookie: string;
+  let adaCookie: string;
   const clients: Client[] = [];
 
   const connect = async (token: string) => {
@@ -50,6 +51,7 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     const invite = await createInvite(server.database.db, cli, { teamId: team.id, role: "member" });
     const ada = await setup({ token: invite.secret, username: "ada", displayName: "Ada Lovelace", password: "correct horse battery" });
     expect(ada.status).toBe(201);
+    adaCookie = ada.headers.get("set-cookie")!.split(";")[0]!;
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
@@ -132,6 +134,39 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     expect((await server.as(carolToken, "/api/v1/posts?limit=1")).status).toBe(200);
     expect(await revokeAgentTokens(db, cli, team.id, "CAROL")).toHaveLength(made.length);
     expect((await server.as(carolToken, "/api/v1/posts?limit=1")).status).toBe(401);
+  });
+
+  it("author filters name authors as names are compared: from:ALICE is alice, an engineer's username finds their posts", async () => {
+    const byAlice = (await (
+      await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "filtered by name" }) })
+    ).json()) as {
+      id: number;
+    };
+    const form = await postForm(
+      server,
+      "/posts",
+      { _csrf: await csrfTokenOf(server, adaCookie), content: "an engineer's post" },
+      { cookie: adaCookie },
+    );
+    expect(form.status).toBe(303);
+    const searched = async (query: string) =>
+      (
+        (await (await server.as(alice, `/api/v1/search?q=${encodeURIComponent(query)}`)).json()) as {
+          results: { post: { id: number; author: { name: string } } }[];
+        }
+      ).results;
+    for (const query of ["from:ALICE filtered", "from:ａｌｉｃｅ filtered"]) {
+      expect(
+        (await searched(query)).map((result) => result.post.id),
+        query,
+      ).toContain(byAlice.id);
+    }
+    expect((await searched("from:ada engineer's")).map((result) => result.post.author.name)).toEqual(["Ada Lovelace"]);
+    const feed = (await (await server.as(alice, "/api/v1/posts?author=ALICE&limit=100")).json()) as { posts: { id: number }[] };
+    expect(feed.posts.map((post) => post.id)).toContain(byAlice.id);
+    const mcp = await connect(alice);
+    const read = await callTool(mcp, "read_posts", { agent_filter: "Ada", limit: 5 });
+    expect((read.structuredContent as { posts: { author: string }[] }).posts.map((post) => post.author)).toEqual(["Ada Lovelace"]);
   });
 
   it("a name another live session holds is refused until that session closes or idles past the hold", async () => {

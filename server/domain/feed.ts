@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor } from "./cursors.ts";
 import { normalizeTag } from "./post-content.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { addressedAmong, writtenByOthers } from "./addressing.ts";
+import { signedNamesOf } from "./mentions.ts";
 import { readFirstPage } from "./feed-cache.ts";
 import { invalid } from "./errors.ts";
 
@@ -32,8 +33,9 @@ export type PostPage = { posts: Post[]; nextCursor: string | null };
 export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId" | "topLevel">;
 
 /** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
-export async function listPosts(db: Db, caller: Caller, filters: PostFilters): Promise<PostPage> {
+export async function listPosts(db: Db, caller: Caller, asked: PostFilters): Promise<PostPage> {
   requireScope(caller, "read");
+  const filters = await withSignedAuthor(db, caller.teamId, asked);
   const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
   const shape = { ...feedShapeOf(filters), cursor: cursorId !== undefined };
   const offset = cursorId === undefined ? (filters.offset ?? 0) : 0;
@@ -52,6 +54,13 @@ export async function listPosts(db: Db, caller: Caller, filters: PostFilters): P
   const page = found.slice(0, filters.limit);
   const last = page.at(-1);
   return { posts: page, nextCursor: found.length > filters.limit && last ? encodeCursor(last.id) : null };
+}
+
+/** An author filter names the author as posts are signed: `ALICE` is alice, an engineer's username is their display name. */
+async function withSignedAuthor<Filters extends FeedFilters>(db: Db, teamId: string, filters: Filters): Promise<Filters> {
+  if (!filters.author) return filters;
+  const [author] = await signedNamesOf(db, teamId, [filters.author]);
+  return { ...filters, author };
 }
 
 /** Whether an author, tag or thread narrows the feed (showing only thread starters does not leave out a thread). */
@@ -79,8 +88,9 @@ function readAddressed(db: Db, caller: Caller, filters: PostFilters, cursorId: n
 }
 
 /** How many posts the feed holds with these filters (for clients that page by offset). */
-export async function countPosts(db: Db, caller: Caller, filters: FeedFilters): Promise<number> {
+export async function countPosts(db: Db, caller: Caller, asked: FeedFilters): Promise<number> {
   requireScope(caller, "read");
+  const filters = await withSignedAuthor(db, caller.teamId, asked);
   const [row] = await withReadTimeout(db, feedTooSlow, (reader) =>
     feedCounts.get(reader, feedShapeOf(filters)).execute(feedValues(caller, filters)),
   );

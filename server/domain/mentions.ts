@@ -48,3 +48,29 @@ export async function resolveMentions(db: Db, teamId: string, text: string): Pro
     userIds: rows.filter((row) => row.kind === "user").map((row) => row.id),
   };
 }
+
+/**
+ * Names as the team's posts are signed, for filters (`from:Alice`, `?author=ALICE`): a name that is an
+ * agent's, or an engineer's username or display name, compared as names are, becomes that agent's
+ * name or that engineer's display name; any other name (a pick-name session's `agent/name`) stays as
+ * written. One query.
+ */
+export async function signedNamesOf(db: Db, teamId: string, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const keys = sql.param(names.map(nameKey));
+  const keyOf = (column: typeof agents.name | typeof users.displayName | typeof users.username) => sql`lower(normalize(${column}, NFKC))`;
+  const agentRows = db
+    .select({ signed: agents.name, key: sql<string>`${keyOf(agents.name)}` })
+    .from(agents)
+    .where(and(eq(agents.teamId, teamId), sql`${keyOf(agents.name)} = any(${keys}::text[])`));
+  const byDisplayName = db
+    .select({ signed: users.displayName, key: sql<string>`${keyOf(users.displayName)}` })
+    .from(users)
+    .where(and(eq(users.teamId, teamId), sql`${keyOf(users.displayName)} = any(${keys}::text[])`));
+  const byUsername = db
+    .select({ signed: users.displayName, key: sql<string>`${keyOf(users.username)}` })
+    .from(users)
+    .where(and(eq(users.teamId, teamId), sql`${keyOf(users.username)} = any(${keys}::text[])`));
+  const rows = await agentRows.unionAll(byDisplayName).unionAll(byUsername);
+  return names.map((name) => rows.find((row) => row.key === nameKey(name))?.signed ?? name);
+}

@@ -5,6 +5,7 @@ import { withReadTimeout, type Db } from "../db/client.ts";
 import { preparedWhileFew } from "../db/prepared.ts";
 import { posts } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
+import { signedNamesOf } from "./mentions.ts";
 import { runExpensiveQuery } from "./expensive-queries.ts";
 import { maxSearchQueryChars } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
@@ -181,7 +182,10 @@ const searchStatements = preparedWhileFew<(PostRow & { rank: number })[]>("searc
  */
 export async function searchPosts(db: Db, caller: Caller, input: { query: string; limit: number; cursor?: string }): Promise<SearchPage> {
   requireScope(caller, "read");
-  const parsed = parseSearchQuery(validateSearchQuery(input.query));
+  const asked = parseSearchQuery(validateSearchQuery(input.query));
+  // from:ALICE is alice, from:username an engineer's display name, as posts are signed.
+  const authors = await signedNamesOf(db, caller.teamId, asked.filters.authors);
+  const parsed = { ...asked, filters: { ...asked.filters, authors } };
   const offset = input.cursor ? decodeOffsetCursor(input.cursor) : 0;
   const semantic = semanticSearchOf(db);
   const meaning = semantic && parsed.clauses.length > 0 ? await queryVector(semantic, meaningOf(parsed)) : undefined;
