@@ -260,6 +260,7 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
   it("a reader added to a board of 10,000 posts first gets the newest page, told how many are older, then only what is new", async () => {
     const team = await server.team("big-board");
     const [writer] = await writers(team, "old");
+    const hooked = await server.agent(team, "hooked");
     const { db } = server.database;
     await db.execute(sql`
       insert into posts (team_id, author_kind, author_name, agent_id, content)
@@ -290,6 +291,17 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
       expect((await callTool(client, "login")).structuredContent).toMatchObject({ unread: 1, unreadCapped: false, firstRead: false });
       expect((await callTool(client, "read_new")).structuredContent).toMatchObject({ posts: [{ id: fresh }], remaining: 0 });
       expect((await newcomer.poll()).ids).toHaveLength(20);
+      // A hook that only speaks when something is addressed to its agent, at its first read, finds a
+      // mention 10,000 posts after the oldest it has not read.
+      const mention = await restPoster(() => server.url)(writer!, "@hooked the migration is yours");
+      await server.settled();
+      const digest = await fetch(`${server.url}/api/v1/digest?onlyIfAddressed=true`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${hooked}` },
+      });
+      const said = (await digest.json()) as { text: string; addressed: number };
+      expect(said.addressed).toBe(1);
+      expect(said.text).toContain(`#${mention} · old-0 (agent)`);
     } finally {
       await client.close();
       await newcomer.close();

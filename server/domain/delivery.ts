@@ -323,8 +323,7 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
     const position = await readPositionOf(tx, caller);
-    const unread = and(...newsFor(caller), ...(position ? [after(position)] : []));
-    if (onlyIfAddressed && (await countUnread(tx, caller, unread)).addressed.count === 0) {
+    if (onlyIfAddressed && (await unreadCounts(tx, caller, position)).addressed.count === 0) {
       return { posts: [], remaining: none, addressedRemaining: none };
     }
     if (!position) return firstRead(tx, caller, portion);
@@ -399,16 +398,16 @@ export async function unreadSummary(
 ): Promise<{ unread: CappedCount; addressed: CappedCount; firstRead: boolean }> {
   requireScope(caller, "read");
   const position = await readPositionOf(db, caller);
-  if (!position) {
-    // A first read gives what was addressed to the reader however old (firstRead), so all of it counts.
-    const [unread, addressed] = await Promise.all([
-      countCapped(db, and(...newsFor(caller))),
-      countCapped(db, sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller))!)})`),
-    ]);
-    return { unread, addressed, firstRead: true };
-  }
-  const { unread, addressed } = await countUnread(db, caller, and(...newsFor(caller), after(position)));
-  return { unread, addressed, firstRead: false };
+  return { ...(await unreadCounts(db, caller, position)), firstRead: position === undefined };
+}
+
+/** What awaits a reader at its position, and what of it is addressed to it. */
+async function unreadCounts(db: Db, caller: AgentCaller, position: DeliveryPosition | undefined) {
+  if (position) return countUnread(db, caller, and(...newsFor(caller), after(position)));
+  // A first read gives what was addressed to the reader however old (firstRead), so all of it counts.
+  const unread = await countCapped(db, and(...newsFor(caller)));
+  const addressed = await countCapped(db, sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller))!)})`);
+  return { unread, addressed };
 }
 
 /**
