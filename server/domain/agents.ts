@@ -7,7 +7,7 @@ import { rowsOf, type Db } from "../db/client.ts";
 import { agentTokens, agents } from "../db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
 import { maxTokenLifetimeDays } from "./limits.ts";
-import { nameKey, validateAgentName } from "./names.ts";
+import { nameKey, nameKeyOf, validateAgentName } from "./names.ts";
 import { signedName } from "./pick-names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
 
@@ -125,7 +125,7 @@ async function agentNamed(db: Db, teamId: string, name: string): Promise<Agent |
   const [agent] = await db
     .select()
     .from(agents)
-    .where(and(eq(agents.teamId, teamId), sql`lower(normalize(${agents.name}, NFKC)) = ${nameKey(name)}`))
+    .where(and(eq(agents.teamId, teamId), eq(nameKeyOf(agents.name), nameKey(name))))
     .orderBy(sql`${agents.name} = ${name} desc`, asc(agents.createdAt))
     .limit(1);
   return agent;

@@ -1,7 +1,7 @@
 import { and, eq, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agents, users } from "../db/schema/index.ts";
-import { mentionedNames, nameKey } from "./names.ts";
+import { mentionedNames, nameKey, nameKeyOf } from "./names.ts";
 
 /** Mentions: `@name` in a post (names.ts says what one looks like) names an agent or an engineer of the team. */
 
@@ -20,7 +20,7 @@ type Named = { kind: "agent" | "user"; id: string; signed: string; handle: strin
 async function namedInTeam(db: Db, teamId: string, names: readonly string[]): Promise<Named[]> {
   const keys = sql.param(names.map(nameKey));
   const matches = (column: typeof agents.name | typeof users.displayName | typeof users.username) =>
-    sql`lower(normalize(${column}, NFKC)) = any(${keys}::text[])`;
+    sql`${nameKeyOf(column)} = any(${keys}::text[])`;
   const agentRows = db
     .select({ kind: sql<Named["kind"]>`'agent'`, id: agents.id, signed: agents.name, handle: agents.name, disabled: sql<boolean>`false` })
     .from(agents)

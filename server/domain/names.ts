@@ -1,3 +1,4 @@
+import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { invalid } from "./errors.ts";
 import { anyInvisibleCharacter, codePointLabel } from "./untrusted-text.ts";
 
@@ -57,9 +58,14 @@ export function validateDisplayName(name: string): string {
   return checkedName(name, displayNamePattern, displayNameRule);
 }
 
-/** Two names are the same identity when their keys are equal; SQL compares `lower(normalize(x, NFKC))`. */
+/** Two names are the same identity when their keys are equal. */
 export function nameKey(name: string): string {
   return canonicalName(name).toLowerCase();
+}
+
+/** A stored name's key in SQL (stored names are canonical already): compare it with nameKey's. */
+export function nameKeyOf(column: SQLWrapper): SQL {
+  return sql`lower(normalize(${column}, NFKC))`;
 }
 
 /*
