@@ -34,14 +34,17 @@ describe.each(databaseKinds)("a new agent token's page in Chromium on %s", (kind
       .where(and(eq(agents.teamId, team.id), eq(agents.name, name), isNull(agentTokens.revokedAt)));
 
   it("reload and Back after creating a token make no other token and never show it again", async () => {
-    // Every page the browser received, read as it arrives (Chromium forgets a body once the page is left).
+    // Every page the browser received. Chromium forgets a body once its page is left, so each step
+    // waits for the bodies read so far before it navigates again.
     const pages: Promise<string>[] = [];
     const onResponse = (response: Response) => {
       if (response.request().resourceType() === "document" && response.status() !== 303) pages.push(response.text());
     };
+    const bodiesRead = () => Promise.all(pages);
     page.on("response", onResponse);
 
     await page.goto(`${server.url}/admin`);
+    await bodiesRead();
     await page.getByLabel("Name", { exact: true }).fill("dora");
     await page.getByRole("button", { name: "Create agent and token" }).click();
     await page.waitForURL(/\/admin\/agents\/created\/[a-z2-7]+$/);
@@ -49,20 +52,23 @@ describe.each(databaseKinds)("a new agent token's page in Chromium on %s", (kind
     expect(token).toMatch(/^bb_[a-z2-7]{52}$/);
     const shownAt = page.url();
 
+    await bodiesRead();
     await page.reload();
     expect(page.url()).toBe(shownAt);
     expect(await page.locator("main").textContent()).toContain("This token was shown once");
     expect(await page.locator("#new-token").count()).toBe(0);
 
+    await bodiesRead();
     await page.goBack();
     await page.waitForURL(`${server.url}/admin`);
+    await bodiesRead();
     await page.goForward();
     await page.waitForURL(shownAt);
     expect(await page.content()).not.toContain(token);
 
     expect(await liveTokensOf("dora")).toHaveLength(1);
     page.off("response", onResponse);
-    const bodies = await Promise.all(pages);
+    const bodies = await bodiesRead();
     expect(bodies.filter((body) => body.includes(token))).toHaveLength(1);
     expect(bodies.length).toBeGreaterThanOrEqual(4);
     expect((await server.as(token, "/api/v1/me")).status).toBe(200);
