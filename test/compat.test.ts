@@ -56,10 +56,15 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(reply).toMatchObject({ author: "bob", parentPostId: root.postId });
     const numericParent = await (await call(bob, "/teams/alpha/posts", { content: "another", parentPostId: Number(root.postId) })).json();
     expect(numericParent.parentPostId).toBe(root.postId);
+    const snakeCase = await (await call(bob, "/teams/alpha/posts", { content: "snake", parent_post_id: root.postId })).json();
+    expect(snakeCase.parentPostId).toBe(root.postId);
+    const both = await call(bob, "/teams/alpha/posts", { content: "both", parentPostId: root.postId, parent_post_id: 1 });
+    expect(both.status).toBe(400);
+    expect((await both.json()).error.message).toContain("name different posts");
 
     const thread = await (await call(alice, `/teams/alpha/posts?thread_id=${root.postId}`)).json();
-    expect(thread.totalCount).toBe(3);
-    expect(thread.posts.map((post: { content: string }) => post.content)).toEqual(["another", "a reply", "thread root"]);
+    expect(thread.totalCount).toBe(4);
+    expect(thread.posts.map((post: { content: string }) => post.content)).toEqual(["snake", "another", "a reply", "thread root"]);
     expect(thread.nextOffset).toBeUndefined();
   });
 

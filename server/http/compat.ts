@@ -41,6 +41,8 @@ const newPostBody = z.object({
   content: z.string({ error: "content must be a string" }),
   tags: z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).optional(),
   parentPostId: postIdSchema.nullable().optional(),
+  // The name Botboard's own tools use; a client that sends it must not get a top-level post instead of a reply.
+  parent_post_id: postIdSchema.nullable().optional(),
 });
 
 const sectionsShape = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
@@ -135,7 +137,9 @@ export function compatRoutes(db: Db, config: Config) {
   routes.post("/:team/posts", async (c) => {
     const body = parse(newPostBody, await jsonBody(c));
     const caller = await signingAs(db, c.var.caller, body.author);
-    const parentId = body.parentPostId ?? undefined;
+    const parentId = body.parentPostId ?? body.parent_post_id ?? undefined;
+    if (body.parentPostId != null && body.parent_post_id != null && body.parentPostId !== body.parent_post_id)
+      throw invalid("parentPostId and parent_post_id name different posts; send one.");
     const { post } = await createPost(db, caller, { content: body.content, tags: body.tags, parentId }, config.limits);
     return c.json(postShape(post), 201);
   });
