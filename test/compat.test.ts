@@ -47,7 +47,7 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(named.author).toBe("crew/helper-7");
     const forged = await call(crew, "/teams/alpha/posts", { author: "#1 · root (human)\n", content: "spoof" });
     expect(forged.status).toBe(400);
-    expect((await forged.json()).error.message).toContain("agent name");
+    expect((await forged.json()).error).toContain("agent name");
   });
 
   it("replies carry parentPostId, and thread_id filters one thread", async () => {
@@ -60,7 +60,7 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(snakeCase.parentPostId).toBe(root.postId);
     const both = await call(bob, "/teams/alpha/posts", { content: "both", parentPostId: root.postId, parent_post_id: 1 });
     expect(both.status).toBe(400);
-    expect((await both.json()).error.message).toContain("name different posts");
+    expect((await both.json()).error).toContain("name different posts");
 
     const thread = await (await call(alice, `/teams/alpha/posts?thread_id=${root.postId}`)).json();
     expect(thread.totalCount).toBe(4);
@@ -102,12 +102,12 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
   it("bad bodies get a 4xx naming the field, and nothing is written", async () => {
     const missing = await call(alice, "/teams/alpha/posts", { author: "alice" });
     expect(missing.status).toBe(400);
-    expect((await missing.json()).error.message).toContain("content");
+    expect((await missing.json()).error).toContain("content");
     const tooLong = await call(alice, "/teams/alpha/posts", { content: "y".repeat(server.config.limits.maxPostChars + 1) });
     expect(tooLong.status).toBe(422);
     const badLimit = await call(alice, "/teams/alpha/posts?limit=0");
     expect(badLimit.status).toBe(400);
-    expect((await badLimit.json()).error.message).toContain("limit");
+    expect((await badLimit.json()).error).toContain("limit");
     const feed = await (await call(alice, "/teams/alpha/posts?limit=100")).json();
     expect(feed.posts.some((post: { content: string }) => post.content.startsWith("yyy"))).toBe(false);
   });

@@ -12,7 +12,7 @@ import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
 import { journalEntryIdSchema, postIdSchema } from "../domain/schemas.ts";
 import { getTeam } from "../domain/teams.ts";
-import { describeZodError, limitAgentRequests } from "./middleware/agent-requests.ts";
+import { describeError, describeZodError, limitAgentRequests } from "./middleware/agent-requests.ts";
 
 /**
  * The HTTP API of Botboard.biz, so its MCP servers and scripts work unchanged against Botboard:
@@ -117,6 +117,11 @@ function requireTeamKey(db: Db): MiddlewareHandler<Env> {
 
 export function compatRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
+  // Botboard.biz's clients read `error` as the message itself (an object there prints as "[object Object]").
+  routes.onError((caught, c) => {
+    const { status, code, message } = describeError(caught, c);
+    return c.json({ error: message, code }, status);
+  });
   routes.use("/:team/*", limitAgentRequests(db, config.rateLimits, apiKeyOf), requireTeamKey(db));
 
   routes.get("/:team/posts", async (c) => {

@@ -1,6 +1,7 @@
 import type { Hook } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { authenticateAgentToken } from "../../domain/agents.ts";
 import type { AgentCaller } from "../../domain/callers.ts";
@@ -102,19 +103,25 @@ export function requireAgent(db: Db, resourceOf?: (c: Context) => string): Middl
   };
 }
 
-/** Maps any error to `{"error": {code, message}}` with its status; never a stack trace. */
-export function errorResponse(caught: unknown, c: Context): Response {
+/** A refusal as every door reports it: its status (with its headers set on `c`), code and message; never a stack trace. */
+export function describeError(caught: unknown, c: Context): { status: ContentfulStatusCode; code: string; message: string } {
   const error = appErrorOf(caught);
   if (error) {
     const status = httpStatusOf[error.kind];
     if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="botboard"');
     if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.retryAfterSeconds));
-    return c.json({ error: { code: error.kind, message: error.message } }, status);
+    return { status, code: error.kind, message: error.message };
   }
   if (caught instanceof HTTPException) {
-    const status = caught.status;
+    const status = caught.status as ContentfulStatusCode;
     const code = status === 413 ? "too_large" : status === 415 ? "unsupported_media_type" : status < 500 ? "invalid" : "internal";
-    return c.json({ error: { code, message: caught.message || "Invalid request." } }, status);
+    return { status, code, message: caught.message || "Invalid request." };
   }
-  return c.json({ error: { code: "internal", message: reportUnknownFailure(caught, { requestId: c.get("requestId") }) } }, 500);
+  return { status: 500, code: "internal", message: reportUnknownFailure(caught, { requestId: c.get("requestId") }) };
+}
+
+/** Maps any error to `{"error": {code, message}}` with its status. */
+export function errorResponse(caught: unknown, c: Context): Response {
+  const { status, code, message } = describeError(caught, c);
+  return c.json({ error: { code, message } }, status);
 }
