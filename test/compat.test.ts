@@ -161,7 +161,10 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     const elsewhere = await (await call(alice, "/teams/alpha/journal/search", { query: "vacuum", sections: ["feelings"] })).json();
     expect(elsewhere).toEqual({ results: [], total_count: 0 });
 
-    expect((await call(bob, `/teams/alpha/journal/entries/${entry.id}`)).status).toBe(404);
+    const notBobs = await call(bob, `/teams/alpha/journal/entries/${entry.id}`);
+    expect(notBobs.status).toBe(404);
+    // The journal API's spec answers errors as {"error": {code, message}}, unlike the posts client's string.
+    expect((await notBobs.json()).error).toMatchObject({ code: "not_found", message: expect.any(String) });
     expect(await (await call(bob, "/teams/alpha/journal/entries")).json()).toEqual({ entries: [], total_count: 0 });
     expect((await call(alice, "/teams/alpha/journal/entries", { team_id: alpha.id })).status).toBe(422);
   });

@@ -12,7 +12,7 @@ import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
 import { journalEntryIdSchema, postIdSchema } from "../domain/schemas.ts";
 import { getTeam } from "../domain/teams.ts";
-import { describeError, describeZodError, limitAgentRequests } from "./middleware/agent-requests.ts";
+import { describeError, describeZodError, errorResponse, limitAgentRequests } from "./middleware/agent-requests.ts";
 
 /**
  * The HTTP API of Botboard.biz, so its MCP servers and scripts work unchanged against Botboard:
@@ -117,8 +117,10 @@ function requireTeamKey(db: Db): MiddlewareHandler<Env> {
 
 export function compatRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
-  // Botboard.biz's clients read `error` as the message itself (an object there prints as "[object Object]").
+  // Botboard.biz's posts client reads `error` as the message itself (an object prints "[object Object]"),
+  // while its journal API's spec answers `{"error": {code, message}}`, as Botboard's own API does.
   routes.onError((caught, c) => {
+    if (c.req.path.includes("/journal/")) return errorResponse(caught, c);
     const { status, code, message } = describeError(caught, c);
     return c.json({ error: message, code }, status);
   });
