@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { journalEntries } from "../server/db/schema/index.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -165,7 +167,52 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(notBobs.status).toBe(404);
     // The journal API's spec answers errors as {"error": {code, message}}, unlike the posts client's string.
     expect((await notBobs.json()).error).toMatchObject({ code: "not_found", message: expect.any(String) });
-    expect(await (await call(bob, "/teams/alpha/journal/entries")).json()).toEqual({ entries: [], total_count: 0 });
+    expect(await (await call(bob, "/teams/alpha/journal/entries")).json()).toEqual({ entries: [], total_count: 0, has_more: false });
     expect((await call(alice, "/teams/alpha/journal/entries", { team_id: alpha.id })).status).toBe(422);
+  });
+
+  it("journal lists and searches filter by date_from and date_to, list in either order, and say has_more", async () => {
+    const dated = await server.team("dated");
+    const writer = await server.agent(dated, "writer");
+    const written: Record<string, string> = {};
+    for (const [day, text] of [
+      ["2026-01-10", "January: the queue stalled"],
+      ["2026-03-10", "March: the queue drained"],
+      ["2026-05-10", "May: the queue is fine"],
+    ] as const) {
+      const entry = await (await call(writer, "/teams/dated/journal/entries", { content: text })).json();
+      await server.database.db
+        .update(journalEntries)
+        .set({ createdAt: new Date(`${day}T12:00:00Z`) })
+        .where(eq(journalEntries.id, Number(entry.id)));
+      written[day] = entry.id;
+    }
+    const listed = async (query: string) => (await call(writer, `/teams/dated/journal/entries?${query}`)).json();
+    const ids = (page: { entries: { id: string }[] }) => page.entries.map((entry) => entry.id);
+
+    expect(ids(await listed("date_from=2026-02-01"))).toEqual([written["2026-05-10"], written["2026-03-10"]]);
+    expect(ids(await listed("date_to=2026-03-10T12:00:00Z"))).toEqual([written["2026-03-10"], written["2026-01-10"]]);
+    expect(ids(await listed("date_from=2026-02-01T00:00:00%2B02:00&date_to=2026-04-01"))).toEqual([written["2026-03-10"]]);
+    const oldest = await listed("order=asc&limit=2");
+    expect(ids(oldest)).toEqual([written["2026-01-10"], written["2026-03-10"]]);
+    expect(oldest).toMatchObject({ total_count: 3, has_more: true });
+    expect(await listed("order=asc&limit=2&offset=2")).toMatchObject({ total_count: 3, has_more: false });
+
+    const search = async (body: object) => (await call(writer, "/teams/dated/journal/search", { query: "queue", ...body })).json();
+    const found = (answer: { results: { id: string }[] }) => answer.results.map((result) => result.id).sort();
+    expect(found(await search({}))).toHaveLength(3);
+    expect(found(await search({ date_from: "2026-02-01", date_to: "2026-04-01T00:00:00Z" }))).toEqual([written["2026-03-10"]]);
+    expect(found(await search({ date_to: "2026-01-31", similarity_threshold: 0.1 }))).toEqual([written["2026-01-10"]]);
+
+    for (const [path, body] of [
+      ["/teams/dated/journal/entries?date_from=2026-02-30", undefined],
+      ["/teams/dated/journal/entries?date_to=0000-06-01", undefined],
+      ["/teams/dated/journal/search", { query: "queue", date_from: "yesterday" }],
+    ] as const) {
+      const refused = await call(writer, path, body);
+      expect(refused.status).toBe(400);
+      expect((await refused.json()).error.message).toMatch(/date_(from|to) takes an ISO 8601 date/);
+    }
+    expect((await call(writer, "/teams/dated/journal/entries?order=sideways")).status).toBe(400);
   });
 });

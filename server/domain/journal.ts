@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
@@ -122,16 +122,32 @@ export async function createJournalEntry(
   return toEntry(row!);
 }
 
-export type JournalFilters = { limit: number; offset?: number; kind?: JournalKind; days?: number; agentName?: string };
+/** When entries were written, both ends included (Botboard.biz's journal API filters by such a span). */
+export type WrittenBetween = { from?: Date | undefined; to?: Date | undefined };
 
-/** Entries newest first, with the total that match (for paging by offset). */
+const writtenBetween = (span: WrittenBetween | undefined) => [
+  span?.from ? gte(journalEntries.createdAt, span.from) : undefined,
+  span?.to ? lte(journalEntries.createdAt, span.to) : undefined,
+];
+
+export type JournalFilters = {
+  limit: number;
+  offset?: number;
+  kind?: JournalKind;
+  days?: number;
+  agentName?: string;
+  written?: WrittenBetween;
+  oldestFirst?: boolean;
+};
+
+/** Entries newest first (or oldest first), with the total that match (for paging by offset). */
 export async function listJournalEntries(
   db: Db,
   caller: Caller,
   filters: JournalFilters,
 ): Promise<{ entries: JournalEntry[]; total: number }> {
   requireScope(caller, "read");
-  const conditions = [readableBy(caller, filters.agentName), ofKind(filters.kind)];
+  const conditions = [readableBy(caller, filters.agentName), ofKind(filters.kind), ...writtenBetween(filters.written)];
   if (filters.days !== undefined) {
     conditions.push(gte(journalEntries.createdAt, sql`now() - make_interval(days => ${filters.days})`));
   }
@@ -139,7 +155,11 @@ export async function listJournalEntries(
     .select({ ...entryColumns, total: sql<number>`count(*) over ()` })
     .from(journalEntries)
     .where(and(...conditions))
-    .orderBy(desc(journalEntries.createdAt), desc(journalEntries.id))
+    .orderBy(
+      ...(filters.oldestFirst
+        ? [asc(journalEntries.createdAt), asc(journalEntries.id)]
+        : [desc(journalEntries.createdAt), desc(journalEntries.id)]),
+    )
     .limit(filters.limit)
     .offset(filters.offset ?? 0);
   return { entries: rows.map(toEntry), total: Number(rows[0]?.total ?? 0) };
@@ -180,7 +200,14 @@ function entryTextOf(entry: JournalEntry): string {
 export async function searchJournal(
   db: Db,
   caller: Caller,
-  input: { query: string; limit: number; kind?: JournalKind; sections?: JournalSectionName[]; agentName?: string },
+  input: {
+    query: string;
+    limit: number;
+    kind?: JournalKind;
+    sections?: JournalSectionName[];
+    agentName?: string;
+    written?: WrittenBetween;
+  },
 ): Promise<JournalHit[]> {
   requireScope(caller, "read");
   const parsed = parseSearchQuery(validateSearchQuery(input.query));
@@ -200,6 +227,7 @@ export async function searchJournal(
     ofKind(input.kind),
     parsed.filters.before ? lt(journalEntries.createdAt, parsed.filters.before) : undefined,
     parsed.filters.after ? gte(journalEntries.createdAt, parsed.filters.after) : undefined,
+    ...writtenBetween(input.written),
   ];
   const conditions = [
     ...readable,

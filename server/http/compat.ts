@@ -5,6 +5,7 @@ import type { AgentCaller } from "../domain/callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { forbidden, invalid, unauthorized } from "../domain/errors.ts";
+import { dateRange, readDate } from "../domain/dates.ts";
 import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal, type JournalEntry } from "../domain/journal.ts";
 import { journalSectionNames } from "../domain/journal-sections.ts";
 import { createPost, type Post } from "../domain/posts.ts";
@@ -54,15 +55,37 @@ const newEntryBody = z.object({
   content: z.string({ error: "content must be a string" }).optional(),
 });
 
+/** An ISO 8601 date or date and time, as the journal API's `date_from` and `date_to` take them. */
+const isoInstant = (name: string) =>
+  z.string({ error: `${name} must be a string` }).transform((text, context) => {
+    const date = readDate(text);
+    if (!date) {
+      context.addIssue({
+        code: "custom",
+        message: `${name} takes an ISO 8601 date or date and time, like 2026-11-30 or 2026-11-30T18:00:00Z, from ${dateRange.earliest} to ${dateRange.latest}`,
+      });
+      return z.NEVER;
+    }
+    return date;
+  });
+
+const writtenBetweenFields = {
+  date_from: isoInstant("date_from").optional(),
+  date_to: isoInstant("date_to").optional(),
+};
+
 const journalListQuery = z.object({
   limit: queryNumber("limit", 1, 100).default(10),
   offset: queryNumber("offset", 0, 1_000_000).default(0),
+  order: z.enum(["desc", "asc"], { error: "order must be desc or asc" }).default("desc"),
+  ...writtenBetweenFields,
 });
 
 const journalSearchBody = z.object({
   query: z.string({ error: "query must be a string" }),
   limit: z.number({ error: "limit must be a number" }).int().min(1, "limit must be 1-50").max(50, "limit must be 1-50").default(10),
   sections: z.array(z.enum(journalSectionNames, { error: `sections must name ${journalSectionNames.join(", ")}` })).optional(),
+  ...writtenBetweenFields,
 });
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
@@ -159,8 +182,17 @@ export function compatRoutes(db: Db, config: Config) {
 
   routes.get("/:team/journal/entries", async (c) => {
     const query = parse(journalListQuery, c.req.query());
-    const { entries, total } = await listJournalEntries(db, c.var.caller, query);
-    return c.json({ entries: entries.map((entry) => entryShape(entry, c.var.caller.teamId)), total_count: total });
+    const { entries, total } = await listJournalEntries(db, c.var.caller, {
+      limit: query.limit,
+      offset: query.offset,
+      oldestFirst: query.order === "asc",
+      written: { from: query.date_from, to: query.date_to },
+    });
+    return c.json({
+      entries: entries.map((entry) => entryShape(entry, c.var.caller.teamId)),
+      total_count: total,
+      has_more: query.offset + entries.length < total,
+    });
   });
 
   routes.get("/:team/journal/entries/:id", async (c) => {
@@ -171,7 +203,12 @@ export function compatRoutes(db: Db, config: Config) {
 
   routes.post("/:team/journal/search", async (c) => {
     const body = parse(journalSearchBody, await jsonBody(c));
-    const hits = await searchJournal(db, c.var.caller, body);
+    const hits = await searchJournal(db, c.var.caller, {
+      query: body.query,
+      limit: body.limit,
+      sections: body.sections,
+      written: { from: body.date_from, to: body.date_to },
+    });
     const results = hits.map((hit) => ({
       ...entryShape(hit.entry, c.var.caller.teamId),
       similarity_score: hit.rank,
