@@ -126,6 +126,22 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(hit.snippet).toContain("<mark>parse</mark><mark>Config</mark>");
   });
 
+  it("a highlight covers whole words: a phrase's inflected word, a code word only where it stands whole, accents, any case", async () => {
+    const content = "İstanbul: two wombats nest in wombat.tsx, not in wombat.ts; numbat\u0301s nest in getNumbatNest, not getNumbat.";
+    const posted = await (await server.as(tokens.dave!, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) })).json();
+    const marked = async (query: string) => {
+      const hit = (await search(query)).body.results.find((found) => found.post.id === posted.id);
+      expect(hit, query).toBeDefined();
+      return { words: hit!.matches.map(({ start, end }) => content.slice(start, end)), snippet: hit!.snippet };
+    };
+    const phrase = await marked('"wombat"');
+    expect(phrase.words).toEqual(["wombats", "wombat", "wombat"]);
+    expect(phrase.snippet).toContain("two <mark>wombats</mark> nest");
+    expect((await marked("wombat.ts")).words).toEqual(["wombat.ts"]);
+    expect((await marked("getNumbat")).words).toEqual(["getNumbat"]);
+    expect((await marked("numbat")).words).toEqual(["numbat\u0301s", "Numbat", "Numbat"]);
+  });
+
   it("a search finds posts by tags and by author name, not only by their text", async () => {
     expect(await keysFor("typescript")).toEqual(["ts2345"]);
     expect(await keysFor("dave performance")).toEqual(["db-pool"]);

@@ -23,7 +23,7 @@ export function snippetAsText(snippet: string, open = "«", close = "»"): strin
 
 /** Where a search's words are in a text: UTF-16 offsets, end exclusive. */
 export type MatchRange = { start: number; end: number };
-/** A word to highlight (see search-query.ts): plain words match their stem, code and phrases as written. */
+/** A word to highlight (see search-query.ts): plain words match their stem, code and phrases as written (findMatches). */
 export type HighlightWord = { text: string; phrase: boolean; prefix: boolean };
 
 /**
@@ -34,7 +34,10 @@ export const matchScanChars = 4000;
 const maxMatches = 50;
 const excerptRadius = 90;
 const maxExcerpts = 3;
-const letterOrDigit = /[\p{L}\p{N}]/u;
+/** What a word is made of: letters, digits and the marks that accent them. */
+const wordCharacter = /[\p{L}\p{N}\p{M}]/u;
+/** What a code token is made of besides its separators (search-terms.ts): `getUser` is not whole inside `getUserName`. */
+const codeCharacter = /[\p{L}\p{N}\p{M}_$]/u;
 const codeLike = /[_$./:-]|\p{Ll}\p{Lu}/u;
 
 /**
@@ -50,30 +53,52 @@ function stemOf(word: string): string {
 function startsPart(text: string, index: number): boolean {
   if (index === 0) return true;
   const before = text[index - 1]!;
-  if (!letterOrDigit.test(before)) return true;
+  if (!wordCharacter.test(before)) return true;
   return /\p{Ll}/u.test(before) && /\p{Lu}/u.test(text[index]!);
 }
 
-/** The end of the word part that starts at `index`: stops at white space, punctuation or a camelCase hump. */
+/**
+ * The end of the word part that `index` is in: stops at white space, punctuation or a camelCase hump.
+ * A mark (an accent written as its own character) belongs to the letter before it.
+ */
 function partEnd(text: string, index: number): number {
   let end = index + 1;
-  while (end < text.length && letterOrDigit.test(text[end]!) && !(/\p{Ll}/u.test(text[end - 1]!) && /\p{Lu}/u.test(text[end]!))) end++;
+  if (!wordCharacter.test(text[index]!)) return end;
+  while (end < text.length && wordCharacter.test(text[end]!) && !(/\p{Ll}/u.test(text[end - 1]!) && /\p{Lu}/u.test(text[end]!))) end++;
   return end;
 }
 
-/** Where the words are in the first `matchScanChars` of `text`, in order, not overlapping. */
+/** Whether a code word found at `start` to `end` is a whole token, as the database finds it: not `session.ts` in `session.tsx`. */
+function isWholeToken(text: string, start: number, end: number): boolean {
+  return (start === 0 || !codeCharacter.test(text[start - 1]!)) && (end === text.length || !codeCharacter.test(text[end]!));
+}
+
+/** `text` as a pattern that finds it anywhere, in any case. */
+function anyCase(text: string): RegExp {
+  return new RegExp(text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&"), "giu");
+}
+
+/**
+ * Where the words are in the first `matchScanChars` of `text`, in order, not overlapping. A match
+ * covers whole words: a plain word's stem, a phrase or a prefix runs on to the end of the word part
+ * it ends in (`sessions`, never `sess`), and a code word is marked only where it stands whole.
+ */
 export function findMatches(text: string, words: HighlightWord[]): MatchRange[] {
   const scanned = text.slice(0, matchScanChars);
-  const lower = scanned.toLowerCase();
   const found: MatchRange[] = [];
   for (const word of words) {
-    const literal = word.phrase || word.prefix || codeLike.test(word.text);
-    const needle = (literal ? word.text : stemOf(word.text)).toLowerCase();
+    const code = !word.phrase && !word.prefix && codeLike.test(word.text);
+    const needle = word.phrase || word.prefix || code ? word.text : stemOf(word.text.toLowerCase());
     if (!needle) continue;
-    for (let index = lower.indexOf(needle); index !== -1 && found.length < maxMatches * 4; index = lower.indexOf(needle, index + 1)) {
-      if (!startsPart(scanned, index)) continue;
-      const end = literal && !word.prefix ? index + needle.length : partEnd(scanned, index + needle.length - 1);
-      found.push({ start: index, end });
+    // Found in the text itself, not in a lower-cased copy: lower-casing `İ` makes two characters and would shift every offset after it.
+    const pattern = anyCase(needle);
+    for (let match = pattern.exec(scanned); match && found.length < maxMatches * 4; match = pattern.exec(scanned)) {
+      pattern.lastIndex = match.index + 1;
+      const start = match.index;
+      const end = start + match[0].length;
+      if (code) {
+        if (isWholeToken(scanned, start, end)) found.push({ start, end });
+      } else if (startsPart(scanned, start)) found.push({ start, end: partEnd(scanned, end - 1) });
     }
   }
   found.sort((a, b) => a.start - b.start || b.end - a.end);
