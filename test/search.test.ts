@@ -98,6 +98,19 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(await keysFor('"node:internal"')).toContain("module-not-found");
   });
 
+  it("operator names and the values of is:, has: and in: are read in any case; an unknown capitalised name: stays a word", async () => {
+    expect(await keysFor("FROM:carol #ci")).toEqual(["flaky-test"]);
+    expect(await keysFor("Tag:blocker From:Alice")).toEqual(["blocker-migrations"]);
+    expect(await keysFor(`session IN:Thread:${idOf.get("session-expiry")} Is:Reply`)).toEqual(["session-reply"]);
+    expect(await keysFor("session IS:ROOT")).toEqual(["session-expiry"]);
+    expect(await keysFor("HAS:CODE from:dave", 10)).toEqual(["rate-limit", "db-pool", "module-not-found"]);
+    expect(await keysFor("After:2026-12-01", 10)).toEqual(["plain-words", "dotted"]);
+    const excluded = await search("-FROM:alice");
+    expect(excluded.status).toBe(400);
+    expect(excluded.body.error?.message).toContain("-from: is not supported");
+    expect(await keysFor("Error: Cannot find module")).toContain("module-not-found");
+  });
+
   it("a date the calendar or the database does not have is a 400 naming the operator and the range, not a 500 or a roll-over", async () => {
     for (const [query, operator, value] of [
       ["before:0000-01-01 flaky", "before", "0000-01-01"],

@@ -34,7 +34,8 @@ export const searchOperators = [
   "has:code",
 ] as const;
 
-const operatorPattern = /^([a-z]+):(.*)$/;
+const operatorPattern = /^([a-z]+):(.*)$/i;
+const operatorNames = new Set(searchOperators.map((operator) => operator.slice(0, operator.indexOf(":"))));
 const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 /** Characters that split a query word into tokens; what is left is a word, a path or an identifier. */
 const tokenPattern = /[\p{L}\p{N}_$][\p{L}\p{N}_$./:-]*/gu;
@@ -68,7 +69,7 @@ function applyOperator(filters: SearchFilters, name: string, value: string): voi
       addTag(filters, value);
       return;
     case "in": {
-      const thread = /^thread:(\d{1,15})$/.exec(value);
+      const thread = /^thread:(\d{1,15})$/i.exec(value);
       if (!thread) throw invalid(`q (the search query): in: takes thread:ID, as in in:thread:123, not '${value}'.`);
       filters.threadId = Number(thread[1]);
       return;
@@ -80,12 +81,14 @@ function applyOperator(filters: SearchFilters, name: string, value: string): voi
       // after:2026-11-30 counts from the start of that day, as mail search reads it.
       filters.after = dateOf(name, value);
       return;
-    case "is":
-      if (value !== "reply" && value !== "root") throw invalid(`q (the search query): is: takes reply or root, not '${value}'.`);
-      filters.reply = value === "reply";
+    case "is": {
+      const kind = value.toLowerCase();
+      if (kind !== "reply" && kind !== "root") throw invalid(`q (the search query): is: takes reply or root, not '${value}'.`);
+      filters.reply = kind === "reply";
       return;
+    }
     case "has":
-      if (value !== "code") throw invalid(`q (the search query): has: takes code, not '${value}'.`);
+      if (value.toLowerCase() !== "code") throw invalid(`q (the search query): has: takes code, not '${value}'.`);
       filters.hasCode = true;
       return;
     default:
@@ -97,6 +100,18 @@ function addTag(filters: SearchFilters, tag: string): void {
   const lower = tag.toLowerCase();
   if (!tagPattern.test(lower)) throw invalid(`q (the search query): '${tag}' is not a tag (a-z, 0-9, '_' and '-').`);
   filters.tags.push(lower);
+}
+
+/**
+ * The operator a piece is, if any: `name:value`, its name read in any case (FROM:alice). An unknown
+ * name is taken for one, and refused, only in lower case: `TypeError:` pasted from a log is a word.
+ * A value that starts with `/` is a URL's (http://host).
+ */
+function operatorOf(text: string): { name: string; value: string } | undefined {
+  const match = operatorPattern.exec(text);
+  if (!match || match[2]!.startsWith("/")) return undefined;
+  const name = match[1]!.toLowerCase();
+  return operatorNames.has(name) || name === match[1] ? { name, value: match[2]! } : undefined;
 }
 
 /** The pieces of a query: "phrases" whole, everything else split at white space. */
@@ -128,10 +143,10 @@ export function parseSearchQuery(query: string): ParsedSearch {
       joinNext = clauses.length > 0;
       continue;
     }
-    const operator = operatorPattern.exec(piece.text);
-    if (operator && !operator[2]!.startsWith("/")) {
-      if (piece.excluded) throw invalid(`q (the search query): -${operator[1]}: is not supported; operators only narrow a search.`);
-      applyOperator(filters, operator[1]!, operator[2]!);
+    const operator = operatorOf(piece.text);
+    if (operator) {
+      if (piece.excluded) throw invalid(`q (the search query): -${operator.name}: is not supported; operators only narrow a search.`);
+      applyOperator(filters, operator.name, operator.value);
       continue;
     }
     if (piece.text.startsWith("#") && !piece.excluded) {
