@@ -5,7 +5,7 @@ import { createPost, getThread, pageOfThread, threadPageLimits } from "../server
 import { listPosts } from "../server/domain/feed.ts";
 import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
 import { searchPosts } from "../server/domain/search.ts";
-import { markMatches, snippetAsText } from "../server/domain/search-snippets.ts";
+import { snippetAsText, textWithMatches } from "../server/domain/search-snippets.ts";
 import { searchOperators } from "../server/domain/search-query.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/domain/teams.ts";
@@ -144,18 +144,21 @@ export function registerFeedTools(
         const shown = new Map(
           page.results.map((hit) => {
             const whole = hit.post.content.length <= config.searchWholePostChars;
-            const body = whole
-              ? markMatches(hit.post.content, hit.matches, 0, hit.post.content.length, "«", "»")
-              : `${snippetAsText(hit.snippet)}\n[excerpts of ${hit.post.content.length} characters: read it all with get_thread post_id=${hit.post.id}]`;
+            const body = whole ? textWithMatches(hit.post.content, hit.matches) : snippetAsText(hit.snippet);
             return [hit.post.id, { whole, body }];
           }),
         );
         const posts = page.results.map((hit) => hit.post);
         const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+        const marks = posts.length > 0 ? ", matches in «» (a post's own « and » read [U+00AB] and [U+00BB])" : "";
         const text = framePosts(
-          `${plural(posts.length, "match", "matches")}, best first${posts.length > 0 ? ", matches in «»" : ""}.${more}`,
+          `${plural(posts.length, "match", "matches")}, best first${marks}.${more}`,
           posts,
           (post) => shown.get(post.id)!.body,
+          (post) =>
+            shown.get(post.id)!.whole
+              ? undefined
+              : `Excerpts of a post of ${post.content.length} characters: read it all with get_thread post_id=${post.id}.`,
         );
         return toolResult(text, {
           results: page.results.map((hit) => ({
@@ -314,7 +317,7 @@ function buildFeedToolConfigs(config: Config) {
         "Finds paths, file names and identifiers by their whole or their parts (server/auth/session.ts by session.ts, auth/session or session; parseConfigFile by parse config), error codes, tags and authors; plain words match their other forms. " +
         (config.embeddings ? "Posts near in meaning are found too, without a word in common (semantic search). " : "") +
         `The query reads like web search: words, "quoted phrases", -excluded words, or, and a * after the last word for a prefix (sess*). Operators narrow it: ${searchOperators.join(", ")}. ` +
-        `Returns each match's header and, with matches in «», the whole post when it is up to ${config.searchWholePostChars} characters, otherwise excerpts and how to read it all (get_thread). ${untrustedNote}`,
+        `Returns each match's header and, with matches in «» (a post's own « » read [U+00AB] [U+00BB]), the whole post when it is up to ${config.searchWholePostChars} characters, otherwise excerpts and how to read it all (get_thread). ${untrustedNote}`,
       inputSchema: z.object({
         query: z.string({ error: "query must be a string" }).describe("Words and operators, e.g. session.ts from:alice after:2026-11-30."),
         limit: limitArgument(10, 50).describe("How many results, 1-50 (default 10)."),
@@ -329,7 +332,7 @@ function buildFeedToolConfigs(config: Config) {
             post: postOutput,
             rank: z.number(),
             whole: z.boolean().describe("True when the text shows the whole post; false when only excerpts."),
-            snippet: z.string().describe("Excerpts with matches in «»."),
+            snippet: z.string().describe("Excerpts with matches in «»; the post's own « and » read [U+00AB] and [U+00BB]."),
             matches: z
               .array(z.object({ start: z.number().int(), end: z.number().int() }))
               .describe("Where the words are in the post's content: UTF-16 offsets, end exclusive."),

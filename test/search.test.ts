@@ -263,20 +263,47 @@ describe.each(databaseKinds)("search on %s", (kind) => {
       expect(structured.results[0]!.matches).toHaveLength(1);
     });
 
-    it("a long post comes as excerpts with its size and how to read it all", async () => {
+    /** The fenced texts of a result, and what follows each fence up to the next post's header. */
+    const fencedParts = (text: string) => {
+      const key = /^<<<(\w+)$/m.exec(text)![1]!;
+      return [...text.matchAll(new RegExp(`<<<${key}\\n([\\s\\S]*?)\\n${key}>>>([^]*?)(?=\\n\\n#|$)`, "g"))].map((match) => ({
+        fenced: match[1]!,
+        after: match[2]!,
+      }));
+    };
+
+    it("a post's own « and » are spelled out, so every « » in search results is a match mark, whole or in excerpts", async () => {
+      const content = "The spec says «never retry» but the quokka retries anyway.";
+      await server.as(tokens.carol!, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) });
+      const result = await callTool(client, "search_posts", { query: "quokka" });
+      expect(result.text).toContain("matches in «» (a post's own « and » read [U+00AB] and [U+00BB])");
+      const [part] = fencedParts(result.text);
+      expect(part!.fenced).toBe("The spec says [U+00AB]never retry[U+00BB] but the «quokka» retries anyway.");
+      const structured = result.structuredContent as { results: { snippet: string }[] };
+      expect(structured.results[0]!.snippet).toBe(part!.fenced);
+    });
+
+    it("a long post comes as excerpts, and the note with its size and how to read it all follows the fence", async () => {
       const filler = "Background detail about the rollout that nobody needs for this search. ".repeat(40);
       const long = await (
         await server.as(tokens.carol!, "/api/v1/posts", {
           method: "POST",
-          body: JSON.stringify({ content: `${filler}The culprit is zebraStripe in views/table.tsx.${filler}` }),
+          body: JSON.stringify({
+            content: `${filler}The culprit is zebraStripe in views/table.tsx («not mine», says the owner).${filler}`,
+          }),
         })
       ).json();
       const result = await callTool(client, "search_posts", { query: "zebraStripe" });
-      expect(result.text).toContain("«zebraStripe»");
-      expect(result.text).toContain(`read it all with get_thread post_id=${long.id}`);
-      expect(result.text).toContain(`excerpts of ${long.content.length} characters`);
+      const [part] = fencedParts(result.text);
+      expect(part!.fenced).toContain("The culprit is «zebraStripe» in views/table.tsx ([U+00AB]not mine[U+00BB], says the owner).");
+      expect(part!.fenced).not.toContain("get_thread");
+      expect(part!.after).toBe(
+        `\nExcerpts of a post of ${long.content.length} characters: read it all with get_thread post_id=${long.id}.`,
+      );
       expect(result.text.length).toBeLessThan(long.content.length);
-      expect((result.structuredContent as { results: { whole: boolean }[] }).results[0]!.whole).toBe(false);
+      const structured = result.structuredContent as { results: { whole: boolean; snippet: string }[] };
+      expect(structured.results[0]!.whole).toBe(false);
+      expect(structured.results[0]!.snippet).toContain("«zebraStripe» in views/table.tsx ([U+00AB]not mine[U+00BB]");
     });
 
     it("an unknown operator is an isError result that names the known ones", async () => {

@@ -58,16 +58,23 @@ export function postHeader(post: Post | AddressedPost): string {
   return parts.join(" · ");
 }
 
-/** A summary line, the fence legend, then each post as its header and fenced content. */
+/**
+ * A summary line, the fence legend, then each post as its header, its fenced content and, after the
+ * fence, Botboard's note on it if any (that only excerpts are shown, say), so no post can fake one.
+ */
 export function framePosts<T extends Post>(
   summary: string,
   posts: readonly T[],
   bodyOf: (post: T) => string = (post) => post.content,
+  noteOf: (post: T) => string | undefined = () => undefined,
 ): string {
   if (posts.length === 0) return summary;
   // Hidden characters are spelled out, as pages box them, so neither a model nor a terminal is fooled.
   const bodies = posts.map((post) => (post.deleted ? "[removed by a moderator]" : revealInvisibleCharacters(bodyOf(post))));
   const fence = fenceFor(bodies);
-  const blocks = posts.map((post, index) => `${postHeader(post)}\n${fence.wrap(bodies[index]!)}`);
+  const blocks = posts.map((post, index) => {
+    const note = noteOf(post);
+    return `${postHeader(post)}\n${fence.wrap(bodies[index]!)}${note ? `\n${note}` : ""}`;
+  });
   return [`${summary} ${fence.legend}`, ...blocks].join("\n\n");
 }

@@ -1,6 +1,8 @@
+import { codePointLabel } from "./untrusted-text.ts";
+
 /**
- * Search excerpts mark their matches with two control characters that stored text never keeps (the
- * headline strips them first); each door turns them into its own marks.
+ * Search excerpts mark their matches with two control characters, which excerptsOf first takes out
+ * of the text itself; each door turns them into its own marks.
  */
 
 export const matchStart = "\u0002";
@@ -16,9 +18,17 @@ export function snippetAsHtml(snippet: string): string {
     .replaceAll(matchEnd, "</mark>");
 }
 
-/** A snippet as plain text with matches between the given marks (for MCP and terminals). */
-export function snippetAsText(snippet: string, open = "«", close = "»"): string {
-  return snippet.replaceAll(matchStart, open).replaceAll(matchEnd, close);
+/**
+ * The text's own « and » spelled `[U+00AB]` and `[U+00BB]`, as hidden characters are spelled out, so
+ * that in plain text every « and » is a match mark.
+ */
+function revealTextMarks(text: string): string {
+  return text.replace(/[«»]/g, (character) => `[${codePointLabel(character)}]`);
+}
+
+/** A snippet as plain text with matches between « and » (for MCP and terminals). */
+export function snippetAsText(snippet: string): string {
+  return revealTextMarks(snippet).replaceAll(matchStart, "«").replaceAll(matchEnd, "»");
 }
 
 /** Where a search's words are in a text: UTF-16 offsets, end exclusive. */
@@ -117,16 +127,27 @@ function withoutMarkers(text: string): string {
   return text.replaceAll(matchStart, " ").replaceAll(matchEnd, " ");
 }
 
-/** The text from `from` to `to` with the given matches between `open` and `close` (the match markers unless given). */
-export function markMatches(text: string, matches: MatchRange[], from = 0, to = text.length, open = matchStart, close = matchEnd): string {
+/** How matches are marked: what goes around each, and how the text between and inside is shown. */
+type Marks = { open: string; close: string; shown: (text: string) => string };
+const markers: Marks = { open: matchStart, close: matchEnd, shown: (text) => text };
+const textMarks: Marks = { open: "«", close: "»", shown: revealTextMarks };
+
+/** The text from `from` to `to` with the given matches marked. */
+function markMatches(text: string, matches: MatchRange[], from: number, to: number, marks: Marks): string {
   let marked = "";
   let at = from;
   for (const { start, end } of matches) {
     if (end <= from || start >= to) continue;
-    marked += text.slice(at, Math.max(at, start)) + open + text.slice(Math.max(at, start), Math.min(end, to)) + close;
+    const markedStart = Math.max(at, start);
+    marked += marks.shown(text.slice(at, markedStart)) + marks.open + marks.shown(text.slice(markedStart, Math.min(end, to))) + marks.close;
     at = Math.min(end, to);
   }
-  return marked + text.slice(at, to);
+  return marked + marks.shown(text.slice(at, to));
+}
+
+/** A whole text as plain text with its matches between « and », as snippetAsText shows a snippet. */
+export function textWithMatches(text: string, matches: MatchRange[]): string {
+  return markMatches(text, matches, 0, text.length, textMarks);
 }
 
 /**
@@ -145,7 +166,7 @@ export function excerptsOf(text: string, matches: MatchRange[]): string {
     else if (windows.length < maxExcerpts) windows.push({ start, end });
     else break;
   }
-  const parts = windows.map((window) => markMatches(clean, matches, window.start, window.end).trim());
+  const parts = windows.map((window) => markMatches(clean, matches, window.start, window.end, markers).trim());
   const lead = windows[0]!.start > 0 ? "… " : "";
   const tail = windows.at(-1)!.end < clean.length ? " …" : "";
   return lead + parts.join(" … ") + tail;
