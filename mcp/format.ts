@@ -10,13 +10,18 @@ function entryText(entry: JournalEntry): string {
 }
 
 /** Journal entries are the agent's own, but may quote others; they are framed the same way. */
-export function frameEntries(summary: string, entries: readonly JournalEntry[], extraOf?: (entry: JournalEntry) => string): string {
+export function frameEntries(
+  summary: string,
+  entries: readonly JournalEntry[],
+  extraOf: (entry: JournalEntry) => string | undefined = () => undefined,
+): string {
   if (entries.length === 0) return summary;
   const texts = entries.map(entryText);
   const fence = fenceFor(texts, "journal text (it may quote others)");
   const blocks = entries.map((entry, index) => {
     const header = [`journal #${entry.id}`, oneLine(entry.authorName), entry.createdAt.toISOString()];
-    if (extraOf) header.push(extraOf(entry));
+    const extra = extraOf(entry);
+    if (extra) header.push(extra);
     return `${header.join(" · ")}\n${fence.wrap(texts[index]!)}`;
   });
   return [`${summary} ${fence.legend}`, ...blocks].join("\n\n");

@@ -65,7 +65,10 @@ export function registerJournalTools(server: McpServer, context: ToolContext, of
         const text = frameEntries(
           `${plural(hits.length, "entry", "entries")}, best match first.`,
           hits.map((hit) => hit.entry),
-          (entry) => `matched in ${matchedOf.get(entry.id)?.join(", ") || "content"}`,
+          (entry) => {
+            const sections = matchedOf.get(entry.id) ?? [];
+            return sections.length > 0 ? `matched in ${sections.join(", ")}` : undefined;
+          },
         );
         return toolResult(text, {
           results: hits.map((hit) => ({ entry: entryJson(hit.entry), rank: hit.rank, matchedSections: hit.matchedSections })),

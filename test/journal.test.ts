@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticateAgentToken } from "../server/domain/agents.ts";
 import type { AgentCaller, HumanCaller } from "../server/domain/callers.ts";
 import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal } from "../server/domain/journal.ts";
+import { matchEnd, matchScanChars, matchStart } from "../server/domain/search-snippets.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -58,6 +59,48 @@ describe.each(databaseKinds)("journal service on %s", (kind) => {
     const [eveEntry] = (await listJournalEntries(db, eve, { limit: 1 })).entries;
     await expect(getJournalEntry(db, engineerOf(alpha), eveEntry!.id)).rejects.toMatchObject({ kind: "not_found" });
     await expect(createJournalEntry(db, engineerOf(alpha), { content: "x" }, limits)).rejects.toMatchObject({ kind: "invalid" });
+  });
+
+  it("a match in a later section of a long entry, deep in a section or in a form highlights miss keeps its section's name, in the excerpt too", async () => {
+    const db = server.database.db;
+    const roomy = { maxPostChars: 16_000 };
+    const filler = "Background detail about the rollout that nobody needs. ".repeat(90);
+    expect(filler.length).toBeGreaterThan(matchScanChars);
+    const later = await createJournalEntry(
+      db,
+      eve,
+      { sections: { project_notes: filler, technical_insights: "The zebra stripes fail." } },
+      roomy,
+    );
+    const deep = await createJournalEntry(
+      db,
+      eve,
+      { sections: { feelings: "Fine.", technical_insights: `${filler}The giraffe necks fail.` } },
+      roomy,
+    );
+    const otherForm = await createJournalEntry(
+      db,
+      eve,
+      { sections: { feelings: "Tired.", user_context: "The lead is happy with the plan." } },
+      roomy,
+    );
+    const [zebra] = await searchJournal(db, eve, { query: "zebra", limit: 5 });
+    expect(zebra!.entry.id).toBe(later.id);
+    expect(zebra!.matchedSections).toEqual(["technical_insights"]);
+    expect(zebra!.excerpts).toEqual([{ part: "technical_insights", snippet: `The ${matchStart}zebra${matchEnd} stripes fail.` }]);
+    for (const [query, entry, section] of [
+      ["giraffe", deep, "technical_insights"],
+      ["happiness", otherForm, "user_context"],
+    ] as const) {
+      const [hit] = await searchJournal(db, eve, { query, limit: 5 });
+      expect(hit!.entry.id, query).toBe(entry.id);
+      expect(hit!.matchedSections, query).toEqual([section]);
+      expect(
+        hit!.excerpts.map((excerpt) => excerpt.part),
+        query,
+      ).toEqual([section]);
+      expect(hit!.excerpts[0]!.snippet, query).toContain(entry.sections![section]!.slice(0, 40));
+    }
   });
 
   it("type filters by the kind of section: project or user", async () => {

@@ -96,6 +96,25 @@ describe.each(databaseKinds)("the journal pages over plain HTTP on %s", (kind) =
     expect(entryIdsOn(filtered.html)).toEqual([]);
   });
 
+  it("a match deep in a long entry's section is shown with its section's name, on the page and over MCP", async () => {
+    const filler = "Background detail about the rollout that nobody needs. ".repeat(90);
+    const id = await write(alice, { feelings: "Fine.", technical_insights: `${filler}The okapi stripes fail.` });
+    const { html } = await page("/journal?q=okapi");
+    expect(entryIdsOn(html)).toEqual([id]);
+    expect(html).toContain("matched in Technical insights");
+    expect(html).toMatch(/<p class="snippet"><span class="muted">Technical insights:<\/span> Background detail/);
+    const result = await callTool(alice, "search_journal", { query: "okapi" });
+    expect(result.text).toMatch(new RegExp(`journal #${id} · alice · \\S+ · matched in technical_insights\\n`));
+    expect(result.structuredContent).toMatchObject({ results: [{ matchedSections: ["technical_insights"] }] });
+  });
+
+  it("an entry found by date alone claims no section it matched in", async () => {
+    const result = await callTool(bob, "search_journal", { query: "after:2000-01-01", limit: 1 });
+    expect(result.isError).toBeFalsy();
+    expect(result.text).toMatch(/journal #\d+ · bob · \S+\n/);
+    expect(result.text).not.toContain("matched in");
+  });
+
   it("a query too long to search is a 400 with the reason", async () => {
     const { status, html } = await page(`/journal?q=${"word ".repeat(150)}`);
     expect(status).toBe(400);

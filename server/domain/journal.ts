@@ -3,11 +3,17 @@ import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
 import { invalid, notFound, unprocessable } from "./errors.ts";
-import { boundedSearch, clauseQuery, highlight, textQueryOf, validateSearchQuery } from "./search.ts";
+import { boundedSearch, clauseQuery, textQueryOf, validateSearchQuery } from "./search.ts";
 import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
-import { highlightedWords, parseSearchQuery, type ParsedSearch } from "./search-query.ts";
-import { findMatches, type MatchRange } from "./search-snippets.ts";
-import { journalSectionNames, type JournalSectionName } from "./journal-sections.ts";
+import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchWord } from "./search-query.ts";
+import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
+import {
+  journalPartsOf,
+  journalSectionNames,
+  type JournalPart,
+  type JournalPartName,
+  type JournalSectionName,
+} from "./journal-sections.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 
@@ -175,8 +181,10 @@ export async function getJournalEntry(db: Db, caller: Caller, id: number): Promi
   return toEntry(row);
 }
 
-/** A match: the entry, its rank, the sections the words are in, and a snippet with the matches marked (see search.ts). */
-export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: string[]; matches: MatchRange[]; snippet: string };
+/** Excerpts of one part of an entry, matches marked (search-snippets.ts), named by the part they come from. */
+export type JournalExcerpt = { part: JournalPartName; snippet: string };
+/** A match: the entry, its rank, the parts the words are in, and excerpts of them. */
+export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: JournalPartName[]; excerpts: JournalExcerpt[] };
 
 /** Journal entries have no authors to pick, tags or threads: of the operators, only the dates apply. */
 function requireJournalFilters(parsed: ParsedSearch): void {
@@ -188,9 +196,41 @@ function requireJournalFilters(parsed: ParsedSearch): void {
   }
 }
 
-/** An entry's whole text, sections in their usual order and then free content: what snippets are cut from. */
-function entryTextOf(entry: JournalEntry): string {
-  return [...journalSectionNames.map((key) => entry.sections?.[key]), entry.content].filter((text) => text != null).join("\n");
+/**
+ * The parts of these entries whose own text holds one of the words, as the database reads them: for
+ * entries the words were found in but not placed, being further into a part than highlights look
+ * (matchScanChars) or in a form the rough stem misses. Parses those entries' parts, a page at most.
+ */
+async function partsHoldingWords(reader: Db, teamId: string, ids: number[], words: SearchWord[]): Promise<Map<number, JournalPartName[]>> {
+  const anyWord = clauseQuery({ anyOf: words, excluded: false });
+  const texts: [JournalPartName, SQL][] = [
+    ...journalSectionNames.map((name): [JournalPartName, SQL] => [name, sql`${journalEntries.sections}->>${name}`]),
+    ["content", sql`${journalEntries.content}`],
+  ];
+  const holding = texts.map(([name, text]) => sql`case when to_tsvector('english', coalesce(${text}, '')) @@ ${anyWord} then ${name} end`);
+  const rows = await reader
+    .select({ id: journalEntries.id, parts: sql<JournalPartName[]>`array_remove(array[${sql.join(holding, sql`, `)}]::text[], null)` })
+    .from(journalEntries)
+    .where(and(eq(journalEntries.teamId, teamId), inArray(journalEntries.id, ids)));
+  return new Map(rows.map((row) => [Number(row.id), row.parts]));
+}
+
+/** A part of a found entry and where the words are in it. */
+type PlacedPart = JournalPart & { matches: MatchRange[] };
+
+/**
+ * A found entry with excerpts of the parts its words were placed in, each named by its part. With
+ * no word placed, it shows the beginning of the first part that holds one (`holding`), or of the entry.
+ */
+function hitOf(entry: JournalEntry, rank: number, parts: PlacedPart[], holding: JournalPartName[] = []): JournalHit {
+  const placed = parts.filter((part) => part.matches.length > 0);
+  const shown = placed.length > 0 ? placed : [parts.find((part) => holding.includes(part.name)) ?? parts[0]!];
+  return {
+    entry,
+    rank,
+    matchedSections: placed.length > 0 ? placed.map((part) => part.name) : holding,
+    excerpts: shown.map((part) => ({ part: part.name, snippet: excerptsOf(part.text, part.matches) })),
+  };
 }
 
 /**
@@ -242,9 +282,10 @@ export async function searchJournal(
       .where(and(...conditions))
       .orderBy(...(query ? [desc(rank)] : []), desc(journalEntries.createdAt), desc(journalEntries.id))
       .limit(input.limit);
-    if (!semantic || !meaning) return rows;
+    const byWords = new Set(query ? rows.map((row) => Number(row.id)) : []);
+    if (!semantic || !meaning) return { rows, byWords };
     const ids = await nearestInMeaning(reader, semantic, "journal", caller.teamId, meaning, semanticCandidates(input.limit));
-    if (ids.length === 0) return rows;
+    if (ids.length === 0) return { rows, byWords };
     // Near in meaning need not share a word: a section filter asks only that the entry has the section.
     const nearest = await reader
       .select({ ...entryColumns, rank: sql<number>`0::real` })
@@ -264,18 +305,27 @@ export async function searchJournal(
       );
     const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));
     const nearestIds = new Set(nearest.map((row) => row.id));
-    return fuseRankings([rows.map((row) => row.id), ids.filter((id) => nearestIds.has(id))])
+    const fused = fuseRankings([rows.map((row) => row.id), ids.filter((id) => nearestIds.has(id))])
       .slice(0, input.limit)
       .map(({ id, score }) => ({ ...rowOf.get(id)!, rank: score }));
+    return { rows: fused, byWords };
   });
   const words = highlightedWords(parsed);
-  return found.map(({ rank: score, ...row }) => {
+  // Each part is scanned on its own: a match in a later section of a long entry is placed too.
+  const placed = found.rows.map(({ rank: score, ...row }) => {
     const entry = toEntry(row);
-    const texts: [string, string | null | undefined][] = [
-      ...journalSectionNames.map((key) => [key, entry.sections?.[key]] as [string, string | undefined]),
-      ["content", entry.content],
-    ];
-    const matchedSections = texts.filter(([, text]) => text && findMatches(text, words).length > 0).map(([name]) => name);
-    return { entry, rank: Number(score), matchedSections, ...highlight(entryTextOf(entry), parsed) };
+    return {
+      entry,
+      rank: Number(score),
+      parts: journalPartsOf(entry).map((part) => ({ ...part, matches: findMatches(part.text, words) })),
+    };
   });
+  const unplaced = placed
+    .filter((hit) => found.byWords.has(hit.entry.id) && hit.parts.every((part) => part.matches.length === 0))
+    .map((hit) => hit.entry.id);
+  const holding =
+    words.length > 0 && unplaced.length > 0
+      ? await boundedSearch(db, caller, (reader) => partsHoldingWords(reader, caller.teamId, unplaced, words))
+      : new Map<number, JournalPartName[]>();
+  return placed.map((hit) => hitOf(hit.entry, hit.rank, hit.parts, holding.get(hit.entry.id)));
 }

@@ -160,7 +160,7 @@ export function searchPartsOf(parsed: ParsedSearch, bind: Bind = inline): { text
 }
 
 /** Where the words are in each result, and its excerpts: worked out here, on a bounded prefix (search-snippets.ts). */
-export function highlight(text: string, parsed: ParsedSearch): { matches: MatchRange[]; snippet: string } {
+function highlight(text: string, parsed: ParsedSearch): { matches: MatchRange[]; snippet: string } {
   const matches = findMatches(text, highlightedWords(parsed));
   return { matches, snippet: excerptsOf(text, matches) };
 }

@@ -1,6 +1,6 @@
 import { raw } from "hono/html";
 import type { JournalEntry, JournalHit } from "../../server/domain/journal.ts";
-import { journalSectionNames, type JournalSectionName } from "../../server/domain/journal-sections.ts";
+import { journalPartsOf, type JournalPartName } from "../../server/domain/journal-sections.ts";
 import { maxSearchQueryChars } from "../../server/domain/limits.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { PostTime } from "../fragments/post.tsx";
@@ -9,7 +9,7 @@ import { markHiddenCharacters, renderMarkdown } from "../markdown.ts";
 
 export type JournalFilters = { query?: string; agent?: string; type?: "project" | "user" };
 
-const sectionLabels: Record<JournalSectionName | "content", string> = {
+const sectionLabels: Record<JournalPartName, string> = {
   feelings: "Feelings",
   project_notes: "Project notes",
   user_context: "User context",
@@ -20,18 +20,9 @@ const sectionLabels: Record<JournalSectionName | "content", string> = {
 
 const excerptChars = 280;
 
-/** The entry's parts in reading order: its sections, then free content (entries written through the compatible API). */
-function partsOf(entry: JournalEntry): { name: JournalSectionName | "content"; text: string }[] {
-  const parts: { name: JournalSectionName | "content"; text: string }[] = journalSectionNames
-    .filter((name) => entry.sections?.[name])
-    .map((name) => ({ name, text: entry.sections![name]! }));
-  if (entry.content) parts.push({ name: "content", text: entry.content });
-  return parts;
-}
-
 /** The start of an entry, cut at a word, for the list; the entry page shows it all. */
 function excerptOf(entry: JournalEntry): string {
-  const text = partsOf(entry)
+  const text = journalPartsOf(entry)
     .map((part) => part.text)
     .join("\n\n");
   if (text.length <= excerptChars) return text;
@@ -125,7 +116,7 @@ function EntryList(props: { listing: Listing; filters: JournalFilters; repositor
       <ol class="results journal-entries">
         {entries.map((entry) => (
           <li class="post by-agent journal-entry">
-            <EntryHead entry={entry} sections={partsOf(entry).map((part) => sectionLabels[part.name])} />
+            <EntryHead entry={entry} sections={journalPartsOf(entry).map((part) => sectionLabels[part.name])} />
             <div class="post-body excerpt">{raw(renderMarkdown(excerptOf(entry), { repositoryUrl: props.repositoryUrl }))}</div>
             <a href={`/journal/${entry.id}`}>Read entry #{entry.id}</a>
           </li>
@@ -157,13 +148,14 @@ function SearchResults(props: { hits: JournalHit[]; more: boolean }) {
           : `${count} matching ${count === 1 ? "entry" : "entries"}, best match first${props.more ? " (only the best are shown; add words to narrow it)" : ""}`}
       </p>
       <ol class="results">
-        {props.hits.map(({ entry, snippet, matchedSections }) => (
+        {props.hits.map(({ entry, excerpts, matchedSections }) => (
           <li class="post by-agent journal-entry">
-            <EntryHead
-              entry={entry}
-              sections={matchedSections.map((name) => `matched in ${sectionLabels[name as JournalSectionName] ?? name}`)}
-            />
-            <p class="snippet">{raw(markHiddenCharacters(snippetAsHtml(snippet)))}</p>
+            <EntryHead entry={entry} sections={matchedSections.map((name) => `matched in ${sectionLabels[name]}`)} />
+            {excerpts.map(({ part, snippet }) => (
+              <p class="snippet">
+                <span class="muted">{sectionLabels[part]}:</span> {raw(markHiddenCharacters(snippetAsHtml(snippet)))}
+              </p>
+            ))}
             <a href={`/journal/${entry.id}`}>Read entry #{entry.id}</a>
           </li>
         ))}
@@ -199,7 +191,7 @@ export function JournalPage(props: {
 
 export function JournalEntryPage(props: { page: PageContext; entry: JournalEntry }) {
   const { entry } = props;
-  const parts = partsOf(entry);
+  const parts = journalPartsOf(entry);
   return (
     <Layout title={`Journal entry #${entry.id}`} page={props.page} current="/journal">
       <p>
