@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, or, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
@@ -31,7 +31,7 @@ export type Post = {
   urgent: boolean;
   /** The agents and engineers it mentions as `@name`, by the names they had when it was written. */
   mentions: string[];
-  /** The token an agent's post was written with; only loaded for engineers (see getThread). */
+  /** The token an agent's post was written with; only loaded for engineers (see withTokens). */
   token?: PostToken;
 };
 
@@ -73,7 +73,6 @@ export type PostRow = {
   urgent: boolean;
   mentions: string[];
   replyCount: number;
-  token?: PostToken | null;
 };
 
 export function toPost(row: PostRow): Post {
@@ -90,8 +89,26 @@ export function toPost(row: PostRow): Post {
     deleted,
     urgent: !deleted && row.urgent,
     mentions: deleted ? [] : row.mentions,
-    ...(row.token ? { token: row.token } : {}),
   };
+}
+
+/**
+ * For an engineer, the token that wrote each agent's post, as a thread shows them (one query for the
+ * lot); an agent's reads stay as they are.
+ */
+export async function withTokens(db: Db, caller: Caller, list: Post[]): Promise<Post[]> {
+  const agentPostIds = list.filter((post) => post.author.kind === "agent" && !post.deleted).map((post) => post.id);
+  if (caller.kind !== "human" || agentPostIds.length === 0) return list;
+  const rows = await db
+    .select({ postId: posts.id, prefix: agentTokens.prefix, pickName: agentTokens.pickName })
+    .from(posts)
+    .innerJoin(agentTokens, eq(agentTokens.id, posts.tokenId))
+    .where(and(eq(posts.teamId, caller.teamId), inArray(posts.id, agentPostIds)));
+  const tokens = new Map(rows.map(({ postId, ...token }) => [Number(postId), token]));
+  return list.map((post) => {
+    const token = tokens.get(post.id);
+    return token ? { ...post, token } : post;
+  });
 }
 
 function authorOf(caller: Caller) {
@@ -228,27 +245,17 @@ export type Thread = { root: Post; replies: Post[] };
 
 /**
  * A post's whole thread, wherever in it the post is: the first post, then every reply in order. An
- * engineer also sees which token wrote each agent's post (joined in, not looked up per post).
+ * engineer also sees which token wrote each agent's post.
  */
 export async function getThread(db: Db, caller: Caller, postId: number): Promise<Thread> {
   requireScope(caller, "read");
   const rootOfPost = sql`(select coalesce(anchor.root_id, anchor.id) from posts anchor where anchor.id = ${postId} and anchor.team_id = ${caller.teamId})`;
-  const inThread = and(eq(posts.teamId, caller.teamId), or(eq(posts.id, rootOfPost), eq(posts.rootId, rootOfPost)));
-  const order = [asc(posts.createdAt), asc(posts.id)];
-  const rows: PostRow[] =
-    caller.kind === "human"
-      ? await db
-          .select({ ...postColumns, token: { prefix: agentTokens.prefix, pickName: agentTokens.pickName } })
-          .from(posts)
-          .leftJoin(agentTokens, eq(agentTokens.id, posts.tokenId))
-          .where(inThread)
-          .orderBy(...order)
-      : await db
-          .select(postColumns)
-          .from(posts)
-          .where(inThread)
-          .orderBy(...order);
-  const [root, ...rest] = rows.map(toPost);
+  const rows = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.teamId, caller.teamId), or(eq(posts.id, rootOfPost), eq(posts.rootId, rootOfPost))))
+    .orderBy(asc(posts.createdAt), asc(posts.id));
+  const [root, ...rest] = await withTokens(db, caller, rows.map(toPost));
   if (!root || root.parentId !== null) throw notFound(`No post #${postId} in your team.`);
   return { root, replies: rest };
 }

@@ -54,35 +54,38 @@ function reportSeen() {
   fetch(url, { method: "POST", keepalive: true, headers, body: new URLSearchParams({ postId: newestShown }) }).catch(() => {});
 }
 
-/** In the collapsed feed a reply updates its thread's summary (and open list). */
-function addToCollapsedThread(element) {
-  const threadId = element.dataset.threadId;
-  const latest = document.querySelector(`#thread-summary-${threadId} .latest-reply`);
-  const author = element.querySelector(".author")?.textContent ?? "";
-  if (latest) {
-    latest.replaceChildren(", latest just now by ", author);
-  } else {
-    const span = document.createElement("span");
-    span.className = "muted latest-reply";
-    span.append(", latest just now by ", author);
-    // The count and its latest reply are one flex item, so the footer's gap never falls before the comma.
-    const count = document.querySelector(`#post-${threadId} .reply-count`);
-    const together = document.createElement("span");
-    count?.replaceWith(together);
-    if (count) together.append(count, span);
-  }
-  const open = document.getElementById(`replies-of-${threadId}`);
+/** In the collapsed feed a reply updates its thread's summary (and open list) as a reload would show them. */
+function addToCollapsedThread(post) {
+  const card = document.querySelector(`#feed > #post-${post.threadId}`);
+  if (card && post.summaryHtml) updateThreadSummary(card, post.summaryHtml);
+  const element = elementFrom(post.threadHtml ?? post.html);
+  const open = document.getElementById(`replies-of-${post.threadId}`);
   if (open?.dataset.loaded === "true") open.append(markNew(element));
   noteShown(element);
 }
 
+/** A first reply brings the summary and its list; later ones only the count and latest reply, so an open list stays open. */
+function updateThreadSummary(card, summaryHtml) {
+  const template = document.createElement("template");
+  template.innerHTML = summaryHtml;
+  const [summary, replies] = template.content.children;
+  const shown = card.querySelector(".thread-summary");
+  if (shown) {
+    shown.firstElementChild.replaceWith(summary.firstElementChild);
+    return;
+  }
+  card.querySelector(".post-foot .reply-count")?.remove();
+  card.append(summary, replies);
+  htmx.process(summary);
+}
+
 /** A new post: at the top when the reader is there, else behind the pill. */
-function addToFeed(html, fromReader) {
+function addToFeed(post, fromReader) {
   const feed = document.getElementById("feed");
-  const element = elementFrom(html);
+  const element = elementFrom(post.html);
   if (!feed || !element || document.getElementById(element.id)) return;
   if (feed.dataset.mode === "threads" && element.dataset.threadId !== element.dataset.postId) {
-    addToCollapsedThread(element);
+    addToCollapsedThread(post);
     return;
   }
   if (pending.some((waiting) => waiting.id === element.id)) return;
@@ -168,8 +171,8 @@ function startLiveUpdates() {
       // The now board reloads itself on this (claims and posts change what it shows).
       document.body.dispatchEvent(new CustomEvent("botboard:post"));
       notifyAbout(post);
-      if (mode === "feed") addToFeed(post.html, false);
-      if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.html);
+      if (mode === "feed") addToFeed(post, false);
+      if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.threadHtml ?? post.html);
       setReplyCount(post.threadId, post.threadReplyCount);
     });
     events.addEventListener("post-updated", (message) => {
@@ -208,7 +211,7 @@ function onFormAnswered(event) {
   const error = form.querySelector(".form-error");
   const request = event.detail.xhr;
   if (event.detail.successful) {
-    if (form.dataset.insert === "feed") addToFeed(request.responseText, true);
+    if (form.dataset.insert === "feed") addToFeed({ html: request.responseText }, true);
     else addToThread(request.responseText);
     form.reset();
     forgetDrafts(form);

@@ -46,37 +46,41 @@ export function repliesText(count: number): string {
 
 /**
  * The collapsed feed's line under a thread's first post: how many replies, the newest by whom, and a
- * button that opens them in place (the link goes to the thread page without scripts).
+ * button that opens them in place (the link goes to the thread page without scripts), then the place
+ * they open in. A live reply brings its thread's, so the page shows what a reload would.
  */
-function ThreadSummary(props: { post: Post; latest?: LatestReply; newReplies: boolean }) {
+export function ThreadSummary(props: { post: Post; latest?: LatestReply; newReplies: boolean }) {
   const { post, latest } = props;
   return (
-    <div class="thread-summary" id={`thread-summary-${post.id}`}>
-      {/* One flex item, so the gap falls before the button and not before the comma. */}
-      <span>
-        <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
-          {repliesText(post.replyCount)}
-        </a>
-        {latest && (
-          <span class="muted latest-reply">
-            , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
-          </span>
-        )}
-      </span>
-      {props.newReplies && <strong class="new-replies">new since your last visit</strong>}
-      <button
-        type="button"
-        class="link-button expand-replies"
-        aria-expanded="false"
-        aria-controls={`replies-of-${post.id}`}
-        hx-get={`/posts/${post.id}/replies`}
-        hx-trigger="click once"
-        hx-target={`#replies-of-${post.id}`}
-        hx-swap="innerHTML"
-      >
-        Show replies
-      </button>
-    </div>
+    <>
+      <div class="thread-summary" id={`thread-summary-${post.id}`}>
+        {/* One flex item, so the gap falls before the button and not before the comma. */}
+        <span>
+          <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
+            {repliesText(post.replyCount)}
+          </a>
+          {latest && (
+            <span class="muted latest-reply">
+              , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
+            </span>
+          )}
+        </span>
+        {props.newReplies && <strong class="new-replies">new since your last visit</strong>}
+        <button
+          type="button"
+          class="link-button expand-replies"
+          aria-expanded="false"
+          aria-controls={`replies-of-${post.id}`}
+          hx-get={`/posts/${post.id}/replies`}
+          hx-trigger="click once"
+          hx-target={`#replies-of-${post.id}`}
+          hx-swap="innerHTML"
+        >
+          Show replies
+        </button>
+      </div>
+      <div class="thread-replies" id={`replies-of-${post.id}`}></div>
+    </>
   );
 }
 
@@ -160,12 +164,7 @@ export function PostCard(props: {
           </form>
         )}
       </footer>
-      {summed && (
-        <>
-          <ThreadSummary post={post} latest={props.collapsed?.latest} newReplies={props.collapsed?.newReplies === true} />
-          <div class="thread-replies" id={`replies-of-${post.id}`}></div>
-        </>
-      )}
+      {summed && <ThreadSummary post={post} latest={props.collapsed?.latest} newReplies={props.collapsed?.newReplies === true} />}
     </article>
   );
 }

@@ -6,12 +6,12 @@ import { comparePositions, feedPostsAfter, positionOfPost, type DeliveredPost } 
 import { AppError } from "../../domain/errors.ts";
 import type { PostUpdatedEvent, SessionsEndedEvent } from "../../domain/events.ts";
 import type { LiveFeed } from "../../domain/live-feed.ts";
-import { getPost, type Post } from "../../domain/posts.ts";
+import { getPost, withTokens, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersAddressedBy, reasonsForEngineer, type EngineerAddressing } from "../../domain/inbox.ts";
-import { PostCard } from "../../../views/fragments/post.tsx";
+import { PostCard, ThreadSummary } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
 const keepAliveMs = 25_000;
@@ -197,23 +197,41 @@ async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, 
 /** A new post as every watcher of the team gets it, and whom it is addressed to. */
 type RenderedPost = {
   post: Post;
-  data: { id: number; threadId: number; parentId: number | null; threadReplyCount: number | null; html: string };
+  data: {
+    id: number;
+    threadId: number;
+    parentId: number | null;
+    threadReplyCount: number | null;
+    /** The card as the feed and the inbox show it. */
+    html: string;
+    /** A reply's card as its thread shows it (with the token that wrote it), when that differs. */
+    threadHtml?: string;
+    /** A reply's thread summed up as the collapsed feed shows it under the first post. */
+    summaryHtml?: string;
+  };
   addressing: EngineerAddressing | undefined;
   /** The event for every watcher it is not addressed to, encoded by the first. */
   frameForOthers?: Uint8Array;
 };
 
 async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<RenderedPost> {
-  const [root, addressing] = await Promise.all([
-    post.parentId === null ? undefined : getPost(db, caller, post.threadId).catch(() => undefined),
+  const reply = post.parentId !== null;
+  const [[inThread], root, addressing, { repositoryUrl }] = await Promise.all([
+    reply ? withTokens(db, caller, [post]) : [post],
+    reply ? getPost(db, caller, post.threadId).catch(() => undefined) : undefined,
     engineersAddressedBy(db, caller.teamId, post.id),
+    getTeam(db, caller.teamId),
   ]);
+  const html = String(await PostCard({ post, repositoryUrl }));
+  const latest = { id: post.id, authorName: post.author.name, createdAt: post.createdAt };
   const data = {
     id: post.id,
     threadId: post.threadId,
     parentId: post.parentId,
     threadReplyCount: root?.replyCount ?? null,
-    html: await render(db, caller, post),
+    html,
+    ...(inThread && inThread !== post ? { threadHtml: String(await PostCard({ post: inThread, repositoryUrl })) } : {}),
+    ...(root && !root.deleted ? { summaryHtml: String(await ThreadSummary({ post: root, latest, newReplies: false })) } : {}),
   };
   return { post, data, addressing };
 }

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import type { Browser, Page } from "playwright-core";
+import { users } from "../server/db/schema/index.ts";
+import type { Team } from "../server/domain/teams.ts";
+import { artifactsDir, chromiumForThisFile, openPage, type OpenPage } from "./support/browser.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const chromium = chromiumForThisFile();
+
+/** An element's HTML as the server would send it: without the highlight a live arrival gets. */
+function cardHtml(page: Page, selector: string): Promise<string> {
+  return page.locator(selector).evaluate((element) => {
+    const copy = element.cloneNode(true) as Element;
+    for (const marked of [copy, ...copy.querySelectorAll(".is-new")]) marked.classList.remove("is-new");
+    return copy.outerHTML;
+  });
+}
+
+/** Live posts and replies are the cards a reload shows, on every page that receives them. */
+describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
+  let server: TestServer;
+  let browser: Browser;
+  let team: Team;
+  let alice: string;
+  let ann: OpenPage;
+
+  const post = async (body: Record<string, unknown>) => {
+    const response = await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: number; threadId: number };
+  };
+  const openLive = async (path: string) => {
+    await ann.page.goto(`${server.url}${path}`);
+    await ann.page.locator("body[data-live-ready]").waitFor();
+  };
+  const seenMark = async () => {
+    const [row] = await server.database.db.select({ seen: users.feedSeenPostId }).from(users).where(eq(users.username, "ann"));
+    return row?.seen;
+  };
+  /** Leaves the page and opens it again; a feed page reports on leaving what it showed live, up to `seenUpTo`. */
+  const reload = async (seenUpTo?: number) => {
+    const url = ann.page.url();
+    await ann.page.goto("about:blank");
+    if (seenUpTo !== undefined) await expect.poll(seenMark).toBe(seenUpTo);
+    await ann.page.goto(url);
+  };
+  /** The selector's HTML as it arrived live, then after a reload. */
+  const liveThenReloaded = async (selector: string, arrived: string, seenUpTo?: number) => {
+    await ann.page.locator(arrived).waitFor();
+    const live = await cardHtml(ann.page, selector);
+    await reload(seenUpTo);
+    return { live, reloaded: await cardHtml(ann.page, selector) };
+  };
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
+    team = await server.team("cards");
+    alice = await server.agent(team, "alice");
+    ann = await openPage(browser, { cookie: await server.engineer(team, "ann", "member"), url: server.url });
+  });
+  afterAll(async () => {
+    await ann?.context.close();
+    await server?.close();
+  });
+
+  it("a live reply on the thread page shows its token, as after a reload", async () => {
+    const root = await post({ content: "Release checklist" });
+    await openLive(`/posts/${root.id}`);
+    const reply = await post({ content: "Changelog written", parentId: root.id });
+    await ann.page.locator(`#replies #post-${reply.id}`).waitFor();
+    await ann.page.screenshot({ path: `${artifactsDir}${kind}-live-reply-thread.png` });
+    const { live, reloaded } = await liveThenReloaded(`#post-${reply.id}`, `#replies #post-${reply.id}`);
+    expect(live).toContain("token <code>bb_");
+    expect(live).toBe(reloaded);
+  });
+
+  it("a first live reply in the collapsed feed gives its thread the summary and a working Show replies, as after a reload", async () => {
+    const root = await post({ content: "Flaky port in CI" });
+    await openLive("/?mode=threads");
+    const reply = await post({ content: "Pinned the port", parentId: root.id });
+    const card = ann.page.locator(`#post-${root.id}`);
+    await card.locator('.reply-count[data-reply-count="1"]').waitFor();
+    const live = await cardHtml(ann.page, `#post-${root.id}`);
+    await card.getByRole("button", { name: "Show replies" }).click();
+    await ann.page.locator(`#replies-of-${root.id} #post-${reply.id}`).waitFor();
+    await ann.page.screenshot({ path: `${artifactsDir}${kind}-live-reply-collapsed.png` });
+    await reload(reply.id);
+    expect(live).toContain("Show replies");
+    expect(live).toBe(await cardHtml(ann.page, `#post-${root.id}`));
+  });
+
+  it("a live reply under opened replies in the collapsed feed is the card a reload opens", async () => {
+    const root = await post({ content: "Migrations are slow" });
+    await post({ content: "Added an index", parentId: root.id });
+    await openLive("/?mode=threads");
+    await ann.page.locator(`#post-${root.id}`).getByRole("button", { name: "Show replies" }).click();
+    await ann.page.locator(`#replies-of-${root.id} .post`).waitFor();
+    const reply = await post({ content: "Down to a second", parentId: root.id });
+    await ann.page.locator(`#replies-of-${root.id} #post-${reply.id}`).waitFor();
+    const live = await cardHtml(ann.page, `#post-${reply.id}`);
+    await reload(reply.id);
+    await ann.page.locator(`#post-${root.id}`).getByRole("button", { name: "Show replies" }).click();
+    await ann.page.locator(`#replies-of-${root.id} #post-${reply.id}`).waitFor();
+    expect(live).toBe(await cardHtml(ann.page, `#post-${reply.id}`));
+  });
+
+  it("a live reply in the flat feed is the card a reload shows there: the feed leaves tokens to the thread page", async () => {
+    const root = await post({ content: "Docs need a section on tokens" });
+    await openLive("/?mode=everything");
+    const reply = await post({ content: "Drafted it", parentId: root.id });
+    const { live, reloaded } = await liveThenReloaded(`#post-${reply.id}`, `#feed > #post-${reply.id}`, reply.id);
+    expect(live).not.toContain("token <code>");
+    expect(live).toBe(reloaded);
+  });
+});
