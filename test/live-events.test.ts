@@ -1,11 +1,13 @@
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { posts } from "../server/db/schema/index.ts";
 import { cli } from "../server/domain/callers.ts";
 import { createInvite } from "../server/domain/users.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
 
-type PostEvent = { id: number; html: string; forYou: string[]; notice?: { title: string; body: string } };
+type PostEvent = { id: number; html: string; forYou: string[]; notice?: { title: string; body: string }; inboxHtml?: string };
 
 describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
   let server: TestServer;
@@ -36,10 +38,32 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
       const [toAda, toBob, toCy] = (await Promise.all(feeds.map((feed) => postEventOf(feed, id)))) as [PostEvent, PostEvent, PostEvent];
       expect(toAda.forYou).toEqual(["mention"]);
       expect(toAda.notice).toEqual({ title: "writer mentions you", body: "@ada the flaky test is back" });
+      expect(toAda.inboxHtml).toBe(`<li><p class="inbox-reasons">mentions you</p>${toAda.html}</li>`);
       for (const other of [toBob, toCy]) {
-        expect(other).toEqual({ ...toAda, forYou: [], notice: undefined });
+        expect(other).toEqual({ ...toAda, forYou: [], notice: undefined, inboxHtml: undefined });
         expect(other).not.toHaveProperty("notice");
+        expect(other).not.toHaveProperty("inboxHtml");
       }
+    } finally {
+      for (const feed of feeds) feed.close();
+    }
+  });
+
+  it("a question waits in every other engineer's inbox, by the inbox's rule, without a notification", async () => {
+    const team = await server.team("questions");
+    const [quinn, rosa] = await Promise.all(["quinn", "rosa"].map((name) => server.engineer(team, name)));
+    const feeds = [quinn, rosa].map((cookie) => followEvents(server.url, cookie!, { reconnect: false }));
+    try {
+      await Promise.all(feeds.map((feed) => feed.waitFor((event) => event.event === "ready")));
+      const csrf = await csrfTokenOf(server, quinn!);
+      const asked = await postForm(server, "/posts", { content: "Who owns staging?", tags: "question", _csrf: csrf }, { cookie: quinn! });
+      expect(asked.status).toBe(303);
+      const [id] = (await server.database.db.select({ id: posts.id }).from(posts).where(eq(posts.teamId, team.id))).map((row) => row.id);
+      const [toQuinn, toRosa] = (await Promise.all(feeds.map((feed) => postEventOf(feed, id!)))) as [PostEvent, PostEvent];
+      expect(toRosa.forYou).toEqual([]);
+      expect(toRosa).not.toHaveProperty("notice");
+      expect(toRosa.inboxHtml).toBe(`<li><p class="inbox-reasons">question</p>${toRosa.html}</li>`);
+      expect(toQuinn).not.toHaveProperty("inboxHtml");
     } finally {
       for (const feed of feeds) feed.close();
     }

@@ -56,6 +56,7 @@ export const assets = {
   css: ownAsset("app.css", "text/css; charset=utf-8"),
   js: ownAsset("app.js", "text/javascript; charset=utf-8"),
   notifications: ownAsset("notifications.js", "text/javascript; charset=utf-8"),
+  inbox: ownAsset("inbox.js", "text/javascript; charset=utf-8"),
   htmx: htmxAsset(),
 };
 

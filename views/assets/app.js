@@ -153,6 +153,14 @@ function notifyAbout(post) {
   if (post.notice && localStorage.getItem(notificationsKey) === "on") withNotifications((chosen) => chosen.show(post));
 }
 
+// The inbox's code (inbox.js) loads on the inbox page only; posts wait for it in order.
+let inbox;
+
+function addToInbox(list, html) {
+  inbox ??= import(list.dataset.module);
+  inbox.then((module) => module.addToInbox(list, html));
+}
+
 function startLiveUpdates() {
   const live = document.querySelector("[data-live]");
   if (!live || !("EventSource" in window)) return;
@@ -172,6 +180,7 @@ function startLiveUpdates() {
       document.body.dispatchEvent(new CustomEvent("botboard:post"));
       notifyAbout(post);
       if (mode === "feed") addToFeed(post, false);
+      if (mode === "inbox" && post.inboxHtml) addToInbox(live, post.inboxHtml);
       if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.threadHtml ?? post.html);
       setReplyCount(post.threadId, post.threadReplyCount);
     });

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { raw } from "hono/html";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import type { HumanCaller } from "../../domain/callers.ts";
 import type { Db } from "../../db/client.ts";
@@ -10,7 +11,8 @@ import { getPost, withTokens, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
-import { engineersAddressedBy, reasonsForEngineer, type EngineerAddressing } from "../../domain/inbox.ts";
+import { engineersWaitedFor, notifyingReasons, type InboxReason } from "../../domain/inbox.ts";
+import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
 import { PostCard, ThreadSummary } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
@@ -162,9 +164,9 @@ async function sendLivePost(
     return renderPost(db, caller, delivered);
   });
   if (!rendered) return;
-  if (reasonsFor(caller, rendered).length > 0) return stream.writeSSE(postMessageFor(caller, rendered));
+  if (reasonsFor(caller, rendered).length > 0) return stream.writeSSE(await postMessageFor(caller, rendered));
   // Most watchers are not addressed: they share one encoded event, not a copy each per post.
-  rendered.frameForOthers ??= sseFrame(postMessageFor(caller, rendered));
+  rendered.frameForOthers ??= sseFrame(await postMessageFor(caller, rendered));
   await stream.write(rendered.frameForOthers);
 }
 
@@ -176,7 +178,7 @@ function sseFrame({ event, id, data }: SseMessage): Uint8Array {
 }
 
 async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, delivered: DeliveredPost): Promise<void> {
-  await stream.writeSSE(postMessageFor(caller, await renderPost(db, caller, delivered)));
+  await stream.writeSSE(await postMessageFor(caller, await renderPost(db, caller, delivered)));
 }
 
 /** A changed post, as the card that replaces the page's. */
@@ -194,7 +196,7 @@ async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, 
   if (message) await stream.writeSSE(message);
 }
 
-/** A new post as every watcher of the team gets it, and whom it is addressed to. */
+/** A new post as every watcher of the team gets it, and the engineers it waits for. */
 type RenderedPost = {
   post: Post;
   data: {
@@ -209,17 +211,18 @@ type RenderedPost = {
     /** A reply's thread summed up as the collapsed feed shows it under the first post. */
     summaryHtml?: string;
   };
-  addressing: EngineerAddressing | undefined;
-  /** The event for every watcher it is not addressed to, encoded by the first. */
+  /** Why the post waits for each engineer it waits for, by user id (server/domain/inbox.ts). */
+  waitingFor: Map<string, InboxReason[]>;
+  /** The event for every watcher it does not wait for, encoded by the first. */
   frameForOthers?: Uint8Array;
 };
 
 async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<RenderedPost> {
   const reply = post.parentId !== null;
-  const [[inThread], root, addressing, { repositoryUrl }] = await Promise.all([
+  const [[inThread], root, waitingFor, { repositoryUrl }] = await Promise.all([
     reply ? withTokens(db, caller, [post]) : [post],
     reply ? getPost(db, caller, post.threadId).catch(() => undefined) : undefined,
-    engineersAddressedBy(db, caller.teamId, post.id),
+    engineersWaitedFor(db, caller.teamId, post.id),
     getTeam(db, caller.teamId),
   ]);
   const html = String(await PostCard({ post, repositoryUrl }));
@@ -233,29 +236,32 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
     ...(inThread && inThread !== post ? { threadHtml: String(await PostCard({ post: inThread, repositoryUrl })) } : {}),
     ...(root && !root.deleted ? { summaryHtml: String(await ThreadSummary({ post: root, latest, newReplies: false })) } : {}),
   };
-  return { post, data, addressing };
+  return { post, data, waitingFor };
 }
 
 const noticeBodyChars = 200;
 
 /**
- * The post for one engineer: with why it is addressed to them, and then the plain text of the
- * notification their browser may show (never HTML: the page sets it as text).
+ * The post for one engineer: with why it waits for them, its entry in their inbox, and the plain
+ * text of the notification their browser may show when it calls for them at once (never HTML: the
+ * page sets it as text).
  */
-function postMessageFor(caller: HumanCaller, rendered: RenderedPost): SseMessage {
+async function postMessageFor(caller: HumanCaller, rendered: RenderedPost): Promise<SseMessage> {
   const { post, data } = rendered;
-  const forYou = reasonsFor(caller, rendered);
+  const reasons = reasonsFor(caller, rendered);
+  const inboxHtml = reasons.length > 0 ? String(await InboxEntry({ reasons, children: raw(data.html) })) : undefined;
+  const forYou = reasons.filter((reason) => notifyingReasons.includes(reason));
   const why = forYou.includes("mention") ? "mentions you" : forYou.includes("reply") ? "replied in your thread" : "posted urgently";
   const text = post.content.replace(/\s+/g, " ").trim();
   const notice =
     forYou.length > 0
       ? { title: `${post.author.name} ${why}`, body: text.length > noticeBodyChars ? `${text.slice(0, noticeBodyChars)}…` : text }
       : undefined;
-  return { event: "post", id: String(post.id), data: JSON.stringify({ ...data, forYou, notice }) };
+  return { event: "post", id: String(post.id), data: JSON.stringify({ ...data, forYou, notice, inboxHtml }) };
 }
 
-function reasonsFor(caller: HumanCaller, { addressing }: RenderedPost) {
-  return addressing ? reasonsForEngineer(addressing, caller.userId) : [];
+function reasonsFor(caller: HumanCaller, { waitingFor }: RenderedPost): InboxReason[] {
+  return waitingFor.get(caller.userId) ?? [];
 }
 
 /** The card as the team's pages show it, linked into the team's repository as it is set now. */

@@ -15,7 +15,7 @@ import { createPost, deletePost, getThread } from "../../domain/posts.ts";
 import { latestReplies, listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
-import { engineerInbox } from "../../domain/inbox.ts";
+import { engineerInbox, inboxSize } from "../../domain/inbox.ts";
 import { assetsByUrl, favicon, type Asset } from "../../../views/assets.ts";
 import { PostCard, ThreadReplies } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
@@ -193,7 +193,13 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     return c.body(null, 204);
   });
 
-  web.get("/inbox", engineer, async (c) => c.html(InboxPage({ page: pageOf(c), items: await engineerInbox(db, c.get("caller")) })));
+  web.get("/inbox", engineer, async (c) => {
+    const caller = c.get("caller");
+    // As on the feed: live posts start after the newest one deliverable before the inbox is read (the page drops repeats).
+    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
+    const items = await engineerInbox(db, caller);
+    return c.html(InboxPage({ page: pageOf(c), items, size: inboxSize, liveFrom }));
+  });
 
   web.get("/search", engineer, async (c) => {
     const query = (c.req.query("q") ?? "").slice(0, 1000);

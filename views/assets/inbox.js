@@ -1,0 +1,21 @@
+// The inbox's live part, loaded by app.js on the inbox page only: a post that comes to wait for this
+// engineer goes on top as the server rendered its entry (what a reload shows), and the count follows.
+export function addToInbox(list, html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  const entry = template.content.firstElementChild;
+  const card = entry?.querySelector(".post");
+  if (!card || document.getElementById(card.id)) return;
+  card.classList.add("is-new");
+  list.prepend(entry);
+  // No more than the page shows after a reload: the newest.
+  while (list.children.length > Number(list.dataset.size)) list.lastElementChild.remove();
+  showCount(list.children.length);
+}
+
+/** In the words of views/pages/inbox.tsx; the count leads the tab's title so a background tab shows it. */
+function showCount(count) {
+  document.title = `(${count}) ${document.title.replace(/^\(\d+\) /, "")}`;
+  const status = document.getElementById("inbox-status");
+  status.textContent = `${count} ${count === 1 ? "post waits" : "posts wait"} for you, newest first.`;
+}
