@@ -1,5 +1,5 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { isInitializeRequest, isJSONRPCRequest, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, type JSONRPCErrorResponse, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AgentCaller } from "../server/domain/callers.ts";
 import type { Config } from "../server/config.ts";
@@ -15,6 +15,7 @@ import { reachableUrlOf } from "../server/http/middleware/public-url.ts";
 import { logger } from "../server/logger.ts";
 import { toolError } from "./context.ts";
 import { answerOneCall, transportWouldAccept } from "./one-call-transport.ts";
+import { invalidParams, isToolCall, malformedToolCallAnswer } from "./tool-calls.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -65,20 +66,29 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-/** The SDK answers an unknown tool with an isError result; the spec asks for a JSON-RPC error. */
-function unknownToolCall(messages: unknown[], calls: JSONRPCRequest[], toolSet: ToolSet): object | undefined {
-  const [message] = calls;
-  if (messages.length !== 1 || !message) return undefined;
-  const name = (message.params as { name?: unknown } | undefined)?.name;
-  if ((toolNamesOf(toolSet) as readonly unknown[]).includes(name)) return undefined;
-  return { jsonrpc: "2.0", id: message.id, error: { code: -32602, message: `Unknown tool: ${String(name).slice(0, 100)}` } };
+function unknownToolAnswer(call: JSONRPCRequest, offered: readonly unknown[]): JSONRPCErrorResponse | undefined {
+  const name = call.params?.name;
+  return offered.includes(name) ? undefined : invalidParams(call, `Unknown tool: ${String(name).slice(0, 100)}`);
+}
+
+/**
+ * The tool calls this door answers itself, each with its own invalid-params error: malformed params,
+ * and tools this endpoint does not offer (the SDK answers those with an isError result; the spec
+ * asks for an error).
+ */
+function invalidToolCallAnswers(calls: JSONRPCRequest[], toolSet: ToolSet): Map<unknown, JSONRPCErrorResponse> {
+  const offered: readonly unknown[] = toolNamesOf(toolSet);
+  const answers = new Map<unknown, JSONRPCErrorResponse>();
+  for (const call of calls) {
+    const answer = malformedToolCallAnswer(call) ?? unknownToolAnswer(call, offered);
+    if (answer) answers.set(call, answer);
+  }
+  return answers;
 }
 
 /** Most requests are not `initialize`: the method is looked at before the SDK's whole check of the message. */
 const isInitialize = (message: unknown) =>
   (message as { method?: unknown } | null)?.method === "initialize" && isInitializeRequest(message);
-
-const isToolCall = (message: unknown): message is JSONRPCRequest => isJSONRPCRequest(message) && message.method === "tools/call";
 
 /** The tools a request of nothing but tool calls calls; undefined for any other request (initialize, tools/list). */
 function toolsCalledBy(messages: unknown[], calls: JSONRPCRequest[]): ReadonlySet<string> | undefined {
@@ -133,7 +143,7 @@ async function limitBatchedCalls(
   };
 }
 
-/** The SDK's answer to the calls that ran, with the refused calls' answers added to the batch. */
+/** The SDK's answer to the calls that ran, with the answers to calls refused here (invalid, over the limit) added to the batch. */
 async function withRefusals(response: Response, refusals: object[]): Promise<Response> {
   if (refusals.length === 0) return response;
   // 202: what ran were notifications only, which get no answer.
@@ -180,12 +190,16 @@ export function mcpRoutes(db: Db, config: Config) {
       );
     const body = parseJson(await c.req.text());
     if (!body.ok) return c.json(parseError, 400);
-    const messages = Array.isArray(body.value) ? body.value : [body.value];
+    const sent = Array.isArray(body.value) ? body.value : [body.value];
+    const invalidCalls = invalidToolCallAnswers(sent.filter(isToolCall), toolSet);
+    const invalidAnswers = [...invalidCalls.values()];
+    if (invalidCalls.size > 0 && invalidCalls.size === sent.length)
+      return c.json(Array.isArray(body.value) ? invalidAnswers : invalidAnswers[0], 200);
+    const messages = sent.filter((message) => !invalidCalls.has(message));
     const calls = messages.filter(isToolCall);
-    const unknownTool = unknownToolCall(messages, calls, toolSet);
-    if (unknownTool) return c.json(unknownTool, 200);
     // The first tool call is paid for by the request's own try, so something is always left to run.
-    const { allowed, allowedCalls, refusals } = await limitBatchedCalls(db, config.rateLimits, c, messages, calls);
+    const { allowed, allowedCalls, refusals: overLimit } = await limitBatchedCalls(db, config.rateLimits, c, messages, calls);
+    const refusals = [...invalidAnswers, ...overLimit];
     const initializing = messages.some(isInitialize);
     const requestedSession = c.req.header("mcp-session-id");
     let caller = c.var.caller;

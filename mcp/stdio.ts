@@ -24,8 +24,9 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     { StreamableHTTPClientTransport },
     { Server },
     { StdioServerTransport },
-    { CallToolRequestSchema, ListToolsRequestSchema },
+    { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError },
     { serverInfo },
+    { isToolCall, malformedToolCallAnswer },
   ] = await Promise.all([
     import("@modelcontextprotocol/sdk/client/index.js"),
     import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
@@ -33,6 +34,7 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     import("@modelcontextprotocol/sdk/server/stdio.js"),
     import("@modelcontextprotocol/sdk/types.js"),
     import("./server.ts"),
+    import("./tool-calls.ts"),
   ]);
   const client = new Client({ name: "botboard-stdio", version: serverInfo.version });
   const upstream = new StreamableHTTPClientTransport(mcpEndpointOf(options.url), {
@@ -55,6 +57,10 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     try {
       return (await forwarded(client.callTool(request.params))) as CallToolResult;
     } catch (error) {
+      // The server's own refusal of the call (an unknown tool) reaches the client as /mcp gives it.
+      if (error instanceof McpError && error.code === ErrorCode.InvalidParams) {
+        throw Object.assign(new Error(error.message.replace(`MCP error ${error.code}: `, "")), { code: error.code });
+      }
       // A refused HTTP call (revoked token, server down) is something the model should read.
       return { isError: true, content: [{ type: "text", text: `Botboard: ${(error as Error).message}` }] };
     }
@@ -75,7 +81,16 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   process.stdin.once("end", () => end(true));
   process.once("SIGTERM", () => end(false));
   process.once("SIGINT", () => end(false));
-  await server.connect(new StdioServerTransport());
+  const stdio = new StdioServerTransport();
+  await server.connect(stdio);
+  // Malformed params are answered here, in one line as /mcp answers them: the SDK's server would
+  // answer them with zod's issue list as an internal error.
+  const handleMessage = stdio.onmessage;
+  stdio.onmessage = (message) => {
+    const malformed = isToolCall(message) ? malformedToolCallAnswer(message) : undefined;
+    if (malformed) void stdio.send(malformed);
+    else handleMessage?.(message);
+  };
 }
 
 /** How long an exiting proxy waits for the server to end its session: a dead server must not hold up the exit. */

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { type CallToolRequest, CallToolResultSchema, type McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toolNames } from "../mcp/server.ts";
 import { revokeAgentTokens } from "../server/domain/agents.ts";
@@ -64,6 +65,31 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
       const bad = await callTool(client, "read_posts", { limit: 0 });
       expect(bad.isError).toBe(true);
       expect(bad.text).toMatch(/limit/);
+      expect(stderr()).toBe("");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("answers a malformed tool call and an unknown tool with the one-line invalid-params error /mcp gives", async () => {
+    const token = await server.agent(team, "malformed");
+    const { client, stderr } = await spawnStdio({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: token });
+    try {
+      const send = (params: unknown) =>
+        client.request({ method: "tools/call", params: params as CallToolRequest["params"] }, CallToolResultSchema).then(
+          () => "answered",
+          (error: McpError) => ({ code: error.code, message: error.message }),
+        );
+      const invalid = (message: string) => ({ code: -32602, message: `MCP error -32602: ${message}` });
+      expect(await send({ name: "read_posts", arguments: null })).toEqual(
+        invalid("params.arguments must be an object of the tool's arguments, or left out; it was null."),
+      );
+      expect(await send({ name: "read_posts", arguments: [1] })).toEqual(
+        invalid("params.arguments must be an object of the tool's arguments, or left out; it was an array."),
+      );
+      expect(await send({ arguments: {} })).toEqual(invalid("params.name must be the tool's name, a string; it was missing."));
+      expect(await send({ name: "drop_tables", arguments: {} })).toEqual(invalid("Unknown tool: drop_tables"));
+      expect(await send({ name: "read_posts" })).toBe("answered");
       expect(stderr()).toBe("");
     } finally {
       await client.close();

@@ -332,6 +332,45 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(await notJsonRpc.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
   });
 
+  it("a malformed tool call gets a one-line invalid-params error, alone or in a batch, and the batch's other calls run", async () => {
+    const token = await server.agent(alpha, "malformed");
+    const send = async (body: unknown) => {
+      const response = await server.as(token, "/mcp", {
+        method: "POST",
+        headers: { accept: "application/json, text/event-stream" },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(200);
+      return response.json();
+    };
+    const call = (id: number, params: unknown) => ({ jsonrpc: "2.0", id, method: "tools/call", params });
+    const cases: [unknown, string][] = [
+      [{ name: "read_posts", arguments: null }, "params.arguments must be an object of the tool's arguments, or left out; it was null."],
+      [{ name: "read_posts", arguments: [] }, "params.arguments must be an object of the tool's arguments, or left out; it was an array."],
+      [
+        { name: "create_post", arguments: "hello" },
+        "params.arguments must be an object of the tool's arguments, or left out; it was a string.",
+      ],
+      [{ name: 1e308, arguments: {} }, "params.name must be the tool's name, a string; it was a number."],
+      [{ arguments: {} }, "params.name must be the tool's name, a string; it was missing."],
+      [{ name: "drop_tables" }, "Unknown tool: drop_tables"],
+    ];
+    for (const [params, message] of cases) {
+      const error = { code: -32602, message };
+      expect(await send(call(1, params)), JSON.stringify(params)).toEqual({ jsonrpc: "2.0", id: 1, error });
+      const batch = (await send([call(1, params), call(2, { name: "read_posts", arguments: { limit: 1 } })])) as { id: number }[];
+      expect(batch.sort((a, b) => a.id - b.id)).toEqual([
+        { jsonrpc: "2.0", id: 1, error },
+        expect.objectContaining({ id: 2, result: expect.objectContaining({ structuredContent: expect.anything() }) }),
+      ]);
+    }
+    // Arguments left out are the tool's defaults.
+    expect(await send(call(3, { name: "read_posts" }))).toMatchObject({
+      id: 3,
+      result: { structuredContent: { posts: expect.any(Array) } },
+    });
+  });
+
   it("a request's server has the tools that request calls: a batch of calls to several tools, and tools/list beside a call, answer as before", async () => {
     const token = await server.agent(alpha, "batching");
     const send = async (messages: object[]) => {
@@ -341,7 +380,7 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
         body: JSON.stringify(messages),
       });
       expect(response.status).toBe(200);
-      const answers = (await response.json()) as { id: number; result: { isError?: boolean; tools?: { name: string }[] } }[];
+      const answers = (await response.json()) as { id: number; result?: { isError?: boolean; tools?: { name: string }[] } }[];
       return answers.sort((a, b) => a.id - b.id);
     };
     const call = (id: number, name: string, args: object) => ({
@@ -356,15 +395,16 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       call(3, "list_recent_entries", {}),
       call(4, "drop_tables", {}),
     ]);
-    expect(calls.map((answer) => [answer.id, answer.result.isError ?? false])).toEqual([
+    expect(calls.map((answer) => [answer.id, answer.result?.isError ?? false])).toEqual([
       [1, false],
       [2, false],
       [3, false],
-      [4, true],
+      [4, false],
     ]);
+    expect(calls[3]).toMatchObject({ error: { code: -32602, message: "Unknown tool: drop_tables" } });
     const listed = await send([{ jsonrpc: "2.0", id: 1, method: "tools/list" }, call(2, "read_posts", { limit: 1 })]);
-    expect(listed[0]!.result.tools!.map((tool) => tool.name).sort()).toEqual([...toolNames].sort());
-    expect(listed[1]!.result.isError ?? false).toBe(false);
+    expect(listed[0]!.result!.tools!.map((tool) => tool.name).sort()).toEqual([...toolNames].sort());
+    expect(listed[1]!.result!.isError ?? false).toBe(false);
   });
 
   it("a lone tool call, answered without the SDK's HTTP transport, gets what the transport gives a batch of that one call", async () => {
