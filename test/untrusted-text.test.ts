@@ -263,6 +263,77 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     expect((await callTool(writer, "list_recent_entries")).structuredContent).toMatchObject({ total: entriesBefore.total });
   });
 
+  it("a NUL byte is refused naming its field at every door, REST, compat, MCP and web forms, and nothing is written", async () => {
+    const nul = "a\u0000b";
+    const refusal = (field: string) => `${field} contains a NUL byte (U+0000 at character 2), which cannot be stored; remove it.`;
+    const cookie = await server.engineer(team, "nora");
+    const csrf = await csrfTokenOf(server, cookie);
+    const json = (path: string, body: object, headers: Record<string, string> = { authorization: `Bearer ${writerToken}` }) =>
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
+    const compat = { "x-api-key": writerToken };
+    const postsBefore = (await (await server.as(writerToken, "/api/v1/posts?limit=100")).json()).posts.length;
+
+    const httpRefusals = [
+      ["content", await json("/api/v1/posts", { content: nul })],
+      ["tags.1", await json("/api/v1/posts", { content: "fine", tags: ["ok", nul] })],
+      ["author (the author filter)", await server.as(writerToken, "/api/v1/posts?author=a%00b")],
+      ["tag (the tag filter)", await server.as(writerToken, "/api/v1/posts?tag=a%00b")],
+      ["q (the search query)", await server.as(writerToken, "/api/v1/search?q=a%00b")],
+      ["paths[0]", await json("/api/v1/claims", { paths: [nul], reason: "editing" })],
+      ["text", await server.as(writerToken, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: nul }) })],
+      ["content", await json("/teams/text/posts", { content: nul }, compat)],
+      ["author (the author filter)", await fetch(`${server.url}/teams/text/posts?agent=a%00b`, { headers: compat })],
+      ["feelings", await json("/teams/text/journal/entries", { sections: { feelings: nul } }, compat)],
+      ["q (the search query)", await json("/teams/text/journal/search", { query: nul }, compat)],
+      ["username", await json("/auth/login", { username: nul, password: "correct horse battery" }, {})],
+    ] as const;
+    for (const [field, response] of httpRefusals) {
+      expect(response.status, field).toBe(400);
+      expect((await response.json()).error, field).toEqual({ code: "invalid", message: refusal(field) });
+    }
+
+    const toolRefusals = [
+      ["content", await callTool(writer, "create_post", { content: nul })],
+      ["author (the author filter)", await callTool(writer, "read_posts", { agent_filter: nul })],
+      ["q (the search query)", await callTool(writer, "search_posts", { query: nul })],
+      ["feelings", await callTool(writer, "process_thoughts", { feelings: nul })],
+      ["q (the search query)", await callTool(writer, "search_journal", { query: nul })],
+      ["reason", await callTool(writer, "claim", { paths: ["src/"], reason: nul })],
+    ] as const;
+    for (const [field, result] of toolRefusals) {
+      expect(result.isError, field).toBe(true);
+      expect(result.text, field).toBe(refusal(field));
+    }
+
+    const page = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}${path}`, { redirect: "manual", ...init, headers: { cookie, origin: server.url, ...init.headers } });
+    const form = (path: string, fields: Record<string, string>) =>
+      page(path, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: csrf, ...fields }),
+      });
+    const webRefusals = [
+      ["content", await form("/posts", { content: nul })],
+      ["tags.0", await form("/posts", { content: "fine", tags: nul })],
+      ["q (the search query)", await page("/search?q=a%00b")],
+      ["tag (the tag filter)", await page("/?tag=a%00b")],
+      ["agent (the agent filter)", await page("/journal?agent=a%00b")],
+      ["instructions", await form("/admin/instructions", { instructions: nul })],
+    ] as const;
+    for (const [field, response] of webRefusals) {
+      expect(response.status, field).toBe(400);
+      expect(await response.text(), field).toContain(refusal(field));
+    }
+
+    expect((await (await server.as(writerToken, "/api/v1/posts?limit=100")).json()).posts.length).toBe(postsBefore);
+    expect(((await callTool(writer, "list_claims")).structuredContent as { claims: unknown[] }).claims).toEqual([]);
+  });
+
   it("a web form whose text is not UTF-8 (a lone surrogate's bytes) is a 400 page, not a post of U+FFFD", async () => {
     const cookie = await server.engineer(team, "ann");
     const csrf = encodeURIComponent(await csrfTokenOf(server, cookie));

@@ -10,6 +10,7 @@ import { maxTokenLifetimeDays } from "./limits.ts";
 import { nameKey, nameKeyOf, validateAgentName } from "./names.ts";
 import { signedName } from "./pick-names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
+import { requireNoNulByte } from "./untrusted-text.ts";
 
 export type Agent = typeof agents.$inferSelect;
 /** A token as shown to people: never its hash, always its status. */
@@ -149,7 +150,7 @@ export async function agentNamedOrNew(tx: Db, teamId: string, name: string): Pro
  */
 export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: string, nameOrPrefix: string): Promise<string[]> {
   requireTeamAdmin(actor, teamId);
-  const target = nameOrPrefix.trim();
+  const target = requireNoNulByte("target (the agent name or token prefix)", nameOrPrefix).trim();
   const live = and(eq(agentTokens.teamId, teamId), isNull(agentTokens.revokedAt));
   const byPrefix = target.startsWith(agentTokenPrefix);
   if (byPrefix && target.length < agentTokenPrefix.length + 4) {

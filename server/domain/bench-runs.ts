@@ -5,6 +5,7 @@ import { recordAudit } from "./audit.ts";
 import { cli, type HumanCaller } from "./callers.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
 import { findTeam } from "./teams.ts";
+import { requireNoNulByte } from "./untrusted-text.ts";
 
 /**
  * Benchmark runs and their trial queue. The runner, `botboard bench` and the /bench pages all go
@@ -71,6 +72,7 @@ function visibleTo(viewer: BenchViewer): SQL | undefined {
 
 /** A run its viewer may see; another team's run is "not found", exactly like one that does not exist. */
 export async function getBenchRun(db: Db, viewer: BenchViewer, runId: string): Promise<BenchRun> {
+  requireNoNulByte("the run id", runId);
   const [run] = await db
     .select()
     .from(benchRuns)

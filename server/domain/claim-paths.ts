@@ -1,5 +1,6 @@
 import picomatch from "picomatch";
 import { invalid } from "./errors.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
 
 /**
  * Claimed paths: repository-relative globs, normalised, and whether two of them can name the same
@@ -47,7 +48,7 @@ const everythingProbes = ["a", "z/y.x", ".hidden/deep/er/file.q", "UPPER/Case.TX
  * trailing `/` meaning "everything under it". `field` names the argument in every refusal.
  */
 export function normalizeClaimPath(raw: string, field: string): string {
-  const path = raw.trim();
+  const path = requireWellFormedText(field, raw).trim();
   if (path === "") throw invalid(`${field} is empty.`);
   if (path.length > claimPathLimits.maxPathChars) throw invalid(`${field} is over ${claimPathLimits.maxPathChars} characters.`);
   if (path.includes("\\")) throw invalid(`${field} holds a backslash: write paths with forward slashes, relative to the repository root.`);

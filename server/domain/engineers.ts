@@ -7,6 +7,7 @@ import { conflict, forbidden, invalid, notFound } from "./errors.ts";
 import { announceSessionsEnded, type Role } from "./users.ts";
 import { announcePostsRenamed } from "./post-announcements.ts";
 import { feedChanged } from "./feed-cache.ts";
+import { requireNoNulByte } from "./untrusted-text.ts";
 
 /**
  * Engineers' accounts over their life: who they are, their role, disabled or deleted, and the
@@ -59,6 +60,7 @@ type Target = typeof users.$inferSelect;
 
 /** The team's engineer by username (any case); another team's is "not found", as if it did not exist. */
 async function findEngineer(db: Db, teamId: string, username: string): Promise<Target> {
+  requireNoNulByte("username", username);
   const [user] = await db
     .select()
     .from(users)

@@ -10,6 +10,7 @@ import { addressedAmong, writtenByOthers } from "./addressing.ts";
 import { signedNamesOf } from "./mentions.ts";
 import { readFirstPage } from "./feed-cache.ts";
 import { invalid } from "./errors.ts";
+import { requireNoNulByte } from "./untrusted-text.ts";
 
 /** The team's feed: newest first, narrowed by author, tag or thread, paged by cursor or offset. */
 
@@ -35,7 +36,7 @@ export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId" | "top
 /** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
 export async function listPosts(db: Db, caller: Caller, asked: PostFilters): Promise<PostPage> {
   requireScope(caller, "read");
-  const filters = await withSignedAuthor(db, caller.teamId, asked);
+  const filters = await filtersAsQueried(db, caller.teamId, asked);
   const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
   const shape = { ...feedShapeOf(filters), cursor: cursorId !== undefined };
   const offset = cursorId === undefined ? (filters.offset ?? 0) : 0;
@@ -56,8 +57,14 @@ export async function listPosts(db: Db, caller: Caller, asked: PostFilters): Pro
   return { posts: page, nextCursor: found.length > filters.limit && last ? encodeCursor(last.id) : null };
 }
 
-/** An author filter names the author as posts are signed: `ALICE` is alice, an engineer's username is their display name. */
-async function withSignedAuthor<Filters extends FeedFilters>(db: Db, teamId: string, filters: Filters): Promise<Filters> {
+/**
+ * The filters as the query takes them: a NUL refused naming its filter (the database would refuse
+ * it without a name); an author filter names the author as posts are signed:
+ * `ALICE` is alice, an engineer's username is their display name.
+ */
+async function filtersAsQueried<Filters extends FeedFilters>(db: Db, teamId: string, filters: Filters): Promise<Filters> {
+  requireNoNulByte("tag (the tag filter)", filters.tag);
+  requireNoNulByte("author (the author filter)", filters.author);
   if (!filters.author) return filters;
   const [author] = await signedNamesOf(db, teamId, [filters.author]);
   return { ...filters, author };
@@ -90,7 +97,7 @@ function readAddressed(db: Db, caller: Caller, filters: PostFilters, cursorId: n
 /** How many posts the feed holds with these filters (for clients that page by offset). */
 export async function countPosts(db: Db, caller: Caller, asked: FeedFilters): Promise<number> {
   requireScope(caller, "read");
-  const filters = await withSignedAuthor(db, caller.teamId, asked);
+  const filters = await filtersAsQueried(db, caller.teamId, asked);
   const [row] = await withReadTimeout(db, feedTooSlow, (reader) =>
     feedCounts.get(reader, feedShapeOf(filters)).execute(feedValues(caller, filters)),
   );

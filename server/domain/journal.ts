@@ -14,7 +14,7 @@ import {
   type JournalPartName,
   type JournalSectionName,
 } from "./journal-sections.ts";
-import { requireWellFormedText } from "./untrusted-text.ts";
+import { requireNoNulByte, requireWellFormedText } from "./untrusted-text.ts";
 import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
 
 /**
@@ -59,7 +59,7 @@ function readableBy(caller: Caller, agentName?: string): SQL {
     return caller.pickName ? and(own, eq(journalEntries.authorName, caller.displayName))! : own!;
   }
   const team = eq(journalEntries.teamId, caller.teamId);
-  if (!agentName) return team;
+  if (!requireNoNulByte("agent (the agent filter)", agentName)) return team;
   return and(
     team,
     sql`${journalEntries.agentId} in (select ${agents.id} from ${agents} where ${agents.teamId} = ${caller.teamId} and ${agents.name} = ${agentName})`,

@@ -6,6 +6,7 @@ import type { Db } from "../db/client.ts";
 import { oauthClients } from "../db/schema/index.ts";
 import { AppError } from "./errors.ts";
 import { generateSecret } from "./tokens.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
 
 /** The error codes of RFC 6749 and RFC 8707 that a token, registration or authorization answer may name. */
 export type OAuthErrorCode =
@@ -52,6 +53,7 @@ const loopbackHostnames = new Set(["127.0.0.1", "localhost", "[::1]"]);
  * Never javascript:, data: or a plain http site.
  */
 export function checkRedirectUri(value: string): string {
+  requireWellFormedText("redirect_uri", value);
   let url: URL;
   try {
     url = new URL(value);
@@ -240,6 +242,7 @@ export async function registerOAuthClient(db: Db, input: z.infer<typeof clientRe
   if (input.response_types?.some((type) => type !== "code"))
     throw new OAuthRefusal("invalid_client_metadata", "response_types: only 'code' is supported.");
   const redirectUris = input.redirect_uris.map(checkRedirectUri);
+  requireWellFormedText("client_name", input.client_name);
   const [client] = await db
     .insert(oauthClients)
     .values({ clientId: registeredClientPrefix + generateSecret().slice(0, 26), name: input.client_name || "Unnamed client", redirectUris })

@@ -113,8 +113,6 @@ export function boundedSearch<T>(db: Db, caller: Caller, query: (db: Db) => Prom
 export function validateSearchQuery(query: string): string {
   const trimmed = requireWellFormedText("q (the search query)", query).trim();
   if (!trimmed) throw invalid("q (the search query) is empty.");
-  // The database refuses NUL in any text; said here, since the parser would read it as no words at all.
-  if (trimmed.includes("\u0000")) throw invalid("q (the search query) contains a character that cannot be stored (a NUL byte).");
   if (trimmed.length > maxSearchQueryChars) throw invalid(`q (the search query) is over ${maxSearchQueryChars} characters.`);
   return trimmed;
 }

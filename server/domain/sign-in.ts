@@ -1,6 +1,7 @@
 import type { Db } from "../db/client.ts";
 import { recordAudit } from "./audit.ts";
 import { rateLimitedError, takeLoginAllowance, takeSetupAllowance, type Allowance } from "./rate-limits.ts";
+import { requireNoNulByte } from "./untrusted-text.ts";
 import { acceptInvite, createSession, humanCallerOf, verifyLogin, type Session, type User } from "./users.ts";
 
 /**
@@ -19,7 +20,7 @@ export async function signIn(
   input: { username: string; password: string; address: string },
   onAllowance: (allowance: Allowance) => void = () => {},
 ): Promise<SignedIn> {
-  const allowance = await takeLoginAllowance(db, input.username, input.address);
+  const allowance = await takeLoginAllowance(db, requireNoNulByte("username", input.username), input.address);
   onAllowance(allowance);
   if (!allowance.allowed) throw rateLimitedError(allowance, "Too many sign-in attempts.");
   const user = await verifyLogin(db, input.username, input.password, input.address);

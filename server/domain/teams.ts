@@ -5,6 +5,7 @@ import type { Db } from "../db/client.ts";
 import { teams } from "../db/schema/index.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
 import { maxAgentInstructionsChars } from "./limits.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
 
 export type Team = typeof teams.$inferSelect;
 
@@ -68,7 +69,7 @@ export function agentInstructionsOf(team: Team): string {
 /** Replaces the instructions every agent of the team is given; empty restores the default. */
 export async function setAgentInstructions(db: Db, actor: AuditActor, teamId: string, instructions: string | null): Promise<void> {
   requireTeamAdmin(actor, teamId);
-  const text = instructions?.trim() || null;
+  const text = requireWellFormedText("instructions", instructions)?.trim() || null;
   if (text && text.length > maxAgentInstructionsChars) {
     throw invalid(`Agent instructions are limited to ${maxAgentInstructionsChars} characters.`);
   }

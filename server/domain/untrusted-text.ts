@@ -52,11 +52,22 @@ export function malformedTextProblem(text: string): string | undefined {
 }
 
 /**
- * Text must be valid Unicode. A lone UTF-16 surrogate (JSON can spell one as "\ud800") has no UTF-8
- * form: Postgres would store it as U+FFFD or refuse it, so the text kept would not be the text
- * sent. It is refused instead, naming the field.
+ * Postgres refuses a NUL in any text, even text it only compares with: refused here, naming the
+ * field, where the database's refusal could not say which field held it.
+ */
+export function requireNoNulByte<Text extends string | null | undefined>(field: string, text: Text): Text {
+  const at = typeof text === "string" ? text.indexOf("\u0000") : -1;
+  if (at !== -1) throw invalid(`${field} contains a NUL byte (U+0000 at character ${at + 1}), which cannot be stored; remove it.`);
+  return text;
+}
+
+/**
+ * Text to be stored must be storable as sent: no NUL, and valid Unicode. A lone UTF-16 surrogate
+ * (JSON can spell one as "\ud800") has no UTF-8 form: Postgres would store it as U+FFFD or refuse
+ * it, so the text kept would not be the text sent. It is refused instead, naming the field.
  */
 export function requireWellFormedText<Text extends string | null | undefined>(field: string, text: Text): Text {
+  requireNoNulByte(field, text);
   const problem = typeof text === "string" ? malformedTextProblem(text) : undefined;
   if (problem) throw invalid(`${field} ${problem}; send valid Unicode text.`);
   return text;
