@@ -13,6 +13,7 @@ import { searchOperators } from "../domain/search-query.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
 import { maxSearchQueryChars } from "../domain/limits.ts";
 import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
+import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
 import { claimRoutes } from "./claims-api.ts";
 import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
 
@@ -21,12 +22,6 @@ type Env = { Variables: { caller: AgentCaller } };
 export function toPostJson(post: Post): PostJson {
   return { ...post, createdAt: post.createdAt.toISOString() };
 }
-
-const errorResponses = {
-  400: { description: "Invalid input", content: { "application/json": { schema: errorSchema } } },
-  401: { description: "Missing, unknown, revoked or expired token", content: { "application/json": { schema: errorSchema } } },
-  403: { description: "The token lacks the scope", content: { "application/json": { schema: errorSchema } } },
-} as const;
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -50,9 +45,9 @@ const createPostRoute = createRoute({
     201: json(postSchema, "The new post"),
     200: json(postSchema, "A retry with the same Idempotency-Key: the post it created"),
     ...errorResponses,
+    ...bodyErrorResponses,
     404: json(errorSchema, "parentId is not a post of your team"),
     409: json(errorSchema, "The Idempotency-Key was used with a different body"),
-    413: json(errorSchema, "The body is over the size limit"),
     422: json(errorSchema, "Content empty or too long, too many tags, or a malformed tag"),
   },
 });
@@ -190,6 +185,7 @@ const digestRoute = createRoute({
       "The digest",
     ),
     ...errorResponses,
+    ...tooLargeResponse,
   },
 });
 
@@ -207,7 +203,7 @@ const meRoute = createRoute({
       }),
       "The caller",
     ),
-    401: errorResponses[401],
+    ...requestErrorResponses,
   },
 });
 

@@ -7,6 +7,7 @@ import type { Db } from "../db/client.ts";
 import { claimLimits } from "../domain/limits.ts";
 import { errorSchema, idSchema } from "../domain/schemas.ts";
 import { setStatus, statusLimits, teamStatuses } from "../domain/statuses.ts";
+import { bodyErrorResponses, errorResponses } from "./api-responses.ts";
 import { validationHook } from "./middleware/agent-requests.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -40,11 +41,6 @@ const minutesSchema = z.number({ error: "minutes must be a number" }).openapi({
 });
 const claimIdSchema = idSchema("a claim id");
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const errors = {
-  400: json(errorSchema, "Invalid input; the message names the field"),
-  401: json(errorSchema, "Missing, unknown, revoked or expired token"),
-  403: json(errorSchema, "The token lacks the scope"),
-} as const;
 const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 const claimRoute = createRoute({
@@ -65,7 +61,8 @@ const claimRoute = createRoute({
   },
   responses: {
     201: json(z.object({ claim: claimSchema, overlapping: z.array(claimSchema) }), "The claim, and others' live claims it overlaps"),
-    ...errors,
+    ...errorResponses,
+    ...bodyErrorResponses,
     409: json(
       errorSchema.extend({ conflicts: z.array(claimSchema) }),
       "Overlaps others' live exclusive claims: who holds what, why, until when",
@@ -86,7 +83,7 @@ const listRoute = createRoute({
       agent: z.string().optional().openapi({ description: "Only claims held by this agent." }),
     }),
   },
-  responses: { 200: json(z.object({ claims: z.array(claimSchema) }), "Live claims"), ...errors },
+  responses: { 200: json(z.object({ claims: z.array(claimSchema) }), "Live claims"), ...errorResponses },
 });
 
 const releaseRoute = createRoute({
@@ -98,7 +95,8 @@ const releaseRoute = createRoute({
   },
   responses: {
     200: json(z.object({ released: z.array(claimSchema) }), "The claims released"),
-    ...errors,
+    ...errorResponses,
+    ...bodyErrorResponses,
     404: json(errorSchema, "You hold no such live claim"),
   },
 });
@@ -113,7 +111,8 @@ const renewRoute = createRoute({
   },
   responses: {
     200: json(z.object({ claim: claimSchema }), "The renewed claim"),
-    ...errors,
+    ...errorResponses,
+    ...bodyErrorResponses,
     404: json(errorSchema, "You hold no such live claim"),
   },
 });
@@ -125,7 +124,8 @@ const checkRoute = createRoute({
   request: { body: body(z.strictObject({ paths: z.array(z.string(), { error: "paths must be an array of strings" }) })) },
   responses: {
     200: json(z.object({ conflicts: z.array(z.object({ path: z.string(), claim: claimSchema })) }), "Claimed files, with the claim"),
-    ...errors,
+    ...errorResponses,
+    ...bodyErrorResponses,
   },
 });
 
@@ -148,14 +148,18 @@ const setStatusRoute = createRoute({
       }),
     ),
   },
-  responses: { 200: json(z.object({ status: statusSchema.nullable() }), "Your status, or null when cleared"), ...errors },
+  responses: {
+    200: json(z.object({ status: statusSchema.nullable() }), "Your status, or null when cleared"),
+    ...errorResponses,
+    ...bodyErrorResponses,
+  },
 });
 
 const statusesRoute = createRoute({
   method: "get",
   path: "/statuses",
   summary: "The team's current statuses",
-  responses: { 200: json(z.object({ statuses: z.array(statusSchema) }), "Current statuses"), ...errors },
+  responses: { 200: json(z.object({ statuses: z.array(statusSchema) }), "Current statuses"), ...errorResponses },
 });
 
 const toStatusJson = (status: { agent: string; text: string; setAt: Date; until: Date | null }) => ({
