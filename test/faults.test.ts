@@ -1,10 +1,20 @@
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseErrorAsAppError } from "../server/db/client.ts";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { databaseErrorAsAppError, openDatabase, type Database } from "../server/db/client.ts";
+import type { FreshDatabase } from "../server/db/fresh-database.ts";
 import { forgetCachedTokens } from "../server/domain/agents.ts";
-import { adminPostgresUrl, startProxiedTestServer, startTestServer, type ProxiedTestServer, type TestServer } from "./support/server.ts";
-import type { TcpProxy } from "./support/tcp-proxy.ts";
+import { createEventHub, eventsChannel, type EventHub } from "../server/domain/events.ts";
+import { logger } from "../server/logger.ts";
+import {
+  adminPostgresUrl,
+  freshDatabase,
+  startProxiedTestServer,
+  startTestServer,
+  type ProxiedTestServer,
+  type TestServer,
+} from "./support/server.ts";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 
 describe("when Postgres goes away and comes back", () => {
   let proxied: ProxiedTestServer;
@@ -109,4 +119,85 @@ it("a database host whose name does not resolve (a stopped container) is unavail
   const failure = await unresolvable`select 1`.catch((error: unknown) => error);
   await unresolvable.end();
   expect(databaseErrorAsAppError(failure)).toMatchObject({ kind: "unavailable", retryAfterSeconds: 2 });
+});
+
+describe("live events when Postgres refuses connections for a while", () => {
+  let database: FreshDatabase;
+  let proxy: TcpProxy;
+  let admin: postgres.Sql;
+  /** Notifies on the database itself: a NOTIFY reaches only listeners of its own database. */
+  let notifier: postgres.Sql;
+  let opened: Database;
+  let hub: EventHub;
+  let name: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase("postgres");
+    const direct = new URL(database.env.DATABASE_URL!);
+    name = direct.pathname.slice(1);
+    // Only to count the server's attempts to connect: the outage is Postgres's own refusal.
+    proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
+    const proxied = new URL(direct);
+    proxied.port = String(proxy.port);
+    opened = await openDatabase({ databaseUrl: proxied.toString(), dataDir: "" });
+    hub = createEventHub(opened);
+    admin = postgres(adminPostgresUrl, { max: 1, onnotice: () => {} });
+    notifier = postgres(direct.toString(), { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await admin?.unsafe(`alter database ${name} allow_connections true`);
+    await admin?.end();
+    await notifier?.end();
+    await hub?.close();
+    await opened?.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  it("one reconnect is one resumption and one log line, however many attempts were refused before it", async () => {
+    let events = 0;
+    let resumptions = 0;
+    let otherResumptions = 0;
+    await hub.subscribe("team", { onEvent: () => events++, onResume: () => resumptions++ });
+    // A server listens on several channels over the one LISTEN connection (token revocations, webhooks).
+    await opened.listen(
+      "botboard_test_other",
+      () => {},
+      () => otherResumptions++,
+    );
+    const info = vi.spyOn(logger, "info");
+    const resumeLines = () =>
+      info.mock.calls.filter(([, message]) => message === "listening for live events again; live feeds catch up").length;
+    const notify = () => notifier`select pg_notify(${eventsChannel}, ${JSON.stringify({ type: "posts.created", teamIds: ["team"] })})`;
+    /** Waits until a notification sent now gets through: every LISTEN sent before it has been answered. */
+    const heard = async () => {
+      const before = events;
+      await vi.waitFor(
+        async () => {
+          await notify();
+          expect(events).toBeGreaterThan(before);
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+    };
+    const outage = async () => {
+      await admin.unsafe(`alter database ${name} allow_connections false`);
+      const attempts = proxy.connections();
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`;
+      // Refused attempts to reconnect had postgres.js queue LISTEN again and again, all answered at the reconnect.
+      await vi.waitFor(() => expect(proxy.connections() - attempts).toBeGreaterThanOrEqual(10), { timeout: 15_000, interval: 50 });
+      await admin.unsafe(`alter database ${name} allow_connections true`);
+      await heard();
+      await heard();
+    };
+    try {
+      await outage();
+      expect({ resumptions, otherResumptions, lines: resumeLines() }).toEqual({ resumptions: 1, otherResumptions: 1, lines: 1 });
+      // A second outage is a second resumption: the first one's backend is not the one listening now.
+      await outage();
+      expect({ resumptions, otherResumptions, lines: resumeLines() }).toEqual({ resumptions: 2, otherResumptions: 2, lines: 2 });
+    } finally {
+      info.mockRestore();
+    }
+  }, 60_000);
 });

@@ -193,12 +193,22 @@ function openPostgres(
     kind: "postgres",
     async listen(channel, onPayload, onResume) {
       // postgres.js keeps a dedicated LISTEN connection, reconnects it and runs LISTEN again after a
-      // failure, calling this each time; every call after the first is a resumption.
-      let listenedBefore = false;
-      const subscription = await sessions.listen(channel, onPayload, () => {
-        if (listenedBefore) onResume?.();
-        listenedBefore = true;
+      // failure, calling this each time. While Postgres refuses connections, a connection with
+      // several channels queues LISTEN again at each refused attempt, and all of them answer once it
+      // is back: only a LISTEN on another backend than before is a resumption. The subscription's
+      // state is its connection's, whose pid and cancel key change with each backend.
+      let subscription: Awaited<ReturnType<typeof sessions.listen>> | undefined;
+      let listeningOn: string | undefined;
+      const backendOf = (state: { pid: number; secret: number }) => `${state.pid}:${state.secret}`;
+      subscription = await sessions.listen(channel, onPayload, () => {
+        // The first LISTEN, still being awaited: nothing was missed.
+        if (!subscription) return;
+        const backend = backendOf(subscription.state);
+        if (backend === listeningOn) return;
+        listeningOn = backend;
+        onResume?.();
       });
+      listeningOn = backendOf(subscription.state);
       return () => subscription.unlisten();
     },
     async migrate() {
