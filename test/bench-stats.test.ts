@@ -11,8 +11,10 @@ import { buildReport } from "../server/domain/bench-report.ts";
 import { renderHtml } from "../bench/report-html.ts";
 import {
   aboveMeanCost,
+  expandedTail,
   logRatioSpread,
   median,
+  normalQuantile,
   repeatsNeeded,
   seededRandom,
   summariseRatios,
@@ -55,14 +57,26 @@ describe("bench statistics", () => {
     expect(seededRandom(7)()).toBe(seededRandom(7)());
   });
 
-  it("Student's t quantiles match the table", () => {
-    for (const [freedom, value] of [
-      [3, 3.182],
-      [5, 2.571],
-      [10, 2.228],
-      [30, 2.042],
+  it("normal and Student's t quantiles match the tables to the last printed digit", () => {
+    // Two-sided 95% and the family-wise levels of two and five comparisons, from 1 to 30 degrees of freedom.
+    for (const [p, freedom, value] of [
+      [0.975, 1, 12.7062],
+      [0.975, 2, 4.3027],
+      [0.975, 3, 3.1824],
+      [0.975, 4, 2.7764],
+      [0.975, 5, 2.5706],
+      [0.975, 10, 2.2281],
+      [0.975, 30, 2.0423],
+      [0.9875, 4, 3.4954],
+      [0.995, 4, 4.6041],
+      [0.995, 11, 3.1058],
     ] as const)
-      expect(tQuantile(0.975, freedom)).toBeCloseTo(value, 1);
+      expect(tQuantile(p, freedom), `t(${p}, ${freedom})`).toBeCloseTo(value, 3);
+    // Five tasks: Phi(-sqrt(5/4) * t(0.975, 4)) = Phi(-3.1041).
+    expect(expandedTail(0.95, 5)).toBeCloseTo(9.54e-4, 5);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5);
+    expect(normalQuantile(0.8)).toBeCloseTo(0.841621, 5);
+    expect(normalQuantile(0.025)).toBeCloseTo(-1.959964, 5);
   });
 
   it("one task never yields an interval, let alone a zero-width significant one", () => {
@@ -114,6 +128,8 @@ describe("bench statistics", () => {
       repeats: null,
       tasks: Math.ceil((0.05 + 0.03) * 707.0),
     });
+    // 707.06 exactly: one unit of variance needs 708 tasks (the old probit's 705.6 said 706).
+    expect(repeatsNeeded({ betweenTasks: 1, withinTask: 0, tasks: 1, meanRepeats: 1 }, 0.1).tasks).toBe(708);
   });
 
   it("the study's hard rule takes the tasks above the mean of the mean baseline costs", () => {

@@ -1,4 +1,4 @@
-import { errorFunction, mean, median, probit, quantileSorted } from "simple-statistics";
+import { errorFunction, mean, median, quantileSorted } from "simple-statistics";
 
 /**
  * The benchmark's statistics, as pure functions: Wilson intervals for pass rates, paired ratios
@@ -43,24 +43,47 @@ export type TaskPair = Pair & { task: string };
 /** Below this many tasks a bootstrap over tasks cannot say how much the tasks vary: no interval is given. */
 export const minimumTasksForInterval = 5;
 
-/** Student's t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5); close to 1e-3 from 3 degrees of freedom. */
-export function tQuantile(p: number, degreesOfFreedom: number): number {
-  const z = probit(p);
-  const n = degreesOfFreedom;
-  const z3 = z ** 3;
-  const z5 = z ** 5;
-  const z7 = z ** 7;
-  const z9 = z ** 9;
-  return (
-    z +
-    (z3 + z) / (4 * n) +
-    (5 * z5 + 16 * z3 + 3 * z) / (96 * n ** 2) +
-    (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n ** 3) +
-    (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * n ** 4)
-  );
+const normalCdf = (x: number) => 0.5 * (1 + errorFunction(x / Math.SQRT2));
+
+/** The x where an increasing `cdf` reaches p, by bisection: exact to the cdf's own accuracy, and called a few times per report. */
+function inverse(cdf: (x: number) => number, p: number, low: number, high: number): number {
+  while (cdf(high) < p) high *= 2;
+  while (cdf(low) > p) low *= 2;
+  for (let step = 0; step < 200 && high - low > 1e-12 * Math.max(1, Math.abs(low)); step++) {
+    const middle = (low + high) / 2;
+    if (cdf(middle) < p) low = middle;
+    else high = middle;
+  }
+  return (low + high) / 2;
 }
 
-const normalCdf = (x: number) => 0.5 * (1 + errorFunction(x / Math.SQRT2));
+/**
+ * The standard normal quantile. simple-statistics' probit is off by 3e-3 at 0.975 (1.9572, not
+ * 1.9600), which moved every interval's level and the power note; errorFunction is good to 1e-7.
+ */
+export function normalQuantile(p: number): number {
+  return inverse(normalCdf, p, -1, 1);
+}
+
+/** Student's t distribution function for whole degrees of freedom, in closed form (Abramowitz & Stegun 26.7.3 and 26.7.4). */
+function tCdf(t: number, degreesOfFreedom: number): number {
+  const angle = Math.atan(Math.abs(t) / Math.sqrt(degreesOfFreedom));
+  const cosineSquared = Math.cos(angle) ** 2;
+  const odd = degreesOfFreedom % 2 === 1;
+  let term = odd ? Math.cos(angle) : 1;
+  let series = odd && degreesOfFreedom === 1 ? 0 : term;
+  for (let power = odd ? 3 : 2; power <= degreesOfFreedom - 2; power += 2) {
+    term *= (cosineSquared * (power - 1)) / power;
+    series += term;
+  }
+  const central = odd ? (2 / Math.PI) * (angle + Math.sin(angle) * series) : Math.sin(angle) * series;
+  return t >= 0 ? (1 + central) / 2 : (1 - central) / 2;
+}
+
+/** Student's t quantile for whole degrees of freedom (a cluster count less one), exact to 1e-9. */
+export function tQuantile(p: number, degreesOfFreedom: number): number {
+  return inverse((t) => tCdf(t, degreesOfFreedom), p, -1, 1);
+}
 
 /**
  * The tail probability an expanded percentile interval (Hesterberg 2015) reads from the bootstrap
@@ -145,7 +168,7 @@ export type PowerEstimate = {
  */
 export function repeatsNeeded(spread: Spread, change: number, options: { alpha?: number; power?: number } = {}): PowerEstimate {
   const { alpha = 0.05, power = 0.8 } = options;
-  const target = (Math.abs(Math.log(1 - change)) / (probit(1 - alpha / 2) + probit(power))) ** 2;
+  const target = (Math.abs(Math.log(1 - change)) / (normalQuantile(1 - alpha / 2) + normalQuantile(power))) ** 2;
   const within = spread.withinTask ?? 0;
   const room = spread.tasks * target - spread.betweenTasks;
   if (room <= 0) {
