@@ -152,7 +152,8 @@ export function benchCommand(runOperation: OperationRunner): Command {
           trial.status === "finished"
             ? `${trial.passed ? "pass" : "FAIL"} ${usd(trial.costUsd ?? 0)} ${trial.turns ?? 0} turns ${((trial.wallMs ?? 0) / 1000).toFixed(1)} s`
             : trial.status;
-        console.log(`  ${trial.taskSlug}\t${trial.variant}\tr${trial.repeat}\t${outcome}${trial.error ? `\t${trial.error}` : ""}`);
+        const problems = [trial.error, trial.testError].filter(Boolean).join("; ");
+        console.log(`  ${trial.taskSlug}\t${trial.variant}\tr${trial.repeat}\t${outcome}${problems ? `\t${problems}` : ""}`);
       }
     });
 

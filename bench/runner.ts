@@ -151,6 +151,7 @@ function missingTaskOutcome(trial: BenchTrial) {
     passed: false,
     timedOut: false,
     error: `the suite no longer has task ${trial.taskSlug}`,
+    testError: null,
     inputTokens: 0,
     outputTokens: 0,
     cacheReadTokens: 0,

@@ -153,7 +153,8 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
       outcome: {
         passed: tested.passed,
         timedOut: result.timedOut,
-        error: [result.error, tested.error, noPriceNote].filter(Boolean).join("; ") || null,
+        error: [result.error, noPriceNote].filter(Boolean).join("; ") || null,
+        testError: tested.error,
         inputTokens: result.inputTokens,
         outputTokens: result.outputTokens,
         cacheReadTokens: result.cacheReadTokens,

@@ -296,6 +296,7 @@ function trial(id: number, task: string, variant: string, costUsd: number, passe
     passed,
     timedOut: false,
     error: null,
+    testError: null,
     inputTokens: 100,
     outputTokens: 10,
     cacheReadTokens: 0,
@@ -369,6 +370,17 @@ describe("bench report", () => {
 
   it("JSON round-trips the same numbers", () => {
     expect(JSON.parse(JSON.stringify(report)).variants[1].vsBaseline.cost.estimate).toBe(0.5);
+  });
+
+  it("a trial whose tests timed out is a failure that pairs; one whose agent failed with an error does not", () => {
+    const social = buildReport(run, [
+      ...trials.slice(0, 2),
+      trial(3, "easy-one", "social", 0.5, false, { testError: "the tests timed out" }),
+      trial(4, "hard-one", "social", 1, false, { error: "the model endpoint answered 500" }),
+    ]).variants[1]!;
+    expect(social).toMatchObject({ trials: 2, passed: 0, errors: 1 });
+    expect(social.vsBaseline!.cost).toMatchObject({ pairs: 1, estimate: 0.5 });
+    expect(social.vsBaselineAllTrials!.cost).toMatchObject({ pairs: 2 });
   });
 });
 
@@ -519,6 +531,7 @@ const outcome: BenchTrialOutcome = {
   passed: true,
   timedOut: false,
   error: null,
+  testError: null,
   inputTokens: 0,
   outputTokens: 0,
   cacheReadTokens: 0,

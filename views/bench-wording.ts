@@ -39,7 +39,7 @@ export const cutOffNote =
   "A timed-out trial's cost, tokens and turns are what it spent until it was stopped. Attempts cut off by a stop were run again: their spend is not in the trials' costs, but it is in the run's total and counts against --max-cost.";
 
 export const completedPairsNote =
-  "The headline rows pair trials that both completed (no timeout, no error): a cut-off trial's figures are a lower bound, not a result. The row on every pair stands beside them.";
+  "The headline rows pair trials that both completed (the agent neither timed out nor failed with an error; failing tests, or tests that timed out or counted nothing, are results): a cut-off trial's figures are a lower bound, not a result. The row on every pair stands beside them.";
 
 /*
  * The design and statistics notes: the same sentences in the markdown, the HTML report and /bench.

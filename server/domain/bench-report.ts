@@ -49,7 +49,7 @@ export type VariantSummary = {
   interruptedCostUsd: number;
   /** The driver's own turn figure, where it reports one (Claude Code's num_turns); turns are model requests. */
   meanDriverTurns: number | null;
-  /** Paired with the baseline on trials that completed on both sides (no timeout, no error): the headline. */
+  /** Paired with the baseline on trials that completed on both sides (the agent neither timed out nor failed with an error): the headline. */
   vsBaseline?: VariantComparison;
   /** On the hard tasks fixed before the run (`hardSet`). */
   vsBaselineHard?: VariantComparison;

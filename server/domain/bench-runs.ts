@@ -284,6 +284,7 @@ export type BenchTrialOutcome = {
   passed: boolean;
   timedOut: boolean;
   error: string | null;
+  testError: string | null;
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;

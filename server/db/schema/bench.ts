@@ -91,7 +91,13 @@ export const benchTrials = pgTable(
     attempts: integer("attempts").notNull().default(0),
     passed: boolean("passed"),
     timedOut: boolean("timed_out"),
+    /** What went wrong in the agent's run (an endpoint's refusal, a crash, no price for its model): its figures are not whole. */
     error: text("error"),
+    /**
+     * What went wrong in the hidden tests beyond failing ones: they timed out, or counted no test. The
+     * solution failed, the agent's run did not: the trial is a failure whose figures are whole.
+     */
+    testError: text("test_error"),
     inputTokens: integer("input_tokens"),
     outputTokens: integer("output_tokens"),
     cacheReadTokens: integer("cache_read_tokens"),
