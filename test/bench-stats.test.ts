@@ -353,7 +353,9 @@ describe("bench report", () => {
 
   it("markdown states the changes, their intervals and the prompts", () => {
     const markdown = renderMarkdown(report);
-    expect(markdown).toContain("| social | 3/3 = 100% (95% CI 44%–100%) | $2.50 |");
+    // Costs 0.5, 1 and 1: a mean of $0.83 and a median of $1.
+    expect(markdown).toContain("| variant | passed (Wilson 95% CI) | total cost | mean cost | median cost | mean turns |");
+    expect(markdown).toContain("| social | 3/3 = 100% (95% CI 44%–100%) | $2.50 | $0.8333 | $1.00 | 8.3 |");
     expect(markdown).toContain("- all tasks: cost -50% (too few tasks for an interval: 2 tasks, 2 pairs)");
     expect(markdown).toContain("wrote 4, read 2 (2.0× more writes than reads)");
     expect(markdown).toContain("Do it; feed <b>optional</b>.");
