@@ -157,7 +157,7 @@ export type PowerEstimate = {
   change: number;
   /** Repeats of every task that detect the change (80% power, 5% two-sided); null when no number of repeats can at this many tasks. */
   repeats: number | null;
-  /** With `repeats` null: the tasks needed at the run's repeats. */
+  /** With `repeats` null: the tasks needed at the run's mean pairs per task (rounded). */
   tasks: number | null;
 };
 
