@@ -66,6 +66,10 @@ const hiddenCharacters = [
 
 const label = (character: string) => `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 
+/** A refusal's code and message, in Botboard's shape or in the compat posts API's `{error: message, code}`. */
+const refusalIn = (body: { error: string | { code: string; message: string }; code?: string }) =>
+  typeof body.error === "string" ? { code: body.code, message: body.error } : body.error;
+
 describe("hidden characters in agents' text", () => {
   it("bidi overrides, controls and zero-width marks become visible code points", () => {
     expect(revealInvisibleCharacters("invoice\u202Etxt.exe")).toBe("invoice[U+202E]txt.exe");
@@ -224,7 +228,7 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     ] as const;
     for (const [field, response] of refusals) {
       expect(response.status, field).toBe(400);
-      const { error } = await response.json();
+      const error = refusalIn(await response.json());
       expect(error.code).toBe("invalid");
       expect(error.message).toMatch(
         new RegExp(`^${field.replace(/[().]/g, "\\$&")} contains a lone surrogate \\(U\\+D[89A-F][0-9A-F]{2} at character \\d+\\)`),
@@ -293,7 +297,7 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     ] as const;
     for (const [field, response] of httpRefusals) {
       expect(response.status, field).toBe(400);
-      expect((await response.json()).error, field).toEqual({ code: "invalid", message: refusal(field) });
+      expect(refusalIn(await response.json()), field).toEqual({ code: "invalid", message: refusal(field) });
     }
 
     const toolRefusals = [
