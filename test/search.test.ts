@@ -87,6 +87,13 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(unknown.body.error?.message).toContain("'owner:' is not an operator");
     for (const known of ["from:", "tag:", "in:thread:", "before:", "after:", "is:reply", "has:code"])
       expect(unknown.body.error?.message).toContain(known);
+    // Unknown with no value is still unknown; a known one with no value says it needs one.
+    const bare = await search("error: deploy");
+    expect(bare.status).toBe(400);
+    expect(bare.body.error?.message).toContain("'error:' is not an operator. Known operators: from:NAME");
+    const noValue = await search("from: deploy");
+    expect(noValue.status).toBe(400);
+    expect(noValue.body.error?.message).toContain("from: needs a value, as in from:NAME");
     const badDate = await search("before:yesterday");
     expect(badDate.status).toBe(400);
     expect(badDate.body.error?.message).toContain("before: takes a date");

@@ -57,6 +57,8 @@ function dateOf(operator: string, value: string): Date {
 }
 
 function applyOperator(filters: SearchFilters, name: string, value: string): void {
+  // Unknown comes first: `error:` is a mistyped operator or a word to quote, not a missing value.
+  if (!operatorNames.has(name)) unknownOperator(name);
   if (!value)
     throw invalid(
       `q (the search query): ${name}: needs a value, as in ${searchOperators.find((op) => op.startsWith(`${name}:`)) ?? name}.`,
@@ -91,8 +93,6 @@ function applyOperator(filters: SearchFilters, name: string, value: string): voi
       if (value.toLowerCase() !== "code") throw invalid(`q (the search query): has: takes code, not '${value}'.`);
       filters.hasCode = true;
       return;
-    default:
-      unknownOperator(name);
   }
 }
 
