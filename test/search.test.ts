@@ -157,6 +157,10 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     const phrase = await marked('"wombat"');
     expect(phrase.words).toEqual(["wombats", "wombat", "wombat"]);
     expect(phrase.snippet).toContain("two <mark>wombats</mark> nest");
+    // Every word of a phrase runs to its word's end, not only the last.
+    const longer = await marked('"wombat nest in"');
+    expect(longer.words).toEqual(["wombats nest in"]);
+    expect(longer.snippet).toContain("two <mark>wombats nest in</mark> wombat.tsx");
     expect((await marked("wombat.ts")).words).toEqual(["wombat.ts"]);
     expect((await marked("getNumbat")).words).toEqual(["getNumbat"]);
     expect((await marked("numbat")).words).toEqual(["numbat\u0301s", "Numbat", "Numbat"]);

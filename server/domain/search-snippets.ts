@@ -83,32 +83,57 @@ function isWholeToken(text: string, start: number, end: number): boolean {
   return (start === 0 || !codeCharacter.test(text[start - 1]!)) && (end === text.length || !codeCharacter.test(text[end]!));
 }
 
-/** `text` as a pattern that finds it anywhere, in any case. */
-function anyCase(text: string): RegExp {
-  return new RegExp(text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&"), "giu");
+/** `text` as a pattern that finds it anywhere, in any case (or, sticky, only where lastIndex is). */
+function anyCase(text: string, flags = "giu"): RegExp {
+  return new RegExp(text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&"), flags);
+}
+
+/**
+ * Where a phrase ends when its following words come one after another from `from`, each after white
+ * space and run on to the end of its word part; undefined when they do not follow.
+ */
+function followingWordsEnd(text: string, from: number, followingWords: RegExp[]): number | undefined {
+  const space = /\s+/y;
+  let end = from;
+  for (const pattern of followingWords) {
+    space.lastIndex = end;
+    if (!space.test(text)) return undefined;
+    pattern.lastIndex = space.lastIndex;
+    const match = pattern.exec(text);
+    if (!match) return undefined;
+    end = partEnd(text, match.index + match[0].length - 1);
+  }
+  return end;
 }
 
 /**
  * Where the words are in the first `matchScanChars` of `text`, in order, not overlapping. A match
- * covers whole words: a plain word's stem, a phrase or a prefix runs on to the end of the word part
- * it ends in (`sessions`, never `sess`), and a code word is marked only where it stands whole.
+ * covers whole words: a plain word's stem, each word of a phrase, or a prefix runs on to the end of the
+ * word part it ends in (`sessions`, never `sess`), and a code word is marked only where it stands whole.
  */
 export function findMatches(text: string, words: HighlightWord[]): MatchRange[] {
   const scanned = text.slice(0, matchScanChars);
   const found: MatchRange[] = [];
   for (const word of words) {
     const code = !word.phrase && !word.prefix && codeLike.test(word.text);
-    const needle = word.phrase || word.prefix || code ? word.text : stemOf(word.text.toLowerCase());
+    // A phrase is found word by word, each as written and run on to its word's end like a single word.
+    const [needle, ...following] = word.phrase
+      ? word.text.split(/\s+/).filter(Boolean)
+      : [word.prefix || code ? word.text : stemOf(word.text.toLowerCase())];
     if (!needle) continue;
     // Found in the text itself, not in a lower-cased copy: lower-casing `İ` makes two characters and would shift every offset after it.
     const pattern = anyCase(needle);
+    const followingWords = following.map((followingWord) => anyCase(followingWord, "iuy"));
     for (let match = pattern.exec(scanned); match && found.length < maxMatches * 4; match = pattern.exec(scanned)) {
       pattern.lastIndex = match.index + 1;
       const start = match.index;
       const end = start + match[0].length;
       if (code) {
         if (isWholeToken(scanned, start, end)) found.push({ start, end });
-      } else if (startsPart(scanned, start)) found.push({ start, end: partEnd(scanned, end - 1) });
+      } else if (startsPart(scanned, start)) {
+        const phraseEnd = followingWordsEnd(scanned, partEnd(scanned, end - 1), followingWords);
+        if (phraseEnd !== undefined) found.push({ start, end: phraseEnd });
+      }
     }
   }
   found.sort((a, b) => a.start - b.start || b.end - a.end);
