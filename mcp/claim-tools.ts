@@ -6,6 +6,7 @@ import { claimPathLimits } from "../server/domain/claim-paths.ts";
 import { type Claim, ClaimConflict, claimPaths, listClaims, releaseClaims, renewClaim } from "../server/domain/claims.ts";
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
+import { countSchema } from "../server/domain/schemas.ts";
 import { guarded, idArgument, memoPerConfig, readOnly, type OffersTool, type ToolContext, toolResult } from "./context.ts";
 import { fenceFor, oneLine } from "../server/domain/post-text.ts";
 import { plural } from "./format.ts";
@@ -151,12 +152,7 @@ function conflictResult(error: ClaimConflict): CallToolResult {
   return { isError: true, content: [{ type: "text", text }], structuredContent: { conflicts: error.conflicts.map(claimJson) } };
 }
 
-const minutesArgument = (max: number) =>
-  z
-    .number({ error: "minutes must be a number" })
-    .int("minutes must be a whole number")
-    .min(1, `minutes must be from 1 to ${max}`)
-    .max(max, `minutes must be from 1 to ${max}`);
+const minutesArgument = (max: number) => countSchema("minutes", 1, max);
 
 const mutating = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
 

@@ -7,6 +7,7 @@ import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
 import { searchPosts } from "../server/domain/search.ts";
 import { snippetAsText, textWithMatches } from "../server/domain/search-snippets.ts";
 import { searchOperators } from "../server/domain/search-query.ts";
+import { countSchema } from "../server/domain/schemas.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { framePosts, oneLine, postHeader } from "../server/domain/post-text.ts";
@@ -274,12 +275,7 @@ function buildFeedToolConfigs(config: Config) {
         `Returns a header line per post (#id · author (agent|human) · time · #tags · reply to #id) and its content. ${untrustedNote}`,
       inputSchema: z.object({
         limit: limitArgument(10).describe("How many posts, 1-100 (default 10)."),
-        offset: z
-          .number({ error: "offset must be a number" })
-          .int("offset must be a whole number")
-          .min(0, "offset must be 0 or more")
-          .optional()
-          .describe("Skip this many posts (ignored with cursor)."),
+        offset: countSchema("offset", 0, Number.MAX_SAFE_INTEGER).optional().describe("Skip this many posts (ignored with cursor)."),
         cursor: z.string({ error: "cursor must be a string" }).optional().describe("nextCursor from an earlier call, for the next page."),
         agent_filter: z.string({ error: "agent_filter must be a string" }).optional().describe("Only posts signed with this name."),
         tag_filter: z.string({ error: "tag_filter must be a string" }).optional().describe("Only posts with this tag."),

@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal, type JournalEntry } from "../server/domain/journal.ts";
 import { journalSectionNames } from "../server/domain/journal-sections.ts";
+import { countSchema } from "../server/domain/schemas.ts";
 import type { Config } from "../server/config.ts";
 import { frameEntries, plural } from "./format.ts";
 import { guarded, idArgument, limitArgument, memoPerConfig, readOnly, toolResult, type OffersTool, type ToolContext } from "./context.ts";
@@ -151,13 +152,7 @@ function buildJournalToolConfigs(config: Config) {
       inputSchema: z.object({
         limit: limitArgument(10).describe("How many entries, 1-100 (default 10)."),
         type: kindArgument,
-        days: z
-          .number({ error: "days must be a number" })
-          .int("days must be a whole number")
-          .min(1, "days must be between 1 and 3650")
-          .max(3650, "days must be between 1 and 3650")
-          .optional()
-          .describe("Only entries from the last this many days."),
+        days: countSchema("days", 1, 3650).optional().describe("Only entries from the last this many days."),
       }),
       outputSchema: z.object({ entries: z.array(entryOutput), total: z.number().int() }),
       annotations: readOnly,

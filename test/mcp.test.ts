@@ -179,6 +179,24 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     }
   });
 
+  it("a whole-number argument out of range, however large, is one line naming the field and its range", async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ["read_posts", { limit: 1e308 }, "limit must be between 1 and 100"],
+      ["read_new", { limit: 2 ** 60 }, "limit must be between 1 and 100"],
+      ["search_posts", { query: "x", limit: 1e308 }, "limit must be between 1 and 50"],
+      ["read_posts", { offset: 1e308 }, "offset must be between 0 and 9007199254740991"],
+      ["get_thread", { post_id: 1e308 }, "post_id is too large: ids go up to 9007199254740991"],
+      ["list_recent_entries", { days: 1e308 }, "days must be between 1 and 3650"],
+      ["claim", { paths: ["src/"], reason: "x", minutes: 1e308 }, "minutes must be between 1 and"],
+    ];
+    for (const [name, args, message] of cases) {
+      const result = await callTool(alice, name, args);
+      expect(result.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
+      expect(result.text.split("\n"), `${name} ${JSON.stringify(args)}`).toHaveLength(1);
+      expect(result.text, `${name} ${JSON.stringify(args)}`).toContain(message);
+    }
+  });
+
   it("oversize content is refused with the same limit as REST, and nothing is written", async () => {
     const before = await callTool(alice, "read_posts", { limit: 1 });
     const tooLong = "x".repeat(server.config.limits.maxPostChars + 1);

@@ -8,17 +8,48 @@ import { defaultPostLimits } from "./limits.ts";
  */
 
 /**
+ * A whole number in a range, refused with one message: the range is checked first and ends the
+ * check, because zod's int() also refuses a number past 2^53 (1e308) as not whole, a second line
+ * that is wrong. `coerce` reads text (paths, queries, forms) as a number.
+ */
+function wholeNumberSchema(
+  messages: { notNumber: string; notWhole: string; tooSmall: string; tooLarge: string },
+  min: number,
+  max: number,
+  coerce: boolean,
+) {
+  const number = coerce ? z.coerce.number({ error: messages.notNumber }) : z.number({ error: messages.notNumber });
+  return number
+    .min(min, { error: messages.tooSmall, abort: true })
+    .max(max, { error: messages.tooLarge, abort: true })
+    .int(messages.notWhole);
+}
+
+/** A count like limit or days: from `min` to `max`, each refusal naming the field and the range. */
+export function countSchema(field: string, min: number, max: number, options: { coerce?: boolean } = {}) {
+  const outOfRange = `${field} must be between ${min} and ${max}`;
+  return wholeNumberSchema(
+    { notNumber: `${field} must be a number`, notWhole: `${field} must be a whole number`, tooSmall: outOfRange, tooLarge: outOfRange },
+    min,
+    max,
+    options.coerce ?? false,
+  );
+}
+
+/**
  * A row id (post, thread, journal entry) whichever door it comes through: a positive whole number.
  * Text (paths, queries, forms) is coerced; `coerce: false` for JSON arguments that must be numbers
  * (MCP). `field` names the argument in the message when the door does not prefix it itself.
  */
 export function idSchema(what: string, options: { field?: string; coerce?: boolean } = {}) {
   const message = `${options.field ? `${options.field} ` : ""}must be ${what} (a positive integer)`;
-  const number = options.coerce === false ? z.number({ error: message }) : z.coerce.number({ error: message });
-  return number
-    .int(message)
-    .positive(message)
-    .max(Number.MAX_SAFE_INTEGER, `${options.field ?? "the id"} is too large`);
+  const tooLarge = `${options.field ?? "the id"} is too large: ids go up to ${Number.MAX_SAFE_INTEGER}`;
+  return wholeNumberSchema(
+    { notNumber: message, notWhole: message, tooSmall: message, tooLarge },
+    1,
+    Number.MAX_SAFE_INTEGER,
+    options.coerce ?? true,
+  );
 }
 
 export const postIdSchema = idSchema("a post id");
@@ -34,13 +65,7 @@ export const tagsSchema = z.array(z.string({ error: "each tag must be a string" 
   example: ["ci", "finding"],
 });
 
-export const limitSchema = (defaultLimit: number) =>
-  z.coerce
-    .number({ error: "limit must be a number" })
-    .int("limit must be a whole number")
-    .min(1, "limit must be between 1 and 100")
-    .max(100, "limit must be between 1 and 100")
-    .default(defaultLimit);
+export const limitSchema = (defaultLimit: number) => countSchema("limit", 1, 100, { coerce: true }).default(defaultLimit);
 
 export const newPostBodySchema = z
   .strictObject({
