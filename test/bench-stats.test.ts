@@ -87,6 +87,17 @@ describe("bench statistics", () => {
     expect(summariseRatios([{ task: "only", variant: 1, baseline: 0 }])).toBeUndefined();
   });
 
+  it("a change under 1% keeps its sign with a decimal, never reading -0% or +0%; none reads 0%", () => {
+    const near = (variant: number) => describeRatio(summariseRatios([{ task: "only", variant, baseline: 1 }])!);
+    expect(near(0.997)).toBe("-0.3% (too few tasks for an interval: 1 task, 1 pair)");
+    expect(near(1.004)).toMatch(/^\+0\.4% /);
+    expect(near(1)).toMatch(/^0% /);
+    expect(near(0.9998)).toMatch(/^0% /);
+    expect(near(0.8)).toMatch(/^-20% /);
+    const narrow = { pairs: 12, tasks: 6, estimate: 0.997, median: { estimate: 0.997, low: 0.9952, high: 1.002 }, includesNoChange: true };
+    expect(describeRatio(narrow)).toBe("-0.3% (95% CI -0.5% to +0.2%, 6 tasks, 12 pairs) — CI includes no change");
+  });
+
   it("the cluster bootstrap is reproducible, does not depend on the pairs' order, and keeps a task's pairs together", () => {
     const pairs: TaskPair[] = [];
     for (let task = 0; task < 8; task++)

@@ -7,7 +7,18 @@ export const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
 export const repeatsText = (repeats: number) => (repeats === 1 ? "1 repeat" : `${repeats} repeats`);
 export const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`;
 
-const change = (ratio: number) => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(0)}%`;
+/**
+ * A ratio as a signed change in whole percents, or to a tenth under 1% so the sign means something
+ * (0.997 reads -0.3%, not -0%); "0%" when even a tenth rounds away.
+ */
+function change(ratio: number): string {
+  const points = (ratio - 1) * 100;
+  for (const digits of [0, 1]) {
+    const shown = points.toFixed(digits);
+    if (Number(shown) !== 0) return `${points > 0 ? "+" : ""}${shown}%`;
+  }
+  return "0%";
+}
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 /** A ratio as a change: 0.8 [0.7, 0.95] reads "-20% (95% CI -30% to -5%, 12 tasks, 36 pairs)". */
