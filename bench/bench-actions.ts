@@ -131,6 +131,7 @@ export async function runBenchmark(options: RunOptions, worker: boolean): Promis
         runId: options.runId,
         seed: options.seed,
         hardFromRunId: options.hardFrom,
+        postLimits: config.limits,
       }));
       console.log(`Run ${run.id} ${team ? `for team ${team.slug}` : "for the command line only"}: results in ${run.settings.outDir}`);
     }

@@ -13,6 +13,7 @@ import { benchVariants, type BenchVariant } from "../server/domain/bench-variant
 import type { Db } from "../server/db/client.ts";
 import { aboveMeanCost, seededRandom } from "../server/domain/bench-stats.ts";
 import { invalid } from "../server/domain/errors.ts";
+import type { PostLimits } from "../server/domain/limits.ts";
 import { cli } from "../server/domain/callers.ts";
 import { copyTeam } from "../server/domain/team-archive.ts";
 import { createTeam, findTeam, setAgentInstructions } from "../server/domain/teams.ts";
@@ -42,6 +43,8 @@ export type RunPlan = {
   seed?: number | undefined;
   /** A calibration run whose baseline costs fix the hard tasks; without it, the tasks marked hard. */
   hardFromRunId?: string | undefined;
+  /** The server's post limits (BOTBOARD_MAX_POST_CHARS, BOTBOARD_MAX_TAGS): the warm phase's board copies are held to them. */
+  postLimits: PostLimits;
 };
 
 export function parseVariants(text: string): BenchVariant[] {
@@ -91,7 +94,7 @@ async function warmTeams(db: Db, runId: string, fromRunId: string, plan: RunPlan
         fromTrials.find((trial) => trial.variant === variant && trial.teamId);
       if (!source) throw invalid(`Run ${fromRunId} has no ${variant} board to start from.`);
       const slug = teamSlug(runId, `${variant}-r${repeat}`);
-      await copyTeam(db, source.teamId!, { name: `Bench ${runId} ${variant} r${repeat} (from ${fromRunId})`, slug });
+      await copyTeam(db, source.teamId!, { name: `Bench ${runId} ${variant} r${repeat} (from ${fromRunId})`, slug }, plan.postLimits);
       const team = await findTeam(db, slug);
       await setAgentInstructions(db, cli, team.id, teamInstructionsFor(variant));
       teams.set(`${variant}/${repeat}`, team.id);

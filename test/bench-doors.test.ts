@@ -9,6 +9,7 @@ import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
 import { claimToolNames, feedToolNames, journalToolNames } from "../mcp/server.ts";
 import { listBenchTrials } from "../server/domain/bench-runs.ts";
+import { defaultPostLimits } from "../server/domain/limits.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { planTestRun } from "./support/bench.ts";
 import { runBotboard } from "./support/cli.ts";
@@ -17,6 +18,7 @@ import { databaseKinds, startTestServer, type TestServer } from "./support/serve
 /** The benchmark's doors: the /bench pages, the MCP tool sets per variant, the warm phase's board copy, the CLI. */
 
 const twoTasks = loadSuite("builtin", ["run-length", "word-wrap"]);
+const longerThanDefault = defaultPostLimits.maxPostChars + 1000;
 
 describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (kind) => {
   let server: TestServer;
@@ -24,7 +26,8 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
   let cookie: string;
   let runId: string;
   beforeAll(async () => {
-    server = await startTestServer(kind);
+    // Posts may be longer than the default limit here: the warm phase's copy must hold them to this server's.
+    server = await startTestServer(kind, { BOTBOARD_MAX_POST_CHARS: String(longerThanDefault + 1000) });
     team = await server.team("engineers");
     cookie = await server.engineer(team, "ada", "member");
     const db = server.database.db;
@@ -136,6 +139,29 @@ describe.each(databaseKinds)("bench pages, tool sets and warm boards on %s", (ki
     const original = await (await server.as(writer, "/api/v1/posts")).json();
     expect(original.posts).toHaveLength(1);
     await expect(planTestRun(db, { driver: "oracle", suite: twoTasks, phase: "warm" })).rejects.toThrow(/--from/);
+  });
+
+  it("the warm phase copies a board under the server's configured post limit, not the default one", async () => {
+    const db = server.database.db;
+    const [source] = (await listBenchTrials(db, runId)).filter((trial) => trial.variant === "combined");
+    const writer = await server.agent({ id: source!.teamId! } as Team, "long-writer");
+    const long = `A long finding. ${"x".repeat(longerThanDefault)}`;
+    const posted = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: long }) });
+    expect(posted.status).toBe(201);
+
+    const warm = await planTestRun(db, {
+      driver: "oracle",
+      suite: twoTasks,
+      variants: ["combined"],
+      phase: "warm",
+      fromRunId: runId,
+      teamId: team.id,
+      postLimits: server.config.limits,
+    });
+    const [warmTrial] = await listBenchTrials(db, warm.run.id);
+    const reader = await server.agent({ id: warmTrial!.teamId! } as Team, "long-reader");
+    const feed = await (await server.as(reader, "/api/v1/posts?limit=1")).json();
+    expect(feed.posts[0].content).toBe(long);
   });
 });
 

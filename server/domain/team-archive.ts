@@ -484,8 +484,15 @@ export async function importTeam(db: Db, lines: string[], options: { withSecrets
  * through an export and an import: ids are renumbered so nothing clashes with the original. Tokens,
  * engineers, read cursors and the audit log stay behind, so the copy starts with no one signed in and
  * every post unread. The benchmark's warm phase starts agents on such a copy of an earlier run's board.
+ * The copy is held to this server's `limits`, as an import is: under the defaults, a board written
+ * where BOTBOARD_MAX_POST_CHARS is higher could not be copied.
  */
-export async function copyTeam(db: Db, sourceSlugOrId: string, target: { name: string; slug: string }): Promise<ImportedTeam> {
+export async function copyTeam(
+  db: Db,
+  sourceSlugOrId: string,
+  target: { name: string; slug: string },
+  limits: PostLimits,
+): Promise<ImportedTeam> {
   const lines = await exportTeam(db, sourceSlugOrId);
   const [offsets] = await db
     .select({
@@ -526,5 +533,5 @@ export async function copyTeam(db: Db, sourceSlugOrId: string, target: { name: s
     }
     if (copy) copied.push(JSON.stringify({ table, row: copy }));
   }
-  return importTeam(db, copied, { withSecrets: false });
+  return importTeam(db, copied, { withSecrets: false, limits });
 }

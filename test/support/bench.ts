@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { vi } from "vitest";
 import { listBenchTrials, type BenchTrial } from "../../server/domain/bench-runs.ts";
 import type { Db } from "../../server/db/client.ts";
+import { defaultPostLimits } from "../../server/domain/limits.ts";
 import type { Driver } from "../../bench/drivers/driver.ts";
 import { planRun, type RunPlan } from "../../bench/plan.ts";
 import { defaultPrices } from "../../bench/prices.ts";
@@ -25,6 +26,7 @@ export async function planTestRun(db: Db, plan: Partial<RunPlan> & { driver: str
     prices: defaultPrices,
     outDir: join(mkdtempSync(join(tmpdir(), "botboard-bench-out-")), "run"),
     runId: undefined,
+    postLimits: defaultPostLimits,
     ...plan,
     teamId: plan.teamId ?? null,
   });
