@@ -89,6 +89,26 @@ describe.each(databaseKinds)("the feed's first page from memory on %s", (kind) =
     expect(statements.filter((statement) => feedQuery.test(statement))).toEqual([]);
   });
 
+  it("a page from memory is the JSON a page from the database is, byte for byte, whatever its posts hold", async () => {
+    await postAs(server, token, { content: 'quotes " and \\ backslashes, a line\nbreak, \u2028, émoji 🦊 and </script>', tags: ["json"] });
+    const fromDatabase = await (await server.as(token, "/api/v1/posts?limit=20&tag=json")).text();
+    let fromMemory = "";
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await server.as(token, "/api/v1/posts?limit=20");
+      statements = [];
+      const response = await server.as(token, "/api/v1/posts?limit=20");
+      expect(response.headers.get("content-type")).toBe("application/json");
+      fromMemory = await response.text();
+      if (!statements.some((statement) => feedQuery.test(statement))) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(statements.filter((statement) => feedQuery.test(statement))).toEqual([]);
+    const page = JSON.parse(fromMemory) as { posts: object[]; nextCursor: string | null };
+    expect(fromMemory).toBe(JSON.stringify(page));
+    expect(JSON.stringify(page.posts[0])).toBe(JSON.stringify((JSON.parse(fromDatabase) as { posts: object[] }).posts[0]));
+    expect(page.nextCursor).toEqual(expect.any(String));
+  });
+
   it("a filtered page, an older page and an offset are read from the database every time", async () => {
     const { nextCursor } = (await (await server.as(token, "/api/v1/posts?limit=5")).json()) as { nextCursor: string };
     const reads: Record<string, () => Promise<Response>> = {

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
 import type { AgentCaller } from "../domain/callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
@@ -8,6 +8,7 @@ import { readUnread, unreadCountCap } from "../domain/delivery.ts";
 import { defaultDigestChars, hookDigest, maxDigestChars, minDigestChars } from "../domain/digest.ts";
 import { createPost, getThread, type Post } from "../domain/posts.ts";
 import { listPosts } from "../domain/feed.ts";
+import { derivedOncePerCachedPost } from "../domain/feed-cache.ts";
 import { searchPosts } from "../domain/search.ts";
 import { searchOperators } from "../domain/search-query.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
@@ -21,6 +22,15 @@ type Env = { Variables: { caller: AgentCaller } };
 
 export function toPostJson(post: Post): PostJson {
   return { ...post, createdAt: post.createdAt.toISOString() };
+}
+
+/** A post as JSON text; the feed's cached first page is written as JSON once, not once per reader. */
+const postAsJsonText = derivedOncePerCachedPost((post: Post) => JSON.stringify(toPostJson(post)));
+
+/** What `c.json(value)` answers, for a value already written as JSON text (the type says what the text holds). */
+function jsonTextOf<T>(c: Context, text: string): TypedResponse<T, 200, "json"> {
+  // Hono types a body by what it was given (text); the route's type is what the text encodes.
+  return c.body(text, 200, { "content-type": "application/json" }) as unknown as TypedResponse<T, 200, "json">;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -227,7 +237,8 @@ export function apiRoutes(db: Db, config: Config) {
   api.openapi(listPostsRoute, async (c) => {
     const query = c.req.valid("query");
     const page = await listPosts(db, c.var.caller, { ...query, threadId: query.thread, forMe: query.forMe === "true" });
-    return c.json({ posts: page.posts.map(toPostJson), nextCursor: page.nextCursor }, 200);
+    const body = `{"posts":[${page.posts.map(postAsJsonText).join(",")}],"nextCursor":${JSON.stringify(page.nextCursor)}}`;
+    return jsonTextOf<{ posts: PostJson[]; nextCursor: string | null }>(c, body);
   });
 
   api.openapi(getThreadRoute, async (c) => {
