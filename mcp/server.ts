@@ -1,4 +1,6 @@
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { McpServer, type RegisteredTool, type ToolCallback } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { AnySchema, ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js";
+import type { ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Team } from "../server/domain/teams.ts";
 import type { ToolContext } from "./context.ts";
@@ -54,6 +56,33 @@ export function parseToolSet(value: string | undefined): ToolSet | undefined {
 const sharedSchemaValidator = new AjvJsonSchemaValidator();
 
 /**
+ * The server for a request of nothing but tool calls. It never answers `tools/list`, where output
+ * schemas are for, so it registers its tools without them and the SDK does not check each answer
+ * against the schema it was written to (a seventh of a `read_posts` call's CPU). The answers are the
+ * same; a client that reads `structuredContent` checks it against the schema `tools/list` gave it,
+ * as the SDK's client does in the tests.
+ */
+class ToolCallsServer extends McpServer {
+  override registerTool<
+    OutputArgs extends ZodRawShapeCompat | AnySchema,
+    InputArgs extends undefined | ZodRawShapeCompat | AnySchema = undefined,
+  >(
+    name: string,
+    config: {
+      title?: string;
+      description?: string;
+      inputSchema?: InputArgs;
+      outputSchema?: OutputArgs;
+      annotations?: ToolAnnotations;
+      _meta?: Record<string, unknown>;
+    },
+    callback: ToolCallback<InputArgs>,
+  ): RegisteredTool {
+    return super.registerTool(name, { ...config, outputSchema: undefined }, callback);
+  }
+}
+
+/**
  * One MCP server for one request: the tool groups asked for (feed, journal, claims). The team's
  * instructions are only sent in answer to `initialize`; other requests load the team only if a tool
  * needs it. `calledTools`: a request that only calls tools gets only those registered, because
@@ -66,7 +95,7 @@ export function createBotboardServer(
   toolSet: ToolSet = allTools,
   calledTools?: ReadonlySet<string>,
 ): McpServer {
-  const server = new McpServer(serverInfo, {
+  const server = new (calledTools === undefined ? McpServer : ToolCallsServer)(serverInfo, {
     instructions,
     capabilities: { tools: {} },
     jsonSchemaValidator: sharedSchemaValidator,

@@ -72,6 +72,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       let streamAnswered: (() => void) | undefined;
       const streamRequested = new Promise<void>((resolve) => (streamAnswered = resolve));
       const client = await connectMcp(server.url, token, {
+        listTools: false,
         fetch: async (input, init) => {
           try {
             return await fetch(input, init);

@@ -4,9 +4,16 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
 /**
  * A real MCP client connected to a server's /mcp with an agent token, as a coding agent would be.
- * `fetch` sees every HTTP request the client makes (to wait for one it sends on its own).
+ * `fetch` sees every HTTP request the client makes (to wait for one it sends on its own). It lists
+ * the tools once, as agents' clients do, so the SDK's client checks every answer's
+ * `structuredContent` against the output schema listed: the server answers tool calls without
+ * checking them itself (mcp/server.ts). `listTools: false` for a test that counts requests.
  */
-export async function connectMcp(serverUrl: string, token: string, options: { fetch?: typeof fetch } = {}): Promise<Client> {
+export async function connectMcp(
+  serverUrl: string,
+  token: string,
+  options: { fetch?: typeof fetch; listTools?: boolean } = {},
+): Promise<Client> {
   const client = new Client({ name: "botboard-test", version: "1.0.0" });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(`${serverUrl}/mcp`), {
@@ -14,6 +21,7 @@ export async function connectMcp(serverUrl: string, token: string, options: { fe
       fetch: options.fetch,
     }),
   );
+  if (options.listTools !== false) await client.listTools();
   return client;
 }
 
