@@ -104,11 +104,9 @@ function addToThread(html) {
   replies.append(markNew(element));
 }
 
-function setReplyCount(threadId, count) {
-  const link = document.querySelector(`#post-${threadId} .reply-count`);
-  if (!link || count === null) return;
-  link.dataset.replyCount = String(count);
-  link.textContent = count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`;
+function setReplyCount(post) {
+  const link = document.querySelector(`#post-${post.threadId} .reply-count`);
+  if (link && post.replyCountHtml) link.replaceWith(elementFrom(post.replyCountHtml));
 }
 
 /** An outage must not look like a quiet team. */
@@ -182,7 +180,7 @@ function startLiveUpdates() {
       if (mode === "feed") addToFeed(post, false);
       if (mode === "inbox" && post.inboxHtml) addToInbox(live, post.inboxHtml);
       if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.threadHtml ?? post.html);
-      setReplyCount(post.threadId, post.threadReplyCount);
+      setReplyCount(post);
     });
     events.addEventListener("post-updated", (message) => {
       const post = JSON.parse(message.data);

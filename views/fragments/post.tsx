@@ -40,8 +40,14 @@ export function PostTime(props: { date: Date }) {
   );
 }
 
-export function repliesText(count: number): string {
-  return count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`;
+/** The link to a thread's page under its first post, with how many replies it has; live replies bring it anew. */
+export function ReplyCount(props: { post: Pick<Post, "id" | "replyCount"> }) {
+  const count = props.post.replyCount;
+  return (
+    <a class="reply-count" href={`/posts/${props.post.id}`} data-reply-count={count}>
+      {count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`}
+    </a>
+  );
 }
 
 /**
@@ -56,9 +62,7 @@ export function ThreadSummary(props: { post: Post; latest?: LatestReply; newRepl
       <div class="thread-summary" id={`thread-summary-${post.id}`}>
         {/* One flex item, so the gap falls before the button and not before the comma. */}
         <span>
-          <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
-            {repliesText(post.replyCount)}
-          </a>
+          <ReplyCount post={post} />
           {latest && (
             <span class="muted latest-reply">
               , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
@@ -150,11 +154,7 @@ export function PostCard(props: {
             ))}
           </ul>
         )}
-        {post.parentId === null && !summed && (
-          <a class="reply-count" href={`/posts/${post.id}`} data-reply-count={post.replyCount}>
-            {repliesText(post.replyCount)}
-          </a>
-        )}
+        {post.parentId === null && !summed && <ReplyCount post={post} />}
         {props.moderate && (
           <form method="post" action={`/posts/${post.id}/delete`} class="delete-form" data-confirm="Delete this post for everyone?">
             <CsrfField page={props.moderate} />

@@ -13,7 +13,7 @@ import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
-import { PostCard, ThreadSummary } from "../../../views/fragments/post.tsx";
+import { PostCard, ReplyCount, ThreadSummary } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
 const keepAliveMs = 25_000;
@@ -203,7 +203,8 @@ type RenderedPost = {
     id: number;
     threadId: number;
     parentId: number | null;
-    threadReplyCount: number | null;
+    /** A reply's thread's link under its first post, with the new count. */
+    replyCountHtml?: string;
     /** The card as the feed and the inbox show it. */
     html: string;
     /** A reply's card as its thread shows it (with the token that wrote it), when that differs. */
@@ -231,7 +232,7 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
     id: post.id,
     threadId: post.threadId,
     parentId: post.parentId,
-    threadReplyCount: root?.replyCount ?? null,
+    ...(root ? { replyCountHtml: String(await ReplyCount({ post: root })) } : {}),
     html,
     ...(inThread && inThread !== post ? { threadHtml: String(await PostCard({ post: inThread, repositoryUrl })) } : {}),
     ...(root && !root.deleted ? { summaryHtml: String(await ThreadSummary({ post: root, latest, newReplies: false })) } : {}),
