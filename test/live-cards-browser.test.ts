@@ -24,6 +24,8 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
   let team: Team;
   let alice: string;
   let ann: OpenPage;
+  /** An admin: thread pages show her a Delete form under each post. */
+  let ops: OpenPage;
 
   const post = async (body: Record<string, unknown>) => {
     const response = await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
@@ -58,9 +60,11 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
     team = await server.team("cards");
     alice = await server.agent(team, "alice");
     ann = await openPage(browser, { cookie: await server.engineer(team, "ann", "member"), url: server.url });
+    ops = await openPage(browser, { cookie: await server.engineer(team, "ops", "admin"), url: server.url });
   });
   afterAll(async () => {
     await ann?.context.close();
+    await ops?.context.close();
     await server?.close();
   });
 
@@ -112,5 +116,57 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
     const { live, reloaded } = await liveThenReloaded(`#post-${reply.id}`, `#feed > #post-${reply.id}`, reply.id);
     expect(live).not.toContain("token <code>");
     expect(live).toBe(reloaded);
+  });
+
+  /** The admin's form token, as her page carries it. */
+  const opsFormToken = () => ops.page.locator('.signed-in input[name="_csrf"]').getAttribute("value");
+
+  it("a live reply on an admin's thread page has the Delete form a reload shows, with her own form token", async () => {
+    const root = await post({ content: "Rotate the deploy key" });
+    await ops.page.goto(`${server.url}/posts/${root.id}`);
+    await ops.page.locator("body[data-live-ready]").waitFor();
+    const reply = await post({ content: "Rotated; old key revoked", parentId: root.id });
+    await ops.page.locator(`#replies #post-${reply.id}`).waitFor();
+    const live = await cardHtml(ops.page, `#post-${reply.id}`);
+    await ops.page.reload();
+    expect(live).toContain('class="delete-form"');
+    expect(live).toContain(`value="${await opsFormToken()}"`);
+    expect(live).toBe(await cardHtml(ops.page, `#post-${reply.id}`));
+    expect(ops.watch.problems).toEqual([]);
+  });
+
+  it("a reply an admin sends from the thread page is the card a reload shows, Delete form included", async () => {
+    const root = await post({ content: "Who reviews the migration?" });
+    await ops.page.goto(`${server.url}/posts/${root.id}`);
+    await ops.page.locator("body[data-live-ready]").waitFor();
+    await ops.page.getByLabel("Your reply (markdown); agents see it in the thread").fill("I will, after lunch");
+    await ops.page.getByRole("button", { name: "Reply" }).click();
+    const sent = ops.page.locator("#replies .post", { hasText: "I will, after lunch" });
+    await sent.waitFor();
+    const id = await sent.getAttribute("id");
+    const live = await cardHtml(ops.page, `#${id}`);
+    await ops.page.reload();
+    expect(live).toContain('class="delete-form"');
+    expect(live).toBe(await cardHtml(ops.page, `#${id}`));
+    expect(ops.watch.problems).toEqual([]);
+  });
+
+  it("a live reply under opened replies in an admin's collapsed feed has no Delete form, as a reload opens it: only thread pages have one", async () => {
+    const root = await post({ content: "Cache keys collide" });
+    await post({ content: "Added the tenant to the key", parentId: root.id });
+    const showReplies = async () => {
+      await ops.page.locator(`#post-${root.id}`).getByRole("button", { name: "Show replies" }).click();
+      await ops.page.locator(`#replies-of-${root.id} .post`).first().waitFor();
+    };
+    await ops.page.goto(`${server.url}/?mode=threads`);
+    await ops.page.locator("body[data-live-ready]").waitFor();
+    await showReplies();
+    const reply = await post({ content: "No collisions since", parentId: root.id });
+    await ops.page.locator(`#replies-of-${root.id} #post-${reply.id}`).waitFor();
+    const live = await cardHtml(ops.page, `#post-${reply.id}`);
+    await ops.page.reload();
+    await showReplies();
+    expect(live).not.toContain("delete-form");
+    expect(live).toBe(await cardHtml(ops.page, `#post-${reply.id}`));
   });
 });

@@ -7,7 +7,15 @@ import { followEvents, type EventFollower } from "./support/events.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
-type PostEvent = { id: number; html: string; forYou: string[]; notice?: { title: string; body: string }; inboxHtml?: string };
+type PostEvent = {
+  id: number;
+  html: string;
+  threadHtml?: string;
+  threadPageHtml?: string;
+  forYou: string[];
+  notice?: { title: string; body: string };
+  inboxHtml?: string;
+};
 
 describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
   let server: TestServer;
@@ -90,6 +98,29 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
       expect((await postEventOf(feed, id)).forYou).toEqual(["mention"]);
     } finally {
       feed.close();
+    }
+  });
+
+  it("a reply's event gives an admin's thread page its Delete form with an empty form token, for the page to fill in; members and the collapsed feed get none", async () => {
+    const team = await server.team("moderated");
+    const [admin, member] = await Promise.all([server.engineer(team, "ida", "admin"), server.engineer(team, "max", "member")]);
+    const author = await server.agent(team, "writer");
+    const feeds = [admin, member].map((cookie) => followEvents(server.url, cookie, { reconnect: false }));
+    try {
+      await Promise.all(feeds.map((feed) => feed.waitFor((event) => event.event === "ready")));
+      const post = async (body: Record<string, unknown>) =>
+        ((await (await server.as(author, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number }).id;
+      const reply = await post({ content: "done", parentId: await post({ content: "renew the certificate" }) });
+      const [toAdmin, toMember] = (await Promise.all(feeds.map((feed) => postEventOf(feed, reply)))) as [PostEvent, PostEvent];
+      expect(toAdmin.threadPageHtml).toContain(`<form method="post" action="/posts/${reply}/delete"`);
+      expect(toAdmin.threadPageHtml).toContain('<input type="hidden" name="_csrf" value=""/>');
+      expect(toAdmin.threadPageHtml).not.toContain(await csrfTokenOf(server, admin));
+      // The collapsed feed opens replies without Delete forms, for admins too.
+      expect(toAdmin.threadHtml).not.toContain("delete-form");
+      expect(toMember).not.toHaveProperty("threadPageHtml");
+      expect(toMember).toEqual({ ...toAdmin, threadPageHtml: undefined });
+    } finally {
+      for (const feed of feeds) feed.close();
     }
   });
 

@@ -88,7 +88,7 @@ export function Layout(props: { title: string; page?: PageContext; current?: str
   );
 }
 
-export function CsrfField(props: { page: PageContext }) {
+export function CsrfField(props: { page: Pick<PageContext, "csrfToken"> }) {
   return <input type="hidden" name="_csrf" value={props.page.csrfToken} />;
 }
 

@@ -3,11 +3,17 @@
 const scrolledAwayPx = 150;
 const pending = [];
 
-function elementFrom(html) {
+// HTML the server rendered, ready for this page. A live event serves every watcher, so its forms come
+// with an empty form token: this page's own goes in, as a reload renders it.
+function fragmentFrom(html) {
   const template = document.createElement("template");
   template.innerHTML = html.trim();
-  return template.content.firstElementChild;
+  for (const field of template.content.querySelectorAll('[name=_csrf][value=""]'))
+    field.value = document.querySelector("[name=_csrf]").value;
+  return template.content;
 }
+
+const elementFrom = (html) => fragmentFrom(html).firstElementChild;
 
 function markNew(element) {
   element.classList.add("is-new");
@@ -66,9 +72,7 @@ function addToCollapsedThread(post) {
 
 /** A first reply brings the summary and its list; later ones only the count and latest reply, so an open list stays open. */
 function updateThreadSummary(card, summaryHtml) {
-  const template = document.createElement("template");
-  template.innerHTML = summaryHtml;
-  const [summary, replies] = template.content.children;
+  const [summary, replies] = fragmentFrom(summaryHtml).children;
   const shown = card.querySelector(".thread-summary");
   if (shown) {
     shown.firstElementChild.replaceWith(summary.firstElementChild);
@@ -179,7 +183,8 @@ function startLiveUpdates() {
       notifyAbout(post);
       if (mode === "feed") addToFeed(post, false);
       if (mode === "inbox" && post.inboxHtml) addToInbox(live, post.inboxHtml);
-      if (mode === "thread" && post.threadId === threadId && post.parentId !== null) addToThread(post.threadHtml ?? post.html);
+      if (mode === "thread" && post.threadId === threadId && post.parentId !== null)
+        addToThread(post.threadPageHtml ?? post.threadHtml ?? post.html);
       setReplyCount(post);
     });
     events.addEventListener("post-updated", (message) => {

@@ -1,4 +1,5 @@
 import { raw } from "hono/html";
+import type { HumanCaller } from "../../server/domain/callers.ts";
 import type { LatestReply } from "../../server/domain/feed.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { CsrfField, type PageContext } from "../layout.tsx";
@@ -96,7 +97,8 @@ export function PostCard(props: {
   post: Post;
   /** The team's repository, for links from commit hashes and paths (views/text-links.ts). */
   repositoryUrl: string | null;
-  moderate?: PageContext;
+  /** Shows the Delete form, carrying this form token. */
+  moderate?: Pick<PageContext, "csrfToken">;
   /** `newReplies`: the thread has replies newer than the engineer's last visit (its first post may be older). */
   collapsed?: { latest?: LatestReply; newReplies?: boolean };
 }) {
@@ -167,6 +169,15 @@ export function PostCard(props: {
       {summed && <ThreadSummary post={post} latest={props.collapsed?.latest} newReplies={props.collapsed?.newReplies === true} />}
     </article>
   );
+}
+
+/**
+ * A post as the thread page shows it: an admin gets its Delete form. A live reply is rendered once
+ * for every admin watching, with an empty `csrfToken`: each page fills in its own (views/assets/app.js).
+ */
+export function ThreadCard(props: { post: Post; repositoryUrl: string | null; role: HumanCaller["role"]; csrfToken: string }) {
+  const { post, repositoryUrl, csrfToken } = props;
+  return <PostCard post={post} repositoryUrl={repositoryUrl} moderate={props.role === "admin" ? { csrfToken } : undefined} />;
 }
 
 /** A thread's replies as the collapsed feed opens them under the first post. */

@@ -1,19 +1,19 @@
 import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Thread } from "../../server/domain/posts.ts";
-import { PostCard } from "../fragments/post.tsx";
+import { ThreadCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
 /** `liveFrom`: the newest post every reader could be given when the page was read; live replies start after it. */
 export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom: number; limits: PostLimits }) {
   const { root, replies } = props.thread;
-  const moderate = props.page.caller.role === "admin" ? props.page : undefined;
+  const viewer = { repositoryUrl: props.page.repositoryUrl, role: props.page.caller.role, csrfToken: props.page.csrfToken };
   return (
     <Layout title={`Thread #${root.id}`} page={props.page}>
       <p>
         <a href="/">← Feed</a>
       </p>
       <h1 class="visually-hidden">Thread #{root.id}</h1>
-      <PostCard post={root} repositoryUrl={props.page.repositoryUrl} moderate={root.deleted ? undefined : moderate} />
+      <ThreadCard post={root} {...viewer} />
       <section aria-labelledby="replies-title" class="replies-section">
         <h2 id="replies-title">Replies</h2>
         <div
@@ -25,7 +25,7 @@ export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom:
           aria-live="polite"
         >
           {replies.map((reply) => (
-            <PostCard post={reply} repositoryUrl={props.page.repositoryUrl} moderate={reply.deleted ? undefined : moderate} />
+            <ThreadCard post={reply} {...viewer} />
           ))}
         </div>
       </section>

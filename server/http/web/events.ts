@@ -13,7 +13,7 @@ import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
-import { PostCard, ReplyCount, ThreadSummary } from "../../../views/fragments/post.tsx";
+import { PostCard, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
 const keepAliveMs = 25_000;
@@ -165,9 +165,10 @@ async function sendLivePost(
   });
   if (!rendered) return;
   if (reasonsFor(caller, rendered).length > 0) return stream.writeSSE(await postMessageFor(caller, rendered));
-  // Most watchers are not addressed: they share one encoded event, not a copy each per post.
-  rendered.frameForOthers ??= sseFrame(await postMessageFor(caller, rendered));
-  await stream.write(rendered.frameForOthers);
+  // Most watchers are not addressed: they share one encoded event per role, not a copy each per post.
+  const frame = rendered.framesForOthers[caller.role] ?? sseFrame(await postMessageFor(caller, rendered));
+  rendered.framesForOthers[caller.role] = frame;
+  await stream.write(frame);
 }
 
 const encoder = new TextEncoder();
@@ -212,10 +213,15 @@ type RenderedPost = {
     /** A reply's thread summed up as the collapsed feed shows it under the first post. */
     summaryHtml?: string;
   };
+  /**
+   * A reply's card as its thread page shows it to each role, when that differs from the thread's:
+   * an admin's has the Delete form, whose form token each page fills in.
+   */
+  threadPageHtml: Partial<Record<HumanCaller["role"], string>>;
   /** Why the post waits for each engineer it waits for, by user id (server/domain/inbox.ts). */
   waitingFor: Map<string, InboxReason[]>;
-  /** The event for every watcher it does not wait for, encoded by the first. */
-  frameForOthers?: Uint8Array;
+  /** The event for every watcher of a role it does not wait for, encoded by the first. */
+  framesForOthers: Partial<Record<HumanCaller["role"], Uint8Array>>;
 };
 
 async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<RenderedPost> {
@@ -237,7 +243,14 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
     ...(inThread && inThread !== post ? { threadHtml: String(await PostCard({ post: inThread, repositoryUrl })) } : {}),
     ...(root && !root.deleted ? { summaryHtml: String(await ThreadSummary({ post: root, latest, newReplies: false })) } : {}),
   };
-  return { post, data, waitingFor };
+  const threadPageHtml: RenderedPost["threadPageHtml"] = {};
+  if (reply) {
+    for (const role of ["admin", "member"] as const) {
+      const card = String(await ThreadCard({ post: inThread ?? post, repositoryUrl, role, csrfToken: "" }));
+      if (card !== (data.threadHtml ?? html)) threadPageHtml[role] = card;
+    }
+  }
+  return { post, data, threadPageHtml, waitingFor, framesForOthers: {} };
 }
 
 const noticeBodyChars = 200;
@@ -248,7 +261,8 @@ const noticeBodyChars = 200;
  * page sets it as text).
  */
 async function postMessageFor(caller: HumanCaller, rendered: RenderedPost): Promise<SseMessage> {
-  const { post, data } = rendered;
+  const { post } = rendered;
+  const data = { ...rendered.data, threadPageHtml: rendered.threadPageHtml[caller.role] };
   const reasons = reasonsFor(caller, rendered);
   const inboxHtml = reasons.length > 0 ? String(await InboxEntry({ reasons, children: raw(data.html) })) : undefined;
   const forYou = reasons.filter((reason) => notifyingReasons.includes(reason));

@@ -17,7 +17,7 @@ import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
 import { engineerInbox, inboxSize } from "../../domain/inbox.ts";
 import { assetsByUrl, favicon, type Asset } from "../../../views/assets.ts";
-import { PostCard, ThreadReplies } from "../../../views/fragments/post.tsx";
+import { PostCard, ThreadCard, ThreadReplies } from "../../../views/fragments/post.tsx";
 import { ErrorPage } from "../../../views/layout.tsx";
 import { Feed, hasFeedFilters, type FeedMode } from "../../../views/pages/feed.tsx";
 import { SearchPage } from "../../../views/pages/search.tsx";
@@ -160,13 +160,22 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.post("/posts", engineer, async (c) => {
     const form = parseWith(newPostFormSchema, await c.req.parseBody());
     const tags = (form.tags ?? "").split(/[\s,]+/).filter(Boolean);
+    const caller = c.get("caller");
     const { post } = await createPost(
       db,
-      c.get("caller"),
+      caller,
       { content: form.content, tags, parentId: form.parentId, urgent: form.urgent === "on" },
       config.limits,
     );
-    if (isHtmx(c)) return c.html(PostCard({ post, repositoryUrl: c.get("repositoryUrl") }), 201);
+    if (isHtmx(c)) {
+      // A first post goes on top of the feed, a reply under its thread: each as that page shows it.
+      const repositoryUrl = c.get("repositoryUrl");
+      const card =
+        post.parentId === null
+          ? PostCard({ post, repositoryUrl })
+          : ThreadCard({ post, repositoryUrl, role: caller.role, csrfToken: c.get("csrfToken") });
+      return c.html(card, 201);
+    }
     return c.redirect(post.parentId === null ? "/" : `/posts/${post.threadId}#post-${post.id}`, 303);
   });
 
