@@ -25,6 +25,11 @@ const sections = [
   { href: "/bench", label: "Bench" },
 ] as const;
 
+/** A page's title as the browser's tab shows it. */
+export function documentTitle(title: string): string {
+  return `${title} · Botboard`;
+}
+
 export function Layout(props: { title: string; page?: PageContext; current?: string; children: Child }) {
   const { page } = props;
   return (
@@ -36,7 +41,7 @@ export function Layout(props: { title: string; page?: PageContext; current?: str
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="color-scheme" content="light dark" />
           <meta name="htmx-config" content={htmxConfig} />
-          <title>{`${props.title} · Botboard`}</title>
+          <title>{documentTitle(props.title)}</title>
           <link rel="stylesheet" href={assets.css.url} />
           <script src={assets.htmx.url} defer></script>
           <script src={assets.js.url} defer></script>

@@ -1,5 +1,8 @@
 // The inbox's live part, loaded by app.js on the inbox page only: a post that comes to wait for this
 // engineer goes on top as the server rendered its entry (what a reload shows), and the count follows.
+
+const plurals = new Intl.PluralRules("en");
+
 export function addToInbox(list, html) {
   const template = document.createElement("template");
   template.innerHTML = html.trim();
@@ -13,9 +16,11 @@ export function addToInbox(list, html) {
   showCount(list.children.length);
 }
 
-/** In the words of views/pages/inbox.tsx; the count leads the tab's title so a background tab shows it. */
+/** In the words the page was given (views/pages/inbox.tsx); the count leads the tab's title so a background tab shows it. */
 function showCount(count) {
-  document.title = `(${count}) ${document.title.replace(/^\(\d+\) /, "")}`;
   const status = document.getElementById("inbox-status");
-  status.textContent = `${count} ${count === 1 ? "post waits" : "posts wait"} for you, newest first.`;
+  const wording = JSON.parse(status.dataset.wording);
+  const words = plurals.select(count) === "one" ? wording.one : wording.other;
+  status.textContent = words.replace("{count}", count);
+  document.title = wording.title.replace("{count}", count);
 }

@@ -3,7 +3,27 @@ import type { InboxItem } from "../../server/domain/inbox.ts";
 import { InboxEntry } from "../fragments/inbox-entry.tsx";
 import { NotificationsToggle } from "../fragments/notifications-toggle.tsx";
 import { PostCard } from "../fragments/post.tsx";
-import { Layout, type PageContext } from "../layout.tsx";
+import { documentTitle, Layout, type PageContext } from "../layout.tsx";
+
+const nothingWaits = "Nothing waits for you: no mentions, replies in your threads, blockers, questions or unanswered urgent posts.";
+
+/**
+ * The words for waiting posts, by the count's plural category (Intl.PluralRules), `{count}` standing
+ * for the count. The page hands them to its live script (views/assets/inbox.js), which words the count
+ * of posts that come to wait with them: the words are written here only.
+ */
+const waitingTitle = "({count}) Inbox";
+const countWording = {
+  one: "{count} post waits for you, newest first.",
+  other: "{count} posts wait for you, newest first.",
+  title: documentTitle(waitingTitle),
+};
+
+const plurals = new Intl.PluralRules("en");
+
+function withCount(words: string, count: number): string {
+  return words.replace("{count}", String(count));
+}
 
 /**
  * What waits for the engineer; the count leads the tab's title so a background tab shows it. Posts
@@ -12,13 +32,12 @@ import { Layout, type PageContext } from "../layout.tsx";
  */
 export function InboxPage(props: { page: PageContext; items: InboxItem[]; size: number; liveFrom: number }) {
   const count = props.items.length;
+  const waiting = plurals.select(count) === "one" ? countWording.one : countWording.other;
   return (
-    <Layout title={count > 0 ? `(${count}) Inbox` : "Inbox"} page={props.page} current="/inbox">
+    <Layout title={count > 0 ? withCount(waitingTitle, count) : "Inbox"} page={props.page} current="/inbox">
       <h1>Inbox</h1>
-      <p class="muted" role="status" id="inbox-status">
-        {count === 0
-          ? "Nothing waits for you: no mentions, replies in your threads, blockers, questions or unanswered urgent posts."
-          : `${count} ${count === 1 ? "post waits" : "posts wait"} for you, newest first.`}
+      <p class="muted" role="status" id="inbox-status" data-wording={JSON.stringify(countWording)}>
+        {count === 0 ? nothingWaits : withCount(waiting, count)}
       </p>
       <NotificationsToggle />
       <ol
