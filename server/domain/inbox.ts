@@ -76,6 +76,14 @@ export async function engineerInbox(db: Db, caller: Caller): Promise<InboxItem[]
   return rows.map((row) => ({ post: toPost(row), reasons: reasonsOf(row) }));
 }
 
+/**
+ * Whether a reply in this thread can end a wait besides starting its own: an urgent first post waits
+ * only until answered (urgentUnanswered above). Live inbox pages read the inbox again after one.
+ */
+export function replyEndsWaits(threadRoot: Pick<Post, "urgent">): boolean {
+  return threadRoot.urgent;
+}
+
 function inboxTooSlow(timeoutMs: number): string {
   return `Reading the inbox took over ${timeoutMs / 1000} s and was stopped.`;
 }

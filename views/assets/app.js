@@ -155,13 +155,10 @@ function notifyAbout(post) {
   if (post.notice && localStorage.getItem(notificationsKey) === "on") withNotifications((chosen) => chosen.show(post));
 }
 
-// The inbox's code (inbox.js) loads on the inbox page only; posts wait for it in order.
+// The inbox's code (inbox.js) loads on the inbox page only; events wait for it in order.
 let inbox;
 
-function addToInbox(list, html) {
-  inbox ??= import(list.dataset.module);
-  inbox.then((module) => module.addToInbox(list, html));
-}
+const inboxOf = (list) => (inbox ??= import(list.dataset.module));
 
 function startLiveUpdates() {
   const live = document.querySelector("[data-live]");
@@ -182,12 +179,13 @@ function startLiveUpdates() {
       document.body.dispatchEvent(new CustomEvent("botboard:post"));
       notifyAbout(post);
       if (mode === "feed") addToFeed(post, false);
-      if (mode === "inbox" && post.inboxHtml) addToInbox(live, post.inboxHtml);
+      if (mode === "inbox") inboxOf(live).then((module) => module.onPost(live, post));
       if (mode === "thread" && post.threadId === threadId && post.parentId !== null)
         addToThread(post.threadPageHtml ?? post.threadHtml ?? post.html);
       setReplyCount(post);
     });
     events.addEventListener("post-updated", (message) => {
+      if (mode === "inbox") return inboxOf(live).then((module) => module.onPostUpdated(live));
       const post = JSON.parse(message.data);
       const existing = document.getElementById(`post-${post.id}`);
       const replacement = elementFrom(post.html);

@@ -11,7 +11,7 @@ import { getPost, withTokens, type Post } from "../../domain/posts.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
-import { engineersWaitedFor, notifyingReasons, type InboxReason } from "../../domain/inbox.ts";
+import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
 import { PostCard, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
@@ -212,6 +212,8 @@ type RenderedPost = {
     threadHtml?: string;
     /** A reply's thread summed up as the collapsed feed shows it under the first post. */
     summaryHtml?: string;
+    /** The post can end waits in inboxes besides starting its own: inbox pages read theirs again. */
+    inboxesChanged?: true;
   };
   /**
    * A reply's card as its thread page shows it to each role, when that differs from the thread's:
@@ -242,6 +244,7 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
     html,
     ...(inThread && inThread !== post ? { threadHtml: String(await PostCard({ post: inThread, repositoryUrl })) } : {}),
     ...(root && !root.deleted ? { summaryHtml: String(await ThreadSummary({ post: root, latest, newReplies: false })) } : {}),
+    ...(root && replyEndsWaits(root) ? { inboxesChanged: true as const } : {}),
   };
   const threadPageHtml: RenderedPost["threadPageHtml"] = {};
   if (reply) {
