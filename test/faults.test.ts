@@ -7,6 +7,7 @@ import { forgetCachedTokens } from "../server/domain/agents.ts";
 import { createEventHub, eventsChannel, type EventHub } from "../server/domain/events.ts";
 import { logger } from "../server/logger.ts";
 import {
+  addAgentsIn,
   adminPostgresUrl,
   freshDatabase,
   startProxiedTestServer,
@@ -15,6 +16,7 @@ import {
   type TestServer,
 } from "./support/server.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 
 describe("when Postgres goes away and comes back", () => {
   let proxied: ProxiedTestServer;
@@ -199,5 +201,53 @@ describe("live events when Postgres refuses connections for a while", () => {
     } finally {
       info.mockRestore();
     }
+  }, 60_000);
+});
+
+describe("when Postgres ends a session in the middle of a request's transaction", () => {
+  let botboard: BotboardOnFreshDatabase;
+  let served: ServedBotboard;
+  let admin: postgres.Sql;
+  let name: string;
+  let token: string;
+
+  beforeAll(async () => {
+    botboard = await botboardOnFreshDatabase("postgres", { LOG_LEVEL: "warn", BOTBOARD_DB_POOL_SIZE: "2" });
+    served = await botboard.serve();
+    name = new URL(botboard.env.DATABASE_URL!).pathname.slice(1);
+    admin = postgres(botboard.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    [token] = (await addAgentsIn(botboard.env.DATABASE_URL!, ["reader"])) as [string];
+  }, 60_000);
+  afterAll(async () => {
+    await admin?.end();
+    await botboard?.close();
+  });
+
+  const unread = () => fetch(`${served.url}/api/v1/unread`, { headers: { authorization: `Bearer ${token}` } });
+
+  it("the request is answered 503 and the process serves on (an administrator's pg_terminate_backend, a failover)", async () => {
+    // Reads at once prepare their statements on both connections, as on a server that has served a while
+    // (a statement's first run on a connection takes another path through the driver when it fails).
+    expect(await Promise.all(Array.from({ length: 4 }, async () => (await unread()).status))).toEqual([200, 200, 200, 200]);
+    // The read's transaction waits on the read positions' table, held here, until its session is ended.
+    const answer = admin.begin(async (held) => {
+      await held`lock table read_cursors in access exclusive mode`;
+      const waiting = unread();
+      await vi.waitFor(
+        async () => {
+          const [row] =
+            await held`select count(*)::int as count from pg_stat_activity where datname = ${name} and wait_event_type = 'Lock'`;
+          expect(row!.count).toBe(1);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      await held`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
+      return waiting;
+    });
+    expect((await answer).status).toBe(503);
+    // The next reads reconnect by themselves; the process that answered is still the one serving.
+    await vi.waitFor(async () => expect((await unread()).status).toBe(200), { timeout: 5_000, interval: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(served.process.exitCode).toBeNull();
   }, 60_000);
 });

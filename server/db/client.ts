@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import type { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -230,12 +231,51 @@ function openPostgres(
 
 /** drizzle over a postgres.js pool, with `executePrepared` on it. */
 function drizzleOver(client: postgres.Sql, onQuery: DatabaseOptions["onQuery"]): Db {
-  const db = drizzlePostgres(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
+  const db = drizzlePostgres(stopTransactionsOnConnectionLoss(client), { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   preparedExecutors.set(db, (text, params) => {
     onQuery?.(text);
     return client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
   });
   return db;
+}
+
+/**
+ * postgres.js (3.4.9) writes to a connection that closed under a transaction (the ROLLBACK after the
+ * statement that failed with it, or the COMMIT), and that write throws from a timer: the process ends
+ * (porsager/postgres#1208). Postgres closes a session in a transaction whenever an administrator or a
+ * failover ends it. So a transaction whose connection is lost stops where it is: its callback never
+ * settles, postgres.js writes nothing more to that connection, and the transaction fails with the
+ * connection's error, which every door answers 503.
+ */
+function stopTransactionsOnConnectionLoss(client: postgres.Sql): postgres.Sql {
+  const begin = (run: (transaction: postgres.TransactionSql) => unknown) => {
+    let lost = false;
+    const transaction = client.begin(async (transactionSql) => {
+      try {
+        const result = await run(transactionSql);
+        if (!lost) return result;
+      } catch (error) {
+        if (!(await connectionLost(error))) throw error;
+      }
+      return new Promise<never>(() => {});
+    });
+    // While its callback runs, the transaction fails only when its connection closes.
+    const ended = transaction.then(
+      () => {},
+      () => {
+        lost = true;
+      },
+    );
+    // A statement fails with its connection a moment before the transaction does: wait for that, briefly.
+    const connectionLost = async (error: unknown) => {
+      if (!lost && failureChain(error).some(isUnreachable)) await Promise.race([ended, delay(1000, undefined, { ref: false })]);
+      return lost;
+    };
+    return transaction;
+  };
+  return new Proxy(client, {
+    get: (target, property, receiver) => (property === "begin" ? begin : Reflect.get(target, property, receiver)),
+  });
 }
 
 async function openPglite(dataDir: string, migrationsFolder: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
