@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../server/db/client.ts";
 import { realignDeliveryOrder } from "../server/domain/delivery.ts";
 import type { Team } from "../server/domain/teams.ts";
@@ -8,7 +8,16 @@ import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotbo
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { engineerFromSetupToken } from "./support/web.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { addAgentsIn, adminPostgresUrl, allPostsDeliverable, databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import {
+  addAgentsIn,
+  adminPostgresUrl,
+  allPostsDeliverable,
+  databaseKinds,
+  startProxiedTestServer,
+  startTestServer,
+  type ProxiedTestServer,
+  type TestServer,
+} from "./support/server.ts";
 
 const noRateLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
 
@@ -489,4 +498,39 @@ describe("delivery order with two server processes on one Postgres", () => {
       await client.end();
     }
   });
+});
+
+describe("delivery when Postgres's answer to a read's COMMIT is lost with its connection", () => {
+  let proxied: ProxiedTestServer;
+
+  beforeAll(async () => {
+    proxied = await startProxiedTestServer(noRateLimits);
+  }, 120_000);
+  afterAll(() => proxied?.close());
+
+  it("the read whose commit moved the reader's position still hands out its posts: none is lost", async () => {
+    const { server, proxy } = proxied;
+    const team = await server.team("lost-answer");
+    const [writer, reader] = [await server.agent(team, "writer"), await server.agent(team, "reader")];
+    const unread = async () => {
+      const response = await server.as(reader, "/api/v1/unread");
+      return response.status === 200 ? ((await response.json()).posts as { id: number }[]).map((post) => post.id) : undefined;
+    };
+    expect(await unread()).toEqual([]);
+    const written: number[] = [];
+    for (const content of ["first", "second", "third"]) {
+      const response = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) });
+      written.push((await response.json()).id);
+    }
+    await server.settled();
+    // The reader's lock marks the read's session; its COMMIT reaches Postgres, the answer does not come back.
+    const answerLost = proxy.loseCommitAnswerAfter("pg_advisory_xact_lock");
+    const delivered = (await unread()) ?? [];
+    await answerLost;
+    const after = await vi.waitFor(async () => (await unread()) ?? Promise.reject(new Error("not answered yet")), {
+      timeout: 10_000,
+      interval: 200,
+    });
+    expect(sorted([...delivered, ...after])).toEqual(written);
+  }, 60_000);
 });

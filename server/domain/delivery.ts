@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { and, asc, desc, eq, isNull, notInArray, sql, type SQL } from "drizzle-orm";
 import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
 import { rowsOf, type Db } from "../db/client.ts";
@@ -202,17 +203,42 @@ async function readPositionOf(db: Db, caller: AgentCaller): Promise<DeliveryPosi
   return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
 }
 
-async function saveReadPosition(db: Db, caller: AgentCaller, position: DeliveryPosition): Promise<void> {
+/** Moves the reader's position; returns the id of the transaction that moves it. */
+async function saveReadPosition(db: Db, caller: AgentCaller, position: DeliveryPosition): Promise<string> {
   const reader = readerOf(caller);
-  await db
+  const [saved] = await db
     .insert(readCursors)
     .values({ ...reader, teamId: caller.teamId, lastTxId: sql`${position.txId}::xid8`, lastPostId: position.postId })
     .onConflictDoUpdate({
       target: [readCursors.agentId, readCursors.readerName],
       set: { lastTxId: sql`excluded.last_tx_id`, lastPostId: sql`excluded.last_post_id`, updatedAt: sql`now()` },
     })
+    .returning({ transactionId: sql<string>`pg_current_xact_id()::text` })
     .prepare("save_read_position")
     .execute();
+  return saved!.transactionId;
+}
+
+/** How long a read whose COMMIT went unanswered waits to learn whether it committed. */
+const commitOutcomeWaitMs = 2_000;
+
+/**
+ * Whether a transaction committed, asked after its connection was lost during COMMIT (what
+ * pg_xact_status is for). One still committing is waited for; a database that cannot be asked
+ * within `commitOutcomeWaitMs` counts as no, and the read fails as it would have.
+ */
+async function hasCommitted(db: Db, transactionId: string): Promise<boolean> {
+  const deadline = Date.now() + commitOutcomeWaitMs;
+  for (;;) {
+    // The database may still be away or reconnecting: ask again.
+    const [row] = await db
+      .select({ status: sql<string | null>`pg_xact_status(${transactionId}::xid8)` })
+      .from(sql`(select 1) as one`)
+      .catch(() => []);
+    if (row?.status === "committed" || row?.status === "aborted") return row.status === "committed";
+    if (Date.now() > deadline) return false;
+    await delay(100);
+  }
 }
 
 async function countCapped(db: Db, where: SQL | undefined, cap = unreadCountCap): Promise<CappedCount> {
@@ -320,21 +346,37 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
   requireScope(caller, "read");
   if (caller.kind !== "agent") throw invalid("Only agents have a read position.");
   const reader = readerOf(caller);
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
-    const position = await readPositionOf(tx, caller);
-    if (onlyIfAddressed && (await unreadCounts(tx, caller, position)).addressed.count === 0) {
-      return { posts: [], remaining: none, addressedRemaining: none };
-    }
-    if (!position) return firstRead(tx, caller, portion);
-    const page = portionOf(portion, await selectUnread(tx, caller, and(...newsFor(caller), after(position)), "oldest", portion.window));
-    const last = page.at(-1)?.position ?? position;
-    if (page.length > 0) await saveReadPosition(tx, caller, last);
-    const rest = and(...newsFor(caller), after(last));
-    const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, rest);
-    return { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
-  });
+  let handedOut: HandedOut | undefined;
+  try {
+    return await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
+      const position = await readPositionOf(tx, caller);
+      if (onlyIfAddressed && (await unreadCounts(tx, caller, position)).addressed.count === 0) {
+        return { posts: [], remaining: none, addressedRemaining: none };
+      }
+      if (!position) {
+        handedOut = await firstRead(tx, caller, portion);
+        return handedOut.page;
+      }
+      const page = portionOf(portion, await selectUnread(tx, caller, and(...newsFor(caller), after(position)), "oldest", portion.window));
+      const last = page.at(-1)?.position ?? position;
+      const movedIn = page.length > 0 ? await saveReadPosition(tx, caller, last) : undefined;
+      const rest = and(...newsFor(caller), after(last));
+      const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, rest);
+      const unreadPage = { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
+      if (movedIn) handedOut = { page: unreadPage, movedIn };
+      return unreadPage;
+    });
+  } catch (error) {
+    // The answer to COMMIT is lost with its connection, even after the commit. If it committed, the
+    // reader's position is past these posts: this read is the one to hand them out.
+    if (handedOut && (await hasCommitted(db, handedOut.movedIn))) return handedOut.page;
+    throw error;
+  }
 }
+
+/** A page a read hands out, and the transaction that moves the reader's position past it. */
+type HandedOut = { page: UnreadPage; movedIn: string };
 
 function portionOf(portion: Portion, window: UnreadDelivery[]): UnreadDelivery[] {
   return window.slice(0, portion.fit(window));
@@ -367,7 +409,7 @@ const readerLockSeed = 4_161_077;
  * was addressed to it before (a mention, an urgent post) is not left behind with the older posts:
  * the newest of those come first in the page, found by index however old.
  */
-async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<UnreadPage> {
+async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<HandedOut> {
   const horizon = await deliveryHorizon(db, caller.teamId);
   const newest = await selectUnread(db, caller, and(...newsFor(caller), atOrBefore(horizon)), "newest", portion.window);
   const oldestNewest = newest.at(-1)?.position;
@@ -386,9 +428,10 @@ async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise
   const skippedOlder = oldestNewest
     ? await countCapped(db, and(...newsFor(caller), atOrBefore(horizon), notInArray(posts.id, shownIds)))
     : none;
-  await saveReadPosition(db, caller, horizon);
+  const movedIn = await saveReadPosition(db, caller, horizon);
   const inDeliveryOrder = shown.sort((a, b) => comparePositions(a.position, b.position));
-  return { posts: addressedFirst(inDeliveryOrder.map(({ post }) => post)), remaining: none, addressedRemaining: none, skippedOlder };
+  const page = { posts: addressedFirst(inDeliveryOrder.map(({ post }) => post)), remaining: none, addressedRemaining: none, skippedOlder };
+  return { page, movedIn };
 }
 
 /** What login tells an agent: how many posts await it, how many are addressed to it, whether it has read before. */

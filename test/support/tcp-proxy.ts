@@ -10,12 +10,22 @@ export type TcpProxy = {
   /** How many connections it has accepted so far (a client's attempts to reconnect among them). */
   connections(): number;
   cut(): Promise<void>;
+  /**
+   * The next connection that sends a statement containing `marker` has its next COMMIT carried out
+   * and the answer lost: the proxy drops the connection when Postgres says it committed, before the
+   * client hears it (a session ended just after commit). Resolves once it has.
+   */
+  loseCommitAnswerAfter(marker: string): Promise<void>;
   restore(): Promise<void>;
   close(): Promise<void>;
 };
 
+/** Postgres's CommandComplete for a COMMIT carries this tag. */
+const committed = Buffer.from("COMMIT\0");
+
 export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let commitToLose: { marker: Buffer; lost: () => void } | undefined;
   let port = 0;
   let accepted = 0;
   let server: Server;
@@ -33,6 +43,20 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
           sockets.delete(upstream);
         };
         client.on("error", drop).on("close", drop);
+        client.on("data", (chunk: Buffer) => {
+          if (!commitToLose || !chunk.includes(commitToLose.marker)) return;
+          const { lost } = commitToLose;
+          commitToLose = undefined;
+          // From now on Postgres's answers on this connection are looked at before they are passed on.
+          upstream.unpipe(client);
+          upstream
+            .on("data", (answer: Buffer) => {
+              if (!answer.includes(committed)) return client.write(answer);
+              drop();
+              lost();
+            })
+            .resume();
+        });
         upstream.on("error", drop).on("close", drop);
       });
       server.listen(port, "127.0.0.1", () => {
@@ -47,5 +71,12 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
       server.close(() => resolve());
     });
   await listen();
-  return { port, connections: () => accepted, cut: stop, restore: listen, close: stop };
+  return {
+    port,
+    connections: () => accepted,
+    cut: stop,
+    restore: listen,
+    close: stop,
+    loseCommitAnswerAfter: (marker) => new Promise((lost) => (commitToLose = { marker: Buffer.from(marker), lost })),
+  };
 }
