@@ -16,7 +16,7 @@ import {
   type TestServer,
 } from "./support/server.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
-import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
+import { botboardOnFreshDatabase, serveBotboard, stop, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 
 describe("when Postgres goes away and comes back", () => {
   let proxied: ProxiedTestServer;
@@ -247,6 +247,50 @@ describe("when Postgres ends a session in the middle of a request's transaction"
     expect((await answer).status).toBe(503);
     // The next reads reconnect by themselves; the process that answered is still the one serving.
     await vi.waitFor(async () => expect((await unread()).status).toBe(200), { timeout: 5_000, interval: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(served.process.exitCode).toBeNull();
+  }, 60_000);
+});
+
+describe("when Postgres ends a session while the server is opening it", () => {
+  let database: FreshDatabase;
+  let proxy: TcpProxy;
+  let served: ServedBotboard;
+  let admin: postgres.Sql;
+  let name: string;
+  let token: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase("postgres");
+    const direct = new URL(database.env.DATABASE_URL!);
+    name = direct.pathname.slice(1);
+    proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
+    const proxied = new URL(direct);
+    proxied.port = String(proxy.port);
+    served = await serveBotboard({ DATABASE_URL: proxied.toString(), PORT: "0", LOG_LEVEL: "warn" });
+    admin = postgres(direct.toString(), { max: 1, onnotice: () => {} });
+    [token] = (await addAgentsIn(direct.toString(), ["reader"])) as [string];
+  }, 60_000);
+  afterAll(async () => {
+    await admin?.end();
+    if (served) await stop(served.process);
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  const unread = () => fetch(`${served.url}/api/v1/unread`, { headers: { authorization: `Bearer ${token}` } });
+  const endSessions = () =>
+    admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
+
+  it("the process serves on: what the driver asks as a connection opens is asked once, when the server starts", async () => {
+    expect((await unread()).status).toBe(200);
+    // postgres.js asks for the database's array types as a connection opens, in a query nobody awaits.
+    const asked = proxy.holdNext("typcategory");
+    await endSessions();
+    const answer = unread();
+    if ((await Promise.race([asked.then(() => "asked"), answer.then(() => "answered")])) === "asked") await endSessions();
+    expect([200, 503]).toContain((await answer).status);
+    await vi.waitFor(async () => expect((await unread()).status).toBe(200), { timeout: 10_000, interval: 100 });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(served.process.exitCode).toBeNull();
   }, 60_000);

@@ -151,7 +151,7 @@ const protocolViolation = "08P01";
  * at the next timed read.
  */
 function timedPool(url: string, options: postgres.Options<never>, timeoutMs: number, onQuery: DatabaseOptions["onQuery"]) {
-  const client = postgres(url, { ...options, idle_timeout: timedPoolIdleSeconds, connection: { statement_timeout: timeoutMs } });
+  const client = postgresPool(url, { ...options, idle_timeout: timedPoolIdleSeconds, connection: { statement_timeout: timeoutMs } });
   let proven: Promise<Db | undefined> | undefined;
   async function prove(): Promise<Db | undefined> {
     try {
@@ -172,6 +172,23 @@ function timedPool(url: string, options: postgres.Options<never>, timeoutMs: num
   };
 }
 
+/**
+ * A postgres.js pool whose new connections fetch the database's array types only until one has.
+ * postgres.js fetches them as each connection opens, in a query nobody awaits: a connection ended
+ * during it (a failover, pg_terminate_backend) rejects it unhandled, which ends the process. The
+ * types go into the pool's shared options, so the connections that replace closed ones skip it.
+ */
+function postgresPool(url: string, options: postgres.Options<never>): postgres.Sql {
+  const pool: postgres.Sql = postgres(url, {
+    ...options,
+    onclose: () => {
+      const parsed = pool.options as typeof pool.options & { fetch_types: boolean; shared: { typeArrayMap: object } };
+      if (Object.keys(parsed.shared.typeArrayMap).length > 0) parsed.fetch_types = false;
+    },
+  });
+  return pool;
+}
+
 function openPostgres(
   url: string,
   poolSize: number,
@@ -182,9 +199,9 @@ function openPostgres(
 ): Database {
   const connection = { onnotice: () => {}, connect_timeout: 5, backoff: reconnectBackoffSeconds };
   // Behind a transaction pooler, `prepare: false` here overrides every statement's own `prepare: true`.
-  const client = postgres(url, { ...connection, max: poolSize, prepare: directUrl === undefined });
+  const client = postgresPool(url, { ...connection, max: poolSize, prepare: directUrl === undefined });
   // Sessions for LISTEN and the migrations: the pool itself, unless it goes through a pooler.
-  const sessions = directUrl ? postgres(directUrl, { ...connection, max: 2 }) : client;
+  const sessions = directUrl ? postgresPool(directUrl, { ...connection, max: 2 }) : client;
   const db = drizzleOver(client, onQuery);
   const timed =
     readTimeoutMs > 0 && directUrl === undefined ? timedPool(url, { ...connection, max: poolSize }, readTimeoutMs, onQuery) : undefined;

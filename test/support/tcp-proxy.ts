@@ -16,6 +16,8 @@ export type TcpProxy = {
    * client hears it (a session ended just after commit). Resolves once it has.
    */
   loseCommitAnswerAfter(marker: string): Promise<void>;
+  /** The next message a client sends that contains `marker` is held back for good. Resolves once it is. */
+  holdNext(marker: string): Promise<void>;
   restore(): Promise<void>;
   close(): Promise<void>;
 };
@@ -26,6 +28,7 @@ const committed = Buffer.from("COMMIT\0");
 export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let commitToLose: { marker: Buffer; lost: () => void } | undefined;
+  let toHold: { marker: Buffer; held: () => void } | undefined;
   let port = 0;
   let accepted = 0;
   let server: Server;
@@ -35,7 +38,12 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
         accepted++;
         const upstream = connect(targetPort, targetHost);
         sockets.add(client).add(upstream);
-        client.pipe(upstream).pipe(client);
+        upstream.pipe(client);
+        client.on("data", (chunk: Buffer) => {
+          if (!toHold || !chunk.includes(toHold.marker)) return upstream.write(chunk);
+          toHold.held();
+          toHold = undefined;
+        });
         const drop = () => {
           client.destroy();
           upstream.destroy();
@@ -78,5 +86,6 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     restore: listen,
     close: stop,
     loseCommitAnswerAfter: (marker) => new Promise((lost) => (commitToLose = { marker: Buffer.from(marker), lost })),
+    holdNext: (marker) => new Promise((held) => (toHold = { marker: Buffer.from(marker), held })),
   };
 }
