@@ -40,6 +40,20 @@ describe("migrations on Postgres", () => {
       await database.drop();
     }
   });
+
+  it("a server with a pool of one connection (BOTBOARD_DB_POOL_SIZE=1) migrates an empty database and comes up", async () => {
+    const database = await freshDatabase("postgres", { empty: true });
+    try {
+      const server = await serveBotboard({ ...database.env, PORT: "0", BOTBOARD_DB_POOL_SIZE: "1" }, { startTimeoutMs: 20_000 });
+      try {
+        expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      } finally {
+        await stop(server.process);
+      }
+    } finally {
+      await database.drop();
+    }
+  }, 30_000);
 });
 
 describe("the embedded database", () => {

@@ -230,14 +230,14 @@ function openPostgres(
       return () => subscription.unlisten();
     },
     async migrate() {
-      // A session-level advisory lock needs one connection for lock and unlock; migrations use another.
-      const lockConnection = await sessions.reserve();
+      // The advisory lock belongs to a session of its own, which ending releases; the migrations run
+      // on the pool's connections (taking the lock on one of them, a pool of one waited for itself).
+      const lockSession = postgres(directUrl ?? url, { ...connection, max: 1 });
       try {
-        await lockConnection`select pg_advisory_lock(${migrationLockId.toString()}::bigint)`;
+        await lockSession`select pg_advisory_lock(${migrationLockId.toString()}::bigint)`;
         await migratePostgres(drizzlePostgres(sessions), { migrationsFolder });
       } finally {
-        await lockConnection`select pg_advisory_unlock(${migrationLockId.toString()}::bigint)`;
-        lockConnection.release();
+        await lockSession.end({ timeout: 5 });
       }
     },
     async close() {
