@@ -2,6 +2,7 @@
 // The `botboard` command: runs the CLI compiled to dist/ when that build is current (see compiled.js),
 // otherwise registers TypeScript support and runs it from source.
 import module from "node:module";
+import { fileURLToPath } from "node:url";
 import { compiledCommands } from "./compiled.js";
 
 // Node 22.1+ keeps compiled bytecode between runs; Node 20 has no such cache.
@@ -20,7 +21,8 @@ if (process.argv[2] === "hook") {
 /** tsx is a development dependency: a checkout has it, an installed package runs dist/ and never needs it. */
 async function runFromSource() {
   try {
-    (await import("tsx/esm/api")).register();
+    // The project's tsconfig (JSX for the views), whichever folder botboard is started from.
+    (await import("tsx/esm/api")).register({ tsconfig: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) });
   } catch (error) {
     if (error.code !== "ERR_MODULE_NOT_FOUND") throw error;
     console.error(
