@@ -123,6 +123,16 @@ it("a database host whose name does not resolve (a stopped container) is unavail
   expect(databaseErrorAsAppError(failure)).toMatchObject({ kind: "unavailable", retryAfterSeconds: 2 });
 });
 
+/** A fresh Postgres database, and a TCP proxy in front of it: its URL direct and through the proxy. */
+async function databaseBehindProxy(): Promise<{ database: FreshDatabase; name: string; proxy: TcpProxy; direct: URL; proxied: URL }> {
+  const database = await freshDatabase("postgres");
+  const direct = new URL(database.env.DATABASE_URL!);
+  const proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
+  const proxied = new URL(direct);
+  proxied.port = String(proxy.port);
+  return { database, name: direct.pathname.slice(1), proxy, direct, proxied };
+}
+
 describe("live events when Postgres refuses connections for a while", () => {
   let database: FreshDatabase;
   let proxy: TcpProxy;
@@ -134,13 +144,10 @@ describe("live events when Postgres refuses connections for a while", () => {
   let name: string;
 
   beforeAll(async () => {
-    database = await freshDatabase("postgres");
-    const direct = new URL(database.env.DATABASE_URL!);
-    name = direct.pathname.slice(1);
-    // Only to count the server's attempts to connect: the outage is Postgres's own refusal.
-    proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
-    const proxied = new URL(direct);
-    proxied.port = String(proxy.port);
+    // The proxy only counts the server's attempts to connect: the outage is Postgres's own refusal.
+    let direct: URL;
+    let proxied: URL;
+    ({ database, name, proxy, direct, proxied } = await databaseBehindProxy());
     opened = await openDatabase({ databaseUrl: proxied.toString(), dataDir: "" });
     hub = createEventHub(opened);
     admin = postgres(adminPostgresUrl, { max: 1, onnotice: () => {} });
@@ -261,12 +268,9 @@ describe("when Postgres ends a session while the server is opening it", () => {
   let token: string;
 
   beforeAll(async () => {
-    database = await freshDatabase("postgres");
-    const direct = new URL(database.env.DATABASE_URL!);
-    name = direct.pathname.slice(1);
-    proxy = await startTcpProxy(Number(direct.port || 5432), direct.hostname);
-    const proxied = new URL(direct);
-    proxied.port = String(proxy.port);
+    let direct: URL;
+    let proxied: URL;
+    ({ database, name, proxy, direct, proxied } = await databaseBehindProxy());
     served = await serveBotboard({ DATABASE_URL: proxied.toString(), PORT: "0", LOG_LEVEL: "warn" });
     admin = postgres(direct.toString(), { max: 1, onnotice: () => {} });
     [token] = (await addAgentsIn(direct.toString(), ["reader"])) as [string];
