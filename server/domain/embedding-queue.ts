@@ -4,7 +4,7 @@ import { journalEntries, posts } from "../db/schema/index.ts";
 import { logger } from "../logger.ts";
 import { embedTexts, EmbeddingsError } from "./embeddings-client.ts";
 import { journalSectionNames } from "./journal-sections.ts";
-import { endpointFailed, type SemanticSearch } from "./semantic-search.ts";
+import { endpointAnswered, endpointFailed, type SemanticSearch } from "./semantic-search.ts";
 import type { EmbeddedKind } from "./semantic-index.ts";
 
 /**
@@ -151,6 +151,7 @@ async function embedBatch(
       batch.map((id) => texts.get(id)!),
       { signal },
     );
+    endpointAnswered(search);
     await store(db, source, model, new Map(batch.map((id, index) => [id, vectors[index]!])));
   } catch (error) {
     if (!(error instanceof EmbeddingsError)) throw error;
@@ -176,6 +177,7 @@ async function embedOneByOne(
   for (const [index, id] of ids.entries()) {
     try {
       const [vector] = await embedTexts(search.settings, [texts.get(id)!], { signal });
+      endpointAnswered(search);
       await store(db, source, model, new Map([[id, vector!]]));
     } catch (error) {
       if (!(error instanceof EmbeddingsError)) throw error;

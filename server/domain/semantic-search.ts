@@ -38,6 +38,11 @@ export function endpointFailed(search: SemanticSearch): void {
   search.unavailableUntil = Date.now() + skipAfterFailureMs;
 }
 
+/** Notes that the endpoint answered (the background worker got vectors): searches use it again at once. */
+export function endpointAnswered(search: SemanticSearch): void {
+  search.unavailableUntil = 0;
+}
+
 /** The query's vector, or undefined when the endpoint cannot give one now (the search then uses the words alone). */
 export async function queryVector(search: SemanticSearch, text: string): Promise<Float32Array | undefined> {
   // Only excluded words: nothing to be near to.
