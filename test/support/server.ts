@@ -1,4 +1,3 @@
-import { cpSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { addAgentToken } from "../../server/domain/agents.ts";
 import { loadConfig, type Config } from "../../server/config.ts";
@@ -8,6 +7,7 @@ import { startServer, type RunningServer } from "../../server/main.ts";
 import { cli } from "../../server/domain/callers.ts";
 import { createTeam, listTeams, type Team } from "../../server/domain/teams.ts";
 import { acceptInvite, createInvite } from "../../server/domain/users.ts";
+import { copyOfTemplate, testDatabasePrefix } from "./spare-databases.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 export type DatabaseKind = "pglite" | "postgres";
@@ -44,23 +44,17 @@ export const postgresTemplateVariable = "BOTBOARD_TEST_POSTGRES_TEMPLATE";
 
 /**
  * A fresh database for one test file: a temporary PGlite folder or a new Postgres database. Both
- * start as copies of the global set-up's migrated ones, when there are any (migrating costs about
- * a second per database); `empty` asks for one no migration has touched.
+ * are copies of the global set-up's migrated ones, when there are any (migrating costs about a
+ * second per database), made ahead of time; `empty` asks for one no migration has touched.
  */
 export async function freshDatabase(kind: DatabaseKind, { empty = false } = {}): Promise<FreshDatabase> {
   const template = empty ? undefined : process.env[kind === "pglite" ? pgliteTemplateVariable : postgresTemplateVariable];
-  let database: FreshDatabase;
   try {
-    database = await freshDatabaseOf(kind, {
-      postgresUrl: adminPostgresUrl,
-      namePrefix: "botboard_test",
-      template: kind === "postgres" ? template : undefined,
-    });
+    if (template) return await copyOfTemplate(kind, template, adminPostgresUrl);
+    return await freshDatabaseOf(kind, { postgresUrl: adminPostgresUrl, namePrefix: testDatabasePrefix() });
   } catch (error) {
     throw new Error(`${(error as Error).message} (tests need it; start it with: pg_ctlcluster 15 main start)`);
   }
-  if (kind === "pglite" && template) cpSync(template, database.env.BOTBOARD_DATA_DIR!, { recursive: true });
-  return database;
 }
 
 export async function allPostsDeliverable(db: Db, timeoutMs = 30_000): Promise<void> {
