@@ -211,9 +211,7 @@ describe("export and import of a team", () => {
       expect(bare.stdout).toContain("0 claims");
       const movedBare = await startTestServer("pglite", withoutSecrets.env);
       try {
-        const fresh = JSON.parse(
-          (await runBotboard(["agent", "add", "newcomer", "--team", "claimers", "--json"], withoutSecrets.env)).stdout,
-        ).token;
+        const fresh = await movedBare.agent(await findTeam(movedBare.database.db, "claimers"), "newcomer");
         expect((await (await movedBare.as(fresh, "/api/v1/claims")).json()).claims).toEqual([]);
         // The story stays in the feed, as Botboard told it.
         const thread = await (await movedBare.as(fresh, `/api/v1/posts/${live.threadId}`)).json();
