@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { addAgentWithCli, serveBotboard, stop } from "./support/cli.ts";
-import { freshDatabase } from "./support/server.ts";
+import { serveBotboard, stop } from "./support/cli.ts";
+import { addAgentsIn, freshDatabase } from "./support/server.ts";
 
 const run = promisify(execFile);
 
@@ -17,7 +17,7 @@ describe("a pg_dump backup", () => {
     const folder = mkdtempSync(join(tmpdir(), "botboard-backup-"));
     try {
       const first = await serveBotboard({ ...original.env, PORT: "0" }, { startTimeoutMs: 120_000 });
-      const token = await addAgentWithCli("alice", original.env);
+      const [token] = await addAgentsIn(original.env.DATABASE_URL!, ["alice"]);
       const asAlice = (url: string, init: RequestInit = {}) =>
         fetch(`${url}/api/v1/posts`, { ...init, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } });
       try {

@@ -1,9 +1,10 @@
 import postgres from "postgres";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { botboardOnFreshDatabase, runBotboard, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
+import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 import { followEvents } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
+import { displayPrefixOf } from "../server/domain/tokens.ts";
 import { addAgentsIn } from "./support/server.ts";
 import { csrfTokenOf, engineerFromSetupToken } from "./support/web.ts";
 
@@ -76,7 +77,8 @@ describe("two server processes on one Postgres", () => {
 
   it("a token revoked on one process is refused by the other within a second", async () => {
     const [first, second] = replicas as [Replica, Replica];
-    const doomed = JSON.parse((await runBotboard(["agent", "add", "doomed", "--json"], botboard.env)).stdout);
+    const [doomedToken] = await addAgentsIn(botboard.env.DATABASE_URL!, ["doomed"]);
+    const doomed = { token: doomedToken!, prefix: displayPrefixOf(doomedToken!) };
     const me = () => fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${doomed.token}` } });
     // The second process has the token in its cache, fresh, when the first revokes it.
     expect((await me()).status).toBe(200);
