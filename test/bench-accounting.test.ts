@@ -90,7 +90,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       const markdown = renderMarkdown(report);
       expect(markdown).toContain("| timeouts | errors | interrupted (attempts, spend) |");
       expect(markdown).toContain("- all tasks: cost n/a");
-      expect(markdown).toContain("- all tasks, every pair (timeouts and errors included): cost +0%");
+      expect(markdown).toContain("- all tasks, every pair (timeouts and errors included): cost 0%");
       expect(markdown).toContain("A turn is one model request");
       // The per-task ratios leave the timed-out trials out, as the headline does, and count them.
       expect(report.taskDeltas).toEqual([
