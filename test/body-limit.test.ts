@@ -122,12 +122,21 @@ describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
         Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from("\r\n")]),
       );
     };
-    for (const [path, body] of [
+    // Four connections at once: each exchange waits a second for its answer.
+    const doors = [
       ["/api/v1/posts", post],
       ["/mcp", call],
-    ] as const) {
-      const withLength = await exchange(server.url, [head(path, `content-length: ${body.length}\r\n`), body]);
-      const chunked = await exchange(server.url, [head(path, "transfer-encoding: chunked\r\n"), ...inTwoChunks(body), "0\r\n\r\n"]);
+    ] as const;
+    const exchanges = await Promise.all(
+      doors.map(([path, body]) =>
+        Promise.all([
+          exchange(server.url, [head(path, `content-length: ${body.length}\r\n`), body]),
+          exchange(server.url, [head(path, "transfer-encoding: chunked\r\n"), ...inTwoChunks(body), "0\r\n\r\n"]),
+        ]),
+      ),
+    );
+    for (const [index, [withLength, chunked]] of exchanges.entries()) {
+      const path = doors[index]![0];
       expect(statusLines(withLength.text), path).toEqual([path === "/mcp" ? "HTTP/1.1 200" : "HTTP/1.1 201"]);
       expect(statusLines(chunked.text), path).toEqual(statusLines(withLength.text));
       expect(chunked.text).not.toContain('"isError":true');
