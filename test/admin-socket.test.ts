@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminSocketPath, askServer, serveAdminSocket } from "../server/cli/admin-socket.ts";
+import { adminSocketPath, askServer } from "../server/cli/admin-client.ts";
+import { serveAdminSocket } from "../server/cli/admin-socket.ts";
 import { runOperationOn } from "../server/cli/operations.ts";
 import { loadConfig } from "../server/config.ts";
 import type { Database } from "../server/db/client.ts";

@@ -1,9 +1,23 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli } from "../server/cli/program.ts";
 import { botboardDoors } from "../server/commands.ts";
-import { botboardOnFreshDatabase, runBotboard, stop, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
+import {
+  botboardBin,
+  botboardOnFreshDatabase,
+  runBotboard,
+  runProcess,
+  stop,
+  type BotboardOnFreshDatabase,
+  type ServedBotboard,
+} from "./support/cli.ts";
 import { databaseKinds } from "./support/server.ts";
+
+const moduleRecorder = fileURLToPath(new URL("./support/record-modules.mjs", import.meta.url));
 
 describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   let botboard: BotboardOnFreshDatabase;
@@ -70,6 +84,21 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     expect(listedAsJson.stderr).toBe("");
     const mayfly = JSON.parse(listedAsJson.stdout).find((agent: { name: string }) => agent.name === "mayfly");
     expect(mayfly.tokens[0].status).toBe("expired");
+  });
+
+  it.runIf(kind === "pglite")("asking the running server loads no database layer, web framework or domain rule", async () => {
+    const recorded = join(mkdtempSync(join(tmpdir(), "botboard-modules-")), "modules.txt");
+    const listed = await runProcess(process.execPath, ["--import", moduleRecorder, botboardBin, "agent", "list"], {
+      env: { ...env, BOTBOARD_RECORD_MODULES: recorded },
+    });
+    expect(listed.code).toBe(0);
+    const loaded = readFileSync(recorded, "utf8").split("\n");
+    expect(loaded).toContainEqual(expect.stringMatching(/server\/cli\/admin-client\.(ts|js)$/));
+    expect(
+      loaded.filter((url) =>
+        /\/server\/db\/|\/server\/cli\/operations\.|drizzle-orm|@electric-sql|\/postgres\/src\/|\/hono\/dist\/hono/.test(url),
+      ),
+    ).toEqual([]);
   });
 
   it("agent add with --pick-name and read-only scopes", async () => {

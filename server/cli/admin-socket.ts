@@ -1,26 +1,18 @@
 import { existsSync, rmSync } from "node:fs";
-import { createServer as createHttpServer, request, type Server } from "node:http";
-import { join } from "node:path";
+import { createServer as createHttpServer, type Server } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
-import { AppError, invalid } from "../domain/errors.ts";
+import { invalid } from "../domain/errors.ts";
 import { errorResponse } from "../http/middleware/agent-requests.ts";
+import { adminSocketPath } from "./admin-client.ts";
 import { isOperationName, runOperationOn } from "./operations.ts";
 
 /**
- * The admin socket, both halves: a server on the embedded database answers the command line's
- * operations over a Unix socket in its data folder; the command line asks it there.
- */
-
-export function adminSocketPath(dataDir: string): string {
-  return join(dataDir, "botboard.sock");
-}
-
-/**
- * The embedded database belongs to one process, so while the server runs, `botboard agent add` and
- * friends ask it over a Unix socket in the data folder (only the folder's owner can reach it).
+ * The admin socket's server half (the client half is admin-client.ts). The embedded database belongs
+ * to one process, so while the server runs, `botboard agent add` and friends ask it over a Unix
+ * socket in the data folder (only the folder's owner can reach it).
  */
 export async function serveAdminSocket(database: Database, config: Config): Promise<Server> {
   const path = adminSocketPath(config.dataDir);
@@ -43,33 +35,4 @@ export async function serveAdminSocket(database: Database, config: Config): Prom
     server.listen({ path, readableAll: false, writableAll: false }, resolve);
   });
   return server;
-}
-
-export async function socketAppears(socket: string, timeoutMs = 20_000): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    if (existsSync(socket)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return false;
-}
-
-export function askServer(socketPath: string, name: string, input: unknown): Promise<{ result: unknown }> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify(input ?? {});
-    const call = request(
-      { socketPath, path: `/operations/${name}`, method: "POST", headers: { "content-type": "application/json" } },
-      (response) => {
-        let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => (text += chunk));
-        response.on("end", () => {
-          const parsed = JSON.parse(text) as { result?: unknown; error?: { code: AppError["kind"]; message: string } };
-          if (parsed.error) reject(new AppError(parsed.error.code, parsed.error.message));
-          else resolve({ result: parsed.result });
-        });
-      },
-    );
-    call.on("error", reject);
-    call.end(body);
-  });
 }

@@ -20,11 +20,8 @@ async function runOperation<Name extends OperationName>(
   name: Name,
   input: OperationInput<Name>,
 ): Promise<OperationResult<Name>> {
-  const [{ adminSocketPath, askServer, socketAppears }, { DataDirInUseError, openDatabase }, { runOperationOn }] = await Promise.all([
-    import("./admin-socket.ts"),
-    databaseLayer(),
-    import("./operations.ts"),
-  ]);
+  // Asking a running server loads only the socket's client half: the server has the rest loaded.
+  const { adminSocketPath, askServer, socketAppears } = await import("./admin-client.ts");
   const socket = adminSocketPath(config.dataDir);
   if (!config.databaseUrl && existsSync(socket)) {
     const viaServer = await askServer(socket, name, input).catch((error: NodeJS.ErrnoException) => {
@@ -34,6 +31,7 @@ async function runOperation<Name extends OperationName>(
     });
     if (viaServer) return viaServer.result as OperationResult<Name>;
   }
+  const [{ DataDirInUseError, openDatabase }, { runOperationOn }] = await Promise.all([databaseLayer(), import("./operations.ts")]);
   let database: Database;
   try {
     database = await openDatabase({ ...databaseOptions(config), poolSize: 2 });
