@@ -623,12 +623,17 @@ async function openEventStream(baseUrl: string, cookie: string, headers: Record<
     status: response.status,
     async until(text) {
       const deadline = Date.now() + 10_000;
+      // A read that lost the race to the timer is still waited for on the next turn: its chunk is not dropped.
+      let pending: ReturnType<typeof reader.read> | undefined;
       try {
         while (!received.includes(text)) {
           if (Date.now() > deadline) throw new Error(`${label}: no '${text}' within 10 s; got:\n${received}`);
-          const chunk = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, 500))]);
-          if (chunk?.done) throw new Error(`${label}: stream ended; got:\n${received}`);
-          if (chunk?.value) received += decoder.decode(chunk.value, { stream: true });
+          pending ??= reader.read();
+          const chunk = await Promise.race([pending, new Promise<undefined>((resolve) => setTimeout(resolve, 500))]);
+          if (!chunk) continue;
+          pending = undefined;
+          if (chunk.done) throw new Error(`${label}: stream ended; got:\n${received}`);
+          received += decoder.decode(chunk.value, { stream: true });
         }
         return received;
       } finally {
