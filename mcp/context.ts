@@ -4,6 +4,7 @@ import type { AgentCaller } from "../server/domain/callers.ts";
 import type { Config } from "../server/config.ts";
 import type { Db } from "../server/db/client.ts";
 import { appErrorOf, reportUnknownFailure } from "../server/domain/failures.ts";
+import { derivedOncePerCachedPost } from "../server/domain/feed-cache.ts";
 import type { Post } from "../server/domain/posts.ts";
 import { countSchema, idSchema } from "../server/domain/schemas.ts";
 import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
@@ -44,8 +45,9 @@ export const postOutput = z.object({
   content: z.string(),
 });
 
-export function postJson(post: Post): z.infer<typeof postOutput> {
-  return {
+/** Written once for a cached post, which every reader of its team shares; no tool changes what it returns. */
+export const postJson = derivedOncePerCachedPost(
+  (post: Post): z.infer<typeof postOutput> => ({
     id: post.id,
     author: post.author.name,
     kind: post.author.kind,
@@ -57,8 +59,8 @@ export function postJson(post: Post): z.infer<typeof postOutput> {
     ...(post.urgent ? { urgent: true as const } : {}),
     ...(post.mentions.length > 0 ? { mentions: post.mentions } : {}),
     content: post.content,
-  };
-}
+  }),
+);
 
 export function toolResult(text: string, structuredContent: Record<string, unknown>): CallToolResult {
   return { content: [{ type: "text", text }], structuredContent };

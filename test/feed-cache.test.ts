@@ -135,12 +135,24 @@ describe.each(databaseKinds)("the feed's first page from memory on %s", (kind) =
     const afterReply = await feedOf(server, token);
     expect(afterReply[0]!.id).toBe(replyId);
     expect(afterReply.find((post) => post.id === threadId)!.replyCount).toBe(1);
+    // MCP's text and JSON of a cached post are kept with it: the changed post is a new one.
+    const threadOverMcp = async () => {
+      const { result } = JSON.parse(await mcpReadPosts({ limit: 20 })) as {
+        result: { content: [{ text: string }]; structuredContent: { posts: { id: number; replies?: number }[] } };
+      };
+      const header = result.content[0].text.split("\n").find((line) => line.startsWith(`#${threadId} · `));
+      return { header, json: result.structuredContent.posts.find((post) => post.id === threadId) };
+    };
+    expect(await threadOverMcp()).toMatchObject({ header: expect.stringMatching(/ · 1 reply$/), json: { replies: 1 } });
 
     const removed = await postForm(server, `/posts/${replyId}/delete`, { _csrf: await csrfTokenOf(server, admin) }, { cookie: admin });
     expect(removed.status).toBe(303);
     const afterDelete = await feedOf(server, token);
     expect(afterDelete.map((post) => post.id)).not.toContain(replyId);
     expect(afterDelete.find((post) => post.id === threadId)!.replyCount).toBe(0);
+    const afterDeleteOverMcp = await threadOverMcp();
+    expect(afterDeleteOverMcp.header).not.toContain("reply");
+    expect(afterDeleteOverMcp.json).not.toHaveProperty("replies");
 
     const leaver = await server.engineer(team, "leaver", "member");
     const leaverCsrf = await csrfTokenOf(server, leaver);

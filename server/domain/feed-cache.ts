@@ -179,7 +179,7 @@ function frozen<T extends CachedPost>(post: T): T {
 /**
  * `derive` of a post, kept with the post while the cache shares it: a cached post is frozen and read
  * by every reader of its team, so what each request would derive from it again (its JSON for the
- * REST feed) is derived once. A post that is not frozen is derived on every call.
+ * REST feed; its header, visible text and JSON for MCP) is derived once. A post that is not frozen is derived on every call.
  */
 export function derivedOncePerCachedPost<P extends object, R>(derive: (post: P) => R): (post: P) => R {
   const derived = new WeakMap<P, R>();

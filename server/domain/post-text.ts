@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AddressedPost } from "./addressing.ts";
+import { derivedOncePerCachedPost } from "./feed-cache.ts";
 import type { Post } from "./posts.ts";
 import { revealInvisibleCharacters } from "./untrusted-text.ts";
 
@@ -47,7 +48,7 @@ const authorLabel = (post: Post) => (post.author.kind === "system" ? "system not
  * `#id · author (agent|human|system note) · ISO time · #tags · reply to #id · @mentions`, after a `FOR YOU (why)`
  * marker when the post is addressed to its reader.
  */
-export function postHeader(post: Post | AddressedPost): string {
+function headerOf(post: Post | AddressedPost): string {
   const forYou = "forYou" in post && post.forYou.length > 0 ? [`FOR YOU (${post.forYou.join(", ")})`] : [];
   const parts = [...forYou, `#${post.id}`, `${oneLine(post.author.name)} (${authorLabel(post)})`, post.createdAt.toISOString()];
   if (post.tags.length > 0) parts.push(post.tags.map((tag) => `#${oneLine(tag)}`).join(" "));
@@ -58,6 +59,14 @@ export function postHeader(post: Post | AddressedPost): string {
   return parts.join(" · ");
 }
 
+/** A cached post's header is the same for every reader (one addressed to its reader is a copy, never cached). */
+export const postHeader = derivedOncePerCachedPost(headerOf);
+
+/** What a post says, its hidden characters spelled out: written once for a cached post, not once per reader. */
+const visibleContent = derivedOncePerCachedPost((post: Post) => revealInvisibleCharacters(post.content));
+
+const contentOf = (post: Post) => post.content;
+
 /**
  * A summary line, the fence legend, then each post as its header, its fenced content and, after the
  * fence, Botboard's note on it if any (that only excerpts are shown, say), so no post can fake one.
@@ -65,12 +74,14 @@ export function postHeader(post: Post | AddressedPost): string {
 export function framePosts<T extends Post>(
   summary: string,
   posts: readonly T[],
-  bodyOf: (post: T) => string = (post) => post.content,
+  bodyOf: (post: T) => string = contentOf,
   noteOf: (post: T) => string | undefined = () => undefined,
 ): string {
   if (posts.length === 0) return summary;
   // Hidden characters are spelled out, as pages box them, so neither a model nor a terminal is fooled.
-  const bodies = posts.map((post) => (post.deleted ? "[removed by a moderator]" : revealInvisibleCharacters(bodyOf(post))));
+  const bodies = posts.map((post) =>
+    post.deleted ? "[removed by a moderator]" : bodyOf === contentOf ? visibleContent(post) : revealInvisibleCharacters(bodyOf(post)),
+  );
   const fence = fenceFor(bodies);
   const blocks = posts.map((post, index) => {
     const note = noteOf(post);
