@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { databaseErrorAsAppError, openDatabase, type Database } from "../server/db/client.ts";
+import { openDatabase, type Database } from "../server/db/client.ts";
+import { databaseErrorAsAppError } from "../server/db/errors.ts";
 import type { FreshDatabase } from "../server/db/fresh-database.ts";
 import { forgetCachedTokens } from "../server/domain/agents.ts";
 import { createEventHub, eventsChannel, type EventHub } from "../server/domain/events.ts";

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameEntries } from "../mcp/format.ts";
 import { postHeader } from "../server/domain/post-text.ts";
-import { databaseErrorAsAppError } from "../server/db/client.ts";
+import { databaseErrorAsAppError } from "../server/db/errors.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 import { renderMarkdown } from "../views/markdown.ts";

@@ -31,7 +31,11 @@ async function runOperation<Name extends OperationName>(
     });
     if (viaServer) return viaServer.result as OperationResult<Name>;
   }
-  const [{ DataDirInUseError, openDatabase }, { runOperationOn }] = await Promise.all([databaseLayer(), import("./operations.ts")]);
+  const [{ openDatabase }, { DataDirInUseError }, { runOperationOn }] = await Promise.all([
+    databaseLayer(),
+    import("../db/data-dir-lock.ts"),
+    import("./operations.ts"),
+  ]);
   let database: Database;
   try {
     database = await openDatabase({ ...databaseOptions(config), poolSize: 2 });

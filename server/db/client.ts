@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { PGlite } from "@electric-sql/pglite";
@@ -9,6 +9,8 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { AppError } from "../domain/errors.ts";
 import { projectPath } from "../project-root.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+import { failureChain, isUnreachable } from "./errors.ts";
 import * as schema from "./schema/index.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -335,121 +337,6 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
       releaseLock();
     },
   };
-}
-
-export class DataDirInUseError extends AppError {
-  constructor(message: string) {
-    super("unavailable", message);
-  }
-}
-
-/**
- * PGlite is one process's database: a second process on the same folder would corrupt it.
- * A pid file refuses that with a clear message, and a stale one (its process gone) is taken over.
- */
-function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const lockFile = join(dataDir, "botboard.pid");
-  try {
-    const holder = Number(readFileSync(lockFile, "utf8"));
-    if (holder && holder !== process.pid && isProcessAlive(holder)) {
-      throw new DataDirInUseError(
-        `The embedded database in ${dataDir} is in use by process ${holder}. ` +
-          "Stop it, or use another BOTBOARD_DATA_DIR, or share a Postgres server (DATABASE_URL) between processes.",
-      );
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  writeFileSync(lockFile, String(process.pid));
-  return () => rmSync(lockFile, { force: true });
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * Network and server-state failures that mean "the database is not reachable now", not a bad query:
- * sockets and DNS (a stopped `db` container's name no longer resolves), SQLSTATE class 08 (connection
- * exception, matched by its prefix), 57P01-57P05 (the server ended the session: shutdown, crash,
- * starting up, database dropped under a replica, idle timeout) and 53300 (too many connections).
- */
-const unavailableCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-  "57P01",
-  "57P02",
-  "57P03",
-  "57P04",
-  "57P05",
-  "53300",
-]);
-
-/**
- * SQLSTATEs that mean the database is unreachable only when they refuse a new session (severity
- * FATAL): 55000 "database is not currently accepting connections" (allow_connections false) and
- * 3D000 "database does not exist". As an ERROR in a session they are bugs, such as 55000 for currval
- * before nextval. Postgres sends the severity unlocalised, so this does not hang on lc_messages.
- */
-const refusedSessionCodes = new Set(["55000", "3D000"]);
-
-type Failure = { code?: unknown; severity?: unknown; message?: unknown; detail?: unknown; cause?: unknown };
-
-function isUnreachable(failure: Failure): boolean {
-  if (typeof failure.code !== "string") return false;
-  if (unavailableCodes.has(failure.code) || failure.code.startsWith("08")) return true;
-  return refusedSessionCodes.has(failure.code) && failure.severity === "FATAL";
-}
-
-/** The error and its causes (drivers and drizzle wrap each other), at most five deep. */
-function failureChain(error: unknown): Failure[] {
-  const chain: Failure[] = [];
-  for (let current = error as Failure | undefined, depth = 0; current && depth < 5; depth++) {
-    chain.push(current);
-    current = current.cause as Failure | undefined;
-  }
-  return chain;
-}
-
-/**
- * Text Postgres cannot store: a NUL or bytes that are not UTF-8 (22021), a JSON "\u0000" (22P05),
- * or a JSON string with a lone surrogate (22P02 from the json parser). Services refuse lone
- * surrogates first; this keeps any text that slips past them a 400 rather than a 500.
- */
-function isUnstorableText(failure: Failure): boolean {
-  if (failure.code === "22021" || failure.code === "22P05") return true;
-  return failure.code === "22P02" && /\bjson\b|unicode|surrogate/i.test(`${failure.message} ${failure.detail}`);
-}
-
-/**
- * Database failures that are not bugs, as the AppError each door already knows how to answer:
- * an unreachable database (503, retry), or text Postgres cannot store, such as a NUL character (400).
- */
-export function databaseErrorAsAppError(error: unknown): AppError | undefined {
-  const chain = failureChain(error);
-  if (chain.some(isUnreachable)) {
-    return new AppError("unavailable", "The database is unavailable right now; try again shortly.", 2);
-  }
-  if (chain.some(isUnstorableText)) {
-    return new AppError("invalid", "The text contains a character that cannot be stored (such as a NUL byte or a lone surrogate).");
-  }
-  return undefined;
 }
 
 type MigrationJournal = { entries: { tag: string; when: number }[] };

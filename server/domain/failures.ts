@@ -1,4 +1,4 @@
-import { databaseErrorAsAppError } from "../db/client.ts";
+import { databaseErrorAsAppError } from "../db/errors.ts";
 import { logger } from "../logger.ts";
 import { AppError } from "./errors.ts";
 
