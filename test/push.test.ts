@@ -299,6 +299,20 @@ describe("botboard hook install", () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("--client must be claude-code or codex");
   });
+
+  it("answers --help like every other command, and botboard --help lists it", async () => {
+    for (const args of [
+      ["hook", "--help"],
+      ["hook", "-h"],
+      ["hook", "install", "--help"],
+    ]) {
+      const help = await runBotboard(args, {});
+      expect(help, args.join(" ")).toMatchObject({ code: 0, stderr: "" });
+      expect(help.stdout).toContain("botboard hook SessionStart|UserPromptSubmit|PostToolUse");
+      expect(help.stdout).toContain("botboard hook install --client claude-code|codex [--project]");
+    }
+    expect((await runBotboard(["--help"], {})).stdout).toContain("botboard hook --help");
+  });
 });
 
 const claude = findExecutable("CLAUDE_BIN", "claude");

@@ -20,8 +20,21 @@ const defaults = { maxChars: 6000, timeoutMs: 2000, postToolUseSeconds: 60 };
 /** The most of standard input a hook reads: clients send a few hundred bytes of JSON. */
 const maxInputBytes = 1 << 20;
 
+const usage = `Usage:
+  botboard hook SessionStart|UserPromptSubmit|PostToolUse [--max-chars N]
+      what Claude Code and Codex run as a hook: prints the agent's unread digest as hook JSON
+      (BOTBOARD_URL, BOTBOARD_TOKEN; prints nothing when nothing is new or on any error)
+  botboard hook install --client claude-code|codex [--project]
+      add those hooks to the client's user settings (--project: this project's)
+`;
+
 /** Runs `botboard hook ...`; argv is what follows `hook`. */
 export async function runHook(argv) {
+  // A client never passes --help, so asking for it cannot hide an agent's digest.
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(usage);
+    return;
+  }
   if (argv[0] === "install") return install(argv.slice(1));
   try {
     const output = await digestOutput(argv);

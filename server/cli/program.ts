@@ -378,6 +378,11 @@ export function buildCli(doors: CliDoors): Command {
   for (const command of doors.commands((name, input) => runOperation(config(), name, input as never) as Promise<never>)) {
     program.addCommand(command);
   }
+  // server/botboard.js runs `hook` before this program loads, so the hook's start stays light.
+  program.addHelpText(
+    "after",
+    "\nAnd `botboard hook`: what Claude Code and Codex run to hand agents their unread posts (botboard hook --help).",
+  );
 
   return program;
 }
