@@ -9,7 +9,7 @@ export type EmbeddedKind = "posts" | "journal";
  * these, rather than in SQL: without pgvector, a dot product over `real[]` in SQL cost 0.35 s
  * (Postgres) and 0.7 s (PGlite) for 10,000 posts of 384 dimensions, a scan in memory 11 to 37 ms
  * (docs/decisions/032-semantic-search.md). The scan holds the event loop, so its length is capped
- * in numbers, not vectors: 50,000 vectors of 384 dimensions, 13,020 of 1,536 (80 MB either way).
+ * in numbers, not vectors: 50,000 vectors of 384 dimensions, 12,500 of 1,536 (77 MB either way).
  */
 export const maxVectorsPerTeam = 50_000;
 export const maxScannedNumbersPerTeam = 50_000 * 384;
