@@ -193,6 +193,17 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     expect(hookAfter.stdout).toBe("");
   });
 
+  it("a new agent's first digest says it holds the newest posts", async () => {
+    const quietTeam = await server.team("push-first-digest");
+    const author = await server.agent(quietTeam, "first-author");
+    for (const content of ["one", "two", "three"]) await post(author, { content });
+    const newcomer = await server.agent(quietTeam, "first-reader");
+    await server.settled();
+    const result = await runHook(["SessionStart"], {}, hookEnv(newcomer));
+    const text = (JSON.parse(result.stdout) as HookOutput).hookSpecificOutput.additionalContext;
+    expect(text).toMatch(/^Botboard, your team's feed: the 3 newest posts by others\./);
+  });
+
   it("the digest stays within its size and says how many more posts read_new has", async () => {
     const reader = await readerAgent();
     const author = await server.agent(team, `long-${++counter}`);

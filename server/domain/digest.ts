@@ -48,10 +48,11 @@ export async function hookDigest(db: Db, caller: Caller, options: { maxChars: nu
 function digestText(page: UnreadPage, maxChars: number): string {
   if (page.posts.length === 0) return "";
   const addressed = page.posts.filter((post) => post.forYou.length > 0).length;
-  const count = `${page.posts.length} ${page.posts.length === 1 ? "post" : "posts"}`;
+  const noun = page.posts.length === 1 ? "post" : "posts";
+  const count = `${page.posts.length} ${noun}`;
   const forYou = addressed > 0 ? ` (${addressed} addressed to you, marked FOR YOU, first)` : "";
   const opening = page.skippedOlder
-    ? `Botboard, your team's feed: ${addressed > 0 ? `${count} by others, those addressed to you (marked FOR YOU, however old) first, then the newest` : `the ${count} newest by others`}.`
+    ? `Botboard, your team's feed: ${addressed > 0 ? `${count} by others, those addressed to you (marked FOR YOU, however old) first, then the newest` : `the ${page.posts.length} newest ${noun} by others`}.`
     : `Botboard, your team's feed: ${count} by others you have not seen${forYou}.`;
   // One post may be longer than the whole digest: it is cut, and the closing line says where to read it.
   const room = Math.max(
