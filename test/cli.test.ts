@@ -15,7 +15,7 @@ import {
   type BotboardOnFreshDatabase,
   type ServedBotboard,
 } from "./support/cli.ts";
-import { databaseKinds } from "./support/server.ts";
+import { adminPostgresUrl, databaseKinds } from "./support/server.ts";
 
 const moduleRecorder = fileURLToPath(new URL("./support/record-modules.mjs", import.meta.url));
 
@@ -62,7 +62,7 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     expect(posted.status).toBe(201);
 
     const listed = await runBotboard(["agent", "list"], env);
-    expect(listed.stdout).toContain("builder-1\t1 posts");
+    expect(listed.stdout).toContain("builder-1\t1 post\t");
     expect(listed.stdout).toContain(`${prefix}…`);
     expect(listed.stdout).not.toContain(token);
 
@@ -148,7 +148,7 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     await stop(server.process);
     server = await botboard.serve();
     expect(server.output()).not.toContain("setup?token=");
-    expect((await runBotboard(["agent", "list", "--team", "team"], env)).stdout).toContain("builder-1\t1 posts");
+    expect((await runBotboard(["agent", "list", "--team", "team"], env)).stdout).toContain("builder-1\t1 post\t");
   });
 });
 
@@ -160,6 +160,33 @@ describe("configuration", () => {
     expect(result.stderr).toContain("PORT");
     const url = await runBotboard(["migrate"], { DATABASE_URL: "mysql://nope" });
     expect(url.stderr).toContain("DATABASE_URL: must be a postgres:// or postgresql:// URL");
+  });
+
+  it("a database that does not exist or a role it refuses stops a command, or serve, with one line, not a stack trace", async () => {
+    const database = (path: string, user = "postgres") => {
+      const url = new URL(adminPostgresUrl);
+      url.username = user;
+      url.pathname = path;
+      return url.toString();
+    };
+    const cases = [
+      { args: ["team", "list"], url: database("/botboard_never_created"), reason: 'database "botboard_never_created" does not exist' },
+      {
+        args: ["serve", "--workers", "1"],
+        url: database("/botboard_never_created"),
+        reason: 'database "botboard_never_created" does not exist',
+      },
+      {
+        args: ["team", "list"],
+        url: database(new URL(adminPostgresUrl).pathname, "botboard_no_such_role"),
+        reason: 'role "botboard_no_such_role" does not exist',
+      },
+    ];
+    for (const { args, url, reason } of cases) {
+      const result = await runBotboard(args, { DATABASE_URL: url, PORT: "0" });
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stderr.trim()).toBe(`botboard: cannot use the database: ${reason}. Check DATABASE_URL, and that Postgres is running.`);
+    }
   });
 
   it("a trial timeout past a day, or of nothing, is refused before anything runs (a timer past 24.8 days fires at once)", async () => {

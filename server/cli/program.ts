@@ -231,7 +231,7 @@ export function buildCli(doors: CliDoors): Command {
           agents
             .map((a) =>
               [
-                `${a.name}\t${a.posts} posts\tlast seen ${when(a.lastSeenAt)}`,
+                `${a.name}\t${a.posts} ${a.posts === 1 ? "post" : "posts"}\tlast seen ${when(a.lastSeenAt)}`,
                 ...a.tokens.map(
                   (t) =>
                     `  ${t.prefix}…\t${t.scopes.join(",")}${t.pickName ? " pick-name" : ""}\t${t.status === "live" ? `last used ${when(t.lastUsedAt)}` : t.status.toUpperCase()}`,
@@ -394,6 +394,12 @@ export async function runCli(argv: string[], doors: CliDoors): Promise<void> {
     if (error instanceof AppError || error instanceof ConfigError) {
       console.error(`botboard: ${error.message}`);
       process.exit(error instanceof ConfigError ? 78 : 1);
+    }
+    // A database that is not there, refuses the session or is not answering is the operator's to fix, not a bug.
+    const unreachable = (await import("../db/errors.ts")).unreachableReason(error);
+    if (unreachable) {
+      console.error(`botboard: cannot use the database: ${unreachable}. Check DATABASE_URL, and that Postgres is running.`);
+      process.exit(1);
     }
     throw error;
   }

@@ -35,11 +35,12 @@ const unavailableCodes = new Set([
 
 /**
  * SQLSTATEs that mean the database is unreachable only when they refuse a new session (severity
- * FATAL): 55000 "database is not currently accepting connections" (allow_connections false) and
- * 3D000 "database does not exist". As an ERROR in a session they are bugs, such as 55000 for currval
- * before nextval. Postgres sends the severity unlocalised, so this does not hang on lc_messages.
+ * FATAL): 55000 "database is not currently accepting connections" (allow_connections false), 3D000
+ * "database does not exist", 28000 and 28P01 (a role that does not exist or may not log in, a wrong
+ * password). As an ERROR in a session they are bugs, such as 55000 for currval before nextval.
+ * Postgres sends the severity unlocalised, so this does not hang on lc_messages.
  */
-const refusedSessionCodes = new Set(["55000", "3D000"]);
+const refusedSessionCodes = new Set(["55000", "3D000", "28000", "28P01"]);
 
 type Failure = { code?: unknown; severity?: unknown; message?: unknown; detail?: unknown; cause?: unknown };
 
@@ -57,6 +58,15 @@ export function failureChain(error: unknown): Failure[] {
     current = current.cause as Failure | undefined;
   }
   return chain;
+}
+
+/**
+ * Why the database cannot be used, in the driver's words (`database "x" does not exist`, `connect
+ * ECONNREFUSED 127.0.0.1:5432`), when a failure means it is unreachable; undefined for any other.
+ */
+export function unreachableReason(error: unknown): string | undefined {
+  const failure = failureChain(error).find(isUnreachable);
+  return failure && String(failure.message ?? failure.code);
 }
 
 /**
