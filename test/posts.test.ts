@@ -156,6 +156,12 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
       ["content over the limit", () => post(alice, { content: "x".repeat(16 * 1024 + 1) }), 422, /limit is 16384/],
       ["eleven tags", () => post(alice, { content: "x", tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }), 422, /tags/],
       ["a malformed tag", () => post(alice, { content: "x", tags: ["no spaces"] }), 422, /tag/],
+      [
+        "a tag that starts with '-'",
+        () => post(alice, { content: "x", tags: ["-draft"] }),
+        422,
+        /^The tag '-draft' is not allowed: tags are 1-40 of a-z, 0-9, '_' and '-', starting with a letter or digit\.$/,
+      ],
       ["a body over the limit", () => post(alice, { content: "x".repeat(server.config.limits.maxBodyBytes) }), 413, /bytes/],
       ["a limit of 0", () => server.as(alice, "/api/v1/posts?limit=0"), 400, /limit/],
       ["a limit of 101", () => server.as(alice, "/api/v1/posts?limit=101"), 400, /limit/],

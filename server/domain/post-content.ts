@@ -8,7 +8,13 @@ import { requireWellFormedText } from "./untrusted-text.ts";
  */
 
 const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
-export const tagRule = "tags are 1-40 of a-z, 0-9, '_' and '-'";
+/** The one tag rule, said the same way by every message that refuses a tag (posts, search, webhooks, archives). */
+export const tagRule = "tags are 1-40 of a-z, 0-9, '_' and '-', starting with a letter or digit";
+
+/** Whether a normalized tag (see normalizeTag) is one a post may carry. */
+export function isTag(tag: string): boolean {
+  return tagPattern.test(tag);
+}
 
 /** Tags are matched case-insensitively and may be written with a leading '#'. */
 export function normalizeTag(tag: string): string {
@@ -29,7 +35,7 @@ export function validatePostContent(content: string, limits: PostLimits): string
 export function validatePostTags(tags: readonly string[], limits: PostLimits): string[] {
   const normalized = [...new Set(tags.map((tag, index) => normalizeTag(requireWellFormedText(`tags.${index}`, tag))))];
   if (normalized.length > limits.maxTags) throw unprocessable(`${normalized.length} tags; at most ${limits.maxTags} are allowed.`);
-  const badTag = normalized.find((tag) => !tagPattern.test(tag));
+  const badTag = normalized.find((tag) => !isTag(tag));
   if (badTag !== undefined) throw unprocessable(`The tag '${badTag.slice(0, 60)}' is not allowed: ${tagRule}.`);
   return normalized;
 }

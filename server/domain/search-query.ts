@@ -4,6 +4,7 @@
  */
 import { dateRange, readDate } from "./dates.ts";
 import { invalid } from "./errors.ts";
+import { isTag, tagRule } from "./post-content.ts";
 
 /** A word or phrase to find: matched in the text (stemmed), and as a code term (search-terms.ts). */
 export type SearchWord = { text: string; phrase: boolean; prefix: boolean };
@@ -36,7 +37,6 @@ export const searchOperators = [
 
 const operatorPattern = /^([a-z]+):(.*)$/i;
 const operatorNames = new Set(searchOperators.map((operator) => operator.slice(0, operator.indexOf(":"))));
-const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 /** Characters that split a query word into tokens; what is left is a word, a path or an identifier. */
 const tokenPattern = /[\p{L}\p{N}_$][\p{L}\p{N}_$./:-]*/gu;
 
@@ -98,7 +98,7 @@ function applyOperator(filters: SearchFilters, name: string, value: string): voi
 
 function addTag(filters: SearchFilters, tag: string): void {
   const lower = tag.toLowerCase();
-  if (!tagPattern.test(lower)) throw invalid(`q (the search query): '${tag}' is not a tag (a-z, 0-9, '_' and '-').`);
+  if (!isTag(lower)) throw invalid(`q (the search query): '${tag}' is not a tag: ${tagRule}.`);
   filters.tags.push(lower);
 }
 

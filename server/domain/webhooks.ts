@@ -6,7 +6,7 @@ import { recordAudit } from "./audit.ts";
 import { requireAdmin, type Caller } from "./callers.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { nameKey } from "./names.ts";
-import { normalizeTag } from "./post-content.ts";
+import { isTag, normalizeTag, tagRule } from "./post-content.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 
 /**
@@ -45,8 +45,6 @@ export type WebhookDeliveryView = {
   updatedAt: Date;
 };
 
-const tagPattern = /^[a-z0-9][a-z0-9_-]{0,39}$/;
-
 /** Scheme, host and the start of the path: enough to tell webhooks apart, not enough to post to one. */
 export function maskedUrl(url: string): string {
   const parsed = new URL(url);
@@ -72,8 +70,8 @@ function validUrl(text: string): string {
 function validTags(tags: string[]): string[] {
   const normalized = [...new Set(tags.map((tag, index) => normalizeTag(requireWellFormedText(`tags.${index}`, tag))).filter(Boolean))];
   if (normalized.length > webhookLimits.maxTags) throw invalid(`tags: ${normalized.length} tags; at most ${webhookLimits.maxTags}.`);
-  const bad = normalized.find((tag) => !tagPattern.test(tag));
-  if (bad !== undefined) throw invalid(`tags: '${bad.slice(0, 60)}' is not a tag (1-40 of a-z, 0-9, '_' and '-').`);
+  const bad = normalized.find((tag) => !isTag(tag));
+  if (bad !== undefined) throw invalid(`tags: '${bad.slice(0, 60)}' is not a tag: ${tagRule}.`);
   return normalized;
 }
 
