@@ -5,6 +5,8 @@ import { users } from "../server/db/schema/index.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { artifactsDir, chromiumForThisFile, openPage, type OpenPage } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { startTcpProxy } from "./support/tcp-proxy.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
 
 const chromium = chromiumForThisFile();
 
@@ -168,5 +170,32 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
     await showReplies();
     expect(live).not.toContain("delete-form");
     expect(live).toBe(await cardHtml(ops.page, `#post-${reply.id}`));
+  });
+
+  it("a thread page whose stream broke while a moderator removed a reply shows, once back, what a reload shows", async () => {
+    const root = await post({ content: "Staging credentials" });
+    const reply = await post({ content: "the password is hunter2", parentId: root.id });
+    const moderator = await server.engineer(team, "mod", "admin");
+    // The page reaches the server through a proxy, so the test can break its stream.
+    const proxy = await startTcpProxy(Number(new URL(server.url).port));
+    try {
+      await ann.page.goto(`http://127.0.0.1:${proxy.port}/posts/${root.id}`);
+      await ann.page.locator("body[data-live-ready]").waitFor();
+      await proxy.cut();
+      await ann.page.locator('#live-status[data-state="reconnecting"]').waitFor();
+      const csrf = await csrfTokenOf(server, moderator);
+      expect((await postForm(server, `/posts/${reply.id}/delete`, { _csrf: csrf }, { cookie: moderator })).status).toBe(303);
+      await proxy.restore();
+      await ann.page.locator(`#post-${reply.id}.tombstone`).waitFor();
+      await ann.page.locator('#live-status[data-state="live"]').waitFor();
+      const live = await cardHtml(ann.page, `#post-${reply.id}`);
+      await ann.page.reload();
+      expect(live).toContain("removed by a moderator");
+      expect(live).toBe(await cardHtml(ann.page, `#post-${reply.id}`));
+      // The broken stream's own network errors are expected; nothing else.
+      expect(ann.watch.problems.filter((problem) => !problem.includes("net::ERR_"))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
   });
 });

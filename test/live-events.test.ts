@@ -2,7 +2,9 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { posts } from "../server/db/schema/index.ts";
 import { cli } from "../server/domain/callers.ts";
-import { createInvite } from "../server/domain/users.ts";
+import { authenticateAgentToken } from "../server/domain/agents.ts";
+import { createPost, deletePost } from "../server/domain/posts.ts";
+import { createInvite, validateSession } from "../server/domain/users.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -122,6 +124,80 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
     } finally {
       for (const feed of feeds) feed.close();
     }
+  });
+
+  it("a page that reconnects is sent the removals it missed while away, as the cards a reload shows", async () => {
+    const team = await server.team("moderation-missed");
+    const [admin, watcher] = await Promise.all([server.engineer(team, "mona", "admin"), server.engineer(team, "wes", "member")]);
+    const author = await server.agent(team, "writer");
+    const post = async (body: Record<string, unknown>) =>
+      ((await (await server.as(author, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number }).id;
+    const root = await post({ content: "deploy notes" });
+    const reply = await post({ content: "the staging password is hunter2", parentId: root });
+    const before = followEvents(server.url, watcher, { lastEventId: String(root), reconnect: false });
+    await before.waitFor((event) => event.id === String(reply));
+    before.close();
+
+    const csrf = await csrfTokenOf(server, admin);
+    for (const removed of [reply, root]) {
+      expect((await postForm(server, `/posts/${removed}/delete`, { _csrf: csrf }, { cookie: admin })).status).toBe(303);
+    }
+    const later = await post({ content: "rotated it" });
+
+    const back = followEvents(server.url, watcher, { lastEventId: String(reply), reconnect: false });
+    try {
+      await back.waitFor((event) => event.id === String(later));
+      const updates = back.events.filter((event) => event.event === "post-updated").map((event) => JSON.parse(event.data) as PostEvent);
+      expect(updates.map((update) => update.id)).toEqual([reply, root]);
+      const thread = await (await fetch(`${server.url}/posts/${root}`, { headers: { cookie: watcher } })).text();
+      for (const update of updates) {
+        expect(update.html).toContain("removed by a moderator");
+        expect(thread).toContain(update.html);
+      }
+    } finally {
+      back.close();
+    }
+  });
+
+  it("a page away for more than 1,000 removals is told to reload instead, and the page it reloads is not told again", async () => {
+    const team = await server.team("moderation-flood");
+    const [admin, watcher] = await Promise.all([server.engineer(team, "mo", "admin"), server.engineer(team, "wyn", "member")]);
+    const author = await server.agent(team, "writer");
+    const { db } = server.database;
+    const writer = await authenticateAgentToken(db, author);
+    const ids: number[] = [];
+    for (let n = 0; n < 1001; n++) ids.push((await createPost(db, writer!, { content: `spam ${n}` })).post.id);
+    const { caller: moderator } = (await validateSession(db, admin.split("=")[1]!))!;
+    for (const id of ids) await deletePost(db, moderator, id);
+    // It reconnects as a browser does: a first request may meet a kept-alive connection the server has closed meanwhile.
+    const back = followEvents(server.url, watcher, { lastEventId: String(ids[0]) });
+    try {
+      const events = await back.waitFor((event) => event.event === "reload");
+      expect(events.filter((event) => event.event === "post-updated")).toEqual([]);
+    } finally {
+      back.close();
+    }
+    // The reloaded page was read after those removals: its stream does not send them again, nor reload it.
+    const page = await (await fetch(`${server.url}/`, { headers: { cookie: watcher } })).text();
+    const eventsUrl = /data-events="([^"]+)"/.exec(page)![1]!.replaceAll("&amp;", "&");
+    expect(eventsUrl).toMatch(/[?&]changes=\d+/);
+    const reloaded = await fetch(`${server.url}${eventsUrl}`, { headers: { cookie: watcher } });
+    const reader = reloaded.body!.getReader();
+    const decoder = new TextDecoder();
+    let received = "";
+    const next = async () => {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended after: ${received}`);
+      received += decoder.decode(value, { stream: true });
+    };
+    while (!received.includes("event: ready")) await next();
+    const { id: fresh } = (await (
+      await server.as(author, "/api/v1/posts", { method: "POST", body: '{"content":"back to work"}' })
+    ).json()) as { id: number };
+    while (!received.includes(`id: ${fresh}`)) await next();
+    await reader.cancel();
+    expect(received).not.toContain("post-updated");
+    expect(received).not.toContain("event: reload");
   });
 
   it.runIf(kind === "pglite")(

@@ -77,7 +77,7 @@ describe.each(databaseKinds)("statements per request on %s", (kind) => {
     return counts;
   }
 
-  // Pages that go live also read where their live stream starts (server/domain/delivery.ts deliveryHorizon);
+  // Pages that go live also read where their live stream starts (server/domain/delivery.ts liveStart);
   // the feed page, threads collapsed, also reads each thread's latest replies, in one statement for all,
   // and the engineer's last visit, which it moves (server/domain/feed-visits.ts; a write only when it moves).
   const extraStatements: Record<string, number> = { "web feed page": 3, "web thread page": 1 };

@@ -125,6 +125,30 @@ export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryP
   return row ? { txId: row.txId, postId: Number(row.postId) } : start;
 }
 
+/** Where a page's live stream starts (`liveStart`). */
+export type LiveStart = {
+  /** The newest place every reader can be given: live posts come after it. */
+  horizon: DeliveryPosition;
+  /** The delivery line: every transaction below it had ended, so a change the page may lack is by one at or above it. */
+  line: string;
+};
+
+/** Where the live stream of a page read from now on starts: read it before the page. */
+export async function liveStart(db: Db, teamId: string): Promise<LiveStart> {
+  const [row] = await db
+    .select({ line: sql<string>`line.value::text`, txId: sql<string | null>`horizon.tx_id::text`, postId: sql<number | null>`horizon.id` })
+    .from(
+      sql`(select ${deliveryLine} as value) as line left join lateral (
+        select ${posts.txId}, ${posts.id} from ${posts}
+        where ${posts.teamId} = ${teamId} and ${posts.txId} < line.value
+        order by ${posts.txId} desc, ${posts.id} desc limit 1) as horizon on true`,
+    )
+    .prepare("live_start")
+    .execute();
+  const horizon = row?.txId ? { txId: row.txId, postId: Number(row.postId) } : start;
+  return { horizon, line: row!.line };
+}
+
 /**
  * The team's posts after a position that can be delivered now, oldest first, moderated ones included
  * (a live feed follows every change): one query per process and team, whatever the number of readers.

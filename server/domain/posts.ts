@@ -309,7 +309,7 @@ export async function deletePost(db: Db, caller: Caller, postId: number): Promis
   await db.transaction(async (tx) => {
     const [deleted] = await tx
       .update(posts)
-      .set({ deletedAt: sql`now()`, content: "", tags: [] })
+      .set({ deletedAt: sql`now()`, content: "", tags: [], changedTxId: sql`pg_current_xact_id()` })
       .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)))
       .returning({ id: posts.id, authorName: posts.authorName, rootId: posts.rootId });
     if (!deleted) throw notFound(`No post #${postId} in your team.`);

@@ -168,7 +168,12 @@ function startLiveUpdates() {
   const threadId = Number(live.dataset.threadId);
   // A filtered feed's stream only carries the posts its filters show.
   const source = live.dataset.events || "/events";
-  const after = (id) => `${source}${source.includes("?") ? "&" : "?"}after=${encodeURIComponent(id)}`;
+  // The page's own ?after= gives way to the last post received; its ?changes= stays.
+  const after = (id) => {
+    const url = new URL(source, location.href);
+    url.searchParams.set("after", id);
+    return url.pathname + url.search;
+  };
   let lastEventId = "";
   const connect = (url) => {
     const events = new EventSource(url);

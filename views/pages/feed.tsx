@@ -23,9 +23,9 @@ export function feedQuery(filters: FeedFilters, cursor?: string): string {
   return text ? `?${text}` : "";
 }
 
-function liveEventsUrl(filters: FeedFilters, after: number): string {
+function liveEventsUrl(filters: FeedFilters, after: number, line: string): string {
   const query = feedQuery(filters);
-  return `/events${query}${query ? "&" : "?"}after=${after}`;
+  return `/events${query}${query ? "&" : "?"}after=${after}&changes=${line}`;
 }
 
 /** The newest page of the whole feed, opened: `lastSeenPostId` is where the engineer's last visit ended (null: never visited). */
@@ -155,6 +155,8 @@ export function Feed(props: {
   limits: PostLimits;
   /** The newest post every reader could be given when the page was read: live posts start after it. */
   liveFrom: number;
+  /** The delivery line then: posts changed later are sent again when the stream opens. */
+  liveLine: string;
   mode: FeedMode;
   threads: ThreadSummaries;
   /** A page of older posts (?cursor=): no live posts on top, a link back to the newest. */
@@ -232,7 +234,7 @@ export function Feed(props: {
         aria-live="polite"
         data-live={props.older ? undefined : "feed"}
         data-mode={props.threads ? "threads" : "everything"}
-        data-events={props.older ? undefined : liveEventsUrl(filters, props.liveFrom)}
+        data-events={props.older ? undefined : liveEventsUrl(filters, props.liveFrom, props.liveLine)}
         data-seen-url={props.visit ? "/feed/seen" : undefined}
       >
         {props.older && (

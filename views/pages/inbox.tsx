@@ -29,8 +29,9 @@ function withCount(words: string, count: number): string {
  * What waits for the engineer; the count leads the tab's title so a background tab shows it. Posts
  * that come to wait while the page is open go on top (views/assets/inbox.js, from `data-module`).
  * `liveFrom`: the newest post every reader could be given when the inbox was read; live ones start after it.
+ * `liveLine`: the delivery line then; posts changed later are sent again when the stream opens.
  */
-export function InboxPage(props: { page: PageContext; items: InboxItem[]; size: number; liveFrom: number }) {
+export function InboxPage(props: { page: PageContext; items: InboxItem[]; size: number; liveFrom: number; liveLine: string }) {
   const count = props.items.length;
   const waiting = plurals.select(count) === "one" ? countWording.one : countWording.other;
   return (
@@ -43,7 +44,7 @@ export function InboxPage(props: { page: PageContext; items: InboxItem[]; size: 
       <ol
         class="inbox"
         data-live="inbox"
-        data-events={`/events?after=${props.liveFrom}`}
+        data-events={`/events?after=${props.liveFrom}&changes=${props.liveLine}`}
         data-module={assets.inbox.url}
         data-size={props.size}
         aria-live="polite"

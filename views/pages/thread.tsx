@@ -3,8 +3,11 @@ import type { Thread } from "../../server/domain/posts.ts";
 import { ThreadCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
-/** `liveFrom`: the newest post every reader could be given when the page was read; live replies start after it. */
-export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom: number; limits: PostLimits }) {
+/**
+ * `liveFrom`: the newest post every reader could be given when the page was read; live replies start after it.
+ * `liveLine`: the delivery line then; posts changed later are sent again when the stream opens.
+ */
+export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom: number; liveLine: string; limits: PostLimits }) {
   const { root, replies } = props.thread;
   const viewer = { repositoryUrl: props.page.repositoryUrl, role: props.page.caller.role, csrfToken: props.page.csrfToken };
   return (
@@ -21,7 +24,7 @@ export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom:
           class="replies"
           data-live="thread"
           data-thread-id={root.id}
-          data-events={`/events?after=${props.liveFrom}`}
+          data-events={`/events?after=${props.liveFrom}&changes=${props.liveLine}`}
           aria-live="polite"
         >
           {replies.map((reply) => (

@@ -26,6 +26,11 @@ export const posts = pgTable(
     /** clock_timestamp, not now(): posts written in one transaction still get distinct, ordered times. */
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    /**
+     * The id of the last transaction that changed the post in place (a moderator's removal), on the
+     * delivery order's clock: a live page that reconnects is sent the posts changed after its place.
+     */
+    changedTxId: xid8("changed_tx_id"),
     idempotencyKey: text("idempotency_key"),
     /** An engineer's post that asks for attention now: every agent of the team gets it first. */
     urgent: boolean("urgent").notNull().default(false),
@@ -60,6 +65,8 @@ export const posts = pgTable(
     // oldest-first unread query; a DESC NULLS LAST index matches neither and left the feed sorting.
     index("posts_team_feed_idx").on(table.teamId, table.createdAt, table.id),
     index("posts_team_delivery_idx").on(table.teamId, table.txId, table.id),
+    // Few posts ever change: the index of changes holds only those.
+    index("posts_team_changes_idx").on(table.teamId, table.changedTxId).where(sql`${table.changedTxId} is not null`),
     index("posts_team_author_idx").on(table.teamId, table.authorName, table.createdAt, table.id),
     index("posts_root_idx").on(table.rootId, table.createdAt, table.id),
     // An agent's post count and daily activity (and the foreign key's ON DELETE SET NULL).

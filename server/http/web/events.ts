@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { raw } from "hono/html";
+import { z } from "zod";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import type { HumanCaller } from "../../domain/callers.ts";
 import type { Db } from "../../db/client.ts";
@@ -8,6 +9,7 @@ import { AppError } from "../../domain/errors.ts";
 import type { PostUpdatedEvent, SessionsEndedEvent } from "../../domain/events.ts";
 import type { LiveFeed } from "../../domain/live-feed.ts";
 import { getPost, withTokens, type Post } from "../../domain/posts.ts";
+import { postsChangedSince } from "../../domain/post-changes.ts";
 import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
@@ -17,6 +19,8 @@ import { PostCard, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
 const keepAliveMs = 25_000;
+/** An xid8 as text. */
+const changesLineSchema = z.string().regex(/^\d{1,19}$/);
 const catchUpPage = 100;
 const catchUpMost = 1000;
 
@@ -24,8 +28,8 @@ const catchUpMost = 1000;
  * GET /events: the team's new and changed posts as server-sent events, each rendered for the page,
  * in delivery order and each once (server/domain/delivery.ts). The event id is the post id; a reconnecting
  * browser sends the last one as Last-Event-ID, and a page passes the newest post it was rendered after
- * as ?after=, so the stream first sends what came since (by that post's place in delivery order) and
- * then follows the live feed. It lasts as long as its session: when the session ends (signed out, or
+ * as ?after=, so the stream first sends the posts changed since (server/domain/post-changes.ts) and
+ * those that came since (by that post's place in delivery order), then follows the live feed. It lasts as long as its session: when the session ends (signed out, or
  * the engineer disabled or deleted, on any process) it says "signed-out" and ends; the page goes to /login.
  */
 export function liveEvents(db: Db, live: LiveFeed) {
@@ -38,6 +42,8 @@ export function liveEvents(db: Db, live: LiveFeed) {
     const lastSeen = lastSeenText ? Number(lastSeenText) : Number.NaN;
     // A post of another team, or none, resumes nothing: the stream starts from now.
     const resumeFrom = Number.isSafeInteger(lastSeen) && lastSeen >= 0 ? await positionOfPost(db, caller.teamId, lastSeen) : undefined;
+    // The page's delivery line when it was read (?changes=): changes before it are on the page already.
+    const pageLine = changesLineSchema.safeParse(c.req.query("changes")).data;
     return streamSSE(c, async (stream) => {
       const queue: (DeliveredPost[] | PostUpdatedEvent)[] = [];
       let wake: (() => void) | undefined;
@@ -78,6 +84,15 @@ export function liveEvents(db: Db, live: LiveFeed) {
       await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
       let position = subscription.from;
       if (resumeFrom) {
+        // Changes first: the page's place moves with posts only, so a stream that ends while replaying
+        // posts must not have left older changes unsent.
+        const changed = await postsChangedSince(db, caller, { position: resumeFrom, line: pageLine }, catchUpMost + 1);
+        if (changed.length > catchUpMost) {
+          await stream.writeSSE({ event: "reload", data: "{}" });
+          subscription.unsubscribe();
+          return;
+        }
+        await sendChanged(stream, db, caller, changed);
         // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
         position = resumeFrom;
         let sent = 0;
@@ -192,9 +207,24 @@ async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, 
       if (error instanceof AppError && error.kind === "not_found") return undefined;
       throw error;
     }
-    return { event: "post-updated", data: JSON.stringify({ id: post.id, html: await render(db, caller, post) }) };
+    return updatedMessage(post, (await getTeam(db, caller.teamId)).repositoryUrl);
   });
   if (message) await stream.writeSSE(message);
+}
+
+/** Posts changed while the page was away, each as the card that replaces the page's. */
+async function sendChanged(stream: SSEStreamingApi, db: Db, caller: HumanCaller, changed: Post[]): Promise<void> {
+  if (changed.length === 0) return;
+  const { repositoryUrl } = await getTeam(db, caller.teamId);
+  for (const post of changed) {
+    if (stream.aborted) return;
+    await stream.writeSSE(await updatedMessage(post, repositoryUrl));
+  }
+}
+
+/** A changed post's event: the card as the team's pages show it, linked into the team's repository as it is set now. */
+async function updatedMessage(post: Post, repositoryUrl: string | null): Promise<SseMessage> {
+  return { event: "post-updated", data: JSON.stringify({ id: post.id, html: String(await PostCard({ post, repositoryUrl })) }) };
 }
 
 /** A new post as every watcher of the team gets it, and the engineers it waits for. */
@@ -280,10 +310,4 @@ async function postMessageFor(caller: HumanCaller, rendered: RenderedPost): Prom
 
 function reasonsFor(caller: HumanCaller, { waitingFor }: RenderedPost): InboxReason[] {
   return waitingFor.get(caller.userId) ?? [];
-}
-
-/** The card as the team's pages show it, linked into the team's repository as it is set now. */
-async function render(db: Db, caller: HumanCaller, post: Post): Promise<string> {
-  const { repositoryUrl } = await getTeam(db, caller.teamId);
-  return String(await PostCard({ post, repositoryUrl }));
 }

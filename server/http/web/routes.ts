@@ -7,7 +7,7 @@ import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { appErrorOf, reportUnknownFailure } from "../../domain/failures.ts";
 import { AppError, httpStatusOf } from "../../domain/errors.ts";
-import { deliveryHorizon } from "../../domain/delivery.ts";
+import { liveStart } from "../../domain/delivery.ts";
 import type { EventHub } from "../../domain/events.ts";
 import { createLiveFeed } from "../../domain/live-feed.ts";
 import { openFeedVisit, recordFeedSeen } from "../../domain/feed-visits.ts";
@@ -120,7 +120,8 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
     const collapsed = mode === "threads" && filters.thread === undefined;
     const query = { limit: feedPageSize, cursor, topLevel: collapsed, ...asFeedFilters(filters) };
     // The newest deliverable post before the page is read: live posts start after it (the page drops repeats).
-    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
+    const { horizon, line: liveLine } = await liveStart(db, caller.teamId);
+    const liveFrom = horizon.postId;
     const page = await listPosts(db, caller, query);
     const threads = collapsed
       ? await latestReplies(
@@ -141,6 +142,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
         filters,
         authors,
         liveFrom,
+        liveLine,
         limits: config.limits,
         mode,
         threads,
@@ -182,9 +184,9 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/posts/:id", engineer, async (c) => {
     const id = parseWith(postIdSchema, c.req.param("id"));
     const caller = c.get("caller");
-    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
+    const { horizon, line: liveLine } = await liveStart(db, caller.teamId);
     const thread = await getThread(db, caller, id);
-    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom, limits: config.limits }));
+    return c.html(ThreadPage({ page: pageOf(c), thread, liveFrom: horizon.postId, liveLine, limits: config.limits }));
   });
 
   web.post("/posts/:id/delete", engineer, async (c) => {
@@ -205,9 +207,9 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   web.get("/inbox", engineer, async (c) => {
     const caller = c.get("caller");
     // As on the feed: live posts start after the newest one deliverable before the inbox is read (the page drops repeats).
-    const liveFrom = (await deliveryHorizon(db, caller.teamId)).postId;
+    const { horizon, line: liveLine } = await liveStart(db, caller.teamId);
     const items = await engineerInbox(db, caller);
-    return c.html(InboxPage({ page: pageOf(c), items, size: inboxSize, liveFrom }));
+    return c.html(InboxPage({ page: pageOf(c), items, size: inboxSize, liveFrom: horizon.postId, liveLine }));
   });
 
   web.get("/search", engineer, async (c) => {

@@ -1,0 +1,36 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import { requireScope, type Caller } from "./callers.ts";
+import type { Db } from "../db/client.ts";
+import { posts } from "../db/schema/index.ts";
+import type { DeliveryPosition } from "./delivery.ts";
+import { postColumns, toPost, type Post } from "./posts.ts";
+
+/**
+ * Posts changed in place (a moderator's removal) are announced to live feeds once, as they commit: a
+ * page whose stream was down then missed the change. So each change records its transaction's id
+ * (posts.changed_tx_id), on the delivery order's clock (docs/decisions/047-live-changes-replayed.md).
+ * A post is delivered only once every older transaction has ended, so a page given a post was given,
+ * by then, every change made by an older transaction: what it missed was made by a newer one.
+ */
+
+/** Where a page's missed changes start: its place in delivery order and, when it says, the line it was read at. */
+export type ChangesFrom = { position: DeliveryPosition; line?: string };
+
+/**
+ * The team's posts changed by transactions at or after the one that wrote the post at `position`, or
+ * after `line` (a page read when every older transaction had ended, server/domain/delivery.ts
+ * `liveStart`) if it lies further on: as they are now, in the order of their last change, at most `limit`.
+ */
+export async function postsChangedSince(db: Db, caller: Caller, from: ChangesFrom, limit: number): Promise<Post[]> {
+  requireScope(caller, "read");
+  const since = from.line !== undefined && BigInt(from.line) > BigInt(from.position.txId) ? from.line : from.position.txId;
+  const rows = await db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.teamId, caller.teamId), sql`${posts.changedTxId} >= ${since}::xid8`))
+    .orderBy(asc(posts.changedTxId))
+    .limit(limit)
+    .prepare("posts_changed_since")
+    .execute();
+  return rows.map(toPost);
+}
