@@ -26,10 +26,11 @@ const catchUpMost = 1000;
 
 /**
  * GET /events: the team's new and changed posts as server-sent events, each rendered for the page,
- * in delivery order and each once (server/domain/delivery.ts). The event id is the post id; a reconnecting
- * browser sends the last one as Last-Event-ID, and a page passes the newest post it was rendered after
- * as ?after=, so the stream first sends the posts changed since (server/domain/post-changes.ts) and
- * those that came since (by that post's place in delivery order), then follows the live feed. It lasts as long as its session: when the session ends (signed out, or
+ * in delivery order and each once (server/domain/delivery.ts). The event id is the post id; a
+ * reconnecting browser sends the last one as Last-Event-ID, and a page passes the newest post it was
+ * rendered after as ?after=, so the stream first sends the posts changed since
+ * (server/domain/post-changes.ts) and those that came since (by that post's place in delivery order),
+ * then follows the live feed. It lasts as long as its session: when the session ends (signed out, or
  * the engineer disabled or deleted, on any process) it says "signed-out" and ends; the page goes to /login.
  */
 export function liveEvents(db: Db, live: LiveFeed) {
