@@ -6,6 +6,8 @@ export type Measurement = {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Requests answered with 2xx over the measured rounds; none means the figures above measured nothing. */
+  completed: number;
   errors: number;
   rounds: number[];
   /** The first failure's message, so a broken target is visible rather than silently slow. */
@@ -25,19 +27,33 @@ function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
 }
 
-type Round = { requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number; firstError?: string };
+type Round = { requestsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; errors: number; firstError?: string };
+
+/**
+ * How much longer than asked a round may run when it completes no request at all, as a quick round
+ * of 0.25 s can on a busy machine while the first requests warm up.
+ */
+const longestRoundStretch = 16;
+
+/** A round that completed no request has no rate or latency to report: it runs again, twice as long each time. */
+async function roundWithRequests(round: (seconds: number) => Promise<Round>, seconds: number): Promise<Round> {
+  let result = await round(seconds);
+  for (let stretch = 2; result.completed === 0 && stretch <= longestRoundStretch; stretch *= 2) result = await round(seconds * stretch);
+  return result;
+}
 
 /** Warm-up, then `rounds` rounds; the reported figures are the medians of the rounds. */
 async function measureRounds(target: string, database: string, options: LoadOptions, round: (seconds: number) => Promise<Round>) {
   if (options.warmupSeconds > 0) await round(options.warmupSeconds);
   const results: Round[] = [];
-  for (let index = 0; index < options.rounds; index++) results.push(await round(options.roundSeconds));
+  for (let index = 0; index < options.rounds; index++) results.push(await roundWithRequests(round, options.roundSeconds));
   return {
     target,
     database,
     requestsPerSecond: Math.round(median(results.map((result) => result.requestsPerSecond))),
     p50Ms: median(results.map((result) => result.p50Ms)),
     p99Ms: median(results.map((result) => result.p99Ms)),
+    completed: results.reduce((sum, result) => sum + result.completed, 0),
     errors: results.reduce((sum, result) => sum + result.errors, 0),
     rounds: results.map((result) => Math.round(result.requestsPerSecond)),
     firstError: results.find((result) => result.firstError)?.firstError,
@@ -73,10 +89,11 @@ export function measureHttp(target: HttpTarget, database: string, options: LoadO
       ],
     });
     return {
-      // Total over elapsed time: autocannon's per-second average reads 0 for a round under 1 s of samples.
-      requestsPerSecond: result.requests.total / result.duration,
+      // Answers over elapsed time: autocannon's per-second average reads 0 for a round under 1 s of samples.
+      requestsPerSecond: result["2xx"] / result.duration,
       p50Ms: result.latency.p50,
       p99Ms: result.latency.p99,
+      completed: result["2xx"],
       errors: result.errors + result.non2xx + result.timeouts,
     };
   });
@@ -111,6 +128,7 @@ export function measureCalls(name: string, database: string, options: LoadOption
       requestsPerSecond: latencies.length / elapsed,
       p50Ms: percentile(latencies, 0.5),
       p99Ms: percentile(latencies, 0.99),
+      completed: latencies.length,
       errors,
       firstError,
     };

@@ -417,43 +417,53 @@ const fanoutTargets = { p99Ms: 500, serverRssMb: 250 };
 /** Issue 15: two agents' feed p99 while one token floods searches, within this of its quiet value. */
 const searchFloodP99Ratio = 2;
 
+/** What a check whose measurements got no answers reports: no figure, and not met. */
+const noAnswers = "no answers";
+
 function targetChecks(kind: string, measurements: Measurement[], fanout: LoadReport["fanout"]): TargetCheck[] {
   const measured = (target: string) => measurements.find((m) => m.database === kind && m.target === target)!;
+  const answered = (...among: Measurement[]) => among.every((measurement) => measurement.completed > 0);
   const checks: TargetCheck[] = ratioTargets.map((ratio) => {
-    const value = measured(ratio.numerator).requestsPerSecond / measured(ratio.denominator).requestsPerSecond;
-    return { name: ratio.name, database: kind, measured: value.toFixed(2), target: `≥ ${ratio.target}`, met: value >= ratio.target };
+    const [numerator, denominator] = [measured(ratio.numerator), measured(ratio.denominator)];
+    const value = numerator.requestsPerSecond / denominator.requestsPerSecond;
+    const target = `≥ ${ratio.target}`;
+    if (!answered(numerator, denominator)) return { name: ratio.name, database: kind, measured: noAnswers, target, met: false };
+    return { name: ratio.name, database: kind, measured: value.toFixed(2), target, met: value >= ratio.target };
   });
   for (const latency of latencyTargets) {
-    const p99 = measured(latency.target).p99Ms;
+    const measurement = measured(latency.target);
+    const seen = answered(measurement);
     checks.push({
       name: `${latency.target}: p99`,
       database: kind,
-      measured: `${p99.toFixed(1)} ms`,
+      measured: seen ? `${measurement.p99Ms.toFixed(1)} ms` : noAnswers,
       target: `< ${latency.p99Ms} ms`,
-      met: p99 < latency.p99Ms,
+      met: seen && measurement.p99Ms < latency.p99Ms,
     });
   }
   const backlogRuns = measurements.filter((m) => m.database === kind && m.target.startsWith("MCP read_new, one client"));
   const [atCap, deepest] = [backlogRuns[1], backlogRuns[2]];
   if (atCap && deepest) {
     const ratio = deepest.p99Ms / atCap.p99Ms;
+    const seen = answered(atCap, deepest);
     checks.push({
       name: `read_new p99, ${deepest.target.replace(/.*one client, /, "")} / ${atCap.target.replace(/.*one client, /, "")}`,
       database: kind,
-      measured: ratio.toFixed(2),
+      measured: seen ? ratio.toFixed(2) : noAnswers,
       target: `≤ ${backlogP99Ratio}`,
-      met: ratio <= backlogP99Ratio,
+      met: seen && ratio <= backlogP99Ratio,
     });
   }
   const [quiet, flooded] = [measured(feedQuiet), measured(feedUnderSearchFlood)];
   if (quiet && flooded) {
     const ratio = flooded.p99Ms / quiet.p99Ms;
+    const seen = answered(quiet, flooded);
     checks.push({
       name: "feed p99 under a search flood / quiet",
       database: kind,
-      measured: `${ratio.toFixed(2)} (${flooded.p99Ms.toFixed(0)} / ${quiet.p99Ms.toFixed(0)} ms)`,
+      measured: seen ? `${ratio.toFixed(2)} (${flooded.p99Ms.toFixed(0)} / ${quiet.p99Ms.toFixed(0)} ms)` : noAnswers,
       target: `≤ ${searchFloodP99Ratio}`,
-      met: flooded.errors === 0 && ratio <= searchFloodP99Ratio,
+      met: seen && flooded.errors === 0 && ratio <= searchFloodP99Ratio,
     });
   }
   for (const live of fanout.filter((f) => f.database === kind)) {

@@ -145,6 +145,7 @@ function asMeasurement(target: string, database: string, reads: Reads, perTurn: 
     requestsPerSecond: Math.round(median(perTurn)),
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
+    completed: sorted.length,
     errors: reads.errors,
     rounds: perTurn.map(Math.round),
     firstError: reads.firstError,
