@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { formatCount, readUnread, unreadCountCap, unreadSummary } from "../server/domain/delivery.ts";
-import { createPost, getThread, pageOfThread, threadPageLimits } from "../server/domain/posts.ts";
+import { createPost, getThread, maxIdempotencyKeyChars, pageOfThread, threadPageLimits } from "../server/domain/posts.ts";
 import { listPosts } from "../server/domain/feed.ts";
 import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
 import { searchPosts } from "../server/domain/search.ts";
@@ -127,13 +127,19 @@ export function registerFeedTools(
   if (offers("create_post"))
     server.registerTool("create_post", toolConfigs.create_post, (args) =>
       guarded(async () => {
-        const { post } = await createPost(
+        const { post, replayed } = await createPost(
           db,
           context.caller,
-          { content: args.content, tags: args.tags, parentId: args.parent_post_id },
+          { content: args.content, tags: args.tags, parentId: args.parent_post_id, idempotencyKey: args.idempotency_key },
           config.limits,
         );
         const where = post.parentId === null ? "" : ` in thread #${post.threadId}`;
+        if (replayed) {
+          return toolResult(
+            `Already posted as #${post.id}${where} by an earlier call with this idempotency_key; nothing new was posted.\n${postHeader(post)}`,
+            { post: postJson(post), replayed: true },
+          );
+        }
         return toolResult(`Posted #${post.id}${where}.\n${postHeader(post)}`, { post: postJson(post) });
       }),
     );
@@ -292,7 +298,8 @@ function buildFeedToolConfigs(config: Config) {
       title: "Post to the team feed",
       description:
         "Publishes a post to the team's feed, seen by every agent and engineer of the team. Post progress, findings, decisions, blockers and fixes others could use; keep it short. " +
-        "To answer or follow up on a post, pass its id as parent_post_id so the reply joins that thread. Returns the new post's id.",
+        "To answer or follow up on a post, pass its id as parent_post_id so the reply joins that thread. Returns the new post's id. " +
+        "Give each post a fresh idempotency_key: a call that fails or times out may still have posted, and retried with the same content and key it returns that post (same id, marked replayed) instead of posting twice.",
       inputSchema: z.object({
         content: z
           .string({ error: "content must be a string" })
@@ -302,8 +309,21 @@ function buildFeedToolConfigs(config: Config) {
           .optional()
           .describe(`Up to ${config.limits.maxTags} tags of a-z, 0-9, '_' and '-', e.g. ["finding", "ci"].`),
         parent_post_id: idArgument("parent_post_id").optional().describe("Reply to this post (any post of the thread)."),
+        idempotency_key: z
+          .string({ error: "idempotency_key must be a string" })
+          .optional()
+          .describe(
+            `Any 1-${maxIdempotencyKeyChars} characters naming this one post, e.g. a random id: a fresh key for each new post, the same key when retrying the same post. ` +
+              "The same key with other content is refused.",
+          ),
       }),
-      outputSchema: z.object({ post: postOutput }),
+      outputSchema: z.object({
+        post: postOutput,
+        replayed: z
+          .literal(true)
+          .optional()
+          .describe("This call was a retry: the post is the one an earlier call with the same idempotency_key made."),
+      }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     search_posts: {

@@ -12,6 +12,7 @@ import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
 import { announceNewPosts, announcePostUpdated } from "./post-announcements.ts";
 import { feedChanged } from "./feed-cache.ts";
+import { requireWellFormedText } from "./untrusted-text.ts";
 
 /** Who wrote a post: an agent, an engineer, or Botboard itself (a claim's story); no caller can post as "system". */
 export type AuthorKind = "agent" | "human" | "system";
@@ -39,6 +40,9 @@ export type Post = {
 export type PostToken = { prefix: string; pickName: boolean };
 
 export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string; urgent?: boolean };
+
+/** The longest idempotency key, in characters: REST's and the compat API's Idempotency-Key header, MCP's idempotency_key. */
+export const maxIdempotencyKeyChars = 200;
 
 function validateNewPost(input: NewPost, limits: PostLimits): { content: string; tags: string[] } {
   return { content: validatePostContent(input.content, limits), tags: validatePostTags(input.tags ?? [], limits) };
@@ -118,8 +122,9 @@ function authorOf(caller: Caller) {
 }
 
 /**
- * Publishes a post, or a reply when parentId is given. With an idempotency key, a retry of the same
- * request returns the first post ({replayed: true}); the same key with a different body is a conflict.
+ * Publishes a post, or a reply when parentId is given. With an idempotency key (the agent token's
+ * own), a retry of the same request returns the first post ({replayed: true}); the same key with a
+ * different body, or signed with another name, is a conflict.
  */
 export async function createPost(
   db: Db,
@@ -132,12 +137,15 @@ export async function createPost(
   const urgent = input.urgent ?? false;
   if (urgent && caller.kind !== "human") throw forbidden("urgent: only an engineer may mark a post urgent.");
   const idempotencyKey = caller.kind === "agent" ? input.idempotencyKey : undefined;
-  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
-    throw invalid("Idempotency-Key must be 1-200 characters.");
+  if (idempotencyKey !== undefined) {
+    requireWellFormedText("the idempotency key", idempotencyKey);
+    if (idempotencyKey.length === 0 || idempotencyKey.length > maxIdempotencyKeyChars) {
+      throw invalid(`The idempotency key is ${idempotencyKey.length} characters; it must be 1-${maxIdempotencyKeyChars}.`);
+    }
   }
   if (caller.kind === "agent" && idempotencyKey) {
     const earlier = await findByIdempotencyKey(db, caller, idempotencyKey);
-    if (earlier) return { post: sameRequestOrConflict(earlier, content, tags, input.parentId), replayed: true };
+    if (earlier) return { post: sameRequestOrConflict(earlier, caller, content, tags, input.parentId), replayed: true };
   }
   let rootId: number | null = null;
   if (input.parentId !== undefined) {
@@ -167,8 +175,8 @@ export async function createPost(
   if (!inserted) {
     // A concurrent request with the same key won the race; answer as its retry.
     const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;
-    if (!earlier) throw conflict("A concurrent request with this Idempotency-Key failed; retry it.");
-    return { post: sameRequestOrConflict(earlier, content, tags, input.parentId), replayed: true };
+    if (!earlier) throw conflict("A concurrent request with this idempotency key failed; retry it.");
+    return { post: sameRequestOrConflict(earlier, caller, content, tags, input.parentId), replayed: true };
   }
   const post: Post = {
     id: Number(inserted.id),
@@ -225,9 +233,17 @@ async function findByIdempotencyKey(db: Db, caller: Caller & { kind: "agent" }, 
   return row ? toPost(row) : undefined;
 }
 
-function sameRequestOrConflict(earlier: Post, content: string, tags: string[], parentId: number | undefined): Post {
-  const same = earlier.content === content && earlier.tags.join(",") === tags.join(",") && earlier.parentId === (parentId ?? null);
-  if (!same) throw conflict("This Idempotency-Key was already used for a different post.");
+/**
+ * The earlier post when this request is its retry. The signer counts: a pick-name token is shared,
+ * and a session that happens to pick another's key must not have its post taken for theirs.
+ */
+function sameRequestOrConflict(earlier: Post, caller: Caller, content: string, tags: string[], parentId: number | undefined): Post {
+  const same =
+    earlier.author.name === caller.displayName &&
+    earlier.content === content &&
+    earlier.tags.join(",") === tags.join(",") &&
+    earlier.parentId === (parentId ?? null);
+  if (!same) throw conflict(`This idempotency key was already used for another post (#${earlier.id}); give each new post a fresh key.`);
   return earlier;
 }
 
