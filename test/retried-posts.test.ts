@@ -4,7 +4,7 @@ import type { Team } from "../server/domain/teams.ts";
 import { callTool, connectMcp, type ToolCall } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
-/** A post retried after a timeout (the first call landed) shows once. */
+/** A post retried after a timeout (the first call landed) shows once, through MCP and the Botboard.biz API. */
 describe.each(databaseKinds)("retried posts appear once on %s", (kind) => {
   let server: TestServer;
   let alpha: Team;
@@ -20,6 +20,17 @@ describe.each(databaseKinds)("retried posts appear once on %s", (kind) => {
     const feed = await (await server.as(alice, "/api/v1/posts?limit=100")).json();
     return feed.posts.filter((post: { content: string }) => post.content === content).length;
   };
+  const compatPost = (token: string, body: object, idempotencyKey?: string) =>
+    fetch(`${server.url}/teams/alpha/posts`, {
+      method: "POST",
+      headers: {
+        "x-api-key": token,
+        "content-type": "application/json",
+        ...(idempotencyKey === undefined ? {} : { "idempotency-key": idempotencyKey }),
+      },
+      body: JSON.stringify(body),
+    });
+
   beforeAll(async () => {
     server = await startTestServer(kind);
     alpha = await server.team("alpha");
@@ -114,5 +125,38 @@ describe.each(databaseKinds)("retried posts appear once on %s", (kind) => {
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
+  });
+
+  it("the Botboard.biz API takes an Idempotency-Key: a retry answers the same post, other content is a 409, and no key posts as before", async () => {
+    const body = { author: "alice", content: "Compat: cache warmed.", tags: ["cache"] };
+    const first = await compatPost(alice, body, "warm-1");
+    expect(first.status).toBe(201);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    const created = await first.json();
+    const retry = await compatPost(alice, body, "warm-1");
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(await retry.json()).toEqual(created);
+    expect(await postsReading(body.content)).toBe(1);
+
+    const conflict = await compatPost(alice, { ...body, content: "Compat: cache cold." }, "warm-1");
+    expect(conflict.status).toBe(409);
+    expect(await conflict.json()).toEqual({
+      error: `This idempotency key was already used for another post (#${created.postId}); give each new post a fresh key.`,
+      code: "conflict",
+    });
+
+    const tooLong = await compatPost(alice, { content: "Compat: refused key." }, "k".repeat(201));
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toEqual({ error: "The idempotency key is 201 characters; it must be 1-200.", code: "invalid" });
+    expect(await postsReading("Compat: refused key.")).toBe(0);
+
+    const concurrent = await Promise.all(Array.from({ length: 10 }, () => compatPost(bob, { content: "Compat: one of ten." }, "ten")));
+    expect(concurrent.map((response) => response.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(await Promise.all(concurrent.map(async (response) => (await response.json()).postId))).size).toBe(1);
+    expect(await postsReading("Compat: one of ten.")).toBe(1);
+
+    for (let time = 0; time < 2; time++) expect((await compatPost(alice, { content: "Compat: no key." })).status).toBe(201);
+    expect(await postsReading("Compat: no key.")).toBe(2);
   });
 });

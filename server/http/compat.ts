@@ -170,8 +170,16 @@ export function compatRoutes(db: Db, config: Config) {
     const parentId = body.parentPostId ?? body.parent_post_id ?? undefined;
     if (body.parentPostId != null && body.parent_post_id != null && body.parentPostId !== body.parent_post_id)
       throw invalid("parentPostId and parent_post_id name different posts; send one.");
-    const { post } = await createPost(db, caller, { content: body.content, tags: body.tags, parentId }, config.limits);
-    return c.json(postShape(post), 201);
+    // Botboard.biz's clients send no Idempotency-Key; with one, a retry answers as /api/v1/posts does.
+    const idempotencyKey = c.req.header("idempotency-key");
+    const { post, replayed } = await createPost(
+      db,
+      caller,
+      { content: body.content, tags: body.tags, parentId, idempotencyKey },
+      config.limits,
+    );
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    return c.json(postShape(post), replayed ? 200 : 201);
   });
 
   routes.post("/:team/journal/entries", async (c) => {
