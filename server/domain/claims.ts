@@ -222,34 +222,44 @@ export async function renewClaim(
     db,
     caller.teamId,
     db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(claims)
-        .set({ expiresAt: sql`now() + make_interval(mins => ${minutes})` })
-        .where(
-          and(
-            eq(claims.id, input.claimId),
-            eq(claims.teamId, caller.teamId),
-            eq(claims.holderName, caller.displayName),
-            isNull(claims.releasedAt),
-            isNull(claims.endToldAt),
-            gt(claims.expiresAt, sql`now()`),
-            // A claim its revoked token ended stays ended, even for another token of the same agent.
-            sql`exists (select 1 from ${agentTokens} where ${agentTokens.id} = ${claims.tokenId} and ${agentTokens.revokedAt} is null
-              and (${agentTokens.expiresAt} is null or ${agentTokens.expiresAt} > now()))`,
-          ),
-        )
-        .returning(claimColumns);
-      if (!row) throw notFound(`You hold no live claim #${input.claimId}; claim the paths again.`);
-      const claim = toClaim(row);
-      await writeClaimNote(
-        tx,
-        caller.teamId,
-        `${caller.displayName} renewed claim ${claim.id} until ${claim.expiresAt.toISOString()}`,
-        claim.threadId,
-      );
+      const claim = await renewOwnClaim(tx, caller, input.claimId, minutes);
+      if (!claim) throw notFound(`You hold no live claim #${input.claimId}; claim the paths again.`);
       return claim;
     }),
   );
+}
+
+/**
+ * The renewal, inside the caller's transaction: the claim's end moves to `minutes` from now and its
+ * thread is told. Undefined when the caller holds no such live claim.
+ */
+async function renewOwnClaim(tx: Db, caller: AgentCaller, claimId: number, minutes: number): Promise<Claim | undefined> {
+  const [row] = await tx
+    .update(claims)
+    .set({ expiresAt: sql`now() + make_interval(mins => ${minutes})` })
+    .where(
+      and(
+        eq(claims.id, claimId),
+        eq(claims.teamId, caller.teamId),
+        eq(claims.holderName, caller.displayName),
+        isNull(claims.releasedAt),
+        isNull(claims.endToldAt),
+        gt(claims.expiresAt, sql`now()`),
+        // A claim its revoked token ended stays ended, even for another token of the same agent.
+        sql`exists (select 1 from ${agentTokens} where ${agentTokens.id} = ${claims.tokenId} and ${agentTokens.revokedAt} is null
+          and (${agentTokens.expiresAt} is null or ${agentTokens.expiresAt} > now()))`,
+      ),
+    )
+    .returning(claimColumns);
+  if (!row) return undefined;
+  const claim = toClaim(row);
+  await writeClaimNote(
+    tx,
+    caller.teamId,
+    `${caller.displayName} renewed claim ${claim.id} until ${claim.expiresAt.toISOString()}`,
+    claim.threadId,
+  );
+  return claim;
 }
 
 /** An engineer ends someone's claim (a stale one, as a rule); audited and told in the claim's thread. */
