@@ -3,7 +3,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Config } from "../server/config.ts";
 import { claimPathLimits } from "../server/domain/claim-paths.ts";
-import { type Claim, ClaimConflict, claimPaths, listClaims, releaseClaims, renewClaim } from "../server/domain/claims.ts";
+import { type AlreadyHeld, type Claim, ClaimConflict, claimPaths, listClaims, releaseClaims, renewClaim } from "../server/domain/claims.ts";
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
 import { countSchema } from "../server/domain/schemas.ts";
@@ -81,13 +81,20 @@ export function registerClaimTools(server: McpServer, context: ToolContext, offe
     server.registerTool("claim", configs.claim, (args) =>
       guarded(async () => {
         try {
-          const { claim, overlapping } = await claimPaths(
+          const { claim, overlapping, alreadyHeld } = await claimPaths(
             db,
             context.caller,
             { paths: args.paths, reason: args.reason, minutes: args.minutes, exclusive: args.exclusive },
             config.claims,
           );
           const note = overlapping.length > 0 ? frameClaims(`\nAlso on these paths (not exclusive, or yours is not):`, overlapping) : "";
+          if (alreadyHeld) {
+            return toolResult(`${heldClaimText(claim, alreadyHeld)}${note}`, {
+              claim: claimJson(claim),
+              overlapping: overlapping.map(claimJson),
+              alreadyHeld,
+            });
+          }
           return toolResult(
             `Claimed as #${claim.id} until ${claim.expiresAt.toISOString()}: ${claim.paths.map(oneLine).join(", ")}. Release it when done (release), or renew it.${note}`,
             { claim: claimJson(claim), overlapping: overlapping.map(claimJson) },
@@ -144,6 +151,19 @@ export function registerClaimTools(server: McpServer, context: ToolContext, offe
     );
 }
 
+/** The answer to claiming again what the caller holds: that claim, what changed, and its reason as its thread tells it. */
+function heldClaimText(claim: Claim, held: AlreadyHeld): string {
+  const until = held.extended
+    ? `Renewed: it now lasts until ${claim.expiresAt.toISOString()}.`
+    : `It lasts until ${claim.expiresAt.toISOString()}; renew it for longer.`;
+  const thread = claim.threadId === null ? "its thread" : `its thread #${claim.threadId}`;
+  const reason = held.reasonKept ? ` It keeps its own reason, not the one you gave: post in ${thread} to tell the team more.` : "";
+  return frameClaims(
+    `You already hold claim #${claim.id} on exactly these paths (an earlier call made it); nothing new was claimed. ${until}${reason}`,
+    [claim],
+  );
+}
+
 function conflictResult(error: ClaimConflict): CallToolResult {
   const text = frameClaims(
     "Refused: these live claims of others overlap your paths. Wait for them to end, ask the holder in the claim's thread (create_post with parent_post_id), or claim with exclusive: false to record intent only.",
@@ -163,7 +183,8 @@ function buildClaimToolConfigs(config: Config) {
       title: "Claim files before editing them",
       description:
         "Tells the team you are about to edit these paths, so no one else edits them meanwhile. Refused when they overlap another agent's live claim: the answer names the holder, paths, reason and end time. " +
-        `Claim before editing shared files; release when done. Lasts ${claimLimits.defaultMinutes} minutes unless you say otherwise. Returns the claim's id.`,
+        `Claim before editing shared files; release when done. Lasts ${claimLimits.defaultMinutes} minutes unless you say otherwise. Returns the claim's id. ` +
+        "Claiming exactly the paths (and exclusive) of a live claim you hold, a retry after a timeout say, returns that claim, renewed if you ask for longer, instead of a second one.",
       inputSchema: z.object({
         paths: pathsArgument("What you will edit"),
         reason: z.string({ error: "reason must be a string" }).describe("What you are doing, in a sentence."),
@@ -177,6 +198,15 @@ function buildClaimToolConfigs(config: Config) {
         claim: claimOutput.optional(),
         overlapping: z.array(claimOutput).optional(),
         conflicts: z.array(claimOutput).optional(),
+        alreadyHeld: z
+          .object({
+            extended: z.boolean().describe("It was renewed to the minutes asked for."),
+            reasonKept: z.boolean().describe("Another reason was given; the claim keeps its own."),
+          })
+          .optional()
+          .describe(
+            "You already held a live claim on exactly these paths, with the same exclusive: this is that claim, and nothing new was claimed.",
+          ),
       }),
       annotations: mutating,
     },

@@ -58,6 +58,22 @@ describe.each(databaseKinds)("botboard claims, the command, on %s", { timeout: 1
     expect((await claims(bob, ["release", "--path", "src/**"])).stdout).toMatch(/^Released #\d+\.$/m);
   });
 
+  it("claiming again what you hold prints that claim, said to be the one already held, renewed when asked for longer", async () => {
+    const added = await claims(alice, ["add", "cli-retry/**", "-r", "retry", "--minutes", "5"]);
+    const id = Number(/^#(\d+)\talice\tcli-retry\/\*\*\t/m.exec(added.stdout)?.[1]);
+    expect(added.stdout).toMatch(/^Claimed:\n/);
+    const retried = await claims(alice, ["add", "cli-retry/", "-r", "retry, again", "--minutes", "5"]);
+    expect(retried.code).toBe(0);
+    expect(retried.stdout).toMatch(
+      new RegExp(
+        `^You already hold claim #${id} on these paths; nothing new was claimed\\. It keeps its own reason; post in thread #\\d+ to say more\\.\n#${id}\\talice\\t.*"retry"\n$`,
+      ),
+    );
+    const longer = await runBotboard(["--json", "claims", "add", "cli-retry/**", "-r", "retry", "--minutes", "60"], as(alice));
+    expect(JSON.parse(longer.stdout)).toMatchObject({ claim: { id }, alreadyHeld: { extended: true, reasonKept: false } });
+    await claims(alice, ["release", String(id)]);
+  });
+
   it("bad input is refused naming the field, and a missing token or server is said plainly", async () => {
     const everything = await claims(alice, ["add", "**", "-r", "all"]);
     expect(everything.code).toBe(1);

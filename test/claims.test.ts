@@ -243,6 +243,101 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
     await release(alice, { claimId: made.id });
   });
 
+  /** The feed's "claimed" notes of `holder` on paths beginning with `prefix`: what teammates read. */
+  const claimedNotes = async (holder: string, prefix: string) => {
+    const { posts } = await (await server.as(bob, "/api/v1/posts?tag=claim&limit=100")).json();
+    return (posts as { content: string }[]).filter((post) => post.content.startsWith(`${holder} claimed \`${prefix}`));
+  };
+  const threadReplies = async (threadId: number) =>
+    ((await (await server.as(bob, `/api/v1/posts/${threadId}`)).json()).thread.replies as { content: string }[]).map(
+      (post) => post.content,
+    );
+
+  it("claiming again what you hold (a retry) answers that claim with a 200: no second claim, no second note", async () => {
+    const first = await claim(alice, { paths: ["retry/b/", "retry/a.ts"], reason: "retry work" });
+    expect(first.status).toBe(201);
+    const made = await first.json();
+    expect(made).not.toHaveProperty("alreadyHeld");
+
+    // The same set after normalising, in another order, with a duplicate.
+    const retried = await claim(alice, { paths: ["retry/a.ts", "./retry/b/", "retry/a.ts"], reason: "retry work" });
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toEqual({ ...made, alreadyHeld: { extended: false, reasonKept: false } });
+
+    // Another reason: the claim keeps its own, the one its thread tells, and says so.
+    const reworded = await claim(alice, { paths: ["retry/a.ts", "retry/b/**"], reason: "retrying the work" });
+    expect(reworded.status).toBe(200);
+    const rewordedBody = await reworded.json();
+    expect(rewordedBody.alreadyHeld).toEqual({ extended: false, reasonKept: true });
+    expect(rewordedBody.claim).toEqual(made.claim);
+
+    expect((await claimedNotes("alice", "retry/")).length).toBe(1);
+    expect(await threadReplies(made.claim.threadId)).toEqual([]);
+    const live = await (await server.as(bob, "/api/v1/claims?agent=alice")).json();
+    expect(live.claims.map((c: { id: number }) => c.id)).toEqual([made.claim.id]);
+    await release(alice, { claimId: made.claim.id });
+  });
+
+  it("claiming again what you hold for longer than it has left renews it, told in its thread as a renewal", async () => {
+    const { claim: made } = await (await claim(alice, { paths: ["longer/**"], reason: "longer work", minutes: 5 })).json();
+    const longer = await claim(alice, { paths: ["longer/"], reason: "longer work", minutes: 60 });
+    expect(longer.status).toBe(200);
+    const { claim: renewed, alreadyHeld } = await longer.json();
+    expect(alreadyHeld).toEqual({ extended: true, reasonKept: false });
+    expect(renewed.id).toBe(made.id);
+    expect(Date.parse(renewed.expiresAt) - Date.parse(made.expiresAt)).toBeGreaterThan(54 * 60_000);
+    expect(await threadReplies(made.threadId)).toEqual([`alice renewed claim ${made.id} until ${renewed.expiresAt}`]);
+    // Asking for less than it has left changes nothing.
+    const shorter = await (await claim(alice, { paths: ["longer/**"], reason: "longer work", minutes: 10 })).json();
+    expect(shorter).toMatchObject({ claim: { id: made.id, expiresAt: renewed.expiresAt }, alreadyHeld: { extended: false } });
+    expect((await claimedNotes("alice", "longer/")).length).toBe(1);
+    expect(await threadReplies(made.threadId)).toHaveLength(1);
+    await release(alice, { claimId: made.id });
+  });
+
+  it("only the same set of paths and exclusivity is the claim you hold: more, fewer or intent only is a new claim", async () => {
+    const { claim: held } = await (await claim(alice, { paths: ["set/a.ts", "set/b.ts"], reason: "set work" })).json();
+    expect((await claim(alice, { paths: ["set/b.ts", "set/a.ts"], reason: "set work" })).status).toBe(200);
+    const made: number[] = [];
+    for (const body of [
+      { paths: ["set/a.ts", "set/b.ts", "set/c.ts"], reason: "set work" },
+      { paths: ["set/a.ts"], reason: "set work" },
+      { paths: ["set/a.ts", "set/b.ts"], reason: "set work", exclusive: false },
+      { paths: ["set/*.ts"], reason: "set work" },
+    ]) {
+      const response = await claim(alice, body);
+      expect(response.status).toBe(201);
+      made.push((await response.json()).claim.id);
+    }
+    expect(new Set([held.id, ...made]).size).toBe(5);
+    // One "claimed" note for each exclusive claim made (intent is told in other words), none for the retry.
+    expect((await claimedNotes("alice", "set/")).length).toBe(4);
+    // A claim of bob's on the same paths is bob's own, not alice's.
+    expect((await claim(bob, { paths: ["set/a.ts", "set/b.ts"], reason: "set work", exclusive: false })).status).toBe(201);
+    // Once released, the same paths are a new claim again.
+    await release(alice, { claimId: held.id });
+    const again = await claim(alice, { paths: ["set/a.ts", "set/b.ts"], reason: "set work" });
+    expect(again.status).toBe(201);
+    expect((await again.json()).claim.id).not.toBe(held.id);
+    await release(alice, { paths: ["set/**"] });
+    await release(bob, { paths: ["set/**"] });
+  });
+
+  it("ten identical claims at once from one agent end as one claim and one note, every time", async () => {
+    for (let round = 0; round < 5; round++) {
+      const paths = [`burst${round}/**`];
+      const answers = await Promise.all(Array.from({ length: 10 }, () => claim(alice, { paths, reason: "burst" })));
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+      const ids = new Set(await Promise.all(answers.map(async (answer) => (await answer.json()).claim.id)));
+      expect(ids.size).toBe(1);
+      const live = await (await server.as(bob, `/api/v1/claims?path=burst${round}/x.ts`)).json();
+      expect(live.claims).toHaveLength(1);
+      expect((await claimedNotes("alice", `burst${round}/`)).length).toBe(1);
+      expect(await threadReplies(live.claims[0].threadId)).toEqual([]);
+    }
+    await release(alice, { paths: ["burst*/**"] });
+  });
+
   it("an expired claim stops counting", async () => {
     const { claim: made } = await (await claim(alice, { paths: ["old/**"], reason: "stale work" })).json();
     expect((await claim(bob, { paths: ["old/a.ts"], reason: "new work" })).status).toBe(409);
@@ -373,6 +468,52 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
       expect(released.text).toBe(`Released #${id}.`);
       expect((await callTool(bobMcp, "claim", { paths: ["mcp/server.ts"], reason: "register" })).isError).toBeFalsy();
       await callTool(bobMcp, "release", { paths: ["mcp/**"] });
+    });
+
+    it("claiming again what you hold answers that claim, says so, and renews it when asked for longer", async () => {
+      const made = await callTool(aliceMcp, "claim", { paths: ["again/**", "again.md"], reason: "mcp retry", minutes: 5 });
+      const held = (made.structuredContent as { claim: { id: number; thread: number } }).claim;
+      expect(made.structuredContent).not.toHaveProperty("alreadyHeld");
+
+      const retried = await callTool(aliceMcp, "claim", { paths: ["again.md", "again/"], reason: "mcp retry, reworded", minutes: 5 });
+      expect(retried.isError).toBeFalsy();
+      expect(retried.text).toMatch(new RegExp(`^You already hold claim #${held.id} on exactly these paths .*nothing new was claimed`));
+      expect(retried.text).toContain(`post in its thread #${held.thread}`);
+      expect(retried.structuredContent).toMatchObject({
+        claim: { id: held.id, reason: "mcp retry" },
+        alreadyHeld: { extended: false, reasonKept: true },
+      });
+
+      const longer = await callTool(aliceMcp, "claim", { paths: ["again/**", "again.md"], reason: "mcp retry", minutes: 60 });
+      expect(longer.text).toContain(`You already hold claim #${held.id}`);
+      expect(longer.text).toContain("Renewed: it now lasts until");
+      const renewed = (longer.structuredContent as { claim: { id: number; expiresAt: string } }).claim;
+      expect(longer.structuredContent).toMatchObject({ claim: { id: held.id }, alreadyHeld: { extended: true, reasonKept: false } });
+
+      const other = await callTool(aliceMcp, "claim", { paths: ["again/**"], reason: "mcp retry" });
+      expect(other.text).toMatch(/^Claimed as #\d+/);
+      expect((other.structuredContent as { claim: { id: number } }).claim.id).not.toBe(held.id);
+
+      const thread = await callTool(bobMcp, "get_thread", { post_id: held.thread });
+      expect((thread.structuredContent as { replies: { content: string }[] }).replies.map((reply) => reply.content)).toEqual([
+        `alice renewed claim ${held.id} until ${renewed.expiresAt}`,
+      ]);
+      expect((await claimedNotes("alice", "again")).length).toBe(2);
+      await callTool(aliceMcp, "release", { paths: ["again/**", "again.md"] });
+    });
+
+    it("ten identical claim calls at once through one MCP client end as one claim and one note, every time", async () => {
+      for (let round = 0; round < 3; round++) {
+        const paths = [`mcp-burst${round}/**`];
+        const results = await Promise.all(Array.from({ length: 10 }, () => callTool(aliceMcp, "claim", { paths, reason: "burst" })));
+        const ids = new Set(results.map((result) => (result.structuredContent as { claim: { id: number } }).claim.id));
+        expect(ids.size).toBe(1);
+        expect(results.filter((result) => result.text.startsWith("You already hold claim #"))).toHaveLength(9);
+        const listed = await callTool(bobMcp, "list_claims", { paths: [`mcp-burst${round}/x.ts`] });
+        expect((listed.structuredContent as { claims: unknown[] }).claims).toHaveLength(1);
+        expect((await claimedNotes("alice", `mcp-burst${round}/`)).length).toBe(1);
+      }
+      await callTool(aliceMcp, "release", { paths: ["mcp-burst*/**"] });
     });
 
     it("a claim's story reads as Botboard's system notes, the holder's reason fenced as data", async () => {

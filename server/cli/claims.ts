@@ -87,6 +87,16 @@ async function reporting(run: () => Promise<void>): Promise<void> {
   }
 }
 
+/** Claiming again what you hold answers that claim: say so, and what changed. */
+function heldHeading(claim: ClaimJson, held: { extended: boolean; reasonKept: boolean }): string {
+  const thread = claim.threadId === null ? "its thread" : `thread #${claim.threadId}`;
+  return [
+    `You already hold claim #${claim.id} on these paths; nothing new was claimed.`,
+    held.extended ? " Renewed to the minutes asked for." : "",
+    held.reasonKept ? ` It keeps its own reason; post in ${thread} to say more.` : "",
+  ].join("");
+}
+
 export function claimsCommand(asJson: () => boolean): Command {
   const print = (value: unknown, human: string) => console.log(asJson() ? JSON.stringify(value, null, 2) : human);
   const claims = new Command("claims").description("claim the files you will edit, and see who is editing what (an agent's token)");
@@ -114,9 +124,10 @@ export function claimsCommand(asJson: () => boolean): Command {
     .action((paths: string[], options: { url?: string; token?: string; reason: string; minutes?: number; intent?: boolean }) =>
       reporting(async () => {
         const body = { paths, reason: options.reason, minutes: options.minutes, exclusive: !options.intent };
-        const made = await callApi<{ claim: ClaimJson; overlapping: ClaimJson[] }>(addressOf(options), "POST", "/claims", body);
+        type Made = { claim: ClaimJson; overlapping: ClaimJson[]; alreadyHeld?: { extended: boolean; reasonKept: boolean } };
+        const made = await callApi<Made>(addressOf(options), "POST", "/claims", body);
         const also = made.overlapping.length === 0 ? "" : `\nAlso on these paths:\n${made.overlapping.map(claimLine).join("\n")}`;
-        print(made, `Claimed:\n${claimLine(made.claim)}${also}`);
+        print(made, `${made.alreadyHeld ? heldHeading(made.claim, made.alreadyHeld) : "Claimed:"}\n${claimLine(made.claim)}${also}`);
       }),
     );
 

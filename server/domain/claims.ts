@@ -114,9 +114,25 @@ async function thenAnnounced<T>(db: Db, teamId: string, written: Promise<T>): Pr
   return result;
 }
 
+/** How the answer's claim is one the caller already held: was it extended, and did it keep its own reason? */
+export type AlreadyHeld = { extended: boolean; reasonKept: boolean };
+
+export type ClaimAnswer = {
+  claim: Claim;
+  /** Others' live claims on the same paths. */
+  overlapping: Claim[];
+  /** Set when the caller already held a live claim on exactly these paths: the answer is that claim, not a new one. */
+  alreadyHeld?: AlreadyHeld;
+};
+
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((path) => b.includes(path));
+
 /**
  * Claims paths for the caller. Refused with ClaimConflict when an exclusive claim overlaps another
  * holder's live exclusive claim; a non-exclusive claim is never refused and refuses no one.
+ * Claiming exactly the paths (as a set, after normalising) and exclusivity of one of the caller's
+ * own live claims answers that claim, renewed when it has less than nine tenths of the time asked
+ * for left, with its own reason: a retried call (its first try landed) tells the feed nothing twice.
  * Returns the claim and the others' live claims it overlaps.
  */
 export async function claimPaths(
@@ -124,7 +140,7 @@ export async function claimPaths(
   caller: Caller,
   input: NewClaim,
   settings: ClaimSettings = defaultClaimSettings,
-): Promise<{ claim: Claim; overlapping: Claim[] }> {
+): Promise<ClaimAnswer> {
   requireClaimingAgent(caller);
   const paths = normalizeClaimPaths(input.paths);
   const reason = validateReason(input.reason);
@@ -134,10 +150,18 @@ export async function claimPaths(
     db,
     caller.teamId,
     db.transaction(async (tx) => {
+      // The lock also makes concurrent identical claims of one agent wait for the first, then find it held.
       await lockTeamClaims(tx, caller.teamId);
-      const overlapping = (await liveClaims(tx, caller.teamId)).filter(
-        (other) => other.holder !== caller.displayName && anyPathsOverlap(paths, other.paths),
-      );
+      const live = await liveClaims(tx, caller.teamId);
+      const overlapping = live.filter((other) => other.holder !== caller.displayName && anyPathsOverlap(paths, other.paths));
+      const held = live
+        .filter((own) => own.holder === caller.displayName && own.exclusive === exclusive && sameSet(own.paths, paths))
+        .at(-1);
+      if (held) {
+        const answer = await answerHeldClaim(tx, caller, held, minutes);
+        if (answer)
+          return { claim: answer.claim, overlapping, alreadyHeld: { extended: answer.extended, reasonKept: held.reason !== reason } };
+      }
       const conflicts = overlapping.filter((other) => other.exclusive);
       if (exclusive && conflicts.length > 0) throw new ClaimConflict(conflicts);
       const [row] = await tx
@@ -159,6 +183,28 @@ export async function claimPaths(
       return { claim: { ...claim, threadId }, overlapping };
     }),
   );
+}
+
+/**
+ * The caller's held claim as the answer to claiming it again: as it is while it has nine tenths of
+ * the `minutes` asked for left (a retry moments after the first call asks for the same minutes
+ * again, and moving the end by those moments would tell the thread a renewal no one chose), renewed
+ * to `minutes` from now otherwise. Undefined when the renewal finds it ended meanwhile (it expired
+ * while the call waited for the lock, and a sweep told so).
+ */
+async function answerHeldClaim(
+  tx: Db,
+  caller: AgentCaller,
+  held: Claim,
+  minutes: number,
+): Promise<{ claim: Claim; extended: boolean } | undefined> {
+  const [time] = await tx
+    .select({ short: sql<boolean>`${claims.expiresAt} < now() + make_interval(secs => ${minutes * 60 * claimLimits.heldEnoughLeft})` })
+    .from(claims)
+    .where(eq(claims.id, held.id));
+  if (!time?.short) return { claim: held, extended: false };
+  const renewed = await renewOwnClaim(tx, caller, held.id, minutes);
+  return renewed && { claim: renewed, extended: true };
 }
 
 export type ClaimFilter = { paths?: readonly string[]; agent?: string };

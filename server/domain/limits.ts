@@ -34,5 +34,14 @@ export const maxAgentInstructionsChars = 8000;
 /** The furthest ahead a token's expiry may be: past any rotation policy, and well inside what a date can hold. */
 export const maxTokenLifetimeDays = 3650;
 
-/** How long a claim on repository paths lasts, and the longest its reason may be (BOTBOARD_CLAIM_MAX_MINUTES moves the default maximum). */
-export const claimLimits = { defaultMinutes: 30, defaultMaxMinutes: 8 * 60, highestMaxMinutes: 7 * 24 * 60, maxReasonChars: 500 } as const;
+/**
+ * How long a claim on repository paths lasts, and the longest its reason may be (BOTBOARD_CLAIM_MAX_MINUTES moves the default
+ * maximum). Claimed again by its holder, a claim with `heldEnoughLeft` of the minutes asked for still left is answered as it is.
+ */
+export const claimLimits = {
+  defaultMinutes: 30,
+  defaultMaxMinutes: 8 * 60,
+  highestMaxMinutes: 7 * 24 * 60,
+  maxReasonChars: 500,
+  heldEnoughLeft: 0.9,
+} as const;

@@ -32,6 +32,9 @@ const toClaimJson = (claim: Claim): ClaimJson => ({
   expiresAt: claim.expiresAt.toISOString(),
 });
 
+const heldEnoughLeftPercent = Math.round(claimLimits.heldEnoughLeft * 100);
+const claimAnswerSchema = z.object({ claim: claimSchema, overlapping: z.array(claimSchema) });
+
 const pathsSchema = z.array(z.string({ error: "each path must be a string" }), { error: "paths must be an array of strings" }).openapi({
   description: `1-${claimPathLimits.maxPaths} repository-relative paths or globs (picomatch syntax), e.g. "src/auth/**". A trailing / means everything under the folder.`,
   example: ["src/auth/**", "package.json"],
@@ -47,6 +50,8 @@ const claimRoute = createRoute({
   method: "post",
   path: "/claims",
   summary: "Claim paths you are about to edit; refused (409) when they overlap another agent's live claim",
+  description:
+    "Claiming exactly the paths (as a set, once normalised) and exclusivity of a live claim you hold, a retry after a timeout say, answers that claim with a 200 rather than making a second one.",
   request: {
     body: body(
       z.strictObject({
@@ -60,7 +65,25 @@ const claimRoute = createRoute({
     ),
   },
   responses: {
-    201: json(z.object({ claim: claimSchema, overlapping: z.array(claimSchema) }), "The claim, and others' live claims it overlaps"),
+    201: json(claimAnswerSchema, "The new claim, and others' live claims it overlaps"),
+    200: json(
+      claimAnswerSchema.extend({
+        alreadyHeld: z
+          .object({
+            extended: z.boolean().openapi({
+              description: `It had less than ${heldEnoughLeftPercent}% of the minutes asked for left, and was renewed to them, as POST /claims/{id}/renew does.`,
+            }),
+            reasonKept: z.boolean().openapi({
+              description: "You gave another reason; the claim keeps its own, the one its thread tells. Post in the thread to say more.",
+            }),
+          })
+          .openapi({
+            description:
+              "You already held a live claim on exactly these paths, with the same exclusivity: this is that claim, and nothing new was claimed.",
+          }),
+      }),
+      "A claim you already held on exactly these paths (a retry, say): the same claim, extended if you asked for longer",
+    ),
     ...errorResponses,
     ...bodyErrorResponses,
     409: json(
@@ -174,8 +197,9 @@ export function claimRoutes(db: Db, config: Config) {
 
   api.openapi(claimRoute, async (c) => {
     try {
-      const { claim, overlapping } = await claimPaths(db, c.var.caller, c.req.valid("json"), config.claims);
-      return c.json({ claim: toClaimJson(claim), overlapping: overlapping.map(toClaimJson) }, 201);
+      const { claim, overlapping, alreadyHeld } = await claimPaths(db, c.var.caller, c.req.valid("json"), config.claims);
+      const answer = { claim: toClaimJson(claim), overlapping: overlapping.map(toClaimJson) };
+      return alreadyHeld ? c.json({ ...answer, alreadyHeld }, 200) : c.json(answer, 201);
     } catch (error) {
       if (!(error instanceof ClaimConflict)) throw error;
       return c.json({ error: { code: error.kind, message: error.message }, conflicts: error.conflicts.map(toClaimJson) }, 409);
