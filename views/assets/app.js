@@ -2,12 +2,13 @@
 
 const scrolledAwayPx = 150;
 const pending = [];
+const byId = (id) => document.getElementById(id);
 
 // HTML the server rendered, ready for this page. A live event serves every watcher, so its forms come
 // with an empty form token: this page's own goes in, as a reload renders it.
 function fragmentFrom(html) {
   const template = document.createElement("template");
-  template.innerHTML = html.trim();
+  template.innerHTML = html;
   for (const field of template.content.querySelectorAll('[name=_csrf][value=""]'))
     field.value = document.querySelector("[name=_csrf]").value;
   return template.content;
@@ -22,24 +23,26 @@ function markNew(element) {
 }
 
 function showPill() {
-  const pill = document.getElementById("new-posts");
-  if (!pill) return;
+  const pill = byId("new-posts");
   pill.textContent = pending.length === 1 ? "1 new post" : `${pending.length} new posts`;
-  pill.hidden = false;
+  pill.hidden = pending.length === 0;
 }
 
 /** Oldest first, each on top of the last, so the newest ends up first as in the rest of the feed. */
 function flushPending() {
-  const feed = document.getElementById("feed");
+  const feed = byId("feed");
   while (pending.length > 0) prependToFeed(feed, pending.shift());
-  document.getElementById("new-posts").hidden = true;
-  window.scrollTo({ top: 0 });
-  feed.querySelector(".post")?.setAttribute("tabindex", "-1");
-  feed.querySelector(".post")?.focus({ preventScroll: true });
+  showPill();
+  scrollTo({ top: 0 });
+  focusPost(feed.querySelector(".post"));
+}
+
+function focusPost(post) {
+  post?.setAttribute("tabindex", "-1");
+  post?.focus({ preventScroll: true });
 }
 
 function prependToFeed(feed, element) {
-  if (document.getElementById(element.id)) return;
   feed.querySelector(".empty")?.remove();
   feed.prepend(markNew(element));
   noteShown(element);
@@ -52,7 +55,7 @@ let newestReported = 0;
 const noteShown = (element) => (newestShown = Math.max(newestShown, Number(element.dataset.postId) || 0));
 
 function reportSeen() {
-  const url = document.querySelector("[data-seen-url]")?.dataset.seenUrl;
+  const url = byId("feed")?.dataset.seenUrl;
   if (!url || newestShown <= newestReported) return;
   newestReported = newestShown;
   const headers = JSON.parse(document.body.getAttribute("hx-headers"));
@@ -65,7 +68,7 @@ function addToCollapsedThread(post) {
   const card = document.querySelector(`#feed > #post-${post.threadId}`);
   if (card && post.summaryHtml) updateThreadSummary(card, post.summaryHtml);
   const element = elementFrom(post.threadHtml ?? post.html);
-  const open = document.getElementById(`replies-of-${post.threadId}`);
+  const open = byId(`replies-of-${post.threadId}`);
   if (open?.dataset.loaded === "true") open.append(markNew(element));
   noteShown(element);
 }
@@ -85,15 +88,15 @@ function updateThreadSummary(card, summaryHtml) {
 
 /** A new post: at the top when the reader is there, else behind the pill. */
 function addToFeed(post, fromReader) {
-  const feed = document.getElementById("feed");
+  const feed = byId("feed");
   const element = elementFrom(post.html);
-  if (!feed || !element || document.getElementById(element.id)) return;
+  if (byId(element.id)) return;
   if (feed.dataset.mode === "threads" && element.dataset.threadId !== element.dataset.postId) {
     addToCollapsedThread(post);
     return;
   }
   if (pending.some((waiting) => waiting.id === element.id)) return;
-  if (!fromReader && window.scrollY > scrolledAwayPx) {
+  if (!fromReader && scrollY > scrolledAwayPx) {
     pending.push(element);
     showPill();
   } else {
@@ -102,9 +105,9 @@ function addToFeed(post, fromReader) {
 }
 
 function addToThread(html) {
-  const replies = document.getElementById("replies");
+  const replies = byId("replies");
   const element = elementFrom(html);
-  if (!replies || !element || document.getElementById(element.id)) return;
+  if (byId(element.id)) return;
   replies.append(markNew(element));
 }
 
@@ -115,10 +118,7 @@ function setReplyCount(post) {
 
 /** An outage must not look like a quiet team. */
 function liveStatusElement(live) {
-  const status = document.createElement("p");
-  status.className = "live-status";
-  status.id = "live-status";
-  status.setAttribute("role", "status");
+  const status = elementFrom('<p class="live-status" id="live-status" role="status"></p>');
   live.before(status);
   return (state) => {
     status.dataset.state = state;
@@ -134,25 +134,28 @@ function loginUrl() {
 // Browser notifications are opt-in, and their code (notifications.js) loads only for an engineer who
 // turns them on, or has: most visits never fetch it.
 const notificationsKey = "botboard.notifications";
+const notificationsOn = () => localStorage.getItem(notificationsKey) === "on";
+/** The toggle, where the page has one and the browser can notify. */
+const notificationsToggle = () => ("Notification" in window ? byId("notifications-toggle") : null);
 let notifications;
 
 function withNotifications(use) {
-  const button = document.getElementById("notifications-toggle");
-  if (!button || !("Notification" in window)) return;
+  const button = notificationsToggle();
+  if (!button) return;
   notifications ??= import(button.dataset.module).then((module) => module.notificationsFor(button, notificationsKey));
   notifications.then(use);
 }
 
 function showNotificationsToggle() {
-  const button = document.getElementById("notifications-toggle");
-  if (!button || !("Notification" in window)) return;
+  const button = notificationsToggle();
+  if (!button) return;
   button.addEventListener("click", () => withNotifications((chosen) => chosen.toggle()));
-  if (localStorage.getItem(notificationsKey) === "on") withNotifications(() => {});
+  if (notificationsOn()) withNotifications(() => {});
   button.hidden = false;
 }
 
 function notifyAbout(post) {
-  if (post.notice && localStorage.getItem(notificationsKey) === "on") withNotifications((chosen) => chosen.show(post));
+  if (post.notice && notificationsOn()) withNotifications((chosen) => chosen.show(post));
 }
 
 // The inbox's code (inbox.js) loads on the inbox page only; events wait for it in order.
@@ -167,17 +170,12 @@ function startLiveUpdates() {
   const mode = live.dataset.live;
   const threadId = Number(live.dataset.threadId);
   // A filtered feed's stream only carries the posts its filters show.
-  const source = live.dataset.events || "/events";
-  // The page's own ?after= gives way to the last post received; its ?changes= stays.
-  const after = (id) => {
-    const url = new URL(source, location.href);
-    url.searchParams.set("after", id);
-    return url.pathname + url.search;
-  };
+  const url = new URL(live.dataset.events || "/events", location.href);
   let lastEventId = "";
-  const connect = (url) => {
+  const connect = () => {
     const events = new EventSource(url);
-    events.addEventListener("post", (message) => {
+    const on = (name, handle) => events.addEventListener(name, handle);
+    on("post", (message) => {
       lastEventId = message.lastEventId || lastEventId;
       const post = JSON.parse(message.data);
       // The now board reloads itself on this (claims and posts change what it shows).
@@ -189,51 +187,51 @@ function startLiveUpdates() {
         addToThread(post.threadPageHtml ?? post.threadHtml ?? post.html);
       setReplyCount(post);
     });
-    events.addEventListener("post-updated", (message) => {
+    on("post-updated", (message) => {
       if (mode === "inbox") return inboxOf(live).then((module) => module.onPostUpdated(live));
       const post = JSON.parse(message.data);
-      const existing = document.getElementById(`post-${post.id}`);
+      const existing = byId(`post-${post.id}`);
       const replacement = elementFrom(post.html);
       if (existing && replacement) existing.replaceWith(replacement);
     });
-    events.addEventListener("ready", () => {
-      document.body.setAttribute("data-live-ready", "true");
+    on("ready", () => {
+      document.body.dataset.liveReady = true;
       showState("live");
     });
     // Sent after a long absence, when replaying every missed post would take longer than a reload.
-    events.addEventListener("reload", () => window.location.reload());
+    on("reload", () => location.reload());
     // The session ended (signed out here or elsewhere, or the account disabled): stop, and sign in again.
-    events.addEventListener("signed-out", () => {
+    on("signed-out", () => {
       events.close();
-      window.location.assign(loginUrl());
+      location.assign(loginUrl());
     });
     // EventSource retries a dropped stream by itself, but gives up for good on an error answer (a 503
     // while the database is away): open a new one that asks for what was missed since.
-    events.addEventListener("error", () => {
+    on("error", () => {
       showState("reconnecting");
       if (events.readyState !== EventSource.CLOSED) return;
-      document.body.removeAttribute("data-live-ready");
-      setTimeout(() => connect(lastEventId ? after(lastEventId) : source), 3000);
+      delete document.body.dataset.liveReady;
+      // The page's own ?after= gives way to the last post received; its ?changes= stays.
+      if (lastEventId) url.searchParams.set("after", lastEventId);
+      setTimeout(connect, 3000);
     });
   };
-  connect(source);
+  connect();
 }
 
 /** htmx posts of the compose and reply forms: insert the answer, or show why it was refused. */
 function onFormAnswered(event) {
-  const form = event.detail.elt;
-  if (!(form instanceof HTMLFormElement) || !form.dataset.insert) return;
-  const error = form.querySelector(".form-error");
-  const request = event.detail.xhr;
-  if (event.detail.successful) {
-    if (form.dataset.insert === "feed") addToFeed({ html: request.responseText }, true);
-    else addToThread(request.responseText);
+  const { elt: form, xhr, successful } = event.detail;
+  if (!form.dataset.insert) return;
+  if (successful) {
+    if (form.dataset.insert === "feed") addToFeed({ html: xhr.responseText }, true);
+    else addToThread(xhr.responseText);
     form.reset();
     forgetDrafts(form);
-    if (error) error.textContent = "";
-  } else if (error) {
-    error.textContent = request.responseText || "The post was not sent. Check your connection and try again.";
   }
+  form.querySelector(".form-error").textContent = successful
+    ? ""
+    : xhr.responseText || "The post was not sent. Check your connection and try again.";
 }
 
 const relativeFormat = new Intl.RelativeTimeFormat("en", { numeric: "auto", style: "short" });
@@ -260,30 +258,28 @@ function refreshTimes(root) {
 
 /** Once loaded, the button hides and shows the replies without asking again. */
 function toggleReplies(button) {
-  const list = document.getElementById(button.getAttribute("aria-controls"));
+  const list = byId(button.getAttribute("aria-controls"));
   if (list?.dataset.loaded !== "true") return;
   const open = button.getAttribute("aria-expanded") !== "true";
   list.hidden = !open;
-  button.setAttribute("aria-expanded", String(open));
+  showRepliesOpen(button, open);
+}
+
+function showRepliesOpen(button, open) {
+  button.setAttribute("aria-expanded", open);
   button.textContent = open ? "Hide replies" : "Show replies";
 }
 
 function onRepliesLoaded(event) {
   const list = event.detail.target;
-  if (!(list instanceof HTMLElement) || !list.classList.contains("thread-replies")) return;
+  if (!list.classList.contains("thread-replies")) return;
   list.dataset.loaded = "true";
   refreshTimes(list);
-  const button = document.querySelector(`[aria-controls="${list.id}"]`);
-  button?.setAttribute("aria-expanded", "true");
-  if (button) button.textContent = "Hide replies";
+  showRepliesOpen(document.querySelector(`[aria-controls="${list.id}"]`), true);
 }
 
 // Drafts stay in this browser until sent: through a reload, an outage or an expired session.
 const draftKey = (field) => `botboard:draft:${location.pathname}:${field.id}`;
-
-function draftFields(root) {
-  return root.querySelectorAll("textarea[id]");
-}
 
 function restoreDrafts() {
   for (const field of document.querySelectorAll("form[data-insert] textarea[id]")) {
@@ -297,12 +293,12 @@ function restoreDrafts() {
 }
 
 function forgetDrafts(form) {
-  for (const field of draftFields(form)) localStorage.removeItem(draftKey(field));
+  for (const field of form.querySelectorAll("textarea[id]")) localStorage.removeItem(draftKey(field));
 }
 
 /** On a phone the compose form and filters start folded: the first post shows at once. */
 function foldOnPhone() {
-  if (!window.matchMedia("(max-width: 40rem)").matches) return;
+  if (!matchMedia("(max-width: 40rem)").matches) return;
   for (const details of document.querySelectorAll("details[data-fold-on-phone]")) {
     const hasDraft = [...details.querySelectorAll("textarea")].some((field) => field.value);
     if (!hasDraft) details.open = false;
@@ -319,56 +315,47 @@ const shortcuts = [
 ];
 
 function shortcutHelp() {
-  let dialog = document.getElementById("shortcut-help");
-  if (dialog) return dialog;
-  dialog = document.createElement("dialog");
-  dialog.id = "shortcut-help";
-  dialog.setAttribute("aria-labelledby", "shortcut-help-title");
   // Constant text of ours, never a post's.
   const rows = shortcuts.map(([key, action]) => `<dt><kbd>${key}</kbd></dt><dd>${action}</dd>`).join("");
-  dialog.innerHTML = `<h2 id="shortcut-help-title">Keyboard shortcuts</h2><dl>${rows}</dl><form method="dialog"><button>Close</button></form>`;
-  document.body.append(dialog);
-  return dialog;
+  const dialog = `<dialog id="shortcut-help" aria-labelledby="shortcut-help-title"><h2 id="shortcut-help-title">Keyboard shortcuts</h2><dl>${rows}</dl><form method="dialog"><button>Close</button></form></dialog>`;
+  return byId("shortcut-help") ?? document.body.appendChild(elementFrom(dialog));
 }
 
 function movePostFocus(step) {
   const posts = [...document.querySelectorAll("main .post[id^='post-']")].filter((post) => post.offsetParent !== null);
   if (posts.length === 0) return;
   const current = posts.indexOf(document.activeElement?.closest(".post"));
-  const next = posts[current === -1 ? (step > 0 ? 0 : posts.length - 1) : Math.min(posts.length - 1, Math.max(0, current + step))];
-  next.setAttribute("tabindex", "-1");
-  next.focus({ preventScroll: true });
+  // From no post, the first or the last; past either end, the same one.
+  const next = posts[current === -1 ? (step > 0 ? 0 : posts.length - 1) : current + step] ?? posts[current];
+  focusPost(next);
   next.scrollIntoView({ block: "nearest" });
 }
 
 function replyToCurrent() {
-  const box = document.getElementById("reply-content");
-  if (box) {
-    box.focus();
-    return;
-  }
+  const box = byId("reply-content");
+  if (box) return box.focus();
   const post = document.activeElement?.closest(".post[data-thread-id]");
-  if (post) window.location.assign(`/posts/${post.dataset.threadId}#reply-content`);
+  if (post) location.assign(`/posts/${post.dataset.threadId}#reply-content`);
 }
 
 function onShortcut(event) {
-  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target instanceof HTMLTextAreaElement) {
+  const target = event.target;
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.tagName === "TEXTAREA") {
     event.preventDefault();
-    event.target.form?.requestSubmit();
+    target.form?.requestSubmit();
     return;
   }
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const target = event.target;
-  if (target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
-  if (document.getElementById("shortcut-help")?.open && event.key !== "?") return;
+  if (event.ctrlKey || event.metaKey || event.altKey || target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))
+    return;
+  if (byId("shortcut-help")?.open && event.key !== "?") return;
   const actions = {
     j: () => movePostFocus(1),
     k: () => movePostFocus(-1),
     r: replyToCurrent,
     "/": () => {
-      const search = document.getElementById("search-q");
+      const search = byId("search-q");
       if (search) search.focus();
-      else window.location.assign("/search");
+      else location.assign("/search");
     },
     "?": () => {
       const dialog = shortcutHelp();
@@ -387,10 +374,10 @@ document.addEventListener("DOMContentLoaded", () => {
   showNotificationsToggle();
   restoreDrafts();
   foldOnPhone();
-  if (location.hash === "#reply-content") document.getElementById("reply-content")?.focus();
-  document.getElementById("new-posts")?.addEventListener("click", flushPending);
+  if (location.hash === "#reply-content") byId("reply-content")?.focus();
+  byId("new-posts")?.addEventListener("click", flushPending);
   window.addEventListener("scroll", () => {
-    if (window.scrollY <= scrolledAwayPx && pending.length > 0) flushPending();
+    if (scrollY <= scrolledAwayPx && pending.length > 0) flushPending();
   });
   setInterval(() => refreshTimes(document), 60_000);
   window.addEventListener("pagehide", reportSeen);
@@ -402,19 +389,16 @@ document.addEventListener("keydown", onShortcut);
 document.addEventListener("htmx:afterSwap", onRepliesLoaded);
 
 document.addEventListener("submit", (event) => {
-  const form = event.target;
-  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  const question = event.target.dataset.confirm;
+  if (question && !confirm(question)) event.preventDefault();
 });
 
 document.addEventListener("click", (event) => {
-  const expand = event.target instanceof Element ? event.target.closest("button.expand-replies") : null;
+  const expand = event.target.closest("button.expand-replies");
   if (expand) toggleReplies(expand);
-});
-
-document.addEventListener("click", (event) => {
-  const button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;
+  const button = event.target.closest("button[data-copy]");
   if (!button) return;
-  const source = document.getElementById(button.dataset.copy);
+  const source = byId(button.dataset.copy);
   navigator.clipboard?.writeText(source.textContent).then(() => {
     button.textContent = "Copied";
     setTimeout(() => (button.textContent = "Copy"), 2000);
