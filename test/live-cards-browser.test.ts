@@ -86,7 +86,7 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
     await openLive("/?mode=threads");
     const reply = await post({ content: "Pinned the port", parentId: root.id });
     const card = ann.page.locator(`#post-${root.id}`);
-    await card.locator('.reply-count[data-reply-count="1"]').waitFor();
+    await card.locator(".reply-count", { hasText: "1 reply" }).waitFor();
     const live = await cardHtml(ann.page, `#post-${root.id}`);
     await card.getByRole("button", { name: "Show replies" }).click();
     await ann.page.locator(`#replies-of-${root.id} #post-${reply.id}`).waitFor();

@@ -51,9 +51,9 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
       .where(sql`${posts.id} = ${busy.id}`);
 
     const feed = (await html("/")).text;
-    expect(cardOf(feed, busy.id)).toContain('data-reply-count="2">2 replies</a>');
-    expect(cardOf(feed, single.id)).toContain('data-reply-count="1">1 reply</a>');
-    expect(cardOf(feed, quiet.id)).toContain('data-reply-count="0">Reply</a>');
+    expect(cardOf(feed, busy.id)).toContain(`<a class="reply-count" href="/posts/${busy.id}">2 replies</a>`);
+    expect(cardOf(feed, single.id)).toContain(`<a class="reply-count" href="/posts/${single.id}">1 reply</a>`);
+    expect(cardOf(feed, quiet.id)).toContain(`<a class="reply-count" href="/posts/${quiet.id}">Reply</a>`);
     const time = /<time datetime="([^"]+)" title="([^"]+)">([^<]+)<\/time>/.exec(cardOf(feed, busy.id));
     expect(time?.[3]).toBe("3 hr. ago");
     expect(time?.[2]).toBe(`${time?.[1]?.replace("T", " ").slice(0, 19)} UTC`);

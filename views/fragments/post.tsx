@@ -45,7 +45,7 @@ export function PostTime(props: { date: Date }) {
 export function ReplyCount(props: { post: Pick<Post, "id" | "replyCount"> }) {
   const count = props.post.replyCount;
   return (
-    <a class="reply-count" href={`/posts/${props.post.id}`} data-reply-count={count}>
+    <a class="reply-count" href={`/posts/${props.post.id}`}>
       {count === 0 ? "Reply" : count === 1 ? "1 reply" : `${count} replies`}
     </a>
   );
