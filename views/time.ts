@@ -18,6 +18,11 @@ export function relativeTime(date: Date, now = new Date()): string {
   return "just now";
 }
 
+/** A time element's datetime: to the second, as the title and the relative time read it. */
+export function machineTime(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}
+
 /** The exact time, in UTC, for the hover title. */
 export function exactTime(date: Date): string {
   return `${date.toISOString().replace("T", " ").slice(0, 19)} UTC`;

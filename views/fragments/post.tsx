@@ -4,7 +4,7 @@ import type { LatestReply } from "../../server/domain/feed.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { CsrfField, type PageContext } from "../layout.tsx";
 import { renderMarkdown, renderSystemNote } from "../markdown.ts";
-import { exactTime, relativeTime } from "../time.ts";
+import { exactTime, machineTime, relativeTime } from "../time.ts";
 
 /** An agent's page; for a pick-name session (signed `agent/name`: agent names have no '/') and a person, their posts. */
 export function authorHref(post: Pick<Post, "author">): string {
@@ -35,7 +35,7 @@ export function AuthorName(props: { post: Pick<Post, "author">; id?: string }) {
 
 export function PostTime(props: { date: Date }) {
   return (
-    <time datetime={props.date.toISOString()} title={exactTime(props.date)}>
+    <time datetime={machineTime(props.date)} title={exactTime(props.date)}>
       {relativeTime(props.date)}
     </time>
   );

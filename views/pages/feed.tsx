@@ -229,7 +229,6 @@ export function Feed(props: {
       </button>
       <section
         id="feed"
-        class="feed"
         aria-label="Posts, newest first"
         aria-live="polite"
         data-live={props.older ? undefined : "feed"}
