@@ -28,6 +28,8 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
   let ann: OpenPage;
   /** An admin: thread pages show her a Delete form under each post. */
   let ops: OpenPage;
+  /** An admin's session, to remove posts as a moderator does. */
+  let moderator: string;
 
   const post = async (body: Record<string, unknown>) => {
     const response = await server.as(alice, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
@@ -49,6 +51,12 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
     if (seenUpTo !== undefined) await expect.poll(seenMark).toBe(seenUpTo);
     await ann.page.goto(url);
   };
+  const remove = async (id: number) => {
+    const csrf = await csrfTokenOf(server, moderator);
+    expect((await postForm(server, `/posts/${id}/delete`, { _csrf: csrf }, { cookie: moderator })).status).toBe(303);
+  };
+  /** The ids of the feed's cards, in order. */
+  const feedCards = () => ann.page.locator("#feed > .post").evaluateAll((cards) => cards.map((card) => card.id));
   /** The selector's HTML as it arrived live, then after a reload. */
   const liveThenReloaded = async (selector: string, arrived: string, seenUpTo?: number) => {
     await ann.page.locator(arrived).waitFor();
@@ -63,6 +71,7 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
     alice = await server.agent(team, "alice");
     ann = await openPage(browser, { cookie: await server.engineer(team, "ann", "member"), url: server.url });
     ops = await openPage(browser, { cookie: await server.engineer(team, "ops", "admin"), url: server.url });
+    moderator = await server.engineer(team, "moderator", "admin");
   });
   afterAll(async () => {
     await ann?.context.close();
@@ -170,6 +179,111 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
     await showReplies();
     expect(live).not.toContain("delete-form");
     expect(live).toBe(await cardHtml(ops.page, `#post-${reply.id}`));
+  });
+
+  it("a post a moderator removes leaves the open feed, as a reload leaves it out", async () => {
+    const kept = await post({ content: "Build is green again" });
+    const removed = await post({ content: "the deploy token is in /tmp/token" });
+    await openLive("/?mode=everything");
+    await remove(removed.id);
+    await ann.page.locator(`#post-${removed.id}`).waitFor({ state: "detached", timeout: 5000 });
+    await ann.page.screenshot({ path: `${artifactsDir}${kind}-live-removal-feed.png` });
+    const live = await feedCards();
+    await reload();
+    expect(live).toContain(`post-${kept.id}`);
+    expect(live).toEqual(await feedCards());
+  });
+
+  it("a reply a moderator removes leaves the flat feed, and its thread's reply link counts one fewer, as after a reload", async () => {
+    const root = await post({ content: "Node 22 everywhere?" });
+    await post({ content: "Servers are on 22", parentId: root.id });
+    const removed = await post({ content: "CI is on 22 too", parentId: root.id });
+    await openLive("/?mode=everything");
+    await remove(removed.id);
+    await ann.page.locator(`#post-${removed.id}`).waitFor({ state: "detached", timeout: 5000 });
+    await ann.page.locator(`#post-${root.id} .reply-count`, { hasText: "1 reply" }).waitFor({ timeout: 5000 });
+    const live = { cards: await feedCards(), root: await cardHtml(ann.page, `#post-${root.id}`) };
+    await reload();
+    expect(live).toEqual({ cards: await feedCards(), root: await cardHtml(ann.page, `#post-${root.id}`) });
+  });
+
+  it("in the collapsed feed a removed reply leaves its thread's summary as a reload shows it, and the last one the plain Reply link", async () => {
+    const rob = await server.agent(team, "rob");
+    const root = await post({ content: "Disk is filling up on the runner" });
+    const older = await server.as(rob, "/api/v1/posts", {
+      method: "POST",
+      body: JSON.stringify({ content: "Cleared /tmp", parentId: root.id }),
+    });
+    const newer = await post({ content: "Rotated the logs", parentId: root.id });
+    const olderId = ((await older.json()) as { id: number }).id;
+    // A second visit: the replies are not new since the last one, on this page or after a reload.
+    await openLive("/?mode=threads");
+    await openLive("/?mode=threads");
+    const card = ann.page.locator(`#post-${root.id}`);
+    expect(await card.locator(".latest-reply").textContent()).toBe(", latest just now by alice");
+
+    await remove(newer.id);
+    await card.locator(".latest-reply", { hasText: "by rob" }).waitFor({ timeout: 5000 });
+    const oneLeft = await cardHtml(ann.page, `#post-${root.id}`);
+    await reload();
+    expect(oneLeft).toContain("1 reply");
+    expect(oneLeft).toBe(await cardHtml(ann.page, `#post-${root.id}`));
+
+    await ann.page.locator("body[data-live-ready]").waitFor();
+    await remove(olderId);
+    await card.locator(".thread-summary").waitFor({ state: "detached", timeout: 5000 });
+    await ann.page.screenshot({ path: `${artifactsDir}${kind}-live-removal-collapsed.png` });
+    const noneLeft = await cardHtml(ann.page, `#post-${root.id}`);
+    await reload();
+    expect(noneLeft).not.toContain("Show replies");
+    expect(noneLeft).toBe(await cardHtml(ann.page, `#post-${root.id}`));
+  });
+
+  it("a new post a moderator removes while it waits behind the pill leaves the pill's count, and the pill once none waits", async () => {
+    for (let index = 0; index < 12; index++) await post({ content: `Filler ${index}\n\nsome more text so the feed is long` });
+    await openLive("/?mode=everything");
+    const scrollDown = async () => {
+      await ann.page.mouse.wheel(0, 1500);
+      await ann.page.waitForFunction(() => window.scrollY > 300);
+    };
+    const pill = ann.page.locator("#new-posts");
+    await scrollDown();
+    const first = await post({ content: "Waiting one" });
+    const second = await post({ content: "Waiting two" });
+    await pill.filter({ hasText: "2 new posts" }).waitFor({ timeout: 5000 });
+    await remove(second.id);
+    await pill.filter({ hasText: "1 new post" }).waitFor({ timeout: 5000 });
+    await pill.click();
+    await ann.page.locator(`#feed > #post-${first.id}`).waitFor();
+    expect(await ann.page.locator(`#post-${second.id}`).count()).toBe(0);
+
+    await scrollDown();
+    const third = await post({ content: "Waiting three" });
+    await pill.filter({ hasText: "1 new post" }).waitFor({ timeout: 5000 });
+    await remove(third.id);
+    await pill.waitFor({ state: "hidden", timeout: 5000 });
+    await ann.page.mouse.wheel(0, -5000);
+    await ann.page.waitForFunction(() => window.scrollY === 0);
+    const live = await feedCards();
+    await reload();
+    const reloaded = await feedCards();
+    expect(live).not.toContain(`post-${third.id}`);
+    // The live page keeps every card it showed; a reload shows the newest page of them.
+    expect(live.slice(0, reloaded.length)).toEqual(reloaded);
+  });
+
+  it("a reply a moderator removes leaves its tombstone on the open thread page and the first post's count one fewer, as after a reload", async () => {
+    const root = await post({ content: "Which region for the replica?" });
+    const kept = await post({ content: "eu-west-1", parentId: root.id });
+    const removed = await post({ content: "the replica password is hunter2", parentId: root.id });
+    await openLive(`/posts/${root.id}`);
+    await remove(removed.id);
+    await ann.page.locator(`#post-${removed.id}.tombstone`).waitFor({ timeout: 5000 });
+    await ann.page.locator(`#post-${root.id} .reply-count`, { hasText: "1 reply" }).waitFor({ timeout: 5000 });
+    const thread = () => Promise.all([root, kept, removed].map((shown) => cardHtml(ann.page, `#post-${shown.id}`)));
+    const live = await thread();
+    await reload();
+    expect(live).toEqual(await thread());
   });
 
   it("a thread page whose stream broke while a moderator removed a reply shows, once back, what a reload shows", async () => {

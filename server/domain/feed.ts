@@ -210,3 +210,24 @@ export async function latestReplies(db: Db, caller: Caller, rootIds: number[]): 
     .orderBy(posts.rootId, desc(posts.createdAt), desc(posts.id));
   return new Map(rows.map((row) => [row.rootId!, { id: row.id, authorName: row.authorName, createdAt: row.createdAt }]));
 }
+
+/** A thread's first post as it is now, and its newest visible reply: what the feeds show of the thread. */
+export type ThreadHead = { root: Post; latest?: LatestReply };
+
+/**
+ * The heads of these threads whose first post is not removed (a removed one leaves the feeds), by
+ * thread id: two queries whatever the number, for the replies a moderator removed.
+ */
+export async function threadHeads(db: Db, caller: Caller, rootIds: number[]): Promise<Map<number, ThreadHead>> {
+  requireScope(caller, "read");
+  const ids = [...new Set(rootIds)];
+  if (ids.length === 0) return new Map();
+  const [rows, latest] = await Promise.all([
+    db
+      .select(postColumns)
+      .from(posts)
+      .where(and(eq(posts.teamId, caller.teamId), inArray(posts.id, ids), isNull(posts.deletedAt))),
+    latestReplies(db, caller, ids),
+  ]);
+  return new Map(rows.map(toPost).map((root) => [root.id, { root, latest: latest.get(root.id) }]));
+}

@@ -1,7 +1,7 @@
 // Botboard page script: live posts, collapsed threads, form results, drafts, shortcuts, copy buttons.
 
 const scrolledAwayPx = 150;
-const pending = [];
+let pending = [];
 const byId = (id) => document.getElementById(id);
 
 // HTML the server rendered, ready for this page. A live event serves every watcher, so its forms come
@@ -24,6 +24,7 @@ function markNew(element) {
 
 function showPill() {
   const pill = byId("new-posts");
+  if (!pill) return;
   pill.textContent = pending.length === 1 ? "1 new post" : `${pending.length} new posts`;
   pill.hidden = pending.length === 0;
 }
@@ -116,6 +117,23 @@ function setReplyCount(post) {
   if (link && post.replyCountHtml) link.replaceWith(elementFrom(post.replyCountHtml));
 }
 
+// A moderator removed a post (the one change made to a post in place): a feed leaves it out, as a
+// reload does, and its thread's count and summary follow; a thread, and replies opened in the feed,
+// show its tombstone.
+function removePost(post) {
+  const id = `post-${post.id}`;
+  const card = byId(id);
+  if (card?.parentElement.id === "feed") card.remove();
+  else card?.replaceWith(elementFrom(post.html));
+  pending = pending.filter((element) => element.id !== id);
+  showPill();
+  setReplyCount(post);
+  // The collapsed feed's summary of its thread; once no reply is left, the first post as a reload shows it.
+  const head = document.querySelector(`[data-mode=threads] > #post-${post.threadId}`);
+  if (head && post.summaryHtml) updateThreadSummary(head, post.summaryHtml);
+  if (head && post.rootHtml) head.replaceWith(elementFrom(post.rootHtml));
+}
+
 /** An outage must not look like a quiet team. */
 function liveStatusElement(live) {
   const status = elementFrom('<p class="live-status" id="live-status" role="status"></p>');
@@ -189,10 +207,7 @@ function startLiveUpdates() {
     });
     on("post-updated", (message) => {
       if (mode === "inbox") return inboxOf(live).then((module) => module.onPostUpdated(live));
-      const post = JSON.parse(message.data);
-      const existing = byId(`post-${post.id}`);
-      const replacement = elementFrom(post.html);
-      if (existing && replacement) existing.replaceWith(replacement);
+      removePost(JSON.parse(message.data));
     });
     on("ready", () => {
       document.body.dataset.liveReady = true;

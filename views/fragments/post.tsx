@@ -51,6 +51,11 @@ export function ReplyCount(props: { post: Pick<Post, "id" | "replyCount"> }) {
   );
 }
 
+/** The collapsed feed sums a thread up under its first post once it has replies; until then, the plain Reply link. */
+export function isSummedUp(post: Pick<Post, "parentId" | "replyCount">): boolean {
+  return post.parentId === null && post.replyCount > 0;
+}
+
 /**
  * The collapsed feed's line under a thread's first post: how many replies, the newest by whom, and a
  * button that opens them in place (the link goes to the thread page without scripts), then the place
@@ -103,8 +108,7 @@ export function PostCard(props: {
   collapsed?: { latest?: LatestReply; newReplies?: boolean };
 }) {
   const { post } = props;
-  // A thread without replies keeps the plain "Reply" link: there is nothing to sum up or open.
-  const summed = props.collapsed !== undefined && post.parentId === null && post.replyCount > 0;
+  const summed = props.collapsed !== undefined && isSummedUp(post);
   if (post.deleted) {
     return (
       <article class="post tombstone" id={`post-${post.id}`} data-post-id={post.id} data-thread-id={post.threadId}>

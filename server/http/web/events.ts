@@ -10,12 +10,12 @@ import type { PostUpdatedEvent, SessionsEndedEvent } from "../../domain/events.t
 import type { LiveFeed } from "../../domain/live-feed.ts";
 import { getPost, withTokens, type Post } from "../../domain/posts.ts";
 import { postsChangedSince } from "../../domain/post-changes.ts";
-import { isFiltered, isInFeed, type FeedFilters } from "../../domain/feed.ts";
+import { isFiltered, isInFeed, threadHeads, type FeedFilters, type ThreadHead } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
-import { PostCard, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/fragments/post.tsx";
+import { isSummedUp, PostCard, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
 const keepAliveMs = 25_000;
@@ -198,7 +198,7 @@ async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, de
   await stream.writeSSE(await postMessageFor(caller, await renderPost(db, caller, delivered)));
 }
 
-/** A changed post, as the card that replaces the page's. */
+/** A changed post, as the card that replaces the page's (and for a reply, its thread as it is now). */
 async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostUpdatedEvent): Promise<void> {
   const message = await cachedMessage<SseMessage>(`${caller.teamId}:post.updated:${event.postId}`, async () => {
     let post: Post;
@@ -208,24 +208,45 @@ async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, 
       if (error instanceof AppError && error.kind === "not_found") return undefined;
       throw error;
     }
-    return updatedMessage(post, (await getTeam(db, caller.teamId)).repositoryUrl);
+    const [{ repositoryUrl }, heads] = await Promise.all([
+      getTeam(db, caller.teamId),
+      threadHeads(db, caller, post.parentId === null ? [] : [post.threadId]),
+    ]);
+    return updatedMessage(post, repositoryUrl, heads);
   });
   if (message) await stream.writeSSE(message);
 }
 
-/** Posts changed while the page was away, each as the card that replaces the page's. */
+/** Posts changed while the page was away, each as the card that replaces the page's (their threads read once). */
 async function sendChanged(stream: SSEStreamingApi, db: Db, caller: HumanCaller, changed: Post[]): Promise<void> {
   if (changed.length === 0) return;
-  const { repositoryUrl } = await getTeam(db, caller.teamId);
+  const threadIds = changed.filter((post) => post.parentId !== null).map((post) => post.threadId);
+  const [{ repositoryUrl }, heads] = await Promise.all([getTeam(db, caller.teamId), threadHeads(db, caller, threadIds)]);
   for (const post of changed) {
     if (stream.aborted) return;
-    await stream.writeSSE(await updatedMessage(post, repositoryUrl));
+    await stream.writeSSE(await updatedMessage(post, repositoryUrl, heads));
   }
 }
 
-/** A changed post's event: the card as the team's pages show it, linked into the team's repository as it is set now. */
-async function updatedMessage(post: Post, repositoryUrl: string | null): Promise<SseMessage> {
-  return { event: "post-updated", data: JSON.stringify({ id: post.id, html: String(await PostCard({ post, repositoryUrl })) }) };
+/**
+ * A changed post's event: the card as the team's pages show it, linked into the team's repository as
+ * it is set now. For a reply whose thread the feeds still show, the thread as it is now (a removed
+ * reply no longer counts): its first post's link and, for the collapsed feed, its summary, or once no
+ * reply is left, the first post's card, which has none.
+ */
+async function updatedMessage(post: Post, repositoryUrl: string | null, heads: Map<number, ThreadHead>): Promise<SseMessage> {
+  const head = post.parentId === null ? undefined : heads.get(post.threadId);
+  const data = {
+    id: post.id,
+    threadId: post.threadId,
+    html: String(await PostCard({ post, repositoryUrl })),
+    ...(head ? { replyCountHtml: String(await ReplyCount({ post: head.root })) } : {}),
+    ...(head && isSummedUp(head.root)
+      ? { summaryHtml: String(await ThreadSummary({ post: head.root, latest: head.latest, newReplies: false })) }
+      : {}),
+    ...(head && !isSummedUp(head.root) ? { rootHtml: String(await PostCard({ post: head.root, repositoryUrl })) } : {}),
+  };
+  return { event: "post-updated", data: JSON.stringify(data) };
 }
 
 /** A new post as every watcher of the team gets it, and the engineers it waits for. */
