@@ -1,12 +1,16 @@
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase, type Database } from "../server/db/client.ts";
 import type { RunningServer } from "../server/main.ts";
-import { forgetCachedTokens } from "../server/domain/agents.ts";
+import { authenticateAgentToken, forgetCachedTokens } from "../server/domain/agents.ts";
+import { createPost, deletePost } from "../server/domain/posts.ts";
 import type { Team } from "../server/domain/teams.ts";
+import { validateSession } from "../server/domain/users.ts";
 import { launchChromium } from "./support/browser.ts";
-import { followEvents, type EventFollower } from "./support/events.ts";
+import { followEvents, type EventFollower, type SentEvent } from "./support/events.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { startProxiedTestServer, type ProxiedTestServer, type TestServer } from "./support/server.ts";
+import { adminPostgresUrl, startProxiedTestServer, startTestServer, type ProxiedTestServer, type TestServer } from "./support/server.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 
 const eventuallyMs = 15_000;
@@ -211,4 +215,119 @@ describe("Postgres cut off from a running server (live feeds, MCP, other process
     const feed = await (await server.as(token, "/api/v1/posts?tag=deploy")).json();
     expect(feed.posts).toHaveLength(1);
   });
+});
+
+describe("a server whose LISTEN connection Postgres ends (the embedded database has none)", () => {
+  const heldConnections = 4;
+  let server: TestServer;
+  let admin: postgres.Sql;
+  /** A connection of the test's own, opened before the server's LISTEN is kept out: changes made through it are announced to no one. */
+  let held: Database;
+  let name: string;
+
+  beforeAll(async () => {
+    server = await startTestServer("postgres");
+    name = new URL(server.config.databaseUrl!).pathname.slice(1);
+    admin = postgres(adminPostgresUrl, { max: 1, onnotice: () => {} });
+    held = await openDatabase({ databaseUrl: server.config.databaseUrl, dataDir: "", poolSize: heldConnections });
+    // All of them open now, at once: none can be opened while the database refuses connections.
+    await Promise.all(Array.from({ length: heldConnections }, () => held.db.execute(sql`select pg_sleep(0.1)`)));
+  });
+  afterAll(async () => {
+    await admin?.unsafe(`alter database ${name} allow_connections true`);
+    await admin?.end();
+    await held?.close();
+    await server?.close();
+  });
+
+  /** Ends the server's LISTEN backend and keeps it from listening again until `meanwhile` has run. */
+  const withoutListener = async (meanwhile: () => Promise<void>) => {
+    await admin.unsafe(`alter database ${name} allow_connections false`);
+    try {
+      const ended = await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and query ilike 'listen %'`;
+      expect(ended).toHaveLength(1);
+      await meanwhile();
+    } finally {
+      await admin.unsafe(`alter database ${name} allow_connections true`);
+    }
+  };
+
+  const eventsFor = (events: SentEvent[], kind: string, id: number) =>
+    events.filter((event) => event.event === kind && (event.id ?? (JSON.parse(event.data) as { id: number }).id.toString()) === String(id));
+
+  it("an open stream gets, once the server listens again, the removals made while it did not, each once and after its post", async () => {
+    const team = await server.team("listener-gap");
+    const [moderatorCookie, watcher] = await Promise.all([server.engineer(team, "mona", "admin"), server.engineer(team, "wes", "member")]);
+    const token = await server.agent(team, "writer");
+    const { db } = held;
+    const writer = (await authenticateAgentToken(db, token))!;
+    const { caller: moderator } = (await validateSession(db, moderatorCookie.split("=")[1]!))!;
+    const post = async (content: string) => (await createPost(db, writer, { content })).post.id;
+
+    const stream = followEvents(server.url, watcher, { reconnect: false });
+    try {
+      await stream.waitFor((event) => event.event === "ready");
+      const [kept, removedLive, removedInGap] = [await post("kept"), await post("removed live"), await post("removed while not listening")];
+      await stream.waitFor((event) => event.id === String(removedInGap));
+      await deletePost(db, moderator, removedLive);
+      await stream.waitFor((event) => event.event === "post-updated");
+
+      let written = 0;
+      let writtenThenRemoved = 0;
+      await withoutListener(async () => {
+        await deletePost(db, moderator, removedInGap);
+        written = await post("written while not listening");
+        writtenThenRemoved = await post("written and removed while not listening");
+        await deletePost(db, moderator, writtenThenRemoved);
+      });
+
+      const removal = await stream.waitFor((event) => eventsFor([event], "post-updated", removedInGap).length > 0, 15_000);
+      expect(JSON.parse(removal.at(-1)!.data).html).toContain("removed by a moderator");
+      await stream.waitFor((event) => event.id === String(written));
+      // A post after all that arrives live: everything the resumption hands out came before it.
+      const last = await post("after the gap");
+      const events = await stream.waitFor((event) => event.id === String(last));
+
+      expect(stream.connections).toBe(1);
+      for (const id of [removedLive, removedInGap]) expect(eventsFor(events, "post-updated", id)).toHaveLength(1);
+      for (const id of [kept, removedLive, removedInGap, written, last]) expect(eventsFor(events, "post", id)).toHaveLength(1);
+      // Removed before the server could deliver it: never shown, or shown and then removed, never after its removal.
+      const shown = events.findIndex((event) => eventsFor([event], "post", writtenThenRemoved).length > 0);
+      const removed = events.findIndex((event) => eventsFor([event], "post-updated", writtenThenRemoved).length > 0);
+      if (shown >= 0) expect(removed).toBeGreaterThan(shown);
+      expect(eventsFor(events, "post-updated", kept)).toEqual([]);
+    } finally {
+      stream.close();
+    }
+  }, 60_000);
+
+  it("an open stream is told to reload when more than 1,000 changes were made while the server did not listen", async () => {
+    const team = await server.team("listener-flood");
+    const [moderatorCookie, watcher] = await Promise.all([server.engineer(team, "mo", "admin"), server.engineer(team, "wyn", "member")]);
+    const { db } = held;
+    const writer = (await authenticateAgentToken(db, await server.agent(team, "writer")))!;
+    const { caller: moderator } = (await validateSession(db, moderatorCookie.split("=")[1]!))!;
+    const inTurns = (count: number, each: (index: number) => Promise<void>) =>
+      Promise.all(
+        Array.from({ length: heldConnections }, async (_, turn) => {
+          for (let index = turn; index < count; index += heldConnections) await each(index);
+        }),
+      );
+    const ids: number[] = [];
+    await inTurns(1001, async (n) => {
+      ids.push((await createPost(db, writer, { content: `spam ${n}` })).post.id);
+    });
+
+    const stream = followEvents(server.url, watcher, { reconnect: false });
+    try {
+      await stream.waitFor((event) => event.event === "ready");
+      await withoutListener(async () => {
+        await inTurns(ids.length, (index) => deletePost(db, moderator, ids[index]!));
+      });
+      const events = await stream.waitFor((event) => event.event === "reload", 15_000);
+      expect(events.filter((event) => event.event === "post-updated")).toEqual([]);
+    } finally {
+      stream.close();
+    }
+  }, 90_000);
 });

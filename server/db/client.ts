@@ -216,18 +216,28 @@ function openPostgres(
       // failure, calling this each time. While Postgres refuses connections, a connection with
       // several channels queues LISTEN again at each refused attempt, and all of them answer once it
       // is back: only a LISTEN on another backend than before is a resumption. The subscription's
-      // state is its connection's, whose pid and cancel key change with each backend.
+      // state is its connection's, whose pid and cancel key change with each backend. A notification
+      // can come on the new backend before postgres.js calls back for its LISTEN: the resumption is
+      // told first, so listeners never take a notification after the gap for one before it.
       let subscription: Awaited<ReturnType<typeof sessions.listen>> | undefined;
       let listeningOn: string | undefined;
       const backendOf = (state: { pid: number; secret: number }) => `${state.pid}:${state.secret}`;
-      subscription = await sessions.listen(channel, onPayload, () => {
+      const resumeOnNewBackend = () => {
         // The first LISTEN, still being awaited: nothing was missed.
         if (!subscription) return;
         const backend = backendOf(subscription.state);
         if (backend === listeningOn) return;
         listeningOn = backend;
         onResume?.();
-      });
+      };
+      subscription = await sessions.listen(
+        channel,
+        (payload) => {
+          resumeOnNewBackend();
+          onPayload(payload);
+        },
+        resumeOnNewBackend,
+      );
       listeningOn = backendOf(subscription.state);
       return () => subscription.unlisten();
     },

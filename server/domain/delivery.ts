@@ -125,6 +125,16 @@ export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryP
   return row ? { txId: row.txId, postId: Number(row.postId) } : start;
 }
 
+/** The delivery line now: every transaction of this database below it had ended (xid8 as text). */
+export async function currentDeliveryLine(db: Db): Promise<string> {
+  const [row] = await db
+    .select({ line: sql<string>`${deliveryLine}::text` })
+    .from(sql`(select 1) as one`)
+    .prepare("delivery_line")
+    .execute();
+  return row!.line;
+}
+
 /** Where a page's live stream starts (`liveStart`). */
 export type LiveStart = {
   /** The newest place every reader can be given: live posts come after it. */

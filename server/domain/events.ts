@@ -5,13 +5,30 @@ import { logger } from "../logger.ts";
 export const eventsChannel = "botboard_events";
 
 /**
+ * `line`: every transaction below this id (xid8, as text) had ended when the event was sent. Postgres
+ * hands out notifications in commit order, so a listener that gets the event on one connection got
+ * theirs before it; a new connection is reported first (`onResume`). Events from a process of an
+ * older version have none (docs/decisions/048-listen-resume-replays-changes.md).
+ */
+type SentAfter = { line?: string };
+
+/**
  * The team has new committed posts: a wake-up sent after commit, which names no post. A listener reads
  * what lies past its own position. One payload names several teams; the hub hands each its own event.
  */
-export type PostsCreatedEvent = { type: "posts.created"; teamId: string };
+export type PostsCreatedEvent = { type: "posts.created"; teamId: string } & SentAfter;
 
-/** A post changed (removed by moderation), announced in the changing transaction. */
-export type PostUpdatedEvent = { type: "post.updated"; teamId: string; postId: number; rootId: number | null };
+/**
+ * A post changed (removed by moderation), announced in the changing transaction, whose id it carries
+ * as `changedTxId` (the post's changed_tx_id, server/domain/post-changes.ts).
+ */
+export type PostUpdatedEvent = {
+  type: "post.updated";
+  teamId: string;
+  postId: number;
+  rootId: number | null;
+  changedTxId?: string;
+} & SentAfter;
 
 /**
  * An engineer's sessions ended (sign-out: the one session; disabled or deleted: all of them), sent
@@ -26,7 +43,10 @@ export type Subscriber = {
   onEvent(event: HubEvent): void;
   /** The hub shuts down: long-lived streams end, so the server can drain. */
   onClose?(): void;
-  /** Listening again after the database was away: events of that gap were lost, catch up from the database. */
+  /**
+   * Listening again after the database was away: events of that gap were lost, catch up from the
+   * database. Called before any event the new connection brings.
+   */
   onResume?(): void;
 };
 
@@ -91,12 +111,21 @@ export function createEventHub(database: Pick<Database, "listen">): EventHub {
   };
 }
 
+/** A transaction id (xid8) as text, or undefined. */
+function transactionIdOf(value: unknown): string | undefined {
+  return typeof value === "string" && /^\d{1,20}$/.test(value) ? value : undefined;
+}
+
 function parseHubEvents(payload: string): HubEvent[] {
   try {
     const value = JSON.parse(payload) as Record<string, unknown>;
+    const line = transactionIdOf(value.line);
+    const sentAfter: SentAfter = line ? { line } : {};
     if (value.type === "posts.created") {
       const teamIds = Array.isArray(value.teamIds) ? value.teamIds : [];
-      return teamIds.filter((teamId): teamId is string => typeof teamId === "string").map((teamId) => ({ type: "posts.created", teamId }));
+      return teamIds
+        .filter((teamId): teamId is string => typeof teamId === "string")
+        .map((teamId) => ({ type: "posts.created", teamId, ...sentAfter }));
     }
     if (value.type === "sessions.ended") {
       const { teamId, userId, sessionId } = value;
@@ -107,7 +136,8 @@ function parseHubEvents(payload: string): HubEvent[] {
     const postId = Number(value.postId);
     if (!Number.isSafeInteger(postId)) return [];
     const rootId = value.rootId === null || value.rootId === undefined ? null : Number(value.rootId);
-    return [{ type: value.type, teamId: value.teamId, postId, rootId }];
+    const changedTxId = transactionIdOf(value.changedTxId);
+    return [{ type: value.type, teamId: value.teamId, postId, rootId, ...(changedTxId ? { changedTxId } : {}), ...sentAfter }];
   } catch {
     return [];
   }

@@ -1,14 +1,35 @@
 import type { Db } from "../db/client.ts";
-import { deliveryHorizon, teamPostsAfter, teamsWithPostsAfter, type DeliveredPost, type DeliveryPosition } from "./delivery.ts";
-import type { EventHub, PostUpdatedEvent, SessionsEndedEvent } from "./events.ts";
+import {
+  comparePositions,
+  currentDeliveryLine,
+  deliveryHorizon,
+  teamPostsAfter,
+  teamsWithPostsAfter,
+  type DeliveredPost,
+  type DeliveryPosition,
+} from "./delivery.ts";
+import type { EventHub, SessionsEndedEvent } from "./events.ts";
+import { teamPostsChangedSince } from "./post-changes.ts";
+import type { Post } from "./posts.ts";
 import { logger } from "../logger.ts";
 import { liveStreamsOpen } from "../metrics.ts";
+
+/** A change to a post the team's readers were given (server/domain/post-changes.ts). */
+export type PostChange = {
+  postId: number;
+  /** The transaction that made the change; unknown when announced by a process of an older version. */
+  changedTxId?: string;
+  /** The post as changed, when the feed read it from the database (a replay); otherwise the reader loads it. */
+  post?: Post;
+};
 
 export type LiveFeedListener = {
   /** New posts of the team in delivery order, each once; moderated ones included. */
   onPosts(posts: DeliveredPost[]): void;
-  /** A post changed (edited or removed). */
-  onUpdated(event: PostUpdatedEvent): void;
+  /** A post changed (removed): each change once, never before posts a pass read before the change. */
+  onUpdated(change: PostChange): void;
+  /** More changes were missed than are worth sending one by one: the page reloads instead. */
+  onReload(): void;
   /** Engineers' sessions of the team ended: a stream opened in one of them ends too. */
   onSessionsEnded(event: SessionsEndedEvent): void;
   /** Listening again after the database was away: announcements of that gap were lost. */
@@ -26,6 +47,8 @@ export type LiveFeed = {
 };
 
 const pageSize = 200;
+/** Past this many changes missed while not listening, readers reload rather than get each (as a reconnecting page, events.ts). */
+export const changesReplayMost = 1000;
 /** How long to wait before looking again for committed posts held back by an older, still open write. */
 const retryDelaysMs = [20, 50, 100, 250, 500, 1000];
 /**
@@ -41,6 +64,8 @@ export const defaultSafetyPollMs = 2_000;
  * so a live reader never gets a post before one that can still appear ahead of it. One query per
  * process and team serves every open stream of that team. Wake-ups are sent after commit
  * (server/domain/post-announcements.ts), so one can be lost: a poll every `safetyPollMs` finds those posts.
+ * Changes to posts are announced as they commit; those lost while LISTEN was down are read again by
+ * their transaction once it listens again (docs/decisions/048-listen-resume-replays-changes.md).
  */
 export function createLiveFeed(db: Db, hub: EventHub, safetyPollMs = defaultSafetyPollMs): LiveFeed {
   const teams = new Map<string, TeamFollower>();
@@ -113,6 +138,18 @@ class TeamFollower {
   private waiting = false;
   private retry: NodeJS.Timeout | undefined;
   private retries = 0;
+  /**
+   * Every change by a transaction below this line (xid8) that listeners need was handed to them,
+   * live or by a replay; one above it may have been lost with the LISTEN connection.
+   */
+  private changesLine = "0";
+  /** Changes at or above the line already handed out, by post: a replay or a late announcement does not hand one out again. */
+  private readonly changesHandedOut = new Map<number, string>();
+  /** Where the changes missed while not listening start: set on resuming, cleared once replayed. */
+  private replayFrom: string | undefined;
+  private resumptions = 0;
+  /** Changes announced during a pass: handed out after the posts it read, which they may change. */
+  private changesDuringPass: PostChange[] = [];
 
   constructor(
     private readonly db: Db,
@@ -122,14 +159,21 @@ class TeamFollower {
 
   start(hub: EventHub): Promise<void> {
     this.started = (async () => {
+      // Read before listening: a change committed after it may come before LISTEN does, or be lost if
+      // LISTEN drops at once; a replay from here finds it. One before it is in what readers load.
+      this.changesLine = await currentDeliveryLine(this.db);
       this.stopListening = await hub.subscribe(this.teamId, {
         onEvent: (event) => {
           if (event.type === "sessions.ended") return this.each((listener) => listener.onSessionsEnded(event));
-          if (event.type === "post.updated") return this.each((listener) => listener.onUpdated(event));
+          this.advanceChangesLine(event.line);
+          if (event.type === "post.updated") return this.handOut({ postId: event.postId, changedTxId: event.changedTxId });
           this.deliver();
         },
-        // Announcements sent while the database was away are lost; the database still has the posts.
+        // Announcements sent while the database was away are lost; the database still has the posts
+        // and, by their changing transaction, the changes.
         onResume: () => {
+          this.resumptions++;
+          this.replayFrom ??= this.changesLine;
           this.each((listener) => listener.onResume());
           this.deliver();
         },
@@ -173,6 +217,26 @@ class TeamFollower {
     }
   }
 
+  /** A change, once: after the pass under way, which may be handing out the post as it was before. */
+  private handOut(change: PostChange): void {
+    if (change.changedTxId !== undefined) {
+      if (this.changesHandedOut.get(change.postId) === change.changedTxId) return;
+      this.changesHandedOut.set(change.postId, change.changedTxId);
+    }
+    if (this.running) this.changesDuringPass.push(change);
+    else this.each((listener) => listener.onUpdated(change));
+  }
+
+  private advanceChangesLine(line: string | undefined): void {
+    if (line === undefined || BigInt(line) <= BigInt(this.changesLine)) return;
+    this.changesLine = line;
+    // A replay still to come reads from below the line: what it finds again must still be known.
+    if (this.replayFrom !== undefined) return;
+    for (const [postId, changedTxId] of this.changesHandedOut) {
+      if (BigInt(changedTxId) < BigInt(line)) this.changesHandedOut.delete(postId);
+    }
+  }
+
   /** Runs one delivery pass at a time; a wake-up during a pass asks for another. */
   deliver(): void {
     if (this.running || !this.ready) {
@@ -183,6 +247,9 @@ class TeamFollower {
       .catch((error: unknown) => logger.warn({ error: String(error), teamId: this.teamId }, "live feed could not read new posts; retrying"))
       .finally(() => {
         this.running = undefined;
+        const changes = this.changesDuringPass;
+        this.changesDuringPass = [];
+        for (const change of changes) this.each((listener) => listener.onUpdated(change));
         if (this.again) {
           this.again = false;
           this.deliver();
@@ -191,6 +258,11 @@ class TeamFollower {
   }
 
   private async pass(): Promise<void> {
+    await this.deliverNewPosts();
+    if (this.replayFrom !== undefined) await this.replayChanges(this.replayFrom);
+  }
+
+  private async deliverNewPosts(): Promise<void> {
     for (;;) {
       const { posts: page, waiting } = await teamPostsAfter(this.db, this.teamId, this.position, pageSize);
       this.waiting = waiting;
@@ -202,10 +274,35 @@ class TeamFollower {
     }
   }
 
-  /** Committed posts wait behind an open write: look again shortly, then less often while it stays open. */
+  /**
+   * Hands out the changes made since `from` that no listener was given, after the new posts: a change
+   * to a post not delivered yet is not handed out, as that post will be delivered as changed.
+   */
+  private async replayChanges(from: string): Promise<void> {
+    const resumption = this.resumptions;
+    // Read first: every transaction below it had ended, so the query after it sees what they changed.
+    const line = await currentDeliveryLine(this.db);
+    const changes = await teamPostsChangedSince(this.db, this.teamId, from, changesReplayMost + 1);
+    // Resumed again meanwhile: that gap may have lost changes this query did not see.
+    if (this.resumptions === resumption) this.replayFrom = undefined;
+    if (changes.length > changesReplayMost) {
+      logger.info({ teamId: this.teamId }, "live feed missed too many changes while not listening; its pages reload");
+      this.each((listener) => listener.onReload());
+    } else {
+      for (const { post, position, changedTxId } of changes) {
+        if (this.changesHandedOut.get(post.id) === changedTxId) continue;
+        this.changesHandedOut.set(post.id, changedTxId);
+        if (comparePositions(position, this.position) > 0) continue;
+        this.each((listener) => listener.onUpdated({ postId: post.id, changedTxId, post }));
+      }
+    }
+    this.advanceChangesLine(line);
+  }
+
+  /** Committed posts wait behind an open write, or missed changes are still to be read: look again shortly, then less often. */
   private scheduleRetry(): void {
     clearTimeout(this.retry);
-    if (!this.waiting || this.listeners.size === 0) return;
+    if (!(this.waiting || this.replayFrom !== undefined) || this.listeners.size === 0) return;
     const delay = retryDelaysMs[Math.min(this.retries++, retryDelaysMs.length - 1)]!;
     this.retry = setTimeout(() => this.deliver(), delay);
     this.retry.unref();

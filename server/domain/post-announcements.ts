@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
 import { eventsChannel, type PostUpdatedEvent } from "./events.ts";
@@ -58,9 +58,9 @@ async function sendWakeUps(db: Db, announcer: Announcer): Promise<void> {
  * change and its announcement commit together: changes are rare, and unlike new posts a live feed
  * could not find a missed one by its position.
  */
-export async function announcePostUpdated(tx: Db, event: Omit<PostUpdatedEvent, "type">): Promise<void> {
+export async function announcePostUpdated(tx: Db, event: Pick<PostUpdatedEvent, "teamId" | "postId" | "rootId">): Promise<void> {
   const payload: PostUpdatedEvent = { type: "post.updated", ...event };
-  await tx.execute(sql`select pg_notify(${eventsChannel}, ${JSON.stringify(payload)})`);
+  await notifyWithLine(tx, sql`${JSON.stringify(payload)}::jsonb || jsonb_build_object('changedTxId', pg_current_xact_id()::text)`);
 }
 
 /**
@@ -75,6 +75,15 @@ export async function announcePostsRenamed(tx: Db, teamId: string): Promise<void
 
 /** The wake-up every process listens for: these teams' posts changed. */
 async function sendWakeUp(db: Db, teamIds: string[]): Promise<void> {
-  const payload = JSON.stringify({ type: "posts.created", teamIds });
-  await db.execute(sql`select pg_notify(${eventsChannel}, ${payload})`);
+  await notifyWithLine(db, sql`${JSON.stringify({ type: "posts.created", teamIds })}::jsonb`);
+}
+
+/**
+ * Sends a JSON event with the line every transaction below had ended by (events.ts): the oldest
+ * transaction still running, which lets a listener know which announcements it has had.
+ */
+async function notifyWithLine(db: Db, event: SQL): Promise<void> {
+  await db.execute(
+    sql`select pg_notify(${eventsChannel}, (${event} || jsonb_build_object('line', pg_snapshot_xmin(pg_current_snapshot())::text))::text)`,
+  );
 }

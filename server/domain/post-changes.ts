@@ -27,10 +27,37 @@ export async function postsChangedSince(db: Db, caller: Caller, from: ChangesFro
   const rows = await db
     .select(postColumns)
     .from(posts)
-    .where(and(eq(posts.teamId, caller.teamId), sql`${posts.changedTxId} >= ${since}::xid8`))
+    .where(changedSince(caller.teamId, since))
     .orderBy(asc(posts.changedTxId))
     .limit(limit)
     .prepare("posts_changed_since")
     .execute();
   return rows.map(toPost);
+}
+
+/** A change as a process's live feed hands it out: the post as it is now, its place in delivery order, the transaction that last changed it. */
+export type DeliveredChange = { post: Post; position: DeliveryPosition; changedTxId: string };
+
+/**
+ * The team's posts changed by transactions at or after `since`, in the order of their last change, at
+ * most `limit`: what a process's live feed may have missed while it was not listening (server/domain/live-feed.ts).
+ */
+export async function teamPostsChangedSince(db: Db, teamId: string, since: string, limit: number): Promise<DeliveredChange[]> {
+  const rows = await db
+    .select({ ...postColumns, positionTxId: sql<string>`${posts.txId}::text`, changedTxId: sql<string>`${posts.changedTxId}::text` })
+    .from(posts)
+    .where(changedSince(teamId, since))
+    .orderBy(asc(posts.changedTxId))
+    .limit(limit)
+    .prepare("team_posts_changed_since")
+    .execute();
+  return rows.map((row) => ({
+    post: toPost(row),
+    position: { txId: row.positionTxId, postId: Number(row.id) },
+    changedTxId: row.changedTxId,
+  }));
+}
+
+function changedSince(teamId: string, since: string) {
+  return and(eq(posts.teamId, teamId), sql`${posts.changedTxId} >= ${since}::xid8`);
 }

@@ -6,8 +6,8 @@ import type { HumanCaller } from "../../domain/callers.ts";
 import type { Db } from "../../db/client.ts";
 import { comparePositions, feedPostsAfter, positionOfPost, type DeliveredPost } from "../../domain/delivery.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { PostUpdatedEvent, SessionsEndedEvent } from "../../domain/events.ts";
-import type { LiveFeed } from "../../domain/live-feed.ts";
+import type { SessionsEndedEvent } from "../../domain/events.ts";
+import type { LiveFeed, PostChange } from "../../domain/live-feed.ts";
 import { getPost, withTokens, type Post } from "../../domain/posts.ts";
 import { postsChangedSince } from "../../domain/post-changes.ts";
 import { isFiltered, isInFeed, threadHeads, type FeedFilters, type ThreadHead } from "../../domain/feed.ts";
@@ -46,11 +46,12 @@ export function liveEvents(db: Db, live: LiveFeed) {
     // The page's delivery line when it was read (?changes=): changes before it are on the page already.
     const pageLine = changesLineSchema.safeParse(c.req.query("changes")).data;
     return streamSSE(c, async (stream) => {
-      const queue: (DeliveredPost[] | PostUpdatedEvent)[] = [];
+      const queue: (DeliveredPost[] | PostChange)[] = [];
       let wake: (() => void) | undefined;
       let closed = false;
       let sessionEnded = false;
-      const enqueue = (item: DeliveredPost[] | PostUpdatedEvent) => {
+      let reloadAsked = false;
+      const enqueue = (item: DeliveredPost[] | PostChange) => {
         queue.push(item);
         wake?.();
       };
@@ -61,6 +62,10 @@ export function liveEvents(db: Db, live: LiveFeed) {
       const subscription = await live.subscribe(caller.teamId, {
         onPosts: enqueue,
         onUpdated: enqueue,
+        onReload() {
+          reloadAsked = true;
+          wake?.();
+        },
         onSessionsEnded(event: SessionsEndedEvent) {
           if (event.userId === caller.userId && (event.sessionId === null || event.sessionId === sessionId)) endSession();
         },
@@ -116,6 +121,10 @@ export function liveEvents(db: Db, live: LiveFeed) {
       while (!stream.aborted && !closed) {
         if (sessionEnded) {
           await stream.writeSSE({ event: "signed-out", data: "{}" });
+          break;
+        }
+        if (reloadAsked) {
+          await stream.writeSSE({ event: "reload", data: "{}" });
           break;
         }
         const item = queue.shift();
@@ -198,23 +207,29 @@ async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, de
   await stream.writeSSE(await postMessageFor(caller, await renderPost(db, caller, delivered)));
 }
 
-/** A changed post, as the card that replaces the page's (and for a reply, its thread as it is now). */
-async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, event: PostUpdatedEvent): Promise<void> {
-  const message = await cachedMessage<SseMessage>(`${caller.teamId}:post.updated:${event.postId}`, async () => {
-    let post: Post;
+/** A changed post, as the card that replaces the page's (and for a reply, its thread as it is now): the post the change came with, or as it is now. */
+async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, change: PostChange): Promise<void> {
+  const key = `${caller.teamId}:post.updated:${change.postId}:${change.changedTxId ?? "now"}`;
+  const message = await cachedMessage<SseMessage>(key, async () => {
+    let post = change.post;
     try {
-      post = await getPost(db, caller, event.postId);
+      post ??= await getPost(db, caller, change.postId);
     } catch (error) {
       if (error instanceof AppError && error.kind === "not_found") return undefined;
       throw error;
     }
-    const [{ repositoryUrl }, heads] = await Promise.all([
-      getTeam(db, caller.teamId),
+    const [repositoryUrl, heads] = await Promise.all([
+      repositoryUrlOf(db, caller.teamId),
       threadHeads(db, caller, post.parentId === null ? [] : [post.threadId]),
     ]);
     return updatedMessage(post, repositoryUrl, heads);
   });
   if (message) await stream.writeSSE(message);
+}
+
+/** The team's repository, looked up once per process for the changes a replay hands every stream at once. */
+async function repositoryUrlOf(db: Db, teamId: string): Promise<string | null> {
+  return (await cachedMessage(`${teamId}:repository`, async () => (await getTeam(db, teamId)).repositoryUrl)) ?? null;
 }
 
 /** Posts changed while the page was away, each as the card that replaces the page's (their threads read once). */
