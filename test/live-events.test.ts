@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { posts } from "../server/db/schema/index.ts";
 import { cli } from "../server/domain/callers.ts";
@@ -198,6 +198,89 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
     await reader.cancel();
     expect(received).not.toContain("post-updated");
     expect(received).not.toContain("event: reload");
+  });
+
+  it("deleting an engineer sends open and reconnecting pages each of their posts signed anew, once, as a reload shows it", async () => {
+    const team = await server.team("engineer-deleted");
+    const [admin, watcher, dee] = await Promise.all([
+      server.engineer(team, "mina", "admin"),
+      server.engineer(team, "walt", "member"),
+      server.engineer(team, "dee", "member"),
+    ]);
+    const author = await server.agent(team, "writer");
+    const agentPost = async (body: Record<string, unknown>) =>
+      ((await (await server.as(author, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number }).id;
+    const deeCsrf = await csrfTokenOf(server, dee);
+    const deePost = async (fields: Record<string, string>) => {
+      expect((await postForm(server, "/posts", { ...fields, _csrf: deeCsrf }, { cookie: dee })).status).toBe(303);
+      const [row] = await server.database.db
+        .select({ id: posts.id })
+        .from(posts)
+        .where(and(eq(posts.teamId, team.id), eq(posts.content, fields.content!)));
+      return row!.id;
+    };
+    const plan = await agentPost({ content: "deploy plan" });
+    const [finding, agreed] = [
+      await deePost({ content: "dee's finding" }),
+      await deePost({ content: "looks good", parentId: String(plan) }),
+    ];
+    const untouched = await agentPost({ content: "not dee's" });
+
+    // It reconnects as a browser does (a first request may meet a kept-alive connection the server has
+    // closed meanwhile), but must get the changes without reconnecting once open.
+    const open = followEvents(server.url, watcher);
+    try {
+      await open.waitFor((event) => event.event === "ready");
+      expect(
+        (await postForm(server, "/admin/engineers/dee/delete", { _csrf: await csrfTokenOf(server, admin) }, { cookie: admin })).status,
+      ).toBe(303);
+      const later = await agentPost({ content: "after dee left" });
+      const events = await open.waitFor((event) => event.id === String(later));
+      expect(open.connections).toBe(1);
+      const updates = events.filter((event) => event.event === "post-updated").map((event) => JSON.parse(event.data) as PostEvent);
+      expect(updates.map((update) => update.id).sort()).toEqual([finding, agreed].sort());
+      // Each names the author as a reload of the pages does, on the card and in the thread's summary.
+      const pageOf = async (path: string) => (await fetch(`${server.url}${path}`, { headers: { cookie: watcher } })).text();
+      const [thread, feed] = [await pageOf(`/posts/${plan}`), await pageOf("/?mode=threads")];
+      const agreedUpdate = updates.find((update) => update.id === agreed)!.html;
+      const cardAuthor = new RegExp(`<a class="author" id="post-${agreed}-author"[^>]*>[^<]*</a>`).exec(thread)![0];
+      const summaryAuthor = new RegExp(`<span id="latest-reply-${agreed}-author">[^<]*</span>`).exec(feed)![0];
+      expect(agreedUpdate).toBe(cardAuthor + summaryAuthor);
+      for (const update of updates) expect(update.html).toContain(">dee (deleted engineer)</a>");
+
+      // A page that was away since before the deletion gets them when it comes back.
+      const back = followEvents(server.url, watcher, { lastEventId: String(untouched), reconnect: false });
+      try {
+        const replayed = await back.waitFor((event) => event.id === String(later));
+        const ids = replayed.filter((event) => event.event === "post-updated").map((event) => (JSON.parse(event.data) as PostEvent).id);
+        expect(ids.sort()).toEqual([finding, agreed].sort());
+      } finally {
+        back.close();
+      }
+    } finally {
+      open.close();
+    }
+  });
+
+  it("deleting an engineer with more than 1,000 posts tells open pages to reload instead", async () => {
+    const team = await server.team("engineer-prolific");
+    const [admin, watcher] = await Promise.all([server.engineer(team, "moe", "admin"), server.engineer(team, "wendy", "member")]);
+    const { db } = server.database;
+    const prolific = await server.engineer(team, "pat", "member");
+    const { caller: pat } = (await validateSession(db, prolific.split("=")[1]!))!;
+    for (let n = 0; n < 1001; n++) await createPost(db, pat, { content: `note ${n}` });
+    const open = followEvents(server.url, watcher);
+    try {
+      await open.waitFor((event) => event.event === "ready");
+      expect(
+        (await postForm(server, "/admin/engineers/pat/delete", { _csrf: await csrfTokenOf(server, admin) }, { cookie: admin })).status,
+      ).toBe(303);
+      const events = await open.waitFor((event) => event.event === "reload");
+      expect(open.connections).toBe(1);
+      expect(events.filter((event) => event.event === "post-updated")).toEqual([]);
+    } finally {
+      open.close();
+    }
   });
 
   it.runIf(kind === "pglite")(

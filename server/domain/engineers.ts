@@ -5,7 +5,7 @@ import type { Db } from "../db/client.ts";
 import { invites, posts, sessions, teams, users } from "../db/schema/index.ts";
 import { conflict, forbidden, invalid, notFound } from "./errors.ts";
 import { announceSessionsEnded, type Role } from "./users.ts";
-import { announcePostsRenamed } from "./post-announcements.ts";
+import { announcePostsChanged } from "./post-announcements.ts";
 import { feedChanged } from "./feed-cache.ts";
 import { requireNoNulByte } from "./untrusted-text.ts";
 
@@ -149,9 +149,9 @@ export async function deleteEngineer(db: Db, actor: AuditActor, teamId: string, 
     await keepAnotherAdmin(tx, target, "delete them");
     await tx
       .update(posts)
-      .set({ authorName: sql`${posts.authorName} || ${deletedAuthorSuffix}` })
+      .set({ authorName: sql`${posts.authorName} || ${deletedAuthorSuffix}`, changedTxId: sql`pg_current_xact_id()` })
       .where(and(eq(posts.teamId, teamId), eq(posts.userId, target.id)));
-    await announcePostsRenamed(tx, teamId);
+    await announcePostsChanged(tx, teamId);
     await endAllSessions(tx, target);
     await tx.delete(users).where(eq(users.id, target.id));
     await recordAudit(tx, teamId, actor, "user.deleted", target.username, { role: target.role });

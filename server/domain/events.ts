@@ -31,12 +31,18 @@ export type PostUpdatedEvent = {
 } & SentAfter;
 
 /**
+ * Posts of the team changed in one transaction (a deleted engineer's, signed anew), announced in it
+ * with its id, their changed_tx_id: a listener reads them by it, however many.
+ */
+export type PostsChangedEvent = { type: "posts.changed"; teamId: string; changedTxId: string } & SentAfter;
+
+/**
  * An engineer's sessions ended (sign-out: the one session; disabled or deleted: all of them), sent
  * by server/domain/users.ts on the same channel so every process closes the live feeds they hold.
  */
 export type SessionsEndedEvent = { type: "sessions.ended"; teamId: string; userId: string; sessionId: string | null };
 
-export type HubEvent = PostsCreatedEvent | PostUpdatedEvent | SessionsEndedEvent;
+export type HubEvent = PostsCreatedEvent | PostUpdatedEvent | PostsChangedEvent | SessionsEndedEvent;
 
 export type Subscriber = {
   /** Each event of the team. */
@@ -126,6 +132,11 @@ function parseHubEvents(payload: string): HubEvent[] {
       return teamIds
         .filter((teamId): teamId is string => typeof teamId === "string")
         .map((teamId) => ({ type: "posts.created", teamId, ...sentAfter }));
+    }
+    if (value.type === "posts.changed") {
+      const changedTxId = transactionIdOf(value.changedTxId);
+      if (typeof value.teamId !== "string" || !changedTxId) return [];
+      return [{ type: value.type, teamId: value.teamId, changedTxId, ...sentAfter }];
     }
     if (value.type === "sessions.ended") {
       const { teamId, userId, sessionId } = value;

@@ -9,7 +9,7 @@ import {
   type DeliveryPosition,
 } from "./delivery.ts";
 import type { EventHub, SessionsEndedEvent } from "./events.ts";
-import { teamPostsChangedSince } from "./post-changes.ts";
+import { teamPostsChangedBy, teamPostsChangedSince, type DeliveredChange } from "./post-changes.ts";
 import type { Post } from "./posts.ts";
 import { logger } from "../logger.ts";
 import { liveStreamsOpen } from "../metrics.ts";
@@ -26,9 +26,9 @@ export type PostChange = {
 export type LiveFeedListener = {
   /** New posts of the team in delivery order, each once; moderated ones included. */
   onPosts(posts: DeliveredPost[]): void;
-  /** A post changed (removed): each change once, never before posts a pass read before the change. */
+  /** A post changed (removed, or its author deleted): each change once, never before posts a pass read before the change. */
   onUpdated(change: PostChange): void;
-  /** More changes were missed than are worth sending one by one: the page reloads instead. */
+  /** More changes at once than are worth sending one by one: the page reloads instead. */
   onReload(): void;
   /** Engineers' sessions of the team ended: a stream opened in one of them ends too. */
   onSessionsEnded(event: SessionsEndedEvent): void;
@@ -47,8 +47,11 @@ export type LiveFeed = {
 };
 
 const pageSize = 200;
-/** Past this many changes missed while not listening, readers reload rather than get each (as a reconnecting page, events.ts). */
-export const changesReplayMost = 1000;
+/**
+ * Past this many changes read at once (missed while not listening, or made by one transaction),
+ * readers reload rather than get each, as a reconnecting page does (server/http/web/events.ts).
+ */
+export const changesSentMost = 1000;
 /** How long to wait before looking again for committed posts held back by an older, still open write. */
 const retryDelaysMs = [20, 50, 100, 250, 500, 1000];
 /**
@@ -150,6 +153,8 @@ class TeamFollower {
   private resumptions = 0;
   /** Changes announced during a pass: handed out after the posts it read, which they may change. */
   private changesDuringPass: PostChange[] = [];
+  /** Transactions announced as having changed posts, whose posts are still to be read. */
+  private readonly changingTransactions = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -167,6 +172,7 @@ class TeamFollower {
           if (event.type === "sessions.ended") return this.each((listener) => listener.onSessionsEnded(event));
           this.advanceChangesLine(event.line);
           if (event.type === "post.updated") return this.handOut({ postId: event.postId, changedTxId: event.changedTxId });
+          if (event.type === "posts.changed") this.changingTransactions.add(event.changedTxId);
           this.deliver();
         },
         // Announcements sent while the database was away are lost; the database still has the posts
@@ -260,6 +266,10 @@ class TeamFollower {
   private async pass(): Promise<void> {
     await this.deliverNewPosts();
     if (this.replayFrom !== undefined) await this.replayChanges(this.replayFrom);
+    for (const changedTxId of [...this.changingTransactions]) {
+      this.handOutRead(await teamPostsChangedBy(this.db, this.teamId, changedTxId, changesSentMost + 1));
+      this.changingTransactions.delete(changedTxId);
+    }
   }
 
   private async deliverNewPosts(): Promise<void> {
@@ -282,27 +292,33 @@ class TeamFollower {
     const resumption = this.resumptions;
     // Read first: every transaction below it had ended, so the query after it sees what they changed.
     const line = await currentDeliveryLine(this.db);
-    const changes = await teamPostsChangedSince(this.db, this.teamId, from, changesReplayMost + 1);
+    const changes = await teamPostsChangedSince(this.db, this.teamId, from, changesSentMost + 1);
     // Resumed again meanwhile: that gap may have lost changes this query did not see.
     if (this.resumptions === resumption) this.replayFrom = undefined;
-    if (changes.length > changesReplayMost) {
-      logger.info({ teamId: this.teamId }, "live feed missed too many changes while not listening; its pages reload");
-      this.each((listener) => listener.onReload());
-    } else {
-      for (const { post, position, changedTxId } of changes) {
-        if (this.changesHandedOut.get(post.id) === changedTxId) continue;
-        this.changesHandedOut.set(post.id, changedTxId);
-        if (comparePositions(position, this.position) > 0) continue;
-        this.each((listener) => listener.onUpdated({ postId: post.id, changedTxId, post }));
-      }
-    }
+    this.handOutRead(changes);
     this.advanceChangesLine(line);
   }
 
-  /** Committed posts wait behind an open write, or missed changes are still to be read: look again shortly, then less often. */
+  /** Changes read from the database, each once; too many for one by one, and the readers reload. */
+  private handOutRead(changes: DeliveredChange[]): void {
+    if (changes.length > changesSentMost) {
+      logger.info({ teamId: this.teamId, changes: changes.length }, "too many changed posts to send one by one; live pages reload");
+      this.each((listener) => listener.onReload());
+      return;
+    }
+    for (const { post, position, changedTxId } of changes) {
+      if (this.changesHandedOut.get(post.id) === changedTxId) continue;
+      this.changesHandedOut.set(post.id, changedTxId);
+      if (comparePositions(position, this.position) > 0) continue;
+      this.each((listener) => listener.onUpdated({ postId: post.id, changedTxId, post }));
+    }
+  }
+
+  /** Committed posts wait behind an open write, or changes are still to be read: look again shortly, then less often. */
   private scheduleRetry(): void {
     clearTimeout(this.retry);
-    if (!(this.waiting || this.replayFrom !== undefined) || this.listeners.size === 0) return;
+    const unread = this.waiting || this.replayFrom !== undefined || this.changingTransactions.size > 0;
+    if (!unread || this.listeners.size === 0) return;
     const delay = retryDelaysMs[Math.min(this.retries++, retryDelaysMs.length - 1)]!;
     this.retry = setTimeout(() => this.deliver(), delay);
     this.retry.unref();

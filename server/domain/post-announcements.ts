@@ -64,13 +64,17 @@ export async function announcePostUpdated(tx: Db, event: Pick<PostUpdatedEvent, 
 }
 
 /**
- * Announces that posts of the team changed in place (their author's name), inside the transaction
- * that changes them, as a wake-up: rare, so its serialised commit costs nothing that matters. Live
- * feeds find nothing new; cached first pages (feed-cache.ts) are dropped. The caller also calls
- * `feedChanged` after commit, for this process's next read.
+ * Announces that posts of the team changed in place (their author's name) inside the transaction
+ * that changes them, which set their changed_tx_id: rare, so its serialised commit costs nothing that
+ * matters. Live feeds read the posts by that id and send each open page its cards; cached first
+ * pages (feed-cache.ts) are dropped. The caller also calls `feedChanged` after commit, for this
+ * process's next read.
  */
-export async function announcePostsRenamed(tx: Db, teamId: string): Promise<void> {
-  await sendWakeUp(tx, [teamId]);
+export async function announcePostsChanged(tx: Db, teamId: string): Promise<void> {
+  await notifyWithLine(
+    tx,
+    sql`jsonb_build_object('type', 'posts.changed', 'teamId', ${teamId}::text, 'changedTxId', pg_current_xact_id()::text)`,
+  );
 }
 
 /** The wake-up every process listens for: these teams' posts changed. */

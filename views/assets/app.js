@@ -207,7 +207,10 @@ function startLiveUpdates() {
     });
     on("post-updated", (message) => {
       if (mode === "inbox") return inboxOf(live).then((module) => module.onPostUpdated(live));
-      removePost(JSON.parse(message.data));
+      const post = JSON.parse(message.data);
+      // A renamed author: the parts of the page showing the name, each in place of the element with its id.
+      if (post.partsHtml) for (const part of [...fragmentFrom(post.partsHtml).children]) byId(part.id)?.replaceWith(part);
+      else removePost(post);
     });
     on("ready", () => {
       document.body.dataset.liveReady = true;

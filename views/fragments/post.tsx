@@ -41,6 +41,27 @@ export function PostTime(props: { date: Date }) {
   );
 }
 
+/** Who wrote a thread's latest reply, in the collapsed feed's summary: by id, so a change of their name finds it. */
+function LatestReplyAuthor(props: { reply: Pick<LatestReply, "id" | "authorName"> }) {
+  return <span id={`latest-reply-${props.reply.id}-author`}>{props.reply.authorName}</span>;
+}
+
+/**
+ * What a post that stays on the page changes when its author is renamed (a deleted engineer's posts,
+ * the one such change): the name on its card and where a summary names it as its thread's latest
+ * reply, each with the id of the element it replaces (views/assets/app.js). The card keeps what only
+ * its page has: a thread's summary, the Delete form.
+ */
+export function RenamedAuthor(props: { post: Post }) {
+  const { post } = props;
+  return (
+    <>
+      <AuthorName post={post} id={`post-${post.id}-author`} />
+      <LatestReplyAuthor reply={{ id: post.id, authorName: post.author.name }} />
+    </>
+  );
+}
+
 /** The link to a thread's page under its first post, with how many replies it has; live replies bring it anew. */
 export function ReplyCount(props: { post: Pick<Post, "id" | "replyCount"> }) {
   const count = props.post.replyCount;
@@ -71,7 +92,7 @@ export function ThreadSummary(props: { post: Post; latest?: LatestReply; newRepl
           <ReplyCount post={post} />
           {latest && (
             <span class="muted latest-reply">
-              , latest <PostTime date={latest.createdAt} /> by {latest.authorName}
+              , latest <PostTime date={latest.createdAt} /> by <LatestReplyAuthor reply={latest} />
             </span>
           )}
         </span>

@@ -15,7 +15,7 @@ import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
-import { isSummedUp, PostCard, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/fragments/post.tsx";
+import { isSummedUp, PostCard, RenamedAuthor, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
 const keepAliveMs = 25_000;
@@ -244,12 +244,17 @@ async function sendChanged(stream: SSEStreamingApi, db: Db, caller: HumanCaller,
 }
 
 /**
- * A changed post's event: the card as the team's pages show it, linked into the team's repository as
- * it is set now. For a reply whose thread the feeds still show, the thread as it is now (a removed
- * reply no longer counts): its first post's link and, for the collapsed feed, its summary, or once no
- * reply is left, the first post's card, which has none.
+ * A changed post's event. A post that stays (its author renamed) sends the parts of a page that show
+ * the name, each with the id of the element it replaces (`RenamedAuthor`), so a card keeps what only
+ * its page has. A removed one sends the card as the team's pages show it, linked into the team's
+ * repository as it is set now; for a reply whose thread the feeds still show, the thread as it is now
+ * (a removed reply no longer counts): its first post's link and, for the collapsed feed, its summary,
+ * or once no reply is left, the first post's card, which has none.
  */
 async function updatedMessage(post: Post, repositoryUrl: string | null, heads: Map<number, ThreadHead>): Promise<SseMessage> {
+  if (!post.deleted) {
+    return { event: "post-updated", data: JSON.stringify({ id: post.id, partsHtml: String(await RenamedAuthor({ post })) }) };
+  }
   const head = post.parentId === null ? undefined : heads.get(post.threadId);
   const data = {
     id: post.id,
