@@ -1,11 +1,9 @@
-import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { posts } from "../server/db/schema/index.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { chromiumForThisFile, openPage, screenshotBothSchemes, type OpenPage } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-import { csrfTokenOf, postForm } from "./support/web.ts";
+import { csrfTokenOf, postForm, postFromWebForm } from "./support/web.ts";
 
 const chromium = chromiumForThisFile();
 
@@ -63,21 +61,13 @@ describe.each(databaseKinds)("managing engineers in Chromium on %s", (kind) => {
 
   it("deleting an engineer signs their posts anew on open pages as a reload shows them: card, thread summary, and the admin's Delete form kept", async () => {
     const dee = await server.engineer(team, "dee", "member");
-    const deeCsrf = await csrfTokenOf(server, dee);
     const writer = await server.agent(team, "writer");
     const { id: plan } = (await (
       await server.as(writer, "/api/v1/posts", { method: "POST", body: '{"content":"deploy plan"}' })
     ).json()) as {
       id: number;
     };
-    const deePost = async (fields: Record<string, string>) => {
-      expect((await postForm(server, "/posts", { ...fields, _csrf: deeCsrf }, { cookie: dee })).status).toBe(303);
-      const [row] = await server.database.db
-        .select({ id: posts.id })
-        .from(posts)
-        .where(and(eq(posts.teamId, team.id), eq(posts.content, fields.content!)));
-      return row!.id;
-    };
+    const deePost = (fields: Record<string, string>) => postFromWebForm(server, team.id, dee, fields);
     const finding = await deePost({ content: "dee's finding" });
     await deePost({ content: "looks good", parentId: String(plan) });
 

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { posts } from "../server/db/schema/index.ts";
 import { cli } from "../server/domain/callers.ts";
@@ -7,7 +7,7 @@ import { createPost, deletePost } from "../server/domain/posts.ts";
 import { createInvite, validateSession } from "../server/domain/users.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
-import { csrfTokenOf, postForm } from "./support/web.ts";
+import { csrfTokenOf, postForm, postFromWebForm } from "./support/web.ts";
 
 type PostEvent = {
   id: number;
@@ -212,15 +212,7 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
     const author = await server.agent(team, "writer");
     const agentPost = async (body: Record<string, unknown>) =>
       ((await (await server.as(author, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number }).id;
-    const deeCsrf = await csrfTokenOf(server, dee);
-    const deePost = async (fields: Record<string, string>) => {
-      expect((await postForm(server, "/posts", { ...fields, _csrf: deeCsrf }, { cookie: dee })).status).toBe(303);
-      const [row] = await server.database.db
-        .select({ id: posts.id })
-        .from(posts)
-        .where(and(eq(posts.teamId, team.id), eq(posts.content, fields.content!)));
-      return row!.id;
-    };
+    const deePost = (fields: Record<string, string>) => postFromWebForm(server, team.id, dee, fields);
     const plan = await agentPost({ content: "deploy plan" });
     const [finding, agreed] = [
       await deePost({ content: "dee's finding" }),

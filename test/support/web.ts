@@ -1,3 +1,5 @@
+import { and, eq } from "drizzle-orm";
+import { posts } from "../../server/db/schema/index.ts";
 import type { TestServer } from "./server.ts";
 
 /** Form posts as a browser on the page would send them: same Origin, form-encoded. */
@@ -16,6 +18,17 @@ export async function csrfTokenOf(server: { url: string }, cookie: string): Prom
   const match = /name="_csrf" value="([^"]+)"/.exec(page);
   if (!match) throw new Error("no CSRF token on the feed page");
   return match[1]!;
+}
+
+/** Posts as an engineer through the feed's form (`content`, and `parentId` for a reply); returns the post's id. */
+export async function postFromWebForm(server: TestServer, teamId: string, cookie: string, fields: Record<string, string>): Promise<number> {
+  const response = await postForm(server, "/posts", { ...fields, _csrf: await csrfTokenOf(server, cookie) }, { cookie });
+  if (response.status !== 303) throw new Error(`the post form answered ${response.status}: ${await response.text()}`);
+  const [row] = await server.database.db
+    .select({ id: posts.id })
+    .from(posts)
+    .where(and(eq(posts.teamId, teamId), eq(posts.content, fields.content!)));
+  return row!.id;
 }
 
 /** Creates an engineer with a one-time setup token (from a setup link or `botboard user add`); returns the session cookie. */
