@@ -164,6 +164,8 @@ function loneToolCall(headers: Headers, body: unknown, calls: JSONRPCRequest[]):
 }
 
 const parseError = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the body is not JSON." } };
+/** JSON-RPC 2.0 answers an empty batch with one Invalid Request error (the SDK would accept it and answer nothing). */
+const emptyBatchError = { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: the batch is empty." } };
 
 /**
  * MCP over Streamable HTTP, stateless: every POST gets a fresh server (and the SDK's transport, but
@@ -190,6 +192,7 @@ export function mcpRoutes(db: Db, config: Config) {
       );
     const body = parseJson(await c.req.text());
     if (!body.ok) return c.json(parseError, 400);
+    if (Array.isArray(body.value) && body.value.length === 0) return c.json(emptyBatchError, 400);
     const sent = Array.isArray(body.value) ? body.value : [body.value];
     const invalidCalls = invalidToolCallAnswers(sent.filter(isToolCall), toolSet);
     const invalidAnswers = [...invalidCalls.values()];

@@ -331,7 +331,7 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(await post({ host: `localhost:${new URL(server.url).port}` })).toBe(200);
   });
 
-  it("an unknown tool is a JSON-RPC error and a malformed body a parse error", async () => {
+  it("an unknown tool is a JSON-RPC error, a malformed body a parse error and an empty batch an invalid request", async () => {
     await expect(alice.callTool({ name: "drop_tables", arguments: {} })).rejects.toThrow(/Unknown tool: drop_tables/);
     const token = await server.agent(alpha, "garbled");
     const response = await server.as(token, "/mcp", {
@@ -348,6 +348,17 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     });
     expect(notJsonRpc.status).toBe(400);
     expect(await notJsonRpc.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
+    const emptyBatch = await server.as(token, "/mcp", {
+      method: "POST",
+      body: "[]",
+      headers: { accept: "application/json, text/event-stream" },
+    });
+    expect(emptyBatch.status).toBe(400);
+    expect(await emptyBatch.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32600, message: "Invalid Request: the batch is empty." },
+    });
   });
 
   it("a malformed tool call gets a one-line invalid-params error, alone or in a batch, and the batch's other calls run", async () => {
