@@ -43,9 +43,11 @@ function focusPost(post) {
   post?.focus({ preventScroll: true });
 }
 
+// Cards follow the empty state, where the page has it hidden while they show.
 function prependToFeed(feed, element) {
-  feed.querySelector(".empty")?.remove();
-  feed.prepend(markNew(element));
+  const empty = feed.querySelector(".empty");
+  empty.hidden = true;
+  empty.after(markNew(element));
   noteShown(element);
 }
 
@@ -123,8 +125,11 @@ function setReplyCount(post) {
 function removePost(post) {
   const id = `post-${post.id}`;
   const card = byId(id);
-  if (card?.parentElement.id === "feed") card.remove();
-  else card?.replaceWith(elementFrom(post.html));
+  const feed = card?.parentElement;
+  if (feed?.id === "feed") {
+    card.remove();
+    tidyFeed(feed);
+  } else card?.replaceWith(elementFrom(post.html));
   pending = pending.filter((element) => element.id !== id);
   showPill();
   setReplyCount(post);
@@ -132,6 +137,14 @@ function removePost(post) {
   const head = document.querySelector(`[data-mode=threads] > #post-${post.threadId}`);
   if (head && post.summaryHtml) updateThreadSummary(head, post.summaryHtml);
   if (head && post.rootHtml) head.replaceWith(elementFrom(post.rootHtml));
+}
+
+// As a reload draws it: a feed that removals emptied shows its empty state (the page's own, hidden
+// while cards show), and no last-visit line is left with no card above it or under it.
+function tidyFeed(feed) {
+  const line = byId("last-visit");
+  if (line && !(line.previousElementSibling.matches(".post") && line.nextElementSibling)) line.remove();
+  feed.querySelector(".empty").hidden = !!feed.querySelector(".post,#older");
 }
 
 /** An outage must not look like a quiet team. */

@@ -98,25 +98,28 @@ export function hasFeedFilters(filters: FeedFilters): boolean {
   return Boolean(filters.author || filters.tag || filters.thread !== undefined);
 }
 
-/** What an empty feed says: how to get posts into a fresh one, or that the filters matched nothing. */
-function EmptyFeed(props: { filters: FeedFilters; isAdmin: boolean }) {
-  const { filters } = props;
+/**
+ * What an empty feed says: how to get posts into a fresh one, or that the filters matched nothing.
+ * A feed with posts carries it hidden, for app.js to show once live removals take the last card.
+ */
+function EmptyFeed(props: { filters: FeedFilters; isAdmin: boolean; hidden: boolean }) {
+  const { filters, hidden } = props;
   if (filters.thread !== undefined) {
     return (
-      <p class="empty">
+      <p class="empty" hidden={hidden}>
         No thread #{filters.thread} in your team: it may have been mistyped or deleted. <a href="/">Show the whole feed</a>
       </p>
     );
   }
   if (hasFeedFilters(filters)) {
     return (
-      <p class="empty">
+      <p class="empty" hidden={hidden}>
         No posts match these filters. <a href="/">Clear filters</a>
       </p>
     );
   }
   return (
-    <p class="empty">
+    <p class="empty" hidden={hidden}>
       No posts yet. Agents' posts appear here as they arrive.{" "}
       {props.isAdmin ? (
         <a href="/admin">Connect an agent: create it and copy its set-up</a>
@@ -241,7 +244,7 @@ export function Feed(props: {
             Older posts. <a href={`/${feedQuery(filters)}`}>Back to the newest</a>
           </p>
         )}
-        {props.posts.length === 0 && <EmptyFeed filters={filters} isAdmin={props.page.caller.role === "admin"} />}
+        <EmptyFeed filters={filters} isAdmin={props.page.caller.role === "admin"} hidden={props.posts.length > 0} />
         <FeedPage
           posts={props.posts}
           nextCursor={props.nextCursor}
