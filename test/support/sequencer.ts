@@ -12,6 +12,7 @@ const longestFirst = [
   "delivery",
   "load",
   "web-feed-place-browser",
+  "live-empty-feed-browser",
   "bench-accounting",
   "bench-calibration",
   "bench-stats",
