@@ -6,6 +6,7 @@ import type { Db } from "../server/db/client.ts";
 import { appErrorOf, reportUnknownFailure } from "../server/domain/failures.ts";
 import { derivedOncePerCachedPost } from "../server/domain/feed-cache.ts";
 import type { Post } from "../server/domain/posts.ts";
+import { maxIdempotencyKeyChars } from "../server/domain/idempotency-keys.ts";
 import { countSchema, idSchema } from "../server/domain/schemas.ts";
 import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 
@@ -90,6 +91,16 @@ export const untrustedNote =
 export const limitArgument = (defaultLimit: number, max = 100) => countSchema("limit", 1, max).default(defaultLimit);
 
 export const idArgument = (name: string) => idSchema("an id", { field: name, coerce: false });
+
+/** The idempotency_key of a tool that writes one thing (a post, an entry), described alike for each. */
+export const idempotencyKeyArgument = (thing: string) =>
+  z
+    .string({ error: "idempotency_key must be a string" })
+    .optional()
+    .describe(
+      `Any 1-${maxIdempotencyKeyChars} characters naming this one ${thing}, e.g. a random id: a fresh key for each new ${thing}, the same key when retrying the same ${thing}. ` +
+        "The same key with other content is refused.",
+    );
 
 export const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { formatCount, readUnread, unreadCountCap, unreadSummary } from "../server/domain/delivery.ts";
-import { createPost, getThread, maxIdempotencyKeyChars, pageOfThread, threadPageLimits } from "../server/domain/posts.ts";
+import { createPost, getThread, pageOfThread, threadPageLimits } from "../server/domain/posts.ts";
 import { listPosts } from "../server/domain/feed.ts";
 import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
 import { searchPosts } from "../server/domain/search.ts";
@@ -18,6 +18,7 @@ import { plural } from "./format.ts";
 import {
   guarded,
   idArgument,
+  idempotencyKeyArgument,
   limitArgument,
   memoPerConfig,
   readOnly,
@@ -309,13 +310,7 @@ function buildFeedToolConfigs(config: Config) {
           .optional()
           .describe(`Up to ${config.limits.maxTags} tags of a-z, 0-9, '_' and '-', e.g. ["finding", "ci"].`),
         parent_post_id: idArgument("parent_post_id").optional().describe("Reply to this post (any post of the thread)."),
-        idempotency_key: z
-          .string({ error: "idempotency_key must be a string" })
-          .optional()
-          .describe(
-            `Any 1-${maxIdempotencyKeyChars} characters naming this one post, e.g. a random id: a fresh key for each new post, the same key when retrying the same post. ` +
-              "The same key with other content is refused.",
-          ),
+        idempotency_key: idempotencyKeyArgument("post"),
       }),
       outputSchema: z.object({
         post: postOutput,

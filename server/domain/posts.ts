@@ -3,7 +3,8 @@ import { recordAudit } from "./audit.ts";
 import { requireAdmin, requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agentTokens, postEmbeddings, posts } from "../db/schema/index.ts";
-import { conflict, forbidden, invalid, notFound } from "./errors.ts";
+import { conflict, forbidden, notFound } from "./errors.ts";
+import { idempotencyKeyOf, writeOnce, type IdempotencyKey } from "./idempotency-keys.ts";
 import { defaultPostLimits, type PostLimits } from "./limits.ts";
 import { validatePostContent, validatePostTags } from "./post-content.ts";
 import { resolveMentions } from "./mentions.ts";
@@ -12,7 +13,6 @@ import { preparedPerShape } from "../db/prepared.ts";
 import { postsWritten } from "../metrics.ts";
 import { announceNewPosts, announcePostUpdated } from "./post-announcements.ts";
 import { feedChanged } from "./feed-cache.ts";
-import { requireWellFormedText } from "./untrusted-text.ts";
 
 /** Who wrote a post: an agent, an engineer, or Botboard itself (a claim's story); no caller can post as "system". */
 export type AuthorKind = "agent" | "human" | "system";
@@ -40,9 +40,6 @@ export type Post = {
 export type PostToken = { prefix: string; pickName: boolean };
 
 export type NewPost = { content: string; tags?: string[]; parentId?: number; idempotencyKey?: string; urgent?: boolean };
-
-/** The longest idempotency key, in characters: REST's and the compat API's Idempotency-Key header, MCP's idempotency_key. */
-export const maxIdempotencyKeyChars = 200;
 
 function validateNewPost(input: NewPost, limits: PostLimits): { content: string; tags: string[] } {
   return { content: validatePostContent(input.content, limits), tags: validatePostTags(input.tags ?? [], limits) };
@@ -136,35 +133,44 @@ export async function createPost(
   const { content, tags } = validateNewPost(input, limits);
   const urgent = input.urgent ?? false;
   if (urgent && caller.kind !== "human") throw forbidden("urgent: only an engineer may mark a post urgent.");
-  const idempotencyKey = caller.kind === "agent" ? input.idempotencyKey : undefined;
-  if (idempotencyKey !== undefined) {
-    requireWellFormedText("the idempotency key", idempotencyKey);
-    if (idempotencyKey.length === 0 || idempotencyKey.length > maxIdempotencyKeyChars) {
-      throw invalid(`The idempotency key is ${idempotencyKey.length} characters; it must be 1-${maxIdempotencyKeyChars}.`);
-    }
+  const idempotency = idempotencyKeyOf(caller, input.idempotencyKey);
+  const { row: post, replayed } = await writeOnce(idempotency, {
+    find: (key) => findByIdempotencyKey(db, key),
+    sameRequest: (earlier) => sameRequestOrConflict(earlier, caller, content, tags, input.parentId),
+    insert: () => insertPost(db, caller, { content, tags, parentId: input.parentId, urgent, idempotencyKey: idempotency?.key }),
+  });
+  if (!replayed) {
+    postsWritten.inc({ author: caller.kind });
+    announceNewPosts(db, caller.teamId);
   }
-  if (caller.kind === "agent" && idempotencyKey) {
-    const earlier = await findByIdempotencyKey(db, caller, idempotencyKey);
-    if (earlier) return { post: sameRequestOrConflict(earlier, caller, content, tags, input.parentId), replayed: true };
-  }
+  return { post, replayed };
+}
+
+/** Inserts a checked post; undefined when its idempotency key's post already exists. */
+async function insertPost(
+  db: Db,
+  caller: Caller,
+  fields: { content: string; tags: string[]; parentId: number | undefined; urgent: boolean; idempotencyKey: string | undefined },
+): Promise<Post | undefined> {
+  const { content, tags, parentId, urgent, idempotencyKey } = fields;
   let rootId: number | null = null;
-  if (input.parentId !== undefined) {
+  if (parentId !== undefined) {
     const [parent] = await db
       .select({ id: posts.id, rootId: posts.rootId })
       .from(posts)
-      .where(and(eq(posts.id, input.parentId), eq(posts.teamId, caller.teamId)));
-    if (!parent) throw notFound(`No post #${input.parentId} to reply to in your team.`);
+      .where(and(eq(posts.id, parentId), eq(posts.teamId, caller.teamId)));
+    if (!parent) throw notFound(`No post #${parentId} to reply to in your team.`);
     rootId = Number(parent.rootId ?? parent.id);
   }
   const mentions = await resolveMentions(db, caller.teamId, content);
-  const shape = { agent: caller.kind === "agent", reply: input.parentId !== undefined, keyed: idempotencyKey !== undefined };
+  const shape = { agent: caller.kind === "agent", reply: parentId !== undefined, keyed: idempotencyKey !== undefined };
   const [inserted] = await postInserts.get(db, shape).execute({
     teamId: caller.teamId,
     ...authorOf(caller),
     content,
     tags,
     searchTerms: searchTermsVector(searchTermsOf({ texts: [content], tags, authorName: caller.displayName })),
-    parentId: input.parentId,
+    parentId,
     rootId,
     idempotencyKey,
     urgent,
@@ -172,18 +178,13 @@ export async function createPost(
     mentionedAgentIds: mentions.agentIds,
     mentionedUserIds: mentions.userIds,
   });
-  if (!inserted) {
-    // A concurrent request with the same key won the race; answer as its retry.
-    const earlier = caller.kind === "agent" ? await findByIdempotencyKey(db, caller, idempotencyKey!) : undefined;
-    if (!earlier) throw conflict("A concurrent request with this idempotency key failed; retry it.");
-    return { post: sameRequestOrConflict(earlier, caller, content, tags, input.parentId), replayed: true };
-  }
-  const post: Post = {
+  if (!inserted) return undefined;
+  return {
     id: Number(inserted.id),
     author: { kind: caller.kind, name: caller.displayName },
     content,
     tags,
-    parentId: input.parentId ?? null,
+    parentId: parentId ?? null,
     threadId: rootId ?? Number(inserted.id),
     replyCount: 0,
     createdAt: inserted.createdAt,
@@ -191,9 +192,6 @@ export async function createPost(
     urgent,
     mentions: mentions.names,
   };
-  postsWritten.inc({ author: caller.kind });
-  announceNewPosts(db, caller.teamId);
-  return { post, replayed: false };
 }
 
 /** The insert of a new post, prepared once for each kind of author, reply or not, keyed or not. */
@@ -225,11 +223,11 @@ const postInserts = preparedPerShape((db: Db, shape: { agent: boolean; reply: bo
     .prepare(`post_insert_${name}`),
 );
 
-async function findByIdempotencyKey(db: Db, caller: Caller & { kind: "agent" }, key: string): Promise<Post | undefined> {
+async function findByIdempotencyKey(db: Db, { tokenId, key }: IdempotencyKey): Promise<Post | undefined> {
   const [row] = await db
     .select(postColumns)
     .from(posts)
-    .where(and(eq(posts.tokenId, caller.tokenId), eq(posts.idempotencyKey, key)));
+    .where(and(eq(posts.tokenId, tokenId), eq(posts.idempotencyKey, key)));
   return row ? toPost(row) : undefined;
 }
 
