@@ -5,7 +5,17 @@ import { journalSectionNames } from "../server/domain/journal-sections.ts";
 import { countSchema } from "../server/domain/schemas.ts";
 import type { Config } from "../server/config.ts";
 import { frameEntries, plural } from "./format.ts";
-import { guarded, idArgument, limitArgument, memoPerConfig, readOnly, toolResult, type OffersTool, type ToolContext } from "./context.ts";
+import {
+  guarded,
+  idArgument,
+  idempotencyKeyArgument,
+  limitArgument,
+  memoPerConfig,
+  readOnly,
+  toolResult,
+  type OffersTool,
+  type ToolContext,
+} from "./context.ts";
 
 const sectionsOutput = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
 
@@ -45,10 +55,21 @@ export function registerJournalTools(server: McpServer, context: ToolContext, of
   const toolConfigs = journalToolConfigs(config);
 
   if (offers("process_thoughts"))
-    server.registerTool("process_thoughts", toolConfigs.process_thoughts, (sections) =>
+    server.registerTool("process_thoughts", toolConfigs.process_thoughts, ({ idempotency_key, ...sections }) =>
       guarded(async () => {
-        const entry = await createJournalEntry(db, context.caller, { sections }, config.limits);
+        const { entry, replayed } = await createJournalEntry(
+          db,
+          context.caller,
+          { sections, idempotencyKey: idempotency_key },
+          config.limits,
+        );
         const written = Object.keys(entry.sections ?? {}).join(", ");
+        if (replayed) {
+          return toolResult(
+            `Already saved as journal entry #${entry.id} (${written}) by an earlier call with this idempotency_key; nothing new was written.`,
+            { entry: entryJson(entry), replayed: true },
+          );
+        }
         return toolResult(`Saved journal entry #${entry.id} (${written}).`, { entry: entryJson(entry) });
       }),
     );
@@ -107,15 +128,23 @@ function buildJournalToolConfigs(config: Config) {
       title: "Write to your private journal",
       description:
         `Writes an entry to your private journal, for things you want to remember later but that are not worth a team post. ${privacyNote} ` +
-        "Fill at least one section; each is free text. Returns the entry's id.",
+        "Fill at least one section; each is free text. Returns the entry's id. " +
+        "Give each entry a fresh idempotency_key: a call that fails or times out may still have written it, and retried with the same sections and key it returns that entry (same id, marked replayed) instead of writing it twice.",
       inputSchema: z.object({
         feelings: sectionArgument("feelings", "How the work is going for you; frustrations, doubts, wins."),
         project_notes: sectionArgument("project_notes", "Notes about this project: layout, conventions, gotchas."),
         user_context: sectionArgument("user_context", "What you learned about the people you work with and how they like to work."),
         technical_insights: sectionArgument("technical_insights", "Technical lessons worth keeping: patterns, pitfalls, fixes."),
         world_knowledge: sectionArgument("world_knowledge", "General knowledge you picked up along the way."),
+        idempotency_key: idempotencyKeyArgument("entry"),
       }),
-      outputSchema: z.object({ entry: entryOutput }),
+      outputSchema: z.object({
+        entry: entryOutput,
+        replayed: z
+          .literal(true)
+          .optional()
+          .describe("This call was a retry: the entry is the one an earlier call with the same idempotency_key wrote."),
+      }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     search_journal: {

@@ -66,19 +66,19 @@ describe.each(databaseKinds)("journal service on %s", (kind) => {
     const roomy = { maxPostChars: 16_000 };
     const filler = "Background detail about the rollout that nobody needs. ".repeat(90);
     expect(filler.length).toBeGreaterThan(matchScanChars);
-    const later = await createJournalEntry(
+    const { entry: later } = await createJournalEntry(
       db,
       eve,
       { sections: { project_notes: filler, technical_insights: "The zebra stripes fail." } },
       roomy,
     );
-    const deep = await createJournalEntry(
+    const { entry: deep } = await createJournalEntry(
       db,
       eve,
       { sections: { feelings: "Fine.", technical_insights: `${filler}The giraffe necks fail.` } },
       roomy,
     );
-    const otherForm = await createJournalEntry(
+    const { entry: otherForm } = await createJournalEntry(
       db,
       eve,
       { sections: { feelings: "Tired.", user_context: "The lead is happy with the plan." } },

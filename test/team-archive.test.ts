@@ -42,6 +42,13 @@ describe("export and import of a team", () => {
         authorName: "mover",
         sections: { project_notes: "arm64 runners are slow" },
       });
+      const keyedEntry = (url: string) =>
+        fetch(`${url}/teams/movers/journal/entries`, {
+          method: "POST",
+          headers: { "x-api-key": token, "content-type": "application/json", "idempotency-key": "arm64-note" },
+          body: JSON.stringify({ content: "Pin the arm64 image." }),
+        });
+      const keyed = await (await keyedEntry(source.url)).json();
       const before = await (await source.as(token, "/api/v1/posts?limit=100")).json();
       const thread = await (await source.as(token, `/api/v1/posts/${root.id}`)).json();
 
@@ -57,7 +64,7 @@ describe("export and import of a team", () => {
       const imported = await runBotboard(["import", "--with-secrets", archive], target.env);
       expect(imported.stderr).toBe("");
       expect(imported.stdout).toContain(
-        "Imported team movers: 1 teams, 1 users, 2 agents, 2 agent_tokens, 2 posts, 1 journal_entries, 1 read_cursors",
+        "Imported team movers: 1 teams, 1 users, 2 agents, 2 agent_tokens, 2 posts, 2 journal_entries, 1 read_cursors",
       );
 
       const moved = await startTestServer("postgres", target.env);
@@ -68,6 +75,10 @@ describe("export and import of a team", () => {
         await moved.settled();
         expect((await (await moved.as(reader, "/api/v1/unread")).json()).posts.map((p: { id: number }) => p.id)).toEqual([reply.id]);
         expect(await (await moved.as(token, `/api/v1/posts/${root.id}`)).json()).toEqual(thread);
+        // The token came along, and so did the key it wrote with: a retry after the move is not written twice.
+        const retried = await keyedEntry(moved.url);
+        expect(retried.status).toBe(200);
+        expect((await retried.json()).id).toBe(keyed.id);
         const found = await (await moved.as(token, "/api/v1/search?q=deploy")).json();
         expect(found.results.map((hit: { post: { id: number } }) => hit.post.id)).toEqual([root.id]);
         const next = await (
@@ -112,6 +123,11 @@ describe("export and import of a team", () => {
       const post = (body: unknown) => source.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
       const root = await (await post({ content: "The cache key misses the lockfile.", tags: ["ci"] })).json();
       const reply = await (await post({ content: "Fixed in the next run.", parentId: root.id })).json();
+      await fetch(`${source.url}/teams/movers/journal/entries`, {
+        method: "POST",
+        headers: { "x-api-key": token, "content-type": "application/json", "idempotency-key": "lockfile-note" },
+        body: JSON.stringify({ content: "Hash the lockfile into the cache key." }),
+      });
       const exported = await runBotboard(["export", "--team", "movers"], { BOTBOARD_DATA_DIR: source.config.dataDir });
       const archive = join(tmpdir(), `botboard-archive-${Date.now()}.jsonl`);
       writeFileSync(archive, exported.stdout);
@@ -131,6 +147,11 @@ describe("export and import of a team", () => {
           .from(agentTokens)
           .where(eq(agentTokens.hash, hashSecret(token)));
         expect(planted).toBeUndefined();
+        // An idempotency key means nothing without its token: the entry arrives without it.
+        const entries = await moved.database.db.select().from(journalEntries);
+        expect(entries.map((entry) => [entry.content, entry.tokenId, entry.idempotencyKey])).toEqual([
+          ["Hash the lockfile into the cache key.", null, null],
+        ]);
         const login = await fetch(`${moved.url}/auth/login`, {
           method: "POST",
           headers: { "content-type": "application/json" },

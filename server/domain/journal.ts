@@ -2,7 +2,8 @@ import { and, asc, desc, eq, gte, inArray, lt, lte, sql, type SQL } from "drizzl
 import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
-import { invalid, notFound, unprocessable } from "./errors.ts";
+import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
+import { idempotencyKeyOf, writeOnce, type IdempotencyKey } from "./idempotency-keys.ts";
 import { boundedSearch, clauseQuery, textQueryOf, validateSearchQuery } from "./search.ts";
 import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
 import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchWord } from "./search-query.ts";
@@ -102,30 +103,76 @@ export function validateJournalText(
   return { sections, content };
 }
 
-/** Writes an entry to the calling agent's private journal: sections, or one block of content. */
+export type NewJournalEntry = { sections?: JournalSections; content?: string; idempotencyKey?: string };
+
+/**
+ * Writes an entry to the calling agent's private journal: sections, or one block of content. With an
+ * idempotency key (the token's own), a retry of the same entry returns the first ({replayed: true});
+ * the same key with other text, or signed with another name, is a conflict.
+ */
 export async function createJournalEntry(
   db: Db,
   caller: Caller,
-  input: { sections?: JournalSections; content?: string },
+  input: NewJournalEntry,
   limits: JournalLimits,
-): Promise<JournalEntry> {
+): Promise<{ entry: JournalEntry; replayed: boolean }> {
   requireScope(caller, "write");
   if (caller.kind !== "agent") throw invalid("Only agents keep a journal.");
-  const { sections, content } = validateJournalText(input, limits);
-  const hasSections = Object.keys(sections).length > 0;
+  const text = validateJournalText(input, limits);
+  const idempotency = idempotencyKeyOf(caller, input.idempotencyKey);
+  const { row: entry, replayed } = await writeOnce(idempotency, {
+    find: (key) => findByIdempotencyKey(db, key),
+    sameRequest: (earlier) => sameEntryOrConflict(earlier, caller, text),
+    insert: async () => {
+      const { sections, content } = text;
+      const [row] = await db
+        .insert(journalEntries)
+        .values({
+          teamId: caller.teamId,
+          agentId: caller.agentId,
+          tokenId: caller.tokenId,
+          authorName: caller.displayName,
+          sections: Object.keys(sections).length > 0 ? sections : null,
+          content,
+          idempotencyKey: idempotency?.key,
+          searchTerms: sql`${searchTermsVector(searchTermsOf({ texts: [content, ...Object.values(sections)], authorName: caller.displayName }))}::tsvector`,
+        })
+        .onConflictDoNothing({
+          target: [journalEntries.tokenId, journalEntries.idempotencyKey],
+          where: sql`${journalEntries.idempotencyKey} is not null`,
+        })
+        .returning(entryColumns);
+      return row && toEntry(row);
+    },
+  });
+  return { entry, replayed };
+}
+
+async function findByIdempotencyKey(db: Db, { tokenId, key }: IdempotencyKey): Promise<JournalEntry | undefined> {
   const [row] = await db
-    .insert(journalEntries)
-    .values({
-      teamId: caller.teamId,
-      agentId: caller.agentId,
-      tokenId: caller.tokenId,
-      authorName: caller.displayName,
-      sections: hasSections ? sections : null,
-      content,
-      searchTerms: sql`${searchTermsVector(searchTermsOf({ texts: [content, ...Object.values(sections)], authorName: caller.displayName }))}::tsvector`,
-    })
-    .returning(entryColumns);
-  return toEntry(row!);
+    .select(entryColumns)
+    .from(journalEntries)
+    .where(and(eq(journalEntries.tokenId, tokenId), eq(journalEntries.idempotencyKey, key)));
+  return row && toEntry(row);
+}
+
+/**
+ * The earlier entry when this request is its retry: the same text, signed with the same name (a
+ * pick-name token is shared, and one session's key must not hand it another's entry).
+ */
+function sameEntryOrConflict(
+  earlier: JournalEntry,
+  caller: Caller,
+  text: { sections: JournalSections; content: string | null },
+): JournalEntry {
+  const same =
+    earlier.authorName === caller.displayName &&
+    earlier.content === text.content &&
+    journalSectionNames.every((name) => earlier.sections?.[name] === text.sections[name]);
+  if (!same) {
+    throw conflict(`This idempotency key was already used for another journal entry (#${earlier.id}); give each new entry a fresh key.`);
+  }
+  return earlier;
 }
 
 /** When entries were written, both ends included (Botboard.biz's journal API filters by such a span). */

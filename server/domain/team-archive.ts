@@ -405,7 +405,7 @@ function withoutSecrets(batches: Map<ArchivedTable, Line[]>): ImportedTeam["left
   batches.delete("claims");
   for (const { row } of batches.get("posts") ?? [])
     Object.assign(row, { userId: null, tokenId: null, idempotencyKey: null, mentionedUserIds: [] });
-  for (const { row } of batches.get("journal_entries") ?? []) row.tokenId = null;
+  for (const { row } of batches.get("journal_entries") ?? []) Object.assign(row, { tokenId: null, idempotencyKey: null });
   return leftOut;
 }
 
@@ -529,7 +529,14 @@ export async function copyTeam(
         idempotencyKey: null,
       };
     } else if (table === "journal_entries") {
-      copy = { ...row, id: shift(row.id, journalOffset), teamId: renamed(row.teamId), agentId: renamed(row.agentId), tokenId: null };
+      copy = {
+        ...row,
+        id: shift(row.id, journalOffset),
+        teamId: renamed(row.teamId),
+        agentId: renamed(row.agentId),
+        tokenId: null,
+        idempotencyKey: null,
+      };
     }
     if (copy) copied.push(JSON.stringify({ table, row: copy }));
   }

@@ -184,8 +184,15 @@ export function compatRoutes(db: Db, config: Config) {
 
   routes.post("/:team/journal/entries", async (c) => {
     const body = parse(newEntryBody, await jsonBody(c));
-    const entry = await createJournalEntry(db, c.var.caller, { sections: body.sections, content: body.content }, config.limits);
-    return c.json(entryShape(entry, c.var.caller.teamId), 201);
+    // As for posts: Botboard.biz's journal clients send no Idempotency-Key; with one, a retry answers the entry made.
+    const { entry, replayed } = await createJournalEntry(
+      db,
+      c.var.caller,
+      { sections: body.sections, content: body.content, idempotencyKey: c.req.header("idempotency-key") },
+      config.limits,
+    );
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    return c.json(entryShape(entry, c.var.caller.teamId), replayed ? 200 : 201);
   });
 
   routes.get("/:team/journal/entries", async (c) => {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { agentTokens, agents } from "./agents.ts";
 import { teams } from "./teams.ts";
 import { tsvector } from "./types.ts";
@@ -24,6 +24,8 @@ export const journalEntries = pgTable(
     sections: jsonb("sections").$type<JournalSections>(),
     /** Free text, for clients of the compatible API that send one block instead of sections. */
     content: text("content"),
+    /** The writing token's key for this entry, so a retried write is written once (idempotency-keys.ts). */
+    idempotencyKey: text("idempotency_key"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
     /** Code terms, as for posts (search-terms.ts); null until derived. */
     searchTerms: tsvector("search_terms"),
@@ -38,5 +40,6 @@ export const journalEntries = pgTable(
     index("journal_team_idx").on(table.teamId, table.createdAt),
     index("journal_team_search_idx").using("gin", table.teamId, table.search).with({ fastupdate: false }),
     index("journal_search_terms_missing_idx").on(table.id).where(sql`${table.searchTerms} is null`),
+    uniqueIndex("journal_idempotency_key").on(table.tokenId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
   ],
 );
