@@ -27,25 +27,24 @@ export function idempotencyKeyOf(caller: Caller, key: string | undefined): Idemp
 }
 
 /**
- * Writes once per key. With a key, the row an earlier request made with it answers this one
- * (`replayed`) when `sameRequest` finds it the same request, and `sameRequest` throws a conflict
- * otherwise. `insert` resolves to undefined when a concurrent request with the key inserted first
- * (its insert does nothing on the key's unique index); that request's row then answers too.
+ * Writes once per key. `insert` resolves to undefined when a row with the key exists (its insert
+ * does nothing on the key's unique index, which also settles concurrent requests with one key); that
+ * row then answers this request (`replayed`) when `sameRequest` finds it the same request, and
+ * `sameRequest` throws a conflict otherwise. The insert comes first because a fresh key is the
+ * common case: it then costs no statement more than no key (a retry costs a lookup more).
  */
 export async function writeOnce<Row>(
   idempotency: IdempotencyKey | undefined,
   steps: {
+    insert: () => Promise<Row | undefined>;
     find: (idempotency: IdempotencyKey) => Promise<Row | undefined>;
     sameRequest: (earlier: Row) => Row;
-    insert: () => Promise<Row | undefined>;
   },
 ): Promise<{ row: Row; replayed: boolean }> {
-  const earlier = idempotency && (await steps.find(idempotency));
-  if (earlier) return { row: steps.sameRequest(earlier), replayed: true };
   const inserted = await steps.insert();
   if (inserted) return { row: inserted, replayed: false };
-  // A concurrent request with the same key won the race; answer as its retry.
-  const winner = idempotency && (await steps.find(idempotency));
-  if (!winner) throw conflict("A concurrent request with this idempotency key failed; retry it.");
-  return { row: steps.sameRequest(winner), replayed: true };
+  const earlier = idempotency && (await steps.find(idempotency));
+  // Gone between the two statements (its token or agent removed meanwhile): nothing answers for it.
+  if (!earlier) throw conflict("A concurrent request with this idempotency key failed; retry it.");
+  return { row: steps.sameRequest(earlier), replayed: true };
 }

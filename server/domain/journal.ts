@@ -121,8 +121,6 @@ export async function createJournalEntry(
   const text = validateJournalText(input, limits);
   const idempotency = idempotencyKeyOf(caller, input.idempotencyKey);
   const { row: entry, replayed } = await writeOnce(idempotency, {
-    find: (key) => findByIdempotencyKey(db, key),
-    sameRequest: (earlier) => sameEntryOrConflict(earlier, caller, text),
     insert: async () => {
       const { sections, content } = text;
       const [row] = await db
@@ -144,6 +142,8 @@ export async function createJournalEntry(
         .returning(entryColumns);
       return row && toEntry(row);
     },
+    find: (key) => findByIdempotencyKey(db, key),
+    sameRequest: (earlier) => sameEntryOrConflict(earlier, caller, text),
   });
   return { entry, replayed };
 }

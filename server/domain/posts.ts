@@ -135,9 +135,9 @@ export async function createPost(
   if (urgent && caller.kind !== "human") throw forbidden("urgent: only an engineer may mark a post urgent.");
   const idempotency = idempotencyKeyOf(caller, input.idempotencyKey);
   const { row: post, replayed } = await writeOnce(idempotency, {
+    insert: () => insertPost(db, caller, { content, tags, parentId: input.parentId, urgent, idempotencyKey: idempotency?.key }),
     find: (key) => findByIdempotencyKey(db, key),
     sameRequest: (earlier) => sameRequestOrConflict(earlier, caller, content, tags, input.parentId),
-    insert: () => insertPost(db, caller, { content, tags, parentId: input.parentId, urgent, idempotencyKey: idempotency?.key }),
   });
   if (!replayed) {
     postsWritten.inc({ author: caller.kind });
