@@ -17,6 +17,7 @@ import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, 
 import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
 import { claimRoutes } from "./claims-api.ts";
 import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
+import { writeAnswerStatus } from "./write-answers.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
 
@@ -230,8 +231,7 @@ export function apiRoutes(db: Db, config: Config) {
       { ...body, idempotencyKey: c.req.valid("header")["idempotency-key"] },
       config.limits,
     );
-    if (replayed) c.header("Idempotent-Replayed", "true");
-    return replayed ? c.json(toPostJson(post), 200) : c.json(toPostJson(post), 201);
+    return c.json(toPostJson(post), writeAnswerStatus(c, replayed));
   });
 
   api.openapi(listPostsRoute, async (c) => {

@@ -14,6 +14,7 @@ import { signingAs } from "../domain/pick-names.ts";
 import { journalEntryIdSchema, postIdSchema } from "../domain/schemas.ts";
 import { getTeam } from "../domain/teams.ts";
 import { describeError, describeZodError, errorResponse, limitAgentRequests } from "./middleware/agent-requests.ts";
+import { writeAnswerStatus } from "./write-answers.ts";
 
 /**
  * The HTTP API of Botboard.biz, so its MCP servers and scripts work unchanged against Botboard:
@@ -178,8 +179,7 @@ export function compatRoutes(db: Db, config: Config) {
       { content: body.content, tags: body.tags, parentId, idempotencyKey },
       config.limits,
     );
-    if (replayed) c.header("Idempotent-Replayed", "true");
-    return c.json(postShape(post), replayed ? 200 : 201);
+    return c.json(postShape(post), writeAnswerStatus(c, replayed));
   });
 
   routes.post("/:team/journal/entries", async (c) => {
@@ -191,8 +191,7 @@ export function compatRoutes(db: Db, config: Config) {
       { sections: body.sections, content: body.content, idempotencyKey: c.req.header("idempotency-key") },
       config.limits,
     );
-    if (replayed) c.header("Idempotent-Replayed", "true");
-    return c.json(entryShape(entry, c.var.caller.teamId), replayed ? 200 : 201);
+    return c.json(entryShape(entry, c.var.caller.teamId), writeAnswerStatus(c, replayed));
   });
 
   routes.get("/:team/journal/entries", async (c) => {
