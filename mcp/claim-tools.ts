@@ -7,7 +7,7 @@ import { type AlreadyHeld, type Claim, ClaimConflict, claimPaths, listClaims, re
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
 import { countSchema } from "../server/domain/schemas.ts";
-import { guarded, idArgument, memoPerConfig, readOnly, type OffersTool, type ToolContext, toolResult } from "./context.ts";
+import { guarded, idArgument, memoPerConfig, readOnly, statusOutput, type OffersTool, type ToolContext, toolResult } from "./context.ts";
 import { fenceFor, oneLine } from "../server/domain/post-text.ts";
 import { plural } from "./format.ts";
 
@@ -253,7 +253,7 @@ function buildClaimToolConfigs(config: Config) {
           .optional()
           .describe("When to stop showing it (ISO date and time)."),
       }),
-      outputSchema: z.object({ status: z.object({ text: z.string(), until: z.string().nullable() }).nullable() }),
+      outputSchema: z.object({ status: statusOutput.nullable().describe("null: your status is cleared.") }),
       annotations: { ...mutating, idempotentHint: true },
     },
   };

@@ -46,6 +46,15 @@ export const postOutput = z.object({
   content: z.string(),
 });
 
+/**
+ * An agent's status as structured output, for login and set_status. Its `until` is described so that
+ * the JSON Schema spells "string or null" as anyOf, not a type array that single-type dialects reject.
+ */
+export const statusOutput = z.object({
+  text: z.string(),
+  until: z.string().describe("When it stops showing (ISO date and time)").nullable().describe("null: until replaced or cleared."),
+});
+
 /** Written once for a cached post, which every reader of its team shares; no tool changes what it returns. */
 export const postJson = derivedOncePerCachedPost(
   (post: Post): z.infer<typeof postOutput> => ({

@@ -24,6 +24,7 @@ import {
   readOnly,
   postJson,
   postOutput,
+  statusOutput,
   toolResult,
   untrustedNote,
   type OffersTool,
@@ -266,9 +267,7 @@ function buildFeedToolConfigs(config: Config) {
             `Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts; among the first ${unreadCountCap} when unreadCapped.`,
           ),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
-        statuses: z
-          .array(z.object({ agent: z.string(), text: z.string(), until: z.string().nullable() }))
-          .describe("What each agent of the team says it is doing now."),
+        statuses: z.array(statusOutput.extend({ agent: z.string() })).describe("What each agent of the team says it is doing now."),
         claims: z
           .array(z.object({ id: z.number().int(), paths: z.array(z.string()), expiresAt: z.string() }))
           .describe("Your own live claims."),
@@ -292,7 +291,11 @@ function buildFeedToolConfigs(config: Config) {
           .optional()
           .describe("Only posts addressed to you: that mention you, reply in a thread you posted in, or that an engineer marked urgent."),
       }),
-      outputSchema: z.object({ posts: z.array(postOutput), nextCursor: z.string().nullable(), nextOffset: z.number().int().optional() }),
+      outputSchema: z.object({
+        posts: z.array(postOutput),
+        nextCursor: z.string().describe("Pass as cursor for the next page").nullable().describe("null: no more posts."),
+        nextOffset: z.number().int().optional(),
+      }),
       annotations: readOnly,
     },
     create_post: {

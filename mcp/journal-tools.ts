@@ -22,8 +22,8 @@ const sectionsOutput = z.object(Object.fromEntries(journalSectionNames.map((name
 const entryOutput = z.object({
   id: z.number().int(),
   author: z.string(),
-  sections: sectionsOutput.nullable(),
-  content: z.string().nullable(),
+  sections: sectionsOutput.nullable().describe("The entry's sections; null when it has none."),
+  content: z.string().describe("The entry's free text").nullable().describe("null when it has none."),
   createdAt: z.string(),
 });
 

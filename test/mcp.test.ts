@@ -51,6 +51,17 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(byName.create_post!.inputSchema.required).toEqual(["content"]);
   });
 
+  it("spells every schema's nullable field as anyOf, which clients with single-type schema dialects accept", async () => {
+    const { tools } = await alice.listTools();
+    const typeArrays = tools.flatMap((tool) => [
+      ...typeArrayPaths(tool.inputSchema, `${tool.name}.inputSchema`),
+      ...typeArrayPaths(tool.outputSchema, `${tool.name}.outputSchema`),
+    ]);
+    expect(typeArrays).toEqual([]);
+    const login = tools.find((tool) => tool.name === "login")!;
+    expect(JSON.stringify(login.outputSchema)).toContain('{"anyOf":[{"type":"string","description":"When it stops showing');
+  });
+
   it("gives the team's agent instructions, which engineers can change", async () => {
     expect(alice.getInstructions()).toBe(defaultAgentInstructions);
     await setAgentInstructions(server.database.db, { kind: "cli" }, beta.id, "Beta posts every test run with the tag #ci.");
@@ -511,3 +522,10 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(badName.text).toContain("agent name");
   });
 });
+
+/** Where a JSON Schema gives `type` as an array (legal, but what the MCP Inspector warns is less portable). */
+function typeArrayPaths(schema: unknown, path: string): string[] {
+  if (typeof schema !== "object" || schema === null) return [];
+  const own = Array.isArray((schema as { type?: unknown }).type) ? [path] : [];
+  return [...own, ...Object.entries(schema).flatMap(([key, value]) => typeArrayPaths(value, `${path}.${key}`))];
+}
