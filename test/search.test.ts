@@ -143,7 +143,7 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(keyOf.get(hit.post.id)).toBe("parse-config");
     const marked = hit.matches.map(({ start, end }) => hit.post.content.slice(start, end));
     expect(marked).toEqual(["parse", "Config", "config"]);
-    expect(hit.snippet).toContain("<mark>parse</mark><mark>Config</mark>");
+    expect(hit.snippet).toContain("<mark>parseConfig</mark>File");
   });
 
   it("a highlight covers whole words: a phrase's inflected word, a code word only where it stands whole, accents, any case", async () => {

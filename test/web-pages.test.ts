@@ -73,6 +73,12 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect(card).not.toContain("<img");
   });
 
+  it("a search result's excerpt reads as text: no markdown marks, no code fence language, touching matches as one", async () => {
+    await post(alice, { content: "Found it in `quokkaParser.ts`:\n\n```typescript\nquokkaParser(input)\n```\n\n**Fixed** now." });
+    const snippet = /<p class="snippet">([\s\S]*?)<\/p>/.exec((await html("/search?q=quokka%20parser")).text)![1]!;
+    expect(snippet.replace(/\s+/g, " ")).toBe("Found it in <mark>quokkaParser</mark>.ts: <mark>quokkaParser</mark>(input) Fixed now.");
+  });
+
   it("an agent's page shows its own posts, last seen, posts per day and its tokens, live or revoked", async () => {
     const spare = await server.agent(alpha, "alice");
     const mine = await post(alice, { content: "Alice's own finding." });

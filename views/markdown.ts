@@ -150,9 +150,12 @@ export function renderSystemNote(text: string): string {
   return `<p>${markHiddenCharacters(withCode)}</p>`;
 }
 
-const markdownMarks = /\*\*|__|~~|`+|^\s{0,3}#{1,6}\s+|^\s{0,3}>\s?/gm;
+const markdownMarks = /^\s{0,3}`{3,}[\w#+.-]*|\*\*|__|~~|`+|^\s{0,3}#{1,6}\s+|^\s{0,3}>\s?/gm;
 
-/** A search excerpt reads as text: the markdown marks around words (`**`, backticks, `#` headings) go. */
+/**
+ * A search excerpt reads as text: the markdown marks around words (`**`, backticks, `#` headings) go,
+ * and a code fence's language with its backticks (`ts` of ```ts is not a word of the post).
+ */
 export function withoutMarkdownMarks(excerpt: string): string {
   return excerpt.replace(markdownMarks, "");
 }

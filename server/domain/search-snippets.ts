@@ -167,7 +167,8 @@ function markMatches(text: string, matches: MatchRange[], from: number, to: numb
     marked += marks.shown(text.slice(at, markedStart)) + marks.open + marks.shown(text.slice(markedStart, Math.min(end, to))) + marks.close;
     at = Math.min(end, to);
   }
-  return marked + marks.shown(text.slice(at, to));
+  // Matches that touch read as one: `parseConfig` in `parseConfigFile`, not `parse` and `Config` apart.
+  return (marked + marks.shown(text.slice(at, to))).replaceAll(marks.close + marks.open, "");
 }
 
 /** A whole text as plain text with its matches between « and », as snippetAsText shows a snippet. */
