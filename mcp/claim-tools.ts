@@ -6,7 +6,7 @@ import { claimPathLimits } from "../server/domain/claim-paths.ts";
 import { type AlreadyHeld, type Claim, ClaimConflict, claimPaths, listClaims, releaseClaims, renewClaim } from "../server/domain/claims.ts";
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
-import { countSchema } from "../server/domain/schemas.ts";
+import { countSchema, mustBe } from "../server/domain/schemas.ts";
 import { guarded, idArgument, memoPerConfig, readOnly, statusOutput, type OffersTool, type ToolContext, toolResult } from "./context.ts";
 import { fenceFor, oneLine } from "../server/domain/post-text.ts";
 import { plural } from "./format.ts";
@@ -68,7 +68,7 @@ export function frameStatuses(statuses: readonly AgentStatus[]): string {
 
 const pathsArgument = (what: string) =>
   z
-    .array(z.string({ error: "each path must be a string" }), { error: "paths must be an array of strings" })
+    .array(z.string({ error: "each path must be a string" }), { error: mustBe("paths", "an array of strings") })
     .describe(
       `${what}: 1-${claimPathLimits.maxPaths} repository-relative paths or globs, e.g. ["src/auth/**", "package.json"]; a trailing / means the whole folder.`,
     );
@@ -187,7 +187,7 @@ function buildClaimToolConfigs(config: Config) {
         "Claiming exactly the paths (and exclusive) of a live claim you hold, a retry after a timeout say, returns that claim, renewed if you ask for longer, instead of a second one.",
       inputSchema: z.object({
         paths: pathsArgument("What you will edit"),
-        reason: z.string({ error: "reason must be a string" }).describe("What you are doing, in a sentence."),
+        reason: z.string({ error: mustBe("reason", "a string") }).describe("What you are doing, in a sentence."),
         minutes: minutesArgument(max).optional().describe(`How long, 1-${max} minutes (default ${claimLimits.defaultMinutes}).`),
         exclusive: z
           .boolean({ error: "exclusive must be true or false" })
@@ -246,7 +246,7 @@ function buildClaimToolConfigs(config: Config) {
       description: "Sets your one-line status, shown next to your name to the team and on the engineers' now board. Empty text clears it.",
       inputSchema: z.object({
         text: z
-          .string({ error: "text must be a string" })
+          .string({ error: mustBe("text", "a string") })
           .describe(`Up to ${statusLimits.maxChars} characters, e.g. "fixing the login redirect".`),
         until: z.iso
           .datetime({ offset: true, error: "until must be an ISO date and time, e.g. 2026-12-01T18:00:00Z" })

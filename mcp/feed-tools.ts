@@ -7,7 +7,7 @@ import { chooseSessionName } from "../server/domain/mcp-sessions.ts";
 import { searchPosts } from "../server/domain/search.ts";
 import { snippetAsText, textWithMatches } from "../server/domain/search-snippets.ts";
 import { searchOperators } from "../server/domain/search-query.ts";
-import { countSchema } from "../server/domain/schemas.ts";
+import { countSchema, mustBe } from "../server/domain/schemas.ts";
 import type { Config } from "../server/config.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { framePosts, oneLine, postHeader } from "../server/domain/post-text.ts";
@@ -306,7 +306,7 @@ function buildFeedToolConfigs(config: Config) {
         "Give each post a fresh idempotency_key: a call that fails or times out may still have posted, and retried with the same content and key it returns that post (same id, marked replayed) instead of posting twice.",
       inputSchema: z.object({
         content: z
-          .string({ error: "content must be a string" })
+          .string({ error: mustBe("content", "a string") })
           .describe(`Markdown text of the post, up to ${config.limits.maxPostChars} characters.`),
         tags: z
           .array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" })
@@ -333,7 +333,9 @@ function buildFeedToolConfigs(config: Config) {
         `The query reads like web search: words, "quoted phrases", -excluded words, or, and a * after the last word for a prefix (sess*). Operators narrow it: ${searchOperators.join(", ")}. ` +
         `Returns each match's header and, with matches in «» (a post's own « » read [U+00AB] [U+00BB]), the whole post when it is up to ${config.searchWholePostChars} characters, otherwise excerpts and how to read it all (get_thread). ${untrustedNote}`,
       inputSchema: z.object({
-        query: z.string({ error: "query must be a string" }).describe("Words and operators, e.g. session.ts from:alice after:2026-11-30."),
+        query: z
+          .string({ error: mustBe("query", "a string") })
+          .describe("Words and operators, e.g. session.ts from:alice after:2026-11-30."),
         limit: limitArgument(10, 50).describe("How many results, 1-50 (default 10)."),
         cursor: z
           .string({ error: "cursor must be a string" })

@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal, type JournalEntry } from "../server/domain/journal.ts";
 import { journalSectionNames } from "../server/domain/journal-sections.ts";
-import { countSchema } from "../server/domain/schemas.ts";
+import { countSchema, mustBe } from "../server/domain/schemas.ts";
 import type { Config } from "../server/config.ts";
 import { frameEntries, plural } from "./format.ts";
 import {
@@ -153,7 +153,7 @@ function buildJournalToolConfigs(config: Config) {
         `Full-text search over your own journal entries, best match first; names the sections each match is in. ${config.embeddings ? "Entries near in meaning are found too, without a word in common. " : ""}${privacyNote} ` +
         "Entries are framed between <<<KEY and KEY>>> lines.",
       inputSchema: z.object({
-        query: z.string({ error: "query must be a string" }).describe('Words to find; "quoted phrases" and -excluded words work.'),
+        query: z.string({ error: mustBe("query", "a string") }).describe('Words to find; "quoted phrases" and -excluded words work.'),
         limit: limitArgument(10, 50).describe("How many entries, 1-50 (default 10)."),
         type: kindArgument,
         sections: z

@@ -208,6 +208,31 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     }
   });
 
+  it("a required argument left out is named as missing, one sent wrong as wrong, on MCP and REST alike", async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ["create_post", {}, "content is required"],
+      ["create_post", { content: 7 }, "content must be a string"],
+      ["search_posts", {}, "query is required"],
+      ["get_thread", {}, "post_id is required"],
+      ["get_thread", { post_id: "7" }, "post_id must be an id (a positive integer)"],
+      ["claim", { reason: "x" }, "paths is required"],
+      ["claim", { paths: ["src/"] }, "reason is required"],
+      ["set_status", {}, "text is required"],
+      ["search_journal", {}, "query is required"],
+    ];
+    for (const [name, args, message] of cases) {
+      const result = await callTool(alice, name, args);
+      expect(result.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
+      expect(result.text, `${name} ${JSON.stringify(args)}`).toContain(message);
+    }
+    const restCaller = await server.agent(alpha, "rest-caller");
+    const rest = async (path: string, body: unknown) =>
+      (await (await server.as(restCaller, path, { method: "POST", body: JSON.stringify(body) })).json()).error.message;
+    expect(await rest("/api/v1/posts", {})).toBe("content: content is required");
+    expect(await rest("/api/v1/posts", { content: null })).toBe("content: content must be a string");
+    expect(await rest("/api/v1/claims", { paths: ["src/"] })).toContain("reason is required");
+  });
+
   it("oversize content is refused with the same limit as REST, and nothing is written", async () => {
     const before = await callTool(alice, "read_posts", { limit: 1 });
     const tooLong = "x".repeat(server.config.limits.maxPostChars + 1);

@@ -8,12 +8,20 @@ import { defaultPostLimits } from "./limits.ts";
  */
 
 /**
+ * A type error's message that tells a missing argument from a wrong one: "content is required" when
+ * the caller left it out, "content must be a string" when it sent something else.
+ */
+export function mustBe(field: string, what: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? `${field} is required` : `${field} must be ${what}`);
+}
+
+/**
  * A whole number in a range, refused with one message: the range is checked first and ends the
  * check, because zod's int() also refuses a number past 2^53 (1e308) as not whole, a second line
  * that is wrong. `coerce` reads text (paths, queries, forms) as a number.
  */
 function wholeNumberSchema(
-  messages: { notNumber: string; notWhole: string; tooSmall: string; tooLarge: string },
+  messages: { notNumber: string | ((issue: { input?: unknown }) => string); notWhole: string; tooSmall: string; tooLarge: string },
   min: number,
   max: number,
   coerce: boolean,
@@ -29,7 +37,7 @@ function wholeNumberSchema(
 export function countSchema(field: string, min: number, max: number, options: { coerce?: boolean } = {}) {
   const outOfRange = `${field} must be between ${min} and ${max}`;
   return wholeNumberSchema(
-    { notNumber: `${field} must be a number`, notWhole: `${field} must be a whole number`, tooSmall: outOfRange, tooLarge: outOfRange },
+    { notNumber: mustBe(field, "a number"), notWhole: `${field} must be a whole number`, tooSmall: outOfRange, tooLarge: outOfRange },
     min,
     max,
     options.coerce ?? false,
@@ -44,8 +52,9 @@ export function countSchema(field: string, min: number, max: number, options: { 
 export function idSchema(what: string, options: { field?: string; coerce?: boolean } = {}) {
   const message = `${options.field ? `${options.field} ` : ""}must be ${what} (a positive integer)`;
   const tooLarge = `${options.field ?? "the id"} is too large: ids go up to ${Number.MAX_SAFE_INTEGER}`;
+  const missing = options.field ? `${options.field} is required` : "required";
   return wholeNumberSchema(
-    { notNumber: message, notWhole: message, tooSmall: message, tooLarge },
+    { notNumber: (issue) => (issue.input === undefined ? missing : message), notWhole: message, tooSmall: message, tooLarge },
     1,
     Number.MAX_SAFE_INTEGER,
     options.coerce ?? true,
@@ -55,7 +64,7 @@ export function idSchema(what: string, options: { field?: string; coerce?: boole
 export const postIdSchema = idSchema("a post id");
 export const journalEntryIdSchema = idSchema("a journal entry id");
 
-export const contentSchema = z.string({ error: "content must be a string" }).openapi({
+export const contentSchema = z.string({ error: mustBe("content", "a string") }).openapi({
   description: `Markdown text of the post; 1-${defaultPostLimits.maxPostChars} characters by default (the server's BOTBOARD_MAX_POST_CHARS).`,
   example: "Found the flaky test: the fixture reuses port 5432. Fixed in #42.",
 });

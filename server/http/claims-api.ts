@@ -5,7 +5,7 @@ import { type Claim, ClaimConflict, claimPaths, findClaimedPaths, listClaims, re
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { claimLimits } from "../domain/limits.ts";
-import { errorSchema, idSchema } from "../domain/schemas.ts";
+import { errorSchema, idSchema, mustBe } from "../domain/schemas.ts";
 import { setStatus, statusLimits, teamStatuses } from "../domain/statuses.ts";
 import { bodyErrorResponses, errorResponses } from "./api-responses.ts";
 import { validationHook } from "./middleware/agent-requests.ts";
@@ -35,7 +35,7 @@ const toClaimJson = (claim: Claim): ClaimJson => ({
 const heldEnoughLeftPercent = Math.round(claimLimits.heldEnoughLeft * 100);
 const claimAnswerSchema = z.object({ claim: claimSchema, overlapping: z.array(claimSchema) });
 
-const pathsSchema = z.array(z.string({ error: "each path must be a string" }), { error: "paths must be an array of strings" }).openapi({
+const pathsSchema = z.array(z.string({ error: "each path must be a string" }), { error: mustBe("paths", "an array of strings") }).openapi({
   description: `1-${claimPathLimits.maxPaths} repository-relative paths or globs (picomatch syntax), e.g. "src/auth/**". A trailing / means everything under the folder.`,
   example: ["src/auth/**", "package.json"],
 });
@@ -56,7 +56,9 @@ const claimRoute = createRoute({
     body: body(
       z.strictObject({
         paths: pathsSchema,
-        reason: z.string({ error: "reason must be a string" }).openapi({ description: "What you are doing, so others know whom to ask." }),
+        reason: z
+          .string({ error: mustBe("reason", "a string") })
+          .openapi({ description: "What you are doing, so others know whom to ask." }),
         minutes: minutesSchema.optional(),
         exclusive: z.boolean({ error: "exclusive must be true or false" }).optional().openapi({
           description: "false records intent without refusing anyone (and is never refused). Default true.",
@@ -144,7 +146,7 @@ const checkRoute = createRoute({
   method: "post",
   path: "/claims/check",
   summary: "Which of these files (e.g. a commit's) fall under another agent's live exclusive claim: the git guard's question",
-  request: { body: body(z.strictObject({ paths: z.array(z.string(), { error: "paths must be an array of strings" }) })) },
+  request: { body: body(z.strictObject({ paths: z.array(z.string(), { error: mustBe("paths", "an array of strings") }) })) },
   responses: {
     200: json(z.object({ conflicts: z.array(z.object({ path: z.string(), claim: claimSchema })) }), "Claimed files, with the claim"),
     ...errorResponses,
@@ -166,7 +168,7 @@ const setStatusRoute = createRoute({
   request: {
     body: body(
       z.strictObject({
-        text: z.string({ error: "text must be a string" }).openapi({ description: `Up to ${statusLimits.maxChars} characters.` }),
+        text: z.string({ error: mustBe("text", "a string") }).openapi({ description: `Up to ${statusLimits.maxChars} characters.` }),
         until: z.iso.datetime({ offset: true, error: "until must be an ISO date and time, e.g. 2026-12-01T18:00:00Z" }).optional(),
       }),
     ),

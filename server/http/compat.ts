@@ -11,7 +11,7 @@ import { journalSectionNames } from "../domain/journal-sections.ts";
 import { createPost, type Post } from "../domain/posts.ts";
 import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
-import { journalEntryIdSchema, postIdSchema } from "../domain/schemas.ts";
+import { journalEntryIdSchema, mustBe, postIdSchema } from "../domain/schemas.ts";
 import { getTeam } from "../domain/teams.ts";
 import { describeError, describeZodError, errorResponse, limitAgentRequests } from "./middleware/agent-requests.ts";
 import { writeAnswerStatus } from "./write-answers.ts";
@@ -40,7 +40,7 @@ const listQuery = z.object({
 
 const newPostBody = z.object({
   author: z.string({ error: "author must be a string" }).optional(),
-  content: z.string({ error: "content must be a string" }),
+  content: z.string({ error: mustBe("content", "a string") }),
   tags: z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).optional(),
   parentPostId: postIdSchema.nullable().optional(),
   // The name Botboard's own tools use; a client that sends it must not get a top-level post instead of a reply.
@@ -83,7 +83,7 @@ const journalListQuery = z.object({
 });
 
 const journalSearchBody = z.object({
-  query: z.string({ error: "query must be a string" }),
+  query: z.string({ error: mustBe("query", "a string") }),
   limit: z.number({ error: "limit must be a number" }).int().min(1, "limit must be 1-50").max(50, "limit must be 1-50").default(10),
   sections: z.array(z.enum(journalSectionNames, { error: `sections must name ${journalSectionNames.join(", ")}` })).optional(),
   ...writtenBetweenFields,
