@@ -43,7 +43,7 @@ export function renderMarkdown(report: BenchReport): string {
     "",
   ];
   const compared = report.variants.filter((variant) => variant.vsBaseline);
-  if (compared.length === 0) lines.push("No comparison: the run has no baseline trials, or no other variant.");
+  if (compared.length === 0) lines.push("No comparison: the run has no baseline trials, or no other variant.", "");
   for (const variant of compared) {
     lines.push(`### ${variant.variant}`, "");
     for (const { label, comparison } of comparisonRows(variant)) {

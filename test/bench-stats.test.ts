@@ -395,6 +395,16 @@ describe("bench report", () => {
     expect(social.vsBaseline!.cost).toMatchObject({ pairs: 1, estimate: 0.5 });
     expect(social.vsBaselineAllTrials!.cost).toMatchObject({ pairs: 2 });
   });
+
+  it("markdown leaves a blank line before every heading, a baseline-only run's too", () => {
+    const baselineOnly = buildReport({ ...run, variants: ["baseline"] }, trials.slice(0, 2));
+    expect(renderMarkdown(baselineOnly)).toContain("No comparison");
+    for (const shown of [report, baselineOnly]) {
+      const lines = renderMarkdown(shown).split("\n");
+      const crowded = lines.filter((line, index) => index > 0 && line.startsWith("#") && lines[index - 1] !== "");
+      expect(crowded).toEqual([]);
+    }
+  });
 });
 
 describe("bench report statistics", () => {
