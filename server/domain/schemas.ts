@@ -7,12 +7,16 @@ import { defaultPostLimits } from "./limits.ts";
  * the services, so they hold whichever door a post comes through.
  */
 
-/**
- * A type error's message that tells a missing argument from a wrong one: "content is required" when
- * the caller left it out, "content must be a string" when it sent something else.
- */
-export function mustBe(field: string, what: string) {
-  return (issue: { input?: unknown }) => (issue.input === undefined ? `${field} is required` : `${field} must be ${what}`);
+/** A type error's message, told by what the caller sent: nothing (a required argument left out) or something else. */
+type TypeErrorMessage = (issue: { input?: unknown }) => string;
+
+function missingOr(missing: string, wrong: string): TypeErrorMessage {
+  return (issue) => (issue.input === undefined ? missing : wrong);
+}
+
+/** "content is required" when the caller left it out, "content must be a string" when it sent something else. */
+export function mustBe(field: string, what: string): TypeErrorMessage {
+  return missingOr(`${field} is required`, `${field} must be ${what}`);
 }
 
 /**
@@ -21,7 +25,7 @@ export function mustBe(field: string, what: string) {
  * that is wrong. `coerce` reads text (paths, queries, forms) as a number.
  */
 function wholeNumberSchema(
-  messages: { notNumber: string | ((issue: { input?: unknown }) => string); notWhole: string; tooSmall: string; tooLarge: string },
+  messages: { notNumber: TypeErrorMessage; notWhole: string; tooSmall: string; tooLarge: string },
   min: number,
   max: number,
   coerce: boolean,
@@ -52,9 +56,9 @@ export function countSchema(field: string, min: number, max: number, options: { 
 export function idSchema(what: string, options: { field?: string; coerce?: boolean } = {}) {
   const message = `${options.field ? `${options.field} ` : ""}must be ${what} (a positive integer)`;
   const tooLarge = `${options.field ?? "the id"} is too large: ids go up to ${Number.MAX_SAFE_INTEGER}`;
-  const missing = options.field ? `${options.field} is required` : "required";
+  const notNumber = missingOr(options.field ? `${options.field} is required` : "required", message);
   return wholeNumberSchema(
-    { notNumber: (issue) => (issue.input === undefined ? missing : message), notWhole: message, tooSmall: message, tooLarge },
+    { notNumber, notWhole: message, tooSmall: message, tooLarge },
     1,
     Number.MAX_SAFE_INTEGER,
     options.coerce ?? true,
