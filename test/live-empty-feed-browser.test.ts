@@ -127,6 +127,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
       await reader.page.locator("#last-visit").waitFor();
       return { olderIds, newerIds, mark };
     };
+    const lineText = (page: Page) => page.locator("#last-visit").textContent();
     const seenMark = async (username: string) => {
       const [row] = await server.database.db.select({ seen: users.feedSeenPostId }).from(users).where(eq(users.username, username));
       return row?.seen ?? null;
@@ -147,6 +148,28 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
       await reader.page.screenshot({ path: `${artifactsDir}${kind}-live-last-visit-above-removed.png` });
       const live = await feedHtml(reader.page);
       expect(live).toBe(await redrawnVisit(reader, mark));
+    });
+
+    it("counts the posts above it as the visit redrawn does when a moderator removes one and a post arrives live", async () => {
+      const reader = await freshTeam("line-count");
+      const { newerIds, mark } = await secondVisit(reader, ["Seen one", "Seen two"], ["New one", "New two", "New three"]);
+      expect(await lineText(reader.page)).toBe("↑ 3 new since your last visit");
+      await remove(newerIds[1]!);
+      await reader.page.locator(`#post-${newerIds[1]}`).waitFor({ state: "detached", timeout: 5000 });
+      expect(await lineText(reader.page)).toBe("↑ 2 new since your last visit");
+      const afterRemoval = await feedHtml(reader.page);
+      expect(afterRemoval).toBe(await redrawnVisit(reader, mark));
+
+      // The page redrawn is the same visit, live: a post arrives on top of it.
+      const arrived = await reader.post({ content: "New four, live" });
+      await reader.page.locator(`#feed > #post-${arrived}`).waitFor({ timeout: 5000 });
+      expect(await lineText(reader.page)).toBe("↑ 3 new since your last visit");
+      const afterArrival = await feedHtml(reader.page);
+      // Redrawn in a page of its own: leaving this one would report the live post as seen, moving the mark.
+      const other = await openPage(browser, { cookie: reader.cookie, url: server.url });
+      opened.push(other);
+      expect(afterArrival).toBe(await redrawnVisit({ ...reader, page: other.page }, mark));
+      expect(reader.watch.problems).toEqual([]);
     });
 
     it("goes when a moderator removes every post under it, as the visit redrawn has none", async () => {

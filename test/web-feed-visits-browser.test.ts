@@ -79,7 +79,7 @@ describe.each(databaseKinds)("the last visit and code links in the feed on %s", 
       await phone.page.getByRole("button", { name: "Sign in" }).click();
       await phone.page.waitForURL(`${server.url}/`);
       expect(await aroundTheLine(phone.page)).toEqual({
-        line: "↑ 3 posts new since your last visit",
+        line: "↑ 3 new since your last visit",
         above: [...since].reverse(),
         below: [...before].reverse(),
       });
@@ -109,7 +109,7 @@ describe.each(databaseKinds)("the last visit and code links in the feed on %s", 
     await server.settled();
     await page.goto(`${server.url}/`);
     const around = await aroundTheLine(page);
-    expect(around.line).toBe("↑ 1 post new since your last visit");
+    expect(around.line).toBe("↑ 1 new since your last visit");
     expect(around.above).toEqual([later]);
     expect(around.below[0]).toBe(reply);
     await page.goto(`${server.url}/?mode=threads`);

@@ -45,9 +45,8 @@ function focusPost(post) {
 
 // Cards follow the empty state, where the page has it hidden while they show.
 function prependToFeed(feed, element) {
-  const empty = feed.querySelector(".empty");
-  empty.hidden = true;
-  empty.after(markNew(element));
+  feed.querySelector(".empty").after(markNew(element));
+  tidyFeed(feed);
   noteShown(element);
 }
 
@@ -139,11 +138,15 @@ function removePost(post) {
   if (head && post.rootHtml) head.replaceWith(elementFrom(post.rootHtml));
 }
 
-// As a reload draws it: a feed that removals emptied shows its empty state (the page's own, hidden
-// while cards show), and no last-visit line is left with no card above it or under it.
+// As a reload of this visit draws it: the last-visit line counts the cards above it, and goes when
+// none is above it or nothing under it. A feed that removals emptied shows its empty state (the page's
+// own, hidden while cards show).
 function tidyFeed(feed) {
   const line = byId("last-visit");
-  if (line && !(line.previousElementSibling.matches(".post") && line.nextElementSibling)) line.remove();
+  let newCount = 0;
+  for (let card = line?.previousElementSibling; card?.matches(".post"); card = card.previousElementSibling) newCount++;
+  if (newCount && line.nextElementSibling) line.querySelector("span span").textContent = newCount;
+  else line?.remove();
   feed.querySelector(".empty").hidden = !!feed.querySelector(".post,#older");
 }
 

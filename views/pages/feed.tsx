@@ -45,14 +45,17 @@ function lastVisitLineAt(posts: Post[], visit: FeedVisit | undefined, hasOlder: 
   return newCount;
 }
 
+/** The count has an element of its own, and no word that agrees with it: app.js counts again as live posts come and go. */
 function LastVisitLine(props: { newCount: number; allNew: boolean }) {
-  const posts = props.newCount === 1 ? "1 post" : `${props.newCount} posts`;
+  const count = <span>{props.newCount}</span>;
   return (
     <p class="last-visit" id="last-visit">
       <span>
-        {props.allNew
-          ? `↑ All ${posts} here are new since your last visit; older pages may have more`
-          : `↑ ${posts} new since your last visit`}
+        {props.allNew ? (
+          <>↑ All {count} here are new since your last visit; older pages may have more</>
+        ) : (
+          <>↑ {count} new since your last visit</>
+        )}
       </span>
     </p>
   );
