@@ -112,7 +112,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
     }
   });
 
-  describe("the last-visit line", () => {
+  describe("what is new since the last visit", () => {
     /** Opens the feed twice, with `newer` posted between the visits: the line sits under them. */
     const secondVisit = async (reader: Awaited<ReturnType<typeof freshTeam>>, older: string[], newer: string[]) => {
       const olderIds = [];
@@ -139,6 +139,35 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
       await openLive(reader.page, "/");
       return feedHtml(reader.page);
     };
+
+    it("a thread keeps its mark when a moderator removes its newest reply only while a reply left is new, as the visit redrawn does", async () => {
+      const reader = await freshTeam("thread-marks");
+      const settled = await reader.post({ content: "Deploy plan?" });
+      const settledSeen = await reader.post({ content: "Friday", parentId: settled });
+      const busy = await reader.post({ content: "Flaky test?" });
+      await reader.post({ content: "Seen it", parentId: busy });
+      await openLive(reader.page, "/?mode=threads");
+      await reader.page.goto("about:blank");
+      const settledNew = await reader.post({ content: "Or Monday", parentId: settled });
+      const busyNew = [
+        await reader.post({ content: "Fixed", parentId: busy }),
+        await reader.post({ content: "Not quite", parentId: busy }),
+      ];
+      await server.settled();
+      const mark = await seenMark(reader.username);
+      await openLive(reader.page, "/");
+      const marked = (thread: number) => reader.page.locator(`#thread-summary-${thread} .new-replies`);
+      expect([await marked(settled).count(), await marked(busy).count()]).toEqual([1, 1]);
+
+      await remove(settledNew);
+      await remove(busyNew[1]!);
+      await reader.page.locator(`#latest-reply-${settledSeen}-author`).waitFor({ timeout: 5000 });
+      await reader.page.locator(`#latest-reply-${busyNew[0]}-author`).waitFor({ timeout: 5000 });
+      const live = await feedHtml(reader.page);
+      expect(live).toBe(await redrawnVisit(reader, mark));
+      expect([await marked(settled).count(), await marked(busy).count()]).toEqual([0, 1]);
+      expect(reader.watch.problems).toEqual([]);
+    });
 
     it("goes when a moderator removes every post above it, as the visit redrawn has none", async () => {
       const reader = await freshTeam("line-above");

@@ -16,6 +16,8 @@ type PostEvent = {
   partsHtml?: string;
   threadHtml?: string;
   threadPageHtml?: string;
+  /** A reply's thread summed up for the collapsed feed. */
+  summaryHtml?: string;
   forYou: string[];
   notice?: { title: string; body: string };
   inboxHtml?: string;
@@ -158,6 +160,43 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
       }
     } finally {
       back.close();
+    }
+  });
+
+  it("a removed reply's thread summary is marked new for each page as its last visit marks it, live and on reconnecting", async () => {
+    const team = await server.team("moderation-marks");
+    const [admin, watcher] = await Promise.all([server.engineer(team, "mia", "admin"), server.engineer(team, "will", "member")]);
+    const author = await server.agent(team, "writer");
+    const post = async (body: Record<string, unknown>) =>
+      ((await (await server.as(author, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number }).id;
+    const root = await post({ content: "release checklist" });
+    const older = await post({ content: "tagged", parentId: root });
+    const newest = await post({ content: "pushed the wrong tag", parentId: root });
+    // After the removal the thread's latest reply is `older`: new to a page whose visit came before it only.
+    const marked = (event: PostEvent) => event.summaryHtml?.includes('class="new-replies"');
+    const removalFor = async (feed: EventFollower) => {
+      const events = await feed.waitFor((event) => event.event === "post-updated");
+      return JSON.parse(events.find((event) => event.event === "post-updated")!.data) as PostEvent;
+    };
+
+    const live = [`?seen=${root}`, `?seen=${older}`, ""].map((query) => followEvents(server.url, watcher, { reconnect: false, query }));
+    let back: EventFollower[] = [];
+    try {
+      await Promise.all(live.map((feed) => feed.waitFor((event) => event.event === "ready")));
+      const csrf = await csrfTokenOf(server, admin);
+      expect((await postForm(server, `/posts/${newest}/delete`, { _csrf: csrf }, { cookie: admin })).status).toBe(303);
+      const sent = await Promise.all(live.map(removalFor));
+      expect(sent.map(marked)).toEqual([true, false, false]);
+      expect(sent.map((event) => event.summaryHtml?.replace('<strong class="new-replies">new since your last visit</strong>', ""))).toEqual(
+        Array(3).fill(sent[2]!.summaryHtml),
+      );
+
+      back = [`?seen=${root}`, `?seen=${older}`].map((query) =>
+        followEvents(server.url, watcher, { lastEventId: String(newest), reconnect: false, query }),
+      );
+      expect((await Promise.all(back.map(removalFor))).map(marked)).toEqual([true, false]);
+    } finally {
+      for (const feed of [...live, ...back]) feed.close();
     }
   });
 

@@ -23,7 +23,12 @@ export type EventFollower = {
 
 const reconnectDelayMs = 1000;
 
-export function followEvents(baseUrl: string, cookie: string, options: { lastEventId?: string; reconnect?: boolean } = {}): EventFollower {
+/** `query`: what a page adds to the stream's address (`?seen=12`), beyond the Last-Event-ID header. */
+export function followEvents(
+  baseUrl: string,
+  cookie: string,
+  options: { lastEventId?: string; reconnect?: boolean; query?: string } = {},
+): EventFollower {
   const controller = new AbortController();
   const events: SentEvent[] = [];
   const waiters = new Set<() => void>();
@@ -60,7 +65,7 @@ export function followEvents(baseUrl: string, cookie: string, options: { lastEve
   async function readOnce(): Promise<void> {
     const headers: Record<string, string> = { cookie, accept: "text/event-stream" };
     if (lastEventId) headers["last-event-id"] = lastEventId;
-    const response = await fetch(`${baseUrl}/events`, { headers, signal: controller.signal });
+    const response = await fetch(`${baseUrl}/events${options.query ?? ""}`, { headers, signal: controller.signal });
     if (response.status !== 200 || !response.body) throw new Error(`GET /events: ${response.status}`);
     follower.connections++;
     const decoder = new TextDecoder();

@@ -78,6 +78,14 @@ export function isSummedUp(post: Pick<Post, "parentId" | "replyCount">): boolean
 }
 
 /**
+ * The collapsed feed marks a thread "new since your last visit" when its latest reply came after the
+ * engineer's last visit (`lastSeenPostId`; none to compare with on a first visit or another page).
+ */
+export function hasNewReplies(latest: Pick<LatestReply, "id"> | undefined, lastSeenPostId: number | null | undefined): boolean {
+  return lastSeenPostId !== null && lastSeenPostId !== undefined && latest !== undefined && latest.id > lastSeenPostId;
+}
+
+/**
  * The collapsed feed's line under a thread's first post: how many replies, the newest by whom, and a
  * button that opens them in place (the link goes to the thread page without scripts), then the place
  * they open in. A live reply brings its thread's, so the page shows what a reload would.

@@ -2,7 +2,7 @@ import type { LatestReply } from "../../server/domain/feed.ts";
 import { NotificationsToggle } from "../fragments/notifications-toggle.tsx";
 import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Post } from "../../server/domain/posts.ts";
-import { PostCard } from "../fragments/post.tsx";
+import { hasNewReplies, PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
 export type FeedFilters = { author?: string; tag?: string; thread?: number };
@@ -23,9 +23,10 @@ export function feedQuery(filters: FeedFilters, cursor?: string): string {
   return text ? `?${text}` : "";
 }
 
-function liveEventsUrl(filters: FeedFilters, after: number, line: string): string {
+/** `seen`: the last visit the page was drawn for, so a removal's thread summary is marked new as this page marks it. */
+function liveEventsUrl(filters: FeedFilters, after: number, line: string, seen: number | null): string {
   const query = feedQuery(filters);
-  return `/events${query}${query ? "&" : "?"}after=${after}&changes=${line}`;
+  return `/events${query}${query ? "&" : "?"}after=${after}&changes=${line}${seen === null ? "" : `&seen=${seen}`}`;
 }
 
 /** The newest page of the whole feed, opened: `lastSeenPostId` is where the engineer's last visit ended (null: never visited). */
@@ -75,7 +76,7 @@ export function FeedPage(props: {
   const seen = props.visit?.lastSeenPostId ?? null;
   const collapsedCard = (post: Post) => {
     const latest = threads?.get(post.id);
-    return { latest, newReplies: seen !== null && latest !== undefined && latest.id > seen };
+    return { latest, newReplies: hasNewReplies(latest, seen) };
   };
   return (
     <>
@@ -239,7 +240,7 @@ export function Feed(props: {
         aria-live="polite"
         data-live={props.older ? undefined : "feed"}
         data-mode={props.threads ? "threads" : "everything"}
-        data-events={props.older ? undefined : liveEventsUrl(filters, props.liveFrom, props.liveLine)}
+        data-events={props.older ? undefined : liveEventsUrl(filters, props.liveFrom, props.liveLine, props.visit?.lastSeenPostId ?? null)}
         data-seen-url={props.visit ? "/feed/seen" : undefined}
       >
         {props.older && (

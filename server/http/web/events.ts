@@ -15,12 +15,25 @@ import { getTeam } from "../../domain/teams.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
-import { isSummedUp, PostCard, RenamedAuthor, ReplyCount, ThreadCard, ThreadSummary } from "../../../views/fragments/post.tsx";
+import {
+  hasNewReplies,
+  isSummedUp,
+  PostCard,
+  RenamedAuthor,
+  ReplyCount,
+  ThreadCard,
+  ThreadSummary,
+} from "../../../views/fragments/post.tsx";
 import { asFeedFilters, feedFiltersSchema, parseWith, type WebEnv } from "./session.ts";
 
 const keepAliveMs = 25_000;
 /** An xid8 as text. */
 const changesLineSchema = z.string().regex(/^\d{1,19}$/);
+/** A post id, or 0: the mark of a visit to an empty feed. */
+const seenMarkSchema = z
+  .string()
+  .regex(/^\d{1,15}$/)
+  .transform(Number);
 const catchUpPage = 100;
 const catchUpMost = 1000;
 
@@ -45,6 +58,8 @@ export function liveEvents(db: Db, live: LiveFeed) {
     const resumeFrom = Number.isSafeInteger(lastSeen) && lastSeen >= 0 ? await positionOfPost(db, caller.teamId, lastSeen) : undefined;
     // The page's delivery line when it was read (?changes=): changes before it are on the page already.
     const pageLine = changesLineSchema.safeParse(c.req.query("changes")).data;
+    // The last visit the feed page was drawn for (?seen=): a removal's thread summary is marked new as the page marks it.
+    const lastSeenPostId = seenMarkSchema.safeParse(c.req.query("seen")).data;
     return streamSSE(c, async (stream) => {
       const queue: (DeliveredPost[] | PostChange)[] = [];
       let wake: (() => void) | undefined;
@@ -98,7 +113,7 @@ export function liveEvents(db: Db, live: LiveFeed) {
           subscription.unsubscribe();
           return;
         }
-        await sendChanged(stream, db, caller, changed);
+        await sendChanged(stream, db, caller, changed, lastSeenPostId);
         // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
         position = resumeFrom;
         let sent = 0;
@@ -137,7 +152,7 @@ export function liveEvents(db: Db, live: LiveFeed) {
           continue;
         }
         if (item) {
-          await sendUpdate(stream, db, caller, item);
+          await sendUpdate(stream, db, caller, item, lastSeenPostId);
           continue;
         }
         const timedOut = await new Promise<boolean>((resolve) => {
@@ -207,10 +222,20 @@ async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, de
   await stream.writeSSE(await postMessageFor(caller, await renderPost(db, caller, delivered)));
 }
 
-/** A changed post, as the card that replaces the page's (and for a reply, its thread as it is now): the post the change came with, or as it is now. */
-async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, change: PostChange): Promise<void> {
+/**
+ * A changed post, as the card that replaces the page's (and for a reply, its thread as it is now): the
+ * post the change came with, or as it is now. Read once per process and team; rendered once for the
+ * pages that mark its thread new since their last visit and once for the others.
+ */
+async function sendUpdate(
+  stream: SSEStreamingApi,
+  db: Db,
+  caller: HumanCaller,
+  change: PostChange,
+  lastSeenPostId: number | undefined,
+): Promise<void> {
   const key = `${caller.teamId}:post.updated:${change.postId}:${change.changedTxId ?? "now"}`;
-  const message = await cachedMessage<SseMessage>(key, async () => {
+  const changed = await cachedMessage(key, async () => {
     let post = change.post;
     try {
       post ??= await getPost(db, caller, change.postId);
@@ -222,9 +247,18 @@ async function sendUpdate(stream: SSEStreamingApi, db: Db, caller: HumanCaller, 
       repositoryUrlOf(db, caller.teamId),
       threadHeads(db, caller, post.parentId === null ? [] : [post.threadId]),
     ]);
-    return updatedMessage(post, repositoryUrl, heads);
+    return { post, repositoryUrl, head: headOf(post, heads) };
   });
+  if (!changed) return;
+  const { post, repositoryUrl, head } = changed;
+  const newReplies = hasNewReplies(head?.latest, lastSeenPostId);
+  const message = await cachedMessage(`${key}:${newReplies}`, () => updatedMessage(post, repositoryUrl, head, newReplies));
   if (message) await stream.writeSSE(message);
+}
+
+/** The thread a changed reply belongs to, as the feeds still show it (none for a first post). */
+function headOf(post: Post, heads: Map<number, ThreadHead>): ThreadHead | undefined {
+  return post.parentId === null ? undefined : heads.get(post.threadId);
 }
 
 /** The team's repository, looked up once per process for the changes a replay hands every stream at once. */
@@ -233,13 +267,20 @@ async function repositoryUrlOf(db: Db, teamId: string): Promise<string | null> {
 }
 
 /** Posts changed while the page was away, each as the card that replaces the page's (their threads read once). */
-async function sendChanged(stream: SSEStreamingApi, db: Db, caller: HumanCaller, changed: Post[]): Promise<void> {
+async function sendChanged(
+  stream: SSEStreamingApi,
+  db: Db,
+  caller: HumanCaller,
+  changed: Post[],
+  lastSeenPostId: number | undefined,
+): Promise<void> {
   if (changed.length === 0) return;
   const threadIds = changed.filter((post) => post.parentId !== null).map((post) => post.threadId);
   const [{ repositoryUrl }, heads] = await Promise.all([getTeam(db, caller.teamId), threadHeads(db, caller, threadIds)]);
   for (const post of changed) {
     if (stream.aborted) return;
-    await stream.writeSSE(await updatedMessage(post, repositoryUrl, heads));
+    const head = headOf(post, heads);
+    await stream.writeSSE(await updatedMessage(post, repositoryUrl, head, hasNewReplies(head?.latest, lastSeenPostId)));
   }
 }
 
@@ -247,22 +288,26 @@ async function sendChanged(stream: SSEStreamingApi, db: Db, caller: HumanCaller,
  * A changed post's event. A post that stays (its author renamed) sends the parts of a page that show
  * the name, each with the id of the element it replaces (`RenamedAuthor`), so a card keeps what only
  * its page has. A removed one sends the card as the team's pages show it, linked into the team's
- * repository as it is set now; for a reply whose thread the feeds still show, the thread as it is now
- * (a removed reply no longer counts): its first post's link and, for the collapsed feed, its summary,
- * or once no reply is left, the first post's card, which has none.
+ * repository as it is set now; for a reply whose thread the feeds still show (`head`), the thread as
+ * it is now (a removed reply no longer counts): its first post's link and, for the collapsed feed, its
+ * summary, marked `newReplies` for the page, or once no reply is left, the first post's card, which has none.
  */
-async function updatedMessage(post: Post, repositoryUrl: string | null, heads: Map<number, ThreadHead>): Promise<SseMessage> {
+async function updatedMessage(
+  post: Post,
+  repositoryUrl: string | null,
+  head: ThreadHead | undefined,
+  newReplies: boolean,
+): Promise<SseMessage> {
   if (!post.deleted) {
     return { event: "post-updated", data: JSON.stringify({ id: post.id, partsHtml: String(await RenamedAuthor({ post })) }) };
   }
-  const head = post.parentId === null ? undefined : heads.get(post.threadId);
   const data = {
     id: post.id,
     threadId: post.threadId,
     html: String(await PostCard({ post, repositoryUrl })),
     ...(head ? { replyCountHtml: String(await ReplyCount({ post: head.root })) } : {}),
     ...(head && isSummedUp(head.root)
-      ? { summaryHtml: String(await ThreadSummary({ post: head.root, latest: head.latest, newReplies: false })) }
+      ? { summaryHtml: String(await ThreadSummary({ post: head.root, latest: head.latest, newReplies })) }
       : {}),
     ...(head && !isSummedUp(head.root) ? { rootHtml: String(await PostCard({ post: head.root, repositoryUrl })) } : {}),
   };
