@@ -112,6 +112,27 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
     }
   });
 
+  it("a feed whose page of posts a moderator removes, with older posts behind its link, shows those older posts as a reload does", async () => {
+    const reader = await freshTeam("older-behind");
+    const older = [await reader.post({ content: "Older one" }), await reader.post({ content: "Older two" })];
+    const page = [];
+    for (let index = 0; index < 20; index++) page.push(await reader.post({ content: `Page post ${index}` }));
+    await openLive(reader.page, "/");
+    await reader.page.locator("#older").waitFor();
+    await reader.page.locator("#compose-content").fill("A draft in progress");
+
+    for (const id of page) await remove(id);
+    await reader.page.locator(`#feed > #post-${older[1]}`).waitFor({ timeout: 10_000 });
+    await reader.page.locator("body[data-live-ready]").waitFor();
+    const live = await feedHtml(reader.page);
+    const reloaded = await openPage(browser, { cookie: reader.cookie, url: server.url });
+    opened.push(reloaded);
+    await openLive(reloaded.page, "/");
+    expect(live).toBe(await feedHtml(reloaded.page));
+    expect(await reader.page.locator("#compose-content").inputValue()).toBe("A draft in progress");
+    expect(reader.watch.problems).toEqual([]);
+  });
+
   describe("what is new since the last visit", () => {
     /** Opens the feed twice, with `newer` posted between the visits: the line sits under them. */
     const secondVisit = async (reader: Awaited<ReturnType<typeof freshTeam>>, older: string[], newer: string[]) => {

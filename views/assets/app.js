@@ -144,14 +144,16 @@ function removePost(post) {
 
 // As a reload of this visit draws it: the last-visit line counts the cards above it, and goes when
 // none is above it or nothing under it. A feed that removals emptied shows its empty state (the page's
-// own, hidden while cards show).
+// own, hidden while cards show); with older posts behind its link, a reload shows those instead.
 function tidyFeed(feed) {
   const line = byId("last-visit");
   let newCount = 0;
   for (let card = line?.previousElementSibling; card?.matches(".post"); card = card.previousElementSibling) newCount++;
   if (newCount && line.nextElementSibling) line.querySelector("span span").textContent = newCount;
   else line?.remove();
-  feed.querySelector(".empty").hidden = !!feed.querySelector(".post,#older");
+  const card = feed.querySelector(".post");
+  if (!card && byId("older")) return location.reload();
+  feed.querySelector(".empty").hidden = !!card;
 }
 
 /** An outage must not look like a quiet team. */
