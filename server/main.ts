@@ -85,9 +85,19 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
   }
 }
 
+/**
+ * How long an idle keep-alive connection stays open: longer than the reverse proxies' and load
+ * balancers' own idle timeouts (Caddy keeps upstream connections 2 minutes, most balancers 1), so
+ * they close first. With Node's default of 5 s, a proxy, or a client whose timers a busy moment
+ * delayed, could send a request just as the server closed the connection, and get a reset (a 502
+ * through a proxy). Clients that read the Keep-Alive hint (timeout=150) close a little before it.
+ */
+const idleConnectionMs = 150_000;
+
 function listen(app: Hono, config: Config): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(server as Server));
+    const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(server as Server)) as Server;
+    server.keepAliveTimeout = idleConnectionMs;
     server.once("error", reject);
   });
 }
