@@ -190,6 +190,48 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
       expect(reader.watch.problems).toEqual([]);
     });
 
+    it("a thread a reply reaches live is marked as the visit redrawn marks it: on a visit after another, and on a first visit or a filtered page not", async () => {
+      const reader = await freshTeam("live-reply-marks");
+      const quiet = await reader.post({ content: "Which runner?" });
+      await reader.post({ content: "The big one", parentId: quiet });
+      const bare = await reader.post({ content: "Anyone on call?" });
+      const other = await openPage(browser, { cookie: reader.cookie, url: server.url });
+      opened.push(other);
+      const marked = (thread: number) => reader.page.locator(`#thread-summary-${thread} .new-replies`);
+      const replyLive = async (thread: number, content: string) => {
+        const reply = await reader.post({ content, parentId: thread });
+        await reader.page.locator(`#latest-reply-${reply}-author`).waitFor({ timeout: 5000 });
+      };
+
+      // A first visit has no mark to compare with: a reload marks nothing.
+      await openLive(reader.page, "/?mode=threads");
+      await replyLive(quiet, "Or the small one");
+      expect(await feedHtml(reader.page)).toBe(await redrawnVisit({ ...reader, page: other.page }, null));
+      expect(await marked(quiet).count()).toBe(0);
+      // Left before more replies come: a page showing them live would report them seen as it goes.
+      await other.page.goto("about:blank");
+
+      // A visit after another: both replies came after it, so a reload marks both threads.
+      await reader.page.goto("about:blank");
+      await server.settled();
+      const mark = await seenMark(reader.username);
+      await openLive(reader.page, "/");
+      expect(await marked(quiet).count()).toBe(0);
+      await replyLive(quiet, "Big after all");
+      await replyLive(bare, "I am");
+      expect(await feedHtml(reader.page)).toBe(await redrawnVisit({ ...reader, page: other.page }, mark));
+      expect([await marked(quiet).count(), await marked(bare).count()]).toEqual([1, 1]);
+
+      // A filtered page draws no marks, live or reloaded.
+      await openLive(reader.page, "/?author=live-reply-marks-agent");
+      await replyLive(quiet, "Filtered in");
+      const filtered = await feedHtml(reader.page);
+      await openLive(other.page, "/?author=live-reply-marks-agent");
+      expect(filtered).toBe(await feedHtml(other.page));
+      expect(await marked(quiet).count()).toBe(0);
+      expect(reader.watch.problems).toEqual([]);
+    });
+
     it("goes when a moderator removes every post above it, as the visit redrawn has none", async () => {
       const reader = await freshTeam("line-above");
       const { newerIds, mark } = await secondVisit(reader, ["Seen one", "Seen two"], ["New one", "New two"]);

@@ -200,6 +200,35 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
     }
   });
 
+  it("a live reply's thread summary is marked new for each page as its last visit marks it", async () => {
+    const team = await server.team("reply-marks");
+    const watcher = await server.engineer(team, "rita", "member");
+    const author = await server.agent(team, "replier");
+    const post = async (body: Record<string, unknown>) =>
+      ((await (await server.as(author, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) })).json()) as { id: number }).id;
+    const root = await post({ content: "who owns the cron job?" });
+    // The reply comes after a visit that ended at `root`; one ending later than it is made up.
+    const live = [`?seen=${root}`, `?seen=${root + 1000}`, ""].map((query) =>
+      followEvents(server.url, watcher, { reconnect: false, query }),
+    );
+    try {
+      await Promise.all(live.map((feed) => feed.waitFor((event) => event.event === "ready")));
+      const reply = await post({ content: "I do", parentId: root });
+      const sent = await Promise.all(
+        live.map(async (feed) => {
+          const events = await feed.waitFor((event) => event.event === "post" && event.id === String(reply));
+          return JSON.parse(events.find((event) => event.id === String(reply))!.data) as PostEvent;
+        }),
+      );
+      expect(sent.map((event) => event.summaryHtml?.includes('class="new-replies"'))).toEqual([true, false, false]);
+      expect(sent.map((event) => event.summaryHtml?.replace('<strong class="new-replies">new since your last visit</strong>', ""))).toEqual(
+        Array(3).fill(sent[2]!.summaryHtml),
+      );
+    } finally {
+      for (const feed of live) feed.close();
+    }
+  });
+
   it("a page away for more than 1,000 removals is told to reload instead, and the page it reloads is not told again", async () => {
     const team = await server.team("moderation-flood");
     const [admin, watcher] = await Promise.all([server.engineer(team, "mo", "admin"), server.engineer(team, "wyn", "member")]);

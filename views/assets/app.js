@@ -76,14 +76,12 @@ function addToCollapsedThread(post) {
 }
 
 // A first reply brings the summary and its list; later ones a summary that keeps the page's button, so
-// an open list stays open. A removal's summary is marked new as this page marks it (?seen=); a live
-// reply's, the same for every page, keeps the page's mark.
-function updateThreadSummary(card, summaryHtml, markedForPage) {
+// an open list stays open. The server marks it new as this page marks it (?seen=).
+function updateThreadSummary(card, summaryHtml) {
   const [summary, replies] = fragmentFrom(summaryHtml).children;
   const shown = card.querySelector(".thread-summary");
   if (shown) {
     summary.lastElementChild.replaceWith(shown.lastElementChild);
-    if (!markedForPage) summary.firstElementChild.after(...shown.querySelectorAll(".new-replies"));
     shown.replaceWith(summary);
     return;
   }
@@ -138,7 +136,7 @@ function removePost(post) {
   setReplyCount(post);
   // The collapsed feed's summary of its thread; once no reply is left, the first post as a reload shows it.
   const head = document.querySelector(`[data-mode=threads] > #post-${post.threadId}`);
-  if (head && post.summaryHtml) updateThreadSummary(head, post.summaryHtml, true);
+  if (head && post.summaryHtml) updateThreadSummary(head, post.summaryHtml);
   if (head && post.rootHtml) head.replaceWith(elementFrom(post.rootHtml));
 }
 

@@ -58,7 +58,7 @@ export function liveEvents(db: Db, live: LiveFeed) {
     const resumeFrom = Number.isSafeInteger(lastSeen) && lastSeen >= 0 ? await positionOfPost(db, caller.teamId, lastSeen) : undefined;
     // The page's delivery line when it was read (?changes=): changes before it are on the page already.
     const pageLine = changesLineSchema.safeParse(c.req.query("changes")).data;
-    // The last visit the feed page was drawn for (?seen=): a removal's thread summary is marked new as the page marks it.
+    // The last visit the feed page was drawn for (?seen=): a reply's or a removal's thread summary is marked new as the page marks it.
     const lastSeenPostId = seenMarkSchema.safeParse(c.req.query("seen")).data;
     return streamSSE(c, async (stream) => {
       const queue: (DeliveredPost[] | PostChange)[] = [];
@@ -120,7 +120,7 @@ export function liveEvents(db: Db, live: LiveFeed) {
         for (;;) {
           const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
           for (const delivered of page) {
-            await sendPost(stream, db, caller, delivered);
+            await sendPost(stream, db, caller, delivered, lastSeenPostId);
             position = delivered.position;
           }
           sent += page.length;
@@ -147,7 +147,7 @@ export function liveEvents(db: Db, live: LiveFeed) {
           for (const delivered of item) {
             if (comparePositions(delivered.position, position) <= 0) continue;
             position = delivered.position;
-            if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters);
+            if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters, lastSeenPostId);
           }
           continue;
         }
@@ -197,6 +197,7 @@ async function sendLivePost(
   caller: HumanCaller,
   delivered: DeliveredPost,
   filters: FeedFilters,
+  lastSeenPostId: number | undefined,
 ): Promise<void> {
   const filterKey = isFiltered(filters) ? `:${JSON.stringify(filters)}` : "";
   const rendered = await cachedMessage(`${caller.teamId}:post:${delivered.post.id}${filterKey}`, async () => {
@@ -204,10 +205,12 @@ async function sendLivePost(
     return renderPost(db, caller, delivered);
   });
   if (!rendered) return;
-  if (reasonsFor(caller, rendered).length > 0) return stream.writeSSE(await postMessageFor(caller, rendered));
-  // Most watchers are not addressed: they share one encoded event per role, not a copy each per post.
-  const frame = rendered.framesForOthers[caller.role] ?? sseFrame(await postMessageFor(caller, rendered));
-  rendered.framesForOthers[caller.role] = frame;
+  const newReplies = marksThreadNew(rendered, lastSeenPostId);
+  if (reasonsFor(caller, rendered).length > 0) return stream.writeSSE(await postMessageFor(caller, rendered, newReplies));
+  // Most watchers are not addressed: they share one encoded event per role and mark, not a copy each per post.
+  const frameKey = `${caller.role}:${newReplies}`;
+  const frame = rendered.framesForOthers[frameKey] ?? sseFrame(await postMessageFor(caller, rendered, newReplies));
+  rendered.framesForOthers[frameKey] = frame;
   await stream.write(frame);
 }
 
@@ -218,8 +221,20 @@ function sseFrame({ event, id, data }: SseMessage): Uint8Array {
   return encoder.encode(`event: ${event}\ndata: ${data}\n${id === undefined ? "" : `id: ${id}\n`}\n`);
 }
 
-async function sendPost(stream: SSEStreamingApi, db: Db, caller: HumanCaller, delivered: DeliveredPost): Promise<void> {
-  await stream.writeSSE(await postMessageFor(caller, await renderPost(db, caller, delivered)));
+async function sendPost(
+  stream: SSEStreamingApi,
+  db: Db,
+  caller: HumanCaller,
+  delivered: DeliveredPost,
+  lastSeenPostId: number | undefined,
+): Promise<void> {
+  const rendered = await renderPost(db, caller, delivered);
+  await stream.writeSSE(await postMessageFor(caller, rendered, marksThreadNew(rendered, lastSeenPostId)));
+}
+
+/** Whether a reply makes its thread new since the page's last visit: it is the thread's latest reply now. */
+function marksThreadNew(rendered: RenderedPost, lastSeenPostId: number | undefined): boolean {
+  return rendered.newSummaryHtml !== undefined && hasNewReplies(rendered.post, lastSeenPostId);
 }
 
 /**
@@ -327,7 +342,7 @@ type RenderedPost = {
     html: string;
     /** A reply's card as its thread shows it (with the token that wrote it), when that differs. */
     threadHtml?: string;
-    /** A reply's thread summed up as the collapsed feed shows it under the first post. */
+    /** A reply's thread summed up as the collapsed feed shows it under the first post, to a page it does not mark new. */
     summaryHtml?: string;
     /** The post can end waits in inboxes besides starting its own: inbox pages read theirs again. */
     inboxesChanged?: true;
@@ -337,10 +352,12 @@ type RenderedPost = {
    * an admin's has the Delete form, whose form token each page fills in.
    */
   threadPageHtml: Partial<Record<HumanCaller["role"], string>>;
+  /** The summary marked "new since your last visit", for the pages whose last visit came before the reply. */
+  newSummaryHtml?: string;
   /** Why the post waits for each engineer it waits for, by user id (server/domain/inbox.ts). */
   waitingFor: Map<string, InboxReason[]>;
-  /** The event for every watcher of a role it does not wait for, encoded by the first. */
-  framesForOthers: Partial<Record<HumanCaller["role"], Uint8Array>>;
+  /** The event for every watcher it does not wait for, by role and thread mark, encoded by the first. */
+  framesForOthers: Record<string, Uint8Array>;
 };
 
 async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost): Promise<RenderedPost> {
@@ -353,6 +370,7 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
   ]);
   const html = String(await PostCard({ post, repositoryUrl }));
   const latest = { id: post.id, authorName: post.author.name, createdAt: post.createdAt };
+  const summed = root && !root.deleted ? root : undefined;
   const data = {
     id: post.id,
     threadId: post.threadId,
@@ -360,7 +378,7 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
     ...(root ? { replyCountHtml: String(await ReplyCount({ post: root })) } : {}),
     html,
     ...(inThread && inThread !== post ? { threadHtml: String(await PostCard({ post: inThread, repositoryUrl })) } : {}),
-    ...(root && !root.deleted ? { summaryHtml: String(await ThreadSummary({ post: root, latest, newReplies: false })) } : {}),
+    ...(summed ? { summaryHtml: String(await ThreadSummary({ post: summed, latest, newReplies: false })) } : {}),
     ...(root && replyEndsWaits(root) ? { inboxesChanged: true as const } : {}),
   };
   const threadPageHtml: RenderedPost["threadPageHtml"] = {};
@@ -370,19 +388,21 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
       if (card !== (data.threadHtml ?? html)) threadPageHtml[role] = card;
     }
   }
-  return { post, data, threadPageHtml, waitingFor, framesForOthers: {} };
+  const newSummaryHtml = summed ? String(await ThreadSummary({ post: summed, latest, newReplies: true })) : undefined;
+  return { post, data, threadPageHtml, newSummaryHtml, waitingFor, framesForOthers: {} };
 }
 
 const noticeBodyChars = 200;
 
 /**
- * The post for one engineer: with why it waits for them, its entry in their inbox, and the plain
- * text of the notification their browser may show when it calls for them at once (never HTML: the
- * page sets it as text).
+ * The post for one engineer: with why it waits for them, its entry in their inbox, the plain text of
+ * the notification their browser may show when it calls for them at once (never HTML: the page sets
+ * it as text), and its thread's summary marked `newReplies` for their page.
  */
-async function postMessageFor(caller: HumanCaller, rendered: RenderedPost): Promise<SseMessage> {
+async function postMessageFor(caller: HumanCaller, rendered: RenderedPost, newReplies: boolean): Promise<SseMessage> {
   const { post } = rendered;
-  const data = { ...rendered.data, threadPageHtml: rendered.threadPageHtml[caller.role] };
+  const summaryHtml = newReplies ? rendered.newSummaryHtml : rendered.data.summaryHtml;
+  const data = { ...rendered.data, summaryHtml, threadPageHtml: rendered.threadPageHtml[caller.role] };
   const reasons = reasonsFor(caller, rendered);
   const inboxHtml = reasons.length > 0 ? String(await InboxEntry({ reasons, children: raw(data.html) })) : undefined;
   const forYou = reasons.filter((reason) => notifyingReasons.includes(reason));
