@@ -352,8 +352,11 @@ type RenderedPost = {
    * an admin's has the Delete form, whose form token each page fills in.
    */
   threadPageHtml: Partial<Record<HumanCaller["role"], string>>;
-  /** The summary marked "new since your last visit", for the pages whose last visit came before the reply. */
-  newSummaryHtml?: string;
+  /**
+   * The summary marked "new since your last visit", for the pages whose last visit came before the
+   * reply: rendered when the first such page asks, so a catch-up, read per page, renders it only for those.
+   */
+  newSummaryHtml?: () => Promise<string>;
   /** Why the post waits for each engineer it waits for, by user id (server/domain/inbox.ts). */
   waitingFor: Map<string, InboxReason[]>;
   /** The event for every watcher it does not wait for, by role and thread mark, encoded by the first. */
@@ -388,7 +391,10 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
       if (card !== (data.threadHtml ?? html)) threadPageHtml[role] = card;
     }
   }
-  const newSummaryHtml = summed ? String(await ThreadSummary({ post: summed, latest, newReplies: true })) : undefined;
+  let newSummary: Promise<string> | undefined;
+  const newSummaryHtml = summed
+    ? () => (newSummary ??= Promise.resolve(ThreadSummary({ post: summed, latest, newReplies: true })).then(String))
+    : undefined;
   return { post, data, threadPageHtml, newSummaryHtml, waitingFor, framesForOthers: {} };
 }
 
@@ -401,7 +407,7 @@ const noticeBodyChars = 200;
  */
 async function postMessageFor(caller: HumanCaller, rendered: RenderedPost, newReplies: boolean): Promise<SseMessage> {
   const { post } = rendered;
-  const summaryHtml = newReplies ? rendered.newSummaryHtml : rendered.data.summaryHtml;
+  const summaryHtml = newReplies ? await rendered.newSummaryHtml?.() : rendered.data.summaryHtml;
   const data = { ...rendered.data, summaryHtml, threadPageHtml: rendered.threadPageHtml[caller.role] };
   const reasons = reasonsFor(caller, rendered);
   const inboxHtml = reasons.length > 0 ? String(await InboxEntry({ reasons, children: raw(data.html) })) : undefined;
