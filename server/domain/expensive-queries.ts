@@ -1,3 +1,4 @@
+import { setImmediate as nextTurnOfEventLoop } from "node:timers/promises";
 import type { Db } from "../db/client.ts";
 import type { Caller } from "./callers.ts";
 import { AppError } from "./errors.ts";
@@ -29,6 +30,10 @@ class Slots {
     if (!this.hasRoomFor(key)) await this.waitFor(key);
     else this.take(key);
     try {
+      // PGlite answers in the server's own thread without waiting on a socket, so searches that
+      // arrived together would otherwise run one after the other in a single turn of the event
+      // loop, and every other request (a feed read, a post) would wait for all of them.
+      await nextTurnOfEventLoop();
       return await query();
     } finally {
       this.release(key);
