@@ -30,7 +30,13 @@ export function renderHtml(report: BenchReport): string {
     .filter((variant) => variant.vsBaseline)
     .flatMap((v) =>
       comparisonRows(v).map(({ label, comparison }) =>
-        row([v.variant, label, describeRatio(comparison?.cost), describeRatio(comparison?.turns), describeRatio(comparison?.wallTime)]),
+        row([
+          v.variant,
+          label,
+          describeRatio(comparison, "cost"),
+          describeRatio(comparison, "turns"),
+          describeRatio(comparison, "wallTime"),
+        ]),
       ),
     );
 

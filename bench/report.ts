@@ -48,7 +48,7 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`### ${variant.variant}`, "");
     for (const { label, comparison } of comparisonRows(variant)) {
       lines.push(
-        `- ${label}: cost ${describeRatio(comparison?.cost)}; turns ${describeRatio(comparison?.turns)}; time ${describeRatio(comparison?.wallTime)}`,
+        `- ${label}: cost ${describeRatio(comparison, "cost")}; turns ${describeRatio(comparison, "turns")}; time ${describeRatio(comparison, "wallTime")}`,
       );
     }
     const written = variant.postsWritten + variant.journalWritten;

@@ -83,19 +83,21 @@ describe("bench statistics", () => {
     const one = summariseRatios([{ task: "only", variant: 0.01, baseline: 1 }])!;
     expect(one).toMatchObject({ pairs: 1, tasks: 1, estimate: 0.01, includesNoChange: true });
     expect(one.median).toBeUndefined();
-    expect(describeRatio(one)).toBe("-99% (too few tasks for an interval: 1 task, 1 pair)");
+    expect(describeRatio({ pairs: 1, cost: one }, "cost")).toBe("-99% (too few tasks for an interval: 1 task, 1 pair)");
     expect(summariseRatios([{ task: "only", variant: 1, baseline: 0 }])).toBeUndefined();
   });
 
   it("a change under 1% keeps its sign with a decimal, never reading -0% or +0%; none reads 0%", () => {
-    const near = (variant: number) => describeRatio(summariseRatios([{ task: "only", variant, baseline: 1 }])!);
+    const near = (variant: number) => describeRatio({ pairs: 1, cost: summariseRatios([{ task: "only", variant, baseline: 1 }]) }, "cost");
     expect(near(0.997)).toBe("-0.3% (too few tasks for an interval: 1 task, 1 pair)");
     expect(near(1.004)).toMatch(/^\+0\.4% /);
     expect(near(1)).toMatch(/^0% /);
     expect(near(0.9998)).toMatch(/^0% /);
     expect(near(0.8)).toMatch(/^-20% /);
     const narrow = { pairs: 12, tasks: 6, estimate: 0.997, median: { estimate: 0.997, low: 0.9952, high: 1.002 }, includesNoChange: true };
-    expect(describeRatio(narrow)).toBe("-0.3% (95% CI -0.5% to +0.2%, 6 tasks, 12 pairs) — CI includes no change");
+    expect(describeRatio({ pairs: 12, turns: narrow }, "turns")).toBe(
+      "-0.3% (95% CI -0.5% to +0.2%, 6 tasks, 12 pairs) — CI includes no change",
+    );
   });
 
   it("the cluster bootstrap is reproducible, does not depend on the pairs' order, and keeps a task's pairs together", () => {
@@ -394,6 +396,22 @@ describe("bench report", () => {
     expect(social).toMatchObject({ trials: 2, passed: 0, errors: 1 });
     expect(social.vsBaseline!.cost).toMatchObject({ pairs: 1, estimate: 0.5 });
     expect(social.vsBaselineAllTrials!.cost).toMatchObject({ pairs: 2 });
+  });
+
+  it("says why a comparison has no figure: no pairs at all, or a baseline that spent nothing", () => {
+    const noneCompleted = buildReport(run, [
+      ...trials.slice(0, 2),
+      trial(3, "easy-one", "social", 0.5, false, { error: "the model endpoint answered 500" }),
+    ]).variants[1]!;
+    expect(describeRatio(noneCompleted.vsBaseline, "cost")).toBe("n/a (no pairs: no task and repeat has a trial on both sides)");
+    expect(describeRatio(noneCompleted.vsBaselineHard, "turns")).toBe("n/a (no pairs: no task and repeat has a trial on both sides)");
+    const freeBaseline = buildReport(run, [{ ...trials[0]!, costUsd: 0 }, trials[1]!, trial(3, "easy-one", "social", 0.5, true)])
+      .variants[1]!;
+    expect(describeRatio(freeBaseline.vsBaseline, "cost")).toBe("n/a (the baseline's figure is 0 in the one pair)");
+    expect(describeRatio(freeBaseline.vsBaseline, "turns")).toMatch(/^[+-]?\d+%|^0%/);
+    expect(renderMarkdown(buildReport(run, trials.slice(0, 2)))).toContain(
+      "- all tasks: cost n/a (no pairs: no task and repeat has a trial on both sides)",
+    );
   });
 
   it("markdown leaves a blank line before every heading, a baseline-only run's too", () => {

@@ -1,5 +1,6 @@
-import type { RatioSummary } from "../server/domain/bench-stats.ts";
 import type { BenchReport, StatisticsNotes, VariantComparison, VariantSummary } from "../server/domain/bench-report.ts";
+
+type ComparedMetric = "cost" | "turns" | "wallTime";
 
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
 
@@ -21,9 +22,14 @@ function change(ratio: number): string {
 }
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
-/** A ratio as a change: 0.8 [0.7, 0.95] reads "-20% (95% CI -30% to -5%, 12 tasks, 36 pairs)". */
-export function describeRatio(summary: RatioSummary | undefined): string {
-  if (!summary) return "n/a (no pairs with a non-zero baseline)";
+/**
+ * A metric's ratio to the baseline as a change: 0.8 [0.7, 0.95] reads "-20% (95% CI -30% to -5%,
+ * 12 tasks, 36 pairs)"; or why there is none.
+ */
+export function describeRatio(comparison: VariantComparison | undefined, metric: ComparedMetric): string {
+  if (!comparison || comparison.pairs === 0) return "n/a (no pairs: no task and repeat has a trial on both sides)";
+  const summary = comparison[metric];
+  if (!summary) return `n/a (the baseline's figure is 0 in ${comparison.pairs === 1 ? "the one pair" : `all ${comparison.pairs} pairs`})`;
   const sizes = `${count(summary.tasks, "task")}, ${count(summary.pairs, "pair")}`;
   const { median: m } = summary;
   if (!m) return `${change(summary.estimate)} (too few tasks for an interval: ${sizes})`;

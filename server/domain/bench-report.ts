@@ -21,7 +21,11 @@ import {
  * render this one object, computed from the stored trials.
  */
 
-export type VariantComparison = { cost?: RatioSummary; turns?: RatioSummary; wallTime?: RatioSummary };
+/**
+ * `pairs` counts the variant's trials that have a baseline trial of the same task and repeat; a
+ * metric is undefined when none of them has a baseline figure above 0 to divide by.
+ */
+export type VariantComparison = { pairs: number; cost?: RatioSummary; turns?: RatioSummary; wallTime?: RatioSummary };
 
 export type VariantSummary = {
   variant: string;
@@ -122,6 +126,7 @@ function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>
     });
   const { seed, comparisons } = options;
   return {
+    pairs: pairsOf(() => 0).length,
     cost: summariseRatios(
       pairsOf((trial) => trial.costUsd ?? 0),
       seed,

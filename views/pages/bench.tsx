@@ -121,9 +121,9 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
                   <tr>
                     <td>{variant.variant}</td>
                     <td>{label}</td>
-                    <td>{describeRatio(comparison?.cost)}</td>
-                    <td>{describeRatio(comparison?.turns)}</td>
-                    <td>{describeRatio(comparison?.wallTime)}</td>
+                    <td>{describeRatio(comparison, "cost")}</td>
+                    <td>{describeRatio(comparison, "turns")}</td>
+                    <td>{describeRatio(comparison, "wallTime")}</td>
                   </tr>
                 )),
               )}
