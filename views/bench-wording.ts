@@ -1,8 +1,8 @@
 import type { BenchReport, StatisticsNotes, VariantComparison, VariantSummary } from "../server/domain/bench-report.ts";
 
-type ComparedMetric = "cost" | "turns" | "wallTime";
-
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
+
+type ComparedMetric = Exclude<keyof VariantComparison, "pairs">;
 
 export const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
 export const repeatsText = (repeats: number) => (repeats === 1 ? "1 repeat" : `${repeats} repeats`);
@@ -29,7 +29,8 @@ const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 export function describeRatio(comparison: VariantComparison | undefined, metric: ComparedMetric): string {
   if (!comparison || comparison.pairs === 0) return "n/a (no pairs: no task and repeat has a trial on both sides)";
   const summary = comparison[metric];
-  if (!summary) return `n/a (the baseline's figure is 0 in ${comparison.pairs === 1 ? "the one pair" : `all ${comparison.pairs} pairs`})`;
+  if (!summary)
+    return `n/a (no baseline figure above 0 in ${comparison.pairs === 1 ? "the one pair" : `any of the ${comparison.pairs} pairs`})`;
   const sizes = `${count(summary.tasks, "task")}, ${count(summary.pairs, "pair")}`;
   const { median: m } = summary;
   if (!m) return `${change(summary.estimate)} (too few tasks for an interval: ${sizes})`;

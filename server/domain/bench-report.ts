@@ -23,7 +23,8 @@ import {
 
 /**
  * `pairs` counts the variant's trials that have a baseline trial of the same task and repeat; a
- * metric is undefined when none of them has a baseline figure above 0 to divide by.
+ * metric is undefined when none of them has a baseline figure above 0 (a figure not recorded
+ * counts as 0) to divide by.
  */
 export type VariantComparison = { pairs: number; cost?: RatioSummary; turns?: RatioSummary; wallTime?: RatioSummary };
 
@@ -119,14 +120,15 @@ const safe = (values: number[], statistic: (values: number[]) => number) => (val
 type ComparisonOptions = { seed: number; comparisons: number };
 
 function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>, options: ComparisonOptions): VariantComparison {
+  const paired = trials.flatMap((trial) => {
+    const baseline = baselineByKey.get(`${trial.taskSlug}/${trial.repeat}`);
+    return baseline ? [{ trial, baseline }] : [];
+  });
   const pairsOf = (metric: (trial: BenchTrial) => number): TaskPair[] =>
-    trials.flatMap((trial) => {
-      const baseline = baselineByKey.get(`${trial.taskSlug}/${trial.repeat}`);
-      return baseline ? [{ task: trial.taskSlug, variant: metric(trial), baseline: metric(baseline) }] : [];
-    });
+    paired.map(({ trial, baseline }) => ({ task: trial.taskSlug, variant: metric(trial), baseline: metric(baseline) }));
   const { seed, comparisons } = options;
   return {
-    pairs: pairsOf(() => 0).length,
+    pairs: paired.length,
     cost: summariseRatios(
       pairsOf((trial) => trial.costUsd ?? 0),
       seed,
