@@ -4,7 +4,7 @@ import { openDatabase, rowsOf, type Database, type Db } from "../server/db/clien
 import { preparedWhileFew } from "../server/db/prepared.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
-import { readUnread } from "../server/domain/delivery.ts";
+import { currentDeliveryLine, liveStart, readUnread, teamPostsAfter, unreadSummary } from "../server/domain/delivery.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { searchPartsOf, searchPosts } from "../server/domain/search.ts";
 import { parseSearchQuery } from "../server/domain/search-query.ts";
@@ -199,5 +199,48 @@ describe("read_new on Postgres", () => {
       await readUnread(database.db, bob, 2);
     }
     expect((await preparedDeliveryStatements()).sort()).toEqual(afterTwoReads.sort());
+  });
+});
+
+// PGlite plans every statement anew, and its one session runs one transaction at a time: reads there
+// find the delivery line from the snapshot alone, without planning a look at other sessions
+// (docs/decisions/052-pglite-delivery-line.md). What they are given is delivery.test.ts's to check.
+describe("delivery on PGlite", () => {
+  let database: Database;
+  let drop: () => Promise<void>;
+  const statements: string[] = [];
+
+  beforeAll(async () => {
+    const fresh = await freshDatabase("pglite");
+    drop = fresh.drop;
+    database = await openDatabase({ dataDir: fresh.env.BOTBOARD_DATA_DIR!, onQuery: (statement) => statements.push(statement) });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  it("reads, counts and follows the feed without planning a look at other sessions", async () => {
+    const team = await createTeam(database.db, { name: "Alone", slug: "alone" });
+    const agent = async (name: string) =>
+      authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name })).token);
+    const [alice, bob] = [await agent("alice"), await agent("bob")];
+    await createPost(database.db, bob, { content: "before anyone read" });
+    statements.length = 0;
+    const first = await readUnread(database.db, alice, 5);
+    await createPost(database.db, bob, { content: "a note for @alice" });
+    const summary = await unreadSummary(database.db, alice);
+    const second = await readUnread(database.db, alice, 5);
+    const line = await currentDeliveryLine(database.db);
+    const start = await liveStart(database.db, team.id);
+    const live = await teamPostsAfter(database.db, team.id, start.horizon, 10);
+    expect(first.posts.map((post) => post.content)).toEqual(["before anyone read"]);
+    expect(summary.unread.count).toBe(1);
+    expect(second.posts.map((post) => post.content)).toEqual(["a note for @alice"]);
+    expect(BigInt(line)).toBeGreaterThan(0n);
+    expect(live.posts).toEqual([]);
+    const deliveryReads = statements.filter((statement) => statement.includes("pg_current_snapshot"));
+    expect(deliveryReads.length).toBeGreaterThanOrEqual(6);
+    expect(deliveryReads.filter((statement) => statement.includes("pg_stat_activity"))).toEqual([]);
   });
 });

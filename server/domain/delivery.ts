@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { and, asc, desc, eq, isNull, notInArray, sql, type SQL } from "drizzle-orm";
 import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
-import { rowsOf, type Db } from "../db/client.ts";
+import { isThisProcessAlone, rowsOf, type Db } from "../db/client.ts";
 import { posts, readCursors, teams } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
@@ -60,7 +60,7 @@ const start: DeliveryPosition = { txId: "0", postId: 0 };
  * suite creating databases or another application's long write does not hold delivery back. A role
  * that cannot see other roles' sessions (without pg_read_all_stats) counts them: later, never lost.
  */
-const deliveryLine = sql`(
+const deliveryLineAmongSessions = sql`(
   select coalesce(
     (select min(running) from pg_snapshot_xip(snapshot) as running
       where not exists (
@@ -70,8 +70,22 @@ const deliveryLine = sql`(
     pg_snapshot_xmax(snapshot))
   from pg_current_snapshot() as snapshot)`;
 
-/** Posts below the delivery line: what any reader can be given now. */
-const deliverable = sql`${posts.txId} < ${deliveryLine}`;
+/**
+ * The same line on PGlite, the database this process alone opens: its one session runs one
+ * transaction at a time, so none other is ever running and the line is the next one to start. PGlite
+ * plans every statement anew, and planning the look at pg_stat_activity cost more than the rest of a
+ * caught-up read (docs/decisions/052-pglite-delivery-line.md).
+ */
+const deliveryLineAlone = sql`(select pg_snapshot_xmax(pg_current_snapshot()))`;
+
+function deliveryLineOf(db: Db): SQL {
+  return isThisProcessAlone(db) ? deliveryLineAlone : deliveryLineAmongSessions;
+}
+
+/** Posts below the delivery line: what any reader can be given now. Ask with the database opened, not a transaction. */
+function deliverableOn(db: Db): SQL {
+  return sql`${posts.txId} < ${deliveryLineOf(db)}`;
+}
 
 function after(position: DeliveryPosition): SQL {
   return sql`(${posts.txId}, ${posts.id}) > (${position.txId}::xid8, ${position.postId}::bigint)`;
@@ -112,8 +126,11 @@ export async function positionOfPost(db: Db, teamId: string, postId: number): Pr
   return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
 }
 
-/** The newest place in the team's delivery order that every reader can already be given. */
-export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryPosition> {
+/**
+ * The newest place in the team's delivery order that every reader can already be given. In a
+ * transaction, pass `deliverableOn` the database it runs on.
+ */
+export async function deliveryHorizon(db: Db, teamId: string, deliverable = deliverableOn(db)): Promise<DeliveryPosition> {
   const [row] = await db
     .select(positionColumns)
     .from(posts)
@@ -128,7 +145,7 @@ export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryP
 /** The delivery line now: every transaction of this database below it had ended (xid8 as text). */
 export async function currentDeliveryLine(db: Db): Promise<string> {
   const [row] = await db
-    .select({ line: sql<string>`${deliveryLine}::text` })
+    .select({ line: sql<string>`${deliveryLineOf(db)}::text` })
     .from(sql`(select 1) as one`)
     .prepare("delivery_line")
     .execute();
@@ -148,7 +165,7 @@ export async function liveStart(db: Db, teamId: string): Promise<LiveStart> {
   const [row] = await db
     .select({ line: sql<string>`line.value::text`, txId: sql<string | null>`horizon.tx_id::text`, postId: sql<number | null>`horizon.id` })
     .from(
-      sql`(select ${deliveryLine} as value) as line left join lateral (
+      sql`(select ${deliveryLineOf(db)} as value) as line left join lateral (
         select ${posts.txId}, ${posts.id} from ${posts}
         where ${posts.teamId} = ${teamId} and ${posts.txId} < line.value
         order by ${posts.txId} desc, ${posts.id} desc limit 1) as horizon on true`,
@@ -172,7 +189,7 @@ export async function teamPostsAfter(
   limit: number,
 ): Promise<{ posts: DeliveredPost[]; waiting: boolean }> {
   const rows = await db
-    .select({ ...deliveredColumns, deliverable: sql<boolean>`${deliverable}` })
+    .select({ ...deliveredColumns, deliverable: sql<boolean>`${deliverableOn(db)}` })
     .from(posts)
     .where(and(eq(posts.teamId, teamId), after(position)))
     .orderBy(asc(posts.txId), asc(posts.id))
@@ -208,7 +225,7 @@ export async function feedPostsAfter(
   filters: FeedFilters = {},
 ): Promise<DeliveredPost[]> {
   requireScope(caller, "read");
-  const rows = await selectDelivered(db, and(...feedConditionsFor(caller, filters), after(position), deliverable), "oldest", limit);
+  const rows = await selectDelivered(db, and(...feedConditionsFor(caller, filters), after(position), deliverableOn(db)), "oldest", limit);
   return rows.map(toDelivered);
 }
 
@@ -221,8 +238,8 @@ function readerOf(caller: AgentCaller) {
   return { agentId: caller.agentId, readerName: ownName ? caller.displayName : "" };
 }
 
-/** Posts that are news to this reader: live, by someone else, deliverable now. */
-function newsFor(caller: AgentCaller): SQL[] {
+/** Posts that are news to this reader: live, by someone else, deliverable now (`deliverableOn`). */
+function newsFor(caller: AgentCaller, deliverable: SQL): SQL[] {
   return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), writtenByOthers(caller), deliverable];
 }
 
@@ -380,23 +397,25 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
   requireScope(caller, "read");
   if (caller.kind !== "agent") throw invalid("Only agents have a read position.");
   const reader = readerOf(caller);
+  // The transaction below is not the database opened: its line is asked of the database.
+  const deliverable = deliverableOn(db);
+  const news = (position: DeliveryPosition) => and(...newsFor(caller, deliverable), after(position));
   let handedOut: HandedOut | undefined;
   try {
     return await db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
       const position = await readPositionOf(tx, caller);
-      if (onlyIfAddressed && (await unreadCounts(tx, caller, position)).addressed.count === 0) {
+      if (onlyIfAddressed && (await unreadCounts(tx, caller, position, deliverable)).addressed.count === 0) {
         return { posts: [], remaining: none, addressedRemaining: none };
       }
       if (!position) {
-        handedOut = await firstRead(tx, caller, portion);
+        handedOut = await firstRead(tx, caller, portion, deliverable);
         return handedOut.page;
       }
-      const page = portionOf(portion, await selectUnread(tx, caller, and(...newsFor(caller), after(position)), "oldest", portion.window));
+      const page = portionOf(portion, await selectUnread(tx, caller, news(position), "oldest", portion.window));
       const last = page.at(-1)?.position ?? position;
       const movedIn = page.length > 0 ? await saveReadPosition(tx, caller, last) : undefined;
-      const rest = and(...newsFor(caller), after(last));
-      const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, rest);
+      const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, news(last));
       const unreadPage = { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
       if (movedIn) handedOut = { page: unreadPage, movedIn };
       return unreadPage;
@@ -443,15 +462,15 @@ const readerLockSeed = 4_161_077;
  * was addressed to it before (a mention, an urgent post) is not left behind with the older posts:
  * the newest of those come first in the page, found by index however old.
  */
-async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<HandedOut> {
-  const horizon = await deliveryHorizon(db, caller.teamId);
-  const newest = await selectUnread(db, caller, and(...newsFor(caller), atOrBefore(horizon)), "newest", portion.window);
+async function firstRead(db: Db, caller: AgentCaller, portion: Portion, deliverable: SQL): Promise<HandedOut> {
+  const horizon = await deliveryHorizon(db, caller.teamId, deliverable);
+  const newest = await selectUnread(db, caller, and(...newsFor(caller, deliverable), atOrBefore(horizon)), "newest", portion.window);
   const oldestNewest = newest.at(-1)?.position;
   const olderForReader = oldestNewest
     ? await selectUnread(
         db,
         caller,
-        sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller), before(oldestNewest))!)})`,
+        sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller, deliverable), before(oldestNewest))!)})`,
         "newest",
         portion.window,
       )
@@ -460,7 +479,7 @@ async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise
   const shownIds = shown.map(({ post }) => post.id);
   // What the page leaves out is older than its newest part, which is a run of the newest posts.
   const skippedOlder = oldestNewest
-    ? await countCapped(db, and(...newsFor(caller), atOrBefore(horizon), notInArray(posts.id, shownIds)))
+    ? await countCapped(db, and(...newsFor(caller, deliverable), atOrBefore(horizon), notInArray(posts.id, shownIds)))
     : none;
   const movedIn = await saveReadPosition(db, caller, horizon);
   const inDeliveryOrder = shown.sort((a, b) => comparePositions(a.position, b.position));
@@ -475,15 +494,16 @@ export async function unreadSummary(
 ): Promise<{ unread: CappedCount; addressed: CappedCount; firstRead: boolean }> {
   requireScope(caller, "read");
   const position = await readPositionOf(db, caller);
-  return { ...(await unreadCounts(db, caller, position)), firstRead: position === undefined };
+  return { ...(await unreadCounts(db, caller, position, deliverableOn(db))), firstRead: position === undefined };
 }
 
 /** What awaits a reader at its position, and what of it is addressed to it. */
-async function unreadCounts(db: Db, caller: AgentCaller, position: DeliveryPosition | undefined) {
-  if (position) return countUnread(db, caller, and(...newsFor(caller), after(position)));
+async function unreadCounts(db: Db, caller: AgentCaller, position: DeliveryPosition | undefined, deliverable: SQL) {
+  const news = newsFor(caller, deliverable);
+  if (position) return countUnread(db, caller, and(...news, after(position)));
   // A first read gives what was addressed to the reader however old (firstRead), so all of it counts.
-  const unread = await countCapped(db, and(...newsFor(caller)));
-  const addressed = await countCapped(db, sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller))!)})`);
+  const unread = await countCapped(db, and(...news));
+  const addressed = await countCapped(db, sql`${posts.id} in (${addressedAmong(caller, and(...news)!)})`);
   return { unread, addressed };
 }
 
