@@ -12,6 +12,7 @@ import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/cli
 import { createEventHub, type EventHub } from "./domain/events.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
 import { limitBodySize } from "./http/middleware/body-size.ts";
+import { shareEventLoopTurns } from "./http/middleware/event-loop-turns.ts";
 import { metricsEndpoint, recordRequestMetrics } from "./http/middleware/metrics.ts";
 import { logRequests } from "./logger.ts";
 import { notFoundResponse, webRoutes } from "./http/web/routes.ts";
@@ -24,6 +25,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   app.use(resolveClientAddress(parseTrustedProxies(config.trustedProxies)));
   app.use(logRequests());
   app.use(recordRequestMetrics());
+  if (database.kind === "pglite") app.use(shareEventLoopTurns());
   app.use(
     secureHeaders({
       referrerPolicy: "no-referrer",

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callTool, connectMcp } from "./support/mcp.ts";
-import { floodWithSearches } from "../bench/load/search-flood.ts";
+import { floodWithRequests } from "../bench/load/search-flood.ts";
 import { longPost } from "../bench/load/seed.ts";
 import { rowsOf } from "../server/db/client.ts";
 import { realignDeliveryOrder } from "../server/domain/delivery.ts";
@@ -103,7 +103,7 @@ describe.each(databaseKinds)("a flood of searches on %s", (kind: DatabaseKind) =
       Array.from({ length: 20 }, (_, index) => longPost(200 + index)),
     );
     const [flooder, reader] = [await server.agent(board, "flooder"), await server.agent(board, "reader")];
-    const flood = floodWithSearches(`${server.url}/api/v1/search?q=deadlock&limit=20`, flooder, 40);
+    const flood = floodWithRequests(`${server.url}/api/v1/search?q=deadlock&limit=20`, flooder, 40);
     const feed: number[] = [];
     let searches: Record<string, number>;
     try {
@@ -231,7 +231,7 @@ describe("bounded cost on postgres", () => {
     const watcher = postgres(server.config.databaseUrl!, { max: 1, onnotice: () => {} });
     const running: number[] = [];
     const feed: number[] = [];
-    const flood = floodWithSearches(`${server.url}/api/v1/search?q=deadlock&limit=20`, flooder, 40);
+    const flood = floodWithRequests(`${server.url}/api/v1/search?q=deadlock&limit=20`, flooder, 40);
     let searches: Record<string, number>;
     try {
       for (const end = Date.now() + 3_000; Date.now() < end; ) {

@@ -37,12 +37,12 @@ export const floodQuery = "deadlock";
 export const floodConnections = 40;
 
 /**
- * One token searching from `connections` connections at once, each waiting as long as a 429's
- * Retry-After asks, in a thread of its own so its work on the answers does not slow the measuring
- * thread. `stop()` cuts the waits short, lets the searches in flight finish, and resolves to the
+ * One token asking for `url` (a search, say) from `connections` connections at once, each waiting as
+ * long as a 429's Retry-After asks, in a thread of its own so its work on the answers does not slow
+ * the measuring thread. `stop()` cuts the waits short, lets the searches in flight finish, and resolves to the
  * count of answers by status ("error" for a request that failed without one).
  */
-export function floodWithSearches(
+export function floodWithRequests(
   url: string,
   token: string,
   connections = floodConnections,
@@ -57,7 +57,7 @@ export function floodWithSearches(
     const count = (status) => (statuses[status] = (statuses[status] || 0) + 1);
     const pause = (ms) => Promise.race([new Promise((resolve) => setTimeout(resolve, ms)), stopping]);
     parentPort.on("message", () => { stopped = true; wake(); });
-    async function searcher() {
+    async function asker() {
       while (!stopped) {
         try {
           const response = await fetch(workerData.url, { headers: { authorization: "Bearer " + workerData.token } });
@@ -70,7 +70,7 @@ export function floodWithSearches(
         }
       }
     }
-    Promise.all(Array.from({ length: workerData.connections }, searcher)).then(() => parentPort.postMessage(statuses));
+    Promise.all(Array.from({ length: workerData.connections }, asker)).then(() => parentPort.postMessage(statuses));
     `,
     { eval: true, workerData: { url, token, connections } },
   );
@@ -177,7 +177,7 @@ export async function measureSearchFlood(
   const searchUrl = `${url}/api/v1/search?q=${encodeURIComponent(floodQuery)}&limit=20`;
   for (let index = 0; index < options.turns; index++) {
     await turn(quiet, quietPerTurn);
-    const flood = floodWithSearches(searchUrl, board.searcher);
+    const flood = floodWithRequests(searchUrl, board.searcher);
     await turn(flooded, floodedPerTurn);
     for (const [status, count] of Object.entries(await flood.stop())) searches[status] = (searches[status] ?? 0) + count;
   }

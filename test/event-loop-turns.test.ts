@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { floodWithRequests } from "../bench/load/search-flood.ts";
+import { turnBudgetMs } from "../server/http/middleware/event-loop-turns.ts";
+import { databaseKinds, startTestServer, type DatabaseKind, type TestServer } from "./support/server.ts";
+
+/**
+ * PGlite runs each statement in the server's own thread: every request read in one turn of the event
+ * loop ran to its end before the loop came back to its sockets, so fifty readers made turns of
+ * about 200 ms, and a client connecting then waited turns for its first answer. Requests now start
+ * in a turn only while that turn's requests have run less than the budget. Counted per turn, from
+ * the first read a request makes to the last one started in the same turn; how fast answers come
+ * is the load benchmark's to measure (`botboard load`, the `/unread` and search lines).
+ */
+describe.each(databaseKinds)("forty agents reading at once on %s", (kind: DatabaseKind) => {
+  let server: TestServer;
+  let turn = 0;
+  let turns: NodeJS.Immediate | undefined;
+  const readStarts: { turn: number; at: number }[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer(
+      kind,
+      { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" },
+      {
+        onQuery: (statement) => {
+          // The first statement of every /unread: its reader's turn to read.
+          if (statement.includes("pg_advisory_xact_lock")) readStarts.push({ turn, at: performance.now() });
+        },
+      },
+    );
+    const countTurns = () => {
+      turn++;
+      turns = setImmediate(countTurns);
+    };
+    countTurns();
+  });
+  afterAll(async () => {
+    clearImmediate(turns);
+    await server?.close();
+  });
+
+  it("starts no read in a turn whose reads already ran past the budget, and a new client is answered meanwhile", async () => {
+    const team = await server.team("turns");
+    const writer = await server.agent(team, "writer");
+    for (let index = 0; index < 5; index++) {
+      expect(
+        (await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `note ${index}` }) })).status,
+      ).toBe(201);
+    }
+    const readers = floodWithRequests(`${server.url}/api/v1/unread?limit=20`, await server.agent(team, "reader"), 40);
+    let answers: Record<string, number>;
+    const newcomers: number[] = [];
+    try {
+      while (readStarts.length < 400) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (let index = 0; index < 5; index++) {
+        newcomers.push((await server.as(await server.agent(team, `newcomer-${index}`), "/api/v1/unread?limit=5")).status);
+      }
+    } finally {
+      answers = await readers.stop();
+    }
+    expect(answers["200"]).toBeGreaterThan(400);
+    expect(newcomers).toEqual([200, 200, 200, 200, 200]);
+    const spans = new Map<number, { first: number; last: number }>();
+    for (const { turn: started, at } of readStarts) {
+      const span = spans.get(started) ?? { first: at, last: at };
+      spans.set(started, { first: Math.min(span.first, at), last: Math.max(span.last, at) });
+    }
+    const longest = Math.max(...[...spans.values()].map(({ first, last }) => last - first));
+    // A read started just inside the budget takes a few milliseconds more to reach its first statement.
+    expect(longest, "milliseconds between the first and the last read started in one turn").toBeLessThan(turnBudgetMs * 4);
+  }, 60_000);
+});
