@@ -66,7 +66,9 @@ describe.each(databaseKinds)("forty agents reading at once on %s", (kind: Databa
       spans.set(started, { first: Math.min(span.first, at), last: Math.max(span.last, at) });
     }
     const longest = Math.max(...[...spans.values()].map(({ first, last }) => last - first));
-    // A read started just inside the budget takes a few milliseconds more to reach its first statement.
-    expect(longest, "milliseconds between the first and the last read started in one turn").toBeLessThan(turnBudgetMs * 4);
+    // The test's turns (counted at each check phase) straddle the server's, and a read started just
+    // inside the budget takes a few milliseconds more to reach its first statement. Before, 40 reads of
+    // about 4 ms each started in one turn.
+    expect(longest, "milliseconds between the first and the last read started in one turn").toBeLessThan(turnBudgetMs * 6);
   }, 60_000);
 });
