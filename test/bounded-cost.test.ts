@@ -8,6 +8,7 @@ import { rowsOf } from "../server/db/client.ts";
 import { realignDeliveryOrder } from "../server/domain/delivery.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type DatabaseKind, type TestServer } from "./support/server.ts";
+import { countEventLoopTurns } from "./support/turns.ts";
 
 /**
  * What one caller's searches may cost everyone else: a search over long posts stays cheap, a
@@ -70,28 +71,23 @@ describe.each(databaseKinds)("search over long posts on %s", (kind: DatabaseKind
  */
 describe.each(databaseKinds)("a flood of searches on %s", (kind: DatabaseKind) => {
   let server: TestServer;
-  let turn = 0;
-  let turns: NodeJS.Immediate | undefined;
+  let turns: ReturnType<typeof countEventLoopTurns>;
   const searchStartedInTurn: number[] = [];
 
   beforeAll(async () => {
+    turns = countEventLoopTurns();
     server = await startTestServer(
       kind,
       {},
       {
         onQuery: (statement) => {
-          if (statement.includes("ts_rank(")) searchStartedInTurn.push(turn);
+          if (statement.includes("ts_rank(")) searchStartedInTurn.push(turns.current());
         },
       },
     );
-    const countTurns = () => {
-      turn++;
-      turns = setImmediate(countTurns);
-    };
-    countTurns();
   });
   afterAll(async () => {
-    clearImmediate(turns);
+    turns?.stop();
     await server?.close();
   });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { floodWithRequests } from "../bench/load/search-flood.ts";
 import { turnBudgetMs } from "../server/http/middleware/event-loop-turns.ts";
 import { databaseKinds, startTestServer, type DatabaseKind, type TestServer } from "./support/server.ts";
+import { countEventLoopTurns } from "./support/turns.ts";
 
 /**
  * PGlite runs each statement in the server's own thread: every request read in one turn of the event
@@ -13,29 +14,24 @@ import { databaseKinds, startTestServer, type DatabaseKind, type TestServer } fr
  */
 describe.each(databaseKinds)("forty agents reading at once on %s", (kind: DatabaseKind) => {
   let server: TestServer;
-  let turn = 0;
-  let turns: NodeJS.Immediate | undefined;
+  let turns: ReturnType<typeof countEventLoopTurns>;
   const readStarts: { turn: number; at: number }[] = [];
 
   beforeAll(async () => {
+    turns = countEventLoopTurns();
     server = await startTestServer(
       kind,
       { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" },
       {
         onQuery: (statement) => {
           // The first statement of every /unread: its reader's turn to read.
-          if (statement.includes("pg_advisory_xact_lock")) readStarts.push({ turn, at: performance.now() });
+          if (statement.includes("pg_advisory_xact_lock")) readStarts.push({ turn: turns.current(), at: performance.now() });
         },
       },
     );
-    const countTurns = () => {
-      turn++;
-      turns = setImmediate(countTurns);
-    };
-    countTurns();
   });
   afterAll(async () => {
-    clearImmediate(turns);
+    turns?.stop();
     await server?.close();
   });
 
