@@ -39,8 +39,8 @@ export const floodConnections = 40;
 /**
  * One token asking for `url` (a search, say) from `connections` connections at once, each waiting as
  * long as a 429's Retry-After asks, in a thread of its own so its work on the answers does not slow
- * the measuring thread. `stop()` cuts the waits short, lets the searches in flight finish, and resolves to the
- * count of answers by status ("error" for a request that failed without one).
+ * the measuring thread. `stop()` cuts the waits short, lets the requests in flight finish, and
+ * resolves to the count of answers by status ("error" for a request that failed without one).
  */
 export function floodWithRequests(
   url: string,

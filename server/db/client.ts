@@ -43,6 +43,17 @@ export function isThisProcessAlone(db: Db): boolean {
   return openedByThisProcessAlone.has(db);
 }
 
+/** Marks a database as this process's alone, and each transaction begun on it, which is another object. */
+function markThisProcessAlone(db: Db): void {
+  openedByThisProcessAlone.add(db);
+  const begin = db.transaction.bind(db);
+  db.transaction = (run, config) =>
+    begin((transaction) => {
+      markThisProcessAlone(transaction);
+      return run(transaction);
+    }, config);
+}
+
 /** The rows of `db.execute`: postgres.js returns them as the result, PGlite in its `rows`. */
 export function rowsOf<Row>(result: unknown): Row[] {
   return Array.isArray(result) ? (result as Row[]) : ((result as { rows?: Row[] }).rows ?? []);
@@ -330,7 +341,7 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
     throw error;
   }
   const db = drizzlePglite(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
-  openedByThisProcessAlone.add(db);
+  markThisProcessAlone(db);
   preparedExecutors.set(db, async (text, params) => {
     onQuery?.(text);
     return (await client.query(text, params)).rows;

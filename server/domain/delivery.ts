@@ -82,7 +82,7 @@ function deliveryLineOf(db: Db): SQL {
   return isThisProcessAlone(db) ? deliveryLineAlone : deliveryLineAmongSessions;
 }
 
-/** Posts below the delivery line: what any reader can be given now. Ask with the database opened, not a transaction. */
+/** Posts below the delivery line: what any reader can be given now. */
 function deliverableOn(db: Db): SQL {
   return sql`${posts.txId} < ${deliveryLineOf(db)}`;
 }
@@ -126,15 +126,12 @@ export async function positionOfPost(db: Db, teamId: string, postId: number): Pr
   return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
 }
 
-/**
- * The newest place in the team's delivery order that every reader can already be given. In a
- * transaction, pass `deliverableOn` the database it runs on.
- */
-export async function deliveryHorizon(db: Db, teamId: string, deliverable = deliverableOn(db)): Promise<DeliveryPosition> {
+/** The newest place in the team's delivery order that every reader can already be given. */
+export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryPosition> {
   const [row] = await db
     .select(positionColumns)
     .from(posts)
-    .where(and(eq(posts.teamId, teamId), deliverable))
+    .where(and(eq(posts.teamId, teamId), deliverableOn(db)))
     .orderBy(desc(posts.txId), desc(posts.id))
     .limit(1)
     .prepare("delivery_horizon")
@@ -238,9 +235,9 @@ function readerOf(caller: AgentCaller) {
   return { agentId: caller.agentId, readerName: ownName ? caller.displayName : "" };
 }
 
-/** Posts that are news to this reader: live, by someone else, deliverable now (`deliverableOn`). */
-function newsFor(caller: AgentCaller, deliverable: SQL): SQL[] {
-  return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), writtenByOthers(caller), deliverable];
+/** Posts that are news to this reader: live, by someone else, deliverable now. */
+function newsFor(db: Db, caller: AgentCaller): SQL[] {
+  return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), writtenByOthers(caller), deliverableOn(db)];
 }
 
 async function readPositionOf(db: Db, caller: AgentCaller): Promise<DeliveryPosition | undefined> {
@@ -397,25 +394,26 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
   requireScope(caller, "read");
   if (caller.kind !== "agent") throw invalid("Only agents have a read position.");
   const reader = readerOf(caller);
-  // The transaction below is not the database opened: its line is asked of the database.
-  const deliverable = deliverableOn(db);
-  const news = (position: DeliveryPosition) => and(...newsFor(caller, deliverable), after(position));
   let handedOut: HandedOut | undefined;
   try {
     return await db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
       const position = await readPositionOf(tx, caller);
-      if (onlyIfAddressed && (await unreadCounts(tx, caller, position, deliverable)).addressed.count === 0) {
+      if (onlyIfAddressed && (await unreadCounts(tx, caller, position)).addressed.count === 0) {
         return { posts: [], remaining: none, addressedRemaining: none };
       }
       if (!position) {
-        handedOut = await firstRead(tx, caller, portion, deliverable);
+        handedOut = await firstRead(tx, caller, portion);
         return handedOut.page;
       }
-      const page = portionOf(portion, await selectUnread(tx, caller, news(position), "oldest", portion.window));
+      const page = portionOf(
+        portion,
+        await selectUnread(tx, caller, and(...newsFor(tx, caller), after(position)), "oldest", portion.window),
+      );
       const last = page.at(-1)?.position ?? position;
       const movedIn = page.length > 0 ? await saveReadPosition(tx, caller, last) : undefined;
-      const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, news(last));
+      const rest = and(...newsFor(tx, caller), after(last));
+      const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, rest);
       const unreadPage = { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
       if (movedIn) handedOut = { page: unreadPage, movedIn };
       return unreadPage;
@@ -462,15 +460,15 @@ const readerLockSeed = 4_161_077;
  * was addressed to it before (a mention, an urgent post) is not left behind with the older posts:
  * the newest of those come first in the page, found by index however old.
  */
-async function firstRead(db: Db, caller: AgentCaller, portion: Portion, deliverable: SQL): Promise<HandedOut> {
-  const horizon = await deliveryHorizon(db, caller.teamId, deliverable);
-  const newest = await selectUnread(db, caller, and(...newsFor(caller, deliverable), atOrBefore(horizon)), "newest", portion.window);
+async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<HandedOut> {
+  const horizon = await deliveryHorizon(db, caller.teamId);
+  const newest = await selectUnread(db, caller, and(...newsFor(db, caller), atOrBefore(horizon)), "newest", portion.window);
   const oldestNewest = newest.at(-1)?.position;
   const olderForReader = oldestNewest
     ? await selectUnread(
         db,
         caller,
-        sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(caller, deliverable), before(oldestNewest))!)})`,
+        sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(db, caller), before(oldestNewest))!)})`,
         "newest",
         portion.window,
       )
@@ -479,7 +477,7 @@ async function firstRead(db: Db, caller: AgentCaller, portion: Portion, delivera
   const shownIds = shown.map(({ post }) => post.id);
   // What the page leaves out is older than its newest part, which is a run of the newest posts.
   const skippedOlder = oldestNewest
-    ? await countCapped(db, and(...newsFor(caller, deliverable), atOrBefore(horizon), notInArray(posts.id, shownIds)))
+    ? await countCapped(db, and(...newsFor(db, caller), atOrBefore(horizon), notInArray(posts.id, shownIds)))
     : none;
   const movedIn = await saveReadPosition(db, caller, horizon);
   const inDeliveryOrder = shown.sort((a, b) => comparePositions(a.position, b.position));
@@ -494,12 +492,12 @@ export async function unreadSummary(
 ): Promise<{ unread: CappedCount; addressed: CappedCount; firstRead: boolean }> {
   requireScope(caller, "read");
   const position = await readPositionOf(db, caller);
-  return { ...(await unreadCounts(db, caller, position, deliverableOn(db))), firstRead: position === undefined };
+  return { ...(await unreadCounts(db, caller, position)), firstRead: position === undefined };
 }
 
 /** What awaits a reader at its position, and what of it is addressed to it. */
-async function unreadCounts(db: Db, caller: AgentCaller, position: DeliveryPosition | undefined, deliverable: SQL) {
-  const news = newsFor(caller, deliverable);
+async function unreadCounts(db: Db, caller: AgentCaller, position: DeliveryPosition | undefined) {
+  const news = newsFor(db, caller);
   if (position) return countUnread(db, caller, and(...news, after(position)));
   // A first read gives what was addressed to the reader however old (firstRead), so all of it counts.
   const unread = await countCapped(db, and(...news));
