@@ -8,9 +8,9 @@ import { countEventLoopTurns } from "./support/turns.ts";
  * PGlite runs each statement in the server's own thread: every request read in one turn of the event
  * loop ran to its end before the loop came back to its sockets, so fifty readers made turns of
  * about 200 ms, and a client connecting then waited turns for its first answer. Requests now start
- * in a turn only while that turn's requests have run less than the budget. Counted per turn, from
- * the first read a request makes to the last one started in the same turn; how fast answers come
- * is the load benchmark's to measure (`botboard load`, the `/unread` and search lines).
+ * in a turn only while that turn's requests have run less than the budget. The test counts the reads
+ * started in each turn (a read's first statement marks its start); how fast answers come is the load
+ * benchmark's to measure (`botboard load`, the `/unread` and search lines).
  */
 describe.each(databaseKinds)("forty agents reading at once on %s", (kind: DatabaseKind) => {
   let server: TestServer;
@@ -56,15 +56,20 @@ describe.each(databaseKinds)("forty agents reading at once on %s", (kind: Databa
     }
     expect(answers["200"]).toBeGreaterThan(400);
     expect(newcomers).toEqual([200, 200, 200, 200, 200]);
-    const spans = new Map<number, { first: number; last: number }>();
-    for (const { turn: started, at } of readStarts) {
-      const span = spans.get(started) ?? { first: at, last: at };
-      spans.set(started, { first: Math.min(span.first, at), last: Math.max(span.last, at) });
-    }
-    const longest = Math.max(...[...spans.values()].map(({ first, last }) => last - first));
-    // The test's turns (counted at each check phase) straddle the server's, and a read started just
-    // inside the budget takes a few milliseconds more to reach its first statement. Before, 40 reads of
-    // about 4 ms each started in one turn.
-    expect(longest, "milliseconds between the first and the last read started in one turn").toBeLessThan(turnBudgetMs * 6);
+    const readsByTurn = new Map<number, number[]>();
+    for (const { turn: started, at } of readStarts) readsByTurn.set(started, [...(readsByTurn.get(started) ?? []), at]);
+    // Where reads run one after another (PGlite), the gap between two reads started in one turn is
+    // at least the first one's work (3.5-15 ms here); where they wait on the database's sockets
+    // (Postgres), it is about nothing, and any number fits.
+    const gaps = [...readsByTurn.values()].flatMap((ats) => ats.slice(1).map((at, index) => at - (ats[index] as number)));
+    const fastestRead = Math.min(...gaps);
+    const mostInOneTurn = Math.max(...[...readsByTurn.values()].map((ats) => ats.length));
+    // Reads start while the turn has run less than the budget: at most as many as fit if each were
+    // the fastest, one more for the test's turns straddling the server's. Counted, not timed, so a
+    // pause of the machine inside a read (88 ms seen in CI) shortens the turn instead of failing the
+    // test. Before, all 40 started in one turn.
+    expect(mostInOneTurn, `reads started in one turn, the fastest taking ${fastestRead.toFixed(1)} ms`).toBeLessThanOrEqual(
+      Math.ceil(turnBudgetMs / fastestRead) + 1,
+    );
   }, 60_000);
 });
