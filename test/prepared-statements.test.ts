@@ -1,10 +1,11 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openDatabase, rowsOf, type Database, type Db } from "../server/db/client.ts";
 import { preparedWhileFew } from "../server/db/prepared.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
 import { currentDeliveryLine, liveStart, readUnread, teamPostsAfter, unreadSummary } from "../server/domain/delivery.ts";
+import { createEventHub, type HubEvent } from "../server/domain/events.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { searchPartsOf, searchPosts } from "../server/domain/search.ts";
 import { parseSearchQuery } from "../server/domain/search-query.ts";
@@ -242,5 +243,29 @@ describe("delivery on PGlite", () => {
     const deliveryReads = statements.filter((statement) => statement.includes("pg_current_snapshot"));
     expect(deliveryReads.length).toBeGreaterThanOrEqual(6);
     expect(deliveryReads.filter((statement) => statement.includes("pg_stat_activity"))).toEqual([]);
+  });
+
+  it("wakes this process's listeners of a new post without a NOTIFY, once for the posts of one turn", async () => {
+    const team = await createTeam(database.db, { name: "Woken", slug: "woken" });
+    const writer = await authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name: "w" })).token);
+    const hub = createEventHub(database);
+    const events: HubEvent[] = [];
+    const unsubscribe = await hub.subscribe(team.id, { onEvent: (event) => events.push(event) });
+    try {
+      statements.length = 0;
+      await Promise.all([1, 2, 3].map((index) => createPost(database.db, writer, { content: `note ${index}` })));
+      await vi.waitFor(() => expect(events.length).toBeGreaterThan(0));
+      await createPost(database.db, writer, { content: "note 4" });
+      await vi.waitFor(() => expect(events.length).toBeGreaterThan(1));
+    } finally {
+      unsubscribe();
+      await hub.close();
+    }
+    // Three posts written together, one wake-up; the fourth, later, its own.
+    expect(events).toEqual([
+      { type: "posts.created", teamId: team.id },
+      { type: "posts.created", teamId: team.id },
+    ]);
+    expect(statements.filter((statement) => statement.includes("pg_notify"))).toEqual([]);
   });
 });

@@ -3,31 +3,47 @@
  * two fresh Postgres databases, one run from another checkout of Botboard (say the commit before the
  * change, unpacked with `git archive`, its node_modules linked), one from this tree, take the same
  * autocannon load on POST /api/v1/posts in alternating rounds, so both see the same machine load.
- * Prints each round and the medians. Rate limits off on both.
+ * Prints each round and the medians. Rate limits off on both. With `pglite` in place of the Postgres
+ * URL, each side serves a PGlite folder of its own instead.
  *
- *   npx tsx bench/load/post-commit-cost.ts <before-checkout> [round-seconds] [rounds] [connections] [postgres-url]
+ *   npx tsx bench/load/post-commit-cost.ts <before-checkout> [round-seconds] [rounds] [connections] [postgres-url | pglite]
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
 import { addAgentToken } from "../../server/domain/agents.ts";
-import { openDatabase } from "../../server/db/client.ts";
+import { openDatabase, type Db } from "../../server/db/client.ts";
 import { cli } from "../../server/domain/callers.ts";
-import { listTeams } from "../../server/domain/teams.ts";
+import { createTeam, listTeams } from "../../server/domain/teams.ts";
 import { projectRoot } from "../../server/project-root.ts";
 import { measureHttp, type LoadOptions } from "./measure.ts";
 import { startCheckoutServer } from "./processes.ts";
 
 const [beforeCheckout, ...rest] = process.argv.slice(2);
-if (!beforeCheckout) throw new Error("usage: post-commit-cost.ts <before-checkout> [round-seconds] [rounds] [connections] [postgres-url]");
+if (!beforeCheckout)
+  throw new Error("usage: post-commit-cost.ts <before-checkout> [round-seconds] [rounds] [connections] [postgres-url | pglite]");
 const roundSeconds = Number(rest[0] ?? 5);
 const rounds = Number(rest[1] ?? 5);
 const connections = Number(rest[2] ?? 50);
-const postgresUrl = rest[3] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const onPglite = rest[3] === "pglite";
+const postgresUrl = onPglite ? "" : (rest[3] ?? "postgres://postgres@127.0.0.1:5432/postgres");
+const databaseKind = onPglite ? "pglite" : "postgres";
 const agentsPerBoard = 10;
 
 type Side = { name: string; url: string; tokens: string[]; stop(): Promise<void> };
 
+/** Makes the board's team and its writers' tokens. */
+async function addWriters(db: Db): Promise<string[]> {
+  const team = (await listTeams(db))[0] ?? (await createTeam(db, { name: "My team", slug: "team" }));
+  const tokens: string[] = [];
+  for (let i = 0; i < agentsPerBoard; i++) tokens.push((await addAgentToken(db, cli, { teamId: team.id, name: `writer-${i}` })).token);
+  return tokens;
+}
+
 /** `botboard serve` of one checkout on a database of its own; its first start migrates and makes the team. */
 async function startSide(name: string, checkout: string): Promise<Side> {
+  if (onPglite) return startPgliteSide(name, checkout);
   const admin = postgres(postgresUrl, { max: 1, onnotice: () => {} });
   const database = `botboard_commitcost_${name}_${process.pid}`;
   await admin.unsafe(`create database ${database}`);
@@ -39,14 +55,7 @@ async function startSide(name: string, checkout: string): Promise<Side> {
     BOTBOARD_RATE_LIMIT_ADDRESS: "off",
   });
   const opened = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 1 });
-  const tokens: string[] = [];
-  try {
-    const [team] = await listTeams(opened.db);
-    for (let i = 0; i < agentsPerBoard; i++)
-      tokens.push((await addAgentToken(opened.db, cli, { teamId: team!.id, name: `writer-${i}` })).token);
-  } finally {
-    await opened.close();
-  }
+  const tokens = await addWriters(opened.db).finally(() => opened.close());
   return {
     name,
     url: server.url,
@@ -55,6 +64,30 @@ async function startSide(name: string, checkout: string): Promise<Side> {
       await server.stop();
       await admin.unsafe(`drop database if exists ${database} with (force)`);
       await admin.end();
+    },
+  };
+}
+
+/** The same on a PGlite folder, which only one process may open: the writers are added before the server starts. */
+async function startPgliteSide(name: string, checkout: string): Promise<Side> {
+  const dataDir = mkdtempSync(join(tmpdir(), `botboard-commitcost-${name}-`));
+  const opened = await openDatabase({ databaseUrl: "", dataDir });
+  const tokens = await opened
+    .migrate()
+    .then(() => addWriters(opened.db))
+    .finally(() => opened.close());
+  const server = await startCheckoutServer(checkout, {
+    BOTBOARD_DATA_DIR: dataDir,
+    BOTBOARD_RATE_LIMIT_TOKEN: "off",
+    BOTBOARD_RATE_LIMIT_ADDRESS: "off",
+  });
+  return {
+    name,
+    url: server.url,
+    tokens,
+    async stop() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -73,13 +106,13 @@ const postTarget = (side: Side) => ({
 
 const sides = [await startSide("before", beforeCheckout), await startSide("after", projectRoot)];
 try {
-  for (const side of sides) await measureHttp(postTarget(side), "postgres", { ...round, roundSeconds: 2 });
+  for (const side of sides) await measureHttp(postTarget(side), databaseKind, { ...round, roundSeconds: 2 });
   const results = new Map<string, number[]>(sides.map((side) => [side.name, []]));
   const errors = new Map<string, number>(sides.map((side) => [side.name, 0]));
   for (let i = 0; i < rounds; i++) {
     // Alternate which goes first, so neither always follows the other's writes.
     for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
-      const measured = await measureHttp(postTarget(side), "postgres", round);
+      const measured = await measureHttp(postTarget(side), databaseKind, round);
       results.get(side.name)!.push(measured.requestsPerSecond);
       errors.set(side.name, errors.get(side.name)! + measured.errors);
       console.log(`round ${i + 1}: ${side.name} ${measured.requestsPerSecond} posts/s, p99 ${measured.p99Ms.toFixed(1)} ms`);

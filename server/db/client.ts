@@ -54,6 +54,40 @@ function markThisProcessAlone(db: Db): void {
     }, config);
 }
 
+type PayloadListener = (payload: string) => void;
+
+/** The listeners of each channel, on each database this process has alone. */
+const listenersWithinProcess = new WeakMap<Db, Map<string, Set<PayloadListener>>>();
+
+/**
+ * Hands the payload to this process's listeners of the channel, as a NOTIFY would, on a database no
+ * other process can open (PGlite), where no one else can be listening; there a NOTIFY would be a
+ * transaction of its own for the one engine to run. False elsewhere: only a NOTIFY reaches every process.
+ */
+export function notifyWithinProcess(db: Db, channel: string, payload: string): boolean {
+  const channels = listenersWithinProcess.get(db);
+  if (!channels) return false;
+  for (const onPayload of [...(channels.get(channel) ?? [])]) onPayload(payload);
+  return true;
+}
+
+/** Listens on the channel for both a NOTIFY and `notifyWithinProcess`. */
+async function listenAlone(
+  client: PGlite,
+  channels: Map<string, Set<PayloadListener>>,
+  channel: string,
+  onPayload: PayloadListener,
+): Promise<() => Promise<void>> {
+  const stop = await client.listen(channel, onPayload);
+  const listeners = channels.get(channel) ?? new Set();
+  channels.set(channel, listeners);
+  listeners.add(onPayload);
+  return async () => {
+    listeners.delete(onPayload);
+    await stop();
+  };
+}
+
 /** The rows of `db.execute`: postgres.js returns them as the result, PGlite in its `rows`. */
 export function rowsOf<Row>(result: unknown): Row[] {
   return Array.isArray(result) ? (result as Row[]) : ((result as { rows?: Row[] }).rows ?? []);
@@ -342,6 +376,8 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
   }
   const db = drizzlePglite(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   markThisProcessAlone(db);
+  const channels = new Map<string, Set<PayloadListener>>();
+  listenersWithinProcess.set(db, channels);
   preparedExecutors.set(db, async (text, params) => {
     onQuery?.(text);
     return (await client.query(text, params)).rows;
@@ -349,7 +385,7 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
   return {
     db,
     kind: "pglite",
-    listen: (channel, onPayload) => client.listen(channel, onPayload),
+    listen: (channel, onPayload) => listenAlone(client, channels, channel, onPayload),
     migrate: async () => {
       await migratePglite(drizzlePglite(client), { migrationsFolder });
     },
