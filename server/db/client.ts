@@ -355,11 +355,12 @@ function stopTransactionsOnConnectionLoss(client: postgres.Sql): postgres.Sql {
 async function openPglite(dataDir: string, migrationsFolder: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   const releaseLock = lockDataDir(dataDir);
   // Loaded only when used: the WebAssembly build costs a server on Postgres about 36 MB it never needs.
-  const [{ PGlite }, { btree_gin }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+  const [{ PGlite }, { btree_gin }, { drizzle: drizzlePglite }, { migrate: migratePglite }, { withNamedStatements }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("@electric-sql/pglite/contrib/btree_gin"),
     import("drizzle-orm/pglite"),
     import("drizzle-orm/pglite/migrator"),
+    import("./pglite-statements.ts"),
   ]);
   let client: PGlite;
   try {
@@ -374,13 +375,14 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
     releaseLock();
     throw error;
   }
-  const db = drizzlePglite(client, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
+  const statementsOnce = withNamedStatements(client);
+  const db = drizzlePglite(statementsOnce, { schema, logger: queryLogger(onQuery) }) as unknown as Db;
   markThisProcessAlone(db);
   const channels = new Map<string, Set<PayloadListener>>();
   listenersWithinProcess.set(db, channels);
   preparedExecutors.set(db, async (text, params) => {
     onQuery?.(text);
-    return (await client.query(text, params)).rows;
+    return (await statementsOnce.query(text, params)).rows;
   });
   return {
     db,
