@@ -101,6 +101,14 @@ describe("PGlite queries as named statements", () => {
     expect((await named.query<{ note_order: number }>(text, [1])).rows[0]?.note_order).toBe(7);
   });
 
+  it("refuses a query once the database is closed, as PGlite's own query does", async () => {
+    const other = await PGlite.create(join(folder, "closed"));
+    const namedOther = withNamedStatements(other);
+    await namedOther.query("select 1 as one where $1::int > 0", [1]);
+    await other.close();
+    await expect(namedOther.query("select 1 as one where $1::int > 0", [1])).rejects.toThrow("PGlite is closed");
+  });
+
   it("keeps at most 500 statements, closing the least recently used", async () => {
     const kept = "select 'kept' as word where $1::int > 0";
     await named.query(kept, [1]);

@@ -120,7 +120,8 @@ export function namedStatements(client: PGlite) {
       if (inTransaction.closed) throw new Error("Transaction is closed");
       return client._runExclusiveQuery(() => runOnce<Row>(text, params, options));
     }
-    await client.waitReady;
+    // Refuses a query once the database is closing or closed, as PGlite's does.
+    await client._checkReady();
     const result = await client._runExclusiveTransaction(() => client._runExclusiveQuery(() => runOnce<Row>(text, params, options)));
     await client.syncToFs();
     return result;

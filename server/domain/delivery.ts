@@ -72,9 +72,9 @@ const deliveryLineAmongSessions = sql`(
 
 /**
  * The same line on PGlite, the database this process alone opens: its one session runs one
- * transaction at a time, so none other is ever running and the line is the next one to start. PGlite
- * plans every statement anew, and planning the look at pg_stat_activity cost more than the rest of a
- * caught-up read (docs/decisions/052-pglite-delivery-line.md).
+ * transaction at a time, so none other is ever running and the line is the next one to start. The
+ * look at pg_stat_activity cost more than the rest of a caught-up read there, when PGlite planned
+ * every statement anew (docs/decisions/052-pglite-delivery-line.md, and 055 since).
  */
 const deliveryLineAlone = sql`(select pg_snapshot_xmax(pg_current_snapshot()))`;
 
