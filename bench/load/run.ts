@@ -79,7 +79,8 @@ const rawSelect = `select id, author_kind, author_name, content, tags, parent_id
 
 /**
  * The driver itself, under drizzle: postgres.js with its default of prepared statements (the pool
- * of 10 connections a server has), or PGlite's own query.
+ * of 10 connections a server has), or PGlite as the server runs it, each text a named statement
+ * (server/db/pglite-statements.ts; before `fd4096a`, PGlite's own query).
  */
 function rawQueryOf(database: Database): (text: string, params: string[]) => Promise<unknown[]> {
   const client = (database.db as unknown as { $client: unknown }).$client;
