@@ -18,7 +18,7 @@ import { cli } from "../../server/domain/callers.ts";
 import { createTeam, listTeams } from "../../server/domain/teams.ts";
 import { projectRoot } from "../../server/project-root.ts";
 import { measureHttp, type LoadOptions } from "./measure.ts";
-import { startCheckoutServer } from "./processes.ts";
+import { startCheckoutServer, type ServerProcess } from "./processes.ts";
 
 const [beforeCheckout, ...rest] = process.argv.slice(2);
 if (!beforeCheckout)
@@ -30,6 +30,7 @@ const onPglite = rest[3] === "pglite";
 const postgresUrl = onPglite ? "" : (rest[3] ?? "postgres://postgres@127.0.0.1:5432/postgres");
 const databaseKind = onPglite ? "pglite" : "postgres";
 const agentsPerBoard = 10;
+const rateLimitsOff = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
 
 type Side = { name: string; url: string; tokens: string[]; stop(): Promise<void> };
 
@@ -49,23 +50,13 @@ async function startSide(name: string, checkout: string): Promise<Side> {
   await admin.unsafe(`create database ${database}`);
   const url = new URL(postgresUrl);
   url.pathname = `/${database}`;
-  const server = await startCheckoutServer(checkout, {
-    DATABASE_URL: url.toString(),
-    BOTBOARD_RATE_LIMIT_TOKEN: "off",
-    BOTBOARD_RATE_LIMIT_ADDRESS: "off",
-  });
+  const server = await startCheckoutServer(checkout, { DATABASE_URL: url.toString(), ...rateLimitsOff });
   const opened = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 1 });
   const tokens = await addWriters(opened.db).finally(() => opened.close());
-  return {
-    name,
-    url: server.url,
-    tokens,
-    async stop() {
-      await server.stop();
-      await admin.unsafe(`drop database if exists ${database} with (force)`);
-      await admin.end();
-    },
-  };
+  return sideOf(name, server, tokens, async () => {
+    await admin.unsafe(`drop database if exists ${database} with (force)`);
+    await admin.end();
+  });
 }
 
 /** The same on a PGlite folder, which only one process may open: the writers are added before the server starts. */
@@ -76,18 +67,19 @@ async function startPgliteSide(name: string, checkout: string): Promise<Side> {
     .migrate()
     .then(() => addWriters(opened.db))
     .finally(() => opened.close());
-  const server = await startCheckoutServer(checkout, {
-    BOTBOARD_DATA_DIR: dataDir,
-    BOTBOARD_RATE_LIMIT_TOKEN: "off",
-    BOTBOARD_RATE_LIMIT_ADDRESS: "off",
-  });
+  const server = await startCheckoutServer(checkout, { BOTBOARD_DATA_DIR: dataDir, ...rateLimitsOff });
+  return sideOf(name, server, tokens, async () => rmSync(dataDir, { recursive: true, force: true }));
+}
+
+/** A side whose stop ends its server, then drops what held its board. */
+function sideOf(name: string, server: ServerProcess, tokens: string[], dropBoard: () => Promise<void>): Side {
   return {
     name,
     url: server.url,
     tokens,
     async stop() {
       await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      await dropBoard();
     },
   };
 }

@@ -42,7 +42,7 @@ export function withNamedStatements(client: PGlite): PGlite {
 }
 
 /** The named-statement `query` of one PGlite client. */
-export function namedStatements(client: PGlite) {
+function namedStatements(client: PGlite) {
   const statements = new Map<string, Statement>();
   let named = 0;
 
