@@ -56,6 +56,12 @@ describe("PGlite queries as named statements", () => {
       if (text.startsWith("update")) expect(ours.affectedRows).toBe(theirs.affectedRows);
       else expect(ours).toEqual(theirs);
     }
+    // Parsers for the same types that differ are each applied, as PGlite's query applies them.
+    const newest = "select max(created_at) as newest from notes";
+    const marked = await named.query(newest, [], { parsers: { [types.TIMESTAMPTZ]: (value: string) => `at ${value}` } });
+    const plain = await named.query(newest, [], { parsers: { [types.TIMESTAMPTZ]: (value: string) => value } });
+    expect(marked.rows).toEqual([{ newest: `at ${(plain.rows[0] as { newest: string }).newest}` }]);
+    expect((await named.query(newest)).rows).toEqual((await client.query(newest)).rows);
     const [row] = (await named.query<{ tags: string[]; owners: string[]; meta: unknown }>("select * from notes where body = $1", ["first"]))
       .rows;
     expect(row).toMatchObject({ tags: ["a", "b,c", 'quo"te'], owners: [owner], meta: { depth: { of: [1, null] } } });

@@ -9,7 +9,7 @@
  * its rows, executes and syncs in one call. Results are parsed and values serialised by PGlite's
  * own functions, so rows come back as its `query` gives them.
  */
-import { type PGlite, parse, protocol, type QueryOptions, type Results, type Transaction } from "@electric-sql/pglite";
+import { type PGlite, type ParserOptions, parse, protocol, type QueryOptions, type Results, type Transaction } from "@electric-sql/pglite";
 
 type Statement = { name: string; parameterTypes: number[] };
 
@@ -96,7 +96,28 @@ function namedStatements(client: PGlite) {
       ]),
       { syncToFs: false, onNotice: options?.onNotice },
     );
-    return parse.parseResults(messages, client.parsers, options)[0] as Results<Row>;
+    const parsers = options?.parsers ? parsersWith(options.parsers) : client.parsers;
+    return parse.parseResults(messages, parsers, { ...options, parsers: undefined })[0] as Results<Row>;
+  }
+
+  /**
+   * PGlite's parsers with a query's own over them, merged once: `parseResults` copies PGlite's whole
+   * table (every type it knows) for each query that brings parsers, as drizzle's all do, which was an
+   * eighth of a caught-up `/unread`. Drizzle builds new, identical parsers for each query, so they are
+   * known by each one's type and source. PGlite's table changes only in `refreshArrayTypes`, which
+   * Botboard never calls.
+   */
+  const mergedParsers = new Map<string, PGlite["parsers"]>();
+  function parsersWith(own: ParserOptions): PGlite["parsers"] {
+    const key = Object.entries(own)
+      .map(([type, parser]) => `${type}:${String(parser)}`)
+      .join("\n");
+    let merged = mergedParsers.get(key);
+    if (!merged) {
+      merged = { ...client.parsers, ...own };
+      mergedParsers.set(key, merged);
+    }
+    return merged;
   }
 
   async function runOnce<Row>(text: string, params: unknown[], options: QueryOptions | undefined): Promise<Results<Row>> {
