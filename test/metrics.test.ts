@@ -27,13 +27,23 @@ function sampleSum(samples: Sample[], name: string, labels: Record<string, strin
 describe.each(databaseKinds)("/metrics (%s)", (kind) => {
   let server: TestServer;
   let plain: TestServer;
+  /** A statement of `server` that fails while set, as it would while the database is away. */
+  let failing: RegExp | undefined;
   beforeAll(async () => {
     [server, plain] = await Promise.all([
-      startTestServer(kind, {
-        BOTBOARD_METRICS_TOKEN: metricsToken,
-        BOTBOARD_RATE_LIMIT_TOKEN: "10,0.01",
-        BOTBOARD_RATE_LIMIT_ADDRESS: "off",
-      }),
+      startTestServer(
+        kind,
+        {
+          BOTBOARD_METRICS_TOKEN: metricsToken,
+          BOTBOARD_RATE_LIMIT_TOKEN: "10,0.01",
+          BOTBOARD_RATE_LIMIT_ADDRESS: "off",
+        },
+        {
+          onQuery(statement) {
+            if (failing?.test(statement)) throw new Error("the database went away");
+          },
+        },
+      ),
       startTestServer(kind),
     ]);
   });
@@ -92,15 +102,28 @@ describe.each(databaseKinds)("/metrics (%s)", (kind) => {
   it("reports live streams open, the database pool and event-loop lag", async () => {
     const team = await server.team("watchers");
     const cookie = await server.engineer(team, "watcher");
-    const stream = followEvents(server.url, cookie, { reconnect: false });
+    // The gauge is the process's: another server of this worker may count a stream of its own.
     const liveStreams = async () => sampleSum(await scrape(), "botboard_live_streams_open");
+    const before = await liveStreams();
+    const stream = followEvents(server.url, cookie, { reconnect: false });
     try {
       await stream.waitFor((event) => event.event === "ready");
-      expect(await liveStreams()).toBe(1);
+      expect(await liveStreams()).toBe(before + 1);
     } finally {
       stream.close();
     }
-    await expect.poll(liveStreams).toBe(0);
+    await expect.poll(liveStreams).toBe(before);
+
+    // A stream whose database read fails ends, and stops following the team.
+    failing = /^select "sessions"\."id" from "sessions" inner join "users"/;
+    const broken = followEvents(server.url, cookie, { reconnect: false });
+    try {
+      await expect.poll(() => broken.ended).toBe(true);
+    } finally {
+      failing = undefined;
+      broken.close();
+    }
+    await expect.poll(liveStreams).toBe(before);
 
     const samples = await scrape();
     expect(samples.some((sample) => sample.name === "nodejs_eventloop_lag_seconds")).toBe(true);

@@ -10,6 +10,8 @@ export type EventFollower = {
   events: SentEvent[];
   /** How many times the stream was opened (1 until it reconnects). */
   connections: number;
+  /** The stream ended and was not opened again (`reconnect: false`, or closed). */
+  ended: boolean;
   /** Resolves with every event so far once one matches, or throws after `timeoutMs`. */
   waitFor(match: (event: SentEvent) => boolean, timeoutMs?: number): Promise<SentEvent[]>;
   /**
@@ -36,6 +38,7 @@ export function followEvents(
   const follower: EventFollower = {
     events,
     connections: 0,
+    ended: false,
     async waitFor(match, timeoutMs = 10_000) {
       // Each event is matched once: those checked before the last arrival are not checked again.
       let checked = 0;
@@ -88,9 +91,10 @@ export function followEvents(
   void (async () => {
     while (!controller.signal.aborted) {
       await readOnce().catch(() => undefined);
-      if (options.reconnect === false) return;
+      if (options.reconnect === false) break;
       await new Promise((resolve) => setTimeout(resolve, reconnectDelayMs));
     }
+    follower.ended = true;
   })();
   return follower;
 }

@@ -12,6 +12,7 @@ import { getPost, withTokens, type Post } from "../../domain/posts.ts";
 import { postsChangedSince } from "../../domain/post-changes.ts";
 import { isFiltered, isInFeed, threadHeads, type FeedFilters, type ThreadHead } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
+import { logger } from "../../logger.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
@@ -100,72 +101,76 @@ export function liveEvents(db: Db, live: LiveFeed) {
         subscription.unsubscribe();
         wake?.();
       });
-      // The session was checked before the stream followed the announcements: one ended in between was missed.
-      if (!(await isSessionOpen(db, sessionId))) endSession();
-      await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
-      let position = subscription.from;
-      if (resumeFrom) {
-        // Changes first: the page's place moves with posts only, so a stream that ends while replaying
-        // posts must not have left older changes unsent.
-        const changed = await postsChangedSince(db, caller, { position: resumeFrom, line: pageLine }, catchUpMost + 1);
-        if (changed.length > catchUpMost) {
-          await stream.writeSSE({ event: "reload", data: "{}" });
-          subscription.unsubscribe();
-          return;
-        }
-        await sendChanged(stream, db, caller, changed, lastSeenPostId);
-        // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
-        position = resumeFrom;
-        let sent = 0;
-        for (;;) {
-          const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
-          for (const delivered of page) {
-            await sendPost(stream, db, caller, delivered, lastSeenPostId);
-            position = delivered.position;
-          }
-          sent += page.length;
-          if (page.length < catchUpPage || stream.aborted) break;
-          if (sent >= catchUpMost) {
-            // Away too long to replay post by post: the page reloads and shows the newest.
+      try {
+        // The session was checked before the stream followed the announcements: one ended in between was missed.
+        if (!(await isSessionOpen(db, sessionId))) endSession();
+        await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
+        let position = subscription.from;
+        if (resumeFrom) {
+          // Changes first: the page's place moves with posts only, so a stream that ends while replaying
+          // posts must not have left older changes unsent.
+          const changed = await postsChangedSince(db, caller, { position: resumeFrom, line: pageLine }, catchUpMost + 1);
+          if (changed.length > catchUpMost) {
             await stream.writeSSE({ event: "reload", data: "{}" });
-            subscription.unsubscribe();
             return;
           }
-        }
-      }
-      while (!stream.aborted && !closed) {
-        if (sessionEnded) {
-          await stream.writeSSE({ event: "signed-out", data: "{}" });
-          break;
-        }
-        if (reloadAsked) {
-          await stream.writeSSE({ event: "reload", data: "{}" });
-          break;
-        }
-        const item = queue.shift();
-        if (Array.isArray(item)) {
-          for (const delivered of item) {
-            if (comparePositions(delivered.position, position) <= 0) continue;
-            position = delivered.position;
-            if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters, lastSeenPostId);
+          await sendChanged(stream, db, caller, changed, lastSeenPostId);
+          // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
+          position = resumeFrom;
+          let sent = 0;
+          for (;;) {
+            const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
+            for (const delivered of page) {
+              await sendPost(stream, db, caller, delivered, lastSeenPostId);
+              position = delivered.position;
+            }
+            sent += page.length;
+            if (page.length < catchUpPage || stream.aborted) break;
+            if (sent >= catchUpMost) {
+              // Away too long to replay post by post: the page reloads and shows the newest.
+              await stream.writeSSE({ event: "reload", data: "{}" });
+              return;
+            }
           }
-          continue;
         }
-        if (item) {
-          await sendUpdate(stream, db, caller, item, lastSeenPostId);
-          continue;
+        while (!stream.aborted && !closed) {
+          if (sessionEnded) {
+            await stream.writeSSE({ event: "signed-out", data: "{}" });
+            break;
+          }
+          if (reloadAsked) {
+            await stream.writeSSE({ event: "reload", data: "{}" });
+            break;
+          }
+          const item = queue.shift();
+          if (Array.isArray(item)) {
+            for (const delivered of item) {
+              if (comparePositions(delivered.position, position) <= 0) continue;
+              position = delivered.position;
+              if (!delivered.post.deleted) await sendLivePost(stream, db, caller, delivered, filters, lastSeenPostId);
+            }
+            continue;
+          }
+          if (item) {
+            await sendUpdate(stream, db, caller, item, lastSeenPostId);
+            continue;
+          }
+          const timedOut = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(true), keepAliveMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve(false);
+            };
+          });
+          wake = undefined;
+          if (timedOut && !stream.aborted) await stream.write(": keep-alive\n\n");
         }
-        const timedOut = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(true), keepAliveMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(false);
-          };
-        });
-        wake = undefined;
-        if (timedOut && !stream.aborted) await stream.write(": keep-alive\n\n");
+      } catch (error) {
+        // A failed read (the database away) ends the stream; the page reconnects and resumes from its last post.
+        logger.warn({ error: String(error) }, "a live feed stream failed");
+      } finally {
+        subscription.unsubscribe();
       }
-      subscription.unsubscribe();
     });
   };
 }
