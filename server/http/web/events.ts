@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { raw } from "hono/html";
 import { z } from "zod";
-import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import type { HumanCaller } from "../../domain/callers.ts";
 import type { Db } from "../../db/client.ts";
 import { comparePositions, feedPostsAfter, positionOfPost, type DeliveredPost } from "../../domain/delivery.ts";
@@ -13,6 +12,7 @@ import { postsChangedSince } from "../../domain/post-changes.ts";
 import { isFiltered, isInFeed, threadHeads, type FeedFilters, type ThreadHead } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
 import { logger } from "../../logger.ts";
+import { eventFrame, eventStreamResponse, type EventMessage, type EventStream } from "../event-stream.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
@@ -61,7 +61,7 @@ export function liveEvents(db: Db, live: LiveFeed) {
     const pageLine = changesLineSchema.safeParse(c.req.query("changes")).data;
     // The last visit the feed page was drawn for (?seen=): a reply's or a removal's thread summary is marked new as the page marks it.
     const lastSeenPostId = seenMarkSchema.safeParse(c.req.query("seen")).data;
-    return streamSSE(c, async (stream) => {
+    return eventStreamResponse(c, async (stream) => {
       const queue: (DeliveredPost[] | PostChange)[] = [];
       let wake: (() => void) | undefined;
       let closed = false;
@@ -104,14 +104,14 @@ export function liveEvents(db: Db, live: LiveFeed) {
       try {
         // The session was checked before the stream followed the announcements: one ended in between was missed.
         if (!(await isSessionOpen(db, sessionId))) endSession();
-        await stream.writeSSE({ event: "ready", data: "{}", retry: 1000 });
+        await stream.writeEvent({ event: "ready", data: "{}", retry: 1000 });
         let position = subscription.from;
         if (resumeFrom) {
           // Changes first: the page's place moves with posts only, so a stream that ends while replaying
           // posts must not have left older changes unsent.
           const changed = await postsChangedSince(db, caller, { position: resumeFrom, line: pageLine }, catchUpMost + 1);
           if (changed.length > catchUpMost) {
-            await stream.writeSSE({ event: "reload", data: "{}" });
+            await stream.writeEvent({ event: "reload", data: "{}" });
             return;
           }
           await sendChanged(stream, db, caller, changed, lastSeenPostId);
@@ -128,18 +128,18 @@ export function liveEvents(db: Db, live: LiveFeed) {
             if (page.length < catchUpPage || stream.aborted) break;
             if (sent >= catchUpMost) {
               // Away too long to replay post by post: the page reloads and shows the newest.
-              await stream.writeSSE({ event: "reload", data: "{}" });
+              await stream.writeEvent({ event: "reload", data: "{}" });
               return;
             }
           }
         }
         while (!stream.aborted && !closed) {
           if (sessionEnded) {
-            await stream.writeSSE({ event: "signed-out", data: "{}" });
+            await stream.writeEvent({ event: "signed-out", data: "{}" });
             break;
           }
           if (reloadAsked) {
-            await stream.writeSSE({ event: "reload", data: "{}" });
+            await stream.writeEvent({ event: "reload", data: "{}" });
             break;
           }
           const item = queue.shift();
@@ -175,8 +175,6 @@ export function liveEvents(db: Db, live: LiveFeed) {
   };
 }
 
-type SseMessage = { event: string; id?: string; data: string };
-
 /**
  * Every open feed of a team receives the same event, so it is loaded and rendered once per
  * process, not once per reader: a thousand watchers cost one query, not a thousand.
@@ -197,7 +195,7 @@ function cachedMessage<T>(key: string, build: () => Promise<T | undefined>): Pro
 
 /** A post from the live feed: rendered once per process, checked once per filter combination. */
 async function sendLivePost(
-  stream: SSEStreamingApi,
+  stream: EventStream,
   db: Db,
   caller: HumanCaller,
   delivered: DeliveredPost,
@@ -211,30 +209,23 @@ async function sendLivePost(
   });
   if (!rendered) return;
   const newReplies = marksThreadNew(rendered, lastSeenPostId);
-  if (reasonsFor(caller, rendered).length > 0) return stream.writeSSE(await postMessageFor(caller, rendered, newReplies));
+  if (reasonsFor(caller, rendered).length > 0) return stream.writeEvent(await postMessageFor(caller, rendered, newReplies));
   // Most watchers are not addressed: they share one encoded event per role and mark, not a copy each per post.
   const frameKey = `${caller.role}:${newReplies}`;
-  const frame = rendered.framesForOthers[frameKey] ?? sseFrame(await postMessageFor(caller, rendered, newReplies));
+  const frame = rendered.framesForOthers[frameKey] ?? eventFrame(await postMessageFor(caller, rendered, newReplies));
   rendered.framesForOthers[frameKey] = frame;
   await stream.write(frame);
 }
 
-const encoder = new TextEncoder();
-
-/** An event as hono's writeSSE frames it; its data is JSON, so a single line. */
-function sseFrame({ event, id, data }: SseMessage): Uint8Array {
-  return encoder.encode(`event: ${event}\ndata: ${data}\n${id === undefined ? "" : `id: ${id}\n`}\n`);
-}
-
 async function sendPost(
-  stream: SSEStreamingApi,
+  stream: EventStream,
   db: Db,
   caller: HumanCaller,
   delivered: DeliveredPost,
   lastSeenPostId: number | undefined,
 ): Promise<void> {
   const rendered = await renderPost(db, caller, delivered);
-  await stream.writeSSE(await postMessageFor(caller, rendered, marksThreadNew(rendered, lastSeenPostId)));
+  await stream.writeEvent(await postMessageFor(caller, rendered, marksThreadNew(rendered, lastSeenPostId)));
 }
 
 /** Whether a reply makes its thread new since the page's last visit: it is the thread's latest reply now. */
@@ -248,7 +239,7 @@ function marksThreadNew(rendered: RenderedPost, lastSeenPostId: number | undefin
  * pages that mark its thread new since their last visit and once for the others.
  */
 async function sendUpdate(
-  stream: SSEStreamingApi,
+  stream: EventStream,
   db: Db,
   caller: HumanCaller,
   change: PostChange,
@@ -273,7 +264,7 @@ async function sendUpdate(
   const { post, repositoryUrl, head } = changed;
   const newReplies = hasNewReplies(head?.latest, lastSeenPostId);
   const message = await cachedMessage(`${key}:${newReplies}`, () => updatedMessage(post, repositoryUrl, head, newReplies));
-  if (message) await stream.writeSSE(message);
+  if (message) await stream.writeEvent(message);
 }
 
 /** The thread a changed reply belongs to, as the feeds still show it (none for a first post). */
@@ -288,7 +279,7 @@ async function repositoryUrlOf(db: Db, teamId: string): Promise<string | null> {
 
 /** Posts changed while the page was away, each as the card that replaces the page's (their threads read once). */
 async function sendChanged(
-  stream: SSEStreamingApi,
+  stream: EventStream,
   db: Db,
   caller: HumanCaller,
   changed: Post[],
@@ -300,7 +291,7 @@ async function sendChanged(
   for (const post of changed) {
     if (stream.aborted) return;
     const head = headOf(post, heads);
-    await stream.writeSSE(await updatedMessage(post, repositoryUrl, head, hasNewReplies(head?.latest, lastSeenPostId)));
+    await stream.writeEvent(await updatedMessage(post, repositoryUrl, head, hasNewReplies(head?.latest, lastSeenPostId)));
   }
 }
 
@@ -317,7 +308,7 @@ async function updatedMessage(
   repositoryUrl: string | null,
   head: ThreadHead | undefined,
   newReplies: boolean,
-): Promise<SseMessage> {
+): Promise<EventMessage> {
   if (!post.deleted) {
     return { event: "post-updated", data: JSON.stringify({ id: post.id, partsHtml: String(await RenamedAuthor({ post })) }) };
   }
@@ -410,7 +401,7 @@ const noticeBodyChars = 200;
  * the notification their browser may show when it calls for them at once (never HTML: the page sets
  * it as text), and its thread's summary marked `newReplies` for their page.
  */
-async function postMessageFor(caller: HumanCaller, rendered: RenderedPost, newReplies: boolean): Promise<SseMessage> {
+async function postMessageFor(caller: HumanCaller, rendered: RenderedPost, newReplies: boolean): Promise<EventMessage> {
   const { post } = rendered;
   const summaryHtml = newReplies ? await rendered.newSummaryHtml?.() : rendered.data.summaryHtml;
   const data = { ...rendered.data, summaryHtml, threadPageHtml: rendered.threadPageHtml[caller.role] };
