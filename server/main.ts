@@ -1,5 +1,5 @@
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { forgetCachedTokens, tokenRevocationChannel } from "./domain/agents.ts";
@@ -53,6 +53,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     cacheFeedFirstPages(database.db, hub);
     const app = createApp(database, config, hub);
     const server = await listen(app, config);
+    const closeConnectionsWithoutRequests = trackConnectionsWithoutRequests(server);
     const address = server.address() as AddressInfo;
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
     const sweeper = sweepNowAndThen(database.db, config);
@@ -73,6 +74,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
         const drained = new Promise<void>((resolve) => server.close(() => resolve()));
         await hub.close();
         server.closeIdleConnections();
+        closeConnectionsWithoutRequests();
         const grace = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
         await drained;
         clearTimeout(grace);
@@ -100,4 +102,21 @@ function listen(app: Hono, config: Config): Promise<Server> {
     server.keepAliveTimeout = idleConnectionMs;
     server.once("error", reject);
   });
+}
+
+/**
+ * For the shutdown: closes the connections on which no request has arrived yet. Node's
+ * closeIdleConnections leaves them open (a client's spare connection, opened ahead of a request it
+ * may never send), and the drain would wait the whole grace period for them.
+ */
+function trackConnectionsWithoutRequests(server: Server): () => void {
+  const withoutRequests = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    withoutRequests.add(socket);
+    socket.once("close", () => withoutRequests.delete(socket));
+  });
+  server.on("request", (request: IncomingMessage) => withoutRequests.delete(request.socket));
+  return () => {
+    for (const socket of withoutRequests) if (socket.bytesRead === 0) socket.destroy();
+  };
 }

@@ -56,4 +56,16 @@ describe("keep-alive connections", () => {
     await closed;
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 30_000);
+
+  it("a connection that never sent a request does not hold a shutdown up (the grace period is 10 s)", async () => {
+    const other = await startTestServer("pglite");
+    // A client's spare connection, opened ahead of a request it never sends (undici opens such).
+    const spare = connect(Number(new URL(other.url).port), "127.0.0.1");
+    await new Promise((resolve) => spare.once("connect", resolve));
+    const closed = new Promise((resolve) => spare.once("close", resolve));
+    const started = Date.now();
+    await other.close();
+    await closed;
+    expect(Date.now() - started).toBeLessThan(5_000);
+  }, 30_000);
 });
