@@ -92,12 +92,13 @@ export function eventFrame({ event, id, data, retry }: EventMessage): Uint8Array
 
 /**
  * Answers with an event stream fed by `feed`, which goes on after the response has started: the
- * stream closes when `feed` returns or throws.
+ * stream closes when `feed` returns or throws. A failure (the database away) is logged and ends the
+ * stream; the browser's EventSource reconnects, and resumes from the last event id it was sent.
  */
 export function eventStreamResponse(c: Context, feed: (stream: EventStream) => Promise<void>): Response {
   const stream = new EventStream();
   feed(stream)
-    .catch((error: unknown) => logger.error({ error: String(error) }, "an event stream failed"))
+    .catch((error: unknown) => logger.warn({ error: String(error) }, "an event stream failed; its client reconnects"))
     .finally(() => stream.close());
   return c.body(stream.body, 200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
 }

@@ -11,7 +11,6 @@ import { getPost, withTokens, type Post } from "../../domain/posts.ts";
 import { postsChangedSince } from "../../domain/post-changes.ts";
 import { isFiltered, isInFeed, threadHeads, type FeedFilters, type ThreadHead } from "../../domain/feed.ts";
 import { getTeam } from "../../domain/teams.ts";
-import { logger } from "../../logger.ts";
 import { eventFrame, eventStreamResponse, type EventMessage, type EventStream } from "../event-stream.ts";
 import { isSessionOpen } from "../../domain/users.ts";
 import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
@@ -165,9 +164,6 @@ export function liveEvents(db: Db, live: LiveFeed) {
           wake = undefined;
           if (timedOut && !stream.aborted) await stream.write(": keep-alive\n\n");
         }
-      } catch (error) {
-        // A failed read (the database away) ends the stream; the page reconnects and resumes from its last post.
-        logger.warn({ error: String(error) }, "a live feed stream failed");
       } finally {
         subscription.unsubscribe();
       }
