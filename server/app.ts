@@ -57,8 +57,12 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   if (config.metricsToken) app.get("/metrics", metricsEndpoint(database, { ...config, metricsToken: config.metricsToken }));
 
   const api = apiRoutes(db, config);
-  const openApi = openApiDocument(api, config);
-  app.get("/api/v1/openapi.json", (c) => c.json(openApi));
+  // Built on its first request, not at start: generating it costs 50 ms that most servers never need.
+  let openApi: ReturnType<typeof openApiDocument> | undefined;
+  app.get("/api/v1/openapi.json", (c) => {
+    openApi ??= openApiDocument(api, config);
+    return c.json(openApi);
+  });
   app.route("/api/v1", api);
   app.route("/auth", authRoutes(db, config));
   app.route("/mcp", mcpRoutes(db, config));
