@@ -37,6 +37,12 @@ describe("an event stream", () => {
     await stream.write(new TextEncoder().encode("second"));
     expect(decoder.decode((await reading).value)).toBe("second");
 
+    // Two writes waiting at once (a keep-alive beside an event) both go on once the reader reads.
+    const both = Promise.all([stream.write("third"), stream.write("fourth")]);
+    expect(decoder.decode((await reader.read()).value)).toBe("third");
+    expect(decoder.decode((await reader.read()).value)).toBe("fourth");
+    await both;
+
     stream.close();
     expect((await reader.read()).done).toBe(true);
   });

@@ -14,8 +14,8 @@ export class EventStream {
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private closed = false;
   private readonly abortListeners: (() => void)[] = [];
-  /** A writer waiting for the socket to take what is queued. */
-  private drained: (() => void) | undefined;
+  /** Writers waiting for the socket to take what is queued (the feed's loop, and any other write at the same time). */
+  private readonly waitingWriters: (() => void)[] = [];
 
   constructor() {
     this.body = new ReadableStream<Uint8Array>({
@@ -23,7 +23,7 @@ export class EventStream {
         this.controller = controller;
       },
       // The server read what was queued and wants more.
-      pull: () => this.wakeWriter(),
+      pull: () => this.wakeWriters(),
       cancel: () => this.abort(),
     });
   }
@@ -42,9 +42,7 @@ export class EventStream {
     if (this.aborted || this.closed) return;
     this.controller.enqueue(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
     while ((this.controller.desiredSize ?? 1) <= 0 && !this.aborted && !this.closed) {
-      await new Promise<void>((resolve) => {
-        this.drained = resolve;
-      });
+      await new Promise<void>((resolve) => this.waitingWriters.push(resolve));
     }
   }
 
@@ -55,21 +53,19 @@ export class EventStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.wakeWriter();
+    this.wakeWriters();
     if (!this.aborted) this.controller.close();
   }
 
   private abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.wakeWriter();
+    this.wakeWriters();
     for (const listener of this.abortListeners.splice(0)) listener();
   }
 
-  private wakeWriter(): void {
-    const resolve = this.drained;
-    this.drained = undefined;
-    resolve?.();
+  private wakeWriters(): void {
+    for (const resolve of this.waitingWriters.splice(0)) resolve();
   }
 }
 
