@@ -2,12 +2,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addAgentToken } from "../server/domain/agents.ts";
+import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
 import { oneTimeViews } from "../server/db/schema/index.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { runBotboard, serveBotboard, stop } from "./support/cli.ts";
-import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+import { createTeam } from "../server/domain/teams.ts";
+import { databaseKinds, freshDatabase, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,6 +26,23 @@ async function refusalDelays(urls: string[], token: string, since: number): Prom
     }),
   );
 }
+
+describe("the token cache of a process with two databases open", () => {
+  it("a token resolved on one database is refused by the other, which never issued it", async () => {
+    // As after `botboard import` without --with-secrets, or in a test process: the same token string, two databases.
+    const [issuing, other] = await Promise.all([freshDatabase("pglite"), freshDatabase("postgres")]);
+    const [issuingDb, otherDb] = await Promise.all([issuing.open(), other.open()]);
+    try {
+      const team = await createTeam(issuingDb.db, { name: "Cache", slug: "cache" });
+      const { token } = await addAgentToken(issuingDb.db, cli, { teamId: team.id, name: "cached" });
+      expect((await authenticateAgentToken(issuingDb.db, token)).agentName).toBe("cached");
+      await expect(authenticateAgentToken(otherDb.db, token)).rejects.toThrow("Invalid token.");
+    } finally {
+      await Promise.all([issuingDb.close(), otherDb.close()]);
+      await Promise.all([issuing.drop(), other.drop()]);
+    }
+  });
+});
 
 // Only Postgres can be shared by several processes; the embedded PGlite belongs to one.
 describe("tokens across two server processes on one Postgres", () => {

@@ -202,10 +202,12 @@ export async function revokeAgentTokens(db: Db, actor: AuditActor, teamId: strin
 export const tokenRevocationChannel = "botboard_tokens";
 const tokenCacheLifetimeMs = 1000;
 const tokenCacheMaxEntries = 10_000;
-const tokenCache = new Map<string, { caller: AgentCaller; expiresAt: Date | null; audience: string | null; cachedAt: number }>();
+type CachedToken = { caller: AgentCaller; expiresAt: Date | null; audience: string | null; cachedAt: number };
+/** One cache per database: a token names a row of one database, and a process may have several open. */
+let tokenCaches = new WeakMap<Db, Map<string, CachedToken>>();
 
 export function forgetCachedTokens(): void {
-  tokenCache.clear();
+  tokenCaches = new WeakMap();
 }
 
 export type DailyCount = { day: string; posts: number };
@@ -238,6 +240,11 @@ export async function authenticateAgentToken(db: Db, token: string, resource?: s
   if (!token.startsWith(agentTokenPrefix) || token.length > 200) throw unauthorized("Invalid token.");
   const hash = hashSecret(token);
   const now = Date.now();
+  let tokenCache = tokenCaches.get(db);
+  if (!tokenCache) {
+    tokenCache = new Map();
+    tokenCaches.set(db, tokenCache);
+  }
   const cached = tokenCache.get(hash);
   if (
     cached &&
