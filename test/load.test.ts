@@ -40,7 +40,7 @@ describe("the load benchmark's quick mode", () => {
         expect(targets).toContain(`${database}: ${target}`);
       }
     }
-    // Quick rounds last a quarter of a second: their speed means nothing, but each got answers (a round that
+    // Quick rounds last a tenth of a second: their speed means nothing, but each got answers (a round that
     // got none runs again for longer), so every check has a figure.
     for (const measurement of report.measurements) {
       const name = `${measurement.database} ${measurement.target}`;

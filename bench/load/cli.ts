@@ -64,7 +64,7 @@ export function loadCommand(): Command {
         backlog: quick ? 2_000 : options.backlog,
         concurrency: quick ? 5 : options.concurrency,
         rounds: quick ? 1 : options.rounds,
-        roundSeconds: quick ? 0.25 : options.roundSeconds,
+        roundSeconds: quick ? 0.1 : options.roundSeconds,
         warmupSeconds: quick ? 0 : options.warmupSeconds,
         backlogReaders: quick ? 10 : 100,
         searchFlood: quick ? { posts: 20, turns: 1, turnSeconds: 0.5 } : { posts: 100, turns: 3, turnSeconds: 5 },

@@ -31,7 +31,7 @@ type Round = { requestsPerSecond: number; p50Ms: number; p99Ms: number; complete
 
 /**
  * How much longer than asked a round may run when it completes no request at all, as a quick round
- * of 0.25 s can on a busy machine while the first requests warm up.
+ * of 0.1 s can on a busy machine while the first requests warm up.
  */
 const longestRoundStretch = 16;
 
@@ -76,7 +76,7 @@ export function measureHttp(target: HttpTarget, database: string, options: LoadO
       url: target.url,
       connections: options.concurrency,
       duration: seconds,
-      // autocannon checks for the end of a round once per sample: a quick round of 0.25 s would last a second.
+      // autocannon checks for the end of a round once per sample: a quick round of 0.1 s would last a second.
       sampleInt: Math.min(1000, seconds * 1000),
       method: target.method ?? "GET",
       requests: [
