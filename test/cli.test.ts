@@ -101,6 +101,17 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     ).toEqual([]);
   });
 
+  it.runIf(kind === "postgres")("a command that opens the database loads the rules of its operation, not every operation's", async () => {
+    const recorded = join(mkdtempSync(join(tmpdir(), "botboard-modules-")), "modules.txt");
+    const listed = await runProcess(process.execPath, ["--import", moduleRecorder, botboardBin, "team", "list"], {
+      env: { ...env, BOTBOARD_RECORD_MODULES: recorded },
+    });
+    expect(listed.code).toBe(0);
+    const loaded = readFileSync(recorded, "utf8").split("\n");
+    expect(loaded).toContainEqual(expect.stringMatching(/server\/cli\/operations\.(ts|js)$/));
+    expect(loaded.filter((url) => /\/server\/domain\/(agents|engineers|users|team-archive|bench-runs)\./.test(url))).toEqual([]);
+  });
+
   it("agent add with --pick-name and read-only scopes", async () => {
     const added = await runBotboard(["agent", "add", "swarm", "--pick-name", "--scopes", "read", "--json"], env);
     const { token, pickName, scopes } = JSON.parse(added.stdout);
