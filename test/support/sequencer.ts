@@ -3,7 +3,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
  * Files that run longest on this project's CI machine (seconds of a quiet run, roughly), started
- * first so that the two workers finish together rather than one running a slow file alone at the
+ * first so that the workers finish together rather than one running a slow file alone at the
  * end. Vitest orders by the last run's durations only when it has a cache, which a fresh clone has
  * not; by file size instead, it started these small, process-spawning files last. The list only
  * orders files: one missing from it, or a new one, runs after these, in vitest's own order.
