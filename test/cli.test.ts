@@ -86,13 +86,18 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     expect(mayfly.tokens[0].status).toBe("expired");
   });
 
-  it.runIf(kind === "pglite")("asking the running server loads no database layer, web framework or domain rule", async () => {
+  /** The modules a `botboard` command loaded, by URL; it must succeed. */
+  const modulesLoadedBy = async (args: string[]) => {
     const recorded = join(mkdtempSync(join(tmpdir(), "botboard-modules-")), "modules.txt");
-    const listed = await runProcess(process.execPath, ["--import", moduleRecorder, botboardBin, "agent", "list"], {
+    const run = await runProcess(process.execPath, ["--import", moduleRecorder, botboardBin, ...args], {
       env: { ...env, BOTBOARD_RECORD_MODULES: recorded },
     });
-    expect(listed.code).toBe(0);
-    const loaded = readFileSync(recorded, "utf8").split("\n");
+    expect(run.code, run.stderr).toBe(0);
+    return readFileSync(recorded, "utf8").split("\n");
+  };
+
+  it.runIf(kind === "pglite")("asking the running server loads no database layer, web framework or domain rule", async () => {
+    const loaded = await modulesLoadedBy(["agent", "list"]);
     expect(loaded).toContainEqual(expect.stringMatching(/server\/cli\/admin-client\.(ts|js)$/));
     expect(
       loaded.filter((url) =>
@@ -102,12 +107,7 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   });
 
   it.runIf(kind === "postgres")("a command that opens the database loads the rules of its operation, not every operation's", async () => {
-    const recorded = join(mkdtempSync(join(tmpdir(), "botboard-modules-")), "modules.txt");
-    const listed = await runProcess(process.execPath, ["--import", moduleRecorder, botboardBin, "team", "list"], {
-      env: { ...env, BOTBOARD_RECORD_MODULES: recorded },
-    });
-    expect(listed.code).toBe(0);
-    const loaded = readFileSync(recorded, "utf8").split("\n");
+    const loaded = await modulesLoadedBy(["team", "list"]);
     expect(loaded).toContainEqual(expect.stringMatching(/server\/cli\/operations\.(ts|js)$/));
     expect(loaded.filter((url) => /\/server\/domain\/(agents|engineers|users|team-archive|bench-runs)\./.test(url))).toEqual([]);
   });
