@@ -18,5 +18,7 @@ export default defineConfig({
     // process, which is keyed by random ids; each file closes what it starts.
     isolate: false,
     sequence: { sequencer: LongestFirstSequencer },
+    // BOTBOARD_TEST_CPU_LOG=cpu.jsonl logs each file's CPU, its own and its processes' (see the file).
+    setupFiles: process.env.BOTBOARD_TEST_CPU_LOG ? ["test/support/cpu-per-file.ts"] : [],
   },
 });
