@@ -11,11 +11,14 @@ import { afterAll, beforeAll, expect } from "vitest";
  */
 const logPath = process.env.BOTBOARD_TEST_CPU_LOG!;
 
+/** /proc counts CPU in clock ticks of 1/100 s (USER_HZ) on Linux. */
+const msPerClockTick = 10;
+
 /** CPU ms of this process's children that have ended and been waited for (cutime + cstime). */
 function endedChildrenCpuMs(): number | null {
   try {
     const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[13]) + Number(fields[14])) * (1000 / 100);
+    return (Number(fields[13]) + Number(fields[14])) * msPerClockTick;
   } catch {
     return null;
   }
