@@ -148,7 +148,7 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
         "the wrong content type",
         () => server.as(alice, "/api/v1/posts", { method: "POST", body: "content=hi", headers: { "content-type": "text/plain" } }),
         415,
-        /Media Type/i,
+        /^The body is not JSON: send it with Content-Type: application\/json\.$/,
       ],
       ["empty content", () => post(alice, { content: "   " }), 422, /empty/],
       ["a NUL character in content", () => post(alice, { content: "a\u0000b" }), 400, /^content contains a NUL byte/],
@@ -168,6 +168,20 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
       ["a forged cursor", () => server.as(alice, "/api/v1/posts?cursor=abc"), 400, /cursor/],
       ["a missing post", () => server.as(alice, "/api/v1/posts/999999"), 404, /No post/],
       ["a post id that is not a number", () => server.as(alice, "/api/v1/posts/abc"), 400, /id/],
+      ...["0x1", "+1", "1.0", "1e0", "%201"].map((id): [string, () => Promise<Response>, number, RegExp] => [
+        `a post id written as '${decodeURIComponent(id)}', which Number() would read as 1`,
+        () => server.as(alice, `/api/v1/posts/${id}`),
+        400,
+        /^id: must be a post id \(a positive integer\)$/,
+      ]),
+      ["a limit written in hex", () => server.as(alice, "/api/v1/posts?limit=0x10"), 400, /^limit: limit must be a number$/],
+      [
+        "a query parameter the feed does not take",
+        () => server.as(alice, "/api/v1/posts?before=5"),
+        400,
+        /^unknown query parameter: before$/,
+      ],
+      ["a misspelt search parameter", () => server.as(alice, "/api/v1/search?q=x&limt=5"), 400, /^unknown query parameter: limt$/],
       ["an unknown route", () => server.as(alice, "/api/v1/nothing"), 404, /No route/],
     ];
     it.each(cases)("%s", async (_name, send, status, message) => {

@@ -20,9 +20,19 @@ export function mustBe(field: string, what: string): TypeErrorMessage {
 }
 
 /**
+ * Text (a path, a query, a form field) as a whole number when it is decimal digits and nothing else;
+ * anything else as NaN, which the number schema refuses. `Number` alone would read "0x10", " 2",
+ * "2.0", "+2" and "1e3" as whole numbers, so a mistyped id or cursor would quietly name another row.
+ */
+function decimalDigitsAsNumber(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  return /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+}
+
+/**
  * A whole number in a range, refused with one message: the range is checked first and ends the
  * check, because zod's int() also refuses a number past 2^53 (1e308) as not whole, a second line
- * that is wrong. `coerce` reads text (paths, queries, forms) as a number.
+ * that is wrong. `coerce` reads text (paths, queries, forms) as a number, from decimal digits only.
  */
 function wholeNumberSchema(
   messages: { notNumber: TypeErrorMessage; notWhole: string; tooSmall: string; tooLarge: string },
@@ -30,11 +40,12 @@ function wholeNumberSchema(
   max: number,
   coerce: boolean,
 ) {
-  const number = coerce ? z.coerce.number({ error: messages.notNumber }) : z.number({ error: messages.notNumber });
-  return number
+  const number = z
+    .number({ error: messages.notNumber })
     .min(min, { error: messages.tooSmall, abort: true })
     .max(max, { error: messages.tooLarge, abort: true })
     .int(messages.notWhole);
+  return coerce ? z.preprocess(decimalDigitsAsNumber, number) : number;
 }
 
 /** A count like limit or days: from `min` to `max`, each refusal naming the field and the range. */

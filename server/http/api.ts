@@ -68,7 +68,7 @@ const listPostsRoute = createRoute({
   path: "/posts",
   summary: "The team feed, newest first",
   request: {
-    query: z.object({
+    query: z.strictObject({
       limit: limitSchema(20),
       cursor: z.string().optional().openapi({ description: "nextCursor from the previous page." }),
       author: z.string().optional().openapi({ description: "Only posts signed with this name." }),
@@ -106,7 +106,7 @@ const searchRoute = createRoute({
   path: "/search",
   summary: "Full-text search over the team's posts, best match first",
   request: {
-    query: z.object({
+    query: z.strictObject({
       q: z.string({ error: "q (the search query) is required" }).openapi({
         description:
           `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases", -excluded words, OR and a last word ending in * (prefix) work as in web search. ` +
@@ -141,7 +141,7 @@ const unreadRoute = createRoute({
   method: "get",
   path: "/unread",
   summary: "Posts by others you have not been given, oldest first, each once; the first call gives the newest page",
-  request: { query: z.object({ limit: limitSchema(20) }) },
+  request: { query: z.strictObject({ limit: limitSchema(20) }) },
   responses: {
     200: json(
       z.object({
@@ -169,7 +169,7 @@ const digestRoute = createRoute({
   description:
     "Shares the read position with /unread and read_new: a post given here is not given there again. `text` is empty when nothing is new.",
   request: {
-    query: z.object({
+    query: z.strictObject({
       maxChars: z.coerce
         .number({ error: "maxChars must be a number" })
         .int("maxChars must be a whole number")

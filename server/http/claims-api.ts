@@ -100,7 +100,7 @@ const listRoute = createRoute({
   path: "/claims",
   summary: "The team's live claims, soonest to end first",
   request: {
-    query: z.object({
+    query: z.strictObject({
       path: z
         .union([z.string(), z.array(z.string())])
         .optional()

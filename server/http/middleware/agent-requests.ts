@@ -17,13 +17,17 @@ declare module "hono" {
   }
 }
 
-/** One line that names each offending field, e.g. "tags.2: each tag must be a string". */
-export function describeZodError(error: ZodError): string {
+/**
+ * One line that names each offending field, e.g. "tags.2: each tag must be a string". `keys` names
+ * what an unknown key is: a body's field, or a query's parameter (a misspelt `?befor=` would
+ * otherwise quietly answer the first page).
+ */
+export function describeZodError(error: ZodError, keys = "field"): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
       const path = issue.path.join(".");
-      if (issue.code === "unrecognized_keys") return `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`;
+      if (issue.code === "unrecognized_keys") return `unknown ${keys}${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`;
       return path ? `${path}: ${issue.message}` : issue.message;
     })
     .join("; ");
@@ -31,7 +35,7 @@ export function describeZodError(error: ZodError): string {
 
 // biome-ignore lint/suspicious/noExplicitAny: OpenAPIHono's defaultHook takes a hook for any route's environment.
 export const validationHook: Hook<unknown, any, string, unknown> = (result) => {
-  if (!result.success) throw invalid(describeZodError(result.error as ZodError));
+  if (!result.success) throw invalid(describeZodError(result.error as ZodError, result.target === "query" ? "query parameter" : "field"));
 };
 
 export function bearerTokenOf(c: Context): string | undefined {
@@ -115,7 +119,10 @@ export function describeError(caught: unknown, c: Context): { status: Contentful
   if (caught instanceof HTTPException) {
     const status = caught.status as ContentfulStatusCode;
     const code = status === 413 ? "too_large" : status === 415 ? "unsupported_media_type" : status < 500 ? "invalid" : "internal";
-    return { status, code, message: caught.message || "Invalid request." };
+    // Only JSON routes check the media type: say what to send, not just that it was wrong.
+    const message =
+      status === 415 ? "The body is not JSON: send it with Content-Type: application/json." : caught.message || "Invalid request.";
+    return { status, code, message };
   }
   return { status: 500, code: "internal", message: reportUnknownFailure(caught, { requestId: c.get("requestId") }) };
 }
