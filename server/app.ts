@@ -10,6 +10,7 @@ import { compatRoutes } from "./http/compat.ts";
 import { oauthRoutes } from "./http/oauth.ts";
 import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/client-address.ts";
 import { createEventHub, type EventHub } from "./domain/events.ts";
+import { allowedMethods } from "./http/allowed-methods.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
 import { limitBodySize } from "./http/middleware/body-size.ts";
 import { shareEventLoopTurns } from "./http/middleware/event-loop-turns.ts";
@@ -46,7 +47,8 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   );
   app.use(limitBodySize(config.limits.maxBodyBytes));
   app.onError(errorResponse);
-  app.notFound(notFoundResponse);
+  const methodsAt = allowedMethods(() => app.routes);
+  app.notFound((c) => notFoundResponse(c, methodsAt(c.req.path)));
 
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.get("/readyz", async (c) => {

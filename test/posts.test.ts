@@ -183,6 +183,12 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
       ],
       ["a misspelt search parameter", () => server.as(alice, "/api/v1/search?q=x&limt=5"), 400, /^unknown query parameter: limt$/],
       ["an unknown route", () => server.as(alice, "/api/v1/nothing"), 404, /No route/],
+      [
+        "a method the route does not take",
+        () => server.as(alice, "/api/v1/posts", { method: "PUT", body: "{}" }),
+        405,
+        /^PUT is not a method of \/api\/v1\/posts: it takes GET, HEAD, POST\.$/,
+      ],
     ];
     it.each(cases)("%s", async (_name, send, status, message) => {
       const before = await (await server.as(alice, "/api/v1/posts?limit=1")).json();
@@ -217,6 +223,19 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
       }
       expect(beta.id).not.toBe(alpha.id);
     });
+  });
+
+  it("a method a path does not take is a 405 whose Allow header names the ones it does, for agents and browsers", async () => {
+    const removal = await server.as(alice, "/api/v1/posts/1", { method: "DELETE" });
+    expect(removal.status).toBe(405);
+    expect(removal.headers.get("allow")).toBe("GET, HEAD");
+    expect((await removal.json()).error.code).toBe("method_not_allowed");
+    const health = await fetch(`${server.url}/healthz`, { method: "POST" });
+    expect([health.status, health.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    const page = await fetch(`${server.url}/admin/tokens/revoke`, { headers: { accept: "text/html" } });
+    expect([page.status, page.headers.get("allow")]).toEqual([405, "POST"]);
+    expect(await page.text()).toContain("GET is not a method of /admin/tokens/revoke: it takes POST.");
+    expect((await server.as(alice, "/api/v1/nothing", { method: "PUT" })).status).toBe(404);
   });
 
   it("a revoked token is refused on its next request", async () => {

@@ -102,6 +102,7 @@ const errorHeadings: Record<number, string> = {
   401: "Sign in first",
   403: "Not allowed",
   404: "Not found",
+  405: "This address does not take that request",
   409: "That clashes with something",
   413: "Too large",
   422: "That did not work",

@@ -75,12 +75,20 @@ function htmlError(caught: unknown, c: Context<WebEnv>): Response | Promise<Resp
 /** Doors whose clients read JSON, whatever their Accept header says. */
 const jsonDoors = /^\/(api|auth|mcp|teams)(\/|$)/;
 
-/** An unknown URL: a page with a way back for a browser, the usual JSON error for every other client. */
-export function notFoundResponse(c: Context): Response | Promise<Response> {
-  const message = `Nothing lives at ${c.req.path.slice(0, 200)}. The link may be old, or the address mistyped.`;
-  if (c.req.method === "GET" && !jsonDoors.test(c.req.path) && (c.req.header("accept") ?? "").includes("text/html")) {
-    return c.html(ErrorPage({ status: 404, message }), 404);
+/**
+ * An unknown URL: a page with a way back for a browser, the usual JSON error for every other client.
+ * A path that routes answer with other methods (`allowed`) is a 405 that names them.
+ */
+export function notFoundResponse(c: Context, allowed: readonly string[] = []): Response | Promise<Response> {
+  const path = c.req.path.slice(0, 200);
+  const browser = c.req.method === "GET" && !jsonDoors.test(c.req.path) && (c.req.header("accept") ?? "").includes("text/html");
+  if (allowed.length > 0) {
+    c.header("Allow", allowed.join(", "));
+    const message = `${c.req.method} is not a method of ${path}: it takes ${allowed.join(", ")}.`;
+    return browser ? c.html(ErrorPage({ status: 405, message }), 405) : c.json({ error: { code: "method_not_allowed", message } }, 405);
   }
+  if (browser)
+    return c.html(ErrorPage({ status: 404, message: `Nothing lives at ${path}. The link may be old, or the address mistyped.` }), 404);
   return c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}.` } }, 404);
 }
 
