@@ -13,11 +13,9 @@ import { progressDisplay } from "./progress.ts";
 import { renderMarkdown } from "./report.ts";
 import { usd } from "../views/bench-wording.ts";
 import { buildReport, type BenchReport } from "../server/domain/bench-report.ts";
-import { isRunFolder, readRunFolder } from "./run-folder.ts";
 import { executeRun } from "./runner.ts";
 import { openBenchSession } from "./session.ts";
 import { loadSuite, SuiteError } from "./suites.ts";
-import type { OperationRunner } from "../server/cli/program.ts";
 
 /**
  * What `botboard bench` does once a command is chosen: loaded by bench/cli.ts only then, so that
@@ -162,10 +160,4 @@ export async function runBenchmark(options: RunOptions, worker: boolean): Promis
 function summaryLine(report: BenchReport, ranHere: number): string {
   const parts = report.variants.map((v) => `${v.variant} ${v.passed}/${v.trials} passed, ${usd(v.totalCostUsd)}`);
   return `${report.run.id}: ${report.trials.finished}/${report.trials.total} trials finished (${ranHere} here). ${parts.join("; ")}.`;
-}
-
-/** A report from a run id (read from the database) or a run dir: the same trials in the same order, so the same report. */
-export async function loadReport(target: string, runOperation: OperationRunner): Promise<BenchReport> {
-  const { run, trials } = isRunFolder(target) ? readRunFolder(target) : await runOperation("bench.show", { runId: target });
-  return buildReport(run, trials);
 }

@@ -108,11 +108,7 @@ export function benchCommand(runOperation: OperationRunner): Command {
     .addOption(new Option("--format <format>", "output format").choices(["md", "html", "json"]).default("md"))
     .option("-o, --output <file>", "write to a file instead of standard output")
     .action(async (target: string, options: { format: "md" | "html" | "json"; output?: string }) => {
-      const [{ loadReport }, { renderHtml }, { renderMarkdown }] = await Promise.all([
-        actions(),
-        import("./report-html.ts"),
-        import("./report.ts"),
-      ]);
+      const [{ renderHtml }, { loadReport, renderMarkdown }] = await Promise.all([import("./report-html.ts"), import("./report.ts")]);
       const report = await loadReport(target, runOperation);
       const text =
         options.format === "json"

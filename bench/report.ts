@@ -1,4 +1,6 @@
-import type { BenchReport } from "../server/domain/bench-report.ts";
+import type { OperationRunner } from "../server/cli/program.ts";
+import { buildReport, type BenchReport } from "../server/domain/bench-report.ts";
+import { isRunFolder, readRunFolder } from "./run-folder.ts";
 import {
   comparisonRows,
   completedPairsNote,
@@ -113,4 +115,14 @@ function designSection(report: BenchReport): string[] {
     );
   }
   return lines;
+}
+
+/**
+ * A report from a run id (read from the database) or a run dir: the same trials in the same order, so
+ * the same report. Kept apart from running a benchmark, so that `bench report` loads no driver, no
+ * server and no MCP client.
+ */
+export async function loadReport(target: string, runOperation: OperationRunner): Promise<BenchReport> {
+  const { run, trials } = isRunFolder(target) ? readRunFolder(target) : await runOperation("bench.show", { runId: target });
+  return buildReport(run, trials);
 }

@@ -34,7 +34,7 @@ import {
 import { cli } from "../server/domain/callers.ts";
 import { describeRatio } from "../views/bench-wording.ts";
 import { planTestRun, runToEnd } from "./support/bench.ts";
-import { botboardOnFreshDatabase, runBotboard, type BotboardOnFreshDatabase } from "./support/cli.ts";
+import { botboardOnFreshDatabase, modulesLoadedBy, runBotboard, type BotboardOnFreshDatabase } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 describe("bench statistics", () => {
@@ -559,7 +559,10 @@ describe.each(databaseKinds)("botboard bench report on %s", (kind) => {
       const fromDir = await runBotboard(["bench", "report", out, "--format", format], botboard.env);
       expect(fromDir.stdout).toBe(fromDatabase.stdout);
     }
-    const markdown = (await runBotboard(["bench", "report", out], botboard.env)).stdout;
+    const { stdout: markdown, loaded } = await modulesLoadedBy(["bench", "report", out], botboard.env);
+    // A report reads trials and renders them: running trials (drivers, a server, MCP) is not loaded.
+    expect(loaded).toContainEqual(expect.stringMatching(/\/bench\/report\.(ts|js)$/));
+    expect(loaded.filter((url) => /\/bench\/(runner|bench-actions|drivers\/)|\/server\/app\.|@modelcontextprotocol/.test(url))).toEqual([]);
     expect(markdown).toContain("Status: finished. 8 of 8 trials finished.");
     expect(markdown).toContain("(seed 11; `--seed 11` plans the same order)");
     const badSeed = await runBotboard(["bench", "run", ...args, "--seed", "-1", "--no-team"], botboard.env);

@@ -1,23 +1,16 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli } from "../server/cli/program.ts";
 import { botboardDoors } from "../server/commands.ts";
 import {
-  botboardBin,
   botboardOnFreshDatabase,
+  modulesLoadedBy,
   runBotboard,
-  runProcess,
   stop,
   type BotboardOnFreshDatabase,
   type ServedBotboard,
 } from "./support/cli.ts";
 import { adminPostgresUrl, databaseKinds } from "./support/server.ts";
-
-const moduleRecorder = fileURLToPath(new URL("./support/record-modules.mjs", import.meta.url));
 
 describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   let botboard: BotboardOnFreshDatabase;
@@ -87,17 +80,14 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   });
 
   /** The modules a `botboard` command loaded, by URL; it must succeed. */
-  const modulesLoadedBy = async (args: string[]) => {
-    const recorded = join(mkdtempSync(join(tmpdir(), "botboard-modules-")), "modules.txt");
-    const run = await runProcess(process.execPath, ["--import", moduleRecorder, botboardBin, ...args], {
-      env: { ...env, BOTBOARD_RECORD_MODULES: recorded },
-    });
-    expect(run.code, run.stderr).toBe(0);
-    return readFileSync(recorded, "utf8").split("\n");
+  const loadedBy = async (args: string[]) => {
+    const { code, stderr, loaded } = await modulesLoadedBy(args, env);
+    expect(code, stderr).toBe(0);
+    return loaded;
   };
 
   it.runIf(kind === "pglite")("asking the running server loads no database layer, web framework or domain rule", async () => {
-    const loaded = await modulesLoadedBy(["agent", "list"]);
+    const loaded = await loadedBy(["agent", "list"]);
     expect(loaded).toContainEqual(expect.stringMatching(/server\/cli\/admin-client\.(ts|js)$/));
     expect(
       loaded.filter((url) =>
@@ -107,7 +97,7 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   });
 
   it.runIf(kind === "postgres")("a command that opens the database loads the rules of its operation, not every operation's", async () => {
-    const loaded = await modulesLoadedBy(["team", "list"]);
+    const loaded = await loadedBy(["team", "list"]);
     expect(loaded).toContainEqual(expect.stringMatching(/server\/cli\/operations\.(ts|js)$/));
     expect(loaded.filter((url) => /\/server\/domain\/(agents|engineers|users|team-archive|bench-runs)\./.test(url))).toEqual([]);
   });

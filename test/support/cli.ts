@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DatabaseKind, freshDatabase } from "./server.ts";
 
@@ -40,6 +43,17 @@ export async function closedPort(): Promise<number> {
 /** Runs the real `botboard` command with the given environment. */
 export function runBotboard(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
   return runProcess(process.execPath, [botboardBin, ...args], { env, input });
+}
+
+const moduleRecorder = fileURLToPath(new URL("./record-modules.mjs", import.meta.url));
+
+/** The modules a `botboard` command loaded, by URL, and how it ended. */
+export async function modulesLoadedBy(args: string[], env: Record<string, string>): Promise<CliResult & { loaded: string[] }> {
+  const recorded = join(mkdtempSync(join(tmpdir(), "botboard-modules-")), "modules.txt");
+  const run = await runProcess(process.execPath, ["--import", moduleRecorder, botboardBin, ...args], {
+    env: { ...env, BOTBOARD_RECORD_MODULES: recorded },
+  });
+  return { ...run, loaded: readFileSync(recorded, "utf8").split("\n") };
 }
 
 /** `botboard agent add NAME --json` with the given environment; returns the new token. */
