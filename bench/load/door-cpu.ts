@@ -74,7 +74,12 @@ async function openCheckout(root: string, token: string): Promise<Checkout> {
   const authorization = `Bearer ${token}`;
   // What @hono/node-server hands the app for a request that came over a socket (its peer's address).
   const socketEnv = { incoming: { socket: { remoteAddress: "127.0.0.1", remotePort: 50_000, remoteFamily: "IPv4" } } };
-  const request = async (path: string, init: RequestInit) => app.request(path, init, socketEnv);
+  // A body's length in the header, as a client's request carries it on the wire (fetch, curl, the MCP
+  // SDK all send one): without it the body-size check reads the body through a stream of its own.
+  const request = async (path: string, init: RequestInit) => {
+    const headers = typeof init.body === "string" ? { ...init.headers, "content-length": String(Buffer.byteLength(init.body)) } : init.headers;
+    return app.request(path, { ...init, headers }, socketEnv);
+  };
   const json = { authorization, "content-type": "application/json", host: "localhost" };
   const mcpHeaders = { ...json, accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" };
   const mcpCall = (index: number, name: string, args: Record<string, unknown>) => ({
