@@ -6,6 +6,7 @@ import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.t
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
 import { currentDeliveryLine, liveStart, readUnread, teamPostsAfter, unreadSummary } from "../server/domain/delivery.ts";
 import { createEventHub, type HubEvent } from "../server/domain/events.ts";
+import { announceNewPosts } from "../server/domain/post-announcements.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { searchPartsOf, searchPosts } from "../server/domain/search.ts";
 import { parseSearchQuery } from "../server/domain/search-query.ts";
@@ -200,6 +201,46 @@ describe("read_new on Postgres", () => {
       await readUnread(database.db, bob, 2);
     }
     expect((await preparedDeliveryStatements()).sort()).toEqual(afterTwoReads.sort());
+  });
+});
+
+// A wake-up on Postgres is a NOTIFY of its own after the posts commit; it gathers the teams written
+// within a few milliseconds (docs/decisions/057-wake-ups-gather.md).
+describe("wake-ups on Postgres", () => {
+  let database: Database;
+  let drop: () => Promise<void>;
+  const statements: string[] = [];
+
+  beforeAll(async () => {
+    const fresh = await freshDatabase("postgres");
+    drop = fresh.drop;
+    database = await openDatabase({ databaseUrl: fresh.env.DATABASE_URL, dataDir: "", onQuery: (statement) => statements.push(statement) });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  it("posts of three teams committed together wake every team's listeners with one NOTIFY; a later post sends its own", async () => {
+    const teams = await Promise.all(["north", "south", "west"].map((slug) => createTeam(database.db, { name: slug, slug })));
+    const hub = createEventHub(database);
+    const events: string[] = [];
+    const unsubscribes = await Promise.all(
+      teams.map((team) => hub.subscribe(team.id, { onEvent: (event) => events.push(`${event.type} ${event.teamId === team.id}`) })),
+    );
+    try {
+      statements.length = 0;
+      // What createPost calls after its commit: here three commits in the same moment, then one more.
+      for (const team of teams) announceNewPosts(database.db, team.id);
+      await vi.waitFor(() => expect(events).toHaveLength(3));
+      announceNewPosts(database.db, teams[0]!.id);
+      await vi.waitFor(() => expect(events).toHaveLength(4));
+    } finally {
+      for (const unsubscribe of unsubscribes) unsubscribe();
+      await hub.close();
+    }
+    expect(events).toEqual(Array.from({ length: 4 }, () => "posts.created true"));
+    expect(statements.filter((statement) => statement.includes("pg_notify"))).toHaveLength(2);
   });
 });
 

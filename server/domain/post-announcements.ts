@@ -1,4 +1,4 @@
-import { setImmediate as nextTurnOfEventLoop } from "node:timers/promises";
+import { setImmediate as nextTurnOfEventLoop, setTimeout as delay } from "node:timers/promises";
 import { sql, type SQL } from "drizzle-orm";
 import { isThisProcessAlone, notifyWithinProcess, type Db } from "../db/client.ts";
 import { logger } from "../logger.ts";
@@ -13,11 +13,18 @@ import { feedChanged } from "./feed-cache.ts";
  * So new posts are announced after they commit, as a wake-up naming only their team: listeners read
  * what is new from the database by their own position (server/domain/live-feed.ts), and a slow poll
  * there finds anything whose wake-up was lost (a writer that died between commit and announcement).
- * A process has at most one wake-up on its way at a time; teams that write meanwhile go in the next.
+ * A process has at most one wake-up on its way at a time, which on Postgres waits a few milliseconds
+ * for more teams to join it; teams that write meanwhile go in the next.
  */
 
 /** Team ids are 36 characters: 100 of them keep a payload well under NOTIFY's 8,000 bytes. */
 const teamsPerWakeUp = 100;
+
+/**
+ * How long a wake-up on Postgres waits for more posts to join it (docs/decisions/057-wake-ups-gather.md):
+ * a NOTIFY is a statement of its own, and one a post was a tenth of a post's CPU.
+ */
+const wakeUpGatherMs = 5;
 
 type Announcer = { waiting: Set<string>; sending: boolean };
 const announcers = new WeakMap<Db, Announcer>();
@@ -42,13 +49,7 @@ export function announceNewPosts(db: Db, teamId: string): void {
 async function sendWakeUps(db: Db, announcer: Announcer): Promise<void> {
   announcer.sending = true;
   try {
-    while (announcer.waiting.size > 0) {
-      const teamIds = [...announcer.waiting].slice(0, teamsPerWakeUp);
-      for (const teamId of teamIds) announcer.waiting.delete(teamId);
-      await sendWakeUp(db, teamIds).catch((error: unknown) => {
-        logger.warn({ error: String(error), teams: teamIds.length }, "could not wake live feeds; their poll will find the new posts");
-      });
-    }
+    while (announcer.waiting.size > 0) await sendWakeUp(db, announcer);
   } finally {
     announcer.sending = false;
   }
@@ -82,12 +83,20 @@ export async function announcePostsChanged(tx: Db, teamId: string): Promise<void
  * The wake-up every process listens for: these teams' posts changed. A process alone on its database
  * (PGlite) wakes its own listeners in the next turn of the event loop, with the teams written until
  * then; a NOTIFY there cost the one engine 0.7 ms a post (docs/decisions/054-pglite-wake-ups-in-process.md).
+ * On Postgres the NOTIFY goes after a few milliseconds, with the teams written until then.
  */
-async function sendWakeUp(db: Db, teamIds: string[]): Promise<void> {
-  const wakeUp = JSON.stringify({ type: "posts.created", teamIds });
+async function sendWakeUp(db: Db, announcer: Announcer): Promise<void> {
   if (isThisProcessAlone(db)) await nextTurnOfEventLoop();
-  if (notifyWithinProcess(db, eventsChannel, wakeUp)) return;
-  await notifyWithLine(db, sql`${wakeUp}::jsonb`);
+  else await delay(wakeUpGatherMs);
+  const teamIds = [...announcer.waiting].slice(0, teamsPerWakeUp);
+  for (const teamId of teamIds) announcer.waiting.delete(teamId);
+  const wakeUp = JSON.stringify({ type: "posts.created", teamIds });
+  try {
+    if (notifyWithinProcess(db, eventsChannel, wakeUp)) return;
+    await notifyWithLine(db, sql`${wakeUp}::jsonb`);
+  } catch (error) {
+    logger.warn({ error: String(error), teams: teamIds.length }, "could not wake live feeds; their poll will find the new posts");
+  }
 }
 
 /**
