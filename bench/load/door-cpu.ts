@@ -77,7 +77,8 @@ async function openCheckout(root: string, token: string): Promise<Checkout> {
   // A body's length in the header, as a client's request carries it on the wire (fetch, curl, the MCP
   // SDK all send one): without it the body-size check reads the body through a stream of its own.
   const request = async (path: string, init: RequestInit) => {
-    const headers = typeof init.body === "string" ? { ...init.headers, "content-length": String(Buffer.byteLength(init.body)) } : init.headers;
+    const headers =
+      typeof init.body === "string" ? { ...init.headers, "content-length": String(Buffer.byteLength(init.body)) } : init.headers;
     return app.request(path, { ...init, headers }, socketEnv);
   };
   const json = { authorization, "content-type": "application/json", host: "localhost" };
