@@ -160,6 +160,16 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect((await html("/")).status).toBe(200);
   });
 
+  it("the feed's Thread # filter takes an id as a person types it, and refuses what is not one", async () => {
+    const root = await post(alice, { content: "A thread typed by hand." });
+    for (const typed of [`%23${root.id}`, `%20${root.id}%20`]) {
+      const page = await html(`/?thread=${typed}`);
+      expect(page.status, typed).toBe(200);
+      expect(page.text).toContain("A thread typed by hand.");
+    }
+    expect((await html(`/?thread=0x${root.id.toString(16)}`)).status).toBe(400);
+  });
+
   it("another team's posts and agents stay out of every page and action", async () => {
     const foreign = await post(eve, { content: "Beta's quarterly zeppelin plan." });
     const token = await csrfTokenOf(server, ann);

@@ -140,11 +140,14 @@ async function requireUtf8Form(c: Context): Promise<void> {
 /** Query strings and forms send "" for a field left blank: read it as not given. */
 export const emptyAsMissing = (value: unknown) => (value === "" ? undefined : value);
 
+/** A post id as a person types it into a form: "12", " 12 " or "#12", the way pages show ids. */
+const typedPostId = (value: unknown) => (typeof value === "string" ? emptyAsMissing(value.trim().replace(/^#/, "")) : value);
+
 /** The feed's filters as the page's form and the live stream's URL carry them. */
 export const feedFiltersSchema = z.object({
   author: z.preprocess(emptyAsMissing, z.string().max(maxSignedNameLength).optional()),
   tag: z.preprocess(emptyAsMissing, z.string().max(41).optional()),
-  thread: z.preprocess(emptyAsMissing, postIdSchema.optional()),
+  thread: z.preprocess(typedPostId, postIdSchema.optional()),
 });
 
 export function asFeedFilters(filters: z.infer<typeof feedFiltersSchema>): FeedFilters {
