@@ -218,7 +218,10 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     expect(text).toContain(`${13 - shown} more unread, 1 of them addressed to you: call the read_new tool to read them.`);
     const bad = await server.as(reader.token, "/api/v1/digest?maxChars=10", { method: "POST" });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.message).toContain("maxChars");
+    expect((await bad.json()).error.message).toBe("maxChars: maxChars must be between 500 and 50000");
+    // 0x800 is 2,048 to Number(): a query's numbers are decimal digits.
+    const hex = await server.as(reader.token, "/api/v1/digest?maxChars=0x800", { method: "POST" });
+    expect([hex.status, (await hex.json()).error.message]).toEqual([400, "maxChars: maxChars must be a number"]);
   });
 
   it("after a tool call the hook speaks only when something is addressed, at most once per interval", async () => {

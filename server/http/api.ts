@@ -13,7 +13,7 @@ import { searchPosts } from "../domain/search.ts";
 import { searchOperators } from "../domain/search-query.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
 import { maxSearchQueryChars } from "../domain/limits.ts";
-import { errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
+import { countSchema, errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
 import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
 import { claimRoutes } from "./claims-api.ts";
 import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
@@ -170,12 +170,7 @@ const digestRoute = createRoute({
     "Shares the read position with /unread and read_new: a post given here is not given there again. `text` is empty when nothing is new.",
   request: {
     query: z.strictObject({
-      maxChars: z.coerce
-        .number({ error: "maxChars must be a number" })
-        .int("maxChars must be a whole number")
-        .min(minDigestChars, `maxChars must be from ${minDigestChars} to ${maxDigestChars}`)
-        .max(maxDigestChars, `maxChars must be from ${minDigestChars} to ${maxDigestChars}`)
-        .default(defaultDigestChars),
+      maxChars: countSchema("maxChars", minDigestChars, maxDigestChars, { coerce: true }).default(defaultDigestChars),
       onlyIfAddressed: z
         .enum(["true", "false"], { error: "onlyIfAddressed must be true or false" })
         .default("false")
