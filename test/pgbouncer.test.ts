@@ -113,7 +113,14 @@ describe("Botboard through PgBouncer in session mode", () => {
     const pooler = await startPgBouncer(direct, "transaction");
     const pooled = new URL(direct);
     pooled.port = String(pooler.port);
-    const server = await startTestServer("postgres", { DATABASE_URL: pooled.toString(), BOTBOARD_DIRECT_DATABASE_URL: direct.toString() });
+    // The searches below run at once, as the writes do (by default one token's searches take turns,
+    // each waiting at most a second, which a busy machine's ten searches through a pooler can outlast).
+    const server = await startTestServer("postgres", {
+      DATABASE_URL: pooled.toString(),
+      BOTBOARD_DIRECT_DATABASE_URL: direct.toString(),
+      BOTBOARD_SEARCHES_PER_TOKEN: "10",
+      BOTBOARD_SEARCHES_PER_SERVER: "10",
+    });
     try {
       const team = await server.team("pooled");
       const [token, cookie] = await Promise.all([server.agent(team, "alice"), server.engineer(team, "watcher")]);
