@@ -128,15 +128,46 @@ export async function positionOfPost(db: Db, teamId: string, postId: number): Pr
 
 /** The newest place in the team's delivery order that every reader can already be given. */
 export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryPosition> {
+  return (await settledHorizon(db, teamId)).horizon;
+}
+
+/**
+ * The horizon, and whether committed posts of the team lie beyond the delivery line (their writer
+ * committed before an older write ended): `waiting`, as `teamPostsAfter` says it.
+ */
+async function settledHorizon(db: Db, teamId: string): Promise<{ horizon: DeliveryPosition; waiting: boolean }> {
   const [row] = await db
-    .select(positionColumns)
-    .from(posts)
-    .where(and(eq(posts.teamId, teamId), deliverableOn(db)))
-    .orderBy(desc(posts.txId), desc(posts.id))
-    .limit(1)
+    .select({
+      txId: sql<string | null>`horizon.tx_id::text`,
+      postId: sql<number | null>`horizon.id`,
+      waiting: sql<boolean>`exists (select 1 from ${posts} where ${posts.teamId} = ${teamId} and ${posts.txId} >= line.value)`,
+    })
+    .from(
+      sql`(select ${deliveryLineOf(db)} as value) as line left join lateral (
+        select ${posts.txId}, ${posts.id} from ${posts}
+        where ${posts.teamId} = ${teamId} and ${posts.txId} < line.value
+        order by ${posts.txId} desc, ${posts.id} desc limit 1) as horizon on true`,
+    )
     .prepare("delivery_horizon")
     .execute();
-  return row ? { txId: row.txId, postId: Number(row.postId) } : start;
+  const horizon = row?.txId ? { txId: row.txId, postId: Number(row.postId) } : start;
+  return { horizon, waiting: row?.waiting === true };
+}
+
+/**
+ * How many times a read of the unread looks again while committed posts wait beyond the delivery
+ * line. The write holding the line back is most often one that had just ended in another database:
+ * the line passes over those by what pg_stat_activity shows, and Postgres reads that a moment after
+ * the statement's snapshot, so one that ended in between counts as a write that may be ours. A fresh
+ * snapshot no longer has it. A write still open in this database holds the line for as long as it
+ * runs: then the posts come with a later read, as before.
+ */
+const looksAgainWhileWaiting = 2;
+
+/** Before a read looks again: a fresh look at pg_stat_activity (Postgres keeps one per transaction). */
+async function beforeLookingAgain(db: Db): Promise<void> {
+  await delay(1);
+  await db.execute(sql`select pg_stat_clear_snapshot()`);
 }
 
 /** The delivery line now: every transaction of this database below it had ended (xid8 as text). */
@@ -235,9 +266,14 @@ function readerOf(caller: AgentCaller) {
   return { agentId: caller.agentId, readerName: ownName ? caller.displayName : "" };
 }
 
+/** Posts that are news to this reader, whether or not they can be delivered yet: live, by someone else. */
+function othersPostsFor(caller: AgentCaller): SQL[] {
+  return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), writtenByOthers(caller)];
+}
+
 /** Posts that are news to this reader: live, by someone else, deliverable now. */
 function newsFor(db: Db, caller: AgentCaller): SQL[] {
-  return [eq(posts.teamId, caller.teamId), isNull(posts.deletedAt), writtenByOthers(caller), deliverableOn(db)];
+  return [...othersPostsFor(caller), deliverableOn(db)];
 }
 
 async function readPositionOf(db: Db, caller: AgentCaller): Promise<DeliveryPosition | undefined> {
@@ -406,10 +442,7 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
         handedOut = await firstRead(tx, caller, portion);
         return handedOut.page;
       }
-      const page = portionOf(
-        portion,
-        await selectUnread(tx, caller, and(...newsFor(tx, caller), after(position)), "oldest", portion.window),
-      );
+      const page = portionOf(portion, await unreadAfter(tx, caller, position, portion.window));
       const last = page.at(-1)?.position ?? position;
       const movedIn = page.length > 0 ? await saveReadPosition(tx, caller, last) : undefined;
       const rest = and(...newsFor(tx, caller), after(last));
@@ -444,12 +477,32 @@ async function selectUnread(db: Db, caller: AgentCaller, where: SQL | undefined,
     .limit(limit)
     .prepare("unread_page")
     .execute();
-  return rows.map(
-    (row): UnreadDelivery => ({
-      post: { ...toPost(row), forYou: reasonsOf(row) },
-      position: { txId: row.positionTxId, postId: Number(row.id) },
-    }),
-  );
+  return rows.map(toUnreadDelivery);
+}
+
+function toUnreadDelivery(row: Awaited<ReturnType<typeof selectDelivered>>[number] & Parameters<typeof reasonsOf>[0]): UnreadDelivery {
+  return { post: { ...toPost(row), forYou: reasonsOf(row) }, position: { txId: row.positionTxId, postId: Number(row.id) } };
+}
+
+/**
+ * The first `limit` unread posts after a position that can be delivered now, oldest first; while
+ * committed posts wait beyond the delivery line, it looks again (`looksAgainWhileWaiting`).
+ */
+async function unreadAfter(db: Db, caller: AgentCaller, position: DeliveryPosition, limit: number): Promise<UnreadDelivery[]> {
+  for (let look = 0; ; look++) {
+    const rows = await db
+      .select({ ...deliveredColumns, ...addressColumns(caller), deliverable: sql<boolean>`${deliverableOn(db)}` })
+      .from(posts)
+      .where(and(...othersPostsFor(caller), after(position)))
+      .orderBy(asc(posts.txId), asc(posts.id))
+      .limit(limit)
+      .prepare("unread_after")
+      .execute();
+    // In delivery order every post below the line comes before every post at or above it.
+    const ready = rows.filter((row) => row.deliverable);
+    if (ready.length === rows.length || look === looksAgainWhileWaiting) return ready.map(toUnreadDelivery);
+    await beforeLookingAgain(db);
+  }
 }
 
 /** Any fixed number: it keeps readers' locks apart from other advisory locks of the database. */
@@ -461,7 +514,11 @@ const readerLockSeed = 4_161_077;
  * the newest of those come first in the page, found by index however old.
  */
 async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<HandedOut> {
-  const horizon = await deliveryHorizon(db, caller.teamId);
+  let { horizon, waiting } = await settledHorizon(db, caller.teamId);
+  for (let look = 0; waiting && look < looksAgainWhileWaiting; look++) {
+    await beforeLookingAgain(db);
+    ({ horizon, waiting } = await settledHorizon(db, caller.teamId));
+  }
   const newest = await selectUnread(db, caller, and(...newsFor(db, caller), atOrBefore(horizon)), "newest", portion.window);
   const oldestNewest = newest.at(-1)?.position;
   const olderForReader = oldestNewest
