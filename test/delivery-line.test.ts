@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database, type Db } from "../server/db/client.ts";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli, type AgentCaller } from "../server/domain/callers.ts";
-import { readUnread } from "../server/domain/delivery.ts";
+import { feedPostsAfter, positionOfPost, readUnread } from "../server/domain/delivery.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { createTeam } from "../server/domain/teams.ts";
 import { freshDatabase } from "./support/server.ts";
@@ -121,5 +121,24 @@ describe("a read whose delivery line was held by a write that has just ended", (
     const { post } = await createPost(database.db, writer, { content: "nothing holds this one" });
     expect(await readEndingHold(async () => {})).toEqual({ ids: [post.id], looksAgain: 0 });
     expect(await readEndingHold(async () => {})).toEqual({ ids: [], looksAgain: 0 });
+  });
+
+  // A web page reconnecting reads what it missed up to where its live feed took over: every post up
+  // to there had been below a line, so it is read whatever the line is now. (Here a write open in
+  // this database holds the line, which stands in for one that ended while the line was drawn.)
+  it("a live page catching up reads up to where its live feed took over, whatever holds the line now", async () => {
+    const { post: before } = await createPost(database.db, writer, { content: "before the page's last post" });
+    const from = (await positionOfPost(database.db, writer.teamId, before.id))!;
+    const endHold = await holdLine();
+    try {
+      const { post: first } = await createPost(database.db, writer, { content: "first of the catch-up" });
+      const { post: second } = await createPost(database.db, writer, { content: "second of the catch-up" });
+      const upTo = (await positionOfPost(database.db, writer.teamId, second.id))!;
+      await createPost(database.db, writer, { content: "after where the live feed took over" });
+      const caughtUp = await feedPostsAfter(database.db, reader, from, upTo, 10);
+      expect(caughtUp.map(({ post }) => post.id)).toEqual([first.id, second.id]);
+    } finally {
+      await endHold();
+    }
   });
 });

@@ -244,16 +244,22 @@ export async function teamsWithPostsAfter(db: Db, positions: Map<string, Deliver
   return rowsOf<{ team_id: string }>(rows).map((row) => row.team_id);
 }
 
-/** What a feed with these filters shows after a position, oldest first: a live reader catching up. */
+/**
+ * What a feed with these filters shows after a position and up to `upTo`, oldest first: a live reader
+ * catching up to where its live feed took over (`subscribe`'s `from`). Every post up to there was
+ * below a delivery line already, so no line is drawn again: one drawn now could be held back (by a
+ * write that ended while it was drawn) short of posts the live feed will not send again.
+ */
 export async function feedPostsAfter(
   db: Db,
   caller: Caller,
   position: DeliveryPosition,
+  upTo: DeliveryPosition,
   limit: number,
   filters: FeedFilters = {},
 ): Promise<DeliveredPost[]> {
   requireScope(caller, "read");
-  const rows = await selectDelivered(db, and(...feedConditionsFor(caller, filters), after(position), deliverableOn(db)), "oldest", limit);
+  const rows = await selectDelivered(db, and(...feedConditionsFor(caller, filters), after(position), atOrBefore(upTo)), "oldest", limit);
   return rows.map(toDelivered);
 }
 

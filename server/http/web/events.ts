@@ -114,11 +114,11 @@ export function liveEvents(db: Db, live: LiveFeed) {
             return;
           }
           await sendChanged(stream, db, caller, changed, lastSeenPostId);
-          // Everything deliverable now is in the database; what the live feed sends later lies beyond it.
+          // Up to where the live feed took over, the posts are in the database; it sends what lies beyond.
           position = resumeFrom;
           let sent = 0;
           for (;;) {
-            const page = await feedPostsAfter(db, caller, position, catchUpPage, filters);
+            const page = await feedPostsAfter(db, caller, position, subscription.from, catchUpPage, filters);
             for (const delivered of page) {
               await sendPost(stream, db, caller, delivered, lastSeenPostId);
               position = delivered.position;
