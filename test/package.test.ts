@@ -74,7 +74,8 @@ describe("the npm package", () => {
         const hook = spawnSync("npx", ["botboard", "hook", "SessionStart"], {
           cwd: app,
           input: JSON.stringify({ hook_event_name: "SessionStart", session_id: "package-test" }),
-          env: { ...process.env, BOTBOARD_URL: server.url, BOTBOARD_TOKEN: teammate.token },
+          // More than the hook's default 2 s, which a loaded machine can outlast: this checks what it prints.
+          env: { ...process.env, BOTBOARD_URL: server.url, BOTBOARD_TOKEN: teammate.token, BOTBOARD_HOOK_TIMEOUT_MS: "20000" },
           encoding: "utf8",
         });
         expect(hook.status).toBe(0);
