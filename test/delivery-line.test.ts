@@ -7,7 +7,7 @@ import { cli, type AgentCaller } from "../server/domain/callers.ts";
 import { feedPostsAfter, positionOfPost, readUnread } from "../server/domain/delivery.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { createTeam } from "../server/domain/teams.ts";
-import { freshDatabase } from "./support/server.ts";
+import { adminPostgresUrl, freshDatabase } from "./support/server.ts";
 
 /**
  * A write can end while a read draws its delivery line: Postgres reads pg_stat_activity a moment
@@ -139,6 +139,67 @@ describe("a read whose delivery line was held by a write that has just ended", (
       expect(caughtUp.map(({ post }) => post.id)).toEqual([first.id, second.id]);
     } finally {
       await endHold();
+    }
+  });
+});
+
+/**
+ * Botboard as deployments run it (docs/deploy.md): an ordinary role that owns its database, without
+ * pg_read_all_stats. Postgres shows every role every session's database and transaction id (only what
+ * a session runs is hidden), so the delivery line passes over another role's write in another
+ * database, as it does for a superuser.
+ */
+describe("an ordinary role that owns its database", () => {
+  const role = `botboard_plain_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let admin: postgres.Sql;
+  let database: Database;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    admin = postgres(adminPostgresUrl, { max: 2, onnotice: () => {} });
+    await admin.unsafe(`create role ${role} login`);
+    const fresh = await freshDatabase("postgres", { empty: true });
+    drop = fresh.drop;
+    const url = new URL(fresh.env.DATABASE_URL!);
+    await admin.unsafe(`alter database ${url.pathname.slice(1)} owner to ${role}`);
+    url.username = role;
+    database = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 2 });
+    await database.migrate();
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+    await admin?.unsafe(`drop role if exists ${role}`);
+    await admin?.end();
+  });
+
+  it("migrates its database, and another role's write open in another database does not hold its posts back", async () => {
+    const [privileges] = await admin`select rolsuper, pg_has_role(${role}, 'pg_read_all_stats', 'member') as reads_all_stats
+      from pg_roles where rolname = ${role}`;
+    expect(privileges).toEqual({ rolsuper: false, reads_all_stats: false });
+    const team = await createTeam(database.db, { name: "Plain", slug: "plain" });
+    const agent = async (name: string) =>
+      authenticateAgentToken(database.db, (await addAgentToken(database.db, cli, { teamId: team.id, name })).token);
+    const writer = await agent("writer");
+    const reader = await agent("reader");
+    await readUnread(database.db, reader, 10);
+
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const elsewhere = admin.begin(async (tx) => {
+      await tx`select pg_current_xact_id()`;
+      holding();
+      await released;
+    });
+    await held;
+    try {
+      const { post } = await createPost(database.db, writer, { content: "written while another role's write is open elsewhere" });
+      expect((await readUnread(database.db, reader, 10)).posts.map(({ id }) => id)).toEqual([post.id]);
+    } finally {
+      release();
+      await elsewhere;
     }
   });
 });

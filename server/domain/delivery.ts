@@ -57,8 +57,9 @@ const start: DeliveryPosition = { txId: "0", postId: 0 };
  * The line below which every post is committed and visible: the oldest transaction still running, or
  * the next one to start. Transactions that pg_stat_activity shows in another database of the cluster
  * cannot have written posts here and are passed over (a backend never changes database), so a test
- * suite creating databases or another application's long write does not hold delivery back. A role
- * that cannot see other roles' sessions (without pg_read_all_stats) counts them: later, never lost.
+ * suite creating databases or another application's long write does not hold delivery back. Every
+ * role sees every session's database and transaction id there (only what a session runs is hidden
+ * without pg_read_all_stats), so this holds for an ordinary role too (test/delivery-line.test.ts).
  */
 const deliveryLineAmongSessions = sql`(
   select coalesce(
