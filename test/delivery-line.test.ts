@@ -7,6 +7,7 @@ import { cli, type AgentCaller } from "../server/domain/callers.ts";
 import { feedPostsAfter, positionOfPost, readUnread } from "../server/domain/delivery.ts";
 import { createPost } from "../server/domain/posts.ts";
 import { createTeam } from "../server/domain/teams.ts";
+import { holdWriteOpen } from "./support/open-writes.ts";
 import { adminPostgresUrl, freshDatabase } from "./support/server.ts";
 
 /**
@@ -45,23 +46,7 @@ describe("a read whose delivery line was held by a write that has just ended", (
     await drop?.();
   });
 
-  /** Opens a transaction that holds a transaction id, so it holds the delivery line until it ends. */
-  async function holdLine(): Promise<() => Promise<void>> {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const done = holder.begin(async (tx) => {
-      await tx`select pg_current_xact_id()`;
-      holding();
-      await released;
-    });
-    await held;
-    return async () => {
-      release();
-      await done;
-    };
-  }
+  const holdLine = () => holdWriteOpen(holder);
 
   /** The database, except that a read's fresh look at pg_stat_activity first waits for `before`. */
   function lookingAgainAfter(before: () => Promise<void>): Db {
@@ -184,22 +169,12 @@ describe("an ordinary role that owns its database", () => {
     const reader = await agent("reader");
     await readUnread(database.db, reader, 10);
 
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const elsewhere = admin.begin(async (tx) => {
-      await tx`select pg_current_xact_id()`;
-      holding();
-      await released;
-    });
-    await held;
+    const endElsewhere = await holdWriteOpen(admin);
     try {
       const { post } = await createPost(database.db, writer, { content: "written while another role's write is open elsewhere" });
       expect((await readUnread(database.db, reader, 10)).posts.map(({ id }) => id)).toEqual([post.id]);
     } finally {
-      release();
-      await elsewhere;
+      await endElsewhere();
     }
   });
 });

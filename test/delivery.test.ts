@@ -6,6 +6,7 @@ import { realignDeliveryOrder } from "../server/domain/delivery.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { botboardOnFreshDatabase, type BotboardOnFreshDatabase, type ServedBotboard } from "./support/cli.ts";
 import { followEvents, type EventFollower } from "./support/events.ts";
+import { holdWriteOpen } from "./support/open-writes.ts";
 import { engineerFromSetupToken } from "./support/web.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import {
@@ -382,32 +383,15 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
       await poll();
       const elsewhere = postgres(adminPostgresUrl, { max: 1, onnotice: () => {} });
       const here = postgres(server.config.databaseUrl!, { max: 1, onnotice: () => {} });
-      /** Opens a transaction that has written (so it holds a transaction id) and keeps it open until released. */
-      const holdWrite = async (client: postgres.Sql) => {
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => (release = resolve));
-        let holding!: () => void;
-        const held = new Promise<void>((resolve) => (holding = resolve));
-        const done = client.begin(async (tx) => {
-          await tx`select pg_current_xact_id()`;
-          holding();
-          await released;
-        });
-        await held;
-        return async () => {
-          release();
-          await done;
-        };
-      };
       try {
         // Another application's long batch job on the same Postgres: posts here are not held back.
-        const endElsewhere = await holdWrite(elsewhere);
+        const endElsewhere = await holdWriteOpen(elsewhere);
         const first = await post(writer!, "written while another database has a write open");
         expect((await poll()).ids).toEqual([first]);
         await endElsewhere();
 
         // A write open in Botboard's own database could have written a post: later posts wait for it.
-        const endHere = await holdWrite(here);
+        const endHere = await holdWriteOpen(here);
         const second = await post(writer!, "written while this database has an older write open");
         expect((await poll()).ids).toEqual([]);
         await endHere();
