@@ -181,7 +181,9 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       await sleep(wait * 1000);
       const again = await server.as(token, "/api/v1/me");
       expect(again.status).toBe(200);
-      expect(again.headers.get("ratelimit")).toMatch(/^"token";r=0;t=\d+$/);
+      // The try just taken was the one refilled (r=0), or, on a machine slow enough to ask more than
+      // two seconds after the refusal, one of two (r=1): once a CI run took that long.
+      expect(again.headers.get("ratelimit")).toMatch(/^"token";r=[01];t=\d+$/);
     });
   });
 
