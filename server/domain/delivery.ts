@@ -127,34 +127,6 @@ export async function positionOfPost(db: Db, teamId: string, postId: number): Pr
   return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
 }
 
-/** The newest place in the team's delivery order that every reader can already be given. */
-export async function deliveryHorizon(db: Db, teamId: string): Promise<DeliveryPosition> {
-  return (await settledHorizon(db, teamId)).horizon;
-}
-
-/**
- * The horizon, and whether committed posts of the team lie beyond the delivery line (their writer
- * committed before an older write ended): `waiting`, as `teamPostsAfter` says it.
- */
-async function settledHorizon(db: Db, teamId: string): Promise<{ horizon: DeliveryPosition; waiting: boolean }> {
-  const [row] = await db
-    .select({
-      txId: sql<string | null>`horizon.tx_id::text`,
-      postId: sql<number | null>`horizon.id`,
-      waiting: sql<boolean>`exists (select 1 from ${posts} where ${posts.teamId} = ${teamId} and ${posts.txId} >= line.value)`,
-    })
-    .from(
-      sql`(select ${deliveryLineOf(db)} as value) as line left join lateral (
-        select ${posts.txId}, ${posts.id} from ${posts}
-        where ${posts.teamId} = ${teamId} and ${posts.txId} < line.value
-        order by ${posts.txId} desc, ${posts.id} desc limit 1) as horizon on true`,
-    )
-    .prepare("delivery_horizon")
-    .execute();
-  const horizon = row?.txId ? { txId: row.txId, postId: Number(row.postId) } : start;
-  return { horizon, waiting: row?.waiting === true };
-}
-
 /**
  * How many times a read of the unread looks again while committed posts wait beyond the delivery
  * line. The write holding the line back is most often one that had just ended in another database:
@@ -165,10 +137,18 @@ async function settledHorizon(db: Db, teamId: string): Promise<{ horizon: Delive
  */
 const looksAgainWhileWaiting = 2;
 
-/** Before a read looks again: a fresh look at pg_stat_activity (Postgres keeps one per transaction). */
-async function beforeLookingAgain(db: Db): Promise<void> {
-  await delay(1);
-  await db.execute(sql`select pg_stat_clear_snapshot()`);
+/**
+ * A read, and again (`looksAgainWhileWaiting`) while it says committed posts wait beyond its line;
+ * each time after 1 ms and a fresh look at pg_stat_activity (Postgres keeps one per transaction).
+ */
+async function lookingAgainWhileWaiting<Read extends { waiting: boolean }>(db: Db, read: () => Promise<Read>): Promise<Read> {
+  let result = await read();
+  for (let look = 0; result.waiting && look < looksAgainWhileWaiting; look++) {
+    await delay(1);
+    await db.execute(sql`select pg_stat_clear_snapshot()`);
+    result = await read();
+  }
+  return result;
 }
 
 /** The delivery line now: every transaction of this database below it had ended (xid8 as text). */
@@ -187,12 +167,22 @@ export type LiveStart = {
   horizon: DeliveryPosition;
   /** The delivery line: every transaction below it had ended, so a change the page may lack is by one at or above it. */
   line: string;
+  /** Committed posts of the team lie beyond the line (their writer committed before an older write ended). */
+  waiting: boolean;
 };
 
-/** Where the live stream of a page read from now on starts: read it before the page. */
+/**
+ * Where the live stream of a page read from now on starts (read it before the page), and where a
+ * live feed or a reader's first read starts: the newest place every reader can be given.
+ */
 export async function liveStart(db: Db, teamId: string): Promise<LiveStart> {
   const [row] = await db
-    .select({ line: sql<string>`line.value::text`, txId: sql<string | null>`horizon.tx_id::text`, postId: sql<number | null>`horizon.id` })
+    .select({
+      line: sql<string>`line.value::text`,
+      txId: sql<string | null>`horizon.tx_id::text`,
+      postId: sql<number | null>`horizon.id`,
+      waiting: sql<boolean>`exists (select 1 from ${posts} where ${posts.teamId} = ${teamId} and ${posts.txId} >= line.value)`,
+    })
     .from(
       sql`(select ${deliveryLineOf(db)} as value) as line left join lateral (
         select ${posts.txId}, ${posts.id} from ${posts}
@@ -202,7 +192,7 @@ export async function liveStart(db: Db, teamId: string): Promise<LiveStart> {
     .prepare("live_start")
     .execute();
   const horizon = row?.txId ? { txId: row.txId, postId: Number(row.postId) } : start;
-  return { horizon, line: row!.line };
+  return { horizon, line: row!.line, waiting: row!.waiting };
 }
 
 /**
@@ -496,7 +486,7 @@ function toUnreadDelivery(row: Awaited<ReturnType<typeof selectDelivered>>[numbe
  * committed posts wait beyond the delivery line, it looks again (`looksAgainWhileWaiting`).
  */
 async function unreadAfter(db: Db, caller: AgentCaller, position: DeliveryPosition, limit: number): Promise<UnreadDelivery[]> {
-  for (let look = 0; ; look++) {
+  const { ready } = await lookingAgainWhileWaiting(db, async () => {
     const rows = await db
       .select({ ...deliveredColumns, ...addressColumns(caller), deliverable: sql<boolean>`${deliverableOn(db)}` })
       .from(posts)
@@ -507,9 +497,9 @@ async function unreadAfter(db: Db, caller: AgentCaller, position: DeliveryPositi
       .execute();
     // In delivery order every post below the line comes before every post at or above it.
     const ready = rows.filter((row) => row.deliverable);
-    if (ready.length === rows.length || look === looksAgainWhileWaiting) return ready.map(toUnreadDelivery);
-    await beforeLookingAgain(db);
-  }
+    return { ready, waiting: ready.length < rows.length };
+  });
+  return ready.map(toUnreadDelivery);
 }
 
 /** Any fixed number: it keeps readers' locks apart from other advisory locks of the database. */
@@ -521,11 +511,7 @@ const readerLockSeed = 4_161_077;
  * the newest of those come first in the page, found by index however old.
  */
 async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<HandedOut> {
-  let { horizon, waiting } = await settledHorizon(db, caller.teamId);
-  for (let look = 0; waiting && look < looksAgainWhileWaiting; look++) {
-    await beforeLookingAgain(db);
-    ({ horizon, waiting } = await settledHorizon(db, caller.teamId));
-  }
+  const { horizon } = await lookingAgainWhileWaiting(db, () => liveStart(db, caller.teamId));
   const newest = await selectUnread(db, caller, and(...newsFor(db, caller), atOrBefore(horizon)), "newest", portion.window);
   const oldestNewest = newest.at(-1)?.position;
   const olderForReader = oldestNewest

@@ -2,7 +2,7 @@ import type { Db } from "../db/client.ts";
 import {
   comparePositions,
   currentDeliveryLine,
-  deliveryHorizon,
+  liveStart,
   teamPostsAfter,
   teamsWithPostsAfter,
   type DeliveredPost,
@@ -188,7 +188,7 @@ class TeamFollower {
           this.stop();
         },
       });
-      this.position = await deliveryHorizon(this.db, this.teamId);
+      this.position = (await liveStart(this.db, this.teamId)).horizon;
       this.ready = true;
       // A wake-up that came while the position was being read may be for a post still held back.
       if (this.again) {
