@@ -64,9 +64,10 @@ export function registerFeedTools(
           withClaims ? teamStatuses(db, caller) : [],
           withClaims ? ownClaims(db, caller) : [],
         ]);
+        // A first read hands out what is addressed to the agent before anything else; later reads mark it in their order.
         const forYou =
           addressed.count > 0
-            ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent)${addressed.capped ? "" : ": read_new gives those first"}.`
+            ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent)${firstRead ? ": read_new gives you those first, however old" : addressed.capped ? "" : ": read_new marks them FOR YOU"}.`
             : "";
         // Counts look at the first unread posts only; the "for me" feed finds every post addressed to the agent.
         const pastCap = unread.capped
@@ -76,7 +77,7 @@ export function registerFeedTools(
           unread.count === 0
             ? "No unread posts."
             : firstRead
-              ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.`
+              ? `${formatCount(unread)} ${unread.count === 1 && !unread.capped ? "post" : "posts"} by your team so far: call read_new for the newest.${forYou}`
               : `${formatCount(unread)} unread ${unread.count === 1 && !unread.capped ? "post" : "posts"}: call read_new to read them.${forYou}${pastCap}`;
         const text = [
           `You are ${oneLine(caller.displayName)} (agent) on team ${oneLine(team.name)} (${team.slug}); you may ${caller.scopes.join(" and ")}.`,
@@ -202,6 +203,9 @@ export function registerFeedTools(
           summary = `Your first read: ${page}.`;
           if (skippedOlder.count > 0) {
             summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown: browse them with read_posts or find them with search_posts.`;
+          }
+          if (addressedRemaining.count > 0) {
+            summary += ` ${formatCount(addressedRemaining)} more addressed to you, older, did not fit: call read_new again for them.`;
           }
           summary += " From now on read_new gives you each new post once.";
         }

@@ -87,7 +87,10 @@ describe.each(databaseKinds)("addressed counts on %s", (kind) => {
     // A first read places a reader at the newest post; its position is moved back to read through the board.
     for (const reader of readers) {
       await readUnread(database.db, reader, 1);
-      await database.db.update(readCursors).set({ lastTxId: sql`'0'::xid8`, lastPostId: 0 }).where(eq(readCursors.agentId, reader.agentId));
+      await database.db
+        .update(readCursors)
+        .set({ lastTxId: sql`'0'::xid8`, lastPostId: 0, addressedBeforePostId: null })
+        .where(eq(readCursors.agentId, reader.agentId));
       for (const step of [7, 31, 60, 1]) {
         const page = await readUnread(database.db, reader, step);
         const expected = await addressedRowByRow(reader);
@@ -137,7 +140,10 @@ describe.each(databaseKinds)("addressed counts on %s", (kind) => {
         case when g % 100 = 0 then array[${erin.agentId}::uuid] else '{}'::uuid[] end
       from generate_series(1, 1500) g`);
     await readUnread(database.db, erin, 1);
-    await database.db.update(readCursors).set({ lastTxId: sql`'0'::xid8`, lastPostId: 0 }).where(eq(readCursors.agentId, erin.agentId));
+    await database.db
+      .update(readCursors)
+      .set({ lastTxId: sql`'0'::xid8`, lastPostId: 0, addressedBeforePostId: null })
+      .where(eq(readCursors.agentId, erin.agentId));
     // Ten of the first thousand mention erin (posts 100, 200, ... 1,000), fifteen of all.
     expect(await unreadSummary(database.db, erin)).toEqual({
       unread: { count: 1000, capped: true },

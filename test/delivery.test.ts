@@ -343,6 +343,50 @@ describe.each(databaseKinds)("delivery order on %s", (kind) => {
     }
   });
 
+  it("what was addressed to a reader before its first read and has no room in it comes with its next reads, each once", async () => {
+    const team = await server.team("addressed-waiting");
+    const writer = await server.agent(team, "asker");
+    const latecomerToken = await server.agent(team, "latecomer");
+    const post = restPoster(() => server.url);
+    const mentions: number[] = [];
+    for (let index = 0; index < 6; index++) {
+      mentions.push(await post(writer, `@latecomer question ${index}`));
+      for (let filler = 0; filler < 3; filler++) await post(writer, `filler ${index}.${filler}`);
+    }
+    await server.settled();
+    const client = await connectMcp(server.url, latecomerToken);
+    type Read = { posts: { id: number; forYou?: string[] }[]; remaining: number; olderPosts?: number };
+    const read = async (limit: number) => {
+      const result = await callTool(client, "read_new", { limit });
+      return { text: result.text, body: result.structuredContent as Read };
+    };
+    try {
+      expect((await callTool(client, "login")).text).toContain(
+        "24 posts by your team so far: call read_new for the newest. 6 of them addressed to you",
+      );
+      const first = await read(2);
+      expect(first.body.posts.map((shown) => shown.id)).toEqual(mentions.slice(4));
+      expect(first.body.remaining).toBe(4);
+      expect(first.body.olderPosts).toBe(24 - 2 - 4);
+      expect(first.text).toContain("4 more addressed to you, older, did not fit: call read_new again for them.");
+      expect((await callTool(client, "login")).structuredContent).toMatchObject({ unread: 4, addressed: 4, firstRead: false });
+
+      const arrived = await post(writer, "news after the first read");
+      await server.settled();
+      const second = await read(3);
+      expect(second.body.posts.map((shown) => shown.id)).toEqual(mentions.slice(1, 4));
+      expect(second.body.posts.every((shown) => shown.forYou?.includes("mention"))).toBe(true);
+      expect(second.body.remaining).toBe(2);
+      const third = await read(5);
+      expect(third.body.posts.map((shown) => shown.id)).toEqual([mentions[0], arrived]);
+      expect(third.body.remaining).toBe(0);
+      expect((await callTool(client, "read_new")).text).toBe("Nothing new.");
+      expect((await callTool(client, "login")).structuredContent).toMatchObject({ unread: 0, addressed: 0 });
+    } finally {
+      await client.close();
+    }
+  });
+
   it("posts restored from another Postgres cluster, whose transaction ids lie ahead, are realigned and delivery goes on", async () => {
     const team = await server.team("restored");
     const [writer] = await writers(team, "r");

@@ -186,7 +186,7 @@ describe("read_new on Postgres", () => {
           sql`select statement from pg_prepared_statements where statement like '%read_cursors%' or statement like '%pg_snapshot_xip%'`,
         ),
       ).map((row) => row.statement);
-    await createPost(database.db, bob, { content: "before anyone read" });
+    await createPost(database.db, bob, { content: "before anyone read, for @alice" });
     await readUnread(database.db, alice, 5);
     await createPost(database.db, bob, { content: "a first note for @alice" });
     await readUnread(database.db, alice, 5);

@@ -41,7 +41,12 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     const name = `reader-${counter}`;
     const token = await server.agent(team, name);
     await server.settled();
-    expect((await server.as(token, "/api/v1/unread?limit=1")).status).toBe(200);
+    // Caught up: a first read, then what was addressed to everyone before (earlier tests' urgent posts).
+    for (let limit = 1; ; limit = 100) {
+      const response = await server.as(token, `/api/v1/unread?limit=${limit}`);
+      expect(response.status).toBe(200);
+      if ((await response.json()).remaining === 0) break;
+    }
     return { name, token };
   }
 

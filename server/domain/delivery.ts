@@ -273,26 +273,58 @@ function newsFor(db: Db, caller: AgentCaller): SQL[] {
   return [...othersPostsFor(caller), deliverableOn(db)];
 }
 
-async function readPositionOf(db: Db, caller: AgentCaller): Promise<DeliveryPosition | undefined> {
+/**
+ * Where a reader is: its position, and the place before which posts addressed to it still wait
+ * because its first read had no room for them (none when null; see `firstRead`).
+ */
+type ReadPlace = { position: DeliveryPosition; addressedBefore: DeliveryPosition | null };
+
+async function readPlaceOf(db: Db, caller: AgentCaller): Promise<ReadPlace | undefined> {
   const reader = readerOf(caller);
   const [row] = await db
-    .select({ txId: sql<string>`${readCursors.lastTxId}::text`, postId: readCursors.lastPostId })
+    .select({
+      txId: sql<string>`${readCursors.lastTxId}::text`,
+      postId: readCursors.lastPostId,
+      addressedBeforeTxId: sql<
+        string | null
+      >`(select ${posts.txId}::text from ${posts} where ${posts.id} = ${readCursors.addressedBeforePostId})`,
+      addressedBeforePostId: readCursors.addressedBeforePostId,
+    })
     .from(readCursors)
     .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)))
-    .prepare("read_position")
+    .prepare("read_place")
     .execute();
-  return row ? { txId: row.txId, postId: Number(row.postId) } : undefined;
+  if (!row) return undefined;
+  const { addressedBeforeTxId, addressedBeforePostId } = row;
+  return {
+    position: { txId: row.txId, postId: Number(row.postId) },
+    addressedBefore:
+      addressedBeforeTxId !== null && addressedBeforePostId !== null
+        ? { txId: addressedBeforeTxId, postId: Number(addressedBeforePostId) }
+        : null,
+  };
 }
 
-/** Moves the reader's position; returns the id of the transaction that moves it. */
-async function saveReadPosition(db: Db, caller: AgentCaller, position: DeliveryPosition): Promise<string> {
+/** Moves the reader's place; returns the id of the transaction that moves it. */
+async function saveReadPlace(db: Db, caller: AgentCaller, { position, addressedBefore }: ReadPlace): Promise<string> {
   const reader = readerOf(caller);
   const [saved] = await db
     .insert(readCursors)
-    .values({ ...reader, teamId: caller.teamId, lastTxId: sql`${position.txId}::xid8`, lastPostId: position.postId })
+    .values({
+      ...reader,
+      teamId: caller.teamId,
+      lastTxId: sql`${position.txId}::xid8`,
+      lastPostId: position.postId,
+      addressedBeforePostId: addressedBefore?.postId ?? null,
+    })
     .onConflictDoUpdate({
       target: [readCursors.agentId, readCursors.readerName],
-      set: { lastTxId: sql`excluded.last_tx_id`, lastPostId: sql`excluded.last_post_id`, updatedAt: sql`now()` },
+      set: {
+        lastTxId: sql`excluded.last_tx_id`,
+        lastPostId: sql`excluded.last_post_id`,
+        addressedBeforePostId: sql`excluded.addressed_before_post_id`,
+        updatedAt: sql`now()`,
+      },
     })
     .returning({ transactionId: sql<string>`pg_current_xact_id()::text` })
     .prepare("save_read_position")
@@ -431,20 +463,38 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
   try {
     return await db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
-      const position = await readPositionOf(tx, caller);
-      if (onlyIfAddressed && (await unreadCounts(tx, caller, position)).addressed.count === 0) {
+      const place = await readPlaceOf(tx, caller);
+      if (onlyIfAddressed && (await unreadCounts(tx, caller, place)).addressed.count === 0) {
         return { posts: [], remaining: none, addressedRemaining: none };
       }
-      if (!position) {
+      if (!place) {
         handedOut = await firstRead(tx, caller, portion);
         return handedOut.page;
       }
-      const page = portionOf(portion, await unreadAfter(tx, caller, position, portion.window));
-      const last = page.at(-1)?.position ?? position;
-      const movedIn = page.length > 0 ? await saveReadPosition(tx, caller, last) : undefined;
+      // What waits from before the first read comes first, newest first; then what is new.
+      const waiting = place.addressedBefore
+        ? await selectUnread(tx, caller, addressedWaiting(tx, caller, place.addressedBefore), "newest", portion.window)
+        : [];
+      const fresh = waiting.length < portion.window ? await unreadAfter(tx, caller, place.position, portion.window - waiting.length) : [];
+      const page = portionOf(portion, [...waiting, ...fresh]);
+      const waitingShown = page.slice(0, Math.min(page.length, waiting.length));
+      const last = page.slice(waitingShown.length).at(-1)?.position ?? place.position;
+      const { addressedBefore, stillWaiting } = await addressedLeftWaiting(
+        tx,
+        caller,
+        waitingShown.at(-1)?.position ?? place.addressedBefore,
+      );
+      const movedIn =
+        page.length > 0 || addressedBefore?.postId !== place.addressedBefore?.postId
+          ? await saveReadPlace(tx, caller, { position: last, addressedBefore })
+          : undefined;
       const rest = and(...newsFor(tx, caller), after(last));
-      const { unread: remaining, addressed: addressedRemaining } = await countUnread(tx, caller, rest);
-      const unreadPage = { posts: addressedFirst(page.map(({ post }) => post)), remaining, addressedRemaining };
+      const { unread, addressed } = await countUnread(tx, caller, rest);
+      const unreadPage = {
+        posts: addressedFirst(inDeliveryOrder(page).map(({ post }) => post)),
+        remaining: sumOf(unread, stillWaiting),
+        addressedRemaining: sumOf(addressed, stillWaiting),
+      };
       if (movedIn) handedOut = { page: unreadPage, movedIn };
       return unreadPage;
     });
@@ -507,32 +557,65 @@ const readerLockSeed = 4_161_077;
 
 /**
  * A new reader starts at the newest posts, not at the beginning of time, and is placed there. What
- * was addressed to it before (a mention, an urgent post) is not left behind with the older posts:
- * the newest of those come first in the page, found by index however old.
+ * was addressed to it before (a mention, a reply, an urgent post) is not left behind with the older
+ * posts: those come first in the page, newest first, found by index however old, and what the page
+ * has no room for waits for the reader's next reads (`addressedBefore`), which hand it out before
+ * what is new. Only the posts addressed to no one in particular stay behind, counted.
  */
 async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise<HandedOut> {
   const { horizon } = await lookingAgainWhileWaiting(db, () => liveStart(db, caller.teamId));
-  const newest = await selectUnread(db, caller, and(...newsFor(db, caller), atOrBefore(horizon)), "newest", portion.window);
-  const oldestNewest = newest.at(-1)?.position;
-  const olderForReader = oldestNewest
-    ? await selectUnread(
-        db,
-        caller,
-        sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(db, caller), before(oldestNewest))!)})`,
-        "newest",
-        portion.window,
-      )
-    : [];
-  const shown = portionOf(portion, [...olderForReader, ...newest].slice(0, portion.window));
-  const shownIds = shown.map(({ post }) => post.id);
-  // What the page leaves out is older than its newest part, which is a run of the newest posts.
-  const skippedOlder = oldestNewest
-    ? await countCapped(db, and(...newsFor(db, caller), atOrBefore(horizon), notInArray(posts.id, shownIds)))
-    : none;
-  const movedIn = await saveReadPosition(db, caller, horizon);
-  const inDeliveryOrder = shown.sort((a, b) => comparePositions(a.position, b.position));
-  const page = { posts: addressedFirst(inDeliveryOrder.map(({ post }) => post)), remaining: none, addressedRemaining: none, skippedOlder };
+  const news = and(...newsFor(db, caller), atOrBefore(horizon))!;
+  const addressed = await selectUnread(db, caller, sql`${posts.id} in (${addressedAmong(caller, news)})`, "newest", portion.window);
+  const addressedIds = new Set(addressed.map(({ post }) => post.id));
+  const newest = await selectUnread(db, caller, news, "newest", portion.window);
+  const shown = portionOf(portion, [...addressed, ...newest.filter(({ post }) => !addressedIds.has(post.id))].slice(0, portion.window));
+  // The addressed posts shown are the newest of them: those older than the oldest shown wait.
+  const oldestAddressedShown = shown.filter(({ post }) => addressedIds.has(post.id)).at(-1)?.position ?? null;
+  const { addressedBefore, stillWaiting } = await addressedLeftWaiting(db, caller, oldestAddressedShown);
+  const leftOut = and(
+    news,
+    notInArray(posts.id, shownIds(shown)),
+    addressedBefore ? sql`not ${addressedWaiting(db, caller, addressedBefore)}` : undefined,
+  );
+  const skippedOlder = shown.length > 0 ? await countCapped(db, leftOut) : none;
+  const movedIn = await saveReadPlace(db, caller, { position: horizon, addressedBefore });
+  const page = {
+    posts: addressedFirst(inDeliveryOrder(shown).map(({ post }) => post)),
+    remaining: stillWaiting,
+    addressedRemaining: stillWaiting,
+    skippedOlder,
+  };
   return { page, movedIn };
+}
+
+/** The posts addressed to the reader before `place` (as `addressedAmong` finds them): those a first read had no room for. */
+function addressedWaiting(db: Db, caller: AgentCaller, place: DeliveryPosition): SQL {
+  return sql`${posts.id} in (${addressedAmong(caller, and(...newsFor(db, caller), before(place))!)})`;
+}
+
+/** Whether posts addressed to the reader still wait before `place`: the place to keep (null when none do), and how many. */
+async function addressedLeftWaiting(
+  db: Db,
+  caller: AgentCaller,
+  place: DeliveryPosition | null,
+): Promise<{ addressedBefore: DeliveryPosition | null; stillWaiting: CappedCount }> {
+  if (!place) return { addressedBefore: null, stillWaiting: none };
+  const stillWaiting = await countCapped(db, addressedWaiting(db, caller, place));
+  return { addressedBefore: stillWaiting.count > 0 ? place : null, stillWaiting };
+}
+
+function shownIds(shown: UnreadDelivery[]): number[] {
+  return shown.map(({ post }) => post.id);
+}
+
+function inDeliveryOrder(page: UnreadDelivery[]): UnreadDelivery[] {
+  return [...page].sort((a, b) => comparePositions(a.position, b.position));
+}
+
+/** Two counts of different posts as one, capped as each is. */
+function sumOf(a: CappedCount, b: CappedCount): CappedCount {
+  const count = a.count + b.count;
+  return { count: Math.min(count, unreadCountCap), capped: a.capped || b.capped || count > unreadCountCap };
 }
 
 /** What login tells an agent: how many posts await it, how many are addressed to it, whether it has read before. */
@@ -541,14 +624,18 @@ export async function unreadSummary(
   caller: AgentCaller,
 ): Promise<{ unread: CappedCount; addressed: CappedCount; firstRead: boolean }> {
   requireScope(caller, "read");
-  const position = await readPositionOf(db, caller);
-  return { ...(await unreadCounts(db, caller, position)), firstRead: position === undefined };
+  const place = await readPlaceOf(db, caller);
+  return { ...(await unreadCounts(db, caller, place)), firstRead: place === undefined };
 }
 
-/** What awaits a reader at its position, and what of it is addressed to it. */
-async function unreadCounts(db: Db, caller: AgentCaller, position: DeliveryPosition | undefined) {
+/** What awaits a reader at its place, and what of it is addressed to it. */
+async function unreadCounts(db: Db, caller: AgentCaller, place: ReadPlace | undefined) {
   const news = newsFor(db, caller);
-  if (position) return countUnread(db, caller, and(...news, after(position)));
+  if (place) {
+    const { unread, addressed } = await countUnread(db, caller, and(...news, after(place.position)));
+    const { stillWaiting } = await addressedLeftWaiting(db, caller, place.addressedBefore);
+    return { unread: sumOf(unread, stillWaiting), addressed: sumOf(addressed, stillWaiting) };
+  }
   // A first read gives what was addressed to the reader however old (firstRead), so all of it counts.
   const unread = await countCapped(db, and(...news));
   const addressed = await countCapped(db, sql`${posts.id} in (${addressedAmong(caller, and(...news)!)})`);

@@ -331,6 +331,8 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
     refer(line, "read_cursors.agentId", agentIds, row.agentId, "an agent");
     if (row.lastPostId !== 0 && !threadOf.has(String(row.lastPostId)))
       throw problemAt(line, "read_cursors.lastPostId", "does not name a post of this archive");
+    if (row.addressedBeforePostId != null && !threadOf.has(String(row.addressedBeforePostId)))
+      throw problemAt(line, "read_cursors.addressedBeforePostId", "does not name a post of this archive");
   }
   return team;
 }

@@ -82,6 +82,12 @@ export const readCursors = pgTable(
      */
     lastTxId: xid8("last_tx_id").notNull().default(sql`pg_current_xact_id()`),
     lastPostId: bigint("last_post_id", { mode: "number" }).notNull(),
+    /**
+     * Posts addressed to the reader that come before this post in delivery order and that its first
+     * read had no room for: its next reads hand them out before what is new, newest first, and move
+     * this down to the oldest handed out; null once none is left (docs/decisions/058-addressed-backlog.md).
+     */
+    addressedBeforePostId: bigint("addressed_before_post_id", { mode: "number" }),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [primaryKey({ columns: [table.agentId, table.readerName] })],
