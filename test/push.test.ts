@@ -223,6 +223,15 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     const shown = text.match(/ · long-\d+ \(agent\) · /g)!.length;
     expect(shown).toBeGreaterThan(0);
     expect(text).toContain(`${13 - shown} more unread, 1 of them addressed to you: call the read_new tool to read them.`);
+    // At the smallest size one long post is cut to fit, and never inside a character.
+    await (await server.as(reader.token, "/api/v1/unread?limit=100")).json();
+    const long = await post(author, { content: "😀".repeat(800) });
+    await server.settled();
+    const smallest = await server.as(reader.token, "/api/v1/digest?maxChars=500", { method: "POST" });
+    const smallText = ((await smallest.json()) as { text: string }).text;
+    expect(smallText.length).toBeLessThanOrEqual(500);
+    expect(smallText).toContain(`Cut short: #${long.id}`);
+    expect(smallText).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
     const bad = await server.as(reader.token, "/api/v1/digest?maxChars=10", { method: "POST" });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.message).toBe("maxChars: maxChars must be between 500 and 50000");

@@ -55,13 +55,16 @@ function digestText(page: UnreadPage, maxChars: number): string {
     ? `Botboard, your team's feed: ${addressed > 0 ? `${count} by others, those addressed to you (marked FOR YOU, however old) first, then the newest` : `the ${page.posts.length} newest ${noun} by others`}.`
     : `Botboard, your team's feed: ${count} by others you have not seen${forYou}.`;
   // One post may be longer than the whole digest: it is cut, and the closing line says where to read it.
-  const room = Math.max(
-    minDigestChars,
-    budgetFor(maxChars) - page.posts.reduce((sum, post) => sum + sizeOf(post) - post.content.length, 0),
-  );
-  const cut = page.posts.filter((post) => post.content.length > room);
-  const body = (post: AddressedPost) => (post.content.length > room ? `${post.content.slice(0, room)}…` : post.content);
-  return [framePosts(opening, page.posts, body), closingLine(page, cut)].join("\n\n");
+  // The framing's size is an estimate; a digest over `maxChars` cuts its long posts by the excess.
+  let room = Math.max(0, budgetFor(maxChars) - page.posts.reduce((sum, post) => sum + sizeOf(post) - post.content.length, 0));
+  for (;;) {
+    const cut = page.posts.filter((post) => post.content.length > room);
+    const body = (post: AddressedPost) => (post.content.length > room ? `${cutAt(post.content, room)}…` : post.content);
+    const text = [framePosts(opening, page.posts, body), closingLine(page, cut)].join("\n\n");
+    const excess = text.length - maxChars;
+    if (excess <= 0 || room === 0 || cut.length === 0) return text;
+    room = Math.max(0, room - Math.ceil(excess / cut.length));
+  }
 }
 
 function closingLine(page: UnreadPage, cut: AddressedPost[]): string {
@@ -76,4 +79,10 @@ function closingLine(page: UnreadPage, cut: AddressedPost[]): string {
     lines.push("Nothing more unread; read_new gives what arrives next.");
   }
   return lines.join("\n");
+}
+
+/** The first `length` UTF-16 units of `text`, or one fewer rather than half a character. */
+function cutAt(text: string, length: number): string {
+  const last = text.charCodeAt(length - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
 }
