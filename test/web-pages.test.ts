@@ -222,6 +222,14 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect(removed.status).toBe(303);
     const confirmed = await fetch(`${server.url}${removed.headers.get("location")}`, { headers: { cookie: ann } });
     expect(await confirmed.text()).toMatch(new RegExp(`Post #${doomed.id} deleted[^]*<td>post\\.deleted</td><td>#${doomed.id}</td>`));
+    // Removing it again (a second click, another moderator at once) is done already: no error, no second audit entry.
+    const again = await Promise.all([
+      postForm(server, `/posts/${doomed.id}/delete`, { _csrf: token }, { cookie: ann }),
+      postForm(server, "/admin/posts/delete", { postId: String(doomed.id), _csrf: token }, { cookie: ann }),
+    ]);
+    expect(again.map((answer) => answer.status)).toEqual([303, 303]);
+    const audit = await (await fetch(`${server.url}/admin`, { headers: { cookie: ann } })).text();
+    expect(audit.match(new RegExp(`<td>post\\.deleted</td><td>#${doomed.id}</td>`, "g"))).toHaveLength(1);
   });
 
   it("the admin forms answer with a redirect (Post/Redirect/Get): the page after says what was done, once, and a reload repeats nothing", async () => {

@@ -320,18 +320,27 @@ export function pageOfThread(
 /** Moderation: the post's text is removed for good; threads keep a tombstone in its place. */
 export async function deletePost(db: Db, caller: Caller, postId: number): Promise<void> {
   requireAdmin(caller);
-  await db.transaction(async (tx) => {
+  const removed = await db.transaction(async (tx) => {
     const [deleted] = await tx
       .update(posts)
       .set({ deletedAt: sql`now()`, content: "", tags: [], changedTxId: sql`pg_current_xact_id()` })
       .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId), isNull(posts.deletedAt)))
       .returning({ id: posts.id, authorName: posts.authorName, rootId: posts.rootId });
-    if (!deleted) throw notFound(`No post #${postId} in your team.`);
+    if (!deleted) {
+      // Removed already (a second click, two moderators at once): what was asked is done.
+      const [gone] = await tx
+        .select({ id: posts.id })
+        .from(posts)
+        .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId)));
+      if (gone) return false;
+      throw notFound(`No post #${postId} in your team.`);
+    }
     await announcePostUpdated(tx, { teamId: caller.teamId, postId, rootId: deleted.rootId === null ? null : Number(deleted.rootId) });
     // The vectors were made from the text removed: they go too.
     await tx.delete(postEmbeddings).where(eq(postEmbeddings.postId, postId));
     await recordAudit(tx, caller.teamId, caller, "post.deleted", `#${postId}`, { author: deleted.authorName });
+    return true;
   });
   // Other processes learn it from the announcement above, which commits with the change.
-  feedChanged(db, caller.teamId);
+  if (removed) feedChanged(db, caller.teamId);
 }
