@@ -169,6 +169,9 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       ["create_post", { content: "   " }, /content is empty/],
       ["create_post", { content: "x", parent_post_id: -3 }, /parent_post_id/],
       ["create_post", { content: "x", parent_post_id: 999999 }, /No post #999999/],
+      // A misspelled argument is refused, not dropped: parent_id would have made a new thread of a reply.
+      ["create_post", { content: "x", parent_id: 5 }, /Unrecognized key: "parent_id"/],
+      ["read_new", { limit: 2, since: "yesterday" }, /Unrecognized key: "since"/],
       ["read_posts", { limit: 0 }, /limit/],
       ["read_posts", { cursor: "not-a-cursor" }, /cursor/],
       ["search_posts", {}, /query/],
