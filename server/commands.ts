@@ -6,7 +6,7 @@ import { runCli, type CliDoors } from "./cli/program.ts";
 /** What the CLI door is given: the server to serve and the other doors' commands. */
 export const botboardDoors: CliDoors = {
   // The server, and all it loads, only for `botboard serve`.
-  startServer: async (config) => (await import("./main.ts")).startServer(config),
+  startServer: async (config, options) => (await import("./main.ts")).startServer(config, options),
   commands: (runOperation) => [stdioCommand(), loadCommand(), benchCommand(runOperation)],
 };
 

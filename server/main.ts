@@ -28,8 +28,16 @@ export type RunningServer = {
   close(): Promise<void>;
 };
 
+export type StartOptions = Pick<DatabaseOptions, "onQuery"> & {
+  /**
+   * On a database with no engineer yet, make a one-time link for the first admin (`setupLink`). Only
+   * for a server that shows it: each link is a live invite until it expires.
+   */
+  offerSetupLink?: boolean;
+};
+
 /** Opens the database, applies migrations, and serves the app; resolves once it is listening. */
-export async function startServer(config: Config, observe: Pick<DatabaseOptions, "onQuery"> = {}): Promise<RunningServer> {
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   configureLogger(config.logLevel);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -37,7 +45,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     dataDir: config.dataDir,
     poolSize: config.dbPoolSize,
     readTimeoutMs: config.readTimeoutMs,
-    onQuery: observe.onQuery,
+    onQuery: options.onQuery,
   });
   limitExpensiveQueries(database.db, config.searchConcurrency);
   try {
@@ -48,7 +56,7 @@ export async function startServer(config: Config, observe: Pick<DatabaseOptions,
     if (realigned > 0) logger.warn({ posts: realigned }, "posts came from another Postgres cluster; delivery order realigned");
     // Revocations announced while the listener was away are missed: forget every cached token then too.
     const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
-    const setupLink = await firstRunSetupLink(database.db, config.publicUrl);
+    const setupLink = options.offerSetupLink ? await firstRunSetupLink(database.db, config.publicUrl) : undefined;
     const hub = createEventHub(database);
     cacheFeedFirstPages(database.db, hub);
     const app = createApp(database, config, hub);

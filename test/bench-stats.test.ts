@@ -554,6 +554,12 @@ describe.each(databaseKinds)("botboard bench report on %s", (kind) => {
     );
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
+    // Its server shows no one a first admin's link, so it made none: no team has an invite left open.
+    const teams = JSON.parse((await runBotboard(["team", "list", "--json"], botboard.env)).stdout) as { slug: string }[];
+    expect(teams.length).toBeGreaterThan(0);
+    for (const { slug } of teams) {
+      expect((await runBotboard(["invite", "list", "--team", slug], botboard.env)).stdout, slug).toBe("No open invites.\n");
+    }
     for (const format of ["md", "json"]) {
       const fromDatabase = await runBotboard(["bench", "report", "same-report", "--format", format], botboard.env);
       const fromDir = await runBotboard(["bench", "report", out, "--format", format], botboard.env);

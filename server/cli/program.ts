@@ -97,7 +97,10 @@ export type OperationRunner = <Name extends OperationName>(name: Name, input: Op
  * benchmark's, the MCP stdio proxy), wired in by server/commands.ts.
  */
 export type CliDoors = {
-  startServer: (config: Config) => Promise<{ url: string; setupLink: string | undefined; close(): Promise<void> }>;
+  startServer: (
+    config: Config,
+    options: { offerSetupLink: boolean },
+  ) => Promise<{ url: string; setupLink: string | undefined; close(): Promise<void> }>;
   commands: (runOperation: OperationRunner) => Command[];
 };
 
@@ -128,12 +131,12 @@ export function buildCli(doors: CliDoors): Command {
       const settings = loadConfig({ ...process.env, PORT: options.port ?? process.env.PORT, HOST: options.host ?? process.env.HOST });
       const workers = workerCountOf(options.workers, settings.databaseUrl);
       if (workers > 1 && !isWorker()) return superviseWorkers(workers);
-      const server = await doors.startServer(settings);
+      // One process shows the first admin's link, so one makes it: the others' would be live invites no one saw.
+      const server = await doors.startServer(settings, { offerSetupLink: isFirstWorker() });
       const where = settings.databaseUrl ? "Postgres (DATABASE_URL)" : `the embedded database in ${settings.dataDir}`;
-      const setup =
-        server.setupLink && isFirstWorker()
-          ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
-          : "";
+      const setup = server.setupLink
+        ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
+        : "";
       console.log(`Botboard is serving ${settings.publicUrl} (listening on ${server.url}) on ${where}.${setup}`);
       let stopping = false;
       const stop = async (signal: string) => {
