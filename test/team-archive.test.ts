@@ -272,6 +272,33 @@ describe("export and import of a team", () => {
     }
   });
 
+  it("an archive cut short at a line break is refused: its first line counts the rows of each table", async () => {
+    const source = await startTestServer("pglite");
+    const target = await freshDatabase("pglite");
+    try {
+      const team = await source.team("cut-short");
+      const token = await source.agent(team, "writer");
+      for (const content of ["one", "two", "three"]) {
+        expect((await source.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) })).status).toBe(201);
+      }
+      const exported = await runBotboard(["export", "--team", "cut-short"], { BOTBOARD_DATA_DIR: source.config.dataDir });
+      const lines = exported.stdout.trimEnd().split("\n");
+      expect(JSON.parse(lines[0]!).rows).toMatchObject({ teams: 1, posts: 3 });
+      const archive = join(tmpdir(), `botboard-cut-${Date.now()}.jsonl`);
+      writeFileSync(archive, `${lines.slice(0, -2).join("\n")}\n`);
+      const cut = await runBotboard(["import", archive], target.env);
+      expect(cut.code).toBe(1);
+      expect(cut.stderr).toMatch(/counts \d+ rows of \w+ and it holds \d+: it is not whole \(cut short\?\)\. Nothing was imported\./);
+      expect(await teamsIn(target)).toEqual([]);
+      writeFileSync(archive, exported.stdout);
+      expect((await runBotboard(["import", archive], target.env)).code).toBe(0);
+      expect(await teamsIn(target)).toEqual(["cut-short"]);
+    } finally {
+      await source.close();
+      await target.drop();
+    }
+  });
+
   it("a damaged archive is refused and writes nothing", async () => {
     const target = await freshDatabase("pglite");
     try {

@@ -71,7 +71,9 @@ function storedColumns(table: PgTable): Record<string, PgColumn> {
 
 export async function exportTeam(db: Db, slugOrId: string): Promise<string[]> {
   const team = await findTeam(db, slugOrId);
-  const lines = [JSON.stringify({ format: archiveFormat, team: team.slug, exportedAt: new Date().toISOString() })];
+  const lines: string[] = [];
+  // The first line counts each table's rows, so an archive cut short at a line break is known as such.
+  const rowCounts: Partial<Record<ArchivedTable, number>> = {};
   for (const [name, table] of Object.entries(archivedTables) as [ArchivedTable, PgTable][]) {
     const teamColumn = name === "teams" ? teams.id : (getTableColumns(table) as Record<string, typeof teams.id>).teamId!;
     // An OAuth client's tokens belong to its approval, which is not archived: the client connects again.
@@ -83,8 +85,9 @@ export async function exportTeam(db: Db, slugOrId: string): Promise<string[]> {
       .where(ofTeam)
       .orderBy(name === "posts" || name === "journal_entries" || name === "audit_log" || name === "claims" ? sql`id` : sql`1`);
     for (const row of rows) lines.push(JSON.stringify({ table: name, row }));
+    rowCounts[name] = rows.length;
   }
-  return lines;
+  return [JSON.stringify({ format: archiveFormat, team: team.slug, exportedAt: new Date().toISOString(), rows: rowCounts }), ...lines];
 }
 
 function isSavedRepositoryUrl(value: unknown): boolean {
@@ -197,7 +200,37 @@ function parseArchive(lines: string[]): { header: { format?: unknown; team?: unk
     list.push({ line, row: reviveRow(name, line, row as Row) });
     batches.set(name, list);
   }
+  checkRowCounts((header as { rows?: unknown }).rows, batches);
   return { header: header as { team?: unknown }, batches };
+}
+
+/**
+ * An archive's first line counts the rows of each table (archives exported before it did carry no
+ * counts and are taken as they are). Fewer rows than counted is an archive cut short: an export that
+ * did not finish, a copy that ran out of room.
+ */
+function checkRowCounts(counted: unknown, batches: Map<ArchivedTable, Line[]>): void {
+  if (counted === undefined) return;
+  if (typeof counted !== "object" || counted === null || Array.isArray(counted)) {
+    throw invalid("Line 1 of the archive, rows: expected the number of rows of each table. Nothing was imported.");
+  }
+  const counts = counted as Record<string, unknown>;
+  for (const name of Object.keys(counts)) {
+    if (!Object.hasOwn(archivedTables, name) || !Number.isSafeInteger(counts[name]) || (counts[name] as number) < 0) {
+      throw invalid(
+        `Line 1 of the archive, rows.${name.slice(0, 40)}: expected a count of rows of an archived table. Nothing was imported.`,
+      );
+    }
+  }
+  for (const name of Object.keys(archivedTables) as ArchivedTable[]) {
+    const expected = (counts[name] as number | undefined) ?? 0;
+    const found = batches.get(name)?.length ?? 0;
+    if (found !== expected) {
+      throw invalid(
+        `The archive's first line counts ${expected} rows of ${name} and it holds ${found}: it is not whole (cut short?). Nothing was imported.`,
+      );
+    }
+  }
 }
 
 /**
