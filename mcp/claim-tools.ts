@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Config } from "../server/config.ts";
-import { claimPathLimits } from "../server/domain/claim-paths.ts";
+import { claimPathLimits, shownClaimPaths } from "../server/domain/claim-paths.ts";
 import { type AlreadyHeld, type Claim, ClaimConflict, claimPaths, listClaims, releaseClaims, renewClaim } from "../server/domain/claims.ts";
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
@@ -45,7 +45,7 @@ export function frameClaims(summary: string, claims: readonly Claim[]): string {
     const header = [
       `claim #${claim.id}`,
       oneLine(claim.holder),
-      claim.paths.map(oneLine).join(", "),
+      shownClaimPaths(claim.paths),
       `until ${claim.expiresAt.toISOString()}`,
       claim.exclusive ? "exclusive" : "intent only",
       ...(claim.threadId === null ? [] : [`thread #${claim.threadId}`]),
@@ -96,7 +96,7 @@ export function registerClaimTools(server: McpServer, context: ToolContext, offe
             });
           }
           return toolResult(
-            `Claimed as #${claim.id} until ${claim.expiresAt.toISOString()}: ${claim.paths.map(oneLine).join(", ")}. Release it when done (release), or renew it.${note}`,
+            `Claimed as #${claim.id} until ${claim.expiresAt.toISOString()}: ${shownClaimPaths(claim.paths)}. Release it when done (release), or renew it.${note}`,
             { claim: claimJson(claim), overlapping: overlapping.map(claimJson) },
           );
         } catch (error) {

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config.ts";
+import { shownClaimPaths } from "../domain/claim-paths.ts";
 import { revealInvisibleCharacters } from "../domain/untrusted-text.ts";
 import { ServerUnreachable, serverFetch, serverUrlOf } from "../server-address.ts";
 
@@ -65,7 +66,7 @@ const local = (iso: string) => iso.replace("T", " ").slice(0, 16);
 export function claimLine(claim: ClaimJson): string {
   const intent = claim.exclusive ? "" : " (intent only)";
   const reason = revealInvisibleCharacters(JSON.stringify(claim.reason));
-  return `#${claim.id}\t${claim.holder}\t${claim.paths.join(", ")}\tuntil ${local(claim.expiresAt)} UTC${intent}\t${reason}`;
+  return `#${claim.id}\t${claim.holder}\t${shownClaimPaths(claim.paths)}\tuntil ${local(claim.expiresAt)} UTC${intent}\t${reason}`;
 }
 
 function wholeMinutes(value: string): number {

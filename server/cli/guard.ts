@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { ConfigError } from "../config.ts";
+import { shownClaimPaths } from "../domain/claim-paths.ts";
 import { addressOf, callApi, type ClaimJson, ServerRefused, serverOptions } from "./claims.ts";
 
 /**
@@ -88,7 +89,7 @@ async function check(paths: string[], options: { url?: string; token?: string },
   if (conflicts.length === 0) return;
   const lines = conflicts.map(
     ({ path, claim }) =>
-      `  ${path}: claimed by ${claim.holder} until ${claim.expiresAt} (claim #${claim.id} on ${claim.paths.join(", ")}: ${JSON.stringify(claim.reason)})`,
+      `  ${path}: claimed by ${claim.holder} until ${claim.expiresAt} (claim #${claim.id} on ${shownClaimPaths(claim.paths)}: ${JSON.stringify(claim.reason)})`,
   );
   const threads = [...new Set(conflicts.map(({ claim }) => claim.threadId).filter((id) => id !== null))];
   const ask = threads.length > 0 ? ` Ask in thread ${threads.map((id) => `#${id}`).join(", ")}, or wait for the claims to end.` : "";

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { rowsOf, type Db } from "../db/client.ts";
 import { posts } from "../db/schema/index.ts";
+import { shownClaimPath } from "./claim-paths.ts";
 import { systemAuthorName } from "./names.ts";
 import { announceNewPosts } from "./post-announcements.ts";
 import { searchTermsOf, searchTermsVector } from "./search-terms.ts";
@@ -16,7 +17,7 @@ const claimTag = "claim";
 
 type ToldClaim = { id: number; holder: string; paths: readonly string[]; threadId: number | null };
 
-export const quotedPaths = (paths: readonly string[]) => paths.map((path) => `\`${path}\``).join(", ");
+export const quotedPaths = (paths: readonly string[]) => paths.map((path) => `\`${shownClaimPath(path)}\``).join(", ");
 
 /**
  * Writes a system note in the claim's thread (a new thread when `threadId` is null) and returns its

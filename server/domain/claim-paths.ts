@@ -1,6 +1,6 @@
 import picomatch from "picomatch";
 import { invalid } from "./errors.ts";
-import { requireWellFormedText } from "./untrusted-text.ts";
+import { anyInvisibleCharacter, codePointLabel, requireWellFormedText } from "./untrusted-text.ts";
 
 /**
  * Claimed paths: repository-relative globs, normalised, and whether two of them can name the same
@@ -44,10 +44,60 @@ export function pathMatches(pattern: string, path: string): boolean {
 const everythingProbes = ["a", "z/y.x", ".hidden/deep/er/file.q", "UPPER/Case.TXT"];
 
 /**
+ * What a claimed path may hold: letters, marks and digits of any script, and the ASCII punctuation of
+ * file names and globs (`/ . - _ * ? [ ] { } , ! @ ( ) + | ^ #`...). No whitespace, quotes,
+ * backticks, `<`, `>`, backslash or other symbols: paths are printed in claims' header lines, where a
+ * space or a `·` could fake a header field and a sentence could pass for Botboard's words.
+ */
+const pathCharacters = String.raw`\p{L}\p{M}\p{N}!#$%&()*+,\-./:;=?@[\]^_{|}~`;
+// Hidden characters first: a few letters render as nothing (a Hangul filler).
+const nonPathCharacter = new RegExp(`${anyInvisibleCharacter.source}|[^${pathCharacters}]`, "u");
+const nonPathCharacters = new RegExp(nonPathCharacter.source, "gu");
+const pathCharacterRule =
+  "a claimed path is one word: letters, digits and the punctuation of file names and globs (/ . - _ * ? [ ] { } , ! @ ( ) + | # and the like), without spaces, quotes, backticks or other symbols";
+
+function requirePathCharacters(path: string, field: string): void {
+  const found = nonPathCharacter.exec(path);
+  if (!found) return;
+  const character = found[0];
+  const what = /\s/u.test(character)
+    ? `whitespace (${codePointLabel(character)})`
+    : anyInvisibleCharacter.test(character) || /\p{C}/u.test(character)
+      ? codePointLabel(character)
+      : `'${character}' (${codePointLabel(character)})`;
+  throw invalid(`${field} holds ${what} at character ${[...path.slice(0, found.index)].length + 1}: ${pathCharacterRule}.`);
+}
+
+const unicodeEscapes = (character: string) =>
+  character
+    .split("")
+    .map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    .join("");
+
+/**
+ * A claimed path as header lines and messages print it: as it is when it keeps to the path rule, or
+ * else (a claim stored before the rule) as a JSON string in which every other character is a `\u`
+ * escape, so it shows no space, `·` or quote: it can neither fake a header field nor carry a sentence.
+ */
+export function shownClaimPath(path: string): string {
+  return nonPathCharacter.test(path) ? `"${path.replace(nonPathCharacters, unicodeEscapes)}"` : path;
+}
+
+/** Paths as a header line lists them. */
+export const shownClaimPaths = (paths: readonly string[]) => paths.map(shownClaimPath).join(", ");
+
+/**
+ * Paths as an agent asks for them now, or as a server stored them: a team archive's claims may
+ * predate the character rule, and refusing them would refuse the team's history (they are shown
+ * escaped, so they are safe to keep).
+ */
+export type PathSource = "asked" | "stored";
+
+/**
  * A path as the user wrote it, made canonical: forward slashes only, no `./` or empty segments, a
  * trailing `/` meaning "everything under it". `field` names the argument in every refusal.
  */
-export function normalizeClaimPath(raw: string, field: string): string {
+export function normalizeClaimPath(raw: string, field: string, source: PathSource = "asked"): string {
   const path = requireWellFormedText(field, raw).trim();
   if (path === "") throw invalid(`${field} is empty.`);
   if (path.length > claimPathLimits.maxPathChars) throw invalid(`${field} is over ${claimPathLimits.maxPathChars} characters.`);
@@ -56,6 +106,7 @@ export function normalizeClaimPath(raw: string, field: string): string {
     throw invalid(`${field} must be relative to the repository root, not absolute: '${path.slice(0, 80)}'.`);
   }
   if (path.startsWith("!")) throw invalid(`${field} may not be a negated pattern ('!...'): claim what you will edit.`);
+  if (source === "asked") requirePathCharacters(path, field);
   const segments = path.split("/").filter((segment) => segment !== "" && segment !== ".");
   if (segments.includes("..")) throw invalid(`${field} may not contain '..': paths stay inside the repository.`);
   if (segments.length === 0) throw invalid(`${field} names the repository root: claim the paths you will edit.`);
@@ -67,11 +118,11 @@ export function normalizeClaimPath(raw: string, field: string): string {
 }
 
 /** A non-empty list of paths, normalised, duplicates dropped; `field` names the argument. */
-export function normalizeClaimPaths(raw: readonly string[], field = "paths"): string[] {
+export function normalizeClaimPaths(raw: readonly string[], field = "paths", source: PathSource = "asked"): string[] {
   if (raw.length === 0) throw invalid(`${field} is empty: name at least one path or glob.`);
   if (raw.length > claimPathLimits.maxPaths)
     throw invalid(`${field} holds ${raw.length} entries; at most ${claimPathLimits.maxPaths} are allowed.`);
-  return [...new Set(raw.map((path, index) => normalizeClaimPath(path, `${field}[${index}]`)))];
+  return [...new Set(raw.map((path, index) => normalizeClaimPath(path, `${field}[${index}]`, source)))];
 }
 
 // Characters with a meaning in picomatch patterns; text between them is literal.

@@ -4,7 +4,7 @@ import { agentTokens, claims } from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
 import { type AgentCaller, type Caller, requireScope } from "./callers.ts";
 import { claimedNote, quotedPaths, writeClaimNote } from "./claim-notes.ts";
-import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches } from "./claim-paths.ts";
+import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches, shownClaimPaths } from "./claim-paths.ts";
 import { AppError, forbidden, invalid, notFound } from "./errors.ts";
 import { announceNewPosts } from "./post-announcements.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
@@ -47,7 +47,7 @@ export class ClaimConflict extends AppError {
 
 /** One line a person or a model can act on; the reason is quoted, as someone else wrote it. */
 export function describeClaim(claim: Claim): string {
-  return `claim #${claim.id} by ${claim.holder} on ${claim.paths.join(", ")} (reason: ${JSON.stringify(claim.reason)}) until ${claim.expiresAt.toISOString()}`;
+  return `claim #${claim.id} by ${claim.holder} on ${shownClaimPaths(claim.paths)} (reason: ${JSON.stringify(claim.reason)}) until ${claim.expiresAt.toISOString()}`;
 }
 
 const claimColumns = {

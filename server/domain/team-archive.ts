@@ -394,7 +394,7 @@ function checkClaims(
     const paths = row.paths as string[];
     let normalized: string[] | undefined;
     try {
-      normalized = normalizeClaimPaths(paths);
+      normalized = normalizeClaimPaths(paths, "paths", "stored");
     } catch {
       normalized = undefined;
     }
