@@ -212,7 +212,8 @@ function buildClaimToolConfigs(config: Config) {
     },
     release: {
       title: "Release your claim",
-      description: "Ends your own claims: the one with claim_id, or every one overlapping paths. Do it as soon as you are done editing.",
+      description:
+        "Ends your own claims: the one with claim_id, or every one overlapping paths (given both, the claim must overlap the paths). Do it as soon as you are done editing.",
       inputSchema: z.strictObject({
         claim_id: idArgument("claim_id").optional().describe("The claim to release."),
         paths: pathsArgument("Release your claims overlapping these").optional(),

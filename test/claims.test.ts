@@ -143,6 +143,29 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
     await release(outsider, { paths: ["api/**"] });
   });
 
+  it("the agent filter compares names as names are compared everywhere: BOB, Bob and a full-width ｂｏｂ are bob", async () => {
+    const { claim: held } = await (await claim(bob, { paths: ["names/**"], reason: "names" })).json();
+    const mcp = await connectMcp(server.url, alice);
+    try {
+      for (const agent of ["bob", "BOB", "Bob", "ｂｏｂ", " bob "]) {
+        const viaRest = await (await server.as(alice, `/api/v1/claims?agent=${encodeURIComponent(agent)}`)).json();
+        expect(
+          viaRest.claims.map((c: { id: number }) => c.id),
+          `?agent=${agent}`,
+        ).toEqual([held.id]);
+        const viaMcp = await callTool(mcp, "list_claims", { agent });
+        expect(
+          (viaMcp.structuredContent as { claims: { id: number }[] }).claims.map((c) => c.id),
+          `agent: ${agent}`,
+        ).toEqual([held.id]);
+      }
+      expect((await (await server.as(alice, "/api/v1/claims?agent=bo")).json()).claims).toEqual([]);
+    } finally {
+      await mcp.close();
+      await release(bob, { claimId: held.id });
+    }
+  });
+
   it("tells each claim's story in the feed as Botboard's system notes, naming who acted", async () => {
     const { claim: made } = await (await claim(alice, { paths: ["docs/guide.md"], reason: "new section" })).json();
     expect((await release(alice, { claimId: made.id })).status).toBe(200);
@@ -395,6 +418,30 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
     const response = await release(alice, {});
     expect(response.status).toBe(400);
     expect((await response.json()).error.message).toMatch(/claim_id or paths/);
+  });
+
+  it("release with a claim you hold and paths outside it says they are not in it, never that the claim does not exist", async () => {
+    const { claim: held } = await (await claim(bob, { paths: ["src/release/**", "release.md"], reason: "release" })).json();
+    const viaRest = await release(bob, { claimId: held.id, paths: ["docs/**"] });
+    expect(viaRest.status).toBe(400);
+    const message = (await viaRest.json()).error.message;
+    expect(message).toContain(`Your claim #${held.id} is on src/release/**, release.md, none of which the paths given overlap`);
+    expect(message).not.toContain("no live claim");
+    const mcp = await connectMcp(server.url, bob);
+    try {
+      const viaMcp = await callTool(mcp, "release", { claim_id: held.id, paths: ["docs/**"] });
+      expect(viaMcp.isError).toBe(true);
+      expect(viaMcp.text).toContain(`Your claim #${held.id} is on src/release/**, release.md`);
+      // Nothing was released: the claim still holds, and both arguments together release it when they agree.
+      expect((await (await server.as(alice, "/api/v1/claims?agent=bob")).json()).claims.map((c: { id: number }) => c.id)).toEqual([
+        held.id,
+      ]);
+      const agreed = await callTool(mcp, "release", { claim_id: held.id, paths: ["release.md"] });
+      expect(agreed.text).toBe(`Released #${held.id}.`);
+    } finally {
+      await mcp.close();
+    }
+    expect((await release(bob, { claimId: held.id, paths: ["docs/**"] })).status).toBe(404);
   });
 
   it("of two agents claiming overlapping paths at the same moment, exactly one wins, every time", async () => {

@@ -6,6 +6,7 @@ import { type AgentCaller, type Caller, requireScope } from "./callers.ts";
 import { claimedNote, quotedPaths, writeClaimNote } from "./claim-notes.ts";
 import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches, shownClaimPaths } from "./claim-paths.ts";
 import { AppError, forbidden, invalid, notFound } from "./errors.ts";
+import { nameKey } from "./names.ts";
 import { announceNewPosts } from "./post-announcements.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { claimLimits } from "./limits.ts";
@@ -209,21 +210,27 @@ async function answerHeldClaim(
 
 export type ClaimFilter = { paths?: readonly string[]; agent?: string };
 
-/** The team's live claims, soonest to end first; only those overlapping `paths` or held by `agent` when given. */
+/**
+ * The team's live claims, soonest to end first; only those overlapping `paths`, or held by `agent`
+ * when given: that agent's or its pick-name sessions' (`ci-bots` holds `ci-bots/lint`), its name
+ * compared as names always are (nameKey: `BOB` and a full-width `ｂｏｂ` are bob).
+ */
 export async function listClaims(db: Db, caller: Caller, filter: ClaimFilter = {}): Promise<Claim[]> {
   requireScope(caller, "read");
   const paths = filter.paths === undefined ? undefined : normalizeClaimPaths(filter.paths);
-  const agent = filter.agent?.trim();
-  return (await liveClaims(db, caller.teamId)).filter(
-    (claim) =>
-      (paths === undefined || anyPathsOverlap(paths, claim.paths)) &&
-      (!agent || claim.holder === agent || claim.holder.startsWith(`${agent}/`)),
-  );
+  const agent = filter.agent === undefined ? "" : nameKey(requireWellFormedText("agent", filter.agent));
+  return (await liveClaims(db, caller.teamId)).filter((claim) => {
+    const holder = nameKey(claim.holder);
+    return (paths === undefined || anyPathsOverlap(paths, claim.paths)) && (!agent || holder === agent || holder.startsWith(`${agent}/`));
+  });
 }
 
 export type ReleaseTarget = { claimId?: number; paths?: readonly string[] };
 
-/** Ends the caller's own live claims: the one named, or every one overlapping `paths`. Returns them. */
+/**
+ * Ends the caller's own live claims: the one named, or every one overlapping `paths`, or, given
+ * both, the one named when it overlaps `paths` (refused, saying so, when it does not). Returns them.
+ */
 export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarget): Promise<Claim[]> {
   requireClaimingAgent(caller);
   if (target.claimId === undefined && target.paths === undefined) throw invalid("Give claim_id or paths: which claim to release.");
@@ -234,11 +241,14 @@ export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarge
     db.transaction(async (tx) => {
       await lockTeamClaims(tx, caller.teamId);
       const own = (await liveClaims(tx, caller.teamId)).filter((claim) => claim.holder === caller.displayName);
-      const released = own.filter(
-        (claim) =>
-          (target.claimId === undefined || claim.id === target.claimId) && (paths === undefined || anyPathsOverlap(paths, claim.paths)),
-      );
-      if (target.claimId !== undefined && released.length === 0) throw notFound(`You hold no live claim #${target.claimId}.`);
+      const named = target.claimId === undefined ? undefined : own.find((claim) => claim.id === target.claimId);
+      if (target.claimId !== undefined && !named) throw notFound(`You hold no live claim #${target.claimId}.`);
+      if (named && paths && !anyPathsOverlap(paths, named.paths)) {
+        throw invalid(
+          `Your claim #${named.id} is on ${shownClaimPaths(named.paths)}, none of which the paths given overlap: give claim_id alone to release that claim, or paths alone to release your claims overlapping them.`,
+        );
+      }
+      const released = named ? [named] : own.filter((claim) => paths !== undefined && anyPathsOverlap(paths, claim.paths));
       for (const claim of released) await endClaim(tx, caller, claim, `${caller.displayName} released`);
       return released;
     }),
