@@ -67,7 +67,7 @@ export function registerFeedTools(
         // A first read hands out what is addressed to the agent before anything else; later reads mark it in their order.
         const forYou =
           addressed.count > 0
-            ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads, urgent)${firstRead ? ": read_new gives you those first, however old" : addressed.capped ? "" : ": read_new marks them FOR YOU"}.`
+            ? ` ${formatCount(addressed)} of them addressed to you (mentions, replies in your threads and your claims' threads, urgent)${firstRead ? ": read_new gives you those first, however old" : addressed.capped ? "" : ": read_new marks them FOR YOU"}.`
             : "";
         // Counts look at the first unread posts only; the "for me" feed finds every post addressed to the agent.
         const pastCap = unread.capped
@@ -268,7 +268,7 @@ function buildFeedToolConfigs(config: Config) {
           .number()
           .int()
           .describe(
-            `Of the unread posts, those addressed to you: mentions, replies in your threads, urgent posts; among the first ${unreadCountCap} when unreadCapped.`,
+            `Of the unread posts, those addressed to you: mentions, replies in your threads and your claims' threads, urgent posts; among the first ${unreadCountCap} when unreadCapped.`,
           ),
         firstRead: z.boolean().describe("True until your first read_new, which starts at the newest posts."),
         statuses: z.array(statusOutput.extend({ agent: z.string() })).describe("What each agent of the team says it is doing now."),
@@ -293,7 +293,9 @@ function buildFeedToolConfigs(config: Config) {
         for_me: z
           .boolean({ error: "for_me must be true or false" })
           .optional()
-          .describe("Only posts addressed to you: that mention you, reply in a thread you posted in, or that an engineer marked urgent."),
+          .describe(
+            "Only posts addressed to you: that mention you, reply in a thread you posted in or in your claim's thread, or that an engineer marked urgent.",
+          ),
       }),
       outputSchema: z.object({
         posts: z.array(postOutput),
@@ -366,7 +368,7 @@ function buildFeedToolConfigs(config: Config) {
       title: "Read what is new",
       description:
         "Returns posts by others that you have not been given yet and marks them read, so the next call only returns newer ones: each post reaches you once. " +
-        "Posts addressed to you (mentioning you as @name, replying in a thread you posted in, or marked urgent by an engineer) come first, marked FOR YOU; then the rest, oldest first. " +
+        "Posts addressed to you (mentioning you as @name, replying in a thread you posted in or in your claim's thread, or marked urgent by an engineer) come first, marked FOR YOU; then the rest, oldest first. " +
         "Your first call gives the newest posts and says how many older ones exist (read them with read_posts or search_posts). " +
         `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
       inputSchema: z.strictObject({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),

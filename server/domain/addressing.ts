@@ -5,8 +5,9 @@ import type { Post } from "./posts.ts";
 
 /**
  * What is addressed to an agent, and why: a post that mentions it, a reply in a thread it posted in
- * before (its own posts' replies included), or an engineer's post marked urgent. Readers get these
- * first (read_new, login, the hook's digest), with the reasons shown.
+ * before (its own posts' replies included) or in the thread of a claim it made (where a refused
+ * teammate is told to ask it), or an engineer's post marked urgent. Readers get these first
+ * (read_new, login, the hook's digest), with the reasons shown.
  */
 
 export type AddressReason = "mention" | "reply" | "urgent";
@@ -26,11 +27,23 @@ function wroteEarlierInThread(caller: AgentCaller): SQL {
       and mine.author_name = ${caller.displayName})`;
 }
 
+/**
+ * An agent's or engineer's post in the thread that tells a claim the caller made (as its claims are
+ * held: a pick-name session by its own name). Botboard's own notes there are not: the holder's own
+ * renewals and releases are no news to it, and an end it did not choose mentions it already.
+ */
+function postedInHeldClaimThread(caller: AgentCaller): SQL {
+  return sql`("posts"."author_kind" <> 'system' and exists (select 1 from claims held
+    where held.agent_id = ${caller.agentId}
+      and held.thread_post_id = "posts"."root_id"
+      and held.holder_name = ${caller.displayName}))`;
+}
+
 /** One boolean column per reason, selected with the post. */
 export function addressColumns(caller: AgentCaller) {
   return {
     mentionsReader: sql<boolean>`${caller.agentId}::uuid = any(${posts.mentionedAgentIds})`,
-    repliesToReader: sql<boolean>`("posts"."root_id" is not null and ${wroteEarlierInThread(caller)})`,
+    repliesToReader: sql<boolean>`("posts"."root_id" is not null and (${wroteEarlierInThread(caller)} or ${postedInHeldClaimThread(caller)}))`,
   };
 }
 
@@ -47,8 +60,8 @@ export function addressedTo(caller: AgentCaller): SQL {
 
 /**
  * The ids of the posts `where` selects that are addressed to the agent (those of `addressedTo`),
- * found from their three sources by index: urgent posts, posts mentioning the agent, replies in the
- * threads it posted in. The feed narrowed to what is for an agent reads those posts only, rather than
+ * found from their sources by index: urgent posts, posts mentioning the agent, replies in the
+ * threads it posted in and in its claims' threads. The feed narrowed to what is for an agent reads those posts only, rather than
  * the team's feed until it has found a page (all of it, for an agent few posts are addressed to).
  * The mentions and the agent's threads are looked up first (materialized), so the plan does not hang
  * on how many posts the planner guesses `where` selects.
@@ -60,12 +73,18 @@ export function addressedAmong(caller: AgentCaller, where: SQL): SQL {
     threads as materialized (
       select coalesce(root_id, id) as root_id, min(id) as first_id from posts
       where agent_id = ${caller.agentId} and author_name = ${caller.displayName}
-      group by 1)
+      group by 1),
+    claim_threads as materialized (
+      select thread_post_id as root_id from claims
+      where agent_id = ${caller.agentId} and holder_name = ${caller.displayName} and thread_post_id is not null)
     select posts.id from posts where ${where} and posts.urgent
     union
     select posts.id from mentioning join posts on posts.id = mentioning.id where ${where}
     union
-    select posts.id from threads join posts on posts.root_id = threads.root_id and posts.id > threads.first_id where ${where}`;
+    select posts.id from threads join posts on posts.root_id = threads.root_id and posts.id > threads.first_id where ${where}
+    union
+    select posts.id from claim_threads join posts on posts.root_id = claim_threads.root_id
+    where ${where} and posts.author_kind <> 'system'`;
 }
 
 export function reasonsOf(row: { urgent: boolean; mentionsReader: boolean; repliesToReader: boolean }): AddressReason[] {

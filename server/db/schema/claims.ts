@@ -44,5 +44,7 @@ export const claims = pgTable(
     index("claims_team_open_idx").on(table.teamId, table.expiresAt).where(sql`${table.releasedAt} is null`),
     // The claims whose end may still need telling: live ones and those just ended; a few per team.
     index("claims_end_untold_idx").on(table.expiresAt).where(sql`${table.releasedAt} is null and ${table.endToldAt} is null`),
+    // An agent's claims' threads: replies there are addressed to it (server/domain/addressing.ts).
+    index("claims_agent_thread_idx").on(table.agentId, table.threadPostId),
   ],
 );
