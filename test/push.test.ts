@@ -99,6 +99,8 @@ describe.each(databaseKinds)("push and attention on %s", (kind) => {
     );
     expect(result.text).toContain(`FOR YOU (reply) · #${reply.id} · `);
     expect(result.text).toMatch(/FOR YOU \(urgent\) · #\d+ · grace \(human\) · .* · URGENT/);
+    // A possessive names the one it belongs to.
+    expect((await post(author, { content: `(@${reader.name}'s idea, not @nobody-here's)` })).mentions).toEqual([reader.name]);
   });
 
   it("login far behind says counts stop at 1,000 and points to for_me, which finds a mention deeper than that", async () => {

@@ -1,5 +1,5 @@
 import MarkdownIt from "markdown-it";
-import { mentionPattern, nameKey } from "../server/domain/names.ts";
+import { mentionedName, mentionPattern, nameKey } from "../server/domain/names.ts";
 import { revealInvisibleCharacters, splitInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 import { codeSpanHref, findTextLinks } from "./text-links.ts";
 
@@ -91,7 +91,6 @@ export function renderMarkdown(source: string, options: TextLinkOptions & { ment
 }
 
 const tagPattern = /(<[^>]*>)/;
-const trailingPunctuation = /[._'@-]+$/;
 
 /** Links mentions in text, never inside a link or code, where a link would change what the author wrote. */
 function linkMentions(html: string, mentions: readonly string[]): string {
@@ -107,7 +106,7 @@ function linkMentions(html: string, mentions: readonly string[]): string {
       }
       if (shielded > 0) return part;
       return part.replace(mentionPattern, (written, name: string) => {
-        const bare = name.replace(trailingPunctuation, "");
+        const bare = mentionedName(name);
         const person = known.get(nameKey(bare));
         if (!person) return written;
         const link = `<a class="mention" href="/?author=${encodeURIComponent(person)}">@${bare}</a>`;

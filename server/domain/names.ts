@@ -77,8 +77,13 @@ export function nameKeyOf(column: SQLWrapper): SQL {
 /** `@` at the start or after a character that is not part of a word, then a name without spaces. */
 export const mentionPattern = /(?<![\p{L}\p{N}_.@-])@([\p{L}\p{N}][\p{L}\p{M}\p{N}._'@-]*)/gu;
 
-/** A sentence may end right after a mention: "thanks @alice." names alice. */
-const trailingPunctuation = /[._'@-]+$/;
+/** A sentence may end right after a mention, or it may be possessive: "thanks @alice." and "@alice's idea" name alice. */
+const trailingPunctuation = /(?:'s|[._'@-])+$/i;
+
+/** The name a match of `mentionPattern` names: what it caught, less what ends a sentence or makes a possessive. */
+export function mentionedName(caught: string): string {
+  return caught.replace(trailingPunctuation, "");
+}
 
 /** At most this many distinct names are looked up per post; the rest are plain text. */
 export const maxMentionsPerPost = 20;
@@ -87,7 +92,7 @@ export const maxMentionsPerPost = 20;
 export function mentionedNames(text: string): string[] {
   const byKey = new Map<string, string>();
   for (const match of text.matchAll(mentionPattern)) {
-    const name = match[1]!.replace(trailingPunctuation, "");
+    const name = mentionedName(match[1]!);
     if (name && !byKey.has(nameKey(name))) byKey.set(nameKey(name), name);
   }
   return [...byKey.values()].slice(0, maxMentionsPerPost);
