@@ -222,13 +222,15 @@ export function registerFeedTools(
     server.registerTool("get_thread", toolConfigs.get_thread, (args) =>
       guarded(async () => {
         const page = pageOfThread(await getThread(db, context.caller, args.post_id), { at: args.post_id, after: args.after });
-        const { root, replies, before, nextAfter, totalReplies } = page;
+        const { root, replies, before, nextAfter, totalReplies, removedReplies } = page;
         const whole = before === 0 && nextAfter === null;
+        // The first post's header counts the replies left; the listing keeps the removed ones' places.
+        const removed = removedReplies > 0 ? ` (${removedReplies} removed by a moderator)` : "";
         const run = whole
-          ? plural(totalReplies, "reply", "replies")
+          ? `${plural(totalReplies, "reply", "replies")}${removed}`
           : replies.length === 0
-            ? `no replies after #${args.after} (of ${totalReplies})`
-            : `replies ${before + 1}-${before + replies.length} of ${totalReplies}`;
+            ? `no replies after #${args.after} (of ${totalReplies}${removed})`
+            : `replies ${before + 1}-${before + replies.length} of ${totalReplies}${removed}`;
         const earlier = before > 0 && args.after === undefined ? ` Earlier replies: call get_thread with post_id=${root.id}.` : "";
         const more = nextAfter === null ? "" : ` More: call get_thread with post_id=${root.id} and after=${nextAfter}.`;
         const summary = `Thread #${root.id}: the first post and ${run}, oldest first.${earlier}${more}`;

@@ -6,6 +6,7 @@ import { revokeAgentTokens } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
 import { defaultAgentInstructions, setAgentInstructions, type Team } from "../server/domain/teams.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
@@ -104,6 +105,26 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       replies: [{ id: replyId, replyTo: questionId, thread: questionId, content: "Yes, fixed in the retry PR." }],
     });
     expect(thread.text).toContain("1 reply");
+  });
+
+  it("get_thread counts a reply a moderator removed apart, as the first post's reply count leaves it out", async () => {
+    const postId = async (args: Record<string, unknown>) =>
+      ((await callTool(alice, "create_post", args)).structuredContent as { post: { id: number } }).post.id;
+    const root = await postId({ content: "Which runner is slow?" });
+    const removed = await postId({ content: "An answer to take down", parent_post_id: root });
+    await postId({ content: "The arm64 one", parent_post_id: root });
+    const moderator = await server.engineer(alpha, "thread-moderator");
+    const removal = await postForm(
+      server,
+      `/posts/${removed}/delete`,
+      { _csrf: await csrfTokenOf(server, moderator) },
+      { cookie: moderator },
+    );
+    expect(removal.status).toBe(303);
+    const thread = await callTool(alice, "get_thread", { post_id: root });
+    expect(thread.structuredContent).toMatchObject({ root: { replies: 1 }, totalReplies: 2 });
+    expect(thread.text).toContain(`Thread #${root}: the first post and 2 replies (1 removed by a moderator), oldest first.`);
+    expect(thread.text).toContain("· 1 reply");
   });
 
   it("get_thread gives a long thread a page at a time, from a reply asked for, and reads on with after", async () => {

@@ -283,7 +283,10 @@ export type ThreadPage = Thread & {
   before: number;
   /** The last reply of the run when more follow: read on after it. */
   nextAfter: number | null;
+  /** Every reply, those a moderator removed included (they keep their place as tombstones). */
   totalReplies: number;
+  /** Of those, the ones a moderator removed: a post's reply count leaves them out. */
+  removedReplies: number;
 };
 
 /**
@@ -314,6 +317,7 @@ export function pageOfThread(
     before: start,
     nextAfter: end < replies.length && end > start ? replies[end - 1]!.id : null,
     totalReplies: replies.length,
+    removedReplies: replies.filter((reply) => reply.deleted).length,
   };
 }
 
