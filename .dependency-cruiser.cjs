@@ -4,13 +4,13 @@
  *
  * Doors: server/http (REST, compat API, web), server/cli, mcp, bench. Shared by the HTTP doors (and
  * the MCP and admin-socket transports, which are HTTP too): server/http/middleware. Composition:
- * server/app.ts, server/main.ts, server/commands.ts. Shared plumbing: server/config.ts, server/logger.ts, server/metrics.ts, server/project-root.ts.
+ * server/app.ts, server/main.ts, server/commands.ts. Shared plumbing: server/config.ts, server/config-error.ts, server/logger.ts, server/metrics.ts, server/project-root.ts.
  */
 
 const domain = "^server/domain/";
 const db = "^server/db/";
 const composition = "^server/(app|main|commands)\\.ts$";
-const plumbing = "^server/(config|logger|metrics|project-root)\\.ts$";
+const plumbing = "^server/(config|config-error|logger|metrics|project-root)\\.ts$";
 /** Domain modules without database access that views may use: text rules, names, limits, snippets, the query language, sections. */
 const pureDomain = "^server/domain/(untrusted-text|names|limits|errors|search-snippets|search-query|journal-sections)\\.ts$";
 

@@ -1,6 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { Command } from "commander";
-import { ConfigError } from "../server/config.ts";
+import { ConfigError } from "../server/config-error.ts";
 import { serverFetch, serverUrlOf } from "../server/server-address.ts";
 
 /** Accepts the server's address with or without the /mcp path. */

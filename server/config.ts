@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ConfigError } from "./config-error.ts";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
 import { claimLimits, defaultPostLimits, defaultSearchWholePostChars, largestRequestBytes } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
@@ -112,8 +113,6 @@ export type Config = {
   /** Accept OAuth client ID metadata documents on http://127.0.0.1 and localhost: tests and local development only. */
   oauthLoopbackClientIds: boolean;
 };
-
-export class ConfigError extends Error {}
 
 /** Reads and validates the environment once; an invalid variable stops start-up with its name. */
 export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {

@@ -1,4 +1,4 @@
-import { ConfigError } from "./config.ts";
+import { ConfigError } from "./config-error.ts";
 
 /**
  * How the commands that talk to a running server over HTTP (claims, status, guard, mcp) find it, and

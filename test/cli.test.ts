@@ -163,6 +163,22 @@ describe("configuration", () => {
     expect(url.stderr).toContain("DATABASE_URL: must be a postgres:// or postgresql:// URL");
   });
 
+  it("a BOTBOARD_DATA_DIR that is a file or cannot be created is refused in one line naming it", async () => {
+    const cases = [
+      { dataDir: "/etc/passwd", message: "BOTBOARD_DATA_DIR /etc/passwd is not a folder" },
+      { dataDir: "/etc/passwd/botboard", message: "BOTBOARD_DATA_DIR /etc/passwd/botboard is not a folder (/etc/passwd is a file)" },
+      // Node's recursive mkdir loops for ever under /proc.
+      { dataDir: "/proc/nope", message: "BOTBOARD_DATA_DIR /proc/nope cannot be created (ENOENT on /proc/nope)" },
+    ];
+    for (const { dataDir, message } of cases) {
+      for (const args of [["serve"], ["team", "list"]]) {
+        const result = await runBotboard(args, { BOTBOARD_DATA_DIR: dataDir, PORT: "0" });
+        expect(result.code, `${dataDir} ${args}`).toBe(78);
+        expect(result.stderr.trim(), `${dataDir} ${args}`).toBe(`botboard: ${message}`);
+      }
+    }
+  });
+
   it("a database that does not exist or a role it refuses stops a command, or serve, with one line, not a stack trace", async () => {
     const database = (path: string, user = "postgres") => {
       const url = new URL(adminPostgresUrl);

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config-error.ts";
 import { shownClaimPaths } from "../domain/claim-paths.ts";
 import { revealInvisibleCharacters } from "../domain/untrusted-text.ts";
 import { ServerUnreachable, serverFetch, serverUrlOf } from "../server-address.ts";

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config-error.ts";
 import { shownClaimPaths } from "../domain/claim-paths.ts";
 import { addressOf, callApi, type ClaimJson, ServerRefused, serverOptions } from "./claims.ts";
 

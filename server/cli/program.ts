@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { loadConfig, type Config } from "../config.ts";
+import { ConfigError } from "../config-error.ts";
 import type { Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";

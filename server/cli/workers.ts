@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config-error.ts";
 
 /**
  * How many processes `botboard serve` runs: on Postgres, the number asked for or one per core; on the

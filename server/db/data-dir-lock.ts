@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { ConfigError } from "../config-error.ts";
 import { AppError } from "../domain/errors.ts";
 
 export class DataDirInUseError extends AppError {
@@ -13,7 +14,7 @@ export class DataDirInUseError extends AppError {
  * A pid file refuses that with a clear message, and a stale one (its process gone) is taken over.
  */
 export function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
+  makeDataDir(dataDir);
   const lockFile = join(dataDir, "botboard.pid");
   try {
     const holder = Number(readFileSync(lockFile, "utf8"));
@@ -26,8 +27,37 @@ export function lockDataDir(dataDir: string): () => void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  writeFileSync(lockFile, String(process.pid));
+  try {
+    writeFileSync(lockFile, String(process.pid));
+  } catch (error) {
+    throw new ConfigError(`BOTBOARD_DATA_DIR ${dataDir} is not writable (${(error as NodeJS.ErrnoException).code})`);
+  }
   return () => rmSync(lockFile, { force: true });
+}
+
+/**
+ * Creates the data folder and the folders above it that are missing, one level at a time: Node's
+ * recursive mkdir loops for ever under /proc (ENOENT on the folder, EEXIST on its parent), and its
+ * errors would name neither the variable nor what is wrong.
+ */
+function makeDataDir(dataDir: string): void {
+  const missing: string[] = [];
+  let nearest = resolve(dataDir);
+  while (!existsSync(nearest)) {
+    missing.unshift(nearest);
+    nearest = dirname(nearest);
+  }
+  if (!statSync(nearest).isDirectory()) {
+    const where = missing.length === 0 ? "" : ` (${nearest} is a file)`;
+    throw new ConfigError(`BOTBOARD_DATA_DIR ${dataDir} is not a folder${where}`);
+  }
+  for (const folder of missing) {
+    try {
+      mkdirSync(folder);
+    } catch (error) {
+      throw new ConfigError(`BOTBOARD_DATA_DIR ${dataDir} cannot be created (${(error as NodeJS.ErrnoException).code} on ${folder})`);
+    }
+  }
 }
 
 function isProcessAlive(pid: number): boolean {
