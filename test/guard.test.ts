@@ -98,6 +98,32 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
     expect(free.stderr).toBe("");
   });
 
+  it("paths given to guard check are read from the current folder, as git reads them; a path outside the repository is refused", async () => {
+    const fromSrc = (path: string) =>
+      runProcess(process.execPath, [botboardBin, "guard", "check", path], { cwd: join(repo, "src"), env: asBob() });
+    const claimed = await fromSrc("auth/login.ts");
+    expect(claimed.code).toBe(1);
+    expect(claimed.stderr).toContain("src/auth/login.ts: claimed by alice");
+    for (const outside of ["/etc/passwd", "../../x"]) {
+      const refused = await fromSrc(outside);
+      expect(refused.code, outside).toBe(1);
+      expect(refused.stderr.trim(), outside).toMatch(
+        new RegExp(`^botboard: ${outside.replaceAll(".", "\\.")} is outside the repository \\S+$`),
+      );
+    }
+  });
+
+  it("without a token the hook warns in one sentence", async () => {
+    const check = await runProcess(process.execPath, [botboardBin, "guard", "check", "src/auth/login.ts"], {
+      cwd: repo,
+      env: { ...asBob(), BOTBOARD_TOKEN: "" },
+    });
+    expect(check.code).toBe(0);
+    expect(check.stderr.trim()).toBe(
+      "botboard guard: Give the agent token with --token or BOTBOARD_TOKEN; change not checked against claims.",
+    );
+  });
+
   it("pre-push stops a push whose commits touch a claimed file", async () => {
     const remote = mkdtempSync(join(tmpdir(), "botboard-guard-remote-"));
     try {
@@ -111,6 +137,24 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
       expect(warned.code, warned.stderr).toBe(0);
     } finally {
       rmSync(remote, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the git guard outside a repository", () => {
+  it("install and check say so in one line and exit non-zero, without git's usage or a stack trace", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "botboard-not-a-repo-"));
+    try {
+      for (const args of [["install"], ["check", "--staged"], ["check", "a.ts"]]) {
+        const result = await runProcess(process.execPath, [botboardBin, "guard", ...args], {
+          cwd: folder,
+          env: { BOTBOARD_TOKEN: "x", GIT_CEILING_DIRECTORIES: tmpdir() },
+        });
+        expect(result.code, args.join(" ")).toBe(78);
+        expect(result.stderr.trim(), args.join(" ")).toBe("botboard: not a git repository (run it inside one)");
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { Command } from "commander";
 import { ConfigError } from "../config-error.ts";
 import { shownClaimPaths } from "../domain/claim-paths.ts";
+import { invalid } from "../domain/errors.ts";
 import { addressOf, callApi, type ClaimJson, ServerRefused, serverOptions } from "./claims.ts";
 
 /**
@@ -16,8 +17,34 @@ import { addressOf, callApi, type ClaimJson, ServerRefused, serverOptions } from
 const hookMarker = "# botboard guard";
 const hookKinds = { "pre-commit": "--staged", "pre-push": "--pushed" } as const;
 
+/** Runs git; no git, or no repository here, is a one-line refusal rather than git's failure and a stack trace. */
 function git(args: string[], input?: string): string {
-  return execFileSync("git", args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+  try {
+    return execFileSync("git", args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+  } catch (error) {
+    const { code, stderr } = error as NodeJS.ErrnoException & { stderr?: string };
+    if (code === "ENOENT") throw new ConfigError("git is not installed (the guard needs it)");
+    if (/not a git repository|must be run in a work tree/.test(stderr ?? ""))
+      throw new ConfigError("not a git repository (run it inside one)");
+    throw error;
+  }
+}
+
+/**
+ * The top folder of the repository's work tree. Asked before `git diff --cached`, which outside a
+ * repository does not say so but prints its usage.
+ */
+const repositoryRoot = () => git(["rev-parse", "--show-toplevel"]).trim();
+
+/** Paths given on the command line, as git reads them: from the current folder, then relative to the repository's top. */
+function repositoryPaths(paths: string[], root: string): string[] {
+  return paths.map((path) => {
+    const fromRoot = relative(root, resolve(path));
+    if (fromRoot === ".." || fromRoot.startsWith(`..${sep}`) || isAbsolute(fromRoot)) {
+      throw invalid(`${path} is outside the repository ${root}`);
+    }
+    return fromRoot.split(sep).join("/");
+  });
 }
 
 function hookScript(kind: keyof typeof hookKinds, botboardScript: string): string {
@@ -83,7 +110,8 @@ async function check(paths: string[], options: { url?: string; token?: string },
       error instanceof ServerRefused || error instanceof ConfigError
         ? error.message
         : `cannot reach Botboard (${(error as Error).message})`;
-    warn(`${why}; ${what} not checked against claims.`);
+    // The reasons are sentences of their own; this one goes on after a semicolon.
+    warn(`${why.replace(/\.$/, "")}; ${what} not checked against claims.`);
     return;
   }
   if (conflicts.length === 0) return;
@@ -122,13 +150,14 @@ export function guardCommand(): Command {
     .option("--staged", "check the files staged for commit")
     .option("--pushed", "check the files of the refs on standard input (as pre-push gets them)")
     .action(async (paths: string[], options: { url?: string; token?: string; staged?: boolean; pushed?: boolean }) => {
+      const root = repositoryRoot();
       if (options.staged) {
         const staged = git(["diff", "--cached", "--name-only", "--no-renames", "-z"]).split("\0").filter(Boolean);
         await check(staged, options, "commit");
       } else if (options.pushed) {
         await check(pushedPaths(await readStandardInput()), options, "push");
       } else {
-        await check(paths, options, "change");
+        await check(repositoryPaths(paths, root), options, "change");
       }
     });
 
