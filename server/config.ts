@@ -114,6 +114,18 @@ export type Config = {
   oauthLoopbackClientIds: boolean;
 };
 
+const defaultPublicUrl = (port: number) => `http://localhost:${port}`;
+
+/**
+ * The configuration of a server listening on `port`. With PORT=0 the system chose the port, and the
+ * public URL, unless BOTBOARD_PUBLIC_URL gives it, names the port chosen rather than 0.
+ */
+export function listeningOn(config: Config, port: number): Config {
+  if (config.port !== 0 || config.publicUrl !== defaultPublicUrl(0)) return config;
+  const publicUrl = defaultPublicUrl(port);
+  return { ...config, port, publicUrl, webhooks: { ...config.webhooks, publicUrl } };
+}
+
 /** Reads and validates the environment once; an invalid variable stops start-up with its name. */
 export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
   const parsed = environmentSchema.safeParse(
@@ -124,7 +136,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);
   }
   const env = parsed.data;
-  const publicUrl = (env.BOTBOARD_PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, "");
+  const publicUrl = (env.BOTBOARD_PUBLIC_URL ?? defaultPublicUrl(env.PORT)).replace(/\/+$/, "");
   return {
     port: env.PORT,
     host: env.HOST,

@@ -1,7 +1,6 @@
-import type { IncomingMessage, Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { serve } from "@hono/node-server";
-import type { Hono } from "hono";
+import { getRequestListener } from "@hono/node-server";
 import { forgetCachedTokens, tokenRevocationChannel } from "./domain/agents.ts";
 import { createApp } from "./app.ts";
 import { realignDeliveryOrder } from "./domain/delivery.ts";
@@ -15,7 +14,8 @@ import { useSemanticSearch } from "./domain/semantic-search.ts";
 import { deriveMissingSearchTerms } from "./domain/search-backfill.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { firstRunSetupLink } from "./domain/bootstrap.ts";
-import type { Config } from "./config.ts";
+import { type Config, listeningOn } from "./config.ts";
+import { ConfigError } from "./config-error.ts";
 import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
 import { serveAdminSocket } from "./cli/admin-socket.ts";
 
@@ -23,6 +23,8 @@ const shutdownGraceMs = 10_000;
 
 export type RunningServer = {
   url: string;
+  /** The address people and agents use: BOTBOARD_PUBLIC_URL, or localhost on the port listened on. */
+  publicUrl: string;
   database: Database;
   setupLink: string | undefined;
   close(): Promise<void>;
@@ -56,19 +58,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (realigned > 0) logger.warn({ posts: realigned }, "posts came from another Postgres cluster; delivery order realigned");
     // Revocations announced while the listener was away are missed: forget every cached token then too.
     const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
-    const setupLink = options.offerSetupLink ? await firstRunSetupLink(database.db, config.publicUrl) : undefined;
     const hub = createEventHub(database);
     cacheFeedFirstPages(database.db, hub);
-    const app = createApp(database, config, hub);
-    const server = await listen(app, config);
-    const closeConnectionsWithoutRequests = trackConnectionsWithoutRequests(server);
+    const server = await listen(config);
     const address = server.address() as AddressInfo;
-    const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, config) : undefined;
-    const sweeper = sweepNowAndThen(database.db, config);
-    const webhookWorker = await startWebhookWorker(database, config.webhooks);
-    const embedder = config.embeddings ? embedInBackground(database.db, useSemanticSearch(database.db, config.embeddings)) : undefined;
+    // Built once the port is known: with PORT=0 the system chose it, and links and origin checks name it.
+    const served = listeningOn(config, address.port);
+    server.on("request", getRequestListener(createApp(database, served, hub).fetch, { hostname: served.host }));
+    const closeConnectionsWithoutRequests = trackConnectionsWithoutRequests(server);
+    const setupLink = options.offerSetupLink ? await firstRunSetupLink(database.db, served.publicUrl) : undefined;
+    const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, served) : undefined;
+    const sweeper = sweepNowAndThen(database.db, served);
+    const webhookWorker = await startWebhookWorker(database, served.webhooks);
+    const embedder = served.embeddings ? embedInBackground(database.db, useSemanticSearch(database.db, served.embeddings)) : undefined;
     return {
       url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
+      publicUrl: served.publicUrl,
       database,
       setupLink,
       async close() {
@@ -104,12 +109,30 @@ export async function startServer(config: Config, options: StartOptions = {}): P
  */
 const idleConnectionMs = 150_000;
 
-function listen(app: Hono, config: Config): Promise<Server> {
+/** Listens on HOST:PORT; what keeps it from doing so is a ConfigError naming the variable to change. */
+function listen(config: Config): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(server as Server)) as Server;
+    const server = createServer();
     server.keepAliveTimeout = idleConnectionMs;
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) => reject(listenError(error, config)));
+    server.listen(config.port, config.host, () => resolve(server));
   });
+}
+
+function listenError(error: NodeJS.ErrnoException, { port, host }: Config): Error {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new ConfigError(`PORT ${port} is in use on ${host}`);
+    case "EACCES":
+      return new ConfigError(`PORT ${port} is not open to this user (ports below 1024 need privileges)`);
+    case "EADDRNOTAVAIL":
+      return new ConfigError(`HOST ${host} is not an address of this machine`);
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new ConfigError(`HOST ${host} is neither an address nor a name this machine resolves`);
+    default:
+      return error;
+  }
 }
 
 /**

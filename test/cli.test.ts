@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli } from "../server/cli/program.ts";
+import { listeningOn, loadConfig } from "../server/config.ts";
 import { botboardDoors } from "../server/commands.ts";
 import {
   botboardOnFreshDatabase,
@@ -10,7 +15,7 @@ import {
   type BotboardOnFreshDatabase,
   type ServedBotboard,
 } from "./support/cli.ts";
-import { adminPostgresUrl, databaseKinds } from "./support/server.ts";
+import { adminPostgresUrl, databaseKinds, freshDatabase } from "./support/server.ts";
 
 describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   let botboard: BotboardOnFreshDatabase;
@@ -27,6 +32,10 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   it("prints a one-time setup link on the first start, which creates the first admin once", async () => {
     const link = /(http:\/\/\S+\/setup\?token=(\S+))/.exec(server.output());
     expect(link).not.toBeNull();
+    // PORT=0: the system chose the port, and the links name it.
+    const { port } = new URL(server.url);
+    expect(server.output()).toContain(`Botboard is serving http://localhost:${port} (listening on ${server.url})`);
+    expect(link![1]).toMatch(new RegExp(`^http://localhost:${port}/setup\\?token=`));
     const setup = (token: string) =>
       fetch(`${server.url}/auth/setup`, {
         method: "POST",
@@ -177,6 +186,42 @@ describe("configuration", () => {
         expect(result.stderr.trim(), `${dataDir} ${args}`).toBe(`botboard: ${message}`);
       }
     }
+  });
+
+  it("a port in use or a HOST that is not this machine's stops serve, with or without workers, in one line naming it", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    const postgres = await freshDatabase("postgres");
+    const dataDir = mkdtempSync(join(tmpdir(), "botboard-listen-"));
+    try {
+      const cases: { env: Record<string, string>; message: string }[] = [
+        { env: { PORT: String(port) }, message: `PORT ${port} is in use on 127.0.0.1` },
+        { env: { PORT: "0", HOST: "8.8.8.8" }, message: "HOST 8.8.8.8 is not an address of this machine" },
+        { env: { PORT: "0", HOST: "999.1.1.1" }, message: "HOST 999.1.1.1 is neither an address nor a name this machine resolves" },
+      ];
+      for (const { env, message } of cases) {
+        for (const [args, database] of [
+          [["serve"], { BOTBOARD_DATA_DIR: dataDir }],
+          [["serve", "--workers", "2"], postgres.env],
+        ] as const) {
+          const result = await runBotboard([...args], { ...database, ...env });
+          expect(result.code, `${args} ${message}`).toBe(78);
+          expect(result.stderr.trim(), `${args} ${message}`).toBe(`botboard: ${message}`);
+        }
+      }
+    } finally {
+      taken.close();
+      await postgres.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("with PORT=0 the public URL names the port listened on, unless BOTBOARD_PUBLIC_URL gives one", () => {
+    expect(listeningOn(loadConfig({ PORT: "0" }), 4321).publicUrl).toBe("http://localhost:4321");
+    const given = loadConfig({ PORT: "0", BOTBOARD_PUBLIC_URL: "https://board.example.com" });
+    expect(listeningOn(given, 4321).publicUrl).toBe("https://board.example.com");
+    expect(listeningOn(given, 4321).webhooks.publicUrl).toBe("https://board.example.com");
   });
 
   it("a database that does not exist or a role it refuses stops a command, or serve, with one line, not a stack trace", async () => {

@@ -47,7 +47,7 @@ describe("botboard serve --workers 2 on one Postgres", () => {
   }, 180_000);
   afterAll(() => botboard?.close());
 
-  it("runs two server processes, each listening to Postgres for live events, and prints one first-run link", async () => {
+  it("runs two server processes, each listening to Postgres for live events, and prints one first-run link and one serving line", async () => {
     const client = postgres(botboard.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
     try {
       const [listeners] = await client`
@@ -57,7 +57,8 @@ describe("botboard serve --workers 2 on one Postgres", () => {
       await client.end();
     }
     expect(served.output().match(/setup\?token=/g)).toHaveLength(1);
-    expect(served.output().match(/listening on/g)).toHaveLength(2);
+    await served.waitForOutput("Botboard runs 2 worker processes on one port.");
+    expect(served.output().match(/Botboard is serving/g)).toHaveLength(1);
   });
 
   it("a post through one connection reaches live feeds held by both workers", async () => {

@@ -101,7 +101,7 @@ export type CliDoors = {
   startServer: (
     config: Config,
     options: { offerSetupLink: boolean },
-  ) => Promise<{ url: string; setupLink: string | undefined; close(): Promise<void> }>;
+  ) => Promise<{ url: string; publicUrl: string; setupLink: string | undefined; close(): Promise<void> }>;
   commands: (runOperation: OperationRunner) => Command[];
 };
 
@@ -135,10 +135,13 @@ export function buildCli(doors: CliDoors): Command {
       // One process shows the first admin's link, so one makes it: the others' would be live invites no one saw.
       const server = await doors.startServer(settings, { offerSetupLink: isFirstWorker() });
       const where = settings.databaseUrl ? "Postgres (DATABASE_URL)" : `the embedded database in ${settings.dataDir}`;
-      const setup = server.setupLink
-        ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
-        : "";
-      console.log(`Botboard is serving ${settings.publicUrl} (listening on ${server.url}) on ${where}.${setup}`);
+      // Workers share the port: the first speaks for them all.
+      if (isFirstWorker()) {
+        const setup = server.setupLink
+          ? `\n\nCreate the first engineer account (one-time link, valid for 1 hour):\n  ${server.setupLink}\n`
+          : "";
+        console.log(`Botboard is serving ${server.publicUrl} (listening on ${server.url}) on ${where}.${setup}`);
+      }
       let stopping = false;
       const stop = async (signal: string) => {
         // A worker may get both the terminal's SIGINT and its primary's SIGTERM: drain once.

@@ -40,9 +40,11 @@ export async function superviseWorkers(count: number): Promise<void> {
     new Promise<Worker>((resolve, reject) => {
       const worker = cluster.fork();
       worker.once("listening", () => resolve(worker));
-      worker.once("exit", (code) => {
+      worker.once("exit", (code, signal) => {
         exitCodes.set(worker, code ?? 1);
-        reject(new Error(`a worker stopped before it was serving (exit code ${code})`));
+        // A worker that exits with a code has printed why (a port in use, a database it cannot reach).
+        if (code === null && !stopping) console.error(`botboard: a worker was stopped by ${signal} before it was serving`);
+        reject(new Error(`a worker stopped before it was serving (${code === null ? signal : `exit code ${code}`})`));
       });
     });
   const stopAll = async (signal: NodeJS.Signals) => {
@@ -64,11 +66,10 @@ export async function superviseWorkers(count: number): Promise<void> {
     // The first alone, so one process applies migrations and makes the first-run invite.
     await forkListening();
     await Promise.all(Array.from({ length: count - 1 }, forkListening));
-  } catch (error) {
+  } catch {
     // Stopped by a signal while workers were still starting: the signal's handler exits.
     if (stopping) return;
     await stopAll("SIGTERM");
-    console.error(String((error as Error).message));
     process.exit(Math.max(1, ...exitCodes.values()));
   }
   console.log(`Botboard runs ${count} worker processes on one port.`);
