@@ -11,14 +11,18 @@ const shippedMigrations = (
 ).entries.length;
 
 describe("migrations on Postgres", () => {
-  it("three processes migrating one empty database at once all succeed and apply each migration once", async () => {
+  it("three processes migrating one empty database at once all succeed and apply each migration once, and say which they applied", async () => {
     const database = await freshDatabase("postgres", { empty: true });
     try {
-      const results = await Promise.all([1, 2, 3].map(() => runBotboard(["migrate"], database.env)));
+      const results = await Promise.all([1, 2, 3].map(() => runBotboard(["migrate", "--json"], database.env)));
       for (const result of results) {
         expect(result.stderr).toBe("");
         expect(result.code).toBe(0);
       }
+      // Each says what it applied: together, every migration once.
+      const applied = results.flatMap((result) => JSON.parse(result.stdout) as string[]);
+      expect(new Set(applied).size).toBe(shippedMigrations);
+      expect(applied).toHaveLength(shippedMigrations);
       const client = postgres(database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
       const [row] = await client`select count(*)::int as applied from drizzle.__drizzle_migrations`;
       await client.end();

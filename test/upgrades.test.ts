@@ -133,6 +133,8 @@ describe.each(databaseKinds)("upgrading a database made by the first schema (%s)
       const migrated = await runBotboard(["migrate"], database.env);
       expect(migrated.stderr).toBe("");
       expect(migrated.code).toBe(0);
+      expect(migrated.stdout).toBe(`Applied, in this order:\n${pendingNames.join("\n")}\n`);
+      expect((await runBotboard(["migrate"], database.env)).stdout).toBe("Migrations are up to date.\n");
       expect((await runBotboard(["migrate", "--dry-run", "--json"], database.env)).stdout).toBe("[]\n");
 
       const current = await open(database.env);

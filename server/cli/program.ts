@@ -171,8 +171,10 @@ export function buildCli(doors: CliDoors): Command {
           );
           return;
         }
-        await database.migrate();
-        console.log("Migrations are up to date.");
+        const applied = await database.migrate();
+        print(applied, asJson(), () =>
+          applied.length === 0 ? "Migrations are up to date." : `Applied, in this order:\n${applied.map((name) => `  ${name}`).join("\n")}`,
+        );
       } finally {
         await database.close();
       }

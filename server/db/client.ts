@@ -102,8 +102,8 @@ export type Database = {
    * `onResume`, since notifications sent while it was away are lost.
    */
   listen(channel: string, onPayload: (payload: string) => void, onResume?: () => void): Promise<() => Promise<void>>;
-  /** Applies pending migrations; safe when several processes start at once. */
-  migrate(): Promise<void>;
+  /** Applies pending migrations and resolves to their file names; safe when several processes start at once. */
+  migrate(): Promise<string[]>;
   close(): Promise<void>;
 };
 
@@ -292,7 +292,10 @@ function openPostgres(
       const lockSession = postgres(directUrl ?? url, { ...connection, max: 1 });
       try {
         await lockSession`select pg_advisory_lock(${migrationLockId.toString()}::bigint)`;
+        // Asked under the lock: what another process applied meanwhile is not this one's to report.
+        const pending = await pendingMigrations(db, migrationsFolder);
         await migratePostgres(drizzlePostgres(sessions), { migrationsFolder });
+        return pending;
       } finally {
         await lockSession.end({ timeout: 5 });
       }
@@ -389,7 +392,9 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
     kind: "pglite",
     listen: (channel, onPayload) => listenAlone(client, channels, channel, onPayload),
     migrate: async () => {
+      const pending = await pendingMigrations(db, migrationsFolder);
       await migratePglite(drizzlePglite(client), { migrationsFolder });
+      return pending;
     },
     async close() {
       await client.close();
@@ -401,11 +406,11 @@ async function openPglite(dataDir: string, migrationsFolder: string, onQuery: Da
 type MigrationJournal = { entries: { tag: string; when: number }[] };
 
 /**
- * The migrations shipped with this version that `migrate` would apply, oldest first, by their file
- * names. Drizzle's rule: those made after the newest one recorded in drizzle.__drizzle_migrations.
+ * The migrations (shipped with this version, unless another folder is given) that `migrate` would
+ * apply, oldest first, by their file names. Drizzle's rule: those made after the newest one recorded in drizzle.__drizzle_migrations.
  */
-export async function pendingMigrations(db: Db): Promise<string[]> {
-  const journal = JSON.parse(readFileSync(join(shippedMigrations, "meta", "_journal.json"), "utf8")) as MigrationJournal;
+export async function pendingMigrations(db: Db, migrationsFolder = shippedMigrations): Promise<string[]> {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder, "meta", "_journal.json"), "utf8")) as MigrationJournal;
   // select ... from a one-row subquery: drizzle's select answers rows alike on both drivers.
   const [table] = await db
     .select({ exists: sql<boolean>`to_regclass('drizzle.__drizzle_migrations') is not null` })
