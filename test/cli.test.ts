@@ -3,9 +3,12 @@ import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli } from "../server/cli/program.ts";
 import { listeningOn, loadConfig } from "../server/config.ts";
+import { openDatabase } from "../server/db/client.ts";
+import { agentTokens } from "../server/db/schema/index.ts";
 import { botboardDoors } from "../server/commands.ts";
 import {
   botboardOnFreshDatabase,
@@ -76,10 +79,18 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   });
 
   it("agent list shows an expired token as expired, not live", async () => {
-    const added = await runBotboard(["agent", "add", "mayfly", "--expires-in", "0.00001", "--json"], env);
+    const added = await runBotboard(["agent", "add", "mayfly", "--expires-in", "1", "--json"], env);
     const { prefix } = JSON.parse(added.stdout);
-    const expiresAt = new Date(JSON.parse(added.stdout).expiresAt).getTime();
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now() + 10)));
+    // A token is made to last a minute at least: this one's day is moved into the past (the embedded
+    // database belongs to the running server, so that is stopped meanwhile).
+    if (kind === "pglite") await stop(server.process);
+    const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.BOTBOARD_DATA_DIR ?? "" });
+    try {
+      await database.db.update(agentTokens).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(agentTokens.prefix, prefix));
+    } finally {
+      await database.close();
+    }
+    if (kind === "pglite") server = await botboard.serve();
     const listed = await runBotboard(["agent", "list"], env);
     expect(listed.stdout).toMatch(new RegExp(`${prefix}….*EXPIRED`));
     const listedAsJson = await runBotboard(["agent", "list", "--json"], env);
@@ -139,6 +150,13 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
       expect(far.stderr.trim()).toBe("botboard: A token expires at most 3650 days (ten years) from now.");
     }
     expect((await runBotboard(["agent", "list"], env)).stdout).not.toContain("far-future");
+  });
+
+  it("agent add refuses an expiry under a minute, which would make a token dead on arrival", async () => {
+    const soon = await runBotboard(["agent", "add", "short-lived", "--expires-in", "0.00001"], env);
+    expect(soon.code).toBe(1);
+    expect(soon.stderr.trim()).toBe("botboard: A token expires at least 1 minute from now.");
+    expect((await runBotboard(["agent", "list"], env)).stdout).not.toContain("short-lived");
   });
 
   it("teams: add, list, and commands that then need --team", async () => {

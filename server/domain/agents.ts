@@ -6,7 +6,7 @@ import { allScopes, requireTeamAdmin, type AgentCaller, type Scope } from "./cal
 import { rowsOf, type Db } from "../db/client.ts";
 import { agentTokens, agents } from "../db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
-import { maxTokenLifetimeDays } from "./limits.ts";
+import { maxTokenLifetimeDays, minTokenLifetimeMinutes } from "./limits.ts";
 import { nameKey, nameKeyOf, validateAgentName } from "./names.ts";
 import { signedName } from "./pick-names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
@@ -57,6 +57,9 @@ export async function addAgentToken(
   // Written as "not at most" so that an Invalid Date (days past what a Date holds) is refused too.
   if (input.expiresAt && !(input.expiresAt.getTime() <= Date.now() + maxTokenLifetimeDays * 86_400_000)) {
     throw invalid(`A token expires at most ${maxTokenLifetimeDays} days (ten years) from now.`);
+  }
+  if (input.expiresAt && input.expiresAt.getTime() < Date.now() + minTokenLifetimeMinutes * 60_000) {
+    throw invalid(`A token expires at least ${minTokenLifetimeMinutes} minute from now.`);
   }
   const token = generateAgentToken();
   return db.transaction(async (tx) => {

@@ -34,6 +34,9 @@ export const maxAgentInstructionsChars = 8000;
 /** The furthest ahead a token's expiry may be: past any rotation policy, and well inside what a date can hold. */
 export const maxTokenLifetimeDays = 3650;
 
+/** The nearest a token's expiry may be: a token that expires sooner would be dead on arrival (`--expires-in 0.00001`). */
+export const minTokenLifetimeMinutes = 1;
+
 /**
  * How long a claim on repository paths lasts, and the longest its reason may be (BOTBOARD_CLAIM_MAX_MINUTES moves the default
  * maximum). Claimed again by its holder, a claim with `heldEnoughLeft` of the minutes asked for still left is answered as it is.
