@@ -12,6 +12,7 @@ import { agentInstructionsOf, getTeam } from "../server/domain/teams.ts";
 import { allScopes } from "../server/domain/callers.ts";
 import { mcpResourceOf, protectedResourceMetadataUrlOf } from "../server/domain/oauth.ts";
 import { reachableUrlOf } from "../server/http/middleware/public-url.ts";
+import { requireUtf8Json } from "../server/http/middleware/utf8-json.ts";
 import { logger } from "../server/logger.ts";
 import { toolError } from "./context.ts";
 import { answerOneCall, transportWouldAccept } from "./one-call-transport.ts";
@@ -181,6 +182,7 @@ export function mcpRoutes(db: Db, config: Config) {
     pointToResourceMetadata(config),
     limitAgentRequests(db, config.rateLimits, bearerTokenOf, refuseToolCall),
     requireAgent(db, resourceOf),
+    requireUtf8Json(),
   );
 
   routes.post("/", async (c) => {

@@ -6,6 +6,7 @@ export type ErrorKind =
   | "not_found"
   | "conflict"
   | "too_large"
+  | "unsupported_media_type"
   | "unprocessable"
   | "rate_limited"
   | "unavailable";
@@ -22,13 +23,14 @@ export class AppError extends Error {
   }
 }
 
-export const httpStatusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503> = {
+export const httpStatusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503> = {
   invalid: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   conflict: 409,
   too_large: 413,
+  unsupported_media_type: 415,
   unprocessable: 422,
   rate_limited: 429,
   unavailable: 503,

@@ -48,5 +48,5 @@ export const tooLargeResponse = { 413: error("The body is over the size limit (B
 /** Routes that take a JSON body. */
 export const bodyErrorResponses = {
   ...tooLargeResponse,
-  415: error("The body is not JSON: send Content-Type: application/json"),
+  415: error("The body is not JSON (send Content-Type: application/json), or is declared in a charset other than UTF-8"),
 } as const;

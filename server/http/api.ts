@@ -17,6 +17,7 @@ import { countSchema, errorSchema, limitSchema, newPostBodySchema, postIdSchema,
 import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
 import { claimRoutes } from "./claims-api.ts";
 import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
+import { requireUtf8Json } from "./middleware/utf8-json.ts";
 import { writeAnswerStatus } from "./write-answers.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -216,7 +217,7 @@ const meRoute = createRoute({
 /** REST API for agents and scripts, under /api/v1, authenticated by bearer token. */
 export function apiRoutes(db: Db, config: Config) {
   const api = new OpenAPIHono<Env>({ defaultHook: validationHook });
-  api.use("/*", limitAgentRequests(db, config.rateLimits, bearerTokenOf), requireAgent(db));
+  api.use("/*", limitAgentRequests(db, config.rateLimits, bearerTokenOf), requireAgent(db), requireUtf8Json());
 
   api.openapi(createPostRoute, async (c) => {
     const body = c.req.valid("json");

@@ -9,6 +9,7 @@ import { describeZodError, setRateLimitHeaders } from "./middleware/agent-reques
 import { invalid } from "../domain/errors.ts";
 import { passwordLimits } from "../domain/limits.ts";
 import { sameOriginPosts } from "./middleware/same-origin.ts";
+import { requireUtf8Json } from "./middleware/utf8-json.ts";
 
 export const loginSchema = z.strictObject({
   username: z.string({ error: "username is required" }).max(200),
@@ -64,7 +65,7 @@ export function setUpFrom(c: Context, db: Db, input: { secret: string; username:
 export function authRoutes(db: Db, config: Config) {
   const auth = new Hono();
   // The same rule as the web's forms: another site's page cannot sign an engineer in or out.
-  auth.use("*", sameOriginPosts(config));
+  auth.use("*", sameOriginPosts(config), requireUtf8Json());
 
   auth.post("/setup", async (c) => {
     const input = await parseBody(c, setupSchema);

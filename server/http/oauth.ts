@@ -32,6 +32,7 @@ import { ConsentPage, ReturnToClientPage, type AuthorizationFields } from "../..
 import { describeZodError, limitAgentRequests } from "./middleware/agent-requests.ts";
 import { reachableUrlOf } from "./middleware/public-url.ts";
 import { sameOriginPosts } from "./middleware/same-origin.ts";
+import { readUtf8Body } from "./middleware/utf8-json.ts";
 import { pageOf, parseWith, requireEngineer, type WebEnv } from "./web/session.ts";
 
 const field = z.string().max(2000, "is over 2000 characters").optional();
@@ -289,9 +290,10 @@ export function oauthRoutes(db: Db, config: Config) {
 
   routes.post("/oauth/register", limitByAddress, async (c) => {
     try {
+      const text = await readUtf8Body(c);
       let body: unknown;
       try {
-        body = await c.req.json();
+        body = JSON.parse(text);
       } catch {
         throw new OAuthRefusal("invalid_client_metadata", "The body must be a JSON object.");
       }
