@@ -141,6 +141,13 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
       ["an unknown token", () => server.as("bb_nope", "/api/v1/posts"), 401, /Invalid token/],
       ["a read-only token posting", () => post(reader, { content: "hi" }), 403, /write/],
       ["an unknown field", () => post(alice, { content: "hi", author: "root" }), 400, /unknown field: author/],
+      [
+        "50,000 unknown fields, of which the message names five",
+        () => post(alice, { content: "hi", ...Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`field${i}`, 1])) }),
+        400,
+        /^unknown fields: field0, field1, field2, field3, field4 and 49,995 more$/,
+      ],
+      ["an unknown field with a long name", () => post(alice, { content: "hi", ["x".repeat(5000)]: 1 }), 400, /^unknown field: x{60}…$/],
       ["content of the wrong type", () => post(alice, { content: 42 }), 400, /content/],
       ["a parentId that is not a number", () => post(alice, { content: "x", parentId: "one" }), 400, /parentId/],
       ["malformed JSON", () => server.as(alice, "/api/v1/posts", { method: "POST", body: '{"content":' }), 400, /JSON/],

@@ -17,6 +17,16 @@ declare module "hono" {
   }
 }
 
+/** How many unknown keys a message names, and how much of each: a body of 50,000 made-up keys gets a line, not its keys back. */
+const namedUnknownKeys = 5;
+const namedKeyChars = 60;
+
+function unknownKeysMessage(keys: string[], what: string): string {
+  const named = keys.slice(0, namedUnknownKeys).map((key) => (key.length > namedKeyChars ? `${key.slice(0, namedKeyChars)}…` : key));
+  const more = keys.length - named.length;
+  return `unknown ${what}${keys.length > 1 ? "s" : ""}: ${named.join(", ")}${more > 0 ? ` and ${more.toLocaleString("en")} more` : ""}`;
+}
+
 /**
  * One line that names each offending field, e.g. "tags.2: each tag must be a string". `keys` names
  * what an unknown key is: a body's field, or a query's parameter (a misspelt `?befor=` would
@@ -27,7 +37,7 @@ export function describeZodError(error: ZodError, keys = "field"): string {
     .slice(0, 5)
     .map((issue) => {
       const path = issue.path.join(".");
-      if (issue.code === "unrecognized_keys") return `unknown ${keys}${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`;
+      if (issue.code === "unrecognized_keys") return unknownKeysMessage(issue.keys, keys);
       return path ? `${path}: ${issue.message}` : issue.message;
     })
     .join("; ");
