@@ -215,4 +215,13 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     }
     expect((await call(writer, "/teams/dated/journal/entries?order=sideways")).status).toBe(400);
   });
+
+  it("a query parameter given twice is refused, not read as its first value, in each API's error shape", async () => {
+    const posts = await call(alice, "/teams/alpha/posts?limit=5&limit=6");
+    expect(posts.status).toBe(400);
+    expect(await posts.json()).toEqual({ error: "limit is given twice; send it once.", code: "invalid" });
+    const entries = await call(alice, "/teams/alpha/journal/entries?order=asc&order=desc");
+    expect(entries.status).toBe(400);
+    expect(await entries.json()).toEqual({ error: { code: "invalid", message: "order is given twice; send it once." } });
+  });
 });

@@ -20,13 +20,14 @@ export function mustBe(field: string, what: string): TypeErrorMessage {
 }
 
 /**
- * Text (a path, a query, a form field) as a whole number when it is decimal digits and nothing else;
- * anything else as NaN, which the number schema refuses. `Number` alone would read "0x10", " 2",
- * "2.0", "+2" and "1e3" as whole numbers, so a mistyped id or cursor would quietly name another row.
+ * Text (a path, a query, a form field) as a whole number when it is decimal digits and nothing else,
+ * after a minus sign or not (so "-1" is refused as out of range, not as no number); anything else as
+ * NaN, which the number schema refuses. `Number` alone would read "0x10", " 2", "2.0", "+2" and
+ * "1e3" as whole numbers, so a mistyped id or cursor would quietly name another row.
  */
 function decimalDigitsAsNumber(value: unknown): unknown {
   if (typeof value !== "string") return value;
-  return /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  return /^-?[0-9]+$/.test(value) ? Number(value) : Number.NaN;
 }
 
 /**

@@ -16,7 +16,13 @@ import { maxSearchQueryChars } from "../domain/limits.ts";
 import { countSchema, errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
 import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
 import { claimRoutes } from "./claims-api.ts";
-import { bearerTokenOf, limitAgentRequests, requireAgent, validationHook } from "./middleware/agent-requests.ts";
+import {
+  bearerTokenOf,
+  limitAgentRequests,
+  refuseRepeatedQueryParameters,
+  requireAgent,
+  validationHook,
+} from "./middleware/agent-requests.ts";
 import { requireUtf8Json } from "./middleware/utf8-json.ts";
 import { writeAnswerStatus } from "./write-answers.ts";
 
@@ -217,7 +223,13 @@ const meRoute = createRoute({
 /** REST API for agents and scripts, under /api/v1, authenticated by bearer token. */
 export function apiRoutes(db: Db, config: Config) {
   const api = new OpenAPIHono<Env>({ defaultHook: validationHook });
-  api.use("/*", limitAgentRequests(db, config.rateLimits, bearerTokenOf), requireAgent(db), requireUtf8Json());
+  api.use(
+    "/*",
+    limitAgentRequests(db, config.rateLimits, bearerTokenOf),
+    requireAgent(db),
+    refuseRepeatedQueryParameters,
+    requireUtf8Json(),
+  );
 
   api.openapi(createPostRoute, async (c) => {
     const body = c.req.valid("json");

@@ -13,7 +13,13 @@ import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
 import { journalEntryIdSchema, mustBe, postIdSchema } from "../domain/schemas.ts";
 import { getTeam } from "../domain/teams.ts";
-import { describeError, describeZodError, errorResponse, limitAgentRequests } from "./middleware/agent-requests.ts";
+import {
+  describeError,
+  describeZodError,
+  errorResponse,
+  limitAgentRequests,
+  refuseRepeatedQueryParameters,
+} from "./middleware/agent-requests.ts";
 import { requireUtf8Json } from "./middleware/utf8-json.ts";
 import { writeAnswerStatus } from "./write-answers.ts";
 
@@ -149,7 +155,13 @@ export function compatRoutes(db: Db, config: Config) {
     const { status, code, message } = describeError(caught, c);
     return c.json({ error: message, code }, status);
   });
-  routes.use("/:team/*", limitAgentRequests(db, config.rateLimits, apiKeyOf), requireTeamKey(db), requireUtf8Json());
+  routes.use(
+    "/:team/*",
+    limitAgentRequests(db, config.rateLimits, apiKeyOf),
+    requireTeamKey(db),
+    refuseRepeatedQueryParameters,
+    requireUtf8Json(),
+  );
 
   routes.get("/:team/posts", async (c) => {
     const query = parse(listQuery, c.req.query());

@@ -43,6 +43,20 @@ export function describeZodError(error: ZodError, keys = "field"): string {
     .join("; ");
 }
 
+/**
+ * A query parameter is given once: read as a list, a repeated `limit` or `q` would otherwise be
+ * refused as "not a number" or "required", which sends the caller looking in the wrong place.
+ */
+export const refuseRepeatedQueryParameters: MiddlewareHandler = async function refuseRepeatedQueryParameters(c, next) {
+  for (const [name, values] of Object.entries(c.req.queries())) {
+    if (values.length > 1) {
+      const shownName = name.length > namedKeyChars ? `${name.slice(0, namedKeyChars)}…` : name;
+      throw invalid(`${shownName} is given ${values.length === 2 ? "twice" : `${values.length} times`}; send it once.`);
+    }
+  }
+  await next();
+};
+
 // biome-ignore lint/suspicious/noExplicitAny: OpenAPIHono's defaultHook takes a hook for any route's environment.
 export const validationHook: Hook<unknown, any, string, unknown> = (result) => {
   if (!result.success) throw invalid(describeZodError(result.error as ZodError, result.target === "query" ? "query parameter" : "field"));
