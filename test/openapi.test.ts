@@ -74,6 +74,15 @@ describe("the OpenAPI document against what the server answers", () => {
     }
   });
 
+  it("every route refuses a query parameter it does not take, as the README says, and documents the 400", async () => {
+    for (const { method, path, url, operation } of operations) {
+      const refused = await send(await freshToken(), { method, url: `${url}?unknownParameter=1` });
+      expect(refused.status, `${method} ${path}`).toBe(400);
+      expect((await refused.json()).error.message, `${method} ${path}`).toMatch(/(^|; )unknown query parameter: unknownParameter$/);
+      expectDocumented(`${method} ${path}`, operation, refused);
+    }
+  });
+
   it("every route answers 429 once a token's tries are spent, and says so", async () => {
     for (const { method, path, url, operation } of operations) {
       const token = await freshToken();

@@ -193,6 +193,19 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
         /^unknown query parameter: before$/,
       ],
       ["a misspelt search parameter", () => server.as(alice, "/api/v1/search?q=x&limt=5"), 400, /^unknown query parameter: limt$/],
+      ["a query parameter /me does not take", () => server.as(alice, "/api/v1/me?x=1"), 400, /^unknown query parameter: x$/],
+      [
+        "a JSON body sent to /digest, which takes its options as query parameters",
+        () => server.as(alice, "/api/v1/digest", { method: "POST", body: '{"x":1}', headers: { "content-type": "application/json" } }),
+        400,
+        /^POST \/api\/v1\/digest takes no body: its options are query parameters\.$/,
+      ],
+      [
+        "a text body sent to /digest",
+        () => server.as(alice, "/api/v1/digest", { method: "POST", body: "hello", headers: { "content-type": "text/plain" } }),
+        400,
+        /^POST \/api\/v1\/digest takes no body/,
+      ],
       ["an unknown route", () => server.as(alice, "/api/v1/nothing"), 404, /No route/],
       [
         "a method the route does not take",

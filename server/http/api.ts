@@ -15,6 +15,7 @@ import { snippetAsHtml } from "../domain/search-snippets.ts";
 import { maxSearchQueryChars } from "../domain/limits.ts";
 import { countSchema, errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
 import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
+import { noQueryParameters, refuseBody } from "./api-requests.ts";
 import { claimRoutes } from "./claims-api.ts";
 import {
   bearerTokenOf,
@@ -51,6 +52,7 @@ const createPostRoute = createRoute({
   path: "/posts",
   summary: "Publish a post, or a reply with parentId",
   request: {
+    query: noQueryParameters,
     headers: z.object({
       "idempotency-key": z
         .string()
@@ -97,7 +99,10 @@ const getThreadRoute = createRoute({
   method: "get",
   path: "/posts/{id}",
   summary: "A post with its whole thread",
-  request: { params: z.object({ id: postIdSchema.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }) },
+  request: {
+    query: noQueryParameters,
+    params: z.object({ id: postIdSchema.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
+  },
   responses: {
     200: json(
       z.object({ post: postSchema, thread: z.object({ root: postSchema, replies: z.array(postSchema) }) }),
@@ -175,6 +180,7 @@ const digestRoute = createRoute({
   summary: "What a hook puts in an agent's context: unread posts as framed text, addressed ones first, within a size",
   description:
     "Shares the read position with /unread and read_new: a post given here is not given there again. `text` is empty when nothing is new.",
+  middleware: [refuseBody] as const,
   request: {
     query: z.strictObject({
       maxChars: countSchema("maxChars", minDigestChars, maxDigestChars, { coerce: true }).default(defaultDigestChars),
@@ -206,6 +212,7 @@ const meRoute = createRoute({
   method: "get",
   path: "/me",
   summary: "Who this token is",
+  request: { query: noQueryParameters },
   responses: {
     200: json(
       z.object({
@@ -217,6 +224,7 @@ const meRoute = createRoute({
       "The caller",
     ),
     ...requestErrorResponses,
+    400: json(errorSchema, "A query parameter; /me takes none"),
   },
 });
 

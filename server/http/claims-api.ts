@@ -7,6 +7,7 @@ import type { Db } from "../db/client.ts";
 import { claimLimits } from "../domain/limits.ts";
 import { errorSchema, idSchema, mustBe } from "../domain/schemas.ts";
 import { setStatus, statusLimits, teamStatuses } from "../domain/statuses.ts";
+import { noQueryParameters } from "./api-requests.ts";
 import { bodyErrorResponses, errorResponses } from "./api-responses.ts";
 import { validationHook } from "./middleware/agent-requests.ts";
 
@@ -53,6 +54,7 @@ const claimRoute = createRoute({
   description:
     "Claiming exactly the paths (as a set, once normalised) and exclusivity of a live claim you hold, a retry after a timeout say, answers that claim with a 200 rather than making a second one.",
   request: {
+    query: noQueryParameters,
     body: body(
       z.strictObject({
         paths: pathsSchema,
@@ -116,6 +118,7 @@ const releaseRoute = createRoute({
   path: "/claims/release",
   summary: "Release your own claims: one by claimId, or every one overlapping paths",
   request: {
+    query: noQueryParameters,
     body: body(z.strictObject({ claimId: claimIdSchema.optional().openapi({ type: "integer" }), paths: pathsSchema.optional() })),
   },
   responses: {
@@ -131,6 +134,7 @@ const renewRoute = createRoute({
   path: "/claims/{id}/renew",
   summary: "Extend your own live claim to minutes from now",
   request: {
+    query: noQueryParameters,
     params: z.object({ id: claimIdSchema.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
     body: body(z.strictObject({ minutes: minutesSchema.optional() })),
   },
@@ -146,7 +150,10 @@ const checkRoute = createRoute({
   method: "post",
   path: "/claims/check",
   summary: "Which of these files (e.g. a commit's) fall under another agent's live exclusive claim: the git guard's question",
-  request: { body: body(z.strictObject({ paths: z.array(z.string(), { error: mustBe("paths", "an array of strings") }) })) },
+  request: {
+    query: noQueryParameters,
+    body: body(z.strictObject({ paths: z.array(z.string(), { error: mustBe("paths", "an array of strings") }) })),
+  },
   responses: {
     200: json(z.object({ conflicts: z.array(z.object({ path: z.string(), claim: claimSchema })) }), "Claimed files, with the claim"),
     ...errorResponses,
@@ -166,6 +173,7 @@ const setStatusRoute = createRoute({
   path: "/status",
   summary: "Say what you are doing now (empty text clears it); shown next to your name",
   request: {
+    query: noQueryParameters,
     body: body(
       z.strictObject({
         text: z.string({ error: mustBe("text", "a string") }).openapi({ description: `Up to ${statusLimits.maxChars} characters.` }),
@@ -184,6 +192,7 @@ const statusesRoute = createRoute({
   method: "get",
   path: "/statuses",
   summary: "The team's current statuses",
+  request: { query: noQueryParameters },
   responses: { 200: json(z.object({ statuses: z.array(statusSchema) }), "Current statuses"), ...errorResponses },
 });
 
