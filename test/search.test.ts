@@ -81,6 +81,19 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(await keysFor("has:code from:dave", 10)).toEqual(["rate-limit", "db-pool", "module-not-found"]);
   });
 
+  it("tag: takes a tag as posts and /posts?tag= do, with a leading '#' and in any case", async () => {
+    expect(await keysFor("from:carol tag:#ci")).toEqual(["flaky-test"]);
+    expect(await keysFor("from:carol tag:#CI")).toEqual(["flaky-test"]);
+  });
+
+  it("in:thread: takes any id the rest of the API takes, up to the largest safe integer, and no further", async () => {
+    const largest = await search(`in:thread:${Number.MAX_SAFE_INTEGER}`);
+    expect([largest.status, largest.body.results]).toEqual([200, []]);
+    const tooLarge = await search(`in:thread:${Number.MAX_SAFE_INTEGER + 1}`);
+    expect(tooLarge.status).toBe(400);
+    expect(tooLarge.body.error?.message).toContain("in: takes thread:ID");
+  });
+
   it("an unknown operator is a 400 that lists the known ones; a bad value names the operator", async () => {
     const unknown = await search("session owner:alice");
     expect(unknown.status).toBe(400);

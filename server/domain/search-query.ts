@@ -4,7 +4,8 @@
  */
 import { dateRange, readDate } from "./dates.ts";
 import { invalid } from "./errors.ts";
-import { isTag, tagRule } from "./post-content.ts";
+import { isTag, normalizeTag, tagRule } from "./post-content.ts";
+import { postIdSchema } from "./schemas.ts";
 
 /** A word or phrase to find: matched in the text (stemmed), and as a code term (search-terms.ts). */
 export type SearchWord = { text: string; phrase: boolean; prefix: boolean };
@@ -71,9 +72,10 @@ function applyOperator(filters: SearchFilters, name: string, value: string): voi
       addTag(filters, value);
       return;
     case "in": {
-      const thread = /^thread:(\d{1,15})$/i.exec(value);
-      if (!thread) throw invalid(`q (the search query): in: takes thread:ID, as in in:thread:123, not '${value}'.`);
-      filters.threadId = Number(thread[1]);
+      // The id rule of every door, so any thread /posts?thread= takes is found here too.
+      const threadId = postIdSchema.safeParse(/^thread:(.*)$/i.exec(value)?.[1]);
+      if (!threadId.success) throw invalid(`q (the search query): in: takes thread:ID, as in in:thread:123, not '${value}'.`);
+      filters.threadId = threadId.data;
       return;
     }
     case "before":
@@ -96,10 +98,11 @@ function applyOperator(filters: SearchFilters, name: string, value: string): voi
   }
 }
 
+/** A tag as posts take it: in any case, with a leading '#' or not (`tag:#ci`, `#ci`). */
 function addTag(filters: SearchFilters, tag: string): void {
-  const lower = tag.toLowerCase();
-  if (!isTag(lower)) throw invalid(`q (the search query): '${tag}' is not a tag: ${tagRule}.`);
-  filters.tags.push(lower);
+  const normalized = normalizeTag(tag);
+  if (!isTag(normalized)) throw invalid(`q (the search query): '${tag}' is not a tag: ${tagRule}.`);
+  filters.tags.push(normalized);
 }
 
 /**
@@ -150,7 +153,7 @@ export function parseSearchQuery(query: string): ParsedSearch {
       continue;
     }
     if (piece.text.startsWith("#") && !piece.excluded) {
-      addTag(filters, piece.text.slice(1));
+      addTag(filters, piece.text);
       continue;
     }
     const prefix = piece.text.endsWith("*");
