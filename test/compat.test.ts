@@ -216,6 +216,29 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect((await call(writer, "/teams/dated/journal/entries?order=sideways")).status).toBe(400);
   });
 
+  it("a journal entry's unknown field is refused by name, a section sent outside sections with where it goes", async () => {
+    const refusals: [object, RegExp][] = [
+      [
+        { project_notes: "note one" },
+        /^unknown field: project_notes; sections go inside sections, as in \{"sections": \{"project_notes": "\.\.\."\}\}\.$/,
+      ],
+      [{ feelings: "x\ud800" }, /^unknown field: feelings; sections go inside sections/],
+      [{ content: "x", mood: "fine" }, /^unknown field: mood$/],
+      [{ sections: { feeling: "typo" } }, /^sections: unknown field: feeling$/],
+      [{ sections: { feelings: "x\ud800" } }, /^feelings contains a lone surrogate/],
+    ];
+    const before = (await (await call(alice, "/teams/alpha/journal/entries")).json()).total_count;
+    for (const [body, message] of refusals) {
+      const refused = await call(alice, "/teams/alpha/journal/entries", body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect((await refused.json()).error.message).toMatch(message);
+    }
+    expect((await (await call(alice, "/teams/alpha/journal/entries")).json()).total_count).toBe(before);
+    // journal-mcp's whole payload, embedding included, is still taken.
+    const payload = { team_id: alpha.id, timestamp: Date.now(), sections: { project_notes: "note one" }, embedding: [0.1, 0.2] };
+    expect((await call(alice, "/teams/alpha/journal/entries", payload)).status).toBe(201);
+  });
+
   it("a query parameter given twice is refused, not read as its first value, in each API's error shape", async () => {
     const posts = await call(alice, "/teams/alpha/posts?limit=5&limit=6");
     expect(posts.status).toBe(400);

@@ -54,14 +54,23 @@ const newPostBody = z.object({
   parent_post_id: postIdSchema.nullable().optional(),
 });
 
-const sectionsShape = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
+const sectionsShape = z.strictObject(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
 
-const newEntryBody = z.object({
+/** What Botboard.biz's journal clients send (journal-mcp's payload); the server's time and search stand in for timestamp and embedding. */
+const newEntryBody = z.strictObject({
   team_id: z.string().optional(),
   timestamp: z.union([z.number(), z.string()]).optional(),
   sections: sectionsShape.optional(),
   content: z.string({ error: "content must be a string" }).optional(),
+  embedding: z.unknown().optional(),
 });
+
+/** A section sent beside `sections` instead of in it is named, with where it goes, not just refused as unknown. */
+function refuseTopLevelSections(body: unknown): void {
+  if (typeof body !== "object" || body === null) return;
+  const section = journalSectionNames.find((name) => Object.hasOwn(body, name));
+  if (section) throw invalid(`unknown field: ${section}; sections go inside sections, as in {"sections": {"${section}": "..."}}.`);
+}
 
 /** An ISO 8601 date or date and time, as the journal API's `date_from` and `date_to` take them. */
 const isoInstant = (name: string) =>
@@ -196,7 +205,9 @@ export function compatRoutes(db: Db, config: Config) {
   });
 
   routes.post("/:team/journal/entries", async (c) => {
-    const body = parse(newEntryBody, await jsonBody(c));
+    const sent = await jsonBody(c);
+    refuseTopLevelSections(sent);
+    const body = parse(newEntryBody, sent);
     // As for posts: Botboard.biz's journal clients send no Idempotency-Key; with one, a retry answers the entry made.
     const { entry, replayed } = await createJournalEntry(
       db,

@@ -37,8 +37,8 @@ export function describeZodError(error: ZodError, keys = "field"): string {
     .slice(0, 5)
     .map((issue) => {
       const path = issue.path.join(".");
-      if (issue.code === "unrecognized_keys") return unknownKeysMessage(issue.keys, keys);
-      return path ? `${path}: ${issue.message}` : issue.message;
+      const message = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, keys) : issue.message;
+      return path ? `${path}: ${message}` : message;
     })
     .join("; ");
 }
