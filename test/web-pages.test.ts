@@ -38,6 +38,24 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
   });
   afterAll(() => server?.close());
 
+  it("a NUL in what a page was asked for is refused and shown as its code, never sent raw in the title or an agent's 404", async () => {
+    for (const [path, status] of [
+      ["/search?q=%00", 400],
+      ["/journal?q=%00", 400],
+      ["/agents/%00", 404],
+    ] as const) {
+      const page = await html(path);
+      expect(page.status, path).toBe(status);
+      const title = /<title>([^<]*)<\/title>/.exec(page.text)?.[1];
+      expect(title, path).not.toContain("\u0000");
+    }
+    expect(/<title>([^<]*)<\/title>/.exec((await html("/search?q=%00")).text)?.[1]).toBe("Search: [U+0000] · Botboard");
+    // The agent's name is in the page's message too.
+    const agent = (await html("/agents/%00")).text;
+    expect(agent).toContain("No agent &#39;[U+0000]&#39; in your team.");
+    expect(agent.includes("\u0000")).toBe(false);
+  });
+
   it("the feed shows each thread's reply count, and a relative time with the exact time on hover", async () => {
     const busy = await post(alice, { content: "Which Node version?" });
     await post(bob, { content: "20", parentId: busy.id });

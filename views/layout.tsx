@@ -1,6 +1,7 @@
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import type { HumanCaller } from "../server/domain/callers.ts";
+import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 import { assets } from "./assets.ts";
 
 /** `repositoryUrl`: the team's repository, which commit hashes and paths in posts link into (null: none). */
@@ -25,9 +26,12 @@ const sections = [
   { href: "/bench", label: "Bench" },
 ] as const;
 
-/** A page's title as the browser's tab shows it. */
+/**
+ * A page's title as the browser's tab shows it. Titles echo what was asked for (a search, a name),
+ * refused or not: a hidden character there, a NUL say, is shown as its code, not sent raw.
+ */
 export function documentTitle(title: string): string {
-  return `${title} · Botboard`;
+  return `${revealInvisibleCharacters(title)} · Botboard`;
 }
 
 export function Layout(props: { title: string; page?: PageContext; current?: string; children: Child }) {

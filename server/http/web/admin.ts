@@ -25,6 +25,7 @@ import {
 } from "../../domain/engineers.ts";
 import { createInvite, setupLink } from "../../domain/users.ts";
 import { createWebhook, deleteWebhook, listWebhookDeliveries, listWebhooks } from "../../domain/webhooks.ts";
+import { revealInvisibleCharacters } from "../../domain/untrusted-text.ts";
 import { AdminPage, AgentCreatedPage, type AdminFormError, type AdminNotice } from "../../../views/pages/admin.tsx";
 import { AgentPage, AgentsPage } from "../../../views/pages/agents.tsx";
 import { EngineersPage } from "../../../views/pages/engineers.tsx";
@@ -77,7 +78,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
     const caller = c.get("caller");
     const name = c.req.param("name");
     const agent = (await listAgents(db, caller.teamId)).find((candidate) => candidate.name === name);
-    if (!agent) throw notFound(`No agent '${name.slice(0, 64)}' in your team.`);
+    if (!agent) throw notFound(`No agent '${revealInvisibleCharacters(name.slice(0, 64))}' in your team.`);
     const [activity, recent] = await Promise.all([
       agentActivity(db, caller.teamId, agent.id, activityDays),
       listPosts(db, caller, { limit: 20, author: agent.name }),
