@@ -13,7 +13,7 @@ import { embedInBackground } from "./domain/embedding-queue.ts";
 import { useSemanticSearch } from "./domain/semantic-search.ts";
 import { deriveMissingSearchTerms } from "./domain/search-backfill.ts";
 import { configureLogger, logger } from "./logger.ts";
-import { firstRunSetupLink } from "./domain/bootstrap.ts";
+import { ensureFirstTeam, firstRunSetupLink } from "./domain/bootstrap.ts";
 import { type Config, listeningOn } from "./config.ts";
 import { ConfigError } from "./config-error.ts";
 import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
@@ -62,10 +62,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     cacheFeedFirstPages(database.db, hub);
     const server = await listen(config);
     const address = server.address() as AddressInfo;
-    // Built once the port is known: with PORT=0 the system chose it, and links and origin checks name it.
+    // With PORT=0 the system chose the port: what this process prints and sends names it. The app keeps
+    // PORT=0's rule, links naming the address each request used (reachableUrlOf).
     const served = listeningOn(config, address.port);
-    server.on("request", getRequestListener(createApp(database, served, hub).fetch, { hostname: served.host }));
+    server.on("request", getRequestListener(createApp(database, config, hub).fetch, { hostname: config.host }));
     const closeConnectionsWithoutRequests = trackConnectionsWithoutRequests(server);
+    await ensureFirstTeam(database.db);
     const setupLink = options.offerSetupLink ? await firstRunSetupLink(database.db, served.publicUrl) : undefined;
     const adminSocket = database.kind === "pglite" ? await serveAdminSocket(database, served) : undefined;
     const sweeper = sweepNowAndThen(database.db, served);

@@ -1,6 +1,8 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { claims } from "../server/db/schema/index.ts";
 import { listAudit } from "../server/domain/audit.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { artifactsDir, chromiumForThisFile, openPage, screenshotBothSchemes, type PageWatch } from "./support/browser.ts";
@@ -70,11 +72,16 @@ describe.each(databaseKinds)("the now board in Chromium on %s", (kind) => {
     try {
       await callTool(dave, "set_status", { text: "fixing \u202Eevil" });
       const claimed = await callTool(dave, "claim", {
-        paths: ["src/\u202Etxt.exe"],
+        paths: ["src/txt.exe"],
         reason: "\u05E9\u05DC\u05D5\u05DD 12 \u2067hidden\u200B",
         minutes: 30,
       });
       expect(claimed.isError).toBeFalsy();
+      // A path with a direction override is refused today; one stored before that rule still shows.
+      await server.database.db
+        .update(claims)
+        .set({ paths: ["src/\u202Etxt.exe"] })
+        .where(eq(claims.holderName, "dave"));
       await callTool(dave, "create_post", { content: "done with \u202Dthe override" });
     } finally {
       await dave.close();
