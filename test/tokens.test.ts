@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addAgentToken, authenticateAgentToken } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
@@ -86,8 +87,16 @@ describe("tokens across two server processes on one Postgres", () => {
 
   it("an expired token is refused within 1 s of its expiry by both servers", async () => {
     const team = await first.team("expiring");
+    const { token } = await addAgentToken(first.database.db, cli, {
+      teamId: team.id,
+      name: "mayfly",
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    // A token is made to last a minute at least; this one is set to end in a second and a half, before any server has seen it.
     const expiresAt = new Date(Date.now() + 1500);
-    const { token } = await addAgentToken(first.database.db, cli, { teamId: team.id, name: "mayfly", expiresAt });
+    await first.database.db.execute(
+      sql`update agent_tokens set expires_at = ${expiresAt.toISOString()}::timestamptz where agent_id = (select id from agents where name = 'mayfly')`,
+    );
     const urls = [first.url, second.url];
     for (const url of urls) expect((await me(url, token)).status).toBe(200);
     await sleep(expiresAt.getTime() - Date.now());

@@ -55,6 +55,8 @@ function makeDataDir(dataDir: string): void {
     try {
       mkdirSync(folder);
     } catch (error) {
+      // Another command made it meanwhile.
+      if ((error as NodeJS.ErrnoException).code === "EEXIST" && statSync(folder).isDirectory()) continue;
       throw new ConfigError(`BOTBOARD_DATA_DIR ${dataDir} cannot be created (${(error as NodeJS.ErrnoException).code} on ${folder})`);
     }
   }

@@ -214,20 +214,20 @@ function checkRowCounts(counted: unknown, batches: Map<ArchivedTable, Line[]>): 
   if (typeof counted !== "object" || counted === null || Array.isArray(counted)) {
     throw invalid("Line 1 of the archive, rows: expected the number of rows of each table. Nothing was imported.");
   }
-  const counts = counted as Record<string, unknown>;
-  for (const name of Object.keys(counts)) {
-    if (!Object.hasOwn(archivedTables, name) || !Number.isSafeInteger(counts[name]) || (counts[name] as number) < 0) {
+  const rowsOf = counted as Record<string, unknown>;
+  for (const name of Object.keys(rowsOf)) {
+    if (!Object.hasOwn(archivedTables, name) || !Number.isSafeInteger(rowsOf[name]) || (rowsOf[name] as number) < 0) {
       throw invalid(
         `Line 1 of the archive, rows.${name.slice(0, 40)}: expected a count of rows of an archived table. Nothing was imported.`,
       );
     }
   }
   for (const name of Object.keys(archivedTables) as ArchivedTable[]) {
-    const expected = (counts[name] as number | undefined) ?? 0;
-    const found = batches.get(name)?.length ?? 0;
-    if (found !== expected) {
+    const told = (rowsOf[name] as number | undefined) ?? 0;
+    const held = batches.get(name)?.length ?? 0;
+    if (held !== told) {
       throw invalid(
-        `The archive's first line counts ${expected} rows of ${name} and it holds ${found}: it is not whole (cut short?). Nothing was imported.`,
+        `The archive's first line counts ${told} rows of ${name} and it holds ${held}: it is not whole (cut short?). Nothing was imported.`,
       );
     }
   }
