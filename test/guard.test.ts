@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Team } from "../server/domain/teams.ts";
 import { botboardBin, closedPort, runProcess } from "./support/cli.ts";
@@ -96,6 +96,33 @@ describe.each(databaseKinds)("the git guard on %s", { timeout: 180_000 }, (kind)
     const free = await git(["commit", "-q", "-m", "billing"], asBob());
     expect(free.code, free.stderr).toBe(0);
     expect(free.stderr).toBe("");
+  });
+
+  it("a hook whose botboard is gone runs the repository's node_modules/.bin/botboard, and warns only when there is none", async () => {
+    const hookPath = join(repo, ".git", "hooks", "pre-commit");
+    const installed = readFileSync(hookPath, "utf8");
+    const localBin = join(repo, "node_modules", ".bin");
+    try {
+      // As when npm clears npx's cache, where the botboard that installed the hook lived.
+      writeFileSync(hookPath, installed.replaceAll(botboardBin, join(repo, "gone", "botboard.js")));
+      mkdirSync(localBin, { recursive: true });
+      writeFileSync(join(localBin, "botboard"), `#!/bin/sh\nexec '${process.execPath}' '${botboardBin}' "$@"\n`, { mode: 0o755 });
+      const before = commitCount();
+      await stage("src/auth/login.ts", "export const again = 1;\n");
+      const stopped = await git(["commit", "-q", "-m", "touch login again"], asBob());
+      expect(stopped.code).not.toBe(0);
+      expect(stopped.stderr).toContain("src/auth/login.ts: claimed by alice");
+      rmSync(join(repo, "node_modules"), { recursive: true });
+      // A PATH with node and git but no botboard.
+      const path = [dirname(process.execPath), "/usr/bin", "/bin"].join(":");
+      const unguarded = await git(["commit", "-q", "-m", "touch login unguarded"], { ...asBob(), PATH: path });
+      expect(unguarded.code, unguarded.stderr).toBe(0);
+      expect(unguarded.stderr).toContain("and no botboard in node_modules/.bin or on PATH; not checked.");
+      expect(commitCount()).toBe(before + 1);
+    } finally {
+      writeFileSync(hookPath, installed);
+      rmSync(join(repo, "node_modules"), { recursive: true, force: true });
+    }
   });
 
   it("paths given to guard check are read from the current folder, as git reads them; a path outside the repository is refused", async () => {

@@ -47,20 +47,36 @@ function repositoryPaths(paths: string[], root: string): string[] {
   });
 }
 
+/**
+ * The hook runs the botboard that installed it; when that file is gone (npx's cache, where
+ * `npx botboard` runs from, is cleared by npm at will), the project's own `node_modules/.bin/botboard`
+ * or one on PATH takes its place, so the guard does not quietly stop guarding.
+ */
 function hookScript(kind: keyof typeof hookKinds, botboardScript: string): string {
   const quoted = `'${botboardScript.replaceAll("'", "'\\''")}'`;
+  const checkArguments = `guard check ${hookKinds[kind]}`;
   return `#!/bin/sh
 ${hookMarker} (${kind}), written by \`botboard guard install\`.
 # Stops a ${kind === "pre-commit" ? "commit" : "push"} that touches files another agent has claimed on Botboard.
 # BOTBOARD_GUARD=warn only warns, BOTBOARD_GUARD=off skips the check; a server that cannot be reached only warns.
 [ "\${BOTBOARD_GUARD:-}" = off ] && exit 0
 if [ -f ${quoted} ] && command -v node >/dev/null 2>&1; then
-  exec node ${quoted} guard check ${hookKinds[kind]}
+  exec node ${quoted} ${checkArguments}
 fi
-echo "botboard guard: cannot run ${botboardScript.replaceAll('"', "")}; not checked." >&2
+top=$(git rev-parse --show-toplevel 2>/dev/null)
+if [ -n "$top" ] && [ -x "$top/node_modules/.bin/botboard" ]; then
+  exec "$top/node_modules/.bin/botboard" ${checkArguments}
+fi
+if command -v botboard >/dev/null 2>&1; then
+  exec botboard ${checkArguments}
+fi
+echo "botboard guard: cannot run ${botboardScript.replaceAll('"', "")}, and no botboard in node_modules/.bin or on PATH; not checked." >&2
 exit 0
 `;
 }
+
+/** npx runs a package it had to fetch from a cache folder of its own (`_npx`), which npm may clear. */
+const runsFromNpxCache = (script: string) => script.split(sep).includes("_npx");
 
 function installHook(kind: keyof typeof hookKinds, force: boolean): string {
   const hooksDir = resolve(git(["rev-parse", "--git-path", "hooks"]).trim());
@@ -143,6 +159,10 @@ export function guardCommand(): Command {
       const kinds = options.prePush ? (["pre-commit", "pre-push"] as const) : (["pre-commit"] as const);
       for (const kind of kinds) console.log(`Installed ${installHook(kind, Boolean(options.force))}`);
       console.log("Commits ask Botboard (BOTBOARD_URL, BOTBOARD_TOKEN) whether a staged file is claimed by another agent.");
+      if (runsFromNpxCache(process.argv[1]!))
+        console.log(
+          "This botboard runs from npx's cache, which npm may clear; the hook then looks for node_modules/.bin/botboard, then botboard on PATH: install the package globally (`npm install -g botboard-0.1.0.tgz`) to keep it guarding.",
+        );
     });
 
   serverOptions(guard.command("check [paths...]"))
