@@ -15,6 +15,7 @@ import { reachableUrlOf } from "../server/http/middleware/public-url.ts";
 import { requireUtf8Json } from "../server/http/middleware/utf8-json.ts";
 import { logger } from "../server/logger.ts";
 import { toolError } from "./context.ts";
+import { runningCalls } from "./cancelled-calls.ts";
 import { answerOneCall, transportWouldAccept } from "./one-call-transport.ts";
 import { invalidParams, isToolCall, malformedToolCallAnswer } from "./tool-calls.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
@@ -177,8 +178,10 @@ const emptyBatchError = { jsonrpc: "2.0", id: null, error: { code: -32600, messa
 export function mcpRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
   const resourceOf = (c: Context) => mcpResourceOf(reachableUrlOf(c, config));
+  const running = runningCalls();
   routes.use(
     rejectForeignOrigins(config),
+    running.cancelNamedCalls,
     pointToResourceMetadata(config),
     limitAgentRequests(db, config.rateLimits, bearerTokenOf, refuseToolCall),
     requireAgent(db, resourceOf),
@@ -218,17 +221,24 @@ export function mcpRoutes(db: Db, config: Config) {
 
     const team = initializing ? await getTeam(db, caller.teamId) : undefined;
     const loadTeam = async () => team ?? getTeam(db, caller.teamId);
+    const calling = running.start(c, allowedCalls);
     const server = createBotboardServer(
-      { db, config, caller, sessionId },
+      { db, config, caller, sessionId, abandoned: calling.abandoned },
       loadTeam,
       team && agentInstructionsOf(team),
       toolSet,
       toolsCalledBy(allowed, allowedCalls),
     );
     const loneCall = loneToolCall(c.req.raw.headers, body.value, allowedCalls);
-    // Not closed: its transport holds no stream, its call has finished, and closing would only build
-    // the SDK's "Connection closed" error, stack and all, for no one to read.
-    if (loneCall) return c.json(await answerOneCall(server, loneCall), 200);
+    if (loneCall) {
+      // Not closed: its transport holds no stream, its call has finished, and closing would only build
+      // the SDK's "Connection closed" error, stack and all, for no one to read.
+      try {
+        return c.json(await answerOneCall(server, loneCall), 200);
+      } finally {
+        calling.done();
+      }
+    }
     try {
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await server.connect(transport);
@@ -241,6 +251,7 @@ export function mcpRoutes(db: Db, config: Config) {
       headers.set("mcp-session-id", sessionId);
       return new Response(response.body, { status: response.status, headers });
     } finally {
+      calling.done();
       // Closed after the answer leaves, once the call has cleaned up after itself: closed before that,
       // the SDK aborts the finished call, and building that AbortError cost 2% of a read_posts' CPU.
       setImmediate(() => {

@@ -3,7 +3,7 @@ import { and, asc, desc, eq, isNull, notInArray, sql, type SQL } from "drizzle-o
 import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
 import { isThisProcessAlone, rowsOf, type Db } from "../db/client.ts";
 import { posts, readCursors, teams } from "../db/schema/index.ts";
-import { invalid } from "./errors.ts";
+import { AppError, invalid } from "./errors.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
 import {
@@ -420,8 +420,8 @@ const none: CappedCount = { count: 0, capped: false };
  * past them. A reader's first read gives the newest page instead, and says how many older posts it
  * skipped. Reads of one reader take turns, so two concurrent polls never hand out the same post.
  */
-export async function readUnread(db: Db, caller: Caller, limit: number): Promise<UnreadPage> {
-  return deliverUnread(db, caller, { window: limit, fit: (window) => window.length });
+export async function readUnread(db: Db, caller: Caller, limit: number, abandoned?: AbortSignal): Promise<UnreadPage> {
+  return deliverUnread(db, caller, { window: limit, fit: (window) => window.length }, { abandoned });
 }
 
 export type DigestOptions = {
@@ -430,6 +430,8 @@ export type DigestOptions = {
   sizeOf: (post: AddressedPost) => number;
   /** Hand out nothing unless something unread is addressed to the reader (a hook after each tool call). */
   onlyIfAddressed: boolean;
+  /** Aborted when the client gives up on the read (see `deliverUnread`). */
+  abandoned?: AbortSignal;
 };
 
 /** The most posts one digest looks at; what fits in its characters is handed out. */
@@ -452,23 +454,42 @@ export async function readDigest(db: Db, caller: Caller, options: DigestOptions)
     }
     return count;
   };
-  return deliverUnread(db, caller, { window: digestWindow, fit }, options.onlyIfAddressed);
+  return deliverUnread(db, caller, { window: digestWindow, fit }, options);
 }
 
-async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAddressed = false): Promise<UnreadPage> {
+/**
+ * The error of a read whose client gave up on it (closed the connection) before it was answered:
+ * its transaction rolls back, so the reader's position stays where it was. Nobody reads the message.
+ */
+const abandonedRead = () => new AppError("unavailable", "The client gave up on this read before it was answered: nothing was handed out.");
+
+/**
+ * Hands out a page and moves the reader past it, in one transaction. A read whose client gives up
+ * on it (`abandoned`: a timeout, a closed connection) while it waits its turn or reads hands out
+ * nothing: posts the reader was never sent would otherwise never come again. One given up on just
+ * as it commits gives its page back, unless a later read of the reader moved on meanwhile.
+ */
+async function deliverUnread(
+  db: Db,
+  caller: Caller,
+  portion: Portion,
+  { onlyIfAddressed = false, abandoned }: { onlyIfAddressed?: boolean; abandoned?: AbortSignal | undefined },
+): Promise<UnreadPage> {
   requireScope(caller, "read");
   if (caller.kind !== "agent") throw invalid("Only agents have a read position.");
-  const reader = readerOf(caller);
   let handedOut: HandedOut | undefined;
+  let page: UnreadPage;
   try {
-    return await db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
+    page = await db.transaction(async (tx) => {
+      await takeReaderTurn(tx, caller);
       const place = await readPlaceOf(tx, caller);
       if (onlyIfAddressed && (await unreadCounts(tx, caller, place)).addressed.count === 0) {
         return { posts: [], remaining: none, addressedRemaining: none };
       }
       if (!place) {
-        handedOut = await firstRead(tx, caller, portion);
+        const first = await firstRead(tx, caller, portion);
+        if (abandoned?.aborted) throw abandonedRead();
+        handedOut = first;
         return handedOut.page;
       }
       // What waits from before the first read comes first, newest first; then what is new.
@@ -484,10 +505,9 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
         caller,
         waitingShown.at(-1)?.position ?? place.addressedBefore,
       );
+      const moved = { position: last, addressedBefore };
       const movedIn =
-        page.length > 0 || addressedBefore?.postId !== place.addressedBefore?.postId
-          ? await saveReadPlace(tx, caller, { position: last, addressedBefore })
-          : undefined;
+        page.length > 0 || addressedBefore?.postId !== place.addressedBefore?.postId ? await saveReadPlace(tx, caller, moved) : undefined;
       const rest = and(...newsFor(tx, caller), after(last));
       const { unread, addressed } = await countUnread(tx, caller, rest);
       const unreadPage = {
@@ -495,19 +515,58 @@ async function deliverUnread(db: Db, caller: Caller, portion: Portion, onlyIfAdd
         remaining: sumOf(unread, stillWaiting),
         addressedRemaining: sumOf(addressed, stillWaiting),
       };
-      if (movedIn) handedOut = { page: unreadPage, movedIn };
+      if (abandoned?.aborted) throw abandonedRead();
+      if (movedIn) handedOut = { page: unreadPage, movedIn, from: place, to: moved };
       return unreadPage;
     });
   } catch (error) {
     // The answer to COMMIT is lost with its connection, even after the commit. If it committed, the
     // reader's position is past these posts: this read is the one to hand them out.
-    if (handedOut && (await hasCommitted(db, handedOut.movedIn))) return handedOut.page;
-    throw error;
+    if (!handedOut || !(await hasCommitted(db, handedOut.movedIn))) throw error;
+    page = handedOut.page;
   }
+  if (handedOut && abandoned?.aborted) {
+    await giveBack(db, caller, handedOut);
+    throw abandonedRead();
+  }
+  return page;
 }
 
-/** A page a read hands out, and the transaction that moves the reader's position past it. */
-type HandedOut = { page: UnreadPage; movedIn: string };
+/** A page a read hands out, the transaction that moves the reader's position past it, and the places it moves between. */
+type HandedOut = { page: UnreadPage; movedIn: string; from: ReadPlace | undefined; to: ReadPlace };
+
+/** Reads of one reader take turns: two concurrent polls never hand out the same post. */
+async function takeReaderTurn(db: Db, caller: AgentCaller): Promise<void> {
+  const reader = readerOf(caller);
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${reader.agentId}/${reader.readerName}`}, ${readerLockSeed}))`);
+}
+
+/**
+ * Moves the reader back to where a read found it, the read's page unsent: when its client gave up
+ * just as it committed. A later read that has moved the reader since keeps its place (the page is
+ * then lost, as before: the race is a matter of milliseconds).
+ */
+async function giveBack(db: Db, caller: AgentCaller, { from, to }: HandedOut): Promise<void> {
+  await db.transaction(async (tx) => {
+    await takeReaderTurn(tx, caller);
+    const now = await readPlaceOf(tx, caller);
+    if (!now || !samePlace(now, to)) return;
+    if (from) await saveReadPlace(tx, caller, from);
+    else {
+      const reader = readerOf(caller);
+      await tx.delete(readCursors).where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)));
+    }
+  });
+}
+
+function samePlace(a: ReadPlace, b: ReadPlace): boolean {
+  return (
+    comparePositions(a.position, b.position) === 0 &&
+    (a.addressedBefore === null
+      ? b.addressedBefore === null
+      : b.addressedBefore !== null && comparePositions(a.addressedBefore, b.addressedBefore) === 0)
+  );
+}
 
 function portionOf(portion: Portion, window: UnreadDelivery[]): UnreadDelivery[] {
   return window.slice(0, portion.fit(window));
@@ -578,14 +637,15 @@ async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise
     addressedBefore ? sql`not ${addressedWaiting(db, caller, addressedBefore)}` : undefined,
   );
   const skippedOlder = shown.length > 0 ? await countCapped(db, leftOut) : none;
-  const movedIn = await saveReadPlace(db, caller, { position: horizon, addressedBefore });
+  const moved = { position: horizon, addressedBefore };
+  const movedIn = await saveReadPlace(db, caller, moved);
   const page = {
     posts: addressedFirst(inDeliveryOrder(shown).map(({ post }) => post)),
     remaining: stillWaiting,
     addressedRemaining: stillWaiting,
     skippedOlder,
   };
-  return { page, movedIn };
+  return { page, movedIn, from: undefined, to: moved };
 }
 
 /** The posts addressed to the reader before `place` (as `addressedAmong` finds them): those a first read had no room for. */

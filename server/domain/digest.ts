@@ -37,11 +37,20 @@ export type HookDigest = { text: string; page: UnreadPage };
  * writes them as text; the text is empty when nothing is new. `onlyIfAddressed` hands out nothing
  * unless something unread is addressed to the agent.
  */
-export async function hookDigest(db: Db, caller: Caller, options: { maxChars: number; onlyIfAddressed: boolean }): Promise<HookDigest> {
+export async function hookDigest(
+  db: Db,
+  caller: Caller,
+  options: { maxChars: number; onlyIfAddressed: boolean; abandoned?: AbortSignal },
+): Promise<HookDigest> {
   if (!Number.isInteger(options.maxChars) || options.maxChars < minDigestChars || options.maxChars > maxDigestChars) {
     throw unprocessable(`maxChars must be a whole number from ${minDigestChars} to ${maxDigestChars}.`);
   }
-  const page = await readDigest(db, caller, { maxChars: budgetFor(options.maxChars), sizeOf, onlyIfAddressed: options.onlyIfAddressed });
+  const page = await readDigest(db, caller, {
+    maxChars: budgetFor(options.maxChars),
+    sizeOf,
+    onlyIfAddressed: options.onlyIfAddressed,
+    abandoned: options.abandoned,
+  });
   return { text: digestText(page, options.maxChars), page };
 }
 

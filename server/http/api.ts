@@ -282,7 +282,7 @@ export function apiRoutes(db: Db, config: Config) {
   });
 
   api.openapi(unreadRoute, async (c) => {
-    const { posts, remaining, skippedOlder } = await readUnread(db, c.var.caller, c.req.valid("query").limit);
+    const { posts, remaining, skippedOlder } = await readUnread(db, c.var.caller, c.req.valid("query").limit, c.req.raw.signal);
     return c.json(
       {
         posts: posts.map(toPostJson),
@@ -299,6 +299,7 @@ export function apiRoutes(db: Db, config: Config) {
     const { text, page } = await hookDigest(db, c.var.caller, {
       maxChars: query.maxChars,
       onlyIfAddressed: query.onlyIfAddressed === "true",
+      abandoned: c.req.raw.signal,
     });
     const addressed = page.posts.filter((post) => post.forYou.length > 0).length;
     return c.json({ text, posts: page.posts.length, addressed, remaining: page.remaining.count }, 200);

@@ -1,0 +1,116 @@
+import { eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agents } from "../server/db/schema/index.ts";
+import { connectMcp } from "./support/mcp.ts";
+import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
+
+const noRateLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The lock reads of one reader take turns on (server/domain/delivery.ts: the agent's id, "/", its session name; a fixed seed). */
+const readerLockSeed = 4_161_077;
+
+/** One read of the reader's unread posts through a door; the ids it was given (none known for the digest). */
+type Read = (signal?: AbortSignal) => Promise<number[]>;
+
+describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, noRateLimits);
+  }, 120_000);
+  afterAll(() => server?.close());
+
+  /**
+   * Keeps the reader's reads waiting (as a busy database would) until the returned function is
+   * called: a transaction holding the lock they take turns on. On PGlite, whose one session runs one
+   * transaction at a time, the transaction alone holds them back.
+   */
+  async function holdReadsOf(name: string): Promise<() => Promise<void>> {
+    const { db } = server.database;
+    const [agent] = await db.select({ id: agents.id }).from(agents).where(eq(agents.name, name));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const done = db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${agent!.id}/`}, ${readerLockSeed}))`);
+      holding();
+      await released;
+    });
+    await held;
+    return async () => {
+      release();
+      await done;
+    };
+  }
+
+  async function writeThree(writer: string): Promise<number[]> {
+    const ids: number[] = [];
+    for (let index = 0; index < 3; index++) {
+      const response = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `news ${index}` }) });
+      ids.push((await response.json()).id);
+    }
+    await server.settled();
+    return ids;
+  }
+
+  const readers: Record<string, (token: string) => Promise<{ read: Read; close(): Promise<void> }>> = {
+    "REST /unread": async (token) => ({
+      async read(signal) {
+        const response = await server.as(token, "/api/v1/unread?limit=10", { signal });
+        return ((await response.json()).posts as { id: number }[]).map((post) => post.id);
+      },
+      close: async () => {},
+    }),
+    "the hook's POST /digest": async (token) => ({
+      async read(signal) {
+        const response = await server.as(token, "/api/v1/digest", { method: "POST", signal });
+        // The digest is text; what it handed out shows in what /unread no longer has.
+        await response.text();
+        return [];
+      },
+      close: async () => {},
+    }),
+    "MCP read_new": async (token) => {
+      const client = await connectMcp(server.url, token);
+      return {
+        async read(signal) {
+          const result = await client.callTool({ name: "read_new", arguments: { limit: 10 } }, undefined, { signal });
+          return ((result.structuredContent as { posts: { id: number }[] }).posts ?? []).map((post) => post.id);
+        },
+        close: () => client.close(),
+      };
+    },
+  };
+
+  it.each(Object.keys(readers))(
+    "%s that the client gives up on while it waits hands out nothing: the next read gets those posts",
+    async (door) => {
+      const slug = `abandoned-${door.replace(/[^a-z]+/gi, "-").toLowerCase()}`.replace(/-+$/, "");
+      const team = await server.team(slug);
+      const writer = await server.agent(team, `${slug}-writer`);
+      const readerName = `${slug}-reader`;
+      const token = await server.agent(team, readerName);
+      const reader = await readers[door]!(token);
+      // The first read places the reader at the newest post: what follows is news to it.
+      expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+      const written = await writeThree(writer);
+
+      const release = await holdReadsOf(readerName);
+      const controller = new AbortController();
+      const abandoned = reader.read(controller.signal).catch((error: unknown) => error);
+      // The read is on the server, waiting its turn, when its client gives up on it (a client's timeout).
+      await sleep(300);
+      controller.abort();
+      expect(await abandoned).toBeInstanceOf(Error);
+      await sleep(200);
+      await release();
+
+      // The abandoned read ran to its end on the server after all; the next read waits for it.
+      const next = await (await readers["REST /unread"]!(token)).read();
+      expect(next.sort((a, b) => a - b)).toEqual(written);
+      await reader.close();
+    },
+  );
+});
