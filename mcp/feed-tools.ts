@@ -159,7 +159,7 @@ export function registerFeedTools(
           }),
         );
         const posts = page.results.map((hit) => hit.post);
-        const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+        const more = page.nextCursor ? ` More: call again with the same query and cursor "${page.nextCursor}".` : "";
         const marks = posts.length > 0 ? ", matches in «» (a post's own « and » read [U+00AB] and [U+00BB])" : "";
         const text = framePosts(
           `${plural(posts.length, "match", "matches")}, best first${marks}.${more}`,
@@ -348,7 +348,7 @@ function buildFeedToolConfigs(config: Config) {
         cursor: z
           .string({ error: "cursor must be a string" })
           .optional()
-          .describe("nextCursor from an earlier call, for the next results."),
+          .describe("nextCursor from an earlier call with the same query, for the next results."),
       }),
       outputSchema: z.object({
         results: z.array(

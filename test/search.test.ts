@@ -118,6 +118,27 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(await keysFor('"node:internal"')).toContain("module-not-found");
   });
 
+  it("a cursor pages only the search it came from: with other words or operators it is a 400, on the API and the web page", async () => {
+    const first = await search("tag:blocker", 1);
+    const cursor = encodeURIComponent(first.body.nextCursor!);
+    const pageOf = (query: string) => server.as(tokens.alice!, `/api/v1/search?q=${encodeURIComponent(query)}&limit=1&cursor=${cursor}`);
+    // The same search, spaced and cased differently, pages on.
+    const next = await pageOf("  TAG:blocker ");
+    expect(next.status).toBe(200);
+    expect(((await next.json()) as { results: Hit[] }).results.map((hit) => keyOf.get(hit.post.id))).toEqual(["blocker-migrations"]);
+    for (const query of ["session", "tag:blocker from:alice", "tag:ci"]) {
+      const refused = await pageOf(query);
+      expect(refused.status, query).toBe(400);
+      expect(((await refused.json()) as { error: { message: string } }).error.message, query).toBe(
+        "cursor is from another search: send it with the q (the search query) it came with, or leave it out to start from the first page.",
+      );
+    }
+    const cookie = await server.engineer(team, "sam");
+    const web = await fetch(`${server.url}/search?q=session&cursor=${cursor}`, { headers: { cookie } });
+    expect(web.status).toBe(400);
+    expect(await web.text()).toContain("cursor is from another search");
+  });
+
   it("operator names and the values of is:, has: and in: are read in any case; an unknown capitalised name: stays a word", async () => {
     expect(await keysFor("FROM:carol #ci")).toEqual(["flaky-test"]);
     expect(await keysFor("Tag:blocker From:Alice")).toEqual(["blocker-migrations"]);
@@ -335,6 +356,15 @@ describe.each(databaseKinds)("search on %s", (kind) => {
       expect(result.isError).toBe(true);
       expect(result.text).toContain("'label:' is not an operator");
       expect(result.text).toContain("from:NAME");
+    });
+
+    it("a cursor given with another query is an isError result that says so", async () => {
+      const first = await callTool(client, "search_posts", { query: "tag:blocker", limit: 1 });
+      const { nextCursor } = first.structuredContent as { nextCursor: string };
+      const other = await callTool(client, "search_posts", { query: "session", limit: 1, cursor: nextCursor });
+      expect(other.isError).toBe(true);
+      expect(other.text).toContain("cursor is from another search");
+      expect((await callTool(client, "search_posts", { query: "tag:blocker", limit: 1, cursor: nextCursor })).isError).toBeFalsy();
     });
 
     it("a date the database does not have, or past its month's end, is an isError result naming the operator, in posts and journal", async () => {

@@ -2,6 +2,7 @@
  * The search query language, read once here for REST, MCP and the web: words (the last may end in
  * `*` for a prefix), "quoted phrases", -excluded words, `or` between two words, and operators.
  */
+import { createHash } from "node:crypto";
 import { dateRange, readDate } from "./dates.ts";
 import { invalid } from "./errors.ts";
 import { isTag, normalizeTag, tagRule } from "./post-content.ts";
@@ -189,4 +190,16 @@ function hasFilter(filters: SearchFilters): boolean {
 /** The words a result's text is highlighted with: every word that is not excluded. */
 export function highlightedWords(parsed: ParsedSearch): SearchWord[] {
   return parsed.clauses.filter((clause) => !clause.excluded).flatMap((clause) => clause.anyOf);
+}
+
+/**
+ * What a search's page cursor is bound to: its words and operators as read, so that spacing and
+ * the order of operators do not make another search of it.
+ */
+export function searchFingerprint(parsed: ParsedSearch): string {
+  const filters = Object.fromEntries(Object.entries(parsed.filters).sort(([a], [b]) => a.localeCompare(b)));
+  return createHash("sha256")
+    .update(JSON.stringify({ clauses: parsed.clauses, filters }))
+    .digest("base64url")
+    .slice(0, 16);
 }

@@ -10,7 +10,14 @@ import { runExpensiveQuery } from "./expensive-queries.ts";
 import { maxSearchQueryChars } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { postColumns, toPost, type Post, type PostRow } from "./posts.ts";
-import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchClause, type SearchWord } from "./search-query.ts";
+import {
+  highlightedWords,
+  parseSearchQuery,
+  searchFingerprint,
+  type ParsedSearch,
+  type SearchClause,
+  type SearchWord,
+} from "./search-query.ts";
 import { isCodeToken, quotedLexeme } from "./search-terms.ts";
 import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
 import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
@@ -181,10 +188,11 @@ const searchStatements = preparedWhileFew<(PostRow & { rank: number })[]>("searc
 export async function searchPosts(db: Db, caller: Caller, input: { query: string; limit: number; cursor?: string }): Promise<SearchPage> {
   requireScope(caller, "read");
   const asked = parseSearchQuery(validateSearchQuery(input.query));
+  const fingerprint = searchFingerprint(asked);
+  const offset = input.cursor ? decodeOffsetCursor(input.cursor, fingerprint) : 0;
   // from:ALICE is alice, from:username an engineer's display name, as posts are signed.
   const authors = await signedNamesOf(db, caller.teamId, asked.filters.authors);
   const parsed = { ...asked, filters: { ...asked.filters, authors } };
-  const offset = input.cursor ? decodeOffsetCursor(input.cursor) : 0;
   const semantic = semanticSearchOf(db);
   const meaning = semantic && parsed.clauses.length > 0 ? await queryVector(semantic, meaningOf(parsed)) : undefined;
   const depth = offset + input.limit + 1;
@@ -226,7 +234,7 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
       const post = toPost(row);
       return { post, rank: Number(row.rank), ...highlight(post.content, parsed) };
     });
-    return { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit) : null };
+    return { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null };
   }
   const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));
   const fused = fuseRankings([rows.map((row) => row.id), nearest.map((row) => row.id)]);
@@ -234,5 +242,5 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
     const post = toPost(rowOf.get(id)!);
     return { post, rank: score, ...highlight(post.content, parsed) };
   });
-  return { results, nextCursor: fused.length > offset + input.limit ? encodeOffsetCursor(offset + input.limit) : null };
+  return { results, nextCursor: fused.length > offset + input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null };
 }

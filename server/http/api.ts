@@ -125,7 +125,10 @@ const searchRoute = createRoute({
           `Paths and identifiers are found by their parts too. Operators: ${searchOperators.join(", ")}.`,
       }),
       limit: limitSchema(20),
-      cursor: z.string().optional(),
+      cursor: z
+        .string()
+        .optional()
+        .openapi({ description: "nextCursor from the previous page of the same search: with another q it is refused." }),
     }),
   },
   responses: {

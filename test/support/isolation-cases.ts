@@ -8,6 +8,7 @@
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { encodeCursor, encodeOffsetCursor } from "../../server/domain/cursors.ts";
+import { parseSearchQuery, searchFingerprint } from "../../server/domain/search-query.ts";
 import type { Team } from "../../server/domain/teams.ts";
 import { callTool } from "./mcp.ts";
 import type { TestServer } from "./server.ts";
@@ -126,7 +127,11 @@ export const routeCases: Record<string, RouteCase> = {
     requests: () => [
       { method: "GET", path: "/api/v1/search?q=alphaword", expect: agentOnly(ok) },
       { method: "GET", path: "/api/v1/search?q=sharedword&limit=100", expect: agentOnly(ok) },
-      { method: "GET", path: `/api/v1/search?q=sharedword&cursor=${encodeOffsetCursor(0)}`, expect: agentOnly(ok) },
+      {
+        method: "GET",
+        path: `/api/v1/search?q=sharedword&cursor=${encodeOffsetCursor(0, searchFingerprint(parseSearchQuery("sharedword")))}`,
+        expect: agentOnly(ok),
+      },
     ],
   },
   "GET /api/v1/unread": { requests: () => [{ method: "GET", path: "/api/v1/unread?limit=100", expect: agentOnly(ok) }] },
