@@ -216,6 +216,23 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect((await call(writer, "/teams/dated/journal/entries?order=sideways")).status).toBe(400);
   });
 
+  it("journal search pages by offset, as journal-mcp sends it", async () => {
+    const paged = await server.team("paged-journal");
+    const writer = await server.agent(paged, "writer");
+    for (const text of ["the kettle boiled", "the kettle whistled", "the kettle cooled"])
+      expect((await call(writer, "/teams/paged-journal/journal/entries", { content: text })).status).toBe(201);
+    const search = async (body: object) => (await call(writer, "/teams/paged-journal/journal/search", { query: "kettle", ...body })).json();
+    const ids = (answer: { results: { id: string }[] }) => answer.results.map((result) => result.id);
+    const all = ids(await search({ limit: 3 }));
+    expect(all).toHaveLength(3);
+    expect(ids(await search({ limit: 1, offset: 1 }))).toEqual([all[1]]);
+    expect(ids(await search({ limit: 2, offset: 2 }))).toEqual([all[2]]);
+    expect(await search({ offset: 3 })).toEqual({ results: [], total_count: 0 });
+    const negative = await call(writer, "/teams/paged-journal/journal/search", { query: "kettle", offset: -1 });
+    expect(negative.status).toBe(400);
+    expect((await negative.json()).error.message).toContain("offset");
+  });
+
   it("a journal entry's unknown field is refused by name, a section sent outside sections with where it goes", async () => {
     const refusals: [object, RegExp][] = [
       [

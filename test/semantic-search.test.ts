@@ -209,14 +209,18 @@ describe.each(databaseKinds)("semantic search on %s", (kind) => {
       const other = await callTool(bobMcp, "search_journal", { query: "database" });
       expect(other.isError).toBeFalsy();
       expect(other.text).not.toContain("datastore");
-      const compat = await fetch(`${server.url}/teams/${team.slug}/journal/search`, {
-        method: "POST",
-        headers: { "x-api-key": alice, "content-type": "application/json" },
-        body: JSON.stringify({ query: "postgres", limit: 5 }),
-      });
+      const compatSearch = (page: object) =>
+        fetch(`${server.url}/teams/${team.slug}/journal/search`, {
+          method: "POST",
+          headers: { "x-api-key": alice, "content-type": "application/json" },
+          body: JSON.stringify({ query: "postgres", limit: 5, ...page }),
+        });
+      const compat = await compatSearch({});
       expect(compat.status).toBe(200);
       const body = (await compat.json()) as { results: { technical_insights?: string; sections?: Record<string, string> }[] };
       expect(JSON.stringify(body.results)).toContain("The datastore ran out of connections under load");
+      // The fused ranking pages by offset too.
+      expect(await (await compatSearch({ offset: body.results.length })).json()).toEqual({ results: [], total_count: 0 });
     } finally {
       await aliceMcp.close();
       await bobMcp.close();

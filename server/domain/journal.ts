@@ -282,7 +282,7 @@ function hitOf(entry: JournalEntry, rank: number, parts: PlacedPart[], holding: 
 
 /**
  * Search over readable entries with the posts' engine (search-query.ts, search-terms.ts), best match
- * first; names the sections each match is in.
+ * first, skipping the first `offset`; names the sections each match is in.
  */
 export async function searchJournal(
   db: Db,
@@ -290,6 +290,7 @@ export async function searchJournal(
   input: {
     query: string;
     limit: number;
+    offset?: number;
     kind?: JournalKind;
     sections?: JournalSectionName[];
     agentName?: string;
@@ -322,17 +323,21 @@ export async function searchJournal(
     query ? sql`${journalEntries.search} @@ ${query}` : undefined,
   ];
   const rank = query ? sql<number>`ts_rank(${journalEntries.search}, ${query})` : sql<number>`0::real`;
+  const offset = input.offset ?? 0;
+  // Fused with the nearest in meaning, the words' ranking is read from the top and the page cut after.
+  const depth = offset + input.limit;
   const found = await boundedSearch(db, caller, async (reader) => {
     const rows = await reader
       .select({ ...entryColumns, rank })
       .from(journalEntries)
       .where(and(...conditions))
       .orderBy(...(query ? [desc(rank)] : []), desc(journalEntries.createdAt), desc(journalEntries.id))
-      .limit(input.limit);
+      .limit(meaning ? depth : input.limit)
+      .offset(meaning ? 0 : offset);
     const byWords = new Set(query ? rows.map((row) => Number(row.id)) : []);
     if (!semantic || !meaning) return { rows, byWords };
-    const ids = await nearestInMeaning(reader, semantic, "journal", caller.teamId, meaning, semanticCandidates(input.limit));
-    if (ids.length === 0) return { rows, byWords };
+    const ids = await nearestInMeaning(reader, semantic, "journal", caller.teamId, meaning, semanticCandidates(depth));
+    if (ids.length === 0) return { rows: rows.slice(offset), byWords };
     // Near in meaning need not share a word: a section filter asks only that the entry has the section.
     const nearest = await reader
       .select({ ...entryColumns, rank: sql<number>`0::real` })
@@ -353,7 +358,7 @@ export async function searchJournal(
     const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));
     const nearestIds = new Set(nearest.map((row) => row.id));
     const fused = fuseRankings([rows.map((row) => row.id), ids.filter((id) => nearestIds.has(id))])
-      .slice(0, input.limit)
+      .slice(offset, depth)
       .map(({ id, score }) => ({ ...rowOf.get(id)!, rank: score }));
     return { rows: fused, byWords };
   });

@@ -11,7 +11,7 @@ import { journalSectionNames } from "../domain/journal-sections.ts";
 import { createPost, type Post } from "../domain/posts.ts";
 import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
-import { journalEntryIdSchema, mustBe, postIdSchema } from "../domain/schemas.ts";
+import { countSchema, journalEntryIdSchema, mustBe, postIdSchema } from "../domain/schemas.ts";
 import { getTeam } from "../domain/teams.ts";
 import {
   describeError,
@@ -101,6 +101,7 @@ const journalListQuery = z.object({
 const journalSearchBody = z.object({
   query: z.string({ error: mustBe("query", "a string") }),
   limit: z.number({ error: "limit must be a number" }).int().min(1, "limit must be 1-50").max(50, "limit must be 1-50").default(10),
+  offset: countSchema("offset", 0, 1_000_000).default(0),
   sections: z.array(z.enum(journalSectionNames, { error: `sections must name ${journalSectionNames.join(", ")}` })).optional(),
   ...writtenBetweenFields,
 });
@@ -244,6 +245,7 @@ export function compatRoutes(db: Db, config: Config) {
     const hits = await searchJournal(db, c.var.caller, {
       query: body.query,
       limit: body.limit,
+      offset: body.offset,
       sections: body.sections,
       written: { from: body.date_from, to: body.date_to },
     });
