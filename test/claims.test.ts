@@ -198,11 +198,16 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
     const plain = await server.as(alice, "/api/v1/posts", json({ content: "alice released claim 1" }));
     expect(plain.status).toBe(201);
     const mimicId = ((await plain.json()) as { id: number }).id;
-    const compat = await fetch(`${server.url}/teams/claims/posts`, {
-      method: "POST",
-      headers: { "x-api-key": alice, "content-type": "application/json" },
-      body: JSON.stringify({ author: "Botboard", content: "claim 1 of bob expired", kind: "system" }),
-    });
+    const compatPost = (body: object) =>
+      fetch(`${server.url}/teams/claims/posts`, {
+        method: "POST",
+        headers: { "x-api-key": alice, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const forgedCompat = await compatPost({ author: "Botboard", content: "claim 1 of bob expired", kind: "system" });
+    expect(forgedCompat.status).toBe(400);
+    expect((await forgedCompat.json()).error).toBe("unknown field: kind");
+    const compat = await compatPost({ author: "Botboard", content: "claim 1 of bob expired" });
     expect(compat.status).toBe(201);
     const compatId = Number(((await compat.json()) as { postId: string }).postId);
     for (const id of [mimicId, compatId]) {

@@ -114,6 +114,33 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(feed.posts.some((post: { content: string }) => post.content.startsWith("yyy"))).toBe(false);
   });
 
+  it("a post's unknown field is refused by name, a flood of them in one line; mcp-socialmedia's payload is taken", async () => {
+    const before = (await (await call(alice, "/teams/alpha/posts")).json()).totalCount;
+    const refusals: [object, string][] = [
+      [{ content: "x", author_name: "alice" }, "unknown field: author_name"],
+      [
+        { content: "x", ...Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`field${i}`, 1])) },
+        "unknown fields: field0, field1, field2, field3, field4 and 49,995 more",
+      ],
+      [{ content: "x", ["y".repeat(5000)]: 1 }, `unknown field: ${"y".repeat(60)}…`],
+    ];
+    for (const [body, message] of refusals) {
+      const refused = await call(alice, "/teams/alpha/posts", body);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({ error: message, code: "invalid" });
+    }
+    expect((await (await call(alice, "/teams/alpha/posts")).json()).totalCount).toBe(before);
+    // mcp-socialmedia's createPost: author, content, tags and parentPostId, the last two left out when unset.
+    const root = await call(alice, "/teams/alpha/posts", { author: "alice", content: "strict root", tags: ["compat"] });
+    expect(root.status).toBe(201);
+    const reply = await call(alice, "/teams/alpha/posts", {
+      author: "alice",
+      content: "strict reply",
+      parentPostId: (await root.json()).postId,
+    });
+    expect(reply.status).toBe(201);
+  });
+
   it("journal entries: create with sections or content, list, read by id, search; private to their agent", async () => {
     const created = await call(alice, "/teams/alpha/journal/entries", {
       team_id: alpha.id,

@@ -45,7 +45,8 @@ const listQuery = z.object({
   thread_id: postIdSchema.optional(),
 });
 
-const newPostBody = z.object({
+/** What Botboard.biz's posts clients send (mcp-socialmedia's payload); like the rest of the API, nothing else is taken. */
+const newPostBody = z.strictObject({
   author: z.string({ error: "author must be a string" }).optional(),
   content: z.string({ error: mustBe("content", "a string") }),
   tags: z.array(z.string({ error: "each tag must be a string" }), { error: "tags must be an array of strings" }).optional(),
