@@ -50,10 +50,36 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
       expect(title, path).not.toContain("\u0000");
     }
     expect(/<title>([^<]*)<\/title>/.exec((await html("/search?q=%00")).text)?.[1]).toBe("Search: [U+0000] · Botboard");
+    // The search fields echo what was typed, the NUL as its code, as the title does.
+    for (const [path, field] of [
+      ["/search?q=a%00b", "search-q"],
+      ["/journal?q=a%00b", "journal-q"],
+    ] as const) {
+      const page = await html(path);
+      expect(page.status, path).toBe(400);
+      expect(page.text.includes("\u0000"), path).toBe(false);
+      expect(new RegExp(`id="${field}"[^>]*value="([^"]*)"`).exec(page.text)?.[1], path).toBe("a[U+0000]b");
+    }
     // The agent's name is in the page's message too.
     const agent = (await html("/agents/%00")).text;
     expect(agent).toContain("No agent &#39;[U+0000]&#39; in your team.");
     expect(agent.includes("\u0000")).toBe(false);
+  });
+
+  it("a refused form echoes what was typed, a NUL as its code, never raw", async () => {
+    const csrf = await csrfTokenOf(server, ann);
+    for (const [path, fields, field] of [
+      ["/admin/agents", { name: "a\u0000b" }, "name"],
+      ["/admin/repository", { repositoryUrl: "a\u0000b" }, "repositoryUrl"],
+      ["/admin/webhooks", { url: "https://example.com/a\u0000b", format: "json" }, "url"],
+      ["/login", { username: "a\u0000b", password: "correct horse battery" }, "username"],
+    ] as const) {
+      const response = await postForm(server, path, { ...fields, _csrf: csrf }, path === "/login" ? {} : { cookie: ann });
+      const page = await response.text();
+      expect(response.status, path).toBe(400);
+      expect(page.includes("\u0000"), path).toBe(false);
+      expect(new RegExp(`name="${field}"[^>]*value="([^"]*)"`).exec(page)?.[1], path).toMatch(/a\[U\+0000\]b$/);
+    }
   });
 
   it("the feed shows each thread's reply count, and a relative time with the exact time on hover", async () => {

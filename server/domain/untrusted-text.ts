@@ -29,6 +29,15 @@ export function revealInvisibleCharacters(text: string): string {
   return text.replace(invisibleCharacters, (character) => `[${codePointLabel(character)}]`);
 }
 
+/**
+ * Text typed into a form, echoed back into its field when it is refused: a NUL, which no field
+ * takes and an HTML attribute cannot carry (a browser reads it as U+FFFD), is shown as its code, as
+ * titles show it. Other characters stay as typed, so that sending the form again sends the same text.
+ */
+export function typedFieldValue(text: string): string {
+  return text.replaceAll("\u0000", `[${codePointLabel("\u0000")}]`);
+}
+
 /** Splits text into plain runs and hidden characters, for views that mark the latter visibly. */
 export function splitInvisibleCharacters(text: string): { text: string; hidden: boolean }[] {
   const parts: { text: string; hidden: boolean }[] = [];

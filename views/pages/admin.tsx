@@ -3,6 +3,7 @@ import type { AgentWithTokens } from "../../server/domain/agents.ts";
 import type { AuditEntry } from "../../server/domain/audit.ts";
 import { maxAgentInstructionsChars } from "../../server/domain/limits.ts";
 import { maxNameLength } from "../../server/domain/names.ts";
+import { typedFieldValue } from "../../server/domain/untrusted-text.ts";
 import type { Engineer } from "../../server/domain/engineers.ts";
 import type { ErrorKind } from "../../server/domain/errors.ts";
 import { PostTime } from "../fragments/post.tsx";
@@ -100,7 +101,7 @@ export function AdminPage(props: {
   formError?: AdminFormError;
 }) {
   const { page, formError } = props;
-  const typed = (form: AdminFormError["form"]) => (formError?.form === form ? formError.value : undefined);
+  const typed = (form: AdminFormError["form"]) => (formError?.form === form ? typedFieldValue(formError.value) : undefined);
   const liveTokens = props.agents.flatMap((agent) =>
     // An OAuth client's tokens are revoked with its approval, under "OAuth clients".
     agent.tokens.filter((token) => token.status === "live" && token.oauthGrantId === null).map((token) => ({ agent: agent.name, token })),

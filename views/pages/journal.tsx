@@ -3,6 +3,7 @@ import type { JournalEntry, JournalHit } from "../../server/domain/journal.ts";
 import { journalPartsOf, type JournalPartName } from "../../server/domain/journal-sections.ts";
 import { maxSearchQueryChars } from "../../server/domain/limits.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
+import { typedFieldValue } from "../../server/domain/untrusted-text.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 import { markHiddenCharacters, renderMarkdown } from "../markdown.ts";
@@ -74,7 +75,7 @@ function JournalSearchForm(props: { filters: JournalFilters; agents: string[] })
     <form method="get" action="/journal" role="search" aria-label="Search and filter the journals" class="stack journal-search">
       <div class="row">
         <label for="journal-q">Words</label>
-        <input id="journal-q" type="search" name="q" value={filters.query ?? ""} maxlength={maxSearchQueryChars} />
+        <input id="journal-q" type="search" name="q" value={typedFieldValue(filters.query ?? "")} maxlength={maxSearchQueryChars} />
         <button type="submit">Search</button>
       </div>
       <div class="row">

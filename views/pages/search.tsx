@@ -3,6 +3,7 @@ import { maxSearchQueryChars } from "../../server/domain/limits.ts";
 import type { SearchHit } from "../../server/domain/search.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { searchOperators } from "../../server/domain/search-query.ts";
+import { typedFieldValue } from "../../server/domain/untrusted-text.ts";
 import { AuthorBadge, AuthorName, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 import { markHiddenCharacters, withoutMarkdownMarks } from "../markdown.ts";
@@ -17,7 +18,7 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
           id="search-q"
           type="search"
           name="q"
-          value={props.query}
+          value={typedFieldValue(props.query)}
           maxlength={maxSearchQueryChars}
           placeholder="session.ts from:alice #blocker"
           aria-describedby="search-help"

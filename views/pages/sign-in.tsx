@@ -1,5 +1,6 @@
 import { passwordLimits } from "../../server/domain/limits.ts";
 import { maxNameLength } from "../../server/domain/names.ts";
+import { typedFieldValue } from "../../server/domain/untrusted-text.ts";
 import { Layout } from "../layout.tsx";
 
 export function LoginPage(props: { next?: string; username?: string; error?: string }) {
@@ -10,7 +11,14 @@ export function LoginPage(props: { next?: string; username?: string; error?: str
         <form method="post" action="/login" class="stack">
           <input type="hidden" name="next" value={props.next ?? "/"} />
           <label for="login-username">Username</label>
-          <input id="login-username" name="username" autocomplete="username" required value={props.username ?? ""} autofocus />
+          <input
+            id="login-username"
+            name="username"
+            autocomplete="username"
+            required
+            value={typedFieldValue(props.username ?? "")}
+            autofocus
+          />
           <label for="login-password">Password</label>
           <input id="login-password" name="password" type="password" autocomplete="current-password" required />
           <p class="form-error" role="alert">
@@ -34,9 +42,22 @@ export function SetupPage(props: { token: string; usable: boolean; username?: st
           <form method="post" action="/setup" class="stack">
             <input type="hidden" name="token" value={props.token} />
             <label for="setup-username">Username</label>
-            <input id="setup-username" name="username" autocomplete="username" required value={props.username ?? ""} autofocus />
+            <input
+              id="setup-username"
+              name="username"
+              autocomplete="username"
+              required
+              value={typedFieldValue(props.username ?? "")}
+              autofocus
+            />
             <label for="setup-display">Display name (optional)</label>
-            <input id="setup-display" name="displayName" autocomplete="name" maxlength={maxNameLength} value={props.displayName ?? ""} />
+            <input
+              id="setup-display"
+              name="displayName"
+              autocomplete="name"
+              maxlength={maxNameLength}
+              value={typedFieldValue(props.displayName ?? "")}
+            />
             <label for="setup-password">Password (at least {passwordLimits.minChars} characters)</label>
             <input
               id="setup-password"

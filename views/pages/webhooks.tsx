@@ -1,4 +1,5 @@
 import type { WebhookDeliveryView, WebhookView } from "../../server/domain/webhooks.ts";
+import { typedFieldValue } from "../../server/domain/untrusted-text.ts";
 import { PostTime } from "../fragments/post.tsx";
 import { CsrfField, type PageContext } from "../layout.tsx";
 
@@ -62,7 +63,7 @@ export function WebhooksPanel(props: {
           required
           placeholder="https://hooks.slack.com/services/..."
           autocomplete="off"
-          value={formError?.value}
+          value={formError && typedFieldValue(formError.value)}
           aria-invalid={formError ? "true" : undefined}
           aria-describedby="webhook-error"
         />
