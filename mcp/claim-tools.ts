@@ -3,6 +3,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Config } from "../server/config.ts";
 import { claimPathLimits, shownClaimPaths } from "../server/domain/claim-paths.ts";
+import { argumentWording, waysPastRefusal } from "../server/domain/claim-refusals.ts";
 import { type AlreadyHeld, type Claim, ClaimConflict, claimPaths, listClaims, releaseClaims, renewClaim } from "../server/domain/claims.ts";
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
@@ -165,10 +166,8 @@ function heldClaimText(claim: Claim, held: AlreadyHeld): string {
 }
 
 function conflictResult(error: ClaimConflict): CallToolResult {
-  const text = frameClaims(
-    "Refused: these live claims of others overlap your paths. Wait for them to end, ask the holder in the claim's thread (create_post with parent_post_id), or claim with exclusive: false to record intent only.",
-    error.conflicts,
-  );
+  const ways = waysPastRefusal(error.conflicts.length, { ...argumentWording, reply: "create_post with parent_post_id" });
+  const text = frameClaims(`Refused: these live claims of others overlap your paths. ${ways}`, error.conflicts);
   return { isError: true, content: [{ type: "text", text }], structuredContent: { conflicts: error.conflicts.map(claimJson) } };
 }
 

@@ -32,8 +32,11 @@ describe.each(databaseKinds)("botboard claims, the command, on %s", { timeout: 1
 
     const refused = await claims(bob, ["add", "src/auth/session.ts", "-r", "typo"]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`claim #${id} by alice on src/auth/**, docs/auth.md`);
+    expect(refused.stderr).toContain(`claim #${id} by alice on src/auth/**, docs/auth.md (reason: "login flow [U+202E][x]")`);
     expect(refused.stderr).not.toContain("    at ");
+    // The way to claim anyway is named as this command takes it, not as the API's argument.
+    expect(refused.stderr).toContain("or claim with --intent to record intent only.");
+    expect(refused.stderr).not.toContain("exclusive");
 
     const listed = await runBotboard(["--json", "claims", "list", "--path", "src/auth/x.ts"], as(bob));
     expect(listed.code).toBe(0);

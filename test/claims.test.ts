@@ -105,6 +105,7 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
     expect(body.error.message).toContain("src/auth/**");
     expect(body.error.message).toContain("rewriting the login flow");
     expect(body.error.message).toContain(held.expiresAt);
+    expect(body.error.message).toContain("or claim with exclusive: false to record intent only.");
     expect(body.conflicts.map((c: { id: number }) => c.id)).toEqual([held.id]);
 
     expect((await claim(bob, { paths: ["src/billing/**"], reason: "invoices" })).status).toBe(201);
@@ -506,6 +507,7 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
       const refused = await callTool(bobMcp, "claim", { paths: ["mcp/server.ts"], reason: "register" });
       expect(refused.isError).toBe(true);
       expect(refused.text).toContain(`claim #${id} · alice · mcp/** · until`);
+      expect(refused.text).toContain("(create_post with parent_post_id), or claim with exclusive: false to record intent only.");
       // The holder's reason is fenced as data, between random-key markers.
       const key = /<<<([0-9a-f]{10})\n/.exec(refused.text)?.[1];
       expect(key).toBeDefined();

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config-error.ts";
 import { shownClaimPaths } from "../domain/claim-paths.ts";
+import { claimRefusal } from "../domain/claim-refusals.ts";
 import { revealInvisibleCharacters } from "../domain/untrusted-text.ts";
 import { ServerUnreachable, serverFetch, serverUrlOf } from "../server-address.ts";
 
@@ -32,7 +33,15 @@ export function addressOf(options: { url?: string; token?: string }): ServerAddr
   return { url: serverUrlOf(options.url), token };
 }
 
-export class ServerRefused extends Error {}
+/** A refusal (4xx): the server's message, and its whole answer for a command that tells more of it. */
+export class ServerRefused extends Error {
+  constructor(
+    message: string,
+    readonly answer: unknown,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Calls the REST API; a refusal (4xx) becomes ServerRefused with the server's message, and no answer,
@@ -53,7 +62,7 @@ export async function callApi<Result>(
   });
   const parsed = (await response.json().catch(() => undefined)) as (Result & { error?: { message: string } }) | undefined;
   if (parsed === undefined) throw new ServerUnreachable(address.url, `it answered ${response.status}, and not with Botboard's JSON`);
-  if (!response.ok) throw new ServerRefused(parsed.error?.message ?? `The server answered ${response.status}.`);
+  if (!response.ok) throw new ServerRefused(parsed.error?.message ?? `The server answered ${response.status}.`, parsed);
   return parsed;
 }
 
@@ -86,6 +95,19 @@ async function reporting(run: () => Promise<void>): Promise<void> {
     console.error(`botboard: ${error.message}`);
     process.exitCode = 1;
   }
+}
+
+/**
+ * A refused claim told in the command line's words: the server's message names the API's
+ * `exclusive: false`, where here the option is --intent. Hidden characters in reasons are spelled
+ * out, as in claimLine.
+ */
+function refusedOnTheCommandLine(error: unknown): never {
+  if (!(error instanceof ServerRefused)) throw error;
+  const { conflicts } = error.answer as { conflicts?: ClaimJson[] };
+  if (!conflicts) throw error;
+  const inTheWay = conflicts.map((claim) => ({ ...claim, expiresAt: new Date(claim.expiresAt) }));
+  throw new ServerRefused(revealInvisibleCharacters(claimRefusal(inTheWay, { intentOnly: "--intent" })), error.answer);
 }
 
 /** Claiming again what you hold answers that claim: say so, and what changed. */
@@ -126,7 +148,7 @@ export function claimsCommand(asJson: () => boolean): Command {
       reporting(async () => {
         const body = { paths, reason: options.reason, minutes: options.minutes, exclusive: !options.intent };
         type Made = { claim: ClaimJson; overlapping: ClaimJson[]; alreadyHeld?: { extended: boolean; reasonKept: boolean } };
-        const made = await callApi<Made>(addressOf(options), "POST", "/claims", body);
+        const made = await callApi<Made>(addressOf(options), "POST", "/claims", body).catch(refusedOnTheCommandLine);
         const also = made.overlapping.length === 0 ? "" : `\nAlso on these paths:\n${made.overlapping.map(claimLine).join("\n")}`;
         print(made, `${made.alreadyHeld ? heldHeading(made.claim, made.alreadyHeld) : "Claimed:"}\n${claimLine(made.claim)}${also}`);
       }),

@@ -5,6 +5,7 @@ import { recordAudit } from "./audit.ts";
 import { type AgentCaller, type Caller, requireScope } from "./callers.ts";
 import { claimedNote, quotedPaths, writeClaimNote } from "./claim-notes.ts";
 import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches, shownClaimPaths } from "./claim-paths.ts";
+import { argumentWording, claimRefusal } from "./claim-refusals.ts";
 import { AppError, forbidden, invalid, notFound } from "./errors.ts";
 import { nameKey } from "./names.ts";
 import { announceNewPosts } from "./post-announcements.ts";
@@ -36,19 +37,14 @@ export type Claim = {
 
 export type NewClaim = { paths: readonly string[]; reason: string; minutes?: number; exclusive?: boolean };
 
-/** Refusal of a claim that overlaps others' live claims; doors show `conflicts` as well as the message. */
+/**
+ * Refusal of a claim that overlaps others' live claims, in the API's words; doors show `conflicts`
+ * as well as the message, and one with other words for the options tells it in them (claim-refusals.ts).
+ */
 export class ClaimConflict extends AppError {
   constructor(readonly conflicts: Claim[]) {
-    super(
-      "conflict",
-      `Refused: ${conflicts.map(describeClaim).join("; ")}. Wait for it to end, ask its holder in its thread, or claim with exclusive: false to record intent only.`,
-    );
+    super("conflict", claimRefusal(conflicts, argumentWording));
   }
-}
-
-/** One line a person or a model can act on; the reason is quoted, as someone else wrote it. */
-export function describeClaim(claim: Claim): string {
-  return `claim #${claim.id} by ${claim.holder} on ${shownClaimPaths(claim.paths)} (reason: ${JSON.stringify(claim.reason)}) until ${claim.expiresAt.toISOString()}`;
 }
 
 const claimColumns = {
