@@ -1,6 +1,10 @@
+import { createHash } from "node:crypto";
 import { CancelledNotificationSchema, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
+import { isThisProcessAlone, type Db } from "../server/db/client.ts";
 import { bearerTokenOf } from "../server/http/middleware/agent-requests.ts";
+import { logger } from "../server/logger.ts";
 
 /**
  * The tool calls this process is running, so that a client's `notifications/cancelled` reaches the
@@ -10,22 +14,25 @@ import { bearerTokenOf } from "../server/http/middleware/agent-requests.ts";
  * gets here, aborted by that notification or by the connection closing.
  *
  * A call is named by the token, the Mcp-Session-Id and its JSON-RPC id (ids are unique within one
- * client's session only). The cancellation is taken before the token is checked against the
- * database, which may be what the call is waiting for; only the same token can name a call. One
- * that reaches another server process than its call's finds nothing here, and the call runs to its
- * end, as before.
+ * client's session only); only the same token can name a call. The cancellation comes on a
+ * connection of its own, since the call's is busy, so with `serve --workers` (or several servers on
+ * one Postgres) it often reaches another process than its call's: one that finds no such call here
+ * passes it on to every process by NOTIFY, once its token is checked.
  */
-export type RunningCalls = {
-  /** The signal of one POST's calls, registered until `done`. */
-  start(c: Context, calls: JSONRPCRequest[]): RunningRequest;
-  /** Middleware: aborts the calls that a POST's `notifications/cancelled` name, then goes on. */
-  cancelNamedCalls: MiddlewareHandler;
-};
-
 export type RunningRequest = { abandoned: AbortSignal; done(): void };
+
+/** The NOTIFY channel a cancellation takes to the process running its call; server/main.ts listens on it. */
+export const cancelledCallsChannel = "botboard_mcp_cancellations";
+
+/** Every MCP door of this process shares it: a cancellation may come through any of them. */
+const running = new Map<string, AbortController>();
+/** The cancellations of one POST that found no call here, until its token is checked. */
+const namedElsewhere = new WeakMap<Request, string[]>();
 
 /** Kept in this process's memory only while the call runs, as the request that carries the token is. */
 const keyOf = (c: Context, id: string | number) => JSON.stringify([bearerTokenOf(c) ?? "", c.req.header("mcp-session-id") ?? null, id]);
+/** What a cancellation sent to other processes names: a digest of the key, so that no token goes through Postgres. */
+const digestOf = (key: string) => createHash("sha256").update(key).digest("base64url");
 
 /** The messages of a POST that may name a cancelled call; none for any other (most are not: one look at the bytes). */
 async function cancellationsIn(c: Context): Promise<unknown[]> {
@@ -41,34 +48,62 @@ async function cancellationsIn(c: Context): Promise<unknown[]> {
   }
 }
 
-export function runningCalls(): RunningCalls {
-  const running = new Map<string, AbortController>();
+/** The signal of one POST's calls, registered until `done`. */
+export function startCalls(c: Context, calls: JSONRPCRequest[]): RunningRequest {
+  const connection = c.req.raw.signal;
+  if (calls.length === 0) return { abandoned: connection, done: () => {} };
+  const cancelled = new AbortController();
+  const keys = calls.map((call) => keyOf(c, call.id));
+  for (const key of keys) running.set(key, cancelled);
+  // A listener taken off when the call ends, not AbortSignal.any, whose combined signals Node 20 keeps longer.
+  const closed = () => cancelled.abort();
+  if (connection.aborted) closed();
+  else connection.addEventListener("abort", closed, { once: true });
   return {
-    start(c, calls) {
-      const connection = c.req.raw.signal;
-      if (calls.length === 0) return { abandoned: connection, done: () => {} };
-      const cancelled = new AbortController();
-      const keys = calls.map((call) => keyOf(c, call.id));
-      for (const key of keys) running.set(key, cancelled);
-      // A listener taken off when the call ends, not AbortSignal.any, whose combined signals Node 20 keeps longer.
-      const closed = () => cancelled.abort();
-      if (connection.aborted) closed();
-      else connection.addEventListener("abort", closed, { once: true });
-      return {
-        abandoned: cancelled.signal,
-        done() {
-          connection.removeEventListener("abort", closed);
-          for (const key of keys) if (running.get(key) === cancelled) running.delete(key);
-        },
-      };
-    },
-    async cancelNamedCalls(c, next) {
-      for (const message of await cancellationsIn(c)) {
-        const notification = CancelledNotificationSchema.safeParse(message);
-        const requestId = notification.success ? notification.data.params.requestId : undefined;
-        if (requestId !== undefined) running.get(keyOf(c, requestId))?.abort();
-      }
-      await next();
+    abandoned: cancelled.signal,
+    done() {
+      connection.removeEventListener("abort", closed);
+      for (const key of keys) if (running.get(key) === cancelled) running.delete(key);
     },
   };
+}
+
+/**
+ * Middleware before the token is checked, which may be what the call is waiting for (PGlite's one
+ * session, above all): aborts the calls of this process that a POST's `notifications/cancelled` name.
+ */
+export const cancelCallsHere: MiddlewareHandler = async (c, next) => {
+  const elsewhere: string[] = [];
+  for (const message of await cancellationsIn(c)) {
+    const notification = CancelledNotificationSchema.safeParse(message);
+    if (!notification.success || notification.data.params.requestId === undefined) continue;
+    const key = keyOf(c, notification.data.params.requestId);
+    const call = running.get(key);
+    if (call) call.abort();
+    else elsewhere.push(digestOf(key));
+  }
+  if (elsewhere.length > 0) namedElsewhere.set(c.req.raw, elsewhere);
+  await next();
+};
+
+/**
+ * Middleware once the token is checked: the cancellations no call here answered go to the other
+ * processes (none where this process has the database to itself), so that no one who has no token
+ * can make the server write.
+ */
+export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
+  return async (c, next) => {
+    const digests = namedElsewhere.get(c.req.raw);
+    if (digests && !isThisProcessAlone(db)) {
+      await Promise.all(digests.map((digest) => db.execute(sql`select pg_notify(${cancelledCallsChannel}, ${digest})`))).catch(
+        (error: unknown) => logger.warn({ error: String(error) }, "could not pass an MCP cancellation on to the other server processes"),
+      );
+    }
+    await next();
+  };
+}
+
+/** A cancellation another process passed on: aborts the call of this process it names, if one runs here. */
+export function cancelCallNamedElsewhere(digest: string): void {
+  for (const [key, call] of running) if (digestOf(key) === digest) call.abort();
 }

@@ -15,7 +15,7 @@ import { reachableUrlOf } from "../server/http/middleware/public-url.ts";
 import { requireUtf8Json } from "../server/http/middleware/utf8-json.ts";
 import { logger } from "../server/logger.ts";
 import { toolError } from "./context.ts";
-import { runningCalls } from "./cancelled-calls.ts";
+import { cancelCallsElsewhere, cancelCallsHere, startCalls } from "./cancelled-calls.ts";
 import { answerOneCall, transportWouldAccept } from "./one-call-transport.ts";
 import { invalidParams, isToolCall, malformedToolCallAnswer } from "./tool-calls.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
@@ -178,13 +178,13 @@ const emptyBatchError = { jsonrpc: "2.0", id: null, error: { code: -32600, messa
 export function mcpRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
   const resourceOf = (c: Context) => mcpResourceOf(reachableUrlOf(c, config));
-  const running = runningCalls();
   routes.use(
     rejectForeignOrigins(config),
-    running.cancelNamedCalls,
+    cancelCallsHere,
     pointToResourceMetadata(config),
     limitAgentRequests(db, config.rateLimits, bearerTokenOf, refuseToolCall),
     requireAgent(db, resourceOf),
+    cancelCallsElsewhere(db),
     requireUtf8Json(),
   );
 
@@ -221,7 +221,7 @@ export function mcpRoutes(db: Db, config: Config) {
 
     const team = initializing ? await getTeam(db, caller.teamId) : undefined;
     const loadTeam = async () => team ?? getTeam(db, caller.teamId);
-    const calling = running.start(c, allowedCalls);
+    const calling = startCalls(c, allowedCalls);
     const server = createBotboardServer(
       { db, config, caller, sessionId, abandoned: calling.abandoned },
       loadTeam,

@@ -18,6 +18,7 @@ import { type Config, listeningOn } from "./config.ts";
 import { ConfigError } from "./config-error.ts";
 import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
 import { serveAdminSocket } from "./cli/admin-socket.ts";
+import { cancelCallNamedElsewhere, cancelledCallsChannel } from "../mcp/cancelled-calls.ts";
 
 const shutdownGraceMs = 10_000;
 
@@ -58,6 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (realigned > 0) logger.warn({ posts: realigned }, "posts came from another Postgres cluster; delivery order realigned");
     // Revocations announced while the listener was away are missed: forget every cached token then too.
     const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
+    const stopHearingCancellations = await database.listen(cancelledCallsChannel, cancelCallNamedElsewhere);
     const hub = createEventHub(database);
     cacheFeedFirstPages(database.db, hub);
     const server = await listen(config);
@@ -84,6 +86,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await webhookWorker.stop();
         await embedder?.stop();
         await stopListening();
+        await stopHearingCancellations();
         // Stop accepting, end the live feeds (they never go idle), let requests in flight finish,
         // and only cut what is still open after the grace period.
         const drained = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agents } from "../server/db/schema/index.ts";
+import { serveBotboard, stop, type ServedBotboard } from "./support/cli.ts";
 import { connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -113,4 +114,64 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
       await reader.close();
     },
   );
+});
+
+describe("an MCP cancellation that reaches another server process than its call's", () => {
+  let server: TestServer;
+  let other: ServedBotboard;
+
+  beforeAll(async () => {
+    server = await startTestServer("postgres", noRateLimits);
+    other = await serveBotboard({ DATABASE_URL: server.config.databaseUrl!, PORT: "0", ...noRateLimits });
+  }, 120_000);
+  afterAll(async () => {
+    if (other) await stop(other.process);
+    await server?.close();
+  });
+
+  it("is passed on to the process running the call, whose read_new then hands out nothing", async () => {
+    const team = await server.team("cancelled-elsewhere");
+    const writer = await server.agent(team, "cancel-writer");
+    const token = await server.agent(team, "cancel-reader");
+    const unread = async () =>
+      ((await (await server.as(token, "/api/v1/unread?limit=10")).json()).posts as { id: number }[]).map((post) => post.id);
+    expect(await unread()).toEqual([]);
+    // The call goes to this test's server; its cancellation, on a connection of its own, to the other
+    // process, as `serve --workers` or a load balancer may send it.
+    const cancellationsToTheOther: typeof fetch = (url, init) =>
+      fetch(String(init?.body ?? "").includes("notifications/cancelled") ? `${other.url}/mcp` : url, init);
+    const client = await connectMcp(server.url, token, { fetch: cancellationsToTheOther });
+    const written: number[] = [];
+    for (let index = 0; index < 3; index++) {
+      const response = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `news ${index}` }) });
+      written.push((await response.json()).id);
+    }
+    await server.settled();
+
+    const [agent] = await server.database.db.select({ id: agents.id }).from(agents).where(eq(agents.name, "cancel-reader"));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const holder = server.database.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${agent!.id}/`}, ${readerLockSeed}))`);
+      holding();
+      await released;
+    });
+    await held;
+    const controller = new AbortController();
+    const abandoned = client
+      .callTool({ name: "read_new", arguments: { limit: 10 } }, undefined, { signal: controller.signal })
+      .catch((error: unknown) => error);
+    await sleep(300);
+    controller.abort();
+    expect(await abandoned).toBeInstanceOf(Error);
+    // The cancellation has gone through the other process and Postgres before the read may go on.
+    await sleep(500);
+    release();
+    await holder;
+
+    expect((await unread()).sort((a, b) => a - b)).toEqual(written);
+    await client.close();
+  });
 });
