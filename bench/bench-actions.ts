@@ -78,8 +78,9 @@ export async function runBenchmark(options: RunOptions, worker: boolean): Promis
   if (options.resume && (options.seed !== undefined || options.hardFrom !== undefined))
     throw invalid("A resumed run keeps its trial order and hard tasks: --seed and --hard-from apply to a new run.");
   const config = loadConfig();
-  // A missing CLI or key is reported before the database is opened or any trial planned.
+  // A missing CLI or key, or a bad price table, is reported before the database is opened or any trial planned.
   const plannedDriver = options.resume ? undefined : await checkedDriver(requiredDriver(options.driver), options.model);
+  const prices = loadPrices(options.prices);
   const session = await openBenchSession(config, options.url);
   const stop = new AbortController();
   const interrupt = () => {
@@ -125,7 +126,7 @@ export async function runBenchmark(options: RunOptions, worker: boolean): Promis
         timeoutMs: options.timeout,
         concurrency: options.concurrency ?? 1,
         maxCostUsd: options.maxCost,
-        prices: loadPrices(options.prices),
+        prices,
         outDir: options.out,
         runId: options.runId,
         seed: options.seed,

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { BenchRunSettings } from "../server/db/schema/index.ts";
+import { readJsonFile } from "./json-files.ts";
 
 export type PriceTable = BenchRunSettings["prices"];
 
@@ -19,21 +19,23 @@ export const defaultPrices: PriceTable = {
   "gpt-4o-mini": { inputPerMTok: 0.15, outputPerMTok: 0.6, cacheReadPerMTok: 0.075 },
 };
 
-const priceSchema = z.record(
+/**
+ * A price table, as --prices reads it and run.json keeps it. Strict: a misspelt field
+ * (`cacheReadPerMtok`) would otherwise drop out and price cache reads as input.
+ */
+export const priceTableSchema = z.record(
   z.string(),
-  z.object({
+  z.strictObject({
     inputPerMTok: z.number().nonnegative(),
     outputPerMTok: z.number().nonnegative(),
     cacheReadPerMTok: z.number().nonnegative().optional(),
     cacheWritePerMTok: z.number().nonnegative().optional(),
   }),
-);
+) satisfies z.ZodType<PriceTable>;
 
 export function loadPrices(file: string | undefined): PriceTable {
   if (!file) return defaultPrices;
-  const parsed = priceSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-  if (!parsed.success) throw new Error(`${file} is not a price table: ${parsed.error.message}`);
-  return { ...defaultPrices, ...parsed.data };
+  return { ...defaultPrices, ...readJsonFile(file, priceTableSchema) };
 }
 
 export type TokenUsage = { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number };
