@@ -1,6 +1,5 @@
-import { appendFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import {
   anyClaimableBenchTrial,
@@ -18,7 +17,7 @@ import {
 import type { Db } from "../server/db/client.ts";
 import { cli } from "../server/domain/callers.ts";
 import type { Driver } from "./drivers/driver.ts";
-import { writeRunFile } from "./run-folder.ts";
+import { appendTrialLine, writeRunFile } from "./run-folder.ts";
 import { loadSuite, type BenchTask } from "./suites.ts";
 import { runTrial } from "./trial.ts";
 import { requireHooksFor } from "./variants.ts";
@@ -118,13 +117,13 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
         if (end.kind === "interrupted") {
           // Back in the queue with what the cut-off attempt spent: the run dir's report counts it as the database's does.
           const released = await releaseBenchTrial(db, trial.id, owner, end.costUsd);
-          if (released) appendFileSync(join(outDir, "trials.jsonl"), `${JSON.stringify(released)}\n`);
+          if (released) appendTrialLine(outDir, released);
           continue;
         }
         const finished = await finishBenchTrial(db, trial.id, owner, end.outcome);
         if (finished) {
           ranHere++;
-          appendFileSync(join(outDir, "trials.jsonl"), `${JSON.stringify(finished)}\n`);
+          appendTrialLine(outDir, finished);
           options.onEvent?.({ kind: "finished", trial: finished });
         }
       } finally {

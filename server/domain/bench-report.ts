@@ -161,15 +161,18 @@ function accountingOf(trials: BenchTrial[], allTrials: BenchTrial[], variant: st
   };
 }
 
-/** The hard tasks fixed at planning; runs planned before that fall back to the tasks marked hard. */
+/**
+ * The hard tasks fixed at planning; runs planned before that fall back to the tasks marked hard.
+ * Its keys in one order, as the variant texts': jsonb and a run dir's reader order them each their own way.
+ */
 function plannedHardSet(run: BenchRun, trials: BenchTrial[]): BenchHardSet {
-  return (
-    run.settings.hardSet ?? {
-      source: "metadata",
-      fromRunId: null,
-      tasks: [...new Set(trials.filter((trial) => trial.difficulty === "hard").map((trial) => trial.taskSlug))].sort(),
-    }
-  );
+  const planned = run.settings.hardSet;
+  if (planned) return { source: planned.source, fromRunId: planned.fromRunId, tasks: planned.tasks };
+  return {
+    source: "metadata",
+    fromRunId: null,
+    tasks: [...new Set(trials.filter((trial) => trial.difficulty === "hard").map((trial) => trial.taskSlug))].sort(),
+  };
 }
 
 /** The study's rule applied to this run's own baseline: the exploratory hard rows. */
@@ -342,7 +345,9 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
     variantTexts: Object.fromEntries(
       run.variants.flatMap((variant) => {
         const text = run.settings.variantTexts?.[variant];
-        return text ? [[variant, text]] : [];
+        if (!text) return [];
+        const tools = text.tools.map(({ name, description }) => ({ name, description }));
+        return [[variant, { instructions: text.instructions, tools, ...(text.push === undefined ? {} : { push: text.push }) }]];
       }),
     ),
     points: finished.map((trial) => ({
