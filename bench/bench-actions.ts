@@ -16,7 +16,7 @@ import { usd } from "../views/bench-wording.ts";
 import { buildReport, type BenchReport } from "../server/domain/bench-report.ts";
 import { executeRun } from "./runner.ts";
 import { openBenchSession } from "./session.ts";
-import { loadSuite, SuiteError } from "./suites.ts";
+import { loadSuite } from "./suites.ts";
 
 /**
  * What `botboard bench` does once a command is chosen: loaded by bench/cli.ts only then, so that
@@ -30,15 +30,6 @@ async function checkedDriver(name: string, model: string | undefined): Promise<D
     return driver;
   } catch (error) {
     if (error instanceof DriverUnavailable) throw new ConfigError(error.message);
-    throw error;
-  }
-}
-
-function suiteOrExplain(nameOrPath: string, only: string[] | undefined) {
-  try {
-    return loadSuite(nameOrPath, only);
-  } catch (error) {
-    if (error instanceof SuiteError) throw new ConfigError(error.message);
     throw error;
   }
 }
@@ -99,7 +90,7 @@ export async function runBenchmark(options: RunOptions, worker: boolean): Promis
       if (options.concurrency !== undefined) run.settings.concurrency = options.concurrency;
     } else {
       driver = plannedDriver!;
-      const suite = suiteOrExplain(
+      const suite = loadSuite(
         options.suite,
         options.tasks
           ?.split(",")

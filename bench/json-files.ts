@@ -3,9 +3,9 @@ import type { z } from "zod";
 import { invalid } from "../server/domain/errors.ts";
 
 /**
- * The benchmark's JSON files read back (a run dir, a price table): each is checked against the
- * schema of what was written, and a bad one is refused in one line that names the file, the line
- * and the field, so a report never reads a file as something it is not.
+ * The benchmark's JSON files read back (a run dir, a price table, a suite's task files): each is
+ * checked against the schema of what was written, and a bad one is refused in one line that names
+ * the file, the line and the field, so a report never reads a file as something it is not.
  *
  * @example
  * readJsonFile("prices.json", priceTableSchema);
@@ -41,13 +41,17 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${fieldName(path) || "the value"}: ${issue.message.replace(/\s+/g, " ")}`;
 }
 
+/** A schema's problems on one line: the first three as `field: message`, and how many more. */
+export function describeProblems({ issues }: z.ZodError): string {
+  const rest = issues.length > 3 ? `; and ${issues.length - 3} more` : "";
+  return `${issues.slice(0, 3).map(describeIssue).join("; ")}${rest}`;
+}
+
 /** A value checked against a schema; `where` names the file (and line) in the one-line error. */
 export function checked<Schema extends z.ZodType>(schema: Schema, value: unknown, where: string): z.output<Schema> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const { issues } = parsed.error;
-  const rest = issues.length > 3 ? `; and ${issues.length - 3} more` : "";
-  throw invalid(`${where}: ${issues.slice(0, 3).map(describeIssue).join("; ")}${rest}`);
+  throw invalid(`${where}: ${describeProblems(parsed.error)}`);
 }
 
 /** A JSON file checked against the schema of what it holds. */

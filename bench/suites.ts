@@ -1,7 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { z } from "zod";
+import { ConfigError } from "../server/config-error.ts";
 import { projectPath } from "../server/project-root.ts";
+import { describeProblems } from "./json-files.ts";
 
 /**
  * A task suite: the builtin tasks in bench/tasks, or a folder in the Exercism practice-exercise
@@ -52,7 +54,12 @@ const exercismConfigSchema = z.object({
   difficulty: z.enum(["easy", "medium", "hard"]).optional(),
 });
 
-export class SuiteError extends Error {}
+/** A suite folder the benchmark cannot use: one line and exit 78 wherever it is read, a resumed run's reload too. */
+export class SuiteError extends ConfigError {}
+
+/** Why a suite's JSON file was refused, on one line: the fields at fault, or the parser's reason. */
+const problemOf = (error: unknown) =>
+  error instanceof z.ZodError ? describeProblems(error) : (error as Error).message.replace(/\s+/g, " ");
 
 /** Every file under a folder, as paths relative to it. */
 function filesUnder(folder: string): string[] {
@@ -80,7 +87,7 @@ function loadBuiltinTask(folder: string): BenchTask {
   try {
     parsed = taskJsonSchema.parse(JSON.parse(readFileSync(join(folder, "task.json"), "utf8")));
   } catch (error) {
-    throw new SuiteError(`${join(folder, "task.json")} is not a valid task: ${(error as Error).message}`);
+    throw new SuiteError(`${join(folder, "task.json")} is not a valid task: ${problemOf(error)}`);
   }
   const testRunner = runnerOf(parsed.test);
   if (!testRunner) {
@@ -124,9 +131,7 @@ function loadExercismTask(folder: string): BenchTask {
   try {
     config = exercismConfigSchema.parse(JSON.parse(readFileSync(join(folder, ".meta", "config.json"), "utf8")));
   } catch (error) {
-    throw new SuiteError(
-      `${join(folder, ".meta/config.json")} does not name solution, test and example files: ${(error as Error).message}`,
-    );
+    throw new SuiteError(`${join(folder, ".meta/config.json")} does not name solution, test and example files: ${problemOf(error)}`);
   }
   const { solution, test, example } = config.files;
   const language = solution[0]!.endsWith(".py") ? "python" : solution[0]!.endsWith(".js") ? "javascript" : undefined;

@@ -1,11 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { defaultPrices } from "../bench/prices.ts";
 import { appendTrialLine, readRunFolder, writePlannedTrials, writeRunFile } from "../bench/run-folder.ts";
+import { builtinSuitePath, loadSuite } from "../bench/suites.ts";
+import { ConfigError } from "../server/config-error.ts";
 import type { BenchRun, BenchTrial } from "../server/domain/bench-runs.ts";
-import { runBotboard } from "./support/cli.ts";
+import { botboardOnFreshDatabase, runBotboard } from "./support/cli.ts";
 
 /**
  * The files the benchmark reads back (a run dir for `bench report`, a price table for `--prices`):
@@ -288,4 +290,52 @@ describe("botboard bench refuses a bad file in one line", () => {
     expect(notJson.stderr).toMatch(new RegExp(`^botboard: ${prices} is not JSON: [^\\n]+\\n$`));
     expect(existsSync(env.BOTBOARD_DATA_DIR)).toBe(false);
   });
+});
+
+/** A one-task suite of the builtin layout, in a folder of its own. */
+function oneTaskSuite(): string {
+  const suite = join(folders, `suite-${++folderCount}`);
+  cpSync(join(builtinSuitePath, "run-length"), join(suite, "run-length"), { recursive: true });
+  return suite;
+}
+
+function breakTask(suite: string): string {
+  const file = join(suite, "run-length", "task.json");
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), difficulty: "hardest" }));
+  return file;
+}
+
+describe("a suite's task files", () => {
+  it("a bad task.json is refused in one line naming the file and the field, as a problem of the environment", () => {
+    const suite = oneTaskSuite();
+    const file = breakTask(suite);
+    let refused: unknown;
+    try {
+      loadSuite(suite);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toBe(
+      `${file} is not a valid task: difficulty: Invalid option: expected one of "easy"|"medium"|"hard"`,
+    );
+  });
+
+  it("a resumed run reloads its suite: one that went bad since is refused in one line, not with a stack trace", async () => {
+    const botboard = await botboardOnFreshDatabase("pglite", { LOG_LEVEL: "warn" });
+    try {
+      const suite = oneTaskSuite();
+      const args = ["--driver", "oracle", "--suite", suite, "--variants", "baseline", "--repeats", "1", "--no-team"];
+      const planned = await runBotboard(["bench", "run", ...args, "--run-id", "resumed", "--out", join(suite, "out")], botboard.env);
+      expect(planned.code).toBe(0);
+      const file = breakTask(suite);
+      const resumed = await runBotboard(["bench", "run", "--resume", "resumed"], botboard.env);
+      expect(resumed).toMatchObject({
+        code: 78,
+        stderr: `botboard: ${file} is not a valid task: difficulty: Invalid option: expected one of "easy"|"medium"|"hard"\n`,
+      });
+    } finally {
+      await botboard.close();
+    }
+  }, 120_000);
 });
