@@ -68,6 +68,9 @@ export async function runBenchmark(options: RunOptions, worker: boolean): Promis
     throw invalid("A resumed run keeps its team; hand it to another with `botboard bench assign`.");
   if (options.resume && (options.seed !== undefined || options.hardFrom !== undefined))
     throw invalid("A resumed run keeps its trial order and hard tasks: --seed and --hard-from apply to a new run.");
+  // Trials priced by two tables would not add up: the run keeps the one it was planned with.
+  if (options.resume && options.prices !== undefined)
+    throw invalid("A resumed run keeps its price table: --prices applies to a new run (the run dir's run.json shows the table).");
   const config = loadConfig();
   // A missing CLI or key, or a bad price table, is reported before the database is opened or any trial planned.
   const plannedDriver = options.resume ? undefined : await checkedDriver(requiredDriver(options.driver), options.model);

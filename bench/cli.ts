@@ -50,6 +50,15 @@ export function duration(value: string): number {
 }
 
 /** `botboard bench`: the collaboration benchmark. */
+/** A report file that cannot be written is the user's to fix: one line naming it, not a stack trace. */
+function writeReport(file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (error) {
+    throw invalid(`Cannot write the report to ${file}: ${(error as Error).message}`);
+  }
+}
+
 export function benchCommand(runOperation: OperationRunner): Command {
   const bench = new Command("bench").description("measure what the feed and journal are worth: coding agents with and without Botboard");
 
@@ -116,7 +125,7 @@ export function benchCommand(runOperation: OperationRunner): Command {
           : options.format === "html"
             ? renderHtml(report)
             : renderMarkdown(report);
-      if (options.output) writeFileSync(options.output, text);
+      if (options.output) writeReport(options.output, text);
       else process.stdout.write(text);
     });
 

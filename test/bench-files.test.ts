@@ -275,6 +275,14 @@ describe("botboard bench refuses a bad file in one line", () => {
     });
   });
 
+  it("bench report to a file that cannot be written: one line naming it, exit 1", async () => {
+    const dir = runFolder();
+    const output = join(folders, "no-such-folder", "report.md");
+    const result = await runBotboard(["bench", "report", dir, "-o", output], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^botboard: Cannot write the report to ${output}: ENOENT[^\\n]+\\n$`));
+  });
+
   it("bench run with a bad --prices file: refused before a database is opened or a trial planned", async () => {
     const prices = join(folders, "prices.json");
     // A misspelt field would drop out and price cache reads as input.
@@ -329,6 +337,12 @@ describe("a suite's task files", () => {
       const planned = await runBotboard(["bench", "run", ...args, "--run-id", "resumed", "--out", join(suite, "out")], botboard.env);
       expect(planned.code).toBe(0);
       const file = breakTask(suite);
+      // Trials priced by two tables would not add up.
+      const repriced = await runBotboard(["bench", "run", "--resume", "resumed", "--prices", join(suite, "prices.json")], botboard.env);
+      expect(repriced).toMatchObject({
+        code: 1,
+        stderr: "botboard: A resumed run keeps its price table: --prices applies to a new run (the run dir's run.json shows the table).\n",
+      });
       const resumed = await runBotboard(["bench", "run", "--resume", "resumed"], botboard.env);
       expect(resumed).toMatchObject({
         code: 78,
