@@ -32,7 +32,7 @@ import {
   type BenchTrialOutcome,
 } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
-import { describeRatio } from "../views/bench-wording.ts";
+import { describeRatio, percent } from "../views/bench-wording.ts";
 import { planTestRun, runToEnd } from "./support/bench.ts";
 import { botboardOnFreshDatabase, modulesLoadedBy, runBotboard, type BotboardOnFreshDatabase } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -85,6 +85,18 @@ describe("bench statistics", () => {
     expect(one.median).toBeUndefined();
     expect(describeRatio({ pairs: 1, cost: one }, "cost")).toBe("-99% (too few tasks for an interval: 1 task, 1 pair)");
     expect(summariseRatios([{ task: "only", variant: 1, baseline: 0 }])).toBeUndefined();
+  });
+
+  it("a pass rate short of all never reads 100%, one above none never 0%", () => {
+    expect([1, 0, 0.5, 0.994, 199 / 200, 9_999 / 10_000, 1 / 300].map(percent)).toEqual([
+      "100%",
+      "0%",
+      "50%",
+      "99%",
+      "99.5%",
+      "99.99%",
+      "0.3%",
+    ]);
   });
 
   it("a change under 1% keeps its sign with a decimal, never reading -0% or +0%; none reads 0%", () => {

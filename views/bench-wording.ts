@@ -4,7 +4,14 @@ import type { BenchReport, StatisticsNotes, VariantComparison, VariantSummary } 
 
 type ComparedMetric = Exclude<keyof VariantComparison, "pairs">;
 
-export const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
+/** A share in whole percents; one short of all or above nothing never reads 100% or 0% (199/200 reads 99.5%). */
+export function percent(value: number): string {
+  for (const digits of [0, 1, 2, 3]) {
+    const shown = (value * 100).toFixed(digits);
+    if ((Number(shown) < 100 || value >= 1) && (Number(shown) > 0 || value <= 0)) return `${shown}%`;
+  }
+  return `${(value * 100).toFixed(3)}%`;
+}
 export const repeatsText = (repeats: number) => (repeats === 1 ? "1 repeat" : `${repeats} repeats`);
 export const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`;
 
