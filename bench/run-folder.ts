@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, openSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { BenchHardSet, BenchRunSettings, BenchVariantText } from "../server/db/schema/index.ts";
@@ -14,8 +14,15 @@ import { priceTableSchema } from "./prices.ts";
  * report from the database. Read back, every file is checked against the types the runner wrote.
  */
 
+/**
+ * Written beside it and renamed over it: a worker killed while writing, or two workers of one run
+ * writing at once, leave the whole of one run.json, never part of one.
+ */
 export function writeRunFile(outDir: string, run: BenchRun): void {
-  writeFileSync(join(outDir, "run.json"), `${JSON.stringify(run, null, 2)}\n`);
+  const file = join(outDir, "run.json");
+  const written = `${file}.${process.pid}.tmp`;
+  writeFileSync(written, `${JSON.stringify(run, null, 2)}\n`);
+  renameSync(written, file);
 }
 
 export function writePlannedTrials(outDir: string, trials: BenchTrial[]): void {
