@@ -370,6 +370,13 @@ describe("a worker killed mid-trial on postgres", () => {
       }
       worker.kill("SIGKILL");
       await exited;
+      // Until another worker takes the trial over, the report counts the dead worker's spend as under way.
+      const [left] = await listBenchTrials(db, planned.run.id);
+      const leftBehind = buildReport(await getBenchRun(db, cli, planned.run.id), [left!]);
+      expect(leftBehind.spend.underWayUsd).toBeCloseTo(costPerAnswer, 12);
+      expect(renderMarkdown(leftBehind)).toContain(
+        "Spent $0.0001 in all: $0.0000 by finished trials, $0.0000 by attempts cut off by a stop, $0.0001 by attempts under way or left by a worker that died.",
+      );
       // Its lease would last the trial's timeout and three minutes more: end it now rather than wait.
       await db.update(benchTrials).set({ leaseExpiresAt: sql`now() - interval '1 second'` }).where(eq(benchTrials.runId, planned.run.id));
 
@@ -381,6 +388,7 @@ describe("a worker killed mid-trial on postgres", () => {
       expect(trials[0]!.interruptedCostUsd).toBeCloseTo(costPerAnswer, 12);
       expect(trials[0]!.costUsd).toBeCloseTo(costPerAnswer, 12);
       const report = buildReport(await getBenchRun(db, cli, planned.run.id), trials);
+      expect(report.spend).toMatchObject({ underWayUsd: 0 });
       expect(report.spend.interruptedUsd).toBeCloseTo(costPerAnswer, 12);
     } finally {
       await hanging.close();

@@ -215,8 +215,9 @@ export const taskTableNote =
   "Means over repeats, the variant's over the baseline's. The ratios leave out trials that timed out or failed with an error (counted in the last column); pass rates count them as failures.";
 
 export function describeSpend(report: BenchReport): string {
-  const { trialsUsd, interruptedUsd } = report.spend;
-  return `Spent ${usd(trialsUsd + interruptedUsd)} in all: ${usd(trialsUsd)} by finished trials, ${usd(interruptedUsd)} by attempts cut off by a stop.`;
+  const { trialsUsd, interruptedUsd, underWayUsd } = report.spend;
+  const underWay = underWayUsd > 0 ? `, ${usd(underWayUsd)} by attempts under way or left by a worker that died` : "";
+  return `Spent ${usd(trialsUsd + interruptedUsd + underWayUsd)} in all: ${usd(trialsUsd)} by finished trials, ${usd(interruptedUsd)} by attempts cut off by a stop${underWay}.`;
 }
 
 /** Said in place of the MCP text a variant saw when there is none to show. */

@@ -98,7 +98,15 @@ export type BenchReport = {
   };
   trials: { total: number; finished: number };
   /** Everything the run spent: its finished trials, and attempts cut off by a stop (run again later). */
-  spend: { trialsUsd: number; interruptedUsd: number };
+  spend: {
+    trialsUsd: number;
+    interruptedUsd: number;
+    /**
+     * What attempts not yet finished have spent: one running now, or one whose worker died (`kill -9`)
+     * until another takes its trial over and counts it as interrupted. A run dir does not record it.
+     */
+    underWayUsd: number;
+  };
   /** The hard rows' tasks, fixed before the run (`hardSet.source` says how). */
   hardTasks: string[];
   hardSet: BenchHardSet;
@@ -331,6 +339,7 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
     spend: {
       trialsUsd: sum(finished.map((trial) => trial.costUsd ?? 0)),
       interruptedUsd: sum(allTrials.map((trial) => trial.interruptedCostUsd ?? 0)),
+      underWayUsd: sum(allTrials.filter((trial) => trial.status !== "finished").map((trial) => trial.attemptCostUsd)),
     },
     hardTasks: [...hardTasks].sort(),
     hardSet,
