@@ -260,6 +260,28 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect((await negative.json()).error.message).toContain("offset");
   });
 
+  it("a journal search's unknown field is refused by name, and its limit and sections are refused for what is wrong with them", async () => {
+    const searcher = await server.agent(alpha, "searcher");
+    expect((await call(searcher, "/teams/alpha/journal/entries", { content: "the boiler hissed" })).status).toBe(201);
+    const search = (body: object) => call(searcher, "/teams/alpha/journal/search", body);
+    // journal-mcp's searchRemote: query, limit and similarity_threshold, with sections when the model names some.
+    const taken = await search({ query: "boiler", limit: 10, similarity_threshold: 0.1, sections: ["feelings"] });
+    expect(taken.status).toBe(200);
+    expect((await (await search({ query: "boiler", limit: 10, similarity_threshold: 0.1 })).json()).total_count).toBe(1);
+    const refusals: [object, string][] = [
+      [{ query: "boiler", ofset: 1 }, "unknown field: ofset"],
+      [{ query: "boiler", limit: 2.5 }, "limit: limit must be a whole number"],
+      [{ query: "boiler", limit: 100 }, "limit: limit must be between 1 and 50"],
+      [{ query: "boiler", sections: "feelings" }, 'sections: sections must be a list of section names, as in ["feelings"]'],
+      [{ query: "boiler", similarity_threshold: "high" }, "similarity_threshold: similarity_threshold must be a number"],
+    ];
+    for (const [body, message] of refusals) {
+      const refused = await search(body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(await refused.json()).toEqual({ error: { code: "invalid", message } });
+    }
+  });
+
   it("a journal entry's unknown field is refused by name, a section sent outside sections with where it goes", async () => {
     const refusals: [object, RegExp][] = [
       [

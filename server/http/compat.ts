@@ -99,11 +99,18 @@ const journalListQuery = z.object({
   ...writtenBetweenFields,
 });
 
-const journalSearchBody = z.object({
+/** What journal-mcp's searches send; as for entries, nothing else is taken, so a misspelled `offset` is not page one. */
+const journalSearchBody = z.strictObject({
   query: z.string({ error: mustBe("query", "a string") }),
-  limit: z.number({ error: "limit must be a number" }).int().min(1, "limit must be 1-50").max(50, "limit must be 1-50").default(10),
+  limit: countSchema("limit", 1, 50).default(10),
   offset: countSchema("offset", 0, 1_000_000).default(0),
-  sections: z.array(z.enum(journalSectionNames, { error: `sections must name ${journalSectionNames.join(", ")}` })).optional(),
+  sections: z
+    .array(z.enum(journalSectionNames, { error: `sections must name ${journalSectionNames.join(", ")}` }), {
+      error: `sections must be a list of section names, as in ["feelings"]`,
+    })
+    .optional(),
+  // A cosine-similarity cut-off; full-text ranks are not on that scale, so it is taken and ignored.
+  similarity_threshold: z.number({ error: "similarity_threshold must be a number" }).optional(),
   ...writtenBetweenFields,
 });
 
