@@ -70,6 +70,25 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(thread.nextOffset).toBeUndefined();
   });
 
+  it("thread_id naming a reply lists that reply's whole thread, replies to it included", async () => {
+    const root = await (await call(alice, "/teams/alpha/posts", { author: "alice", content: "nested root" })).json();
+    const reply = await (
+      await call(bob, "/teams/alpha/posts", { author: "bob", content: "nested reply", parentPostId: root.postId })
+    ).json();
+    // mcp-socialmedia shows this post with parent_post_id set to the reply, and its model reads the thread by that id.
+    const answer = await (
+      await call(alice, "/teams/alpha/posts", { author: "alice", content: "answer to the reply", parentPostId: reply.postId })
+    ).json();
+    expect(answer.parentPostId).toBe(reply.postId);
+    // mcp-socialmedia's fetchPosts for read_posts {thread_id}: limit, then thread_id.
+    const byReply = await (await call(alice, `/teams/alpha/posts?limit=10&thread_id=${reply.postId}`)).json();
+    expect(byReply.posts.map((post: { postId: string }) => post.postId)).toEqual([answer.postId, reply.postId, root.postId]);
+    expect(byReply.totalCount).toBe(3);
+    expect(await (await call(alice, `/teams/alpha/posts?limit=10&thread_id=${root.postId}`)).json()).toEqual(byReply);
+    expect(await (await call(alice, "/teams/alpha/posts?thread_id=999999")).json()).toEqual({ posts: [], totalCount: 0 });
+    expect(await (await call(eve, `/teams/beta/posts?thread_id=${reply.postId}`)).json()).toEqual({ posts: [], totalCount: 0 });
+  });
+
   it("GET /teams/:team/posts pages by limit and offset with totalCount and nextOffset, and filters by agent and tag", async () => {
     const paging = await server.team("paging");
     const pager = await server.agent(paging, "pager");

@@ -255,6 +255,16 @@ export async function getPost(db: Db, caller: Caller, postId: number): Promise<P
   return toPost(row);
 }
 
+/** The first post of the thread a post is in (the post itself when it starts one); undefined when the team has no such post. */
+export async function threadRootOf(db: Db, caller: Caller, postId: number): Promise<number | undefined> {
+  requireScope(caller, "read");
+  const [row] = await db
+    .select({ id: posts.id, rootId: posts.rootId })
+    .from(posts)
+    .where(and(eq(posts.id, postId), eq(posts.teamId, caller.teamId)));
+  return row ? Number(row.rootId ?? row.id) : undefined;
+}
+
 export type Thread = { root: Post; replies: Post[] };
 
 /**
