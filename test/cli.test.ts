@@ -233,7 +233,8 @@ describe("configuration", () => {
       await postgres.drop();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+    // Six servers start, three of them on the embedded database: 16-21 s alone, three times that on a busy machine.
+  }, 180_000);
 
   it("with PORT=0 the public URL names the port listened on, unless BOTBOARD_PUBLIC_URL gives one", () => {
     expect(listeningOn(loadConfig({ PORT: "0" }), 4321).publicUrl).toBe("http://localhost:4321");

@@ -62,5 +62,5 @@ describe("the load benchmark's quick mode", () => {
     expect(result.stdout).toContain("| post create / physical floor insert | postgres |");
     expect(result.stdout).toContain("| feed read / physical floor select | pglite |");
     expect(result.stdout).toContain("| feed, rate limits on / off | postgres |");
-  }, 240_000);
+  }, 480_000);
 });
