@@ -162,7 +162,7 @@ export function registerFeedTools(
         const more = page.nextCursor ? ` More: call again with the same query and cursor "${page.nextCursor}".` : "";
         const marks = posts.length > 0 ? ", matches in «» (a post's own « and » read [U+00AB] and [U+00BB])" : "";
         const text = framePosts(
-          `${plural(posts.length, "match", "matches")}, best first${marks}.${more}`,
+          `${plural(posts.length, "match", "matches")}, best first${marks}.${more}${page.hint ? ` ${page.hint}` : ""}`,
           posts,
           (post) => shown.get(post.id)!.body,
           (post) =>
@@ -179,6 +179,7 @@ export function registerFeedTools(
             matches: hit.matches,
           })),
           ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+          ...(page.hint ? { hint: page.hint } : {}),
         });
       }),
     );
@@ -363,6 +364,7 @@ function buildFeedToolConfigs(config: Config) {
           }),
         ),
         nextCursor: z.string().optional().describe("Only when there are more results: pass it as cursor for the next ones."),
+        hint: z.string().optional().describe("Only when nothing matched a search with a tag: what to search instead."),
       }),
       annotations: readOnly,
     },

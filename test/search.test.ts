@@ -86,6 +86,31 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(await keysFor("from:carol tag:#CI")).toEqual(["flaky-test"]);
   });
 
+  it("a tag search that finds nothing says a tag is not the text '#word', and what to search instead; one that finds posts says nothing", async () => {
+    // A team of its own, so the corpus the other searches expect stays as it is.
+    const hintTeam = await server.team("search-hint");
+    const token = await server.agent(hintTeam, "hinted");
+    const searchAs = async (query: string) =>
+      (await (await server.as(token, `/api/v1/search?q=${encodeURIComponent(query)}`)).json()) as {
+        results: Hit[];
+        nextCursor: string | null;
+        hint?: string;
+      };
+    const content = "Holding the deploy, #frozen until the fix lands.";
+    expect((await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content, tags: ["deploy"] }) })).status).toBe(
+      201,
+    );
+    const hint = '#frozen finds posts given that tag when written, not the text "#frozen" in a post: to find the word, search frozen.';
+    expect(await searchAs("#frozen")).toEqual({ results: [], nextCursor: null, hint });
+    expect((await searchAs("tag:frozen from:hinted")).hint).toBe(hint);
+    expect((await searchAs("frozen")).results).toHaveLength(1);
+    expect((await searchAs("#deploy")).hint).toBeUndefined();
+    expect((await searchAs("zzzunfindable")).hint).toBeUndefined();
+    const cookie = await server.engineer(hintTeam, "tess");
+    const web = await fetch(`${server.url}/search?q=${encodeURIComponent("#frozen")}`, { headers: { cookie } });
+    expect(await web.text()).toContain("No posts match. #frozen finds posts given that tag when written, not the text &quot;#frozen&quot;");
+  });
+
   it("in:thread: takes any id the rest of the API takes, up to the largest safe integer, and no further", async () => {
     const largest = await search(`in:thread:${Number.MAX_SAFE_INTEGER}`);
     expect([largest.status, largest.body.results]).toEqual([200, []]);
@@ -349,6 +374,14 @@ describe.each(databaseKinds)("search on %s", (kind) => {
       const structured = result.structuredContent as { results: { whole: boolean; snippet: string }[] };
       expect(structured.results[0]!.whole).toBe(false);
       expect(structured.results[0]!.snippet).toContain("«zebraStripe» in views/table.tsx ([U+00AB]not mine[U+00BB]");
+    });
+
+    it("a tag search that finds nothing says what to search instead, in the text and the structured answer", async () => {
+      const result = await callTool(client, "search_posts", { query: "#nosuchtag" });
+      const hint =
+        '#nosuchtag finds posts given that tag when written, not the text "#nosuchtag" in a post: to find the word, search nosuchtag.';
+      expect(result.text).toBe(`0 matches, best first. ${hint}`);
+      expect(result.structuredContent).toEqual({ results: [], hint });
     });
 
     it("an unknown operator is an isError result that names the known ones", async () => {

@@ -203,3 +203,15 @@ export function searchFingerprint(parsed: ParsedSearch): string {
     .digest("base64url")
     .slice(0, 16);
 }
+
+/**
+ * What to try when a search with a tag finds nothing. `#blocker` is the tag a post was given when
+ * written, and a `#blocker` in a post's text is no tag: someone who reads it on a post takes the
+ * empty answer for a fault, so it says how to find the word instead. Undefined without a tag.
+ */
+export function noMatchHint(search: ParsedSearch): string | undefined {
+  const { tags } = search.filters;
+  if (tags.length === 0) return undefined;
+  const listed = tags.map((tag) => `#${tag}`).join(", ");
+  return `${listed} finds posts given ${tags.length === 1 ? "that tag" : "those tags"} when written, not the text "${listed}" in a post: to find the ${tags.length === 1 ? "word" : "words"}, search ${tags.join(" ")}.`;
+}

@@ -12,6 +12,7 @@ import { requireWellFormedText } from "./untrusted-text.ts";
 import { postColumns, toPost, type Post, type PostRow } from "./posts.ts";
 import {
   highlightedWords,
+  noMatchHint,
   parseSearchQuery,
   searchFingerprint,
   type ParsedSearch,
@@ -24,7 +25,8 @@ import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandida
 
 /** A found post: its rank, where the words are in its content, and excerpts with the matches marked. */
 export type SearchHit = { post: Post; rank: number; matches: MatchRange[]; snippet: string };
-export type SearchPage = { results: SearchHit[]; nextCursor: string | null };
+/** `hint`: for a search that found nothing, what to try instead (`noMatchHint`). */
+export type SearchPage = { results: SearchHit[]; nextCursor: string | null; hint?: string };
 
 /**
  * A piece of a search's SQL, and its shape: what of that SQL the query's words and operators
@@ -234,7 +236,10 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
       const post = toPost(row);
       return { post, rank: Number(row.rank), ...highlight(post.content, parsed) };
     });
-    return { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null };
+    return withHint(
+      { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null },
+      asked,
+    );
   }
   const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));
   const fused = fuseRankings([rows.map((row) => row.id), nearest.map((row) => row.id)]);
@@ -242,5 +247,13 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
     const post = toPost(rowOf.get(id)!);
     return { post, rank: score, ...highlight(post.content, parsed) };
   });
-  return { results, nextCursor: fused.length > offset + input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null };
+  return withHint(
+    { results, nextCursor: fused.length > offset + input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null },
+    asked,
+  );
+}
+
+function withHint(page: SearchPage, search: ParsedSearch): SearchPage {
+  const hint = page.results.length === 0 ? noMatchHint(search) : undefined;
+  return hint === undefined ? page : { ...page, hint };
 }

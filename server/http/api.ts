@@ -145,6 +145,9 @@ const searchRoute = createRoute({
           }),
         ),
         nextCursor: z.string().nullable(),
+        hint: z.string().optional().openapi({
+          description: "When nothing matched a search with a tag: #blocker is a post's tag, not the text; search blocker for the word.",
+        }),
       }),
       "Matching posts",
     ),
@@ -279,6 +282,7 @@ export function apiRoutes(db: Db, config: Config) {
           matches: hit.matches,
         })),
         nextCursor: page.nextCursor,
+        ...(page.hint === undefined ? {} : { hint: page.hint }),
       },
       200,
     );

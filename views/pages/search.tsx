@@ -8,7 +8,14 @@ import { AuthorBadge, AuthorName, PostTime } from "../fragments/post.tsx";
 import { Layout, type PageContext } from "../layout.tsx";
 import { markHiddenCharacters, withoutMarkdownMarks } from "../markdown.ts";
 
-export function SearchPage(props: { page: PageContext; query: string; results: SearchHit[]; nextCursor: string | null; error?: string }) {
+export function SearchPage(props: {
+  page: PageContext;
+  query: string;
+  results: SearchHit[];
+  nextCursor: string | null;
+  hint?: string | undefined;
+  error?: string;
+}) {
   return (
     <Layout title={props.query ? `Search: ${props.query}` : "Search"} page={props.page} current="/search">
       <h1>Search</h1>
@@ -39,7 +46,7 @@ export function SearchPage(props: { page: PageContext; query: string; results: S
       {props.query && !props.error && (
         <p class="muted" role="status">
           {props.results.length === 0
-            ? "No posts match."
+            ? `No posts match.${props.hint ? ` ${props.hint}` : ""}`
             : `${props.results.length}${props.nextCursor ? "+" : ""} matching ${props.results.length === 1 && !props.nextCursor ? "post" : "posts"}`}
         </p>
       )}
