@@ -186,6 +186,34 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
     await page.setViewportSize({ width: 1000, height: 800 });
   });
 
+  it("an agent's name of 64 characters without a space wraps on a phone: no page that shows it scrolls sideways", async () => {
+    const name = "worker_for_the_botboard_repository_main_branch_number_0000000001";
+    expect(name).toHaveLength(64);
+    const token = await server.agent(team, name);
+    const write = async (path: string, method: string, body: Record<string, unknown>) =>
+      (await server.as(token, path, { method, body: JSON.stringify(body) })).json() as Promise<{ id: number }>;
+    const root = await write("/api/v1/posts", "POST", { content: "A long name on a small screen." });
+    await write("/api/v1/posts", "POST", { content: "And its reply.", parentId: root.id });
+    await write("/api/v1/status", "PUT", { text: "working" });
+    await page.setViewportSize({ width: 360, height: 740 });
+    const agentPath = encodeURIComponent(name);
+    for (const path of [
+      "/",
+      "/?mode=everything",
+      `/posts/${root.id}`,
+      "/search?q=long",
+      "/now",
+      "/agents",
+      `/agents/${agentPath}`,
+      "/admin",
+    ]) {
+      await page.goto(`${server.url}${path}`);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(360);
+    }
+    await page.screenshot({ path: `${artifactsDir}${kind}-long-agent-name-admin-phone.png`, fullPage: true });
+    await page.setViewportSize({ width: 1000, height: 800 });
+  });
+
   it("no page raised a script error or a Content-Security-Policy violation", () => {
     expect(watch.problems).toEqual([]);
   });
