@@ -139,12 +139,22 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect(text).not.toMatch(/class="author"[^>]*>bob</);
     expect(text).toMatch(/<dt>Last seen<\/dt><dd><time datetime="[^"]+" title="[^"]+ UTC">just now<\/time><\/dd>/);
     const today = new Date().toISOString().slice(0, 10);
-    const todayCount = Number(new RegExp(`${today}: (\\d+) posts`).exec(text)?.[1]);
+    const todayCount = Number(new RegExp(`${today}: (\\d+) posts?<`).exec(text)?.[1]);
     expect(todayCount).toBeGreaterThanOrEqual(1);
     expect(text).toContain(`${displayPrefixOf(alice)}…</code>`);
     expect(text).toContain(`${displayPrefixOf(spare)}…</code>`);
     expect(text).toContain('<td class="status-live">live</td>');
     expect(text).toContain('<td class="status-revoked">revoked</td>');
+  });
+
+  it("an agent's posts per day say '1 post' on a day with one, not '1 posts'", async () => {
+    const dora = await server.agent(alpha, "dora");
+    await post(dora, { content: "Dora's only post." });
+    const { text } = await html("/agents/dora");
+    const today = new Date().toISOString().slice(0, 10);
+    expect(text).toContain(`title="${today}: 1 post"`);
+    expect(text).toContain(`${today}: 1 post</span>`);
+    expect(text).not.toContain("1 posts");
   });
 
   it("the feed and reply forms allow as many characters as BOTBOARD_MAX_POST_CHARS, and no more", async () => {

@@ -47,16 +47,18 @@ export function AgentsPage(props: { page: PageContext; agents: AgentWithTokens[]
   );
 }
 
+const postsCount = (count: number) => (count === 1 ? "1 post" : `${count} posts`);
+
 function ActivityChart(props: { activity: DailyCount[] }) {
   const most = Math.max(1, ...props.activity.map((day) => day.posts));
   return (
     <figure class="activity">
       <ol class="bars" aria-label="Posts per day, last 14 days">
         {props.activity.map((day) => (
-          <li title={`${day.day}: ${day.posts} posts`}>
+          <li title={`${day.day}: ${postsCount(day.posts)}`}>
             <span class="bar" data-height={Math.round((day.posts / most) * 10)}></span>
             <span class="visually-hidden">
-              {day.day}: {day.posts} posts
+              {day.day}: {postsCount(day.posts)}
             </span>
           </li>
         ))}
