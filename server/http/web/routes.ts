@@ -28,7 +28,17 @@ import { benchRoutes } from "./bench.ts";
 import { liveEvents } from "./events.ts";
 import { journalRoutes } from "./journal.ts";
 import { nowRoutes } from "./now.ts";
-import { asFeedFilters, emptyAsMissing, feedFiltersSchema, isHtmx, pageOf, parseWith, requireEngineer, type WebEnv } from "./session.ts";
+import {
+  asFeedFilters,
+  emptyAsMissing,
+  feedFiltersSchema,
+  isHtmx,
+  pageOf,
+  parseWith,
+  requireEngineer,
+  searchRefusalForPage,
+  type WebEnv,
+} from "./session.ts";
 import { sameOriginPosts } from "../middleware/same-origin.ts";
 import { signInRoutes } from "./sign-in.ts";
 
@@ -229,7 +239,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
       return c.html(SearchPage({ page: pageOf(c), query, ...found }));
     } catch (error) {
       if (!(error instanceof AppError && error.kind === "invalid")) throw error;
-      return c.html(SearchPage({ page: pageOf(c), query, results: [], nextCursor: null, error: error.message }), 400);
+      return c.html(SearchPage({ page: pageOf(c), query, results: [], nextCursor: null, error: searchRefusalForPage(error.message) }), 400);
     }
   });
 
