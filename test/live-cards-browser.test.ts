@@ -312,4 +312,27 @@ describe.each(databaseKinds)("live cards in Chromium on %s", (kind) => {
       await proxy.close();
     }
   });
+
+  it("a feed whose stream died silently while the laptop slept gets, once back online, what was posted meanwhile, once", async () => {
+    const before = await post({ content: "Before the lid closed" });
+    const proxy = await startTcpProxy(Number(new URL(server.url).port));
+    try {
+      await ann.page.goto(`http://127.0.0.1:${proxy.port}/?mode=everything`);
+      await ann.page.locator("body[data-live-ready]").waitFor();
+      // Asleep: no network, and the stream's connection dies without either end hearing of it.
+      await ann.context.setOffline(true);
+      proxy.stall("GET /events");
+      const asleep = await post({ content: "Written while the laptop slept" });
+      await ann.context.setOffline(false);
+      await ann.page.locator(`#feed > #post-${asleep.id}`).waitFor({ timeout: 5000 });
+      await ann.page.locator('#live-status[data-state="live"]').waitFor();
+      const awake = await post({ content: "Written after it woke" });
+      await ann.page.locator(`#feed > #post-${awake.id}`).waitFor({ timeout: 5000 });
+      expect((await feedCards()).slice(0, 3)).toEqual([`post-${awake.id}`, `post-${asleep.id}`, `post-${before.id}`]);
+      expect(new Set(await feedCards()).size).toBe((await feedCards()).length);
+      expect(ann.watch.problems.filter((problem) => !problem.includes("net::ERR_"))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

@@ -18,6 +18,12 @@ export type TcpProxy = {
   loseCommitAnswerAfter(marker: string): Promise<void>;
   /** The next message a client sends that contains `marker` is held back for good. Resolves once it is. */
   holdNext(marker: string): Promise<void>;
+  /**
+   * The open connections whose client has sent `marker` (a request line, `GET /events`) pass nothing
+   * more either way, and stay open: a link that died while a laptop slept, which neither end hears
+   * of. Other connections, and new ones, pass as before.
+   */
+  stall(marker: string): void;
   restore(): Promise<void>;
   close(): Promise<void>;
 };
@@ -27,6 +33,7 @@ const committed = Buffer.from("COMMIT\0");
 
 export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const stallers = new Set<(marker: Buffer) => boolean>();
   let commitToLose: { marker: Buffer; lost: () => void } | undefined;
   let toHold: { marker: Buffer; held: () => void } | undefined;
   let port = 0;
@@ -39,12 +46,25 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
         const upstream = connect(targetPort, targetHost);
         sockets.add(client).add(upstream);
         upstream.pipe(client);
+        let stalled = false;
+        // What the client sent, enough of it to find a request line in.
+        let sent = Buffer.alloc(0);
+        const stall = (marker: Buffer) => {
+          if (!sent.includes(marker)) return false;
+          stalled = true;
+          upstream.unpipe(client);
+          return true;
+        };
+        stallers.add(stall);
         client.on("data", (chunk: Buffer) => {
+          if (stalled) return;
+          sent = Buffer.concat([sent, chunk]).subarray(-16_384);
           if (!toHold || !chunk.includes(toHold.marker)) return upstream.write(chunk);
           toHold.held();
           toHold = undefined;
         });
         const drop = () => {
+          stallers.delete(stall);
           client.destroy();
           upstream.destroy();
           sockets.delete(client);
@@ -87,5 +107,8 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     close: stop,
     loseCommitAnswerAfter: (marker) => new Promise((lost) => (commitToLose = { marker: Buffer.from(marker), lost })),
     holdNext: (marker) => new Promise((held) => (toHold = { marker: Buffer.from(marker), held })),
+    stall(marker) {
+      for (const stall of stallers) if (stall(Buffer.from(marker))) stallers.delete(stall);
+    },
   };
 }

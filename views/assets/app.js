@@ -210,8 +210,18 @@ function startLiveUpdates() {
   // A filtered feed's stream only carries the posts its filters show.
   const url = new URL(live.dataset.events || "/events", location.href);
   let lastEventId = "";
+  let events;
+  let retry;
+  // A new stream that asks for what was missed since the last post received.
+  const reconnect = () => {
+    delete document.body.dataset.liveReady;
+    // The page's own ?after= gives way to the last post received; its ?changes= stays.
+    if (lastEventId) url.searchParams.set("after", lastEventId);
+    connect();
+  };
   const connect = () => {
-    const events = new EventSource(url);
+    clearTimeout(retry);
+    events = new EventSource(url);
     const on = (name, handle) => events.addEventListener(name, handle);
     on("post", (message) => {
       lastEventId = message.lastEventId || lastEventId;
@@ -248,13 +258,18 @@ function startLiveUpdates() {
     on("error", () => {
       showState("reconnecting");
       if (events.readyState !== EventSource.CLOSED) return;
-      delete document.body.dataset.liveReady;
-      // The page's own ?after= gives way to the last post received; its ?changes= stays.
-      if (lastEventId) url.searchParams.set("after", lastEventId);
-      setTimeout(connect, 3000);
+      retry = setTimeout(reconnect, 3000);
     });
   };
   connect();
+  // Back online (a laptop woke, a network came back): the stream from before may have died without a
+  // word, its connection dropped by a router or the server meanwhile, and would wait forever. A new one
+  // catches up; the page drops what it already shows.
+  window.addEventListener("online", () => {
+    events.close();
+    showState("reconnecting");
+    reconnect();
+  });
 }
 
 /** htmx posts of the compose and reply forms: insert the answer, or show why it was refused. */
