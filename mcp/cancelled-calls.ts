@@ -17,7 +17,9 @@ import { logger } from "../server/logger.ts";
  * client's session only); only the same token can name a call. The cancellation comes on a
  * connection of its own, since the call's is busy, so with `serve --workers` (or several servers on
  * one Postgres) it often reaches another process than its call's: one that finds no such call here
- * passes it on to every process by NOTIFY, once its token is checked.
+ * passes it on to every process by NOTIFY, once its token is checked. It may also come before its
+ * call starts (the call waiting on a busy database to check its token): a cancellation no call took
+ * is kept a minute, and a call it names is cancelled as it starts.
  */
 export type RunningRequest = { abandoned: AbortSignal; done(): void };
 
@@ -28,6 +30,11 @@ export const cancelledCallsChannel = "botboard_mcp_cancellations";
 const running = new Map<string, AbortController>();
 /** The cancellations of one POST that found no call here, until its token is checked. */
 const namedElsewhere = new WeakMap<Request, string[]>();
+/** Cancellations that came before their call, by digest: until when each is kept. */
+const cancelledEarly = new Map<string, number>();
+const earlyCancellationMs = 60_000;
+/** Enough for every agent of a large team to give up on a call at once; the oldest go first. */
+const earlyCancellationsKept = 10_000;
 
 /** Kept in this process's memory only while the call runs, as the request that carries the token is. */
 const keyOf = (c: Context, id: string | number) => JSON.stringify([bearerTokenOf(c) ?? "", c.req.header("mcp-session-id") ?? null, id]);
@@ -48,6 +55,33 @@ async function cancellationsIn(c: Context): Promise<unknown[]> {
   }
 }
 
+function keepEarlyCancellation(digest: string): void {
+  const now = Date.now();
+  if (cancelledEarly.size >= earlyCancellationsKept) {
+    for (const [kept, until] of cancelledEarly) if (until <= now) cancelledEarly.delete(kept);
+    const oldest = cancelledEarly.keys().next();
+    if (cancelledEarly.size >= earlyCancellationsKept && !oldest.done) cancelledEarly.delete(oldest.value);
+  }
+  cancelledEarly.set(digest, now + earlyCancellationMs);
+}
+
+function takeEarlyCancellation(digest: string): boolean {
+  const until = cancelledEarly.get(digest);
+  if (until === undefined) return false;
+  cancelledEarly.delete(digest);
+  return until > Date.now();
+}
+
+/** Aborts the call of this process the digest names; false when none runs here. */
+function abortRunningCall(digest: string): boolean {
+  for (const [key, call] of running) {
+    if (digestOf(key) !== digest) continue;
+    call.abort();
+    return true;
+  }
+  return false;
+}
+
 /** The signal of one POST's calls, registered until `done`. */
 export function startCalls(c: Context, calls: JSONRPCRequest[]): RunningRequest {
   const connection = c.req.raw.signal;
@@ -55,6 +89,7 @@ export function startCalls(c: Context, calls: JSONRPCRequest[]): RunningRequest 
   const cancelled = new AbortController();
   const keys = calls.map((call) => keyOf(c, call.id));
   for (const key of keys) running.set(key, cancelled);
+  if (cancelledEarly.size > 0 && keys.some((key) => takeEarlyCancellation(digestOf(key)))) cancelled.abort();
   // A listener taken off when the call ends, not AbortSignal.any, whose combined signals Node 20 keeps longer.
   const closed = () => cancelled.abort();
   if (connection.aborted) closed();
@@ -87,14 +122,16 @@ export const cancelCallsHere: MiddlewareHandler = async (c, next) => {
 };
 
 /**
- * Middleware once the token is checked: the cancellations no call here answered go to the other
- * processes (none where this process has the database to itself), so that no one who has no token
- * can make the server write.
+ * Middleware once the token is checked: a cancellation no call here took names a call that has
+ * started since, one that has yet to start (kept for it), or one of another process, to which it
+ * goes by NOTIFY (not where this process has the database to itself). Only now, so that no one who
+ * has no token can fill that memory or make the server write.
  */
 export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
   return async (c, next) => {
-    const digests = namedElsewhere.get(c.req.raw);
-    if (digests && !isThisProcessAlone(db)) {
+    const digests = (namedElsewhere.get(c.req.raw) ?? []).filter((digest) => !abortRunningCall(digest));
+    for (const digest of digests) keepEarlyCancellation(digest);
+    if (digests.length > 0 && !isThisProcessAlone(db)) {
       await Promise.all(digests.map((digest) => db.execute(sql`select pg_notify(${cancelledCallsChannel}, ${digest})`))).catch(
         (error: unknown) => logger.warn({ error: String(error) }, "could not pass an MCP cancellation on to the other server processes"),
       );
@@ -103,7 +140,7 @@ export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
   };
 }
 
-/** A cancellation another process passed on: aborts the call of this process it names, if one runs here. */
+/** A cancellation another process passed on: aborts the call of this process it names, or keeps it for one yet to start. */
 export function cancelCallNamedElsewhere(digest: string): void {
-  for (const [key, call] of running) if (digestOf(key) === digest) call.abort();
+  if (!abortRunningCall(digest)) keepEarlyCancellation(digest);
 }

@@ -1,8 +1,10 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../server/db/client.ts";
 import { agents } from "../server/db/schema/index.ts";
 import { serveBotboard, stop, type ServedBotboard } from "./support/cli.ts";
 import { connectMcp } from "./support/mcp.ts";
+import { holdTransactionOpen } from "./support/open-writes.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
 const noRateLimits = { BOTBOARD_RATE_LIMIT_TOKEN: "off", BOTBOARD_RATE_LIMIT_ADDRESS: "off" };
@@ -14,6 +16,20 @@ const readerLockSeed = 4_161_077;
 /** One read of the reader's unread posts through a door; the ids it was given (none known for the digest). */
 type Read = (signal?: AbortSignal) => Promise<number[]>;
 
+/**
+ * Keeps an agent's reads waiting (as a busy database would) until the returned function is called: a
+ * transaction holding the lock they take turns on. On PGlite, whose one session runs one transaction
+ * at a time, the transaction alone holds them back.
+ */
+async function holdReadsOf(server: TestServer, name: string): Promise<() => Promise<void>> {
+  const { db } = server.database;
+  const [agent] = await db.select({ id: agents.id }).from(agents).where(eq(agents.name, name));
+  return holdTransactionOpen<Db>(
+    (body) => db.transaction(body),
+    (tx) => tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${agent!.id}/`}, ${readerLockSeed}))`),
+  );
+}
+
 describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
   let server: TestServer;
 
@@ -21,30 +37,6 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     server = await startTestServer(kind, noRateLimits);
   }, 120_000);
   afterAll(() => server?.close());
-
-  /**
-   * Keeps the reader's reads waiting (as a busy database would) until the returned function is
-   * called: a transaction holding the lock they take turns on. On PGlite, whose one session runs one
-   * transaction at a time, the transaction alone holds them back.
-   */
-  async function holdReadsOf(name: string): Promise<() => Promise<void>> {
-    const { db } = server.database;
-    const [agent] = await db.select({ id: agents.id }).from(agents).where(eq(agents.name, name));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const done = db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${agent!.id}/`}, ${readerLockSeed}))`);
-      holding();
-      await released;
-    });
-    await held;
-    return async () => {
-      release();
-      await done;
-    };
-  }
 
   async function writeThree(writer: string): Promise<number[]> {
     const ids: number[] = [];
@@ -85,6 +77,47 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     },
   };
 
+  it("an MCP cancellation that comes before its call (stuck on a busy database) cancels the call as it starts", async () => {
+    const team = await server.team("cancelled-early");
+    const writer = await server.agent(team, "early-writer");
+    const token = await server.agent(team, "early-reader");
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const written = await writeThree(writer);
+    const post = (body: object, session?: string) =>
+      fetch(`${server.url}/mcp`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(session ? { "mcp-session-id": session } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    const initialized = await post({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "early", version: "1" } },
+    });
+    const session = initialized.headers.get("mcp-session-id")!;
+    await initialized.text();
+    const cancel = await post(
+      { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7, reason: "timed out" } },
+      session,
+    );
+    expect(cancel.status).toBe(202);
+    const call = await post(
+      { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "read_new", arguments: { limit: 10 } } },
+      session,
+    );
+    const answer = (await call.json()) as { result: { isError?: boolean; content: { text: string }[] } };
+    expect(answer.result.isError).toBe(true);
+    expect(answer.result.content[0]!.text).toContain("nothing was handed out");
+    const next = await (await readers["REST /unread"]!(token)).read();
+    expect(next.sort((a, b) => a - b)).toEqual(written);
+  });
+
   it.each(Object.keys(readers))(
     "%s that the client gives up on while it waits hands out nothing: the next read gets those posts",
     async (door) => {
@@ -98,7 +131,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
       expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
       const written = await writeThree(writer);
 
-      const release = await holdReadsOf(readerName);
+      const release = await holdReadsOf(server, readerName);
       const controller = new AbortController();
       const abandoned = reader.read(controller.signal).catch((error: unknown) => error);
       // The read is on the server, waiting its turn, when its client gives up on it (a client's timeout).
@@ -148,17 +181,7 @@ describe("an MCP cancellation that reaches another server process than its call'
     }
     await server.settled();
 
-    const [agent] = await server.database.db.select({ id: agents.id }).from(agents).where(eq(agents.name, "cancel-reader"));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const holder = server.database.db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${agent!.id}/`}, ${readerLockSeed}))`);
-      holding();
-      await released;
-    });
-    await held;
+    const release = await holdReadsOf(server, "cancel-reader");
     const controller = new AbortController();
     const abandoned = client
       .callTool({ name: "read_new", arguments: { limit: 10 } }, undefined, { signal: controller.signal })
@@ -168,8 +191,7 @@ describe("an MCP cancellation that reaches another server process than its call'
     expect(await abandoned).toBeInstanceOf(Error);
     // The cancellation has gone through the other process and Postgres before the read may go on.
     await sleep(500);
-    release();
-    await holder;
+    await release();
 
     expect((await unread()).sort((a, b) => a - b)).toEqual(written);
     await client.close();
