@@ -44,9 +44,11 @@ const digestOf = (key: string) => createHash("sha256").update(key).digest("base6
 /** The messages of a POST that may name a cancelled call; none for any other (most are not: one look at the bytes). */
 async function cancellationsIn(c: Context): Promise<unknown[]> {
   if (c.req.method !== "POST") return [];
-  // The bytes, not text: a later check refuses a body that is not UTF-8, and it reads what is kept here.
-  const text = new TextDecoder().decode(await c.req.arrayBuffer());
-  if (!text.includes("notifications/cancelled")) return [];
+  // The bytes, not text: a later check refuses a body that is not UTF-8, and it reads what is kept
+  // here. Looked through as bytes, so that a body that names no cancellation is not decoded twice.
+  const bytes = Buffer.from(await c.req.arrayBuffer());
+  if (!bytes.includes("notifications/cancelled")) return [];
+  const text = bytes.toString("utf8");
   try {
     const body: unknown = JSON.parse(text);
     return Array.isArray(body) ? body : [body];
