@@ -21,7 +21,8 @@ import { logger } from "../server/logger.ts";
  * call starts (the call waiting on a busy database to check its token): a cancellation no call took
  * is kept a minute, and a call it names is cancelled as it starts.
  */
-export type RunningRequest = { abandoned: AbortSignal; done(): void };
+/** `abandoned`: none for a request with no call that heeds it (asking for the request's signal has a cost). */
+export type RunningRequest = { abandoned: AbortSignal | undefined; done(): void };
 
 /** The NOTIFY channel a cancellation takes to the process running its call; server/main.ts listens on it. */
 export const cancelledCallsChannel = "botboard_mcp_cancellations";
@@ -84,10 +85,17 @@ function abortRunningCall(digest: string): boolean {
   return false;
 }
 
+/**
+ * The tools whose answer a cancellation changes: `read_new` hands a page out once, so one that no one
+ * will read must hand out nothing. The others run on as before, and their calls cost nothing here.
+ */
+const toolsThatHeedCancellation: ReadonlySet<unknown> = new Set(["read_new"]);
+
 /** The signal of one POST's calls, registered until `done`. */
-export function startCalls(c: Context, calls: JSONRPCRequest[]): RunningRequest {
+export function startCalls(c: Context, toolCalls: JSONRPCRequest[]): RunningRequest {
+  const calls = toolCalls.filter((call) => toolsThatHeedCancellation.has(call.params?.name));
+  if (calls.length === 0) return { abandoned: undefined, done: () => {} };
   const connection = c.req.raw.signal;
-  if (calls.length === 0) return { abandoned: connection, done: () => {} };
   const cancelled = new AbortController();
   const keys = calls.map((call) => keyOf(c, call.id));
   for (const key of keys) running.set(key, cancelled);

@@ -17,7 +17,7 @@ export type ToolContext = {
   caller: AgentCaller;
   /** The Mcp-Session-Id this request carries, if the client keeps a session. */
   sessionId: string | undefined;
-  /** Aborted when the client closes the request's connection before it is answered: read_new then hands out nothing. */
+  /** Aborted when the client gives up on a read_new call (its connection closed, or notifications/cancelled): it then hands out nothing. */
   abandoned?: AbortSignal;
 };
 
