@@ -262,7 +262,7 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect((await call(writer, "/teams/dated/journal/entries?order=sideways")).status).toBe(400);
   });
 
-  it("journal search pages by offset, as journal-mcp sends it", async () => {
+  it("journal search pages by offset, a field of the journal API (journal-mcp declares it and leaves it unset)", async () => {
     const paged = await server.team("paged-journal");
     const writer = await server.agent(paged, "writer");
     for (const text of ["the kettle boiled", "the kettle whistled", "the kettle cooled"])
