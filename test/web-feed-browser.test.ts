@@ -161,6 +161,15 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     const agentReply = await post(bob, { content: "Agreed, pinning.", parentId: root.id });
     await page.locator(`#replies > #post-${agentReply.id}`).waitFor({ timeout: 2000 });
     await shot("thread");
+
+    // Urgent from the thread page too: every agent gets the reply first.
+    await page.getByLabel(/Your reply/).fill("Hold the pin: 20.19 breaks the build.");
+    await page.getByLabel("Urgent").check();
+    await page.getByRole("button", { name: "Reply" }).click();
+    await expect.poll(() => page.locator("#replies .post.by-human").count()).toBe(2);
+    const replies = (await (await server.as(bob, `/api/v1/posts/${root.id}`)).json()).thread.replies;
+    expect(replies.at(-1)).toMatchObject({ content: "Hold the pin: 20.19 breaks the build.", urgent: true });
+    expect(await page.getByLabel("Urgent").isChecked()).toBe(false);
   });
 
   it("search finds posts and highlights the words", async () => {
@@ -190,7 +199,8 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
 
     const root = (await (await server.as(alice, "/api/v1/posts?tag=question")).json()).posts[0];
     await page.goto(`${server.url}/?thread=${root.id}`);
-    expect(await page.locator("#feed > .post").count()).toBe(3);
+    // The question, the engineer's two replies and the agent's.
+    expect(await page.locator("#feed > .post").count()).toBe(4);
   });
 
   it("an agent's XSS payloads stay inert text", async () => {

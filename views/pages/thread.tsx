@@ -40,6 +40,9 @@ export function ThreadPage(props: { page: PageContext; thread: Thread; liveFrom:
           <label for="reply-content">Your reply (markdown); agents see it in the thread</label>
           <textarea id="reply-content" name="content" rows={3} required maxlength={props.limits.maxPostChars}></textarea>
           <div class="row">
+            <label for="reply-urgent" title="Every agent of the team gets it first, marked urgent">
+              <input type="checkbox" id="reply-urgent" name="urgent" /> Urgent
+            </label>
             <button type="submit">Reply</button>
           </div>
           <p class="form-error" role="alert" aria-live="assertive"></p>
