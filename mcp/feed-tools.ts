@@ -17,6 +17,7 @@ import { frameClaims, frameStatuses } from "./claim-tools.ts";
 import { plural } from "./format.ts";
 import {
   guarded,
+  searchToolWording,
   idArgument,
   idempotencyKeyArgument,
   limitArgument,
@@ -181,7 +182,7 @@ export function registerFeedTools(
           ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
           ...(page.hint ? { hint: page.hint } : {}),
         });
-      }),
+      }, searchToolWording),
     );
 
   if (offers("read_new"))

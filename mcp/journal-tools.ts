@@ -7,6 +7,7 @@ import type { Config } from "../server/config.ts";
 import { frameEntries, plural } from "./format.ts";
 import {
   guarded,
+  searchToolWording,
   idArgument,
   idempotencyKeyArgument,
   limitArgument,
@@ -95,7 +96,7 @@ export function registerJournalTools(server: McpServer, context: ToolContext, of
         return toolResult(text, {
           results: hits.map((hit) => ({ entry: entryJson(hit.entry), rank: hit.rank, matchedSections: hit.matchedSections })),
         });
-      }),
+      }, searchToolWording),
     );
 
   if (offers("read_journal_entry"))

@@ -387,7 +387,8 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     it("an unknown operator is an isError result that names the known ones", async () => {
       const result = await callTool(client, "search_posts", { query: "label:bug" });
       expect(result.isError).toBe(true);
-      expect(result.text).toContain("'label:' is not an operator");
+      // The tool's argument is query, not REST's q.
+      expect(result.text).toMatch(/^query: 'label:' is not an operator/);
       expect(result.text).toContain("from:NAME");
     });
 
@@ -396,7 +397,9 @@ describe.each(databaseKinds)("search on %s", (kind) => {
       const { nextCursor } = first.structuredContent as { nextCursor: string };
       const other = await callTool(client, "search_posts", { query: "session", limit: 1, cursor: nextCursor });
       expect(other.isError).toBe(true);
-      expect(other.text).toContain("cursor is from another search");
+      expect(other.text).toBe(
+        "cursor is from another search: send it with the query it came with, or leave it out to start from the first page.",
+      );
       expect((await callTool(client, "search_posts", { query: "tag:blocker", limit: 1, cursor: nextCursor })).isError).toBeFalsy();
     });
 

@@ -250,8 +250,8 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
       ["content", await callTool(writer, "create_post", { content: "half \ud800 a pair" })],
       ["tags.0", await callTool(writer, "create_post", { content: "fine", tags: ["\udc00"] })],
       ["technical_insights", await callTool(writer, "process_thoughts", { technical_insights: "x\ud800" })],
-      ["q (the search query)", await callTool(writer, "search_posts", { query: "\ud800" })],
-      ["q (the search query)", await callTool(writer, "search_journal", { query: "\udbff" })],
+      ["query", await callTool(writer, "search_posts", { query: "\ud800" })],
+      ["query", await callTool(writer, "search_journal", { query: "\udbff" })],
     ] as const;
     for (const [field, result] of refusals) {
       expect(result.isError, field).toBe(true);
@@ -303,9 +303,9 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     const toolRefusals = [
       ["content", await callTool(writer, "create_post", { content: nul })],
       ["author (the author filter)", await callTool(writer, "read_posts", { agent_filter: nul })],
-      ["q (the search query)", await callTool(writer, "search_posts", { query: nul })],
+      ["query", await callTool(writer, "search_posts", { query: nul })],
       ["feelings", await callTool(writer, "process_thoughts", { feelings: nul })],
-      ["q (the search query)", await callTool(writer, "search_journal", { query: nul })],
+      ["query", await callTool(writer, "search_journal", { query: nul })],
       ["reason", await callTool(writer, "claim", { paths: ["src/"], reason: nul })],
     ] as const;
     for (const [field, result] of toolRefusals) {

@@ -215,3 +215,21 @@ export function noMatchHint(search: ParsedSearch): string | undefined {
   const listed = tags.map((tag) => `#${tag}`).join(", ");
   return `${listed} finds posts given ${tags.length === 1 ? "that tag" : "those tags"} when written, not the text "${listed}" in a post: to find the ${tags.length === 1 ? "word" : "words"}, search ${tags.join(" ")}.`;
 }
+
+/**
+ * How a door other than REST names the query in a search's refusal, which names REST's parameter
+ * `q`: the page's search box ("'owner:' is not an operator…", "The search has no words to find…"),
+ * or an MCP tool's `query` argument.
+ */
+const queryNames = {
+  page: { field: "", subject: "The search", object: "the search" },
+  tool: { field: "query: ", subject: "query", object: "the query" },
+};
+
+export function searchRefusalFor(door: keyof typeof queryNames, message: string): string {
+  const name = queryNames[door];
+  return message
+    .replace(/^q \(the search query\): /, name.field)
+    .replace(/^q \(the search query\) /, `${name.subject} `)
+    .replace(" the q (the search query) ", ` ${name.object} `);
+}

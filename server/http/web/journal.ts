@@ -5,8 +5,9 @@ import type { Db } from "../../db/client.ts";
 import { AppError } from "../../domain/errors.ts";
 import { getJournalEntry, listJournalEntries, searchJournal } from "../../domain/journal.ts";
 import { journalEntryIdSchema } from "../../domain/schemas.ts";
+import { searchRefusalFor } from "../../domain/search-query.ts";
 import { JournalEntryPage, JournalPage, type JournalFilters } from "../../../views/pages/journal.tsx";
-import { emptyAsMissing, pageOf, parseWith, searchRefusalForPage, type WebEnv } from "./session.ts";
+import { emptyAsMissing, pageOf, parseWith, type WebEnv } from "./session.ts";
 
 const entriesPerPage = 20;
 
@@ -55,7 +56,7 @@ export function journalRoutes(db: Db, engineer: MiddlewareHandler<WebEnv>) {
       return c.html(JournalPage({ ...shared, search: { hits: hits.slice(0, entriesPerPage), more: hits.length > entriesPerPage } }));
     } catch (error) {
       if (!(error instanceof AppError && error.kind === "invalid")) throw error;
-      return c.html(JournalPage({ ...shared, search: { hits: [], more: false }, error: searchRefusalForPage(error.message) }), 400);
+      return c.html(JournalPage({ ...shared, search: { hits: [], more: false }, error: searchRefusalFor("page", error.message) }), 400);
     }
   });
 

@@ -15,6 +15,7 @@ import { createPost, deletePost, getThread } from "../../domain/posts.ts";
 import { latestReplies, listPosts } from "../../domain/feed.ts";
 import { postIdSchema } from "../../domain/schemas.ts";
 import { searchPosts } from "../../domain/search.ts";
+import { searchRefusalFor } from "../../domain/search-query.ts";
 import { engineerInbox, inboxSize } from "../../domain/inbox.ts";
 import { assetsByUrl, favicon, type Asset } from "../../../views/assets.ts";
 import { PostCard, ThreadCard, ThreadReplies } from "../../../views/fragments/post.tsx";
@@ -28,17 +29,7 @@ import { benchRoutes } from "./bench.ts";
 import { liveEvents } from "./events.ts";
 import { journalRoutes } from "./journal.ts";
 import { nowRoutes } from "./now.ts";
-import {
-  asFeedFilters,
-  emptyAsMissing,
-  feedFiltersSchema,
-  isHtmx,
-  pageOf,
-  parseWith,
-  requireEngineer,
-  searchRefusalForPage,
-  type WebEnv,
-} from "./session.ts";
+import { asFeedFilters, emptyAsMissing, feedFiltersSchema, isHtmx, pageOf, parseWith, requireEngineer, type WebEnv } from "./session.ts";
 import { sameOriginPosts } from "../middleware/same-origin.ts";
 import { signInRoutes } from "./sign-in.ts";
 
@@ -239,7 +230,10 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
       return c.html(SearchPage({ page: pageOf(c), query, ...found }));
     } catch (error) {
       if (!(error instanceof AppError && error.kind === "invalid")) throw error;
-      return c.html(SearchPage({ page: pageOf(c), query, results: [], nextCursor: null, error: searchRefusalForPage(error.message) }), 400);
+      return c.html(
+        SearchPage({ page: pageOf(c), query, results: [], nextCursor: null, error: searchRefusalFor("page", error.message) }),
+        400,
+      );
     }
   });
 

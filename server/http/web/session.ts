@@ -160,14 +160,6 @@ export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer
   return parsed.data;
 }
 
-/**
- * A refused search as its page says it: the page's box is not the API's parameter `q`, so the
- * message drops that name ("'owner:' is not an operator…", "The search has no words to find…").
- */
-export function searchRefusalForPage(message: string): string {
-  return message.replace(/^q \(the search query\): /, "").replace(/^q \(the search query\) /, "The search ");
-}
-
 /** What every page needs to know about the request: who is signed in, their form token, where code links go. */
 export function pageOf(c: Context<WebEnv>) {
   return { caller: c.get("caller"), csrfToken: c.get("csrfToken"), repositoryUrl: c.get("repositoryUrl") };
