@@ -8,7 +8,7 @@ import { cli } from "../server/domain/callers.ts";
 import { nameKey } from "../server/domain/names.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { displayPrefixOf } from "../server/domain/tokens.ts";
-import { createInvite } from "../server/domain/users.ts";
+import { acceptInvite, createInvite } from "../server/domain/users.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -134,6 +134,65 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     expect((await server.as(carolToken, "/api/v1/posts?limit=1")).status).toBe(200);
     expect(await revokeAgentTokens(db, cli, team.id, "CAROL")).toHaveLength(made.length);
     expect((await server.as(carolToken, "/api/v1/posts?limit=1")).status).toBe(401);
+  });
+
+  it("no agent takes an engineer's or a live session's name, no engineer an agent's, a session's or another engineer's", async () => {
+    const db = server.database.db;
+    for (const [name, holder] of [
+      ["GRACE", "an engineer"],
+      ["ada lovelace", "an engineer"],
+    ]) {
+      await expect(server.agent(team, name!), name).rejects.toThrow(
+        `'${name}' is the name of ${holder} of this team; an agent may not take`,
+      );
+    }
+    const session = await pickName("scout");
+    expect(session.login.isError).toBeFalsy();
+    await expect(addAgentToken(db, cli, { teamId: team.id, name: "Scout" })).rejects.toThrow("'Scout' is held by another live session");
+    const invite = await createInvite(db, cli, { teamId: team.id, role: "member" });
+    const refusals: [{ username: string; displayName?: string }, string][] = [
+      [{ username: "alice" }, "'alice' is the name of an agent of this team; an engineer may not take"],
+      [{ username: "newcomer2", displayName: "ALICE" }, "'ALICE' is the name of an agent of this team"],
+      [{ username: "newcomer2", displayName: "Grace" }, "'Grace' is the name of an engineer of this team; an engineer may not take"],
+      [{ username: "newcomer2", displayName: "Ada  Lovelace" }, "'Ada Lovelace' is the name of an engineer of this team"],
+      [{ username: "scout" }, "'scout' is held by another live session"],
+    ];
+    const engineer = (names: { username: string; displayName?: string }) =>
+      acceptInvite(db, { secret: invite.secret, password: "correct horse battery", ...names });
+    for (const [names, message] of refusals) await expect(engineer(names), message).rejects.toThrow(message);
+    // Each door answers the refusal as a conflict (set-up counts against a small per-address budget: one each).
+    const [names, message] = refusals[0]!;
+    const rest = await setup({ token: invite.secret, password: "correct horse battery", ...names });
+    expect(rest.status).toBe(409);
+    expect((await rest.json()).error.message).toContain(message);
+    const web = await postForm(server, "/setup", { token: invite.secret, password: "correct horse battery", displayName: "", ...names });
+    expect(web.status).toBe(409);
+    expect(await web.text()).toContain(message.replaceAll("'", "&#39;"));
+    // The refusals left the link unspent.
+    expect((await engineer({ username: "newcomer2" })).username).toBe("newcomer2");
+    await session.client.close();
+  });
+
+  it("an agent and an engineer taking one new name at once: exactly one gets it", async () => {
+    const db = server.database.db;
+    const names = ["zed", "Yara", "xavi", "wren", "vic"];
+    const outcomes = await Promise.all(
+      names.map(async (name) => {
+        const invite = await createInvite(db, cli, { teamId: team.id, role: "member" });
+        return Promise.allSettled([
+          addAgentToken(db, cli, { teamId: team.id, name }),
+          acceptInvite(db, { secret: invite.secret, username: name.toUpperCase(), password: "correct horse battery" }),
+        ]);
+      }),
+    );
+    for (const [index, [agent, engineer]] of outcomes.entries()) {
+      expect(
+        [agent!.status, engineer!.status].filter((status) => status === "fulfilled"),
+        names[index],
+      ).toHaveLength(1);
+      const refusal = agent!.status === "rejected" ? String(agent!.reason) : String((engineer as PromiseRejectedResult).reason);
+      expect(refusal, names[index]).toMatch(/is the name of an? (agent|engineer) of this team/);
+    }
   });
 
   it("author filters name authors as names are compared: from:ALICE is alice, an engineer's username finds their posts", async () => {

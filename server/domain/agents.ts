@@ -7,6 +7,7 @@ import { rowsOf, type Db } from "../db/client.ts";
 import { agentTokens, agents } from "../db/schema/index.ts";
 import { invalid, notFound, unauthorized } from "./errors.ts";
 import { maxTokenLifetimeDays, minTokenLifetimeMinutes } from "./limits.ts";
+import { lockNames, requireNameFree } from "./name-holders.ts";
 import { nameKey, nameKeyOf, validateAgentName } from "./names.ts";
 import { signedName } from "./pick-names.ts";
 import { agentTokenPrefix, displayPrefixOf, generateAgentToken, hashSecret } from "./tokens.ts";
@@ -138,11 +139,16 @@ async function agentNamed(db: Db, teamId: string, name: string): Promise<Agent |
 /** Agents of a team are made one at a time, so two spellings of one new name made at once give one agent. */
 const agentCreationLockSpace = 25;
 
-/** The team's agent of this name (as agentNamed finds it), made if there is none; inside a transaction. */
+/**
+ * The team's agent of this name (as agentNamed finds it), made if there is none and no engineer or
+ * live session of the team holds the name; inside a transaction.
+ */
 export async function agentNamedOrNew(tx: Db, teamId: string, name: string): Promise<Agent> {
   await tx.execute(sql`select pg_advisory_xact_lock(${agentCreationLockSpace}, hashtext(${teamId}))`);
   const existing = await agentNamed(tx, teamId, name);
   if (existing) return existing;
+  await lockNames(tx, teamId, [name]);
+  await requireNameFree(tx, teamId, name, "agent");
   const [agent] = await tx.insert(agents).values({ teamId, name }).returning();
   return agent!;
 }

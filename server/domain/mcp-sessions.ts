@@ -9,7 +9,7 @@ import { mcpSessionsOpened } from "../metrics.ts";
 
 /**
  * A session in use is marked so at most once a minute, so resuming it is not a write per request;
- * fine enough for the name it holds to stay held for nameHoldMinutes (pick-names.ts) after its last request.
+ * fine enough for the name it holds to stay held for nameHoldMinutes (name-holders.ts) after its last request.
  */
 const lastUsedResolutionMs = 60_000;
 

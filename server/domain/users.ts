@@ -6,7 +6,8 @@ import { invites, sessions, teams, users } from "../db/schema/index.ts";
 import { conflict, forbidden, invalid, unauthorized } from "./errors.ts";
 import { eventsChannel, type SessionsEndedEvent } from "./events.ts";
 import { passwordLimits } from "./limits.ts";
-import { validateDisplayName } from "./names.ts";
+import { lockNames, requireNameFree } from "./name-holders.ts";
+import { nameKey, validateDisplayName } from "./names.ts";
 import { decoyPasswordHash, hashPassword, verifyPassword } from "./passwords.ts";
 import { generateSecret, hashSecret } from "./tokens.ts";
 
@@ -68,6 +69,9 @@ export async function acceptInvite(
       .where(and(eq(invites.id, hashSecret(input.secret)), isNull(invites.usedAt), gt(invites.expiresAt, sql`now()`)))
       .returning();
     if (!invite) throw unusableInvite();
+    const names = nameKey(displayName) === nameKey(username) ? [username] : [username, displayName];
+    await lockNames(tx, invite.teamId, names);
+    for (const name of names) await requireNameFree(tx, invite.teamId, name, "engineer");
     const [user] = await tx
       .insert(users)
       .values({ teamId: invite.teamId, username, displayName, passwordHash, role: invite.role })
