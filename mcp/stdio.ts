@@ -53,9 +53,10 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     return call;
   };
   server.setRequestHandler(ListToolsRequestSchema, (request) => forwarded(client.listTools(request.params)));
-  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     try {
-      return (await forwarded(client.callTool(request.params))) as CallToolResult;
+      // A call its client cancels is cancelled upstream too: a read_new given up on hands out nothing (decision 059).
+      return (await forwarded(client.callTool(request.params, undefined, { signal: extra.signal }))) as CallToolResult;
     } catch (error) {
       // The server's own refusal of the call (an unknown tool) reaches the client as /mcp gives it.
       if (error instanceof McpError && error.code === ErrorCode.InvalidParams) {

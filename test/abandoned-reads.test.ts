@@ -1,8 +1,10 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../server/db/client.ts";
 import { agents } from "../server/db/schema/index.ts";
-import { serveBotboard, stop, type ServedBotboard } from "./support/cli.ts";
+import { botboardBin, serveBotboard, stop, type ServedBotboard } from "./support/cli.ts";
 import { connectMcp } from "./support/mcp.ts";
 import { holdTransactionOpen } from "./support/open-writes.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -67,6 +69,23 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     }),
     "MCP read_new": async (token) => {
       const client = await connectMcp(server.url, token);
+      return {
+        async read(signal) {
+          const result = await client.callTool({ name: "read_new", arguments: { limit: 10 } }, undefined, { signal });
+          return ((result.structuredContent as { posts: { id: number }[] }).posts ?? []).map((post) => post.id);
+        },
+        close: () => client.close(),
+      };
+    },
+    "botboard mcp (stdio) read_new": async (token) => {
+      const client = new Client({ name: "abandoning-stdio-client", version: "1.0.0" });
+      await client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [botboardBin, "mcp", "--url", server.url, "--token", token],
+          env: { PATH: process.env.PATH ?? "" },
+        }),
+      );
       return {
         async read(signal) {
           const result = await client.callTool({ name: "read_new", arguments: { limit: 10 } }, undefined, { signal });
