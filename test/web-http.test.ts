@@ -309,6 +309,14 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
     expect((await fetch(`${server.url}/events?thread=abc`, { headers: { cookie: ann } })).status).toBe(400);
   });
 
+  it("a hand-edited address is refused in a sentence about its field, not the API's 'field: field must'", async () => {
+    const page = await fetch(`${server.url}/?mode=sideways`, { headers: { cookie: ann } });
+    expect(page.status).toBe(400);
+    const html = await page.text();
+    expect(html).toContain("mode must be threads or everything");
+    expect(html).not.toContain("mode: mode");
+  });
+
   it("the feed page weighs under 100 KB of HTML, CSS and JavaScript", async () => {
     const html = await (await fetch(`${server.url}/`, { headers: { cookie: ann } })).text();
     const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]!);

@@ -30,15 +30,17 @@ function unknownKeysMessage(keys: string[], what: string): string {
 /**
  * One line that names each offending field, e.g. "tags.2: each tag must be a string". `keys` names
  * what an unknown key is: a body's field, or a query's parameter (a misspelt `?befor=` would
- * otherwise quietly answer the first page).
+ * otherwise quietly answer the first page). For people (`forPeople`, the web pages) a message that
+ * names its field already is not prefixed with it again ("mode must be threads or everything").
  */
-export function describeZodError(error: ZodError, keys = "field"): string {
+export function describeZodError(error: ZodError, keys = "field", forPeople = false): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
       const path = issue.path.join(".");
       const message = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, keys) : issue.message;
-      return path ? `${path}: ${message}` : message;
+      if (!path || (forPeople && message.startsWith(`${path} `))) return message;
+      return `${path}: ${message}`;
     })
     .join("; ");
 }

@@ -154,9 +154,10 @@ export function asFeedFilters(filters: z.infer<typeof feedFiltersSchema>): FeedF
   return { author: filters.author, tag: filters.tag, threadId: filters.thread };
 }
 
+/** A page's query or form, parsed; a refusal reads as a sentence about the field, as people see it. */
 export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw invalid(describeZodError(parsed.error));
+  if (!parsed.success) throw invalid(describeZodError(parsed.error, "field", true));
   return parsed.data;
 }
 
