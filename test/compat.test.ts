@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { journalEntries } from "../server/db/schema/index.ts";
+import { maxSearchQueryChars } from "../server/domain/limits.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -298,6 +299,27 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
       const refused = await search(body);
       expect(refused.status, JSON.stringify(body)).toBe(400);
       expect(await refused.json()).toEqual({ error: { code: "invalid", message } });
+    }
+  });
+
+  it("a journal search's refusal names its body's query field, not REST's q parameter", async () => {
+    const refusals: [string, RegExp][] = [
+      ["label:bug", /^query: 'label:' is not an operator\. Known operators: from:NAME, /],
+      [
+        "boiler from:alice",
+        /^query: journal search takes words, "phrases", -word, before: and after:; from:, tag:, in:, is: and has: are for posts\.$/,
+      ],
+      ["boiler after:2026-02-30", /^query: after: takes a date like 2026-11-30, /],
+      ["   ", /^query is empty\.$/],
+      ["-", /^query has no words to find and no operators\.$/],
+      ["x".repeat(maxSearchQueryChars + 1), new RegExp(`^query is over ${maxSearchQueryChars} characters\\.$`)],
+    ];
+    for (const [query, message] of refusals) {
+      const refused = await call(alice, "/teams/alpha/journal/search", { query });
+      expect(refused.status, query).toBe(400);
+      const { error } = await refused.json();
+      expect(error.code, query).toBe("invalid");
+      expect(error.message, query).toMatch(message);
     }
   });
 

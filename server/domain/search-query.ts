@@ -216,14 +216,18 @@ export function noMatchHint(search: ParsedSearch): string | undefined {
   return `${listed} finds posts given ${tags.length === 1 ? "that tag" : "those tags"} when written, not the text "${listed}" in a post: to find the ${tags.length === 1 ? "word" : "words"}, search ${tags.join(" ")}.`;
 }
 
+/** The query as a field named `query`: an MCP tool's argument, the compatible API's search body. */
+const queryField = { field: "query: ", subject: "query", object: "the query" };
+
 /**
  * How a door other than REST names the query in a search's refusal, which names REST's parameter
  * `q`: the page's search box ("'owner:' is not an operator…", "The search has no words to find…"),
- * or an MCP tool's `query` argument.
+ * an MCP tool's `query` argument, or the `query` field of the compatible API's journal search.
  */
 const queryNames = {
   page: { field: "", subject: "The search", object: "the search" },
-  tool: { field: "query: ", subject: "query", object: "the query" },
+  tool: queryField,
+  compat: queryField,
 };
 
 export function searchRefusalFor(door: keyof typeof queryNames, message: string): string {

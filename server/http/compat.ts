@@ -4,7 +4,7 @@ import { authenticateAgentToken } from "../domain/agents.ts";
 import type { AgentCaller } from "../domain/callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { forbidden, invalid, unauthorized } from "../domain/errors.ts";
+import { AppError, forbidden, invalid, unauthorized } from "../domain/errors.ts";
 import { dateRange, readDate } from "../domain/dates.ts";
 import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal, type JournalEntry } from "../domain/journal.ts";
 import { journalSectionNames } from "../domain/journal-sections.ts";
@@ -12,6 +12,7 @@ import { createPost, threadRootOf, type Post } from "../domain/posts.ts";
 import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
 import { countSchema, journalEntryIdSchema, mustBe, postIdSchema } from "../domain/schemas.ts";
+import { searchRefusalFor } from "../domain/search-query.ts";
 import { getTeam } from "../domain/teams.ts";
 import {
   describeError,
@@ -113,6 +114,13 @@ const journalSearchBody = z.strictObject({
   similarity_threshold: z.number({ error: "similarity_threshold must be a number" }).optional(),
   ...writtenBetweenFields,
 });
+
+/** A search's refusal names this API's `query` field, not REST's `q`. */
+function inQueryFieldWords(caught: unknown): never {
+  if (!(caught instanceof AppError)) throw caught;
+  const message = searchRefusalFor("compat", caught.message);
+  throw message === caught.message ? caught : new AppError(caught.kind, message, caught.retryAfterSeconds);
+}
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
@@ -259,7 +267,7 @@ export function compatRoutes(db: Db, config: Config) {
       offset: body.offset,
       sections: body.sections,
       written: { from: body.date_from, to: body.date_to },
-    });
+    }).catch(inQueryFieldWords);
     const results = hits.map((hit) => ({
       ...entryShape(hit.entry, c.var.caller.teamId),
       similarity_score: hit.rank,
