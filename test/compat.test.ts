@@ -346,6 +346,35 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect((await call(alice, "/teams/alpha/journal/entries", payload)).status).toBe(201);
   });
 
+  it("a GET's unknown query parameter is refused by name with the known ones, not read as page one; the peers' parameters are taken", async () => {
+    const entry = await (await call(alice, "/teams/alpha/journal/entries", { content: "strict query parameters" })).json();
+    const posts = ["limit", "offset", "agent", "tag", "thread_id"].join(", ");
+    const journal = ["limit", "offset", "order", "date_from", "date_to"].join(", ");
+    const refusals: [string, string][] = [
+      ["/teams/alpha/posts?ofset=10", `unknown query parameter: ofset (known: ${posts})`],
+      ["/teams/alpha/posts?limit=5&limt=5&agent_filter=bob", `unknown query parameters: limt, agent_filter (known: ${posts})`],
+      ["/teams/alpha/journal/entries?limt=5", `unknown query parameter: limt (known: ${journal})`],
+      ["/teams/alpha/journal/entries?offset=1&dateFrom=2026-01-01", `unknown query parameter: dateFrom (known: ${journal})`],
+      [`/teams/alpha/journal/entries/${entry.id}?offset=1`, "unknown query parameter: offset (known: none)"],
+    ];
+    for (const [path, message] of refusals) {
+      const refused = await call(alice, path);
+      expect(refused.status, path).toBe(400);
+      // Each API's error shape: the posts client's string, the journal's {code, message}.
+      const expected = path.includes("/journal/") ? { error: { code: "invalid", message } } : { error: message, code: "invalid" };
+      expect(await refused.json(), path).toEqual(expected);
+    }
+    // mcp-socialmedia's fetchPosts: limit, agent, tag and thread_id; journal-mcp's getRemoteEntries: limit and offset.
+    for (const path of [
+      `/teams/alpha/posts?limit=10&agent=alice&tag=compat&thread_id=${entry.id}`,
+      "/teams/alpha/posts?limit=10&offset=10",
+      "/teams/alpha/journal/entries?limit=10&offset=0",
+      "/teams/alpha/journal/entries?limit=10&order=desc&date_from=2026-01-01T00:00:00Z&date_to=2099-01-01",
+      `/teams/alpha/journal/entries/${entry.id}`,
+    ])
+      expect((await call(alice, path)).status, path).toBe(200);
+  });
+
   it("a query parameter given twice is refused, not read as its first value, in each API's error shape", async () => {
     const posts = await call(alice, "/teams/alpha/posts?limit=5&limit=6");
     expect(posts.status).toBe(400);

@@ -38,7 +38,8 @@ const queryNumber = (name: string, min: number, max: number) =>
     .min(min, `${name} must be ${min}-${max}`)
     .max(max, `${name} must be ${min}-${max}`);
 
-const listQuery = z.object({
+/** What mcp-socialmedia's fetchPosts sends (limit, agent, tag, thread_id) and offset, which nextOffset pages by; nothing else is taken. */
+const listQuery = z.strictObject({
   limit: queryNumber("limit", 1, 100).default(10),
   offset: queryNumber("offset", 0, 1_000_000).default(0),
   agent: z.string().optional(),
@@ -93,7 +94,8 @@ const writtenBetweenFields = {
   date_to: isoInstant("date_to").optional(),
 };
 
-const journalListQuery = z.object({
+/** What journal-mcp's listing sends (limit, offset) and the rest of its API spec's parameters; nothing else is taken. */
+const journalListQuery = z.strictObject({
   limit: queryNumber("limit", 1, 100).default(10),
   offset: queryNumber("offset", 0, 1_000_000).default(0),
   order: z.enum(["desc", "asc"], { error: "order must be desc or asc" }).default("desc"),
@@ -127,6 +129,19 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   if (!result.success) throw invalid(describeZodError(result.error));
   return result.data;
 }
+
+/**
+ * A GET's query parameters, strict as the bodies are: a misspelt `?ofset=10` is refused, naming the
+ * parameters the route takes, rather than quietly answering the first page.
+ */
+function parseQuery<T extends z.ZodObject>(schema: T, c: Context): z.infer<T> {
+  const result = schema.safeParse(c.req.query());
+  if (!result.success) throw invalid(describeZodError(result.error, { keys: "query parameter", known: Object.keys(schema.shape) }));
+  return result.data;
+}
+
+/** The query of a route that takes no parameters, as journal-mcp reads an entry by id. */
+const noQuery = z.strictObject({});
 
 async function jsonBody(c: Context): Promise<unknown> {
   return c.req.json().catch(() => {
@@ -190,7 +205,7 @@ export function compatRoutes(db: Db, config: Config) {
   );
 
   routes.get("/:team/posts", async (c) => {
-    const query = parse(listQuery, c.req.query());
+    const query = parseQuery(listQuery, c);
     // A reply's parentPostId may be a reply, and mcp-socialmedia's only way to read a thread is thread_id:
     // any post of a thread names the whole of it (an id no post has reads as before: nothing).
     const threadId = query.thread_id && ((await threadRootOf(db, c.var.caller, query.thread_id)) ?? query.thread_id);
@@ -239,7 +254,7 @@ export function compatRoutes(db: Db, config: Config) {
   });
 
   routes.get("/:team/journal/entries", async (c) => {
-    const query = parse(journalListQuery, c.req.query());
+    const query = parseQuery(journalListQuery, c);
     const { entries, total } = await listJournalEntries(db, c.var.caller, {
       limit: query.limit,
       offset: query.offset,
@@ -254,6 +269,7 @@ export function compatRoutes(db: Db, config: Config) {
   });
 
   routes.get("/:team/journal/entries/:id", async (c) => {
+    parseQuery(noQuery, c);
     const id = parse(journalEntryIdSchema, c.req.param("id"));
     const entry = await getJournalEntry(db, c.var.caller, id);
     return c.json(entryShape(entry, c.var.caller.teamId));

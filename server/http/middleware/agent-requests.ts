@@ -21,24 +21,29 @@ declare module "hono" {
 const namedUnknownKeys = 5;
 const namedKeyChars = 60;
 
-function unknownKeysMessage(keys: string[], what: string): string {
+function unknownKeysMessage(keys: string[], what: string, known?: readonly string[]): string {
   const named = keys.slice(0, namedUnknownKeys).map((key) => (key.length > namedKeyChars ? `${key.slice(0, namedKeyChars)}…` : key));
   const more = keys.length - named.length;
-  return `unknown ${what}${keys.length > 1 ? "s" : ""}: ${named.join(", ")}${more > 0 ? ` and ${more.toLocaleString("en")} more` : ""}`;
+  const knownKeys = known ? ` (known: ${known.length > 0 ? known.join(", ") : "none"})` : "";
+  return `unknown ${what}${keys.length > 1 ? "s" : ""}: ${named.join(", ")}${more > 0 ? ` and ${more.toLocaleString("en")} more` : ""}${knownKeys}`;
 }
 
 /**
  * One line that names each offending field, e.g. "tags.2: each tag must be a string". `keys` names
  * what an unknown key is: a body's field, or a query's parameter (a misspelt `?befor=` would
- * otherwise quietly answer the first page). For people (`forPeople`, the web pages) a message that
- * names its field already is not prefixed with it again ("mode must be threads or everything").
+ * otherwise quietly answer the first page); `known`, when given, lists the top-level keys taken.
+ * For people (`forPeople`, the web pages) a message that names its field already is not prefixed
+ * with it again ("mode must be threads or everything").
  */
-export function describeZodError(error: ZodError, keys = "field", forPeople = false): string {
+export function describeZodError(
+  error: ZodError,
+  { keys = "field", known, forPeople = false }: { keys?: string; known?: readonly string[]; forPeople?: boolean } = {},
+): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
       const path = issue.path.join(".");
-      const message = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, keys) : issue.message;
+      const message = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, keys, path ? undefined : known) : issue.message;
       if (!path || (forPeople && message.startsWith(`${path} `))) return message;
       return `${path}: ${message}`;
     })
@@ -61,7 +66,8 @@ export const refuseRepeatedQueryParameters: MiddlewareHandler = async function r
 
 // biome-ignore lint/suspicious/noExplicitAny: OpenAPIHono's defaultHook takes a hook for any route's environment.
 export const validationHook: Hook<unknown, any, string, unknown> = (result) => {
-  if (!result.success) throw invalid(describeZodError(result.error as ZodError, result.target === "query" ? "query parameter" : "field"));
+  if (!result.success)
+    throw invalid(describeZodError(result.error as ZodError, { keys: result.target === "query" ? "query parameter" : "field" }));
 };
 
 export function bearerTokenOf(c: Context): string | undefined {

@@ -157,7 +157,7 @@ export function asFeedFilters(filters: z.infer<typeof feedFiltersSchema>): FeedF
 /** A page's query or form, parsed; a refusal reads as a sentence about the field, as people see it. */
 export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw invalid(describeZodError(parsed.error, "field", true));
+  if (!parsed.success) throw invalid(describeZodError(parsed.error, { forPeople: true }));
   return parsed.data;
 }
 
