@@ -78,7 +78,7 @@ export function registerJournalTools(server: McpServer, context: ToolContext, of
   if (offers("search_journal"))
     server.registerTool("search_journal", toolConfigs.search_journal, (args) =>
       guarded(async () => {
-        const hits = await searchJournal(db, context.caller, {
+        const { hits } = await searchJournal(db, context.caller, {
           query: args.query,
           limit: args.limit,
           kind: args.type,

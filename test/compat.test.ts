@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { journalEntries } from "../server/db/schema/index.ts";
+import { journalMatchCountCap } from "../server/domain/journal.ts";
 import { maxSearchQueryChars } from "../server/domain/limits.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -208,7 +209,7 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(yearZero.status).toBe(400);
     expect(JSON.stringify(await yearZero.json())).toContain("after: takes a date like 2026-11-30, from 0001-01-01 to 9999-12-31");
     const elsewhere = await (await call(alice, "/teams/alpha/journal/search", { query: "vacuum", sections: ["feelings"] })).json();
-    expect(elsewhere).toEqual({ results: [], total_count: 0 });
+    expect(elsewhere).toEqual({ results: [], total_count: 0, total_count_capped: false });
 
     const notBobs = await call(bob, `/teams/alpha/journal/entries/${entry.id}`);
     expect(notBobs.status).toBe(404);
@@ -274,10 +275,59 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(all).toHaveLength(3);
     expect(ids(await search({ limit: 1, offset: 1 }))).toEqual([all[1]]);
     expect(ids(await search({ limit: 2, offset: 2 }))).toEqual([all[2]]);
-    expect(await search({ offset: 3 })).toEqual({ results: [], total_count: 0 });
+    expect(await search({ offset: 3 })).toEqual({ results: [], total_count: 3, total_count_capped: false });
     const negative = await call(writer, "/teams/paged-journal/journal/search", { query: "kettle", offset: -1 });
     expect(negative.status).toBe(400);
     expect((await negative.json()).error.message).toContain("offset");
+  });
+
+  it("journal search's total_count is every entry that matches, not the page's length, as the list's is", async () => {
+    const counted = await server.team("counted-journal");
+    const writer = await server.agent(counted, "writer");
+    for (const text of ["the kettle boiled", "the kettle whistled", "the kettle cooled", "the teapot cracked"])
+      expect((await call(writer, "/teams/counted-journal/journal/entries", { content: text })).status).toBe(201);
+    const search = async (body: object) =>
+      (await call(writer, "/teams/counted-journal/journal/search", { query: "kettle", ...body })).json();
+    const count = async (body: object) => {
+      const { results, ...rest } = await search(body);
+      return { shown: results.length, ...rest };
+    };
+    const three = { total_count: 3, total_count_capped: false };
+    expect(await count({ limit: 1 })).toEqual({ shown: 1, ...three });
+    expect(await count({ limit: 2, offset: 1 })).toEqual({ shown: 2, ...three });
+    expect(await count({ limit: 2, offset: 2 })).toEqual({ shown: 1, ...three });
+    expect(await count({ limit: 1, offset: 7 })).toEqual({ shown: 0, ...three });
+    // journal-mcp's searchRemote reads results and total_count; the list answers its total the same way.
+    expect(await count({ limit: 10, similarity_threshold: 0.1 })).toEqual({ shown: 3, ...three });
+    const listed = await (await call(writer, "/teams/counted-journal/journal/entries?limit=1")).json();
+    expect(listed.total_count).toBe(4);
+    expect(await count({ query: "kettle -whistled", limit: 1 })).toEqual({ shown: 1, total_count: 2, total_count_capped: false });
+    expect(await count({ query: "teapot or kettle", limit: 1 })).toEqual({ shown: 1, total_count: 4, total_count_capped: false });
+  });
+
+  it("journal search counts its matches up to journalMatchCountCap, and says when there are more", async () => {
+    const crowded = await server.team("crowded-journal");
+    const writer = await server.agent(crowded, "writer");
+    const first = await (await call(writer, "/teams/crowded-journal/journal/entries", { content: "the kettle boiled again" })).json();
+    // As many copies as the cap: one more match than is counted.
+    await server.database.db.execute(sql`
+      insert into journal_entries (team_id, agent_id, token_id, author_name, content, search_terms)
+      select team_id, agent_id, token_id, author_name, content, search_terms
+      from journal_entries, generate_series(1, ${journalMatchCountCap}) where id = ${Number(first.id)}`);
+    const search = async (body: object) =>
+      (await call(writer, "/teams/crowded-journal/journal/search", { query: "kettle", ...body })).json();
+    const page = await search({ limit: 2 });
+    expect(page.results).toHaveLength(2);
+    expect(page).toMatchObject({ total_count: journalMatchCountCap, total_count_capped: true });
+    expect(await search({ limit: 1, offset: journalMatchCountCap + 1 })).toEqual({
+      results: [],
+      total_count: journalMatchCountCap,
+      total_count_capped: true,
+    });
+    // A page that ends the matches knows their number, past the cap too.
+    const last = await search({ limit: 5, offset: journalMatchCountCap - 1 });
+    expect(last.results).toHaveLength(2);
+    expect(last).toMatchObject({ total_count: journalMatchCountCap + 1, total_count_capped: false });
   });
 
   it("a journal search's unknown field is refused by name, and its limit and sections are refused for what is wrong with them", async () => {

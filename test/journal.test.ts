@@ -45,9 +45,9 @@ describe.each(databaseKinds)("journal service on %s", (kind) => {
     expect(all.total).toBe(2);
     const onlyBob = await listJournalEntries(db, engineer, { limit: 10, agentName: "bob" });
     expect(onlyBob.entries.map((entry) => entry.authorName)).toEqual(["bob"]);
-    const found = await searchJournal(db, engineer, { query: "schema drift", limit: 10 });
+    const { hits: found } = await searchJournal(db, engineer, { query: "schema drift", limit: 10 });
     expect(found.map((hit) => hit.entry.authorName).sort()).toEqual(["alice", "bob"]);
-    const aliceOnly = await searchJournal(db, engineer, { query: "schema drift", limit: 10, agentName: "alice" });
+    const { hits: aliceOnly } = await searchJournal(db, engineer, { query: "schema drift", limit: 10, agentName: "alice" });
     expect(aliceOnly).toHaveLength(1);
     expect(aliceOnly[0]!.matchedSections).toEqual(["project_notes"]);
   });
@@ -84,7 +84,7 @@ describe.each(databaseKinds)("journal service on %s", (kind) => {
       { sections: { feelings: "Tired.", user_context: "The lead is happy with the plan." } },
       roomy,
     );
-    const [zebra] = await searchJournal(db, eve, { query: "zebra", limit: 5 });
+    const [zebra] = (await searchJournal(db, eve, { query: "zebra", limit: 5 })).hits;
     expect(zebra!.entry.id).toBe(later.id);
     expect(zebra!.matchedSections).toEqual(["technical_insights"]);
     expect(zebra!.excerpts).toEqual([{ part: "technical_insights", snippet: `The ${matchStart}zebra${matchEnd} stripes fail.` }]);
@@ -92,7 +92,7 @@ describe.each(databaseKinds)("journal service on %s", (kind) => {
       ["giraffe", deep, "technical_insights"],
       ["happiness", otherForm, "user_context"],
     ] as const) {
-      const [hit] = await searchJournal(db, eve, { query, limit: 5 });
+      const [hit] = (await searchJournal(db, eve, { query, limit: 5 })).hits;
       expect(hit!.entry.id, query).toBe(entry.id);
       expect(hit!.matchedSections, query).toEqual([section]);
       expect(

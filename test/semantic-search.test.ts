@@ -217,14 +217,49 @@ describe.each(databaseKinds)("semantic search on %s", (kind) => {
         });
       const compat = await compatSearch({});
       expect(compat.status).toBe(200);
-      const body = (await compat.json()) as { results: { technical_insights?: string; sections?: Record<string, string> }[] };
+      const body = (await compat.json()) as {
+        results: { technical_insights?: string; sections?: Record<string, string> }[];
+        total_count: number;
+      };
       expect(JSON.stringify(body.results)).toContain("The datastore ran out of connections under load");
+      // Found by meaning or by words, every entry of the fused ranking counts.
+      expect(body.total_count).toBe(body.results.length);
       // The fused ranking pages by offset too.
-      expect(await (await compatSearch({ offset: body.results.length })).json()).toEqual({ results: [], total_count: 0 });
+      expect(await (await compatSearch({ offset: body.results.length })).json()).toEqual({
+        results: [],
+        total_count: body.results.length,
+        total_count_capped: false,
+      });
     } finally {
       await aliceMcp.close();
       await bobMcp.close();
     }
+  });
+
+  it("the compatible journal search counts the entries found by words and those near in meaning, each once", async () => {
+    const carol = await server.agent(team, "carol");
+    const write = (content: string) =>
+      fetch(`${server.url}/teams/${team.slug}/journal/entries`, {
+        method: "POST",
+        headers: { "x-api-key": carol, "content-type": "application/json" },
+        body: JSON.stringify({ content }),
+      });
+    for (const content of ["The car stalled at the gate", "The sedan stalled at the gate", "An automobile stalled", "Lunch was fine"])
+      expect((await write(content)).status).toBe(201);
+    const search = async (page: object) =>
+      (
+        await fetch(`${server.url}/teams/${team.slug}/journal/search`, {
+          method: "POST",
+          headers: { "x-api-key": carol, "content-type": "application/json" },
+          body: JSON.stringify({ query: "car", ...page }),
+        })
+      ).json();
+    // Found by its word and near in meaning, the car is counted once; lunch is neither.
+    const counted = { total_count: 3, total_count_capped: false };
+    await eventually(async () => expect(await search({ limit: 1 })).toMatchObject(counted));
+    expect((await search({ limit: 1, offset: 1 })).results).toHaveLength(1);
+    expect(await search({ limit: 1, offset: 1 })).toMatchObject(counted);
+    expect(await search({ limit: 5, offset: 3 })).toEqual({ results: [], ...counted });
   });
 
   it("posts written before semantic search was turned on are embedded once it is", async () => {

@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
+import type { CappedCount } from "./delivery.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { idempotencyKeyOf, writeOnce, type IdempotencyKey } from "./idempotency-keys.ts";
 import { boundedSearch, clauseQuery, textQueryOf, validateSearchQuery } from "./search.ts";
@@ -233,6 +234,28 @@ export type JournalExcerpt = { part: JournalPartName; snippet: string };
 /** A match: the entry, its rank, the parts the words are in, and excerpts of them. */
 export type JournalHit = { entry: JournalEntry; rank: number; matchedSections: JournalPartName[]; excerpts: JournalExcerpt[] };
 
+/** A page of a journal search; with `countMatches`, how many entries match in all (exact unless `capped`). */
+export type JournalSearchPage = { hits: JournalHit[]; matches?: CappedCount };
+
+/**
+ * A search's matches are counted up to this many, so the count costs no more for a journal of years
+ * than for one of weeks; past it the count means "at least" (as unread counts, delivery.ts).
+ */
+export const journalMatchCountCap = 1000;
+
+/** How many entries `where` selects, reading at most journalMatchCountCap + 1 of them. */
+async function countMatching(reader: Db, where: SQL | undefined): Promise<CappedCount> {
+  const matching = reader
+    .select({ one: sql`1` })
+    .from(journalEntries)
+    .where(where)
+    .limit(journalMatchCountCap + 1)
+    .as("matching");
+  const [row] = await reader.select({ count: sql<number>`count(*)::int` }).from(matching);
+  const count = Number(row?.count ?? 0);
+  return { count: Math.min(count, journalMatchCountCap), capped: count > journalMatchCountCap };
+}
+
 /** Journal entries have no authors to pick, tags or threads: of the operators, only the dates apply. */
 function requireJournalFilters(parsed: ParsedSearch): void {
   const { filters } = parsed;
@@ -282,7 +305,9 @@ function hitOf(entry: JournalEntry, rank: number, parts: PlacedPart[], holding: 
 
 /**
  * Search over readable entries with the posts' engine (search-query.ts, search-terms.ts), best match
- * first, skipping the first `offset`; names the sections each match is in.
+ * first, skipping the first `offset`; names the sections each match is in. With `countMatches`, says
+ * how many match in all: with semantic search on, the entries the words find and those nearest in
+ * meaning that the search fuses.
  */
 export async function searchJournal(
   db: Db,
@@ -295,8 +320,9 @@ export async function searchJournal(
     sections?: JournalSectionName[];
     agentName?: string;
     written?: WrittenBetween;
+    countMatches?: boolean;
   },
-): Promise<JournalHit[]> {
+): Promise<JournalSearchPage> {
   requireScope(caller, "read");
   const parsed = parseSearchQuery(validateSearchQuery(input.query));
   requireJournalFilters(parsed);
@@ -317,11 +343,11 @@ export async function searchJournal(
     parsed.filters.after ? gte(journalEntries.createdAt, parsed.filters.after) : undefined,
     ...writtenBetween(input.written),
   ];
-  const conditions = [
-    ...readable,
+  const wordMatch = [
     input.sections?.length ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})` : undefined,
     query ? sql`${journalEntries.search} @@ ${query}` : undefined,
   ];
+  const conditions = [...readable, ...wordMatch];
   const rank = query ? sql<number>`ts_rank(${journalEntries.search}, ${query})` : sql<number>`0::real`;
   const offset = input.offset ?? 0;
   // Fused with the nearest in meaning, the words' ranking is read from the top and the page cut after.
@@ -335,9 +361,13 @@ export async function searchJournal(
       .limit(meaning ? depth : input.limit)
       .offset(meaning ? 0 : offset);
     const byWords = new Set(query ? rows.map((row) => Number(row.id)) : []);
-    if (!semantic || !meaning) return { rows, byWords };
+    // A short page of the words' matches (not past their end) was all of them: counted, not counted again.
+    const allRead = meaning ? rows.length < depth : rows.length < input.limit && (rows.length > 0 || offset === 0);
+    const countOf = async (read: number, where: SQL | undefined) =>
+      !input.countMatches ? undefined : allRead ? { count: read, capped: false } : await countMatching(reader, where);
+    if (!semantic || !meaning) return { rows, byWords, matches: await countOf(offset + rows.length, and(...conditions)) };
     const ids = await nearestInMeaning(reader, semantic, "journal", caller.teamId, meaning, semanticCandidates(depth));
-    if (ids.length === 0) return { rows: rows.slice(offset), byWords };
+    if (ids.length === 0) return { rows: rows.slice(offset), byWords, matches: await countOf(rows.length, and(...conditions)) };
     // Near in meaning need not share a word: a section filter asks only that the entry has the section.
     const nearest = await reader
       .select({ ...entryColumns, rank: sql<number>`0::real` })
@@ -357,10 +387,10 @@ export async function searchJournal(
       );
     const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));
     const nearestIds = new Set(nearest.map((row) => row.id));
-    const fused = fuseRankings([rows.map((row) => row.id), ids.filter((id) => nearestIds.has(id))])
-      .slice(offset, depth)
-      .map(({ id, score }) => ({ ...rowOf.get(id)!, rank: score }));
-    return { rows: fused, byWords };
+    const ranked = fuseRankings([rows.map((row) => row.id), ids.filter((id) => nearestIds.has(id))]);
+    const fused = ranked.slice(offset, depth).map(({ id, score }) => ({ ...rowOf.get(id)!, rank: score }));
+    const matches = await countOf(ranked.length, and(...readable, or(and(...wordMatch), inArray(journalEntries.id, [...nearestIds]))));
+    return { rows: fused, byWords, matches };
   });
   const words = highlightedWords(parsed);
   // Each part is scanned on its own: a match in a later section of a long entry is placed too.
@@ -379,5 +409,6 @@ export async function searchJournal(
     words.length > 0 && unplaced.length > 0
       ? await boundedSearch(db, caller, (reader) => partsHoldingWords(reader, caller.teamId, unplaced, words))
       : new Map<number, JournalPartName[]>();
-  return placed.map((hit) => hitOf(hit.entry, hit.rank, hit.parts, holding.get(hit.entry.id)));
+  const hits = placed.map((hit) => hitOf(hit.entry, hit.rank, hit.parts, holding.get(hit.entry.id)));
+  return { hits, matches: found.matches };
 }

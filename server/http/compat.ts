@@ -277,19 +277,21 @@ export function compatRoutes(db: Db, config: Config) {
 
   routes.post("/:team/journal/search", async (c) => {
     const body = parse(journalSearchBody, await jsonBody(c));
-    const hits = await searchJournal(db, c.var.caller, {
+    const { hits, matches } = await searchJournal(db, c.var.caller, {
       query: body.query,
       limit: body.limit,
       offset: body.offset,
       sections: body.sections,
       written: { from: body.date_from, to: body.date_to },
+      countMatches: true,
     }).catch(inQueryFieldWords);
     const results = hits.map((hit) => ({
       ...entryShape(hit.entry, c.var.caller.teamId),
       similarity_score: hit.rank,
       matched_sections: hit.matchedSections,
     }));
-    return c.json({ results, total_count: results.length });
+    // Every match, not the page's, counted up to journalMatchCountCap: past it, total_count_capped says "at least".
+    return c.json({ results, total_count: matches!.count, total_count_capped: matches!.capped });
   });
 
   return routes;

@@ -47,7 +47,7 @@ export function journalRoutes(db: Db, engineer: MiddlewareHandler<WebEnv>) {
     }
     try {
       // One more than shown, to tell the reader when better words would find more.
-      const hits = await searchJournal(db, caller, {
+      const { hits } = await searchJournal(db, caller, {
         query: filters.query,
         limit: entriesPerPage + 1,
         kind: filters.type,
