@@ -17,7 +17,8 @@ describe("what a claimed path may hold", () => {
   it.each([
     ["src/{auth,users}/**", "src/{auth,users}/**"],
     ["src/[a-c]*.ts", "src/[a-c]*.ts"],
-    ["src/@(a|b)/+(x).ts", "src/@(a|b)/+(x).ts"],
+    ["app/(shop)/[slug]/*.tsx", "app/(shop)/[slug]/*.tsx"],
+    ["node_modules/@types/c++.d.ts", "node_modules/@types/c++.d.ts"],
     ["docs/ünïcode/文档.md", "docs/ünïcode/文档.md"],
     ["notes/C#/a~b=c;d:e,f^g$h%i&j.md", "notes/C#/a~b=c;d:e,f^g$h%i&j.md"],
     ["  src/**  ", "src/**"],

@@ -1,30 +1,31 @@
 import picomatch from "picomatch";
+import { compileClaimGlob, unsupportedGlobSyntax } from "./claim-globs.ts";
 import { invalid } from "./errors.ts";
 import { anyInvisibleCharacter, codePointLabel, requireWellFormedText } from "./untrusted-text.ts";
 
 /**
  * Claimed paths: repository-relative globs, normalised, and whether two of them can name the same
- * file. Matching is picomatch's alone; overlap of two globs is "yes" unless it is proven impossible
- * (docs/decisions/024-claims.md gives the rule and its limits).
+ * file. picomatch says what is a glob; claim-globs.ts matches one in linear time, as picomatch would;
+ * overlap of two globs is "yes" unless it is proven impossible (docs/decisions/024-claims.md gives
+ * the rule and its limits).
  */
 
 export const claimPathLimits = { maxPaths: 50, maxPathChars: 300, maxCheckedPaths: 10_000 } as const;
 
-/** Dotfiles count: a claim on `src/**` covers `src/.env` too. */
-const matchOptions = { dot: true } as const;
-
 type CompiledPattern = { isGlob: boolean; matches: (path: string) => boolean };
 const compiled = new Map<string, CompiledPattern>();
 
-/** picomatch's view of a pattern, worked out once: the same claims are checked again and again. */
+/**
+ * A pattern worked out once: the same claims are checked again and again. A glob stored before
+ * claim-globs.ts (one it does not read) names only itself, as a plain path does.
+ */
 function compile(pattern: string): CompiledPattern {
   const entry = compiled.get(pattern);
   if (!entry) {
     if (compiled.size > 10_000) compiled.clear();
     const isGlob = picomatch.scan(pattern).isGlob;
-    // picomatch's own regular expression, tested directly: its matcher function cost 30 times more a call here.
-    const expression = isGlob ? picomatch.makeRe(pattern, matchOptions) : undefined;
-    const created: CompiledPattern = { isGlob, matches: expression ? (path) => expression.test(path) : (path) => path === pattern };
+    const matcher = isGlob && unsupportedGlobSyntax(pattern) === undefined ? compileClaimGlob(pattern) : undefined;
+    const created: CompiledPattern = { isGlob, matches: matcher ?? ((path) => path === pattern) };
     compiled.set(pattern, created);
     return created;
   }
@@ -111,6 +112,8 @@ export function normalizeClaimPath(raw: string, field: string, source: PathSourc
   if (segments.includes("..")) throw invalid(`${field} may not contain '..': paths stay inside the repository.`);
   if (segments.length === 0) throw invalid(`${field} names the repository root: claim the paths you will edit.`);
   const normalized = segments.join("/") + (path.endsWith("/") ? "/**" : "");
+  const unsupported = isGlob(normalized) ? unsupportedGlobSyntax(normalized) : undefined;
+  if (unsupported) throw invalid(`${field} '${normalized.slice(0, 80)}' uses ${unsupported}: claims take *, **, ?, [abc] and {a,b}.`);
   if (isGlob(normalized) && everythingProbes.every((probe) => pathMatches(normalized, probe))) {
     throw invalid(`${field} '${normalized}' matches every file in the repository: claim the folders or files you will edit.`);
   }
