@@ -37,7 +37,7 @@ const heldEnoughLeftPercent = Math.round(claimLimits.heldEnoughLeft * 100);
 const claimAnswerSchema = z.object({ claim: claimSchema, overlapping: z.array(claimSchema) });
 
 const pathsSchema = z.array(z.string({ error: "each path must be a string" }), { error: mustBe("paths", "an array of strings") }).openapi({
-  description: `1-${claimPathLimits.maxPaths} repository-relative paths or globs (picomatch syntax), e.g. "src/auth/**". A trailing / means everything under the folder.`,
+  description: `1-${claimPathLimits.maxPaths} repository-relative paths or globs (*, ** as a whole segment, ?, [abc], {a,b}), e.g. "src/auth/**". A trailing / means everything under the folder.`,
   example: ["src/auth/**", "package.json"],
 });
 const minutesSchema = z.number({ error: "minutes must be a number" }).openapi({
