@@ -425,6 +425,17 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
       expect((await call(alice, path)).status, path).toBe(200);
   });
 
+  it("limit and offset are decimal digits, as on the REST API: 0x10, 1e1, ' 2' and 2.0 are refused, not read as numbers", async () => {
+    for (const value of ["0x10", "1e1", "%202", "2.0", "-1", "%2B2"]) {
+      for (const path of [`/teams/alpha/posts?limit=${value}`, `/teams/alpha/journal/entries?offset=${value}`]) {
+        const refused = await call(alice, path);
+        expect(refused.status, path).toBe(400);
+        expect(JSON.stringify(await refused.json()), path).toMatch(/(limit|offset) must be (a number|between)/);
+      }
+    }
+    expect((await call(alice, "/teams/alpha/posts?limit=2&offset=0")).status).toBe(200);
+  });
+
   it("a query parameter given twice is refused, not read as its first value, in each API's error shape", async () => {
     const posts = await call(alice, "/teams/alpha/posts?limit=5&limit=6");
     expect(posts.status).toBe(400);

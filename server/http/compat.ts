@@ -31,17 +31,10 @@ import { writeAnswerStatus } from "./write-answers.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
 
-const queryNumber = (name: string, min: number, max: number) =>
-  z.coerce
-    .number({ error: `${name} must be a number` })
-    .int(`${name} must be a whole number`)
-    .min(min, `${name} must be ${min}-${max}`)
-    .max(max, `${name} must be ${min}-${max}`);
-
 /** What mcp-socialmedia's fetchPosts sends (limit, agent, tag, thread_id) and offset, which nextOffset pages by; nothing else is taken. */
 const listQuery = z.strictObject({
-  limit: queryNumber("limit", 1, 100).default(10),
-  offset: queryNumber("offset", 0, 1_000_000).default(0),
+  limit: countSchema("limit", 1, 100, { coerce: true }).default(10),
+  offset: countSchema("offset", 0, 1_000_000, { coerce: true }).default(0),
   agent: z.string().optional(),
   tag: z.string().optional(),
   thread_id: postIdSchema.optional(),
@@ -96,8 +89,8 @@ const writtenBetweenFields = {
 
 /** What journal-mcp's listing sends (limit, offset) and the rest of its API spec's parameters; nothing else is taken. */
 const journalListQuery = z.strictObject({
-  limit: queryNumber("limit", 1, 100).default(10),
-  offset: queryNumber("offset", 0, 1_000_000).default(0),
+  limit: countSchema("limit", 1, 100, { coerce: true }).default(10),
+  offset: countSchema("offset", 0, 1_000_000, { coerce: true }).default(0),
   order: z.enum(["desc", "asc"], { error: "order must be desc or asc" }).default("desc"),
   ...writtenBetweenFields,
 });
