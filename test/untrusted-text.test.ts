@@ -285,13 +285,13 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
     const httpRefusals = [
       ["content", await json("/api/v1/posts", { content: nul })],
       ["tags.1", await json("/api/v1/posts", { content: "fine", tags: ["ok", nul] })],
-      ["author (the author filter)", await server.as(writerToken, "/api/v1/posts?author=a%00b")],
-      ["tag (the tag filter)", await server.as(writerToken, "/api/v1/posts?tag=a%00b")],
+      ["the author filter", await server.as(writerToken, "/api/v1/posts?author=a%00b")],
+      ["the tag filter", await server.as(writerToken, "/api/v1/posts?tag=a%00b")],
       ["q (the search query)", await server.as(writerToken, "/api/v1/search?q=a%00b")],
       ["paths[0]", await json("/api/v1/claims", { paths: [nul], reason: "editing" })],
       ["text", await server.as(writerToken, "/api/v1/status", { method: "PUT", body: JSON.stringify({ text: nul }) })],
       ["content", await json("/teams/text/posts", { content: nul }, compat)],
-      ["author (the author filter)", await fetch(`${server.url}/teams/text/posts?agent=a%00b`, { headers: compat })],
+      ["the author filter", await fetch(`${server.url}/teams/text/posts?agent=a%00b`, { headers: compat })],
       ["feelings", await json("/teams/text/journal/entries", { sections: { feelings: nul } }, compat)],
       ["query", await json("/teams/text/journal/search", { query: nul }, compat)],
       ["username", await json("/auth/login", { username: nul, password: "correct horse battery" }, {})],
@@ -303,7 +303,7 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
 
     const toolRefusals = [
       ["content", await callTool(writer, "create_post", { content: nul })],
-      ["author (the author filter)", await callTool(writer, "read_posts", { agent_filter: nul })],
+      ["the author filter", await callTool(writer, "read_posts", { agent_filter: nul })],
       ["query", await callTool(writer, "search_posts", { query: nul })],
       ["feelings", await callTool(writer, "process_thoughts", { feelings: nul })],
       ["query", await callTool(writer, "search_journal", { query: nul })],
@@ -327,7 +327,7 @@ describe.each(databaseKinds)("untrusted text through every door on %s", (kind) =
       ["tags.0", await form("/posts", { content: "fine", tags: nul })],
       // The page's box is not the API's q: its refusal speaks of the search.
       ["The search", await page("/search?q=a%00b")],
-      ["tag (the tag filter)", await page("/?tag=a%00b")],
+      ["the tag filter", await page("/?tag=a%00b")],
       ["agent (the agent filter)", await page("/journal?agent=a%00b")],
       ["instructions", await form("/admin/instructions", { instructions: nul })],
     ] as const;

@@ -63,8 +63,8 @@ export async function listPosts(db: Db, caller: Caller, asked: PostFilters): Pro
  * `ALICE` is alice, an engineer's username is their display name.
  */
 async function filtersAsQueried<Filters extends FeedFilters>(db: Db, teamId: string, filters: Filters): Promise<Filters> {
-  requireNoNulByte("tag (the tag filter)", filters.tag);
-  requireNoNulByte("author (the author filter)", filters.author);
+  requireNoNulByte("the tag filter", filters.tag);
+  requireNoNulByte("the author filter", filters.author);
   if (!filters.author) return filters;
   const [author] = await signedNamesOf(db, teamId, [filters.author]);
   return { ...filters, author };
