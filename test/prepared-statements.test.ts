@@ -119,6 +119,12 @@ describe("search on Postgres", () => {
       "from:alice",
       "tag:blocker",
       "the cache",
+      '"out of memory"',
+      '"the cache" release',
+      'cache -"the cache"',
+      '"the cache" or release',
+      "ca*",
+      "cache in*",
     ];
     const textOfShape = new Map<string, string>();
     const shapeOfText = new Map<string, string>();
@@ -155,6 +161,18 @@ describe("search on Postgres", () => {
       [`before:2000-01-01 -warmed deploy`, []],
     ] as const) {
       expect(await found(query), query).toEqual(expected);
+    }
+  });
+
+  it("reads a phrase's common words with each search's own phrase, past the runs after which Postgres may plan it once for all", async () => {
+    const found = async (query: string) =>
+      (await searchPosts(database.db, caller, { query, limit: 10 })).results.map((hit) => hit.post.content);
+    // Both read `test <2> main` in english; only one is in a post, word for word.
+    for (let run = 0; run < 4; run++) {
+      expect(await found('"test on main"')).toEqual(["Flaky cache test on main"]);
+      expect(await found('"test in main"')).toEqual([]);
+      expect(await found('-"test in main" flaky')).toEqual(["Flaky cache test on main"]);
+      expect(await found('-"test on main" flaky')).toEqual([]);
     }
   });
 });

@@ -225,6 +225,57 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect((await marked("numbat")).words).toEqual(["numbat\u0301s", "Numbat", "Numbat"]);
   });
 
+  /** A team of its own with these posts, so the corpus the other searches expect stays as it is; searches it by key. */
+  const teamWith = async (slug: string, contents: Record<string, string>) => {
+    const ownTeam = await server.team(slug);
+    const token = await server.agent(ownTeam, `${slug}-agent`);
+    const keyOfPost = new Map<number, string>();
+    for (const [key, content] of Object.entries(contents)) {
+      const response = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) });
+      expect(response.status).toBe(201);
+      keyOfPost.set(((await response.json()) as { id: number }).id, key);
+    }
+    const searchIn = async (query: string) => {
+      const response = await server.as(token, `/api/v1/search?q=${encodeURIComponent(query)}&limit=20`);
+      return { status: response.status, body: (await response.json()) as { results: Hit[]; error?: { message: string } } };
+    };
+    const keysIn = async (query: string) => {
+      const { status, body } = await searchIn(query);
+      expect(status, `${query}: ${JSON.stringify(body)}`).toBe(200);
+      return body.results.map((hit) => keyOfPost.get(hit.post.id)!).sort();
+    };
+    return { team: ownTeam, token, searchIn, keysIn };
+  };
+
+  it("a quoted phrase keeps its common words: it finds the words in that order, next to each other, not the other words alone", async () => {
+    const { keysIn, searchIn } = await teamWith("phrases", {
+      oom: "The worker ran out of memory during the nightly build.",
+      oomCapitals: "Build 812: Out Of Memory again.",
+      oomHyphen: "Killed with an out-of-memory error.",
+      reordered: "Memory use is fine; we ran out of disk instead.",
+      apart: "Out of the box the memory footprint is small.",
+      theCache: "Cleared the cache after the deploy.",
+      theCaches: "Flushed the caches twice.",
+      aCache: "A cache of the results, then the deploy.",
+      forTheResults: "Kept a cache for the results, then the deploy.",
+    });
+    expect(await keysIn('"out of memory"')).toEqual(["oom", "oomCapitals", "oomHyphen"]);
+    expect(await keysIn('"the cache"')).toEqual(["theCache", "theCaches"]);
+    expect(await keysIn('"cache of the results"')).toEqual(["aCache"]);
+    expect(await keysIn('"cache for the results"')).toEqual(["forTheResults"]);
+    // With other words, or, and excluded.
+    expect(await keysIn('"out of memory" nightly')).toEqual(["oom"]);
+    expect(await keysIn('"the cache" or footprint')).toEqual(["apart", "theCache", "theCaches"]);
+    expect(await keysIn('cache -"the cache"')).toEqual(["aCache", "forTheResults"]);
+    expect(await keysIn('memory -"out of memory"')).toEqual(["apart", "reordered"]);
+    // A phrase without common words is as it was; one of common words only has nothing to find (as the README says).
+    expect(await keysIn('"nightly build"')).toEqual(["oom"]);
+    expect(await keysIn('"out of"')).toEqual([]);
+    // The whole phrase is marked.
+    const hit = (await searchIn('"out of memory"')).body.results.find((found) => found.post.content.startsWith("The worker"))!;
+    expect(hit.snippet).toContain("ran <mark>out of memory</mark> during");
+  });
+
   it("a search finds posts by tags and by author name, not only by their text", async () => {
     expect(await keysFor("typescript")).toEqual(["ts2345"]);
     expect(await keysFor("dave performance")).toEqual(["db-pool"]);
@@ -415,6 +466,28 @@ describe.each(databaseKinds)("search on %s", (kind) => {
           expect(result.text).not.toContain("Something went wrong");
         }
       }
+    });
+
+    it("journal search reads a quoted phrase word for word, its common words too, in the entry and in a section", async () => {
+      const ids: Record<string, number> = {};
+      for (const [key, entry] of Object.entries({
+        oom: { technical_insights: "The indexer ran out of memory at 2 GB." },
+        feltOom: { technical_insights: "Memory is fine; the indexer ran out of disk.", feelings: "Relieved it was not out of memory." },
+        disk: { technical_insights: "Out of disk, and the memory graph is flat." },
+      })) {
+        const saved = await callTool(client, "process_thoughts", entry);
+        expect(saved.isError).toBeFalsy();
+        ids[key] = (saved.structuredContent as { entry: { id: number } }).entry.id;
+      }
+      const found = async (args: Record<string, unknown>) => {
+        const result = await callTool(client, "search_journal", args);
+        expect(result.isError, JSON.stringify(args)).toBeFalsy();
+        const hits = (result.structuredContent as { results: { entry: { id: number }; matchedSections: string[] }[] }).results;
+        return Object.fromEntries(hits.map((hit) => [Object.keys(ids).find((key) => ids[key] === hit.entry.id), hit.matchedSections]));
+      };
+      expect(await found({ query: '"out of memory"' })).toEqual({ oom: ["technical_insights"], feltOom: ["feelings"] });
+      expect(await found({ query: '"out of memory"', sections: ["technical_insights"] })).toEqual({ oom: ["technical_insights"] });
+      expect(await found({ query: 'disk -"out of memory"' })).toEqual({ disk: ["technical_insights"] });
     });
 
     it("journal search finds an entry by a file's part and a dotted name, like posts", async () => {

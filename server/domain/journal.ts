@@ -5,7 +5,8 @@ import { agents, journalEntries, type JournalSections } from "../db/schema/index
 import type { CappedCount } from "./delivery.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { idempotencyKeyOf, writeOnce, type IdempotencyKey } from "./idempotency-keys.ts";
-import { boundedSearch, clauseQuery, textQueryOf, validateSearchQuery } from "./search.ts";
+import { boundedSearch, validateSearchQuery } from "./search.ts";
+import { clauseMatch, exclusionOf, searchWordsOf, type Searched } from "./search-words.ts";
 import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
 import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchWord } from "./search-query.ts";
 import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
@@ -256,6 +257,18 @@ async function countMatching(reader: Db, where: SQL | undefined): Promise<Capped
   return { count: Math.min(count, journalMatchCountCap), capped: count > journalMatchCountCap };
 }
 
+/** What a journal search reads: the entry's vector, and the text it was made from (the `search` column's). */
+const searchedEntries: Searched = {
+  vector: journalEntries.search,
+  text: sql.join(
+    [
+      sql`coalesce(${journalEntries.content}, '')`,
+      ...journalSectionNames.map((name) => sql`coalesce(${journalEntries.sections}->>${name}, '')`),
+    ],
+    sql` || ' ' || `,
+  ),
+};
+
 /** Journal entries have no authors to pick, tags or threads: of the operators, only the dates apply. */
 function requireJournalFilters(parsed: ParsedSearch): void {
   const { filters } = parsed;
@@ -272,12 +285,14 @@ function requireJournalFilters(parsed: ParsedSearch): void {
  * (matchScanChars) or in a form the rough stem misses. Parses those entries' parts, a page at most.
  */
 async function partsHoldingWords(reader: Db, teamId: string, ids: number[], words: SearchWord[]): Promise<Map<number, JournalPartName[]>> {
-  const anyWord = clauseQuery({ anyOf: words, excluded: false });
   const texts: [JournalPartName, SQL][] = [
     ...journalSectionNames.map((name): [JournalPartName, SQL] => [name, sql`${journalEntries.sections}->>${name}`]),
     ["content", sql`${journalEntries.content}`],
   ];
-  const holding = texts.map(([name, text]) => sql`case when to_tsvector('english', coalesce(${text}, '')) @@ ${anyWord} then ${name} end`);
+  const holding = texts.map(([name, text]) => {
+    const part = sql`coalesce(${text}, '')`;
+    return sql`case when ${clauseMatch({ anyOf: words, excluded: false }, { vector: sql`to_tsvector('english', ${part})`, text: part })} then ${name} end`;
+  });
   const rows = await reader
     .select({ id: journalEntries.id, parts: sql<JournalPartName[]>`array_remove(array[${sql.join(holding, sql`, `)}]::text[], null)` })
     .from(journalEntries)
@@ -328,14 +343,17 @@ export async function searchJournal(
   requireJournalFilters(parsed);
   const unknown = input.sections?.find((name) => !journalSectionNames.includes(name));
   if (unknown) throw invalid(`sections: '${unknown}' is not one of ${journalSectionNames.join(", ")}.`);
-  const query = textQueryOf(parsed);
+  const { textQuery: query, conditions: phrases } = searchWordsOf(parsed, searchedEntries);
   const semantic = semanticSearchOf(db);
-  const meaning = semantic && query ? await queryVector(semantic, meaningOf(parsed)) : undefined;
+  const meaning = semantic && parsed.clauses.length > 0 ? await queryVector(semantic, meaningOf(parsed)) : undefined;
   // An entry's code terms are not kept per section: a section counts as holding any of them.
-  const matchesIn = (key: string) =>
-    query
-      ? sql`(to_tsvector('english', coalesce(${journalEntries.sections}->>${key}, '')) || coalesce(${journalEntries.searchTerms}, ''::tsvector)) @@ ${query}`
-      : sql`${journalEntries.sections} ? ${key}`;
+  const matchesIn = (key: string) => {
+    if (parsed.clauses.length === 0) return sql`${journalEntries.sections} ? ${key}`;
+    const text = sql`coalesce(${journalEntries.sections}->>${key}, '')`;
+    const vector = sql`(to_tsvector('english', ${text}) || coalesce(${journalEntries.searchTerms}, ''::tsvector))`;
+    const section = searchWordsOf(parsed, { vector, text });
+    return and(...(section.textQuery ? [sql`${vector} @@ ${section.textQuery}`] : []), ...section.conditions)!;
+  };
   const readable = [
     readableBy(caller, input.agentName),
     ofKind(input.kind),
@@ -346,6 +364,7 @@ export async function searchJournal(
   const wordMatch = [
     input.sections?.length ? sql`(${sql.join(input.sections.map(matchesIn), sql` or `)})` : undefined,
     query ? sql`${journalEntries.search} @@ ${query}` : undefined,
+    ...phrases,
   ];
   const conditions = [...readable, ...wordMatch];
   const rank = query ? sql<number>`ts_rank(${journalEntries.search}, ${query})` : sql<number>`0::real`;
@@ -382,7 +401,7 @@ export async function searchJournal(
                 sql`, `,
               )}]::text[]`
             : undefined,
-          ...parsed.clauses.filter((clause) => clause.excluded).map((clause) => sql`${journalEntries.search} @@ ${clauseQuery(clause)}`),
+          ...parsed.clauses.filter((clause) => clause.excluded).map((clause) => exclusionOf(clause, searchedEntries)),
         ),
       );
     const rowOf = new Map([...nearest, ...rows].map((row) => [row.id, row]));

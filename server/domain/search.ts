@@ -10,16 +10,8 @@ import { runExpensiveQuery } from "./expensive-queries.ts";
 import { maxSearchQueryChars } from "./limits.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
 import { postColumns, toPost, type Post, type PostRow } from "./posts.ts";
-import {
-  highlightedWords,
-  noMatchHint,
-  parseSearchQuery,
-  searchFingerprint,
-  type ParsedSearch,
-  type SearchClause,
-  type SearchWord,
-} from "./search-query.ts";
-import { isCodeToken, quotedLexeme } from "./search-terms.ts";
+import { highlightedWords, noMatchHint, parseSearchQuery, searchFingerprint, type ParsedSearch } from "./search-query.ts";
+import { exclusionOf, inline, searchWordsOf, type Bind, type Searched } from "./search-words.ts";
 import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
 import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
 
@@ -29,19 +21,9 @@ export type SearchHit = { post: Post; rank: number; matches: MatchRange[]; snipp
 export type SearchPage = { results: SearchHit[]; nextCursor: string | null; hint?: string };
 
 /**
- * A piece of a search's SQL, and its shape: what of that SQL the query's words and operators
- * decide, their values left out. Searches of one shape send the same statement (see searchStatements).
+ * Values bound as named placeholders (search-words.ts's Bind), given when the statement runs: one
+ * shape's SQL is rendered once and then only run.
  */
-type Shaped = { sql: SQL; shape: string };
-
-/**
- * How a value goes into a search's SQL: as a parameter in place (`inline`), or as a named
- * placeholder whose value is given when the statement runs (`placeholders`), so that one shape's
- * SQL is rendered once and then only run.
- */
-type Bind = (value: unknown) => SQL | Placeholder;
-const inline: Bind = (value) => sql`${value}`;
-
 function placeholders(): { bind: (value: unknown) => Placeholder; values: Record<string, unknown> } {
   const values: Record<string, unknown> = {};
   let count = 0;
@@ -53,57 +35,6 @@ function placeholders(): { bind: (value: unknown) => Placeholder; values: Record
       return sql.placeholder(name);
     },
   };
-}
-
-/**
- * A word as a tsquery: the `english` reading of it (stemmed; a phrase keeps its order) or the code
- * term it is (search-terms.ts: `session.ts`, `parseconfigfile`, a part like `config`, a tag). A stop
- * word has no `english` reading and is dropped rather than looked for among code terms.
- */
-function wordQuery(word: SearchWord, bind: Bind): Shaped {
-  const english = word.phrase
-    ? sql`phraseto_tsquery('english', ${bind(word.text)})`
-    : word.prefix
-      ? sql`to_tsquery('english', ${bind(`${quotedLexeme(word.text)}:*`)})`
-      : sql`plainto_tsquery('english', ${bind(word.text)})`;
-  const reading = word.phrase ? "phrase" : word.prefix ? "prefix" : "word";
-  const single = !word.phrase || (word.text.match(/\S+/g) ?? []).length === 1;
-  if (!single) return { sql: english, shape: reading };
-  const code = sql`${bind(`${quotedLexeme(word.text.toLowerCase())}${word.prefix ? ":*" : ""}`)}::tsquery`;
-  // A code token is looked for as a term even when the english parser drops it.
-  if (isCodeToken(word.text)) return { sql: sql`(${english} || ${code})`, shape: `${reading}+code` };
-  return { sql: sql`(case when numnode(${english}) = 0 then ${english} else ${english} || ${code} end)`, shape: `${reading}|code` };
-}
-
-function shapedClause(clause: SearchClause, bind: Bind): Shaped {
-  const words = clause.anyOf.map((word) => wordQuery(word, bind));
-  const anyOf = sql.join(
-    words.map((word) => word.sql),
-    sql` || `,
-  );
-  const shape = `${clause.excluded ? "-" : ""}(${words.map((word) => word.shape).join(" ")})`;
-  return { sql: clause.excluded ? sql`(!! (${anyOf}))` : sql`(${anyOf})`, shape };
-}
-
-export function clauseQuery(clause: SearchClause): SQL {
-  return shapedClause(clause, inline).sql;
-}
-
-function shapedTextQuery(parsed: ParsedSearch, bind: Bind): Shaped | undefined {
-  if (parsed.clauses.length === 0) return undefined;
-  const clauses = parsed.clauses.map((clause) => shapedClause(clause, bind));
-  return {
-    sql: sql`(${sql.join(
-      clauses.map((clause) => clause.sql),
-      sql` && `,
-    )})`,
-    shape: clauses.map((clause) => clause.shape).join(" "),
-  };
-}
-
-/** The query's words as one tsquery, or undefined when it has only operators. */
-export function textQueryOf(parsed: ParsedSearch): SQL | undefined {
-  return shapedTextQuery(parsed, inline)?.sql;
 }
 
 /** What a search stopped by the read timeout answers: narrower words cost less. */
@@ -156,14 +87,18 @@ function filtersOf(parsed: ParsedSearch, bind: Bind): { conditions: SQL[]; shape
   return { conditions, shape: shape.filter(Boolean).join(" ") };
 }
 
-/** A search's words as one tsquery (none with operators alone), its operators as conditions, and their shape. */
+/** What a post search reads: the post's vector, and its text for phrases read word for word (search-words.ts). */
+const searchedPosts: Searched = { vector: posts.search, text: posts.content };
+
+/** A search's words as one tsquery (none with operators alone), the conditions of its phrases and operators, and their shape. */
 export function searchPartsOf(parsed: ParsedSearch, bind: Bind = inline): { textQuery: SQL | undefined; conditions: SQL[]; shape: string } {
-  const text = shapedTextQuery(parsed, bind);
+  const words = searchWordsOf(parsed, searchedPosts, bind);
   const filters = filtersOf(parsed, bind);
-  // A subquery: the tsquery is worked out once per search even in a prepared statement's generic
-  // plan, which would otherwise rebuild it for every row it matches and ranks.
-  const textQuery = text && sql`(select ${text.sql})`;
-  return { textQuery, conditions: filters.conditions, shape: `${text?.shape ?? "no words"}; ${filters.shape}` };
+  return {
+    textQuery: words.textQuery,
+    conditions: [...words.conditions, ...filters.conditions],
+    shape: `${words.shape}; ${filters.shape}`,
+  };
 }
 
 /** Where the words are in each result, and its excerpts: worked out here, on a bounded prefix (search-snippets.ts). */
@@ -222,7 +157,7 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
     if (!semantic || !meaning) return { rows, nearest: [] };
     const ids = await nearestInMeaning(reader, semantic, "posts", caller.teamId, meaning, semanticCandidates(depth));
     if (ids.length === 0) return { rows, nearest: [] };
-    const excluded = parsed.clauses.filter((clause) => clause.excluded).map((clause) => sql`${posts.search} @@ ${clauseQuery(clause)}`);
+    const excluded = parsed.clauses.filter((clause) => clause.excluded).map((clause) => exclusionOf(clause, searchedPosts));
     const found = await reader
       .select({ ...postColumns, rank: sql<number>`0::real` })
       .from(posts)
