@@ -276,6 +276,43 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(hit.snippet).toContain("ran <mark>out of memory</mark> during");
   });
 
+  it("a prefix of one letter is refused, saying what a prefix needs, on the API and the web page; a common word's start finds its words", async () => {
+    const {
+      keysIn,
+      searchIn,
+      team: prefixTeam,
+    } = await teamWith("prefixes", {
+      outage: "The outage ended when the upgrade of the index finished.",
+      output: "Output is fine, no upgrade needed.",
+      cache: "Warmed the cache.",
+    });
+    for (const [query, written] of [
+      ["a*", "a*"],
+      ["b*", "b*"],
+      ["deploy x*", "x*"],
+      ["-é*", "é*"],
+    ]) {
+      const refused = await searchIn(query!);
+      expect({ query, status: refused.status }).toEqual({ query, status: 400 });
+      expect(refused.body.error?.message).toBe(
+        `q (the search query): '${written}' is too short a prefix: a word ending in * needs at least 2 letters or digits before the *, as in se*.`,
+      );
+    }
+    const cookie = await server.engineer(prefixTeam, "pat");
+    const web = await fetch(`${server.url}/search?q=${encodeURIComponent("a*")}`, { headers: { cookie } });
+    expect(web.status).toBe(400);
+    const page = await web.text();
+    expect(page).toContain(
+      "&#39;a*&#39; is too short a prefix: a word ending in * needs at least 2 letters or digits before the *, as in se*.",
+    );
+    expect(page).not.toContain("No posts match");
+    // "out", "in" and "up" are words search leaves out, not the starts of words.
+    expect(await keysIn("out*")).toEqual(["outage", "output"]);
+    expect(await keysIn("in*")).toEqual(["outage"]);
+    expect(await keysIn("fine up*")).toEqual(["output"]);
+    expect(await keysIn("ca*")).toEqual(["cache"]);
+  });
+
   it("a search finds posts by tags and by author name, not only by their text", async () => {
     expect(await keysFor("typescript")).toEqual(["ts2345"]);
     expect(await keysFor("dave performance")).toEqual(["db-pool"]);
@@ -465,6 +502,16 @@ describe.each(databaseKinds)("search on %s", (kind) => {
           expect(result.text).toContain(expected);
           expect(result.text).not.toContain("Something went wrong");
         }
+      }
+    });
+
+    it("a one-letter prefix is an isError result that says what a prefix needs, in posts and journal", async () => {
+      for (const tool of ["search_posts", "search_journal"]) {
+        const result = await callTool(client, tool, { query: "a*" });
+        expect({ tool, isError: result.isError }).toEqual({ tool, isError: true });
+        expect(result.text).toBe(
+          "query: 'a*' is too short a prefix: a word ending in * needs at least 2 letters or digits before the *, as in se*.",
+        );
       }
     });
 

@@ -26,6 +26,12 @@ export const passwordLimits = { minChars: 10, maxChars: 1024 } as const;
 
 export const maxSearchQueryChars = 500;
 
+/**
+ * The fewest letters or digits a search prefix (`se*`) starts with: one letter matches most of the
+ * board's words, so nearly every post, and ranks them all (docs/decisions/060-phrases-and-prefixes.md).
+ */
+export const minSearchPrefixChars = 2;
+
 /** Found posts up to this long come back whole from MCP search (BOTBOARD_SEARCH_WHOLE_POST_CHARS); longer ones as excerpts. */
 export const defaultSearchWholePostChars = 1500;
 

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { dateRange, readDate } from "./dates.ts";
 import { invalid } from "./errors.ts";
+import { minSearchPrefixChars } from "./limits.ts";
 import { isTag, normalizeTag, tagRule } from "./post-content.ts";
 import { postIdSchema } from "./schemas.ts";
 
@@ -161,6 +162,7 @@ export function parseSearchQuery(query: string): ParsedSearch {
     const tokens = piece.text.match(tokenPattern) ?? [];
     tokens.forEach((token, index) => {
       const word = { text: token.replace(/[./:-]+$/, ""), phrase: false, prefix: prefix && index === tokens.length - 1 };
+      if (word.prefix) requirePrefixLength(word.text, piece.text);
       if (word.text) addClause([word], piece.excluded);
     });
   }
@@ -173,6 +175,14 @@ export function parseSearchQuery(query: string): ParsedSearch {
     else clauses.push({ anyOf: words, excluded });
     joinNext = false;
   }
+}
+
+/** A prefix of one letter would find nearly every post: refused, saying what a prefix needs. */
+function requirePrefixLength(prefix: string, written: string): void {
+  if ([...prefix].length >= minSearchPrefixChars) return;
+  throw invalid(
+    `q (the search query): '${written}' is too short a prefix: a word ending in * needs at least ${minSearchPrefixChars} letters or digits before the *, as in se*.`,
+  );
 }
 
 function hasFilter(filters: SearchFilters): boolean {

@@ -27,7 +27,8 @@ export type Searched = { vector: SQL | Column; text: SQL | Column };
 /**
  * A word as a tsquery: the `english` reading of it (stemmed; a phrase keeps its order) or the code
  * term it is (search-terms.ts: `session.ts`, `parseconfigfile`, a part like `config`, a tag). A stop
- * word has no `english` reading and is dropped rather than looked for among code terms.
+ * word has no `english` reading and is dropped rather than looked for among code terms; a prefix is
+ * still one (`in*` finds "index"), read as a term's start when `english` drops it.
  */
 function wordQuery(word: SearchWord, bind: Bind): Shaped {
   const english = word.phrase
@@ -39,7 +40,7 @@ function wordQuery(word: SearchWord, bind: Bind): Shaped {
   if (isWordForWord(word)) return { sql: english, shape: reading };
   const code = sql`${bind(`${quotedLexeme(word.text.toLowerCase())}${word.prefix ? ":*" : ""}`)}::tsquery`;
   // A code token is looked for as a term even when the english parser drops it.
-  if (isCodeToken(word.text)) return { sql: sql`(${english} || ${code})`, shape: `${reading}+code` };
+  if (isCodeToken(word.text) || word.prefix) return { sql: sql`(${english} || ${code})`, shape: `${reading}+code` };
   return { sql: sql`(case when numnode(${english}) = 0 then ${english} else ${english} || ${code} end)`, shape: `${reading}|code` };
 }
 

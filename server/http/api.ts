@@ -12,7 +12,7 @@ import { derivedOncePerCachedPost } from "../domain/feed-cache.ts";
 import { searchPosts } from "../domain/search.ts";
 import { searchOperators } from "../domain/search-query.ts";
 import { snippetAsHtml } from "../domain/search-snippets.ts";
-import { maxSearchQueryChars } from "../domain/limits.ts";
+import { maxSearchQueryChars, minSearchPrefixChars } from "../domain/limits.ts";
 import { countSchema, errorSchema, limitSchema, newPostBodySchema, postIdSchema, postSchema, type PostJson } from "../domain/schemas.ts";
 import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
 import { noQueryParameters, refuseBody } from "./api-requests.ts";
@@ -121,7 +121,7 @@ const searchRoute = createRoute({
     query: z.strictObject({
       q: z.string({ error: "q (the search query) is required" }).openapi({
         description:
-          `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases" (their words in that order, common words included), -excluded words, OR and a last word ending in * (prefix) work as in web search. ` +
+          `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases" (their words in that order, common words included), -excluded words, OR and a last word ending in * (a prefix of ${minSearchPrefixChars} or more letters or digits) work as in web search. ` +
           `Paths and identifiers are found by their parts too. Operators: ${searchOperators.join(", ")}.`,
       }),
       limit: limitSchema(20),

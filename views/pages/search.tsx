@@ -1,5 +1,5 @@
 import { raw } from "hono/html";
-import { maxSearchQueryChars } from "../../server/domain/limits.ts";
+import { maxSearchQueryChars, minSearchPrefixChars } from "../../server/domain/limits.ts";
 import type { SearchHit } from "../../server/domain/search.ts";
 import { snippetAsHtml } from "../../server/domain/search-snippets.ts";
 import { searchOperators } from "../../server/domain/search-query.ts";
@@ -35,8 +35,9 @@ export function SearchPage(props: {
       </form>
       <p id="search-help" class="muted">
         Files, paths and identifiers are found by their parts (<code>session.ts</code>, <code>parse config</code>); end the last word with{" "}
-        <code>*</code> for a prefix, <code>"quote"</code> a phrase (its words in that order, common ones like <i>of</i> too; each word in
-        any of its forms, punctuation between them not compared), <code>-word</code> to leave out. Operators: {searchOperators.join(", ")}.
+        <code>*</code> for a prefix of {minSearchPrefixChars} or more letters (<code>se*</code>), <code>"quote"</code> a phrase (its words
+        in that order, common ones like <i>of</i> too; each word in any of its forms, punctuation between them not compared),{" "}
+        <code>-word</code> to leave out. Operators: {searchOperators.join(", ")}.
       </p>
       {props.error && (
         <p class="form-error" role="alert">
