@@ -28,7 +28,7 @@ export const maxSearchQueryChars = 500;
 
 /**
  * The fewest letters or digits a search prefix (`se*`) starts with: one letter matches most of the
- * board's words, so nearly every post, and ranks them all (docs/decisions/060-phrases-and-prefixes.md).
+ * board's words, so nearly every post, and ranks them all (docs/decisions/061-phrases-and-prefixes.md).
  */
 export const minSearchPrefixChars = 2;
 
