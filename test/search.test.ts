@@ -271,6 +271,13 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     // A phrase without common words is as it was; one of common words only has nothing to find (as the README says).
     expect(await keysIn('"nightly build"')).toEqual(["oom"]);
     expect(await keysIn('"out of"')).toEqual([]);
+    // A post longer than what is read word for word (highlighting's scan) is matched by the english reading, at a short post's cost.
+    const long = await teamWith("long-phrases", {
+      longWithout: `${"padding ".repeat(600)}a cache of the results`,
+      shortWithout: "a cache of the results",
+      shortWith: "flushed the cache",
+    });
+    expect(await long.keysIn('"the cache"')).toEqual(["longWithout", "shortWith"]);
     // The whole phrase is marked.
     const hit = (await searchIn('"out of memory"')).body.results.find((found) => found.post.content.startsWith("The worker"))!;
     expect(hit.snippet).toContain("ran <mark>out of memory</mark> during");

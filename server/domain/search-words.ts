@@ -5,6 +5,7 @@
  */
 import { sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { ParsedSearch, SearchClause, SearchWord } from "./search-query.ts";
+import { matchScanChars } from "./search-snippets.ts";
 import { isCodeToken, quotedLexeme } from "./search-terms.ts";
 
 /**
@@ -57,18 +58,27 @@ function hasWordForWord(clause: SearchClause): boolean {
 }
 
 /**
+ * The longest text read word for word: as much as highlighting scans, so a long post costs what a
+ * short one does. A longer one is matched by the phrase's `english` reading alone, as every post was
+ * before phrases were read word for word (`left` bounds the read: SQL may evaluate either side of an `or`).
+ */
+const phraseReadChars = matchScanChars;
+
+/**
  * Whether a row holds a phrase of several words as written: the index finds its `english` reading,
  * then, if `english` left a common word out, `botboard_phrase` (migration 0032: the same stems, no
- * word left out) reads the row's text for the whole phrase. Only found rows are read, and only for
- * such phrases; one without common words costs nothing more.
+ * word left out) reads the row's text for the whole phrase, unless it is longer than phraseReadChars.
+ * Only found rows are read, and only for such phrases; one without common words costs nothing more.
  */
 function phraseMatch(word: SearchWord, searched: Searched, bind: Bind): SQL {
   const text = bind(word.text);
   const english = sql`phraseto_tsquery('english', ${text})`;
   const whole = sql`phraseto_tsquery('botboard_phrase', ${text})`;
   // Worked out once per search (a subquery), null when the english reading is the whole phrase.
-  const left = sql`(select nullif(${whole}, ${english}))`;
-  return sql`(${searched.vector} @@ (select ${english}) and (${left} is null or to_tsvector('botboard_phrase', ${searched.text}) @@ ${left}))`;
+  const wholeUnlessSame = sql`(select nullif(${whole}, ${english}))`;
+  const bound = sql.raw(String(phraseReadChars));
+  const readWordForWord = sql`(length(${searched.text}) > ${bound} or to_tsvector('botboard_phrase', left(${searched.text}, ${bound})) @@ ${wholeUnlessSame})`;
+  return sql`(${searched.vector} @@ (select ${english}) and (${wholeUnlessSame} is null or ${readWordForWord}))`;
 }
 
 function clauseTsquery(clause: SearchClause, bind: Bind): Shaped {
