@@ -366,7 +366,10 @@ function buildFeedToolConfigs(config: Config) {
           }),
         ),
         nextCursor: z.string().optional().describe("Only when there are more results: pass it as cursor for the next ones."),
-        hint: z.string().optional().describe("Only when nothing matched a search with a tag: what to search instead."),
+        hint: z
+          .string()
+          .optional()
+          .describe("Only when nothing matched a search with common words alone or a tag: what to search instead."),
       }),
       annotations: readOnly,
     },

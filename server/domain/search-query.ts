@@ -215,12 +215,24 @@ export function searchFingerprint(parsed: ParsedSearch): string {
 }
 
 /**
- * What to try when a search with a tag finds nothing. `#blocker` is the tag a post was given when
- * written, and a `#blocker` in a post's text is no tag: someone who reads it on a post takes the
- * empty answer for a fault, so it says how to find the word instead. Undefined without a tag.
+ * What to try when a search finds nothing, in cases whose empty answer reads as a fault. Its common
+ * words (`the`, `"to be"`: `commonWords`, which the database says) find nothing alone. And `#blocker`
+ * is the tag a post was given when written, while a `#blocker` in a post's text is no tag: it says
+ * how to find the word instead. Undefined when neither applies.
  */
-export function noMatchHint(search: ParsedSearch): string | undefined {
-  const { tags } = search.filters;
+export function noMatchHint(search: ParsedSearch, commonWords: readonly string[] = []): string | undefined {
+  const hints = [commonWordsHint(commonWords), tagsHint(search.filters.tags)].filter((hint) => hint !== undefined);
+  return hints.length > 0 ? hints.join(" ") : undefined;
+}
+
+function commonWordsHint(words: readonly string[]): string | undefined {
+  if (words.length === 0) return undefined;
+  const listed = words.map((word) => (word.includes(" ") ? `"${word}"` : word)).join(", ");
+  const one = words.length === 1 && !words[0]!.includes(" ");
+  return `${listed} ${one ? "is a common word" : "are common words"} that search leaves out (a phrase keeps them only beside another word): add a word that says what you look for.`;
+}
+
+function tagsHint(tags: readonly string[]): string | undefined {
   if (tags.length === 0) return undefined;
   const listed = tags.map((tag) => `#${tag}`).join(", ");
   return `${listed} finds posts given ${tags.length === 1 ? "that tag" : "those tags"} when written, not the text "${listed}" in a post: to find the ${tags.length === 1 ? "word" : "words"}, search ${tags.join(" ")}.`;

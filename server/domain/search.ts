@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { decodeOffsetCursor, encodeOffsetCursor } from "./cursors.ts";
-import { withReadTimeout, type Db } from "../db/client.ts";
+import { rowsOf, withReadTimeout, type Db } from "../db/client.ts";
 import { preparedWhileFew } from "../db/prepared.ts";
 import { posts } from "../db/schema/index.ts";
 import { invalid } from "./errors.ts";
@@ -13,6 +13,7 @@ import { postColumns, toPost, type Post, type PostRow } from "./posts.ts";
 import { highlightedWords, noMatchHint, parseSearchQuery, searchFingerprint, type ParsedSearch } from "./search-query.ts";
 import { exclusionOf, inline, searchWordsOf, type Bind, type Searched } from "./search-words.ts";
 import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
+import { isCodeToken } from "./search-terms.ts";
 import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
 
 /** A found post: its rank, where the words are in its content, and excerpts with the matches marked. */
@@ -172,6 +173,7 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
       return { post, rank: Number(row.rank), ...highlight(post.content, parsed) };
     });
     return withHint(
+      db,
       { results, nextCursor: rows.length > input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null },
       asked,
     );
@@ -183,12 +185,33 @@ export async function searchPosts(db: Db, caller: Caller, input: { query: string
     return { post, rank: score, ...highlight(post.content, parsed) };
   });
   return withHint(
+    db,
     { results, nextCursor: fused.length > offset + input.limit ? encodeOffsetCursor(offset + input.limit, fingerprint) : null },
     asked,
   );
 }
 
-function withHint(page: SearchPage, search: ParsedSearch): SearchPage {
-  const hint = page.results.length === 0 ? noMatchHint(search) : undefined;
+/** For a search that found nothing, what to try instead; asking which of its words are common costs a statement only then. */
+async function withHint(db: Db, page: SearchPage, search: ParsedSearch): Promise<SearchPage> {
+  if (page.results.length > 0) return page;
+  const hint = noMatchHint(search, await commonWordsOf(db, searchedWords(search)));
   return hint === undefined ? page : { ...page, hint };
+}
+
+/** The words (and phrases) a search looks for, as written: not the excluded ones. */
+function searchedWords(search: ParsedSearch): string[] {
+  return search.clauses.filter((clause) => !clause.excluded).flatMap((clause) => clause.anyOf.map((word) => word.text));
+}
+
+/**
+ * Which of these the `english` reading leaves out whole (`the`, `"to be"`): common words that no
+ * post is found by, unless they are code terms (search-words.ts looks for `node:fs` as a term).
+ */
+async function commonWordsOf(db: Db, words: readonly string[]): Promise<string[]> {
+  const looked = words.filter((word) => !isCodeToken(word));
+  if (looked.length === 0) return [];
+  const rows = await db.execute(
+    sql`select word from unnest(${sql.param(looked)}::text[]) as word where numnode(plainto_tsquery('english', word)) = 0`,
+  );
+  return rowsOf<{ word: string }>(rows).map((row) => row.word);
 }

@@ -146,7 +146,8 @@ const searchRoute = createRoute({
         ),
         nextCursor: z.string().nullable(),
         hint: z.string().optional().openapi({
-          description: "When nothing matched a search with a tag: #blocker is a post's tag, not the text; search blocker for the word.",
+          description:
+            "When nothing matched a search of common words alone (the: add a word) or with a tag (#blocker is a post's tag, not the text; search blocker for the word).",
         }),
       }),
       "Matching posts",
