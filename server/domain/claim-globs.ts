@@ -11,9 +11,9 @@ export const claimGlobLimits = { maxAlternatives: 32 } as const;
 
 const star = { kind: "star" } as const;
 const anyCharacter = { kind: "any" } as const;
-type Token = typeof star | typeof anyCharacter | { kind: "literal"; text: string } | { kind: "class"; matches: RegExp };
+type GlobPiece = typeof star | typeof anyCharacter | { kind: "literal"; text: string } | { kind: "class"; matches: RegExp };
 /** A segment of a glob: `**` (any number of path segments), or the ways one path segment may be spelled. */
-type Segment = "globstar" | Token[][];
+type Segment = "globstar" | GlobPiece[][];
 
 const classPattern = /\[([^\]/]+)\]/g;
 
@@ -57,52 +57,52 @@ function alternativesOf(pattern: string): string[] {
   return expanded;
 }
 
-/** A segment's characters as tokens; picomatch reads `[ab]` as one of a and b, or as the text `[ab]` itself. */
-function spellingsOf(segment: string): Token[][] {
-  let spellings: Token[][] = [[]];
+/** A segment's characters as pieces; picomatch reads `[ab]` as one of a and b, or as the text `[ab]` itself. */
+function spellingsOf(segment: string): GlobPiece[][] {
+  let spellings: GlobPiece[][] = [[]];
   let at = 0;
   for (const found of segment.matchAll(classPattern)) {
-    const before = literalTokens(segment.slice(at, found.index));
+    const before = literalPieces(segment.slice(at, found.index));
     const matches = new RegExp(`^[${found[1]}]$`);
-    spellings = spellings.flatMap((tokens) => [
-      [...tokens, ...before, { kind: "class", matches } as const],
-      [...tokens, ...before, ...literalTokens(found[0])],
+    spellings = spellings.flatMap((pieces) => [
+      [...pieces, ...before, { kind: "class", matches } as const],
+      [...pieces, ...before, ...literalPieces(found[0])],
     ]);
     at = found.index + found[0].length;
   }
-  const after = literalTokens(segment.slice(at));
-  return spellings.map((tokens) => [...tokens, ...after]);
+  const after = literalPieces(segment.slice(at));
+  return spellings.map((pieces) => [...pieces, ...after]);
 }
 
-function literalTokens(text: string): Token[] {
-  const tokens: Token[] = [];
+function literalPieces(text: string): GlobPiece[] {
+  const pieces: GlobPiece[] = [];
   for (const character of text) {
     if (character === "*") {
-      if (tokens.at(-1) !== star) tokens.push(star);
-    } else if (character === "?") tokens.push(anyCharacter);
-    else for (const unit of character) tokens.push({ kind: "literal", text: unit });
+      if (pieces.at(-1) !== star) pieces.push(star);
+    } else if (character === "?") pieces.push(anyCharacter);
+    else for (const unit of character) pieces.push({ kind: "literal", text: unit });
   }
-  return tokens;
+  return pieces;
 }
 
-function tokenMatches(token: Token, character: string): boolean {
-  if (token.kind === "any") return character !== "/";
-  if (token.kind === "class") return character !== "/" && token.matches.test(character);
-  return token.kind === "literal" && token.text === character;
+function pieceMatches(piece: GlobPiece, character: string): boolean {
+  if (piece.kind === "any") return character !== "/";
+  if (piece.kind === "class") return character !== "/" && piece.matches.test(character);
+  return piece.kind === "literal" && piece.text === character;
 }
 
 /** One path segment against one spelling of a glob segment: the wildcard algorithm, which never goes back past the last `*`. */
-function segmentMatches(tokens: Token[], text: string): boolean {
+function segmentMatches(pieces: GlobPiece[], text: string): boolean {
   let at = 0;
   let index = 0;
   let starAt = -1;
   let starIndex = 0;
   while (index < text.length) {
-    const token = tokens[at];
-    if (token && token !== star && tokenMatches(token, text[index]!)) {
+    const piece = pieces[at];
+    if (piece && piece !== star && pieceMatches(piece, text[index]!)) {
       at++;
       index++;
-    } else if (token === star) {
+    } else if (piece === star) {
       starAt = at++;
       starIndex = index;
     } else if (starAt !== -1) {
@@ -110,8 +110,8 @@ function segmentMatches(tokens: Token[], text: string): boolean {
       index = ++starIndex;
     } else return false;
   }
-  while (tokens[at] === star) at++;
-  return at === tokens.length;
+  while (pieces[at] === star) at++;
+  return at === pieces.length;
 }
 
 /** `.` and `..` are never a glob's to match, as picomatch never matches them. */
@@ -127,7 +127,7 @@ function segmentsMatch(glob: Segment[], path: string[]): boolean {
       if (segment === "globstar") {
         next[start] = true;
         for (let end = start; end < path.length && !isDotSegment(path[end]!); end++) next[end + 1] = true;
-      } else if (start < path.length && !isDotSegment(path[start]!) && segment.some((tokens) => segmentMatches(tokens, path[start]!))) {
+      } else if (start < path.length && !isDotSegment(path[start]!) && segment.some((pieces) => segmentMatches(pieces, path[start]!))) {
         next[start + 1] = true;
       }
     }
