@@ -112,15 +112,15 @@ describe.each(databaseKinds)("search on %s", (kind) => {
 
     // Common words alone find nothing, though "the deploy" is in the post: the answer says why.
     expect((await searchAs("the")).hint).toBe(
-      "the is a common word that search leaves out (a phrase keeps them only beside another word): add a word that says what you look for.",
+      "'the' is a common word that search leaves out (a phrase keeps them only beside another word): add a word that says what you look for.",
     );
     expect((await searchAs('"until the" -deploy')).hint).toContain('"until the" are common words');
-    expect((await searchAs('the "to be" #frozen')).hint).toMatch(/^the, "to be" are common words .* #frozen finds posts given that tag/);
+    expect((await searchAs('the "to be" #frozen')).hint).toMatch(/^'the', "to be" are common words .* #frozen finds posts given that tag/);
     expect((await searchAs("the deploy")).hint).toBeUndefined();
     const client = await connectMcp(server.url, token);
     const tool = await callTool(client, "search_posts", { query: "the" });
     await client.close();
-    expect(tool.structuredContent).toMatchObject({ hint: expect.stringContaining("the is a common word") });
+    expect(tool.structuredContent).toMatchObject({ hint: expect.stringContaining("'the' is a common word") });
   });
 
   it("in:thread: takes any id the rest of the API takes, up to the largest safe integer, and no further", async () => {

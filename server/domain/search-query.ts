@@ -227,7 +227,7 @@ export function noMatchHint(search: ParsedSearch, commonWords: readonly string[]
 
 function commonWordsHint(words: readonly string[]): string | undefined {
   if (words.length === 0) return undefined;
-  const listed = words.map((word) => (word.includes(" ") ? `"${word}"` : word)).join(", ");
+  const listed = words.map((word) => (word.includes(" ") ? `"${word}"` : `'${word}'`)).join(", ");
   const one = words.length === 1 && !words[0]!.includes(" ");
   return `${listed} ${one ? "is a common word" : "are common words"} that search leaves out (a phrase keeps them only beside another word): add a word that says what you look for.`;
 }
