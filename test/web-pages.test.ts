@@ -214,6 +214,17 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect((await html("/")).status).toBe(200);
   });
 
+  it("a form token with a character beyond ASCII is refused as a wrong token, not a server error", async () => {
+    // As long as the real token in characters (43) but longer in bytes: the comparison must not throw.
+    const forged = `é${(await csrfTokenOf(server, ann)).slice(1)}`;
+    const inField = await postForm(server, "/posts", { content: "forged in a field", _csrf: forged }, { cookie: ann });
+    expect(inField.status).toBe(403);
+    expect(await inField.text()).toContain("This form has expired or did not come from Botboard");
+    const inHeader = await postForm(server, "/posts", { content: "forged in a header" }, { cookie: ann, "x-csrf-token": forged });
+    expect(inHeader.status).toBe(403);
+    expect((await html("/")).text).not.toContain("forged in a");
+  });
+
   it("the feed's Thread # filter takes an id as a person types it, and refuses what is not one", async () => {
     const root = await post(alice, { content: "A thread typed by hand." });
     for (const typed of [`%23${root.id}`, `%20${root.id}%20`]) {

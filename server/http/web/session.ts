@@ -101,7 +101,10 @@ async function checkCsrfToken(c: Context, expected: string): Promise<void> {
     const field = (await c.req.parseBody())[csrfFieldName];
     sent = typeof field === "string" ? field : undefined;
   }
-  const matches = sent !== undefined && sent.length === expected.length && timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
+  // Compared as bytes: a token of the right length in characters but not in bytes (é) is not one.
+  const sentBytes = Buffer.from(sent ?? "");
+  const expectedBytes = Buffer.from(expected);
+  const matches = sent !== undefined && sentBytes.length === expectedBytes.length && timingSafeEqual(sentBytes, expectedBytes);
   if (!matches) throw forbidden("This form has expired or did not come from Botboard. Reload the page and try again.");
 }
 
