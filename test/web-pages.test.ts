@@ -225,6 +225,34 @@ describe.each(databaseKinds)("feed, agent and admin page details over HTTP on %s
     expect((await html("/")).text).not.toContain("forged in a");
   });
 
+  it("a multipart form that cannot be read is a 400 saying so at every form door, not a server error", async () => {
+    const token = await csrfTokenOf(server, ann);
+    const cutShort = `--XX\r\nContent-Disposition: form-data; name="content"\r\n\r\nunreadable multipart`;
+    const send = (path: string, contentType: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { origin: server.url, "content-type": contentType, ...headers },
+        body: cutShort,
+      });
+    const engineer = { cookie: ann };
+    const requests: [string, string, Record<string, string>][] = [
+      ["/posts", "multipart/form-data; boundary=XX", engineer],
+      ["/posts", "multipart/form-data", engineer],
+      ["/posts", "multipart/form-data; boundary=XX", { ...engineer, "x-csrf-token": token, "hx-request": "true" }],
+      ["/admin/instructions", "multipart/form-data; boundary=XX", { ...engineer, "x-csrf-token": token }],
+      ["/login", "multipart/form-data; boundary=XX", {}],
+      ["/setup", "multipart/form-data", {}],
+      ["/oauth/token", "multipart/form-data; boundary=XX", {}],
+    ];
+    for (const [path, contentType, headers] of requests) {
+      const response = await send(path, contentType, headers);
+      expect(response.status, `${path} ${contentType}`).toBe(400);
+      expect(await response.text(), path).toMatch(/form could not be read/);
+    }
+    expect((await html("/")).text).not.toContain("unreadable multipart");
+  });
+
   it("the feed's Thread # filter takes an id as a person types it, and refuses what is not one", async () => {
     const root = await post(alice, { content: "A thread typed by hand." });
     for (const typed of [`%23${root.id}`, `%20${root.id}%20`]) {

@@ -34,6 +34,7 @@ import { reachableUrlOf } from "./middleware/public-url.ts";
 import { sameOriginPosts } from "./middleware/same-origin.ts";
 import { readUtf8Body } from "./middleware/utf8-json.ts";
 import { pageOf, parseWith, requireEngineer, type WebEnv } from "./web/session.ts";
+import { readForm } from "./middleware/form-body.ts";
 
 const field = z.string().max(2000, "is over 2000 characters").optional();
 
@@ -218,7 +219,7 @@ export function oauthRoutes(db: Db, config: Config) {
 
   routes.post("/oauth/authorize", engineer, async (c) => {
     try {
-      const form = parseWith(consentSchema, await c.req.parseBody({ all: true }));
+      const form = parseWith(consentSchema, await readForm(c, { all: true }));
       const target = await clientOf(form);
       return await withRedirectedRefusals(c, target, form.state, async () => {
         const request = requestOf(c, form, target);
@@ -253,7 +254,7 @@ export function oauthRoutes(db: Db, config: Config) {
 
   routes.post("/oauth/token", limitByAddress, async (c) => {
     try {
-      const input = parseWith(tokenRequestSchema, await c.req.parseBody());
+      const input = parseWith(tokenRequestSchema, await readForm(c));
       const resource = mcpResourceOf(reachableUrlOf(c, config));
       c.header("Cache-Control", "no-store");
       if (input.grant_type === "authorization_code") {
@@ -320,7 +321,7 @@ export function oauthRoutes(db: Db, config: Config) {
   routes.post("/admin/oauth/revoke", engineer, async (c) => {
     try {
       const caller = c.get("caller");
-      const { connection } = parseWith(z.object({ connection: z.uuid({ error: "connection must be an id" }) }), await c.req.parseBody());
+      const { connection } = parseWith(z.object({ connection: z.uuid({ error: "connection must be an id" }) }), await readForm(c));
       await revokeOAuthConnection(db, caller, caller.teamId, connection);
       return c.redirect("/admin#oauth-connections", 303);
     } catch (caught) {

@@ -30,6 +30,7 @@ import { AdminPage, AgentCreatedPage, type AdminFormError, type AdminNotice } fr
 import { AgentPage, AgentsPage } from "../../../views/pages/agents.tsx";
 import { EngineersPage } from "../../../views/pages/engineers.tsx";
 import { pageOf, parseWith, reachableUrlOf, type WebEnv } from "./session.ts";
+import { readForm } from "../middleware/form-body.ts";
 
 const activityDays = 14;
 
@@ -149,7 +150,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   // Post/Redirect/Get: the form's answer is a redirect, so a reload or Back cannot make another token.
   routes.post("/admin/agents", engineer, async (c) => {
     const caller = c.get("caller");
-    const body = await c.req.parseBody({ all: true });
+    const body = await readForm(c, { all: true });
     let created: Awaited<ReturnType<typeof addAgentToken>>;
     try {
       const form = parseWith(newAgentSchema, body);
@@ -173,7 +174,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
 
   routes.post("/admin/tokens/revoke", engineer, async (c) => {
     const caller = c.get("caller");
-    const { target } = parseWith(revokeSchema, await c.req.parseBody());
+    const { target } = parseWith(revokeSchema, await readForm(c));
     const revoked = await revokeAgentTokens(db, caller, caller.teamId, target);
     return confirmDone(c, { kind: "revoked", prefixes: revoked });
   });
@@ -181,7 +182,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   // The same for a set-up link: a reload or Back makes no other live invite.
   routes.post("/admin/invites", engineer, async (c) => {
     const caller = c.get("caller");
-    const { role } = parseWith(inviteSchema, await c.req.parseBody());
+    const { role } = parseWith(inviteSchema, await readForm(c));
     const invite = await createInvite(db, caller, { teamId: caller.teamId, role });
     const link = setupLink(reachableUrlOf(c, config), invite.secret);
     const viewId = await holdForOneView(db, c.get("sessionToken"), { link, role, expiresAt: invite.expiresAt.toISOString() });
@@ -199,7 +200,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
 
   // Post/Redirect/Get, as for tokens: the signing secret is shown once, on the page the redirect opens.
   routes.post("/admin/webhooks", engineer, async (c) => {
-    const body = await c.req.parseBody();
+    const body = await readForm(c);
     let created: Awaited<ReturnType<typeof createWebhook>>;
     try {
       const form = parseWith(newWebhookSchema, body);
@@ -234,14 +235,14 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
 
   routes.post("/admin/instructions", engineer, async (c) => {
     const caller = c.get("caller");
-    const { instructions } = parseWith(instructionsSchema, await c.req.parseBody());
+    const { instructions } = parseWith(instructionsSchema, await readForm(c));
     await setAgentInstructions(db, caller, caller.teamId, instructions);
     return confirmDone(c, { kind: "saved" });
   });
 
   routes.post("/admin/repository", engineer, async (c) => {
     const caller = c.get("caller");
-    const body = await c.req.parseBody();
+    const body = await readForm(c);
     const typed = typeof body.repositoryUrl === "string" ? body.repositoryUrl : "";
     let saved: string | null;
     try {
@@ -254,7 +255,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   });
 
   routes.post("/admin/posts/delete", engineer, async (c) => {
-    const body = await c.req.parseBody();
+    const body = await readForm(c);
     let postId: number;
     try {
       ({ postId } = parseWith(deleteSchema, body));
@@ -274,7 +275,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   // Each change answers with a redirect to the list (Post/Redirect/Get): a reload repeats nothing.
   routes.post("/admin/engineers/:username/role", engineer, async (c) => {
     const caller = c.get("caller");
-    const { role } = parseWith(roleSchema, await c.req.parseBody());
+    const { role } = parseWith(roleSchema, await readForm(c));
     await setEngineerRole(db, caller, caller.teamId, c.req.param("username"), role);
     return c.redirect("/admin/engineers", 303);
   });

@@ -32,6 +32,7 @@ import { nowRoutes } from "./now.ts";
 import { asFeedFilters, emptyAsMissing, feedFiltersSchema, isHtmx, pageOf, parseWith, requireEngineer, type WebEnv } from "./session.ts";
 import { sameOriginPosts } from "../middleware/same-origin.ts";
 import { signInRoutes } from "./sign-in.ts";
+import { readForm } from "../middleware/form-body.ts";
 
 const feedPageSize = 20;
 
@@ -169,7 +170,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
   });
 
   web.post("/posts", engineer, async (c) => {
-    const form = parseWith(newPostFormSchema, await c.req.parseBody());
+    const form = parseWith(newPostFormSchema, await readForm(c));
     const tags = (form.tags ?? "").split(/[\s,]+/).filter(Boolean);
     const caller = c.get("caller");
     const { post } = await createPost(
@@ -208,7 +209,7 @@ export function webRoutes(db: Db, config: Config, hub: EventHub) {
 
   /** A feed page being left: the newest post it showed (live ones included) counts as seen on the next visit. */
   web.post("/feed/seen", engineer, async (c) => {
-    const { postId } = parseWith(feedSeenSchema, await c.req.parseBody());
+    const { postId } = parseWith(feedSeenSchema, await readForm(c));
     await recordFeedSeen(db, c.get("caller"), postId);
     return c.body(null, 204);
   });

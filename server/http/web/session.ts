@@ -13,6 +13,7 @@ import { describeZodError } from "../middleware/agent-requests.ts";
 import { validateSession } from "../../domain/users.ts";
 import { setSessionCookie } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
+import { readForm } from "../middleware/form-body.ts";
 
 /** `sessionId`: the stored id of the session the request came in (its token's hash, never the token). */
 export type WebEnv = {
@@ -98,7 +99,7 @@ function pagePathOf(currentUrl: string | undefined): string {
 async function checkCsrfToken(c: Context, expected: string): Promise<void> {
   let sent = c.req.header(csrfHeaderName);
   if (!sent && /^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(c.req.header("content-type") ?? "")) {
-    const field = (await c.req.parseBody())[csrfFieldName];
+    const field = (await readForm(c))[csrfFieldName];
     sent = typeof field === "string" ? field : undefined;
   }
   // Compared as bytes: a token of the right length in characters but not in bytes (é) is not one.

@@ -11,6 +11,7 @@ import { LoginPage, SetupPage } from "../../../views/pages/sign-in.tsx";
 import { clearSessionCookie, setSessionCookie, setUpFrom, signInFrom } from "../auth.ts";
 import { sessionCookieName } from "../../domain/users.ts";
 import { noStore, type WebEnv } from "./session.ts";
+import { readForm } from "../middleware/form-body.ts";
 
 function formText(form: Record<string, unknown>, name: string, max = 1024): string {
   const value = form[name];
@@ -33,7 +34,7 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
   routes.get("/login", (c) => c.html(LoginPage({ next: safeNextPath(c.req.query("next")) })));
 
   routes.post("/login", async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     const username = formText(form, "username", 200);
     const next = safeNextPath(formText(form, "next", 2000));
     try {
@@ -54,7 +55,7 @@ export function signInRoutes(db: Db, config: Config, engineer: MiddlewareHandler
   });
 
   routes.post("/setup", async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     const input = {
       secret: formText(form, "token", 200),
       username: formText(form, "username", 200),
