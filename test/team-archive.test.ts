@@ -9,6 +9,7 @@ import { runBotboard } from "./support/cli.ts";
 import type { FreshDatabase } from "../server/db/fresh-database.ts";
 import { findTeam, listTeams, setRepositoryUrl } from "../server/domain/teams.ts";
 import { freshDatabase, startTestServer } from "./support/server.ts";
+import { csrfTokenOf, postForm } from "./support/web.ts";
 
 /** The teams in a database, read in this process (the command that wrote nothing has exited). */
 async function teamsIn(target: FreshDatabase): Promise<string[]> {
@@ -246,6 +247,76 @@ describe("export and import of a team", () => {
       await withoutSecrets.drop().catch(() => undefined);
     }
   }, 120_000);
+
+  it.each([
+    ["pglite", "postgres"],
+    ["postgres", "pglite"],
+  ] as const)(
+    "a team with a removed post moves from %s to %s, and an archive that carries changedTxId still imports",
+    async (from, to) => {
+      const source = await startTestServer(from);
+      const target = await freshDatabase(to);
+      const older = await freshDatabase(to);
+      try {
+        const team = await source.team("moderated");
+        const token = await source.agent(team, "writer");
+        const post = async (content: string) =>
+          (await (await source.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) })).json()) as { id: number };
+        const kept = await post("This one stays.");
+        const removed = await post("This one a moderator removes.");
+        const moderator = await source.engineer(team, "moderator", "admin");
+        const removal = await postForm(
+          source,
+          `/posts/${removed.id}/delete`,
+          { _csrf: await csrfTokenOf(source, moderator) },
+          { cookie: moderator },
+        );
+        expect(removal.status).toBe(303);
+        const before = await (await source.as(token, "/api/v1/posts?limit=100")).json();
+
+        const sourceEnv: Record<string, string> = source.config.databaseUrl
+          ? { DATABASE_URL: source.config.databaseUrl }
+          : { BOTBOARD_DATA_DIR: source.config.dataDir };
+        const exported = await runBotboard(["export", "--team", "moderated"], sourceEnv);
+        expect(exported.code).toBe(0);
+        // A post's last change is on the exporting database's transaction clock, as txId is.
+        expect(exported.stdout).not.toContain("changedTxId");
+        const archive = join(tmpdir(), `botboard-moderated-${Date.now()}.jsonl`);
+        writeFileSync(archive, exported.stdout);
+        const imported = await runBotboard(["import", "--with-secrets", archive], target.env);
+        expect(imported.stderr).toBe("");
+        expect(imported.code).toBe(0);
+
+        // As the previous version wrote it: every post with changedTxId, the removed one's a transaction id.
+        const lines = exported.stdout
+          .trimEnd()
+          .split("\n")
+          .map((line) => JSON.parse(line));
+        for (const line of lines) {
+          if (line.table === "posts") line.row.changedTxId = line.row.id === removed.id ? "36728" : null;
+        }
+        writeFileSync(archive, lines.map((line) => JSON.stringify(line)).join("\n"));
+        const fromOlder = await runBotboard(["import", "--with-secrets", archive], older.env);
+        expect(fromOlder.stderr).toBe("");
+        expect(fromOlder.code).toBe(0);
+
+        for (const database of [target, older]) {
+          const moved = await startTestServer(to, database.env);
+          try {
+            expect(await (await moved.as(token, "/api/v1/posts?limit=100")).json()).toEqual(before);
+            expect((await (await moved.as(token, `/api/v1/posts/${kept.id}`)).json()).post.content).toBe("This one stays.");
+          } finally {
+            await moved.close();
+          }
+        }
+      } finally {
+        await source.close();
+        await target.drop().catch(() => undefined);
+        await older.drop().catch(() => undefined);
+      }
+    },
+    120_000,
+  );
 
   it("an archive that carries transaction ids is refused: delivery order is local to a database", async () => {
     const target = await freshDatabase("pglite");

@@ -61,9 +61,22 @@ export const maxImportedId = 2 ** 48;
  * Columns the database computes (search vectors) are left out; they are rebuilt on import, and so
  * are the search terms the application derives (search-backfill.ts). So are
  * transaction ids, which mean something only in the database that assigned them: imported posts and
- * read positions take the importing transaction's, which keeps their delivery order by post id.
+ * read positions take the importing transaction's, which keeps their delivery order by post id, and
+ * a post's last change (changed_tx_id) is one no live page of the importing database missed.
  */
-const localColumns: ReadonlySet<unknown> = new Set([posts.txId, readCursors.lastTxId, posts.searchTerms, journalEntries.searchTerms]);
+const localColumns: ReadonlySet<unknown> = new Set([
+  posts.txId,
+  posts.changedTxId,
+  readCursors.lastTxId,
+  posts.searchTerms,
+  journalEntries.searchTerms,
+]);
+
+/**
+ * Columns that archives written before they were left out carry: read and dropped, so those
+ * archives still import (every post row of them has `changedTxId`, null but for removed posts).
+ */
+const formerlyArchivedColumns: Partial<Record<ArchivedTable, ReadonlySet<string>>> = { posts: new Set(["changedTxId"]) };
 
 function storedColumns(table: PgTable): Record<string, PgColumn> {
   return Object.fromEntries(Object.entries(getTableColumns(table)).filter(([, column]) => !column.generated && !localColumns.has(column)));
@@ -145,6 +158,7 @@ function problemWith(column: PgColumn, value: unknown): string | undefined {
 function reviveRow(name: ArchivedTable, line: number, row: Row): Row {
   const columns = storedColumns(archivedTables[name]);
   for (const key of Object.keys(row)) {
+    if (formerlyArchivedColumns[name]?.has(key)) continue;
     // A key is the file's text too: named only when it looks like a column, never echoed as it is.
     if (!Object.hasOwn(columns, key)) throw problemAt(line, name, /^\w{1,64}$/.test(key) ? `unknown column '${key}'` : "an unknown column");
   }
