@@ -17,6 +17,7 @@ import { logger } from "../server/logger.ts";
 import { toolError } from "./context.ts";
 import { cancelCallsElsewhere, cancelCallsHere, startCalls } from "./cancelled-calls.ts";
 import { answerOneCall, transportWouldAccept } from "./one-call-transport.ts";
+import { duplicateIdAnswer, withoutOwnCancellations } from "./batches.ts";
 import { invalidParams, isToolCall, malformedToolCallAnswer } from "./tool-calls.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
 
@@ -198,6 +199,8 @@ export function mcpRoutes(db: Db, config: Config) {
     const body = parseJson(await c.req.text());
     if (!body.ok) return c.json(parseError, 400);
     if (Array.isArray(body.value) && body.value.length === 0) return c.json(emptyBatchError, 400);
+    const duplicateIds = Array.isArray(body.value) ? duplicateIdAnswer(body.value) : undefined;
+    if (duplicateIds) return c.json(duplicateIds, 400);
     const sent = Array.isArray(body.value) ? body.value : [body.value];
     const invalidCalls = invalidToolCallAnswers(sent.filter(isToolCall), toolSet);
     const invalidAnswers = [...invalidCalls.values()];
@@ -242,10 +245,9 @@ export function mcpRoutes(db: Db, config: Config) {
     try {
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await server.connect(transport);
-      const response = await withRefusals(
-        await transport.handleRequest(c.req.raw, { parsedBody: refusals.length > 0 ? allowed : body.value }),
-        refusals,
-      );
+      const batch = refusals.length > 0 ? allowed : body.value;
+      const parsedBody = Array.isArray(batch) ? withoutOwnCancellations(batch) : batch;
+      const response = await withRefusals(await transport.handleRequest(c.req.raw, { parsedBody }), refusals);
       if (!initializing || !sessionId) return response;
       const headers = new Headers(response.headers);
       headers.set("mcp-session-id", sessionId);

@@ -421,6 +421,76 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     });
   });
 
+  it("a batch whose requests share an id is refused whole, and the read_new calls in it hand out nothing", async () => {
+    const writer = await server.agent(alpha, "dup-writer");
+    const token = await server.agent(alpha, "dup-reader");
+    const send = (body: unknown) =>
+      server.as(token, "/mcp", { method: "POST", headers: { accept: "application/json, text/event-stream" }, body: JSON.stringify(body) });
+    const readNew = (id: number | string) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name: "read_new", arguments: { limit: 2 } },
+    });
+    expect((await send(readNew(1))).status).toBe(200);
+    const written: number[] = [];
+    for (const content of ["first news", "second news", "third news", "fourth news"]) {
+      const response = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) });
+      written.push((await response.json()).id);
+    }
+    await server.settled();
+
+    // The SDK answers one of two requests with one id: the other read's page would reach no one.
+    const twice = await send([readNew(7), readNew(7)]);
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: {
+        code: -32600,
+        message: "Invalid Request: two requests of the batch have the id 7; give each request an id of its own. Nothing was run.",
+      },
+    });
+    // 7 and "7" are different ids.
+    const distinct = await send([readNew(7), readNew("7")]);
+    expect(distinct.status).toBe(200);
+    const answers = (await distinct.json()) as { id: unknown; result: { structuredContent: { posts: { id: number }[] } } }[];
+    expect(answers.map((answer) => answer.id).sort()).toEqual([7, "7"]);
+    expect(answers.flatMap((answer) => answer.result.structuredContent.posts.map((post) => post.id)).sort()).toEqual(written);
+  });
+
+  it("a batch that cancels one of its own requests is answered, not left hanging, and a cancelled read_new hands out nothing", async () => {
+    const writer = await server.agent(alpha, "cancel-writer");
+    const token = await server.agent(alpha, "cancel-reader");
+    const send = (body: unknown) =>
+      server.as(token, "/mcp", {
+        method: "POST",
+        headers: { accept: "application/json, text/event-stream" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+    const cancel = (requestId: number) => ({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId } });
+    const call = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
+    expect((await send(call(1, "read_new"))).status).toBe(200);
+    const news = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "kept for the next read" }) });
+    await server.settled();
+
+    const listed = await send([{ jsonrpc: "2.0", id: 2, method: "tools/list" }, cancel(2)]);
+    expect(listed.status).toBe(200);
+    expect((await listed.json()).result.tools.length).toBeGreaterThan(0);
+    const claims = await send([cancel(3), call(3, "list_claims")]);
+    expect(claims.status).toBe(200);
+    expect((await claims.json()).result.structuredContent).toEqual({ claims: [] });
+    const read = await send([call(4, "read_new"), cancel(4)]);
+    expect(read.status).toBe(200);
+    expect((await read.json()).result).toMatchObject({
+      isError: true,
+      content: [{ text: expect.stringMatching(/nothing was handed out/) }],
+    });
+    const next = await send(call(5, "read_new"));
+    expect((await next.json()).result.structuredContent.posts.map((post: { id: number }) => post.id)).toEqual([(await news.json()).id]);
+  });
+
   it("a malformed tool call gets a one-line invalid-params error, alone or in a batch, and the batch's other calls run", async () => {
     const token = await server.agent(alpha, "malformed");
     const send = async (body: unknown) => {
