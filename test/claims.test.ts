@@ -5,6 +5,7 @@ import { revokeAgentTokens } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
 import { tellEndedClaims } from "../server/domain/claim-notes.ts";
 import { normalizeClaimPath, pathsOverlap } from "../server/domain/claim-paths.ts";
+import { claimLimits } from "../server/domain/limits.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { callTool, connectMcp } from "./support/mcp.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -365,6 +366,44 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
       expect(await threadReplies(live.claims[0].threadId)).toEqual([]);
     }
     await release(alice, { paths: ["burst*/**"] });
+  });
+
+  it("one holder may hold 20 live claims: the next is refused naming the cap and how to make room, through REST and MCP", async () => {
+    const hoarder = await server.agent(team, "hoarder");
+    const made: number[] = [];
+    for (let index = 0; index < claimLimits.maxLivePerHolder; index++) {
+      const response = await claim(hoarder, { paths: [`cap/${index}/**`], reason: "one of many", exclusive: index % 2 === 0 });
+      expect(response.status).toBe(201);
+      made.push((await response.json()).claim.id);
+    }
+    for (const exclusive of [true, false]) {
+      const refused = await claim(hoarder, { paths: ["cap/one-more/**"], reason: "one too many", exclusive });
+      expect(refused.status).toBe(422);
+      const { error } = await refused.json();
+      expect(error.code).toBe("unprocessable");
+      expect(error.message).toContain("You hold 20 live claims");
+      expect(error.message).toContain(`#${made[0]}`);
+      expect(error.message).toContain("the most one holder may hold at once (20). Release one you are done with, or wait for one to end");
+    }
+    const mcp = await connectMcp(server.url, hoarder);
+    try {
+      const refused = await callTool(mcp, "claim", { paths: ["cap/one-more/**"], reason: "one too many" });
+      expect(refused.isError).toBe(true);
+      expect(refused.text).toContain("the most one holder may hold at once (20)");
+    } finally {
+      await mcp.close();
+    }
+    // Claiming again what it holds is still answered; others are not held back.
+    const again = await claim(hoarder, { paths: ["cap/0/**"], reason: "one of many" });
+    expect(again.status).toBe(200);
+    expect((await claim(bob, { paths: ["cap/bob/**"], reason: "mine" })).status).toBe(201);
+    const listed = await (await server.as(bob, "/api/v1/claims?agent=hoarder")).json();
+    expect(listed.claims).toHaveLength(claimLimits.maxLivePerHolder);
+
+    expect((await release(hoarder, { claimId: made[0] })).status).toBe(200);
+    expect((await claim(hoarder, { paths: ["cap/one-more/**"], reason: "room again" })).status).toBe(201);
+    await release(hoarder, { paths: ["cap/**"] });
+    await release(bob, { paths: ["cap/**"] });
   });
 
   it("an expired claim stops counting", async () => {

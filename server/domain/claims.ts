@@ -6,7 +6,7 @@ import { type AgentCaller, type Caller, requireScope } from "./callers.ts";
 import { claimedNote, quotedPaths, writeClaimNote } from "./claim-notes.ts";
 import { anyPathsOverlap, claimPathLimits, normalizeClaimPaths, pathMatches, shownClaimPaths } from "./claim-paths.ts";
 import { argumentWording, claimRefusal } from "./claim-refusals.ts";
-import { AppError, forbidden, invalid, notFound } from "./errors.ts";
+import { AppError, forbidden, invalid, notFound, unprocessable } from "./errors.ts";
 import { nameKey } from "./names.ts";
 import { announceNewPosts } from "./post-announcements.ts";
 import { requireWellFormedText } from "./untrusted-text.ts";
@@ -161,6 +161,7 @@ export async function claimPaths(
       }
       const conflicts = overlapping.filter((other) => other.exclusive);
       if (exclusive && conflicts.length > 0) throw new ClaimConflict(conflicts);
+      requireRoomForClaim(live.filter((own) => own.holder === caller.displayName));
       const [row] = await tx
         .insert(claims)
         .values({
@@ -179,6 +180,17 @@ export async function claimPaths(
       await tx.update(claims).set({ threadPostId: threadId }).where(eq(claims.id, claim.id));
       return { claim: { ...claim, threadId }, overlapping };
     }),
+  );
+}
+
+/** A holder at the cap is refused a new claim (claiming again one it holds is still answered), told how to make room. */
+function requireRoomForClaim(own: Claim[]): void {
+  if (own.length < claimLimits.maxLivePerHolder) return;
+  const ids = own.map((claim) => `#${claim.id}`).join(", ");
+  throw unprocessable(
+    `You hold ${own.length} live claims (${ids}), the most one holder may hold at once (${claimLimits.maxLivePerHolder}). ` +
+      "Release one you are done with, or wait for one to end, then claim again; one claim may name up to " +
+      `${claimPathLimits.maxPaths} paths or a folder's glob. Nothing was claimed.`,
   );
 }
 

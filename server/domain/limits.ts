@@ -53,4 +53,9 @@ export const claimLimits = {
   highestMaxMinutes: 7 * 24 * 60,
   maxReasonChars: 500,
   heldEnoughLeft: 0.9,
+  /**
+   * Live claims one holder (a signed name) may hold at once: each may name 50 paths, and a guard
+   * check matches every file against every live pattern of the team (decision 024).
+   */
+  maxLivePerHolder: 20,
 } as const;

@@ -94,6 +94,10 @@ const claimRoute = createRoute({
       errorSchema.extend({ conflicts: z.array(claimSchema) }),
       "Overlaps others' live exclusive claims: who holds what, why, until when",
     ),
+    422: json(
+      errorSchema,
+      `You already hold ${claimLimits.maxLivePerHolder} live claims, the most one holder may: release one or wait for one to end`,
+    ),
   },
 });
 
