@@ -9,7 +9,7 @@ import { nameKey } from "./names.ts";
  * one engineer (by username or display name) or one live pick-name session, never two of them. A
  * mention, an author filter or a post's header could not tell which was meant. Whoever takes a name
  * (an agent made, an engineer set up, a session logging in) locks it, asks who holds it and is
- * refused if another does; two takers at once wait for each other on the lock. `name` is as the taker's rule made it (names.ts).
+ * refused if another does; two takers at once wait for each other on the lock.
  */
 
 /**
@@ -35,8 +35,8 @@ export async function lockNames(tx: Db, teamId: string, names: readonly string[]
 
 /**
  * Refuses a name another of the team holds (conflict, naming who and why); inside the transaction
- * that takes the name, after lockNames. `ownSession` is the session asking, which may ask again
- * for its own name.
+ * that takes the name, after lockNames. `name` is as the taker's rule made it (names.ts);
+ * `ownSession` is the session asking, which may ask again for its own name.
  */
 export async function requireNameFree(tx: Db, teamId: string, name: string, taker: NameTaker, ownSession?: string): Promise<void> {
   const key = nameKey(name);
