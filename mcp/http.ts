@@ -1,5 +1,11 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { isInitializeRequest, type JSONRPCErrorResponse, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ErrorCode,
+  isInitializeRequest,
+  isJSONRPCRequest,
+  type JSONRPCErrorResponse,
+  type JSONRPCRequest,
+} from "@modelcontextprotocol/sdk/types.js";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AgentCaller } from "../server/domain/callers.ts";
 import type { Config } from "../server/config.ts";
@@ -18,7 +24,13 @@ import { toolError } from "./context.ts";
 import { cancelCallsElsewhere, cancelCallsHere, startCalls } from "./cancelled-calls.ts";
 import { answerOneCall, transportWouldAccept } from "./one-call-transport.ts";
 import { duplicateIdAnswer, withoutOwnCancellations } from "./batches.ts";
-import { invalidParams, isToolCall, malformedToolCallAnswer } from "./tool-calls.ts";
+import {
+  type InvalidRequestAnswer,
+  invalidMessageAnswer,
+  invalidParams,
+  isToolCall,
+  malformedRequestAnswer,
+} from "./malformed-messages.ts";
 import { createBotboardServer, parseToolSet, toolNamesOf, type ToolSet } from "./server.ts";
 
 type Env = { Variables: { caller: AgentCaller } };
@@ -75,16 +87,18 @@ function unknownToolAnswer(call: JSONRPCRequest, offered: readonly unknown[]): J
 }
 
 /**
- * The tool calls this door answers itself, each with its own invalid-params error: malformed params,
- * and tools this endpoint does not offer (the SDK answers those with an isError result; the spec
- * asks for an error).
+ * The messages this door answers itself, each with its own error: messages that are not JSON-RPC,
+ * requests with malformed params, and calls to tools this endpoint does not offer (the SDK answers
+ * those with an isError result; the spec asks for an error).
  */
-function invalidToolCallAnswers(calls: JSONRPCRequest[], toolSet: ToolSet): Map<unknown, JSONRPCErrorResponse> {
+function refusedMessageAnswers(messages: unknown[], toolSet: ToolSet): Map<unknown, JSONRPCErrorResponse | InvalidRequestAnswer> {
   const offered: readonly unknown[] = toolNamesOf(toolSet);
-  const answers = new Map<unknown, JSONRPCErrorResponse>();
-  for (const call of calls) {
-    const answer = malformedToolCallAnswer(call) ?? unknownToolAnswer(call, offered);
-    if (answer) answers.set(call, answer);
+  const answers = new Map<unknown, JSONRPCErrorResponse | InvalidRequestAnswer>();
+  for (const message of messages) {
+    const answer = isToolCall(message)
+      ? (malformedRequestAnswer(message) ?? unknownToolAnswer(message, offered))
+      : (invalidMessageAnswer(message) ?? (isJSONRPCRequest(message) ? malformedRequestAnswer(message) : undefined));
+    if (answer) answers.set(message, answer);
   }
   return answers;
 }
@@ -202,11 +216,14 @@ export function mcpRoutes(db: Db, config: Config) {
     const duplicateIds = Array.isArray(body.value) ? duplicateIdAnswer(body.value) : undefined;
     if (duplicateIds) return c.json(duplicateIds, 400);
     const sent = Array.isArray(body.value) ? body.value : [body.value];
-    const invalidCalls = invalidToolCallAnswers(sent.filter(isToolCall), toolSet);
-    const invalidAnswers = [...invalidCalls.values()];
-    if (invalidCalls.size > 0 && invalidCalls.size === sent.length)
-      return c.json(Array.isArray(body.value) ? invalidAnswers : invalidAnswers[0], 200);
-    const messages = sent.filter((message) => !invalidCalls.has(message));
+    const refused = refusedMessageAnswers(sent, toolSet);
+    const invalidAnswers = [...refused.values()];
+    if (refused.size > 0 && refused.size === sent.length) {
+      if (Array.isArray(body.value)) return c.json(invalidAnswers, 200);
+      // A lone message that is not JSON-RPC is refused as the transport refuses one; a request is answered.
+      return c.json(invalidAnswers[0], invalidAnswers[0]!.error.code === ErrorCode.InvalidRequest ? 400 : 200);
+    }
+    const messages = sent.filter((message) => !refused.has(message));
     const calls = messages.filter(isToolCall);
     // The first tool call is paid for by the request's own try, so something is always left to run.
     const { allowed, allowedCalls, refusals: overLimit } = await limitBatchedCalls(db, config.rateLimits, c, messages, calls);

@@ -24,9 +24,9 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     { StreamableHTTPClientTransport },
     { Server },
     { StdioServerTransport },
-    { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError },
+    { CallToolRequestSchema, ErrorCode, isJSONRPCRequest, ListToolsRequestSchema, McpError },
     { serverInfo },
-    { isToolCall, malformedToolCallAnswer },
+    { malformedRequestAnswer },
   ] = await Promise.all([
     import("@modelcontextprotocol/sdk/client/index.js"),
     import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
@@ -34,7 +34,7 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     import("@modelcontextprotocol/sdk/server/stdio.js"),
     import("@modelcontextprotocol/sdk/types.js"),
     import("./server.ts"),
-    import("./tool-calls.ts"),
+    import("./malformed-messages.ts"),
   ]);
   const client = new Client({ name: "botboard-stdio", version: serverInfo.version });
   const upstream = new StreamableHTTPClientTransport(mcpEndpointOf(options.url), {
@@ -88,7 +88,7 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   // answer them with zod's issue list as an internal error.
   const handleMessage = stdio.onmessage;
   stdio.onmessage = (message) => {
-    const malformed = isToolCall(message) ? malformedToolCallAnswer(message) : undefined;
+    const malformed = isJSONRPCRequest(message) ? malformedRequestAnswer(message) : undefined;
     if (malformed) void stdio.send(malformed);
     else handleMessage?.(message);
   };

@@ -71,7 +71,7 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
     }
   });
 
-  it("answers a malformed tool call and an unknown tool with the one-line invalid-params error /mcp gives", async () => {
+  it("answers a malformed request and an unknown tool with the one-line invalid-params error /mcp gives", async () => {
     const token = await server.agent(team, "malformed");
     const { client, stderr } = await spawnStdio({ BOTBOARD_URL: server.url, BOTBOARD_TOKEN: token });
     try {
@@ -90,6 +90,10 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
       expect(await send({ arguments: {} })).toEqual(invalid("params.name must be the tool's name, a string; it was missing."));
       expect(await send({ name: "drop_tables", arguments: {} })).toEqual(invalid("Unknown tool: drop_tables"));
       expect(await send({ name: "read_posts" })).toBe("answered");
+      const listed = await client
+        .request({ method: "tools/list", params: { cursor: 5 } } as never, CallToolResultSchema)
+        .catch((error: McpError) => ({ code: error.code, message: error.message }));
+      expect(listed).toEqual(invalid("params.cursor must be a string; it was a number."));
       expect(stderr()).toBe("");
     } finally {
       await client.close();

@@ -407,7 +407,11 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       headers: { accept: "application/json, text/event-stream" },
     });
     expect(notJsonRpc.status).toBe(400);
-    expect(await notJsonRpc.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
+    expect(await notJsonRpc.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32600, message: 'Invalid Request: "jsonrpc" must be "2.0"; it is missing.' },
+    });
     const emptyBatch = await server.as(token, "/mcp", {
       method: "POST",
       body: "[]",
@@ -419,6 +423,86 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       id: null,
       error: { code: -32600, message: "Invalid Request: the batch is empty." },
     });
+  });
+
+  it("a message that is not JSON-RPC is an invalid request, and a request with malformed params invalid params, each in one line", async () => {
+    const token = await server.agent(alpha, "envelopes");
+    const send = async (body: unknown) => {
+      const response = await server.as(token, "/mcp", {
+        method: "POST",
+        headers: { accept: "application/json, text/event-stream" },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, answer: await response.json() };
+    };
+    const invalidRequest = (id: number | null, message: string) => ({
+      status: 400,
+      answer: { jsonrpc: "2.0", id, error: { code: -32600, message: `Invalid Request: ${message}` } },
+    });
+    const invalidParams = (id: number, message: string) => ({
+      status: 200,
+      answer: { jsonrpc: "2.0", id, error: { code: -32602, message } },
+    });
+    const cases: [unknown, unknown][] = [
+      [
+        { jsonrpc: "2.0", id: 1e300, method: "tools/list" },
+        invalidRequest(null, '"id" must be a string or an integer; it is a number beyond the safe integers.'),
+      ],
+      [
+        { jsonrpc: "2.0", id: 1.5, method: "ping" },
+        invalidRequest(null, '"id" must be a string or an integer; it is a number with a fraction.'),
+      ],
+      [{ jsonrpc: "2.0", id: null, method: "ping" }, invalidRequest(null, '"id" must be a string or an integer; it is null.')],
+      [{ jsonrpc: "1.0", id: 2, method: "ping" }, invalidRequest(2, '"jsonrpc" must be "2.0"; it is "1.0".')],
+      [{ jsonrpc: "2.0", id: 3, method: 7 }, invalidRequest(3, '"method" must be a string; it is a number.')],
+      [{ jsonrpc: "2.0", id: 4, method: "ping", params: [1] }, invalidRequest(4, '"params" must be an object; it is an array.')],
+      [{ jsonrpc: "2.0", id: 5, method: "initialize", params: "x" }, invalidRequest(5, '"params" must be an object; it is a string.')],
+      [
+        { jsonrpc: "2.0", id: 6, method: "ping", priority: 1 },
+        invalidRequest(6, 'unknown member "priority"; a request has jsonrpc, id, method and params.'),
+      ],
+      [
+        { jsonrpc: "2.0", id: 7, method: "initialize", params: { protocolVersion: 5 } },
+        invalidParams(
+          7,
+          "params.protocolVersion must be a string; it was a number. params.capabilities must be an object; it was missing. params.clientInfo must be an object; it was missing.",
+        ),
+      ],
+      [
+        {
+          jsonrpc: "2.0",
+          id: 8,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x" } },
+        },
+        invalidParams(8, "params.clientInfo.version must be a string; it was missing."),
+      ],
+      [
+        { jsonrpc: "2.0", id: 9, method: "tools/list", params: { cursor: 5 } },
+        invalidParams(9, "params.cursor must be a string; it was a number."),
+      ],
+    ];
+    for (const [message, expected] of cases) expect(await send(message), JSON.stringify(message)).toEqual(expected);
+
+    // In a batch, each refused message gets its own answer and the rest run.
+    const batch = await send([
+      7,
+      { jsonrpc: "2.0", id: 10, method: "tools/list", params: { cursor: [] } },
+      { jsonrpc: "2.0", id: 11, method: "ping" },
+    ]);
+    expect(batch.status).toBe(200);
+    expect(batch.answer).toEqual(
+      expect.arrayContaining([
+        { jsonrpc: "2.0", id: 11, result: {} },
+        {
+          jsonrpc: "2.0",
+          id: null,
+          error: { code: -32600, message: "Invalid Request: a JSON-RPC message is an object; this one is a number." },
+        },
+        { jsonrpc: "2.0", id: 10, error: { code: -32602, message: "params.cursor must be a string; it was an array." } },
+      ]),
+    );
+    expect(batch.answer).toHaveLength(3);
   });
 
   it("a batch whose requests share an id is refused whole, and the read_new calls in it hand out nothing", async () => {
