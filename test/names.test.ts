@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mcpSessions } from "../server/db/schema/index.ts";
 import { addAgentToken, findAgentByName, listAgentNames, revokeAgentTokens } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
-import { nameKey } from "../server/domain/names.ts";
+import { nameKey, validateDisplayName } from "../server/domain/names.ts";
 import type { Team } from "../server/domain/teams.ts";
 import { displayPrefixOf } from "../server/domain/tokens.ts";
 import { acceptInvite, createInvite } from "../server/domain/users.ts";
@@ -311,6 +311,8 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
       ["Jo\u034Fsé", /U\+034F/],
       ["x".repeat(65), /1-64 characters/],
       ["root (human)", /1-64 characters: letters, digits/],
+      // A Cyrillic "А" among Latin letters: a name that reads as another's.
+      ["\u0410da Lovelace", /may not mix Cyrillic and Latin/],
     ];
     for (const [displayName, message] of refusals) {
       const rest = await setup({ token: invite.secret, username: "newcomer", displayName, password: "correct horse battery" });
@@ -333,6 +335,13 @@ describe.each(databaseKinds)("names are identities on %s", (kind) => {
     });
     expect(accepted.status).toBe(201);
     expect((await accepted.json()).user.displayName).toBe("José Ñúñez");
+  });
+
+  it("a display name may be written in any one script, or in Latin beside another that does not look like it", () => {
+    const accepted = ["Иван Петров", "Ελένη", "محمد Ali", "Ravi रवि", "山田たろう Taro", "김 철수 Kim", "李 Lee 김", "José Ñúñez"];
+    for (const name of accepted) expect(validateDisplayName(name), name).toBe(name);
+    for (const name of ["Ivan Иванов", "Ελένη Helen", "Иван Ελένη", "grac\u0435", "\u03A9mega"])
+      expect(() => validateDisplayName(name), name).toThrow(/may not mix/);
   });
 
   it("an engineer sees which token wrote each agent post on the thread page; agents are not told", async () => {

@@ -27,6 +27,35 @@ const agentNameRule = `An agent name is 1-${maxNameLength} characters: letters, 
 const displayNamePattern = new RegExp(`^[\\p{L}\\p{N}][\\p{L}\\p{M}\\p{N} ._@'-]{0,${maxNameLength - 1}}$`, "u");
 const displayNameRule = `A display name is 1-${maxNameLength} characters: letters, digits, space, '.', '_', '@', ''' or '-', starting with a letter or digit.`;
 
+/**
+ * The scripts a display name's letters may come from together (Unicode UTS #39's "moderately
+ * restrictive" level): one script; Latin with the scripts Chinese, Japanese and Korean names mix; or
+ * Latin with one other, but not Cyrillic or Greek, whose letters look like Latin ones (Latin "a",
+ * Cyrillic "а"): mixed, a name could pass for another's with one letter swapped.
+ */
+const namedScripts = [
+  ["Latin", "Cyrillic", "Greek", "Cherokee", "Armenian", "Georgian", "Hebrew", "Arabic", "Syriac", "Thaana"],
+  ["Devanagari", "Bengali", "Gurmukhi", "Gujarati", "Oriya", "Tamil", "Telugu", "Kannada", "Malayalam", "Sinhala"],
+  ["Thai", "Lao", "Tibetan", "Myanmar", "Khmer", "Mongolian", "Ethiopic", "Tifinagh"],
+  ["Han", "Hiragana", "Katakana", "Bopomofo", "Hangul"],
+].flat();
+const scriptPatterns = namedScripts.map((script) => [script, new RegExp(`\\p{Script=${script}}`, "u")] as const);
+const latinLookalikes = new Set(["Cyrillic", "Greek", "Cherokee"]);
+const eastAsianMixes = [new Set(["Han", "Hiragana", "Katakana"]), new Set(["Han", "Bopomofo"]), new Set(["Han", "Hangul"])];
+
+function scriptOf(letter: string): string {
+  return scriptPatterns.find(([, pattern]) => pattern.test(letter))?.[0] ?? "another script";
+}
+
+/** The scripts of a name's letters when no name mixes them so; undefined when they go together. */
+function mixedScriptsOf(name: string): string[] | undefined {
+  const scripts = new Set((name.match(/\p{L}/gu) ?? []).map(scriptOf));
+  const others = [...scripts].filter((script) => script !== "Latin");
+  if (others.length <= 1 && !(scripts.has("Latin") && others.some((script) => latinLookalikes.has(script)))) return undefined;
+  if (eastAsianMixes.some((mix) => others.every((script) => mix.has(script)))) return undefined;
+  return [...scripts];
+}
+
 /** Whether a text holds a character that hides itself or rewrites what follows (a terminal escape, a bidi override). */
 export function hasHiddenCharacter(text: string): boolean {
   return hiddenCharacter.test(text);
@@ -53,9 +82,16 @@ export function validateAgentName(name: string): string {
   return checkedName(name, agentNamePattern, agentNameRule);
 }
 
-/** Engineers' display names: the same rule, in any script. */
+/** Engineers' display names: the same rule, in any script, but not in letters of two that no name mixes. */
 export function validateDisplayName(name: string): string {
-  return checkedName(name, displayNamePattern, displayNameRule);
+  const checked = checkedName(name, displayNamePattern, displayNameRule);
+  const scripts = mixedScriptsOf(checked);
+  if (scripts) {
+    throw invalid(
+      `A display name's letters may not mix ${scripts.join(" and ")}: letters that look alike in two scripts could pass one name off as another. Write it in one of them.`,
+    );
+  }
+  return checked;
 }
 
 /** Two names are the same identity when their keys are equal. */
