@@ -20,6 +20,11 @@ import { logger } from "../server/logger.ts";
  * passes it on to every process by NOTIFY, once its token is checked. It may also come before its
  * call starts (the call waiting on a busy database to check its token): a cancellation no call took
  * is kept a minute, and a call it names is cancelled as it starts.
+ *
+ * A cancellation reaches only calls whose request came before it did: one that comes after its call
+ * has answered (a client that timed out as the answer came) is kept too, and keys repeat (a script
+ * with no session whose ids start at 1 each run), so a later call of the same key must not heed it.
+ * Each POST is stamped as it comes, before its token check, and the NOTIFY carries the stamp.
  */
 /** `abandoned`: none for a request with no call that heeds it (asking for the request's signal has a cost). */
 export type RunningRequest = { abandoned: AbortSignal | undefined; done(): void };
@@ -28,14 +33,28 @@ export type RunningRequest = { abandoned: AbortSignal | undefined; done(): void 
 export const cancelledCallsChannel = "botboard_mcp_cancellations";
 
 /** Every MCP door of this process shares it: a cancellation may come through any of them. */
-const running = new Map<string, AbortController>();
+const running = new Map<string, { cancelled: AbortController; arrivedAt: number }>();
+/** When each POST came, by `arrivalStamp`, before anything it waits on. */
+const arrivals = new WeakMap<Request, number>();
 /** The cancellations of one POST that found no call here, until its token is checked. */
-const namedElsewhere = new WeakMap<Request, string[]>();
-/** Cancellations that came before their call, by digest: until when each is kept. */
+const namedElsewhere = new WeakMap<Request, { cancelledAt: number; digests: string[] }>();
+/** Cancellations that came before their call, by digest: when each came (kept a minute from then). */
 const cancelledEarly = new Map<string, number>();
-const earlyCancellationMs = 60_000;
+const earlyCancellationMicroseconds = 60_000_000;
 /** Enough for every agent of a large team to give up on a call at once; the oldest go first. */
 const earlyCancellationsKept = 10_000;
+
+let lastArrival = 0;
+/**
+ * Microseconds of the wall clock, which the processes of one machine share (across machines NTP
+ * keeps them within milliseconds, while a client gives up on a call only after its timeout). Each
+ * stamp is later than the one before, so that requests of one millisecond, or of a clock set back,
+ * keep their order in this process.
+ */
+function arrivalStamp(): number {
+  lastArrival = Math.max(Date.now() * 1000, lastArrival + 1);
+  return lastArrival;
+}
 
 /** Kept in this process's memory only while the call runs, as the request that carries the token is. */
 const keyOf = (c: Context, id: string | number) => JSON.stringify([bearerTokenOf(c) ?? "", c.req.header("mcp-session-id") ?? null, id]);
@@ -44,7 +63,6 @@ const digestOf = (key: string) => createHash("sha256").update(key).digest("base6
 
 /** The messages of a POST that may name a cancelled call; none for any other (most are not: one look at the bytes). */
 async function cancellationsIn(c: Context): Promise<unknown[]> {
-  if (c.req.method !== "POST") return [];
   // The bytes, not text: a later check refuses a body that is not UTF-8, and it reads what is kept
   // here. Looked through as bytes, so that a body that names no cancellation is not decoded twice.
   const bytes = Buffer.from(await c.req.arrayBuffer());
@@ -58,28 +76,34 @@ async function cancellationsIn(c: Context): Promise<unknown[]> {
   }
 }
 
-function keepEarlyCancellation(digest: string): void {
-  const now = Date.now();
+const isExpired = (cancelledAt: number) => cancelledAt + earlyCancellationMicroseconds <= Date.now() * 1000;
+
+function keepEarlyCancellation(digest: string, cancelledAt: number): void {
   if (cancelledEarly.size >= earlyCancellationsKept) {
-    for (const [kept, until] of cancelledEarly) if (until <= now) cancelledEarly.delete(kept);
+    for (const [kept, keptAt] of cancelledEarly) if (isExpired(keptAt)) cancelledEarly.delete(kept);
     const oldest = cancelledEarly.keys().next();
     if (cancelledEarly.size >= earlyCancellationsKept && !oldest.done) cancelledEarly.delete(oldest.value);
   }
-  cancelledEarly.set(digest, now + earlyCancellationMs);
-}
-
-function takeEarlyCancellation(digest: string): boolean {
-  const until = cancelledEarly.get(digest);
-  if (until === undefined) return false;
+  // Two cancellations of one key reach every call that came before either.
+  const keptAt = Math.max(cancelledEarly.get(digest) ?? 0, cancelledAt);
   cancelledEarly.delete(digest);
-  return until > Date.now();
+  cancelledEarly.set(digest, keptAt);
 }
 
-/** Aborts the call of this process the digest names; false when none runs here. */
-function abortRunningCall(digest: string): boolean {
+/** True when a kept cancellation came after the call did; one that came before the call is left for an earlier call of its key. */
+function takeEarlyCancellation(digest: string, arrivedAt: number): boolean {
+  const cancelledAt = cancelledEarly.get(digest);
+  if (cancelledAt === undefined || arrivedAt > cancelledAt) return false;
+  cancelledEarly.delete(digest);
+  return !isExpired(cancelledAt);
+}
+
+/** Aborts the call of this process the digest names, if it came before its cancellation; false when none such runs here. */
+function abortRunningCall(digest: string, cancelledAt: number): boolean {
   for (const [key, call] of running) {
     if (digestOf(key) !== digest) continue;
-    call.abort();
+    if (call.arrivedAt > cancelledAt) return false;
+    call.cancelled.abort();
     return true;
   }
   return false;
@@ -97,9 +121,11 @@ export function startCalls(c: Context, toolCalls: JSONRPCRequest[]): RunningRequ
   if (calls.length === 0) return { abandoned: undefined, done: () => {} };
   const connection = c.req.raw.signal;
   const cancelled = new AbortController();
+  // A request that did not pass cancelCallsHere counts as coming now.
+  const arrivedAt = arrivals.get(c.req.raw) ?? arrivalStamp();
   const keys = calls.map((call) => keyOf(c, call.id));
-  for (const key of keys) running.set(key, cancelled);
-  if (cancelledEarly.size > 0 && keys.some((key) => takeEarlyCancellation(digestOf(key)))) cancelled.abort();
+  for (const key of keys) running.set(key, { cancelled, arrivedAt });
+  if (cancelledEarly.size > 0 && keys.some((key) => takeEarlyCancellation(digestOf(key), arrivedAt))) cancelled.abort();
   // A listener taken off when the call ends, not AbortSignal.any, whose combined signals Node 20 keeps longer.
   const closed = () => cancelled.abort();
   if (connection.aborted) closed();
@@ -108,7 +134,7 @@ export function startCalls(c: Context, toolCalls: JSONRPCRequest[]): RunningRequ
     abandoned: cancelled.signal,
     done() {
       connection.removeEventListener("abort", closed);
-      for (const key of keys) if (running.get(key) === cancelled) running.delete(key);
+      for (const key of keys) if (running.get(key)?.cancelled === cancelled) running.delete(key);
     },
   };
 }
@@ -118,16 +144,19 @@ export function startCalls(c: Context, toolCalls: JSONRPCRequest[]): RunningRequ
  * session, above all): aborts the calls of this process that a POST's `notifications/cancelled` name.
  */
 export const cancelCallsHere: MiddlewareHandler = async (c, next) => {
-  const elsewhere: string[] = [];
+  if (c.req.method !== "POST") return next();
+  const arrivedAt = arrivalStamp();
+  arrivals.set(c.req.raw, arrivedAt);
+  const digests: string[] = [];
   for (const message of await cancellationsIn(c)) {
     const notification = CancelledNotificationSchema.safeParse(message);
     if (!notification.success || notification.data.params.requestId === undefined) continue;
     const key = keyOf(c, notification.data.params.requestId);
     const call = running.get(key);
-    if (call) call.abort();
-    else elsewhere.push(digestOf(key));
+    if (call && call.arrivedAt <= arrivedAt) call.cancelled.abort();
+    else digests.push(digestOf(key));
   }
-  if (elsewhere.length > 0) namedElsewhere.set(c.req.raw, elsewhere);
+  if (digests.length > 0) namedElsewhere.set(c.req.raw, { cancelledAt: arrivedAt, digests });
   await next();
 };
 
@@ -139,10 +168,12 @@ export const cancelCallsHere: MiddlewareHandler = async (c, next) => {
  */
 export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
   return async (c, next) => {
-    const digests = (namedElsewhere.get(c.req.raw) ?? []).filter((digest) => !abortRunningCall(digest));
-    for (const digest of digests) keepEarlyCancellation(digest);
+    const { cancelledAt, digests: named } = namedElsewhere.get(c.req.raw) ?? { cancelledAt: 0, digests: [] };
+    const digests = named.filter((digest) => !abortRunningCall(digest, cancelledAt));
+    for (const digest of digests) keepEarlyCancellation(digest, cancelledAt);
     if (digests.length > 0 && !isThisProcessAlone(db)) {
-      await Promise.all(digests.map((digest) => db.execute(sql`select pg_notify(${cancelledCallsChannel}, ${digest})`))).catch(
+      const payloads = digests.map((digest) => `${digest} ${cancelledAt}`);
+      await Promise.all(payloads.map((payload) => db.execute(sql`select pg_notify(${cancelledCallsChannel}, ${payload})`))).catch(
         (error: unknown) => logger.warn({ error: String(error) }, "could not pass an MCP cancellation on to the other server processes"),
       );
     }
@@ -150,7 +181,14 @@ export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
   };
 }
 
-/** A cancellation another process passed on: aborts the call of this process it names, or keeps it for one yet to start. */
-export function cancelCallNamedElsewhere(digest: string): void {
-  if (!abortRunningCall(digest)) keepEarlyCancellation(digest);
+/**
+ * A cancellation another process passed on ("<digest> <its arrivalStamp>"): aborts the call of this
+ * process it names, or keeps it for one yet to start. It counts as coming no later than now, so that
+ * a clock ahead of this one's cannot reach calls that came after it (nor a payload without a stamp,
+ * from a process of an earlier version).
+ */
+export function cancelCallNamedElsewhere(payload: string): void {
+  const [digest = "", stamp] = payload.split(" ");
+  const cancelledAt = Math.min(Number(stamp) || Number.POSITIVE_INFINITY, arrivalStamp());
+  if (!abortRunningCall(digest, cancelledAt)) keepEarlyCancellation(digest, cancelledAt);
 }

@@ -1,5 +1,6 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { request } from "node:http";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../server/db/client.ts";
@@ -14,6 +15,71 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The lock reads of one reader take turns on (server/domain/delivery.ts: the agent's id, "/", its session name; a fixed seed). */
 const readerLockSeed = 4_161_077;
+
+const mcpHeaders = (token: string) => ({
+  authorization: `Bearer ${token}`,
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+});
+
+/** One JSON-RPC message POSTed to /mcp as a script sends it: with no Mcp-Session-Id unless one is given. */
+const postMcp = (serverUrl: string, token: string, message: object, session?: string) =>
+  fetch(`${serverUrl}/mcp`, {
+    method: "POST",
+    headers: { ...mcpHeaders(token), ...(session ? { "mcp-session-id": session } : {}) },
+    body: JSON.stringify(message),
+  });
+
+const readNewCall = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "read_new", arguments: { limit: 10 } } });
+const cancellationOf = (id: number) => ({
+  jsonrpc: "2.0",
+  method: "notifications/cancelled",
+  params: { requestId: id, reason: "timed out" },
+});
+
+type ToolAnswer = { result: { isError?: boolean; content: { text: string }[]; structuredContent?: { posts?: { id: number }[] } } };
+const postIdsOf = (answer: ToolAnswer) => (answer.result.structuredContent?.posts ?? []).map((post) => post.id).sort((a, b) => a - b);
+
+/**
+ * A POST to /mcp whose headers go now and whose body only once `finish` is called: a call that has
+ * come in but not yet started, as one waiting on a busy database to check its token.
+ */
+function postMcpSlowly(serverUrl: string, token: string, message: object, session: string) {
+  const body = JSON.stringify(message);
+  const posting = request(`${serverUrl}/mcp`, {
+    method: "POST",
+    headers: { ...mcpHeaders(token), "mcp-session-id": session, "content-length": Buffer.byteLength(body) },
+  });
+  const answered = new Promise<string>((resolve, reject) => {
+    posting.on("response", (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => {
+        text += chunk;
+      });
+      response.on("end", () => resolve(text));
+    });
+    posting.on("error", reject);
+  });
+  posting.flushHeaders();
+  return {
+    finish(): Promise<string> {
+      posting.end(body);
+      return answered;
+    },
+  };
+}
+
+/** Three posts by the writer, ready to be read; their ids. */
+async function writeThree(server: TestServer, writer: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (let index = 0; index < 3; index++) {
+    const response = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `news ${index}` }) });
+    ids.push((await response.json()).id);
+  }
+  await server.settled();
+  return ids;
+}
 
 /** One read of the reader's unread posts through a door; the ids it was given (none known for the digest). */
 type Read = (signal?: AbortSignal) => Promise<number[]>;
@@ -39,16 +105,6 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     server = await startTestServer(kind, noRateLimits);
   }, 120_000);
   afterAll(() => server?.close());
-
-  async function writeThree(writer: string): Promise<number[]> {
-    const ids: number[] = [];
-    for (let index = 0; index < 3; index++) {
-      const response = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `news ${index}` }) });
-      ids.push((await response.json()).id);
-    }
-    await server.settled();
-    return ids;
-  }
 
   const readers: Record<string, (token: string) => Promise<{ read: Read; close(): Promise<void> }>> = {
     "REST /unread": async (token) => ({
@@ -96,24 +152,13 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     },
   };
 
-  it("an MCP cancellation that comes before its call (stuck on a busy database) cancels the call as it starts", async () => {
+  it("an MCP cancellation that comes after its call came in but before it started cancels the call as it starts", async () => {
     const team = await server.team("cancelled-early");
     const writer = await server.agent(team, "early-writer");
     const token = await server.agent(team, "early-reader");
     expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
-    const written = await writeThree(writer);
-    const post = (body: object, session?: string) =>
-      fetch(`${server.url}/mcp`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...(session ? { "mcp-session-id": session } : {}),
-        },
-        body: JSON.stringify(body),
-      });
-    const initialized = await post({
+    const written = await writeThree(server, writer);
+    const initialized = await postMcp(server.url, token, {
       jsonrpc: "2.0",
       id: 1,
       method: "initialize",
@@ -121,20 +166,35 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     });
     const session = initialized.headers.get("mcp-session-id")!;
     await initialized.text();
-    const cancel = await post(
-      { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7, reason: "timed out" } },
-      session,
-    );
+    // The call has come in (its headers) and waits for the rest of its request when its client gives up on it.
+    const call = postMcpSlowly(server.url, token, readNewCall(7), session);
+    await sleep(200);
+    const cancel = await postMcp(server.url, token, cancellationOf(7), session);
     expect(cancel.status).toBe(202);
-    const call = await post(
-      { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "read_new", arguments: { limit: 10 } } },
-      session,
-    );
-    const answer = (await call.json()) as { result: { isError?: boolean; content: { text: string }[] } };
+    const answer = JSON.parse(await call.finish()) as ToolAnswer;
     expect(answer.result.isError).toBe(true);
     expect(answer.result.content[0]!.text).toContain("nothing was handed out");
     const next = await (await readers["REST /unread"]!(token)).read();
     expect(next.sort((a, b) => a - b)).toEqual(written);
+  });
+
+  it("an MCP cancellation that comes after its call has answered does not cancel a later call of the same id", async () => {
+    const team = await server.team("cancelled-late");
+    const writer = await server.agent(team, "late-writer");
+    const token = await server.agent(team, "late-reader");
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const first = await writeThree(server, writer);
+    // A script with no session whose ids start at 1 each run; its client gave up as the answer came.
+    expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(1))).json())).toEqual(first);
+    expect((await postMcp(server.url, token, cancellationOf(1))).status).toBe(202);
+    // On Postgres the cancellation also comes back to this process by NOTIFY.
+    await sleep(200);
+
+    const second = await writeThree(server, writer);
+    const answer = (await (await postMcp(server.url, token, readNewCall(1))).json()) as ToolAnswer;
+    expect(answer.result.isError).toBeUndefined();
+    expect(postIdsOf(answer)).toEqual(second);
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
   });
 
   it.each(Object.keys(readers))(
@@ -148,7 +208,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
       const reader = await readers[door]!(token);
       // The first read places the reader at the newest post: what follows is news to it.
       expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
-      const written = await writeThree(writer);
+      const written = await writeThree(server, writer);
 
       const release = await holdReadsOf(server, readerName);
       const controller = new AbortController();
@@ -193,12 +253,7 @@ describe("an MCP cancellation that reaches another server process than its call'
     const cancellationsToTheOther: typeof fetch = (url, init) =>
       fetch(String(init?.body ?? "").includes("notifications/cancelled") ? `${other.url}/mcp` : url, init);
     const client = await connectMcp(server.url, token, { fetch: cancellationsToTheOther });
-    const written: number[] = [];
-    for (let index = 0; index < 3; index++) {
-      const response = await server.as(writer, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: `news ${index}` }) });
-      written.push((await response.json()).id);
-    }
-    await server.settled();
+    const written = await writeThree(server, writer);
 
     const release = await holdReadsOf(server, "cancel-reader");
     const controller = new AbortController();
@@ -214,5 +269,24 @@ describe("an MCP cancellation that reaches another server process than its call'
 
     expect((await unread()).sort((a, b) => a - b)).toEqual(written);
     await client.close();
+  });
+
+  it("one that comes after its call has answered does not cancel a later call of the same id in any process", async () => {
+    const team = await server.team("cancelled-late-elsewhere");
+    const writer = await server.agent(team, "late-writer-elsewhere");
+    const token = await server.agent(team, "late-reader-elsewhere");
+    expect((await (await server.as(token, "/api/v1/unread?limit=10")).json()).posts).toEqual([]);
+    const first = await writeThree(server, writer);
+    expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(1))).json())).toEqual(first);
+    // The late cancellation reaches the other process, which keeps it and passes it on by NOTIFY.
+    expect((await postMcp(other.url, token, cancellationOf(1))).status).toBe(202);
+    await sleep(500);
+
+    for (const serverUrl of [server.url, other.url]) {
+      const written = await writeThree(server, writer);
+      const answer = (await (await postMcp(serverUrl, token, readNewCall(1))).json()) as ToolAnswer;
+      expect(answer.result.isError).toBeUndefined();
+      expect(postIdsOf(answer)).toEqual(written);
+    }
   });
 });
