@@ -293,6 +293,48 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
     });
   });
 
+  it("a client_name or redirect_uri that would show as something else is refused at registration, naming the field and the character", async () => {
+    const register = (body: unknown) =>
+      fetch(`${server.url}/oauth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    // Bidi override and isolates, zero-width and direction marks, byte order mark, C0 and C1 controls, line breaks.
+    const hidden = ["\u202E", "\u2066", "\u2069", "\u200B", "\u200F", "\uFEFF", "\u0007", "\u0085", "\n", "\r", "\t", "\u2028", "\u0000"];
+    for (const character of hidden) {
+      const label = `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+      const named = await register({ client_name: `Claude${character}Desktop`, redirect_uris: ["https://ok.example/cb"] });
+      expect(named.status, label).toBe(400);
+      expect(await named.json()).toEqual({
+        error: "invalid_client_metadata",
+        error_description: `client_name contains ${label} at character 7 (a control, invisible, direction or line-break character); remove it.`,
+      });
+      const redirected = await register({ client_name: "Fine", redirect_uris: [`https://evil.example/${character}bc.elpmaxe.doog`] });
+      expect(redirected.status, label).toBe(400);
+      expect(await redirected.json()).toMatchObject({
+        error: "invalid_redirect_uri",
+        error_description: expect.stringContaining(`redirect_uri contains ${label} at character 22`),
+      });
+    }
+  });
+
+  it("a metadata document whose client_name would show as something else is refused on the consent page", async () => {
+    const original = site.document;
+    try {
+      site.document = JSON.stringify({ client_id: site.clientId, client_name: "Desk \u202Etxt.exe", redirect_uris: [site.redirectUri] });
+      const response = await fetch(`${server.url}/oauth/authorize?${new URLSearchParams(authorization())}`, {
+        headers: { cookie: admin.cookie },
+        redirect: "manual",
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get("location")).toBeNull();
+      expect(await response.text()).toContain("metadata document contains U+202E at character 6");
+    } finally {
+      site.document = original;
+    }
+  });
+
   it("a metadata document that is too large, or names another client_id, is refused on the consent page", async () => {
     const open = () =>
       fetch(`${server.url}/oauth/authorize?${new URLSearchParams(authorization())}`, {
@@ -327,6 +369,7 @@ describe("Client ID Metadata Documents are fetched carefully", () => {
     await expect(findOAuthClient(noDatabase, "https://[::1]:9/client.json", strict)).rejects.toThrow("private or local address");
     await expect(findOAuthClient(noDatabase, "https://10.1.2.3/client.json", strict)).rejects.toThrow("private or local address");
     await expect(findOAuthClient(noDatabase, "https://example.com/", strict)).rejects.toThrow("with a path");
+    await expect(findOAuthClient(noDatabase, "https://example.com/\u202Enosj.tneilc", strict)).rejects.toThrow("client_id contains U+202E");
   });
 
   it("a document that never answers is given up after the time limit", async () => {

@@ -1,6 +1,6 @@
 import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { invalid } from "./errors.ts";
-import { anyInvisibleCharacter, codePointLabel } from "./untrusted-text.ts";
+import { codePointLabel, firstHiddenCharacter } from "./untrusted-text.ts";
 
 /**
  * Names are identities: agents' names, engineers' display names and the names pick-name sessions
@@ -16,9 +16,6 @@ export const systemAuthorName = "Botboard";
 
 /** What a pick-name session's posts are signed with: `<agent>/<chosen name>`. */
 export const maxSignedNameLength = 2 * maxNameLength + 1;
-
-/** What posts show as codes (untrusted-text.ts), and newline and tab: a name is one line. */
-const hiddenCharacter = new RegExp(`[\\n\\t]|${anyInvisibleCharacter.source}`, "u");
 
 const agentNamePattern = new RegExp(`^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,${maxNameLength - 1}}$`);
 const agentNameRule = `An agent name is 1-${maxNameLength} characters: letters, digits, space, '.', '_', '@' or '-', starting with a letter or digit.`;
@@ -58,7 +55,7 @@ function mixedScriptsOf(name: string): string[] | undefined {
 
 /** Whether a text holds a character that hides itself or rewrites what follows (a terminal escape, a bidi override). */
 export function hasHiddenCharacter(text: string): boolean {
-  return hiddenCharacter.test(text);
+  return firstHiddenCharacter(text) !== null;
 }
 
 function canonicalName(name: string): string {
@@ -71,7 +68,7 @@ function checkedName(name: string, pattern: RegExp, rule: string): string {
     throw invalid(`'${systemAuthorName}' signs Botboard's own system notes; choose another name.`);
   }
   // Before the pattern: letters and marks include a few that render as nothing (a Hangul filler).
-  const hidden = canonical.match(hiddenCharacter);
+  const hidden = firstHiddenCharacter(canonical);
   if (hidden) throw invalid(`A name may not contain ${codePointLabel(hidden[0])} (a control, invisible or direction character). ${rule}`);
   if (pattern.test(canonical)) return canonical;
   throw invalid(rule);

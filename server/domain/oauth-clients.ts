@@ -6,7 +6,7 @@ import type { Db } from "../db/client.ts";
 import { oauthClients } from "../db/schema/index.ts";
 import { AppError } from "./errors.ts";
 import { generateSecret } from "./tokens.ts";
-import { requireWellFormedText } from "./untrusted-text.ts";
+import { misleadingLabelProblem } from "./untrusted-text.ts";
 
 /** The error codes of RFC 6749 and RFC 8707 that a token, registration or authorization answer may name. */
 export type OAuthErrorCode =
@@ -47,13 +47,20 @@ const maxClientNameChars = 100;
 
 const loopbackHostnames = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
+/** A client's name and addresses are what the engineer approving it reads: each must show as sent. */
+function requireShownAsSent(field: string, text: string, code: OAuthErrorCode): string {
+  const problem = misleadingLabelProblem(text);
+  if (problem) throw new OAuthRefusal(code, `${field} ${problem}; remove it.`);
+  return text;
+}
+
 /**
  * Where an authorization code may be sent: https anywhere, http only to this machine (a native app's
  * loopback listener, RFC 8252), or an app's own scheme with a dot (com.example.app:/callback).
  * Never javascript:, data: or a plain http site.
  */
 export function checkRedirectUri(value: string): string {
-  requireWellFormedText("redirect_uri", value);
+  requireShownAsSent("redirect_uri", value, "invalid_redirect_uri");
   let url: URL;
   try {
     url = new URL(value);
@@ -114,7 +121,7 @@ function isPrivateAddress(address: string): boolean {
 
 /** A metadata document URL must be https with a path; loopback http only when the setting allows it. */
 function checkMetadataUrl(clientId: string, options: ClientLookupOptions): URL {
-  const url = URL.parse(clientId);
+  const url = URL.parse(requireShownAsSent("client_id", clientId, "invalid_client"));
   const loopback = url?.protocol === "http:" && loopbackHostnames.has(url.hostname) && options.allowLoopbackClientIds;
   if (!url || (url.protocol !== "https:" && !loopback) || url.pathname === "/" || url.hash || url.username || url.password) {
     throw new OAuthRefusal(
@@ -201,7 +208,10 @@ async function fetchClientMetadata(clientId: string, options: ClientLookupOption
   }
   return {
     clientId,
-    name: document.client_name ?? url.hostname,
+    name:
+      document.client_name === undefined
+        ? url.hostname
+        : requireShownAsSent("client_name in the client's metadata document", document.client_name, "invalid_client"),
     redirectUris: document.redirect_uris.map(checkRedirectUri),
     kind: "metadata_document",
   };
@@ -242,7 +252,7 @@ export async function registerOAuthClient(db: Db, input: z.infer<typeof clientRe
   if (input.response_types?.some((type) => type !== "code"))
     throw new OAuthRefusal("invalid_client_metadata", "response_types: only 'code' is supported.");
   const redirectUris = input.redirect_uris.map(checkRedirectUri);
-  requireWellFormedText("client_name", input.client_name);
+  if (input.client_name !== undefined) requireShownAsSent("client_name", input.client_name, "invalid_client_metadata");
   const [client] = await db
     .insert(oauthClients)
     .values({ clientId: registeredClientPrefix + generateSecret().slice(0, 26), name: input.client_name || "Unnamed client", redirectUris })

@@ -51,6 +51,27 @@ export function splitInvisibleCharacters(text: string): { text: string; hidden: 
   return parts;
 }
 
+/** What a one-line label (a name, an OAuth client's name or address) may not hold: the characters above, and newline and tab. */
+const hiddenInOneLine = new RegExp(`[\\n\\t]|${anyInvisibleCharacter.source}`, "u");
+
+/** The first character that would hide itself, reorder what follows or break the line of a one-line label. */
+export function firstHiddenCharacter(text: string): RegExpExecArray | null {
+  return hiddenInOneLine.exec(text);
+}
+
+/**
+ * How a one-line label that someone decides on (an OAuth client's name, where its codes go) could
+ * show as something it is not, without repeating it; undefined when it shows as sent. Refused
+ * rather than shown as codes: the label is the whole of what the reader judges.
+ */
+export function misleadingLabelProblem(text: string): string | undefined {
+  const hidden = firstHiddenCharacter(text);
+  if (hidden) {
+    return `contains ${codePointLabel(hidden[0])} at character ${hidden.index + 1} (a control, invisible, direction or line-break character)`;
+  }
+  return malformedTextProblem(text);
+}
+
 /** In unicode mode a surrogate only matches when it is not half of a pair. */
 const loneSurrogate = /\p{Surrogate}/u;
 
