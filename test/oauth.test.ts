@@ -319,6 +319,25 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
     }
   });
 
+  it("a redirect_uri with a user name or password before its host is refused at registration", async () => {
+    for (const redirectUri of [
+      "https://good.example@evil.example/cb",
+      "https://user:pass@ok.example/cb",
+      "http://127.0.0.1@evil.example/cb",
+    ]) {
+      const response = await fetch(`${server.url}/oauth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ client_name: "Good Client", redirect_uris: ["https://ok.example/cb", redirectUri] }),
+      });
+      expect(response.status, redirectUri).toBe(400);
+      expect(await response.json()).toEqual({
+        error: "invalid_redirect_uri",
+        error_description: `A redirect_uri must not have a user name or password before its host (the part before '@'): '${redirectUri}'.`,
+      });
+    }
+  });
+
   it("a metadata document whose client_name would show as something else is refused on the consent page", async () => {
     const original = site.document;
     try {

@@ -57,7 +57,7 @@ function requireShownAsSent(field: string, text: string, code: OAuthErrorCode): 
 /**
  * Where an authorization code may be sent: https anywhere, http only to this machine (a native app's
  * loopback listener, RFC 8252), or an app's own scheme with a dot (com.example.app:/callback).
- * Never javascript:, data: or a plain http site.
+ * Never javascript:, data: or a plain http site, and never a user name or password before the host.
  */
 export function checkRedirectUri(value: string): string {
   requireShownAsSent("redirect_uri", value, "invalid_redirect_uri");
@@ -68,6 +68,13 @@ export function checkRedirectUri(value: string): string {
     throw new OAuthRefusal("invalid_redirect_uri", `redirect_uri '${value.slice(0, 200)}' is not an absolute URL.`);
   }
   if (url.hash) throw new OAuthRefusal("invalid_redirect_uri", "A redirect_uri must not have a #fragment.");
+  // https://good.example@evil.example/cb goes to evil.example, but reads as good.example.
+  if (url.username || url.password) {
+    throw new OAuthRefusal(
+      "invalid_redirect_uri",
+      `A redirect_uri must not have a user name or password before its host (the part before '@'): '${value.slice(0, 200)}'.`,
+    );
+  }
   const scheme = url.protocol.slice(0, -1);
   const allowed =
     scheme === "https" || (scheme === "http" && loopbackHostnames.has(url.hostname)) || /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme);
