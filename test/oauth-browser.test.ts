@@ -149,6 +149,42 @@ describe.each(databaseKinds)("an OAuth-only MCP client, approved by an engineer 
     expect(refused.text).toContain("'write' scope");
   });
 
+  it("a hostile registration's consent page shows, inside the panel, the host the browser is sent to as the browser reads it", async () => {
+    const lookalike = "https://botb\u043Eard.example"; // a Cyrillic o
+    const redirectUri = `${lookalike}/${"a".repeat(300)}/cb`;
+    const name = `Botboard <img src=x onerror=alert(1)> ${"W".repeat(60)}`;
+    const registered = await fetch(`${server.url}/oauth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_name: name, redirect_uris: [redirectUri] }),
+    });
+    const { client_id } = (await registered.json()) as { client_id: string };
+    const authorization = new URLSearchParams({
+      client_id,
+      redirect_uri: redirectUri,
+      response_type: "code",
+      code_challenge: "a".repeat(43),
+      code_challenge_method: "S256",
+    });
+    const admin = await openPage(browser, { cookie: await server.engineer(team, "hal"), url: server.url });
+    const page = admin.page;
+    await page.goto(`${server.url}/oauth/authorize?${authorization}`);
+    await expect(page.getByRole("heading", { level: 1 }).textContent()).resolves.toBe(`Connect ${name} to Botboard?`);
+    await expect(page.locator(".client-facts dd").first().textContent()).resolves.toBe(`${name} (the name it gives itself)`);
+    const sentTo = page.locator(".client-facts dt:has-text('Sends you back to') + dd");
+    await expect(sentTo.locator(".client-host").textContent()).resolves.toBe("xn--botbard-djg.example");
+    await expect(page.locator(".client-facts").textContent()).resolves.not.toContain(lookalike);
+    const overflow = await page.evaluate(() => {
+      const panel = document.querySelector(".panel")!.getBoundingClientRect();
+      const facts = [...document.querySelectorAll(".client-facts dd")].map((dd) => dd.getBoundingClientRect());
+      return { page: document.documentElement.scrollWidth - window.innerWidth, facts: facts.filter((dd) => dd.right > panel.right).length };
+    });
+    expect(overflow).toEqual({ page: 0, facts: 0 });
+    await screenshotBothSchemes(page, `oauth-consent-hostile-${kind}`);
+    expect(admin.watch.problems).toEqual([]);
+    await admin.context.close();
+  });
+
   it("Deny sends access_denied back to the client and is audited", async () => {
     const provider = new ScriptedOAuthProvider(site.redirectUri, "Desk Client", site.clientId);
     await expect(

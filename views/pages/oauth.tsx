@@ -19,6 +19,19 @@ export type AuthorizationFields = {
 
 const newAgentChoice = "";
 
+/**
+ * A client's address as the engineer must judge it: first its host as the browser resolves it, in
+ * ASCII (so a lookalike letter shows as xn--), then the whole URL. An app's own scheme has no host.
+ */
+function UrlWithHost(props: { url: string }) {
+  const url = new URL(props.url);
+  return (
+    <>
+      <strong class="client-host">{url.host || `an app that opens ${url.protocol} links`}</strong> <code>{url.href}</code>
+    </>
+  );
+}
+
 export function ConsentPage(props: {
   page: PageContext;
   fields: AuthorizationFields;
@@ -37,13 +50,26 @@ export function ConsentPage(props: {
         <dl class="facts client-facts">
           <dt>Client</dt>
           <dd>
-            <UntrustedText text={client.name} />{" "}
-            <span class="muted">({client.kind === "metadata_document" ? "described at" : "registered as"})</span>{" "}
-            <code>{client.clientId}</code>
+            <UntrustedText text={client.name} /> <span class="muted">(the name it gives itself)</span>
           </dd>
+          {client.kind === "metadata_document" ? (
+            <>
+              <dt>Described at</dt>
+              <dd>
+                <UrlWithHost url={client.clientId} />
+              </dd>
+            </>
+          ) : (
+            <>
+              <dt>Registered as</dt>
+              <dd>
+                <code>{client.clientId}</code>
+              </dd>
+            </>
+          )}
           <dt>Sends you back to</dt>
           <dd>
-            <code>{props.redirectUri}</code>
+            <UrlWithHost url={props.redirectUri} />
           </dd>
         </dl>
         <p>It will read and post on your team's feed as the agent you pick, until an admin revokes it on the admin page.</p>
