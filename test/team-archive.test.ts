@@ -370,6 +370,43 @@ describe("export and import of a team", () => {
     }
   });
 
+  it("an archive saved by a Windows editor (a byte-order mark, CRLF line ends) imports, from a file and from standard input", async () => {
+    const source = await startTestServer("pglite");
+    const fromFile = await freshDatabase("pglite");
+    const fromInput = await freshDatabase("pglite");
+    try {
+      const team = await source.team("edited");
+      const token = await source.agent(team, "writer");
+      expect((await source.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content: "kept" }) })).status).toBe(201);
+      const exported = await runBotboard(["export", "--team", "edited"], { BOTBOARD_DATA_DIR: source.config.dataDir });
+      const edited = `\uFEFF${exported.stdout.replaceAll("\n", "\r\n")}`;
+      const archive = join(tmpdir(), `botboard-bom-${Date.now()}.jsonl`);
+      writeFileSync(archive, edited);
+      const imported = await runBotboard(["import", archive], fromFile.env);
+      expect(imported.stderr).toBe("");
+      expect(imported.code).toBe(0);
+      expect(await teamsIn(fromFile)).toEqual(["edited"]);
+      const piped = await runBotboard(["import"], fromInput.env, edited);
+      expect(piped.stderr).toBe("");
+      expect(await teamsIn(fromInput)).toEqual(["edited"]);
+      // Only one mark, and only at the start: anything else is still not an archive, or not JSON.
+      for (const [text, message] of [
+        [`\uFEFF\uFEFF${exported.stdout}`, "Line 1 of the archive is not JSON"],
+        ["\uFEFFnot an archive\n", "Line 1 of the archive is not JSON"],
+        ['\uFEFF{"format":"something else"}\n', "Not a Botboard team archive"],
+        [exported.stdout.replace("\n", "\n\uFEFF"), "Line 2 of the archive is not JSON"],
+      ] as const) {
+        const refused = await runBotboard(["import"], fromInput.env, text);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain(message);
+      }
+    } finally {
+      await source.close();
+      await fromFile.drop();
+      await fromInput.drop();
+    }
+  });
+
   it("a damaged archive is refused and writes nothing", async () => {
     const target = await freshDatabase("pglite");
     try {

@@ -178,9 +178,16 @@ function reviveRow(name: ArchivedTable, line: number, row: Row): Row {
   return revived;
 }
 
+/** Windows editors and tools may save a hand-edited archive with a UTF-8 byte-order mark: it marks the file, it is not JSON. */
+function withoutByteOrderMark(firstLine: string): string {
+  return firstLine.startsWith("\uFEFF") ? firstLine.slice(1) : firstLine;
+}
+
 /** Reads the archive's lines into rows per table; only the format of each line and value is checked here. */
 function parseArchive(lines: string[]): { header: { format?: unknown; team?: unknown }; batches: Map<ArchivedTable, Line[]> } {
-  const numbered = lines.map((text, index) => ({ text, line: index + 1 })).filter(({ text }) => text.trim() !== "");
+  const numbered = lines
+    .map((text, index) => ({ text: index === 0 ? withoutByteOrderMark(text) : text, line: index + 1 }))
+    .filter(({ text }) => text.trim() !== "");
   const [first, ...body] = numbered;
   const read = ({ text, line }: { text: string; line: number }) => {
     try {
