@@ -122,6 +122,18 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
     expect(await retried.json()).toMatchObject({ error: "invalid_grant" });
   });
 
+  it("the consent form's scope checkboxes, both ticked, send both scopes, and the token carries both", async () => {
+    const fields = Object.entries({ ...authorization(), newAgent: "both-scopes-bot", decision: "approve", _csrf: admin.csrf });
+    const response = await fetch(`${server.url}/oauth/authorize`, {
+      method: "POST",
+      headers: { origin: server.url, cookie: admin.cookie },
+      body: new URLSearchParams([...fields, ["scopes", "read"], ["scopes", "write"]]),
+    });
+    expect(response.status).toBe(200);
+    const location = new URL(response.headers.get("refresh")!.replace(/^0; url=/, ""));
+    expect((await tokensFor(location.searchParams.get("code")!)).scope).toBe("read write");
+  });
+
   it("a code used twice revokes the tokens it gave", async () => {
     const code = (await approve(authorization())).searchParams.get("code")!;
     const tokens = await tokensFor(code);

@@ -10,6 +10,7 @@ import { invalid } from "../domain/errors.ts";
 import { passwordLimits } from "../domain/limits.ts";
 import { sameOriginPosts } from "./middleware/same-origin.ts";
 import { requireUtf8Json } from "./middleware/utf8-json.ts";
+import { readForm } from "./middleware/form-body.ts";
 
 export const loginSchema = z.strictObject({
   username: z.string({ error: "username is required" }).max(200),
@@ -38,13 +39,17 @@ export function clearSessionCookie(c: Context): void {
   deleteCookie(c, sessionCookieName, { path: "/" });
 }
 
+/** JSON, or a form read by the rules of every form (form-body.ts). */
 async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  const type = c.req.header("content-type") ?? "";
   let raw: unknown;
-  try {
-    raw = type.startsWith("application/json") ? await c.req.json() : Object.fromEntries(Object.entries(await c.req.parseBody()));
-  } catch {
-    throw invalid("The body is not valid JSON or form data.");
+  if ((c.req.header("content-type") ?? "").startsWith("application/json")) {
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw invalid("The body is not valid JSON.");
+    }
+  } else {
+    raw = await readForm(c);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw invalid(describeZodError(parsed.error));

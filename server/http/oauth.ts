@@ -219,7 +219,7 @@ export function oauthRoutes(db: Db, config: Config) {
 
   routes.post("/oauth/authorize", engineer, async (c) => {
     try {
-      const form = parseWith(consentSchema, await readForm(c, { all: true }));
+      const form = parseWith(consentSchema, await readForm(c));
       const target = await clientOf(form);
       return await withRedirectedRefusals(c, target, form.state, async () => {
         const request = requestOf(c, form, target);

@@ -21,8 +21,13 @@ declare module "hono" {
 const namedUnknownKeys = 5;
 const namedKeyChars = 60;
 
+/** A key as a message names it: its start, for a made-up key of thousands of characters. */
+export function shownKey(key: string): string {
+  return key.length > namedKeyChars ? `${key.slice(0, namedKeyChars)}…` : key;
+}
+
 function unknownKeysMessage(keys: string[], what: string, known?: readonly string[]): string {
-  const named = keys.slice(0, namedUnknownKeys).map((key) => (key.length > namedKeyChars ? `${key.slice(0, namedKeyChars)}…` : key));
+  const named = keys.slice(0, namedUnknownKeys).map(shownKey);
   const more = keys.length - named.length;
   const knownKeys = known ? ` (known: ${known.length > 0 ? known.join(", ") : "none"})` : "";
   return `unknown ${what}${keys.length > 1 ? "s" : ""}: ${named.join(", ")}${more > 0 ? ` and ${more.toLocaleString("en")} more` : ""}${knownKeys}`;
@@ -51,16 +56,21 @@ export function describeZodError(
 }
 
 /**
- * A query parameter is given once: read as a list, a repeated `limit` or `q` would otherwise be
- * refused as "not a number" or "required", which sends the caller looking in the wrong place.
+ * A query parameter or form field is given once. Read as a list, a repeated `limit` or `q` would be
+ * refused as "not a number" or "required", which sends the caller looking in the wrong place; read
+ * as one value, a repeated form field would keep its last value and drop the others without a word.
+ * `repeatable` names the fields that may hold several values (a form's checkbox group).
  */
-export const refuseRepeatedQueryParameters: MiddlewareHandler = async function refuseRepeatedQueryParameters(c, next) {
-  for (const [name, values] of Object.entries(c.req.queries())) {
-    if (values.length > 1) {
-      const shownName = name.length > namedKeyChars ? `${name.slice(0, namedKeyChars)}…` : name;
-      throw invalid(`${shownName} is given ${values.length === 2 ? "twice" : `${values.length} times`}; send it once.`);
+export function refuseRepeatedValues(valuesByName: Record<string, unknown>, repeatable: readonly string[] = []): void {
+  for (const [name, values] of Object.entries(valuesByName)) {
+    if (Array.isArray(values) && values.length > 1 && !repeatable.includes(name)) {
+      throw invalid(`${shownKey(name)} is given ${values.length === 2 ? "twice" : `${values.length} times`}; send it once.`);
     }
   }
+}
+
+export const refuseRepeatedQueryParameters: MiddlewareHandler = async function refuseRepeatedQueryParameters(c, next) {
+  refuseRepeatedValues(c.req.queries());
   await next();
 };
 

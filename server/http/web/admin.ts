@@ -150,7 +150,7 @@ export function adminRoutes(db: Db, config: Config, engineer: MiddlewareHandler<
   // Post/Redirect/Get: the form's answer is a redirect, so a reload or Back cannot make another token.
   routes.post("/admin/agents", engineer, async (c) => {
     const caller = c.get("caller");
-    const body = await readForm(c, { all: true });
+    const body = await readForm(c);
     let created: Awaited<ReturnType<typeof addAgentToken>>;
     try {
       const form = parseWith(newAgentSchema, body);
