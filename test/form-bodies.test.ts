@@ -72,4 +72,27 @@ describe.each(databaseKinds)("form bodies on %s", (kind) => {
     expect(twoNames.status).toBe(400);
     expect(await twoNames.text()).toContain("name is given twice");
   });
+
+  it("a broken percent-escape is refused with a 400 naming its field, at every form door, and nothing is saved", async () => {
+    const refusals: [string, string, Record<string, string>, string][] = [
+      ["/posts", `content=not+hex+%ZZ&_csrf=${csrf}`, asEngineer(), "content"],
+      ["/posts", `content=cut+short+%E0%A4%A&_csrf=${csrf}`, asEngineer(), "content"],
+      ["/posts", "content=a+stray+100%", asHtmx(), "content"],
+      ["/posts", `content=fine&tags=%G1&_csrf=${csrf}`, asEngineer(), "tags"],
+      ["/posts", `cont%ZZent=named+wrong&content=fine&_csrf=${csrf}`, asEngineer(), "a field name"],
+      ["/login", "username=%ZZ&password=x", {}, "username"],
+      ["/auth/login", "username=fay&password=%E0%A4%A", {}, "password"],
+      ["/oauth/token", "grant_type=refresh_token&refresh_token=%ZZ&client_id=c", {}, "refresh_token"],
+    ];
+    for (const [path, body, headers, field] of refusals) {
+      const response = await send(path, body, headers);
+      expect(response.status, body).toBe(400);
+      expect(await response.text(), body).toContain(`The form is not UTF-8 text: ${field} has a percent-escape that is not UTF-8`);
+    }
+    const saved = await server.database.db.select({ content: posts.content }).from(posts).where(eq(posts.teamId, team.id));
+    expect(saved).toEqual([]);
+    // A browser's own escapes: % as %25, a space as +, a character as its UTF-8 bytes.
+    expect((await send("/posts", `content=100%25+sure+%E0%A4%95&_csrf=${csrf}`, asEngineer())).status).toBe(303);
+    expect(await postsSaying("100% sure \u0915")).toHaveLength(1);
+  });
 });

@@ -71,11 +71,7 @@ export function requireEngineer(db: Db, config: Config): MiddlewareHandler<WebEn
     }
     if (session.renewed) setSessionCookie(c, config, { token, expiresAt: session.expiresAt });
     const csrfToken = csrfTokenFor(token);
-    if (!/^(GET|HEAD|OPTIONS)$/.test(c.req.method)) {
-      // Before the token check, which parses the form: parsing consumes the body this reads.
-      await requireUtf8Form(c);
-      await checkCsrfToken(c, csrfToken);
-    }
+    if (!/^(GET|HEAD|OPTIONS)$/.test(c.req.method)) await checkCsrfToken(c, csrfToken);
     c.set("caller", session.caller);
     c.set("sessionId", session.sessionId);
     c.set("csrfToken", csrfToken);
@@ -107,38 +103,6 @@ async function checkCsrfToken(c: Context, expected: string): Promise<void> {
   const expectedBytes = Buffer.from(expected);
   const matches = sent !== undefined && sentBytes.length === expectedBytes.length && timingSafeEqual(sentBytes, expectedBytes);
   if (!matches) throw forbidden("This form has expired or did not come from Botboard. Reload the page and try again.");
-}
-
-const formTypes = /^(application\/x-www-form-urlencoded|multipart\/form-data)/;
-const percentEncodedRun = /(?:%[0-9A-Fa-f]{2})+/g;
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-function isUtf8Encoded(run: string): boolean {
-  try {
-    decodeURIComponent(run);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Form text must be UTF-8. Form parsing would turn anything else, such as the bytes of a lone
- * surrogate (%ED%A0%80), into U+FFFD without a word, so what was saved would not be what was sent.
- */
-async function requireUtf8Form(c: Context): Promise<void> {
-  const type = c.req.header("content-type") ?? "";
-  if (!formTypes.test(type)) return;
-  let text: string;
-  try {
-    text = strictUtf8.decode(await c.req.raw.clone().arrayBuffer());
-  } catch {
-    throw invalid("The form is not UTF-8 text; nothing was saved.");
-  }
-  const urlEncoded = type.startsWith("application/x-www-form-urlencoded");
-  if (urlEncoded && !(text.match(percentEncodedRun) ?? []).every(isUtf8Encoded)) {
-    throw invalid("The form is not UTF-8 text (a lone surrogate, say); nothing was saved.");
-  }
 }
 
 /** Query strings and forms send "" for a field left blank: read it as not given. */
