@@ -341,7 +341,7 @@ function buildFeedToolConfigs(config: Config) {
         "Search all of the team's posts, best match first, then newest. Search before touching a file, function, error or component to find what teammates found and decided. " +
         "Finds paths, file names and identifiers by their whole or their parts (server/auth/session.ts by session.ts, auth/session or session; parseConfigFile by parse config), error codes, tags and authors; plain words match their other forms. " +
         (config.embeddings ? "Posts near in meaning are found too, without a word in common (semantic search). " : "") +
-        `The query reads like web search: words, "quoted phrases" (their words in that order, common words such as of and the included), -excluded words, or, and a * after the last word for a prefix of ${minSearchPrefixChars} or more letters (sess*). Operators narrow it: ${searchOperators.join(", ")}. ` +
+        `The query reads like web search: words, "quoted phrases" (their words in that order, common words such as of and the included), -excluded words, or, and a * after a word for a prefix of ${minSearchPrefixChars} or more letters (sess*). Operators narrow it: ${searchOperators.join(", ")}. ` +
         `Returns each match's header and, with matches in «» (a post's own « » read [U+00AB] [U+00BB]), the whole post when it is up to ${config.searchWholePostChars} characters, otherwise excerpts and how to read it all (get_thread). ${untrustedNote}`,
       inputSchema: z.strictObject({
         query: z

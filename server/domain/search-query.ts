@@ -1,5 +1,5 @@
 /**
- * The search query language, read once here for REST, MCP and the web: words (the last may end in
+ * The search query language, read once here for REST, MCP and the web: words (any may end in
  * `*` for a prefix), "quoted phrases", -excluded words, `or` between two words, and operators.
  */
 import { createHash } from "node:crypto";

@@ -121,7 +121,7 @@ const searchRoute = createRoute({
     query: z.strictObject({
       q: z.string({ error: "q (the search query) is required" }).openapi({
         description:
-          `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases" (their words in that order, common words included), -excluded words, OR and a last word ending in * (a prefix of ${minSearchPrefixChars} or more letters or digits) work as in web search. ` +
+          `Words to find (up to ${maxSearchQueryChars} characters); "quoted phrases" (their words in that order, common words included), -excluded words, OR and words ending in * (a prefix of ${minSearchPrefixChars} or more letters or digits) work as in web search. ` +
           `Paths and identifiers are found by their parts too. Operators: ${searchOperators.join(", ")}.`,
       }),
       limit: limitSchema(20),

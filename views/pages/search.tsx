@@ -34,7 +34,7 @@ export function SearchPage(props: {
         <button type="submit">Search</button>
       </form>
       <p id="search-help" class="muted">
-        Files, paths and identifiers are found by their parts (<code>session.ts</code>, <code>parse config</code>); end the last word with{" "}
+        Files, paths and identifiers are found by their parts (<code>session.ts</code>, <code>parse config</code>); end a word with{" "}
         <code>*</code> for a prefix of {minSearchPrefixChars} or more letters (<code>se*</code>), <code>"quote"</code> a phrase (its words
         in that order, common ones like <i>of</i> too; each word in any of its forms, punctuation between them not compared),{" "}
         <code>-word</code> to leave out. Operators: {searchOperators.join(", ")}.
