@@ -251,6 +251,15 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
     expect(await response.text()).toContain("is not one that Http Client lists");
   });
 
+  it("an authorization request that gives a parameter twice is shown as an error, never followed (RFC 6749 3.1)", async () => {
+    const query = new URLSearchParams(authorization());
+    query.append("redirect_uri", "https://attacker.example/cb");
+    const response = await fetch(`${server.url}/oauth/authorize?${query}`, { headers: { cookie: admin.cookie }, redirect: "manual" });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("location")).toBeNull();
+    expect(await response.text()).toContain("redirect_uri is given twice; send it once.");
+  });
+
   it("the consent form refuses another site's post and a member who is not an admin", async () => {
     const crossSite = await postForm(
       server,

@@ -29,7 +29,7 @@ import {
 } from "../domain/oauth-clients.ts";
 import { ErrorPage } from "../../views/layout.tsx";
 import { ConsentPage, ReturnToClientPage, type AuthorizationFields } from "../../views/pages/oauth.tsx";
-import { describeZodError, limitAgentRequests } from "./middleware/agent-requests.ts";
+import { describeZodError, limitAgentRequests, refuseRepeatedValues } from "./middleware/agent-requests.ts";
 import { reachableUrlOf } from "./middleware/public-url.ts";
 import { sameOriginPosts } from "./middleware/same-origin.ts";
 import { readUtf8Body } from "./middleware/utf8-json.ts";
@@ -196,6 +196,8 @@ export function oauthRoutes(db: Db, config: Config) {
 
   routes.get("/oauth/authorize", engineer, async (c) => {
     try {
+      // OAuth sends each parameter once (RFC 6749 3.1); a second redirect_uri would be a question of which one is meant.
+      refuseRepeatedValues(c.req.queries());
       const fields = parseWith(authorizationFieldsSchema, c.req.query());
       const target = await clientOf(fields);
       return await withRedirectedRefusals(c, target, fields.state, async () => {
