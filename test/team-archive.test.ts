@@ -370,7 +370,7 @@ describe("export and import of a team", () => {
     }
   });
 
-  it("an archive saved by a Windows editor (a byte-order mark, CRLF line ends) imports, from a file and from standard input", async () => {
+  it("an archive saved by a Windows editor (a byte-order mark, CRLF line ends) imports, from a file and from standard input; one in another encoding is refused", async () => {
     const source = await startTestServer("pglite");
     const fromFile = await freshDatabase("pglite");
     const fromInput = await freshDatabase("pglite");
@@ -400,6 +400,21 @@ describe("export and import of a team", () => {
         expect(refused.code).toBe(1);
         expect(refused.stderr).toContain(message);
       }
+      // Another encoding is refused, not imported with U+FFFD in place of its letters.
+      const latin1 = exported.stdout.replace('"content":"kept"', '"content":"kept \u00e9t\u00e9"');
+      for (const [bytes, message] of [
+        [Buffer.from(`\uFEFF${exported.stdout}`, "utf16le"), "The archive is UTF-16 text (as PowerShell's > writes it); save it as UTF-8."],
+        [
+          Buffer.from(latin1, "latin1"),
+          `Line ${latin1.split("\n").findIndex((line) => line.includes("kept")) + 1} of the archive is not UTF-8 text`,
+        ],
+      ] as const) {
+        writeFileSync(archive, bytes);
+        const refused = await runBotboard(["import", archive], fromInput.env);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain(message);
+      }
+      expect(await teamsIn(fromInput)).toEqual(["edited"]);
     } finally {
       await source.close();
       await fromFile.drop();

@@ -57,19 +57,18 @@ function databaseOptions(config: Config) {
   return { databaseUrl: config.databaseUrl, directDatabaseUrl: config.directDatabaseUrl, dataDir: config.dataDir };
 }
 
-function readArchive(file: string): string {
+function readArchive(file: string): Buffer {
   try {
-    return readFileSync(file, "utf8");
+    return readFileSync(file);
   } catch (error) {
     throw invalid(`Cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "unreadable"}).`);
   }
 }
 
-async function readStandardInput(): Promise<string> {
-  let text = "";
-  process.stdin.setEncoding("utf8");
-  for await (const chunk of process.stdin) text += chunk;
-  return text;
+async function readStandardInput(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function print(value: unknown, asJson: boolean, human: () => string): void {
@@ -357,7 +356,8 @@ export function buildCli(doors: CliDoors): Command {
     .description("load a team exported by `botboard export` (from the file, or standard input), all or nothing")
     .option("--with-secrets", "also take the token hashes and engineers' password hashes, so tokens and passwords keep working")
     .action(async (file: string | undefined, options: { withSecrets?: boolean }) => {
-      const text = file ? readArchive(file) : await readStandardInput();
+      const { archiveText } = await import("../domain/team-archive.ts");
+      const text = archiveText(file ? readArchive(file) : await readStandardInput());
       const imported = await runOperation(config(), "team.import", { lines: text.split("\n"), withSecrets: options.withSecrets });
       print(imported, asJson(), () => {
         const { engineers, agentTokens, agents } = imported.leftOut;

@@ -178,6 +178,40 @@ function reviveRow(name: ArchivedTable, line: number, row: Row): Row {
   return revived;
 }
 
+// The byte-order mark is kept for parseArchive, which takes one at the start and no more.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * An archive's bytes as its text, refused unless they are UTF-8 as `botboard export` writes them:
+ * read leniently, a file saved in another encoding would import with U+FFFD in place of its letters.
+ */
+export function archiveText(bytes: Uint8Array): string {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw invalid("The archive is UTF-16 text (as PowerShell's > writes it); save it as UTF-8. Nothing was imported.");
+  }
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
+      if (!isUtf8(bytes.subarray(start, end))) break;
+      line += 1;
+      start = end + 1;
+    }
+    throw invalid(`Line ${line} of the archive is not UTF-8 text (saved in another encoding?). Nothing was imported.`);
+  }
+}
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Windows editors and tools may save a hand-edited archive with a UTF-8 byte-order mark: it marks the file, it is not JSON. */
 function withoutByteOrderMark(firstLine: string): string {
   return firstLine.startsWith("\uFEFF") ? firstLine.slice(1) : firstLine;
