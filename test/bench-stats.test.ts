@@ -46,8 +46,13 @@ describe("bench statistics", () => {
     expect(eight.high).toBeCloseTo(0.9433, 4);
     // 0 of 10: the upper bound is z² / (n + z²).
     expect(wilsonInterval(0, 10)).toEqual({ estimate: 0, low: 0, high: expect.closeTo(0.2775, 4) });
-    expect(wilsonInterval(10, 10).high).toBeCloseTo(1, 12);
     expect(wilsonInterval(0, 0).low).toBe(0);
+    // All passed or none: the bound is exactly 1 or 0, and reads 100% or 0%, never 100.000%.
+    for (const trials of [3, 7, 10, 13, 30, 50]) {
+      expect(wilsonInterval(trials, trials).high, `${trials}`).toBe(1);
+      expect(wilsonInterval(0, trials).low, `${trials}`).toBe(0);
+      expect(percent(wilsonInterval(trials, trials).high)).toBe("100%");
+    }
   });
 
   it("the seeded generator is mulberry32 and repeats itself", () => {

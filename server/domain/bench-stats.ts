@@ -18,7 +18,13 @@ export function wilsonInterval(successes: number, trials: number, z = z95): Inte
   const z2 = z * z;
   const centre = (rate + z2 / (2 * trials)) / (1 + z2 / trials);
   const half = (z * Math.sqrt((rate * (1 - rate)) / trials + z2 / (4 * trials * trials))) / (1 + z2 / trials);
-  return { estimate: rate, low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  // Every trial passed (or none): the bound is 1 (or 0) exactly, which rounding in the sum above can miss
+  // by one bit, and a report would read 100.000%.
+  return {
+    estimate: rate,
+    low: successes === 0 ? 0 : Math.max(0, centre - half),
+    high: successes === trials ? 1 : Math.min(1, centre + half),
+  };
 }
 
 /** mulberry32: a small, fast, seedable generator of floats in [0, 1). */
