@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { claudeCodeDriver } from "../bench/drivers/claude-code.ts";
@@ -224,6 +226,39 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
         expect(report.variants[0]).toMatchObject({ meanTurns: 3, meanDriverTurns: 4 });
         expect(renderMarkdown(report)).toContain("mean turns (driver's own count)");
       } finally {
+        await model.close();
+      }
+    }, 150_000);
+
+    it("a trial whose Claude Code could not reach Botboard is stopped with an error, not counted as the variant run without the board", async () => {
+      const model = await startMockModelServer(script, "Posted two notes.");
+      // Botboard's /mcp too busy to answer: Claude Code reports its MCP server failed.
+      const mcpDown = createServer((_request, response) => void response.writeHead(503).end("busy"));
+      await new Promise<void>((resolve) => mcpDown.listen(0, "127.0.0.1", resolve));
+      const workspace = mkdtempSync(join(tmpdir(), "botboard-bench-unreachable-"));
+      try {
+        stubEnvs({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "sk-ant-offline", CLAUDE_BIN: claude });
+        const result = await claudeCodeDriver.run({
+          task: runLength.tasks[0]!,
+          workspace,
+          prompt: "Post two notes.",
+          mcp: { url: `http://127.0.0.1:${(mcpDown.address() as AddressInfo).port}/mcp`, token: "bb_unused" },
+          push: undefined,
+          model: "claude-sonnet-4-5",
+          timeoutMs: 60_000,
+          signal: new AbortController().signal,
+        });
+        expect(result).toMatchObject({
+          timedOut: false,
+          interrupted: false,
+          toolCalls: {},
+          error:
+            "Claude Code started without Botboard's tools (its MCP server botboard was failed); stopped rather than run as the baseline",
+        });
+        expect(model.toolRequests).toHaveLength(0);
+      } finally {
+        mcpDown.close();
+        rmSync(workspace, { recursive: true, force: true });
         await model.close();
       }
     }, 150_000);

@@ -32,6 +32,7 @@ type ContentBlock = { type: string; name?: string };
 type StreamEvent = {
   type: string;
   subtype?: string;
+  mcp_servers?: { name?: string; status?: string }[];
   is_error?: boolean;
   message?: {
     id?: string;
@@ -44,6 +45,16 @@ type StreamEvent = {
   usage?: { input_tokens?: number; output_tokens?: number; cache_read_input_tokens?: number; cache_creation_input_tokens?: number };
   result?: string;
 };
+
+/**
+ * Why a trial that should have Botboard's tools started without them, from Claude Code's first event;
+ * undefined when Botboard is connected. Such a trial would run as the baseline and count as the variant.
+ */
+function missingBoardProblem(init: StreamEvent): string | undefined {
+  const status = init.mcp_servers?.find((server) => server.name === "botboard")?.status ?? "not listed";
+  if (status === "connected") return undefined;
+  return `Claude Code started without Botboard's tools (its MCP server botboard was ${status}); stopped rather than run as the baseline`;
+}
 
 const claudeBinary = () => findExecutable("CLAUDE_BIN", "claude");
 const userCredentials = () => join(process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"), ".credentials.json");
@@ -116,6 +127,8 @@ export const claudeCodeDriver: Driver = {
       let final: StreamEvent | undefined;
       // One entry per model request; its events repeat the message's usage, so the last one counts.
       const requests = new Map<string, ReportedUsage>();
+      const boardMissing = new AbortController();
+      let startProblem: string | undefined;
       const outcome = await runProcess(claudeBinary()!, args, {
         cwd: workspace,
         // Tool search would hide MCP tools behind a search step: offer them as they are.
@@ -125,16 +138,24 @@ export const claudeCodeDriver: Driver = {
           ENABLE_TOOL_SEARCH: "false",
           DISABLE_AUTOUPDATER: "1",
           CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+          // Print mode would otherwise start while Botboard is still connecting (a busy server), and
+          // the model's first requests would go without its tools. Wait for it, up to a minute.
+          MCP_CONNECTION_NONBLOCKING: "false",
+          MCP_TIMEOUT: "60000",
           ...pushEnvironment(push),
         },
         timeoutMs,
-        signal,
+        signal: signal ? AbortSignal.any([signal, boardMissing.signal]) : boardMissing.signal,
         onLine(line) {
           let event: StreamEvent;
           try {
             event = JSON.parse(line);
           } catch {
             return;
+          }
+          if (mcp && event.type === "system" && event.subtype === "init") {
+            startProblem = missingBoardProblem(event);
+            if (startProblem) boardMissing.abort();
           }
           if (event.type === "assistant") {
             const message = event.message;
@@ -155,11 +176,14 @@ export const claudeCodeDriver: Driver = {
         result.driverTurns = final.num_turns ?? null;
         addUsage(result, usageOf(final.usage ?? {}), false);
       } else for (const usage of requests.values()) addUsage(result, usage, false);
-      const error = final?.is_error
-        ? `claude ended with ${final.subtype ?? "an error"}: ${String(final.result ?? "").slice(0, 300)}`
-        : null;
+      const error =
+        startProblem ??
+        (final?.is_error ? `claude ended with ${final.subtype ?? "an error"}: ${String(final.result ?? "").slice(0, 300)}` : null);
       // Without a result event the run failed, whatever the exit code says.
-      return settleProcess(result, outcome, "claude", { error, failed: !final });
+      const settled = settleProcess(result, outcome, "claude", { error, failed: !final });
+      // Stopped here, not by the run: a finished trial with its error, not one to run again.
+      if (startProblem && !signal?.aborted) settled.interrupted = false;
+      return settled;
     } finally {
       rmSync(trialDir, { recursive: true, force: true });
     }
