@@ -373,6 +373,44 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
         await model.close();
       }
     }, 90_000);
+
+    it("a trial whose Codex could not reach Botboard ends with an error, not as the variant run without the board", async () => {
+      const model = await startMockModelServer([{ tool: "create_post", input: { content: "never sent" } }], "Done.");
+      const mcpDown = createServer((_request, response) => void response.writeHead(503).end("busy"));
+      await new Promise<void>((resolve) => mcpDown.listen(0, "127.0.0.1", resolve));
+      const workspace = mkdtempSync(join(tmpdir(), "botboard-bench-unreachable-"));
+      try {
+        stubEnvs({
+          CODEX_BIN: codex,
+          CODEX_HOME: mkdtempSync(join(tmpdir(), "botboard-user-codex-")),
+          OPENAI_API_KEY: "offline",
+          MOCK_API_KEY: "offline",
+          BOTBOARD_BENCH_CODEX_CONFIG: JSON.stringify([
+            "model_provider=mock",
+            `model_providers.mock={ name = "mock", base_url = "${model.url}/v1", wire_api = "responses", env_key = "MOCK_API_KEY" }`,
+          ]),
+        });
+        const result = await codexDriver.run({
+          task: runLength.tasks[0]!,
+          workspace,
+          prompt: "Post a note.",
+          mcp: { url: `http://127.0.0.1:${(mcpDown.address() as AddressInfo).port}/mcp`, token: "bb_unused" },
+          push: undefined,
+          model: "mock-model",
+          timeoutMs: 60_000,
+          signal: new AbortController().signal,
+        });
+        expect(result).toMatchObject({ timedOut: false, toolCalls: {} });
+        expect(result.error).toBe(
+          "Codex could not start with Botboard's tools (its required MCP server botboard failed to initialize); not run as the baseline",
+        );
+        expect(model.toolRequests).toHaveLength(0);
+      } finally {
+        mcpDown.close();
+        rmSync(workspace, { recursive: true, force: true });
+        await model.close();
+      }
+    }, 120_000);
   });
 });
 

@@ -110,7 +110,14 @@ export const codexDriver: Driver = {
         "-c",
         'sandbox_mode="workspace-write"',
         ...(model ? ["-m", model] : []),
-        ...(mcp ? ["-c", `mcp_servers.botboard={ url = ${JSON.stringify(mcp.url)}, bearer_token_env_var = "${tokenVariable}" }`] : []),
+        // Required: Codex would otherwise start without Botboard's tools when it cannot connect (a busy
+        // server), and the trial would run as the baseline; a minute for a slow start.
+        ...(mcp
+          ? [
+              "-c",
+              `mcp_servers.botboard={ url = ${JSON.stringify(mcp.url)}, bearer_token_env_var = "${tokenVariable}", required = true, startup_timeout_sec = 60 }`,
+            ]
+          : []),
         ...(process.env.BOTBOARD_BENCH_CODEX_CONFIG
           ? JSON.parse(process.env.BOTBOARD_BENCH_CODEX_CONFIG).flatMap((override: string) => ["-c", override])
           : []),
@@ -147,7 +154,11 @@ export const codexDriver: Driver = {
       const logged = sessionUsage(codexHome);
       for (const usage of logged?.totals ?? completedTurns) addCodexUsage(result, usage);
       result.turns = logged?.requests ?? completedTurns.length;
-      return settleProcess(result, outcome, "codex", { error: failure && `codex: ${failure}`, failed: outcome.exitCode !== 0 });
+      const boardMissing = mcp !== undefined && outcome.stderr.includes("required MCP servers failed to initialize");
+      const error = boardMissing
+        ? "Codex could not start with Botboard's tools (its required MCP server botboard failed to initialize); not run as the baseline"
+        : failure && `codex: ${failure}`;
+      return settleProcess(result, outcome, "codex", { error, failed: outcome.exitCode !== 0 });
     } finally {
       rmSync(codexHome, { recursive: true, force: true });
     }
