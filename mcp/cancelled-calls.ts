@@ -21,10 +21,13 @@ import { logger } from "../server/logger.ts";
  * call starts (the call waiting on a busy database to check its token): a cancellation no call took
  * is kept a minute, and a call it names is cancelled as it starts.
  *
- * A cancellation reaches only calls whose request came before it did: one that comes after its call
- * has answered (a client that timed out as the answer came) is kept too, and keys repeat (a script
- * with no session whose ids start at 1 each run), so a later call of the same key must not heed it.
- * Each POST is stamped as it comes, before its token check, and the NOTIFY carries the stamp.
+ * A cancellation reaches only calls whose request came before it did: keys repeat (a script with no
+ * session whose ids start at 1 each run), so a later call of the same key must not heed it. Each POST
+ * is stamped as it comes, before its token check, and the NOTIFY carries the stamp.
+ *
+ * A cancellation that comes after its call has answered (a client that timed out as the answer came,
+ * and ignores it) still reaches that call for a minute: its signal aborts then, and a `read_new` that
+ * handed out a page gives it back, unless the reader has read again since.
  */
 /** `abandoned`: none for a request with no call that heeds it (asking for the request's signal has a cost). */
 export type RunningRequest = { abandoned: AbortSignal | undefined; done(): void };
@@ -40,9 +43,11 @@ const arrivals = new WeakMap<Request, number>();
 const namedElsewhere = new WeakMap<Request, { cancelledAt: number; digests: string[] }>();
 /** Cancellations that came before their call, by digest: when each came (kept a minute from then). */
 const cancelledEarly = new Map<string, number>();
-const earlyCancellationMicroseconds = 60_000_000;
+/** Calls that have answered, by digest, each with when it came and when it answered (kept a minute from then). */
+const answered = new Map<string, { cancelled: AbortController; arrivedAt: number; answeredAt: number }>();
+const keptMicroseconds = 60_000_000;
 /** Enough for every agent of a large team to give up on a call at once; the oldest go first. */
-const earlyCancellationsKept = 10_000;
+const keptAtMost = 10_000;
 
 let lastArrival = 0;
 /**
@@ -76,14 +81,22 @@ async function cancellationsIn(c: Context): Promise<unknown[]> {
   }
 }
 
-const isExpired = (cancelledAt: number) => cancelledAt + earlyCancellationMicroseconds <= Date.now() * 1000;
+const isExpired = (keptAt: number) => keptAt + keptMicroseconds <= Date.now() * 1000;
+
+/**
+ * Makes room for one more entry once the map is full: drops the oldest, and those expired after it.
+ * Entries go in as they come, so the expired ones are first, and a busy reader costs no scan.
+ */
+function makeRoom<T>(kept: Map<string, T>, keptAt: (entry: T) => number): void {
+  if (kept.size < keptAtMost) return;
+  for (const [digest, entry] of kept) {
+    if (kept.size < keptAtMost && !isExpired(keptAt(entry))) return;
+    kept.delete(digest);
+  }
+}
 
 function keepEarlyCancellation(digest: string, cancelledAt: number): void {
-  if (cancelledEarly.size >= earlyCancellationsKept) {
-    for (const [kept, keptAt] of cancelledEarly) if (isExpired(keptAt)) cancelledEarly.delete(kept);
-    const oldest = cancelledEarly.keys().next();
-    if (cancelledEarly.size >= earlyCancellationsKept && !oldest.done) cancelledEarly.delete(oldest.value);
-  }
+  makeRoom(cancelledEarly, (keptAt) => keptAt);
   // Two cancellations of one key reach every call that came before either.
   const keptAt = Math.max(cancelledEarly.get(digest) ?? 0, cancelledAt);
   cancelledEarly.delete(digest);
@@ -98,15 +111,31 @@ function takeEarlyCancellation(digest: string, arrivedAt: number): boolean {
   return !isExpired(cancelledAt);
 }
 
-/** Aborts the call of this process the digest names, if it came before its cancellation; false when none such runs here. */
-function abortRunningCall(digest: string, cancelledAt: number): boolean {
+/**
+ * Aborts the call of this process the digest names, running or answered within the minute, if it
+ * came before its cancellation; false when there is none such here.
+ */
+function abortCall(digest: string, cancelledAt: number): boolean {
   for (const [key, call] of running) {
     if (digestOf(key) !== digest) continue;
     if (call.arrivedAt > cancelledAt) return false;
     call.cancelled.abort();
     return true;
   }
-  return false;
+  const call = answered.get(digest);
+  if (!call || call.arrivedAt > cancelledAt) return false;
+  answered.delete(digest);
+  if (isExpired(call.answeredAt)) return false;
+  call.cancelled.abort();
+  return true;
+}
+
+/** A call that has answered, so that a cancellation coming after the answer still reaches it. */
+function keepAnswered(key: string, cancelled: AbortController, arrivedAt: number): void {
+  const digest = digestOf(key);
+  makeRoom(answered, (call) => call.answeredAt);
+  answered.delete(digest);
+  answered.set(digest, { cancelled, arrivedAt, answeredAt: Date.now() * 1000 });
 }
 
 /**
@@ -134,7 +163,11 @@ export function startCalls(c: Context, toolCalls: JSONRPCRequest[]): RunningRequ
     abandoned: cancelled.signal,
     done() {
       connection.removeEventListener("abort", closed);
-      for (const key of keys) if (running.get(key)?.cancelled === cancelled) running.delete(key);
+      for (const key of keys) {
+        if (running.get(key)?.cancelled !== cancelled) continue;
+        running.delete(key);
+        if (!cancelled.signal.aborted) keepAnswered(key, cancelled, arrivedAt);
+      }
     },
   };
 }
@@ -162,14 +195,14 @@ export const cancelCallsHere: MiddlewareHandler = async (c, next) => {
 
 /**
  * Middleware once the token is checked: a cancellation no call here took names a call that has
- * started since, one that has yet to start (kept for it), or one of another process, to which it
+ * started or answered since, one that has yet to start (kept for it), or one of another process, to which it
  * goes by NOTIFY (not where this process has the database to itself). Only now, so that no one who
  * has no token can fill that memory or make the server write.
  */
 export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
   return async (c, next) => {
     const { cancelledAt, digests: named } = namedElsewhere.get(c.req.raw) ?? { cancelledAt: 0, digests: [] };
-    const digests = named.filter((digest) => !abortRunningCall(digest, cancelledAt));
+    const digests = named.filter((digest) => !abortCall(digest, cancelledAt));
     for (const digest of digests) keepEarlyCancellation(digest, cancelledAt);
     if (digests.length > 0 && !isThisProcessAlone(db)) {
       const payloads = digests.map((digest) => `${digest} ${cancelledAt}`);
@@ -190,5 +223,5 @@ export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
 export function cancelCallNamedElsewhere(payload: string): void {
   const [digest = "", stamp] = payload.split(" ");
   const cancelledAt = Math.min(Number(stamp) || Number.POSITIVE_INFINITY, arrivalStamp());
-  if (!abortRunningCall(digest, cancelledAt)) keepEarlyCancellation(digest, cancelledAt);
+  if (!abortCall(digest, cancelledAt)) keepEarlyCancellation(digest, cancelledAt);
 }

@@ -178,23 +178,65 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     expect(next.sort((a, b) => a - b)).toEqual(written);
   });
 
-  it("an MCP cancellation that comes after its call has answered does not cancel a later call of the same id", async () => {
+  it("an MCP cancellation that comes after its call has answered gives the page back, and does not cancel a later call of the same id", async () => {
     const team = await server.team("cancelled-late");
     const writer = await server.agent(team, "late-writer");
     const token = await server.agent(team, "late-reader");
     expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
     const first = await writeThree(server, writer);
-    // A script with no session whose ids start at 1 each run; its client gave up as the answer came.
+    // A script with no session whose ids start at 1 each run; its client gave up as the answer came,
+    // and ignores it.
     expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(1))).json())).toEqual(first);
     expect((await postMcp(server.url, token, cancellationOf(1))).status).toBe(202);
-    // On Postgres the cancellation also comes back to this process by NOTIFY.
     await sleep(200);
 
     const second = await writeThree(server, writer);
     const answer = (await (await postMcp(server.url, token, readNewCall(1))).json()) as ToolAnswer;
     expect(answer.result.isError).toBeUndefined();
-    expect(postIdsOf(answer)).toEqual(second);
+    expect(postIdsOf(answer)).toEqual([...first, ...second]);
     expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+  });
+
+  it("MCP read_new whose answer reaches its client after the client's timeout: the client's cancellation gives the page back", async () => {
+    const team = await server.team("answer-in-flight");
+    const writer = await server.agent(team, "in-flight-writer");
+    const token = await server.agent(team, "in-flight-reader");
+    // The answers to tool calls reach the client a second late, as on a slow network.
+    const answersLate: typeof fetch = async (url, init) => {
+      const response = await fetch(url, init);
+      if (String(init?.body ?? "").includes('"tools/call"')) await sleep(1000);
+      return response;
+    };
+    const client = await connectMcp(server.url, token, { fetch: answersLate });
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const written = await writeThree(server, writer);
+
+    const timedOut = await client
+      .callTool({ name: "read_new", arguments: { limit: 10 } }, undefined, { timeout: 300 })
+      .catch((error: unknown) => error);
+    expect(String(timedOut)).toMatch(/timed out/i);
+    await sleep(1200);
+
+    expect((await (await readers["REST /unread"]!(token)).read()).sort((a, b) => a - b)).toEqual(written);
+    await client.close();
+  });
+
+  it("an MCP cancellation that comes after its reader has read again gives nothing back: the later read keeps its place", async () => {
+    const team = await server.team("cancelled-after-next");
+    const writer = await server.agent(team, "after-next-writer");
+    const token = await server.agent(team, "after-next-reader");
+    const session = "a-session-of-its-own";
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const first = await writeThree(server, writer);
+    expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(7), session)).json())).toEqual(first);
+    const second = await writeThree(server, writer);
+    expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(8), session)).json())).toEqual(second);
+    expect((await postMcp(server.url, token, cancellationOf(7), session)).status).toBe(202);
+    await sleep(200);
+
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const third = await writeThree(server, writer);
+    expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(9), session)).json())).toEqual(third);
   });
 
   it.each(Object.keys(readers))(
@@ -271,7 +313,7 @@ describe("an MCP cancellation that reaches another server process than its call'
     await client.close();
   });
 
-  it("one that comes after its call has answered does not cancel a later call of the same id in any process", async () => {
+  it("one that comes after its call has answered gives the page back there, and cancels no later call of the same id in any process", async () => {
     const team = await server.team("cancelled-late-elsewhere");
     const writer = await server.agent(team, "late-writer-elsewhere");
     const token = await server.agent(team, "late-reader-elsewhere");
@@ -282,11 +324,13 @@ describe("an MCP cancellation that reaches another server process than its call'
     expect((await postMcp(other.url, token, cancellationOf(1))).status).toBe(202);
     await sleep(500);
 
+    let givenBack = first;
     for (const serverUrl of [server.url, other.url]) {
       const written = await writeThree(server, writer);
       const answer = (await (await postMcp(serverUrl, token, readNewCall(1))).json()) as ToolAnswer;
       expect(answer.result.isError).toBeUndefined();
-      expect(postIdsOf(answer)).toEqual(written);
+      expect(postIdsOf(answer)).toEqual([...givenBack, ...written]);
+      givenBack = [];
     }
   });
 });

@@ -4,6 +4,7 @@ import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
 import { isThisProcessAlone, rowsOf, type Db } from "../db/client.ts";
 import { posts, readCursors, teams } from "../db/schema/index.ts";
 import { AppError, invalid } from "./errors.ts";
+import { logger } from "../logger.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
 import {
@@ -467,7 +468,8 @@ const abandonedRead = () => new AppError("unavailable", "The client gave up on t
  * Hands out a page and moves the reader past it, in one transaction. A read whose client gives up
  * on it (`abandoned`: a timeout, a closed connection) while it waits its turn or reads hands out
  * nothing: posts the reader was never sent would otherwise never come again. One given up on just
- * as it commits gives its page back, unless a later read of the reader moved on meanwhile.
+ * as it commits, or after it answered while the door keeps its signal live, gives its page back,
+ * unless a later read of the reader moved on meanwhile.
  */
 async function deliverUnread(
   db: Db,
@@ -529,7 +531,22 @@ async function deliverUnread(
     await giveBack(db, caller, handedOut);
     throw abandonedRead();
   }
+  if (handedOut && abandoned) giveBackWhenAbandoned(db, caller, handedOut, abandoned);
   return page;
+}
+
+/**
+ * A client may give up on a read after it was answered: an MCP client whose timeout fires as the
+ * answer comes sends `notifications/cancelled` and ignores the answer (the spec asks it to). The door
+ * keeps the signal of such a read live for a while after answering; if it aborts, the page goes back.
+ */
+function giveBackWhenAbandoned(db: Db, caller: AgentCaller, { from, to }: HandedOut, abandoned: AbortSignal): void {
+  const goBack = () => {
+    giveBack(db, caller, { from, to }).catch((error: unknown) =>
+      logger.warn({ error: String(error) }, "could not give back a page whose client gave up on it after it was answered"),
+    );
+  };
+  abandoned.addEventListener("abort", goBack, { once: true });
 }
 
 /** A page a read hands out, the transaction that moves the reader's position past it, and the places it moves between. */
@@ -542,11 +559,11 @@ async function takeReaderTurn(db: Db, caller: AgentCaller): Promise<void> {
 }
 
 /**
- * Moves the reader back to where a read found it, the read's page unsent: when its client gave up
- * just as it committed. A later read that has moved the reader since keeps its place (the page is
- * then lost, as before: the race is a matter of milliseconds).
+ * Moves the reader back to where a read found it, the read's page unread: when its client gave up
+ * just as it committed, or after. A later read that has moved the reader since keeps its place (the
+ * page is then lost: the client gave up and read again before its cancellation came).
  */
-async function giveBack(db: Db, caller: AgentCaller, { from, to }: HandedOut): Promise<void> {
+async function giveBack(db: Db, caller: AgentCaller, { from, to }: Pick<HandedOut, "from" | "to">): Promise<void> {
   await db.transaction(async (tx) => {
     await takeReaderTurn(tx, caller);
     const now = await readPlaceOf(tx, caller);
