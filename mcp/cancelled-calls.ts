@@ -18,16 +18,17 @@ import { logger } from "../server/logger.ts";
  * connection of its own, since the call's is busy, so with `serve --workers` (or several servers on
  * one Postgres) it often reaches another process than its call's: one that finds no such call here
  * passes it on to every process by NOTIFY, once its token is checked. It may also come before its
- * call starts (the call waiting on a busy database to check its token): a cancellation no call took
- * is kept a minute, and a call it names is cancelled as it starts.
- *
- * A cancellation reaches only calls whose request came before it did: keys repeat (a script with no
- * session whose ids start at 1 each run), so a later call of the same key must not heed it. Each POST
- * is stamped as it comes, before its token check, and the NOTIFY carries the stamp.
+ * call starts (the call waiting on a busy database to check its token, or its request overtaken on
+ * the way): a cancellation no call took is kept a minute, and a call it names is cancelled as it starts.
  *
  * A cancellation that comes after its call has answered (a client that timed out as the answer came,
  * and ignores it) still reaches that call for a minute: its signal aborts then, and a `read_new` that
- * handed out a page gives it back, unless the reader has read again since.
+ * handed out a page gives it back, unless the reader has read again since. The process that had the
+ * call says so by NOTIFY, and the others forget the copy they kept.
+ *
+ * Keys repeat (a script with no session whose ids start at 1 each run), so a cancellation reaches
+ * only calls whose request came before it or within a second after it (overtaken on the way), never
+ * a later run's. Each POST is stamped as it comes, before its token check; the NOTIFY carries the stamp.
  */
 /** `abandoned`: none for a request with no call that heeds it (asking for the request's signal has a cost). */
 export type RunningRequest = { abandoned: AbortSignal | undefined; done(): void };
@@ -46,6 +47,9 @@ const cancelledEarly = new Map<string, number>();
 /** Calls that have answered, by digest, each with when it came and when it answered (kept a minute from then). */
 const answered = new Map<string, { cancelled: AbortController; arrivedAt: number; answeredAt: number }>();
 const keptMicroseconds = 60_000_000;
+/** How much later than its cancellation a call's request may come and still be the call it names. */
+const overtakenMicroseconds = 1_000_000;
+const reaches = (callArrivedAt: number, cancelledAt: number) => callArrivedAt <= cancelledAt + overtakenMicroseconds;
 /** Enough for every agent of a large team to give up on a call at once; the oldest go first. */
 const keptAtMost = 10_000;
 
@@ -103,10 +107,10 @@ function keepEarlyCancellation(digest: string, cancelledAt: number): void {
   cancelledEarly.set(digest, keptAt);
 }
 
-/** True when a kept cancellation came after the call did; one that came before the call is left for an earlier call of its key. */
+/** True when a kept cancellation reaches a call that has come; one that came long before the call is left for an earlier call of its key. */
 function takeEarlyCancellation(digest: string, arrivedAt: number): boolean {
   const cancelledAt = cancelledEarly.get(digest);
-  if (cancelledAt === undefined || arrivedAt > cancelledAt) return false;
+  if (cancelledAt === undefined || !reaches(arrivedAt, cancelledAt)) return false;
   cancelledEarly.delete(digest);
   return !isExpired(cancelledAt);
 }
@@ -118,12 +122,12 @@ function takeEarlyCancellation(digest: string, arrivedAt: number): boolean {
 function abortCall(digest: string, cancelledAt: number): boolean {
   for (const [key, call] of running) {
     if (digestOf(key) !== digest) continue;
-    if (call.arrivedAt > cancelledAt) return false;
+    if (!reaches(call.arrivedAt, cancelledAt)) return false;
     call.cancelled.abort();
     return true;
   }
   const call = answered.get(digest);
-  if (!call || call.arrivedAt > cancelledAt) return false;
+  if (!call || !reaches(call.arrivedAt, cancelledAt)) return false;
   answered.delete(digest);
   if (isExpired(call.answeredAt)) return false;
   call.cancelled.abort();
@@ -186,7 +190,7 @@ export const cancelCallsHere: MiddlewareHandler = async (c, next) => {
     if (!notification.success || notification.data.params.requestId === undefined) continue;
     const key = keyOf(c, notification.data.params.requestId);
     const call = running.get(key);
-    if (call && call.arrivedAt <= arrivedAt) call.cancelled.abort();
+    if (call && reaches(call.arrivedAt, arrivedAt)) call.cancelled.abort();
     else digests.push(digestOf(key));
   }
   if (digests.length > 0) namedElsewhere.set(c.req.raw, { cancelledAt: arrivedAt, digests });
@@ -214,14 +218,31 @@ export function cancelCallsElsewhere(db: Db): MiddlewareHandler {
   };
 }
 
+/** What the process that took a cancellation passed on by NOTIFY says, so that the others forget their copy. */
+const takenMark = "taken";
+
 /**
- * A cancellation another process passed on ("<digest> <its arrivalStamp>"): aborts the call of this
- * process it names, or keeps it for one yet to start. It counts as coming no later than now, so that
- * a clock ahead of this one's cannot reach calls that came after it (nor a payload without a stamp,
- * from a process of an earlier version).
+ * What this process hears on `cancelledCallsChannel`. A cancellation another process passed on
+ * ("<digest> <its arrivalStamp>") aborts the call of this process it names, or is kept for one yet to
+ * start. It counts as coming no later than now, so that a clock ahead of this one's cannot reach
+ * calls that came after it (nor a payload without a stamp, from a process of an earlier version).
+ * One this process takes is announced ("taken <digest>"): a copy left in the others would cancel a
+ * later call of the same key coming within a second.
  */
-export function cancelCallNamedElsewhere(payload: string): void {
-  const [digest = "", stamp] = payload.split(" ");
-  const cancelledAt = Math.min(Number(stamp) || Number.POSITIVE_INFINITY, arrivalStamp());
-  if (!abortCall(digest, cancelledAt)) keepEarlyCancellation(digest, cancelledAt);
+export function hearCancellations(db: Db): (payload: string) => void {
+  return (payload) => {
+    const [first = "", second] = payload.split(" ");
+    if (first === takenMark) {
+      cancelledEarly.delete(second ?? "");
+      return;
+    }
+    const cancelledAt = Math.min(Number(second) || Number.POSITIVE_INFINITY, arrivalStamp());
+    if (!abortCall(first, cancelledAt)) {
+      keepEarlyCancellation(first, cancelledAt);
+      return;
+    }
+    db.execute(sql`select pg_notify(${cancelledCallsChannel}, ${`${takenMark} ${first}`})`).catch((error: unknown) =>
+      logger.warn({ error: String(error) }, "could not tell the other server processes that an MCP cancellation was taken"),
+    );
+  };
 }

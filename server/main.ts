@@ -18,7 +18,7 @@ import { type Config, listeningOn } from "./config.ts";
 import { ConfigError } from "./config-error.ts";
 import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
 import { serveAdminSocket } from "./cli/admin-socket.ts";
-import { cancelCallNamedElsewhere, cancelledCallsChannel } from "../mcp/cancelled-calls.ts";
+import { cancelledCallsChannel, hearCancellations } from "../mcp/cancelled-calls.ts";
 
 const shutdownGraceMs = 10_000;
 
@@ -59,7 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (realigned > 0) logger.warn({ posts: realigned }, "posts came from another Postgres cluster; delivery order realigned");
     // Revocations announced while the listener was away are missed: forget every cached token then too.
     const stopListening = await database.listen(tokenRevocationChannel, forgetCachedTokens, forgetCachedTokens);
-    const stopHearingCancellations = await database.listen(cancelledCallsChannel, cancelCallNamedElsewhere);
+    const stopHearingCancellations = await database.listen(cancelledCallsChannel, hearCancellations(database.db));
     const hub = createEventHub(database);
     cacheFeedFirstPages(database.db, hub);
     const server = await listen(config);
