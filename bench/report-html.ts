@@ -10,6 +10,7 @@ import {
   describeOrder,
   describeRatio,
   describeSpend,
+  describeWritesAndReads,
   missingVariantText,
   powerHeader,
   powerNote,
@@ -53,6 +54,10 @@ ${htmlTable(variantTable(report))}
 <h2>Against the baseline</h2>
 <p>${escapeHtml(completedPairsNote)}</p>
 <table><thead><tr><th>variant</th><th>tasks</th><th>cost</th><th>turns</th><th>time</th></tr></thead><tbody>${comparisonTable.join("") || row(["no baseline to compare with", "", "", "", ""])}</tbody></table>
+<ul>${report.variants
+    .filter((variant) => variant.vsBaseline)
+    .map((variant) => `<li>${escapeHtml(describeWritesAndReads(variant))}</li>`)
+    .join("")}</ul>
 ${designSection(report)}
 <h2>Charts</h2>
 ${stripChart(report, "costUsd", "Cost per trial")}

@@ -11,6 +11,7 @@ import {
   describeOrder,
   describeRatio,
   describeSpend,
+  describeWritesAndReads,
   missingVariantText,
   powerHeader,
   powerNote,
@@ -53,11 +54,7 @@ export function renderMarkdown(report: BenchReport): string {
         `- ${label}: cost ${describeRatio(comparison, "cost")}; turns ${describeRatio(comparison, "turns")}; time ${describeRatio(comparison, "wallTime")}`,
       );
     }
-    const written = variant.postsWritten + variant.journalWritten;
-    lines.push(
-      `- wrote ${written}, read ${variant.reads}${variant.reads > 0 ? ` (${(written / variant.reads).toFixed(1)}× more writes than reads)` : ""}`,
-      "",
-    );
+    lines.push(`- ${describeWritesAndReads(variant)}`, "");
   }
   lines.push(...designSection(report));
   if (report.taskDeltas.length > 0) {

@@ -387,8 +387,17 @@ describe("bench report", () => {
     expect(markdown).toContain("| variant | passed (Wilson 95% CI) | total cost | mean cost | median cost | mean turns |");
     expect(markdown).toContain("| social | 3/3 = 100% (95% CI 44%–100%) | $2.50 | $0.8333 | $1.00 | 8.3 |");
     expect(markdown).toContain("- all tasks: cost -50% (too few tasks for an interval: 2 tasks, 2 pairs)");
-    expect(markdown).toContain("wrote 4, read 2 (2.0× more writes than reads)");
+    expect(markdown).toContain("- social wrote 4, read 2 (2.0× as many writes as reads)");
     expect(markdown).toContain("Do it; feed <b>optional</b>.");
+  });
+
+  it("fewer writes than reads read as more reads, in the markdown and the HTML alike", () => {
+    const readMore = buildReport(run, [...trials.slice(0, 3), trial(4, "hard-one", "social", 1, true, { postsWritten: 0, reads: 5 })]);
+    // 3 writes to 6 reads: "0.5× more writes than reads" said the opposite of the counts.
+    const said = "social wrote 3, read 6 (2.0× as many reads as writes)";
+    expect(renderMarkdown(readMore)).toContain(`- ${said}`);
+    expect(renderHtml(readMore)).toContain(`<li>${said}</li>`);
+    expect(renderMarkdown(readMore)).not.toMatch(/more writes than reads/);
   });
 
   it("HTML is self-contained, with charts, and escapes every name", () => {

@@ -180,6 +180,22 @@ export function variantTable(report: BenchReport): TextTable {
   };
 }
 
+/**
+ * What a variant's agents wrote (posts and journal entries) against what they read (calls of reading
+ * tools), the ratio put the way it leans: 30 writes to 37 reads is 1.2× as many reads, never "0.8× more writes".
+ */
+export function describeWritesAndReads(variant: VariantSummary): string {
+  const written = variant.postsWritten + variant.journalWritten;
+  const { reads } = variant;
+  const lean =
+    written === 0 || reads === 0
+      ? ""
+      : written >= reads
+        ? ` (${(written / reads).toFixed(1)}× as many writes as reads)`
+        : ` (${(reads / written).toFixed(1)}× as many reads as writes)`;
+  return `${variant.variant} wrote ${written}, read ${reads}${lean}`;
+}
+
 export const hasDriverTurns = (report: BenchReport) => report.variants.some((v) => v.meanDriverTurns !== null);
 
 /** What a turn is and how cut-off trials count, said under every variant table. */

@@ -16,6 +16,7 @@ import {
   describeMultipleComparisons,
   describeOrder,
   describeRatio,
+  describeWritesAndReads,
   powerHeader,
   powerNote,
   powerRow,
@@ -129,6 +130,11 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
               )}
             </tbody>
           </table>
+          <ul>
+            {compared.map((variant) => (
+              <li>{describeWritesAndReads(variant)}</li>
+            ))}
+          </ul>
         </div>
       )}
       <DesignNotes report={report} />
