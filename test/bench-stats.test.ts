@@ -400,6 +400,15 @@ describe("bench report", () => {
     expect(renderMarkdown(readMore)).not.toMatch(/more writes than reads/);
   });
 
+  it("a variant with no finished trial has no mean or median: n/a, not a free trial in no time", () => {
+    const queued = trial(3, "easy-one", "social", 0, false, { status: "pending", costUsd: null, turns: null, wallMs: null });
+    const early = buildReport(run, [...trials.slice(0, 2), queued]);
+    expect(early.variants[1]).toMatchObject({ trials: 0, totalCostUsd: 0, meanCostUsd: null, medianCostUsd: null, meanTurns: null });
+    const row = "| social | n/a | $0.0000 | n/a | n/a | n/a | n/a |";
+    expect(renderMarkdown(early)).toContain(row);
+    expect(renderHtml(early)).toContain("<td>social</td><td>n/a</td><td>$0.0000</td><td>n/a</td><td>n/a</td><td>n/a</td><td>n/a</td>");
+  });
+
   it("HTML is self-contained, with charts, and escapes every name", () => {
     const html = renderHtml(report);
     expect(html).toContain("<svg");

@@ -34,10 +34,11 @@ export type VariantSummary = {
   passed: number;
   passRate: Interval;
   totalCostUsd: number;
-  meanCostUsd: number;
-  medianCostUsd: number;
-  meanTurns: number;
-  meanWallSeconds: number;
+  /** Means and median over the finished trials; null before any has finished (a run stopped early, or one under way). */
+  meanCostUsd: number | null;
+  medianCostUsd: number | null;
+  meanTurns: number | null;
+  meanWallSeconds: number | null;
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
@@ -123,7 +124,8 @@ export type BenchReport = {
 };
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-const safe = (values: number[], statistic: (values: number[]) => number) => (values.length === 0 ? 0 : statistic(values));
+/** A statistic of no values is not 0: a variant with no finished trial did not run for free in no time. */
+const ofSome = (values: number[], statistic: (values: number[]) => number) => (values.length === 0 ? null : statistic(values));
 
 type ComparisonOptions = { seed: number; comparisons: number };
 
@@ -251,13 +253,13 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
       passed,
       passRate: wilsonInterval(passed, trials.length),
       totalCostUsd: sum(costs),
-      meanCostUsd: safe(costs, mean),
-      medianCostUsd: safe(costs, median),
-      meanTurns: safe(
+      meanCostUsd: ofSome(costs, mean),
+      medianCostUsd: ofSome(costs, median),
+      meanTurns: ofSome(
         trials.map((trial) => trial.turns ?? 0),
         mean,
       ),
-      meanWallSeconds: safe(
+      meanWallSeconds: ofSome(
         trials.map((trial) => (trial.wallMs ?? 0) / 1000),
         mean,
       ),
