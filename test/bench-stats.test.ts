@@ -7,7 +7,7 @@ import { trialOrder } from "../bench/plan.ts";
 import { renderMarkdown } from "../bench/report.ts";
 import { readRunFolder } from "../bench/run-folder.ts";
 import { loadSuite } from "../bench/suites.ts";
-import { buildReport } from "../server/domain/bench-report.ts";
+import { buildReport, type BenchReport, type TrialPoint } from "../server/domain/bench-report.ts";
 import { renderHtml } from "../bench/report-html.ts";
 import {
   aboveMeanCost,
@@ -486,6 +486,28 @@ describe("bench report statistics", () => {
     const shuffledTrials = [...trials].reverse();
     expect(buildReport(seededRun, shuffledTrials)).toEqual(report);
     expect(report.variants[1]!.vsBaseline!.cost!.median).toBeDefined();
+  });
+
+  it("its JSON alone re-derives a comparison: each trial's pairing key, completion and figures, and each interval's seed", () => {
+    const cutOff = trials.map((each) => (each.id === 4 ? { ...each, timedOut: true } : each.id === 9 ? { ...each, error: "500" } : each));
+    const exported: BenchReport = JSON.parse(JSON.stringify(buildReport(seededRun, cutOff)));
+    const completedPoints = exported.points.filter((point) => !point.timedOut && !point.error);
+    const baselineOf = (point: TrialPoint) =>
+      completedPoints.find((other) => other.variant === "baseline" && other.task === point.task && other.repeat === point.repeat);
+    const journal = exported.variants[1]!.vsBaseline!;
+    for (const [metric, figure] of [
+      ["cost", (point: TrialPoint) => point.costUsd],
+      ["turns", (point: TrialPoint) => point.turns],
+      ["wallTime", (point: TrialPoint) => point.wallSeconds],
+    ] as const) {
+      const pairs = completedPoints
+        .filter((point) => point.variant === "journal" && baselineOf(point))
+        .map((point) => ({ task: point.task, variant: figure(point), baseline: figure(baselineOf(point)!) }));
+      const shown = journal[metric]!;
+      const again = summariseRatios(pairs, shown.bootstrap!.seed, { comparisons: metric === "cost" ? exported.statistics.comparisons : 1 });
+      expect(JSON.parse(JSON.stringify(again)), metric).toEqual(shown);
+      expect(shown.bootstrap).toEqual({ seed: expect.any(Number), resamples: exported.statistics.resamples, tail: expandedTail(0.95, 6) });
+    }
   });
 
   it("states the order's seed, the hard set fixed in advance, exploratory rows, power and multiple comparisons", () => {

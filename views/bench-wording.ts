@@ -90,7 +90,7 @@ export function describeExploratory(report: BenchReport): string {
 }
 
 export function describeIntervals(report: BenchReport): string {
-  return `Intervals: median of the paired ratios (same task and repeat), 95% cluster bootstrap over tasks (a task's pairs are resampled together, so the interval counts how much tasks differ, not only repeats), 2000 resamples from a fixed seed, widened for few tasks (expanded percentile). Below ${report.statistics.minimumTasks} tasks a row gets no interval.`;
+  return `Intervals: median of the paired ratios (same task and repeat), 95% cluster bootstrap over tasks (a task's pairs are resampled together, so the interval counts how much tasks differ, not only repeats), ${report.statistics.resamples} resamples from a fixed seed, widened for few tasks (expanded percentile). Below ${report.statistics.minimumTasks} tasks a row gets no interval.`;
 }
 
 export function describeMultipleComparisons(report: BenchReport): string {

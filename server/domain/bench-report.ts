@@ -2,6 +2,7 @@ import type { BenchHardSet, BenchVariantText } from "../db/schema/index.ts";
 import type { BenchRun, BenchTrial } from "./bench-runs.ts";
 import {
   aboveMeanCost,
+  bootstrapResamples,
   mean,
   median,
   minimumTasksForInterval,
@@ -85,6 +86,8 @@ export type StatisticsNotes = {
   seed: number | null;
   /** Below this many tasks a row has no interval. */
   minimumTasks: number;
+  /** Resamples of each row's cluster bootstrap (each row's own seed and tail are in its `bootstrap`). */
+  resamples: number;
   /** Intervals the report shows against the baseline (variants x metrics x task rows). */
   intervals: number;
   /** Primary comparisons (cost on all tasks, one per variant): their family-wise level is 1 - 0.05 / comparisons. */
@@ -119,8 +122,37 @@ export type BenchReport = {
   prompts: Record<string, string>;
   /** What Botboard's MCP server showed each variant's agents (instructions, tools and their descriptions). */
   variantTexts: Record<string, BenchVariantText>;
-  /** Per finished trial, for distributions: variant, cost and wall time. */
-  points: { variant: string; task: string; costUsd: number; wallSeconds: number; passed: boolean }[];
+  /**
+   * Per finished trial, in queue order: the charts' distributions, and every figure the numbers above
+   * are computed from (the pairing key, whether the trial completed, cost, turns, time, tokens, writes
+   * and reads), so the JSON alone re-derives the report; a run worked by several machines has no
+   * complete run dir.
+   */
+  points: TrialPoint[];
+};
+
+export type TrialPoint = Pick<
+  BenchTrial,
+  | "variant"
+  | "repeat"
+  | "timedOut"
+  | "error"
+  | "inputTokens"
+  | "outputTokens"
+  | "cacheReadTokens"
+  | "cacheWriteTokens"
+  | "costSource"
+  | "driverTurns"
+> & {
+  trialId: number;
+  task: string;
+  passed: boolean;
+  costUsd: number;
+  turns: number;
+  wallSeconds: number;
+  postsWritten: number;
+  journalWritten: number;
+  reads: number;
 };
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
@@ -202,6 +234,7 @@ function statisticsNotes(run: BenchRun, variants: VariantSummary[], comparisons:
   return {
     seed: run.settings.seed ?? null,
     minimumTasks: minimumTasksForInterval,
+    resamples: bootstrapResamples,
     intervals: intervalCount(variants),
     comparisons,
     power: variants.flatMap((variant) => {
@@ -362,11 +395,25 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
       }),
     ),
     points: finished.map((trial) => ({
+      trialId: trial.id,
       variant: trial.variant,
       task: trial.taskSlug,
-      costUsd: trial.costUsd ?? 0,
-      wallSeconds: (trial.wallMs ?? 0) / 1000,
+      repeat: trial.repeat,
       passed: Boolean(trial.passed),
+      timedOut: trial.timedOut,
+      error: trial.error,
+      costUsd: trial.costUsd ?? 0,
+      costSource: trial.costSource,
+      inputTokens: trial.inputTokens,
+      outputTokens: trial.outputTokens,
+      cacheReadTokens: trial.cacheReadTokens,
+      cacheWriteTokens: trial.cacheWriteTokens,
+      turns: trial.turns ?? 0,
+      driverTurns: trial.driverTurns,
+      wallSeconds: (trial.wallMs ?? 0) / 1000,
+      postsWritten: trial.postsWritten ?? 0,
+      journalWritten: trial.journalWritten ?? 0,
+      reads: trial.reads ?? 0,
     })),
   };
 }

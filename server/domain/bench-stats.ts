@@ -46,6 +46,9 @@ export type Statistic = (values: number[]) => number;
 /** A paired ratio's task: pairs of one task share its difficulty and its effect, so they are resampled together. */
 export type TaskPair = Pair & { task: string };
 
+/** Resamples of a report's cluster bootstrap. */
+export const bootstrapResamples = 2000;
+
 /** Below this many tasks a bootstrap over tasks cannot say how much the tasks vary: no interval is given. */
 export const minimumTasksForInterval = 5;
 
@@ -111,7 +114,7 @@ export function clusterBootstrap(
   statistics: readonly Statistic[],
   options: { iterations?: number; seed?: number } = {},
 ): number[][] {
-  const { iterations = 2000, seed = 1 } = options;
+  const { iterations = bootstrapResamples, seed = 1 } = options;
   const random = seededRandom(seed);
   const estimates = statistics.map(() => new Array<number>(iterations));
   for (let iteration = 0; iteration < iterations; iteration++) {
@@ -196,6 +199,8 @@ export type RatioSummary = {
   includesNoChange: boolean;
   /** The median's interval at the family-wise level, when the report makes several primary comparisons (Bonferroni). */
   familywise?: { level: number; median: Interval; includesNoChange: boolean };
+  /** How the intervals were drawn, so they can be drawn again: the generator's seed, the resamples, and the tail read at each end of the 95% interval. */
+  bootstrap?: { seed: number; resamples: number; tail: number };
   spread?: Spread;
 };
 
@@ -229,7 +234,9 @@ export function summariseRatios(
     spread: logRatioSpread(clusters),
   };
   if (clusters.length < minimumTasksForInterval) return summary;
-  const [medians, means] = clusterBootstrap(clusters, [median, mean], { seed, iterations: options.iterations }) as [number[], number[]];
+  const resamples = options.iterations ?? bootstrapResamples;
+  const [medians, means] = clusterBootstrap(clusters, [median, mean], { seed, iterations: resamples }) as [number[], number[]];
+  summary.bootstrap = { seed, resamples, tail: expandedTail(0.95, clusters.length) };
   summary.median = clusterInterval(medians, estimate, clusters.length);
   summary.mean = clusterInterval(means, mean(ratios), clusters.length);
   summary.includesNoChange = holdsOne(summary.median);
