@@ -40,12 +40,16 @@ export function loadPrices(file: string | undefined): PriceTable {
 
 export type TokenUsage = { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number };
 
-/** A model's row: its own, else the longest name it extends with a dated version (`claude-sonnet-4-5-20250929`). */
+/** A snapshot's date, as Anthropic (`-20250929`) and OpenAI (`-2025-04-14`) put it after the model's name. */
+const dateSuffix = /^-(?:\d{8}|\d{4}-\d{2}-\d{2})$/;
+
+/**
+ * A model's row: its own, else that of the name it extends with a date (`claude-sonnet-4-5-20250929`).
+ * Only a date: `gpt-4.1-mini` and `gpt-5-nano` are other models, at other prices, not versions of `gpt-4.1` or `gpt-5`.
+ */
 function priceEntry(prices: PriceTable, model: string) {
   if (prices[model]) return prices[model];
-  const base = Object.keys(prices)
-    .filter((name) => model.startsWith(`${name}-`))
-    .sort((a, b) => b.length - a.length)[0];
+  const base = Object.keys(prices).find((name) => model.startsWith(name) && dateSuffix.test(model.slice(name.length)));
   return base ? prices[base] : undefined;
 }
 

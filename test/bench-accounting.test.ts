@@ -52,6 +52,19 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_00
   }
 }
 
+describe("pricing a model from the table", () => {
+  const usage = { inputTokens: 1_000_000, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
+
+  it("a dated snapshot takes its model's row; another model that extends the name does not", () => {
+    expect(priceOf(defaultPrices, "claude-sonnet-4-5-20250929", usage)).toBe(3);
+    expect(priceOf(defaultPrices, "gpt-4.1-2025-04-14", usage)).toBe(2);
+    expect(priceOf(defaultPrices, "gpt-5-mini-2025-08-07", usage)).toBe(0.25);
+    // gpt-4.1-mini costs a fifth of gpt-4.1 and gpt-5-nano a 25th of gpt-5: priced as them, a trial cost 5 or 25 times its spend.
+    for (const model of ["gpt-4.1-mini", "gpt-4.1-nano", "gpt-5-nano", "gpt-5-pro", "claude-sonnet-4-5-thinking"])
+      expect(priceOf(defaultPrices, model, usage), model).toBeUndefined();
+  });
+});
+
 describe.each(databaseKinds)("bench accounting on %s", (kind) => {
   let server: TestServer;
   let quickModel: MockChatServer;
