@@ -115,6 +115,10 @@ describe("bench statistics", () => {
     expect(describeRatio({ pairs: 12, turns: narrow }, "turns")).toBe(
       "-0.3% (95% CI -0.5% to +0.2%, 6 tasks, 12 pairs) — CI includes no change",
     );
+    // A bound just short of no change keeps its sign: "-21% to 0%" would read as touching no change, which the interval does not.
+    const justShort = { ...narrow, estimate: 0.9, median: { estimate: 0.9, low: 0.79, high: 0.9996 }, includesNoChange: false };
+    expect(describeRatio({ pairs: 12, cost: justShort }, "cost")).toBe("-10% (95% CI -21% to -0.04%, 6 tasks, 12 pairs)");
+    expect(describeRatio({ pairs: 12, cost: { ...justShort, median: { ...justShort.median, high: 1 } } }, "cost")).toMatch(/ to 0%, /);
   });
 
   it("the cluster bootstrap is reproducible, does not depend on the pairs' order, and keeps a task's pairs together", () => {

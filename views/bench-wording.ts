@@ -17,16 +17,18 @@ export const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.t
 
 /**
  * A ratio as a signed change in whole percents, or to a tenth under 1% so the sign means something
- * (0.997 reads -0.3%, not -0%); "0%" when even a tenth rounds away.
+ * (0.997 reads -0.3%, not -0%); "0%" when even a tenth rounds away. An interval's bound goes on to a
+ * thousandth (`digits` 3), since a bound read as 0% says the interval touches no change when it does not.
  */
-function change(ratio: number): string {
+function change(ratio: number, digits = 1): string {
   const points = (ratio - 1) * 100;
-  for (const digits of [0, 1]) {
-    const shown = points.toFixed(digits);
+  for (let shownDigits = 0; shownDigits <= digits; shownDigits++) {
+    const shown = points.toFixed(shownDigits);
     if (Number(shown) !== 0) return `${points > 0 ? "+" : ""}${shown}%`;
   }
   return "0%";
 }
+const bound = (ratio: number) => change(ratio, 3);
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 /**
@@ -42,9 +44,9 @@ export function describeRatio(comparison: VariantComparison | undefined, metric:
   const { median: m } = summary;
   if (!m) return `${change(summary.estimate)} (too few tasks for an interval: ${sizes})`;
   const familywise = summary.familywise
-    ? `; at the family-wise ${(summary.familywise.level * 100).toFixed(1)}% level ${change(summary.familywise.median.low)} to ${change(summary.familywise.median.high)}`
+    ? `; at the family-wise ${(summary.familywise.level * 100).toFixed(1)}% level ${bound(summary.familywise.median.low)} to ${bound(summary.familywise.median.high)}`
     : "";
-  return `${change(m.estimate)} (95% CI ${change(m.low)} to ${change(m.high)}, ${sizes}${familywise})${summary.includesNoChange ? " — CI includes no change" : ""}`;
+  return `${change(m.estimate)} (95% CI ${bound(m.low)} to ${bound(m.high)}, ${sizes}${familywise})${summary.includesNoChange ? " — CI includes no change" : ""}`;
 }
 
 export function describePassRate(variant: VariantSummary): string {
