@@ -5,7 +5,15 @@ import { oracleDriver } from "../bench/drivers/calibration.ts";
 import { openaiDriver } from "../bench/drivers/openai.ts";
 import { executeRun } from "../bench/runner.ts";
 import { loadSuite } from "../bench/suites.ts";
-import { claimBenchTrial, getBenchRun, listBenchTrials, type BenchTrial } from "../server/domain/bench-runs.ts";
+import { buildReport } from "../server/domain/bench-report.ts";
+import {
+  claimBenchTrial,
+  getBenchRun,
+  listBenchRuns,
+  listBenchTrials,
+  recordBenchAttemptSpend,
+  type BenchTrial,
+} from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
 import { startMockChatServer, type ChatStep, type MockChatServer } from "./support/mock-chat.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -121,6 +129,17 @@ describe.each(databaseKinds)("the bench trial queue on %s", (kind) => {
     const trials = await listBenchTrials(db, planned.run.id);
     expect(trials.find((trial) => trial.id === abandoned!.id)).toMatchObject({ status: "finished", passed: true, attempts: 2 });
   }, 30_000);
+
+  it("the run list counts what a running attempt has spent, as the report does", async () => {
+    const db = server.database.db;
+    const planned = await planTestRun(db, { driver: "oracle", suite: loadSuite("builtin", ["run-length"]) });
+    const { trial } = await claimBenchTrial(db, planned.run.id, "worker-under-way", 60_000);
+    await recordBenchAttemptSpend(db, trial!.id, "worker-under-way", 0.25);
+    const report = buildReport(await getBenchRun(db, cli, planned.run.id), await listBenchTrials(db, planned.run.id));
+    expect(report.spend.underWayUsd).toBe(0.25);
+    const listed = (await listBenchRuns(db, cli)).find((run) => run.id === planned.run.id);
+    expect(listed?.costUsd).toBe(0.25);
+  });
 
   it("two workers share one queue without running a trial twice", async () => {
     const db = server.database.db;

@@ -131,7 +131,9 @@ export async function listBenchRuns(db: Db, viewer: BenchViewer, limit = 100): P
       trials: sql<number>`count(${benchTrials.id})::int`,
       finished: sql<number>`count(*) filter (where ${benchTrials.status} = 'finished')::int`,
       passed: sql<number>`count(*) filter (where ${benchTrials.passed})::int`,
-      costUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0))::float8`,
+      // Everything spent, as the report's total: finished trials, interrupted attempts and the attempts under way.
+      costUsd: sql<number>`(coalesce(sum(${benchTrials.costUsd}), 0) + coalesce(sum(${benchTrials.interruptedCostUsd}), 0)
+        + coalesce(sum(${benchTrials.attemptCostUsd}), 0))::float8`,
     })
     .from(benchRuns)
     .leftJoin(teams, eq(teams.id, benchRuns.teamId))
