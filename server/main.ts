@@ -15,7 +15,7 @@ import { deriveMissingSearchTerms } from "./domain/search-backfill.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { ensureFirstTeam, firstRunSetupLink } from "./domain/bootstrap.ts";
 import { type Config, listeningOn } from "./config.ts";
-import { ConfigError } from "./config-error.ts";
+import { listenOn } from "./listen-address.ts";
 import { openDatabase, type Database, type DatabaseOptions } from "./db/client.ts";
 import { serveAdminSocket } from "./cli/admin-socket.ts";
 import { cancelledCallsChannel, hearCancellations } from "../mcp/cancelled-calls.ts";
@@ -114,30 +114,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
  */
 const idleConnectionMs = 150_000;
 
-/** Listens on HOST:PORT; what keeps it from doing so is a ConfigError naming the variable to change. */
 function listen(config: Config): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.keepAliveTimeout = idleConnectionMs;
-    server.once("error", (error: NodeJS.ErrnoException) => reject(listenError(error, config)));
-    server.listen(config.port, config.host, () => resolve(server));
-  });
-}
-
-function listenError(error: NodeJS.ErrnoException, { port, host }: Config): Error {
-  switch (error.code) {
-    case "EADDRINUSE":
-      return new ConfigError(`PORT ${port} is in use on ${host}`);
-    case "EACCES":
-      return new ConfigError(`PORT ${port} is not open to this user (ports below 1024 need privileges)`);
-    case "EADDRNOTAVAIL":
-      return new ConfigError(`HOST ${host} is not an address of this machine`);
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new ConfigError(`HOST ${host} is neither an address nor a name this machine resolves`);
-    default:
-      return error;
-  }
+  const server = createServer();
+  server.keepAliveTimeout = idleConnectionMs;
+  return listenOn(server, config);
 }
 
 /**

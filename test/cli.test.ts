@@ -1,4 +1,7 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { Command } from "commander";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +18,7 @@ import {
   type BotboardOnFreshDatabase,
   type ServedBotboard,
 } from "./support/cli.ts";
-import { adminPostgresUrl, databaseKinds, freshDatabase } from "./support/server.ts";
+import { adminPostgresUrl, databaseKinds } from "./support/server.ts";
 
 describe.each(databaseKinds)("the botboard command on %s", (kind) => {
   let botboard: BotboardOnFreshDatabase;
@@ -203,13 +206,17 @@ describe("configuration", () => {
     }
   });
 
-  it("a port in use or a HOST that is not this machine's stops serve, with or without workers, in one line naming it", async () => {
+  it("a port in use or a HOST that is not this machine's stops serve, with or without workers, in one line naming it, before it opens the database", async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     const { port } = taken.address() as AddressInfo;
-    // Migrated copies: serve opens and migrates its database before it listens, and an empty folder's
-    // first migration took a quarter of the cases' CPU.
-    const [postgres, pglite] = await Promise.all([freshDatabase("postgres"), freshDatabase("pglite")]);
+    // Databases serve cannot have opened: a folder it would have created (and spent seconds migrating),
+    // a Postgres nothing listens on (its refusal would have been the message).
+    const dataDir = join(mkdtempSync(join(tmpdir(), "botboard-address-")), "never-opened");
+    const databases = {
+      pglite: { BOTBOARD_DATA_DIR: dataDir },
+      postgres: { DATABASE_URL: "postgres://postgres@127.0.0.1:1/botboard_unreachable" },
+    };
     try {
       const cases: { env: Record<string, string>; message: string }[] = [
         { env: { PORT: String(port) }, message: `PORT ${port} is in use on 127.0.0.1` },
@@ -218,20 +225,20 @@ describe("configuration", () => {
       ];
       for (const { env, message } of cases) {
         for (const [args, database] of [
-          [["serve"], pglite.env],
-          [["serve", "--workers", "2"], postgres.env],
+          [["serve"], databases.pglite],
+          [["serve", "--workers", "2"], databases.postgres],
         ] as const) {
           const result = await runBotboard([...args], { ...database, ...env });
-          expect(result.code, `${args} ${message}`).toBe(78);
           expect(result.stderr.trim(), `${args} ${message}`).toBe(`botboard: ${message}`);
+          expect(result.code, `${args} ${message}`).toBe(78);
+          expect(existsSync(dataDir), `${args} ${message}`).toBe(false);
         }
       }
     } finally {
       taken.close();
-      await Promise.all([postgres.drop(), pglite.drop()]);
+      rmSync(dirname(dataDir), { recursive: true, force: true });
     }
-    // Six servers start, three of them on the embedded database: 16-21 s alone, three times that on a busy machine.
-  }, 180_000);
+  }, 60_000);
 
   it("with PORT=0 the public URL names the port listened on, unless BOTBOARD_PUBLIC_URL gives one", () => {
     expect(listeningOn(loadConfig({ PORT: "0" }), 4321).publicUrl).toBe("http://localhost:4321");

@@ -5,6 +5,7 @@ import { ConfigError } from "../config-error.ts";
 import type { Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
+import { checkAddress } from "../listen-address.ts";
 import { projectPath } from "../project-root.ts";
 import { claimsCommand, statusCommand } from "./claims.ts";
 import { guardCommand } from "./guard.ts";
@@ -130,6 +131,8 @@ export function buildCli(doors: CliDoors): Command {
     .action(async (options: { port?: string; host?: string; workers?: number }) => {
       const settings = loadConfig({ ...process.env, PORT: options.port ?? process.env.PORT, HOST: options.host ?? process.env.HOST });
       const workers = workerCountOf(options.workers, settings.databaseUrl);
+      // Before the database, which takes seconds to open and migrate. A worker's port is its primary's, checked before the fork.
+      if (!isWorker()) await checkAddress(settings);
       if (workers > 1 && !isWorker()) return superviseWorkers(workers);
       // One process shows the first admin's link, so one makes it: the others' would be live invites no one saw.
       const server = await doors.startServer(settings, { offerSetupLink: isFirstWorker() });
