@@ -9,6 +9,7 @@ import {
   describeMultipleComparisons,
   describeOrder,
   describeRatio,
+  describeSoftware,
   describeSpend,
   describeWritesAndReads,
   missingVariantText,
@@ -48,6 +49,7 @@ export function renderHtml(report: BenchReport): string {
 <h1>${escapeHtml(`Benchmark run ${run.id}`)}</h1>
 <p>${escapeHtml(`Suite ${run.suite}, driver ${run.driver}${run.model ? `, model ${run.model}` : ""}, phase ${run.phase}${run.fromRunId ? ` (from ${run.fromRunId})` : ""}, ${repeatsText(run.repeats)}. Status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ""}; ${report.trials.finished} of ${report.trials.total} trials finished.`)}</p>
 <p>${escapeHtml(describeSpend(report))}</p>
+<p>${escapeHtml(describeSoftware(report))}</p>
 <h2>Per variant</h2>
 ${htmlTable(variantTable(report))}
 <p>${escapeHtml(turnNote(report))}</p>

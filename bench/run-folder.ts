@@ -151,6 +151,8 @@ const trialSchema = z
     attemptCostUsd: usd,
     interruptedCostUsd: usd,
     interruptedAttempts: count,
+    // Absent from the trials of run dirs written before it was recorded.
+    software: z.strictObject({ botboard: z.string(), node: z.string(), agent: z.string().nullable() }).nullable().default(null),
     startedAt: timestamp.nullable(),
     finishedAt: timestamp.nullable(),
   })

@@ -21,6 +21,7 @@ import { appendTrialLine, writeRunFile } from "./run-folder.ts";
 import { loadSuite, type BenchTask } from "./suites.ts";
 import { runTrial } from "./trial.ts";
 import { requireHooksFor } from "./variants.ts";
+import { softwareOf } from "./software.ts";
 
 export type RunEvent =
   | { kind: "started"; trial: BenchTrial }
@@ -57,6 +58,7 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
   const suite = loadSuite(run.settings.suitePath);
   const tasks = new Map<string, BenchTask>(suite.tasks.map((task) => [task.slug, task]));
   const owner = workerName();
+  const software = await softwareOf(options.driver);
   const leaseMs = options.leaseMs ?? run.settings.timeoutMs + 180_000;
   const outDir = run.settings.outDir;
   mkdirSync(outDir, { recursive: true });
@@ -120,7 +122,7 @@ export async function executeRun(db: Db, run: BenchRun, options: ExecuteOptions)
           if (released) appendTrialLine(outDir, released);
           continue;
         }
-        const finished = await finishBenchTrial(db, trial.id, owner, end.outcome);
+        const finished = await finishBenchTrial(db, trial.id, owner, end.outcome, software);
         if (finished) {
           ranHere++;
           appendTrialLine(outDir, finished);

@@ -235,8 +235,17 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
         // Three answers to the conversation: two with tool calls (one of them two calls at once), then the final text.
         expect(model.toolRequests).toHaveLength(3);
         expect(trial).toMatchObject({ turns: 3, driverTurns: 4 });
+        // What ran it, as `claude --version` says: a report of trials on several versions says so.
+        expect(trial!.software).toEqual({
+          botboard: expect.stringMatching(/^\d+\.\d+\.\d+ \(commit [0-9a-f]{7,}/),
+          node: process.version,
+          agent: expect.stringMatching(/^\d+\.\d+\.\d+ \(Claude Code\)$/),
+        });
         const report = buildReport(await getBenchRun(db, cli, planned.run.id), trials);
         expect(report.variants[0]).toMatchObject({ meanTurns: 3, meanDriverTurns: 4 });
+        expect(renderMarkdown(report)).toContain(
+          `Software: Botboard ${trial!.software!.botboard}, Node ${process.version}, agent ${trial!.software!.agent}.`,
+        );
         expect(renderMarkdown(report)).toContain("mean turns (driver's own count)");
       } finally {
         await model.close();

@@ -116,6 +116,10 @@ describe.each(databaseKinds)("calibration on %s", (kind) => {
     expect(oracle.result.status).toBe("finished");
     expect(oracle.trials.filter((trial) => !trial.passed).map((trial) => `${trial.taskSlug}: ${trial.testOutput}`)).toEqual([]);
     expect(oracle.trials.every((trial) => trial.costUsd === 0 && trial.turns === 0)).toBe(true);
+    // Every trial records what ran it; the oracle has no agent CLI.
+    const [software] = oracle.trials.map((trial) => trial.software);
+    expect(software).toEqual({ botboard: expect.stringMatching(/^\d+\.\d+\.\d+/), node: process.version, agent: null });
+    expect(oracle.trials.every((trial) => JSON.stringify(trial.software) === JSON.stringify(software))).toBe(true);
     for (const trial of oracle.trials) expect(trial.testOutput, trial.taskSlug).toMatch(/\n\d+ tests? passed, 0 failed \(\w+\)$/);
     expect(nothing.trials.filter((trial) => trial.passed).map((trial) => trial.taskSlug)).toEqual([]);
     expect(nothing.trials.length).toBe(loadSuite("builtin").tasks.length);

@@ -78,6 +78,7 @@ function planned(id: number, variant: string): BenchTrial {
     journalWritten: null,
     reads: null,
     testOutput: null,
+    software: null,
     attemptCostUsd: 0,
     interruptedCostUsd: 0,
     interruptedAttempts: 0,

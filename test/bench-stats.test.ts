@@ -32,7 +32,8 @@ import {
   type BenchTrialOutcome,
 } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
-import { describeRatio, percent } from "../views/bench-wording.ts";
+import type { TrialSoftware } from "../server/db/schema/index.ts";
+import { describeRatio, describeSoftware, percent } from "../views/bench-wording.ts";
 import { planTestRun, runToEnd } from "./support/bench.ts";
 import { botboardOnFreshDatabase, modulesLoadedBy, runBotboard, type BotboardOnFreshDatabase } from "./support/cli.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
@@ -345,6 +346,7 @@ function trial(id: number, task: string, variant: string, costUsd: number, passe
     journalWritten: 0,
     reads: 0,
     testOutput: "",
+    software: null,
     attemptCostUsd: 0,
     interruptedCostUsd: 0,
     interruptedAttempts: 0,
@@ -363,6 +365,26 @@ describe("bench report", () => {
     trial(5, "<script>alert(1)</script>", "social", 1, true),
   ];
   const report = buildReport(run, trials);
+
+  it("says what ran the trials, and that trials on different versions are not one sample", () => {
+    const on = (agent: string): Partial<BenchTrial> => ({ software: { botboard: "0.1.0 (commit abc1234)", node: "v20.20.0", agent } });
+    const older = "2.1.100 (Claude Code)";
+    const newer = "2.1.197 (Claude Code)";
+    const mixed = buildReport(run, [
+      trial(1, "easy-one", "baseline", 1, true, on(newer)),
+      trial(2, "easy-one", "social", 1, true, on(newer)),
+      trial(3, "hard-one", "baseline", 1, true, on(older)),
+      trial(4, "hard-one", "social", 1, true),
+    ]);
+    expect(mixed.software).toEqual([
+      { botboard: "0.1.0 (commit abc1234)", node: "v20.20.0", agent: newer, trials: 2 },
+      { botboard: "0.1.0 (commit abc1234)", node: "v20.20.0", agent: older, trials: 1 },
+    ]);
+    expect(describeSoftware(mixed)).toBe(
+      `Software: the trials ran on 2 combinations, so they are not one sample: Botboard 0.1.0 (commit abc1234), Node v20.20.0, agent ${newer} (2 trials); Botboard 0.1.0 (commit abc1234), Node v20.20.0, agent ${older} (1 trial). Not recorded for 1 trial (finished before it was recorded).`,
+    );
+    expect(describeSoftware(report)).toBe("Software: not recorded (the trials finished before it was recorded).");
+  });
 
   it("compares each variant with the baseline by task", () => {
     const social = report.variants.find((variant) => variant.variant === "social")!;
@@ -554,7 +576,7 @@ describe.each(databaseKinds)("bench run dirs and calibration runs on %s", (kind)
       trial;
       { trial } = await claimBenchTrial(db, calibration.run.id, "test", 60_000)
     ) {
-      await finishBenchTrial(db, trial.id, "test", { ...outcome, costUsd: costs[trial.taskSlug]! });
+      await finishBenchTrial(db, trial.id, "test", { ...outcome, costUsd: costs[trial.taskSlug]! }, software);
     }
     const planned = await planTestRun(db, {
       driver: "openai",
@@ -658,3 +680,5 @@ const outcome: BenchTrialOutcome = {
   reads: 0,
   testOutput: "",
 };
+
+const software: TrialSoftware = { botboard: "0.1.0", node: "v20.0.0", agent: null };

@@ -232,6 +232,20 @@ export function taskTable(report: BenchReport): TextTable {
 export const taskTableNote =
   "Means over repeats, the variant's over the baseline's. The ratios leave out trials that timed out or failed with an error (counted in the last column); pass rates count them as failures.";
 
+/** What ran the trials: one line when they all ran on the same versions, each combination's count otherwise. */
+export function describeSoftware(report: BenchReport): string {
+  const trialCount = (count: number) => `${count} trial${count === 1 ? "" : "s"}`;
+  const combinations = report.software.map(
+    (software) => `Botboard ${software.botboard}, Node ${software.node}, agent ${software.agent ?? "(no CLI)"}`,
+  );
+  if (combinations.length === 0) return "Software: not recorded (the trials finished before it was recorded).";
+  const unrecorded = report.trials.finished - report.software.reduce((total, software) => total + software.trials, 0);
+  const gap = unrecorded > 0 ? ` Not recorded for ${trialCount(unrecorded)} (finished before it was recorded).` : "";
+  if (combinations.length === 1) return `Software: ${combinations[0]}.${gap}`;
+  const listed = report.software.map((software, index) => `${combinations[index]} (${trialCount(software.trials)})`);
+  return `Software: the trials ran on ${combinations.length} combinations, so they are not one sample: ${listed.join("; ")}.${gap}`;
+}
+
 export function describeSpend(report: BenchReport): string {
   const { trialsUsd, interruptedUsd, underWayUsd } = report.spend;
   const underWay = underWayUsd > 0 ? `, ${usd(underWayUsd)} by attempts under way or left by a worker that died` : "";

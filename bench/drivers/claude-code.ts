@@ -11,7 +11,7 @@ import {
   type DriverResult,
   type ReportedUsage,
 } from "./driver.ts";
-import { findExecutable, runProcess } from "./process.ts";
+import { findExecutable, runProcess, versionOf } from "./process.ts";
 import { pushEnvironment, pushHookSettings } from "./push-hooks.ts";
 
 /**
@@ -92,6 +92,7 @@ const usageOf = (usage: NonNullable<StreamEvent["usage"]>): ReportedUsage => ({
 
 export const claudeCodeDriver: Driver = {
   name: "claude-code",
+  version: () => versionOf(claudeBinary()),
   async check() {
     if (!claudeBinary())
       throw new DriverUnavailable(

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { addUsage, countCall, DriverUnavailable, emptyResult, settleProcess, type Driver, type DriverResult } from "./driver.ts";
-import { findExecutable, runProcess } from "./process.ts";
+import { findExecutable, runProcess, versionOf } from "./process.ts";
 import { pushEnvironment, pushHookSettings } from "./push-hooks.ts";
 
 /**
@@ -88,6 +88,7 @@ function toolOf(item: NonNullable<CodexEvent["item"]>): string | undefined {
 
 export const codexDriver: Driver = {
   name: "codex",
+  version: () => versionOf(codexBinary()),
   async check() {
     if (!codexBinary())
       throw new DriverUnavailable("The codex driver needs the `codex` CLI: npm install -g @openai/codex, or set CODEX_BIN.");

@@ -51,6 +51,8 @@ export type Driver = {
   /** Why this driver cannot run the push variants (its agent runs no hooks); absent when it can. */
   noPushReason?: string;
   run(run: DriverRun): Promise<DriverResult>;
+  /** The agent CLI's version, which each trial records; absent for a driver with no CLI. */
+  version?(): Promise<string | null>;
 };
 
 export class DriverUnavailable extends Error {}

@@ -75,3 +75,11 @@ export function findExecutable(variable: string, name: string): string | undefin
   ];
   return candidates.find((candidate) => candidate && existsSync(candidate));
 }
+
+/** What a CLI says its version is (`--version`'s first line); null when it does not say within 10 s. */
+export async function versionOf(executable: string | undefined): Promise<string | null> {
+  if (!executable) return null;
+  const outcome = await runProcess(executable, ["--version"], { cwd: process.cwd(), env: process.env, timeoutMs: 10_000 });
+  const version = outcome.stdout.trim().split("\n")[0]?.trim();
+  return outcome.exitCode === 0 && version ? version : null;
+}

@@ -1,4 +1,4 @@
-import type { BenchHardSet, BenchVariantText } from "../db/schema/index.ts";
+import type { BenchHardSet, BenchVariantText, TrialSoftware } from "../db/schema/index.ts";
 import type { BenchRun, BenchTrial } from "./bench-runs.ts";
 import {
   aboveMeanCost,
@@ -122,6 +122,8 @@ export type BenchReport = {
   prompts: Record<string, string>;
   /** What Botboard's MCP server showed each variant's agents (instructions, tools and their descriptions). */
   variantTexts: Record<string, BenchVariantText>;
+  /** What ran the finished trials, each combination with how many trials it ran (null: not recorded). */
+  software: (TrialSoftware & { trials: number })[];
   /**
    * Per finished trial, in queue order: the charts' distributions, and every figure the numbers above
    * are computed from (the pairing key, whether the trial completed, cost, turns, time, tokens, writes
@@ -143,6 +145,7 @@ export type TrialPoint = Pick<
   | "cacheWriteTokens"
   | "costSource"
   | "driverTurns"
+  | "software"
 > & {
   trialId: number;
   task: string;
@@ -394,8 +397,11 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
         return [[variant, { instructions: text.instructions, tools, ...(text.push === undefined ? {} : { push: text.push }) }]];
       }),
     ),
+    software: softwareOf(finished),
     points: finished.map((trial) => ({
       trialId: trial.id,
+      // In one key order: jsonb keeps its own, and the report from the run dir must read the same.
+      software: trial.software && { botboard: trial.software.botboard, node: trial.software.node, agent: trial.software.agent },
       variant: trial.variant,
       task: trial.taskSlug,
       repeat: trial.repeat,
@@ -416,4 +422,17 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
       reads: trial.reads ?? 0,
     })),
   };
+}
+
+/** The combinations of software the trials ran on, most trials first; trials that recorded none are left out. */
+function softwareOf(trials: BenchTrial[]): (TrialSoftware & { trials: number })[] {
+  const counted = new Map<string, TrialSoftware & { trials: number }>();
+  for (const { software } of trials) {
+    if (!software) continue;
+    const key = JSON.stringify([software.botboard, software.node, software.agent]);
+    const entry = counted.get(key) ?? { botboard: software.botboard, node: software.node, agent: software.agent, trials: 0 };
+    entry.trials += 1;
+    counted.set(key, entry);
+  }
+  return [...counted.values()].sort((a, b) => b.trials - a.trials);
 }

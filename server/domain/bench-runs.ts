@@ -1,6 +1,14 @@
 import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
 import { rowsOf, type Db } from "../db/client.ts";
-import { benchRuns, benchTrials, teams, type BenchRunSettings, type BenchVariantText, type ToolCallCounts } from "../db/schema/index.ts";
+import {
+  benchRuns,
+  benchTrials,
+  teams,
+  type BenchRunSettings,
+  type BenchVariantText,
+  type ToolCallCounts,
+  type TrialSoftware,
+} from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
 import { cli, type HumanCaller } from "./callers.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
@@ -312,10 +320,11 @@ export async function finishBenchTrial(
   trialId: number,
   owner: string,
   outcome: BenchTrialOutcome,
+  software: TrialSoftware,
 ): Promise<BenchTrial | undefined> {
   const [finished] = await db
     .update(benchTrials)
-    .set({ ...outcome, status: "finished", leaseOwner: null, leaseExpiresAt: null, finishedAt: sql`now()`, attemptCostUsd: 0 })
+    .set({ ...outcome, software, status: "finished", leaseOwner: null, leaseExpiresAt: null, finishedAt: sql`now()`, attemptCostUsd: 0 })
     .where(and(eq(benchTrials.id, trialId), eq(benchTrials.leaseOwner, owner), eq(benchTrials.status, "running")))
     .returning();
   return finished;

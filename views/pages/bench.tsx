@@ -2,6 +2,7 @@ import { raw } from "hono/html";
 import type { BenchRunSummary } from "../../server/domain/bench-runs.ts";
 import {
   comparisonRows,
+  describeSoftware,
   describeSpend,
   missingVariantText,
   taskTable,
@@ -97,6 +98,7 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
         {run.stopReason ? ` (${run.stopReason})` : ""}; {report.trials.finished} of {report.trials.total} trials finished.
       </p>
       <p>{describeSpend(report)}</p>
+      <p>{describeSoftware(report)}</p>
       <h2>Per variant</h2>
       <Table table={variantTable(report)} />
       <p class="muted">{turnNote(report)}</p>

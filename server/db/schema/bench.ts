@@ -64,6 +64,15 @@ export const benchRuns = pgTable(
 
 export type ToolCallCounts = Record<string, number>;
 
+/** What ran a trial, as its worker found it: results of different versions are not one sample. */
+export type TrialSoftware = {
+  /** Botboard's version, and its git commit when it runs from a checkout. */
+  botboard: string;
+  node: string;
+  /** The agent CLI's own `--version` (Claude Code, Codex); null for a driver with no CLI. */
+  agent: string | null;
+};
+
 /**
  * One trial: a task, a variant and a repeat. It is queued (pending), claimed by one worker under a
  * lease (running), and once finished never runs again. Trials of one group run in `seq` order.
@@ -114,6 +123,8 @@ export const benchTrials = pgTable(
     journalWritten: integer("journal_written"),
     reads: integer("reads"),
     testOutput: text("test_output"),
+    /** Null for trials finished before it was recorded. */
+    software: jsonb("software").$type<TrialSoftware>(),
     /**
      * What the attempt in progress has spent so far, written as it grows: a worker that dies (kill -9)
      * leaves it behind, and the worker that takes the trial over moves it to the interrupted spend.
