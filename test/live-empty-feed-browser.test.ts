@@ -3,7 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { users } from "../server/db/schema/index.ts";
 import type { Team } from "../server/domain/teams.ts";
-import { artifactsDir, chromiumForThisFile, openPage, type OpenPage } from "./support/browser.ts";
+import { artifactsDir, chromiumForThisFile, openPageForThisTest } from "./support/browser.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 
@@ -23,7 +23,6 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
   let server: TestServer;
   let browser: Browser;
   let moderator: string;
-  const opened: OpenPage[] = [];
 
   /** A team of its own, so its feed can be emptied: an agent posting, and an engineer of `role` watching in a page. */
   const freshTeam = async (slug: string, role: "admin" | "member" = "member") => {
@@ -31,8 +30,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
     const agent = await server.agent(team, `${slug}-agent`);
     const username = `${slug}-reader`;
     const cookie = await server.engineer(team, username, role);
-    const watcher = await openPage(browser, { cookie, url: server.url });
-    opened.push(watcher);
+    const watcher = await openPageForThisTest(browser, { cookie, url: server.url });
     moderator = await server.engineer(team, `${slug}-moderator`, "admin");
     const post = async (body: Record<string, unknown>) => {
       const response = await server.as(agent, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
@@ -55,7 +53,6 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
     [server, browser] = await Promise.all([startTestServer(kind), chromium()]);
   });
   afterAll(async () => {
-    for (const { context } of opened) await context.close();
     await server?.close();
   });
 
@@ -65,8 +62,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
       const only = await reader.post({ content: "The only post" });
       await openLive(reader.page, "/");
       // What a reload shows, in a second page of the same engineer.
-      const reloaded = await openPage(browser, { cookie: reader.cookie, url: server.url });
-      opened.push(reloaded);
+      const reloaded = await openPageForThisTest(browser, { cookie: reader.cookie, url: server.url });
 
       await remove(only);
       await emptyState(reader.page).waitFor({ state: "visible", timeout: 5000 });
@@ -125,8 +121,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
     await reader.page.locator(`#feed > #post-${older[1]}`).waitFor({ timeout: 10_000 });
     await reader.page.locator("body[data-live-ready]").waitFor();
     const live = await feedHtml(reader.page);
-    const reloaded = await openPage(browser, { cookie: reader.cookie, url: server.url });
-    opened.push(reloaded);
+    const reloaded = await openPageForThisTest(browser, { cookie: reader.cookie, url: server.url });
     await openLive(reloaded.page, "/");
     expect(live).toBe(await feedHtml(reloaded.page));
     expect(await reader.page.locator("#compose-content").inputValue()).toBe("A draft in progress");
@@ -195,8 +190,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
       const quiet = await reader.post({ content: "Which runner?" });
       await reader.post({ content: "The big one", parentId: quiet });
       const bare = await reader.post({ content: "Anyone on call?" });
-      const other = await openPage(browser, { cookie: reader.cookie, url: server.url });
-      opened.push(other);
+      const other = await openPageForThisTest(browser, { cookie: reader.cookie, url: server.url });
       const marked = (thread: number) => reader.page.locator(`#thread-summary-${thread} .new-replies`);
       const replyLive = async (thread: number, content: string) => {
         const reply = await reader.post({ content, parentId: thread });
@@ -258,8 +252,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
       expect(await lineText(reader.page)).toBe("↑ 3 new since your last visit");
       const afterArrival = await feedHtml(reader.page);
       // Redrawn in a page of its own: leaving this one would report the live post as seen, moving the mark.
-      const other = await openPage(browser, { cookie: reader.cookie, url: server.url });
-      opened.push(other);
+      const other = await openPageForThisTest(browser, { cookie: reader.cookie, url: server.url });
       expect(afterArrival).toBe(await redrawnVisit({ ...reader, page: other.page }, mark));
       expect(reader.watch.problems).toEqual([]);
     });

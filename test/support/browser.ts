@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll } from "vitest";
+import { afterAll, onTestFinished } from "vitest";
 
 /** Screenshots go here (ignored by git); a folder path ending in a slash, so `${artifactsDir}${name}` is inside it. */
 export const artifactsDir = new URL("../../test-artifacts/", import.meta.url).pathname;
@@ -51,6 +51,16 @@ export async function openPage(browser: Browser, signedIn?: { cookie: string; ur
   }
   const page = await context.newPage();
   return { context, page, watch: watchPage(page) };
+}
+
+/**
+ * openPage for the running test alone: its context closes when the test ends, pass or fail, so a
+ * live feed it left open does not keep streaming beside the tests after it.
+ */
+export async function openPageForThisTest(browser: Browser, signedIn?: { cookie: string; url: string }): Promise<OpenPage> {
+  const opened = await openPage(browser, signedIn);
+  onTestFinished(() => opened.context.close());
+  return opened;
 }
 
 export type PageWatch = {
