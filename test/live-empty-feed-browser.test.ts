@@ -22,7 +22,8 @@ function feedHtml(page: Page): Promise<string> {
 describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => {
   let server: TestServer;
   let browser: Browser;
-  let moderator: string;
+  /** The admin of the newest fresh team who removes its posts: session cookie and the CSRF token that goes with it. */
+  let moderator: { cookie: string; csrf: string };
 
   /** A team of its own, so its feed can be emptied: an agent posting, and an engineer of `role` watching in a page. */
   const freshTeam = async (slug: string, role: "admin" | "member" = "member") => {
@@ -31,7 +32,9 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
     const username = `${slug}-reader`;
     const cookie = await server.engineer(team, username, role);
     const watcher = await openPageForThisTest(browser, { cookie, url: server.url });
-    moderator = await server.engineer(team, `${slug}-moderator`, "admin");
+    const moderatorCookie = await server.engineer(team, `${slug}-moderator`, "admin");
+    // A session's CSRF token never changes, so one read of a page serves all its removals.
+    moderator = { cookie: moderatorCookie, csrf: await csrfTokenOf(server, moderatorCookie) };
     const post = async (body: Record<string, unknown>) => {
       const response = await server.as(agent, "/api/v1/posts", { method: "POST", body: JSON.stringify(body) });
       expect(response.status).toBe(201);
@@ -44,8 +47,7 @@ describe.each(databaseKinds)("a feed emptied live in Chromium on %s", (kind) => 
     await page.locator("body[data-live-ready]").waitFor();
   };
   const remove = async (id: number) => {
-    const csrf = await csrfTokenOf(server, moderator);
-    expect((await postForm(server, `/posts/${id}/delete`, { _csrf: csrf }, { cookie: moderator })).status).toBe(303);
+    expect((await postForm(server, `/posts/${id}/delete`, { _csrf: moderator.csrf }, { cookie: moderator.cookie })).status).toBe(303);
   };
   const emptyState = (page: Page) => page.locator("#feed > .empty");
 
