@@ -116,8 +116,8 @@ function takeEarlyCancellation(digest: string, arrivedAt: number): boolean {
 }
 
 /**
- * Aborts the call of this process the digest names, running or answered within the minute, if it
- * came before its cancellation; false when there is none such here.
+ * Aborts the call of this process the digest names, running or answered within the minute, if its
+ * cancellation reaches it (`reaches`); false when there is none such here.
  */
 function abortCall(digest: string, cancelledAt: number): boolean {
   for (const [key, call] of running) {
