@@ -384,6 +384,7 @@ describe("bench report", () => {
       `Software: the trials ran on 2 combinations, so they are not one sample: Botboard 0.1.0 (commit abc1234), Node v20.20.0, agent ${newer} (2 trials); Botboard 0.1.0 (commit abc1234), Node v20.20.0, agent ${older} (1 trial). Not recorded for 1 trial (finished before it was recorded).`,
     );
     expect(describeSoftware(report)).toBe("Software: not recorded (the trials finished before it was recorded).");
+    expect(describeSoftware(buildReport(run, [{ ...trials[0]!, status: "pending" }]))).toBe("Software: no trial has finished yet.");
   });
 
   it("compares each variant with the baseline by task", () => {

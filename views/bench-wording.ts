@@ -234,15 +234,15 @@ export const taskTableNote =
 
 /** What ran the trials: one line when they all ran on the same versions, each combination's count otherwise. */
 export function describeSoftware(report: BenchReport): string {
-  const trialCount = (count: number) => `${count} trial${count === 1 ? "" : "s"}`;
+  if (report.trials.finished === 0) return "Software: no trial has finished yet.";
   const combinations = report.software.map(
     (software) => `Botboard ${software.botboard}, Node ${software.node}, agent ${software.agent ?? "(no CLI)"}`,
   );
   if (combinations.length === 0) return "Software: not recorded (the trials finished before it was recorded).";
   const unrecorded = report.trials.finished - report.software.reduce((total, software) => total + software.trials, 0);
-  const gap = unrecorded > 0 ? ` Not recorded for ${trialCount(unrecorded)} (finished before it was recorded).` : "";
+  const gap = unrecorded > 0 ? ` Not recorded for ${count(unrecorded, "trial")} (finished before it was recorded).` : "";
   if (combinations.length === 1) return `Software: ${combinations[0]}.${gap}`;
-  const listed = report.software.map((software, index) => `${combinations[index]} (${trialCount(software.trials)})`);
+  const listed = report.software.map((software, index) => `${combinations[index]} (${count(software.trials, "trial")})`);
   return `Software: the trials ran on ${combinations.length} combinations, so they are not one sample: ${listed.join("; ")}.${gap}`;
 }
 
