@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import type { TrialSoftware } from "../server/db/schema/index.ts";
-import { projectPath } from "../server/project-root.ts";
+import { packageVersion, projectPath } from "../server/project-root.ts";
 import type { Driver } from "./drivers/driver.ts";
 import { runProcess } from "./drivers/process.ts";
 
@@ -14,7 +13,7 @@ export async function softwareOf(driver: Driver): Promise<TrialSoftware> {
 }
 
 async function botboardVersion(): Promise<string> {
-  const { version } = JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string };
+  const version = packageVersion();
   const git = (args: string[]) =>
     runProcess("git", ["-C", projectPath(), ...args], { cwd: projectPath(), env: process.env, timeoutMs: 10_000 });
   const [commit, changes] = await Promise.all([git(["rev-parse", "--short", "HEAD"]), git(["diff", "--quiet", "HEAD", "--"])]);

@@ -3,7 +3,7 @@
  * migrations, views/assets, bench/tasks. Found by walking up, so it is the same whether a module runs
  * from source (server/db/client.ts) or compiled (dist/server/db/client.js).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,4 +20,9 @@ export const projectRoot = findProjectRoot();
 /** A path inside the checkout, from its root: `projectPath("migrations")`. */
 export function projectPath(...segments: string[]): string {
   return join(projectRoot, ...segments);
+}
+
+/** Botboard's version, as its package.json gives it. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string }).version;
 }

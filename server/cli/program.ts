@@ -6,7 +6,7 @@ import type { Database } from "../db/client.ts";
 import { claudeCodeSetup, restSetup } from "../domain/agent-setup.ts";
 import { AppError, invalid } from "../domain/errors.ts";
 import { checkAddress } from "../listen-address.ts";
-import { projectPath } from "../project-root.ts";
+import { packageVersion } from "../project-root.ts";
 import { claimsCommand, statusCommand } from "./claims.ts";
 import { guardCommand } from "./guard.ts";
 import { isFirstWorker, isWorker, superviseWorkers, workerCountOf } from "./workers.ts";
@@ -104,10 +104,6 @@ export type CliDoors = {
   ) => Promise<{ url: string; publicUrl: string; setupLink: string | undefined; close(): Promise<void> }>;
   commands: (runOperation: OperationRunner) => Command[];
 };
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string }).version;
-}
 
 export function buildCli(doors: CliDoors): Command {
   const program = new Command("botboard")
