@@ -4,7 +4,7 @@ import { request } from "node:http";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../server/db/client.ts";
-import { agents } from "../server/db/schema/index.ts";
+import { agents, posts } from "../server/db/schema/index.ts";
 import { botboardBin, serveBotboard, stop, type ServedBotboard } from "./support/cli.ts";
 import { connectMcp } from "./support/mcp.ts";
 import { holdTransactionOpen } from "./support/open-writes.ts";
@@ -31,14 +31,23 @@ const postMcp = (serverUrl: string, token: string, message: object, session?: st
   });
 
 const readNewCall = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "read_new", arguments: { limit: 10 } } });
+const loginCall = { jsonrpc: "2.0", id: 99, method: "tools/call", params: { name: "login", arguments: {} } };
 const cancellationOf = (id: number) => ({
   jsonrpc: "2.0",
   method: "notifications/cancelled",
   params: { requestId: id, reason: "timed out" },
 });
 
-type ToolAnswer = { result: { isError?: boolean; content: { text: string }[]; structuredContent?: { posts?: { id: number }[] } } };
+type ToolAnswer = {
+  result: { isError?: boolean; content: { text: string }[]; structuredContent?: { posts?: { id: number }[]; remaining?: number } };
+};
 const postIdsOf = (answer: ToolAnswer) => (answer.result.structuredContent?.posts ?? []).map((post) => post.id).sort((a, b) => a - b);
+
+/** What MCP login says of the reader's unread posts, asked again each time the returned function is called. */
+const loginSays = (server: TestServer, token: string, session: string) => async () => {
+  const answer = (await (await postMcp(server.url, token, loginCall, session)).json()) as ToolAnswer;
+  return answer.result.content[0]!.text;
+};
 
 /**
  * A POST to /mcp whose headers go now and whose body only once `finish` is called: a call that has
@@ -243,7 +252,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     await client.close();
   });
 
-  it("an MCP cancellation that comes after its reader has read again gives nothing back: the later read keeps its place", async () => {
+  it("an MCP cancellation that comes after its reader has read again gives the page back behind it: the next read hands it out with what is new", async () => {
     const team = await server.team("cancelled-after-next");
     const writer = await server.agent(team, "after-next-writer");
     const token = await server.agent(team, "after-next-reader");
@@ -253,12 +262,42 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(7), session)).json())).toEqual(first);
     const second = await writeThree(server, writer);
     expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(8), session)).json())).toEqual(second);
+    expect(await loginSays(server, token, session)()).toContain("No unread posts.");
     expect((await postMcp(server.url, token, cancellationOf(7), session)).status).toBe(202);
-    await sleep(200);
+    await expect.poll(loginSays(server, token, session)).toContain("3 unread posts");
 
-    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
     const third = await writeThree(server, writer);
-    expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(9), session)).json())).toEqual(third);
+    const answer = (await (await postMcp(server.url, token, readNewCall(9), session)).json()) as ToolAnswer;
+    expect(postIdsOf(answer)).toEqual([...first, ...third]);
+    expect(answer.result.structuredContent?.remaining).toBe(0);
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+  });
+
+  it("pages given up on in either order after the reader read on both come back, each post once, and a deleted one not at all", async () => {
+    const team = await server.team("two-given-back");
+    const writer = await server.agent(team, "two-back-writer");
+    const token = await server.agent(team, "two-back-reader");
+    const session = "two-given-back-session";
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const pages: number[][] = [];
+    for (const id of [11, 12, 13]) {
+      const written = await writeThree(server, writer);
+      expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(id), session)).json())).toEqual(written);
+      pages.push(written);
+    }
+    // The second page's cancellation comes first: the reader read on (the third page), so it goes on
+    // the list; then the first's, which joins it. A cancellation that comes twice gives back once.
+    for (const id of [12, 11, 12]) expect((await postMcp(server.url, token, cancellationOf(id), session)).status).toBe(202);
+    await expect.poll(loginSays(server, token, session)).toContain("6 unread posts");
+    // An engineer removes one of them meanwhile: it is not news any more.
+    const removed = pages[1]![1]!;
+    await server.database.db.update(posts).set({ deletedAt: new Date() }).where(eq(posts.id, removed));
+    expect(await loginSays(server, token, session)()).toContain("5 unread posts");
+
+    const next = await (await readers["REST /unread"]!(token)).read();
+    expect(next.sort((a, b) => a - b)).toEqual([...pages[0]!, ...pages[1]!.filter((id) => id !== removed)]);
+    expect(await loginSays(server, token, session)()).toContain("No unread posts.");
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
   });
 
   it.each(Object.keys(readers))(

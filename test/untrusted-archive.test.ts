@@ -132,6 +132,24 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
     expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
   }, 120_000);
 
+  it("a read position's given-back posts must be posts of the archive, a list of at most 1,000 ids", async () => {
+    const agentId = randomUUID();
+    const cursor = (givenBackPostIds: unknown) => ({
+      table: "read_cursors",
+      row: { agentId, readerName: "", teamId: intruderId, lastPostId: 900_000, givenBackPostIds, updatedAt: at },
+    });
+    const archive = (givenBackPostIds: unknown) =>
+      intruder(agentRow(agentId, intruderId, "reader"), postRow(900_000, intruderId), cursor(givenBackPostIds));
+    await expect(importInProcess(archive([victim.postId]), { withSecrets: false })).rejects.toThrow(
+      "Line 5 of the archive, read_cursors.givenBackPostIds: names a post that is not one of this archive",
+    );
+    for (const list of [["900000"], [null], [-1], 900_000, Array.from({ length: 1_001 }, () => 900_000)])
+      await expect(importInProcess(archive(list), { withSecrets: false }), JSON.stringify(list).slice(0, 40)).rejects.toThrow(
+        "Line 5 of the archive, read_cursors.givenBackPostIds: expected a list of at most 1000 whole numbers",
+      );
+    expect((await listTeams(server.database.db)).map((team) => team.slug)).not.toContain("intruder");
+  });
+
   it("a team's code repository that is not an http(s) address is refused: every page links into it", async () => {
     for (const repositoryUrl of ["javascript:alert(1)", 'https://github.com/org/repo?x="><script>', "data:text/html,x", 42]) {
       const team = { table: "teams", row: { id: intruderId, slug: "intruder", name: "Team intruder", repositoryUrl, createdAt: at } };

@@ -275,10 +275,14 @@ function newsFor(db: Db, caller: AgentCaller): SQL[] {
 }
 
 /**
- * Where a reader is: its position, and the place before which posts addressed to it still wait
- * because its first read had no room for them (none when null; see `firstRead`).
+ * Where a reader is: its position, the place before which posts addressed to it still wait because
+ * its first read had no room for them (none when null; see `firstRead`), and the posts before its
+ * position that it was given back (`giveBack`), ascending ids.
  */
-type ReadPlace = { position: DeliveryPosition; addressedBefore: DeliveryPosition | null };
+type ReadPlace = { position: DeliveryPosition; addressedBefore: DeliveryPosition | null; givenBack: readonly number[] };
+
+/** The most posts a reader's given-back list holds (an archive's too): the newest are kept. */
+export const maxGivenBack = 1_000;
 
 async function readPlaceOf(db: Db, caller: AgentCaller): Promise<ReadPlace | undefined> {
   const reader = readerOf(caller);
@@ -290,6 +294,7 @@ async function readPlaceOf(db: Db, caller: AgentCaller): Promise<ReadPlace | und
         string | null
       >`(select ${posts.txId}::text from ${posts} where ${posts.id} = ${readCursors.addressedBeforePostId})`,
       addressedBeforePostId: readCursors.addressedBeforePostId,
+      givenBack: readCursors.givenBackPostIds,
     })
     .from(readCursors)
     .where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)))
@@ -303,11 +308,12 @@ async function readPlaceOf(db: Db, caller: AgentCaller): Promise<ReadPlace | und
       addressedBeforeTxId !== null && addressedBeforePostId !== null
         ? { txId: addressedBeforeTxId, postId: Number(addressedBeforePostId) }
         : null,
+    givenBack: row.givenBack,
   };
 }
 
 /** Moves the reader's place; returns the id of the transaction that moves it. */
-async function saveReadPlace(db: Db, caller: AgentCaller, { position, addressedBefore }: ReadPlace): Promise<string> {
+async function saveReadPlace(db: Db, caller: AgentCaller, { position, addressedBefore, givenBack }: ReadPlace): Promise<string> {
   const reader = readerOf(caller);
   const [saved] = await db
     .insert(readCursors)
@@ -317,6 +323,7 @@ async function saveReadPlace(db: Db, caller: AgentCaller, { position, addressedB
       lastTxId: sql`${position.txId}::xid8`,
       lastPostId: position.postId,
       addressedBeforePostId: addressedBefore?.postId ?? null,
+      givenBackPostIds: [...givenBack],
     })
     .onConflictDoUpdate({
       target: [readCursors.agentId, readCursors.readerName],
@@ -324,6 +331,7 @@ async function saveReadPlace(db: Db, caller: AgentCaller, { position, addressedB
         lastTxId: sql`excluded.last_tx_id`,
         lastPostId: sql`excluded.last_post_id`,
         addressedBeforePostId: sql`excluded.addressed_before_post_id`,
+        givenBackPostIds: sql`excluded.given_back_post_ids`,
         updatedAt: sql`now()`,
       },
     })
@@ -468,8 +476,8 @@ const abandonedRead = () => new AppError("unavailable", "The client gave up on t
  * Hands out a page and moves the reader past it, in one transaction. A read whose client gives up
  * on it (`abandoned`: a timeout, a closed connection) while it waits its turn or reads hands out
  * nothing: posts the reader was never sent would otherwise never come again. One given up on just
- * as it commits, or after it answered while the door keeps its signal live, gives its page back,
- * unless a later read of the reader moved on meanwhile.
+ * as it commits, or after it answered while the door keeps its signal live, gives its page back
+ * (`giveBack`).
  */
 async function deliverUnread(
   db: Db,
@@ -494,31 +502,41 @@ async function deliverUnread(
         handedOut = first;
         return handedOut.page;
       }
-      // What waits from before the first read comes first, newest first; then what is new.
-      const waiting = place.addressedBefore
-        ? await selectUnread(tx, caller, addressedWaiting(tx, caller, place.addressedBefore), "newest", portion.window)
-        : [];
-      const fresh = waiting.length < portion.window ? await unreadAfter(tx, caller, place.position, portion.window - waiting.length) : [];
-      const page = portionOf(portion, [...waiting, ...fresh]);
-      const waitingShown = page.slice(0, Math.min(page.length, waiting.length));
-      const last = page.slice(waitingShown.length).at(-1)?.position ?? place.position;
+      // What was given back comes first, oldest first; then what waits from before the first read,
+      // newest first; then what is new.
+      const room = (taken: number) => portion.window - taken;
+      const givenBack =
+        place.givenBack.length > 0 ? await selectUnread(tx, caller, givenBackOf(caller, place.givenBack), "oldest", portion.window) : [];
+      const waiting =
+        place.addressedBefore && room(givenBack.length) > 0
+          ? await selectUnread(tx, caller, addressedWaiting(tx, caller, place.addressedBefore), "newest", room(givenBack.length))
+          : [];
+      const freshFrom = givenBack.length + waiting.length;
+      const fresh = room(freshFrom) > 0 ? await unreadAfter(tx, caller, place.position, room(freshFrom)) : [];
+      const page = portionOf(portion, [...givenBack, ...waiting, ...fresh]);
+      const waitingShown = page.slice(givenBack.length, freshFrom);
+      const last = page.slice(freshFrom).at(-1)?.position ?? place.position;
       const { addressedBefore, stillWaiting } = await addressedLeftWaiting(
         tx,
         caller,
         waitingShown.at(-1)?.position ?? place.addressedBefore,
       );
-      const moved = { position: last, addressedBefore };
+      const stillGivenBack = givenBackLeft(place.givenBack, givenBack, page, portion.window);
+      const moved = { position: last, addressedBefore, givenBack: stillGivenBack };
       const movedIn =
-        page.length > 0 || addressedBefore?.postId !== place.addressedBefore?.postId ? await saveReadPlace(tx, caller, moved) : undefined;
+        page.length > 0 || addressedBefore?.postId !== place.addressedBefore?.postId || !sameIds(stillGivenBack, place.givenBack)
+          ? await saveReadPlace(tx, caller, moved)
+          : undefined;
       const rest = and(...newsFor(tx, caller), after(last));
       const { unread, addressed } = await countUnread(tx, caller, rest);
+      const givenBackUnread = await countGivenBack(tx, caller, stillGivenBack);
       const unreadPage = {
         posts: addressedFirst(inDeliveryOrder(page).map(({ post }) => post)),
-        remaining: sumOf(unread, stillWaiting),
-        addressedRemaining: sumOf(addressed, stillWaiting),
+        remaining: sumOf(sumOf(unread, stillWaiting), givenBackUnread.unread),
+        addressedRemaining: sumOf(sumOf(addressed, stillWaiting), givenBackUnread.addressed),
       };
       if (abandoned?.aborted) throw abandonedRead();
-      if (movedIn) handedOut = { page: unreadPage, movedIn, from: place, to: moved };
+      if (movedIn) handedOut = { page: unreadPage, places: page.map(({ position }) => position), movedIn, from: place, to: moved };
       return unreadPage;
     });
   } catch (error) {
@@ -540,17 +558,20 @@ async function deliverUnread(
  * answer comes sends `notifications/cancelled` and ignores the answer (the spec asks it to). The door
  * keeps the signal of such a read live for a while after answering; if it aborts, the page goes back.
  */
-function giveBackWhenAbandoned(db: Db, caller: AgentCaller, { from, to }: HandedOut, abandoned: AbortSignal): void {
+function giveBackWhenAbandoned(db: Db, caller: AgentCaller, handedOut: HandedOut, abandoned: AbortSignal): void {
   const goBack = () => {
-    giveBack(db, caller, { from, to }).catch((error: unknown) =>
+    giveBack(db, caller, handedOut).catch((error: unknown) =>
       logger.warn({ error: String(error) }, "could not give back a page whose client gave up on it after it was answered"),
     );
   };
   abandoned.addEventListener("abort", goBack, { once: true });
 }
 
-/** A page a read hands out, the transaction that moves the reader's position past it, and the places it moves between. */
-type HandedOut = { page: UnreadPage; movedIn: string; from: ReadPlace | undefined; to: ReadPlace };
+/**
+ * A page a read hands out, the places of its posts, the transaction that moves the reader's position
+ * past it, and the places it moves between.
+ */
+type HandedOut = { page: UnreadPage; places: DeliveryPosition[]; movedIn: string; from: ReadPlace | undefined; to: ReadPlace };
 
 /** Reads of one reader take turns: two concurrent polls never hand out the same post. */
 async function takeReaderTurn(db: Db, caller: AgentCaller): Promise<void> {
@@ -559,21 +580,64 @@ async function takeReaderTurn(db: Db, caller: AgentCaller): Promise<void> {
 }
 
 /**
- * Moves the reader back to where a read found it, the read's page unread: when its client gave up
- * just as it committed, or after. A later read that has moved the reader since keeps its place (the
- * page is then lost: the client gave up and read again before its cancellation came).
+ * Gives a read's page back to its reader, unread: when its client gave up on it just as it
+ * committed, or after. The reader moves back to where the read found it; if a later read has moved
+ * it since (the client gave up and read again before its cancellation came), it keeps its place and
+ * the page's posts join its given-back list, which its next reads hand out first.
  */
-async function giveBack(db: Db, caller: AgentCaller, { from, to }: Pick<HandedOut, "from" | "to">): Promise<void> {
+async function giveBack(db: Db, caller: AgentCaller, { places, from, to }: Pick<HandedOut, "places" | "from" | "to">): Promise<void> {
   await db.transaction(async (tx) => {
     await takeReaderTurn(tx, caller);
     const now = await readPlaceOf(tx, caller);
-    if (!now || !samePlace(now, to)) return;
-    if (from) await saveReadPlace(tx, caller, from);
-    else {
-      const reader = readerOf(caller);
-      await tx.delete(readCursors).where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)));
+    // No place: this page was given back already (its reader's first read), and nothing read since.
+    if (!now) return;
+    if (samePlace(now, to)) {
+      if (from) await saveReadPlace(tx, caller, from);
+      else {
+        const reader = readerOf(caller);
+        await tx.delete(readCursors).where(and(eq(readCursors.agentId, reader.agentId), eq(readCursors.readerName, reader.readerName)));
+      }
+      return;
     }
+    // Posts past the reader's position are unread still; only those behind it need the list.
+    const behind = places.filter((position) => comparePositions(position, now.position) <= 0).map((position) => position.postId);
+    const givenBack = withGivenBack(now.givenBack, behind);
+    if (!sameIds(givenBack, now.givenBack)) await saveReadPlace(tx, caller, { ...now, givenBack });
   });
+}
+
+/** A given-back list with these posts added: ascending, each once, the newest `maxGivenBack`. */
+function withGivenBack(list: readonly number[], postIds: readonly number[]): number[] {
+  const merged = [...new Set([...list, ...postIds])].sort((a, b) => a - b);
+  if (merged.length > maxGivenBack)
+    logger.warn({ dropped: merged.length - maxGivenBack }, "a reader's given-back list is full: its oldest posts are not handed out again");
+  return merged.slice(-maxGivenBack);
+}
+
+/** The reader's given-back posts that are still news to it (not deleted since). */
+function givenBackOf(caller: AgentCaller, list: readonly number[]): SQL {
+  // One array parameter, so that the statement's text is the same whatever the list's length.
+  return and(...othersPostsFor(caller), sql`${posts.id} = any(${`{${list.join(",")}}`}::bigint[])`)!;
+}
+
+/**
+ * What is left of the given-back list after a page: the list less what the page showed. When the
+ * read found fewer of them than it looked for, it found every one still news, and the rest (deleted
+ * since) leave the list too.
+ */
+function givenBackLeft(list: readonly number[], found: UnreadDelivery[], page: UnreadDelivery[], looked: number): number[] {
+  const shown = new Set(page.map(({ post }) => post.id));
+  const kept = found.length < looked ? found.map(({ post }) => post.id) : list;
+  return kept.filter((postId) => !shown.has(postId)).sort((a, b) => a - b);
+}
+
+/** How many of the given-back posts are unread, and addressed to the reader: no statement for an empty list. */
+async function countGivenBack(
+  db: Db,
+  caller: AgentCaller,
+  list: readonly number[],
+): Promise<{ unread: CappedCount; addressed: CappedCount }> {
+  return list.length === 0 ? { unread: none, addressed: none } : countUnread(db, caller, givenBackOf(caller, list));
 }
 
 function samePlace(a: ReadPlace, b: ReadPlace): boolean {
@@ -581,8 +645,13 @@ function samePlace(a: ReadPlace, b: ReadPlace): boolean {
     comparePositions(a.position, b.position) === 0 &&
     (a.addressedBefore === null
       ? b.addressedBefore === null
-      : b.addressedBefore !== null && comparePositions(a.addressedBefore, b.addressedBefore) === 0)
+      : b.addressedBefore !== null && comparePositions(a.addressedBefore, b.addressedBefore) === 0) &&
+    sameIds(a.givenBack, b.givenBack)
   );
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((postId, index) => postId === b[index]);
 }
 
 function portionOf(portion: Portion, window: UnreadDelivery[]): UnreadDelivery[] {
@@ -654,7 +723,7 @@ async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise
     addressedBefore ? sql`not ${addressedWaiting(db, caller, addressedBefore)}` : undefined,
   );
   const skippedOlder = shown.length > 0 ? await countCapped(db, leftOut) : none;
-  const moved = { position: horizon, addressedBefore };
+  const moved = { position: horizon, addressedBefore, givenBack: [] };
   const movedIn = await saveReadPlace(db, caller, moved);
   const page = {
     posts: addressedFirst(inDeliveryOrder(shown).map(({ post }) => post)),
@@ -662,7 +731,7 @@ async function firstRead(db: Db, caller: AgentCaller, portion: Portion): Promise
     addressedRemaining: stillWaiting,
     skippedOlder,
   };
-  return { page, movedIn, from: undefined, to: moved };
+  return { page, places: shown.map(({ position }) => position), movedIn, from: undefined, to: moved };
 }
 
 /** The posts addressed to the reader before `place` (as `addressedAmong` finds them): those a first read had no room for. */
@@ -711,7 +780,11 @@ async function unreadCounts(db: Db, caller: AgentCaller, place: ReadPlace | unde
   if (place) {
     const { unread, addressed } = await countUnread(db, caller, and(...news, after(place.position)));
     const { stillWaiting } = await addressedLeftWaiting(db, caller, place.addressedBefore);
-    return { unread: sumOf(unread, stillWaiting), addressed: sumOf(addressed, stillWaiting) };
+    const givenBack = await countGivenBack(db, caller, place.givenBack);
+    return {
+      unread: sumOf(sumOf(unread, stillWaiting), givenBack.unread),
+      addressed: sumOf(sumOf(addressed, stillWaiting), givenBack.addressed),
+    };
   }
   // A first read gives what was addressed to the reader however old (firstRead), so all of it counts.
   const unread = await countCapped(db, and(...news));

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, getTableColumns, getTableName, isNull, or, sql } from "drizzle-orm";
-import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { PgArray, PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
 import { agentTokens, agents, auditLog, claims, journalEntries, posts, readCursors, teams, users } from "../db/schema/index.ts";
 import { recordAudit } from "./audit.ts";
@@ -8,6 +8,7 @@ import { deriveMissingSearchTerms } from "./search-backfill.ts";
 import { allScopes, cli, type Scope } from "./callers.ts";
 import { normalizeClaimPaths } from "./claim-paths.ts";
 import { dateRange, readDate } from "./dates.ts";
+import { maxGivenBack } from "./delivery.ts";
 import { claimLimits, defaultPostLimits, type PostLimits } from "./limits.ts";
 import { type AppError, conflict, invalid } from "./errors.ts";
 import { hasHiddenCharacter, nameKey } from "./names.ts";
@@ -147,8 +148,14 @@ function problemWith(column: PgColumn, value: unknown): string | undefined {
       return typeof value === "object" && !Array.isArray(value) && !JSON.stringify(value).includes("\\u0000")
         ? malformedValueProblem(value)
         : "expected a JSON object without NUL characters";
-    case "PgArray":
+    case "PgArray": {
+      const item = (column as PgArray<never, never>).baseColumn;
+      if (item.columnType === "PgBigInt53")
+        return Array.isArray(value) && value.length <= maxGivenBack && value.every((id) => id !== null && !problemWith(item, id))
+          ? undefined
+          : `expected a list of at most ${maxGivenBack} whole numbers from 0 to 2^48`;
       return Array.isArray(value) && !value.some(noText) ? malformedValueProblem(value) : "expected a list of texts without NUL characters";
+    }
     default:
       return "cannot be imported";
   }
@@ -421,6 +428,8 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
       throw problemAt(line, "read_cursors.lastPostId", "does not name a post of this archive");
     if (row.addressedBeforePostId != null && !threadOf.has(String(row.addressedBeforePostId)))
       throw problemAt(line, "read_cursors.addressedBeforePostId", "does not name a post of this archive");
+    if (!listed(row.givenBackPostIds).every((id) => threadOf.has(String(id))))
+      throw problemAt(line, "read_cursors.givenBackPostIds", "names a post that is not one of this archive");
   }
   return team;
 }

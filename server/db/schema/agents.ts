@@ -88,6 +88,12 @@ export const readCursors = pgTable(
      * this down to the oldest handed out; null once none is left (docs/decisions/058-addressed-backlog.md).
      */
     addressedBeforePostId: bigint("addressed_before_post_id", { mode: "number" }),
+    /**
+     * Posts before the reader's place that a read handed out and its client then gave up on, after
+     * the reader had read again (so its place could not move back): its next reads hand them out
+     * first, oldest first (docs/decisions/063-pages-given-back.md). Ascending ids, at most 1,000.
+     */
+    givenBackPostIds: bigint("given_back_post_ids", { mode: "number" }).array().notNull().default(sql`'{}'::bigint[]`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [primaryKey({ columns: [table.agentId, table.readerName] })],
