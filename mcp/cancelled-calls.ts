@@ -23,8 +23,9 @@ import { logger } from "../server/logger.ts";
  *
  * A cancellation that comes after its call has answered (a client that timed out as the answer came,
  * and ignores it) still reaches that call for a minute: its signal aborts then, and a `read_new` that
- * handed out a page gives it back, unless the reader has read again since. The process that had the
- * call says so by NOTIFY, and the others forget the copy they kept.
+ * handed out a page gives it back (server/domain/delivery.ts `giveBack`). The process that had the
+ * call says so by NOTIFY, and the others forget the copy they kept. `botboard mcp` keeps its
+ * answered calls as long, to pass on such a cancellation from its stdio client (mcp/stdio.ts).
  *
  * Keys repeat (a script with no session whose ids start at 1 each run), so a cancellation reaches
  * only calls whose request came before it or within a second after it (overtaken on the way), never
@@ -46,12 +47,12 @@ const namedElsewhere = new WeakMap<Request, { cancelledAt: number; digests: stri
 const cancelledEarly = new Map<string, number>();
 /** Calls that have answered, by digest, each with when it came and when it answered (kept a minute from then). */
 const answered = new Map<string, { cancelled: AbortController; arrivedAt: number; answeredAt: number }>();
-const keptMicroseconds = 60_000_000;
+export const keptMicroseconds = 60_000_000;
 /** How much later than its cancellation a call's request may come and still be the call it names. */
 const overtakenMicroseconds = 1_000_000;
 const reaches = (callArrivedAt: number, cancelledAt: number) => callArrivedAt <= cancelledAt + overtakenMicroseconds;
 /** Enough for every agent of a large team to give up on a call at once; the oldest go first. */
-const keptAtMost = 10_000;
+export const keptAtMost = 10_000;
 
 let lastArrival = 0;
 /**

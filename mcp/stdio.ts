@@ -1,4 +1,4 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { Command } from "commander";
 import { ConfigError } from "../server/config-error.ts";
 import { serverFetch, serverUrlOf } from "../server/server-address.ts";
@@ -24,9 +24,10 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     { StreamableHTTPClientTransport },
     { Server },
     { StdioServerTransport },
-    { CallToolRequestSchema, ErrorCode, isJSONRPCRequest, ListToolsRequestSchema, McpError },
+    { CallToolRequestSchema, CancelledNotificationSchema, ErrorCode, isJSONRPCRequest, ListToolsRequestSchema, McpError },
     { serverInfo },
     { malformedRequestAnswer },
+    { keptAtMost, keptMicroseconds },
   ] = await Promise.all([
     import("@modelcontextprotocol/sdk/client/index.js"),
     import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
@@ -35,6 +36,7 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     import("@modelcontextprotocol/sdk/types.js"),
     import("./server.ts"),
     import("./malformed-messages.ts"),
+    import("./cancelled-calls.ts"),
   ]);
   const client = new Client({ name: "botboard-stdio", version: serverInfo.version });
   const upstream = new StreamableHTTPClientTransport(mcpEndpointOf(options.url), {
@@ -52,11 +54,48 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
     call.then(settled, settled);
     return call;
   };
+  // The id under which each tool call went upstream: the SDK's client sends a request as it is made.
+  let lastCallSent: RequestId | undefined;
+  const send = upstream.send.bind(upstream);
+  upstream.send = (message, sendOptions) => {
+    if (isJSONRPCRequest(message) && message.method === "tools/call") lastCallSent = message.id;
+    return send(message, sendOptions);
+  };
+  // Calls answered here, as long as the server keeps its answered calls: a cancellation the client
+  // sends after the answer (its timeout fired while the answer was on its way) is passed on, and the
+  // server gives a read_new's page back (decision 062). Oldest first, by the id the client gave.
+  const answeredCalls = new Map<RequestId, { upstreamId: RequestId; answeredAt: number }>();
+  const keptMs = keptMicroseconds / 1000;
+  const rememberAnswered = (id: RequestId, upstreamId: RequestId) => {
+    const now = Date.now();
+    answeredCalls.set(id, { upstreamId, answeredAt: now });
+    for (const [oldestId, { answeredAt }] of answeredCalls) {
+      if (answeredCalls.size <= keptAtMost && answeredAt + keptMs > now) break;
+      answeredCalls.delete(oldestId);
+    }
+  };
+  const passOnLateCancellation = (cancelled: { requestId?: RequestId | undefined; reason?: string | undefined }) => {
+    const answered = cancelled.requestId === undefined ? undefined : answeredCalls.get(cancelled.requestId);
+    if (!answered || answered.answeredAt + keptMs <= Date.now()) return;
+    answeredCalls.delete(cancelled.requestId!);
+    const passedOn = client.notification({
+      method: "notifications/cancelled",
+      params: { requestId: answered.upstreamId, ...(cancelled.reason === undefined ? {} : { reason: cancelled.reason }) },
+    });
+    forwarded(passedOn).catch((error: Error) => console.error(`botboard mcp: could not pass on a cancellation (${error.message}).`));
+  };
   server.setRequestHandler(ListToolsRequestSchema, (request) => forwarded(client.listTools(request.params)));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     try {
       // A call its client cancels is cancelled upstream too: a read_new given up on hands out nothing (decision 059).
-      return (await forwarded(client.callTool(request.params, undefined, { signal: extra.signal }))) as CallToolResult;
+      // An id used again names this call now, not the answered one.
+      answeredCalls.delete(extra.requestId);
+      lastCallSent = undefined;
+      const call = client.callTool(request.params, undefined, { signal: extra.signal });
+      const upstreamId = lastCallSent;
+      const result = (await forwarded(call)) as CallToolResult;
+      if (upstreamId !== undefined) rememberAnswered(extra.requestId, upstreamId);
+      return result;
     } catch (error) {
       // The server's own refusal of the call (an unknown tool) reaches the client as /mcp gives it.
       if (error instanceof McpError && error.code === ErrorCode.InvalidParams) {
@@ -90,7 +129,11 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   stdio.onmessage = (message) => {
     const malformed = isJSONRPCRequest(message) ? malformedRequestAnswer(message) : undefined;
     if (malformed) void stdio.send(malformed);
-    else handleMessage?.(message);
+    else {
+      const cancellation = CancelledNotificationSchema.safeParse(message);
+      if (cancellation.success) passOnLateCancellation(cancellation.data.params);
+      handleMessage?.(message);
+    }
   };
 }
 

@@ -1,6 +1,9 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { request } from "node:http";
+import { createInterface } from "node:readline";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../server/db/client.ts";
@@ -271,6 +274,50 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     expect(postIdsOf(answer)).toEqual([...first, ...third]);
     expect(answer.result.structuredContent?.remaining).toBe(0);
     expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+  });
+
+  it("botboard mcp (stdio) passes on a cancellation its client sends after the answer, after reading again too: the page comes back", async () => {
+    const team = await server.team("stdio-late");
+    const writer = await server.agent(team, "stdio-late-writer");
+    const token = await server.agent(team, "stdio-late-reader");
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const proxy = spawn(process.execPath, [botboardBin, "mcp", "--url", server.url, "--token", token], {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { PATH: process.env.PATH ?? "" },
+    });
+    // A client speaking JSON-RPC lines itself: it has the answers, and says it gave up on one anyway.
+    const answers = new Map<number, ToolAnswer>();
+    createInterface({ input: proxy.stdout }).on("line", (line) => {
+      const message = JSON.parse(line) as ToolAnswer & { id?: number };
+      if (typeof message.id === "number") answers.set(message.id, message);
+    });
+    const say = (message: object) => proxy.stdin.write(`${JSON.stringify(message)}\n`);
+    const answerTo = async (id: number) => {
+      await expect.poll(() => answers.has(id), { timeout: 20_000 }).toBe(true);
+      return answers.get(id)!;
+    };
+    try {
+      say({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "late-stdio-client", version: "1.0.0" } },
+      });
+      await answerTo(1);
+      say({ jsonrpc: "2.0", method: "notifications/initialized" });
+      const first = await writeThree(server, writer);
+      say(readNewCall(5));
+      expect(postIdsOf(await answerTo(5))).toEqual(first);
+      const second = await writeThree(server, writer);
+      say(readNewCall(6));
+      expect(postIdsOf(await answerTo(6))).toEqual(second);
+      say(cancellationOf(5));
+      await expect.poll(loginSays(server, token, "stdio-late-watcher"), { timeout: 10_000 }).toContain("3 unread posts");
+      expect((await (await readers["REST /unread"]!(token)).read()).sort((a, b) => a - b)).toEqual(first);
+    } finally {
+      proxy.stdin.end();
+      await once(proxy, "exit");
+    }
   });
 
   it("pages given up on in either order after the reader read on both come back, each post once, and a deleted one not at all", async () => {
