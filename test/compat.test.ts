@@ -144,6 +144,8 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
         "unknown fields: field0, field1, field2, field3, field4 and 49,995 more",
       ],
       [{ content: "x", ["y".repeat(5000)]: 1 }, `unknown field: ${"y".repeat(60)}…`],
+      // A terminal printing the refusal would run the escape; a reader would see "red" reversed.
+      [{ content: "x", "\u001b[31mred\u202e": 1 }, "unknown field: [U+001B][31mred[U+202E]"],
     ];
     for (const [body, message] of refusals) {
       const refused = await call(alice, "/teams/alpha/posts", body);

@@ -8,6 +8,7 @@ import type { AgentCaller } from "../../domain/callers.ts";
 import type { Db } from "../../db/client.ts";
 import { type AppError, httpStatusOf, invalid, unauthorized } from "../../domain/errors.ts";
 import { appErrorOf, reportUnknownFailure } from "../../domain/failures.ts";
+import { revealInvisibleCharacters } from "../../domain/untrusted-text.ts";
 import { rateLimitedError, takeRequestAllowance, type Allowance, type RequestLimits } from "../../domain/rate-limits.ts";
 
 declare module "hono" {
@@ -21,9 +22,12 @@ declare module "hono" {
 const namedUnknownKeys = 5;
 const namedKeyChars = 60;
 
-/** A key as a message names it: its start, for a made-up key of thousands of characters. */
+/**
+ * A key as a message names it: its start, for a made-up key of thousands of characters, with what
+ * would hide or reorder text shown as codes (a terminal printing the message would run an escape).
+ */
 export function shownKey(key: string): string {
-  return key.length > namedKeyChars ? `${key.slice(0, namedKeyChars)}…` : key;
+  return revealInvisibleCharacters(key.length > namedKeyChars ? `${key.slice(0, namedKeyChars)}…` : key);
 }
 
 function unknownKeysMessage(keys: string[], what: string, known?: readonly string[]): string {
