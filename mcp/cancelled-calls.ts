@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CancelledNotificationSchema, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { CancelledNotificationSchema, type JSONRPCRequest, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { isThisProcessAlone, type Db } from "../server/db/client.ts";
@@ -31,8 +31,11 @@ import { logger } from "../server/logger.ts";
  * only calls whose request came before it or within a second after it (overtaken on the way), never
  * a later run's. Each POST is stamped as it comes, before its token check; the NOTIFY carries the stamp.
  */
-/** `abandoned`: none for a request with no call that heeds it (asking for the request's signal has a cost). */
-export type RunningRequest = { abandoned: AbortSignal | undefined; done(): void };
+/**
+ * `abandoned`: the signal of each call that heeds it, by JSON-RPC id; none for a request with no
+ * such call (asking for the request's signal has a cost).
+ */
+export type RunningRequest = { abandoned: ((requestId: RequestId) => AbortSignal | undefined) | undefined; done(): void };
 
 /** The NOTIFY channel a cancellation takes to the process running its call; server/main.ts listens on it. */
 export const cancelledCallsChannel = "botboard_mcp_cancellations";
@@ -154,21 +157,25 @@ export function startCalls(c: Context, toolCalls: JSONRPCRequest[]): RunningRequ
   const calls = toolCalls.filter((call) => toolsThatHeedCancellation.has(call.params?.name));
   if (calls.length === 0) return { abandoned: undefined, done: () => {} };
   const connection = c.req.raw.signal;
-  const cancelled = new AbortController();
   // A request that did not pass cancelCallsHere counts as coming now.
   const arrivedAt = arrivals.get(c.req.raw) ?? arrivalStamp();
-  const keys = calls.map((call) => keyOf(c, call.id));
-  for (const key of keys) running.set(key, { cancelled, arrivedAt });
-  if (cancelledEarly.size > 0 && keys.some((key) => takeEarlyCancellation(digestOf(key), arrivedAt))) cancelled.abort();
-  // A listener taken off when the call ends, not AbortSignal.any, whose combined signals Node 20 keeps longer.
-  const closed = () => cancelled.abort();
+  // One signal a call: a cancellation of one call of a batch gives back that call's page only.
+  const started = calls.map((call) => ({ id: call.id, key: keyOf(c, call.id), cancelled: new AbortController() }));
+  for (const { key, cancelled } of started) {
+    running.set(key, { cancelled, arrivedAt });
+    if (cancelledEarly.size > 0 && takeEarlyCancellation(digestOf(key), arrivedAt)) cancelled.abort();
+  }
+  // A listener taken off when the calls end, not AbortSignal.any, whose combined signals Node 20 keeps longer.
+  const closed = () => {
+    for (const { cancelled } of started) cancelled.abort();
+  };
   if (connection.aborted) closed();
   else connection.addEventListener("abort", closed, { once: true });
   return {
-    abandoned: cancelled.signal,
+    abandoned: (requestId) => started.find(({ id }) => id === requestId)?.cancelled.signal,
     done() {
       connection.removeEventListener("abort", closed);
-      for (const key of keys) {
+      for (const { key, cancelled } of started) {
         if (running.get(key)?.cancelled !== cancelled) continue;
         running.delete(key);
         if (!cancelled.signal.aborted) keepAnswered(key, cancelled, arrivedAt);

@@ -1,4 +1,4 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { AgentCaller } from "../server/domain/callers.ts";
 import type { Config } from "../server/config.ts";
@@ -18,8 +18,12 @@ export type ToolContext = {
   caller: AgentCaller;
   /** The Mcp-Session-Id this request carries, if the client keeps a session. */
   sessionId: string | undefined;
-  /** Aborted when the client gives up on a read_new call (its connection closed, or notifications/cancelled): it then hands out nothing. */
-  abandoned?: AbortSignal;
+  /**
+   * The signal of the read_new call with this JSON-RPC id, aborted when the client gives up on it
+   * (its connection closed, or notifications/cancelled): it then hands out nothing, or gives back
+   * what it handed out. Each call of a batch has its own.
+   */
+  abandoned?: (requestId: RequestId) => AbortSignal | undefined;
 };
 
 /**

@@ -187,9 +187,10 @@ export function registerFeedTools(
     );
 
   if (offers("read_new"))
-    server.registerTool("read_new", toolConfigs.read_new, (args) =>
+    server.registerTool("read_new", toolConfigs.read_new, (args, extra) =>
       guarded(async () => {
-        const { posts, remaining, addressedRemaining, skippedOlder } = await readUnread(db, context.caller, args.limit, context.abandoned);
+        const abandoned = context.abandoned?.(extra.requestId);
+        const { posts, remaining, addressedRemaining, skippedOlder } = await readUnread(db, context.caller, args.limit, abandoned);
         const moreForYou = addressedRemaining.count > 0 ? ` (${formatCount(addressedRemaining)} addressed to you)` : "";
         const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}: call read_new again.` : "";
         const addressed = posts.filter((post) => post.forYou.length > 0).length;

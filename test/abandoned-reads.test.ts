@@ -276,6 +276,25 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
   });
 
+  it("a late cancellation of one read_new of a batch gives back that call's page only: the other call's posts are not handed out again", async () => {
+    const team = await server.team("batch-late");
+    const writer = await server.agent(team, "batch-late-writer");
+    const token = await server.agent(team, "batch-late-reader");
+    const session = "batch-late-session";
+    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const written = [...(await writeThree(server, writer)), ...(await writeThree(server, writer))];
+    const readTwo = (id: number) => ({ ...readNewCall(id), params: { name: "read_new", arguments: { limit: 3 } } });
+    const batch = await postMcp(server.url, token, [readTwo(21), readTwo(22)], session);
+    const answers = (await batch.json()) as (ToolAnswer & { id: number })[];
+    const pageOf = (id: number) => postIdsOf(answers.find((answer) => answer.id === id)!);
+    expect([...pageOf(21), ...pageOf(22)].sort((a, b) => a - b)).toEqual(written);
+    expect(pageOf(21)).toHaveLength(3);
+
+    expect((await postMcp(server.url, token, cancellationOf(21), session)).status).toBe(202);
+    await expect.poll(loginSays(server, token, session)).toContain("3 unread posts");
+    expect((await (await readers["REST /unread"]!(token)).read()).sort((a, b) => a - b)).toEqual(pageOf(21));
+  });
+
   it("botboard mcp (stdio) passes on a cancellation its client sends after the answer, after reading again too: the page comes back", async () => {
     const team = await server.team("stdio-late");
     const writer = await server.agent(team, "stdio-late-writer");
