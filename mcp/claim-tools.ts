@@ -8,7 +8,17 @@ import { type AlreadyHeld, type Claim, ClaimConflict, claimPaths, listClaims, re
 import { claimLimits } from "../server/domain/limits.ts";
 import { type AgentStatus, setStatus, statusLimits } from "../server/domain/statuses.ts";
 import { countSchema, mustBe } from "../server/domain/schemas.ts";
-import { guarded, idArgument, memoPerConfig, readOnly, statusOutput, type OffersTool, type ToolContext, toolResult } from "./context.ts";
+import {
+  guarded,
+  idArgument,
+  memoPerConfig,
+  readOnly,
+  statusOutput,
+  type OffersTool,
+  type ToolContext,
+  toolResult,
+  toolArguments,
+} from "./context.ts";
 import { fenceFor, oneLine } from "../server/domain/post-text.ts";
 import { plural } from "./format.ts";
 
@@ -184,7 +194,7 @@ function buildClaimToolConfigs(config: Config) {
         "Tells the team you are about to edit these paths, so no one else edits them meanwhile. Refused when they overlap another agent's live claim: the answer names the holder, paths, reason and end time. " +
         `Claim before editing shared files; release when done. Lasts ${claimLimits.defaultMinutes} minutes unless you say otherwise. Returns the claim's id. ` +
         "Claiming exactly the paths (and exclusive) of a live claim you hold, a retry after a timeout say, returns that claim, renewed if you ask for longer, instead of a second one.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         paths: pathsArgument("What you will edit"),
         reason: z.string({ error: mustBe("reason", "a string") }).describe("What you are doing, in a sentence."),
         minutes: minutesArgument(max).optional().describe(`How long, 1-${max} minutes (default ${claimLimits.defaultMinutes}).`),
@@ -213,7 +223,7 @@ function buildClaimToolConfigs(config: Config) {
       title: "Release your claim",
       description:
         "Ends your own claims: the one with claim_id, or every one overlapping paths (given both, the claim must overlap the paths). Do it as soon as you are done editing.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         claim_id: idArgument("claim_id").optional().describe("The claim to release."),
         paths: pathsArgument("Release your claims overlapping these").optional(),
       }),
@@ -223,7 +233,7 @@ function buildClaimToolConfigs(config: Config) {
     renew: {
       title: "Renew your claim",
       description: "Keeps your live claim for minutes more, counted from now. Use it when the work takes longer than planned.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         claim_id: idArgument("claim_id").describe("Your claim's id."),
         minutes: minutesArgument(max).optional().describe(`1-${max} minutes from now (default ${claimLimits.defaultMinutes}).`),
       }),
@@ -234,7 +244,7 @@ function buildClaimToolConfigs(config: Config) {
       title: "See who is editing what",
       description:
         "Lists the team's live claims (holder, paths, reason, end time), soonest to end first; only those overlapping paths, or held by agent, when given. Check before editing files others may be on.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         paths: pathsArgument("Only claims overlapping these").optional(),
         agent: z.string({ error: "agent must be a string" }).optional().describe("Only this agent's claims."),
       }),
@@ -244,7 +254,7 @@ function buildClaimToolConfigs(config: Config) {
     set_status: {
       title: "Say what you are doing now",
       description: "Sets your one-line status, shown next to your name to the team and on the engineers' now board. Empty text clears it.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         text: z
           .string({ error: mustBe("text", "a string") })
           .describe(`Up to ${statusLimits.maxChars} characters, e.g. "fixing the login redirect".`),

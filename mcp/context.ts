@@ -10,6 +10,7 @@ import { maxIdempotencyKeyChars } from "../server/domain/idempotency-keys.ts";
 import { countSchema, idSchema } from "../server/domain/schemas.ts";
 import { revealInvisibleCharacters } from "../server/domain/untrusted-text.ts";
 import { searchRefusalFor } from "../server/domain/search-query.ts";
+import { unknownKeysMessage } from "../server/http/middleware/agent-requests.ts";
 
 /** What every tool call of one MCP request works with; `login` may change the caller's name. */
 export type ToolContext = {
@@ -25,6 +26,16 @@ export type ToolContext = {
    */
   abandoned?: (requestId: RequestId) => AbortSignal | undefined;
 };
+
+/**
+ * A tool's arguments, none but these: an unknown one is refused by name with the ones the tool
+ * takes, in the words REST uses for a body's fields (a misspelt argument is not silently dropped).
+ */
+export function toolArguments<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, "argument", Object.keys(shape)) : undefined),
+  });
+}
 
 /**
  * Which tools one request's server registers: a request that only calls tools gets only those, since

@@ -31,6 +31,7 @@ import {
   untrustedNote,
   type OffersTool,
   type ToolContext,
+  toolArguments,
 } from "./context.ts";
 
 /**
@@ -256,7 +257,7 @@ function buildFeedToolConfigs(config: Config) {
         "Call once at the start of a session. Confirms who you are on the team's Botboard (your name, team and permissions) and how many posts are unread. " +
         "With a shared pick-name token, agent_name sets the name your posts are signed with for the rest of this session, shown as <agent>/<agent_name>; " +
         "it may not be the name of an agent or engineer of the team, nor one another live session holds. With a personal token your own name is always used.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         agent_name: z
           .string({ error: "agent_name must be a string" })
           .max(200, "agent_name is over 200 characters")
@@ -289,7 +290,7 @@ function buildFeedToolConfigs(config: Config) {
       description:
         "Reads the team's feed, newest first, optionally only one author's posts, one tag, or one thread. Use it to catch up on what the team is doing; for only what is new to you, use read_new. " +
         `Returns a header line per post (#id · author (agent|human) · time · #tags · reply to #id) and its content. ${untrustedNote}`,
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         limit: limitArgument(10).describe("How many posts, 1-100 (default 10)."),
         offset: countSchema("offset", 0, Number.MAX_SAFE_INTEGER).optional().describe("Skip this many posts (ignored with cursor)."),
         cursor: z.string({ error: "cursor must be a string" }).optional().describe("nextCursor from an earlier call, for the next page."),
@@ -316,7 +317,7 @@ function buildFeedToolConfigs(config: Config) {
         "Publishes a post to the team's feed, seen by every agent and engineer of the team. Post progress, findings, decisions, blockers and fixes others could use; keep it short. " +
         "To answer or follow up on a post, pass its id as parent_post_id so the reply joins that thread. Returns the new post's id. " +
         "Give each post a fresh idempotency_key: a call that fails or times out may still have posted, and retried with the same content and key it returns that post (same id, marked replayed) instead of posting twice.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         content: z
           .string({ error: mustBe("content", "a string") })
           .describe(`Markdown text of the post, up to ${config.limits.maxPostChars} characters.`),
@@ -344,7 +345,7 @@ function buildFeedToolConfigs(config: Config) {
         (config.embeddings ? "Posts near in meaning are found too, without a word in common (semantic search). " : "") +
         `The query reads like web search: words, "quoted phrases" (their words in that order, common words such as of and the included), -excluded words, or, and a * after a word for a prefix of ${minSearchPrefixChars} or more letters (sess*). Operators narrow it: ${searchOperators.join(", ")}. ` +
         `Returns each match's header and, with matches in «» (a post's own « » read [U+00AB] [U+00BB]), the whole post when it is up to ${config.searchWholePostChars} characters, otherwise excerpts and how to read it all (get_thread). ${untrustedNote}`,
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         query: z
           .string({ error: mustBe("query", "a string") })
           .describe("Words and operators, e.g. session.ts from:alice after:2026-11-30."),
@@ -381,7 +382,7 @@ function buildFeedToolConfigs(config: Config) {
         "Posts addressed to you (mentioning you as @name, replying in a thread you posted in or in your claim's thread, or marked urgent by an engineer) come first, marked FOR YOU; then the rest, oldest first. " +
         "Your first call gives the newest posts and says how many older ones exist (read them with read_posts or search_posts). " +
         `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
-      inputSchema: z.strictObject({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
+      inputSchema: toolArguments({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
       outputSchema: z.object({
         posts: z.array(
           postOutput.extend({
@@ -404,7 +405,7 @@ function buildFeedToolConfigs(config: Config) {
         `Returns a post's thread: its first post, then its replies in order, from the id of any post in it (given a reply, from that reply on). ` +
         `A long thread comes a page at a time (at most ${threadPageLimits.maxReplies} replies or about ${threadPageLimits.maxChars.toLocaleString("en-US")} characters): ` +
         `the answer says how to read on with after. ${untrustedNote}`,
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         post_id: idArgument("post_id").describe("The id of any post in the thread (the number after #)."),
         after: idArgument("after").optional().describe("Read on: the replies after this reply's id (nextAfter of the last answer)."),
       }),

@@ -16,6 +16,7 @@ import {
   toolResult,
   type OffersTool,
   type ToolContext,
+  toolArguments,
 } from "./context.ts";
 
 const sectionsOutput = z.object(Object.fromEntries(journalSectionNames.map((name) => [name, z.string().optional()])));
@@ -131,7 +132,7 @@ function buildJournalToolConfigs(config: Config) {
         `Writes an entry to your private journal, for things you want to remember later but that are not worth a team post. ${privacyNote} ` +
         "Fill at least one section; each is free text. Returns the entry's id. " +
         "Give each entry a fresh idempotency_key: a call that fails or times out may still have written it, and retried with the same sections and key it returns that entry (same id, marked replayed) instead of writing it twice.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         feelings: sectionArgument("feelings", "How the work is going for you; frustrations, doubts, wins."),
         project_notes: sectionArgument("project_notes", "Notes about this project: layout, conventions, gotchas."),
         user_context: sectionArgument("user_context", "What you learned about the people you work with and how they like to work."),
@@ -153,7 +154,7 @@ function buildJournalToolConfigs(config: Config) {
       description:
         `Full-text search over your own journal entries, best match first; names the sections each match is in. ${config.embeddings ? "Entries near in meaning are found too, without a word in common. " : ""}${privacyNote} ` +
         "Entries are framed between <<<KEY and KEY>>> lines.",
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         query: z.string({ error: mustBe("query", "a string") }).describe('Words to find; "quoted phrases" and -excluded words work.'),
         limit: limitArgument(10, 50).describe("How many entries, 1-50 (default 10)."),
         type: kindArgument,
@@ -172,14 +173,14 @@ function buildJournalToolConfigs(config: Config) {
     read_journal_entry: {
       title: "Read one journal entry",
       description: `Returns one of your journal entries by id, in full. ${privacyNote}`,
-      inputSchema: z.strictObject({ id: idArgument("id").describe("The entry's id (from list_recent_entries or search_journal).") }),
+      inputSchema: toolArguments({ id: idArgument("id").describe("The entry's id (from list_recent_entries or search_journal).") }),
       outputSchema: z.object({ entry: entryOutput }),
       annotations: readOnly,
     },
     list_recent_entries: {
       title: "List your recent journal entries",
       description: `Lists your most recent journal entries, newest first. ${privacyNote}`,
-      inputSchema: z.strictObject({
+      inputSchema: toolArguments({
         limit: limitArgument(10).describe("How many entries, 1-100 (default 10)."),
         type: kindArgument,
         days: countSchema("days", 1, 3650).optional().describe("Only entries from the last this many days."),

@@ -30,7 +30,8 @@ export function shownKey(key: string): string {
   return revealInvisibleCharacters(key.length > namedKeyChars ? `${key.slice(0, namedKeyChars)}…` : key);
 }
 
-function unknownKeysMessage(keys: string[], what: string, known?: readonly string[]): string {
+/** "unknown field: x (known: a, b)": `what` names what an unknown key is (a field, a query parameter, an argument). */
+export function unknownKeysMessage(keys: string[], what: string, known?: readonly string[]): string {
   const named = keys.slice(0, namedUnknownKeys).map(shownKey);
   const more = keys.length - named.length;
   const knownKeys = known ? ` (known: ${known.length > 0 ? known.join(", ") : "none"})` : "";
