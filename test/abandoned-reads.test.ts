@@ -164,11 +164,20 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
     },
   };
 
-  it("an MCP cancellation that comes after its call came in but before it started cancels the call as it starts", async () => {
-    const team = await server.team("cancelled-early");
-    const writer = await server.agent(team, "early-writer");
-    const token = await server.agent(team, "early-reader");
+  /**
+   * A team of its own with a writer and a reader that has read once, which places it at the newest
+   * post: what the writer writes next is news to it. `session`: an Mcp-Session-Id for its calls.
+   */
+  async function placedReader(slug: string) {
+    const team = await server.team(slug);
+    const writer = await server.agent(team, `${slug}-writer`);
+    const token = await server.agent(team, `${slug}-reader`);
     expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    return { writer, token, session: `${slug}-session` };
+  }
+
+  it("an MCP cancellation that comes after its call came in but before it started cancels the call as it starts", async () => {
+    const { writer, token } = await placedReader("cancelled-early");
     const written = await writeThree(server, writer);
     const initialized = await postMcp(server.url, token, {
       jsonrpc: "2.0",
@@ -191,11 +200,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
   });
 
   it("an MCP cancellation that overtakes its call on the way cancels the call as it comes; a call more than a second later is not reached", async () => {
-    const team = await server.team("overtaken");
-    const writer = await server.agent(team, "overtaken-writer");
-    const token = await server.agent(team, "overtaken-reader");
-    const session = "a-session-overtaken";
-    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const { writer, token, session } = await placedReader("overtaken");
     const written = await writeThree(server, writer);
     // The client gave up on call 4 while its request was still on the way: the cancellation comes first.
     expect((await postMcp(server.url, token, cancellationOf(4), session)).status).toBe(202);
@@ -213,10 +218,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
   });
 
   it("an MCP cancellation that comes after its call has answered gives the page back, and does not cancel a later call of the same id", async () => {
-    const team = await server.team("cancelled-late");
-    const writer = await server.agent(team, "late-writer");
-    const token = await server.agent(team, "late-reader");
-    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const { writer, token } = await placedReader("cancelled-late");
     const first = await writeThree(server, writer);
     // A script with no session whose ids start at 1 each run; its client gave up as the answer came,
     // and ignores it.
@@ -256,11 +258,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
   });
 
   it("an MCP cancellation that comes after its reader has read again gives the page back behind it: the next read hands it out with what is new", async () => {
-    const team = await server.team("cancelled-after-next");
-    const writer = await server.agent(team, "after-next-writer");
-    const token = await server.agent(team, "after-next-reader");
-    const session = "a-session-of-its-own";
-    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const { writer, token, session } = await placedReader("cancelled-after-next");
     const first = await writeThree(server, writer);
     expect(postIdsOf(await (await postMcp(server.url, token, readNewCall(7), session)).json())).toEqual(first);
     const second = await writeThree(server, writer);
@@ -277,11 +275,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
   });
 
   it("a late cancellation of one read_new of a batch gives back that call's page only: the other call's posts are not handed out again", async () => {
-    const team = await server.team("batch-late");
-    const writer = await server.agent(team, "batch-late-writer");
-    const token = await server.agent(team, "batch-late-reader");
-    const session = "batch-late-session";
-    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const { writer, token, session } = await placedReader("batch-late");
     const written = [...(await writeThree(server, writer)), ...(await writeThree(server, writer))];
     const readTwo = (id: number) => ({ ...readNewCall(id), params: { name: "read_new", arguments: { limit: 3 } } });
     const batch = await postMcp(server.url, token, [readTwo(21), readTwo(22)], session);
@@ -296,10 +290,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
   });
 
   it("botboard mcp (stdio) passes on a cancellation its client sends after the answer, after reading again too: the page comes back", async () => {
-    const team = await server.team("stdio-late");
-    const writer = await server.agent(team, "stdio-late-writer");
-    const token = await server.agent(team, "stdio-late-reader");
-    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const { writer, token } = await placedReader("stdio-late");
     const proxy = spawn(process.execPath, [botboardBin, "mcp", "--url", server.url, "--token", token], {
       stdio: ["pipe", "pipe", "inherit"],
       env: { PATH: process.env.PATH ?? "" },
@@ -340,11 +331,7 @@ describe.each(databaseKinds)("a read its client abandons on %s", (kind) => {
   });
 
   it("pages given up on in either order after the reader read on both come back, each post once, and a deleted one not at all", async () => {
-    const team = await server.team("two-given-back");
-    const writer = await server.agent(team, "two-back-writer");
-    const token = await server.agent(team, "two-back-reader");
-    const session = "two-given-back-session";
-    expect(await (await readers["REST /unread"]!(token)).read()).toEqual([]);
+    const { writer, token, session } = await placedReader("two-given-back");
     const pages: number[][] = [];
     for (const id of [11, 12, 13]) {
       const written = await writeThree(server, writer);
