@@ -251,8 +251,8 @@ export function mcpRoutes(db: Db, config: Config) {
     );
     const loneCall = loneToolCall(c.req.raw.headers, body.value, allowedCalls);
     if (loneCall) {
-      // Not closed: its transport holds no stream, its call has finished, and closing would only build
-      // the SDK's "Connection closed" error, stack and all, for no one to read.
+      // Not closed: it has no transport, or one that holds no stream, its call has finished, and closing
+      // would only build the SDK's "Connection closed" error, stack and all, for no one to read.
       try {
         return c.json(await answerOneCall(server, loneCall), 200);
       } finally {

@@ -1,6 +1,8 @@
 import { request } from "node:http";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolCallHandlerOf } from "../mcp/one-call-transport.ts";
 import { toolNames } from "../mcp/server.ts";
 import { revokeAgentTokens } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
@@ -687,6 +689,8 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       call(9, "search_posts", { query: "shelf:3 deadlock" }),
       call(10, "list_recent_entries", {}),
       call(11, "read_posts", { limit: "twenty" }),
+      { ...call(12, "read_posts", { limit: 1 }), params: { name: "read_posts", arguments: { limit: 1 }, _meta: { progressToken: 5 } } },
+      { ...call(13, "read_posts", { limit: 1 }), params: { name: "read_posts", arguments: { limit: 1 }, task: { ttl: 60_000 } } },
     ];
     for (const message of cases) {
       const lone = await send(message);
@@ -696,6 +700,11 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       expect(lone.body.id).toEqual(message.id);
       expect(sameKeys(lone.body), JSON.stringify(message)).toEqual(sameKeys(batched));
     }
+    // A lone call skips the SDK's message routing too: if a later SDK moves its handlers, this says so
+    // (the call would still be answered, through the routing, at its old cost).
+    const sdkServer = new McpServer({ name: "probe", version: "0" });
+    sdkServer.registerTool("probe", {}, () => ({ content: [] }));
+    expect(toolCallHandlerOf(sdkServer)).toBeTypeOf("function");
     // What the transport refuses is still refused by it, lone calls included.
     const readPosts = call(1, "read_posts", {});
     expect((await send(readPosts, { ...mcpHeaders, accept: "application/json" })).status).toBe(406);
