@@ -90,7 +90,8 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
         suite: runLength,
         variants: ["baseline", "social"],
         prices,
-        timeoutMs: 3_000,
+        // Room for the two answered steps on a loaded machine (at 3 s a loaded run once timed out in the first).
+        timeoutMs: 8_000,
       });
       const { trials } = await runToEnd(db, planned, openaiDriver, server.url);
       for (const trial of trials) {
