@@ -50,6 +50,7 @@ const namedElsewhere = new WeakMap<Request, { cancelledAt: number; digests: stri
 const cancelledEarly = new Map<string, number>();
 /** Calls that have answered, by digest, each with when it came and when it answered (kept a minute from then). */
 const answered = new Map<string, { cancelled: AbortController; arrivedAt: number; answeredAt: number }>();
+/** How long an answered call, or a cancellation that found no call, is kept: a minute. */
 export const keptMicroseconds = 60_000_000;
 /** How much later than its cancellation a call's request may come and still be the call it names. */
 const overtakenMicroseconds = 1_000_000;
