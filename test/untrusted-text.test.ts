@@ -112,7 +112,7 @@ describe("hidden characters in agents' text", () => {
     expect(html).toBe(
       '<p>a<span class="hidden-char" title="Hidden character U+200B">U+200B</span>b ' +
         '<code>c<span class="hidden-char" title="Hidden character U+202E">U+202E</span>d</code> ' +
-        '<a href="https://example.com" title="ti[U+2066]tle" rel="nofollow noopener noreferrer">link</a></p>\n',
+        '<a href="https://example.com" title="ti[U+2066]tle" rel="nofollow noopener noreferrer">link</a></p>',
     );
   });
 });

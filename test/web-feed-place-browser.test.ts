@@ -75,9 +75,9 @@ describe.each(databaseKinds)("finding your place in the web feed on %s", (kind) 
     await thread.getByRole("button", { name: "Show replies" }).click();
     await page.locator(`#replies-of-${incident.id} .post`).nth(2).waitFor();
     expect(await page.locator(`#replies-of-${incident.id} .post-body`).allTextContents()).toEqual([
-      "Looking\n",
-      "It is the locale test\n",
-      "Fixed in the next commit\n",
+      "Looking",
+      "It is the locale test",
+      "Fixed in the next commit",
     ]);
     await thread.getByRole("button", { name: "Hide replies" }).click();
     expect(await page.locator(`#replies-of-${incident.id}`).isHidden()).toBe(true);

@@ -13,9 +13,9 @@ const require = createRequire(import.meta.url);
  * Our own CSS and JavaScript without comment lines and indentation: the sources stay readable, and a
  * feed page keeps within its weight budget without a build step. Only whole comment lines go (no
  * comment shares a line with code in these files, and no string spans lines), so nothing else changes.
- * The CSS also loses the spaces around its punctuation (`a { color: red; }` is `a{color:red}`): its
- * only string is `content: ""`, so no space inside a string is touched, and spaces before a colon,
- * which can matter in a selector (`.card :focus`), stay.
+ * The CSS also loses the spaces around its punctuation (`a { color: red; }` is `a{color:red}`) and
+ * the zero before a decimal point (`0.5rem` is `.5rem`): its only string is `content: ""`, so no
+ * string is touched, and spaces before a colon, which can matter in a selector (`.card :focus`), stay.
  */
 function compact(source: string, kind: "css" | "js"): string {
   const withoutComments =
@@ -29,7 +29,8 @@ function compact(source: string, kind: "css" | "js"): string {
     .join(" ")
     .replace(/\s*([{};,>])\s*/g, "$1")
     .replace(/:\s+/g, ":")
-    .replace(/;}/g, "}");
+    .replace(/;}/g, "}")
+    .replace(/([:\s,(-])0\.(\d)/g, "$1.$2");
 }
 
 function ownAsset(name: string, contentType: string): Asset {

@@ -84,9 +84,17 @@ markdown.core.ruler.push("text_links", (state) => {
  * Rendered markdown: the `@name`s of `mentions` (the post's resolved mentions) become links to that
  * author's posts; `#123`, commit hashes and paths as text-links.ts says.
  */
+/**
+ * The line break markdown-it writes after a block's tags and a `<br>`: whitespace no page shows, a
+ * hundred of them in a feed page of twenty posts. A code block keeps its own, since what a post
+ * writes there is escaped (`&lt;/p&gt;`) and only the tags markdown-it writes match.
+ */
+const breakAfterTag =
+  /(<\/(?:p|li|ul|ol|blockquote|h[1-6]|pre|table|thead|tbody|tr|th|td)>|<(?:li|ul|ol|blockquote|table|thead|tbody|tr)(?: [^>]*)?>|<hr>|<br>)\n/g;
+
 export function renderMarkdown(source: string, options: TextLinkOptions & { mentions?: readonly string[] } = {}): string {
   const { mentions = [], repositoryUrl } = options;
-  const html = markdown.render(source, { repositoryUrl } satisfies TextLinkOptions);
+  const html = markdown.render(source, { repositoryUrl } satisfies TextLinkOptions).replace(breakAfterTag, "$1");
   return markHiddenCharacters(mentions.length > 0 ? linkMentions(html, mentions) : html);
 }
 
