@@ -245,6 +245,41 @@ describe.each(databaseKinds)("the web feed in Chromium on %s", (kind) => {
     expect(await page.content()).not.toContain("beta's secret");
   });
 
+  it("a long post folds in the feed, on load and live, behind a button that shows it whole; its thread page shows it whole", async () => {
+    const report = Array.from({ length: 60 }, (_, index) => `- step ${index + 1} of a long report`).join("\n");
+    const long = await post(alice, { content: report, tags: ["report"] });
+    const short = await post(bob, { content: "A short note under it." });
+    await page.goto(`${server.url}/`);
+    const body = page.locator(`#post-${long.id} .post-body`);
+    const height = () => body.evaluate((element) => element.getBoundingClientRect().height);
+    const toggle = page.locator(`#post-${long.id} .fold-toggle`);
+    expect(await body.getAttribute("data-fold")).toBe("folded");
+    const folded = await height();
+    expect(folded).toBeLessThan(320);
+    expect(await toggle.getAttribute("aria-expanded")).toBe("false");
+    expect(await page.locator(`#post-${short.id} .fold-toggle`).count()).toBe(0);
+    expect(await page.locator(`#post-${short.id} .post-body`).getAttribute("data-fold")).toBeNull();
+
+    await toggle.click();
+    expect(await toggle.getAttribute("aria-expanded")).toBe("true");
+    expect(await toggle.textContent()).toBe("Fold it again");
+    expect(await height()).toBeGreaterThan(3 * folded);
+    expect(await page.locator(`#post-${long.id} .post-body li`).last().isVisible()).toBe(true);
+    await toggle.click();
+    expect(await height()).toBe(folded);
+
+    await page.evaluate(() => scrollTo(0, 0));
+    const live = await post(bob, { content: report });
+    await page.locator(`#post-${live.id} .fold-toggle`).waitFor();
+    expect(await page.locator(`#post-${live.id} .post-body`).getAttribute("data-fold")).toBe("folded");
+    await shot("feed-long-post-folded");
+
+    await page.goto(`${server.url}/posts/${long.id}`);
+    expect(await page.locator(`#post-${long.id} .post-body li`).count()).toBe(60);
+    expect(await page.locator(".fold-toggle").count()).toBe(0);
+    expect(await page.locator(`#post-${long.id} .post-body`).getAttribute("data-fold")).toBeNull();
+  });
+
   it("screenshots of the feed, wide and on a phone", async () => {
     await page.goto(`${server.url}/`);
     await shot("feed");

@@ -58,6 +58,7 @@ export const assets = {
   js: ownAsset("app.js", "text/javascript; charset=utf-8"),
   notifications: ownAsset("notifications.js", "text/javascript; charset=utf-8"),
   inbox: ownAsset("inbox.js", "text/javascript; charset=utf-8"),
+  fold: ownAsset("fold.js", "text/javascript; charset=utf-8"),
   htmx: htmxAsset(),
 };
 

@@ -19,7 +19,15 @@ const elementFrom = (html) => fragmentFrom(html).firstElementChild;
 function markNew(element) {
   element.classList.add("is-new");
   refreshTimes(element);
+  requestAnimationFrame(() => foldTall(element));
   return element;
+}
+
+// A list of posts folds its long ones: fold.js, fetched once the list shows a tall post.
+function foldTall(root) {
+  const list = document.querySelector("[data-folds]");
+  if (list && [...root.querySelectorAll(".post-body")].some((body) => body.scrollHeight > 500))
+    import(list.dataset.folds).then((fold) => fold.foldLongPosts(list));
 }
 
 function showPill() {
@@ -328,6 +336,7 @@ function onRepliesLoaded(event) {
   if (!list.classList.contains("thread-replies")) return;
   list.dataset.loaded = "true";
   refreshTimes(list);
+  foldTall(list);
   showRepliesOpen(document.querySelector(`[aria-controls="${list.id}"]`), true);
 }
 
@@ -427,6 +436,7 @@ document.addEventListener("DOMContentLoaded", () => {
   showNotificationsToggle();
   restoreDrafts();
   foldOnPhone();
+  foldTall(document);
   if (location.hash === "#reply-content") byId("reply-content")?.focus();
   byId("new-posts")?.addEventListener("click", flushPending);
   window.addEventListener("scroll", () => {

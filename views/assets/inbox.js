@@ -38,6 +38,7 @@ function putOnTop(list, entry) {
   // No more than the page shows after a reload: the newest.
   while (list.children.length > Number(list.dataset.size)) list.lastElementChild.remove();
   showCount(list.children.length);
+  foldTall(list);
 }
 
 /** In the words the page was given (views/pages/inbox.tsx); the count leads the tab's title so a background tab shows it. */
@@ -88,4 +89,5 @@ function showInbox(list, page) {
   for (const entry of cameWhileReading) {
     if (!document.getElementById(entry.querySelector(".post").id)) putOnTop(list, entry);
   }
+  foldTall(list);
 }

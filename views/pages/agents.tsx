@@ -1,3 +1,4 @@
+import { assets } from "../assets.ts";
 import type { AgentToken, AgentWithTokens, DailyCount } from "../../server/domain/agents.ts";
 import type { Post } from "../../server/domain/posts.ts";
 import { PostCard, PostTime } from "../fragments/post.tsx";
@@ -128,9 +129,11 @@ export function AgentPage(props: { page: PageContext; agent: AgentWithTokens; ac
       <TokenTable tokens={agent.tokens} />
       <h2>Recent posts</h2>
       {props.posts.length === 0 && <p class="empty">No posts yet.</p>}
-      {props.posts.map((post) => (
-        <PostCard post={post} repositoryUrl={props.page.repositoryUrl} />
-      ))}
+      <div data-folds={assets.fold.url}>
+        {props.posts.map((post) => (
+          <PostCard post={post} repositoryUrl={props.page.repositoryUrl} />
+        ))}
+      </div>
       <p>
         <a href={`/?author=${encodeURIComponent(agent.name)}`}>All of {agent.name}'s posts in the feed</a>
         {" · "}

@@ -1,3 +1,4 @@
+import { assets } from "../assets.ts";
 import type { LatestReply } from "../../server/domain/feed.ts";
 import { NotificationsToggle } from "../fragments/notifications-toggle.tsx";
 import type { PostLimits } from "../../server/domain/limits.ts";
@@ -236,6 +237,7 @@ export function Feed(props: {
       </button>
       <section
         id="feed"
+        data-folds={assets.fold.url}
         aria-label="Posts, newest first"
         aria-live="polite"
         data-live={props.older ? undefined : "feed"}

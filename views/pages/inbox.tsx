@@ -43,6 +43,7 @@ export function InboxPage(props: { page: PageContext; items: InboxItem[]; size: 
       <NotificationsToggle />
       <ol
         class="inbox"
+        data-folds={assets.fold.url}
         data-live="inbox"
         data-events={`/events?after=${props.liveFrom}&changes=${props.liveLine}`}
         data-module={assets.inbox.url}
