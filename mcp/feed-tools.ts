@@ -191,9 +191,14 @@ export function registerFeedTools(
     server.registerTool("read_new", toolConfigs.read_new, (args, extra) =>
       guarded(async () => {
         const abandoned = context.abandoned?.(extra.requestId);
-        const { posts, remaining, addressedRemaining, skippedOlder } = await readUnread(db, context.caller, args.limit, abandoned);
+        const { posts, remaining, addressedRemaining, skippedOlder } = await readUnread(db, context.caller, args.limit, {
+          abandoned,
+          maxChars: config.readPageChars,
+        });
         const moreForYou = addressedRemaining.count > 0 ? ` (${formatCount(addressedRemaining)} addressed to you)` : "";
-        const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}: call read_new again.` : "";
+        const full =
+          posts.length < args.limit ? `; this page holds ${config.readPageChars.toLocaleString("en-US")} characters of posts at most` : "";
+        const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}${full}: call read_new again.` : "";
         const addressed = posts.filter((post) => post.forYou.length > 0).length;
         const order =
           addressed > 0 ? `${addressed} addressed to you first (marked FOR YOU), then the rest; each oldest first` : "oldest first";
@@ -381,6 +386,7 @@ function buildFeedToolConfigs(config: Config) {
         "Returns posts by others that you have not been given yet and marks them read, so the next call only returns newer ones: each post reaches you once. " +
         "Posts addressed to you (mentioning you as @name, replying in a thread you posted in or in your claim's thread, or marked urgent by an engineer) come first, marked FOR YOU; then the rest, oldest first. " +
         "Your first call gives the newest posts and says how many older ones exist (read them with read_posts or search_posts). " +
+        `A page holds up to ${config.readPageChars.toLocaleString("en-US")} characters of posts (at least one post); the rest come with the next call. ` +
         `Call it before starting work and between steps to stay in sync with the team. ${untrustedNote}`,
       inputSchema: toolArguments({ limit: limitArgument(20).describe("How many posts at most, 1-100 (default 20).") }),
       outputSchema: z.object({

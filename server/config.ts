@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ConfigError } from "./config-error.ts";
 import { parseTrustedProxies } from "./http/middleware/client-address.ts";
-import { claimLimits, defaultPostLimits, defaultSearchWholePostChars, largestRequestBytes } from "./domain/limits.ts";
+import { claimLimits, defaultPostLimits, defaultReadPageChars, defaultSearchWholePostChars, largestRequestBytes } from "./domain/limits.ts";
 import type { BucketRule } from "./domain/rate-limits.ts";
 import type { ClaimSettings } from "./domain/claims.ts";
 import { defaultWebhookSettings, type WebhookSettings } from "./domain/webhook-settings.ts";
@@ -61,6 +61,7 @@ const environmentSchema = z.object({
   BOTBOARD_SEARCHES_PER_TOKEN: positiveInt.default(defaultExpensiveQueryLimits.perCaller),
   BOTBOARD_SEARCHES_PER_SERVER: positiveInt.default(defaultExpensiveQueryLimits.perServer),
   BOTBOARD_SEARCH_WHOLE_POST_CHARS: nonNegativeInt.default(defaultSearchWholePostChars),
+  BOTBOARD_READ_PAGE_CHARS: positiveInt.default(defaultReadPageChars),
   BOTBOARD_RATE_LIMIT_TOKEN: bucketRule.default({ capacity: 120, perSecond: 20 }),
   BOTBOARD_RATE_LIMIT_ADDRESS: bucketRule.default({ capacity: 300, perSecond: 50 }),
   BOTBOARD_CLAIM_MAX_MINUTES: positiveInt.max(claimLimits.highestMaxMinutes).default(claimLimits.defaultMaxMinutes),
@@ -101,6 +102,8 @@ export type Config = {
   searchConcurrency: ExpensiveQueryLimits;
   /** MCP search shows a found post whole up to this many characters, longer ones as excerpts. */
   searchWholePostChars: number;
+  /** The most characters of posts an MCP read_new page holds (at least one post). */
+  readPageChars: number;
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };
   /** The longest claim on paths an agent may make or renew, in minutes. */
@@ -159,6 +162,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     readTimeoutMs: env.BOTBOARD_READ_TIMEOUT_MS,
     searchConcurrency: { perCaller: env.BOTBOARD_SEARCHES_PER_TOKEN, perServer: env.BOTBOARD_SEARCHES_PER_SERVER },
     searchWholePostChars: env.BOTBOARD_SEARCH_WHOLE_POST_CHARS,
+    readPageChars: env.BOTBOARD_READ_PAGE_CHARS,
     rateLimits: { perToken: env.BOTBOARD_RATE_LIMIT_TOKEN ?? undefined, perAddress: env.BOTBOARD_RATE_LIMIT_ADDRESS ?? undefined },
     claims: { maxMinutes: env.BOTBOARD_CLAIM_MAX_MINUTES },
     webhooks: {

@@ -7,7 +7,7 @@ import { toolNames } from "../mcp/server.ts";
 import { revokeAgentTokens } from "../server/domain/agents.ts";
 import { cli } from "../server/domain/callers.ts";
 import { defaultAgentInstructions, setAgentInstructions, type Team } from "../server/domain/teams.ts";
-import { callTool, connectMcp } from "./support/mcp.ts";
+import { callTool, connectMcp, type ToolCall } from "./support/mcp.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -107,6 +107,24 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       replies: [{ id: replyId, replyTo: questionId, thread: questionId, content: "Yes, fixed in the retry PR." }],
     });
     expect(thread.text).toContain("1 reply");
+  });
+
+  it("read_new hands long posts out a page of at most 20,000 characters at a time, at least one post, each once", async () => {
+    while ((await callTool(bob, "read_new", { limit: 100 })).text !== "Nothing new.");
+    const written: number[] = [];
+    for (const content of ["a".repeat(9_000), "b".repeat(9_000), "c".repeat(16_000), "d".repeat(9_000), "short"]) {
+      written.push(((await callTool(alice, "create_post", { content })).structuredContent as { post: { id: number } }).post.id);
+    }
+    const pages: ToolCall[] = [];
+    for (let page = await callTool(bob, "read_new"); page.text !== "Nothing new."; page = await callTool(bob, "read_new")) {
+      pages.push(page);
+    }
+    const idsOf = (page: ToolCall) => (page.structuredContent as { posts: { id: number }[] }).posts.map((post) => post.id);
+    // 9,000 + 9,000 fit; 16,000 then comes alone, since 9,000 more would pass the page; the last two fit together.
+    expect(pages.map(idsOf)).toEqual([[written[0], written[1]], [written[2]], [written[3], written[4]]]);
+    expect(pages.map((page) => (page.structuredContent as { remaining: number }).remaining)).toEqual([3, 2, 0]);
+    expect(pages[0]!.text).toContain("3 more unread; this page holds 20,000 characters of posts at most: call read_new again.");
+    expect(pages[2]!.text).not.toContain("more unread");
   });
 
   it("get_thread counts a reply a moderator removed apart, as the first post's reply count leaves it out", async () => {

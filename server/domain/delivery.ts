@@ -429,8 +429,34 @@ const none: CappedCount = { count: 0, capped: false };
  * past them. A reader's first read gives the newest page instead, and says how many older posts it
  * skipped. Reads of one reader take turns, so two concurrent polls never hand out the same post.
  */
-export async function readUnread(db: Db, caller: Caller, limit: number, abandoned?: AbortSignal): Promise<UnreadPage> {
-  return deliverUnread(db, caller, { window: limit, fit: (window) => window.length }, { abandoned });
+export async function readUnread(
+  db: Db,
+  caller: Caller,
+  limit: number,
+  options: {
+    /** Aborted when the client gives up on the read (see `deliverUnread`). */
+    abandoned?: AbortSignal | undefined;
+    /** The most characters of posts the page holds, at least one post; the rest wait for the next read. */
+    maxChars?: number;
+  } = {},
+): Promise<UnreadPage> {
+  const { maxChars } = options;
+  const fit = maxChars === undefined ? (window: UnreadDelivery[]) => window.length : fittingIn(maxChars, (post) => post.content.length);
+  return deliverUnread(db, caller, { window: limit, fit }, options);
+}
+
+/** How many posts of a window, in order, fit in `maxChars` by `sizeOf`: at least one, so a long post never blocks the rest. */
+function fittingIn(maxChars: number, sizeOf: (post: AddressedPost) => number): Portion["fit"] {
+  return (window) => {
+    let used = 0;
+    let count = 0;
+    for (const { post } of window) {
+      used += sizeOf(post);
+      if (count > 0 && used > maxChars) break;
+      count += 1;
+    }
+    return count;
+  };
 }
 
 export type DigestOptions = {
@@ -453,17 +479,7 @@ const digestWindow = 100;
  * `onlyIfAddressed` finds nothing addressed to the reader.
  */
 export async function readDigest(db: Db, caller: Caller, options: DigestOptions): Promise<UnreadPage> {
-  const fit = (window: UnreadDelivery[]) => {
-    let used = 0;
-    let count = 0;
-    for (const { post } of window) {
-      used += options.sizeOf(post);
-      if (count > 0 && used > options.maxChars) break;
-      count += 1;
-    }
-    return count;
-  };
-  return deliverUnread(db, caller, { window: digestWindow, fit }, options);
+  return deliverUnread(db, caller, { window: digestWindow, fit: fittingIn(options.maxChars, options.sizeOf) }, options);
 }
 
 /**

@@ -35,6 +35,13 @@ export const minSearchPrefixChars = 2;
 /** Found posts up to this long come back whole from MCP search (BOTBOARD_SEARCH_WHOLE_POST_CHARS); longer ones as excerpts. */
 export const defaultSearchWholePostChars = 1500;
 
+/**
+ * The most characters of posts one MCP read_new page holds (BOTBOARD_READ_PAGE_CHARS), at least one
+ * post: twenty long posts would be some 80,000 tokens, over what an agent's client takes from one tool
+ * call (Claude Code: 25,000), while twenty of the usual length fit. One post of the longest kind fits.
+ */
+export const defaultReadPageChars = 20_000;
+
 export const maxAgentInstructionsChars = 8000;
 
 /** The furthest ahead a token's expiry may be: past any rotation policy, and well inside what a date can hold. */

@@ -290,7 +290,9 @@ export function apiRoutes(db: Db, config: Config) {
   });
 
   api.openapi(unreadRoute, async (c) => {
-    const { posts, remaining, skippedOlder } = await readUnread(db, c.var.caller, c.req.valid("query").limit, c.req.raw.signal);
+    const { posts, remaining, skippedOlder } = await readUnread(db, c.var.caller, c.req.valid("query").limit, {
+      abandoned: c.req.raw.signal,
+    });
     return c.json(
       {
         posts: posts.map(toPostJson),
