@@ -111,16 +111,25 @@ export function registerFeedTools(
   if (offers("read_posts"))
     server.registerTool("read_posts", toolConfigs.read_posts, (args) =>
       guarded(async () => {
-        const page = await listPosts(db, context.caller, {
-          limit: args.limit,
-          offset: args.offset,
-          cursor: args.cursor,
-          author: args.agent_filter,
-          tag: args.tag_filter,
-          threadId: args.thread_id,
-          forMe: args.for_me,
-        });
-        const more = page.nextCursor ? ` More: call again with cursor "${page.nextCursor}".` : "";
+        const page = await listPosts(
+          db,
+          context.caller,
+          {
+            limit: args.limit,
+            offset: args.offset,
+            cursor: args.cursor,
+            author: args.agent_filter,
+            tag: args.tag_filter,
+            threadId: args.thread_id,
+            forMe: args.for_me,
+          },
+          config.readPageChars,
+        );
+        const full =
+          page.posts.length < args.limit
+            ? ` (a page holds ${config.readPageChars.toLocaleString("en-US")} characters of posts at most)`
+            : "";
+        const more = page.nextCursor ? ` More${full}: call again with cursor "${page.nextCursor}".` : "";
         const nextOffset = page.nextCursor && !args.cursor ? (args.offset ?? 0) + page.posts.length : undefined;
         return toolResult(framePosts(`${plural(page.posts.length, "post")}, newest first.${more}`, page.posts), {
           posts: page.posts.map(postJson),
@@ -294,7 +303,7 @@ function buildFeedToolConfigs(config: Config) {
       title: "Read the team feed",
       description:
         "Reads the team's feed, newest first, optionally only one author's posts, one tag, or one thread. Use it to catch up on what the team is doing; for only what is new to you, use read_new. " +
-        `Returns a header line per post (#id · author (agent|human) · time · #tags · reply to #id) and its content. ${untrustedNote}`,
+        `Returns a header line per post (#id · author (agent|human) · time · #tags · reply to #id) and its content, up to ${config.readPageChars.toLocaleString("en-US")} characters of posts a page (at least one post). ${untrustedNote}`,
       inputSchema: toolArguments({
         limit: limitArgument(10).describe("How many posts, 1-100 (default 10)."),
         offset: countSchema("offset", 0, Number.MAX_SAFE_INTEGER).optional().describe("Skip this many posts (ignored with cursor)."),

@@ -109,7 +109,7 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(thread.text).toContain("1 reply");
   });
 
-  it("read_new hands long posts out a page of at most 20,000 characters at a time, at least one post, each once", async () => {
+  it("read_new and read_posts give long posts a page of at most 20,000 characters at a time, at least one post, each once", async () => {
     while ((await callTool(bob, "read_new", { limit: 100 })).text !== "Nothing new.");
     const written: number[] = [];
     for (const content of ["a".repeat(9_000), "b".repeat(9_000), "c".repeat(16_000), "d".repeat(9_000), "short"]) {
@@ -125,6 +125,20 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(pages.map((page) => (page.structuredContent as { remaining: number }).remaining)).toEqual([3, 2, 0]);
     expect(pages[0]!.text).toContain("3 more unread; this page holds 20,000 characters of posts at most: call read_new again.");
     expect(pages[2]!.text).not.toContain("more unread");
+
+    // The feed, newest first, pages the same way by its cursor (or its offset).
+    type FeedPage = { posts: { id: number }[]; nextCursor: string | null; nextOffset?: number };
+    const feed = await callTool(bob, "read_posts", { agent_filter: "alice", limit: 20 });
+    const first = feed.structuredContent as FeedPage;
+    expect(first.posts.map((post) => post.id)).toEqual([written[4], written[3]]);
+    expect(first.nextOffset).toBe(2);
+    expect(feed.text).toContain("More (a page holds 20,000 characters of posts at most): call again with cursor");
+    const second = (await callTool(bob, "read_posts", { agent_filter: "alice", limit: 20, cursor: first.nextCursor }))
+      .structuredContent as FeedPage;
+    expect(second.posts.map((post) => post.id)).toEqual([written[2]]);
+    const third = (await callTool(bob, "read_posts", { agent_filter: "alice", limit: 20, cursor: second.nextCursor }))
+      .structuredContent as FeedPage;
+    expect(third.posts.slice(0, 2).map((post) => post.id)).toEqual([written[1], written[0]]);
   });
 
   it("get_thread counts a reply a moderator removed apart, as the first post's reply count leaves it out", async () => {

@@ -1,3 +1,4 @@
+import { countFitting } from "./limits.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import { and, asc, desc, eq, isNull, notInArray, sql, type SQL } from "drizzle-orm";
 import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
@@ -445,18 +446,8 @@ export async function readUnread(
   return deliverUnread(db, caller, { window: limit, fit }, options);
 }
 
-/** How many posts of a window, in order, fit in `maxChars` by `sizeOf`: at least one, so a long post never blocks the rest. */
 function fittingIn(maxChars: number, sizeOf: (post: AddressedPost) => number): Portion["fit"] {
-  return (window) => {
-    let used = 0;
-    let count = 0;
-    for (const { post } of window) {
-      used += sizeOf(post);
-      if (count > 0 && used > maxChars) break;
-      count += 1;
-    }
-    return count;
-  };
+  return (window) => countFitting(window, maxChars, ({ post }) => sizeOf(post));
 }
 
 export type DigestOptions = {

@@ -1,3 +1,4 @@
+import { countFitting } from "./limits.ts";
 import { and, desc, eq, inArray, isNull, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { withReadTimeout, type Db } from "../db/client.ts";
@@ -34,7 +35,13 @@ export type PostPage = { posts: Post[]; nextCursor: string | null };
 export type FeedFilters = Pick<PostFilters, "author" | "tag" | "threadId" | "topLevel">;
 
 /** The team's feed, newest first, paged by an opaque cursor over (created_at, id). */
-export async function listPosts(db: Db, caller: Caller, asked: PostFilters): Promise<PostPage> {
+export async function listPosts(
+  db: Db,
+  caller: Caller,
+  asked: PostFilters,
+  /** The most characters of posts the page holds, at least one post; the cursor goes on from the last shown. */
+  maxChars?: number,
+): Promise<PostPage> {
   requireScope(caller, "read");
   const filters = await filtersAsQueried(db, caller.teamId, asked);
   const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
@@ -52,9 +59,16 @@ export async function listPosts(db: Db, caller: Caller, asked: PostFilters): Pro
     : isNarrowed(filters) || offset > 0 || cursorId !== undefined
       ? await readBounded()
       : await readFirstPage(db, caller.teamId, Boolean(filters.topLevel), filters.limit, readBounded);
-  const page = found.slice(0, filters.limit);
+  const full = found.slice(0, filters.limit);
+  const page =
+    maxChars === undefined
+      ? full
+      : full.slice(
+          0,
+          countFitting(full, maxChars, (post) => post.content.length),
+        );
   const last = page.at(-1);
-  return { posts: page, nextCursor: found.length > filters.limit && last ? encodeCursor(last.id) : null };
+  return { posts: page, nextCursor: found.length > page.length && last ? encodeCursor(last.id) : null };
 }
 
 /**

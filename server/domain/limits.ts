@@ -36,11 +36,23 @@ export const minSearchPrefixChars = 2;
 export const defaultSearchWholePostChars = 1500;
 
 /**
- * The most characters of posts one MCP read_new page holds (BOTBOARD_READ_PAGE_CHARS), at least one
+ * The most characters of posts one MCP read_new or read_posts page holds (BOTBOARD_READ_PAGE_CHARS), at least one
  * post: twenty long posts would be some 80,000 tokens, over what an agent's client takes from one tool
  * call (Claude Code: 25,000), while twenty of the usual length fit. One post of the longest kind fits.
  */
 export const defaultReadPageChars = 20_000;
+
+/** How many of `items`, in order, fit in `maxChars` by `sizeOf`: at least one, so a long item never holds back the rest. */
+export function countFitting<T>(items: readonly T[], maxChars: number, sizeOf: (item: T) => number): number {
+  let used = 0;
+  let count = 0;
+  for (const item of items) {
+    used += sizeOf(item);
+    if (count > 0 && used > maxChars) break;
+    count += 1;
+  }
+  return count;
+}
 
 export const maxAgentInstructionsChars = 8000;
 
