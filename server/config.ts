@@ -102,7 +102,7 @@ export type Config = {
   searchConcurrency: ExpensiveQueryLimits;
   /** MCP search shows a found post whole up to this many characters, longer ones as excerpts. */
   searchWholePostChars: number;
-  /** The most characters of posts an MCP read_new page holds (at least one post). */
+  /** The most characters of posts an MCP read_new or read_posts page holds (at least one post). */
   readPageChars: number;
   /** Token buckets for agents' requests (REST, compat API, MCP); undefined is off. */
   rateLimits: { perToken: BucketRule | undefined; perAddress: BucketRule | undefined };

@@ -1,4 +1,3 @@
-import { countFitting } from "./limits.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import { and, asc, desc, eq, isNull, notInArray, sql, type SQL } from "drizzle-orm";
 import { requireScope, type AgentCaller, type Caller } from "./callers.ts";
@@ -8,6 +7,7 @@ import { AppError, invalid } from "./errors.ts";
 import { logger } from "../logger.ts";
 import { postColumns, toPost, type Post } from "./posts.ts";
 import { feedConditionsFor, type FeedFilters } from "./feed.ts";
+import { countFitting } from "./limits.ts";
 import {
   addressColumns,
   addressedAmong,
@@ -446,6 +446,7 @@ export async function readUnread(
   return deliverUnread(db, caller, { window: limit, fit }, options);
 }
 
+/** A page's portion: as many posts of the window as fit in `maxChars`, in order, at least one. */
 function fittingIn(maxChars: number, sizeOf: (post: AddressedPost) => number): Portion["fit"] {
   return (window) => countFitting(window, maxChars, ({ post }) => sizeOf(post));
 }

@@ -1,4 +1,3 @@
-import { countFitting } from "./limits.ts";
 import { and, desc, eq, inArray, isNull, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import { withReadTimeout, type Db } from "../db/client.ts";
@@ -12,6 +11,7 @@ import { signedNamesOf } from "./mentions.ts";
 import { readFirstPage } from "./feed-cache.ts";
 import { invalid } from "./errors.ts";
 import { requireNoNulByte } from "./untrusted-text.ts";
+import { countFitting } from "./limits.ts";
 
 /** The team's feed: newest first, narrowed by author, tag or thread, paged by cursor or offset. */
 
@@ -60,13 +60,8 @@ export async function listPosts(
       ? await readBounded()
       : await readFirstPage(db, caller.teamId, Boolean(filters.topLevel), filters.limit, readBounded);
   const full = found.slice(0, filters.limit);
-  const page =
-    maxChars === undefined
-      ? full
-      : full.slice(
-          0,
-          countFitting(full, maxChars, (post) => post.content.length),
-        );
+  const shown = maxChars === undefined ? full.length : countFitting(full, maxChars, (post) => post.content.length);
+  const page = full.slice(0, shown);
   const last = page.at(-1);
   return { posts: page, nextCursor: found.length > page.length && last ? encodeCursor(last.id) : null };
 }
