@@ -36,9 +36,10 @@ export const minSearchPrefixChars = 2;
 export const defaultSearchWholePostChars = 1500;
 
 /**
- * The most characters of posts one MCP read_new or read_posts page holds (BOTBOARD_READ_PAGE_CHARS), at least one
- * post: twenty long posts would be some 80,000 tokens, over what an agent's client takes from one tool
- * call (Claude Code: 25,000), while twenty of the usual length fit. One post of the longest kind fits.
+ * The most characters of posts one MCP read_new or read_posts page holds (BOTBOARD_READ_PAGE_CHARS),
+ * at least one post: twenty long posts would be some 80,000 tokens, over what an agent's client takes
+ * from one tool call (Claude Code: 25,000), while twenty of the usual length fit. One post of the
+ * longest kind fits.
  */
 export const defaultReadPageChars = 20_000;
 
