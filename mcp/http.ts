@@ -13,7 +13,13 @@ import type { Db } from "../server/db/client.ts";
 import { forbidden, type AppError } from "../server/domain/errors.ts";
 import { closeMcpSession, openMcpSession, resumeMcpSession } from "../server/domain/mcp-sessions.ts";
 import { rateLimitedError, takeCallAllowances, type RequestLimits } from "../server/domain/rate-limits.ts";
-import { bearerTokenOf, limitAgentRequests, rateLimitMessage, requireAgent } from "../server/http/middleware/agent-requests.ts";
+import {
+  bearerTokenOf,
+  describeError,
+  limitAgentRequests,
+  rateLimitMessage,
+  requireAgent,
+} from "../server/http/middleware/agent-requests.ts";
 import { agentInstructionsOf, getTeam } from "../server/domain/teams.ts";
 import { allScopes } from "../server/domain/callers.ts";
 import { mcpResourceOf, protectedResourceMetadataUrlOf } from "../server/domain/oauth.ts";
@@ -111,6 +117,24 @@ const isInitialize = (message: unknown) =>
 function toolsCalledBy(messages: unknown[], calls: JSONRPCRequest[]): ReadonlySet<string> | undefined {
   if (messages.length === 0 || calls.length !== messages.length) return undefined;
   return new Set(calls.map((call) => String(call.params?.name)));
+}
+
+/** Whether a request is the MCP door's: `/mcp` and what is under it, where `mcpRoutes` are mounted. */
+export const isMcpPath = (path: string) => path === "/mcp" || path.startsWith("/mcp/");
+
+/** The code the SDK's transport gives its own HTTP refusals (a wrong method, Accept or Content-Type). */
+const serverRefusalCode = -32000;
+
+/**
+ * A refusal of the request itself (no token, a foreign Origin, a body over the limit, a 429 for a
+ * request that is not a tool call) as the transport's own: a JSON-RPC error with no id, with the
+ * HTTP status and headers every door sends and Botboard's error code in `data`, so an MCP client
+ * that reads the body finds the message where it looks for one.
+ */
+export function mcpErrorResponse(caught: unknown, c: Context): Response {
+  const { status, code, message } = describeError(caught, c);
+  const jsonRpcCode = status >= 500 ? ErrorCode.InternalError : serverRefusalCode;
+  return c.json({ jsonrpc: "2.0", id: null, error: { code: jsonRpcCode, message, data: { code } } }, status);
 }
 
 const refusedCall = (call: JSONRPCRequest, refusal: AppError) => ({ jsonrpc: "2.0", id: call.id, result: toolError(refusal.message) });
@@ -281,7 +305,9 @@ export function mcpRoutes(db: Db, config: Config) {
 
   // Stateless: the server never pushes, so there is no stream to open.
   routes.get("/", (c) =>
-    c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Method not allowed." } }, 405, { Allow: "POST, DELETE" }),
+    c.json({ jsonrpc: "2.0", id: null, error: { code: serverRefusalCode, message: "Method not allowed." } }, 405, {
+      Allow: "POST, DELETE",
+    }),
   );
 
   routes.delete("/", async (c) => {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { mcpRoutes } from "../mcp/http.ts";
+import { isMcpPath, mcpErrorResponse, mcpRoutes } from "../mcp/http.ts";
 import type { Config } from "./config.ts";
 import { isDatabaseReady, type Database } from "./db/client.ts";
 import { apiRoutes, openApiDocument } from "./http/api.ts";
@@ -46,7 +46,8 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
     }),
   );
   app.use(limitBodySize(config.limits.maxBodyBytes));
-  app.onError(errorResponse);
+  // Errors reach here from the app's own middleware (the body limit) as well as from the doors'.
+  app.onError((caught, c) => (isMcpPath(c.req.path) ? mcpErrorResponse(caught, c) : errorResponse(caught, c)));
   const methodsAt = allowedMethods(() => app.routes);
   app.notFound((c) => notFoundResponse(c, methodsAt(c.req.path)));
 

@@ -82,6 +82,30 @@ describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
     }
   });
 
+  it("on /mcp is refused as the MCP transport refuses: a JSON-RPC error with no id, its code in data", async () => {
+    const call = {
+      jsonrpc: "2.0",
+      id: 7,
+      method: "tools/call",
+      params: { name: "create_post", arguments: { content: "x".repeat(100_000) } },
+    };
+    const refused = await server.as(token, "/mcp", {
+      method: "POST",
+      headers: { accept: "application/json, text/event-stream" },
+      body: JSON.stringify(call),
+    });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32000, message: `The request body is over ${server.config.limits.maxBodyBytes} bytes.`, data: { code: "too_large" } },
+    });
+    const withoutToken = await fetch(`${server.url}/mcp`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(withoutToken.status).toBe(401);
+    expect(await withoutToken.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000, data: { code: "unauthorized" } } });
+    expect((await (await server.as(token, "/api/v1/posts")).json()).posts).toEqual([]);
+  });
+
   it("past what it will read, or sent without a length, is answered 413 and the connection closed", async () => {
     const huge = Buffer.alloc(20 * 1024 * 1024, "x");
     const tooLong = await exchange(server.url, [postHead(huge.length), huge]);

@@ -12,13 +12,18 @@ const mcpHeaders = { accept: "application/json, text/event-stream", "content-typ
 type ToolAnswer = { id: number; result: { isError?: boolean; content: { text: string }[] } };
 
 /** `compat` answers in Botboard.biz's error shape, `{"error": message, "code"}`. */
-async function expectRateLimited(response: Response, policy: string, door: "api" | "compat" = "api") {
+async function expectRateLimited(response: Response, policy: string, door: "api" | "compat" | "mcp" = "api") {
   expect(response.status).toBe(429);
   expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
   expect(response.headers.get("ratelimit-policy")).toContain(`"${policy}";q=`);
   expect(response.headers.get("ratelimit")).toMatch(new RegExp(`"${policy}";r=0;t=\\d+`));
   const body = await response.json();
-  const { code, message } = door === "compat" ? { code: body.code, message: body.error } : body.error;
+  const { code, message } =
+    door === "compat"
+      ? { code: body.code, message: body.error }
+      : door === "mcp"
+        ? { ...body.error, code: body.error.data.code }
+        : body.error;
   expect(code).toBe("rate_limited");
   expect(message).toMatch(/Wait \d+ seconds? and try again/);
 }
@@ -152,7 +157,9 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       expect(allowed.status).toBe(200);
       expect(allowed.headers.get("ratelimit")).toMatch(/^"token";r=2;t=\d+$/);
       for (let i = 0; i < 2; i++) await (await list()).body?.cancel();
-      await expectRateLimited(await list(), "token");
+      const refused = await list();
+      await expectRateLimited(refused.clone(), "token", "mcp");
+      expect(await refused.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000 } });
     });
 
     it("a made-up token draws from its own bucket and is still refused as unknown", async () => {
