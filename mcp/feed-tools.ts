@@ -205,8 +205,8 @@ export function registerFeedTools(
           maxChars: config.readPageChars,
         });
         const moreForYou = addressedRemaining.count > 0 ? ` (${formatCount(addressedRemaining)} addressed to you)` : "";
-        const full =
-          posts.length < args.limit ? `; this page holds ${config.readPageChars.toLocaleString("en-US")} characters of posts at most` : "";
+        const pageSize = `this page holds ${config.readPageChars.toLocaleString("en-US")} characters of posts at most`;
+        const full = posts.length < args.limit ? `; ${pageSize}` : "";
         const more = remaining.count > 0 ? ` ${formatCount(remaining)} more unread${moreForYou}${full}: call read_new again.` : "";
         const addressed = posts.filter((post) => post.forYou.length > 0).length;
         const order =
@@ -221,7 +221,8 @@ export function registerFeedTools(
                 : `the ${plural(posts.length, "newest post")} by others, oldest first`;
           summary = `Your first read: ${page}.`;
           if (skippedOlder.count > 0) {
-            summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown: browse them with read_posts or find them with search_posts.`;
+            const why = posts.length < args.limit ? ` (${pageSize})` : "";
+            summary += ` ${formatCount(skippedOlder)} older ${skippedOlder.count === 1 && !skippedOlder.capped ? "post is" : "posts are"} not shown${why}: browse them with read_posts or find them with search_posts.`;
           }
           if (addressedRemaining.count > 0) {
             summary += ` ${formatCount(addressedRemaining)} more addressed to you, older, did not fit: call read_new again for them.`;

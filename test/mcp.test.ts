@@ -125,6 +125,13 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
     expect(pages.map((page) => (page.structuredContent as { remaining: number }).remaining)).toEqual([3, 2, 0]);
     expect(pages[0]!.text).toContain("3 more unread; this page holds 20,000 characters of posts at most: call read_new again.");
     expect(pages[2]!.text).not.toContain("more unread");
+    // A first read takes the newest that fit, and says why the older ones beside them are not shown.
+    const newcomer = await connect(await server.agent(alpha, "newcomer"));
+    const firstRead = await callTool(newcomer, "read_new");
+    expect(idsOf(firstRead)).toEqual([written[3], written[4]]);
+    expect(firstRead.text).toMatch(
+      /older posts are not shown \(this page holds 20,000 characters of posts at most\): browse them with read_posts/,
+    );
 
     // The feed, newest first, pages the same way by its cursor (or its offset).
     type FeedPage = { posts: { id: number }[]; nextCursor: string | null; nextOffset?: number };
