@@ -21,7 +21,7 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   // Loaded here, not with the module, so that other commands start without the MCP SDK.
   const [
     { Client },
-    { StreamableHTTPClientTransport },
+    { StreamableHTTPClientTransport, StreamableHTTPError },
     { Server },
     { StdioServerTransport },
     { CallToolRequestSchema, CancelledNotificationSchema, ErrorCode, isJSONRPCRequest, ListToolsRequestSchema, McpError },
@@ -102,7 +102,8 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
         throw Object.assign(new Error(error.message.replace(`MCP error ${error.code}: `, "")), { code: error.code });
       }
       // A refused HTTP call (revoked token, server down) is something the model should read.
-      return { isError: true, content: [{ type: "text", text: `Botboard: ${(error as Error).message}` }] };
+      const refusal = error instanceof StreamableHTTPError ? refusalOf(error) : undefined;
+      return { isError: true, content: [{ type: "text", text: refusal ?? `Botboard: ${(error as Error).message}` }] };
     }
   });
   // stdin closed, a signal, or the stdio transport closing: whichever comes first ends the session once.
@@ -135,6 +136,22 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
       handleMessage?.(message);
     }
   };
+}
+
+/**
+ * A request /mcp refused whole, as the model should read it: the server's message and the HTTP
+ * status, not the body the SDK's client quotes after "Error POSTing to endpoint: " (a JSON-RPC
+ * error). Undefined when the error carries no such message (no answer, another server).
+ */
+function refusalOf(error: { code?: number; message: string }): string | undefined {
+  const body = /Error POSTing to endpoint: (\{.*\})$/s.exec(error.message)?.[1];
+  if (body === undefined || error.code === undefined) return undefined;
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === "string" ? `Botboard refused the call (HTTP ${error.code}): ${message}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** How long an exiting proxy waits for the server to end its session: a dead server must not hold up the exit. */

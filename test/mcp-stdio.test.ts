@@ -111,7 +111,7 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
       await revokeAgentTokens(server.database.db, cli, team.id, "flagged");
       const refused = await callTool(client, "read_posts");
       expect(refused.isError).toBe(true);
-      expect(refused.text).toContain("revoked");
+      expect(refused.text).toBe("Botboard refused the call (HTTP 401): This token has been revoked.");
     } finally {
       await client.close();
     }
