@@ -11,7 +11,7 @@ const mcpHeaders = { accept: "application/json, text/event-stream", "content-typ
 /** One answer of a JSON-RPC batch of tools/call requests. */
 type ToolAnswer = { id: number; result: { isError?: boolean; content: { text: string }[] } };
 
-/** `compat` answers in Botboard.biz's error shape, `{"error": message, "code"}`. */
+/** `compat` answers in Botboard.biz's error shape, `{"error": message, "code"}`; `mcp` as a JSON-RPC error, its code in `data`. */
 async function expectRateLimited(response: Response, policy: string, door: "api" | "compat" | "mcp" = "api") {
   expect(response.status).toBe(429);
   expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
