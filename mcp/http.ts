@@ -119,9 +119,6 @@ function toolsCalledBy(messages: unknown[], calls: JSONRPCRequest[]): ReadonlySe
   return new Set(calls.map((call) => String(call.params?.name)));
 }
 
-/** Whether a request is the MCP door's: `/mcp` and what is under it, where `mcpRoutes` are mounted. */
-export const isMcpPath = (path: string) => path === "/mcp" || path.startsWith("/mcp/");
-
 /** The code the SDK's transport gives its own HTTP refusals (a wrong method, Accept or Content-Type). */
 const serverRefusalCode = -32000;
 

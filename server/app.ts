@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { isMcpPath, mcpErrorResponse, mcpRoutes } from "../mcp/http.ts";
+import { mcpErrorResponse, mcpRoutes } from "../mcp/http.ts";
 import type { Config } from "./config.ts";
 import { isDatabaseReady, type Database } from "./db/client.ts";
 import { apiRoutes, openApiDocument } from "./http/api.ts";
@@ -14,7 +14,7 @@ import { allowedMethods } from "./http/allowed-methods.ts";
 import { errorResponse } from "./http/middleware/agent-requests.ts";
 import { limitBodySize } from "./http/middleware/body-size.ts";
 import { shareEventLoopTurns } from "./http/middleware/event-loop-turns.ts";
-import { metricsEndpoint, recordRequestMetrics } from "./http/middleware/metrics.ts";
+import { doorOf, metricsEndpoint, recordRequestMetrics } from "./http/middleware/metrics.ts";
 import { logRequests } from "./logger.ts";
 import { notFoundResponse, webRoutes } from "./http/web/routes.ts";
 
@@ -47,7 +47,7 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   );
   app.use(limitBodySize(config.limits.maxBodyBytes));
   // Errors reach here from the app's own middleware (the body limit) as well as from the doors'.
-  app.onError((caught, c) => (isMcpPath(c.req.path) ? mcpErrorResponse(caught, c) : errorResponse(caught, c)));
+  app.onError((caught, c) => (doorOf(c.req.path) === "mcp" ? mcpErrorResponse(caught, c) : errorResponse(caught, c)));
   const methodsAt = allowedMethods(() => app.routes);
   app.notFound((c) => notFoundResponse(c, methodsAt(c.req.path)));
 

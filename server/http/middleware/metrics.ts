@@ -18,7 +18,8 @@ const doorsByPath: [RegExp, string][] = [
   [/^\/(metrics|healthz|readyz)$/, "operations"],
 ];
 
-function doorOf(path: string): string {
+/** Which door a request path is: the metrics' `door` label, and how the app answers an error on it. */
+export function doorOf(path: string): string {
   return doorsByPath.find(([pattern]) => pattern.test(path))?.[1] ?? "web";
 }
 
