@@ -478,7 +478,8 @@ export async function readDigest(db: Db, caller: Caller, options: DigestOptions)
  * The error of a read whose client gave up on it (closed the connection) before it was answered:
  * its transaction rolls back, so the reader's position stays where it was. Nobody reads the message.
  */
-const abandonedRead = () => new AppError("unavailable", "The client gave up on this read before it was answered: nothing was handed out.");
+export const abandonedRead = () =>
+  new AppError("unavailable", "The client gave up on this read before it was answered: nothing was handed out.");
 
 /**
  * Hands out a page and moves the reader past it, in one transaction. A read whose client gives up

@@ -4,7 +4,7 @@ import type { AgentCaller } from "../domain/callers.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { getTeam } from "../domain/teams.ts";
-import { readUnread, unreadCountCap } from "../domain/delivery.ts";
+import { abandonedRead, readUnread, unreadCountCap } from "../domain/delivery.ts";
 import { defaultDigestChars, hookDigest, maxDigestChars, minDigestChars } from "../domain/digest.ts";
 import { createPost, getThread, type Post } from "../domain/posts.ts";
 import { listPosts } from "../domain/feed.ts";
@@ -17,6 +17,7 @@ import { countSchema, errorSchema, limitSchema, newPostBodySchema, postIdSchema,
 import { bodyErrorResponses, errorResponses, requestErrorResponses, tooLargeResponse } from "./api-responses.ts";
 import { noQueryParameters, refuseBody } from "./api-requests.ts";
 import { claimRoutes } from "./claims-api.ts";
+import { clientOfRead } from "./client-left.ts";
 import {
   bearerTokenOf,
   limitAgentRequests,
@@ -290,9 +291,11 @@ export function apiRoutes(db: Db, config: Config) {
   });
 
   api.openapi(unreadRoute, async (c) => {
+    const client = clientOfRead(c);
     const { posts, remaining, skippedOlder } = await readUnread(db, c.var.caller, c.req.valid("query").limit, {
-      abandoned: c.req.raw.signal,
+      abandoned: client.signal,
     });
+    if (!(await client.stillThere())) throw abandonedRead();
     return c.json(
       {
         posts: posts.map(toPostJson),
@@ -306,11 +309,13 @@ export function apiRoutes(db: Db, config: Config) {
 
   api.openapi(digestRoute, async (c) => {
     const query = c.req.valid("query");
+    const client = clientOfRead(c);
     const { text, page } = await hookDigest(db, c.var.caller, {
       maxChars: query.maxChars,
       onlyIfAddressed: query.onlyIfAddressed === "true",
-      abandoned: c.req.raw.signal,
+      abandoned: client.signal,
     });
+    if (!(await client.stillThere())) throw abandonedRead();
     const addressed = page.posts.filter((post) => post.forYou.length > 0).length;
     return c.json({ text, posts: page.posts.length, addressed, remaining: page.remaining.count }, 200);
   });
