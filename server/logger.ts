@@ -2,11 +2,14 @@ import type { MiddlewareHandler } from "hono";
 import { pino, type Logger } from "pino";
 
 /**
- * One JSON line per event on standard output. Request lines carry the request id (also sent back
- * as X-Request-Id) but never headers or bodies, so tokens and cookies stay out of logs.
+ * One JSON line per event. Request lines carry the request id (also sent back as X-Request-Id) but
+ * never headers or bodies, so tokens and cookies stay out of logs. Until a server configures it, it
+ * writes to standard error: a command's standard output is its answer (`--json`), which a warning
+ * must not break.
  */
-export let logger: Logger = pino({ level: process.env.LOG_LEVEL ?? "info", base: undefined });
+export let logger: Logger = pino({ level: process.env.LOG_LEVEL ?? "info", base: undefined }, pino.destination(2));
 
+/** A server's log: on standard output, at the configured level. */
 export function configureLogger(level: string): void {
   logger = pino({ level, base: undefined });
 }

@@ -6,6 +6,7 @@ import { createApp } from "./app.ts";
 import { realignDeliveryOrder } from "./domain/delivery.ts";
 import { createEventHub } from "./domain/events.ts";
 import { cacheFeedFirstPages } from "./domain/feed-cache.ts";
+import { wakeUpsSent } from "./domain/post-announcements.ts";
 import { sweepNowAndThen } from "./domain/housekeeping.ts";
 import { startWebhookWorker } from "./domain/webhook-delivery.ts";
 import { limitExpensiveQueries } from "./domain/expensive-queries.ts";
@@ -96,6 +97,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         const grace = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
         await drained;
         clearTimeout(grace);
+        await wakeUpsSent(database.db);
         await database.close();
       },
     };

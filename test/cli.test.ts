@@ -4,11 +4,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
 import { eq, sql } from "drizzle-orm";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli } from "../server/cli/program.ts";
 import { listeningOn, loadConfig } from "../server/config.ts";
 import { openDatabase } from "../server/db/client.ts";
 import { agentTokens } from "../server/db/schema/index.ts";
+import { eventsChannel } from "../server/domain/events.ts";
 import { botboardDoors } from "../server/commands.ts";
 import {
   botboardOnFreshDatabase,
@@ -52,6 +54,29 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     const again = await setup(link![2]!);
     expect(again.status).toBe(400);
     expect((await again.json()).error.message).toMatch(/invalid, used or expired/);
+  });
+
+  it("agent revoke --json that ends a claim prints its JSON alone, and the claim's note wakes the live feeds", async () => {
+    const token = JSON.parse((await runBotboard(["agent", "add", "claimer", "--json"], env)).stdout).token as string;
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const claimed = await fetch(`${server.url}/api/v1/claims`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ paths: ["infra/**"], reason: "moving hosts" }),
+    });
+    expect(claimed.status).toBe(201);
+    // On Postgres the command writes the note itself, then its wake-up: heard here as the servers hear it.
+    const listener = kind === "postgres" ? postgres(env.DATABASE_URL!, { max: 1 }) : undefined;
+    const wakeUps: string[] = [];
+    await listener?.listen(eventsChannel, (payload) => wakeUps.push(payload));
+    try {
+      const revoked = await runBotboard(["agent", "revoke", "claimer", "--json"], env);
+      expect(revoked.code).toBe(0);
+      expect(JSON.parse(revoked.stdout)).toEqual({ revoked: [expect.stringMatching(/^bb_/)] });
+      if (listener) await expect.poll(() => wakeUps.some((payload) => payload.includes('"posts.created"'))).toBe(true);
+    } finally {
+      await listener?.end();
+    }
   });
 
   it("agent add prints a token once that works at once; revoke stops it on the next request", async () => {

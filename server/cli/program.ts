@@ -33,10 +33,11 @@ async function runOperation<Name extends OperationName>(
     });
     if (viaServer) return viaServer.result as OperationResult<Name>;
   }
-  const [{ openDatabase }, { DataDirInUseError }, { runOperationOn }] = await Promise.all([
+  const [{ openDatabase }, { DataDirInUseError }, { runOperationOn }, { wakeUpsSent }] = await Promise.all([
     databaseLayer(),
     import("../db/data-dir-lock.ts"),
     import("./operations.ts"),
+    import("../domain/post-announcements.ts"),
   ]);
   let database: Database;
   try {
@@ -50,6 +51,7 @@ async function runOperation<Name extends OperationName>(
     await database.migrate();
     return await runOperationOn({ db: database.db, publicUrl: config.publicUrl, postLimits: config.limits }, name, input);
   } finally {
+    await wakeUpsSent(database.db);
     await database.close();
   }
 }

@@ -26,7 +26,8 @@ const teamsPerWakeUp = 100;
  */
 const wakeUpGatherMs = 5;
 
-type Announcer = { waiting: Set<string>; sending: boolean };
+/** `sending`: the wake-ups on their way, settled when none waits. */
+type Announcer = { waiting: Set<string>; sending: Promise<void> | undefined };
 const announcers = new WeakMap<Db, Announcer>();
 
 /**
@@ -39,20 +40,28 @@ export function announceNewPosts(db: Db, teamId: string): void {
   feedChanged(db, teamId);
   let announcer = announcers.get(db);
   if (!announcer) {
-    announcer = { waiting: new Set(), sending: false };
+    announcer = { waiting: new Set(), sending: undefined };
     announcers.set(db, announcer);
   }
   announcer.waiting.add(teamId);
-  if (!announcer.sending) void sendWakeUps(db, announcer);
+  announcer.sending ??= sendWakeUps(db, announcer);
 }
 
 async function sendWakeUps(db: Db, announcer: Announcer): Promise<void> {
-  announcer.sending = true;
   try {
     while (announcer.waiting.size > 0) await sendWakeUp(db, announcer);
   } finally {
-    announcer.sending = false;
+    announcer.sending = undefined;
   }
+}
+
+/**
+ * Settles when the wake-ups announced on `db` have been sent: a command that wrote posts waits for it
+ * before it closes the database, or its NOTIFY would find the connection ended and the live feeds
+ * would hear of those posts only from their poll.
+ */
+export async function wakeUpsSent(db: Db): Promise<void> {
+  await announcers.get(db)?.sending;
 }
 
 /**
