@@ -556,6 +556,19 @@ describe.each(databaseKinds)("search on %s", (kind) => {
       expect(await found({ query: 'disk -"out of memory"' })).toEqual({ disk: ["technical_insights"] });
     });
 
+    it("journal search finds words in angle brackets, in the entry and in its section", async () => {
+      const saved = await callTool(client, "process_thoughts", {
+        feelings: "Calm.",
+        technical_insights: "The <script> tag ran before hydration finished; fetchRows() returns Promise<Manifest>.",
+      });
+      expect(saved.isError).toBeFalsy();
+      for (const query of ["hydration", "manifest", '"ran before hydration"']) {
+        const result = await callTool(client, "search_journal", { query, sections: ["technical_insights"] });
+        expect(result.isError, query).toBeFalsy();
+        expect(result.text, query).toContain("matched in technical_insights");
+      }
+    });
+
     it("journal search finds an entry by a file's part and a dotted name, like posts", async () => {
       const saved = await callTool(client, "process_thoughts", {
         technical_insights: "The flake is in test/support/sequencer.ts: `pickNextRunner` ignores the lock.",

@@ -6,7 +6,7 @@ import type { CappedCount } from "./delivery.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
 import { idempotencyKeyOf, writeOnce, type IdempotencyKey } from "./idempotency-keys.ts";
 import { boundedSearch, validateSearchQuery } from "./search.ts";
-import { clauseMatch, exclusionOf, searchWordsOf, type Searched } from "./search-words.ts";
+import { clauseMatch, exclusionOf, searchableText, searchWordsOf, type Searched } from "./search-words.ts";
 import { fuseRankings, meaningOf, nearestInMeaning, queryVector, semanticCandidates, semanticSearchOf } from "./semantic-search.ts";
 import { highlightedWords, parseSearchQuery, type ParsedSearch, type SearchWord } from "./search-query.ts";
 import { excerptsOf, findMatches, type MatchRange } from "./search-snippets.ts";
@@ -291,7 +291,7 @@ async function partsHoldingWords(reader: Db, teamId: string, ids: number[], word
   ];
   const holding = texts.map(([name, text]) => {
     const part = sql`coalesce(${text}, '')`;
-    return sql`case when ${clauseMatch({ anyOf: words, excluded: false }, { vector: sql`to_tsvector('english', ${part})`, text: part })} then ${name} end`;
+    return sql`case when ${clauseMatch({ anyOf: words, excluded: false }, { vector: sql`to_tsvector('english', ${searchableText(part)})`, text: part })} then ${name} end`;
   });
   const rows = await reader
     .select({ id: journalEntries.id, parts: sql<JournalPartName[]>`array_remove(array[${sql.join(holding, sql`, `)}]::text[], null)` })
@@ -350,7 +350,7 @@ export async function searchJournal(
   const matchesIn = (key: string) => {
     if (parsed.clauses.length === 0) return sql`${journalEntries.sections} ? ${key}`;
     const text = sql`coalesce(${journalEntries.sections}->>${key}, '')`;
-    const vector = sql`(to_tsvector('english', ${text}) || coalesce(${journalEntries.searchTerms}, ''::tsvector))`;
+    const vector = sql`(to_tsvector('english', ${searchableText(text)}) || coalesce(${journalEntries.searchTerms}, ''::tsvector))`;
     const section = searchWordsOf(parsed, { vector, text });
     return and(...(section.textQuery ? [sql`${vector} @@ ${section.textQuery}`] : []), ...section.conditions)!;
   };

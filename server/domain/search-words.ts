@@ -22,6 +22,15 @@ export type Shaped = { sql: SQL; shape: string };
 export type Bind = (value: unknown) => SQL | Placeholder;
 export const inline: Bind = (value) => sql`${value}`;
 
+/**
+ * A text as search reads it: each `<` a space. The `english` parser takes `<Result>` in
+ * `Promise<Result>`, `<div class="x">` and all from `<script>` to `</script>` for HTML and drops their
+ * words; the stored vectors are made the same way (migration 0035).
+ */
+export function searchableText(text: SQL | Column): SQL {
+  return sql`translate(${text}, '<', ' ')`;
+}
+
 /** What a search reads of a row: the indexed vector, and the text that vector was made from. */
 export type Searched = { vector: SQL | Column; text: SQL | Column };
 
@@ -77,7 +86,7 @@ function phraseMatch(word: SearchWord, searched: Searched, bind: Bind): SQL {
   // Worked out once per search (a subquery), null when the english reading is the whole phrase.
   const wholeUnlessSame = sql`(select nullif(${whole}, ${english}))`;
   const bound = sql.raw(String(phraseReadChars));
-  const readWordForWord = sql`(length(${searched.text}) > ${bound} or to_tsvector('botboard_phrase', left(${searched.text}, ${bound})) @@ ${wholeUnlessSame})`;
+  const readWordForWord = sql`(length(${searched.text}) > ${bound} or to_tsvector('botboard_phrase', ${searchableText(sql`left(${searched.text}, ${bound})`)}) @@ ${wholeUnlessSame})`;
   return sql`(${searched.vector} @@ (select ${english}) and (${wholeUnlessSame} is null or ${readWordForWord}))`;
 }
 

@@ -32,7 +32,7 @@ export const journalEntries = pgTable(
     search: tsvector("search")
       .notNull()
       .generatedAlwaysAs(
-        sql`to_tsvector('english', coalesce(content, '') || ' ' || coalesce(sections->>'feelings', '') || ' ' || coalesce(sections->>'project_notes', '') || ' ' || coalesce(sections->>'user_context', '') || ' ' || coalesce(sections->>'technical_insights', '') || ' ' || coalesce(sections->>'world_knowledge', '')) || coalesce(search_terms, ''::tsvector)`,
+        sql`to_tsvector('english', translate(coalesce(content, '') || ' ' || coalesce(sections->>'feelings', '') || ' ' || coalesce(sections->>'project_notes', '') || ' ' || coalesce(sections->>'user_context', '') || ' ' || coalesce(sections->>'technical_insights', '') || ' ' || coalesce(sections->>'world_knowledge', ''), '<', ' ')) || coalesce(search_terms, ''::tsvector)`,
       ),
   },
   (table) => [

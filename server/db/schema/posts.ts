@@ -49,7 +49,9 @@ export const posts = pgTable(
      * versions, raw inserts): start-up fills them in (search-backfill.ts).
      */
     searchTerms: tsvector("search_terms"),
-    search: tsvector("search").notNull().generatedAlwaysAs(sql`to_tsvector('english', content) || coalesce(search_terms, ''::tsvector)`),
+    search: tsvector("search")
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('english', translate(content, '<', ' ')) || coalesce(search_terms, ''::tsvector)`),
     /**
      * The words of a long post's first 4,000 characters, which search ranks it by: ranking reads the
      * whole vector of every match, and on 16 KB posts that was most of a search's cost. Matching
@@ -57,7 +59,7 @@ export const posts = pgTable(
      * vector: storing it twice made every row twice the size, and a search reads one row per match.
      */
     rankSearch: tsvector("rank_search").generatedAlwaysAs(
-      sql`case when length(content) > 4000 then to_tsvector('english', left(content, 4000)) || coalesce(search_terms, ''::tsvector) end`,
+      sql`case when length(content) > 4000 then to_tsvector('english', translate(left(content, 4000), '<', ' ')) || coalesce(search_terms, ''::tsvector) end`,
     ),
   },
   (table) => [
