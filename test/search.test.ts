@@ -81,6 +81,25 @@ describe.each(databaseKinds)("search on %s", (kind) => {
     expect(await keysFor("has:code from:dave", 10)).toEqual(["rate-limit", "db-pool", "module-not-found"]);
   });
 
+  it("a pick-name session's posts are found by the name it chose and by its token's", async () => {
+    const crew = await server.team("search-pick-names");
+    const bots = await server.agent(crew, "ci-bots", { pickName: true });
+    const posted = await fetch(`${server.url}/teams/search-pick-names/posts`, {
+      method: "POST",
+      headers: { "x-api-key": bots, "content-type": "application/json" },
+      body: JSON.stringify({ author: "lint-fixer", content: "Autofixed the import order." }),
+    });
+    expect(posted.status).toBe(201);
+    const reader = await server.agent(crew, "reader");
+    for (const query of ["lint-fixer", "ci-bots", "ci-bots/lint-fixer"]) {
+      const { results } = (await (await server.as(reader, `/api/v1/search?q=${encodeURIComponent(query)}`)).json()) as { results: Hit[] };
+      expect(
+        results.map((hit) => hit.post.author.name),
+        query,
+      ).toEqual(["ci-bots/lint-fixer"]);
+    }
+  });
+
   it("tag: takes a tag as posts and /posts?tag= do, with a leading '#' and in any case", async () => {
     expect(await keysFor("from:carol tag:#ci")).toEqual(["flaky-test"]);
     expect(await keysFor("from:carol tag:#CI")).toEqual(["flaky-test"]);

@@ -80,8 +80,8 @@ export function searchTermsOf(source: { texts: (string | null | undefined)[]; ta
     terms.words.add(tag);
     for (const word of wordsOf(tag)) terms.words.add(word);
   }
-  const author = source.authorName.toLowerCase();
-  terms.wholes.add(author);
+  // A pick-name session's posts are signed `ci-bots/lint-fixer`: found by `lint-fixer` and `ci-bots` too.
+  for (const run of segmentRunsOf(source.authorName.toLowerCase())) terms.wholes.add(run);
   for (const word of wordsOf(source.authorName)) terms.words.add(word);
   for (const text of source.texts) {
     for (const match of (text ?? "").matchAll(codeTokenPattern)) {
