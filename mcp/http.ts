@@ -1,3 +1,4 @@
+import { MAX_BATCH_SIZE } from "@modelcontextprotocol/sdk/server/requestBody.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   ErrorCode,
@@ -23,6 +24,7 @@ import {
 import { agentInstructionsOf, getTeam } from "../server/domain/teams.ts";
 import { allScopes } from "../server/domain/callers.ts";
 import { mcpResourceOf, protectedResourceMetadataUrlOf } from "../server/domain/oauth.ts";
+import { shownKey } from "../server/http/middleware/agent-requests.ts";
 import { reachableUrlOf } from "../server/http/middleware/public-url.ts";
 import { requireUtf8Json } from "../server/http/middleware/utf8-json.ts";
 import { logger } from "../server/logger.ts";
@@ -89,7 +91,7 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 
 function unknownToolAnswer(call: JSONRPCRequest, offered: readonly unknown[]): JSONRPCErrorResponse | undefined {
   const name = call.params?.name;
-  return offered.includes(name) ? undefined : invalidParams(call, `Unknown tool: ${String(name).slice(0, 100)}`);
+  return offered.includes(name) ? undefined : invalidParams(call, `Unknown tool: ${shownKey(String(name))}`);
 }
 
 /**
@@ -245,7 +247,10 @@ export function mcpRoutes(db: Db, config: Config) {
       return c.json(invalidAnswers[0], invalidAnswers[0]!.error.code === ErrorCode.InvalidRequest ? 400 : 200);
     }
     const messages = sent.filter((message) => !refused.has(message));
-    const calls = messages.filter(isToolCall);
+    // A request the transport refuses whole (its headers, a batch over its size) runs no call: it
+    // costs its own try, not one for each call it holds.
+    const transportRuns = transportWouldAccept(c.req.raw.headers) && sent.length <= MAX_BATCH_SIZE;
+    const calls = transportRuns ? messages.filter(isToolCall) : [];
     // The first tool call is paid for by the request's own try, so something is always left to run.
     const { allowed, allowedCalls, refusals: overLimit } = await limitBatchedCalls(db, config.rateLimits, c, messages, calls);
     const refusals = [...invalidAnswers, ...overLimit];

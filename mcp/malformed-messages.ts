@@ -10,6 +10,7 @@ import {
   PingRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { ZodType } from "zod";
+import { unknownKeysMessage } from "../server/http/middleware/agent-requests.ts";
 
 /**
  * Messages this server answers itself, in one line, before the SDK sees them. The SDK answers a
@@ -70,7 +71,12 @@ export function invalidMessageAnswer(message: unknown): InvalidRequestAnswer | u
  */
 function toolCallProblemOf(params: unknown): string | undefined {
   const parsed = CallToolRequestParamsSchema.safeParse(params);
-  if (parsed.success) return undefined;
+  if (parsed.success) {
+    // The SDK copies the arguments key by key, and a `__proto__` key so copied is gone before the
+    // tool's check of unknown arguments could name it.
+    const given = (params as { arguments?: object }).arguments;
+    return given && Object.hasOwn(given, "__proto__") ? unknownKeysMessage(["__proto__"], "argument") : undefined;
+  }
   const [issue] = parsed.error.issues;
   const field = issue?.path.join(".") ?? "";
   const given = params as { name?: unknown; arguments?: unknown } | undefined;

@@ -644,6 +644,13 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       [{ name: 1e308, arguments: {} }, "params.name must be the tool's name, a string; it was a number."],
       [{ arguments: {} }, "params.name must be the tool's name, a string; it was missing."],
       [{ name: "drop_tables" }, "Unknown tool: drop_tables"],
+      // Named as data, as an unknown argument is.
+      [{ name: "evil\u202e\u200bgnp.exe" }, "Unknown tool: evil[U+202E][U+200B]gnp.exe"],
+      // JSON's own `__proto__` key, which the SDK's copy of the arguments would drop unseen.
+      [
+        JSON.parse('{"name": "create_post", "arguments": {"content": "x", "__proto__": {"parent_post_id": 1}}}'),
+        "unknown argument: __proto__",
+      ],
     ];
     for (const [params, message] of cases) {
       const error = { code: -32602, message };

@@ -145,6 +145,25 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       expect(feed.posts.filter((post: { author: string }) => post.author === "mcp-batcher")).toHaveLength(3);
     });
 
+    it("MCP: a batch the transport refuses whole (over 100 messages, or a wrong Accept) costs one try, not one a call", async () => {
+      const token = await server.agent(team, "mcp-refused-batcher");
+      const calls = (count: number) =>
+        Array.from({ length: count }, (_, index) => ({
+          jsonrpc: "2.0",
+          id: index + 1,
+          method: "tools/call",
+          params: { name: "read_posts", arguments: {} },
+        }));
+      const send = (body: object, headers: Record<string, string> = mcpHeaders) =>
+        server.as(token, "/mcp", { method: "POST", headers, body: JSON.stringify(body) });
+      const tooMany = await send(calls(101));
+      expect(tooMany.status).toBe(400);
+      expect(tooMany.headers.get("ratelimit")).toMatch(/^"token";r=2;t=\d+$/);
+      const notAccepted = await send(calls(5), { ...mcpHeaders, accept: "application/json" });
+      expect(notAccepted.status).toBe(406);
+      expect(notAccepted.headers.get("ratelimit")).toMatch(/^"token";r=1;t=\d+$/);
+    });
+
     it("MCP requests other than tool calls get the 429 itself", async () => {
       const token = await server.agent(team, "mcp-lister");
       const list = () =>
