@@ -1,4 +1,4 @@
-import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { Command } from "commander";
 import { ConfigError } from "../server/config-error.ts";
 import { serverFetch, serverUrlOf } from "../server/server-address.ts";
@@ -126,6 +126,14 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
   await server.connect(stdio);
   // Malformed params are answered here, in one line as /mcp answers them: the SDK's server would
   // answer them with zod's issue list as an internal error.
+  // A line that is not JSON-RPC is dropped by the SDK's reader with no answer, and its client would
+  // wait for one: it gets the error /mcp gives such a body (with no id, which the line may not have).
+  const handleError = stdio.onerror;
+  stdio.onerror = (error) => {
+    const answer = unreadableLineAnswer(error);
+    if (answer) void stdio.send(answer);
+    handleError?.(error);
+  };
   const handleMessage = stdio.onmessage;
   stdio.onmessage = (message) => {
     const malformed = isJSONRPCRequest(message) ? malformedRequestAnswer(message) : undefined;
@@ -136,6 +144,19 @@ export async function serveStdioProxy(options: { url: string; token: string }): 
       handleMessage?.(message);
     }
   };
+}
+
+/** The answer to a line the SDK's reader could not take: not JSON, or JSON that is not one JSON-RPC message. */
+function unreadableLineAnswer(error: unknown): JSONRPCMessage | undefined {
+  const answer = (code: number, message: string) =>
+    // JSON-RPC 2.0 answers a message it could not read with a null id, which the SDK's type leaves out.
+    ({ jsonrpc: "2.0", id: null, error: { code, message } }) as unknown as JSONRPCMessage;
+  if (error instanceof SyntaxError) return answer(-32700, "Parse error: the line is not JSON.");
+  if (!Array.isArray((error as { issues?: unknown } | undefined)?.issues)) return undefined;
+  return answer(
+    -32600,
+    "Invalid Request: a line holds one JSON-RPC message (a request with a string or integer id, a notification or a response); batches are not taken over stdio.",
+  );
 }
 
 /**

@@ -1,4 +1,6 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { type CallToolRequest, CallToolResultSchema, type McpError } from "@modelcontextprotocol/sdk/types.js";
@@ -68,6 +70,40 @@ describe.each(databaseKinds)("botboard mcp (stdio) on %s", (kind) => {
       expect(stderr()).toBe("");
     } finally {
       await client.close();
+    }
+  });
+
+  it("answers a line that is not JSON, or not one JSON-RPC message, with an error of no id, as /mcp answers such a body, and goes on", async () => {
+    const token = await server.agent(team, "unreadable-lines");
+    const proxy = spawn(process.execPath, [botboardBin, "mcp", "--url", server.url, "--token", token], {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { PATH: process.env.PATH ?? "" },
+    });
+    const answers: { id: unknown; error?: { code: number; message: string } }[] = [];
+    createInterface({ input: proxy.stdout }).on("line", (line) => answers.push(JSON.parse(line)));
+    try {
+      const initialize = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1.0.0" } };
+      proxy.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: initialize })}\n`);
+      await expect.poll(() => answers.length, { timeout: 20_000 }).toBe(1);
+      for (const line of [
+        '{"jsonrpc":"2.0","id":2,"method":"ping"',
+        '[{"jsonrpc":"2.0","id":3,"method":"ping"}]',
+        '{"jsonrpc":"2.0","id":1e400,"method":"ping"}',
+      ]) {
+        proxy.stdin.write(`${line}\n`);
+      }
+      proxy.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 5, method: "ping" })}\n`);
+      await expect.poll(() => answers.length, { timeout: 20_000 }).toBe(5);
+      expect(answers.slice(1).map((answer) => [answer.id, answer.error?.code])).toEqual([
+        [null, -32700],
+        [null, -32600],
+        [null, -32600],
+        [5, undefined],
+      ]);
+      expect(answers[2]!.error!.message).toMatch(/^Invalid Request: a line holds one JSON-RPC message/);
+    } finally {
+      proxy.stdin.end();
+      await once(proxy, "exit");
     }
   });
 
