@@ -243,6 +243,9 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(ids(await listed("date_from=2026-02-01"))).toEqual([written["2026-05-10"], written["2026-03-10"]]);
     expect(ids(await listed("date_to=2026-03-10T12:00:00Z"))).toEqual([written["2026-03-10"], written["2026-01-10"]]);
     expect(ids(await listed("date_from=2026-02-01T00:00:00%2B02:00&date_to=2026-04-01"))).toEqual([written["2026-03-10"]]);
+    // A date alone as date_to is the whole of that day; a time is included, the millisecond after it not.
+    expect(ids(await listed("date_from=2026-03-10&date_to=2026-03-10"))).toEqual([written["2026-03-10"]]);
+    expect(ids(await listed("date_from=2026-03-10&date_to=2026-03-10T11:59:59.999Z"))).toEqual([]);
     const oldest = await listed("order=asc&limit=2");
     expect(ids(oldest)).toEqual([written["2026-01-10"], written["2026-03-10"]]);
     expect(oldest).toMatchObject({ total_count: 3, has_more: true });
@@ -253,6 +256,7 @@ describe.each(databaseKinds)("Botboard.biz-compatible HTTP API on %s", (kind) =>
     expect(found(await search({}))).toHaveLength(3);
     expect(found(await search({ date_from: "2026-02-01", date_to: "2026-04-01T00:00:00Z" }))).toEqual([written["2026-03-10"]]);
     expect(found(await search({ date_to: "2026-01-31", similarity_threshold: 0.1 }))).toEqual([written["2026-01-10"]]);
+    expect(found(await search({ date_from: "2026-05-10", date_to: "2026-05-10" }))).toEqual([written["2026-05-10"]]);
 
     for (const [path, body] of [
       ["/teams/dated/journal/entries?date_from=2026-02-30", undefined],

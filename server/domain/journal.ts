@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import { requireScope, type Caller } from "./callers.ts";
 import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
@@ -177,12 +177,15 @@ function sameEntryOrConflict(
   return earlier;
 }
 
-/** When entries were written, both ends included (Botboard.biz's journal API filters by such a span). */
-export type WrittenBetween = { from?: Date | undefined; to?: Date | undefined };
+/**
+ * When entries were written (Botboard.biz's journal API filters by such a span): from `from` on, and
+ * before `before`.
+ */
+export type WrittenBetween = { from?: Date | undefined; before?: Date | undefined };
 
 const writtenBetween = (span: WrittenBetween | undefined) => [
   span?.from ? gte(journalEntries.createdAt, span.from) : undefined,
-  span?.to ? lte(journalEntries.createdAt, span.to) : undefined,
+  span?.before ? lt(journalEntries.createdAt, span.before) : undefined,
 ];
 
 export type JournalFilters = {

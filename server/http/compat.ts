@@ -68,8 +68,15 @@ function refuseTopLevelSections(body: unknown): void {
   if (section) throw invalid(`unknown field: ${section}; sections go inside sections, as in {"sections": {"${section}": "..."}}.`);
 }
 
-/** An ISO 8601 date or date and time, as the journal API's `date_from` and `date_to` take them. */
-const isoInstant = (name: string) =>
+const dayMs = 24 * 60 * 60 * 1000;
+
+/**
+ * An ISO 8601 date or date and time, as the journal API's `date_from` and `date_to` take them. Both
+ * ends are included, so a span's end (`spanEnd`) becomes the instant entries must come before: a
+ * date alone means the whole of that day (`2026-11-30` asks for the 30th's entries too), a time is
+ * included to its millisecond.
+ */
+const isoInstant = (name: string, { spanEnd = false } = {}) =>
   z.string({ error: `${name} must be a string` }).transform((text, context) => {
     const date = readDate(text);
     if (!date) {
@@ -79,12 +86,12 @@ const isoInstant = (name: string) =>
       });
       return z.NEVER;
     }
-    return date;
+    return spanEnd ? new Date(date.getTime() + (text.includes("T") ? 1 : dayMs)) : date;
   });
 
 const writtenBetweenFields = {
   date_from: isoInstant("date_from").optional(),
-  date_to: isoInstant("date_to").optional(),
+  date_to: isoInstant("date_to", { spanEnd: true }).optional(),
 };
 
 /** What journal-mcp's listing sends (limit, offset) and the rest of its API spec's parameters; nothing else is taken. */
@@ -252,7 +259,7 @@ export function compatRoutes(db: Db, config: Config) {
       limit: query.limit,
       offset: query.offset,
       oldestFirst: query.order === "asc",
-      written: { from: query.date_from, to: query.date_to },
+      written: { from: query.date_from, before: query.date_to },
     });
     return c.json({
       entries: entries.map((entry) => entryShape(entry, c.var.caller.teamId)),
@@ -275,7 +282,7 @@ export function compatRoutes(db: Db, config: Config) {
       limit: body.limit,
       offset: body.offset,
       sections: body.sections,
-      written: { from: body.date_from, to: body.date_to },
+      written: { from: body.date_from, before: body.date_to },
       countMatches: true,
     }).catch(inQueryFieldWords);
     const results = hits.map((hit) => ({
