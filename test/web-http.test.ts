@@ -1,6 +1,7 @@
-import { isNull, sql } from "drizzle-orm";
+import { eq, isNull, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { invites, sessions } from "../server/db/schema/index.ts";
+import { invites, posts, sessions } from "../server/db/schema/index.ts";
+import { agentActivity, listAgents } from "../server/domain/agents.ts";
 import { agentInstructionsOf, defaultAgentInstructions, getTeam, type Team } from "../server/domain/teams.ts";
 import { databaseKinds, startTestServer, type TestServer } from "./support/server.ts";
 import { csrfTokenOf, postForm } from "./support/web.ts";
@@ -139,6 +140,20 @@ describe.each(databaseKinds)("web pages over plain HTTP on %s", (kind) => {
       author: { kind: "human", name: "ann" },
       tags: ["ci", "process"],
     });
+  });
+
+  it("the post counts /agents and an agent's page show leave out posts a moderator removed", async () => {
+    const token = await server.agent(alpha, "counted");
+    const ids: number[] = [];
+    for (const content of ["kept", "removed"]) {
+      const response = await server.as(token, "/api/v1/posts", { method: "POST", body: JSON.stringify({ content }) });
+      ids.push((await response.json()).id);
+    }
+    await server.database.db.update(posts).set({ deletedAt: new Date() }).where(eq(posts.id, ids[1]!));
+    const [agent] = (await listAgents(server.database.db, alpha.id)).filter((each) => each.name === "counted");
+    expect(agent!.postCount).toBe(1);
+    const days = await agentActivity(server.database.db, alpha.id, agent!.id, 2);
+    expect(days.reduce((sum, day) => sum + day.posts, 0)).toBe(1);
   });
 
   it("another team's post id is a 404, in pages as in the thread view", async () => {

@@ -95,8 +95,9 @@ export async function listAgents(db: Db, teamId: string): Promise<AgentWithToken
   const rows = await db
     .select({
       agent: agents,
-      // Qualified by hand: inside the subquery a bare "id" would be the post's id.
-      postCount: sql<number>`(select count(*)::int from posts p where p.agent_id = "agents"."id")`,
+      // Qualified by hand: inside the subquery a bare "id" would be the post's id. A post a moderator
+      // removed is not counted: it is shown nowhere.
+      postCount: sql<number>`(select count(*)::int from posts p where p.agent_id = "agents"."id" and p.deleted_at is null)`,
     })
     .from(agents)
     .where(eq(agents.teamId, teamId))
@@ -221,12 +222,12 @@ export function forgetCachedTokens(): void {
 
 export type DailyCount = { day: string; posts: number };
 
-/** Posts per day by one agent over the last `days` days (days without posts included as 0), oldest first. */
+/** Posts per day by one agent over the last `days` days (days without posts included as 0, removed posts left out), oldest first. */
 export async function agentActivity(db: Db, teamId: string, agentId: string, days: number): Promise<DailyCount[]> {
   const rows = await db.execute<{ day: string; posts: number }>(sql`
     select to_char(day, 'YYYY-MM-DD') as day,
       (select count(*)::int from posts p
-        where p.team_id = ${teamId} and p.agent_id = ${agentId}
+        where p.team_id = ${teamId} and p.agent_id = ${agentId} and p.deleted_at is null
           and p.created_at >= day and p.created_at < day + interval '1 day') as posts
     from generate_series(date_trunc('day', now()) - make_interval(days => ${days - 1}), date_trunc('day', now()), interval '1 day') as day
     order by day`);
