@@ -6,7 +6,7 @@ import type { Config } from "./config.ts";
 import { isDatabaseReady, type Database } from "./db/client.ts";
 import { apiRoutes, openApiDocument } from "./http/api.ts";
 import { authRoutes } from "./http/auth.ts";
-import { compatRoutes } from "./http/compat.ts";
+import { compatErrorResponse, compatRoutes } from "./http/compat.ts";
 import { oauthRoutes } from "./http/oauth.ts";
 import { parseTrustedProxies, resolveClientAddress } from "./http/middleware/client-address.ts";
 import { createEventHub, type EventHub } from "./domain/events.ts";
@@ -47,7 +47,9 @@ export function createApp(database: Database, config: Config, hub: EventHub = cr
   );
   app.use(limitBodySize(config.limits.maxBodyBytes));
   // Errors reach here from the app's own middleware (the body limit) as well as from the doors'.
-  app.onError((caught, c) => (doorOf(c.req.path) === "mcp" ? mcpErrorResponse(caught, c) : errorResponse(caught, c)));
+  // In the shape of the door the request came to.
+  const errorResponseOf: Record<string, typeof errorResponse | undefined> = { mcp: mcpErrorResponse, compat: compatErrorResponse };
+  app.onError((caught, c) => (errorResponseOf[doorOf(c.req.path)] ?? errorResponse)(caught, c));
   const methodsAt = allowedMethods(() => app.routes);
   app.notFound((c) => notFoundResponse(c, methodsAt(c.req.path)));
 

@@ -82,6 +82,17 @@ describe.each(databaseKinds)("a body over the size limit on %s", (kind) => {
     }
   });
 
+  it("on Botboard.biz's API is refused in its shapes: the message itself in error for posts, error's code and message for the journal", async () => {
+    const body = JSON.stringify({ content: "x".repeat(100_000) });
+    const message = `The request body is over ${server.config.limits.maxBodyBytes} bytes.`;
+    const posted = await fetch(`${server.url}/teams/limits/posts`, { method: "POST", headers: { "x-api-key": token }, body });
+    expect(posted.status).toBe(413);
+    expect(await posted.json()).toEqual({ error: message, code: "too_large" });
+    const journaled = await fetch(`${server.url}/teams/limits/journal/entries`, { method: "POST", headers: { "x-api-key": token }, body });
+    expect(journaled.status).toBe(413);
+    expect(await journaled.json()).toEqual({ error: { code: "too_large", message } });
+  });
+
   it("on /mcp is refused as the MCP transport refuses: a JSON-RPC error with no id, its code in data", async () => {
     const call = {
       jsonrpc: "2.0",

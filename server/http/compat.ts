@@ -187,15 +187,21 @@ function requireTeamKey(db: Db): MiddlewareHandler<Env> {
   };
 }
 
+/**
+ * An error as this door answers it, from its routes or from the app's own middleware (a body over
+ * the limit). Botboard.biz's posts client reads `error` as the message itself (an object prints
+ * "[object Object]"), while its journal API's spec answers `{"error": {code, message}}`, as
+ * Botboard's own API does.
+ */
+export function compatErrorResponse(caught: unknown, c: Context): Response {
+  if (c.req.path.includes("/journal/")) return errorResponse(caught, c);
+  const { status, code, message } = describeError(caught, c);
+  return c.json({ error: message, code }, status);
+}
+
 export function compatRoutes(db: Db, config: Config) {
   const routes = new Hono<Env>();
-  // Botboard.biz's posts client reads `error` as the message itself (an object prints "[object Object]"),
-  // while its journal API's spec answers `{"error": {code, message}}`, as Botboard's own API does.
-  routes.onError((caught, c) => {
-    if (c.req.path.includes("/journal/")) return errorResponse(caught, c);
-    const { status, code, message } = describeError(caught, c);
-    return c.json({ error: message, code }, status);
-  });
+  routes.onError(compatErrorResponse);
   routes.use(
     "/:team/*",
     limitAgentRequests(db, config.rateLimits, apiKeyOf),
