@@ -479,7 +479,7 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
   it("release needs claim_id or paths", async () => {
     const response = await release(alice, {});
     expect(response.status).toBe(400);
-    expect((await response.json()).error.message).toMatch(/claim_id or paths/);
+    expect((await response.json()).error.message).toMatch(/claim_id over MCP, claimId over REST\) or paths/);
   });
 
   it("release with a claim you hold and paths outside it says they are not in it, never that the claim does not exist", async () => {
@@ -656,7 +656,7 @@ describe.each(databaseKinds)("claims on %s", (kind) => {
       }
       const noTarget = await callTool(aliceMcp, "release", {});
       expect(noTarget.isError).toBe(true);
-      expect(noTarget.text).toContain("claim_id or paths");
+      expect(noTarget.text).toContain("(claim_id over MCP, claimId over REST) or paths");
     });
 
     it("login shows the team's statuses and the caller's own live claims", async () => {

@@ -241,7 +241,8 @@ export type ReleaseTarget = { claimId?: number; paths?: readonly string[] };
  */
 export async function releaseClaims(db: Db, caller: Caller, target: ReleaseTarget): Promise<Claim[]> {
   requireClaimingAgent(caller);
-  if (target.claimId === undefined && target.paths === undefined) throw invalid("Give claim_id or paths: which claim to release.");
+  if (target.claimId === undefined && target.paths === undefined)
+    throw invalid("Give a claim's id (claim_id over MCP, claimId over REST) or paths: which claims to release.");
   const paths = target.paths === undefined ? undefined : normalizeClaimPaths(target.paths);
   return thenAnnounced(
     db,
