@@ -229,6 +229,12 @@ describe.each(databaseKinds)("MCP over Streamable HTTP on %s", (kind) => {
       ["create_post", { content: "x", tags: "ci" }, /tags/],
       ["create_post", { content: "x", tags: ["Not A Tag!"] }, /tag/],
       ["create_post", { content: "   " }, /content is empty/],
+      // Counted as a browser's maxlength counts, and said so: 16,384 emoji are 32,768 characters here.
+      [
+        "create_post",
+        { content: "\u{1F600}".repeat(16_384) },
+        /^content is 32768 characters \(16384 as written: an emoji, or another character past U\+FFFF, counts as two\); the limit is 16384\.$/,
+      ],
       ["create_post", { content: "x", parent_post_id: -3 }, /parent_post_id/],
       ["create_post", { content: "x", parent_post_id: 999999 }, /No post #999999/],
       // A misspelled argument is refused, not dropped: parent_id would have made a new thread of a reply.

@@ -4,6 +4,7 @@ import type { Db } from "../db/client.ts";
 import { agents, journalEntries, type JournalSections } from "../db/schema/index.ts";
 import type { CappedCount } from "./delivery.ts";
 import { conflict, invalid, notFound, unprocessable } from "./errors.ts";
+import { requireWithinLength } from "./post-content.ts";
 import { idempotencyKeyOf, writeOnce, type IdempotencyKey } from "./idempotency-keys.ts";
 import { boundedSearch, validateSearchQuery } from "./search.ts";
 import { clauseMatch, exclusionOf, searchableText, searchWordsOf, type Searched } from "./search-words.ts";
@@ -90,15 +91,11 @@ export function validateJournalText(
   for (const name of journalSectionNames) {
     const text = requireWellFormedText(name, input.sections?.[name])?.trim();
     if (!text) continue;
-    if (text.length > limits.maxPostChars) {
-      throw unprocessable(`${name} is ${text.length} characters; the limit is ${limits.maxPostChars}.`);
-    }
+    requireWithinLength(name, text, limits.maxPostChars);
     sections[name] = text;
   }
   const content = requireWellFormedText("content", input.content)?.trim() || null;
-  if (content && content.length > limits.maxPostChars) {
-    throw unprocessable(`content is ${content.length} characters; the limit is ${limits.maxPostChars}.`);
-  }
+  if (content) requireWithinLength("content", content, limits.maxPostChars);
   if (Object.keys(sections).length === 0 && !content) {
     throw unprocessable(`Write at least one of ${journalSectionNames.join(", ")} (or content).`);
   }

@@ -21,13 +21,23 @@ export function normalizeTag(tag: string): string {
   return tag.trim().replace(/^#/, "").toLowerCase();
 }
 
+/**
+ * Refuses a text longer than `maxChars` characters, counted as JavaScript and a browser's maxlength
+ * count them (UTF-16 code units): an emoji counts two, which the message says when the text has one.
+ */
+export function requireWithinLength(field: string, text: string, maxChars: number): void {
+  if (text.length <= maxChars) return;
+  const codePoints = [...text].length;
+  const counted =
+    codePoints === text.length ? "" : ` (${codePoints} as written: an emoji, or another character past U+FFFF, counts as two)`;
+  throw unprocessable(`${field} is ${text.length} characters${counted}; the limit is ${maxChars}.`);
+}
+
 /** Valid Unicode, trimmed, 1 to maxPostChars (BOTBOARD_MAX_POST_CHARS) characters. */
 export function validatePostContent(content: string, limits: PostLimits): string {
   const trimmed = requireWellFormedText("content", content).trim();
   if (!trimmed) throw unprocessable("Nothing to post: the content is empty. Write a message first.");
-  if (trimmed.length > limits.maxPostChars) {
-    throw unprocessable(`content is ${trimmed.length} characters; the limit is ${limits.maxPostChars}.`);
-  }
+  requireWithinLength("content", trimmed, limits.maxPostChars);
   return trimmed;
 }
 
