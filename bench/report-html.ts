@@ -8,7 +8,6 @@ import {
   describeIntervals,
   describeMultipleComparisons,
   describeOrder,
-  describeRatio,
   describeSoftware,
   describeSpend,
   describeWritesAndReads,
@@ -30,17 +29,7 @@ export function renderHtml(report: BenchReport): string {
   const row = (cells: string[]) => `<tr>${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join("")}</tr>`;
   const comparisonTable = report.variants
     .filter((variant) => variant.vsBaseline)
-    .flatMap((v) =>
-      comparisonRows(v).map(({ label, comparison }) =>
-        row([
-          v.variant,
-          label,
-          describeRatio(comparison, "cost"),
-          describeRatio(comparison, "turns"),
-          describeRatio(comparison, "wallTime"),
-        ]),
-      ),
-    );
+    .flatMap((v) => comparisonRows(v).map(({ label, cost, turns, wallTime }) => row([v.variant, label, cost, turns, wallTime])));
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><title>${escapeHtml(`Benchmark ${run.id}`)}</title>

@@ -9,7 +9,6 @@ import {
   describeIntervals,
   describeMultipleComparisons,
   describeOrder,
-  describeRatio,
   describeSoftware,
   describeSpend,
   describeWritesAndReads,
@@ -52,11 +51,8 @@ export function renderMarkdown(report: BenchReport): string {
   if (compared.length === 0) lines.push("No comparison: the run has no baseline trials, or no other variant.", "");
   for (const variant of compared) {
     lines.push(`### ${variant.variant}`, "");
-    for (const { label, comparison } of comparisonRows(variant)) {
-      lines.push(
-        `- ${label}: cost ${describeRatio(comparison, "cost")}; turns ${describeRatio(comparison, "turns")}; time ${describeRatio(comparison, "wallTime")}`,
-      );
-    }
+    for (const { label, cost, turns, wallTime } of comparisonRows(variant))
+      lines.push(`- ${label}: cost ${cost}; turns ${turns}; time ${wallTime}`);
     lines.push(`- ${describeWritesAndReads(variant)}`, "");
   }
   lines.push(...designSection(report));

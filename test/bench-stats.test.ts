@@ -89,7 +89,7 @@ describe("bench statistics", () => {
     const one = summariseRatios([{ task: "only", variant: 0.01, baseline: 1 }])!;
     expect(one).toMatchObject({ pairs: 1, tasks: 1, estimate: 0.01, includesNoChange: true });
     expect(one.median).toBeUndefined();
-    expect(describeRatio({ pairs: 1, cost: one }, "cost")).toBe("-99% (too few tasks for an interval: 1 task, 1 pair)");
+    expect(describeRatio({ pairs: 1, cutOff: 0, cost: one }, "cost")).toBe("-99% (too few tasks for an interval: 1 task, 1 pair)");
     expect(summariseRatios([{ task: "only", variant: 1, baseline: 0 }])).toBeUndefined();
   });
 
@@ -106,20 +106,23 @@ describe("bench statistics", () => {
   });
 
   it("a change under 1% keeps its sign with a decimal, never reading -0% or +0%; none reads 0%", () => {
-    const near = (variant: number) => describeRatio({ pairs: 1, cost: summariseRatios([{ task: "only", variant, baseline: 1 }]) }, "cost");
+    const near = (variant: number) =>
+      describeRatio({ pairs: 1, cutOff: 0, cost: summariseRatios([{ task: "only", variant, baseline: 1 }]) }, "cost");
     expect(near(0.997)).toBe("-0.3% (too few tasks for an interval: 1 task, 1 pair)");
     expect(near(1.004)).toMatch(/^\+0\.4% /);
     expect(near(1)).toMatch(/^0% /);
     expect(near(0.9998)).toMatch(/^0% /);
     expect(near(0.8)).toMatch(/^-20% /);
     const narrow = { pairs: 12, tasks: 6, estimate: 0.997, median: { estimate: 0.997, low: 0.9952, high: 1.002 }, includesNoChange: true };
-    expect(describeRatio({ pairs: 12, turns: narrow }, "turns")).toBe(
+    expect(describeRatio({ pairs: 12, cutOff: 0, turns: narrow }, "turns")).toBe(
       "-0.3% (95% CI -0.5% to +0.2%, 6 tasks, 12 pairs) — CI includes no change",
     );
     // A bound just short of no change keeps its sign: "-21% to 0%" would read as touching no change, which the interval does not.
     const justShort = { ...narrow, estimate: 0.9, median: { estimate: 0.9, low: 0.79, high: 0.9996 }, includesNoChange: false };
-    expect(describeRatio({ pairs: 12, cost: justShort }, "cost")).toBe("-10% (95% CI -21% to -0.04%, 6 tasks, 12 pairs)");
-    expect(describeRatio({ pairs: 12, cost: { ...justShort, median: { ...justShort.median, high: 1 } } }, "cost")).toMatch(/ to 0%, /);
+    expect(describeRatio({ pairs: 12, cutOff: 0, cost: justShort }, "cost")).toBe("-10% (95% CI -21% to -0.04%, 6 tasks, 12 pairs)");
+    expect(describeRatio({ pairs: 12, cutOff: 0, cost: { ...justShort, median: { ...justShort.median, high: 1 } } }, "cost")).toMatch(
+      / to 0%, /,
+    );
   });
 
   it("the cluster bootstrap is reproducible, does not depend on the pairs' order, and keeps a task's pairs together", () => {
@@ -460,17 +463,33 @@ describe("bench report", () => {
     expect(social.vsBaselineAllTrials!.cost).toMatchObject({ pairs: 2 });
   });
 
-  it("says why a comparison has no figure: no pairs at all, or a baseline that spent nothing", () => {
-    const noneCompleted = buildReport(run, [
+  it("says why a comparison has no figure: no pairs at all, pairs all cut off, no tasks in the row, or a baseline that spent nothing", () => {
+    const timedOut = buildReport(run, [
       ...trials.slice(0, 2),
-      trial(3, "easy-one", "social", 0.5, false, { error: "the model endpoint answered 500" }),
+      trial(3, "easy-one", "social", 0.5, false, { timedOut: true }),
+      trial(4, "hard-one", "social", 1, false, { timedOut: true }),
     ]).variants[1]!;
-    expect(describeRatio(noneCompleted.vsBaseline, "cost")).toBe("n/a (no pairs: no task and repeat has a trial on both sides)");
-    expect(describeRatio(noneCompleted.vsBaselineHard, "turns")).toBe("n/a (no pairs: no task and repeat has a trial on both sides)");
+    expect(describeRatio(timedOut.vsBaseline!, "cost")).toBe("n/a (all 2 pairs cut off: a side timed out or failed with an error)");
+    expect(describeRatio(timedOut.vsBaselineHard!, "turns")).toBe("n/a (the one pair cut off: a side timed out or failed with an error)");
+    expect(timedOut.vsBaselineAllTrials).toMatchObject({ pairs: 2, cutOff: 0 });
+    const baselineFailed = buildReport(run, [
+      trial(1, "easy-one", "baseline", 1, false, { error: "the model endpoint answered 500" }),
+      trial(2, "hard-one", "baseline", 2, false, { error: "the model endpoint answered 500" }),
+      ...trials.slice(2, 4),
+    ]).variants[1]!;
+    expect(describeRatio(baselineFailed.vsBaseline!, "cost")).toBe("n/a (all 2 pairs cut off: a side timed out or failed with an error)");
+    // One easy task: no task is marked hard, and none is above the mean baseline cost of the one task.
+    const easyOnly = renderMarkdown(buildReport(run, [trials[0]!, trials[2]!]));
+    expect(easyOnly).toContain(
+      "- hard tasks (fixed in advance): cost n/a (no hard tasks in this run); turns n/a (no hard tasks in this run); time n/a (no hard tasks in this run)",
+    );
+    expect(easyOnly).toContain(
+      "- hard tasks, exploratory (chosen on this run: biased toward savings): cost n/a (no task above this run's mean baseline cost);",
+    );
     const freeBaseline = buildReport(run, [{ ...trials[0]!, costUsd: 0 }, trials[1]!, trial(3, "easy-one", "social", 0.5, true)])
       .variants[1]!;
-    expect(describeRatio(freeBaseline.vsBaseline, "cost")).toBe("n/a (no baseline figure above 0 in the one pair)");
-    expect(describeRatio(freeBaseline.vsBaseline, "turns")).toMatch(/^[+-]?\d+%|^0%/);
+    expect(describeRatio(freeBaseline.vsBaseline!, "cost")).toBe("n/a (no baseline figure above 0 in the one pair)");
+    expect(describeRatio(freeBaseline.vsBaseline!, "turns")).toMatch(/^[+-]?\d+%|^0%/);
     expect(renderMarkdown(buildReport(run, trials.slice(0, 2)))).toContain(
       "- all tasks: cost n/a (no pairs: no task and repeat has a trial on both sides)",
     );

@@ -2,7 +2,7 @@ import type { BenchReport, StatisticsNotes, VariantComparison, VariantSummary } 
 
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
 
-type ComparedMetric = Exclude<keyof VariantComparison, "pairs">;
+type ComparedMetric = Exclude<keyof VariantComparison, "pairs" | "cutOff">;
 
 /** A share in whole percents; one short of all or above nothing never reads 100% or 0% (199/200 reads 99.5%). */
 export function percent(value: number): string {
@@ -35,8 +35,11 @@ const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
  * A metric's ratio to the baseline as a change: 0.8 [0.7, 0.95] reads "-20% (95% CI -30% to -5%,
  * 12 tasks, 36 pairs)"; or why there is none.
  */
-export function describeRatio(comparison: VariantComparison | undefined, metric: ComparedMetric): string {
-  if (!comparison || comparison.pairs === 0) return "n/a (no pairs: no task and repeat has a trial on both sides)";
+export function describeRatio(comparison: VariantComparison, metric: ComparedMetric): string {
+  if (comparison.pairs === 0)
+    return comparison.cutOff === 0
+      ? "n/a (no pairs: no task and repeat has a trial on both sides)"
+      : `n/a (${comparison.cutOff === 1 ? "the one pair" : `all ${comparison.cutOff} pairs`} cut off: a side timed out or failed with an error)`;
   const summary = comparison[metric];
   if (!summary)
     return `n/a (no baseline figure above 0 in ${comparison.pairs === 1 ? "the one pair" : `any of the ${comparison.pairs} pairs`})`;
@@ -126,17 +129,32 @@ export function powerRow(row: StatisticsNotes["power"][number]): string[] {
 export const powerNote =
   "Power: repeats of every task needed to detect each saving in cost with 80% power at the 5% level, from the observed spread of the log cost ratio (a normal approximation). Variation between tasks is not averaged away by repeats: when it alone is too large, only more tasks help. A run of one repeat has no power row: it cannot tell repeat-to-repeat noise from differences between tasks.";
 
+/** A comparison row's label and its three metrics as words. */
+export type ComparisonRow = { label: string } & Record<ComparedMetric, string>;
+
 /**
- * A variant's comparison rows against the baseline, in the order the HTML report and the /bench
- * page show them: the headline on all tasks and on the hard set, the exploratory hard rows, and the
- * row on every pair, timeouts and errors included.
+ * A variant's rows against the baseline, in the order every report shows them: the headline on all
+ * tasks and on the hard set, the exploratory hard rows, and the row on every pair, timeouts and
+ * errors included. A row with no comparison says why: no baseline trial has finished, or the row has
+ * no tasks.
  */
-export function comparisonRows(variant: VariantSummary): { label: string; comparison: VariantComparison | undefined }[] {
+export function comparisonRows(variant: VariantSummary): ComparisonRow[] {
+  const row = (label: string, comparison: VariantComparison | undefined, none: string): ComparisonRow => {
+    const describe = (metric: ComparedMetric) => (comparison ? describeRatio(comparison, metric) : `n/a (${none})`);
+    return { label, cost: describe("cost"), turns: describe("turns"), wallTime: describe("wallTime") };
+  };
+  const noBaseline = "no baseline trial has finished";
+  // The report compares a variant once a baseline trial has finished: a row missing then has no tasks.
+  const orNoTasks = (none: string) => (variant.vsBaseline ? none : noBaseline);
   return [
-    { label: "all tasks", comparison: variant.vsBaseline },
-    { label: "hard tasks (fixed in advance)", comparison: variant.vsBaselineHard },
-    { label: "hard tasks, exploratory (chosen on this run: biased toward savings)", comparison: variant.vsBaselineExploratory },
-    { label: "all tasks, every pair (timeouts and errors included)", comparison: variant.vsBaselineAllTrials },
+    row("all tasks", variant.vsBaseline, noBaseline),
+    row("hard tasks (fixed in advance)", variant.vsBaselineHard, orNoTasks("no hard tasks in this run")),
+    row(
+      "hard tasks, exploratory (chosen on this run: biased toward savings)",
+      variant.vsBaselineExploratory,
+      orNoTasks("no task above this run's mean baseline cost"),
+    ),
+    row("all tasks, every pair (timeouts and errors included)", variant.vsBaselineAllTrials, noBaseline),
   ];
 }
 

@@ -23,11 +23,12 @@ import {
  */
 
 /**
- * `pairs` counts the variant's trials that have a baseline trial of the same task and repeat; a
- * metric is undefined when none of them has a baseline figure above 0 (a figure not recorded
- * counts as 0) to divide by.
+ * `pairs` counts the variant's trials that have a baseline trial of the same task and repeat, and
+ * `cutOff` the pairs a headline row leaves out because a side timed out or failed with an error (0
+ * on the row of every pair); a metric is undefined when no pair has a baseline figure above 0 (a
+ * figure not recorded counts as 0) to divide by.
  */
-export type VariantComparison = { pairs: number; cost?: RatioSummary; turns?: RatioSummary; wallTime?: RatioSummary };
+export type VariantComparison = { pairs: number; cutOff: number; cost?: RatioSummary; turns?: RatioSummary; wallTime?: RatioSummary };
 
 export type VariantSummary = {
   variant: string;
@@ -58,11 +59,11 @@ export type VariantSummary = {
   meanDriverTurns: number | null;
   /** Paired with the baseline on trials that completed on both sides (the agent neither timed out nor failed with an error): the headline. */
   vsBaseline?: VariantComparison;
-  /** On the hard tasks fixed before the run (`hardSet`). */
+  /** On the hard tasks fixed before the run (`hardSet`); none when the set is empty. */
   vsBaselineHard?: VariantComparison;
   /** The same comparison on every pair, timeouts and errors included, shown beside the headline. */
   vsBaselineAllTrials?: VariantComparison;
-  /** On the tasks above this run's own mean baseline cost: biased toward savings, exploratory only. */
+  /** On the tasks above this run's own mean baseline cost: biased toward savings, exploratory only; none when no task is. */
   vsBaselineExploratory?: VariantComparison;
 };
 
@@ -162,18 +163,25 @@ const sum = (values: number[]) => values.reduce((total, value) => total + value,
 /** A statistic of no values is not 0: a variant with no finished trial did not run for free in no time. */
 const ofSome = (values: number[], statistic: (values: number[]) => number) => (values.length === 0 ? null : statistic(values));
 
-type ComparisonOptions = { seed: number; comparisons: number };
+/** A trial whose figures are whole: the agent ended by itself, in time and without an error. */
+const completed = (trial: BenchTrial) => !trial.timedOut && !trial.error;
+
+/** `completedOnly`: the headline rows' pairs, where both trials completed (a cut-off trial's figures are a lower bound). */
+type ComparisonOptions = { seed: number; comparisons: number; completedOnly: boolean };
 
 function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>, options: ComparisonOptions): VariantComparison {
-  const paired = trials.flatMap((trial) => {
+  const everyPair = trials.flatMap((trial) => {
     const baseline = baselineByKey.get(`${trial.taskSlug}/${trial.repeat}`);
     return baseline ? [{ trial, baseline }] : [];
   });
+  const paired = options.completedOnly ? everyPair.filter(({ trial, baseline }) => completed(trial) && completed(baseline)) : everyPair;
   const pairsOf = (metric: (trial: BenchTrial) => number): TaskPair[] =>
     paired.map(({ trial, baseline }) => ({ task: trial.taskSlug, variant: metric(trial), baseline: metric(baseline) }));
   const { seed, comparisons } = options;
   return {
     pairs: paired.length,
+    // So that a row with no pair left says why: pairs cut off are not pairs missing.
+    cutOff: everyPair.length - paired.length,
     cost: summariseRatios(
       pairsOf((trial) => trial.costUsd ?? 0),
       seed,
@@ -189,9 +197,6 @@ function comparison(trials: BenchTrial[], baselineByKey: Map<string, BenchTrial>
     ),
   };
 }
-
-/** A trial whose figures are whole: the agent ended by itself, in time and without an error. */
-const completed = (trial: BenchTrial) => !trial.timedOut && !trial.error;
 
 /** The accounting columns of a variant: timeouts, errors, interrupted spend and the driver's own turns. */
 function accountingOf(trials: BenchTrial[], allTrials: BenchTrial[], variant: string) {
@@ -311,22 +316,22 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
     };
     if (variant !== "baseline" && baseline.length > 0) {
       const seed = 100 * (index + 1);
-      // Headline rows: pairs where both trials completed (a cut-off trial's figures are a lower bound).
-      const whole = trials.filter(completed);
       // Cost on all tasks is the primary comparison, the one given at the family-wise level too.
-      summary.vsBaseline = comparison(whole, completedBaselineByKey, { seed, comparisons });
-      summary.vsBaselineHard = comparison(
-        whole.filter((trial) => hardTasks.has(trial.taskSlug)),
-        completedBaselineByKey,
-        { seed: seed + 50, comparisons: 1 },
-      );
-      summary.vsBaselineExploratory = comparison(
-        whole.filter((trial) => exploratory.has(trial.taskSlug)),
-        completedBaselineByKey,
-        { seed: seed + 70, comparisons: 1 },
-      );
+      summary.vsBaseline = comparison(trials, baselineByKey, { seed, comparisons, completedOnly: true });
+      if (hardTasks.size > 0)
+        summary.vsBaselineHard = comparison(
+          trials.filter((trial) => hardTasks.has(trial.taskSlug)),
+          baselineByKey,
+          { seed: seed + 50, comparisons: 1, completedOnly: true },
+        );
+      if (exploratory.size > 0)
+        summary.vsBaselineExploratory = comparison(
+          trials.filter((trial) => exploratory.has(trial.taskSlug)),
+          baselineByKey,
+          { seed: seed + 70, comparisons: 1, completedOnly: true },
+        );
       // Every pair, timeouts and errors included, beside the headline.
-      summary.vsBaselineAllTrials = comparison(trials, baselineByKey, { seed: seed + 90, comparisons: 1 });
+      summary.vsBaselineAllTrials = comparison(trials, baselineByKey, { seed: seed + 90, comparisons: 1, completedOnly: false });
     }
     return summary;
   });

@@ -16,7 +16,6 @@ import {
   describeIntervals,
   describeMultipleComparisons,
   describeOrder,
-  describeRatio,
   describeWritesAndReads,
   powerHeader,
   powerNote,
@@ -120,13 +119,13 @@ export function BenchRunPage(props: { page: PageContext; report: BenchReport }) 
             </thead>
             <tbody>
               {compared.flatMap((variant) =>
-                comparisonRows(variant).map(({ label, comparison }) => (
+                comparisonRows(variant).map(({ label, cost, turns, wallTime }) => (
                   <tr>
                     <td>{variant.variant}</td>
                     <td>{label}</td>
-                    <td>{describeRatio(comparison, "cost")}</td>
-                    <td>{describeRatio(comparison, "turns")}</td>
-                    <td>{describeRatio(comparison, "wallTime")}</td>
+                    <td>{cost}</td>
+                    <td>{turns}</td>
+                    <td>{wallTime}</td>
                   </tr>
                 )),
               )}
