@@ -105,11 +105,14 @@ describe("bench statistics", () => {
     ]);
   });
 
-  it("a change under 1% keeps its sign with a decimal, never reading -0% or +0%; none reads 0%", () => {
+  it("a change under 1% is shown to a tenth, never reading -0%, +0% or -1%; none reads 0%", () => {
     const near = (variant: number) =>
       describeRatio({ pairs: 1, cutOff: 0, cost: summariseRatios([{ task: "only", variant, baseline: 1 }]) }, "cost");
     expect(near(0.997)).toBe("-0.3% (too few tasks for an interval: 1 task, 1 pair)");
     expect(near(1.004)).toMatch(/^\+0\.4% /);
+    expect(near(0.994)).toMatch(/^-0\.6% /);
+    expect(near(1.006)).toMatch(/^\+0\.6% /);
+    expect(near(0.99)).toMatch(/^-1% /);
     expect(near(1)).toMatch(/^0% /);
     expect(near(0.9998)).toMatch(/^0% /);
     expect(near(0.8)).toMatch(/^-20% /);

@@ -16,13 +16,14 @@ export const repeatsText = (repeats: number) => (repeats === 1 ? "1 repeat" : `$
 export const usd = (value: number) => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`;
 
 /**
- * A ratio as a signed change in whole percents, or to a tenth under 1% so the sign means something
- * (0.997 reads -0.3%, not -0%); "0%" when even a tenth rounds away. An interval's bound goes on to a
- * thousandth (`digits` 3), since a bound read as 0% says the interval touches no change when it does not.
+ * A ratio as a signed change in whole percents, or to a tenth under 1% so the sign and size mean
+ * something (0.997 reads -0.3%, not -0%; 0.994 reads -0.6%, not -1%); "0%" when even a tenth rounds
+ * away. An interval's bound goes on to a thousandth (`digits` 3), since a bound read as 0% says the
+ * interval touches no change when it does not.
  */
 function change(ratio: number, digits = 1): string {
   const points = (ratio - 1) * 100;
-  for (let shownDigits = 0; shownDigits <= digits; shownDigits++) {
+  for (let shownDigits = Math.abs(points) < 1 ? 1 : 0; shownDigits <= digits; shownDigits++) {
     const shown = points.toFixed(shownDigits);
     if (Number(shown) !== 0) return `${points > 0 ? "+" : ""}${shown}%`;
   }
