@@ -505,6 +505,15 @@ describe("bench report", () => {
     );
   });
 
+  it("a run with no baseline compares nothing: no primary comparisons, no family-wise level", () => {
+    const noBaseline = { ...run, variants: ["journal", "social"] };
+    const compared = buildReport(noBaseline, [trial(1, "easy-one", "journal", 1, true), trial(2, "easy-one", "social", 1, true)]);
+    expect(compared.statistics).toMatchObject({ comparisons: 0, intervals: 0 });
+    const markdown = renderMarkdown(compared);
+    expect(markdown).toContain("No comparison: the run has no baseline trials, or no other variant.");
+    expect(markdown).not.toMatch(/family-wise|Bonferroni/);
+  });
+
   it("markdown leaves a blank line before every heading, a baseline-only run's too", () => {
     const baselineOnly = buildReport({ ...run, variants: ["baseline"] }, trials.slice(0, 2));
     expect(renderMarkdown(baselineOnly)).toContain("No comparison");

@@ -91,7 +91,7 @@ export type StatisticsNotes = {
   resamples: number;
   /** Intervals the report shows against the baseline (variants x metrics x task rows). */
   intervals: number;
-  /** Primary comparisons (cost on all tasks, one per variant): their family-wise level is 1 - 0.05 / comparisons. */
+  /** Primary comparisons (cost on all tasks, one per variant, none before a baseline trial has finished): their family-wise level is 1 - 0.05 / comparisons. */
   comparisons: number;
   /** Per variant with two repeats or more: the spread of the log cost ratio and the repeats a 10%/15%/25% saving would need. */
   power: { variant: string; spread: Spread; estimates: PowerEstimate[] }[];
@@ -279,7 +279,8 @@ export function buildReport(run: BenchRun, unorderedTrials: BenchTrial[]): Bench
   const hardTasks = new Set(hardSet.tasks);
   const exploratoryHardTasks = sameRunHardTasks(baseline);
   const exploratory = new Set(exploratoryHardTasks);
-  const comparisons = run.variants.filter((variant) => variant !== "baseline").length;
+  // With no baseline trial finished nothing is compared, so there is no family to correct for.
+  const comparisons = baseline.length > 0 ? run.variants.filter((variant) => variant !== "baseline").length : 0;
 
   const variants = run.variants.map((variant, index): VariantSummary => {
     const trials = finished.filter((trial) => trial.variant === variant);
