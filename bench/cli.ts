@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { benchVariants } from "../server/domain/bench-variants.ts";
 import { invalid } from "../server/domain/errors.ts";
-import { usd } from "../views/bench-wording.ts";
+import { trialProblems, usd } from "../views/bench-wording.ts";
 import type { OperationRunner } from "../server/cli/program.ts";
 import type { RunOptions } from "./bench-actions.ts";
 
@@ -157,7 +157,7 @@ export function benchCommand(runOperation: OperationRunner): Command {
           trial.status === "finished"
             ? `${trial.passed ? "pass" : "FAIL"} ${usd(trial.costUsd ?? 0)} ${trial.turns ?? 0} turns ${((trial.wallMs ?? 0) / 1000).toFixed(1)} s`
             : trial.status;
-        const problems = [trial.error, trial.testError].filter(Boolean).join("; ");
+        const problems = trialProblems(trial);
         console.log(`  ${trial.taskSlug}\t${trial.variant}\tr${trial.repeat}\t${outcome}${problems ? `\t${problems}` : ""}`);
       }
     });

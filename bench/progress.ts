@@ -1,6 +1,6 @@
 import cliProgress from "cli-progress";
 import type { RunEvent } from "./runner.ts";
-import { usd } from "../views/bench-wording.ts";
+import { trialProblems, usd } from "../views/bench-wording.ts";
 
 /**
  * Live progress of a run: a bar with trials done, running and failed, spend and ETA on a terminal;
@@ -12,8 +12,9 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stdout): { 
       onEvent(event) {
         if (event.kind !== "finished") return;
         const trial = event.trial;
+        const problems = trialProblems(trial);
         stream.write(
-          `${trial.passed ? "pass" : "FAIL"}  ${trial.taskSlug} ${trial.variant} r${trial.repeat}  ${usd(trial.costUsd ?? 0)}  ${((trial.wallMs ?? 0) / 1000).toFixed(1)} s  ${trial.turns ?? 0} turns${trial.error ? `  (${trial.error})` : ""}\n`,
+          `${trial.passed ? "pass" : "FAIL"}  ${trial.taskSlug} ${trial.variant} r${trial.repeat}  ${usd(trial.costUsd ?? 0)}  ${((trial.wallMs ?? 0) / 1000).toFixed(1)} s  ${trial.turns ?? 0} turns${problems ? `  (${problems})` : ""}\n`,
         );
       },
       stop() {},

@@ -11,6 +11,7 @@ import { claudeCodeDriver } from "../bench/drivers/claude-code.ts";
 import { codexDriver } from "../bench/drivers/codex.ts";
 import { openaiDriver } from "../bench/drivers/openai.ts";
 import { findExecutable } from "../bench/drivers/process.ts";
+import { progressDisplay } from "../bench/progress.ts";
 import { defaultPrices, priceOf } from "../bench/prices.ts";
 import { renderHtml } from "../bench/report-html.ts";
 import { renderMarkdown } from "../bench/report.ts";
@@ -21,6 +22,7 @@ import { buildReport } from "../server/domain/bench-report.ts";
 import { getBenchRun, listBenchTrials } from "../server/domain/bench-runs.ts";
 import { cli } from "../server/domain/callers.ts";
 import { benchTrials } from "../server/db/schema/index.ts";
+import { trialProblems } from "../views/bench-wording.ts";
 import { planTestRun, runToEnd, stubEnvs } from "./support/bench.ts";
 import { botboardBin } from "./support/cli.ts";
 import { mockUsage, startMockChatServer, type MockChatServer } from "./support/mock-chat.ts";
@@ -79,7 +81,7 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
     await server?.close();
   });
 
-  it("openai: a trial past its timeout is recorded as timed out with what it spent, and left out of the headline pairs", async () => {
+  it("openai: a trial past its timeout is recorded as timed out with what it spent, said on its line, and left out of the headline pairs", async () => {
     const db = server.database.db;
     const hanging = await startMockChatServer([listFiles, listFiles], { hangFromStep: 2 });
     try {
@@ -116,6 +118,12 @@ describe.each(databaseKinds)("bench accounting on %s", (kind) => {
       const html = renderHtml(report);
       expect(html).toContain("<th>timeouts</th>");
       expect(html).toContain("<th>cut off (variant / baseline)</th>");
+      // Each trial's line says it timed out (live progress; `bench show` says the same), with any error after.
+      const written: string[] = [];
+      const progress = progressDisplay({ isTTY: false, write: (line: string) => written.push(line) } as unknown as NodeJS.WriteStream);
+      for (const trial of trials) progress.onEvent({ kind: "finished", trial });
+      expect(written).toEqual(trials.map(() => expect.stringMatching(/^FAIL {2}run-length \w+ r1 .* turns {2}\(the agent timed out\)\n$/)));
+      expect(trialProblems({ ...trials[0]!, testError: "the tests timed out" })).toBe("the agent timed out; the tests timed out");
     } finally {
       await hanging.close();
     }

@@ -1,4 +1,5 @@
 import type { BenchReport, StatisticsNotes, VariantComparison, VariantSummary } from "../server/domain/bench-report.ts";
+import type { BenchTrial } from "../server/domain/bench-runs.ts";
 
 /** How a benchmark's results read, in the CLI's markdown, the HTML report and the /bench pages alike. */
 
@@ -269,6 +270,15 @@ export function describeSpend(report: BenchReport): string {
   const { trialsUsd, interruptedUsd, underWayUsd } = report.spend;
   const underWay = underWayUsd > 0 ? `, ${usd(underWayUsd)} by attempts under way or left by a worker that died` : "";
   return `Spent ${usd(trialsUsd + interruptedUsd + underWayUsd)} in all: ${usd(trialsUsd)} by finished trials, ${usd(interruptedUsd)} by attempts cut off by a stop${underWay}.`;
+}
+
+/**
+ * What was not whole about a finished trial, said after its line (live progress, `bench show`): the
+ * agent timed out, its error, the tests' error; "" when nothing. A timeout sets no error: unsaid, a
+ * cut-off trial reads as a plain failure.
+ */
+export function trialProblems(trial: Pick<BenchTrial, "timedOut" | "error" | "testError">): string {
+  return [trial.timedOut ? "the agent timed out" : null, trial.error, trial.testError].filter(Boolean).join("; ");
 }
 
 /** Said in place of the MCP text a variant saw when there is none to show. */
