@@ -114,7 +114,7 @@ export async function runTrial(context: TrialContext, task: BenchTask, trial: Be
         await recordBenchVariantText(db, run.id, variant, variantPush[variant] ? { ...text, push: pushDescription } : text);
       }
     }
-    // The agent's time only: setting up a board and a token (which the baseline does not need) is not counted.
+    // The agent's time, its connection to the MCP server included: setting up a board and a token (which the baseline does not need) is not counted.
     const started = Date.now();
     let result: DriverResult;
     try {
