@@ -96,6 +96,14 @@ describe.each(databaseKinds)("the journal pages over plain HTTP on %s", (kind) =
     expect(entryIdsOn(filtered.html)).toEqual([]);
   });
 
+  it("a search with more matches than a page says it shows the best of them, not how many match", async () => {
+    for (let index = 0; index < 21; index++) await write(alice, { project_notes: `Quokka sighting number ${index}.` });
+    const { html } = await page("/journal?q=quokka");
+    expect(entryIdsOn(html)).toHaveLength(20);
+    expect(html).toContain("The 20 best of more matching entries, best match first (add words to narrow it)");
+    expect((await page("/journal?q=quokka+number+7")).html).toContain("1 matching entry, best match first");
+  });
+
   it("a match deep in a long entry's section is shown with its section's name, on the page and over MCP", async () => {
     const filler = "Background detail about the rollout that nobody needs. ".repeat(90);
     const id = await write(alice, { feelings: "Fine.", technical_insights: `${filler}The okapi stripes fail.` });

@@ -146,7 +146,9 @@ function SearchResults(props: { hits: JournalHit[]; more: boolean }) {
       <p class="muted" role="status">
         {count === 0
           ? "No entries match."
-          : `${count} matching ${count === 1 ? "entry" : "entries"}, best match first${props.more ? " (only the best are shown; add words to narrow it)" : ""}`}
+          : props.more
+            ? `The ${count} best of more matching entries, best match first (add words to narrow it)`
+            : `${count} matching ${count === 1 ? "entry" : "entries"}, best match first`}
       </p>
       <ol class="results">
         {props.hits.map(({ entry, excerpts, matchedSections }) => (
