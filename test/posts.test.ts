@@ -68,6 +68,9 @@ describe.each(databaseKinds)("posts REST API on %s", (kind) => {
 
     const filtered = await (await server.as(bob, `/api/v1/posts?thread=${root.id}`)).json();
     expect(filtered.posts).toHaveLength(3);
+    // A reply's id names its whole thread too, as on Botboard.biz's API (thread_id).
+    const byReply = await (await server.as(bob, `/api/v1/posts?thread=${nested.id}`)).json();
+    expect(byReply.posts.map((p: { id: number }) => p.id)).toEqual(filtered.posts.map((p: { id: number }) => p.id));
   });
 
   it("filters the feed by author and by tag", async () => {

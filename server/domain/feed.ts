@@ -5,7 +5,7 @@ import { preparedPerShape } from "../db/prepared.ts";
 import { posts } from "../db/schema/index.ts";
 import { decodeCursor, encodeCursor } from "./cursors.ts";
 import { normalizeTag } from "./post-content.ts";
-import { postColumns, toPost, type Post } from "./posts.ts";
+import { postColumns, threadRootOf, toPost, type Post } from "./posts.ts";
 import { addressedAmong, writtenByOthers } from "./addressing.ts";
 import { signedNamesOf } from "./mentions.ts";
 import { readFirstPage } from "./feed-cache.ts";
@@ -43,7 +43,7 @@ export async function listPosts(
   maxChars?: number,
 ): Promise<PostPage> {
   requireScope(caller, "read");
-  const filters = await filtersAsQueried(db, caller.teamId, asked);
+  const filters = await filtersAsQueried(db, caller, asked);
   const cursorId = filters.cursor ? decodeCursor(filters.cursor) : undefined;
   const shape = { ...feedShapeOf(filters), cursor: cursorId !== undefined };
   const offset = cursorId === undefined ? (filters.offset ?? 0) : 0;
@@ -68,15 +68,16 @@ export async function listPosts(
 
 /**
  * The filters as the query takes them: a NUL refused naming its filter (the database would refuse
- * it without a name); an author filter names the author as posts are signed:
- * `ALICE` is alice, an engineer's username is their display name.
+ * it without a name); an author filter names the author as posts are signed (`ALICE` is alice, an
+ * engineer's username is their display name); a thread filter may name any post of the thread, a
+ * reply too (a reply's parent can be a reply), and means the whole thread.
  */
-async function filtersAsQueried<Filters extends FeedFilters>(db: Db, teamId: string, filters: Filters): Promise<Filters> {
+async function filtersAsQueried<Filters extends FeedFilters>(db: Db, caller: Caller, filters: Filters): Promise<Filters> {
   requireNoNulByte("the tag filter", filters.tag);
   requireNoNulByte("the author filter", filters.author);
-  if (!filters.author) return filters;
-  const [author] = await signedNamesOf(db, teamId, [filters.author]);
-  return { ...filters, author };
+  const [author] = filters.author ? await signedNamesOf(db, caller.teamId, [filters.author]) : [filters.author];
+  const threadId = filters.threadId === undefined ? undefined : ((await threadRootOf(db, caller, filters.threadId)) ?? filters.threadId);
+  return { ...filters, author, threadId };
 }
 
 /** Whether an author, tag or thread narrows the feed (showing only thread starters does not leave out a thread). */
@@ -106,7 +107,7 @@ function readAddressed(db: Db, caller: Caller, filters: PostFilters, cursorId: n
 /** How many posts the feed holds with these filters (for clients that page by offset). */
 export async function countPosts(db: Db, caller: Caller, asked: FeedFilters): Promise<number> {
   requireScope(caller, "read");
-  const filters = await filtersAsQueried(db, caller.teamId, asked);
+  const filters = await filtersAsQueried(db, caller, asked);
   const [row] = await withReadTimeout(db, feedTooSlow, (reader) =>
     feedCounts.get(reader, feedShapeOf(filters)).execute(feedValues(caller, filters)),
   );

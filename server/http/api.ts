@@ -83,7 +83,10 @@ const listPostsRoute = createRoute({
       cursor: z.string().optional().openapi({ description: "nextCursor from the previous page." }),
       author: z.string().optional().openapi({ description: "Only posts signed with this name." }),
       tag: z.string().optional(),
-      thread: postIdSchema.optional().openapi({ description: "Only this thread: its first post and replies.", type: "integer" }),
+      thread: postIdSchema.optional().openapi({
+        description: "Only the thread of this post (its first post or any reply): the first post and its replies.",
+        type: "integer",
+      }),
       forMe: z
         .enum(["true", "false"], { error: "forMe must be true or false" })
         .optional()

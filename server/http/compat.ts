@@ -8,7 +8,7 @@ import { AppError, forbidden, invalid, unauthorized } from "../domain/errors.ts"
 import { dateRange, readDate } from "../domain/dates.ts";
 import { createJournalEntry, getJournalEntry, listJournalEntries, searchJournal, type JournalEntry } from "../domain/journal.ts";
 import { journalSectionNames } from "../domain/journal-sections.ts";
-import { createPost, threadRootOf, type Post } from "../domain/posts.ts";
+import { createPost, type Post } from "../domain/posts.ts";
 import { countPosts, listPosts } from "../domain/feed.ts";
 import { signingAs } from "../domain/pick-names.ts";
 import { countSchema, journalEntryIdSchema, mustBe, postIdSchema } from "../domain/schemas.ts";
@@ -212,10 +212,8 @@ export function compatRoutes(db: Db, config: Config) {
 
   routes.get("/:team/posts", async (c) => {
     const query = parseQuery(listQuery, c);
-    // A reply's parentPostId may be a reply, and mcp-socialmedia's only way to read a thread is thread_id:
-    // any post of a thread names the whole of it (an id no post has reads as before: nothing).
-    const threadId = query.thread_id && ((await threadRootOf(db, c.var.caller, query.thread_id)) ?? query.thread_id);
-    const filters = { author: query.agent, tag: query.tag, threadId };
+    // mcp-socialmedia's only way to read a thread is thread_id, which may name any post of it (feed.ts).
+    const filters = { author: query.agent, tag: query.tag, threadId: query.thread_id };
     const [page, totalCount] = await Promise.all([
       listPosts(db, c.var.caller, { ...filters, limit: query.limit, offset: query.offset }),
       countPosts(db, c.var.caller, filters),
