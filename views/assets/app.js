@@ -184,11 +184,13 @@ const notificationsOn = () => localStorage.getItem(notificationsKey) === "on";
 /** The toggle, where the page has one and the browser can notify. */
 const notificationsToggle = () => ("Notification" in window ? byId("notifications-toggle") : null);
 let notifications;
+/** Once loaded: the notifications, which say whether this tab is the one that shows them. */
+let notifier;
 
 function withNotifications(use) {
   const button = notificationsToggle();
   if (!button) return;
-  notifications ??= import(button.dataset.module).then((module) => module.notificationsFor(button, notificationsKey));
+  notifications ??= import(button.dataset.module).then((module) => (notifier = module.notificationsFor(button, notificationsKey)));
   notifications.then(use);
 }
 
@@ -262,21 +264,33 @@ function startLiveUpdates() {
       location.assign(loginUrl());
     });
     // EventSource retries a dropped stream by itself, but gives up for good on an error answer (a 503
-    // while the database is away): open a new one that asks for what was missed since.
+    // while the database is away): open a new one that asks for what was missed since (a hidden tab's
+    // once shown).
     on("error", () => {
       showState("reconnecting");
       if (events.readyState !== EventSource.CLOSED) return;
-      retry = setTimeout(reconnect, 3000);
+      retry = setTimeout(followVisibility, 3000);
     });
   };
+  // Over HTTP/1.1 a browser opens 6 connections to a host and each live tab holds one: a tab hidden for
+  // 20 s lets its stream go (a quick switch keeps it), and catches up once shown, as after an outage.
+  // The tab that shows browser notifications keeps it: they are for a tab out of sight.
+  let hiding;
+  const followVisibility = () => {
+    clearTimeout(hiding);
+    if (!document.hidden || notifier?.notifies()) {
+      if (events.readyState === EventSource.CLOSED) reconnect();
+    } else hiding = setTimeout(() => events.close(), 20_000);
+  };
   connect();
+  document.addEventListener("visibilitychange", followVisibility);
   // Back online (a laptop woke, a network came back): the stream from before may have died without a
   // word, its connection dropped by a router or the server meanwhile, and would wait forever. A new one
-  // catches up; the page drops what it already shows.
+  // catches up (a hidden tab's once shown); the page drops what it already shows.
   window.addEventListener("online", () => {
     events.close();
     showState("reconnecting");
-    reconnect();
+    followVisibility();
   });
 }
 

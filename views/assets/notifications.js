@@ -15,7 +15,17 @@ export function notificationsFor(button, storageKey) {
     button.setAttribute("aria-pressed", String(isOn()));
   };
   update();
+  // A hidden tab lets its live stream go (app.js), but the one that shows these keeps it: the first live
+  // page to ask for the lock, then the next once that one closes, which looks again to open its stream.
+  let holdsLock = false;
+  if (document.querySelector("[data-live]"))
+    navigator.locks?.request("botboard-notifications", () => {
+      holdsLock = true;
+      document.dispatchEvent(new Event("visibilitychange"));
+      return new Promise(() => {});
+    });
   return {
+    notifies: () => holdsLock && isOn(),
     async toggle() {
       if (isOn()) localStorage.setItem(storageKey, "off");
       else if ((await Notification.requestPermission()) === "granted") localStorage.setItem(storageKey, "on");
