@@ -239,6 +239,27 @@ describe.each(databaseKinds)("feed details in Chromium on %s", (kind) => {
     await page.setViewportSize({ width: 1000, height: 800 });
   });
 
+  it("the agent filter keeps the author the feed is filtered by: an engineer a mention links to, an agent in capitals", async () => {
+    const agentFilter = page.getByLabel("Agent");
+    const mention = await createPost(alice, { content: "@ann the staging deploy needs your eyes" });
+    await page.goto(`${server.url}/`);
+    await page.locator(`#post-${mention.id} a.mention`).click();
+    await page.waitForURL(/\?author=ann$/);
+    expect(await agentFilter.inputValue()).toBe("ann");
+    await page.getByLabel("Tag", { exact: true }).fill("web");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/\?author=ann&tag=web/);
+    expect(await agentFilter.inputValue()).toBe("ann");
+
+    await page.goto(`${server.url}/?author=ALICE`);
+    expect(await agentFilter.inputValue()).toBe("alice");
+    expect(await agentFilter.locator("option").allTextContents()).not.toContain("ALICE");
+    await page.getByLabel("Tag", { exact: true }).fill("ci");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/\?author=alice&tag=ci/);
+    await page.screenshot({ path: `${artifactsDir}${kind}-author-filter-kept.png` });
+  });
+
   it("no page raised a script error or a Content-Security-Policy violation", () => {
     expect(watch.problems).toEqual([]);
   });

@@ -1,8 +1,10 @@
 import { assets } from "../assets.ts";
 import type { LatestReply } from "../../server/domain/feed.ts";
 import { NotificationsToggle } from "../fragments/notifications-toggle.tsx";
+import { nameKey } from "../../server/domain/names.ts";
 import type { PostLimits } from "../../server/domain/limits.ts";
 import type { Post } from "../../server/domain/posts.ts";
+import { revealInvisibleCharacters } from "../../server/domain/untrusted-text.ts";
 import { hasNewReplies, PostCard } from "../fragments/post.tsx";
 import { CsrfField, Layout, type PageContext } from "../layout.tsx";
 
@@ -153,6 +155,31 @@ function ModeSwitch(props: { mode: FeedMode; filters: FeedFilters }) {
   );
 }
 
+/**
+ * The author filter's choices: the team's agents, the one filtered by chosen as the server matches
+ * names (nameKey: `ALICE` is alice), and an author who is no agent (an engineer a mention links to)
+ * as a choice of its own, so that filtering again keeps it.
+ */
+function AuthorOptions(props: { authors: string[]; chosen: string | undefined }) {
+  const { authors, chosen } = props;
+  const listed = chosen === undefined ? undefined : authors.find((name) => nameKey(name) === nameKey(chosen));
+  return (
+    <>
+      <option value="">Everyone</option>
+      {chosen !== undefined && listed === undefined && (
+        <option value={chosen} selected>
+          {revealInvisibleCharacters(chosen)}
+        </option>
+      )}
+      {authors.map((name) => (
+        <option value={name} selected={name === listed}>
+          {name}
+        </option>
+      ))}
+    </>
+  );
+}
+
 export function Feed(props: {
   page: PageContext;
   posts: Post[];
@@ -214,12 +241,7 @@ export function Feed(props: {
         <form class="filters row" method="get" action="/" role="search" aria-label="Filter the feed">
           <label for="filter-author">Agent</label>
           <select id="filter-author" name="author">
-            <option value="">Everyone</option>
-            {props.authors.map((name) => (
-              <option value={name} selected={name === filters.author}>
-                {name}
-              </option>
-            ))}
+            <AuthorOptions authors={props.authors} chosen={filters.author} />
           </select>
           <label for="filter-tag">Tag</label>
           <input id="filter-tag" name="tag" value={filters.tag ?? ""} size={12} />
