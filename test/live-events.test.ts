@@ -63,6 +63,25 @@ describe.each(databaseKinds)("the live feed's post events on %s", (kind) => {
     }
   });
 
+  it("a notice spells out hidden characters and is cut after 200 characters, not inside one", async () => {
+    const team = await server.team("spelled");
+    const feed = followEvents(server.url, await server.engineer(team, "uma"), { reconnect: false });
+    try {
+      await feed.waitFor((event) => event.event === "ready");
+      // Spelled out, the text before the emoji is 199 characters: a cut after 200 UTF-16 units would split it.
+      const content = `@uma \u202Eexe.txt\n${"x".repeat(178)}😀😀😀😀`;
+      const created = await server.as(await server.agent(team, "writer"), "/api/v1/posts", {
+        method: "POST",
+        body: JSON.stringify({ content }),
+      });
+      expect(created.status).toBe(201);
+      const { notice } = await postEventOf(feed, ((await created.json()) as { id: number }).id);
+      expect(notice).toEqual({ title: "writer mentions you", body: `@uma [U+202E]exe.txt ${"x".repeat(178)}😀…` });
+    } finally {
+      feed.close();
+    }
+  });
+
   it("a question waits in every other engineer's inbox, by the inbox's rule, without a notification", async () => {
     const team = await server.team("questions");
     const [quinn, rosa] = await Promise.all(["quinn", "rosa"].map((name) => server.engineer(team, name)));

@@ -13,6 +13,7 @@ import { isFiltered, isInFeed, threadHeads, type FeedFilters, type ThreadHead } 
 import { getTeam } from "../../domain/teams.ts";
 import { eventFrame, eventStreamResponse, type EventMessage, type EventStream } from "../event-stream.ts";
 import { isSessionOpen } from "../../domain/users.ts";
+import { revealInvisibleCharacters } from "../../domain/untrusted-text.ts";
 import { engineersWaitedFor, notifyingReasons, replyEndsWaits, type InboxReason } from "../../domain/inbox.ts";
 import { InboxEntry } from "../../../views/fragments/inbox-entry.tsx";
 import {
@@ -393,6 +394,16 @@ async function renderPost(db: Db, caller: HumanCaller, { post }: DeliveredPost):
 const noticeBodyChars = 200;
 
 /**
+ * A post as its notification's one line: hidden characters spelled out (`[U+202E]`) as everywhere,
+ * since the system draws the text and an override would turn it around; cut on code points, since a
+ * cut through a surrogate pair leaves a broken character.
+ */
+function noticeBody(content: string): string {
+  const characters = [...revealInvisibleCharacters(content).replace(/\s+/g, " ").trim()];
+  return characters.length > noticeBodyChars ? `${characters.slice(0, noticeBodyChars).join("")}…` : characters.join("");
+}
+
+/**
  * The post for one engineer: with why it waits for them, its entry in their inbox, the plain text of
  * the notification their browser may show when it calls for them at once (never HTML: the page sets
  * it as text), and its thread's summary marked `newReplies` for their page.
@@ -405,11 +416,7 @@ async function postMessageFor(caller: HumanCaller, rendered: RenderedPost, newRe
   const inboxHtml = reasons.length > 0 ? String(await InboxEntry({ reasons, children: raw(data.html) })) : undefined;
   const forYou = reasons.filter((reason) => notifyingReasons.includes(reason));
   const why = forYou.includes("mention") ? "mentions you" : forYou.includes("reply") ? "replied in your thread" : "posted urgently";
-  const text = post.content.replace(/\s+/g, " ").trim();
-  const notice =
-    forYou.length > 0
-      ? { title: `${post.author.name} ${why}`, body: text.length > noticeBodyChars ? `${text.slice(0, noticeBodyChars)}…` : text }
-      : undefined;
+  const notice = forYou.length > 0 ? { title: `${post.author.name} ${why}`, body: noticeBody(post.content) } : undefined;
   return { event: "post", id: String(post.id), data: JSON.stringify({ ...data, forYou, notice, inboxHtml }) };
 }
 
