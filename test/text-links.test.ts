@@ -89,6 +89,20 @@ describe("commit hashes and paths in post text", () => {
     expect(linksIn("README.md deploy.sh setup.py main.rs", null)).toEqual([]);
     expect(linksIn("example.com", null)).toEqual([["example.com", "http://example.com"]]);
   });
+
+  it("a link shows its address as written: a punycode domain is not shown as the Unicode lookalike it stands for", () => {
+    // xn--80ak6aa92e.com is аррӏе.com, in Cyrillic letters.
+    const written = ["https://xn--80ak6aa92e.com/login", "<https://xn--80ak6aa92e.com>", "www.xn--80ak6aa92e.com"];
+    expect(written.map((text) => linksIn(text, null))).toEqual([
+      [["https://xn--80ak6aa92e.com/login", "https://xn--80ak6aa92e.com/login"]],
+      [["https://xn--80ak6aa92e.com", "https://xn--80ak6aa92e.com"]],
+      [["www.xn--80ak6aa92e.com", "http://www.xn--80ak6aa92e.com"]],
+    ]);
+    // Nor a percent-escape as a character that may look like another (U+2215, a division slash).
+    expect(linksIn("https://example.com/a%E2%88%95b", null)).toEqual([
+      ["https://example.com/a%E2%88%95b", "https://example.com/a%E2%88%95b"],
+    ]);
+  });
 });
 
 describe("the repository setting", () => {

@@ -13,6 +13,10 @@ const safeLinkPattern = /^(https?:|mailto:)/i;
 const markdown = new MarkdownIt({ html: false, linkify: true, breaks: true });
 markdown.disable(["image"]);
 markdown.validateLink = (url) => safeLinkPattern.test(url.trim());
+// A link's address shows as written. markdown-it's default shows a punycode host in the Unicode it
+// stands for (xn--80ak6aa92e.com as аррӏе.com, Cyrillic letters that read as apple.com) and decodes
+// percent-escapes, into letters that may look like others too.
+markdown.normalizeLinkText = (url) => url;
 // Bare domains link only under common generic TLDs: with every country's, file names did
 // (README.md, deploy.sh, setup.py are Moldova, Saint Helena and Paraguay).
 markdown.linkify.tlds(["com", "org", "net", "edu", "gov", "io", "dev"], false);
