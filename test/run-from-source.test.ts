@@ -18,6 +18,8 @@ afterAll(() => {
   rmSync(elsewhere, { recursive: true, force: true });
 });
 
+// Compiling every module through tsx takes 20-35 s on a quiet 2-core machine, and past a minute
+// with other test files' servers and browsers beside it.
 it("started from another folder with no build, serves its pages", async () => {
   for (const entry of ["server", "mcp", "views", "bench", "migrations", "package.json", "tsconfig.json", "tsconfig.build.json"]) {
     cpSync(join(projectRoot, entry), join(checkout, entry), {
@@ -49,4 +51,4 @@ it("started from another folder with no build, serves its pages", async () => {
   } finally {
     server.kill("SIGTERM");
   }
-});
+}, 150_000);
