@@ -408,6 +408,10 @@ describe("Client ID Metadata Documents are fetched carefully", () => {
     await expect(findOAuthClient(noDatabase, "https://127.0.0.1:9/client.json", strict)).rejects.toThrow("private or local address");
     await expect(findOAuthClient(noDatabase, "https://[::1]:9/client.json", strict)).rejects.toThrow("private or local address");
     await expect(findOAuthClient(noDatabase, "https://10.1.2.3/client.json", strict)).rejects.toThrow("private or local address");
+    // The same addresses written as IPv6: mapped (URL parsing makes ::ffff:127.0.0.1 ::ffff:7f00:1), NAT64, 6to4.
+    for (const host of ["[::ffff:127.0.0.1]", "[::ffff:a9fe:a9fe]", "[64:ff9b::7f00:1]", "[2002:7f00:1::]", "127.1", "0x7f000001"]) {
+      await expect(findOAuthClient(noDatabase, `https://${host}:9/client.json`, strict), host).rejects.toThrow("private or local address");
+    }
     await expect(findOAuthClient(noDatabase, "https://example.com/", strict)).rejects.toThrow("with a path");
     await expect(findOAuthClient(noDatabase, "https://example.com/\u202Enosj.tneilc", strict)).rejects.toThrow("client_id contains U+202E");
   });

@@ -1,5 +1,5 @@
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
@@ -107,23 +107,38 @@ const clientMetadataDocumentSchema = z.object({
   token_endpoint_auth_method: z.string().optional(),
 });
 
+/**
+ * Addresses a client's metadata document may not be fetched from: this machine, private and shared
+ * networks, link-local, multicast and reserved ranges. An IPv4 range also holds the same address
+ * written as IPv6 (`::ffff:127.0.0.1`, which URL parsing turns into `::ffff:7f00:1`), and NAT64 and
+ * 6to4 addresses are refused whole, as they can carry any IPv4 address.
+ */
+const privateAddresses = new BlockList();
+for (const [network, prefix] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+  ["224.0.0.0", 3],
+] as const) {
+  privateAddresses.addSubnet(network, prefix, "ipv4");
+}
+for (const [network, prefix] of [
+  ["::", 96],
+  ["64:ff9b::", 96],
+  ["2002::", 16],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["ff00::", 8],
+] as const) {
+  privateAddresses.addSubnet(network, prefix, "ipv6");
+}
+
 function isPrivateAddress(address: string): boolean {
-  if (isIP(address) === 4) {
-    const [a, b] = address.split(".").map(Number) as [number, number];
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b <= 127) ||
-      a >= 224
-    );
-  }
-  const lower = address.toLowerCase();
-  if (lower.startsWith("::ffff:")) return isPrivateAddress(lower.slice(7));
-  return lower === "::" || lower === "::1" || /^f[cd]/.test(lower) || /^fe[89ab]/.test(lower) || lower.startsWith("ff");
+  return privateAddresses.check(address, isIP(address) === 4 ? "ipv4" : "ipv6");
 }
 
 /** A metadata document URL must be https with a path; loopback http only when the setting allows it. */
