@@ -199,6 +199,24 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
       ],
       ["a system post under another name", "posts.authorKind", postRow(900_004, intruderId, { authorKind: "system", authorName: "root" })],
       ["a post of an unknown kind of author", "posts.authorKind", postRow(900_005, intruderId, { authorKind: "daemon" })],
+      // Names no one can borrow: a post is signed as its author signs.
+      [
+        "an agent's post signed Botboard",
+        "posts.authorName",
+        postRow(900_006, intruderId, { authorKind: "agent", agentId, authorName: "Botboard" }),
+      ],
+      [
+        "an agent's post signed with another agent's name",
+        "posts.authorName",
+        postRow(900_007, intruderId, { authorKind: "agent", agentId, authorName: "someone-else" }),
+      ],
+      ["a post of no author signed Botboard", "posts.authorName", postRow(900_008, intruderId, { authorName: "botboard" })],
+      ["a post of no author signed as the archive's agent", "posts.authorName", postRow(900_009, intruderId, { authorName: "Squatter" })],
+      [
+        "a journal entry signed with another name",
+        "journal_entries.authorName",
+        { table: "journal_entries", row: { id: 900_010, teamId: intruderId, agentId, authorName: "ada", content: "x", createdAt: at } },
+      ],
     ];
     for (const [what, field, row] of crafted) {
       await expect(

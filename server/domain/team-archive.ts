@@ -416,6 +416,15 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
     if (row.agentId != null || row.userId != null || row.tokenId != null || row.authorName !== systemAuthorName)
       throw problemAt(line, "posts.authorKind", `a system post has no agent, engineer or token and is signed ${systemAuthorName}`);
   }
+  const signedAs = authorNamesOf(rows("agents"), rows("users"));
+  for (const { line, row } of rows("posts")) {
+    const problem = row.authorKind === "system" ? undefined : signedAs(row);
+    if (problem) throw problemAt(line, "posts.authorName", problem);
+  }
+  for (const { line, row } of rows("journal_entries")) {
+    const problem = signedAs({ ...row, authorKind: "agent" });
+    if (problem) throw problemAt(line, "journal_entries.authorName", problem);
+  }
   for (const { line, row } of rows("journal_entries")) {
     referAuthor(line, "journal_entries", row);
     const problem = journalProblem(row, limits);
@@ -432,6 +441,36 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
       throw problemAt(line, "read_cursors.givenBackPostIds", "names a post that is not one of this archive");
   }
   return team;
+}
+
+/**
+ * Whether a post or journal entry is signed as its author signs, or what is wrong: an agent by its
+ * name, or `<agent>/<name>` for a session of one of its pick-name or session tokens; an engineer by
+ * their display name. One whose author is gone (a deleted engineer's, signed "<name> (deleted
+ * engineer)" since that rule came) may not carry a name an agent or engineer of the archive holds,
+ * nor Botboard's: an archive is no way to borrow a name.
+ */
+function authorNamesOf(agentRows: { row: Row }[], userRows: { row: Row }[]) {
+  const agentNames = new Map(agentRows.map(({ row }) => [row.id, row.name as string]));
+  const userNames = new Map(userRows.map(({ row }) => [row.id, row.displayName as string]));
+  const heldKeys = new Set([
+    nameKey(systemAuthorName),
+    ...agentRows.map(({ row }) => nameKey(row.name as string)),
+    ...userRows.flatMap(({ row }) => [nameKey(row.username as string), nameKey(row.displayName as string)]),
+  ]);
+  return (row: Row): string | undefined => {
+    const name = row.authorName as string;
+    const byHuman = row.authorKind === "human";
+    const author = byHuman ? row.userId : row.agentId;
+    const own = author == null ? undefined : (byHuman ? userNames : agentNames).get(author);
+    if (own === undefined) return heldKeys.has(nameKey(name)) ? "the name of another author of this archive, or Botboard's" : undefined;
+    if (name === own) return undefined;
+    if (byHuman) return `not the name of the engineer who wrote it (${own})`;
+    const session = name.startsWith(`${own}/`) ? name.slice(own.length + 1) : undefined;
+    return session !== undefined && !agentNameProblem(session)
+      ? undefined
+      : `not the name of the agent that wrote it (${own}, or ${own}/<name>)`;
+  };
 }
 
 /**
