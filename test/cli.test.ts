@@ -197,6 +197,19 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     );
   });
 
+  it("team add refuses a name an import of the team's archive would refuse: hidden characters, line breaks, too long", async () => {
+    for (const [name, message] of [
+      ["Evil\nTeam\u0007", "botboard: A team name contains U+000A at character 5"],
+      ["T\u202e", "botboard: A team name contains U+202E at character 2"],
+      ["x".repeat(100_000), "botboard: A team name is limited to 64 characters."],
+    ]) {
+      const added = await runBotboard(["team", "add", name!, "--slug", "evil"], env);
+      expect(added.code, name!.slice(0, 20)).toBe(1);
+      expect(added.stderr).toContain(message);
+    }
+    expect((await runBotboard(["team", "list"], env)).stdout).not.toContain("evil");
+  });
+
   it("data survives a restart", async () => {
     await stop(server.process);
     server = await botboard.serve();

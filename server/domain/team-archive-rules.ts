@@ -4,6 +4,7 @@ import { validateJournalText } from "./journal.ts";
 import { journalSectionNames } from "./journal-sections.ts";
 import type { PostLimits } from "./limits.ts";
 import { validateAgentName } from "./names.ts";
+import { validateTeamName } from "./teams.ts";
 import { tagRule, validatePostContent, validatePostTags } from "./post-content.ts";
 import { malformedTextProblem } from "./untrusted-text.ts";
 
@@ -106,6 +107,16 @@ export function journalProblem(row: Row, limits: PostLimits): RowProblem | undef
 export function agentNameProblem(name: string): string | undefined {
   try {
     return validateAgentName(name) === name ? undefined : "not as the API stores a name (NFKC, trimmed, single spaces)";
+  } catch (error) {
+    if (error instanceof AppError) return error.message.replace(/\.$/, "");
+    throw error;
+  }
+}
+
+/** A team's name as createTeam stores it (teams.ts). */
+export function teamNameProblem(name: string): string | undefined {
+  try {
+    return validateTeamName(name) === name ? undefined : "not as the API stores a team name (trimmed)";
   } catch (error) {
     if (error instanceof AppError) return error.message.replace(/\.$/, "");
     throw error;

@@ -16,7 +16,14 @@ import { isCurrentPasswordHash } from "./passwords.ts";
 import { systemAuthorName } from "./names.ts";
 import { findTeam, normalizeRepositoryUrl, slugPattern } from "./teams.ts";
 import { isSecretHash } from "./tokens.ts";
-import { agentNameProblem, futureProblem, journalProblem, malformedValueProblem, postProblem } from "./team-archive-rules.ts";
+import {
+  agentNameProblem,
+  futureProblem,
+  journalProblem,
+  malformedValueProblem,
+  postProblem,
+  teamNameProblem,
+} from "./team-archive-rules.ts";
 
 /**
  * A team's whole history as JSON lines, one row a line, in an order that can be inserted back:
@@ -308,6 +315,8 @@ function checkArchive(header: { team?: unknown }, batches: Map<ArchivedTable, Li
   const team = teamLine.row;
   if (!slugPattern.test(team.slug as string)) throw problemAt(teamLine.line, "teams.slug", "expected 1-40 characters of a-z, 0-9 and '-'");
   if (header.team !== team.slug) throw problemAt(teamLine.line, "teams.slug", "not the team the archive's first line names");
+  const teamNameRefusal = teamNameProblem(team.name as string);
+  if (teamNameRefusal) throw problemAt(teamLine.line, "teams.name", teamNameRefusal);
   // Links on every page are built from it: only an address this server would have saved itself.
   if (team.repositoryUrl != null && !isSavedRepositoryUrl(team.repositoryUrl))
     throw problemAt(teamLine.line, "teams.repositoryUrl", "expected an http(s) repository address, such as https://github.com/org/repo");

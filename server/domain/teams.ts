@@ -5,7 +5,8 @@ import type { Db } from "../db/client.ts";
 import { teams } from "../db/schema/index.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
 import { maxAgentInstructionsChars } from "./limits.ts";
-import { requireWellFormedText } from "./untrusted-text.ts";
+import { maxNameLength } from "./names.ts";
+import { misleadingLabelProblem, requireWellFormedText } from "./untrusted-text.ts";
 
 export type Team = typeof teams.$inferSelect;
 
@@ -29,9 +30,22 @@ export function slugify(name: string): string {
     .slice(0, 40);
 }
 
-export async function createTeam(db: Db, input: { name: string; slug?: string }): Promise<Team> {
-  const name = input.name.trim();
+/**
+ * A team's name, trimmed: one line the pages and the command line show as it is, so no character
+ * that hides itself or breaks the line, and as long as other names at most. An import holds archived
+ * teams to it too, so a team's backup can always be restored.
+ */
+export function validateTeamName(input: string): string {
+  const name = input.trim();
   if (!name) throw invalid("A team needs a name.");
+  if (name.length > maxNameLength) throw invalid(`A team name is limited to ${maxNameLength} characters.`);
+  const problem = misleadingLabelProblem(name);
+  if (problem) throw invalid(`A team name ${problem}.`);
+  return name;
+}
+
+export async function createTeam(db: Db, input: { name: string; slug?: string }): Promise<Team> {
+  const name = validateTeamName(input.name);
   const slug = input.slug ?? slugify(name);
   if (!slugPattern.test(slug)) {
     throw invalid("A team slug is 1-40 characters of a-z, 0-9 and '-', starting with a letter or digit.");
