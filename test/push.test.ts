@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable } from "../bench/drivers/process.ts";
@@ -330,6 +330,28 @@ describe("botboard hook install", () => {
     const wrong = await runBotboard(["hook", "install", "--client", "vim"], env);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("--client must be claude-code or codex");
+  });
+
+  it("refuses settings that are JSON but not an object of hook lists, and leaves the file as it was", async () => {
+    const home = mkdtempSync(join(tmpdir(), "botboard-hook-home-"));
+    const file = join(home, ".claude", "settings.json");
+    mkdirSync(dirname(file), { recursive: true });
+    for (const text of [
+      '{"hooks":"x"}',
+      "null",
+      "42",
+      "[]",
+      '{"hooks":{"SessionStart":"str"}}',
+      '{"hooks":{"PostToolUse":[{"hooks":[null]}]}}',
+    ]) {
+      writeFileSync(file, text);
+      const result = await runBotboard(["hook", "install", "--client", "claude-code"], { HOME: home });
+      expect(result.code, text).toBe(1);
+      expect(result.stderr, text).toMatch(
+        /^botboard hook install: .*settings\.json is not JSON I can add to \(expected .*\); nothing was changed\.\n$/,
+      );
+      expect(readFileSync(file, "utf8")).toBe(text);
+    }
   });
 
   it("answers --help like every other command, and botboard --help lists it", async () => {

@@ -135,6 +135,24 @@ const settingsFiles = {
   },
 };
 
+const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Why settings are not the shape the hooks are added to (an object of `hooks`: lists of groups with lists of hooks), or undefined. */
+function settingsShapeProblem(settings) {
+  if (!isObject(settings)) return "expected an object";
+  if (settings.hooks === undefined) return undefined;
+  if (!isObject(settings.hooks)) return "expected hooks to be an object";
+  for (const event of hookEvents) {
+    const groups = settings.hooks[event];
+    if (groups === undefined) continue;
+    if (!Array.isArray(groups)) return `expected hooks.${event} to be a list`;
+    const wellFormed = (group) =>
+      isObject(group) && (group.hooks === undefined || (Array.isArray(group.hooks) && group.hooks.every(isObject)));
+    if (!groups.every(wellFormed)) return `expected hooks.${event} to be a list of objects, each with a list of hooks`;
+  }
+  return undefined;
+}
+
 /**
  * Adds the three hooks to the client's settings, keeping everything else in the file; running it
  * again changes nothing. Claude Code and Codex 0.171 read the same `hooks` shape.
@@ -157,6 +175,12 @@ function install(argv) {
       process.exitCode = 1;
       return;
     }
+  }
+  const problem = settingsShapeProblem(settings);
+  if (problem) {
+    console.error(`botboard hook install: ${file} is not JSON I can add to (${problem}); nothing was changed.`);
+    process.exitCode = 1;
+    return;
   }
   settings.hooks ??= {};
   for (const event of hookEvents) {
