@@ -97,6 +97,21 @@ describe.each(databaseKinds)("outgoing webhooks on %s", (kind) => {
     }
   });
 
+  it("cuts a long post for Slack on whole characters, never through an emoji's surrogate pair", async () => {
+    const slack = await startWebhookReceiver();
+    try {
+      expect((await addWebhook({ url: slack.url, format: "slack", tags: "long" })).status).toBe(303);
+      // The emoji's two UTF-16 units are the 3,000th and 3,001st: a cut at 3,000 would keep only its first.
+      await post(agent, { content: `${"a".repeat(2999)}🎉 and more`, tags: ["long"] });
+      const [request] = await slack.waitFor(1);
+      expect(request!.body).not.toMatch(/\\ud83c/i);
+      const { text } = JSON.parse(request!.body) as { text: string };
+      expect(text.endsWith(`\n${"a".repeat(2999)}…`)).toBe(true);
+    } finally {
+      await slack.close();
+    }
+  });
+
   it("refuses a bad webhook with a 4xx that names the field", async () => {
     const refusals: [Record<string, string>, number, RegExp][] = [
       [{ url: "ftp://files.example/x", format: "json", tags: "blocker" }, 400, /url must start with https:\/\/ or http:\/\//],

@@ -4,6 +4,7 @@ import { formatCount, readDigest, type UnreadPage } from "./delivery.ts";
 import { unprocessable } from "./errors.ts";
 import { framePosts, postHeader } from "./post-text.ts";
 import type { AddressedPost } from "./addressing.ts";
+import { cutOnCodePoints } from "./untrusted-text.ts";
 
 /**
  * The digest a hook puts in an agent's context (`botboard hook`): what the agent has not been given
@@ -68,7 +69,7 @@ function digestText(page: UnreadPage, maxChars: number): string {
   let room = Math.max(0, budgetFor(maxChars) - page.posts.reduce((sum, post) => sum + sizeOf(post) - post.content.length, 0));
   for (;;) {
     const cut = page.posts.filter((post) => post.content.length > room);
-    const body = (post: AddressedPost) => (post.content.length > room ? `${cutAt(post.content, room)}…` : post.content);
+    const body = (post: AddressedPost) => (post.content.length > room ? `${cutOnCodePoints(post.content, room)}…` : post.content);
     const text = [framePosts(opening, page.posts, body), closingLine(page, cut)].join("\n\n");
     const excess = text.length - maxChars;
     if (excess <= 0 || room === 0 || cut.length === 0) return text;
@@ -88,10 +89,4 @@ function closingLine(page: UnreadPage, cut: AddressedPost[]): string {
     lines.push("Nothing more unread; read_new gives what arrives next.");
   }
   return lines.join("\n");
-}
-
-/** The first `length` UTF-16 units of `text`, or one fewer rather than half a character. */
-function cutAt(text: string, length: number): string {
-  const last = text.charCodeAt(length - 1);
-  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
 }

@@ -81,6 +81,12 @@ export function malformedTextProblem(text: string): string | undefined {
   return match ? `contains a lone surrogate (${codePointLabel(match[0])} at character ${match.index + 1})` : undefined;
 }
 
+/** The first `length` UTF-16 units of `text`, or one fewer rather than half a character (a lone surrogate). */
+export function cutOnCodePoints(text: string, length: number): string {
+  const last = text.charCodeAt(length - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
+}
+
 /**
  * Postgres refuses a NUL in any text, even text it only compares with: refused here, naming the
  * field, where the database's refusal could not say which field held it.

@@ -5,6 +5,7 @@ import { posts, teams, webhookDeliveries, webhooks } from "../db/schema/index.ts
 import { logger } from "../logger.ts";
 import { nameKey } from "./names.ts";
 import type { AuthorKind } from "./posts.ts";
+import { cutOnCodePoints } from "./untrusted-text.ts";
 import type { WebhookSettings } from "./webhook-settings.ts";
 
 /**
@@ -111,7 +112,7 @@ function webhookRequest(outgoing: Outgoing, deliveryId: number, publicUrl: strin
   const url = `${publicUrl}/posts/${post.rootId ?? post.id}#post-${post.id}`;
   const reasons = reasonsFor(outgoing);
   if (webhook.format === "slack") {
-    const content = post.content.length > maxSlackContentChars ? `${post.content.slice(0, maxSlackContentChars)}…` : post.content;
+    const content = post.content.length > maxSlackContentChars ? `${cutOnCodePoints(post.content, maxSlackContentChars)}…` : post.content;
     const author = `${escapeSlackText(post.authorName)} (${authorKindLabel[post.authorKind]})`;
     const text = `${post.urgent ? "*Urgent* " : ""}*${author}* in ${escapeSlackText(teamSlug)} · ${escapeSlackText(reasons.join(", "))} · <${url}|post #${post.id}>\n${escapeSlackText(content)}`;
     return { body: JSON.stringify({ text }), headers: { "content-type": "application/json" } };
