@@ -119,7 +119,25 @@ describe.each(databaseKinds)("OAuth for /mcp over HTTP on %s", (kind) => {
       client_id: site.clientId,
       code_verifier: verifier,
     });
-    expect(await retried.json()).toMatchObject({ error: "invalid_grant" });
+    // No tokens were issued for the code, so none can be said to be revoked.
+    expect(await retried.json()).toEqual({
+      error: "invalid_grant",
+      error_description:
+        "This authorization code was already presented and refused (expired, or with a wrong client, redirect_uri or code_verifier), so no tokens were issued for it; authorize again.",
+    });
+  });
+
+  it("a code first tried by another client_id is spent, and its retry says no tokens were issued for it", async () => {
+    const code = (await approve(authorization())).searchParams.get("code")!;
+    const exchange = (clientId: string) =>
+      token({ grant_type: "authorization_code", code, redirect_uri: site.redirectUri, client_id: clientId, code_verifier: verifier });
+    expect(await (await exchange("https://other.example/client.json")).json()).toMatchObject({
+      error_description: "The code was issued to another client.",
+    });
+    expect(await (await exchange(site.clientId)).json()).toMatchObject({
+      error: "invalid_grant",
+      error_description: expect.stringContaining("so no tokens were issued for it"),
+    });
   });
 
   it("the consent form's scope checkboxes, both ticked, send both scopes, and the token carries both", async () => {

@@ -193,6 +193,13 @@ export async function exchangeAuthorizationCode(
     const { code, grant } = row;
     if (code.usedAt) {
       await revokeGrantIn(tx, grant.id);
+      // A grant has one code, and only issueTokens sets refreshExpiresAt: without it, the first try was refused.
+      if (grant.refreshExpiresAt === null) {
+        return new OAuthRefusal(
+          "invalid_grant",
+          "This authorization code was already presented and refused (expired, or with a wrong client, redirect_uri or code_verifier), so no tokens were issued for it; authorize again.",
+        );
+      }
       return new OAuthRefusal("invalid_grant", "This authorization code was already used; the tokens issued for it are revoked.");
     }
     await tx.update(oauthCodes).set({ usedAt: sql`now()` }).where(eq(oauthCodes.hash, code.hash));
