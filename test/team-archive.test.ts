@@ -383,6 +383,7 @@ describe("export and import of a team", () => {
     const source = await startTestServer("pglite");
     const fromFile = await freshDatabase("pglite");
     const fromInput = await freshDatabase("pglite");
+    const fromDash = await freshDatabase("pglite");
     try {
       const team = await source.team("edited");
       const token = await source.agent(team, "writer");
@@ -398,6 +399,10 @@ describe("export and import of a team", () => {
       const piped = await runBotboard(["import"], fromInput.env, edited);
       expect(piped.stderr).toBe("");
       expect(await teamsIn(fromInput)).toEqual(["edited"]);
+      // `-` names standard input too.
+      const dashed = await runBotboard(["import", "-"], fromDash.env, edited);
+      expect(dashed.stderr).toBe("");
+      expect(await teamsIn(fromDash)).toEqual(["edited"]);
       // Only one mark, and only at the start: anything else is still not an archive, or not JSON. What
       // the command does with its input, in this process: a refused archive's exit is checked below and
       // in the next test, and a command on the embedded database costs seconds to open it.
@@ -434,6 +439,7 @@ describe("export and import of a team", () => {
       await source.close();
       await fromFile.drop();
       await fromInput.drop();
+      await fromDash.drop();
     }
   });
 

@@ -354,11 +354,12 @@ export function buildCli(doors: CliDoors): Command {
 
   program
     .command("import [file]")
-    .description("load a team exported by `botboard export` (from the file, or standard input), all or nothing")
+    .description("load a team exported by `botboard export` (from the file, or standard input when none or -), all or nothing")
     .option("--with-secrets", "also take the token hashes and engineers' password hashes, so tokens and passwords keep working")
     .action(async (file: string | undefined, options: { withSecrets?: boolean }) => {
       const { archiveText } = await import("../domain/team-archive.ts");
-      const text = archiveText(file ? readArchive(file) : await readStandardInput());
+      // `-` names standard input, as for most commands that read a file.
+      const text = archiveText(file && file !== "-" ? readArchive(file) : await readStandardInput());
       const imported = await runOperation(config(), "team.import", { lines: text.split("\n"), withSecrets: options.withSecrets });
       print(imported, asJson(), () => {
         const { engineers, agentTokens, agents } = imported.leftOut;
