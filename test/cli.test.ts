@@ -201,7 +201,7 @@ describe.each(databaseKinds)("the botboard command on %s", (kind) => {
     for (const [name, message] of [
       ["Evil\nTeam\u0007", "botboard: A team name contains U+000A at character 5"],
       ["T\u202e", "botboard: A team name contains U+202E at character 2"],
-      ["x".repeat(100_000), "botboard: A team name is limited to 64 characters."],
+      ["x".repeat(100_000), "botboard: A team name is limited to 200 characters."],
     ]) {
       const added = await runBotboard(["team", "add", name!, "--slug", "evil"], env);
       expect(added.code, name!.slice(0, 20)).toBe(1);

@@ -162,7 +162,7 @@ describe.each(databaseKinds)("an untrusted archive on %s", (kind) => {
   it("a team name that team add would refuse is refused: the pages and the command line show it as it is", async () => {
     for (const [name, problem] of [
       ["Evil\nTeam", "A team name contains U+000A at character 5"],
-      ["x".repeat(100_000), "A team name is limited to 64 characters"],
+      ["x".repeat(100_000), "A team name is limited to 200 characters"],
     ]) {
       const team = { table: "teams", row: { id: intruderId, slug: "intruder", name, createdAt: at } };
       await expect(importInProcess(archiveFile([header("intruder"), team]), { withSecrets: false })).rejects.toThrow(

@@ -5,7 +5,6 @@ import type { Db } from "../db/client.ts";
 import { teams } from "../db/schema/index.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
 import { maxAgentInstructionsChars } from "./limits.ts";
-import { maxNameLength } from "./names.ts";
 import { misleadingLabelProblem, requireWellFormedText } from "./untrusted-text.ts";
 
 export type Team = typeof teams.$inferSelect;
@@ -31,14 +30,20 @@ export function slugify(name: string): string {
 }
 
 /**
+ * Longer than other names: teams were made with no limit before this one, and their backups must
+ * still restore.
+ */
+const maxTeamNameChars = 200;
+
+/**
  * A team's name, trimmed: one line the pages and the command line show as it is, so no character
- * that hides itself or breaks the line, and as long as other names at most. An import holds archived
+ * that hides itself or breaks the line, and of a bounded length. An import holds archived
  * teams to it too, so a team's backup can always be restored.
  */
 export function validateTeamName(input: string): string {
   const name = input.trim();
   if (!name) throw invalid("A team needs a name.");
-  if (name.length > maxNameLength) throw invalid(`A team name is limited to ${maxNameLength} characters.`);
+  if (name.length > maxTeamNameChars) throw invalid(`A team name is limited to ${maxTeamNameChars} characters.`);
   const problem = misleadingLabelProblem(name);
   if (problem) throw invalid(`A team name ${problem}.`);
   return name;
