@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../config-error.ts";
 import { AppError } from "../domain/errors.ts";
@@ -15,6 +15,7 @@ export class DataDirInUseError extends AppError {
  */
 export function lockDataDir(dataDir: string): () => void {
   makeDataDir(dataDir);
+  keepToOwner(join(dataDir, "pgdata"));
   const lockFile = join(dataDir, "botboard.pid");
   try {
     const holder = Number(readFileSync(lockFile, "utf8"));
@@ -53,13 +54,26 @@ function makeDataDir(dataDir: string): void {
   }
   for (const folder of missing) {
     try {
-      mkdirSync(folder);
+      mkdirSync(folder, { mode: folder === missing.at(-1) ? privateFolderMode : undefined });
     } catch (error) {
       // Another command made it meanwhile.
       if ((error as NodeJS.ErrnoException).code === "EEXIST" && statSync(folder).isDirectory()) continue;
       throw new ConfigError(`BOTBOARD_DATA_DIR ${dataDir} cannot be created (${(error as NodeJS.ErrnoException).code} on ${folder})`);
     }
   }
+}
+
+/** Only its owner may enter: the database's files, which PGlite writes readable and writable by all. */
+const privateFolderMode = 0o700;
+
+/**
+ * The embedded database's folder, kept to its owner as Postgres keeps its own (it refuses to start
+ * otherwise): its files hold webhook secrets and every post, and PGlite makes them with the umask's
+ * permissions (0666 under the usual 022). A folder made before this rule is closed on the next start.
+ */
+function keepToOwner(folder: string): void {
+  if (existsSync(folder)) chmodSync(folder, privateFolderMode);
+  else mkdirSync(folder, { mode: privateFolderMode });
 }
 
 function isProcessAlive(pid: number): boolean {
