@@ -103,22 +103,19 @@ export function journalProblem(row: Row, limits: PostLimits): RowProblem | undef
   return problem ? { field: "journal_entries.sections", problem } : undefined;
 }
 
-/** An agent's name as addAgentToken stores it (names.ts). */
-export function agentNameProblem(name: string): string | undefined {
+/** What a validator refuses in a stored value, or that it would store it otherwise (`differs`); undefined when as stored. */
+function storedValueProblem(validate: (value: string) => string, value: string, differs: string): string | undefined {
   try {
-    return validateAgentName(name) === name ? undefined : "not as the API stores a name (NFKC, trimmed, single spaces)";
+    return validate(value) === value ? undefined : differs;
   } catch (error) {
     if (error instanceof AppError) return error.message.replace(/\.$/, "");
     throw error;
   }
 }
 
+/** An agent's name as addAgentToken stores it (names.ts). */
+export const agentNameProblem = (name: string) =>
+  storedValueProblem(validateAgentName, name, "not as the API stores a name (NFKC, trimmed, single spaces)");
+
 /** A team's name as createTeam stores it (teams.ts). */
-export function teamNameProblem(name: string): string | undefined {
-  try {
-    return validateTeamName(name) === name ? undefined : "not as the API stores a team name (trimmed)";
-  } catch (error) {
-    if (error instanceof AppError) return error.message.replace(/\.$/, "");
-    throw error;
-  }
-}
+export const teamNameProblem = (name: string) => storedValueProblem(validateTeamName, name, "not as the API stores a team name (trimmed)");
